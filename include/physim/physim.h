@@ -1,0 +1,12 @@
+/* physim/physim.h - umbrella header: includes every public physim header. */
+#ifndef PHYSIM_PHYSIM_H
+#define PHYSIM_PHYSIM_H
+
+#include <physim/common.h>
+#include <physim/addr.h>
+#include <physim/hal.h>
+#include <physim/frame.h>
+#include <physim/clock.h>
+#include <physim/ram.h>
+
+#endif

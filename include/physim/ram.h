@@ -1,0 +1,131 @@
+/* physim/ram.h - simulated host physical RAM (one anonymous MAP_NORESERVE
+ * mapping) with a bitmap frame allocator and a fixed linear-offset
+ * phys<->virt translation: the default implementation of every HAL in
+ * hal.h. The page-table engine, walker and address space never use this
+ * header; they reach memory only through a HAL. */
+#ifndef PHYSIM_RAM_H
+#define PHYSIM_RAM_H
+
+#include <physim/hal.h>
+#include <physim/clock.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct physim_ram_range {
+	physim_hpa_t base;
+	uint64_t size;
+};
+
+enum physim_ram_debug {
+	PHYSIM_RAM_DEBUG_OFF = 0,
+	/* Freed frames are filled with poison_byte. */
+	PHYSIM_RAM_DEBUG_POISON = 1,
+	/* Free frames (never allocated or freed) are PROT_NONE, so any access to
+	 * a frame that is not allocated traps at once; reserved ranges too.
+	 * Each protection change is an mprotect call and may split the mapping
+	 * (vm.max_map_count): meant for RAMs of a few thousand frames in tests.
+	 * If mprotect fails an allocation fails with -ENOMEM. */
+	PHYSIM_RAM_DEBUG_PROTECT = 2,
+};
+
+#define PHYSIM_RAM_DEFAULT_BASE UINT64_C(0x80000000)
+#define PHYSIM_RAM_DEFAULT_SIZE (UINT64_C(1) << 30)
+#define PHYSIM_RAM_DEFAULT_POISON 0x6b
+
+/* A zero-initialised config is valid and means: 1 GiB at host-physical
+ * 0x80000000, nothing reserved, no guard pages, no huge-page advice, no debug. */
+struct physim_ram_config {
+	physim_hpa_t base;  /* 4 KiB aligned; 0 means PHYSIM_RAM_DEFAULT_BASE
+			       unless base_is_zero is set */
+	bool base_is_zero;  /* really start at host-physical 0 (frame 0 is then
+			       reserved: it is never handed out) */
+	uint64_t size;      /* multiple of 4 KiB; 0 means PHYSIM_RAM_DEFAULT_SIZE */
+	/* Ranges never handed out by the allocator (MMIO holes, firmware).
+	 * Must lie inside RAM and be 4 KiB aligned; may overlap each other. */
+	const struct physim_ram_range *reserved;
+	size_t nreserved;
+	bool guard_pages;   /* one PROT_NONE page below and above the RAM */
+	bool huge_pages;    /* madvise(MADV_HUGEPAGE) on the RAM */
+	enum physim_ram_debug debug;
+	uint8_t poison_byte; /* 0 means PHYSIM_RAM_DEFAULT_POISON */
+};
+
+struct physim_ram;
+
+/* -EINVAL for a bad config (misaligned base or size, base + size wraps,
+ * reserved range outside RAM or misaligned), -ENOMEM if the host refuses the
+ * mapping. Creation touches no RAM and no bitmap page except those covering
+ * reserved ranges, so 64 GiB costs almost nothing. */
+PHYSIM_API int physim_ram_create(const struct physim_ram_config *config, struct physim_ram **out);
+/* Unmaps everything. Frames still allocated are simply gone. NULL is ignored. */
+PHYSIM_API void physim_ram_destroy(struct physim_ram *ram);
+
+PHYSIM_API physim_hpa_t physim_ram_base(const struct physim_ram *ram);
+PHYSIM_API uint64_t physim_ram_size(const struct physim_ram *ram);
+
+/* ---- linear translation ---- */
+
+/* The RAM's direct map; use physim_dm_phys_to_virt() (addr.h) for the fast
+ * unchecked inline form. */
+PHYSIM_API struct physim_direct_map physim_ram_direct_map(const struct physim_ram *ram);
+
+/* Checked forms: -EFAULT if the address is outside RAM. */
+PHYSIM_API int physim_ram_phys_to_virt(const struct physim_ram *ram, physim_hpa_t hpa, void **hva);
+PHYSIM_API int physim_ram_virt_to_phys(const struct physim_ram *ram, const void *hva,
+				       physim_hpa_t *hpa);
+
+/* ---- frame allocator (thread-safe) ----
+ * Errors: -EINVAL for a bad argument (misaligned or outside RAM, zero count,
+ * alignment not a power of two or below 4 KiB, size overflow); -ENOMEM when
+ * no suitable free frames exist; -ENOENT when freeing frames that are not
+ * allocated (double free, never allocated, reserved); -EBUSY when a region
+ * at a fixed address overlaps allocated or reserved frames. On error nothing
+ * changes. Frame contents are not cleared on allocation. */
+
+PHYSIM_API int physim_ram_alloc_frame(struct physim_ram *ram, physim_hpa_t *hpa);
+PHYSIM_API int physim_ram_free_frame(struct physim_ram *ram, physim_hpa_t hpa);
+
+/* nframes contiguous frames, the first at a host-physical address that is a
+ * multiple of align_bytes (a power of two >= 4096). */
+PHYSIM_API int physim_ram_alloc_frames(struct physim_ram *ram, size_t nframes,
+				       uint64_t align_bytes, physim_hpa_t *hpa);
+PHYSIM_API int physim_ram_free_frames(struct physim_ram *ram, physim_hpa_t hpa, size_t nframes);
+
+/* Claim / release exactly [base, base + size) (both 4 KiB aligned). */
+PHYSIM_API int physim_ram_alloc_at(struct physim_ram *ram, physim_hpa_t base, uint64_t size);
+PHYSIM_API int physim_ram_free_at(struct physim_ram *ram, physim_hpa_t base, uint64_t size);
+
+/* 1 if the frame containing hpa is allocated, 0 if free, -EINVAL if outside
+ * RAM. Reserved frames count as allocated. */
+PHYSIM_API int physim_ram_frame_in_use(const struct physim_ram *ram, physim_hpa_t hpa);
+
+struct physim_ram_stats {
+	uint64_t total_frames;    /* size / 4096 */
+	uint64_t reserved_frames; /* never handed out (reserved ranges, frame 0) */
+	uint64_t used_frames;     /* allocated by callers */
+	uint64_t free_frames;     /* total - reserved - used */
+};
+
+/* A consistent snapshot when no allocation runs concurrently. */
+PHYSIM_API struct physim_ram_stats physim_ram_stats(const struct physim_ram *ram);
+
+/* ---- the default HAL implementations over this RAM ----
+ * The vtables live inside the RAM object and stay valid until it is
+ * destroyed. Their phys_to_virt returns NULL outside RAM, virt_to_phys
+ * returns 0 outside RAM; the paging handler advertises the direct map. */
+PHYSIM_API const struct physim_mm_hal *physim_ram_mm_hal(struct physim_ram *ram);
+PHYSIM_API const struct physim_paging_handler *physim_ram_paging_handler(struct physim_ram *ram);
+PHYSIM_API const struct physim_memory_if *physim_ram_memory_if(struct physim_ram *ram);
+
+/* Fill *out with an AxVMHal over this RAM whose current_time_nanos reads
+ * `clock` (NULL: the host's CLOCK_MONOTONIC). The clock must outlive users
+ * of *out. */
+PHYSIM_API void physim_ram_vm_hal(struct physim_ram *ram, struct physim_clock *clock,
+				  struct physim_vm_hal *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,31 @@
+/* lib/physim-priv.h - helpers shared by the library's own sources; never
+ * installed. */
+#ifndef PHYSIM_PRIV_H
+#define PHYSIM_PRIV_H
+
+#include <physim/common.h>
+
+#if defined(__GNUC__)
+#define PHYSIM_HIDDEN     __attribute__((visibility("hidden")))
+#define PHYSIM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define PHYSIM_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define PHYSIM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define PHYSIM_HIDDEN
+#define PHYSIM_PRINTF(a, b)
+#define PHYSIM_LIKELY(x)   (x)
+#define PHYSIM_UNLIKELY(x) (x)
+#endif
+
+/* True if a message at `level` would be delivered (cheap; check before
+ * formatting expensive arguments). */
+PHYSIM_HIDDEN bool physim_log_enabled(enum physim_log_level level);
+
+/* printf-style message to the installed log callback (common.c). */
+PHYSIM_HIDDEN void physim_log(enum physim_log_level level, const char *fmt, ...) PHYSIM_PRINTF(2, 3);
+
+#define physim_log_debug(...) physim_log(PHYSIM_LOG_DEBUG, __VA_ARGS__)
+#define physim_log_warn(...)  physim_log(PHYSIM_LOG_WARN, __VA_ARGS__)
+#define physim_log_error(...) physim_log(PHYSIM_LOG_ERROR, __VA_ARGS__)
+
+#endif
