@@ -8,5 +8,6 @@
 #include <physim/frame.h>
 #include <physim/clock.h>
 #include <physim/ram.h>
+#include <physim/pt.h>
 
 #endif

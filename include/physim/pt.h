@@ -1,0 +1,183 @@
+/* physim/pt.h - multi-architecture page tables: table formats, and
+ * map / unmap / protect / remap / query / iterate over a table whose memory
+ * comes from a paging_handler (hal.h). One engine serves every format; the
+ * formats are data plus a few small encode/decode functions (arch/). */
+#ifndef PHYSIM_PT_H
+#define PHYSIM_PT_H
+
+#include <physim/hal.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- formats ---- */
+
+struct physim_pt_format; /* opaque, static: never freed */
+
+enum physim_arch {
+	PHYSIM_ARCH_X86_64 = 1,
+	PHYSIM_ARCH_AARCH64 = 2,
+	PHYSIM_ARCH_RISCV64 = 3,
+	PHYSIM_ARCH_LOONGARCH64 = 4,
+};
+
+#define PHYSIM_PT_MAX_LEVELS 6
+
+/* Geometry of a format, for display and for callers that size things. */
+struct physim_pt_format_info {
+	const char *name;        /* e.g. "sv48x4" */
+	const char *description; /* one line, e.g. "RISC-V Sv48x4 G-stage (hgatp)" */
+	enum physim_arch arch;   /* the family the format belongs to */
+	bool stage2;             /* translates guest-physical addresses */
+	unsigned levels;         /* number of table levels */
+	unsigned pte_bytes;      /* 4 or 8 */
+	unsigned va_bits;        /* input address width */
+	unsigned pa_bits;        /* output address width */
+	bool sign_extended;      /* input must be sign-extended from bit va_bits-1 */
+	uint64_t root_bytes;     /* size of the root table (concatenated roots included) */
+	uint64_t root_align;     /* required alignment of the root table */
+	/* level[i] for i = 0 (last-level table) .. levels-1 (root): */
+	struct {
+		unsigned shift;      /* lowest VA bit this level indexes */
+		unsigned index_bits; /* entries = 1 << index_bits */
+		uint64_t table_bytes;
+		bool leaf_ok;        /* a leaf (page/block) may sit at this level */
+	} level[PHYSIM_PT_MAX_LEVELS];
+	uint64_t page_sizes;     /* bit n set: 2^n-byte pages can be mapped */
+	uint32_t flags_supported; /* generic flags (PHYSIM_R...) the format expresses */
+	uint64_t arch_attr_mask;  /* raw leaf bits accepted in physim_pt_mapping.arch */
+};
+
+/* NULL if no format has that name (see physim_format_count/at for the list). */
+PHYSIM_API const struct physim_pt_format *physim_format(const char *name);
+PHYSIM_API size_t physim_format_count(void);
+PHYSIM_API const struct physim_pt_format *physim_format_at(size_t index);
+PHYSIM_API void physim_format_get_info(const struct physim_pt_format *fmt,
+				       struct physim_pt_format_info *info);
+PHYSIM_API const char *physim_format_name(const struct physim_pt_format *fmt);
+
+/* ---- mapping flags (page_table_multiarch MappingFlags) ---- */
+enum physim_map_flags {
+	PHYSIM_R = 1u << 0,
+	PHYSIM_W = 1u << 1,
+	PHYSIM_X = 1u << 2,
+	PHYSIM_U = 1u << 3,        /* user / EL0 / PLV3 accessible */
+	PHYSIM_DEVICE = 1u << 4,   /* device memory (strongly ordered / UC) */
+	PHYSIM_UNCACHED = 1u << 5, /* normal memory, uncached (UC- / NC) */
+};
+
+/* One leaf mapping: what map takes and what query returns. */
+struct physim_pt_mapping {
+	uint64_t va;        /* query: start of the page containing the address */
+	uint64_t pa;
+	uint64_t size;      /* page size in bytes */
+	uint32_t flags;     /* PHYSIM_R | ... */
+	uint64_t arch;      /* raw leaf bits within the format's arch_attr_mask
+			       (x86 PAT/PCD/PWT/G/PK, EPT memtype/IPAT, AArch64
+			       AttrIndx/SH/nG, stage-2 MemAttr, RISC-V PBMT/G,
+			       LoongArch MAT/G), in the last-level leaf layout */
+	unsigned level;     /* query: 0 = last-level table, counting up to the root */
+	bool accessed;      /* query: accessed bit/flag set (where the format has one) */
+	bool dirty;         /* query: dirty (where the format has one) */
+};
+
+/* ---- tables ---- */
+
+struct physim_pt;
+
+/* Change notification: called after every operation that changed or removed
+ * a leaf, with the page-aligned VAs of the changed pages (up to 32), or with
+ * all = true (n = 0) when more than 32 changed. */
+typedef void (*physim_pt_flush_fn)(void *ctx, const uint64_t *vas, size_t n, bool all);
+
+struct physim_pt_config {
+	const struct physim_pt_format *format;
+	const struct physim_paging_handler *paging;
+	physim_pt_flush_fn flush;        /* optional */
+	void *flush_ctx;
+	bool keep_empty_tables;          /* default false: free tables that become empty */
+};
+
+PHYSIM_API int physim_pt_create(const struct physim_pt_format *fmt,
+				const struct physim_paging_handler *paging, struct physim_pt **out);
+PHYSIM_API int physim_pt_create_ex(const struct physim_pt_config *config, struct physim_pt **out);
+/* Returns every table frame to the paging handler (mapped leaf frames are the
+ * caller's). NULL is ignored. */
+PHYSIM_API void physim_pt_destroy(struct physim_pt *pt);
+
+PHYSIM_API physim_hpa_t physim_pt_root(const struct physim_pt *pt);
+PHYSIM_API const struct physim_pt_format *physim_pt_format(const struct physim_pt *pt);
+/* Number of table frames (4 KiB units) the table currently holds, root included. */
+PHYSIM_API uint64_t physim_pt_table_frames(const struct physim_pt *pt);
+
+/* Options for region operations. */
+enum physim_map_opts {
+	PHYSIM_ALLOW_HUGE = 1u << 0, /* use the largest page sizes alignment allows */
+	PHYSIM_REPLACE = 1u << 1,    /* replace existing mappings in the range */
+};
+
+/* Map one page. -EINVAL: misaligned va/pa, page size not supported, address
+ * outside the format's range; -ENOTSUP: flags or arch bits the format cannot
+ * express; -EEXIST: something is mapped there; -ENOMEM: no table frame. */
+PHYSIM_API int physim_pt_map(struct physim_pt *pt, uint64_t va, uint64_t pa, uint64_t page_size,
+			     uint32_t flags);
+/* Map one page with raw arch attributes (m->va, pa, size, flags, arch). */
+PHYSIM_API int physim_pt_map_ex(struct physim_pt *pt, const struct physim_pt_mapping *m,
+				unsigned opts);
+
+/* Map [va, va + size) to [pa, pa + size), with the largest page sizes that
+ * alignment and size allow when PHYSIM_ALLOW_HUGE is given (else 4 KiB / the
+ * granule). All or nothing. */
+PHYSIM_API int physim_pt_map_region(struct physim_pt *pt, uint64_t va, uint64_t pa, uint64_t size,
+				    uint32_t flags, unsigned opts);
+
+/* As map_region with pages taken one by one from a callback: it returns 0 and
+ * the pa of the granule-sized page at va, or a negative errno that aborts the
+ * call (everything is rolled back). Only granule-sized pages are used. */
+typedef int (*physim_pt_pa_fn)(void *ctx, uint64_t va, uint64_t *pa);
+PHYSIM_API int physim_pt_map_region_cb(struct physim_pt *pt, uint64_t va, uint64_t size,
+				       uint32_t flags, unsigned opts, physim_pt_pa_fn pa_of,
+				       void *ctx);
+
+/* Unmap the whole page containing va; *old (may be NULL) receives it.
+ * -ENOENT if nothing is mapped there. */
+PHYSIM_API int physim_pt_unmap(struct physim_pt *pt, uint64_t va, struct physim_pt_mapping *old);
+/* Unmap everything in [va, va + size) (holes are fine); huge pages that are
+ * only partly covered are split first. -ENOMEM (nothing changed) if a split
+ * needs a table frame and none is available. */
+PHYSIM_API int physim_pt_unmap_region(struct physim_pt *pt, uint64_t va, uint64_t size);
+
+/* Change the flags of the page containing va / of every page in the range
+ * (holes are skipped; partly covered huge pages are split). */
+PHYSIM_API int physim_pt_protect(struct physim_pt *pt, uint64_t va, uint32_t flags);
+PHYSIM_API int physim_pt_protect_region(struct physim_pt *pt, uint64_t va, uint64_t size,
+					uint32_t flags);
+
+/* Point the existing page containing va (which must be its start) at a new
+ * pa with new flags; the page size stays. -ENOENT if unmapped. */
+PHYSIM_API int physim_pt_remap(struct physim_pt *pt, uint64_t va, uint64_t pa, uint32_t flags);
+
+/* -ENOENT if va is not mapped; -EINVAL if outside the format's range;
+ * -EFAULT if a table pointer leads outside the handler's memory. */
+PHYSIM_API int physim_pt_query(const struct physim_pt *pt, uint64_t va,
+			       struct physim_pt_mapping *out);
+
+/* ---- iteration (after Linux mm/pagewalk.c) ----
+ * Visits [va, va + size) in address order. Each callback returns 0 to go on,
+ * or any other value, which stops the walk and is returned. */
+struct physim_pt_walk_ops {
+	/* A leaf; m->va/size are the whole page, even if it starts before va. */
+	int (*leaf)(void *ctx, const struct physim_pt_mapping *m);
+	/* An unmapped gap [va, va + size) at table level `level`. */
+	int (*hole)(void *ctx, uint64_t va, uint64_t size, unsigned level);
+	/* A table frame at `level` covering [va, va + span), before its entries. */
+	int (*table)(void *ctx, uint64_t va, uint64_t span, unsigned level, physim_hpa_t table_pa);
+};
+PHYSIM_API int physim_pt_walk(const struct physim_pt *pt, uint64_t va, uint64_t size,
+			      const struct physim_pt_walk_ops *ops, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

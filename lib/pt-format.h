@@ -1,0 +1,142 @@
+/* lib/pt-format.h - what a page-table format is, inside physim: geometry as
+ * data plus a few small functions (classify, address, encode/decode of one
+ * descriptor). Formats are defined in arch/<family>/ and listed in
+ * lib/formats.c; the engine (lib/pt.c) and the walker use only this. */
+#ifndef PHYSIM_PT_FORMAT_H
+#define PHYSIM_PT_FORMAT_H
+
+#include <physim/pt.h>
+#include "physim-priv.h"
+
+/* What one descriptor is, at a given level. */
+enum pt_kind {
+	PT_INVALID = 0, /* not valid / not present: a hole */
+	PT_TABLE,       /* points to a next-level table */
+	PT_LEAF,        /* maps a page or block */
+	PT_RESERVED,    /* valid bit set but an encoding the architecture reserves */
+};
+
+/* Leaf attributes in generic form; encode_leaf(decode_leaf(d)) == d for every
+ * descriptor the engine writes. */
+struct pt_leaf_attr {
+	uint32_t flags; /* PHYSIM_R ... */
+	uint64_t arch;  /* raw bits within the format's arch_attr_mask (last-level layout) */
+	bool accessed;
+	bool dirty;
+};
+
+struct physim_pt_format;
+
+struct pt_format_ops {
+	/* Kind of descriptor d found at `level` (0 = last level). */
+	enum pt_kind (*classify)(const struct physim_pt_format *f, uint64_t d, unsigned level);
+	/* Output address of a PT_TABLE (the next table) or PT_LEAF (the page). */
+	uint64_t (*output_addr)(const struct physim_pt_format *f, uint64_t d, unsigned level);
+	/* Descriptor pointing at a next-level table at table_pa (table at `level`
+	 * holds the pointer). Non-leaf permissions are the most permissive, so the
+	 * leaf alone decides access. */
+	uint64_t (*encode_table)(const struct physim_pt_format *f, uint64_t table_pa,
+				 unsigned level);
+	/* Leaf descriptor at `level` for page pa. -ENOTSUP if the format cannot
+	 * express a->flags / a->arch exactly. pa is aligned to the level's size. */
+	int (*encode_leaf)(const struct physim_pt_format *f, uint64_t pa,
+			   const struct pt_leaf_attr *a, unsigned level, uint64_t *d);
+	void (*decode_leaf)(const struct physim_pt_format *f, uint64_t d, unsigned level,
+			    struct pt_leaf_attr *a);
+};
+
+struct pt_level_geom {
+	uint8_t shift;      /* lowest VA bit indexed by this level */
+	uint8_t index_bits; /* entries = 1 << index_bits */
+	bool leaf_ok;       /* a leaf may sit here */
+};
+
+struct physim_pt_format {
+	const char *name;
+	const char *description;
+	enum physim_arch arch;
+	bool stage2;
+	uint8_t levels;
+	uint8_t pte_bytes;  /* 4 or 8 */
+	uint8_t va_bits;    /* input width; indexes use bits va_bits-1 .. shift[0] */
+	uint8_t pa_bits;    /* output width */
+	bool sign_extended; /* upper input bits must copy bit va_bits-1 (else must be 0) */
+	struct pt_level_geom level[PHYSIM_PT_MAX_LEVELS]; /* [0] = last level */
+	uint32_t flags_supported;
+	uint64_t arch_attr_mask;
+	/* Flags a new leaf gets by default beyond the caller's (e.g. RISC-V A/D,
+	 * AArch64 AF): accessed/dirty are set on new leaves when true. */
+	bool set_accessed_on_map;
+	bool set_dirty_on_map; /* only for writable leaves */
+	const struct pt_format_ops *ops;
+	/* Free slot for format-specific constants the family's functions read. */
+	uint64_t param[4];
+};
+
+/* Derived geometry helpers (static inline: the engine's hot paths use them). */
+static inline uint64_t pt_level_page_size(const struct physim_pt_format *f, unsigned level)
+{
+	return UINT64_C(1) << f->level[level].shift;
+}
+
+static inline uint64_t pt_level_entries(const struct physim_pt_format *f, unsigned level)
+{
+	return UINT64_C(1) << f->level[level].index_bits;
+}
+
+static inline uint64_t pt_table_bytes(const struct physim_pt_format *f, unsigned level)
+{
+	return pt_level_entries(f, level) * f->pte_bytes;
+}
+
+/* Frames (4 KiB) allocated for one table at `level`: at least one. */
+static inline uint64_t pt_table_frames(const struct physim_pt_format *f, unsigned level)
+{
+	uint64_t b = pt_table_bytes(f, level);
+	return b <= PHYSIM_FRAME_SIZE ? 1 : b / PHYSIM_FRAME_SIZE;
+}
+
+/* Index of va at `level`. */
+static inline uint64_t pt_index(const struct physim_pt_format *f, uint64_t va, unsigned level)
+{
+	return (va >> f->level[level].shift) & (pt_level_entries(f, level) - 1);
+}
+
+/* Every format physim knows, in `physim-pt formats` order (lib/formats.c). */
+PHYSIM_HIDDEN extern const struct physim_pt_format *const physim_all_formats[];
+PHYSIM_HIDDEN extern const size_t physim_all_formats_count;
+
+
+/* The formats (arch/<family>/), one object each. */
+#ifdef PHYSIM_HAVE_X86_64
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_x86_64_4l;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_x86_64_5l;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_ept_4l;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_ept_5l;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_i386_2l;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_i386_pae;
+#endif
+#ifdef PHYSIM_HAVE_AARCH64
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_aarch64_4k_39;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_aarch64_4k_48;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_aarch64_16k_47;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_aarch64_64k_48;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_aarch64_s2_4k_40;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_aarch64_s2_4k_48;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_armv7_short;
+#endif
+#ifdef PHYSIM_HAVE_RISCV64
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_sv39;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_sv48;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_sv57;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_sv39x4;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_sv48x4;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_sv57x4;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_sv32;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_sv32x4;
+#endif
+#ifdef PHYSIM_HAVE_LOONGARCH64
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_loongarch64_4k_48;
+#endif
+
+#endif
