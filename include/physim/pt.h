@@ -57,7 +57,14 @@ PHYSIM_API void physim_format_get_info(const struct physim_pt_format *fmt,
 				       struct physim_pt_format_info *info);
 PHYSIM_API const char *physim_format_name(const struct physim_pt_format *fmt);
 
-/* ---- mapping flags (page_table_multiarch MappingFlags) ---- */
+/* ---- mapping flags (page_table_multiarch MappingFlags) ----
+ * Round trip is exact: query returns the flags map was given, for every
+ * combination the format can express; a combination it cannot express is
+ * refused with -ENOTSUP at map time (x86 cannot express "not readable",
+ * RISC-V reserves W without R, DEVICE and UNCACHED exclude each other).
+ * Stage-2 formats have no user/supervisor distinction: PHYSIM_U is accepted
+ * and ignored there and never reported (RISC-V G-stage leaves always carry
+ * U=1, as the privileged spec requires). */
 enum physim_map_flags {
 	PHYSIM_R = 1u << 0,
 	PHYSIM_W = 1u << 1,
