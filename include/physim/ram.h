@@ -111,6 +111,25 @@ struct physim_ram_stats {
 /* A consistent snapshot when no allocation runs concurrently. */
 PHYSIM_API struct physim_ram_stats physim_ram_stats(const struct physim_ram *ram);
 
+/* ---- RAM images ----
+ * An image is the RAM's raw bytes (offset 0 = host-physical `base`, so a
+ * machine emulator can load it as is, e.g. QEMU's `-device loader,...,
+ * force-raw=on`), written sparse (all-zero 4 KiB frames are holes), followed
+ * by a trailer that records the format version, base, size, the allocated
+ * frame ranges and a checksum. */
+
+/* Write the RAM to `path` (created or truncated). -EIO with errno-derived
+ * detail logged on write errors. */
+PHYSIM_API int physim_ram_save(const struct physim_ram *ram, const char *path);
+
+/* Create a RAM from an image: base, size and allocated frames come from the
+ * image; guard_pages / huge_pages / debug are taken from `config` (may be
+ * NULL), its base/size/reserved must be zero. -EINVAL for a file that is
+ * not a physim image, has an unknown version, a bad checksum or is
+ * truncated; -EIO on read errors; -ENOMEM as for create. */
+PHYSIM_API int physim_ram_load(const char *path, const struct physim_ram_config *config,
+			       struct physim_ram **out);
+
 /* ---- the default HAL implementations over this RAM ----
  * The vtables live inside the RAM object and stay valid until it is
  * destroyed. Their phys_to_virt returns NULL outside RAM, virt_to_phys
