@@ -25,7 +25,6 @@
 #define MAX_REPS     1000u
 #define MAX_OPS	     (UINT64_C(1) << 26)
 
-#define KIB (UINT64_C(1) << 10)
 #define MIB (UINT64_C(1) << 20)
 #define GIB (UINT64_C(1) << 30)
 
@@ -161,10 +160,9 @@ static int claim_around_hole(struct physim_ram *ram, physim_hpa_t start, uint64_
 	if (off_frames > 0)
 		rc = physim_ram_alloc_at(ram, start, off_frames * PHYSIM_FRAME_SIZE);
 	uint64_t rest = CHUNK_FRAMES - off_frames - hole_frames;
+	physim_hpa_t after = start + (off_frames + hole_frames) * PHYSIM_FRAME_SIZE;
 	if (rc == 0 && rest > 0)
-		rc =
-		    physim_ram_alloc_at(ram, start + (off_frames + hole_frames) * PHYSIM_FRAME_SIZE,
-					rest * PHYSIM_FRAME_SIZE);
+		rc = physim_ram_alloc_at(ram, after, rest * PHYSIM_FRAME_SIZE);
 	return rc;
 }
 
@@ -860,79 +858,76 @@ static const struct bench_impl peer_mmap_64g = {
 /* New groups (page-table map/query/unmap, walker translate, TLB) add their
  * implementations above and rows here. */
 static const struct bench_case cases[] = {
-    {"alloc_free",
-     "alloc_free/64M/0%",
-     {64 * MIB, 0, 1},
-     &impl_ram_frame,
-     {&peer_glibc_4k, &peer_mmap_4k},
-     false},
-    {"alloc_free",
-     "alloc_free/64M/50%",
-     {64 * MIB, 50, 1},
-     &impl_ram_frame,
-     {&peer_glibc_4k, &peer_mmap_4k},
-     true},
-    {"alloc_free",
-     "alloc_free/64M/95%",
-     {64 * MIB, 95, 1},
-     &impl_ram_frame,
-     {&peer_glibc_4k, &peer_mmap_4k},
-     false},
-    {"alloc_free",
-     "alloc_free/4G/0%",
-     {4 * GIB, 0, 1},
-     &impl_ram_frame,
-     {&peer_glibc_4k, &peer_mmap_4k},
-     true},
-    {"alloc_free",
-     "alloc_free/4G/50%",
-     {4 * GIB, 50, 1},
-     &impl_ram_frame,
-     {&peer_glibc_4k, &peer_mmap_4k},
-     true},
-    {"alloc_free",
-     "alloc_free/4G/95%",
-     {4 * GIB, 95, 1},
-     &impl_ram_frame,
-     {&peer_glibc_4k, &peer_mmap_4k},
-     true},
-    {"alloc_free",
-     "alloc_free/64G/0%",
-     {64 * GIB, 0, 1},
-     &impl_ram_frame,
-     {&peer_glibc_4k, &peer_mmap_4k},
-     false},
-    {"alloc_free",
-     "alloc_free/64G/50%",
-     {64 * GIB, 50, 1},
-     &impl_ram_frame,
-     {&peer_glibc_4k, &peer_mmap_4k},
-     true},
-    {"alloc_free",
-     "alloc_free/64G/95%",
-     {64 * GIB, 95, 1},
-     &impl_ram_frame,
-     {&peer_glibc_4k, &peer_mmap_4k},
-     false},
-    {"alloc_frames16",
-     "alloc_frames16/1G/0%",
-     {1 * GIB, 0, 1},
-     &impl_ram_frames16,
-     {&peer_glibc_64k},
-     false},
-    {"alloc_zero", "alloc_zero/64M", {64 * MIB, 0, 1}, &impl_alloc_zero, {&peer_memset_4k}, false},
-    {"alloc_free_2t",
-     "alloc_free_2t/64M/0%",
-     {64 * MIB, 0, 2},
-     &impl_ram_frame,
-     {&peer_glibc_4k},
-     false},
-    {"ram_create",
-     "ram_create_destroy/64G",
-     {64 * GIB, 0, 1},
-     &impl_ram_create,
-     {&peer_mmap_64g},
-     false},
+    {.group = "alloc_free",
+     .name = "alloc_free/64M/0%",
+     .params = {.ram_size = 64 * MIB},
+     .impl = &impl_ram_frame,
+     .peers = {&peer_glibc_4k, &peer_mmap_4k}},
+    {.group = "alloc_free",
+     .name = "alloc_free/64M/50%",
+     .params = {.ram_size = 64 * MIB, .occupancy_pct = 50},
+     .impl = &impl_ram_frame,
+     .peers = {&peer_glibc_4k, &peer_mmap_4k},
+     .full_only = true},
+    {.group = "alloc_free",
+     .name = "alloc_free/64M/95%",
+     .params = {.ram_size = 64 * MIB, .occupancy_pct = 95},
+     .impl = &impl_ram_frame,
+     .peers = {&peer_glibc_4k, &peer_mmap_4k}},
+    {.group = "alloc_free",
+     .name = "alloc_free/4G/0%",
+     .params = {.ram_size = 4 * GIB},
+     .impl = &impl_ram_frame,
+     .peers = {&peer_glibc_4k, &peer_mmap_4k},
+     .full_only = true},
+    {.group = "alloc_free",
+     .name = "alloc_free/4G/50%",
+     .params = {.ram_size = 4 * GIB, .occupancy_pct = 50},
+     .impl = &impl_ram_frame,
+     .peers = {&peer_glibc_4k, &peer_mmap_4k},
+     .full_only = true},
+    {.group = "alloc_free",
+     .name = "alloc_free/4G/95%",
+     .params = {.ram_size = 4 * GIB, .occupancy_pct = 95},
+     .impl = &impl_ram_frame,
+     .peers = {&peer_glibc_4k, &peer_mmap_4k},
+     .full_only = true},
+    {.group = "alloc_free",
+     .name = "alloc_free/64G/0%",
+     .params = {.ram_size = 64 * GIB},
+     .impl = &impl_ram_frame,
+     .peers = {&peer_glibc_4k, &peer_mmap_4k}},
+    {.group = "alloc_free",
+     .name = "alloc_free/64G/50%",
+     .params = {.ram_size = 64 * GIB, .occupancy_pct = 50},
+     .impl = &impl_ram_frame,
+     .peers = {&peer_glibc_4k, &peer_mmap_4k},
+     .full_only = true},
+    {.group = "alloc_free",
+     .name = "alloc_free/64G/95%",
+     .params = {.ram_size = 64 * GIB, .occupancy_pct = 95},
+     .impl = &impl_ram_frame,
+     .peers = {&peer_glibc_4k, &peer_mmap_4k}},
+    {.group = "alloc_frames16",
+     .name = "alloc_frames16/1G/0%",
+     .params = {.ram_size = 1 * GIB},
+     .impl = &impl_ram_frames16,
+     .peers = {&peer_glibc_64k}},
+    {.group = "alloc_zero",
+     .name = "alloc_zero/64M",
+     .params = {.ram_size = 64 * MIB},
+     .impl = &impl_alloc_zero,
+     .peers = {&peer_memset_4k}},
+    {.group = "alloc_free_2t",
+     .name = "alloc_free_2t/64M/0%",
+     .params = {.ram_size = 64 * MIB, .nthreads = 2},
+     .impl = &impl_ram_frame,
+     .peers = {&peer_glibc_4k}},
+    {.group = "ram_create",
+     .name = "ram_create_destroy/64G",
+     .params = {.ram_size = 64 * GIB},
+     .impl = &impl_ram_create,
+     .peers = {&peer_mmap_64g}},
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -1008,11 +1003,15 @@ static int measure_interleaved(const struct bench_impl **im, void **st, unsigned
 	if (samples == NULL)
 		return -ENOMEM;
 	int rc = 0;
+	uint64_t ns;
+	/* Calibrate, then one untimed batch: heaps, caches and page tables
+	 * reach their steady state before the first timed rep. */
 	for (unsigned i = 0; i < nimpl && rc == 0; i++)
 		rc = calibrate(im[i], st[i], o->target_ns, &res[i].ops);
+	for (unsigned i = 0; i < nimpl && rc == 0; i++)
+		rc = timed_run(im[i], st[i], res[i].ops, &ns);
 	for (unsigned r = 0; r < o->reps && rc == 0; r++) {
 		for (unsigned i = 0; i < nimpl && rc == 0; i++) {
-			uint64_t ns;
 			rc = timed_run(im[i], st[i], res[i].ops, &ns);
 			samples[i * o->reps + r] = (double)ns / (double)res[i].ops;
 		}
@@ -1112,11 +1111,14 @@ static void text_notes(char *buf, size_t len, const struct bench_extras *ex, con
 		double v = ex->kv[i].value;
 		int n;
 		if (strcmp(key, "occupancy") == 0)
-			n = snprintf(buf + used, len - used, "%s%soccupancy %.1f%%",
+			n = snprintf(buf + used, len - used, "%s%soccupancy %.2f%%",
 				     used ? ", " : "", prefix, v * 100);
+		else if (strcmp(key, "rss_kib") == 0)
+			n = snprintf(buf + used, len - used, "%s%srss +%.0f KiB", used ? ", " : "",
+				     prefix, v);
 		else
-			n = snprintf(buf + used, len - used, "%s%s%s %.0f", used ? ", " : "",
-				     prefix, key, v);
+			n = snprintf(buf + used, len - used, "%s%s%s %g", used ? ", " : "", prefix,
+				     key, v);
 		used += n > 0 ? (size_t)n : 0;
 	}
 }
@@ -1145,8 +1147,8 @@ static void print_text(const struct case_result *r)
 			printf("%-24s %11.1f  ", r->c->name, r->self.median);
 		else
 			printf("%-24s %11s  ", "", "");
-		printf("%-32s %11.1f %9.3f  %s\n", q->impl->name, q->median,
-		       r->self.median / q->median, notes);
+		printf("%-32s %11.1f %9.3f%s%s\n", q->impl->name, q->median,
+		       r->self.median / q->median, notes[0] ? "  " : "", notes);
 	}
 }
 
@@ -1320,7 +1322,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		}
 	}
 	o->reps = reps ? reps : o->quick ? 5 : 11;
-	o->target_ns = o->quick ? 3000000 : 20000000;
+	o->target_ns = o->quick ? 8000000 : 20000000;
 }
 
 static bool selected(const struct bench_case *c, const struct options *o)
