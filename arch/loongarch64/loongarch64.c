@@ -1,2 +1,240 @@
-/* placeholder: being written */
-typedef int physim_placeholder_loongarch64;
+/* arch/loongarch64/loongarch64.c - LoongArch64 page tables as the TLB refill
+ * walk (LDDIR/LDPTE) reads them: 4 KiB pages, 4 levels, 48-bit VA, with
+ * 2 MiB and 1 GiB huge pages in directory entries.
+ *
+ * References: LoongArch Reference Manual Vol. 1 (v1.10):
+ *   [5.2]   5.2 virtual address space: in mapped mode VA bits 63:VALEN must
+ *           equal bit VALEN-1, else an address error (ADE) exception
+ *   [5.4]   5.4 page table mapping: 5.4.1 TLB structure (entries map an
+ *           even/odd page pair), 5.4.2 TLB entry fields (V, D, PLV, MAT, G,
+ *           PPN, NR, NX, RPLV), 5.4.6 multi-level page table structure
+ *           supported by page walking (directory entries, huge pages)
+ *   [LDDIR] 4.2.5.1 LDDIR / LDPTE: a directory entry with bit 6 set is a
+ *           huge-page entry; LDPTE moves its global bit from bit 12 to bit 6
+ *   [CSR]   7.5.3 TLBELO0/TLBELO1 (the same bit layout as a PTE)
+ *   [5.1]   5.1 memory access types: MAT 0 = SUC (strongly-ordered
+ *           uncached), 1 = CC (coherent cached), 2 = WUC (weakly-ordered
+ *           uncached), 3 = reserved
+ * Software bits (P, W) follow Linux arch/loongarch/include/asm/pgtable-bits.h.
+ *
+ * Engine level 0 is the last-level page table (LDPTE, 4 KiB pages), level 1
+ * the Dir1 table (2 MiB huge pages), level 2 Dir2 (1 GiB), level 3 Dir3, the
+ * root (no huge pages there in physim's geometry). */
+#include "pt-format.h"
+
+/* ---- leaf fields, [5.4] 5.4.2 and [CSR] ---- */
+#define LA_V	     (UINT64_C(1) << 0) /* valid */
+#define LA_D	     (UINT64_C(1) << 1) /* "dirty": the write enable hardware checks */
+#define LA_PLV_SHIFT 2			/* bits 3:2 privilege level */
+#define LA_PLV	     (UINT64_C(3) << LA_PLV_SHIFT)
+#define LA_MAT_SHIFT 4 /* bits 5:4 memory access type [5.1] */
+#define LA_MAT	     (UINT64_C(3) << LA_MAT_SHIFT)
+#define LA_G	     (UINT64_C(1) << 6)	 /* global, in a last-level PTE */
+#define LA_H	     (UINT64_C(1) << 6)	 /* huge, in a directory entry [LDDIR] */
+#define LA_P	     (UINT64_C(1) << 7)	 /* software "present" (Linux _PAGE_PRESENT) */
+#define LA_W	     (UINT64_C(1) << 8)	 /* software "writable" (Linux _PAGE_WRITE) */
+#define LA_HG	     (UINT64_C(1) << 12) /* global, in a huge entry [LDDIR] */
+#define LA_NR	     (UINT64_C(1) << 61) /* not readable */
+#define LA_NX	     (UINT64_C(1) << 62) /* not executable */
+#define LA_RPLV	     (UINT64_C(1) << 63) /* restrict access to exactly PLV */
+
+#define LA_PLV_KERNEL 0u /* PLV0 */
+#define LA_PLV_USER   3u /* PLV3 */
+
+#define LA_MAT_SUC  0u
+#define LA_MAT_CC   1u
+#define LA_MAT_WUC  2u
+#define LA_MAT_RSVD 3u
+
+/* PALEN = 48: the PPN field covers PA bits 47:12 [5.4] 5.4.2. */
+#define LA_PALEN   48
+#define LA_PA_MASK (((UINT64_C(1) << LA_PALEN) - 1) & ~(PHYSIM_FRAME_SIZE - 1))
+
+/* The root holds only pointers; Dir1 and Dir2 may hold huge entries. */
+static inline bool la_is_dir(unsigned level)
+{
+	return level > 0;
+}
+
+static inline unsigned la_mat(uint64_t d)
+{
+	return (unsigned)((d & LA_MAT) >> LA_MAT_SHIFT);
+}
+
+/* A valid leaf (4 KiB PTE or huge directory entry). MAT 3 is a reserved
+ * memory access type [5.1]. PA bits above PALEN (63..48 minus NR/NX/RPLV)
+ * are not part of the TLB entry and are ignored [CSR], as are the software
+ * bits 11:7; neither makes an entry reserved. */
+static enum pt_kind la_classify_leaf(uint64_t d)
+{
+	if (!(d & LA_V))
+		return PT_INVALID;
+	if (la_mat(d) == LA_MAT_RSVD)
+		return PT_RESERVED;
+	return PT_LEAF;
+}
+
+/*
+ * Directory entries have no valid bit: LDDIR follows whatever address it
+ * loads. physim writes 0 for "no table" (Linux instead points empty entries
+ * at a shared table of invalid entries). A pointer is the 4 KiB-aligned
+ * physical address of the next table and nothing else (all other bits 0);
+ * anything else that is not a huge entry is PT_RESERVED (physim's rule: the
+ * low bits would be ORed into the index by LDDIR).
+ */
+static enum pt_kind la_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	if (!la_is_dir(level))
+		return la_classify_leaf(d);
+	if (d & LA_H) {
+		if (!f->level[level].leaf_ok)
+			return PT_RESERVED; /* no huge page at the root */
+		return la_classify_leaf(d);
+	}
+	if (d == 0)
+		return PT_INVALID;
+	if (d & ~LA_PA_MASK)
+		return PT_RESERVED;
+	return PT_TABLE;
+}
+
+/* A huge page's PPN bits below its size are ignored by the TLB (the entry
+ * is split into an even/odd pair of half-size pages [5.4] 5.4.1), and bit 12
+ * holds HG; mask them off. */
+static uint64_t la_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	if (la_is_dir(level) && (d & LA_H))
+		return d & LA_PA_MASK & ~(pt_level_page_size(f, level) - 1);
+	return d & LA_PA_MASK;
+}
+
+/* A directory entry is the plain physical address of the next table. */
+static uint64_t la_encode_table(const struct physim_pt_format *f, uint64_t table_pa, unsigned level)
+{
+	return table_pa & LA_PA_MASK;
+}
+
+/* MAT from the memory-type flags and raw arch bits; arch MAT 0 (SUC) cannot
+ * be told from "not given", so it is treated as not given and DEVICE
+ * expresses SUC. Disagreement or MAT 3 gives -ENOTSUP. */
+static int la_leaf_mat(uint32_t flags, uint64_t arch, unsigned *mat)
+{
+	unsigned from_arch = la_mat(arch);
+
+	if ((flags & PHYSIM_DEVICE) && (flags & PHYSIM_UNCACHED))
+		return -ENOTSUP;
+	if (from_arch == LA_MAT_RSVD)
+		return -ENOTSUP;
+	if (flags & PHYSIM_DEVICE) {
+		if (from_arch != LA_MAT_SUC)
+			return -ENOTSUP;
+		*mat = LA_MAT_SUC;
+	} else if (flags & PHYSIM_UNCACHED) {
+		if (from_arch != LA_MAT_SUC && from_arch != LA_MAT_WUC)
+			return -ENOTSUP;
+		*mat = LA_MAT_WUC;
+	} else {
+		*mat = from_arch != LA_MAT_SUC ? from_arch : LA_MAT_CC;
+	}
+	return 0;
+}
+
+/*
+ * Permissions [5.4] 5.4.2: a page is readable unless NR, executable unless
+ * NX, and writable only if D = 1 (a store to a page with D = 0 raises the
+ * page modification exception), so W sets D together with the software W
+ * bit. U = PLV3 (any privilege may access it, RPLV = 0), otherwise PLV0.
+ * LoongArch can express every subset of R/W/X, including none.
+ * Accessed/dirty are not kept: the hardware has no A bit and D is the write
+ * enable, so a->accessed / a->dirty are ignored and decode reports false.
+ */
+static int la_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
+			  const struct pt_leaf_attr *a, unsigned level, uint64_t *d)
+{
+	uint32_t flags = a->flags;
+	unsigned mat;
+	uint64_t v;
+	int rc;
+
+	if (level >= f->levels || !f->level[level].leaf_ok)
+		return -EINVAL;
+	if ((pa >> f->pa_bits) != 0 || !physim_is_aligned(pa, pt_level_page_size(f, level)))
+		return -EINVAL;
+	if ((flags & ~f->flags_supported) || (a->arch & ~f->arch_attr_mask))
+		return -ENOTSUP;
+	rc = la_leaf_mat(flags, a->arch, &mat);
+	if (rc)
+		return rc;
+
+	v = pa | LA_V | LA_P | ((uint64_t)mat << LA_MAT_SHIFT) | (a->arch & LA_RPLV);
+	v |= (uint64_t)(flags & PHYSIM_U ? LA_PLV_USER : LA_PLV_KERNEL) << LA_PLV_SHIFT;
+	v |= (flags & PHYSIM_R) ? 0 : LA_NR;
+	v |= (flags & PHYSIM_W) ? (LA_W | LA_D) : 0;
+	v |= (flags & PHYSIM_X) ? 0 : LA_NX;
+	/* A huge entry carries H in bit 6, so its global bit moves to bit 12
+	 * (HG), which LDPTE moves back to G [LDDIR]. */
+	if (la_is_dir(level))
+		v |= LA_H | ((a->arch & LA_G) ? LA_HG : 0);
+	else
+		v |= a->arch & LA_G;
+	*d = v;
+	return 0;
+}
+
+/* Reports what the hardware enforces: W from D (not the software W bit);
+ * U only for PLV3 (PLV1/PLV2 have no generic flag). */
+static void la_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigned level,
+			   struct pt_leaf_attr *a)
+{
+	uint32_t flags = 0;
+	bool global = la_is_dir(level) ? (d & LA_HG) != 0 : (d & LA_G) != 0;
+	unsigned mat = la_mat(d);
+
+	flags |= (d & LA_NR) ? 0 : PHYSIM_R;
+	flags |= (d & LA_D) ? PHYSIM_W : 0;
+	flags |= (d & LA_NX) ? 0 : PHYSIM_X;
+	flags |= ((d & LA_PLV) >> LA_PLV_SHIFT) == LA_PLV_USER ? PHYSIM_U : 0;
+	if (mat == LA_MAT_SUC)
+		flags |= PHYSIM_DEVICE;
+	else if (mat == LA_MAT_WUC)
+		flags |= PHYSIM_UNCACHED;
+	a->flags = flags;
+	a->arch = (global ? LA_G : 0) | (d & (LA_RPLV | LA_MAT));
+	a->accessed = false;
+	a->dirty = false;
+}
+
+static const struct pt_format_ops la_ops = {
+    .classify = la_classify,
+    .output_addr = la_output_addr,
+    .encode_table = la_encode_table,
+    .encode_leaf = la_encode_leaf,
+    .decode_leaf = la_decode_leaf,
+};
+
+/* 4 KiB pages: PWCL/PWCH configured as PTbase 12, Dir1 21, Dir2 30, Dir3 39,
+ * 9 bits each [5.4] 5.4.6 (512 8-byte entries = one 4 KiB table). */
+const struct physim_pt_format physim_fmt_loongarch64_4k_48 = {
+    .name = "loongarch64-4k-48",
+    .description = "LoongArch64 4 KiB pages (4 levels, 48-bit VA, 2M/1G huge)",
+    .arch = PHYSIM_ARCH_LOONGARCH64,
+    .levels = 4,
+    .pte_bytes = 8,
+    .va_bits = 48,
+    .pa_bits = LA_PALEN,
+    .sign_extended = true, /* [5.2] */
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 39, .index_bits = 9, .leaf_ok = false},
+	},
+    .flags_supported = PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U | PHYSIM_DEVICE | PHYSIM_UNCACHED,
+    /* G (bit 6 in the last-level layout; HG bit 12 in huge entries), MAT,
+     * RPLV. */
+    .arch_attr_mask = LA_G | LA_MAT | LA_RPLV,
+    .set_accessed_on_map = false,
+    .set_dirty_on_map = false,
+    .ops = &la_ops,
+};

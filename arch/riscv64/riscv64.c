@@ -1,2 +1,450 @@
-/* placeholder: being written */
-typedef int physim_placeholder_riscv64;
+/* arch/riscv64/riscv64.c - RISC-V page-table formats: Sv32, Sv39, Sv48, Sv57
+ * (satp) and their G-stage "x4" variants (hgatp, hypervisor extension).
+ *
+ * References (RISC-V Instruction Set Manual, Vol. II, Privileged
+ * Architecture, 2024 edition; section numbers differ in older editions):
+ *   [Sv32]   10.3 "Sv32: Page-Based 32-bit Virtual-Memory Systems"
+ *            (10.3.1 PTE format, 10.3.2 "Virtual Address Translation Process")
+ *   [Sv39]   10.4, [Sv48] 10.5, [Sv57] 10.6 (PTE layouts)
+ *   [Svpbmt] chapter "Svpbmt" Extension for Page-Based Memory Types
+ *   [Svnapot] chapter "Svnapot" Extension for NAPOT Translation Contiguity
+ *   [H]      Hypervisor extension, "Two-Stage Address Translation",
+ *            "Guest Physical Address Translation" (Sv32x4 ... Sv57x4)
+ *
+ * Engine levels count from 0 (4 KiB leaves) up to the root; they equal the
+ * spec's i in the translation process (i = LEVELS-1 at the root). */
+#include "pt-format.h"
+
+/* ---- PTE fields [Sv32] 10.3.1, [Sv39] 10.4 ---- */
+#define RV_V	     (UINT64_C(1) << 0) /* valid */
+#define RV_R	     (UINT64_C(1) << 1)
+#define RV_W	     (UINT64_C(1) << 2)
+#define RV_X	     (UINT64_C(1) << 3)
+#define RV_U	     (UINT64_C(1) << 4) /* accessible to U-mode */
+#define RV_G	     (UINT64_C(1) << 5) /* global mapping */
+#define RV_A	     (UINT64_C(1) << 6) /* accessed */
+#define RV_D	     (UINT64_C(1) << 7) /* dirty */
+#define RV_RSW	     (UINT64_C(3) << 8) /* reserved for supervisor software */
+#define RV_RWX	     (RV_R | RV_W | RV_X)
+#define RV_PPN_SHIFT 10 /* PPN starts at PTE bit 10 in every scheme */
+
+/* Sv32: PPN is PTE bits 31:10 (22 bits), giving a 34-bit physical address. */
+#define RV32_PPN_BITS 22
+/* Sv39/48/57: PPN is PTE bits 53:10 (44 bits), a 56-bit physical address. */
+#define RV64_PPN_BITS 44
+
+/* [Svpbmt]: bits 62:61 of a leaf PTE select the memory type. 0 = PMA (the
+ * physical memory attributes apply), 1 = NC (non-cacheable, idempotent,
+ * weakly ordered main memory), 2 = IO (non-cacheable, non-idempotent,
+ * strongly ordered I/O), 3 = reserved. For non-leaf PTEs the field is
+ * reserved. */
+#define RV_PBMT_SHIFT 61
+#define RV_PBMT	      (UINT64_C(3) << RV_PBMT_SHIFT)
+#define RV_PBMT_PMA   0u
+#define RV_PBMT_NC    1u
+#define RV_PBMT_IO    2u
+#define RV_PBMT_RSVD  3u
+
+/* [Sv39] 10.4: bits 63:54 are reserved and must be zero, except where an
+ * extension defines them. Bit 63 is N ([Svnapot]); physim does not implement
+ * Svnapot, so N = 1 stays reserved ("if Svnapot is not implemented, bit 63
+ * remains reserved ... or else a page-fault exception is raised"). Bits
+ * 62:61 are PBMT (implemented). Bits 60:54 are reserved. */
+#define RV_N	   (UINT64_C(1) << 63)
+#define RV_RSVD_HI (UINT64_C(0x7f) << 54) /* bits 60:54 */
+
+static inline bool rv_is_sv32(const struct physim_pt_format *f)
+{
+	return f->pte_bytes == 4;
+}
+
+static inline uint64_t rv_ppn_mask(const struct physim_pt_format *f)
+{
+	unsigned bits = rv_is_sv32(f) ? RV32_PPN_BITS : RV64_PPN_BITS;
+	return (UINT64_C(1) << bits) - 1;
+}
+
+static inline uint64_t rv_ppn(const struct physim_pt_format *f, uint64_t d)
+{
+	return (d >> RV_PPN_SHIFT) & rv_ppn_mask(f);
+}
+
+static inline uint64_t rv_pte_from_pa(uint64_t pa)
+{
+	return (pa >> PHYSIM_FRAME_SHIFT) << RV_PPN_SHIFT;
+}
+
+/* A leaf whose page offset bits of the PPN are not zero. [Sv32] 10.3.2
+ * step 6: "If i > 0 and pte.ppn[i-1:0] != 0, this is a misaligned
+ * superpage; stop and raise a page-fault exception". */
+static bool rv_misaligned_superpage(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	unsigned low_bits = f->level[level].shift - PHYSIM_FRAME_SHIFT;
+	return (rv_ppn(f, d) & ((UINT64_C(1) << low_bits) - 1)) != 0;
+}
+
+/*
+ * [Sv32] 10.3.2 step 3: "If pte.v = 0, or if pte.r = 0 and pte.w = 1, or if
+ * any bits or encodings that are reserved for future standard use are set
+ * within pte, stop and raise a page-fault exception." Step 4: a PTE with
+ * R = X = 0 points to the next level; at i = 0 that is a fault too.
+ * [Sv32] 10.3.1: "For non-leaf PTEs, the D, A, and U bits are reserved for
+ * future standard use" (must be cleared by software). The same rules hold
+ * for G-stage tables [H]: the x4 schemes use "the same algorithm".
+ */
+static enum pt_kind rv_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	if (rv_is_sv32(f) && (d >> 32) != 0)
+		return PT_RESERVED; /* cannot come from a 4-byte PTE */
+	if (!(d & RV_V))
+		return PT_INVALID;
+	if (!rv_is_sv32(f)) {
+		if (d & (RV_N | RV_RSVD_HI))
+			return PT_RESERVED;
+		if (((d & RV_PBMT) >> RV_PBMT_SHIFT) == RV_PBMT_RSVD)
+			return PT_RESERVED;
+	}
+	if ((d & RV_W) && !(d & RV_R))
+		return PT_RESERVED;
+	if (d & RV_RWX) {
+		if (!f->level[level].leaf_ok || rv_misaligned_superpage(f, d, level))
+			return PT_RESERVED;
+		return PT_LEAF;
+	}
+	/* Non-leaf: A/D/U reserved [Sv32] 10.3.1; PBMT reserved [Svpbmt]. */
+	if (level == 0 || (d & (RV_A | RV_D | RV_U | RV_PBMT)))
+		return PT_RESERVED;
+	return PT_TABLE;
+}
+
+static uint64_t rv_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	return rv_ppn(f, d) << PHYSIM_FRAME_SHIFT;
+}
+
+/* A non-leaf PTE carries no permissions at all (R = W = X = 0 means
+ * "pointer"), so the leaf alone decides access. G stays clear: a global
+ * pointer would make every mapping below it global. */
+static uint64_t rv_encode_table(const struct physim_pt_format *f, uint64_t table_pa, unsigned level)
+{
+	return rv_pte_from_pa(table_pa) | RV_V;
+}
+
+/* PBMT for a leaf from the generic memory-type flags and the raw arch bits.
+ * arch PBMT = PMA means "not given". -ENOTSUP for a combination that cannot
+ * be expressed or that disagrees. */
+static int rv_leaf_pbmt(const struct physim_pt_format *f, uint32_t flags, uint64_t arch,
+			unsigned *pbmt)
+{
+	unsigned from_arch = (unsigned)((arch & RV_PBMT) >> RV_PBMT_SHIFT);
+	unsigned from_flags = RV_PBMT_PMA;
+
+	if ((flags & PHYSIM_DEVICE) && (flags & PHYSIM_UNCACHED))
+		return -ENOTSUP;
+	if (flags & PHYSIM_DEVICE)
+		from_flags = RV_PBMT_IO;
+	else if (flags & PHYSIM_UNCACHED)
+		from_flags = RV_PBMT_NC;
+	if (from_arch == RV_PBMT_RSVD)
+		return -ENOTSUP;
+	if (from_arch != RV_PBMT_PMA && from_flags != RV_PBMT_PMA && from_arch != from_flags)
+		return -ENOTSUP;
+	*pbmt = from_flags != RV_PBMT_PMA ? from_flags : from_arch;
+	return 0;
+}
+
+/* The permission part of a leaf, or -ENOTSUP. [Sv32] 10.3.1: R = W = X = 0
+ * is a pointer, not a leaf, so a leaf without any permission cannot exist;
+ * W without R is reserved. */
+static int rv_leaf_perms(const struct physim_pt_format *f, uint32_t flags, uint64_t *bits)
+{
+	if (flags & ~f->flags_supported)
+		return -ENOTSUP;
+	if (!(flags & (PHYSIM_R | PHYSIM_W | PHYSIM_X)))
+		return -ENOTSUP;
+	if ((flags & PHYSIM_W) && !(flags & PHYSIM_R))
+		return -ENOTSUP;
+	*bits = (flags & PHYSIM_R ? RV_R : 0) | (flags & PHYSIM_W ? RV_W : 0) |
+		(flags & PHYSIM_X ? RV_X : 0) | (flags & PHYSIM_U ? RV_U : 0);
+	/* [H] G-stage: "the current privilege mode is always taken to be U-mode
+	 * when checking the U bit", so every G-stage leaf needs U = 1. */
+	if (f->stage2)
+		*bits |= RV_U;
+	return 0;
+}
+
+static int rv_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
+			  const struct pt_leaf_attr *a, unsigned level, uint64_t *d)
+{
+	uint32_t flags = a->flags;
+	uint64_t perms;
+	unsigned pbmt = RV_PBMT_PMA;
+	int rc;
+
+	if (level >= f->levels || !f->level[level].leaf_ok)
+		return -EINVAL;
+	if ((pa >> f->pa_bits) != 0 || !physim_is_aligned(pa, pt_level_page_size(f, level)))
+		return -EINVAL;
+	if (f->stage2)
+		flags &= ~(uint32_t)PHYSIM_U; /* accepted and ignored on G-stage */
+	rc = rv_leaf_perms(f, flags, &perms);
+	if (rc)
+		return rc;
+	if (a->arch & ~f->arch_attr_mask)
+		return -ENOTSUP;
+	if (!rv_is_sv32(f)) {
+		rc = rv_leaf_pbmt(f, flags, a->arch, &pbmt);
+		if (rc)
+			return rc;
+	}
+	*d = rv_pte_from_pa(pa) | RV_V | perms | (a->arch & ~RV_PBMT) |
+	     ((uint64_t)pbmt << RV_PBMT_SHIFT) | (a->accessed ? RV_A : 0) | (a->dirty ? RV_D : 0);
+	return 0;
+}
+
+static void rv_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigned level,
+			   struct pt_leaf_attr *a)
+{
+	uint32_t flags = 0;
+	unsigned pbmt = (unsigned)((d & RV_PBMT) >> RV_PBMT_SHIFT);
+
+	if (rv_is_sv32(f))
+		pbmt = RV_PBMT_PMA; /* Sv32 PTEs have no bits 62:61 */
+	/* A G-stage leaf with U = 0 can never be accessed [H]: report no
+	 * permission rather than permissions the hardware never grants. */
+	if (!f->stage2 || (d & RV_U)) {
+		flags |= (d & RV_R) ? PHYSIM_R : 0;
+		flags |= (d & RV_W) ? PHYSIM_W : 0;
+		flags |= (d & RV_X) ? PHYSIM_X : 0;
+	}
+	if (!f->stage2 && (d & RV_U))
+		flags |= PHYSIM_U;
+	if (pbmt == RV_PBMT_IO)
+		flags |= PHYSIM_DEVICE;
+	else if (pbmt == RV_PBMT_NC)
+		flags |= PHYSIM_UNCACHED;
+	a->flags = flags;
+	a->arch = d & f->arch_attr_mask;
+	a->accessed = (d & RV_A) != 0;
+	a->dirty = (d & RV_D) != 0;
+}
+
+static const struct pt_format_ops rv_ops = {
+    .classify = rv_classify,
+    .output_addr = rv_output_addr,
+    .encode_table = rv_encode_table,
+    .encode_leaf = rv_encode_leaf,
+    .decode_leaf = rv_decode_leaf,
+};
+
+/* Generic flags: Sv39/48/57 express all six (DEVICE/UNCACHED via [Svpbmt]);
+ * Sv32 has no PBMT field; G-stage has no U distinction [H]. */
+#define RV_FLAGS_ALL   (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U | PHYSIM_DEVICE | PHYSIM_UNCACHED)
+#define RV_FLAGS_G     (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_DEVICE | PHYSIM_UNCACHED)
+#define RV32_FLAGS_ALL (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U)
+#define RV32_FLAGS_G   (PHYSIM_R | PHYSIM_W | PHYSIM_X)
+
+/* Raw leaf bits callers may set: G, RSW and PBMT. [H]: "The G bit in all
+ * G-stage PTEs is currently not used ... it should be cleared by software",
+ * so the x4 formats leave G out. */
+#define RV_ARCH_S1   (RV_G | RV_RSW | RV_PBMT)
+#define RV_ARCH_G    (RV_RSW | RV_PBMT)
+#define RV32_ARCH_S1 (RV_G | RV_RSW)
+#define RV32_ARCH_G  (RV_RSW)
+
+/* Sv39/48/57 [Sv39] 10.4 ff.: 9 index bits per level (512 8-byte PTEs =
+ * one 4 KiB table), leaves allowed at every level (4K, 2M, 1G, 512G, 256T),
+ * VA sign-extended from bit 38/47/56, 56-bit PA. */
+const struct physim_pt_format physim_fmt_sv39 = {
+    .name = "sv39",
+    .description = "RISC-V Sv39 (satp, 3 levels, 39-bit VA)",
+    .arch = PHYSIM_ARCH_RISCV64,
+    .levels = 3,
+    .pte_bytes = 8,
+    .va_bits = 39,
+    .pa_bits = 56,
+    .sign_extended = true,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
+	},
+    .flags_supported = RV_FLAGS_ALL,
+    .arch_attr_mask = RV_ARCH_S1,
+    .set_accessed_on_map = true,
+    .set_dirty_on_map = true,
+    .ops = &rv_ops,
+};
+
+const struct physim_pt_format physim_fmt_sv48 = {
+    .name = "sv48",
+    .description = "RISC-V Sv48 (satp, 4 levels, 48-bit VA)",
+    .arch = PHYSIM_ARCH_RISCV64,
+    .levels = 4,
+    .pte_bytes = 8,
+    .va_bits = 48,
+    .pa_bits = 56,
+    .sign_extended = true,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 39, .index_bits = 9, .leaf_ok = true},
+	},
+    .flags_supported = RV_FLAGS_ALL,
+    .arch_attr_mask = RV_ARCH_S1,
+    .set_accessed_on_map = true,
+    .set_dirty_on_map = true,
+    .ops = &rv_ops,
+};
+
+const struct physim_pt_format physim_fmt_sv57 = {
+    .name = "sv57",
+    .description = "RISC-V Sv57 (satp, 5 levels, 57-bit VA)",
+    .arch = PHYSIM_ARCH_RISCV64,
+    .levels = 5,
+    .pte_bytes = 8,
+    .va_bits = 57,
+    .pa_bits = 56,
+    .sign_extended = true,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 39, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 48, .index_bits = 9, .leaf_ok = true},
+	},
+    .flags_supported = RV_FLAGS_ALL,
+    .arch_attr_mask = RV_ARCH_S1,
+    .set_accessed_on_map = true,
+    .set_dirty_on_map = true,
+    .ops = &rv_ops,
+};
+
+/* G-stage [H] "Guest Physical Address Translation": the guest physical
+ * address is 2 bits wider than the VA of the matching scheme and must be
+ * zero-extended ("bits 63:41 must all be zeros" for Sv39x4); the root table
+ * is indexed by those 2 extra bits too, so it holds 2048 entries: "the root
+ * page table is 16 KiB and must be aligned to a 16-KiB boundary". */
+const struct physim_pt_format physim_fmt_sv39x4 = {
+    .name = "sv39x4",
+    .description = "RISC-V Sv39x4 G-stage (hgatp, 41-bit GPA)",
+    .arch = PHYSIM_ARCH_RISCV64,
+    .stage2 = true,
+    .levels = 3,
+    .pte_bytes = 8,
+    .va_bits = 41,
+    .pa_bits = 56,
+    .sign_extended = false,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 30, .index_bits = 11, .leaf_ok = true},
+	},
+    .flags_supported = RV_FLAGS_G,
+    .arch_attr_mask = RV_ARCH_G,
+    .set_accessed_on_map = true,
+    .set_dirty_on_map = true,
+    .ops = &rv_ops,
+};
+
+const struct physim_pt_format physim_fmt_sv48x4 = {
+    .name = "sv48x4",
+    .description = "RISC-V Sv48x4 G-stage (hgatp, 50-bit GPA)",
+    .arch = PHYSIM_ARCH_RISCV64,
+    .stage2 = true,
+    .levels = 4,
+    .pte_bytes = 8,
+    .va_bits = 50,
+    .pa_bits = 56,
+    .sign_extended = false,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 39, .index_bits = 11, .leaf_ok = true},
+	},
+    .flags_supported = RV_FLAGS_G,
+    .arch_attr_mask = RV_ARCH_G,
+    .set_accessed_on_map = true,
+    .set_dirty_on_map = true,
+    .ops = &rv_ops,
+};
+
+const struct physim_pt_format physim_fmt_sv57x4 = {
+    .name = "sv57x4",
+    .description = "RISC-V Sv57x4 G-stage (hgatp, 59-bit GPA)",
+    .arch = PHYSIM_ARCH_RISCV64,
+    .stage2 = true,
+    .levels = 5,
+    .pte_bytes = 8,
+    .va_bits = 59,
+    .pa_bits = 56,
+    .sign_extended = false,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 39, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 48, .index_bits = 11, .leaf_ok = true},
+	},
+    .flags_supported = RV_FLAGS_G,
+    .arch_attr_mask = RV_ARCH_G,
+    .set_accessed_on_map = true,
+    .set_dirty_on_map = true,
+    .ops = &rv_ops,
+};
+
+/* Sv32 [Sv32] 10.3: 2 levels of 10 index bits (1024 4-byte PTEs = 4 KiB),
+ * 4 KiB pages and 4 MiB megapages, PPN in PTE bits 31:10 = PA bits 33:12.
+ * A 32-bit VA has nothing above it to extend. */
+const struct physim_pt_format physim_fmt_sv32 = {
+    .name = "sv32",
+    .description = "RISC-V Sv32 (satp, 2 levels, 32-bit VA, 34-bit PA)",
+    .arch = PHYSIM_ARCH_RISCV64,
+    .levels = 2,
+    .pte_bytes = 4,
+    .va_bits = 32,
+    .pa_bits = 34,
+    .sign_extended = false,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 10, .leaf_ok = true},
+	    {.shift = 22, .index_bits = 10, .leaf_ok = true},
+	},
+    .flags_supported = RV32_FLAGS_ALL,
+    .arch_attr_mask = RV32_ARCH_S1,
+    .set_accessed_on_map = true,
+    .set_dirty_on_map = true,
+    .ops = &rv_ops,
+};
+
+/* Sv32x4 [H]: 34-bit GPA, root indexed by GPA bits 33:22 (4096 entries =
+ * 16 KiB, 16 KiB aligned). */
+const struct physim_pt_format physim_fmt_sv32x4 = {
+    .name = "sv32x4",
+    .description = "RISC-V Sv32x4 G-stage (hgatp, 34-bit GPA)",
+    .arch = PHYSIM_ARCH_RISCV64,
+    .stage2 = true,
+    .levels = 2,
+    .pte_bytes = 4,
+    .va_bits = 34,
+    .pa_bits = 34,
+    .sign_extended = false,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 10, .leaf_ok = true},
+	    {.shift = 22, .index_bits = 12, .leaf_ok = true},
+	},
+    .flags_supported = RV32_FLAGS_G,
+    .arch_attr_mask = RV32_ARCH_G,
+    .set_accessed_on_map = true,
+    .set_dirty_on_map = true,
+    .ops = &rv_ops,
+};
