@@ -1,2 +1,337 @@
-/* placeholder: being written */
-typedef int physim_placeholder_x86_64;
+/* arch/x86_64/x86_64.c - IA-32 paging formats as the Intel SDM Vol. 3A ch. 4
+ * defines them: 4-level and 5-level paging (x86_64-4l/5l), 32-bit paging with
+ * PSE and PSE-36 (i386-2l) and PAE paging (i386-pae). */
+#include "x86-priv.h"
+
+/*
+ * Descriptor bits (SDM Vol. 3A 4.5, tables 4-14..4-20 for 4/5-level paging;
+ * 4.3 tables 4-4..4-6 for 32-bit paging; 4.4 tables 4-8..4-11 for PAE).
+ * The same positions are used by every paging-structure level; which of them
+ * exist at which level is noted per bit.
+ */
+#define IA32_P	   (UINT64_C(1) << 0) /* present */
+#define IA32_RW	   (UINT64_C(1) << 1) /* read/write */
+#define IA32_US	   (UINT64_C(1) << 2) /* user/supervisor */
+#define IA32_PWT   (UINT64_C(1) << 3) /* page-level write-through */
+#define IA32_PCD   (UINT64_C(1) << 4) /* page-level cache disable */
+#define IA32_A	   (UINT64_C(1) << 5) /* accessed */
+#define IA32_D	   (UINT64_C(1) << 6) /* dirty (leaves only) */
+#define IA32_PS	   X86_LARGE_BIT      /* page size (PDE, PDPTE); reserved in PML4E/PML5E */
+#define IA32_PAT4K (UINT64_C(1) << 7) /* PAT bit of a 4 KiB PTE */
+#define IA32_G	   (UINT64_C(1) << 8) /* global (leaves only) */
+#define IA32_PATLG                                                                                 \
+	(UINT64_C(1) << 12) /* PAT bit of a 2M/4M/1G leaf (tables 4-4, 4-9, 4-16, 4-18) */
+#define IA32_PK                                                                                    \
+	(UINT64_C(0xf) << 59)	    /* protection key, 4/5-level leaves only (table 4-20; 4.6.2) */
+#define IA32_XD (UINT64_C(1) << 63) /* execute-disable (IA32_EFER.NXE = 1; PAE, 4/5-level) */
+
+/* Memory type is selected by the PAT entry indexed by PAT:PCD:PWT (SDM
+ * Vol. 3A 4.9.2 and "Page Attribute Table (PAT)", 12.12 in recent editions,
+ * 11.12 before). With the power-on PAT (entries 0..3 = WB, WT, UC-, UC) index 0 is WB, index 2
+ * (PCD) UC- and index 3 (PCD|PWT) UC: the default, PHYSIM_UNCACHED and PHYSIM_DEVICE. Values in the
+ * 4 KiB PTE layout (PAT at bit 7). */
+#define IA32_MEMTYPE_BITS (IA32_PWT | IA32_PCD | IA32_PAT4K)
+static const struct x86_memtypes ia32_memtypes = {
+    .normal = 0,
+    .device = IA32_PCD | IA32_PWT,
+    .uncached = IA32_PCD,
+};
+
+/* Paging mode, in physim_pt_format.param[0]: what differs between the
+ * formats of this file. */
+enum ia32_mode {
+	IA32_MODE_LONG = 0,  /* 4-level / 5-level paging, SDM 4.5 */
+	IA32_MODE_PAE = 1,   /* PAE paging, SDM 4.4 */
+	IA32_MODE_32BIT = 2, /* 32-bit paging, CR4.PSE = 1, SDM 4.3 */
+};
+
+static inline enum ia32_mode ia32_mode(const struct physim_pt_format *f)
+{
+	return (enum ia32_mode)f->param[0];
+}
+
+/* Reserved address bits: 51:M for 4/5-level paging (M = MAXPHYADDR, bits
+ * 62:52 are ignored or PK), 62:M for PAE PDEs/PTEs (tables 4-9..4-11), 63:M
+ * for PAE PDPTEs (table 4-8). pa_bits plays M. */
+static uint64_t ia32_addr_reserved(const struct physim_pt_format *f, unsigned level)
+{
+	switch (ia32_mode(f)) {
+	case IA32_MODE_LONG:
+		return x86_bits(51, f->pa_bits);
+	case IA32_MODE_PAE:
+		return x86_bits(level == 2 ? 63 : 62, f->pa_bits);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Reserved-bit rules (a present entry with any of these set causes a #PF with
+ * the RSVD error-code bit, SDM Vol. 3A 4.7; PAE PDPTEs a #GP when loaded,
+ * 4.4.1). Assumes IA32_EFER.NXE = 1, CR4.PSE = 1, 1-GByte pages and PAT
+ * supported, so XD, PS and PAT are never reserved.
+ */
+static uint64_t ia32_reserved(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	uint64_t rsv = ia32_addr_reserved(f, level);
+
+	switch (ia32_mode(f)) {
+	case IA32_MODE_LONG:
+		/* PS is reserved in a PML4E and PML5E (tables 4-14, 4-15). */
+		if (level >= 3)
+			rsv |= IA32_PS;
+		break;
+	case IA32_MODE_PAE:
+		/* PDPTE: bits 2:1 and 8:5 reserved (table 4-8). */
+		if (level == 2)
+			rsv |= x86_bits(2, 1) | x86_bits(8, 5);
+		break;
+	case IA32_MODE_32BIT:
+		/* 4 MiB PDE: bits 21:(M-19) reserved (table 4-4, PSE-36); with
+		 * M = 40 that is bit 21, with M = 32 bits 21:13. */
+		if (level == 1 && (d & IA32_PS))
+			rsv |= x86_bits(21, f->pa_bits - 19);
+		return rsv;
+	}
+	/* 2 MiB / 1 GiB leaf: bits 20:13 / 29:13 reserved, bit 12 is PAT
+	 * (tables 4-9, 4-16, 4-18). */
+	if (level > 0 && x86_is_leaf(f, d, level))
+		rsv |= x86_bits(f->level[level].shift - 1, 13);
+	return rsv;
+}
+
+static enum pt_kind ia32_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	if (!(d & IA32_P))
+		return PT_INVALID;
+	if (d & ia32_reserved(f, d, level))
+		return PT_RESERVED;
+	/* PAE PDPTEs have no PS bit (bit 7 is reserved, checked above). */
+	return x86_is_leaf(f, d, level) ? PT_LEAF : PT_TABLE;
+}
+
+/* 4 MiB PDE of 32-bit paging: PA bits 31:22 in place, PA bits (M-1):32 in
+ * descriptor bits (M-20):13 (table 4-4, PSE-36). */
+static uint64_t i386_4m_addr(const struct physim_pt_format *f, uint64_t d)
+{
+	unsigned nhigh = f->pa_bits > 32 ? f->pa_bits - 32u : 0;
+	uint64_t high = (d >> 13) & ((UINT64_C(1) << nhigh) - 1);
+
+	return (d & x86_bits(31, 22)) | (high << 32);
+}
+
+static uint64_t ia32_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	unsigned low = 12;
+
+	if (level > 0 && x86_is_leaf(f, d, level)) {
+		if (ia32_mode(f) == IA32_MODE_32BIT)
+			return i386_4m_addr(f, d);
+		low = f->level[level].shift;
+	}
+	if (ia32_mode(f) == IA32_MODE_32BIT)
+		return d & x86_bits(31, low);
+	return d & x86_bits(f->pa_bits - 1, low);
+}
+
+/* Non-leaf entries: P|R/W|U/S with XD clear, the most permissive (SDM 4.6:
+ * access rights are the AND of R/W and U/S and the OR of XD over the walk).
+ * A PAE PDPTE has only P and the address (table 4-8). For 32-bit paging the
+ * table must lie below 4 GiB (PDE bits 31:12, table 4-5). */
+static uint64_t ia32_encode_table(const struct physim_pt_format *f, uint64_t table_pa,
+				  unsigned level)
+{
+	if (ia32_mode(f) == IA32_MODE_PAE && level == 2)
+		return table_pa | IA32_P;
+	return table_pa | IA32_P | IA32_RW | IA32_US;
+}
+
+/* Address field of a leaf at `level`. */
+static uint64_t ia32_leaf_addr_field(const struct physim_pt_format *f, uint64_t pa, unsigned level)
+{
+	if (ia32_mode(f) == IA32_MODE_32BIT && level > 0)
+		return (pa & x86_bits(31, 22)) | ((pa >> 32) << 13);
+	return pa;
+}
+
+/* Flags and arch bits of a leaf, in the 4 KiB PTE layout (PAT at bit 7). */
+static int ia32_attr_bits(const struct physim_pt_format *f, const struct pt_leaf_attr *a,
+			  uint64_t *bits)
+{
+	uint32_t fl = a->flags;
+	uint64_t mt = 0, b = IA32_P;
+	int rc;
+
+	/* Every present x86 page is readable (SDM 4.6); 32-bit paging has no
+	 * XD, so every page is also executable (table 4-6). */
+	if ((fl & ~f->flags_supported) || !(fl & PHYSIM_R))
+		return -ENOTSUP;
+	if (ia32_mode(f) == IA32_MODE_32BIT && !(fl & PHYSIM_X))
+		return -ENOTSUP;
+	if (a->arch & ~f->arch_attr_mask)
+		return -ENOTSUP;
+	rc = x86_pick_memtype(fl, a->arch & IA32_MEMTYPE_BITS, &ia32_memtypes, &mt);
+	if (rc < 0)
+		return rc;
+	b |= mt | (a->arch & (IA32_G | IA32_PK));
+	if (fl & PHYSIM_W)
+		b |= IA32_RW;
+	if (fl & PHYSIM_U)
+		b |= IA32_US;
+	if (!(fl & PHYSIM_X) && ia32_mode(f) != IA32_MODE_32BIT)
+		b |= IA32_XD;
+	if (a->accessed)
+		b |= IA32_A;
+	if (a->dirty)
+		b |= IA32_D;
+	*bits = b;
+	return 0;
+}
+
+static int ia32_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
+			    const struct pt_leaf_attr *a, unsigned level, uint64_t *d)
+{
+	uint64_t bits;
+	int rc = x86_check_leaf_pa(f, pa, level);
+
+	/* A 32-bit PTE holds PA bits 31:12 only; PSE-36 reaches 40 bits in
+	 * 4 MiB PDEs alone (tables 4-4, 4-6). */
+	if (rc == 0 && ia32_mode(f) == IA32_MODE_32BIT && level == 0 && (pa >> 32) != 0)
+		rc = -EINVAL;
+	if (rc == 0)
+		rc = ia32_attr_bits(f, a, &bits);
+	if (rc < 0)
+		return rc;
+	if (level > 0) {
+		/* Large page: PS set, PAT moves from bit 7 to bit 12. */
+		if (bits & IA32_PAT4K)
+			bits = (bits & ~IA32_PAT4K) | IA32_PATLG;
+		bits |= IA32_PS;
+	}
+	*d = bits | ia32_leaf_addr_field(f, pa, level);
+	return 0;
+}
+
+static void ia32_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigned level,
+			     struct pt_leaf_attr *a)
+{
+	uint64_t mt, arch_mt;
+
+	if (level > 0) {
+		/* Back to the 4 KiB layout: bit 7 is PS here, PAT is bit 12. */
+		d &= ~(IA32_PS | IA32_PAT4K);
+		if (d & IA32_PATLG)
+			d |= IA32_PAT4K;
+	}
+	mt = d & IA32_MEMTYPE_BITS;
+	a->flags = PHYSIM_R | x86_memtype_flags(mt, &ia32_memtypes, &arch_mt);
+	if (d & IA32_RW)
+		a->flags |= PHYSIM_W;
+	if (d & IA32_US)
+		a->flags |= PHYSIM_U;
+	if (ia32_mode(f) == IA32_MODE_32BIT || !(d & IA32_XD))
+		a->flags |= PHYSIM_X;
+	a->arch = (arch_mt | (d & (IA32_G | IA32_PK))) & f->arch_attr_mask;
+	a->accessed = d & IA32_A;
+	a->dirty = d & IA32_D;
+}
+
+static const struct pt_format_ops ia32_ops = {
+    .classify = ia32_classify,
+    .output_addr = ia32_output_addr,
+    .encode_table = ia32_encode_table,
+    .encode_leaf = ia32_encode_leaf,
+    .decode_leaf = ia32_decode_leaf,
+};
+
+#define IA32_FLAGS (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U | PHYSIM_DEVICE | PHYSIM_UNCACHED)
+
+/* Level geometry: 512 entries of 8 bytes per table, 9 VA bits per level
+ * from bit 12 (SDM 4.5.4 figures 4-8..4-10); leaves at PT (4 KiB),
+ * PD (2 MiB, PS=1) and PDPT (1 GiB, PS=1). */
+#define LONG_LEVELS_4                                                                              \
+	{12, 9, true}, {21, 9, true}, {30, 9, true},                                               \
+	{                                                                                          \
+		39, 9, false                                                                       \
+	}
+
+/* 4-level paging, CR4.LA57 = 0: 48-bit linear addresses, canonical (bits
+ * 63:47 equal, SDM 4.5.1 / Vol. 1 3.3.7.1). pa_bits 52 is the architectural
+ * maximum MAXPHYADDR (4.1.4). Levels: PT(0) PD(1) PDPT(2) PML4(3). */
+const struct physim_pt_format physim_fmt_x86_64_4l = {
+    .name = "x86_64-4l",
+    .description = "x86-64 4-level paging (48-bit VA; 4K/2M/1G pages)",
+    .arch = PHYSIM_ARCH_X86_64,
+    .stage2 = false,
+    .levels = 4,
+    .pte_bytes = 8,
+    .va_bits = 48,
+    .pa_bits = 52,
+    .sign_extended = true,
+    .level = {LONG_LEVELS_4},
+    .flags_supported = IA32_FLAGS,
+    .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G | IA32_PK,
+    .ops = &ia32_ops,
+    .param = {IA32_MODE_LONG},
+};
+
+/* 5-level paging, CR4.LA57 = 1: 57-bit linear addresses (SDM 4.5.1).
+ * Levels: PT(0) PD(1) PDPT(2) PML4(3) PML5(4). */
+const struct physim_pt_format physim_fmt_x86_64_5l = {
+    .name = "x86_64-5l",
+    .description = "x86-64 5-level paging, LA57 (57-bit VA; 4K/2M/1G pages)",
+    .arch = PHYSIM_ARCH_X86_64,
+    .stage2 = false,
+    .levels = 5,
+    .pte_bytes = 8,
+    .va_bits = 57,
+    .pa_bits = 52,
+    .sign_extended = true,
+    .level = {LONG_LEVELS_4, {48, 9, false}},
+    .flags_supported = IA32_FLAGS,
+    .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G | IA32_PK,
+    .ops = &ia32_ops,
+    .param = {IA32_MODE_LONG},
+};
+
+/* 32-bit paging with CR4.PSE = 1 (SDM 4.3): 1024 4-byte entries per table,
+ * PD indexed by VA 31:22, PT by 21:12; 4 MiB pages in the PD. PSE-36 gives
+ * 4 MiB pages up to 40 physical-address bits (table 4-4; 4.1.4 limits M to
+ * 40 here). No XD, no protection keys. Levels: PT(0) PD(1). */
+const struct physim_pt_format physim_fmt_i386_2l = {
+    .name = "i386-2l",
+    .description = "IA-32 32-bit paging with PSE/PSE-36 (4K/4M pages, 40-bit PA)",
+    .arch = PHYSIM_ARCH_X86_64,
+    .stage2 = false,
+    .levels = 2,
+    .pte_bytes = 4,
+    .va_bits = 32,
+    .pa_bits = 40,
+    .sign_extended = false,
+    .level = {{12, 10, true}, {22, 10, true}},
+    .flags_supported = IA32_FLAGS,
+    .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G,
+    .ops = &ia32_ops,
+    .param = {IA32_MODE_32BIT},
+};
+
+/* PAE paging (SDM 4.4): a 4-entry PDPT (32 bytes, 32-byte aligned; the engine
+ * gives it a whole frame) indexed by VA 31:30, then PD (29:21) and PT (20:12)
+ * of 512 8-byte entries; 2 MiB pages in the PD. No protection keys.
+ * Levels: PT(0) PD(1) PDPT(2). */
+const struct physim_pt_format physim_fmt_i386_pae = {
+    .name = "i386-pae",
+    .description = "IA-32 PAE paging (32-bit VA; 4K/2M pages, 52-bit PA)",
+    .arch = PHYSIM_ARCH_X86_64,
+    .stage2 = false,
+    .levels = 3,
+    .pte_bytes = 8,
+    .va_bits = 32,
+    .pa_bits = 52,
+    .sign_extended = false,
+    .level = {{12, 9, true}, {21, 9, true}, {30, 2, false}},
+    .flags_supported = IA32_FLAGS,
+    .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G,
+    .ops = &ia32_ops,
+    .param = {IA32_MODE_PAE},
+};
