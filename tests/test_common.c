@@ -87,12 +87,14 @@ static void test_strerror(void **state)
 	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
 		assert_string_equal(physim_strerror(other[i]), unknown);
 
-	/* Positive values are not error codes, and not success either. */
+	/* Positive values are not error codes (fallible calls return counts
+	 * there), so they are described neither as an error nor as success. */
 	const int positive[] = {1, EINVAL, INT_MAX};
 	for (size_t i = 0; i < sizeof(positive) / sizeof(positive[0]); i++) {
 		const char *s = physim_strerror(positive[i]);
 		assert_non_null(s);
 		assert_string_not_equal(s, physim_strerror(0));
+		assert_string_not_equal(s, unknown);
 		for (size_t j = 1; j < nknown; j++)
 			assert_string_not_equal(s, physim_strerror(known[j]));
 	}
@@ -259,7 +261,7 @@ static const char *self_path;
 
 /* Run this test program as `self --child` with PHYSIM_LOG set to `value`
  * (NULL: unset); return what it wrote to stderr. */
-static char *run_child(const char *value, int *exit_status)
+static char *run_child(const char *mode, const char *value, int *exit_status)
 {
 	size_t n = 0;
 	while (environ[n] != NULL)
@@ -283,7 +285,7 @@ static char *run_child(const char *value, int *exit_status)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
 	posix_spawn_file_actions_addclose(&fa, fds[0]);
-	char *const argv[] = {(char *)self_path, (char *)"--child", NULL};
+	char *const argv[] = {(char *)self_path, (char *)mode, NULL};
 	pid_t pid;
 	assert_int_equal(posix_spawn(&pid, self_path, &fa, NULL, argv, envp), 0);
 	posix_spawn_file_actions_destroy(&fa);
@@ -327,6 +329,18 @@ static int child_main(void)
 	return 0;
 }
 
+/* A callback installed, then removed: from then on the default applies
+ * again, i.e. PHYSIM_LOG decides, and the old callback hears nothing. */
+static int child_restore_main(void)
+{
+	static struct capture c;
+	physim_set_log(capture_fn, &c, PHYSIM_LOG_DEBUG);
+	log_one_warning();
+	physim_set_log(NULL, NULL, PHYSIM_LOG_NONE);
+	log_one_warning();
+	return count(&c, PHYSIM_LOG_WARN) == 1 ? 0 : 5;
+}
+
 static bool has_line(const char *out, const char *prefix)
 {
 	for (const char *p = out; p != NULL && *p != '\0';) {
@@ -343,7 +357,7 @@ static void test_env_debug(void **state)
 {
 	(void)state;
 	int status;
-	char *out = run_child("debug", &status);
+	char *out = run_child("--child", "debug", &status);
 	assert_int_equal(status, 0);
 	assert_true(has_line(out, "physim: debug: "));
 	assert_true(has_line(out, "physim: warn: "));
@@ -356,7 +370,7 @@ static void test_env_warn(void **state)
 {
 	(void)state;
 	int status;
-	char *out = run_child("warn", &status);
+	char *out = run_child("--child", "warn", &status);
 	assert_int_equal(status, 0);
 	assert_true(has_line(out, "physim: warn: "));
 	assert_false(has_line(out, "physim: debug: "));
@@ -370,17 +384,36 @@ static void test_env_quiet(void **state)
 	const char *values[] = {"error", NULL, "verbose", ""};
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
 		int status;
-		char *out = run_child(values[i], &status);
+		char *out = run_child("--child", values[i], &status);
 		assert_int_equal(status, 0);
 		assert_string_equal(out, "");
 		free(out);
 	}
 }
 
+static void test_env_after_restore(void **state)
+{
+	(void)state;
+	int status;
+	char *out = run_child("--child-restore", "warn", &status);
+	assert_int_equal(status, 0);
+	/* Exactly the second warning reached stderr. */
+	assert_true(has_line(out, "physim: warn: "));
+	assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1);
+	free(out);
+
+	out = run_child("--child-restore", NULL, &status);
+	assert_int_equal(status, 0);
+	assert_string_equal(out, "");
+	free(out);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--child") == 0)
 		return child_main();
+	if (argc > 1 && strcmp(argv[1], "--child-restore") == 0)
+		return child_restore_main();
 	/* /proc/self/exe, not argv[0]: meson may run us through a wrapper. */
 	self_path = "/proc/self/exe";
 	static char resolved[4096];
@@ -400,6 +433,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_env_debug),
 	    cmocka_unit_test(test_env_warn),
 	    cmocka_unit_test(test_env_quiet),
+	    cmocka_unit_test(test_env_after_restore),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
