@@ -174,11 +174,6 @@ static const struct pt_format_ops ept_ops = {
 /* Same geometry as 4/5-level paging (29.3.2: 512 8-byte entries per table,
  * GPA bits 47:39 / 56:48 index the PML4 / PML5); leaves at PT (4 KiB), PD
  * (2 MiB) and PDPT (1 GiB). Guest-physical addresses are zero-extended. */
-#define EPT_LEVELS_4                                                                               \
-	{12, 9, true}, {21, 9, true}, {30, 9, true},                                               \
-	{                                                                                          \
-		39, 9, false                                                                       \
-	}
 #define EPT_FLAGS (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_DEVICE | PHYSIM_UNCACHED)
 #define EPT_ARCH  (EPT_MT | EPT_IPAT | EPT_UX | EPT_SVE)
 
@@ -194,7 +189,7 @@ const struct physim_pt_format physim_fmt_ept_4l = {
     .va_bits = 48,
     .pa_bits = 52,
     .sign_extended = false,
-    .level = {EPT_LEVELS_4},
+    .level = {{12, 9, true}, {21, 9, true}, {30, 9, true}, {39, 9, false}},
     .flags_supported = EPT_FLAGS,
     .arch_attr_mask = EPT_ARCH,
     .ops = &ept_ops,
@@ -212,7 +207,7 @@ const struct physim_pt_format physim_fmt_ept_5l = {
     .va_bits = 57,
     .pa_bits = 52,
     .sign_extended = false,
-    .level = {EPT_LEVELS_4, {48, 9, false}},
+    .level = {{12, 9, true}, {21, 9, true}, {30, 9, true}, {39, 9, false}, {48, 9, false}},
     .flags_supported = EPT_FLAGS,
     .arch_attr_mask = EPT_ARCH,
     .ops = &ept_ops,

@@ -19,11 +19,12 @@
 #define IA32_PS	   X86_LARGE_BIT      /* page size (PDE, PDPTE); reserved in PML4E/PML5E */
 #define IA32_PAT4K (UINT64_C(1) << 7) /* PAT bit of a 4 KiB PTE */
 #define IA32_G	   (UINT64_C(1) << 8) /* global (leaves only) */
-#define IA32_PATLG                                                                                 \
-	(UINT64_C(1) << 12) /* PAT bit of a 2M/4M/1G leaf (tables 4-4, 4-9, 4-16, 4-18) */
-#define IA32_PK                                                                                    \
-	(UINT64_C(0xf) << 59)	    /* protection key, 4/5-level leaves only (table 4-20; 4.6.2) */
-#define IA32_XD (UINT64_C(1) << 63) /* execute-disable (IA32_EFER.NXE = 1; PAE, 4/5-level) */
+/* PAT bit of a 2M/4M/1G leaf (tables 4-4, 4-9, 4-16, 4-18). */
+#define IA32_PATLG (UINT64_C(1) << 12)
+/* Protection key, bits 62:59 of 4/5-level leaves only (table 4-20; 4.6.2). */
+#define IA32_PK (UINT64_C(0xf) << 59)
+/* Execute-disable (IA32_EFER.NXE = 1; PAE and 4/5-level only). */
+#define IA32_XD (UINT64_C(1) << 63)
 
 /* Memory type is selected by the PAT entry indexed by PAT:PCD:PWT (SDM
  * Vol. 3A 4.9.2 and "Page Attribute Table (PAT)", 12.12 in recent editions,
@@ -246,14 +247,9 @@ static const struct pt_format_ops ia32_ops = {
 
 #define IA32_FLAGS (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U | PHYSIM_DEVICE | PHYSIM_UNCACHED)
 
-/* Level geometry: 512 entries of 8 bytes per table, 9 VA bits per level
- * from bit 12 (SDM 4.5.4 figures 4-8..4-10); leaves at PT (4 KiB),
- * PD (2 MiB, PS=1) and PDPT (1 GiB, PS=1). */
-#define LONG_LEVELS_4                                                                              \
-	{12, 9, true}, {21, 9, true}, {30, 9, true},                                               \
-	{                                                                                          \
-		39, 9, false                                                                       \
-	}
+/* Level geometry of 4/5-level paging: 512 entries of 8 bytes per table, 9 VA
+ * bits per level from bit 12 (SDM 4.5.4 figures 4-8..4-10); leaves at PT
+ * (4 KiB), PD (2 MiB, PS=1) and PDPT (1 GiB, PS=1). */
 
 /* 4-level paging, CR4.LA57 = 0: 48-bit linear addresses, canonical (bits
  * 63:47 equal, SDM 4.5.1 / Vol. 1 3.3.7.1). pa_bits 52 is the architectural
@@ -268,7 +264,7 @@ const struct physim_pt_format physim_fmt_x86_64_4l = {
     .va_bits = 48,
     .pa_bits = 52,
     .sign_extended = true,
-    .level = {LONG_LEVELS_4},
+    .level = {{12, 9, true}, {21, 9, true}, {30, 9, true}, {39, 9, false}},
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G | IA32_PK,
     .ops = &ia32_ops,
@@ -287,7 +283,7 @@ const struct physim_pt_format physim_fmt_x86_64_5l = {
     .va_bits = 57,
     .pa_bits = 52,
     .sign_extended = true,
-    .level = {LONG_LEVELS_4, {48, 9, false}},
+    .level = {{12, 9, true}, {21, 9, true}, {30, 9, true}, {39, 9, false}, {48, 9, false}},
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G | IA32_PK,
     .ops = &ia32_ops,
