@@ -28,9 +28,10 @@
 
 /* Memory type is selected by the PAT entry indexed by PAT:PCD:PWT (SDM
  * Vol. 3A 4.9.2 and "Page Attribute Table (PAT)", 12.12 in recent editions,
- * 11.12 before). With the power-on PAT (entries 0..3 = WB, WT, UC-, UC) index 0 is WB, index 2
- * (PCD) UC- and index 3 (PCD|PWT) UC: the default, PHYSIM_UNCACHED and PHYSIM_DEVICE. Values in the
- * 4 KiB PTE layout (PAT at bit 7). */
+ * 11.12 before). With the power-on PAT (entries 0..3 = WB, WT, UC-, UC)
+ * index 0 is WB, index 2 (PCD) UC- and index 3 (PCD|PWT) UC: the default,
+ * PHYSIM_UNCACHED and PHYSIM_DEVICE. Values in the 4 KiB PTE layout (PAT at
+ * bit 7); other indexes are reported as raw arch bits. */
 #define IA32_MEMTYPE_BITS (IA32_PWT | IA32_PCD | IA32_PAT4K)
 static const struct x86_memtypes ia32_memtypes = {
     .normal = 0,
