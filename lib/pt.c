@@ -1,2 +1,1403 @@
-/* placeholder: being written */
-typedef int physim_placeholder_pt;
+/* lib/pt.c - the page-table engine: map / unmap / protect / remap / query /
+ * walk for every table format, written once. Formats supply geometry and the
+ * encode/decode of one descriptor (lib/pt-format.h); table memory comes only
+ * from the paging handler (hal.h).
+ *
+ * Every mutating operation runs twice over the same range: a check pass that
+ * changes nothing (it finds conflicts, corrupt tables and encodings the format
+ * refuses, and counts the table frames the change will need), then - once all
+ * of those frames are allocated - an apply pass that cannot fail. A failed
+ * call therefore leaves the table and the frame count exactly as they were. */
+#include "pt-format.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A flush call carries up to this many page VAs; more changes mean "all". */
+#define FLUSH_BATCH 32
+/* Table frames an operation may need before the pool goes to the heap. */
+#define POOL_LOCAL 16
+
+#define KNOWN_FLAGS (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U | PHYSIM_DEVICE | PHYSIM_UNCACHED)
+
+struct physim_pt {
+	const struct physim_pt_format *fmt;
+	const struct physim_paging_handler *ph;
+	struct physim_direct_map dm; /* copy of ph->direct; size 0: none */
+	physim_pt_flush_fn flush;
+	void *flush_ctx;
+	bool keep_empty;
+	physim_hpa_t root;
+	uint8_t *root_hva;
+	uint64_t table_frames;
+	uint64_t tbytes[PHYSIM_PT_MAX_LEVELS]; /* bytes of one table at each level */
+};
+
+/* ---- descriptors and table memory ---- */
+
+/* memcpy: a corrupt table pointer need not be aligned to the descriptor. */
+static inline uint64_t pte_load(const uint8_t *t, uint64_t idx, unsigned pte_bytes)
+{
+	if (pte_bytes == 8) {
+		uint64_t d;
+		memcpy(&d, t + idx * 8, 8);
+		return d;
+	}
+	uint32_t d32;
+	memcpy(&d32, t + idx * 4, 4);
+	return d32;
+}
+
+static inline void pte_store(uint8_t *t, uint64_t idx, unsigned pte_bytes, uint64_t d)
+{
+	if (pte_bytes == 8) {
+		memcpy(t + idx * 8, &d, 8);
+	} else {
+		uint32_t d32 = (uint32_t)d;
+		memcpy(t + idx * 4, &d32, 4);
+	}
+}
+
+static inline enum pt_kind pte_kind(const struct physim_pt_format *f, uint64_t d, unsigned lvl)
+{
+	/* 0 is invalid in every format: skip the call for the common hole. */
+	return d == 0 ? PT_INVALID : f->ops->classify(f, d, lvl);
+}
+
+/* Host pointer to len bytes at pa through the handler's phys_to_virt; NULL
+ * unless the whole range resolves linearly. */
+static uint8_t *hva_slow(const struct physim_pt *pt, uint64_t pa, uint64_t len)
+{
+	const struct physim_paging_handler *ph = pt->ph;
+	if (pa + (len - 1) < pa)
+		return NULL;
+	uint8_t *p = ph->phys_to_virt(ph->ctx, pa);
+	if (p == NULL)
+		return NULL;
+	if (len > 1 && (uint8_t *)ph->phys_to_virt(ph->ctx, pa + (len - 1)) != p + (len - 1))
+		return NULL;
+	return p;
+}
+
+/* Host pointer to the table at level lvl at pa, or NULL if any byte of it is
+ * outside the handler's memory (a corrupt table pointer). */
+static inline uint8_t *table_hva(const struct physim_pt *pt, uint64_t pa, unsigned lvl)
+{
+	if (PHYSIM_LIKELY(pt->dm.size != 0)) {
+		uint8_t *p = physim_dm_phys_to_virt_checked(&pt->dm, pa, pt->tbytes[lvl]);
+		if (PHYSIM_LIKELY(p != NULL))
+			return p;
+	}
+	return hva_slow(pt, pa, pt->tbytes[lvl]);
+}
+
+static void table_free(struct physim_pt *pt, physim_hpa_t pa, unsigned lvl)
+{
+	const struct physim_paging_handler *ph = pt->ph;
+	uint64_t nframes = pt_table_frames(pt->fmt, lvl);
+	int rc = nframes == 1 ? ph->dealloc_frame(ph->ctx, pa)
+			      : ph->dealloc_frames(ph->ctx, pa, (size_t)nframes);
+	if (rc != 0) {
+		physim_log_error("pt: returning table frame %#llx failed: %s",
+				 (unsigned long long)pa, physim_strerror(rc));
+		return;
+	}
+	pt->table_frames -= nframes;
+}
+
+/* A zeroed table for level lvl: one frame, or table-size aligned frames for
+ * tables larger than 4 KiB (16K/64K granules, concatenated roots). Tables
+ * smaller than a frame get a whole frame. */
+static int table_alloc(struct physim_pt *pt, unsigned lvl, physim_hpa_t *out)
+{
+	const struct physim_paging_handler *ph = pt->ph;
+	uint64_t nframes = pt_table_frames(pt->fmt, lvl);
+	physim_hpa_t pa = 0;
+	int rc = nframes == 1
+		     ? ph->alloc_frame(ph->ctx, &pa)
+		     : ph->alloc_frames(ph->ctx, (size_t)nframes, nframes * PHYSIM_FRAME_SIZE, &pa);
+	if (rc != 0)
+		return rc < 0 ? rc : -ENOMEM;
+	uint8_t *p = pt->dm.size
+			 ? physim_dm_phys_to_virt_checked(&pt->dm, pa, nframes * PHYSIM_FRAME_SIZE)
+			 : NULL;
+	if (p == NULL)
+		p = hva_slow(pt, pa, nframes * PHYSIM_FRAME_SIZE);
+	if (p == NULL) {
+		pt->table_frames += nframes; /* table_free takes them off again */
+		table_free(pt, pa, lvl);
+		return -EFAULT;
+	}
+	memset(p, 0, nframes * PHYSIM_FRAME_SIZE);
+	pt->table_frames += nframes;
+	*out = pa;
+	return 0;
+}
+
+/* ---- addresses ---- */
+
+static inline bool va_ok(const struct physim_pt_format *f, uint64_t va)
+{
+	unsigned b = f->va_bits;
+	if (b >= 64)
+		return true;
+	if (!f->sign_extended)
+		return (va >> b) == 0;
+	uint64_t top = va >> (b - 1); /* bit b-1 and everything above it */
+	return top == 0 || top == UINT64_MAX >> (b - 1);
+}
+
+/* [va, va + size) is non-empty, does not wrap and lies in the input range
+ * (for sign-extended formats: in one half). */
+static bool range_ok(const struct physim_pt_format *f, uint64_t va, uint64_t size)
+{
+	if (!physim_range_ok(va, size))
+		return false;
+	uint64_t last = va + (size - 1);
+	if (!va_ok(f, va) || !va_ok(f, last))
+		return false;
+	return !f->sign_extended || f->va_bits >= 64 ||
+	       (va >> (f->va_bits - 1)) == (last >> (f->va_bits - 1));
+}
+
+static inline uint64_t granule(const struct physim_pt_format *f)
+{
+	return pt_level_page_size(f, 0);
+}
+
+/* Level whose leaves are page_size bytes, or -1. */
+static int leaf_level_of(const struct physim_pt_format *f, uint64_t page_size)
+{
+	for (unsigned l = 0; l < f->levels; l++)
+		if (f->level[l].leaf_ok && pt_level_page_size(f, l) == page_size)
+			return (int)l;
+	return -1;
+}
+
+/* ---- encoding runs of leaves ----
+ * Consecutive leaves differ only in their address field. Encode the first,
+ * the second and the last; if the last equals first + (n-1) * (second -
+ * first) the address field is linear over the run and the rest are derived by
+ * addition (cheap); otherwise (e.g. a split address field such as PSE-36)
+ * every leaf is encoded. */
+struct leaf_run {
+	uint64_t d0;
+	uint64_t delta;
+	bool linear;
+};
+
+static int leaf_run_prepare(const struct physim_pt_format *f, uint64_t pa,
+			    const struct pt_leaf_attr *a, unsigned lvl, uint64_t n,
+			    struct leaf_run *r)
+{
+	uint64_t ps = pt_level_page_size(f, lvl);
+	uint64_t d1, dl;
+	int rc = f->ops->encode_leaf(f, pa, a, lvl, &r->d0);
+	if (rc != 0)
+		return rc;
+	r->delta = 0;
+	r->linear = true;
+	if (n < 2)
+		return 0;
+	rc = f->ops->encode_leaf(f, pa + ps, a, lvl, &d1);
+	if (rc == 0)
+		rc = f->ops->encode_leaf(f, pa + (n - 1) * ps, a, lvl, &dl);
+	if (rc != 0)
+		return rc;
+	r->delta = d1 - r->d0;
+	r->linear = dl == r->d0 + (n - 1) * r->delta;
+	return 0;
+}
+
+static void leaf_run_write(const struct physim_pt_format *f, uint8_t *t, uint64_t idx, uint64_t n,
+			   uint64_t pa, const struct pt_leaf_attr *a, unsigned lvl,
+			   const struct leaf_run *r)
+{
+	if (r->linear) {
+		uint64_t d = r->d0;
+		if (f->pte_bytes == 8) {
+			for (uint64_t i = 0; i < n; i++, d += r->delta)
+				memcpy(t + (idx + i) * 8, &d, 8);
+		} else {
+			for (uint64_t i = 0; i < n; i++, d += r->delta) {
+				uint32_t d32 = (uint32_t)d;
+				memcpy(t + (idx + i) * 4, &d32, 4);
+			}
+		}
+		return;
+	}
+	uint64_t ps = pt_level_page_size(f, lvl);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t d = 0;
+		/* The check pass encoded this run's ends; a format that accepts
+		 * the ends but not a page between them is inconsistent. */
+		if (f->ops->encode_leaf(f, pa + i * ps, a, lvl, &d) != 0)
+			physim_log_error("pt: %s: encode_leaf failed inside a checked run",
+					 f->name);
+		pte_store(t, idx + i, f->pte_bytes, d);
+	}
+}
+
+/* ---- operations ---- */
+
+enum op_kind { OP_MAP, OP_UNMAP, OP_PROTECT };
+
+/* What the check pass sees in a table that does not exist yet: a new empty
+ * table, or the table a huge leaf will be split into (every entry a leaf of
+ * the next level with the huge leaf's attributes). The apply pass only sees
+ * real tables. */
+enum vt_kind { VT_REAL, VT_EMPTY, VT_FULL };
+
+struct vt {
+	enum vt_kind kind;
+	uint8_t *t;	       /* VT_REAL */
+	uint64_t base;	       /* VT_FULL: va of entry 0 */
+	uint64_t pa;	       /* VT_FULL: pa of entry 0 */
+	struct pt_leaf_attr a; /* VT_FULL */
+};
+
+struct flush_batch {
+	uint64_t va[FLUSH_BATCH];
+	unsigned n;
+	bool all;
+};
+
+struct table_pool {
+	physim_hpa_t *pa; /* every table the apply pass needs, grouped by level */
+	size_t start[PHYSIM_PT_MAX_LEVELS];
+	size_t used[PHYSIM_PT_MAX_LEVELS];
+	size_t total;
+	physim_hpa_t local[POOL_LOCAL];
+};
+
+struct op {
+	struct physim_pt *pt;
+	const struct physim_pt_format *f;
+	enum op_kind kind;
+	bool apply;
+	bool replace;
+	uint64_t va, last; /* the range, inclusive */
+	/* map */
+	uint64_t pa;	    /* pa of va (linear mapping) */
+	uint64_t *descs;    /* map_region_cb: the level-0 descriptor of each page */
+	unsigned leaf_mask; /* levels new leaves may use */
+	struct pt_leaf_attr attr;
+	/* protect */
+	uint32_t flags;
+	uint64_t need[PHYSIM_PT_MAX_LEVELS]; /* tables to allocate, per level */
+	struct table_pool pool;
+	struct flush_batch fb;
+};
+
+static void report(struct op *o, uint64_t va)
+{
+	struct flush_batch *fb = &o->fb;
+	if (fb->all)
+		return;
+	for (unsigned i = 0; i < fb->n; i++)
+		if (fb->va[i] == va)
+			return;
+	if (fb->n == FLUSH_BATCH) {
+		fb->all = true;
+		return;
+	}
+	fb->va[fb->n++] = va;
+}
+
+static void report_run(struct op *o, uint64_t va, uint64_t n, uint64_t size)
+{
+	for (uint64_t i = 0; i < n && !o->fb.all; i++)
+		report(o, va + i * size);
+}
+
+static void flush_send(struct op *o)
+{
+	struct physim_pt *pt = o->pt;
+	if (pt->flush == NULL || (!o->fb.all && o->fb.n == 0))
+		return;
+	if (o->fb.all)
+		pt->flush(pt->flush_ctx, NULL, 0, true);
+	else
+		pt->flush(pt->flush_ctx, o->fb.va, o->fb.n, false);
+}
+
+static physim_hpa_t pool_take(struct op *o, unsigned lvl)
+{
+	struct table_pool *p = &o->pool;
+	if (PHYSIM_LIKELY(p->used[lvl] < o->need[lvl]))
+		return p->pa[p->start[lvl] + p->used[lvl]++];
+	/* The check pass counted wrong: an engine bug. Try the handler. */
+	physim_hpa_t pa = 0;
+	physim_log_error("pt: %s: table pool for level %u exhausted", o->f->name, lvl);
+	if (table_alloc(o->pt, lvl, &pa) != 0)
+		physim_log_error("pt: %s: emergency table allocation failed", o->f->name);
+	return pa;
+}
+
+/* Allocate every table the check pass counted; on failure return them all. */
+static int pool_fill(struct op *o)
+{
+	struct table_pool *p = &o->pool;
+	size_t total = 0;
+	for (unsigned l = 0; l < o->f->levels; l++) {
+		p->start[l] = total;
+		p->used[l] = 0;
+		total += o->need[l];
+	}
+	p->total = total;
+	p->pa = p->local;
+	if (total > POOL_LOCAL) {
+		p->pa = malloc(total * sizeof(*p->pa));
+		if (p->pa == NULL)
+			return -ENOMEM;
+	}
+	for (unsigned l = 0; l < o->f->levels; l++) {
+		for (size_t i = 0; i < o->need[l]; i++) {
+			int rc = table_alloc(o->pt, l, &p->pa[p->start[l] + i]);
+			if (rc == 0)
+				continue;
+			/* Return what was taken, newest first. */
+			while (i-- > 0)
+				table_free(o->pt, p->pa[p->start[l] + i], l);
+			while (l-- > 0)
+				for (size_t j = 0; j < o->need[l]; j++)
+					table_free(o->pt, p->pa[p->start[l] + j], l);
+			if (p->pa != p->local)
+				free(p->pa);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void pool_release(struct op *o)
+{
+	struct table_pool *p = &o->pool;
+	for (unsigned l = 0; l < o->f->levels; l++) {
+		if (p->used[l] != o->need[l])
+			physim_log_error("pt: %s: level %u: %zu of %llu counted tables unused",
+					 o->f->name, l, (size_t)(o->need[l] - p->used[l]),
+					 (unsigned long long)o->need[l]);
+		for (size_t i = p->used[l]; i < o->need[l]; i++)
+			table_free(o->pt, p->pa[p->start[l] + i], l);
+	}
+	if (p->pa != p->local)
+		free(p->pa);
+}
+
+/* ---- whole subtrees ---- */
+
+enum subtree_check {
+	SUB_RESOLVE,   /* every table in it must be reachable (it will be freed) */
+	SUB_NO_LEAVES, /* and it must map nothing (map without PHYSIM_REPLACE) */
+};
+
+static int check_subtree(const struct op *o, unsigned lvl, physim_hpa_t pa, enum subtree_check m)
+{
+	const struct physim_pt_format *f = o->f;
+	uint8_t *t = table_hva(o->pt, pa, lvl);
+	if (t == NULL)
+		return -EFAULT;
+	if (lvl == 0 && m == SUB_RESOLVE)
+		return 0;
+	for (uint64_t i = 0, n = pt_level_entries(f, lvl); i < n; i++) {
+		uint64_t d = pte_load(t, i, f->pte_bytes);
+		enum pt_kind k = pte_kind(f, d, lvl);
+		int rc = 0;
+		if (k == PT_LEAF && m == SUB_NO_LEAVES)
+			rc = -EEXIST;
+		else if (k == PT_TABLE && lvl > 0)
+			rc = check_subtree(o, lvl - 1, f->ops->output_addr(f, d, lvl), m);
+		else if (k == PT_RESERVED || k == PT_TABLE)
+			rc = lvl > 0 || m == SUB_NO_LEAVES ? -EFAULT : 0;
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Free the table at pa and everything below it, reporting its leaves (o may
+ * be NULL: destroy reports nothing). Unreachable pointers are skipped. */
+static void free_subtree(struct physim_pt *pt, struct op *o, unsigned lvl, physim_hpa_t pa,
+			 uint64_t base)
+{
+	const struct physim_pt_format *f = pt->fmt;
+	uint8_t *t = table_hva(pt, pa, lvl);
+	if (t == NULL)
+		return;
+	uint64_t esize = pt_level_page_size(f, lvl);
+	bool want_leaves = o != NULL && !o->fb.all;
+	if (lvl > 0 || want_leaves) {
+		for (uint64_t i = 0, n = pt_level_entries(f, lvl); i < n; i++) {
+			uint64_t d = pte_load(t, i, f->pte_bytes);
+			enum pt_kind k = pte_kind(f, d, lvl);
+			if (k == PT_TABLE && lvl > 0)
+				free_subtree(pt, o, lvl - 1, f->ops->output_addr(f, d, lvl),
+					     base + i * esize);
+			else if (k == PT_LEAF && o != NULL)
+				report(o, base + i * esize);
+			if (lvl == 0 && o->fb.all)
+				break;
+		}
+	}
+	table_free(pt, pa, lvl);
+}
+
+static bool table_empty(const struct physim_pt_format *f, const uint8_t *t, unsigned lvl)
+{
+	for (uint64_t i = 0, n = pt_level_entries(f, lvl); i < n; i++)
+		if (pte_kind(f, pte_load(t, i, f->pte_bytes), lvl) != PT_INVALID)
+			return false;
+	return true;
+}
+
+/* ---- entries as the check pass sees them ---- */
+
+static inline enum pt_kind vt_entry(const struct op *o, const struct vt *v, unsigned lvl,
+				    uint64_t idx, uint64_t *d)
+{
+	switch (v->kind) {
+	case VT_REAL:
+		*d = pte_load(v->t, idx, o->f->pte_bytes);
+		return pte_kind(o->f, *d, lvl);
+	case VT_EMPTY:
+		*d = 0;
+		return PT_INVALID;
+	default:
+		*d = 0;
+		return PT_LEAF;
+	}
+}
+
+/* pa and attributes of the leaf d (or the virtual leaf at es) at lvl. */
+static void vt_leaf(const struct op *o, const struct vt *v, unsigned lvl, uint64_t d, uint64_t es,
+		    uint64_t *pa, struct pt_leaf_attr *a)
+{
+	if (v->kind == VT_FULL) {
+		*pa = v->pa + (es - v->base);
+		*a = v->a;
+		return;
+	}
+	*pa = o->f->ops->output_addr(o->f, d, lvl);
+	memset(a, 0, sizeof(*a));
+	o->f->ops->decode_leaf(o->f, d, lvl, a);
+}
+
+static int op_table(struct op *o, unsigned lvl, const struct vt *v, uint64_t s, uint64_t e);
+
+/* Descend from entry idx (covering from es) of the table at lvl into the
+ * table below, making it if needed: a new empty one (`fresh`), a split of the
+ * huge leaf there, or the existing one; then run the operation on [cs, ce]. */
+enum descend_how { DESCEND_EXISTING, DESCEND_NEW, DESCEND_SPLIT };
+
+static int descend(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx, uint64_t d,
+		   enum descend_how how, uint64_t es, uint64_t cs, uint64_t ce)
+{
+	const struct physim_pt_format *f = o->f;
+	struct vt child = {.kind = VT_REAL};
+	int rc;
+
+	if (how == DESCEND_EXISTING) {
+		child.t = table_hva(o->pt, f->ops->output_addr(f, d, lvl), lvl - 1);
+		if (child.t == NULL)
+			return -EFAULT; /* only the check pass can get here first */
+		return op_table(o, lvl - 1, &child, cs, ce);
+	}
+	if (how == DESCEND_SPLIT) {
+		uint64_t pa;
+		struct pt_leaf_attr a;
+		struct leaf_run r;
+		vt_leaf(o, v, lvl, d, es, &pa, &a);
+		uint64_t n = pt_level_entries(f, lvl - 1);
+		rc = leaf_run_prepare(f, pa, &a, lvl - 1, n, &r);
+		if (rc != 0)
+			return rc;
+		if (!o->apply) {
+			o->need[lvl - 1]++;
+			child = (struct vt){.kind = VT_FULL, .base = es, .pa = pa, .a = a};
+			return op_table(o, lvl - 1, &child, cs, ce);
+		}
+		physim_hpa_t tpa = pool_take(o, lvl - 1);
+		child.t = table_hva(o->pt, tpa, lvl - 1);
+		leaf_run_write(f, child.t, 0, n, pa, &a, lvl - 1, &r);
+		pte_store(v->t, idx, f->pte_bytes, f->ops->encode_table(f, tpa, lvl));
+		report(o, es); /* the huge leaf is gone */
+		return op_table(o, lvl - 1, &child, cs, ce);
+	}
+	if (!o->apply) {
+		o->need[lvl - 1]++;
+		child.kind = VT_EMPTY;
+		return op_table(o, lvl - 1, &child, cs, ce);
+	}
+	physim_hpa_t tpa = pool_take(o, lvl - 1);
+	child.t = table_hva(o->pt, tpa, lvl - 1);
+	pte_store(v->t, idx, f->pte_bytes, f->ops->encode_table(f, tpa, lvl));
+	return op_table(o, lvl - 1, &child, cs, ce);
+}
+
+/* ---- map ---- */
+
+/* Check / replace what is in the n entries a run of new leaves will cover. */
+static int map_run_check(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx, uint64_t n)
+{
+	const struct physim_pt_format *f = o->f;
+	if (v->kind == VT_EMPTY)
+		return 0;
+	if (v->kind == VT_FULL)
+		return o->replace ? 0 : -EEXIST;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t d = pte_load(v->t, idx + i, f->pte_bytes);
+		enum pt_kind k = pte_kind(f, d, lvl);
+		int rc = 0;
+		if (k == PT_RESERVED || (k == PT_TABLE && lvl == 0))
+			rc = -EFAULT;
+		else if (k == PT_TABLE)
+			rc = check_subtree(o, lvl - 1, f->ops->output_addr(f, d, lvl),
+					   o->replace ? SUB_RESOLVE : SUB_NO_LEAVES);
+		else if (k == PT_LEAF && !o->replace)
+			rc = -EEXIST;
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void map_run_clear_old(struct op *o, unsigned lvl, uint8_t *t, uint64_t idx, uint64_t n,
+			      uint64_t es)
+{
+	const struct physim_pt_format *f = o->f;
+	uint64_t esize = pt_level_page_size(f, lvl);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t d = pte_load(t, idx + i, f->pte_bytes);
+		enum pt_kind k = pte_kind(f, d, lvl);
+		if (k == PT_TABLE && lvl > 0)
+			free_subtree(o->pt, o, lvl - 1, f->ops->output_addr(f, d, lvl),
+				     es + i * esize);
+		else if (k == PT_LEAF)
+			report(o, es + i * esize);
+	}
+}
+
+/* n new leaves at lvl from entry idx (covering from es). */
+static int map_run(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx, uint64_t n,
+		   uint64_t es)
+{
+	const struct physim_pt_format *f = o->f;
+	uint64_t esize = pt_level_page_size(f, lvl);
+	uint64_t pa = o->pa + (es - o->va);
+	struct leaf_run r;
+	int rc = 0;
+
+	if (!o->apply) {
+		if (o->descs == NULL)
+			rc = leaf_run_prepare(f, pa, &o->attr, lvl, n, &r);
+		return rc != 0 ? rc : map_run_check(o, lvl, v, idx, n);
+	}
+	/* Without PHYSIM_REPLACE the check pass saw only holes and, above
+	 * level 0, empty tables: those still have to be freed. */
+	if (o->replace || lvl > 0)
+		map_run_clear_old(o, lvl, v->t, idx, n, es);
+	if (o->descs != NULL) {
+		const uint64_t *src = o->descs + ((es - o->va) >> f->level[0].shift);
+		for (uint64_t i = 0; i < n; i++)
+			pte_store(v->t, idx + i, f->pte_bytes, src[i]);
+	} else {
+		if (leaf_run_prepare(f, pa, &o->attr, lvl, n, &r) != 0)
+			physim_log_error("pt: %s: encode_leaf failed after check", f->name);
+		leaf_run_write(f, v->t, idx, n, pa, &o->attr, lvl, &r);
+	}
+	report_run(o, es, n, esize);
+	return 0;
+}
+
+/* Map [cs, e] from entry idx of the table at lvl; *done = last address handled. */
+static int map_entry(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx, uint64_t cs,
+		     uint64_t e, uint64_t *done)
+{
+	const struct physim_pt_format *f = o->f;
+	unsigned shift = f->level[lvl].shift;
+	uint64_t esize = UINT64_C(1) << shift;
+	uint64_t es = cs & ~(esize - 1);
+	uint64_t ce = e - es < esize ? e : es + (esize - 1);
+	bool full = cs == es && ce == es + (esize - 1);
+	uint64_t pa = o->pa + (cs - o->va);
+
+	if (full && (o->leaf_mask >> lvl & 1) && (o->descs != NULL || (pa & (esize - 1)) == 0)) {
+		uint64_t n = (e - cs + 1) >> shift;
+		uint64_t left = pt_level_entries(f, lvl) - idx;
+		if (n > left)
+			n = left;
+		*done = es + (n * esize - 1);
+		return map_run(o, lvl, v, idx, n, es);
+	}
+	*done = ce;
+	if (lvl == 0)
+		return -EINVAL; /* unreachable: level 0 always takes granule leaves */
+	uint64_t d;
+	switch (vt_entry(o, v, lvl, idx, &d)) {
+	case PT_INVALID:
+		return descend(o, lvl, v, idx, d, DESCEND_NEW, es, cs, ce);
+	case PT_TABLE:
+		return descend(o, lvl, v, idx, d, DESCEND_EXISTING, es, cs, ce);
+	case PT_LEAF:
+		if (!o->replace)
+			return -EEXIST;
+		if (!full)
+			return descend(o, lvl, v, idx, d, DESCEND_SPLIT, es, cs, ce);
+		if (o->apply)
+			report(o, es);
+		return descend(o, lvl, v, idx, d, DESCEND_NEW, es, cs, ce);
+	default:
+		return -EFAULT;
+	}
+}
+
+/* ---- unmap ---- */
+
+/* Apply pass at level 0: report the leaves, then clear the entries. */
+static void unmap_l0_run(struct op *o, uint8_t *t, uint64_t idx, uint64_t n, uint64_t es)
+{
+	const struct physim_pt_format *f = o->f;
+	uint64_t esize = pt_level_page_size(f, 0);
+	for (uint64_t i = 0; i < n && !o->fb.all; i++)
+		if (pte_kind(f, pte_load(t, idx + i, f->pte_bytes), 0) == PT_LEAF)
+			report(o, es + i * esize);
+	memset(t + idx * f->pte_bytes, 0, n * f->pte_bytes);
+}
+
+static int unmap_table_entry(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx,
+			     uint64_t d, bool full, uint64_t es, uint64_t cs, uint64_t ce)
+{
+	const struct physim_pt_format *f = o->f;
+	physim_hpa_t child = f->ops->output_addr(f, d, lvl);
+	if (full) {
+		if (!o->apply)
+			return check_subtree(o, lvl - 1, child, SUB_RESOLVE);
+		free_subtree(o->pt, o, lvl - 1, child, es);
+		pte_store(v->t, idx, f->pte_bytes, 0);
+		return 0;
+	}
+	int rc = descend(o, lvl, v, idx, d, DESCEND_EXISTING, es, cs, ce);
+	if (rc != 0 || !o->apply || o->pt->keep_empty)
+		return rc;
+	if (table_empty(f, table_hva(o->pt, child, lvl - 1), lvl - 1)) {
+		table_free(o->pt, child, lvl - 1);
+		pte_store(v->t, idx, f->pte_bytes, 0);
+	}
+	return 0;
+}
+
+static int unmap_entry(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx, uint64_t cs,
+		       uint64_t e, uint64_t *done)
+{
+	const struct physim_pt_format *f = o->f;
+	unsigned shift = f->level[lvl].shift;
+	uint64_t esize = UINT64_C(1) << shift;
+	uint64_t es = cs & ~(esize - 1);
+	uint64_t ce = e - es < esize ? e : es + (esize - 1);
+	bool full = cs == es && ce == es + (esize - 1);
+
+	if (lvl == 0) {
+		/* Granule aligned: level-0 entries are always wholly covered. */
+		uint64_t n = ((e - cs) >> shift) + 1;
+		uint64_t left = pt_level_entries(f, 0) - idx;
+		if (n > left)
+			n = left;
+		*done = es + (n * esize - 1);
+		if (o->apply)
+			unmap_l0_run(o, v->t, idx, n, es);
+		else if (v->kind == VT_REAL)
+			for (uint64_t i = 0; i < n; i++)
+				if (pte_kind(f, pte_load(v->t, idx + i, f->pte_bytes), 0) ==
+				    PT_TABLE)
+					return -EFAULT;
+		return 0;
+	}
+	*done = ce;
+	uint64_t d;
+	switch (vt_entry(o, v, lvl, idx, &d)) {
+	case PT_INVALID:
+		return 0;
+	case PT_LEAF:
+		if (!full)
+			return descend(o, lvl, v, idx, d, DESCEND_SPLIT, es, cs, ce);
+		if (o->apply) {
+			pte_store(v->t, idx, f->pte_bytes, 0);
+			report(o, es);
+		}
+		return 0;
+	case PT_TABLE:
+		return unmap_table_entry(o, lvl, v, idx, d, full, es, cs, ce);
+	default:
+		return -EFAULT;
+	}
+}
+
+/* ---- protect ---- */
+
+static void protect_attr(const struct op *o, const struct pt_leaf_attr *old, struct pt_leaf_attr *a)
+{
+	a->flags = o->flags;
+	a->arch = old->arch;
+	a->accessed = old->accessed || o->f->set_accessed_on_map;
+	a->dirty = old->dirty || (o->f->set_dirty_on_map && (o->flags & PHYSIM_W));
+}
+
+static int protect_leaf(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx, uint64_t d,
+			uint64_t es)
+{
+	const struct physim_pt_format *f = o->f;
+	uint64_t pa, nd;
+	struct pt_leaf_attr old, a;
+	vt_leaf(o, v, lvl, d, es, &pa, &old);
+	protect_attr(o, &old, &a);
+	int rc = f->ops->encode_leaf(f, pa, &a, lvl, &nd);
+	if (rc != 0 || !o->apply)
+		return rc;
+	if (nd != d) {
+		pte_store(v->t, idx, f->pte_bytes, nd);
+		report(o, es);
+	}
+	return 0;
+}
+
+static int protect_entry(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx, uint64_t cs,
+			 uint64_t e, uint64_t *done)
+{
+	uint64_t esize = pt_level_page_size(o->f, lvl);
+	uint64_t es = cs & ~(esize - 1);
+	uint64_t ce = e - es < esize ? e : es + (esize - 1);
+	bool full = cs == es && ce == es + (esize - 1);
+	uint64_t d;
+
+	*done = ce;
+	switch (vt_entry(o, v, lvl, idx, &d)) {
+	case PT_INVALID:
+		return 0;
+	case PT_LEAF:
+		if (full)
+			return protect_leaf(o, lvl, v, idx, d, es);
+		return descend(o, lvl, v, idx, d, DESCEND_SPLIT, es, cs, ce);
+	case PT_TABLE:
+		if (lvl == 0)
+			return -EFAULT;
+		return descend(o, lvl, v, idx, d, DESCEND_EXISTING, es, cs, ce);
+	default:
+		return -EFAULT;
+	}
+}
+
+/* Run the operation over [s, e] (inclusive, within the table's span). */
+static int op_table(struct op *o, unsigned lvl, const struct vt *v, uint64_t s, uint64_t e)
+{
+	uint64_t cs = s;
+	for (;;) {
+		uint64_t idx = pt_index(o->f, cs, lvl);
+		uint64_t done = e;
+		int rc;
+		switch (o->kind) {
+		case OP_MAP:
+			rc = map_entry(o, lvl, v, idx, cs, e, &done);
+			break;
+		case OP_UNMAP:
+			rc = unmap_entry(o, lvl, v, idx, cs, e, &done);
+			break;
+		default:
+			rc = protect_entry(o, lvl, v, idx, cs, e, &done);
+			break;
+		}
+		if (rc != 0 || done >= e)
+			return rc;
+		cs = done + 1;
+	}
+}
+
+/* Check pass; then allocate, apply, flush. */
+static int op_check(struct op *o)
+{
+	struct vt root = {.kind = VT_REAL, .t = o->pt->root_hva};
+	o->apply = false;
+	return op_table(o, o->f->levels - 1u, &root, o->va, o->last);
+}
+
+static int op_commit(struct op *o)
+{
+	struct vt root = {.kind = VT_REAL, .t = o->pt->root_hva};
+	int rc = pool_fill(o);
+	if (rc != 0)
+		return rc;
+	o->apply = true;
+	rc = op_table(o, o->f->levels - 1u, &root, o->va, o->last);
+	if (rc != 0)
+		physim_log_error("pt: %s: apply pass failed after check: %s", o->f->name,
+				 physim_strerror(rc));
+	pool_release(o);
+	flush_send(o);
+	return 0;
+}
+
+static void op_init(struct op *o, struct physim_pt *pt, enum op_kind kind, uint64_t va,
+		    uint64_t size)
+{
+	memset(o, 0, sizeof(*o));
+	o->pt = pt;
+	o->f = pt->fmt;
+	o->kind = kind;
+	o->va = va;
+	o->last = va + (size - 1);
+}
+
+/* ---- lookup of one address (query and the single-page operations) ---- */
+
+struct hit {
+	uint8_t *t; /* table holding the leaf */
+	uint64_t idx;
+	unsigned lvl;
+	uint64_t d;
+};
+
+/* 0 and the leaf mapping va; -ENOENT, -EFAULT (corrupt table). va must be in
+ * range. Depth is bounded by the level count. */
+static inline int lookup(const struct physim_pt *pt, uint64_t va, struct hit *h)
+{
+	const struct physim_pt_format *f = pt->fmt;
+	const unsigned pte_bytes = f->pte_bytes;
+	uint8_t *t = pt->root_hva;
+	unsigned lvl = f->levels - 1u;
+	for (;;) {
+		uint64_t idx = pt_index(f, va, lvl);
+		uint64_t d = pte_load(t, idx, pte_bytes);
+		if (d == 0)
+			return -ENOENT;
+		enum pt_kind k = f->ops->classify(f, d, lvl);
+		if (k == PT_LEAF) {
+			*h = (struct hit){.t = t, .idx = idx, .lvl = lvl, .d = d};
+			return 0;
+		}
+		if (k != PT_TABLE || lvl == 0)
+			return k == PT_INVALID ? -ENOENT : -EFAULT;
+		lvl--;
+		t = table_hva(pt, f->ops->output_addr(f, d, lvl + 1), lvl);
+		if (t == NULL)
+			return -EFAULT;
+	}
+}
+
+static void hit_mapping(const struct physim_pt *pt, uint64_t va, const struct hit *h,
+			struct physim_pt_mapping *m)
+{
+	const struct physim_pt_format *f = pt->fmt;
+	struct pt_leaf_attr a = {0};
+	uint64_t size = pt_level_page_size(f, h->lvl);
+	f->ops->decode_leaf(f, h->d, h->lvl, &a);
+	m->va = va & ~(size - 1);
+	m->pa = f->ops->output_addr(f, h->d, h->lvl);
+	m->size = size;
+	m->flags = a.flags;
+	m->arch = a.arch;
+	m->level = h->lvl;
+	m->accessed = a.accessed;
+	m->dirty = a.dirty;
+}
+
+/* ---- public: formats ---- */
+
+void physim_format_get_info(const struct physim_pt_format *fmt, struct physim_pt_format_info *info)
+{
+	if (info == NULL)
+		return;
+	memset(info, 0, sizeof(*info));
+	if (fmt == NULL)
+		return;
+	unsigned top = fmt->levels - 1u;
+	info->name = fmt->name;
+	info->description = fmt->description;
+	info->arch = fmt->arch;
+	info->stage2 = fmt->stage2;
+	info->levels = fmt->levels;
+	info->pte_bytes = fmt->pte_bytes;
+	info->va_bits = fmt->va_bits;
+	info->pa_bits = fmt->pa_bits;
+	info->sign_extended = fmt->sign_extended;
+	info->root_bytes = pt_table_bytes(fmt, top);
+	/* A table is aligned to its own size (a 32-byte PAE PDPT to 32 bytes,
+	 * a concatenated stage-2 root to its whole size). */
+	info->root_align = info->root_bytes;
+	for (unsigned l = 0; l < fmt->levels && l < PHYSIM_PT_MAX_LEVELS; l++) {
+		info->level[l].shift = fmt->level[l].shift;
+		info->level[l].index_bits = fmt->level[l].index_bits;
+		info->level[l].table_bytes = pt_table_bytes(fmt, l);
+		info->level[l].leaf_ok = fmt->level[l].leaf_ok;
+		if (fmt->level[l].leaf_ok)
+			info->page_sizes |= pt_level_page_size(fmt, l);
+	}
+	info->flags_supported = fmt->flags_supported;
+	info->arch_attr_mask = fmt->arch_attr_mask;
+}
+
+/* ---- public: tables ---- */
+
+/* The engine's assumptions about a format's geometry. */
+static bool format_ok(const struct physim_pt_format *f)
+{
+	const struct pt_format_ops *ops = f->ops;
+	if (ops == NULL || !ops->classify || !ops->output_addr || !ops->encode_table ||
+	    !ops->encode_leaf || !ops->decode_leaf)
+		return false;
+	if (f->levels < 1 || f->levels > PHYSIM_PT_MAX_LEVELS ||
+	    (f->pte_bytes != 4 && f->pte_bytes != 8) || f->va_bits > 64 ||
+	    (f->sign_extended && (f->va_bits < 2 || f->va_bits >= 64)))
+		return false;
+	/* Level 0 takes granule pages; huge leaves split into the next level
+	 * down, so leaf levels must run contiguously from 0. */
+	if (!f->level[0].leaf_ok || f->level[0].shift < PHYSIM_FRAME_SHIFT)
+		return false;
+	for (unsigned l = 0; l < f->levels; l++) {
+		unsigned top = f->level[l].shift + f->level[l].index_bits;
+		if (f->level[l].index_bits == 0 || top > 64)
+			return false;
+		if (l + 1 < f->levels && top != f->level[l + 1].shift)
+			return false;
+		if (l + 1 == f->levels && top < f->va_bits)
+			return false;
+		if (l > 0 && f->level[l].leaf_ok && !f->level[l - 1].leaf_ok)
+			return false;
+		if (f->level[l].shift >= 63)
+			return false;
+	}
+	return true;
+}
+
+static bool handler_ok(const struct physim_pt_format *f, const struct physim_paging_handler *ph)
+{
+	if (!ph->alloc_frame || !ph->dealloc_frame || !ph->phys_to_virt)
+		return false;
+	for (unsigned l = 0; l < f->levels; l++)
+		if (pt_table_frames(f, l) > 1 && (!ph->alloc_frames || !ph->dealloc_frames))
+			return false;
+	return true;
+}
+
+int physim_pt_create_ex(const struct physim_pt_config *config, struct physim_pt **out)
+{
+	if (config == NULL || out == NULL || config->format == NULL || config->paging == NULL)
+		return -EINVAL;
+	const struct physim_pt_format *f = config->format;
+	if (!format_ok(f)) {
+		physim_log_error("pt: format %s has a geometry the engine cannot use",
+				 f->name ? f->name : "?");
+		return -EINVAL;
+	}
+	if (!handler_ok(f, config->paging))
+		return -EINVAL;
+	struct physim_pt *pt = calloc(1, sizeof(*pt));
+	if (pt == NULL)
+		return -ENOMEM;
+	pt->fmt = f;
+	pt->ph = config->paging;
+	pt->dm = config->paging->direct;
+	pt->flush = config->flush;
+	pt->flush_ctx = config->flush_ctx;
+	pt->keep_empty = config->keep_empty_tables;
+	for (unsigned l = 0; l < f->levels; l++)
+		pt->tbytes[l] = pt_table_bytes(f, l);
+	int rc = table_alloc(pt, f->levels - 1u, &pt->root);
+	if (rc != 0) {
+		free(pt);
+		return rc;
+	}
+	pt->root_hva = table_hva(pt, pt->root, f->levels - 1u);
+	*out = pt;
+	return 0;
+}
+
+int physim_pt_create(const struct physim_pt_format *fmt, const struct physim_paging_handler *paging,
+		     struct physim_pt **out)
+{
+	struct physim_pt_config c = {.format = fmt, .paging = paging};
+	return physim_pt_create_ex(&c, out);
+}
+
+void physim_pt_destroy(struct physim_pt *pt)
+{
+	if (pt == NULL)
+		return;
+	free_subtree(pt, NULL, pt->fmt->levels - 1u, pt->root, 0);
+	if (pt->table_frames != 0)
+		physim_log_warn("pt: %s: %llu table frames not returned", pt->fmt->name,
+				(unsigned long long)pt->table_frames);
+	free(pt);
+}
+
+physim_hpa_t physim_pt_root(const struct physim_pt *pt)
+{
+	return pt ? pt->root : 0;
+}
+
+const struct physim_pt_format *physim_pt_format(const struct physim_pt *pt)
+{
+	return pt ? pt->fmt : NULL;
+}
+
+uint64_t physim_pt_table_frames(const struct physim_pt *pt)
+{
+	return pt ? pt->table_frames : 0;
+}
+
+/* ---- public: map ---- */
+
+/* Attributes of a new leaf: the caller's, plus the accessed/dirty bits the
+ * format must pre-set (RISC-V A/D, AArch64 AF). */
+static struct pt_leaf_attr new_leaf_attr(const struct physim_pt_format *f, uint32_t flags,
+					 uint64_t arch)
+{
+	return (struct pt_leaf_attr){
+	    .flags = flags,
+	    .arch = arch,
+	    .accessed = f->set_accessed_on_map,
+	    .dirty = f->set_dirty_on_map && (flags & PHYSIM_W),
+	};
+}
+
+/* -ENOTSUP (or the format's error) if no leaf level in mask can encode a. */
+static int attr_check(const struct physim_pt_format *f, const struct pt_leaf_attr *a, unsigned mask)
+{
+	for (unsigned l = 0; l < f->levels; l++) {
+		uint64_t d;
+		if (!(mask >> l & 1))
+			continue;
+		int rc = f->ops->encode_leaf(f, 0, a, l, &d);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Shared argument checks of the map calls: range, alignment, output width. */
+static int map_args(const struct physim_pt *pt, uint64_t va, uint64_t pa, uint64_t size,
+		    uint64_t align, uint32_t flags, unsigned opts)
+{
+	const struct physim_pt_format *f = pt->fmt;
+	if ((flags & ~KNOWN_FLAGS) || (opts & ~(unsigned)(PHYSIM_ALLOW_HUGE | PHYSIM_REPLACE)))
+		return -EINVAL;
+	if (!range_ok(f, va, size) || !physim_is_aligned(va | pa | size, align))
+		return -EINVAL;
+	uint64_t pa_last = pa + (size - 1);
+	if (pa_last < pa || (f->pa_bits < 64 && (pa_last >> f->pa_bits) != 0))
+		return -EINVAL;
+	return 0;
+}
+
+static int map_common(struct physim_pt *pt, uint64_t va, uint64_t pa, uint64_t size,
+		      const struct pt_leaf_attr *a, unsigned leaf_mask, unsigned opts)
+{
+	struct op o;
+	int rc = attr_check(pt->fmt, a, leaf_mask);
+	if (rc != 0)
+		return rc;
+	op_init(&o, pt, OP_MAP, va, size);
+	o.pa = pa;
+	o.attr = *a;
+	o.leaf_mask = leaf_mask;
+	o.replace = opts & PHYSIM_REPLACE;
+	rc = op_check(&o);
+	return rc != 0 ? rc : op_commit(&o);
+}
+
+int physim_pt_map_ex(struct physim_pt *pt, const struct physim_pt_mapping *m, unsigned opts)
+{
+	if (pt == NULL || m == NULL)
+		return -EINVAL;
+	const struct physim_pt_format *f = pt->fmt;
+	int lvl = leaf_level_of(f, m->size);
+	if (lvl < 0)
+		return -EINVAL;
+	int rc = map_args(pt, m->va, m->pa, m->size, m->size, m->flags, opts);
+	if (rc != 0)
+		return rc;
+	if (m->arch & ~f->arch_attr_mask)
+		return -ENOTSUP;
+	struct pt_leaf_attr a = new_leaf_attr(f, m->flags, m->arch);
+	return map_common(pt, m->va, m->pa, m->size, &a, 1u << lvl, opts);
+}
+
+int physim_pt_map(struct physim_pt *pt, uint64_t va, uint64_t pa, uint64_t page_size,
+		  uint32_t flags)
+{
+	struct physim_pt_mapping m = {.va = va, .pa = pa, .size = page_size, .flags = flags};
+	return physim_pt_map_ex(pt, &m, 0);
+}
+
+int physim_pt_map_region(struct physim_pt *pt, uint64_t va, uint64_t pa, uint64_t size,
+			 uint32_t flags, unsigned opts)
+{
+	if (pt == NULL)
+		return -EINVAL;
+	const struct physim_pt_format *f = pt->fmt;
+	int rc = map_args(pt, va, pa, size, granule(f), flags, opts);
+	if (rc != 0)
+		return rc;
+	unsigned mask = 1;
+	if (opts & PHYSIM_ALLOW_HUGE)
+		for (unsigned l = 1; l < f->levels; l++)
+			if (f->level[l].leaf_ok)
+				mask |= 1u << l;
+	struct pt_leaf_attr a = new_leaf_attr(f, flags, 0);
+	return map_common(pt, va, pa, size, &a, mask, opts);
+}
+
+/* Ask the callback for every page, encoding each at once, so that nothing
+ * changes if it (or a page it names) fails. */
+static int collect_descs(struct op *o, uint64_t npages, physim_pt_pa_fn pa_of, void *ctx)
+{
+	const struct physim_pt_format *f = o->f;
+	uint64_t gran = granule(f);
+	if (npages > SIZE_MAX / sizeof(uint64_t))
+		return -ENOMEM;
+	o->descs = malloc((size_t)npages * sizeof(uint64_t));
+	if (o->descs == NULL)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < npages; i++) {
+		uint64_t pa = 0;
+		int rc = pa_of(ctx, o->va + i * gran, &pa);
+		if (rc == 0 && !physim_is_aligned(pa, gran))
+			rc = -EINVAL;
+		if (rc == 0)
+			rc = f->ops->encode_leaf(f, pa, &o->attr, 0, &o->descs[i]);
+		if (rc != 0) {
+			free(o->descs);
+			o->descs = NULL;
+			return rc < 0 ? rc : -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int physim_pt_map_region_cb(struct physim_pt *pt, uint64_t va, uint64_t size, uint32_t flags,
+			    unsigned opts, physim_pt_pa_fn pa_of, void *ctx)
+{
+	if (pt == NULL || pa_of == NULL)
+		return -EINVAL;
+	const struct physim_pt_format *f = pt->fmt;
+	int rc = map_args(pt, va, 0, size, granule(f), flags, opts);
+	if (rc != 0)
+		return rc;
+	struct pt_leaf_attr a = new_leaf_attr(f, flags, 0);
+	rc = attr_check(f, &a, 1);
+	if (rc != 0)
+		return rc;
+	struct op o;
+	op_init(&o, pt, OP_MAP, va, size);
+	o.pa = va; /* unused: pages come from descs; keeps alignment checks trivial */
+	o.attr = a;
+	o.leaf_mask = 1;
+	o.replace = opts & PHYSIM_REPLACE;
+	/* A non-NULL descs marks callback mode for the check pass too. */
+	uint64_t marker = 0;
+	o.descs = &marker;
+	rc = op_check(&o);
+	o.descs = NULL;
+	if (rc == 0)
+		rc = collect_descs(&o, size >> f->level[0].shift, pa_of, ctx);
+	if (rc == 0)
+		rc = op_commit(&o);
+	free(o.descs);
+	return rc;
+}
+
+/* ---- public: unmap, protect, remap ---- */
+
+int physim_pt_unmap_region(struct physim_pt *pt, uint64_t va, uint64_t size)
+{
+	if (pt == NULL)
+		return -EINVAL;
+	const struct physim_pt_format *f = pt->fmt;
+	if (!range_ok(f, va, size) || !physim_is_aligned(va | size, granule(f)))
+		return -EINVAL;
+	struct op o;
+	op_init(&o, pt, OP_UNMAP, va, size);
+	int rc = op_check(&o);
+	return rc != 0 ? rc : op_commit(&o);
+}
+
+/* The leaf containing va, for the single-page calls. */
+static int find_page(const struct physim_pt *pt, uint64_t va, struct hit *h,
+		     struct physim_pt_mapping *m)
+{
+	if (!va_ok(pt->fmt, va))
+		return -EINVAL;
+	int rc = lookup(pt, va, h);
+	if (rc == 0)
+		hit_mapping(pt, va, h, m);
+	return rc;
+}
+
+int physim_pt_unmap(struct physim_pt *pt, uint64_t va, struct physim_pt_mapping *old)
+{
+	if (pt == NULL)
+		return -EINVAL;
+	struct hit h;
+	struct physim_pt_mapping m;
+	int rc = find_page(pt, va, &h, &m);
+	if (rc != 0)
+		return rc;
+	struct op o;
+	op_init(&o, pt, OP_UNMAP, m.va, m.size);
+	rc = op_check(&o);
+	if (rc == 0)
+		rc = op_commit(&o);
+	if (rc == 0 && old != NULL)
+		*old = m;
+	return rc;
+}
+
+static int protect_common(struct physim_pt *pt, uint64_t va, uint64_t size, uint32_t flags)
+{
+	struct op o;
+	/* Flags the format cannot express at all fail even over a hole. */
+	struct pt_leaf_attr probe = new_leaf_attr(pt->fmt, flags, 0);
+	int rc = attr_check(pt->fmt, &probe, 1);
+	if (rc != 0)
+		return rc;
+	op_init(&o, pt, OP_PROTECT, va, size);
+	o.flags = flags;
+	rc = op_check(&o);
+	return rc != 0 ? rc : op_commit(&o);
+}
+
+int physim_pt_protect_region(struct physim_pt *pt, uint64_t va, uint64_t size, uint32_t flags)
+{
+	if (pt == NULL || (flags & ~KNOWN_FLAGS))
+		return -EINVAL;
+	const struct physim_pt_format *f = pt->fmt;
+	if (!range_ok(f, va, size) || !physim_is_aligned(va | size, granule(f)))
+		return -EINVAL;
+	return protect_common(pt, va, size, flags);
+}
+
+int physim_pt_protect(struct physim_pt *pt, uint64_t va, uint32_t flags)
+{
+	if (pt == NULL || (flags & ~KNOWN_FLAGS))
+		return -EINVAL;
+	struct hit h;
+	struct physim_pt_mapping m;
+	int rc = find_page(pt, va, &h, &m);
+	return rc != 0 ? rc : protect_common(pt, m.va, m.size, flags);
+}
+
+int physim_pt_remap(struct physim_pt *pt, uint64_t va, uint64_t pa, uint32_t flags)
+{
+	if (pt == NULL || (flags & ~KNOWN_FLAGS))
+		return -EINVAL;
+	const struct physim_pt_format *f = pt->fmt;
+	struct hit h;
+	struct physim_pt_mapping m;
+	int rc = find_page(pt, va, &h, &m);
+	if (rc != 0)
+		return rc;
+	if (m.va != va || !physim_is_aligned(pa, m.size))
+		return -EINVAL;
+	/* A new page: arch attributes stay, accessed/dirty start afresh. */
+	struct pt_leaf_attr a = new_leaf_attr(f, flags, m.arch);
+	uint64_t d;
+	rc = f->ops->encode_leaf(f, pa, &a, h.lvl, &d);
+	if (rc != 0)
+		return rc;
+	pte_store(h.t, h.idx, f->pte_bytes, d);
+	if (pt->flush != NULL)
+		pt->flush(pt->flush_ctx, &m.va, 1, false);
+	return 0;
+}
+
+/* ---- public: query and walk ---- */
+
+int physim_pt_query(const struct physim_pt *pt, uint64_t va, struct physim_pt_mapping *out)
+{
+	if (pt == NULL || !va_ok(pt->fmt, va))
+		return -EINVAL;
+	struct hit h;
+	int rc = lookup(pt, va, &h);
+	if (rc == 0 && out != NULL)
+		hit_mapping(pt, va, &h, out);
+	return rc;
+}
+
+struct walker {
+	const struct physim_pt *pt;
+	const struct physim_pt_walk_ops *ops;
+	void *ctx;
+};
+
+static int walk_leaf(const struct walker *w, unsigned lvl, uint64_t d, uint64_t es)
+{
+	if (w->ops->leaf == NULL)
+		return 0;
+	struct hit h = {.lvl = lvl, .d = d};
+	struct physim_pt_mapping m;
+	hit_mapping(w->pt, es, &h, &m);
+	return w->ops->leaf(w->ctx, &m);
+}
+
+static int walk_hole(const struct walker *w, uint64_t va, uint64_t last, unsigned lvl)
+{
+	return w->ops->hole ? w->ops->hole(w->ctx, va, last - va + 1, lvl) : 0;
+}
+
+/* Visit [s, e] of the table t at lvl (at pa, covering [tva, tva + span)). */
+static int walk_table(const struct walker *w, unsigned lvl, physim_hpa_t pa, const uint8_t *t,
+		      uint64_t tva, uint64_t span, uint64_t s, uint64_t e)
+{
+	const struct physim_pt_format *f = w->pt->fmt;
+	uint64_t esize = pt_level_page_size(f, lvl);
+	uint64_t cs = s, hole = 0;
+	bool in_hole = false;
+	int rc = w->ops->table ? w->ops->table(w->ctx, tva, span, lvl, pa) : 0;
+
+	for (; rc == 0;) {
+		uint64_t es = cs & ~(esize - 1);
+		uint64_t ce = e - es < esize ? e : es + (esize - 1);
+		uint64_t d = pte_load(t, pt_index(f, cs, lvl), f->pte_bytes);
+		enum pt_kind k = pte_kind(f, d, lvl);
+		if (k == PT_INVALID) {
+			if (!in_hole)
+				hole = cs;
+			in_hole = true;
+		} else {
+			if (in_hole)
+				rc = walk_hole(w, hole, cs - 1, lvl);
+			in_hole = false;
+			if (rc != 0)
+				return rc;
+			if (k == PT_LEAF) {
+				rc = walk_leaf(w, lvl, d, es);
+			} else if (k == PT_TABLE && lvl > 0) {
+				physim_hpa_t cpa = f->ops->output_addr(f, d, lvl);
+				const uint8_t *ct = table_hva(w->pt, cpa, lvl - 1);
+				if (ct == NULL)
+					return -EFAULT;
+				rc = walk_table(w, lvl - 1, cpa, ct, es, esize, cs, ce);
+			} else {
+				return -EFAULT;
+			}
+		}
+		if (ce >= e)
+			break;
+		cs = ce + 1;
+	}
+	if (rc == 0 && in_hole)
+		rc = walk_hole(w, hole, e, lvl);
+	return rc;
+}
+
+int physim_pt_walk(const struct physim_pt *pt, uint64_t va, uint64_t size,
+		   const struct physim_pt_walk_ops *ops, void *ctx)
+{
+	if (pt == NULL || ops == NULL || !range_ok(pt->fmt, va, size))
+		return -EINVAL;
+	const struct physim_pt_format *f = pt->fmt;
+	unsigned top = f->levels - 1u;
+	unsigned bits = f->level[top].shift + f->level[top].index_bits;
+	uint64_t span = bits >= 64 ? 0 : UINT64_C(1) << bits;
+	struct walker w = {.pt = pt, .ops = ops, .ctx = ctx};
+	return walk_table(&w, top, pt->root, pt->root_hva, 0, span, va, va + (size - 1));
+}
