@@ -1,2 +1,519 @@
-/* placeholder: being written */
-typedef int physim_placeholder_aarch64;
+/* arch/aarch64/aarch64.c - VMSAv8-64 translation table formats: stage 1 with
+ * 4K, 16K and 64K granules and stage 2 with a 4K granule (Arm ARM D8).
+ *
+ * Section references are to the Arm Architecture Reference Manual for A-profile
+ * (DDI 0487, chapter D8 "The AArch64 Virtual Memory System Architecture"):
+ * D8.2 translation process (lookup levels, concatenated tables), D8.3
+ * descriptor formats, D8.4 access permissions, D8.5 memory attributes.
+ * Older editions number the same material D4.x / D5.x.
+ *
+ * Engine level n is Arm lookup level (3 - n): engine level 0 is lookup level 3.
+ *
+ * What physim models (the choices every encoding below follows):
+ * - FEAT_LPA / FEAT_LPA2 not in use: 48-bit output addresses, SH in bits 9:8.
+ * - TCR_ELx.HA/HD = 0 and VTCR_EL2.HA/HD = 0: no hardware Access flag or dirty
+ *   state management. Every new leaf gets AF = 1 (set_accessed_on_map), so no
+ *   Access flag fault is taken; DBM (bit 51) is never written and is ignored
+ *   when decoding; `dirty` is always reported false.
+ * - The contiguous hint (bit 52) is never written: the engine writes entries
+ *   one at a time and cannot keep a 16-entry group consistent, which D8.3
+ *   requires. A descriptor that has it still decodes (it is only a hint).
+ * - Stage 1 fixed MAIR convention: AttrIndx 0 = Normal WB, 1 = Device-nGnRE,
+ *   2 = Normal non-cacheable; indexes 3-7 are left to the caller (arch bits).
+ * - Stage 2 without FEAT_S2FWB: MemAttr 5:2 is the memory type itself.
+ * - Stage 1 tables serve TTBR0 only, so the input address range is
+ *   [0, 2^va_bits) and sign_extended is false: TTBR1 addresses (upper bits
+ *   all ones) belong to another table in another TTBR.
+ */
+#include "pt-format.h"
+
+/* ---- D8.3 descriptor fields common to both stages ---- */
+
+#define A64_VALID (UINT64_C(1) << 0) /* bit 0: valid */
+/* bit 1: at lookup levels 0-2, 1 = table, 0 = block; at level 3, 1 = page. */
+#define A64_TYPE (UINT64_C(1) << 1)
+#define A64_AF	 (UINT64_C(1) << 10) /* Access flag (D8.4 "The Access flag") */
+/* Output address (and next-level table address) field, bits 47:12 with a 48-bit
+ * OA; the granule or block size clears the low end of it (D8.3). */
+#define A64_OA_MASK UINT64_C(0x0000fffffffff000)
+/* Shareability SH[1:0], bits 9:8 in both stages (D8.5): 00 non-shareable,
+ * 01 reserved, 10 outer shareable, 11 inner shareable. */
+#define A64_SH_SHIFT	8
+#define A64_SH_MASK	(UINT64_C(3) << A64_SH_SHIFT)
+#define A64_SH_RESERVED (UINT64_C(1) << A64_SH_SHIFT)
+#define A64_SH_INNER	(UINT64_C(3) << A64_SH_SHIFT)
+
+/* Bits that must be zero with a 48-bit output address (classify: PT_RESERVED).
+ * 4K/16K granules: bits 49:48 are RES0 (they carry OA[49:48] only with
+ * FEAT_LPA2 and TCR.DS = 1). 64K granule: bits 15:12 carry OA[51:48] when
+ * FEAT_LPA is implemented, so with a 48-bit PA size a non-zero value is an
+ * Address size fault (D8.3, D8.2 "Address size configuration"); bits 49:48 are
+ * RES0 there too. */
+#define A64_RES0_4K_16K (UINT64_C(3) << 48)
+#define A64_RES0_64K	(A64_RES0_4K_16K | (UINT64_C(0xf) << 12))
+
+/* ---- stage 1 leaf attributes (D8.3 block and page descriptors) ---- */
+
+#define S1_ATTRINDX_SHIFT 2 /* AttrIndx[2:0], bits 4:2: MAIR_ELx index (D8.5) */
+#define S1_ATTRINDX_MASK  (UINT64_C(7) << S1_ATTRINDX_SHIFT)
+#define S1_AP1		  (UINT64_C(1) << 6)  /* AP[1]: EL0 has data access (D8.4) */
+#define S1_AP2		  (UINT64_C(1) << 7)  /* AP[2]: read-only at every EL (D8.4) */
+#define S1_NG		  (UINT64_C(1) << 11) /* not global: ASID-tagged */
+#define S1_PXN		  (UINT64_C(1) << 53) /* privileged execute-never */
+#define S1_UXN		  (UINT64_C(1) << 54) /* unprivileged (EL0) execute-never */
+
+/* The fixed MAIR convention (see the top of the file). */
+#define MAIR_IDX_NORMAL_WB 0
+#define MAIR_IDX_DEVICE	   1
+#define MAIR_IDX_NORMAL_NC 2
+
+/* Raw leaf bits a caller may give in `arch` at stage 1: AttrIndx, SH, nG. */
+#define S1_ARCH_MASK (S1_ATTRINDX_MASK | A64_SH_MASK | S1_NG)
+
+/* ---- stage 2 leaf attributes (D8.3 stage 2 block and page descriptors) ---- */
+
+#define S2_MEMATTR_SHIFT	2 /* MemAttr[3:0], bits 5:2 (D8.5, FEAT_S2FWB off) */
+#define S2_MEMATTR_MASK		(UINT64_C(0xf) << S2_MEMATTR_SHIFT)
+#define S2_MEMATTR_DEVICE_NGNRE 0x1u /* 0b0001: Device-nGnRE */
+#define S2_MEMATTR_NORMAL_NC	0x5u /* 0b0101: Normal, outer and inner non-cacheable */
+#define S2_MEMATTR_NORMAL_WB	0xfu /* 0b1111: Normal, outer and inner write-back */
+/* S2AP[1:0], bits 7:6 (D8.4 "Stage 2 data access permissions"): S2AP[0]
+ * (bit 6) grants reads, S2AP[1] (bit 7) grants writes. */
+#define S2_S2AP_R (UINT64_C(1) << 6)
+#define S2_S2AP_W (UINT64_C(1) << 7)
+/* XN[1:0], bits 54:53 (D8.4 "Stage 2 instruction execution permissions"):
+ * bit 54 alone without FEAT_XNX. physim writes 0b00 (executable) or 0b10. */
+#define S2_XN  (UINT64_C(1) << 54)
+#define S2_XN0 (UINT64_C(1) << 53)
+
+/* Raw leaf bits a caller may give in `arch` at stage 2: MemAttr, SH. */
+#define S2_ARCH_MASK (S2_MEMATTR_MASK | A64_SH_MASK)
+
+#define A64_ALL_FLAGS  (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U | PHYSIM_DEVICE | PHYSIM_UNCACHED)
+#define A64_TYPE_FLAGS (PHYSIM_DEVICE | PHYSIM_UNCACHED)
+
+/* param[] slots of the formats defined here. */
+enum { A64_P_GRANULE_SHIFT = 0, A64_P_RES0 = 1 };
+
+/* Bits [47, low] of an address. */
+static inline uint64_t a64_oa_mask_from(unsigned low)
+{
+	return A64_OA_MASK & ~((UINT64_C(1) << low) - 1);
+}
+
+static inline unsigned a64_granule_shift(const struct physim_pt_format *f)
+{
+	return (unsigned)f->param[A64_P_GRANULE_SHIFT];
+}
+
+/* D8.3: bits 1:0 name the descriptor kind; the lookup level and the granule
+ * decide which kinds exist. */
+static enum pt_kind a64_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	if (!(d & A64_VALID))
+		return PT_INVALID;
+	if (level == 0) {
+		/* Lookup level 3: bits 1:0 = 0b01 is "Reserved, invalid", which
+		 * "behaves identically to encodings with bit[0] set to 0" (D8.3,
+		 * level 3 descriptor encodings): a hole, not a reserved entry. */
+		if (!(d & A64_TYPE))
+			return PT_INVALID;
+		return (d & f->param[A64_P_RES0]) ? PT_RESERVED : PT_LEAF;
+	}
+	if (d & f->param[A64_P_RES0])
+		return PT_RESERVED;
+	if (d & A64_TYPE)
+		return PT_TABLE;
+	/* A block where the granule allows none (4K level 0, 16K level 1, 64K
+	 * level 1 without FEAT_LPA2/LPA) is a Translation fault (D8.3). */
+	return f->level[level].leaf_ok ? PT_LEAF : PT_RESERVED;
+}
+
+static uint64_t a64_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	if (level > 0 && (d & A64_TYPE))
+		return d & a64_oa_mask_from(a64_granule_shift(f)); /* next-level table */
+	return d & a64_oa_mask_from(f->level[level].shift);	   /* page or block */
+}
+
+/* Table descriptor (D8.3): bits 1:0 = 0b11 and the next-level table address.
+ * The stage 1 hierarchical attributes NSTable, APTable, UXNTable and PXNTable
+ * (bits 63:59) stay 0, which restricts nothing; at stage 2 those bits are RES0. */
+static uint64_t a64_encode_table(const struct physim_pt_format *f, uint64_t table_pa,
+				 unsigned level)
+{
+	return (table_pa & a64_oa_mask_from(a64_granule_shift(f))) | A64_TYPE | A64_VALID;
+}
+
+/* Checks shared by both stages. -EINVAL: not a leaf level, pa beyond the 48-bit
+ * output address or not aligned to the page/block, unknown flag bits. */
+static int a64_check_leaf(const struct physim_pt_format *f, uint64_t pa,
+			  const struct pt_leaf_attr *a, unsigned level)
+{
+	if (level >= f->levels || !f->level[level].leaf_ok)
+		return -EINVAL;
+	if (pa & ~a64_oa_mask_from(f->level[level].shift))
+		return -EINVAL;
+	if (a->flags & ~(uint32_t)A64_ALL_FLAGS)
+		return -EINVAL;
+	if ((a->flags & A64_TYPE_FLAGS) == A64_TYPE_FLAGS)
+		return -ENOTSUP;
+	if (a->arch & ~f->arch_attr_mask)
+		return -ENOTSUP;
+	return 0;
+}
+
+/* Bits 1:0 of a leaf: page (0b11) at lookup level 3, block (0b01) above. */
+static inline uint64_t a64_leaf_type(unsigned level)
+{
+	return level == 0 ? (A64_TYPE | A64_VALID) : A64_VALID;
+}
+
+/* SH from `arch`: 0 means the default, inner shareable (what Linux and the
+ * ArceOS crates use); 0b01 is reserved (D8.5). Non-shareable cannot be asked
+ * for, since 0 already means "default". */
+static int a64_shareability(uint64_t arch, uint64_t *sh)
+{
+	uint64_t v = arch & A64_SH_MASK;
+
+	if (v == A64_SH_RESERVED)
+		return -ENOTSUP;
+	*sh = v ? v : A64_SH_INNER;
+	return 0;
+}
+
+/* ---- stage 1 ---- */
+
+/* AttrIndx from DEVICE / UNCACHED, or from `arch` when neither is given. If
+ * both are given they must agree (arch 0 means "not given"). */
+static int s1_attrindx(uint32_t flags, uint64_t arch, uint64_t *idx)
+{
+	uint64_t want = (arch & S1_ATTRINDX_MASK) >> S1_ATTRINDX_SHIFT;
+	uint64_t fixed;
+
+	switch (flags & A64_TYPE_FLAGS) {
+	case PHYSIM_DEVICE:
+		fixed = MAIR_IDX_DEVICE;
+		break;
+	case PHYSIM_UNCACHED:
+		fixed = MAIR_IDX_NORMAL_NC;
+		break;
+	default:
+		*idx = want;
+		return 0;
+	}
+	if (want != MAIR_IDX_NORMAL_WB && want != fixed)
+		return -ENOTSUP;
+	*idx = fixed;
+	return 0;
+}
+
+/*
+ * Stage 1 permissions (D8.4, EL1&0 regime):
+ * - AP[2:1]: AP[2] = 1 read-only, AP[1] = 1 EL0 has the same data access as
+ *   EL1. There is no "no access" encoding, so PHYSIM_R is required.
+ * - Execute: X means executable at the mapping's own privilege level and
+ *   nowhere else. U|X -> UXN = 0, PXN = 1 (the kernel never runs user code,
+ *   as Linux does). X without U -> PXN = 0, UXN = 1 (UXN must be set even
+ *   though AP[1] = 0, because EL0 instruction fetch is governed by UXN alone).
+ *   Without X both are set. Decoding reads UXN for U mappings and PXN for the
+ *   others, so the round trip is exact.
+ */
+static int s1_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
+			  const struct pt_leaf_attr *a, unsigned level, uint64_t *d)
+{
+	uint64_t idx, sh, v;
+	uint32_t fl = a->flags;
+	int rc = a64_check_leaf(f, pa, a, level);
+
+	if (rc)
+		return rc;
+	if (!(fl & PHYSIM_R))
+		return -ENOTSUP;
+	rc = s1_attrindx(fl, a->arch, &idx);
+	if (rc)
+		return rc;
+	rc = a64_shareability(a->arch, &sh);
+	if (rc)
+		return rc;
+
+	v = pa | a64_leaf_type(level) | (idx << S1_ATTRINDX_SHIFT) | sh | (a->arch & S1_NG);
+	if (!(fl & PHYSIM_W))
+		v |= S1_AP2;
+	if (fl & PHYSIM_U)
+		v |= S1_AP1;
+	if (a->accessed)
+		v |= A64_AF;
+	if (!((fl & PHYSIM_X) && !(fl & PHYSIM_U)))
+		v |= S1_PXN;
+	if (!((fl & PHYSIM_X) && (fl & PHYSIM_U)))
+		v |= S1_UXN;
+	*d = v;
+	return 0;
+}
+
+static void s1_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigned level,
+			   struct pt_leaf_attr *a)
+{
+	uint64_t idx = (d & S1_ATTRINDX_MASK) >> S1_ATTRINDX_SHIFT;
+	uint32_t fl = PHYSIM_R;
+
+	if (!(d & S1_AP2))
+		fl |= PHYSIM_W;
+	if (d & S1_AP1)
+		fl |= PHYSIM_U | (d & S1_UXN ? 0 : PHYSIM_X);
+	else
+		fl |= d & S1_PXN ? 0 : PHYSIM_X;
+	if (idx == MAIR_IDX_DEVICE)
+		fl |= PHYSIM_DEVICE;
+	else if (idx == MAIR_IDX_NORMAL_NC)
+		fl |= PHYSIM_UNCACHED;
+
+	a->flags = fl;
+	a->arch = d & f->arch_attr_mask;
+	a->accessed = (d & A64_AF) != 0;
+	a->dirty = false;
+}
+
+static const struct pt_format_ops a64_s1_ops = {
+    .classify = a64_classify,
+    .output_addr = a64_output_addr,
+    .encode_table = a64_encode_table,
+    .encode_leaf = s1_encode_leaf,
+    .decode_leaf = s1_decode_leaf,
+};
+
+/* ---- stage 2 ---- */
+
+/* D8.5 stage 2 MemAttr: [3:2] = 00 is Device memory ([1:0] nGnRnE, nGnRE,
+ * nGRE, GRE); otherwise [3:2] is the outer and [1:0] the inner cacheability,
+ * where inner 0b00 is reserved. */
+static inline bool s2_memattr_is_device(uint64_t m)
+{
+	return (m & 0xc) == 0;
+}
+
+static inline bool s2_memattr_reserved(uint64_t m)
+{
+	return (m & 0xc) != 0 && (m & 0x3) == 0;
+}
+
+/* MemAttr from DEVICE / UNCACHED or from `arch` (0 = not given; then Normal
+ * WB). When both are given the arch value is used if it decodes to the same
+ * flag (any Device type for DEVICE, exactly Normal NC for UNCACHED). */
+static int s2_memattr(uint32_t flags, uint64_t arch, uint64_t *memattr)
+{
+	uint64_t want = (arch & S2_MEMATTR_MASK) >> S2_MEMATTR_SHIFT;
+
+	if (want != 0 && s2_memattr_reserved(want))
+		return -ENOTSUP;
+	switch (flags & A64_TYPE_FLAGS) {
+	case PHYSIM_DEVICE:
+		if (want == 0)
+			want = S2_MEMATTR_DEVICE_NGNRE;
+		else if (!s2_memattr_is_device(want))
+			return -ENOTSUP;
+		break;
+	case PHYSIM_UNCACHED:
+		if (want == 0)
+			want = S2_MEMATTR_NORMAL_NC;
+		else if (want != S2_MEMATTR_NORMAL_NC)
+			return -ENOTSUP;
+		break;
+	default:
+		if (want == 0)
+			want = S2_MEMATTR_NORMAL_WB;
+		break;
+	}
+	*memattr = want;
+	return 0;
+}
+
+/* Stage 2 leaf: S2AP expresses every read/write combination, including
+ * write-only and no access; X -> XN = 0b00, else XN[1] (bit 54) = 1. There is
+ * no EL0/EL1 distinction, so PHYSIM_U is accepted and ignored. */
+static int s2_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
+			  const struct pt_leaf_attr *a, unsigned level, uint64_t *d)
+{
+	uint64_t memattr, sh, v;
+	uint32_t fl = a->flags;
+	int rc = a64_check_leaf(f, pa, a, level);
+
+	if (rc)
+		return rc;
+	rc = s2_memattr(fl, a->arch, &memattr);
+	if (rc)
+		return rc;
+	rc = a64_shareability(a->arch, &sh);
+	if (rc)
+		return rc;
+
+	v = pa | a64_leaf_type(level) | (memattr << S2_MEMATTR_SHIFT) | sh;
+	if (fl & PHYSIM_R)
+		v |= S2_S2AP_R;
+	if (fl & PHYSIM_W)
+		v |= S2_S2AP_W;
+	if (!(fl & PHYSIM_X))
+		v |= S2_XN;
+	if (a->accessed)
+		v |= A64_AF;
+	*d = v;
+	return 0;
+}
+
+/* X only when XN[1:0] = 0b00, executable at EL1 and EL0 (with FEAT_XNX the
+ * other values forbid execution at one EL or both). */
+static void s2_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigned level,
+			   struct pt_leaf_attr *a)
+{
+	uint64_t memattr = (d & S2_MEMATTR_MASK) >> S2_MEMATTR_SHIFT;
+	uint32_t fl = 0;
+
+	if (d & S2_S2AP_R)
+		fl |= PHYSIM_R;
+	if (d & S2_S2AP_W)
+		fl |= PHYSIM_W;
+	if (!(d & (S2_XN | S2_XN0)))
+		fl |= PHYSIM_X;
+	if (s2_memattr_is_device(memattr))
+		fl |= PHYSIM_DEVICE;
+	else if (memattr == S2_MEMATTR_NORMAL_NC)
+		fl |= PHYSIM_UNCACHED;
+
+	a->flags = fl;
+	a->arch = d & f->arch_attr_mask;
+	a->accessed = (d & A64_AF) != 0;
+	a->dirty = false;
+}
+
+static const struct pt_format_ops a64_s2_ops = {
+    .classify = a64_classify,
+    .output_addr = a64_output_addr,
+    .encode_table = a64_encode_table,
+    .encode_leaf = s2_encode_leaf,
+    .decode_leaf = s2_decode_leaf,
+};
+
+/* ---- the formats ----
+ * Geometry (D8.2, "translation granule" and "initial lookup level" tables):
+ * a 4K granule resolves 9 bits per level (shifts 12, 21, 30, 39), 16K 11 bits
+ * (14, 25, 36, 47), 64K 13 bits (16, 29, 42). Blocks: 4K at lookup levels 1
+ * (1G) and 2 (2M); 16K at level 2 (32M; level 1 only with FEAT_LPA2); 64K at
+ * level 2 (512M; level 1 only with FEAT_LPA). */
+
+#define A64_S1_COMMON                                                                              \
+	.arch = PHYSIM_ARCH_AARCH64, .stage2 = false, .pte_bytes = 8, .pa_bits = 48,               \
+	.sign_extended = false, .flags_supported = A64_ALL_FLAGS, .arch_attr_mask = S1_ARCH_MASK,  \
+	.set_accessed_on_map = true, .set_dirty_on_map = false, .ops = &a64_s1_ops
+
+#define A64_S2_COMMON                                                                              \
+	.arch = PHYSIM_ARCH_AARCH64, .stage2 = true, .pte_bytes = 8, .pa_bits = 48,                \
+	.sign_extended = false,                                                                    \
+	.flags_supported = PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_DEVICE | PHYSIM_UNCACHED,       \
+	.arch_attr_mask = S2_ARCH_MASK, .set_accessed_on_map = true, .set_dirty_on_map = false,    \
+	.ops = &a64_s2_ops
+
+/* TCR_EL1.T0SZ = 25, TG0 = 4K: the walk starts at lookup level 1. */
+const struct physim_pt_format physim_fmt_aarch64_4k_39 = {
+    .name = "aarch64-4k-39",
+    .description = "AArch64 stage 1, 4K granule, 39-bit VA (lookup levels 1-3)",
+    A64_S1_COMMON,
+    .levels = 3,
+    .va_bits = 39,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true}, /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true}, /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true}, /* L1: 1G blocks */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
+};
+
+/* T0SZ = 16, TG0 = 4K: lookup levels 0-3; no level 0 blocks without LPA2. */
+const struct physim_pt_format physim_fmt_aarch64_4k_48 = {
+    .name = "aarch64-4k-48",
+    .description = "AArch64 stage 1, 4K granule, 48-bit VA (lookup levels 0-3)",
+    A64_S1_COMMON,
+    .levels = 4,
+    .va_bits = 48,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
+	    {.shift = 39, .index_bits = 9, .leaf_ok = false}, /* L0: tables only */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
+};
+
+/* T0SZ = 17, TG0 = 16K: 14 + 3 * 11 = 47 bits, so the walk starts at lookup
+ * level 1 with a full 2048-entry table (level 0 would resolve only VA bit 47,
+ * which a 47-bit VA does not have; Linux's 16K/47-bit configuration is the
+ * same 3-level layout). Blocks only at level 2 (32M). */
+const struct physim_pt_format physim_fmt_aarch64_16k_47 = {
+    .name = "aarch64-16k-47",
+    .description = "AArch64 stage 1, 16K granule, 47-bit VA (lookup levels 1-3)",
+    A64_S1_COMMON,
+    .levels = 3,
+    .va_bits = 47,
+    .level =
+	{
+	    {.shift = 14, .index_bits = 11, .leaf_ok = true},  /* L3: 16K pages */
+	    {.shift = 25, .index_bits = 11, .leaf_ok = true},  /* L2: 32M blocks */
+	    {.shift = 36, .index_bits = 11, .leaf_ok = false}, /* L1: 64G only with LPA2 */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 14, [A64_P_RES0] = A64_RES0_4K_16K},
+};
+
+/* T0SZ = 16, TG0 = 64K: 16 + 13 + 13 = 42, so lookup level 1 resolves the
+ * remaining 6 bits (47:42) with a 64-entry (512-byte) table. */
+const struct physim_pt_format physim_fmt_aarch64_64k_48 = {
+    .name = "aarch64-64k-48",
+    .description = "AArch64 stage 1, 64K granule, 48-bit VA (lookup levels 1-3)",
+    A64_S1_COMMON,
+    .levels = 3,
+    .va_bits = 48,
+    .level =
+	{
+	    {.shift = 16, .index_bits = 13, .leaf_ok = true}, /* L3: 64K pages */
+	    {.shift = 29, .index_bits = 13, .leaf_ok = true}, /* L2: 512M blocks */
+	    {.shift = 42, .index_bits = 6, .leaf_ok = false}, /* L1: 4T only with LPA */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 16, [A64_P_RES0] = A64_RES0_64K},
+};
+
+/* VTCR_EL2.T0SZ = 24, SL0 = 1 (start at lookup level 1), 4K granule: level 1
+ * would need 10 index bits (39:30), so two level-1 tables are concatenated
+ * into one 8 KiB, 8 KiB-aligned root of 1024 entries (D8.2 "Concatenated
+ * translation tables for the initial stage 2 lookup"). */
+const struct physim_pt_format physim_fmt_aarch64_s2_4k_40 = {
+    .name = "aarch64-s2-4k-40",
+    .description = "AArch64 stage 2, 4K granule, 40-bit IPA (level 1 start, 2 concatenated roots)",
+    A64_S2_COMMON,
+    .levels = 3,
+    .va_bits = 40,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 10, .leaf_ok = true}, /* L1 x2: 1G blocks */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
+};
+
+/* VTCR_EL2.T0SZ = 16, SL0 = 2 (start at lookup level 0), 4K granule. */
+const struct physim_pt_format physim_fmt_aarch64_s2_4k_48 = {
+    .name = "aarch64-s2-4k-48",
+    .description = "AArch64 stage 2, 4K granule, 48-bit IPA (lookup levels 0-3)",
+    A64_S2_COMMON,
+    .levels = 4,
+    .va_bits = 48,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
+	    {.shift = 39, .index_bits = 9, .leaf_ok = false}, /* L0: tables only */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
+};

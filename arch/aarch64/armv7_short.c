@@ -1,0 +1,314 @@
+/* arch/aarch64/armv7_short.c - the VMSAv7 / VMSAv8-32 Short-descriptor
+ * translation table format: 32-bit VA, 4-byte descriptors, 1 MiB sections and
+ * 4 KiB small pages.
+ *
+ * References: Arm ARM (DDI 0487) G5.4 "The VMSAv8-32 Short-descriptor
+ * translation table format" (first- and second-level descriptor formats) and
+ * G5.6/G5.7 (access permissions, memory region attributes); the same material
+ * is B3.5-B3.8 of the ARMv7-A/R manual (DDI 0406C).
+ *
+ * Engine level 1 is the first-level table (4096 entries, 16 KiB, 16 KiB
+ * aligned, indexed by VA[31:20]); engine level 0 a second-level table (256
+ * entries, 1 KiB, indexed by VA[19:12]; the engine gives each one 4 KiB frame).
+ *
+ * What physim models:
+ * - SCTLR.AFE = 1, the simplified access permissions model: AP[2:1] are the
+ *   permissions (AP[2] read-only, AP[1] PL0 access) and AP[0] is the Access
+ *   flag (G5.6 "The Access flag"). With AF = 1, as every new leaf gets
+ *   (set_accessed_on_map), the same AP[2:0] values mean the same permissions
+ *   under AFE = 0 too (001 PL1 RW, 011 full, 101 PL1 RO, 111 RO).
+ * - SCTLR.TRE = 0: TEX[2:0], C, B give the memory type directly (G5.7, "Short-
+ *   descriptor format memory region attributes, without TEX remap").
+ * - Domain 0 for every descriptor (DACR must make domain 0 a client), NS = 0,
+ *   S = 1 (shareable) on every leaf.
+ * - PXN is supported (as in every VMSAv8-32 implementation): first-level bit 0
+ *   of a section and bit 2 of a page-table descriptor. physim writes both 0.
+ * - Supersections (16 MiB) and large pages (64 KiB) are decoded but not
+ *   produced: each is 16 identical consecutive entries, and the engine's
+ *   geometry (1 MiB / 4 KiB per entry) cannot give them their size, so
+ *   classify reports them PT_RESERVED and the engine leaves them alone.
+ */
+#include "pt-format.h"
+
+/* Descriptor type, bits 1:0 (G5.4 first-level and second-level descriptor
+ * formats). First level: 00 fault, 01 page table, 1x section or supersection
+ * (bit 0 = PXN). Second level: 00 fault, 01 large page, 1x small page (bit 0 =
+ * XN). */
+#define V7_TYPE_MASK   UINT32_C(3)
+#define V7_TYPE_FAULT  UINT32_C(0)
+#define V7_L1_PAGE_TBL UINT32_C(1)
+#define V7_L2_LARGE    UINT32_C(1)
+#define V7_SECT_BIT    UINT32_C(2) /* bit 1: section (L1) / small page (L2) */
+
+/* First-level page-table descriptor: bits 31:10 second-level table base;
+ * bit 2 PXN, bit 3 NS, bits 8:5 domain, all written 0. */
+#define V7_L1_TBL_BASE UINT32_C(0xfffffc00)
+
+/* Section: bits 31:20 base, bit 18 = 0 (1 = supersection). */
+#define V7_SECT_BASE	  UINT32_C(0xfff00000)
+#define V7_SECT_SUPER	  (UINT32_C(1) << 18)
+#define V7_SECT_PXN	  (UINT32_C(1) << 0)
+#define V7_SECT_XN	  (UINT32_C(1) << 4)
+#define V7_SECT_AP_SHIFT  10		      /* AP[1:0], bits 11:10 */
+#define V7_SECT_TEX_SHIFT 12		      /* TEX[2:0], bits 14:12 */
+#define V7_SECT_APX	  (UINT32_C(1) << 15) /* AP[2] */
+#define V7_SECT_S	  (UINT32_C(1) << 16)
+#define V7_SECT_NG	  (UINT32_C(1) << 17)
+
+/* Small page: bits 31:12 base. This is also the layout of `arch`. */
+#define V7_PAGE_BASE	  UINT32_C(0xfffff000)
+#define V7_PAGE_XN	  (UINT32_C(1) << 0)
+#define V7_B		  (UINT32_C(1) << 2) /* same position in sections */
+#define V7_C		  (UINT32_C(1) << 3) /* same position in sections */
+#define V7_PAGE_AP_SHIFT  4		     /* AP[1:0], bits 5:4 */
+#define V7_PAGE_TEX_SHIFT 6		     /* TEX[2:0], bits 8:6 */
+#define V7_PAGE_APX	  (UINT32_C(1) << 9) /* AP[2] */
+#define V7_PAGE_S	  (UINT32_C(1) << 10)
+#define V7_PAGE_NG	  (UINT32_C(1) << 11)
+
+/* Section attribute fields sit 6 bits above the small-page ones (TEX 14:12 vs
+ * 8:6, AP 11:10 vs 5:4, AP[2] 15 vs 9, S 16 vs 10, nG 17 vs 11). */
+#define V7_SECT_FIELD_DELTA 6
+
+/* AP[2:0] bits (AFE = 1): AP[0] Access flag, AP[1] PL0 access, AP[2] read-only. */
+#define V7_AP0 1u
+#define V7_AP1 2u
+
+/* TEX[2:0] (arch bits 8:6) and C, B (3, 2): the memory type. */
+#define V7_TEXCB_MASK ((UINT32_C(7) << V7_PAGE_TEX_SHIFT) | V7_C | V7_B)
+/* `arch`: memory type and nG, in the small-page layout. */
+#define V7_ARCH_MASK (V7_TEXCB_MASK | V7_PAGE_NG)
+
+#define V7_ALL_FLAGS  (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U | PHYSIM_DEVICE | PHYSIM_UNCACHED)
+#define V7_TYPE_FLAGS (PHYSIM_DEVICE | PHYSIM_UNCACHED)
+
+/* TEX:C:B as one 5-bit number, TEX in bits 4:2 (G5.7, TEX remap disabled). */
+static inline unsigned v7_texcb(uint32_t page_layout_bits)
+{
+	unsigned tex = (page_layout_bits >> V7_PAGE_TEX_SHIFT) & 7;
+	return (tex << 2) | ((page_layout_bits & V7_C) ? 2 : 0) |
+	       ((page_layout_bits & V7_B) ? 1 : 0);
+}
+
+static inline uint32_t v7_texcb_bits(unsigned texcb)
+{
+	return ((uint32_t)(texcb >> 2) << V7_PAGE_TEX_SHIFT) | ((texcb & 2) ? V7_C : 0) |
+	       ((texcb & 1) ? V7_B : 0);
+}
+
+/* The TEX:C:B values physim uses (TEX, C, B). */
+#define V7_TEXCB_STRONGLY_ORDERED 0x00u /* 000 0 0 */
+#define V7_TEXCB_SHARED_DEVICE	  0x01u /* 000 0 1 */
+#define V7_TEXCB_NONSHARED_DEVICE 0x08u /* 010 0 0 */
+#define V7_TEXCB_NORMAL_NC	  0x04u /* 001 0 0: outer and inner non-cacheable */
+#define V7_TEXCB_NORMAL_WB_WA	  0x07u /* 001 1 1: outer and inner write-back, write-allocate */
+
+static inline bool v7_texcb_is_device(unsigned t)
+{
+	return t == V7_TEXCB_STRONGLY_ORDERED || t == V7_TEXCB_SHARED_DEVICE ||
+	       t == V7_TEXCB_NONSHARED_DEVICE;
+}
+
+/* Reserved or IMPLEMENTATION DEFINED encodings (G5.7 table of TEX, C, B):
+ * TEX 001 with CB 01 (reserved) or 10 (IMP DEF), TEX 010 with CB != 00, TEX 011. */
+static inline bool v7_texcb_reserved(unsigned t)
+{
+	unsigned tex = t >> 2, cb = t & 3;
+	return (tex == 1 && (cb == 1 || cb == 2)) || (tex == 2 && cb != 0) || tex == 3;
+}
+
+/* Memory type from DEVICE / UNCACHED or from `arch` TEX/C/B (0 = not given,
+ * so strongly-ordered cannot be asked for through arch; DEVICE gives
+ * Shareable Device). If both are given the arch value must decode to the same
+ * flag and is used. */
+static int v7_memtype(uint32_t flags, uint64_t arch, unsigned *texcb)
+{
+	unsigned want = v7_texcb((uint32_t)arch);
+
+	if (want != 0 && v7_texcb_reserved(want))
+		return -ENOTSUP;
+	switch (flags & V7_TYPE_FLAGS) {
+	case PHYSIM_DEVICE:
+		if (want == 0)
+			want = V7_TEXCB_SHARED_DEVICE;
+		else if (!v7_texcb_is_device(want))
+			return -ENOTSUP;
+		break;
+	case PHYSIM_UNCACHED:
+		if (want == 0)
+			want = V7_TEXCB_NORMAL_NC;
+		else if (want != V7_TEXCB_NORMAL_NC)
+			return -ENOTSUP;
+		break;
+	default:
+		if (want == 0)
+			want = V7_TEXCB_NORMAL_WB_WA;
+		break;
+	}
+	*texcb = want;
+	return 0;
+}
+
+static inline uint32_t v7_flags_of_texcb(unsigned t)
+{
+	if (v7_texcb_is_device(t))
+		return PHYSIM_DEVICE;
+	return t == V7_TEXCB_NORMAL_NC ? PHYSIM_UNCACHED : 0;
+}
+
+static enum pt_kind v7_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	uint32_t type = (uint32_t)d & V7_TYPE_MASK;
+
+	if (type == V7_TYPE_FAULT)
+		return PT_INVALID;
+	if (level == 1) {
+		if (type == V7_L1_PAGE_TBL)
+			return PT_TABLE;
+		return (d & V7_SECT_SUPER) ? PT_RESERVED : PT_LEAF;
+	}
+	return type == V7_L2_LARGE ? PT_RESERVED : PT_LEAF;
+}
+
+static uint64_t v7_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	uint32_t v = (uint32_t)d;
+
+	if (level == 0)
+		return v & V7_PAGE_BASE;
+	return v & ((v & V7_SECT_BIT) ? V7_SECT_BASE : V7_L1_TBL_BASE);
+}
+
+/* First-level page-table descriptor: base | 0b01, PXN = NS = domain = 0, the
+ * most permissive (G5.4). */
+static uint64_t v7_encode_table(const struct physim_pt_format *f, uint64_t table_pa, unsigned level)
+{
+	return ((uint32_t)table_pa & V7_L1_TBL_BASE) | V7_L1_PAGE_TBL;
+}
+
+/* Small-page layout of every attribute (what a small page holds as is and
+ * what a section holds 6 bits higher), without the type bits and XN/PXN. */
+static int v7_attr_bits(const struct pt_leaf_attr *a, uint32_t *bits)
+{
+	uint32_t fl = a->flags, ap = 0;
+	unsigned texcb;
+	int rc;
+
+	if (fl & ~(uint32_t)V7_ALL_FLAGS)
+		return -EINVAL;
+	if (a->arch & ~(uint64_t)V7_ARCH_MASK)
+		return -ENOTSUP;
+	/* AFE = 1 has no "no access" encoding: reads are always allowed. */
+	if (!(fl & PHYSIM_R) || (fl & V7_TYPE_FLAGS) == V7_TYPE_FLAGS)
+		return -ENOTSUP;
+	rc = v7_memtype(fl, a->arch, &texcb);
+	if (rc)
+		return rc;
+	if (a->accessed)
+		ap |= V7_AP0;
+	if (fl & PHYSIM_U)
+		ap |= V7_AP1;
+	*bits = v7_texcb_bits(texcb) | (ap << V7_PAGE_AP_SHIFT) | V7_PAGE_S |
+		((uint32_t)a->arch & V7_PAGE_NG) | ((fl & PHYSIM_W) ? 0 : V7_PAGE_APX);
+	return 0;
+}
+
+/* Execute: XN = !X. PXN stays 0 on sections so that a section means what the
+ * small pages it splits into mean (a small page has no PXN). */
+static int v7_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
+			  const struct pt_leaf_attr *a, unsigned level, uint64_t *d)
+{
+	uint64_t size = pt_level_page_size(f, level);
+	uint32_t bits, cb;
+	bool xn = !(a->flags & PHYSIM_X);
+	int rc;
+
+	if (level > 1 || pa >= (UINT64_C(1) << f->pa_bits) || (pa & (size - 1)))
+		return -EINVAL;
+	rc = v7_attr_bits(a, &bits);
+	if (rc)
+		return rc;
+	if (level == 0) {
+		*d = (uint32_t)pa | bits | V7_SECT_BIT | (xn ? V7_PAGE_XN : 0);
+		return 0;
+	}
+	cb = bits & (V7_C | V7_B);
+	*d = (uint32_t)pa | ((bits & ~cb) << V7_SECT_FIELD_DELTA) | cb | V7_SECT_BIT |
+	     (xn ? V7_SECT_XN : 0);
+	return 0;
+}
+
+/* A section's attributes moved into the small-page layout. C and B share their
+ * positions; everything else (AP, TEX, AP[2], S, nG) moves down 6 bits. */
+static uint32_t v7_section_to_page_layout(uint32_t s)
+{
+	uint32_t moved = (s >> V7_SECT_FIELD_DELTA) &
+			 ((UINT32_C(3) << V7_PAGE_AP_SHIFT) | (UINT32_C(7) << V7_PAGE_TEX_SHIFT) |
+			  V7_PAGE_APX | V7_PAGE_S | V7_PAGE_NG);
+	return moved | (s & (V7_C | V7_B));
+}
+
+/* X: for a PL0 mapping, XN alone (PXN only restricts PL1); for a PL1 mapping,
+ * XN and (sections) PXN both clear. */
+static void v7_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigned level,
+			   struct pt_leaf_attr *a)
+{
+	uint32_t v = (uint32_t)d, p, ap;
+	bool xn, pxn = false;
+	uint32_t fl = PHYSIM_R;
+
+	if (level == 0) {
+		p = v;
+		xn = v & V7_PAGE_XN;
+	} else {
+		p = v7_section_to_page_layout(v);
+		xn = v & V7_SECT_XN;
+		pxn = v & V7_SECT_PXN;
+	}
+	ap = (p >> V7_PAGE_AP_SHIFT) & 3;
+	if (!(p & V7_PAGE_APX))
+		fl |= PHYSIM_W;
+	if (ap & V7_AP1)
+		fl |= PHYSIM_U | (xn ? 0 : PHYSIM_X);
+	else
+		fl |= (xn || pxn) ? 0 : PHYSIM_X;
+	fl |= v7_flags_of_texcb(v7_texcb(p));
+
+	a->flags = fl;
+	a->arch = p & V7_ARCH_MASK;
+	a->accessed = (ap & V7_AP0) != 0;
+	a->dirty = false;
+}
+
+static const struct pt_format_ops v7_ops = {
+    .classify = v7_classify,
+    .output_addr = v7_output_addr,
+    .encode_table = v7_encode_table,
+    .encode_leaf = v7_encode_leaf,
+    .decode_leaf = v7_decode_leaf,
+};
+
+/* TTBCR.N = 0: TTBR0 translates the whole 32-bit VA (G5.4 "Selecting between
+ * TTBR0 and TTBR1"). Output addresses of sections and small pages are 32 bits
+ * (supersections would give 40). */
+const struct physim_pt_format physim_fmt_armv7_short = {
+    .name = "armv7-short",
+    .description = "ARMv7 short-descriptor, 32-bit VA (1M sections, 4K small pages)",
+    .arch = PHYSIM_ARCH_AARCH64,
+    .stage2 = false,
+    .levels = 2,
+    .pte_bytes = 4,
+    .va_bits = 32,
+    .pa_bits = 32,
+    .sign_extended = false,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 8, .leaf_ok = true},  /* second level: small pages */
+	    {.shift = 20, .index_bits = 12, .leaf_ok = true}, /* first level: sections */
+	},
+    .flags_supported = V7_ALL_FLAGS,
+    .arch_attr_mask = V7_ARCH_MASK,
+    .set_accessed_on_map = true,
+    .set_dirty_on_map = false,
+    .ops = &v7_ops,
+};
