@@ -338,13 +338,114 @@ static void test_decode_huge_global(void **state)
 	assert_int_equal(a.flags, R | W | X);
 }
 
+/* ---- through the engine: entries as they lie in simulated RAM ---- */
+
+struct rig {
+	struct physim_ram *ram;
+	struct physim_direct_map dm;
+	struct physim_pt *pt;
+};
+
+static void rig_up(struct rig *r)
+{
+	assert_int_equal(physim_ram_create(&(struct physim_ram_config){.size = 64u << 20}, &r->ram),
+			 0);
+	r->dm = physim_ram_direct_map(r->ram);
+	assert_int_equal(physim_pt_create(F, physim_ram_paging_handler(r->ram), &r->pt), 0);
+}
+
+static void rig_down(struct rig *r)
+{
+	physim_pt_destroy(r->pt);
+	assert_int_equal(physim_ram_stats(r->ram).used_frames, 0);
+	physim_ram_destroy(r->ram);
+}
+
+static uint64_t read_entry(const struct rig *r, uint64_t table, uint64_t index)
+{
+	uint64_t v;
+	memcpy(&v, physim_dm_phys_to_virt(&r->dm, table + index * 8), 8);
+	return v;
+}
+
+/* The LDDIR walk: Dir3 (VA 47:39), Dir2 (38:30), Dir1 (29:21), PT (20:12);
+ * a directory entry is the next table's physical address, nothing else. */
+static uint64_t walk_to(const struct rig *r, uint64_t va, unsigned stop_level)
+{
+	static const unsigned shift[] = {12, 21, 30, 39};
+	uint64_t table = physim_pt_root(r->pt);
+	for (unsigned l = 3;; l--) {
+		uint64_t e = read_entry(r, table, (va >> shift[l]) & 511);
+		if (l == stop_level)
+			return e;
+		assert_int_equal(e & 0xfff, 0);
+		assert_in_range(e, r->dm.base, r->dm.base + r->dm.size - 4096);
+		table = e;
+	}
+}
+
+static void test_engine(void **state)
+{
+	(void)state;
+	struct rig r;
+	rig_up(&r);
+
+	/* 4K R|W: V|D|CC|P|W and NX, no A/D bookkeeping */
+	assert_int_equal(physim_pt_map(r.pt, 0x12345000, 0x80005000, 4096, R | W), 0);
+	assert_int_equal(walk_to(&r, 0x12345000, 0), UINT64_C(0x4000000080005193));
+	/* 2M at a negative (sign-extended) VA, root index 256:
+	 * V|PLV3|CC|H|P = 0xdd */
+	uint64_t hi = UINT64_C(0xffff800000200000);
+	assert_int_equal(physim_pt_map(r.pt, hi, 0x80200000, 2u << 20, R | X | U), 0);
+	assert_int_equal(pt_index(F, hi, 3), 256);
+	assert_int_equal(walk_to(&r, hi, 1), 0x802000dd);
+	/* 1G device, read/write: V|D|H|P|W = 0x1c3, NX */
+	assert_int_equal(physim_pt_map(r.pt, 0x40000000, 0xc0000000, 1u << 30, R | W | DEV), 0);
+	assert_int_equal(walk_to(&r, 0x40000000, 2), UINT64_C(0x40000000c00001c3));
+	/* 2M global through arch: G goes to HG (bit 12) */
+	struct physim_pt_mapping m = {
+	    .va = 0x20000000, .pa = 0x80400000, .size = 2u << 20, .flags = R | W | X, .arch = B_G};
+	assert_int_equal(physim_pt_map_ex(r.pt, &m, 0), 0);
+	assert_int_equal(walk_to(&r, 0x20000000, 1), 0x804011d3);
+	/* 4K global: G stays in bit 6 */
+	m = (struct physim_pt_mapping){
+	    .va = 0x12346000, .pa = 0x80006000, .size = 4096, .flags = R, .arch = B_G};
+	assert_int_equal(physim_pt_map_ex(r.pt, &m, 0), 0);
+	assert_int_equal(walk_to(&r, 0x12346000, 0), UINT64_C(0x40000000800060d1));
+
+	struct physim_pt_mapping q;
+	assert_int_equal(physim_pt_query(r.pt, 0x20012345, &q), 0);
+	assert_int_equal(q.flags, R | W | X);
+	assert_int_equal(q.arch, B_G | B_CC);
+	assert_int_equal(q.size, 2u << 20);
+	assert_int_equal(q.pa, 0x80400000);
+	/* Non-canonical VA; a huge page at the root does not exist. */
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(0x0000800000000000), 0x80000000, 4096, R),
+			 -EINVAL);
+	assert_int_equal(physim_pt_map(r.pt, 0, 0, UINT64_C(1) << 39, R), -EINVAL);
+	/* Write-only pages exist on LoongArch: NR|NX, D|W */
+	assert_int_equal(physim_pt_map(r.pt, 0x12347000, 0x80007000, 4096, W), 0);
+	assert_int_equal(walk_to(&r, 0x12347000, 0), UINT64_C(0x6000000080007193));
+
+	/* Splitting the 2M global page keeps every attribute in each 4K
+	 * piece, G moving from HG back to bit 6. */
+	assert_int_equal(physim_pt_unmap_region(r.pt, 0x20000000, 4096), 0);
+	/* piece at 0x20002000: pa 0x80402000 | V|D|CC|G|P|W = 0x1d3 */
+	assert_int_equal(walk_to(&r, 0x20002000, 0), 0x804021d3);
+	assert_int_equal(walk_to(&r, 0x20000000, 0), 0);
+	assert_int_equal(physim_pt_query(r.pt, 0x20002000, &q), 0);
+	assert_int_equal(q.arch, B_G | B_CC);
+	assert_int_equal(q.size, 4096);
+	rig_down(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_geometry),	       cmocka_unit_test(test_golden),
 	    cmocka_unit_test(test_flag_round_trip),    cmocka_unit_test(test_arch_bits),
 	    cmocka_unit_test(test_bad_input),	       cmocka_unit_test(test_classify),
-	    cmocka_unit_test(test_decode_huge_global),
+	    cmocka_unit_test(test_decode_huge_global), cmocka_unit_test(test_engine),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

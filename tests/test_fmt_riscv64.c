@@ -62,105 +62,117 @@ struct geom {
 	uint64_t root_bytes;
 	uint32_t flags_supported;
 	uint64_t arch_mask;
+	uint64_t page_sizes; /* bit n: 2^n-byte pages */
 };
 
 static const struct geom geoms[] = {
     /* Sv39/48/57 (10.4-10.6): 9 bits per level, 4K/2M/1G/512G/256T leaves. */
-    {&physim_fmt_sv39,
-     "sv39",
-     3,
-     8,
-     39,
-     56,
-     true,
-     false,
-     {12, 21, 30},
-     {9, 9, 9},
-     4096,
-     0x3f,
-     UINT64_C(0x6000000000000320)},
-    {&physim_fmt_sv48,
-     "sv48",
-     4,
-     8,
-     48,
-     56,
-     true,
-     false,
-     {12, 21, 30, 39},
-     {9, 9, 9, 9},
-     4096,
-     0x3f,
-     UINT64_C(0x6000000000000320)},
-    {&physim_fmt_sv57,
-     "sv57",
-     5,
-     8,
-     57,
-     56,
-     true,
-     false,
-     {12, 21, 30, 39, 48},
-     {9, 9, 9, 9, 9},
-     4096,
-     0x3f,
-     UINT64_C(0x6000000000000320)},
+    {.f = &physim_fmt_sv39,
+     .name = "sv39",
+     .levels = 3,
+     .pte_bytes = 8,
+     .va_bits = 39,
+     .pa_bits = 56,
+     .sign_extended = true,
+     .shift = {12, 21, 30},
+     .index_bits = {9, 9, 9},
+     .root_bytes = 4096,
+     .flags_supported = 0x3f,
+     .arch_mask = UINT64_C(0x6000000000000320),
+     .page_sizes = UINT64_C(0x40201000)},
+    {.f = &physim_fmt_sv48,
+     .name = "sv48",
+     .levels = 4,
+     .pte_bytes = 8,
+     .va_bits = 48,
+     .pa_bits = 56,
+     .sign_extended = true,
+     .shift = {12, 21, 30, 39},
+     .index_bits = {9, 9, 9, 9},
+     .root_bytes = 4096,
+     .flags_supported = 0x3f,
+     .arch_mask = UINT64_C(0x6000000000000320),
+     .page_sizes = UINT64_C(0x8040201000)},
+    {.f = &physim_fmt_sv57,
+     .name = "sv57",
+     .levels = 5,
+     .pte_bytes = 8,
+     .va_bits = 57,
+     .pa_bits = 56,
+     .sign_extended = true,
+     .shift = {12, 21, 30, 39, 48},
+     .index_bits = {9, 9, 9, 9, 9},
+     .root_bytes = 4096,
+     .flags_supported = 0x3f,
+     .arch_mask = UINT64_C(0x6000000000000320),
+     .page_sizes = UINT64_C(0x1008040201000)},
     /* x4 (H extension): GPA 2 bits wider, zero-extended, root 2048 entries
      * = 16 KiB; U not a generic flag; G not an arch bit. */
-    {&physim_fmt_sv39x4,
-     "sv39x4",
-     3,
-     8,
-     41,
-     56,
-     false,
-     true,
-     {12, 21, 30},
-     {9, 9, 11},
-     16384,
-     0x37,
-     UINT64_C(0x6000000000000300)},
-    {&physim_fmt_sv48x4,
-     "sv48x4",
-     4,
-     8,
-     50,
-     56,
-     false,
-     true,
-     {12, 21, 30, 39},
-     {9, 9, 9, 11},
-     16384,
-     0x37,
-     UINT64_C(0x6000000000000300)},
-    {&physim_fmt_sv57x4,
-     "sv57x4",
-     5,
-     8,
-     59,
-     56,
-     false,
-     true,
-     {12, 21, 30, 39, 48},
-     {9, 9, 9, 9, 11},
-     16384,
-     0x37,
-     UINT64_C(0x6000000000000300)},
+    {.f = &physim_fmt_sv39x4,
+     .name = "sv39x4",
+     .levels = 3,
+     .pte_bytes = 8,
+     .va_bits = 41,
+     .pa_bits = 56,
+     .stage2 = true,
+     .shift = {12, 21, 30},
+     .index_bits = {9, 9, 11},
+     .root_bytes = 16384,
+     .flags_supported = 0x37,
+     .arch_mask = UINT64_C(0x6000000000000300),
+     .page_sizes = UINT64_C(0x40201000)},
+    {.f = &physim_fmt_sv48x4,
+     .name = "sv48x4",
+     .levels = 4,
+     .pte_bytes = 8,
+     .va_bits = 50,
+     .pa_bits = 56,
+     .stage2 = true,
+     .shift = {12, 21, 30, 39},
+     .index_bits = {9, 9, 9, 11},
+     .root_bytes = 16384,
+     .flags_supported = 0x37,
+     .arch_mask = UINT64_C(0x6000000000000300),
+     .page_sizes = UINT64_C(0x8040201000)},
+    {.f = &physim_fmt_sv57x4,
+     .name = "sv57x4",
+     .levels = 5,
+     .pte_bytes = 8,
+     .va_bits = 59,
+     .pa_bits = 56,
+     .stage2 = true,
+     .shift = {12, 21, 30, 39, 48},
+     .index_bits = {9, 9, 9, 9, 11},
+     .root_bytes = 16384,
+     .flags_supported = 0x37,
+     .arch_mask = UINT64_C(0x6000000000000300),
+     .page_sizes = UINT64_C(0x1008040201000)},
     /* Sv32 (10.3): 10 bits per level, 4-byte PTEs, 4K/4M, 34-bit PA. */
-    {&physim_fmt_sv32, "sv32", 2, 4, 32, 34, false, false, {12, 22}, {10, 10}, 4096, 0x0f, 0x320},
-    {&physim_fmt_sv32x4,
-     "sv32x4",
-     2,
-     4,
-     34,
-     34,
-     false,
-     true,
-     {12, 22},
-     {10, 12},
-     16384,
-     0x07,
-     0x300},
+    {.f = &physim_fmt_sv32,
+     .name = "sv32",
+     .levels = 2,
+     .pte_bytes = 4,
+     .va_bits = 32,
+     .pa_bits = 34,
+     .shift = {12, 22},
+     .index_bits = {10, 10},
+     .root_bytes = 4096,
+     .flags_supported = 0x0f,
+     .arch_mask = 0x320,
+     .page_sizes = UINT64_C(0x401000)},
+    {.f = &physim_fmt_sv32x4,
+     .name = "sv32x4",
+     .levels = 2,
+     .pte_bytes = 4,
+     .va_bits = 34,
+     .pa_bits = 34,
+     .stage2 = true,
+     .shift = {12, 22},
+     .index_bits = {10, 12},
+     .root_bytes = 16384,
+     .flags_supported = 0x07,
+     .arch_mask = 0x300,
+     .page_sizes = UINT64_C(0x401000)},
 };
 
 static void test_geometry(void **state)
@@ -196,6 +208,29 @@ static void test_geometry(void **state)
 		assert_true(f->set_accessed_on_map);
 		assert_true(f->set_dirty_on_map);
 		assert_non_null(f->description);
+	}
+}
+
+/* What physim_format_get_info reports: the root's size and alignment (16 KiB
+ * for G-stage roots, H extension) and the page sizes. */
+static void test_format_info(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(geoms) / sizeof(geoms[0]); i++) {
+		const struct geom *g = &geoms[i];
+		struct physim_pt_format_info info;
+
+		physim_format_get_info(g->f, &info);
+		assert_string_equal(info.name, g->name);
+		assert_int_equal(info.levels, g->levels);
+		assert_int_equal(info.va_bits, g->va_bits);
+		assert_int_equal(info.pa_bits, g->pa_bits);
+		assert_int_equal(info.stage2, g->stage2);
+		assert_int_equal(info.root_bytes, g->root_bytes);
+		assert_int_equal(info.root_align, g->root_bytes);
+		assert_int_equal(info.page_sizes, g->page_sizes);
+		assert_int_equal(info.flags_supported, g->flags_supported);
+		assert_int_equal(info.arch_attr_mask, g->arch_mask);
 	}
 }
 
@@ -259,7 +294,7 @@ static const struct golden goldens[] = {
     /* PBMT NC through arch only: decode reports UNCACHED too */
     {&physim_fmt_sv39, 0, 0x80004000, R, B_NC, false, false, UINT64_C(0x2000000020001003), R | UNC,
      B_NC},
-    /* PBMT IO through arch with agreeing DEVICE */
+    /* PBMT IO through arch alone: decode reports DEVICE */
     {&physim_fmt_sv39, 0, 0x80004000, R, B_IO, false, false, UINT64_C(0x4000000020001003), R | DEV,
      B_IO},
     /* D kept on a read-only 2 MiB page (a split must keep it) */
@@ -667,14 +702,221 @@ static void test_x4_decode_without_u(void **state)
 	assert_int_equal(a.flags, R | W | X);
 }
 
+/* ---- through the engine: PTEs as they lie in simulated RAM ---- */
+
+struct rig {
+	struct physim_ram *ram;
+	struct physim_direct_map dm;
+	struct physim_pt *pt;
+};
+
+static void rig_up(struct rig *r, const struct physim_pt_format *f)
+{
+	assert_int_equal(physim_ram_create(&(struct physim_ram_config){.size = 64u << 20}, &r->ram),
+			 0);
+	r->dm = physim_ram_direct_map(r->ram);
+	assert_int_equal(physim_pt_create(f, physim_ram_paging_handler(r->ram), &r->pt), 0);
+}
+
+static void rig_down(struct rig *r)
+{
+	physim_pt_destroy(r->pt);
+	assert_int_equal(physim_ram_stats(r->ram).used_frames, 0);
+	physim_ram_destroy(r->ram);
+}
+
+static uint64_t read_pte(const struct rig *r, unsigned pte_bytes, uint64_t table, uint64_t index)
+{
+	const uint8_t *p = physim_dm_phys_to_virt(&r->dm, table + index * pte_bytes);
+	if (pte_bytes == 4) {
+		uint32_t v;
+		memcpy(&v, p, 4);
+		return v;
+	}
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* Follows pointers the way 10.3.2 does, with the index arithmetic written
+ * out per scheme: returns the PTE at `stop_level` for va. Pointers must be
+ * exactly (next >> 12) << 10 | V. */
+static uint64_t walk_to(const struct rig *r, unsigned pte_bytes, const unsigned *shifts,
+			const unsigned *bits, unsigned levels, uint64_t va, unsigned stop_level)
+{
+	uint64_t table = physim_pt_root(r->pt);
+	for (unsigned l = levels - 1;; l--) {
+		uint64_t idx = (va >> shifts[l]) & ((UINT64_C(1) << bits[l]) - 1);
+		uint64_t e = read_pte(r, pte_bytes, table, idx);
+		if (l == stop_level)
+			return e;
+		assert_int_equal(e & 0x3ff, B_V); /* a pointer: V only */
+		uint64_t next = (e >> 10) << 12;
+		assert_in_range(next, r->dm.base, r->dm.base + r->dm.size - 4096);
+		table = next;
+	}
+}
+
+static void test_engine_sv39(void **state)
+{
+	(void)state;
+	static const unsigned sh[] = {12, 21, 30}, bits[] = {9, 9, 9};
+	struct rig r;
+	rig_up(&r, &physim_fmt_sv39);
+
+	/* 4K R|W: A and D pre-set (Svade): 0x80005 << 10 | 0xc7 */
+	assert_int_equal(physim_pt_map(r.pt, 0x40201000, 0x80005000, 4096, R | W), 0);
+	assert_int_equal(walk_to(&r, 8, sh, bits, 3, 0x40201000, 0), 0x200014c7);
+	/* read-only: A only */
+	assert_int_equal(physim_pt_map(r.pt, 0x40202000, 0x80006000, 4096, R | U), 0);
+	assert_int_equal(walk_to(&r, 8, sh, bits, 3, 0x40202000, 0), 0x20001853);
+	/* 2M device: 0x80200 << 10 | V|R|W|A|D, PBMT IO */
+	assert_int_equal(physim_pt_map(r.pt, 0x40400000, 0x80200000, 2u << 20, R | W | DEV), 0);
+	assert_int_equal(walk_to(&r, 8, sh, bits, 3, 0x40400000, 1), UINT64_C(0x40000000200800c7));
+	/* 1G at a negative (sign-extended) VA: index 511 at the root. */
+	assert_int_equal(
+	    physim_pt_map(r.pt, UINT64_C(0xffffffffc0000000), 0xc0000000, 1u << 30, R | X), 0);
+	assert_int_equal(walk_to(&r, 8, sh, bits, 3, UINT64_C(0xffffffffc0000000), 2), 0x3000004b);
+	/* A non-canonical VA is refused. */
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(0x0000004000000000), 0x80000000, 4096, R),
+			 -EINVAL);
+	/* W without R is refused. */
+	assert_int_equal(physim_pt_map(r.pt, 0x40203000, 0x80007000, 4096, W), -ENOTSUP);
+
+	struct physim_pt_mapping m;
+	assert_int_equal(physim_pt_query(r.pt, 0x40400123, &m), 0);
+	assert_int_equal(m.flags, R | W | DEV);
+	assert_int_equal(m.size, 2u << 20);
+	assert_true(m.accessed);
+	assert_true(m.dirty);
+
+	/* protect keeps A and D (a page that was written stays dirty). */
+	assert_int_equal(physim_pt_protect(r.pt, 0x40201000, R), 0);
+	assert_int_equal(walk_to(&r, 8, sh, bits, 3, 0x40201000, 0), 0x200014c3);
+	assert_int_equal(physim_pt_protect(r.pt, 0x40201000, R | W | X), 0);
+	assert_int_equal(walk_to(&r, 8, sh, bits, 3, 0x40201000, 0), 0x200014cf);
+
+	assert_int_equal(physim_pt_unmap(r.pt, 0x40201000, NULL), 0);
+	assert_int_equal(walk_to(&r, 8, sh, bits, 3, 0x40201000, 0), 0);
+	rig_down(&r);
+}
+
+static void test_engine_sv39x4_root(void **state)
+{
+	(void)state;
+	static const unsigned sh[] = {12, 21, 30}, bits[] = {9, 9, 11};
+	struct rig r;
+	rig_up(&r, &physim_fmt_sv39x4);
+
+	uint64_t root = physim_pt_root(r.pt);
+	assert_int_equal(root % 16384, 0);
+	assert_int_equal(physim_pt_table_frames(r.pt), 4);
+
+	/* GPA bit 40: root entry 1024, byte 8192 of the root. */
+	uint64_t gpa = (UINT64_C(1) << 40) | 0x3000;
+	assert_int_equal(physim_pt_map(r.pt, gpa, 0x80009000, 4096, R | W | U), 0);
+	uint64_t e = read_pte(&r, 8, root, 1024);
+	assert_int_equal(e & 0x3ff, B_V);
+	for (uint64_t i = 0; i < 2048; i++)
+		if (i != 1024)
+			assert_int_equal(read_pte(&r, 8, root, i), 0);
+	/* 0x80009 << 10 | V|R|W|U|A|D */
+	assert_int_equal(walk_to(&r, 8, sh, bits, 3, gpa, 0), 0x200024d7);
+	/* GPA bit 41 is beyond the 41-bit input: refused. */
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(1) << 41, 0x80009000, 4096, R), -EINVAL);
+	/* Not sign-extended: a "negative" GPA is out of range too. */
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(0xffffffffc0000000), 0x80009000, 4096, R),
+			 -EINVAL);
+
+	struct physim_pt_mapping m;
+	assert_int_equal(physim_pt_query(r.pt, gpa, &m), 0);
+	assert_int_equal(m.flags, R | W);
+	assert_int_equal(m.pa, 0x80009000);
+
+	/* 2M + 4K region with huge pages allowed: one 2M leaf (0x90000 << 10 |
+	 * V|R|W|X|U|A|D) and one 4K leaf (0x90200 << 10 | same). */
+	assert_int_equal(physim_pt_map_region(r.pt, 0x40000000, 0x90000000, 0x201000, R | W | X,
+					      PHYSIM_ALLOW_HUGE),
+			 0);
+	assert_int_equal(walk_to(&r, 8, sh, bits, 3, 0x40000000, 1), 0x240000df);
+	assert_int_equal(walk_to(&r, 8, sh, bits, 3, 0x40200000, 0), 0x240800df);
+	rig_down(&r);
+}
+
+static void test_engine_sv32(void **state)
+{
+	(void)state;
+	static const unsigned sh[] = {12, 22}, bits[] = {10, 10};
+	struct rig r;
+	rig_up(&r, &physim_fmt_sv32);
+
+	assert_int_equal(physim_pt_map(r.pt, 0xfffff000, 0x80001000, 4096, R | W | X | U), 0);
+	assert_int_equal(walk_to(&r, 4, sh, bits, 2, 0xfffff000, 0), 0x200004df);
+	assert_int_equal(physim_pt_map(r.pt, 0x00400000, 0x80400000, 4u << 20, R), 0);
+	assert_int_equal(walk_to(&r, 4, sh, bits, 2, 0x00400000, 1), 0x20100043);
+	/* Bits above the 4-byte PTE stay clean: the neighbour of the 4M leaf. */
+	assert_int_equal(read_pte(&r, 4, physim_pt_root(r.pt), 2), 0);
+	assert_int_equal(physim_pt_map(r.pt, 0x1000, 0x80001000, 4096, R | DEV), -ENOTSUP);
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(0x100000000), 0x80001000, 4096, R), -EINVAL);
+	rig_down(&r);
+}
+
+static void test_engine_sv32x4_root(void **state)
+{
+	(void)state;
+	static const unsigned sh[] = {12, 22}, bits[] = {10, 12};
+	struct rig r;
+	rig_up(&r, &physim_fmt_sv32x4);
+
+	uint64_t root = physim_pt_root(r.pt);
+	assert_int_equal(root % 16384, 0);
+	assert_int_equal(physim_pt_table_frames(r.pt), 4);
+	/* GPA 0x3_0040_0000 (above 4 GiB) as a 4M page: root index 3073. */
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(0x300400000), 0x80400000, 4u << 20, R | X),
+			 0);
+	assert_int_equal(read_pte(&r, 4, root, 3073), 0x2010005b);
+	assert_int_equal(walk_to(&r, 4, sh, bits, 2, UINT64_C(0x300400000), 1), 0x2010005b);
+	rig_down(&r);
+}
+
+static void test_engine_huge_sizes(void **state)
+{
+	(void)state;
+	static const unsigned sh[] = {12, 21, 30, 39, 48}, bits[] = {9, 9, 9, 9, 9};
+	struct rig r;
+	rig_up(&r, &physim_fmt_sv57);
+	/* The largest pages map output addresses outside the 64 MiB RAM: only
+	 * table frames come from RAM. 256T leaf: 2^36 << 10 | V|R|A */
+	assert_int_equal(
+	    physim_pt_map(r.pt, UINT64_C(1) << 48, UINT64_C(1) << 48, UINT64_C(1) << 48, R), 0);
+	assert_int_equal(walk_to(&r, 8, sh, bits, 5, UINT64_C(1) << 48, 4),
+			 UINT64_C(0x400000000043));
+	/* 512G leaf: 2^27 << 10 | V|R|W|A|D */
+	assert_int_equal(
+	    physim_pt_map(r.pt, UINT64_C(1) << 39, UINT64_C(1) << 39, UINT64_C(1) << 39, R | W), 0);
+	assert_int_equal(walk_to(&r, 8, sh, bits, 5, UINT64_C(1) << 39, 3), UINT64_C(0x20000000c7));
+	rig_down(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_geometry),	       cmocka_unit_test(test_x4_root_index),
-	    cmocka_unit_test(test_golden_leaves),      cmocka_unit_test(test_golden_tables),
-	    cmocka_unit_test(test_flag_round_trip),    cmocka_unit_test(test_arch_bits),
-	    cmocka_unit_test(test_bad_arch_and_flags), cmocka_unit_test(test_pa_limits),
-	    cmocka_unit_test(test_classify),	       cmocka_unit_test(test_x4_decode_without_u),
+	    cmocka_unit_test(test_geometry),
+	    cmocka_unit_test(test_format_info),
+	    cmocka_unit_test(test_x4_root_index),
+	    cmocka_unit_test(test_golden_leaves),
+	    cmocka_unit_test(test_golden_tables),
+	    cmocka_unit_test(test_flag_round_trip),
+	    cmocka_unit_test(test_arch_bits),
+	    cmocka_unit_test(test_bad_arch_and_flags),
+	    cmocka_unit_test(test_pa_limits),
+	    cmocka_unit_test(test_classify),
+	    cmocka_unit_test(test_x4_decode_without_u),
+	    cmocka_unit_test(test_engine_sv39),
+	    cmocka_unit_test(test_engine_sv39x4_root),
+	    cmocka_unit_test(test_engine_sv32),
+	    cmocka_unit_test(test_engine_sv32x4_root),
+	    cmocka_unit_test(test_engine_huge_sizes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
