@@ -1,7 +1,8 @@
 /* tests/test_fmt_x86_64.c - the x86 page-table formats (x86_64-4l/5l,
  * ept-4l/5l, i386-2l, i386-pae): golden descriptors computed by hand from the
  * Intel SDM field layouts, exhaustive flag round trips against an oracle,
- * classify of every reserved-bit rule, and rejection of bad inputs. */
+ * classify of every reserved-bit rule, rejection of bad inputs, and tables
+ * built by the engine on simulated RAM read back byte by byte. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,6 +10,8 @@
 #include <cmocka.h>
 
 #include "pt-format.h"
+
+#include <physim/ram.h>
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -871,6 +874,290 @@ static void test_geometry(void **state)
 	assert_int_equal(fmt_ept4->arch_attr_mask, 0x8000000000000478);
 }
 
+/* ---- through the engine: descriptors as they lie in simulated RAM ---- */
+
+#define RAM_BASE UINT64_C(0x80000000)
+#define RAM_SIZE (UINT64_C(16) << 20)
+
+struct ram_pt {
+	struct physim_ram *ram;
+	struct physim_direct_map dm;
+	struct physim_pt *pt;
+};
+
+static void ram_pt_open(struct ram_pt *r, const struct physim_pt_format *f)
+{
+	assert_int_equal(
+	    physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE},
+			      &r->ram),
+	    0);
+	r->dm = physim_ram_direct_map(r->ram);
+	assert_int_equal(physim_pt_create(f, physim_ram_paging_handler(r->ram), &r->pt), 0);
+	assert_int_equal(physim_ram_stats(r->ram).used_frames, 1); /* the root */
+}
+
+/* Destroy the table and check every table frame came back. */
+static void ram_pt_close(struct ram_pt *r)
+{
+	physim_pt_destroy(r->pt);
+	assert_int_equal(physim_ram_stats(r->ram).used_frames, 0);
+	physim_ram_destroy(r->ram);
+}
+
+/* The raw descriptor at index idx of the table at table_pa (4 or 8 bytes,
+ * little-endian as x86 stores it), read straight from RAM. */
+static uint64_t ram_desc(const struct ram_pt *r, uint64_t table_pa, uint64_t idx, unsigned bytes)
+{
+	const uint8_t *p = physim_dm_phys_to_virt_checked(&r->dm, table_pa + idx * bytes, bytes);
+	uint64_t d = 0;
+	assert_non_null(p);
+	for (unsigned i = 0; i < bytes; i++)
+		d |= (uint64_t)p[i] << (8 * i);
+	return d;
+}
+
+/* A table pointer written by the engine: `low` in bits 11:0, nothing above
+ * bit 51, and a 4 KiB-aligned table frame inside the RAM that is allocated.
+ * Returns the table's address. */
+static uint64_t expect_table_ptr(const struct ram_pt *r, uint64_t d, uint64_t low)
+{
+	uint64_t next = d & UINT64_C(0x000ffffffffff000);
+	assert_int_equal(d & 0xfff, low);
+	assert_int_equal(d & ~UINT64_C(0x000fffffffffffff), 0);
+	assert_true(next >= RAM_BASE && next < RAM_BASE + RAM_SIZE);
+	assert_int_equal(physim_ram_frame_in_use(r->ram, next), 1);
+	return next;
+}
+
+/* 4-level paging walked by hand (SDM Vol. 3A 4.5.4): PML4 index = VA 47:39,
+ * PDPT 38:30, PD 29:21, PT 20:12; every table pointer is P|RW|US. */
+static void test_ram_x86_64_4l(void **state)
+{
+	(void)state;
+	struct ram_pt r;
+	ram_pt_open(&r, fmt_4l);
+	const uint64_t va4k = UINT64_C(0x00007f1234567000);
+	const uint64_t va2m = UINT64_C(0x0000000040200000);
+	const uint64_t va1g = UINT64_C(0xffff800000000000); /* upper half */
+
+	assert_int_equal(physim_pt_map(r.pt, va4k, 0x12345000, PHYSIM_SIZE_4K, R | W | U), 0);
+	struct physim_pt_mapping m2 = {.va = va2m,
+				       .pa = 0x40200000,
+				       .size = PHYSIM_SIZE_2M,
+				       .flags = R | X,
+				       .arch = BIT(7) | BIT(8)};
+	assert_int_equal(physim_pt_map_ex(r.pt, &m2, 0), 0);
+	assert_int_equal(physim_pt_map(r.pt, va1g, 0xc0000000, PHYSIM_SIZE_1G, R | W | X | DEV), 0);
+
+	uint64_t pml4 = physim_pt_root(r.pt);
+	assert_true(pml4 >= RAM_BASE && pml4 < RAM_BASE + RAM_SIZE);
+
+	/* 4K: 0x7f1234567000 -> PML4 254, PDPT 0x48, PD 0x1a2, PT 0x167. */
+	uint64_t pdpt = expect_table_ptr(&r, ram_desc(&r, pml4, 254, 8), 0x007);
+	uint64_t pd = expect_table_ptr(&r, ram_desc(&r, pdpt, 0x48, 8), 0x007);
+	uint64_t pt = expect_table_ptr(&r, ram_desc(&r, pd, 0x1a2, 8), 0x007);
+	assert_int_equal(ram_desc(&r, pt, 0x167, 8), 0x8000000012345007); /* P|RW|US|XD */
+	assert_int_equal(ram_desc(&r, pt, 0x166, 8), 0);
+	assert_int_equal(ram_desc(&r, pt, 0x168, 8), 0);
+
+	/* 2M: 0x40200000 -> PML4 0, PDPT 1, PD 1; PAT at bit 12, G, PS. */
+	pdpt = expect_table_ptr(&r, ram_desc(&r, pml4, 0, 8), 0x007);
+	pd = expect_table_ptr(&r, ram_desc(&r, pdpt, 1, 8), 0x007);
+	assert_int_equal(ram_desc(&r, pd, 1, 8), 0x0000000040201181);
+
+	/* 1G: 0xffff800000000000 -> PML4 256, PDPT 0; device = PCD|PWT, PS. */
+	pdpt = expect_table_ptr(&r, ram_desc(&r, pml4, 256, 8), 0x007);
+	assert_int_equal(ram_desc(&r, pdpt, 0, 8), 0x00000000c000009b);
+
+	/* Tables: PML4 + 3 PDPTs + 2 PDs + 1 PT. */
+	assert_int_equal(physim_pt_table_frames(r.pt), 7);
+	assert_int_equal(physim_ram_stats(r.ram).used_frames, 7);
+
+	/* Query reports what the descriptors say. */
+	struct physim_pt_mapping q;
+	assert_int_equal(physim_pt_query(r.pt, va2m + 0x1234, &q), 0);
+	assert_int_equal(q.pa, 0x40200000);
+	assert_int_equal(q.size, PHYSIM_SIZE_2M);
+	assert_int_equal(q.flags, R | X);
+	assert_int_equal(q.arch, BIT(7) | BIT(8));
+	assert_int_equal(q.level, 1);
+	assert_int_equal(physim_pt_query(r.pt, va1g + 0x12345678, &q), 0);
+	assert_int_equal(q.flags, R | W | X | DEV);
+	assert_int_equal(q.arch, 0);
+
+	/* Things x86 cannot express are refused and change nothing. */
+	assert_int_equal(physim_pt_map(r.pt, 0x1000, 0x1000, PHYSIM_SIZE_4K, W), -ENOTSUP);
+	assert_int_equal(physim_pt_map(r.pt, 0x1000, BIT(52), PHYSIM_SIZE_4K, R), -EINVAL);
+	assert_int_equal(physim_pt_table_frames(r.pt), 7);
+
+	/* A huge-page region: 2M-aligned 4 MiB + 4 KiB = two PDEs and a PTE. */
+	assert_int_equal(
+	    physim_pt_map_region(r.pt, 0x600000, 0x1600000, 0x401000, R | W, PHYSIM_ALLOW_HUGE), 0);
+	/* 0x600000: PML4 0, PDPT 0, PD 3 and 4, then PD 5 -> PT 0. */
+	pdpt = expect_table_ptr(&r, ram_desc(&r, pml4, 0, 8), 0x007);
+	pd = expect_table_ptr(&r, ram_desc(&r, pdpt, 0, 8), 0x007);
+	assert_int_equal(ram_desc(&r, pd, 3, 8), 0x8000000001600083);
+	assert_int_equal(ram_desc(&r, pd, 4, 8), 0x8000000001800083);
+	pt = expect_table_ptr(&r, ram_desc(&r, pd, 5, 8), 0x007);
+	assert_int_equal(ram_desc(&r, pt, 0, 8), 0x8000000001a00003);
+	assert_int_equal(ram_desc(&r, pt, 1, 8), 0);
+
+	/* Protect the first 4 KiB of the first 2M page: the engine splits it
+	 * into a PT; the other 511 entries keep R/W and XD. */
+	assert_int_equal(physim_pt_protect_region(r.pt, 0x600000, PHYSIM_SIZE_4K, R | X), 0);
+	pt = expect_table_ptr(&r, ram_desc(&r, pd, 3, 8), 0x007);
+	assert_int_equal(ram_desc(&r, pt, 0, 8), 0x0000000001600001);
+	assert_int_equal(ram_desc(&r, pt, 1, 8), 0x8000000001601003);
+	assert_int_equal(ram_desc(&r, pt, 511, 8), 0x80000000017ff003);
+
+	ram_pt_close(&r);
+}
+
+/* Splitting a 2M page with PAT set: PAT moves from bit 12 to bit 7. */
+static void test_ram_split_pat(void **state)
+{
+	(void)state;
+	struct ram_pt r;
+	ram_pt_open(&r, fmt_4l);
+	struct physim_pt_mapping m = {
+	    .va = 0x200000, .pa = 0x200000, .size = PHYSIM_SIZE_2M, .flags = R | W, .arch = BIT(7)};
+	assert_int_equal(physim_pt_map_ex(r.pt, &m, 0), 0);
+	uint64_t pml4 = physim_pt_root(r.pt);
+	uint64_t pdpt = expect_table_ptr(&r, ram_desc(&r, pml4, 0, 8), 0x007);
+	uint64_t pd = expect_table_ptr(&r, ram_desc(&r, pdpt, 0, 8), 0x007);
+	assert_int_equal(ram_desc(&r, pd, 1, 8), 0x8000000000201083);
+
+	assert_int_equal(physim_pt_unmap_region(r.pt, 0x3ff000, PHYSIM_SIZE_4K), 0);
+	uint64_t pt = expect_table_ptr(&r, ram_desc(&r, pd, 1, 8), 0x007);
+	assert_int_equal(ram_desc(&r, pt, 0, 8), 0x8000000000200083);
+	assert_int_equal(ram_desc(&r, pt, 510, 8), 0x80000000003fe083);
+	assert_int_equal(ram_desc(&r, pt, 511, 8), 0);
+	ram_pt_close(&r);
+}
+
+/* 5-level paging: PML5 index = VA 56:48 (SDM 4.5.4). */
+static void test_ram_x86_64_5l(void **state)
+{
+	(void)state;
+	struct ram_pt r;
+	ram_pt_open(&r, fmt_5l);
+	const uint64_t va = UINT64_C(0x00abcdef12345000); /* PML5 0xab, PML4 0x19b */
+
+	assert_int_equal(physim_pt_map(r.pt, va, 0x000ffffffffff000, PHYSIM_SIZE_4K, R | W | X), 0);
+	uint64_t t = physim_pt_root(r.pt);
+	t = expect_table_ptr(&r, ram_desc(&r, t, 0xab, 8), 0x007);
+	t = expect_table_ptr(&r, ram_desc(&r, t, 0x19b, 8), 0x007);
+	t = expect_table_ptr(&r, ram_desc(&r, t, 0x1bc, 8), 0x007);
+	t = expect_table_ptr(&r, ram_desc(&r, t, 0x091, 8), 0x007);
+	assert_int_equal(ram_desc(&r, t, 0x145, 8), 0x000ffffffffff003);
+	/* Bit 56 without sign extension is not a canonical 57-bit address. */
+	assert_int_equal(physim_pt_map(r.pt, BIT(56), 0, PHYSIM_SIZE_4K, R), -EINVAL);
+	ram_pt_close(&r);
+}
+
+/* EPT: GPA 47:39 / 38:30 / 29:21 / 20:12 index the tables (29.3.2);
+ * pointers are R|W|X|user-exec (0x407). */
+static void test_ram_ept(void **state)
+{
+	(void)state;
+	struct ram_pt r;
+	ram_pt_open(&r, fmt_ept4);
+	assert_int_equal(physim_pt_map(r.pt, 0x80001000, 0x12345000, PHYSIM_SIZE_4K, R | W | U), 0);
+	assert_int_equal(physim_pt_map(r.pt, 0xfee00000, 0xfee00000, PHYSIM_SIZE_2M, R | W | DEV),
+			 0);
+	struct physim_pt_mapping m = {.va = UINT64_C(0x0000ffffc0000000),
+				      .pa = 0x40000000,
+				      .size = PHYSIM_SIZE_1G,
+				      .flags = X,
+				      .arch = (4 << 3) | BIT(6)};
+	assert_int_equal(physim_pt_map_ex(r.pt, &m, 0), 0);
+
+	uint64_t pml4 = physim_pt_root(r.pt);
+	/* 0x80001000: PML4 0, PDPT 2, PD 0, PT 1. */
+	uint64_t pdpt = expect_table_ptr(&r, ram_desc(&r, pml4, 0, 8), 0x407);
+	uint64_t pd = expect_table_ptr(&r, ram_desc(&r, pdpt, 2, 8), 0x407);
+	uint64_t pt = expect_table_ptr(&r, ram_desc(&r, pd, 0, 8), 0x407);
+	assert_int_equal(ram_desc(&r, pt, 1, 8), 0x12345033); /* R|W, WB */
+	/* 0xfee00000: PML4 0, PDPT 3, PD 0x1f7: UC, large. */
+	pd = expect_table_ptr(&r, ram_desc(&r, pdpt, 3, 8), 0x407);
+	assert_int_equal(ram_desc(&r, pd, 0x1f7, 8), 0xfee00083);
+	/* 0xffffc0000000: PML4 511, PDPT 511: execute-only, WT, IPAT. */
+	pdpt = expect_table_ptr(&r, ram_desc(&r, pml4, 511, 8), 0x407);
+	assert_int_equal(ram_desc(&r, pdpt, 511, 8), 0x400000e4);
+
+	/* Misconfigurations are refused; GPAs are not sign-extended. */
+	assert_int_equal(physim_pt_map(r.pt, 0x1000, 0x1000, PHYSIM_SIZE_4K, W | X), -ENOTSUP);
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(0xffff800000000000), 0, PHYSIM_SIZE_4K, R),
+			 -EINVAL);
+	struct physim_pt_mapping q;
+	assert_int_equal(physim_pt_query(r.pt, 0x80001000, &q), 0);
+	assert_int_equal(q.flags, R | W); /* U is not reported at stage 2 */
+	ram_pt_close(&r);
+
+	ram_pt_open(&r, fmt_ept5);
+	assert_int_equal(
+	    physim_pt_map(r.pt, UINT64_C(0x01ff000000000000), 0x5000, PHYSIM_SIZE_4K, R | X), 0);
+	uint64_t t = physim_pt_root(r.pt);
+	t = expect_table_ptr(&r, ram_desc(&r, t, 0x1ff, 8), 0x407);
+	for (int i = 0; i < 3; i++)
+		t = expect_table_ptr(&r, ram_desc(&r, t, 0, 8), 0x407);
+	assert_int_equal(ram_desc(&r, t, 0, 8), 0x5035);
+	ram_pt_close(&r);
+}
+
+/* 32-bit paging: 4-byte entries; PD index = VA 31:22, PT 21:12 (SDM 4.3). */
+static void test_ram_i386(void **state)
+{
+	(void)state;
+	struct ram_pt r;
+	ram_pt_open(&r, fmt_i386);
+	assert_int_equal(physim_pt_map(r.pt, 0xc0001000, 0x00abc000, PHYSIM_SIZE_4K, R | X | U), 0);
+	assert_int_equal(
+	    physim_pt_map(r.pt, 0xffc00000, UINT64_C(0xabffc00000), 4u << 20, R | W | X), 0);
+	uint64_t pd = physim_pt_root(r.pt);
+	/* 0xc0001000: PD 0x300, PT 1. */
+	uint64_t pde = ram_desc(&r, pd, 0x300, 4);
+	uint64_t pt = expect_table_ptr(&r, pde, 0x007);
+	assert_true(pde < BIT(32));
+	assert_int_equal(ram_desc(&r, pt, 1, 4), 0x00abc005);
+	assert_int_equal(ram_desc(&r, pt, 0, 4), 0);
+	assert_int_equal(ram_desc(&r, pt, 2, 4), 0);
+	/* 0xffc00000: PD 0x3ff, 4M page at 0xab_ffc00000 (PSE-36). */
+	assert_int_equal(ram_desc(&r, pd, 0x3ff, 4), 0xffd56083);
+	assert_int_equal(ram_desc(&r, pd, 0x2ff, 4), 0);
+
+	/* No XD: non-executable pages are refused. */
+	assert_int_equal(physim_pt_map(r.pt, 0x1000, 0x1000, PHYSIM_SIZE_4K, R | W), -ENOTSUP);
+	struct physim_pt_mapping q;
+	assert_int_equal(physim_pt_query(r.pt, 0xffc12345, &q), 0);
+	assert_int_equal(q.pa, UINT64_C(0xabffc00000));
+	assert_int_equal(q.flags, R | W | X);
+	ram_pt_close(&r);
+}
+
+/* PAE: the root is a 4-entry PDPT whose entries are P and the address only
+ * (table 4-8); PDPT index = VA 31:30, PD 29:21, PT 20:12. */
+static void test_ram_pae(void **state)
+{
+	(void)state;
+	struct ram_pt r;
+	ram_pt_open(&r, fmt_pae);
+	assert_int_equal(
+	    physim_pt_map(r.pt, 0xc0201000, UINT64_C(0x123456789000), PHYSIM_SIZE_4K, R | W), 0);
+	assert_int_equal(physim_pt_map(r.pt, 0x00400000, 0x7fe00000, PHYSIM_SIZE_2M, R | X | U), 0);
+	uint64_t pdpt = physim_pt_root(r.pt);
+	/* 0xc0201000: PDPT 3, PD 1, PT 1. */
+	uint64_t pd = expect_table_ptr(&r, ram_desc(&r, pdpt, 3, 8), 0x001);
+	uint64_t pt = expect_table_ptr(&r, ram_desc(&r, pd, 1, 8), 0x007);
+	assert_int_equal(ram_desc(&r, pt, 1, 8), 0x8000123456789003);
+	/* 0x00400000: PDPT 0, PD 2: 2M page. */
+	pd = expect_table_ptr(&r, ram_desc(&r, pdpt, 0, 8), 0x001);
+	assert_int_equal(ram_desc(&r, pd, 2, 8), 0x7fe00085);
+	assert_int_equal(ram_desc(&r, pdpt, 1, 8), 0);
+	assert_int_equal(ram_desc(&r, pdpt, 2, 8), 0);
+	ram_pt_close(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -879,7 +1166,10 @@ int main(void)
 	    cmocka_unit_test(test_golden_pae),	    cmocka_unit_test(test_golden_ept),
 	    cmocka_unit_test(test_classify_x86_64), cmocka_unit_test(test_classify_pae),
 	    cmocka_unit_test(test_classify_i386),   cmocka_unit_test(test_classify_ept),
-	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_round_trip),	    cmocka_unit_test(test_ram_x86_64_4l),
+	    cmocka_unit_test(test_ram_split_pat),   cmocka_unit_test(test_ram_x86_64_5l),
+	    cmocka_unit_test(test_ram_ept),	    cmocka_unit_test(test_ram_i386),
+	    cmocka_unit_test(test_ram_pae),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
