@@ -866,6 +866,21 @@ static void test_geometry(void **state)
 		assert_int_equal(f->flags_supported, t[i].stage2 ? (R | W | X | DEV | UNC)
 								 : (R | W | X | U | DEV | UNC));
 	}
+	/* What physim_format_get_info reports (pt.h). */
+	struct physim_pt_format_info info;
+	physim_format_get_info(fmt_pae, &info);
+	assert_int_equal(info.root_bytes, 32); /* 4 PDPTEs, 32-byte aligned (SDM 4.4.1) */
+	assert_int_equal(info.root_align, 32);
+	assert_int_equal(info.page_sizes, BIT(12) | BIT(21));
+	physim_format_get_info(fmt_i386, &info);
+	assert_int_equal(info.root_bytes, 4096);
+	assert_int_equal(info.level[1].table_bytes, 4096);
+	assert_int_equal(info.page_sizes, BIT(12) | BIT(22));
+	physim_format_get_info(fmt_ept5, &info);
+	assert_int_equal(info.levels, 5);
+	assert_true(info.stage2);
+	assert_int_equal(info.page_sizes, BIT(12) | BIT(21) | BIT(30));
+	assert_int_equal(info.arch_attr_mask, 0x8000000000000478);
 	assert_int_equal(pt_table_bytes(fmt_pae, 2), 32);
 	assert_int_equal(pt_table_bytes(fmt_i386, 1), 4096);
 	assert_int_equal(fmt_4l->arch_attr_mask, 0x7800000000000198);
