@@ -1,1 +1,591 @@
-int main(void) { return 77; }
+/* tools/physim-pt/physim-pt.c - command-line front end to physim's page-table
+ * engine: list formats, build a table from a spec into a RAM image, query and
+ * dump a table inside an image. Exit status: 0 success, 2 bad input, 1 out of
+ * memory. */
+#include "physim-pt.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_main[] =
+    "usage: physim-pt COMMAND [OPTIONS]\n"
+    "\n"
+    "Build, inspect and query page tables of every format physim knows, kept in\n"
+    "RAM images (the simulated RAM's raw bytes plus a trailer; see ram.h).\n"
+    "\n"
+    "commands:\n"
+    "  formats   list the table formats and their geometry\n"
+    "  build     build a table from a spec file into a new RAM image\n"
+    "  query     translate virtual addresses through a table in an image\n"
+    "  dump      print a table's mappings as merged ranges, or as a Graphviz graph\n"
+    "\n"
+    "`physim-pt COMMAND --help` describes each command. Numbers are decimal or\n"
+    "0x-hex with an optional K, M, G or T suffix (powers of 1024): 4K, 0x200000, 1G.\n"
+    "Exit status: 0 done, 2 bad input (one line on stderr says what), 1 out of memory.\n";
+
+static const char usage_formats[] =
+    "usage: physim-pt formats [--format NAME]\n"
+    "\n"
+    "Lists every format: name, levels, input (VA) and output (PA) address bits,\n"
+    "page sizes, root table size, description. With --format, also the geometry\n"
+    "of each level (level 0 is the last-level table, the root is the highest).\n";
+
+static const char usage_build[] =
+    "usage: physim-pt build --format F [--ram-base B] [--ram-size S] --spec FILE --image OUT\n"
+    "\n"
+    "Creates a RAM (default base 0x80000000, size 1G), builds a table of format F\n"
+    "in it as the spec says, saves the RAM to OUT and prints root=0x... .\n"
+    "\n"
+    "Spec file: one operation per line; '#' starts a comment; blank lines are fine.\n"
+    "  map VA PA PAGESIZE FLAGS [replace] [arch=N]\n"
+    "        one page of exactly PAGESIZE (4K, 2M, 1G, ... as the format allows);\n"
+    "        arch=N gives raw leaf attribute bits (the format's arch_attr_mask)\n"
+    "  region VA PA SIZE FLAGS [nohuge] [replace]\n"
+    "        [VA, VA+SIZE) -> [PA, PA+SIZE) with the largest pages alignment\n"
+    "        allows (nohuge: smallest pages only)\n"
+    "  unmap VA           the whole page containing VA (must be mapped)\n"
+    "  unmap VA SIZE      everything in [VA, VA+SIZE); huge pages partly\n"
+    "                     covered are split\n"
+    "  protect VA SIZE FLAGS   new flags for every page in [VA, VA+SIZE)\n"
+    "  write64 PA VALUE   store a raw little-endian 64-bit value at PA\n"
+    "  write32 PA VALUE   the same, 32 bits\n"
+    "FLAGS: letters r (read) w (write) x (execute) u (user) d (device memory)\n"
+    "c (normal uncached memory), in any order, or - for none. replace: replace\n"
+    "what is mapped there instead of failing.\n"
+    "Every frame a write64/write32 touches is reserved before the table is\n"
+    "created, so table frames never land on them. Lines run in file order.\n";
+
+static const char usage_query[] =
+    "usage: physim-pt query --format F --image IMG [--ram-base B] --root R VA...\n"
+    "\n"
+    "For each VA prints `VA PA SIZE FLAGS` (PA of that byte, SIZE of its page,\n"
+    "FLAGS as in spec files) or `VA unmapped`, or `VA fault ...` if a table\n"
+    "pointer leads outside RAM. --ram-base, if given, must match the image.\n"
+    "Exit status 0 whatever the answers.\n";
+
+static const char usage_dump[] =
+    "usage: physim-pt dump --format F --image IMG [--ram-base B] --root R [--dot]\n"
+    "\n"
+    "Prints the mappings in address order, consecutive pages of one size with\n"
+    "the same flags and contiguous physical addresses merged into one line:\n"
+    "  VA_START-VA_END  SIZE  FLAGS  -> PA_START  COUNT x PAGESIZE  [A][D] [arch=N]\n"
+    "FLAGS has one column per flag r w x u d c ('-' when clear); A / D mark the\n"
+    "accessed / dirty bits. Lines starting with '#' are headers and totals.\n"
+    "--dot prints the tree of tables as a Graphviz digraph instead: one node per\n"
+    "table (level, PA, VA span), edges labelled with the entry index, a note per\n"
+    "table summarising its leaves.\n";
+
+/* ---- options ---- */
+
+enum opt_id {
+	OPT_FORMAT = 1,
+	OPT_RAM_BASE,
+	OPT_RAM_SIZE,
+	OPT_SPEC,
+	OPT_IMAGE,
+	OPT_ROOT,
+	OPT_DOT,
+	OPT_HELP,
+	OPT_COUNT,
+};
+
+static const struct option long_opts[] = {
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"ram-base", required_argument, NULL, OPT_RAM_BASE},
+    {"ram-size", required_argument, NULL, OPT_RAM_SIZE},
+    {"spec", required_argument, NULL, OPT_SPEC},
+    {"image", required_argument, NULL, OPT_IMAGE},
+    {"root", required_argument, NULL, OPT_ROOT},
+    {"dot", no_argument, NULL, OPT_DOT},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+struct opts {
+	const char *cmd;
+	unsigned seen; /* bit per enum opt_id */
+	const char *format, *spec, *image;
+	uint64_t ram_base, ram_size, root;
+	char **args; /* positional arguments */
+	int nargs;
+};
+
+static bool has(const struct opts *o, enum opt_id id)
+{
+	return (o->seen & (1u << id)) != 0;
+}
+
+static const char *opt_name(enum opt_id id)
+{
+	return long_opts[id - 1].name;
+}
+
+static uint64_t opt_number(enum opt_id id, const char *arg)
+{
+	uint64_t v;
+	if (parse_u64(arg, &v) < 0)
+		die("bad --%s value '%s' (decimal or 0x-hex, optional K/M/G/T)", opt_name(id), arg);
+	return v;
+}
+
+/* Parse argv (after the command) allowing the options in `allowed`. */
+static void parse_opts(int argc, char **argv, unsigned allowed, const char *usage, struct opts *o)
+{
+	opterr = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+		if (c == 'h')
+			c = OPT_HELP;
+		if (c == '?')
+			die("%s: unknown option '%s' (try --help)", o->cmd, argv[optind - 1]);
+		if (c == ':')
+			die("%s: option '%s' needs a value", o->cmd, argv[optind - 1]);
+		if (c == OPT_HELP) {
+			fputs(usage, stdout);
+			exit(0);
+		}
+		if ((allowed & (1u << c)) == 0)
+			die("%s: option --%s does not apply here (try --help)", o->cmd,
+			    opt_name((enum opt_id)c));
+		if (has(o, (enum opt_id)c))
+			die("%s: option --%s given twice", o->cmd, opt_name((enum opt_id)c));
+		o->seen |= 1u << c;
+		switch (c) {
+		case OPT_FORMAT:
+			o->format = optarg;
+			break;
+		case OPT_SPEC:
+			o->spec = optarg;
+			break;
+		case OPT_IMAGE:
+			o->image = optarg;
+			break;
+		case OPT_RAM_BASE:
+			o->ram_base = opt_number(OPT_RAM_BASE, optarg);
+			break;
+		case OPT_RAM_SIZE:
+			o->ram_size = opt_number(OPT_RAM_SIZE, optarg);
+			break;
+		case OPT_ROOT:
+			o->root = opt_number(OPT_ROOT, optarg);
+			break;
+		default:
+			break;
+		}
+	}
+	o->args = argv + optind;
+	o->nargs = argc - optind;
+}
+
+static void require(const struct opts *o, enum opt_id id)
+{
+	if (!has(o, id))
+		die("%s: missing option --%s (try --help)", o->cmd, opt_name(id));
+}
+
+static void no_args(const struct opts *o)
+{
+	if (o->nargs > 0)
+		die("%s: unexpected argument '%s' (try --help)", o->cmd, o->args[0]);
+}
+
+static const struct physim_pt_format *format_or_die(const char *name,
+						    struct physim_pt_format_info *info)
+{
+	const struct physim_pt_format *f = physim_format(name);
+	if (f == NULL)
+		die("unknown format '%s' (see physim-pt formats)", name);
+	physim_format_get_info(f, info);
+	return f;
+}
+
+/* ---- formats ---- */
+
+static const char *page_sizes_str(uint64_t sizes, char *buf, size_t len)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (unsigned b = 0; b < 64; b++) {
+		if ((sizes >> b & 1) == 0)
+			continue;
+		char s[32];
+		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? "," : "",
+				      size_str(UINT64_C(1) << b, s, sizeof(s)));
+	}
+	return buf;
+}
+
+static void print_levels(const struct physim_pt_format_info *in)
+{
+	printf("  level  VA bits  entries  table  leaf\n");
+	for (unsigned l = in->levels; l-- > 0;) {
+		char tb[32], pg[32];
+		unsigned top = l + 1 < in->levels ? in->level[l + 1].shift : in->va_bits;
+		printf("  %5u  %2u..%-2u   %7" PRIu64 "  %5s  %s\n", l, top - 1, in->level[l].shift,
+		       UINT64_C(1) << in->level[l].index_bits,
+		       size_str(in->level[l].table_bytes, tb, sizeof(tb)),
+		       in->level[l].leaf_ok
+			   ? size_str(UINT64_C(1) << in->level[l].shift, pg, sizeof(pg))
+			   : "-");
+	}
+}
+
+static int cmd_formats(int argc, char **argv, struct opts *o)
+{
+	parse_opts(argc, argv, 1u << OPT_FORMAT, usage_formats, o);
+	no_args(o);
+	struct physim_pt_format_info in;
+	if (has(o, OPT_FORMAT)) {
+		format_or_die(o->format, &in);
+		char ps[128], rb[32];
+		printf("%s: %s\n", in.name, in.description);
+		printf("  %u levels, VA %u bits%s, PA %u bits, %u-byte descriptors%s\n", in.levels,
+		       in.va_bits, in.sign_extended ? " (sign-extended)" : "", in.pa_bits,
+		       in.pte_bytes, in.stage2 ? ", stage 2" : "");
+		printf("  pages %s, root %s (aligned to %" PRIu64 ")\n",
+		       page_sizes_str(in.page_sizes, ps, sizeof(ps)),
+		       size_str(in.root_bytes, rb, sizeof(rb)), in.root_align);
+		print_levels(&in);
+		return 0;
+	}
+	printf("%-18s %6s %3s %3s  %-20s %5s  %s\n", "NAME", "LEVELS", "VA", "PA", "PAGES", "ROOT",
+	       "DESCRIPTION");
+	for (size_t i = 0; i < physim_format_count(); i++) {
+		physim_format_get_info(physim_format_at(i), &in);
+		char ps[128], rb[32];
+		printf("%-18s %6u %3u %3u  %-20s %5s  %s\n", in.name, in.levels, in.va_bits,
+		       in.pa_bits, page_sizes_str(in.page_sizes, ps, sizeof(ps)),
+		       size_str(in.root_bytes, rb, sizeof(rb)), in.description);
+	}
+	return 0;
+}
+
+/* ---- build ---- */
+
+struct builder {
+	const struct spec *spec;
+	struct physim_pt_format_info info;
+	struct physim_ram *ram;
+	struct physim_pt *pt;
+};
+
+_Noreturn static void line_fail(const struct builder *b, const struct spec_line *l, const char *why)
+{
+	die("%s:%u: %s: %s", b->spec->path, l->lineno, spec_op_name(l->op), why);
+}
+
+static const char *engine_error(int rc)
+{
+	switch (rc) {
+	case -EEXIST:
+		return "something is already mapped there (add 'replace' to replace it)";
+	case -ENOENT:
+		return "nothing is mapped there";
+	case -ENOMEM:
+		return "RAM is full: no frame left for a page table";
+	case -ENOTSUP:
+		return "flags or arch bits the format cannot express";
+	case -EINVAL:
+		return "invalid address, size or alignment for this format";
+	default:
+		return physim_strerror(rc);
+	}
+}
+
+static uint64_t ram_end(const struct builder *b)
+{
+	return physim_ram_base(b->ram) + physim_ram_size(b->ram); /* exclusive */
+}
+
+/* write64/write32 targets: inside RAM, naturally aligned, reserved now. */
+static void reserve_raw_writes(struct builder *b)
+{
+	physim_hpa_t base = physim_ram_base(b->ram);
+	for (size_t i = 0; i < b->spec->n; i++) {
+		const struct spec_line *l = &b->spec->lines[i];
+		if (l->op != SPEC_WRITE64 && l->op != SPEC_WRITE32)
+			continue;
+		uint64_t len = l->op == SPEC_WRITE64 ? 8 : 4;
+		if (l->va < base || l->va - base >= physim_ram_size(b->ram) ||
+		    len > ram_end(b) - l->va) {
+			char why[128];
+			snprintf(why, sizeof(why),
+				 "address 0x%" PRIx64 " outside RAM [0x%" PRIx64 ", 0x%" PRIx64 ")",
+				 l->va, base, ram_end(b));
+			line_fail(b, l, why);
+		}
+		if (!physim_is_aligned(l->va, len))
+			line_fail(b, l, "address not naturally aligned");
+		physim_hpa_t frame = physim_align_down(l->va, PHYSIM_FRAME_SIZE);
+		if (physim_ram_frame_in_use(b->ram, frame) == 1)
+			continue; /* an earlier write line took it, or RAM frame 0 */
+		int rc = physim_ram_alloc_at(b->ram, frame, PHYSIM_FRAME_SIZE);
+		if (rc < 0)
+			line_fail(b, l, physim_strerror(rc));
+	}
+}
+
+static void store_le(struct builder *b, uint64_t pa, uint64_t value, unsigned len)
+{
+	void *p = NULL;
+	physim_ram_phys_to_virt(b->ram, pa, &p);
+	uint8_t *d = p;
+	for (unsigned i = 0; i < len; i++)
+		d[i] = (uint8_t)(value >> (8 * i));
+}
+
+/* The range [va, va + size) lies in the format's input range. */
+static bool va_range_ok(const struct builder *b, uint64_t va, uint64_t size)
+{
+	return physim_range_ok(va, size) && va_in_range(&b->info, va) &&
+	       va_in_range(&b->info, va + size - 1);
+}
+
+static bool pa_range_ok(const struct builder *b, uint64_t pa, uint64_t size)
+{
+	return physim_range_ok(pa, size) &&
+	       (b->info.pa_bits >= 64 || (pa + size - 1) >> b->info.pa_bits == 0);
+}
+
+static uint64_t granule(const struct builder *b)
+{
+	return b->info.page_sizes & (~b->info.page_sizes + 1); /* lowest page size */
+}
+
+static void check_map(const struct builder *b, const struct spec_line *l)
+{
+	char why[160], s[32], ps[128];
+	if (!physim_is_pow2(l->size) || (b->info.page_sizes & l->size) == 0) {
+		snprintf(why, sizeof(why), "page size %s not supported by %s (pages: %s)",
+			 size_str(l->size, s, sizeof(s)), b->info.name,
+			 page_sizes_str(b->info.page_sizes, ps, sizeof(ps)));
+		line_fail(b, l, why);
+	}
+	if (!physim_is_aligned(l->va, l->size) || !physim_is_aligned(l->pa, l->size))
+		line_fail(b, l, "VA and PA must be aligned to the page size");
+}
+
+static void check_region(const struct builder *b, const struct spec_line *l, bool has_pa)
+{
+	uint64_t g = granule(b);
+	if (!physim_is_aligned(l->va, g) || !physim_is_aligned(l->size, g) ||
+	    (has_pa && !physim_is_aligned(l->pa, g))) {
+		char why[96], s[32];
+		snprintf(why, sizeof(why), "addresses and size must be multiples of %s",
+			 size_str(g, s, sizeof(s)));
+		line_fail(b, l, why);
+	}
+}
+
+static void check_addresses(const struct builder *b, const struct spec_line *l)
+{
+	uint64_t size = l->size ? l->size : 1;
+	if (!va_range_ok(b, l->va, size)) {
+		char why[128];
+		snprintf(why, sizeof(why), "VA range outside %s's %u-bit%s input range",
+			 b->info.name, b->info.va_bits,
+			 b->info.sign_extended ? " sign-extended" : "");
+		line_fail(b, l, why);
+	}
+	if ((l->op == SPEC_MAP || l->op == SPEC_REGION) && !pa_range_ok(b, l->pa, size)) {
+		char why[96];
+		snprintf(why, sizeof(why), "PA range beyond %s's %u-bit output addresses",
+			 b->info.name, b->info.pa_bits);
+		line_fail(b, l, why);
+	}
+}
+
+static void apply_line(struct builder *b, const struct spec_line *l)
+{
+	int rc = 0;
+	switch (l->op) {
+	case SPEC_MAP:
+		check_map(b, l);
+		check_addresses(b, l);
+		rc = physim_pt_map_ex(b->pt,
+				      &(struct physim_pt_mapping){.va = l->va,
+								  .pa = l->pa,
+								  .size = l->size,
+								  .flags = l->flags,
+								  .arch = l->arch},
+				      l->opts);
+		break;
+	case SPEC_REGION:
+		check_region(b, l, true);
+		check_addresses(b, l);
+		rc = physim_pt_map_region(b->pt, l->va, l->pa, l->size, l->flags, l->opts);
+		break;
+	case SPEC_UNMAP:
+		check_addresses(b, l);
+		if (l->size == 0) {
+			rc = physim_pt_unmap(b->pt, l->va, NULL);
+		} else {
+			check_region(b, l, false);
+			rc = physim_pt_unmap_region(b->pt, l->va, l->size);
+		}
+		break;
+	case SPEC_PROTECT:
+		check_region(b, l, false);
+		check_addresses(b, l);
+		rc = physim_pt_protect_region(b->pt, l->va, l->size, l->flags);
+		break;
+	case SPEC_WRITE64:
+	case SPEC_WRITE32:
+		store_le(b, l->va, l->value, l->op == SPEC_WRITE64 ? 8 : 4);
+		break;
+	}
+	if (rc < 0)
+		line_fail(b, l, engine_error(rc));
+}
+
+static void create_ram(struct builder *b, const struct opts *o)
+{
+	uint64_t base = has(o, OPT_RAM_BASE) ? o->ram_base : PHYSIM_RAM_DEFAULT_BASE;
+	uint64_t size = has(o, OPT_RAM_SIZE) ? o->ram_size : PHYSIM_RAM_DEFAULT_SIZE;
+	if (!physim_is_aligned(base, PHYSIM_FRAME_SIZE) || size == 0 ||
+	    !physim_is_aligned(size, PHYSIM_FRAME_SIZE) || !physim_range_ok(base, size))
+		die("build: RAM base 0x%" PRIx64 " size 0x%" PRIx64
+		    ": both must be 4K multiples, size non-zero, base + size within 64 bits",
+		    base, size);
+	struct physim_ram_config c = {.base = base, .base_is_zero = base == 0, .size = size};
+	int rc = physim_ram_create(&c, &b->ram);
+	if (rc == -ENOMEM)
+		die("build: the host refuses a RAM of 0x%" PRIx64 " bytes", size);
+	if (rc < 0)
+		die("build: cannot create the RAM: %s", physim_strerror(rc));
+}
+
+static int cmd_build(int argc, char **argv, struct opts *o)
+{
+	parse_opts(argc, argv,
+		   1u << OPT_FORMAT | 1u << OPT_RAM_BASE | 1u << OPT_RAM_SIZE | 1u << OPT_SPEC |
+		       1u << OPT_IMAGE,
+		   usage_build, o);
+	no_args(o);
+	require(o, OPT_FORMAT);
+	require(o, OPT_SPEC);
+	require(o, OPT_IMAGE);
+	struct builder b = {0};
+	const struct physim_pt_format *fmt = format_or_die(o->format, &b.info);
+	struct spec spec;
+	spec_read(o->spec, &spec);
+	b.spec = &spec;
+	create_ram(&b, o);
+	reserve_raw_writes(&b);
+	int rc = physim_pt_create(fmt, physim_ram_paging_handler(b.ram), &b.pt);
+	if (rc < 0)
+		die("build: cannot create the root table: %s",
+		    rc == -ENOMEM ? "RAM is full" : physim_strerror(rc));
+	for (size_t i = 0; i < spec.n; i++)
+		apply_line(&b, &spec.lines[i]);
+	rc = physim_ram_save(b.ram, o->image);
+	if (rc < 0)
+		die("build: cannot write image %s: %s", o->image, physim_strerror(rc));
+	printf("root=0x%" PRIx64 "\n", physim_pt_root(b.pt));
+	physim_pt_destroy(b.pt);
+	physim_ram_destroy(b.ram);
+	spec_free(&spec);
+	return 0;
+}
+
+/* ---- query and dump ---- */
+
+static void open_table_opts(struct table_view *v, const struct opts *o)
+{
+	require(o, OPT_FORMAT);
+	require(o, OPT_IMAGE);
+	require(o, OPT_ROOT);
+	table_open(v, o->format, o->image, has(o, OPT_RAM_BASE), o->ram_base, o->root);
+}
+
+static int cmd_query(int argc, char **argv, struct opts *o)
+{
+	parse_opts(argc, argv,
+		   1u << OPT_FORMAT | 1u << OPT_IMAGE | 1u << OPT_RAM_BASE | 1u << OPT_ROOT,
+		   usage_query, o);
+	if (o->nargs == 0)
+		die("query: missing VA (try --help)");
+	/* Check every address and option before printing anything. */
+	uint64_t *vas = xcalloc((size_t)o->nargs, sizeof(*vas));
+	for (int i = 0; i < o->nargs; i++)
+		if (parse_u64(o->args[i], &vas[i]) < 0)
+			die("query: bad VA '%s' (decimal or 0x-hex, optional K/M/G/T)", o->args[i]);
+	struct table_view v;
+	open_table_opts(&v, o);
+	for (int i = 0; i < o->nargs; i++)
+		if (!va_in_range(&v.info, vas[i]))
+			die("query: VA 0x%" PRIx64 " outside %s's %u-bit%s input range", vas[i],
+			    v.info.name, v.info.va_bits,
+			    v.info.sign_extended ? " sign-extended" : "");
+	for (int i = 0; i < o->nargs; i++) {
+		struct physim_pt_mapping m;
+		int rc = physim_pt_query(v.pt, vas[i], &m);
+		char s[32], f[8];
+		if (rc == 0)
+			printf("0x%" PRIx64 " 0x%" PRIx64 " %s %s\n", vas[i],
+			       m.pa + (vas[i] - m.va), size_str(m.size, s, sizeof(s)),
+			       flags_str(m.flags, f));
+		else if (rc == -ENOENT)
+			printf("0x%" PRIx64 " unmapped\n", vas[i]);
+		else if (rc == -EFAULT)
+			printf("0x%" PRIx64 " fault: table pointer outside RAM\n", vas[i]);
+		else
+			printf("0x%" PRIx64 " error: %s\n", vas[i], physim_strerror(rc));
+	}
+	free(vas);
+	table_close(&v);
+	return 0;
+}
+
+static int cmd_dump(int argc, char **argv, struct opts *o)
+{
+	parse_opts(argc, argv,
+		   1u << OPT_FORMAT | 1u << OPT_IMAGE | 1u << OPT_RAM_BASE | 1u << OPT_ROOT |
+		       1u << OPT_DOT,
+		   usage_dump, o);
+	no_args(o);
+	struct table_view v;
+	open_table_opts(&v, o);
+	if (has(o, OPT_DOT))
+		dump_dot(&v, stdout);
+	else
+		dump_ranges(&v, stdout);
+	table_close(&v);
+	return 0;
+}
+
+/* ---- main ---- */
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv, struct opts *o);
+} commands[] = {
+    {"formats", cmd_formats},
+    {"build", cmd_build},
+    {"query", cmd_query},
+    {"dump", cmd_dump},
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		die("missing command (try --help)");
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(cmd, commands[i].name) == 0) {
+			struct opts o = {.cmd = cmd};
+			int rc = commands[i].run(argc - 1, argv + 1, &o);
+			if (fflush(stdout) != 0 || ferror(stdout))
+				die("%s: error writing output", cmd);
+			return rc;
+		}
+	}
+	die("unknown command '%s' (formats, build, query, dump; try --help)", cmd);
+}

@@ -1,0 +1,96 @@
+/* tools/physim-pt/physim-pt.h - what the parts of the physim-pt tool share:
+ * error exits, number / flag syntax, the spec file, and the table reader. */
+#ifndef PHYSIM_PT_TOOL_H
+#define PHYSIM_PT_TOOL_H
+
+#include <physim/physim.h>
+
+#include <stdio.h>
+
+/* Exit status for bad input of any kind (options, spec, image, addresses). */
+#define EXIT_BAD_INPUT 2
+
+/* Print "physim-pt: <message>" as one line on stderr and exit with status 2. */
+_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Out of memory in the tool itself: exit status 1. */
+_Noreturn void die_nomem(void);
+
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n, size_t size);
+
+/* A number: decimal or 0x-hex, optionally followed by one of K M G T
+ * (binary: 2^10 ... 2^40, either case). 0 on success, -1 if malformed or it
+ * does not fit in 64 bits. */
+int parse_u64(const char *s, uint64_t *out);
+
+/* Flag letters r w x u d (device) c (uncached), each at most once, in any
+ * order; "-" alone means none. 0 on success, -1 if malformed. */
+int parse_flags(const char *s, uint32_t *out);
+
+/* The present flag letters in the order rwxudc, or "-" if none (buf >= 8). */
+const char *flags_str(uint32_t flags, char *buf);
+
+/* A size for humans: the largest exact binary unit ("4K", "2M", "1G",
+ * "2052K"), or plain bytes below 1 KiB or when not a multiple of 1 KiB. */
+const char *size_str(uint64_t size, char *buf, size_t len);
+
+/* ---- spec files (spec.c) ---- */
+
+enum spec_op {
+	SPEC_MAP,     /* map VA PA PAGESIZE FLAGS [replace] [arch=N] */
+	SPEC_REGION,  /* region VA PA SIZE FLAGS [nohuge] [replace] */
+	SPEC_UNMAP,   /* unmap VA | unmap VA SIZE */
+	SPEC_PROTECT, /* protect VA SIZE FLAGS */
+	SPEC_WRITE64, /* write64 PA VALUE */
+	SPEC_WRITE32, /* write32 PA VALUE */
+};
+
+struct spec_line {
+	enum spec_op op;
+	unsigned lineno;
+	uint64_t va; /* PA for write64/write32 */
+	uint64_t pa;
+	uint64_t size; /* page size (map), region size, 0 = single page (unmap) */
+	uint32_t flags;
+	unsigned opts;	/* PHYSIM_ALLOW_HUGE / PHYSIM_REPLACE */
+	uint64_t arch;	/* map: raw arch attribute bits */
+	uint64_t value; /* write64/write32 */
+};
+
+struct spec {
+	const char *path;
+	struct spec_line *lines;
+	size_t n, cap;
+};
+
+/* Parse a whole spec file; a malformed line is fatal ("FILE:LINE: why"). */
+void spec_read(const char *path, struct spec *out);
+void spec_free(struct spec *s);
+const char *spec_op_name(enum spec_op op);
+
+/* ---- reading a table out of an image (reader.c) ---- */
+
+struct table_view {
+	struct physim_ram *ram;
+	const struct physim_pt_format *fmt;
+	struct physim_pt_format_info info;
+	struct physim_pt *pt;
+	physim_hpa_t root;	  /* the root the user named */
+	physim_hpa_t reader_root; /* the root physim_pt_walk reports for it */
+};
+
+/* Load the image, check the root and open the table at it; dies on bad input. */
+void table_open(struct table_view *v, const char *fmt_name, const char *image, bool have_base,
+		uint64_t base, uint64_t root);
+void table_close(struct table_view *v);
+
+/* Does va lie in the format's input range (sign extension included)? */
+bool va_in_range(const struct physim_pt_format_info *info, uint64_t va);
+
+/* ---- dump.c ---- */
+
+void dump_ranges(struct table_view *v, FILE *out);
+void dump_dot(struct table_view *v, FILE *out);
+
+#endif

@@ -1,0 +1,122 @@
+/* tools/physim-pt/reader.c - opening a page table that lives inside a RAM
+ * image, for `physim-pt query` and `physim-pt dump`. */
+#include "physim-pt.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+/* The library explains a refused image in a debug log line; keep the last
+ * one so the tool's single error line can name the problem. */
+static char last_log[512];
+
+static void keep_log(void *ctx, enum physim_log_level level, const char *msg)
+{
+	(void)ctx;
+	(void)level;
+	snprintf(last_log, sizeof(last_log), "%s", msg);
+}
+
+/* "ram_load: PATH: why" -> "why" */
+static const char *load_reason(const char *image)
+{
+	const char *p = last_log;
+	size_t n = strlen("ram_load: ");
+	if (strncmp(p, "ram_load: ", n) == 0 && strncmp(p + n, image, strlen(image)) == 0 &&
+	    strncmp(p + n + strlen(image), ": ", 2) == 0)
+		return p + n + strlen(image) + 2;
+	return p[0] != '\0' ? p : "not a physim RAM image";
+}
+
+static void load_image(struct table_view *v, const char *image)
+{
+	last_log[0] = '\0';
+	physim_set_log(keep_log, NULL, PHYSIM_LOG_DEBUG);
+	int rc = physim_ram_load(image, NULL, &v->ram);
+	physim_set_log(NULL, NULL, PHYSIM_LOG_NONE);
+	switch (rc) {
+	case 0:
+		return;
+	case -ENOENT:
+		die("cannot open image %s: no such file", image);
+	case -EINVAL:
+		die("bad image %s: %s", image, load_reason(image));
+	case -ENOMEM:
+		die("image %s: cannot create its RAM: out of memory", image);
+	default:
+		die("cannot read image %s: %s", image, physim_strerror(rc));
+	}
+}
+
+bool va_in_range(const struct physim_pt_format_info *info, uint64_t va)
+{
+	if (info->va_bits >= 64)
+		return true;
+	if (!info->sign_extended)
+		return (va >> info->va_bits) == 0;
+	uint64_t top = va >> (info->va_bits - 1); /* bits that must all be equal */
+	return top == 0 || top == UINT64_MAX >> (info->va_bits - 1);
+}
+
+static void check_root(const struct table_view *v, uint64_t root)
+{
+	physim_hpa_t base = physim_ram_base(v->ram);
+	uint64_t size = physim_ram_size(v->ram);
+	if (!physim_is_aligned(root, v->info.root_align))
+		die("root 0x%" PRIx64 " not aligned: %s needs a %" PRIu64 "-byte aligned root",
+		    root, v->info.name, v->info.root_align);
+	if (root < base || root - base >= size || v->info.root_bytes > size - (root - base))
+		die("root 0x%" PRIx64 " outside RAM [0x%" PRIx64 ", 0x%" PRIx64 ")", root, base,
+		    base + size);
+	for (uint64_t off = 0; off < v->info.root_bytes; off += PHYSIM_FRAME_SIZE)
+		if (physim_ram_frame_in_use(v->ram, root + off) != 1)
+			die("root 0x%" PRIx64 " is not an allocated frame of the image", root);
+}
+
+/*
+ * physim_pt has no call that adopts an existing root yet (see the tool's
+ * report: physim_pt_attach). Until it has, the reader creates a table of the
+ * same format in the loaded RAM and copies the image's root table into the
+ * new root: every lower-level table is shared, so query and walk see exactly
+ * the image's table. The copy is cleared again before the table is destroyed,
+ * so destroying it frees only the reader's own root.
+ */
+static void open_reader(struct table_view *v)
+{
+	int rc = physim_pt_create(v->fmt, physim_ram_paging_handler(v->ram), &v->pt);
+	if (rc == -ENOMEM)
+		die("image RAM is full: no free frame for the reader's copy of the root table");
+	if (rc < 0)
+		die("cannot open a %s table: %s", v->info.name, physim_strerror(rc));
+	v->reader_root = physim_pt_root(v->pt);
+	void *dst = NULL, *src = NULL;
+	physim_ram_phys_to_virt(v->ram, v->reader_root, &dst);
+	physim_ram_phys_to_virt(v->ram, v->root, &src);
+	memcpy(dst, src, v->info.root_bytes);
+}
+
+void table_open(struct table_view *v, const char *fmt_name, const char *image, bool have_base,
+		uint64_t base, uint64_t root)
+{
+	memset(v, 0, sizeof(*v));
+	v->fmt = physim_format(fmt_name);
+	if (v->fmt == NULL)
+		die("unknown format '%s' (see physim-pt formats)", fmt_name);
+	physim_format_get_info(v->fmt, &v->info);
+	load_image(v, image);
+	if (have_base && base != physim_ram_base(v->ram))
+		die("--ram-base 0x%" PRIx64 " does not match the image's RAM base 0x%" PRIx64, base,
+		    physim_ram_base(v->ram));
+	v->root = root;
+	check_root(v, root);
+	open_reader(v);
+}
+
+void table_close(struct table_view *v)
+{
+	void *dst = NULL;
+	if (v->pt != NULL && physim_ram_phys_to_virt(v->ram, v->reader_root, &dst) == 0)
+		memset(dst, 0, v->info.root_bytes);
+	physim_pt_destroy(v->pt);
+	physim_ram_destroy(v->ram);
+	memset(v, 0, sizeof(*v));
+}
