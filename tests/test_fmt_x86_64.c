@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "pt-format.h"
+#include "x86_64/x86-priv.h"
 
 #include <physim/ram.h>
 
@@ -866,6 +867,10 @@ static void test_geometry(void **state)
 		assert_int_equal(f->flags_supported, t[i].stage2 ? (R | W | X | DEV | UNC)
 								 : (R | W | X | U | DEV | UNC));
 	}
+	/* Intel's numbering for fault reports: PT = 1 .. PML5 = 5 (SDM 4.5). */
+	assert_int_equal(x86_arch_level(0), 1);
+	assert_int_equal(x86_arch_level(4), 5);
+
 	/* What physim_format_get_info reports (pt.h). */
 	struct physim_pt_format_info info;
 	physim_format_get_info(fmt_pae, &info);
