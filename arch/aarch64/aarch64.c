@@ -21,6 +21,13 @@
  * - Stage 1 fixed MAIR convention: AttrIndx 0 = Normal WB, 1 = Device-nGnRE,
  *   2 = Normal non-cacheable; indexes 3-7 are left to the caller (arch bits).
  * - Stage 2 without FEAT_S2FWB: MemAttr 5:2 is the memory type itself.
+ * - `arch` as decode_leaf reports it holds only what the generic flags and the
+ *   defaults do not already say: the AttrIndx / MemAttr that DEVICE, UNCACHED
+ *   or "normal" imply is reported as 0, and so is SH = inner shareable. So a
+ *   query returns arch = 0 for an ordinary mapping, protect can change the
+ *   memory type through the flags, and encode_leaf(decode_leaf(d)) == d still
+ *   holds for every descriptor physim writes. (Descriptors physim never
+ *   writes - non-shareable, stage 2 Device-nGnRnE - read back as the default.)
  * - Stage 1 tables serve TTBR0 only, so the input address range is
  *   [0, 2^va_bits) and sign_extended is false: TTBR1 addresses (upper bits
  *   all ones) belong to another table in another TTBR.
@@ -182,6 +189,13 @@ static int a64_shareability(uint64_t arch, uint64_t *sh)
 	return 0;
 }
 
+/* SH as decode reports it in `arch`: the default (inner) is 0. */
+static inline uint64_t a64_arch_sh(uint64_t d)
+{
+	uint64_t v = d & A64_SH_MASK;
+	return v == A64_SH_INNER ? 0 : v;
+}
+
 /* ---- stage 1 ---- */
 
 /* AttrIndx from DEVICE / UNCACHED, or from `arch` when neither is given. If
@@ -258,6 +272,7 @@ static void s1_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 	uint64_t idx = (d & S1_ATTRINDX_MASK) >> S1_ATTRINDX_SHIFT;
 	uint32_t fl = PHYSIM_R;
 
+	a->arch = 0;
 	if (!(d & S1_AP2))
 		fl |= PHYSIM_W;
 	if (d & S1_AP1)
@@ -268,9 +283,11 @@ static void s1_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 		fl |= PHYSIM_DEVICE;
 	else if (idx == MAIR_IDX_NORMAL_NC)
 		fl |= PHYSIM_UNCACHED;
+	else
+		a->arch = d & S1_ATTRINDX_MASK; /* 0 (Normal WB) or a caller's index */
 
 	a->flags = fl;
-	a->arch = d & f->arch_attr_mask;
+	a->arch |= (d & S1_NG) | a64_arch_sh(d);
 	a->accessed = (d & A64_AF) != 0;
 	a->dirty = false;
 }
@@ -379,9 +396,15 @@ static void s2_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 		fl |= PHYSIM_DEVICE;
 	else if (memattr == S2_MEMATTR_NORMAL_NC)
 		fl |= PHYSIM_UNCACHED;
+	/* MemAttr in arch only when it is not what the flags give by default. */
+	if (memattr != S2_MEMATTR_NORMAL_WB && memattr != S2_MEMATTR_NORMAL_NC &&
+	    memattr != S2_MEMATTR_DEVICE_NGNRE)
+		a->arch = d & S2_MEMATTR_MASK;
+	else
+		a->arch = 0;
 
 	a->flags = fl;
-	a->arch = d & f->arch_attr_mask;
+	a->arch |= a64_arch_sh(d);
 	a->accessed = (d & A64_AF) != 0;
 	a->dirty = false;
 }

@@ -23,6 +23,10 @@
  *   S = 1 (shareable) on every leaf.
  * - PXN is supported (as in every VMSAv8-32 implementation): first-level bit 0
  *   of a section and bit 2 of a page-table descriptor. physim writes both 0.
+ * - decode_leaf reports in `arch` only what the flags and defaults do not
+ *   say: TEX/C/B that DEVICE (Shareable Device), UNCACHED (Normal NC) or the
+ *   default (Normal WB-WA) imply read back as 0 (strongly-ordered, which
+ *   physim never writes, reads back as DEVICE with arch 0).
  * - Supersections (16 MiB) and large pages (64 KiB) are decoded but not
  *   produced: each is 16 identical consecutive entries, and the engine's
  *   geometry (1 MiB / 4 KiB per entry) cannot give them their size, so
@@ -254,6 +258,7 @@ static void v7_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 			   struct pt_leaf_attr *a)
 {
 	uint32_t v = (uint32_t)d, p, ap;
+	unsigned texcb;
 	bool xn, pxn = false;
 	uint32_t fl = PHYSIM_R;
 
@@ -272,10 +277,14 @@ static void v7_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 		fl |= PHYSIM_U | (xn ? 0 : PHYSIM_X);
 	else
 		fl |= (xn || pxn) ? 0 : PHYSIM_X;
-	fl |= v7_flags_of_texcb(v7_texcb(p));
+	texcb = v7_texcb(p);
+	fl |= v7_flags_of_texcb(texcb);
 
 	a->flags = fl;
-	a->arch = p & V7_ARCH_MASK;
+	a->arch = p & V7_PAGE_NG;
+	if (texcb != V7_TEXCB_SHARED_DEVICE && texcb != V7_TEXCB_NORMAL_NC &&
+	    texcb != V7_TEXCB_NORMAL_WB_WA)
+		a->arch |= p & V7_TEXCB_MASK;
 	a->accessed = (ap & V7_AP0) != 0;
 	a->dirty = false;
 }
