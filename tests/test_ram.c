@@ -203,6 +203,28 @@ static void test_create_bad_config(void **state)
 	expect_bad_config(c, -ENOMEM);
 }
 
+static void test_null_ram(void **state)
+{
+	(void)state;
+	physim_hpa_t hpa = 9;
+	void *hva = NULL;
+	assert_int_equal(physim_ram_alloc_frame(NULL, &hpa), -EINVAL);
+	assert_int_equal(physim_ram_alloc_frames(NULL, 2, F, &hpa), -EINVAL);
+	assert_int_equal(physim_ram_free_frame(NULL, 0x80000000), -EINVAL);
+	assert_int_equal(physim_ram_free_frames(NULL, 0x80000000, 2), -EINVAL);
+	assert_int_equal(physim_ram_alloc_at(NULL, 0x80000000, F), -EINVAL);
+	assert_int_equal(physim_ram_free_at(NULL, 0x80000000, F), -EINVAL);
+	assert_int_equal(physim_ram_frame_in_use(NULL, 0x80000000), -EINVAL);
+	assert_int_equal(physim_ram_phys_to_virt(NULL, 0x80000000, &hva), -EINVAL);
+	assert_int_equal(physim_ram_virt_to_phys(NULL, &hpa, &hpa), -EINVAL);
+	assert_int_equal(hpa, 9);
+	assert_null(hva);
+	assert_int_equal(physim_ram_base(NULL), 0);
+	assert_int_equal(physim_ram_size(NULL), 0);
+	assert_int_equal(physim_ram_direct_map(NULL).size, 0);
+	assert_int_equal(physim_ram_stats(NULL).total_frames, 0);
+}
+
 /* ---- translation ---- */
 
 static void test_translation(void **state)
@@ -833,6 +855,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_create_defaults),
 	    cmocka_unit_test(test_create_bad_config),
+	    cmocka_unit_test(test_null_ram),
 	    cmocka_unit_test(test_translation),
 	    cmocka_unit_test(test_alloc_free_single),
 	    cmocka_unit_test(test_base_zero),
