@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "pt-format.h"
+#include <physim/ram.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -835,6 +836,365 @@ static void test_decode_foreign(void **state)
 	assert_int_equal(a.flags, R | U | X);
 }
 
+/* ---- through the engine: the bytes physim_pt_map leaves in RAM ---- */
+
+struct rig {
+	struct physim_ram *ram;
+	struct physim_direct_map dm;
+	struct physim_pt *pt;
+};
+
+static void rig_open(struct rig *r, const struct physim_pt_format *f)
+{
+	struct physim_ram_config c = {.base = 0x80000000, .size = UINT64_C(256) << 20};
+	assert_int_equal(physim_ram_create(&c, &r->ram), 0);
+	r->dm = physim_ram_direct_map(r->ram);
+	assert_int_equal(physim_pt_create(f, physim_ram_paging_handler(r->ram), &r->pt), 0);
+}
+
+/* Destroying the table returns every table frame. */
+static void rig_close(struct rig *r)
+{
+	physim_pt_destroy(r->pt);
+	assert_int_equal(physim_ram_stats(r->ram).used_frames, 0);
+	physim_ram_destroy(r->ram);
+}
+
+static uint64_t ram_pte(const struct rig *r, uint64_t table_pa, uint64_t byte_off,
+			unsigned pte_bytes)
+{
+	const uint8_t *p = physim_dm_phys_to_virt_checked(&r->dm, table_pa + byte_off, pte_bytes);
+	assert_non_null(p);
+	if (pte_bytes == 4) {
+		uint32_t v;
+		memcpy(&v, p, 4);
+		return v;
+	}
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* A table descriptor written by the engine: address | 0b11 and nothing else
+ * (D8.3); the address is a table_bytes-aligned table inside RAM. Returns it. */
+static uint64_t a64_next_table(const struct rig *r, uint64_t d, uint64_t table_bytes)
+{
+	uint64_t pa = d & UINT64_C(0x0000fffffffff000);
+	assert_int_equal(d & ~UINT64_C(0x0000fffffffff000), 3);
+	assert_int_equal(pa % table_bytes, 0);
+	assert_true(pa >= 0x80000000 && pa + table_bytes <= 0x80000000 + (UINT64_C(256) << 20));
+	return pa;
+}
+
+static void expect_query(const struct rig *r, uint64_t va, uint64_t pa, uint64_t size,
+			 uint32_t flags)
+{
+	struct physim_pt_mapping m;
+	assert_int_equal(physim_pt_query(r->pt, va, &m), 0);
+	assert_int_equal(m.va, va & ~(size - 1));
+	assert_int_equal(m.pa, pa);
+	assert_int_equal(m.size, size);
+	assert_int_equal(m.flags, flags);
+	assert_int_equal(m.arch, 0);
+	assert_true(m.accessed);
+}
+
+static void test_engine_4k_48(void **state)
+{
+	struct rig r;
+	rig_open(&r, &physim_fmt_aarch64_4k_48);
+	uint64_t root = physim_pt_root(r.pt);
+	assert_int_equal(physim_pt_table_frames(r.pt), 1);
+
+	/* the top page of the TTBR0 range: indexes 255, 511, 511, 511 */
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(0x7ffffffff000), 0x90000000, 4096, R | W | U),
+			 0);
+	uint64_t l1 = a64_next_table(&r, ram_pte(&r, root, 255 * 8, 8), 4096);
+	uint64_t l2 = a64_next_table(&r, ram_pte(&r, l1, 511 * 8, 8), 4096);
+	uint64_t l3 = a64_next_table(&r, ram_pte(&r, l2, 511 * 8, 8), 4096);
+	assert_int_equal(ram_pte(&r, l3, 511 * 8, 8), UINT64_C(0x0060000090000743));
+	assert_int_equal(ram_pte(&r, l3, 510 * 8, 8), 0);
+	assert_int_equal(ram_pte(&r, root, 254 * 8, 8), 0);
+	expect_query(&r, UINT64_C(0x7ffffffff123), 0x90000000, 4096, R | W | U);
+
+	/* a 2M block (L0 0, L1 1, L2 1) and a 1G block (L1 2) */
+	assert_int_equal(physim_pt_map(r.pt, 0x40200000, 0x40200000, 2u << 20, R | X), 0);
+	assert_int_equal(physim_pt_map(r.pt, 0x80000000, 0x140000000, 1u << 30, R | W), 0);
+	uint64_t l1b = a64_next_table(&r, ram_pte(&r, root, 0, 8), 4096);
+	uint64_t l2b = a64_next_table(&r, ram_pte(&r, l1b, 1 * 8, 8), 4096);
+	assert_int_equal(ram_pte(&r, l2b, 1 * 8, 8), UINT64_C(0x0040000040200781));
+	assert_int_equal(ram_pte(&r, l1b, 2 * 8, 8), UINT64_C(0x0060000140000701));
+	expect_query(&r, 0x40300000, 0x40200000, 2u << 20, R | X);
+	expect_query(&r, 0xbfffffff, 0x140000000, 1u << 30, R | W);
+	assert_int_equal(physim_pt_table_frames(r.pt), 6);
+
+	/* no level-0 blocks, nothing above the 48-bit TTBR0 range */
+	assert_int_equal(physim_pt_map(r.pt, 0, 0, UINT64_C(1) << 39, R), -EINVAL);
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(1) << 48, 0x90000000, 4096, R), -EINVAL);
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(0xffff800000000000), 0x90000000, 4096, R),
+			 -EINVAL);
+	assert_int_equal(physim_pt_map(r.pt, 0x1000, UINT64_C(1) << 48, 4096, R), -EINVAL);
+	assert_int_equal(physim_pt_map(r.pt, 0x1000, 0x90000000, 4096, W), -ENOTSUP);
+
+	/* protect through the flags changes the memory type: Device -> NC */
+	assert_int_equal(physim_pt_map(r.pt, 0x3000, 0x90003000, 4096, R | W | DV), 0);
+	uint64_t l3c = a64_next_table(
+	    &r, ram_pte(&r, a64_next_table(&r, ram_pte(&r, l1b, 0, 8), 4096), 0, 8), 4096);
+	assert_int_equal(ram_pte(&r, l3c, 3 * 8, 8), UINT64_C(0x0060000090003707));
+	assert_int_equal(physim_pt_protect(r.pt, 0x3000, R | W | NC), 0);
+	assert_int_equal(ram_pte(&r, l3c, 3 * 8, 8), UINT64_C(0x006000009000370b));
+	assert_int_equal(physim_pt_protect(r.pt, 0x3000, R | U | X), 0);
+	assert_int_equal(ram_pte(&r, l3c, 3 * 8, 8), UINT64_C(0x00200000900037c3));
+	expect_query(&r, 0x3000, 0x90003000, 4096, R | U | X);
+
+	/* arch bits through map_ex: AttrIndx 4, SH outer, nG */
+	struct physim_pt_mapping m = {
+	    .va = 0x5000, .pa = 0x90005000, .size = 4096, .flags = R | W, .arch = 0xa10};
+	assert_int_equal(physim_pt_map_ex(r.pt, &m, 0), 0);
+	assert_int_equal(ram_pte(&r, l3c, 5 * 8, 8), UINT64_C(0x0060000090005e13));
+	struct physim_pt_mapping q;
+	assert_int_equal(physim_pt_query(r.pt, 0x5000, &q), 0);
+	assert_int_equal(q.arch, 0xa10);
+	assert_int_equal(q.flags, R | W);
+
+	/* splitting the 2M block keeps its attributes in 512 pages */
+	assert_int_equal(physim_pt_unmap_region(r.pt, 0x40200000, 4096), 0);
+	uint64_t l3s = a64_next_table(&r, ram_pte(&r, l2b, 1 * 8, 8), 4096);
+	assert_int_equal(ram_pte(&r, l3s, 0, 8), 0);
+	assert_int_equal(ram_pte(&r, l3s, 1 * 8, 8), UINT64_C(0x0040000040201783));
+	assert_int_equal(ram_pte(&r, l3s, 511 * 8, 8), UINT64_C(0x00400000403ff783));
+	rig_close(&r);
+}
+
+static void test_engine_4k_39(void **state)
+{
+	struct rig r;
+	rig_open(&r, &physim_fmt_aarch64_4k_39);
+	uint64_t root = physim_pt_root(r.pt);
+
+	/* the root is lookup level 1: a 1G block sits in it */
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(0x7fc0000000), 0x40000000, 1u << 30, R), 0);
+	assert_int_equal(ram_pte(&r, root, 511 * 8, 8), UINT64_C(0x0060000040000781));
+	assert_int_equal(physim_pt_map(r.pt, 0x1000, 0x90001000, 4096, R | W | U | X), 0);
+	uint64_t l2 = a64_next_table(&r, ram_pte(&r, root, 0, 8), 4096);
+	uint64_t l3 = a64_next_table(&r, ram_pte(&r, l2, 0, 8), 4096);
+	assert_int_equal(ram_pte(&r, l3, 1 * 8, 8), UINT64_C(0x0020000090001743));
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(1) << 39, 0x90000000, 4096, R), -EINVAL);
+	rig_close(&r);
+}
+
+static void test_engine_16k_47(void **state)
+{
+	struct rig r;
+	rig_open(&r, &physim_fmt_aarch64_16k_47);
+	uint64_t root = physim_pt_root(r.pt);
+	/* a 2048-entry, 16 KiB root, 16 KiB aligned */
+	assert_int_equal(root % 16384, 0);
+	assert_int_equal(physim_pt_table_frames(r.pt), 4);
+
+	/* the last 16K page of the 47-bit range: indexes 2047, 2047, 2047 */
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(0x7fffffffc000), 0x90004000, 16384, R | W),
+			 0);
+	uint64_t l2 = a64_next_table(&r, ram_pte(&r, root, 2047 * 8, 8), 16384);
+	uint64_t l3 = a64_next_table(&r, ram_pte(&r, l2, 2047 * 8, 8), 16384);
+	assert_int_equal(ram_pte(&r, l3, 2047 * 8, 8), UINT64_C(0x0060000090004703));
+	assert_int_equal(ram_pte(&r, l3, 2046 * 8, 8), 0);
+	assert_int_equal(physim_pt_table_frames(r.pt), 12);
+	expect_query(&r, UINT64_C(0x7fffffffdfff), 0x90004000, 16384, R | W);
+
+	/* 32M blocks from map_region with ALLOW_HUGE: L2 entries 2 and 3 */
+	assert_int_equal(
+	    physim_pt_map_region(r.pt, 0x4000000, 0x84000000, 64u << 20, R | U, PHYSIM_ALLOW_HUGE),
+	    0);
+	uint64_t l2b = a64_next_table(&r, ram_pte(&r, root, 0, 8), 16384);
+	assert_int_equal(ram_pte(&r, l2b, 2 * 8, 8), UINT64_C(0x00600000840007c1));
+	assert_int_equal(ram_pte(&r, l2b, 3 * 8, 8), UINT64_C(0x00600000860007c1));
+	expect_query(&r, 0x6000000, 0x86000000, 32u << 20, R | U);
+
+	/* 4K is not a page size with a 16K granule; 64G blocks need LPA2 */
+	assert_int_equal(physim_pt_map(r.pt, 0x10000000, 0x90000000, 4096, R), -EINVAL);
+	assert_int_equal(physim_pt_map(r.pt, 0, 0, UINT64_C(1) << 36, R), -EINVAL);
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(1) << 47, 0x90000000, 16384, R), -EINVAL);
+	rig_close(&r);
+}
+
+static void test_engine_64k_48(void **state)
+{
+	struct rig r;
+	rig_open(&r, &physim_fmt_aarch64_64k_48);
+	uint64_t root = physim_pt_root(r.pt);
+	/* a 64-entry (512-byte) root in one frame */
+	assert_int_equal(physim_pt_table_frames(r.pt), 1);
+	assert_int_equal(root % 4096, 0);
+
+	/* the last 64K page: indexes 63, 8191, 8191 in 64 KiB tables */
+	assert_int_equal(
+	    physim_pt_map(r.pt, UINT64_C(0xffffffff0000), 0x90010000, 65536, R | W | U | X), 0);
+	uint64_t l2 = a64_next_table(&r, ram_pte(&r, root, 63 * 8, 8), 65536);
+	uint64_t l3 = a64_next_table(&r, ram_pte(&r, l2, 8191 * 8, 8), 65536);
+	assert_int_equal(ram_pte(&r, l3, 8191 * 8, 8), UINT64_C(0x0020000090010743));
+	assert_int_equal(physim_pt_table_frames(r.pt), 33);
+	expect_query(&r, UINT64_C(0xffffffffffff), 0x90010000, 65536, R | W | U | X);
+
+	/* a 512M block at L2 index 1 */
+	assert_int_equal(physim_pt_map(r.pt, 0x20000000, 0x20000000, 512u << 20, R), 0);
+	uint64_t l2b = a64_next_table(&r, ram_pte(&r, root, 0, 8), 65536);
+	assert_int_equal(ram_pte(&r, l2b, 1 * 8, 8), UINT64_C(0x0060000020000781));
+	assert_int_equal(physim_pt_table_frames(r.pt), 49);
+	expect_query(&r, 0x3fffffff, 0x20000000, 512u << 20, R);
+
+	/* no 4T level-1 blocks without LPA; 4K is not a page here */
+	assert_int_equal(physim_pt_map(r.pt, 0, 0, UINT64_C(1) << 42, R), -EINVAL);
+	assert_int_equal(physim_pt_map(r.pt, 0x40000000, 0x90000000, 4096, R), -EINVAL);
+	rig_close(&r);
+}
+
+/* Stage 2, 40-bit IPA: the 8 KiB concatenated root; IPAs from 2^39 index the
+ * second 4 KiB half (entries 512-1023). */
+static void test_engine_s2_4k_40(void **state)
+{
+	struct rig r;
+	rig_open(&r, &physim_fmt_aarch64_s2_4k_40);
+	uint64_t root = physim_pt_root(r.pt);
+	assert_int_equal(root % 8192, 0);
+	assert_int_equal(physim_pt_table_frames(r.pt), 2);
+
+	/* 1G block at IPA 2^39: entry 512, byte 4096 */
+	assert_int_equal(
+	    physim_pt_map(r.pt, UINT64_C(0x8000000000), 0x100000000, 1u << 30, R | W | X), 0);
+	assert_int_equal(ram_pte(&r, root, 4096, 8), UINT64_C(0x00000001000007fd));
+	/* the last page of the IPA space: entry 1023 (byte 8184), 511, 511 */
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(0xfffffff000), 0x90000000, 4096, W), 0);
+	uint64_t l2 = a64_next_table(&r, ram_pte(&r, root, 8184, 8), 4096);
+	uint64_t l3 = a64_next_table(&r, ram_pte(&r, l2, 511 * 8, 8), 4096);
+	assert_int_equal(ram_pte(&r, l3, 511 * 8, 8), UINT64_C(0x00400000900007bf));
+	/* the last page below 2^39: entry 511 (byte 4088), the first table */
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(0x7ffffff000), 0x90001000, 4096, R | U), 0);
+	l2 = a64_next_table(&r, ram_pte(&r, root, 4088, 8), 4096);
+	l3 = a64_next_table(&r, ram_pte(&r, l2, 511 * 8, 8), 4096);
+	assert_int_equal(ram_pte(&r, l3, 511 * 8, 8), UINT64_C(0x004000009000177f));
+	assert_int_equal(ram_pte(&r, root, 4080, 8), 0);
+	assert_int_equal(ram_pte(&r, root, 4104, 8), 0);
+
+	/* U is not reported at stage 2 */
+	expect_query(&r, UINT64_C(0x7ffffff000), 0x90001000, 4096, R);
+	expect_query(&r, UINT64_C(0xfffffff000), 0x90000000, 4096, W);
+	expect_query(&r, UINT64_C(0x8012345678), 0x100000000, 1u << 30, R | W | X);
+
+	/* all four S2AP values through the engine: bits 7:6 = W:R */
+	static const uint32_t perms[4] = {0, R, W, R | W};
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t ipa = 0x10000 + i * 4096;
+		assert_int_equal(physim_pt_map(r.pt, ipa, 0x90010000 + i * 4096, 4096, perms[i]),
+				 0);
+		expect_query(&r, ipa, 0x90010000 + i * 4096, 4096, perms[i]);
+	}
+	l2 = a64_next_table(&r, ram_pte(&r, root, 0, 8), 4096);
+	l3 = a64_next_table(&r, ram_pte(&r, l2, 0, 8), 4096);
+	assert_int_equal(ram_pte(&r, l3, 16 * 8, 8), UINT64_C(0x004000009001073f));
+	assert_int_equal(ram_pte(&r, l3, 17 * 8, 8), UINT64_C(0x004000009001177f));
+	assert_int_equal(ram_pte(&r, l3, 18 * 8, 8), UINT64_C(0x00400000900127bf));
+	assert_int_equal(ram_pte(&r, l3, 19 * 8, 8), UINT64_C(0x00400000900137ff));
+
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(1) << 40, 0x90000000, 4096, R), -EINVAL);
+	rig_close(&r);
+}
+
+static void test_engine_s2_4k_48(void **state)
+{
+	struct rig r;
+	rig_open(&r, &physim_fmt_aarch64_s2_4k_48);
+	uint64_t root = physim_pt_root(r.pt);
+
+	assert_int_equal(
+	    physim_pt_map(r.pt, UINT64_C(0xffffffe00000), 0x80200000, 2u << 20, R | W | DV), 0);
+	uint64_t l1 = a64_next_table(&r, ram_pte(&r, root, 511 * 8, 8), 4096);
+	uint64_t l2 = a64_next_table(&r, ram_pte(&r, l1, 511 * 8, 8), 4096);
+	assert_int_equal(ram_pte(&r, l2, 511 * 8, 8), UINT64_C(0x00400000802007c5));
+	expect_query(&r, UINT64_C(0xffffffffffff), 0x80200000, 2u << 20, R | W | DV);
+	assert_int_equal(physim_pt_map(r.pt, 0, 0, UINT64_C(1) << 39, R), -EINVAL);
+	rig_close(&r);
+}
+
+/* Short descriptor: 4-byte entries, a 16 KiB first-level table, 1 KiB
+ * second-level tables in 4 KiB frames. */
+static void test_engine_armv7(void **state)
+{
+	struct rig r;
+	rig_open(&r, &physim_fmt_armv7_short);
+	uint64_t root = physim_pt_root(r.pt);
+	assert_int_equal(root % 16384, 0);
+	assert_int_equal(physim_pt_table_frames(r.pt), 4);
+
+	/* section at VA 0x10000000: entry 0x100, byte 0x400 */
+	assert_int_equal(physim_pt_map(r.pt, 0x10000000, 0x80100000, 1u << 20, R | W), 0);
+	assert_int_equal(ram_pte(&r, root, 0x400, 4), 0x8011141e);
+	assert_int_equal(ram_pte(&r, root, 0x3fc, 4), 0);
+	assert_int_equal(ram_pte(&r, root, 0x404, 4), 0);
+
+	/* small page at VA 0x20001000: L1 entry 0x200 (byte 0x800), L2 entry 1 */
+	assert_int_equal(physim_pt_map(r.pt, 0x20001000, 0x80001000, 4096, R | W | U | X), 0);
+	uint32_t tbl = (uint32_t)ram_pte(&r, root, 0x800, 4);
+	assert_int_equal(tbl & 0x3ff, 1); /* page table, domain 0, NS 0, PXN 0 */
+	uint64_t l2 = tbl & 0xfffffc00u;
+	assert_int_equal(l2 % 4096, 0);
+	assert_int_equal(ram_pte(&r, l2, 4, 4), 0x8000147e);
+	assert_int_equal(ram_pte(&r, l2, 0, 4), 0);
+	assert_int_equal(ram_pte(&r, l2, 8, 4), 0);
+	assert_int_equal(physim_pt_table_frames(r.pt), 5);
+	expect_query(&r, 0x20001fff, 0x80001000, 4096, R | W | U | X);
+	expect_query(&r, 0x100fffff, 0x80100000, 1u << 20, R | W);
+
+	/* the last small page of the 32-bit space: L1 entry 4095, L2 entry 255 */
+	assert_int_equal(physim_pt_map(r.pt, 0xfffff000, 0xfffff000, 4096, R | DV), 0);
+	tbl = (uint32_t)ram_pte(&r, root, 4095 * 4, 4);
+	assert_int_equal(ram_pte(&r, tbl & 0xfffffc00u, 255 * 4, 4), 0xfffff617);
+
+	/* splitting a section gives small pages with the same meaning */
+	assert_int_equal(physim_pt_unmap_region(r.pt, 0x10000000, 4096), 0);
+	tbl = (uint32_t)ram_pte(&r, root, 0x400, 4);
+	assert_int_equal(tbl & 0x3ff, 1);
+	assert_int_equal(ram_pte(&r, tbl & 0xfffffc00u, 0, 4), 0);
+	assert_int_equal(ram_pte(&r, tbl & 0xfffffc00u, 4, 4), 0x8010145f);
+	assert_int_equal(ram_pte(&r, tbl & 0xfffffc00u, 255 * 4, 4), 0x801ff45f);
+
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(0x100000000), 0x80000000, 4096, R), -EINVAL);
+	assert_int_equal(physim_pt_map(r.pt, 0x30000000, UINT64_C(0x100000000), 4096, R), -EINVAL);
+	rig_close(&r);
+}
+
+/* Every flag subset through map + query at every page size of every format:
+ * what the format can express comes back exactly, the rest is -ENOTSUP. */
+static void test_engine_flag_subsets(void **state)
+{
+	const struct physim_pt_format *all[N_A64 + 1];
+	memcpy(all, a64_formats, sizeof(a64_formats));
+	all[N_A64] = &physim_fmt_armv7_short;
+
+	for (size_t i = 0; i < N_A64 + 1; i++) {
+		const struct physim_pt_format *f = all[i];
+		struct rig r;
+		rig_open(&r, f);
+		for (unsigned level = 0; level < f->levels; level++) {
+			if (!f->level[level].leaf_ok)
+				continue;
+			uint64_t size = UINT64_C(1) << f->level[level].shift;
+			for (uint32_t flags = 0; flags < 64; flags++) {
+				uint64_t va = size * (64 * level + flags + 1);
+				int rc = physim_pt_map(r.pt, va, 0, size, flags);
+				if (!expect_supported(f, flags)) {
+					assert_int_equal(rc, -ENOTSUP);
+					assert_int_equal(physim_pt_query(r.pt, va, NULL), -ENOENT);
+					continue;
+				}
+				assert_int_equal(rc, 0);
+				expect_query(&r, va, 0, size, strip_u_on_stage2(f, flags));
+			}
+		}
+		rig_close(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -850,6 +1210,14 @@ int main(void)
 	    cmocka_unit_test(test_arch_bits),
 	    cmocka_unit_test(test_classify),
 	    cmocka_unit_test(test_decode_foreign),
+	    cmocka_unit_test(test_engine_4k_48),
+	    cmocka_unit_test(test_engine_4k_39),
+	    cmocka_unit_test(test_engine_16k_47),
+	    cmocka_unit_test(test_engine_64k_48),
+	    cmocka_unit_test(test_engine_s2_4k_40),
+	    cmocka_unit_test(test_engine_s2_4k_48),
+	    cmocka_unit_test(test_engine_armv7),
+	    cmocka_unit_test(test_engine_flag_subsets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
