@@ -145,7 +145,8 @@ static uint64_t a64_output_addr(const struct physim_pt_format *f, uint64_t d, un
 
 /* Table descriptor (D8.3): bits 1:0 = 0b11 and the next-level table address.
  * The stage 1 hierarchical attributes NSTable, APTable, UXNTable and PXNTable
- * (bits 63:59) stay 0, which restricts nothing; at stage 2 those bits are RES0. */
+ * (bits 63:59) stay 0, which restricts nothing; stage 2 has no hierarchical
+ * attributes, and 0 is what those bits must hold there too. */
 static uint64_t a64_encode_table(const struct physim_pt_format *f, uint64_t table_pa,
 				 unsigned level)
 {

@@ -27,7 +27,7 @@
  *   say: TEX/C/B that DEVICE (Shareable Device), UNCACHED (Normal NC) or the
  *   default (Normal WB-WA) imply read back as 0 (strongly-ordered, which
  *   physim never writes, reads back as DEVICE with arch 0).
- * - Supersections (16 MiB) and large pages (64 KiB) are decoded but not
+ * - Supersections (16 MiB) and large pages (64 KiB) are recognised but not
  *   produced: each is 16 identical consecutive entries, and the engine's
  *   geometry (1 MiB / 4 KiB per entry) cannot give them their size, so
  *   classify reports them PT_RESERVED and the engine leaves them alone.
