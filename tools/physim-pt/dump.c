@@ -27,9 +27,13 @@ static int hex_digits(unsigned bits)
 	return bits > 32 ? 16 : 8;
 }
 
-static void walk_failed(int rc)
+_Noreturn static void walk_failed(int rc)
 {
-	die("walking the table failed: %s (corrupt table?)", physim_strerror(rc));
+	fflush(stdout); /* what was printed before the bad entry stays */
+	if (rc == -EFAULT)
+		die("corrupt table: a reserved descriptor or a table pointer outside RAM "
+		    "(dump stopped there)");
+	die("walking the table failed: %s", physim_strerror(rc));
 }
 
 /* ---- merged ranges ---- */
@@ -124,9 +128,9 @@ void dump_ranges(struct table_view *v, FILE *out)
 		v->info.description);
 	fprintf(out, "# VA range  size  flags(rwxudc)  -> PA  pages\n");
 	int rc = walk_all(v, &(struct physim_pt_walk_ops){.leaf = merge_leaf}, &g);
+	flush_range(&g);
 	if (rc != 0)
 		walk_failed(rc);
-	flush_range(&g);
 	struct table_count tc = {.root_level = v->info.levels - 1};
 	rc = walk_all(v, &(struct physim_pt_walk_ops){.table = count_table}, &tc);
 	if (rc != 0)

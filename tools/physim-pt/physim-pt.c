@@ -61,8 +61,9 @@ static const char usage_query[] =
     "usage: physim-pt query --format F --image IMG [--ram-base B] --root R VA...\n"
     "\n"
     "For each VA prints `VA PA SIZE FLAGS` (PA of that byte, SIZE of its page,\n"
-    "FLAGS as in spec files) or `VA unmapped`, or `VA fault ...` if a table\n"
-    "pointer leads outside RAM. --ram-base, if given, must match the image.\n"
+    "FLAGS as in spec files) or `VA unmapped`, or `VA fault: ...` if the walk\n"
+    "meets a reserved descriptor or a table pointer outside RAM. --ram-base, if\n"
+    "given, must match the image.\n"
     "Exit status 0 whatever the answers.\n";
 
 static const char usage_dump[] =
@@ -531,7 +532,9 @@ static int cmd_query(int argc, char **argv, struct opts *o)
 		else if (rc == -ENOENT)
 			printf("0x%" PRIx64 " unmapped\n", vas[i]);
 		else if (rc == -EFAULT)
-			printf("0x%" PRIx64 " fault: table pointer outside RAM\n", vas[i]);
+			printf("0x%" PRIx64 " fault: corrupt table (reserved descriptor or table "
+			       "pointer outside RAM)\n",
+			       vas[i]);
 		else
 			printf("0x%" PRIx64 " error: %s\n", vas[i], physim_strerror(rc));
 	}
