@@ -40,6 +40,10 @@
  * saved as in-use ranges and come back as allocated frames. Frames the RAM's
  * debug mode made inaccessible (PROT_NONE) read as zero; they are free or
  * reserved, so nothing a user owns is lost.
+ *
+ * Errors beyond ram.h's list: load returns -ENOENT when `path` does not
+ * exist (any other failure to open it is -EIO). Every refusal of a file is
+ * -EINVAL with a debug log line "ram_load: PATH: <what is wrong>".
  */
 
 #define IMG_VERSION 1u
