@@ -670,7 +670,8 @@ static int unmap_table_entry(struct op *o, unsigned lvl, const struct vt *v, uin
 {
 	const struct physim_pt_format *f = o->f;
 	physim_hpa_t child = f->ops->output_addr(f, d, lvl);
-	if (full) {
+	/* A wholly covered subtree goes at once, unless tables are kept. */
+	if (full && !o->pt->keep_empty) {
 		if (!o->apply)
 			return check_subtree(o, lvl - 1, child, SUB_RESOLVE);
 		free_subtree(o->pt, o, lvl - 1, child, es);
@@ -735,10 +736,29 @@ static int unmap_entry(struct op *o, unsigned lvl, const struct vt *v, uint64_t 
 
 /* ---- protect ---- */
 
-static void protect_attr(const struct op *o, const struct pt_leaf_attr *old, struct pt_leaf_attr *a)
+/* The arch bits of a leaf that its generic flags do not already imply: a
+ * format may report the memory type both as PHYSIM_DEVICE and as raw bits
+ * (x86 PCD/PWT, AArch64 AttrIndx); protect and remap take the memory type
+ * from the new flags and keep only the bits set for their own sake (global,
+ * protection key, shareability chosen by the caller...). */
+static uint64_t explicit_arch(const struct physim_pt_format *f, uint64_t pa, unsigned lvl,
+			      const struct pt_leaf_attr *old)
+{
+	if (old->arch == 0)
+		return 0;
+	struct pt_leaf_attr plain = {.flags = old->flags}, implied = {0};
+	uint64_t d;
+	if (f->ops->encode_leaf(f, pa, &plain, lvl, &d) != 0)
+		return old->arch;
+	f->ops->decode_leaf(f, d, lvl, &implied);
+	return old->arch & ~implied.arch;
+}
+
+static void protect_attr(const struct op *o, uint64_t pa, unsigned lvl,
+			 const struct pt_leaf_attr *old, struct pt_leaf_attr *a)
 {
 	a->flags = o->flags;
-	a->arch = old->arch;
+	a->arch = explicit_arch(o->f, pa, lvl, old);
 	a->accessed = old->accessed || o->f->set_accessed_on_map;
 	a->dirty = old->dirty || (o->f->set_dirty_on_map && (o->flags & PHYSIM_W));
 }
@@ -750,7 +770,7 @@ static int protect_leaf(struct op *o, unsigned lvl, const struct vt *v, uint64_t
 	uint64_t pa, nd;
 	struct pt_leaf_attr old, a;
 	vt_leaf(o, v, lvl, d, es, &pa, &old);
-	protect_attr(o, &old, &a);
+	protect_attr(o, pa, lvl, &old, &a);
 	int rc = f->ops->encode_leaf(f, pa, &a, lvl, &nd);
 	if (rc != 0 || !o->apply)
 		return rc;
@@ -984,8 +1004,8 @@ int physim_pt_create_ex(const struct physim_pt_config *config, struct physim_pt 
 		return -EINVAL;
 	const struct physim_pt_format *f = config->format;
 	if (!format_ok(f)) {
-		physim_log_error("pt: format %s has a geometry the engine cannot use",
-				 f->name ? f->name : "?");
+		physim_log_warn("pt: format %s has a geometry the engine cannot use",
+				f->name ? f->name : "?");
 		return -EINVAL;
 	}
 	if (!handler_ok(f, config->paging))
@@ -1297,8 +1317,10 @@ int physim_pt_remap(struct physim_pt *pt, uint64_t va, uint64_t pa, uint32_t fla
 		return rc;
 	if (m.va != va || !physim_is_aligned(pa, m.size))
 		return -EINVAL;
-	/* A new page: arch attributes stay, accessed/dirty start afresh. */
-	struct pt_leaf_attr a = new_leaf_attr(f, flags, m.arch);
+	/* A new page: explicit arch attributes stay, accessed/dirty start
+	 * afresh. */
+	struct pt_leaf_attr old = {.flags = m.flags, .arch = m.arch};
+	struct pt_leaf_attr a = new_leaf_attr(f, flags, explicit_arch(f, m.pa, h.lvl, &old));
 	uint64_t d;
 	rc = f->ops->encode_leaf(f, pa, &a, h.lvl, &d);
 	if (rc != 0)

@@ -20,6 +20,9 @@
  * Also reserved: a leaf whose address is not aligned to its page size, a leaf
  * at a level without leaf_ok, and W without R.
  * param[0] bit 0: stage-2 style (PHYSIM_U accepted and ignored).
+ * param[0] bit 1: scrambled address field: descriptor bit 12 holds pa bit 12
+ *                 XOR pa bit 21, so the field is not linear across 2 MiB
+ *                 boundaries (as PSE-36 is not): the engine must notice.
  */
 #define TOY_V	     UINT64_C(0x1)
 #define TOY_T	     UINT64_C(0x2)
@@ -32,6 +35,18 @@
 static inline uint64_t toy_addr_mask(const struct physim_pt_format *f)
 {
 	return ((UINT64_C(1) << f->pa_bits) - 1) & ~UINT64_C(0xfff);
+}
+
+/* The scramble is its own inverse (bit 21 is not changed by it). */
+static inline uint64_t toy_scramble(const struct physim_pt_format *f, uint64_t a)
+{
+	return (f->param[0] & 2) ? a ^ (((a >> 21) & 1) << 12) : a;
+}
+
+static uint64_t toy_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	(void)level;
+	return toy_scramble(f, d & toy_addr_mask(f));
 }
 
 static enum pt_kind toy_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
@@ -47,23 +62,16 @@ static enum pt_kind toy_classify(const struct physim_pt_format *f, uint64_t d, u
 	uint32_t flags = (uint32_t)(d >> TOY_FLAGS_SH) & 0x3f;
 	if (!f->level[level].leaf_ok || (flags & PHYSIM_W && !(flags & PHYSIM_R)))
 		return PT_RESERVED;
-	if ((d & toy_addr_mask(f)) & (pt_level_page_size(f, level) - 1))
+	if (toy_output_addr(f, d, level) & (pt_level_page_size(f, level) - 1))
 		return PT_RESERVED;
 	return PT_LEAF;
-}
-
-static uint64_t toy_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
-{
-	(void)level;
-	return d & toy_addr_mask(f);
 }
 
 static uint64_t toy_encode_table(const struct physim_pt_format *f, uint64_t table_pa,
 				 unsigned level)
 {
-	(void)f;
 	(void)level;
-	return table_pa | TOY_V | TOY_T;
+	return toy_scramble(f, table_pa) | TOY_V | TOY_T;
 }
 
 static int toy_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
@@ -82,8 +90,9 @@ static int toy_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 		return -ENOTSUP;
 	if ((pa & ~toy_addr_mask(f)) != 0)
 		return -EINVAL;
-	*d = pa | TOY_V | (level == 0 ? TOY_T : 0) | (uint64_t)flags << TOY_FLAGS_SH | a->arch |
-	     (a->accessed ? TOY_A : 0) | (a->dirty ? TOY_D : 0);
+	*d = toy_scramble(f, pa) | TOY_V | (level == 0 ? TOY_T : 0) |
+	     (uint64_t)flags << TOY_FLAGS_SH | a->arch | (a->accessed ? TOY_A : 0) |
+	     (a->dirty ? TOY_D : 0);
 	return 0;
 }
 
@@ -163,8 +172,25 @@ static const struct physim_pt_format toy_fmt_16k = {
     .ops = &toy_ops,
 };
 
-static const struct physim_pt_format *const toy_formats[] = {&toy_fmt_39, &toy_fmt_32,
-							     &toy_fmt_16k};
+/* As toy-39 without sign extension or pre-set A/D, but with the scrambled
+ * address field. */
+static const struct physim_pt_format toy_fmt_scrambled = {
+    .name = "toy-scrambled",
+    .description = "test: toy-39 geometry, non-linear address field",
+    .arch = PHYSIM_ARCH_X86_64,
+    .levels = 3,
+    .pte_bytes = 8,
+    .va_bits = 39,
+    .pa_bits = 40,
+    .level = {{12, 9, true}, {21, 9, true}, {30, 9, true}},
+    .flags_supported = TOY_ALL_FLAGS,
+    .arch_attr_mask = TOY_ARCH,
+    .ops = &toy_ops,
+    .param = {2},
+};
+
+static const struct physim_pt_format *const toy_formats[] = {&toy_fmt_39, &toy_fmt_32, &toy_fmt_16k,
+							     &toy_fmt_scrambled};
 #define TOY_FORMAT_COUNT (sizeof(toy_formats) / sizeof(toy_formats[0]))
 
 #endif
