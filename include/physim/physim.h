@@ -9,5 +9,6 @@
 #include <physim/clock.h>
 #include <physim/ram.h>
 #include <physim/pt.h>
+#include <physim/walk.h>
 
 #endif

@@ -1,0 +1,209 @@
+/* physim/walk.h - architectural translation: what the MMU would do with one
+ * access - the output address, or the exact fault with the syndrome the
+ * hardware reports - including hardware accessed/dirty updates, two-stage
+ * nested walks and a software TLB per simulated CPU. */
+#ifndef PHYSIM_WALK_H
+#define PHYSIM_WALK_H
+
+#include <physim/pt.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One access. */
+struct physim_access {
+	uint64_t va;  /* input address: VA for stage 1, GPA for a stage-2 format */
+	bool write;
+	bool exec;    /* instruction fetch (write must then be false) */
+	bool user;    /* CPL 3 / EL0 / U-mode / PLV3; otherwise supervisor */
+};
+
+/*
+ * Paging control state. Zero is the common setting: everything off, except
+ * that x86 CR0.WP and EFER.NXE are ON unless wp_off / nxe_off say otherwise.
+ */
+struct physim_mmu_ctl {
+	/* x86-64 and 32-bit x86 (SDM Vol. 3A 2.5, 4.1, 4.6) */
+	bool wp_off;          /* CR0.WP = 0 */
+	bool nxe_off;         /* EFER.NXE = 0 (bit 63 is then reserved) */
+	bool smep;            /* CR4.SMEP */
+	bool smap;            /* CR4.SMAP */
+	bool ac;              /* RFLAGS.AC (SMAP override for explicit accesses) */
+	bool pke;             /* CR4.PKE, with pkru */
+	uint32_t pkru;
+	unsigned maxphyaddr;  /* physical-address width; 0 = 46 */
+	/* Intel EPT (SDM Vol. 3C 29.3) */
+	bool ept_ad;          /* EPTP bit 6: accessed/dirty flags enabled */
+	bool mbec;            /* mode-based execute control (bit 10 = user execute) */
+	/* AArch64 (Arm ARM D8) */
+	bool wxn;             /* SCTLR_ELx.WXN */
+	bool pan;             /* PSTATE.PAN */
+	bool ha;              /* TCR.HA / VTCR.HA: hardware access flag */
+	bool hd;              /* TCR.HD / VTCR.HD: hardware dirty state (DBM) */
+	unsigned ips_bits;    /* output size (TCR.IPS / VTCR.PS); 0 = 48 */
+	/* RISC-V (privileged spec: sstatus.SUM/MXR, Svade/Svadu) */
+	bool sum;
+	bool mxr;
+	bool svadu;           /* hardware A/D updates; else Svade: a fault */
+};
+
+enum physim_fault_kind {
+	PHYSIM_FAULT_NONE = 0,
+	PHYSIM_FAULT_NOT_PRESENT,   /* translation fault: no valid entry */
+	PHYSIM_FAULT_PERMISSION,
+	PHYSIM_FAULT_ACCESS_FLAG,   /* AArch64 AF=0 without HA; RISC-V A/D clear under Svade */
+	PHYSIM_FAULT_RESERVED,      /* reserved bit set / EPT misconfiguration */
+	PHYSIM_FAULT_ADDRESS_SIZE,  /* output address beyond the configured size */
+	PHYSIM_FAULT_NON_CANONICAL, /* input address not canonical (x86: #GP, not #PF) */
+	PHYSIM_FAULT_BUS_ERROR,     /* a table fetch outside memory (external abort / access fault) */
+};
+
+/* A fault as the hardware reports it. */
+struct physim_fault {
+	enum physim_fault_kind kind;
+	unsigned stage;     /* 1, or 2 for a stage-2 / nested GPA fault */
+	int level;          /* the architecture's own numbering (x86 PML4 = 4 .. PT = 1;
+			       AArch64 lookup level 0-3; RISC-V i from LEVELS-1 down to 0);
+			       -1 when no level applies (non-canonical input) */
+	bool s1ptw;         /* stage-2 fault while fetching a stage-1 table entry */
+	uint64_t syndrome;  /* x86 #PF error code; EPT exit-qualification bits;
+			       AArch64 FSC (DFSC/IFSC); RISC-V exception code */
+	uint64_t addr;      /* faulting input address of the faulting stage */
+	uint64_t gpa;       /* stage 2: the faulting guest-physical address */
+};
+
+/* The result of one translation. */
+struct physim_xlate {
+	uint64_t pa;        /* output address (HPA; for a lone stage 1, its output) */
+	uint64_t gpa;       /* nested walks: the intermediate guest-physical address */
+	uint64_t page_size;
+	int level;          /* leaf level, architecture numbering */
+	uint32_t perms;     /* effective PHYSIM_R/W/X/U, combined across levels */
+	bool global;        /* the leaf is global (not tagged by ASID) */
+	unsigned mem_refs;  /* memory references the walk made (4-in-4 nested: up to 24) */
+	bool ad_updated;    /* the walk set accessed/dirty bits in table memory */
+	struct physim_fault fault; /* kind NONE on success */
+};
+
+/* ---- an MMU context: format, roots and control state ---- */
+
+struct physim_mmu_config {
+	const struct physim_pt_format *format;
+	/* Memory the tables live in (host-physical). For the stage-1 context of a
+	 * nested walk it is not used (tables are fetched through stage 2). */
+	const struct physim_paging_handler *mem;
+	uint64_t root;      /* CR3 / TTBR0 / satp / hgatp / EPTP / PGDL table address */
+	uint64_t root_hi;   /* AArch64 TTBR1 / LoongArch PGDH table for the upper
+			       half; 0 = none (upper-half accesses fault) */
+	struct physim_mmu_ctl ctl;
+	uint16_t asid;      /* PCID / ASID tag for the TLB */
+	uint16_t vmid;      /* VMID / VPID tag for the TLB */
+};
+
+struct physim_mmu;
+
+PHYSIM_API int physim_mmu_create(const struct physim_mmu_config *config, struct physim_mmu **out);
+PHYSIM_API void physim_mmu_destroy(struct physim_mmu *mmu);
+PHYSIM_API void physim_mmu_get_config(const struct physim_mmu *mmu, struct physim_mmu_config *out);
+/* Change roots, tags and control state (format and memory stay). */
+PHYSIM_API int physim_mmu_set_config(struct physim_mmu *mmu, const struct physim_mmu_config *config);
+
+/*
+ * Translate one access. 0 on success; -EFAULT when the access faults
+ * (x->fault says how); -EINVAL for a bad argument (x untouched). Hardware
+ * accessed/dirty updates are written to table memory where the architecture
+ * and the control state say the hardware makes them. Any bytes in table
+ * memory give a result or a fault: never a crash, never a read outside the
+ * memory the paging handler resolves.
+ */
+PHYSIM_API int physim_mmu_translate(struct physim_mmu *mmu, const struct physim_access *acc,
+				    struct physim_xlate *x);
+
+/* Translate without side effects (no A/D writes); what a debugger sees. */
+PHYSIM_API int physim_mmu_probe(const struct physim_mmu *mmu, const struct physim_access *acc,
+				struct physim_xlate *x);
+
+/* Two-stage translation: acc->va is a guest VA translated by s1, whose
+ * table addresses are guest-physical and fetched through s2; the final GPA
+ * is then translated by s2. Faults say which stage and, for stage 2,
+ * whether it hit a stage-1 table fetch (s1ptw). */
+PHYSIM_API int physim_nested_translate(struct physim_mmu *s1, struct physim_mmu *s2,
+				       const struct physim_access *acc, struct physim_xlate *x);
+
+/* Convenience: translate through a page table with the default control
+ * state (the table's own root and paging handler). */
+PHYSIM_API int physim_translate(struct physim_pt *pt, const struct physim_access *acc,
+				struct physim_xlate *x);
+
+/* "not-present", "permission", ... as physim-pt prints them. */
+PHYSIM_API const char *physim_fault_kind_name(enum physim_fault_kind kind);
+/* One line describing a fault, e.g. "stage 1 permission fault at level 1,
+ * syndrome 0x7, va 0x400000". Returns the length snprintf would. */
+PHYSIM_API int physim_fault_format(const struct physim_fault *f, char *buf, size_t len);
+/* The same in a per-thread buffer, valid until the thread's next call. */
+PHYSIM_API const char *physim_fault_str(const struct physim_fault *f);
+
+/* ---- software TLB: one per simulated CPU ---- */
+
+struct physim_tlb_entry_info {
+	uint64_t va;        /* page-aligned */
+	uint64_t pa;
+	uint64_t page_size;
+	uint32_t perms;
+	uint16_t asid, vmid;
+	bool global;
+};
+
+/* Stale use: a TLB hit whose cached translation differs from a fresh walk
+ * of the tables - a missing invalidation in the code under test. `current`
+ * has kind NONE in its fault when the fresh walk succeeded. */
+typedef void (*physim_tlb_stale_fn)(void *ctx, uint64_t va, const struct physim_tlb_entry_info *cached,
+				    const struct physim_xlate *current);
+
+struct physim_tlb_config {
+	unsigned entries;        /* capacity; 0 = 1024 (rounded up to a power of two) */
+	bool check_stale;        /* verify every hit against a fresh walk */
+	physim_tlb_stale_fn on_stale;
+	void *stale_ctx;
+};
+
+struct physim_tlb_stats {
+	uint64_t hits, misses, flushes, stale;
+};
+
+struct physim_tlb;
+
+PHYSIM_API int physim_tlb_create(const struct physim_tlb_config *config, struct physim_tlb **out);
+PHYSIM_API void physim_tlb_destroy(struct physim_tlb *tlb);
+
+/* Look up (tagged by the mmu's asid/vmid), walk on a miss and fill. Faults
+ * are never cached. Same return convention as physim_mmu_translate. */
+PHYSIM_API int physim_tlb_translate(struct physim_tlb *tlb, struct physim_mmu *mmu,
+				    const struct physim_access *acc, struct physim_xlate *x);
+/* The same for a nested walk; entries map guest VA -> HPA, tagged by s1's asid and s2's vmid. */
+PHYSIM_API int physim_tlb_nested_translate(struct physim_tlb *tlb, struct physim_mmu *s1,
+					   struct physim_mmu *s2, const struct physim_access *acc,
+					   struct physim_xlate *x);
+
+PHYSIM_API void physim_tlb_flush_all(struct physim_tlb *tlb);
+/* Entries covering va, any asid (global ones included), in every vmid. */
+PHYSIM_API void physim_tlb_flush_va(struct physim_tlb *tlb, uint64_t va);
+/* Non-global entries of an asid. */
+PHYSIM_API void physim_tlb_flush_asid(struct physim_tlb *tlb, uint16_t asid);
+/* Entries of a vmid. */
+PHYSIM_API void physim_tlb_flush_vmid(struct physim_tlb *tlb, uint16_t vmid);
+/* Non-global entries covering va in asid. */
+PHYSIM_API void physim_tlb_flush_va_asid(struct physim_tlb *tlb, uint64_t va, uint16_t asid);
+
+PHYSIM_API struct physim_tlb_stats physim_tlb_stats(const struct physim_tlb *tlb);
+
+/* A physim_pt_flush_fn (pt.h) that flushes `tlb` (passed as ctx): plug it
+ * into physim_pt_config.flush so a table that reports its changes keeps the
+ * TLB coherent. */
+PHYSIM_API void physim_tlb_pt_flush(void *tlb, const uint64_t *vas, size_t n, bool all);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
