@@ -10,5 +10,6 @@
 #include <physim/ram.h>
 #include <physim/pt.h>
 #include <physim/walk.h>
+#include <physim/aspace.h>
 
 #endif

@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int physim_placeholder_aspace;
