@@ -26,6 +26,7 @@ struct pt_leaf_attr {
 };
 
 struct physim_pt_format;
+struct pt_walk_ops; /* lib/walk-format.h */
 
 struct pt_format_ops {
 	/* Kind of descriptor d found at `level` (0 = last level). */
@@ -69,6 +70,9 @@ struct physim_pt_format {
 	bool set_accessed_on_map;
 	bool set_dirty_on_map; /* only for writable leaves */
 	const struct pt_format_ops *ops;
+	/* Access rules for the walker (lib/walk-format.h); NULL: the format
+	 * cannot be translated by physim_mmu_* (-ENOTSUP). */
+	const struct pt_walk_ops *walk;
 	/* Free slot for format-specific constants the family's functions read. */
 	uint64_t param[4];
 };

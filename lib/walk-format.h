@@ -1,0 +1,229 @@
+/* lib/walk-format.h - the access rules of a table-format family, as the one
+ * walk loop (lib/walk.c) uses them: input check and root selection, one step
+ * per descriptor (classification under the control state, permissions
+ * accumulated across levels, the leaf's access check and A/D update value),
+ * fault syndromes and the architecture's level numbering.
+ *
+ * ---- How a family plugs in ----
+ *
+ * 1. Write the rules in arch/<family>/<name>_walk.c as static functions and
+ *    one object
+ *
+ *        const struct pt_walk_ops <name>_walk_ops = { .begin = ..., ... };
+ *
+ *    declared PHYSIM_HIDDEN extern in the family's private header (e.g.
+ *    arch/x86_64/x86-priv.h), and add the file to arch/<family>/meson.build.
+ * 2. Point every format object of the family at it:
+ *
+ *        const struct physim_pt_format physim_fmt_sv39 = { ..., .walk = &rv_walk_ops };
+ *
+ *    A format whose `walk` is NULL cannot be translated: physim_mmu_create
+ *    says -ENOTSUP. Formats that differ in rules (level numbering, stage)
+ *    get their own ops objects; formats that differ only in geometry share
+ *    one and read the format (w->fmt) where they must.
+ *
+ * ---- What the walk loop does (lib/walk.c), in order ----
+ *
+ *   a. Rejects a bad access (write together with exec: -EINVAL).
+ *   b. Fills a struct walk_state (the access, the control state, the origin)
+ *      and calls ops->begin(), which checks the input address, picks the root
+ *      (config.root or, e.g. for an AArch64 TTBR1 address, config.root_hi),
+ *      and initialises the family's accumulators. A failing begin() fills the
+ *      whole fault (kind, level, syndrome) itself.
+ *   c. For level = levels-1 down to 0: computes the descriptor's address
+ *      table + pt_index(fmt, va, level) * pte_bytes, fetches it (in a nested
+ *      walk the table address is a GPA and is first translated by stage 2,
+ *      see below), and calls ops->step() once with the raw descriptor. A
+ *      fetch that does not resolve in table memory (config.mem) is a
+ *      BUS_ERROR at that level. step() returns NONE and fills a walk_step:
+ *      a table (go on with step.next) or a leaf (stop); or it returns a
+ *      fault kind. Running out of levels without a leaf cannot happen if
+ *      step() classifies level 0 correctly; the loop treats a "table" at
+ *      level 0 as a RESERVED fault at level 0 anyway.
+ *   d. On a fault, calls ops->fault(w, kind, level, &fault) to build kind,
+ *      level (architecture numbering) and syndrome; the loop then fills
+ *      stage, addr, gpa and s1ptw.
+ *   e. On success: pa = step.next + (va & (page_size - 1)); perms, global,
+ *      level (architecture numbering) from the leaf step. Then, unless this
+ *      is a probe, every descriptor of the walk whose step asked for a new
+ *      value (d_new != d) is written back with a compare-and-swap, root
+ *      first. If a CAS finds the descriptor changed since it was read, the
+ *      whole translation is walked again (the new value may mean another
+ *      result); an A bit already set by an earlier CAS of the same attempt
+ *      stays set, as it may on hardware.
+ *
+ * A/D updates are thus made only by translations that succeed (KVM's
+ * paging_tmpl.h does the same; the manuals allow it: x86 SDM Vol. 3A 4.8
+ * sets A/D "as part of" a translation, Arm ARM D8.4 and the RISC-V
+ * privileged spec forbid updates for accesses that fault). A family that
+ * must fault instead of updating (RISC-V Svade, AArch64 without HA/HD)
+ * returns the fault from step() and never asks for d_new.
+ *
+ * mem_refs counts descriptor fetches: one per level of every walk, stage-2
+ * walks of a nested translation included (x86-64 4-level over 4-level EPT:
+ * 4 x (4 + 1) + 4 = 24). A/D write-backs, and the stage-2 write checks that
+ * authorise them, are not counted (x->ad_updated says they happened). A
+ * re-walk after a failed CAS counts again.
+ *
+ * ---- Nested (two-stage) walks ----
+ *
+ * physim_nested_translate walks stage 1 with origin WALK_NESTED_S1; each
+ * stage-1 table address is a GPA, translated by stage 2 as an implicit
+ * access with origin WALK_NESTED_TABLE, write = false, exec = false and
+ * user = the original access's user bit (the stage-2 family decides what an
+ * implicit access means: x86 EPT a data read, SDM Vol. 3C 29.3.3.2; AArch64
+ * an S1PTW read; RISC-V a load, checked as U-mode). If the stage-1 walk
+ * succeeds and must update A/D in a stage-1 entry, that entry's GPA is
+ * translated by stage 2 again with write = true (EPT: a data write; RISC-V:
+ * a store; AArch64: S1PTW write) before the write-back; a fault there is a
+ * stage-2 fault with s1ptw set. Finally the output GPA is translated by
+ * stage 2 with origin WALK_NESTED_FINAL and the original access type.
+ * Stage-2 faults report stage = 2, addr = gpa = the faulting GPA, and s1ptw
+ * for WALK_NESTED_TABLE. A stage-1 table whose GPA stage 2 maps outside
+ * host memory is a stage-1 BUS_ERROR at the stage-1 level (gpa = the
+ * table's GPA, s1ptw clear).
+ */
+#ifndef PHYSIM_WALK_FORMAT_H
+#define PHYSIM_WALK_FORMAT_H
+
+#include <physim/walk.h>
+#include "pt-format.h"
+
+/* Why a walk runs: lets stage-2 rules tell a guest's table fetch from its
+ * data access (EPT exit qualification bits 7/8, AArch64 S1PTW, RISC-V
+ * implicit G-stage accesses). */
+enum walk_origin {
+	WALK_DIRECT = 0,   /* physim_mmu_translate / probe: one stage on its own */
+	WALK_NESTED_S1,	   /* stage 1 of a nested walk (its tables are GPAs) */
+	WALK_NESTED_TABLE, /* stage 2 translating the GPA of a stage-1 table entry */
+	WALK_NESTED_FINAL, /* stage 2 translating the output GPA of stage 1 */
+};
+
+/* One walk in progress. The loop fills the first block before begin(); the
+ * family owns the rest. */
+struct walk_state {
+	const struct physim_pt_format *fmt;
+	const struct physim_mmu_ctl *ctl; /* control state of this stage's mmu */
+	uint64_t va;			  /* input address (VA, or GPA at stage 2) */
+	bool write;
+	bool exec;
+	bool user;
+	/* An implicit supervisor-mode access (x86 SDM Vol. 3A 4.6: accesses to
+	 * system data structures; SMAP applies regardless of RFLAGS.AC). Always
+	 * false for now: physim_access has no way to ask for one yet. */
+	bool implicit;
+	bool probe; /* no write-back will happen (step() still reports d_new) */
+	enum walk_origin origin;
+
+	/* Set by begin(): the upper-half root (config.root_hi) was taken. */
+	bool upper;
+	/* Family scratch, initialised by begin(), updated by step(), read by
+	 * fault(): e.g. x86 ANDs R/W and U/S into acc_and and ORs XD into
+	 * acc_or (Xen's ar_and / ar_or); EPT ANDs R/W/X for the exit
+	 * qualification; `detail` carries syndrome extras (x86 PK bit). */
+	uint64_t acc_and;
+	uint64_t acc_or;
+	uint64_t detail;
+};
+
+/* What step() says about one descriptor that does not fault. */
+struct walk_step {
+	/* Table: address of the next-level table. Leaf: base address of the
+	 * page (aligned to page_size). */
+	uint64_t next;
+	/* The descriptor as the hardware leaves it if the translation succeeds
+	 * (x86 A on every entry used, D on a written leaf; EPT A/D with ept_ad;
+	 * AArch64 AF/DBM with HA/HD; RISC-V Svadu). Equal to d: no update.
+	 * Must differ from d only in A/D-type bits. */
+	uint64_t d_new;
+	bool leaf;
+	/* Leaf only: */
+	uint64_t page_size; /* 0 = the level's size (pt_level_page_size) */
+	uint32_t perms;	    /* effective PHYSIM_R/W/X/U across all levels */
+	bool global;	    /* not tagged by ASID/PCID */
+};
+
+struct pt_walk_ops {
+	/*
+	 * Architecture level number of engine level n:
+	 *     arch level = level_base + level_dir * n
+	 * x86: 1 + n (PT = 1 .. PML5 = 5); AArch64: 3 - n (lookup level);
+	 * ARMv7 short-descriptor: 2 - n; RISC-V: 0 + n (i); LoongArch: document.
+	 */
+	int8_t level_base;
+	int8_t level_dir;
+
+	/*
+	 * Check the input address w->va against the format and control state,
+	 * pick the root table (from config.root, or config.root_hi for an upper
+	 * half; root_hi == 0 means none) and set w->upper, and initialise
+	 * acc_and / acc_or / detail. Returns 0 with *table set, or -EFAULT with
+	 * f->kind, f->level (architecture numbering, -1 for none) and
+	 * f->syndrome set (x86 non-canonical: NON_CANONICAL, level -1,
+	 * syndrome 0). The loop reads the root as a table at engine level
+	 * fmt->levels - 1, whose size comes from the geometry (concatenated
+	 * roots included). walk_input_ok() below is the usual address check.
+	 */
+	int (*begin)(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+		     struct physim_fault *f);
+
+	/*
+	 * One descriptor d, fetched at engine `level` for w->va. Classify it
+	 * under the control state (reserved bits that depend on it included,
+	 * e.g. x86 bit 63 with NXE = 0, address bits at or above maxphyaddr),
+	 * accumulate what the architecture accumulates across levels, and for
+	 * a leaf decide the access. Returns PHYSIM_FAULT_NONE with *s filled
+	 * (s->leaf says whether the walk stops), or the fault kind (the loop
+	 * then calls fault() with this level). Called once per level per walk,
+	 * so keep it cheap: call the family's own static classify directly.
+	 */
+	enum physim_fault_kind (*step)(struct walk_state *w, uint64_t d, unsigned level,
+				       struct walk_step *s);
+
+	/*
+	 * Build the fault the hardware reports: f->kind = kind, f->level (the
+	 * architecture's numbering of engine level `level`; level is -1 when
+	 * none applies) and f->syndrome (x86 #PF error code, EPT exit
+	 * qualification, AArch64 FSC, RISC-V scause, LoongArch ecode - see
+	 * walk.h). Called for faults from step(), for BUS_ERROR from the loop
+	 * (a table fetch that does not resolve: level = the level of the table
+	 * being read) and for RESERVED from the loop (see c. above). Cold path.
+	 */
+	void (*fault)(const struct walk_state *w, enum physim_fault_kind kind, int level,
+		      struct physim_fault *f);
+};
+
+/* Architecture level of engine level n (see pt_walk_ops.level_base). */
+static inline int walk_arch_level(const struct pt_walk_ops *ops, unsigned n)
+{
+	return ops->level_base + ops->level_dir * (int)n;
+}
+
+/* The usual input-address rule: bits at and above va_bits must copy bit
+ * va_bits-1 (sign_extended formats: canonical addresses) or be zero. */
+static inline bool walk_input_ok(const struct physim_pt_format *f, uint64_t va)
+{
+	if (f->va_bits >= 64)
+		return true;
+	uint64_t upper = va >> (f->va_bits - 1); /* bit va_bits-1 and above */
+	if (!f->sign_extended)
+		return (upper >> 1) == 0;
+	return upper == 0 || upper == (~UINT64_C(0) >> (f->va_bits - 1));
+}
+
+/* Fill kind, level and syndrome of a fault (the loop sets the rest). */
+static inline void walk_fault_set(struct physim_fault *f, enum physim_fault_kind kind, int level,
+				  uint64_t syndrome)
+{
+	f->kind = kind;
+	f->level = level;
+	f->syndrome = syndrome;
+}
+
+/* A side-effect-free nested translation (no A/D write-backs at either
+ * stage), for the TLB's stale-entry check (lib/tlb.c). Same conventions as
+ * physim_nested_translate. */
+PHYSIM_HIDDEN int physim_nested_probe(const struct physim_mmu *s1, const struct physim_mmu *s2,
+				      const struct physim_access *acc, struct physim_xlate *x);
+
+#endif
