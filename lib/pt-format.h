@@ -106,6 +106,10 @@ static inline uint64_t pt_index(const struct physim_pt_format *f, uint64_t va, u
 	return (va >> f->level[level].shift) & (pt_level_entries(f, level) - 1);
 }
 
+/* The paging handler a table was created with (lib/pt.c), for
+ * physim_translate. */
+PHYSIM_HIDDEN const struct physim_paging_handler *physim_pt_paging(const struct physim_pt *pt);
+
 /* Every format physim knows, in `physim-pt formats` order (lib/formats.c). */
 PHYSIM_HIDDEN extern const struct physim_pt_format *const physim_all_formats[];
 PHYSIM_HIDDEN extern const size_t physim_all_formats_count;

@@ -108,12 +108,17 @@ struct walk_state {
 	bool write;
 	bool exec;
 	bool user;
-	/* An implicit supervisor-mode access (x86 SDM Vol. 3A 4.6: accesses to
-	 * system data structures; SMAP applies regardless of RFLAGS.AC). Always
-	 * false for now: physim_access has no way to ask for one yet. */
+	/* physim_access.implicit: an implicit supervisor-mode access (x86 SDM
+	 * Vol. 3A 4.6: accesses to system data structures; SMAP applies
+	 * regardless of RFLAGS.AC). Families without the notion ignore it. */
 	bool implicit;
 	bool probe; /* no write-back will happen (step() still reports d_new) */
 	enum walk_origin origin;
+	/* WALK_NESTED_FINAL: effective perms of the stage-1 translation (e.g. its
+	 * PHYSIM_U says whether the guest linear address is a user-mode address,
+	 * which selects the EPT execute bit under mode-based execute control).
+	 * Other origins: 0. */
+	uint32_t s1_perms;
 
 	/* Set by begin(): the upper-half root (config.root_hi) was taken. */
 	bool upper;

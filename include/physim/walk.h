@@ -17,6 +17,9 @@ struct physim_access {
 	bool write;
 	bool exec;    /* instruction fetch (write must then be false) */
 	bool user;    /* CPL 3 / EL0 / U-mode / PLV3; otherwise supervisor */
+	bool implicit; /* x86: implicit supervisor-mode access to a system data
+			  structure (SDM Vol. 3A 4.6; user must be false): SMAP
+			  applies regardless of RFLAGS.AC. Ignored elsewhere. */
 };
 
 /*

@@ -1,0 +1,192 @@
+/* arch/x86_64/ept_walk.c - EPT access rules for the walker
+ * (lib/walk-format.h): Intel SDM Vol. 3C 29.3.2 translation, 29.3.3.1 EPT
+ * misconfigurations, 29.3.3.2 EPT violations, 29.3.5 accessed and dirty flags
+ * for EPT, and the exit qualification for EPT violations (Vol. 3C 28.2.1,
+ * table 28-7). Older editions number the same sections 28.2.x / 27.2.1.
+ *
+ * What is modelled:
+ * - Permissions: an access is allowed only if every entry used allows it
+ *   (bits 0/1/2 ANDed across levels, 29.3.3.2). With mode-based execute
+ *   control (ctl.mbec) bit 2 allows fetches from supervisor-mode linear
+ *   addresses and bit 10 from user-mode ones; an entry is then present if any
+ *   of bits 2:0 or bit 10 is set (29.3.2).
+ * - Whether the guest linear address is a user-mode address: in a nested
+ *   walk, PHYSIM_U of the stage-1 result; in a lone EPT translation, the
+ *   access's user flag.
+ * - Implicit accesses (WALK_NESTED_TABLE): reads of guest paging structures
+ *   are data reads, A/D writes to them data writes (29.3.3.2). With EPTP
+ *   bit 6 (ctl.ept_ad) every access to a guest paging-structure entry is
+ *   treated as a write, both for EPT violations and for the EPT dirty flag
+ *   (29.3.3.2, 29.3.5), and the exit qualification reports a write.
+ * - A/D with ept_ad (29.3.5): A (bit 8) in every entry used, D (bit 9) in the
+ *   leaf on a write; set only when the translation succeeds
+ *   (walk-format.h). Without ept_ad bits 8/9 are ignored and never written.
+ * - Misconfiguration (kind RESERVED, syndrome 0: the exit has no
+ *   qualification, only the guest-physical address): write-only or
+ *   write/execute, reserved bits (those of the format, plus bits 51:N for
+ *   N = ctl.maxphyaddr), reserved memory types.
+ * - Violation exit qualification (table 28-7): bit 0 read, 1 write, 2 fetch;
+ *   bits 3/4/5 the AND of bits 0/1/2 over the entries used up to and
+ *   including the faulting one (so 0 for a not-present entry); bit 6 the AND
+ *   of bit 10 under MBEC (else 0); bit 7 guest linear address valid (nested
+ *   walks); bit 8 (only with bit 7) 1 for the translation of the linear
+ *   address, 0 for an access to a guest paging-structure entry. Bits 9-11
+ *   (advanced VM-exit information) and 12 (NMI unblocking) are 0: a
+ *   processor without IA32_VMX_EPT_VPID_CAP bit 22.
+ */
+#include "walk-format.h"
+#include "x86-priv.h"
+
+#define EPT_R	(UINT64_C(1) << 0)
+#define EPT_W	(UINT64_C(1) << 1)
+#define EPT_X	(UINT64_C(1) << 2)
+#define EPT_RWX (EPT_R | EPT_W | EPT_X)
+#define EPT_A	(UINT64_C(1) << 8)
+#define EPT_D	(UINT64_C(1) << 9)
+#define EPT_UX	(UINT64_C(1) << 10)
+
+/* Exit qualification for EPT violations (table 28-7). */
+#define EQ_READ	      (UINT64_C(1) << 0)
+#define EQ_WRITE      (UINT64_C(1) << 1)
+#define EQ_FETCH      (UINT64_C(1) << 2)
+#define EQ_PERM_SHIFT 3 /* bits 5:3 = AND of entry bits 2:0 */
+#define EQ_UX	      (UINT64_C(1) << 6)
+#define EQ_GLA_VALID  (UINT64_C(1) << 7)
+#define EQ_GLA_XLATE  (UINT64_C(1) << 8)
+
+/* Physical-address width when ctl.maxphyaddr is 0 (walk.h). */
+#define EPT_DEFAULT_MAXPHYADDR 46
+
+/* True if this access counts as a write for EPT (29.3.3.2, 29.3.5). */
+static inline bool ept_is_write(const struct walk_state *w)
+{
+	return w->write || (w->origin == WALK_NESTED_TABLE && w->ctl->ept_ad);
+}
+
+/* Whether the guest linear address is a user-mode address (for MBEC). */
+static inline bool ept_user_addr(const struct walk_state *w)
+{
+	if (w->origin == WALK_NESTED_FINAL)
+		return (w->s1_perms & PHYSIM_U) != 0;
+	return w->user;
+}
+
+static void ept_fault(const struct walk_state *w, enum physim_fault_kind kind, int level,
+		      struct physim_fault *f);
+
+static int ept_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+		     struct physim_fault *f)
+{
+	(void)root_hi;
+	/* A guest-physical address wider than the EPT input (48 bits, 57 with
+	 * 5-level EPT, 29.3.2) has no translation: a violation at the root
+	 * with nothing readable. */
+	w->acc_and = EPT_RWX | EPT_UX;
+	w->acc_or = 0;
+	w->detail = 0;
+	if (!walk_input_ok(w->fmt, w->va)) {
+		w->acc_and = 0;
+		ept_fault(w, PHYSIM_FAULT_NOT_PRESENT, w->fmt->levels - 1, f);
+		return -EFAULT;
+	}
+	*table = root;
+	return 0;
+}
+
+/* Reserved address bits 51:N for the configured width (29.3.3.1). */
+static inline uint64_t ept_ctl_reserved(const struct walk_state *w)
+{
+	unsigned n = w->ctl->maxphyaddr ? w->ctl->maxphyaddr : EPT_DEFAULT_MAXPHYADDR;
+	return x86_bits(51, n);
+}
+
+/* Is the access allowed by the accumulated rights? */
+static bool ept_allows(const struct walk_state *w, uint64_t rights)
+{
+	if (w->exec) {
+		uint64_t xbit = (w->ctl->mbec && ept_user_addr(w)) ? EPT_UX : EPT_X;
+		return (rights & xbit) != 0;
+	}
+	if (ept_is_write(w))
+		return (rights & EPT_W) != 0;
+	return (rights & EPT_R) != 0;
+}
+
+static enum physim_fault_kind ept_step(struct walk_state *w, uint64_t d, unsigned level,
+				       struct walk_step *s)
+{
+	const struct physim_pt_format *f = w->fmt;
+	bool mbec = w->ctl->mbec;
+	uint64_t cls = d;
+
+	/* Present: any of bits 2:0, or bit 10 under MBEC (29.3.2). The
+	 * format's classify knows only bits 2:0, so an entry present through
+	 * bit 10 alone is classified as if bit 2 were set (which changes no
+	 * reserved-bit rule). */
+	w->acc_and &= d | (mbec ? 0 : EPT_UX);
+	if (!(d & EPT_RWX)) {
+		if (!(mbec && (d & EPT_UX)))
+			return PHYSIM_FAULT_NOT_PRESENT;
+		cls |= EPT_X;
+	}
+	enum pt_kind k = f->ops->classify(f, cls, level);
+	if (k == PT_RESERVED || (d & ept_ctl_reserved(w)))
+		return PHYSIM_FAULT_RESERVED;
+	if (k != PT_TABLE && k != PT_LEAF)
+		return PHYSIM_FAULT_NOT_PRESENT;
+	s->d_new = d;
+	if (w->ctl->ept_ad)
+		s->d_new |= EPT_A; /* 29.3.5: A in every entry used */
+	s->next = f->ops->output_addr(f, d, level);
+	if (k == PT_TABLE)
+		return PHYSIM_FAULT_NONE;
+
+	if (!ept_allows(w, w->acc_and))
+		return PHYSIM_FAULT_PERMISSION;
+	s->leaf = true;
+	/* Effective rights; X is the execute bit that governs this linear
+	 * address (bit 10 for user-mode addresses under MBEC). */
+	uint64_t xbit = (mbec && ept_user_addr(w)) ? EPT_UX : EPT_X;
+	s->perms = ((w->acc_and & EPT_R) ? PHYSIM_R : 0) | ((w->acc_and & EPT_W) ? PHYSIM_W : 0) |
+		   ((w->acc_and & xbit) ? PHYSIM_X : 0);
+	s->global = false;
+	if (w->ctl->ept_ad && ept_is_write(w))
+		s->d_new |= EPT_D; /* 29.3.5: D in the leaf on a write */
+	return PHYSIM_FAULT_NONE;
+}
+
+static void ept_fault(const struct walk_state *w, enum physim_fault_kind kind, int level,
+		      struct physim_fault *f)
+{
+	uint64_t q = 0;
+	int arch = level < 0 ? -1 : (int)x86_arch_level((unsigned)level);
+
+	if (kind != PHYSIM_FAULT_NOT_PRESENT && kind != PHYSIM_FAULT_PERMISSION) {
+		/* Misconfiguration or a fetch outside memory: no qualification. */
+		walk_fault_set(f, kind, arch, 0);
+		return;
+	}
+	if (w->exec)
+		q |= EQ_FETCH;
+	else if (ept_is_write(w))
+		q |= EQ_WRITE;
+	else
+		q |= EQ_READ;
+	q |= (w->acc_and & EPT_RWX) << EQ_PERM_SHIFT;
+	if (w->ctl->mbec && (w->acc_and & EPT_UX))
+		q |= EQ_UX;
+	if (w->origin == WALK_NESTED_TABLE)
+		q |= EQ_GLA_VALID;
+	else if (w->origin == WALK_NESTED_FINAL)
+		q |= EQ_GLA_VALID | EQ_GLA_XLATE;
+	walk_fault_set(f, kind, arch, q);
+}
+
+/* Architecture levels as for IA-32 paging: PT = 1 .. PML5 = 5. */
+const struct pt_walk_ops ept_walk_ops = {
+    .level_base = 1,
+    .level_dir = 1,
+    .begin = ept_begin,
+    .step = ept_step,
+    .fault = ept_fault,
+};
