@@ -1,2 +1,663 @@
-/* placeholder: being written */
-int main(void) { return 77; }
+/* tests/test_walk_x86_64.c - the x86 walker against an oracle written here
+ * from the Intel SDM Vol. 3A 4.6-4.8 (sharing no code with the walker):
+ * every combination of the permission bits at each level, crossed with the
+ * control state and every access type, for 4-level, PAE and 32-bit paging;
+ * plus hand-derived cases for 5-level, 1-GByte pages, MAXPHYADDR and
+ * non-canonical addresses, and EPT (Vol. 3C 29.3) cases. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <physim/ram.h>
+#include <physim/walk.h>
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#define BIT(n) (UINT64_C(1) << (n))
+
+/* Entry bits, from the SDM tables (4-14..4-20, 4-4..4-11), written out here
+ * again on purpose. */
+enum {
+	E_P = 1 << 0,
+	E_RW = 1 << 1,
+	E_US = 1 << 2,
+	E_A = 1 << 5,
+	E_D = 1 << 6,
+	E_PS = 1 << 7,
+	E_G = 1 << 8,
+};
+#define E_XD BIT(63)
+
+/* #PF error code bits (SDM 4.7). */
+enum { EC_P = 1, EC_WR = 2, EC_US = 4, EC_RSVD = 8, EC_ID = 16, EC_PK = 32 };
+
+/* ---- fixture: a RAM and its direct map ---- */
+
+struct env {
+	struct physim_ram *ram;
+	const struct physim_paging_handler *ph;
+	struct physim_direct_map dm;
+};
+
+static struct env *env_new(void)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	assert_non_null(e);
+	assert_int_equal(physim_ram_create(&(struct physim_ram_config){.size = 64u << 20}, &e->ram),
+			 0);
+	e->ph = physim_ram_paging_handler(e->ram);
+	e->dm = physim_ram_direct_map(e->ram);
+	return e;
+}
+
+static void env_free(struct env *e)
+{
+	physim_ram_destroy(e->ram);
+	free(e);
+}
+
+static uint64_t frame(struct env *e)
+{
+	uint64_t pa;
+	assert_int_equal(physim_ram_alloc_frame(e->ram, &pa), 0);
+	memset(physim_dm_phys_to_virt(&e->dm, pa), 0, 4096);
+	return pa;
+}
+
+static void put64(struct env *e, uint64_t pa, uint64_t v)
+{
+	memcpy(physim_dm_phys_to_virt(&e->dm, pa), &v, 8);
+}
+
+static uint64_t get64(struct env *e, uint64_t pa)
+{
+	uint64_t v;
+	memcpy(&v, physim_dm_phys_to_virt(&e->dm, pa), 8);
+	return v;
+}
+
+static void put32(struct env *e, uint64_t pa, uint32_t v)
+{
+	memcpy(physim_dm_phys_to_virt(&e->dm, pa), &v, 4);
+}
+
+static uint32_t get32(struct env *e, uint64_t pa)
+{
+	uint32_t v;
+	memcpy(&v, physim_dm_phys_to_virt(&e->dm, pa), 4);
+	return v;
+}
+
+static struct physim_mmu *mmu_new(struct env *e, const char *fmt, uint64_t root,
+				  const struct physim_mmu_ctl *ctl)
+{
+	struct physim_mmu *m;
+	struct physim_mmu_config c = {.format = physim_format(fmt), .mem = e->ph, .root = root};
+	assert_non_null(c.format);
+	if (ctl)
+		c.ctl = *ctl;
+	assert_int_equal(physim_mmu_create(&c, &m), 0);
+	return m;
+}
+
+/* ---- the oracle (SDM Vol. 3A 4.6, 4.6.2, 4.7) ---- */
+
+enum mode { M_LONG, M_PAE, M_32 };
+
+struct ctl_case {
+	bool wp, smep, smap, ac, nxe, pke;
+	uint32_t pkru;
+};
+
+struct acc_case {
+	bool write, fetch, user, implicit;
+};
+
+struct expect {
+	enum physim_fault_kind kind;
+	int level;   /* fault level, or the leaf's level */
+	uint64_t ec; /* error code */
+	uint32_t perms;
+	int leaf; /* arch level of the leaf (success) */
+};
+
+/* 4.6.1 "Determination of Access Rights", transcribed bullet by bullet. */
+static bool sdm_access_allowed(const struct ctl_case *c, const struct acc_case *a, bool user_page,
+			       bool writable, bool xd)
+{
+	if (a->fetch) {
+		/* Instruction fetches. */
+		if (a->user)
+			return user_page && !xd; /* only user-mode addresses, XD clear */
+		if (user_page)
+			return !c->smep && !xd; /* SMEP forbids supervisor fetches there */
+		return !xd;
+	}
+	if (a->user) {
+		/* User-mode data accesses: user-mode addresses only; writes need
+		 * R/W = 1 throughout. */
+		if (!user_page)
+			return false;
+		return !a->write || writable;
+	}
+	/* Supervisor-mode data accesses (CPL < 3 or implicit). */
+	if (user_page && c->smap) {
+		/* With SMAP, implicit accesses never; explicit ones only with
+		 * RFLAGS.AC = 1. */
+		if (a->implicit || !c->ac)
+			return false;
+	}
+	if (!a->write)
+		return true;
+	/* CR0.WP = 0: supervisor writes ignore R/W. */
+	return !c->wp || writable;
+}
+
+/* 4.6.2: protection keys, data accesses to user-mode addresses, 4-level only. */
+static bool sdm_pkey_violation(enum mode m, const struct ctl_case *c, const struct acc_case *a,
+			       bool user_page, unsigned key)
+{
+	if (m != M_LONG || !c->pke || a->fetch || !user_page)
+		return false;
+	bool adi = c->pkru & (1u << (2 * key));
+	bool wdi = c->pkru & (1u << (2 * key + 1));
+	return adi || (wdi && a->write && (a->user || c->wp));
+}
+
+/* 4.7: W/R, U/S and I/D bits common to every #PF of this access. */
+static uint64_t sdm_ec_base(enum mode m, const struct ctl_case *c, const struct acc_case *a)
+{
+	uint64_t ec = 0;
+	if (a->write)
+		ec |= EC_WR;
+	if (a->user)
+		ec |= EC_US;
+	if (a->fetch && (c->smep || (m != M_32 && c->nxe)))
+		ec |= EC_ID;
+	return ec;
+}
+
+/*
+ * The walk, from the entries the test wrote: ent[i] is the entry at
+ * architecture level top-i (ent[0] the root entry). rsv[i] says whether the
+ * entry has a bit the test knows to be reserved. no_rights[i]: the entry
+ * has no R/W, U/S, XD (PAE PDPTE). ps_level: the level where PS makes a leaf.
+ */
+static struct expect oracle(enum mode m, int top, const uint64_t *ent, const bool *rsv,
+			    const bool *no_rights, int ps_level, const struct ctl_case *c,
+			    const struct acc_case *a, unsigned key)
+{
+	struct expect x = {0};
+	uint64_t ec = sdm_ec_base(m, c, a);
+	bool user_page = true, writable = true, xd = false;
+
+	for (int i = 0, lvl = top; lvl >= 1; i++, lvl--) {
+		uint64_t d = ent[i];
+		if (!(d & E_P)) {
+			x.kind = PHYSIM_FAULT_NOT_PRESENT;
+			x.level = lvl;
+			x.ec = ec;
+			return x;
+		}
+		/* XD is reserved when NXE = 0 (PAE, 4-level: 4.4.2, 4.5.4). */
+		if (rsv[i] || (m != M_32 && !c->nxe && (d & E_XD))) {
+			x.kind = PHYSIM_FAULT_RESERVED;
+			x.level = lvl;
+			x.ec = ec | EC_P | EC_RSVD;
+			return x;
+		}
+		if (!no_rights[i]) {
+			user_page = user_page && (d & E_US);
+			writable = writable && (d & E_RW);
+			xd = xd || (m != M_32 && c->nxe && (d & E_XD));
+		}
+		if (lvl == 1 || (lvl == ps_level && (d & E_PS))) {
+			x.leaf = lvl;
+			break;
+		}
+	}
+	bool pk = sdm_pkey_violation(m, c, a, user_page, key);
+	x.level = x.leaf;
+	if (pk || !sdm_access_allowed(c, a, user_page, writable, xd)) {
+		x.kind = PHYSIM_FAULT_PERMISSION;
+		x.ec = ec | EC_P | (pk ? EC_PK : 0);
+		return x;
+	}
+	x.kind = PHYSIM_FAULT_NONE;
+	x.perms =
+	    PHYSIM_R | (writable ? PHYSIM_W : 0) | (user_page ? PHYSIM_U : 0) | (xd ? 0 : PHYSIM_X);
+	return x;
+}
+
+/* ---- enumeration helpers ---- */
+
+/* The 8 access types: read/write/fetch x user/supervisor, and implicit
+ * supervisor reads and writes. */
+static const struct acc_case accesses[] = {
+    {.write = false},
+    {.write = true},
+    {.fetch = true},
+    {.user = true},
+    {.user = true, .write = true},
+    {.user = true, .fetch = true},
+    {.implicit = true},
+    {.implicit = true, .write = true},
+};
+#define NACC (sizeof(accesses) / sizeof(accesses[0]))
+
+static struct ctl_case ctl_from_bits(unsigned bits, bool pke, uint32_t pkru)
+{
+	return (struct ctl_case){
+	    .wp = bits & 1,
+	    .smep = bits & 2,
+	    .smap = bits & 4,
+	    .ac = bits & 8,
+	    .nxe = bits & 16,
+	    .pke = pke,
+	    .pkru = pkru,
+	};
+}
+
+static struct physim_mmu_ctl mmu_ctl(const struct ctl_case *c)
+{
+	return (struct physim_mmu_ctl){
+	    .wp_off = !c->wp,
+	    .nxe_off = !c->nxe,
+	    .smep = c->smep,
+	    .smap = c->smap,
+	    .ac = c->ac,
+	    .pke = c->pke,
+	    .pkru = c->pkru,
+	};
+}
+
+static struct physim_access mk_access(uint64_t va, const struct acc_case *a)
+{
+	return (struct physim_access){.va = va,
+				      .write = a->write,
+				      .exec = a->fetch,
+				      .user = a->user,
+				      .implicit = a->implicit};
+}
+
+struct stats {
+	unsigned long walks, ok, np, perm, rsv, pk, mismatches;
+};
+
+static void count(struct stats *s, const struct expect *x)
+{
+	s->walks++;
+	switch (x->kind) {
+	case PHYSIM_FAULT_NONE:
+		s->ok++;
+		break;
+	case PHYSIM_FAULT_NOT_PRESENT:
+		s->np++;
+		break;
+	case PHYSIM_FAULT_PERMISSION:
+		s->perm++;
+		if (x->ec & EC_PK)
+			s->pk++;
+		break;
+	default:
+		s->rsv++;
+	}
+}
+
+/* Compare one walk with the oracle; descriptors after the walk in `after`,
+ * as the oracle says they must be in `want_after`. */
+static bool check_one(struct stats *s, const char *what, int rc, const struct physim_xlate *x,
+		      const struct expect *e, uint64_t want_pa, uint64_t want_size,
+		      bool want_global, unsigned want_refs, const uint64_t *after,
+		      const uint64_t *want_after, int n)
+{
+	bool ok = true;
+	if (e->kind == PHYSIM_FAULT_NONE) {
+		ok = rc == 0 && x->fault.kind == PHYSIM_FAULT_NONE && x->pa == want_pa &&
+		     x->page_size == want_size && x->level == e->leaf && x->perms == e->perms &&
+		     x->global == want_global;
+	} else {
+		ok = rc == -EFAULT && x->fault.kind == e->kind && x->fault.level == e->level &&
+		     x->fault.syndrome == e->ec && x->fault.stage == 1;
+	}
+	ok = ok && x->mem_refs == want_refs;
+	for (int i = 0; i < n; i++)
+		ok = ok && after[i] == want_after[i];
+	if (!ok && s->mismatches++ < 10) {
+		print_error("MISMATCH %s\n  want kind %d level %d ec %#" PRIx64
+			    " perms %#x leaf %d "
+			    "pa %#" PRIx64 " refs %u\n  got rc %d kind %d level %d ec %#" PRIx64
+			    " perms %#x level %d pa %#" PRIx64 " size %#" PRIx64 " refs %u\n",
+			    what, e->kind, e->level, e->ec, e->perms, e->leaf, want_pa, want_refs,
+			    rc, x->fault.kind, x->fault.level, x->fault.syndrome, x->perms,
+			    x->level, x->pa, x->page_size, x->mem_refs);
+		for (int i = 0; i < n; i++)
+			print_error("  entry %d after %#" PRIx64 " want %#" PRIx64 "\n", i,
+				    after[i], want_after[i]);
+	}
+	count(s, e);
+	return ok;
+}
+
+/* ---- 4-level paging: the full enumeration ---- */
+
+/*
+ * VA indexes: PML4 0x0a5, PDPT 0x013, PD 0x1f0, PT 0x077, offset 0xabc. The
+ * 4-KByte page is at 0x123456000 and the 2-MByte page at 0x246800000 (not in
+ * RAM: an output address outside RAM translates normally). Both leaves carry
+ * protection key 5; the PTE has G set, the 2-MByte PDE has not.
+ */
+#define VA4                                                                                        \
+	((UINT64_C(0x0a5) << 39) | (UINT64_C(0x013) << 30) | (UINT64_C(0x1f0) << 21) |             \
+	 (UINT64_C(0x077) << 12) | 0xabc)
+#define PAGE4K	UINT64_C(0x123456000)
+#define PAGE2M	UINT64_C(0x246800000)
+#define PKEY	5u
+#define PK_BITS ((uint64_t)PKEY << 59)
+#define RSV_BIT BIT(51) /* reserved: bits 51:M with M = 46 (the default) */
+
+/* PTE variants: bits P, R/W, U/S, XD, reserved (32). */
+static uint64_t pte_variant(unsigned v)
+{
+	uint64_t d = PAGE4K | E_G | PK_BITS;
+	d |= (v & 1) ? E_P : 0;
+	d |= (v & 2) ? E_RW : 0;
+	d |= (v & 4) ? E_US : 0;
+	d |= (v & 8) ? E_XD : 0;
+	d |= (v & 16) ? RSV_BIT : 0;
+	return d;
+}
+
+/* PDE variants: P, R/W, U/S, XD, reserved, PS (64). */
+static uint64_t pde_variant(unsigned v, uint64_t pt_pa)
+{
+	uint64_t d = (v & 32) ? (PAGE2M | E_PS | PK_BITS) : pt_pa;
+	d |= (v & 1) ? E_P : 0;
+	d |= (v & 2) ? E_RW : 0;
+	d |= (v & 4) ? E_US : 0;
+	d |= (v & 8) ? E_XD : 0;
+	d |= (v & 16) ? RSV_BIT : 0;
+	return d;
+}
+
+struct long_tables {
+	uint64_t pml4, pdpt, pd, pt;
+	uint64_t slot[4]; /* addresses of the four entries, root first */
+};
+
+static struct long_tables long_tables(struct env *e)
+{
+	struct long_tables t = {.pml4 = frame(e), .pdpt = frame(e), .pd = frame(e), .pt = frame(e)};
+	t.slot[0] = t.pml4 + 0x0a5 * 8;
+	t.slot[1] = t.pdpt + 0x013 * 8;
+	t.slot[2] = t.pd + 0x1f0 * 8;
+	t.slot[3] = t.pt + 0x077 * 8;
+	return t;
+}
+
+/* One 4-level case: write the entries, walk, compare. */
+static void long_case(struct env *e, struct physim_mmu *m, const struct long_tables *t,
+		      const uint64_t *ent, const struct ctl_case *c, const struct acc_case *a,
+		      struct stats *s)
+{
+	static const bool no_rights[4];
+	bool rsv[4] = {false, false, (ent[2] & RSV_BIT) != 0, (ent[3] & RSV_BIT) != 0};
+	for (int i = 0; i < 4; i++)
+		put64(e, t->slot[i], ent[i]);
+
+	struct physim_access acc = mk_access(VA4, a);
+	struct physim_xlate x;
+	int rc = physim_mmu_translate(m, &acc, &x);
+	struct expect ex = oracle(M_LONG, 4, ent, rsv, no_rights, 2, c, a, PKEY);
+
+	/* What memory must hold afterwards: A on every entry used and D on the
+	 * leaf for a write, only when the translation succeeds (4.8; physim
+	 * updates only successful walks). */
+	uint64_t after[4], want[4];
+	int used = ex.kind == PHYSIM_FAULT_NONE ? 4 - ex.leaf + 1 : 0;
+	for (int i = 0; i < 4; i++) {
+		after[i] = get64(e, t->slot[i]);
+		want[i] = ent[i];
+		if (i < used)
+			want[i] |= E_A;
+		if (i == used - 1 && a->write)
+			want[i] |= E_D;
+	}
+	unsigned refs =
+	    ex.kind == PHYSIM_FAULT_NONE ? (unsigned)used : (unsigned)(4 - ex.level + 1);
+	uint64_t pa = ex.leaf == 2 ? PAGE2M + (VA4 & 0x1fffff) : PAGE4K + 0xabc;
+	uint64_t size = ex.leaf == 2 ? 0x200000 : 0x1000;
+	bool global = ex.leaf == 1;
+	char what[200];
+	snprintf(what, sizeof(what),
+		 "4l ent %#" PRIx64 " %#" PRIx64 " %#" PRIx64 " %#" PRIx64
+		 " wp%d smep%d smap%d ac%d nxe%d pke%d pkru %#x acc w%d x%d u%d i%d",
+		 ent[0], ent[1], ent[2], ent[3], c->wp, c->smep, c->smap, c->ac, c->nxe, c->pke,
+		 c->pkru, a->write, a->fetch, a->user, a->implicit);
+	check_one(s, what, rc, &x, &ex, pa, size, global, refs, after, want, 4);
+}
+
+/* PKRU cases: PKE off; AD for key 5; WD for key 5; every key but 5 denied. */
+static const struct {
+	bool pke;
+	uint32_t pkru;
+} pk_cases[] = {
+    {false, 0},
+    {true, 1u << (2 * PKEY)},
+    {true, 1u << (2 * PKEY + 1)},
+    {true, ~(3u << (2 * PKEY))},
+};
+
+static void test_long_exhaustive(void **state)
+{
+	(void)state;
+	struct env *e = env_new();
+	struct long_tables t = long_tables(e);
+	struct stats s = {0};
+
+	for (size_t pk = 0; pk < sizeof(pk_cases) / sizeof(pk_cases[0]); pk++) {
+		for (unsigned cb = 0; cb < 32; cb++) {
+			struct ctl_case c = ctl_from_bits(cb, pk_cases[pk].pke, pk_cases[pk].pkru);
+			struct physim_mmu_ctl mc = mmu_ctl(&c);
+			struct physim_mmu *m = mmu_new(e, "x86_64-4l", t.pml4, &mc);
+			for (unsigned up = 0; up < 16; up++) {
+				uint64_t ent[4];
+				ent[0] =
+				    t.pdpt | E_P | ((up & 1) ? E_RW : 0) | ((up & 2) ? E_US : 0);
+				ent[1] = t.pd | E_P | ((up & 4) ? E_RW : 0) | ((up & 8) ? E_US : 0);
+				for (unsigned pd = 0; pd < 64; pd++) {
+					ent[2] = pde_variant(pd, t.pt);
+					for (unsigned pt = 0; pt < 32; pt++) {
+						ent[3] = pte_variant(pt);
+						for (size_t ai = 0; ai < NACC; ai++)
+							long_case(e, m, &t, ent, &c, &accesses[ai],
+								  &s);
+					}
+				}
+			}
+			physim_mmu_destroy(m);
+		}
+	}
+	print_message("4-level: %lu walks (%lu ok, %lu not-present, %lu permission (%lu with PK), "
+		      "%lu reserved), %lu mismatches\n",
+		      s.walks, s.ok, s.np, s.perm, s.pk, s.rsv, s.mismatches);
+	/* 4 PK cases x 32 controls x 16 x 64 x 32 tables x 8 accesses. */
+	assert_int_equal(s.walks, 4ul * 32 * 16 * 64 * 32 * 8);
+	assert_true(s.ok > 0 && s.np > 0 && s.perm > 0 && s.rsv > 0 && s.pk > 0);
+	assert_int_equal(s.mismatches, 0);
+	env_free(e);
+}
+
+/* ---- PAE paging ---- */
+
+/* VA: PDPT index 2, PD 0x1f0, PT 0x077. PDPTE bit 1 (R/W in other entries) is
+ * reserved in a PAE PDPTE (table 4-8), and a PDPTE has no rights. */
+#define VAPAE ((UINT64_C(2) << 30) | (UINT64_C(0x1f0) << 21) | (UINT64_C(0x077) << 12) | 0x123)
+
+static void test_pae_exhaustive(void **state)
+{
+	(void)state;
+	struct env *e = env_new();
+	uint64_t pdpt = frame(e), pd = frame(e), pt = frame(e);
+	uint64_t slot[3] = {pdpt + 2 * 8, pd + 0x1f0 * 8, pt + 0x077 * 8};
+	static const bool no_rights[3] = {true, false, false};
+	struct stats s = {0};
+
+	for (unsigned pk = 0; pk < 2; pk++) {
+		for (unsigned cb = 0; cb < 32; cb++) {
+			/* PKE has no effect outside 4/5-level paging (4.6.2). */
+			struct ctl_case c = ctl_from_bits(cb, pk, pk ? ~0u : 0);
+			struct physim_mmu_ctl mc = mmu_ctl(&c);
+			struct physim_mmu *m = mmu_new(e, "i386-pae", pdpt, &mc);
+			for (unsigned up = 0; up < 4; up++) {
+				uint64_t ent[3];
+				ent[0] = pd | ((up & 1) ? E_P : 0) | ((up & 2) ? E_RW : 0);
+				for (unsigned v = 0; v < 64; v++) {
+					ent[1] = pde_variant(v, pt) & ~PK_BITS;
+					for (unsigned w = 0; w < 32; w++) {
+						ent[2] = pte_variant(w) & ~PK_BITS;
+						bool rsv[3] = {(ent[0] & E_RW) != 0,
+							       (ent[1] & RSV_BIT) != 0,
+							       (ent[2] & RSV_BIT) != 0};
+						for (size_t ai = 0; ai < NACC; ai++) {
+							const struct acc_case *a = &accesses[ai];
+							for (int i = 0; i < 3; i++)
+								put64(e, slot[i], ent[i]);
+							struct physim_access acc =
+							    mk_access(VAPAE, a);
+							struct physim_xlate x;
+							int rc = physim_mmu_translate(m, &acc, &x);
+							struct expect ex =
+							    oracle(M_PAE, 3, ent, rsv, no_rights, 2,
+								   &c, a, PKEY);
+							uint64_t after[3], want[3];
+							int used = ex.kind == PHYSIM_FAULT_NONE
+								       ? 3 - ex.leaf + 1
+								       : 0;
+							for (int i = 0; i < 3; i++) {
+								after[i] = get64(e, slot[i]);
+								want[i] = ent[i];
+								/* No A/D in a PDPTE (4.8). */
+								if (i > 0 && i < used)
+									want[i] |= E_A;
+								if (i == used - 1 && a->write)
+									want[i] |= E_D;
+							}
+							unsigned refs =
+							    ex.kind == PHYSIM_FAULT_NONE
+								? (unsigned)used
+								: (unsigned)(3 - ex.level + 1);
+							uint64_t pa =
+							    ex.leaf == 2
+								? PAGE2M + (VAPAE & 0x1fffff)
+								: PAGE4K + 0x123;
+							check_one(&s, "pae", rc, &x, &ex, pa,
+								  ex.leaf == 2 ? 0x200000 : 0x1000,
+								  ex.leaf == 1, refs, after, want,
+								  3);
+						}
+					}
+				}
+			}
+			physim_mmu_destroy(m);
+		}
+	}
+	print_message("PAE: %lu walks (%lu ok, %lu not-present, %lu permission, %lu reserved), "
+		      "%lu mismatches\n",
+		      s.walks, s.ok, s.np, s.perm, s.rsv, s.mismatches);
+	assert_int_equal(s.walks, 2ul * 32 * 4 * 64 * 32 * 8);
+	assert_true(s.ok > 0 && s.np > 0 && s.perm > 0 && s.rsv > 0);
+	assert_int_equal(s.pk, 0);
+	assert_int_equal(s.mismatches, 0);
+	env_free(e);
+}
+
+/* ---- 32-bit paging ---- */
+
+/* VA: PD index 0x123, PT index 0x2a5. The 4-MByte page is at 0x12_4840_0000
+ * (PSE-36: PA bits 39:32 = 0x12 in PDE bits 20:13, table 4-4); a 4-MByte
+ * PDE's bit 21 is reserved (bits 21:(M-19) with M = 40). 32-bit paging has no
+ * XD and no reserved bits in PTEs or in PDEs that reference a table. */
+#define VA32	 ((UINT64_C(0x123) << 22) | (UINT64_C(0x2a5) << 12) | 0x777)
+#define PAGE4M32 UINT64_C(0x1248400000)
+#define PDE4M	 (UINT64_C(0x48400000) | (UINT64_C(0x12) << 13) | E_PS)
+
+static void test_32bit_exhaustive(void **state)
+{
+	(void)state;
+	struct env *e = env_new();
+	uint64_t pd = frame(e), pt = frame(e);
+	uint64_t slot[2] = {pd + 0x123 * 4, pt + 0x2a5 * 4};
+	static const bool no_rights[2];
+	struct stats s = {0};
+
+	for (unsigned cb = 0; cb < 32; cb++) {
+		struct ctl_case c = ctl_from_bits(cb, false, 0);
+		struct physim_mmu_ctl mc = mmu_ctl(&c);
+		struct physim_mmu *m = mmu_new(e, "i386-2l", pd, &mc);
+		/* PDE: P, R/W, U/S, PS, and bit 21 only with PS (else it is
+		 * an address bit of the page table). */
+		for (unsigned v = 0; v < 32; v++) {
+			if ((v & 16) && !(v & 8))
+				continue;
+			uint64_t ent[2];
+			ent[0] = ((v & 8) ? PDE4M : pt) | ((v & 1) ? E_P : 0) |
+				 ((v & 2) ? E_RW : 0) | ((v & 4) ? E_US : 0) |
+				 ((v & 16) ? BIT(21) : 0);
+			for (unsigned w = 0; w < 8; w++) {
+				ent[1] = UINT64_C(0x89abc000) | E_G | ((w & 1) ? E_P : 0) |
+					 ((w & 2) ? E_RW : 0) | ((w & 4) ? E_US : 0);
+				bool rsv[2] = {(v & 16) != 0, false};
+				for (size_t ai = 0; ai < NACC; ai++) {
+					const struct acc_case *a = &accesses[ai];
+					put32(e, slot[0], (uint32_t)ent[0]);
+					put32(e, slot[1], (uint32_t)ent[1]);
+					struct physim_access acc = mk_access(VA32, a);
+					struct physim_xlate x;
+					int rc = physim_mmu_translate(m, &acc, &x);
+					struct expect ex =
+					    oracle(M_32, 2, ent, rsv, no_rights, 2, &c, a, 0);
+					uint64_t after[2] = {get32(e, slot[0]), get32(e, slot[1])};
+					uint64_t want[2] = {ent[0], ent[1]};
+					int used =
+					    ex.kind == PHYSIM_FAULT_NONE ? 2 - ex.leaf + 1 : 0;
+					for (int i = 0; i < used; i++)
+						want[i] |= E_A;
+					if (used && a->write)
+						want[used - 1] |= E_D;
+					unsigned refs = ex.kind == PHYSIM_FAULT_NONE
+							    ? (unsigned)used
+							    : (unsigned)(2 - ex.level + 1);
+					uint64_t pa = ex.leaf == 2 ? PAGE4M32 + (VA32 & 0x3fffff)
+								   : UINT64_C(0x89abc777);
+					check_one(&s, "32-bit", rc, &x, &ex, pa,
+						  ex.leaf == 2 ? 0x400000 : 0x1000, ex.leaf == 1,
+						  refs, after, want, 2);
+				}
+			}
+		}
+		physim_mmu_destroy(m);
+	}
+	print_message("32-bit: %lu walks (%lu ok, %lu not-present, %lu permission, %lu reserved), "
+		      "%lu mismatches\n",
+		      s.walks, s.ok, s.np, s.perm, s.rsv, s.mismatches);
+	assert_int_equal(s.walks, 32ul * 24 * 8 * 8);
+	assert_true(s.ok > 0 && s.np > 0 && s.perm > 0 && s.rsv > 0);
+	assert_int_equal(s.mismatches, 0);
+	env_free(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_long_exhaustive),
+	    cmocka_unit_test(test_pae_exhaustive),
+	    cmocka_unit_test(test_32bit_exhaustive),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
