@@ -19,7 +19,7 @@
 #define RAM_SIZE  (UINT64_C(16) << 20)
 #define MMIO_BASE UINT64_C(0x100000000) /* outside RAM, below 2^34 */
 #define GBASE	  UINT64_C(0x40000000)
-#define GPAGES	  1024u /* 4 MiB of guest-physical space */
+#define GPAGES	  2048u /* 8 MiB of guest-physical space */
 #define RW	  (PHYSIM_R | PHYSIM_W)
 
 struct fx {
@@ -349,6 +349,41 @@ static void t_lazy_fail_injection(void **state)
 	assert_int_equal(*host_byte(&f, far - 100), 0x77);
 	assert_int_equal(*host_byte(&f, far + 3 * PG + 99), 0x77);
 	assert_int_equal(physim_aspace_stats(f.as).faults_handled, 4);
+	fx_close(&f);
+}
+
+/* The same across a last-level table boundary: the first pages are mapped
+ * when the table for the next one cannot be had, and must be taken back. */
+static void t_lazy_fail_midway(void **state)
+{
+	struct fx f;
+	fx_open(&f, state_format(state));
+	/* Pages per last-level table; the layout occupies the first table. */
+	unsigned bp = (unsigned)((UINT64_C(1) << f.info.level[1].shift) / PG);
+	assert_true(bp >= 512 && bp + 2 <= GPAGES);
+	assert_int_equal(physim_aspace_map_alloc(f.as, G(bp - 2), 4 * PG, RW, false), 0);
+	static uint8_t buf[4 * 4096];
+	memset(buf, 0x3c, sizeof(buf));
+	static struct state_snap s;
+	snap(&f, &s);
+	uint64_t n = 1;
+	for (;; n++) {
+		struct physim_counting_hal_config plan = {.fail_nth = n};
+		physim_counting_hal_set_plan(f.ch, &plan);
+		int rc = physim_guest_write(f.as, G(bp - 2), buf, sizeof(buf));
+		struct physim_counting_hal_config none = {0};
+		physim_counting_hal_set_plan(f.ch, &none);
+		if (rc == 0)
+			break;
+		assert_int_equal(rc, -ENOMEM);
+		assert_same(&f, &s);
+		for (unsigned p = bp - 2; p < bp + 2; p++)
+			assert_false(backed(&f, G(p)));
+		assert_true(n < 100);
+	}
+	/* 4 frames, then one last-level table for the pages past bp. */
+	assert_int_equal(n - 1, 5);
+	assert_int_equal(*host_byte(&f, G(bp + 1) + PG - 1), 0x3c);
 	fx_close(&f);
 }
 
@@ -698,6 +733,7 @@ static const struct per_format per_format_tests[] = {
     {"refusals", t_refusals},
     {"lazy", t_lazy},
     {"lazy_fail_injection", t_lazy_fail_injection},
+    {"lazy_fail_midway", t_lazy_fail_midway},
     {"volatile", t_volatile},
     {"dirty_basic", t_dirty_basic},
     {"dirty_model", t_dirty_model},
