@@ -652,12 +652,582 @@ static void test_32bit_exhaustive(void **state)
 	env_free(e);
 }
 
+/* ---- hand-built tables for the cases below ---- */
+
+#define ADDR_MASK UINT64_C(0x000ffffffffff000)
+
+/* Slot address of va's entry at engine level lvl (0 = last level) in a
+ * 512-entry, 8-byte table tree rooted at root; creates missing tables with
+ * table entries `tbits` down to (but not including) level lvl. */
+static uint64_t raw_slot(struct env *e, uint64_t root, int levels, uint64_t va, int lvl,
+			 uint64_t tbits)
+{
+	uint64_t table = root;
+	for (int l = levels - 1; l > lvl; l--) {
+		uint64_t slot = table + ((va >> (12 + 9 * l)) & 511) * 8;
+		uint64_t d = get64(e, slot);
+		if (d == 0) {
+			d = frame(e) | tbits;
+			put64(e, slot, d);
+		}
+		table = d & ADDR_MASK;
+	}
+	return table + ((va >> (12 + 9 * lvl)) & 511) * 8;
+}
+
+/* Map va with descriptor `leaf` at engine level lvl; returns the leaf slot. */
+static uint64_t raw_map(struct env *e, uint64_t root, int levels, uint64_t va, int lvl,
+			uint64_t leaf, uint64_t tbits)
+{
+	uint64_t slot = raw_slot(e, root, levels, va, lvl, tbits);
+	put64(e, slot, leaf);
+	return slot;
+}
+
+static int xlate(struct physim_mmu *m, uint64_t va, bool write, bool exec, bool user,
+		 struct physim_xlate *x)
+{
+	struct physim_access a = {.va = va, .write = write, .exec = exec, .user = user};
+	return physim_mmu_translate(m, &a, x);
+}
+
+static void expect_fault(int rc, const struct physim_xlate *x, enum physim_fault_kind kind,
+			 unsigned stage, int level, uint64_t syndrome)
+{
+	assert_int_equal(rc, -EFAULT);
+	assert_int_equal(x->fault.kind, kind);
+	assert_int_equal(x->fault.stage, stage);
+	assert_int_equal(x->fault.level, level);
+	assert_int_equal(x->fault.syndrome, syndrome);
+}
+
+#define X86_TBL (E_P | E_RW | E_US)
+
+/* 5-level paging (SDM 4.5): PML5 index from bits 56:48; an upper-half
+ * address; A set in all five entries; PML5E not present is a level-5 fault. */
+static void test_5level(void **state)
+{
+	(void)state;
+	struct env *e = env_new();
+	uint64_t root = frame(e);
+	uint64_t va = UINT64_C(0xff7f123456789abc); /* bits 63:56 all ones: canonical */
+	uint64_t leaf = raw_map(e, root, 5, va, 0, UINT64_C(0x777000) | E_P | E_RW, X86_TBL);
+	struct physim_mmu *m = mmu_new(e, "x86_64-5l", root, NULL);
+	struct physim_xlate x;
+
+	assert_int_equal(xlate(m, va, true, false, false, &x), 0);
+	assert_int_equal(x.pa, UINT64_C(0x777abc));
+	assert_int_equal(x.level, 1);
+	assert_int_equal(x.mem_refs, 5);
+	assert_true(x.ad_updated);
+	assert_int_equal(get64(e, leaf), UINT64_C(0x777000) | E_P | E_RW | E_A | E_D);
+	for (int l = 1; l < 5; l++)
+		assert_true(get64(e, raw_slot(e, root, 5, va, l, 0)) & E_A);
+	/* PML5 index 0x17f (bits 56:48 of va). */
+	assert_int_equal(raw_slot(e, root, 5, va, 4, 0), root + 0x17f * 8);
+
+	/* Clear the PML5E: not present at level 5, supervisor read: ec 0. */
+	put64(e, root + 0x17f * 8, 0);
+	expect_fault(xlate(m, va, false, false, false, &x), &x, PHYSIM_FAULT_NOT_PRESENT, 1, 5, 0);
+	assert_int_equal(x.mem_refs, 1);
+	assert_false(x.ad_updated);
+	/* Bit 56 clear with bits 63:57 set: not canonical for LA57 (#GP). */
+	expect_fault(xlate(m, UINT64_C(0xfe00000000000000), false, false, false, &x), &x,
+		     PHYSIM_FAULT_NON_CANONICAL, 1, -1, 0);
+	assert_int_equal(x.mem_refs, 0);
+	physim_mmu_destroy(m);
+	env_free(e);
+}
+
+/* 1-GByte pages, PS in a PML4E, 2-MByte reserved bits, MAXPHYADDR and
+ * canonical checks (SDM 4.5.4 tables 4-15..4-18, 4.1.4, 4.7). */
+static void test_4level_hand_cases(void **state)
+{
+	(void)state;
+	struct env *e = env_new();
+	uint64_t root = frame(e);
+	uint64_t va1g = UINT64_C(0x0000004012345678); /* PML4 0, PDPT 0x101 */
+	uint64_t s1g =
+	    raw_map(e, root, 4, va1g, 2, UINT64_C(0x40000000) | E_P | E_RW | E_PS, X86_TBL);
+	struct physim_mmu *m = mmu_new(e, "x86_64-4l", root, NULL);
+	struct physim_xlate x;
+
+	/* 1 GiB: pa = 0x40000000 + va[29:0], level 3. */
+	assert_int_equal(xlate(m, va1g, true, false, false, &x), 0);
+	assert_int_equal(x.pa, UINT64_C(0x52345678));
+	assert_int_equal(x.page_size, UINT64_C(1) << 30);
+	assert_int_equal(x.level, 3);
+	assert_int_equal(x.mem_refs, 2);
+	assert_int_equal(get64(e, s1g), UINT64_C(0x40000000) | E_P | E_RW | E_PS | E_A | E_D);
+	/* Bit 13 of a 1-GByte PDPTE is reserved (29:13, table 4-16): user read
+	 * gives P | U/S | RSVD at level 3. */
+	put64(e, s1g, UINT64_C(0x40000000) | E_P | E_RW | E_US | E_PS | BIT(13));
+	expect_fault(xlate(m, va1g, false, false, true, &x), &x, PHYSIM_FAULT_RESERVED, 1, 3,
+		     EC_P | EC_US | EC_RSVD);
+	/* PS in a PML4E is reserved (table 4-15). */
+	put64(e, s1g, UINT64_C(0x40000000) | E_P | E_RW | E_PS);
+	uint64_t pml4e = get64(e, root);
+	put64(e, root, pml4e | E_PS);
+	expect_fault(xlate(m, va1g, true, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 1, 4,
+		     EC_P | EC_WR | EC_RSVD);
+	put64(e, root, pml4e);
+
+	/* A 2-MByte PDE with bit 13 set (20:13 reserved, table 4-18). */
+	uint64_t va2m = UINT64_C(0x0000008000200000); /* PML4 1, PDPT 0, PD 1 */
+	raw_map(e, root, 4, va2m, 1, UINT64_C(0x600000) | E_P | E_PS | BIT(13), X86_TBL);
+	expect_fault(xlate(m, va2m, false, true, false, &x), &x, PHYSIM_FAULT_RESERVED, 1, 2,
+		     EC_P | EC_RSVD | EC_ID);
+
+	/* MAXPHYADDR (4.1.4): a PTE address bit 46 is reserved with M = 46 (the
+	 * default), part of the address with M = 52, and bit 40 is reserved
+	 * with M = 40. */
+	uint64_t va4k = UINT64_C(0x0000010000003000); /* PML4 2 */
+	uint64_t spte = raw_map(e, root, 4, va4k, 0, BIT(46) | UINT64_C(0x5000) | E_P, X86_TBL);
+	expect_fault(xlate(m, va4k, false, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 1, 1,
+		     EC_P | EC_RSVD);
+	struct physim_mmu_config c;
+	physim_mmu_get_config(m, &c);
+	c.ctl.maxphyaddr = 52;
+	assert_int_equal(physim_mmu_set_config(m, &c), 0);
+	assert_int_equal(xlate(m, va4k | 0x10, false, false, false, &x), 0);
+	assert_int_equal(x.pa, BIT(46) | UINT64_C(0x5010));
+	put64(e, spte, BIT(40) | UINT64_C(0x5000) | E_P);
+	c.ctl.maxphyaddr = 40;
+	assert_int_equal(physim_mmu_set_config(m, &c), 0);
+	expect_fault(xlate(m, va4k, false, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 1, 1,
+		     EC_P | EC_RSVD);
+	c.ctl.maxphyaddr = 41;
+	assert_int_equal(physim_mmu_set_config(m, &c), 0);
+	assert_int_equal(xlate(m, va4k, false, false, false, &x), 0);
+	assert_int_equal(x.pa, BIT(40) | UINT64_C(0x5000));
+	c.ctl.maxphyaddr = 53; /* beyond the architectural 52 */
+	assert_int_equal(physim_mmu_set_config(m, &c), -EINVAL);
+
+	/* Non-canonical (bits 63:47 not all equal): #GP, no walk. */
+	expect_fault(xlate(m, UINT64_C(0x0000800000000000), false, false, false, &x), &x,
+		     PHYSIM_FAULT_NON_CANONICAL, 1, -1, 0);
+	expect_fault(xlate(m, UINT64_C(0xffff7fffffffffff), false, false, true, &x), &x,
+		     PHYSIM_FAULT_NON_CANONICAL, 1, -1, 0);
+	assert_int_equal(x.mem_refs, 0);
+	/* The upper half is canonical: its PML4E (index 511) is not present. */
+	expect_fault(xlate(m, UINT64_C(0xffffff8000000000), false, false, true, &x), &x,
+		     PHYSIM_FAULT_NOT_PRESENT, 1, 4, EC_US);
+	physim_mmu_destroy(m);
+
+	/* 32-bit paging: a linear address above 4 GiB does not exist. */
+	m = mmu_new(e, "i386-2l", root, NULL);
+	expect_fault(xlate(m, UINT64_C(0x100000000), false, false, false, &x), &x,
+		     PHYSIM_FAULT_NON_CANONICAL, 1, -1, 0);
+	physim_mmu_destroy(m);
+	env_free(e);
+}
+
+/* A bad access is -EINVAL and leaves x untouched. */
+static void test_bad_access(void **state)
+{
+	(void)state;
+	struct env *e = env_new();
+	struct physim_mmu *m = mmu_new(e, "x86_64-4l", frame(e), NULL);
+	struct physim_xlate x;
+	memset(&x, 0x5a, sizeof(x));
+	struct physim_access a = {.va = 0x1000, .write = true, .exec = true};
+	assert_int_equal(physim_mmu_translate(m, &a, &x), -EINVAL);
+	a = (struct physim_access){.va = 0x1000, .implicit = true, .user = true};
+	assert_int_equal(physim_mmu_translate(m, &a, &x), -EINVAL);
+	a = (struct physim_access){.va = 0x1000, .implicit = true, .exec = true};
+	assert_int_equal(physim_mmu_probe(m, &a, &x), -EINVAL);
+	unsigned char pattern[sizeof(x)];
+	memset(pattern, 0x5a, sizeof(pattern));
+	assert_memory_equal(&x, pattern, sizeof(x));
+	physim_mmu_destroy(m);
+	env_free(e);
+}
+
+/* ---- EPT (SDM Vol. 3C 29.3) ---- */
+
+enum {
+	EPT_R = 1,
+	EPT_W = 2,
+	EPT_X = 4,
+	EPT_RWX = 7,
+	EPT_LARGE = 1 << 7,
+	EPT_A = 1 << 8,
+	EPT_D = 1 << 9,
+	EPT_UX = 1 << 10,
+	EPT_WB = 6 << 3, /* memory type WB, bits 5:3 */
+};
+/* Exit qualification (Vol. 3C table 28-7). */
+enum {
+	Q_R = 1,
+	Q_W = 2,
+	Q_X = 4,
+	Q_ER = 8,
+	Q_EW = 16,
+	Q_EX = 32,
+	Q_EUX = 64,
+	Q_GLA = 128,
+	Q_XLAT = 256
+};
+
+#define GPA1 UINT64_C(0x0000001234567000) /* PML4 0, PDPT 0x48, PD 0x1a2, PT 0x167 */
+
+struct ept_env {
+	struct env *e;
+	uint64_t root;
+	uint64_t slot[4]; /* PML4E, PDPTE, PDE, PTE of GPA1 */
+};
+
+static struct ept_env ept_env(void)
+{
+	struct ept_env t = {.e = env_new()};
+	t.root = frame(t.e);
+	t.slot[3] =
+	    raw_map(t.e, t.root, 4, GPA1, 0, UINT64_C(0xabcd000) | EPT_RWX | EPT_WB, EPT_RWX);
+	for (int l = 1; l < 4; l++)
+		t.slot[3 - l] = raw_slot(t.e, t.root, 4, GPA1, l, 0);
+	return t;
+}
+
+/* Permissions are ANDed across levels (29.3.3.2); the qualification carries
+ * the access type and the AND of bits 2:0 in bits 5:3 (table 28-7). A lone
+ * EPT translation has no guest linear address: bits 7 and 8 clear. */
+static void test_ept_permissions(void **state)
+{
+	(void)state;
+	struct ept_env t = ept_env();
+	struct physim_mmu *m = mmu_new(t.e, "ept-4l", t.root, NULL);
+	struct physim_xlate x;
+
+	assert_int_equal(xlate(m, GPA1 | 0x42, true, false, false, &x), 0);
+	assert_int_equal(x.pa, UINT64_C(0xabcd042));
+	assert_int_equal(x.perms, PHYSIM_R | PHYSIM_W | PHYSIM_X);
+	assert_int_equal(x.gpa, GPA1 | 0x42);
+	assert_int_equal(x.level, 1);
+	/* Without EPTP bit 6, A/D are never written (29.3.5). */
+	assert_false(x.ad_updated);
+	assert_int_equal(get64(t.e, t.slot[3]), UINT64_C(0xabcd000) | EPT_RWX | EPT_WB);
+
+	/* PML4E read-only: reads pass, writes violate at the leaf level with
+	 * bits 5:3 = 001. */
+	put64(t.e, t.slot[0], (get64(t.e, t.slot[0]) & ~UINT64_C(7)) | EPT_R);
+	assert_int_equal(xlate(m, GPA1, false, false, false, &x), 0);
+	assert_int_equal(x.perms, PHYSIM_R);
+	expect_fault(xlate(m, GPA1, true, false, false, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
+		     Q_W | Q_ER);
+	assert_int_equal(x.fault.gpa, GPA1);
+	assert_int_equal(x.fault.addr, GPA1);
+	assert_false(x.fault.s1ptw);
+	/* Fetch from a PDPTE with R|X and a PML4E with R: bits 5:3 = 001. */
+	expect_fault(xlate(m, GPA1, false, true, false, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
+		     Q_X | Q_ER);
+	put64(t.e, t.slot[0], get64(t.e, t.slot[0]) | EPT_RWX);
+
+	/* Execute-only leaf: a read violates with bits 5:3 = 100, a fetch passes. */
+	put64(t.e, t.slot[3], UINT64_C(0xabcd000) | EPT_X | EPT_WB);
+	expect_fault(xlate(m, GPA1, false, false, false, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
+		     Q_R | Q_EX);
+	assert_int_equal(xlate(m, GPA1, false, true, false, &x), 0);
+	assert_int_equal(x.perms, PHYSIM_X);
+
+	/* Not present (bits 2:0 = 0) at the PDE: a violation at level 2 with
+	 * bits 5:3 = 0 (the AND includes the non-present entry). */
+	uint64_t pde = get64(t.e, t.slot[2]);
+	put64(t.e, t.slot[2], pde & ~UINT64_C(7));
+	expect_fault(xlate(m, GPA1, true, false, false, &x), &x, PHYSIM_FAULT_NOT_PRESENT, 2, 2,
+		     Q_W);
+	assert_int_equal(x.mem_refs, 3);
+	put64(t.e, t.slot[2], pde);
+
+	/* A GPA beyond the 48-bit EPT input: no translation (nothing readable). */
+	expect_fault(xlate(m, UINT64_C(1) << 48, false, false, false, &x), &x,
+		     PHYSIM_FAULT_NOT_PRESENT, 2, 4, Q_R);
+	physim_mmu_destroy(m);
+	env_free(t.e);
+}
+
+/* EPT misconfigurations (29.3.3.1): kind RESERVED, no qualification. */
+static void test_ept_misconfig(void **state)
+{
+	(void)state;
+	struct ept_env t = ept_env();
+	struct physim_mmu *m = mmu_new(t.e, "ept-4l", t.root, NULL);
+	struct physim_xlate x;
+	uint64_t leaf = get64(t.e, t.slot[3]);
+	uint64_t base = UINT64_C(0xabcd000) | EPT_WB;
+
+	/* Write-only (010b) and write/execute (110b). */
+	put64(t.e, t.slot[3], base | EPT_W);
+	expect_fault(xlate(m, GPA1, false, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 2, 1, 0);
+	assert_int_equal(x.fault.gpa, GPA1);
+	put64(t.e, t.slot[3], base | EPT_W | EPT_X);
+	expect_fault(xlate(m, GPA1, false, true, false, &x), &x, PHYSIM_FAULT_RESERVED, 2, 1, 0);
+	/* Reserved memory types 2, 3, 7 in the leaf. */
+	for (unsigned mt = 2; mt <= 7; mt = mt == 3 ? 7 : mt + 1) {
+		put64(t.e, t.slot[3], UINT64_C(0xabcd000) | EPT_R | ((uint64_t)mt << 3));
+		expect_fault(xlate(m, GPA1, false, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 2,
+			     1, 0);
+	}
+	/* Bits 7:3 of a PML4E are reserved. */
+	put64(t.e, t.slot[3], leaf);
+	uint64_t pml4e = get64(t.e, t.slot[0]);
+	put64(t.e, t.slot[0], pml4e | BIT(3));
+	expect_fault(xlate(m, GPA1, false, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 2, 4, 0);
+	put64(t.e, t.slot[0], pml4e);
+	/* Address bit 46 with N = 46 (default) is reserved; with N = 52 it is
+	 * part of the address. */
+	put64(t.e, t.slot[3], leaf | BIT(46));
+	expect_fault(xlate(m, GPA1, false, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 2, 1, 0);
+	struct physim_mmu_config c;
+	physim_mmu_get_config(m, &c);
+	c.ctl.maxphyaddr = 52;
+	assert_int_equal(physim_mmu_set_config(m, &c), 0);
+	assert_int_equal(xlate(m, GPA1, false, false, false, &x), 0);
+	assert_int_equal(x.pa, BIT(46) | UINT64_C(0xabcd000));
+	/* A misconfiguration outranks a permission problem: a write-only PDE
+	 * under a read-only PML4E is still RESERVED. */
+	put64(t.e, t.slot[3], leaf);
+	put64(t.e, t.slot[0], (pml4e & ~UINT64_C(7)) | EPT_R);
+	uint64_t pde = get64(t.e, t.slot[2]);
+	put64(t.e, t.slot[2], (pde & ~UINT64_C(7)) | EPT_W);
+	expect_fault(xlate(m, GPA1, true, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 2, 2, 0);
+	physim_mmu_destroy(m);
+	env_free(t.e);
+}
+
+/* Mode-based execute control (29.3.2, 29.3.3.2): bit 2 for supervisor-mode
+ * linear addresses, bit 10 for user-mode ones; an entry with only bit 10 is
+ * present; qualification bit 6 = AND of bit 10. */
+static void test_ept_mbec(void **state)
+{
+	(void)state;
+	struct ept_env t = ept_env();
+	struct physim_mmu_ctl ctl = {.mbec = true};
+	struct physim_mmu *on = mmu_new(t.e, "ept-4l", t.root, &ctl);
+	struct physim_mmu *off = mmu_new(t.e, "ept-4l", t.root, NULL);
+	struct physim_xlate x;
+	uint64_t base = UINT64_C(0xabcd000) | EPT_WB;
+	/* The table entries the builder wrote have R/W/X but not bit 10. */
+	for (int i = 0; i < 3; i++)
+		put64(t.e, t.slot[i], get64(t.e, t.slot[i]) | EPT_UX);
+
+	/* Leaf R + UX: user fetch passes with MBEC, supervisor fetch does not. */
+	put64(t.e, t.slot[3], base | EPT_R | EPT_UX);
+	assert_int_equal(xlate(on, GPA1, false, true, true, &x), 0);
+	assert_int_equal(x.perms, PHYSIM_R | PHYSIM_X);
+	expect_fault(xlate(on, GPA1, false, true, false, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
+		     Q_X | Q_ER | Q_EUX);
+	/* Without MBEC bit 10 means nothing: both fetches violate, bit 6 clear. */
+	expect_fault(xlate(off, GPA1, false, true, true, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
+		     Q_X | Q_ER);
+	/* Leaf with only bit 10: present under MBEC, not present without. */
+	put64(t.e, t.slot[3], base | EPT_UX);
+	assert_int_equal(xlate(on, GPA1, false, true, true, &x), 0);
+	expect_fault(xlate(on, GPA1, false, false, true, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
+		     Q_R | Q_EUX);
+	expect_fault(xlate(off, GPA1, false, true, true, &x), &x, PHYSIM_FAULT_NOT_PRESENT, 2, 1,
+		     Q_X);
+	/* A PDE without bit 10 takes user execute away (AND across levels). */
+	put64(t.e, t.slot[3], base | EPT_R | EPT_UX);
+	put64(t.e, t.slot[2], get64(t.e, t.slot[2]) & ~(uint64_t)EPT_UX);
+	expect_fault(xlate(on, GPA1, false, true, true, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
+		     Q_X | Q_ER);
+	physim_mmu_destroy(on);
+	physim_mmu_destroy(off);
+	env_free(t.e);
+}
+
+/* EPT A/D (29.3.5): with EPTP bit 6, A in every entry used and D in the leaf
+ * on a write; not on a faulting access; probe writes nothing. */
+static void test_ept_accessed_dirty(void **state)
+{
+	(void)state;
+	struct ept_env t = ept_env();
+	struct physim_mmu_ctl ctl = {.ept_ad = true};
+	struct physim_mmu *m = mmu_new(t.e, "ept-4l", t.root, &ctl);
+	struct physim_xlate x;
+	uint64_t before[4];
+	for (int i = 0; i < 4; i++)
+		before[i] = get64(t.e, t.slot[i]);
+
+	struct physim_access rd = {.va = GPA1};
+	assert_int_equal(physim_mmu_probe(m, &rd, &x), 0);
+	assert_false(x.ad_updated);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(get64(t.e, t.slot[i]), before[i]);
+
+	assert_int_equal(xlate(m, GPA1, false, false, false, &x), 0);
+	assert_true(x.ad_updated);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(get64(t.e, t.slot[i]), before[i] | EPT_A);
+	assert_int_equal(xlate(m, GPA1, false, false, false, &x), 0);
+	assert_false(x.ad_updated); /* nothing left to set */
+	assert_int_equal(xlate(m, GPA1, true, false, false, &x), 0);
+	assert_true(x.ad_updated);
+	assert_int_equal(get64(t.e, t.slot[3]), before[3] | EPT_A | EPT_D);
+	assert_int_equal(get64(t.e, t.slot[2]), before[2] | EPT_A); /* no D above the leaf */
+
+	/* A violating write sets nothing. */
+	for (int i = 0; i < 4; i++)
+		put64(t.e, t.slot[i], before[i]);
+	put64(t.e, t.slot[3], (before[3] & ~UINT64_C(7)) | EPT_R);
+	expect_fault(xlate(m, GPA1, true, false, false, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
+		     Q_W | Q_ER);
+	assert_false(x.ad_updated);
+	assert_int_equal(get64(t.e, t.slot[0]), before[0]);
+	physim_mmu_destroy(m);
+	env_free(t.e);
+}
+
+/* ---- x86-64 guest over EPT: exit qualification bits 7/8, implicit
+ * accesses (29.3.3.2) and EPT A/D for guest paging structures (29.3.5) ---- */
+
+#define GVA   UINT64_C(0x00007f0000201000) /* PML4 0xfe, PDPT 0, PD 1, PT 1 */
+#define GDATA UINT64_C(0x40000000)	   /* guest-physical data page */
+
+struct nested_env {
+	struct env *e;
+	uint64_t s1_root, s2_root;
+	uint64_t s1_slot[4]; /* host addresses of the guest's entries (GPA = HPA) */
+	uint64_t s2_leaf[5]; /* EPT leaves of the four guest tables and the data page */
+};
+
+/* Guest tables in host frames, identity-mapped by EPT (GPA = HPA) with 4K
+ * leaves; the guest's data page GDATA maps to HPA 0x7000000 + ... */
+static struct nested_env nested_env(uint64_t guest_ad)
+{
+	struct nested_env n = {.e = env_new()};
+	struct env *e = n.e;
+	n.s1_root = frame(e);
+	n.s2_root = frame(e);
+	n.s1_slot[3] = raw_map(e, n.s1_root, 4, GVA, 0, GDATA | E_P | E_RW | E_US | guest_ad,
+			       X86_TBL | guest_ad);
+	for (int l = 1; l < 4; l++)
+		n.s1_slot[3 - l] = raw_slot(e, n.s1_root, 4, GVA, l, 0);
+	for (int i = 0; i < 4; i++) {
+		uint64_t tpa = n.s1_slot[i] & ADDR_MASK;
+		n.s2_leaf[i] = raw_map(e, n.s2_root, 4, tpa, 0, tpa | EPT_RWX | EPT_WB, EPT_RWX);
+	}
+	n.s2_leaf[4] =
+	    raw_map(e, n.s2_root, 4, GDATA, 0, UINT64_C(0x7000000) | EPT_RWX | EPT_WB, EPT_RWX);
+	return n;
+}
+
+static int nxlate(struct physim_mmu *s1, struct physim_mmu *s2, uint64_t va, bool write,
+		  struct physim_xlate *x)
+{
+	struct physim_access a = {.va = va, .write = write};
+	return physim_nested_translate(s1, s2, &a, x);
+}
+
+static void test_ept_nested_qualification(void **state)
+{
+	(void)state;
+	/* Guest entries with A (and D on the leaf) already set: the guest walk
+	 * needs no A/D write. */
+	struct nested_env n = nested_env(E_A | E_D);
+	struct physim_mmu_config c1 = {.format = physim_format("x86_64-4l"), .root = n.s1_root};
+	struct physim_mmu *s1, *s2;
+	assert_int_equal(physim_mmu_create(&c1, &s1), 0);
+	s2 = mmu_new(n.e, "ept-4l", n.s2_root, NULL);
+	struct physim_xlate x;
+
+	assert_int_equal(nxlate(s1, s2, GVA | 0x10, false, &x), 0);
+	assert_int_equal(x.gpa, GDATA | 0x10);
+	assert_int_equal(x.pa, UINT64_C(0x7000010));
+	assert_int_equal(x.mem_refs, 24);
+
+	/* The guest PD page read-only in EPT: reading it is fine (a data read). */
+	uint64_t pd_leaf = get64(n.e, n.s2_leaf[2]);
+	put64(n.e, n.s2_leaf[2], (pd_leaf & ~UINT64_C(7)) | EPT_R);
+	assert_int_equal(nxlate(s1, s2, GVA, false, &x), 0);
+	/* Not readable: a violation on the paging-structure access, bit 7 set
+	 * and bit 8 clear, s1ptw, at the guest PDE's GPA. */
+	put64(n.e, n.s2_leaf[2], (pd_leaf & ~UINT64_C(7)) | EPT_X);
+	expect_fault(nxlate(s1, s2, GVA, true, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
+		     Q_R | Q_EX | Q_GLA);
+	assert_true(x.fault.s1ptw);
+	assert_int_equal(x.fault.gpa, n.s1_slot[2]);
+	put64(n.e, n.s2_leaf[2], pd_leaf);
+	/* The data page read-only: the write to it violates with bits 7 and 8. */
+	uint64_t d_leaf = get64(n.e, n.s2_leaf[4]);
+	put64(n.e, n.s2_leaf[4], (d_leaf & ~UINT64_C(7)) | EPT_R | EPT_X);
+	expect_fault(nxlate(s1, s2, GVA | 8, true, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
+		     Q_W | Q_ER | Q_EX | Q_GLA | Q_XLAT);
+	assert_false(x.fault.s1ptw);
+	assert_int_equal(x.fault.gpa, GDATA | 8);
+	assert_int_equal(x.gpa, GDATA | 8);
+	put64(n.e, n.s2_leaf[4], d_leaf);
+
+	/* EPTP bit 6: guest paging-structure accesses count as writes, so the
+	 * read-only guest PD page now violates as a write (29.3.3.2), and the
+	 * EPT leaves of the guest tables get D (29.3.5). */
+	struct physim_mmu_config c2;
+	physim_mmu_get_config(s2, &c2);
+	c2.ctl.ept_ad = true;
+	assert_int_equal(physim_mmu_set_config(s2, &c2), 0);
+	put64(n.e, n.s2_leaf[2], (pd_leaf & ~UINT64_C(7)) | EPT_R);
+	expect_fault(nxlate(s1, s2, GVA, false, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
+		     Q_W | Q_ER | Q_GLA);
+	assert_true(x.fault.s1ptw);
+	put64(n.e, n.s2_leaf[2], pd_leaf);
+	assert_int_equal(nxlate(s1, s2, GVA, false, &x), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(get64(n.e, n.s2_leaf[i]) & (EPT_A | EPT_D), EPT_A | EPT_D);
+	/* The data page was only read: A without D. */
+	assert_int_equal(get64(n.e, n.s2_leaf[4]) & (EPT_A | EPT_D), EPT_A);
+	physim_mmu_destroy(s1);
+	physim_mmu_destroy(s2);
+	env_free(n.e);
+}
+
+/* The guest walk sets A/D in its own entries; those writes are data writes
+ * for EPT (29.3.3.2): with a read-only guest page-table page the update is
+ * a stage-2 violation (write, s1ptw) and nothing is written there. */
+static void test_ept_nested_guest_ad(void **state)
+{
+	(void)state;
+	struct nested_env n = nested_env(0);
+	struct physim_mmu_config c1 = {.format = physim_format("x86_64-4l"), .root = n.s1_root};
+	struct physim_mmu *s1, *s2;
+	assert_int_equal(physim_mmu_create(&c1, &s1), 0);
+	s2 = mmu_new(n.e, "ept-4l", n.s2_root, NULL);
+	struct physim_xlate x;
+
+	uint64_t pt_leaf = get64(n.e, n.s2_leaf[3]);
+	put64(n.e, n.s2_leaf[3], (pt_leaf & ~UINT64_C(7)) | EPT_R);
+	uint64_t pte = get64(n.e, n.s1_slot[3]);
+	expect_fault(nxlate(s1, s2, GVA, true, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
+		     Q_W | Q_ER | Q_GLA);
+	assert_true(x.fault.s1ptw);
+	assert_int_equal(x.fault.gpa, n.s1_slot[3]);
+	assert_int_equal(get64(n.e, n.s1_slot[3]), pte);
+	/* Writable again: the guest PTE gets A and D, the others A. */
+	put64(n.e, n.s2_leaf[3], pt_leaf);
+	assert_int_equal(nxlate(s1, s2, GVA, true, &x), 0);
+	assert_true(x.ad_updated);
+	assert_int_equal(get64(n.e, n.s1_slot[3]), pte | E_A | E_D);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(get64(n.e, n.s1_slot[i]) & (E_A | E_D), E_A);
+	physim_mmu_destroy(s1);
+	physim_mmu_destroy(s2);
+	env_free(n.e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_long_exhaustive),
 	    cmocka_unit_test(test_pae_exhaustive),
 	    cmocka_unit_test(test_32bit_exhaustive),
+	    cmocka_unit_test(test_5level),
+	    cmocka_unit_test(test_4level_hand_cases),
+	    cmocka_unit_test(test_bad_access),
+	    cmocka_unit_test(test_ept_permissions),
+	    cmocka_unit_test(test_ept_misconfig),
+	    cmocka_unit_test(test_ept_mbec),
+	    cmocka_unit_test(test_ept_accessed_dirty),
+	    cmocka_unit_test(test_ept_nested_qualification),
+	    cmocka_unit_test(test_ept_nested_guest_ad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
