@@ -1,6 +1,21 @@
 /* lib/aspace.c - a guest address space (axaddrspace::AddrSpace): sorted areas
  * over one stage-2 table, lazy population, the guest memory accessor and
- * dirty logging. Uses only hal.h and pt.h (never the simulated RAM). */
+ * dirty logging. Uses only hal.h and pt.h (never the simulated RAM).
+ *
+ * Behaviour the header leaves open, decided here:
+ * - Host pointers (accessor, translated_buffer) come from mm->phys_to_virt for
+ *   every area, LINEAR ones included. A LINEAR area over memory the mm HAL
+ *   does not hold (MMIO) translates, but reading, writing or taking spans of
+ *   it is -EFAULT: there is no host memory behind it to touch.
+ * - Pages the accessor faults in count in faults_handled, as faults.
+ * - translated_buffer: len 0 gives 0 spans; on -ERANGE *n is the count needed.
+ * - Dirty bitmap: mark_dirty and the accessor may run on other threads while
+ *   the owner fetches (atomics); enable/disable may not. Enable starts clean:
+ *   hardware dirty bits set before it are cleared, not reported. Unmap and
+ *   clear move the dirty bits of the leaves they drop into the bitmap.
+ * - Hardware dirty bits are harvested only where they mean something: a
+ *   format that pre-sets D on writable leaves (RISC-V G-stage) is detected on
+ *   the first writable mapping and never harvested. */
 #include "bitops.h"
 #include "physim-priv.h"
 #include <physim/aspace.h>
