@@ -9,6 +9,7 @@
 
 #include <physim/aspace.h>
 #include <physim/ram.h>
+#include <physim/walk.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -610,6 +611,13 @@ static uint64_t *leaf_pte(struct fx *f, uint64_t gpa, unsigned level)
 	return h;
 }
 
+static physim_hpa_t tx_hpa(const struct fx *f, uint64_t gpa)
+{
+	physim_hpa_t h = 0;
+	assert_int_equal(physim_aspace_translate(f->as, gpa, &h), 0);
+	return h;
+}
+
 static bool is_ept(const struct fx *f)
 {
 	return strncmp(f->info.name, "ept", 3) == 0;
@@ -687,6 +695,32 @@ static void t_dirty_hardware(void **state)
 	assert_int_equal(physim_pt_query(physim_aspace_pt(f.as), G(2), &m), 0);
 	assert_int_equal(m.flags, RW);
 	assert_int_equal(fetch(&f, 0, GPAGES, bm), 0);
+	/* The walker, as the CPU with EPT A/D on (EPTP bit 6): a guest write
+	 * sets D, a read does not; the next fetch reports exactly the write. */
+	struct physim_mmu_config mc = {
+	    .format = f.fmt,
+	    .mem = physim_ram_paging_handler(f.ram),
+	    .root = physim_aspace_root(f.as),
+	    .ctl = {.ept_ad = true},
+	};
+	struct physim_mmu *mmu;
+	assert_int_equal(physim_mmu_create(&mc, &mmu), 0);
+	struct physim_xlate x;
+	assert_int_equal(physim_mmu_translate(mmu, &(struct physim_access){.va = G(11) + 8}, &x),
+			 0);
+	assert_int_equal(
+	    physim_mmu_translate(mmu, &(struct physim_access){.va = G(1) + 16, .write = true}, &x),
+	    0);
+	assert_int_equal(x.pa, tx_hpa(&f, G(1)) + 16);
+	assert_true(leaf_dirty(&f, G(1)));
+	assert_false(leaf_dirty(&f, G(11)));
+	memset(want, 0, sizeof(want));
+	want[1] = true;
+	assert_int_equal(fetch(&f, 0, GPAGES, bm), 1);
+	assert_bits(bm, GPAGES, want);
+	assert_false(leaf_dirty(&f, G(1)));
+	physim_mmu_destroy(mmu);
+	memset(want, 0, sizeof(want));
 	/* A fetch of a range harvests only leaves in it. */
 	*leaf_pte(&f, G(3), 0) |= EPT_DIRTY;
 	assert_int_equal(fetch(&f, 0, 3, bm), 0);
