@@ -891,8 +891,9 @@ int physim_aspace_handle_page_fault(struct physim_aspace *as, physim_gpa_t gpa, 
 		return -EINVAL;
 	const struct area *a = area_find(as, gpa);
 	uint64_t page = physim_align_down(gpa, PAGE);
+	struct physim_pt_mapping m;
 	bool ok = a != NULL && a->kind == PHYSIM_AREA_ALLOC && (a->flags & access) == access &&
-		  physim_pt_query(as->pt, page, NULL) == -ENOENT;
+		  physim_pt_query(as->pt, page, &m) == -ENOENT;
 	if (!ok) {
 		as->faults_refused++;
 		return -EFAULT;
