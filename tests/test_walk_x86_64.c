@@ -356,6 +356,7 @@ static bool check_one(struct stats *s, const char *what, int rc, const struct ph
 	((UINT64_C(0x0a5) << 39) | (UINT64_C(0x013) << 30) | (UINT64_C(0x1f0) << 21) |             \
 	 (UINT64_C(0x077) << 12) | 0xabc)
 #define PAGE4K	UINT64_C(0x123456000)
+#define ADDR4K	PAGE4K
 #define PAGE2M	UINT64_C(0x246800000)
 #define PKEY	5u
 #define PK_BITS ((uint64_t)PKEY << 59)
@@ -406,7 +407,9 @@ static void long_case(struct env *e, struct physim_mmu *m, const struct long_tab
 		      struct stats *s)
 {
 	static const bool no_rights[4];
-	bool rsv[4] = {false, false, (ent[2] & RSV_BIT) != 0, (ent[3] & RSV_BIT) != 0};
+	bool rsv[4];
+	for (int i = 0; i < 4; i++)
+		rsv[i] = (ent[i] & RSV_BIT) != 0;
 	for (int i = 0; i < 4; i++)
 		put64(e, t->slot[i], ent[i]);
 
@@ -489,6 +492,43 @@ static void test_long_exhaustive(void **state)
 	/* 4 PK cases x 32 controls x 16 x 64 x 32 tables x 8 accesses. */
 	assert_int_equal(s.walks, 4ul * 32 * 16 * 64 * 32 * 8);
 	assert_true(s.ok > 0 && s.np > 0 && s.perm > 0 && s.rsv > 0 && s.pk > 0);
+	assert_int_equal(s.mismatches, 0);
+	env_free(e);
+}
+
+/* Upper levels: P, R/W, U/S, XD and the reserved bit of the PML4E and the
+ * PDPTE (1024 combinations), over a present PDE and PTE with R/W, U/S and XD
+ * varied (64), for every control combination (PKE off) and access type. */
+static void test_long_upper_levels(void **state)
+{
+	(void)state;
+	struct env *e = env_new();
+	struct long_tables t = long_tables(e);
+	struct stats s = {0};
+
+	for (unsigned cb = 0; cb < 32; cb++) {
+		struct ctl_case c = ctl_from_bits(cb, false, 0);
+		struct physim_mmu_ctl mc = mmu_ctl(&c);
+		struct physim_mmu *m = mmu_new(e, "x86_64-4l", t.pml4, &mc);
+		for (unsigned up = 0; up < 1024; up++) {
+			uint64_t ent[4];
+			/* pte_variant's five bits, on table pointers. */
+			ent[0] = t.pdpt | (pte_variant(up & 31) & ~(ADDR4K | E_G | PK_BITS));
+			ent[1] = t.pd | (pte_variant(up >> 5) & ~(ADDR4K | E_G | PK_BITS));
+			for (unsigned low = 0; low < 64; low++) {
+				ent[2] = pde_variant(1 | ((low & 7) << 1), t.pt);
+				ent[3] = pte_variant(1 | ((low >> 3) << 1));
+				for (size_t ai = 0; ai < NACC; ai++)
+					long_case(e, m, &t, ent, &c, &accesses[ai], &s);
+			}
+		}
+		physim_mmu_destroy(m);
+	}
+	print_message("4-level upper levels: %lu walks (%lu ok, %lu not-present, %lu permission, "
+		      "%lu reserved), %lu mismatches\n",
+		      s.walks, s.ok, s.np, s.perm, s.rsv, s.mismatches);
+	assert_int_equal(s.walks, 32ul * 1024 * 64 * 8);
+	assert_true(s.ok > 0 && s.np > 0 && s.perm > 0 && s.rsv > 0);
 	assert_int_equal(s.mismatches, 0);
 	env_free(e);
 }
@@ -1217,6 +1257,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_long_exhaustive),
+	    cmocka_unit_test(test_long_upper_levels),
 	    cmocka_unit_test(test_pae_exhaustive),
 	    cmocka_unit_test(test_32bit_exhaustive),
 	    cmocka_unit_test(test_5level),
