@@ -1,5 +1,6 @@
 /* tools/physim-bench/physim-bench.c - benchmarks of physim's hot paths (frame
- * allocation, RAM setup), each measured side by side with a familiar peer. */
+ * allocation, RAM setup, page-table map / query / unmap), each measured side
+ * by side with a familiar peer. */
 
 #include <physim/physim.h>
 
@@ -107,6 +108,12 @@ struct bench_params {
 	uint64_t ram_size;
 	unsigned occupancy_pct; /* of the RAM in use while churning, pool included */
 	unsigned nthreads;	/* 0 means 1 */
+	/* page-table cases */
+	const char *format; /* physim_format() name */
+	uint64_t region;    /* bytes mapped at PT_VA */
+	bool huge;	    /* map with PHYSIM_ALLOW_HUGE */
+	uint64_t nqueries;  /* query cases: addresses in the sequence (--quick: fewer) */
+	bool sequential;    /* query pages in address order, else uniformly random */
 };
 
 /* Extra numbers an implementation reports (JSON fields, text notes). */
@@ -132,7 +139,10 @@ static void extras_add(struct bench_extras *ex, const char *key, double value)
  * operations on it (timed by the harness, called many times), teardown
  * releases it. `data` is the implementation's constant parameter. A peer
  * normally runs with its case's params; `params` overrides them (a peer that
- * is physim itself in another configuration).
+ * is physim itself in another configuration). An operation whose run cannot
+ * simply be repeated (map a whole region) gives reset, untimed work before
+ * every timed run, and fixed_ops, the one batch size it runs with instead of
+ * a calibrated one.
  */
 struct bench_impl {
 	const char *name;
@@ -142,6 +152,8 @@ struct bench_impl {
 	int (*run)(void *state, uint64_t nops);
 	void (*teardown)(void *state);
 	void (*extras)(const void *state, struct bench_extras *ex); /* optional */
+	int (*reset)(void *state);				    /* optional */
+	uint64_t (*fixed_ops)(const void *state);		    /* optional */
 };
 
 /* A case: physim's implementation and up to MAX_PEERS peers, all set up
@@ -153,6 +165,7 @@ struct bench_case {
 	const struct bench_impl *impl;
 	const struct bench_impl *peers[MAX_PEERS]; /* unused slots NULL */
 	bool full_only;				   /* left out by --quick */
+	const char *unit;			   /* what one op is, if not obvious */
 };
 
 /* ---- RAM helpers ---- */
@@ -796,6 +809,567 @@ static void create_extras(const void *state, struct bench_extras *ex)
 	extras_add(ex, "rss_kib", (double)((const struct create_bench *)state)->rss_kib);
 }
 
+/* ---- page tables: map / unmap of a region, queries and their peers ----
+ *
+ * Tables live in a 64 GiB RAM (MAP_NORESERVE: only the table frames are ever
+ * touched). The mapped physical range starts at the RAM's base and is never
+ * allocated: a page table does not care whether its pages are in use. */
+
+#define PT_VA	     (UINT64_C(1) << 42) /* region start: 4 TiB, lower half everywhere */
+#define PT_FLAGS     (PHYSIM_R | PHYSIM_W)
+#define PT_RAM_SIZE  (64 * GIB)
+#define PT_CHECKS    4096u /* queries a peer must answer as physim does */
+#define PT_PAGE_SIZE UINT64_C(4096)
+/* --quick cuts query sequences to this many addresses. */
+#define QUICK_QUERIES 1000000u
+
+/* A RAM, its paging handler and one empty table of the case's format. */
+struct pt_env {
+	struct physim_ram *ram;
+	const struct physim_paging_handler *ph;
+	struct physim_pt *pt;
+	struct physim_pt_format_info info;
+};
+
+static void pt_env_close(struct pt_env *e)
+{
+	physim_pt_destroy(e->pt);
+	physim_ram_destroy(e->ram);
+	*e = (struct pt_env){0};
+}
+
+static int pt_env_open(const struct bench_params *p, struct pt_env *e)
+{
+	const struct physim_pt_format *fmt = physim_format(p->format);
+	*e = (struct pt_env){0};
+	if (fmt == NULL)
+		return -ENOTSUP; /* family not compiled in (-Darchs) */
+	physim_format_get_info(fmt, &e->info);
+	int rc = ram_new(PT_RAM_SIZE, &e->ram);
+	if (rc < 0)
+		return rc;
+	e->ph = physim_ram_paging_handler(e->ram);
+	rc = physim_pt_create(fmt, e->ph, &e->pt);
+	if (rc < 0)
+		pt_env_close(e);
+	return rc;
+}
+
+static int pt_env_map(struct pt_env *e, uint64_t size, unsigned opts)
+{
+	return physim_pt_map_region(e->pt, PT_VA, physim_ram_base(e->ram), size, PT_FLAGS, opts);
+}
+
+/* ---- map_region and unmap_region: one is timed, the other resets ---- */
+
+struct region_kind {
+	bool timed_map; /* else the unmap is timed */
+};
+
+struct region_bench {
+	const struct region_kind *kind;
+	struct pt_env env;
+	uint64_t size;
+	unsigned opts;
+	bool mapped;
+	uint64_t ops;	       /* pages (4 KiB) or GiB (huge) per region */
+	uint64_t empty_frames; /* table frames with nothing mapped (the root) */
+	uint64_t table_frames; /* while mapped, root included */
+};
+
+static void region_teardown(void *state)
+{
+	struct region_bench *b = state;
+	pt_env_close(&b->env);
+	free(b);
+}
+
+/* Maps once (which also checks that the region can be mapped) and leaves
+ * it mapped; the first reset of a timed map unmaps it again. */
+static int region_setup(const void *data, const struct bench_params *p, void **state)
+{
+	struct region_bench *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return -ENOMEM;
+	b->kind = data;
+	b->size = p->region;
+	b->opts = p->huge ? PHYSIM_ALLOW_HUGE : 0;
+	b->ops = p->region / (p->huge ? GIB : PT_PAGE_SIZE);
+	int rc = b->ops ? pt_env_open(p, &b->env) : -EINVAL;
+	if (rc == 0) {
+		b->empty_frames = physim_pt_table_frames(b->env.pt);
+		rc = pt_env_map(&b->env, b->size, b->opts);
+	}
+	if (rc < 0) {
+		region_teardown(b);
+		return rc;
+	}
+	b->mapped = true;
+	b->table_frames = physim_pt_table_frames(b->env.pt);
+	*state = b;
+	return 0;
+}
+
+static int region_map(struct region_bench *b)
+{
+	int rc = pt_env_map(&b->env, b->size, b->opts);
+	b->mapped = rc == 0;
+	return rc;
+}
+
+static int region_unmap(struct region_bench *b)
+{
+	int rc = physim_pt_unmap_region(b->env.pt, PT_VA, b->size);
+	b->mapped = rc != 0;
+	return rc;
+}
+
+/* The table holds what the last operation should have left (-EIO if not):
+ * the frame count, and the first and last page mapped or not. */
+static int region_verify(const struct region_bench *b)
+{
+	const struct physim_pt *pt = b->env.pt;
+	uint64_t last = PT_VA + b->size - 1;
+	int want = b->mapped ? 0 : -ENOENT;
+	bool ok = physim_pt_table_frames(pt) == (b->mapped ? b->table_frames : b->empty_frames) &&
+		  physim_pt_query(pt, PT_VA, NULL) == want &&
+		  physim_pt_query(pt, last, NULL) == want;
+	return ok ? 0 : -EIO;
+}
+
+/* Untimed: check what the last timed run did, then bring the table to the
+ * state the timed operation starts from. */
+static int region_reset(void *state)
+{
+	struct region_bench *b = state;
+	int rc = region_verify(b);
+	if (rc < 0)
+		return rc;
+	if (b->kind->timed_map)
+		return b->mapped ? region_unmap(b) : 0;
+	return b->mapped ? 0 : region_map(b);
+}
+
+/* One whole region per run: nops is always region_ops (fixed_ops). */
+static int region_run(void *state, uint64_t nops)
+{
+	struct region_bench *b = state;
+	(void)nops;
+	return b->kind->timed_map ? region_map(b) : region_unmap(b);
+}
+
+static uint64_t region_ops(const void *state)
+{
+	return ((const struct region_bench *)state)->ops;
+}
+
+static void region_extras(const void *state, struct bench_extras *ex)
+{
+	extras_add(ex, "table_frames", (double)((const struct region_bench *)state)->table_frames);
+}
+
+/* ---- queries: one table and one address sequence, shared ---- */
+
+/*
+ * A region mapped with 4 KiB pages and the addresses to query in it, shared
+ * by physim's query and its peers within a case, so that all of them read
+ * the same table memory in the same order. Made by the first setup of a
+ * case, freed by its last teardown (cases run one at a time).
+ */
+struct pt_fixture {
+	unsigned users;
+	struct bench_params key;
+	struct pt_env env;
+	physim_hpa_t root;
+	struct physim_direct_map dm;
+	uint32_t *offs; /* byte offsets into the region, one per query */
+	uint64_t n;
+};
+
+static struct pt_fixture pt_shared;
+
+static bool fixture_matches(const struct pt_fixture *fx, const struct bench_params *p)
+{
+	return strcmp(fx->key.format, p->format) == 0 && fx->key.region == p->region &&
+	       fx->key.nqueries == p->nqueries && fx->key.sequential == p->sequential;
+}
+
+static void fixture_put(struct pt_fixture *fx)
+{
+	if (--fx->users > 0)
+		return;
+	free(fx->offs);
+	pt_env_close(&fx->env);
+	*fx = (struct pt_fixture){0};
+}
+
+/* Sequential: one query per page in address order, wrapping around the
+ * region. Random: uniform byte addresses (the region is a power of two). */
+static void fixture_addresses(struct pt_fixture *fx, const struct bench_params *p)
+{
+	uint64_t seed = UINT64_C(0x9a6e7ab1e), npages = p->region / PT_PAGE_SIZE;
+	for (uint64_t i = 0; i < fx->n; i++)
+		fx->offs[i] = (uint32_t)(p->sequential ? (i % npages) * PT_PAGE_SIZE
+						       : rng_next(&seed) & (p->region - 1));
+}
+
+/* Peers are written for 4 levels of 512 entries over 4 KiB pages. */
+static bool fixture_geometry_ok(const struct physim_pt_format_info *info)
+{
+	if (info->levels != 4 || info->pte_bytes != 8)
+		return false;
+	for (unsigned l = 0; l < 4; l++)
+		if (info->level[l].shift != 12 + 9 * l || info->level[l].index_bits != 9)
+			return false;
+	return true;
+}
+
+static int fixture_build(struct pt_fixture *fx, const struct bench_params *p)
+{
+	/* Offsets are 32-bit; a power-of-two region keeps random ones uniform. */
+	if (p->region == 0 || p->region > 4 * GIB || (p->region & (p->region - 1)) != 0 ||
+	    p->nqueries == 0)
+		return -EINVAL;
+	int rc = pt_env_open(p, &fx->env);
+	if (rc < 0)
+		return rc;
+	fx->key = *p;
+	fx->n = p->nqueries;
+	fx->offs = malloc(fx->n * sizeof(*fx->offs));
+	rc = fx->offs ? 0 : -ENOMEM;
+	if (rc == 0 && !fixture_geometry_ok(&fx->env.info))
+		rc = -ENOTSUP;
+	if (rc == 0)
+		rc = pt_env_map(&fx->env, p->region, 0);
+	if (rc < 0) {
+		free(fx->offs);
+		pt_env_close(&fx->env);
+		*fx = (struct pt_fixture){0};
+		return rc;
+	}
+	fx->root = physim_pt_root(fx->env.pt);
+	fx->dm = physim_ram_direct_map(fx->env.ram);
+	fixture_addresses(fx, p);
+	fx->users = 1;
+	return 0;
+}
+
+static int fixture_get(const struct bench_params *p, struct pt_fixture **out)
+{
+	struct pt_fixture *fx = &pt_shared;
+	if (fx->users > 0 && !fixture_matches(fx, p))
+		return -EBUSY;
+	int rc = 0;
+	if (fx->users > 0)
+		fx->users++;
+	else
+		rc = fixture_build(fx, p);
+	if (rc == 0)
+		*out = fx;
+	return rc;
+}
+
+/* One implementation's pass over the sequence: the page pas it finds are
+ * summed into sink, so that nothing can be left out and so that the peers
+ * can be checked against physim. */
+struct query_bench {
+	struct pt_fixture *fx;
+	int (*run)(struct query_bench *q, uint64_t nops);
+	uint64_t pos;
+	uint64_t sink;
+};
+
+static inline uint64_t query_next(const struct pt_fixture *fx, uint64_t *pos)
+{
+	uint64_t va = PT_VA + fx->offs[*pos];
+	*pos = *pos + 1 == fx->n ? 0 : *pos + 1;
+	return va;
+}
+
+static int query_run_physim(struct query_bench *q, uint64_t nops)
+{
+	const struct pt_fixture *fx = q->fx;
+	const struct physim_pt *pt = fx->env.pt;
+	uint64_t pos = q->pos, sink = 0;
+	for (uint64_t i = 0; i < nops; i++) {
+		struct physim_pt_mapping m;
+		int rc = physim_pt_query(pt, query_next(fx, &pos), &m);
+		if (rc < 0)
+			return rc;
+		sink += m.pa;
+	}
+	q->pos = pos;
+	q->sink += sink;
+	return 0;
+}
+
+/*
+ * The straightforward walkers a user would write for one architecture: per
+ * level the index, the table through the paging handler's phys_to_virt (an
+ * indirect call), the valid bit, the leaf test, the next address. 4 levels,
+ * 512 entries each, 4 KiB pages (level 3 is the root, as in the engine).
+ * They return the pa of the page holding va.
+ */
+static inline unsigned plain_shift(int lvl)
+{
+	return 12 + 9 * (unsigned)lvl;
+}
+
+static inline const uint64_t *plain_table(const struct physim_paging_handler *ph, uint64_t pa)
+{
+	return ph->phys_to_virt(ph->ctx, pa);
+}
+
+/* Intel SDM Vol. 3A 4.5 (4-level paging): P is bit 0, PS (bit 7) makes a
+ * PDPTE or PDE a 1 GiB / 2 MiB leaf, the address is bits 51:12 (the PAT bit
+ * 12 of a huge leaf is masked off with the page offset). */
+static int plain_walk_x86_64(const struct physim_paging_handler *ph, uint64_t root, uint64_t va,
+			     uint64_t *pa)
+{
+	uint64_t table = root;
+	for (int lvl = 3; lvl >= 0; lvl--) {
+		const uint64_t *t = plain_table(ph, table);
+		if (t == NULL)
+			return -EFAULT;
+		uint64_t d = t[(va >> plain_shift(lvl)) & 511];
+		if (!(d & 1))
+			return -ENOENT;
+		uint64_t addr = d & UINT64_C(0x000ffffffffff000);
+		if (lvl == 0 || (d & 0x80)) {
+			*pa = addr & ~((UINT64_C(1) << plain_shift(lvl)) - 1);
+			return 0;
+		}
+		table = addr;
+	}
+	return -ENOENT;
+}
+
+/* Arm ARM D8.3 (VMSAv8-64 descriptors, 4 KiB granule): bit 0 valid; bit 1
+ * set is a table above the last level and a page at it, clear is a block;
+ * the output address is bits 47:12. */
+static int plain_walk_aarch64(const struct physim_paging_handler *ph, uint64_t root, uint64_t va,
+			      uint64_t *pa)
+{
+	uint64_t table = root;
+	for (int lvl = 3; lvl >= 0; lvl--) {
+		const uint64_t *t = plain_table(ph, table);
+		if (t == NULL)
+			return -EFAULT;
+		uint64_t d = t[(va >> plain_shift(lvl)) & 511];
+		if (!(d & 1))
+			return -ENOENT;
+		uint64_t addr = d & UINT64_C(0x0000fffffffff000);
+		if (lvl == 0 || !(d & 2)) {
+			*pa = addr & ~((UINT64_C(1) << plain_shift(lvl)) - 1);
+			return 0;
+		}
+		table = addr;
+	}
+	return -ENOENT;
+}
+
+/* RISC-V privileged spec, Sv48 (PTE format of 10.3.1 / 10.5): V is bit 0,
+ * a PTE with any of R, W, X (bits 3:1) is a leaf, the PPN is bits 53:10 and
+ * stands for bits 55:12 of the address. */
+static int plain_walk_riscv(const struct physim_paging_handler *ph, uint64_t root, uint64_t va,
+			    uint64_t *pa)
+{
+	uint64_t table = root;
+	for (int lvl = 3; lvl >= 0; lvl--) {
+		const uint64_t *t = plain_table(ph, table);
+		if (t == NULL)
+			return -EFAULT;
+		uint64_t d = t[(va >> plain_shift(lvl)) & 511];
+		if (!(d & 1))
+			return -ENOENT;
+		uint64_t addr = ((d >> 10) & ((UINT64_C(1) << 44) - 1)) << 12;
+		if (d & 0xe) {
+			*pa = addr & ~((UINT64_C(1) << plain_shift(lvl)) - 1);
+			return 0;
+		}
+		table = addr;
+	}
+	return -ENOENT;
+}
+
+typedef int (*plain_walk_fn)(const struct physim_paging_handler *ph, uint64_t root, uint64_t va,
+			     uint64_t *pa);
+
+/* Instantiated once per walker with a constant walk, so the loop calls it
+ * directly (the only indirect calls are the walker's own phys_to_virt). */
+static inline int plain_loop(struct query_bench *q, uint64_t nops, plain_walk_fn walk)
+{
+	const struct pt_fixture *fx = q->fx;
+	const struct physim_paging_handler *ph = fx->env.ph;
+	uint64_t pos = q->pos, sink = 0;
+	for (uint64_t i = 0; i < nops; i++) {
+		uint64_t pa;
+		int rc = walk(ph, fx->root, query_next(fx, &pos), &pa);
+		if (rc < 0)
+			return rc;
+		sink += pa;
+	}
+	q->pos = pos;
+	q->sink += sink;
+	return 0;
+}
+
+static int query_run_plain_x86_64(struct query_bench *q, uint64_t nops)
+{
+	return plain_loop(q, nops, plain_walk_x86_64);
+}
+
+static int query_run_plain_aarch64(struct query_bench *q, uint64_t nops)
+{
+	return plain_loop(q, nops, plain_walk_aarch64);
+}
+
+static int query_run_plain_riscv(struct query_bench *q, uint64_t nops)
+{
+	return plain_loop(q, nops, plain_walk_riscv);
+}
+
+/*
+ * The physical limit of a 4-level query: four dependent descriptor loads
+ * from the same table frames, with the cheapest arithmetic between them
+ * (index from va; next table = the descriptor's address field, shifted left
+ * by pa_lshift and masked, plus the direct map's host offset) and no checks.
+ * Every address starts again at the root, so consecutive chains are as
+ * independent of each other as consecutive queries are. The leaf's page pa
+ * goes into the sink.
+ */
+static inline int chain_loop(struct query_bench *q, uint64_t nops, unsigned pa_lshift,
+			     uint64_t pa_mask)
+{
+	const struct pt_fixture *fx = q->fx;
+	uintptr_t host = (uintptr_t)fx->dm.hva - (uintptr_t)fx->dm.base;
+	uintptr_t root = host + (uintptr_t)fx->root;
+	uint64_t pos = q->pos, sink = 0;
+	for (uint64_t i = 0; i < nops; i++) {
+		uint64_t va = query_next(fx, &pos);
+		uint64_t d = *(const uint64_t *)(root + ((va >> 39) & 511) * 8);
+		d = *(const uint64_t *)(host + ((d << pa_lshift) & pa_mask) +
+					((va >> 30) & 511) * 8);
+		d = *(const uint64_t *)(host + ((d << pa_lshift) & pa_mask) +
+					((va >> 21) & 511) * 8);
+		d = *(const uint64_t *)(host + ((d << pa_lshift) & pa_mask) +
+					((va >> 12) & 511) * 8);
+		sink += (d << pa_lshift) & pa_mask;
+	}
+	q->pos = pos;
+	q->sink += sink;
+	return 0;
+}
+
+/* Address fields as in the plain walkers; RISC-V's PPN (bits 53:10) lands on
+ * bits 55:12 when shifted left by 2. */
+static int query_run_chain_x86_64(struct query_bench *q, uint64_t nops)
+{
+	return chain_loop(q, nops, 0, UINT64_C(0x000ffffffffff000));
+}
+
+static int query_run_chain_aarch64(struct query_bench *q, uint64_t nops)
+{
+	return chain_loop(q, nops, 0, UINT64_C(0x0000fffffffff000));
+}
+
+static int query_run_chain_riscv(struct query_bench *q, uint64_t nops)
+{
+	return chain_loop(q, nops, 2, UINT64_C(0x00fffffffffff000));
+}
+
+/* How one implementation answers queries, per format family (indexed by
+ * enum physim_arch; NULL: not written for that family). */
+struct query_reader {
+	int (*run[PHYSIM_ARCH_LOONGARCH64 + 1])(struct query_bench *q, uint64_t nops);
+};
+
+static const struct query_reader reader_physim = {
+    .run = {[PHYSIM_ARCH_X86_64] = query_run_physim,
+	    [PHYSIM_ARCH_AARCH64] = query_run_physim,
+	    [PHYSIM_ARCH_RISCV64] = query_run_physim,
+	    [PHYSIM_ARCH_LOONGARCH64] = query_run_physim},
+};
+static const struct query_reader reader_plain = {
+    .run = {[PHYSIM_ARCH_X86_64] = query_run_plain_x86_64,
+	    [PHYSIM_ARCH_AARCH64] = query_run_plain_aarch64,
+	    [PHYSIM_ARCH_RISCV64] = query_run_plain_riscv},
+};
+static const struct query_reader reader_chain = {
+    .run = {[PHYSIM_ARCH_X86_64] = query_run_chain_x86_64,
+	    [PHYSIM_ARCH_AARCH64] = query_run_chain_aarch64,
+	    [PHYSIM_ARCH_RISCV64] = query_run_chain_riscv},
+};
+
+/* The reader must find the pages physim_pt_query finds for the first
+ * addresses of the sequence (-EIO if not): a peer that walked something
+ * else would measure nothing. */
+static int query_check(struct query_bench *q)
+{
+	const struct pt_fixture *fx = q->fx;
+	uint64_t n = fx->n < PT_CHECKS ? fx->n : PT_CHECKS, pos = 0, want = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		struct physim_pt_mapping m;
+		int rc = physim_pt_query(fx->env.pt, query_next(fx, &pos), &m);
+		if (rc < 0)
+			return rc;
+		want += m.pa;
+	}
+	int rc = q->run(q, n);
+	if (rc == 0 && q->sink != want)
+		rc = -EIO;
+	q->pos = 0;
+	q->sink = 0;
+	return rc;
+}
+
+static void query_teardown(void *state)
+{
+	struct query_bench *q = state;
+	keep(&q->sink);
+	fixture_put(q->fx);
+	free(q);
+}
+
+static int query_setup(const void *data, const struct bench_params *p, void **state)
+{
+	const struct query_reader *r = data;
+	struct query_bench *q = calloc(1, sizeof(*q));
+	if (q == NULL)
+		return -ENOMEM;
+	int rc = fixture_get(p, &q->fx);
+	if (rc < 0) {
+		free(q);
+		return rc;
+	}
+	unsigned arch = (unsigned)q->fx->env.info.arch;
+	q->run = arch <= PHYSIM_ARCH_LOONGARCH64 ? r->run[arch] : NULL;
+	rc = q->run ? query_check(q) : -ENOTSUP;
+	if (rc < 0) {
+		query_teardown(q);
+		return rc;
+	}
+	*state = q;
+	return 0;
+}
+
+static int query_run(void *state, uint64_t nops)
+{
+	struct query_bench *q = state;
+	return q->run(q, nops);
+}
+
+/* A timed run is one pass over the whole sequence. */
+static uint64_t query_ops(const void *state)
+{
+	return ((const struct query_bench *)state)->fx->n;
+}
+
+static void query_extras(const void *state, struct bench_extras *ex)
+{
+	extras_add(ex, "queries", (double)((const struct query_bench *)state)->fx->n);
+}
+
 /* ---- implementations and the case table ---- */
 
 static const struct bench_impl impl_ram_frame = {
@@ -878,8 +1452,57 @@ static const struct bench_impl peer_mmap_64g = {
     .extras = create_extras,
 };
 
-/* New groups (page-table map/query/unmap, walker translate, TLB) add their
- * implementations above and rows here. */
+static const struct region_kind region_timed_map = {.timed_map = true};
+static const struct region_kind region_timed_unmap = {.timed_map = false};
+static const struct bench_impl impl_pt_map = {
+    .name = "physim_pt_map_region",
+    .data = &region_timed_map,
+    .setup = region_setup,
+    .run = region_run,
+    .teardown = region_teardown,
+    .extras = region_extras,
+    .reset = region_reset,
+    .fixed_ops = region_ops,
+};
+static const struct bench_impl impl_pt_unmap = {
+    .name = "physim_pt_unmap_region",
+    .data = &region_timed_unmap,
+    .setup = region_setup,
+    .run = region_run,
+    .teardown = region_teardown,
+    .extras = region_extras,
+    .reset = region_reset,
+    .fixed_ops = region_ops,
+};
+static const struct bench_impl impl_pt_query = {
+    .name = "physim_pt_query",
+    .data = &reader_physim,
+    .setup = query_setup,
+    .run = query_run,
+    .teardown = query_teardown,
+    .extras = query_extras,
+    .fixed_ops = query_ops,
+};
+/* The query goals' yardsticks: peer 0 is the limit, peer 1 the plain walker. */
+static const struct bench_impl peer_pt_chain = {
+    .name = "4 dependent loads (limit)",
+    .data = &reader_chain,
+    .setup = query_setup,
+    .run = query_run,
+    .teardown = query_teardown,
+    .fixed_ops = query_ops,
+};
+static const struct bench_impl peer_pt_plain = {
+    .name = "plain C walker (phys_to_virt)",
+    .data = &reader_plain,
+    .setup = query_setup,
+    .run = query_run,
+    .teardown = query_teardown,
+    .fixed_ops = query_ops,
+};
+
+/* New groups (walker translate, TLB) add their implementations above and
+ * rows here. */
 static const struct bench_case cases[] = {
     {.group = "alloc_free",
      .name = "alloc_free/64M/0%",
@@ -956,6 +1579,88 @@ static const struct bench_case cases[] = {
      .params = {.ram_size = 64 * GIB},
      .impl = &impl_ram_create,
      .peers = {&peer_mmap_64g}},
+    {.group = "pt_map",
+     .name = "pt_map/x86_64-4l/1G",
+     .params = {.format = "x86_64-4l", .region = 1 * GIB},
+     .impl = &impl_pt_map,
+     .unit = "4 KiB page"},
+    {.group = "pt_query",
+     .name = "pt_query_rand/x86_64-4l",
+     .params = {.format = "x86_64-4l", .region = 1 * GIB, .nqueries = 10000000},
+     .impl = &impl_pt_query,
+     .peers = {&peer_pt_chain, &peer_pt_plain},
+     .unit = "query"},
+    {.group = "pt_query",
+     .name = "pt_query_seq/x86_64-4l",
+     .params = {.format = "x86_64-4l", .region = 1 * GIB, .nqueries = 10000000, .sequential = true},
+     .impl = &impl_pt_query,
+     .peers = {&peer_pt_chain, &peer_pt_plain},
+     .unit = "query"},
+    {.group = "pt_unmap",
+     .name = "pt_unmap/x86_64-4l/1G",
+     .params = {.format = "x86_64-4l", .region = 1 * GIB},
+     .impl = &impl_pt_unmap,
+     .unit = "4 KiB page"},
+    {.group = "pt_map_huge",
+     .name = "pt_map_huge/x86_64-4l/64G",
+     .params = {.format = "x86_64-4l", .region = 64 * GIB, .huge = true},
+     .impl = &impl_pt_map,
+     .unit = "GiB"},
+    {.group = "pt_map",
+     .name = "pt_map/aarch64-4k-48/1G",
+     .params = {.format = "aarch64-4k-48", .region = 1 * GIB},
+     .impl = &impl_pt_map,
+     .unit = "4 KiB page"},
+    {.group = "pt_query",
+     .name = "pt_query_rand/aarch64-4k-48",
+     .params = {.format = "aarch64-4k-48", .region = 1 * GIB, .nqueries = 10000000},
+     .impl = &impl_pt_query,
+     .peers = {&peer_pt_chain, &peer_pt_plain},
+     .unit = "query"},
+    {.group = "pt_query",
+     .name = "pt_query_seq/aarch64-4k-48",
+     .params =
+	 {.format = "aarch64-4k-48", .region = 1 * GIB, .nqueries = 10000000, .sequential = true},
+     .impl = &impl_pt_query,
+     .peers = {&peer_pt_chain, &peer_pt_plain},
+     .unit = "query"},
+    {.group = "pt_unmap",
+     .name = "pt_unmap/aarch64-4k-48/1G",
+     .params = {.format = "aarch64-4k-48", .region = 1 * GIB},
+     .impl = &impl_pt_unmap,
+     .unit = "4 KiB page"},
+    {.group = "pt_map_huge",
+     .name = "pt_map_huge/aarch64-4k-48/64G",
+     .params = {.format = "aarch64-4k-48", .region = 64 * GIB, .huge = true},
+     .impl = &impl_pt_map,
+     .unit = "GiB"},
+    {.group = "pt_map",
+     .name = "pt_map/sv48/1G",
+     .params = {.format = "sv48", .region = 1 * GIB},
+     .impl = &impl_pt_map,
+     .unit = "4 KiB page"},
+    {.group = "pt_query",
+     .name = "pt_query_rand/sv48",
+     .params = {.format = "sv48", .region = 1 * GIB, .nqueries = 10000000},
+     .impl = &impl_pt_query,
+     .peers = {&peer_pt_chain, &peer_pt_plain},
+     .unit = "query"},
+    {.group = "pt_query",
+     .name = "pt_query_seq/sv48",
+     .params = {.format = "sv48", .region = 1 * GIB, .nqueries = 10000000, .sequential = true},
+     .impl = &impl_pt_query,
+     .peers = {&peer_pt_chain, &peer_pt_plain},
+     .unit = "query"},
+    {.group = "pt_unmap",
+     .name = "pt_unmap/sv48/1G",
+     .params = {.format = "sv48", .region = 1 * GIB},
+     .impl = &impl_pt_unmap,
+     .unit = "4 KiB page"},
+    {.group = "pt_map_huge",
+     .name = "pt_map_huge/sv48/64G",
+     .params = {.format = "sv48", .region = 64 * GIB, .huge = true},
+     .impl = &impl_pt_map,
+     .unit = "GiB"},
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -984,8 +1689,11 @@ struct case_result {
 
 static int timed_run(const struct bench_impl *im, void *st, uint64_t nops, uint64_t *ns)
 {
+	int rc = im->reset ? im->reset(st) : 0;
+	if (rc < 0)
+		return rc;
 	uint64_t t0 = now_ns();
-	int rc = im->run(st, nops);
+	rc = im->run(st, nops);
 	*ns = now_ns() - t0;
 	return rc;
 }
@@ -1005,6 +1713,14 @@ static int calibrate(const struct bench_impl *im, void *st, uint64_t target_ns, 
 	}
 	double want = (double)n * (double)target_ns / (double)(ns ? ns : 1);
 	*ops = want < 1 ? 1 : want > (double)MAX_OPS ? MAX_OPS : (uint64_t)want;
+	return 0;
+}
+
+static int batch_size(const struct bench_impl *im, void *st, uint64_t target_ns, uint64_t *ops)
+{
+	if (im->fixed_ops == NULL)
+		return calibrate(im, st, target_ns, ops);
+	*ops = im->fixed_ops(st);
 	return 0;
 }
 
@@ -1035,7 +1751,7 @@ static int measure_interleaved(const struct bench_impl **im, void **st, unsigned
 	/* Calibrate, then one untimed batch: heaps, caches and page tables
 	 * reach their steady state before the first timed rep. */
 	for (unsigned i = 0; i < nimpl && rc == 0; i++)
-		rc = calibrate(im[i], st[i], o->target_ns, &res[i].ops);
+		rc = batch_size(im[i], st[i], o->target_ns, &res[i].ops);
 	for (unsigned i = 0; i < nimpl && rc == 0; i++)
 		rc = timed_run(im[i], st[i], res[i].ops, &ns);
 	for (unsigned r = 0; r < o->reps && rc == 0; r++) {
@@ -1057,6 +1773,9 @@ static int measure_interleaved(const struct bench_impl **im, void **st, unsigned
 static int measure_case(const struct bench_case *c, const struct options *o,
 			struct case_result *out)
 {
+	struct bench_params params = c->params;
+	if (o->quick && params.nqueries > QUICK_QUERIES)
+		params.nqueries = QUICK_QUERIES;
 	const struct bench_impl *im[1 + MAX_PEERS] = {c->impl};
 	void *st[1 + MAX_PEERS] = {NULL};
 	struct impl_result res[1 + MAX_PEERS];
@@ -1068,8 +1787,7 @@ static int measure_case(const struct bench_case *c, const struct options *o,
 	int rc = 0;
 	for (; ready < nimpl && rc == 0; ready++)
 		rc = im[ready]->setup(im[ready]->data,
-				      im[ready]->params ? im[ready]->params : &c->params,
-				      &st[ready]);
+				      im[ready]->params ? im[ready]->params : &params, &st[ready]);
 	if (rc == 0)
 		rc = measure_interleaved(im, st, nimpl, o, res);
 	else
@@ -1107,35 +1825,46 @@ static void json_extras(const char *prefix, const struct bench_extras *ex)
 		printf(", \"%s%s\": %.6g", prefix, ex->kv[i].key, ex->kv[i].value);
 }
 
+static void json_peer(const struct impl_result *s, const struct impl_result *q)
+{
+	printf(", \"peer\": ");
+	json_string(q->impl->name);
+	printf(", \"peer_ns_per_op\": %.3f, \"ratio\": %.5f", q->median, s->median / q->median);
+	printf(", \"peer_ops\": %" PRIu64, q->ops);
+	printf(", \"peer_min_ns_per_op\": %.3f, \"peer_max_ns_per_op\": %.3f", q->min, q->max);
+	json_extras("peer_", &q->ex);
+}
+
+/* One line per peer; a case without peers still gets its one line. */
 static void print_json(const struct case_result *r, unsigned threads, unsigned reps)
 {
-	for (unsigned p = 0; p < r->npeers; p++) {
-		const struct impl_result *s = &r->self, *q = &r->peer[p];
+	const struct impl_result *s = &r->self;
+	unsigned lines = r->npeers ? r->npeers : 1;
+	for (unsigned p = 0; p < lines; p++) {
 		printf("{\"case\": ");
 		json_string(r->c->name);
 		printf(", \"group\": ");
 		json_string(r->c->group);
-		printf(", \"ns_per_op\": %.3f, \"peer\": ", s->median);
-		json_string(q->impl->name);
-		printf(", \"peer_ns_per_op\": %.3f, \"ratio\": %.5f", q->median,
-		       s->median / q->median);
-		printf(", \"reps\": %u, \"ops\": %" PRIu64 ", \"peer_ops\": %" PRIu64, reps, s->ops,
-		       q->ops);
+		printf(", \"ns_per_op\": %.3f", s->median);
+		if (r->c->unit != NULL) {
+			printf(", \"unit\": ");
+			json_string(r->c->unit);
+		}
+		printf(", \"reps\": %u, \"ops\": %" PRIu64, reps, s->ops);
 		printf(", \"min_ns_per_op\": %.3f, \"max_ns_per_op\": %.3f", s->min, s->max);
-		printf(", \"peer_min_ns_per_op\": %.3f, \"peer_max_ns_per_op\": %.3f", q->min,
-		       q->max);
 		printf(", \"threads\": %u, \"impl\": ", threads);
 		json_string(s->impl->name);
 		json_extras("", &s->ex);
-		json_extras("peer_", &q->ex);
+		if (r->npeers > 0)
+			json_peer(s, &r->peer[p]);
 		printf("}\n");
 	}
 }
 
+/* Appends to what buf already holds. */
 static void text_notes(char *buf, size_t len, const struct bench_extras *ex, const char *prefix)
 {
-	size_t used = 0;
-	buf[0] = '\0';
+	size_t used = strlen(buf);
 	for (unsigned i = 0; i < ex->n && used < len; i++) {
 		const char *key = ex->kv[i].key;
 		double v = ex->kv[i].value;
@@ -1146,6 +1875,9 @@ static void text_notes(char *buf, size_t len, const struct bench_extras *ex, con
 		else if (strcmp(key, "rss_kib") == 0)
 			n = snprintf(buf + used, len - used, "%s%srss +%.0f KiB", used ? ", " : "",
 				     prefix, v);
+		else if (strcmp(key, "queries") == 0 || strcmp(key, "table_frames") == 0)
+			n = snprintf(buf + used, len - used, "%s%s%.0f %s", used ? ", " : "",
+				     prefix, v, key[0] == 'q' ? "queries" : "table frames");
 		else
 			n = snprintf(buf + used, len - used, "%s%s%s %g", used ? ", " : "", prefix,
 				     key, v);
@@ -1156,29 +1888,40 @@ static void text_notes(char *buf, size_t len, const struct bench_extras *ex, con
 static void print_text_header(const struct options *o)
 {
 	printf("physim-bench: %s run, %u reps per case, ~%.0f ms per timed batch; "
-	       "median ns/op, physim and peers timed interleaved\n\n",
+	       "median ns/op, physim and peers timed interleaved\n"
+	       "(pt_* cases: a batch is one whole region or query sequence)\n\n",
 	       o->quick ? "quick" : "full", o->reps, (double)o->target_ns / 1e6);
-	printf("%-28s %9s  %-28s %11s %8s  %s\n", "case", "ns/op", "peer", "peer ns/op", "ratio",
+	printf("%-30s %9s  %-30s %11s %8s  %s\n", "case", "ns/op", "peer", "peer ns/op", "ratio",
 	       "notes");
 }
 
+/* One line per peer; a case without peers gets dashes in the peer columns. */
 static void print_text(const struct case_result *r)
 {
-	for (unsigned p = 0; p < r->npeers; p++) {
-		const struct impl_result *q = &r->peer[p];
-		char notes[160], peer_notes[96];
-		text_notes(notes, sizeof(notes), p == 0 ? &r->self.ex : &(struct bench_extras){0},
-			   "");
-		text_notes(peer_notes, sizeof(peer_notes), &q->ex, "peer ");
+	unsigned lines = r->npeers ? r->npeers : 1;
+	for (unsigned p = 0; p < lines; p++) {
+		const struct impl_result *q = r->npeers ? &r->peer[p] : NULL;
+		char notes[160] = "", peer_notes[96] = "";
+		if (p == 0) {
+			if (r->c->unit != NULL)
+				snprintf(notes, sizeof(notes), "per %s", r->c->unit);
+			text_notes(notes, sizeof(notes), &r->self.ex, "");
+		}
+		if (q != NULL)
+			text_notes(peer_notes, sizeof(peer_notes), &q->ex, "peer ");
 		if (notes[0] && peer_notes[0])
 			strncat(notes, ", ", sizeof(notes) - strlen(notes) - 1);
 		strncat(notes, peer_notes, sizeof(notes) - strlen(notes) - 1);
 		if (p == 0)
-			printf("%-28s %9.1f  ", r->c->name, r->self.median);
+			printf("%-30s %9.2f  ", r->c->name, r->self.median);
 		else
-			printf("%-28s %9s  ", "", "");
-		printf("%-28s %11.1f %8.3f%s%s\n", q->impl->name, q->median,
-		       r->self.median / q->median, notes[0] ? "  " : "", notes);
+			printf("%-30s %9s  ", "", "");
+		if (q != NULL)
+			printf("%-30s %11.2f %8.3f", q->impl->name, q->median,
+			       r->self.median / q->median);
+		else
+			printf("%-30s %11s %8s", "-", "-", "-");
+		printf("%s%s\n", notes[0] ? "  " : "", notes);
 	}
 }
 
@@ -1247,12 +1990,74 @@ static void goal_create(const struct case_result *res)
 	       GOAL_CREATE_RSS_KB / 1024, rss, verdict(rss >= 0 && rss < GOAL_CREATE_RSS_KB));
 }
 
+#define GOAL_PT_CHAIN_RATIO 1.5 /* random query / 4 dependent loads */
+#define GOAL_PT_PLAIN_RATIO 0.5 /* random query / plain C walker */
+#define GOAL_PT_SEQ_NS	    4.0
+#define GOAL_PT_MAP_NS	    8.0
+#define GOAL_PT_UNMAP_NS    3.5
+/* The query cases' peers, in their rows' order. */
+#define PEER_PT_CHAIN 0
+#define PEER_PT_PLAIN 1
+
+/* One goal over every measured case whose name starts with prefix: its
+ * median (peer < 0) or its ratio to that peer, listed per format; met if
+ * all are within limit. */
+static void goal_pt(const struct case_result *res, const char *what, const char *prefix, int peer,
+		    double limit, const char *unit)
+{
+	char line[256] = "";
+	bool ok = true;
+	for (size_t i = 0; i < NCASES; i++) {
+		const struct case_result *r = &res[i];
+		if (!r->measured || strncmp(r->c->name, prefix, strlen(prefix)) != 0 ||
+		    (peer >= 0 && (unsigned)peer >= r->npeers))
+			continue;
+		double v = peer < 0 ? r->self.median : r->self.median / r->peer[peer].median;
+		size_t used = strlen(line);
+		snprintf(line + used, sizeof(line) - used, "%s%s %.2f%s", used ? ", " : "",
+			 r->c->params.format, v, unit);
+		ok = ok && v <= limit;
+	}
+	if (line[0])
+		printf("  %s <= %g%s: %s - %s\n", what, limit, unit, line, verdict(ok));
+}
+
+/* Huge-page map of a large region: no goal, the total time for scale. */
+static void info_pt_map_huge(const struct case_result *res)
+{
+	for (size_t i = 0; i < NCASES; i++) {
+		const struct case_result *r = &res[i];
+		if (!r->measured || strcmp(r->c->group, "pt_map_huge") != 0)
+			continue;
+		printf("  %s: map_region with huge pages: %.2f us total, %.2f ns per GiB\n",
+		       r->c->name, r->self.median * (double)r->self.ops / 1e3, r->self.median);
+	}
+}
+
+static void goals_pt(const struct case_result *res)
+{
+	goal_pt(res, "random query vs 4 dependent loads", "pt_query_rand/", PEER_PT_CHAIN,
+		GOAL_PT_CHAIN_RATIO, "x");
+	goal_pt(res, "random query vs plain C walker", "pt_query_rand/", PEER_PT_PLAIN,
+		GOAL_PT_PLAIN_RATIO, "x");
+	goal_pt(res, "sequential query", "pt_query_seq/", -1, GOAL_PT_SEQ_NS, " ns");
+	goal_pt(res, "map_region 4 KiB pages", "pt_map/", -1, GOAL_PT_MAP_NS, " ns/page");
+	goal_pt(res, "unmap_region 4 KiB pages", "pt_unmap/", -1, GOAL_PT_UNMAP_NS, " ns/page");
+	info_pt_map_huge(res);
+	if (find_result(res, "pt_query_rand/x86_64-4l") || find_result(res, "pt_map/x86_64-4l/1G"))
+		printf(
+		    "  for scale, page_table_multiarch 0.6.1 (fat LTO) measured on this machine: "
+		    "map 13.1 ns/page,\n"
+		    "  random query 12.2 ns, sequential query 6.4 ns, unmap 5.1 ns/page\n");
+}
+
 static void print_goals(const struct case_result *res)
 {
 	printf("\nGoals (report against these):\n");
 	goal_alloc_vs_glibc(res);
 	goal_full_vs_empty(res);
 	goal_create(res);
+	goals_pt(res);
 	printf("  (a goal whose cases were filtered out is not shown)\n");
 }
 
