@@ -21,6 +21,7 @@
  * the Dir1 table (2 MiB huge pages), level 2 Dir2 (1 GiB), level 3 Dir3, the
  * root (no huge pages there in physim's geometry). */
 #include "pt-format.h"
+#include "loongarch-priv.h"
 
 /* ---- leaf fields, [5.4] 5.4.2 and [CSR] ---- */
 #define LA_V	     (UINT64_C(1) << 0) /* valid */
@@ -82,7 +83,7 @@ static enum pt_kind la_classify_leaf(uint64_t d)
  * anything else that is not a huge entry is PT_RESERVED (physim's rule: the
  * low bits would be ORed into the index by LDDIR).
  */
-static enum pt_kind la_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
+enum pt_kind la_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
 {
 	if (!la_is_dir(level))
 		return la_classify_leaf(d);
@@ -101,7 +102,7 @@ static enum pt_kind la_classify(const struct physim_pt_format *f, uint64_t d, un
 /* A huge page's PPN bits below its size are ignored by the TLB (the entry
  * is split into an even/odd pair of half-size pages [5.4] 5.4.1), and bit 12
  * holds HG; mask them off. */
-static uint64_t la_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
+uint64_t la_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
 {
 	if (la_is_dir(level) && (d & LA_H))
 		return d & LA_PA_MASK & ~(pt_level_page_size(f, level) - 1);
@@ -237,4 +238,5 @@ const struct physim_pt_format physim_fmt_loongarch64_4k_48 = {
     .set_accessed_on_map = false,
     .set_dirty_on_map = false,
     .ops = &la_ops,
+    .walk = &la_walk_ops,
 };

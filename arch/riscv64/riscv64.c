@@ -14,6 +14,7 @@
  * Engine levels count from 0 (4 KiB leaves) up to the root; they equal the
  * spec's i in the translation process (i = LEVELS-1 at the root). */
 #include "pt-format.h"
+#include "riscv-priv.h"
 
 /* ---- PTE fields [Sv32] 10.3.1, [Sv39] 10.4 ---- */
 #define RV_V	     (UINT64_C(1) << 0) /* valid */
@@ -92,7 +93,7 @@ static bool rv_misaligned_superpage(const struct physim_pt_format *f, uint64_t d
  * future standard use" (must be cleared by software). The same rules hold
  * for G-stage tables [H]: the x4 schemes use "the same algorithm".
  */
-static enum pt_kind rv_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
+enum pt_kind rv_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
 {
 	if (rv_is_sv32(f) && (d >> 32) != 0)
 		return PT_RESERVED; /* cannot come from a 4-byte PTE */
@@ -117,7 +118,7 @@ static enum pt_kind rv_classify(const struct physim_pt_format *f, uint64_t d, un
 	return PT_TABLE;
 }
 
-static uint64_t rv_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
+uint64_t rv_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
 {
 	return rv_ppn(f, d) << PHYSIM_FRAME_SHIFT;
 }
@@ -275,6 +276,7 @@ const struct physim_pt_format physim_fmt_sv39 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
+    .walk = &rv_walk_ops,
 };
 
 const struct physim_pt_format physim_fmt_sv48 = {
@@ -298,6 +300,7 @@ const struct physim_pt_format physim_fmt_sv48 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
+    .walk = &rv_walk_ops,
 };
 
 const struct physim_pt_format physim_fmt_sv57 = {
@@ -322,6 +325,7 @@ const struct physim_pt_format physim_fmt_sv57 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
+    .walk = &rv_walk_ops,
 };
 
 /* G-stage [H] "Guest Physical Address Translation": the guest physical
@@ -350,6 +354,7 @@ const struct physim_pt_format physim_fmt_sv39x4 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
+    .walk = &rv_gstage_walk_ops,
 };
 
 const struct physim_pt_format physim_fmt_sv48x4 = {
@@ -374,6 +379,7 @@ const struct physim_pt_format physim_fmt_sv48x4 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
+    .walk = &rv_gstage_walk_ops,
 };
 
 const struct physim_pt_format physim_fmt_sv57x4 = {
@@ -399,6 +405,7 @@ const struct physim_pt_format physim_fmt_sv57x4 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
+    .walk = &rv_gstage_walk_ops,
 };
 
 /* Sv32 [Sv32] 10.3: 2 levels of 10 index bits (1024 4-byte PTEs = 4 KiB),
@@ -423,6 +430,7 @@ const struct physim_pt_format physim_fmt_sv32 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
+    .walk = &rv_walk_ops,
 };
 
 /* Sv32x4 [H]: 34-bit GPA, root indexed by GPA bits 33:22 (4096 entries =
@@ -447,4 +455,5 @@ const struct physim_pt_format physim_fmt_sv32x4 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
+    .walk = &rv_gstage_walk_ops,
 };

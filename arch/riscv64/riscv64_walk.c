@@ -1,0 +1,294 @@
+/* arch/riscv64/riscv64_walk.c - RISC-V access rules for the walker
+ * (lib/walk-format.h): the privileged spec's "Virtual Address Translation
+ * Process" for Sv32/39/48/57 (satp, or vsatp as the VS stage of a nested
+ * walk) and for the G-stage x4 schemes of the hypervisor extension (hgatp).
+ *
+ * References (RISC-V Instruction Set Manual Vol. II, Privileged Architecture;
+ * section numbers of the 2024 edition, older ones differ):
+ *   [VATP]  10.3.2 "Virtual Address Translation Process" (steps 1-8; the 2025
+ *           edition with Zicfiss renumbers them 1-10)
+ *   [PTE]   10.3.1 Sv32 "Addressing and Memory Protection": R/W/X/U, G, the
+ *           A/D schemes (Svade: a page fault; Svadu: hardware sets them)
+ *   [SUM]   10.1.1 sstatus, "Memory Privilege in sstatus Register" (SUM, MXR)
+ *   [Sv39]  10.4.1 "Addressing and Memory Protection": VA bits 63:39 must
+ *           equal bit 38 "or else a page-fault exception will occur"
+ *           (Sv48 10.5.1, Sv57 10.6.1 alike)
+ *   [CAUSE] "Supervisor cause (scause) register values after trap" and the
+ *           hypervisor's mcause table: 1/5/7 instruction/load/store-AMO access
+ *           fault, 12/13/15 page faults, 20/21/23 guest-page faults
+ *   [H-2S]  H extension "Two-Stage Address Translation" (hgatp, vsatp, MXR)
+ *   [H-GPA] H extension "Guest Physical Address Translation" (the x4 schemes)
+ *   [HTVAL] H extension "Hypervisor Trap Value Register (htval)"
+ *
+ * Modelling decisions:
+ * - Levels: the architecture level is the spec's i, which is the engine level
+ *   (i = LEVELS-1 at the root, 0 for 4 KiB leaves).
+ * - Syndrome: the exception code written to scause (mcause). Every page
+ *   fault of one access has the same code, so `kind` is physim's account of
+ *   why it happened: V = 0 -> NOT_PRESENT; a reserved bit or encoding (W
+ *   without R, bits 60:54, PBMT = 3, N without Svnapot, D/A/U/PBMT in a
+ *   pointer, a pointer at i = 0) or a misaligned superpage -> RESERVED;
+ *   R/W/X/U against the access -> PERMISSION; A = 0, or D = 0 on a store,
+ *   under Svade -> ACCESS_FLAG. Checks run in the order of the 2025 edition
+ *   (reserved bits, misaligned superpage, U, R/W/X, A/D); the 2024 edition
+ *   checks permissions before misalignment, which changes only the kind of a
+ *   fault that is both.
+ * - A virtual address that is not sign-extended ([Sv39]), or a guest-physical
+ *   address with bits set above the x4 width ([H-GPA]: "must all be zeros,
+ *   or else a guest-page-fault exception occurs"), is an ordinary page fault
+ *   (guest-page fault) of the access's type: kind NOT_PRESENT at level
+ *   LEVELS-1 (no table is read). NON_CANONICAL is x86's #GP, not a page
+ *   fault, and is never reported here. An Sv32 address with bits above 31
+ *   set cannot exist on RV32 and is treated the same way.
+ * - A table fetch that does not resolve in memory is step 2's PMA violation:
+ *   an access fault of the original access type (1/5/7), kind BUS_ERROR,
+ *   also during a G-stage walk.
+ * - MXR, SUM and Svadu come from each mmu's own ctl: for the G stage,
+ *   ctl.mxr is sstatus.MXR of HS mode and ctl.svadu menvcfg.ADUE; for a VS
+ *   stage the caller sets ctl.mxr to vsstatus.MXR | sstatus.MXR ([H-2S]:
+ *   "setting MXR at HS-level ... overrides both VS-stage and G-stage
+ *   execute-only permissions") and ctl.svadu to henvcfg.ADUE.
+ * - Result perms are the leaf's R/W/X (and U for a first stage), not widened
+ *   by MXR or SUM (the TLB relies on that, lib/tlb.c). A mapping is global
+ *   if G is set in any PTE of the walk ([PTE]: a global pointer makes every
+ *   mapping below it global); G-stage G is ignored ([H-GPA]).
+ * - Svpbmt is implemented, Svnapot is not (riscv64.c).
+ */
+#include "walk-format.h"
+#include "riscv-priv.h"
+
+/* PTE bits [PTE]. */
+#define RV_V (UINT64_C(1) << 0)
+#define RV_R (UINT64_C(1) << 1)
+#define RV_W (UINT64_C(1) << 2)
+#define RV_X (UINT64_C(1) << 3)
+#define RV_U (UINT64_C(1) << 4)
+#define RV_G (UINT64_C(1) << 5)
+#define RV_A (UINT64_C(1) << 6)
+#define RV_D (UINT64_C(1) << 7)
+
+/* Exception codes [CAUSE]. */
+enum rv_cause {
+	RV_INSN_ACCESS_FAULT = 1,
+	RV_LOAD_ACCESS_FAULT = 5,
+	RV_STORE_ACCESS_FAULT = 7,
+	RV_INSN_PAGE_FAULT = 12,
+	RV_LOAD_PAGE_FAULT = 13,
+	RV_STORE_PAGE_FAULT = 15,
+	RV_INSN_GUEST_PAGE_FAULT = 20,
+	RV_LOAD_GUEST_PAGE_FAULT = 21,
+	RV_STORE_GUEST_PAGE_FAULT = 23,
+};
+
+/* satp.PPN and hgatp.PPN hold the root's page number; hgatp.PPN[1:0] always
+ * read as zero because the x4 root is 16 KiB and 16 KiB aligned ([H-2S]). */
+#define RV_ROOT_ALIGN	     UINT64_C(4096)
+#define RV_GSTAGE_ROOT_ALIGN UINT64_C(16384)
+
+/*
+ * The access type of the VS-stage walk in progress on this thread. [H-2S]:
+ * the G-stage accesses that read (or update) VS-level page tables are
+ * checked "as though for an implicit load or store, not for the original
+ * access type. However, any exception is always reported for the original
+ * access type." The walk loop hands the G stage the implicit access only
+ * (walk-format.h: write = A/D update, exec = false), so the VS stage's
+ * begin() leaves the original here for the G stage's fault(). Only a nested
+ * walk with a RISC-V first stage sets it; it is cleared when the stage-1
+ * walk ends (its fault, or the G-stage translation of its output).
+ */
+struct rv_orig_access {
+	bool valid;
+	bool write;
+	bool exec;
+};
+static _Thread_local struct rv_orig_access rv_vs_access;
+
+/* The exception code of a fault of `kind` for an access of this type. */
+static uint64_t rv_cause(enum physim_fault_kind kind, bool gstage, bool write, bool exec)
+{
+	if (kind == PHYSIM_FAULT_BUS_ERROR)
+		return exec    ? RV_INSN_ACCESS_FAULT
+		       : write ? RV_STORE_ACCESS_FAULT
+			       : RV_LOAD_ACCESS_FAULT;
+	if (gstage)
+		return exec    ? RV_INSN_GUEST_PAGE_FAULT
+		       : write ? RV_STORE_GUEST_PAGE_FAULT
+			       : RV_LOAD_GUEST_PAGE_FAULT;
+	return exec ? RV_INSN_PAGE_FAULT : write ? RV_STORE_PAGE_FAULT : RV_LOAD_PAGE_FAULT;
+}
+
+/* The access a fault is reported for: the original one for a G-stage walk on
+ * behalf of a VS-level table access, else the access itself. */
+static void rv_reported_access(const struct walk_state *w, bool gstage, bool *write, bool *exec)
+{
+	*write = w->write;
+	*exec = w->exec;
+	if (gstage && w->origin == WALK_NESTED_TABLE && rv_vs_access.valid) {
+		*write = rv_vs_access.write;
+		*exec = rv_vs_access.exec;
+	}
+}
+
+static void rv_fault_common(const struct walk_state *w, bool gstage, enum physim_fault_kind kind,
+			    int level, struct physim_fault *f)
+{
+	bool write, exec;
+
+	rv_reported_access(w, gstage, &write, &exec);
+	/* Architecture level i = engine level. */
+	walk_fault_set(f, kind, level, rv_cause(kind, gstage, write, exec));
+}
+
+static void rv_fault(const struct walk_state *w, enum physim_fault_kind kind, int level,
+		     struct physim_fault *f)
+{
+	rv_fault_common(w, false, kind, level, f);
+	if (w->origin == WALK_NESTED_S1)
+		rv_vs_access.valid = false; /* the VS-stage walk ends here */
+}
+
+/*
+ * G-stage faults are guest-page faults (20/21/23) or access faults. htval
+ * would hold the guest-physical address shifted right by 2 ([HTVAL]); the
+ * walk loop puts the full GPA in fault.gpa, which physim reports instead.
+ */
+static void rv_gstage_fault(const struct walk_state *w, enum physim_fault_kind kind, int level,
+			    struct physim_fault *f)
+{
+	rv_fault_common(w, true, kind, level, f);
+	if (w->origin == WALK_NESTED_TABLE)
+		rv_vs_access.valid = false; /* the whole nested walk ends here */
+}
+
+/* Input check and root, shared by both stages. */
+static int rv_begin_common(struct walk_state *w, bool gstage, uint64_t root, uint64_t *table,
+			   struct physim_fault *f)
+{
+	w->upper = false;
+	w->acc_and = 0;
+	w->acc_or = 0; /* G seen in some PTE of the walk */
+	w->detail = 0;
+	if (!walk_input_ok(w->fmt, w->va)) {
+		rv_fault_common(w, gstage, PHYSIM_FAULT_NOT_PRESENT, w->fmt->levels - 1, f);
+		return -EFAULT;
+	}
+	*table = root & ~((gstage ? RV_GSTAGE_ROOT_ALIGN : RV_ROOT_ALIGN) - 1);
+	return 0;
+}
+
+static int rv_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+		    struct physim_fault *f)
+{
+	(void)root_hi; /* one root: satp */
+	if (w->origin == WALK_NESTED_S1)
+		rv_vs_access =
+		    (struct rv_orig_access){.valid = true, .write = w->write, .exec = w->exec};
+	int rc = rv_begin_common(w, false, root, table, f);
+	if (rc < 0)
+		rv_vs_access.valid = false;
+	return rc;
+}
+
+static int rv_gstage_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+			   struct physim_fault *f)
+{
+	(void)root_hi; /* one root: hgatp */
+	if (w->origin == WALK_NESTED_FINAL)
+		rv_vs_access.valid = false; /* the VS stage is done */
+	return rv_begin_common(w, true, root, table, f);
+}
+
+/*
+ * [VATP] step 5 (2024 edition) and [SUM]: may this access use a leaf with
+ * these R/W/X/U bits? `umode`: U-mode, or any G-stage access ([H-GPA]: "the
+ * current privilege mode is always taken to be U-mode when checking the U
+ * bit").
+ */
+static bool rv_leaf_allows(const struct walk_state *w, uint64_t d, bool umode)
+{
+	const struct physim_mmu_ctl *ctl = w->ctl;
+	bool upage = (d & RV_U) != 0;
+
+	if (umode) {
+		if (!upage)
+			return false; /* U-mode may access only U = 1 pages */
+	} else if (upage) {
+		/* S-mode: U = 1 pages only for loads and stores with SUM = 1,
+		 * never for fetches, "regardless of the state of SUM". */
+		if (w->exec || !ctl->sum)
+			return false;
+	}
+	if (w->exec)
+		return (d & RV_X) != 0;
+	if (w->write)
+		return (d & RV_W) != 0;
+	/* Loads: R, or X with MXR ("make executable readable"). */
+	return (d & RV_R) || ((d & RV_X) && ctl->mxr);
+}
+
+static enum physim_fault_kind rv_step_common(struct walk_state *w, uint64_t d, unsigned level,
+					     struct walk_step *s, bool gstage)
+{
+	const struct physim_pt_format *f = w->fmt;
+	/* [VATP] steps 3-4 and the misaligned-superpage check (step 6 of the
+	 * 2024 edition), as the format classifies them. */
+	enum pt_kind k = rv_classify(f, d, level);
+
+	if (k == PT_INVALID)
+		return PHYSIM_FAULT_NOT_PRESENT;
+	if (k == PT_RESERVED)
+		return PHYSIM_FAULT_RESERVED;
+	s->d_new = d;
+	s->next = rv_output_addr(f, d, level);
+	w->acc_or |= d & RV_G;
+	if (k == PT_TABLE)
+		return PHYSIM_FAULT_NONE;
+
+	if (!rv_leaf_allows(w, d, gstage || w->user))
+		return PHYSIM_FAULT_PERMISSION;
+	/* [VATP] step 7: A = 0, or a store with D = 0: Svade raises a page
+	 * fault; Svadu sets A (and D on a store) atomically - the walk loop's
+	 * compare-and-swap, made only if the translation succeeds. */
+	if (!(d & RV_A) || (w->write && !(d & RV_D))) {
+		if (!w->ctl->svadu)
+			return PHYSIM_FAULT_ACCESS_FLAG;
+		s->d_new |= RV_A | (w->write ? RV_D : 0);
+	}
+	s->leaf = true;
+	s->perms = ((d & RV_R) ? PHYSIM_R : 0) | ((d & RV_W) ? PHYSIM_W : 0) |
+		   ((d & RV_X) ? PHYSIM_X : 0) | ((!gstage && (d & RV_U)) ? PHYSIM_U : 0);
+	s->global = !gstage && (w->acc_or & RV_G);
+	return PHYSIM_FAULT_NONE;
+}
+
+static enum physim_fault_kind rv_step(struct walk_state *w, uint64_t d, unsigned level,
+				      struct walk_step *s)
+{
+	return rv_step_common(w, d, level, s, false);
+}
+
+/* G stage: every access is a U-mode access, SUM plays no part; an implicit
+ * access for a VS-level table is a load (reading it) or a store (setting its
+ * A/D bits), as the walk loop presents it. */
+static enum physim_fault_kind rv_gstage_step(struct walk_state *w, uint64_t d, unsigned level,
+					     struct walk_step *s)
+{
+	return rv_step_common(w, d, level, s, true);
+}
+
+/* Architecture level i = engine level (0 + n). */
+const struct pt_walk_ops rv_walk_ops = {
+    .level_base = 0,
+    .level_dir = 1,
+    .begin = rv_begin,
+    .step = rv_step,
+    .fault = rv_fault,
+};
+
+const struct pt_walk_ops rv_gstage_walk_ops = {
+    .level_base = 0,
+    .level_dir = 1,
+    .begin = rv_gstage_begin,
+    .step = rv_gstage_step,
+    .fault = rv_gstage_fault,
+};
