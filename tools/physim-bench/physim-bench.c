@@ -982,7 +982,11 @@ struct pt_fixture {
 	struct pt_env env;
 	physim_hpa_t root;
 	struct physim_direct_map dm;
-	uint32_t *offs; /* byte offsets into the region, one per query */
+	/* PT_VA, read at run time: were the base a constant, the compiler
+	 * could see that the root index of every query is the same and hoist
+	 * the root descriptor load out of the chain loop. */
+	uint64_t va;
+	uint32_t *offs; /* byte offsets from va, one per query */
 	uint64_t n;
 };
 
@@ -1048,6 +1052,7 @@ static int fixture_build(struct pt_fixture *fx, const struct bench_params *p)
 		return rc;
 	}
 	fx->root = physim_pt_root(fx->env.pt);
+	fx->va = PT_VA;
 	fx->dm = physim_ram_direct_map(fx->env.ram);
 	fixture_addresses(fx, p);
 	fx->users = 1;
@@ -1081,7 +1086,7 @@ struct query_bench {
 
 static inline uint64_t query_next(const struct pt_fixture *fx, uint64_t *pos)
 {
-	uint64_t va = PT_VA + fx->offs[*pos];
+	uint64_t va = fx->va + fx->offs[*pos];
 	*pos = *pos + 1 == fx->n ? 0 : *pos + 1;
 	return va;
 }
