@@ -9,8 +9,7 @@ base, stopped; this script sets the paging registers through QEMU's gdbstub
 (rsp.py, no gdb binary) and asks `gva2gpa` (monitor command over qRcmd) for
 every test address; each answer is compared with physim's page-table query
 and, where the format has walker rules, with physim's walker. The method and
-QEMU 7.2's known deviations are described in docs/qemu-oracle.md, next to this
-file (README.md).
+QEMU 7.2's known deviations are described in README.md next to this file.
 
 usage: run-oracle.py --gen PATH/oracle-gen --format F [--s2 F2]
                      [--seeds N] [--seed S] [--queries N] [--keep]
