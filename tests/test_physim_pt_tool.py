@@ -100,7 +100,7 @@ def test_help():
         p = run(*args)
         check(p.returncode == 0 and p.stdout.startswith("usage: physim-pt COMMAND"),
               f"{args}: {p.returncode} {p.stdout[:40]!r}")
-    for cmd in ("formats", "build", "query", "dump"):
+    for cmd in ("formats", "build", "query", "dump", "nested"):
         p = run(cmd, "--help")
         check(p.returncode == 0 and p.stdout.startswith(f"usage: physim-pt {cmd}")
               and p.stderr == "", f"{cmd} --help: {p.returncode} {p.stdout[:40]!r}")
@@ -668,10 +668,183 @@ def test_bad_input():
           f"all-unmapped query: {p.returncode} {p.stdout!r}")
 
 
+# ---------------------------------------------------------------------------
+# the architectural walker: query with access options, nested
+
+
+def walk_query(name, root, opts, vas, expect, fmt="x86_64-4l"):
+    p = run("query", "--format", fmt, "--image", path(name + ".img"), "--root", hex(root),
+            *opts, *vas)
+    check(p.returncode == 0 and p.stderr == "",
+          f"query {opts}: rc={p.returncode} stderr={p.stderr!r}")
+    got = p.stdout.splitlines()
+    check(got == expect, f"query {opts}: got {got!r}, expected {expect!r}")
+
+
+def image_bytes(name, offset, n=8):
+    with open(path(name + ".img"), "rb") as f:
+        f.seek(offset)
+        return f.read(n)
+
+
+def test_walker_query():
+    """x86 access rules on X86_RAW (Intel SDM Vol. 3A 4.6, error codes 4.7:
+    P=1 W/R=2 U/S=4 RSVD=8 I/D=0x10 PK=0x20); default control: WP=1, NXE=1."""
+    root = build("x86_64-4l", X86_RAW, "walkq")
+    if root is None:
+        return
+    root = 0x80100000
+    # user writes: only PT[0] (P|RW|US everywhere) allows them
+    walk_query("walkq", root, ["--access", "w", "--user"],
+               ["0x400abc", "0x401fff", "0x402000", "0x600123", "0x40000005",
+                "0x800000000000"],
+               ["0x400abc 0x200abc 4K rwxu",
+                "0x401fff fault permission level=1 syndrome=0x7",
+                "0x402000 fault not-present level=1 syndrome=0x6",
+                "0x600123 fault permission level=2 syndrome=0x7",
+                "0x40000005 fault permission level=3 syndrome=0x7",
+                "0x800000000000 fault non-canonical level=-1 syndrome=0x0"])
+    # supervisor fetch with SMEP: user pages refused (P|I/D), the 1G
+    # supervisor page is fine
+    walk_query("walkq", root, ["--access", "x", "--ctl", "smep=1"],
+               ["0x400abc", "0x40000005"],
+               ["0x400abc fault permission level=1 syndrome=0x11",
+                "0x40000005 0xc0000005 1G rwx"])
+    # NXE=0: XD is a reserved bit (4.5.4); I/D is 0 without SMEP and NXE (4.7)
+    walk_query("walkq", root, ["--access", "x", "--ctl", "nxe=0"],
+               ["0x401fff", "0x600123", "0x400abc"],
+               ["0x401fff fault reserved level=1 syndrome=0x9",
+                "0x600123 fault reserved level=2 syndrome=0x9",
+                "0x400abc 0x200abc 4K rwxu"])
+    # supervisor write to a read-only user page: fine with WP=0, refused by
+    # SMAP unless AC=1
+    walk_query("walkq", root, ["--access", "w", "--ctl", "wp=0"], ["0x401fff"],
+               ["0x401fff 0x201fff 4K ru"])
+    walk_query("walkq", root, ["--access", "w", "--ctl", "wp=0", "--ctl", "smap=1"],
+               ["0x401fff"], ["0x401fff fault permission level=1 syndrome=0x3"])
+    walk_query("walkq", root, ["--access", "w", "--ctl", "wp=0", "--ctl", "smap=1",
+                               "--ctl", "ac=1"], ["0x401fff"], ["0x401fff 0x201fff 4K ru"])
+    # protection keys (4.6.2): PT[0] has key 0; PKRU AD0 = bit 0
+    walk_query("walkq", root, ["--user", "--ctl", "pke=1", "--ctl", "pkru=0x1"],
+               ["0x400abc"], ["0x400abc fault permission level=1 syndrome=0x25"])
+    walk_query("walkq", root, ["--user", "--ctl", "pke=1", "--ctl", "pkru=0x4"],
+               ["0x400abc"], ["0x400abc 0x200abc 4K rwxu"])
+    # without --update-ad nothing is written; with it A lands in the four
+    # entries and D in the PTE (4.8): PML4[0] 0x80101007 -> 0x80101027,
+    # PT[0] 0x200007 -> 0x200067
+    before = image_bytes("walkq", 0, 0x200000)
+    walk_query("walkq", root, ["--access", "w"], ["0x400abc"], ["0x400abc 0x200abc 4K rwxu"])
+    check(image_bytes("walkq", 0, 0x200000) == before, "query without --update-ad wrote")
+    walk_query("walkq", root, ["--access", "w", "--update-ad"], ["0x400abc"],
+               ["0x400abc 0x200abc 4K rwxu"])
+    check(image_bytes("walkq", 0x100000) == bytes.fromhex("2710108000000000"), "A in PML4[0]")
+    check(image_bytes("walkq", 0x103000) == bytes.fromhex("6700200000000000"), "A|D in PT[0]")
+    check(image_bytes("walkq", 0x103008) == before[0x103008:0x103010], "PT[1] untouched")
+    p = run("dump", "--format", "x86_64-4l", "--image", path("walkq.img"), "--root", hex(root))
+    check(p.returncode == 0 and "1 x 4K  AD" in p.stdout, f"dump after --update-ad: {p.stdout!r}")
+
+    q = ["query", "--format", "x86_64-4l", "--image", path("walkq.img"), "--root", hex(root)]
+    expect_bad(q + ["--ctl", "bogus=1", "0x1"], "unknown control in --ctl 'bogus=1'",
+               "unknown control")
+    expect_bad(q + ["--ctl", "wp=2", "0x1"], "wp takes 0 or 1", "boolean control value")
+    expect_bad(q + ["--ctl", "smep", "0x1"], "NAME=VALUE expected", "control without value")
+    expect_bad(q + ["--ctl", "pkru=0x100000000", "0x1"], "pkru takes a 32-bit number",
+               "pkru too big")
+    expect_bad(q + ["--ctl", "maxphyaddr=53", "0x1"], "maxphyaddr takes", "maxphyaddr 53")
+    expect_bad(q + ["--ctl", "ad=maybe", "0x1"], "ad takes hw or fault", "bad ad=")
+    expect_bad(q + ["--access", "rw", "0x1"], "bad --access 'rw'", "bad access")
+    expect_bad(q + ["--user", "--user", "0x1"], "--user given twice", "duplicate --user")
+    expect_bad(q + ["--user"], "missing VA", "walker query without VA")
+
+
+# Intel EPT (SDM Vol. 3C 29.3.2) identity-maps the RAM with read/write/execute
+# (engine region), GPA 0x1000 -> HPA 0x80180000 read/write only, GPA 0x5000 to
+# HPA 0x90000000 (outside the 2M RAM). The guest's x86-64 tables sit in RAM
+# at GPA = HPA: PML4 0x80100000 -> PDPT 0x80101000 -> PD 0x80102000 -> PT
+# 0x80103000; PT[0] (VA 0) -> GPA 0x1000 P|RW|US, PT[1] (VA 0x1000) -> GPA
+# 0x2000 P|US (GPA 0x2000 not mapped by EPT); PML4[1] -> a PDPT at GPA 0x3000
+# (not mapped by EPT); PML4[2] -> a PDPT at GPA 0x5000 (outside host RAM).
+NESTED = """\
+region 0x80000000 0x80000000 2M rwx
+map 0x1000 0x80180000 4K rw
+map 0x5000 0x90000000 4K rw
+write64 0x80100000 0x80101007
+write64 0x80100008 0x3007
+write64 0x80100010 0x5007
+write64 0x80101000 0x80102007
+write64 0x80102000 0x80103007
+write64 0x80103000 0x1007
+write64 0x80103008 0x2005
+"""
+
+
+def test_nested():
+    s2root = build("ept-4l", NESTED, "nested", ram_size="2M")
+    if s2root is None:
+        return
+    n = ["nested", "--s1-format", "x86_64-4l", "--s1-root", "0x80100000", "--s2-format",
+         "ept-4l", "--s2-root", hex(s2root), "--image", path("nested.img")]
+
+    def nested(opts, vas, expect):
+        p = run(*n, *opts, *vas)
+        check(p.returncode == 0 and p.stderr == "",
+              f"nested {opts}: rc={p.returncode} stderr={p.stderr!r}")
+        got = p.stdout.splitlines()
+        check(got == expect, f"nested {opts}: got {got!r}, expected {expect!r}")
+
+    # Exit qualification (Vol. 3C table 28-7): read 1, write 2, fetch 4,
+    # bits 5:3 = R/W/X ANDed over the EPT entries, 0x80 guest linear address
+    # valid, 0x100 the access was the translation (not a guest table fetch).
+    nested([], ["0x123", "0x1123", "0x2000", "0x8000000000", "0x10000000000",
+                "0x800000000000"],
+           ["0x123 0x80180123 4K rwu gpa=0x1123",
+            "0x1123 fault not-present level=1 syndrome=0x181 stage=2 gpa=0x2123",
+            "0x2000 fault not-present level=1 syndrome=0x0 stage=1",
+            "0x8000000000 fault not-present level=1 syndrome=0x81 stage=2 gpa=0x3000 s1ptw",
+            "0x10000000000 fault bus-error level=3 syndrome=0x0 stage=1 gpa=0x5000",
+            "0x800000000000 fault non-canonical level=-1 syndrome=0x0 stage=1"])
+    # a fetch from the read/write EPT page: 4 | 0x18 | 0x80 | 0x100
+    nested(["--access", "x"], ["0x123"],
+           ["0x123 fault permission level=1 syndrome=0x19c stage=2 gpa=0x1123"])
+    # user write through a guest page without R/W (PT[1]): a guest #PF
+    nested(["--access", "w", "--user"], ["0x1000"],
+           ["0x1000 fault permission level=1 syndrome=0x7 stage=1"])
+    # --update-ad: the guest's entries get A (the leaf D), written back
+    before = image_bytes("nested", 0, 0x200000)
+    nested(["--access", "w"], ["0x123"], ["0x123 0x80180123 4K rwu gpa=0x1123"])
+    check(image_bytes("nested", 0, 0x200000) == before, "nested without --update-ad wrote")
+    nested(["--access", "w", "--update-ad", "--s2-ctl", "ept_ad=1"], ["0x123"],
+           ["0x123 0x80180123 4K rwu gpa=0x1123"])
+    check(image_bytes("nested", 0x100000) == bytes.fromhex("2710108000000000"),
+          "guest PML4[0] A")
+    check(image_bytes("nested", 0x103000) == bytes.fromhex("6710000000000000"),
+          "guest PT[0] A|D")
+
+    expect_bad(n[:2] + ["--s2-format", "ept-4l", "--s2-root", hex(s2root), "--image",
+                        path("nested.img"), "0x1"], "missing option --s1-root", "no s1 root")
+    expect_bad(["nested", "--s1-format", "ept-4l", "--s1-root", "0x80100000", "--s2-format",
+                "ept-4l", "--s2-root", hex(s2root), "--image", path("nested.img"), "0x1"],
+               "is a stage-2 format", "stage-2 format as stage 1")
+    expect_bad(["nested", "--s1-format", "x86_64-4l", "--s1-root", "0x80100000",
+                "--s2-format", "x86_64-4l", "--s2-root", hex(s2root), "--image",
+                path("nested.img"), "0x1"], "is not a stage-2 format", "stage-1 as stage 2")
+    expect_bad(n[:5] + ["--s2-format", "ept-4l", "--s2-root", hex(s2root + 0x800),
+                        "--image", path("nested.img"), "0x1"], "--s2-root", "misaligned s2 root")
+    expect_bad(["nested", "--s1-format", "x86_64-4l", "--s1-root", "0x80100008",
+                "--s2-format", "ept-4l", "--s2-root", hex(s2root), "--image",
+                path("nested.img"), "0x1"], "--s1-root 0x80100008 not aligned",
+               "misaligned s1 root")
+    expect_bad(n + ["--root", "0x1", "0x1"], "--root does not apply", "query option in nested")
+    expect_bad(n, "missing VA", "nested without VA")
+    expect_bad(n + ["--s2-ctl", "nope=1", "0x1"], "unknown control", "bad --s2-ctl")
+    p = run("nested", "--help")
+    check(p.returncode == 0 and p.stdout.startswith("usage: physim-pt nested"), "nested --help")
+
+
 def main():
     for t in (test_help, test_formats, test_x86_64, test_sv48, test_aarch64, test_armv7,
               test_more_formats, test_x86_raw, test_sv48_raw, test_raw_write_placement,
-              test_numbers, test_bad_input):
+              test_numbers, test_bad_input, test_walker_query, test_nested):
         before = len(failures)
         try:
             t()

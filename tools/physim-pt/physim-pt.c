@@ -20,6 +20,7 @@ static const char usage_main[] =
     "  build     build a table from a spec file into a new RAM image\n"
     "  query     translate virtual addresses through a table in an image\n"
     "  dump      print a table's mappings as merged ranges, or as a Graphviz graph\n"
+    "  nested    translate guest addresses through a stage-1 table over a stage-2 table\n"
     "\n"
     "`physim-pt COMMAND --help` describes each command. Numbers are decimal or\n"
     "0x-hex with an optional K, M, G or T suffix (powers of 1024): 4K, 0x200000, 1G.\n"
@@ -57,14 +58,46 @@ static const char usage_build[] =
     "Every frame a write64/write32 touches is reserved before the table is\n"
     "created, so table frames never land on them. Lines run in file order.\n";
 
+/* The walker options query and nested share. */
+#define USAGE_WALK_OPTS                                                                            \
+	"  --access r|w|x   the access: read (default), write or instruction fetch\n"              \
+	"  --user           a user-mode (CPL 3 / EL0 / U-mode / PLV3) access\n"                    \
+	"  --ctl NAME=VALUE paging control state, repeatable: wp nxe smep smap ac pke\n"           \
+	"                   ept_ad mbec wxn pan ha hd sum mxr take 0 or 1; pkru a number;\n"       \
+	"                   maxphyaddr and ips a bit count (0 = default); ad=hw|fault\n"           \
+	"                   (RISC-V Svadu / Svade). Defaults: everything 0 except wp=1\n"          \
+	"                   and nxe=1.\n"                                                          \
+	"  --update-ad      make the accessed/dirty updates the hardware would and save\n"         \
+	"                   them into the image (otherwise the walk writes nothing)\n"
+
 static const char usage_query[] =
-    "usage: physim-pt query --format F --image IMG [--ram-base B] --root R VA...\n"
+    "usage: physim-pt query --format F --image IMG [--ram-base B] --root R\n"
+    "                       [--access r|w|x] [--user] [--ctl NAME=VALUE]... [--update-ad] VA...\n"
     "\n"
     "For each VA prints `VA PA SIZE FLAGS` (PA of that byte, SIZE of its page,\n"
     "FLAGS as in spec files) or `VA unmapped`, or `VA fault: ...` if the walk\n"
     "meets a reserved descriptor or a table pointer outside RAM. --ram-base, if\n"
     "given, must match the image.\n"
+    "\n"
+    "With any of the options below the architectural walker answers instead:\n"
+    "`VA PA SIZE FLAGS` with the effective permissions, or\n"
+    "`VA fault KIND level=N syndrome=0xHEX` with the fault as the hardware\n"
+    "reports it (level in the architecture's numbering, -1 for none; syndrome:\n"
+    "x86 #PF error code, EPT exit qualification, AArch64 FSC, RISC-V scause).\n" USAGE_WALK_OPTS
     "Exit status 0 whatever the answers.\n";
+
+static const char usage_nested[] =
+    "usage: physim-pt nested --s1-format F1 --s1-root GPA --s2-format F2 --s2-root HPA\n"
+    "                        --image IMG [--ram-base B] [--access r|w|x] [--user]\n"
+    "                        [--ctl NAME=VALUE]... [--s2-ctl NAME=VALUE]... [--update-ad] VA...\n"
+    "\n"
+    "Two-stage translation: each guest VA goes through the stage-1 table at GPA\n"
+    "(format F1, its tables read through stage 2) and the result through the\n"
+    "stage-2 table at HPA (format F2, in the image). Prints\n"
+    "`VA PA SIZE FLAGS gpa=GPA`, or `VA fault KIND level=N syndrome=0xHEX stage=S`\n"
+    "followed by ` gpa=GPA` for stage-2 faults and bus errors and ` s1ptw` when\n"
+    "stage 2 faulted on a stage-1 table access. --ctl sets stage 1's controls,\n"
+    "--s2-ctl stage 2's.\n" USAGE_WALK_OPTS "Exit status 0 whatever the answers.\n";
 
 static const char usage_dump[] =
     "usage: physim-pt dump --format F --image IMG [--ram-base B] --root R [--dot]\n"
@@ -89,8 +122,22 @@ enum opt_id {
 	OPT_ROOT,
 	OPT_DOT,
 	OPT_HELP,
+	OPT_ACCESS,
+	OPT_USER,
+	OPT_CTL,
+	OPT_UPDATE_AD,
+	OPT_S1_FORMAT,
+	OPT_S1_ROOT,
+	OPT_S2_FORMAT,
+	OPT_S2_ROOT,
+	OPT_S2_CTL,
 	OPT_COUNT,
 };
+
+/* Options that may be given more than once. */
+#define REPEATABLE (1u << OPT_CTL | 1u << OPT_S2_CTL)
+/* The walker options of query and nested. */
+#define WALK_OPTS (1u << OPT_ACCESS | 1u << OPT_USER | 1u << OPT_CTL | 1u << OPT_UPDATE_AD)
 
 static const struct option long_opts[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
@@ -101,6 +148,15 @@ static const struct option long_opts[] = {
     {"root", required_argument, NULL, OPT_ROOT},
     {"dot", no_argument, NULL, OPT_DOT},
     {"help", no_argument, NULL, OPT_HELP},
+    {"access", required_argument, NULL, OPT_ACCESS},
+    {"user", no_argument, NULL, OPT_USER},
+    {"ctl", required_argument, NULL, OPT_CTL},
+    {"update-ad", no_argument, NULL, OPT_UPDATE_AD},
+    {"s1-format", required_argument, NULL, OPT_S1_FORMAT},
+    {"s1-root", required_argument, NULL, OPT_S1_ROOT},
+    {"s2-format", required_argument, NULL, OPT_S2_FORMAT},
+    {"s2-root", required_argument, NULL, OPT_S2_ROOT},
+    {"s2-ctl", required_argument, NULL, OPT_S2_CTL},
     {NULL, 0, NULL, 0},
 };
 
@@ -109,6 +165,10 @@ struct opts {
 	unsigned seen; /* bit per enum opt_id */
 	const char *format, *spec, *image;
 	uint64_t ram_base, ram_size, root;
+	struct physim_access acc;	  /* --access, --user (va set per address) */
+	struct physim_mmu_ctl ctl, s2ctl; /* --ctl, --s2-ctl */
+	const char *s1_format, *s2_format;
+	uint64_t s1_root, s2_root;
 	char **args; /* positional arguments */
 	int nargs;
 };
@@ -151,7 +211,7 @@ static void parse_opts(int argc, char **argv, unsigned allowed, const char *usag
 		if ((allowed & (1u << c)) == 0)
 			die("%s: option --%s does not apply here (try --help)", o->cmd,
 			    opt_name((enum opt_id)c));
-		if (has(o, (enum opt_id)c))
+		if (has(o, (enum opt_id)c) && !(REPEATABLE & (1u << c)))
 			die("%s: option --%s given twice", o->cmd, opt_name((enum opt_id)c));
 		o->seen |= 1u << c;
 		switch (c) {
@@ -172,6 +232,30 @@ static void parse_opts(int argc, char **argv, unsigned allowed, const char *usag
 			break;
 		case OPT_ROOT:
 			o->root = opt_number(OPT_ROOT, optarg);
+			break;
+		case OPT_ACCESS:
+			parse_access_kind(optarg, &o->acc);
+			break;
+		case OPT_USER:
+			o->acc.user = true;
+			break;
+		case OPT_CTL:
+			parse_ctl(optarg, &o->ctl);
+			break;
+		case OPT_S2_CTL:
+			parse_ctl(optarg, &o->s2ctl);
+			break;
+		case OPT_S1_FORMAT:
+			o->s1_format = optarg;
+			break;
+		case OPT_S2_FORMAT:
+			o->s2_format = optarg;
+			break;
+		case OPT_S1_ROOT:
+			o->s1_root = opt_number(OPT_S1_ROOT, optarg);
+			break;
+		case OPT_S2_ROOT:
+			o->s2_root = opt_number(OPT_S2_ROOT, optarg);
 			break;
 		default:
 			break;
@@ -502,43 +586,113 @@ static void open_table_opts(struct table_view *v, const struct opts *o)
 	table_open(v, o->format, o->image, has(o, OPT_RAM_BASE), o->ram_base, o->root);
 }
 
+/* Check every positional argument is an address (dies on a malformed one),
+ * before anything is printed; va_arg() reads one again afterwards. Nothing
+ * is allocated, so an early exit leaks nothing. */
+static void check_vas(const struct opts *o)
+{
+	uint64_t va;
+	if (o->nargs == 0)
+		die("%s: missing VA (try --help)", o->cmd);
+	for (int i = 0; i < o->nargs; i++)
+		if (parse_u64(o->args[i], &va) < 0)
+			die("%s: bad VA '%s' (decimal or 0x-hex, optional K/M/G/T)", o->cmd,
+			    o->args[i]);
+}
+
+static uint64_t va_arg_at(const struct opts *o, int i)
+{
+	uint64_t va = 0;
+	parse_u64(o->args[i], &va);
+	return va;
+}
+
+static struct physim_mmu *mmu_or_die(const char *cmd, const struct physim_mmu_config *c)
+{
+	struct physim_mmu *m;
+	int rc = physim_mmu_create(c, &m);
+	if (rc == -ENOTSUP)
+		die("%s: the walker has no access rules for %s yet", cmd,
+		    physim_format_name(c->format));
+	if (rc < 0)
+		die("%s: cannot set up the walk over %s: %s", cmd, physim_format_name(c->format),
+		    physim_strerror(rc));
+	return m;
+}
+
+/* Write the A/D updates back into the image; the reader's own root copy is
+ * dropped first so the image keeps exactly its own frames. */
+static void save_updates(const struct opts *o, struct table_view *v)
+{
+	void *dst = NULL;
+	if (physim_ram_phys_to_virt(v->ram, v->reader_root, &dst) == 0)
+		memset(dst, 0, v->info.root_bytes);
+	physim_pt_destroy(v->pt);
+	v->pt = NULL;
+	int rc = physim_ram_save(v->ram, o->image);
+	if (rc < 0)
+		die("%s: cannot write image %s: %s", o->cmd, o->image, physim_strerror(rc));
+}
+
+/* query with walker options: the architectural walk from the image's root. */
+static void query_walk(const struct opts *o, struct table_view *v)
+{
+	struct physim_mmu_config c = {.format = v->fmt,
+				      .mem = physim_ram_paging_handler(v->ram),
+				      .root = v->root,
+				      .ctl = o->ctl};
+	struct physim_mmu *m = mmu_or_die(o->cmd, &c);
+	bool update = has(o, OPT_UPDATE_AD);
+	for (int i = 0; i < o->nargs; i++) {
+		struct physim_access a = o->acc;
+		struct physim_xlate x;
+		a.va = va_arg_at(o, i);
+		int rc = update ? physim_mmu_translate(m, &a, &x) : physim_mmu_probe(m, &a, &x);
+		print_xlate(a.va, rc, &x, false);
+	}
+	physim_mmu_destroy(m);
+	if (update)
+		save_updates(o, v);
+}
+
 static int cmd_query(int argc, char **argv, struct opts *o)
 {
 	parse_opts(argc, argv,
-		   1u << OPT_FORMAT | 1u << OPT_IMAGE | 1u << OPT_RAM_BASE | 1u << OPT_ROOT,
+		   1u << OPT_FORMAT | 1u << OPT_IMAGE | 1u << OPT_RAM_BASE | 1u << OPT_ROOT |
+		       WALK_OPTS,
 		   usage_query, o);
-	if (o->nargs == 0)
-		die("query: missing VA (try --help)");
 	/* Check every address and option before printing anything. */
-	uint64_t *vas = xcalloc((size_t)o->nargs, sizeof(*vas));
-	for (int i = 0; i < o->nargs; i++)
-		if (parse_u64(o->args[i], &vas[i]) < 0)
-			die("query: bad VA '%s' (decimal or 0x-hex, optional K/M/G/T)", o->args[i]);
+	check_vas(o);
 	struct table_view v;
 	open_table_opts(&v, o);
-	for (int i = 0; i < o->nargs; i++)
-		if (!va_in_range(&v.info, vas[i]))
-			die("query: VA 0x%" PRIx64 " outside %s's %u-bit%s input range", vas[i],
-			    v.info.name, v.info.va_bits,
+	/* The walker reports an out-of-range VA as the hardware does. */
+	for (int i = 0; i < o->nargs && !(o->seen & WALK_OPTS); i++)
+		if (!va_in_range(&v.info, va_arg_at(o, i)))
+			die("query: VA 0x%" PRIx64 " outside %s's %u-bit%s input range",
+			    va_arg_at(o, i), v.info.name, v.info.va_bits,
 			    v.info.sign_extended ? " sign-extended" : "");
+	if (o->seen & WALK_OPTS) {
+		query_walk(o, &v);
+		table_close(&v);
+		return 0;
+	}
 	for (int i = 0; i < o->nargs; i++) {
 		struct physim_pt_mapping m;
-		int rc = physim_pt_query(v.pt, vas[i], &m);
+		uint64_t va = va_arg_at(o, i);
+		int rc = physim_pt_query(v.pt, va, &m);
 		char s[32], f[8];
 		if (rc == 0)
-			printf("0x%" PRIx64 " 0x%" PRIx64 " %s %s\n", vas[i],
-			       m.pa + (vas[i] - m.va), size_str(m.size, s, sizeof(s)),
-			       flags_str(m.flags, f));
+			printf("0x%" PRIx64 " 0x%" PRIx64 " %s %s\n", va, m.pa + (va - m.va),
+			       size_str(m.size, s, sizeof(s)), flags_str(m.flags, f));
 		else if (rc == -ENOENT)
-			printf("0x%" PRIx64 " unmapped\n", vas[i]);
+			printf("0x%" PRIx64 " unmapped\n", va);
 		else if (rc == -EFAULT)
 			printf("0x%" PRIx64 " fault: corrupt table (reserved descriptor or table "
 			       "pointer outside RAM)\n",
-			       vas[i]);
+			       va);
 		else
-			printf("0x%" PRIx64 " error: %s\n", vas[i], physim_strerror(rc));
+			printf("0x%" PRIx64 " error: %s\n", va, physim_strerror(rc));
 	}
-	free(vas);
 	table_close(&v);
 	return 0;
 }
@@ -560,16 +714,69 @@ static int cmd_dump(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* ---- nested ---- */
+
+static int cmd_nested(int argc, char **argv, struct opts *o)
+{
+	parse_opts(argc, argv,
+		   1u << OPT_S1_FORMAT | 1u << OPT_S1_ROOT | 1u << OPT_S2_FORMAT |
+		       1u << OPT_S2_ROOT | 1u << OPT_S2_CTL | 1u << OPT_IMAGE | 1u << OPT_RAM_BASE |
+		       WALK_OPTS,
+		   usage_nested, o);
+	require(o, OPT_S1_FORMAT);
+	require(o, OPT_S1_ROOT);
+	require(o, OPT_S2_FORMAT);
+	require(o, OPT_S2_ROOT);
+	require(o, OPT_IMAGE);
+	check_vas(o);
+	struct physim_pt_format_info i1, i2;
+	const struct physim_pt_format *f1 = format_or_die(o->s1_format, &i1);
+	const struct physim_pt_format *f2 = format_or_die(o->s2_format, &i2);
+	if (i1.stage2)
+		die("nested: --s1-format %s is a stage-2 format", i1.name);
+	if (!i2.stage2)
+		die("nested: --s2-format %s is not a stage-2 format", i2.name);
+	if (!physim_is_aligned(o->s1_root, i1.root_align))
+		die("--s1-root 0x%" PRIx64 " not aligned: %s needs a %" PRIu64 "-byte aligned root",
+		    o->s1_root, i1.name, i1.root_align);
+	struct physim_ram *ram = image_open(o->image, has(o, OPT_RAM_BASE), o->ram_base);
+	root_check(ram, &i2, o->s2_root, "--s2-root");
+	struct physim_mmu_config c1 = {.format = f1, .root = o->s1_root, .ctl = o->ctl};
+	struct physim_mmu_config c2 = {.format = f2,
+				       .mem = physim_ram_paging_handler(ram),
+				       .root = o->s2_root,
+				       .ctl = o->s2ctl};
+	struct physim_mmu *s1 = mmu_or_die(o->cmd, &c1), *s2 = mmu_or_die(o->cmd, &c2);
+	bool update = has(o, OPT_UPDATE_AD);
+	for (int i = 0; i < o->nargs; i++) {
+		struct physim_access a = o->acc;
+		struct physim_xlate x;
+		a.va = va_arg_at(o, i);
+		/* The walk works on the RAM loaded from the image, a private
+		 * copy: its A/D updates reach the file only with --update-ad
+		 * (and never change an x86 / EPT answer of a later VA). */
+		int rc = physim_nested_translate(s1, s2, &a, &x);
+		print_xlate(a.va, rc, &x, true);
+	}
+	physim_mmu_destroy(s1);
+	physim_mmu_destroy(s2);
+	if (update) {
+		int rc = physim_ram_save(ram, o->image);
+		if (rc < 0)
+			die("nested: cannot write image %s: %s", o->image, physim_strerror(rc));
+	}
+	physim_ram_destroy(ram);
+	return 0;
+}
+
 /* ---- main ---- */
 
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv, struct opts *o);
 } commands[] = {
-    {"formats", cmd_formats},
-    {"build", cmd_build},
-    {"query", cmd_query},
-    {"dump", cmd_dump},
+    {"formats", cmd_formats}, {"build", cmd_build},   {"query", cmd_query},
+    {"dump", cmd_dump},	      {"nested", cmd_nested},
 };
 
 int main(int argc, char **argv)
@@ -590,5 +797,5 @@ int main(int argc, char **argv)
 			return rc;
 		}
 	}
-	die("unknown command '%s' (formats, build, query, dump; try --help)", cmd);
+	die("unknown command '%s' (formats, build, query, dump, nested; try --help)", cmd);
 }

@@ -88,6 +88,26 @@ void table_close(struct table_view *v);
 /* Does va lie in the format's input range (sign extension included)? */
 bool va_in_range(const struct physim_pt_format_info *info, uint64_t va);
 
+/* Load only the image (for `nested`, whose roots are checked separately);
+ * --ram-base must match if given. Dies on bad input. */
+struct physim_ram *image_open(const char *image, bool have_base, uint64_t base);
+
+/* Check that a table of info's format can have its root at `root` in ram:
+ * aligned, inside RAM, allocated. Dies with `what` in the message if not. */
+void root_check(struct physim_ram *ram, const struct physim_pt_format_info *info, uint64_t root,
+		const char *what);
+
+/* ---- walker options and output (walk.c) ---- */
+
+/* --ctl NAME=VALUE into ctl; dies on a bad name or value. */
+void parse_ctl(const char *arg, struct physim_mmu_ctl *ctl);
+/* --access r|w|x into a; dies on anything else. */
+void parse_access_kind(const char *arg, struct physim_access *a);
+/* `VA PA SIZE FLAGS` (nested: ` gpa=GPA`), or `VA fault KIND level=N
+ * syndrome=0xHEX` (nested: ` stage=S`, ` gpa=GPA` for stage-2 faults and
+ * bus errors, ` s1ptw`). */
+void print_xlate(uint64_t va, int rc, const struct physim_xlate *x, bool nested);
+
 /* ---- dump.c ---- */
 
 void dump_ranges(struct table_view *v, FILE *out);

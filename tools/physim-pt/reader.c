@@ -57,19 +57,31 @@ bool va_in_range(const struct physim_pt_format_info *info, uint64_t va)
 	return top == 0 || top == UINT64_MAX >> (info->va_bits - 1);
 }
 
-static void check_root(const struct table_view *v, uint64_t root)
+void root_check(struct physim_ram *ram, const struct physim_pt_format_info *info, uint64_t root,
+		const char *what)
 {
-	physim_hpa_t base = physim_ram_base(v->ram);
-	uint64_t size = physim_ram_size(v->ram);
-	if (!physim_is_aligned(root, v->info.root_align))
-		die("root 0x%" PRIx64 " not aligned: %s needs a %" PRIu64 "-byte aligned root",
-		    root, v->info.name, v->info.root_align);
-	if (root < base || root - base >= size || v->info.root_bytes > size - (root - base))
-		die("root 0x%" PRIx64 " outside RAM [0x%" PRIx64 ", 0x%" PRIx64 ")", root, base,
+	physim_hpa_t base = physim_ram_base(ram);
+	uint64_t size = physim_ram_size(ram);
+	if (!physim_is_aligned(root, info->root_align))
+		die("%s 0x%" PRIx64 " not aligned: %s needs a %" PRIu64 "-byte aligned root", what,
+		    root, info->name, info->root_align);
+	if (root < base || root - base >= size || info->root_bytes > size - (root - base))
+		die("%s 0x%" PRIx64 " outside RAM [0x%" PRIx64 ", 0x%" PRIx64 ")", what, root, base,
 		    base + size);
-	for (uint64_t off = 0; off < v->info.root_bytes; off += PHYSIM_FRAME_SIZE)
-		if (physim_ram_frame_in_use(v->ram, root + off) != 1)
-			die("root 0x%" PRIx64 " is not an allocated frame of the image", root);
+	for (uint64_t off = 0; off < info->root_bytes; off += PHYSIM_FRAME_SIZE)
+		if (physim_ram_frame_in_use(ram, root + off) != 1)
+			die("%s 0x%" PRIx64 " is not an allocated frame of the image", what, root);
+}
+
+struct physim_ram *image_open(const char *image, bool have_base, uint64_t base)
+{
+	struct table_view v;
+	memset(&v, 0, sizeof(v));
+	load_image(&v, image);
+	if (have_base && base != physim_ram_base(v.ram))
+		die("--ram-base 0x%" PRIx64 " does not match the image's RAM base 0x%" PRIx64, base,
+		    physim_ram_base(v.ram));
+	return v.ram;
 }
 
 /*
@@ -107,7 +119,7 @@ void table_open(struct table_view *v, const char *fmt_name, const char *image, b
 		die("--ram-base 0x%" PRIx64 " does not match the image's RAM base 0x%" PRIx64, base,
 		    physim_ram_base(v->ram));
 	v->root = root;
-	check_root(v, root);
+	root_check(v->ram, &v->info, root, "root");
 	open_reader(v);
 }
 

@@ -1,0 +1,122 @@
+/* tools/physim-pt/walk.c - the walker side of physim-pt: --ctl NAME=VALUE
+ * parsing and the output lines of `query` with access options and of
+ * `nested`. */
+#include "physim-pt.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+/* Boolean controls: `on` says what NAME=1 means. */
+struct bool_ctl {
+	const char *name;
+	size_t off;    /* offsetof(struct physim_mmu_ctl, field) */
+	bool inverted; /* the field is "off" (wp_off, nxe_off): NAME=1 stores false */
+};
+
+#define CTL_BOOL(n, field, inv)                                                                    \
+	{                                                                                          \
+		n, offsetof(struct physim_mmu_ctl, field), inv                                     \
+	}
+
+static const struct bool_ctl bool_ctls[] = {
+    CTL_BOOL("wp", wp_off, true),      CTL_BOOL("nxe", nxe_off, true),
+    CTL_BOOL("smep", smep, false),     CTL_BOOL("smap", smap, false),
+    CTL_BOOL("ac", ac, false),	       CTL_BOOL("pke", pke, false),
+    CTL_BOOL("ept_ad", ept_ad, false), CTL_BOOL("mbec", mbec, false),
+    CTL_BOOL("wxn", wxn, false),       CTL_BOOL("pan", pan, false),
+    CTL_BOOL("ha", ha, false),	       CTL_BOOL("hd", hd, false),
+    CTL_BOOL("sum", sum, false),       CTL_BOOL("mxr", mxr, false),
+};
+
+static const char ctl_names[] = "wp nxe smep smap ac pke pkru maxphyaddr ept_ad mbec wxn pan ha "
+				"hd ips sum mxr ad=hw|fault";
+
+void parse_ctl(const char *arg, struct physim_mmu_ctl *ctl)
+{
+	const char *eq = strchr(arg, '=');
+	if (eq == NULL || eq == arg || eq[1] == '\0')
+		die("bad --ctl '%s': NAME=VALUE expected (names: %s)", arg, ctl_names);
+	size_t n = (size_t)(eq - arg);
+	const char *val = eq + 1;
+
+	if (n == 2 && strncmp(arg, "ad", 2) == 0) {
+		/* RISC-V: hardware A/D updates (Svadu) or a fault (Svade). */
+		if (strcmp(val, "hw") == 0)
+			ctl->svadu = true;
+		else if (strcmp(val, "fault") == 0)
+			ctl->svadu = false;
+		else
+			die("bad --ctl '%s': ad takes hw or fault", arg);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(bool_ctls) / sizeof(bool_ctls[0]); i++) {
+		if (strlen(bool_ctls[i].name) != n || strncmp(arg, bool_ctls[i].name, n) != 0)
+			continue;
+		if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0)
+			die("bad --ctl '%s': %s takes 0 or 1", arg, bool_ctls[i].name);
+		bool on = val[0] == '1';
+		bool *field = (bool *)((char *)ctl + bool_ctls[i].off);
+		*field = bool_ctls[i].inverted ? !on : on;
+		return;
+	}
+	uint64_t v;
+	bool numeric = parse_u64(val, &v) == 0;
+	if (n == 4 && strncmp(arg, "pkru", 4) == 0) {
+		if (!numeric || v > UINT32_MAX)
+			die("bad --ctl '%s': pkru takes a 32-bit number", arg);
+		ctl->pkru = (uint32_t)v;
+	} else if (n == 10 && strncmp(arg, "maxphyaddr", 10) == 0) {
+		if (!numeric || v > 52)
+			die("bad --ctl '%s': maxphyaddr takes 0 (default 46) up to 52", arg);
+		ctl->maxphyaddr = (unsigned)v;
+	} else if (n == 3 && strncmp(arg, "ips", 3) == 0) {
+		if (!numeric || v > 52)
+			die("bad --ctl '%s': ips takes 0 (default 48) up to 52", arg);
+		ctl->ips_bits = (unsigned)v;
+	} else {
+		die("unknown control in --ctl '%s' (names: %s)", arg, ctl_names);
+	}
+}
+
+void parse_access_kind(const char *arg, struct physim_access *a)
+{
+	if (strcmp(arg, "r") == 0) {
+		a->write = a->exec = false;
+	} else if (strcmp(arg, "w") == 0) {
+		a->write = true;
+		a->exec = false;
+	} else if (strcmp(arg, "x") == 0) {
+		a->write = false;
+		a->exec = true;
+	} else {
+		die("bad --access '%s': r, w or x", arg);
+	}
+}
+
+void print_xlate(uint64_t va, int rc, const struct physim_xlate *x, bool nested)
+{
+	char s[32], f[8];
+	if (rc == 0) {
+		printf("0x%" PRIx64 " 0x%" PRIx64 " %s %s", va, x->pa,
+		       size_str(x->page_size, s, sizeof(s)), flags_str(x->perms, f));
+		if (nested)
+			printf(" gpa=0x%" PRIx64, x->gpa);
+		putchar('\n');
+		return;
+	}
+	if (rc != -EFAULT) {
+		printf("0x%" PRIx64 " error: %s\n", va, physim_strerror(rc));
+		return;
+	}
+	const struct physim_fault *ft = &x->fault;
+	printf("0x%" PRIx64 " fault %s level=%d syndrome=0x%" PRIx64, va,
+	       physim_fault_kind_name(ft->kind), ft->level, ft->syndrome);
+	if (nested) {
+		printf(" stage=%u", ft->stage);
+		if (ft->stage == 2 || ft->kind == PHYSIM_FAULT_BUS_ERROR)
+			printf(" gpa=0x%" PRIx64, ft->gpa);
+		if (ft->s1ptw)
+			printf(" s1ptw");
+	}
+	putchar('\n');
+}
