@@ -1,2 +1,746 @@
-/* placeholder: being written */
-typedef int physim_placeholder_tlb;
+/* lib/tlb.c - the software TLB of one simulated CPU: translations cached per
+ * input page and tagged by ASID/VMID, an access check on every hit, flushes
+ * by address / ASID / VMID, and a stale-entry checker for missing flushes.
+ *
+ * ---- Organisation ----
+ *
+ * One 4-way set-associative array of `entries` slots (a power of two, at
+ * least 4), shared by every page size. An entry is indexed by its virtual
+ * page number at its own page size (low bits folded with the next ones,
+ * set_index()), so a lookup probes one set per page size in use: the TLB
+ * keeps the list of
+ * page shifts it has cached (at most TLB_MAX_SHIFTS, ascending) and tries
+ * each, smallest first. With the usual three sizes (4K/2M/1G) a 4 KiB hit
+ * costs one set probe, a 1 GiB hit three. We chose this over one array per
+ * size class because the capacity stays exactly what the caller asked for,
+ * whatever the format's page sizes (4K/16K/64K granules, 4M, 512G...), and
+ * the hit path stays a short loop with no per-format code. The set index
+ * does not depend on the ASID, so a global entry is found from any ASID and
+ * a flush by address touches one set per page size.
+ *
+ * The tag holds the page number, the page shift, whether the entry is a
+ * combined nested (GVA -> HPA) translation or a single-stage one, and a
+ * valid bit; the ASID/VMID must match, except the ASID of a global entry.
+ * Replacement is round-robin per set (deterministic, so tests can count
+ * conflict misses).
+ *
+ * ---- What a hit may serve ----
+ *
+ * Each entry records the access classes (read / write / fetch, user /
+ * supervisor) a hit may serve; any other access walks the tables (counted
+ * as a miss) and, if it succeeds, refills the entry - or, when the walk
+ * gives the same translation, adds its classes to it. Faults are never
+ * cached: a walk that faults also drops the entries for that address and
+ * tag (as x86 does on a #PF, SDM Vol. 3A 4.10.4.1), and the fault is
+ * returned. The classes are derived conservatively from the effective
+ * permissions of the filling walk:
+ * - read / fetch need R / X in the cached permissions;
+ * - write needs W and "dirty known": only a successful write walk sets it,
+ *   because that walk made the hardware dirty update (x86 D, EPT D, AArch64
+ *   DBM, RISC-V Svadu) or checked it (Svade). A write through an entry
+ *   filled by a read therefore walks once, as an x86 TLB entry with D = 0
+ *   does (SDM 4.8);
+ * - an entry serves the privilege that filled it. A stage-1 entry of a user
+ *   page never serves supervisor accesses: SMAP/SMEP, PAN and SUM decide
+ *   those from control state that changes without a flush (RFLAGS.AC,
+ *   PSTATE.PAN, sstatus.SUM), so they always walk. With x86 protection keys
+ *   on (ctl.pke at fill time) user accesses always walk too (PKRU changes
+ *   without a flush). A stage-2 entry (a stage-2 mmu translated on its own)
+ *   serves reads and writes of both privileges; fetches only of the filling
+ *   privilege, and never under EPT mode-based execute control.
+ * This relies on the walkers reporting the rights of the accessing privilege
+ * (AArch64: of the accessing EL) and not widening them by control state:
+ * accesses that only CR0.WP = 0 or MXR allow walk every time, since the
+ * entry holds no such right. Control state that narrows rights and that
+ * hardware may cache in its TLB entries (WXN, Arm ARM D8; x86 flushes on a
+ * CR4.SMEP 0 -> 1 write, SDM Vol. 3A 4.10.4.1) must be followed by a flush,
+ * as must the reuse of an ASID/VMID for another address space.
+ *
+ * ---- Nested entries ----
+ *
+ * physim_tlb_nested_translate caches GVA -> HPA at the smaller of the two
+ * stages' page sizes (as combined TLB entries do), tagged by s1's ASID and
+ * s2's VMID. Each such entry also remembers the page sizes of the stage-1
+ * and stage-2 leaves, so that physim_tlb_flush_va finds it both by any
+ * address in its stage-1 page (a guest invalidation of a fractured huge
+ * page) and by any address in its stage-2 page (a change to the stage-2
+ * table: hooking the stage-2 table's flush to physim_tlb_pt_flush then keeps
+ * the combined entries coherent). Changes to the stage-2 mapping of the
+ * guest's page-table pages are not tracked: flush the VMID for those, as
+ * INVEPT / TLBI VMALLS12E1 would (the stale checker reports the miss).
+ *
+ * ---- Stale-use detection ----
+ *
+ * With check_stale every hit also probes the tables (no A/D writes) with the
+ * same access. If the fresh result differs from the cached one (output
+ * address, page size, permissions, global bit, intermediate address of a
+ * nested entry, or the access now faults), stats.stale counts it and
+ * on_stale gets both; the hit still returns the cached translation, as stale
+ * hardware would. A dirty state cleaned by software without a flush (x86 D
+ * cleared, AArch64 AP[2] set again on a DBM page) under a dirty-known entry
+ * is not detected: the probe succeeds, as the hardware would set it again.
+ *
+ * A TLB belongs to one simulated CPU: no call is thread-safe with another
+ * call on the same TLB (callers lock, as for a page table).
+ */
+#include "walk-format.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	TLB_WAYS = 4,
+	TLB_MAX_SHIFTS = 8,
+	TLB_DEFAULT_ENTRIES = 1024,
+	TLB_MAX_ENTRIES = 1u << 20,
+	TLB_MIN_SHIFT = 12, /* the tag keeps 52 bits of page number */
+};
+
+/* Tag layout: bit 0 valid, bit 1 nested, bits 7:2 page shift, 63:8 page number. */
+#define TAG_VALID     UINT64_C(1)
+#define TAG_NESTED    UINT64_C(2)
+#define TAG_SHIFT_POS 2
+#define TAG_VPN_POS   8
+
+/* Entry flags. */
+#define EF_GLOBAL  1u
+#define EF_HAS_GPA 2u /* gpa is meaningful (nested, or a stage-2 mmu) */
+
+/* 32 bytes: a set of 4 ways is two cache lines. */
+struct tlb_entry {
+	uint64_t tag;  /* 0: empty */
+	uint64_t pa;   /* page base */
+	uint64_t gpa;  /* page base (EF_HAS_GPA) */
+	uint32_t id;   /* vmid << 16 | asid */
+	uint8_t allow; /* access classes a hit may serve (bit access_class()) */
+	uint8_t perms;
+	uint8_t flags;
+	int8_t level;
+};
+
+/* What only flushes read, kept out of the hot array: the page shifts of the
+ * stage-1 and stage-2 leaves of a nested entry. */
+struct tlb_extent {
+	uint8_t s1_shift;
+	uint8_t s2_shift;
+};
+
+struct physim_tlb {
+	struct tlb_entry *e;
+	struct tlb_extent *ext; /* parallel to e */
+	uint8_t *victim;	/* per set: the next way to replace */
+	uint64_t set_mask;
+	unsigned set_bits; /* log2 of the number of sets */
+	uint64_t nentries;
+	unsigned nshift;
+	uint8_t shift[TLB_MAX_SHIFTS]; /* page shifts in use, ascending */
+	uint64_t nested_valid;	       /* valid nested entries (flush_va scans for them) */
+	bool check_stale;
+	physim_tlb_stale_fn on_stale;
+	void *stale_ctx;
+	struct physim_tlb_stats st;
+};
+
+/* ---- small helpers ---- */
+
+static inline uint64_t make_tag(uint64_t va, unsigned shift, bool nested)
+{
+	return (va >> shift) << TAG_VPN_POS | (uint64_t)shift << TAG_SHIFT_POS |
+	       (nested ? TAG_NESTED : 0) | TAG_VALID;
+}
+
+static inline unsigned tag_shift(uint64_t tag)
+{
+	return (unsigned)(tag >> TAG_SHIFT_POS) & 63;
+}
+
+/* Page number and shift of a tag, without the valid and nested bits. */
+static inline uint64_t tag_page(uint64_t tag)
+{
+	return tag & ~(TAG_VALID | TAG_NESTED);
+}
+
+/* Start of the entry's input page. */
+static inline uint64_t entry_va(const struct tlb_entry *e)
+{
+	return (e->tag >> TAG_VPN_POS) << tag_shift(e->tag);
+}
+
+static inline uint32_t make_id(uint16_t vmid, uint16_t asid)
+{
+	return (uint32_t)vmid << 16 | asid;
+}
+
+/* Same ASID and VMID, or a global entry of the same VMID. */
+static inline bool id_match(const struct tlb_entry *e, uint32_t id)
+{
+	return e->id == id || ((e->flags & EF_GLOBAL) && (e->id >> 16) == (id >> 16));
+}
+
+/* Access class: a bit index into tlb_entry.allow. */
+enum { CLS_READ = 0, CLS_WRITE = 1, CLS_EXEC = 2, CLS_USER = 3 };
+
+static inline unsigned access_class(const struct physim_access *a)
+{
+	return (a->user ? CLS_USER : 0) + (a->write ? CLS_WRITE : a->exec ? CLS_EXEC : CLS_READ);
+}
+
+/* The walker's rule: a fetch is never a write; an implicit access is a
+ * supervisor data access. */
+static inline bool access_ok(const struct physim_access *a)
+{
+	return a != NULL && !(a->write && a->exec) && !(a->implicit && (a->user || a->exec));
+}
+
+/* Set index of a page number: its low bits, folded with the next ones so
+ * that pages at the same offset in different 2 MiB / 1 GiB regions (stacks,
+ * heaps and images are often aligned so) do not all share one set. */
+static inline uint64_t set_index(const struct physim_tlb *t, uint64_t va, unsigned shift)
+{
+	uint64_t vpn = va >> shift;
+	return (vpn ^ (vpn >> t->set_bits)) & t->set_mask;
+}
+
+static inline struct tlb_entry *set_of(const struct physim_tlb *t, uint64_t va, unsigned shift)
+{
+	return &t->e[set_index(t, va, shift) * TLB_WAYS];
+}
+
+static inline void kill(struct physim_tlb *t, struct tlb_entry *e)
+{
+	if (e->tag & TAG_NESTED)
+		t->nested_valid--;
+	e->tag = 0;
+}
+
+static inline unsigned log2_u64(uint64_t v)
+{
+	return 63u - (unsigned)__builtin_clzll(v);
+}
+
+/* ---- lookup: the hot path ---- */
+
+/* The entry covering va with this tag, or NULL. */
+static inline struct tlb_entry *tlb_find(const struct physim_tlb *t, uint64_t va, uint32_t id,
+					 bool nested)
+{
+	for (unsigned i = 0; i < t->nshift; i++) {
+		unsigned sh = t->shift[i];
+		uint64_t tag = make_tag(va, sh, nested);
+		struct tlb_entry *set = set_of(t, va, sh);
+		for (unsigned w = 0; w < TLB_WAYS; w++) {
+			if (set[w].tag == tag && id_match(&set[w], id))
+				return &set[w];
+		}
+	}
+	return NULL;
+}
+
+/* Field by field: assigning a whole compound literal compiles to `rep stos`
+ * on x86, which alone costs more than the lookup. */
+static inline void hit_result(const struct tlb_entry *e, uint64_t va, struct physim_xlate *x)
+{
+	uint64_t size = UINT64_C(1) << tag_shift(e->tag);
+	uint64_t off = va & (size - 1);
+
+	x->pa = e->pa + off;
+	x->gpa = (e->flags & EF_HAS_GPA) ? e->gpa + off : 0;
+	x->page_size = size;
+	x->level = e->level;
+	x->perms = e->perms;
+	x->global = (e->flags & EF_GLOBAL) != 0;
+	x->mem_refs = 0;
+	x->ad_updated = false;
+	x->fault.kind = PHYSIM_FAULT_NONE;
+	x->fault.stage = 0;
+	x->fault.level = 0;
+	x->fault.s1ptw = false;
+	x->fault.syndrome = 0;
+	x->fault.addr = 0;
+	x->fault.gpa = 0;
+}
+
+/* ---- stale check ---- */
+
+static bool same_translation(const struct tlb_entry *e, uint64_t va, const struct physim_xlate *cur)
+{
+	struct physim_xlate cached;
+	hit_result(e, va, &cached);
+	return cur->fault.kind == PHYSIM_FAULT_NONE && cur->pa == cached.pa &&
+	       cur->page_size == cached.page_size && cur->perms == cached.perms &&
+	       cur->global == cached.global && (!(e->flags & EF_HAS_GPA) || cur->gpa == cached.gpa);
+}
+
+static void entry_info(const struct tlb_entry *e, struct physim_tlb_entry_info *info)
+{
+	*info = (struct physim_tlb_entry_info){
+	    .va = entry_va(e),
+	    .pa = e->pa,
+	    .page_size = UINT64_C(1) << tag_shift(e->tag),
+	    .perms = e->perms,
+	    .asid = (uint16_t)e->id,
+	    .vmid = (uint16_t)(e->id >> 16),
+	    .global = (e->flags & EF_GLOBAL) != 0,
+	};
+}
+
+/* Compare a hit with a fresh side-effect-free walk (s2 != NULL: nested).
+ * Works on a copy of the entry: on_stale may flush this TLB. */
+static __attribute__((noinline)) void stale_check(struct physim_tlb *t, const struct tlb_entry *hit,
+						  const struct physim_mmu *m,
+						  const struct physim_mmu *s2,
+						  const struct physim_access *acc)
+{
+	struct tlb_entry e = *hit;
+	struct physim_xlate cur;
+	int rc = s2 ? physim_nested_probe(m, s2, acc, &cur) : physim_mmu_probe(m, acc, &cur);
+
+	if (rc != 0 && rc != -EFAULT)
+		return; /* no verdict (cannot happen for a valid access) */
+	if (rc == 0 && same_translation(&e, acc->va, &cur))
+		return;
+	t->st.stale++;
+	if (t->on_stale) {
+		struct physim_tlb_entry_info info;
+		entry_info(&e, &info);
+		t->on_stale(t->stale_ctx, acc->va, &info, &cur);
+	}
+}
+
+/* A hit: the cached result in x (stale-checked if asked). */
+static inline bool try_hit(struct physim_tlb *t, uint32_t id, bool nested,
+			   const struct physim_mmu *m, const struct physim_mmu *s2,
+			   const struct physim_access *acc, struct physim_xlate *x)
+{
+	const struct tlb_entry *e = tlb_find(t, acc->va, id, nested);
+
+	if (e == NULL || !((e->allow >> access_class(acc)) & 1))
+		return false;
+	t->st.hits++;
+	hit_result(e, acc->va, x);
+	if (PHYSIM_UNLIKELY(t->check_stale))
+		stale_check(t, e, m, s2, acc);
+	return true;
+}
+
+/* ---- fill ---- */
+
+/* Index of shift in the list of shifts in use, inserting it (ascending);
+ * -1 if the list is full. */
+static int shift_slot(struct physim_tlb *t, unsigned shift)
+{
+	unsigned i = 0;
+	while (i < t->nshift && t->shift[i] < shift)
+		i++;
+	if (i < t->nshift && t->shift[i] == shift)
+		return (int)i;
+	if (t->nshift == TLB_MAX_SHIFTS)
+		return -1;
+	memmove(&t->shift[i + 1], &t->shift[i], t->nshift - i);
+	t->shift[i] = (uint8_t)shift;
+	t->nshift++;
+	return (int)i;
+}
+
+/* Drop every entry this tag would find for va. */
+static void drop_matching(struct physim_tlb *t, uint64_t va, uint32_t id, bool nested)
+{
+	struct tlb_entry *e;
+	while ((e = tlb_find(t, va, id, nested)) != NULL)
+		kill(t, e);
+}
+
+/* A free way in va's set, else the set's round-robin victim. */
+static struct tlb_entry *victim(struct physim_tlb *t, uint64_t va, unsigned shift)
+{
+	uint64_t set = set_index(t, va, shift);
+	struct tlb_entry *s = &t->e[set * TLB_WAYS];
+
+	for (unsigned w = 0; w < TLB_WAYS; w++) {
+		if (s[w].tag == 0)
+			return &s[w];
+	}
+	struct tlb_entry *e = &s[t->victim[set]];
+	t->victim[set] = (uint8_t)((t->victim[set] + 1) % TLB_WAYS);
+	kill(t, e);
+	return e;
+}
+
+/* What the filling walk said, and about whom. */
+struct fill {
+	uint32_t id;
+	bool nested;
+	bool stage2;	  /* a stage-2 mmu translated on its own */
+	bool pke;	  /* x86 protection keys on */
+	bool mbec;	  /* EPT mode-based execute control */
+	uint8_t s1_shift; /* nested only */
+	uint8_t s2_shift;
+};
+
+/* The access classes a hit may serve (see the top of the file). */
+static uint8_t allowed_classes(const struct fill *f, const struct physim_access *acc,
+			       uint32_t perms)
+{
+	unsigned priv = acc->user ? CLS_USER : 0;
+	unsigned rights = 0;
+
+	if (perms & PHYSIM_R)
+		rights |= 1u << CLS_READ;
+	if ((perms & PHYSIM_W) && acc->write)
+		rights |= 1u << CLS_WRITE; /* dirty known */
+	if (perms & PHYSIM_X)
+		rights |= 1u << CLS_EXEC;
+
+	if (f->stage2) {
+		unsigned data = rights & ~(1u << CLS_EXEC);
+		unsigned exec = f->mbec ? 0 : (rights & (1u << CLS_EXEC)) << priv;
+		return (uint8_t)(data | data << CLS_USER | exec);
+	}
+	if (acc->user)
+		return (perms & PHYSIM_U) && !f->pke ? (uint8_t)(rights << CLS_USER) : 0;
+	return (perms & PHYSIM_U) ? 0 : (uint8_t)rights;
+}
+
+/* Two entries for the same page with the same translation. */
+static bool same_entry(const struct tlb_entry *a, const struct tlb_entry *b)
+{
+	return a->tag == b->tag && a->pa == b->pa && a->gpa == b->gpa && a->perms == b->perms &&
+	       a->flags == b->flags && a->level == b->level;
+}
+
+/* Cache a successful walk. If the entry it would replace holds the same
+ * translation, the access classes are merged instead (so a supervisor walk
+ * of a user page, or a write that makes the entry dirty-known, keeps what
+ * the entry already served); otherwise the old entries for va go. */
+static void tlb_fill(struct physim_tlb *t, const struct fill *f, const struct physim_access *acc,
+		     const struct physim_xlate *x)
+{
+	uint64_t size = x->page_size;
+	unsigned shift = size && !(size & (size - 1)) ? log2_u64(size) : 0;
+
+	if (shift < TLB_MIN_SHIFT) {
+		drop_matching(t, acc->va, f->id, f->nested);
+		return; /* not cacheable: every access walks */
+	}
+	uint64_t off = acc->va & (size - 1);
+	bool has_gpa = f->nested || f->stage2;
+	bool global = x->global && !f->stage2;
+	struct tlb_entry n = {
+	    .tag = make_tag(acc->va, shift, f->nested),
+	    .pa = x->pa - off,
+	    .gpa = has_gpa ? x->gpa - off : 0,
+	    .id = f->id,
+	    .allow = allowed_classes(f, acc, x->perms),
+	    .perms = (uint8_t)x->perms,
+	    .flags = (uint8_t)((global ? EF_GLOBAL : 0) | (has_gpa ? EF_HAS_GPA : 0)),
+	    .level = (int8_t)x->level,
+	};
+	struct tlb_entry *old = tlb_find(t, acc->va, f->id, f->nested);
+	if (old != NULL && same_entry(old, &n)) {
+		old->allow |= n.allow;
+		return;
+	}
+	drop_matching(t, acc->va, f->id, f->nested);
+	if (shift_slot(t, shift) < 0)
+		return; /* too many page sizes: not cached */
+	struct tlb_entry *e = victim(t, acc->va, shift);
+	*e = n;
+	t->ext[e - t->e] = (struct tlb_extent){
+	    .s1_shift = f->nested ? f->s1_shift : (uint8_t)shift,
+	    .s2_shift = f->nested ? f->s2_shift : (uint8_t)shift,
+	};
+	if (f->nested)
+		t->nested_valid++;
+}
+
+/* After a walk: fill on success, drop the address's entries on a fault. */
+static int after_walk(struct physim_tlb *t, const struct fill *f, const struct physim_access *acc,
+		      const struct physim_xlate *x, int rc)
+{
+	if (rc == 0)
+		tlb_fill(t, f, acc, x);
+	else if (rc == -EFAULT)
+		drop_matching(t, acc->va, f->id, f->nested);
+	return rc;
+}
+
+/* ---- translate ---- */
+
+static __attribute__((noinline)) int miss_direct(struct physim_tlb *t, struct physim_mmu *mmu,
+						 const struct physim_mmu_config *c, uint32_t id,
+						 const struct physim_access *acc,
+						 struct physim_xlate *x)
+{
+	t->st.misses++;
+	int rc = physim_mmu_translate(mmu, acc, x);
+	struct fill f = {
+	    .id = id,
+	    .stage2 = c->format->stage2,
+	    .pke = c->ctl.pke,
+	    .mbec = c->ctl.mbec,
+	};
+	return after_walk(t, &f, acc, x, rc);
+}
+
+int physim_tlb_translate(struct physim_tlb *tlb, struct physim_mmu *mmu,
+			 const struct physim_access *acc, struct physim_xlate *x)
+{
+	if (PHYSIM_UNLIKELY(tlb == NULL || mmu == NULL || x == NULL || !access_ok(acc)))
+		return -EINVAL;
+	struct physim_mmu_config c;
+	physim_mmu_get_config(mmu, &c);
+	if (PHYSIM_UNLIKELY(c.mem == NULL))
+		return -EINVAL; /* as physim_mmu_translate */
+	uint32_t id = make_id(c.vmid, c.asid);
+	if (PHYSIM_LIKELY(try_hit(tlb, id, false, mmu, NULL, acc, x)))
+		return 0;
+	return miss_direct(tlb, mmu, &c, id, acc, x);
+}
+
+/* Page shift of the stage-1 leaf of a nested translation: the size of its
+ * level in the stage-1 geometry (a block bigger than its level, e.g. an
+ * AArch64 contiguous run, counts as its level's size: a flush by an address
+ * in the page the entry was filled for still finds it). */
+static uint8_t s1_leaf_shift(const struct physim_pt_format *f1, int arch_level, unsigned shift)
+{
+	const struct pt_walk_ops *ops = f1->walk;
+	int n = ops->level_dir ? (arch_level - ops->level_base) / ops->level_dir : -1;
+
+	if (n < 0 || n >= f1->levels || f1->level[n].shift < shift)
+		return (uint8_t)shift;
+	return f1->level[n].shift;
+}
+
+/* Page shifts of both stages' leaves for a nested entry of x->page_size. */
+static void nested_shifts(const struct physim_mmu_config *c1, const struct physim_mmu *s2,
+			  const struct physim_access *acc, const struct physim_xlate *x,
+			  struct fill *f)
+{
+	unsigned shift = x->page_size ? log2_u64(x->page_size) : 0;
+	struct physim_xlate x2;
+	struct physim_access a2 = {
+	    .va = x->gpa, .write = acc->write, .exec = acc->exec, .user = acc->user};
+
+	f->s2_shift = (uint8_t)shift;
+	if (physim_mmu_probe(s2, &a2, &x2) == 0 && x2.page_size > x->page_size)
+		f->s2_shift = (uint8_t)log2_u64(x2.page_size);
+	/* The combined size is the smaller of the two: if stage 2's page is
+	 * larger, stage 1's is the combined size. */
+	f->s1_shift =
+	    f->s2_shift > shift ? (uint8_t)shift : s1_leaf_shift(c1->format, x->level, shift);
+}
+
+static __attribute__((noinline)) int miss_nested(struct physim_tlb *t, struct physim_mmu *s1,
+						 struct physim_mmu *s2,
+						 const struct physim_mmu_config *c1, uint32_t id,
+						 const struct physim_access *acc,
+						 struct physim_xlate *x)
+{
+	t->st.misses++;
+	int rc = physim_nested_translate(s1, s2, acc, x);
+	struct fill f = {.id = id, .nested = true, .pke = c1->ctl.pke};
+	if (rc == 0)
+		nested_shifts(c1, s2, acc, x, &f);
+	return after_walk(t, &f, acc, x, rc);
+}
+
+int physim_tlb_nested_translate(struct physim_tlb *tlb, struct physim_mmu *s1,
+				struct physim_mmu *s2, const struct physim_access *acc,
+				struct physim_xlate *x)
+{
+	if (PHYSIM_UNLIKELY(tlb == NULL || s1 == NULL || s2 == NULL || x == NULL ||
+			    !access_ok(acc)))
+		return -EINVAL;
+	struct physim_mmu_config c1, c2;
+	physim_mmu_get_config(s1, &c1);
+	physim_mmu_get_config(s2, &c2);
+	/* As physim_nested_translate. */
+	if (PHYSIM_UNLIKELY(c2.mem == NULL || c1.format->stage2 || !c2.format->stage2))
+		return -EINVAL;
+	uint32_t id = make_id(c2.vmid, c1.asid);
+	if (PHYSIM_LIKELY(try_hit(tlb, id, true, s1, s2, acc, x)))
+		return 0;
+	return miss_nested(tlb, s1, s2, &c1, id, acc, x);
+}
+
+/* ---- flushes ---- */
+
+void physim_tlb_flush_all(struct physim_tlb *tlb)
+{
+	if (tlb == NULL)
+		return;
+	memset(tlb->e, 0, tlb->nentries * sizeof(*tlb->e));
+	tlb->nested_valid = 0;
+	tlb->nshift = 0;
+	tlb->st.flushes++;
+}
+
+/* Which entries a flush removes; va / asid as the flush call got them. */
+typedef bool (*entry_pred)(const struct physim_tlb *t, const struct tlb_entry *e, uint64_t va,
+			   uint16_t asid);
+
+/* Kill the entries that cover va at their own page size (one set per page
+ * size) and satisfy `want`; then, while nested entries remain, scan them all
+ * with `want_nested` (their stage-1 and stage-2 pages can be larger than
+ * the entry). */
+static void flush_covering(struct physim_tlb *t, uint64_t va, uint16_t asid, entry_pred want,
+			   entry_pred want_nested)
+{
+	for (unsigned i = 0; i < t->nshift; i++) {
+		unsigned sh = t->shift[i];
+		uint64_t page = tag_page(make_tag(va, sh, false));
+		struct tlb_entry *set = set_of(t, va, sh);
+		for (unsigned w = 0; w < TLB_WAYS; w++) {
+			if ((set[w].tag & TAG_VALID) && tag_page(set[w].tag) == page &&
+			    want(t, &set[w], va, asid))
+				kill(t, &set[w]);
+		}
+	}
+	for (uint64_t i = 0; i < t->nentries && t->nested_valid != 0; i++) {
+		struct tlb_entry *e = &t->e[i];
+		if ((e->tag & TAG_NESTED) && want_nested(t, e, va, asid))
+			kill(t, e);
+	}
+}
+
+static bool any_entry(const struct physim_tlb *t, const struct tlb_entry *e, uint64_t va,
+		      uint16_t asid)
+{
+	(void)t, (void)e, (void)va, (void)asid;
+	return true;
+}
+
+static bool of_asid(const struct physim_tlb *t, const struct tlb_entry *e, uint64_t va,
+		    uint16_t asid)
+{
+	(void)t, (void)va;
+	return !(e->flags & EF_GLOBAL) && (uint16_t)e->id == asid;
+}
+
+/* A nested entry whose stage-1 page covers va. */
+static bool nested_s1_covers(const struct physim_tlb *t, const struct tlb_entry *e, uint64_t va)
+{
+	unsigned sh = t->ext[e - t->e].s1_shift;
+	return (entry_va(e) >> sh) == (va >> sh);
+}
+
+/* A nested entry whose stage-1 page or stage-2 page covers va. */
+static bool nested_covers(const struct physim_tlb *t, const struct tlb_entry *e, uint64_t va,
+			  uint16_t asid)
+{
+	unsigned sh2 = t->ext[e - t->e].s2_shift;
+	(void)asid;
+	return nested_s1_covers(t, e, va) || (e->gpa >> sh2) == (va >> sh2);
+}
+
+/* A non-global nested entry of asid whose stage-1 page covers va. */
+static bool nested_of_asid(const struct physim_tlb *t, const struct tlb_entry *e, uint64_t va,
+			   uint16_t asid)
+{
+	return of_asid(t, e, va, asid) && nested_s1_covers(t, e, va);
+}
+
+void physim_tlb_flush_va(struct physim_tlb *tlb, uint64_t va)
+{
+	if (tlb == NULL)
+		return;
+	flush_covering(tlb, va, 0, any_entry, nested_covers);
+	tlb->st.flushes++;
+}
+
+void physim_tlb_flush_va_asid(struct physim_tlb *tlb, uint64_t va, uint16_t asid)
+{
+	if (tlb == NULL)
+		return;
+	flush_covering(tlb, va, asid, of_asid, nested_of_asid);
+	tlb->st.flushes++;
+}
+
+/* Kill every valid entry with the given ASID (non-global) or VMID. */
+static void flush_scan(struct physim_tlb *t, bool by_vmid, uint16_t tag)
+{
+	for (uint64_t i = 0; i < t->nentries; i++) {
+		struct tlb_entry *e = &t->e[i];
+		if (!(e->tag & TAG_VALID))
+			continue;
+		if (by_vmid ? (uint16_t)(e->id >> 16) == tag : of_asid(t, e, 0, tag))
+			kill(t, e);
+	}
+	t->st.flushes++;
+}
+
+void physim_tlb_flush_asid(struct physim_tlb *tlb, uint16_t asid)
+{
+	if (tlb != NULL)
+		flush_scan(tlb, false, asid);
+}
+
+void physim_tlb_flush_vmid(struct physim_tlb *tlb, uint16_t vmid)
+{
+	if (tlb != NULL)
+		flush_scan(tlb, true, vmid);
+}
+
+void physim_tlb_pt_flush(void *ctx, const uint64_t *vas, size_t n, bool all)
+{
+	struct physim_tlb *tlb = ctx;
+
+	if (tlb == NULL)
+		return;
+	if (all || (vas == NULL && n != 0)) {
+		physim_tlb_flush_all(tlb); /* a list we cannot read: be safe */
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		physim_tlb_flush_va(tlb, vas[i]);
+}
+
+/* ---- create / destroy / stats ---- */
+
+int physim_tlb_create(const struct physim_tlb_config *config, struct physim_tlb **out)
+{
+	if (out == NULL)
+		return -EINVAL;
+	struct physim_tlb_config c = config ? *config : (struct physim_tlb_config){0};
+	uint64_t entries = c.entries ? c.entries : TLB_DEFAULT_ENTRIES;
+	if (entries > TLB_MAX_ENTRIES)
+		return -EINVAL;
+	if (entries < TLB_WAYS)
+		entries = TLB_WAYS; /* one set */
+	while (entries & (entries - 1))
+		entries += entries & -entries; /* round up to a power of two */
+
+	struct physim_tlb *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return -ENOMEM;
+	t->nentries = entries;
+	t->set_mask = entries / TLB_WAYS - 1;
+	t->set_bits = log2_u64(entries / TLB_WAYS);
+	t->e = calloc(entries, sizeof(*t->e));
+	t->ext = calloc(entries, sizeof(*t->ext));
+	t->victim = calloc(entries / TLB_WAYS, 1);
+	if (t->e == NULL || t->ext == NULL || t->victim == NULL) {
+		physim_tlb_destroy(t);
+		return -ENOMEM;
+	}
+	t->check_stale = c.check_stale;
+	t->on_stale = c.on_stale;
+	t->stale_ctx = c.stale_ctx;
+	*out = t;
+	return 0;
+}
+
+void physim_tlb_destroy(struct physim_tlb *tlb)
+{
+	if (tlb == NULL)
+		return;
+	free(tlb->e);
+	free(tlb->ext);
+	free(tlb->victim);
+	free(tlb);
+}
+
+struct physim_tlb_stats physim_tlb_stats(const struct physim_tlb *tlb)
+{
+	return tlb ? tlb->st : (struct physim_tlb_stats){0};
+}
