@@ -192,7 +192,7 @@ static int walk_attempt(const struct walk_req *r, struct physim_xlate *x)
 	};
 	struct walk_used used[PHYSIM_PT_MAX_LEVELS];
 	struct walk_step s = {0};
-	unsigned n = 0;
+	unsigned n = 0, leaf_level = 0;
 	uint64_t table;
 	int rc;
 
@@ -218,17 +218,23 @@ static int walk_attempt(const struct walk_req *r, struct physim_xlate *x)
 			return stage_fault(r, &w, k, (int)level, x);
 		used[n++] = (struct walk_used){.p = p, .d = d, .d_new = s.d_new, .gpa = ea};
 		if (s.leaf) {
-			uint64_t size = s.page_size ? s.page_size : pt_level_page_size(f, level);
-			x->pa = s.next + (r->acc.va & (size - 1));
-			x->page_size = size;
-			x->level = walk_arch_level(ops, level);
-			x->perms = s.perms;
-			x->global = s.global;
+			leaf_level = level;
 			break;
 		}
 		table = s.next;
 	}
-	return r->probe ? 0 : write_back(r, used, n, x);
+	/* The result only once the write-back succeeded: a stage-2 fault on
+	 * a stage-1 A/D update leaves nothing but the fault in x. */
+	rc = r->probe ? 0 : write_back(r, used, n, x);
+	if (rc == 0) {
+		uint64_t size = s.page_size ? s.page_size : pt_level_page_size(f, leaf_level);
+		x->pa = s.next + (r->acc.va & (size - 1));
+		x->page_size = size;
+		x->level = walk_arch_level(ops, leaf_level);
+		x->perms = s.perms;
+		x->global = s.global;
+	}
+	return rc;
 }
 
 /* Walk one stage, again after a lost A/D race. x is cleared first; on a

@@ -1241,6 +1241,10 @@ static void test_ept_nested_guest_ad(void **state)
 	assert_true(x.fault.s1ptw);
 	assert_int_equal(x.fault.gpa, n.s1_slot[3]);
 	assert_int_equal(get64(n.e, n.s1_slot[3]), pte);
+	/* Only the fault: no half result of the stage-1 walk. */
+	assert_int_equal(x.pa, 0);
+	assert_int_equal(x.page_size, 0);
+	assert_int_equal(x.perms, 0);
 	/* Writable again: the guest PTE gets A and D, the others A. */
 	put64(n.e, n.s2_leaf[3], pt_leaf);
 	assert_int_equal(nxlate(s1, s2, GVA, true, &x), 0);
