@@ -37,29 +37,43 @@ struct fmt_case {
 	uint64_t nonglobal_arch; /* arch bits of an ASID-tagged leaf */
 	/* Architecture level of engine level n (walk.h): base + dir * n. */
 	int level_base, level_dir;
-	bool dirty_on_map; /* the engine pre-sets D on writable leaves */
-	bool hw_dirty;	   /* the walk sets D on the first write */
+	bool dirty_on_map;   /* the engine pre-sets D on writable leaves */
+	bool hw_dirty;	     /* the walk sets D on the first write */
+	bool sup_reads_user; /* supervisor reads of user pages allowed by default */
 };
 
+/* Intel SDM Vol. 3A: G (bit 8) makes a leaf global (4.10.2.4, table 4-19);
+ * PT = level 1 .. PML4 = level 4; the processor sets D on the first write
+ * (4.8); with SMAP off a supervisor may read user pages (4.6). */
 static const struct fmt_case fmt_x86 = {
-    /* SDM Vol. 3A 4.10.2.4 / table 4-19: G (bit 8) makes a leaf global. */
-    .name = "x86_64-4l", .global_arch = UINT64_C(1) << 8,
-    .level_base = 1,			   /* PT = 1 .. PML4 = 4 */
-    .level_dir = 1,	 .hw_dirty = true, /* SDM 4.8 */
+    .name = "x86_64-4l",
+    .global_arch = UINT64_C(1) << 8,
+    .level_base = 1,
+    .level_dir = 1,
+    .hw_dirty = true,
+    .sup_reads_user = true,
 };
+
+/* RISC-V privileged spec: G is PTE bit 5; level i = 0 at the last level;
+ * under Svade software pre-sets A and D (the engine does on map); without
+ * SUM, S-mode may not read U pages. */
 static const struct fmt_case fmt_sv48 = {
-    /* RISC-V privileged spec, Sv39/Sv48 PTE: G is bit 5. */
-    .name = "sv48",  .global_arch = UINT64_C(1) << 5,
-    .level_base = 0,			   /* i = 0 at the last level */
-    .level_dir = 1,  .dirty_on_map = true, /* Svade: software sets A and D */
+    .name = "sv48",
+    .global_arch = UINT64_C(1) << 5,
+    .level_base = 0,
+    .level_dir = 1,
+    .dirty_on_map = true,
 };
+
+/* Arm ARM D8.3: nG (bit 11) makes a stage-1 leaf ASID-tagged, global is the
+ * default; lookup level 3 is the last; no hardware dirty state without HD
+ * (D8.5), and the engine reports none; with PAN off EL1 may read EL0 pages. */
 static const struct fmt_case fmt_a64 = {
-    /* Arm ARM D8.3: nG (bit 11) makes a stage-1 leaf ASID-tagged; global is
-     * the default. */
     .name = "aarch64-4k-48",
     .nonglobal_arch = UINT64_C(1) << 11,
-    .level_base = 3, /* lookup level 3 at the last level */
+    .level_base = 3,
     .level_dir = -1,
+    .sup_reads_user = true,
 };
 
 /* ---- fixture ---- */
@@ -998,12 +1012,12 @@ static void test_stage2_direct(void **state)
 
 /* ---- nested: GVA -> HPA entries tagged by s1's ASID and s2's VMID ---- */
 
-/* Guest layout (x86_64-4l guest over ept-4l):
- * - guest tables live in host RAM frames; EPT maps RAM identically (GPA =
- *   HPA, 2 MiB pages), so the guest's CR3 holds a host address;
+/* Guest layout (x86_64-4l guest over ept-4l, or sv48 over sv48x4):
+ * - guest tables live in host RAM frames; stage 2 maps RAM identically (GPA
+ *   = HPA, 2 MiB pages), so the guest's root register holds a host address;
  * - A: GVA 0x400000 + i * 4K -> GPA 0x100000000 + i * 4K (4 KiB, i < 4), and
- *   EPT GPA 0x100000000 (2 MiB) -> HPA 0x200000000;
- * - B: GVA 0x40000000 (2 MiB) -> GPA 0x140000000, and EPT maps GPA
+ *   stage 2 GPA 0x100000000 (2 MiB) -> HPA 0x200000000;
+ * - B: GVA 0x40000000 (2 MiB) -> GPA 0x140000000, and stage 2 maps GPA
  *   0x140000000 + j * 4K -> HPA 0x300000000 + j * 4K (4 KiB, j < 8);
  *   also GPA 0x140200000 + j * 4K -> HPA 0x310000000 + j * 4K for a remap;
  * - C: GVA 0x100000000 (the same number as A's GPA) -> GPA 0x100001000. */
@@ -1014,19 +1028,28 @@ static void test_stage2_direct(void **state)
 #define GPA_B UINT64_C(0x140000000)
 #define HPA_B UINT64_C(0x300000000)
 
+struct nested_case {
+	const struct fmt_case *s1;
+	const char *s2;
+};
+
+static const struct nested_case nested_x86 = {&fmt_x86, "ept-4l"};
+static const struct nested_case nested_rv = {&fmt_sv48, "sv48x4"};
+
 struct nested {
 	struct env *e;
 	struct physim_pt *s1pt, *s2pt;
 	struct physim_mmu *s1, *s2a, *s2b;
 };
 
-static struct nested nested_new(bool hooked, const struct physim_tlb_config *tc)
+static struct nested nested_new(const struct nested_case *nc, bool hooked,
+				const struct physim_tlb_config *tc)
 {
-	struct nested n = {.e = env_new(&fmt_x86, tc)};
+	struct nested n = {.e = env_new(nc->s1, tc)};
 	struct env *e = n.e;
 	const uint32_t rwx = PHYSIM_R | PHYSIM_W | PHYSIM_X;
 	n.s1pt = pt_new(e, NULL, hooked);
-	n.s2pt = pt_new(e, physim_format("ept-4l"), hooked);
+	n.s2pt = pt_new(e, physim_format(nc->s2), hooked);
 	assert_int_equal(
 	    physim_pt_map_region(n.s2pt, RAM_BASE, RAM_BASE, RAM_SIZE, rwx, PHYSIM_ALLOW_HUGE), 0);
 	for (int i = 0; i < 4; i++)
@@ -1073,8 +1096,7 @@ static void ntr_ok(struct nested *n, struct physim_mmu *s2, uint64_t gva, uint64
 
 static void test_nested_tags(void **state)
 {
-	(void)state;
-	struct nested n = nested_new(false, NULL);
+	struct nested n = nested_new(*state, false, NULL);
 	struct env *e = n.e;
 	struct physim_xlate x;
 
@@ -1086,13 +1108,13 @@ static void test_nested_tags(void **state)
 	assert_int_equal(x.gpa, GPA_A + 0x1234);
 	assert_int_equal(x.pa, HPA_A + 0x1234);
 	assert_int_equal(x.page_size, 4 * KiB);
-	assert_int_equal(x.level, 1);
+	assert_int_equal(x.level, arch_level(e->fc, 0));
 	assert_int_equal(x.mem_refs, 19);
 	assert_int_equal(ntr(&n, n.s2a, GVA_A + 0x1ff0, RD, &x), 0);
 	assert_int_equal(x.gpa, GPA_A + 0x1ff0);
 	assert_int_equal(x.pa, HPA_A + 0x1ff0);
 	assert_int_equal(x.page_size, 4 * KiB);
-	assert_int_equal(x.level, 1);
+	assert_int_equal(x.level, arch_level(e->fc, 0));
 	assert_int_equal(x.mem_refs, 0);
 	expect_stats(e, 1, 1, 0, 0);
 
@@ -1100,7 +1122,7 @@ static void test_nested_tags(void **state)
 	assert_int_equal(ntr(&n, n.s2a, GVA_B + 0x3456, RD, &x), 0);
 	assert_int_equal(x.pa, HPA_B + 0x3456);
 	assert_int_equal(x.page_size, 4 * KiB);
-	assert_int_equal(x.level, 2);
+	assert_int_equal(x.level, arch_level(e->fc, 1));
 	ntr_ok(&n, n.s2a, GVA_B + 0x3000, GPA_B + 0x3000, HPA_B + 0x3000); /* hit */
 	ntr_ok(&n, n.s2a, GVA_B + 0x4000, GPA_B + 0x4000, HPA_B + 0x4000); /* miss */
 	expect_stats(e, 2, 3, 0, 0);
@@ -1150,14 +1172,15 @@ static void test_nested_tags(void **state)
 /* Nested forgotten flushes and hooked flushes: a stage-2 change under a
  * 4 KiB guest page (the EPT page is 2 MiB) and a stage-1 change of a 2 MiB
  * guest page (cached as 4 KiB pieces). */
-static void nested_stale(bool hooked)
+static void nested_stale(const struct nested_case *nc, bool hooked)
 {
 	struct stale_log log = {0};
-	struct nested n = nested_new(hooked, &(struct physim_tlb_config){
-						 .check_stale = true,
-						 .on_stale = log_stale,
-						 .stale_ctx = &log,
-					     });
+	struct nested n = nested_new(nc, hooked,
+				     &(struct physim_tlb_config){
+					 .check_stale = true,
+					 .on_stale = log_stale,
+					 .stale_ctx = &log,
+				     });
 	struct env *e = n.e;
 	struct physim_xlate x;
 	uint64_t flushes = physim_tlb_stats(e->tlb).flushes; /* the maps of a hooked table */
@@ -1202,21 +1225,18 @@ static void nested_stale(bool hooked)
 
 static void test_nested_forgotten_flush(void **state)
 {
-	(void)state;
-	nested_stale(false);
+	nested_stale(*state, false);
 }
 
 static void test_nested_flush_hooked(void **state)
 {
-	(void)state;
-	nested_stale(true);
+	nested_stale(*state, true);
 }
 
 /* Nested faults are not cached, and a nested entry re-checks the access. */
 static void test_nested_faults(void **state)
 {
-	(void)state;
-	struct nested n = nested_new(false, NULL);
+	struct nested n = nested_new(*state, false, NULL);
 	struct env *e = n.e;
 	struct physim_xlate x;
 
@@ -1227,10 +1247,12 @@ static void test_nested_faults(void **state)
 		assert_int_equal(x.fault.gpa, GPA_B + 0x8000);
 	}
 	expect_stats(e, 0, 2, 0, 0);
-	/* Supervisor access to the guest's user page walks; a fetch of a
-	 * non-executable guest page faults at stage 1. */
-	ntr_ok(&n, n.s2a, GVA_A, GPA_A, HPA_A);			  /* miss */
-	assert_int_equal(ntr(&n, n.s2a, GVA_A, SRD, &x), 0);	  /* miss */
+	/* Supervisor access to the guest's user page walks (x86 without SMAP
+	 * allows it, RISC-V without SUM faults); a fetch of a non-executable
+	 * guest page faults at stage 1. */
+	ntr_ok(&n, n.s2a, GVA_A, GPA_A, HPA_A); /* miss */
+	assert_int_equal(ntr(&n, n.s2a, GVA_A, SRD, &x),
+			 e->fc->sup_reads_user ? 0 : -EFAULT);	  /* miss */
 	assert_int_equal(ntr(&n, n.s2a, GVA_A, EX, &x), -EFAULT); /* miss */
 	assert_int_equal(x.fault.stage, 1);
 	assert_int_equal(x.fault.kind, PHYSIM_FAULT_PERMISSION);
@@ -1244,6 +1266,10 @@ static void test_nested_faults(void **state)
 	cmocka_unit_test_prestate(fn, (void *)&fmt_x86),                                           \
 	    cmocka_unit_test_prestate(fn, (void *)&fmt_sv48),                                      \
 	    cmocka_unit_test_prestate(fn, (void *)&fmt_a64)
+
+#define PER_NESTED(fn)                                                                             \
+	cmocka_unit_test_prestate(fn, (void *)&nested_x86),                                        \
+	    cmocka_unit_test_prestate(fn, (void *)&nested_rv)
 
 int main(void)
 {
@@ -1262,10 +1288,10 @@ int main(void)
 	    cmocka_unit_test(test_pt_flush_fn),
 	    cmocka_unit_test(test_x86_privilege),
 	    cmocka_unit_test(test_stage2_direct),
-	    cmocka_unit_test(test_nested_tags),
-	    cmocka_unit_test(test_nested_forgotten_flush),
-	    cmocka_unit_test(test_nested_flush_hooked),
-	    cmocka_unit_test(test_nested_faults),
+	    PER_NESTED(test_nested_tags),
+	    PER_NESTED(test_nested_forgotten_flush),
+	    PER_NESTED(test_nested_flush_hooked),
+	    PER_NESTED(test_nested_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
