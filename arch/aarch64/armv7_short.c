@@ -32,7 +32,7 @@
  *   geometry (1 MiB / 4 KiB per entry) cannot give them their size, so
  *   classify reports them PT_RESERVED and the engine leaves them alone.
  */
-#include "pt-format.h"
+#include "aarch64-priv.h"
 
 /* Descriptor type, bits 1:0 (G5.4 first-level and second-level descriptor
  * formats). First level: 00 fault, 01 page table, 1x section or supersection
@@ -320,4 +320,5 @@ const struct physim_pt_format physim_fmt_armv7_short = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = false,
     .ops = &v7_ops,
+    .walk = &v7s_walk_ops,
 };

@@ -1,0 +1,20 @@
+/* arch/aarch64/aarch64-priv.h - what the Arm formats (aarch64.c,
+ * armv7_short.c) and their walker rules (aarch64_walk.c, armv7_walk.c)
+ * share: the walker ops objects the format objects point at. */
+#ifndef PHYSIM_AARCH64_PRIV_H
+#define PHYSIM_AARCH64_PRIV_H
+
+#include "pt-format.h"
+
+/*
+ * Walker access rules (lib/walk-format.h):
+ * - a64_s1_walk_ops: VMSAv8-64 stage 1, EL1&0 regime (aarch64-4k-39, -4k-48,
+ *   -16k-47, -64k-48);
+ * - a64_s2_walk_ops: VMSAv8-64 stage 2 (aarch64-s2-4k-40, -s2-4k-48);
+ * - v7s_walk_ops: the VMSAv8-32 Short-descriptor format (armv7-short).
+ */
+PHYSIM_HIDDEN extern const struct pt_walk_ops a64_s1_walk_ops;
+PHYSIM_HIDDEN extern const struct pt_walk_ops a64_s2_walk_ops;
+PHYSIM_HIDDEN extern const struct pt_walk_ops v7s_walk_ops;
+
+#endif

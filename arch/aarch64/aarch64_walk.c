@@ -1,0 +1,376 @@
+/* arch/aarch64/aarch64_walk.c - VMSAv8-64 access rules for the walker
+ * (lib/walk-format.h): stage 1 of the EL1&0 translation regime and stage 2,
+ * with hierarchical permissions, PAN, WXN, the Access flag and hardware dirty
+ * state, address size faults and the FSC syndrome.
+ *
+ * References are to the Arm ARM (DDI 0487, K.a numbering): D8.1 address size
+ * configuration, D8.2 translation process, D8.3 descriptor formats, D8.4
+ * memory access control (permissions), D8.5 hardware updates (Access flag,
+ * dirty state), and the ESR_ELx ISS DFSC/IFSC encodings (D24.2, "D17" in
+ * older editions). Older editions number D8 as D5/D4.
+ *
+ * What is modelled (each choice documented where it matters):
+ * - Non-secure EL1&0 regime, Direct permissions (no FEAT_S1PIE/S1POE/S2PIE),
+ *   hierarchical permissions enabled (TCR_EL1.HPD0/HPD1 = 0), no top-byte
+ *   ignore (TBI0/TBI1 = 0), FEAT_PAN without EPAN, FEAT_HAFDBS without HAFT,
+ *   FEAT_XNX at stage 2, HCR_EL2.PTW = 0.
+ * - TTBR1: T1SZ = T0SZ = 64 - va_bits and TG1 = TG0, so an upper-range address
+ *   has bits 63:va_bits all ones; root_hi = 0 means TCR_EL1.EPD1 = 1.
+ * - The PE implements a 48-bit PA without FEAT_LPA/LPA2: the OA size is
+ *   ctl.ips_bits (0 = 48), capped at 48 because an {I}PS above the
+ *   implemented PA size behaves as the PA size (D8.1.7, R_CLPQT).
+ * - A/D updates are made only by translations that succeed (walk-format.h);
+ *   the Arm ARM requires none for a faulting access and permits but does not
+ *   require one for a Permission fault (D8.5.1.2 R_HDTRB/R_QSPMS, D8.5.2.1).
+ * - Effective permissions (xlate.perms): R/W/X are what the accessing
+ *   Exception level may do (EL0 for user accesses, EL1 otherwise) after all the
+ *   rules here, PAN included; U says EL0 has data access (UnprivRead or
+ *   UnprivWrite, the accesses PAN looks at). Stage 2: R/W from S2AP and X for
+ *   the accessing EL; no U.
+ */
+#include "aarch64-priv.h"
+#include "walk-format.h"
+
+/* ---- descriptor bits (D8.3.1, tables D8-50..D8-53) ---- */
+
+#define D_TYPE	     (UINT64_C(1) << 1)	 /* table (levels 0-2) / page (level 3) */
+#define D_AP1	     (UINT64_C(1) << 6)	 /* stage 1 AP[1]: EL0 access (table D8-63) */
+#define D_AP2	     (UINT64_C(1) << 7)	 /* stage 1 AP[2]: read-only (table D8-63) */
+#define D_S2AP_R     (UINT64_C(1) << 6)	 /* S2AP[0]: read (table D8-76) */
+#define D_S2AP_W     (UINT64_C(1) << 7)	 /* S2AP[1]: write (table D8-76) */
+#define D_AF	     (UINT64_C(1) << 10) /* Access flag (D8.5.1) */
+#define D_NG	     (UINT64_C(1) << 11) /* not global (stage 1) */
+#define D_DBM	     (UINT64_C(1) << 51) /* dirty bit modifier (D8.5.2) */
+#define D_PXN	     (UINT64_C(1) << 53) /* stage 1 PXN */
+#define D_UXN	     (UINT64_C(1) << 54) /* stage 1 UXN */
+#define D_S2XN_SHIFT 53			 /* stage 2 XN[1:0], bits 54:53 (table D8-78) */
+
+/* Stage 1 table descriptor next-level attributes (table D8-50): PXNTable 59,
+ * UXNTable 60, APTable[1:0] 62:61. They accumulate (OR) over the walk: each
+ * only removes permissions at the subsequent levels (D8.4.1.2, table D8-64). */
+#define T_PXN	(UINT64_C(1) << 59)
+#define T_UXN	(UINT64_C(1) << 60)
+#define T_AP0	(UINT64_C(1) << 61) /* APTable[0]: no EL0 access */
+#define T_AP1	(UINT64_C(1) << 62) /* APTable[1]: no write access */
+#define T_ATTRS (T_PXN | T_UXN | T_AP0 | T_AP1)
+
+/* ESR_ELx DFSC/IFSC: fault type in bits 5:2, lookup level in bits 1:0. */
+#define FSC_ADDRESS_SIZE 0x00u /* 0b0000LL */
+#define FSC_TRANSLATION	 0x04u /* 0b0001LL */
+#define FSC_ACCESS_FLAG	 0x08u /* 0b0010LL */
+#define FSC_PERMISSION	 0x0cu /* 0b0011LL */
+#define FSC_EXT_ABT_WALK 0x14u /* 0b0101LL: synchronous External abort on walk */
+
+/* The PA size of the modelled PE (ID_AA64MMFR0_EL1.PARange = 48 bits). */
+#define A64_PA_BITS 48
+
+/*
+ * walk_state use:
+ *   acc_and - the OA bits that must be zero: bits 63:OA size (D8.1.7);
+ *   acc_or  - stage 1: the table attributes seen so far (T_ATTRS).
+ */
+
+/* Bits at and above the OA size (ctl.ips_bits, 0 = 48, at most the PA size). */
+static inline uint64_t a64_oa_excess_mask(const struct physim_mmu_ctl *ctl)
+{
+	unsigned ps = ctl->ips_bits ? ctl->ips_bits : A64_PA_BITS;
+	if (ps > A64_PA_BITS)
+		ps = A64_PA_BITS;
+	return ~UINT64_C(0) << ps;
+}
+
+/* TCR_ELx.HD / VTCR_EL2.HD "behaves as 0 ... when the Effective value of
+ * HA is 0" (D24.2 TCR_EL1.HD, VTCR_EL2.HD). */
+static inline bool a64_hd(const struct physim_mmu_ctl *ctl)
+{
+	return ctl->ha && ctl->hd;
+}
+
+/* kind, lookup level and FSC = fault type + level (0b....LL). */
+static inline void a64_fault_set(struct physim_fault *f, enum physim_fault_kind kind, int level,
+				 unsigned fsc)
+{
+	walk_fault_set(f, kind, level, fsc + (level > 0 ? (unsigned)level : 0));
+}
+
+/* The TTBR / VTTBR holds a table address above the OA size: an Address size
+ * fault reported at level 0 whatever the start level (D8.2, R_VPBBF). */
+static int a64_check_root(struct walk_state *w, uint64_t root, struct physim_fault *f)
+{
+	w->acc_and = a64_oa_excess_mask(w->ctl);
+	w->acc_or = 0;
+	w->detail = 0;
+	if (root & w->acc_and) {
+		a64_fault_set(f, PHYSIM_FAULT_ADDRESS_SIZE, 0, FSC_ADDRESS_SIZE);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+/*
+ * Stage 1 input: bits 63:va_bits all zero select TTBR0_EL1 (root), all ones
+ * TTBR1_EL1 (root_hi). Anything else is outside both VA ranges, and an upper
+ * address with TTBR1 walks disabled (EPD1) gets no walk either: both are a
+ * Translation fault at level 0, whatever the start level (pseudocode
+ * AArch64.S1Translate: VAIsOutOfRange and EPD give fault.level = 0).
+ */
+static int a64_s1_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+			struct physim_fault *f)
+{
+	uint64_t top = w->va >> w->fmt->va_bits; /* va_bits < 64 for every format */
+
+	if (top == 0) {
+		*table = root;
+	} else if (top == ~UINT64_C(0) >> w->fmt->va_bits && root_hi != 0) {
+		*table = root_hi;
+		w->upper = true;
+	} else {
+		a64_fault_set(f, PHYSIM_FAULT_NOT_PRESENT, 0, FSC_TRANSLATION);
+		return -EFAULT;
+	}
+	return a64_check_root(w, *table, f);
+}
+
+/* Stage 2 input: an IPA beyond VTCR_EL2.T0SZ is a stage 2 Translation fault at
+ * level 0 (pseudocode AArch64.S2Translate: IPAIsOutOfRange). */
+static int a64_s2_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+			struct physim_fault *f)
+{
+	(void)root_hi;
+	if (w->va >> w->fmt->va_bits) {
+		a64_fault_set(f, PHYSIM_FAULT_NOT_PRESENT, 0, FSC_TRANSLATION);
+		return -EFAULT;
+	}
+	*table = root;
+	return a64_check_root(w, root, f);
+}
+
+/*
+ * The format's classify says PT_RESERVED for two things (arch/aarch64/aarch64.c):
+ * - a Block descriptor at a level without blocks (4K level 0, 16K/64K level 1
+ *   without FEAT_LPA2/LPA): such a descriptor is invalid (D8.3, the block
+ *   sizes of table D8-52 exist only with those features), a Translation fault;
+ * - descriptor bits 49:48 (and 15:12 with the 64K granule) set: these hold
+ *   OA[51:48] on a PE with FEAT_LPA/LPA2 (tables D8-50, D8-52), so with a
+ *   48-bit OA size they are address bits above the OA size: an Address size
+ *   fault at this level, as AArch64.OAOutOfRange reports. (Without those
+ *   features the bits are RES0 and software must not set them.)
+ * The translation fault is the higher-priority one when both apply.
+ */
+static enum physim_fault_kind a64_reserved_kind(const struct physim_pt_format *f, uint64_t d,
+						unsigned level)
+{
+	if (level > 0 && !(d & D_TYPE) && !f->level[level].leaf_ok)
+		return PHYSIM_FAULT_NOT_PRESENT;
+	return PHYSIM_FAULT_ADDRESS_SIZE;
+}
+
+/* Classify d and find its output address (next table or page), with the
+ * faults every descriptor can give: Translation (invalid), Address size (OA
+ * bits above the OA size, D8.1.7 I_HGDWP; for a table descriptor the
+ * next-level table address). Returns NONE with *kind_out = PT_TABLE/PT_LEAF. */
+static inline enum physim_fault_kind a64_decode(struct walk_state *w, uint64_t d, unsigned level,
+						struct walk_step *s, enum pt_kind *kind_out)
+{
+	const struct physim_pt_format *f = w->fmt;
+	enum pt_kind k = f->ops->classify(f, d, level);
+
+	if (PHYSIM_UNLIKELY(k != PT_TABLE && k != PT_LEAF))
+		return k == PT_RESERVED ? a64_reserved_kind(f, d, level) : PHYSIM_FAULT_NOT_PRESENT;
+	s->next = f->ops->output_addr(f, d, level);
+	if (PHYSIM_UNLIKELY(s->next & w->acc_and))
+		return PHYSIM_FAULT_ADDRESS_SIZE;
+	s->d_new = d;
+	*kind_out = k;
+	return PHYSIM_FAULT_NONE;
+}
+
+/* The Access flag of a leaf (D8.5.1): AF = 0 is an Access flag fault unless
+ * hardware management is on (TCR.HA / VTCR.HA), which sets it instead. Access
+ * flag faults outrank Permission faults (D8.5.2.1, I_DSHLJ). */
+static inline bool a64_access_flag_ok(const struct walk_state *w, uint64_t d, struct walk_step *s)
+{
+	if (d & D_AF)
+		return true;
+	if (!w->ctl->ha)
+		return false;
+	s->d_new |= D_AF;
+	return true;
+}
+
+/* Is the access allowed by the permissions of the accessing EL? */
+static inline bool a64_allows(const struct walk_state *w, bool r, bool wr, bool x)
+{
+	return w->exec ? x : w->write ? wr : r;
+}
+
+/*
+ * Stage 1 leaf permissions, D8.4.1.2 (Direct permissions, two privilege
+ * levels), in the order of pseudocode AArch64.S1DirectBasePermissions:
+ * - writable-clean (D8.5.2.1 R_XZFQH: HD on, DBM = 1, AP[2] = 1) counts as
+ *   writable for every permission purpose, WXN and the PXN rule included
+ *   (D8.5.2.2 R_TTLCV, R_NKLQN);
+ * - AP[2:1] (table D8-63): PrivRead always; PrivWrite if AP[2] = 0;
+ *   UnprivRead if AP[1] = 1; UnprivWrite if both;
+ * - APTable (table D8-64): [0] removes UnprivRead/UnprivWrite, [1] removes
+ *   PrivWrite/UnprivWrite;
+ * - PXN / PXNTable remove PrivExecute, UXN / UXNTable UnprivExecute, and
+ *   UnprivWrite removes PrivExecute (R_VWLLR);
+ * - SCTLR_EL1.WXN: PrivWrite removes PrivExecute, UnprivWrite removes
+ *   UnprivExecute (R_SYMMB, R_FYMXJ, R_QXXPC, R_NPBXC);
+ * - PSTATE.PAN: a privileged data access to memory with UnprivRead or
+ *   UnprivWrite is not permitted (PrivRead/PrivWrite removed); instruction
+ *   fetches are not affected (FEAT_PAN without EPAN).
+ * EL0 instruction fetch needs only UnprivExecute (execute-only memory exists).
+ */
+static enum physim_fault_kind a64_s1_leaf(struct walk_state *w, uint64_t d, struct walk_step *s)
+{
+	const struct physim_mmu_ctl *c = w->ctl;
+	uint64_t t = w->acc_or;
+
+	if (!a64_access_flag_ok(w, d, s))
+		return PHYSIM_FAULT_ACCESS_FLAG;
+	bool ap2 = (d & D_AP2) && !(a64_hd(c) && (d & D_DBM));
+	bool pw = !ap2 && !(t & T_AP1);
+	bool ur = (d & D_AP1) && !(t & T_AP0);
+	bool uw = ur && pw;
+	bool px = !((d & D_PXN) || (t & T_PXN) || uw);
+	bool ux = !((d & D_UXN) || (t & T_UXN));
+	if (c->wxn) {
+		px = px && !pw;
+		ux = ux && !uw;
+	}
+	bool r, wr, x;
+	if (w->user) {
+		r = ur;
+		wr = uw;
+		x = ux;
+	} else {
+		bool pan = c->pan && (ur || uw);
+		r = !pan;
+		wr = pw && !pan;
+		x = px;
+	}
+	if (!a64_allows(w, r, wr, x))
+		return PHYSIM_FAULT_PERMISSION;
+	/* A permitted write with AP[2] = 1 is a write to a writable-clean
+	 * descriptor: hardware clears AP[2] (D8.5.2.1 R_NSXRD). */
+	if (w->write && (d & D_AP2))
+		s->d_new &= ~D_AP2;
+	s->leaf = true;
+	s->perms = (r ? PHYSIM_R : 0) | (wr ? PHYSIM_W : 0) | (x ? PHYSIM_X : 0) |
+		   ((ur || uw) ? PHYSIM_U : 0);
+	s->global = !(d & D_NG);
+	return PHYSIM_FAULT_NONE;
+}
+
+static enum physim_fault_kind a64_s1_step(struct walk_state *w, uint64_t d, unsigned level,
+					  struct walk_step *s)
+{
+	enum pt_kind k = PT_INVALID;
+	enum physim_fault_kind fk = a64_decode(w, d, level, s, &k);
+
+	if (fk != PHYSIM_FAULT_NONE)
+		return fk;
+	if (k == PT_TABLE) {
+		w->acc_or |= d & T_ATTRS;
+		return PHYSIM_FAULT_NONE;
+	}
+	return a64_s1_leaf(w, d, s);
+}
+
+/*
+ * Stage 2 leaf (D8.4.2.1): S2AP[0] grants reads, S2AP[1] writes (table D8-76),
+ * the same for EL1 and EL0; a writable-clean descriptor (HD on, DBM = 1,
+ * S2AP[1] = 0) is writable and a write sets S2AP[1] (D8.5.2.1). Execution,
+ * FEAT_XNX (table D8-78): XN[1:0] = 00 EL1 and EL0, 01 EL0 only, 10 neither,
+ * 11 EL1 only; "EL0" is the privilege of the access being translated (a
+ * stage 1 table walk is never a fetch). Stage 2 has no hierarchical
+ * attributes: table descriptor bits 63:59 are RES0 there (table D8-51) and
+ * are ignored.
+ */
+static enum physim_fault_kind a64_s2_leaf(struct walk_state *w, uint64_t d, struct walk_step *s)
+{
+	if (!a64_access_flag_ok(w, d, s))
+		return PHYSIM_FAULT_ACCESS_FLAG;
+	unsigned xn = (unsigned)(d >> D_S2XN_SHIFT) & 3;
+	bool r = (d & D_S2AP_R) != 0;
+	bool wr = (d & D_S2AP_W) || (a64_hd(w->ctl) && (d & D_DBM));
+	bool x = xn == 0 || (xn == 1 && w->user) || (xn == 3 && !w->user);
+
+	if (!a64_allows(w, r, wr, x))
+		return PHYSIM_FAULT_PERMISSION;
+	if (w->write && !(d & D_S2AP_W))
+		s->d_new |= D_S2AP_W;
+	s->leaf = true;
+	s->perms = (r ? PHYSIM_R : 0) | (wr ? PHYSIM_W : 0) | (x ? PHYSIM_X : 0);
+	s->global = false;
+	return PHYSIM_FAULT_NONE;
+}
+
+static enum physim_fault_kind a64_s2_step(struct walk_state *w, uint64_t d, unsigned level,
+					  struct walk_step *s)
+{
+	enum pt_kind k = PT_INVALID;
+	enum physim_fault_kind fk = a64_decode(w, d, level, s, &k);
+
+	if (fk != PHYSIM_FAULT_NONE)
+		return fk;
+	if (k == PT_TABLE)
+		return PHYSIM_FAULT_NONE;
+	return a64_s2_leaf(w, d, s);
+}
+
+/*
+ * DFSC/IFSC (the same for data accesses and instruction fetches):
+ * translation 0b0001LL, address size 0b0000LL, access flag 0b0010LL,
+ * permission 0b0011LL, synchronous External abort on a translation table
+ * walk 0b0101LL, LL = the lookup level. A RESERVED fault from the loop (a
+ * table where none can be) is reported as a Translation fault. Stage 2 faults
+ * use the same codes (with ESR_EL2.ISS.S1PTW set by the loop for a stage 1
+ * walk).
+ */
+static void a64_fault(const struct walk_state *w, enum physim_fault_kind kind, int level,
+		      struct physim_fault *f)
+{
+	(void)w;
+	int arch = level < 0 ? -1 : 3 - level;
+	unsigned fsc;
+
+	switch (kind) {
+	case PHYSIM_FAULT_ADDRESS_SIZE:
+		fsc = FSC_ADDRESS_SIZE;
+		break;
+	case PHYSIM_FAULT_ACCESS_FLAG:
+		fsc = FSC_ACCESS_FLAG;
+		break;
+	case PHYSIM_FAULT_PERMISSION:
+		fsc = FSC_PERMISSION;
+		break;
+	case PHYSIM_FAULT_BUS_ERROR:
+		fsc = FSC_EXT_ABT_WALK;
+		break;
+	default:
+		fsc = FSC_TRANSLATION;
+		break;
+	}
+	a64_fault_set(f, kind, arch, fsc);
+}
+
+/* Lookup level = 3 - engine level for every VMSAv8-64 format here (the last
+ * level is always lookup level 3; 3-level formats start at lookup level 1). */
+const struct pt_walk_ops a64_s1_walk_ops = {
+    .level_base = 3,
+    .level_dir = -1,
+    .begin = a64_s1_begin,
+    .step = a64_s1_step,
+    .fault = a64_fault,
+};
+
+const struct pt_walk_ops a64_s2_walk_ops = {
+    .level_base = 3,
+    .level_dir = -1,
+    .begin = a64_s2_begin,
+    .step = a64_s2_step,
+    .fault = a64_fault,
+};

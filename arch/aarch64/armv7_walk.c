@@ -1,0 +1,239 @@
+/* arch/aarch64/armv7_walk.c - VMSAv8-32 Short-descriptor access rules for the
+ * walker (lib/walk-format.h): sections, supersections, small and large pages,
+ * AP[2:1] permissions with the Access flag, XN/PXN, WXN, PAN, and the
+ * Short-descriptor fault status codes.
+ *
+ * References: Arm ARM (DDI 0487) G5.4 "The VMSAv8-32 Short-descriptor
+ * translation table format" (descriptor layouts), G5.6 "Memory access
+ * control" (G5.6.1.1 AP[2:1] model, G5.6.2 PAN, G5.6.3 execute-never and
+ * G5.6.3.2 WXN, G5.6.4 domains, G5.6.5 Access flag) and G5.12.3.2 "PL1 fault
+ * reporting with the Short-descriptor translation table format" (table G5-26
+ * FS encodings, G5.12.3.2.1 fault levels). ARMv7 (DDI 0406C) has the same in
+ * B3.5-B3.7 and B3.13.
+ *
+ * What is modelled:
+ * - SCTLR.AFE = 1: AP[2:1] are the permissions and AP[0] is the Access flag,
+ *   managed by software only (VMSAv8-32 has no hardware Access flag, G5.6.5),
+ *   so ctl.ha is ignored and AP[0] = 0 is always an Access flag fault.
+ * - TTBCR.N = 0 (TTBR0 translates the whole 32-bit VA; root_hi is unused) and
+ *   every domain is a Client (DACR 0b01 for all 16): no Domain faults, and
+ *   permissions are always checked.
+ * - SCTLR.WXN = ctl.wxn, SCTLR.UWXN = 0 (no control for it), PSTATE.PAN =
+ *   ctl.pan; TEX remap and memory types do not affect translation.
+ * - Supersections (16 MiB, with PA[39:32] from the extended base address
+ *   fields) and large pages (64 KiB) translate, although the format's
+ *   classify calls them reserved (the page-table engine cannot produce their
+ *   16 repeated entries): the hardware reads the one entry the VA indexes.
+ * - No hardware A/D updates: descriptors are never written.
+ * - Effective permissions (xlate.perms) as in aarch64_walk.c: R/W/X of the
+ *   accessing privilege (PL0 for user accesses, PL1 otherwise) with PAN, U
+ *   when PL0 has data access (AP[1] = 1).
+ * - A VA above 32 bits (which an AArch32 PE cannot generate) is a Translation
+ *   fault at level 1, as for an input address outside the range of the TTBRs
+ *   (G5.12.3.2.1).
+ * - The syndrome is the 5-bit FS value, FSR[10, 3:0] (table G5-26).
+ */
+#include "aarch64-priv.h"
+#include "walk-format.h"
+
+/* ---- descriptors (G5.4) ---- */
+
+#define V7D_TYPE       UINT64_C(3) /* bits 1:0 */
+#define V7D_FAULT      UINT64_C(0)
+#define V7D_L1_TABLE   UINT64_C(1) /* first level 0b01: page table */
+#define V7D_L2_LARGE   UINT64_C(1) /* second level 0b01: large page */
+#define V7D_TABLE_PXN  (UINT64_C(1) << 2)
+#define V7D_TABLE_BASE UINT64_C(0xfffffc00) /* 1 KiB second-level table */
+
+/* First level 0b1x: section (bit 18 = 0) or supersection (bit 18 = 1), bit 0
+ * = PXN. Fields: XN 4, AP[1:0] 11:10, AP[2] 15, nG 17. */
+#define V7D_SECT_PXN   (UINT64_C(1) << 0)
+#define V7D_SECT_XN    (UINT64_C(1) << 4)
+#define V7D_SECT_AP0   (UINT64_C(1) << 10)
+#define V7D_SECT_AP1   (UINT64_C(1) << 11)
+#define V7D_SECT_AP2   (UINT64_C(1) << 15)
+#define V7D_SECT_NG    (UINT64_C(1) << 17)
+#define V7D_SECT_SUPER (UINT64_C(1) << 18)
+#define V7D_SECT_BASE  UINT64_C(0xfff00000)
+#define V7D_SUPER_BASE UINT64_C(0xff000000)
+#define V7D_SUPER_SIZE (UINT64_C(1) << 24)
+/* Supersection extended base address: bits 23:20 = PA[35:32], 8:5 = PA[39:36]. */
+#define V7D_SUPER_PA35_SHIFT 20
+#define V7D_SUPER_PA39_SHIFT 5
+
+/* Second level 0b1x: small page, bit 0 = XN; 0b01: large page, XN bit 15.
+ * Both: AP[1:0] 5:4, AP[2] 9, nG 11. */
+#define V7D_PAGE_XN    (UINT64_C(1) << 0)
+#define V7D_LARGE_XN   (UINT64_C(1) << 15)
+#define V7D_PAGE_AP0   (UINT64_C(1) << 4)
+#define V7D_PAGE_AP1   (UINT64_C(1) << 5)
+#define V7D_PAGE_AP2   (UINT64_C(1) << 9)
+#define V7D_PAGE_NG    (UINT64_C(1) << 11)
+#define V7D_SMALL_BASE UINT64_C(0xfffff000)
+#define V7D_LARGE_BASE UINT64_C(0xffff0000)
+#define V7D_LARGE_SIZE (UINT64_C(1) << 16)
+
+/* FS values, table G5-26: [0] first-level (section) / [1] second-level (page). */
+static const uint8_t fs_translation[2] = {0x05, 0x07};
+static const uint8_t fs_access_flag[2] = {0x03, 0x06};
+static const uint8_t fs_permission[2] = {0x0d, 0x0f};
+static const uint8_t fs_ext_abort_walk[2] = {0x0c, 0x0e};
+
+/* A leaf in one shape, whatever its kind. */
+struct v7_leaf {
+	uint64_t base, size;
+	bool af, ap1, ap2, xn, pxn, ng;
+};
+
+/* walk_state use: acc_or holds V7D_TABLE_PXN when the first-level page-table
+ * descriptor had PXN set (it applies to every page of that table, G5.4). */
+static int v7_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+		    struct physim_fault *f)
+{
+	(void)root_hi;
+	w->acc_and = 0;
+	w->acc_or = 0;
+	w->detail = 0;
+	if (w->va >> 32) {
+		walk_fault_set(f, PHYSIM_FAULT_NOT_PRESENT, 1, fs_translation[0]);
+		return -EFAULT;
+	}
+	*table = root;
+	return 0;
+}
+
+static void v7_section(uint64_t d, struct v7_leaf *l)
+{
+	if (d & V7D_SECT_SUPER) {
+		l->base = (d & V7D_SUPER_BASE) | ((d >> V7D_SUPER_PA35_SHIFT) & 0xf) << 32 |
+			  ((d >> V7D_SUPER_PA39_SHIFT) & 0xf) << 36;
+		l->size = V7D_SUPER_SIZE;
+	} else {
+		l->base = d & V7D_SECT_BASE;
+		l->size = 0; /* the level's size, 1 MiB */
+	}
+	l->af = d & V7D_SECT_AP0;
+	l->ap1 = d & V7D_SECT_AP1;
+	l->ap2 = d & V7D_SECT_AP2;
+	l->xn = d & V7D_SECT_XN;
+	l->pxn = d & V7D_SECT_PXN;
+	l->ng = d & V7D_SECT_NG;
+}
+
+static void v7_page(const struct walk_state *w, uint64_t d, struct v7_leaf *l)
+{
+	if ((d & V7D_TYPE) == V7D_L2_LARGE) {
+		l->base = d & V7D_LARGE_BASE;
+		l->size = V7D_LARGE_SIZE;
+		l->xn = d & V7D_LARGE_XN;
+	} else {
+		l->base = d & V7D_SMALL_BASE;
+		l->size = 0; /* the level's size, 4 KiB */
+		l->xn = d & V7D_PAGE_XN;
+	}
+	l->af = d & V7D_PAGE_AP0;
+	l->ap1 = d & V7D_PAGE_AP1;
+	l->ap2 = d & V7D_PAGE_AP2;
+	l->pxn = w->acc_or & V7D_TABLE_PXN;
+	l->ng = d & V7D_PAGE_NG;
+}
+
+/*
+ * The access check for a leaf, in the MMU fault-checking order: Access flag
+ * (AP[0] = 0: Access flag fault), then permissions (G5.6.1.1 table G5-7):
+ * PL1 reads always, writes if AP[2] = 0; PL0 reads if AP[1] = 1, writes if
+ * also AP[2] = 0. PAN (G5.6.2): a PL1 data access to memory PL0 can access
+ * (AP[1] = 1) faults; fetches are not affected. Execution (G5.6.3) needs the
+ * execute-never control of the privilege to permit it (XN; at PL1 also PXN)
+ * and read access at that privilege; WXN makes every writable region (AP[2] =
+ * 0) execute-never (G5.6.3.2). PL1 may execute PL0-writable memory (UWXN = 0).
+ */
+static enum physim_fault_kind v7_leaf_access(const struct walk_state *w, const struct v7_leaf *l,
+					     struct walk_step *s)
+{
+	const struct physim_mmu_ctl *c = w->ctl;
+	bool wxn = c->wxn && !l->ap2;
+	bool r, wr, x;
+
+	if (!l->af)
+		return PHYSIM_FAULT_ACCESS_FLAG;
+	if (w->user) {
+		r = l->ap1;
+		wr = l->ap1 && !l->ap2;
+		x = r && !l->xn && !wxn;
+	} else {
+		bool pan = c->pan && l->ap1;
+		r = !pan;
+		wr = !l->ap2 && !pan;
+		x = !l->xn && !l->pxn && !wxn;
+	}
+	if (!(w->exec ? x : w->write ? wr : r))
+		return PHYSIM_FAULT_PERMISSION;
+	s->leaf = true;
+	s->next = l->base;
+	s->page_size = l->size;
+	s->perms =
+	    (r ? PHYSIM_R : 0) | (wr ? PHYSIM_W : 0) | (x ? PHYSIM_X : 0) | (l->ap1 ? PHYSIM_U : 0);
+	s->global = !l->ng;
+	return PHYSIM_FAULT_NONE;
+}
+
+/* Engine level 1 is the first-level table, level 0 a second-level table. */
+static enum physim_fault_kind v7_step(struct walk_state *w, uint64_t d, unsigned level,
+				      struct walk_step *s)
+{
+	uint64_t type = d & V7D_TYPE;
+	struct v7_leaf l;
+
+	s->d_new = d;
+	if (type == V7D_FAULT)
+		return PHYSIM_FAULT_NOT_PRESENT;
+	if (level == 1) {
+		if (type == V7D_L1_TABLE) {
+			w->acc_or |= d & V7D_TABLE_PXN;
+			s->next = d & V7D_TABLE_BASE;
+			return PHYSIM_FAULT_NONE;
+		}
+		v7_section(d, &l);
+	} else {
+		v7_page(w, d, &l);
+	}
+	return v7_leaf_access(w, &l, s);
+}
+
+/* FS codes by lookup level (first = 1, second = 2, G5.12.3.2.1). A RESERVED
+ * fault from the loop cannot occur (no second-level descriptor is a table);
+ * it would be reported as a Translation fault, as an ADDRESS_SIZE one would
+ * (neither exists in this format). */
+static void v7_fault(const struct walk_state *w, enum physim_fault_kind kind, int level,
+		     struct physim_fault *f)
+{
+	(void)w;
+	int arch = level < 0 ? 1 : 2 - level;
+	const uint8_t *fs;
+
+	switch (kind) {
+	case PHYSIM_FAULT_ACCESS_FLAG:
+		fs = fs_access_flag;
+		break;
+	case PHYSIM_FAULT_PERMISSION:
+		fs = fs_permission;
+		break;
+	case PHYSIM_FAULT_BUS_ERROR:
+		fs = fs_ext_abort_walk;
+		break;
+	default:
+		fs = fs_translation;
+		break;
+	}
+	walk_fault_set(f, kind, arch, fs[arch == 1 ? 0 : 1]);
+}
+
+/* Lookup levels: first level = 1 (engine 1), second level = 2 (engine 0). */
+const struct pt_walk_ops v7s_walk_ops = {
+    .level_base = 2,
+    .level_dir = -1,
+    .begin = v7_begin,
+    .step = v7_step,
+    .fault = v7_fault,
+};
