@@ -49,6 +49,9 @@
  *   Ecode (it is reported through MERRCTL): kind BUS_ERROR, syndrome 0.
  * - The privilege level of the access is PLV3 for a user access and PLV0
  *   otherwise. No A/D bits are ever written.
+ * - QEMU (target/loongarch, loongarch_check_pte) tests NX and NR before the
+ *   privilege level; the manual's order is followed here, which matters only
+ *   for which code a page failing both checks reports (PPI).
  */
 #include "walk-format.h"
 #include "loongarch-priv.h"
