@@ -94,7 +94,9 @@ enum rv_cause {
  * (walk-format.h: write = A/D update, exec = false), so the VS stage's
  * begin() leaves the original here for the G stage's fault(). Only a nested
  * walk with a RISC-V first stage sets it; it is cleared when the stage-1
- * walk ends (its fault, or the G-stage translation of its output).
+ * walk ends (its fault, or the G-stage translation of its output). Under a
+ * first stage of another family the implicit access's own type is reported.
+ * (An origin-access field in struct walk_state would make this unneeded.)
  */
 struct rv_orig_access {
 	bool valid;
