@@ -5,22 +5,28 @@
  * against QEMU's `gva2gpa`.
  *
  * usage: oracle-gen --format F [--s2 F2] --seed N --queries N --image OUT
- *                   [--ram-base B] [--ram-size S]
+ *                   [--mutations N] [--ram-base B] [--ram-size S]
  *
  * Output, one item per line:
  *   format F / s2format F2|- / ram_base B / ram_size S / root R / root_hi R /
- *   s2root R / walker yes|no
- *   q VA QUERY WALK     QUERY: physim_pt_query's answer (stage 1 composed
- *                       with stage 2 when nested), WALK: the walker's
- *                       (physim_mmu_probe / physim_nested_translate) for a
- *                       supervisor read; each a hex output address, `-` for
- *                       unmapped or `n/a` (no walker rules for the format)
+ *   s2root R / mappings N / s2mappings N / walker yes|no
+ *   q VA QUERY WALK GPA [NOTE]
+ *       QUERY: physim_pt_query's answer (stage 1 composed with stage 2 when
+ *       nested); WALK: the walker's (physim_mmu_probe /
+ *       physim_nested_translate) for a supervisor read; each a hex output
+ *       address, `-` for unmapped or `n/a` (no walker rules for the format;
+ *       no query answer once descriptors are mutated). GPA: nested, stage
+ *       1's output by query, else `-`. NOTE: the mutation the address tests.
+ *
+ * --mutations N: after building, N descriptors on the paths of mapped
+ * addresses get a raw bit change (mutate.c) and those addresses are asked
+ * first; only the walker can be compared there.
  *
  * Everything is derived from the seed (splitmix64), so a run is reproducible.
  * Only translation is compared, so every leaf is readable by the supervisor
- * (QEMU's gva2gpa is a read, see /work/shared/qemu-oracle.md); permissions
- * are covered by the walker's own manual-derived tests. */
-#include <physim/physim.h>
+ * (QEMU's gva2gpa is a read); permissions are covered by the walker's own
+ * manual-derived tests. */
+#include "oracle-gen.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -46,37 +52,6 @@ static void *xrealloc(void *p, size_t n, size_t size)
 	if (p == NULL)
 		die("out of memory");
 	return p;
-}
-
-/* ---- random numbers: splitmix64, fully determined by the seed ---- */
-
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rng_next(struct rng *r)
-{
-	uint64_t z = (r->s += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n); n == 0 means the whole 64-bit range. */
-static uint64_t rng_below(struct rng *r, uint64_t n)
-{
-	return n == 0 ? rng_next(r) : rng_next(r) % n;
-}
-
-/* True with probability pct / 100. */
-static bool rng_pct(struct rng *r, unsigned pct)
-{
-	return rng_below(r, 100) < pct;
-}
-
-static uint64_t bit(unsigned n)
-{
-	return n >= 64 ? 0 : UINT64_C(1) << n;
 }
 
 /* ---- what was generated ---- */
@@ -268,7 +243,13 @@ static void pool_init(struct gpa_pool *p, struct physim_ram *ram, struct physim_
 struct opts {
 	const char *format, *s2format, *image;
 	uint64_t seed, ram_base, ram_size;
-	unsigned queries;
+	unsigned queries, mutations;
+};
+
+/* An address that goes through a mutated descriptor. */
+struct target {
+	uint64_t va;
+	const char *what;
 };
 
 struct gen {
@@ -285,6 +266,9 @@ struct gen {
 	struct gpa_pool pool;
 	unsigned addr_bits; /* width of the CPU's address register: 32 or 64 */
 	struct physim_mmu *mmu1, *mmu2;
+	struct target *targets;
+	size_t ntargets;
+	bool mutated; /* descriptors changed behind the engine's back */
 };
 
 static bool is_riscv_gstage(const struct physim_pt_format_info *i)
@@ -573,11 +557,15 @@ static int expect_walk(struct gen *g, uint64_t va, uint64_t *pa)
 
 /* Control state matching the QEMU setup run-oracle.py makes: x86 with
  * MAXPHYADDR 52 (QEMU's debug walker does not check MAXPHYADDR, and leaves
- * use all 52 bits), RISC-V with SUM (QEMU's gva2gpa forces it), AArch64
- * EL1 with PAN clear and 48-bit IPS (TCR.IPS / VTCR.PS = 0b101). */
+ * use all 52 bits), RISC-V with SUM (QEMU's gva2gpa forces it) and hardware
+ * A/D updates (QEMU 7.2 sets A and D itself, as Svadu), AArch64 EL1 with PAN
+ * clear, 48-bit IPS (TCR.IPS / VTCR.PS = 0b101) and HA (QEMU's gva2gpa does
+ * not check the Access flag). A and AF matter only with --mutations: every
+ * leaf physim writes has them set. */
 static struct physim_mmu_ctl walk_ctl(void)
 {
-	return (struct physim_mmu_ctl){.maxphyaddr = 52, .sum = true, .ips_bits = 48};
+	return (struct physim_mmu_ctl){
+	    .maxphyaddr = 52, .sum = true, .svadu = true, .ips_bits = 48, .ha = true};
 }
 
 static void setup_walker(struct gen *g)
@@ -644,27 +632,32 @@ static bool gap_address(struct gen *g, uint64_t *out)
 	return false;
 }
 
-static void emit(struct gen *g, uint64_t va)
+static void print_answer(int found, uint64_t pa)
+{
+	if (found < 0)
+		printf(" n/a");
+	else if (found)
+		printf(" %#" PRIx64, pa);
+	else
+		printf(" -");
+}
+
+static void emit_note(struct gen *g, uint64_t va, const char *note)
 {
 	uint64_t pq = 0, pw = 0, gpa = UINT64_MAX;
-	int q = expect_query(g, va, &pq, &gpa);
+	int q = g->mutated ? -1 : expect_query(g, va, &pq, &gpa);
 	int w = expect_walk(g, va, &pw);
-	printf("q %#" PRIx64 " ", va);
-	if (q)
-		printf("%#" PRIx64 " ", pq);
-	else
-		printf("- ");
-	if (w < 0)
-		printf("n/a");
-	else if (w)
-		printf("%#" PRIx64, pw);
-	else
-		printf("-");
+	printf("q %#" PRIx64, va);
+	print_answer(q, pq);
+	print_answer(w, pw);
 	/* nested: stage 1's output, for the report (- when stage 1 faults) */
-	if (g->f2 && gpa != UINT64_MAX)
-		printf(" %#" PRIx64 "\n", gpa);
-	else
-		printf(g->f2 ? " -\n" : "\n");
+	print_answer(gpa != UINT64_MAX, gpa);
+	printf(note ? " %s\n" : "\n", note);
+}
+
+static void emit(struct gen *g, uint64_t va)
+{
+	emit_note(g, va, NULL);
 }
 
 /* Per mapping: a random byte, the first and last byte, the bytes just
@@ -676,6 +669,8 @@ static void emit_queries(struct gen *g)
 	unsigned nrandom = budget / 5, ngap = budget / 40;
 	unsigned nmap_q = budget - nrandom - ngap;
 	const struct half *h = g->h1;
+	for (size_t k = 0; k < g->ntargets; k++)
+		emit_note(g, g->targets[k].va, g->targets[k].what);
 	for (size_t k = 0; k < g->m1.n && done + per_map <= nmap_q; k++) {
 		const struct range *m = &g->m1.v[rng_below(&g->rng, g->m1.n)];
 		const struct half *hh = find_half(h, g->nh1, m->va);
@@ -774,6 +769,122 @@ static void hide_tables(struct gen *g)
 	}
 }
 
+/* ---- mutations ---- */
+
+/* The tables a walk of one address passes through, root first. */
+struct path {
+	struct {
+		uint64_t pa;
+		unsigned level;
+	} t[PHYSIM_PT_MAX_LEVELS];
+	unsigned n;
+};
+
+static int note_path_table(void *ctx, uint64_t va, uint64_t span, unsigned level, physim_hpa_t pa)
+{
+	struct path *p = ctx;
+	if (p->n < PHYSIM_PT_MAX_LEVELS) {
+		p->t[p->n].pa = pa;
+		p->t[p->n].level = level;
+		p->n++;
+	}
+	return 0;
+}
+
+/* Host pointer to the descriptor table at pa (GPA for nested stage 1). */
+static uint8_t *table_mem(struct gen *g, bool pooled, uint64_t pa)
+{
+	void *hva = NULL;
+	if (pooled)
+		return pool_phys_to_virt(&g->pool, pa);
+	return physim_ram_phys_to_virt(g->ram, pa, &hva) == 0 ? hva : NULL;
+}
+
+static uint64_t load_desc(const uint8_t *p, unsigned bytes)
+{
+	uint64_t d = 0;
+	memcpy(&d, p, bytes); /* little-endian host, as the formats assume */
+	return d;
+}
+
+/* Mutate one descriptor on the walk of `addr` (a table-own address) through
+ * pt; true if one was changed. `nowhere`: a table address without memory. */
+static bool mutate_on_path(struct gen *g, struct physim_pt *pt,
+			   const struct physim_pt_format_info *i, bool pooled, uint64_t addr,
+			   uint64_t nowhere, const char **what)
+{
+	struct path p = {.n = 0};
+	const struct physim_pt_walk_ops ops = {.table = note_path_table};
+	physim_pt_walk(pt, addr, 1, &ops, &p); /* stops early at a broken table */
+	if (p.n == 0)
+		return false;
+	/* Mostly the last table on the path, sometimes the one above, never the
+	 * root unless it is the last: a broken descriptor near the root would
+	 * hide much of the table from every later test address. */
+	unsigned k = p.n - 1;
+	if (k > 1 && rng_pct(&g->rng, 15))
+		k -= rng_pct(&g->rng, 80) || k == 2 ? 1 : 2;
+	unsigned lv = p.t[k].level;
+	uint8_t *t = table_mem(g, pooled, p.t[k].pa);
+	if (t == NULL)
+		return false;
+	uint64_t idx = (addr >> i->level[lv].shift) & (bit(i->level[lv].index_bits) - 1);
+	uint8_t *slot = t + idx * i->pte_bytes;
+	uint64_t d = load_desc(slot, i->pte_bytes), nd;
+	/* bit 0 is the valid / present bit in every family compared here */
+	if (!(d & 1) || !mutate_descriptor(i, lv, d, nowhere, &g->rng, &nd, what))
+		return false;
+	memcpy(slot, &nd, i->pte_bytes);
+	return true;
+}
+
+static void add_target(struct gen *g, uint64_t va, const char *what)
+{
+	g->targets = xrealloc(g->targets, g->ntargets + 1, sizeof(*g->targets));
+	g->targets[g->ntargets++] = (struct target){va, what};
+}
+
+/*
+ * Apply the mutations, each on the walk of a mapped byte (stage 1 or, when
+ * nested, stage 2 for the GPA it reaches), and remember that byte and
+ * another in its 4 KiB page as test addresses.
+ * Later mutations walk tables earlier ones may have cut; those walks stop
+ * short and mutate higher up.
+ */
+static void apply_mutations(struct gen *g)
+{
+	uint64_t ram_nowhere = physim_align_up(g->o.ram_base + g->o.ram_size, 1 << 16) + (64 << 20);
+	uint64_t gpa_nowhere = g->f2 ? g->pool.win_base + g->pool.win_size - (1 << 16) : 0;
+	for (unsigned n = 0, tries = 0; n < g->o.mutations && tries < 20 * g->o.mutations;
+	     tries++) {
+		if (g->m1.n == 0)
+			break;
+		const struct range *m = &g->m1.v[rng_below(&g->rng, g->m1.n)];
+		uint64_t va = m->va + m->aim, gpa;
+		const struct half *hh = find_half(g->h1, g->nh1, va);
+		const char *what;
+		bool done;
+		if (g->f2 && rng_pct(&g->rng, 50)) {
+			if (!query_one(g->h1, g->nh1, va, &gpa) || gpa >= bit(g->i2.va_bits))
+				continue;
+			done = mutate_on_path(g, g->t2, &g->i2, false, gpa, ram_nowhere, &what);
+		} else {
+			done = mutate_on_path(g, hh->pt, &g->i1, g->f2 != NULL,
+					      hh->tbl_base + (va - hh->base),
+					      g->f2 ? gpa_nowhere : ram_nowhere, &what);
+		}
+		if (!done)
+			continue;
+		g->mutated = true;
+		add_target(g, va, what);
+		add_target(g,
+			   physim_align_down(va, PHYSIM_FRAME_SIZE) +
+			       rng_below(&g->rng, PHYSIM_FRAME_SIZE),
+			   what);
+		n++;
+	}
+}
+
 static void build_single(struct gen *g, unsigned nmaps)
 {
 	g->t1 = new_table(g->f1, g->ph);
@@ -860,6 +971,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->seed = parse_num(v, "seed");
 		else if (strcmp(a, "--queries") == 0)
 			o->queries = (unsigned)parse_num(v, "query count");
+		else if (strcmp(a, "--mutations") == 0)
+			o->mutations = (unsigned)parse_num(v, "mutation count");
 		else if (strcmp(a, "--ram-base") == 0)
 			o->ram_base = parse_num(v, "RAM base");
 		else if (strcmp(a, "--ram-size") == 0)
@@ -869,7 +982,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (o->format == NULL || o->image == NULL || o->queries == 0)
 		die("usage: oracle-gen --format F [--s2 F2] --seed N --queries N --image OUT "
-		    "[--ram-base B] [--ram-size S]");
+		    "[--mutations N] [--ram-base B] [--ram-size S]");
 }
 
 int main(int argc, char **argv)
@@ -897,10 +1010,13 @@ int main(int argc, char **argv)
 		build_nested(&g, nmaps);
 	else
 		build_single(&g, nmaps);
+	setup_walker(&g);
+	/* mutated tables can only be compared through the walker */
+	if (g.mmu1 != NULL)
+		apply_mutations(&g);
 	rc = physim_ram_save(g.ram, g.o.image);
 	if (rc < 0)
 		die("physim_ram_save %s: %s", g.o.image, physim_strerror(rc));
-	setup_walker(&g);
 
 	printf("format %s\ns2format %s\n", g.i1.name, g.f2 ? g.i2.name : "-");
 	printf("ram_base %#" PRIx64 "\nram_size %#" PRIx64 "\n", g.o.ram_base, g.o.ram_size);

@@ -286,7 +286,9 @@ def parse_gen_output(text):
         if not f:
             continue
         if f[0] == "q":
-            queries.append((int(f[1], 16), f[2], f[3], f[4] if len(f) > 4 else None))
+            # q VA QUERY WALK GPA [NOTE...]
+            queries.append((int(f[1], 16), f[2], f[3], None if f[4] == "-" else f[4],
+                            " ".join(f[5:]) or None))
         else:
             info[f[0]] = f[1]
     return info, queries
@@ -342,12 +344,13 @@ def describe(fmt, s2fmt):
     return fmt if s2fmt is None else f"{fmt} over {s2fmt}"
 
 
-def run_seed(args, fam, qemu_bin, seed, stats):
+def run_seed(args, fam, qemu_bin, seed, mutations, stats):
     tmp = tempfile.mkdtemp(prefix="physim-qemu-")
     try:
         image = os.path.join(tmp, "ram.img")
         cmd = [args.gen, "--format", args.format, "--seed", str(seed),
-               "--queries", str(args.queries), "--image", image]
+               "--queries", str(args.queries), "--image", image,
+               "--mutations", str(mutations)]
         if args.s2:
             cmd += ["--s2", args.s2]
         gen = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -385,15 +388,17 @@ def run_seed(args, fam, qemu_bin, seed, stats):
 def compare(args, seed, info, queries, answers, stats):
     what = describe(args.format, args.s2)
     stats["walker"] = stats["walker"] or info.get("walker") == "yes"
-    for (va, pq, pw, gpa), raw in zip(queries, answers):
+    for (va, pq, pw, gpa, note), raw in zip(queries, answers):
         qemu = parse_answer(raw)
         pq, pw = norm(pq), norm(pw)
         stats["compared"] += 1
         stats["mapped"] += qemu != "-"
         bad = []
-        if pq != qemu:
-            bad.append("query")
-            stats["query_mismatches"] += 1
+        if pq != "n/a":
+            stats["query_compared"] += 1
+            if pq != qemu:
+                bad.append("query")
+                stats["query_mismatches"] += 1
         if pw != "n/a":
             stats["walk_compared"] += 1
             if pw != qemu:
@@ -403,8 +408,15 @@ def compare(args, seed, info, queries, answers, stats):
             stats["reported"] += 1
             if stats["reported"] <= MAX_REPORTED:
                 via = f" (stage-1 output {gpa})" if gpa else ""
+                why = f" [mutated: {note}]" if note else ""
                 print(f"MISMATCH ({'+'.join(bad)}) format={what} seed={seed} va={va:#x} "
-                      f"physim-query={pq}{via} physim-walk={pw} qemu={qemu}")
+                      f"physim-query={pq}{via} physim-walk={pw} qemu={qemu}{why}")
+
+
+def new_stats():
+    return dict(compared=0, mapped=0, query_compared=0, query_mismatches=0,
+                walk_compared=0, walk_mismatches=0, reported=0, walker=False,
+                qemu_seconds=0.0)
 
 
 def main():
@@ -415,6 +427,10 @@ def main():
     ap.add_argument("--seeds", type=int, default=3, help="runs, each with its own tables")
     ap.add_argument("--seed", type=int, default=1, help="first seed")
     ap.add_argument("--queries", type=int, default=3000, help="addresses per run")
+    ap.add_argument("--mutation-runs", type=int, default=2,
+                    help="further runs with mutated descriptors (walker only)")
+    ap.add_argument("--mutations", type=int, default=50,
+                    help="descriptors mutated per mutation run")
     ap.add_argument("--keep", action="store_true", help="keep images and QEMU logs")
     args = ap.parse_args()
     first = int(os.environ.get("PHYSIM_QEMU_SEED", args.seed))
@@ -429,20 +445,29 @@ def main():
                 return 1
             print(f"SKIP: {msg}")
             return 77
-        stats = dict(compared=0, mapped=0, query_mismatches=0, walk_compared=0,
-                     walk_mismatches=0, reported=0, walker=False, qemu_seconds=0.0)
+        stats, mstats = new_stats(), new_stats()
         for seed in range(first, first + args.seeds):
-            run_seed(args, fam, qemu_bin, seed, stats)
+            run_seed(args, fam, qemu_bin, seed, 0, stats)
+        last = first + args.seeds
+        # mutated descriptors: only the walker can answer (see oracle-gen.c)
+        for seed in range(last, last + args.mutation_runs):
+            run_seed(args, fam, qemu_bin, seed, args.mutations, mstats)
     except (Failure, RspError, subprocess.TimeoutExpired, OSError) as e:
         print(f"ERROR: {what}: {e}")
         return 1
     walk = (f"walker: {stats['walk_compared']} compared, {stats['walk_mismatches']} mismatches"
             if stats["walker"] else "walker: no rules for this format yet")
-    print(f"{what}: seeds {first}..{first + args.seeds - 1}, {stats['compared']} addresses "
-          f"compared ({stats['mapped']} mapped in QEMU), pt_query: "
-          f"{stats['query_mismatches']} mismatches; {walk}; "
-          f"{stats['compared'] / max(stats['qemu_seconds'], 1e-9):.0f} QEMU queries/s")
-    if stats["reported"]:
+    if stats["compared"]:
+        print(f"{what}: seeds {first}..{first + args.seeds - 1}, {stats['compared']} addresses "
+              f"compared ({stats['mapped']} mapped in QEMU); pt_query: "
+              f"{stats['query_compared']} compared, {stats['query_mismatches']} mismatches; "
+              f"{walk}; {stats['compared'] / max(stats['qemu_seconds'], 1e-9):.0f} QEMU queries/s")
+    if mstats["walk_compared"]:
+        print(f"{what}: mutated tables, seeds {last}..{last + args.mutation_runs - 1} "
+              f"({args.mutations} descriptors each): {mstats['compared']} addresses compared "
+              f"({mstats['mapped']} mapped in QEMU); walker: {mstats['walk_compared']} "
+              f"compared, {mstats['walk_mismatches']} mismatches")
+    if stats["reported"] or mstats["reported"]:
         print(f"reproduce: PHYSIM_QEMU_SEED=<seed> {sys.argv[0]} --gen {args.gen} "
               f"--format {args.format}{' --s2 ' + args.s2 if args.s2 else ''} --seeds 1 --keep")
         return 1
