@@ -464,8 +464,8 @@ static void test_capacity(void **state)
 	physim_tlb_destroy(e->tlb);
 
 	/* 5 entries round up to 8: two sets of 4; the set of page number v is
-	 * bit 0 of v ^ (v >> 1), so pages 0x400..0x407 go 0,1,1,0,0,1,1,0: 4 + 4,
-	 * they fit and a second pass hits. 1 entry rounds up to one set of 4. */
+	 * bit 0 of v ^ (v >> 9), so pages 0x400..0x407 alternate: 4 + 4, they
+	 * fit and a second pass hits. 1 entry rounds up to one set of 4. */
 	assert_int_equal(physim_tlb_create(&(struct physim_tlb_config){.entries = 5}, &e->tlb), 0);
 	m = mmu(e, pt, 1, 0);
 	for (int pass = 0; pass < 2; pass++)
@@ -478,6 +478,18 @@ static void test_capacity(void **state)
 		for (int i = 0; i < 4; i++)
 			tr_ok(e, m, P(i), RD, PA(i));
 	expect_stats(e, 4, 4, 0, 0);
+
+	/* The first pages of five 2 MiB regions do not share one set in the
+	 * default TLB (the index folds page-number bits 9 and up in): after one
+	 * pass, all five hit. */
+	physim_tlb_destroy(e->tlb);
+	assert_int_equal(physim_tlb_create(NULL, &e->tlb), 0);
+	for (int i = 0; i < 5; i++)
+		map(pt, UINT64_C(0x10000000) + i * 2 * MiB, PA(i), 4 * KiB, URW, 0);
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < 5; i++)
+			tr_ok(e, m, UINT64_C(0x10000000) + i * 2 * MiB, RD, PA(i));
+	expect_stats(e, 5, 5, 0, 0);
 
 	physim_mmu_destroy(m);
 	physim_pt_destroy(pt);
@@ -492,8 +504,8 @@ static void test_asid(void **state)
 	struct env *e = env_new(fc, NULL);
 	struct physim_pt *pt1 = pt_new(e, NULL, false);
 	struct physim_pt *pt2 = pt_new(e, NULL, false);
-	/* Page numbers 0x400, 0x601, 0x702: different sets whatever the index. */
-	const uint64_t va = 0x400000, gva = 0x601000, va2 = 0x702000;
+	/* Page numbers 0x400, 0x603, 0x702: sets 2, 0, 1 of 256 (v ^ v >> 9). */
+	const uint64_t va = 0x400000, gva = 0x603000, va2 = 0x702000;
 	map_ng(e, pt1, va, 0x91000000, 4 * KiB, URW);
 	map_ng(e, pt2, va, 0x92000000, 4 * KiB, URW);
 	map_ng(e, pt1, va2, 0x93000000, 4 * KiB, URW);
@@ -564,7 +576,7 @@ static void test_vmid(void **state)
 	struct env *e = env_new(fc, NULL);
 	struct physim_pt *pt1 = pt_new(e, NULL, false);
 	struct physim_pt *pt2 = pt_new(e, NULL, false);
-	const uint64_t va = 0x400000, gva = 0x601000;
+	const uint64_t va = 0x400000, gva = 0x603000; /* sets 2 and 0 */
 	map_ng(e, pt1, va, 0x91000000, 4 * KiB, URW);
 	map_ng(e, pt2, va, 0x92000000, 4 * KiB, URW);
 	map(pt1, gva, 0x95000000, 4 * KiB, URW, fc->global_arch);
