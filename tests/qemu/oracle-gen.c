@@ -249,7 +249,7 @@ struct opts {
 /* An address that goes through a mutated descriptor. */
 struct target {
 	uint64_t va;
-	const char *what;
+	const char *where, *what;
 };
 
 struct gen {
@@ -642,7 +642,7 @@ static void print_answer(int found, uint64_t pa)
 		printf(" -");
 }
 
-static void emit_note(struct gen *g, uint64_t va, const char *note)
+static void emit_note(struct gen *g, uint64_t va, const char *where, const char *note)
 {
 	uint64_t pq = 0, pw = 0, gpa = UINT64_MAX;
 	int q = g->mutated ? -1 : expect_query(g, va, &pq, &gpa);
@@ -652,12 +652,14 @@ static void emit_note(struct gen *g, uint64_t va, const char *note)
 	print_answer(w, pw);
 	/* nested: stage 1's output, for the report (- when stage 1 faults) */
 	print_answer(gpa != UINT64_MAX, gpa);
-	printf(note ? " %s\n" : "\n", note);
+	if (note)
+		printf(" %s%s%s", where, *where ? " " : "", note);
+	printf("\n");
 }
 
 static void emit(struct gen *g, uint64_t va)
 {
-	emit_note(g, va, NULL);
+	emit_note(g, va, "", NULL);
 }
 
 /* Per mapping: a random byte, the first and last byte, the bytes just
@@ -670,7 +672,7 @@ static void emit_queries(struct gen *g)
 	unsigned nmap_q = budget - nrandom - ngap;
 	const struct half *h = g->h1;
 	for (size_t k = 0; k < g->ntargets; k++)
-		emit_note(g, g->targets[k].va, g->targets[k].what);
+		emit_note(g, g->targets[k].va, g->targets[k].where, g->targets[k].what);
 	for (size_t k = 0; k < g->m1.n && done + per_map <= nmap_q; k++) {
 		const struct range *m = &g->m1.v[rng_below(&g->rng, g->m1.n)];
 		const struct half *hh = find_half(h, g->nh1, m->va);
@@ -808,10 +810,11 @@ static uint64_t load_desc(const uint8_t *p, unsigned bytes)
 }
 
 /* Mutate one descriptor on the walk of `addr` (a table-own address) through
- * pt; true if one was changed. `nowhere`: a table address without memory. */
+ * pt, at most max_up tables above the last; true if one was changed.
+ * `nowhere`: a table address without memory. */
 static bool mutate_on_path(struct gen *g, struct physim_pt *pt,
 			   const struct physim_pt_format_info *i, bool pooled, uint64_t addr,
-			   uint64_t nowhere, const char **what)
+			   uint64_t nowhere, unsigned max_up, const char **what)
 {
 	struct path p = {.n = 0};
 	const struct physim_pt_walk_ops ops = {.table = note_path_table};
@@ -822,8 +825,8 @@ static bool mutate_on_path(struct gen *g, struct physim_pt *pt,
 	 * root unless it is the last: a broken descriptor near the root would
 	 * hide much of the table from every later test address. */
 	unsigned k = p.n - 1;
-	if (k > 1 && rng_pct(&g->rng, 15))
-		k -= rng_pct(&g->rng, 80) || k == 2 ? 1 : 2;
+	if (k > 1 && max_up > 0 && rng_pct(&g->rng, 15))
+		k -= rng_pct(&g->rng, 80) || k == 2 || max_up == 1 ? 1 : 2;
 	unsigned lv = p.t[k].level;
 	uint8_t *t = table_mem(g, pooled, p.t[k].pa);
 	if (t == NULL)
@@ -838,18 +841,39 @@ static bool mutate_on_path(struct gen *g, struct physim_pt *pt,
 	return true;
 }
 
-static void add_target(struct gen *g, uint64_t va, const char *what)
+static void add_target(struct gen *g, uint64_t va, const char *where, const char *what)
 {
 	g->targets = xrealloc(g->targets, g->ntargets + 1, sizeof(*g->targets));
-	g->targets[g->ntargets++] = (struct target){va, what};
+	g->targets[g->ntargets++] = (struct target){va, where, what};
+}
+
+/* The GPA stage 2 translates when stage 1 fetches its descriptor for va at
+ * a random level of the stage-1 walk. */
+static bool s1_descriptor_gpa(struct gen *g, const struct half *hh, uint64_t va, uint64_t *gpa)
+{
+	struct path p = {.n = 0};
+	const struct physim_pt_walk_ops ops = {.table = note_path_table};
+	uint64_t tva = hh->tbl_base + (va - hh->base);
+	physim_pt_walk(hh->pt, tva, 1, &ops, &p);
+	if (p.n < 2)
+		return false;
+	/* not the root table: every walk fetches from it */
+	unsigned k = p.n - 1, lv;
+	if (k > 1 && rng_pct(&g->rng, 30))
+		k--;
+	lv = p.t[k].level;
+	uint64_t idx = (tva >> g->i1.level[lv].shift) & (bit(g->i1.level[lv].index_bits) - 1);
+	*gpa = p.t[k].pa + idx * g->i1.pte_bytes;
+	return true;
 }
 
 /*
- * Apply the mutations, each on the walk of a mapped byte (stage 1 or, when
- * nested, stage 2 for the GPA it reaches), and remember that byte and
- * another in its 4 KiB page as test addresses.
- * Later mutations walk tables earlier ones may have cut; those walks stop
- * short and mutate higher up.
+ * Apply the mutations, each on a walk that translating a mapped byte makes:
+ * stage 1's, or when nested, stage 2's for the GPA the byte reaches or for
+ * one of the stage-1 descriptors on its way (a stage-1 table fetch). That
+ * byte and another in its 4 KiB page become test addresses. Later mutations
+ * walk tables earlier ones may have cut; those walks stop short and mutate
+ * higher up.
  */
 static void apply_mutations(struct gen *g)
 {
@@ -862,25 +886,34 @@ static void apply_mutations(struct gen *g)
 		const struct range *m = &g->m1.v[rng_below(&g->rng, g->m1.n)];
 		uint64_t va = m->va + m->aim, gpa;
 		const struct half *hh = find_half(g->h1, g->nh1, va);
-		const char *what;
+		const char *what, *where;
+		unsigned dice = g->f2 ? (unsigned)rng_below(&g->rng, 100) : 0;
 		bool done;
-		if (g->f2 && rng_pct(&g->rng, 50)) {
-			if (!query_one(g->h1, g->nh1, va, &gpa) || gpa >= bit(g->i2.va_bits))
-				continue;
-			done = mutate_on_path(g, g->t2, &g->i2, false, gpa, ram_nowhere, &what);
+		if (dice >= 70) {
+			/* every stage-1 table lies in one small window of stage
+			 * 2 (the 16K/64K ones side by side): only its last
+			 * level, or most of them would go at once */
+			where = "stage 2 of a stage-1 table:";
+			done = s1_descriptor_gpa(g, hh, va, &gpa) &&
+			       mutate_on_path(g, g->t2, &g->i2, false, gpa, ram_nowhere, 0, &what);
+		} else if (dice >= 40) {
+			where = "stage 2:";
+			done = query_one(g->h1, g->nh1, va, &gpa) && gpa < bit(g->i2.va_bits) &&
+			       mutate_on_path(g, g->t2, &g->i2, false, gpa, ram_nowhere, 2, &what);
 		} else {
+			where = g->f2 ? "stage 1:" : "";
 			done = mutate_on_path(g, hh->pt, &g->i1, g->f2 != NULL,
 					      hh->tbl_base + (va - hh->base),
-					      g->f2 ? gpa_nowhere : ram_nowhere, &what);
+					      g->f2 ? gpa_nowhere : ram_nowhere, 2, &what);
 		}
 		if (!done)
 			continue;
 		g->mutated = true;
-		add_target(g, va, what);
+		add_target(g, va, where, what);
 		add_target(g,
 			   physim_align_down(va, PHYSIM_FRAME_SIZE) +
 			       rng_below(&g->rng, PHYSIM_FRAME_SIZE),
-			   what);
+			   where, what);
 		n++;
 	}
 }

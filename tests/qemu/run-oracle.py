@@ -427,12 +427,18 @@ def main():
     ap.add_argument("--seeds", type=int, default=3, help="runs, each with its own tables")
     ap.add_argument("--seed", type=int, default=1, help="first seed")
     ap.add_argument("--queries", type=int, default=3000, help="addresses per run")
-    ap.add_argument("--mutation-runs", type=int, default=2,
-                    help="further runs with mutated descriptors (walker only)")
-    ap.add_argument("--mutations", type=int, default=50,
-                    help="descriptors mutated per mutation run")
+    ap.add_argument("--mutation-runs", type=int,
+                    help="further runs with mutated descriptors, walker only "
+                    "(default 2, nested 3)")
+    ap.add_argument("--mutations", type=int,
+                    help="descriptors mutated per mutation run (default 50, nested 25: "
+                    "a nested walk passes more tables, each mutation hides more)")
     ap.add_argument("--keep", action="store_true", help="keep images and QEMU logs")
     args = ap.parse_args()
+    if args.mutation_runs is None:
+        args.mutation_runs = 3 if args.s2 else 2
+    if args.mutations is None:
+        args.mutations = 25 if args.s2 else 50
     first = int(os.environ.get("PHYSIM_QEMU_SEED", args.seed))
     what = describe(args.format, args.s2)
     try:
