@@ -342,6 +342,19 @@ static void print_stats(const char *what, const struct stats *s)
 		      s->mismatches);
 }
 
+/* The table descriptors of a walk are never written (no FEAT_HAFT: tables
+ * have no Access flag, D8.5.1.3): compare them with what was put there. */
+static void check_tables(struct env *e, const struct chain *ch, unsigned leaf_n,
+			 const uint64_t *tdesc, struct stats *s)
+{
+	for (unsigned n = ch->g->levels - 1; n > leaf_n; n--) {
+		if (get64(e, ch->slot[n]) != tdesc[n] && s->mismatches++ < 10)
+			print_error("table descriptor at lookup level %d changed: %#" PRIx64
+				    " -> %#" PRIx64 "\n",
+				    lookup_level(n), tdesc[n], get64(e, ch->slot[n]));
+	}
+}
+
 /* ---- stage 1 oracle (D8.4.1.2, D8.5) ---- */
 
 /* Stage 1 permissions (table D8-61). */
@@ -505,9 +518,12 @@ static void s1_enumerate_one(struct env *e, const struct chain *ch, unsigned lea
 			uint64_t tattr = nt > 1 ? tattr_variant(tv) : 0;
 			for (unsigned lv = 0; lv < 64; lv++) {
 				uint64_t junk = ((lv ^ tv ^ cb) & 1) ? TABLE_IGNORED : 0;
-				for (unsigned n = g->levels - 1; n > leaf_n; n--)
-					put64(e, ch->slot[n],
-					      table_desc(ch, n, junk | (n == attr_n ? tattr : 0)));
+				uint64_t tdesc[4] = {0};
+				for (unsigned n = g->levels - 1; n > leaf_n; n--) {
+					tdesc[n] =
+					    table_desc(ch, n, junk | (n == attr_n ? tattr : 0));
+					put64(e, ch->slot[n], tdesc[n]);
+				}
 				uint64_t leaf = s1_leaf_variant(g, leaf_n, lv);
 				for (size_t ai = 0; ai < NACC; ai++) {
 					put64(e, ch->slot[leaf_n], leaf);
@@ -527,6 +543,7 @@ static void s1_enumerate_one(struct env *e, const struct chain *ch, unsigned lea
 							print_error("  (case: %s)\n", what);
 					}
 				}
+				check_tables(e, ch, leaf_n, tdesc, s);
 			}
 		}
 		physim_mmu_destroy(m);
@@ -698,9 +715,11 @@ static void s2_enumerate(const struct geo *g, struct stats *s)
 			struct physim_mmu_ctl mc = {.ha = c.ha, .hd = c.hd};
 			struct physim_mmu *m = mmu_new(e, g->name, chain_root(&ch), 0, &mc);
 			for (unsigned lv = 0; lv < 64; lv++) {
-				for (unsigned n = g->levels - 1; n > leaf_n; n--)
-					put64(e, ch.slot[n],
-					      table_desc(&ch, n, (lv & 1) ? TABLE_IGNORED : 0));
+				uint64_t tdesc[4] = {0};
+				for (unsigned n = g->levels - 1; n > leaf_n; n--) {
+					tdesc[n] = table_desc(&ch, n, (lv & 1) ? TABLE_IGNORED : 0);
+					put64(e, ch.slot[n], tdesc[n]);
+				}
 				uint64_t leaf = s2_leaf_variant(g, leaf_n, lv);
 				for (size_t ai = 0; ai < NACC; ai++) {
 					put64(e, ch.slot[leaf_n], leaf);
@@ -712,6 +731,7 @@ static void s2_enumerate(const struct geo *g, struct stats *s)
 						    "  (leaf L%d %#" PRIx64 " ha%d hd%d %s)\n", lvl,
 						    leaf, c.ha, c.hd, acc_name(&accesses[ai]));
 				}
+				check_tables(e, &ch, leaf_n, tdesc, s);
 			}
 			physim_mmu_destroy(m);
 		}
@@ -1161,7 +1181,7 @@ static void test_input_ranges(void **state)
 	}
 
 	/* Stage 2, 40-bit IPA at level 1 with two concatenated level 1 tables:
-	 * IPA bit 39 selects the second 4 KiB of the 8 KiB root (D8.2.?
+	 * IPA bit 39 selects the second 4 KiB of the 8 KiB root (D8.2
 	 * concatenated tables); bit 40 is out of range. root_hi is ignored. */
 	{
 		const struct geo *g = &g_s2_40;

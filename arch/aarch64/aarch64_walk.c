@@ -3,11 +3,12 @@
  * with hierarchical permissions, PAN, WXN, the Access flag and hardware dirty
  * state, address size faults and the FSC syndrome.
  *
- * References are to the Arm ARM (DDI 0487, K.a numbering): D8.1 address size
- * configuration, D8.2 translation process, D8.3 descriptor formats, D8.4
- * memory access control (permissions), D8.5 hardware updates (Access flag,
- * dirty state), and the ESR_ELx ISS DFSC/IFSC encodings (D24.2, "D17" in
- * older editions). Older editions number D8 as D5/D4.
+ * References are to the Arm ARM (DDI 0487; section and table numbers of a
+ * recent edition, K.a or later): D8.1 address size configuration, D8.2
+ * translation process, D8.3 descriptor formats, D8.4 memory access control
+ * (permissions), D8.5 hardware updates (Access flag, dirty state), and the
+ * ESR_ELx ISS DFSC/IFSC encodings (D24.2; "D17" in some editions). Older
+ * editions number D8 as D5/D4.
  *
  * What is modelled (each choice documented where it matters):
  * - Non-secure EL1&0 regime, Direct permissions (no FEAT_S1PIE/S1POE/S2PIE),
