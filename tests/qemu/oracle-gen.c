@@ -459,10 +459,10 @@ static uint64_t pick_gpa_s1(struct gen *g)
 }
 
 /*
- * Random mappings in a few clusters: windows of four largest pages placed at
- * the start, the end or anywhere in an input range, so that tables are
- * shared, the edges of every range are used, and page sizes mix. A skipped
- * range (nested: the window stage-1 tables live in) is left alone.
+ * Random mappings in a few clusters: windows of four huge pages (of a random
+ * size) placed at the start, the end or anywhere in an input range, so that
+ * tables are shared, the edges of every range are used, and page sizes mix.
+ * A skipped range (nested: the window stage-1 tables live in) is left alone.
  */
 static void populate(struct gen *g, const struct physim_pt_format_info *i, const struct half *h,
 		     unsigned nh, unsigned nmaps, pick_pa_fn pick_pa, struct ranges *out,
@@ -662,8 +662,10 @@ static void emit(struct gen *g, uint64_t va)
 	emit_note(g, va, "", NULL);
 }
 
-/* Per mapping: a random byte, the first and last byte, the bytes just
- * outside; then random addresses in the input ranges and outside them. */
+/* Mutation targets first; then per mapping: the aimed byte (nested: and
+ * another in its 4 KiB page), the first and last byte, the bytes just
+ * outside; then random addresses near mappings, anywhere in the input
+ * ranges, and outside them. */
 static void emit_queries(struct gen *g)
 {
 	unsigned budget = g->o.queries, done = 0;
