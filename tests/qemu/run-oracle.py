@@ -12,12 +12,17 @@ and, where the format has walker rules, with physim's walker. The method and
 QEMU 7.2's known deviations are described in README.md next to this file.
 
 usage: run-oracle.py --gen PATH/oracle-gen --format F [--s2 F2]
-                     [--seeds N] [--seed S] [--queries N] [--keep]
+                     [--seeds N] [--seed S] [--queries N]
+                     [--mutation-runs N] [--mutations N] [--keep]
+
+A run with a mismatch keeps its files (RAM image, oracle-gen output, QEMU
+log) and the script prints the command that repeats exactly that run.
 
 Exit status: 0 all equal, 1 a mismatch or an error, 77 QEMU is not installed
 (skip) - except when the environment has CI=true: then a missing QEMU is a
 failure, so CI cannot pass without running these tests.
-Environment: PHYSIM_QEMU_SEED overrides the first seed; PHYSIM_QEMU_BINDIR
+Environment: PHYSIM_QEMU_SEED is the first seed unless --seed gives one;
+PHYSIM_QEMU_BINDIR
 names the directory holding qemu-system-* (default: PATH).
 """
 import argparse
@@ -346,6 +351,7 @@ def describe(fmt, s2fmt):
 
 def run_seed(args, fam, qemu_bin, seed, mutations, stats):
     tmp = tempfile.mkdtemp(prefix="physim-qemu-")
+    bad = False
     try:
         image = os.path.join(tmp, "ram.img")
         cmd = [args.gen, "--format", args.format, "--seed", str(seed),
@@ -356,9 +362,8 @@ def run_seed(args, fam, qemu_bin, seed, mutations, stats):
         gen = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         if gen.returncode != 0:
             raise Failure(f"oracle-gen failed ({gen.returncode}): {gen.stderr.strip()}")
-        if args.keep:
-            with open(os.path.join(tmp, "oracle-gen.out"), "w") as f:
-                f.write(gen.stdout)
+        with open(os.path.join(tmp, "oracle-gen.out"), "w") as f:
+            f.write(gen.stdout)
         info, queries = parse_gen_output(gen.stdout)
         num = lambda k: int(info[k], 16)  # noqa: E731
         stage2 = args.s2 is not None or "x4" in args.format or "-s2-" in args.format
@@ -377,16 +382,28 @@ def run_seed(args, fam, qemu_bin, seed, mutations, stats):
             stats["qemu_seconds"] += time.monotonic() - t0
         finally:
             q.close()
-        compare(args, seed, info, queries, answers, stats)
+        bad = compare(args, seed, info, queries, answers, stats)
+        if bad:
+            stats["repeat"].append(repeat_command(args, seed, mutations))
     finally:
-        if args.keep:
+        if args.keep or bad:
             print(f"seed {seed}: files kept in {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def repeat_command(args, seed, mutations):
+    runs = (f"--seeds 0 --mutation-runs 1 --mutations {mutations}" if mutations
+            else "--seeds 1 --mutation-runs 0")
+    s2 = f" --s2 {args.s2}" if args.s2 else ""
+    return (f"{sys.argv[0]} --gen {args.gen} --format {args.format}{s2} --seed {seed} "
+            f"--queries {args.queries} {runs} --keep")
+
+
 def compare(args, seed, info, queries, answers, stats):
+    """Count and report the mismatches; True if there was one."""
     what = describe(args.format, args.s2)
+    before = stats["reported"]
     stats["walker"] = stats["walker"] or info.get("walker") == "yes"
     for (va, pq, pw, gpa, note), raw in zip(queries, answers):
         qemu = parse_answer(raw)
@@ -411,12 +428,13 @@ def compare(args, seed, info, queries, answers, stats):
                 why = f" [mutated: {note}]" if note else ""
                 print(f"MISMATCH ({'+'.join(bad)}) format={what} seed={seed} va={va:#x} "
                       f"physim-query={pq}{via} physim-walk={pw} qemu={qemu}{why}")
+    return stats["reported"] > before
 
 
 def new_stats():
     return dict(compared=0, mapped=0, query_compared=0, query_mismatches=0,
                 walk_compared=0, walk_mismatches=0, reported=0, walker=False,
-                qemu_seconds=0.0)
+                qemu_seconds=0.0, repeat=[])
 
 
 def main():
@@ -425,7 +443,8 @@ def main():
     ap.add_argument("--format", required=True)
     ap.add_argument("--s2", help="stage-2 format: test --format nested over it")
     ap.add_argument("--seeds", type=int, default=3, help="runs, each with its own tables")
-    ap.add_argument("--seed", type=int, default=1, help="first seed")
+    ap.add_argument("--seed", type=int,
+                    help="first seed (default: $PHYSIM_QEMU_SEED, else 1)")
     ap.add_argument("--queries", type=int, default=3000, help="addresses per run")
     ap.add_argument("--mutation-runs", type=int,
                     help="further runs with mutated descriptors, walker only "
@@ -439,7 +458,7 @@ def main():
         args.mutation_runs = 3 if args.s2 else 2
     if args.mutations is None:
         args.mutations = 25 if args.s2 else 50
-    first = int(os.environ.get("PHYSIM_QEMU_SEED", args.seed))
+    first = args.seed if args.seed is not None else int(os.environ.get("PHYSIM_QEMU_SEED", 1))
     what = describe(args.format, args.s2)
     try:
         fam = family(args.format)
@@ -473,9 +492,11 @@ def main():
               f"({args.mutations} descriptors each): {mstats['compared']} addresses compared "
               f"({mstats['mapped']} mapped in QEMU); walker: {mstats['walk_compared']} "
               f"compared, {mstats['walk_mismatches']} mismatches")
-    if stats["reported"] or mstats["reported"]:
-        print(f"reproduce: PHYSIM_QEMU_SEED=<seed> {sys.argv[0]} --gen {args.gen} "
-              f"--format {args.format}{' --s2 ' + args.s2 if args.s2 else ''} --seeds 1 --keep")
+    repeat = stats["repeat"] + mstats["repeat"]
+    if repeat:
+        print("repeat a failing run with:")
+        for cmd in repeat:
+            print("  " + cmd)
         return 1
     return 0
 
