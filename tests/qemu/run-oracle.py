@@ -88,8 +88,12 @@ class Qemu:
 
     def __init__(self, binary, fam, stage2, image, ram_base, ram_size, tmp):
         ram_mb = (ram_base + ram_size + (1 << 20) - 1) >> 20
-        sock = os.path.join(tmp, "gdb.sock")
-        self.log = open(os.path.join(tmp, "qemu.log"), "w")
+        # a unix socket path must fit sun_path (108 bytes): a long $TMPDIR
+        # gets a short directory of its own for it
+        self.sock_dir = None if len(tmp) < 90 else tempfile.mkdtemp(prefix="pq-", dir="/tmp")
+        sock = os.path.join(self.sock_dir or tmp, "gdb.sock")
+        self.log_path = os.path.join(tmp, "qemu.log")
+        self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [binary, "-M", "none,memory-backend=ram0", "-accel", "tcg",
              "-object", f"memory-backend-ram,id=ram0,size={ram_mb}M,reserve=off",
@@ -100,19 +104,42 @@ class Qemu:
              "-gdb", "chardev:gdb0",
              "-device", f"loader,file={image},addr={ram_base:#x},force-raw=on"],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        self.gdb = None
         try:
+            self._wait_for(sock)
             self.gdb = RspClient(sock, timeout=30)
-        except RspError:
+        except (RspError, Failure) as e:
+            exited = self._exited()
             self.close()
-            raise
+            raise exited or e
+
+    def _exited(self):
+        """A Failure with QEMU's own message if it has exited (an option this
+        QEMU does not know, say), else None."""
+        try:
+            self.proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            return None
+        self.log.flush()
+        with open(self.log_path) as f:
+            return Failure(f"QEMU exited ({self.proc.returncode}): {f.read().strip()}")
+
+    def _wait_for(self, sock):
+        deadline = time.monotonic() + 30
+        while not os.path.exists(sock):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise Failure("QEMU did not open its gdb socket")
+            time.sleep(0.005)
 
     def close(self):
-        if getattr(self, "gdb", None):
+        if self.gdb:
             self.gdb.close()
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
         self.log.close()
+        if self.sock_dir:
+            shutil.rmtree(self.sock_dir, ignore_errors=True)
 
 
 # ---- paging register setup, per architecture ----
