@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "pt-toy-format.h"
+#include "pt-priv.h"
 #include <physim/ram.h>
 
 #include <stdio.h>
@@ -1714,6 +1715,120 @@ static void test_table_frames_exact(void **state)
 	}
 }
 
+/* ---- the query memo against the format's calls ---- */
+
+struct table_list {
+	uint64_t pa[512];
+	unsigned level[512];
+	size_t n;
+};
+
+static int note_table(void *ctx, uint64_t va, uint64_t span, unsigned level, physim_hpa_t pa)
+{
+	(void)va;
+	(void)span;
+	struct table_list *l = ctx;
+	if (l->n < 512) {
+		l->pa[l->n] = pa;
+		l->level[l->n++] = level;
+	}
+	return 0;
+}
+
+/* Query va with the memo on and off: the same answer. */
+static void same_answer(struct env *e, uint64_t va)
+{
+	struct physim_pt_mapping a, b;
+	memset(&a, 0x11, sizeof(a));
+	memset(&b, 0x11, sizeof(b));
+	int ra = physim_pt_query(e->pt, va, &a);
+	physim_pt_use_memo(e->pt, false);
+	int rb = physim_pt_query(e->pt, va, &b);
+	physim_pt_use_memo(e->pt, true);
+	if (ra != rb || (ra == 0 && memcmp(&a, &b, sizeof(a)) != 0))
+		print_message("%s va %#llx: memo %d pa %#llx size %#llx flags %#x, calls %d pa "
+			      "%#llx size %#llx flags %#x\n",
+			      e->f->name, (unsigned long long)va, ra, (unsigned long long)a.pa,
+			      (unsigned long long)a.size, a.flags, rb, (unsigned long long)b.pa,
+			      (unsigned long long)b.size, b.flags);
+	if (ra != rb) {
+		uint64_t t = physim_pt_root(e->pt);
+		for (unsigned l = e->f->levels - 1u;; l--) {
+			uint64_t d = raw_pte(e, t, pt_index(e->f, va, l));
+			print_message(" level %u table %#llx d %#llx kind %d\n", l,
+				      (unsigned long long)t, (unsigned long long)d,
+				      e->f->ops->classify(e->f, d, l));
+			if (l == 0 || e->f->ops->classify(e->f, d, l) != PT_TABLE)
+				break;
+			t = e->f->ops->output_addr(e->f, d, l);
+			if (t < RAM_BASE || t >= RAM_BASE + RAM_SIZE)
+				break;
+		}
+	}
+	assert_int_equal(ra, rb);
+	if (ra == 0)
+		assert_memory_equal(&a, &b, sizeof(a));
+}
+
+/* Every format: tables filled by the engine, then descriptors damaged a few
+ * bits at a time (the memo keys on descriptor values, so a damaged copy of
+ * a remembered leaf is the dangerous case); memoised queries must agree with
+ * the format's own calls everywhere. */
+static void test_query_memo(void **state)
+{
+	(void)state;
+	size_t nreal = physim_format_count();
+	rng_state = 4242;
+	for (size_t k = 0; k < nreal + TOY_FORMAT_COUNT; k++) {
+		const struct physim_pt_format *f =
+		    k < nreal ? physim_format_at(k) : toy_formats[k - nreal];
+		struct env e;
+		struct snap clean;
+		env_open(&e, f, (struct env_opts){0});
+		static const uint32_t try_flags[] = {RW, PHYSIM_R, RWX, PHYSIM_R | PHYSIM_X};
+		uint32_t flags = 0;
+		for (size_t i = 0; i < 4 && !flags; i++)
+			if (physim_pt_map(e.pt, 0, 0, pt_level_page_size(f, 0), try_flags[i]) == 0)
+				flags = try_flags[i];
+		assert_int_not_equal(flags, 0);
+		/* A region of every page size with attributes varying. */
+		uint64_t big = pt_level_page_size(f, 1), span = 4 * big;
+		assert_int_equal(physim_pt_map_region(e.pt, big, big,
+						      2 * big + 5 * K4 * (f->level[0].shift == 12),
+						      flags, PHYSIM_ALLOW_HUGE | PHYSIM_REPLACE),
+				 0);
+		struct table_list tl = {0};
+		struct physim_pt_walk_ops ops = {.table = note_table};
+		assert_int_equal(physim_pt_walk(e.pt, 0, span, &ops, &tl), 0);
+		snap_take(&e, &clean);
+		uint64_t gran = pt_level_page_size(f, 0);
+		for (int round = 0; round < 40; round++) {
+			/* Half of them where the damage goes: low indexes. */
+			for (int i = 0; i < 200; i++)
+				same_answer(&e, i & 1
+						    ? (rnd() % (span / gran)) * gran + rnd() % gran
+						    : (rnd() % 4) * big + (rnd() % 16) * gran);
+			/* Damage a few descriptors: flip 1-3 bits, or copy one. */
+			for (int i = 0; i < 6; i++) {
+				size_t t = (size_t)(rnd() % tl.n);
+				uint64_t n = pt_level_entries(f, tl.level[t]);
+				uint64_t idx = rnd() % (n < 16 ? n : 16);
+				uint64_t d = raw_pte(&e, tl.pa[t], idx);
+				if (rnd() % 4 == 0)
+					d = raw_pte(&e, tl.pa[rnd() % tl.n], rnd() % 16 % n);
+				for (uint64_t b = 1 + rnd() % 3; b > 0; b--)
+					d ^= UINT64_C(1) << (rnd() % (8 * f->pte_bytes));
+				raw_set(&e, tl.pa[t], idx, d);
+			}
+			if (round % 10 == 9)
+				snap_restore(&e, &clean);
+		}
+		snap_restore(&e, &clean);
+		snap_free(&clean);
+		env_close(&e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1737,6 +1852,7 @@ int main(void)
 	    cmocka_unit_test(test_fail_injection),
 	    cmocka_unit_test(test_nonlinear_encoding),
 	    cmocka_unit_test(test_table_frames_exact),
+	    cmocka_unit_test(test_query_memo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

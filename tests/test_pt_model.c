@@ -117,7 +117,8 @@ static void m_splice(struct model *m, size_t i, size_t del, const struct mpage *
 		m->p = realloc(m->p, m->cap * sizeof(*m->p));
 		assert_non_null(m->p);
 	}
-	memmove(&m->p[i + n], &m->p[i + del], (m->n - i - del) * sizeof(*m->p));
+	if (m->n - i - del > 0)
+		memmove(&m->p[i + n], &m->p[i + del], (m->n - i - del) * sizeof(*m->p));
 	if (n)
 		memcpy(&m->p[i], add, n * sizeof(*add));
 	m->n = m->n - del + n;
