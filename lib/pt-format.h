@@ -28,6 +28,14 @@ struct pt_leaf_attr {
 struct physim_pt_format;
 struct pt_walk_ops; /* lib/walk-format.h */
 
+/* The engine (lib/pt.c) relies on these functions being pure functions of
+ * (format, descriptor, level), and remembers their results by descriptor
+ * value (its query memo). Where encode_leaf / encode_table place the output
+ * address as one shifted bit field, it also assumes that a descriptor's kind
+ * and decoded attributes do not depend on the bits of that field and that
+ * output_addr reads the field back (true of every format here; a split
+ * field such as PSE-36 is detected and not memoised). test_pt's
+ * test_query_memo checks this for every format on damaged tables. */
 struct pt_format_ops {
 	/* Kind of descriptor d found at `level` (0 = last level). */
 	enum pt_kind (*classify)(const struct physim_pt_format *f, uint64_t d, unsigned level);
