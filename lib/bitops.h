@@ -125,6 +125,14 @@ static inline bool bitops_claim_lowest_zero(_Atomic uint64_t *w, unsigned *bit, 
 	return true;
 }
 
+/* Clear bit `bit` (< 64); true if it was set. If it was clear nothing
+ * changed, so a single bit needs no compare-and-swap loop (x86: lock btr). */
+static inline bool bitops_test_and_clear(_Atomic uint64_t *w, unsigned bit)
+{
+	uint64_t mask = UINT64_C(1) << bit;
+	return (atomic_fetch_and(w, ~mask) & mask) != 0;
+}
+
 /* Unconditional forms; return the word as it was before. */
 static inline uint64_t bitops_set_bits(_Atomic uint64_t *w, uint64_t mask)
 {

@@ -11,29 +11,55 @@
 
 /*
  * The allocator keeps one bit per 4 KiB frame (1 = allocated or reserved) in
- * level 0 of a small tree of bitmaps. Bit i of level k + 1 is 1 when word i
- * of level k is full, so a search skips 64 full words with one load per
- * level and never looks at more than a few words however big the RAM is.
- * Zero means free at every level: the bitmap lives in untouched
+ * level 0 of a small tree of bitmaps. Bit i of level k + 1 is a summary bit:
+ * when set, word i of level k is full, so a search skips 64 full words with
+ * one load per level and never looks at more than a few words however big
+ * the RAM is. Zero means free at every level: the bitmap lives in untouched
  * MAP_NORESERVE memory and only the words that hold a set bit get pages.
  * Bits past the end of a level (the last word's tail) are set, so "full"
  * is simply "all 64 bits set".
  *
- * Frames are taken and given back with CAS on level-0 words; no lock. The
- * summary bits follow with the protocol in note_full() / note_not_full().
- * Between those steps a summary bit may briefly claim a word is full while
- * it is not (a concurrent search may then miss that word and report
- * -ENOMEM), or claim a full word has room (a search looks and moves on); once
- * every call has returned the summaries are exact.
+ * Frames are taken and given back with one atomic read-modify-write on a
+ * level-0 word each; no lock. A locked instruction is most of the cost of a
+ * call, so the summary bits are kept LAZILY: a set bit means "full" (but for
+ * the moments described below), a clear bit only "maybe has room".
+ *  - Filling a word by taking a single frame leaves its summary bit alone.
+ *    A search that meets a full word whose bit is clear sets the bit, then
+ *    reads the word again and clears the bit if it has room (mark_full).
+ *  - Freeing a frame clears its bit in the word, then loads the summary bit
+ *    and clears it only if it is set (note_room).
+ * All of these are sequentially consistent, so of "set summary, read word"
+ * and "clear word bit, read summary" at least one side sees the other: a
+ * freed frame never stays hidden behind a summary bit once every call has
+ * returned. While a free or a marking runs, a summary bit may cover a word
+ * with room. A search can also miss a frame freed behind it. So a search
+ * that finds nothing checks whether any summary bit was written while it
+ * ran (the summary_writes count, bumped around every summary write); if
+ * none was, the summary it trusted held still and the RAM had no free frame
+ * but for frees still in progress. Otherwise it retries a few times and then
+ * scans level 0 without trusting the summary (search_until_sure).
  *
- * There is no shared counter to update on each call (it would double the
- * cost of a single-frame allocation): statistics count the set bits of the
- * bitmap pages that were ever written, which a "touched" bitmap records.
+ * There is no shared counter to update on each call (it would cost another
+ * locked instruction): statistics count the set bits of the bitmap pages
+ * that were ever written, which a "touched" bitmap records. Nor is there a
+ * shared "next free" hint written on every free (two threads would bounce
+ * its cache line): each thread remembers the word it last freed a frame in
+ * or took one from, per RAM.
  */
 
 #define RAM_MAX_LEVELS 10 /* 2^52 frames need 9 levels of 64-way fan-out */
 #define NO_INDEX       UINT64_MAX
 #define TOUCH_GROUP    512 /* level-0 words per "touched" bit: 4 KiB of bitmap */
+/* Summary searches before the scan of level 0. Building with
+ * -DRAM_SEARCH_PASSES=0 sends every search to the scan: a test of that path. */
+#ifndef RAM_SEARCH_PASSES
+#define RAM_SEARCH_PASSES 4
+#endif
+
+/* summary_writes: the low half counts writers at work, the high half those
+ * that have finished. */
+#define WRITERS_BUSY UINT64_C(0xffffffff)
+#define WRITER_DONE  (UINT64_C(1) << 32)
 
 enum {
 	DEBUG_POISON = PHYSIM_RAM_DEBUG_POISON,
@@ -51,6 +77,7 @@ struct physim_ram {
 	struct physim_ram_hals hals;
 
 	/* Fixed after creation. */
+	uint64_t id; /* unique among all RAMs of the process: keys thread hints */
 	physim_hpa_t base;
 	uint64_t size;
 	uint64_t nframes;
@@ -72,9 +99,36 @@ struct physim_ram {
 	void *bitmap;
 	size_t bitmap_len;
 
-	/* Written on allocations and frees: kept off the read-mostly lines. */
-	alignas(64) _Atomic uint64_t hint_word; /* level-0 word tried first */
+	/* Written only by searches (rare): kept off the read-mostly lines. */
+	alignas(64) _Atomic uint64_t hint_word; /* where a thread without a hint starts */
+	alignas(64) _Atomic uint64_t summary_writes;
 };
+
+/* The level-0 word a thread tries first in one RAM: the one it last freed
+ * a frame in (the next allocation most likely takes that frame back) or
+ * last found room in. Initial-exec TLS: a plain %fs-relative access even in
+ * the shared library, instead of a __tls_get_addr call. */
+struct thread_hint {
+	uint64_t ram_id; /* 0: none */
+	uint64_t word;
+};
+
+#if defined(__GNUC__)
+#define TLS_INITIAL_EXEC __attribute__((tls_model("initial-exec")))
+#else
+#define TLS_INITIAL_EXEC
+#endif
+
+/* Slow paths kept out of line, so the fast paths that call them need no
+ * register saves. */
+#if defined(__GNUC__)
+#define SLOW_PATH __attribute__((noinline, cold))
+#else
+#define SLOW_PATH
+#endif
+
+static _Thread_local struct thread_hint thread_hint TLS_INITIAL_EXEC;
+static _Atomic uint64_t last_ram_id;
 
 struct physim_ram_hals *physim_ram_hals(struct physim_ram *ram)
 {
@@ -161,43 +215,111 @@ static bool overlaps_reserved(const struct physim_ram *ram, uint64_t first, uint
 
 /* ---- summary levels ---- */
 
-static void note_not_full(struct physim_ram *ram, unsigned k, uint64_t idx);
+/* Where the summary bit of word idx of level k lives (k + 1 < nlevels). */
+static inline _Atomic uint64_t *summary_word(const struct physim_ram *ram, unsigned k, uint64_t idx)
+{
+	return &ram->level[k + 1][idx / BITOPS_WORD_BITS];
+}
+
+static inline uint64_t summary_bit(uint64_t idx)
+{
+	return UINT64_C(1) << (idx % BITOPS_WORD_BITS);
+}
+
+static inline bool summary_says_full(const struct physim_ram *ram, unsigned k, uint64_t idx)
+{
+	return (atomic_load(summary_word(ram, k, idx)) & summary_bit(idx)) != 0;
+}
 
 /*
- * Word idx of level k has just been seen full: say so one level up. A free
- * may have slipped in since; its own clearing of the summary bit may even
- * have come before our setting it. So, after setting the bit, look at the
- * word again (all sequentially consistent): if it has room now, clear the
- * bit ourselves. Either that look sees the free, or the free's clearing
- * comes after our setting in the bit's order; a free frame never stays
- * hidden. Filling the summary word carries the same step one level up.
+ * One call's summary writes. Before its first write a call registers as a
+ * writer; when done it moves itself to the finished count. A search that
+ * reads the same summary_writes before and after, with no writer at work,
+ * knows no summary bit changed in between.
  */
-static void note_full(struct physim_ram *ram, unsigned k, uint64_t idx)
+struct summary_writer {
+	struct physim_ram *ram;
+	bool registered;
+};
+
+static void writer_begin(struct summary_writer *w)
 {
+	if (!w->registered) {
+		atomic_fetch_add(&w->ram->summary_writes, 1);
+		w->registered = true;
+	}
+}
+
+static void writer_end(struct summary_writer *w)
+{
+	if (w->registered)
+		atomic_fetch_add(&w->ram->summary_writes, WRITER_DONE - 1);
+	w->registered = false;
+}
+
+/* Word idx of level k has room: clear its summary bit if set, and upwards
+ * while that takes a full summary word out of "full". Whoever takes a word
+ * out of "full" (the read-modify-write returns FULL) carries on; the load
+ * before each clear avoids a locked write when the bit is already clear. */
+static void clear_summary(struct summary_writer *w, unsigned k, uint64_t idx)
+{
+	for (; k + 1 < w->ram->nlevels; k++, idx /= BITOPS_WORD_BITS) {
+		_Atomic uint64_t *s = summary_word(w->ram, k, idx);
+		if ((atomic_load(s) & summary_bit(idx)) == 0)
+			return;
+		writer_begin(w);
+		if (bitops_clear_bits(s, summary_bit(idx)) != BITOPS_FULL)
+			return;
+	}
+}
+
+/*
+ * Word idx of level k was seen full: set its summary bit, then read the word
+ * again and, if a free slipped in, clear the bit again. Against a free's
+ * "clear the word's bit, then read the summary bit" one of the two sees the
+ * other (see the top of the file). Completing a summary word repeats the
+ * step one level up.
+ */
+static void mark_full(struct summary_writer *w, unsigned k, uint64_t idx)
+{
+	struct physim_ram *ram = w->ram;
+	writer_begin(w);
 	for (; k + 1 < ram->nlevels; k++, idx /= BITOPS_WORD_BITS) {
-		uint64_t bit = UINT64_C(1) << (idx % BITOPS_WORD_BITS);
-		uint64_t before = bitops_set_bits(&ram->level[k + 1][idx / BITOPS_WORD_BITS], bit);
+		uint64_t bit = summary_bit(idx);
+		uint64_t before = bitops_set_bits(summary_word(ram, k, idx), bit);
 		if (atomic_load(&ram->level[k][idx]) != BITOPS_FULL) {
-			note_not_full(ram, k, idx);
+			clear_summary(w, k, idx);
 			return;
 		}
-		/* Only the caller that filled the summary word carries on. */
+		/* Only the caller that completed the summary word carries on. */
 		if ((before & bit) != 0 || (before | bit) != BITOPS_FULL)
 			return;
 	}
 }
 
-/* Word idx of level k has just gone from full to having room: clear its
- * summary bit, and upwards while that un-fills a full summary word. */
-static void note_not_full(struct physim_ram *ram, unsigned k, uint64_t idx)
+/* A search found word idx of level k full: record it if the summary does
+ * not say so yet. Returns the word as it is now (it may have room again). */
+static uint64_t note_seen_full(struct summary_writer *w, unsigned k, uint64_t idx)
 {
-	for (; k + 1 < ram->nlevels; k++, idx /= BITOPS_WORD_BITS) {
-		uint64_t bit = UINT64_C(1) << (idx % BITOPS_WORD_BITS);
-		uint64_t before =
-		    bitops_clear_bits(&ram->level[k + 1][idx / BITOPS_WORD_BITS], bit);
-		if (before != BITOPS_FULL)
-			return;
-	}
+	if (k + 1 >= w->ram->nlevels || summary_says_full(w->ram, k, idx))
+		return BITOPS_FULL;
+	mark_full(w, k, idx);
+	return atomic_load(&w->ram->level[k][idx]);
+}
+
+static SLOW_PATH void clear_summary_alone(struct physim_ram *ram, uint64_t idx)
+{
+	struct summary_writer w = {ram, false};
+	clear_summary(&w, 0, idx);
+	writer_end(&w);
+}
+
+/* A frame of level-0 word idx was just freed. Usually the summary bit is
+ * clear (lazy marking) and this is one load. */
+static inline void note_room(struct physim_ram *ram, uint64_t idx)
+{
+	if (ram->nlevels > 1 && summary_says_full(ram, 0, idx))
+		clear_summary_alone(ram, idx);
 }
 
 /* Level-0 word idx has just had its first bit set (it was 0): remember that
@@ -236,26 +358,52 @@ static uint64_t count_level0_bits(const struct physim_ram *ram)
 
 /*
  * The lowest bit index >= pos of level k that is clear, or NO_INDEX. When
- * the rest of a word is full, the level above names the next word with
- * room. Loads are relaxed: a result is only a candidate, which the caller
- * claims with a CAS.
+ * the rest of a word is full, the level above names the next word that may
+ * have room; full words met on the way are recorded there (w). A result is
+ * only a candidate, which the caller claims with an atomic operation. Loads
+ * are sequentially consistent (plain loads on x86): the checks around
+ * summary writes depend on their order.
  */
-static uint64_t find_clear_from(const struct physim_ram *ram, unsigned k, uint64_t pos)
+static uint64_t find_clear_from(struct summary_writer *w, unsigned k, uint64_t pos)
 {
+	const struct physim_ram *ram = w->ram;
 	while (pos < ram->level_bits[k]) {
 		uint64_t idx = pos / BITOPS_WORD_BITS;
-		uint64_t word = atomic_load_explicit(&ram->level[k][idx], memory_order_relaxed);
-		unsigned bit = bitops_find_zero_from(word, (unsigned)(pos % BITOPS_WORD_BITS));
+		unsigned lo = (unsigned)(pos % BITOPS_WORD_BITS);
+		uint64_t word = atomic_load(&ram->level[k][idx]);
+		if (word == BITOPS_FULL)
+			word = note_seen_full(w, k, idx);
+		unsigned bit = bitops_find_zero_from(word, lo);
 		if (bit < BITOPS_WORD_BITS)
 			return idx * BITOPS_WORD_BITS + bit; /* tail bits are set: real */
 		if (k + 1 == ram->nlevels)
 			return NO_INDEX;
-		uint64_t next = find_clear_from(ram, k + 1, idx + 1);
+		uint64_t next = find_clear_from(w, k + 1, idx + 1);
 		if (next == NO_INDEX)
 			return NO_INDEX;
 		pos = next * BITOPS_WORD_BITS;
 	}
 	return NO_INDEX;
+}
+
+/* The same over level 0 alone, word by word, trusting no summary bit: slow,
+ * for when the summary keeps changing under a search. */
+static uint64_t scan_clear_from(const struct physim_ram *ram, uint64_t pos)
+{
+	for (; pos < ram->nframes; pos = (pos / BITOPS_WORD_BITS + 1) * BITOPS_WORD_BITS) {
+		uint64_t idx = pos / BITOPS_WORD_BITS;
+		uint64_t word = atomic_load(&ram->level[0][idx]);
+		unsigned bit = bitops_find_zero_from(word, (unsigned)(pos % BITOPS_WORD_BITS));
+		if (bit < BITOPS_WORD_BITS)
+			return idx * BITOPS_WORD_BITS + bit;
+	}
+	return NO_INDEX;
+}
+
+/* A candidate free frame at or after pos, through the summary or not. */
+static uint64_t next_clear(struct summary_writer *w, bool trust_summary, uint64_t pos)
+{
+	return trust_summary ? find_clear_from(w, 0, pos) : scan_clear_from(w->ram, pos);
 }
 
 /* The first allocated frame in [first, end), or end if all are free. */
@@ -284,11 +432,13 @@ static bool range_all_used(const struct physim_ram *ram, uint64_t first, uint64_
 
 /* The lowest run of count free frames whose first address is a multiple of
  * align_frames frames, or NO_INDEX. */
-static uint64_t find_free_run(const struct physim_ram *ram, uint64_t count, uint64_t align_frames)
+static uint64_t find_free_run(struct summary_writer *w, bool trust_summary, uint64_t count,
+			      uint64_t align_frames)
 {
+	const struct physim_ram *ram = w->ram;
 	uint64_t pos = 0;
 	for (;;) {
-		uint64_t candidate = find_clear_from(ram, 0, pos);
+		uint64_t candidate = next_clear(w, trust_summary, pos);
 		if (candidate == NO_INDEX)
 			return NO_INDEX;
 		uint64_t start = align_frame_up(ram, candidate, align_frames);
@@ -303,8 +453,14 @@ static uint64_t find_free_run(const struct physim_ram *ram, uint64_t count, uint
 
 /* ---- claiming and releasing bits ---- */
 
-/* Take the lowest free frame of level-0 word idx; false if it is full. */
-static bool claim_in_word(struct physim_ram *ram, uint64_t idx, uint64_t *frame)
+static inline void remember_word(const struct physim_ram *ram, uint64_t idx)
+{
+	thread_hint = (struct thread_hint){ram->id, idx};
+}
+
+/* Take the lowest free frame of level-0 word idx; false if it is full.
+ * Filling the word is not recorded in the summary (lazy marking). */
+static inline bool claim_in_word(struct physim_ram *ram, uint64_t idx, uint64_t *frame)
 {
 	unsigned bit;
 	uint64_t after;
@@ -312,58 +468,121 @@ static bool claim_in_word(struct physim_ram *ram, uint64_t idx, uint64_t *frame)
 		return false;
 	if (after == UINT64_C(1) << bit)
 		note_touched(ram, idx);
-	if (after == BITOPS_FULL)
-		note_full(ram, 0, idx);
 	*frame = idx * BITOPS_WORD_BITS + bit;
 	return true;
 }
 
-/* One free frame: the hint word first (a just-freed frame, usually), else
- * the lowest free frame of the RAM. */
-static bool claim_one(struct physim_ram *ram, uint64_t *frame)
+/* One search for a free frame, claiming the first one it can. */
+static bool search_and_claim(struct summary_writer *w, bool trust_summary, uint64_t *frame)
 {
-	uint64_t hint = atomic_load_explicit(&ram->hint_word, memory_order_relaxed);
-	if (claim_in_word(ram, hint, frame))
-		return true;
-	for (uint64_t f = find_clear_from(ram, 0, 0); f != NO_INDEX;
-	     f = find_clear_from(ram, 0, f)) {
+	struct physim_ram *ram = w->ram;
+	for (uint64_t f = next_clear(w, trust_summary, 0); f != NO_INDEX;) {
 		uint64_t idx = f / BITOPS_WORD_BITS;
 		if (claim_in_word(ram, idx, frame)) {
-			atomic_store_explicit(&ram->hint_word, idx, memory_order_relaxed);
+			remember_word(ram, idx);
+			if (atomic_load_explicit(&ram->hint_word, memory_order_relaxed) != idx)
+				atomic_store_explicit(&ram->hint_word, idx, memory_order_relaxed);
 			return true;
 		}
+		/* Taken under us: the word is full now. */
+		if (trust_summary)
+			(void)note_seen_full(w, 0, idx);
+		f = next_clear(w, trust_summary, (idx + 1) * BITOPS_WORD_BITS);
 	}
 	return false;
 }
 
+/*
+ * Run a search (search_and_claim or a run search) until it succeeds or its
+ * failure can be believed. A failed search over a summary that no writer
+ * touched while it ran saw every word full or covered by a set summary bit,
+ * and such a bit covers only full words then (but for frees in progress):
+ * no frame was free. Otherwise the summary may have hidden a free frame for
+ * a moment: search again, and in the end scan level 0 itself. (A run search
+ * also reads level-0 words that no summary bit covers, so for runs this
+ * rules out only a hiding summary bit, not a run freed behind the search:
+ * without a snapshot of the bitmap, a run search is best effort under
+ * concurrent frees.)
+ */
+typedef bool (*search_fn)(struct summary_writer *w, bool trust_summary, void *arg);
+
+static SLOW_PATH bool search_until_sure(struct physim_ram *ram, search_fn search, void *arg)
+{
+	for (unsigned pass = 0; pass < RAM_SEARCH_PASSES; pass++) {
+		struct summary_writer w = {ram, false};
+		uint64_t before = atomic_load(&ram->summary_writes);
+		bool found = search(&w, true, arg);
+		writer_end(&w);
+		if (found)
+			return true;
+		atomic_thread_fence(memory_order_seq_cst);
+		if ((before & WRITERS_BUSY) == 0 && atomic_load(&ram->summary_writes) == before)
+			return false;
+	}
+	physim_log_debug("ram: summary busy during %u searches, scanning the bitmap",
+			 RAM_SEARCH_PASSES);
+	struct summary_writer w = {ram, false};
+	return search(&w, false, arg);
+}
+
+static bool search_one(struct summary_writer *w, bool trust_summary, void *frame)
+{
+	return search_and_claim(w, trust_summary, frame);
+}
+
+/* One free frame: the thread's hint word first (usually the frame it freed
+ * last), else the lowest free frame of the RAM. */
+static bool claim_one(struct physim_ram *ram, uint64_t *frame)
+{
+	uint64_t hint = thread_hint.ram_id == ram->id
+			    ? thread_hint.word
+			    : atomic_load_explicit(&ram->hint_word, memory_order_relaxed);
+	if (PHYSIM_LIKELY(claim_in_word(ram, hint, frame))) {
+		remember_word(ram, hint);
+		return true;
+	}
+	return search_until_sure(ram, search_one, frame);
+}
+
 /* Clear the bits of [first, end), which this caller owns. */
-static void unclaim(struct physim_ram *ram, uint64_t first, uint64_t end)
+static void unclaim(struct summary_writer *w, uint64_t first, uint64_t end)
 {
 	for (uint64_t p = first; p < end;) {
 		uint64_t idx;
 		uint64_t mask = bitops_range_step(&p, end, &idx);
-		if (bitops_clear_bits(&ram->level[0][idx], mask) == BITOPS_FULL)
-			note_not_full(ram, 0, idx);
+		if (bitops_clear_bits(&w->ram->level[0][idx], mask) == BITOPS_FULL)
+			clear_summary(w, 0, idx);
 	}
 }
 
 /* Set the bits of [first, first + count) if all are clear, word by word;
- * on a conflict give back what was taken and return false. */
-static bool claim_range(struct physim_ram *ram, uint64_t first, uint64_t count)
+ * on a conflict give back what was taken and return false. Words this fills
+ * are recorded in the summary at once: a range usually covers whole words,
+ * and a later search would otherwise walk through them one by one. */
+static bool claim_range_as(struct summary_writer *w, uint64_t first, uint64_t count)
 {
+	struct physim_ram *ram = w->ram;
 	for (uint64_t p = first, end = first + count; p < end;) {
 		uint64_t idx, after, start = p;
 		uint64_t mask = bitops_range_step(&p, end, &idx);
 		if (!bitops_try_set_mask(&ram->level[0][idx], mask, &after)) {
-			unclaim(ram, first, start);
+			unclaim(w, first, start);
 			return false;
 		}
 		if (after == mask)
 			note_touched(ram, idx);
 		if (after == BITOPS_FULL)
-			note_full(ram, 0, idx);
+			(void)note_seen_full(w, 0, idx);
 	}
 	return true;
+}
+
+static bool claim_range(struct physim_ram *ram, uint64_t first, uint64_t count)
+{
+	struct summary_writer w = {ram, false};
+	bool ok = claim_range_as(&w, first, count);
+	writer_end(&w);
+	return ok;
 }
 
 /* Clear the bits of [first, first + count) if all are set. Callers check
@@ -372,19 +591,37 @@ static bool claim_range(struct physim_ram *ram, uint64_t first, uint64_t count)
  * taken back, which fails only if a third thread allocated them meanwhile. */
 static bool release_range(struct physim_ram *ram, uint64_t first, uint64_t count)
 {
+	struct summary_writer w = {ram, false};
+	bool ok = true;
 	for (uint64_t p = first, end = first + count; p < end;) {
 		uint64_t idx, before, start = p;
 		uint64_t mask = bitops_range_step(&p, end, &idx);
 		if (!bitops_try_clear_mask(&ram->level[0][idx], mask, &before)) {
-			if (start > first && !claim_range(ram, first, start - first))
+			if (start > first && !claim_range_as(&w, first, start - first))
 				physim_log_error("ram: racing double free of frames at %#llx",
 						 (unsigned long long)frame_hpa(ram, first));
-			return false;
+			ok = false;
+			break;
 		}
 		if (before == BITOPS_FULL)
-			note_not_full(ram, 0, idx);
+			clear_summary(&w, 0, idx);
 	}
-	return true;
+	writer_end(&w);
+	return ok;
+}
+
+/* A single frame, no debug mode: one atomic instruction on the word. */
+static int release_frame(struct physim_ram *ram, uint64_t frame)
+{
+	uint64_t idx = frame / BITOPS_WORD_BITS;
+	if (overlaps_reserved(ram, frame, 1) ||
+	    !bitops_test_and_clear(&ram->level[0][idx], (unsigned)(frame % BITOPS_WORD_BITS))) {
+		physim_log_debug("ram: free of the frame at %#llx: not allocated",
+				 (unsigned long long)frame_hpa(ram, frame));
+		return -ENOENT;
+	}
+	note_room(ram, idx);
+	return 0;
 }
 
 /* ---- debug modes ---- */
@@ -421,8 +658,11 @@ static void debug_on_free(struct physim_ram *ram, uint64_t first, uint64_t count
 static int finish_alloc(struct physim_ram *ram, uint64_t first, uint64_t count)
 {
 	int rc = debug_on_alloc(ram, first, count);
-	if (rc < 0)
-		unclaim(ram, first, first + count);
+	if (rc < 0) {
+		struct summary_writer w = {ram, false};
+		unclaim(&w, first, first + count);
+		writer_end(&w);
+	}
 	return rc;
 }
 
@@ -449,9 +689,11 @@ int physim_ram_alloc_frame(struct physim_ram *ram, physim_hpa_t *hpa)
 		return -EINVAL;
 	if (!claim_one(ram, &frame))
 		return -ENOMEM;
-	int rc = finish_alloc(ram, frame, 1);
-	if (rc < 0)
-		return rc;
+	if (PHYSIM_UNLIKELY(ram->debug != 0)) {
+		int rc = finish_alloc(ram, frame, 1);
+		if (rc < 0)
+			return rc;
+	}
 	*hpa = frame_hpa(ram, frame);
 	return 0;
 }
@@ -462,14 +704,30 @@ int physim_ram_free_frame(struct physim_ram *ram, physim_hpa_t hpa)
 	if (ram == NULL || !physim_is_aligned(hpa, PHYSIM_FRAME_SIZE) ||
 	    !hpa_to_frame(ram, hpa, &frame))
 		return -EINVAL;
-	int rc = free_run(ram, frame, 1);
-	if (rc == 0) {
-		/* The next allocation will most likely find this frame. */
-		uint64_t idx = frame / BITOPS_WORD_BITS;
-		if (atomic_load_explicit(&ram->hint_word, memory_order_relaxed) != idx)
-			atomic_store_explicit(&ram->hint_word, idx, memory_order_relaxed);
-	}
+	int rc =
+	    PHYSIM_LIKELY(ram->debug == 0) ? release_frame(ram, frame) : free_run(ram, frame, 1);
+	/* The next allocation of this thread will most likely take it back. */
+	if (rc == 0)
+		remember_word(ram, frame / BITOPS_WORD_BITS);
 	return rc;
+}
+
+struct run_request {
+	uint64_t count, align_frames, start;
+};
+
+/* One search for a run, claiming it if it can. */
+static bool search_run(struct summary_writer *w, bool trust_summary, void *arg)
+{
+	struct run_request *r = arg;
+	for (;;) {
+		r->start = find_free_run(w, trust_summary, r->count, r->align_frames);
+		if (r->start == NO_INDEX)
+			return false;
+		/* A conflict means another thread took part of the run first. */
+		if (claim_range_as(w, r->start, r->count))
+			return true;
+	}
 }
 
 int physim_ram_alloc_frames(struct physim_ram *ram, size_t nframes, uint64_t align_bytes,
@@ -482,21 +740,16 @@ int physim_ram_alloc_frames(struct physim_ram *ram, size_t nframes, uint64_t ali
 	if (nframes == 1 && align_bytes == PHYSIM_FRAME_SIZE)
 		return physim_ram_alloc_frame(ram, hpa);
 
-	uint64_t start;
-	do {
-		start = find_free_run(ram, nframes, align_bytes >> PHYSIM_FRAME_SHIFT);
-		if (start == NO_INDEX) {
-			physim_log_debug("ram: no %zu free frames aligned to %#llx", nframes,
-					 (unsigned long long)align_bytes);
-			return -ENOMEM;
-		}
-		/* A conflict means another thread took part of the run first. */
-	} while (!claim_range(ram, start, nframes));
-
-	int rc = finish_alloc(ram, start, nframes);
+	struct run_request r = {nframes, align_bytes >> PHYSIM_FRAME_SHIFT, NO_INDEX};
+	if (!search_until_sure(ram, search_run, &r)) {
+		physim_log_debug("ram: no %zu free frames aligned to %#llx", nframes,
+				 (unsigned long long)align_bytes);
+		return -ENOMEM;
+	}
+	int rc = finish_alloc(ram, r.start, nframes);
 	if (rc < 0)
 		return rc;
-	*hpa = frame_hpa(ram, start);
+	*hpa = frame_hpa(ram, r.start);
 	return 0;
 }
 
@@ -766,6 +1019,7 @@ int physim_ram_create(const struct physim_ram_config *config, struct physim_ram 
 	if (ram == NULL)
 		return -ENOMEM;
 	memset(ram, 0, sizeof(*ram));
+	ram->id = atomic_fetch_add(&last_ram_id, 1) + 1;
 	ram->base = c.base;
 	ram->size = c.size;
 	ram->nframes = c.size >> PHYSIM_FRAME_SHIFT;

@@ -236,6 +236,29 @@ static void test_try_set_clear(void **state)
 	}
 }
 
+static void test_test_and_clear(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < NEDGE + NRANDOM; i++) {
+		uint64_t w = input_word(i);
+		for (unsigned b = 0; b < 64; b++) {
+			_Atomic uint64_t a = w;
+			uint64_t without = w & ~ref_mask(b, 1);
+			assert_int_equal(bitops_test_and_clear(&a, b), ref_bit(w, b));
+			assert_true(atomic_load(&a) == without);
+			/* Again: the bit is clear now, and nothing changes. */
+			assert_false(bitops_test_and_clear(&a, b));
+			assert_true(atomic_load(&a) == without);
+		}
+	}
+	_Atomic uint64_t a = UINT64_C(0x8000000000000001);
+	assert_true(bitops_test_and_clear(&a, 63));
+	assert_true(atomic_load(&a) == 1);
+	assert_false(bitops_test_and_clear(&a, 62));
+	assert_true(bitops_test_and_clear(&a, 0));
+	assert_true(atomic_load(&a) == 0);
+}
+
 static void test_claim_lowest_zero(void **state)
 {
 	(void)state;
@@ -286,10 +309,14 @@ static void *claim_thread(void *p)
 			uint64_t after;
 			while (bitops_claim_lowest_zero(&arg->words[i], &bit, &after))
 				atomic_fetch_add(&arg->owner[i * 64 + bit], 1);
-			/* Give back bit 5 if it is set, and run again. */
+			/* Give back bits 5 and 40 if they are set, and run again.
+			 * Both ways of clearing: only a caller that really cleared
+			 * a bit may give up its claim. */
 			uint64_t before;
 			if (bitops_try_clear_mask(&arg->words[i], UINT64_C(1) << 5, &before))
 				atomic_fetch_sub(&arg->owner[i * 64 + 5], 1);
+			if (bitops_test_and_clear(&arg->words[i], 40))
+				atomic_fetch_sub(&arg->owner[i * 64 + 40], 1);
 		}
 	}
 	return NULL;
@@ -316,10 +343,10 @@ static void test_claim_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ctz_popcount),  cmocka_unit_test(test_masks),
-	    cmocka_unit_test(test_find_from),	  cmocka_unit_test(test_range_step),
-	    cmocka_unit_test(test_try_set_clear), cmocka_unit_test(test_claim_lowest_zero),
-	    cmocka_unit_test(test_claim_threads),
+	    cmocka_unit_test(test_ctz_popcount),      cmocka_unit_test(test_masks),
+	    cmocka_unit_test(test_find_from),	      cmocka_unit_test(test_range_step),
+	    cmocka_unit_test(test_try_set_clear),     cmocka_unit_test(test_test_and_clear),
+	    cmocka_unit_test(test_claim_lowest_zero), cmocka_unit_test(test_claim_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 
 #include <physim/ram.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,6 +353,80 @@ static void test_base_zero(void **state)
 	assert_stats(ram, n, 4, 0);
 	assert_int_equal(physim_ram_alloc_frame(ram, &hpa), 0);
 	assert_true(hpa >= 4 * F);
+	physim_ram_destroy(ram);
+}
+
+/* ---- where allocation looks first ---- */
+
+/* A thread's hint belongs to one RAM: a thread using two RAMs in turn
+ * finds in each the frame it just freed there. (A hint not tied to its RAM
+ * would send the small RAM's search to a word of the big one, past the end
+ * of its bitmap.) */
+static void test_hint_is_per_ram(void **state)
+{
+	(void)state;
+	const physim_hpa_t base = 0x80000000;
+	struct physim_ram *a = make_ram((struct physim_ram_config){.size = 4096 * F});
+	struct physim_ram *b = make_ram((struct physim_ram_config){.size = 128 * F});
+	assert_int_equal(physim_ram_alloc_at(a, base, 4096 * F), 0);
+	assert_int_equal(physim_ram_alloc_at(b, base, 128 * F), 0);
+	for (uint64_t i = 0; i < 200; i++) {
+		physim_hpa_t fa = base + (i * 37 % 4096) * F, fb = base + (i * 11 % 128) * F, got;
+		assert_int_equal(physim_ram_free_frame(a, fa), 0);
+		assert_int_equal(physim_ram_free_frame(b, fb), 0);
+		assert_int_equal(physim_ram_alloc_frame(a, &got), 0);
+		assert_int_equal(got, fa);
+		assert_int_equal(physim_ram_alloc_frame(b, &got), 0);
+		assert_int_equal(got, fb);
+	}
+	physim_ram_destroy(a);
+	physim_ram_destroy(b);
+}
+
+struct hint_thread {
+	struct physim_ram *ram;
+	physim_hpa_t freed, got;
+	pthread_barrier_t *step;
+};
+
+static void *hint_thread_main(void *p)
+{
+	struct hint_thread *t = p;
+	int rc = physim_ram_free_frame(t->ram, t->freed);
+	pthread_barrier_wait(t->step); /* freed; now the main thread frees */
+	pthread_barrier_wait(t->step);
+	if (rc == 0 && physim_ram_alloc_frame(t->ram, &t->got) != 0)
+		t->got = 0;
+	return NULL;
+}
+
+/* Each thread first looks where it freed last, not where anybody did: a
+ * thread gets back its own frame although another freed one since. (A
+ * shared "last freed" hint would hand it the other thread's frame, and two
+ * threads churning would share bitmap cache lines.) */
+static void test_hint_is_per_thread(void **state)
+{
+	(void)state;
+	const physim_hpa_t base = 0x80000000;
+	const uint64_t n = 64 * 64 * 2;
+	struct physim_ram *ram = make_ram((struct physim_ram_config){.size = n * F});
+	assert_int_equal(physim_ram_alloc_at(ram, base, n * F), 0);
+	pthread_barrier_t step;
+	assert_int_equal(pthread_barrier_init(&step, NULL, 2), 0);
+	struct hint_thread t = {.ram = ram, .freed = base + (64 * 70 + 9) * F, .step = &step};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, hint_thread_main, &t), 0);
+	pthread_barrier_wait(&step);
+	const physim_hpa_t mine = base + 3 * 64 * F; /* a lower frame: first for a search */
+	assert_int_equal(physim_ram_free_frame(ram, mine), 0);
+	pthread_barrier_wait(&step);
+	pthread_join(th, NULL);
+	pthread_barrier_destroy(&step);
+	assert_int_equal(t.got, t.freed);
+	physim_hpa_t got;
+	assert_int_equal(physim_ram_alloc_frame(ram, &got), 0);
+	assert_int_equal(got, mine);
+	assert_stats(ram, n, 0, n);
 	physim_ram_destroy(ram);
 }
 
@@ -859,6 +934,8 @@ int main(void)
 	    cmocka_unit_test(test_translation),
 	    cmocka_unit_test(test_alloc_free_single),
 	    cmocka_unit_test(test_base_zero),
+	    cmocka_unit_test(test_hint_is_per_ram),
+	    cmocka_unit_test(test_hint_is_per_thread),
 	    cmocka_unit_test(test_bad_input_changes_nothing),
 	    cmocka_unit_test(test_alloc_frames_aligned_odd_base),
 	    cmocka_unit_test(test_alloc_frames_fragmented),

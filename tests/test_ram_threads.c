@@ -404,12 +404,182 @@ static void test_summary_race(void **state)
 	}
 }
 
+/*
+ * No false -ENOMEM: k = 2 * NTHREADS frames are free and every thread holds
+ * at most two at a time, so whenever a thread asks for a frame at least one
+ * of the k is neither held nor being taken or given back by anybody else
+ * (others hold at most 2 * (NTHREADS - 1), the asker at most 1). Every
+ * allocation must therefore succeed. The frames sit two to a word, one to a
+ * word, and spread over different summary words, so words and summary bits
+ * flip between full and not full all the time, and a thread's second frame
+ * usually needs a search (its hint word is the one it freed last). Half the
+ * allocations are alloc_frames(1 frame, 8 KiB aligned), which searches from
+ * the start every time; the k frames are all even, so for that call too at
+ * least one fits.
+ */
+#define FIGHT_FRAMES (2 * NTHREADS)
+
+struct fight {
+	struct physim_ram *ram;
+	physim_hpa_t base;
+	const uint64_t *frames; /* the FIGHT_FRAMES frames left free */
+	_Atomic int *owner;	/* per frame of RAM */
+	pthread_barrier_t start;
+	unsigned iterations;
+	_Atomic unsigned long enomem, wrong, allocs;
+	_Atomic bool have_msg;
+	char msg[200];
+};
+
+struct fighter {
+	struct fight *f;
+	int id;
+	uint64_t rng;
+};
+
+static void fight_report(struct fight *f, const char *fmt, ...)
+{
+	bool expected = false;
+	if (atomic_compare_exchange_strong(&f->have_msg, &expected, true)) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
+		va_end(ap);
+	}
+}
+
+/* Take one frame for thread t, through either call (alloc_frames always
+ * searches; alloc_frame tries its hint first); false after recording a
+ * failure. */
+static bool fight_take(struct fighter *t, physim_hpa_t *hpa, bool search)
+{
+	struct fight *f = t->f;
+	int rc = search ? physim_ram_alloc_frames(f->ram, 1, 2 * F, hpa)
+			: physim_ram_alloc_frame(f->ram, hpa);
+	if (rc != 0) {
+		atomic_fetch_add(rc == -ENOMEM ? &f->enomem : &f->wrong, 1);
+		fight_report(f, "%s failed with %d (thread %d) while a frame was free",
+			     search ? "alloc_frames" : "alloc_frame", rc, t->id);
+		return false;
+	}
+	uint64_t frame = (*hpa - f->base) / F;
+	bool listed = false;
+	for (int i = 0; i < FIGHT_FRAMES; i++)
+		listed |= f->frames[i] == frame;
+	int prev = atomic_exchange(&f->owner[frame], t->id);
+	if (!listed || prev != 0) {
+		atomic_fetch_add(&f->wrong, 1);
+		fight_report(f, "frame %llu handed out (listed %d, owner was %d)",
+			     (unsigned long long)frame, listed, prev);
+	}
+	atomic_fetch_add(&f->allocs, 1);
+	return true;
+}
+
+static void fight_give(struct fighter *t, physim_hpa_t hpa)
+{
+	struct fight *f = t->f;
+	atomic_store(&f->owner[(hpa - f->base) / F], 0);
+	if (physim_ram_free_frame(f->ram, hpa) != 0) {
+		atomic_fetch_add(&f->wrong, 1);
+		fight_report(f, "free of frame %llu failed (thread %d)",
+			     (unsigned long long)((hpa - f->base) / F), t->id);
+	}
+}
+
+static void *fighter_main(void *p)
+{
+	struct fighter *t = p;
+	pthread_barrier_wait(&t->f->start);
+	for (unsigned i = 0; i < t->f->iterations; i++) {
+		t->rng ^= t->rng << 13;
+		t->rng ^= t->rng >> 7;
+		t->rng ^= t->rng << 17;
+		physim_hpa_t a, b;
+		if (!fight_take(t, &a, t->rng & 2))
+			continue;
+		if (!fight_take(t, &b, t->rng & 4)) {
+			fight_give(t, a);
+			continue;
+		}
+		fight_give(t, t->rng & 1 ? a : b);
+		fight_give(t, t->rng & 1 ? b : a);
+	}
+	return NULL;
+}
+
+static void run_fight(const uint64_t *frames, uint64_t n, unsigned iterations)
+{
+	static struct fight f;
+	f = (struct fight){.base = 0x80000000, .frames = frames, .iterations = iterations};
+	f.owner = calloc(n, sizeof(*f.owner));
+	assert_non_null(f.owner);
+	assert_int_equal(
+	    physim_ram_create(&(struct physim_ram_config){.base = f.base, .size = n * F}, &f.ram),
+	    0);
+	assert_int_equal(physim_ram_alloc_at(f.ram, f.base, n * F), 0);
+	for (int i = 0; i < FIGHT_FRAMES; i++)
+		assert_int_equal(physim_ram_free_frame(f.ram, f.base + frames[i] * F), 0);
+	assert_int_equal(physim_ram_stats(f.ram).free_frames, FIGHT_FRAMES);
+
+	struct fighter t[NTHREADS];
+	pthread_t th[NTHREADS];
+	assert_int_equal(pthread_barrier_init(&f.start, NULL, NTHREADS), 0);
+	for (int i = 0; i < NTHREADS; i++) {
+		t[i] = (struct fighter){.f = &f, .id = i + 1, .rng = 0x2545f4914f6cdd1du * (i + 1)};
+		assert_int_equal(pthread_create(&th[i], NULL, fighter_main, &t[i]), 0);
+	}
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&f.start);
+	printf("fight over %llu frames: %lu allocations, %lu -ENOMEM\n", (unsigned long long)n,
+	       atomic_load(&f.allocs), atomic_load(&f.enomem));
+	if (atomic_load(&f.enomem) != 0 || atomic_load(&f.wrong) != 0)
+		fail_msg("%lu false -ENOMEM, %lu other errors; first: %s", atomic_load(&f.enomem),
+			 atomic_load(&f.wrong), f.msg);
+	assert_int_equal(atomic_load(&f.allocs), 2ul * NTHREADS * iterations);
+
+	/* Afterwards exactly the k frames are free, and a search finds each. */
+	assert_int_equal(physim_ram_stats(f.ram).free_frames, FIGHT_FRAMES);
+	for (int i = 0; i < FIGHT_FRAMES; i++) {
+		physim_hpa_t hpa;
+		assert_int_equal(physim_ram_alloc_frame(f.ram, &hpa), 0);
+		assert_int_equal(atomic_exchange(&f.owner[(hpa - f.base) / F], 1), 0);
+	}
+	physim_hpa_t hpa;
+	assert_int_equal(physim_ram_alloc_frame(f.ram, &hpa), -ENOMEM);
+	physim_ram_destroy(f.ram);
+	free(f.owner);
+}
+
+static void test_no_false_enomem(void **state)
+{
+	(void)state;
+	const uint64_t n = 64 * 64 * 3; /* 3 levels: 192 words, 3 summary words */
+	/* All even (8 KiB aligned). Two to a word, in words of different
+	 * summary words. */
+	const uint64_t pairs[FIGHT_FRAMES] = {
+	    2, 60, 64 * 9 + 2, 64 * 9 + 4, 64 * 70 + 0, 64 * 70 + 62, 64 * 191 + 6, 64 * 191 + 8};
+	/* One to a word. */
+	const uint64_t singles[FIGHT_FRAMES] = {
+	    0, 64 + 6, 64 * 2 + 62, 64 * 63 + 10, 64 * 64 + 2, 64 * 100 + 32, 64 * 130, n - 2};
+	/* Mixed, all under one summary word. */
+	const uint64_t mixed[FIGHT_FRAMES] = {64 * 5 + 2,  64 * 5 + 4,	 64 * 6 + 40, 64 * 7,
+					      64 * 20 + 8, 64 * 20 + 10, 64 * 21 + 2, 64 * 63 + 62};
+	for (int round = 0; round < 3; round++) {
+		run_fight(pairs, n, 100000);
+		run_fight(singles, n, 100000);
+		run_fight(mixed, n, 100000);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_mixed_churn),
 	    cmocka_unit_test(test_fight_for_last_frames),
 	    cmocka_unit_test(test_summary_race),
+	    cmocka_unit_test(test_no_false_enomem),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
