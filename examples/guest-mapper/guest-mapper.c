@@ -40,6 +40,9 @@ static const struct arch arches[] = {
 	 * (SDM Vol. 3C 29.3.5), which the dirty log harvests. */
 	.s2_ctl = {.ept_ad = true},
 	.hw_dirty = true,
+	.levels = "x86 numbering, PML4 = 4 ... PT = 1",
+	.s1_fault = "#PF, syndrome = its error code",
+	.s2_fault = "EPT violation, syndrome = exit qualification",
 	.code = {0xf4, 0xeb, 0xfd},
 	.code_len = 3,
 	.code_text = "1: hlt; jmp 1b",
@@ -51,6 +54,9 @@ static const struct arch arches[] = {
 	.stage2_root = "VTTBR_EL2",
 	.stage1_format = "aarch64-4k-48",
 	.stage1_root = "TTBR0_EL1",
+	.levels = "Arm lookup levels, 0 ... 3",
+	.s1_fault = "abort to EL1, syndrome = ESR_EL1 FSC",
+	.s2_fault = "stage-2 abort to EL2, syndrome = ESR_EL2 FSC",
 	.code = {0x7f, 0x20, 0x03, 0xd5, 0xff, 0xff, 0xff, 0x17},
 	.code_len = 8,
 	.code_text = "1: wfi; b 1b",
@@ -62,6 +68,9 @@ static const struct arch arches[] = {
 	.stage2_root = "hgatp",
 	.stage1_format = "sv48",
 	.stage1_root = "vsatp",
+	.levels = "RISC-V numbering, 3 ... 0",
+	.s1_fault = "page fault, syndrome = scause 12/13/15",
+	.s2_fault = "guest-page fault, syndrome = scause 20/21/23",
 	.code = {0x73, 0x00, 0x50, 0x10, 0x6f, 0xf0, 0xdf, 0xff},
 	.code_len = 8,
 	.code_text = "1: wfi; j 1b",
@@ -69,6 +78,7 @@ static const struct arch arches[] = {
 };
 
 #define DEFAULT_RAM_SIZE (UINT64_C(2) << 30)
+#define MAX_RAM_SIZE	 (UINT64_C(1) << 40)
 #define MAX_IMAGE_BYTES	 (UINT64_C(64) << 20)
 
 /* ---- output ---- */
@@ -145,8 +155,9 @@ static int option_value(struct machine *m, struct options *o, const char *name, 
 	}
 	if (strcmp(name, "--ram") == 0) {
 		if (parse_size(v, &m->ram_size) != 0 || m->ram_size == 0 ||
+		    m->ram_size > MAX_RAM_SIZE ||
 		    !physim_is_aligned(m->ram_size, PHYSIM_FRAME_SIZE))
-			return bad_option("--ram: '%s' is not a non-zero multiple of 4K", v);
+			return bad_option("--ram: '%s' is not a multiple of 4K from 4K to 1T", v);
 		return EXIT_OK;
 	}
 	if (strcmp(name, "--config") == 0)

@@ -109,9 +109,12 @@ struct arch {
 	const char *stage1_format; /* the guest's own table */
 	const char *stage1_root;
 	struct physim_mmu_ctl s1_ctl, s2_ctl;
-	bool hw_dirty;	 /* the walker sets a stage-2 dirty bit the
-			    dirty log harvests (EPT A/D) */
-	uint8_t code[8]; /* the built-in image's halt loop */
+	bool hw_dirty;	      /* the walker sets a stage-2 dirty bit the
+				 dirty log harvests (EPT A/D) */
+	const char *levels;   /* how the architecture numbers table levels */
+	const char *s1_fault; /* a stage-1 fault, as the guest sees it */
+	const char *s2_fault; /* a stage-2 fault, as the hypervisor sees it */
+	uint8_t code[8];      /* the built-in image's halt loop */
 	size_t code_len;
 	const char *code_text; /* its disassembly */
 };
@@ -162,6 +165,8 @@ struct machine {
 	/* One virtual CPU: the two MMU contexts and its TLB. */
 	struct physim_mmu *s1, *s2;
 	struct physim_tlb *tlb;
+	uint64_t exits_handled, exits_refused; /* nested page faults */
+	uint64_t guest_faults;		       /* stage-1 faults, the guest's own */
 };
 
 /* Output: say() prints unless --quiet; fail() reports an error on stderr

@@ -25,6 +25,7 @@ struct guest_access {
 };
 
 static const char vcpu_text[] = "stored by the vCPU";
+static const char hv_text[] = "written by the hypervisor";
 static const uint8_t uart_byte[4] = {'H', 0, 0, 0}; /* a 32-bit register write */
 
 /* ---- the accesses the guest makes ---- */
@@ -44,6 +45,23 @@ static const struct vm_region *first_region(const struct machine *m, enum region
 static uint64_t middle(const struct vm_region *r)
 {
 	return physim_align_down(r->size / 2, PAGE);
+}
+
+/* Where the vCPU's store to lazy RAM goes (through the guest's direct
+ * map), and where the hypervisor's own write goes (crossing a page). */
+static uint64_t vcpu_store_gpa(const struct machine *m)
+{
+	return m->lazy->gpa + middle(m->lazy) + 0x80;
+}
+
+static uint64_t accessor_gpa(const struct vm_region *r)
+{
+	return r->gpa + r->size - (r->size >= 2 * PAGE ? PAGE : 0) - 24;
+}
+
+static bool in_page(uint64_t page, uint64_t gpa, uint64_t len)
+{
+	return gpa < page + PAGE && page < gpa + len;
 }
 
 static void add(struct guest_access *list, size_t *n, enum access_type type, uint64_t gva,
@@ -73,8 +91,8 @@ static size_t guest_accesses(const struct machine *m, struct guest_access *list)
 		list[n - 1].store = uart_byte;
 	}
 	if (m->lazy != NULL) {
-		add(list, &n, ACCESS_WRITE, GVA_PHYSMAP + m->lazy->gpa + middle(m->lazy) + 0x80,
-		    sizeof(vcpu_text), "lazy RAM, never touched yet");
+		add(list, &n, ACCESS_WRITE, GVA_PHYSMAP + vcpu_store_gpa(m), sizeof(vcpu_text),
+		    "lazy RAM, never touched yet");
 		list[n - 1].store = vcpu_text;
 	}
 	if (m->have_hole) {
@@ -123,18 +141,20 @@ static int nested_fault_exit(struct machine *m, const struct guest_access *ga,
 	uint32_t acc = fault_access(ga, f);
 	int rc = physim_aspace_handle_page_fault(m->as, f->gpa, acc);
 	const char *what = acc == PHYSIM_W ? "W" : acc == PHYSIM_X ? "X" : "R";
+	say(m, "              -> the hypervisor: handle_page_fault(%#llx, %s) ",
+	    (unsigned long long)f->gpa, what);
 	if (rc == 0) {
-		say(m,
-		    "            -> handle_page_fault(GPA %#llx, %s): a zeroed frame backs the "
-		    "page now; the guest resumes and retries\n",
-		    (unsigned long long)f->gpa, what);
+		m->exits_handled++;
+		say(m, "backs the page with a\n"
+		       "                 zeroed frame; the guest resumes and retries the access\n");
 		return 0;
 	}
+	m->exits_refused++;
 	say(m,
-	    "            -> handle_page_fault(GPA %#llx, %s) refuses (%s): nothing can back "
-	    "it.\n               A hypervisor would emulate a device there, inject an abort "
-	    "into the guest, or stop the VM.\n",
-	    (unsigned long long)f->gpa, what, physim_strerror(rc));
+	    "refuses (%s):\n"
+	    "                 nothing can back this GPA. A hypervisor would emulate a device\n"
+	    "                 there, inject an abort into the guest, or stop the VM.\n",
+	    physim_strerror(rc));
 	return rc;
 }
 
@@ -148,13 +168,16 @@ static int translate(struct machine *m, const struct physim_access *acc, struct 
 	return physim_nested_translate(m->s1, m->s2, acc, x);
 }
 
-static void show_fault(const struct machine *m, const struct physim_fault *f)
+static void show_fault(struct machine *m, const struct physim_fault *f)
 {
-	say(m, "     %-6s %s%s\n", f->stage == 2 ? "exit" : "#PF", physim_fault_str(f),
-	    f->stage == 2 && !f->s1ptw ? " (the final GPA)" : "");
-	if (f->stage == 1)
-		say(m, "            -> the guest's own page fault: delivered to the guest kernel, "
-		       "not the hypervisor's business\n");
+	bool nested = f->stage == 2;
+	say(m, "     %-8s %s\n", nested ? "exit" : "fault", physim_fault_str(f));
+	if (!nested) {
+		m->guest_faults++;
+		say(m,
+		    "              -> the guest's own page fault: delivered to the guest kernel,\n"
+		    "                 not to the hypervisor\n");
+	}
 }
 
 /* One guest access as the hardware runs it. The MMU translates
@@ -206,14 +229,16 @@ static int complete_access(struct machine *m, const struct guest_access *ga,
 
 /* ---- 5. nested translations ---- */
 
+/* Text if it is text (a trailing NUL aside), else hex. */
 static void show_bytes(const struct machine *m, const char *verb, const uint8_t *p, size_t n)
 {
-	bool text = n > 1;
-	for (size_t i = 0; i < n; i++)
+	size_t len = n > 1 && p[n - 1] == 0 ? n - 1 : n;
+	bool text = len > 1;
+	for (size_t i = 0; i < len; i++)
 		text &= isprint(p[i]) != 0;
-	say(m, "     %-6s", verb);
+	say(m, "     %-8s", verb);
 	if (text) {
-		say(m, " \"%.*s\"\n", (int)n, (const char *)p);
+		say(m, " \"%.*s\"\n", (int)len, (const char *)p);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -221,34 +246,66 @@ static void show_bytes(const struct machine *m, const char *verb, const uint8_t 
 	say(m, "\n");
 }
 
+/* One line "label  GVA a -> GPA b  rest", columns padded to line up. */
+struct stage_cols {
+	int in, out; /* widths of the two address columns */
+};
+
+static void show_stage(const struct machine *m, const char *label, const char *in_name, uint64_t in,
+		       const char *out_name, uint64_t out, struct stage_cols w, const char *rest)
+{
+	char a[24], b[24];
+	snprintf(a, sizeof(a), "%#llx", (unsigned long long)in);
+	snprintf(b, sizeof(b), "%#llx", (unsigned long long)out);
+	say(m, "     %-8s %s %-*s -> %s %-*s  %s\n", label, in_name, w.in, a, out_name, w.out, b,
+	    rest);
+}
+
+static int hex_len(uint64_t v)
+{
+	char buf[24];
+	return snprintf(buf, sizeof(buf), "%#llx", (unsigned long long)v);
+}
+
+static int max_int(int a, int b)
+{
+	return a > b ? a : b;
+}
+
 /* Each stage on its own, as the guest and the hypervisor each see it: the
  * guest's table walked through the guest-memory handler, then the GPA
- * through stage 2. probe: no accessed/dirty updates. */
+ * through stage 2 (probes: no accessed/dirty updates); then the combined
+ * result of the nested walk. */
 static void show_stages(const struct machine *m, const struct guest_access *ga,
 			const struct physim_xlate *x)
 {
-	struct physim_access acc = to_access(ga);
-	struct physim_xlate x1, x2;
-	char sz[32];
-	if (physim_mmu_probe(m->s1, &acc, &x1) == 0)
-		say(m, "     stage1 GVA %#14llx -> GPA %#12llx  %7s page, level %d (%s)\n",
-		    (unsigned long long)ga->gva, (unsigned long long)x1.pa,
-		    show_size(sz, x1.page_size), x1.level, m->arch->stage1_root);
-	acc.va = x->gpa;
-	if (physim_mmu_probe(m->s2, &acc, &x2) == 0)
-		say(m, "     stage2 GPA %#14llx -> HPA %#12llx  %7s page, level %d (%s)\n",
-		    (unsigned long long)x->gpa, (unsigned long long)x2.pa,
-		    show_size(sz, x2.page_size), x2.level, m->arch->stage2_root);
-	char fl[32];
-	say(m, "     nested GVA %#14llx -> HPA %#12llx  %7s, %s, %u memory references\n",
-	    (unsigned long long)ga->gva, (unsigned long long)x->pa, show_size(sz, x->page_size),
-	    show_flags(fl, x->perms), x->mem_refs);
+	struct physim_access acc1 = to_access(ga), acc2 = acc1;
+	struct physim_xlate x1 = {0}, x2 = {0};
+	acc2.va = x->gpa;
+	int rc1 = physim_mmu_probe(m->s1, &acc1, &x1);
+	int rc2 = physim_mmu_probe(m->s2, &acc2, &x2);
+	struct stage_cols w = {max_int(hex_len(ga->gva), hex_len(x->gpa)),
+			       max_int(hex_len(x->gpa), hex_len(x->pa))};
+	char sz[32], fl[32], rest[96];
+	if (rc1 == 0) {
+		snprintf(rest, sizeof(rest), "%s page at level %d (%s)",
+			 show_size(sz, x1.page_size), x1.level, m->arch->stage1_root);
+		show_stage(m, "stage 1", "GVA", ga->gva, "GPA", x1.pa, w, rest);
+	}
+	if (rc2 == 0) {
+		snprintf(rest, sizeof(rest), "%s page at level %d (%s)",
+			 show_size(sz, x2.page_size), x2.level, m->arch->stage2_root);
+		show_stage(m, "stage 2", "GPA", x->gpa, "HPA", x2.pa, w, rest);
+	}
+	snprintf(rest, sizeof(rest), "%s, %s, %u memory references", show_size(sz, x->page_size),
+		 show_flags(fl, x->perms), x->mem_refs);
+	show_stage(m, "nested", "GVA", ga->gva, "HPA", x->pa, w, rest);
 }
 
 static int demonstrate(struct machine *m, const struct guest_access *ga)
 {
 	struct physim_xlate x;
-	say(m, "\n   %s GVA %#llx: %s\n", type_name(ga->type), (unsigned long long)ga->gva,
+	say(m, "\n   %s at GVA %#llx: %s\n", type_name(ga->type), (unsigned long long)ga->gva,
 	    ga->what);
 	int rc = vcpu_access(m, ga, false, &x);
 	if (rc == -EFAULT)
@@ -276,8 +333,13 @@ int step_vcpu(struct machine *m)
 	int rc = physim_aspace_dirty_log_enable(m->as);
 	if (rc != 0)
 		return fail("enabling dirty logging", rc);
-	say(m, "   dirty logging on (physim_aspace_dirty_log_enable); each access walks both "
-	       "tables\n");
+	say(m,
+	    "   Dirty logging is on from here (physim_aspace_dirty_log_enable). Each access\n"
+	    "   below walks both tables, and\n"
+	    "     a stage-2 fault exits to the hypervisor: %s\n"
+	    "     a stage-1 fault goes to the guest:       %s\n"
+	    "     table levels:                            %s\n",
+	    m->arch->s2_fault, m->arch->s1_fault, m->arch->levels);
 	struct guest_access list[MAX_ACCESSES];
 	size_t n = guest_accesses(m, list);
 	for (size_t i = 0; rc == 0 && i < n; i++)
@@ -292,19 +354,20 @@ int step_vcpu(struct machine *m)
  * at guest-physical addresses, with no guest page table involved. */
 static int accessor_lazy(struct machine *m, const struct vm_region *r)
 {
-	static const char msg[] = "written by the hypervisor across a page boundary";
-	uint64_t at = r->gpa + r->size - (r->size >= 2 * PAGE ? PAGE : 0) - 24;
+	uint64_t at = accessor_gpa(r);
 	uint64_t before = physim_aspace_stats(m->as).faults_handled;
-	int rc = physim_guest_write(m->as, at, msg, sizeof(msg));
-	char back[sizeof(msg)];
+	int rc = physim_guest_write(m->as, at, hv_text, sizeof(hv_text));
+	char back[sizeof(hv_text)];
 	if (rc == 0)
 		rc = physim_guest_read(m->as, at, back, sizeof(back));
 	if (rc != 0)
 		return fail("accessing lazy RAM", rc);
-	if (memcmp(back, msg, sizeof(msg)) != 0)
+	if (memcmp(back, hv_text, sizeof(hv_text)) != 0)
 		return fail("reading back what was written", -EIO);
-	say(m, "   write + read %zu bytes at GPA %#llx: \"%s\"; %llu lazy page(s) populated\n",
-	    sizeof(msg), (unsigned long long)at, back,
+	say(m,
+	    "   wrote and read back %zu bytes at GPA %#llx, across a page boundary:\n"
+	    "     \"%s\"; lazy pages backed by the accessor: %llu\n",
+	    sizeof(hv_text), (unsigned long long)at, back,
 	    (unsigned long long)(physim_aspace_stats(m->as).faults_handled - before));
 	return 0;
 }
@@ -327,7 +390,7 @@ static int accessor_vcpu_stores(struct machine *m)
 	}
 	if (m->lazy != NULL) {
 		char s[sizeof(vcpu_text)];
-		uint64_t gpa = m->lazy->gpa + middle(m->lazy) + 0x80;
+		uint64_t gpa = vcpu_store_gpa(m);
 		int rc = physim_guest_read(m->as, gpa, s, sizeof(s));
 		if (rc != 0 || memcmp(s, vcpu_text, sizeof(s)) != 0)
 			return fail("reading the vCPU's store back", rc ? rc : -EIO);
@@ -410,17 +473,22 @@ int step_tlb(struct machine *m)
 
 /* ---- 8. dirty logging ---- */
 
+/* What a dirty page is, and who wrote it where this program knows. */
 static const char *page_label(const struct machine *m, uint64_t gpa,
 			      const struct physim_area_info *a)
 {
 	const struct guest_paging *gp = &m->gpt_mem;
-	uint64_t img = physim_align_down(m->cfg.image_gpa, PAGE);
-	if (gpa >= img && gpa < m->cfg.image_gpa + m->image_size)
+	const struct vm_region *r = m->lazy ? m->lazy : first_region(m, REGION_RAM, true);
+	if (in_page(gpa, m->cfg.image_gpa, m->image_size))
 		return "the guest image";
 	if (gpa >= gp->start && gpa < gp->next)
-		return "the guest's page table";
+		return "the guest's page table: the CPU set accessed/dirty bits in it";
 	if (a->kind == PHYSIM_AREA_LINEAR)
-		return "the device page";
+		return "the device page: the vCPU's store";
+	if (m->lazy != NULL && in_page(gpa, vcpu_store_gpa(m), 1))
+		return "lazy RAM: the vCPU's store";
+	if (r != NULL && in_page(gpa, accessor_gpa(r), sizeof(hv_text)))
+		return "RAM: the hypervisor's write";
 	return a->populate ? "populated RAM" : "lazy RAM";
 }
 
@@ -490,6 +558,15 @@ int step_dirty_log(struct machine *m)
 	    "   %llu dirty pages (physim_aspace_dirty_log_fetch_clear); fetched again at once: "
 	    "%llu\n",
 	    (unsigned long long)first, (unsigned long long)second);
+	if (m->arch->hw_dirty)
+		say(m, "   (the CPU's writes were found in the %s dirty bits the walk set)\n",
+		    m->arch->stage2_name);
+	else
+		say(m,
+		    "   (%s has no dirty bit to harvest here: the vCPU's stores were marked with\n"
+		    "   physim_aspace_mark_dirty, as a hypervisor marks pages on write-protect "
+		    "faults)\n",
+		    m->arch->stage2_name);
 	physim_aspace_dirty_log_disable(m->as);
 	return second == 0 ? 0 : fail("the dirty log was not cleared", -EIO);
 }
@@ -526,23 +603,31 @@ int step_statistics(struct machine *m)
 	uint64_t claims = live(m->count_claims);
 	uint64_t host = physim_ram_stats(m->ram).used_frames;
 	struct physim_tlb_stats t = physim_tlb_stats(m->tlb);
-	say(m, "   guest RAM         %6llu frames  (the address space counts %llu)\n",
+	say(m, "   host frames in use, by what holds them (the counting wrappers):\n");
+	say(m, "     guest RAM        %6llu   the address space counts %llu\n",
 	    (unsigned long long)ram, (unsigned long long)st.alloc_frames);
-	say(m, "   stage-2 tables    %6llu frames  (the table counts %llu)\n",
-	    (unsigned long long)tables, (unsigned long long)st.table_frames);
-	say(m, "   identity claims   %6llu frames\n", (unsigned long long)claims);
-	say(m, "   host RAM in use   %6llu frames  (= %llu + %llu + %llu)\n",
-	    (unsigned long long)host, (unsigned long long)ram, (unsigned long long)tables,
-	    (unsigned long long)claims);
-	say(m, "   guest page table  %6llu pages   of guest RAM (counted in guest RAM above)\n",
+	say(m, "     stage-2 tables   %6llu   the table counts %llu\n", (unsigned long long)tables,
+	    (unsigned long long)st.table_frames);
+	say(m, "     identity claims  %6llu\n", (unsigned long long)claims);
+	say(m, "     in all           %6llu   the RAM's own allocator counts %llu\n",
+	    (unsigned long long)(ram + tables + claims), (unsigned long long)host);
+	say(m, "   guest page table   %6llu   pages of guest RAM (included above)\n",
 	    (unsigned long long)m->gpt_mem.pages_in_use);
-	say(m, "   nested faults     %6llu handled (a lazy page backed), %llu refused\n",
-	    (unsigned long long)st.faults_handled, (unsigned long long)st.faults_refused);
-	say(m, "   TLB               %6llu hits, %llu misses, %llu flushes\n",
+	say(m,
+	    "   lazy pages backed  %6llu   %llu on nested page faults, %llu by the hypervisor's "
+	    "accesses\n",
+	    (unsigned long long)st.faults_handled, (unsigned long long)m->exits_handled,
+	    (unsigned long long)(st.faults_handled - m->exits_handled));
+	say(m, "   faults not fixed   %6llu   %llu nested page fault, %llu guest page fault\n",
+	    (unsigned long long)(m->exits_refused + m->guest_faults),
+	    (unsigned long long)m->exits_refused, (unsigned long long)m->guest_faults);
+	say(m,
+	    "   TLB hits           %6llu   %llu misses, %llu invalidations from the tables' "
+	    "hooks\n",
 	    (unsigned long long)t.hits, (unsigned long long)t.misses,
 	    (unsigned long long)t.flushes);
 	uint64_t now = m->vm_hal.current_time_nanos(m->vm_hal.time_ctx);
-	say(m, "   time              %6.2f ms so far, by the VM HAL's clock\n",
+	say(m, "   time so far        %6.1f   ms, by the VM HAL's clock\n",
 	    (double)(now - m->t_start) / 1e6);
 	bool agree =
 	    ram == st.alloc_frames && tables == st.table_frames && host == ram + tables + claims;

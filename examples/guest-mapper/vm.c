@@ -226,15 +226,15 @@ static int print_area(void *ctx, const struct physim_area_info *a)
 
 static void print_memory_map(const struct machine *m)
 {
-	const struct physim_pt_format_info *f = &m->s2_info;
-	say(m, "   %s (%s), guest-physical space 0x%08llx-0x%08llx:\n", f->name, f->description,
-	    (unsigned long long)physim_aspace_base(m->as),
-	    (unsigned long long)(physim_aspace_base(m->as) + physim_aspace_size(m->as) - 1));
-	struct map_printer p = {.m = m, .next = physim_aspace_base(m->as)};
+	uint64_t base = physim_aspace_base(m->as), size = physim_aspace_size(m->as);
+	say(m, "   %s: %s\n", m->s2_info.name, m->s2_info.description);
+	say(m, "   guest-physical space 0x%08llx-0x%08llx:\n", (unsigned long long)base,
+	    (unsigned long long)(base + size - 1));
+	struct map_printer p = {.m = m, .next = base};
 	physim_aspace_for_each_area(m->as, print_area, &p);
-	print_gap(m, p.next, physim_aspace_base(m->as) + physim_aspace_size(m->as));
+	print_gap(m, p.next, base + size);
 	struct physim_aspace_stats st = physim_aspace_stats(m->as);
-	say(m, "   the table: %llu frames so far, its root at HPA %#llx (the VM's %s)\n",
+	say(m, "   the table so far: %llu frames, its root at HPA %#llx (the VM's %s)\n",
 	    (unsigned long long)st.table_frames, (unsigned long long)physim_aspace_root(m->as),
 	    m->arch->stage2_root);
 }
@@ -377,10 +377,12 @@ static int create_mmus(struct machine *m)
 
 static void print_guest_table(const struct machine *m, const struct vm_region *pool)
 {
-	say(m, "   %s (%s); root (%s) at GPA %#llx\n", m->s1_info.name, m->s1_info.description,
+	say(m, "   %s: %s\n", m->s1_info.name, m->s1_info.description);
+	say(m,
+	    "   built by the page-table engine over a PagingHandler whose frames are guest\n"
+	    "   pages: %llu pages of guest RAM from GPA %#llx; the root (%s) at GPA %#llx\n",
+	    (unsigned long long)m->gpt_mem.pages_in_use, (unsigned long long)pool->gpa,
 	    m->arch->stage1_root, (unsigned long long)physim_pt_root(m->gpt));
-	say(m, "   its %llu table pages are guest RAM, taken from a pool at GPA %#llx\n",
-	    (unsigned long long)m->gpt_mem.pages_in_use, (unsigned long long)pool->gpa);
 	if (m->quiet)
 		return;
 	struct ptdump_totals t;
