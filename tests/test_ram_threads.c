@@ -567,9 +567,9 @@ static void test_no_false_enomem(void **state)
 	const uint64_t mixed[FIGHT_FRAMES] = {64 * 5 + 2,  64 * 5 + 4,	 64 * 6 + 40, 64 * 7,
 					      64 * 20 + 8, 64 * 20 + 10, 64 * 21 + 2, 64 * 63 + 62};
 	for (int round = 0; round < 3; round++) {
-		run_fight(pairs, n, 100000);
-		run_fight(singles, n, 100000);
-		run_fight(mixed, n, 100000);
+		run_fight(pairs, n, 300000);
+		run_fight(singles, n, 300000);
+		run_fight(mixed, n, 300000);
 	}
 }
 
