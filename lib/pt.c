@@ -40,6 +40,7 @@ struct physim_pt {
 	 * bits per level below the root, 8-byte descriptors): queries then use
 	 * an unrolled copy of the lookup loop. 0 otherwise. */
 	uint8_t std_levels;
+	uint8_t va_unused; /* 64 - va_bits */
 	uint64_t root_index_mask;
 };
 
@@ -1166,68 +1167,46 @@ static inline __attribute__((always_inline)) int lookup_loop(const struct physim
 	}
 }
 
-static int lookup_generic(const struct physim_pt *pt, uint64_t va, struct hit *h,
-			  struct physim_pt_mapping *m)
+/* 0 and the leaf mapping va (*h, and *m filled); -ENOENT, -EFAULT (corrupt
+ * table). va must be in range. Depth is bounded by the level count. */
+static int lookup(const struct physim_pt *pt, uint64_t va, struct hit *h,
+		  struct physim_pt_mapping *m)
 {
 	if (pt->fmt->pte_bytes == 8)
 		return lookup_loop(pt, va, h, m, 8);
 	return lookup_loop(pt, va, h, m, 4);
 }
 
-/* The common geometry with the memo on, unrolled (levels is a constant in
- * each copy): memo hits all the way down, or else the generic loop from the
- * root, which also fills the memo. */
-static inline __attribute__((always_inline)) int lookup_std(const struct physim_pt *pt, uint64_t va,
-							    struct hit *h,
-							    struct physim_pt_mapping *m,
-							    const unsigned levels)
+/* The query fast path for the common geometry with the memo on, unrolled
+ * (levels is a constant in each copy): memo hits at every table level and a
+ * remembered 4 KiB leaf. 0 and *m filled, or 1: take the generic loop
+ * (which fills the memo). */
+static inline __attribute__((always_inline)) int query_std(const struct physim_pt *pt, uint64_t va,
+							   struct physim_pt_mapping *m,
+							   const unsigned levels)
 {
 	struct query_memo *q = pt->memo;
 	const uint8_t *t = pt->root_hva;
-	uintptr_t host = (uintptr_t)pt->dm.hva - (uintptr_t)pt->dm.base;
+	const uintptr_t host = (uintptr_t)pt->dm.hva - (uintptr_t)pt->dm.base;
 #pragma GCC unroll 5
-	for (unsigned i = 0; i < levels; i++) {
+	for (unsigned i = 0; i + 1 < levels; i++) {
 		unsigned lvl = levels - 1u - i;
-		uint64_t mask = i == 0 ? pt->root_index_mask : 511;
-		uint64_t idx = (va >> (PHYSIM_FRAME_SHIFT + 9 * lvl)) & mask;
+		uint64_t idx =
+		    (va >> (PHYSIM_FRAME_SHIFT + 9 * lvl)) & (i == 0 ? pt->root_index_mask : 511);
 		uint64_t d = pte_load(t, idx, 8);
-		if (lvl > 0 && memo_table_hit(q, lvl, idx, d) && d != 0) {
-			t = (const uint8_t *)(host + field_out(&q->table_field[lvl], d));
-			continue;
-		}
-		const struct addr_field *lf = &q->leaf_field[lvl];
-		uint32_t info;
-		uint64_t arch;
-		if (d != 0 && lf->ok && memo_leaf_get(q, lvl, d & ~lf->mask, &info, &arch)) {
-			mapping_fill(m, va, lvl, UINT64_C(1) << (PHYSIM_FRAME_SHIFT + 9 * lvl),
-				     field_out(lf, d), info & 0xff, arch, info >> 8 & 1,
-				     info >> 9 & 1);
-			*h = (struct hit){.t = (uint8_t *)t, .idx = idx, .lvl = lvl, .d = d};
-			return 0;
-		}
-		break;
+		if (d == 0 || !memo_table_hit(q, lvl, idx, d))
+			return 1;
+		t = (const uint8_t *)(host + field_out(&q->table_field[lvl], d));
 	}
-	return lookup_generic(pt, va, h, m);
-}
-
-/* 0 and the leaf mapping va (*h, and *m filled); -ENOENT, -EFAULT (corrupt
- * table). va must be in range. Depth is bounded by the level count. */
-static inline int lookup(const struct physim_pt *pt, uint64_t va, struct hit *h,
-			 struct physim_pt_mapping *m)
-{
-	if (pt->memo != NULL) {
-		switch (pt->std_levels) {
-		case 3:
-			return lookup_std(pt, va, h, m, 3);
-		case 4:
-			return lookup_std(pt, va, h, m, 4);
-		case 5:
-			return lookup_std(pt, va, h, m, 5);
-		default:
-			break;
-		}
-	}
-	return lookup_generic(pt, va, h, m);
+	const struct addr_field *lf = &q->leaf_field[0];
+	uint64_t d = pte_load(t, (va >> PHYSIM_FRAME_SHIFT) & 511, 8);
+	uint32_t info;
+	uint64_t arch;
+	if (d == 0 || !lf->ok || !memo_leaf_get(q, 0, d & ~lf->mask, &info, &arch))
+		return 1;
+	mapping_fill(m, va, 0, PHYSIM_FRAME_SIZE, field_out(lf, d), info & 0xff, arch,
+		     info >> 8 & 1, info >> 9 & 1);
+	return 0;
 }
 
 /* ---- public: formats ---- */
@@ -1356,6 +1335,7 @@ int physim_pt_create_ex(const struct physim_pt_config *config, struct physim_pt 
 		pt->memo = memo_create(f);
 	pt->std_levels = std_geometry(f) ? f->levels : 0;
 	pt->root_index_mask = pt_level_entries(f, f->levels - 1u) - 1;
+	pt->va_unused = (uint8_t)(64 - f->va_bits);
 	*out = pt;
 	return 0;
 }
@@ -1663,11 +1643,36 @@ int physim_pt_remap(struct physim_pt *pt, uint64_t va, uint64_t pa, uint32_t fla
 
 int physim_pt_query(const struct physim_pt *pt, uint64_t va, struct physim_pt_mapping *out)
 {
-	if (pt == NULL || !va_ok(pt->fmt, va))
+	if (PHYSIM_UNLIKELY(pt == NULL))
 		return -EINVAL;
+	/* va is in range if sign- (or zero-) extending its low va_bits gives it
+	 * back. */
+	uint64_t low = va << pt->va_unused;
+	if ((pt->fmt->sign_extended ? (uint64_t)((int64_t)low >> pt->va_unused)
+				    : low >> pt->va_unused) != va)
+		return -EINVAL;
+	struct physim_pt_mapping tmp;
+	struct physim_pt_mapping *m = out != NULL ? out : &tmp;
+	if (pt->memo != NULL) {
+		int rc = 1;
+		switch (pt->std_levels) {
+		case 3:
+			rc = query_std(pt, va, m, 3);
+			break;
+		case 4:
+			rc = query_std(pt, va, m, 4);
+			break;
+		case 5:
+			rc = query_std(pt, va, m, 5);
+			break;
+		default:
+			break;
+		}
+		if (rc == 0)
+			return 0;
+	}
 	struct hit h;
-	struct physim_pt_mapping m;
-	return lookup(pt, va, &h, out != NULL ? out : &m);
+	return lookup(pt, va, &h, m);
 }
 
 struct walker {
