@@ -217,35 +217,57 @@ static uint8_t *builtin_image(const struct arch *a, size_t *size)
 	return img;
 }
 
-static int read_image(const char *path, uint8_t **out, size_t *size, char *err, size_t errlen)
+/* A whole file in a malloc'd buffer, or NULL and *why. */
+static uint8_t *read_file(const char *path, size_t *size, const char **why)
 {
 	FILE *f = fopen(path, "rb");
 	if (f == NULL) {
-		snprintf(err, errlen, "cannot open image '%.256s': %s", path, strerror(errno));
-		return -EIO;
+		*why = strerror(errno);
+		return NULL;
 	}
 	uint8_t *buf = malloc(MAX_IMAGE_BYTES + 1);
 	size_t n = buf ? fread(buf, 1, MAX_IMAGE_BYTES + 1, f) : 0;
-	bool bad = buf == NULL || ferror(f) || n == 0 || n > MAX_IMAGE_BYTES;
+	*why = buf == NULL	     ? "out of memory"
+	       : ferror(f)	     ? "read error"
+	       : n == 0		     ? "empty file"
+	       : n > MAX_IMAGE_BYTES ? "larger than 64 MiB"
+				     : NULL;
 	fclose(f);
-	if (bad) {
-		snprintf(err, errlen, "image '%.256s': %s", path,
-			 buf == NULL ? "out of memory"
-			 : n == 0    ? "empty or unreadable"
-				     : "larger than 64 MiB");
+	if (*why != NULL) {
 		free(buf);
-		return -EIO;
+		return NULL;
 	}
-	*out = buf;
 	*size = n;
-	return 0;
+	return buf;
+}
+
+/* The guest image: built in, or the file the config's image line or
+ * --image names (an error names whichever it was). */
+static int load_image(struct machine *m, char *err, size_t errlen)
+{
+	const struct vm_config *c = &m->cfg;
+	if (c->image_path[0] == '\0') {
+		m->image = builtin_image(m->arch, &m->image_size);
+		m->image_builtin = true;
+		return m->image ? 0 : -ENOMEM;
+	}
+	const char *why;
+	m->image = read_file(c->image_path, &m->image_size, &why);
+	if (m->image != NULL)
+		return 0;
+	if (c->image_from_option)
+		snprintf(err, errlen, "--image %.256s: %s", c->image_path, why);
+	else
+		snprintf(err, errlen, "%.256s:%u: image %.256s: %s", c->source, c->image_line,
+			 c->image_path, why);
+	return -EIO;
 }
 
 /* The config, the image and the checks that need the machine: any error
  * is the user's input, reported in one line. */
 static int load_vm_description(struct machine *m, const struct options *o)
 {
-	char err[512];
+	char err[1024];
 	int rc = o->config ? vm_config_load(o->config, &m->cfg, err, sizeof(err))
 			   : vm_config_parse("built-in config", NULL, vm_default_config, &m->cfg,
 					     err, sizeof(err));
@@ -253,15 +275,8 @@ static int load_vm_description(struct machine *m, const struct options *o)
 		snprintf(m->cfg.image_path, sizeof(m->cfg.image_path), "%s", o->image);
 		m->cfg.image_from_option = true;
 	}
-	uint8_t *img = NULL;
-	if (rc == 0 && m->cfg.image_path[0] != '\0') {
-		rc = read_image(m->cfg.image_path, &img, &m->image_size, err, sizeof(err));
-	} else if (rc == 0) {
-		img = builtin_image(m->arch, &m->image_size);
-		m->image_builtin = true;
-		rc = img ? 0 : -ENOMEM;
-	}
-	m->image = img;
+	if (rc == 0)
+		rc = load_image(m, err, sizeof(err));
 	physim_format_get_info(physim_format(m->arch->stage2_format), &m->s2_info);
 	physim_format_get_info(physim_format(m->arch->stage1_format), &m->s1_info);
 	uint64_t limit = m->s2_info.va_bits < 64 ? UINT64_C(1) << m->s2_info.va_bits : UINT64_MAX;

@@ -86,6 +86,8 @@ void guest_paging_init(struct guest_paging *gp, struct physim_aspace *as,
 
 /* "4 KiB", "2 MiB", "496 MiB", "1.5 GiB". */
 const char *show_size(char buf[static 32], uint64_t bytes);
+/* Hex digits to print addresses up to v in one width (at least 8). */
+int show_hex_digits(uint64_t v);
 /* "RWX", "RW- device", "R-X user". */
 const char *show_flags(char buf[static 32], uint32_t flags);
 

@@ -45,7 +45,7 @@ struct ptdump {
 	struct ptdump_totals *totals;
 };
 
-static int hex_digits(uint64_t v)
+int show_hex_digits(uint64_t v)
 {
 	int n = 8; /* at least 32 bits, so small tables line up too */
 	while (n < 16 && v >> (4 * n) != 0)
@@ -121,8 +121,8 @@ int show_ptdump(FILE *out, const struct physim_pt *pt, const char *indent, const
 	/* Two walks: the first finds how wide the columns must be. */
 	int rc =
 	    physim_pt_walk(pt, 0, span, &(struct physim_pt_walk_ops){.leaf = ptdump_measure}, &d);
-	d.in_digits = hex_digits(d.max_in);
-	d.out_digits = hex_digits(d.max_out);
+	d.in_digits = show_hex_digits(d.max_in);
+	d.out_digits = show_hex_digits(d.max_out);
 	if (rc == 0)
 		rc = physim_pt_walk(pt, 0, span, &(struct physim_pt_walk_ops){.leaf = ptdump_leaf},
 				    &d);

@@ -191,17 +191,18 @@ static void find_hole(struct machine *m)
 
 struct map_printer {
 	const struct machine *m;
+	int digits;    /* hex digits of the widest address */
 	uint64_t next; /* end of the previous area */
 };
 
-static void print_gap(const struct machine *m, uint64_t from, uint64_t to)
+static void print_gap(const struct map_printer *p, uint64_t from, uint64_t to)
 {
 	char sz[32];
 	if (from < to)
-		say(m,
-		    "   GPA 0x%08llx-0x%08llx %8s  -     unmapped: an access is a fault nothing "
-		    "can fix\n",
-		    (unsigned long long)from, (unsigned long long)(to - 1),
+		say(p->m,
+		    "   GPA 0x%0*llx-0x%0*llx %9s  -     unmapped: an access faults, and nothing "
+		    "can fix it\n",
+		    p->digits, (unsigned long long)from, p->digits, (unsigned long long)(to - 1),
 		    show_size(sz, to - from));
 }
 
@@ -209,7 +210,7 @@ static int print_area(void *ctx, const struct physim_area_info *a)
 {
 	struct map_printer *p = ctx;
 	char sz[32], fl[32], how[64];
-	print_gap(p->m, p->next, a->start);
+	print_gap(p, p->next, a->start);
 	if (a->kind == PHYSIM_AREA_LINEAR)
 		snprintf(how, sizeof(how), "identity: HPA %#llx%s",
 			 (unsigned long long)a->linear_hpa, a->identity ? ", claimed" : "");
@@ -217,9 +218,10 @@ static int print_area(void *ctx, const struct physim_area_info *a)
 		snprintf(how, sizeof(how), "%-19s %6llu frames",
 			 a->populate ? "populated now" : "populated on demand",
 			 (unsigned long long)a->frames);
-	say(p->m, "   GPA 0x%08llx-0x%08llx %8s  %-4s  %-10s  %s\n", (unsigned long long)a->start,
-	    (unsigned long long)(a->start + a->size - 1), show_size(sz, a->size),
-	    a->kind == PHYSIM_AREA_LINEAR ? "MMIO" : "RAM", show_flags(fl, a->flags), how);
+	say(p->m, "   GPA 0x%0*llx-0x%0*llx %9s  %-4s  %-10s  %s\n", p->digits,
+	    (unsigned long long)a->start, p->digits, (unsigned long long)(a->start + a->size - 1),
+	    show_size(sz, a->size), a->kind == PHYSIM_AREA_LINEAR ? "MMIO" : "RAM",
+	    show_flags(fl, a->flags), how);
 	p->next = a->start + a->size;
 	return 0;
 }
@@ -227,12 +229,12 @@ static int print_area(void *ctx, const struct physim_area_info *a)
 static void print_memory_map(const struct machine *m)
 {
 	uint64_t base = physim_aspace_base(m->as), size = physim_aspace_size(m->as);
+	struct map_printer p = {.m = m, .digits = show_hex_digits(base + size - 1), .next = base};
 	say(m, "   %s: %s\n", m->s2_info.name, m->s2_info.description);
-	say(m, "   guest-physical space 0x%08llx-0x%08llx:\n", (unsigned long long)base,
+	say(m, "   guest-physical space %#llx-%#llx:\n", (unsigned long long)base,
 	    (unsigned long long)(base + size - 1));
-	struct map_printer p = {.m = m, .next = base};
 	physim_aspace_for_each_area(m->as, print_area, &p);
-	print_gap(m, p.next, base + size);
+	print_gap(&p, p.next, base + size);
 	struct physim_aspace_stats st = physim_aspace_stats(m->as);
 	say(m, "   the table so far: %llu frames, its root at HPA %#llx (the VM's %s)\n",
 	    (unsigned long long)st.table_frames, (unsigned long long)physim_aspace_root(m->as),
@@ -312,7 +314,11 @@ static int guest_map(struct machine *m, uint64_t gva, uint64_t gpa, uint64_t siz
 		char msg[160];
 		snprintf(msg, sizeof(msg), "the guest mapping %s (%#llx -> GPA %#llx)", what,
 			 (unsigned long long)gva, (unsigned long long)gpa);
-		return fail(msg, rc);
+		fail(msg, rc);
+		if (rc == -ENOMEM && m->gpt_mem.next >= m->gpt_mem.end)
+			fprintf(stderr, "guest-mapper: (the guest's page tables come from the lowest "
+					"ram region, and it has no page left for them)\n");
+		return rc;
 	}
 	return 0;
 }
