@@ -300,6 +300,10 @@ struct op {
 	struct flush_batch fb;
 };
 
+/* Flush reports: the start VA of every leaf an operation created, changed
+ * or removed (a new leaf too: RISC-V and Arm may cache invalid entries), once
+ * each; a split reports the huge page's VA (one by-VA invalidation drops the
+ * whole huge entry). More than FLUSH_BATCH distinct VAs become `all`. */
 static void report(struct op *o, uint64_t va)
 {
 	struct flush_batch *fb = &o->fb;
@@ -497,8 +501,9 @@ static void vt_leaf(const struct op *o, const struct vt *v, unsigned lvl, uint64
 static int op_table(struct op *o, unsigned lvl, const struct vt *v, uint64_t s, uint64_t e);
 
 /* Descend from entry idx (covering from es) of the table at lvl into the
- * table below, making it if needed: a new empty one (`fresh`), a split of the
- * huge leaf there, or the existing one; then run the operation on [cs, ce]. */
+ * table below - the existing one, a new empty one, or a new one holding the
+ * huge leaf there split into the next level's pages - and run the operation
+ * on [cs, ce]. In the check pass new tables are only counted (virtual). */
 enum descend_how { DESCEND_EXISTING, DESCEND_NEW, DESCEND_SPLIT };
 
 static int descend(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx, uint64_t d,
