@@ -301,9 +301,10 @@ struct op {
 };
 
 /* Flush reports: the start VA of every leaf an operation created, changed
- * or removed (a new leaf too: RISC-V and Arm may cache invalid entries), once
- * each; a split reports the huge page's VA (one by-VA invalidation drops the
- * whole huge entry). More than FLUSH_BATCH distinct VAs become `all`. */
+ * or removed, once each (a new leaf too: without Svvptc, RISC-V needs an
+ * SFENCE.VMA after making an entry valid); a split reports the huge page's
+ * VA (one by-VA invalidation drops the whole huge entry). More than
+ * FLUSH_BATCH distinct VAs become `all`. */
 static void report(struct op *o, uint64_t va)
 {
 	struct flush_batch *fb = &o->fb;
