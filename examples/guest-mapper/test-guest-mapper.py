@@ -32,6 +32,7 @@ def check(cond, what):
 def expect_ok(args, what):
     rc, out, err = run(*args)
     check(rc == 0, f"{what}: exit {rc}, stderr {err!r}")
+    check(err == "", f"{what}: stderr {err[:300]!r}")
     return out
 
 

@@ -56,7 +56,7 @@ static uint64_t vcpu_store_gpa(const struct machine *m)
 
 static uint64_t accessor_gpa(const struct vm_region *r)
 {
-	return r->gpa + r->size - (r->size >= 2 * PAGE ? PAGE : 0) - 24;
+	return r->size >= 2 * PAGE ? r->gpa + r->size - PAGE - 24 : r->gpa;
 }
 
 static bool in_page(uint64_t page, uint64_t gpa, uint64_t len)
@@ -64,9 +64,35 @@ static bool in_page(uint64_t page, uint64_t gpa, uint64_t len)
 	return gpa < page + PAGE && page < gpa + len;
 }
 
+/* Whether [gpa, gpa + len) touches the image or the guest's page table,
+ * which the demonstration's own writes must leave alone. */
+static bool touches_guest_data(const struct machine *m, uint64_t gpa, uint64_t len)
+{
+	const struct guest_paging *gp = &m->gpt_mem;
+	uint64_t img = m->cfg.image_gpa;
+	return physim_ranges_overlap(gpa, len, img, m->image_size) ||
+	       (gp->next > gp->start &&
+		physim_ranges_overlap(gpa, len, gp->start, gp->next - gp->start));
+}
+
+/* The vCPU stores to lazy RAM if there is some to spare. */
+static bool has_vcpu_store(const struct machine *m)
+{
+	return m->lazy != NULL && !touches_guest_data(m, vcpu_store_gpa(m), sizeof(vcpu_text));
+}
+
+/* The hypervisor writes to lazy RAM, or else to populated RAM. */
+static const struct vm_region *accessor_region(const struct machine *m)
+{
+	return m->lazy ? m->lazy : first_region(m, REGION_RAM, true);
+}
+
+/* Accesses stay inside one page: one translation covers them. */
 static void add(struct guest_access *list, size_t *n, enum access_type type, uint64_t gva,
 		size_t len, const char *what)
 {
+	if (len > PAGE - gva % PAGE)
+		len = PAGE - gva % PAGE;
 	list[*n] = (struct guest_access){.type = type, .gva = gva, .len = len};
 	snprintf(list[*n].what, sizeof(list[*n].what), "%s", what);
 	++*n;
@@ -90,7 +116,7 @@ static size_t guest_accesses(const struct machine *m, struct guest_access *list)
 		add(list, &n, ACCESS_WRITE, GVA_DEVICES, sizeof(uart_byte), "a device register");
 		list[n - 1].store = uart_byte;
 	}
-	if (m->lazy != NULL) {
+	if (has_vcpu_store(m)) {
 		add(list, &n, ACCESS_WRITE, GVA_PHYSMAP + vcpu_store_gpa(m), sizeof(vcpu_text),
 		    "lazy RAM, never touched yet");
 		list[n - 1].store = vcpu_text;
@@ -355,19 +381,22 @@ int step_vcpu(struct machine *m)
 static int accessor_lazy(struct machine *m, const struct vm_region *r)
 {
 	uint64_t at = accessor_gpa(r);
+	if (touches_guest_data(m, at, sizeof(hv_text)))
+		return 0; /* no RAM to spare in this configuration */
 	uint64_t before = physim_aspace_stats(m->as).faults_handled;
 	int rc = physim_guest_write(m->as, at, hv_text, sizeof(hv_text));
 	char back[sizeof(hv_text)];
 	if (rc == 0)
 		rc = physim_guest_read(m->as, at, back, sizeof(back));
 	if (rc != 0)
-		return fail("accessing lazy RAM", rc);
+		return fail("writing and reading guest RAM", rc);
 	if (memcmp(back, hv_text, sizeof(hv_text)) != 0)
 		return fail("reading back what was written", -EIO);
 	say(m,
-	    "   wrote and read back %zu bytes at GPA %#llx, across a page boundary:\n"
+	    "   wrote and read back %zu bytes at GPA %#llx%s:\n"
 	    "     \"%s\"; lazy pages backed by the accessor: %llu\n",
-	    sizeof(hv_text), (unsigned long long)at, back,
+	    sizeof(hv_text), (unsigned long long)at,
+	    at / PAGE != (at + sizeof(hv_text) - 1) / PAGE ? ", across a page boundary" : "", back,
 	    (unsigned long long)(physim_aspace_stats(m->as).faults_handled - before));
 	return 0;
 }
@@ -388,7 +417,7 @@ static int accessor_vcpu_stores(struct machine *m)
 		    (unsigned long long)dev->gpa, (unsigned long long)v,
 		    isprint((int)v) ? (int)v : '?');
 	}
-	if (m->lazy != NULL) {
+	if (has_vcpu_store(m)) {
 		char s[sizeof(vcpu_text)];
 		uint64_t gpa = vcpu_store_gpa(m);
 		int rc = physim_guest_read(m->as, gpa, s, sizeof(s));
@@ -400,23 +429,26 @@ static int accessor_vcpu_stores(struct machine *m)
 	return 0;
 }
 
-static void accessor_refused(struct machine *m)
+/* A write where the VM has nothing is refused whole. */
+static int accessor_refused(struct machine *m)
 {
 	if (!m->have_hole)
-		return;
+		return 0;
 	int rc = physim_guest_write(m->as, m->hole_gpa, "x", 1);
-	say(m, "   write at GPA %#llx (no region): %s, nothing written\n",
-	    (unsigned long long)m->hole_gpa, rc ? physim_strerror(rc) : "accepted?!");
+	if (rc == 0)
+		return fail("a write to the hole was accepted", -EIO);
+	say(m, "   write at GPA %#llx (in no region): refused, %s; nothing written\n",
+	    (unsigned long long)m->hole_gpa, physim_strerror(rc));
+	return 0;
 }
 
 int step_accessor(struct machine *m)
 {
 	int rc = accessor_vcpu_stores(m);
-	const struct vm_region *r = m->lazy ? m->lazy : first_region(m, REGION_RAM, true);
 	if (rc == 0)
-		rc = accessor_lazy(m, r);
+		rc = accessor_lazy(m, accessor_region(m));
 	if (rc == 0)
-		accessor_refused(m);
+		rc = accessor_refused(m);
 	return rc;
 }
 
@@ -478,14 +510,14 @@ static const char *page_label(const struct machine *m, uint64_t gpa,
 			      const struct physim_area_info *a)
 {
 	const struct guest_paging *gp = &m->gpt_mem;
-	const struct vm_region *r = m->lazy ? m->lazy : first_region(m, REGION_RAM, true);
+	const struct vm_region *r = accessor_region(m);
 	if (in_page(gpa, m->cfg.image_gpa, m->image_size))
 		return "the guest image";
 	if (gpa >= gp->start && gpa < gp->next)
 		return "the guest's page table: the CPU set accessed/dirty bits in it";
 	if (a->kind == PHYSIM_AREA_LINEAR)
 		return "the device page: the vCPU's store";
-	if (m->lazy != NULL && in_page(gpa, vcpu_store_gpa(m), 1))
+	if (has_vcpu_store(m) && in_page(gpa, vcpu_store_gpa(m), 1))
 		return "lazy RAM: the vCPU's store";
 	if (r != NULL && in_page(gpa, accessor_gpa(r), sizeof(hv_text)))
 		return "RAM: the hypervisor's write";

@@ -316,8 +316,9 @@ static int guest_map(struct machine *m, uint64_t gva, uint64_t gpa, uint64_t siz
 			 (unsigned long long)gva, (unsigned long long)gpa);
 		fail(msg, rc);
 		if (rc == -ENOMEM && m->gpt_mem.next >= m->gpt_mem.end)
-			fprintf(stderr, "guest-mapper: (the guest's page tables come from the lowest "
-					"ram region, and it has no page left for them)\n");
+			fprintf(stderr,
+				"guest-mapper: (the guest's page tables come from the lowest "
+				"ram region, and it has no page left for them)\n");
 		return rc;
 	}
 	return 0;
