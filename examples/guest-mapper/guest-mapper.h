@@ -157,7 +157,7 @@ struct machine {
 	struct physim_pt_format_info s2_info, s1_info;
 	struct physim_aspace *as;
 	const struct vm_region *lazy; /* the first lazy RAM region, if any */
-	physim_gpa_t hole_gpa;	      /* a page in no region (0 with no hole) */
+	physim_gpa_t hole_gpa;	      /* a page in no region, if have_hole */
 	bool have_hole;
 
 	/* The guest's own page table, in guest memory. */

@@ -27,43 +27,58 @@ static int back_page(struct guest_paging *gp, physim_gpa_t gpa)
 	return rc;
 }
 
-/* The next unused pool page: bump allocation, stepping over the image. */
-static int take_fresh_page(struct guest_paging *gp, physim_gpa_t *gpa)
+/* The page a fresh allocation takes: bump allocation over the pool,
+ * stepping over the image. Nothing is taken yet. */
+static int peek_fresh_page(const struct guest_paging *gp, physim_gpa_t *gpa)
 {
-	if (gp->next >= gp->avoid && gp->next < gp->avoid_end)
-		gp->next = gp->avoid_end;
-	if (gp->next >= gp->end || gp->pages_handed_out >= GUEST_PT_POOL_PAGES)
+	physim_gpa_t p = gp->next;
+	if (p >= gp->avoid && p < gp->avoid_end)
+		p = gp->avoid_end;
+	if (p >= gp->end || gp->pages_handed_out == GUEST_PT_POOL_PAGES)
 		return -ENOMEM;
-	*gpa = gp->next;
-	gp->next += PHYSIM_FRAME_SIZE;
-	gp->pages_handed_out++;
+	*gpa = p;
 	return 0;
 }
 
 /* PagingHandler::alloc_frame - the returned "physical" address is a GPA.
- * Freed pages are reused first, as a kernel's page allocator would. */
+ * Freed pages are reused first, as a kernel's page allocator would; they
+ * are still backed. A failure takes nothing. */
 static int gp_alloc_frame(void *ctx, physim_hpa_t *out)
 {
 	struct guest_paging *gp = ctx;
 	physim_gpa_t gpa;
-	int rc = 0;
-	if (gp->nfreed > 0)
+	if (gp->nfreed > 0) {
 		gpa = gp->freed[--gp->nfreed];
-	else
-		rc = take_fresh_page(gp, &gpa);
-	if (rc == 0)
-		rc = back_page(gp, gpa);
-	if (rc != 0)
-		return rc < 0 ? rc : -ENOMEM;
+	} else {
+		int rc = peek_fresh_page(gp, &gpa);
+		if (rc == 0)
+			rc = back_page(gp, gpa);
+		if (rc != 0)
+			return rc < 0 ? rc : -ENOMEM;
+		gp->next = gpa + PHYSIM_FRAME_SIZE;
+		gp->pages_handed_out++;
+	}
 	gp->pages_in_use++;
 	*out = gpa;
 	return 0;
 }
 
+/* A page this pool handed out and that is not already free. */
+static bool in_use(const struct guest_paging *gp, physim_gpa_t gpa)
+{
+	if (gpa < gp->start || gpa >= gp->next || gpa % PHYSIM_FRAME_SIZE != 0 ||
+	    (gpa >= gp->avoid && gpa < gp->avoid_end))
+		return false;
+	for (size_t i = 0; i < gp->nfreed; i++)
+		if (gp->freed[i] == gpa)
+			return false;
+	return true;
+}
+
 static int gp_dealloc_frame(void *ctx, physim_hpa_t gpa)
 {
 	struct guest_paging *gp = ctx;
-	if (gp->pages_in_use == 0 || gp->nfreed == GUEST_PT_POOL_PAGES)
+	if (!in_use(gp, gpa))
 		return -ENOENT;
 	gp->freed[gp->nfreed++] = gpa;
 	gp->pages_in_use--;

@@ -12,7 +12,7 @@
 
 /* ---- 1. the host ---- */
 
-static int wrap(struct physim_counting_hal_config c, struct physim_counting_hal **out)
+static int counting(struct physim_counting_hal_config c, struct physim_counting_hal **out)
 {
 	return physim_counting_hal_create(&c, out);
 }
@@ -35,14 +35,15 @@ int step_host(struct machine *m)
 	if (rc != 0)
 		return fail("creating the clock", rc);
 	physim_ram_vm_hal(m->ram, m->clock, &m->vm_hal);
-	rc = wrap((struct physim_counting_hal_config){.mm = physim_ram_mm_hal(m->ram)},
-		  &m->count_ram);
+	const struct physim_mm_hal *mm = physim_ram_mm_hal(m->ram);
+	const struct physim_paging_handler *paging = physim_ram_paging_handler(m->ram);
+	rc = counting((struct physim_counting_hal_config){.mm = mm}, &m->count_ram);
 	if (rc == 0)
-		rc = wrap((struct physim_counting_hal_config){.paging = physim_ram_paging_handler(
-								  m->ram)},
-			  &m->count_tables);
+		rc = counting((struct physim_counting_hal_config){.paging = paging},
+			      &m->count_tables);
 	if (rc == 0)
-		rc = wrap((struct physim_counting_hal_config){.vm = &m->vm_hal}, &m->count_claims);
+		rc = counting((struct physim_counting_hal_config){.vm = &m->vm_hal},
+			      &m->count_claims);
 	if (rc != 0)
 		return fail("creating the counting HALs", rc);
 	m->t_start = m->vm_hal.current_time_nanos(m->vm_hal.time_ctx);
@@ -167,26 +168,30 @@ static bool in_any_region(const struct vm_config *cfg, uint64_t gpa)
 	return false;
 }
 
+static bool try_hole(struct machine *m, uint64_t gpa)
+{
+	uint64_t end = physim_aspace_base(m->as) + physim_aspace_size(m->as);
+	m->have_hole = gpa < end && !in_any_region(&m->cfg, gpa);
+	m->hole_gpa = m->have_hole ? gpa : 0;
+	return m->have_hole;
+}
+
 /* A page where the VM has nothing, for the demonstration of a fault no
- * handler can fix: the page just past the end of RAM, or, if something
- * sits there, the first free page after any region. */
+ * handler can fix: the page just past the end of RAM (a guest that thinks
+ * it has more memory than it has), or else just past any region. */
 static void find_hole(struct machine *m)
 {
 	const struct vm_config *cfg = &m->cfg;
-	uint64_t end = physim_aspace_base(m->as) + physim_aspace_size(m->as);
 	uint64_t ram_end = 0;
 	for (size_t i = 0; i < cfg->nregions; i++)
 		if (cfg->region[i].kind == REGION_RAM &&
 		    cfg->region[i].gpa + cfg->region[i].size > ram_end)
 			ram_end = cfg->region[i].gpa + cfg->region[i].size;
-	for (size_t i = 0; i <= cfg->nregions; i++) {
-		uint64_t c = i == 0 ? ram_end : cfg->region[i - 1].gpa + cfg->region[i - 1].size;
-		if (c < end && !in_any_region(cfg, c)) {
-			m->hole_gpa = c;
-			m->have_hole = true;
+	if (try_hole(m, ram_end))
+		return;
+	for (size_t i = 0; i < cfg->nregions; i++)
+		if (try_hole(m, cfg->region[i].gpa + cfg->region[i].size))
 			return;
-		}
-	}
 }
 
 struct map_printer {
@@ -277,9 +282,9 @@ int step_image(struct machine *m)
 	if (rc != 0)
 		return fail("writing the image into guest memory", rc);
 	char sz[32];
-	say(m, "   %s%s%s written at GPA %#llx with physim_guest_write: the entry point\n",
-	    show_size(sz, m->image_size), m->image_builtin ? " built-in image" : " of ",
-	    m->image_builtin ? "" : cfg->image_path, (unsigned long long)cfg->image_gpa);
+	say(m, "   %s %s%s written at GPA %#llx with physim_guest_write: the entry point\n",
+	    show_size(sz, m->image_size), m->image_builtin ? "built-in image" : "of ",
+	    cfg->image_path, (unsigned long long)cfg->image_gpa);
 	if (!m->image_builtin) {
 		say(m, "     first bytes at %#llx:", (unsigned long long)cfg->image_gpa);
 		print_bytes(m, m->image, m->image_size < 16 ? m->image_size : 16);
@@ -457,9 +462,11 @@ int step_teardown(struct machine *m)
 	int64_t claims = live(m->count_claims);
 	uint64_t used = m->ram ? physim_ram_stats(m->ram).used_frames : 0;
 	uint64_t total = m->ram ? physim_ram_stats(m->ram).total_frames : 0;
-	say(m, "   guest page table destroyed: %llu of its pages still in use\n",
+	say(m,
+	    "   destroyed the guest's page table (%llu of its pages still in use), the MMU\n"
+	    "   contexts, the address space (its RAM, tables and claims go back to the HALs)\n"
+	    "   and the TLB\n",
 	    (unsigned long long)gpt_pages);
-	say(m, "   address space destroyed: guest RAM, stage-2 tables and claims returned\n");
 	say(m,
 	    "   frames still live, by counting wrapper: guest RAM %lld, stage-2 tables %lld, "
 	    "identity claims %lld\n",
