@@ -42,6 +42,9 @@ struct physim_pt {
 	uint8_t std_levels;
 	uint8_t va_unused; /* 64 - va_bits */
 	uint64_t root_index_mask;
+	/* physim_pt_attach: the table was found in memory, not built here; it
+	 * owns no frame and destroy returns none. */
+	bool attached;
 };
 
 /* ---- descriptors and table memory ---- */
@@ -1248,6 +1251,8 @@ void physim_format_get_info(const struct physim_pt_format *fmt, struct physim_pt
 	}
 	info->flags_supported = fmt->flags_supported;
 	info->arch_attr_mask = fmt->arch_attr_mask;
+	info->presets_accessed = fmt->set_accessed_on_map;
+	info->presets_dirty = fmt->set_dirty_on_map;
 }
 
 /* ---- public: tables ---- */
@@ -1353,11 +1358,70 @@ int physim_pt_create(const struct physim_pt_format *fmt, const struct physim_pag
 	return physim_pt_create_ex(&c, out);
 }
 
+/* Everything create_ex sets up except the root table itself. */
+static int pt_setup(const struct physim_pt_config *config, struct physim_pt **out)
+{
+	if (config == NULL || out == NULL || config->format == NULL || config->paging == NULL)
+		return -EINVAL;
+	const struct physim_pt_format *f = config->format;
+	if (!format_ok(f) || !handler_ok(f, config->paging))
+		return -EINVAL;
+	struct physim_pt *pt = calloc(1, sizeof(*pt));
+	if (pt == NULL)
+		return -ENOMEM;
+	pt->fmt = f;
+	pt->ph = config->paging;
+	pt->dm = config->paging->direct;
+	pt->flush = config->flush;
+	pt->flush_ctx = config->flush_ctx;
+	pt->keep_empty = config->keep_empty_tables;
+	for (unsigned l = 0; l < f->levels; l++)
+		pt->tbytes[l] = pt_table_bytes(f, l);
+	pt->std_levels = std_geometry(f) ? f->levels : 0;
+	pt->root_index_mask = pt_level_entries(f, f->levels - 1u) - 1;
+	pt->va_unused = (uint8_t)(64 - f->va_bits);
+	*out = pt;
+	return 0;
+}
+
+int physim_pt_attach(const struct physim_pt_config *config, physim_hpa_t root,
+		     struct physim_pt **out)
+{
+	struct physim_pt *pt;
+	int rc = pt_setup(config, &pt);
+	if (rc != 0)
+		return rc;
+	const struct physim_pt_format *f = pt->fmt;
+	struct physim_pt_format_info info;
+	physim_format_get_info(f, &info);
+	if (!physim_is_aligned(root, info.root_align)) {
+		free(pt);
+		return -EINVAL;
+	}
+	pt->root = root;
+	pt->root_hva = table_hva(pt, root, f->levels - 1u);
+	if (pt->root_hva == NULL) {
+		free(pt);
+		return -EFAULT;
+	}
+	pt->attached = true;
+	if (pt->dm.size != 0)
+		pt->memo = memo_create(f);
+	*out = pt;
+	return 0;
+}
+
+const struct physim_paging_handler *physim_pt_paging(const struct physim_pt *pt)
+{
+	return pt ? pt->ph : NULL;
+}
+
 void physim_pt_destroy(struct physim_pt *pt)
 {
 	if (pt == NULL)
 		return;
-	free_subtree(pt, NULL, pt->fmt->levels - 1u, pt->root, 0);
+	if (!pt->attached)
+		free_subtree(pt, NULL, pt->fmt->levels - 1u, pt->root, 0);
 	if (pt->table_frames != 0)
 		physim_log_warn("pt: %s: %llu table frames not returned", pt->fmt->name,
 				(unsigned long long)pt->table_frames);
@@ -1758,4 +1822,71 @@ int physim_pt_walk(const struct physim_pt *pt, uint64_t va, uint64_t size,
 	uint64_t span = bits >= 64 ? 0 : UINT64_C(1) << bits;
 	struct walker w = {.pt = pt, .ops = ops, .ctx = ctx};
 	return walk_table(&w, top, pt->root, pt->root_hva, 0, span, va, va + (size - 1));
+}
+
+/* ---- public: flag checks and accessed/dirty harvesting ---- */
+
+int physim_format_flags_ok(const struct physim_pt_format *fmt, uint32_t flags, uint64_t arch)
+{
+	if (fmt == NULL || (flags & ~KNOWN_FLAGS))
+		return -EINVAL;
+	struct pt_leaf_attr a = new_leaf_attr(fmt, flags, arch);
+	unsigned mask = 0;
+	for (unsigned l = 0; l < fmt->levels; l++)
+		if (fmt->level[l].leaf_ok)
+			mask |= 1u << l;
+	return attr_check(fmt, &a, mask);
+}
+
+/* physim_pt_clear_ad: clear the bits in each leaf the walk reports. */
+struct clear_ad_ctx {
+	struct physim_pt *pt;
+	bool accessed, dirty;
+	uint64_t vas[FLUSH_BATCH];
+	size_t n;
+	bool all;
+	uint64_t changed;
+};
+
+static int clear_ad_leaf(void *ctx, const struct physim_pt_mapping *m)
+{
+	struct clear_ad_ctx *c = ctx;
+	if (!(c->accessed && m->accessed) && !(c->dirty && m->dirty))
+		return 0;
+	const struct physim_pt_format *f = c->pt->fmt;
+	struct hit h;
+	struct physim_pt_mapping cur;
+	if (find_page(c->pt, m->va, &h, &cur) != 0)
+		return 0;
+	struct pt_leaf_attr a;
+	f->ops->decode_leaf(f, h.d, h.lvl, &a);
+	if (c->accessed)
+		a.accessed = false;
+	if (c->dirty)
+		a.dirty = false;
+	uint64_t d;
+	if (f->ops->encode_leaf(f, cur.pa, &a, h.lvl, &d) != 0 || d == h.d)
+		return 0;
+	pte_store(h.t, h.idx, f->pte_bytes, d);
+	c->changed++;
+	if (c->n < FLUSH_BATCH)
+		c->vas[c->n++] = m->va;
+	else
+		c->all = true;
+	return 0;
+}
+
+int64_t physim_pt_clear_ad(struct physim_pt *pt, uint64_t va, uint64_t size, bool accessed,
+			   bool dirty)
+{
+	if (pt == NULL)
+		return -EINVAL;
+	struct clear_ad_ctx c = {.pt = pt, .accessed = accessed, .dirty = dirty};
+	struct physim_pt_walk_ops ops = {.leaf = clear_ad_leaf};
+	int rc = physim_pt_walk(pt, va, size, &ops, &c);
+	if (rc < 0)
+		return rc;
+	if (pt->flush != NULL && c.changed != 0)
+		pt->flush(pt->flush_ctx, c.all ? NULL : c.vas, c.all ? 0 : c.n, c.all);
+	return (int64_t)c.changed;
 }

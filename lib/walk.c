@@ -426,15 +426,6 @@ int physim_nested_probe(const struct physim_mmu *s1, const struct physim_mmu *s2
 	return nested(s1, s2, acc, x, true);
 }
 
-/* Weak stand-in until lib/pt.c defines physim_pt_paging (see walk-format.h);
- * the strong definition replaces it at link time. */
-__attribute__((weak)) const struct physim_paging_handler *
-physim_pt_paging(const struct physim_pt *pt)
-{
-	(void)pt;
-	return NULL;
-}
-
 int physim_translate(struct physim_pt *pt, const struct physim_access *acc, struct physim_xlate *x)
 {
 	if (pt == NULL || x == NULL || !access_ok(acc))

@@ -47,6 +47,12 @@ struct physim_pt_format_info {
 	uint64_t page_sizes;     /* bit n set: 2^n-byte pages can be mapped */
 	uint32_t flags_supported; /* generic flags (PHYSIM_R...) the format expresses */
 	uint64_t arch_attr_mask;  /* raw leaf bits accepted in physim_pt_mapping.arch */
+	/* New leaves are written with the accessed bit / with the dirty bit (if
+	 * writable) already set, because the hardware would fault instead of
+	 * setting them (RISC-V Svade, AArch64 AF): their A/D then say nothing
+	 * about use. */
+	bool presets_accessed;
+	bool presets_dirty;
 };
 
 /* NULL if no format has that name (see physim_format_count/at for the list). */
@@ -56,6 +62,12 @@ PHYSIM_API const struct physim_pt_format *physim_format_at(size_t index);
 PHYSIM_API void physim_format_get_info(const struct physim_pt_format *fmt,
 				       struct physim_pt_format_info *info);
 PHYSIM_API const char *physim_format_name(const struct physim_pt_format *fmt);
+
+/* 0 if some leaf level of the format can express flags + arch exactly,
+ * -ENOTSUP if none can, -EINVAL for unknown flag bits. Lets a caller refuse
+ * a mapping before anything is mapped (e.g. a lazily populated area). */
+PHYSIM_API int physim_format_flags_ok(const struct physim_pt_format *fmt, uint32_t flags,
+				      uint64_t arch);
 
 /* ---- mapping flags (page_table_multiarch MappingFlags) ----
  * Round trip is exact: query returns the flags map was given, for every
@@ -109,6 +121,13 @@ struct physim_pt_config {
 PHYSIM_API int physim_pt_create(const struct physim_pt_format *fmt,
 				const struct physim_paging_handler *paging, struct physim_pt **out);
 PHYSIM_API int physim_pt_create_ex(const struct physim_pt_config *config, struct physim_pt **out);
+/* A table that already exists in memory at `root` (e.g. loaded from a RAM
+ * image, or built by other code): query, walk and change it like any other.
+ * It owns no frame: destroy returns none (not even tables later created in
+ * it; unmap_region first if they must go). -EINVAL if root is not aligned as
+ * the format requires, -EFAULT if the handler cannot reach it. */
+PHYSIM_API int physim_pt_attach(const struct physim_pt_config *config, physim_hpa_t root,
+				struct physim_pt **out);
 /* Returns every table frame to the paging handler (mapped leaf frames are the
  * caller's). NULL is ignored. */
 PHYSIM_API void physim_pt_destroy(struct physim_pt *pt);
@@ -164,6 +183,12 @@ PHYSIM_API int physim_pt_protect_region(struct physim_pt *pt, uint64_t va, uint6
 /* Point the existing page containing va (which must be its start) at a new
  * pa with new flags; the page size stays. -ENOENT if unmapped. */
 PHYSIM_API int physim_pt_remap(struct physim_pt *pt, uint64_t va, uint64_t pa, uint32_t flags);
+
+/* Clear the accessed and/or dirty bits of every leaf in [va, va + size)
+ * (dirty-page harvesting; accessed-bit aging). The changed pages go to the
+ * flush callback. Returns the number of leaves changed. */
+PHYSIM_API int64_t physim_pt_clear_ad(struct physim_pt *pt, uint64_t va, uint64_t size,
+				      bool accessed, bool dirty);
 
 /* -ENOENT if va is not mapped; -EINVAL if outside the format's range;
  * -EFAULT if a table pointer leads outside the handler's memory. */

@@ -1,0 +1,187 @@
+/* tests/test_pt_api.c - the smaller engine calls: attaching to an existing
+ * table, clearing accessed/dirty bits, checking flags up front, the preset
+ * A/D facts in the format info, and physim_translate over a table. */
+#include <physim/physim.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+struct env {
+	struct physim_ram *ram;
+	struct physim_counting_hal *ch;
+	const struct physim_paging_handler *ph;
+};
+
+static int env_setup(void **state)
+{
+	static struct env e;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(physim_ram_create(&(struct physim_ram_config){.size = 64 << 20}, &e.ram), 0);
+	struct physim_counting_hal_config cc = {.paging = physim_ram_paging_handler(e.ram)};
+	assert_int_equal(physim_counting_hal_create(&cc, &e.ch), 0);
+	e.ph = physim_counting_hal_paging(e.ch);
+	*state = &e;
+	return 0;
+}
+
+static int env_teardown(void **state)
+{
+	struct env *e = *state;
+	assert_int_equal(physim_counting_hal_counts(e->ch).frames_live, 0);
+	physim_counting_hal_destroy(e->ch);
+	physim_ram_destroy(e->ram);
+	return 0;
+}
+
+static void test_attach_shares_tables(void **state)
+{
+	struct env *e = *state;
+	const struct physim_pt_format *f = physim_format("x86_64-4l");
+	struct physim_pt *pt, *view;
+	assert_int_equal(physim_pt_create(f, e->ph, &pt), 0);
+	assert_int_equal(physim_pt_map(pt, 0x400000, 0x1234000, 4096, PHYSIM_R | PHYSIM_W), 0);
+	int64_t live = physim_counting_hal_counts(e->ch).frames_live;
+	assert_int_equal(live, 4); /* root + PDPT + PD + PT */
+
+	struct physim_pt_config cfg = {.format = f, .paging = e->ph};
+	assert_int_equal(physim_pt_attach(&cfg, physim_pt_root(pt), &view), 0);
+	struct physim_pt_mapping m;
+	assert_int_equal(physim_pt_query(view, 0x400123, &m), 0);
+	assert_int_equal(m.pa, 0x1234000);
+	assert_int_equal(m.size, 4096);
+	assert_int_equal(m.flags, PHYSIM_R | PHYSIM_W);
+	/* A change through the view is seen by the owner: same memory. */
+	assert_int_equal(physim_pt_protect(view, 0x400000, PHYSIM_R), 0);
+	assert_int_equal(physim_pt_query(pt, 0x400000, &m), 0);
+	assert_int_equal(m.flags, PHYSIM_R);
+	physim_pt_destroy(view); /* owns nothing: returns nothing */
+	assert_int_equal(physim_counting_hal_counts(e->ch).frames_live, live);
+	physim_pt_destroy(pt);
+}
+
+static void test_attach_bad_root(void **state)
+{
+	struct env *e = *state;
+	struct physim_pt_config cfg = {.format = physim_format("x86_64-4l"), .paging = e->ph};
+	struct physim_pt *view = NULL;
+	/* 4 KiB alignment is required of an x86-64 root (SDM 4.5: CR3 bits 11:0). */
+	assert_int_equal(physim_pt_attach(&cfg, PHYSIM_RAM_DEFAULT_BASE + 8, &view), -EINVAL);
+	/* Below the RAM: the handler cannot reach it. */
+	assert_int_equal(physim_pt_attach(&cfg, 0x1000, &view), -EFAULT);
+	assert_null(view);
+	/* The sv39x4 root is 16 KiB aligned (RISC-V H extension, hgatp). */
+	cfg.format = physim_format("sv39x4");
+	assert_int_equal(physim_pt_attach(&cfg, PHYSIM_RAM_DEFAULT_BASE + 0x1000, &view), -EINVAL);
+	assert_int_equal(physim_pt_attach(NULL, PHYSIM_RAM_DEFAULT_BASE, &view), -EINVAL);
+}
+
+struct flush_log {
+	unsigned calls;
+	uint64_t va;
+	size_t n;
+	bool all;
+};
+
+static void log_flush(void *ctx, const uint64_t *vas, size_t n, bool all)
+{
+	struct flush_log *l = ctx;
+	l->calls++;
+	l->n = n;
+	l->all = all;
+	l->va = n ? vas[0] : 0;
+}
+
+static void test_clear_ad_after_hardware_write(void **state)
+{
+	struct env *e = *state;
+	struct flush_log log = {0};
+	struct physim_pt_config cfg = {.format = physim_format("x86_64-4l"),
+				       .paging = e->ph,
+				       .flush = log_flush,
+				       .flush_ctx = &log};
+	struct physim_pt *pt;
+	assert_int_equal(physim_pt_create_ex(&cfg, &pt), 0);
+	assert_int_equal(physim_pt_map(pt, 0x600000, 0x2000000, 4096, PHYSIM_R | PHYSIM_W), 0);
+	struct physim_pt_mapping m;
+	assert_int_equal(physim_pt_query(pt, 0x600000, &m), 0);
+	assert_false(m.accessed); /* x86 leaves A/D to the hardware (SDM 4.8) */
+	assert_false(m.dirty);
+
+	/* A write through the walker sets A and D, as the processor does. */
+	struct physim_xlate x;
+	assert_int_equal(physim_translate(pt, &(struct physim_access){.va = 0x600010, .write = true}, &x), 0);
+	assert_int_equal(x.pa, 0x2000010);
+	assert_int_equal(physim_pt_query(pt, 0x600000, &m), 0);
+	assert_true(m.accessed);
+	assert_true(m.dirty);
+
+	log.calls = 0;
+	assert_int_equal(physim_pt_clear_ad(pt, 0x400000, 0x400000, false, true), 1);
+	assert_int_equal(physim_pt_query(pt, 0x600000, &m), 0);
+	assert_true(m.accessed);
+	assert_false(m.dirty);
+	assert_int_equal(log.calls, 1);
+	assert_int_equal(log.n, 1);
+	assert_int_equal(log.va, 0x600000);
+	/* Nothing left to clear: no change, no flush. */
+	log.calls = 0;
+	assert_int_equal(physim_pt_clear_ad(pt, 0x400000, 0x400000, false, true), 0);
+	assert_int_equal(log.calls, 0);
+	assert_int_equal(physim_pt_clear_ad(pt, 0x600000, 4096, true, false), 1);
+	assert_int_equal(physim_pt_query(pt, 0x600000, &m), 0);
+	assert_false(m.accessed);
+	assert_int_equal(physim_pt_clear_ad(NULL, 0, 4096, true, true), -EINVAL);
+	physim_pt_destroy(pt);
+}
+
+static void test_flags_ok(void **state)
+{
+	(void)state;
+	const struct physim_pt_format *x86 = physim_format("x86_64-4l");
+	/* x86 cannot express a present page that is not readable (SDM 4.6). */
+	assert_int_equal(physim_format_flags_ok(x86, PHYSIM_W, 0), -ENOTSUP);
+	assert_int_equal(physim_format_flags_ok(x86, PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U, 0), 0);
+	assert_int_equal(physim_format_flags_ok(x86, PHYSIM_R | (1u << 20), 0), -EINVAL);
+	/* RISC-V reserves W without R (privileged spec, Sv39 PTE encoding). */
+	assert_int_equal(physim_format_flags_ok(physim_format("sv39"), PHYSIM_W, 0), -ENOTSUP);
+	/* Sv32 has no PBMT field, so no device memory type. */
+	assert_int_equal(physim_format_flags_ok(physim_format("sv32"), PHYSIM_R | PHYSIM_DEVICE, 0),
+			 -ENOTSUP);
+	assert_int_equal(physim_format_flags_ok(physim_format("sv39"), PHYSIM_R | PHYSIM_DEVICE, 0), 0);
+	assert_int_equal(physim_format_flags_ok(NULL, PHYSIM_R, 0), -EINVAL);
+}
+
+static void test_preset_ad_info(void **state)
+{
+	(void)state;
+	struct physim_pt_format_info i;
+	/* RISC-V under Svade faults on A = 0 / D = 0, so physim presets them. */
+	physim_format_get_info(physim_format("sv48x4"), &i);
+	assert_true(i.presets_accessed);
+	assert_true(i.presets_dirty);
+	/* AArch64 without HA faults on AF = 0: AF preset, no dirty state. */
+	physim_format_get_info(physim_format("aarch64-4k-48"), &i);
+	assert_true(i.presets_accessed);
+	assert_false(i.presets_dirty);
+	/* x86 and EPT set A/D in hardware. */
+	physim_format_get_info(physim_format("ept-4l"), &i);
+	assert_false(i.presets_accessed);
+	assert_false(i.presets_dirty);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_attach_shares_tables, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_attach_bad_root, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_clear_ad_after_hardware_write, env_setup,
+					    env_teardown),
+	    cmocka_unit_test(test_flags_ok),
+	    cmocka_unit_test(test_preset_ad_info),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
