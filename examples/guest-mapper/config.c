@@ -46,12 +46,14 @@ static int config_error(const char *source, unsigned line, char *err, size_t err
 
 /* ---- numbers ---- */
 
+/* Decimal, or hexadecimal with 0x (a leading 0 does not mean octal). */
 static int parse_u64(const char *s, uint64_t *out, char **end)
 {
-	if (!isdigit((unsigned char)s[0]))
+	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	if (!isdigit((unsigned char)s[0]) || (hex && !isxdigit((unsigned char)s[2])))
 		return -EINVAL;
 	errno = 0;
-	unsigned long long v = strtoull(s, end, 0);
+	unsigned long long v = strtoull(s, end, hex ? 16 : 10);
 	if (errno != 0)
 		return -EINVAL;
 	*out = v;
@@ -119,18 +121,29 @@ static int line_error(const struct line_ctx *lc, const char *fmt, ...)
 	return config_error(lc->source, lc->line, lc->err, lc->errlen, "%s", msg);
 }
 
-/* Split at blanks, dropping a '#' comment; returns the token count, or
- * MAX_TOKENS + 1 if there are too many. */
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Split s in place at blanks, dropping a '#' comment; returns the token
+ * count, or MAX_TOKENS + 1 if there are too many. */
 static size_t tokenize(char *s, char *tok[MAX_TOKENS])
 {
 	char *hash = strchr(s, '#');
 	if (hash != NULL)
 		*hash = '\0';
 	size_t n = 0;
-	for (char *t = strtok(s, " \t\r"); t != NULL; t = strtok(NULL, " \t\r")) {
+	while (*s != '\0') {
+		while (is_blank(*s))
+			*s++ = '\0';
+		if (*s == '\0')
+			break;
 		if (n == MAX_TOKENS)
 			return MAX_TOKENS + 1;
-		tok[n++] = t;
+		tok[n++] = s;
+		while (*s != '\0' && !is_blank(*s))
+			s++;
 	}
 	return n;
 }

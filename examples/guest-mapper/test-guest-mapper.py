@@ -155,6 +155,12 @@ def test_images_and_odd_layouts(tmp):
     for arch in ARCHES:
         expect_ok(["--arch", arch, "--config", cfg], f"lazy-only config on {arch}")
     expect_ok(["--ram", "256M"], "--ram 256M (the device page at 0x88000000 still in it)")
+    # Numbers: decimal (a leading 0 is not octal) or 0x hexadecimal.
+    cfg = os.path.join(tmp, "decimal.cfg")
+    with open(cfg, "w") as f:
+        f.write("\tram 01073741824 0016777216\tpopulate\r\nimage 1073741824\n")
+    out = expect_ok(["--config", cfg], "decimal numbers, tabs and CRLF")
+    check("GPA 0x40000000-0x40ffffff    16 MiB  RAM" in out, "decimal config read right")
     # Too small a region for the guest's page tables is a run-time failure.
     cfg = os.path.join(tmp, "tiny.cfg")
     with open(cfg, "w") as f:
@@ -169,6 +175,9 @@ def test_images_and_odd_layouts(tmp):
 BAD_CONFIGS = [
     ("rom 0x0 4K\n", r"bad\.cfg:1: unknown keyword 'rom'"),
     ("ram 0x4000zz 4K lazy\n", r"bad\.cfg:1: '0x4000zz' is not an address"),
+    ("ram 0x 4K lazy\n", r"bad\.cfg:1: '0x' is not an address"),
+    ("ram -4096 4K lazy\n", r"bad\.cfg:1: '-4096' is not an address"),
+    ("ram 0x40000000 0x10000000000000000 lazy\n", r"bad\.cfg:1: .* is not a size"),
     ("ram 0x40000000 12Q lazy\n", r"bad\.cfg:1: '12Q' is not a size"),
     ("ram 0x40000000 99999999999G lazy\n", r"bad\.cfg:1: .* is not a size"),
     ("ram 0x40000800 4K lazy\n", r"bad\.cfg:1: 0x40000800 is not 4 KiB aligned"),

@@ -526,7 +526,8 @@ static const char *page_label(const struct machine *m, uint64_t gpa,
 
 struct dirty_walk {
 	struct machine *m;
-	uint64_t pages, shown;
+	bool show;	      /* print the pages */
+	uint64_t pages, seen; /* dirty pages: counted, and met while printing */
 	int rc;
 };
 
@@ -539,7 +540,7 @@ static void show_dirty_bits(struct dirty_walk *d, const struct physim_area_info 
 		if (!(bm[i / 64] >> (i % 64) & 1))
 			continue;
 		uint64_t gpa = a->start + i * PAGE;
-		if (d->shown++ < MAX_DIRTY_SHOWN)
+		if (d->show && d->seen++ < MAX_DIRTY_SHOWN)
 			say(d->m, "   GPA %#llx  %s\n", (unsigned long long)gpa,
 			    page_label(d->m, gpa, a));
 	}
@@ -567,14 +568,11 @@ static int fetch_area(void *ctx, const struct physim_area_info *a)
  * returns what was written since the last one. */
 static int fetch_dirty(struct machine *m, uint64_t *pages, bool show)
 {
-	bool quiet = m->quiet;
-	m->quiet = quiet || !show;
-	struct dirty_walk d = {.m = m};
+	struct dirty_walk d = {.m = m, .show = show};
 	physim_aspace_for_each_area(m->as, fetch_area, &d);
-	m->quiet = quiet;
 	*pages = d.pages;
-	if (show && d.shown > MAX_DIRTY_SHOWN)
-		say(m, "   ... and %llu more\n", (unsigned long long)(d.shown - MAX_DIRTY_SHOWN));
+	if (d.seen > MAX_DIRTY_SHOWN)
+		say(m, "   ... and %llu more\n", (unsigned long long)(d.seen - MAX_DIRTY_SHOWN));
 	return d.rc ? fail("fetching the dirty log", d.rc) : 0;
 }
 
