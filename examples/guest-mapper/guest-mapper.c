@@ -130,11 +130,17 @@ static const char usage[] =
     "\n"
     "Exit status: 0 success, 1 a step failed or a frame leaked, 2 bad option or config.\n";
 
-static int bad_option(const char *fmt, const char *what)
+static int bad_option(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One line naming what is wrong; exit status 2. */
+static int bad_option(const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
 	fputs("guest-mapper: ", stderr);
-	fprintf(stderr, fmt, what);
+	vfprintf(stderr, fmt, ap);
 	fputs(" (try --help)\n", stderr);
+	va_end(ap);
 	return EXIT_BAD_INPUT;
 }
 
@@ -328,9 +334,14 @@ int main(int argc, char **argv)
 		fputs(usage, stdout);
 	if (status != EXIT_OK || o.help)
 		return status;
+	if (physim_format(m.arch->stage1_format) == NULL ||
+	    physim_format(m.arch->stage2_format) == NULL)
+		return bad_option("--arch %s: this physim was built without its formats "
+				  "(meson option archs)",
+				  m.arch->name);
 	status = load_vm_description(&m, &o);
 	if (status != EXIT_OK) {
-		free((void *)m.image);
+		free(m.image);
 		return status;
 	}
 
@@ -342,7 +353,7 @@ int main(int argc, char **argv)
 	}
 	say(&m, "\n%zu. Teardown\n", sizeof(steps) / sizeof(steps[0]) + 1);
 	int clean = step_teardown(&m);
-	free((void *)m.image);
+	free(m.image);
 
 	if (rc == 0 && clean == 0)
 		printf(

@@ -151,7 +151,7 @@ struct machine {
 
 	/* The VM. */
 	struct vm_config cfg;
-	const uint8_t *image;
+	uint8_t *image;
 	size_t image_size;
 	bool image_builtin;
 	struct physim_pt_format_info s2_info, s1_info;
