@@ -1,6 +1,6 @@
 /* tools/physim-bench/physim-bench.c - benchmarks of physim's hot paths (frame
- * allocation, RAM setup, page-table map / query / unmap), each measured side
- * by side with a familiar peer. */
+ * allocation, RAM setup, page-table map / query / unmap, translation walks and
+ * the TLB), each measured side by side with a familiar peer. */
 
 #include <physim/physim.h>
 
@@ -109,11 +109,14 @@ struct bench_params {
 	unsigned occupancy_pct; /* of the RAM in use while churning, pool included */
 	unsigned nthreads;	/* 0 means 1 */
 	/* page-table cases */
-	const char *format; /* physim_format() name */
-	uint64_t region;    /* bytes mapped at PT_VA */
-	bool huge;	    /* map with PHYSIM_ALLOW_HUGE */
-	uint64_t nqueries;  /* query cases: addresses in the sequence (--quick: fewer) */
-	bool sequential;    /* query pages in address order, else uniformly random */
+	const char *format;	 /* physim_format() name */
+	uint64_t region;	 /* bytes mapped at PT_VA */
+	bool huge;		 /* map with PHYSIM_ALLOW_HUGE */
+	uint64_t nqueries;	 /* query cases: addresses in the sequence (--quick: fewer) */
+	uint64_t quick_nqueries; /* --quick cap on nqueries; 0 = QUICK_QUERIES */
+	bool sequential;	 /* query pages in address order, else uniformly random */
+	/* nested walk cases: the stage-2 format; format is then the guest's stage 1 */
+	const char *s2_format;
 };
 
 /* Extra numbers an implementation reports (JSON fields, text notes). */
@@ -1009,12 +1012,17 @@ static void fixture_put(struct pt_fixture *fx)
 
 /* Sequential: one query per page in address order, wrapping around the
  * region. Random: uniform byte addresses (the region is a power of two). */
-static void fixture_addresses(struct pt_fixture *fx, const struct bench_params *p)
+static void make_offsets(uint32_t *offs, uint64_t n, const struct bench_params *p)
 {
 	uint64_t seed = UINT64_C(0x9a6e7ab1e), npages = p->region / PT_PAGE_SIZE;
-	for (uint64_t i = 0; i < fx->n; i++)
-		fx->offs[i] = (uint32_t)(p->sequential ? (i % npages) * PT_PAGE_SIZE
-						       : rng_next(&seed) & (p->region - 1));
+	for (uint64_t i = 0; i < n; i++)
+		offs[i] = (uint32_t)(p->sequential ? (i % npages) * PT_PAGE_SIZE
+						   : rng_next(&seed) & (p->region - 1));
+}
+
+static void fixture_addresses(struct pt_fixture *fx, const struct bench_params *p)
+{
+	make_offsets(fx->offs, fx->n, p);
 }
 
 /* Peers are written for 4 levels of 512 entries over 4 KiB pages. */
@@ -1375,6 +1383,813 @@ static void query_extras(const void *state, struct bench_extras *ex)
 	extras_add(ex, "queries", (double)((const struct query_bench *)state)->fx->n);
 }
 
+/* ---- translation: the walker, the TLB, nested walks ----
+ *
+ * walk_translate, tlb_miss and tlb_hit use the query fixture above (a region
+ * of 4 KiB pages mapped at PT_VA to the RAM's base, and an address
+ * sequence), so that the 4-load chain peer reads the same tables in the same
+ * order. Every access is a supervisor read. Before anything is timed, setup
+ * translates every page of the region once: x86 sets A in every entry a walk
+ * uses, so after that pass no translation writes back (the other formats map
+ * with A / AF already set). The implementations count write-backs during
+ * the runs all the same and report them (expected: 0).
+ */
+
+#define PAGE_MASK     (~(PT_PAGE_SIZE - 1))
+#define TLB_HIT_PAGES 64u /* tlb_hit working set; the TLB holds 1024 */
+
+/* The tlb_hit peer: the least a software TLB hit can do. One call the
+ * compiler may not inline (physim_tlb_translate is an ordinary call into the
+ * library too), a direct-mapped set index, one tag compare and the page
+ * offset added to the cached page address. It holds exactly the working set,
+ * so it never misses, and it fills no result struct, checks no access
+ * class and keeps no statistics: a floor for a hit, not a rival TLB. */
+struct mini_tlb {
+	uint64_t vpn[TLB_HIT_PAGES]; /* va >> 12; the slot is its low bits */
+	uint64_t pa[TLB_HIT_PAGES];  /* page address */
+};
+
+static __attribute__((noinline)) int mini_tlb_lookup(const struct mini_tlb *t, uint64_t va,
+						     uint64_t *pa)
+{
+	uint64_t vpn = va >> 12;
+	unsigned slot = (unsigned)vpn & (TLB_HIT_PAGES - 1);
+	if (t->vpn[slot] != vpn)
+		return -ENOENT;
+	*pa = t->pa[slot] + (va & ~PAGE_MASK);
+	return 0;
+}
+
+struct walk_bench {
+	struct pt_fixture *fx;
+	struct physim_mmu *mmu;
+	struct physim_tlb *tlb;
+	struct mini_tlb *mini;
+	int (*run)(struct walk_bench *b, uint64_t nops);
+	uint64_t pos, sink;
+	uint64_t ad_updates;	      /* translations that wrote A/D, since setup */
+	struct physim_tlb_stats base; /* TLB statistics at the end of setup */
+};
+
+/* What an implementation calls per address, and the setup it needs. */
+struct walk_kind {
+	int (*run)(struct walk_bench *b, uint64_t nops);
+	bool tlb;  /* a TLB of the default size (1024 entries) */
+	bool warm; /* fill the TLB (or the mini TLB) with the region's pages */
+	bool mini; /* the tlb_hit peer */
+};
+
+/* One physim call per address with the translated page summed into sink.
+ * Instantiated with a constant xl, so the call is direct. */
+typedef int (*walk_xl_fn)(struct walk_bench *b, const struct physim_access *acc,
+			  struct physim_xlate *x);
+
+static inline int walk_loop(struct walk_bench *b, uint64_t nops, walk_xl_fn xl)
+{
+	const struct pt_fixture *fx = b->fx;
+	uint64_t pos = b->pos, sink = 0, ad = 0;
+	for (uint64_t i = 0; i < nops; i++) {
+		struct physim_access acc = {.va = query_next(fx, &pos)};
+		struct physim_xlate x;
+		int rc = xl(b, &acc, &x);
+		if (rc < 0)
+			return rc;
+		sink += x.pa & PAGE_MASK;
+		ad += x.ad_updated;
+	}
+	b->pos = pos;
+	b->sink += sink;
+	b->ad_updates += ad;
+	return 0;
+}
+
+static inline int xl_translate(struct walk_bench *b, const struct physim_access *acc,
+			       struct physim_xlate *x)
+{
+	return physim_mmu_translate(b->mmu, acc, x);
+}
+
+static inline int xl_probe(struct walk_bench *b, const struct physim_access *acc,
+			   struct physim_xlate *x)
+{
+	return physim_mmu_probe(b->mmu, acc, x);
+}
+
+static inline int xl_tlb(struct walk_bench *b, const struct physim_access *acc,
+			 struct physim_xlate *x)
+{
+	return physim_tlb_translate(b->tlb, b->mmu, acc, x);
+}
+
+static int walk_run_translate(struct walk_bench *b, uint64_t nops)
+{
+	return walk_loop(b, nops, xl_translate);
+}
+
+static int walk_run_probe(struct walk_bench *b, uint64_t nops)
+{
+	return walk_loop(b, nops, xl_probe);
+}
+
+static int walk_run_tlb(struct walk_bench *b, uint64_t nops)
+{
+	return walk_loop(b, nops, xl_tlb);
+}
+
+static int walk_run_mini(struct walk_bench *b, uint64_t nops)
+{
+	const struct pt_fixture *fx = b->fx;
+	const struct mini_tlb *t = b->mini;
+	uint64_t pos = b->pos, sink = 0;
+	for (uint64_t i = 0; i < nops; i++) {
+		uint64_t pa;
+		int rc = mini_tlb_lookup(t, query_next(fx, &pos), &pa);
+		if (rc < 0)
+			return rc;
+		sink += pa & PAGE_MASK;
+	}
+	b->pos = pos;
+	b->sink += sink;
+	return 0;
+}
+
+/* The fixture maps PT_VA + off to the RAM's base + off: the expected page of
+ * an address, independent of every walker. */
+static inline uint64_t walk_expected_page(const struct pt_fixture *fx, uint64_t va)
+{
+	return (physim_ram_base(fx->env.ram) + (va - fx->va)) & PAGE_MASK;
+}
+
+/* Translate every page of the region once (x86 sets its A bits), checking
+ * each result against the linear mapping; then one more translation must
+ * have walked all levels and written nothing back. -EIO if not. */
+static int walk_touch_all(struct walk_bench *b)
+{
+	const struct pt_fixture *fx = b->fx;
+	struct physim_xlate x;
+	for (uint64_t off = 0; off < fx->key.region; off += PT_PAGE_SIZE) {
+		struct physim_access acc = {.va = fx->va + off};
+		int rc = physim_mmu_translate(b->mmu, &acc, &x);
+		if (rc < 0)
+			return rc;
+		if (x.pa != walk_expected_page(fx, acc.va))
+			return -EIO;
+	}
+	struct physim_access acc = {.va = fx->va};
+	int rc = physim_mmu_translate(b->mmu, &acc, &x);
+	if (rc == 0 && (x.mem_refs != fx->env.info.levels || x.ad_updated))
+		rc = -EIO;
+	return rc;
+}
+
+/* Fill the TLB (or the mini TLB) with the region's pages. */
+static int walk_warm(struct walk_bench *b)
+{
+	const struct pt_fixture *fx = b->fx;
+	uint64_t npages = fx->key.region / PT_PAGE_SIZE;
+	if (b->mini != NULL && npages != TLB_HIT_PAGES)
+		return -EINVAL;
+	for (uint64_t i = 0; i < npages; i++) {
+		uint64_t va = fx->va + i * PT_PAGE_SIZE;
+		if (b->mini != NULL) {
+			unsigned slot = (unsigned)(va >> 12) & (TLB_HIT_PAGES - 1);
+			b->mini->vpn[slot] = va >> 12;
+			b->mini->pa[slot] = walk_expected_page(fx, va);
+			continue;
+		}
+		struct physim_access acc = {.va = va};
+		struct physim_xlate x;
+		int rc = physim_tlb_translate(b->tlb, b->mmu, &acc, &x);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The run must find the expected pages for the first addresses of the
+ * sequence (-EIO if not). */
+static int walk_check(struct walk_bench *b)
+{
+	const struct pt_fixture *fx = b->fx;
+	uint64_t n = fx->n < PT_CHECKS ? fx->n : PT_CHECKS, pos = 0, want = 0;
+	for (uint64_t i = 0; i < n; i++)
+		want += walk_expected_page(fx, query_next(fx, &pos));
+	int rc = b->run(b, n);
+	if (rc == 0 && b->sink != want)
+		rc = -EIO;
+	b->pos = 0;
+	b->sink = 0;
+	return rc;
+}
+
+static void walk_teardown(void *state)
+{
+	struct walk_bench *b = state;
+	keep(&b->sink);
+	physim_tlb_destroy(b->tlb);
+	physim_mmu_destroy(b->mmu);
+	free(b->mini);
+	if (b->fx != NULL)
+		fixture_put(b->fx);
+	free(b);
+}
+
+static int walk_prepare(struct walk_bench *b, const struct walk_kind *k)
+{
+	const struct pt_fixture *fx = b->fx;
+	struct physim_mmu_config mc = {
+	    .format = physim_pt_format(fx->env.pt), .mem = fx->env.ph, .root = fx->root};
+	int rc = physim_mmu_create(&mc, &b->mmu);
+	if (rc == 0)
+		rc = walk_touch_all(b);
+	if (rc == 0 && k->tlb)
+		rc = physim_tlb_create(NULL, &b->tlb);
+	if (rc == 0 && k->mini)
+		rc = (b->mini = calloc(1, sizeof(*b->mini))) ? 0 : -ENOMEM;
+	if (rc == 0 && k->warm)
+		rc = walk_warm(b);
+	if (rc == 0)
+		rc = walk_check(b);
+	return rc;
+}
+
+static int walk_setup(const void *data, const struct bench_params *p, void **state)
+{
+	const struct walk_kind *k = data;
+	struct walk_bench *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return -ENOMEM;
+	b->run = k->run;
+	int rc = fixture_get(p, &b->fx);
+	if (rc == 0)
+		rc = walk_prepare(b, k);
+	if (rc < 0) {
+		walk_teardown(b);
+		return rc;
+	}
+	b->ad_updates = 0;
+	b->base = physim_tlb_stats(b->tlb);
+	*state = b;
+	return 0;
+}
+
+static int walk_run(void *state, uint64_t nops)
+{
+	struct walk_bench *b = state;
+	return b->run(b, nops);
+}
+
+/* A timed run is one pass over the whole sequence. */
+static uint64_t walk_ops(const void *state)
+{
+	return ((const struct walk_bench *)state)->fx->n;
+}
+
+static void walk_extras(const void *state, struct bench_extras *ex)
+{
+	const struct walk_bench *b = state;
+	extras_add(ex, "addresses", (double)b->fx->n);
+	if (b->mini != NULL)
+		return;
+	extras_add(ex, "ad_writebacks", (double)b->ad_updates);
+	if (b->tlb != NULL) {
+		struct physim_tlb_stats st = physim_tlb_stats(b->tlb);
+		double hits = (double)(st.hits - b->base.hits);
+		double all = hits + (double)(st.misses - b->base.misses);
+		extras_add(ex, "tlb_hit_rate", all > 0 ? hits / all : 0);
+	}
+}
+
+/* ---- nested walks: a guest's stage 1 whose tables are fetched through stage 2 ----
+ *
+ * Guest-physical memory is [GUEST_GPA, GUEST_GPA + region + GUEST_TABLES):
+ * the guest's data pages, then the frames its stage-1 tables are allocated
+ * from (a bump allocator behind the guest's paging handler, whose addresses
+ * are GPAs). It is backed by one contiguous block of host frames claimed
+ * from the RAM, and stage 2 maps all of it with 4 KiB pages, so that every
+ * stage-1 table fetch and the final GPA take a full 4-level stage-2 walk:
+ * 4 x (4 + 1) + 4 = 24 descriptor loads per translation. Stage 1 maps
+ * GVA PT_VA + off to GPA GUEST_GPA + off with 4 KiB pages.
+ */
+
+#define GUEST_GPA     GIB	/* where guest RAM starts, as on many VMs */
+#define GUEST_TABLES  (4 * MIB) /* room for the stage-1 tables */
+#define NESTED_REFS   24u
+#define NESTED_TRACES 64u /* addresses whose fetches the chain check compares */
+
+struct nested_fixture {
+	unsigned users;
+	struct bench_params key;
+	struct pt_env host; /* the RAM and the stage-2 table */
+	struct physim_pt *guest;
+	struct physim_paging_handler guest_ph;
+	physim_hpa_t guest_hpa; /* host-physical base of guest RAM */
+	uint64_t guest_size;
+	uint64_t table_next; /* next free GPA for a stage-1 table */
+	struct physim_mmu *s1, *s2;
+	struct physim_direct_map dm;
+	uint64_t s1_root; /* a GPA */
+	physim_hpa_t s2_root;
+	uint64_t s2_root_mask; /* index mask of the stage-2 root (sv48x4: 11 bits) */
+	uint64_t va;	       /* PT_VA, read at run time (see pt_fixture) */
+	uint32_t *offs;
+	uint64_t n;
+};
+
+static struct nested_fixture nested_shared;
+
+static void *guest_phys_to_virt(void *ctx, physim_hpa_t gpa)
+{
+	const struct nested_fixture *fx = ctx;
+	uint64_t off = gpa - GUEST_GPA;
+	if (gpa < GUEST_GPA || off >= fx->guest_size)
+		return NULL;
+	return physim_dm_phys_to_virt(&fx->dm, fx->guest_hpa + off);
+}
+
+static int guest_alloc_frames(void *ctx, size_t nframes, uint64_t align, physim_hpa_t *gpa)
+{
+	struct nested_fixture *fx = ctx;
+	uint64_t at = (fx->table_next + align - 1) & ~(align - 1);
+	if (at + nframes * PT_PAGE_SIZE > GUEST_GPA + fx->guest_size)
+		return -ENOMEM;
+	fx->table_next = at + nframes * PT_PAGE_SIZE;
+	*gpa = at;
+	return 0;
+}
+
+static int guest_alloc_frame(void *ctx, physim_hpa_t *gpa)
+{
+	return guest_alloc_frames(ctx, 1, PT_PAGE_SIZE, gpa);
+}
+
+/* The tables go when the guest's memory goes. */
+static int guest_dealloc_frames(void *ctx, physim_hpa_t gpa, size_t nframes)
+{
+	(void)ctx, (void)gpa, (void)nframes;
+	return 0;
+}
+
+static int guest_dealloc_frame(void *ctx, physim_hpa_t gpa)
+{
+	return guest_dealloc_frames(ctx, gpa, 1);
+}
+
+static bool nested_fixture_matches(const struct nested_fixture *fx, const struct bench_params *p)
+{
+	return strcmp(fx->key.format, p->format) == 0 &&
+	       strcmp(fx->key.s2_format, p->s2_format) == 0 && fx->key.region == p->region &&
+	       fx->key.nqueries == p->nqueries;
+}
+
+static void nested_fixture_free(struct nested_fixture *fx)
+{
+	physim_mmu_destroy(fx->s1);
+	physim_mmu_destroy(fx->s2);
+	physim_pt_destroy(fx->guest);
+	free(fx->offs);
+	pt_env_close(&fx->host);
+	*fx = (struct nested_fixture){0};
+}
+
+static void nested_fixture_put(struct nested_fixture *fx)
+{
+	if (--fx->users == 0)
+		nested_fixture_free(fx);
+}
+
+/* The chain peer is written for 4 levels of 512 entries over 4 KiB pages,
+ * except that a stage-2 root may be concatenated (up to 2048 entries). */
+static bool nested_geometry_ok(const struct physim_pt_format *s1, const struct physim_pt_format *s2,
+			       uint64_t *s2_root_mask)
+{
+	struct physim_pt_format_info i1, i2;
+	physim_format_get_info(s1, &i1);
+	physim_format_get_info(s2, &i2);
+	if (!fixture_geometry_ok(&i1) || i1.stage2 || !i2.stage2 || i1.arch != i2.arch ||
+	    i2.levels != 4 || i2.pte_bytes != 8)
+		return false;
+	for (unsigned l = 0; l < 4; l++)
+		if (i2.level[l].shift != 12 + 9 * l || (l < 3 && i2.level[l].index_bits != 9) ||
+		    i2.level[l].index_bits > 11)
+			return false;
+	*s2_root_mask = (UINT64_C(1) << i2.level[3].index_bits) - 1;
+	return true;
+}
+
+/* Guest memory, stage 2 over all of it, the guest's stage 1. */
+static int nested_build_tables(struct nested_fixture *fx, const struct bench_params *p)
+{
+	struct physim_ram *ram = fx->host.ram;
+	uint64_t frames = fx->guest_size / PT_PAGE_SIZE;
+	int rc = physim_ram_alloc_frames(ram, frames, 2 * MIB, &fx->guest_hpa);
+	if (rc == 0)
+		rc = physim_pt_map_region(fx->host.pt, GUEST_GPA, fx->guest_hpa, fx->guest_size,
+					  PT_FLAGS, 0);
+	if (rc < 0)
+		return rc;
+	fx->dm = physim_ram_direct_map(ram);
+	fx->table_next = GUEST_GPA + p->region;
+	fx->guest_ph = (struct physim_paging_handler){
+	    .ctx = fx,
+	    .alloc_frame = guest_alloc_frame,
+	    .alloc_frames = guest_alloc_frames,
+	    .dealloc_frame = guest_dealloc_frame,
+	    .dealloc_frames = guest_dealloc_frames,
+	    .phys_to_virt = guest_phys_to_virt,
+	};
+	rc = physim_pt_create(physim_format(p->format), &fx->guest_ph, &fx->guest);
+	if (rc == 0)
+		rc = physim_pt_map_region(fx->guest, PT_VA, GUEST_GPA, p->region, PT_FLAGS, 0);
+	return rc;
+}
+
+static int nested_build_mmus(struct nested_fixture *fx)
+{
+	fx->s1_root = physim_pt_root(fx->guest);
+	fx->s2_root = physim_pt_root(fx->host.pt);
+	struct physim_mmu_config c1 = {
+	    .format = physim_pt_format(fx->guest), .mem = &fx->guest_ph, .root = fx->s1_root};
+	struct physim_mmu_config c2 = {
+	    .format = physim_pt_format(fx->host.pt), .mem = fx->host.ph, .root = fx->s2_root};
+	int rc = physim_mmu_create(&c1, &fx->s1);
+	if (rc == 0)
+		rc = physim_mmu_create(&c2, &fx->s2);
+	return rc;
+}
+
+/* GVA PT_VA + off is host-physical guest_hpa + off. */
+static inline uint64_t nested_expected_page(const struct nested_fixture *fx, uint64_t va)
+{
+	return (fx->guest_hpa + (va - fx->va)) & PAGE_MASK;
+}
+
+/* Translate every guest page once (x86 sets stage-1 A bits through stage
+ * 2), checking each against the layout; one more translation must then
+ * make exactly 24 references and write nothing back. -EIO if not. */
+static int nested_touch_all(struct nested_fixture *fx)
+{
+	struct physim_xlate x;
+	for (uint64_t off = 0; off < fx->key.region; off += PT_PAGE_SIZE) {
+		struct physim_access acc = {.va = fx->va + off};
+		int rc = physim_nested_translate(fx->s1, fx->s2, &acc, &x);
+		if (rc < 0)
+			return rc;
+		if (x.pa != nested_expected_page(fx, acc.va) || x.gpa != GUEST_GPA + off)
+			return -EIO;
+	}
+	struct physim_access acc = {.va = fx->va + fx->key.region / 2};
+	int rc = physim_nested_translate(fx->s1, fx->s2, &acc, &x);
+	if (rc == 0 && (x.mem_refs != NESTED_REFS || x.ad_updated))
+		rc = -EIO;
+	return rc;
+}
+
+static int nested_fixture_build(struct nested_fixture *fx, const struct bench_params *p)
+{
+	const struct physim_pt_format *f1 = physim_format(p->format);
+	const struct physim_pt_format *f2 = p->s2_format ? physim_format(p->s2_format) : NULL;
+	if (p->region == 0 || p->region > GIB || (p->region & (p->region - 1)) != 0 ||
+	    p->nqueries == 0 || p->sequential)
+		return -EINVAL;
+	if (f1 == NULL || f2 == NULL)
+		return -ENOTSUP; /* family not compiled in (-Darchs) */
+	if (!nested_geometry_ok(f1, f2, &fx->s2_root_mask))
+		return -ENOTSUP;
+	struct bench_params host = *p;
+	host.format = p->s2_format;
+	int rc = pt_env_open(&host, &fx->host);
+	if (rc < 0)
+		return rc;
+	fx->key = *p;
+	fx->guest_size = p->region + GUEST_TABLES;
+	fx->va = PT_VA;
+	fx->n = p->nqueries;
+	fx->offs = malloc(fx->n * sizeof(*fx->offs));
+	rc = fx->offs ? nested_build_tables(fx, p) : -ENOMEM;
+	if (rc == 0)
+		rc = nested_build_mmus(fx);
+	if (rc == 0)
+		rc = nested_touch_all(fx);
+	if (rc < 0) {
+		nested_fixture_free(fx);
+		return rc;
+	}
+	make_offsets(fx->offs, fx->n, p);
+	fx->users = 1;
+	return 0;
+}
+
+static int nested_fixture_get(const struct bench_params *p, struct nested_fixture **out)
+{
+	struct nested_fixture *fx = &nested_shared;
+	if (fx->users > 0 && !nested_fixture_matches(fx, p))
+		return -EBUSY;
+	int rc = 0;
+	if (fx->users > 0)
+		fx->users++;
+	else
+		rc = nested_fixture_build(fx, p);
+	if (rc == 0)
+		*out = fx;
+	return rc;
+}
+
+static inline uint64_t nested_next(const struct nested_fixture *fx, uint64_t *pos)
+{
+	uint64_t va = fx->va + fx->offs[*pos];
+	*pos = *pos + 1 == fx->n ? 0 : *pos + 1;
+	return va;
+}
+
+struct nested_bench {
+	struct nested_fixture *fx;
+	int (*run)(struct nested_bench *b, uint64_t nops);
+	uint64_t pos, sink;
+	uint64_t ad_updates; /* since setup */
+};
+
+static int nested_run_physim(struct nested_bench *b, uint64_t nops)
+{
+	const struct nested_fixture *fx = b->fx;
+	uint64_t pos = b->pos, sink = 0, ad = 0;
+	for (uint64_t i = 0; i < nops; i++) {
+		struct physim_access acc = {.va = nested_next(fx, &pos)};
+		struct physim_xlate x;
+		int rc = physim_nested_translate(fx->s1, fx->s2, &acc, &x);
+		if (rc < 0)
+			return rc;
+		sink += x.pa & PAGE_MASK;
+		ad += x.ad_updated;
+	}
+	b->pos = pos;
+	b->sink += sink;
+	b->ad_updates += ad;
+	return 0;
+}
+
+/*
+ * The limit of a 4-in-4 nested walk: the 24 descriptor loads the walk
+ * makes, in its order, as one chain of dependent loads with the cheapest
+ * arithmetic between them and no checks (as chain_loop, whose conventions
+ * it shares: the address field of a descriptor is (d << pa_lshift) &
+ * pa_mask, host = the direct map's offset). For each of the 4 stage-1
+ * levels: the GPA of the stage-1 entry (table GPA + index) is walked through
+ * stage 2 (4 loads, the first indexed from that GPA), the entry is loaded
+ * from the host address found (1 load) and its address field is the next
+ * table's GPA; the output GPA is then walked through stage 2 (4 loads). So
+ * each load's address is computed from the value the previous load
+ * returned - the first stage-2 load of a stage-1 level from the stage-1
+ * entry loaded before it - and nothing of one chain can start before the
+ * load ahead of it has completed. The stage-2 leaf's page address of the
+ * final walk goes into the sink. The fixture checks, for the first
+ * addresses of the sequence, that the chain loads exactly the 24 addresses
+ * physim's walk fetches, in the same order (nested_trace_check).
+ */
+/* A family's descriptor address field: (d << pa_lshift) & pa_mask, as in
+ * chain_loop; both stages of a family share it (EPT bits 51:12, VMSAv8-64
+ * stage 2 bits 47:12, G-stage PPN). */
+struct chain_field {
+	unsigned pa_lshift;
+	uint64_t pa_mask;
+};
+
+static const struct chain_field chain_fields[PHYSIM_ARCH_LOONGARCH64 + 1] = {
+    [PHYSIM_ARCH_X86_64] = {0, UINT64_C(0x000ffffffffff000)},
+    [PHYSIM_ARCH_AARCH64] = {0, UINT64_C(0x0000fffffffff000)},
+    [PHYSIM_ARCH_RISCV64] = {2, UINT64_C(0x00fffffffffff000)},
+};
+
+/* What the chain needs: host = the direct map's offset (host-virtual = host +
+ * host-physical), the roots, and the family's address field. */
+struct nested_geo {
+	uintptr_t host;
+	uint64_t s1_root; /* a GPA */
+	uint64_t s2_root; /* an HPA */
+	uint64_t root_mask;
+	unsigned pa_lshift;
+	uint64_t pa_mask;
+};
+
+/* One descriptor load at host-physical hpa. trace (a constant NULL in the
+ * timed loop, where the test vanishes) records the address for the check. */
+static inline uint64_t chain_load(const struct nested_geo *g, uint64_t hpa, uint64_t **trace)
+{
+	if (trace != NULL)
+		*(*trace)++ = hpa;
+	return *(const uint64_t *)(g->host + hpa);
+}
+
+static inline uint64_t chain_addr(const struct nested_geo *g, uint64_t d)
+{
+	return (d << g->pa_lshift) & g->pa_mask;
+}
+
+/* Stage 2 for gpa: 4 loads; returns the page address gpa maps to. */
+static inline uint64_t chain_s2(const struct nested_geo *g, uint64_t gpa, uint64_t **trace)
+{
+	uint64_t d = chain_load(g, g->s2_root + ((gpa >> 39) & g->root_mask) * 8, trace);
+	d = chain_load(g, chain_addr(g, d) + ((gpa >> 30) & 511) * 8, trace);
+	d = chain_load(g, chain_addr(g, d) + ((gpa >> 21) & 511) * 8, trace);
+	d = chain_load(g, chain_addr(g, d) + ((gpa >> 12) & 511) * 8, trace);
+	return chain_addr(g, d);
+}
+
+/* The 24 loads for va; returns the host page address va maps to. */
+static inline uint64_t chain_nested(const struct nested_geo *g, uint64_t va, uint64_t **trace)
+{
+	uint64_t table = g->s1_root;
+	for (unsigned shift = 39; shift >= 12; shift -= 9) {
+		uint64_t ea = table + ((va >> shift) & 511) * 8; /* GPA of the stage-1 entry */
+		uint64_t d = chain_load(g, chain_s2(g, ea, trace) + (ea & ~PAGE_MASK), trace);
+		table = chain_addr(g, d);
+	}
+	return chain_s2(g, table + (va & ~PAGE_MASK), trace);
+}
+
+static inline struct nested_geo nested_geo(const struct nested_fixture *fx, unsigned pa_lshift,
+					   uint64_t pa_mask)
+{
+	return (struct nested_geo){
+	    .host = (uintptr_t)fx->dm.hva - (uintptr_t)fx->dm.base,
+	    .s1_root = fx->s1_root,
+	    .s2_root = fx->s2_root,
+	    .root_mask = fx->s2_root_mask,
+	    .pa_lshift = pa_lshift,
+	    .pa_mask = pa_mask,
+	};
+}
+
+/* Instantiated with constant pa_lshift / pa_mask per family. */
+static inline int nested_chain_loop(struct nested_bench *b, uint64_t nops, unsigned pa_lshift,
+				    uint64_t pa_mask)
+{
+	const struct nested_fixture *fx = b->fx;
+	const struct nested_geo g = nested_geo(fx, pa_lshift, pa_mask);
+	uint64_t pos = b->pos, sink = 0;
+	for (uint64_t i = 0; i < nops; i++)
+		sink += chain_nested(&g, nested_next(fx, &pos), NULL);
+	b->pos = pos;
+	b->sink += sink;
+	return 0;
+}
+
+static int nested_run_chain_x86_64(struct nested_bench *b, uint64_t nops)
+{
+	const struct chain_field *c = &chain_fields[PHYSIM_ARCH_X86_64];
+	return nested_chain_loop(b, nops, c->pa_lshift, c->pa_mask);
+}
+
+static int nested_run_chain_aarch64(struct nested_bench *b, uint64_t nops)
+{
+	const struct chain_field *c = &chain_fields[PHYSIM_ARCH_AARCH64];
+	return nested_chain_loop(b, nops, c->pa_lshift, c->pa_mask);
+}
+
+static int nested_run_chain_riscv(struct nested_bench *b, uint64_t nops)
+{
+	const struct chain_field *c = &chain_fields[PHYSIM_ARCH_RISCV64];
+	return nested_chain_loop(b, nops, c->pa_lshift, c->pa_mask);
+}
+
+/* A paging handler that records the host-physical address of every
+ * descriptor fetch: it has no direct map, so the walk calls phys_to_virt
+ * once per descriptor (lib/walk.c desc_ptr). */
+struct fetch_log {
+	struct physim_paging_handler ph;
+	const struct physim_paging_handler *inner;
+	uint64_t hpa[2 * NESTED_REFS];
+	unsigned n;
+};
+
+static void *log_phys_to_virt(void *ctx, physim_hpa_t hpa)
+{
+	struct fetch_log *l = ctx;
+	if (l->n < 2 * NESTED_REFS)
+		l->hpa[l->n] = hpa;
+	l->n++;
+	return l->inner->phys_to_virt(l->inner->ctx, hpa);
+}
+
+/* The chain's loads are the walk's fetches, address for address, for the
+ * first NESTED_TRACES addresses of the sequence (-EIO if not). Stage 2 is
+ * walked again through a copy of its mmu whose memory is the log; stage 1
+ * fetches its tables through stage 2's memory, so they are logged too. */
+static int nested_trace_check(const struct nested_fixture *fx, const struct chain_field *c)
+{
+	struct fetch_log log = {.inner = fx->host.ph};
+	log.ph = *fx->host.ph;
+	log.ph.ctx = &log;
+	log.ph.phys_to_virt = log_phys_to_virt;
+	log.ph.direct = (struct physim_direct_map){0};
+	struct physim_mmu_config c2;
+	physim_mmu_get_config(fx->s2, &c2);
+	c2.mem = &log.ph;
+	struct physim_mmu *s2 = NULL;
+	int rc = physim_mmu_create(&c2, &s2);
+	const struct nested_geo g = nested_geo(fx, c->pa_lshift, c->pa_mask);
+	uint64_t pos = 0;
+	for (unsigned i = 0; i < NESTED_TRACES && i < fx->n && rc == 0; i++) {
+		uint64_t want[NESTED_REFS + 1], *t = want;
+		struct physim_access acc = {.va = nested_next(fx, &pos)};
+		struct physim_xlate x;
+		chain_nested(&g, acc.va, &t);
+		log.n = 0;
+		rc = physim_nested_translate(fx->s1, s2, &acc, &x);
+		if (rc == 0 && (t - want != NESTED_REFS || log.n != NESTED_REFS ||
+				memcmp(want, log.hpa, sizeof(uint64_t) * NESTED_REFS) != 0))
+			rc = -EIO;
+	}
+	physim_mmu_destroy(s2);
+	return rc;
+}
+
+/* How an implementation walks, per family (indexed by enum physim_arch). */
+struct nested_reader {
+	int (*run[PHYSIM_ARCH_LOONGARCH64 + 1])(struct nested_bench *b, uint64_t nops);
+};
+
+static const struct nested_reader nested_physim = {
+    .run = {[PHYSIM_ARCH_X86_64] = nested_run_physim,
+	    [PHYSIM_ARCH_AARCH64] = nested_run_physim,
+	    [PHYSIM_ARCH_RISCV64] = nested_run_physim,
+	    [PHYSIM_ARCH_LOONGARCH64] = nested_run_physim},
+};
+static const struct nested_reader nested_chain = {
+    .run = {[PHYSIM_ARCH_X86_64] = nested_run_chain_x86_64,
+	    [PHYSIM_ARCH_AARCH64] = nested_run_chain_aarch64,
+	    [PHYSIM_ARCH_RISCV64] = nested_run_chain_riscv},
+};
+
+/* The first addresses of the sequence must give the expected pages. */
+static int nested_check(struct nested_bench *b)
+{
+	const struct nested_fixture *fx = b->fx;
+	uint64_t n = fx->n < PT_CHECKS ? fx->n : PT_CHECKS, pos = 0, want = 0;
+	for (uint64_t i = 0; i < n; i++)
+		want += nested_expected_page(fx, nested_next(fx, &pos));
+	int rc = b->run(b, n);
+	if (rc == 0 && b->sink != want)
+		rc = -EIO;
+	b->pos = 0;
+	b->sink = 0;
+	b->ad_updates = 0;
+	return rc;
+}
+
+static void nested_teardown(void *state)
+{
+	struct nested_bench *b = state;
+	keep(&b->sink);
+	if (b->fx != NULL)
+		nested_fixture_put(b->fx);
+	free(b);
+}
+
+static int nested_setup(const void *data, const struct bench_params *p, void **state)
+{
+	const struct nested_reader *r = data;
+	struct nested_bench *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return -ENOMEM;
+	int rc = nested_fixture_get(p, &b->fx);
+	if (rc < 0) {
+		free(b);
+		return rc;
+	}
+	struct physim_pt_format_info info;
+	physim_format_get_info(physim_pt_format(b->fx->guest), &info);
+	b->run = r->run[info.arch];
+	rc = b->run ? nested_check(b) : -ENOTSUP;
+	if (rc == 0 && b->run != nested_run_physim)
+		rc = nested_trace_check(b->fx, &chain_fields[info.arch]);
+	if (rc < 0) {
+		nested_teardown(b);
+		return rc;
+	}
+	*state = b;
+	return 0;
+}
+
+static int nested_run(void *state, uint64_t nops)
+{
+	struct nested_bench *b = state;
+	return b->run(b, nops);
+}
+
+static uint64_t nested_ops(const void *state)
+{
+	return ((const struct nested_bench *)state)->fx->n;
+}
+
+static void nested_extras(const void *state, struct bench_extras *ex)
+{
+	const struct nested_bench *b = state;
+	extras_add(ex, "addresses", (double)b->fx->n);
+	if (b->run == nested_run_physim)
+		extras_add(ex, "ad_writebacks", (double)b->ad_updates);
+}
+
 /* ---- implementations and the case table ---- */
 
 static const struct bench_impl impl_ram_frame = {
@@ -1506,8 +2321,87 @@ static const struct bench_impl peer_pt_plain = {
     .fixed_ops = query_ops,
 };
 
-/* New groups (walker translate, TLB) add their implementations above and
- * rows here. */
+static const struct walk_kind walk_translate = {.run = walk_run_translate};
+static const struct walk_kind walk_probe = {.run = walk_run_probe};
+static const struct walk_kind walk_tlb_cold = {.run = walk_run_tlb, .tlb = true};
+static const struct walk_kind walk_tlb_warm = {.run = walk_run_tlb, .tlb = true, .warm = true};
+static const struct walk_kind walk_mini = {.run = walk_run_mini, .warm = true, .mini = true};
+static const struct bench_impl impl_mmu_translate = {
+    .name = "physim_mmu_translate",
+    .data = &walk_translate,
+    .setup = walk_setup,
+    .run = walk_run,
+    .teardown = walk_teardown,
+    .extras = walk_extras,
+    .fixed_ops = walk_ops,
+};
+static const struct bench_impl peer_mmu_probe = {
+    .name = "physim_mmu_probe",
+    .data = &walk_probe,
+    .setup = walk_setup,
+    .run = walk_run,
+    .teardown = walk_teardown,
+    .fixed_ops = walk_ops,
+};
+/* tlb_miss: peer 0 the limit of the walk, peer 1 the walk without a TLB. */
+static const struct bench_impl impl_tlb_miss = {
+    .name = "physim_tlb_translate",
+    .data = &walk_tlb_cold,
+    .setup = walk_setup,
+    .run = walk_run,
+    .teardown = walk_teardown,
+    .extras = walk_extras,
+    .fixed_ops = walk_ops,
+};
+static const struct bench_impl peer_mmu_translate = {
+    .name = "physim_mmu_translate (no TLB)",
+    .data = &walk_translate,
+    .setup = walk_setup,
+    .run = walk_run,
+    .teardown = walk_teardown,
+    .fixed_ops = walk_ops,
+};
+/* tlb_hit: a short sequence over 64 pages, repeated; batches calibrated. */
+static const struct bench_impl impl_tlb_hit = {
+    .name = "physim_tlb_translate",
+    .data = &walk_tlb_warm,
+    .setup = walk_setup,
+    .run = walk_run,
+    .teardown = walk_teardown,
+    .extras = walk_extras,
+};
+static const struct bench_impl peer_mini_tlb = {
+    .name = "call + direct-mapped lookup",
+    .data = &walk_mini,
+    .setup = walk_setup,
+    .run = walk_run,
+    .teardown = walk_teardown,
+};
+static const struct bench_impl impl_nested = {
+    .name = "physim_nested_translate",
+    .data = &nested_physim,
+    .setup = nested_setup,
+    .run = nested_run,
+    .teardown = nested_teardown,
+    .extras = nested_extras,
+    .fixed_ops = nested_ops,
+};
+static const struct bench_impl peer_nested_chain = {
+    .name = "24 dependent loads (limit)",
+    .data = &nested_chain,
+    .setup = nested_setup,
+    .run = nested_run,
+    .teardown = nested_teardown,
+    .fixed_ops = nested_ops,
+};
+
+/* Walk cases: addresses in a sequence, and --quick's smaller number. */
+#define WALK_QUERIES	     4000000u
+#define WALK_QUICK_QUERIES   250000u
+#define NESTED_QUERIES	     2000000u
+#define NESTED_QUICK_QUERIES 100000u
+#define TLB_HIT_QUERIES	     4096u
+
 static const struct bench_case cases[] = {
     {.group = "alloc_free",
      .name = "alloc_free/64M/0%",
@@ -1666,6 +2560,114 @@ static const struct bench_case cases[] = {
      .params = {.format = "sv48", .region = 64 * GIB, .huge = true},
      .impl = &impl_pt_map,
      .unit = "GiB"},
+    {.group = "walk",
+     .name = "walk_translate/x86_64-4l",
+     .params = {.format = "x86_64-4l",
+		.region = 1 * GIB,
+		.nqueries = WALK_QUERIES,
+		.quick_nqueries = WALK_QUICK_QUERIES},
+     .impl = &impl_mmu_translate,
+     .peers = {&peer_pt_chain, &peer_mmu_probe},
+     .unit = "translate"},
+    {.group = "walk",
+     .name = "tlb_hit/x86_64-4l",
+     .params = {.format = "x86_64-4l",
+		.region = TLB_HIT_PAGES * PT_PAGE_SIZE,
+		.nqueries = TLB_HIT_QUERIES},
+     .impl = &impl_tlb_hit,
+     .peers = {&peer_mini_tlb},
+     .unit = "lookup"},
+    {.group = "walk",
+     .name = "tlb_miss/x86_64-4l",
+     .params = {.format = "x86_64-4l",
+		.region = 1 * GIB,
+		.nqueries = WALK_QUERIES,
+		.quick_nqueries = WALK_QUICK_QUERIES},
+     .impl = &impl_tlb_miss,
+     .peers = {&peer_pt_chain, &peer_mmu_translate},
+     .unit = "lookup"},
+    {.group = "walk",
+     .name = "walk_translate/aarch64-4k-48",
+     .params = {.format = "aarch64-4k-48",
+		.region = 1 * GIB,
+		.nqueries = WALK_QUERIES,
+		.quick_nqueries = WALK_QUICK_QUERIES},
+     .impl = &impl_mmu_translate,
+     .peers = {&peer_pt_chain, &peer_mmu_probe},
+     .unit = "translate"},
+    {.group = "walk",
+     .name = "tlb_hit/aarch64-4k-48",
+     .params = {.format = "aarch64-4k-48",
+		.region = TLB_HIT_PAGES * PT_PAGE_SIZE,
+		.nqueries = TLB_HIT_QUERIES},
+     .impl = &impl_tlb_hit,
+     .peers = {&peer_mini_tlb},
+     .unit = "lookup"},
+    {.group = "walk",
+     .name = "tlb_miss/aarch64-4k-48",
+     .params = {.format = "aarch64-4k-48",
+		.region = 1 * GIB,
+		.nqueries = WALK_QUERIES,
+		.quick_nqueries = WALK_QUICK_QUERIES},
+     .impl = &impl_tlb_miss,
+     .peers = {&peer_pt_chain, &peer_mmu_translate},
+     .unit = "lookup"},
+    {.group = "walk",
+     .name = "walk_translate/sv48",
+     .params = {.format = "sv48",
+		.region = 1 * GIB,
+		.nqueries = WALK_QUERIES,
+		.quick_nqueries = WALK_QUICK_QUERIES},
+     .impl = &impl_mmu_translate,
+     .peers = {&peer_pt_chain, &peer_mmu_probe},
+     .unit = "translate"},
+    {.group = "walk",
+     .name = "tlb_hit/sv48",
+     .params = {.format = "sv48",
+		.region = TLB_HIT_PAGES * PT_PAGE_SIZE,
+		.nqueries = TLB_HIT_QUERIES},
+     .impl = &impl_tlb_hit,
+     .peers = {&peer_mini_tlb},
+     .unit = "lookup"},
+    {.group = "walk",
+     .name = "tlb_miss/sv48",
+     .params = {.format = "sv48",
+		.region = 1 * GIB,
+		.nqueries = WALK_QUERIES,
+		.quick_nqueries = WALK_QUICK_QUERIES},
+     .impl = &impl_tlb_miss,
+     .peers = {&peer_pt_chain, &peer_mmu_translate},
+     .unit = "lookup"},
+    {.group = "walk",
+     .name = "walk_nested/x86_64-4l-over-ept-4l",
+     .params = {.format = "x86_64-4l",
+		.s2_format = "ept-4l",
+		.region = 256 * MIB,
+		.nqueries = NESTED_QUERIES,
+		.quick_nqueries = NESTED_QUICK_QUERIES},
+     .impl = &impl_nested,
+     .peers = {&peer_nested_chain},
+     .unit = "translate"},
+    {.group = "walk",
+     .name = "walk_nested/aarch64-4k-48-over-aarch64-s2-4k-48",
+     .params = {.format = "aarch64-4k-48",
+		.s2_format = "aarch64-s2-4k-48",
+		.region = 256 * MIB,
+		.nqueries = NESTED_QUERIES,
+		.quick_nqueries = NESTED_QUICK_QUERIES},
+     .impl = &impl_nested,
+     .peers = {&peer_nested_chain},
+     .unit = "translate"},
+    {.group = "walk",
+     .name = "walk_nested/sv48-over-sv48x4",
+     .params = {.format = "sv48",
+		.s2_format = "sv48x4",
+		.region = 256 * MIB,
+		.nqueries = NESTED_QUERIES,
+		.quick_nqueries = NESTED_QUICK_QUERIES},
+     .impl = &impl_nested,
+     .peers = {&peer_nested_chain},
+     .unit = "translate"},
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -1779,8 +2781,9 @@ static int measure_case(const struct bench_case *c, const struct options *o,
 			struct case_result *out)
 {
 	struct bench_params params = c->params;
-	if (o->quick && params.nqueries > QUICK_QUERIES)
-		params.nqueries = QUICK_QUERIES;
+	uint64_t quick_cap = params.quick_nqueries ? params.quick_nqueries : QUICK_QUERIES;
+	if (o->quick && params.nqueries > quick_cap)
+		params.nqueries = quick_cap;
 	const struct bench_impl *im[1 + MAX_PEERS] = {c->impl};
 	void *st[1 + MAX_PEERS] = {NULL};
 	struct impl_result res[1 + MAX_PEERS];
@@ -1880,9 +2883,19 @@ static void text_notes(char *buf, size_t len, const struct bench_extras *ex, con
 		else if (strcmp(key, "rss_kib") == 0)
 			n = snprintf(buf + used, len - used, "%s%srss +%.0f KiB", used ? ", " : "",
 				     prefix, v);
-		else if (strcmp(key, "queries") == 0 || strcmp(key, "table_frames") == 0)
+		else if (strcmp(key, "queries") == 0 || strcmp(key, "table_frames") == 0 ||
+			 strcmp(key, "addresses") == 0)
 			n = snprintf(buf + used, len - used, "%s%s%.0f %s", used ? ", " : "",
-				     prefix, v, key[0] == 'q' ? "queries" : "table frames");
+				     prefix, v,
+				     key[0] == 'q'   ? "queries"
+				     : key[0] == 'a' ? "addresses"
+						     : "table frames");
+		else if (strcmp(key, "tlb_hit_rate") == 0)
+			n = snprintf(buf + used, len - used, "%s%sTLB hits %.2f%%",
+				     used ? ", " : "", prefix, v * 100);
+		else if (strcmp(key, "ad_writebacks") == 0)
+			n = snprintf(buf + used, len - used, "%s%s%.0f A/D write-backs",
+				     used ? ", " : "", prefix, v);
 		else
 			n = snprintf(buf + used, len - used, "%s%s%s %g", used ? ", " : "", prefix,
 				     key, v);
@@ -1890,14 +2903,17 @@ static void text_notes(char *buf, size_t len, const struct bench_extras *ex, con
 	}
 }
 
+/* Width of the case column: the longest selected name, at least 30. */
+static int case_width = 30;
+
 static void print_text_header(const struct options *o)
 {
 	printf("physim-bench: %s run, %u reps per case, ~%.0f ms per timed batch; "
 	       "median ns/op, physim and peers timed interleaved\n"
 	       "(pt_* cases: a batch is one whole region or query sequence)\n\n",
 	       o->quick ? "quick" : "full", o->reps, (double)o->target_ns / 1e6);
-	printf("%-30s %9s  %-30s %11s %8s  %s\n", "case", "ns/op", "peer", "peer ns/op", "ratio",
-	       "notes");
+	printf("%-*s %9s  %-30s %11s %8s  %s\n", case_width, "case", "ns/op", "peer", "peer ns/op",
+	       "ratio", "notes");
 }
 
 /* One line per peer; a case without peers gets dashes in the peer columns. */
@@ -1918,9 +2934,9 @@ static void print_text(const struct case_result *r)
 			strncat(notes, ", ", sizeof(notes) - strlen(notes) - 1);
 		strncat(notes, peer_notes, sizeof(notes) - strlen(notes) - 1);
 		if (p == 0)
-			printf("%-30s %9.2f  ", r->c->name, r->self.median);
+			printf("%-*s %9.2f  ", case_width, r->c->name, r->self.median);
 		else
-			printf("%-30s %9s  ", "", "");
+			printf("%-*s %9s  ", case_width, "", "");
 		if (q != NULL)
 			printf("%-30s %11.2f %8.3f", q->impl->name, q->median,
 			       r->self.median / q->median);
@@ -2019,8 +3035,9 @@ static void goal_pt(const struct case_result *res, const char *what, const char 
 			continue;
 		double v = peer < 0 ? r->self.median : r->self.median / r->peer[peer].median;
 		size_t used = strlen(line);
-		snprintf(line + used, sizeof(line) - used, "%s%s %.2f%s", used ? ", " : "",
-			 r->c->params.format, v, unit);
+		snprintf(line + used, sizeof(line) - used, "%s%s%s%s %.2f%s", used ? ", " : "",
+			 r->c->params.format, r->c->params.s2_format ? "/" : "",
+			 r->c->params.s2_format ? r->c->params.s2_format : "", v, unit);
 		ok = ok && v <= limit;
 	}
 	if (line[0])
@@ -2056,6 +3073,64 @@ static void goals_pt(const struct case_result *res)
 		    "  random query 12.2 ns, sequential query 6.4 ns, unmap 5.1 ns/page\n");
 }
 
+#define GOAL_WALK_CHAIN_RATIO	1.5 /* translate / 4 dependent loads */
+#define GOAL_NESTED_CHAIN_RATIO 1.5 /* nested translate / 24 dependent loads */
+#define GOAL_TLB_HIT_NS		3.0 /* strictly under */
+/* The walk cases' peers, in their rows' order. */
+#define PEER_WALK_CHAIN 0
+#define PEER_WALK_OTHER 1 /* walk_translate: probe; tlb_miss: translate without TLB */
+
+/* Figures without a goal, per format: peer a's median over peer b's (a < 0:
+ * physim's own). */
+static void info_walk(const struct case_result *res, const char *what, const char *prefix, int a,
+		      int b)
+{
+	char line[256] = "";
+	for (size_t i = 0; i < NCASES; i++) {
+		const struct case_result *r = &res[i];
+		if (!r->measured || strncmp(r->c->name, prefix, strlen(prefix)) != 0 ||
+		    (unsigned)(a > b ? a : b) >= r->npeers)
+			continue;
+		double num = a < 0 ? r->self.median : r->peer[a].median;
+		size_t used = strlen(line);
+		snprintf(line + used, sizeof(line) - used, "%s%s %.2fx", used ? ", " : "",
+			 r->c->params.format, num / r->peer[b].median);
+	}
+	if (line[0])
+		printf("  %s (no goal): %s\n", what, line);
+}
+
+static void goal_tlb_hit(const struct case_result *res)
+{
+	char line[256] = "";
+	bool ok = true;
+	for (size_t i = 0; i < NCASES; i++) {
+		const struct case_result *r = &res[i];
+		if (!r->measured || strncmp(r->c->name, "tlb_hit/", 8) != 0)
+			continue;
+		size_t used = strlen(line);
+		snprintf(line + used, sizeof(line) - used, "%s%s %.2f ns", used ? ", " : "",
+			 r->c->params.format, r->self.median);
+		ok = ok && r->self.median < GOAL_TLB_HIT_NS;
+	}
+	if (line[0])
+		printf("  TLB hit < %g ns: %s - %s\n", GOAL_TLB_HIT_NS, line, verdict(ok));
+}
+
+static void goals_walk(const struct case_result *res)
+{
+	goal_pt(res, "translate vs 4 dependent loads", "walk_translate/", PEER_WALK_CHAIN,
+		GOAL_WALK_CHAIN_RATIO, "x");
+	info_walk(res, "probe vs 4 dependent loads", "walk_translate/", PEER_WALK_OTHER,
+		  PEER_WALK_CHAIN);
+	goal_pt(res, "nested translate vs 24 dependent loads", "walk_nested/", PEER_WALK_CHAIN,
+		GOAL_NESTED_CHAIN_RATIO, "x");
+	goal_tlb_hit(res);
+	info_walk(res, "TLB miss + walk vs 4 dependent loads", "tlb_miss/", -1, PEER_WALK_CHAIN);
+	info_walk(res, "TLB miss + walk vs translate without TLB", "tlb_miss/", -1,
+		  PEER_WALK_OTHER);
+}
+
 static void print_goals(const struct case_result *res)
 {
 	printf("\nGoals (report against these):\n");
@@ -2063,6 +3138,7 @@ static void print_goals(const struct case_result *res)
 	goal_full_vs_empty(res);
 	goal_create(res);
 	goals_pt(res);
+	goals_walk(res);
 	printf("  (a goal whose cases were filtered out is not shown)\n");
 }
 
@@ -2078,7 +3154,7 @@ static void usage(void)
 	       "  --quick          reduced set (no 4G / 50%% cases), 5 reps, short batches\n"
 	       "  --json           one JSON object per line and peer: case, ns_per_op, peer,\n"
 	       "                   peer_ns_per_op, ratio (= ns_per_op / peer_ns_per_op), ...\n"
-	       "  --filter SUBSTR  only cases whose name contains SUBSTR\n"
+	       "  --filter SUBSTR  only cases whose name or group contains SUBSTR\n"
 	       "  --reps N         timed batches per case (1..%u; default 11, quick 5)\n"
 	       "  --list           print the case names and exit\n"
 	       "  --help           this text\n",
@@ -2149,7 +3225,8 @@ static bool selected(const struct bench_case *c, const struct options *o)
 {
 	if (o->quick && c->full_only)
 		return false;
-	return o->filter == NULL || strstr(c->name, o->filter) != NULL;
+	return o->filter == NULL || strstr(c->name, o->filter) != NULL ||
+	       strstr(c->group, o->filter) != NULL;
 }
 
 int main(int argc, char **argv)
@@ -2158,8 +3235,13 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 
 	size_t nsel = 0;
-	for (size_t i = 0; i < NCASES; i++)
-		nsel += selected(&cases[i], &o);
+	for (size_t i = 0; i < NCASES; i++) {
+		if (!selected(&cases[i], &o))
+			continue;
+		nsel++;
+		if (strlen(cases[i].name) > (size_t)case_width)
+			case_width = (int)strlen(cases[i].name);
+	}
 	if (nsel == 0)
 		bad_usage("--filter '%s' matches no case", o.filter ? o.filter : "");
 	if (o.list) {
