@@ -106,6 +106,11 @@ def test_other_arches():
           "aarch64 nested reference counts")
     check("syndrome 0x6, gpa 0x50800080" in run5, "aarch64 stage-2 FSC 0x6")
     check("fetch    7f 20 03 d5 ff ff ff 17" in run5, "aarch64 entry point bytes")
+    # Stage 2 starts at level 1 with two concatenated root tables (2 frames),
+    # then as on x86: one level-2 table per GiB touched (2), 8 + 1 level-3
+    # tables; two more level-3 tables for the lazy pages.
+    check("the table so far: 13 frames" in section(out, 2), "aarch64 stage-2 frames")
+    check(re.search(r"stage-2 tables\s+15\s", section(out, 10)), "aarch64 stage-2 frames at end")
     # riscv64: Sv48 over Sv48x4 is 4 over 4 as on x86; scause 23 store
     # guest-page fault, 21 load guest-page fault, 13 load page fault.
     out = expect_ok(["--arch", "riscv64"], "riscv64 run")
@@ -113,6 +118,10 @@ def test_other_arches():
     check("syndrome 0x17, gpa 0x50800080" in run5, "riscv store guest-page fault 23")
     check("syndrome 0x15, gpa 0x60000000" in run5, "riscv load guest-page fault 21")
     check("syndrome 0xd, va 0x30000000" in run5, "riscv load page fault 13")
+    # Sv48x4: a 16 KiB root (4 frames), one level-2 table, two level-1
+    # tables (one per GiB touched), 8 + 1 level-0 tables = 16; +2 lazy.
+    check("the table so far: 16 frames" in section(out, 2), "riscv stage-2 frames")
+    check(re.search(r"stage-2 tables\s+18\s", section(out, 10)), "riscv stage-2 frames at end")
 
 
 def strip_varying(out):
