@@ -68,32 +68,16 @@ static int parse_address(const char *s, uint64_t *out)
 
 int parse_size(const char *s, uint64_t *out)
 {
+	static const char units[] = "KMG"; /* 2^10, 2^20, 2^30 */
 	char *end;
 	uint64_t v;
 	if (parse_u64(s, &v, &end) != 0)
 		return -EINVAL;
-	unsigned shift = 0;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'K':
-	case 'k':
-		shift = 10;
-		break;
-	case 'M':
-	case 'm':
-		shift = 20;
-		break;
-	case 'G':
-	case 'g':
-		shift = 30;
-		break;
-	default:
+	const char *u = *end != '\0' ? strchr(units, toupper((unsigned char)*end)) : NULL;
+	if (*end != '\0' && (u == NULL || end[1] != '\0'))
 		return -EINVAL;
-	}
-	if (shift != 0 && end[1] != '\0')
-		return -EINVAL;
-	if (shift != 0 && v > (UINT64_MAX >> shift))
+	unsigned shift = u ? 10 * (unsigned)(u - units + 1) : 0;
+	if (v > UINT64_MAX >> shift)
 		return -EINVAL;
 	*out = v << shift;
 	return 0;

@@ -269,10 +269,27 @@ static int load_image(struct machine *m, char *err, size_t errlen)
 	return -EIO;
 }
 
+/* The VM's guest-physical addresses end where the stage-2 format's input
+ * range does, or where the guest's direct map of its RAM would not fit. */
+static uint64_t gpa_limit(const struct machine *m)
+{
+	unsigned bits = m->s2_info.va_bits;
+	uint64_t limit = bits < 64 ? UINT64_C(1) << bits : UINT64_MAX;
+	return limit < GPA_LIMIT ? limit : GPA_LIMIT;
+}
+
 /* The config, the image and the checks that need the machine: any error
  * is the user's input, reported in one line. */
 static int load_vm_description(struct machine *m, const struct options *o)
 {
+	const struct physim_pt_format *f1 = physim_format(m->arch->stage1_format);
+	const struct physim_pt_format *f2 = physim_format(m->arch->stage2_format);
+	if (f1 == NULL || f2 == NULL)
+		return bad_option("--arch %s: this physim was built without its formats "
+				  "(meson option archs)",
+				  m->arch->name);
+	physim_format_get_info(f1, &m->s1_info);
+	physim_format_get_info(f2, &m->s2_info);
 	char err[1024];
 	int rc = o->config ? vm_config_load(o->config, &m->cfg, err, sizeof(err))
 			   : vm_config_parse("built-in config", NULL, vm_default_config, &m->cfg,
@@ -283,12 +300,9 @@ static int load_vm_description(struct machine *m, const struct options *o)
 	}
 	if (rc == 0)
 		rc = load_image(m, err, sizeof(err));
-	physim_format_get_info(physim_format(m->arch->stage2_format), &m->s2_info);
-	physim_format_get_info(physim_format(m->arch->stage1_format), &m->s1_info);
-	uint64_t limit = m->s2_info.va_bits < 64 ? UINT64_C(1) << m->s2_info.va_bits : UINT64_MAX;
 	if (rc == 0)
-		rc = vm_config_check(&m->cfg, limit < GPA_LIMIT ? limit : GPA_LIMIT, m->image_size,
-				     PHYSIM_RAM_DEFAULT_BASE, m->ram_size, err, sizeof(err));
+		rc = vm_config_check(&m->cfg, gpa_limit(m), m->image_size, PHYSIM_RAM_DEFAULT_BASE,
+				     m->ram_size, err, sizeof(err));
 	if (rc == -ENOMEM)
 		snprintf(err, sizeof(err), "out of memory");
 	if (rc != 0)
@@ -325,42 +339,42 @@ static void print_header(const struct machine *m)
 	    strcmp(m->cfg.source, "built-in config") == 0 ? " (as in default.cfg)" : "");
 }
 
+/* Every step in order, then the teardown, which runs whatever happened;
+ * the verdict is the last line, --quiet or not. */
+static int run(struct machine *m)
+{
+	const size_t nsteps = sizeof(steps) / sizeof(steps[0]);
+	print_header(m);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < nsteps; i++) {
+		say(m, "\n%zu. %s\n", i + 1, steps[i].title);
+		rc = steps[i].run(m);
+	}
+	say(m, "\n%zu. Teardown\n", nsteps + 1);
+	int clean = step_teardown(m);
+	if (rc == 0 && clean == 0)
+		printf(
+		    "guest-mapper: OK - %s VM built, used and torn down; every frame came back\n",
+		    m->arch->name);
+	else
+		printf("guest-mapper: FAILED - %s\n",
+		       clean != 0 ? "frames did not all come back" : "a step failed (see above)");
+	return rc == 0 && clean == 0 ? EXIT_OK : EXIT_FAILED;
+}
+
 int main(int argc, char **argv)
 {
 	struct machine m = {.arch = &arches[0], .ram_size = DEFAULT_RAM_SIZE};
 	struct options o = {0};
 	int status = parse_options(argc, argv, &m, &o);
-	if (status == EXIT_OK && o.help)
+	if (status == EXIT_OK && o.help) {
 		fputs(usage, stdout);
-	if (status != EXIT_OK || o.help)
-		return status;
-	if (physim_format(m.arch->stage1_format) == NULL ||
-	    physim_format(m.arch->stage2_format) == NULL)
-		return bad_option("--arch %s: this physim was built without its formats "
-				  "(meson option archs)",
-				  m.arch->name);
-	status = load_vm_description(&m, &o);
-	if (status != EXIT_OK) {
-		free(m.image);
-		return status;
+		return EXIT_OK;
 	}
-
-	print_header(&m);
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < sizeof(steps) / sizeof(steps[0]); i++) {
-		say(&m, "\n%zu. %s\n", i + 1, steps[i].title);
-		rc = steps[i].run(&m);
-	}
-	say(&m, "\n%zu. Teardown\n", sizeof(steps) / sizeof(steps[0]) + 1);
-	int clean = step_teardown(&m);
+	if (status == EXIT_OK)
+		status = load_vm_description(&m, &o);
+	if (status == EXIT_OK)
+		status = run(&m);
 	free(m.image);
-
-	if (rc == 0 && clean == 0)
-		printf(
-		    "guest-mapper: OK - %s VM built, used and torn down; every frame came back\n",
-		    m.arch->name);
-	else
-		printf("guest-mapper: FAILED - %s\n",
-		       clean != 0 ? "frames did not all come back" : "a step failed (see above)");
-	return rc == 0 && clean == 0 ? EXIT_OK : EXIT_FAILED;
+	return status;
 }
