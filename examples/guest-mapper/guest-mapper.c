@@ -332,10 +332,11 @@ static void print_header(const struct machine *m)
 {
 	const struct arch *a = m->arch;
 	say(m, "guest-mapper: one VM's memory, built and used on simulated RAM\n");
-	say(m, "  architecture  %s: the guest's %s table (%s) under the VM's %s %s table (%s)\n",
-	    a->name, a->stage1_format, a->stage1_root, a->stage2_format, a->stage2_name,
+	say(m, "  architecture   %s\n", a->name);
+	say(m, "  guest's table  %s, its root in %s\n", a->stage1_format, a->stage1_root);
+	say(m, "  VM's table     %s (%s), its root in %s\n", a->stage2_format, a->stage2_name,
 	    a->stage2_root);
-	say(m, "  configuration %s%s\n", m->cfg.source,
+	say(m, "  configuration  %s%s\n", m->cfg.source,
 	    strcmp(m->cfg.source, "built-in config") == 0 ? " (as in default.cfg)" : "");
 }
 

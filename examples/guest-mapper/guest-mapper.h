@@ -96,7 +96,7 @@ struct ptdump_totals {
 };
 /* Print every mapping of a table (lower half of its input range), runs of
  * contiguous pages with the same flags and size merged into one line
- * "indent in_name A-B -> out_name C-D  size  n x page  flags". */
+ * "indent in_name A-B -> out_name C  size = n x page  flags". */
 int show_ptdump(FILE *out, const struct physim_pt *pt, const char *indent, const char *in_name,
 		const char *out_name, struct ptdump_totals *totals);
 

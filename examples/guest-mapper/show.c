@@ -59,13 +59,11 @@ static void ptdump_flush(struct ptdump *d)
 		return;
 	uint64_t bytes = d->npages * d->run.size;
 	char sz[32], pg[32], fl[32];
-	fprintf(d->out, "%s%s 0x%0*llx-0x%0*llx -> %s 0x%0*llx-0x%0*llx %9s = %4llu x %-7s %s\n",
-		d->indent, d->in_name, d->in_digits, (unsigned long long)d->run.va, d->in_digits,
+	fprintf(d->out, "%s%s 0x%0*llx-0x%0*llx -> %s 0x%0*llx %9s = %4llu x %-6s %s\n", d->indent,
+		d->in_name, d->in_digits, (unsigned long long)d->run.va, d->in_digits,
 		(unsigned long long)(d->run.va + bytes - 1), d->out_name, d->out_digits,
-		(unsigned long long)d->run.pa, d->out_digits,
-		(unsigned long long)(d->run.pa + bytes - 1), show_size(sz, bytes),
-		(unsigned long long)d->npages, show_size(pg, d->run.size),
-		show_flags(fl, d->run.flags));
+		(unsigned long long)d->run.pa, show_size(sz, bytes), (unsigned long long)d->npages,
+		show_size(pg, d->run.size), show_flags(fl, d->run.flags));
 	d->totals->lines++;
 	d->totals->leaves += d->npages;
 	d->totals->bytes += bytes;

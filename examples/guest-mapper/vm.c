@@ -205,8 +205,7 @@ static void print_gap(const struct map_printer *p, uint64_t from, uint64_t to)
 	char sz[32];
 	if (from < to)
 		say(p->m,
-		    "   GPA 0x%0*llx-0x%0*llx %9s  -     unmapped: an access faults, and nothing "
-		    "can fix it\n",
+		    "   GPA 0x%0*llx-0x%0*llx %9s  -     unmapped: no handler can back an access\n",
 		    p->digits, (unsigned long long)from, p->digits, (unsigned long long)(to - 1),
 		    show_size(sz, to - from));
 }
