@@ -757,6 +757,29 @@ def test_walker_query():
     expect_bad(q + ["--user"], "missing VA", "walker query without VA")
 
 
+def test_full_image():
+    """The reader attaches to the image's own table: it needs no free frame.
+    A 16K RAM holds exactly the four x86-64 tables one 4K page needs (PML4,
+    PDPT, PD, PT), so every frame of the image is in use."""
+    root = build("x86_64-4l", "map 0x1000 0x5000 4K rw\n", "full4", ram_size="16K")
+    if root is None:
+        return
+    query("x86_64-4l", "full4", root, ["0x1234", "0x2000"],
+          ["0x1234 0x5234 4K rw", "0x2000 unmapped"])
+    p = run("dump", "--format", "x86_64-4l", "--image", path("full4.img"), "--root", hex(root))
+    check(p.returncode == 0 and p.stderr == "", f"dump full: {p.returncode} {p.stderr!r}")
+    check("# 1 ranges, 1 pages, 4K mapped, 4 tables" in p.stdout, f"dump full: {p.stdout!r}")
+    # A write with --update-ad sets A (bit 5) in the four entries on the path
+    # and D (bit 6) in the PTE (SDM Vol. 3A 4.8); nothing else in RAM changes.
+    before = image_bytes("full4", 0, 16 << 10)
+    walk_query("full4", root, ["--access", "w", "--update-ad"], ["0x1234"],
+               ["0x1234 0x5234 4K rw"])
+    after = image_bytes("full4", 0, 16 << 10)
+    diff = sorted(a ^ b for a, b in zip(before, after) if a != b)
+    check(diff == [0x20, 0x20, 0x20, 0x60], f"--update-ad on a full image changed {diff!r}")
+    query("x86_64-4l", "full4", root, ["0x1fff"], ["0x1fff 0x5fff 4K rw"])
+
+
 # Intel EPT (SDM Vol. 3C 29.3.2) identity-maps the RAM with read/write/execute
 # (engine region), GPA 0x1000 -> HPA 0x80180000 read/write only, GPA 0x5000 to
 # HPA 0x90000000 (outside the 2M RAM). The guest's x86-64 tables sit in RAM
@@ -844,7 +867,7 @@ def test_nested():
 def main():
     for t in (test_help, test_formats, test_x86_64, test_sv48, test_aarch64, test_armv7,
               test_more_formats, test_x86_raw, test_sv48_raw, test_raw_write_placement,
-              test_numbers, test_bad_input, test_walker_query, test_nested):
+              test_numbers, test_bad_input, test_walker_query, test_full_image, test_nested):
         before = len(failures)
         try:
             t()

@@ -178,7 +178,7 @@ static int dot_table_cb(void *ctx, uint64_t va, uint64_t span, unsigned level, p
 	}
 	struct dot_table *t = &d->t[d->n];
 	memset(t, 0, sizeof(*t));
-	t->pa = pa == d->v->reader_root ? d->v->root : pa;
+	t->pa = pa;
 	t->va = va;
 	t->span = span;
 	t->level = level;

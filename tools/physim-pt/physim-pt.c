@@ -620,15 +620,10 @@ static struct physim_mmu *mmu_or_die(const char *cmd, const struct physim_mmu_co
 	return m;
 }
 
-/* Write the A/D updates back into the image; the reader's own root copy is
- * dropped first so the image keeps exactly its own frames. */
-static void save_updates(const struct opts *o, struct table_view *v)
+/* Write the A/D updates back into the image (the attached table holds no
+ * frame of its own, so the image keeps exactly its own frames). */
+static void save_updates(const struct opts *o, const struct table_view *v)
 {
-	void *dst = NULL;
-	if (physim_ram_phys_to_virt(v->ram, v->reader_root, &dst) == 0)
-		memset(dst, 0, v->info.root_bytes);
-	physim_pt_destroy(v->pt);
-	v->pt = NULL;
 	int rc = physim_ram_save(v->ram, o->image);
 	if (rc < 0)
 		die("%s: cannot write image %s: %s", o->cmd, o->image, physim_strerror(rc));

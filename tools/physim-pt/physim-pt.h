@@ -75,12 +75,12 @@ struct table_view {
 	struct physim_ram *ram;
 	const struct physim_pt_format *fmt;
 	struct physim_pt_format_info info;
-	struct physim_pt *pt;
-	physim_hpa_t root;	  /* the root the user named */
-	physim_hpa_t reader_root; /* the root physim_pt_walk reports for it */
+	struct physim_pt *pt; /* attached at root: owns none of the image's frames */
+	physim_hpa_t root;
 };
 
-/* Load the image, check the root and open the table at it; dies on bad input. */
+/* Load the image, check the root and attach the table at it; dies on bad
+ * input. */
 void table_open(struct table_view *v, const char *fmt_name, const char *image, bool have_base,
 		uint64_t base, uint64_t root);
 void table_close(struct table_view *v);

@@ -27,15 +27,17 @@ static const char *load_reason(const char *image)
 	return p[0] != '\0' ? p : "not a physim RAM image";
 }
 
-static void load_image(struct table_view *v, const char *image)
+/* The image's RAM, with --ram-base checked if given; dies on bad input. */
+struct physim_ram *image_open(const char *image, bool have_base, uint64_t base)
 {
+	struct physim_ram *ram = NULL;
 	last_log[0] = '\0';
 	physim_set_log(keep_log, NULL, PHYSIM_LOG_DEBUG);
-	int rc = physim_ram_load(image, NULL, &v->ram);
+	int rc = physim_ram_load(image, NULL, &ram);
 	physim_set_log(NULL, NULL, PHYSIM_LOG_NONE);
 	switch (rc) {
 	case 0:
-		return;
+		break;
 	case -ENOENT:
 		die("cannot open image %s: no such file", image);
 	case -EINVAL:
@@ -45,6 +47,10 @@ static void load_image(struct table_view *v, const char *image)
 	default:
 		die("cannot read image %s: %s", image, physim_strerror(rc));
 	}
+	if (have_base && base != physim_ram_base(ram))
+		die("--ram-base 0x%" PRIx64 " does not match the image's RAM base 0x%" PRIx64, base,
+		    physim_ram_base(ram));
+	return ram;
 }
 
 bool va_in_range(const struct physim_pt_format_info *info, uint64_t va)
@@ -73,37 +79,15 @@ void root_check(struct physim_ram *ram, const struct physim_pt_format_info *info
 			die("%s 0x%" PRIx64 " is not an allocated frame of the image", what, root);
 }
 
-struct physim_ram *image_open(const char *image, bool have_base, uint64_t base)
+/* The image's table is attached, not copied: query, walk and A/D updates act
+ * on the image's own frames, and closing the view frees none of them. */
+static void attach_table(struct table_view *v)
 {
-	struct table_view v;
-	memset(&v, 0, sizeof(v));
-	load_image(&v, image);
-	if (have_base && base != physim_ram_base(v.ram))
-		die("--ram-base 0x%" PRIx64 " does not match the image's RAM base 0x%" PRIx64, base,
-		    physim_ram_base(v.ram));
-	return v.ram;
-}
-
-/*
- * physim_pt has no call that adopts an existing root yet (see the tool's
- * report: physim_pt_attach). Until it has, the reader creates a table of the
- * same format in the loaded RAM and copies the image's root table into the
- * new root: every lower-level table is shared, so query and walk see exactly
- * the image's table. The copy is cleared again before the table is destroyed,
- * so destroying it frees only the reader's own root.
- */
-static void open_reader(struct table_view *v)
-{
-	int rc = physim_pt_create(v->fmt, physim_ram_paging_handler(v->ram), &v->pt);
-	if (rc == -ENOMEM)
-		die("image RAM is full: no free frame for the reader's copy of the root table");
-	if (rc < 0)
-		die("cannot open a %s table: %s", v->info.name, physim_strerror(rc));
-	v->reader_root = physim_pt_root(v->pt);
-	void *dst = NULL, *src = NULL;
-	physim_ram_phys_to_virt(v->ram, v->reader_root, &dst);
-	physim_ram_phys_to_virt(v->ram, v->root, &src);
-	memcpy(dst, src, v->info.root_bytes);
+	struct physim_pt_config c = {.format = v->fmt, .paging = physim_ram_paging_handler(v->ram)};
+	int rc = physim_pt_attach(&c, v->root, &v->pt);
+	if (rc < 0) /* root_check has vouched for the root: not expected */
+		die("cannot open the %s table at 0x%" PRIx64 ": %s", v->info.name, v->root,
+		    physim_strerror(rc));
 }
 
 void table_open(struct table_view *v, const char *fmt_name, const char *image, bool have_base,
@@ -114,20 +98,14 @@ void table_open(struct table_view *v, const char *fmt_name, const char *image, b
 	if (v->fmt == NULL)
 		die("unknown format '%s' (see physim-pt formats)", fmt_name);
 	physim_format_get_info(v->fmt, &v->info);
-	load_image(v, image);
-	if (have_base && base != physim_ram_base(v->ram))
-		die("--ram-base 0x%" PRIx64 " does not match the image's RAM base 0x%" PRIx64, base,
-		    physim_ram_base(v->ram));
+	v->ram = image_open(image, have_base, base);
 	v->root = root;
 	root_check(v->ram, &v->info, root, "root");
-	open_reader(v);
+	attach_table(v);
 }
 
 void table_close(struct table_view *v)
 {
-	void *dst = NULL;
-	if (v->pt != NULL && physim_ram_phys_to_virt(v->ram, v->reader_root, &dst) == 0)
-		memset(dst, 0, v->info.root_bytes);
 	physim_pt_destroy(v->pt);
 	physim_ram_destroy(v->ram);
 	memset(v, 0, sizeof(*v));
