@@ -531,14 +531,16 @@ static bool search_one(struct summary_writer *w, bool trust_summary, void *frame
 }
 
 /* One free frame: the thread's hint word first (usually the frame it freed
- * last), else the lowest free frame of the RAM. */
+ * last), then the word the last search found room in, else the lowest free
+ * frame of the RAM. */
 static bool claim_one(struct physim_ram *ram, uint64_t *frame)
 {
-	uint64_t hint = thread_hint.ram_id == ram->id
-			    ? thread_hint.word
-			    : atomic_load_explicit(&ram->hint_word, memory_order_relaxed);
-	if (PHYSIM_LIKELY(claim_in_word(ram, hint, frame))) {
-		remember_word(ram, hint);
+	if (PHYSIM_LIKELY(thread_hint.ram_id == ram->id) &&
+	    claim_in_word(ram, thread_hint.word, frame))
+		return true;
+	uint64_t shared = atomic_load_explicit(&ram->hint_word, memory_order_relaxed);
+	if (claim_in_word(ram, shared, frame)) {
+		remember_word(ram, shared);
 		return true;
 	}
 	return search_until_sure(ram, search_one, frame);
