@@ -2910,7 +2910,8 @@ static void print_text_header(const struct options *o)
 {
 	printf("physim-bench: %s run, %u reps per case, ~%.0f ms per timed batch; "
 	       "median ns/op, physim and peers timed interleaved\n"
-	       "(pt_* cases: a batch is one whole region or query sequence)\n\n",
+	       "(pt_*, walk_* and tlb_miss cases: a batch is one whole region or address "
+	       "sequence)\n\n",
 	       o->quick ? "quick" : "full", o->reps, (double)o->target_ns / 1e6);
 	printf("%-*s %9s  %-30s %11s %8s  %s\n", case_width, "case", "ns/op", "peer", "peer ns/op",
 	       "ratio", "notes");
@@ -3148,7 +3149,8 @@ static void usage(void)
 {
 	printf("usage: physim-bench [--quick] [--json] [--filter SUBSTR] [--reps N] [--list]\n"
 	       "\n"
-	       "Times physim's hot paths against peers (glibc, mmap, memset), interleaved,\n"
+	       "Times physim's hot paths against peers (glibc, mmap, memset, dependent-load\n"
+	       "chains standing for the memory a walk must read), interleaved,\n"
 	       "and prints the median ns per operation over the reps.\n"
 	       "\n"
 	       "  --quick          reduced set (no 4G / 50%% cases), 5 reps, short batches\n"
