@@ -2,20 +2,13 @@
  * over one stage-2 table, lazy population, the guest memory accessor and
  * dirty logging. Uses only hal.h and pt.h (never the simulated RAM).
  *
- * Behaviour the header leaves open, decided here:
- * - Host pointers (accessor, translated_buffer) come from mm->phys_to_virt for
- *   every area, LINEAR ones included. A LINEAR area over memory the mm HAL
- *   does not hold (MMIO) translates, but reading, writing or taking spans of
- *   it is -EFAULT: there is no host memory behind it to touch.
- * - Pages the accessor faults in count in faults_handled, as faults.
- * - translated_buffer: len 0 gives 0 spans; on -ERANGE *n is the count needed.
+ * The header states what a caller sees (MMIO LINEAR areas, faults_handled,
+ * translated_buffer edge cases, dirty logging). Decided here besides:
  * - Dirty bitmap: mark_dirty and the accessor may run on other threads while
- *   the owner fetches (atomics); enable/disable may not. Enable starts clean:
- *   hardware dirty bits set before it are cleared, not reported. Unmap and
- *   clear move the dirty bits of the leaves they drop into the bitmap.
- * - Hardware dirty bits are harvested only where they mean something: a
- *   format that pre-sets D on writable leaves (RISC-V G-stage) is detected on
- *   the first writable mapping and never harvested. */
+ *   the owner fetches (atomics); enable/disable may not. Unmap and clear move
+ *   the dirty bits of the leaves they drop into the bitmap.
+ * - Host pointers (accessor, translated_buffer) come from mm->phys_to_virt for
+ *   every area, LINEAR ones included: that is why MMIO gives -EFAULT there. */
 #include "bitops.h"
 #include "physim-priv.h"
 #include <physim/aspace.h>
@@ -39,11 +32,6 @@ struct area {
 	uint64_t frames; /* ALLOC: frames mapped in the area */
 };
 
-/* Whether the dirty bits of the table's leaves say anything: formats that
- * must pre-set D on every writable leaf (RISC-V G-stage without Svadu) make
- * them useless for logging. Found out on the first writable mapping. */
-enum dirty_hw { DIRTY_HW_UNKNOWN, DIRTY_HW_TRACKED, DIRTY_HW_PRESET };
-
 struct physim_aspace {
 	struct physim_pt *pt;
 	const struct physim_mm_hal *mm;
@@ -56,7 +44,9 @@ struct physim_aspace {
 	uint64_t faults_handled;
 	uint64_t faults_refused;
 	_Atomic uint64_t *dirty; /* one bit per page of the space; NULL: logging off */
-	enum dirty_hw dirty_hw;
+	/* Whether the leaves' dirty bits say anything: false for formats that
+	 * pre-set D on every writable leaf (RISC-V G-stage without Svadu). */
+	bool hw_dirty_tracked;
 };
 
 /* ---- areas ---- */
@@ -223,26 +213,17 @@ static uint64_t dirty_take(struct physim_aspace *as, uint64_t first, unsigned nb
 	return got;
 }
 
-/* After the first writable leaf is mapped: does the format pre-set D? */
-static void dirty_hw_probe(struct physim_aspace *as, uint64_t gpa, uint32_t flags)
-{
-	struct physim_pt_mapping m;
-	if (as->dirty_hw != DIRTY_HW_UNKNOWN || !(flags & PHYSIM_W))
-		return;
-	if (physim_pt_query(as->pt, gpa, &m) == 0)
-		as->dirty_hw = m.dirty ? DIRTY_HW_PRESET : DIRTY_HW_TRACKED;
-}
-
-/* Clear the hardware dirty bit of a leaf. pt.h has no call for exactly that:
- * remapping the page onto itself with its own flags rewrites it with
- * accessed/dirty cleared (the accessed bit is lost too) and reports it to
- * the flush callback, as the TLB must forget the old entry. */
+/* Clear the hardware dirty bit of one leaf, keeping its accessed bit; the
+ * engine reports the page to the flush callback, as a TLB must forget the
+ * old entry. Done leaf by leaf, right after the leaf was seen dirty, so a
+ * walker on another thread setting D meanwhile can only hit this one leaf's
+ * read-to-clear window, not the whole harvested range's. */
 static void leaf_clear_dirty(struct physim_aspace *as, const struct physim_pt_mapping *m)
 {
-	int rc = physim_pt_remap(as->pt, m->va, m->pa, m->flags);
-	if (rc != 0)
+	int64_t rc = physim_pt_clear_ad(as->pt, m->va, m->size, false, true);
+	if (rc < 0)
 		physim_log_error("aspace: clearing the dirty bit at %#llx failed: %s",
-				 (unsigned long long)m->va, physim_strerror(rc));
+				 (unsigned long long)m->va, physim_strerror((int)rc));
 }
 
 struct harvest {
@@ -267,7 +248,7 @@ static int harvest_leaf(void *ctx, const struct physim_pt_mapping *m)
  * bitmap (mark) or just clear them. */
 static void harvest_hw(struct physim_aspace *as, uint64_t gpa, uint64_t size, bool mark)
 {
-	if (as->dirty_hw != DIRTY_HW_TRACKED)
+	if (!as->hw_dirty_tracked)
 		return;
 	struct harvest h = {.as = as, .mark = mark};
 	struct physim_pt_walk_ops ops = {.leaf = harvest_leaf};
@@ -320,6 +301,9 @@ int physim_aspace_create(const struct physim_aspace_config *config, struct physi
 		free(as);
 		return rc;
 	}
+	struct physim_pt_format_info info;
+	physim_format_get_info(config->format, &info);
+	as->hw_dirty_tracked = !info.presets_dirty;
 	as->mm = config->mm;
 	as->vm = config->vm;
 	as->base = config->base;
@@ -392,17 +376,14 @@ int physim_aspace_map_linear(struct physim_aspace *as, physim_gpa_t gpa, physim_
 	struct area a = {
 	    .start = gpa, .size = size, .flags = flags, .kind = PHYSIM_AREA_LINEAR, .hpa = hpa};
 	areas_insert(as, &a);
-	dirty_hw_probe(as, gpa, flags);
 	return 0;
 }
 
-/* -ENOTSUP (or -EINVAL) now for flags the format cannot express, rather than
- * at the first fault. The engine checks the flags of a protect before it
- * looks at the range, and the range (inside no area) holds no leaf, so
- * nothing changes. */
-static int flags_expressible(struct physim_aspace *as, uint64_t gpa, uint32_t flags)
+/* -ENOTSUP now for flags the format cannot express, rather than at the
+ * first fault of a lazy area or after claiming an identity region. */
+static int flags_expressible(const struct physim_aspace *as, uint32_t flags)
 {
-	return physim_pt_protect_region(as->pt, gpa, PAGE, flags);
+	return physim_format_flags_ok(physim_pt_format(as->pt), flags, 0);
 }
 
 int physim_aspace_map_identity(struct physim_aspace *as, physim_gpa_t gpa, uint64_t size,
@@ -413,7 +394,7 @@ int physim_aspace_map_identity(struct physim_aspace *as, physim_gpa_t gpa, uint6
 		return -EINVAL;
 	int rc = map_args(as, gpa, size, flags);
 	if (rc == 0)
-		rc = flags_expressible(as, gpa, flags);
+		rc = flags_expressible(as, flags);
 	if (rc == 0)
 		rc = areas_reserve(as, 1);
 	if (rc != 0)
@@ -441,7 +422,6 @@ int physim_aspace_map_identity(struct physim_aspace *as, physim_gpa_t gpa, uint6
 			 .hpa = gpa,
 			 .identity = true};
 	areas_insert(as, &a);
-	dirty_hw_probe(as, gpa, flags);
 	return 0;
 }
 
@@ -487,7 +467,7 @@ int physim_aspace_map_alloc(struct physim_aspace *as, physim_gpa_t gpa, uint64_t
 		return -EINVAL;
 	int rc = map_args(as, gpa, size, flags);
 	if (rc == 0)
-		rc = flags_expressible(as, gpa, flags);
+		rc = flags_expressible(as, flags);
 	if (rc == 0)
 		rc = areas_reserve(as, 1);
 	if (rc == 0 && populate)
@@ -502,8 +482,6 @@ int physim_aspace_map_alloc(struct physim_aspace *as, physim_gpa_t gpa, uint64_t
 			 .frames = populate ? size / PAGE : 0};
 	areas_insert(as, &a);
 	as->alloc_frames += a.frames;
-	if (populate)
-		dirty_hw_probe(as, gpa, flags);
 	return 0;
 }
 
@@ -544,7 +522,7 @@ static int plan_leaf(void *ctx, const struct physim_pt_mapping *m)
 			return -ENOMEM;
 		pl->frames[pl->nframes++] = m->pa;
 	}
-	if (m->dirty && pl->as->dirty != NULL && pl->as->dirty_hw == DIRTY_HW_TRACKED) {
+	if (m->dirty && pl->as->dirty != NULL && pl->as->hw_dirty_tracked) {
 		/* Only the unmapped part: the rest of a split huge leaf keeps D. */
 		uint64_t s = m->va < pl->gpa ? pl->gpa : m->va;
 		uint64_t e = m->va + (m->size - 1) > pl->last ? pl->last : m->va + (m->size - 1);
@@ -671,7 +649,7 @@ static int clear_leaf(void *ctx, const struct physim_pt_mapping *m)
 {
 	struct physim_aspace *as = ctx;
 	const struct area *a = area_find(as, m->va);
-	if (m->dirty && as->dirty != NULL && as->dirty_hw == DIRTY_HW_TRACKED)
+	if (m->dirty && as->dirty != NULL && as->hw_dirty_tracked)
 		dirty_set_range(as, m->va, m->size);
 	if (a != NULL && a->kind == PHYSIM_AREA_ALLOC) {
 		frame_free(as, m->pa);
@@ -872,11 +850,8 @@ static int populate_pages(struct physim_aspace *as, const uint64_t *pages, size_
 						 (unsigned long long)pages[mapped]);
 		frames_free(as, hpa, got);
 	} else {
-		for (size_t i = 0; i < n; i++) {
-			struct area *a = area_find(as, pages[i]);
-			a->frames++;
-			dirty_hw_probe(as, pages[i], a->flags);
-		}
+		for (size_t i = 0; i < n; i++)
+			area_find(as, pages[i])->frames++;
 		as->alloc_frames += n;
 		as->faults_handled += n;
 	}

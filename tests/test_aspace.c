@@ -803,6 +803,48 @@ static void t_bad_map(void **state)
 	fx_close(&f);
 }
 
+/* Flags the format cannot express are refused by every map call before
+ * anything happens: no frame taken, no identity region claimed, no area. */
+static void t_flags_refused(void **state)
+{
+	struct fx f;
+	fx_open(&f, state_format(state), RAM_BASE, RAM_SIZE);
+	const uint64_t g = RAM_BASE + (1 << 20);
+	/* Write without read: reserved on RISC-V (privileged spec, "Sv39"
+	 * PTE encodings, and G-stage the same), an EPT misconfiguration (SDM
+	 * Vol. 3C 29.3.3.1); AArch64 stage 2 S2AP = 0b10 is write-only (Arm ARM
+	 * D8.4, stage 2 data access permissions). DEVICE with UNCACHED: no
+	 * format. */
+	const int want_w = f.info.arch == PHYSIM_ARCH_AARCH64 ? 0 : -ENOTSUP;
+	const uint32_t bad[] = {PHYSIM_R | PHYSIM_DEVICE | PHYSIM_UNCACHED, PHYSIM_W};
+	const int want[] = {-ENOTSUP, want_w};
+	for (size_t i = 0; i < 2; i++) {
+		if (want[i] == 0)
+			continue;
+		static struct snap s;
+		snap_take(&f, &s);
+		struct physim_hal_counts c0 = physim_counting_hal_counts(f.ch);
+		assert_int_equal(physim_aspace_map_alloc(f.as, g, 4 * PG, bad[i], false), want[i]);
+		assert_int_equal(physim_aspace_map_alloc(f.as, g, 4 * PG, bad[i], true), want[i]);
+		assert_int_equal(physim_aspace_map_linear(f.as, g, g, 4 * PG, bad[i]), want[i]);
+		assert_int_equal(physim_aspace_map_identity(f.as, g, 4 * PG, bad[i]), want[i]);
+		struct physim_hal_counts c1 = physim_counting_hal_counts(f.ch);
+		assert_int_equal(c1.alloc_calls, c0.alloc_calls);
+		assert_int_equal(c1.frames_live, c0.frames_live);
+		for (uint64_t off = 0; off < 4 * PG; off += PG)
+			assert_int_equal(physim_ram_frame_in_use(f.ram, g + off), 0);
+		assert_unchanged(&f, &s);
+	}
+	/* The write-only area AArch64 stage 2 can express, lazily: its first
+	 * fault maps a write-only page. */
+	if (want_w == 0) {
+		assert_int_equal(physim_aspace_map_alloc(f.as, g, PG, PHYSIM_W, false), 0);
+		assert_int_equal(physim_aspace_handle_page_fault(f.as, g, PHYSIM_W), 0);
+		assert_int_equal(leaf(&f, g).flags, PHYSIM_W);
+	}
+	fx_close(&f);
+}
+
 /* U is accepted and ignored on stage 2 (no user/supervisor split). */
 static void t_user_flag_ignored(void **state)
 {
@@ -1345,6 +1387,7 @@ static const struct per_format per_format_tests[] = {
     {"translated_buffer_areas", t_translated_buffer_areas},
     {"translate_and_get_limit", t_translate_and_get_limit},
     {"bad_map", t_bad_map},
+    {"flags_refused", t_flags_refused},
     {"user_flag_ignored", t_user_flag_ignored},
     {"for_each_area", t_for_each_area},
     {"split_alloc", t_split_alloc},

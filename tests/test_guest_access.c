@@ -623,9 +623,10 @@ static bool is_ept(const struct fx *f)
 	return strncmp(f->info.name, "ept", 3) == 0;
 }
 
-/* Intel SDM Vol. 3C 29.3.5 (accessed and dirty flags for EPT): bit 9 of
- * an EPT entry that maps a page is its dirty flag. */
-#define EPT_DIRTY (UINT64_C(1) << 9)
+/* Intel SDM Vol. 3C 29.3.5 (accessed and dirty flags for EPT): bit 8 of
+ * an EPT entry that maps a page is its accessed flag, bit 9 its dirty flag. */
+#define EPT_ACCESSED (UINT64_C(1) << 8)
+#define EPT_DIRTY    (UINT64_C(1) << 9)
 
 static bool leaf_dirty(const struct fx *f, uint64_t gpa)
 {
@@ -656,6 +657,7 @@ static void t_dirty_hardware(void **state)
 		 * Either way nothing is harvested. */
 		bool preset = leaf_dirty(&f, G(0));
 		assert_int_equal(preset, f.info.arch == PHYSIM_ARCH_RISCV64);
+		assert_int_equal(f.info.presets_dirty, preset);
 		assert_int_equal(physim_aspace_dirty_log_enable(f.as), 0);
 		assert_int_equal(fetch(&f, 0, GPAGES, bm), 0);
 		assert_int_equal(leaf_dirty(&f, G(0)), preset);
@@ -714,11 +716,22 @@ static void t_dirty_hardware(void **state)
 	assert_int_equal(x.pa, tx_hpa(&f, G(1)) + 16);
 	assert_true(leaf_dirty(&f, G(1)));
 	assert_false(leaf_dirty(&f, G(11)));
+	/* Both accesses set A (29.3.5), the write also D. */
+	assert_int_equal(*leaf_pte(&f, G(1), 0) & (EPT_ACCESSED | EPT_DIRTY),
+			 EPT_ACCESSED | EPT_DIRTY);
+	assert_int_equal(*leaf_pte(&f, G(11), 0) & (EPT_ACCESSED | EPT_DIRTY), EPT_ACCESSED);
+	uint64_t pte1 = *leaf_pte(&f, G(1), 0), pte11 = *leaf_pte(&f, G(11), 0);
 	memset(want, 0, sizeof(want));
 	want[1] = true;
 	assert_int_equal(fetch(&f, 0, GPAGES, bm), 1);
 	assert_bits(bm, GPAGES, want);
 	assert_false(leaf_dirty(&f, G(1)));
+	/* The fetch cleared D and nothing else: A survives (accessed-bit aging
+	 * is the hypervisor's separate business), the read page is untouched. */
+	assert_int_equal(*leaf_pte(&f, G(1), 0), pte1 & ~EPT_DIRTY);
+	assert_int_equal(*leaf_pte(&f, G(11), 0), pte11);
+	assert_int_equal(physim_pt_query(physim_aspace_pt(f.as), G(1), &m), 0);
+	assert_true(m.accessed);
 	physim_mmu_destroy(mmu);
 	memset(want, 0, sizeof(want));
 	/* A fetch of a range harvests only leaves in it. */
@@ -731,10 +744,11 @@ static void t_dirty_hardware(void **state)
 	unsigned h0 = GPAGES - hp;
 	assert_int_equal(physim_pt_query(physim_aspace_pt(f.as), G(h0), &m), 0);
 	assert_int_equal(m.size, h);
-	*leaf_pte(&f, G(h0), 1) |= EPT_DIRTY;
+	*leaf_pte(&f, G(h0), 1) |= EPT_ACCESSED | EPT_DIRTY;
 	assert_true(leaf_dirty(&f, G(h0 + 5)));
 	assert_int_equal(fetch(&f, h0, 16, bm), 16);
 	assert_false(leaf_dirty(&f, G(h0)));
+	assert_int_equal(*leaf_pte(&f, G(h0), 1) & (EPT_ACCESSED | EPT_DIRTY), EPT_ACCESSED);
 	assert_int_equal(physim_pt_query(physim_aspace_pt(f.as), G(h0), &m), 0);
 	assert_int_equal(m.size, h); /* still one huge leaf */
 	assert_int_equal(fetch(&f, 0, GPAGES, bm), hp - 16);

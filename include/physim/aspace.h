@@ -42,7 +42,10 @@ struct physim_aspace_stats {
 	uint64_t areas;
 	uint64_t alloc_frames;   /* frames backing ALLOC areas */
 	uint64_t table_frames;   /* frames in the stage-2 table */
-	uint64_t faults_handled; /* handle_page_fault calls that populated a page */
+	/* Pages populated on demand: by handle_page_fault, and by the guest
+	 * memory accessor when it touches a lazy page (a guest access would
+	 * have faulted it in), one per page. */
+	uint64_t faults_handled;
 	uint64_t faults_refused;
 };
 
@@ -102,8 +105,11 @@ struct physim_iovec {
 	size_t len;
 };
 /* Host spans for [gpa, gpa + len), split at page and area boundaries, merged
- * where host-contiguous. *n receives the count; -ERANGE if more than max
- * spans would be needed (nothing written); -ENOENT if any byte is unbacked. */
+ * where host-contiguous. *n receives the count. len 0: 0 spans and 0, for any
+ * gpa. -ERANGE if more than max spans would be needed: nothing is written to
+ * iov and *n holds the number needed (call again with that many). -ENOENT if
+ * any byte is unbacked (a lazy page is not populated here); -EFAULT if any
+ * byte lies in a LINEAR area over memory the mm HAL cannot reach (MMIO). */
 PHYSIM_API int physim_aspace_translated_buffer(const struct physim_aspace *as, physim_gpa_t gpa,
 					       size_t len, struct physim_iovec *iov, size_t max,
 					       size_t *n);
@@ -119,7 +125,10 @@ PHYSIM_API int physim_aspace_handle_page_fault(struct physim_aspace *as, physim_
  * Reads and writes at guest-physical addresses, across page and area
  * boundaries, checking each area's permissions (R for reads, W for writes:
  * -EFAULT otherwise, nothing copied) and populating lazy pages as a guest
- * access would fault them in. */
+ * access would fault them in (counted in faults_handled). Host memory is
+ * reached through mm->phys_to_virt for every area: a LINEAR area over memory
+ * the mm HAL does not hold (MMIO) translates, but reading or writing it here
+ * is -EFAULT, nothing copied; a device is not memory to copy from. */
 PHYSIM_API int physim_guest_read(struct physim_aspace *as, physim_gpa_t gpa, void *buf, size_t len);
 PHYSIM_API int physim_guest_write(struct physim_aspace *as, physim_gpa_t gpa, const void *buf,
 				  size_t len);
@@ -134,7 +143,14 @@ PHYSIM_API int physim_guest_write_volatile(struct physim_aspace *as, physim_gpa_
  * One bit per 4 KiB guest page of the space. Writes through the accessor
  * mark pages; fetch also harvests hardware dirty bits the walker set in the
  * stage-2 leaves (and clears them, reporting the change to the flush
- * callback), as a hypervisor does for live migration. */
+ * callback), as a hypervisor does for live migration. Harvesting clears only
+ * D: the accessed bit is left as it was. Formats that pre-set D on every
+ * writable leaf (physim_pt_format_info.presets_dirty: RISC-V G-stage) are
+ * never harvested, their D says nothing; only accessor writes and
+ * mark_dirty count there. Unmap moves the hardware dirty bits of the leaves
+ * it drops into the bitmap (where they are harvested). */
+/* Logging starts clean: hardware dirty bits set before enable are cleared,
+ * not reported. Enabling while on changes nothing (0). */
 PHYSIM_API int physim_aspace_dirty_log_enable(struct physim_aspace *as);
 PHYSIM_API void physim_aspace_dirty_log_disable(struct physim_aspace *as);
 /* Copy and clear the dirty bits of [gpa, gpa + npages * 4 KiB) into bitmap
