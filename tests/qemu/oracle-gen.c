@@ -1020,6 +1020,21 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		    "[--mutations N] [--ram-base B] [--ram-size S]");
 }
 
+/* Give everything back, so leak checkers see a clean exit. */
+static void gen_release(struct gen *g)
+{
+	physim_mmu_destroy(g->mmu1);
+	physim_mmu_destroy(g->mmu2);
+	physim_pt_destroy(g->t1);
+	physim_pt_destroy(g->t1_hi);
+	physim_pt_destroy(g->t2);
+	free(g->m1.v);
+	free(g->m2.v);
+	free(g->targets);
+	free(g->pool.v);
+	physim_ram_destroy(g->ram);
+}
+
 int main(int argc, char **argv)
 {
 	struct gen g = {0};
@@ -1060,5 +1075,7 @@ int main(int argc, char **argv)
 	       g.t2 ? physim_pt_root(g.t2) : 0);
 	printf("mappings %zu\ns2mappings %zu\nwalker %s\n", g.m1.n, g.m2.n, g.mmu1 ? "yes" : "no");
 	emit_queries(&g);
-	return fflush(stdout) == 0 ? 0 : 1;
+	int status = fflush(stdout) == 0 ? 0 : 1;
+	gen_release(&g);
+	return status;
 }
