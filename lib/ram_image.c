@@ -227,7 +227,7 @@ static void touched_open(struct touched_map *t)
 {
 	long pg = sysconf(_SC_PAGESIZE);
 	t->page = pg > 0 ? (uint64_t)pg : FRAME;
-	t->cnt = 0;
+	t->first = t->cnt = 0; /* both: frame_touched compares with first first */
 	t->fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 }
 
