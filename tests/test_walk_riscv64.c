@@ -1175,8 +1175,9 @@ static void test_nested_cause_not_stale(void **state)
 	uint64_t keep = get(n.e, gs, 8);
 	struct physim_access bad = {.va = UINT64_C(1) << 47, .exec = true};
 	struct physim_xlate x;
+	int rc;
 
-	for (int before = 0; before < 4; before++) {
+	for (int before = 0; before < 5; before++) {
 		for (int ac = 0; ac < 3; ac++) {
 			/* Something that ended with a fetch or a store. */
 			const struct acc_case *prev = &nest_accesses[ac == 2 ? 1 : 2];
@@ -1200,6 +1201,21 @@ static void test_nested_cause_not_stale(void **state)
 				struct physim_access d = {
 				    .va = n.data_gpa, .write = prev->write, .exec = prev->exec};
 				assert_int_equal(physim_mmu_translate(n.s2, &d, &x), 0);
+				break;
+			}
+			case 4: /* a VS root GPA beyond the G stage's 50-bit input
+				 * (found by tests/fuzz/fuzz_walk) */
+			{
+				struct physim_mmu_config c;
+				physim_mmu_get_config(n.s1, &c);
+				uint64_t root = c.root;
+				c.root = UINT64_C(1) << 55;
+				assert_int_equal(physim_mmu_set_config(n.s1, &c), 0);
+				rc = nested(&n, prev, &x);
+				assert_int_equal(rc, -EFAULT);
+				assert_int_equal(x.fault.stage, 2);
+				c.root = root;
+				assert_int_equal(physim_mmu_set_config(n.s1, &c), 0);
 				break;
 			}
 			}

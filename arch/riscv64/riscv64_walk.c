@@ -197,7 +197,12 @@ static int rv_gstage_begin(struct walk_state *w, uint64_t root, uint64_t root_hi
 	(void)root_hi; /* one root: hgatp */
 	if (w->origin == WALK_NESTED_FINAL)
 		rv_vs_access.valid = false; /* the VS stage is done */
-	return rv_begin_common(w, true, root, table, f);
+	int rc = rv_begin_common(w, true, root, table, f);
+	/* A VS table GPA beyond the G stage's input range faults here, not
+	 * through rv_gstage_fault: the whole nested walk ends here too. */
+	if (rc < 0 && w->origin == WALK_NESTED_TABLE)
+		rv_vs_access.valid = false;
+	return rc;
 }
 
 /*
