@@ -85,6 +85,7 @@
  */
 #include "walk-format.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +133,7 @@ struct physim_tlb {
 	uint64_t set_mask;
 	uint64_t nentries;
 	unsigned nshift;
+	bool quick; /* quick_hit() may probe shift[0]: nshift > 0, no stale check */
 	uint8_t shift[TLB_MAX_SHIFTS]; /* page shifts in use, ascending */
 	uint64_t nested_valid;	       /* valid nested entries (flush_va scans for them) */
 	bool check_stale;
@@ -182,6 +184,48 @@ enum { CLS_READ = 0, CLS_WRITE = 1, CLS_EXEC = 2, CLS_USER = 3 };
 static inline unsigned access_class(const struct physim_access *a)
 {
 	return (a->user ? CLS_USER : 0) + (a->write ? CLS_WRITE : a->exec ? CLS_EXEC : CLS_READ);
+}
+
+/* The access-class bit (1 << access_class()) of an access, by write | exec << 1
+ * | user << 2 | implicit << 3, without branches; 0 for the combinations
+ * access_ok() refuses, which no entry serves. */
+static const uint8_t class_bit[16] = {
+    [0] = 1u << CLS_READ,
+    [1] = 1u << CLS_WRITE,
+    [2] = 1u << CLS_EXEC,
+    [4] = 1u << (CLS_USER + CLS_READ),
+    [5] = 1u << (CLS_USER + CLS_WRITE),
+    [6] = 1u << (CLS_USER + CLS_EXEC),
+    [8] = 1u << CLS_READ,
+    [9] = 1u << CLS_WRITE,
+};
+
+/* write | exec << 1 | user << 2 | implicit << 3. The four are consecutive
+ * bools (0 or 1) in struct physim_access, so on a little-endian host one
+ * 32-bit load and a multiply gather them: byte k's bit lands on bit 24 + k
+ * and every other partial product falls elsewhere (no carries). */
+static inline unsigned access_key(const struct physim_access *a)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	_Static_assert(
+	    sizeof(bool) == 1 &&
+		offsetof(struct physim_access, exec) == offsetof(struct physim_access, write) + 1 &&
+		offsetof(struct physim_access, user) == offsetof(struct physim_access, write) + 2 &&
+		offsetof(struct physim_access, implicit) ==
+		    offsetof(struct physim_access, write) + 3,
+	    "physim_access flags are four consecutive bytes");
+	uint32_t b;
+	memcpy(&b, &a->write, sizeof(b));
+	return (uint32_t)(b * UINT32_C(0x01020408)) >> 24;
+#else
+	return (unsigned)a->write | (unsigned)a->exec << 1 | (unsigned)a->user << 2 |
+	       (unsigned)a->implicit << 3;
+#endif
+}
+
+static inline unsigned access_class_bit(const struct physim_access *a)
+{
+	return class_bit[access_key(a)];
 }
 
 /* The walker's rule: a fetch is never a write; an implicit access is a
@@ -236,11 +280,13 @@ static inline struct tlb_entry *tlb_find(const struct physim_tlb *t, uint64_t va
 	return NULL;
 }
 
-/* Field by field: assigning a whole compound literal compiles to `rep stos`
- * on x86, which alone costs more than the lookup. */
-static inline void hit_result(const struct tlb_entry *e, uint64_t va, struct physim_xlate *x)
+/* The result of a hit on e, whose page shift is sh. Field by field:
+ * assigning a whole compound literal compiles to `rep stos` on x86, which
+ * alone costs more than the lookup. */
+static inline void hit_result_sh(const struct tlb_entry *e, unsigned sh, uint64_t va,
+				 struct physim_xlate *x)
 {
-	uint64_t size = UINT64_C(1) << tag_shift(e->tag);
+	uint64_t size = UINT64_C(1) << sh;
 	uint64_t off = va & (size - 1);
 
 	x->pa = e->pa + off;
@@ -251,13 +297,12 @@ static inline void hit_result(const struct tlb_entry *e, uint64_t va, struct phy
 	x->global = (e->flags & EF_GLOBAL) != 0;
 	x->mem_refs = 0;
 	x->ad_updated = false;
-	x->fault.kind = PHYSIM_FAULT_NONE;
-	x->fault.stage = 0;
-	x->fault.level = 0;
-	x->fault.s1ptw = false;
-	x->fault.syndrome = 0;
-	x->fault.addr = 0;
-	x->fault.gpa = 0;
+	x->fault = (struct physim_fault){.kind = PHYSIM_FAULT_NONE};
+}
+
+static inline void hit_result(const struct tlb_entry *e, uint64_t va, struct physim_xlate *x)
+{
+	hit_result_sh(e, tag_shift(e->tag), va, x);
 }
 
 /* ---- stale check ---- */
@@ -339,6 +384,7 @@ static int shift_slot(struct physim_tlb *t, unsigned shift)
 	memmove(&t->shift[i + 1], &t->shift[i], t->nshift - i);
 	t->shift[i] = (uint8_t)shift;
 	t->nshift++;
+	t->quick = !t->check_stale;
 	return (int)i;
 }
 
@@ -467,34 +513,68 @@ static int after_walk(struct physim_tlb *t, const struct fill *f, const struct p
 /* ---- translate ---- */
 
 static __attribute__((noinline)) int miss_direct(struct physim_tlb *t, struct physim_mmu *mmu,
-						 const struct physim_mmu_config *c, uint32_t id,
 						 const struct physim_access *acc,
 						 struct physim_xlate *x)
 {
 	t->st.misses++;
 	int rc = physim_mmu_translate(mmu, acc, x);
 	struct fill f = {
-	    .id = id,
-	    .stage2 = c->format->stage2,
-	    .pke = c->ctl.pke,
-	    .mbec = c->ctl.mbec,
+	    .id = mmu->tlb_id,
+	    .stage2 = mmu->cfg.format->stage2,
+	    .pke = mmu->cfg.ctl.pke,
+	    .mbec = mmu->cfg.ctl.mbec,
 	};
 	return after_walk(t, &f, acc, x, rc);
+}
+
+/* The common hit, inline in the translate calls: the entry at the smallest
+ * page size in use (one set probe), if it serves this access and no stale
+ * check is wanted; the result goes to x. It is the entry tlb_find() would
+ * return, so false only means "take the full path" (try_hit, then a miss):
+ * an access access_ok() refuses is never served here. */
+static inline bool quick_hit(struct physim_tlb *t, const struct physim_access *acc, uint32_t id,
+			     bool nested, struct physim_xlate *x)
+{
+	if (!t->quick)
+		return false;
+	unsigned sh = t->shift[0];
+	uint64_t va = acc->va;
+	uint64_t tag = make_tag(va, sh, nested);
+	const struct tlb_entry *set = set_of(t, va, sh);
+	for (unsigned w = 0; w < TLB_WAYS; w++) {
+		const struct tlb_entry *e = &set[w];
+		if (e->tag != tag || !id_match(e, id))
+			continue;
+		if (!(e->allow & access_class_bit(acc)))
+			return false;
+		t->st.hits++;
+		hit_result_sh(e, sh, va, x);
+		return true;
+	}
+	return false;
+}
+
+static __attribute__((noinline)) int translate_full(struct physim_tlb *tlb, struct physim_mmu *mmu,
+						    const struct physim_access *acc,
+						    struct physim_xlate *x)
+{
+	if (!access_ok(acc))
+		return -EINVAL;
+	if (try_hit(tlb, mmu->tlb_id, false, mmu, NULL, acc, x))
+		return 0;
+	return miss_direct(tlb, mmu, acc, x);
 }
 
 int physim_tlb_translate(struct physim_tlb *tlb, struct physim_mmu *mmu,
 			 const struct physim_access *acc, struct physim_xlate *x)
 {
-	if (PHYSIM_UNLIKELY(tlb == NULL || mmu == NULL || x == NULL || !access_ok(acc)))
+	/* mem == NULL: as physim_mmu_translate. */
+	if (PHYSIM_UNLIKELY(tlb == NULL || mmu == NULL || x == NULL || acc == NULL ||
+			    mmu->cfg.mem == NULL))
 		return -EINVAL;
-	struct physim_mmu_config c;
-	physim_mmu_get_config(mmu, &c);
-	if (PHYSIM_UNLIKELY(c.mem == NULL))
-		return -EINVAL; /* as physim_mmu_translate */
-	uint32_t id = make_id(c.vmid, c.asid);
-	if (PHYSIM_LIKELY(try_hit(tlb, id, false, mmu, NULL, acc, x)))
+	if (PHYSIM_LIKELY(quick_hit(tlb, acc, mmu->tlb_id, false, x)))
 		return 0;
-	return miss_direct(tlb, mmu, &c, id, acc, x);
+	return translate_full(tlb, mmu, acc, x); /* checks the access */
 }
 
 /* Page shift of the stage-1 leaf of a nested translation: the size of its
@@ -531,36 +611,44 @@ static void nested_shifts(const struct physim_mmu_config *c1, const struct physi
 }
 
 static __attribute__((noinline)) int miss_nested(struct physim_tlb *t, struct physim_mmu *s1,
-						 struct physim_mmu *s2,
-						 const struct physim_mmu_config *c1, uint32_t id,
+						 struct physim_mmu *s2, uint32_t id,
 						 const struct physim_access *acc,
 						 struct physim_xlate *x)
 {
 	t->st.misses++;
 	int rc = physim_nested_translate(s1, s2, acc, x);
-	struct fill f = {.id = id, .nested = true, .pke = c1->ctl.pke};
+	struct fill f = {.id = id, .nested = true, .pke = s1->cfg.ctl.pke};
 	if (rc == 0)
-		nested_shifts(c1, s2, acc, x, &f);
+		nested_shifts(&s1->cfg, s2, acc, x, &f);
 	return after_walk(t, &f, acc, x, rc);
+}
+
+static __attribute__((noinline)) int nested_full(struct physim_tlb *tlb, struct physim_mmu *s1,
+						 struct physim_mmu *s2, uint32_t id,
+						 const struct physim_access *acc,
+						 struct physim_xlate *x)
+{
+	if (!access_ok(acc))
+		return -EINVAL;
+	if (try_hit(tlb, id, true, s1, s2, acc, x))
+		return 0;
+	return miss_nested(tlb, s1, s2, id, acc, x);
 }
 
 int physim_tlb_nested_translate(struct physim_tlb *tlb, struct physim_mmu *s1,
 				struct physim_mmu *s2, const struct physim_access *acc,
 				struct physim_xlate *x)
 {
-	if (PHYSIM_UNLIKELY(tlb == NULL || s1 == NULL || s2 == NULL || x == NULL ||
-			    !access_ok(acc)))
+	if (PHYSIM_UNLIKELY(tlb == NULL || s1 == NULL || s2 == NULL || x == NULL || acc == NULL))
 		return -EINVAL;
-	struct physim_mmu_config c1, c2;
-	physim_mmu_get_config(s1, &c1);
-	physim_mmu_get_config(s2, &c2);
 	/* As physim_nested_translate. */
-	if (PHYSIM_UNLIKELY(c2.mem == NULL || c1.format->stage2 || !c2.format->stage2))
+	if (PHYSIM_UNLIKELY(s2->cfg.mem == NULL || s1->cfg.format->stage2 ||
+			    !s2->cfg.format->stage2))
 		return -EINVAL;
-	uint32_t id = make_id(c2.vmid, c1.asid);
-	if (PHYSIM_LIKELY(try_hit(tlb, id, true, s1, s2, acc, x)))
+	uint32_t id = make_id(s2->cfg.vmid, s1->cfg.asid);
+	if (PHYSIM_LIKELY(quick_hit(tlb, acc, id, true, x)))
 		return 0;
-	return miss_nested(tlb, s1, s2, &c1, id, acc, x);
+	return nested_full(tlb, s1, s2, id, acc, x); /* checks the access */
 }
 
 /* ---- flushes ---- */
@@ -572,6 +660,7 @@ void physim_tlb_flush_all(struct physim_tlb *tlb)
 	memset(tlb->e, 0, tlb->nentries * sizeof(*tlb->e));
 	tlb->nested_valid = 0;
 	tlb->nshift = 0;
+	tlb->quick = false;
 	tlb->st.flushes++;
 }
 

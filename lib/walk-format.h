@@ -225,6 +225,14 @@ static inline void walk_fault_set(struct physim_fault *f, enum physim_fault_kind
 	f->syndrome = syndrome;
 }
 
+/* An MMU context (walk.h): shared by the walk (lib/walk.c) and the TLB
+ * (lib/tlb.c), whose hit path reads the tag and the memory without a call. */
+struct physim_mmu {
+	struct physim_mmu_config cfg;
+	const struct pt_walk_ops *ops;
+	uint32_t tlb_id; /* cfg.vmid << 16 | cfg.asid: the TLB's tag */
+};
+
 /* A side-effect-free nested translation (no A/D write-backs at either
  * stage), for the TLB's stale-entry check (lib/tlb.c). Same conventions as
  * physim_nested_translate. */

@@ -12,11 +12,6 @@
  * test should not hang). */
 #define WALK_MAX_ATTEMPTS 64
 
-struct physim_mmu {
-	struct physim_mmu_config cfg;
-	const struct pt_walk_ops *ops;
-};
-
 /* ---- table memory ---- */
 
 /* Host pointer to the descriptor of `bytes` bytes at hpa, or NULL if it does
@@ -280,6 +275,14 @@ static int config_check(const struct physim_mmu_config *c)
 	return 0;
 }
 
+/* Take a checked configuration, and what is derived from it. */
+static void mmu_configure(struct physim_mmu *m, const struct physim_mmu_config *c)
+{
+	m->cfg = *c;
+	m->ops = c->format->walk;
+	m->tlb_id = (uint32_t)c->vmid << 16 | c->asid;
+}
+
 int physim_mmu_create(const struct physim_mmu_config *config, struct physim_mmu **out)
 {
 	if (config == NULL || out == NULL)
@@ -290,8 +293,7 @@ int physim_mmu_create(const struct physim_mmu_config *config, struct physim_mmu 
 	struct physim_mmu *m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return -ENOMEM;
-	m->cfg = *config;
-	m->ops = config->format->walk;
+	mmu_configure(m, config);
 	*out = m;
 	return 0;
 }
@@ -318,7 +320,7 @@ int physim_mmu_set_config(struct physim_mmu *mmu, const struct physim_mmu_config
 	int rc = config_check(&c);
 	if (rc < 0)
 		return rc;
-	mmu->cfg = c;
+	mmu_configure(mmu, &c);
 	return 0;
 }
 
@@ -433,10 +435,10 @@ int physim_translate(struct physim_pt *pt, const struct physim_access *acc, stru
 	const struct physim_paging_handler *ph = physim_pt_paging(pt);
 	if (ph == NULL)
 		return -ENOTSUP;
-	struct physim_mmu m = {
-	    .cfg = {.format = physim_pt_format(pt), .mem = ph, .root = physim_pt_root(pt)},
-	};
-	m.ops = m.cfg.format->walk;
+	struct physim_mmu m;
+	mmu_configure(&m, &(struct physim_mmu_config){.format = physim_pt_format(pt),
+						      .mem = ph,
+						      .root = physim_pt_root(pt)});
 	if (m.ops == NULL)
 		return -ENOTSUP;
 	return physim_mmu_translate(&m, acc, x);
