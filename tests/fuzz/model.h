@@ -1,0 +1,85 @@
+/* tests/fuzz/model.h - facts about a page-table format that the harnesses
+ * need (page sizes, accepted flag combinations, address arenas) and a
+ * reference model of a table's leaves: a sorted list of pages. */
+#ifndef PHYSIM_FUZZ_MODEL_H
+#define PHYSIM_FUZZ_MODEL_H
+
+#include "fuzz.h"
+#include <physim/pt.h>
+
+/* What a harness knows about a format. */
+struct fz_fmt {
+	const struct physim_pt_format *f;
+	struct physim_pt_format_info info;
+	uint64_t sizes[PHYSIM_PT_MAX_LEVELS]; /* leaf page sizes, level 0 up */
+	unsigned nsizes;
+	uint64_t gran, biggest;
+	uint64_t ok_flags; /* bit c: flag combination c (0..63) is accepted */
+	struct {
+		uint64_t base, size;
+	} arena[3]; /* input ranges the harnesses map in */
+	unsigned narenas;
+	bool set_accessed_on_map, set_dirty_on_map;
+};
+
+/* Facts of f, worked out once per format (the accepted flag combinations
+ * are probed on a scratch table: which combinations a format can express is
+ * the format tests' business; here they only need to stay the same). */
+const struct fz_fmt *fz_fmt_get(const struct physim_pt_format *f);
+
+static inline bool fz_flags_ok(const struct fz_fmt *fm, uint32_t flags)
+{
+	return flags < 64 && (fm->ok_flags >> flags & 1);
+}
+
+/* The flags query reports for flags given to map (stage 2: no U). */
+static inline uint32_t fz_flags_seen(const struct fz_fmt *fm, uint32_t flags)
+{
+	return fm->info.stage2 ? flags & ~(uint32_t)PHYSIM_U : flags;
+}
+
+static inline bool fz_in_arena(const struct fz_fmt *fm, uint64_t va)
+{
+	for (unsigned k = 0; k < fm->narenas; k++)
+		if (va - fm->arena[k].base < fm->arena[k].size)
+			return true;
+	return false;
+}
+
+/* ---- the page model ---- */
+
+struct fz_page {
+	uint64_t va, pa, size;
+	uint32_t flags; /* as query reports them */
+	bool acc, dirty;
+};
+
+struct fz_model {
+	struct fz_page *p; /* sorted by va, disjoint */
+	size_t n, cap;
+};
+
+/* Index of the page containing va, or -1. */
+ptrdiff_t fz_model_find(const struct fz_model *m, uint64_t va);
+/* First index whose page starts at or after va. */
+size_t fz_model_lower(const struct fz_model *m, uint64_t va);
+bool fz_model_overlaps(const struct fz_model *m, uint64_t va, uint64_t last);
+/* Replace the `del` pages from index i by the n pages of add. */
+void fz_model_splice(struct fz_model *m, size_t i, size_t del, const struct fz_page *add, size_t n);
+/* Split pages (into pages of the next smaller size, as the engine does) so
+ * that [va, last] is covered by whole pages only; *a..*b is the index range
+ * of the pages inside it. */
+void fz_model_isolate(const struct fz_fmt *fm, struct fz_model *m, uint64_t va, uint64_t last,
+		      size_t *a, size_t *b);
+void fz_model_remove(const struct fz_fmt *fm, struct fz_model *m, uint64_t va, uint64_t last);
+/* A new leaf as the engine makes it (format-preset accessed/dirty). */
+struct fz_page fz_page_new(const struct fz_fmt *fm, uint64_t va, uint64_t pa, uint64_t size,
+			   uint32_t flags);
+/* Add the pages map_region makes for [va, va + size) -> pa: the largest
+ * pages alignment allows when huge, else granules. Nothing may be there. */
+void fz_model_add_run(const struct fz_fmt *fm, struct fz_model *m, uint64_t va, uint64_t pa,
+		      uint64_t size, uint32_t flags, bool huge);
+/* The level whose leaves have this size. */
+unsigned fz_level_of(const struct fz_fmt *fm, uint64_t size);
+
+#endif
