@@ -281,6 +281,12 @@ static void mmu_configure(struct physim_mmu *m, const struct physim_mmu_config *
 	m->cfg = *c;
 	m->ops = c->format->walk;
 	m->tlb_id = (uint32_t)c->vmid << 16 | c->asid;
+	const struct physim_pt_format *f = c->format;
+	unsigned log2_bytes = f->pte_bytes == 8 ? 3 : 2;
+	for (unsigned n = 0; n < f->levels; n++) {
+		m->idx_shift[n] = (uint8_t)(f->level[n].shift - log2_bytes);
+		m->idx_mask[n] = (pt_level_entries(f, n) - 1) << log2_bytes;
+	}
 }
 
 int physim_mmu_create(const struct physim_mmu_config *config, struct physim_mmu **out)
@@ -324,11 +330,33 @@ int physim_mmu_set_config(struct physim_mmu *mmu, const struct physim_mmu_config
 	return 0;
 }
 
+void physim_mmu_use_fast(struct physim_mmu *mmu, bool on)
+{
+	if (mmu != NULL)
+		mmu->no_fast = !on;
+}
+
+/* The rest of a successful translation after a fast walk (which set pa,
+ * page_size, level, perms, global and mem_refs), as the loop leaves it. */
+static inline void fast_result(struct physim_xlate *x, uint64_t gpa)
+{
+	x->gpa = gpa;
+	x->ad_updated = false;
+	x->fault = (struct physim_fault){.kind = PHYSIM_FAULT_NONE};
+}
+
 static int translate_one(const struct physim_mmu *mmu, const struct physim_access *acc,
 			 struct physim_xlate *x, bool probe)
 {
 	if (mmu == NULL || x == NULL || !access_ok(acc) || mmu->cfg.mem == NULL)
 		return -EINVAL;
+	if (mmu->ops->fast != NULL && !mmu->no_fast) {
+		struct walk_fast_req fr = {.m = mmu, .acc = acc, .probe = probe};
+		if (PHYSIM_LIKELY(mmu->ops->fast(&fr, x))) {
+			fast_result(x, mmu->cfg.format->stage2 ? acc->va : 0);
+			return 0;
+		}
+	}
 	unsigned refs = 0;
 	bool ad = false;
 	struct walk_req r = {
@@ -361,6 +389,39 @@ int physim_mmu_probe(const struct physim_mmu *mmu, const struct physim_access *a
 	return translate_one(mmu, acc, x, true);
 }
 
+/* The combined result of a nested translation from its two stages. */
+static inline uint32_t nested_perms(uint32_t s1_perms, uint32_t s2_perms)
+{
+	/* Stage 2 has no U: stage 1 alone says who may access. */
+	return s1_perms & (s2_perms | PHYSIM_U);
+}
+
+/* Both stages by their fast walkers; false: take the loop. */
+static bool nested_fast(const struct physim_mmu *s1, const struct physim_mmu *s2,
+			const struct physim_access *acc, struct physim_xlate *x, bool probe)
+{
+	if (s1->ops->fast == NULL || s2->ops->fast == NULL || s1->no_fast || s2->no_fast)
+		return false;
+	struct walk_fast_req r1 = {
+	    .m = s1, .s2 = s2, .acc = acc, .probe = probe, .origin = WALK_NESTED_S1};
+	struct physim_xlate x1;
+	if (!s1->ops->fast(&r1, &x1))
+		return false;
+	struct physim_access a2 = *acc;
+	a2.va = x1.pa;
+	struct walk_fast_req r2 = {
+	    .m = s2, .acc = &a2, .probe = probe, .origin = WALK_NESTED_FINAL, .s1_perms = x1.perms};
+	if (!s2->ops->fast(&r2, x))
+		return false;
+	x->page_size = x1.page_size < x->page_size ? x1.page_size : x->page_size;
+	x->level = x1.level;
+	x->perms = nested_perms(x1.perms, x->perms);
+	x->global = x1.global;
+	x->mem_refs += x1.mem_refs;
+	fast_result(x, x1.pa);
+	return true;
+}
+
 /* Stage 1 through stage 2, then the output GPA through stage 2. */
 static int nested(const struct physim_mmu *s1, const struct physim_mmu *s2,
 		  const struct physim_access *acc, struct physim_xlate *x, bool probe)
@@ -368,6 +429,8 @@ static int nested(const struct physim_mmu *s1, const struct physim_mmu *s2,
 	if (s1 == NULL || s2 == NULL || x == NULL || !access_ok(acc) || s2->cfg.mem == NULL ||
 	    s1->cfg.format->stage2 || !s2->cfg.format->stage2)
 		return -EINVAL;
+	if (PHYSIM_LIKELY(nested_fast(s1, s2, acc, x, probe)))
+		return 0;
 	unsigned refs = 0;
 	bool ad = false;
 	struct physim_xlate x1, x2;
@@ -399,13 +462,12 @@ static int nested(const struct physim_mmu *s1, const struct physim_mmu *s2,
 	if (rc == -EFAULT) {
 		*x = (struct physim_xlate){.gpa = x1.pa, .fault = x2.fault};
 	} else if (rc == 0) {
-		/* Stage 2 has no U: stage 1 alone says who may access. */
 		*x = (struct physim_xlate){
 		    .pa = x2.pa,
 		    .gpa = x1.pa,
 		    .page_size = x1.page_size < x2.page_size ? x1.page_size : x2.page_size,
 		    .level = x1.level,
-		    .perms = x1.perms & (x2.perms | PHYSIM_U),
+		    .perms = nested_perms(x1.perms, x2.perms),
 		    .global = x1.global,
 		};
 	} else {

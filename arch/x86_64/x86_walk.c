@@ -64,14 +64,6 @@ static inline unsigned x86_maxphyaddr(const struct physim_mmu_ctl *ctl)
 	return m < 32 ? 32 : m;
 }
 
-/* A PAE PDPTE has no R/W, U/S, XD, A or D (table 4-8: bits 2:1 and 8:5 are
- * reserved, bit 63 too): it takes no part in access rights (4.6) and the
- * processor sets no flag in it (4.8). */
-static inline bool x86_is_pdpte_pae(const struct physim_pt_format *f, unsigned level)
-{
-	return x86_paging(f) == PAGING_PAE && level == 2;
-}
-
 /*
  * Reserved bits that depend on the control state, beyond the fixed ones the
  * format's classify checks (it assumes MAXPHYADDR = pa_bits and NXE = 1):
@@ -101,8 +93,8 @@ static uint64_t x86_ctl_reserved(const struct walk_state *w, uint64_t d, unsigne
 	return 0;
 }
 
-static int x86_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
-		     struct physim_fault *f)
+WALK_INLINE int x86_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+			  struct physim_fault *f)
 {
 	(void)root_hi;
 	/* A non-canonical address (4.5.1, Vol. 1 3.3.7.1) raises #GP, not #PF. */
@@ -114,6 +106,8 @@ static int x86_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint
 	w->acc_and = PTE_RW | PTE_US;
 	w->acc_or = 0;
 	w->detail = 0;
+	/* What x86_ctl_reserved() says for a 4/5-level entry (x86_plain_step). */
+	w->rsv = x86_bits(51, x86_maxphyaddr(w->ctl)) | (w->ctl->nxe_off ? PTE_XD : 0);
 	*table = root;
 	return 0;
 }
@@ -121,11 +115,11 @@ static int x86_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint
 /* PKRU check for a data access to a user-mode address (4.6.2): AD (bit 2i)
  * forbids every data access, WD (bit 2i+1) user writes and - with CR0.WP =
  * 1 - supervisor writes. Instruction fetches are not checked. */
-static bool x86_pkey_denies(const struct walk_state *w, uint64_t leaf)
+WALK_INLINE bool x86_pkey_denies(const struct walk_state *w, uint64_t leaf, enum x86_paging mode)
 {
 	const struct physim_mmu_ctl *ctl = w->ctl;
 
-	if (!ctl->pke || w->exec || x86_paging(w->fmt) != PAGING_LONG)
+	if (!ctl->pke || w->exec || mode != PAGING_LONG)
 		return false;
 	unsigned key = (unsigned)(leaf >> PTE_PK_SHIFT) & 0xf;
 	bool ad = (ctl->pkru >> (2 * key)) & 1, wd = (ctl->pkru >> (2 * key + 1)) & 1;
@@ -139,7 +133,8 @@ static bool x86_pkey_denies(const struct walk_state *w, uint64_t leaf)
  * level), `writable` (R/W = 1 at every level), `nx` (XD = 1 at some level
  * with NXE = 1). True if the access is allowed.
  */
-static bool x86_rights_allow(const struct walk_state *w, bool user_addr, bool writable, bool nx)
+WALK_INLINE bool x86_rights_allow(const struct walk_state *w, bool user_addr, bool writable,
+				  bool nx)
 {
 	const struct physim_mmu_ctl *ctl = w->ctl;
 	bool supervisor = !w->user; /* CPL < 3, or an implicit access */
@@ -162,9 +157,10 @@ static bool x86_rights_allow(const struct walk_state *w, bool user_addr, bool wr
 	return writable || (supervisor && ctl->wp_off);
 }
 
-/* The leaf: rights, protection keys, effective perms, D on a write. */
-static enum physim_fault_kind x86_leaf(struct walk_state *w, uint64_t d, unsigned level,
-				       struct walk_step *s)
+/* The leaf at `level`, mapping the page at `page`: rights, protection keys,
+ * effective perms, D on a write. */
+WALK_INLINE enum physim_fault_kind x86_leaf(struct walk_state *w, uint64_t d, uint64_t page,
+					    struct walk_step *s, enum x86_paging mode)
 {
 	bool user_addr = (w->acc_and & PTE_US) != 0;
 	bool writable = (w->acc_and & PTE_RW) != 0;
@@ -175,14 +171,14 @@ static enum physim_fault_kind x86_leaf(struct walk_state *w, uint64_t d, unsigne
 	/* The PK error-code bit is defined by the key check alone (4.7: set when
 	 * the PKRU conditions hold for a data access to a user-mode address),
 	 * so it is reported even when the page rights deny the access too. */
-	bool pk = user_addr && x86_pkey_denies(w, d);
+	bool pk = user_addr && x86_pkey_denies(w, d, mode);
 
 	if (pk || !x86_rights_allow(w, user_addr, writable, nx)) {
 		w->detail = pk ? PF_PK : 0;
 		return PHYSIM_FAULT_PERMISSION;
 	}
 	s->leaf = true;
-	s->next = w->fmt->ops->output_addr(w->fmt, d, level);
+	s->next = page;
 	/* Architectural rights of the page (not of this access): R always,
 	 * W/U accumulated, X unless XD. */
 	s->perms =
@@ -192,6 +188,31 @@ static enum physim_fault_kind x86_leaf(struct walk_state *w, uint64_t d, unsigne
 	if (w->write)
 		s->d_new |= PTE_D;
 	return PHYSIM_FAULT_NONE;
+}
+
+/* A present entry classified as table or leaf k, with output address next:
+ * the rights it adds (4.6.1), A (4.8), and for a leaf the access check. */
+WALK_INLINE enum physim_fault_kind x86_use(struct walk_state *w, uint64_t d, unsigned level,
+					   enum pt_kind k, uint64_t next, struct walk_step *s,
+					   enum x86_paging mode)
+{
+	s->d_new = d;
+	/* A PAE PDPTE has no R/W, U/S, XD, A or D (table 4-8: bits 2:1 and 8:5
+	 * are reserved, bit 63 too): it takes no part in access rights (4.6)
+	 * and the processor sets no flag in it (4.8). */
+	if (!(mode == PAGING_PAE && level == 2)) {
+		/* 4.6.1: rights are the AND of R/W and U/S and the OR of XD. */
+		w->acc_and &= d;
+		if (mode != PAGING_32BIT)
+			w->acc_or |= d & PTE_XD;
+		/* 4.8: A is set in every paging-structure entry used. */
+		s->d_new |= PTE_A;
+	}
+	if (k == PT_TABLE) {
+		s->next = next;
+		return PHYSIM_FAULT_NONE;
+	}
+	return x86_leaf(w, d, next, s, mode);
 }
 
 static enum physim_fault_kind x86_step(struct walk_state *w, uint64_t d, unsigned level,
@@ -207,20 +228,44 @@ static enum physim_fault_kind x86_step(struct walk_state *w, uint64_t d, unsigne
 		return PHYSIM_FAULT_RESERVED;
 	if (k != PT_TABLE && k != PT_LEAF)
 		return PHYSIM_FAULT_NOT_PRESENT;
-	s->d_new = d;
-	if (!x86_is_pdpte_pae(f, level)) {
-		/* 4.6.1: rights are the AND of R/W and U/S and the OR of XD. */
-		w->acc_and &= d;
-		if (x86_paging(f) != PAGING_32BIT)
-			w->acc_or |= d & PTE_XD;
-		/* 4.8: A is set in every paging-structure entry used. */
-		s->d_new |= PTE_A;
-	}
-	if (k == PT_TABLE) {
-		s->next = f->ops->output_addr(f, d, level);
-		return PHYSIM_FAULT_NONE;
-	}
-	return x86_leaf(w, d, level, s);
+	return x86_use(w, d, level, k, f->ops->output_addr(f, d, level), s, x86_paging(f));
+}
+
+/*
+ * The fast walker's step (walk-format.h), 4/5-level paging only: the
+ * format's classify and output_addr for the encodings that pass the
+ * reserved-bit checks of 4.5.4 (tables 4-14..4-19), as ia32_classify
+ * (x86_64.c) and x86_ctl_reserved decide them for PAGING_LONG -
+ *   P = 1; no bit of 51:MAXPHYADDR, nor XD with NXE = 0;
+ *   PML4E/PML5E (level >= 3): PS = 0, a table;
+ *   PDPTE/PDE (levels 2, 1): PS = 0 a table, PS = 1 a 1G/2M page with bits
+ *   (page shift - 1):13 clear; PTE (level 0): a 4K page;
+ *   the address: bits 51:12 of a table pointer, 51:page shift of a page.
+ * Anything else (and every fault) returns a kind other than NONE: the loop
+ * in walk.c takes over.
+ */
+WALK_INLINE enum physim_fault_kind x86_plain_step(struct walk_state *w, uint64_t d, unsigned level,
+						  struct walk_step *s)
+{
+	const struct physim_pt_format *f = w->fmt;
+
+	if ((d & (PTE_P | w->rsv)) != PTE_P)
+		return PHYSIM_FAULT_RESERVED; /* not plain */
+	if (level == 0)
+		return x86_use(w, d, level, PT_LEAF, d & x86_bits(51, 12), s, PAGING_LONG);
+	if (!(d & X86_LARGE_BIT))
+		return x86_use(w, d, level, PT_TABLE, d & x86_bits(51, 12), s, PAGING_LONG);
+	unsigned shift = f->level[level].shift;
+	if (level >= 3 || !f->level[level].leaf_ok || (d & x86_bits(shift - 1, 13)))
+		return PHYSIM_FAULT_RESERVED; /* not plain */
+	return x86_use(w, d, level, PT_LEAF, d & x86_bits(51, shift), s, PAGING_LONG);
+}
+
+static bool x86_fast(const struct walk_fast_req *r, struct physim_xlate *x)
+{
+	if (x86_paging(r->m->cfg.format) != PAGING_LONG)
+		return false;
+	return walk_fast_loop(r, x, x86_begin, x86_plain_step);
 }
 
 /*
@@ -274,4 +319,5 @@ const struct pt_walk_ops x86_walk_ops = {
     .begin = x86_begin,
     .step = x86_step,
     .fault = x86_fault,
+    .fast = x86_fast,
 };
