@@ -58,6 +58,14 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Valgrind's own mappings come and go in /proc/self/maps as its heap grows,
+ * so mapping counts say nothing under it (its preload library gives it away). */
+static bool under_valgrind(void)
+{
+	const char *p = getenv("LD_PRELOAD");
+	return p != NULL && strstr(p, "vgpreload") != NULL;
+}
+
 static int count_lines(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -160,7 +168,8 @@ static void expect_load_fails(const char *path, int want, const char *why)
 	assert_ptr_equal(r, (struct physim_ram *)(uintptr_t)0x1); /* out untouched */
 	if (why != NULL && strstr(log_buf, why) == NULL)
 		fail_msg("log \"%s\" lacks \"%s\"", log_buf, why);
-	assert_int_equal(count_lines("/proc/self/maps"), maps);
+	if (!under_valgrind())
+		assert_int_equal(count_lines("/proc/self/maps"), maps);
 	assert_int_equal(count_fds(), fds);
 }
 
