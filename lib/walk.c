@@ -498,6 +498,7 @@ int physim_translate(struct physim_pt *pt, const struct physim_access *acc, stru
 	if (ph == NULL)
 		return -ENOTSUP;
 	struct physim_mmu m;
+	m.no_fast = false; /* mmu_configure leaves it to set_config's caller */
 	mmu_configure(&m, &(struct physim_mmu_config){.format = physim_pt_format(pt),
 						      .mem = ph,
 						      .root = physim_pt_root(pt)});
