@@ -128,7 +128,7 @@ bool fz_model_overlaps(const struct fz_model *m, uint64_t va, uint64_t last)
 void fz_model_splice(struct fz_model *m, size_t i, size_t del, const struct fz_page *add, size_t n)
 {
 	size_t want = m->n - del + n;
-	if (want > m->cap) {
+	if (want > m->cap || m->p == NULL) { /* never index a NULL array */
 		m->cap = want * 2 + 64;
 		m->p = fz_xrealloc(m->p, m->cap * sizeof(*m->p));
 	}

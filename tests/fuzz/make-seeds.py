@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""tests/fuzz/make-seeds.py - writes the hand-made seed files of the fuzz
+corpora (corpus/<harness>/seed-*): one start per format and mode, laid out
+as each harness decodes its input. Deterministic; run it again after a
+harness changes its input layout. Inputs found by fuzzing are added next to
+these with libFuzzer's -merge=1, which keeps only those that add coverage:
+  build-fuzzing/tests/fuzz/fuzz_walk -merge=1 tests/fuzz/corpus/walk NEW_DIR"""
+import os
+import random
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NFORMATS = 22  # physim_format_count() with every family built
+NTOYS = 4  # tests/pt-toy-format.h
+NSTAGE2 = 8  # stage-2 formats among them
+FRAME = 4096
+
+
+def write(harness, name, data):
+    d = os.path.join(HERE, "corpus", harness)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(bytes(data))
+
+
+def noise(rng, n):
+    return bytes(rng.randrange(256) for _ in range(n))
+
+
+def seeds_pt(rng):
+    # format, options, then operations with their operands.
+    for k in range(NFORMATS + NTOYS):
+        write("pt", "fmt%02d" % k, bytes([k, k & 1]) + noise(rng, 160))
+
+
+def seeds_alloc(rng):
+    # base, size byte, debug/guard byte, reserved ranges, operations.
+    for k in range(8):
+        cfg = bytes([k % 5, 0x20 + k * 16, k * 2, k % 5])
+        write("alloc", "cfg%d" % k, cfg + noise(rng, 200))
+
+
+def walk_memory(pattern, frames, base):
+    """Table memory whose every descriptor points into the memory itself
+    (cycles and self-references included) with one family's valid bits."""
+    out = bytearray()
+    for i in range(frames * FRAME // 8):
+        addr = base + (i % frames) * FRAME
+        if pattern == 0:  # x86 P|RW|US|A|D, EPT RWX, AArch64 table/page + AF
+            v = addr | 0x467
+        elif pattern == 1:  # RISC-V: PPN << 10, V (tables) or VRWXAD (leaves)
+            v = (addr >> 2) | (0x1 if i % 3 else 0xCF)
+        else:  # LoongArch V|D|P|W, and the 32-bit formats' low word
+            v = addr | 0x183
+        out += struct.pack("<Q", v)
+    return bytes(out)
+
+
+def walk_header(mode, f1, f2, frames, ctl, accesses):
+    hdr = bytes([mode, f1, f2, frames - 1]) + struct.pack("<II", ctl, 0)
+    hdr += struct.pack("<QQQ", 0, 0, 0)  # roots: offset 0 of the memory
+    hdr += bytes([len(accesses)])
+    for va, bits, op in accesses:
+        hdr += struct.pack("<QBB", va, bits, op)
+    return hdr
+
+
+def seeds_walk(rng):
+    base = 0x80000000  # mode bits 2-3 = 0
+    for k in range(NFORMATS):
+        for pattern in range(3):
+            acc = [(rng.randrange(1 << 32), rng.randrange(256), rng.randrange(8))
+                   for _ in range(8)]
+            data = walk_header(0, k, 0, 1, rng.randrange(1 << 16), acc)
+            write("walk", "fmt%02d-p%d" % (k, pattern), data + walk_memory(pattern, 1, base))
+    for k in range(NSTAGE2):
+        acc = [(rng.randrange(1 << 32), rng.randrange(256), rng.randrange(16))
+               for _ in range(8)]
+        data = walk_header(1 | (k << 4), k * 2, k, 2, 0, acc)
+        write("walk", "nested%d" % k, data + walk_memory(k % 3, 2, base))
+
+
+def fnv1a(data):
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def image(base, frames, ranges, rng):
+    """A valid image, written from the layout in lib/ram_image.c."""
+    ram = bytearray(frames * FRAME)
+    for i in range(0, len(ram), 512):
+        ram[i] = rng.randrange(256)
+    t = b"PHYSIMRI" + struct.pack("<IIQQQI", 1, 64, base, frames * FRAME, len(ranges), 0)
+    t += bytes(64 - len(t))
+    for b, s in ranges:
+        t += struct.pack("<QQ", b, s)
+    tlen = len(t) + 24
+    t += struct.pack("<Q", tlen) + b"PHYSIMEN"
+    t += struct.pack("<Q", fnv1a(t))
+    return bytes(ram) + t
+
+
+def seeds_image(rng):
+    write("image", "valid-1frame", bytes([0]) + image(0x80000000, 1, [], rng))
+    write("image", "valid-ranges", bytes([0x10]) +
+          image(0x80000000, 3, [(0x80000000, FRAME), (0x80002000, FRAME)], rng))
+    write("image", "valid-at-0", bytes([4]) + image(0, 2, [(0, 2 * FRAME)], rng))
+    # Mode 2: laid out by the harness (frames, ranges, base, damage, ranges).
+    for k in range(6):
+        write("image", "layout%d" % k,
+              bytes([2 | (k << 2), k, k % 6, k, k % 16]) + noise(rng, 40))
+
+
+def seeds_aspace(rng):
+    for k in range(NSTAGE2):
+        write("aspace", "fmt%d" % k, bytes([k, k * 3]) + noise(rng, 300))
+
+
+def main():
+    rng = random.Random(20241123)
+    seeds_pt(rng)
+    seeds_alloc(rng)
+    seeds_walk(rng)
+    seeds_image(rng)
+    seeds_aspace(rng)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
