@@ -96,7 +96,7 @@ static inline void a64_fault_set(struct physim_fault *f, enum physim_fault_kind 
 
 /* The TTBR / VTTBR holds a table address above the OA size: an Address size
  * fault reported at level 0 whatever the start level (D8.2, R_VPBBF). */
-static int a64_check_root(struct walk_state *w, uint64_t root, struct physim_fault *f)
+WALK_INLINE int a64_check_root(struct walk_state *w, uint64_t root, struct physim_fault *f)
 {
 	w->acc_and = a64_oa_excess_mask(w->ctl);
 	w->acc_or = 0;
@@ -115,8 +115,8 @@ static int a64_check_root(struct walk_state *w, uint64_t root, struct physim_fau
  * Translation fault at level 0, whatever the start level (pseudocode
  * AArch64.S1Translate: VAIsOutOfRange and EPD give fault.level = 0).
  */
-static int a64_s1_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
-			struct physim_fault *f)
+WALK_INLINE int a64_s1_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+			     struct physim_fault *f)
 {
 	uint64_t top = w->va >> w->fmt->va_bits; /* va_bits < 64 for every format */
 
@@ -134,8 +134,8 @@ static int a64_s1_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, u
 
 /* Stage 2 input: an IPA beyond VTCR_EL2.T0SZ is a stage 2 Translation fault at
  * level 0 (pseudocode AArch64.S2Translate: IPAIsOutOfRange). */
-static int a64_s2_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
-			struct physim_fault *f)
+WALK_INLINE int a64_s2_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+			     struct physim_fault *f)
 {
 	(void)root_hi;
 	if (w->va >> w->fmt->va_bits) {
@@ -166,6 +166,22 @@ static enum physim_fault_kind a64_reserved_kind(const struct physim_pt_format *f
 	return PHYSIM_FAULT_ADDRESS_SIZE;
 }
 
+/* The rest of a64_decode for a descriptor classified k (PT_TABLE or
+ * PT_LEAF) with output address next: the Address size fault (OA bits above
+ * the OA size, D8.1.7 I_HGDWP; for a table descriptor the next-level table
+ * address). */
+WALK_INLINE enum physim_fault_kind a64_decoded(struct walk_state *w, uint64_t d, enum pt_kind k,
+					       uint64_t next, struct walk_step *s,
+					       enum pt_kind *kind_out)
+{
+	s->next = next;
+	if (PHYSIM_UNLIKELY(next & w->acc_and))
+		return PHYSIM_FAULT_ADDRESS_SIZE;
+	s->d_new = d;
+	*kind_out = k;
+	return PHYSIM_FAULT_NONE;
+}
+
 /* Classify d and find its output address (next table or page), with the
  * faults every descriptor can give: Translation (invalid), Address size (OA
  * bits above the OA size, D8.1.7 I_HGDWP; for a table descriptor the
@@ -178,18 +194,48 @@ static inline enum physim_fault_kind a64_decode(struct walk_state *w, uint64_t d
 
 	if (PHYSIM_UNLIKELY(k != PT_TABLE && k != PT_LEAF))
 		return k == PT_RESERVED ? a64_reserved_kind(f, d, level) : PHYSIM_FAULT_NOT_PRESENT;
-	s->next = f->ops->output_addr(f, d, level);
-	if (PHYSIM_UNLIKELY(s->next & w->acc_and))
-		return PHYSIM_FAULT_ADDRESS_SIZE;
-	s->d_new = d;
-	*kind_out = k;
-	return PHYSIM_FAULT_NONE;
+	return a64_decoded(w, d, k, f->ops->output_addr(f, d, level), s, kind_out);
+}
+
+/* Descriptor bits 49:48, RES0 with a 48-bit OA for every granule (D8.3,
+ * tables D8-50, D8-52; the A64_RES0_* of aarch64.c include them). */
+#define D_RES0_49_48 (UINT64_C(3) << 48)
+/* Output address bits 47:12 (D8.3). */
+#define D_OA_47_12 UINT64_C(0x0000fffffffff000)
+
+/*
+ * a64_decode for the fast walker (walk-format.h): the format's classify and
+ * output_addr (a64_classify, a64_output_addr in aarch64.c) for the plain
+ * encodings only -
+ *   bits 1:0 = 0b11: a table at lookup levels 0-2, a page at level 3;
+ *   bits 1:0 = 0b01 at a level with blocks: a block;
+ *   bits 49:48 clear (RES0 for every granule) and the bits between 12 and
+ *   the granule or block size clear (for 64K, bits 15:12 are OA[51:48]:
+ *   then classify may say reserved; 16K bits 13:12 are ignored by the
+ *   format, which a plain walk does not need);
+ *   the address: bits 47:granule (table) or 47:block size (leaf).
+ * Anything else returns a kind other than NONE (the loop takes over).
+ */
+WALK_INLINE enum physim_fault_kind a64_plain_decode(struct walk_state *w, uint64_t d,
+						    unsigned level, struct walk_step *s,
+						    enum pt_kind *kind_out)
+{
+	const struct physim_pt_format *f = w->fmt;
+	bool table = level > 0 && (d & D_TYPE);
+	unsigned low = table ? f->level[0].shift : f->level[level].shift;
+	uint64_t must_be_zero = D_RES0_49_48 | (((UINT64_C(1) << low) - 1) & ~UINT64_C(0xfff));
+
+	if (!(d & 1) || (d & must_be_zero))
+		return PHYSIM_FAULT_NOT_PRESENT; /* not plain */
+	if (!table && !(level == 0 ? (d & D_TYPE) : f->level[level].leaf_ok))
+		return PHYSIM_FAULT_NOT_PRESENT; /* not plain */
+	return a64_decoded(w, d, table ? PT_TABLE : PT_LEAF, d & D_OA_47_12, s, kind_out);
 }
 
 /* The Access flag of a leaf (D8.5.1): AF = 0 is an Access flag fault unless
  * hardware management is on (TCR.HA / VTCR.HA), which sets it instead. Access
  * flag faults outrank Permission faults (D8.5.2.1, I_DSHLJ). */
-static inline bool a64_access_flag_ok(const struct walk_state *w, uint64_t d, struct walk_step *s)
+WALK_INLINE bool a64_access_flag_ok(const struct walk_state *w, uint64_t d, struct walk_step *s)
 {
 	if (d & D_AF)
 		return true;
@@ -200,7 +246,7 @@ static inline bool a64_access_flag_ok(const struct walk_state *w, uint64_t d, st
 }
 
 /* Is the access allowed by the permissions of the accessing EL? */
-static inline bool a64_allows(const struct walk_state *w, bool r, bool wr, bool x)
+WALK_INLINE bool a64_allows(const struct walk_state *w, bool r, bool wr, bool x)
 {
 	return w->exec ? x : w->write ? wr : r;
 }
@@ -224,7 +270,8 @@ static inline bool a64_allows(const struct walk_state *w, bool r, bool wr, bool 
  *   fetches are not affected (FEAT_PAN without EPAN).
  * EL0 instruction fetch needs only UnprivExecute (execute-only memory exists).
  */
-static enum physim_fault_kind a64_s1_leaf(struct walk_state *w, uint64_t d, struct walk_step *s)
+WALK_INLINE enum physim_fault_kind a64_s1_leaf(struct walk_state *w, uint64_t d,
+					       struct walk_step *s)
 {
 	const struct physim_mmu_ctl *c = w->ctl;
 	uint64_t t = w->acc_or;
@@ -265,11 +312,14 @@ static enum physim_fault_kind a64_s1_leaf(struct walk_state *w, uint64_t d, stru
 	return PHYSIM_FAULT_NONE;
 }
 
-static enum physim_fault_kind a64_s1_step(struct walk_state *w, uint64_t d, unsigned level,
-					  struct walk_step *s)
+/* Stage 1: one descriptor, decoded by the format (plain = false) or by the
+ * fast walker's plain decode. */
+WALK_INLINE enum physim_fault_kind a64_s1_step_by(struct walk_state *w, uint64_t d, unsigned level,
+						  struct walk_step *s, const bool plain)
 {
 	enum pt_kind k = PT_INVALID;
-	enum physim_fault_kind fk = a64_decode(w, d, level, s, &k);
+	enum physim_fault_kind fk =
+	    plain ? a64_plain_decode(w, d, level, s, &k) : a64_decode(w, d, level, s, &k);
 
 	if (fk != PHYSIM_FAULT_NONE)
 		return fk;
@@ -278,6 +328,18 @@ static enum physim_fault_kind a64_s1_step(struct walk_state *w, uint64_t d, unsi
 		return PHYSIM_FAULT_NONE;
 	}
 	return a64_s1_leaf(w, d, s);
+}
+
+static enum physim_fault_kind a64_s1_step(struct walk_state *w, uint64_t d, unsigned level,
+					  struct walk_step *s)
+{
+	return a64_s1_step_by(w, d, level, s, false);
+}
+
+WALK_INLINE enum physim_fault_kind a64_s1_plain_step(struct walk_state *w, uint64_t d,
+						     unsigned level, struct walk_step *s)
+{
+	return a64_s1_step_by(w, d, level, s, true);
 }
 
 /*
@@ -290,7 +352,8 @@ static enum physim_fault_kind a64_s1_step(struct walk_state *w, uint64_t d, unsi
  * attributes: table descriptor bits 63:59 are RES0 there (table D8-51) and
  * are ignored.
  */
-static enum physim_fault_kind a64_s2_leaf(struct walk_state *w, uint64_t d, struct walk_step *s)
+WALK_INLINE enum physim_fault_kind a64_s2_leaf(struct walk_state *w, uint64_t d,
+					       struct walk_step *s)
 {
 	if (!a64_access_flag_ok(w, d, s))
 		return PHYSIM_FAULT_ACCESS_FLAG;
@@ -309,17 +372,31 @@ static enum physim_fault_kind a64_s2_leaf(struct walk_state *w, uint64_t d, stru
 	return PHYSIM_FAULT_NONE;
 }
 
-static enum physim_fault_kind a64_s2_step(struct walk_state *w, uint64_t d, unsigned level,
-					  struct walk_step *s)
+/* Stage 2: one descriptor, decoded as for a64_s1_step_by. */
+WALK_INLINE enum physim_fault_kind a64_s2_step_by(struct walk_state *w, uint64_t d, unsigned level,
+						  struct walk_step *s, const bool plain)
 {
 	enum pt_kind k = PT_INVALID;
-	enum physim_fault_kind fk = a64_decode(w, d, level, s, &k);
+	enum physim_fault_kind fk =
+	    plain ? a64_plain_decode(w, d, level, s, &k) : a64_decode(w, d, level, s, &k);
 
 	if (fk != PHYSIM_FAULT_NONE)
 		return fk;
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
 	return a64_s2_leaf(w, d, s);
+}
+
+static enum physim_fault_kind a64_s2_step(struct walk_state *w, uint64_t d, unsigned level,
+					  struct walk_step *s)
+{
+	return a64_s2_step_by(w, d, level, s, false);
+}
+
+WALK_INLINE enum physim_fault_kind a64_s2_plain_step(struct walk_state *w, uint64_t d,
+						     unsigned level, struct walk_step *s)
+{
+	return a64_s2_step_by(w, d, level, s, true);
 }
 
 /*
@@ -358,6 +435,16 @@ static void a64_fault(const struct walk_state *w, enum physim_fault_kind kind, i
 	a64_fault_set(f, kind, arch, fsc);
 }
 
+static bool a64_s1_fast(const struct walk_fast_req *r, struct physim_xlate *x)
+{
+	return walk_fast_loop(r, x, a64_s1_begin, a64_s1_plain_step);
+}
+
+static bool a64_s2_fast(const struct walk_fast_req *r, struct physim_xlate *x)
+{
+	return walk_fast_loop(r, x, a64_s2_begin, a64_s2_plain_step);
+}
+
 /* Lookup level = 3 - engine level for every VMSAv8-64 format here (the last
  * level is always lookup level 3; 3-level formats start at lookup level 1). */
 const struct pt_walk_ops a64_s1_walk_ops = {
@@ -366,6 +453,7 @@ const struct pt_walk_ops a64_s1_walk_ops = {
     .begin = a64_s1_begin,
     .step = a64_s1_step,
     .fault = a64_fault,
+    .fast = a64_s1_fast,
 };
 
 const struct pt_walk_ops a64_s2_walk_ops = {
@@ -374,4 +462,5 @@ const struct pt_walk_ops a64_s2_walk_ops = {
     .begin = a64_s2_begin,
     .step = a64_s2_step,
     .fault = a64_fault,
+    .fast = a64_s2_fast,
 };

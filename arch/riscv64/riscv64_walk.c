@@ -163,8 +163,8 @@ static void rv_gstage_fault(const struct walk_state *w, enum physim_fault_kind k
 }
 
 /* Input check and root, shared by both stages. */
-static int rv_begin_common(struct walk_state *w, bool gstage, uint64_t root, uint64_t *table,
-			   struct physim_fault *f)
+WALK_INLINE int rv_begin_common(struct walk_state *w, bool gstage, uint64_t root, uint64_t *table,
+				struct physim_fault *f)
 {
 	w->upper = false;
 	w->acc_and = 0;
@@ -178,8 +178,8 @@ static int rv_begin_common(struct walk_state *w, bool gstage, uint64_t root, uin
 	return 0;
 }
 
-static int rv_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
-		    struct physim_fault *f)
+WALK_INLINE int rv_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+			 struct physim_fault *f)
 {
 	(void)root_hi; /* one root: satp */
 	if (w->origin == WALK_NESTED_S1)
@@ -191,8 +191,8 @@ static int rv_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint6
 	return rc;
 }
 
-static int rv_gstage_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
-			   struct physim_fault *f)
+WALK_INLINE int rv_gstage_begin(struct walk_state *w, uint64_t root, uint64_t root_hi,
+				uint64_t *table, struct physim_fault *f)
 {
 	(void)root_hi; /* one root: hgatp */
 	if (w->origin == WALK_NESTED_FINAL)
@@ -211,7 +211,7 @@ static int rv_gstage_begin(struct walk_state *w, uint64_t root, uint64_t root_hi
  * current privilege mode is always taken to be U-mode when checking the U
  * bit").
  */
-static bool rv_leaf_allows(const struct walk_state *w, uint64_t d, bool umode)
+WALK_INLINE bool rv_leaf_allows(const struct walk_state *w, uint64_t d, bool umode)
 {
 	const struct physim_mmu_ctl *ctl = w->ctl;
 	bool upage = (d & RV_U) != 0;
@@ -233,20 +233,53 @@ static bool rv_leaf_allows(const struct walk_state *w, uint64_t d, bool umode)
 	return (d & RV_R) || ((d & RV_X) && ctl->mxr);
 }
 
-static enum physim_fault_kind rv_step_common(struct walk_state *w, uint64_t d, unsigned level,
-					     struct walk_step *s, bool gstage)
+/* PTE bits 63:54: N, PBMT and reserved bits (riscv64.c). */
+#define RV_HI_BITS (UINT64_C(0x3ff) << 54)
+
+/*
+ * The format's classify and output_addr (rv_classify, rv_output_addr in
+ * riscv64.c) for the fast walker (walk-format.h), plain encodings only:
+ * V = 1, bits 63:54 clear (no N, PBMT = 0), not W without R; a leaf (R, W
+ * or X set) at a level that allows one with the PPN's page-offset bits clear
+ * (no misaligned superpage); a pointer (R = W = X = 0) above level 0 with
+ * A, D and U clear. The address: PPN << 12. Anything else is PT_INVALID
+ * here, which makes the fast walker give up (the loop takes over).
+ */
+WALK_INLINE enum pt_kind rv_plain_classify(const struct physim_pt_format *f, uint64_t d,
+					   unsigned level, uint64_t *next)
+{
+	uint64_t superpage_low = ((UINT64_C(1) << f->level[level].shift) - 1) >> PHYSIM_FRAME_SHIFT;
+
+	if (!(d & RV_V) || (d & RV_HI_BITS) || ((d & RV_W) && !(d & RV_R)))
+		return PT_INVALID;
+	*next = (d >> 10) << PHYSIM_FRAME_SHIFT; /* PPN, bits 53:10 */
+	if (d & (RV_R | RV_W | RV_X)) {
+		if (!f->level[level].leaf_ok || ((d >> 10) & superpage_low))
+			return PT_INVALID;
+		return PT_LEAF;
+	}
+	if (level == 0 || (d & (RV_A | RV_D | RV_U)))
+		return PT_INVALID;
+	return PT_TABLE;
+}
+
+/* One PTE, classified by the format (plain = false) or by the fast walker's
+ * rv_plain_classify. */
+WALK_INLINE enum physim_fault_kind rv_step_by(struct walk_state *w, uint64_t d, unsigned level,
+					      struct walk_step *s, bool gstage, const bool plain)
 {
 	const struct physim_pt_format *f = w->fmt;
+	uint64_t next = 0;
 	/* [VATP] steps 3-4 and the misaligned-superpage check (step 6 of the
 	 * 2024 edition), as the format classifies them. */
-	enum pt_kind k = rv_classify(f, d, level);
+	enum pt_kind k = plain ? rv_plain_classify(f, d, level, &next) : rv_classify(f, d, level);
 
 	if (k == PT_INVALID)
 		return PHYSIM_FAULT_NOT_PRESENT;
 	if (k == PT_RESERVED)
 		return PHYSIM_FAULT_RESERVED;
 	s->d_new = d;
-	s->next = rv_output_addr(f, d, level);
+	s->next = plain ? next : rv_output_addr(f, d, level);
 	w->acc_or |= d & RV_G;
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
@@ -271,7 +304,13 @@ static enum physim_fault_kind rv_step_common(struct walk_state *w, uint64_t d, u
 static enum physim_fault_kind rv_step(struct walk_state *w, uint64_t d, unsigned level,
 				      struct walk_step *s)
 {
-	return rv_step_common(w, d, level, s, false);
+	return rv_step_by(w, d, level, s, false, false);
+}
+
+WALK_INLINE enum physim_fault_kind rv_plain_step(struct walk_state *w, uint64_t d, unsigned level,
+						 struct walk_step *s)
+{
+	return rv_step_by(w, d, level, s, false, true);
 }
 
 /* G stage: every access is a U-mode access, SUM plays no part; an implicit
@@ -280,7 +319,23 @@ static enum physim_fault_kind rv_step(struct walk_state *w, uint64_t d, unsigned
 static enum physim_fault_kind rv_gstage_step(struct walk_state *w, uint64_t d, unsigned level,
 					     struct walk_step *s)
 {
-	return rv_step_common(w, d, level, s, true);
+	return rv_step_by(w, d, level, s, true, false);
+}
+
+WALK_INLINE enum physim_fault_kind rv_gstage_plain_step(struct walk_state *w, uint64_t d,
+							unsigned level, struct walk_step *s)
+{
+	return rv_step_by(w, d, level, s, true, true);
+}
+
+static bool rv_fast(const struct walk_fast_req *r, struct physim_xlate *x)
+{
+	return walk_fast_loop(r, x, rv_begin, rv_plain_step);
+}
+
+static bool rv_gstage_fast(const struct walk_fast_req *r, struct physim_xlate *x)
+{
+	return walk_fast_loop(r, x, rv_gstage_begin, rv_gstage_plain_step);
 }
 
 /* Architecture level i = engine level (0 + n). */
@@ -290,6 +345,7 @@ const struct pt_walk_ops rv_walk_ops = {
     .begin = rv_begin,
     .step = rv_step,
     .fault = rv_fault,
+    .fast = rv_fast,
 };
 
 const struct pt_walk_ops rv_gstage_walk_ops = {
@@ -298,4 +354,5 @@ const struct pt_walk_ops rv_gstage_walk_ops = {
     .begin = rv_gstage_begin,
     .step = rv_gstage_step,
     .fault = rv_gstage_fault,
+    .fast = rv_gstage_fast,
 };

@@ -71,11 +71,18 @@ static inline bool ept_user_addr(const struct walk_state *w)
 	return w->user;
 }
 
+/* Reserved address bits 51:N for the configured width (29.3.3.1). */
+static inline uint64_t ept_ctl_reserved(const struct walk_state *w)
+{
+	unsigned n = w->ctl->maxphyaddr ? w->ctl->maxphyaddr : EPT_DEFAULT_MAXPHYADDR;
+	return x86_bits(51, n);
+}
+
 static void ept_fault(const struct walk_state *w, enum physim_fault_kind kind, int level,
 		      struct physim_fault *f);
 
-static int ept_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
-		     struct physim_fault *f)
+WALK_INLINE int ept_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+			  struct physim_fault *f)
 {
 	(void)root_hi;
 	/* A guest-physical address wider than the EPT input (48 bits, 57 with
@@ -84,6 +91,7 @@ static int ept_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint
 	w->acc_and = EPT_RWX | EPT_UX;
 	w->acc_or = 0;
 	w->detail = 0;
+	w->rsv = ept_ctl_reserved(w);
 	if (!walk_input_ok(w->fmt, w->va)) {
 		w->acc_and = 0;
 		ept_fault(w, PHYSIM_FAULT_NOT_PRESENT, w->fmt->levels - 1, f);
@@ -93,15 +101,8 @@ static int ept_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint
 	return 0;
 }
 
-/* Reserved address bits 51:N for the configured width (29.3.3.1). */
-static inline uint64_t ept_ctl_reserved(const struct walk_state *w)
-{
-	unsigned n = w->ctl->maxphyaddr ? w->ctl->maxphyaddr : EPT_DEFAULT_MAXPHYADDR;
-	return x86_bits(51, n);
-}
-
 /* Is the access allowed by the accumulated rights? */
-static bool ept_allows(const struct walk_state *w, uint64_t rights)
+WALK_INLINE bool ept_allows(const struct walk_state *w, uint64_t rights)
 {
 	if (w->exec) {
 		uint64_t xbit = (w->ctl->mbec && ept_user_addr(w)) ? EPT_UX : EPT_X;
@@ -112,12 +113,47 @@ static bool ept_allows(const struct walk_state *w, uint64_t rights)
 	return (rights & EPT_R) != 0;
 }
 
-static enum physim_fault_kind ept_step(struct walk_state *w, uint64_t d, unsigned level,
-				       struct walk_step *s)
+/* Memory types 2, 3 and 7 are reserved (29.3.7; ept.c). */
+WALK_INLINE bool ept_memtype_reserved(uint64_t d)
+{
+	unsigned mt = (unsigned)(d >> 3) & 7;
+	return mt == 2 || mt == 3 || mt == 7;
+}
+
+/*
+ * The format's classify and output_addr (ept_classify, ept_output_addr in
+ * ept.c) for the fast walker (walk-format.h), plain encodings only: one of
+ * bits 2:0 set, not write without read; a leaf at level 0, or with bit 7
+ * at a level that allows one; no reserved bit (51:pa_bits and the control
+ * state's 51:N in w->rsv; bits 7:3 of a table pointer; bits (page shift -
+ * 1):12 of a large page) and not a reserved memory type. The address: bits
+ * (pa_bits - 1):12 of a pointer, (pa_bits - 1):page shift of a page.
+ * Anything else is PT_INVALID here: the fast walker gives up.
+ */
+WALK_INLINE enum pt_kind ept_plain_classify(const struct walk_state *w, uint64_t d, unsigned level,
+					    uint64_t *next)
+{
+	const struct physim_pt_format *f = w->fmt;
+	bool leaf = level == 0 || (f->level[level].leaf_ok && (d & X86_LARGE_BIT));
+	unsigned low = leaf ? f->level[level].shift : 12;
+	uint64_t rsv =
+	    w->rsv | x86_bits(51, f->pa_bits) | (leaf ? x86_bits(low - 1, 12) : x86_bits(7, 3));
+
+	if (!(d & EPT_RWX) || ((d & EPT_W) && !(d & EPT_R)) || (d & rsv) ||
+	    (leaf && ept_memtype_reserved(d)))
+		return PT_INVALID;
+	*next = d & x86_bits(f->pa_bits - 1, low);
+	return leaf ? PT_LEAF : PT_TABLE;
+}
+
+/* One entry, classified by the format (plain = false) or by the fast
+ * walker's ept_plain_classify. */
+WALK_INLINE enum physim_fault_kind ept_step_by(struct walk_state *w, uint64_t d, unsigned level,
+					       struct walk_step *s, const bool plain)
 {
 	const struct physim_pt_format *f = w->fmt;
 	bool mbec = w->ctl->mbec;
-	uint64_t cls = d;
+	uint64_t cls = d, next = 0;
 
 	/* Present: any of bits 2:0, or bit 10 under MBEC (29.3.2). The
 	 * format's classify knows only bits 2:0, so an entry present through
@@ -129,15 +165,16 @@ static enum physim_fault_kind ept_step(struct walk_state *w, uint64_t d, unsigne
 			return PHYSIM_FAULT_NOT_PRESENT;
 		cls |= EPT_X;
 	}
-	enum pt_kind k = f->ops->classify(f, cls, level);
-	if (k == PT_RESERVED || (d & ept_ctl_reserved(w)))
+	enum pt_kind k =
+	    plain ? ept_plain_classify(w, d, level, &next) : f->ops->classify(f, cls, level);
+	if (k == PT_RESERVED || (d & w->rsv))
 		return PHYSIM_FAULT_RESERVED;
 	if (k != PT_TABLE && k != PT_LEAF)
 		return PHYSIM_FAULT_NOT_PRESENT;
 	s->d_new = d;
 	if (w->ctl->ept_ad)
 		s->d_new |= EPT_A; /* 29.3.5: A in every entry used */
-	s->next = f->ops->output_addr(f, d, level);
+	s->next = plain ? next : f->ops->output_addr(f, d, level);
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
 
@@ -153,6 +190,23 @@ static enum physim_fault_kind ept_step(struct walk_state *w, uint64_t d, unsigne
 	if (w->ctl->ept_ad && ept_is_write(w))
 		s->d_new |= EPT_D; /* 29.3.5: D in the leaf on a write */
 	return PHYSIM_FAULT_NONE;
+}
+
+static enum physim_fault_kind ept_step(struct walk_state *w, uint64_t d, unsigned level,
+				       struct walk_step *s)
+{
+	return ept_step_by(w, d, level, s, false);
+}
+
+WALK_INLINE enum physim_fault_kind ept_plain_step(struct walk_state *w, uint64_t d, unsigned level,
+						  struct walk_step *s)
+{
+	return ept_step_by(w, d, level, s, true);
+}
+
+static bool ept_fast(const struct walk_fast_req *r, struct physim_xlate *x)
+{
+	return walk_fast_loop(r, x, ept_begin, ept_plain_step);
 }
 
 static void ept_fault(const struct walk_state *w, enum physim_fault_kind kind, int level,
@@ -189,4 +243,5 @@ const struct pt_walk_ops ept_walk_ops = {
     .begin = ept_begin,
     .step = ept_step,
     .fault = ept_fault,
+    .fast = ept_fast,
 };
