@@ -135,7 +135,11 @@ static void capture_fn(void *ctx, enum physim_log_level level, const char *msg)
 		return;
 	}
 	atomic_fetch_add(&c->count[level], 1);
+	/* Callbacks run on whichever thread logs (common.h). */
+	static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&last_lock);
 	snprintf(c->last, sizeof(c->last), "%s", msg);
+	pthread_mutex_unlock(&last_lock);
 }
 
 static int count(struct capture *c, enum physim_log_level level)
