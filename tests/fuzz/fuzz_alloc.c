@@ -213,7 +213,7 @@ static void op_alloc_run(struct run *r)
 		want = -EINVAL;
 		break;
 	case 1:
-		align = fz_u8(&r->in) & 1 ? 2048 : align + PHYSIM_FRAME_SIZE;
+		align = fz_u8(&r->in) & 1 ? 2048 : align * 3; /* not a power of two */
 		want = -EINVAL;
 		break;
 	default:
@@ -235,6 +235,9 @@ static void op_alloc_run(struct run *r)
 			return;
 		rc = mi->alloc_contiguous_frames(mi->ctx, n, lg - 12, &hpa);
 	}
+	if (rc != want)
+		fprintf(stderr, "fuzz_alloc: %zu frames aligned %#llx (how %#x): %d, expected %d\n",
+			n, (unsigned long long)align, b, rc, want);
 	FZ_CHECK(rc == want);
 	if (rc != 0)
 		return;
@@ -295,6 +298,7 @@ static void op_alloc_at(struct run *r)
 	if (fz_u8(&r->in) & 1 && inside) { /* mostly at a free frame */
 		i = pick_frame(r, FREE);
 		hpa = hpa_of(r, i);
+		aligned = true;
 	}
 	uint64_t n = 1 + fz_below(&r->in, 64);
 	int want;

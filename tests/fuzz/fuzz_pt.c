@@ -1,8 +1,9 @@
 /* tests/fuzz/fuzz_pt.c - page-table operations (map, map_ex, map_region,
  * map_region_cb, unmap, unmap_region, protect, protect_region, remap, query,
- * walk, probe) on every format and the toy formats, decoded from the input
- * and checked after every step against a reference page model; allocation
- * failures are injected on request; destroy must return every frame.
+ * walk, probe, hardware A/D updates by the walker) on every format and the
+ * toy formats, decoded from the input and checked after every step against
+ * a reference page model; allocation failures are injected on request;
+ * destroy must return every frame.
  *
  * Input: byte 0 format, byte 1 options, then operations: one byte (low 4
  * bits the operation, bit 4 "bad argument", bit 5 replace, bit 6 huge pages,
@@ -87,7 +88,8 @@ static void check_all(struct run *r)
 	struct collected c = {0};
 	struct physim_pt_walk_ops ops = {.leaf = collect_leaf};
 	for (unsigned k = 0; k < fm->narenas; k++)
-		FZ_CHECK(physim_pt_walk(r->pt, fm->arena[k].base, fm->arena[k].size, &ops, &c) == 0);
+		FZ_CHECK(physim_pt_walk(r->pt, fm->arena[k].base, fm->arena[k].size, &ops, &c) ==
+			 0);
 	FZ_CHECK(c.n == r->m.n);
 	for (size_t i = 0; i < c.n; i++) {
 		const struct fz_page *p = &r->m.p[i];
@@ -350,14 +352,14 @@ static void op_map_cb(struct run *r, unsigned ob, struct range *g)
 		if (want == 0)
 			want = c.fail_rc ? c.fail_rc : -EINVAL;
 	}
-	int rc = physim_pt_map_region_cb(r->pt, g->va, g->size, flags,
-					 replace ? PHYSIM_REPLACE : 0, cb_pa, &c);
+	int rc = physim_pt_map_region_cb(r->pt, g->va, g->size, flags, replace ? PHYSIM_REPLACE : 0,
+					 cb_pa, &c);
 	if (settle(r, rc, want, want)) {
 		if (replace)
 			fz_model_remove(fm, &r->m, g->va, g->va + (g->size - 1));
 		for (uint64_t i = 0; i < n; i++) {
-			struct fz_page pg = fz_page_new(fm, g->va + i * fm->gran, c.pa[i], fm->gran,
-							flags);
+			struct fz_page pg =
+			    fz_page_new(fm, g->va + i * fm->gran, c.pa[i], fm->gran, flags);
 			fz_model_splice(&r->m, fz_model_lower(&r->m, pg.va), 0, &pg, 1);
 		}
 	}
@@ -538,8 +540,8 @@ static void op_probe(struct run *r, struct range *g)
 		return;
 	uint64_t va = pick_addr(r);
 	uint8_t b = fz_u8(&r->in);
-	struct physim_access acc = {.va = va, .write = b & 1, .exec = !(b & 1) && (b & 2),
-				    .user = b & 4};
+	struct physim_access acc = {
+	    .va = va, .write = b & 1, .exec = !(b & 1) && (b & 2), .user = b & 4};
 	g->va = va;
 	g->size = 1;
 	struct physim_mmu *mmu;
@@ -562,6 +564,44 @@ static void op_probe(struct run *r, struct range *g)
 		FZ_CHECK(rc == -EFAULT && x.fault.kind != PHYSIM_FAULT_NONE &&
 			 x.fault.kind != PHYSIM_FAULT_NOT_PRESENT);
 	}
+}
+
+/* What the MMU does on an access: a translation with hardware A/D
+ * management on sets accessed (and dirty, for a write) in the leaf. The
+ * table must then report the bits set and nothing else changed; the model
+ * takes them over, and the engine must keep them through splits and
+ * protect (test_pt_model's hw_touch, here through the walker). */
+static void op_touch(struct run *r, struct range *g)
+{
+	if (r->fm->f->walk == NULL || r->m.n == 0)
+		return;
+	struct fz_page *p = &r->m.p[fz_below(&r->in, r->m.n)];
+	uint64_t va = p->va + fz_below(&r->in, p->size / r->fm->gran) * r->fm->gran;
+	struct physim_access acc = {.va = va,
+				    .write = (fz_u8(&r->in) & 1) && (p->flags & PHYSIM_W),
+				    .user = p->flags & PHYSIM_U};
+	struct physim_mmu *mmu;
+	struct physim_mmu_config c = {
+	    .format = r->fm->f,
+	    .mem = physim_counting_hal_paging(r->ch),
+	    .root = physim_pt_root(r->pt),
+	    .ctl = {.ept_ad = true, .ha = true, .hd = true, .svadu = true}};
+	FZ_CHECK(physim_mmu_create(&c, &mmu) == 0);
+	struct physim_xlate x;
+	int rc = physim_mmu_translate(mmu, &acc, &x);
+	physim_mmu_destroy(mmu);
+	g->va = va;
+	g->size = 1;
+	if (rc != 0)
+		return; /* a permission the flags do not give (e.g. no R) */
+	FZ_CHECK(x.pa == p->pa + (va - p->va) && x.page_size == p->size);
+	struct physim_pt_mapping q;
+	FZ_CHECK(physim_pt_query(r->pt, va, &q) == 0);
+	FZ_CHECK(q.va == p->va && q.pa == p->pa && q.size == p->size && q.flags == p->flags);
+	/* Hardware only sets the bits. */
+	FZ_CHECK((q.accessed || !p->acc) && (q.dirty || !p->dirty));
+	p->acc = q.accessed;
+	p->dirty = q.dirty;
 }
 
 /* ---- one input ---- */
@@ -611,6 +651,9 @@ static void step(struct run *r)
 	case 13:
 		op_query_outside(r);
 		break;
+	case 14:
+		op_touch(r, &g);
+		break;
 	default:
 		check_all(r);
 		break;
@@ -646,9 +689,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool keep_empty = fz_u8(&r.in) & 1;
 	r.fm = fz_fmt_get(f);
 	r.ram = shared_ram();
-	FZ_CHECK(physim_counting_hal_create(
-		     &(struct physim_counting_hal_config){.paging = physim_ram_paging_handler(r.ram)},
-		     &r.ch) == 0);
+	FZ_CHECK(
+	    physim_counting_hal_create(
+		&(struct physim_counting_hal_config){.paging = physim_ram_paging_handler(r.ram)},
+		&r.ch) == 0);
 	struct physim_pt_config c = {.format = f,
 				     .paging = physim_counting_hal_paging(r.ch),
 				     .keep_empty_tables = keep_empty};
