@@ -499,9 +499,14 @@ int physim_translate(struct physim_pt *pt, const struct physim_access *acc, stru
 		return -ENOTSUP;
 	struct physim_mmu m;
 	m.no_fast = false; /* mmu_configure leaves it to set_config's caller */
-	mmu_configure(&m, &(struct physim_mmu_config){.format = physim_pt_format(pt),
-						      .mem = ph,
-						      .root = physim_pt_root(pt)});
+	/* The engine keeps both halves of a sign-extended input range in its
+	 * one root, so that root is also the upper-half one (LoongArch PGDH). */
+	const struct physim_pt_format *f = physim_pt_format(pt);
+	mmu_configure(
+	    &m, &(struct physim_mmu_config){.format = f,
+					    .mem = ph,
+					    .root = physim_pt_root(pt),
+					    .root_hi = f->sign_extended ? physim_pt_root(pt) : 0});
 	if (m.ops == NULL)
 		return -ENOTSUP;
 	return physim_mmu_translate(&m, acc, x);

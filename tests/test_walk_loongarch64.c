@@ -552,13 +552,33 @@ static void test_engine_tables(void **state)
 	env_free(e);
 }
 
+/* physim_translate on an engine table finds what the engine maps in the
+ * upper half (one root holds both halves; found by tests/fuzz/fuzz_pt). */
+static void test_translate_upper_half(void **state)
+{
+	(void)state;
+	struct env *e = env_new();
+	struct physim_pt *pt;
+	const uint64_t hi = UINT64_C(0xffffffffc0000000), lo = UINT64_C(0x40000000);
+	assert_int_equal(physim_pt_create(physim_format("loongarch64-4k-48"), e->ph, &pt), 0);
+	assert_int_equal(physim_pt_map(pt, hi, 0x200000, 4096, PHYSIM_R | PHYSIM_W), 0);
+	struct physim_xlate x;
+	assert_int_equal(physim_translate(pt, &(struct physim_access){.va = hi + 0x12}, &x), 0);
+	assert_int_equal(x.pa, 0x200012);
+	/* The lower-half address with the same index bits stays unmapped. */
+	assert_int_equal(physim_translate(pt, &(struct physim_access){.va = lo}, &x), -EFAULT);
+	assert_int_equal(x.fault.kind, PHYSIM_FAULT_NOT_PRESENT);
+	physim_pt_destroy(pt);
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_enum_leaves),	  cmocka_unit_test(test_directories),
 	    cmocka_unit_test(test_huge_low_bits), cmocka_unit_test(test_non_canonical),
 	    cmocka_unit_test(test_upper_half),	  cmocka_unit_test(test_bus_errors),
-	    cmocka_unit_test(test_engine_tables),
+	    cmocka_unit_test(test_engine_tables), cmocka_unit_test(test_translate_upper_half),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
