@@ -13,7 +13,7 @@
 #include <physim/ram.h>
 
 #define MAX_OPS	   400
-#define MAX_FRAMES 20000
+#define MAX_FRAMES 4096
 
 enum { FREE = 0, USED = 1, RESERVED = 2 };
 
@@ -213,7 +213,7 @@ static void op_alloc_run(struct run *r)
 		want = -EINVAL;
 		break;
 	case 1:
-		align = fz_u8(&r->in) & 1 ? 2048 : align * 3; /* not a power of two */
+		align = fz_u8(&r->in) & 1 ? 2048 : align + align / 2; /* not a power of two */
 		want = -EINVAL;
 		break;
 	default:

@@ -513,6 +513,21 @@ static int tile_table(void *ctx, uint64_t va, uint64_t span, unsigned level, phy
 {
 	struct tiling *t = ctx;
 	FZ_CHECK(level < t->r->fm->info.levels && pa != 0);
+	/* The root of a sign-extended format holds both halves; it is
+	 * reported as [0, 2^va_bits), whichever half is walked. */
+	const struct physim_pt_format_info *info = &t->r->fm->info;
+	if (info->sign_extended && level == info->levels - 1) {
+		FZ_CHECK(va == 0 && span == UINT64_C(1) << info->va_bits);
+		return 0;
+	}
+	if (!(va <= t->last && va + (span - 1) >= t->cursor))
+		fprintf(
+		    stderr,
+		    "fuzz_pt %s: table at level %u [%#llx, +%#llx) outside walk [%#llx, %#llx], "
+		    "cursor %#llx\n",
+		    t->r->fm->info.name, level, (unsigned long long)va, (unsigned long long)span,
+		    (unsigned long long)t->va, (unsigned long long)t->last,
+		    (unsigned long long)t->cursor);
 	FZ_CHECK(va <= t->last && va + (span - 1) >= t->cursor);
 	return 0;
 }
@@ -545,9 +560,14 @@ static void op_probe(struct run *r, struct range *g)
 	g->va = va;
 	g->size = 1;
 	struct physim_mmu *mmu;
+	/* One table serves both halves of a sign-extended input range, so it
+	 * is also the upper-half root (LoongArch PGDH), which the walker
+	 * otherwise takes as absent (physim_translate does the same). */
 	struct physim_mmu_config c = {.format = r->fm->f,
 				      .mem = physim_counting_hal_paging(r->ch),
-				      .root = physim_pt_root(r->pt)};
+				      .root = physim_pt_root(r->pt),
+				      .root_hi =
+					  r->fm->info.sign_extended ? physim_pt_root(r->pt) : 0};
 	FZ_CHECK(physim_mmu_create(&c, &mmu) == 0);
 	struct physim_xlate x;
 	int rc = physim_mmu_probe(mmu, &acc, &x);
@@ -558,6 +578,10 @@ static void op_probe(struct run *r, struct range *g)
 		return;
 	}
 	const struct fz_page *p = &r->m.p[i];
+	if (rc != 0 && x.fault.kind == PHYSIM_FAULT_NOT_PRESENT)
+		fprintf(stderr, "fuzz_pt %s: page %#llx size %#llx flags %#x: %s\n",
+			r->fm->info.name, (unsigned long long)p->va, (unsigned long long)p->size,
+			p->flags, physim_fault_str(&x.fault));
 	if (rc == 0) {
 		FZ_CHECK(x.pa == p->pa + (va - p->va) && x.page_size == p->size);
 	} else {
@@ -585,6 +609,7 @@ static void op_touch(struct run *r, struct range *g)
 	    .format = r->fm->f,
 	    .mem = physim_counting_hal_paging(r->ch),
 	    .root = physim_pt_root(r->pt),
+	    .root_hi = r->fm->info.sign_extended ? physim_pt_root(r->pt) : 0,
 	    .ctl = {.ept_ad = true, .ha = true, .hd = true, .svadu = true}};
 	FZ_CHECK(physim_mmu_create(&c, &mmu) == 0);
 	struct physim_xlate x;
