@@ -73,12 +73,14 @@ def seeds_walk(rng):
             acc = [(rng.randrange(1 << 32), rng.randrange(256), rng.randrange(8))
                    for _ in range(8)]
             data = walk_header(0, k, 0, 1, rng.randrange(1 << 16), acc)
-            write("walk", "fmt%02d-p%d" % (k, pattern), data + walk_memory(pattern, 1, base))
+            # The first 1 KiB of the frame; the rest reads as zeros.
+            mem = walk_memory(pattern, 1, base)[:1024]
+            write("walk", "fmt%02d-p%d" % (k, pattern), data + mem)
     for k in range(NSTAGE2):
         acc = [(rng.randrange(1 << 32), rng.randrange(256), rng.randrange(16))
                for _ in range(8)]
         data = walk_header(1 | (k << 4), k * 2, k, 2, 0, acc)
-        write("walk", "nested%d" % k, data + walk_memory(k % 3, 2, base))
+        write("walk", "nested%d" % k, data + walk_memory(k % 3, 2, base)[:2048])
 
 
 def fnv1a(data):
