@@ -119,6 +119,11 @@ struct walk_state {
 	 * which selects the EPT execute bit under mode-based execute control).
 	 * Other origins: 0. */
 	uint32_t s1_perms;
+	/* WALK_NESTED_TABLE: the stage-1 access this table fetch serves, when
+	 * both stages are of one architecture (RISC-V reports a G-stage fault
+	 * on a VS table access with the original access type, [H-GPA]);
+	 * otherwise NULL. */
+	const struct physim_access *orig;
 
 	/* Set by begin(): the upper-half root (config.root_hi) was taken. */
 	bool upper;

@@ -58,6 +58,7 @@ struct walk_req {
 	struct physim_access acc;
 	enum walk_origin origin;
 	uint32_t s1_perms; /* WALK_NESTED_FINAL: stage 1's effective perms */
+	const struct physim_access *orig; /* as walk_state.orig */
 	bool probe;
 	unsigned *mem_refs;
 	bool *ad_updated;
@@ -101,6 +102,7 @@ static int s1_entry_hpa(const struct walk_req *r, uint64_t gpa, bool write, unsi
 	    .m = r->s2,
 	    .acc = {.va = gpa, .write = write, .user = r->acc.user},
 	    .origin = WALK_NESTED_TABLE,
+	    .orig = r->m->cfg.format->arch == r->s2->cfg.format->arch ? &r->acc : NULL,
 	    .probe = r->probe,
 	    .mem_refs = refs ? refs : &dummy,
 	    .ad_updated = r->ad_updated,
@@ -184,6 +186,7 @@ static int walk_attempt(const struct walk_req *r, struct physim_xlate *x)
 	    .probe = r->probe,
 	    .origin = r->origin,
 	    .s1_perms = r->s1_perms,
+	    .orig = r->orig,
 	};
 	struct walk_used used[PHYSIM_PT_MAX_LEVELS];
 	struct walk_step s = {0};

@@ -1177,7 +1177,7 @@ static void test_nested_cause_not_stale(void **state)
 	struct physim_xlate x;
 	int rc;
 
-	for (int before = 0; before < 5; before++) {
+	for (int before = 0; before < 6; before++) {
 		for (int ac = 0; ac < 3; ac++) {
 			/* Something that ended with a fetch or a store. */
 			const struct acc_case *prev = &nest_accesses[ac == 2 ? 1 : 2];
@@ -1216,6 +1216,20 @@ static void test_nested_cause_not_stale(void **state)
 				assert_int_equal(x.fault.stage, 2);
 				c.root = root;
 				assert_int_equal(physim_mmu_set_config(n.s1, &c), 0);
+				break;
+			}
+			case 5: /* the VS stage over a second stage of another
+				 * family (any result; found by tests/fuzz/fuzz_walk) */
+			{
+				struct physim_mmu_config c;
+				struct physim_mmu *ept;
+				physim_mmu_get_config(n.s2, &c);
+				c.format = physim_format("ept-4l");
+				assert_int_equal(physim_mmu_create(&c, &ept), 0);
+				struct physim_access a = {
+				    .va = n.gva, .write = prev->write, .exec = prev->exec};
+				(void)physim_nested_translate(n.s1, ept, &a, &x);
+				physim_mmu_destroy(ept);
 				break;
 			}
 			}

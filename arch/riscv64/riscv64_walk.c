@@ -85,26 +85,6 @@ enum rv_cause {
 #define RV_ROOT_ALIGN	     UINT64_C(4096)
 #define RV_GSTAGE_ROOT_ALIGN UINT64_C(16384)
 
-/*
- * The access type of the VS-stage walk in progress on this thread. [H-2S]:
- * the G-stage accesses that read (or update) VS-level page tables are
- * checked "as though for an implicit load or store, not for the original
- * access type. However, any exception is always reported for the original
- * access type." The walk loop hands the G stage the implicit access only
- * (walk-format.h: write = A/D update, exec = false), so the VS stage's
- * begin() leaves the original here for the G stage's fault(). Only a nested
- * walk with a RISC-V first stage sets it; it is cleared when the stage-1
- * walk ends (its fault, or the G-stage translation of its output). Under a
- * first stage of another family the implicit access's own type is reported.
- * (An origin-access field in struct walk_state would make this unneeded.)
- */
-struct rv_orig_access {
-	bool valid;
-	bool write;
-	bool exec;
-};
-static _Thread_local struct rv_orig_access rv_vs_access;
-
 /* The exception code of a fault of `kind` for an access of this type. */
 static uint64_t rv_cause(enum physim_fault_kind kind, bool gstage, bool write, bool exec)
 {
@@ -121,13 +101,20 @@ static uint64_t rv_cause(enum physim_fault_kind kind, bool gstage, bool write, b
 
 /* The access a fault is reported for: the original one for a G-stage walk on
  * behalf of a VS-level table access, else the access itself. */
+/* [H-2S]: the G-stage accesses that read (or update) VS-level page tables
+ * are checked "as though for an implicit load or store, not for the
+ * original access type. However, any exception is always reported for the
+ * original access type." The walk loop hands the G stage the implicit access
+ * and, when the first stage is RISC-V too, the original one in w->orig
+ * (walk-format.h); under a first stage of another family the implicit
+ * access's own type is reported. */
 static void rv_reported_access(const struct walk_state *w, bool gstage, bool *write, bool *exec)
 {
 	*write = w->write;
 	*exec = w->exec;
-	if (gstage && w->origin == WALK_NESTED_TABLE && rv_vs_access.valid) {
-		*write = rv_vs_access.write;
-		*exec = rv_vs_access.exec;
+	if (gstage && w->origin == WALK_NESTED_TABLE && w->orig != NULL) {
+		*write = w->orig->write;
+		*exec = w->orig->exec;
 	}
 }
 
@@ -145,8 +132,6 @@ static void rv_fault(const struct walk_state *w, enum physim_fault_kind kind, in
 		     struct physim_fault *f)
 {
 	rv_fault_common(w, false, kind, level, f);
-	if (w->origin == WALK_NESTED_S1)
-		rv_vs_access.valid = false; /* the VS-stage walk ends here */
 }
 
 /*
@@ -158,8 +143,6 @@ static void rv_gstage_fault(const struct walk_state *w, enum physim_fault_kind k
 			    struct physim_fault *f)
 {
 	rv_fault_common(w, true, kind, level, f);
-	if (w->origin == WALK_NESTED_TABLE)
-		rv_vs_access.valid = false; /* the whole nested walk ends here */
 }
 
 /* Input check and root, shared by both stages. */
@@ -182,27 +165,14 @@ WALK_INLINE int rv_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, 
 			 struct physim_fault *f)
 {
 	(void)root_hi; /* one root: satp */
-	if (w->origin == WALK_NESTED_S1)
-		rv_vs_access =
-		    (struct rv_orig_access){.valid = true, .write = w->write, .exec = w->exec};
-	int rc = rv_begin_common(w, false, root, table, f);
-	if (rc < 0)
-		rv_vs_access.valid = false;
-	return rc;
+	return rv_begin_common(w, false, root, table, f);
 }
 
 WALK_INLINE int rv_gstage_begin(struct walk_state *w, uint64_t root, uint64_t root_hi,
 				uint64_t *table, struct physim_fault *f)
 {
 	(void)root_hi; /* one root: hgatp */
-	if (w->origin == WALK_NESTED_FINAL)
-		rv_vs_access.valid = false; /* the VS stage is done */
-	int rc = rv_begin_common(w, true, root, table, f);
-	/* A VS table GPA beyond the G stage's input range faults here, not
-	 * through rv_gstage_fault: the whole nested walk ends here too. */
-	if (rc < 0 && w->origin == WALK_NESTED_TABLE)
-		rv_vs_access.valid = false;
-	return rc;
+	return rv_begin_common(w, true, root, table, f);
 }
 
 /*

@@ -472,45 +472,8 @@ static bool setup(struct run *r, uint8_t mode, const struct physim_pt_format *f1
 	return true;
 }
 
-/*
- * Every input must start from the same state. The RISC-V walker keeps the
- * original access type of a nested walk in a thread-local between the VS
- * stage and the G stage; a VS stage over a second stage of another family
- * leaves it set, and a later walk of another first stage over a G stage
- * then reports G-stage table faults for that stale access type (a library
- * bug, reported; it cannot show within one input, whose walks share one
- * second stage). A nested RISC-V walk that ends in a G-stage table fault
- * clears it. Remove this when riscv64_walk.c keeps no state between walks.
- */
-static void reset_walker_state(void)
-{
-	static uint8_t zero[4 * PHYSIM_FRAME_SIZE];
-	static struct mem m = {.bytes = zero, .base = 0x4000, .size = sizeof(zero)};
-	static const struct physim_paging_handler ph = {.ctx = &m,
-							 .alloc_frame = no_alloc,
-							 .alloc_frames = no_alloc_n,
-							 .dealloc_frame = no_free,
-							 .dealloc_frames = no_free_n,
-							 .phys_to_virt = mem_phys_to_virt};
-	const struct physim_pt_format *vs = physim_format("sv39"), *g = physim_format("sv39x4");
-	struct physim_mmu *s1, *s2;
-	struct physim_xlate x;
-	if (vs == NULL || g == NULL)
-		return;
-	FZ_CHECK(physim_mmu_create(&(struct physim_mmu_config){.format = vs, .root = 0x1000},
-				   &s1) == 0);
-	FZ_CHECK(physim_mmu_create(
-		     &(struct physim_mmu_config){.format = g, .mem = &ph, .root = m.base}, &s2) ==
-		 0);
-	FZ_CHECK(physim_nested_translate(s1, s2, &(struct physim_access){.va = 0}, &x) == -EFAULT);
-	FZ_CHECK(x.fault.stage == 2 && x.fault.s1ptw);
-	physim_mmu_destroy(s1);
-	physim_mmu_destroy(s2);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	reset_walker_state();
 	struct run r = {.in = {data, size}};
 	uint8_t mode = fz_u8(&r.in);
 	uint8_t b1 = fz_u8(&r.in), b2 = fz_u8(&r.in);
