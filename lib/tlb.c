@@ -46,8 +46,9 @@
  *   PSTATE.PAN, sstatus.SUM), so they always walk. With x86 protection keys
  *   on (ctl.pke at fill time) user accesses always walk too (PKRU changes
  *   without a flush). A stage-2 entry (a stage-2 mmu translated on its own)
- *   serves reads and writes of both privileges; fetches only of the filling
- *   privilege, and never under EPT mode-based execute control.
+ *   serves the filling privilege only, since the permissions it returns
+ *   include that privilege's execute right (AArch64 stage-2 XN[1:0], Arm ARM
+ *   D8.4), and fetches never under EPT mode-based execute control.
  * This relies on the walkers reporting the rights of the accessing privilege
  * (AArch64: of the accessing EL) and not widening them by control state:
  * accesses that only CR0.WP = 0 or MXR allow walk every time, since the
@@ -438,9 +439,11 @@ static uint8_t allowed_classes(const struct fill *f, const struct physim_access 
 		rights |= 1u << CLS_EXEC;
 
 	if (f->stage2) {
+		/* Only the filling privilege: the entry's perms carry its X,
+		 * which AArch64 XN[1:0] makes differ between EL0 and EL1. */
 		unsigned data = rights & ~(1u << CLS_EXEC);
-		unsigned exec = f->mbec ? 0 : (rights & (1u << CLS_EXEC)) << priv;
-		return (uint8_t)(data | data << CLS_USER | exec);
+		unsigned exec = f->mbec ? 0 : rights & (1u << CLS_EXEC);
+		return (uint8_t)((data | exec) << priv);
 	}
 	if (acc->user)
 		return (perms & PHYSIM_U) && !f->pke ? (uint8_t)(rights << CLS_USER) : 0;

@@ -141,7 +141,6 @@ struct run {
 	unsigned levels1, levels2;
 	bool mem_changed; /* since the TLB was last flushed */
 	bool replicated;  /* the TLB holds a page made of replicated entries */
-	unsigned tlb_privs; /* bit user: privileges that used the TLB */
 	uint64_t stale_seen;
 };
 
@@ -183,8 +182,9 @@ static int translate(struct run *r, const struct physim_access *a, struct physim
  * (Arm ARM D8: "level 0 or the translation table base register"). */
 static bool level_ok(const struct physim_pt_format *f, int level, enum physim_fault_kind kind)
 {
-	if (level == -1 || (level == 0 && f->arch == PHYSIM_ARCH_AARCH64 &&
-			    (kind == PHYSIM_FAULT_ADDRESS_SIZE || kind == PHYSIM_FAULT_NOT_PRESENT)))
+	if (level == -1 ||
+	    (level == 0 && f->arch == PHYSIM_ARCH_AARCH64 &&
+	     (kind == PHYSIM_FAULT_ADDRESS_SIZE || kind == PHYSIM_FAULT_NOT_PRESENT)))
 		return true;
 	for (unsigned n = 0; n < f->levels; n++)
 		if (walk_arch_level(f->walk, n) == level)
@@ -295,7 +295,6 @@ static void do_access(struct run *r, const struct physim_access *a, bool via_tlb
 		/* Other tables under the same tags: what an OS flushes. */
 		physim_tlb_flush_all(r->tlb);
 		r->mem_changed = r->replicated = false;
-		r->tlb_privs = 0;
 	}
 	if (via_tlb)
 		rt = r->s2 ? physim_tlb_nested_translate(r->tlb, r->s1, r->s2, a, &xt)
@@ -317,8 +316,8 @@ static void do_access(struct run *r, const struct physim_access *a, bool via_tlb
 	 * 2, which may fault where the probe (which updates nothing) got past
 	 * stage 1 (walk-format.h): a stage-2 fault on a stage-1 table access. */
 	bool probe_past_s1 = rp == 0 || (xp.fault.stage == 2 && !xp.fault.s1ptw);
-	bool update_faulted = r->s2 && probe_past_s1 && rt == -EFAULT && xt.fault.stage == 2 &&
-			      xt.fault.s1ptw;
+	bool update_faulted =
+	    r->s2 && probe_past_s1 && rt == -EFAULT && xt.fault.stage == 2 && xt.fault.s1ptw;
 	/* Tables the translation did not change say the same to the probe. */
 	if (!wrote && !via_tlb && !update_faulted)
 		FZ_CHECK(same_result(rp, &xp, rt, &xt));
@@ -329,18 +328,6 @@ static void do_access(struct run *r, const struct physim_access *a, bool via_tlb
 			r->replicated = true;
 		if (r->replicated)
 			r->mem_changed = true; /* hits may differ from walks */
-		/*
-		 * A lone stage-2 entry serves reads and writes of both
-		 * privileges but holds the filling privilege's X (AArch64
-		 * stage-2 XN[1:0] differs for EL0 and EL1): a hit for the
-		 * other privilege reports that X and the stale checker calls
-		 * it stale with no table change. A library bug (reported);
-		 * until it is fixed, mixed privileges on a stage-2 TLB are
-		 * not compared.
-		 */
-		r->tlb_privs |= 1u << a->user;
-		if (r->s2 == NULL && r->f1->stage2 && r->tlb_privs == 3)
-			r->mem_changed = true;
 		/* While the tables stay as they were when the TLB was last
 		 * flushed, a hit is never stale and agrees with a fresh walk. */
 		uint64_t stale = physim_tlb_stats(r->tlb).stale;
@@ -366,7 +353,6 @@ static void do_flush(struct run *r, uint64_t va, uint8_t how)
 	case 0:
 		physim_tlb_flush_all(r->tlb);
 		r->mem_changed = r->replicated = false;
-		r->tlb_privs = 0;
 		break;
 	case 1:
 		physim_tlb_flush_va(r->tlb, va);
@@ -432,9 +418,9 @@ static bool setup(struct run *r, uint8_t mode, const struct physim_pt_format *f1
 				       .asid = (uint16_t)roots[1],
 				       .vmid = (uint16_t)roots[2]};
 	bool bad_ctl = ctl.maxphyaddr > 52 || ctl.ips_bits > 52;
-	int want = f1->walk == NULL					? -ENOTSUP
+	int want = f1->walk == NULL					      ? -ENOTSUP
 		   : bad_ctl || (c1.root | c1.root_hi) & (f1->pte_bytes - 1u) ? -EINVAL
-										: 0;
+									      : 0;
 	int rc = physim_mmu_create(&c1, &r->s1);
 	if (want == -EINVAL && rc == -ENOTSUP)
 		want = rc; /* both apply: the contract does not order them */
@@ -450,9 +436,7 @@ static bool setup(struct run *r, uint8_t mode, const struct physim_pt_format *f1
 					       .root = root_from(roots[2], &r->mem),
 					       .ctl = ctl,
 					       .vmid = (uint16_t)roots[2]};
-		want = f2->walk == NULL ? -ENOTSUP
-		       : (c2.root & (f2->pte_bytes - 1u)) ? -EINVAL
-							   : 0;
+		want = f2->walk == NULL ? -ENOTSUP : (c2.root & (f2->pte_bytes - 1u)) ? -EINVAL : 0;
 		rc = physim_mmu_create(&c2, &r->s2);
 		FZ_CHECK(rc == want);
 		if (rc != 0)
