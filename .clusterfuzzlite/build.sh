@@ -1,4 +1,5 @@
 #!/bin/bash -eu
+# SPDX-License-Identifier: MIT
 # .clusterfuzzlite/build.sh - builds physim's fuzz harnesses (tests/fuzz/)
 # the OSS-Fuzz way: the library and each harness compiled with $CC $CFLAGS
 # (the builders' sanitizer and coverage flags), linked with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/aspace.c - a guest address space (axaddrspace::AddrSpace): sorted areas
  * over one stage-2 table, lazy population, the guest memory accessor and
  * dirty logging. Uses only hal.h and pt.h (never the simulated RAM).

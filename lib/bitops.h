@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/bitops.h - bit tricks on 64-bit words for the frame allocator (ram.c):
  * masks for bit runs, find-first-zero/one from a position, and atomic claims
  * of a bit run inside one word. Bit i of a word is (w >> i) & 1. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/clock.c - time sources for AxVMHal::current_time_nanos: the host's
  * CLOCK_MONOTONIC, or a manual clock that moves only when told to. */
 #include "physim-priv.h"

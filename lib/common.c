@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/common.c - error strings and the log callback (silent by default,
  * PHYSIM_LOG=<level> sends messages to stderr). */
 #include "physim-priv.h"

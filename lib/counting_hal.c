@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/counting_hal.c - a counting, fault-injecting wrapper around any of the
  * HAL vtables of hal.h, for testing how callers cope with allocation failure. */
 #include "physim-priv.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/frame.c - PhysFrame (axaddrspace): an owned 4 KiB host frame over any
  * mm_hal, reached only through the HAL's vtable. */
 #include "physim-priv.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/physim-priv.h - helpers shared by the library's own sources; never
  * installed. */
 #ifndef PHYSIM_PRIV_H
@@ -6,10 +7,10 @@
 #include <physim/common.h>
 
 #if defined(__GNUC__)
-#define PHYSIM_HIDDEN     __attribute__((visibility("hidden")))
+#define PHYSIM_HIDDEN	    __attribute__((visibility("hidden")))
 #define PHYSIM_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define PHYSIM_LIKELY(x)   __builtin_expect(!!(x), 1)
-#define PHYSIM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define PHYSIM_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define PHYSIM_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 #else
 #define PHYSIM_HIDDEN
 #define PHYSIM_PRINTF(a, b)
@@ -22,7 +23,8 @@
 PHYSIM_HIDDEN bool physim_log_enabled(enum physim_log_level level);
 
 /* printf-style message to the installed log callback (common.c). */
-PHYSIM_HIDDEN void physim_log(enum physim_log_level level, const char *fmt, ...) PHYSIM_PRINTF(2, 3);
+PHYSIM_HIDDEN void physim_log(enum physim_log_level level, const char *fmt, ...)
+    PHYSIM_PRINTF(2, 3);
 
 #define physim_log_debug(...) physim_log(PHYSIM_LOG_DEBUG, __VA_ARGS__)
 #define physim_log_warn(...)  physim_log(PHYSIM_LOG_WARN, __VA_ARGS__)

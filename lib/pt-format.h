@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/pt-format.h - what a page-table format is, inside physim: geometry as
  * data plus a few small functions (classify, address, encode/decode of one
  * descriptor). Formats are defined in arch/<family>/ and listed in
@@ -11,16 +12,16 @@
 /* What one descriptor is, at a given level. */
 enum pt_kind {
 	PT_INVALID = 0, /* not valid / not present: a hole */
-	PT_TABLE,       /* points to a next-level table */
-	PT_LEAF,        /* maps a page or block */
-	PT_RESERVED,    /* valid bit set but an encoding the architecture reserves */
+	PT_TABLE,	/* points to a next-level table */
+	PT_LEAF,	/* maps a page or block */
+	PT_RESERVED,	/* valid bit set but an encoding the architecture reserves */
 };
 
 /* Leaf attributes in generic form; encode_leaf(decode_leaf(d)) == d for every
  * descriptor the engine writes. */
 struct pt_leaf_attr {
 	uint32_t flags; /* PHYSIM_R ... */
-	uint64_t arch;  /* raw bits within the format's arch_attr_mask (last-level layout) */
+	uint64_t arch;	/* raw bits within the format's arch_attr_mask (last-level layout) */
 	bool accessed;
 	bool dirty;
 };
@@ -55,9 +56,9 @@ struct pt_format_ops {
 };
 
 struct pt_level_geom {
-	uint8_t shift;      /* lowest VA bit indexed by this level */
+	uint8_t shift;	    /* lowest VA bit indexed by this level */
 	uint8_t index_bits; /* entries = 1 << index_bits */
-	bool leaf_ok;       /* a leaf may sit here */
+	bool leaf_ok;	    /* a leaf may sit here */
 };
 
 struct physim_pt_format {
@@ -121,7 +122,6 @@ PHYSIM_HIDDEN const struct physim_paging_handler *physim_pt_paging(const struct 
 /* Every format physim knows, in `physim-pt formats` order (lib/formats.c). */
 PHYSIM_HIDDEN extern const struct physim_pt_format *const physim_all_formats[];
 PHYSIM_HIDDEN extern const size_t physim_all_formats_count;
-
 
 /* The formats (arch/<family>/), one object each. */
 #ifdef PHYSIM_HAVE_X86_64

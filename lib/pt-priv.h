@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/pt-priv.h - page-table engine internals that tests reach through the
  * internal library; never installed. */
 #ifndef PHYSIM_PT_PRIV_H

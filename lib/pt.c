@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/pt.c - the page-table engine: map / unmap / protect / remap / query /
  * walk for every table format, written once. Formats supply geometry and the
  * encode/decode of one descriptor (lib/pt-format.h); table memory comes only

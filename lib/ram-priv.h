@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ram-priv.h - the seam between the RAM/allocator (ram.c) and the
  * default HAL vtables over it (ram_hal.c). */
 #ifndef PHYSIM_RAM_PRIV_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ram.c - simulated host RAM (one anonymous MAP_NORESERVE mapping), its
  * linear phys<->virt translation and a lock-free bitmap frame allocator. */
 #include "ram-priv.h"

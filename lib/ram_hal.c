@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ram_hal.c - the default HAL vtables (mm_hal, paging_handler,
  * memory_if, vm_hal) over a simulated RAM, using only ram.h's public calls. */
 #include "ram-priv.h"

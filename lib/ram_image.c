@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/ram_image.c - RAM images (physim_ram_save / physim_ram_load): the RAM's
  * raw bytes written sparse, then a checksummed trailer. Built on the public
  * RAM API only (ram.h); it never looks inside struct physim_ram. */

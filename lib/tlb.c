@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/tlb.c - the software TLB of one simulated CPU: translations cached per
  * input page and tagged by ASID/VMID, an access check on every hit, flushes
  * by address / ASID / VMID, and a stale-entry checker for missing flushes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/walk-format.h - the access rules of a table-format family, as the one
  * walk loop (lib/walk.c) uses them: input check and root selection, one step
  * per descriptor (classification under the control state, permissions

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib/walk.c - the one translation walk for every format: input check, root
  * selection, descriptor fetch through the paging handler, the family's rules
  * (lib/walk-format.h) per level, A/D write-back by compare-and-swap, and
@@ -57,7 +58,7 @@ struct walk_req {
 	const struct physim_mmu *s2; /* stage 1 of a nested walk: tables are GPAs */
 	struct physim_access acc;
 	enum walk_origin origin;
-	uint32_t s1_perms; /* WALK_NESTED_FINAL: stage 1's effective perms */
+	uint32_t s1_perms;		  /* WALK_NESTED_FINAL: stage 1's effective perms */
 	const struct physim_access *orig; /* as walk_state.orig */
 	bool probe;
 	unsigned *mem_refs;

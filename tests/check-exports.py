@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Check that libphysim exports exactly the PHYSIM_API declarations of the
 public headers, and that lib/physim.map lists exactly the same names.
 

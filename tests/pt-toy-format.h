@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/pt-toy-format.h - small made-up page-table formats with a simple
  * encoding, so the engine (lib/pt.c) can be tested on its own, including
  * geometries the real formats have (4-byte descriptors, sub-frame tables,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_aspace.c - the guest address space over every stage-2 format:
  * the seed crate's (axaddrspace) address-space scenarios, bad inputs, area
  * and huge-page splits, the identity flow, allocation-failure injection and

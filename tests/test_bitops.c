@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_bitops.c - every helper of lib/bitops.h against a naive
  * bit-by-bit reference, over edge words and seeded random words. */
 #include <setjmp.h>

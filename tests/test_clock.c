@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_clock.c - monotonic and manual clocks, the current_time_nanos
  * adapter, bad arguments, and concurrent updates of a manual clock. */
 #include <stdarg.h>

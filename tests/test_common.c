@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_common.c - error strings, level names, the log callback and its
  * level filter, and PHYSIM_LOG=<level> sending messages to stderr (checked
  * in child processes started with that environment). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_counting_hal.c - the counting / fault-injecting HAL wrapper over
  * a mock inner HAL that records every call: numbering, fail_nth, fail_after,
  * seeded failure probability, counters, set_plan / reset, all four wrappers,

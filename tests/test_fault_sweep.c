@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_fault_sweep.c - fault-injection sweeps: every public operation
  * that allocates runs with its 1st, 2nd, ... allocation failing until it
  * succeeds; each failure must return -ENOMEM and leave every object exactly

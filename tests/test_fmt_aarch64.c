@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_fmt_aarch64.c - the AArch64 (VMSAv8-64 stage 1 and 2) and ARMv7
  * short-descriptor formats: bit-exact descriptors computed by hand from the
  * Arm ARM field layouts, every flag subset at every leaf level against a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_fmt_loongarch64.c - the LoongArch64 4 KiB / 48-bit format:
  * geometry, golden entries computed by hand from the LoongArch Reference
  * Manual Vol. 1 (5.4.2 entry fields, LDDIR huge entries with H / HG),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_fmt_riscv64.c - the RISC-V formats (Sv32/39/48/57 and the x4
  * G-stage variants): geometry, golden PTEs computed by hand from the
  * privileged spec's field layouts, exhaustive flag round trips, classify of

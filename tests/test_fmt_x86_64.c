@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_fmt_x86_64.c - the x86 page-table formats (x86_64-4l/5l,
  * ept-4l/5l, i386-2l, i386-pae): golden descriptors computed by hand from the
  * Intel SDM field layouts, exhaustive flag round trips against an oracle,

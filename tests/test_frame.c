@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_frame.c - PhysFrame over a hand-written mock mm_hal (counts
  * calls, can run dry, return address 0 or refuse to map) and over the RAM's
  * own mm_hal. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_guest_access.c - the guest memory accessor and dirty logging over
  * every stage-2 format: reads/writes across page and area boundaries against a
  * shadow copy, permission refusals, lazy population, volatile accesses, the

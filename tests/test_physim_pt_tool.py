@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """End-to-end test of the physim-pt tool: builds RAM images from spec files
 for several formats, queries mapped and unmapped addresses, checks dump and
 --dot output, tables written by hand with raw descriptors, and every kind of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_pt.c - the page-table engine (lib/pt.c) on the toy formats of
  * pt-toy-format.h: every operation and bad input (each failure must leave the
  * table memory and the frame count as they were), splits, REPLACE, freeing of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_pt_api.c - the smaller engine calls: attaching to an existing
  * table, clearing accessed/dirty bits, checking flags up front, the preset
  * A/D facts in the format info, and physim_translate over a table. */
@@ -20,7 +21,8 @@ static int env_setup(void **state)
 {
 	static struct env e;
 	memset(&e, 0, sizeof(e));
-	assert_int_equal(physim_ram_create(&(struct physim_ram_config){.size = 64 << 20}, &e.ram), 0);
+	assert_int_equal(physim_ram_create(&(struct physim_ram_config){.size = 64 << 20}, &e.ram),
+			 0);
 	struct physim_counting_hal_config cc = {.paging = physim_ram_paging_handler(e.ram)};
 	assert_int_equal(physim_counting_hal_create(&cc, &e.ch), 0);
 	e.ph = physim_counting_hal_paging(e.ch);
@@ -113,7 +115,8 @@ static void test_clear_ad_after_hardware_write(void **state)
 
 	/* A write through the walker sets A and D, as the processor does. */
 	struct physim_xlate x;
-	assert_int_equal(physim_translate(pt, &(struct physim_access){.va = 0x600010, .write = true}, &x), 0);
+	assert_int_equal(
+	    physim_translate(pt, &(struct physim_access){.va = 0x600010, .write = true}, &x), 0);
 	assert_int_equal(x.pa, 0x2000010);
 	assert_int_equal(physim_pt_query(pt, 0x600000, &m), 0);
 	assert_true(m.accessed);
@@ -144,14 +147,16 @@ static void test_flags_ok(void **state)
 	const struct physim_pt_format *x86 = physim_format("x86_64-4l");
 	/* x86 cannot express a present page that is not readable (SDM 4.6). */
 	assert_int_equal(physim_format_flags_ok(x86, PHYSIM_W, 0), -ENOTSUP);
-	assert_int_equal(physim_format_flags_ok(x86, PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U, 0), 0);
+	assert_int_equal(physim_format_flags_ok(x86, PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U, 0),
+			 0);
 	assert_int_equal(physim_format_flags_ok(x86, PHYSIM_R | (1u << 20), 0), -EINVAL);
 	/* RISC-V reserves W without R (privileged spec, Sv39 PTE encoding). */
 	assert_int_equal(physim_format_flags_ok(physim_format("sv39"), PHYSIM_W, 0), -ENOTSUP);
 	/* Sv32 has no PBMT field, so no device memory type. */
 	assert_int_equal(physim_format_flags_ok(physim_format("sv32"), PHYSIM_R | PHYSIM_DEVICE, 0),
 			 -ENOTSUP);
-	assert_int_equal(physim_format_flags_ok(physim_format("sv39"), PHYSIM_R | PHYSIM_DEVICE, 0), 0);
+	assert_int_equal(physim_format_flags_ok(physim_format("sv39"), PHYSIM_R | PHYSIM_DEVICE, 0),
+			 0);
 	assert_int_equal(physim_format_flags_ok(NULL, PHYSIM_R, 0), -EINVAL);
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_pt_model.c - every page-table format (the compiled-in ones and
  * the toy formats) against a reference model: seeded random sequences of
  * map / map_region / map_region_cb / unmap / unmap_region / protect /

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_ram.c - simulated RAM and its frame allocator through the public
  * API: creation, translation, every allocation call and bad input, odd
  * bases, reserved ranges, guard pages, debug modes, big sparse RAMs. */

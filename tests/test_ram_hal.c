@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_ram_hal.c - the default HAL vtables over a simulated RAM
  * (mm_hal, paging_handler, memory_if, vm_hal), checked against the RAM's own
  * public calls and statistics. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_ram_image.c - RAM images: round trips (contents, allocated
  * ranges, sparseness), the on-disk layout read back by an independent
  * parser, every kind of corrupt or truncated file, and a 64 GiB RAM. */

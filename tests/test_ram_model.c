@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_ram_model.c - seeded random sequences of allocator calls (good
  * and bad) checked against a byte-per-frame reference model, over several
  * RAM shapes. PHYSIM_SEED=<n> in the environment runs that seed only. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_ram_threads.c - the allocator under concurrent use: threads
  * allocate and free at once (singles, runs, fixed addresses); a shared
  * ownership array, claimed by atomic exchange, catches any frame handed out

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_tlb.c - the software TLB (lib/tlb.c): exact hit/miss/flush
  * counts for scripted sequences, ASID/VMID tagging and global entries, huge
  * pages, the access re-check on hits, forgotten flushes caught by the stale

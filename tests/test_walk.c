@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_walk.c - the walk loop itself (lib/walk.c), whatever the format:
  * bus errors for table pointers outside memory, hostile tables of random
  * bytes for every format (a result or a fault, never a crash - run it under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_walk_aarch64.c - the Arm walkers (VMSAv8-64 stage 1 and 2,
  * VMSAv8-32 Short-descriptor) against oracles written here from the Arm ARM
  * (DDI 0487) tables, sharing no code with the walker: every combination of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_walk_loongarch64.c - the LoongArch64 walker against an oracle
  * written here from the LoongArch Reference Manual Vol. 1 (5.4 TLB entry and
  * TLB-based translation, 7.4 ESTAT exception codes), sharing no code with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_walk_riscv64.c - the RISC-V walker (Sv32/39/48/57 and the x4
  * G-stage schemes) against an oracle written here from the privileged spec,
  * sharing no code with the walker: every low PTE bit pattern (V, R, W, X, U,

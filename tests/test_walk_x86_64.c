@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/test_walk_x86_64.c - the x86 walker against an oracle written here
  * from the Intel SDM Vol. 3A 4.6-4.8 (sharing no code with the walker):
  * every combination of the permission bits at each level, crossed with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* arch/aarch64/aarch64-priv.h - what the Arm formats (aarch64.c,
  * armv7_short.c) and their walker rules (aarch64_walk.c, armv7_walk.c)
  * share: the walker ops objects the format objects point at. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* arch/aarch64/aarch64.c - VMSAv8-64 translation table formats: stage 1 with
  * 4K, 16K and 64K granules and stage 2 with a 4K granule (Arm ARM D8).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* arch/aarch64/armv7_short.c - the VMSAv7 / VMSAv8-32 Short-descriptor
  * translation table format: 32-bit VA, 4-byte descriptors, 1 MiB sections and
  * 4 KiB small pages.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* arch/aarch64/armv7_walk.c - VMSAv8-32 Short-descriptor access rules for the
  * walker (lib/walk-format.h): sections, supersections, small and large pages,
  * AP[2:1] permissions with the Access flag, XN/PXN, WXN, PAN, and the

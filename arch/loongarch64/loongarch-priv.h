@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* arch/loongarch64/loongarch-priv.h - what the LoongArch64 format
  * (loongarch64.c) shares with its walker access rules (loongarch64_walk.c). */
 #ifndef PHYSIM_LOONGARCH_PRIV_H

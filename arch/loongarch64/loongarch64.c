@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* arch/loongarch64/loongarch64.c - LoongArch64 page tables as the TLB refill
  * walk (LDDIR/LDPTE) reads them: 4 KiB pages, 4 levels, 48-bit VA, with
  * 2 MiB and 1 GiB huge pages in directory entries.

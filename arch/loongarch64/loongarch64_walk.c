@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* arch/loongarch64/loongarch64_walk.c - LoongArch64 access rules for the
  * walker (lib/walk-format.h): the translation the TLB-refill walk (LDDIR /
  * LDPTE) followed by the TLB's checks makes of an address.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* arch/riscv64/riscv-priv.h - what the RISC-V formats (riscv64.c) share with
  * their walker access rules (riscv64_walk.c). */
 #ifndef PHYSIM_RISCV_PRIV_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* arch/riscv64/riscv64.c - RISC-V page-table formats: Sv32, Sv39, Sv48, Sv57
  * (satp) and their G-stage "x4" variants (hgatp, hypervisor extension).
  *

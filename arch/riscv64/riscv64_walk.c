@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* arch/riscv64/riscv64_walk.c - RISC-V access rules for the walker
  * (lib/walk-format.h): the privileged spec's "Virtual Address Translation
  * Process" for Sv32/39/48/57 (satp, or vsatp as the VS stage of a nested

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* arch/x86_64/ept.c - Intel EPT (extended page tables, the VMX stage-2
  * translation of guest-physical addresses) with 4-level and 5-level tables,
  * as the Intel SDM Vol. 3C 29.3 defines them (ept-4l, ept-5l). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* arch/x86_64/ept_walk.c - EPT access rules for the walker
  * (lib/walk-format.h): Intel SDM Vol. 3C 29.3.2 translation, 29.3.3.1 EPT
  * misconfigurations, 29.3.3.2 EPT violations, 29.3.5 accessed and dirty flags

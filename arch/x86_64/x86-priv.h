@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* arch/x86_64/x86-priv.h - helpers shared by the IA-32 paging formats
  * (x86_64.c: 4/5-level, 32-bit, PAE) and the EPT formats (ept.c). */
 #ifndef PHYSIM_X86_PRIV_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* arch/x86_64/x86_64.c - IA-32 paging formats as the Intel SDM Vol. 3A ch. 4
  * defines them: 4-level and 5-level paging (x86_64-4l/5l), 32-bit paging with
  * PSE and PSE-36 (i386-2l) and PAE paging (i386-pae). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* arch/x86_64/x86_walk.c - IA-32 paging access rules for the walker
  * (lib/walk-format.h): Intel SDM Vol. 3A 4.6 access rights, 4.6.2 protection
  * keys, 4.7 page-fault error codes and 4.8 accessed/dirty flags, for 4/5-level,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/fuzz-harness/harness.c - a libFuzzer harness for "your" page-table
  * code (toy-mapper.c) on physim: its tables live in simulated RAM and come
  * through a counting, fault-injecting HAL; every access goes through a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/fuzz-harness/replay.c - main() for builds without libFuzzer: runs
  * the harness once on each file (or each file of each directory) named on
  * the command line, e.g. a corpus or a crash file; also `prog @@` for AFL++. */

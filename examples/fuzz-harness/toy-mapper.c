@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/fuzz-harness/toy-mapper.c - "your" page-table code (see
  * toy-mapper.h): x86-64 4-level tables, present/writable bits only (Intel SDM
  * Vol. 3A 4.5). Build with -DTOY_FORGET_FLUSH to plant the classic bug the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/fuzz-harness/toy-mapper.h - "your" page-table code: a tiny
  * x86-64-style 4-level mapper (4 KiB pages only) standing for the code a
  * physim user wants to fuzz. Its tables come from a physim_paging_handler. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/guest-mapper/config.c - the VM description: a few lines of text
  * (ram / mmio / image), the built-in default, and the checks that turn a bad
  * line into one clear error message naming the file and line. */

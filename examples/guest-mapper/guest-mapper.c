@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/guest-mapper - physim's main example: the memory of one virtual
  * machine, built on simulated host RAM and used the way a hypervisor uses it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/guest-mapper/guest-mapper.h - what the files of the guest-mapper
  * example share: the VM description read from a config, the guest-physical
  * paging handler and a few output helpers. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/guest-mapper/guest-paging.c - a PagingHandler over guest-physical
  * memory, so that physim's page-table engine builds the GUEST's own table
  * inside the VM's RAM, as a guest kernel would build it for itself.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/guest-mapper/show.c - how guest-mapper prints things: sizes,
  * mapping flags, and a ptdump of a page table (physim_pt_walk with runs of
  * contiguous, identical pages merged into one line, as Linux's ptdump does). */

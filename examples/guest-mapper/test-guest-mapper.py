@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """examples/guest-mapper/test-guest-mapper.py - guest-mapper end to end: the
 shipped configs run on every architecture, default.cfg is the built-in
 config, the default run shows the numbers the manuals and a hand count give,

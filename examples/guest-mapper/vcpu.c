@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/guest-mapper/vcpu.c - using the VM: a virtual CPU's nested
  * translations, the hypervisor's nested-page-fault handler, the
  * hypervisor's own accesses to guest memory, the TLB, dirty logging, a

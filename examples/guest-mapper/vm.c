@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/guest-mapper/vm.c - building the VM: the host's memory and HALs,
  * the VM's guest-physical memory map (its stage-2 table), the guest image,
  * the guest's own page table inside guest memory - and the teardown that

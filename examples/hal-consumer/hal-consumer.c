@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* examples/hal-consumer - the smallest complete program written against
  * physim's HAL interfaces: it takes the vtables from a simulated RAM once,
  * then only uses hal.h, frame.h and clock.h, as code written for a real

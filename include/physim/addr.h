@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* physim/addr.h - address types, page sizes and alignment helpers used by
  * every layer. Header-only. */
 #ifndef PHYSIM_ADDR_H
@@ -16,13 +17,13 @@ typedef uint64_t physim_gva_t; /* guest virtual address (stage-1 input) */
 #define PHYSIM_FRAME_SHIFT 12
 #define PHYSIM_FRAME_SIZE  (UINT64_C(1) << PHYSIM_FRAME_SHIFT) /* one 4 KiB frame */
 
-#define PHYSIM_SIZE_4K   (UINT64_C(1) << 12)
-#define PHYSIM_SIZE_16K  (UINT64_C(1) << 14)
-#define PHYSIM_SIZE_64K  (UINT64_C(1) << 16)
-#define PHYSIM_SIZE_2M   (UINT64_C(1) << 21)
-#define PHYSIM_SIZE_32M  (UINT64_C(1) << 25)
+#define PHYSIM_SIZE_4K	 (UINT64_C(1) << 12)
+#define PHYSIM_SIZE_16K	 (UINT64_C(1) << 14)
+#define PHYSIM_SIZE_64K	 (UINT64_C(1) << 16)
+#define PHYSIM_SIZE_2M	 (UINT64_C(1) << 21)
+#define PHYSIM_SIZE_32M	 (UINT64_C(1) << 25)
 #define PHYSIM_SIZE_512M (UINT64_C(1) << 29)
-#define PHYSIM_SIZE_1G   (UINT64_C(1) << 30)
+#define PHYSIM_SIZE_1G	 (UINT64_C(1) << 30)
 #define PHYSIM_SIZE_512G (UINT64_C(1) << 39)
 
 static inline bool physim_is_pow2(uint64_t x)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* physim/aspace.h - a guest address space (axaddrspace::AddrSpace): a VM's
  * stage-2 table with linear and allocated (populated or lazy) areas, page-
  * fault handling, the guest memory accessor (GuestMemoryAccessor) and dirty-
@@ -12,36 +13,36 @@ extern "C" {
 #endif
 
 struct physim_aspace_config {
-	const struct physim_pt_format *format;      /* a stage-2 format (ept-4l, sv48x4, ...) */
+	const struct physim_pt_format *format;	    /* a stage-2 format (ept-4l, sv48x4, ...) */
 	const struct physim_paging_handler *paging; /* frames for the stage-2 tables */
-	const struct physim_mm_hal *mm;             /* frames for alloc areas (AxMmHal) */
-	const struct physim_vm_hal *vm;             /* optional: for map_identity */
-	physim_gpa_t base;                          /* guest-physical range the space covers */
+	const struct physim_mm_hal *mm;		    /* frames for alloc areas (AxMmHal) */
+	const struct physim_vm_hal *vm;		    /* optional: for map_identity */
+	physim_gpa_t base;			    /* guest-physical range the space covers */
 	uint64_t size;
-	physim_pt_flush_fn flush;                   /* optional, passed to the table */
+	physim_pt_flush_fn flush; /* optional, passed to the table */
 	void *flush_ctx;
 };
 
 enum physim_area_kind {
 	PHYSIM_AREA_LINEAR = 1, /* fixed offset: hpa = gpa + offset */
-	PHYSIM_AREA_ALLOC = 2,  /* frames from the mm HAL, populated now or on fault */
+	PHYSIM_AREA_ALLOC = 2,	/* frames from the mm HAL, populated now or on fault */
 };
 
 struct physim_area_info {
 	physim_gpa_t start;
 	uint64_t size;
-	uint32_t flags;            /* PHYSIM_R/W/X/U/DEVICE/UNCACHED */
+	uint32_t flags; /* PHYSIM_R/W/X/U/DEVICE/UNCACHED */
 	enum physim_area_kind kind;
-	physim_hpa_t linear_hpa;   /* LINEAR: hpa of start */
-	bool populate;             /* ALLOC: populated at map time */
-	bool identity;             /* claimed from the vm HAL by map_identity */
-	uint64_t frames;           /* ALLOC: frames currently backing the area */
+	physim_hpa_t linear_hpa; /* LINEAR: hpa of start */
+	bool populate;		 /* ALLOC: populated at map time */
+	bool identity;		 /* claimed from the vm HAL by map_identity */
+	uint64_t frames;	 /* ALLOC: frames currently backing the area */
 };
 
 struct physim_aspace_stats {
 	uint64_t areas;
-	uint64_t alloc_frames;   /* frames backing ALLOC areas */
-	uint64_t table_frames;   /* frames in the stage-2 table */
+	uint64_t alloc_frames; /* frames backing ALLOC areas */
+	uint64_t table_frames; /* frames in the stage-2 table */
 	/* Pages populated on demand: by handle_page_fault, and by the guest
 	 * memory accessor when it touches a lazy page (a guest access would
 	 * have faulted it in), one per page. */
@@ -68,8 +69,8 @@ PHYSIM_API struct physim_aspace_stats physim_aspace_stats(const struct physim_as
  * unaligned (4 KiB) addresses or sizes, zero size, wrap-around or a range
  * outside the space; -EEXIST if it overlaps an existing area; -ENOMEM;
  * -ENOTSUP for flags the format cannot express. On error nothing changes. */
-PHYSIM_API int physim_aspace_map_linear(struct physim_aspace *as, physim_gpa_t gpa, physim_hpa_t hpa,
-					uint64_t size, uint32_t flags);
+PHYSIM_API int physim_aspace_map_linear(struct physim_aspace *as, physim_gpa_t gpa,
+					physim_hpa_t hpa, uint64_t size, uint32_t flags);
 PHYSIM_API int physim_aspace_map_alloc(struct physim_aspace *as, physim_gpa_t gpa, uint64_t size,
 				       uint32_t flags, bool populate);
 /* The axvm identity flow: claim [gpa, gpa + size) of host memory through
@@ -134,8 +135,8 @@ PHYSIM_API int physim_guest_write(struct physim_aspace *as, physim_gpa_t gpa, co
 				  size_t len);
 /* Device-register style: one volatile access of width 1, 2, 4 or 8 bytes,
  * naturally aligned (-EINVAL otherwise). */
-PHYSIM_API int physim_guest_read_volatile(struct physim_aspace *as, physim_gpa_t gpa, unsigned width,
-					  uint64_t *value);
+PHYSIM_API int physim_guest_read_volatile(struct physim_aspace *as, physim_gpa_t gpa,
+					  unsigned width, uint64_t *value);
 PHYSIM_API int physim_guest_write_volatile(struct physim_aspace *as, physim_gpa_t gpa,
 					   unsigned width, uint64_t value);
 

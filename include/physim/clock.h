@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* physim/clock.h - time sources: the host's monotonic clock
  * (clock_gettime(CLOCK_MONOTONIC)) or a manual clock that only moves when
  * told to, for deterministic tests and fuzzing. Either one serves as

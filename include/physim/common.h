@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* physim/common.h - export macro, error strings and the log callback shared by
  * every layer of physim. */
 #ifndef PHYSIM_COMMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* physim/frame.h - PhysFrame (axaddrspace): one owned 4 KiB host frame,
  * allocated from and returned to ANY mm_hal. */
 #ifndef PHYSIM_FRAME_H

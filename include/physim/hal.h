@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* physim/hal.h - the hardware-abstraction interfaces of the ArceOS hypervisor
  * crates as C vtables: mm_hal (axaddrspace AxMmHal), paging_handler
  * (page_table_multiarch PagingHandler), vm_hal (axvm AxVMHal) and memory_if
@@ -123,14 +124,14 @@ struct physim_counting_hal_config {
 };
 
 struct physim_hal_counts {
-	uint64_t alloc_calls;   /* allocation calls seen (including failed ones) */
-	uint64_t alloc_failed;  /* of those, failed (injected or by the inner HAL) */
-	uint64_t injected;      /* of those, failed by injection */
+	uint64_t alloc_calls;	   /* allocation calls seen (including failed ones) */
+	uint64_t alloc_failed;	   /* of those, failed (injected or by the inner HAL) */
+	uint64_t injected;	   /* of those, failed by injection */
 	uint64_t frames_allocated; /* frames handed out */
-	uint64_t frames_freed;     /* frames returned successfully */
-	uint64_t free_calls;    /* free calls seen (including rejected ones) */
-	uint64_t free_failed;   /* free calls the inner HAL rejected */
-	int64_t frames_live;    /* frames_allocated - frames_freed */
+	uint64_t frames_freed;	   /* frames returned successfully */
+	uint64_t free_calls;	   /* free calls seen (including rejected ones) */
+	uint64_t free_failed;	   /* free calls the inner HAL rejected */
+	int64_t frames_live;	   /* frames_allocated - frames_freed */
 };
 
 struct physim_counting_hal;
@@ -149,7 +150,8 @@ PHYSIM_API const struct physim_vm_hal *physim_counting_hal_vm(struct physim_coun
 PHYSIM_API const struct physim_memory_if *
 physim_counting_hal_memory_if(struct physim_counting_hal *ch);
 
-PHYSIM_API struct physim_hal_counts physim_counting_hal_counts(const struct physim_counting_hal *ch);
+PHYSIM_API struct physim_hal_counts
+physim_counting_hal_counts(const struct physim_counting_hal *ch);
 
 /* Change the failure plan (fail_nth, fail_after, fail_probability, seed;
  * the inner HAL pointers in *config are ignored) and restart numbering

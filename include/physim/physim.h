@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* physim/physim.h - umbrella header: includes every public physim header. */
 #ifndef PHYSIM_PHYSIM_H
 #define PHYSIM_PHYSIM_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* physim/pt.h - multi-architecture page tables: table formats, and
  * map / unmap / protect / remap / query / iterate over a table whose memory
  * comes from a paging_handler (hal.h). One engine serves every format; the
@@ -26,25 +27,25 @@ enum physim_arch {
 
 /* Geometry of a format, for display and for callers that size things. */
 struct physim_pt_format_info {
-	const char *name;        /* e.g. "sv48x4" */
+	const char *name;	 /* e.g. "sv48x4" */
 	const char *description; /* one line, e.g. "RISC-V Sv48x4 G-stage (hgatp)" */
-	enum physim_arch arch;   /* the family the format belongs to */
-	bool stage2;             /* translates guest-physical addresses */
-	unsigned levels;         /* number of table levels */
-	unsigned pte_bytes;      /* 4 or 8 */
-	unsigned va_bits;        /* input address width */
-	unsigned pa_bits;        /* output address width */
-	bool sign_extended;      /* input must be sign-extended from bit va_bits-1 */
-	uint64_t root_bytes;     /* size of the root table (concatenated roots included) */
-	uint64_t root_align;     /* required alignment of the root table */
+	enum physim_arch arch;	 /* the family the format belongs to */
+	bool stage2;		 /* translates guest-physical addresses */
+	unsigned levels;	 /* number of table levels */
+	unsigned pte_bytes;	 /* 4 or 8 */
+	unsigned va_bits;	 /* input address width */
+	unsigned pa_bits;	 /* output address width */
+	bool sign_extended;	 /* input must be sign-extended from bit va_bits-1 */
+	uint64_t root_bytes;	 /* size of the root table (concatenated roots included) */
+	uint64_t root_align;	 /* required alignment of the root table */
 	/* level[i] for i = 0 (last-level table) .. levels-1 (root): */
 	struct {
-		unsigned shift;      /* lowest VA bit this level indexes */
+		unsigned shift;	     /* lowest VA bit this level indexes */
 		unsigned index_bits; /* entries = 1 << index_bits */
 		uint64_t table_bytes;
-		bool leaf_ok;        /* a leaf (page/block) may sit at this level */
+		bool leaf_ok; /* a leaf (page/block) may sit at this level */
 	} level[PHYSIM_PT_MAX_LEVELS];
-	uint64_t page_sizes;     /* bit n set: 2^n-byte pages can be mapped */
+	uint64_t page_sizes;	  /* bit n set: 2^n-byte pages can be mapped */
 	uint32_t flags_supported; /* generic flags (PHYSIM_R...) the format expresses */
 	uint64_t arch_attr_mask;  /* raw leaf bits accepted in physim_pt_mapping.arch */
 	/* New leaves are written with the accessed bit / with the dirty bit (if
@@ -81,24 +82,24 @@ enum physim_map_flags {
 	PHYSIM_R = 1u << 0,
 	PHYSIM_W = 1u << 1,
 	PHYSIM_X = 1u << 2,
-	PHYSIM_U = 1u << 3,        /* user / EL0 / PLV3 accessible */
+	PHYSIM_U = 1u << 3,	   /* user / EL0 / PLV3 accessible */
 	PHYSIM_DEVICE = 1u << 4,   /* device memory (strongly ordered / UC) */
 	PHYSIM_UNCACHED = 1u << 5, /* normal memory, uncached (UC- / NC) */
 };
 
 /* One leaf mapping: what map takes and what query returns. */
 struct physim_pt_mapping {
-	uint64_t va;        /* query: start of the page containing the address */
+	uint64_t va; /* query: start of the page containing the address */
 	uint64_t pa;
-	uint64_t size;      /* page size in bytes */
-	uint32_t flags;     /* PHYSIM_R | ... */
-	uint64_t arch;      /* raw leaf bits within the format's arch_attr_mask
-			       (x86 PAT/PCD/PWT/G/PK, EPT memtype/IPAT, AArch64
-			       AttrIndx/SH/nG, stage-2 MemAttr, RISC-V PBMT/G,
-			       LoongArch MAT/G), in the last-level leaf layout */
-	unsigned level;     /* query: 0 = last-level table, counting up to the root */
-	bool accessed;      /* query: accessed bit/flag set (where the format has one) */
-	bool dirty;         /* query: dirty (where the format has one) */
+	uint64_t size;	/* page size in bytes */
+	uint32_t flags; /* PHYSIM_R | ... */
+	uint64_t arch;	/* raw leaf bits within the format's arch_attr_mask
+			   (x86 PAT/PCD/PWT/G/PK, EPT memtype/IPAT, AArch64
+			   AttrIndx/SH/nG, stage-2 MemAttr, RISC-V PBMT/G,
+			   LoongArch MAT/G), in the last-level leaf layout */
+	unsigned level; /* query: 0 = last-level table, counting up to the root */
+	bool accessed;	/* query: accessed bit/flag set (where the format has one) */
+	bool dirty;	/* query: dirty (where the format has one) */
 };
 
 /* ---- tables ---- */
@@ -113,9 +114,9 @@ typedef void (*physim_pt_flush_fn)(void *ctx, const uint64_t *vas, size_t n, boo
 struct physim_pt_config {
 	const struct physim_pt_format *format;
 	const struct physim_paging_handler *paging;
-	physim_pt_flush_fn flush;        /* optional */
+	physim_pt_flush_fn flush; /* optional */
 	void *flush_ctx;
-	bool keep_empty_tables;          /* default false: free tables that become empty */
+	bool keep_empty_tables; /* default false: free tables that become empty */
 };
 
 PHYSIM_API int physim_pt_create(const struct physim_pt_format *fmt,

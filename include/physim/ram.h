@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* physim/ram.h - simulated host physical RAM (one anonymous MAP_NORESERVE
  * mapping) with a bitmap frame allocator and a fixed linear-offset
  * phys<->virt translation: the default implementation of every HAL in
@@ -30,24 +31,24 @@ enum physim_ram_debug {
 	PHYSIM_RAM_DEBUG_PROTECT = 2,
 };
 
-#define PHYSIM_RAM_DEFAULT_BASE UINT64_C(0x80000000)
-#define PHYSIM_RAM_DEFAULT_SIZE (UINT64_C(1) << 30)
+#define PHYSIM_RAM_DEFAULT_BASE	  UINT64_C(0x80000000)
+#define PHYSIM_RAM_DEFAULT_SIZE	  (UINT64_C(1) << 30)
 #define PHYSIM_RAM_DEFAULT_POISON 0x6b
 
 /* A zero-initialised config is valid and means: 1 GiB at host-physical
  * 0x80000000, nothing reserved, no guard pages, no huge-page advice, no debug. */
 struct physim_ram_config {
-	physim_hpa_t base;  /* 4 KiB aligned; 0 means PHYSIM_RAM_DEFAULT_BASE
-			       unless base_is_zero is set */
-	bool base_is_zero;  /* really start at host-physical 0 (frame 0 is then
-			       reserved: it is never handed out) */
-	uint64_t size;      /* multiple of 4 KiB; 0 means PHYSIM_RAM_DEFAULT_SIZE */
+	physim_hpa_t base; /* 4 KiB aligned; 0 means PHYSIM_RAM_DEFAULT_BASE
+			      unless base_is_zero is set */
+	bool base_is_zero; /* really start at host-physical 0 (frame 0 is then
+			      reserved: it is never handed out) */
+	uint64_t size;	   /* multiple of 4 KiB; 0 means PHYSIM_RAM_DEFAULT_SIZE */
 	/* Ranges never handed out by the allocator (MMIO holes, firmware).
 	 * Must lie inside RAM and be 4 KiB aligned; may overlap each other. */
 	const struct physim_ram_range *reserved;
 	size_t nreserved;
-	bool guard_pages;   /* one PROT_NONE page below and above the RAM */
-	bool huge_pages;    /* madvise(MADV_HUGEPAGE) on the RAM */
+	bool guard_pages; /* one PROT_NONE page below and above the RAM */
+	bool huge_pages;  /* madvise(MADV_HUGEPAGE) on the RAM */
 	enum physim_ram_debug debug;
 	uint8_t poison_byte; /* 0 means PHYSIM_RAM_DEFAULT_POISON */
 };
@@ -89,8 +90,8 @@ PHYSIM_API int physim_ram_free_frame(struct physim_ram *ram, physim_hpa_t hpa);
 
 /* nframes contiguous frames, the first at a host-physical address that is a
  * multiple of align_bytes (a power of two >= 4096). */
-PHYSIM_API int physim_ram_alloc_frames(struct physim_ram *ram, size_t nframes,
-				       uint64_t align_bytes, physim_hpa_t *hpa);
+PHYSIM_API int physim_ram_alloc_frames(struct physim_ram *ram, size_t nframes, uint64_t align_bytes,
+				       physim_hpa_t *hpa);
 PHYSIM_API int physim_ram_free_frames(struct physim_ram *ram, physim_hpa_t hpa, size_t nframes);
 
 /* Claim / release exactly [base, base + size) (both 4 KiB aligned). */
@@ -102,10 +103,10 @@ PHYSIM_API int physim_ram_free_at(struct physim_ram *ram, physim_hpa_t base, uin
 PHYSIM_API int physim_ram_frame_in_use(const struct physim_ram *ram, physim_hpa_t hpa);
 
 struct physim_ram_stats {
-	uint64_t total_frames;    /* size / 4096 */
+	uint64_t total_frames;	  /* size / 4096 */
 	uint64_t reserved_frames; /* never handed out (reserved ranges, frame 0) */
-	uint64_t used_frames;     /* allocated by callers */
-	uint64_t free_frames;     /* total - reserved - used */
+	uint64_t used_frames;	  /* allocated by callers */
+	uint64_t free_frames;	  /* total - reserved - used */
 };
 
 /* A consistent snapshot when no allocation runs concurrently. */

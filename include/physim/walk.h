@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* physim/walk.h - architectural translation: what the MMU would do with one
  * access - the output address, or the exact fault with the syndrome the
  * hardware reports - including hardware accessed/dirty updates, two-stage
@@ -13,10 +14,10 @@ extern "C" {
 
 /* One access. */
 struct physim_access {
-	uint64_t va;  /* input address: VA for stage 1, GPA for a stage-2 format */
+	uint64_t va; /* input address: VA for stage 1, GPA for a stage-2 format */
 	bool write;
-	bool exec;    /* instruction fetch (write must then be false) */
-	bool user;    /* CPL 3 / EL0 / U-mode / PLV3; otherwise supervisor */
+	bool exec;     /* instruction fetch (write must then be false) */
+	bool user;     /* CPL 3 / EL0 / U-mode / PLV3; otherwise supervisor */
 	bool implicit; /* x86: implicit supervisor-mode access to a system data
 			  structure (SDM Vol. 3A 4.6; user must be false): SMAP
 			  applies regardless of RFLAGS.AC. Ignored elsewhere. */
@@ -28,64 +29,64 @@ struct physim_access {
  */
 struct physim_mmu_ctl {
 	/* x86-64 and 32-bit x86 (SDM Vol. 3A 2.5, 4.1, 4.6) */
-	bool wp_off;          /* CR0.WP = 0 */
-	bool nxe_off;         /* EFER.NXE = 0 (bit 63 is then reserved) */
-	bool smep;            /* CR4.SMEP */
-	bool smap;            /* CR4.SMAP */
-	bool ac;              /* RFLAGS.AC (SMAP override for explicit accesses) */
-	bool pke;             /* CR4.PKE, with pkru */
+	bool wp_off;  /* CR0.WP = 0 */
+	bool nxe_off; /* EFER.NXE = 0 (bit 63 is then reserved) */
+	bool smep;    /* CR4.SMEP */
+	bool smap;    /* CR4.SMAP */
+	bool ac;      /* RFLAGS.AC (SMAP override for explicit accesses) */
+	bool pke;     /* CR4.PKE, with pkru */
 	uint32_t pkru;
-	unsigned maxphyaddr;  /* physical-address width; 0 = 46 */
+	unsigned maxphyaddr; /* physical-address width; 0 = 46 */
 	/* Intel EPT (SDM Vol. 3C 29.3) */
-	bool ept_ad;          /* EPTP bit 6: accessed/dirty flags enabled */
-	bool mbec;            /* mode-based execute control (bit 10 = user execute) */
+	bool ept_ad; /* EPTP bit 6: accessed/dirty flags enabled */
+	bool mbec;   /* mode-based execute control (bit 10 = user execute) */
 	/* AArch64 (Arm ARM D8) */
-	bool wxn;             /* SCTLR_ELx.WXN */
-	bool pan;             /* PSTATE.PAN */
-	bool ha;              /* TCR.HA / VTCR.HA: hardware access flag */
-	bool hd;              /* TCR.HD / VTCR.HD: hardware dirty state (DBM) */
-	unsigned ips_bits;    /* output size (TCR.IPS / VTCR.PS); 0 = 48 */
+	bool wxn;	   /* SCTLR_ELx.WXN */
+	bool pan;	   /* PSTATE.PAN */
+	bool ha;	   /* TCR.HA / VTCR.HA: hardware access flag */
+	bool hd;	   /* TCR.HD / VTCR.HD: hardware dirty state (DBM) */
+	unsigned ips_bits; /* output size (TCR.IPS / VTCR.PS); 0 = 48 */
 	/* RISC-V (privileged spec: sstatus.SUM/MXR, Svade/Svadu) */
 	bool sum;
 	bool mxr;
-	bool svadu;           /* hardware A/D updates; else Svade: a fault */
+	bool svadu; /* hardware A/D updates; else Svade: a fault */
 };
 
 enum physim_fault_kind {
 	PHYSIM_FAULT_NONE = 0,
-	PHYSIM_FAULT_NOT_PRESENT,   /* translation fault: no valid entry */
+	PHYSIM_FAULT_NOT_PRESENT, /* translation fault: no valid entry */
 	PHYSIM_FAULT_PERMISSION,
 	PHYSIM_FAULT_ACCESS_FLAG,   /* AArch64 AF=0 without HA; RISC-V A/D clear under Svade */
-	PHYSIM_FAULT_RESERVED,      /* reserved bit set / EPT misconfiguration */
+	PHYSIM_FAULT_RESERVED,	    /* reserved bit set / EPT misconfiguration */
 	PHYSIM_FAULT_ADDRESS_SIZE,  /* output address beyond the configured size */
 	PHYSIM_FAULT_NON_CANONICAL, /* input address not canonical (x86: #GP, not #PF) */
-	PHYSIM_FAULT_BUS_ERROR,     /* a table fetch outside memory (external abort / access fault) */
+	PHYSIM_FAULT_BUS_ERROR, /* a table fetch outside memory (external abort / access fault) */
 };
 
 /* A fault as the hardware reports it. */
 struct physim_fault {
 	enum physim_fault_kind kind;
-	unsigned stage;     /* 1, or 2 for a stage-2 / nested GPA fault */
-	int level;          /* the architecture's own numbering (x86 PML4 = 4 .. PT = 1;
-			       AArch64 lookup level 0-3; RISC-V i from LEVELS-1 down to 0);
-			       -1 when no level applies (non-canonical input) */
-	bool s1ptw;         /* stage-2 fault while fetching a stage-1 table entry */
-	uint64_t syndrome;  /* x86 #PF error code; EPT exit-qualification bits;
-			       AArch64 FSC (DFSC/IFSC); RISC-V exception code */
-	uint64_t addr;      /* faulting input address of the faulting stage */
-	uint64_t gpa;       /* stage 2: the faulting guest-physical address */
+	unsigned stage;	   /* 1, or 2 for a stage-2 / nested GPA fault */
+	int level;	   /* the architecture's own numbering (x86 PML4 = 4 .. PT = 1;
+			      AArch64 lookup level 0-3; RISC-V i from LEVELS-1 down to 0);
+			      -1 when no level applies (non-canonical input) */
+	bool s1ptw;	   /* stage-2 fault while fetching a stage-1 table entry */
+	uint64_t syndrome; /* x86 #PF error code; EPT exit-qualification bits;
+			      AArch64 FSC (DFSC/IFSC); RISC-V exception code */
+	uint64_t addr;	   /* faulting input address of the faulting stage */
+	uint64_t gpa;	   /* stage 2: the faulting guest-physical address */
 };
 
 /* The result of one translation. */
 struct physim_xlate {
-	uint64_t pa;        /* output address (HPA; for a lone stage 1, its output) */
-	uint64_t gpa;       /* nested walks: the intermediate guest-physical address */
+	uint64_t pa;  /* output address (HPA; for a lone stage 1, its output) */
+	uint64_t gpa; /* nested walks: the intermediate guest-physical address */
 	uint64_t page_size;
-	int level;          /* leaf level, architecture numbering */
-	uint32_t perms;     /* effective PHYSIM_R/W/X/U, combined across levels */
-	bool global;        /* the leaf is global (not tagged by ASID) */
-	unsigned mem_refs;  /* memory references the walk made (4-in-4 nested: up to 24) */
-	bool ad_updated;    /* the walk set accessed/dirty bits in table memory */
+	int level;		   /* leaf level, architecture numbering */
+	uint32_t perms;		   /* effective PHYSIM_R/W/X/U, combined across levels */
+	bool global;		   /* the leaf is global (not tagged by ASID) */
+	unsigned mem_refs;	   /* memory references the walk made (4-in-4 nested: up to 24) */
+	bool ad_updated;	   /* the walk set accessed/dirty bits in table memory */
 	struct physim_fault fault; /* kind NONE on success */
 };
 
@@ -96,12 +97,12 @@ struct physim_mmu_config {
 	/* Memory the tables live in (host-physical). For the stage-1 context of a
 	 * nested walk it is not used (tables are fetched through stage 2). */
 	const struct physim_paging_handler *mem;
-	uint64_t root;      /* CR3 / TTBR0 / satp / hgatp / EPTP / PGDL table address */
-	uint64_t root_hi;   /* AArch64 TTBR1 / LoongArch PGDH table for the upper
-			       half; 0 = none (upper-half accesses fault) */
+	uint64_t root;	  /* CR3 / TTBR0 / satp / hgatp / EPTP / PGDL table address */
+	uint64_t root_hi; /* AArch64 TTBR1 / LoongArch PGDH table for the upper
+			     half; 0 = none (upper-half accesses fault) */
 	struct physim_mmu_ctl ctl;
-	uint16_t asid;      /* PCID / ASID tag for the TLB */
-	uint16_t vmid;      /* VMID / VPID tag for the TLB */
+	uint16_t asid; /* PCID / ASID tag for the TLB */
+	uint16_t vmid; /* VMID / VPID tag for the TLB */
 };
 
 struct physim_mmu;
@@ -110,7 +111,8 @@ PHYSIM_API int physim_mmu_create(const struct physim_mmu_config *config, struct 
 PHYSIM_API void physim_mmu_destroy(struct physim_mmu *mmu);
 PHYSIM_API void physim_mmu_get_config(const struct physim_mmu *mmu, struct physim_mmu_config *out);
 /* Change roots, tags and control state (format and memory stay). */
-PHYSIM_API int physim_mmu_set_config(struct physim_mmu *mmu, const struct physim_mmu_config *config);
+PHYSIM_API int physim_mmu_set_config(struct physim_mmu *mmu,
+				     const struct physim_mmu_config *config);
 
 /*
  * Translate one access. 0 on success; -EFAULT when the access faults
@@ -150,7 +152,7 @@ PHYSIM_API const char *physim_fault_str(const struct physim_fault *f);
 /* ---- software TLB: one per simulated CPU ---- */
 
 struct physim_tlb_entry_info {
-	uint64_t va;        /* page-aligned */
+	uint64_t va; /* page-aligned */
 	uint64_t pa;
 	uint64_t page_size;
 	uint32_t perms;
@@ -161,12 +163,13 @@ struct physim_tlb_entry_info {
 /* Stale use: a TLB hit whose cached translation differs from a fresh walk
  * of the tables - a missing invalidation in the code under test. `current`
  * has kind NONE in its fault when the fresh walk succeeded. */
-typedef void (*physim_tlb_stale_fn)(void *ctx, uint64_t va, const struct physim_tlb_entry_info *cached,
+typedef void (*physim_tlb_stale_fn)(void *ctx, uint64_t va,
+				    const struct physim_tlb_entry_info *cached,
 				    const struct physim_xlate *current);
 
 struct physim_tlb_config {
-	unsigned entries;        /* capacity; 0 = 1024 (rounded up to a power of two) */
-	bool check_stale;        /* verify every hit against a fresh walk */
+	unsigned entries; /* capacity; 0 = 1024 (rounded up to a power of two) */
+	bool check_stale; /* verify every hit against a fresh walk */
 	physim_tlb_stale_fn on_stale;
 	void *stale_ctx;
 };

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz.h - what every fuzz harness shares: the libFuzzer entry
  * point, a reader that decodes the input bytes into operands, and a check
  * that aborts (a crash to libFuzzer / AFL++, a failed test to the replay). */

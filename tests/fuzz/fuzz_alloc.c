@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_alloc.c - the frame allocator (ram.h, and the same
  * allocator behind the mm_hal / paging_handler / memory_if vtables and
  * PhysFrame) against a model: one state per frame. Single frames,

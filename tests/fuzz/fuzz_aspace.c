@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_aspace.c - the guest address space (aspace.h) on every
  * stage-2 format: map_linear / map_alloc / map_identity / unmap / clear,
  * guest reads and writes (plain and volatile), translate and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_image.c - physim_ram_load on arbitrary files. The harness
  * decides from the image layout (lib/ram_image.c, version 1) whether a file is
  * a valid image; the loader must load exactly the valid ones (-EINVAL for the

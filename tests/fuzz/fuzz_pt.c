@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_pt.c - page-table operations (map, map_ex, map_region,
  * map_region_cb, unmap, unmap_region, protect, protect_region, remap, query,
  * walk, probe, hardware A/D updates by the walker) on every format and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_walk.c - the architectural walker on arbitrary table
  * memory (hostile guest tables: cycles, self-references, reserved bits,
  * pointers outside memory) for every format and for every stage-1 over

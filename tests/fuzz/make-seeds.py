@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """tests/fuzz/make-seeds.py - writes the hand-made seed files of the fuzz
 corpora (corpus/<harness>/seed-*): one start per format and mode, laid out
 as each harness decodes its input. Deterministic; run it again after a

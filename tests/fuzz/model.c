@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/model.c - format facts and the reference page model shared by
  * the page-table and address-space harnesses (see model.h). */
 #include "model.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/model.h - facts about a page-table format that the harnesses
  * need (page sizes, accepted flag combinations, address arenas) and a
  * reference model of a table's leaves: a sorted list of pages. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/fuzz/standalone.c - a driver that runs a fuzz harness without
  * libFuzzer: every file named on the command line (a directory: every file
  * in it, in name order) is passed once to LLVMFuzzerTestOneInput; with no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/qemu/mutate.c - descriptor mutations for the QEMU differential test:
  * raw bit changes to descriptors physim wrote, so that the walker is
  * compared with QEMU on encodings the engine never produces (invalid,

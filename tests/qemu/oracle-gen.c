@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/qemu/oracle-gen.c - the physim side of the QEMU differential test:
  * builds random page tables of one format (or a stage-1 table nested over a
  * stage-2 table) in simulated RAM, saves the RAM image for QEMU to load, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tests/qemu/oracle-gen.h - what oracle-gen.c and mutate.c share: the seeded
  * random numbers and the descriptor mutations. */
 #ifndef ORACLE_GEN_H

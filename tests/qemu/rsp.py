@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """tests/qemu/rsp.py - a small client for the gdb remote serial protocol, as
 QEMU's gdbstub speaks it over a unix socket: target description, register
 read/write, physical memory writes, single steps and pipelined monitor

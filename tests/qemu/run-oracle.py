@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """tests/qemu/run-oracle.py - differential test of physim's translation
 against QEMU's page walk, for one table format (or a stage-1 format nested
 over a stage-2 format).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/physim-bench/physim-bench.c - benchmarks of physim's hot paths (frame
  * allocation, RAM setup, page-table map / query / unmap, translation walks and
  * the TLB), each measured side by side with a familiar peer. */

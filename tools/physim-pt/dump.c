@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/physim-pt/dump.c - `physim-pt dump`: the mappings of a table as merged
  * ranges (after Linux's ptdump), or the table tree as a Graphviz graph. */
 #include "physim-pt.h"

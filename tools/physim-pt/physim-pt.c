@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/physim-pt/physim-pt.c - command-line front end to physim's page-table
  * engine: list formats, build a table from a spec into a RAM image, query and
  * dump a table inside an image. Exit status: 0 success, 2 bad input, 1 out of

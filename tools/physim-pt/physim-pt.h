@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/physim-pt/physim-pt.h - what the parts of the physim-pt tool share:
  * error exits, number / flag syntax, the spec file, and the table reader. */
 #ifndef PHYSIM_PT_TOOL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/physim-pt/reader.c - opening a page table that lives inside a RAM
  * image, for `physim-pt query` and `physim-pt dump`. */
 #include "physim-pt.h"

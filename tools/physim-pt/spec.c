@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/physim-pt/spec.c - the spec file `physim-pt build` reads: one
  * operation per line, '#' starts a comment. Syntax in physim-pt.h and in
  * `physim-pt build --help`. */

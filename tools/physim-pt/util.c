@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/physim-pt/util.c - physim-pt's error exits and the syntax of numbers,
  * sizes and flag letters shared by the command line and spec files. */
 #include "physim-pt.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/physim-pt/walk.c - the walker side of physim-pt: --ctl NAME=VALUE
  * parsing and the output lines of `query` with access options and of
  * `nested`. */
