@@ -12,6 +12,7 @@
  *   every area, LINEAR ones included: that is why MMIO gives -EFAULT there. */
 #include "bitops.h"
 #include "physim-priv.h"
+#include "guest-mem-priv.h"
 #include <physim/aspace.h>
 
 #include <stdatomic.h>
@@ -997,40 +998,6 @@ static bool volatile_args_ok(unsigned width, uint64_t gpa)
 	return (width == 1 || width == 2 || width == 4 || width == 8) && gpa % width == 0;
 }
 
-/* One access of `width` bytes at p (naturally aligned in guest-physical
- * space; the host pointer of a frame is assumed page aligned as well). */
-static uint64_t load_volatile(const uint8_t *p, unsigned width)
-{
-	switch (width) {
-	case 1:
-		return *(const volatile uint8_t *)p;
-	case 2:
-		return *(const volatile uint16_t *)(const void *)p;
-	case 4:
-		return *(const volatile uint32_t *)(const void *)p;
-	default:
-		return *(const volatile uint64_t *)(const void *)p;
-	}
-}
-
-static void store_volatile(uint8_t *p, unsigned width, uint64_t v)
-{
-	switch (width) {
-	case 1:
-		*(volatile uint8_t *)p = (uint8_t)v;
-		break;
-	case 2:
-		*(volatile uint16_t *)(void *)p = (uint16_t)v;
-		break;
-	case 4:
-		*(volatile uint32_t *)(void *)p = (uint32_t)v;
-		break;
-	default:
-		*(volatile uint64_t *)(void *)p = v;
-		break;
-	}
-}
-
 int physim_guest_read_volatile(struct physim_aspace *as, physim_gpa_t gpa, unsigned width,
 			       uint64_t *value)
 {
@@ -1043,7 +1010,7 @@ int physim_guest_read_volatile(struct physim_aspace *as, physim_gpa_t gpa, unsig
 	if (rc == 0 && (uintptr_t)p % width != 0)
 		rc = -EFAULT; /* a HAL whose frames are not aligned in host memory */
 	if (rc == 0)
-		*value = load_volatile(p, width);
+		*value = physim_load_volatile(p, width);
 	return rc;
 }
 
@@ -1060,7 +1027,7 @@ int physim_guest_write_volatile(struct physim_aspace *as, physim_gpa_t gpa, unsi
 		rc = -EFAULT;
 	if (rc != 0)
 		return rc;
-	store_volatile(p, width, value);
+	physim_store_volatile(p, width, value);
 	dirty_set_range(as, gpa, width);
 	return 0;
 }

@@ -140,6 +140,47 @@ PHYSIM_API int physim_guest_read_volatile(struct physim_aspace *as, physim_gpa_t
 PHYSIM_API int physim_guest_write_volatile(struct physim_aspace *as, physim_gpa_t gpa,
 					   unsigned width, uint64_t value);
 
+/* ---- guest memory accessor over any translation ----
+ * axaddrspace's GuestMemoryAccessor for code that keeps its own tables (a
+ * port's stage-2 code, a translation through physim_translate, a test
+ * double): the caller supplies translate_and_get_limit, physim does the
+ * copying. Unlike physim_guest_read/write above nothing is populated and no
+ * permission is checked: the callback decides what is reachable.
+ *
+ * translate(ctx, gpa, &hpa, &limit): 0 with the host-physical address of the
+ * byte at gpa and how many bytes from there on the callback vouches for
+ * (at least 1; the seed's "accessible size", which its AddrSpace gives as
+ * the end of the area), or a negative errno. Host frames need not be
+ * contiguous: the accessor asks again at every 4 KiB boundary of the guest
+ * address and of the host address and where the limit ends, and reaches
+ * each frame through mm->phys_to_virt (NULL there: -EFAULT, e.g. MMIO).
+ *
+ * Errors: -EINVAL for a NULL accessor, callback or mm, a NULL buffer with a
+ * length, or a volatile width other than 1/2/4/8 or not naturally aligned;
+ * the callback's own negative errno, returned unchanged; -EFAULT when
+ * [gpa, gpa + len) wraps, the callback breaks its contract (limit 0, a
+ * positive return, hpa + limit wraps), a frame is not host memory, or a
+ * volatile access would straddle two host frames. Every piece is translated
+ * before any byte is copied, so a failing call copies nothing (provided the
+ * translation does not change during the call). */
+typedef int (*physim_translate_limit_fn)(void *ctx, uint64_t gpa, physim_hpa_t *hpa,
+					 uint64_t *limit);
+
+struct physim_guest_accessor {
+	physim_translate_limit_fn translate;
+	void *ctx;
+	const struct physim_mm_hal *mm; /* its phys_to_virt reaches host memory */
+};
+
+PHYSIM_API int physim_accessor_read(const struct physim_guest_accessor *acc, uint64_t gpa,
+				    void *buf, size_t len);
+PHYSIM_API int physim_accessor_write(const struct physim_guest_accessor *acc, uint64_t gpa,
+				     const void *buf, size_t len);
+PHYSIM_API int physim_accessor_read_volatile(const struct physim_guest_accessor *acc, uint64_t gpa,
+					     unsigned width, uint64_t *value);
+PHYSIM_API int physim_accessor_write_volatile(const struct physim_guest_accessor *acc, uint64_t gpa,
+					      unsigned width, uint64_t value);
+
 /* ---- dirty-page logging ----
  * One bit per 4 KiB guest page of the space. Writes through the accessor
  * mark pages; fetch also harvests hardware dirty bits the walker set in the
