@@ -11,10 +11,7 @@
 
 /* In the order --list prints their cases. */
 static const struct bench_area *const areas[] = {
-    &bench_area_alloc,
-    &bench_area_pt,
-    &bench_area_walk,
-    &bench_area_nested,
+    &bench_area_alloc, &bench_area_ram, &bench_area_pt, &bench_area_walk, &bench_area_nested,
 };
 
 static struct bench_list all;

@@ -278,9 +278,9 @@ static int nested_run_physim(struct nested_bench *b, uint64_t nops)
 /*
  * The limit of a 4-in-4 nested walk: the 24 descriptor loads the walk
  * makes, in its order, as one chain of dependent loads with the cheapest
- * arithmetic between them and no checks (as chain_loop, whose conventions
- * it shares: the address field of a descriptor is (d << pa_lshift) &
- * pa_mask, host = the direct map's offset). For each of the 4 stage-1
+ * arithmetic between them and no checks (as chain_loop in bench-pt.c,
+ * whose conventions it shares: the address field of a descriptor is
+ * (d << pa_lshift) & pa_mask, host = the direct map's offset). For each of the 4 stage-1
  * levels: the GPA of the stage-1 entry (table GPA + index) is walked through
  * stage 2 (4 loads, the first indexed from that GPA), the entry is loaded
  * from the host address found (1 load) and its address field is the next
@@ -294,7 +294,7 @@ static int nested_run_physim(struct nested_bench *b, uint64_t nops)
  * physim's walk fetches, in the same order (nested_trace_check).
  */
 /* A family's descriptor address field: (d << pa_lshift) & pa_mask, as in
- * chain_loop; both stages of a family share it (EPT bits 51:12, VMSAv8-64
+ * chain_loop (bench-pt.c); both stages of a family share it (EPT bits 51:12, VMSAv8-64
  * stage 2 bits 47:12, G-stage PPN). */
 struct chain_field {
 	unsigned pa_lshift;

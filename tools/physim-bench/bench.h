@@ -139,12 +139,13 @@ struct bench_area {
 };
 
 extern const struct bench_area bench_area_alloc;  /* bench-alloc.c */
+extern const struct bench_area bench_area_ram;	  /* bench-ram.c */
 extern const struct bench_area bench_area_pt;	  /* bench-pt.c */
 extern const struct bench_area bench_area_walk;	  /* bench-walk.c: walker and TLB */
 extern const struct bench_area bench_area_nested; /* bench-nested.c */
 
-/* Every area's cases, in the registered order; bench_cases_free releases
- * them. */
+/* Every area's cases, in the registered order (a failing area is named on
+ * stderr); bench_cases_free releases them. */
 int bench_cases_collect(const struct bench_case **cases, size_t *ncases);
 void bench_cases_free(void);
 
