@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* In the order --list prints their cases. */
+/* In the order --list prints their cases. A new area is a bench-<area>.c
+ * with its own table and struct bench_area, listed here, declared in bench.h
+ * and added to meson.build. */
 static const struct bench_area *const areas[] = {
     &bench_area_alloc, &bench_area_ram, &bench_area_pt, &bench_area_walk, &bench_area_nested,
 };
