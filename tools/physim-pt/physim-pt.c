@@ -2,7 +2,7 @@
 /* tools/physim-pt/physim-pt.c - command-line front end to physim's page-table
  * engine: list formats, build a table from a spec into a RAM image, query and
  * dump a table inside an image. Exit status: 0 success, 2 bad input, 1 the
- * host is out of memory (physim-pt.h, doc/man/physim-pt.1). */
+ * host is out of memory (physim-pt.h, docs/man/physim-pt.1). */
 #include "physim-pt.h"
 
 #include <getopt.h>
