@@ -22,9 +22,17 @@ def header_names(incdir):
 
 
 def map_names(mapfile):
+    """The names of every version node's global: list (docs/versioning.md:
+    each minor release that adds functions adds a node)."""
     text = re.sub(r"/\*.*?\*/", "", Path(mapfile).read_text(), flags=re.S)
-    glob = text.split("global:", 1)[1].split("local:", 1)[0]
-    return {n.strip() for n in glob.split(";") if n.strip()}
+    names = set()
+    for node in re.finditer(r"\{(.*?)\}", text, re.S):
+        body = node.group(1)
+        if "global:" not in body:
+            continue
+        glob = body.split("global:", 1)[1].split("local:", 1)[0]
+        names |= {n.strip() for n in glob.split(";") if n.strip()}
+    return names
 
 
 def lib_names(nm, lib):
@@ -35,7 +43,9 @@ def lib_names(nm, lib):
         parts = line.split()
         if len(parts) == 3 and parts[1] in "TtDdBbRr":
             names.add(parts[2].split("@")[0])
-    return {n for n in names if n != "PHYSIM_0"}
+    # the version nodes themselves (PHYSIM_0, PHYSIM_0.2, ...) show up as
+    # absolute symbols
+    return {n for n in names if not re.fullmatch(r"PHYSIM_[0-9.]+", n)}
 
 
 def report(what, a, b):

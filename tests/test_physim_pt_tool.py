@@ -9,15 +9,22 @@ Every expected answer below is written out by hand from the spec it belongs
 to (and, for raw descriptors, from the architecture manual's bit layout); the
 tool's output is never fed back as an expectation.
 
-usage: test_physim_pt_tool.py PATH/TO/physim-pt
+--version is checked against VERSION (meson's project version), --json
+output is parsed with the json module and compared with the same hand-written
+answers as the text output.
+
+usage: test_physim_pt_tool.py PATH/TO/physim-pt VERSION
 """
+import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
 
 TOOL = sys.argv[1]
+VERSION = sys.argv[2]
 TMP = tempfile.mkdtemp(prefix="physim-pt-test-")
 failures = []
 checks = 0
@@ -36,8 +43,9 @@ def check(cond, msg):
     return cond
 
 
-def run(*args):
-    p = subprocess.run([TOOL, *args], capture_output=True, text=True, timeout=120)
+def run(*args, preexec_fn=None):
+    p = subprocess.run([TOOL, *args], capture_output=True, text=True, timeout=120,
+                       preexec_fn=preexec_fn)
     if p.returncode < 0:
         fail(f"{' '.join(args)}: killed by signal {-p.returncode}")
     return p
@@ -568,7 +576,8 @@ def test_bad_input():
     expect_bad(["build", "--format", "sv39", "--ram-size", "0x", "--spec", good,
                 "--image", img], "bad --ram-size", "hex without digits")
     expect_bad(["build", "--format", "sv39", "--ram-size", "99999999999999999999",
-                "--spec", good, "--image", img], "bad --ram-size", "number overflow")
+                "--spec", good, "--image", img],
+               "--ram-size value '99999999999999999999' out of range", "number overflow")
     expect_bad(["build", "--format", "sv39", "--ram-size", "16T", "--ram-base", "0xfffffffffffff000",
                 "--spec", good, "--image", img], "RAM base", "RAM wraps")
     expect_bad(["build", "--format", "sv39", "--ram-base", "0x80000800", "--spec", good,
@@ -612,12 +621,43 @@ def test_bad_input():
         ("write32 0x80000000 0x100000000", "does not fit in 32 bits"),
         ("write32 0x80000000", "wrong number of arguments"),
         ("map 0x3000 0x1000 4K rw arch=0x1", "cannot express"),
+        # a number too large is out of range, not an unknown word
+        ("map 0x3000 0x1000 4K rw arch=999999999999999999999",
+         "arch bits 'arch=999999999999999999999' out of range (more than 64 bits)"),
+        ("map 0x3000 0x1000 4K rw arch=0x1zz", "bad arch bits 'arch=0x1zz'"),
+        ("map 0x100000000000000000 0x1000 4K rw",
+         "virtual address '0x100000000000000000' out of range"),
+        # unmap VA SIZE and protect refuse a range with nothing mapped, as
+        # unmap VA does (the spec maps only 0x1000)
+        ("unmap 0x100000 0x2000", "nothing is mapped in [0x100000, 0x102000)"),
+        ("protect 0x100000 0x2000 r", "nothing is mapped in [0x100000, 0x102000)"),
+        ("protect 0x2000 0x1000 r", "nothing is mapped in [0x2000, 0x3000)"),
     ]
     for i, (line, needle) in enumerate(bad_lines):
         # two good lines first, so the bad one is line 4 (after a comment)
         spec = write_spec(f"bad{i}.spec", "# header\nmap 0x1000 0x1000 4K rw\n\n" + line + "\n")
         expect_bad(b + ["--spec", spec], f"bad{i}.spec:4: ", f"spec line {line!r} (line no.)")
         expect_bad(b + ["--spec", spec], needle, f"spec line {line!r}")
+    # binary bytes in a spec come back escaped, never raw
+    for i, (raw, shown) in enumerate([(b"frob\x01\x1b[31m\xff", "frob\\x01\\x1b[31m\\xff"),
+                                      (b"map 0x1000 0x1000 4K rw \x7f\x80",
+                                       "unknown option '\\x7f\\x80'")]):
+        with open(path(f"binary{i}.spec"), "wb") as f:
+            f.write(b"map 0x1000 0x1000 4K rw\n" + raw + b"\n")
+        p = subprocess.run([TOOL, *b, "--spec", path(f"binary{i}.spec")], capture_output=True,
+                           timeout=60)
+        err = p.stderr
+        check(p.returncode == 2 and err.count(b"\n") == 1
+              and all(0x20 <= c < 0x7f for c in err.rstrip(b"\n"))
+              and shown.encode() in err, f"binary spec {raw!r}: rc={p.returncode} {err!r}")
+    # holes inside a range that maps something are fine for unmap and protect
+    spec = write_spec("holes.spec", "map 0x1000 0x1000 4K rw\nmap 0x3000 0x3000 4K rw\n"
+                      "protect 0x0 0x10000 r\nunmap 0x2000 0x2000\n")
+    p = run(*b, "--spec", spec)
+    check(p.returncode == 0 and p.stderr == "", f"holes: {p.returncode} {p.stderr!r}")
+    p = run("query", "--format", "x86_64-4l", "--image", path("bad.img"),
+            "--root", p.stdout.strip()[5:], "0x1000", "0x3000")
+    check(p.stdout == "0x1000 0x1000 4K r\n0x3000 unmapped\n", f"holes query: {p.stdout!r}")
     # a second map over the first page
     spec = write_spec("dup.spec", "map 0x1000 0x1000 4K rw\nmap 0x1000 0x2000 4K rw\n")
     expect_bad(b + ["--spec", spec], "dup.spec:2: map: something is already mapped",
@@ -629,6 +669,8 @@ def test_bad_input():
 
     # query / dump inputs
     expect_bad(q + ["0x12g4"], "bad VA '0x12g4'", "bad VA")
+    expect_bad(q + ["0x1ffffffffffffffff"], "VA '0x1ffffffffffffffff' out of range",
+               "VA above 64 bits")
     expect_bad(q + ["0x800000000000"], "outside x86_64-4l's 48-bit", "non-canonical VA")
     rq = ["query", "--format", "x86_64-4l", "--image", img, "0x1000"]
     expect_bad(rq + ["--root", hex(int(root, 16) + 0x800)], "not aligned", "root not aligned")
@@ -865,8 +907,154 @@ def test_nested():
     check(p.returncode == 0 and p.stdout.startswith("usage: physim-pt nested"), "nested --help")
 
 
+# ---------------------------------------------------------------------------
+# --version, exit status 1, --json
+
+
+def test_version():
+    want = f"physim-pt (physim) {VERSION}\n"
+    for args in (["--version"], ["formats", "--version"], ["query", "--version"],
+                 ["nested", "--version"]):
+        p = run(*args)
+        check(p.returncode == 0 and p.stdout == want and p.stderr == "",
+              f"{args}: {p.returncode} {p.stdout!r} (want {want!r})")
+    p = run("--help")
+    check("--version" in p.stdout and "-h, --help" in p.stdout, "--help lists --version")
+
+
+def limit_address_space():
+    """The child may map at most 1 GiB: a 4 GiB RAM is refused by the host."""
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def test_exit_status():
+    """Exit 1 when the host refuses memory, 2 for bad input (manual page)."""
+    spec = write_spec("one.spec", "map 0x1000 0x1000 4K rw\n")
+    p = run("build", "--format", "x86_64-4l", "--ram-size", "4G", "--spec", spec,
+            "--image", path("huge.img"), preexec_fn=limit_address_space)
+    lines = p.stderr.splitlines()
+    check(p.returncode == 1 and len(lines) == 1 and "the host refuses a RAM" in lines[0],
+          f"RAM refused by the host: rc={p.returncode} {p.stderr!r} (want exit 1)")
+    check(not os.path.exists(path("huge.img")), "a refused build wrote an image")
+    # the simulated RAM is too small for the spec's tables: the user's input
+    p = run("build", "--format", "x86_64-4l", "--ram-size", "4K", "--spec", spec,
+            "--image", path("small.img"))
+    check(p.returncode == 2 and "RAM is full" in p.stderr, f"RAM full: rc={p.returncode}")
+
+
+def parse_json_lines(p, what):
+    check(p.returncode == 0 and p.stderr == "", f"{what}: rc={p.returncode} {p.stderr!r}")
+    objs = []
+    for line in p.stdout.splitlines():
+        try:
+            objs.append(json.loads(line))
+        except ValueError as e:
+            fail(f"{what}: not one JSON object per line: {line!r}: {e}")
+    return objs
+
+
+def size_value(text):
+    """'4K' -> 4096 (the tool's size notation, parsed here independently)."""
+    units = {"K": 10, "M": 20, "G": 30, "T": 40}
+    return int(text[:-1]) << units[text[-1]] if text[-1] in units else int(text)
+
+
+def test_json_formats():
+    objs = parse_json_lines(run("formats", "--json"), "formats --json")
+    got = {o["name"]: o for o in objs}
+    check(len(objs) == len(FORMATS) == len(got), f"formats --json: {len(objs)} objects")
+    for name, (levels, va, pa, pages, root) in FORMATS.items():
+        o = got.get(name, {})
+        want = (int(levels), int(va), int(pa), [size_value(x) for x in pages.split(",")],
+                size_value(root))
+        have = (o.get("levels"), o.get("va_bits"), o.get("pa_bits"), o.get("page_sizes"),
+                o.get("root_bytes"))
+        check(have == want, f"formats --json {name}: {have} != {want}")
+    # stage 2 exactly for EPT, Arm stage 2 and the RISC-V x4 G-stage formats
+    s2 = {n for n, o in got.items() if o.get("stage2")}
+    check(s2 == {"ept-4l", "ept-5l", "aarch64-s2-4k-40", "aarch64-s2-4k-48", "sv39x4",
+                 "sv48x4", "sv57x4", "sv32x4"}, f"stage-2 formats {sorted(s2)}")
+    check(got.get("x86_64-4l", {}).get("sign_extended") is True
+          and got.get("ept-4l", {}).get("sign_extended") is False, "sign_extended")
+    objs = parse_json_lines(run("formats", "--format", "sv48", "--json"), "formats sv48 --json")
+    check(len(objs) == 1, "formats --format --json: one object")
+    lv = [(x["level"], x["va_high"], x["va_low"], x["entries"], x["table_bytes"], x["leaf_size"])
+          for x in objs[0].get("level", [])] if objs else []
+    check(lv == [(3, 47, 39, 512, 4096, 512 << 30), (2, 38, 30, 512, 4096, 1 << 30),
+                 (1, 29, 21, 512, 4096, 2 << 20), (0, 20, 12, 512, 4096, 4096)],
+          f"sv48 levels {lv}")
+
+
+def test_json_query_dump():
+    root = build("x86_64-4l", X86_SPEC, "x86j")
+    if root is None:
+        return
+    vas = ["0x400123", "0x402000", "0x40000005", "0x600000", "0xffff800000000abc"]
+    objs = parse_json_lines(run("query", "--format", "x86_64-4l", "--image", path("x86j.img"),
+                                "--root", hex(root), "--json", *vas), "query --json")
+    want = [{"va": "0x400123", "mapped": True, "pa": "0x200123", "size": 4096, "flags": "rwxu"},
+            {"va": "0x402000", "mapped": False},
+            {"va": "0x40000005", "mapped": True, "pa": "0x80000005", "size": 1 << 30,
+             "flags": "rw"},
+            {"va": "0x600000", "mapped": True, "pa": "0x10000000", "size": 4096, "flags": "r"},
+            {"va": "0xffff800000000abc", "mapped": True, "pa": "0xfee00abc", "size": 4096,
+             "flags": "rwd"}]
+    check(objs == want, f"query --json: {objs}")
+    # the walker's answers: a user write to the read-only user page faults
+    objs = parse_json_lines(run("query", "--format", "x86_64-4l", "--image", path("x86j.img"),
+                                "--root", hex(root), "--json", "--access", "w", "--user",
+                                "0x400123", "0x600000"), "walk --json")
+    check(objs[:1] == [{"va": "0x400123", "mapped": True, "pa": "0x200123", "size": 4096,
+                        "flags": "rwxu"}], f"walk --json mapped: {objs[:1]}")
+    # supervisor page, user access: #PF error code P|W|U = 7 (SDM 4.7)
+    check(objs[1:] == [{"va": "0x600000", "mapped": False,
+                        "fault": {"kind": "permission", "level": 1, "syndrome": "0x7"}}],
+          f"walk --json fault: {objs[1:]}")
+
+    objs = parse_json_lines(run("dump", "--format", "x86_64-4l", "--image", path("x86j.img"),
+                                "--root", hex(root), "--json"), "dump --json")
+    # the same ranges as X86_DUMP, read back from its text here
+    want = []
+    for line in X86_DUMP.splitlines():
+        m = re.match(r"0x(\w+)-0x(\w+) +(\w+)  (\S+)  -> 0x(\w+)  (\d+) x (\w+)$", line)
+        if m:
+            want.append({"va": hex(int(m[1], 16)), "end": hex(int(m[2], 16)),
+                         "size": size_value(m[3]), "flags": m[4].replace("-", "") or "-",
+                         "pa": hex(int(m[5], 16)), "pages": int(m[6]),
+                         "page_size": size_value(m[7]), "accessed": False, "dirty": False,
+                         "arch": "0x0"})
+    check(len(want) == 10 and objs[:-1] == want, f"dump --json ranges: {objs[:-1]}")
+    check(objs[-1:] == [{"total": True, "format": "x86_64-4l", "root": hex(root), "ranges": 10,
+                         "pages": 1031, "bytes": 1054740 << 10, "tables": 10}],
+          f"dump --json total: {objs[-1:]}")
+    expect_bad(["dump", "--format", "x86_64-4l", "--image", path("x86j.img"), "--root",
+                hex(root), "--json", "--dot"], "exclude each other", "--json with --dot")
+    expect_bad(["build", "--json"], "--json does not apply", "build --json")
+
+
+def test_json_nested():
+    s2root = build("ept-4l", NESTED, "nestedj", ram_size="2M")
+    if s2root is None:
+        return
+    p = run("nested", "--s1-format", "x86_64-4l", "--s1-root", "0x80100000", "--s2-format",
+            "ept-4l", "--s2-root", hex(s2root), "--image", path("nestedj.img"), "--json",
+            "0x123", "0x1123", "0x8000000000")
+    objs = parse_json_lines(p, "nested --json")
+    # the answers test_nested gives in text, from the same SDM tables
+    check(objs == [
+        {"va": "0x123", "mapped": True, "pa": "0x80180123", "size": 4096, "flags": "rwu",
+         "gpa": "0x1123"},
+        {"va": "0x1123", "mapped": False,
+         "fault": {"kind": "not-present", "level": 1, "syndrome": "0x181", "stage": 2,
+                   "gpa": "0x2123", "s1ptw": False}},
+        {"va": "0x8000000000", "mapped": False,
+         "fault": {"kind": "not-present", "level": 1, "syndrome": "0x81", "stage": 2,
+                   "gpa": "0x3000", "s1ptw": True}}], f"nested --json: {objs}")
+
+
 def main():
-    for t in (test_help, test_formats, test_x86_64, test_sv48, test_aarch64, test_armv7,
+    for t in (test_help, test_version, test_exit_status, test_json_formats,
+              test_json_query_dump, test_json_nested, test_formats, test_x86_64, test_sv48, test_aarch64, test_armv7,
               test_more_formats, test_x86_raw, test_sv48_raw, test_raw_write_placement,
               test_numbers, test_bad_input, test_walker_query, test_full_image, test_nested):
         before = len(failures)

@@ -69,7 +69,7 @@ static int parse_address(const char *s, uint64_t *out)
 
 int parse_size(const char *s, uint64_t *out)
 {
-	static const char units[] = "KMG"; /* 2^10, 2^20, 2^30 */
+	static const char units[] = "KMGT"; /* 2^10, 2^20, 2^30, 2^40 */
 	char *end;
 	uint64_t v;
 	if (parse_u64(s, &v, &end) != 0)
@@ -140,7 +140,7 @@ static int parse_range(const struct line_ctx *lc, const char *a, const char *s, 
 	if (parse_address(a, gpa) != 0)
 		return line_error(lc, "'%s' is not an address", a);
 	if (parse_size(s, size) != 0)
-		return line_error(lc, "'%s' is not a size (write e.g. 4096, 4K, 16M, 1G)", s);
+		return line_error(lc, "'%s' is not a size (write e.g. 4096, 4K, 16M, 1G, 1T)", s);
 	if (!physim_is_aligned(*gpa, PHYSIM_FRAME_SIZE))
 		return line_error(lc, "%s is not 4 KiB aligned", a);
 	if (*size == 0 || !physim_is_aligned(*size, PHYSIM_FRAME_SIZE))
@@ -347,13 +347,47 @@ static int check_image(const struct vm_config *cfg, uint64_t image_size, char *e
 			    (unsigned long long)cfg->image_gpa);
 }
 
+/* Host RAM that must exist before the guest runs: every populated ram
+ * region is backed frame by frame at once and every mmio region is claimed
+ * in place, plus the stage-2 root. A config that needs more than the host
+ * has is refused here, naming the line that no longer fits, instead of
+ * populating gigabytes before the allocator runs dry. (The rest of the
+ * stage-2 table and lazily touched pages come on top and can still run out
+ * at run time: that is exit status 1.) */
+static int check_host_fits(const struct vm_config *cfg, uint64_t host_size, uint64_t s2_root_bytes,
+			   char *err, size_t errlen)
+{
+	uint64_t need = 0;
+	for (size_t i = 0; i < cfg->nregions; i++) {
+		const struct vm_region *r = &cfg->region[i];
+		if (r->kind == REGION_RAM && !r->populate)
+			continue;
+		need += r->size; /* no overflow: regions are disjoint and below 2^45 */
+		if (need <= host_size && s2_root_bytes <= host_size - need)
+			continue;
+		char sz[32], hs[32], nd[32], rb[32];
+		return config_error(
+		    cfg->source, r->line, err, errlen,
+		    "%s region of %s does not fit in host RAM: %s %s and a %s "
+		    "stage-2 root, the host has %s (use lazy, or a larger --ram-size)",
+		    r->kind == REGION_RAM ? "populated ram" : "mmio", show_size(sz, r->size),
+		    need == r->size ? "it needs" : "with the regions before it the VM needs",
+		    show_size(nd, need), show_size(rb, s2_root_bytes), show_size(hs, host_size));
+	}
+	return 0;
+}
+
 int vm_config_check(const struct vm_config *cfg, uint64_t gpa_limit, uint64_t image_size,
-		    physim_hpa_t host_base, uint64_t host_size, char *err, size_t errlen)
+		    physim_hpa_t host_base, uint64_t host_size, uint64_t s2_root_bytes, char *err,
+		    size_t errlen)
 {
 	for (size_t i = 0; i < cfg->nregions; i++) {
 		int rc = check_region(cfg, i, gpa_limit, host_base, host_size, err, errlen);
 		if (rc != 0)
 			return rc;
 	}
-	return check_image(cfg, image_size, err, errlen);
+	int rc = check_image(cfg, image_size, err, errlen);
+	if (rc == 0)
+		rc = check_host_fits(cfg, host_size, s2_root_bytes, err, errlen);
+	return rc;
 }

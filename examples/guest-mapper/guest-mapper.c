@@ -105,12 +105,13 @@ int fail(const char *what, int rc)
 struct options {
 	const char *config; /* NULL: the built-in config */
 	const char *image;  /* NULL: as the config says */
-	bool help;
+	bool help, version;
 };
 
 static const char usage[] =
-    "usage: guest-mapper [--arch x86_64|aarch64|riscv64] [--ram SIZE] [--config FILE]\n"
-    "                    [--image FILE] [--quiet] [--help]\n"
+    "usage: guest-mapper [--arch x86_64|aarch64|riscv64] [--ram-size SIZE] [--config FILE]\n"
+    "                    [--image FILE] [--quiet]\n"
+    "       guest-mapper -h | --help | --version\n"
     "\n"
     "Builds the memory of one VM on simulated host RAM - RAM regions, an identity-\n"
     "mapped device region, a guest image and the guest's own page table inside guest\n"
@@ -120,7 +121,9 @@ static const char usage[] =
     "\n"
     "  --arch ARCH    x86_64 (EPT under x86-64 paging; the default), aarch64 (stage 2\n"
     "                 under VMSAv8-64 stage 1) or riscv64 (Sv48x4 G-stage under Sv48)\n"
-    "  --ram SIZE     host RAM at 0x80000000, with a K, M or G suffix (default 2G)\n"
+    "  --ram-size SIZE  host RAM at 0x80000000: a multiple of 4K from 4K to 1T,\n"
+    "                 decimal or 0x-hex with a K, M, G or T suffix (default 2G);\n"
+    "                 --ram is an old spelling of it\n"
     "  --config FILE  the VM's regions (default: built in; default.cfg shows it):\n"
     "                   ram   GPA SIZE populate|lazy\n"
     "                   mmio  GPA SIZE\n"
@@ -128,7 +131,12 @@ static const char usage[] =
     "                 and # comments\n"
     "  --image FILE   load FILE as the guest image instead of the configured one\n"
     "  --quiet        print only errors and the final verdict\n"
+    "  -h, --help     this text\n"
+    "  --version      print guest-mapper's version and exit\n"
     "\n"
+    "The whole configuration is checked before anything is built: a region that\n"
+    "cannot be placed, or populated RAM the host RAM cannot hold, is refused at\n"
+    "once with the file and line.\n"
     "Exit status: 0 success, 1 a step failed or a frame leaked, 2 bad option or config.\n";
 
 static int bad_option(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -160,11 +168,12 @@ static int option_value(struct machine *m, struct options *o, const char *name, 
 		m->arch = find_arch(v);
 		return m->arch ? EXIT_OK : bad_option("--arch: unknown architecture '%s'", v);
 	}
-	if (strcmp(name, "--ram") == 0) {
+	if (strcmp(name, "--ram-size") == 0 || strcmp(name, "--ram") == 0) {
 		if (parse_size(v, &m->ram_size) != 0 || m->ram_size == 0 ||
 		    m->ram_size > MAX_RAM_SIZE ||
 		    !physim_is_aligned(m->ram_size, PHYSIM_FRAME_SIZE))
-			return bad_option("--ram: '%s' is not a multiple of 4K from 4K to 1T", v);
+			return bad_option("%s: '%s' is not a multiple of 4K from 4K to 1T", name,
+					  v);
 		return EXIT_OK;
 	}
 	if (strcmp(name, "--config") == 0)
@@ -176,8 +185,9 @@ static int option_value(struct machine *m, struct options *o, const char *name, 
 
 static bool takes_value(const char *name)
 {
-	return strcmp(name, "--arch") == 0 || strcmp(name, "--ram") == 0 ||
-	       strcmp(name, "--config") == 0 || strcmp(name, "--image") == 0;
+	return strcmp(name, "--arch") == 0 || strcmp(name, "--ram-size") == 0 ||
+	       strcmp(name, "--ram") == 0 || strcmp(name, "--config") == 0 ||
+	       strcmp(name, "--image") == 0;
 }
 
 /* "--name value" and "--name=value". */
@@ -190,8 +200,10 @@ static int parse_options(int argc, char **argv, struct machine *m, struct option
 		snprintf(name, sizeof(name), "%.*s", (int)(len < 31 ? len : 31), argv[i]);
 		if (strcmp(argv[i], "--quiet") == 0) {
 			m->quiet = true;
-		} else if (strcmp(argv[i], "--help") == 0) {
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			o->help = true;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			o->version = true;
 		} else if (takes_value(name) && len == strlen(name)) {
 			const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
 			if (v == NULL)
@@ -303,7 +315,7 @@ static int load_vm_description(struct machine *m, const struct options *o)
 		rc = load_image(m, err, sizeof(err));
 	if (rc == 0)
 		rc = vm_config_check(&m->cfg, gpa_limit(m), m->image_size, PHYSIM_RAM_DEFAULT_BASE,
-				     m->ram_size, err, sizeof(err));
+				     m->ram_size, m->s2_info.root_bytes, err, sizeof(err));
 	if (rc == -ENOMEM)
 		snprintf(err, sizeof(err), "out of memory");
 	if (rc != 0)
@@ -371,6 +383,10 @@ int main(int argc, char **argv)
 	int status = parse_options(argc, argv, &m, &o);
 	if (status == EXIT_OK && o.help) {
 		fputs(usage, stdout);
+		return EXIT_OK;
+	}
+	if (status == EXIT_OK && o.version) {
+		printf("guest-mapper (physim) %s\n", physim_version());
 		return EXIT_OK;
 	}
 	if (status == EXIT_OK)

@@ -49,13 +49,18 @@ int vm_config_parse(const char *source, const char *dir, const char *text, struc
  * cannot be read). */
 int vm_config_load(const char *path, struct vm_config *cfg, char *err, size_t errlen);
 
-/* Checks that need the machine: regions overlapping or reaching gpa_limit,
- * MMIO outside host RAM (an identity mapping needs GPA == HPA), an image of
- * image_size bytes that does not fit in a RAM region. Same error convention. */
+/* Checks that need the machine, all made before anything is built: regions
+ * overlapping or reaching gpa_limit, MMIO outside host RAM (an identity
+ * mapping needs GPA == HPA), an image of image_size bytes that does not fit
+ * in a RAM region, populated RAM and MMIO (plus the stage-2 root of
+ * s2_root_bytes) that need more than the host_size bytes of host RAM. Same
+ * error convention. */
 int vm_config_check(const struct vm_config *cfg, uint64_t gpa_limit, uint64_t image_size,
-		    physim_hpa_t host_base, uint64_t host_size, char *err, size_t errlen);
+		    physim_hpa_t host_base, uint64_t host_size, uint64_t s2_root_bytes, char *err,
+		    size_t errlen);
 
-/* "512M", "4K", "0x1000", "1G": bytes; -EINVAL if malformed or too large. */
+/* "512M", "4K", "0x1000", "1G", "1T": bytes; -EINVAL if malformed or too
+ * large. */
 int parse_size(const char *s, uint64_t *out);
 
 /* ---- the guest's page-table memory (guest-paging.c) ---- */

@@ -6,15 +6,18 @@ config, the default run shows the numbers the manuals and a hand count give,
 and every bad option or config line is refused with exit status 2 and one
 line naming it.
 
-usage: test-guest-mapper.py GUEST_MAPPER SOURCE_DIR
+--version is checked against VERSION, meson's project version.
+
+usage: test-guest-mapper.py GUEST_MAPPER SOURCE_DIR VERSION
 """
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import time
 
-GM, SRC = sys.argv[1], sys.argv[2]
+GM, SRC, VERSION = sys.argv[1], sys.argv[2], sys.argv[3]
 ARCHES = ["x86_64", "aarch64", "riscv64"]
 failures = []
 
@@ -141,8 +144,13 @@ def test_configs():
         check("every frame came back" in out, f"sample.cfg on {arch}: verdict")
     rc, out, err = run("--quiet")
     check(rc == 0 and err == "" and len(out.splitlines()) == 1, "--quiet: one line")
-    rc, out, _ = run("--help")
-    check(rc == 0 and out.startswith("usage: guest-mapper"), "--help")
+    for opt in ("--help", "-h"):
+        rc, out, err = run(opt)
+        check(rc == 0 and out.startswith("usage: guest-mapper") and err == "", opt)
+    for args in (["--version"], ["--quiet", "--version"]):
+        rc, out, err = run(*args)
+        check(rc == 0 and out == f"guest-mapper (physim) {VERSION}\n" and err == "",
+              f"{args}: {rc} {out!r}")
 
 
 def test_images_and_odd_layouts(tmp):
@@ -164,7 +172,10 @@ def test_images_and_odd_layouts(tmp):
         f.write("ram 0x0 64M lazy\nimage 0x200000\n")
     for arch in ARCHES:
         expect_ok(["--arch", arch, "--config", cfg], f"lazy-only config on {arch}")
-    expect_ok(["--ram", "256M"], "--ram 256M (the device page at 0x88000000 still in it)")
+    expect_ok(["--ram-size", "256M"],
+              "--ram-size 256M (the device page at 0x88000000 still in it)")
+    expect_ok(["--ram", "256M", "--quiet"], "--ram, the old spelling of --ram-size")
+    expect_ok(["--ram-size=0x10000000", "--quiet"], "--ram-size=0x10000000")
     # Numbers: decimal (a leading 0 is not octal) or 0x hexadecimal.
     cfg = os.path.join(tmp, "decimal.cfg")
     with open(cfg, "w") as f:
@@ -216,6 +227,19 @@ BAD_CONFIGS = [
     ("ram 0x200000000000 4K lazy\nimage 0x200000000000\n",
      r"bad\.cfg:1: ram region ends at 0x200000000fff, above this VM's guest-physical limit"),
     ("ram 0x40000000 16M populate # " + "x" * 600 + "\n", r"bad\.cfg:1: line too long"),
+    # populated RAM the 2 GiB host cannot hold: refused before anything is
+    # built (T is a size suffix like K, M and G)
+    ("ram 0x40000000 4G populate\nimage 0x40000000\n",
+     r"bad\.cfg:1: populated ram region of 4 GiB does not fit in host RAM: it needs 4 GiB"),
+    ("ram 0x40000000 1T populate\nimage 0x40000000\n",
+     r"bad\.cfg:1: populated ram region of 1 TiB does not fit in host RAM"),
+    ("ram 0x40000000 1G populate\nmmio 0x90000000 4K\nram 0x100000000 1G populate\n"
+     "image 0x40000000\n",
+     r"bad\.cfg:3: populated ram region of 1 GiB does not fit in host RAM: with the regions "
+     r"before it the VM needs ~2 GiB and a 4 KiB stage-2 root, the host has 2 GiB"),
+    ("ram 0x40000000 1G populate\nmmio 0x80000000 1G\nimage 0x40000000\n",
+     r"bad\.cfg:2: mmio region of 1 GiB does not fit in host RAM: with the regions "
+     r"before it the VM needs 2 GiB and a 4 KiB stage-2 root"),
 ]
 
 
@@ -224,7 +248,14 @@ def test_bad_configs(tmp):
     for text, pattern in BAD_CONFIGS:
         with open(cfg, "w") as f:
             f.write(text)
+        start = time.monotonic()
         expect_bad(["--config", cfg], pattern, f"config {text[:40]!r}")
+        # checked up front: no config error takes long (4G populate took 32 s)
+        check(time.monotonic() - start < 5, f"config {text[:40]!r}: slow refusal")
+    # lazy RAM larger than the host is fine: only touched pages take frames
+    with open(cfg, "w") as f:
+        f.write("ram 0x40000000 1G populate\nram 0x100000000 1T lazy\nimage 0x40000000\n")
+    expect_ok(["--config", cfg, "--quiet"], "1 GiB populated + 1 TiB lazy on a 2 GiB host")
     with open(cfg, "wb") as f:
         f.write(b"ram 0x0 4K lazy\0\n")
     expect_bad(["--config", cfg], r"bad\.cfg: cannot read: not a text file", "NUL in a config")
@@ -252,10 +283,18 @@ def test_bad_options():
     expect_bad(["--arch", "mips"], r"--arch: unknown architecture 'mips'", "bad arch")
     expect_bad(["--arch=ppc"], r"--arch: unknown architecture 'ppc'", "bad arch with =")
     expect_bad(["--arch"], r"--arch needs a value", "missing value")
-    expect_bad(["--ram", "12Q"], r"--ram: '12Q' is not", "bad --ram")
-    expect_bad(["--ram", "0"], r"--ram: '0' is not", "zero --ram")
-    expect_bad(["--ram", "2T"], r"--ram: '2T' is not", "--ram with an unknown suffix")
-    expect_bad(["--ram", "2048G"], r"--ram: '2048G' is not", "--ram above 1T")
+    expect_bad(["--ram-size", "12Q"], r"--ram-size: '12Q' is not", "bad --ram-size")
+    expect_bad(["--ram-size", "0"], r"--ram-size: '0' is not", "zero --ram-size")
+    expect_bad(["--ram-size", "2T"], r"--ram-size: '2T' is not a multiple of 4K from 4K to 1T",
+               "--ram-size above 1T")
+    expect_bad(["--ram-size", "2048G"], r"--ram-size: '2048G' is not", "--ram-size above 1T")
+    expect_bad(["--ram", "12Q"], r"--ram: '12Q' is not", "bad --ram (old spelling)")
+    expect_bad(["-x"], r"unknown option '-x'", "unknown short option")
+    # 1T is the largest RAM, and T a suffix: accepted (--version stops before any RAM)
+    rc, out, err = run("--ram-size", "1T", "--version")
+    check(rc == 0 and err == "", f"--ram-size 1T: {rc} {err!r}")
+    rc, out, err = run("--ram-size", "1024G", "--version")
+    check(rc == 0 and err == "", f"--ram-size 1024G: {rc} {err!r}")
 
 
 def main():

@@ -2,13 +2,15 @@
 /* examples/hal-consumer - the smallest complete program written against
  * physim's HAL interfaces: it takes the vtables from a simulated RAM once,
  * then only uses hal.h, frame.h and clock.h, as code written for a real
- * hypervisor's HAL would. Exits 1 if anything fails or a frame leaks. */
+ * hypervisor's HAL would. Exits 1 if anything fails or a frame leaks, 2 on
+ * an argument other than -h, --help or --version (it takes no options). */
 #include <physim/ram.h> /* only to create the RAM and take its HALs */
 #include <physim/hal.h>
 #include <physim/frame.h>
 #include <physim/clock.h>
 
 #include <stdio.h>
+#include <string.h>
 
 #define RAM_BASE  UINT64_C(0x80000000)
 #define RAM_SIZE  (UINT64_C(64) << 20)
@@ -134,8 +136,33 @@ static int run(const struct physim_mm_hal *ram_mm, const struct physim_paging_ha
 	return rc;
 }
 
-int main(void)
+/* -h / --help / --version answer and exit 0; nothing else is an option.
+ * Returns -1 to go on with the demonstration. */
+static int handle_args(int argc, char **argv)
 {
+	if (argc < 2)
+		return -1;
+	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		printf("usage: hal-consumer [-h | --help | --version]\n\n"
+		       "Takes the HAL vtables of 64 MiB of simulated RAM and uses only them:\n"
+		       "frames, a fixed region, a clock. Exit status: 0 done and every frame\n"
+		       "came back, 1 something failed or leaked, 2 a bad argument.\n");
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("hal-consumer (physim) %s\n", physim_version());
+		return 0;
+	}
+	fprintf(stderr, "hal-consumer: unknown argument '%s' (try --help)\n", argv[1]);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	int status = handle_args(argc, argv);
+	if (status >= 0)
+		return status;
+
 	/* The only RAM-specific part: make the memory and take its HALs. */
 	struct physim_ram *ram;
 	int rc = physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE},

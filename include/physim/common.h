@@ -60,6 +60,12 @@ PHYSIM_API void physim_set_log(physim_log_fn fn, void *ctx, enum physim_log_leve
 /* Name of a level ("error", "warn", ...). */
 PHYSIM_API const char *physim_log_level_name(enum physim_log_level level);
 
+/* The version of the library actually loaded, "MAJOR.MINOR.PATCH" (static,
+ * never NULL). It equals PHYSIM_VERSION_STRING of <physim/version.h> when
+ * the program runs with the library it was compiled against; a program can
+ * compare the two to notice that it was not. */
+PHYSIM_API const char *physim_version(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@
 #ifndef PHYSIM_PHYSIM_H
 #define PHYSIM_PHYSIM_H
 
+#include <physim/version.h>
 #include <physim/common.h>
 #include <physim/addr.h>
 #include <physim/hal.h>

@@ -26,6 +26,7 @@ struct options {
 static void usage(void)
 {
 	printf("usage: physim-bench [--quick] [--json] [--filter SUBSTR] [--reps N] [--list]\n"
+	       "       physim-bench -h | --help | --version\n"
 	       "\n"
 	       "Times physim's hot paths against peers (glibc, mmap, memset, dependent-load\n"
 	       "chains standing for the memory a walk must read), interleaved,\n"
@@ -37,7 +38,11 @@ static void usage(void)
 	       "  --filter SUBSTR  only cases whose name or group contains SUBSTR\n"
 	       "  --reps N         timed batches per case (1..%u; default 11, quick 5)\n"
 	       "  --list           print the case names and exit\n"
-	       "  --help           this text\n",
+	       "  -h, --help       this text\n"
+	       "  --version        print physim-bench's version and exit\n"
+	       "\n"
+	       "Exit status: 0 done, 1 a case failed (the others still run) or the host\n"
+	       "refused memory, 2 bad option. The manual page physim-bench(1) has more.\n",
 	       MAX_REPS);
 }
 
@@ -88,6 +93,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 			o->list = true;
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage();
+			exit(0);
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("physim-bench (physim) %s\n", physim_version());
 			exit(0);
 		} else if ((v = option_value(argc, argv, &i, "--filter")) != NULL) {
 			o->filter = v;

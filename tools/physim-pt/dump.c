@@ -41,6 +41,7 @@ _Noreturn static void walk_failed(int rc)
 
 struct merger {
 	FILE *out;
+	bool json;
 	int vaw, paw; /* hex digits for VAs and PAs */
 	bool have;
 	struct physim_pt_mapping first; /* first page of the current range */
@@ -58,11 +59,29 @@ static bool extends(const struct merger *g, const struct physim_pt_mapping *m)
 	       m->dirty == f->dirty;
 }
 
-/* 0x0000000000400000-0x0000000000600000      2M  rwxu--  -> 0x0000000000200000  512 x 4K */
-static void flush_range(struct merger *g)
+/* {"va":"0x400000","end":"0x600000","size":2097152,"flags":"rwxu","pa":"0x200000",
+ *  "pages":512,"page_size":4096,"accessed":false,"dirty":false,"arch":"0x0"} */
+static void print_range_json(const struct merger *g)
 {
-	if (!g->have)
-		return;
+	const struct physim_pt_mapping *f = &g->first;
+	uint64_t len = g->npages * f->size;
+	char fl[8];
+	fprintf(g->out, "{\"va\":\"0x%" PRIx64 "\"", f->va);
+	json_key_hex(g->out, "end", f->va + len);
+	json_key_u64(g->out, "size", len);
+	json_key_str(g->out, "flags", flags_str(f->flags, fl));
+	json_key_hex(g->out, "pa", f->pa);
+	json_key_u64(g->out, "pages", g->npages);
+	json_key_u64(g->out, "page_size", f->size);
+	json_key_bool(g->out, "accessed", f->accessed);
+	json_key_bool(g->out, "dirty", f->dirty);
+	json_key_hex(g->out, "arch", f->arch);
+	fputs("}\n", g->out);
+}
+
+/* 0x0000000000400000-0x0000000000600000      2M  rwxu--  -> 0x0000000000200000  512 x 4K */
+static void print_range_text(const struct merger *g)
+{
 	const struct physim_pt_mapping *f = &g->first;
 	uint64_t len = g->npages * f->size;
 	char sz[32], pg[32], fl[8] = "------";
@@ -79,6 +98,17 @@ static void flush_range(struct merger *g)
 	if (f->arch != 0)
 		fprintf(g->out, "  arch=0x%" PRIx64, f->arch);
 	fputc('\n', g->out);
+}
+
+static void flush_range(struct merger *g)
+{
+	if (!g->have)
+		return;
+	uint64_t len = g->npages * g->first.size;
+	if (g->json)
+		print_range_json(g);
+	else
+		print_range_text(g);
 	g->nranges++;
 	g->total_pages += g->npages;
 	g->total_bytes += len;
@@ -121,6 +151,20 @@ static int count_table(void *ctx, uint64_t va, uint64_t span, unsigned level, ph
 	return 0;
 }
 
+/* Every leaf through the merger, then the number of tables. */
+static uint64_t merge_all(struct table_view *v, struct merger *g)
+{
+	int rc = walk_all(v, &(struct physim_pt_walk_ops){.leaf = merge_leaf}, g);
+	flush_range(g);
+	if (rc != 0)
+		walk_failed(rc);
+	struct table_count tc = {.root_level = v->info.levels - 1};
+	rc = walk_all(v, &(struct physim_pt_walk_ops){.table = count_table}, &tc);
+	if (rc != 0)
+		walk_failed(rc);
+	return tc.n;
+}
+
 void dump_ranges(struct table_view *v, FILE *out)
 {
 	struct merger g = {
@@ -128,17 +172,25 @@ void dump_ranges(struct table_view *v, FILE *out)
 	fprintf(out, "# %s table at 0x%" PRIx64 " (%s)\n", v->info.name, v->root,
 		v->info.description);
 	fprintf(out, "# VA range  size  flags(rwxudc)  -> PA  pages\n");
-	int rc = walk_all(v, &(struct physim_pt_walk_ops){.leaf = merge_leaf}, &g);
-	flush_range(&g);
-	if (rc != 0)
-		walk_failed(rc);
-	struct table_count tc = {.root_level = v->info.levels - 1};
-	rc = walk_all(v, &(struct physim_pt_walk_ops){.table = count_table}, &tc);
-	if (rc != 0)
-		walk_failed(rc);
+	uint64_t ntables = merge_all(v, &g);
 	char sz[32];
 	fprintf(out, "# %" PRIu64 " ranges, %" PRIu64 " pages, %s mapped, %" PRIu64 " tables\n",
-		g.nranges, g.total_pages, size_str(g.total_bytes, sz, sizeof(sz)), tc.n);
+		g.nranges, g.total_pages, size_str(g.total_bytes, sz, sizeof(sz)), ntables);
+}
+
+/* The totals line: {"total":true,"format":...,"root":...,"ranges":N,...}. */
+void dump_json(struct table_view *v, FILE *out)
+{
+	struct merger g = {.out = out, .json = true};
+	uint64_t ntables = merge_all(v, &g);
+	fputs("{\"total\":true", out);
+	json_key_str(out, "format", v->info.name);
+	json_key_hex(out, "root", v->root);
+	json_key_u64(out, "ranges", g.nranges);
+	json_key_u64(out, "pages", g.total_pages);
+	json_key_u64(out, "bytes", g.total_bytes);
+	json_key_u64(out, "tables", ntables);
+	fputs("}\n", out);
 }
 
 /* ---- Graphviz ---- */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* tools/physim-pt/physim-pt.c - command-line front end to physim's page-table
  * engine: list formats, build a table from a spec into a RAM image, query and
- * dump a table inside an image. Exit status: 0 success, 2 bad input, 1 out of
- * memory. */
+ * dump a table inside an image. Exit status: 0 success, 2 bad input, 1 the
+ * host is out of memory (physim-pt.h, docs/man/physim-pt.1). */
 #include "physim-pt.h"
 
 #include <getopt.h>
@@ -12,6 +12,7 @@
 
 static const char usage_main[] =
     "usage: physim-pt COMMAND [OPTIONS]\n"
+    "       physim-pt --help | --version\n"
     "\n"
     "Build, inspect and query page tables of every format physim knows, kept in\n"
     "RAM images (the simulated RAM's raw bytes plus a trailer; see ram.h).\n"
@@ -23,16 +24,22 @@ static const char usage_main[] =
     "  dump      print a table's mappings as merged ranges, or as a Graphviz graph\n"
     "  nested    translate guest addresses through a stage-1 table over a stage-2 table\n"
     "\n"
-    "`physim-pt COMMAND --help` describes each command. Numbers are decimal or\n"
-    "0x-hex with an optional K, M, G or T suffix (powers of 1024): 4K, 0x200000, 1G.\n"
-    "Exit status: 0 done, 2 bad input (one line on stderr says what), 1 out of memory.\n";
+    "`physim-pt COMMAND --help` describes each command; formats, query, dump and\n"
+    "nested take --json (one JSON object per line). Numbers are decimal or 0x-hex\n"
+    "with an optional K, M, G or T suffix (powers of 1024): 4K, 0x200000, 1G.\n"
+    "  -h, --help     this text\n"
+    "  --version      print physim-pt's version and exit\n"
+    "Exit status: 0 done, 2 bad input (one line on stderr says what), 1 the host\n"
+    "is out of memory (it refused the simulated RAM, or the tool's own memory).\n"
+    "The manual page physim-pt(1) has the details.\n";
 
 static const char usage_formats[] =
-    "usage: physim-pt formats [--format NAME]\n"
+    "usage: physim-pt formats [--format NAME] [--json]\n"
     "\n"
     "Lists every format: name, levels, input (VA) and output (PA) address bits,\n"
     "page sizes, root table size, description. With --format, also the geometry\n"
-    "of each level (level 0 is the last-level table, the root is the highest).\n";
+    "of each level (level 0 is the last-level table, the root is the highest).\n"
+    "--json prints one JSON object per format instead.\n";
 
 static const char usage_build[] =
     "usage: physim-pt build --format F [--ram-base B] [--ram-size S] --spec FILE --image OUT\n"
@@ -51,6 +58,8 @@ static const char usage_build[] =
     "  unmap VA SIZE      everything in [VA, VA+SIZE); huge pages partly\n"
     "                     covered are split\n"
     "  protect VA SIZE FLAGS   new flags for every page in [VA, VA+SIZE)\n"
+    "  (unmap VA SIZE and protect skip holes but refuse a range with nothing\n"
+    "  mapped in it, as unmap VA refuses an unmapped page)\n"
     "  write64 PA VALUE   store a raw little-endian 64-bit value at PA\n"
     "  write32 PA VALUE   the same, 32 bits\n"
     "FLAGS: letters r (read) w (write) x (execute) u (user) d (device memory)\n"
@@ -58,6 +67,11 @@ static const char usage_build[] =
     "what is mapped there instead of failing.\n"
     "Every frame a write64/write32 touches is reserved before the table is\n"
     "created, so table frames never land on them. Lines run in file order.\n";
+
+/* --json of query and nested. */
+#define USAGE_JSON_OPT                                                                             \
+	"  --json           one JSON object per VA: va, mapped, then pa, size, flags\n"            \
+	"                   (nested: gpa) or a fault object, as physim-pt(1) describes\n"
 
 /* The walker options query and nested share. */
 #define USAGE_WALK_OPTS                                                                            \
@@ -72,7 +86,7 @@ static const char usage_build[] =
 	"                   them into the image (otherwise the walk writes nothing)\n"
 
 static const char usage_query[] =
-    "usage: physim-pt query --format F --image IMG [--ram-base B] --root R\n"
+    "usage: physim-pt query --format F --image IMG [--ram-base B] --root R [--json]\n"
     "                       [--access r|w|x] [--user] [--ctl NAME=VALUE]... [--update-ad] VA...\n"
     "\n"
     "For each VA prints `VA PA SIZE FLAGS` (PA of that byte, SIZE of its page,\n"
@@ -84,13 +98,14 @@ static const char usage_query[] =
     "`VA PA SIZE FLAGS` with the effective permissions, or\n"
     "`VA fault KIND level=N syndrome=0xHEX` with the fault as the hardware\n"
     "reports it (level in the architecture's numbering, -1 for none; syndrome:\n"
-    "x86 #PF error code, EPT exit qualification, AArch64 FSC, RISC-V scause).\n" USAGE_WALK_OPTS
-    "Exit status 0 whatever the answers.\n";
+    "x86 #PF error code, EPT exit qualification, AArch64 FSC, RISC-V scause).\n" USAGE_JSON_OPT
+	USAGE_WALK_OPTS "Exit status 0 whatever the answers.\n";
 
 static const char usage_nested[] =
     "usage: physim-pt nested --s1-format F1 --s1-root GPA --s2-format F2 --s2-root HPA\n"
     "                        --image IMG [--ram-base B] [--access r|w|x] [--user]\n"
-    "                        [--ctl NAME=VALUE]... [--s2-ctl NAME=VALUE]... [--update-ad] VA...\n"
+    "                        [--ctl NAME=VALUE]... [--s2-ctl NAME=VALUE]... [--update-ad]\n"
+    "                        [--json] VA...\n"
     "\n"
     "Two-stage translation: each guest VA goes through the stage-1 table at GPA\n"
     "(format F1, its tables read through stage 2) and the result through the\n"
@@ -98,10 +113,10 @@ static const char usage_nested[] =
     "`VA PA SIZE FLAGS gpa=GPA`, or `VA fault KIND level=N syndrome=0xHEX stage=S`\n"
     "followed by ` gpa=GPA` for stage-2 faults and bus errors and ` s1ptw` when\n"
     "stage 2 faulted on a stage-1 table access. --ctl sets stage 1's controls,\n"
-    "--s2-ctl stage 2's.\n" USAGE_WALK_OPTS "Exit status 0 whatever the answers.\n";
+    "--s2-ctl stage 2's.\n" USAGE_JSON_OPT USAGE_WALK_OPTS "Exit status 0 whatever the answers.\n";
 
 static const char usage_dump[] =
-    "usage: physim-pt dump --format F --image IMG [--ram-base B] --root R [--dot]\n"
+    "usage: physim-pt dump --format F --image IMG [--ram-base B] --root R [--dot | --json]\n"
     "\n"
     "Prints the mappings in address order, consecutive pages of one size with\n"
     "the same flags and contiguous physical addresses merged into one line:\n"
@@ -110,7 +125,10 @@ static const char usage_dump[] =
     "accessed / dirty bits. Lines starting with '#' are headers and totals.\n"
     "--dot prints the tree of tables as a Graphviz digraph instead: one node per\n"
     "table (level, PA, VA span), edges labelled with the entry index, a note per\n"
-    "table summarising its leaves.\n";
+    "table summarising its leaves.\n"
+    "--json prints one JSON object per merged range (va, end, size, flags, pa,\n"
+    "pages, page_size, accessed, dirty, arch), then one with \"total\": true and\n"
+    "the totals (ranges, pages, bytes, tables).\n";
 
 /* ---- options ---- */
 
@@ -132,6 +150,8 @@ enum opt_id {
 	OPT_S2_FORMAT,
 	OPT_S2_ROOT,
 	OPT_S2_CTL,
+	OPT_JSON,
+	OPT_VERSION,
 	OPT_COUNT,
 };
 
@@ -158,6 +178,8 @@ static const struct option long_opts[] = {
     {"s2-format", required_argument, NULL, OPT_S2_FORMAT},
     {"s2-root", required_argument, NULL, OPT_S2_ROOT},
     {"s2-ctl", required_argument, NULL, OPT_S2_CTL},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -187,9 +209,18 @@ static const char *opt_name(enum opt_id id)
 static uint64_t opt_number(enum opt_id id, const char *arg)
 {
 	uint64_t v;
-	if (parse_u64(arg, &v) < 0)
+	int rc = parse_u64(arg, &v);
+	if (rc == -ERANGE)
+		die("--%s value '%s' out of range (more than 64 bits)", opt_name(id), arg);
+	if (rc < 0)
 		die("bad --%s value '%s' (decimal or 0x-hex, optional K/M/G/T)", opt_name(id), arg);
 	return v;
+}
+
+static int print_version(void)
+{
+	printf("physim-pt (physim) %s\n", physim_version());
+	return 0;
 }
 
 /* Parse argv (after the command) allowing the options in `allowed`. */
@@ -209,6 +240,8 @@ static void parse_opts(int argc, char **argv, unsigned allowed, const char *usag
 			fputs(usage, stdout);
 			exit(0);
 		}
+		if (c == OPT_VERSION)
+			exit(print_version());
 		if ((allowed & (1u << c)) == 0)
 			die("%s: option --%s does not apply here (try --help)", o->cmd,
 			    opt_name((enum opt_id)c));
@@ -319,11 +352,73 @@ static void print_levels(const struct physim_pt_format_info *in)
 	}
 }
 
+/* {"name":...,"levels":N,"va_bits":N,"pa_bits":N,"sign_extended":B,
+ *  "pte_bytes":N,"stage2":B,"page_sizes":[...],"root_bytes":N,
+ *  "root_align":N,"description":...} and, for --format, "level":[...]
+ *  from the root down: {"level","va_high","va_low","entries","table_bytes",
+ *  "leaf_size" (0 if no leaf at that level)}. */
+static void format_json(const struct physim_pt_format_info *in, bool levels)
+{
+	fputs("{\"name\":", stdout);
+	json_str(stdout, in->name);
+	json_key_u64(stdout, "levels", in->levels);
+	json_key_u64(stdout, "va_bits", in->va_bits);
+	json_key_u64(stdout, "pa_bits", in->pa_bits);
+	json_key_bool(stdout, "sign_extended", in->sign_extended);
+	json_key_u64(stdout, "pte_bytes", in->pte_bytes);
+	json_key_bool(stdout, "stage2", in->stage2);
+	fputs(",\"page_sizes\":[", stdout);
+	const char *sep = "";
+	for (unsigned b = 0; b < 64; b++) {
+		if (in->page_sizes >> b & 1) {
+			printf("%s%" PRIu64, sep, UINT64_C(1) << b);
+			sep = ",";
+		}
+	}
+	putchar(']');
+	json_key_u64(stdout, "root_bytes", in->root_bytes);
+	json_key_u64(stdout, "root_align", in->root_align);
+	json_key_str(stdout, "description", in->description);
+	if (levels) {
+		fputs(",\"level\":[", stdout);
+		for (unsigned l = in->levels; l-- > 0;) {
+			unsigned top = l + 1 < in->levels ? in->level[l + 1].shift : in->va_bits;
+			printf("%s{\"level\":%u", l + 1 < in->levels ? "," : "", l);
+			json_key_u64(stdout, "va_high", top - 1);
+			json_key_u64(stdout, "va_low", in->level[l].shift);
+			json_key_u64(stdout, "entries", UINT64_C(1) << in->level[l].index_bits);
+			json_key_u64(stdout, "table_bytes", in->level[l].table_bytes);
+			json_key_u64(stdout, "leaf_size",
+				     in->level[l].leaf_ok ? UINT64_C(1) << in->level[l].shift : 0);
+			putchar('}');
+		}
+		putchar(']');
+	}
+	fputs("}\n", stdout);
+}
+
+static int formats_json(const struct opts *o)
+{
+	struct physim_pt_format_info in;
+	if (has(o, OPT_FORMAT)) {
+		format_or_die(o->format, &in);
+		format_json(&in, true);
+		return 0;
+	}
+	for (size_t i = 0; i < physim_format_count(); i++) {
+		physim_format_get_info(physim_format_at(i), &in);
+		format_json(&in, false);
+	}
+	return 0;
+}
+
 static int cmd_formats(int argc, char **argv, struct opts *o)
 {
-	parse_opts(argc, argv, 1u << OPT_FORMAT, usage_formats, o);
+	parse_opts(argc, argv, 1u << OPT_FORMAT | 1u << OPT_JSON, usage_formats, o);
 	no_args(o);
 	struct physim_pt_format_info in;
+	if (has(o, OPT_JSON))
+		return formats_json(o);
 	if (has(o, OPT_FORMAT)) {
 		format_or_die(o->format, &in);
 		char ps[128], rb[32];
@@ -484,6 +579,30 @@ static void check_addresses(const struct builder *b, const struct spec_line *l)
 	}
 }
 
+static int stop_at_leaf(void *ctx, const struct physim_pt_mapping *m)
+{
+	(void)ctx;
+	(void)m;
+	return 1;
+}
+
+/* unmap VA SIZE and protect skip holes inside the range, but a range with
+ * nothing mapped at all is refused, as `unmap VA` refuses an unmapped page:
+ * a line that changes nothing is almost always a wrong address. */
+static void require_mapping(const struct builder *b, const struct spec_line *l)
+{
+	int rc = physim_pt_walk(b->pt, l->va, l->size,
+				&(struct physim_pt_walk_ops){.leaf = stop_at_leaf}, NULL);
+	if (rc == 0) {
+		char why[96];
+		snprintf(why, sizeof(why), "nothing is mapped in [0x%" PRIx64 ", 0x%" PRIx64 ")",
+			 l->va, l->va + l->size);
+		line_fail(b, l, why);
+	}
+	if (rc < 0)
+		line_fail(b, l, engine_error(rc));
+}
+
 static void apply_line(struct builder *b, const struct spec_line *l)
 {
 	int rc = 0;
@@ -510,12 +629,14 @@ static void apply_line(struct builder *b, const struct spec_line *l)
 			rc = physim_pt_unmap(b->pt, l->va, NULL);
 		} else {
 			check_region(b, l, false);
+			require_mapping(b, l);
 			rc = physim_pt_unmap_region(b->pt, l->va, l->size);
 		}
 		break;
 	case SPEC_PROTECT:
 		check_region(b, l, false);
 		check_addresses(b, l);
+		require_mapping(b, l);
 		rc = physim_pt_protect_region(b->pt, l->va, l->size, l->flags);
 		break;
 	case SPEC_WRITE64:
@@ -539,7 +660,8 @@ static void create_ram(struct builder *b, const struct opts *o)
 	struct physim_ram_config c = {.base = base, .base_is_zero = base == 0, .size = size};
 	int rc = physim_ram_create(&c, &b->ram);
 	if (rc == -ENOMEM)
-		die("build: the host refuses a RAM of 0x%" PRIx64 " bytes", size);
+		die_status(EXIT_NO_MEMORY, "build: the host refuses a RAM of 0x%" PRIx64 " bytes",
+			   size);
 	if (rc < 0)
 		die("build: cannot create the RAM: %s", physim_strerror(rc));
 }
@@ -595,10 +717,14 @@ static void check_vas(const struct opts *o)
 	uint64_t va;
 	if (o->nargs == 0)
 		die("%s: missing VA (try --help)", o->cmd);
-	for (int i = 0; i < o->nargs; i++)
-		if (parse_u64(o->args[i], &va) < 0)
+	for (int i = 0; i < o->nargs; i++) {
+		int rc = parse_u64(o->args[i], &va);
+		if (rc == -ERANGE)
+			die("%s: VA '%s' out of range (more than 64 bits)", o->cmd, o->args[i]);
+		if (rc < 0)
 			die("%s: bad VA '%s' (decimal or 0x-hex, optional K/M/G/T)", o->cmd,
 			    o->args[i]);
+	}
 }
 
 static uint64_t va_arg_at(const struct opts *o, int i)
@@ -644,18 +770,40 @@ static void query_walk(const struct opts *o, struct table_view *v)
 		struct physim_xlate x;
 		a.va = va_arg_at(o, i);
 		int rc = update ? physim_mmu_translate(m, &a, &x) : physim_mmu_probe(m, &a, &x);
-		print_xlate(a.va, rc, &x, false);
+		if (has(o, OPT_JSON))
+			print_xlate_json(a.va, rc, &x, false);
+		else
+			print_xlate(a.va, rc, &x, false);
 	}
 	physim_mmu_destroy(m);
 	if (update)
 		save_updates(o, v);
 }
 
+/* {"va":...,"mapped":true,"pa":...,"size":N,"flags":...} (pa of that byte),
+ * {"va":...,"mapped":false}, or with "error" for a corrupt table. */
+static void query_json(uint64_t va, int rc, const struct physim_pt_mapping *m)
+{
+	char f[8];
+	printf("{\"va\":\"0x%" PRIx64 "\"", va);
+	json_key_bool(stdout, "mapped", rc == 0);
+	if (rc == 0) {
+		json_key_hex(stdout, "pa", m->pa + (va - m->va));
+		json_key_u64(stdout, "size", m->size);
+		json_key_str(stdout, "flags", flags_str(m->flags, f));
+	} else if (rc == -EFAULT) {
+		json_key_str(stdout, "error", "corrupt table");
+	} else if (rc != -ENOENT) {
+		json_key_str(stdout, "error", physim_strerror(rc));
+	}
+	fputs("}\n", stdout);
+}
+
 static int cmd_query(int argc, char **argv, struct opts *o)
 {
 	parse_opts(argc, argv,
 		   1u << OPT_FORMAT | 1u << OPT_IMAGE | 1u << OPT_RAM_BASE | 1u << OPT_ROOT |
-		       WALK_OPTS,
+		       1u << OPT_JSON | WALK_OPTS,
 		   usage_query, o);
 	/* Check every address and option before printing anything. */
 	check_vas(o);
@@ -677,7 +825,9 @@ static int cmd_query(int argc, char **argv, struct opts *o)
 		uint64_t va = va_arg_at(o, i);
 		int rc = physim_pt_query(v.pt, va, &m);
 		char s[32], f[8];
-		if (rc == 0)
+		if (has(o, OPT_JSON))
+			query_json(va, rc, &m);
+		else if (rc == 0)
 			printf("0x%" PRIx64 " 0x%" PRIx64 " %s %s\n", va, m.pa + (va - m.va),
 			       size_str(m.size, s, sizeof(s)), flags_str(m.flags, f));
 		else if (rc == -ENOENT)
@@ -697,13 +847,17 @@ static int cmd_dump(int argc, char **argv, struct opts *o)
 {
 	parse_opts(argc, argv,
 		   1u << OPT_FORMAT | 1u << OPT_IMAGE | 1u << OPT_RAM_BASE | 1u << OPT_ROOT |
-		       1u << OPT_DOT,
+		       1u << OPT_DOT | 1u << OPT_JSON,
 		   usage_dump, o);
 	no_args(o);
+	if (has(o, OPT_DOT) && has(o, OPT_JSON))
+		die("dump: --dot and --json exclude each other");
 	struct table_view v;
 	open_table_opts(&v, o);
 	if (has(o, OPT_DOT))
 		dump_dot(&v, stdout);
+	else if (has(o, OPT_JSON))
+		dump_json(&v, stdout);
 	else
 		dump_ranges(&v, stdout);
 	table_close(&v);
@@ -717,7 +871,7 @@ static int cmd_nested(int argc, char **argv, struct opts *o)
 	parse_opts(argc, argv,
 		   1u << OPT_S1_FORMAT | 1u << OPT_S1_ROOT | 1u << OPT_S2_FORMAT |
 		       1u << OPT_S2_ROOT | 1u << OPT_S2_CTL | 1u << OPT_IMAGE | 1u << OPT_RAM_BASE |
-		       WALK_OPTS,
+		       1u << OPT_JSON | WALK_OPTS,
 		   usage_nested, o);
 	require(o, OPT_S1_FORMAT);
 	require(o, OPT_S1_ROOT);
@@ -752,7 +906,10 @@ static int cmd_nested(int argc, char **argv, struct opts *o)
 		 * copy: its A/D updates reach the file only with --update-ad
 		 * (and never change an x86 / EPT answer of a later VA). */
 		int rc = physim_nested_translate(s1, s2, &a, &x);
-		print_xlate(a.va, rc, &x, true);
+		if (has(o, OPT_JSON))
+			print_xlate_json(a.va, rc, &x, true);
+		else
+			print_xlate(a.va, rc, &x, true);
 	}
 	physim_mmu_destroy(s1);
 	physim_mmu_destroy(s2);
@@ -784,6 +941,8 @@ int main(int argc, char **argv)
 		fputs(usage_main, stdout);
 		return 0;
 	}
+	if (strcmp(cmd, "--version") == 0)
+		return print_version();
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(cmd, commands[i].name) == 0) {
 			struct opts o = {.cmd = cmd};

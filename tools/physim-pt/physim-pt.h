@@ -8,11 +8,19 @@
 
 #include <stdio.h>
 
-/* Exit status for bad input of any kind (options, spec, image, addresses). */
+/* Exit statuses (the manual page's EXIT STATUS says the same):
+ * 2 bad input of any kind (options, spec, image, addresses, a simulated RAM
+ *   too small for the tables the spec needs);
+ * 1 the host is out of memory: it refused the simulated RAM the options or
+ *   the image ask for, or an allocation of the tool itself. */
+#define EXIT_NO_MEMORY 1
 #define EXIT_BAD_INPUT 2
 
-/* Print "physim-pt: <message>" as one line on stderr and exit with status 2. */
+/* Print "physim-pt: <message>" as one line on stderr, bytes that are not
+ * printable ASCII escaped as \xNN, and exit with status 2 (die) or status
+ * (die_status). */
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void die_status(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Out of memory in the tool itself: exit status 1. */
 _Noreturn void die_nomem(void);
@@ -21,8 +29,8 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n, size_t size);
 
 /* A number: decimal or 0x-hex, optionally followed by one of K M G T
- * (binary: 2^10 ... 2^40, either case). 0 on success, -1 if malformed or it
- * does not fit in 64 bits. */
+ * (binary: 2^10 ... 2^40, either case). 0 on success, -EINVAL if malformed,
+ * -ERANGE if well-formed but it does not fit in 64 bits. */
 int parse_u64(const char *s, uint64_t *out);
 
 /* Flag letters r w x u d (device) c (uncached), each at most once, in any
@@ -108,10 +116,27 @@ void parse_access_kind(const char *arg, struct physim_access *a);
  * syndrome=0xHEX` (nested: ` stage=S`, ` gpa=GPA` for stage-2 faults and
  * bus errors, ` s1ptw`). */
 void print_xlate(uint64_t va, int rc, const struct physim_xlate *x, bool nested);
+/* The same answer as one JSON object: {"va", "mapped", then "pa", "size",
+ * "flags" (nested: "gpa") or "fault": {"kind", "level", "syndrome"
+ * (nested: "stage", "gpa", "s1ptw")}, or "error"}. */
+void print_xlate_json(uint64_t va, int rc, const struct physim_xlate *x, bool nested);
 
 /* ---- dump.c ---- */
 
 void dump_ranges(struct table_view *v, FILE *out);
+/* --json: one object per merged range, then one with the totals. */
+void dump_json(struct table_view *v, FILE *out);
 void dump_dot(struct table_view *v, FILE *out);
+
+/* ---- --json output (json.c) ----
+ * Each line is one object. Addresses are strings "0x..." (exact whatever
+ * the reader's number type), sizes and counts plain numbers. The first key
+ * of an object is written by the caller ({"va":...); the json_key_*
+ * helpers add ,"key":value after it. */
+void json_str(FILE *out, const char *s);
+void json_key_str(FILE *out, const char *key, const char *value);
+void json_key_hex(FILE *out, const char *key, uint64_t value);
+void json_key_u64(FILE *out, const char *key, uint64_t value);
+void json_key_bool(FILE *out, const char *key, bool value);
 
 #endif

@@ -44,7 +44,8 @@ struct physim_ram *image_open(const char *image, bool have_base, uint64_t base)
 	case -EINVAL:
 		die("bad image %s: %s", image, load_reason(image));
 	case -ENOMEM:
-		die("image %s: cannot create its RAM: out of memory", image);
+		die_status(EXIT_NO_MEMORY, "image %s: the host refuses its RAM: out of memory",
+			   image);
 	default:
 		die("cannot read image %s: %s", image, physim_strerror(rc));
 	}

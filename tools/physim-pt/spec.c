@@ -40,16 +40,27 @@ static int tokenize(char *line, struct cursor *c)
 	return 0;
 }
 
-static uint64_t number(const struct cursor *c, int i, const char *what)
+/* A number in token text (tok, for messages: the whole token). */
+static uint64_t number_in(const struct cursor *c, const char *text, const char *tok,
+			  const char *what)
 {
 	uint64_t v;
-	if (parse_u64(c->tok[i], &v) < 0) {
-		char msg[160];
+	int rc = parse_u64(text, &v);
+	if (rc == 0)
+		return v;
+	char msg[160];
+	if (rc == -ERANGE)
+		snprintf(msg, sizeof(msg), "%s '%.64s' out of range (more than 64 bits)", what,
+			 tok);
+	else
 		snprintf(msg, sizeof(msg), "bad %s '%.64s' (decimal or 0x-hex, optional K/M/G/T)",
-			 what, c->tok[i]);
-		bad_line(c, "%s", msg);
-	}
-	return v;
+			 what, tok);
+	bad_line(c, "%s", msg);
+}
+
+static uint64_t number(const struct cursor *c, int i, const char *what)
+{
+	return number_in(c, c->tok[i], c->tok[i], what);
 }
 
 static uint32_t flags(const struct cursor *c, int i)
@@ -79,9 +90,8 @@ static void options(const struct cursor *c, int first, struct spec_line *l)
 			l->opts |= PHYSIM_REPLACE;
 		else if (l->op == SPEC_REGION && strcmp(t, "nohuge") == 0)
 			l->opts &= ~(unsigned)PHYSIM_ALLOW_HUGE;
-		else if (l->op == SPEC_MAP && strncmp(t, "arch=", 5) == 0 &&
-			 parse_u64(t + 5, &l->arch) == 0)
-			;
+		else if (l->op == SPEC_MAP && strncmp(t, "arch=", 5) == 0)
+			l->arch = number_in(c, t + 5, t, "arch bits");
 		else
 			bad_line(c, "unknown option '%.64s'", t);
 	}

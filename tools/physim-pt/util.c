@@ -7,21 +7,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The message with every byte that is not printable ASCII written as \xNN:
+ * a spec file or an argument with binary bytes in it must not send raw
+ * control characters to the user's terminal. */
+static void put_escaped(const char *msg)
+{
+	for (const unsigned char *p = (const unsigned char *)msg; *p != '\0'; p++) {
+		if (*p >= 0x20 && *p < 0x7f)
+			fputc(*p, stderr);
+		else
+			fprintf(stderr, "\\x%02x", *p);
+	}
+}
+
+static _Noreturn void vdie_status(int status, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fputs("physim-pt: ", stderr);
+	put_escaped(msg);
+	fputc('\n', stderr);
+	exit(status);
+}
+
 void die(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("physim-pt: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(EXIT_BAD_INPUT);
+	vdie_status(EXIT_BAD_INPUT, fmt, ap);
+}
+
+void die_status(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdie_status(status, fmt, ap);
 }
 
 void die_nomem(void)
 {
-	fputs("physim-pt: out of memory\n", stderr);
-	exit(1);
+	die_status(EXIT_NO_MEMORY, "out of memory");
 }
 
 void *xcalloc(size_t n, size_t size)
@@ -83,24 +108,28 @@ int parse_u64(const char *s, uint64_t *out)
 	}
 	uint64_t v = 0;
 	size_t ndigits = 0;
+	bool overflow = false;
 	for (; *s != '\0'; s++, ndigits++) {
 		int d = digit_value(*s);
 		if (d >= (int)base)
 			break;
 		if (v > (UINT64_MAX - (uint64_t)d) / base)
-			return -1; /* overflow */
-		v = v * base + (uint64_t)d;
+			overflow = true; /* keep going: a bad digit later is -EINVAL */
+		else
+			v = v * base + (uint64_t)d;
 	}
 	if (ndigits == 0)
-		return -1;
+		return -EINVAL;
 	if (*s != '\0') {
 		unsigned shift = suffix_shift(*s);
 		if (shift == 0 || s[1] != '\0')
-			return -1;
+			return -EINVAL;
 		if (v > UINT64_MAX >> shift)
-			return -1;
+			overflow = true;
 		v <<= shift;
 	}
+	if (overflow)
+		return -ERANGE;
 	*out = v;
 	return 0;
 }

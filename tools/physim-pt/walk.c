@@ -121,3 +121,33 @@ void print_xlate(uint64_t va, int rc, const struct physim_xlate *x, bool nested)
 	}
 	putchar('\n');
 }
+
+void print_xlate_json(uint64_t va, int rc, const struct physim_xlate *x, bool nested)
+{
+	char f[8];
+	printf("{\"va\":\"0x%" PRIx64 "\"", va);
+	json_key_bool(stdout, "mapped", rc == 0);
+	if (rc == 0) {
+		json_key_hex(stdout, "pa", x->pa);
+		json_key_u64(stdout, "size", x->page_size);
+		json_key_str(stdout, "flags", flags_str(x->perms, f));
+		if (nested)
+			json_key_hex(stdout, "gpa", x->gpa);
+	} else if (rc == -EFAULT) {
+		const struct physim_fault *ft = &x->fault;
+		printf(",\"fault\":{\"kind\":");
+		json_str(stdout, physim_fault_kind_name(ft->kind));
+		printf(",\"level\":%d", ft->level);
+		json_key_hex(stdout, "syndrome", ft->syndrome);
+		if (nested) {
+			json_key_u64(stdout, "stage", ft->stage);
+			if (ft->stage == 2 || ft->kind == PHYSIM_FAULT_BUS_ERROR)
+				json_key_hex(stdout, "gpa", ft->gpa);
+			json_key_bool(stdout, "s1ptw", ft->s1ptw);
+		}
+		putchar('}');
+	} else {
+		json_key_str(stdout, "error", physim_strerror(rc));
+	}
+	fputs("}\n", stdout);
+}
