@@ -76,6 +76,10 @@ struct frame_run {
 
 struct physim_ram {
 	struct physim_ram_hals hals;
+	/* Set once a vtable pointer left the library: from then on a handle
+	 * (a PhysFrame, a table) may point into this object. */
+	_Atomic bool hals_handed_out;
+	struct physim_ram *next_retired; /* see physim_ram_destroy */
 
 	/* Fixed after creation. */
 	uint64_t id; /* unique among all RAMs of the process: keys thread hints */
@@ -133,6 +137,10 @@ static _Atomic uint64_t last_ram_id;
 
 struct physim_ram_hals *physim_ram_hals(struct physim_ram *ram)
 {
+	/* Load first: a getter called in a loop on many threads then only
+	 * reads the line. */
+	if (!atomic_load_explicit(&ram->hals_handed_out, memory_order_relaxed))
+		atomic_store_explicit(&ram->hals_handed_out, true, memory_order_relaxed);
 	return &ram->hals;
 }
 
@@ -997,16 +1005,138 @@ static int map_bitmap(struct physim_ram *ram)
 	return 0;
 }
 
+/* ---- destruction ---- */
+
+/*
+ * The vtables of a RAM destroyed with frames still allocated. A PhysFrame
+ * holds a pointer to its mm_hal, a page table or an address space one to its
+ * paging handler, so a drop after the destroy (a scoped frame whose scope
+ * ends after the destroy call) reads these. Such a RAM is kept as a husk
+ * with these vtables: its memory and bitmap are gone, so freeing is a no-op
+ * (the frame went with its RAM), allocating fails and nothing translates.
+ */
+static int retired_alloc_frame(void *ctx, physim_hpa_t *hpa)
+{
+	(void)ctx;
+	(void)hpa;
+	physim_log_error("ram: allocation from a destroyed RAM");
+	return -EINVAL;
+}
+
+static int retired_alloc_frames(void *ctx, size_t nframes, uint64_t align_bytes, physim_hpa_t *hpa)
+{
+	(void)nframes;
+	(void)align_bytes;
+	return retired_alloc_frame(ctx, hpa);
+}
+
+static int retired_alloc_contiguous(void *ctx, size_t nframes, unsigned align_log2,
+				    physim_hpa_t *hpa)
+{
+	(void)nframes;
+	(void)align_log2;
+	return retired_alloc_frame(ctx, hpa);
+}
+
+static int retired_dealloc_frame(void *ctx, physim_hpa_t hpa)
+{
+	(void)ctx;
+	(void)hpa;
+	return 0;
+}
+
+static int retired_dealloc_frames(void *ctx, physim_hpa_t hpa, size_t nframes)
+{
+	(void)ctx;
+	(void)hpa;
+	(void)nframes;
+	return 0;
+}
+
+static void *retired_phys_to_virt(void *ctx, physim_hpa_t hpa)
+{
+	(void)ctx;
+	(void)hpa;
+	return NULL;
+}
+
+static physim_hpa_t retired_virt_to_phys(void *ctx, const void *hva)
+{
+	(void)ctx;
+	(void)hva;
+	return 0;
+}
+
+/* Husks are never freed (a handle may be dropped at any time); the list
+ * keeps them reachable, so leak checkers do not report them. */
+static _Atomic(struct physim_ram *) retired_rams;
+
+static void retire(struct physim_ram *ram)
+{
+	struct physim_ram_hals *h = &ram->hals;
+	h->mm = (struct physim_mm_hal){
+	    .ctx = ram,
+	    .alloc_frame = retired_alloc_frame,
+	    .dealloc_frame = retired_dealloc_frame,
+	    .phys_to_virt = retired_phys_to_virt,
+	    .virt_to_phys = retired_virt_to_phys,
+	};
+	h->paging = (struct physim_paging_handler){
+	    .ctx = ram,
+	    .alloc_frame = retired_alloc_frame,
+	    .alloc_frames = retired_alloc_frames,
+	    .dealloc_frame = retired_dealloc_frame,
+	    .dealloc_frames = retired_dealloc_frames,
+	    .phys_to_virt = retired_phys_to_virt,
+	    .direct = {0}, /* no direct map: the memory is gone */
+	};
+	h->memory_if = (struct physim_memory_if){
+	    .ctx = ram,
+	    .alloc_frame = retired_alloc_frame,
+	    .alloc_contiguous_frames = retired_alloc_contiguous,
+	    .dealloc_frame = retired_dealloc_frame,
+	    .dealloc_contiguous_frames = retired_dealloc_frames,
+	    .phys_to_virt = retired_phys_to_virt,
+	    .virt_to_phys = retired_virt_to_phys,
+	};
+	/* A vm_hal copy calls ram.c with ctx = ram: with no addresses left,
+	 * every range check fails before the bitmap is read. */
+	ram->size = 0;
+	ram->nframes = 0;
+	ram->mem = NULL;
+	ram->bitmap = NULL;
+	ram->mapping = NULL;
+	ram->reserved = NULL;
+	ram->nreserved = 0;
+	ram->next_retired = atomic_load(&retired_rams);
+	while (!atomic_compare_exchange_weak(&retired_rams, &ram->next_retired, ram))
+		;
+}
+
 void physim_ram_destroy(struct physim_ram *ram)
 {
 	if (ram == NULL)
 		return;
+	/* bitmap is NULL only when creation failed before it existed. */
+	uint64_t live = ram->bitmap ? physim_ram_stats(ram).used_frames : 0;
+	bool handed_out = atomic_load(&ram->hals_handed_out);
+	if (live != 0 && handed_out)
+		physim_log_error("ram: destroyed with %llu frames still allocated; they are gone "
+				 "with it (dropping a PhysFrame that held one does nothing; "
+				 "destroy tables and address spaces before their RAM)",
+				 (unsigned long long)live);
+	else if (live != 0)
+		physim_log_debug("ram: destroyed with %llu frames still allocated",
+				 (unsigned long long)live);
 	if (ram->bitmap)
 		munmap(ram->bitmap, ram->bitmap_len);
 	if (ram->mapping)
 		munmap(ram->mapping, ram->mapping_len);
 	free(ram->reserved);
-	free(ram);
+	if (live != 0 && handed_out)
+		retire(ram);
+	else
+		free(ram);
 }
 
 int physim_ram_create(const struct physim_ram_config *config, struct physim_ram **out)

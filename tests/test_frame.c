@@ -10,6 +10,7 @@
 #include <physim/frame.h>
 #include <physim/ram.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -567,6 +568,117 @@ static void test_ram_scoped(void **state)
 	physim_ram_destroy(ram);
 }
 
+/* ---- a RAM destroyed while frames are live ---- */
+
+static int log_errors;
+static char last_error[512];
+static void capture_errors(void *ctx, enum physim_log_level level, const char *msg)
+{
+	(void)ctx;
+	if (level != PHYSIM_LOG_ERROR)
+		return;
+	log_errors++;
+	snprintf(last_error, sizeof(last_error), "%s", msg);
+}
+
+static void capture_errors_start(void)
+{
+	log_errors = 0;
+	last_error[0] = '\0';
+	physim_set_log(capture_errors, NULL, PHYSIM_LOG_ERROR);
+}
+
+/* The README's first snippet with the destroy written at the end of the
+ * same scope: the scoped frame is dropped after its RAM is gone. Its drop
+ * goes through the RAM's mm_hal, which must still be there and do nothing
+ * (a heap-use-after-free under ASan, a crash in hpa_to_frame without). */
+static void readme_shape(physim_hpa_t *seen)
+{
+	struct physim_ram *ram =
+	    small_ram(&(struct physim_ram_config){.base = 0x100000, .size = RAM_FRAMES * FRAME});
+	const struct physim_mm_hal *mm = physim_ram_mm_hal(ram);
+	PHYSIM_FRAME_SCOPED struct physim_frame f = physim_frame_uninit();
+	assert_int_equal(physim_frame_alloc_zero(mm, &f), 0);
+	memset(physim_frame_as_mut_ptr(&f), 0xaa, 64);
+	*seen = physim_frame_start_paddr(&f);
+	physim_ram_destroy(ram);
+}
+
+static void test_ram_destroyed_before_scoped_drop(void **state)
+{
+	(void)state;
+	physim_hpa_t hpa = 0;
+	capture_errors_start();
+	readme_shape(&hpa);
+	physim_set_log(NULL, NULL, PHYSIM_LOG_NONE);
+	assert_int_not_equal(hpa, 0);
+	/* Loud: one error at the destroy, naming the count; the drop itself
+	 * is quiet. */
+	assert_int_equal(log_errors, 1);
+	assert_non_null(strstr(last_error, "destroyed with 1 frames still allocated"));
+}
+
+/* What is left of such a RAM answers every vtable call without touching
+ * the freed memory: frees do nothing, allocations fail, nothing
+ * translates, and the paging handler no longer advertises a direct map. */
+static void test_ram_destroyed_vtables(void **state)
+{
+	(void)state;
+	struct physim_ram *ram =
+	    small_ram(&(struct physim_ram_config){.base = 0x100000, .size = RAM_FRAMES * FRAME});
+	const struct physim_mm_hal *mm = physim_ram_mm_hal(ram);
+	const struct physim_paging_handler *ph = physim_ram_paging_handler(ram);
+	const struct physim_memory_if *mi = physim_ram_memory_if(ram);
+	assert_int_not_equal(ph->direct.size, 0);
+	struct physim_frame f = physim_frame_uninit(), g = physim_frame_uninit();
+	assert_int_equal(physim_frame_alloc(mm, &f), 0);
+	physim_hpa_t run;
+	assert_int_equal(ph->alloc_frames(ph->ctx, 4, 4 * FRAME, &run), 0);
+
+	capture_errors_start();
+	physim_ram_destroy(ram);
+	assert_int_equal(log_errors, 1);
+	assert_non_null(strstr(last_error, "destroyed with 5 frames still allocated"));
+
+	assert_null(physim_frame_as_mut_ptr(&f));
+	assert_int_equal(physim_frame_fill(&f, 1), -EFAULT);
+	physim_frame_drop(&f);
+	assert_uninit(&f);
+	assert_int_equal(ph->dealloc_frames(ph->ctx, run, 4), 0);
+	assert_int_equal(physim_frame_alloc(mm, &g), -EINVAL);
+	assert_uninit(&g);
+	physim_hpa_t hpa = 0;
+	assert_int_equal(ph->alloc_frame(ph->ctx, &hpa), -EINVAL);
+	assert_int_equal(mi->alloc_contiguous_frames(mi->ctx, 2, 1, &hpa), -EINVAL);
+	assert_int_equal(hpa, 0);
+	assert_int_equal(log_errors, 4); /* each allocation said why it failed */
+	assert_null(ph->phys_to_virt(ph->ctx, run));
+	assert_int_equal(mi->virt_to_phys(mi->ctx, &hpa), 0);
+	assert_int_equal(ph->direct.size, 0);
+	physim_set_log(NULL, NULL, PHYSIM_LOG_NONE);
+}
+
+/* Frames all back, or allocated only through ram.h's own calls (no vtable
+ * handed out): no error, and the RAM is freed whole (valgrind's leak check
+ * and LeakSanitizer would see it otherwise: it is not on the retired list). */
+static void test_ram_destroy_quiet_when_clean(void **state)
+{
+	(void)state;
+	capture_errors_start();
+	struct physim_ram *ram =
+	    small_ram(&(struct physim_ram_config){.base = 0x100000, .size = RAM_FRAMES * FRAME});
+	scoped_ram_frame(physim_ram_mm_hal(ram), ram);
+	physim_ram_destroy(ram);
+	/* Direct allocations with no vtable handed out are simply gone, as
+	 * ram.h has always said. */
+	ram = small_ram(&(struct physim_ram_config){.base = 0x100000, .size = RAM_FRAMES * FRAME});
+	physim_hpa_t hpa;
+	assert_int_equal(physim_ram_alloc_frame(ram, &hpa), 0);
+	physim_ram_destroy(ram);
+	physim_set_log(NULL, NULL, PHYSIM_LOG_NONE);
+	assert_int_equal(log_errors, 0);
+}
+
 #define MOCK_TEST(fn) cmocka_unit_test_setup_teardown(fn, mock_setup, mock_teardown)
 
 int main(void)
@@ -589,6 +701,9 @@ int main(void)
 	    cmocka_unit_test(test_ram_exhaust_and_zero),
 	    cmocka_unit_test(test_ram_at_zero),
 	    cmocka_unit_test(test_ram_scoped),
+	    cmocka_unit_test(test_ram_destroyed_before_scoped_drop),
+	    cmocka_unit_test(test_ram_destroyed_vtables),
+	    cmocka_unit_test(test_ram_destroy_quiet_when_clean),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

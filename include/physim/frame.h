@@ -45,13 +45,22 @@ PHYSIM_API void *physim_frame_as_mut_ptr(const struct physim_frame *f);
  * -EFAULT if the HAL cannot map it. */
 PHYSIM_API int physim_frame_fill(struct physim_frame *f, uint8_t byte);
 
-/* Drop: return the frame to its HAL and reset the handle to uninit. */
+/* Drop: return the frame to its HAL and reset the handle to uninit. Drop a
+ * frame before destroying the HAL it came from. The one exception is the
+ * RAM's own mm_hal (physim_ram_mm_hal): a frame dropped after its RAM was
+ * destroyed is only forgotten (physim_ram_destroy logged it). */
 PHYSIM_API void physim_frame_drop(struct physim_frame *f);
 
 /* Scoped frames (GCC/Clang): the frame is dropped when the variable goes
- * out of scope, the C counterpart of Rust's Drop.
- *     PHYSIM_FRAME_SCOPED struct physim_frame f = physim_frame_uninit();
- *     if (physim_frame_alloc_zero(hal, &f) < 0) return;
+ * out of scope, the C counterpart of Rust's Drop. That is after every
+ * statement of the scope, so give the frame an inner scope when the RAM is
+ * destroyed in the same one:
+ *     {
+ *             PHYSIM_FRAME_SCOPED struct physim_frame f = physim_frame_uninit();
+ *             if (physim_frame_alloc_zero(hal, &f) < 0) return;
+ *             ...
+ *     }                               (f is dropped here)
+ *     physim_ram_destroy(ram);
  */
 #if defined(__GNUC__) || defined(__clang__)
 #define PHYSIM_FRAME_SCOPED __attribute__((cleanup(physim_frame_drop)))

@@ -60,7 +60,16 @@ struct physim_ram;
  * mapping. Creation touches no RAM and no bitmap page except those covering
  * reserved ranges, so 64 GiB costs almost nothing. */
 PHYSIM_API int physim_ram_create(const struct physim_ram_config *config, struct physim_ram **out);
-/* Unmaps everything. Frames still allocated are simply gone. NULL is ignored. */
+/* Unmaps everything. NULL is ignored. Destroy a RAM last: after the frames,
+ * tables and address spaces that hold its frames. Frames still allocated are
+ * gone with it. If any of its HAL vtables was handed out (physim_ram_mm_hal
+ * and the others below), handles may still point at them, so the destroy
+ * logs an error naming the count of frames still allocated and keeps the
+ * vtables (a few hundred bytes, for the life of the process): through them,
+ * freeing does nothing (a PhysFrame dropped after its RAM, as a
+ * PHYSIM_FRAME_SCOPED frame in the same scope is, is harmless), allocating
+ * fails with -EINVAL and nothing translates. Page tables and address spaces
+ * copy the direct map, so they must still be destroyed before their RAM. */
 PHYSIM_API void physim_ram_destroy(struct physim_ram *ram);
 
 PHYSIM_API physim_hpa_t physim_ram_base(const struct physim_ram *ram);
@@ -133,7 +142,8 @@ PHYSIM_API int physim_ram_load(const char *path, const struct physim_ram_config 
 
 /* ---- the default HAL implementations over this RAM ----
  * The vtables live inside the RAM object and stay valid until it is
- * destroyed. Their phys_to_virt returns NULL outside RAM, virt_to_phys
+ * destroyed (longer when it is destroyed with frames still allocated: see
+ * physim_ram_destroy). Their phys_to_virt returns NULL outside RAM, virt_to_phys
  * returns 0 outside RAM; the paging handler advertises the direct map. */
 PHYSIM_API const struct physim_mm_hal *physim_ram_mm_hal(struct physim_ram *ram);
 PHYSIM_API const struct physim_paging_handler *physim_ram_paging_handler(struct physim_ram *ram);
