@@ -3,14 +3,15 @@
  * allow, run at once and checked: many threads translating through one table
  * (one shared mmu, or a TLB each) while the walker sets accessed/dirty bits;
  * many threads querying one table nobody changes; threads each changing a
- * table of their own over one RAM and paging handler. Run under
- * ThreadSanitizer in CI (.ci/run). */
+ * table, or an address space, of their own over one RAM and paging handler.
+ * Run under ThreadSanitizer in CI (.ci/run). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <physim/aspace.h>
 #include <physim/ram.h>
 #include <physim/walk.h>
 
@@ -152,8 +153,7 @@ struct ad_case {
 static const struct ad_case ad_x86 = {.name = "x86_64-4l", .flags = PHYSIM_R | PHYSIM_W};
 /* The same rule with 4-byte descriptors (and no fast walker); without
  * PAE every page is executable (SDM Vol. 3A 4.3). */
-static const struct ad_case ad_i386 = {
-    .name = "i386-2l", .flags = PHYSIM_R | PHYSIM_W | PHYSIM_X};
+static const struct ad_case ad_i386 = {.name = "i386-2l", .flags = PHYSIM_R | PHYSIM_W | PHYSIM_X};
 /* SDM Vol. 3C 29.3.5: with EPTP bit 6 the processor sets EPT A/D likewise. */
 static const struct ad_case ad_ept = {
     .name = "ept-4l", .ctl = {.ept_ad = true}, .flags = PHYSIM_R | PHYSIM_W};
@@ -275,13 +275,13 @@ static void translate_shared(const struct ad_case *c, bool own_tlbs)
 	assert_false(o.info.presets_accessed); /* else A would prove nothing */
 	assert_false(o.info.presets_dirty);
 	struct physim_mmu *mmu;
-	assert_int_equal(physim_mmu_create(&(struct physim_mmu_config){.format = physim_pt_format(
-									   o.pt),
-								       .mem = o.ph,
-								       .root = physim_pt_root(o.pt),
-								       .ctl = c->ctl},
-					   &mmu),
-			 0);
+	assert_int_equal(
+	    physim_mmu_create(&(struct physim_mmu_config){.format = physim_pt_format(o.pt),
+							  .mem = o.ph,
+							  .root = physim_pt_root(o.pt),
+							  .ctl = c->ctl},
+			      &mmu),
+	    0);
 
 	struct errors err = {0};
 	struct xlate_arg args[NTHREADS];
@@ -299,17 +299,18 @@ static void translate_shared(const struct ad_case *c, bool own_tlbs)
 		meet_all(); /* go */
 		meet_all(); /* all done: the table is the main thread's again */
 		check_ad(&o);
-		assert_int_equal(physim_pt_clear_ad(o.pt, page_va(0), page_va(NPAGES - 1) + PAGE,
-						    true, true),
-				 N_TOUCHED);
+		assert_int_equal(
+		    physim_pt_clear_ad(o.pt, page_va(0), page_va(NPAGES - 1) + PAGE, true, true),
+		    N_TOUCHED);
 	}
 	join_threads(th);
 	assert_no_errors(&err);
 
-	/* Each TLB, counted (lib/tlb.c): round 1 misses once per touched page
-	 * for the read and once more for each write (an entry filled by a read
-	 * is not dirty-known); the 64 pages of each group fall in distinct
-	 * sets and the 4 groups fit the 4 ways, so the later rounds only hit. */
+	/* Each TLB, counted (lib/tlb.c): after each repetition's flush, the
+	 * first round misses once per touched page for the read and once more
+	 * for each write (an entry filled by a read is not dirty-known); the
+	 * 64 pages of a group fall in distinct sets and the 4 groups fit the 4
+	 * ways, so the later rounds only hit. */
 	for (unsigned t = 0; own_tlbs && t < NTHREADS; t++) {
 		struct physim_tlb_stats st = physim_tlb_stats(args[t].tlb);
 		uint64_t per_round = N_TOUCHED + n_written_by(t);
@@ -356,7 +357,8 @@ static void test_translate_own_tlbs_ept(void **state)
  * The leaves carry 16 different attribute sets (flags x global bit), more
  * than fit the query memo's leaf slots, so the threads keep overwriting
  * each other's memo entries while reading them: a torn read of the memo's
- * seqlock would show as wrong flags. Probes (no A/D writes) run alongside. */
+ * seqlock would show as wrong flags. Probes (no A/D writes) and iterations
+ * (physim_pt_walk) run alongside. */
 
 #define X86_G (UINT64_C(1) << 8) /* SDM Vol. 3A table 4-19: global */
 
@@ -412,13 +414,36 @@ static void check_query(struct query_arg *a, unsigned i)
 		       (unsigned long long)x.pa);
 }
 
+/* physim_pt_walk's leaf callback: the leaves come in address order, so
+ * the n-th one is page n. */
+struct leaf_count {
+	struct query_arg *a;
+	unsigned n;
+};
+
+static int count_leaf(void *ctx, const struct physim_pt_mapping *m)
+{
+	struct leaf_count *lc = ctx;
+	unsigned i = lc->n++;
+	if (i >= NPAGES || m->va != page_va(i) || m->pa != page_pa(lc->a->run, i) ||
+	    m->flags != q_flags(i))
+		return -EINVAL;
+	return 0;
+}
+
 static void *query_thread(void *p)
 {
 	struct query_arg *a = p;
+	const struct physim_pt_walk_ops ops = {.leaf = count_leaf};
 	meet_all();
 	for (unsigned r = 0; r < 8 * ROUNDS; r++) {
 		for (unsigned k = 0; k < NPAGES; k++)
 			check_query(a, (k * 7 + a->id * 61 + r) % NPAGES);
+		struct leaf_count lc = {.a = a};
+		int rc = physim_pt_walk(a->pt, page_va(0), page_va(NPAGES - 1) + PAGE - page_va(0),
+					&ops, &lc);
+		if (rc != 0 || lc.n != NPAGES)
+			report(a->err, "thread %u: pt_walk %d after %u leaves", a->id, rc, lc.n);
 	}
 	return NULL;
 }
@@ -439,17 +464,17 @@ static void test_query_one_table(void **state)
 		assert_int_equal(physim_pt_map_ex(o.pt, &m, 0), 0);
 	}
 	struct physim_mmu *mmu;
-	assert_int_equal(physim_mmu_create(&(struct physim_mmu_config){.format = physim_pt_format(
-									   o.pt),
-								       .mem = o.ph,
-								       .root = physim_pt_root(o.pt)},
-					   &mmu),
-			 0);
+	assert_int_equal(
+	    physim_mmu_create(&(struct physim_mmu_config){.format = physim_pt_format(o.pt),
+							  .mem = o.ph,
+							  .root = physim_pt_root(o.pt)},
+			      &mmu),
+	    0);
 	struct errors err = {0};
 	struct query_arg args[NTHREADS];
 	for (unsigned t = 0; t < NTHREADS; t++)
-		args[t] = (struct query_arg){
-		    .id = t, .pt = o.pt, .mmu = mmu, .run = o.run, .err = &err};
+		args[t] =
+		    (struct query_arg){.id = t, .pt = o.pt, .mmu = mmu, .run = o.run, .err = &err};
 	run_threads(query_thread, args, sizeof(args[0]));
 	assert_no_errors(&err);
 	/* Probes set nothing. */
@@ -520,8 +545,8 @@ static void own_check(struct own_arg *a, struct physim_pt *pt, struct physim_mmu
 	}
 	if (rc != 0 || m.pa != sl->pa || m.flags != sl->flags) {
 		report(a->err, "thread %u slot %u: query %d pa %#llx flags %#x, want %#llx %#x",
-		       a->id, s, rc, (unsigned long long)m.pa, m.flags,
-		       (unsigned long long)sl->pa, sl->flags);
+		       a->id, s, rc, (unsigned long long)m.pa, m.flags, (unsigned long long)sl->pa,
+		       sl->flags);
 		return;
 	}
 	struct physim_access acc = {.va = va + 8, .write = (sl->flags & PHYSIM_W) != 0};
@@ -544,8 +569,8 @@ static void own_check(struct own_arg *a, struct physim_pt *pt, struct physim_mmu
 		acc.write = true;
 		rc = physim_tlb_translate(tlb, mmu, &acc, &x);
 		if (rc != -EFAULT || x.fault.kind != PHYSIM_FAULT_PERMISSION)
-			report(a->err, "thread %u slot %u: write to read-only page: %d", a->id,
-			       s, rc);
+			report(a->err, "thread %u slot %u: write to read-only page: %d", a->id, s,
+			       rc);
 	}
 }
 
@@ -638,10 +663,9 @@ static void *own_thread(void *p)
 static void own_tables(const char *fmt)
 {
 	struct physim_ram *ram;
-	assert_int_equal(
-	    physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE},
-			      &ram),
-	    0);
+	assert_int_equal(physim_ram_create(
+			     &(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE}, &ram),
+			 0);
 	struct errors err = {0};
 	struct own_arg args[NTHREADS];
 	for (unsigned t = 0; t < NTHREADS; t++)
@@ -673,6 +697,91 @@ static void test_own_tables_sv48(void **state)
 	own_tables("sv48");
 }
 
+/* ---- threads each with an address space of their own over one RAM ----
+ * Lazy areas populated by the guest memory accessor: each thread's frames
+ * come from the shared allocator (mm HAL) and its tables from the shared
+ * paging handler; what a thread reads back is what it wrote. */
+
+#define AS_PAGES 64
+#define AS_REPS	 20
+#define AS_GPA	 UINT64_C(0x40000000)
+
+struct as_arg {
+	unsigned id;
+	struct physim_ram *ram;
+	struct errors *err;
+};
+
+static uint64_t as_value(unsigned id, unsigned rep, unsigned i)
+{
+	return (uint64_t)id << 48 | (uint64_t)rep << 32 | i;
+}
+
+static void as_round(struct as_arg *a, unsigned rep)
+{
+	struct physim_aspace *as;
+	int rc = physim_aspace_create(
+	    &(struct physim_aspace_config){.format = physim_format("ept-4l"),
+					   .paging = physim_ram_paging_handler(a->ram),
+					   .mm = physim_ram_mm_hal(a->ram),
+					   .base = AS_GPA,
+					   .size = AS_PAGES * PAGE},
+	    &as);
+	if (rc == 0)
+		rc = physim_aspace_map_alloc(as, AS_GPA, AS_PAGES * PAGE, PHYSIM_R | PHYSIM_W,
+					     false);
+	if (rc != 0) {
+		report(a->err, "thread %u: aspace setup %d", a->id, rc);
+		physim_aspace_destroy(as);
+		return;
+	}
+	/* Write every other page, then read all: the others read as zero. */
+	for (unsigned i = 0; i < AS_PAGES; i += 2) {
+		uint64_t v = as_value(a->id, rep, i);
+		if ((rc = physim_guest_write(as, AS_GPA + i * PAGE + 16, &v, sizeof(v))) != 0)
+			report(a->err, "thread %u: guest_write page %u: %d", a->id, i, rc);
+	}
+	for (unsigned i = 0; i < AS_PAGES; i++) {
+		uint64_t v = 1, want = i % 2 ? 0 : as_value(a->id, rep, i);
+		rc = physim_guest_read(as, AS_GPA + i * PAGE + 16, &v, sizeof(v));
+		if (rc != 0 || v != want)
+			report(a->err, "thread %u page %u: read %d value %#llx, want %#llx", a->id,
+			       i, rc, (unsigned long long)v, (unsigned long long)want);
+	}
+	struct physim_aspace_stats st = physim_aspace_stats(as);
+	if (st.faults_handled != AS_PAGES || st.alloc_frames != AS_PAGES)
+		report(a->err, "thread %u: %llu faults handled, %llu frames, want %u", a->id,
+		       (unsigned long long)st.faults_handled, (unsigned long long)st.alloc_frames,
+		       AS_PAGES);
+	physim_aspace_destroy(as);
+}
+
+static void *as_thread(void *p)
+{
+	struct as_arg *a = p;
+	meet_all();
+	for (unsigned rep = 0; rep < AS_REPS; rep++)
+		as_round(a, rep);
+	return NULL;
+}
+
+static void test_own_aspaces(void **state)
+{
+	(void)state;
+	struct physim_ram *ram;
+	assert_int_equal(physim_ram_create(
+			     &(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE}, &ram),
+			 0);
+	struct errors err = {0};
+	struct as_arg args[NTHREADS];
+	for (unsigned t = 0; t < NTHREADS; t++)
+		args[t] = (struct as_arg){.id = t, .ram = ram, .err = &err};
+	run_threads(as_thread, args, sizeof(args[0]));
+	assert_no_errors(&err);
+	assert_int_equal(physim_ram_stats(ram).used_frames, 0);
+	physim_ram_destroy(ram);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -684,6 +793,7 @@ int main(void)
 	    cmocka_unit_test(test_query_one_table),
 	    cmocka_unit_test(test_own_tables_x86),
 	    cmocka_unit_test(test_own_tables_sv48),
+	    cmocka_unit_test(test_own_aspaces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
