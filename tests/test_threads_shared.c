@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -782,6 +783,118 @@ static void test_own_aspaces(void **state)
 	physim_ram_destroy(ram);
 }
 
+/* ---- mark_dirty from other threads while the owner harvests ----
+ * The one call aspace.h allows on another thread. Each page is dirtied at
+ * most once in the whole run - marked by one marker, or written by the
+ * owner through the accessor - while the owner keeps fetching; so a mark
+ * that a concurrent fetch dropped would be missing from the union of the
+ * fetches. Every page dirtied must come out of exactly the fetches, and no
+ * other page. */
+
+#define MARK_PAGES 1024
+
+struct mark_arg {
+	unsigned id; /* 0: the owner */
+	struct physim_aspace *as;
+	uint64_t got[MARK_PAGES / 64]; /* the owner's fetches, ORed */
+	unsigned fetched;	       /* pages the fetches reported, summed */
+	_Atomic unsigned *at;	       /* the page the owner is at */
+	struct errors *err;
+};
+
+/* Markers 1..3 mark the pages i % 4 == id; the owner writes the pages
+ * i % 8 == 0; the pages i % 8 == 4 stay clean. */
+static bool mark_expected(unsigned i)
+{
+	return i % 8 != 4;
+}
+
+static void owner_fetch(struct mark_arg *a)
+{
+	uint64_t bm[MARK_PAGES / 64] = {0};
+	int64_t n = physim_aspace_dirty_log_fetch_clear(a->as, AS_GPA, MARK_PAGES, bm);
+	if (n < 0) {
+		report(a->err, "owner: fetch %lld", (long long)n);
+		return;
+	}
+	for (unsigned w = 0; w < MARK_PAGES / 64; w++) {
+		if (a->got[w] & bm[w])
+			report(a->err, "owner: a page of word %u fetched twice", w);
+		a->got[w] |= bm[w];
+	}
+	a->fetched += (unsigned)n;
+}
+
+static void *mark_thread(void *p)
+{
+	struct mark_arg *a = p;
+	meet_all();
+	for (unsigned i = 0; i < MARK_PAGES; i++) {
+		if (a->id != 0) {
+			/* Keep pace with the owner, so that marks and fetches
+			 * overlap all along. */
+			while (atomic_load(a->at) < i)
+				sched_yield();
+			if (i % 4 == a->id)
+				physim_aspace_mark_dirty(a->as, AS_GPA + i * PAGE + 8);
+			continue;
+		}
+		if (i % 8 == 0) {
+			uint32_t v = i;
+			int rc = physim_guest_write(a->as, AS_GPA + i * PAGE, &v, sizeof(v));
+			if (rc != 0)
+				report(a->err, "owner: guest_write page %u: %d", i, rc);
+		}
+		atomic_store(a->at, i + 1);
+		owner_fetch(a);
+	}
+	return NULL;
+}
+
+static void test_mark_dirty_while_harvesting(void **state)
+{
+	(void)state;
+	struct physim_ram *ram;
+	struct physim_aspace *as;
+	assert_int_equal(physim_ram_create(
+			     &(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE}, &ram),
+			 0);
+	assert_int_equal(
+	    physim_aspace_create(
+		&(struct physim_aspace_config){.format = physim_format("ept-4l"),
+					       .paging = physim_ram_paging_handler(ram),
+					       .mm = physim_ram_mm_hal(ram),
+					       .base = AS_GPA,
+					       .size = MARK_PAGES * PAGE},
+		&as),
+	    0);
+	assert_int_equal(
+	    physim_aspace_map_alloc(as, AS_GPA, MARK_PAGES * PAGE, PHYSIM_R | PHYSIM_W, true), 0);
+	assert_int_equal(physim_aspace_dirty_log_enable(as), 0);
+	struct errors err = {0};
+	_Atomic unsigned at = 0;
+	struct mark_arg args[NTHREADS];
+	for (unsigned t = 0; t < NTHREADS; t++)
+		args[t] = (struct mark_arg){.id = t, .as = as, .at = &at, .err = &err};
+	run_threads(mark_thread, args, sizeof(args[0]));
+	assert_no_errors(&err);
+	/* What the owner's fetches left: the marks made after the last. */
+	owner_fetch(&args[0]);
+	assert_no_errors(&err);
+	unsigned n = 0;
+	for (unsigned i = 0; i < MARK_PAGES; i++) {
+		bool got = (args[0].got[i / 64] >> (i % 64)) & 1;
+		if (got != mark_expected(i))
+			fail_msg("page %u: dirty %d, want %d", i, got, mark_expected(i));
+		n += got;
+	}
+	assert_int_equal(n, MARK_PAGES / 8 * 7);
+	assert_int_equal(args[0].fetched, MARK_PAGES / 8 * 7);
+	physim_aspace_destroy(as);
+	assert_int_equal(physim_ram_stats(ram).used_frames, 0);
+	physim_ram_destroy(ram);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -794,6 +907,7 @@ int main(void)
 	    cmocka_unit_test(test_own_tables_x86),
 	    cmocka_unit_test(test_own_tables_sv48),
 	    cmocka_unit_test(test_own_aspaces),
+	    cmocka_unit_test(test_mark_dirty_while_harvesting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
