@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/test_threads_shared.c - the sharing between threads that the headers
  * allow, run at once and checked: many threads translating through one table
- * (one shared mmu, or a TLB each) while the walker sets accessed/dirty bits;
- * many threads querying one table nobody changes; threads each changing a
- * table, or an address space, of their own over one RAM and paging handler.
+ * (one shared mmu, or a TLB each; alone and as stage 1 of nested walks)
+ * while the walker sets accessed/dirty bits; many threads querying one table
+ * nobody changes; threads each changing a table, or an address space, of
+ * their own over one RAM and paging handler; mark_dirty from other threads.
  * Run under ThreadSanitizer in CI (.ci/run). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -198,6 +199,7 @@ static void one_table_fini(struct one_table *o)
 struct xlate_arg {
 	unsigned id;
 	struct physim_mmu *mmu; /* shared by all threads */
+	struct physim_mmu *s2;	/* nested: stage 2 (shared), mmu is stage 1 */
 	struct physim_tlb *tlb; /* this thread's own, or NULL: translate directly */
 	uint64_t run;
 	struct errors *err;
@@ -208,8 +210,13 @@ static void check_xlate(struct xlate_arg *a, unsigned i, bool write)
 	uint64_t off = (i * 0x18u) & (PAGE - 8); /* some offset inside the page */
 	struct physim_access acc = {.va = page_va(i) + off, .write = write};
 	struct physim_xlate x;
-	int rc = a->tlb ? physim_tlb_translate(a->tlb, a->mmu, &acc, &x)
-			: physim_mmu_translate(a->mmu, &acc, &x);
+	int rc;
+	if (a->s2)
+		rc = a->tlb ? physim_tlb_nested_translate(a->tlb, a->mmu, a->s2, &acc, &x)
+			    : physim_nested_translate(a->mmu, a->s2, &acc, &x);
+	else
+		rc = a->tlb ? physim_tlb_translate(a->tlb, a->mmu, &acc, &x)
+			    : physim_mmu_translate(a->mmu, &acc, &x);
 	if (rc != 0) {
 		report(a->err, "thread %u page %u write %d: rc %d (%s)", a->id, i, write, rc,
 		       physim_fault_str(&x.fault));
@@ -269,9 +276,50 @@ static void check_ad(const struct one_table *o)
 	assert_int_equal(n_d, o->info.presets_dirty ? NPAGES : N_WRITTEN);
 }
 
-static void translate_shared(const struct ad_case *c, bool own_tlbs)
+/* Stage 2 of the nested cases: ept-4l with A/D on, mapping the whole RAM
+ * guest-physical = host-physical with 2 MiB pages, so the stage-1 table
+ * built in RAM is also at its guest-physical address. */
+struct stage2 {
+	struct physim_pt *pt;
+	struct physim_mmu *mmu;
+};
+
+static void stage2_init(struct stage2 *s2, const struct one_table *o)
+{
+	assert_int_equal(physim_pt_create(physim_format("ept-4l"), o->ph, &s2->pt), 0);
+	assert_int_equal(physim_pt_map_region(s2->pt, RAM_BASE, RAM_BASE, RAM_SIZE,
+					      PHYSIM_R | PHYSIM_W | PHYSIM_X, PHYSIM_ALLOW_HUGE),
+			 0);
+	assert_int_equal(
+	    physim_mmu_create(&(struct physim_mmu_config){.format = physim_pt_format(s2->pt),
+							  .mem = o->ph,
+							  .root = physim_pt_root(s2->pt),
+							  .ctl = {.ept_ad = true}},
+			      &s2->mmu),
+	    0);
+}
+
+/* The stage-2 leaves behind the data pages: accessed where a page was
+ * touched, dirty where one was written (SDM Vol. 3C 29.3.5). */
+static void stage2_check_fini(struct stage2 *s2, const struct one_table *o)
+{
+	for (unsigned i = 0; i < NPAGES; i++) {
+		struct physim_pt_mapping m;
+		assert_int_equal(physim_pt_query(s2->pt, page_pa(o->run, i), &m), 0);
+		assert_int_equal(m.size, 2 * MiB);
+		if (touched(i))
+			assert_true(m.accessed);
+		if (written(i))
+			assert_true(m.dirty);
+	}
+	physim_mmu_destroy(s2->mmu);
+	physim_pt_destroy(s2->pt);
+}
+
+static void translate_shared(const struct ad_case *c, bool own_tlbs, bool nested)
 {
 	struct one_table o;
+	struct stage2 s2 = {0};
 	one_table_init(&o, c->name, c->flags);
 	assert_false(o.info.presets_accessed); /* else A would prove nothing */
 	assert_false(o.info.presets_dirty);
@@ -283,11 +331,14 @@ static void translate_shared(const struct ad_case *c, bool own_tlbs)
 							  .ctl = c->ctl},
 			      &mmu),
 	    0);
+	if (nested)
+		stage2_init(&s2, &o);
 
 	struct errors err = {0};
 	struct xlate_arg args[NTHREADS];
 	for (unsigned t = 0; t < NTHREADS; t++) {
-		args[t] = (struct xlate_arg){.id = t, .mmu = mmu, .run = o.run, .err = &err};
+		args[t] = (struct xlate_arg){
+		    .id = t, .mmu = mmu, .s2 = s2.mmu, .run = o.run, .err = &err};
 		if (own_tlbs) {
 			/* Odd threads check every hit against a fresh walk. */
 			struct physim_tlb_config tc = {.entries = 1024, .check_stale = t % 2};
@@ -300,9 +351,10 @@ static void translate_shared(const struct ad_case *c, bool own_tlbs)
 		meet_all(); /* go */
 		meet_all(); /* all done: the table is the main thread's again */
 		check_ad(&o);
-		assert_int_equal(
-		    physim_pt_clear_ad(o.pt, page_va(0), page_va(NPAGES - 1) + PAGE, true, true),
-		    N_TOUCHED);
+		assert_int_equal(physim_pt_clear_ad(o.pt, page_va(0),
+						    page_va(NPAGES - 1) + PAGE - page_va(0), true,
+						    true),
+				 N_TOUCHED);
 	}
 	join_threads(th);
 	assert_no_errors(&err);
@@ -321,37 +373,52 @@ static void translate_shared(const struct ad_case *c, bool own_tlbs)
 		physim_tlb_destroy(args[t].tlb);
 	}
 	physim_mmu_destroy(mmu);
+	if (nested)
+		stage2_check_fini(&s2, &o);
 	one_table_fini(&o);
 }
 
 static void test_translate_one_mmu_x86(void **state)
 {
 	(void)state;
-	translate_shared(&ad_x86, false);
+	translate_shared(&ad_x86, false, false);
 }
 
 static void test_translate_one_mmu_i386(void **state)
 {
 	(void)state;
-	translate_shared(&ad_i386, false);
+	translate_shared(&ad_i386, false, false);
 }
 
 static void test_translate_one_mmu_ept(void **state)
 {
 	(void)state;
-	translate_shared(&ad_ept, false);
+	translate_shared(&ad_ept, false, false);
 }
 
 static void test_translate_own_tlbs_x86(void **state)
 {
 	(void)state;
-	translate_shared(&ad_x86, true);
+	translate_shared(&ad_x86, true, false);
 }
 
 static void test_translate_own_tlbs_ept(void **state)
 {
 	(void)state;
-	translate_shared(&ad_ept, true);
+	translate_shared(&ad_ept, true, false);
+}
+
+/* x86-64 stage 1 over EPT: both stages' A/D by compare-and-swap. */
+static void test_translate_nested(void **state)
+{
+	(void)state;
+	translate_shared(&ad_x86, false, true);
+}
+
+static void test_translate_nested_own_tlbs(void **state)
+{
+	(void)state;
+	translate_shared(&ad_x86, true, true);
 }
 
 /* ---- many threads querying one table nobody changes ----
@@ -903,6 +970,8 @@ int main(void)
 	    cmocka_unit_test(test_translate_one_mmu_ept),
 	    cmocka_unit_test(test_translate_own_tlbs_x86),
 	    cmocka_unit_test(test_translate_own_tlbs_ept),
+	    cmocka_unit_test(test_translate_nested),
+	    cmocka_unit_test(test_translate_nested_own_tlbs),
 	    cmocka_unit_test(test_query_one_table),
 	    cmocka_unit_test(test_own_tables_x86),
 	    cmocka_unit_test(test_own_tables_sv48),
