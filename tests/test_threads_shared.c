@@ -521,7 +521,7 @@ static void test_query_one_table(void **state)
 	(void)state;
 	struct one_table o;
 	one_table_init(&o, "x86_64-4l", PHYSIM_R);
-	/* Give each leaf its own attributes (remap keeps the page). */
+	/* Give each leaf its own attributes: unmapped, mapped again with them. */
 	for (unsigned i = 0; i < NPAGES; i++) {
 		assert_int_equal(physim_pt_unmap(o.pt, page_va(i), NULL), 0);
 		struct physim_pt_mapping m = {.va = page_va(i),
@@ -744,9 +744,9 @@ static void own_tables(const char *fmt)
 					   .err = &err};
 	run_threads(own_thread, args, sizeof(args[0]));
 	assert_no_errors(&err);
-	/* Each table needed its root, the tables down to its two last-level
-	 * tables at some point (slots straddle a 2 MiB boundary), and every
-	 * frame - tables and data - is back. */
+	/* Each table held, at some point, its root, one table per upper level
+	 * and both last-level tables (the slots straddle a 2 MiB boundary);
+	 * now every frame - tables and data - is back. */
 	for (unsigned t = 0; t < NTHREADS; t++)
 		assert_true(args[t].peak_table_frames >= 5);
 	assert_int_equal(physim_ram_stats(ram).used_frames, 0);
