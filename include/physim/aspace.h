@@ -2,7 +2,20 @@
 /* physim/aspace.h - a guest address space (axaddrspace::AddrSpace): a VM's
  * stage-2 table with linear and allocated (populated or lazy) areas, page-
  * fault handling, the guest memory accessor (GuestMemoryAccessor) and dirty-
- * page logging. Built only on hal.h and pt.h. Owned by one thread at a time. */
+ * page logging. Built only on hal.h and pt.h.
+ *
+ * Threads: an address space is owned by one thread at a time (callers lock),
+ * like the table inside it (pt.h). Calls on one space must not overlap,
+ * the guest accessor's included: it populates lazy pages and reads the
+ * table, in which dirty_log_fetch_clear clears D bits. The one exception
+ * is physim_aspace_mark_dirty, an atomic bitmap update that may run on any
+ * thread while the owner uses the space (not during dirty_log_enable /
+ * disable or destroy): no mark is lost to a concurrent fetch. A vCPU
+ * thread translating through the stage-2 table (walk.h) while the owner
+ * changes the space or harvests dirty bits is a data race (pt.h): stop the
+ * vCPUs first, as a hypervisor kicks them out of guest mode. Spaces that are
+ * different objects are independent, even over one RAM and one set of
+ * HALs (tests/test_threads_shared.c). */
 #ifndef PHYSIM_ASPACE_H
 #define PHYSIM_ASPACE_H
 

@@ -15,6 +15,11 @@ extern "C" {
  * "Uninit" (start_paddr == 0, hal == NULL) is a placeholder that owns
  * nothing and must never be accessed; dropping it is harmless, and so is
  * dropping a frame twice (drop resets the handle to uninit).
+ *
+ * Threads: a handle is a plain value owned by whoever holds it; two threads
+ * must not drop (or fill while another drops) the same handle. Different
+ * handles may be used from different threads at once when their HAL is
+ * thread-safe (hal.h), as the RAM's is.
  */
 struct physim_frame {
 	physim_hpa_t start_paddr;

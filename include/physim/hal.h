@@ -10,7 +10,14 @@
  * other implementation (a real hypervisor's, a test double) plugs in the same
  * way. Allocation functions return 0 and write the address, or a negative
  * errno; a HAL never hands out host-physical address 0 (PhysFrame treats 0 as
- * failure, as the seed does). */
+ * failure, as the seed does).
+ *
+ * Threads: physim calls a HAL from whichever thread calls physim, and calls
+ * nothing else to serialise those calls. Objects that are used by one
+ * thread each (two tables, two address spaces) may share one HAL only if
+ * every function of it is thread-safe. The vtables of a RAM (ram.h) are;
+ * the counting wrapper below is when its inner HAL is; a HAL of your own
+ * must say. */
 #ifndef PHYSIM_HAL_H
 #define PHYSIM_HAL_H
 

@@ -55,6 +55,17 @@ struct physim_ram_config {
 
 struct physim_ram;
 
+/* ---- threads ----
+ * A RAM is meant to be shared: the allocator calls, frame_in_use, stats,
+ * the phys<->virt translations and the HAL vtables below may be called
+ * from any number of threads at once (tests/test_ram_threads.c,
+ * tests/test_threads_shared.c run them under ThreadSanitizer). The bytes
+ * of the frames are the callers': two threads writing one frame race as
+ * they would on real memory. create and load hand out a RAM nobody else
+ * has yet; destroy needs every other user gone; save reads the allocator
+ * state and every frame, so nothing should allocate, free or write frames
+ * meanwhile (it would record a mix). */
+
 /* -EINVAL for a bad config (misaligned base or size, base + size wraps,
  * reserved range outside RAM or misaligned), -ENOMEM if the host refuses the
  * mapping. Creation touches no RAM and no bitmap page except those covering

@@ -90,6 +90,36 @@ struct physim_xlate {
 	struct physim_fault fault; /* kind NONE on success */
 };
 
+/*
+ * ---- threads ----
+ * An mmu is only read by translations: one mmu may serve translate, probe,
+ * nested walks and TLB misses on many threads at once. set_config and
+ * destroy need it to themselves (no translation through it meanwhile).
+ * physim_translate reads the physim_pt object, as a query does.
+ *
+ * Many threads may translate through one table at once, through one mmu or
+ * several, while no thread changes the table (pt.h). Accessed/dirty
+ * updates are written by compare-and-swap on the descriptor, as the
+ * hardware's are locked read-modify-writes (Intel SDM Vol. 3A, "Automatic
+ * Locking"; Arm ARM D8, hardware management of the Access flag and dirty
+ * state): concurrent walks setting bits in the same entries lose none (a
+ * walk that loses a race walks again; it gives up with -EBUSY only if the
+ * descriptors keep changing, which setting bits alone cannot cause). A
+ * nested walk writes A/D in both stages' tables. Everything else the pt.h
+ * calls do to the table is a data race with such walks - map, unmap,
+ * protect, clear_ad, and query or iteration while A/D may be set - so a
+ * caller changing a table that other threads translate through stops them
+ * first (tests/test_threads_shared.c runs the allowed cases under
+ * ThreadSanitizer).
+ *
+ * A TLB belongs to one simulated CPU: no two calls on one physim_tlb may
+ * overlap, flushes and stats included (a lookup refills and reorders it).
+ * A shootdown of another CPU's TLB runs on that CPU's thread or while it
+ * is stopped; so a TLB wired to a table's flush callback must not be in
+ * use on another thread while that table changes. Each thread with its own
+ * TLB may translate through one shared mmu and table.
+ */
+
 /* ---- an MMU context: format, roots and control state ---- */
 
 struct physim_mmu_config {
@@ -149,7 +179,7 @@ PHYSIM_API int physim_fault_format(const struct physim_fault *f, char *buf, size
 /* The same in a per-thread buffer, valid until the thread's next call. */
 PHYSIM_API const char *physim_fault_str(const struct physim_fault *f);
 
-/* ---- software TLB: one per simulated CPU ---- */
+/* ---- software TLB: one per simulated CPU (not shared by threads) ---- */
 
 struct physim_tlb_entry_info {
 	uint64_t va; /* page-aligned */
