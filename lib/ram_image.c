@@ -9,11 +9,13 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
- * Image layout, version 1 (every integer little-endian):
+ * Image layout, version 2 (every integer little-endian):
  *
  *   [0, size)            RAM bytes; offset 0 is host-physical `base`. All-zero
  *                        4 KiB frames are holes (the file is made `size` long
@@ -22,18 +24,38 @@
  *   [size, size + T)     the trailer, T = HDR_BYTES + 16 * nranges + FTR_BYTES;
  *                        it starts 4 KiB aligned because size is.
  *
- *   header (64 bytes):   0 magic "PHYSIMRI"  8 u32 version  12 u32 header bytes (64)
- *                        16 u64 base  24 u64 size  32 u64 nranges
- *                        40 u32 flags (0)  44..63 zero
+ *   header (64 bytes):   0 magic "PHYSIMRI"  8 u32 version (2)  12 u32 header
+ *                        bytes (64)  16 u64 base  24 u64 size  32 u64 nranges
+ *                        40 u32 flags (0)  44 u32 zero  48 u64 data checksum
+ *                        56..63 zero
  *   ranges:              nranges x { u64 base, u64 size }: the frames in use
  *                        (allocated or reserved) when saved, sorted, disjoint,
  *                        maximal runs.
  *   footer (24 bytes):   0 u64 T  8 magic "PHYSIMEN"
  *                        16 u64 FNV-1a 64 of the trailer bytes before it.
  *
+ * The data checksum covers every non-zero frame of [0, size): for frame i
+ * (in increasing order) d = frame_digest(bytes, i), folded into the running
+ * sum by data_fold(); zero frames (holes) are not folded, so a hole that
+ * gains a byte, a frame that loses its bytes or moves, and any flipped byte
+ * all change it. It is computed on the very bytes written, while writing,
+ * and checked on the very bytes read, while loading: one pass each way.
+ * The trailer checksum covers the header, so the data checksum too.
+ *
+ * Version 1 is the same without the data checksum (header bytes 44..63
+ * zero); it still loads, with a warning that its frame data is unchecked.
+ *
  * The footer sits at the very end so a reader finds the trailer from the file
  * size; any later version keeps the footer as it is. A file whose size is not
- * size + T (truncated, extended) is refused.
+ * size + T (truncated, extended) is refused. The loader checks the footer and
+ * the header's fixed fields against the file size before it allocates
+ * anything, and reads the range list in fixed-size pieces: what it allocates
+ * never depends on what a file claims, only on the RAM a valid image holds.
+ *
+ * Saving writes a temporary file next to `path` (".NAME.tmp-..."), fsyncs it
+ * and renames it over `path`: a reader, a crash or a failed save sees the old
+ * file or the whole new image, never a mix or a truncation. On failure the
+ * temporary file is removed.
  *
  * What is saved: every frame whose bytes can be read and are not all zero,
  * allocated or free (a free frame may hold poison or stale data). Reserved
@@ -42,16 +64,19 @@
  * debug mode made inaccessible (PROT_NONE) read as zero; they are free or
  * reserved, so nothing a user owns is lost.
  *
- * Errors beyond ram.h's list: load returns -ENOENT when `path` does not
- * exist (any other failure to open it is -EIO). Every refusal of a file is
- * -EINVAL with a debug log line "ram_load: PATH: <what is wrong>".
+ * Errors are the host's errno for open/read/write/rename failures (-ENOENT,
+ * -EACCES, -ENOTDIR, -EFBIG, -ENOSPC, -EIO, ...); -EISDIR for a directory;
+ * every refusal of a file's layout is -EINVAL and a data checksum mismatch
+ * -EBADMSG, each with a debug log line "ram_load: PATH: <what is wrong>".
  */
 
-#define IMG_VERSION 1u
-#define HDR_BYTES   64u
-#define RANGE_BYTES 16u
-#define FTR_BYTES   24u
-#define FRAME	    PHYSIM_FRAME_SIZE
+#define IMG_VERSION	      2u
+#define IMG_VERSION_UNCHECKED 1u /* no data checksum */
+#define HDR_DATA_SUM	      48u
+#define HDR_BYTES	      64u
+#define RANGE_BYTES	      16u
+#define FTR_BYTES	      24u
+#define FRAME		      PHYSIM_FRAME_SIZE
 
 static const char hdr_magic[8] = {'P', 'H', 'Y', 'S', 'I', 'M', 'R', 'I'};
 static const char ftr_magic[8] = {'P', 'H', 'Y', 'S', 'I', 'M', 'E', 'N'};
@@ -86,15 +111,82 @@ static uint64_t get_le64(const uint8_t *p)
 	return v;
 }
 
-/* FNV-1a, 64-bit: small, and any single flipped byte changes it. */
-static uint64_t fnv1a64(const uint8_t *p, size_t n)
+/* FNV-1a, 64-bit, streamed: h starts at FNV_INIT. Small, and any single
+ * flipped byte changes it. */
+#define FNV_INIT UINT64_C(0xcbf29ce484222325)
+
+static uint64_t fnv1a64_update(uint64_t h, const uint8_t *p, size_t n)
 {
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
 	for (size_t i = 0; i < n; i++) {
 		h ^= p[i];
 		h *= UINT64_C(0x100000001b3);
 	}
 	return h;
+}
+
+static uint64_t fnv1a64(const uint8_t *p, size_t n)
+{
+	return fnv1a64_update(FNV_INIT, p, n);
+}
+
+/*
+ * The data checksum. FNV-1a goes one byte per multiply, too slow for
+ * gigabytes; a frame is digested instead as 4 independent lanes of 64-bit
+ * words (multiply-rotate-multiply rounds with the 64-bit primes of the
+ * xxHash family), seeded with the frame's index, the lanes merged and the
+ * result avalanched. Not cryptographic: it catches damage, not forgery.
+ */
+#define DP1	      UINT64_C(0x9e3779b185ebca87)
+#define DP2	      UINT64_C(0xc2b2ae3d27d4eb4f)
+#define DP3	      UINT64_C(0x165667b19e3779f9)
+#define DP4	      UINT64_C(0x85ebca77c2b2ae63)
+#define DATA_SUM_INIT UINT64_C(0x27d4eb2f165667c5)
+
+static inline uint64_t rotl64(uint64_t x, unsigned r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static inline uint64_t load_le64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
+static inline uint64_t lane_round(uint64_t acc, uint64_t word)
+{
+	return rotl64(acc + word * DP2, 31) * DP1;
+}
+
+static uint64_t frame_digest(const uint8_t *p, uint64_t index)
+{
+	uint64_t a0 = index + DP1 + DP2, a1 = index + DP2, a2 = index, a3 = index - DP1;
+	for (size_t i = 0; i < FRAME; i += 32) {
+		a0 = lane_round(a0, load_le64(p + i));
+		a1 = lane_round(a1, load_le64(p + i + 8));
+		a2 = lane_round(a2, load_le64(p + i + 16));
+		a3 = lane_round(a3, load_le64(p + i + 24));
+	}
+	uint64_t h = rotl64(a0, 1) + rotl64(a1, 7) + rotl64(a2, 12) + rotl64(a3, 18);
+	h = (h ^ lane_round(0, a0)) * DP1 + DP4;
+	h = (h ^ lane_round(0, a1)) * DP1 + DP4;
+	h = (h ^ lane_round(0, a2)) * DP1 + DP4;
+	h = (h ^ lane_round(0, a3)) * DP1 + DP4;
+	h ^= h >> 33;
+	h *= DP2;
+	h ^= h >> 29;
+	h *= DP3;
+	return h ^ (h >> 32);
+}
+
+/* Fold the digest of non-zero frame `index` into the image's data sum. */
+static uint64_t data_fold(uint64_t sum, const uint8_t *frame, uint64_t index)
+{
+	return rotl64(sum ^ frame_digest(frame, index), 27) * DP1 + DP4;
 }
 
 static bool frame_is_zero(const uint8_t *p)
@@ -186,6 +278,7 @@ static int collect_ranges(const struct physim_ram *ram, struct range_list *l)
 
 /* ---- saving ---- */
 
+/* The trailer with a zero data checksum; trailer_seal() fills it in. */
 static uint8_t *build_trailer(const struct physim_ram *ram, const struct range_list *l, size_t *len)
 {
 	size_t n = HDR_BYTES + RANGE_BYTES * l->n + FTR_BYTES;
@@ -205,9 +298,14 @@ static uint8_t *build_trailer(const struct physim_ram *ram, const struct range_l
 	uint8_t *f = t + n - FTR_BYTES;
 	put_le64(f, n);
 	memcpy(f + 8, ftr_magic, 8);
-	put_le64(f + 16, fnv1a64(t, n - 8));
 	*len = n;
 	return t;
+}
+
+static void trailer_seal(uint8_t *t, size_t n, uint64_t data_sum)
+{
+	put_le64(t + HDR_DATA_SUM, data_sum);
+	put_le64(t + n - 8, fnv1a64(t, n - 8));
 }
 
 /*
@@ -296,7 +394,9 @@ static int writer_flush(struct frame_writer *w)
 	return rc;
 }
 
-static int write_frames(const struct physim_ram *ram, int fd)
+/* Write every readable non-zero frame at its offset and return in *sum the
+ * data checksum of exactly the bytes written. */
+static int write_frames(const struct physim_ram *ram, int fd, uint64_t *sum)
 {
 	struct physim_direct_map dm = physim_ram_direct_map(ram);
 	uint64_t nframes = physim_ram_size(ram) / FRAME;
@@ -304,11 +404,12 @@ static int write_frames(const struct physim_ram *ram, int fd)
 	struct frame_writer *w = malloc(sizeof(*w));
 	int pipefd[2] = {-1, -1};
 	int rc = -ENOMEM;
+	uint64_t h = DATA_SUM_INIT;
 	if (tm == NULL || w == NULL)
 		goto out;
 	tm->fd = -1;
-	rc = -EIO;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		rc = -errno;
 		physim_log_debug("ram_save: pipe: %s", strerror(errno));
 		goto out;
 	}
@@ -322,26 +423,34 @@ static int write_frames(const struct physim_ram *ram, int fd)
 		uint8_t *dst = w->run + w->n * FRAME;
 		int c = copy_frame_out(pipefd, src, dst);
 		if (c < 0) {
+			rc = -errno;
 			physim_log_debug("ram_save: reading frame %#" PRIx64 ": %s",
 					 dm.base + i * FRAME, strerror(errno));
 			goto out;
 		}
 		if (c == 0 || frame_is_zero(dst))
 			continue;
-		if (w->n != 0 && w->off + w->n * FRAME != i * FRAME && writer_flush(w) < 0)
-			goto write_err;
-		if (w->n == 0) {
-			memmove(w->run, dst, FRAME);
-			w->off = i * FRAME;
+		if (w->n != 0 && w->off + w->n * FRAME != i * FRAME) {
+			if (writer_flush(w) < 0)
+				goto write_err;
+			memcpy(w->run, dst, FRAME);
+			dst = w->run;
 		}
+		/* The copy is what is written: a RAM changing under the save
+		 * still gets a checksum that matches the file. */
+		h = data_fold(h, dst, i);
+		if (w->n == 0)
+			w->off = i * FRAME;
 		if (++w->n == RUN_FRAMES && writer_flush(w) < 0)
 			goto write_err;
 	}
 	if (writer_flush(w) < 0)
 		goto write_err;
+	*sum = h;
 	rc = 0;
 	goto out;
 write_err:
+	rc = -errno;
 	physim_log_debug("ram_save: write: %s", strerror(errno));
 out:
 	if (pipefd[0] >= 0) {
@@ -352,6 +461,98 @@ out:
 		close(tm->fd);
 	free(tm);
 	free(w);
+	return rc;
+}
+
+/* The file a save replaces: `path`, or what it names if it is a symbolic
+ * link (the link stays a link). Malloc'd; NULL with errno set. */
+static char *save_target(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		char *real = realpath(path, NULL);
+		if (real != NULL || errno != ENOENT)
+			return real;
+		/* A dangling link: replace the link itself. */
+	}
+	return strdup(path);
+}
+
+/* Create an empty temporary file next to `target`, with the mode a new file
+ * would get (0666 less the umask), or the target's if it exists. */
+static int temp_create(const char *target, const struct stat *old, char **name)
+{
+	static _Atomic unsigned long counter;
+	const char *slash = strrchr(target, '/');
+	size_t dirlen = slash ? (size_t)(slash - target) + 1 : 0;
+	size_t len = strlen(target) + 64;
+	char *t = malloc(len);
+	if (t == NULL)
+		return -ENOMEM;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (int attempt = 0; attempt < 100; attempt++) {
+		unsigned long n = ++counter;
+		snprintf(t, len, "%.*s.%s.tmp-%ld-%lu-%lx", (int)dirlen, target, target + dirlen,
+			 (long)getpid(), n, (unsigned long)ts.tv_nsec ^ (n * 0x9e3779b9ul));
+		int fd = open(t, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd >= 0) {
+			if (old != NULL)
+				(void)fchmod(fd, old->st_mode & 07777); /* best effort */
+			*name = t;
+			return fd;
+		}
+		if (errno != EEXIST) {
+			int e = errno;
+			physim_log_debug("ram_save: cannot create %s: %s", t, strerror(e));
+			free(t);
+			return -e;
+		}
+	}
+	free(t);
+	return -EEXIST;
+}
+
+/* Make the rename itself durable; best effort (not every file system can
+ * fsync a directory). */
+static void sync_dir_of(const char *target)
+{
+	const char *slash = strrchr(target, '/');
+	char *dir = slash ? strndup(target, (size_t)(slash - target) + 1) : strdup(".");
+	if (dir == NULL)
+		return;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+
+/* Write the whole image to the new file fd (empty, size 0). */
+static int write_image(const struct physim_ram *ram, int fd, const char *name, uint8_t *trailer,
+		       size_t tlen)
+{
+	uint64_t size = physim_ram_size(ram), sum = 0;
+	const char *what = "ftruncate";
+	int rc;
+	/* Size first: every frame not written below stays a hole. */
+	if (ftruncate(fd, (off_t)size) < 0)
+		goto err;
+	rc = write_frames(ram, fd, &sum);
+	if (rc < 0)
+		return rc;
+	trailer_seal(trailer, tlen, sum);
+	what = "writing trailer";
+	if (pwrite_all(fd, trailer, tlen, size) < 0)
+		goto err;
+	what = "fsync";
+	if (fsync(fd) < 0)
+		goto err;
+	return 0;
+err:
+	rc = -errno;
+	physim_log_debug("ram_save: %s: %s: %s", name, what, strerror(errno));
 	return rc;
 }
 
@@ -368,32 +569,39 @@ int physim_ram_save(const struct physim_ram *ram, const char *path)
 		rc = trailer ? 0 : -ENOMEM;
 	}
 	free(l.r);
-	if (rc < 0)
-		return rc;
-
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (fd < 0) {
-		physim_log_debug("ram_save: cannot create %s: %s", path, strerror(errno));
-		free(trailer);
-		return -EIO;
+	char *target = rc == 0 ? save_target(path) : NULL;
+	if (rc == 0 && target == NULL)
+		rc = -errno;
+	struct stat st;
+	bool exists = false;
+	if (rc == 0 && stat(target, &st) == 0) {
+		exists = true;
+		/* Renaming over a device or FIFO would replace it, not write it. */
+		if (!S_ISREG(st.st_mode)) {
+			rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+			physim_log_debug("ram_save: %s: exists and is not a regular file", path);
+		}
 	}
-	uint64_t size = physim_ram_size(ram);
-	/* Size first: every frame not written below stays a hole. */
-	if (ftruncate(fd, (off_t)size) < 0) {
-		physim_log_debug("ram_save: %s: ftruncate: %s", path, strerror(errno));
-		rc = -EIO;
+	char *tmp = NULL;
+	int fd = rc == 0 ? temp_create(target, exists ? &st : NULL, &tmp) : -1;
+	if (rc == 0 && fd < 0)
+		rc = fd;
+	if (rc == 0)
+		rc = write_image(ram, fd, path, trailer, tlen);
+	if (fd >= 0 && close(fd) < 0 && rc == 0) {
+		rc = -errno;
+		physim_log_debug("ram_save: %s: close: %s", tmp, strerror(errno));
+	}
+	if (rc == 0 && rename(tmp, target) < 0) {
+		rc = -errno;
+		physim_log_debug("ram_save: rename %s -> %s: %s", tmp, target, strerror(errno));
 	}
 	if (rc == 0)
-		rc = write_frames(ram, fd);
-	/* The trailer goes last, so an interrupted save never looks valid. */
-	if (rc == 0 && pwrite_all(fd, trailer, tlen, size) < 0) {
-		physim_log_debug("ram_save: %s: writing trailer: %s", path, strerror(errno));
-		rc = -EIO;
-	}
-	if (close(fd) < 0 && rc == 0) {
-		physim_log_debug("ram_save: %s: close: %s", path, strerror(errno));
-		rc = -EIO;
-	}
+		sync_dir_of(target);
+	else if (tmp != NULL)
+		unlink(tmp); /* the target was never touched */
+	free(tmp);
+	free(target);
 	free(trailer);
 	return rc;
 }
@@ -401,9 +609,10 @@ int physim_ram_save(const struct physim_ram *ram, const char *path)
 /* ---- loading ---- */
 
 struct image_info {
+	uint32_t version;
 	uint64_t base, size, nranges;
-	uint64_t tlen;	  /* trailer length from the footer */
-	uint8_t *trailer; /* the whole trailer; ranges at trailer + HDR_BYTES */
+	uint64_t tlen;	   /* trailer length from the footer */
+	uint64_t data_sum; /* version 2 */
 };
 
 static int bad_image(const char *path, const char *what)
@@ -412,15 +621,22 @@ static int bad_image(const char *path, const char *what)
 	return -EINVAL;
 }
 
-/* Find, read and check the footer and header; leaves info->trailer allocated
- * only on success. */
-static int read_trailer(int fd, const char *path, uint64_t fsize, struct image_info *info)
+static int read_err(const char *path)
 {
-	uint8_t f[FTR_BYTES];
+	int e = errno;
+	physim_log_debug("ram_load: %s: read: %s", path, strerror(e));
+	return -e;
+}
+
+/* The footer and the header's fixed fields, checked against the file size
+ * before anything is allocated. */
+static int read_header(int fd, const char *path, uint64_t fsize, struct image_info *info)
+{
+	uint8_t f[FTR_BYTES], t[HDR_BYTES];
 	if (fsize < HDR_BYTES + FTR_BYTES + FRAME)
 		return bad_image(path, "too small to be an image (truncated?)");
 	if (pread_all(fd, f, FTR_BYTES, fsize - FTR_BYTES) < 0)
-		goto io_err;
+		return read_err(path);
 	if (memcmp(f + 8, ftr_magic, 8) != 0)
 		return bad_image(path, "no trailer magic at the end: not an image, or truncated");
 	uint64_t tlen = get_le64(f);
@@ -429,99 +645,133 @@ static int read_trailer(int fd, const char *path, uint64_t fsize, struct image_i
 		return bad_image(path, "impossible trailer length");
 	if ((fsize - tlen) % FRAME != 0)
 		return bad_image(path, "trailer not 4 KiB aligned: file truncated or extended");
-	/* n frames hold at most ceil(n / 2) maximal runs: bounds the allocation. */
+	/* n frames hold at most ceil(n / 2) maximal runs. */
 	if ((tlen - HDR_BYTES - FTR_BYTES) / RANGE_BYTES > (fsize - tlen) / FRAME / 2 + 1)
 		return bad_image(path, "impossible trailer length");
-	uint8_t *t = malloc(tlen);
-	if (t == NULL)
-		return -ENOMEM;
-	if (pread_all(fd, t, tlen, fsize - tlen) < 0) {
-		free(t);
-		goto io_err;
-	}
-	int rc = 0;
+	if (pread_all(fd, t, HDR_BYTES, fsize - tlen) < 0)
+		return read_err(path);
 	if (memcmp(t, hdr_magic, 8) != 0)
-		rc = bad_image(path, "bad header magic");
-	else if (get_le32(t + 8) != IMG_VERSION)
-		rc = bad_image(path, "unknown image version");
-	else if (fnv1a64(t, tlen - 8) != get_le64(t + tlen - 8))
-		rc = bad_image(path, "bad trailer checksum");
-	if (rc < 0) {
-		free(t);
-		return rc;
-	}
-	info->trailer = t;
+		return bad_image(path, "bad header magic");
+	info->version = get_le32(t + 8);
+	if (info->version != IMG_VERSION && info->version != IMG_VERSION_UNCHECKED)
+		return bad_image(path, "unknown image version");
+	if (get_le32(t + 12) != HDR_BYTES || get_le32(t + 40) != 0)
+		return bad_image(path, "unsupported header length or flags");
+	for (unsigned i = 44; i < HDR_BYTES; i++)
+		if (t[i] != 0 && (info->version == IMG_VERSION_UNCHECKED || i < HDR_DATA_SUM ||
+				  i >= HDR_DATA_SUM + 8))
+			return bad_image(path, "non-zero reserved header bytes");
 	info->tlen = tlen;
 	info->base = get_le64(t + 16);
 	info->size = get_le64(t + 24);
 	info->nranges = get_le64(t + 32);
-	return 0;
-io_err:
-	physim_log_debug("ram_load: %s: read: %s", path, strerror(errno));
-	return -EIO;
-}
-
-/* The header fields and the range list make sense for a file of fsize bytes. */
-static int check_layout(const char *path, uint64_t fsize, const struct image_info *info)
-{
-	const uint8_t *t = info->trailer;
-	uint64_t tlen = info->tlen; /* read_trailer: HDR + FTR <= tlen < fsize */
-	if (get_le32(t + 12) != HDR_BYTES || get_le32(t + 40) != 0)
-		return bad_image(path, "unsupported header length or flags");
-	for (unsigned i = 44; i < HDR_BYTES; i++)
-		if (t[i] != 0)
-			return bad_image(path, "non-zero reserved header bytes");
+	info->data_sum = get_le64(t + HDR_DATA_SUM);
 	if (info->size == 0 || !physim_is_aligned(info->size, FRAME) ||
 	    !physim_is_aligned(info->base, FRAME) || !physim_range_ok(info->base, info->size))
 		return bad_image(path, "RAM base/size misaligned, zero or wrapping");
 	if (info->size != fsize - tlen ||
 	    info->nranges != (tlen - HDR_BYTES - FTR_BYTES) / RANGE_BYTES)
 		return bad_image(path, "file size does not match RAM size and trailer");
+	return 0;
+}
+
+/*
+ * The range list, read in pieces of RANGE_CHUNK entries so memory does not
+ * grow with nranges. Pass 1 (ram == NULL) checks every range and the trailer
+ * checksum; pass 2 claims the ranges in the new RAM.
+ */
+#define RANGE_CHUNK 256
+
+/* Is range {b, s} aligned, inside RAM and after the previous one (which
+ * ended at *next)? */
+static bool range_ok(const struct image_info *info, uint64_t b, uint64_t s, uint64_t *next,
+		     bool last)
+{
 	uint64_t end = info->base + info->size - 1; /* last byte of RAM */
-	uint64_t next = info->base;		    /* ranges are sorted and disjoint */
-	for (uint64_t i = 0; i < info->nranges; i++) {
-		uint64_t b = get_le64(t + HDR_BYTES + RANGE_BYTES * i);
-		uint64_t s = get_le64(t + HDR_BYTES + RANGE_BYTES * i + 8);
-		if (s == 0 || !physim_is_aligned(b, FRAME) || !physim_is_aligned(s, FRAME) ||
-		    b < next || b > end || s - 1 > end - b)
-			return bad_image(path,
-					 "allocated range misaligned, unsorted or outside RAM");
-		next = b + s; /* at most end + 1; wraps to 0 only if RAM ends at 2^64 */
-		if (next == 0 && i + 1 < info->nranges)
-			return bad_image(path,
-					 "allocated range misaligned, unsorted or outside RAM");
+	if (s == 0 || !physim_is_aligned(b, FRAME) || !physim_is_aligned(s, FRAME) || b < *next ||
+	    b > end || s - 1 > end - b)
+		return false;
+	*next = b + s; /* at most end + 1; wraps to 0 only if RAM ends at 2^64 */
+	return *next != 0 || last;
+}
+
+static int claim_range(struct physim_ram *ram, const char *path, uint64_t b, uint64_t s)
+{
+	if (b == 0) { /* frame 0 of a RAM at address 0 is reserved anyway */
+		b += FRAME;
+		s -= FRAME;
+		if (s == 0)
+			return 0;
+	}
+	int rc = physim_ram_alloc_at(ram, b, s);
+	if (rc < 0) {
+		physim_log_debug("ram_load: %s: claiming %#" PRIx64 "+%#" PRIx64 ": %s", path, b, s,
+				 physim_strerror(rc));
+		return rc == -ENOMEM ? rc : -EINVAL;
 	}
 	return 0;
 }
 
-static int restore_ranges(struct physim_ram *ram, const char *path, const struct image_info *info)
+static int walk_ranges(int fd, const char *path, uint64_t fsize, const struct image_info *info,
+		       struct physim_ram *ram)
 {
-	for (uint64_t i = 0; i < info->nranges; i++) {
-		uint64_t b = get_le64(info->trailer + HDR_BYTES + RANGE_BYTES * i);
-		uint64_t s = get_le64(info->trailer + HDR_BYTES + RANGE_BYTES * i + 8);
-		if (b == 0) { /* frame 0 of a RAM at address 0 is reserved anyway */
-			b += FRAME;
-			s -= FRAME;
-			if (s == 0)
+	uint8_t buf[RANGE_CHUNK * RANGE_BYTES];
+	uint64_t off = fsize - info->tlen, next = info->base, h = FNV_INIT;
+	if (ram == NULL) {
+		if (pread_all(fd, buf, HDR_BYTES, off) < 0)
+			return read_err(path);
+		h = fnv1a64_update(h, buf, HDR_BYTES);
+	}
+	off += HDR_BYTES;
+	for (uint64_t i = 0; i < info->nranges; i += RANGE_CHUNK) {
+		uint64_t n = info->nranges - i < RANGE_CHUNK ? info->nranges - i : RANGE_CHUNK;
+		if (pread_all(fd, buf, n * RANGE_BYTES, off) < 0)
+			return read_err(path);
+		off += n * RANGE_BYTES;
+		if (ram == NULL)
+			h = fnv1a64_update(h, buf, n * RANGE_BYTES);
+		for (uint64_t k = 0; k < n; k++) {
+			uint64_t b = get_le64(buf + RANGE_BYTES * k);
+			uint64_t s = get_le64(buf + RANGE_BYTES * k + 8);
+			/* Stop at the first bad range: a hostile list is
+			 * refused without reading the rest of it. */
+			if (ram == NULL) {
+				if (!range_ok(info, b, s, &next, i + k + 1 == info->nranges))
+					return bad_image(path, "allocated range misaligned, "
+							       "unsorted or outside RAM");
 				continue;
-		}
-		int rc = physim_ram_alloc_at(ram, b, s);
-		if (rc < 0) {
-			physim_log_debug("ram_load: %s: claiming %#" PRIx64 "+%#" PRIx64 ": %s",
-					 path, b, s, physim_strerror(rc));
-			return rc == -ENOMEM ? rc : -EINVAL;
+			}
+			int rc = claim_range(ram, path, b, s);
+			if (rc < 0)
+				return rc;
 		}
 	}
+	if (ram != NULL)
+		return 0;
+	if (pread_all(fd, buf, FTR_BYTES, off) < 0)
+		return read_err(path);
+	if (fnv1a64_update(h, buf, FTR_BYTES - 8) != get_le64(buf + FTR_BYTES - 8))
+		return bad_image(path, "bad trailer checksum");
 	return 0;
 }
 
-/* Copy one frame from the file into RAM. pread into the RAM (rather than
- * memcpy) so that a frame a debug RAM keeps PROT_NONE gives EFAULT, not
- * SIGSEGV; such a frame is free, and its bytes are dropped. */
-static int load_frame(int fd, uint8_t *dst, uint64_t off)
+/* Put one checked frame (src, read from file offset off) into RAM at dst.
+ * Allocated frames are accessible: a plain copy. A free frame may be
+ * PROT_NONE in a debug RAM; pread into it (rather than memcpy) gives EFAULT
+ * instead of SIGSEGV, and such a frame's bytes are dropped. If the pread
+ * works, the checked bytes are copied over what it read. */
+static int load_frame(struct physim_ram *ram, int fd, const uint8_t *src, uint8_t *dst,
+		      uint64_t off)
 {
-	if (pread_all(fd, dst, FRAME, off) == 0)
+	physim_hpa_t hpa = physim_ram_base(ram) + off;
+	if (hpa != 0 && physim_ram_frame_in_use(ram, hpa) == 1) {
+		memcpy(dst, src, FRAME);
 		return 0;
+	}
+	if (pread_all(fd, dst, FRAME, off) == 0) {
+		memcpy(dst, src, FRAME);
+		return 0;
+	}
 	if (errno == EFAULT) {
 		physim_log_debug("ram_load: frame at offset %#" PRIx64 " inaccessible, skipped",
 				 off);
@@ -533,22 +783,23 @@ static int load_frame(int fd, uint8_t *dst, uint64_t off)
 #define CHUNK_FRAMES 256
 
 /* Copy the non-zero frames of [0, size) into RAM, visiting only the file's
- * data extents (SEEK_DATA/SEEK_HOLE) so holes cost nothing. */
-static int restore_bytes(struct physim_ram *ram, int fd, const char *path, uint64_t size)
+ * data extents (SEEK_DATA/SEEK_HOLE) so holes cost nothing, and fold each
+ * into the data checksum as it is read. */
+static int restore_bytes(struct physim_ram *ram, int fd, const char *path,
+			 const struct image_info *info)
 {
 	struct physim_direct_map dm = physim_ram_direct_map(ram);
+	uint64_t size = info->size, off = 0, h = DATA_SUM_INIT;
 	uint8_t *buf = malloc(CHUNK_FRAMES * FRAME);
 	if (buf == NULL)
 		return -ENOMEM;
-	uint64_t off = 0;
-	int rc = 0;
 	while (off < size) {
 		off_t d = lseek(fd, (off_t)off, SEEK_DATA);
 		if (d < 0 && errno == ENXIO)
 			break;				    /* no data after off */
 		uint64_t start = d < 0 ? off : (uint64_t)d; /* no SEEK_DATA: read it all */
-		off_t h = d < 0 ? (off_t)size : lseek(fd, d, SEEK_HOLE);
-		uint64_t stop = h < 0 || (uint64_t)h > size ? size : (uint64_t)h;
+		off_t hole = d < 0 ? (off_t)size : lseek(fd, d, SEEK_HOLE);
+		uint64_t stop = hole < 0 || (uint64_t)hole > size ? size : (uint64_t)hole;
 		start = physim_align_down(start, FRAME);
 		stop = physim_align_up(stop, FRAME);
 		if (stop > size)
@@ -559,19 +810,26 @@ static int restore_bytes(struct physim_ram *ram, int fd, const char *path, uint6
 								     : CHUNK_FRAMES * FRAME);
 			if (pread_all(fd, buf, len, o) < 0)
 				goto io_err;
-			for (size_t k = 0; k < len; k += FRAME)
-				if (!frame_is_zero(buf + k) &&
-				    load_frame(fd, dm.hva + o + k, o + k) < 0)
+			for (size_t k = 0; k < len; k += FRAME) {
+				if (frame_is_zero(buf + k))
+					continue;
+				h = data_fold(h, buf + k, (o + k) / FRAME);
+				/* The bytes checked are the bytes loaded. */
+				if (load_frame(ram, fd, buf + k, dm.hva + o + k, o + k) < 0)
 					goto io_err;
+			}
 		}
 		off = stop > off ? stop : off + FRAME;
 	}
 	free(buf);
-	return rc;
+	if (info->version == IMG_VERSION && h != info->data_sum) {
+		physim_log_debug("ram_load: %s: frame data checksum mismatch: damaged image", path);
+		return -EBADMSG;
+	}
+	return 0;
 io_err:
-	physim_log_debug("ram_load: %s: read: %s", path, strerror(errno));
 	free(buf);
-	return -EIO;
+	return read_err(path);
 }
 
 static bool config_ok(const struct physim_ram_config *c)
@@ -585,37 +843,47 @@ static int load_fd(int fd, const char *path, const struct physim_ram_config *con
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
-		physim_log_debug("ram_load: %s: stat: %s", path, strerror(errno));
-		return -EIO;
+		int e = errno;
+		physim_log_debug("ram_load: %s: stat: %s", path, strerror(e));
+		return -e;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		physim_log_debug("ram_load: %s: is a directory", path);
+		return -EISDIR;
 	}
 	if (!S_ISREG(st.st_mode))
 		return bad_image(path, "not a regular file");
+	/* Opened O_NONBLOCK only so a FIFO could not block the open. */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return read_err(path);
 	uint64_t fsize = (uint64_t)st.st_size;
 	struct image_info info = {0};
-	int rc = read_trailer(fd, path, fsize, &info);
+	int rc = read_header(fd, path, fsize, &info);
+	if (rc == 0)
+		rc = walk_ranges(fd, path, fsize, &info, NULL);
 	if (rc < 0)
 		return rc;
-	rc = check_layout(path, fsize, &info);
 	struct physim_ram *ram = NULL;
-	if (rc == 0) {
-		struct physim_ram_config c = config ? *config : (struct physim_ram_config){0};
-		c.base = info.base;
-		c.base_is_zero = info.base == 0;
-		c.size = info.size;
-		rc = physim_ram_create(&c, &ram);
-		if (rc < 0)
-			physim_log_debug("ram_load: %s: creating RAM: %s", path,
-					 physim_strerror(rc));
-	}
+	struct physim_ram_config c = config ? *config : (struct physim_ram_config){0};
+	c.base = info.base;
+	c.base_is_zero = info.base == 0;
+	c.size = info.size;
+	rc = physim_ram_create(&c, &ram);
+	if (rc < 0)
+		physim_log_debug("ram_load: %s: creating RAM: %s", path, physim_strerror(rc));
 	if (rc == 0)
-		rc = restore_ranges(ram, path, &info);
+		rc = walk_ranges(fd, path, fsize, &info, ram);
 	if (rc == 0)
-		rc = restore_bytes(ram, fd, path, info.size);
-	free(info.trailer);
+		rc = restore_bytes(ram, fd, path, &info);
 	if (rc < 0) {
 		physim_ram_destroy(ram);
 		return rc;
 	}
+	if (info.version == IMG_VERSION_UNCHECKED)
+		physim_log_warn("ram_load: %s: version 1 image: frame data not checksummed, "
+				"loaded unchecked",
+				path);
 	*out = ram;
 	return 0;
 }
@@ -629,11 +897,12 @@ int physim_ram_load(const char *path, const struct physim_ram_config *config,
 		physim_log_debug("ram_load: config base/size/reserved must be zero");
 		return -EINVAL;
 	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not hang the open; load_fd refuses it. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 		physim_log_debug("ram_load: cannot open %s: %s", path, strerror(e));
-		return e == ENOENT ? -ENOENT : -EIO;
+		return -e;
 	}
 	int rc = load_fd(fd, path, config, out);
 	close(fd);

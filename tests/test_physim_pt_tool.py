@@ -19,6 +19,7 @@ import json
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -684,17 +685,20 @@ def test_bad_input():
     expect_bad(["dump", "--format", "x86_64-4l", "--image", good, "--root", root],
                "bad image", "spec file as image")
     expect_bad(["dump", "--format", "x86_64-4l", "--image", TMP, "--root", root],
-               "not a regular file", "directory as image")
+               "Is a directory", "directory as image")
     expect_bad(["dump", "--format", "i386-pae", "--image", img, "--root", root + "1"],
                "not aligned", "pae root not 32-byte aligned")
 
     data = open(img, "rb").read()
+    # a byte of the header's data checksum: only the trailer checksum can
+    # tell (a flipped range field is refused as a bad range first)
+    sum_at = len(data) - int.from_bytes(data[-24:-16], "little") + 50
     damaged = [
         ("empty.img", b"", "too small"),
         ("trunc1.img", data[:-1], "trailer magic"),
         ("trunc2.img", data[:len(data) // 2], "trailer magic"),
         ("trunc3.img", data[:1 << 20], "trailer magic"),
-        ("flip.img", data[:-40] + bytes([data[-40] ^ 1]) + data[-39:], "checksum"),
+        ("flip.img", data[:sum_at] + bytes([data[sum_at] ^ 1]) + data[sum_at + 1:], "checksum"),
         ("grown.img", data + b"\0", "trailer magic"),
     ]
     for name, content, needle in damaged:
@@ -1052,11 +1056,68 @@ def test_json_nested():
                    "gpa": "0x3000", "s1ptw": True}}], f"nested --json: {objs}")
 
 
+def test_image_safety():
+    """RAM images (physim issue 10): an output that is one of the inputs is
+    refused; a failing --update-ad save leaves its input image exactly as it
+    was; a damaged frame is refused; errors name their real cause."""
+    spec_text = "map 0x1000 0x1000 4K rw\n"
+    spec = write_spec("same.spec", spec_text)
+    os.link(spec, path("same-link.img"))
+    bld = ["build", "--format", "x86_64-4l", "--ram-size", "1M", "--spec", spec, "--image"]
+    for img in (spec, os.path.join(TMP, ".", "same.spec"), path("same-link.img")):
+        expect_bad(bld + [img], "refusing to overwrite", f"--image {img} is the spec")
+        with open(spec) as f:
+            check(f.read() == spec_text, f"--image {img}: the spec file was overwritten")
+
+    # query --update-ad whose save fails (ulimit -f): the real cause, and the
+    # input image unchanged and still loadable (it used to be left 0 bytes).
+    root = build("x86_64-4l", X86_RAW, "keep")
+    if root is None:
+        return
+    with open(path("keep.img"), "rb") as f:
+        before = f.read()
+
+    def small_fsize():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+
+    args = [TOOL, "query", "--format", "x86_64-4l", "--image", path("keep.img"), "--root",
+            "0x80100000", "--access", "w", "--update-ad", "0x400abc"]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=120,
+                       preexec_fn=small_fsize)
+    check(p.returncode == 2 and "cannot write image" in p.stderr
+          and "File too large" in p.stderr,
+          f"--update-ad under ulimit -f: rc={p.returncode} stderr={p.stderr!r}")
+    with open(path("keep.img"), "rb") as f:
+        check(f.read() == before, "a failed --update-ad save changed the input image")
+    check([n for n in os.listdir(TMP) if ".tmp-" in n] == [], "temporary file left behind")
+    p = run("query", "--format", "x86_64-4l", "--image", path("keep.img"), "--root",
+            "0x80100000", "0x400abc")
+    check(p.returncode == 0, f"image after a failed save: {p.stderr!r}")
+
+    # a flipped byte inside an allocated frame (the root table at RAM offset
+    # 1 MiB): refused by the data checksum
+    flipped = bytearray(before)
+    flipped[0x100001] ^= 0x40
+    with open(path("flipped.img"), "wb") as f:
+        f.write(flipped)
+    expect_bad(["query", "--format", "x86_64-4l", "--image", path("flipped.img"), "--root",
+                "0x80100000", "0x1000"], "checksum", "flipped data byte")
+
+    # errors keep their cause
+    expect_bad(bld + [path("same.spec/x.img")], "Not a directory", "image below a file")
+    expect_bad(bld + [path("no/such/dir.img")], "No such file or directory",
+               "image in a missing directory")
+    expect_bad(["dump", "--format", "x86_64-4l", "--image", path("same.spec/x.img"), "--root",
+                "0x80100000"], "Not a directory", "reading an image below a file")
+
+
 def main():
     for t in (test_help, test_version, test_exit_status, test_json_formats,
               test_json_query_dump, test_json_nested, test_formats, test_x86_64, test_sv48, test_aarch64, test_armv7,
               test_more_formats, test_x86_raw, test_sv48_raw, test_raw_write_placement,
-              test_numbers, test_bad_input, test_walker_query, test_full_image, test_nested):
+              test_numbers, test_bad_input, test_walker_query, test_full_image, test_nested,
+              test_image_safety):
         before = len(failures)
         try:
             t()

@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,6 +100,55 @@ static uint64_t fnv(const uint8_t *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ p[i]) * 1099511628211ull;
 	return h;
+}
+
+/* The data checksum as lib/ram_image.c documents it, written again here:
+ * 4 lanes of 64-bit words per frame seeded with the frame index, merged,
+ * avalanched, and folded over the non-zero frames in file order. */
+static const uint64_t K1 = 0x9e3779b185ebca87ull, K2 = 0xc2b2ae3d27d4eb4full,
+		      K3 = 0x165667b19e3779f9ull, K4 = 0x85ebca77c2b2ae63ull;
+
+static uint64_t rol(uint64_t x, unsigned r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t mix(uint64_t acc, uint64_t w)
+{
+	return rol(acc + w * K2, 31) * K1;
+}
+
+static uint64_t digest_of(const uint8_t *f, uint64_t index)
+{
+	uint64_t lane[4] = {index + K1 + K2, index + K2, index, index - K1};
+	for (size_t w = 0; w < 4096 / 8; w++) {
+		uint64_t v = 0;
+		for (int b = 7; b >= 0; b--)
+			v = v << 8 | f[w * 8 + (size_t)b];
+		lane[w % 4] = mix(lane[w % 4], v);
+	}
+	uint64_t h = rol(lane[0], 1) + rol(lane[1], 7) + rol(lane[2], 12) + rol(lane[3], 18);
+	for (int k = 0; k < 4; k++)
+		h = (h ^ mix(0, lane[k])) * K1 + K4;
+	h = (h ^ (h >> 33)) * K2;
+	h = (h ^ (h >> 29)) * K3;
+	return h ^ (h >> 32);
+}
+
+static uint64_t file_data_sum(const char *path, uint64_t size)
+{
+	static const uint8_t zero[4096];
+	uint8_t f[4096];
+	uint64_t sum = 0x27d4eb2f165667c5ull;
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	for (uint64_t off = 0; off < size; off += 4096) {
+		assert_int_equal(pread(fd, f, 4096, (off_t)off), 4096);
+		if (memcmp(f, zero, 4096) != 0)
+			sum = rol(sum ^ digest_of(f, off / 4096), 27) * K1 + K4;
+	}
+	close(fd);
+	return sum;
 }
 
 static uint64_t le64(const uint8_t *p)
@@ -284,7 +336,11 @@ static void test_layout(void **state)
 	assert_int_equal(len, HDR + 2 * 16 + FTR);
 	assert_int_equal(file_size(img_path), size + len);
 	assert_memory_equal(t, "PHYSIMRI", 8);
-	assert_int_equal(t[8], 1); /* version 1, little-endian */
+	assert_int_equal(t[8], 2); /* version 2, little-endian */
+	for (unsigned i = 44; i < HDR; i++)
+		if (i < 48 || i >= 56)
+			assert_int_equal(t[i], 0);
+	assert_int_equal(le64(t + 48), file_data_sum(img_path, size));
 	assert_int_equal(t[12], HDR);
 	assert_int_equal(le64(t + 16), base);
 	assert_int_equal(le64(t + 24), size);
@@ -462,7 +518,7 @@ static void test_64g(void **state)
 	int rc = physim_ram_save(r, img_path);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	physim_ram_destroy(r);
-	if (rc == -EIO && strstr(log_buf, "ftruncate") != NULL)
+	if (rc == -EFBIG && strstr(log_buf, "ftruncate") != NULL)
 		skip();
 	assert_int_equal(rc, 0);
 	struct stat st;
@@ -523,7 +579,7 @@ static void test_checksum_named(void **state)
 	(void)state;
 	make_image();
 	uint8_t b = 0xee;
-	write_at(img_path, &b, 1, MiB + HDR + 3); /* inside the range list */
+	write_at(img_path, &b, 1, MiB + 50); /* inside the header's data checksum */
 	expect_load_fails(img_path, -EINVAL, "checksum");
 }
 
@@ -576,7 +632,7 @@ static void test_size_mismatch(void **state)
 static void ed_version(uint8_t *t, uint64_t len)
 {
 	(void)len;
-	t[8] = 2;
+	t[8] = 3;
 }
 static void ed_magic(uint8_t *t, uint64_t len)
 {
@@ -709,7 +765,7 @@ static void test_not_an_image(void **state)
 	fclose(f);
 	expect_load_fails(img_path, -EINVAL, "trailer magic");
 	/* a directory */
-	expect_load_fails(tmpdir, -EINVAL, "regular file");
+	expect_load_fails(tmpdir, -EISDIR, "directory");
 }
 
 static void test_bad_arguments(void **state)
@@ -723,7 +779,7 @@ static void test_bad_arguments(void **state)
 	char nodir[340];
 	snprintf(nodir, sizeof(nodir), "%s/no/such/dir.img", tmpdir);
 	log_buf[0] = '\0';
-	assert_int_equal(physim_ram_save(r, nodir), -EIO);
+	assert_int_equal(physim_ram_save(r, nodir), -ENOENT);
 	assert_non_null(strstr(log_buf, "cannot create"));
 	assert_int_equal(physim_ram_save(NULL, img_path), -EINVAL);
 	assert_int_equal(physim_ram_save(r, NULL), -EINVAL);
@@ -746,6 +802,363 @@ static void test_bad_arguments(void **state)
 	assert_null(l);
 }
 
+/* ---- saving never damages the target (issue 10, finding 3) ---- */
+
+/* The whole file, malloc'd. */
+static uint8_t *slurp(const char *path, uint64_t *len)
+{
+	*len = file_size(path);
+	uint8_t *b = malloc(*len ? *len : 1);
+	int fd = open(path, O_RDONLY);
+	assert_true(b != NULL && fd >= 0);
+	assert_int_equal(pread(fd, b, *len, 0), (ssize_t)*len);
+	close(fd);
+	return b;
+}
+
+/* Files in tmpdir: a failed save must leave no temporary file behind. */
+static int dir_entries(void)
+{
+	DIR *d = opendir(tmpdir);
+	int n = 0;
+	struct dirent *e;
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+/* A 1 MiB RAM whose every frame holds `seed`-derived bytes, frames
+ * [seed, seed + 4) allocated. */
+static struct physim_ram *seeded_ram(unsigned seed)
+{
+	struct physim_ram *r = new_ram(0x80000000, 1 * MiB);
+	assert_int_equal(physim_ram_alloc_at(r, 0x80000000 + seed * FRAME, 4 * FRAME), 0);
+	for (uint64_t f = 0; f < MiB / FRAME; f++)
+		memset(frame_ptr(r, 0x80000000 + f * FRAME), (int)(seed * 16 + f % 16 + 1), FRAME);
+	return r;
+}
+
+/* Save in a child under a resource limit; the child exits with -rc. */
+static int save_in_child(int resource, rlim_t limit)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGXFSZ, SIG_IGN); /* EFBIG instead of death */
+		struct physim_ram *r = seeded_ram(9);
+		if (resource == RLIMIT_NOFILE) {
+			/* room for the temporary file, none for what follows */
+			int probe = dup(0);
+			limit = (rlim_t)probe + 2;
+			close(probe);
+		}
+		struct rlimit rl = {limit, limit};
+		if (setrlimit(resource, &rl) < 0)
+			_exit(200);
+		int rc = physim_ram_save(r, img_path);
+		_exit(rc <= 0 && rc > -200 ? -rc : 201);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return -WEXITSTATUS(status);
+}
+
+static void expect_failed_save_keeps(const uint8_t *old, uint64_t old_len)
+{
+	uint64_t len;
+	uint8_t *now = slurp(img_path, &len);
+	assert_int_equal(len, old_len);
+	assert_memory_equal(now, old, len);
+	free(now);
+	assert_int_equal(dir_entries(), 1); /* the image, no temporary file */
+	struct physim_ram *l = NULL;
+	assert_int_equal(physim_ram_load(img_path, NULL, &l), 0);
+	assert_int_equal(physim_ram_frame_in_use(l, 0x80000000 + 3 * FRAME), 1);
+	physim_ram_destroy(l);
+}
+
+/* Disk full stand-in: RLIMIT_FSIZE below the RAM size (ftruncate fails),
+ * and at the RAM size (the trailer write fails). Before the fix the target
+ * was truncated in place and the error was -EIO. */
+static void test_failed_save_keeps_target_efbig(void **state)
+{
+	(void)state;
+	struct physim_ram *r = seeded_ram(3);
+	assert_int_equal(physim_ram_save(r, img_path), 0);
+	physim_ram_destroy(r);
+	uint64_t len;
+	uint8_t *old = slurp(img_path, &len);
+	assert_int_equal(save_in_child(RLIMIT_FSIZE, 64 * 1024), -EFBIG);
+	expect_failed_save_keeps(old, len);
+	assert_int_equal(save_in_child(RLIMIT_FSIZE, 1 * MiB), -EFBIG);
+	expect_failed_save_keeps(old, len);
+	/* out of descriptors after the temporary file exists: removed again */
+	assert_int_equal(save_in_child(RLIMIT_NOFILE, 0), -EMFILE);
+	expect_failed_save_keeps(old, len);
+	free(old);
+}
+
+/* A directory the caller may not write: -EACCES, target untouched (as root
+ * permissions do not stop a save, so that part is skipped; a file used as a
+ * directory gives -ENOTDIR either way). */
+static void test_failed_save_keeps_target_dir(void **state)
+{
+	(void)state;
+	struct physim_ram *r = seeded_ram(3);
+	assert_int_equal(physim_ram_save(r, img_path), 0);
+	uint64_t len;
+	uint8_t *old = slurp(img_path, &len);
+	char below_file[400];
+	snprintf(below_file, sizeof(below_file), "%s/x.img", img_path);
+	log_buf[0] = '\0';
+	assert_int_equal(physim_ram_save(r, below_file), -ENOTDIR);
+	if (geteuid() != 0) {
+		assert_int_equal(chmod(tmpdir, 0555), 0);
+		int rc = physim_ram_save(r, img_path);
+		assert_int_equal(chmod(tmpdir, 0755), 0);
+		assert_int_equal(rc, -EACCES);
+	} else {
+		print_message("running as root: read-only directory case skipped\n");
+	}
+	expect_failed_save_keeps(old, len);
+	/* over something that is not a regular file: refused, left alone */
+	char fifo[400];
+	snprintf(fifo, sizeof(fifo), "%s/fifo", tmpdir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(physim_ram_save(r, fifo), -EINVAL);
+	struct stat st;
+	assert_int_equal(stat(fifo, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	unlink(fifo);
+	assert_int_equal(physim_ram_save(r, tmpdir), -EISDIR);
+	/* a symbolic link stays a link; the file it names is replaced */
+	char link[400];
+	snprintf(link, sizeof(link), "%s/link.img", tmpdir);
+	assert_int_equal(symlink("ram.img", link), 0);
+	struct physim_ram *r2 = seeded_ram(5);
+	assert_int_equal(physim_ram_save(r2, link), 0);
+	physim_ram_destroy(r2);
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	struct physim_ram *l = NULL;
+	assert_int_equal(physim_ram_load(img_path, NULL, &l), 0);
+	assert_int_equal(physim_ram_frame_in_use(l, 0x80000000 + 8 * FRAME), 1);
+	physim_ram_destroy(l);
+	unlink(link);
+	physim_ram_destroy(r);
+	free(old);
+}
+
+/* Eight processes saving different RAMs to one path at once, 20 rounds:
+ * the file is always exactly one writer's RAM and loads (data checksum
+ * verified). Before the fix most rounds mixed two writers' frames. */
+static void test_concurrent_saves(void **state)
+{
+	(void)state;
+	enum { WRITERS = 8, ROUNDS = 20 };
+	for (int round = 0; round < ROUNDS; round++) {
+		pid_t pid[WRITERS];
+		int go[2];
+		assert_int_equal(pipe(go), 0);
+		for (unsigned w = 0; w < WRITERS; w++) {
+			pid[w] = fork();
+			assert_true(pid[w] >= 0);
+			if (pid[w] == 0) {
+				struct physim_ram *r = seeded_ram(w);
+				char c;
+				close(go[1]);
+				if (read(go[0], &c, 1) != 0) /* start together */
+					_exit(3);
+				_exit(physim_ram_save(r, img_path) == 0 ? 0 : 1);
+			}
+		}
+		close(go[0]);
+		close(go[1]); /* EOF releases every writer */
+		for (unsigned w = 0; w < WRITERS; w++) {
+			int status;
+			assert_int_equal(waitpid(pid[w], &status, 0), pid[w]);
+			assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		}
+		assert_int_equal(dir_entries(), 1);
+		struct physim_ram *l = NULL;
+		assert_int_equal(physim_ram_load(img_path, NULL, &l), 0);
+		/* which writer? frame 0's first byte says; all the rest must agree */
+		unsigned w = (unsigned)(frame_ptr(l, 0x80000000)[0] - 1) / 16;
+		assert_true(w < WRITERS);
+		for (uint64_t f = 0; f < MiB / FRAME; f++) {
+			const uint8_t *p = frame_ptr(l, 0x80000000 + f * FRAME);
+			uint8_t want = (uint8_t)(w * 16 + f % 16 + 1);
+			assert_true(p[0] == want && memcmp(p, p + 1, FRAME - 1) == 0);
+			assert_int_equal(physim_ram_frame_in_use(l, 0x80000000 + f * FRAME),
+					 f >= w && f < w + 4);
+		}
+		physim_ram_destroy(l);
+	}
+}
+
+/* ---- the data checksum (finding 3) ---- */
+
+/* A flipped byte inside an allocated frame, inside a free frame with data,
+ * or a byte appearing in a hole: -EBADMSG. Before the fix all three loaded
+ * without error. */
+static void test_flipped_data_byte(void **state)
+{
+	(void)state;
+	const uint64_t at[] = {0x2000 + 1234, 0x80000 + 7, 0x40000 + 4095};
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		struct physim_ram *r = new_ram(0x80000000, 1 * MiB);
+		assert_int_equal(physim_ram_alloc_at(r, 0x80002000, 0x3000), 0);
+		fill_random(r, 0x80002000, 3);
+		fill_random(r, 0x80080000, 4); /* a free frame with data */
+		assert_int_equal(physim_ram_save(r, img_path), 0);
+		physim_ram_destroy(r);
+		int fd = open(img_path, O_RDWR);
+		uint8_t b;
+		assert_int_equal(pread(fd, &b, 1, (off_t)at[i]), 1);
+		b ^= 0x10;
+		assert_int_equal(pwrite(fd, &b, 1, (off_t)at[i]), 1);
+		close(fd);
+		expect_load_fails(img_path, -EBADMSG, "data checksum");
+	}
+}
+
+static void ed_to_version1(uint8_t *t, uint64_t len)
+{
+	(void)len;
+	t[8] = 1;
+	memset(t + 48, 0, 8);
+}
+
+/* A version 1 image (no data checksum) still loads, with a warning that its
+ * data is unchecked, even with a changed data byte. */
+static void test_version1_loads_unchecked(void **state)
+{
+	(void)state;
+	make_image();
+	edit_trailer(img_path, ed_to_version1);
+	uint8_t b = 0xaa;
+	write_at(img_path, &b, 1, 0x2000);
+	log_buf[0] = '\0';
+	struct physim_ram *l = NULL;
+	assert_int_equal(physim_ram_load(img_path, NULL, &l), 0);
+	assert_non_null(strstr(log_buf, "unchecked"));
+	assert_int_equal(frame_ptr(l, 0x80002000)[0], 0xaa);
+	assert_int_equal(physim_ram_frame_in_use(l, 0x80004000), 1);
+	physim_ram_destroy(l);
+}
+
+/* ---- hostile images (finding 4) ---- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A sparse 1 TiB + 2 GiB file with a footer claiming a 2 GiB trailer, and
+ * a variant with a valid-looking header too: refused in milliseconds, and
+ * the peak resident size of the loading process grows by less than 16 MiB.
+ * Before the fix: 2 GiB allocated and read, seconds. Loaded in a child so
+ * ru_maxrss is the load's own. */
+static void test_hostile_footer(void **state)
+{
+	(void)state;
+	const uint64_t ram = 1ull << 40, tlen = 2 * GiB + 8, fsize = ram + tlen;
+	for (int variant = 0; variant < 2; variant++) {
+		int fd = open(img_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+		assert_true(fd >= 0);
+		if (ftruncate(fd, (off_t)fsize) < 0) {
+			close(fd);
+			skip(); /* the file system cannot hold such a file */
+		}
+		uint8_t f[FTR] = {0};
+		set_le64(f, tlen);
+		memcpy(f + 8, "PHYSIMEN", 8);
+		assert_int_equal(pwrite(fd, f, FTR, (off_t)(fsize - FTR)), FTR);
+		if (variant == 1) {
+			uint8_t h[HDR] = {0};
+			memcpy(h, "PHYSIMRI", 8);
+			h[8] = 2;
+			h[12] = HDR;
+			set_le64(h + 16, 0x80000000);
+			set_le64(h + 24, ram);
+			set_le64(h + 32, (tlen - HDR - FTR) / 16);
+			assert_int_equal(pwrite(fd, h, HDR, (off_t)ram), HDR);
+		}
+		close(fd);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			alarm(20);
+			struct rusage ru0, ru1;
+			getrusage(RUSAGE_SELF, &ru0);
+			double t0 = now_s();
+			struct physim_ram *l = NULL;
+			int rc = physim_ram_load(img_path, NULL, &l);
+			double dt = now_s() - t0;
+			getrusage(RUSAGE_SELF, &ru1);
+			long grew_kib = ru1.ru_maxrss - ru0.ru_maxrss;
+			fprintf(stderr, "hostile footer %d: rc %d, %.3f ms, peak RSS +%ld KiB\n",
+				variant, rc, dt * 1e3, grew_kib);
+			_exit(rc == -EINVAL && dt < 0.2 && grew_kib < 16 * 1024 ? 0 : 1);
+		}
+		int status;
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char msg[] = "load of a FIFO hung\n";
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+/* A FIFO with no writer: refused at once; before the fix open() hung. */
+static void test_fifo_refused(void **state)
+{
+	(void)state;
+	char fifo[400];
+	snprintf(fifo, sizeof(fifo), "%s/fifo.img", tmpdir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	signal(SIGALRM, on_alarm);
+	alarm(5);
+	expect_load_fails(fifo, -EINVAL, "regular file");
+	alarm(0);
+	signal(SIGALRM, SIG_DFL);
+	unlink(fifo);
+}
+
+/* ---- errors keep their cause (finding 5) ---- */
+
+static void test_errors_keep_cause(void **state)
+{
+	(void)state;
+	struct physim_ram *r = new_ram(0x80000000, 1 * MiB);
+	assert_int_equal(physim_ram_save(r, img_path), 0);
+	char p[400];
+	snprintf(p, sizeof(p), "%s/x.img", img_path); /* a file as a directory */
+	expect_load_fails(p, -ENOTDIR, "cannot open");
+	assert_int_equal(physim_ram_save(r, p), -ENOTDIR);
+	snprintf(p, sizeof(p), "%s/none/x.img", tmpdir);
+	assert_int_equal(physim_ram_save(r, p), -ENOENT);
+	expect_load_fails(p, -ENOENT, "cannot open");
+	expect_load_fails(tmpdir, -EISDIR, "directory");
+	if (geteuid() != 0) {
+		assert_int_equal(chmod(img_path, 0), 0);
+		expect_load_fails(img_path, -EACCES, "cannot open");
+		assert_int_equal(chmod(img_path, 0644), 0);
+	}
+	physim_ram_destroy(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -765,6 +1178,14 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_forged_trailer_length, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_not_an_image, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_save_keeps_target_efbig, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_save_keeps_target_dir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_saves, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flipped_data_byte, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_version1_loads_unchecked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_footer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fifo_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_errors_keep_cause, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

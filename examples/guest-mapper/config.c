@@ -248,8 +248,13 @@ static int read_text(const char *path, char **out)
 	if (f == NULL)
 		return -errno;
 	char *buf = malloc(MAX_CONFIG_BYTES + 1);
+	errno = 0;
 	size_t n = buf ? fread(buf, 1, MAX_CONFIG_BYTES + 1, f) : 0;
-	int rc = buf == NULL ? -ENOMEM : ferror(f) ? -EIO : n > MAX_CONFIG_BYTES ? -EFBIG : 0;
+	int read_errno = errno ? errno : EIO; /* the cause (EISDIR for a directory) */
+	int rc = buf == NULL		? -ENOMEM
+		 : ferror(f)		? -read_errno
+		 : n > MAX_CONFIG_BYTES ? -EFBIG
+					: 0;
 	fclose(f);
 	if (rc == 0 && memchr(buf, '\0', n) != NULL)
 		rc = -EINVAL;

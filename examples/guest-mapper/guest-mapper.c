@@ -245,9 +245,11 @@ static uint8_t *read_file(const char *path, size_t *size, const char **why)
 		return NULL;
 	}
 	uint8_t *buf = malloc(MAX_IMAGE_BYTES + 1);
+	errno = 0;
 	size_t n = buf ? fread(buf, 1, MAX_IMAGE_BYTES + 1, f) : 0;
+	const char *read_error = strerror(errno ? errno : EIO); /* EISDIR, EIO, ... */
 	*why = buf == NULL	     ? "out of memory"
-	       : ferror(f)	     ? "read error"
+	       : ferror(f)	     ? read_error
 	       : n == 0		     ? "empty file"
 	       : n > MAX_IMAGE_BYTES ? "larger than 64 MiB"
 				     : NULL;

@@ -137,17 +137,39 @@ PHYSIM_API struct physim_ram_stats physim_ram_stats(const struct physim_ram *ram
  * machine emulator can load it as is, e.g. QEMU's `-device loader,...,
  * force-raw=on`), written sparse (all-zero 4 KiB frames are holes), followed
  * by a trailer that records the format version, base, size, the allocated
- * frame ranges and a checksum. */
+ * frame ranges and two checksums: one over the trailer, one over the bytes
+ * of every non-zero frame (format version 2; lib/ram_image.c has the layout).
+ * Errors are negative errno values; host failures keep their cause. */
 
-/* Write the RAM to `path` (created or truncated). -EIO with errno-derived
- * detail logged on write errors. */
+/* Write the RAM to `path` atomically: a temporary file in the same directory
+ * is written, fsync'd and renamed over `path`, so `path` is at every moment
+ * either its old contents or the complete new image (concurrent saves to one
+ * path leave one whole image). A symbolic link is followed (the link stays).
+ * On failure `path` is untouched and the temporary file is removed (a process
+ * killed mid-save may leave a ".NAME.tmp-*" file behind, never a damaged
+ * `path`). The frame data checksum is computed while writing.
+ * Errors: -EINVAL for bad arguments or a `path` that exists and is not a
+ * regular file, -EISDIR for a directory; the host's errno for what fails
+ * (-ENOENT missing directory, -ENOTDIR, -EACCES, -EROFS, -EFBIG file size
+ * limit, -ENOSPC, -EDQUOT, -EIO, ...); -ENOMEM. */
 PHYSIM_API int physim_ram_save(const struct physim_ram *ram, const char *path);
 
 /* Create a RAM from an image: base, size and allocated frames come from the
  * image; guard_pages / huge_pages / debug are taken from `config` (may be
- * NULL), its base/size/reserved must be zero. -EINVAL for a file that is
- * not a physim image, has an unknown version, a bad checksum or is
- * truncated; -EIO on read errors; -ENOMEM as for create. */
+ * NULL), its base/size/reserved must be zero. Anything but a regular file is
+ * refused without blocking (a FIFO too). The footer and header are checked
+ * against the file size before anything is allocated, and memory use does
+ * not grow with what a file claims, only with the RAM of a valid image.
+ * Frame data is verified against its checksum while it is read. Version 1
+ * images (no data checksum) still load, with a warning log line that their
+ * data is unchecked.
+ * Errors: -EINVAL for a file that is not a physim image (bad magic, unknown
+ * version, bad trailer checksum, impossible sizes or ranges, truncated or
+ * extended, not a regular file) or a bad config; -EBADMSG when the frame
+ * data does not match its checksum (damaged image); -EISDIR for a directory;
+ * the host's errno when opening or reading fails (-ENOENT, -EACCES,
+ * -ENOTDIR, -EIO, ...); -ENOMEM as for create. The reason for a refusal is
+ * logged at debug level as "ram_load: PATH: <reason>". */
 PHYSIM_API int physim_ram_load(const char *path, const struct physim_ram_config *config,
 			       struct physim_ram **out);
 

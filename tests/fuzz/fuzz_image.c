@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_image.c - physim_ram_load on arbitrary files. The harness
- * decides from the image layout (lib/ram_image.c, version 1) whether a file is
- * a valid image; the loader must load exactly the valid ones (-EINVAL for the
- * rest), and a loaded RAM holds the file's bytes and listed frames, and saves
- * and loads again to the same RAM.
+ * decides from the image layout (lib/ram_image.c, versions 1 and 2) whether a
+ * file is a valid image; the loader must load exactly the valid ones (-EINVAL
+ * for the rest, -EBADMSG for a version 2 file whose frame data does not match
+ * its checksum), and a loaded RAM holds the file's bytes and listed frames,
+ * and saves and loads again to the same RAM.
  *
  * Input: one byte of options (bits 0-1 mode, bit 2 guard pages, bit 3 poison,
  * bit 4 no config), then
@@ -58,31 +59,74 @@ static uint64_t fnv1a(const uint8_t *p, size_t n)
 
 /* ---- the layout rules, written from the format description ---- */
 
-/* Is the trailer of a file of len bytes (footer, header, ranges) valid? */
-static bool image_valid(const uint8_t *file, size_t len)
+/* Version 2's data checksum: per non-zero frame, 4 lanes of 64-bit words
+ * (acc = rotl(acc + w * K2, 31) * K1) seeded from the frame index, merged
+ * and avalanched; folded in file order. */
+#define K1 UINT64_C(0x9e3779b185ebca87)
+#define K2 UINT64_C(0xc2b2ae3d27d4eb4f)
+#define K3 UINT64_C(0x165667b19e3779f9)
+#define K4 UINT64_C(0x85ebca77c2b2ae63)
+
+static uint64_t rl(uint64_t x, unsigned r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t lane(uint64_t acc, uint64_t w)
+{
+	return rl(acc + w * K2, 31) * K1;
+}
+
+static uint64_t data_sum(const uint8_t *file, uint64_t size)
+{
+	uint64_t sum = UINT64_C(0x27d4eb2f165667c5);
+	for (uint64_t off = 0; off < size; off += FRAME) {
+		const uint8_t *f = file + off;
+		bool zero = true;
+		for (size_t i = 0; i < FRAME && zero; i++)
+			zero = f[i] == 0;
+		if (zero)
+			continue;
+		uint64_t idx = off / FRAME, a[4] = {idx + K1 + K2, idx + K2, idx, idx - K1};
+		for (size_t w = 0; w < FRAME / 8; w++)
+			a[w % 4] = lane(a[w % 4], get64(f + 8 * w));
+		uint64_t h = rl(a[0], 1) + rl(a[1], 7) + rl(a[2], 12) + rl(a[3], 18);
+		for (int k = 0; k < 4; k++)
+			h = (h ^ lane(0, a[k])) * K1 + K4;
+		h = (h ^ h >> 33) * K2;
+		h = (h ^ h >> 29) * K3;
+		sum = rl(sum ^ (h ^ h >> 32), 27) * K1 + K4;
+	}
+	return sum;
+}
+
+/* What loading a file of len bytes must give: 0 (valid), -EINVAL (not an
+ * image: footer, header, ranges) or -EBADMSG (version 2 data damaged). */
+static int image_verdict(const uint8_t *file, size_t len)
 {
 	if (len < HDR + FTR + FRAME)
-		return false;
+		return -EINVAL;
 	const uint8_t *ftr = file + len - FTR;
 	uint64_t tlen = get64(ftr);
 	if (memcmp(ftr + 8, "PHYSIMEN", 8) != 0)
-		return false;
+		return -EINVAL;
 	if (tlen < HDR + FTR || tlen > len - FRAME || (tlen - HDR - FTR) % RNG != 0)
-		return false;
+		return -EINVAL;
 	uint64_t size = len - tlen, nranges = (tlen - HDR - FTR) / RNG;
 	const uint8_t *t = file + size;
+	uint32_t version = size % FRAME == 0 ? get32(t + 8) : 0;
 	if (size % FRAME != 0 || nranges > size / FRAME / 2 + 1)
-		return false;
-	if (memcmp(t, "PHYSIMRI", 8) != 0 || get32(t + 8) != 1 || get32(t + 12) != HDR ||
-	    get32(t + 40) != 0 || fnv1a(t, tlen - 8) != get64(ftr + 16))
-		return false;
+		return -EINVAL;
+	if (memcmp(t, "PHYSIMRI", 8) != 0 || (version != 1 && version != 2) ||
+	    get32(t + 12) != HDR || get32(t + 40) != 0 || fnv1a(t, tlen - 8) != get64(ftr + 16))
+		return -EINVAL;
 	for (unsigned i = 44; i < HDR; i++)
-		if (t[i] != 0)
-			return false;
+		if (t[i] != 0 && (version == 1 || i < 48 || i >= 56))
+			return -EINVAL;
 	uint64_t base = get64(t + 16);
 	if (get64(t + 24) != size || get64(t + 32) != nranges || base % FRAME != 0 ||
 	    base + (size - 1) < base)
-		return false;
+		return -EINVAL;
 	/* Ranges: non-empty, aligned, sorted, disjoint, inside the RAM. */
 	uint64_t next_off = 0;
 	for (uint64_t k = 0; k < nranges; k++) {
@@ -90,10 +134,12 @@ static bool image_valid(const uint8_t *file, size_t len)
 		uint64_t off = b - base;
 		if (s == 0 || b % FRAME != 0 || s % FRAME != 0 || b < base || off < next_off ||
 		    off >= size || s > size - off)
-			return false;
+			return -EINVAL;
 		next_off = off + s;
 	}
-	return true;
+	if (version == 2 && data_sum(file, size) != get64(t + 48))
+		return -EBADMSG;
+	return 0;
 }
 
 /* ---- mode 2: a file laid out from choices ---- */
@@ -235,16 +281,18 @@ static void check_loaded(struct physim_ram *ram, const uint8_t *file, size_t len
 	FZ_CHECK(s.used_frames + s.reserved_frames == in_use);
 }
 
-/* save, then load again: the same RAM. */
+/* save, then load again: the same RAM. A save renames a new file over its
+ * target, so it goes to a real file, not a memfd. */
 static void check_round_trip(struct physim_ram *ram)
 {
-	int fd = memfd_with(NULL, 0);
-	char path[64];
-	fd_path(fd, path, sizeof(path));
+	const char *dir = getenv("TMPDIR");
+	char path[512];
+	snprintf(path, sizeof(path), "%s/physim-fuzz-image-%ld.img", dir && *dir ? dir : "/tmp",
+		 (long)getpid());
 	FZ_CHECK(physim_ram_save(ram, path) == 0);
 	struct physim_ram *again = NULL;
 	FZ_CHECK(physim_ram_load(path, NULL, &again) == 0);
-	close(fd);
+	unlink(path);
 	uint64_t size = physim_ram_size(ram);
 	physim_hpa_t base = physim_ram_base(ram);
 	FZ_CHECK(physim_ram_base(again) == base && physim_ram_size(again) == size);
@@ -280,7 +328,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t opt = fz_u8(&in);
 	size_t len = 0;
 	uint8_t *file = make_file(&in, opt, &len);
-	bool valid = image_valid(file, len);
+	int want = image_verdict(file, len);
 	int fd = memfd_with(file, len);
 	char path[64];
 	fd_path(fd, path, sizeof(path));
@@ -291,10 +339,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct physim_ram *ram = NULL;
 	int rc = physim_ram_load(path, opt >> 4 & 1 ? NULL : &c, &ram);
 	close(fd);
-	if (rc != (valid ? 0 : -EINVAL))
-		fprintf(stderr, "fuzz_image: load gave %d for a%s image of %zu bytes\n", rc,
-			valid ? " valid" : "n invalid", len);
-	FZ_CHECK(rc == (valid ? 0 : -EINVAL) || rc == -ENOMEM);
+	if (rc != want)
+		fprintf(stderr, "fuzz_image: load gave %d, expected %d, for a file of %zu bytes\n",
+			rc, want, len);
+	FZ_CHECK(rc == want || rc == -ENOMEM);
 	if (rc == 0) {
 		check_loaded(ram, file, len);
 		check_round_trip(ram);

@@ -91,13 +91,48 @@ def fnv1a(data):
     return h
 
 
-def image(base, frames, ranges, rng):
-    """A valid image, written from the layout in lib/ram_image.c."""
+M64 = 0xFFFFFFFFFFFFFFFF
+K1, K2, K3, K4 = (0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                  0x85EBCA77C2B2AE63)
+
+
+def rotl(x, r):
+    return ((x << r) | (x >> (64 - r))) & M64
+
+
+def data_sum(ram):
+    """Version 2's checksum of the non-zero frames (lib/ram_image.c)."""
+    def lane(acc, w):
+        return rotl((acc + w * K2) & M64, 31) * K1 & M64
+    total = 0x27D4EB2F165667C5
+    for idx in range(len(ram) // FRAME):
+        f = ram[idx * FRAME:(idx + 1) * FRAME]
+        if not any(f):
+            continue
+        a = [(idx + K1 + K2) & M64, (idx + K2) & M64, idx, (idx - K1) & M64]
+        for w in range(FRAME // 8):
+            a[w % 4] = lane(a[w % 4], struct.unpack_from("<Q", f, 8 * w)[0])
+        h = (rotl(a[0], 1) + rotl(a[1], 7) + rotl(a[2], 12) + rotl(a[3], 18)) & M64
+        for k in range(4):
+            h = ((h ^ lane(0, a[k])) * K1 + K4) & M64
+        h = (h ^ (h >> 33)) * K2 & M64
+        h = (h ^ (h >> 29)) * K3 & M64
+        total = (rotl(total ^ h ^ (h >> 32), 27) * K1 + K4) & M64
+    return total
+
+
+def image(base, frames, ranges, rng, version=1, damage=None):
+    """A valid image, written from the layout in lib/ram_image.c; version 2
+    carries the data checksum; damage = RAM offset of a byte flipped after
+    the checksum was taken."""
     ram = bytearray(frames * FRAME)
     for i in range(0, len(ram), 512):
         ram[i] = rng.randrange(256)
-    t = b"PHYSIMRI" + struct.pack("<IIQQQI", 1, 64, base, frames * FRAME, len(ranges), 0)
+    t = b"PHYSIMRI" + struct.pack("<IIQQQI", version, 64, base, frames * FRAME, len(ranges), 0)
+    t += bytes(4) + struct.pack("<Q", data_sum(ram) if version == 2 else 0)
     t += bytes(64 - len(t))
+    if damage is not None:
+        ram[damage] ^= 0x20
     for b, s in ranges:
         t += struct.pack("<QQ", b, s)
     tlen = len(t) + 24
@@ -115,6 +150,13 @@ def seeds_image(rng):
     for k in range(6):
         write("image", "layout%d" % k,
               bytes([2 | (k << 2), k, k % 6, k, k % 16]) + noise(rng, 40))
+    # Version 2 (data checksum), whole and with one data byte flipped; an
+    # own generator, so the seeds above stay as they were.
+    r2 = random.Random(2)
+    rngs = [(0x80001000, FRAME)]
+    write("image", "v2-valid", bytes([0]) + image(0x80000000, 3, rngs, r2, version=2))
+    write("image", "v2-damaged",
+          bytes([0]) + image(0x80000000, 3, rngs, r2, version=2, damage=FRAME + 77))
 
 
 def seeds_aspace(rng):

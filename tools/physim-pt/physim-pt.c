@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage_main[] =
     "usage: physim-pt COMMAND [OPTIONS]\n"
@@ -666,6 +667,15 @@ static void create_ram(struct builder *b, const struct opts *o)
 		die("build: cannot create the RAM: %s", physim_strerror(rc));
 }
 
+/* Writing an output that is also an input (same device and inode, however
+ * the paths are spelled) would destroy the input. */
+static void refuse_output_is_input(const char *out, const char *in)
+{
+	struct stat a, b;
+	if (stat(out, &a) == 0 && stat(in, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		die("build: --image %s is the --spec file %s: refusing to overwrite it", out, in);
+}
+
 static int cmd_build(int argc, char **argv, struct opts *o)
 {
 	parse_opts(argc, argv,
@@ -676,6 +686,7 @@ static int cmd_build(int argc, char **argv, struct opts *o)
 	require(o, OPT_FORMAT);
 	require(o, OPT_SPEC);
 	require(o, OPT_IMAGE);
+	refuse_output_is_input(o->image, o->spec);
 	struct builder b = {0};
 	const struct physim_pt_format *fmt = format_or_die(o->format, &b.info);
 	struct spec spec;
@@ -691,7 +702,7 @@ static int cmd_build(int argc, char **argv, struct opts *o)
 		apply_line(&b, &spec.lines[i]);
 	rc = physim_ram_save(b.ram, o->image);
 	if (rc < 0)
-		die("build: cannot write image %s: %s", o->image, physim_strerror(rc));
+		die("build: cannot write image %s: %s", o->image, strerror(-rc));
 	printf("root=0x%" PRIx64 "\n", physim_pt_root(b.pt));
 	physim_pt_destroy(b.pt);
 	physim_ram_destroy(b.ram);
@@ -753,7 +764,7 @@ static void save_updates(const struct opts *o, const struct table_view *v)
 {
 	int rc = physim_ram_save(v->ram, o->image);
 	if (rc < 0)
-		die("%s: cannot write image %s: %s", o->cmd, o->image, physim_strerror(rc));
+		die("%s: cannot write image %s: %s", o->cmd, o->image, strerror(-rc));
 }
 
 /* query with walker options: the architectural walk from the image's root. */
@@ -916,7 +927,7 @@ static int cmd_nested(int argc, char **argv, struct opts *o)
 	if (update) {
 		int rc = physim_ram_save(ram, o->image);
 		if (rc < 0)
-			die("nested: cannot write image %s: %s", o->image, physim_strerror(rc));
+			die("nested: cannot write image %s: %s", o->image, strerror(-rc));
 	}
 	physim_ram_destroy(ram);
 	return 0;

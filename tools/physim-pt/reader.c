@@ -42,12 +42,13 @@ struct physim_ram *image_open(const char *image, bool have_base, uint64_t base)
 	case -ENOENT:
 		die("cannot open image %s: no such file", image);
 	case -EINVAL:
+	case -EBADMSG:
 		die("bad image %s: %s", image, load_reason(image));
 	case -ENOMEM:
 		die_status(EXIT_NO_MEMORY, "image %s: the host refuses its RAM: out of memory",
 			   image);
 	default:
-		die("cannot read image %s: %s", image, physim_strerror(rc));
+		die("cannot read image %s: %s", image, strerror(-rc));
 	}
 	if (have_base && base != physim_ram_base(ram))
 		die("--ram-base 0x%" PRIx64 " does not match the image's RAM base 0x%" PRIx64, base,
