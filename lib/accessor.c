@@ -58,8 +58,8 @@ static bool accessor_ok(const struct physim_guest_accessor *acc)
 /* Two passes over [gpa, gpa + len): the first translates every piece and
  * copies nothing, so an access that fails anywhere leaves memory and buf as
  * they were; the second copies. */
-static int access(const struct physim_guest_accessor *acc, uint64_t gpa, uint8_t *buf,
-		  size_t len, bool write)
+static int access(const struct physim_guest_accessor *acc, uint64_t gpa, uint8_t *buf, size_t len,
+		  bool write)
 {
 	if (!accessor_ok(acc) || (buf == NULL && len > 0))
 		return -EINVAL;

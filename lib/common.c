@@ -33,6 +33,36 @@ const char *physim_strerror(int err)
 		return "not supported";
 	case -EIO:
 		return "I/O error";
+	/* What physim_ram_save / physim_ram_load pass on from the file system
+	 * (ram.h), so that tools name the real cause. */
+	case -EBADMSG:
+		return "bad message (checksum mismatch)";
+	case -EACCES:
+		return "permission denied";
+	case -EPERM:
+		return "operation not permitted";
+	case -EFBIG:
+		return "file too large";
+	case -ENOSPC:
+		return "no space left on device";
+	case -EDQUOT:
+		return "disk quota exceeded";
+	case -EROFS:
+		return "read-only file system";
+	case -EISDIR:
+		return "is a directory";
+	case -ENOTDIR:
+		return "not a directory";
+	case -ENAMETOOLONG:
+		return "file name too long";
+	case -ELOOP:
+		return "too many levels of symbolic links";
+	case -EMFILE:
+		return "too many open files";
+	case -ENFILE:
+		return "too many open files in system";
+	case -EINTR:
+		return "interrupted";
 	default:
 		return err < 0 ? "unknown error" : "not an error code";
 	}

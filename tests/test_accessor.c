@@ -22,12 +22,12 @@
 #define RAM_SIZE (UINT64_C(8) << 20)
 #define GBASE	 UINT64_C(0x10000000)
 #define NPAGES	 64u
-#define HOLE	 40u			   /* guest page with no backing: -ENOENT */
-#define MMIO	 44u			   /* guest page backed outside RAM: -EFAULT */
-#define MMIO_HPA UINT64_C(0x200000000)	   /* not RAM */
-#define DENIED	 48u			   /* the callback says -EACCES */
-#define PAIR	 10u			   /* pages PAIR, PAIR+1 on adjacent frames */
-#define SHIFTED	 20u			   /* gpa page -> hpa at a 2-byte offset */
+#define HOLE	 40u		       /* guest page with no backing: -ENOENT */
+#define MMIO	 44u		       /* guest page backed outside RAM: -EFAULT */
+#define MMIO_HPA UINT64_C(0x200000000) /* not RAM */
+#define DENIED	 48u		       /* the callback says -EACCES */
+#define PAIR	 10u		       /* pages PAIR, PAIR+1 on adjacent frames */
+#define SHIFTED	 20u		       /* gpa page -> hpa at a 2-byte offset */
 
 enum limit_mode {
 	LIMIT_PAGE, /* bytes to the end of the guest page (or of a contiguous pair) */
@@ -41,7 +41,7 @@ struct fx {
 	uint8_t model[NPAGES * PG]; /* what guest memory should hold */
 	enum limit_mode mode;
 	unsigned calls;
-	int force_rc;	 /* nonzero: the callback returns this for everything */
+	int force_rc; /* nonzero: the callback returns this for everything */
 	uint64_t force_limit;
 	bool use_force_limit;
 };
@@ -105,10 +105,10 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	assert_int_equal(physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE,
-								      .size = RAM_SIZE},
-					   &f->ram),
-			 0);
+	assert_int_equal(
+	    physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE},
+			      &f->ram),
+	    0);
 	/* The fixture's frames, claimed so a table built later cannot take them. */
 	assert_int_equal(physim_ram_alloc_at(f->ram, RAM_BASE, 4 * NPAGES * PG), 0);
 	/* Frames in a shuffled order, PAIR+1 right after PAIR, and the frame
@@ -146,7 +146,7 @@ static int teardown(void **state)
 static struct physim_guest_accessor acc_of(struct fx *f)
 {
 	return (struct physim_guest_accessor){
-		.translate = translate, .ctx = f, .mm = physim_ram_mm_hal(f->ram)};
+	    .translate = translate, .ctx = f, .mm = physim_ram_mm_hal(f->ram)};
 }
 
 /* A random range inside the backed pages before HOLE. */
@@ -364,12 +364,12 @@ static void t_through_walker(void **state)
 	assert_int_equal(physim_pt_create(physim_format("x86_64-4l"), ph, &pt), 0);
 	/* VA 0x400000 + i pages -> the fixture's guest pages 0..7 in reverse. */
 	for (unsigned i = 0; i < 8; i++)
-		assert_int_equal(physim_pt_map(pt, 0x400000 + i * PG, f->frame[7 - i], PG,
-					       PHYSIM_R | PHYSIM_W),
-				 0);
+		assert_int_equal(
+		    physim_pt_map(pt, 0x400000 + i * PG, f->frame[7 - i], PG, PHYSIM_R | PHYSIM_W),
+		    0);
 	struct walk_ctx w = {.pt = pt};
 	struct physim_guest_accessor acc = {
-		.translate = translate_by_walk, .ctx = &w, .mm = physim_ram_mm_hal(f->ram)};
+	    .translate = translate_by_walk, .ctx = &w, .mm = physim_ram_mm_hal(f->ram)};
 	uint8_t b[8 * 4096];
 	assert_int_equal(physim_accessor_read(&acc, 0x400000, b, sizeof(b)), 0);
 	for (unsigned i = 0; i < 8; i++)
@@ -384,14 +384,14 @@ static void t_through_walker(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(t_random_page_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_random_area_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_random_byte_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_pieces, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_errors_unchanged, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_contract, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_volatile, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_through_walker, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_random_page_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_random_area_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_random_byte_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_pieces, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_errors_unchanged, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_contract, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_volatile, setup, teardown),
+	    cmocka_unit_test_setup_teardown(t_through_walker, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,7 +64,10 @@ static void log_debug_messages(void)
 static void test_strerror(void **state)
 {
 	(void)state;
-	const int known[] = {0, -EINVAL, -ENOMEM, -EEXIST, -ENOENT, -EFAULT, -EBUSY};
+	const int known[] = {0,	       -EINVAL,	      -ENOMEM,	-EEXIST, -ENOENT,  -EFAULT,
+			     -EBUSY,   -ERANGE,	      -ENOTSUP, -EIO,	 -EBADMSG, -EACCES,
+			     -EPERM,   -EFBIG,	      -ENOSPC,	-EDQUOT, -EROFS,   -EISDIR,
+			     -ENOTDIR, -ENAMETOOLONG, -ELOOP,	-EMFILE, -ENFILE,  -EINTR};
 	const size_t nknown = sizeof(known) / sizeof(known[0]);
 	const char *unknown = physim_strerror(-9999);
 	assert_non_null(unknown);
@@ -82,9 +85,13 @@ static void test_strerror(void **state)
 	/* Descriptions say what the code means. */
 	assert_non_null(strstr(physim_strerror(-ENOMEM), "memory"));
 	assert_non_null(strstr(physim_strerror(-EINVAL), "invalid"));
+	/* The file-system causes an image save/load passes on (ram.h). */
+	assert_non_null(strstr(physim_strerror(-EACCES), "permission"));
+	assert_non_null(strstr(physim_strerror(-EFBIG), "too large"));
+	assert_non_null(strstr(physim_strerror(-EBADMSG), "checksum"));
 
 	/* Every other negative value is one "unknown" description. */
-	const int other[] = {-EPERM, -E2BIG, -4095, INT_MIN, -9999};
+	const int other[] = {-E2BIG, -ECHILD, -4095, INT_MIN, -9999};
 	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
 		assert_string_equal(physim_strerror(other[i]), unknown);
 
