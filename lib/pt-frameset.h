@@ -81,7 +81,8 @@ static inline int pt_frameset_add(struct pt_frameset *s, uint64_t pa, unsigned t
 	size_t i = pt_frameset_home(s, pa);
 	while (s->slot[i].key != 0)
 		i = (i + 1) & s->mask;
-	s->slot[i] = (struct pt_frameset_slot){.key = pa | (tag & PT_FRAMESET_TAG_MASK), .val = val};
+	s->slot[i] =
+	    (struct pt_frameset_slot){.key = pa | (tag & PT_FRAMESET_TAG_MASK), .val = val};
 	s->n++;
 	return 0;
 }

@@ -150,8 +150,7 @@ static void table_free(struct physim_pt *pt, physim_hpa_t pa)
 
 /* The descriptor at entry idx of the table at table_pa now links child (a
  * table this table allocated). */
-static void link_set(struct physim_pt *pt, physim_hpa_t child, physim_hpa_t table_pa,
-		     uint64_t idx)
+static void link_set(struct physim_pt *pt, physim_hpa_t child, physim_hpa_t table_pa, uint64_t idx)
 {
 	struct pt_frameset_slot *s = pt_frameset_find(&pt->owned, child);
 	if (s != NULL)
@@ -1578,7 +1577,8 @@ static void free_owned(struct physim_pt *pt)
 			continue;
 		const struct physim_paging_handler *ph = pt->ph;
 		physim_hpa_t pa = key & ~PT_FRAMESET_TAG_MASK;
-		uint64_t nframes = pt_table_frames(pt->fmt, (unsigned)(key & PT_FRAMESET_TAG_MASK) - 1);
+		uint64_t nframes =
+		    pt_table_frames(pt->fmt, (unsigned)(key & PT_FRAMESET_TAG_MASK) - 1);
 		int rc = nframes == 1 ? ph->dealloc_frame(ph->ctx, pa)
 				      : ph->dealloc_frames(ph->ctx, pa, (size_t)nframes);
 		if (rc != 0)
