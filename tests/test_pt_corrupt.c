@@ -28,10 +28,10 @@ struct env {
 	const struct physim_paging_handler *inner;
 	struct physim_paging_handler ph;
 	const struct physim_pt_format *f;
-	int64_t live;	     /* frames allocated through ph and not returned */
-	uint64_t bad_frees;  /* dealloc calls that failed */
-	uint64_t reads;	     /* phys_to_virt calls since the last reset */
-	uint64_t budget;     /* 0: none */
+	int64_t live;	    /* frames allocated through ph and not returned */
+	uint64_t bad_frees; /* dealloc calls that failed */
+	uint64_t reads;	    /* phys_to_virt calls since the last reset */
+	uint64_t budget;    /* 0: none */
 	bool over_budget;
 };
 
@@ -197,9 +197,8 @@ static physim_hpa_t data_frame(const struct env *e)
 static void data_frame_free(const struct env *e, physim_hpa_t pa)
 {
 	/* Fails (-ENOENT) if the engine freed it behind its owner's back. */
-	assert_int_equal(e->inner->dealloc_frames(e->inner->ctx, pa,
-						  pt_table_frames(e->f, top(e) - 1u)),
-			 0);
+	assert_int_equal(
+	    e->inner->dealloc_frames(e->inner->ctx, pa, pt_table_frames(e->f, top(e) - 1u)), 0);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -255,14 +254,12 @@ static void expect_refused(struct env *e, struct physim_pt *pt, uint64_t j)
 	assert_int_equal(physim_pt_unmap_region(pt, va, size), -EFAULT);
 	assert_int_equal(physim_pt_unmap_region(pt, va, gran), -EFAULT);
 	assert_int_equal(physim_pt_protect_region(pt, va, size, RX), -EFAULT);
-	assert_int_equal(physim_pt_map_region(pt, va, 0x80000000, gran, RWX, 0),
+	assert_int_equal(physim_pt_map_region(pt, va, 0x80000000, gran, RWX, 0), -EFAULT);
+	assert_int_equal(physim_pt_map_region(pt, va, 0x80000000, gran, RWX, PHYSIM_REPLACE),
 			 -EFAULT);
-	assert_int_equal(physim_pt_map_region(pt, va, 0x80000000, gran, RWX,
-					      PHYSIM_REPLACE),
-			 -EFAULT);
-	assert_int_equal(physim_pt_walk(pt, va, size, &(struct physim_pt_walk_ops){.leaf = no_leaf},
-					&leaves),
-			 -EFAULT);
+	assert_int_equal(
+	    physim_pt_walk(pt, va, size, &(struct physim_pt_walk_ops){.leaf = no_leaf}, &leaves),
+	    -EFAULT);
 	assert_int_equal(physim_pt_clear_ad(pt, va, size, true, true), -EFAULT);
 	root_copy_same(e, pt, &c);
 }
@@ -293,10 +290,10 @@ static void test_pointer_at_data_frame(void **state)
 
 		/* Owned: the data frame is not one of its tables. */
 		struct physim_pt *pt;
-		assert_int_equal(physim_pt_create_ex(&(struct physim_pt_config){.format = e.f,
-										.paging = &e.ph},
-						     &pt),
-				 0);
+		assert_int_equal(
+		    physim_pt_create_ex(&(struct physim_pt_config){.format = e.f, .paging = &e.ph},
+					&pt),
+		    0);
 		map_one(&e, pt);
 		pte_put(&e, physim_pt_root(pt), 0, table_ptr(&e, data, top(&e)));
 		expect_refused(&e, pt, 0);
@@ -484,8 +481,7 @@ static void expect_bounded(struct env *e, struct physim_pt *pt)
 	e->reads = 0;
 	assert_int_equal(physim_pt_clear_ad(pt, 0, all, true, true), -EFAULT);
 	e->reads = 0;
-	assert_int_equal(physim_pt_map_region(pt, 0, 0x80000000, granule(e), RWX, 0),
-			 -EFAULT);
+	assert_int_equal(physim_pt_map_region(pt, 0, 0x80000000, granule(e), RWX, 0), -EFAULT);
 	assert_false(e->over_budget);
 	e->budget = 0;
 }
