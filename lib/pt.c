@@ -507,7 +507,13 @@ static int check_table(struct op *o, physim_hpa_t table_pa, uint64_t idx, uint64
 {
 	physim_hpa_t child = o->f->ops->output_addr(o->f, d, lvl);
 	int rc = child_check(o->pt, &o->seen, table_pa, idx, child, lvl - 1);
-	return rc != 0 ? rc : check_subtree(o, lvl - 1, child, m);
+	if (rc != 0)
+		return rc;
+	/* A last-level table this table allocated is reachable (table_alloc
+	 * checked) and will simply be freed: nothing to read. */
+	if (lvl == 1 && m == SUB_RESOLVE && !o->pt->attached)
+		return 0;
+	return check_subtree(o, lvl - 1, child, m);
 }
 
 /* Check the subtree at pa (level lvl), whose own pointer the caller has
@@ -545,12 +551,12 @@ static void free_subtree(struct op *o, unsigned lvl, physim_hpa_t pa, uint64_t b
 {
 	struct physim_pt *pt = o->pt;
 	const struct physim_pt_format *f = pt->fmt;
-	uint8_t *t = table_hva(pt, pa, lvl);
-	if (t == NULL)
-		return;
 	bool own = !pt->attached || pt_frameset_find(&pt->owned, pa) != NULL;
 	uint64_t esize = pt_level_page_size(f, lvl);
 	if (lvl > 0 || !o->fb.all) {
+		uint8_t *t = table_hva(pt, pa, lvl);
+		if (t == NULL)
+			return;
 		for (uint64_t i = 0, n = pt_level_entries(f, lvl); i < n; i++) {
 			uint64_t d = pte_load(t, i, f->pte_bytes);
 			enum pt_kind k = pte_kind(f, d, lvl);
