@@ -432,6 +432,84 @@ static void test_destroy_corrupt(void **state)
 	}
 }
 
+/* ---- remap writes into the leaf's table: its path is checked too ---- */
+
+static void test_remap_through_corrupt_path(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < physim_format_count(); k++) {
+		struct env e;
+		env_open(&e, physim_format_at(k), true);
+		struct physim_pt_config cfg = config(&e);
+		struct physim_pt *pt;
+		assert_int_equal(physim_pt_create_ex(&cfg, &pt), 0);
+		map_one(&e, pt);
+		physim_hpa_t root = physim_pt_root(pt);
+		pte_put(&e, root, 0, pte_get(&e, root, 1));
+		/* Through entry 0 the lookup finds entry 1's page; writing it
+		 * would change entry 1's mapping. */
+		assert_int_equal(
+		    physim_pt_remap(pt, entry_va(&e, 0), 0x80000000 + 16 * granule(&e), RWX),
+		    -EFAULT);
+		struct physim_pt_mapping m;
+		assert_int_equal(physim_pt_query(pt, entry_va(&e, 1), &m), 0);
+		assert_int_equal(m.pa, 0x80000000);
+		/* Through the real link it works. */
+		assert_int_equal(
+		    physim_pt_remap(pt, entry_va(&e, 1), 0x80000000 + 16 * granule(&e), RWX), 0);
+		assert_int_equal(physim_pt_query(pt, entry_va(&e, 1), &m), 0);
+		assert_int_equal(m.pa, 0x80000000 + 16 * granule(&e));
+		physim_pt_destroy(pt);
+		env_close(&e);
+	}
+}
+
+/* ---- an attached table frees the tables it created, and only those ---- */
+
+static void test_attached_frees_its_own(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < physim_format_count(); k++) {
+		struct env e;
+		env_open(&e, physim_format_at(k), true);
+		struct physim_pt_config cfg = config(&e);
+		uint64_t n = pt_table_frames(e.f, top(&e));
+		physim_hpa_t img;
+		assert_int_equal(e.inner->alloc_frames(e.inner->ctx, n, n * 4096, &img), 0);
+		memset(hva(&e, img), 0, n * 4096);
+		/* Root entry 0 holds a table of the caller's. */
+		physim_hpa_t data = data_frame(&e);
+		pte_put(&e, img, 0, table_ptr(&e, data, top(&e)));
+		struct physim_pt *view;
+		assert_int_equal(physim_pt_attach(&cfg, img, &view), 0);
+		assert_int_equal(physim_pt_table_frames(view), 0);
+
+		/* A page under entry 1 needs levels - 1 new tables, one under
+		 * entry 0 levels - 2 (the caller's table is reused). */
+		assert_int_equal(physim_pt_map(view, entry_va(&e, 1), 0x80000000, granule(&e), RWX),
+				 0);
+		assert_int_equal(physim_pt_map(view, entry_va(&e, 0), 0x80000000, granule(&e), RWX),
+				 0);
+		int64_t made = 0; /* in 4 KiB frames */
+		for (unsigned l = 0; l + 1 < top(&e); l++)
+			made += 2 * (int64_t)pt_table_frames(e.f, l);
+		made += (int64_t)pt_table_frames(e.f, top(&e) - 1u);
+		assert_int_equal(e.live, made);
+		assert_int_equal(physim_pt_table_frames(view), (uint64_t)made);
+
+		/* Unmapping both returns exactly those. */
+		assert_int_equal(physim_pt_unmap_region(view, entry_va(&e, 0), entry_size(&e)), 0);
+		assert_int_equal(physim_pt_unmap_region(view, entry_va(&e, 1), entry_size(&e)), 0);
+		assert_int_equal(e.live, 0);
+		assert_int_equal(physim_pt_table_frames(view), 0);
+		assert_true(all_zero(hva(&e, img), n * 4096));
+		physim_pt_destroy(view);
+		data_frame_free(&e, data);
+		assert_int_equal(e.inner->dealloc_frames(e.inner->ctx, img, n), 0);
+		env_close(&e);
+	}
+}
+
 /* ---- finding 2: a table whose every entry points at itself ---- */
 
 static void fill_self(const struct env *e, physim_hpa_t table)
@@ -530,6 +608,8 @@ int main(void)
 	    cmocka_unit_test(test_pointer_at_root),
 	    cmocka_unit_test(test_two_pointers_at_one_table),
 	    cmocka_unit_test(test_destroy_corrupt),
+	    cmocka_unit_test(test_remap_through_corrupt_path),
+	    cmocka_unit_test(test_attached_frees_its_own),
 	    cmocka_unit_test(test_self_reference_linear),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
