@@ -8,9 +8,21 @@
  * changes nothing (it finds conflicts, corrupt tables and encodings the format
  * refuses, and counts the table frames the change will need), then - once all
  * of those frames are allocated - an apply pass that cannot fail. A failed
- * call therefore leaves the table and the frame count exactly as they were. */
+ * call therefore leaves the table and the frame count exactly as they were.
+ *
+ * Table memory may be corrupt (a table is ordinary RAM, and an attached one
+ * was built elsewhere). The engine remembers every table frame it allocated
+ * and the descriptor that links it (owned, below). A traversal follows a
+ * table pointer only if it is that link, or - in an attached table, for a
+ * table the engine did not allocate - if the table was not met before in
+ * the same traversal; anything else is corruption (-EFAULT). So every
+ * traversal reaches each table at most once (its cost is linear in the
+ * table frames), and only frames the table allocated are ever freed, each
+ * once. Lookups of one address are bounded by the level count and are not
+ * checked (query stays fast); the calls that write through them are. */
 #include "pt-format.h"
 
+#include "pt-frameset.h"
 #include "pt-priv.h"
 
 #include <stdatomic.h>
@@ -46,7 +58,13 @@ struct physim_pt {
 	/* physim_pt_attach: the table was found in memory, not built here; it
 	 * owns no frame and destroy returns none. */
 	bool attached;
+	/* Every table frame this table allocated and still holds (tag: its
+	 * level + 1; val: the host-physical address of the descriptor that
+	 * links it, or NO_LINK for the root and tables not linked yet). */
+	struct pt_frameset owned;
 };
+
+#define NO_LINK UINT64_MAX
 
 /* ---- descriptors and table memory ---- */
 
@@ -106,10 +124,19 @@ static inline uint8_t *table_hva(const struct physim_pt *pt, uint64_t pa, unsign
 	return hva_slow(pt, pa, pt->tbytes[lvl]);
 }
 
-static void table_free(struct physim_pt *pt, physim_hpa_t pa, unsigned lvl)
+/* Return the frames of a table this table allocated at pa (the level it
+ * was allocated for decides how many). A pa it does not hold is never
+ * freed: that would hand out frames someone else still uses. */
+static void table_free(struct physim_pt *pt, physim_hpa_t pa)
 {
 	const struct physim_paging_handler *ph = pt->ph;
-	uint64_t nframes = pt_table_frames(pt->fmt, lvl);
+	struct pt_frameset_slot *s = pt_frameset_find(&pt->owned, pa);
+	if (s == NULL) {
+		physim_log_error("pt: %s: not freeing %#llx: not a table frame it allocated",
+				 pt->fmt->name, (unsigned long long)pa);
+		return;
+	}
+	uint64_t nframes = pt_table_frames(pt->fmt, (unsigned)(s->key & PT_FRAMESET_TAG_MASK) - 1);
 	int rc = nframes == 1 ? ph->dealloc_frame(ph->ctx, pa)
 			      : ph->dealloc_frames(ph->ctx, pa, (size_t)nframes);
 	if (rc != 0) {
@@ -117,7 +144,56 @@ static void table_free(struct physim_pt *pt, physim_hpa_t pa, unsigned lvl)
 				 (unsigned long long)pa, physim_strerror(rc));
 		return;
 	}
+	pt_frameset_remove(&pt->owned, s);
 	pt->table_frames -= nframes;
+}
+
+/* The descriptor at entry idx of the table at table_pa now links child (a
+ * table this table allocated). */
+static void link_set(struct physim_pt *pt, physim_hpa_t child, physim_hpa_t table_pa, uint64_t idx)
+{
+	struct pt_frameset_slot *s = pt_frameset_find(&pt->owned, child);
+	if (s != NULL)
+		s->val = table_pa + idx * pt->fmt->pte_bytes;
+}
+
+/* Note pa as met in one traversal: -EFAULT if it was met before (a table
+ * reached twice: a cycle or a shared table), -ENOMEM. Addresses are taken
+ * 32-byte aligned (no table is less aligned). */
+static int seen_add(struct pt_frameset *seen, physim_hpa_t pa)
+{
+	uint64_t key = pa & ~PT_FRAMESET_TAG_MASK;
+	if (pt_frameset_find(seen, key) != NULL)
+		return -EFAULT;
+	return pt_frameset_add(seen, key, 1, 0);
+}
+
+/* May a traversal follow the table pointer in entry idx of the table at
+ * table_pa to a table at child, at level lvl? Yes (0) if it is the link
+ * the engine wrote for a table it allocated for that level; in an attached
+ * table also if child is a table the engine did not allocate and the
+ * traversal has not met it before (*seen). Otherwise the pointer is
+ * corrupt: -EFAULT (or -ENOMEM from *seen). */
+static int child_check(const struct physim_pt *pt, struct pt_frameset *seen, physim_hpa_t table_pa,
+		       uint64_t idx, physim_hpa_t child, unsigned lvl)
+{
+	const struct pt_frameset_slot *s = pt_frameset_find(&pt->owned, child);
+	if (s != NULL)
+		return s->val == table_pa + idx * pt->fmt->pte_bytes &&
+			       (s->key & PT_FRAMESET_TAG_MASK) == lvl + 1u
+			   ? 0
+			   : -EFAULT;
+	if (!pt->attached)
+		return -EFAULT;
+	return seen_add(seen, child);
+}
+
+/* A traversal's visited set starts with the root of an attached table (an
+ * owned root has no link, so nothing can lead to it). */
+static int seen_start(const struct physim_pt *pt, struct pt_frameset *seen)
+{
+	memset(seen, 0, sizeof(*seen));
+	return pt->attached ? seen_add(seen, pt->root) : 0;
 }
 
 /* A zeroed table for level lvl: one frame, or table-size aligned frames for
@@ -133,6 +209,14 @@ static int table_alloc(struct physim_pt *pt, unsigned lvl, physim_hpa_t *out)
 		     : ph->alloc_frames(ph->ctx, (size_t)nframes, nframes * PHYSIM_FRAME_SIZE, &pa);
 	if (rc != 0)
 		return rc < 0 ? rc : -ENOMEM;
+	rc = pt_frameset_add(&pt->owned, pa, lvl + 1u, NO_LINK);
+	if (rc != 0) {
+		if (nframes == 1)
+			ph->dealloc_frame(ph->ctx, pa);
+		else
+			ph->dealloc_frames(ph->ctx, pa, (size_t)nframes);
+		return rc;
+	}
 	uint8_t *p = pt->dm.size
 			 ? physim_dm_phys_to_virt_checked(&pt->dm, pa, nframes * PHYSIM_FRAME_SIZE)
 			 : NULL;
@@ -140,7 +224,7 @@ static int table_alloc(struct physim_pt *pt, unsigned lvl, physim_hpa_t *out)
 		p = hva_slow(pt, pa, nframes * PHYSIM_FRAME_SIZE);
 	if (p == NULL) {
 		pt->table_frames += nframes; /* table_free takes them off again */
-		table_free(pt, pa, lvl);
+		table_free(pt, pa);
 		return -EFAULT;
 	}
 	memset(p, 0, nframes * PHYSIM_FRAME_SIZE);
@@ -266,6 +350,7 @@ enum vt_kind { VT_REAL, VT_EMPTY, VT_FULL };
 struct vt {
 	enum vt_kind kind;
 	uint8_t *t;	       /* VT_REAL */
+	physim_hpa_t tpa;      /* VT_REAL: where t is */
 	uint64_t base;	       /* VT_FULL: va of entry 0 */
 	uint64_t pa;	       /* VT_FULL: pa of entry 0 */
 	struct pt_leaf_attr a; /* VT_FULL */
@@ -302,6 +387,7 @@ struct op {
 	uint64_t need[PHYSIM_PT_MAX_LEVELS]; /* tables to allocate, per level */
 	struct table_pool pool;
 	struct flush_batch fb;
+	struct pt_frameset seen; /* check pass, attached tables: tables met */
 };
 
 /* Flush reports: the start VA of every leaf an operation created, changed
@@ -378,10 +464,10 @@ static int pool_fill(struct op *o)
 				continue;
 			/* Return what was taken, newest first. */
 			while (i-- > 0)
-				table_free(o->pt, p->pa[p->start[l] + i], l);
+				table_free(o->pt, p->pa[p->start[l] + i]);
 			while (l-- > 0)
 				for (size_t j = 0; j < o->need[l]; j++)
-					table_free(o->pt, p->pa[p->start[l] + j], l);
+					table_free(o->pt, p->pa[p->start[l] + j]);
 			if (p->pa != p->local)
 				free(p->pa);
 			return rc;
@@ -399,7 +485,7 @@ static void pool_release(struct op *o)
 					 o->f->name, l, (size_t)(o->need[l] - p->used[l]),
 					 (unsigned long long)o->need[l]);
 		for (size_t i = p->used[l]; i < o->need[l]; i++)
-			table_free(o->pt, p->pa[p->start[l] + i], l);
+			table_free(o->pt, p->pa[p->start[l] + i]);
 	}
 	if (p->pa != p->local)
 		free(p->pa);
@@ -412,7 +498,27 @@ enum subtree_check {
 	SUB_NO_LEAVES, /* and it must map nothing (map without PHYSIM_REPLACE) */
 };
 
-static int check_subtree(const struct op *o, unsigned lvl, physim_hpa_t pa, enum subtree_check m)
+static int check_subtree(struct op *o, unsigned lvl, physim_hpa_t pa, enum subtree_check m);
+
+/* Check the table pointer d in entry idx of the table at table_pa (level
+ * lvl) and the subtree it leads to. */
+static int check_table(struct op *o, physim_hpa_t table_pa, uint64_t idx, uint64_t d, unsigned lvl,
+		       enum subtree_check m)
+{
+	physim_hpa_t child = o->f->ops->output_addr(o->f, d, lvl);
+	int rc = child_check(o->pt, &o->seen, table_pa, idx, child, lvl - 1);
+	if (rc != 0)
+		return rc;
+	/* A last-level table this table allocated is reachable (table_alloc
+	 * checked) and will simply be freed: nothing to read. */
+	if (lvl == 1 && m == SUB_RESOLVE && !o->pt->attached)
+		return 0;
+	return check_subtree(o, lvl - 1, child, m);
+}
+
+/* Check the subtree at pa (level lvl), whose own pointer the caller has
+ * checked with child_check. */
+static int check_subtree(struct op *o, unsigned lvl, physim_hpa_t pa, enum subtree_check m)
 {
 	const struct physim_pt_format *f = o->f;
 	uint8_t *t = table_hva(o->pt, pa, lvl);
@@ -427,7 +533,7 @@ static int check_subtree(const struct op *o, unsigned lvl, physim_hpa_t pa, enum
 		if (k == PT_LEAF && m == SUB_NO_LEAVES)
 			rc = -EEXIST;
 		else if (k == PT_TABLE && lvl > 0)
-			rc = check_subtree(o, lvl - 1, f->ops->output_addr(f, d, lvl), m);
+			rc = check_table(o, pa, i, d, lvl, m);
 		else if (k == PT_RESERVED || k == PT_TABLE)
 			rc = lvl > 0 || m == SUB_NO_LEAVES ? -EFAULT : 0;
 		if (rc != 0)
@@ -436,31 +542,38 @@ static int check_subtree(const struct op *o, unsigned lvl, physim_hpa_t pa, enum
 	return 0;
 }
 
-/* Free the table at pa and everything below it, reporting its leaves (o may
- * be NULL: destroy reports nothing). Unreachable pointers are skipped. */
-static void free_subtree(struct physim_pt *pt, struct op *o, unsigned lvl, physim_hpa_t pa,
-			 uint64_t base)
+/* Apply pass: free the table at pa and everything below it that this
+ * table allocated, reporting the leaves. The check pass has checked every
+ * pointer in it (check_subtree). In an attached table a subtree may hold
+ * tables the engine did not allocate: those are left alone (unlinked from
+ * the tree by the caller), and their pointers to freed tables cleared. */
+static void free_subtree(struct op *o, unsigned lvl, physim_hpa_t pa, uint64_t base)
 {
+	struct physim_pt *pt = o->pt;
 	const struct physim_pt_format *f = pt->fmt;
-	uint8_t *t = table_hva(pt, pa, lvl);
-	if (t == NULL)
-		return;
+	bool own = !pt->attached || pt_frameset_find(&pt->owned, pa) != NULL;
 	uint64_t esize = pt_level_page_size(f, lvl);
-	bool want_leaves = o != NULL && !o->fb.all;
-	if (lvl > 0 || want_leaves) {
+	if (lvl > 0 || !o->fb.all) {
+		uint8_t *t = table_hva(pt, pa, lvl);
+		if (t == NULL)
+			return;
 		for (uint64_t i = 0, n = pt_level_entries(f, lvl); i < n; i++) {
 			uint64_t d = pte_load(t, i, f->pte_bytes);
 			enum pt_kind k = pte_kind(f, d, lvl);
-			if (k == PT_TABLE && lvl > 0)
-				free_subtree(pt, o, lvl - 1, f->ops->output_addr(f, d, lvl),
+			if (k == PT_TABLE && lvl > 0) {
+				free_subtree(o, lvl - 1, f->ops->output_addr(f, d, lvl),
 					     base + i * esize);
-			else if (k == PT_LEAF && o != NULL)
+				if (!own)
+					pte_store(t, i, f->pte_bytes, 0);
+			} else if (k == PT_LEAF) {
 				report(o, base + i * esize);
+			}
 			if (lvl == 0 && o->fb.all)
 				break;
 		}
 	}
-	table_free(pt, pa, lvl);
+	if (own)
+		table_free(pt, pa);
 }
 
 static bool table_empty(const struct physim_pt_format *f, const uint8_t *t, unsigned lvl)
@@ -519,7 +632,15 @@ static int descend(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx,
 	int rc;
 
 	if (how == DESCEND_EXISTING) {
-		child.t = table_hva(o->pt, f->ops->output_addr(f, d, lvl), lvl - 1);
+		child.tpa = f->ops->output_addr(f, d, lvl);
+		/* The pointer is checked once, by the check pass; the apply
+		 * pass follows the same pointers. */
+		if (!o->apply) {
+			rc = child_check(o->pt, &o->seen, v->tpa, idx, child.tpa, lvl - 1);
+			if (rc != 0)
+				return rc;
+		}
+		child.t = table_hva(o->pt, child.tpa, lvl - 1);
 		if (child.t == NULL)
 			return -EFAULT; /* only the check pass can get here first */
 		return op_table(o, lvl - 1, &child, cs, ce);
@@ -540,8 +661,10 @@ static int descend(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx,
 		}
 		physim_hpa_t tpa = pool_take(o, lvl - 1);
 		child.t = table_hva(o->pt, tpa, lvl - 1);
+		child.tpa = tpa;
 		leaf_run_write(f, child.t, 0, n, pa, &a, lvl - 1, &r);
 		pte_store(v->t, idx, f->pte_bytes, f->ops->encode_table(f, tpa, lvl));
+		link_set(o->pt, tpa, v->tpa, idx);
 		report(o, es); /* the huge leaf is gone */
 		return op_table(o, lvl - 1, &child, cs, ce);
 	}
@@ -552,7 +675,9 @@ static int descend(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx,
 	}
 	physim_hpa_t tpa = pool_take(o, lvl - 1);
 	child.t = table_hva(o->pt, tpa, lvl - 1);
+	child.tpa = tpa;
 	pte_store(v->t, idx, f->pte_bytes, f->ops->encode_table(f, tpa, lvl));
+	link_set(o->pt, tpa, v->tpa, idx);
 	return op_table(o, lvl - 1, &child, cs, ce);
 }
 
@@ -573,8 +698,8 @@ static int map_run_check(struct op *o, unsigned lvl, const struct vt *v, uint64_
 		if (k == PT_RESERVED || (k == PT_TABLE && lvl == 0))
 			rc = -EFAULT;
 		else if (k == PT_TABLE)
-			rc = check_subtree(o, lvl - 1, f->ops->output_addr(f, d, lvl),
-					   o->replace ? SUB_RESOLVE : SUB_NO_LEAVES);
+			rc = check_table(o, v->tpa, idx + i, d, lvl,
+					 o->replace ? SUB_RESOLVE : SUB_NO_LEAVES);
 		else if (k == PT_LEAF && !o->replace)
 			rc = -EEXIST;
 		if (rc != 0)
@@ -592,8 +717,7 @@ static void map_run_clear_old(struct op *o, unsigned lvl, uint8_t *t, uint64_t i
 		uint64_t d = pte_load(t, idx + i, f->pte_bytes);
 		enum pt_kind k = pte_kind(f, d, lvl);
 		if (k == PT_TABLE && lvl > 0)
-			free_subtree(o->pt, o, lvl - 1, f->ops->output_addr(f, d, lvl),
-				     es + i * esize);
+			free_subtree(o, lvl - 1, f->ops->output_addr(f, d, lvl), es + i * esize);
 		else if (k == PT_LEAF)
 			report(o, es + i * esize);
 	}
@@ -694,16 +818,18 @@ static int unmap_table_entry(struct op *o, unsigned lvl, const struct vt *v, uin
 	/* A wholly covered subtree goes at once, unless tables are kept. */
 	if (full && !o->pt->keep_empty) {
 		if (!o->apply)
-			return check_subtree(o, lvl - 1, child, SUB_RESOLVE);
-		free_subtree(o->pt, o, lvl - 1, child, es);
+			return check_table(o, v->tpa, idx, d, lvl, SUB_RESOLVE);
+		free_subtree(o, lvl - 1, child, es);
 		pte_store(v->t, idx, f->pte_bytes, 0);
 		return 0;
 	}
 	int rc = descend(o, lvl, v, idx, d, DESCEND_EXISTING, es, cs, ce);
 	if (rc != 0 || !o->apply || o->pt->keep_empty)
 		return rc;
-	if (table_empty(f, table_hva(o->pt, child, lvl - 1), lvl - 1)) {
-		table_free(o->pt, child, lvl - 1);
+	/* An emptied table goes, if it is one this table allocated. */
+	if (pt_frameset_find(&o->pt->owned, child) != NULL &&
+	    table_empty(f, table_hva(o->pt, child, lvl - 1), lvl - 1)) {
+		table_free(o->pt, child);
 		pte_store(v->t, idx, f->pte_bytes, 0);
 	}
 	return 0;
@@ -856,14 +982,18 @@ static int op_table(struct op *o, unsigned lvl, const struct vt *v, uint64_t s, 
 /* Check pass; then allocate, apply, flush. */
 static int op_check(struct op *o)
 {
-	struct vt root = {.kind = VT_REAL, .t = o->pt->root_hva};
+	struct vt root = {.kind = VT_REAL, .t = o->pt->root_hva, .tpa = o->pt->root};
 	o->apply = false;
-	return op_table(o, o->f->levels - 1u, &root, o->va, o->last);
+	int rc = seen_start(o->pt, &o->seen);
+	if (rc == 0)
+		rc = op_table(o, o->f->levels - 1u, &root, o->va, o->last);
+	pt_frameset_free(&o->seen);
+	return rc;
 }
 
 static int op_commit(struct op *o)
 {
-	struct vt root = {.kind = VT_REAL, .t = o->pt->root_hva};
+	struct vt root = {.kind = VT_REAL, .t = o->pt->root_hva, .tpa = o->pt->root};
 	int rc = pool_fill(o);
 	if (rc != 0)
 		return rc;
@@ -1417,15 +1547,64 @@ const struct physim_paging_handler *physim_pt_paging(const struct physim_pt *pt)
 	return pt ? pt->ph : NULL;
 }
 
+/* Table pointers in the table at pa (level lvl) and below that are not the
+ * links the engine wrote: corruption that destroy reports. */
+static uint64_t count_bad_links(const struct physim_pt *pt, unsigned lvl, physim_hpa_t pa)
+{
+	const struct physim_pt_format *f = pt->fmt;
+	const uint8_t *t = table_hva(pt, pa, lvl);
+	uint64_t bad = 0;
+	for (uint64_t i = 0, n = pt_level_entries(f, lvl); t != NULL && lvl > 0 && i < n; i++) {
+		uint64_t d = pte_load(t, i, f->pte_bytes);
+		if (pte_kind(f, d, lvl) != PT_TABLE)
+			continue;
+		physim_hpa_t child = f->ops->output_addr(f, d, lvl);
+		if (child_check(pt, NULL, pa, i, child, lvl - 1) != 0)
+			bad++;
+		else
+			bad += count_bad_links(pt, lvl - 1, child);
+	}
+	return bad;
+}
+
+/* destroy of an owned table: every frame it allocated goes back, each
+ * once, whatever the table memory now says; nothing else is freed. */
+static void free_owned(struct physim_pt *pt)
+{
+	uint64_t bad = count_bad_links(pt, pt->fmt->levels - 1u, pt->root);
+	if (bad != 0)
+		physim_log_warn("pt: %s: destroy: %llu corrupt table pointers (not followed, "
+				"nothing they point at freed)",
+				pt->fmt->name, (unsigned long long)bad);
+	struct pt_frameset *s = &pt->owned;
+	for (size_t i = 0; s->slot != NULL && i <= s->mask; i++) {
+		uint64_t key = s->slot[i].key;
+		if (key == 0)
+			continue;
+		const struct physim_paging_handler *ph = pt->ph;
+		physim_hpa_t pa = key & ~PT_FRAMESET_TAG_MASK;
+		uint64_t nframes =
+		    pt_table_frames(pt->fmt, (unsigned)(key & PT_FRAMESET_TAG_MASK) - 1);
+		int rc = nframes == 1 ? ph->dealloc_frame(ph->ctx, pa)
+				      : ph->dealloc_frames(ph->ctx, pa, (size_t)nframes);
+		if (rc != 0)
+			physim_log_error("pt: returning table frame %#llx failed: %s",
+					 (unsigned long long)pa, physim_strerror(rc));
+		else
+			pt->table_frames -= nframes;
+	}
+}
+
 void physim_pt_destroy(struct physim_pt *pt)
 {
 	if (pt == NULL)
 		return;
 	if (!pt->attached)
-		free_subtree(pt, NULL, pt->fmt->levels - 1u, pt->root, 0);
+		free_owned(pt);
 	if (pt->table_frames != 0)
 		physim_log_warn("pt: %s: %llu table frames not returned", pt->fmt->name,
 				(unsigned long long)pt->table_frames);
+	pt_frameset_free(&pt->owned);
 	free(pt->memo);
 	free(pt->memo_off);
 	free(pt);
@@ -1684,6 +1863,28 @@ int physim_pt_protect(struct physim_pt *pt, uint64_t va, uint32_t flags)
 	return rc != 0 ? rc : protect_common(pt, m.va, m.size, flags);
 }
 
+/* The tables a lookup of va passed through to its leaf at leaf_lvl are
+ * linked as child_check requires (before remap writes into the last one). */
+static int path_check(const struct physim_pt *pt, uint64_t va, unsigned leaf_lvl)
+{
+	const struct physim_pt_format *f = pt->fmt;
+	struct pt_frameset seen;
+	physim_hpa_t tpa = pt->root;
+	const uint8_t *t = pt->root_hva;
+	int rc = seen_start(pt, &seen);
+	for (unsigned lvl = f->levels - 1u; rc == 0 && lvl > leaf_lvl; lvl--) {
+		uint64_t idx = pt_index(f, va, lvl);
+		physim_hpa_t child = f->ops->output_addr(f, pte_load(t, idx, f->pte_bytes), lvl);
+		rc = child_check(pt, &seen, tpa, idx, child, lvl - 1);
+		t = table_hva(pt, child, lvl - 1);
+		if (rc == 0 && t == NULL)
+			rc = -EFAULT;
+		tpa = child;
+	}
+	pt_frameset_free(&seen);
+	return rc;
+}
+
 int physim_pt_remap(struct physim_pt *pt, uint64_t va, uint64_t pa, uint32_t flags)
 {
 	if (pt == NULL || (flags & ~KNOWN_FLAGS))
@@ -1696,6 +1897,9 @@ int physim_pt_remap(struct physim_pt *pt, uint64_t va, uint64_t pa, uint32_t fla
 		return rc;
 	if (m.va != va || !physim_is_aligned(pa, m.size))
 		return -EINVAL;
+	rc = path_check(pt, va, h.lvl);
+	if (rc != 0)
+		return rc;
 	/* A new page: explicit arch attributes stay, accessed/dirty start
 	 * afresh. */
 	struct pt_leaf_attr old = {.flags = m.flags, .arch = m.arch};
@@ -1750,9 +1954,10 @@ struct walker {
 	const struct physim_pt *pt;
 	const struct physim_pt_walk_ops *ops;
 	void *ctx;
+	struct pt_frameset seen; /* attached tables: the tables met */
 };
 
-static int walk_leaf(const struct walker *w, unsigned lvl, uint64_t d, uint64_t es)
+static int walk_leaf(struct walker *w, unsigned lvl, uint64_t d, uint64_t es)
 {
 	if (w->ops->leaf == NULL)
 		return 0;
@@ -1761,13 +1966,13 @@ static int walk_leaf(const struct walker *w, unsigned lvl, uint64_t d, uint64_t 
 	return w->ops->leaf(w->ctx, &m);
 }
 
-static int walk_hole(const struct walker *w, uint64_t va, uint64_t last, unsigned lvl)
+static int walk_hole(struct walker *w, uint64_t va, uint64_t last, unsigned lvl)
 {
 	return w->ops->hole ? w->ops->hole(w->ctx, va, last - va + 1, lvl) : 0;
 }
 
 /* Visit [s, e] of the table t at lvl (at pa, covering [tva, tva + span)). */
-static int walk_table(const struct walker *w, unsigned lvl, physim_hpa_t pa, const uint8_t *t,
+static int walk_table(struct walker *w, unsigned lvl, physim_hpa_t pa, const uint8_t *t,
 		      uint64_t tva, uint64_t span, uint64_t s, uint64_t e)
 {
 	const struct physim_pt_format *f = w->pt->fmt;
@@ -1795,6 +2000,10 @@ static int walk_table(const struct walker *w, unsigned lvl, physim_hpa_t pa, con
 				rc = walk_leaf(w, lvl, d, es);
 			} else if (k == PT_TABLE && lvl > 0) {
 				physim_hpa_t cpa = f->ops->output_addr(f, d, lvl);
+				rc = child_check(w->pt, &w->seen, pa, pt_index(f, cs, lvl), cpa,
+						 lvl - 1);
+				if (rc != 0)
+					return rc;
 				const uint8_t *ct = table_hva(w->pt, cpa, lvl - 1);
 				if (ct == NULL)
 					return -EFAULT;
@@ -1822,7 +2031,11 @@ int physim_pt_walk(const struct physim_pt *pt, uint64_t va, uint64_t size,
 	unsigned bits = f->level[top].shift + f->level[top].index_bits;
 	uint64_t span = bits >= 64 ? 0 : UINT64_C(1) << bits;
 	struct walker w = {.pt = pt, .ops = ops, .ctx = ctx};
-	return walk_table(&w, top, pt->root, pt->root_hva, 0, span, va, va + (size - 1));
+	int rc = seen_start(pt, &w.seen);
+	if (rc == 0)
+		rc = walk_table(&w, top, pt->root, pt->root_hva, 0, span, va, va + (size - 1));
+	pt_frameset_free(&w.seen);
+	return rc;
 }
 
 /* ---- public: flag checks and accessed/dirty harvesting ---- */

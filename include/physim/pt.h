@@ -70,6 +70,19 @@ PHYSIM_API const char *physim_format_name(const struct physim_pt_format *fmt);
 PHYSIM_API int physim_format_flags_ok(const struct physim_pt_format *fmt, uint32_t flags,
 				      uint64_t arch);
 
+/* ---- corrupt tables ----
+ * Table memory may be damaged. A table remembers each table frame it
+ * allocated and the descriptor that links it; the calls below that traverse
+ * tables (every mutating call, physim_pt_walk, physim_pt_clear_ad, destroy)
+ * follow a table pointer only if it is such a link or, in an attached
+ * table, leads to a table it did not allocate and has not reached before in
+ * the same call. Any other table pointer (at a caller's data frame, at the
+ * root or another ancestor, a second pointer at one table, outside the
+ * handler's memory) and any reserved descriptor on the way make the call
+ * fail with -EFAULT, having changed nothing. Each table frame is visited at
+ * most once per call, so the cost is linear in the table frames. query
+ * follows one path (bounded by the level count) and is not checked. */
+
 /* ---- mapping flags (page_table_multiarch MappingFlags) ----
  * Round trip is exact: query returns the flags map was given, for every
  * combination the format can express; a combination it cannot express is
@@ -147,17 +160,23 @@ PHYSIM_API int physim_pt_create_ex(const struct physim_pt_config *config, struct
 /* A table that already exists in memory at `root` (e.g. loaded from a RAM
  * image, or built by other code): query, walk and change it like any other.
  * It owns no frame: destroy returns none (not even tables later created in
- * it; unmap_region first if they must go). -EINVAL if root is not aligned as
- * the format requires, -EFAULT if the handler cannot reach it. */
+ * it; unmap_region first if they must go), and unmap_region frees only the
+ * tables created through this handle, never one it found in memory (it
+ * unlinks those). A table reached twice in one call (a cycle, a table
+ * linked from two entries) is corruption: -EFAULT. -EINVAL if root is not
+ * aligned as the format requires, -EFAULT if the handler cannot reach it. */
 PHYSIM_API int physim_pt_attach(const struct physim_pt_config *config, physim_hpa_t root,
 				struct physim_pt **out);
 /* Returns every table frame to the paging handler (mapped leaf frames are the
- * caller's). NULL is ignored. */
+ * caller's): exactly the frames the table allocated, each once, whatever
+ * the table memory now says; corrupt table pointers are logged, and what
+ * they point at is not freed. NULL is ignored. */
 PHYSIM_API void physim_pt_destroy(struct physim_pt *pt);
 
 PHYSIM_API physim_hpa_t physim_pt_root(const struct physim_pt *pt);
 PHYSIM_API const struct physim_pt_format *physim_pt_format(const struct physim_pt *pt);
-/* Number of table frames (4 KiB units) the table currently holds, root included. */
+/* Number of table frames (4 KiB units) the table currently holds, root included
+ * (for an attached table: those created through it). */
 PHYSIM_API uint64_t physim_pt_table_frames(const struct physim_pt *pt);
 
 /* Options for region operations. */
@@ -214,13 +233,18 @@ PHYSIM_API int64_t physim_pt_clear_ad(struct physim_pt *pt, uint64_t va, uint64_
 				      bool accessed, bool dirty);
 
 /* -ENOENT if va is not mapped; -EINVAL if outside the format's range;
- * -EFAULT if a table pointer leads outside the handler's memory. */
+ * -EFAULT if a table pointer leads outside the handler's memory or a
+ * descriptor on the path is reserved. (Follows pointers without the link
+ * checks above: fast, and bounded by the level count.) */
 PHYSIM_API int physim_pt_query(const struct physim_pt *pt, uint64_t va,
 			       struct physim_pt_mapping *out);
 
 /* ---- iteration (after Linux mm/pagewalk.c) ----
  * Visits [va, va + size) in address order. Each callback returns 0 to go on,
- * or any other value, which stops the walk and is returned. */
+ * or any other value, which stops the walk and is returned. A corrupt table
+ * pointer (see above) stops it with -EFAULT, after the callbacks for what
+ * came before it; each table is visited at most once. -ENOMEM if an
+ * attached table's visited set cannot grow. */
 struct physim_pt_walk_ops {
 	/* A leaf; m->va/size are the whole page, even if it starts before va. */
 	int (*leaf)(void *ctx, const struct physim_pt_mapping *m);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* tools/physim-pt/dump.c - `physim-pt dump`: the mappings of a table as merged
- * ranges (after Linux's ptdump), or the table tree as a Graphviz graph. */
+ * ranges (after Linux's ptdump), or the table tree as a Graphviz graph. Both
+ * use physim_pt_walk, which visits each table frame at most once. */
 #include "physim-pt.h"
 
 #include <inttypes.h>
@@ -31,9 +32,11 @@ static int hex_digits(unsigned bits)
 _Noreturn static void walk_failed(int rc)
 {
 	fflush(stdout); /* what was printed before the bad entry stays */
+	/* The engine reaches each table at most once, so a cycle or a table
+	 * linked twice ends the walk here instead of repeating it. */
 	if (rc == -EFAULT)
-		die("corrupt table: a reserved descriptor or a table pointer outside RAM "
-		    "(dump stopped there)");
+		die("corrupt table: a reserved descriptor, a table pointer outside RAM, or a "
+		    "table reached a second time (a cycle or a shared table; dump stopped there)");
 	die("walking the table failed: %s", physim_strerror(rc));
 }
 
