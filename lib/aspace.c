@@ -5,8 +5,8 @@
  *
  * The header states what a caller sees (MMIO LINEAR areas, faults_handled,
  * translated_buffer edge cases, dirty logging). Decided here besides:
- * - Dirty bitmap: mark_dirty and the accessor may run on other threads while
- *   the owner fetches (atomics); enable/disable may not. Unmap and clear move
+ * - Dirty bitmap: mark_dirty may run on other threads while the owner
+ *   fetches (atomics); enable/disable may not. The accessor is the owner's. Unmap and clear move
  *   the dirty bits of the leaves they drop into the bitmap.
  * - Host pointers (accessor, translated_buffer) come from mm->phys_to_virt for
  *   every area, LINEAR ones included: that is why MMIO gives -EFAULT there. */
@@ -217,9 +217,8 @@ static uint64_t dirty_take(struct physim_aspace *as, uint64_t first, unsigned nb
 
 /* Clear the hardware dirty bit of one leaf, keeping its accessed bit; the
  * engine reports the page to the flush callback, as a TLB must forget the
- * old entry. Done leaf by leaf, right after the leaf was seen dirty, so a
- * walker on another thread setting D meanwhile can only hit this one leaf's
- * read-to-clear window, not the whole harvested range's. */
+ * old entry. clear_ad clears by compare-and-swap, so a walker on another
+ * thread setting A or D meanwhile loses nothing (pt.h). */
 static void leaf_clear_dirty(struct physim_aspace *as, const struct physim_pt_mapping *m)
 {
 	int64_t rc = physim_pt_clear_ad(as->pt, m->va, m->size, false, true);

@@ -68,27 +68,70 @@ struct physim_pt {
 
 /* ---- descriptors and table memory ---- */
 
-/* memcpy: a corrupt table pointer need not be aligned to the descriptor. */
+/* Descriptors are read and written with relaxed atomics: a walker on
+ * another thread may set A/D bits in them by compare-and-swap at any time
+ * (walk.h: translating while the table is only queried is allowed). On
+ * x86-64 and arm64 these are plain loads and stores. A corrupt table
+ * pointer need not be aligned to the descriptor: memcpy then (no walker
+ * can use such a table atomically either). */
+static inline bool pte_aligned(const uint8_t *p, unsigned pte_bytes)
+{
+	return ((uintptr_t)p & (pte_bytes - 1)) == 0;
+}
+
 static inline uint64_t pte_load(const uint8_t *t, uint64_t idx, unsigned pte_bytes)
 {
+	const uint8_t *p = t + idx * pte_bytes;
 	if (pte_bytes == 8) {
 		uint64_t d;
-		memcpy(&d, t + idx * 8, 8);
+		if (PHYSIM_LIKELY(pte_aligned(p, 8)))
+			return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_RELAXED);
+		memcpy(&d, p, 8);
 		return d;
 	}
 	uint32_t d32;
-	memcpy(&d32, t + idx * 4, 4);
+	if (PHYSIM_LIKELY(pte_aligned(p, 4)))
+		return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_RELAXED);
+	memcpy(&d32, p, 4);
 	return d32;
 }
 
 static inline void pte_store(uint8_t *t, uint64_t idx, unsigned pte_bytes, uint64_t d)
 {
+	uint8_t *p = t + idx * pte_bytes;
 	if (pte_bytes == 8) {
-		memcpy(t + idx * 8, &d, 8);
+		if (PHYSIM_LIKELY(pte_aligned(p, 8)))
+			__atomic_store_n((uint64_t *)(void *)p, d, __ATOMIC_RELAXED);
+		else
+			memcpy(p, &d, 8);
 	} else {
 		uint32_t d32 = (uint32_t)d;
-		memcpy(t + idx * 4, &d32, 4);
+		if (PHYSIM_LIKELY(pte_aligned(p, 4)))
+			__atomic_store_n((uint32_t *)(void *)p, d32, __ATOMIC_RELAXED);
+		else
+			memcpy(p, &d32, 4);
 	}
+}
+
+/* Replace *old by new if the descriptor still holds *old; otherwise *old
+ * receives what it holds now. A misaligned (corrupt) slot is written
+ * plainly. */
+static inline bool pte_cas(uint8_t *t, uint64_t idx, unsigned pte_bytes, uint64_t *old,
+			   uint64_t new)
+{
+	uint8_t *p = t + idx * pte_bytes;
+	if (!pte_aligned(p, pte_bytes)) {
+		pte_store(t, idx, pte_bytes, new);
+		return true;
+	}
+	if (pte_bytes == 8)
+		return __atomic_compare_exchange_n((uint64_t *)(void *)p, old, new, false,
+						   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+	uint32_t o32 = (uint32_t)*old;
+	bool ok = __atomic_compare_exchange_n((uint32_t *)(void *)p, &o32, (uint32_t) new, false,
+					      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+	*old = o32;
+	return ok;
 }
 
 static inline enum pt_kind pte_kind(const struct physim_pt_format *f, uint64_t d, unsigned lvl)
@@ -2072,16 +2115,29 @@ static int clear_ad_leaf(void *ctx, const struct physim_pt_mapping *m)
 	struct physim_pt_mapping cur;
 	if (find_page(c->pt, m->va, &h, &cur) != 0)
 		return 0;
-	struct pt_leaf_attr a;
-	f->ops->decode_leaf(f, h.d, h.lvl, &a);
-	if (c->accessed)
-		a.accessed = false;
-	if (c->dirty)
-		a.dirty = false;
-	uint64_t d;
-	if (f->ops->encode_leaf(f, cur.pa, &a, h.lvl, &d) != 0 || d == h.d)
-		return 0;
-	pte_store(h.t, h.idx, f->pte_bytes, d);
+	/* A walker on another thread may set A or D in this leaf meanwhile
+	 * (a vCPU running during a dirty harvest): clear by compare-and-swap,
+	 * so a bit set after the read is never lost. The leaf keeps its kind
+	 * and address (only A/D can change under a walker). */
+	uint64_t old = h.d, d;
+	for (unsigned attempt = 0;; attempt++) {
+		struct pt_leaf_attr a;
+		f->ops->decode_leaf(f, old, h.lvl, &a);
+		if (c->accessed)
+			a.accessed = false;
+		if (c->dirty)
+			a.dirty = false;
+		if (f->ops->encode_leaf(f, cur.pa, &a, h.lvl, &d) != 0 || d == old)
+			return 0;
+		if (pte_cas(h.t, h.idx, f->pte_bytes, &old, d))
+			break;
+		if (attempt == 64 || pte_kind(f, old, h.lvl) != PT_LEAF ||
+		    f->ops->output_addr(f, old, h.lvl) != f->ops->output_addr(f, h.d, h.lvl)) {
+			physim_log_warn("pt: %s: leaf at %#llx keeps changing under clear_ad",
+					f->name, (unsigned long long)m->va);
+			return 0;
+		}
+	}
 	c->changed++;
 	if (c->n < FLUSH_BATCH)
 		c->vas[c->n++] = m->va;

@@ -962,6 +962,113 @@ static void test_mark_dirty_while_harvesting(void **state)
 	physim_ram_destroy(ram);
 }
 
+/* ---- accessed-bit sweeps while vCPUs write (pt clear_ad against the
+ * walker) ----
+ * Writer threads read, then write, every page of their own share through
+ * one shared mmu; the walker sets A on the read and D on the write by
+ * compare-and-swap. Meanwhile the owner clears A over the whole range again
+ * and again (working-set tracking, as a hypervisor does with its vCPUs
+ * running). clear_ad rewrites a leaf it saw accessed; a D set by a walker
+ * between its read and its write-back must survive. Nobody clears D, so at
+ * the end every page must be dirty. */
+
+struct sweep_arg {
+	unsigned id;
+	struct physim_mmu *mmu;
+	uint64_t run;
+	_Atomic unsigned *done;
+	struct errors *err;
+};
+
+static void sweep_access(struct sweep_arg *a, unsigned i, bool write)
+{
+	struct physim_access acc = {.va = page_va(i) + 8, .write = write};
+	struct physim_xlate x;
+	int rc = physim_mmu_translate(a->mmu, &acc, &x);
+	if (rc != 0 || x.pa != page_pa(a->run, i) + 8)
+		report(a->err, "writer %u page %u: rc %d pa %#llx", a->id, i, rc,
+		       (unsigned long long)x.pa);
+}
+
+static void *sweep_writer(void *p)
+{
+	struct sweep_arg *a = p;
+	meet_all();
+	for (unsigned i = a->id; i < NPAGES; i += NTHREADS - 1) {
+		sweep_access(a, i, false);
+		/* A few more reads: the sweeps clear A meanwhile, so the write
+		 * below often finds the leaf accessed and being rewritten. */
+		for (unsigned k = 0; k < 4; k++)
+			sweep_access(a, i, false);
+		sweep_access(a, i, true);
+	}
+	atomic_fetch_add(a->done, 1);
+	return NULL;
+}
+
+static void sweep_while_writing(const struct ad_case *c)
+{
+	struct one_table o;
+	one_table_init(&o, c->name, c->flags);
+	struct physim_mmu *mmu;
+	assert_int_equal(
+	    physim_mmu_create(&(struct physim_mmu_config){.format = physim_format(c->name),
+							  .mem = o.ph,
+							  .root = physim_pt_root(o.pt),
+							  .ctl = c->ctl},
+			      &mmu),
+	    0);
+	uint64_t span = page_va(NPAGES - 1) + PAGE - page_va(0);
+	for (unsigned rep = 0; rep < 100; rep++) {
+		struct errors err = {0};
+		_Atomic unsigned done = 0;
+		struct sweep_arg args[NTHREADS - 1];
+		pthread_t t[NTHREADS - 1];
+		/* NTHREADS - 1 writers and this thread meet at the start. */
+		assert_int_equal(pthread_barrier_init(&meet, NULL, NTHREADS), 0);
+		for (unsigned k = 0; k < NTHREADS - 1; k++) {
+			args[k] = (struct sweep_arg){
+			    .id = k, .mmu = mmu, .run = o.run, .done = &done, .err = &err};
+			assert_int_equal(pthread_create(&t[k], NULL, sweep_writer, &args[k]), 0);
+		}
+		meet_all();
+		for (unsigned i = 0; atomic_load(&done) < NTHREADS - 1; i++) {
+			assert_true(physim_pt_clear_ad(o.pt, page_va(0), span, true, false) >= 0);
+			/* A query alongside the walkers' A/D updates (pt.h). */
+			struct physim_pt_mapping m;
+			assert_int_equal(physim_pt_query(o.pt, page_va(i % NPAGES), &m), 0);
+			assert_int_equal(m.pa, page_pa(o.run, i % NPAGES));
+		}
+		for (unsigned k = 0; k < NTHREADS - 1; k++)
+			assert_int_equal(pthread_join(t[k], NULL), 0);
+		pthread_barrier_destroy(&meet);
+		assert_no_errors(&err);
+		for (unsigned i = 0; i < NPAGES; i++) {
+			struct physim_pt_mapping m;
+			assert_int_equal(physim_pt_query(o.pt, page_va(i), &m), 0);
+			if (!m.dirty)
+				fail_msg("%s rep %u: page %u was written but its D bit is clear",
+					 c->name, rep, i);
+		}
+		/* Clean for the next repetition (nothing runs now). */
+		assert_true(physim_pt_clear_ad(o.pt, page_va(0), span, true, true) >= 0);
+	}
+	physim_mmu_destroy(mmu);
+	one_table_fini(&o);
+}
+
+static void test_sweep_while_writing_x86(void **state)
+{
+	(void)state;
+	sweep_while_writing(&ad_x86);
+}
+
+static void test_sweep_while_writing_ept(void **state)
+{
+	(void)state;
+	sweep_while_writing(&ad_ept);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -977,6 +1084,8 @@ int main(void)
 	    cmocka_unit_test(test_own_tables_sv48),
 	    cmocka_unit_test(test_own_aspaces),
 	    cmocka_unit_test(test_mark_dirty_while_harvesting),
+	    cmocka_unit_test(test_sweep_while_writing_x86),
+	    cmocka_unit_test(test_sweep_while_writing_ept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,10 +10,12 @@
  * table, in which dirty_log_fetch_clear clears D bits. The one exception
  * is physim_aspace_mark_dirty, an atomic bitmap update that may run on any
  * thread while the owner uses the space (not during dirty_log_enable /
- * disable or destroy): no mark is lost to a concurrent fetch. A vCPU
- * thread translating through the stage-2 table (walk.h) while the owner
- * changes the space or harvests dirty bits is a data race (pt.h): stop the
- * vCPUs first, as a hypervisor kicks them out of guest mode. Spaces that are
+ * disable or destroy): no mark is lost to a concurrent fetch. vCPU threads
+ * may translate through the stage-2 table (walk.h) while the owner
+ * harvests dirty bits (dirty_log_fetch_clear clears D by compare-and-swap:
+ * a D a walker sets meanwhile is kept for the next fetch), but not while
+ * the owner maps, unmaps or destroys: stop the vCPUs first, as a
+ * hypervisor kicks them out of guest mode. Spaces that are
  * different objects are independent, even over one RAM and one set of
  * HALs (tests/test_threads_shared.c). */
 #ifndef PHYSIM_ASPACE_H

@@ -121,18 +121,21 @@ struct physim_pt_mapping {
  * Threads. A table is owned by one thread at a time, as a kernel's page
  * table is by whoever holds its lock (callers lock): a call that changes it
  * (map*, unmap*, protect*, remap, clear_ad, destroy) must not overlap any
- * other call on it, nor a translation through it on another thread
- * (walk.h). Table memory is read and written here with plain loads and
- * stores, so such an overlap is a data race, not merely a stale answer.
+ * other change or read of it by the engine. A structural change (map*,
+ * unmap*, protect*, remap, destroy) must not overlap a translation through
+ * it on another thread either (walk.h): stop those threads first (the
+ * TLB and invalidation rules that make live changes safe on hardware are
+ * not modelled yet).
  *
  * While nobody changes it, a table may be read by many threads at once:
  * query, walk (iteration), root, format and table_frames, alongside one
- * another and alongside side-effect-free translations (physim_mmu_probe).
- * The query memo these share is atomics and a seqlock, safe for concurrent
- * readers. Translations that set accessed/dirty bits (physim_mmu_translate
- * and the TLB) may run on many threads at once (walk.h), but they write
- * descriptors: query and walk must not overlap them - stop the
- * translating threads before reading or clearing A/D.
+ * another and alongside translations (walk.h), including those that set
+ * accessed/dirty bits. The query memo these share is atomics and a
+ * seqlock, safe for concurrent readers. Descriptors are read and written
+ * with (relaxed) atomic loads and stores, and clear_ad clears A/D by
+ * compare-and-swap, so the owner may query, iterate and clear A/D - a
+ * dirty-log harvest, a working-set sweep - while vCPU threads translate
+ * and set bits: a bit a walker sets meanwhile is never lost.
  *
  * Different tables are independent, even over one paging handler, if the
  * handler is thread-safe (the RAM's is: ram.h). The flush callback runs on

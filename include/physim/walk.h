@@ -105,11 +105,12 @@ struct physim_xlate {
  * state): concurrent walks setting bits in the same entries lose none (a
  * walk that loses a race walks again; it gives up with -EBUSY only if the
  * descriptors keep changing, which setting bits alone cannot cause). A
- * nested walk writes A/D in both stages' tables. Everything else the pt.h
- * calls do to the table is a data race with such walks - map, unmap,
- * protect, clear_ad, and query or iteration while A/D may be set - so a
- * caller changing a table that other threads translate through stops them
- * first (tests/test_threads_shared.c runs the allowed cases under
+ * nested walk writes A/D in both stages' tables. The engine's query,
+ * iteration and clear_ad may run alongside (pt.h: atomic descriptor
+ * accesses, clear_ad by compare-and-swap); its structural changes - map,
+ * unmap, protect, remap, destroy - may not, so a caller changing a table
+ * that other threads translate through stops them first
+ * (tests/test_threads_shared.c runs the allowed cases under
  * ThreadSanitizer).
  *
  * A TLB belongs to one simulated CPU: no two calls on one physim_tlb may
