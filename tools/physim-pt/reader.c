@@ -6,15 +6,17 @@
 #include <inttypes.h>
 #include <string.h>
 
-/* The library explains a refused image in a debug log line; keep the last
- * one so the tool's single error line can name the problem. */
+/* The library explains a refused image in a "ram_load: " log line; keep
+ * the last one so the tool's single error line can name the problem (other
+ * lines, such as the loader's own RAM being torn down, are not the reason). */
 static char last_log[512];
 
 static void keep_log(void *ctx, enum physim_log_level level, const char *msg)
 {
 	(void)ctx;
 	(void)level;
-	snprintf(last_log, sizeof(last_log), "%s", msg);
+	if (strncmp(msg, "ram_load: ", strlen("ram_load: ")) == 0 || last_log[0] == '\0')
+		snprintf(last_log, sizeof(last_log), "%s", msg);
 }
 
 /* "ram_load: PATH: why" -> "why" */
