@@ -12,9 +12,9 @@
 #include "bitops.h"
 #include "physim-priv.h"
 
-#define BITMAP_MAX_LEVELS 10 /* 2^52 bits need 9 levels of 64-way fan-out */
-#define BITMAP_MAX_BITS	  (UINT64_C(1) << 56)
-#define BITMAP_NONE	  UINT64_MAX
+#define BITMAP_MAX_LEVELS  10 /* 2^52 bits need 9 levels of 64-way fan-out */
+#define BITMAP_MAX_BITS	   (UINT64_C(1) << 56)
+#define BITMAP_NONE	   UINT64_MAX
 #define BITMAP_TOUCH_GROUP 512 /* level-0 words per "touched" bit: 4 KiB of bitmap */
 /* Summary searches before a search falls back to scanning level 0. */
 #define BITMAP_SEARCH_PASSES 4
@@ -28,7 +28,7 @@
  */
 struct bitmap {
 	uint64_t nbits;
-	unsigned nlevels; /* level nlevels - 1 is a single word */
+	unsigned nlevels;	/* level nlevels - 1 is a single word */
 	unsigned search_passes; /* BITMAP_SEARCH_PASSES; 0 (tests): always scan */
 	_Atomic uint64_t *level[BITMAP_MAX_LEVELS];
 	uint64_t level_bits[BITMAP_MAX_LEVELS];
@@ -81,7 +81,8 @@ PHYSIM_HIDDEN uint64_t bitmap_count_set(const struct bitmap *bm);
 #if defined(__GNUC__)
 __attribute__((cold))
 #endif
-PHYSIM_HIDDEN void bitmap_note_room(struct bitmap *bm, uint64_t idx);
+PHYSIM_HIDDEN void
+bitmap_note_room(struct bitmap *bm, uint64_t idx);
 
 /* ---- fast paths, inline: one atomic instruction each ---- */
 
@@ -124,9 +125,8 @@ static inline bool bitmap_release_bit(struct bitmap *bm, uint64_t bit)
 	uint64_t idx = bit / BITOPS_WORD_BITS;
 	if (!bitops_test_and_clear(&bm->level[0][idx], (unsigned)(bit % BITOPS_WORD_BITS)))
 		return false;
-	if (bm->nlevels > 1 &&
-	    (atomic_load(&bm->level[1][idx / BITOPS_WORD_BITS]) &
-	     (UINT64_C(1) << (idx % BITOPS_WORD_BITS))) != 0)
+	if (bm->nlevels > 1 && (atomic_load(&bm->level[1][idx / BITOPS_WORD_BITS]) &
+				(UINT64_C(1) << (idx % BITOPS_WORD_BITS))) != 0)
 		bitmap_note_room(bm, idx);
 	return true;
 }
