@@ -176,8 +176,8 @@ static void op_claim_run(struct run *r)
 	if (count > r->m.n - first)
 		count = r->m.n - first;
 	bool expect = model_all(&r->m, first, count, false);
-	CHECK(r, bitmap_claim_run(&r->bm, first, count) == expect,
-	      "claim_run %" PRIu64 "+%" PRIu64, first, count);
+	CHECK(r, bitmap_claim_run(&r->bm, first, count) == expect, "claim_run %" PRIu64 "+%" PRIu64,
+	      first, count);
 	if (expect)
 		model_fill(&r->m, first, count, true);
 }
@@ -370,11 +370,20 @@ static void test_fill_then_release_one(void **state)
 	assert_int_equal(claimed, n);
 	assert_int_equal(bitmap_count_set(&bm), n);
 	assert_int_equal(bitmap_find_clear(&bm, 0), NONE);
+	/* That search recorded every full word up the tree: the top says full. */
+	assert_int_equal(bm.nlevels, 3);
+	assert_true(atomic_load(&bm.level[2][0]) == BITOPS_FULL);
 
 	const uint64_t holes[] = {0, 63, 64, 4095, 4096, 8191, n - 1, 5000};
 	for (size_t i = 0; i < sizeof(holes) / sizeof(holes[0]); i++) {
 		assert_true(bitmap_release_bit(&bm, holes[i]));
 		assert_false(bitmap_release_bit(&bm, holes[i]));
+		/* No summary bit above the hole still says "full". */
+		for (unsigned k = 1; k < bm.nlevels; k++) {
+			uint64_t idx = holes[i] >> (6 * k); /* word of level k - 1 */
+			uint64_t sum = atomic_load(&bm.level[k][idx / 64]);
+			assert_int_equal((sum >> (idx % 64)) & 1, 0);
+		}
 		assert_int_equal(bitmap_find_clear(&bm, 0), holes[i]);
 		assert_true(bitmap_claim_any(&bm, &bit));
 		assert_int_equal(bit, holes[i]);
@@ -545,7 +554,8 @@ static void run_threads(uint64_t nbits, bool churn, uint64_t preset_seed)
 	pthread_t tid[NTHREADS];
 	struct worker w[NTHREADS];
 	for (int i = 0; i < NTHREADS; i++) {
-		w[i] = (struct worker){.sh = sh, .id = i + 1, .rng = preset_seed * 31 + (uint64_t)i};
+		w[i] =
+		    (struct worker){.sh = sh, .id = i + 1, .rng = preset_seed * 31 + (uint64_t)i};
 		assert_int_equal(pthread_create(&tid[i], NULL, worker_main, &w[i]), 0);
 	}
 	for (int i = 0; i < NTHREADS; i++)
@@ -568,7 +578,8 @@ static void run_threads(uint64_t nbits, bool churn, uint64_t preset_seed)
 		uint64_t first_free = 0;
 		while (first_free < nbits && atomic_load(&sh->owner[first_free]) == -1)
 			first_free++;
-		assert_int_equal(bitmap_find_clear(&sh->bm, 0), first_free < nbits ? first_free : NONE);
+		assert_int_equal(bitmap_find_clear(&sh->bm, 0),
+				 first_free < nbits ? first_free : NONE);
 	}
 	bitmap_fini(&sh->bm);
 	free(sh->owner);
@@ -594,12 +605,9 @@ static void test_threads_churn(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_init),
-	    cmocka_unit_test(test_fill_then_release_one),
-	    cmocka_unit_test(test_run_rollback),
-	    cmocka_unit_test(test_model_summary),
-	    cmocka_unit_test(test_model_scan),
-	    cmocka_unit_test(test_threads_fill),
+	    cmocka_unit_test(test_init),	  cmocka_unit_test(test_fill_then_release_one),
+	    cmocka_unit_test(test_run_rollback),  cmocka_unit_test(test_model_summary),
+	    cmocka_unit_test(test_model_scan),	  cmocka_unit_test(test_threads_fill),
 	    cmocka_unit_test(test_threads_churn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
