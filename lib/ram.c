@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* lib/ram.c - simulated host RAM (one anonymous MAP_NORESERVE mapping), its
- * linear phys<->virt translation and a lock-free bitmap frame allocator. */
+ * linear phys<->virt translation and the frame allocator's policy over the
+ * lock-free bitmap of bitmap.c. */
 #include "ram-priv.h"
 #include "bitmap-priv.h"
 
