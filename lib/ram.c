@@ -152,18 +152,33 @@ static inline void remember_word(const struct physim_ram *ram, uint64_t idx)
 	thread_hint = (struct thread_hint){ram->id, idx};
 }
 
+/* Slow paths kept out of line, so the fast paths that call them need no
+ * register saves. */
+#if defined(__GNUC__)
+#define SLOW_PATH __attribute__((noinline, cold))
+#else
+#define SLOW_PATH
+#endif
+
+/* The thread's hint word was full (or for another RAM): let the bitmap find
+ * a frame (the word its last search found room in, else the lowest free
+ * frame of the RAM) and remember that word. */
+static SLOW_PATH bool claim_one_searching(struct physim_ram *ram, uint64_t *frame)
+{
+	if (!bitmap_claim_any(&ram->bitmap, frame))
+		return false;
+	remember_word(ram, *frame / BITOPS_WORD_BITS);
+	return true;
+}
+
 /* One free frame: the thread's hint word first (usually the frame it freed
- * last), then whatever the bitmap finds (the word its last search found
- * room in, else the lowest free frame of the RAM). */
+ * last), else a search. */
 static inline bool claim_one(struct physim_ram *ram, uint64_t *frame)
 {
 	if (PHYSIM_LIKELY(thread_hint.ram_id == ram->id) &&
 	    bitmap_claim_in_word(&ram->bitmap, thread_hint.word, frame))
 		return true;
-	if (!bitmap_claim_any(&ram->bitmap, frame))
-		return false;
-	remember_word(ram, *frame / BITOPS_WORD_BITS);
-	return true;
+	return claim_one_searching(ram, frame);
 }
 
 /* A single frame, no debug mode: one atomic instruction on the word. */
