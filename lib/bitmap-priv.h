@@ -23,7 +23,7 @@
  * Level 0 holds the bits; bit i of level k + 1 set means word i of level k
  * is full (kept lazily, see bitmap.c). Bits past the end of a level are
  * set. All memory is one untouched MAP_NORESERVE mapping: zero = all clear.
- * Fields are read-only after bitmap_init but for the words themselves and
+ * Fields are read-only after physim_bitmap_init but for the words themselves and
  * the two written by searches, kept on their own cache lines.
  */
 struct bitmap {
@@ -42,51 +42,51 @@ struct bitmap {
 
 /* Map the levels for nbits bits (1..BITMAP_MAX_BITS), all clear: 0, or
  * -EINVAL / -ENOMEM with nothing left mapped. */
-PHYSIM_HIDDEN int bitmap_init(struct bitmap *bm, uint64_t nbits);
+PHYSIM_HIDDEN int physim_bitmap_init(struct bitmap *bm, uint64_t nbits);
 /* Unmap; safe on a zeroed or already finished bitmap. */
-PHYSIM_HIDDEN void bitmap_fini(struct bitmap *bm);
+PHYSIM_HIDDEN void physim_bitmap_fini(struct bitmap *bm);
 
 /* Set one clear bit: the word of the last search first, else the lowest
  * clear bit. False only when no bit was clear (but for releases still in
  * progress when the call began). */
-PHYSIM_HIDDEN bool bitmap_claim_any(struct bitmap *bm, uint64_t *bit);
+PHYSIM_HIDDEN bool physim_bitmap_claim_any(struct bitmap *bm, uint64_t *bit);
 /* Set the lowest run of count clear bits [b, b + count) with (b + phase) a
  * multiple of align (a power of two); false if none was found. Under
  * concurrent releases a run search is best effort (see bitmap.c). */
-PHYSIM_HIDDEN bool bitmap_claim_free_run(struct bitmap *bm, uint64_t count, uint64_t align,
-					 uint64_t phase, uint64_t *first);
+PHYSIM_HIDDEN bool physim_bitmap_claim_free_run(struct bitmap *bm, uint64_t count, uint64_t align,
+						uint64_t phase, uint64_t *first);
 /* Set [first, first + count) if every bit was clear, else change nothing
  * (a partial claim that loses a race is rolled back) and return false. */
-PHYSIM_HIDDEN bool bitmap_claim_run(struct bitmap *bm, uint64_t first, uint64_t count);
+PHYSIM_HIDDEN bool physim_bitmap_claim_run(struct bitmap *bm, uint64_t first, uint64_t count);
 /* Clear [first, first + count) if every bit was set, else return false. A
  * race with another release of the same bits is rolled back too. */
-PHYSIM_HIDDEN bool bitmap_release_run(struct bitmap *bm, uint64_t first, uint64_t count);
+PHYSIM_HIDDEN bool physim_bitmap_release_run(struct bitmap *bm, uint64_t first, uint64_t count);
 /* True if every bit of [first, first + count) is set (a snapshot). */
-PHYSIM_HIDDEN bool bitmap_all_set(const struct bitmap *bm, uint64_t first, uint64_t count);
+PHYSIM_HIDDEN bool physim_bitmap_all_set(const struct bitmap *bm, uint64_t first, uint64_t count);
 
 /* Searches alone, without claiming: the lowest clear bit >= from, and the
  * lowest aligned run of count clear bits starting at or after from, or
  * BITMAP_NONE. Exact when no other thread changes the bitmap meanwhile;
  * otherwise a candidate to claim. They may record full words in the
  * summary. */
-PHYSIM_HIDDEN uint64_t bitmap_find_clear(struct bitmap *bm, uint64_t from);
-PHYSIM_HIDDEN uint64_t bitmap_find_clear_run(struct bitmap *bm, uint64_t from, uint64_t count,
-					     uint64_t align, uint64_t phase);
+PHYSIM_HIDDEN uint64_t physim_bitmap_find_clear(struct bitmap *bm, uint64_t from);
+PHYSIM_HIDDEN uint64_t physim_bitmap_find_clear_run(struct bitmap *bm, uint64_t from,
+						    uint64_t count, uint64_t align, uint64_t phase);
 
 /* Set bits, tail bits excluded; counts only the 4 KiB pages of level 0
  * that were ever written. Not a snapshot under concurrent changes. */
-PHYSIM_HIDDEN uint64_t bitmap_count_set(const struct bitmap *bm);
+PHYSIM_HIDDEN uint64_t physim_bitmap_count_set(const struct bitmap *bm);
 
-/* Slow path of bitmap_release_bit: the word's summary bit says "full". */
+/* Slow path of physim_bitmap_release_bit: the word's summary bit says "full". */
 #if defined(__GNUC__)
 __attribute__((cold))
 #endif
 PHYSIM_HIDDEN void
-bitmap_note_room(struct bitmap *bm, uint64_t idx);
+physim_bitmap_note_room(struct bitmap *bm, uint64_t idx);
 
 /* ---- fast paths, inline: one atomic instruction each ---- */
 
-static inline bool bitmap_test(const struct bitmap *bm, uint64_t bit)
+static inline bool physim_bitmap_test(const struct bitmap *bm, uint64_t bit)
 {
 	uint64_t word = atomic_load(&bm->level[0][bit / BITOPS_WORD_BITS]);
 	return ((word >> (bit % BITOPS_WORD_BITS)) & 1) != 0;
@@ -94,7 +94,7 @@ static inline bool bitmap_test(const struct bitmap *bm, uint64_t bit)
 
 /* Level-0 word idx has just had its first bit set (it was 0): its page of
  * the bitmap is no longer all zero. Usually one plain load. */
-static inline void bitmap_note_touched(struct bitmap *bm, uint64_t idx)
+static inline void physim_bitmap_note_touched(struct bitmap *bm, uint64_t idx)
 {
 	uint64_t group = idx / BITMAP_TOUCH_GROUP;
 	_Atomic uint64_t *w = &bm->touched[group / BITOPS_WORD_BITS];
@@ -105,14 +105,14 @@ static inline void bitmap_note_touched(struct bitmap *bm, uint64_t idx)
 
 /* Set the lowest clear bit of level-0 word idx; false if the word is full.
  * Filling the word is not recorded in the summary (lazy marking). */
-static inline bool bitmap_claim_in_word(struct bitmap *bm, uint64_t idx, uint64_t *bit)
+static inline bool physim_bitmap_claim_in_word(struct bitmap *bm, uint64_t idx, uint64_t *bit)
 {
 	unsigned b;
 	uint64_t after;
 	if (!bitops_claim_lowest_zero(&bm->level[0][idx], &b, &after))
 		return false;
 	if (after == UINT64_C(1) << b)
-		bitmap_note_touched(bm, idx);
+		physim_bitmap_note_touched(bm, idx);
 	*bit = idx * BITOPS_WORD_BITS + b;
 	return true;
 }
@@ -120,14 +120,14 @@ static inline bool bitmap_claim_in_word(struct bitmap *bm, uint64_t idx, uint64_
 /* Clear one bit; false (nothing changed) if it was clear. Usually the
  * word's summary bit is clear and this is one locked instruction and one
  * load. */
-static inline bool bitmap_release_bit(struct bitmap *bm, uint64_t bit)
+static inline bool physim_bitmap_release_bit(struct bitmap *bm, uint64_t bit)
 {
 	uint64_t idx = bit / BITOPS_WORD_BITS;
 	if (!bitops_test_and_clear(&bm->level[0][idx], (unsigned)(bit % BITOPS_WORD_BITS)))
 		return false;
 	if (bm->nlevels > 1 && (atomic_load(&bm->level[1][idx / BITOPS_WORD_BITS]) &
 				(UINT64_C(1) << (idx % BITOPS_WORD_BITS))) != 0)
-		bitmap_note_room(bm, idx);
+		physim_bitmap_note_room(bm, idx);
 	return true;
 }
 

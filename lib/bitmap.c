@@ -27,7 +27,7 @@
  *    A search that meets a full word whose bit is clear sets the bit, then
  *    reads the word again and clears the bit if it has room (mark_full).
  *  - Clearing a bit clears it in the word, then loads the summary bit and
- *    clears that only if it is set (bitmap_release_bit, bitmap_note_room).
+ *    clears that only if it is set (physim_bitmap_release_bit, physim_bitmap_note_room).
  * All of these are sequentially consistent, so of "set summary, read word"
  * and "clear word bit, read summary" at least one side sees the other: a
  * clear bit never stays hidden behind a summary bit once every call has
@@ -41,7 +41,7 @@
  * (search_until_sure).
  *
  * There is no shared counter to update on each call (it would cost another
- * locked instruction): bitmap_count_set counts the set bits of the bitmap
+ * locked instruction): physim_bitmap_count_set counts the set bits of the bitmap
  * pages that were ever written, which the "touched" bitmap records.
  */
 
@@ -156,7 +156,7 @@ static uint64_t note_seen_full(struct summary_writer *w, unsigned k, uint64_t id
 	return atomic_load(&w->bm->level[k][idx]);
 }
 
-void bitmap_note_room(struct bitmap *bm, uint64_t idx)
+void physim_bitmap_note_room(struct bitmap *bm, uint64_t idx)
 {
 	struct summary_writer w = {bm, false};
 	clear_summary(&w, 0, idx);
@@ -228,7 +228,7 @@ static uint64_t find_set_in(const struct bitmap *bm, uint64_t first, uint64_t en
 	return end;
 }
 
-bool bitmap_all_set(const struct bitmap *bm, uint64_t first, uint64_t count)
+bool physim_bitmap_all_set(const struct bitmap *bm, uint64_t first, uint64_t count)
 {
 	for (uint64_t p = first, end = first + count; p < end;) {
 		uint64_t idx;
@@ -264,7 +264,7 @@ static uint64_t find_run_from(struct summary_writer *w, bool trust_summary,
 	}
 }
 
-uint64_t bitmap_find_clear(struct bitmap *bm, uint64_t from)
+uint64_t physim_bitmap_find_clear(struct bitmap *bm, uint64_t from)
 {
 	struct summary_writer w = {bm, false};
 	uint64_t bit = from < bm->nbits ? find_clear_from(&w, 0, from) : BITMAP_NONE;
@@ -272,8 +272,8 @@ uint64_t bitmap_find_clear(struct bitmap *bm, uint64_t from)
 	return bit;
 }
 
-uint64_t bitmap_find_clear_run(struct bitmap *bm, uint64_t from, uint64_t count, uint64_t align,
-			       uint64_t phase)
+uint64_t physim_bitmap_find_clear_run(struct bitmap *bm, uint64_t from, uint64_t count,
+				      uint64_t align, uint64_t phase)
 {
 	if (count == 0 || count > bm->nbits || align == 0 || (align & (align - 1)) != 0 ||
 	    from >= bm->nbits)
@@ -330,7 +330,7 @@ static bool claim_search(struct summary_writer *w, bool trust_summary, void *arg
 	uint64_t *bit = arg;
 	for (uint64_t f = next_clear(w, trust_summary, 0); f != BITMAP_NONE;) {
 		uint64_t idx = f / BITOPS_WORD_BITS;
-		if (bitmap_claim_in_word(bm, idx, bit)) {
+		if (physim_bitmap_claim_in_word(bm, idx, bit)) {
 			if (atomic_load_explicit(&bm->hint_word, memory_order_relaxed) != idx)
 				atomic_store_explicit(&bm->hint_word, idx, memory_order_relaxed);
 			return true;
@@ -343,10 +343,10 @@ static bool claim_search(struct summary_writer *w, bool trust_summary, void *arg
 	return false;
 }
 
-bool bitmap_claim_any(struct bitmap *bm, uint64_t *bit)
+bool physim_bitmap_claim_any(struct bitmap *bm, uint64_t *bit)
 {
 	uint64_t shared = atomic_load_explicit(&bm->hint_word, memory_order_relaxed);
-	if (bitmap_claim_in_word(bm, shared, bit))
+	if (physim_bitmap_claim_in_word(bm, shared, bit))
 		return true;
 	return search_until_sure(bm, claim_search, bit);
 }
@@ -377,14 +377,14 @@ static bool claim_run_as(struct summary_writer *w, uint64_t first, uint64_t coun
 			return false;
 		}
 		if (after == mask)
-			bitmap_note_touched(bm, idx);
+			physim_bitmap_note_touched(bm, idx);
 		if (after == BITOPS_FULL)
 			(void)note_seen_full(w, 0, idx);
 	}
 	return true;
 }
 
-bool bitmap_claim_run(struct bitmap *bm, uint64_t first, uint64_t count)
+bool physim_bitmap_claim_run(struct bitmap *bm, uint64_t first, uint64_t count)
 {
 	struct summary_writer w = {bm, false};
 	bool ok = claim_run_as(&w, first, count);
@@ -396,7 +396,7 @@ bool bitmap_claim_run(struct bitmap *bm, uint64_t first, uint64_t count)
  * another thread released some of these bits at the same moment (for the
  * allocator, a double free); the words already cleared are then taken
  * back, which fails only if a third thread claimed them meanwhile. */
-bool bitmap_release_run(struct bitmap *bm, uint64_t first, uint64_t count)
+bool physim_bitmap_release_run(struct bitmap *bm, uint64_t first, uint64_t count)
 {
 	struct summary_writer w = {bm, false};
 	bool ok = true;
@@ -431,8 +431,8 @@ static bool run_search(struct summary_writer *w, bool trust_summary, void *arg)
 	}
 }
 
-bool bitmap_claim_free_run(struct bitmap *bm, uint64_t count, uint64_t align, uint64_t phase,
-			   uint64_t *first)
+bool physim_bitmap_claim_free_run(struct bitmap *bm, uint64_t count, uint64_t align, uint64_t phase,
+				  uint64_t *first)
 {
 	if (count == 0 || count > bm->nbits || align == 0 || (align & (align - 1)) != 0)
 		return false;
@@ -445,7 +445,7 @@ bool bitmap_claim_free_run(struct bitmap *bm, uint64_t count, uint64_t align, ui
 
 /* ---- statistics ---- */
 
-uint64_t bitmap_count_set(const struct bitmap *bm)
+uint64_t physim_bitmap_count_set(const struct bitmap *bm)
 {
 	uint64_t nwords = words_for(bm->nbits);
 	uint64_t ngroups = (nwords + BITMAP_TOUCH_GROUP - 1) / BITMAP_TOUCH_GROUP;
@@ -470,7 +470,7 @@ uint64_t bitmap_count_set(const struct bitmap *bm)
 
 /* Reserve (untouched) memory for every level and the touched bitmap, and
  * set the tail bits past the end of each level. */
-int bitmap_init(struct bitmap *bm, uint64_t nbits)
+int physim_bitmap_init(struct bitmap *bm, uint64_t nbits)
 {
 	memset(bm, 0, sizeof(*bm));
 	if (nbits == 0 || nbits > BITMAP_MAX_BITS)
@@ -516,14 +516,14 @@ int bitmap_init(struct bitmap *bm, uint64_t nbits)
 		if (lbits % BITOPS_WORD_BITS == 0)
 			continue;
 		if (k == 0)
-			bitmap_note_touched(bm, lbits / BITOPS_WORD_BITS);
+			physim_bitmap_note_touched(bm, lbits / BITOPS_WORD_BITS);
 		bitops_set_bits(&bm->level[k][lbits / BITOPS_WORD_BITS],
 				bitops_mask_from((unsigned)(lbits % BITOPS_WORD_BITS)));
 	}
 	return 0;
 }
 
-void bitmap_fini(struct bitmap *bm)
+void physim_bitmap_fini(struct bitmap *bm)
 {
 	if (bm->mem != NULL)
 		munmap(bm->mem, bm->mem_len);

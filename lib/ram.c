@@ -165,7 +165,7 @@ static inline void remember_word(const struct physim_ram *ram, uint64_t idx)
  * frame of the RAM) and remember that word. */
 static SLOW_PATH bool claim_one_searching(struct physim_ram *ram, uint64_t *frame)
 {
-	if (!bitmap_claim_any(&ram->bitmap, frame))
+	if (!physim_bitmap_claim_any(&ram->bitmap, frame))
 		return false;
 	remember_word(ram, *frame / BITOPS_WORD_BITS);
 	return true;
@@ -176,7 +176,7 @@ static SLOW_PATH bool claim_one_searching(struct physim_ram *ram, uint64_t *fram
 static inline bool claim_one(struct physim_ram *ram, uint64_t *frame)
 {
 	if (PHYSIM_LIKELY(thread_hint.ram_id == ram->id) &&
-	    bitmap_claim_in_word(&ram->bitmap, thread_hint.word, frame))
+	    physim_bitmap_claim_in_word(&ram->bitmap, thread_hint.word, frame))
 		return true;
 	return claim_one_searching(ram, frame);
 }
@@ -184,7 +184,7 @@ static inline bool claim_one(struct physim_ram *ram, uint64_t *frame)
 /* A single frame, no debug mode: one atomic instruction on the word. */
 static int release_frame(struct physim_ram *ram, uint64_t frame)
 {
-	if (overlaps_reserved(ram, frame, 1) || !bitmap_release_bit(&ram->bitmap, frame)) {
+	if (overlaps_reserved(ram, frame, 1) || !physim_bitmap_release_bit(&ram->bitmap, frame)) {
 		physim_log_debug("ram: free of the frame at %#llx: not allocated",
 				 (unsigned long long)frame_hpa(ram, frame));
 		return -ENOENT;
@@ -229,20 +229,21 @@ static SLOW_PATH int finish_alloc(struct physim_ram *ram, uint64_t first, uint64
 {
 	int rc = debug_on_alloc(ram, first, count);
 	if (rc < 0)
-		(void)bitmap_release_run(&ram->bitmap, first, count);
+		(void)physim_bitmap_release_run(&ram->bitmap, first, count);
 	return rc;
 }
 
 static int free_run(struct physim_ram *ram, uint64_t first, uint64_t count)
 {
-	if (overlaps_reserved(ram, first, count) || !bitmap_all_set(&ram->bitmap, first, count)) {
+	if (overlaps_reserved(ram, first, count) ||
+	    !physim_bitmap_all_set(&ram->bitmap, first, count)) {
 		physim_log_debug("ram: free of %llu frames at %#llx: not allocated",
 				 (unsigned long long)count,
 				 (unsigned long long)frame_hpa(ram, first));
 		return -ENOENT;
 	}
 	debug_on_free(ram, first, count);
-	if (!bitmap_release_run(&ram->bitmap, first, count)) {
+	if (!physim_bitmap_release_run(&ram->bitmap, first, count)) {
 		(void)debug_on_alloc(ram, first, count);
 		return -ENOENT;
 	}
@@ -291,8 +292,8 @@ int physim_ram_alloc_frames(struct physim_ram *ram, size_t nframes, uint64_t ali
 
 	/* Align the address: frame f is at pfn base_pfn + f. */
 	uint64_t first;
-	if (!bitmap_claim_free_run(&ram->bitmap, nframes, align_bytes >> PHYSIM_FRAME_SHIFT,
-				   ram->base_pfn, &first)) {
+	if (!physim_bitmap_claim_free_run(&ram->bitmap, nframes, align_bytes >> PHYSIM_FRAME_SHIFT,
+					  ram->base_pfn, &first)) {
 		physim_log_debug("ram: no %zu free frames aligned to %#llx", nframes,
 				 (unsigned long long)align_bytes);
 		return -ENOMEM;
@@ -318,7 +319,7 @@ int physim_ram_alloc_at(struct physim_ram *ram, physim_hpa_t base, uint64_t size
 	uint64_t first, count;
 	if (ram == NULL || range_to_frames(ram, base, size, &first, &count) < 0)
 		return -EINVAL;
-	if (!bitmap_claim_run(&ram->bitmap, first, count))
+	if (!physim_bitmap_claim_run(&ram->bitmap, first, count))
 		return -EBUSY;
 	return finish_alloc(ram, first, count);
 }
@@ -336,7 +337,7 @@ int physim_ram_frame_in_use(const struct physim_ram *ram, physim_hpa_t hpa)
 	uint64_t frame;
 	if (ram == NULL || !hpa_to_frame(ram, hpa, &frame))
 		return -EINVAL;
-	return bitmap_test(&ram->bitmap, frame) ? 1 : 0;
+	return physim_bitmap_test(&ram->bitmap, frame) ? 1 : 0;
 }
 
 struct physim_ram_stats physim_ram_stats(const struct physim_ram *ram)
@@ -346,7 +347,7 @@ struct physim_ram_stats physim_ram_stats(const struct physim_ram *ram)
 		return s;
 	s.total_frames = ram->nframes;
 	s.reserved_frames = ram->reserved_frames;
-	s.used_frames = bitmap_count_set(&ram->bitmap) - ram->reserved_frames;
+	s.used_frames = physim_bitmap_count_set(&ram->bitmap) - ram->reserved_frames;
 	s.free_frames = s.total_frames - s.reserved_frames - s.used_frames;
 	return s;
 }
@@ -497,12 +498,12 @@ static int map_ram(struct physim_ram *ram, const struct physim_ram_config *c)
 /* The frame bitmap, with the reserved frames claimed. */
 static int map_bitmap(struct physim_ram *ram)
 {
-	int rc = bitmap_init(&ram->bitmap, ram->nframes);
+	int rc = physim_bitmap_init(&ram->bitmap, ram->nframes);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < ram->nreserved; i++)
-		(void)bitmap_claim_run(&ram->bitmap, ram->reserved[i].first,
-				       ram->reserved[i].count);
+		(void)physim_bitmap_claim_run(&ram->bitmap, ram->reserved[i].first,
+					      ram->reserved[i].count);
 	return 0;
 }
 
@@ -510,7 +511,7 @@ void physim_ram_destroy(struct physim_ram *ram)
 {
 	if (ram == NULL)
 		return;
-	bitmap_fini(&ram->bitmap);
+	physim_bitmap_fini(&ram->bitmap);
 	if (ram->mapping)
 		munmap(ram->mapping, ram->mapping_len);
 	free(ram->reserved);

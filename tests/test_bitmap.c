@@ -110,10 +110,10 @@ struct run {
 static void check_all(struct run *r)
 {
 	for (uint64_t i = 0; i < r->m.n; i++)
-		CHECK(r, bitmap_test(&r->bm, i) == r->m.bit[i], "bit %" PRIu64 " is %d", i,
-		      (int)bitmap_test(&r->bm, i));
-	CHECK(r, bitmap_count_set(&r->bm) == r->m.nset, "count_set %" PRIu64 ", model %" PRIu64,
-	      bitmap_count_set(&r->bm), r->m.nset);
+		CHECK(r, physim_bitmap_test(&r->bm, i) == r->m.bit[i], "bit %" PRIu64 " is %d", i,
+		      (int)physim_bitmap_test(&r->bm, i));
+	CHECK(r, physim_bitmap_count_set(&r->bm) == r->m.nset,
+	      "count_set %" PRIu64 ", model %" PRIu64, physim_bitmap_count_set(&r->bm), r->m.nset);
 }
 
 /* A run length: mostly short, sometimes crossing several words, sometimes
@@ -154,7 +154,7 @@ static void op_claim_any(struct run *r)
 {
 	uint64_t bit = NONE;
 	uint64_t expect_any = model_lowest_clear(&r->m, 0);
-	bool ok = bitmap_claim_any(&r->bm, &bit);
+	bool ok = physim_bitmap_claim_any(&r->bm, &bit);
 	CHECK(r, ok == (expect_any != NONE), "claim_any returned %d", (int)ok);
 	if (!ok)
 		return;
@@ -166,7 +166,7 @@ static void op_release_bit(struct run *r)
 {
 	uint64_t bit = rand_pos(r);
 	bool expect = r->m.bit[bit];
-	CHECK(r, bitmap_release_bit(&r->bm, bit) == expect, "release_bit %" PRIu64, bit);
+	CHECK(r, physim_bitmap_release_bit(&r->bm, bit) == expect, "release_bit %" PRIu64, bit);
 	model_fill(&r->m, bit, 1, false);
 }
 
@@ -176,8 +176,8 @@ static void op_claim_run(struct run *r)
 	if (count > r->m.n - first)
 		count = r->m.n - first;
 	bool expect = model_all(&r->m, first, count, false);
-	CHECK(r, bitmap_claim_run(&r->bm, first, count) == expect, "claim_run %" PRIu64 "+%" PRIu64,
-	      first, count);
+	CHECK(r, physim_bitmap_claim_run(&r->bm, first, count) == expect,
+	      "claim_run %" PRIu64 "+%" PRIu64, first, count);
 	if (expect)
 		model_fill(&r->m, first, count, true);
 }
@@ -188,9 +188,9 @@ static void op_release_run(struct run *r)
 	if (count > r->m.n - first)
 		count = r->m.n - first;
 	bool expect = model_all(&r->m, first, count, true);
-	CHECK(r, bitmap_all_set(&r->bm, first, count) == expect, "all_set %" PRIu64 "+%" PRIu64,
-	      first, count);
-	CHECK(r, bitmap_release_run(&r->bm, first, count) == expect,
+	CHECK(r, physim_bitmap_all_set(&r->bm, first, count) == expect,
+	      "all_set %" PRIu64 "+%" PRIu64, first, count);
+	CHECK(r, physim_bitmap_release_run(&r->bm, first, count) == expect,
 	      "release_run %" PRIu64 "+%" PRIu64, first, count);
 	if (expect)
 		model_fill(&r->m, first, count, false);
@@ -207,7 +207,7 @@ static void op_claim_free_run(struct run *r)
 	uint64_t count = rand_count(r), align, phase, first = NONE;
 	rand_align(r, &align, &phase);
 	uint64_t expect = model_lowest_run(&r->m, 0, count, align, phase % align);
-	bool ok = bitmap_claim_free_run(&r->bm, count, align, phase, &first);
+	bool ok = physim_bitmap_claim_free_run(&r->bm, count, align, phase, &first);
 	CHECK(r, ok == (expect != NONE),
 	      "claim_free_run %" PRIu64 " align %" PRIu64 ": %d, model %" PRIu64, count, align,
 	      (int)ok, expect);
@@ -220,14 +220,14 @@ static void op_claim_free_run(struct run *r)
 static void op_find(struct run *r)
 {
 	uint64_t from = rand_pos(r);
-	uint64_t got = bitmap_find_clear(&r->bm, from);
+	uint64_t got = physim_bitmap_find_clear(&r->bm, from);
 	uint64_t expect = model_lowest_clear(&r->m, from);
 	CHECK(r, got == expect, "find_clear from %" PRIu64 ": %" PRIu64 ", model %" PRIu64, from,
 	      got, expect);
 
 	uint64_t count = rand_count(r), align, phase;
 	rand_align(r, &align, &phase);
-	got = bitmap_find_clear_run(&r->bm, from, count, align, phase);
+	got = physim_bitmap_find_clear_run(&r->bm, from, count, align, phase);
 	expect = model_lowest_run(&r->m, from, count, align, phase % align);
 	CHECK(r, got == expect,
 	      "find_clear_run from %" PRIu64 " count %" PRIu64 " align %" PRIu64 ": %" PRIu64
@@ -244,7 +244,7 @@ static void random_run(uint64_t nbits, uint64_t seed, unsigned nops, bool scan_o
 	r->what = scan_only ? "scan" : "summary";
 	r->seed = seed;
 	r->rng = seed;
-	assert_int_equal(bitmap_init(&r->bm, nbits), 0);
+	assert_int_equal(physim_bitmap_init(&r->bm, nbits), 0);
 	if (scan_only)
 		r->bm.search_passes = 0;
 	r->m.n = nbits;
@@ -286,7 +286,7 @@ static void random_run(uint64_t nbits, uint64_t seed, unsigned nops, bool scan_o
 			check_all(r);
 	}
 	check_all(r);
-	bitmap_fini(&r->bm);
+	physim_bitmap_fini(&r->bm);
 	free(r->m.bit);
 	free(r);
 }
@@ -330,10 +330,10 @@ static void test_init(void **state)
 {
 	(void)state;
 	struct bitmap bm;
-	assert_int_equal(bitmap_init(&bm, 0), -EINVAL);
+	assert_int_equal(physim_bitmap_init(&bm, 0), -EINVAL);
 	assert_null(bm.mem);
-	assert_int_equal(bitmap_init(&bm, BITMAP_MAX_BITS + 1), -EINVAL);
-	bitmap_fini(&bm); /* harmless after a failed init */
+	assert_int_equal(physim_bitmap_init(&bm, BITMAP_MAX_BITS + 1), -EINVAL);
+	physim_bitmap_fini(&bm); /* harmless after a failed init */
 
 	/* Levels: 64-way fan-out up to a single word. */
 	const struct {
@@ -341,15 +341,16 @@ static void test_init(void **state)
 		unsigned nlevels;
 	} shapes[] = {{1, 1}, {64, 1}, {65, 2}, {4096, 2}, {4097, 3}, {262144, 3}, {262145, 4}};
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
-		assert_int_equal(bitmap_init(&bm, shapes[i].nbits), 0);
+		assert_int_equal(physim_bitmap_init(&bm, shapes[i].nbits), 0);
 		assert_int_equal(bm.nlevels, shapes[i].nlevels);
 		/* The tail bits of the last word are set but not counted. */
-		assert_int_equal(bitmap_count_set(&bm), 0);
-		assert_int_equal(bitmap_find_clear(&bm, 0), 0);
-		assert_int_equal(bitmap_find_clear(&bm, shapes[i].nbits - 1), shapes[i].nbits - 1);
-		assert_int_equal(bitmap_find_clear(&bm, shapes[i].nbits), NONE);
-		bitmap_fini(&bm);
-		bitmap_fini(&bm);
+		assert_int_equal(physim_bitmap_count_set(&bm), 0);
+		assert_int_equal(physim_bitmap_find_clear(&bm, 0), 0);
+		assert_int_equal(physim_bitmap_find_clear(&bm, shapes[i].nbits - 1),
+				 shapes[i].nbits - 1);
+		assert_int_equal(physim_bitmap_find_clear(&bm, shapes[i].nbits), NONE);
+		physim_bitmap_fini(&bm);
+		physim_bitmap_fini(&bm);
 	}
 }
 
@@ -361,43 +362,43 @@ static void test_fill_then_release_one(void **state)
 	(void)state;
 	const uint64_t n = 3 * 4096 + 100;
 	struct bitmap bm;
-	assert_int_equal(bitmap_init(&bm, n), 0);
+	assert_int_equal(physim_bitmap_init(&bm, n), 0);
 	uint64_t bit, claimed = 0;
-	while (bitmap_claim_any(&bm, &bit)) {
+	while (physim_bitmap_claim_any(&bm, &bit)) {
 		assert_true(bit < n);
 		claimed++;
 	}
 	assert_int_equal(claimed, n);
-	assert_int_equal(bitmap_count_set(&bm), n);
-	assert_int_equal(bitmap_find_clear(&bm, 0), NONE);
+	assert_int_equal(physim_bitmap_count_set(&bm), n);
+	assert_int_equal(physim_bitmap_find_clear(&bm, 0), NONE);
 	/* That search recorded every full word up the tree: the top says full. */
 	assert_int_equal(bm.nlevels, 3);
 	assert_true(atomic_load(&bm.level[2][0]) == BITOPS_FULL);
 
 	const uint64_t holes[] = {0, 63, 64, 4095, 4096, 8191, n - 1, 5000};
 	for (size_t i = 0; i < sizeof(holes) / sizeof(holes[0]); i++) {
-		assert_true(bitmap_release_bit(&bm, holes[i]));
-		assert_false(bitmap_release_bit(&bm, holes[i]));
+		assert_true(physim_bitmap_release_bit(&bm, holes[i]));
+		assert_false(physim_bitmap_release_bit(&bm, holes[i]));
 		/* No summary bit above the hole still says "full". */
 		for (unsigned k = 1; k < bm.nlevels; k++) {
 			uint64_t idx = holes[i] >> (6 * k); /* word of level k - 1 */
 			uint64_t sum = atomic_load(&bm.level[k][idx / 64]);
 			assert_int_equal((sum >> (idx % 64)) & 1, 0);
 		}
-		assert_int_equal(bitmap_find_clear(&bm, 0), holes[i]);
-		assert_true(bitmap_claim_any(&bm, &bit));
+		assert_int_equal(physim_bitmap_find_clear(&bm, 0), holes[i]);
+		assert_true(physim_bitmap_claim_any(&bm, &bit));
 		assert_int_equal(bit, holes[i]);
-		assert_false(bitmap_claim_any(&bm, &bit));
+		assert_false(physim_bitmap_claim_any(&bm, &bit));
 	}
 	/* A released run crossing a summary word comes back as one run. */
-	assert_true(bitmap_release_run(&bm, 4000, 200));
-	assert_int_equal(bitmap_count_set(&bm), n - 200);
+	assert_true(physim_bitmap_release_run(&bm, 4000, 200));
+	assert_int_equal(physim_bitmap_count_set(&bm), n - 200);
 	uint64_t first;
-	assert_false(bitmap_claim_free_run(&bm, 201, 1, 0, &first));
-	assert_true(bitmap_claim_free_run(&bm, 200, 1, 0, &first));
+	assert_false(physim_bitmap_claim_free_run(&bm, 201, 1, 0, &first));
+	assert_true(physim_bitmap_claim_free_run(&bm, 200, 1, 0, &first));
 	assert_int_equal(first, 4000);
-	assert_int_equal(bitmap_count_set(&bm), n);
-	bitmap_fini(&bm);
+	assert_int_equal(physim_bitmap_count_set(&bm), n);
+	physim_bitmap_fini(&bm);
 }
 
 /* A claim or release that meets a conflict in its last word changes
@@ -406,27 +407,28 @@ static void test_run_rollback(void **state)
 {
 	(void)state;
 	struct bitmap bm;
-	assert_int_equal(bitmap_init(&bm, 1000), 0);
-	assert_true(bitmap_claim_run(&bm, 300, 1));
-	assert_false(bitmap_claim_run(&bm, 10, 291)); /* words 0..4 fine, word 4 has bit 300 */
-	assert_int_equal(bitmap_count_set(&bm), 1);
-	assert_int_equal(bitmap_find_clear(&bm, 0), 0);
-	assert_true(bitmap_claim_run(&bm, 10, 290));
-	assert_int_equal(bitmap_count_set(&bm), 291);
+	assert_int_equal(physim_bitmap_init(&bm, 1000), 0);
+	assert_true(physim_bitmap_claim_run(&bm, 300, 1));
+	assert_false(
+	    physim_bitmap_claim_run(&bm, 10, 291)); /* words 0..4 fine, word 4 has bit 300 */
+	assert_int_equal(physim_bitmap_count_set(&bm), 1);
+	assert_int_equal(physim_bitmap_find_clear(&bm, 0), 0);
+	assert_true(physim_bitmap_claim_run(&bm, 10, 290));
+	assert_int_equal(physim_bitmap_count_set(&bm), 291);
 
-	assert_true(bitmap_release_bit(&bm, 299));
-	assert_false(bitmap_release_run(&bm, 10, 291)); /* bit 299 is clear */
-	assert_int_equal(bitmap_count_set(&bm), 290);
-	assert_true(bitmap_all_set(&bm, 10, 289));
-	assert_true(bitmap_test(&bm, 300));
+	assert_true(physim_bitmap_release_bit(&bm, 299));
+	assert_false(physim_bitmap_release_run(&bm, 10, 291)); /* bit 299 is clear */
+	assert_int_equal(physim_bitmap_count_set(&bm), 290);
+	assert_true(physim_bitmap_all_set(&bm, 10, 289));
+	assert_true(physim_bitmap_test(&bm, 300));
 	/* Alignment is of (bit + phase): phase 3, align 8 starts at 5, 13, ... */
 	uint64_t first;
-	assert_true(bitmap_claim_free_run(&bm, 8, 8, 3, &first));
+	assert_true(physim_bitmap_claim_free_run(&bm, 8, 8, 3, &first));
 	assert_int_equal(first, 5 + 296); /* 299 is free but 301.. is the first full run */
-	assert_false(bitmap_claim_free_run(&bm, 8, 0, 0, &first));
-	assert_false(bitmap_claim_free_run(&bm, 8, 12, 0, &first));
-	assert_false(bitmap_claim_free_run(&bm, 1001, 1, 0, &first));
-	bitmap_fini(&bm);
+	assert_false(physim_bitmap_claim_free_run(&bm, 8, 0, 0, &first));
+	assert_false(physim_bitmap_claim_free_run(&bm, 8, 12, 0, &first));
+	assert_false(physim_bitmap_claim_free_run(&bm, 1001, 1, 0, &first));
+	physim_bitmap_fini(&bm);
 }
 
 /* ---- threads ---- */
@@ -472,8 +474,8 @@ static void give_back(struct worker *w, unsigned k)
 {
 	uint64_t first = w->held[k][0], count = w->held[k][1];
 	disown(w, first, count);
-	bool ok = count == 1 ? bitmap_release_bit(&w->sh->bm, first)
-			     : bitmap_release_run(&w->sh->bm, first, count);
+	bool ok = count == 1 ? physim_bitmap_release_bit(&w->sh->bm, first)
+			     : physim_bitmap_release_run(&w->sh->bm, first, count);
 	if (!ok)
 		atomic_fetch_add(&w->sh->errors, 1);
 	w->held[k][0] = w->held[--w->nheld][0];
@@ -487,7 +489,7 @@ static void *worker_main(void *arg)
 	uint64_t bit;
 	pthread_barrier_wait(&sh->start);
 	if (!sh->churn) {
-		while (bitmap_claim_any(&sh->bm, &bit))
+		while (physim_bitmap_claim_any(&sh->bm, &bit))
 			own(w, bit, 1);
 		return NULL;
 	}
@@ -500,19 +502,20 @@ static void *worker_main(void *arg)
 		switch (rand_below(&w->rng, 4)) {
 		case 0:
 		case 1:
-			if (!bitmap_claim_any(&sh->bm, &first))
+			if (!physim_bitmap_claim_any(&sh->bm, &first))
 				first = NONE;
 			break;
 		case 2:
 			count = 1 + rand_below(&w->rng, 130);
-			if (!bitmap_claim_free_run(&sh->bm, count, 1, 0, &first))
+			if (!physim_bitmap_claim_free_run(&sh->bm, count, 1, 0, &first))
 				first = NONE;
 			break;
 		default:
 			/* Fight over fixed ranges near word boundaries. */
 			count = 1 + rand_below(&w->rng, 100);
 			first = rand_below(&w->rng, sh->nbits / 64) * 64 + 60;
-			if (first + count > sh->nbits || !bitmap_claim_run(&sh->bm, first, count))
+			if (first + count > sh->nbits ||
+			    !physim_bitmap_claim_run(&sh->bm, first, count))
 				first = NONE;
 			break;
 		}
@@ -533,7 +536,7 @@ static void run_threads(uint64_t nbits, bool churn, uint64_t preset_seed)
 	assert_non_null(sh);
 	sh->nbits = nbits;
 	sh->churn = churn;
-	assert_int_equal(bitmap_init(&sh->bm, nbits), 0);
+	assert_int_equal(physim_bitmap_init(&sh->bm, nbits), 0);
 	sh->owner = calloc(nbits, sizeof(*sh->owner));
 	assert_non_null(sh->owner);
 
@@ -543,7 +546,7 @@ static void run_threads(uint64_t nbits, bool churn, uint64_t preset_seed)
 		uint64_t count = 1 + rand_below(&rng, 70);
 		if (count > nbits - i)
 			count = nbits - i;
-		assert_true(bitmap_claim_run(&sh->bm, i, count));
+		assert_true(physim_bitmap_claim_run(&sh->bm, i, count));
 		for (uint64_t j = i; j < i + count; j++)
 			atomic_store(&sh->owner[j], -1);
 		preset += count;
@@ -567,21 +570,22 @@ static void run_threads(uint64_t nbits, bool churn, uint64_t preset_seed)
 		/* Every free bit was handed out exactly once (own() counted any
 		 * second hand-out as an error), and nothing more. */
 		assert_int_equal(atomic_load(&sh->claims), nbits - preset);
-		assert_int_equal(bitmap_count_set(&sh->bm), nbits);
+		assert_int_equal(physim_bitmap_count_set(&sh->bm), nbits);
 		for (uint64_t i = 0; i < nbits; i++)
 			assert_int_not_equal(atomic_load(&sh->owner[i]), 0);
 	} else {
 		/* Everything given back: only the preset bits remain. */
-		assert_int_equal(bitmap_count_set(&sh->bm), preset);
+		assert_int_equal(physim_bitmap_count_set(&sh->bm), preset);
 		for (uint64_t i = 0; i < nbits; i++)
-			assert_int_equal(bitmap_test(&sh->bm, i), atomic_load(&sh->owner[i]) == -1);
+			assert_int_equal(physim_bitmap_test(&sh->bm, i),
+					 atomic_load(&sh->owner[i]) == -1);
 		uint64_t first_free = 0;
 		while (first_free < nbits && atomic_load(&sh->owner[first_free]) == -1)
 			first_free++;
-		assert_int_equal(bitmap_find_clear(&sh->bm, 0),
+		assert_int_equal(physim_bitmap_find_clear(&sh->bm, 0),
 				 first_free < nbits ? first_free : NONE);
 	}
-	bitmap_fini(&sh->bm);
+	physim_bitmap_fini(&sh->bm);
 	free(sh->owner);
 	free(sh);
 }
