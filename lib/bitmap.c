@@ -56,6 +56,20 @@
 #define SLOW_PATH
 #endif
 
+/* tests/test_bitmap.c builds this file with PHYSIM_BITMAP_RACE_HOOK to run
+ * a release at the moment a concurrent one could slip in (before a search
+ * marks a word full); the library build has no hook. */
+#ifdef PHYSIM_BITMAP_RACE_HOOK
+void (*physim_bitmap_race_hook)(struct bitmap *bm, unsigned k, uint64_t idx);
+#define RACE_POINT(bm, k, idx)                                                                     \
+	do {                                                                                       \
+		if (physim_bitmap_race_hook != NULL)                                               \
+			physim_bitmap_race_hook(bm, k, idx);                                       \
+	} while (0)
+#else
+#define RACE_POINT(bm, k, idx) ((void)0)
+#endif
+
 /* Words needed for nbits bits. */
 static inline uint64_t words_for(uint64_t nbits)
 {
@@ -132,6 +146,7 @@ static void clear_summary(struct summary_writer *w, unsigned k, uint64_t idx)
 static void mark_full(struct summary_writer *w, unsigned k, uint64_t idx)
 {
 	struct bitmap *bm = w->bm;
+	RACE_POINT(bm, k, idx);
 	writer_begin(w);
 	for (; k + 1 < bm->nlevels; k++, idx /= BITOPS_WORD_BITS) {
 		uint64_t bit = summary_bit(idx);

@@ -431,6 +431,49 @@ static void test_run_rollback(void **state)
 	physim_bitmap_fini(&bm);
 }
 
+/* ---- the race a search's "mark full" must survive ---- */
+
+/* Built with PHYSIM_BITMAP_RACE_HOOK (tests/meson.build): bitmap.c calls
+ * this just before it marks word idx of level k full. */
+extern void (*physim_bitmap_race_hook)(struct bitmap *bm, unsigned k, uint64_t idx);
+
+static uint64_t race_bit = NONE;
+
+static void release_in_the_gap(struct bitmap *bm, unsigned k, uint64_t idx)
+{
+	if (race_bit == NONE || k != 0 || idx != race_bit / 64)
+		return;
+	/* The search has read the word full but not yet set its summary bit:
+	 * this release sees no summary bit to clear. */
+	uint64_t bit = race_bit;
+	race_bit = NONE;
+	assert_true(physim_bitmap_release_bit(bm, bit));
+}
+
+/* A bit released between a search's "word is full" and its summary write
+ * must not stay hidden behind that summary bit (mark_full reads the word
+ * again after the write). */
+static void test_release_during_mark_full(void **state)
+{
+	(void)state;
+	struct bitmap bm;
+	assert_int_equal(physim_bitmap_init(&bm, 4096 + 100), 0);
+	uint64_t bit;
+	for (uint64_t i = 0; i < 128; i++) /* words 0 and 1 full, summary not told */
+		assert_true(physim_bitmap_claim_in_word(&bm, i / 64, &bit));
+	physim_bitmap_race_hook = release_in_the_gap;
+	race_bit = 64 + 5;
+	assert_int_equal(physim_bitmap_find_clear(&bm, 0), 64 + 5);
+	physim_bitmap_race_hook = NULL;
+	assert_int_equal(race_bit, NONE); /* the hook ran */
+	/* Word 1 has room: its summary bit is clear and searches find the bit. */
+	assert_int_equal(atomic_load(&bm.level[1][0]) & 2, 0);
+	assert_int_equal(physim_bitmap_find_clear(&bm, 0), 64 + 5);
+	assert_true(physim_bitmap_claim_any(&bm, &bit));
+	assert_int_equal(bit, 64 + 5);
+	physim_bitmap_fini(&bm);
+}
+
 /* ---- threads ---- */
 
 #define NTHREADS 4
@@ -610,9 +653,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_init),	  cmocka_unit_test(test_fill_then_release_one),
-	    cmocka_unit_test(test_run_rollback),  cmocka_unit_test(test_model_summary),
-	    cmocka_unit_test(test_model_scan),	  cmocka_unit_test(test_threads_fill),
-	    cmocka_unit_test(test_threads_churn),
+	    cmocka_unit_test(test_run_rollback),  cmocka_unit_test(test_release_during_mark_full),
+	    cmocka_unit_test(test_model_summary), cmocka_unit_test(test_model_scan),
+	    cmocka_unit_test(test_threads_fill),  cmocka_unit_test(test_threads_churn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
