@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/bitops.h - bit tricks on 64-bit words for the frame allocator (ram.c):
- * masks for bit runs, find-first-zero/one from a position, and atomic claims
- * of a bit run inside one word. Bit i of a word is (w >> i) & 1. */
+/* lib/bitops.h - bit tricks on 64-bit words for the bitmaps (bitmap.c,
+ * aspace.c's dirty log): masks for bit runs, find-first-zero/one from a
+ * position, and atomic claims of a bit run inside one word. Bit i of a word
+ * is (w >> i) & 1. */
 #ifndef PHYSIM_BITOPS_H
 #define PHYSIM_BITOPS_H
 
@@ -81,7 +82,7 @@ static inline uint64_t bitops_range_step(uint64_t *pos, uint64_t end, uint64_t *
 
 /*
  * Atomic claims. All are sequentially consistent: the allocator relies on a
- * single total order between word updates and its summary bits (ram.c).
+ * single total order between word updates and its summary bits (bitmap.c).
  */
 
 /* Set every bit of mask if all of them were clear; otherwise change nothing
