@@ -110,8 +110,13 @@ def check_shared(nm, lib, h):
     return ok
 
 
+# Symbols the compiler's instrumentation adds in a sanitizer build (ASan's
+# one-definition-rule indicators, its module constructors, ...): not ours.
+SANITIZER_PREFIXES = ("__odr_asan", "__asan", "__ubsan", "__tsan", "__sanitizer", "__sancov")
+
+
 def check_static(nm, lib, h):
-    defined = archive_symbols(nm, lib)
+    defined = {n for n in archive_symbols(nm, lib) if not n.startswith(SANITIZER_PREFIXES)}
     internal = defined - h
     ok = report(f"{lib}: declared but not defined in the archive", h, defined)
     for n in sorted(internal):
