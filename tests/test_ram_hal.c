@@ -459,18 +459,187 @@ static void test_two_rams(void **state)
 	physim_ram_destroy(b);
 }
 
+/* ---- zero_frames ---- */
+
+#define ZERO_RAM_FRAMES 128
+#define DIRT		0xa5
+
+struct zero_case {
+	bool zero;
+	struct physim_ram *ram;
+	physim_hpa_t base;
+};
+
+/* A RAM whose every frame was written with DIRT and freed again. */
+static void zero_case_init(struct zero_case *z, bool zero)
+{
+	z->zero = zero;
+	z->base = RAM_BASE;
+	z->ram = NULL;
+	assert_int_equal(
+	    physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE,
+							  .size = ZERO_RAM_FRAMES * FRAME,
+							  .zero_frames = zero},
+			      &z->ram),
+	    0);
+	uint64_t size = ZERO_RAM_FRAMES * FRAME;
+	assert_int_equal(physim_ram_alloc_at(z->ram, RAM_BASE, size), 0);
+	void *p = NULL;
+	assert_int_equal(physim_ram_phys_to_virt(z->ram, RAM_BASE, &p), 0);
+	memset(p, DIRT, size);
+	assert_int_equal(physim_ram_free_at(z->ram, RAM_BASE, size), 0);
+}
+
+/* The frames [hpa, hpa + n * FRAME) read as zero with the option, and
+ * still hold DIRT without it. */
+static void assert_zeroed(const struct zero_case *z, physim_hpa_t hpa, uint64_t n)
+{
+	const uint8_t want = z->zero ? 0 : DIRT;
+	for (uint64_t i = 0; i < n; i++) {
+		void *p = NULL;
+		assert_int_equal(physim_ram_phys_to_virt(z->ram, hpa + i * FRAME, &p), 0);
+		const uint8_t *b = p;
+		for (uint64_t j = 0; j < FRAME; j++)
+			if (b[j] != want)
+				fail_msg("frame %#llx byte %llu is %#x, want %#x",
+					 (unsigned long long)(hpa + i * FRAME),
+					 (unsigned long long)j, b[j], want);
+	}
+}
+
+static void zero_case_done(struct zero_case *z)
+{
+	assert_int_equal(used(z->ram), 0);
+	physim_ram_destroy(z->ram);
+}
+
+static void check_zero_paths(bool zero)
+{
+	struct zero_case z;
+	physim_hpa_t h = 0;
+
+	/* The RAM's own calls. */
+	zero_case_init(&z, zero);
+	assert_int_equal(physim_ram_alloc_frame(z.ram, &h), 0);
+	assert_zeroed(&z, h, 1);
+	assert_int_equal(physim_ram_free_frame(z.ram, h), 0);
+	assert_int_equal(physim_ram_alloc_frames(z.ram, 5, 4 * FRAME, &h), 0);
+	assert_zeroed(&z, h, 5);
+	assert_int_equal(physim_ram_free_frames(z.ram, h, 5), 0);
+	assert_int_equal(physim_ram_alloc_at(z.ram, RAM_BASE + 8 * FRAME, 3 * FRAME), 0);
+	assert_zeroed(&z, RAM_BASE + 8 * FRAME, 3);
+	assert_int_equal(physim_ram_free_at(z.ram, RAM_BASE + 8 * FRAME, 3 * FRAME), 0);
+	zero_case_done(&z);
+
+	/* mm_hal. */
+	zero_case_init(&z, zero);
+	const struct physim_mm_hal *mm = physim_ram_mm_hal(z.ram);
+	assert_int_equal(mm->alloc_frame(mm->ctx, &h), 0);
+	assert_zeroed(&z, h, 1);
+	assert_int_equal(mm->dealloc_frame(mm->ctx, h), 0);
+	zero_case_done(&z);
+
+	/* paging_handler, alloc_frame and alloc_frames. */
+	zero_case_init(&z, zero);
+	const struct physim_paging_handler *ph = physim_ram_paging_handler(z.ram);
+	assert_int_equal(ph->alloc_frame(ph->ctx, &h), 0);
+	assert_zeroed(&z, h, 1);
+	assert_int_equal(ph->dealloc_frame(ph->ctx, h), 0);
+	assert_int_equal(ph->alloc_frames(ph->ctx, 64, 64 * FRAME, &h), 0);
+	assert_zeroed(&z, h, 64);
+	assert_int_equal(ph->dealloc_frames(ph->ctx, h, 64), 0);
+	zero_case_done(&z);
+
+	/* memory_if. */
+	zero_case_init(&z, zero);
+	const struct physim_memory_if *mi = physim_ram_memory_if(z.ram);
+	assert_int_equal(mi->alloc_frame(mi->ctx, &h), 0);
+	assert_zeroed(&z, h, 1);
+	assert_int_equal(mi->dealloc_frame(mi->ctx, h), 0);
+	assert_int_equal(mi->alloc_contiguous_frames(mi->ctx, 4, 2, &h), 0);
+	assert_zeroed(&z, h, 4);
+	assert_int_equal(mi->dealloc_contiguous_frames(mi->ctx, h, 4), 0);
+	zero_case_done(&z);
+
+	/* vm_hal: a small region, then the whole RAM. */
+	zero_case_init(&z, zero);
+	struct physim_vm_hal vm;
+	physim_ram_vm_hal(z.ram, NULL, &vm);
+	assert_int_equal(vm.alloc_memory_region_at(vm.ctx, RAM_BASE + FRAME, 2 * FRAME), 0);
+	assert_zeroed(&z, RAM_BASE + FRAME, 2);
+	assert_int_equal(vm.dealloc_memory_region_at(vm.ctx, RAM_BASE + FRAME, 2 * FRAME), 0);
+	assert_int_equal(vm.alloc_memory_region_at(vm.ctx, RAM_BASE, ZERO_RAM_FRAMES * FRAME), 0);
+	assert_zeroed(&z, RAM_BASE, ZERO_RAM_FRAMES);
+	assert_int_equal(vm.dealloc_memory_region_at(vm.ctx, RAM_BASE, ZERO_RAM_FRAMES * FRAME), 0);
+	zero_case_done(&z);
+}
+
+/* Frames dirtied, freed and taken again read zero through every path. */
+static void test_zero_frames_on(void **state)
+{
+	(void)state;
+	check_zero_paths(true);
+}
+
+/* Without the option the old bytes stay: the test above sees the option. */
+static void test_zero_frames_off(void **state)
+{
+	(void)state;
+	check_zero_paths(false);
+}
+
+/* With the debug modes: poisoned on free, zero on the next allocation. */
+static void test_zero_frames_with_debug(void **state)
+{
+	(void)state;
+	for (int debug = PHYSIM_RAM_DEBUG_POISON; debug <= PHYSIM_RAM_DEBUG_PROTECT; debug++) {
+		struct physim_ram *ram = NULL;
+		assert_int_equal(physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE,
+									       .size = 128 * FRAME,
+									       .debug = debug,
+									       .zero_frames = true},
+						   &ram),
+				 0);
+		physim_hpa_t h = 0;
+		void *p = NULL;
+		assert_int_equal(physim_ram_alloc_frames(ram, 100, FRAME, &h), 0);
+		assert_int_equal(physim_ram_phys_to_virt(ram, h, &p), 0);
+		memset(p, DIRT, 100 * FRAME);
+		assert_int_equal(physim_ram_free_frames(ram, h, 100), 0);
+		physim_hpa_t h2 = 0;
+		assert_int_equal(physim_ram_alloc_frames(ram, 100, FRAME, &h2), 0);
+		assert_int_equal(h2, h);
+		const uint8_t *b = p;
+		for (uint64_t i = 0; i < 100 * FRAME; i++)
+			if (b[i] != 0)
+				fail_msg("debug %d: byte %llu is %#x", debug, (unsigned long long)i,
+					 b[i]);
+		assert_int_equal(physim_ram_free_frames(ram, h2, 100), 0);
+		physim_ram_destroy(ram);
+	}
+}
+
 #define RAM_TEST(fn) cmocka_unit_test_setup_teardown(fn, ram_setup, ram_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    RAM_TEST(test_mm_hal_alloc_free),  cmocka_unit_test(test_mm_hal_exhaustion),
-	    RAM_TEST(test_mm_hal_translation), cmocka_unit_test(test_reserved_not_handed_out),
-	    RAM_TEST(test_paging_direct_map),  RAM_TEST(test_paging_alloc_free),
-	    cmocka_unit_test(test_memory_if),  RAM_TEST(test_memory_if_translation),
-	    RAM_TEST(test_vm_hal_fields),      RAM_TEST(test_vm_hal_manual_time),
-	    RAM_TEST(test_vm_hal_regions),     cmocka_unit_test(test_null_ram),
+	    RAM_TEST(test_mm_hal_alloc_free),
+	    cmocka_unit_test(test_mm_hal_exhaustion),
+	    RAM_TEST(test_mm_hal_translation),
+	    cmocka_unit_test(test_reserved_not_handed_out),
+	    RAM_TEST(test_paging_direct_map),
+	    RAM_TEST(test_paging_alloc_free),
+	    cmocka_unit_test(test_memory_if),
+	    RAM_TEST(test_memory_if_translation),
+	    RAM_TEST(test_vm_hal_fields),
+	    RAM_TEST(test_vm_hal_manual_time),
+	    RAM_TEST(test_vm_hal_regions),
+	    cmocka_unit_test(test_null_ram),
 	    RAM_TEST(test_two_rams),
+	    cmocka_unit_test(test_zero_frames_on),
+	    cmocka_unit_test(test_zero_frames_off),
+	    cmocka_unit_test(test_zero_frames_with_debug),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,8 @@
 
 #include <physim/hal.h>
 
+#include <stdio.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -258,6 +260,48 @@ struct physim_pt_walk_ops {
 };
 PHYSIM_API int physim_pt_walk(const struct physim_pt *pt, uint64_t va, uint64_t size,
 			      const struct physim_pt_walk_ops *ops, void *ctx);
+
+/* ---- dump ----
+ * What `physim-pt dump` prints, from a live table into any stdio stream, so
+ * a test can print the table it just built. Zero-initialised options (or
+ * NULL) mean: the whole input range (both halves of a sign-extended
+ * format), ptdump text, contiguous leaves merged into ranges. */
+enum physim_pt_dump_style {
+	/* "# <format> table at 0x<root> (<description>)", a column line, one
+	 * line per range "0x<va>-0x<end> <size>  <rwxudc>  -> 0x<pa>  <n> x
+	 * <page size>" (then "  A", "  D", "  AD" and "  arch=0x<bits>" where
+	 * set; addresses 16 hex digits, 8 for formats of 32 bits or less), and
+	 * "# <n> ranges, <n> pages, <size> mapped, <n> tables". */
+	PHYSIM_PT_DUMP_TEXT = 0,
+	/* One JSON object per range ({"va","end","size","flags","pa","pages",
+	 * "page_size","accessed","dirty","arch"}), then {"total":true,"format",
+	 * "root","ranges","pages","bytes","tables"}. */
+	PHYSIM_PT_DUMP_JSON = 1,
+	/* A Graphviz digraph: one node per table frame, edges labelled with the
+	 * parent's index, and a note per table summing its leaves by size and
+	 * flags. */
+	PHYSIM_PT_DUMP_DOT = 2,
+};
+
+struct physim_pt_dump_options {
+	uint64_t va, size; /* the range to dump; size 0: the whole input range */
+	enum physim_pt_dump_style style;
+	/* Text and JSON: one line per leaf instead of merging runs of leaves
+	 * that continue one another (same page size, flags, arch bits, A/D,
+	 * consecutive VAs and PAs). */
+	bool each_leaf;
+};
+
+/* Print the table to `out` (not closed; flushed). 0 on success; -EINVAL for
+ * a NULL pt or out, an unknown style, or a range outside the format's;
+ * -EFAULT if the table is corrupt (see "corrupt tables" above: the walk
+ * stops at the bad entry, each table frame being visited at most once, so
+ * a cycle ends it at once); -ENOMEM if memory for the dot tree runs out;
+ * -EIO if writing to `out` failed (ferror). On -EFAULT the text and JSON
+ * output holds the ranges before the bad entry and no totals line; the dot
+ * output is written only after a whole walk, so it is then empty. */
+PHYSIM_API int physim_pt_dump(const struct physim_pt *pt, FILE *out,
+			      const struct physim_pt_dump_options *opt);
 
 #ifdef __cplusplus
 }

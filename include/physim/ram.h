@@ -36,7 +36,8 @@ enum physim_ram_debug {
 #define PHYSIM_RAM_DEFAULT_POISON 0x6b
 
 /* A zero-initialised config is valid and means: 1 GiB at host-physical
- * 0x80000000, nothing reserved, no guard pages, no huge-page advice, no debug. */
+ * 0x80000000, nothing reserved, no guard pages, no huge-page advice, no debug,
+ * frames not zeroed. */
 struct physim_ram_config {
 	physim_hpa_t base; /* 4 KiB aligned; 0 means PHYSIM_RAM_DEFAULT_BASE
 			      unless base_is_zero is set */
@@ -51,6 +52,13 @@ struct physim_ram_config {
 	bool huge_pages;  /* madvise(MADV_HUGEPAGE) on the RAM */
 	enum physim_ram_debug debug;
 	uint8_t poison_byte; /* 0 means PHYSIM_RAM_DEFAULT_POISON */
+	/* Every frame handed out reads as zero, through every allocation call
+	 * and so every HAL vtable below (alloc_frame(s), alloc_contiguous,
+	 * alloc_at / alloc_region_at), as a kernel allocator does with
+	 * __GFP_ZERO and many hypervisors' page pools do. Off by default: then
+	 * a frame keeps what its last owner wrote (or the poison byte). The
+	 * cost is a memset of the frames at allocation. */
+	bool zero_frames;
 };
 
 struct physim_ram;

@@ -865,12 +865,10 @@ static int cmd_dump(int argc, char **argv, struct opts *o)
 		die("dump: --dot and --json exclude each other");
 	struct table_view v;
 	open_table_opts(&v, o);
-	if (has(o, OPT_DOT))
-		dump_dot(&v, stdout);
-	else if (has(o, OPT_JSON))
-		dump_json(&v, stdout);
-	else
-		dump_ranges(&v, stdout);
+	dump_table(&v, stdout,
+		   has(o, OPT_DOT)    ? PHYSIM_PT_DUMP_DOT
+		   : has(o, OPT_JSON) ? PHYSIM_PT_DUMP_JSON
+				      : PHYSIM_PT_DUMP_TEXT);
 	table_close(&v);
 	return 0;
 }

@@ -123,10 +123,9 @@ void print_xlate_json(uint64_t va, int rc, const struct physim_xlate *x, bool ne
 
 /* ---- dump.c ---- */
 
-void dump_ranges(struct table_view *v, FILE *out);
-/* --json: one object per merged range, then one with the totals. */
-void dump_json(struct table_view *v, FILE *out);
-void dump_dot(struct table_view *v, FILE *out);
+/* physim_pt_dump of the whole table in the given style; dies on an error
+ * (a corrupt table: what came before it stays printed). */
+void dump_table(struct table_view *v, FILE *out, enum physim_pt_dump_style style);
 
 /* ---- --json output (json.c) ----
  * Each line is one object. Addresses are strings "0x..." (exact whatever
