@@ -192,6 +192,12 @@ void pm_model_remove(const struct pm_fmt *fm, struct pm_model *m, uint64_t va, u
 	pm_model_splice(m, a, b - a, NULL, 0);
 }
 
+void pm_model_add(struct pm_model *m, const struct pm_page *p)
+{
+	TC_CHECK(!pm_model_overlaps(m, p->va, p->va + (p->size - 1)));
+	pm_model_splice(m, pm_model_lower(m, p->va), 0, p, 1);
+}
+
 struct pm_page pm_page_new(const struct pm_fmt *fm, uint64_t va, uint64_t pa, uint64_t size,
 			   uint32_t flags)
 {

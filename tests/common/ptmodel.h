@@ -79,6 +79,8 @@ void pm_model_splice(struct pm_model *m, size_t i, size_t del, const struct pm_p
 void pm_model_isolate(const struct pm_fmt *fm, struct pm_model *m, uint64_t va, uint64_t last,
 		      size_t *a, size_t *b);
 void pm_model_remove(const struct pm_fmt *fm, struct pm_model *m, uint64_t va, uint64_t last);
+/* Insert one page; nothing may be there. */
+void pm_model_add(struct pm_model *m, const struct pm_page *p);
 /* A new leaf as the engine makes it (format-preset accessed/dirty). */
 struct pm_page pm_page_new(const struct pm_fmt *fm, uint64_t va, uint64_t pa, uint64_t size,
 			   uint32_t flags);
