@@ -38,15 +38,22 @@ done
 rm -f "$work/libphysim-fuzz.a"
 ar rcs "$work/libphysim-fuzz.a" "${objs[@]}"
 
-# The harnesses, each with the shared model, and their seed corpora.
-# shellcheck disable=SC2086
-$CC $CFLAGS "${defs[@]}" "${incs[@]}" -c "$top/tests/fuzz/model.c" -o "$work/model.o"
+# The test library (tests/common: the reference model and helpers), the
+# harnesses linked with it, and their seed corpora. (A meson build can do the
+# same with -Dfuzzing_engine=oss-fuzz; this script needs no meson.)
+common_objs=()
+for src in "$top"/tests/common/*.c; do
+	obj="$work/common_$(basename "$src" .c).o"
+	# shellcheck disable=SC2086
+	$CC $CFLAGS "${defs[@]}" "${incs[@]}" -c "$src" -o "$obj"
+	common_objs+=("$obj")
+done
 for src in "$top"/tests/fuzz/fuzz_*.c; do
 	name="$(basename "$src" .c)"
 	# shellcheck disable=SC2086
 	$CC $CFLAGS "${defs[@]}" "${incs[@]}" -c "$src" -o "$work/$name.o"
 	# shellcheck disable=SC2086 # so is LIB_FUZZING_ENGINE
-	${CXX:-$CC} $CFLAGS "$work/$name.o" "$work/model.o" "$work/libphysim-fuzz.a" \
+	${CXX:-$CC} $CFLAGS "$work/$name.o" "${common_objs[@]}" "$work/libphysim-fuzz.a" \
 		$LIB_FUZZING_ENGINE -lpthread -o "$OUT/$name"
 	corpus="$top/tests/fuzz/corpus/${name#fuzz_}"
 	if [ -d "$corpus" ]; then

@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "common/rng.h"
+
 #include <physim/aspace.h>
 #include <physim/ram.h>
 #include <physim/walk.h>
@@ -49,10 +51,7 @@ struct fx {
 static uint64_t rng_state;
 static uint64_t rng(void)
 {
-	uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
+	return tc_rand(&rng_state);
 }
 
 static int translate(void *ctx, uint64_t gpa, physim_hpa_t *hpa, uint64_t *limit)

@@ -8,6 +8,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "common/rng.h"
+
 #include <physim/aspace.h>
 #include <physim/ram.h>
 
@@ -1218,14 +1220,6 @@ struct model {
 	uint64_t base;
 };
 
-static uint64_t rng_next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static bool model_free(const struct model *m, unsigned first, unsigned n)
 {
 	for (unsigned i = first; i < first + n; i++)
@@ -1292,17 +1286,17 @@ static void model_check(struct fx *f, struct model *m)
 static void model_step(struct fx *f, struct model *m, uint64_t *seed)
 {
 	static const uint32_t flag_set[] = {PHYSIM_R, RW, RW | PHYSIM_X};
-	unsigned op = (unsigned)(rng_next(seed) % 10);
-	unsigned first = (unsigned)(rng_next(seed) % MODEL_PAGES);
+	unsigned op = (unsigned)(tc_rand(seed) % 10);
+	unsigned first = (unsigned)(tc_rand(seed) % MODEL_PAGES);
 	/* Long linear runs reach 2 MiB pages; unmaps cut through several areas. */
-	unsigned n = 1 + (unsigned)(rng_next(seed) % (op == 0 ? 700 : op == 5 ? 200 : 48));
+	unsigned n = 1 + (unsigned)(tc_rand(seed) % (op == 0 ? 700 : op == 5 ? 200 : 48));
 	if (first + n > MODEL_PAGES)
 		n = MODEL_PAGES - first;
 	uint64_t g = m->base + first * PG, sz = (uint64_t)n * PG;
-	uint32_t flags = flag_set[rng_next(seed) % 3];
+	uint32_t flags = flag_set[tc_rand(seed) % 3];
 	int rc;
 	if (op <= 2) { /* linear, sometimes aligned for huge pages */
-		uint64_t hpa = MMIO_BASE + (rng_next(seed) % 4096) * PG;
+		uint64_t hpa = MMIO_BASE + (tc_rand(seed) % 4096) * PG;
 		if (op == 0)
 			hpa = MMIO_BASE + (g - m->base);
 		rc = physim_aspace_map_linear(f->as, g, hpa, sz, flags);
@@ -1331,10 +1325,10 @@ static void model_step(struct fx *f, struct model *m, uint64_t *seed)
 		assert_int_equal(physim_aspace_map_alloc(f->as, g + 0x10, sz, flags, true),
 				 -EINVAL);
 	} else {
-		uint32_t acc = (uint32_t[]){PHYSIM_R, PHYSIM_W, PHYSIM_X}[rng_next(seed) % 3];
+		uint32_t acc = (uint32_t[]){PHYSIM_R, PHYSIM_W, PHYSIM_X}[tc_rand(seed) % 3];
 		struct mpage *p = &m->p[first];
 		bool ok = p->kind == M_ALLOC && !p->backed && (p->flags & acc) == acc;
-		rc = physim_aspace_handle_page_fault(f->as, g + (rng_next(seed) % PG), acc);
+		rc = physim_aspace_handle_page_fault(f->as, g + (tc_rand(seed) % PG), acc);
 		assert_int_equal(rc, ok ? 0 : -EFAULT);
 		if (ok)
 			p->backed = true;

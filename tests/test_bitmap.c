@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/rng.h"
+
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,19 +23,16 @@
 
 #define NONE BITMAP_NONE
 
-/* ---- random numbers (splitmix64) ---- */
+/* ---- random numbers (tests/common/rng.h) ---- */
 
 static uint64_t next_rand(uint64_t *s)
 {
-	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
+	return tc_rand(s);
 }
 
 static uint64_t rand_below(uint64_t *s, uint64_t n)
 {
-	return n == 0 ? 0 : next_rand(s) % n;
+	return tc_rand_below(s, n);
 }
 
 /* ---- the reference model: one bool per bit ---- */

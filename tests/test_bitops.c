@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/rng.h"
+
 #include <pthread.h>
 
 #include "bitops.h"
@@ -58,11 +60,8 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
 static uint64_t rnd(void)
 {
-	/* xorshift64*: fixed seed, so a failure reproduces. */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1du;
+	/* Fixed seed, so a failure reproduces. */
+	return tc_rand(&rng_state);
 }
 
 /* Random words of varied density: sparse, dense, half. */

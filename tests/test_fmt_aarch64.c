@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/env.h"
+
 #include "pt-format.h"
 #include <physim/ram.h>
 
@@ -840,40 +842,28 @@ static void test_decode_foreign(void **state)
 /* ---- through the engine: the bytes physim_pt_map leaves in RAM ---- */
 
 struct rig {
-	struct physim_ram *ram;
-	struct physim_direct_map dm;
+	struct tc_env env; /* RAM, handler, direct map (tests/common/env.h) */
 	struct physim_pt *pt;
 };
 
 static void rig_open(struct rig *r, const struct physim_pt_format *f)
 {
-	struct physim_ram_config c = {.base = 0x80000000, .size = UINT64_C(256) << 20};
-	assert_int_equal(physim_ram_create(&c, &r->ram), 0);
-	r->dm = physim_ram_direct_map(r->ram);
-	assert_int_equal(physim_pt_create(f, physim_ram_paging_handler(r->ram), &r->pt), 0);
+	tc_env_open(&r->env, 0x80000000, UINT64_C(256) << 20);
+	assert_int_equal(physim_pt_create(f, r->env.ph, &r->pt), 0);
 }
 
 /* Destroying the table returns every table frame. */
 static void rig_close(struct rig *r)
 {
 	physim_pt_destroy(r->pt);
-	assert_int_equal(physim_ram_stats(r->ram).used_frames, 0);
-	physim_ram_destroy(r->ram);
+	assert_int_equal(physim_ram_stats(r->env.ram).used_frames, 0);
+	tc_env_close(&r->env);
 }
 
 static uint64_t ram_pte(const struct rig *r, uint64_t table_pa, uint64_t byte_off,
 			unsigned pte_bytes)
 {
-	const uint8_t *p = physim_dm_phys_to_virt_checked(&r->dm, table_pa + byte_off, pte_bytes);
-	assert_non_null(p);
-	if (pte_bytes == 4) {
-		uint32_t v;
-		memcpy(&v, p, 4);
-		return v;
-	}
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
+	return tc_get_entry(&r->env, table_pa + byte_off, pte_bytes);
 }
 
 /* A table descriptor written by the engine: address | 0b11 and nothing else

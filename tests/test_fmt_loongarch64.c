@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "common/env.h"
+
 #include "pt-format.h"
 #include <physim/ram.h>
 
@@ -342,31 +344,26 @@ static void test_decode_huge_global(void **state)
 /* ---- through the engine: entries as they lie in simulated RAM ---- */
 
 struct rig {
-	struct physim_ram *ram;
-	struct physim_direct_map dm;
+	struct tc_env env; /* RAM, handler, direct map (tests/common/env.h) */
 	struct physim_pt *pt;
 };
 
 static void rig_up(struct rig *r)
 {
-	assert_int_equal(physim_ram_create(&(struct physim_ram_config){.size = 64u << 20}, &r->ram),
-			 0);
-	r->dm = physim_ram_direct_map(r->ram);
-	assert_int_equal(physim_pt_create(F, physim_ram_paging_handler(r->ram), &r->pt), 0);
+	tc_env_open(&r->env, 0, 64u << 20);
+	assert_int_equal(physim_pt_create(F, r->env.ph, &r->pt), 0);
 }
 
 static void rig_down(struct rig *r)
 {
 	physim_pt_destroy(r->pt);
-	assert_int_equal(physim_ram_stats(r->ram).used_frames, 0);
-	physim_ram_destroy(r->ram);
+	assert_int_equal(physim_ram_stats(r->env.ram).used_frames, 0);
+	tc_env_close(&r->env);
 }
 
 static uint64_t read_entry(const struct rig *r, uint64_t table, uint64_t index)
 {
-	uint64_t v;
-	memcpy(&v, physim_dm_phys_to_virt(&r->dm, table + index * 8), 8);
-	return v;
+	return tc_get64(&r->env, table + index * 8);
 }
 
 /* The LDDIR walk: Dir3 (VA 47:39), Dir2 (38:30), Dir1 (29:21), PT (20:12);
@@ -380,7 +377,7 @@ static uint64_t walk_to(const struct rig *r, uint64_t va, unsigned stop_level)
 		if (l == stop_level)
 			return e;
 		assert_int_equal(e & 0xfff, 0);
-		assert_in_range(e, r->dm.base, r->dm.base + r->dm.size - 4096);
+		assert_in_range(e, r->env.dm.base, r->env.dm.base + r->env.dm.size - 4096);
 		table = e;
 	}
 }

@@ -8,6 +8,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "common/env.h"
+
 #include "pt-format.h"
 #include <physim/ram.h>
 
@@ -706,37 +708,26 @@ static void test_x4_decode_without_u(void **state)
 /* ---- through the engine: PTEs as they lie in simulated RAM ---- */
 
 struct rig {
-	struct physim_ram *ram;
-	struct physim_direct_map dm;
+	struct tc_env env; /* RAM, handler, direct map (tests/common/env.h) */
 	struct physim_pt *pt;
 };
 
 static void rig_up(struct rig *r, const struct physim_pt_format *f)
 {
-	assert_int_equal(physim_ram_create(&(struct physim_ram_config){.size = 64u << 20}, &r->ram),
-			 0);
-	r->dm = physim_ram_direct_map(r->ram);
-	assert_int_equal(physim_pt_create(f, physim_ram_paging_handler(r->ram), &r->pt), 0);
+	tc_env_open(&r->env, 0, 64u << 20);
+	assert_int_equal(physim_pt_create(f, r->env.ph, &r->pt), 0);
 }
 
 static void rig_down(struct rig *r)
 {
 	physim_pt_destroy(r->pt);
-	assert_int_equal(physim_ram_stats(r->ram).used_frames, 0);
-	physim_ram_destroy(r->ram);
+	assert_int_equal(physim_ram_stats(r->env.ram).used_frames, 0);
+	tc_env_close(&r->env);
 }
 
 static uint64_t read_pte(const struct rig *r, unsigned pte_bytes, uint64_t table, uint64_t index)
 {
-	const uint8_t *p = physim_dm_phys_to_virt(&r->dm, table + index * pte_bytes);
-	if (pte_bytes == 4) {
-		uint32_t v;
-		memcpy(&v, p, 4);
-		return v;
-	}
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
+	return tc_get_entry(&r->env, table + index * pte_bytes, pte_bytes);
 }
 
 /* Follows pointers the way 10.3.2 does, with the index arithmetic written
@@ -753,7 +744,7 @@ static uint64_t walk_to(const struct rig *r, unsigned pte_bytes, const unsigned 
 			return e;
 		assert_int_equal(e & 0x3ff, B_V); /* a pointer: V only */
 		uint64_t next = (e >> 10) << 12;
-		assert_in_range(next, r->dm.base, r->dm.base + r->dm.size - 4096);
+		assert_in_range(next, r->env.dm.base, r->env.dm.base + r->env.dm.size - 4096);
 		table = next;
 	}
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/env.h"
+
 #include "pt-format.h"
 #include "x86_64/x86-priv.h"
 
@@ -901,35 +903,31 @@ static void test_geometry(void **state)
 #define RAM_SIZE (UINT64_C(16) << 20)
 
 struct ram_pt {
-	struct physim_ram *ram;
-	struct physim_direct_map dm;
+	struct tc_env env; /* RAM, handler, direct map (tests/common/env.h) */
 	struct physim_pt *pt;
 };
 
 static void ram_pt_open(struct ram_pt *r, const struct physim_pt_format *f)
 {
-	assert_int_equal(
-	    physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE},
-			      &r->ram),
-	    0);
-	r->dm = physim_ram_direct_map(r->ram);
-	assert_int_equal(physim_pt_create(f, physim_ram_paging_handler(r->ram), &r->pt), 0);
-	assert_int_equal(physim_ram_stats(r->ram).used_frames, 1); /* the root */
+	tc_env_open(&r->env, RAM_BASE, RAM_SIZE);
+	assert_int_equal(physim_pt_create(f, r->env.ph, &r->pt), 0);
+	assert_int_equal(physim_ram_stats(r->env.ram).used_frames, 1); /* the root */
 }
 
 /* Destroy the table and check every table frame came back. */
 static void ram_pt_close(struct ram_pt *r)
 {
 	physim_pt_destroy(r->pt);
-	assert_int_equal(physim_ram_stats(r->ram).used_frames, 0);
-	physim_ram_destroy(r->ram);
+	assert_int_equal(physim_ram_stats(r->env.ram).used_frames, 0);
+	tc_env_close(&r->env);
 }
 
 /* The raw descriptor at index idx of the table at table_pa (4 or 8 bytes,
  * little-endian as x86 stores it), read straight from RAM. */
 static uint64_t ram_desc(const struct ram_pt *r, uint64_t table_pa, uint64_t idx, unsigned bytes)
 {
-	const uint8_t *p = physim_dm_phys_to_virt_checked(&r->dm, table_pa + idx * bytes, bytes);
+	const uint8_t *p =
+	    physim_dm_phys_to_virt_checked(&r->env.dm, table_pa + idx * bytes, bytes);
 	uint64_t d = 0;
 	assert_non_null(p);
 	for (unsigned i = 0; i < bytes; i++)
@@ -946,7 +944,7 @@ static uint64_t expect_table_ptr(const struct ram_pt *r, uint64_t d, uint64_t lo
 	assert_int_equal(d & 0xfff, low);
 	assert_int_equal(d & ~UINT64_C(0x000fffffffffffff), 0);
 	assert_true(next >= RAM_BASE && next < RAM_BASE + RAM_SIZE);
-	assert_int_equal(physim_ram_frame_in_use(r->ram, next), 1);
+	assert_int_equal(physim_ram_frame_in_use(r->env.ram, next), 1);
 	return next;
 }
 
@@ -992,7 +990,7 @@ static void test_ram_x86_64_4l(void **state)
 
 	/* Tables: PML4 + 3 PDPTs + 2 PDs + 1 PT. */
 	assert_int_equal(physim_pt_table_frames(r.pt), 7);
-	assert_int_equal(physim_ram_stats(r.ram).used_frames, 7);
+	assert_int_equal(physim_ram_stats(r.env.ram).used_frames, 7);
 
 	/* Query reports what the descriptors say. */
 	struct physim_pt_mapping q;

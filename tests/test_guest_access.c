@@ -8,6 +8,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "common/rng.h"
+
 #include <physim/aspace.h>
 #include <physim/ram.h>
 #include <physim/walk.h>
@@ -139,14 +141,6 @@ static uint8_t *host_byte(const struct fx *f, uint64_t gpa)
 	return h;
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 /* ---- reads and writes against a shadow ---- */
 
 #define SPAN_PAGES 12u /* pages 0-11: populated, lazy, linear */
@@ -162,13 +156,13 @@ static void t_shadow(void **state)
 		shadow[8 * PG + i] = (uint8_t)(i * 7 + 3);
 	uint64_t seed = 0x243f6a8885a308d3ull ^ f.info.va_bits;
 	for (int step = 0; step < 300; step++) {
-		uint64_t off = rng_next(&seed) % sizeof(shadow);
-		uint64_t len = 1 + rng_next(&seed) % (step % 4 == 0 ? 3 * PG : 300);
+		uint64_t off = tc_rand(&seed) % sizeof(shadow);
+		uint64_t len = 1 + tc_rand(&seed) % (step % 4 == 0 ? 3 * PG : 300);
 		if (off + len > sizeof(shadow))
 			len = sizeof(shadow) - off;
-		if (rng_next(&seed) & 1) {
+		if (tc_rand(&seed) & 1) {
 			for (uint64_t i = 0; i < len; i++)
-				buf[i] = (uint8_t)rng_next(&seed);
+				buf[i] = (uint8_t)tc_rand(&seed);
 			assert_int_equal(physim_guest_write(f.as, GBASE + off, buf, len), 0);
 			memcpy(shadow + off, buf, len);
 		} else {
@@ -547,14 +541,14 @@ static void t_dirty_model(void **state)
 	assert_int_equal(physim_aspace_dirty_log_enable(f.as), 0);
 	uint64_t seed = 0x13198a2e03707344ull;
 	for (int round = 0; round < 200; round++) {
-		unsigned marks = (unsigned)(rng_next(&seed) % 40);
+		unsigned marks = (unsigned)(tc_rand(&seed) % 40);
 		for (unsigned i = 0; i < marks; i++) {
-			unsigned p = (unsigned)(rng_next(&seed) % GPAGES);
-			physim_aspace_mark_dirty(f.as, G(p) + rng_next(&seed) % PG);
+			unsigned p = (unsigned)(tc_rand(&seed) % GPAGES);
+			physim_aspace_mark_dirty(f.as, G(p) + tc_rand(&seed) % PG);
 			model[p] = true;
 		}
-		unsigned first = (unsigned)(rng_next(&seed) % GPAGES);
-		unsigned n = 1 + (unsigned)(rng_next(&seed) % (GPAGES - first));
+		unsigned first = (unsigned)(tc_rand(&seed) % GPAGES);
+		unsigned n = 1 + (unsigned)(tc_rand(&seed) % (GPAGES - first));
 		memset(bm, 0xcc, sizeof(bm));
 		int64_t got = fetch(&f, first, n, bm);
 		int64_t expect = 0;

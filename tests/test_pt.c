@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "common/rng.h"
+
 #include "pt-toy-format.h"
 #include "pt-priv.h"
 #include <physim/ram.h>
@@ -1399,10 +1401,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-	uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
+	return tc_rand(&rng_state);
 }
 
 /* Mark the RAM frames of every table reachable from the table at t. */

@@ -5,13 +5,16 @@
  * protect_region / remap, with injected allocation failures, checked after
  * every step by queries and periodically by a full walk. The model is a
  * sorted list of pages (va -> pa, size, flags, accessed, dirty) built from
- * the rules alone: greedy largest pages, splits into the next smaller size.
+ * the rules alone: greedy largest pages, splits into the next smaller size;
+ * it is tests/common/ptmodel.h, the one the fuzz harnesses use.
  * Set PHYSIM_SEED to reproduce a run; the seed is printed on failure. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "common/ptmodel.h"
+#include "common/rng.h"
 #include "pt-toy-format.h"
 #include <physim/ram.h>
 
@@ -25,21 +28,18 @@
 #define NOPS_KEEP 1500
 #define MODEL_MAX 4000 /* pages */
 
-/* ---- random numbers ---- */
+/* ---- random numbers (tests/common/rng.h) ---- */
 
 static uint64_t rng;
 
 static uint64_t rnd(void)
 {
-	uint64_t z = (rng += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
+	return tc_rand(&rng);
 }
 
 static uint64_t below(uint64_t n)
 {
-	return n ? rnd() % n : 0;
+	return tc_rand_below(&rng, n);
 }
 
 /* ---- failure context ---- */
@@ -58,177 +58,26 @@ static char cur_desc[160];
 		}                                                                                  \
 	} while (0)
 
-/* ---- the reference model ---- */
-
-struct mpage {
-	uint64_t va, pa, size;
-	uint32_t flags; /* as query must report them */
-	bool acc, dirty;
-};
-
-struct model {
-	struct mpage *p;
-	size_t n, cap;
-};
-
-/* Index of the page containing va, or -1. */
-static ptrdiff_t m_find(const struct model *m, uint64_t va)
+/* A check inside the shared model fails the test with the context above. */
+static void model_failed(const char *what)
 {
-	size_t lo = 0, hi = m->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (m->p[mid].va <= va)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0)
-		return -1;
-	const struct mpage *p = &m->p[lo - 1];
-	return va - p->va < p->size ? (ptrdiff_t)lo - 1 : -1;
+	print_message("FAILED in the model: %s\n  seed=%" PRIu64 " format=%s op#%d: %s\n", what,
+		      base_seed, cur_format, cur_op, cur_desc);
+	fail();
 }
 
-/* First index with va >= x. */
-static size_t m_lower(const struct model *m, uint64_t x)
-{
-	size_t lo = 0, hi = m->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (m->p[mid].va < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
+/* ---- the reference model (tests/common/ptmodel.h) ---- */
 
-static bool m_overlaps(const struct model *m, uint64_t s, uint64_t last)
-{
-	if (m_find(m, s) >= 0)
-		return true;
-	size_t i = m_lower(m, s);
-	return i < m->n && m->p[i].va <= last;
-}
-
-/* Replace the `del` pages at i by the n pages in add. */
-static void m_splice(struct model *m, size_t i, size_t del, const struct mpage *add, size_t n)
-{
-	if (m->n - del + n > m->cap) {
-		m->cap = (m->n - del + n) * 2 + 64;
-		m->p = realloc(m->p, m->cap * sizeof(*m->p));
-		assert_non_null(m->p);
-	}
-	if (m->n - i - del > 0)
-		memmove(&m->p[i + n], &m->p[i + del], (m->n - i - del) * sizeof(*m->p));
-	if (n)
-		memcpy(&m->p[i], add, n * sizeof(*add));
-	m->n = m->n - del + n;
-}
-
+/* The shared format facts, and what this test probes on top: the flag
+ * combinations it checks query against, and how far output addresses go. */
 struct fmodel {
-	const struct physim_pt_format *f;
-	struct physim_pt_format_info info;
-	uint64_t sizes[PHYSIM_PT_MAX_LEVELS]; /* leaf sizes, level 0 up */
-	unsigned nsizes;
-	uint64_t gran, biggest;
+	const struct pm_fmt *pm;
 	uint32_t good[64]; /* supported flag combinations */
 	unsigned ngood;
 	uint32_t bad[64]; /* refused ones */
 	unsigned nbad;
-	struct {
-		uint64_t base, size;
-	} arena[3];
-	unsigned narenas;
 	uint64_t pa_lim;
 };
-
-static uint32_t exp_flags(const struct fmodel *fm, uint32_t flags)
-{
-	return fm->info.stage2 ? flags & ~(uint32_t)PHYSIM_U : flags;
-}
-
-static unsigned level_of(const struct fmodel *fm, uint64_t size)
-{
-	for (unsigned i = 0; i < fm->nsizes; i++)
-		if (fm->sizes[i] == size)
-			return i;
-	CHECK(false);
-	return 0;
-}
-
-/* Make addr a page boundary: split the page around it into pages of the next
- * smaller size, again and again. */
-static void m_split_at(const struct fmodel *fm, struct model *m, uint64_t addr)
-{
-	static struct mpage kids[1u << 13];
-	for (;;) {
-		ptrdiff_t i = m_find(m, addr);
-		if (i < 0 || m->p[i].va == addr)
-			return;
-		struct mpage P = m->p[i];
-		unsigned l = level_of(fm, P.size);
-		CHECK(l > 0);
-		uint64_t cs = fm->sizes[l - 1], n = P.size / cs;
-		CHECK(n <= sizeof(kids) / sizeof(kids[0]));
-		for (uint64_t k = 0; k < n; k++) {
-			kids[k] = P;
-			kids[k].va = P.va + k * cs;
-			kids[k].pa = P.pa + k * cs;
-			kids[k].size = cs;
-		}
-		m_splice(m, (size_t)i, 1, kids, n);
-	}
-}
-
-/* Split around [s, last] and return the index range [*a, *b) of the pages
- * inside it. */
-static void m_isolate(const struct fmodel *fm, struct model *m, uint64_t s, uint64_t last,
-		      size_t *a, size_t *b)
-{
-	m_split_at(fm, m, s);
-	if (last != UINT64_MAX)
-		m_split_at(fm, m, last + 1);
-	*a = m_lower(m, s);
-	*b = *a;
-	while (*b < m->n && m->p[*b].va <= last && m->p[*b].va >= s)
-		(*b)++;
-}
-
-static void m_remove(const struct fmodel *fm, struct model *m, uint64_t s, uint64_t last)
-{
-	size_t a, b;
-	m_isolate(fm, m, s, last, &a, &b);
-	m_splice(m, a, b - a, NULL, 0);
-}
-
-static struct mpage new_page(const struct fmodel *fm, uint64_t va, uint64_t pa, uint64_t size,
-			     uint32_t flags)
-{
-	return (struct mpage){
-	    .va = va,
-	    .pa = pa,
-	    .size = size,
-	    .flags = exp_flags(fm, flags),
-	    .acc = fm->f->set_accessed_on_map,
-	    .dirty = fm->f->set_dirty_on_map && (flags & PHYSIM_W),
-	};
-}
-
-static void m_add(struct model *m, const struct mpage *p)
-{
-	m_splice(m, m_lower(m, p->va), 0, p, 1);
-}
-
-/* The largest page that alignment and the remaining size allow. */
-static uint64_t greedy(const struct fmodel *fm, uint64_t va, uint64_t pa, uint64_t left)
-{
-	for (unsigned i = fm->nsizes; i-- > 1;) {
-		uint64_t sz = fm->sizes[i];
-		if (!(va & (sz - 1)) && !(pa & (sz - 1)) && left >= sz)
-			return sz;
-	}
-	return fm->gran;
-}
 
 /* ---- the engine side ---- */
 
@@ -237,7 +86,7 @@ struct run {
 	struct physim_ram *ram;
 	struct physim_counting_hal *ch;
 	struct physim_pt *pt;
-	struct model m;
+	struct pm_model m;
 	bool keep_empty;
 };
 
@@ -253,7 +102,7 @@ static bool combo_ok(const struct fmodel *fm, uint32_t flags)
 static void check_addr(struct run *r, uint64_t va)
 {
 	struct physim_pt_mapping q;
-	ptrdiff_t i = m_find(&r->m, va);
+	ptrdiff_t i = pm_model_find(&r->m, va);
 	int rc = physim_pt_query(r->pt, va, &q);
 	if (i < 0) {
 		if (rc != -ENOENT)
@@ -262,7 +111,7 @@ static void check_addr(struct run *r, uint64_t va)
 		CHECK(rc == -ENOENT);
 		return;
 	}
-	const struct mpage *p = &r->m.p[i];
+	const struct pm_page *p = &r->m.p[i];
 	if (rc != 0 || q.va != p->va || q.pa != p->pa || q.size != p->size || q.flags != p->flags ||
 	    q.accessed != p->acc || q.dirty != p->dirty)
 		print_message("va %#" PRIx64 ": rc %d got va %#" PRIx64 " pa %#" PRIx64
@@ -272,17 +121,9 @@ static void check_addr(struct run *r, uint64_t va)
 			      p->pa, p->size, p->flags, p->acc, p->dirty);
 	CHECK(rc == 0);
 	CHECK(q.va == p->va && q.pa == p->pa && q.size == p->size);
-	CHECK(q.level == level_of(r->fm, p->size));
+	CHECK(q.level == pm_level_of(r->fm->pm, p->size));
 	CHECK(q.flags == p->flags);
 	CHECK(q.accessed == p->acc && q.dirty == p->dirty);
-}
-
-static bool in_space(const struct fmodel *fm, uint64_t va)
-{
-	for (unsigned k = 0; k < fm->narenas; k++)
-		if (va - fm->arena[k].base < fm->arena[k].size)
-			return true;
-	return false;
 }
 
 struct leaves {
@@ -308,14 +149,15 @@ static void check_all(struct run *r)
 	struct fmodel *fm = r->fm;
 	struct leaves l = {0};
 	struct physim_pt_walk_ops ops = {.leaf = collect};
-	for (unsigned k = 0; k < fm->narenas; k++)
-		CHECK(physim_pt_walk(r->pt, fm->arena[k].base, fm->arena[k].size, &ops, &l) == 0);
+	for (unsigned k = 0; k < fm->pm->narenas; k++)
+		CHECK(physim_pt_walk(r->pt, fm->pm->arena[k].base, fm->pm->arena[k].size, &ops,
+				     &l) == 0);
 	if (l.n != r->m.n)
 		print_message("walk found %zu leaves, model has %zu\n", l.n, r->m.n);
 	/* Arenas are visited in base order; the model is sorted the same way. */
 	CHECK(l.n == r->m.n);
 	for (size_t i = 0; i < l.n; i++) {
-		const struct mpage *p = &r->m.p[i];
+		const struct pm_page *p = &r->m.p[i];
 		const struct physim_pt_mapping *q = &l.v[i];
 		if (q->va != p->va || q->pa != p->pa || q->size != p->size || q->flags != p->flags)
 			print_message("leaf %zu: va %#" PRIx64 " pa %#" PRIx64 " size %#" PRIx64
@@ -337,19 +179,19 @@ static void check_some(struct run *r, uint64_t s, uint64_t last)
 	struct fmodel *fm = r->fm;
 	uint64_t probe[] = {s, s - 1, last, last + 1, s + (last - s) / 2};
 	for (size_t i = 0; i < sizeof(probe) / sizeof(probe[0]); i++)
-		if (in_space(fm, probe[i]))
+		if (pm_in_arena(fm->pm, probe[i]))
 			check_addr(r, probe[i]);
 	for (int i = 0; i < 4 && r->m.n; i++) {
-		const struct mpage *p = &r->m.p[below(r->m.n)];
+		const struct pm_page *p = &r->m.p[below(r->m.n)];
 		uint64_t around[] = {p->va, p->va + p->size - 1, p->va - 1, p->va + p->size,
 				     p->va + below(p->size)};
 		for (size_t j = 0; j < 5; j++)
-			if (in_space(fm, around[j]))
+			if (pm_in_arena(fm->pm, around[j]))
 				check_addr(r, around[j]);
 	}
 	for (int i = 0; i < 4; i++) {
-		unsigned k = (unsigned)below(fm->narenas);
-		check_addr(r, fm->arena[k].base + below(fm->arena[k].size));
+		unsigned k = (unsigned)below(fm->pm->narenas);
+		check_addr(r, fm->pm->arena[k].base + below(fm->pm->arena[k].size));
 	}
 	CHECK((int64_t)physim_pt_table_frames(r->pt) ==
 	      physim_counting_hal_counts(r->ch).frames_live);
@@ -360,12 +202,12 @@ static void check_some(struct run *r, uint64_t s, uint64_t last)
 static void probe_flags(struct run *r)
 {
 	struct fmodel *fm = r->fm;
-	uint64_t va = fm->arena[0].base;
+	uint64_t va = fm->pm->arena[0].base;
 	fm->ngood = fm->nbad = 0;
-	uint32_t allowed = fm->info.flags_supported | (fm->info.stage2 ? PHYSIM_U : 0);
+	uint32_t allowed = fm->pm->info.flags_supported | (fm->pm->info.stage2 ? PHYSIM_U : 0);
 	for (uint32_t c = 0; c < 64; c++) {
 		snprintf(cur_desc, sizeof(cur_desc), "probe flags %#x", c);
-		int rc = physim_pt_map(r->pt, va, 0, fm->gran, c);
+		int rc = physim_pt_map(r->pt, va, 0, fm->pm->gran, c);
 		CHECK(rc == 0 || rc == -ENOTSUP);
 		/* DEVICE and UNCACHED exclude each other; flags outside
 		 * flags_supported are refused (stage 2: U is ignored). */
@@ -374,14 +216,17 @@ static void probe_flags(struct run *r)
 		if (c & ~allowed)
 			CHECK(rc == -ENOTSUP);
 		if (rc != 0) {
+			CHECK(!pm_flags_ok(fm->pm, c));
 			fm->bad[fm->nbad++] = c;
 			CHECK(physim_pt_query(r->pt, va, NULL) == -ENOENT);
 			continue;
 		}
 		fm->good[fm->ngood++] = c;
+		/* The shared model probed the same on a scratch table. */
+		CHECK(pm_flags_ok(fm->pm, c));
 		struct physim_pt_mapping q;
 		CHECK(physim_pt_query(r->pt, va, &q) == 0);
-		CHECK(q.flags == exp_flags(fm, c));
+		CHECK(q.flags == pm_flags_seen(fm->pm, c));
 		CHECK(physim_pt_unmap(r->pt, va, NULL) == 0);
 	}
 	CHECK(fm->ngood > 0);
@@ -397,14 +242,14 @@ static void probe_pa_limits(struct run *r)
 {
 	struct fmodel *fm = r->fm;
 	uint32_t flags = fm->good[0];
-	uint64_t va = fm->arena[0].base;
-	for (unsigned l = 0; l < fm->nsizes; l++) {
-		uint64_t sz = fm->sizes[l];
+	uint64_t va = fm->pm->arena[0].base;
+	for (unsigned l = 0; l < fm->pm->nsizes; l++) {
+		uint64_t sz = fm->pm->sizes[l];
 		snprintf(cur_desc, sizeof(cur_desc), "probe pa width, level %u", l);
-		if (fm->info.pa_bits < 64)
-			CHECK(physim_pt_map(r->pt, va, UINT64_C(1) << fm->info.pa_bits, sz,
+		if (fm->pm->info.pa_bits < 64)
+			CHECK(physim_pt_map(r->pt, va, UINT64_C(1) << fm->pm->info.pa_bits, sz,
 					    flags) == -EINVAL);
-		for (unsigned b = fm->info.pa_bits; b > 12; b--) {
+		for (unsigned b = fm->pm->info.pa_bits; b > 12; b--) {
 			uint64_t lim = b >= 64 ? UINT64_MAX : UINT64_C(1) << b;
 			if (lim < sz)
 				break;
@@ -418,41 +263,15 @@ static void probe_pa_limits(struct run *r)
 			break;
 		}
 	}
-	CHECK(fm->pa_lim >= fm->biggest * 32);
+	CHECK(fm->pa_lim >= fm->pm->biggest * 32);
 }
 
 static void fmodel_init(struct fmodel *fm, const struct physim_pt_format *f)
 {
 	memset(fm, 0, sizeof(*fm));
-	fm->f = f;
-	physim_format_get_info(f, &fm->info);
-	for (unsigned l = 0; l < fm->info.levels && fm->info.level[l].leaf_ok; l++)
-		fm->sizes[fm->nsizes++] = UINT64_C(1) << fm->info.level[l].shift;
-	/* Leaf levels run contiguously from 0 (the engine relies on it). */
-	for (unsigned l = fm->nsizes; l < fm->info.levels; l++)
-		CHECK(!fm->info.level[l].leaf_ok);
-	fm->gran = fm->sizes[0];
-	fm->biggest = fm->sizes[fm->nsizes - 1];
-	fm->pa_lim = fm->info.pa_bits >= 64 ? UINT64_MAX : UINT64_C(1) << fm->info.pa_bits;
-
-	/* Arenas of up to 8 of the largest pages: at the bottom, at the top
-	 * of the (lower half of the) input range, and at the very top of the
-	 * upper half for sign-extended formats. */
-	unsigned vb = fm->info.va_bits - (fm->info.sign_extended ? 1 : 0);
-	uint64_t lim = vb >= 64 ? 0 : UINT64_C(1) << vb;
-	uint64_t a = fm->biggest * 8;
-	if (lim && a > lim)
-		a = lim;
-	fm->arena[fm->narenas].base = 0;
-	fm->arena[fm->narenas++].size = a;
-	if (lim && lim - a >= a) {
-		fm->arena[fm->narenas].base = lim - a;
-		fm->arena[fm->narenas++].size = a;
-	}
-	if (fm->info.sign_extended) {
-		fm->arena[fm->narenas].base = (uint64_t)0 - a;
-		fm->arena[fm->narenas++].size = a;
-	}
+	/* Sizes (leaf levels contiguous from 0), arenas: the shared model's. */
+	fm->pm = pm_fmt_get(f);
+	fm->pa_lim = fm->pm->info.pa_bits >= 64 ? UINT64_MAX : UINT64_C(1) << fm->pm->info.pa_bits;
 }
 
 static void run_open(struct run *r, struct fmodel *fm, bool keep_empty)
@@ -465,7 +284,7 @@ static void run_open(struct run *r, struct fmodel *fm, bool keep_empty)
 	struct physim_counting_hal_config cc = {.paging = physim_ram_paging_handler(r->ram)};
 	assert_int_equal(physim_counting_hal_create(&cc, &r->ch), 0);
 	struct physim_pt_config c = {
-	    .format = fm->f,
+	    .format = fm->pm->f,
 	    .paging = physim_counting_hal_paging(r->ch),
 	    .keep_empty_tables = keep_empty,
 	};
@@ -493,9 +312,9 @@ struct range {
 static uint64_t pick_va(struct run *r, unsigned k, uint64_t sz)
 {
 	struct fmodel *fm = r->fm;
-	uint64_t base = fm->arena[k].base, size = fm->arena[k].size;
+	uint64_t base = fm->pm->arena[k].base, size = fm->pm->arena[k].size;
 	if (r->m.n && (rnd() & 1)) {
-		const struct mpage *p = &r->m.p[below(r->m.n)];
+		const struct pm_page *p = &r->m.p[below(r->m.n)];
 		if (p->va - base < size) {
 			uint64_t off = p->va - base + below(4 * sz) - 2 * sz;
 			if (off < size)
@@ -508,20 +327,20 @@ static uint64_t pick_va(struct run *r, unsigned k, uint64_t sz)
 /* Clip [va, va + size) to the arena. */
 static uint64_t clip(const struct fmodel *fm, unsigned k, uint64_t va, uint64_t size)
 {
-	uint64_t end_off = va - fm->arena[k].base;
-	return size > fm->arena[k].size - end_off ? fm->arena[k].size - end_off : size;
+	uint64_t end_off = va - fm->pm->arena[k].base;
+	return size > fm->pm->arena[k].size - end_off ? fm->pm->arena[k].size - end_off : size;
 }
 
 static unsigned pick_level(const struct fmodel *fm)
 {
-	return rnd() % 3 == 0 ? (unsigned)below(fm->nsizes) : 0;
+	return rnd() % 3 == 0 ? (unsigned)below(fm->pm->nsizes) : 0;
 }
 
 /* A pa base leaving room for 8 of the largest pages below pa_lim. */
 static uint64_t pick_pa_base(const struct fmodel *fm)
 {
-	uint64_t slots = fm->pa_lim / fm->biggest;
-	return below(slots > 16 ? slots - 16 : 1) * fm->biggest;
+	uint64_t slots = fm->pa_lim / fm->pm->biggest;
+	return below(slots > 16 ? slots - 16 : 1) * fm->pm->biggest;
 }
 
 /* A random range of up to a few pages of a random size class. */
@@ -529,14 +348,14 @@ static struct range pick_range(struct run *r)
 {
 	struct fmodel *fm = r->fm;
 	struct range g;
-	g.arena = (unsigned)below(fm->narenas);
-	uint64_t sz = fm->sizes[pick_level(fm)];
-	g.va = pick_va(r, g.arena, sz) + below(3) * fm->gran;
-	g.size = (1 + below(3)) * sz + below(3) * fm->gran;
-	if (sz == fm->gran)
-		g.size = (1 + below(40)) * fm->gran;
-	if (g.va - fm->arena[g.arena].base >= fm->arena[g.arena].size)
-		g.va = fm->arena[g.arena].base;
+	g.arena = (unsigned)below(fm->pm->narenas);
+	uint64_t sz = fm->pm->sizes[pick_level(fm)];
+	g.va = pick_va(r, g.arena, sz) + below(3) * fm->pm->gran;
+	g.size = (1 + below(3)) * sz + below(3) * fm->pm->gran;
+	if (sz == fm->pm->gran)
+		g.size = (1 + below(40)) * fm->pm->gran;
+	if (g.va - fm->pm->arena[g.arena].base >= fm->pm->arena[g.arena].size)
+		g.va = fm->pm->arena[g.arena].base;
 	g.size = clip(fm, g.arena, g.va, g.size);
 	return g;
 }
@@ -562,7 +381,7 @@ static int expect_map(struct run *r, uint64_t va, uint64_t size, uint32_t flags,
 {
 	if (!combo_ok(r->fm, flags))
 		return -ENOTSUP;
-	if (!replace && m_overlaps(&r->m, va, va + (size - 1)))
+	if (!replace && pm_model_overlaps(&r->m, va, va + (size - 1)))
 		return -EEXIST;
 	return 0;
 }
@@ -573,13 +392,13 @@ static int op_map_region(struct run *r, struct range *g, bool bad)
 	bool huge = rnd() & 1, replace = rnd() % 3 == 0;
 	uint32_t flags = pick_flags(fm, bad);
 	uint64_t pa;
-	if (g->size > 64 * fm->gran || (huge && rnd() % 4))
+	if (g->size > 64 * fm->pm->gran || (huge && rnd() % 4))
 		/* Congruent with va modulo the largest page: huge pages fit. */
-		pa = pick_pa_base(fm) + (g->va & (fm->biggest - 1));
+		pa = pick_pa_base(fm) + (g->va & (fm->pm->biggest - 1));
 	else
-		pa = pick_pa_base(fm) + below(fm->biggest / fm->gran) * fm->gran;
-	if (!huge && g->size > 64 * fm->gran)
-		g->size = 64 * fm->gran;
+		pa = pick_pa_base(fm) + below(fm->pm->biggest / fm->pm->gran) * fm->pm->gran;
+	if (!huge && g->size > 64 * fm->pm->gran)
+		g->size = 64 * fm->pm->gran;
 	unsigned opts = (huge ? PHYSIM_ALLOW_HUGE : 0) | (replace ? PHYSIM_REPLACE : 0);
 	snprintf(cur_desc, sizeof(cur_desc),
 		 "map_region va %#" PRIx64 " pa %#" PRIx64 " size %#" PRIx64 " flags %#x opts %u",
@@ -588,20 +407,9 @@ static int op_map_region(struct run *r, struct range *g, bool bad)
 	int rc = physim_pt_map_region(r->pt, g->va, pa, g->size, flags, opts);
 	if (rc == 0 && want == 0) {
 		uint64_t last = g->va + (g->size - 1);
-		struct model add = {0};
 		if (replace)
-			m_remove(fm, &r->m, g->va, last);
-		for (uint64_t cur = g->va, p = pa;;) {
-			uint64_t sz = huge ? greedy(fm, cur, p, last - cur + 1) : fm->gran;
-			struct mpage pg = new_page(fm, cur, p, sz, flags);
-			m_splice(&add, add.n, 0, &pg, 1);
-			if (last - cur < sz)
-				break;
-			cur += sz;
-			p += sz;
-		}
-		m_splice(&r->m, m_lower(&r->m, g->va), 0, add.p, add.n);
-		free(add.p);
+			pm_model_remove(fm->pm, &r->m, g->va, last);
+		pm_model_add_run(fm->pm, &r->m, g->va, pa, g->size, flags, huge);
 	}
 	return settle(rc, want);
 }
@@ -609,10 +417,10 @@ static int op_map_region(struct run *r, struct range *g, bool bad)
 static int op_map_one(struct run *r, bool bad)
 {
 	struct fmodel *fm = r->fm;
-	unsigned k = (unsigned)below(fm->narenas);
-	uint64_t sz = fm->sizes[pick_level(fm)];
+	unsigned k = (unsigned)below(fm->pm->narenas);
+	uint64_t sz = fm->pm->sizes[pick_level(fm)];
 	uint64_t va = pick_va(r, k, sz);
-	uint64_t pa = pick_pa_base(fm) + below(fm->biggest / sz) * sz;
+	uint64_t pa = pick_pa_base(fm) + below(fm->pm->biggest / sz) * sz;
 	uint32_t flags = pick_flags(fm, bad);
 	bool replace = rnd() % 3 == 0;
 	snprintf(cur_desc, sizeof(cur_desc),
@@ -623,9 +431,9 @@ static int op_map_one(struct run *r, bool bad)
 	int rc = physim_pt_map_ex(r->pt, &mx, replace ? PHYSIM_REPLACE : 0);
 	if (rc == 0 && want == 0) {
 		if (replace)
-			m_remove(fm, &r->m, va, va + (sz - 1));
-		struct mpage pg = new_page(fm, va, pa, sz, flags);
-		m_add(&r->m, &pg);
+			pm_model_remove(fm->pm, &r->m, va, va + (sz - 1));
+		struct pm_page pg = pm_page_new(fm->pm, va, pa, sz, flags);
+		pm_model_add(&r->m, &pg);
 	}
 	check_some(r, va, va + (sz - 1));
 	return settle(rc, want);
@@ -646,12 +454,12 @@ static int cb_pa(void *ctx, uint64_t va, uint64_t *pa)
 static int op_map_cb(struct run *r, struct range *g, bool bad)
 {
 	struct fmodel *fm = r->fm;
-	struct cb_pages c = {.va = g->va, .gran = fm->gran};
-	if (g->size > 64 * fm->gran)
-		g->size = 64 * fm->gran;
-	uint64_t n = g->size / fm->gran;
+	struct cb_pages c = {.va = g->va, .gran = fm->pm->gran};
+	if (g->size > 64 * fm->pm->gran)
+		g->size = 64 * fm->pm->gran;
+	uint64_t n = g->size / fm->pm->gran;
 	for (uint64_t i = 0; i < n; i++)
-		c.pa[i] = below(fm->pa_lim / fm->gran) * fm->gran;
+		c.pa[i] = below(fm->pa_lim / fm->pm->gran) * fm->pm->gran;
 	uint32_t flags = pick_flags(fm, bad);
 	bool replace = rnd() % 3 == 0;
 	snprintf(cur_desc, sizeof(cur_desc),
@@ -662,11 +470,11 @@ static int op_map_cb(struct run *r, struct range *g, bool bad)
 					 cb_pa, &c);
 	if (rc == 0 && want == 0) {
 		if (replace)
-			m_remove(fm, &r->m, g->va, g->va + (g->size - 1));
+			pm_model_remove(fm->pm, &r->m, g->va, g->va + (g->size - 1));
 		for (uint64_t i = 0; i < n; i++) {
-			struct mpage pg =
-			    new_page(fm, g->va + i * fm->gran, c.pa[i], fm->gran, flags);
-			m_add(&r->m, &pg);
+			struct pm_page pg = pm_page_new(fm->pm, g->va + i * fm->pm->gran, c.pa[i],
+							fm->pm->gran, flags);
+			pm_model_add(&r->m, &pg);
 		}
 	}
 	return settle(rc, want);
@@ -678,15 +486,15 @@ static int op_unmap_region(struct run *r, struct range *g)
 		 g->size);
 	int rc = physim_pt_unmap_region(r->pt, g->va, g->size);
 	if (rc == 0)
-		m_remove(r->fm, &r->m, g->va, g->va + (g->size - 1));
+		pm_model_remove(r->fm->pm, &r->m, g->va, g->va + (g->size - 1));
 	return settle(rc, 0);
 }
 
-static void protect_page(const struct fmodel *fm, struct mpage *p, uint32_t flags)
+static void protect_page(const struct fmodel *fm, struct pm_page *p, uint32_t flags)
 {
-	p->flags = exp_flags(fm, flags);
-	p->acc = p->acc || fm->f->set_accessed_on_map;
-	p->dirty = p->dirty || (fm->f->set_dirty_on_map && (flags & PHYSIM_W));
+	p->flags = pm_flags_seen(fm->pm, flags);
+	p->acc = p->acc || fm->pm->set_accessed_on_map;
+	p->dirty = p->dirty || (fm->pm->set_dirty_on_map && (flags & PHYSIM_W));
 }
 
 static int op_protect_region(struct run *r, struct range *g, bool bad)
@@ -700,7 +508,7 @@ static int op_protect_region(struct run *r, struct range *g, bool bad)
 	int rc = physim_pt_protect_region(r->pt, g->va, g->size, flags);
 	if (rc == 0 && want == 0) {
 		size_t a, b;
-		m_isolate(fm, &r->m, g->va, g->va + (g->size - 1), &a, &b);
+		pm_model_isolate(fm->pm, &r->m, g->va, g->va + (g->size - 1), &a, &b);
 		for (size_t i = a; i < b; i++)
 			protect_page(fm, &r->m.p[i], flags);
 	}
@@ -712,18 +520,18 @@ static uint64_t pick_addr(struct run *r)
 {
 	struct fmodel *fm = r->fm;
 	if (r->m.n && rnd() % 4) {
-		const struct mpage *p = &r->m.p[below(r->m.n)];
+		const struct pm_page *p = &r->m.p[below(r->m.n)];
 		return rnd() & 1 ? p->va : p->va + below(p->size);
 	}
-	unsigned k = (unsigned)below(fm->narenas);
-	return fm->arena[k].base + below(fm->arena[k].size);
+	unsigned k = (unsigned)below(fm->pm->narenas);
+	return fm->pm->arena[k].base + below(fm->pm->arena[k].size);
 }
 
 static int op_single(struct run *r, int which, bool bad)
 {
 	struct fmodel *fm = r->fm;
 	uint64_t va = pick_addr(r);
-	ptrdiff_t i = m_find(&r->m, va);
+	ptrdiff_t i = pm_model_find(&r->m, va);
 	uint32_t flags = pick_flags(fm, bad);
 	int want = i < 0 ? -ENOENT : 0, rc;
 	struct physim_pt_mapping old;
@@ -736,7 +544,7 @@ static int op_single(struct run *r, int which, bool bad)
 		if (rc == 0 && want == 0) {
 			CHECK(old.va == r->m.p[i].va && old.pa == r->m.p[i].pa);
 			CHECK(old.size == r->m.p[i].size && old.flags == r->m.p[i].flags);
-			m_splice(&r->m, (size_t)i, 1, NULL, 0);
+			pm_model_splice(&r->m, (size_t)i, 1, NULL, 0);
 		}
 		break;
 	case 1:
@@ -749,10 +557,10 @@ static int op_single(struct run *r, int which, bool bad)
 		break;
 	default: {
 		/* remap: the page's start (or, sometimes, not: -EINVAL). */
-		uint64_t sz = i >= 0 ? r->m.p[i].size : fm->gran;
+		uint64_t sz = i >= 0 ? r->m.p[i].size : fm->pm->gran;
 		if (i >= 0 && rnd() % 8)
 			va = r->m.p[i].va;
-		uint64_t pa = pick_pa_base(fm) + below(fm->biggest / sz) * sz;
+		uint64_t pa = pick_pa_base(fm) + below(fm->pm->biggest / sz) * sz;
 		snprintf(cur_desc, sizeof(cur_desc), "remap %#" PRIx64 " pa %#" PRIx64 " flags %#x",
 			 va, pa, flags);
 		if (want == 0 && va != r->m.p[i].va)
@@ -761,7 +569,7 @@ static int op_single(struct run *r, int which, bool bad)
 			want = -ENOTSUP;
 		rc = physim_pt_remap(r->pt, va, pa, flags);
 		if (rc == 0 && want == 0)
-			r->m.p[i] = new_page(fm, va, pa, sz, flags);
+			r->m.p[i] = pm_page_new(fm->pm, va, pa, sz, flags);
 		break;
 	}
 	}
@@ -774,10 +582,10 @@ static int op_single(struct run *r, int which, bool bad)
  * engine must keep these bits through splits and protect. */
 static void hw_touch(struct run *r)
 {
-	const struct physim_pt_format *f = r->fm->f;
+	const struct physim_pt_format *f = r->fm->pm->f;
 	if (r->m.n == 0)
 		return;
-	struct mpage *p = &r->m.p[below(r->m.n)];
+	struct pm_page *p = &r->m.p[below(r->m.n)];
 	snprintf(cur_desc, sizeof(cur_desc), "hardware touches %#" PRIx64, p->va);
 	struct physim_direct_map dm = physim_ram_direct_map(r->ram);
 	uint64_t t = physim_pt_root(r->pt);
@@ -854,8 +662,8 @@ static void shrink(struct run *r)
 {
 	struct fmodel *fm = r->fm;
 	while (r->m.n > MODEL_MAX) {
-		uint64_t va = r->m.p[below(r->m.n)].va & ~(fm->biggest - 1);
-		struct range g = {.va = va, .size = fm->biggest};
+		uint64_t va = r->m.p[below(r->m.n)].va & ~(fm->pm->biggest - 1);
+		struct range g = {.va = va, .size = fm->pm->biggest};
 		CHECK(op_unmap_region(r, &g) == 0);
 		check_some(r, g.va, g.va + (g.size - 1));
 	}
@@ -880,8 +688,9 @@ static void run_format(const struct physim_pt_format *f, uint64_t seed, bool kee
 	check_all(&r);
 	/* Unmap everything: without keep_empty_tables only the root is left. */
 	snprintf(cur_desc, sizeof(cur_desc), "final unmap");
-	for (unsigned k = 0; k < fm.narenas; k++)
-		CHECK(physim_pt_unmap_region(r.pt, fm.arena[k].base, fm.arena[k].size) == 0);
+	for (unsigned k = 0; k < fm.pm->narenas; k++)
+		CHECK(physim_pt_unmap_region(r.pt, fm.pm->arena[k].base, fm.pm->arena[k].size) ==
+		      0);
 	r.m.n = 0;
 	check_all(&r);
 	if (!keep_empty)
@@ -920,6 +729,7 @@ int main(void)
 {
 	const char *s = getenv("PHYSIM_SEED");
 	base_seed = s ? strtoull(s, NULL, 0) : 20240601;
+	tc_fail_hook = model_failed;
 	print_message("test_pt_model: seed %" PRIu64 " (PHYSIM_SEED), %zu formats + %zu toys\n",
 		      base_seed, physim_format_count(), (size_t)TOY_FORMAT_COUNT);
 	const struct CMUnitTest tests[] = {

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/rng.h"
+
 #include <physim/ram.h>
 
 #include <inttypes.h>
@@ -99,11 +101,7 @@ static void check(const struct run *r, bool ok, const char *msg)
 
 static uint64_t rnd(struct run *r)
 {
-	/* splitmix64 */
-	uint64_t z = (r->rng += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
+	return tc_rand(&r->rng);
 }
 
 static uint64_t rnd_below(struct run *r, uint64_t n)

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/rng.h"
+
 #include <physim/ram.h>
 
 #include <pthread.h>
@@ -70,10 +72,7 @@ struct worker {
 
 static uint64_t rnd(struct worker *w)
 {
-	w->rng ^= w->rng << 13;
-	w->rng ^= w->rng >> 7;
-	w->rng ^= w->rng << 17;
-	return w->rng;
+	return tc_rand(&w->rng);
 }
 
 /* Frames [first, first + count) were just handed to w: nobody may own any. */
@@ -493,18 +492,16 @@ static void *fighter_main(void *p)
 	struct fighter *t = p;
 	pthread_barrier_wait(&t->f->start);
 	for (unsigned i = 0; i < t->f->iterations; i++) {
-		t->rng ^= t->rng << 13;
-		t->rng ^= t->rng >> 7;
-		t->rng ^= t->rng << 17;
+		uint64_t r = tc_rand(&t->rng);
 		physim_hpa_t a, b;
-		if (!fight_take(t, &a, t->rng & 2))
+		if (!fight_take(t, &a, r & 2))
 			continue;
-		if (!fight_take(t, &b, t->rng & 4)) {
+		if (!fight_take(t, &b, r & 4)) {
 			fight_give(t, a);
 			continue;
 		}
-		fight_give(t, t->rng & 1 ? a : b);
-		fight_give(t, t->rng & 1 ? b : a);
+		fight_give(t, r & 1 ? a : b);
+		fight_give(t, r & 1 ? b : a);
 	}
 	return NULL;
 }

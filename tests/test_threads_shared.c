@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/rng.h"
+
 #include <physim/aspace.h>
 #include <physim/ram.h>
 #include <physim/walk.h>
@@ -580,14 +582,6 @@ struct slot {
 	uint32_t flags;
 };
 
-static uint64_t xorshift(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static uint64_t slot_va(unsigned id, unsigned s)
 {
 	/* Different VAs per thread too: nothing may depend on them being equal. */
@@ -644,10 +638,10 @@ static void own_check(struct own_arg *a, struct physim_pt *pt, struct physim_mmu
 
 static void own_step(struct own_arg *a, struct physim_pt *pt, struct slot *slots, uint64_t *seed)
 {
-	unsigned s = (unsigned)(xorshift(seed) % SLOTS);
+	unsigned s = (unsigned)(tc_rand(seed) % SLOTS);
 	struct slot *sl = &slots[s];
 	uint64_t va = slot_va(a->id, s);
-	unsigned op = (unsigned)(xorshift(seed) % 4);
+	unsigned op = (unsigned)(tc_rand(seed) % 4);
 	uint32_t flags = op == 3 ? PHYSIM_R : PHYSIM_R | PHYSIM_W;
 	int rc;
 
@@ -710,7 +704,7 @@ static void *own_thread(void *p)
 		uint64_t tf = physim_pt_table_frames(pt);
 		a->peak_table_frames = tf > a->peak_table_frames ? tf : a->peak_table_frames;
 		/* Every slot now and then, else a few. */
-		unsigned from = step % 100 == 99 ? 0 : (unsigned)(xorshift(&seed) % SLOTS);
+		unsigned from = step % 100 == 99 ? 0 : (unsigned)(tc_rand(&seed) % SLOTS);
 		unsigned to = step % 100 == 99 ? SLOTS : from + 1;
 		for (unsigned s = from; s < to; s++)
 			own_check(a, pt, mmu, tlb, &slots[s], s);

@@ -12,7 +12,8 @@
  * Input: byte 0 format, byte 1 options (walker control bits, a bad config
  * to try first), then operations: one byte (low 4 bits the operation, bit 4
  * "bad argument", bit 7 fail an allocation) and its operands. */
-#include "model.h"
+#include "common/ptmodel.h"
+#include "fuzz.h"
 
 #include <physim/aspace.h>
 #include <physim/ram.h>
@@ -295,7 +296,7 @@ struct marea {
 
 struct run {
 	struct fz in;
-	const struct fz_fmt *fm;
+	const struct pm_fmt *fm;
 	bool hw_dirty; /* leaves' dirty bits are harvested (not preset) */
 	struct physim_counting_hal *ch;
 	struct physim_aspace *as;
@@ -303,7 +304,7 @@ struct run {
 	struct physim_mmu *mmu;
 	struct marea area[AREA_CAP];
 	size_t nareas;
-	struct fz_model leaves; /* the stage-2 table's leaves */
+	struct pm_model leaves; /* the stage-2 table's leaves */
 	uint64_t populated, ident_pages;
 	uint64_t faults_handled, faults_refused;
 	bool logging;
@@ -408,8 +409,8 @@ static void learn_page(struct run *r, struct marea *a, uint64_t gpa)
 	owner[i] |= OWN_KNOWN;
 	a->page[(gpa - a->start) / PG] = hpa;
 	r->populated++;
-	struct fz_page pg = fz_page_new(r->fm, gpa, hpa, PG, a->flags);
-	fz_model_splice(&r->leaves, fz_model_lower(&r->leaves, gpa), 0, &pg, 1);
+	struct pm_page pg = pm_page_new(r->fm, gpa, hpa, PG, a->flags);
+	pm_model_splice(&r->leaves, pm_model_lower(&r->leaves, gpa), 0, &pg, 1);
 }
 
 static void forget_frame(uint64_t hpa)
@@ -485,7 +486,7 @@ static void check_all(struct run *r)
 	FZ_CHECK(physim_pt_walk(pt_of(r), 0, SPACE_SIZE, &ops, &c) == 0);
 	FZ_CHECK(c.n == r->leaves.n);
 	for (size_t i = 0; i < c.n; i++) {
-		const struct fz_page *p = &r->leaves.p[i];
+		const struct pm_page *p = &r->leaves.p[i];
 		const struct physim_pt_mapping *q = &c.v[i];
 		FZ_CHECK(q->va == p->va && q->pa == p->pa && q->size == p->size);
 		FZ_CHECK(q->flags == p->flags && q->accessed == p->acc && q->dirty == p->dirty);
@@ -561,7 +562,7 @@ static void want_map(const struct run *r, struct want *w, uint64_t gpa, uint64_t
 		want_add(w, -EINVAL);
 	else if (overlaps_area(r, gpa, size))
 		want_add(w, -EEXIST);
-	if (!fz_flags_ok(r->fm, flags))
+	if (!pm_flags_ok(r->fm, flags))
 		want_add(w, -ENOTSUP);
 }
 
@@ -720,7 +721,7 @@ static void op_map_linear(struct run *r, bool bad)
 	struct marea a = {
 	    .start = g.gpa, .size = g.size, .flags = flags, .kind = PHYSIM_AREA_LINEAR, .hpa = hpa};
 	insert_area(r, &a);
-	fz_model_add_run(r->fm, &r->leaves, g.gpa, hpa, g.size, flags, true);
+	pm_model_add_run(r->fm, &r->leaves, g.gpa, hpa, g.size, flags, true);
 }
 
 static void op_map_alloc(struct run *r, bool bad)
@@ -787,7 +788,7 @@ static void op_map_identity(struct run *r, bool bad)
 			  .identity = true};
 	insert_area(r, &a);
 	r->ident_pages += g.size / PG;
-	fz_model_add_run(r->fm, &r->leaves, g.gpa, g.gpa, g.size, flags, true);
+	pm_model_add_run(r->fm, &r->leaves, g.gpa, g.gpa, g.size, flags, true);
 }
 
 /* ---- unmapping ---- */
@@ -847,11 +848,11 @@ static void model_cut_areas(struct run *r, uint64_t gpa, uint64_t last)
 static void model_unmap_leaves(struct run *r, uint64_t gpa, uint64_t last)
 {
 	size_t a, b;
-	fz_model_isolate(r->fm, &r->leaves, gpa, last, &a, &b);
+	pm_model_isolate(r->fm, &r->leaves, gpa, last, &a, &b);
 	for (size_t i = a; i < b; i++)
 		if (r->leaves.p[i].dirty && r->hw_dirty)
 			dirty_mark(r, r->leaves.p[i].va, r->leaves.p[i].size);
-	fz_model_splice(&r->leaves, a, b - a, NULL, 0);
+	pm_model_splice(&r->leaves, a, b - a, NULL, 0);
 }
 
 static void op_unmap(struct run *r, bool bad)
@@ -1253,10 +1254,10 @@ static void op_fault(struct run *r)
 /* The walker's A/D updates, as the table now holds them. */
 static void mirror_ad(struct run *r, uint64_t gpa)
 {
-	ptrdiff_t i = fz_model_find(&r->leaves, gpa);
+	ptrdiff_t i = pm_model_find(&r->leaves, gpa);
 	struct physim_pt_mapping q;
 	FZ_CHECK(i >= 0 && physim_pt_query(pt_of(r), gpa, &q) == 0);
-	struct fz_page *p = &r->leaves.p[i];
+	struct pm_page *p = &r->leaves.p[i];
 	/* Hardware only sets them. */
 	FZ_CHECK((q.accessed || !p->acc) && (q.dirty || !p->dirty));
 	p->acc = q.accessed;
@@ -1281,7 +1282,7 @@ static void op_walk(struct run *r)
 		trace("walk %#llx w%d x%d probe %d tlb %d: %d %s\n", (unsigned long long)gpa,
 		      acc.write, acc.exec, probe, via_tlb, rc, physim_fault_str(&x.fault));
 		FZ_CHECK(rc == 0 || rc == -EFAULT);
-		ptrdiff_t i = gpa < SPACE_SIZE ? fz_model_find(&r->leaves, gpa) : -1;
+		ptrdiff_t i = gpa < SPACE_SIZE ? pm_model_find(&r->leaves, gpa) : -1;
 		if (i < 0) {
 			/* Beyond the format's input range the walker may call it
 			 * an input fault; inside, it is a hole. */
@@ -1293,7 +1294,7 @@ static void op_walk(struct run *r)
 				continue;
 			return;
 		}
-		const struct fz_page *p = &r->leaves.p[i];
+		const struct pm_page *p = &r->leaves.p[i];
 		if (rc == 0) {
 			FZ_CHECK(x.pa == p->pa + (gpa - p->va) && x.page_size == p->size);
 			FZ_CHECK((x.perms & need) == need);
@@ -1321,7 +1322,7 @@ static void model_harvest(struct run *r, uint64_t gpa, uint64_t last, bool mark)
 	if (!r->hw_dirty)
 		return;
 	for (size_t i = 0; i < r->leaves.n; i++) {
-		struct fz_page *p = &r->leaves.p[i];
+		struct pm_page *p = &r->leaves.p[i];
 		if (!p->dirty || p->va > last || p->va + (p->size - 1) < gpa)
 			continue;
 		if (mark)
@@ -1560,7 +1561,7 @@ static void run_open(struct run *r, const struct physim_pt_format *f, uint8_t op
 	rec_ph.direct = rec.ph->direct;
 	rec_vm.time_ctx = NULL;
 
-	r->fm = fz_fmt_get(f);
+	r->fm = pm_fmt_get(f);
 	r->hw_dirty = !r->fm->info.presets_dirty;
 	struct physim_tlb_config tc = {.entries = 64, .check_stale = true, .on_stale = on_stale};
 	FZ_CHECK(physim_tlb_create(&tc, &r->tlb) == 0);

@@ -9,7 +9,8 @@
  * Input: byte 0 format, byte 1 options, then operations: one byte (low 4
  * bits the operation, bit 4 "bad argument", bit 5 replace, bit 6 huge pages,
  * bit 7 fail an allocation) followed by its operands. */
-#include "model.h"
+#include "common/ptmodel.h"
+#include "fuzz.h"
 #include "pt-toy-format.h"
 
 #include <physim/ram.h>
@@ -22,11 +23,11 @@
 
 struct run {
 	struct fz in;
-	const struct fz_fmt *fm;
+	const struct pm_fmt *fm;
 	struct physim_ram *ram;
 	struct physim_counting_hal *ch;
 	struct physim_pt *pt;
-	struct fz_model m;
+	struct pm_model m;
 	bool inject;
 	bool failed; /* the current operation returned an error */
 };
@@ -52,16 +53,16 @@ static int64_t frames_live(const struct run *r)
 static void check_addr(struct run *r, uint64_t va)
 {
 	struct physim_pt_mapping q;
-	ptrdiff_t i = fz_model_find(&r->m, va);
+	ptrdiff_t i = pm_model_find(&r->m, va);
 	int rc = physim_pt_query(r->pt, va, &q);
 	if (i < 0) {
 		FZ_CHECK(rc == -ENOENT);
 		return;
 	}
-	const struct fz_page *p = &r->m.p[i];
+	const struct pm_page *p = &r->m.p[i];
 	FZ_CHECK(rc == 0);
 	FZ_CHECK(q.va == p->va && q.pa == p->pa && q.size == p->size);
-	FZ_CHECK(q.level == fz_level_of(r->fm, p->size));
+	FZ_CHECK(q.level == pm_level_of(r->fm, p->size));
 	FZ_CHECK(q.flags == p->flags);
 	FZ_CHECK(q.accessed == p->acc && q.dirty == p->dirty);
 }
@@ -85,7 +86,7 @@ static int collect_leaf(void *ctx, const struct physim_pt_mapping *m)
 /* Every leaf of every arena against the model, and the frame count. */
 static void check_all(struct run *r)
 {
-	const struct fz_fmt *fm = r->fm;
+	const struct pm_fmt *fm = r->fm;
 	struct collected c = {0};
 	struct physim_pt_walk_ops ops = {.leaf = collect_leaf};
 	for (unsigned k = 0; k < fm->narenas; k++)
@@ -93,7 +94,7 @@ static void check_all(struct run *r)
 			 0);
 	FZ_CHECK(c.n == r->m.n);
 	for (size_t i = 0; i < c.n; i++) {
-		const struct fz_page *p = &r->m.p[i];
+		const struct pm_page *p = &r->m.p[i];
 		const struct physim_pt_mapping *q = &c.v[i];
 		FZ_CHECK(q->va == p->va && q->pa == p->pa && q->size == p->size);
 		FZ_CHECK(q->flags == p->flags && q->accessed == p->acc && q->dirty == p->dirty);
@@ -107,10 +108,10 @@ static void check_some(struct run *r, uint64_t va, uint64_t last)
 {
 	const uint64_t probe[] = {va, va - 1, last, last + 1, va + (last - va) / 2};
 	for (size_t i = 0; i < sizeof(probe) / sizeof(probe[0]); i++)
-		if (fz_in_arena(r->fm, probe[i]))
+		if (pm_in_arena(r->fm, probe[i]))
 			check_addr(r, probe[i]);
 	for (int i = 0; i < 2 && r->m.n; i++) {
-		const struct fz_page *p = &r->m.p[fz_below(&r->in, r->m.n)];
+		const struct pm_page *p = &r->m.p[fz_below(&r->in, r->m.n)];
 		check_addr(r, p->va);
 		check_addr(r, p->va + (p->size - 1));
 	}
@@ -140,7 +141,7 @@ static uint64_t pick_size_class(struct run *r)
 /* A va aligned to sz in an arena picked by the input. */
 static uint64_t pick_va(struct run *r, uint64_t sz)
 {
-	const struct fz_fmt *fm = r->fm;
+	const struct pm_fmt *fm = r->fm;
 	unsigned k = (unsigned)fz_below(&r->in, fm->narenas);
 	return fm->arena[k].base + fz_below(&r->in, fm->arena[k].size / sz) * sz;
 }
@@ -148,17 +149,17 @@ static uint64_t pick_va(struct run *r, uint64_t sz)
 /* A pa aligned to sz, below 32 of the largest pages. */
 static uint64_t pick_pa(struct run *r, uint64_t sz)
 {
-	const struct fz_fmt *fm = r->fm;
+	const struct pm_fmt *fm = r->fm;
 	return fz_below(&r->in, 16) * fm->biggest + fz_below(&r->in, fm->biggest / sz) * sz;
 }
 
 /* An address: mostly in or at an existing page, else anywhere in an arena. */
 static uint64_t pick_addr(struct run *r)
 {
-	const struct fz_fmt *fm = r->fm;
+	const struct pm_fmt *fm = r->fm;
 	uint8_t how = fz_u8(&r->in) % 4;
 	if (r->m.n && how < 3) {
-		const struct fz_page *p = &r->m.p[fz_below(&r->in, r->m.n)];
+		const struct pm_page *p = &r->m.p[fz_below(&r->in, r->m.n)];
 		return how == 0 ? p->va : p->va + fz_below(&r->in, p->size / fm->gran) * fm->gran;
 	}
 	unsigned k = (unsigned)fz_below(&r->in, fm->narenas);
@@ -172,7 +173,7 @@ struct range {
 /* A range of a few pages of one size class, within one arena. */
 static struct range pick_range(struct run *r, uint64_t max_flat)
 {
-	const struct fz_fmt *fm = r->fm;
+	const struct pm_fmt *fm = r->fm;
 	unsigned k = (unsigned)fz_below(&r->in, fm->narenas);
 	uint64_t unit = pick_size_class(r);
 	struct range g;
@@ -214,9 +215,9 @@ static bool settle(struct run *r, int rc, int want, int alt)
 
 static int expect_map(struct run *r, uint64_t va, uint64_t last, uint32_t flags, bool replace)
 {
-	if (!fz_flags_ok(r->fm, flags))
+	if (!pm_flags_ok(r->fm, flags))
 		return -ENOTSUP;
-	if (!replace && fz_model_overlaps(&r->m, va, last))
+	if (!replace && pm_model_overlaps(&r->m, va, last))
 		return -EEXIST;
 	return 0;
 }
@@ -232,7 +233,7 @@ enum {
 
 static void op_map_one(struct run *r, unsigned ob, struct range *g)
 {
-	const struct fz_fmt *fm = r->fm;
+	const struct pm_fmt *fm = r->fm;
 	uint64_t sz = pick_size_class(r);
 	uint64_t va = pick_va(r, sz), pa = pick_pa(r, sz);
 	uint32_t flags = pick_flags(r);
@@ -252,7 +253,7 @@ static void op_map_one(struct run *r, unsigned ob, struct range *g)
 			sz = fm->gran * 3;
 			break;
 		}
-		alt = fz_flags_ok(fm, flags) ? -EINVAL : -ENOTSUP;
+		alt = pm_flags_ok(fm, flags) ? -EINVAL : -ENOTSUP;
 		want = -EINVAL;
 	}
 	g->va = va;
@@ -266,15 +267,15 @@ static void op_map_one(struct run *r, unsigned ob, struct range *g)
 	}
 	if (settle(r, rc, want, alt)) {
 		if (replace)
-			fz_model_remove(fm, &r->m, va, va + (sz - 1));
-		struct fz_page pg = fz_page_new(fm, va, pa, sz, flags);
-		fz_model_splice(&r->m, fz_model_lower(&r->m, va), 0, &pg, 1);
+			pm_model_remove(fm, &r->m, va, va + (sz - 1));
+		struct pm_page pg = pm_page_new(fm, va, pa, sz, flags);
+		pm_model_splice(&r->m, pm_model_lower(&r->m, va), 0, &pg, 1);
 	}
 }
 
 static void op_map_region(struct run *r, unsigned ob, struct range *g)
 {
-	const struct fz_fmt *fm = r->fm;
+	const struct pm_fmt *fm = r->fm;
 	bool huge = ob & OPB_HUGE, replace = ob & OPB_REPLACE;
 	*g = pick_range(r, MAX_FLAT_PAGES);
 	if (!huge && g->size > MAX_FLAT_PAGES * fm->gran)
@@ -297,15 +298,15 @@ static void op_map_region(struct run *r, unsigned ob, struct range *g)
 			pa += fm->gran / 2;
 		else
 			size -= fm->gran / 2;
-		alt = fz_flags_ok(fm, flags) ? -EINVAL : -ENOTSUP;
+		alt = pm_flags_ok(fm, flags) ? -EINVAL : -ENOTSUP;
 		want = -EINVAL;
 	}
 	unsigned opts = (huge ? PHYSIM_ALLOW_HUGE : 0) | (replace ? PHYSIM_REPLACE : 0);
 	int rc = physim_pt_map_region(r->pt, g->va, pa, size, flags, opts);
 	if (settle(r, rc, want, alt)) {
 		if (replace)
-			fz_model_remove(fm, &r->m, g->va, g->va + (g->size - 1));
-		fz_model_add_run(r->fm, &r->m, g->va, pa, g->size, flags, huge);
+			pm_model_remove(fm, &r->m, g->va, g->va + (g->size - 1));
+		pm_model_add_run(r->fm, &r->m, g->va, pa, g->size, flags, huge);
 	}
 }
 
@@ -334,7 +335,7 @@ static int cb_pa(void *ctx, uint64_t va, uint64_t *pa)
 
 static void op_map_cb(struct run *r, unsigned ob, struct range *g)
 {
-	const struct fz_fmt *fm = r->fm;
+	const struct pm_fmt *fm = r->fm;
 	*g = pick_range(r, MAX_CB_PAGES);
 	if (g->size > MAX_CB_PAGES * fm->gran)
 		g->size = MAX_CB_PAGES * fm->gran;
@@ -357,11 +358,11 @@ static void op_map_cb(struct run *r, unsigned ob, struct range *g)
 					 cb_pa, &c);
 	if (settle(r, rc, want, want)) {
 		if (replace)
-			fz_model_remove(fm, &r->m, g->va, g->va + (g->size - 1));
+			pm_model_remove(fm, &r->m, g->va, g->va + (g->size - 1));
 		for (uint64_t i = 0; i < n; i++) {
-			struct fz_page pg =
-			    fz_page_new(fm, g->va + i * fm->gran, c.pa[i], fm->gran, flags);
-			fz_model_splice(&r->m, fz_model_lower(&r->m, pg.va), 0, &pg, 1);
+			struct pm_page pg =
+			    pm_page_new(fm, g->va + i * fm->gran, c.pa[i], fm->gran, flags);
+			pm_model_splice(&r->m, pm_model_lower(&r->m, pg.va), 0, &pg, 1);
 		}
 	}
 }
@@ -380,23 +381,23 @@ static void op_unmap_region(struct run *r, unsigned ob, struct range *g)
 	}
 	int rc = physim_pt_unmap_region(r->pt, va, size);
 	if (settle(r, rc, want, want))
-		fz_model_remove(r->fm, &r->m, g->va, g->va + (g->size - 1));
+		pm_model_remove(r->fm, &r->m, g->va, g->va + (g->size - 1));
 }
 
-static void protect_page(const struct fz_fmt *fm, struct fz_page *p, uint32_t flags)
+static void protect_page(const struct pm_fmt *fm, struct pm_page *p, uint32_t flags)
 {
-	p->flags = fz_flags_seen(fm, flags);
+	p->flags = pm_flags_seen(fm, flags);
 	p->acc = p->acc || fm->set_accessed_on_map;
 	p->dirty = p->dirty || (fm->set_dirty_on_map && (flags & PHYSIM_W));
 }
 
 static void op_protect_region(struct run *r, unsigned ob, struct range *g)
 {
-	const struct fz_fmt *fm = r->fm;
+	const struct pm_fmt *fm = r->fm;
 	*g = pick_range(r, MAX_FLAT_PAGES);
 	uint32_t flags = pick_flags(r);
 	uint64_t va = g->va;
-	int want = fz_flags_ok(fm, flags) ? 0 : -ENOTSUP, alt = want;
+	int want = pm_flags_ok(fm, flags) ? 0 : -ENOTSUP, alt = want;
 	if (ob & OPB_BAD) {
 		va += fm->gran / 2;
 		want = -EINVAL;
@@ -404,7 +405,7 @@ static void op_protect_region(struct run *r, unsigned ob, struct range *g)
 	int rc = physim_pt_protect_region(r->pt, va, g->size, flags);
 	if (settle(r, rc, want, alt)) {
 		size_t a, b;
-		fz_model_isolate(fm, &r->m, g->va, g->va + (g->size - 1), &a, &b);
+		pm_model_isolate(fm, &r->m, g->va, g->va + (g->size - 1), &a, &b);
 		for (size_t i = a; i < b; i++)
 			protect_page(fm, &r->m.p[i], flags);
 	}
@@ -413,10 +414,10 @@ static void op_protect_region(struct run *r, unsigned ob, struct range *g)
 /* unmap, protect or remap of the page containing an address. */
 static void op_single(struct run *r, unsigned which, struct range *g)
 {
-	const struct fz_fmt *fm = r->fm;
+	const struct pm_fmt *fm = r->fm;
 	uint64_t va = pick_addr(r);
 	uint32_t flags = pick_flags(r);
-	ptrdiff_t i = fz_model_find(&r->m, va);
+	ptrdiff_t i = pm_model_find(&r->m, va);
 	int want = i < 0 ? -ENOENT : 0, alt = want, rc;
 	g->va = va;
 	g->size = 1;
@@ -425,13 +426,13 @@ static void op_single(struct run *r, unsigned which, struct range *g)
 		memset(&old, 0xa5, sizeof(old));
 		rc = physim_pt_unmap(r->pt, va, &old);
 		if (settle(r, rc, want, alt)) {
-			const struct fz_page *p = &r->m.p[i];
+			const struct pm_page *p = &r->m.p[i];
 			FZ_CHECK(old.va == p->va && old.pa == p->pa && old.size == p->size);
 			FZ_CHECK(old.flags == p->flags);
-			fz_model_splice(&r->m, (size_t)i, 1, NULL, 0);
+			pm_model_splice(&r->m, (size_t)i, 1, NULL, 0);
 		}
 	} else if (which == 1) {
-		if (!fz_flags_ok(fm, flags)) {
+		if (!pm_flags_ok(fm, flags)) {
 			alt = -ENOTSUP;
 			if (want == 0)
 				want = -ENOTSUP;
@@ -444,21 +445,21 @@ static void op_single(struct run *r, unsigned which, struct range *g)
 		uint64_t pa = pick_pa(r, sz);
 		if (i >= 0 && va != r->m.p[i].va)
 			want = -EINVAL;
-		if (!fz_flags_ok(fm, flags)) {
+		if (!pm_flags_ok(fm, flags)) {
 			alt = -ENOTSUP;
 			if (want == 0)
 				want = -ENOTSUP;
 		}
 		rc = physim_pt_remap(r->pt, va, pa, flags);
 		if (settle(r, rc, want, alt))
-			r->m.p[i] = fz_page_new(fm, va, pa, sz, flags);
+			r->m.p[i] = pm_page_new(fm, va, pa, sz, flags);
 	}
 }
 
 /* query outside the format's input range: -EINVAL. */
 static void op_query_outside(struct run *r)
 {
-	const struct fz_fmt *fm = r->fm;
+	const struct pm_fmt *fm = r->fm;
 	unsigned vb = fm->info.va_bits - (fm->info.sign_extended ? 1 : 0);
 	if (vb >= 63)
 		return;
@@ -495,9 +496,9 @@ static int tile(struct tiling *t, uint64_t va, uint64_t size)
 static int tile_leaf(void *ctx, const struct physim_pt_mapping *m)
 {
 	struct tiling *t = ctx;
-	ptrdiff_t i = fz_model_find(&t->r->m, m->va);
+	ptrdiff_t i = pm_model_find(&t->r->m, m->va);
 	FZ_CHECK(i >= 0);
-	const struct fz_page *p = &t->r->m.p[i];
+	const struct pm_page *p = &t->r->m.p[i];
 	FZ_CHECK(p->va == m->va && p->pa == m->pa && p->size == m->size && p->flags == m->flags);
 	return tile(t, m->va, m->size);
 }
@@ -506,7 +507,7 @@ static int tile_hole(void *ctx, uint64_t va, uint64_t size, unsigned level)
 {
 	struct tiling *t = ctx;
 	FZ_CHECK(level < t->r->fm->info.levels && size > 0);
-	FZ_CHECK(!fz_model_overlaps(&t->r->m, va, va + (size - 1)));
+	FZ_CHECK(!pm_model_overlaps(&t->r->m, va, va + (size - 1)));
 	return tile(t, va, size);
 }
 
@@ -573,12 +574,12 @@ static void op_probe(struct run *r, struct range *g)
 	struct physim_xlate x;
 	int rc = physim_mmu_probe(mmu, &acc, &x);
 	physim_mmu_destroy(mmu);
-	ptrdiff_t i = fz_model_find(&r->m, va);
+	ptrdiff_t i = pm_model_find(&r->m, va);
 	if (i < 0) {
 		FZ_CHECK(rc == -EFAULT && x.fault.kind == PHYSIM_FAULT_NOT_PRESENT);
 		return;
 	}
-	const struct fz_page *p = &r->m.p[i];
+	const struct pm_page *p = &r->m.p[i];
 	if (rc != 0 && x.fault.kind == PHYSIM_FAULT_NOT_PRESENT)
 		fprintf(stderr, "fuzz_pt %s: page %#llx size %#llx flags %#x: %s\n",
 			r->fm->info.name, (unsigned long long)p->va, (unsigned long long)p->size,
@@ -600,7 +601,7 @@ static void op_touch(struct run *r, struct range *g)
 {
 	if (r->fm->f->walk == NULL || r->m.n == 0)
 		return;
-	struct fz_page *p = &r->m.p[fz_below(&r->in, r->m.n)];
+	struct pm_page *p = &r->m.p[fz_below(&r->in, r->m.n)];
 	uint64_t va = p->va + fz_below(&r->in, p->size / r->fm->gran) * r->fm->gran;
 	struct physim_access acc = {.va = va,
 				    .write = (fz_u8(&r->in) & 1) && (p->flags & PHYSIM_W),
@@ -713,7 +714,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct run r = {.in = {data, size}};
 	const struct physim_pt_format *f = format_at(fz_u8(&r.in) % nformats());
 	bool keep_empty = fz_u8(&r.in) & 1;
-	r.fm = fz_fmt_get(f);
+	r.fm = pm_fmt_get(f);
 	r.ram = shared_ram();
 	FZ_CHECK(
 	    physim_counting_hal_create(

@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/fuzz/model.h - facts about a page-table format that the harnesses
- * need (page sizes, accepted flag combinations, address arenas) and a
- * reference model of a table's leaves: a sorted list of pages. */
-#ifndef PHYSIM_FUZZ_MODEL_H
-#define PHYSIM_FUZZ_MODEL_H
+/* tests/common/ptmodel.h - the one reference page-table model, used by
+ * test_pt_model and the fuzz harnesses: facts about a format (page sizes,
+ * accepted flag combinations, address arenas) and a table's leaves as a
+ * sorted list of pages, built from the rules alone (greedy largest pages,
+ * splits into the next smaller size). */
+#ifndef PHYSIM_TEST_PTMODEL_H
+#define PHYSIM_TEST_PTMODEL_H
 
-#include "fuzz.h"
+#include "check.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <physim/pt.h>
 
-/* What a harness knows about a format. */
-struct fz_fmt {
+/* What a test knows about a format. */
+struct pm_fmt {
 	const struct physim_pt_format *f;
 	struct physim_pt_format_info info;
 	uint64_t sizes[PHYSIM_PT_MAX_LEVELS]; /* leaf page sizes, level 0 up */
@@ -26,20 +32,20 @@ struct fz_fmt {
 /* Facts of f, worked out once per format (the accepted flag combinations
  * are probed on a scratch table: which combinations a format can express is
  * the format tests' business; here they only need to stay the same). */
-const struct fz_fmt *fz_fmt_get(const struct physim_pt_format *f);
+const struct pm_fmt *pm_fmt_get(const struct physim_pt_format *f);
 
-static inline bool fz_flags_ok(const struct fz_fmt *fm, uint32_t flags)
+static inline bool pm_flags_ok(const struct pm_fmt *fm, uint32_t flags)
 {
 	return flags < 64 && (fm->ok_flags >> flags & 1);
 }
 
 /* The flags query reports for flags given to map (stage 2: no U). */
-static inline uint32_t fz_flags_seen(const struct fz_fmt *fm, uint32_t flags)
+static inline uint32_t pm_flags_seen(const struct pm_fmt *fm, uint32_t flags)
 {
 	return fm->info.stage2 ? flags & ~(uint32_t)PHYSIM_U : flags;
 }
 
-static inline bool fz_in_arena(const struct fz_fmt *fm, uint64_t va)
+static inline bool pm_in_arena(const struct pm_fmt *fm, uint64_t va)
 {
 	for (unsigned k = 0; k < fm->narenas; k++)
 		if (va - fm->arena[k].base < fm->arena[k].size)
@@ -49,38 +55,40 @@ static inline bool fz_in_arena(const struct fz_fmt *fm, uint64_t va)
 
 /* ---- the page model ---- */
 
-struct fz_page {
+struct pm_page {
 	uint64_t va, pa, size;
 	uint32_t flags; /* as query reports them */
 	bool acc, dirty;
 };
 
-struct fz_model {
-	struct fz_page *p; /* sorted by va, disjoint */
+struct pm_model {
+	struct pm_page *p; /* sorted by va, disjoint */
 	size_t n, cap;
 };
 
 /* Index of the page containing va, or -1. */
-ptrdiff_t fz_model_find(const struct fz_model *m, uint64_t va);
+ptrdiff_t pm_model_find(const struct pm_model *m, uint64_t va);
 /* First index whose page starts at or after va. */
-size_t fz_model_lower(const struct fz_model *m, uint64_t va);
-bool fz_model_overlaps(const struct fz_model *m, uint64_t va, uint64_t last);
+size_t pm_model_lower(const struct pm_model *m, uint64_t va);
+bool pm_model_overlaps(const struct pm_model *m, uint64_t va, uint64_t last);
 /* Replace the `del` pages from index i by the n pages of add. */
-void fz_model_splice(struct fz_model *m, size_t i, size_t del, const struct fz_page *add, size_t n);
+void pm_model_splice(struct pm_model *m, size_t i, size_t del, const struct pm_page *add, size_t n);
 /* Split pages (into pages of the next smaller size, as the engine does) so
  * that [va, last] is covered by whole pages only; *a..*b is the index range
  * of the pages inside it. */
-void fz_model_isolate(const struct fz_fmt *fm, struct fz_model *m, uint64_t va, uint64_t last,
+void pm_model_isolate(const struct pm_fmt *fm, struct pm_model *m, uint64_t va, uint64_t last,
 		      size_t *a, size_t *b);
-void fz_model_remove(const struct fz_fmt *fm, struct fz_model *m, uint64_t va, uint64_t last);
+void pm_model_remove(const struct pm_fmt *fm, struct pm_model *m, uint64_t va, uint64_t last);
+/* Insert one page; nothing may be there. */
+void pm_model_add(struct pm_model *m, const struct pm_page *p);
 /* A new leaf as the engine makes it (format-preset accessed/dirty). */
-struct fz_page fz_page_new(const struct fz_fmt *fm, uint64_t va, uint64_t pa, uint64_t size,
+struct pm_page pm_page_new(const struct pm_fmt *fm, uint64_t va, uint64_t pa, uint64_t size,
 			   uint32_t flags);
 /* Add the pages map_region makes for [va, va + size) -> pa: the largest
  * pages alignment allows when huge, else granules. Nothing may be there. */
-void fz_model_add_run(const struct fz_fmt *fm, struct fz_model *m, uint64_t va, uint64_t pa,
+void pm_model_add_run(const struct pm_fmt *fm, struct pm_model *m, uint64_t va, uint64_t pa,
 		      uint64_t size, uint32_t flags, bool huge);
 /* The level whose leaves have this size. */
-unsigned fz_level_of(const struct fz_fmt *fm, uint64_t size);
+unsigned pm_level_of(const struct pm_fmt *fm, uint64_t size);
 
 #endif

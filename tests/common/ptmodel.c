@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/fuzz/model.c - format facts and the reference page model shared by
- * the page-table and address-space harnesses (see model.h). */
-#include "model.h"
+/* tests/common/ptmodel.c - format facts and the reference page model shared
+ * by test_pt_model and the page-table and address-space harnesses
+ * (ptmodel.h). */
+#include "ptmodel.h"
 #include "pt-format.h"
 
 #include <physim/ram.h>
 
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 /* ---- format facts ---- */
 
-static void arenas_init(struct fz_fmt *fm)
+static void arenas_init(struct pm_fmt *fm)
 {
 	/* Up to 8 of the largest pages at the bottom of the input range, at
 	 * the top of its (lower half), and at the very top for sign-extended
@@ -30,66 +35,71 @@ static void arenas_init(struct fz_fmt *fm)
 	}
 }
 
-static void probe_flags(struct fz_fmt *fm)
+static void probe_flags(struct pm_fmt *fm)
 {
 	struct physim_ram *ram;
 	struct physim_pt *pt;
-	FZ_CHECK(physim_ram_create(&(struct physim_ram_config){.size = 1u << 20}, &ram) == 0);
-	FZ_CHECK(physim_pt_create(fm->f, physim_ram_paging_handler(ram), &pt) == 0);
+	TC_CHECK(physim_ram_create(&(struct physim_ram_config){.size = 1u << 20}, &ram) == 0);
+	TC_CHECK(physim_pt_create(fm->f, physim_ram_paging_handler(ram), &pt) == 0);
 	for (uint32_t c = 0; c < 64; c++) {
 		int rc = physim_pt_map(pt, 0, 0, fm->gran, c);
-		FZ_CHECK(rc == 0 || rc == -ENOTSUP);
+		TC_CHECK(rc == 0 || rc == -ENOTSUP);
 		if (rc == 0) {
 			fm->ok_flags |= UINT64_C(1) << c;
-			FZ_CHECK(physim_pt_unmap(pt, 0, NULL) == 0);
+			TC_CHECK(physim_pt_unmap(pt, 0, NULL) == 0);
 		}
 	}
 	physim_pt_destroy(pt);
-	FZ_CHECK(physim_ram_stats(ram).used_frames == 0);
+	TC_CHECK(physim_ram_stats(ram).used_frames == 0);
 	physim_ram_destroy(ram);
 }
 
-static void fmt_init(struct fz_fmt *fm, const struct physim_pt_format *f)
+static void fmt_init(struct pm_fmt *fm, const struct physim_pt_format *f)
 {
 	memset(fm, 0, sizeof(*fm));
 	fm->f = f;
 	physim_format_get_info(f, &fm->info);
 	for (unsigned l = 0; l < fm->info.levels && fm->info.level[l].leaf_ok; l++)
 		fm->sizes[fm->nsizes++] = UINT64_C(1) << fm->info.level[l].shift;
+	/* Leaf levels are the lowest ones, without a gap: the model splits a
+	 * page into pages of the next smaller size. */
+	TC_CHECK(fm->nsizes > 0);
+	for (unsigned l = fm->nsizes; l < fm->info.levels; l++)
+		TC_CHECK(!fm->info.level[l].leaf_ok);
 	fm->gran = fm->sizes[0];
 	fm->biggest = fm->sizes[fm->nsizes - 1];
 	fm->set_accessed_on_map = f->set_accessed_on_map;
 	fm->set_dirty_on_map = f->set_dirty_on_map;
 	/* The harnesses pick output addresses below 32 of the largest pages. */
-	FZ_CHECK(fm->info.pa_bits >= 64 || fm->biggest * 32 <= UINT64_C(1) << fm->info.pa_bits);
+	TC_CHECK(fm->info.pa_bits >= 64 || fm->biggest * 32 <= UINT64_C(1) << fm->info.pa_bits);
 	arenas_init(fm);
 	probe_flags(fm);
 }
 
-const struct fz_fmt *fz_fmt_get(const struct physim_pt_format *f)
+const struct pm_fmt *pm_fmt_get(const struct physim_pt_format *f)
 {
-	static struct fz_fmt cache[64];
+	static struct pm_fmt cache[64];
 	static size_t n;
 	for (size_t i = 0; i < n; i++)
 		if (cache[i].f == f)
 			return &cache[i];
-	FZ_CHECK(n < sizeof(cache) / sizeof(cache[0]));
+	TC_CHECK(n < sizeof(cache) / sizeof(cache[0]));
 	fmt_init(&cache[n], f);
 	return &cache[n++];
 }
 
-unsigned fz_level_of(const struct fz_fmt *fm, uint64_t size)
+unsigned pm_level_of(const struct pm_fmt *fm, uint64_t size)
 {
 	for (unsigned i = 0; i < fm->nsizes; i++)
 		if (fm->sizes[i] == size)
 			return i;
-	fz_fail(__FILE__, __LINE__, "no level has that page size");
+	tc_fail(__FILE__, __LINE__, "no level has that page size");
 	return 0;
 }
 
 /* ---- the page model ---- */
 
-ptrdiff_t fz_model_find(const struct fz_model *m, uint64_t va)
+ptrdiff_t pm_model_find(const struct pm_model *m, uint64_t va)
 {
 	size_t lo = 0, hi = m->n;
 	while (lo < hi) {
@@ -101,11 +111,11 @@ ptrdiff_t fz_model_find(const struct fz_model *m, uint64_t va)
 	}
 	if (lo == 0)
 		return -1;
-	const struct fz_page *p = &m->p[lo - 1];
+	const struct pm_page *p = &m->p[lo - 1];
 	return va - p->va < p->size ? (ptrdiff_t)lo - 1 : -1;
 }
 
-size_t fz_model_lower(const struct fz_model *m, uint64_t va)
+size_t pm_model_lower(const struct pm_model *m, uint64_t va)
 {
 	size_t lo = 0, hi = m->n;
 	while (lo < hi) {
@@ -118,20 +128,20 @@ size_t fz_model_lower(const struct fz_model *m, uint64_t va)
 	return lo;
 }
 
-bool fz_model_overlaps(const struct fz_model *m, uint64_t va, uint64_t last)
+bool pm_model_overlaps(const struct pm_model *m, uint64_t va, uint64_t last)
 {
-	if (fz_model_find(m, va) >= 0)
+	if (pm_model_find(m, va) >= 0)
 		return true;
-	size_t i = fz_model_lower(m, va);
+	size_t i = pm_model_lower(m, va);
 	return i < m->n && m->p[i].va <= last;
 }
 
-void fz_model_splice(struct fz_model *m, size_t i, size_t del, const struct fz_page *add, size_t n)
+void pm_model_splice(struct pm_model *m, size_t i, size_t del, const struct pm_page *add, size_t n)
 {
 	size_t want = m->n - del + n;
 	if (want > m->cap || m->p == NULL) { /* never index a NULL array */
 		m->cap = want * 2 + 64;
-		m->p = fz_xrealloc(m->p, m->cap * sizeof(*m->p));
+		m->p = tc_xrealloc(m->p, m->cap * sizeof(*m->p));
 	}
 	memmove(&m->p[i + n], &m->p[i + del], (m->n - i - del) * sizeof(*m->p));
 	if (n)
@@ -141,64 +151,70 @@ void fz_model_splice(struct fz_model *m, size_t i, size_t del, const struct fz_p
 
 /* Make addr a page boundary: split the page around it into pages of the
  * next smaller size until one starts at addr. */
-static void split_at(const struct fz_fmt *fm, struct fz_model *m, uint64_t addr)
+static void split_at(const struct pm_fmt *fm, struct pm_model *m, uint64_t addr)
 {
-	static struct fz_page kids[1u << 13];
+	static struct pm_page kids[1u << 13];
 	for (;;) {
-		ptrdiff_t i = fz_model_find(m, addr);
+		ptrdiff_t i = pm_model_find(m, addr);
 		if (i < 0 || m->p[i].va == addr)
 			return;
-		struct fz_page big = m->p[i];
-		unsigned l = fz_level_of(fm, big.size);
-		FZ_CHECK(l > 0);
+		struct pm_page big = m->p[i];
+		unsigned l = pm_level_of(fm, big.size);
+		TC_CHECK(l > 0);
 		uint64_t cs = fm->sizes[l - 1], n = big.size / cs;
-		FZ_CHECK(n <= sizeof(kids) / sizeof(kids[0]));
+		TC_CHECK(n <= sizeof(kids) / sizeof(kids[0]));
 		for (uint64_t k = 0; k < n; k++) {
 			kids[k] = big;
 			kids[k].va = big.va + k * cs;
 			kids[k].pa = big.pa + k * cs;
 			kids[k].size = cs;
 		}
-		fz_model_splice(m, (size_t)i, 1, kids, (size_t)n);
+		pm_model_splice(m, (size_t)i, 1, kids, (size_t)n);
 	}
 }
 
-void fz_model_isolate(const struct fz_fmt *fm, struct fz_model *m, uint64_t va, uint64_t last,
+void pm_model_isolate(const struct pm_fmt *fm, struct pm_model *m, uint64_t va, uint64_t last,
 		      size_t *a, size_t *b)
 {
 	split_at(fm, m, va);
 	if (last != UINT64_MAX)
 		split_at(fm, m, last + 1);
-	*a = fz_model_lower(m, va);
+	*a = pm_model_lower(m, va);
 	*b = *a;
 	while (*b < m->n && m->p[*b].va >= va && m->p[*b].va <= last)
 		(*b)++;
 }
 
-void fz_model_remove(const struct fz_fmt *fm, struct fz_model *m, uint64_t va, uint64_t last)
+void pm_model_remove(const struct pm_fmt *fm, struct pm_model *m, uint64_t va, uint64_t last)
 {
 	size_t a, b;
-	fz_model_isolate(fm, m, va, last, &a, &b);
-	fz_model_splice(m, a, b - a, NULL, 0);
+	pm_model_isolate(fm, m, va, last, &a, &b);
+	pm_model_splice(m, a, b - a, NULL, 0);
 }
 
-struct fz_page fz_page_new(const struct fz_fmt *fm, uint64_t va, uint64_t pa, uint64_t size,
+void pm_model_add(struct pm_model *m, const struct pm_page *p)
+{
+	TC_CHECK(!pm_model_overlaps(m, p->va, p->va + (p->size - 1)));
+	pm_model_splice(m, pm_model_lower(m, p->va), 0, p, 1);
+}
+
+struct pm_page pm_page_new(const struct pm_fmt *fm, uint64_t va, uint64_t pa, uint64_t size,
 			   uint32_t flags)
 {
-	return (struct fz_page){
+	return (struct pm_page){
 	    .va = va,
 	    .pa = pa,
 	    .size = size,
-	    .flags = fz_flags_seen(fm, flags),
+	    .flags = pm_flags_seen(fm, flags),
 	    .acc = fm->set_accessed_on_map,
 	    .dirty = fm->set_dirty_on_map && (flags & PHYSIM_W),
 	};
 }
 
-void fz_model_add_run(const struct fz_fmt *fm, struct fz_model *m, uint64_t va, uint64_t pa,
+void pm_model_add_run(const struct pm_fmt *fm, struct pm_model *m, uint64_t va, uint64_t pa,
 		      uint64_t size, uint32_t flags, bool huge)
 {
-	struct fz_model add = {0};
+	struct pm_model add = {0};
 	uint64_t last = va + (size - 1);
 	for (uint64_t cur = va, p = pa;;) {
 		/* The largest page alignment and the rest allow (huge), else
@@ -211,13 +227,13 @@ void fz_model_add_run(const struct fz_fmt *fm, struct fz_model *m, uint64_t va, 
 				break;
 			}
 		}
-		struct fz_page pg = fz_page_new(fm, cur, p, sz, flags);
-		fz_model_splice(&add, add.n, 0, &pg, 1);
+		struct pm_page pg = pm_page_new(fm, cur, p, sz, flags);
+		pm_model_splice(&add, add.n, 0, &pg, 1);
 		if (last - cur < sz)
 			break;
 		cur += sz;
 		p += sz;
 	}
-	fz_model_splice(m, fz_model_lower(m, va), 0, add.p, add.n);
+	pm_model_splice(m, pm_model_lower(m, va), 0, add.p, add.n);
 	free(add.p);
 }
