@@ -49,8 +49,7 @@ static struct physim_pt *make_pt(struct env *e, const char *format)
 }
 
 /* The dump as a string (free it), and its return value. */
-static char *dump_str(const struct physim_pt *pt, const struct physim_pt_dump_options *opt,
-		      int *rc)
+static char *dump_str(const struct physim_pt *pt, const struct physim_pt_dump_options *opt, int *rc)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -104,37 +103,41 @@ static void test_x86_64(void **state)
 	assert_int_equal(physim_pt_map(pt, 0x80000000, 0x40000000, 1 << 30, PHYSIM_R), 0);
 	assert_int_equal(physim_pt_map(pt, 0xffffffff80000000, 0x3000000, 4096, RWX), 0);
 	assert_int_equal(physim_pt_map(pt, 0xffffffff80001000, 0x3001000, 4096, RWX), 0);
-	const char *h = header(pt, "x86_64-4l", "x86-64 4-level paging (48-bit VA; 4K/2M/1G pages)");
+	const char *h =
+	    header(pt, "x86_64-4l", "x86-64 4-level paging (48-bit VA; 4K/2M/1G pages)");
 
 	char *want = concat(
-	    h, "0x0000000000400000-0x0000000000402000      8K  rw----  -> 0x0000000001000000  2 x 4K\n"
-	       "0x0000000000403000-0x0000000000404000      4K  r-----  -> 0x0000000001003000  1 x 4K\n"
-	       "0x0000000040000000-0x0000000040200000      2M  rwx---  -> 0x0000000002000000  1 x 2M\n"
-	       "0x0000000080000000-0x00000000c0000000      1G  r-----  -> 0x0000000040000000  1 x 1G\n"
-	       "0xffffffff80000000-0xffffffff80002000      8K  rwx---  -> 0x0000000003000000  2 x 4K\n"
-	       "# 5 ranges, 7 pages, 1050644K mapped, 8 tables\n");
+	    h,
+	    "0x0000000000400000-0x0000000000402000      8K  rw----  -> 0x0000000001000000  2 x 4K\n"
+	    "0x0000000000403000-0x0000000000404000      4K  r-----  -> 0x0000000001003000  1 x 4K\n"
+	    "0x0000000040000000-0x0000000040200000      2M  rwx---  -> 0x0000000002000000  1 x 2M\n"
+	    "0x0000000080000000-0x00000000c0000000      1G  r-----  -> 0x0000000040000000  1 x 1G\n"
+	    "0xffffffff80000000-0xffffffff80002000      8K  rwx---  -> 0x0000000003000000  2 x 4K\n"
+	    "# 5 ranges, 7 pages, 1050644K mapped, 8 tables\n");
 	assert_dump(pt, NULL, want);
 	free(want);
 
 	/* One line per leaf. */
 	want = concat(
-	    h, "0x0000000000400000-0x0000000000401000      4K  rw----  -> 0x0000000001000000  1 x 4K\n"
-	       "0x0000000000401000-0x0000000000402000      4K  rw----  -> 0x0000000001001000  1 x 4K\n"
-	       "0x0000000000403000-0x0000000000404000      4K  r-----  -> 0x0000000001003000  1 x 4K\n"
-	       "0x0000000040000000-0x0000000040200000      2M  rwx---  -> 0x0000000002000000  1 x 2M\n"
-	       "0x0000000080000000-0x00000000c0000000      1G  r-----  -> 0x0000000040000000  1 x 1G\n"
-	       "0xffffffff80000000-0xffffffff80001000      4K  rwx---  -> 0x0000000003000000  1 x 4K\n"
-	       "0xffffffff80001000-0xffffffff80002000      4K  rwx---  -> 0x0000000003001000  1 x 4K\n"
-	       "# 7 ranges, 7 pages, 1050644K mapped, 8 tables\n");
+	    h,
+	    "0x0000000000400000-0x0000000000401000      4K  rw----  -> 0x0000000001000000  1 x 4K\n"
+	    "0x0000000000401000-0x0000000000402000      4K  rw----  -> 0x0000000001001000  1 x 4K\n"
+	    "0x0000000000403000-0x0000000000404000      4K  r-----  -> 0x0000000001003000  1 x 4K\n"
+	    "0x0000000040000000-0x0000000040200000      2M  rwx---  -> 0x0000000002000000  1 x 2M\n"
+	    "0x0000000080000000-0x00000000c0000000      1G  r-----  -> 0x0000000040000000  1 x 1G\n"
+	    "0xffffffff80000000-0xffffffff80001000      4K  rwx---  -> 0x0000000003000000  1 x 4K\n"
+	    "0xffffffff80001000-0xffffffff80002000      4K  rwx---  -> 0x0000000003001000  1 x 4K\n"
+	    "# 7 ranges, 7 pages, 1050644K mapped, 8 tables\n");
 	assert_dump(pt, &(struct physim_pt_dump_options){.each_leaf = true}, want);
 	free(want);
 
 	/* A range: [1G, 3G) holds the 2M and the 1G page; the walk meets the
 	 * PML4, the PDPT and the second PD. */
 	want = concat(
-	    h, "0x0000000040000000-0x0000000040200000      2M  rwx---  -> 0x0000000002000000  1 x 2M\n"
-	       "0x0000000080000000-0x00000000c0000000      1G  r-----  -> 0x0000000040000000  1 x 1G\n"
-	       "# 2 ranges, 2 pages, 1026M mapped, 3 tables\n");
+	    h,
+	    "0x0000000040000000-0x0000000040200000      2M  rwx---  -> 0x0000000002000000  1 x 2M\n"
+	    "0x0000000080000000-0x00000000c0000000      1G  r-----  -> 0x0000000040000000  1 x 1G\n"
+	    "# 2 ranges, 2 pages, 1026M mapped, 3 tables\n");
 	assert_dump(pt, &(struct physim_pt_dump_options){.va = 0x40000000, .size = 0x80000000},
 		    want);
 	free(want);
@@ -172,11 +175,12 @@ static void test_sv39(void **state)
 	assert_true(info.presets_accessed && info.presets_dirty);
 	assert_int_equal(physim_pt_map(pt, 0x1000, 0x80200000, 4096, RW), 0);
 	assert_int_equal(physim_pt_map(pt, 0xffffffc000000000, 0x80400000, 2 << 20, RX), 0);
-	char *want = concat(
-	    header(pt, "sv39", "RISC-V Sv39 (satp, 3 levels, 39-bit VA)"),
-	    "0x0000000000001000-0x0000000000002000      4K  rw----  -> 0x0000000080200000  1 x 4K  AD\n"
-	    "0xffffffc000000000-0xffffffc000200000      2M  r-x---  -> 0x0000000080400000  1 x 2M  A\n"
-	    "# 2 ranges, 2 pages, 2052K mapped, 4 tables\n");
+	char *want = concat(header(pt, "sv39", "RISC-V Sv39 (satp, 3 levels, 39-bit VA)"),
+			    "0x0000000000001000-0x0000000000002000      4K  rw----  -> "
+			    "0x0000000080200000  1 x 4K  AD\n"
+			    "0xffffffc000000000-0xffffffc000200000      2M  r-x---  -> "
+			    "0x0000000080400000  1 x 2M  A\n"
+			    "# 2 ranges, 2 pages, 2052K mapped, 4 tables\n");
 	assert_dump(pt, NULL, want);
 	free(want);
 	physim_pt_destroy(pt);
@@ -244,9 +248,10 @@ static void test_self_reference(void **state)
 	struct physim_pt *view = NULL;
 	struct physim_pt_config cfg = {.format = physim_format("x86_64-4l"), .paging = e->ph};
 	assert_int_equal(physim_pt_attach(&cfg, root, &view), 0);
-	const char *h = header(pt, "x86_64-4l", "x86-64 4-level paging (48-bit VA; 4K/2M/1G pages)");
-	char *want = concat(
-	    h, "0x0000000000001000-0x0000000000002000      4K  rw----  -> 0x0000000001000000  1 x 4K\n");
+	const char *h =
+	    header(pt, "x86_64-4l", "x86-64 4-level paging (48-bit VA; 4K/2M/1G pages)");
+	char *want = concat(h, "0x0000000000001000-0x0000000000002000      4K  rw----  -> "
+			       "0x0000000001000000  1 x 4K\n");
 	const struct physim_pt *tables[] = {pt, view};
 	for (int i = 0; i < 2; i++) {
 		int rc = 0;
@@ -296,7 +301,8 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(physim_pt_dump(NULL, f, NULL), -EINVAL);
 	assert_int_equal(physim_pt_dump(pt, NULL, NULL), -EINVAL);
 	assert_int_equal(
-	    physim_pt_dump(pt, f, &(struct physim_pt_dump_options){.style = (enum physim_pt_dump_style)7}),
+	    physim_pt_dump(pt, f,
+			   &(struct physim_pt_dump_options){.style = (enum physim_pt_dump_style)7}),
 	    -EINVAL);
 	fclose(f);
 	physim_pt_destroy(pt);
@@ -305,9 +311,9 @@ static void test_bad_arguments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_x86_64),	   cmocka_unit_test(test_sv39),
-	    cmocka_unit_test(test_i386_and_dot),  cmocka_unit_test(test_self_reference),
-	    cmocka_unit_test(test_write_error),	   cmocka_unit_test(test_bad_arguments),
+	    cmocka_unit_test(test_x86_64),	 cmocka_unit_test(test_sv39),
+	    cmocka_unit_test(test_i386_and_dot), cmocka_unit_test(test_self_reference),
+	    cmocka_unit_test(test_write_error),	 cmocka_unit_test(test_bad_arguments),
 	};
 	return cmocka_run_group_tests(tests, env_setup, env_teardown);
 }
