@@ -71,67 +71,51 @@ struct physim_pt {
 /* Descriptors are read and written with relaxed atomics: a walker on
  * another thread may set A/D bits in them by compare-and-swap at any time
  * (walk.h: translating while the table is only queried is allowed). On
- * x86-64 and arm64 these are plain loads and stores. A corrupt table
- * pointer need not be aligned to the descriptor: memcpy then (no walker
- * can use such a table atomically either). */
-static inline bool pte_aligned(const uint8_t *p, unsigned pte_bytes)
-{
-	return ((uintptr_t)p & (pte_bytes - 1)) == 0;
-}
-
+ * x86-64 and arm64 these are plain loads and stores. Every table pointer
+ * the engine follows is naturally aligned for its descriptors: table
+ * addresses decode to multiples of at least 4 (8-byte formats: of at least
+ * 32) in every format, roots are checked at create/attach, and table_hva
+ * hands out only aligned host pointers (pt_direct_map, hva_slow). */
 static inline uint64_t pte_load(const uint8_t *t, uint64_t idx, unsigned pte_bytes)
 {
-	const uint8_t *p = t + idx * pte_bytes;
-	if (pte_bytes == 8) {
-		uint64_t d;
-		if (PHYSIM_LIKELY(pte_aligned(p, 8)))
-			return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_RELAXED);
-		memcpy(&d, p, 8);
-		return d;
-	}
-	uint32_t d32;
-	if (PHYSIM_LIKELY(pte_aligned(p, 4)))
-		return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_RELAXED);
-	memcpy(&d32, p, 4);
-	return d32;
+	if (pte_bytes == 8)
+		return __atomic_load_n((const uint64_t *)(const void *)t + idx, __ATOMIC_RELAXED);
+	return __atomic_load_n((const uint32_t *)(const void *)t + idx, __ATOMIC_RELAXED);
 }
 
 static inline void pte_store(uint8_t *t, uint64_t idx, unsigned pte_bytes, uint64_t d)
 {
-	uint8_t *p = t + idx * pte_bytes;
-	if (pte_bytes == 8) {
-		if (PHYSIM_LIKELY(pte_aligned(p, 8)))
-			__atomic_store_n((uint64_t *)(void *)p, d, __ATOMIC_RELAXED);
-		else
-			memcpy(p, &d, 8);
-	} else {
-		uint32_t d32 = (uint32_t)d;
-		if (PHYSIM_LIKELY(pte_aligned(p, 4)))
-			__atomic_store_n((uint32_t *)(void *)p, d32, __ATOMIC_RELAXED);
-		else
-			memcpy(p, &d32, 4);
-	}
+	if (pte_bytes == 8)
+		__atomic_store_n((uint64_t *)(void *)t + idx, d, __ATOMIC_RELAXED);
+	else
+		__atomic_store_n((uint32_t *)(void *)t + idx, (uint32_t)d, __ATOMIC_RELAXED);
 }
 
 /* Replace *old by new if the descriptor still holds *old; otherwise *old
- * receives what it holds now. A misaligned (corrupt) slot is written
- * plainly. */
+ * receives what it holds now. */
 static inline bool pte_cas(uint8_t *t, uint64_t idx, unsigned pte_bytes, uint64_t *old,
 			   uint64_t new)
 {
-	uint8_t *p = t + idx * pte_bytes;
-	if (!pte_aligned(p, pte_bytes)) {
-		pte_store(t, idx, pte_bytes, new);
-		return true;
-	}
 	if (pte_bytes == 8)
-		return __atomic_compare_exchange_n((uint64_t *)(void *)p, old, new, false,
+		return __atomic_compare_exchange_n((uint64_t *)(void *)t + idx, old, new, false,
 						   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 	uint32_t o32 = (uint32_t)*old;
-	bool ok = __atomic_compare_exchange_n((uint32_t *)(void *)p, &o32, (uint32_t) new, false,
-					      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+	bool ok = __atomic_compare_exchange_n((uint32_t *)(void *)t + idx, &o32, (uint32_t) new,
+					      false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 	*old = o32;
 	return ok;
+}
+
+/* The paging handler's direct map, if its host addresses keep the
+ * alignment of the physical ones (descriptors must be naturally aligned
+ * for atomic access); otherwise none, and tables are reached through
+ * phys_to_virt, which hva_slow checks. */
+static struct physim_direct_map pt_direct_map(const struct physim_paging_handler *ph)
+{
+	struct physim_direct_map dm = ph->direct;
+	if (((uintptr_t)dm.hva - (uintptr_t)dm.base) & 7)
+		dm = (struct physim_direct_map){0};
+	return dm;
 }
 
 static inline enum pt_kind pte_kind(const struct physim_pt_format *f, uint64_t d, unsigned lvl)
@@ -148,8 +132,8 @@ static uint8_t *hva_slow(const struct physim_pt *pt, uint64_t pa, uint64_t len)
 	if (pa + (len - 1) < pa)
 		return NULL;
 	uint8_t *p = ph->phys_to_virt(ph->ctx, pa);
-	if (p == NULL)
-		return NULL;
+	if (p == NULL || ((uintptr_t)p & 7) != (pa & 7))
+		return NULL; /* descriptors would not be naturally aligned */
 	if (len > 1 && (uint8_t *)ph->phys_to_virt(ph->ctx, pa + (len - 1)) != p + (len - 1))
 		return NULL;
 	return p;
@@ -1503,7 +1487,7 @@ int physim_pt_create_ex(const struct physim_pt_config *config, struct physim_pt 
 		return -ENOMEM;
 	pt->fmt = f;
 	pt->ph = config->paging;
-	pt->dm = config->paging->direct;
+	pt->dm = pt_direct_map(config->paging);
 	pt->flush = config->flush;
 	pt->flush_ctx = config->flush_ctx;
 	pt->keep_empty = config->keep_empty_tables;
@@ -1545,7 +1529,7 @@ static int pt_setup(const struct physim_pt_config *config, struct physim_pt **ou
 		return -ENOMEM;
 	pt->fmt = f;
 	pt->ph = config->paging;
-	pt->dm = config->paging->direct;
+	pt->dm = pt_direct_map(config->paging);
 	pt->flush = config->flush;
 	pt->flush_ctx = config->flush_ctx;
 	pt->keep_empty = config->keep_empty_tables;
