@@ -13,6 +13,7 @@
 #include "bitops.h"
 #include "physim-priv.h"
 #include "guest-mem-priv.h"
+#include "pt-priv.h"
 #include <physim/aspace.h>
 
 #include <stdatomic.h>
@@ -215,33 +216,28 @@ static uint64_t dirty_take(struct physim_aspace *as, uint64_t first, unsigned nb
 	return got;
 }
 
-/* Clear the hardware dirty bit of one leaf, keeping its accessed bit; the
- * engine reports the page to the flush callback, as a TLB must forget the
- * old entry. clear_ad clears by compare-and-swap, so a walker on another
- * thread setting A or D meanwhile loses nothing (pt.h). */
-static void leaf_clear_dirty(struct physim_aspace *as, const struct physim_pt_mapping *m)
-{
-	int64_t rc = physim_pt_clear_ad(as->pt, m->va, m->size, false, true);
-	if (rc < 0)
-		physim_log_error("aspace: clearing the dirty bit at %#llx failed: %s",
-				 (unsigned long long)m->va, physim_strerror((int)rc));
-}
-
 struct harvest {
 	struct physim_aspace *as;
 	bool mark; /* move the dirty pages into the bitmap */
 };
 
-static int harvest_leaf(void *ctx, const struct physim_pt_mapping *m)
+/* One traversal: each dirty leaf is marked in the bitmap, then its hardware
+ * dirty bit cleared in place (keeping its accessed bit) by compare-and-swap,
+ * so a walker on another thread setting A or D meanwhile loses nothing
+ * (pt.h). Each cleared leaf goes to the flush callback at once, in a call
+ * of its own (as physim_pt_clear_ad per leaf did), as a TLB must forget the
+ * old entry. */
+static int harvest_leaf(void *ctx, const struct pt_slot *s)
 {
 	struct harvest *h = ctx;
-	if (!m->dirty)
+	if (!s->m.dirty)
 		return 0;
 	/* The whole leaf: pages of a huge leaf outside the fetched range must
 	 * not lose their dirty state when its bit is cleared. */
 	if (h->mark)
-		dirty_set_range(h->as, m->va, m->size);
-	leaf_clear_dirty(h->as, m);
+		dirty_set_range(h->as, s->m.va, s->m.size);
+	if (physim_pt_slot_clear_ad(h->as->pt, s, false, true))
+		physim_pt_flush_one(h->as->pt, s->m.va);
 	return 0;
 }
 
@@ -252,8 +248,7 @@ static void harvest_hw(struct physim_aspace *as, uint64_t gpa, uint64_t size, bo
 	if (!as->hw_dirty_tracked)
 		return;
 	struct harvest h = {.as = as, .mark = mark};
-	struct physim_pt_walk_ops ops = {.leaf = harvest_leaf};
-	int rc = physim_pt_walk(as->pt, gpa, size, &ops, &h);
+	int rc = physim_pt_iter_leaves(as->pt, gpa, size, harvest_leaf, &h);
 	if (rc != 0)
 		physim_log_error("aspace: dirty harvest walk failed: %s", physim_strerror(rc));
 }

@@ -84,17 +84,7 @@ static void leaf_run_write(const struct physim_pt_format *f, uint8_t *t, uint64_
  * FLUSH_BATCH distinct VAs become `all`. */
 static void report(struct op *o, uint64_t va)
 {
-	struct flush_batch *fb = &o->fb;
-	if (fb->all)
-		return;
-	for (unsigned i = 0; i < fb->n; i++)
-		if (fb->va[i] == va)
-			return;
-	if (fb->n == FLUSH_BATCH) {
-		fb->all = true;
-		return;
-	}
-	fb->va[fb->n++] = va;
+	physim_pt_flush_add(&o->fb, va);
 }
 
 static void report_run(struct op *o, uint64_t va, uint64_t n, uint64_t size)
@@ -105,13 +95,7 @@ static void report_run(struct op *o, uint64_t va, uint64_t n, uint64_t size)
 
 static void flush_send(struct op *o)
 {
-	struct physim_pt *pt = o->pt;
-	if (pt->flush == NULL || (!o->fb.all && o->fb.n == 0))
-		return;
-	if (o->fb.all)
-		pt->flush(pt->flush_ctx, NULL, 0, true);
-	else
-		pt->flush(pt->flush_ctx, o->fb.va, o->fb.n, false);
+	physim_pt_flush_send(o->pt, &o->fb);
 }
 
 static physim_hpa_t pool_take(struct op *o, unsigned lvl)
@@ -323,7 +307,8 @@ static int descend(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx,
 		/* The pointer is checked once, by the check pass; the apply
 		 * pass follows the same pointers. */
 		if (!o->apply) {
-			rc = physim_pt_child_check(o->pt, &o->seen, v->tpa, idx, child.tpa, lvl - 1);
+			rc =
+			    physim_pt_child_check(o->pt, &o->seen, v->tpa, idx, child.tpa, lvl - 1);
 			if (rc != 0)
 				return rc;
 		}
@@ -576,7 +561,7 @@ static int unmap_entry(struct op *o, unsigned lvl, const struct vt *v, uint64_t 
  * from the new flags and keep only the bits set for their own sake (global,
  * protection key, shareability chosen by the caller...). */
 uint64_t physim_pt_explicit_arch(const struct physim_pt_format *f, uint64_t pa, unsigned lvl,
-			      const struct pt_leaf_attr *old)
+				 const struct pt_leaf_attr *old)
 {
 	if (old->arch == 0)
 		return 0;
@@ -695,7 +680,7 @@ int physim_pt_op_commit(struct op *o)
 }
 
 void physim_pt_op_init(struct op *o, struct physim_pt *pt, enum op_kind kind, uint64_t va,
-		    uint64_t size)
+		       uint64_t size)
 {
 	memset(o, 0, sizeof(*o));
 	o->pt = pt;

@@ -216,7 +216,7 @@ static inline void mapping_fill(struct physim_pt_mapping *m, uint64_t va, unsign
 /* The mapping of leaf d at lvl, by the format's calls (remembered when the
  * memo is on). */
 void physim_pt_leaf_mapping(const struct physim_pt *pt, uint64_t va, unsigned lvl, uint64_t d,
-			 struct physim_pt_mapping *m)
+			    struct physim_pt_mapping *m)
 {
 	const struct physim_pt_format *f = pt->fmt;
 	struct pt_leaf_attr a = {0};
@@ -329,7 +329,7 @@ static inline __attribute__((always_inline)) int query_std(const struct physim_p
 
 /* The leaf containing va, for the single-page calls. */
 int physim_pt_find_page(const struct physim_pt *pt, uint64_t va, struct hit *h,
-		     struct physim_pt_mapping *m)
+			struct physim_pt_mapping *m)
 {
 	if (!va_ok(pt->fmt, va))
 		return -EINVAL;
@@ -369,4 +369,3 @@ int physim_pt_query(const struct physim_pt *pt, uint64_t va, struct physim_pt_ma
 	struct hit h;
 	return lookup(pt, va, &h, m);
 }
-

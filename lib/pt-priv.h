@@ -269,6 +269,72 @@ PHYSIM_HIDDEN void physim_pt_leaf_mapping(const struct physim_pt *pt, uint64_t v
 PHYSIM_HIDDEN int physim_pt_find_page(const struct physim_pt *pt, uint64_t va, struct hit *h,
 				      struct physim_pt_mapping *m);
 
+/* Note a leaf whose cached translations must go: its start VA, once; more
+ * than FLUSH_BATCH distinct VAs become `all`. */
+static inline void physim_pt_flush_add(struct flush_batch *fb, uint64_t va)
+{
+	if (fb->all)
+		return;
+	for (unsigned i = 0; i < fb->n; i++)
+		if (fb->va[i] == va)
+			return;
+	if (fb->n == FLUSH_BATCH)
+		fb->all = true;
+	else
+		fb->va[fb->n++] = va;
+}
+
+/* Hand what fb collected to the table's flush callback (if any, and if
+ * anything was collected). */
+static inline void physim_pt_flush_send(const struct physim_pt *pt, const struct flush_batch *fb)
+{
+	if (pt->flush == NULL || (!fb->all && fb->n == 0))
+		return;
+	if (fb->all)
+		pt->flush(pt->flush_ctx, NULL, 0, true);
+	else
+		pt->flush(pt->flush_ctx, fb->va, fb->n, false);
+}
+
+/* Report one changed leaf to the table's flush callback on its own. */
+static inline void physim_pt_flush_one(const struct physim_pt *pt, uint64_t va)
+{
+	if (pt->flush != NULL)
+		pt->flush(pt->flush_ctx, &va, 1, false);
+}
+
+/* ---- lib/pt-iter.c: iteration that edits leaves in place ---- */
+
+/* One leaf as physim_pt_iter_leaves hands it over: where its descriptor
+ * lives, what it held when read, and that decoded. Valid only during the
+ * callback; the caller may change the descriptor through it (Linux's
+ * mm_walk_ops pte_entry gets the entry pointer the same way). */
+struct pt_slot {
+	uint8_t *t;   /* the table holding the leaf */
+	uint64_t idx; /* its entry in t */
+	unsigned lvl;
+	uint64_t d;		    /* the descriptor as read */
+	struct physim_pt_mapping m; /* d decoded: the whole leaf */
+};
+
+/* Called for each leaf; nonzero stops the iteration and is returned. */
+typedef int (*physim_pt_slot_fn)(void *ctx, const struct pt_slot *s);
+
+/* Visit every leaf overlapping [va, va + size) in one traversal, with the
+ * same corrupt-table rule as physim_pt_walk (each table frame reached at
+ * most once, only the links the engine wrote followed). 0, the callback's
+ * nonzero return, -EINVAL (range), -EFAULT (corrupt table), -ENOMEM. */
+PHYSIM_HIDDEN int physim_pt_iter_leaves(struct physim_pt *pt, uint64_t va, uint64_t size,
+					physim_pt_slot_fn fn, void *ctx);
+
+/* Clear A and/or D in the leaf at s by compare-and-swap, retrying so that
+ * a bit a walker sets meanwhile is never lost (the leaf keeps its address
+ * and kind; A/D are the only bits a walker writes). true if the descriptor
+ * changed; the caller reports the leaf to the flush callback
+ * (physim_pt_flush_add). */
+PHYSIM_HIDDEN bool physim_pt_slot_clear_ad(const struct physim_pt *pt, const struct pt_slot *s,
+					   bool accessed, bool dirty);
+
 /* Switch the query memo (lib/pt.c) off and on again, so a test can compare
  * memoised queries with the format's calls. On by default when the paging
  * handler has a direct map. */

@@ -42,7 +42,8 @@ void physim_pt_table_free(struct physim_pt *pt, physim_hpa_t pa)
 
 /* The descriptor at entry idx of the table at table_pa now links child (a
  * table this table allocated). */
-void physim_pt_link_set(struct physim_pt *pt, physim_hpa_t child, physim_hpa_t table_pa, uint64_t idx)
+void physim_pt_link_set(struct physim_pt *pt, physim_hpa_t child, physim_hpa_t table_pa,
+			uint64_t idx)
 {
 	struct pt_frameset_slot *s = pt_frameset_find(&pt->owned, child);
 	if (s != NULL)
@@ -66,8 +67,8 @@ static int seen_add(struct pt_frameset *seen, physim_hpa_t pa)
  * table also if child is a table the engine did not allocate and the
  * traversal has not met it before (*seen). Otherwise the pointer is
  * corrupt: -EFAULT (or -ENOMEM from *seen). */
-int physim_pt_child_check(const struct physim_pt *pt, struct pt_frameset *seen, physim_hpa_t table_pa,
-		       uint64_t idx, physim_hpa_t child, unsigned lvl)
+int physim_pt_child_check(const struct physim_pt *pt, struct pt_frameset *seen,
+			  physim_hpa_t table_pa, uint64_t idx, physim_hpa_t child, unsigned lvl)
 {
 	const struct pt_frameset_slot *s = pt_frameset_find(&pt->owned, child);
 	if (s != NULL)
