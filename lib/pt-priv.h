@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/pt-priv.h - page-table engine internals that tests reach through the
- * internal library; never installed. */
+/* lib/pt-priv.h - what the page-table engine's files (lib/pt*.c) share, and
+ * the internals tests reach through the internal library; never installed. */
 #ifndef PHYSIM_PT_PRIV_H
 #define PHYSIM_PT_PRIV_H
 
@@ -335,7 +335,7 @@ PHYSIM_HIDDEN int physim_pt_iter_leaves(struct physim_pt *pt, uint64_t va, uint6
 PHYSIM_HIDDEN bool physim_pt_slot_clear_ad(const struct physim_pt *pt, const struct pt_slot *s,
 					   bool accessed, bool dirty);
 
-/* Switch the query memo (lib/pt.c) off and on again, so a test can compare
+/* Switch the query memo (lib/pt-lookup.c) off and on again, so a test can compare
  * memoised queries with the format's calls. On by default when the paging
  * handler has a direct map. */
 PHYSIM_HIDDEN void physim_pt_use_memo(struct physim_pt *pt, bool on);
