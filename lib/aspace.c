@@ -13,6 +13,7 @@
 #include "bitops.h"
 #include "physim-priv.h"
 #include "guest-mem-priv.h"
+#include "pt-priv.h"
 #include <physim/aspace.h>
 
 #include <stdatomic.h>
@@ -215,33 +216,28 @@ static uint64_t dirty_take(struct physim_aspace *as, uint64_t first, unsigned nb
 	return got;
 }
 
-/* Clear the hardware dirty bit of one leaf, keeping its accessed bit; the
- * engine reports the page to the flush callback, as a TLB must forget the
- * old entry. clear_ad clears by compare-and-swap, so a walker on another
- * thread setting A or D meanwhile loses nothing (pt.h). */
-static void leaf_clear_dirty(struct physim_aspace *as, const struct physim_pt_mapping *m)
-{
-	int64_t rc = physim_pt_clear_ad(as->pt, m->va, m->size, false, true);
-	if (rc < 0)
-		physim_log_error("aspace: clearing the dirty bit at %#llx failed: %s",
-				 (unsigned long long)m->va, physim_strerror((int)rc));
-}
-
 struct harvest {
 	struct physim_aspace *as;
 	bool mark; /* move the dirty pages into the bitmap */
 };
 
-static int harvest_leaf(void *ctx, const struct physim_pt_mapping *m)
+/* One traversal: each dirty leaf is marked in the bitmap, then its hardware
+ * dirty bit cleared in place (keeping its accessed bit) by compare-and-swap,
+ * so a walker on another thread setting A or D meanwhile loses nothing
+ * (pt.h). Each cleared leaf goes to the flush callback at once, in a call
+ * of its own (as physim_pt_clear_ad per leaf did), as a TLB must forget the
+ * old entry. */
+static int harvest_leaf(void *ctx, const struct pt_slot *s)
 {
 	struct harvest *h = ctx;
-	if (!m->dirty)
+	if (!s->m.dirty)
 		return 0;
 	/* The whole leaf: pages of a huge leaf outside the fetched range must
 	 * not lose their dirty state when its bit is cleared. */
 	if (h->mark)
-		dirty_set_range(h->as, m->va, m->size);
-	leaf_clear_dirty(h->as, m);
+		dirty_set_range(h->as, s->m.va, s->m.size);
+	if (physim_pt_slot_clear_ad(h->as->pt, s, false, true))
+		physim_pt_flush_one(h->as->pt, s->m.va);
 	return 0;
 }
 
@@ -252,8 +248,7 @@ static void harvest_hw(struct physim_aspace *as, uint64_t gpa, uint64_t size, bo
 	if (!as->hw_dirty_tracked)
 		return;
 	struct harvest h = {.as = as, .mark = mark};
-	struct physim_pt_walk_ops ops = {.leaf = harvest_leaf};
-	int rc = physim_pt_walk(as->pt, gpa, size, &ops, &h);
+	int rc = physim_pt_iter_leaves(as->pt, gpa, size, harvest_leaf, &h);
 	if (rc != 0)
 		physim_log_error("aspace: dirty harvest walk failed: %s", physim_strerror(rc));
 }
@@ -489,10 +484,13 @@ int physim_aspace_map_alloc(struct physim_aspace *as, physim_gpa_t gpa, uint64_t
 /* ---- unmapping ---- */
 
 /* What an unmap must do after the table change: frames to free (ALLOC
- * leaves) and, when logging, dirty leaves to move into the bitmap. */
+ * leaves) and, when logging, dirty leaves to move into the bitmap. The same
+ * traversal counts the frames still mapped on either side of [gpa, last]
+ * in the lazy ALLOC areas it cuts (the pieces they leave keep a count). */
 struct unmap_plan {
 	struct physim_aspace *as;
 	uint64_t gpa, last;
+	uint64_t below, above; /* pages mapped before gpa / after last */
 	physim_hpa_t *frames;
 	size_t nframes, cap;
 	struct {
@@ -517,6 +515,16 @@ static int grow(void **p, size_t *cap, size_t n, size_t elem)
 static int plan_leaf(void *ctx, const struct physim_pt_mapping *m)
 {
 	struct unmap_plan *pl = ctx;
+	/* Outside the unmapped range: a lazy ALLOC piece that stays (4 KiB
+	 * leaves only). */
+	if (m->va + (m->size - 1) < pl->gpa) {
+		pl->below += m->size / PAGE;
+		return 0;
+	}
+	if (m->va > pl->last) {
+		pl->above += m->size / PAGE;
+		return 0;
+	}
 	const struct area *a = area_find(pl->as, m->va < pl->gpa ? pl->gpa : m->va);
 	if (a != NULL && a->kind == PHYSIM_AREA_ALLOC) {
 		if (grow((void **)&pl->frames, &pl->cap, pl->nframes, sizeof(*pl->frames)) != 0)
@@ -542,27 +550,6 @@ static void plan_free(struct unmap_plan *pl)
 	free(pl->dirty);
 }
 
-struct leaf_count {
-	uint64_t pages;
-};
-
-static int count_leaf(void *ctx, const struct physim_pt_mapping *m)
-{
-	((struct leaf_count *)ctx)->pages += m->size / PAGE;
-	return 0;
-}
-
-/* Frames mapped in [gpa, gpa + size) of an ALLOC area (4 KiB leaves only). */
-static uint64_t count_frames(const struct physim_aspace *as, uint64_t gpa, uint64_t size)
-{
-	struct leaf_count c = {0};
-	struct physim_pt_walk_ops ops = {.leaf = count_leaf};
-	if (physim_pt_walk(as->pt, gpa, size, &ops, &c) != 0)
-		physim_log_error("aspace: counting frames at %#llx failed",
-				 (unsigned long long)gpa);
-	return c.pages;
-}
-
 static void identity_give_back(struct physim_aspace *as, uint64_t gpa, uint64_t size)
 {
 	int rc = as->vm->dealloc_memory_region_at(as->vm->ctx, gpa, size);
@@ -583,18 +570,33 @@ static struct area area_piece(const struct area *a, uint64_t start, uint64_t las
 	return p;
 }
 
-/* Replace areas [lo, hi) by what is left of them outside [gpa, last];
- * give back identity parts; recount frames of lazy pieces. The table is
- * already unmapped. */
-static void areas_cut(struct physim_aspace *as, size_t lo, size_t hi, uint64_t gpa, uint64_t last)
+/* A lazy ALLOC area: its frames are mapped page by page on first touch. */
+static bool area_lazy(const struct area *a)
 {
+	return a->kind == PHYSIM_AREA_ALLOC && !a->populate;
+}
+
+/* Replace areas [lo, hi) by what is left of them outside [gpa, last];
+ * give back identity parts; lazy pieces keep the frames the plan counted
+ * in them. The table is already unmapped. */
+static void areas_cut(struct physim_aspace *as, size_t lo, size_t hi, const struct unmap_plan *pl)
+{
+	uint64_t gpa = pl->gpa, last = pl->last;
 	struct area keep[2];
 	size_t nkeep = 0;
 	const struct area *first = &as->areas[lo], *final = &as->areas[hi - 1];
-	if (first->start < gpa)
-		keep[nkeep++] = area_piece(first, first->start, gpa - 1);
-	if (area_last(final) > last)
-		keep[nkeep++] = area_piece(final, last + 1, area_last(final));
+	if (first->start < gpa) {
+		keep[nkeep] = area_piece(first, first->start, gpa - 1);
+		if (area_lazy(first))
+			keep[nkeep].frames = pl->below;
+		nkeep++;
+	}
+	if (area_last(final) > last) {
+		keep[nkeep] = area_piece(final, last + 1, area_last(final));
+		if (area_lazy(final))
+			keep[nkeep].frames = pl->above;
+		nkeep++;
+	}
 	for (size_t i = lo; i < hi; i++) {
 		const struct area *a = &as->areas[i];
 		uint64_t s = a->start < gpa ? gpa : a->start;
@@ -603,10 +605,8 @@ static void areas_cut(struct physim_aspace *as, size_t lo, size_t hi, uint64_t g
 			identity_give_back(as, a->hpa + (s - a->start), e - s + 1);
 	}
 	for (size_t k = 0; k < nkeep; k++)
-		if (keep[k].kind == PHYSIM_AREA_ALLOC)
-			keep[k].frames = keep[k].populate
-					     ? keep[k].size / PAGE
-					     : count_frames(as, keep[k].start, keep[k].size);
+		if (keep[k].kind == PHYSIM_AREA_ALLOC && keep[k].populate)
+			keep[k].frames = keep[k].size / PAGE;
 	size_t tail = as->nareas - hi;
 	memmove(&as->areas[lo + nkeep], &as->areas[hi], tail * sizeof(struct area));
 	memcpy(&as->areas[lo], keep, nkeep * sizeof(struct area));
@@ -626,9 +626,13 @@ int physim_aspace_unmap(struct physim_aspace *as, physim_gpa_t gpa, uint64_t siz
 	/* One area cut in the middle becomes two. */
 	struct unmap_plan pl = {.as = as, .gpa = gpa, .last = last};
 	struct physim_pt_walk_ops ops = {.leaf = plan_leaf};
+	/* One traversal also covers the lazy pieces that stay. */
+	const struct area *first = &as->areas[lo], *final = &as->areas[hi - 1];
+	uint64_t ws = first->start < gpa && area_lazy(first) ? first->start : gpa;
+	uint64_t wl = area_last(final) > last && area_lazy(final) ? area_last(final) : last;
 	int rc = areas_reserve(as, 1);
 	if (rc == 0)
-		rc = physim_pt_walk(as->pt, gpa, size, &ops, &pl);
+		rc = physim_pt_walk(as->pt, ws, wl - ws + 1, &ops, &pl);
 	if (rc == 0)
 		rc = physim_pt_unmap_region(as->pt, gpa, size);
 	if (rc != 0) {
@@ -640,7 +644,7 @@ int physim_aspace_unmap(struct physim_aspace *as, physim_gpa_t gpa, uint64_t siz
 	for (size_t i = 0; i < pl.ndirty; i++)
 		dirty_set_range(as, pl.dirty[i].va, pl.dirty[i].size);
 	plan_free(&pl);
-	areas_cut(as, lo, hi, gpa, last);
+	areas_cut(as, lo, hi, &pl);
 	return 0;
 }
 

@@ -2,7 +2,7 @@
 /* lib/pt-frameset.h - a small open-addressing hash set of table addresses
  * with one value each: the page-table engine's record of the table frames it
  * allocated (and where each is linked from), and its visited set for
- * tables it did not allocate. Private to lib/pt.c. */
+ * tables it did not allocate. Private to the engine (lib/pt*.c). */
 #ifndef PHYSIM_PT_FRAMESET_H
 #define PHYSIM_PT_FRAMESET_H
 

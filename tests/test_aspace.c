@@ -463,6 +463,42 @@ static void t_page_fault(void **state)
 	fx_close(&f);
 }
 
+/* Unmapping the middle of a lazy area leaves two pieces, each counting the
+ * frames faulted in on its side; the frames of the cut part are freed.
+ * (The unmap counts the pieces in the traversal that plans it.) */
+static void t_unmap_lazy_pieces(void **state)
+{
+	struct fx f;
+	fx_open(&f, state_format(state), SEED_BASE, SEED_SIZE);
+	assert_int_equal(physim_aspace_map_alloc(f.as, 0x14000, 0x8000, RW, false), 0);
+	static const unsigned touched[] = {0, 1, 3, 5, 7};
+	for (size_t i = 0; i < sizeof(touched) / sizeof(touched[0]); i++)
+		assert_int_equal(
+		    physim_aspace_handle_page_fault(f.as, 0x14000 + touched[i] * PG, PHYSIM_W), 0);
+	assert_int_equal(physim_aspace_stats(f.as).alloc_frames, 5);
+	/* Pages 3 and 4: one of them faulted in. */
+	assert_int_equal(physim_aspace_unmap(f.as, 0x17000, 0x2000), 0);
+	struct area_list l = areas_of(&f);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.a[0].start, 0x14000);
+	assert_int_equal(l.a[0].size, 0x3000);
+	assert_int_equal(l.a[0].frames, 2); /* pages 0, 1 */
+	assert_int_equal(l.a[1].start, 0x19000);
+	assert_int_equal(l.a[1].size, 0x3000);
+	assert_int_equal(l.a[1].frames, 2); /* pages 5, 7 */
+	assert_int_equal(physim_aspace_stats(f.as).alloc_frames, 4);
+	/* Cut the first page of the right piece: page 5 goes, page 7 stays. */
+	assert_int_equal(physim_aspace_unmap(f.as, 0x19000, PG), 0);
+	l = areas_of(&f);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.a[1].start, 0x1a000);
+	assert_int_equal(l.a[1].frames, 1);
+	assert_int_equal(physim_aspace_stats(f.as).alloc_frames, 3);
+	assert_unbacked(&f, 0x19000);
+	assert_unbacked(&f, 0x1a000);
+	fx_close(&f);
+}
+
 static void t_unmap(void **state)
 {
 	struct fx f;
@@ -1375,6 +1411,7 @@ static const struct per_format per_format_tests[] = {
     {"map_alloc_lazy", t_map_alloc_lazy},
     {"page_fault", t_page_fault},
     {"unmap", t_unmap},
+    {"unmap_lazy_pieces", t_unmap_lazy_pieces},
     {"clear", t_clear},
     {"clear_huge", t_clear_huge},
     {"translate", t_translate},

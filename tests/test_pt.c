@@ -1829,6 +1829,89 @@ static void test_query_memo(void **state)
 	}
 }
 
+/* clear_ad changes each leaf in the traversal that finds it: with no direct
+ * map every table entered costs phys_to_virt calls, and one traversal
+ * enters each table below the root once (two calls: its first and last
+ * byte), however many leaves it holds. Looking each leaf up again from the
+ * root (as clear_ad once did) costs calls per leaf per level. */
+struct p2v_count {
+	const struct physim_paging_handler *inner;
+	uint64_t calls;
+};
+
+static int p2v_alloc_frame(void *ctx, physim_hpa_t *hpa)
+{
+	const struct physim_paging_handler *in = ((struct p2v_count *)ctx)->inner;
+	return in->alloc_frame(in->ctx, hpa);
+}
+
+static int p2v_alloc_frames(void *ctx, size_t n, uint64_t align, physim_hpa_t *hpa)
+{
+	const struct physim_paging_handler *in = ((struct p2v_count *)ctx)->inner;
+	return in->alloc_frames(in->ctx, n, align, hpa);
+}
+
+static int p2v_dealloc_frame(void *ctx, physim_hpa_t hpa)
+{
+	const struct physim_paging_handler *in = ((struct p2v_count *)ctx)->inner;
+	return in->dealloc_frame(in->ctx, hpa);
+}
+
+static int p2v_dealloc_frames(void *ctx, physim_hpa_t hpa, size_t n)
+{
+	const struct physim_paging_handler *in = ((struct p2v_count *)ctx)->inner;
+	return in->dealloc_frames(in->ctx, hpa, n);
+}
+
+static void *p2v_phys_to_virt(void *ctx, physim_hpa_t hpa)
+{
+	struct p2v_count *c = ctx;
+	c->calls++;
+	return c->inner->phys_to_virt(c->inner->ctx, hpa);
+}
+
+static void test_clear_ad_one_traversal(void **state)
+{
+	(void)state;
+	const struct physim_pt_format *f = physim_format("sv48");
+	if (f == NULL)
+		skip(); /* RISC-V not built (-Darchs) */
+	struct physim_ram *ram;
+	struct physim_ram_config rc = {.base = RAM_BASE, .size = RAM_SIZE};
+	assert_int_equal(physim_ram_create(&rc, &ram), 0);
+	struct p2v_count cnt = {.inner = physim_ram_paging_handler(ram)};
+	struct physim_paging_handler ph = {
+	    .ctx = &cnt,
+	    .alloc_frame = p2v_alloc_frame,
+	    .alloc_frames = p2v_alloc_frames,
+	    .dealloc_frame = p2v_dealloc_frame,
+	    .dealloc_frames = p2v_dealloc_frames,
+	    .phys_to_virt = p2v_phys_to_virt,
+	}; /* no direct map: every table reached goes through phys_to_virt */
+	struct physim_pt *pt;
+	assert_int_equal(physim_pt_create(f, &ph, &pt), 0);
+	/* Sv48 sets A, and D on writable leaves, when it maps (RISC-V
+	 * privileged spec 12.3: hardware need not set them). 64 leaves in one
+	 * level-0 table: three tables below the root. */
+	const uint64_t npages = 64, va = UINT64_C(0x40000000);
+	assert_int_equal(physim_pt_map_region(pt, va, RAM_BASE + M2, npages * K4, RW, 0), 0);
+	assert_int_equal(physim_pt_table_frames(pt), 4);
+	struct physim_pt_mapping m;
+	assert_int_equal(physim_pt_query(pt, va + 5 * K4, &m), 0);
+	assert_true(m.accessed && m.dirty);
+	cnt.calls = 0;
+	assert_int_equal(physim_pt_clear_ad(pt, va, npages * K4, true, true), (int64_t)npages);
+	assert_true(cnt.calls <= 2 * 3);
+	for (uint64_t i = 0; i < npages; i++) {
+		assert_int_equal(physim_pt_query(pt, va + i * K4, &m), 0);
+		assert_false(m.accessed || m.dirty);
+		assert_int_equal(m.pa, RAM_BASE + M2 + i * K4);
+	}
+	physim_pt_destroy(pt);
+	assert_int_equal(physim_ram_stats(ram).used_frames, 0);
+	physim_ram_destroy(ram);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1853,6 +1936,7 @@ int main(void)
 	    cmocka_unit_test(test_nonlinear_encoding),
 	    cmocka_unit_test(test_table_frames_exact),
 	    cmocka_unit_test(test_query_memo),
+	    cmocka_unit_test(test_clear_ad_one_traversal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/* lib/pt-iter.c - iteration over a range: physim_pt_walk, the internal
+ * iteration that hands its callback the descriptor slot, and clear_ad. */
+#include "pt-priv.h"
+
+/* One traversal serves both: the public walk (ops) and the internal
+ * iteration that hands over the slot of each leaf (slot_fn; ops NULL). */
+struct walker {
+	const struct physim_pt *pt;
+	const struct physim_pt_walk_ops *ops;
+	physim_pt_slot_fn slot_fn;
+	void *ctx;
+	struct pt_frameset seen; /* attached tables: the tables met */
+};
+
+static int walk_leaf(struct walker *w, uint8_t *t, uint64_t idx, unsigned lvl, uint64_t d,
+		     uint64_t es)
+{
+	if (w->slot_fn != NULL) {
+		struct pt_slot s = {.t = t, .idx = idx, .lvl = lvl, .d = d};
+		physim_pt_leaf_mapping(w->pt, es, lvl, d, &s.m);
+		return w->slot_fn(w->ctx, &s);
+	}
+	if (w->ops->leaf == NULL)
+		return 0;
+	struct physim_pt_mapping m;
+	physim_pt_leaf_mapping(w->pt, es, lvl, d, &m);
+	return w->ops->leaf(w->ctx, &m);
+}
+
+static int walk_hole(struct walker *w, uint64_t va, uint64_t last, unsigned lvl)
+{
+	return w->ops != NULL && w->ops->hole ? w->ops->hole(w->ctx, va, last - va + 1, lvl) : 0;
+}
+
+/* Visit [s, e] of the table t at lvl (at pa, covering [tva, tva + span)). */
+static int walk_table(struct walker *w, unsigned lvl, physim_hpa_t pa, uint8_t *t, uint64_t tva,
+		      uint64_t span, uint64_t s, uint64_t e)
+{
+	const struct physim_pt_format *f = w->pt->fmt;
+	uint64_t esize = pt_level_page_size(f, lvl);
+	uint64_t cs = s, hole = 0;
+	bool in_hole = false;
+	int rc = w->ops != NULL && w->ops->table ? w->ops->table(w->ctx, tva, span, lvl, pa) : 0;
+
+	for (; rc == 0;) {
+		uint64_t es = cs & ~(esize - 1);
+		uint64_t ce = e - es < esize ? e : es + (esize - 1);
+		uint64_t idx = pt_index(f, cs, lvl);
+		uint64_t d = pte_load(t, idx, f->pte_bytes);
+		enum pt_kind k = pte_kind(f, d, lvl);
+		if (k == PT_INVALID) {
+			if (!in_hole)
+				hole = cs;
+			in_hole = true;
+		} else {
+			if (in_hole)
+				rc = walk_hole(w, hole, cs - 1, lvl);
+			in_hole = false;
+			if (rc != 0)
+				return rc;
+			if (k == PT_LEAF) {
+				rc = walk_leaf(w, t, idx, lvl, d, es);
+			} else if (k == PT_TABLE && lvl > 0) {
+				physim_hpa_t cpa = f->ops->output_addr(f, d, lvl);
+				rc = physim_pt_child_check(w->pt, &w->seen, pa, idx, cpa, lvl - 1);
+				if (rc != 0)
+					return rc;
+				uint8_t *ct = table_hva(w->pt, cpa, lvl - 1);
+				if (ct == NULL)
+					return -EFAULT;
+				rc = walk_table(w, lvl - 1, cpa, ct, es, esize, cs, ce);
+			} else {
+				return -EFAULT;
+			}
+		}
+		if (ce >= e)
+			break;
+		cs = ce + 1;
+	}
+	if (rc == 0 && in_hole)
+		rc = walk_hole(w, hole, e, lvl);
+	return rc;
+}
+
+/* Visit [va, va + size) with w (its pt, ops or slot_fn and ctx set). */
+static int walk_range(struct walker *w, uint64_t va, uint64_t size)
+{
+	const struct physim_pt *pt = w->pt;
+	const struct physim_pt_format *f = pt->fmt;
+	unsigned top = f->levels - 1u;
+	unsigned bits = f->level[top].shift + f->level[top].index_bits;
+	uint64_t span = bits >= 64 ? 0 : UINT64_C(1) << bits;
+	int rc = physim_pt_seen_start(pt, &w->seen);
+	if (rc == 0)
+		rc = walk_table(w, top, pt->root, pt->root_hva, 0, span, va, va + (size - 1));
+	pt_frameset_free(&w->seen);
+	return rc;
+}
+
+int physim_pt_walk(const struct physim_pt *pt, uint64_t va, uint64_t size,
+		   const struct physim_pt_walk_ops *ops, void *ctx)
+{
+	if (pt == NULL || ops == NULL || !range_ok(pt->fmt, va, size))
+		return -EINVAL;
+	struct walker w = {.pt = pt, .ops = ops, .ctx = ctx};
+	return walk_range(&w, va, size);
+}
+
+int physim_pt_iter_leaves(struct physim_pt *pt, uint64_t va, uint64_t size, physim_pt_slot_fn fn,
+			  void *ctx)
+{
+	if (pt == NULL || fn == NULL || !range_ok(pt->fmt, va, size))
+		return -EINVAL;
+	struct walker w = {.pt = pt, .slot_fn = fn, .ctx = ctx};
+	return walk_range(&w, va, size);
+}
+
+bool physim_pt_slot_clear_ad(const struct physim_pt *pt, const struct pt_slot *s, bool accessed,
+			     bool dirty)
+{
+	const struct physim_pt_format *f = pt->fmt;
+	/* A walker on another thread may set A or D in this leaf meanwhile
+	 * (a vCPU running during a dirty harvest): clear by compare-and-swap,
+	 * so a bit set after the read is never lost. The leaf keeps its kind
+	 * and address (only A/D can change under a walker). */
+	uint64_t old = s->d, d;
+	for (unsigned attempt = 0;; attempt++) {
+		struct pt_leaf_attr a;
+		f->ops->decode_leaf(f, old, s->lvl, &a);
+		if (accessed)
+			a.accessed = false;
+		if (dirty)
+			a.dirty = false;
+		if (f->ops->encode_leaf(f, s->m.pa, &a, s->lvl, &d) != 0 || d == old)
+			return false;
+		if (pte_cas(s->t, s->idx, f->pte_bytes, &old, d))
+			return true;
+		if (attempt == 64 || pte_kind(f, old, s->lvl) != PT_LEAF ||
+		    f->ops->output_addr(f, old, s->lvl) != f->ops->output_addr(f, s->d, s->lvl)) {
+			physim_log_warn("pt: %s: leaf at %#llx keeps changing under clear_ad",
+					f->name, (unsigned long long)s->m.va);
+			return false;
+		}
+	}
+}
+
+/* physim_pt_clear_ad: clear the bits in each leaf, in place, in one
+ * traversal. */
+struct clear_ad_ctx {
+	struct physim_pt *pt;
+	bool accessed, dirty;
+	struct flush_batch fb;
+	uint64_t changed;
+};
+
+static int clear_ad_leaf(void *ctx, const struct pt_slot *s)
+{
+	struct clear_ad_ctx *c = ctx;
+	if (!(c->accessed && s->m.accessed) && !(c->dirty && s->m.dirty))
+		return 0;
+	if (physim_pt_slot_clear_ad(c->pt, s, c->accessed, c->dirty)) {
+		c->changed++;
+		physim_pt_flush_add(&c->fb, s->m.va);
+	}
+	return 0;
+}
+
+int64_t physim_pt_clear_ad(struct physim_pt *pt, uint64_t va, uint64_t size, bool accessed,
+			   bool dirty)
+{
+	struct clear_ad_ctx c = {.pt = pt, .accessed = accessed, .dirty = dirty};
+	int rc = physim_pt_iter_leaves(pt, va, size, clear_ad_leaf, &c);
+	if (rc < 0)
+		return rc;
+	physim_pt_flush_send(pt, &c.fb);
+	return (int64_t)c.changed;
+}
