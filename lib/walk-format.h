@@ -16,7 +16,7 @@
  *    arch/x86_64/x86-priv.h), and add the file to arch/<family>/meson.build.
  * 2. Point every format object of the family at it:
  *
- *        const struct physim_pt_format physim_fmt_sv39 = { ..., .walk = &rv_walk_ops };
+ *        const struct physim_pt_format physim_fmt_sv39 = { ..., .walk = &physim_rv_walk_ops };
  *
  *    A format whose `walk` is NULL cannot be translated: physim_mmu_create
  *    says -ENOTSUP. Formats that differ in rules (level numbering, stage)

@@ -430,14 +430,14 @@ static const struct pt_format_ops a64_s2_ops = {
 	.arch = PHYSIM_ARCH_AARCH64, .stage2 = false, .pte_bytes = 8, .pa_bits = 48,               \
 	.sign_extended = false, .flags_supported = A64_ALL_FLAGS, .arch_attr_mask = S1_ARCH_MASK,  \
 	.set_accessed_on_map = true, .set_dirty_on_map = false, .ops = &a64_s1_ops,                \
-	.walk = &a64_s1_walk_ops
+	.walk = &physim_a64_s1_walk_ops
 
 #define A64_S2_COMMON                                                                              \
 	.arch = PHYSIM_ARCH_AARCH64, .stage2 = true, .pte_bytes = 8, .pa_bits = 48,                \
 	.sign_extended = false,                                                                    \
 	.flags_supported = PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_DEVICE | PHYSIM_UNCACHED,       \
 	.arch_attr_mask = S2_ARCH_MASK, .set_accessed_on_map = true, .set_dirty_on_map = false,    \
-	.ops = &a64_s2_ops, .walk = &a64_s2_walk_ops
+	.ops = &a64_s2_ops, .walk = &physim_a64_s2_walk_ops
 
 /* TCR_EL1.T0SZ = 25, TG0 = 4K: the walk starts at lookup level 1. */
 const struct physim_pt_format physim_fmt_aarch64_4k_39 = {

@@ -448,7 +448,7 @@ static bool a64_s2_fast(const struct walk_fast_req *r, struct physim_xlate *x)
 
 /* Lookup level = 3 - engine level for every VMSAv8-64 format here (the last
  * level is always lookup level 3; 3-level formats start at lookup level 1). */
-const struct pt_walk_ops a64_s1_walk_ops = {
+const struct pt_walk_ops physim_a64_s1_walk_ops = {
     .level_base = 3,
     .level_dir = -1,
     .begin = a64_s1_begin,
@@ -457,7 +457,7 @@ const struct pt_walk_ops a64_s1_walk_ops = {
     .fast = a64_s1_fast,
 };
 
-const struct pt_walk_ops a64_s2_walk_ops = {
+const struct pt_walk_ops physim_a64_s2_walk_ops = {
     .level_base = 3,
     .level_dir = -1,
     .begin = a64_s2_begin,

@@ -321,5 +321,5 @@ const struct physim_pt_format physim_fmt_armv7_short = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = false,
     .ops = &v7_ops,
-    .walk = &v7s_walk_ops,
+    .walk = &physim_v7s_walk_ops,
 };

@@ -231,7 +231,7 @@ static void v7_fault(const struct walk_state *w, enum physim_fault_kind kind, in
 }
 
 /* Lookup levels: first level = 1 (engine 1), second level = 2 (engine 0). */
-const struct pt_walk_ops v7s_walk_ops = {
+const struct pt_walk_ops physim_v7s_walk_ops = {
     .level_base = 2,
     .level_dir = -1,
     .begin = v7_begin,

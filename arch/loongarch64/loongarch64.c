@@ -84,7 +84,7 @@ static enum pt_kind la_classify_leaf(uint64_t d)
  * anything else that is not a huge entry is PT_RESERVED (physim's rule: the
  * low bits would be ORed into the index by LDDIR).
  */
-enum pt_kind la_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
+enum pt_kind physim_la_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
 {
 	if (!la_is_dir(level))
 		return la_classify_leaf(d);
@@ -103,7 +103,7 @@ enum pt_kind la_classify(const struct physim_pt_format *f, uint64_t d, unsigned 
 /* A huge page's PPN bits below its size are ignored by the TLB (the entry
  * is split into an even/odd pair of half-size pages [5.4] 5.4.1), and bit 12
  * holds HG; mask them off. */
-uint64_t la_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
+uint64_t physim_la_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
 {
 	if (la_is_dir(level) && (d & LA_H))
 		return d & LA_PA_MASK & ~(pt_level_page_size(f, level) - 1);
@@ -207,8 +207,8 @@ static void la_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 }
 
 static const struct pt_format_ops la_ops = {
-    .classify = la_classify,
-    .output_addr = la_output_addr,
+    .classify = physim_la_classify,
+    .output_addr = physim_la_output_addr,
     .encode_table = la_encode_table,
     .encode_leaf = la_encode_leaf,
     .decode_leaf = la_decode_leaf,
@@ -239,5 +239,5 @@ const struct physim_pt_format physim_fmt_loongarch64_4k_48 = {
     .set_accessed_on_map = false,
     .set_dirty_on_map = false,
     .ops = &la_ops,
-    .walk = &la_walk_ops,
+    .walk = &physim_la_walk_ops,
 };

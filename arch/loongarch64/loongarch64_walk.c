@@ -137,14 +137,14 @@ static enum physim_fault_kind la_step(struct walk_state *w, uint64_t d, unsigned
 				      struct walk_step *s)
 {
 	const struct physim_pt_format *f = w->fmt;
-	enum pt_kind k = la_classify(f, d, level);
+	enum pt_kind k = physim_la_classify(f, d, level);
 
 	if (k == PT_INVALID)
 		return PHYSIM_FAULT_NOT_PRESENT;
 	if (k == PT_RESERVED)
 		return PHYSIM_FAULT_RESERVED;
 	s->d_new = d; /* no hardware A/D [ENTRY] */
-	s->next = la_output_addr(f, d, level);
+	s->next = physim_la_output_addr(f, d, level);
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
 
@@ -181,7 +181,7 @@ static void la_fault(const struct walk_state *w, enum physim_fault_kind kind, in
 	walk_fault_set(f, kind, level, syndrome);
 }
 
-const struct pt_walk_ops la_walk_ops = {
+const struct pt_walk_ops physim_la_walk_ops = {
     .level_base = 0,
     .level_dir = 1,
     .begin = la_begin,

@@ -94,7 +94,7 @@ static bool rv_misaligned_superpage(const struct physim_pt_format *f, uint64_t d
  * future standard use" (must be cleared by software). The same rules hold
  * for G-stage tables [H]: the x4 schemes use "the same algorithm".
  */
-enum pt_kind rv_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
+enum pt_kind physim_rv_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
 {
 	if (rv_is_sv32(f) && (d >> 32) != 0)
 		return PT_RESERVED; /* cannot come from a 4-byte PTE */
@@ -119,7 +119,7 @@ enum pt_kind rv_classify(const struct physim_pt_format *f, uint64_t d, unsigned 
 	return PT_TABLE;
 }
 
-uint64_t rv_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
+uint64_t physim_rv_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
 {
 	return rv_ppn(f, d) << PHYSIM_FRAME_SHIFT;
 }
@@ -232,8 +232,8 @@ static void rv_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 }
 
 static const struct pt_format_ops rv_ops = {
-    .classify = rv_classify,
-    .output_addr = rv_output_addr,
+    .classify = physim_rv_classify,
+    .output_addr = physim_rv_output_addr,
     .encode_table = rv_encode_table,
     .encode_leaf = rv_encode_leaf,
     .decode_leaf = rv_decode_leaf,
@@ -277,7 +277,7 @@ const struct physim_pt_format physim_fmt_sv39 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
-    .walk = &rv_walk_ops,
+    .walk = &physim_rv_walk_ops,
 };
 
 const struct physim_pt_format physim_fmt_sv48 = {
@@ -301,7 +301,7 @@ const struct physim_pt_format physim_fmt_sv48 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
-    .walk = &rv_walk_ops,
+    .walk = &physim_rv_walk_ops,
 };
 
 const struct physim_pt_format physim_fmt_sv57 = {
@@ -326,7 +326,7 @@ const struct physim_pt_format physim_fmt_sv57 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
-    .walk = &rv_walk_ops,
+    .walk = &physim_rv_walk_ops,
 };
 
 /* G-stage [H] "Guest Physical Address Translation": the guest physical
@@ -355,7 +355,7 @@ const struct physim_pt_format physim_fmt_sv39x4 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
-    .walk = &rv_gstage_walk_ops,
+    .walk = &physim_rv_gstage_walk_ops,
 };
 
 const struct physim_pt_format physim_fmt_sv48x4 = {
@@ -380,7 +380,7 @@ const struct physim_pt_format physim_fmt_sv48x4 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
-    .walk = &rv_gstage_walk_ops,
+    .walk = &physim_rv_gstage_walk_ops,
 };
 
 const struct physim_pt_format physim_fmt_sv57x4 = {
@@ -406,7 +406,7 @@ const struct physim_pt_format physim_fmt_sv57x4 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
-    .walk = &rv_gstage_walk_ops,
+    .walk = &physim_rv_gstage_walk_ops,
 };
 
 /* Sv32 [Sv32] 10.3: 2 levels of 10 index bits (1024 4-byte PTEs = 4 KiB),
@@ -431,7 +431,7 @@ const struct physim_pt_format physim_fmt_sv32 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
-    .walk = &rv_walk_ops,
+    .walk = &physim_rv_walk_ops,
 };
 
 /* Sv32x4 [H]: 34-bit GPA, root indexed by GPA bits 33:22 (4096 entries =
@@ -456,5 +456,5 @@ const struct physim_pt_format physim_fmt_sv32x4 = {
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
-    .walk = &rv_gstage_walk_ops,
+    .walk = &physim_rv_gstage_walk_ops,
 };

@@ -208,7 +208,7 @@ WALK_INLINE bool rv_leaf_allows(const struct walk_state *w, uint64_t d, bool umo
 #define RV_HI_BITS (UINT64_C(0x3ff) << 54)
 
 /*
- * The format's classify and output_addr (rv_classify, rv_output_addr in
+ * The format's classify and output_addr (physim_rv_classify, physim_rv_output_addr in
  * riscv64.c) for the fast walker (walk-format.h), plain encodings only:
  * V = 1, bits 63:54 clear (no N, PBMT = 0), not W without R; a leaf (R, W
  * or X set) at a level that allows one with the PPN's page-offset bits clear
@@ -243,14 +243,15 @@ WALK_INLINE enum physim_fault_kind rv_step_by(struct walk_state *w, uint64_t d, 
 	uint64_t next = 0;
 	/* [VATP] steps 3-4 and the misaligned-superpage check (step 6 of the
 	 * 2024 edition), as the format classifies them. */
-	enum pt_kind k = plain ? rv_plain_classify(f, d, level, &next) : rv_classify(f, d, level);
+	enum pt_kind k =
+	    plain ? rv_plain_classify(f, d, level, &next) : physim_rv_classify(f, d, level);
 
 	if (k == PT_INVALID)
 		return PHYSIM_FAULT_NOT_PRESENT;
 	if (k == PT_RESERVED)
 		return PHYSIM_FAULT_RESERVED;
 	s->d_new = d;
-	s->next = plain ? next : rv_output_addr(f, d, level);
+	s->next = plain ? next : physim_rv_output_addr(f, d, level);
 	w->acc_or |= d & RV_G;
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
@@ -310,7 +311,7 @@ static bool rv_gstage_fast(const struct walk_fast_req *r, struct physim_xlate *x
 }
 
 /* Architecture level i = engine level (0 + n). */
-const struct pt_walk_ops rv_walk_ops = {
+const struct pt_walk_ops physim_rv_walk_ops = {
     .level_base = 0,
     .level_dir = 1,
     .begin = rv_begin,
@@ -319,7 +320,7 @@ const struct pt_walk_ops rv_walk_ops = {
     .fast = rv_fast,
 };
 
-const struct pt_walk_ops rv_gstage_walk_ops = {
+const struct pt_walk_ops physim_rv_gstage_walk_ops = {
     .level_base = 0,
     .level_dir = 1,
     .begin = rv_gstage_begin,

@@ -194,7 +194,7 @@ const struct physim_pt_format physim_fmt_ept_4l = {
     .flags_supported = EPT_FLAGS,
     .arch_attr_mask = EPT_ARCH,
     .ops = &ept_ops,
-    .walk = &ept_walk_ops,
+    .walk = &physim_ept_walk_ops,
 };
 
 /* 5-level EPT (EPTP bits 5:3 = 4): 57-bit guest-physical addresses.
@@ -213,5 +213,5 @@ const struct physim_pt_format physim_fmt_ept_5l = {
     .flags_supported = EPT_FLAGS,
     .arch_attr_mask = EPT_ARCH,
     .ops = &ept_ops,
-    .walk = &ept_walk_ops,
+    .walk = &physim_ept_walk_ops,
 };

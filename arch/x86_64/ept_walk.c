@@ -238,7 +238,7 @@ static void ept_fault(const struct walk_state *w, enum physim_fault_kind kind, i
 }
 
 /* Architecture levels as for IA-32 paging: PT = 1 .. PML5 = 5. */
-const struct pt_walk_ops ept_walk_ops = {
+const struct pt_walk_ops physim_ept_walk_ops = {
     .level_base = 1,
     .level_dir = 1,
     .begin = ept_begin,

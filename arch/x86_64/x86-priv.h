@@ -25,8 +25,8 @@
  */
 /* Walker access rules (lib/walk-format.h): IA-32 paging in x86_walk.c,
  * EPT in ept_walk.c; every format of the family points at one of them. */
-PHYSIM_HIDDEN extern const struct pt_walk_ops x86_walk_ops;
-PHYSIM_HIDDEN extern const struct pt_walk_ops ept_walk_ops;
+PHYSIM_HIDDEN extern const struct pt_walk_ops physim_x86_walk_ops;
+PHYSIM_HIDDEN extern const struct pt_walk_ops physim_ept_walk_ops;
 
 static inline unsigned x86_arch_level(unsigned engine_level)
 {

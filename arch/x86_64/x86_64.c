@@ -270,7 +270,7 @@ const struct physim_pt_format physim_fmt_x86_64_4l = {
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G | IA32_PK,
     .ops = &ia32_ops,
-    .walk = &x86_walk_ops,
+    .walk = &physim_x86_walk_ops,
     .param = {IA32_MODE_LONG},
 };
 
@@ -290,7 +290,7 @@ const struct physim_pt_format physim_fmt_x86_64_5l = {
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G | IA32_PK,
     .ops = &ia32_ops,
-    .walk = &x86_walk_ops,
+    .walk = &physim_x86_walk_ops,
     .param = {IA32_MODE_LONG},
 };
 
@@ -312,7 +312,7 @@ const struct physim_pt_format physim_fmt_i386_2l = {
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G,
     .ops = &ia32_ops,
-    .walk = &x86_walk_ops,
+    .walk = &physim_x86_walk_ops,
     .param = {IA32_MODE_32BIT},
 };
 
@@ -334,6 +334,6 @@ const struct physim_pt_format physim_fmt_i386_pae = {
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G,
     .ops = &ia32_ops,
-    .walk = &x86_walk_ops,
+    .walk = &physim_x86_walk_ops,
     .param = {IA32_MODE_PAE},
 };

@@ -314,7 +314,7 @@ static void x86_fault(const struct walk_state *w, enum physim_fault_kind kind, i
 }
 
 /* Architecture levels: PT = 1 .. PML5 = 5 (x86-priv.h). */
-const struct pt_walk_ops x86_walk_ops = {
+const struct pt_walk_ops physim_x86_walk_ops = {
     .level_base = 1,
     .level_dir = 1,
     .begin = x86_begin,
