@@ -31,7 +31,7 @@
  *   the accessing EL; no U.
  */
 #include "aarch64-priv.h"
-#include "walk-format.h"
+#include "walk-loop.h"
 
 /* ---- descriptor bits (D8.3.1, tables D8-50..D8-53) ---- */
 
@@ -81,6 +81,12 @@ static inline uint64_t a64_oa_excess_mask(const struct physim_mmu_ctl *ctl)
 	return ~UINT64_C(0) << ps;
 }
 
+/* The OA-size mask, once per mmu (m->param[0]). */
+static void a64_configure(struct physim_mmu *m)
+{
+	m->param[0] = a64_oa_excess_mask(&m->cfg.ctl);
+}
+
 /* TCR_ELx.HD / VTCR_EL2.HD "behaves as 0 ... when the Effective value of
  * HA is 0" (D24.2 TCR_EL1.HD, VTCR_EL2.HD). */
 static inline bool a64_hd(const struct physim_mmu_ctl *ctl)
@@ -99,7 +105,7 @@ static inline void a64_fault_set(struct physim_fault *f, enum physim_fault_kind 
  * fault reported at level 0 whatever the start level (D8.2, R_VPBBF). */
 WALK_INLINE int a64_check_root(struct walk_state *w, uint64_t root, struct physim_fault *f)
 {
-	w->acc_and = a64_oa_excess_mask(w->ctl);
+	w->acc_and = w->mmu->param[0];
 	w->acc_or = 0;
 	w->detail = 0;
 	if (root & w->acc_and) {
@@ -198,41 +204,6 @@ static inline enum physim_fault_kind a64_decode(struct walk_state *w, uint64_t d
 	return a64_decoded(w, d, k, f->ops->output_addr(f, d, level), s, kind_out);
 }
 
-/* Descriptor bits 49:48, RES0 with a 48-bit OA for every granule (D8.3,
- * tables D8-50, D8-52; the A64_RES0_* of aarch64.c include them). */
-#define D_RES0_49_48 (UINT64_C(3) << 48)
-/* Output address bits 47:12 (D8.3). */
-#define D_OA_47_12 UINT64_C(0x0000fffffffff000)
-
-/*
- * a64_decode for the fast walker (walk-format.h): the format's classify and
- * output_addr (a64_classify, a64_output_addr in aarch64.c) for the plain
- * encodings only -
- *   bits 1:0 = 0b11: a table at lookup levels 0-2, a page at level 3;
- *   bits 1:0 = 0b01 at a level with blocks: a block;
- *   bits 49:48 clear (RES0 for every granule) and the bits between 12 and
- *   the granule or block size clear (for 64K, bits 15:12 are OA[51:48]:
- *   then classify may say reserved; 16K bits 13:12 are ignored by the
- *   format, which a plain walk does not need);
- *   the address: bits 47:granule (table) or 47:block size (leaf).
- * Anything else returns a kind other than NONE (the loop takes over).
- */
-WALK_INLINE enum physim_fault_kind a64_plain_decode(struct walk_state *w, uint64_t d,
-						    unsigned level, struct walk_step *s,
-						    enum pt_kind *kind_out)
-{
-	const struct physim_pt_format *f = w->fmt;
-	bool table = level > 0 && (d & D_TYPE);
-	unsigned low = table ? f->level[0].shift : f->level[level].shift;
-	uint64_t must_be_zero = D_RES0_49_48 | (((UINT64_C(1) << low) - 1) & ~UINT64_C(0xfff));
-
-	if (!(d & 1) || (d & must_be_zero))
-		return PHYSIM_FAULT_NOT_PRESENT; /* not plain */
-	if (!table && !(level == 0 ? (d & D_TYPE) : f->level[level].leaf_ok))
-		return PHYSIM_FAULT_NOT_PRESENT; /* not plain */
-	return a64_decoded(w, d, table ? PT_TABLE : PT_LEAF, d & D_OA_47_12, s, kind_out);
-}
-
 /* The Access flag of a leaf (D8.5.1): AF = 0 is an Access flag fault unless
  * hardware management is on (TCR.HA / VTCR.HA), which sets it instead. Access
  * flag faults outrank Permission faults (D8.5.2.1, I_DSHLJ). */
@@ -313,14 +284,12 @@ WALK_INLINE enum physim_fault_kind a64_s1_leaf(struct walk_state *w, uint64_t d,
 	return PHYSIM_FAULT_NONE;
 }
 
-/* Stage 1: one descriptor, decoded by the format (plain = false) or by the
- * fast walker's plain decode. */
-WALK_INLINE enum physim_fault_kind a64_s1_step_by(struct walk_state *w, uint64_t d, unsigned level,
-						  struct walk_step *s, const bool plain)
+/* Stage 1: one descriptor. */
+WALK_INLINE enum physim_fault_kind a64_s1_step(struct walk_state *w, uint64_t d, unsigned level,
+					       struct walk_step *s)
 {
 	enum pt_kind k = PT_INVALID;
-	enum physim_fault_kind fk =
-	    plain ? a64_plain_decode(w, d, level, s, &k) : a64_decode(w, d, level, s, &k);
+	enum physim_fault_kind fk = a64_decode(w, d, level, s, &k);
 
 	if (fk != PHYSIM_FAULT_NONE)
 		return fk;
@@ -329,18 +298,6 @@ WALK_INLINE enum physim_fault_kind a64_s1_step_by(struct walk_state *w, uint64_t
 		return PHYSIM_FAULT_NONE;
 	}
 	return a64_s1_leaf(w, d, s);
-}
-
-static enum physim_fault_kind a64_s1_step(struct walk_state *w, uint64_t d, unsigned level,
-					  struct walk_step *s)
-{
-	return a64_s1_step_by(w, d, level, s, false);
-}
-
-WALK_INLINE enum physim_fault_kind a64_s1_plain_step(struct walk_state *w, uint64_t d,
-						     unsigned level, struct walk_step *s)
-{
-	return a64_s1_step_by(w, d, level, s, true);
 }
 
 /*
@@ -373,31 +330,18 @@ WALK_INLINE enum physim_fault_kind a64_s2_leaf(struct walk_state *w, uint64_t d,
 	return PHYSIM_FAULT_NONE;
 }
 
-/* Stage 2: one descriptor, decoded as for a64_s1_step_by. */
-WALK_INLINE enum physim_fault_kind a64_s2_step_by(struct walk_state *w, uint64_t d, unsigned level,
-						  struct walk_step *s, const bool plain)
+/* Stage 2: one descriptor. */
+WALK_INLINE enum physim_fault_kind a64_s2_step(struct walk_state *w, uint64_t d, unsigned level,
+					       struct walk_step *s)
 {
 	enum pt_kind k = PT_INVALID;
-	enum physim_fault_kind fk =
-	    plain ? a64_plain_decode(w, d, level, s, &k) : a64_decode(w, d, level, s, &k);
+	enum physim_fault_kind fk = a64_decode(w, d, level, s, &k);
 
 	if (fk != PHYSIM_FAULT_NONE)
 		return fk;
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
 	return a64_s2_leaf(w, d, s);
-}
-
-static enum physim_fault_kind a64_s2_step(struct walk_state *w, uint64_t d, unsigned level,
-					  struct walk_step *s)
-{
-	return a64_s2_step_by(w, d, level, s, false);
-}
-
-WALK_INLINE enum physim_fault_kind a64_s2_plain_step(struct walk_state *w, uint64_t d,
-						     unsigned level, struct walk_step *s)
-{
-	return a64_s2_step_by(w, d, level, s, true);
 }
 
 /*
@@ -436,14 +380,19 @@ static void a64_fault(const struct walk_state *w, enum physim_fault_kind kind, i
 	a64_fault_set(f, kind, arch, fsc);
 }
 
-static bool a64_s1_fast(const struct walk_fast_req *r, struct physim_xlate *x)
+/* The one loop (walk-loop.h) for 3 and 4 lookup levels. */
+static int a64_s1_walk(const struct walk_req *r, struct physim_xlate *x)
 {
-	return walk_fast_loop(r, x, a64_s1_begin, a64_s1_plain_step);
+	if (r->m->cfg.format->levels == 4)
+		return walk_stage_loop(r, x, a64_s1_begin, a64_s1_step, 4, 8);
+	return walk_stage_loop(r, x, a64_s1_begin, a64_s1_step, 3, 8);
 }
 
-static bool a64_s2_fast(const struct walk_fast_req *r, struct physim_xlate *x)
+static int a64_s2_walk(const struct walk_req *r, struct physim_xlate *x)
 {
-	return walk_fast_loop(r, x, a64_s2_begin, a64_s2_plain_step);
+	if (r->m->cfg.format->levels == 4)
+		return walk_stage_loop(r, x, a64_s2_begin, a64_s2_step, 4, 8);
+	return walk_stage_loop(r, x, a64_s2_begin, a64_s2_step, 3, 8);
 }
 
 /* Lookup level = 3 - engine level for every VMSAv8-64 format here (the last
@@ -451,17 +400,15 @@ static bool a64_s2_fast(const struct walk_fast_req *r, struct physim_xlate *x)
 const struct pt_walk_ops physim_a64_s1_walk_ops = {
     .level_base = 3,
     .level_dir = -1,
-    .begin = a64_s1_begin,
-    .step = a64_s1_step,
+    .configure = a64_configure,
+    .walk = a64_s1_walk,
     .fault = a64_fault,
-    .fast = a64_s1_fast,
 };
 
 const struct pt_walk_ops physim_a64_s2_walk_ops = {
     .level_base = 3,
     .level_dir = -1,
-    .begin = a64_s2_begin,
-    .step = a64_s2_step,
+    .configure = a64_configure,
+    .walk = a64_s2_walk,
     .fault = a64_fault,
-    .fast = a64_s2_fast,
 };

@@ -35,7 +35,7 @@
  * - The syndrome is the 5-bit FS value, FSR[10, 3:0] (table G5-26).
  */
 #include "aarch64-priv.h"
-#include "walk-format.h"
+#include "walk-loop.h"
 
 /* ---- descriptors (G5.4) ---- */
 
@@ -88,8 +88,8 @@ struct v7_leaf {
 
 /* walk_state use: acc_or holds V7D_TABLE_PXN when the first-level page-table
  * descriptor had PXN set (it applies to every page of that table, G5.4). */
-static int v7_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
-		    struct physim_fault *f)
+WALK_INLINE int v7_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+			 struct physim_fault *f)
 {
 	(void)root_hi;
 	w->acc_and = 0;
@@ -180,8 +180,8 @@ static enum physim_fault_kind v7_leaf_access(const struct walk_state *w, const s
 }
 
 /* Engine level 1 is the first-level table, level 0 a second-level table. */
-static enum physim_fault_kind v7_step(struct walk_state *w, uint64_t d, unsigned level,
-				      struct walk_step *s)
+WALK_INLINE enum physim_fault_kind v7_step(struct walk_state *w, uint64_t d, unsigned level,
+					   struct walk_step *s)
 {
 	uint64_t type = d & V7D_TYPE;
 	struct v7_leaf l;
@@ -230,11 +230,16 @@ static void v7_fault(const struct walk_state *w, enum physim_fault_kind kind, in
 	walk_fault_set(f, kind, arch, fs[arch == 1 ? 0 : 1]);
 }
 
+/* The one loop (walk-loop.h): two levels of 4-byte descriptors. */
+static int v7_walk(const struct walk_req *r, struct physim_xlate *x)
+{
+	return walk_stage_loop(r, x, v7_begin, v7_step, 2, 4);
+}
+
 /* Lookup levels: first level = 1 (engine 1), second level = 2 (engine 0). */
 const struct pt_walk_ops physim_v7s_walk_ops = {
     .level_base = 2,
     .level_dir = -1,
-    .begin = v7_begin,
-    .step = v7_step,
+    .walk = v7_walk,
     .fault = v7_fault,
 };

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/* arch/x86_64/x86-desc.h - the x86 codec: IA-32 paging and EPT descriptor
+ * bits, defined once, and classify / output address as static inline
+ * functions, used by the formats (x86_64.c, ept.c) and the walk rules
+ * (x86_walk.c, ept_walk.c) alike. */
+#ifndef PHYSIM_X86_DESC_H
+#define PHYSIM_X86_DESC_H
+
+#include "x86-priv.h"
+
+/* ---- IA-32 paging (SDM Vol. 3A ch. 4) ---- */
+
+/*
+ * Descriptor bits (SDM Vol. 3A 4.5, tables 4-14..4-20 for 4/5-level paging;
+ * 4.3 tables 4-4..4-6 for 32-bit paging; 4.4 tables 4-8..4-11 for PAE).
+ * The same positions are used by every paging-structure level; which of them
+ * exist at which level is noted per bit.
+ */
+#define IA32_P	   (UINT64_C(1) << 0) /* present */
+#define IA32_RW	   (UINT64_C(1) << 1) /* read/write */
+#define IA32_US	   (UINT64_C(1) << 2) /* user/supervisor */
+#define IA32_PWT   (UINT64_C(1) << 3) /* page-level write-through */
+#define IA32_PCD   (UINT64_C(1) << 4) /* page-level cache disable */
+#define IA32_A	   (UINT64_C(1) << 5) /* accessed */
+#define IA32_D	   (UINT64_C(1) << 6) /* dirty (leaves only) */
+#define IA32_PS	   X86_LARGE_BIT      /* page size (PDE, PDPTE); reserved in PML4E/PML5E */
+#define IA32_PAT4K (UINT64_C(1) << 7) /* PAT bit of a 4 KiB PTE */
+#define IA32_G	   (UINT64_C(1) << 8) /* global (leaves only) */
+/* PAT bit of a 2M/4M/1G leaf (tables 4-4, 4-9, 4-16, 4-18). */
+#define IA32_PATLG (UINT64_C(1) << 12)
+/* Protection key, bits 62:59 of 4/5-level leaves only (table 4-20; 4.6.2). */
+#define IA32_PK (UINT64_C(0xf) << 59)
+/* Execute-disable (IA32_EFER.NXE = 1; PAE and 4/5-level only). */
+#define IA32_XD (UINT64_C(1) << 63)
+
+/* Paging mode, in physim_pt_format.param[0]: what differs between the
+ * formats of this file. */
+enum ia32_mode {
+	IA32_MODE_LONG = 0,  /* 4-level / 5-level paging, SDM 4.5 */
+	IA32_MODE_PAE = 1,   /* PAE paging, SDM 4.4 */
+	IA32_MODE_32BIT = 2, /* 32-bit paging, CR4.PSE = 1, SDM 4.3 */
+};
+
+static inline enum ia32_mode ia32_mode(const struct physim_pt_format *f)
+{
+	return (enum ia32_mode)f->param[0];
+}
+
+/* Reserved address bits: 51:M for 4/5-level paging (M = MAXPHYADDR, bits
+ * 62:52 are ignored or PK), 62:M for PAE PDEs/PTEs (tables 4-9..4-11), 63:M
+ * for PAE PDPTEs (table 4-8). pa_bits plays M. */
+static inline uint64_t ia32_addr_reserved(const struct physim_pt_format *f, unsigned level,
+					  enum ia32_mode mode)
+{
+	switch (mode) {
+	case IA32_MODE_LONG:
+		return x86_bits(51, f->pa_bits);
+	case IA32_MODE_PAE:
+		return x86_bits(level == 2 ? 63 : 62, f->pa_bits);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Reserved-bit rules (a present entry with any of these set causes a #PF with
+ * the RSVD error-code bit, SDM Vol. 3A 4.7; PAE PDPTEs a #GP when loaded,
+ * 4.4.1). Assumes IA32_EFER.NXE = 1, CR4.PSE = 1, 1-GByte pages and PAT
+ * supported, so XD, PS and PAT are never reserved.
+ */
+static inline uint64_t ia32_reserved(const struct physim_pt_format *f, uint64_t d, unsigned level,
+				     enum ia32_mode mode)
+{
+	uint64_t rsv = ia32_addr_reserved(f, level, mode);
+
+	switch (mode) {
+	case IA32_MODE_LONG:
+		/* PS is reserved in a PML4E and PML5E (tables 4-14, 4-15). */
+		if (level >= 3)
+			rsv |= IA32_PS;
+		break;
+	case IA32_MODE_PAE:
+		/* PDPTE: bits 2:1 and 8:5 reserved (table 4-8). */
+		if (level == 2)
+			rsv |= x86_bits(2, 1) | x86_bits(8, 5);
+		break;
+	case IA32_MODE_32BIT:
+		/* 4 MiB PDE: bits 21:(M-19) reserved (table 4-4, PSE-36); with
+		 * M = 40 that is bit 21, with M = 32 bits 21:13. */
+		if (level == 1 && (d & IA32_PS))
+			rsv |= x86_bits(21, f->pa_bits - 19);
+		return rsv;
+	}
+	/* 2 MiB / 1 GiB leaf: bits 20:13 / 29:13 reserved, bit 12 is PAT
+	 * (tables 4-9, 4-16, 4-18). */
+	if (level > 0 && x86_is_leaf(f, d, level))
+		rsv |= x86_bits(f->level[level].shift - 1, 13);
+	return rsv;
+}
+
+static inline enum pt_kind ia32_desc_classify(const struct physim_pt_format *f, uint64_t d,
+					      unsigned level, enum ia32_mode mode)
+{
+	if (!(d & IA32_P))
+		return PT_INVALID;
+	if (d & ia32_reserved(f, d, level, mode))
+		return PT_RESERVED;
+	/* PAE PDPTEs have no PS bit (bit 7 is reserved, checked above). */
+	return x86_is_leaf(f, d, level) ? PT_LEAF : PT_TABLE;
+}
+
+/* 4 MiB PDE of 32-bit paging: PA bits 31:22 in place, PA bits (M-1):32 in
+ * descriptor bits (M-20):13 (table 4-4, PSE-36). */
+static inline uint64_t i386_4m_addr(const struct physim_pt_format *f, uint64_t d)
+{
+	unsigned nhigh = f->pa_bits > 32 ? f->pa_bits - 32u : 0;
+	uint64_t high = (d >> 13) & ((UINT64_C(1) << nhigh) - 1);
+
+	return (d & x86_bits(31, 22)) | (high << 32);
+}
+
+static inline uint64_t ia32_desc_output_addr(const struct physim_pt_format *f, uint64_t d,
+					     unsigned level, enum ia32_mode mode)
+{
+	unsigned low = 12;
+
+	if (level > 0 && x86_is_leaf(f, d, level)) {
+		if (mode == IA32_MODE_32BIT)
+			return i386_4m_addr(f, d);
+		low = f->level[level].shift;
+	}
+	if (mode == IA32_MODE_32BIT)
+		return d & x86_bits(31, low);
+	return d & x86_bits(f->pa_bits - 1, low);
+}
+
+/* ---- EPT (SDM Vol. 3C 29.3) ---- */
+
+/*
+ * EPT paging-structure entry bits (SDM Vol. 3C 29.3.2, the tables "Format of
+ * an EPT PML5 / PML4 Entry", "... PDPTE that Maps a 1-GByte Page", "... PDE
+ * that Maps a 2-MByte Page", "... Page-Table Entry that Maps a 4-KByte Page"
+ * and the ones that reference a next table). An entry is present if any of
+ * bits 2:0 is set (29.3.2; with mode-based execute control also bit 10 -
+ * physim assumes that control is off for presence, see EPT_UX).
+ */
+#define EPT_R	     (UINT64_C(1) << 0) /* read access */
+#define EPT_W	     (UINT64_C(1) << 1) /* write access */
+#define EPT_X	     (UINT64_C(1) << 2) /* execute (supervisor-mode execute with MBEC) */
+#define EPT_RWX	     (EPT_R | EPT_W | EPT_X)
+#define EPT_MT_SHIFT 3 /* EPT memory type, bits 5:3 (leaves) */
+#define EPT_MT	     (UINT64_C(7) << EPT_MT_SHIFT)
+#define EPT_IPAT     (UINT64_C(1) << 6)	 /* ignore guest PAT (leaves) */
+#define EPT_LARGE    X86_LARGE_BIT	 /* bit 7: PDE/PDPTE maps a page; ignored in a PTE */
+#define EPT_A	     (UINT64_C(1) << 8)	 /* accessed (EPTP bit 6 enables A/D) */
+#define EPT_D	     (UINT64_C(1) << 9)	 /* dirty (leaves) */
+#define EPT_UX	     (UINT64_C(1) << 10) /* user-mode execute (mode-based execute control) */
+#define EPT_SVE	     (UINT64_C(1) << 63) /* suppress EPT-violation #VE (leaves) */
+
+/* EPT memory types (SDM Vol. 3C "EPT and Memory Typing", 29.3.6/29.3.7
+ * depending on the edition; the MTRR encodings of Vol. 3A "Memory Types That
+ * Can Be Encoded in MTRRs"):
+ * 0 UC, 1 WC, 4 WT, 5 WP, 6 WB; 2, 3 and 7 are reserved and make the leaf an
+ * EPT misconfiguration (29.3.3.1).
+ * physim's convention: the default is WB; PHYSIM_DEVICE is UC (strongly
+ * ordered, like device memory elsewhere); PHYSIM_UNCACHED is WC: uncacheable
+ * but weakly ordered with write combining, which is what "normal
+ * non-cacheable" means on the other architectures, and distinct from
+ * DEVICE so the flags round-trip. IPAT is left clear (the guest's PAT
+ * combines with the EPT type unless IPAT is set); set it through arch if wanted. */
+#define EPT_MT_UC 0
+#define EPT_MT_WC 1
+#define EPT_MT_WB 6
+static inline bool ept_memtype_reserved(uint64_t d)
+{
+	unsigned mt = (unsigned)((d & EPT_MT) >> EPT_MT_SHIFT);
+	return mt == 2 || mt == 3 || mt == 7;
+}
+
+/*
+ * EPT misconfiguration (SDM Vol. 3C 29.3.3.1), for a present entry:
+ *  - bits 2:0 = 010b (write-only) or 110b (write/execute);
+ *  - a reserved bit set: 51:N (N = physical-address width, pa_bits here);
+ *    7:3 in an entry that references a table (PML5E/PML4E: 7:3; PDPTE/PDE
+ *    with bit 7 clear: 6:3); 29:12 of a 1-GByte PDPTE, 20:12 of a 2-MByte PDE;
+ *  - a leaf whose memory type (5:3) is 2, 3 or 7.
+ * Execute-only (100b) is assumed supported (IA32_VMX_EPT_VPID_CAP bit 0), as
+ * are 1-GByte pages; bit 7 of a PTE is ignored.
+ */
+static inline enum pt_kind ept_desc_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	uint64_t rsv = x86_bits(51, f->pa_bits);
+	bool leaf = x86_is_leaf(f, d, level);
+
+	if (!(d & EPT_RWX))
+		return PT_INVALID;
+	if ((d & EPT_W) && !(d & EPT_R))
+		return PT_RESERVED;
+	if (!leaf)
+		rsv |= x86_bits(7, 3);
+	else if (level > 0)
+		rsv |= x86_bits(f->level[level].shift - 1, 12);
+	if ((d & rsv) || (leaf && ept_memtype_reserved(d)))
+		return PT_RESERVED;
+	return leaf ? PT_LEAF : PT_TABLE;
+}
+
+static inline uint64_t ept_desc_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	unsigned low = x86_is_leaf(f, d, level) ? f->level[level].shift : 12;
+	return d & x86_bits(f->pa_bits - 1, low);
+}
+
+#endif
