@@ -173,10 +173,9 @@ struct pt_walk_ops {
 
 	/*
 	 * Optional: derive what the walk needs from the control state once per
-	 * mmu (physim_mmu_create / set_config), not once per step: fill
-	 * m->rsv_table[n] / m->rsv_leaf[n], the descriptor bits the control
-	 * state makes reserved in a table pointer / a leaf at engine level n
-	 * (x86 51:MAXPHYADDR and XD with NXE = 0, EPT 51:N, ...). Left 0 when
+	 * mmu (physim_mmu_create / set_config), not once per step: the
+	 * reserved-bit and output-address masks per level (m->rsv, m->oa,
+	 * from the family's codec), family constants in m->param. Left 0 when
 	 * NULL.
 	 */
 	void (*configure)(struct physim_mmu *m);
@@ -242,10 +241,13 @@ struct physim_mmu {
 	 * (va >> idx_shift[n]) & idx_mask[n]. */
 	uint8_t idx_shift[PHYSIM_PT_MAX_LEVELS];
 	uint64_t idx_mask[PHYSIM_PT_MAX_LEVELS];
-	/* Set by ops->configure: descriptor bits the control state makes
-	 * reserved at engine level n, in a table pointer and in a leaf. */
-	uint64_t rsv_table[PHYSIM_PT_MAX_LEVELS];
-	uint64_t rsv_leaf[PHYSIM_PT_MAX_LEVELS];
+	/* Set by ops->configure from the family's codec, for a descriptor at
+	 * engine level n that points to a table ([n][0]) or maps a page
+	 * ([n][1]): the bits that make it reserved, those of the format and
+	 * those the control state adds (x86 51:MAXPHYADDR, XD with NXE = 0;
+	 * EPT 51:N), and its output-address field. */
+	uint64_t rsv[PHYSIM_PT_MAX_LEVELS][2];
+	uint64_t oa[PHYSIM_PT_MAX_LEVELS][2];
 	/* Family constants derived from the control state by ops->configure
 	 * (e.g. AArch64's output-address mask for the configured IPS / DS). */
 	uint64_t param[2];

@@ -46,26 +46,27 @@ typedef enum physim_fault_kind (*walk_step_fn)(struct walk_state *w, uint64_t d,
 
 /* begin() refused the input: complete *x from its fault *bf. -EFAULT. */
 PHYSIM_HIDDEN int physim_walk_begin_fault(const struct walk_req *r, const struct physim_fault *bf,
-				   const struct walk_tally *t, struct physim_xlate *x);
+					  const struct walk_tally *t, struct physim_xlate *x);
 /* A fault at engine level `level` (ops->fault builds it). -EFAULT. ea: the
  * descriptor's table address (a GPA in a nested stage 1), for a BUS_ERROR. */
 PHYSIM_HIDDEN int physim_walk_fault(const struct walk_req *r, const struct walk_state *w,
-			     enum physim_fault_kind kind, unsigned level, uint64_t ea,
-			     const struct walk_tally *t, struct physim_xlate *x);
+				    enum physim_fault_kind kind, unsigned level, uint64_t ea,
+				    const struct walk_tally *t, struct physim_xlate *x);
 /* The descriptor of `bytes` bytes at hpa outside the direct map: through
  * the paging handler's phys_to_virt; NULL if it does not resolve. */
 PHYSIM_HIDDEN void *physim_walk_fetch_slow(const struct physim_paging_handler *ph, uint64_t hpa,
-				    unsigned bytes);
+					   unsigned bytes);
 /* Nested stage 1: the HPA of the entry at GPA gpa, through the stage-2
  * mmu's walk (one indirect call per stage-2 walk); a stage-2 fault there
  * completes *x with s1ptw set. 0, -EFAULT or another error. */
-PHYSIM_HIDDEN int physim_walk_s1_entry(const struct walk_req *r, uint64_t gpa, bool write, bool count,
-				uint64_t *hpa, struct walk_tally *t, struct physim_xlate *x);
+PHYSIM_HIDDEN int physim_walk_s1_entry(const struct walk_req *r, uint64_t gpa, bool write,
+				       bool count, uint64_t *hpa, struct walk_tally *t,
+				       struct physim_xlate *x);
 /* Write back used[0..n) (root first) by compare-and-swap. 0, -EAGAIN (a
  * descriptor changed: walk again), or a stage-2 fault / error (nested). */
 PHYSIM_HIDDEN int physim_walk_write_back(const struct walk_req *r, const struct walk_used *used,
-				  unsigned n, unsigned bytes, struct walk_tally *t,
-				  struct physim_xlate *x);
+					 unsigned n, unsigned bytes, struct walk_tally *t,
+					 struct physim_xlate *x);
 /* Too many lost races: clear *x, warn, -EBUSY. */
 PHYSIM_HIDDEN int physim_walk_gave_up(const struct walk_req *r, struct physim_xlate *x);
 
@@ -97,11 +98,13 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	const struct physim_pt_format *f = m->cfg.format;
 	const struct physim_paging_handler *ph = nested ? r->s2->cfg.mem : m->cfg.mem;
 	/* Table memory: [base, base + size) at hva; a descriptor at hpa is in
-	 * it if hpa - base <= last (unsigned: below base wraps round). */
-	const uint64_t base = ph->direct.base;
-	const uint64_t last = ph->direct.size >= bytes ? ph->direct.size - bytes : 0;
-	const uintptr_t host = (uintptr_t)ph->direct.hva - (uintptr_t)base;
+	 * it if hpa - base <= last (unsigned: below base wraps round). No
+	 * direct map (size < bytes): base = ~0 and last = 0 leave only the
+	 * address ~0, which no aligned descriptor has. */
 	const bool have_dm = ph->direct.size >= bytes;
+	const uint64_t base = have_dm ? ph->direct.base : ~UINT64_C(0);
+	const uint64_t last = have_dm ? ph->direct.size - bytes : 0;
+	const uintptr_t host = (uintptr_t)ph->direct.hva - (uintptr_t)base;
 	const uint64_t va = r->acc->va;
 	struct walk_state w = {
 	    .mmu = m,
@@ -121,6 +124,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	unsigned nused = 0;
 	struct physim_fault bf;
 	uint64_t table;
+	unsigned refs = t->refs; /* t->refs is brought up to date before a call */
 
 	if (PHYSIM_UNLIKELY(begin(&w, m->cfg.root, m->cfg.root_hi, &table, &bf) != 0))
 		return physim_walk_begin_fault(r, &bf, t, x);
@@ -129,37 +133,49 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		uint64_t ea = table + ((va >> m->idx_shift[level]) & m->idx_mask[level]);
 		uint64_t hpa = ea;
 		if (nested) {
+			t->refs = refs;
 			int rc = physim_walk_s1_entry(r, ea, false, true, &hpa, t, x);
 			if (PHYSIM_UNLIKELY(rc < 0))
 				return rc;
+			refs = t->refs;
 		}
-		/* Aligned (a misaligned descriptor comes only from a hostile
-		 * root; it is refused so that loads and CAS stay atomic) and in
-		 * the direct map; else the paging handler, on a cold path. */
+		/* In the direct map; else the paging handler, on a cold path.
+		 * Descriptor addresses are aligned: roots are checked by
+		 * physim_mmu_create, table addresses come from address fields
+		 * aligned to at least 1 KiB, and a stage-2 output keeps the
+		 * GPA's offset (desc_ptr refuses a misaligned one anyway, so
+		 * that loads and CAS stay atomic). */
 		void *p;
-		if (PHYSIM_LIKELY(!(hpa & (bytes - 1)) && hpa - base <= last && have_dm)) {
+		if (PHYSIM_LIKELY(hpa - base <= last)) {
 			p = (void *)(host + (uintptr_t)hpa);
 		} else {
-			p = (hpa & (bytes - 1)) ? NULL : physim_walk_fetch_slow(ph, hpa, bytes);
-			if (PHYSIM_UNLIKELY(p == NULL))
-				return physim_walk_fault(r, &w, PHYSIM_FAULT_BUS_ERROR, level, ea, t, x);
+			p = physim_walk_fetch_slow(ph, hpa, bytes);
+			if (PHYSIM_UNLIKELY(p == NULL)) {
+				t->refs = refs;
+				return physim_walk_fault(r, &w, PHYSIM_FAULT_BUS_ERROR, level, ea,
+							 t, x);
+			}
 		}
 		uint64_t d = walk_desc_load(p, bytes);
-		t->refs++;
+		refs++;
 		struct walk_step s = {0};
 		enum physim_fault_kind k = step(&w, d, level, &s);
 		if (k == PHYSIM_FAULT_NONE && !s.leaf && level == 0)
 			k = PHYSIM_FAULT_RESERVED; /* a table pointer in a last-level table */
-		if (PHYSIM_UNLIKELY(k != PHYSIM_FAULT_NONE))
+		if (PHYSIM_UNLIKELY(k != PHYSIM_FAULT_NONE)) {
+			t->refs = refs;
 			return physim_walk_fault(r, &w, k, level, ea, t, x);
+		}
 		if (PHYSIM_UNLIKELY(s.d_new != d))
-			used[nused++] = (struct walk_used){.p = p, .d = d, .d_new = s.d_new, .gpa = ea};
+			used[nused++] =
+			    (struct walk_used){.p = p, .d = d, .d_new = s.d_new, .gpa = ea};
 		if (!s.leaf) {
 			table = s.next;
 			continue;
 		}
 		/* The result only once the write-back succeeded: a stage-2
 		 * fault on a stage-1 A/D update leaves nothing but the fault. */
+		t->refs = refs;
 		if (PHYSIM_UNLIKELY(nused != 0) && !r->probe) {
 			int rc = physim_walk_write_back(r, used, nused, bytes, t, x);
 			if (rc < 0)
@@ -172,12 +188,13 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		x->level = walk_arch_level(m->ops, level);
 		x->perms = s.perms;
 		x->global = s.global;
-		x->mem_refs = t->refs;
+		x->mem_refs = refs;
 		x->ad_updated = t->ad;
 		x->fault = (struct physim_fault){.kind = PHYSIM_FAULT_NONE};
 		return 0;
 	}
 	/* Not reached: level 0 never continues. */
+	t->refs = refs;
 	return physim_walk_fault(r, &w, PHYSIM_FAULT_RESERVED, 0, table, t, x);
 }
 

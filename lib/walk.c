@@ -68,6 +68,8 @@ WALK_COLD void *physim_walk_fetch_slow(const struct physim_paging_handler *ph, u
 {
 	/* A naturally aligned descriptor never crosses a frame, so one
 	 * phys_to_virt call covers it. */
+	if (hpa & (bytes - 1))
+		return NULL; /* only a hostile root can make one */
 	void *p = physim_dm_phys_to_virt_checked(&ph->direct, hpa, bytes);
 	return p != NULL ? p : ph->phys_to_virt(ph->ctx, hpa);
 }
@@ -167,8 +169,8 @@ static void mmu_configure(struct physim_mmu *m, const struct physim_mmu_config *
 	m->cfg = *c;
 	m->ops = c->format->walk;
 	m->tlb_id = (uint32_t)c->vmid << 16 | c->asid;
-	memset(m->rsv_table, 0, sizeof(m->rsv_table));
-	memset(m->rsv_leaf, 0, sizeof(m->rsv_leaf));
+	memset(m->rsv, 0, sizeof(m->rsv));
+	memset(m->oa, 0, sizeof(m->oa));
 	memset(m->param, 0, sizeof(m->param));
 	const struct physim_pt_format *f = c->format;
 	unsigned log2_bytes = f->pte_bytes == 8 ? 3 : 2;

@@ -55,19 +55,9 @@
  *   for which code a page failing both checks reports (PPI).
  */
 #include "walk-loop.h"
-#include "loongarch-priv.h"
+#include "loongarch-desc.h"
 
-/* Entry bits [ENTRY], [LDDIR]. */
-#define LA_D	     (UINT64_C(1) << 1)
-#define LA_PLV_SHIFT 2			 /* bits 3:2 */
-#define LA_G	     (UINT64_C(1) << 6)	 /* global, in a last-level PTE */
-#define LA_HG	     (UINT64_C(1) << 12) /* global, in a huge directory entry */
-#define LA_NR	     (UINT64_C(1) << 61)
-#define LA_NX	     (UINT64_C(1) << 62)
-#define LA_RPLV	     (UINT64_C(1) << 63)
-
-#define LA_PLV_KERNEL 0u
-#define LA_PLV_USER   3u
+/* Entry bits [ENTRY], [LDDIR]: loongarch-desc.h (LA_*). */
 
 /* Exception codes [ECODE], with EsubCode in bits 14:6 of the syndrome. */
 enum la_ecode {
@@ -137,14 +127,14 @@ WALK_INLINE enum physim_fault_kind la_step(struct walk_state *w, uint64_t d, uns
 					   struct walk_step *s)
 {
 	const struct physim_pt_format *f = w->fmt;
-	enum pt_kind k = physim_la_classify(f, d, level);
+	enum pt_kind k = la_desc_classify(f, d, level);
 
 	if (k == PT_INVALID)
 		return PHYSIM_FAULT_NOT_PRESENT;
 	if (k == PT_RESERVED)
 		return PHYSIM_FAULT_RESERVED;
 	s->d_new = d; /* no hardware A/D [ENTRY] */
-	s->next = physim_la_output_addr(f, d, level);
+	s->next = la_desc_output_addr(f, d, level);
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
 

@@ -56,17 +56,9 @@
  * - Svpbmt is implemented, Svnapot is not (riscv64.c).
  */
 #include "walk-loop.h"
-#include "riscv-priv.h"
+#include "riscv-desc.h"
 
-/* PTE bits [PTE]. */
-#define RV_V (UINT64_C(1) << 0)
-#define RV_R (UINT64_C(1) << 1)
-#define RV_W (UINT64_C(1) << 2)
-#define RV_X (UINT64_C(1) << 3)
-#define RV_U (UINT64_C(1) << 4)
-#define RV_G (UINT64_C(1) << 5)
-#define RV_A (UINT64_C(1) << 6)
-#define RV_D (UINT64_C(1) << 7)
+/* PTE bits [PTE]: riscv-desc.h (RV_*). */
 
 /* Exception codes [CAUSE]. */
 enum rv_cause {
@@ -204,21 +196,22 @@ WALK_INLINE bool rv_leaf_allows(const struct walk_state *w, uint64_t d, bool umo
 	return (d & RV_R) || ((d & RV_X) && ctl->mxr);
 }
 
-/* One PTE (gstage: of a G-stage table). */
+/* One PTE (gstage: of a G-stage table; sv32: 4-byte PTEs). */
 WALK_INLINE enum physim_fault_kind rv_step_by(struct walk_state *w, uint64_t d, unsigned level,
-					      struct walk_step *s, const bool gstage)
+					      struct walk_step *s, const bool gstage,
+					      const bool sv32)
 {
 	const struct physim_pt_format *f = w->fmt;
 	/* [VATP] steps 3-4 and the misaligned-superpage check (step 6 of the
 	 * 2024 edition), as the format classifies them. */
-	enum pt_kind k = physim_rv_classify(f, d, level);
+	enum pt_kind k = rv_classify_as(f, d, level, sv32);
 
 	if (k == PT_INVALID)
 		return PHYSIM_FAULT_NOT_PRESENT;
 	if (k == PT_RESERVED)
 		return PHYSIM_FAULT_RESERVED;
 	s->d_new = d;
-	s->next = physim_rv_output_addr(f, d, level);
+	s->next = rv_addr_as(d, sv32);
 	w->acc_or |= d & RV_G;
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
@@ -243,7 +236,13 @@ WALK_INLINE enum physim_fault_kind rv_step_by(struct walk_state *w, uint64_t d, 
 WALK_INLINE enum physim_fault_kind rv_step(struct walk_state *w, uint64_t d, unsigned level,
 					   struct walk_step *s)
 {
-	return rv_step_by(w, d, level, s, false);
+	return rv_step_by(w, d, level, s, false, false);
+}
+
+WALK_INLINE enum physim_fault_kind rv_step32(struct walk_state *w, uint64_t d, unsigned level,
+					     struct walk_step *s)
+{
+	return rv_step_by(w, d, level, s, false, true);
 }
 
 /* G stage: every access is a U-mode access, SUM plays no part; an implicit
@@ -252,7 +251,13 @@ WALK_INLINE enum physim_fault_kind rv_step(struct walk_state *w, uint64_t d, uns
 WALK_INLINE enum physim_fault_kind rv_gstage_step(struct walk_state *w, uint64_t d, unsigned level,
 						  struct walk_step *s)
 {
-	return rv_step_by(w, d, level, s, true);
+	return rv_step_by(w, d, level, s, true, false);
+}
+
+WALK_INLINE enum physim_fault_kind rv_gstage_step32(struct walk_state *w, uint64_t d,
+						    unsigned level, struct walk_step *s)
+{
+	return rv_step_by(w, d, level, s, true, true);
 }
 
 /* The one loop (walk-loop.h): Sv32 (4-byte PTEs), Sv39, Sv48, Sv57. */
@@ -260,7 +265,7 @@ static int rv_walk(const struct walk_req *r, struct physim_xlate *x)
 {
 	switch (r->m->cfg.format->levels) {
 	case 2:
-		return walk_stage_loop(r, x, rv_begin, rv_step, 2, 4);
+		return walk_stage_loop(r, x, rv_begin, rv_step32, 2, 4);
 	case 3:
 		return walk_stage_loop(r, x, rv_begin, rv_step, 3, 8);
 	case 4:
@@ -274,7 +279,7 @@ static int rv_gstage_walk(const struct walk_req *r, struct physim_xlate *x)
 {
 	switch (r->m->cfg.format->levels) {
 	case 2:
-		return walk_stage_loop(r, x, rv_gstage_begin, rv_gstage_step, 2, 4);
+		return walk_stage_loop(r, x, rv_gstage_begin, rv_gstage_step32, 2, 4);
 	case 3:
 		return walk_stage_loop(r, x, rv_gstage_begin, rv_gstage_step, 3, 8);
 	case 4:

@@ -66,14 +66,21 @@ static inline bool ept_user_addr(const struct walk_state *w)
 	return w->user;
 }
 
-/* Reserved address bits 51:N for the configured width (29.3.3.1), once per
- * mmu. */
+/* The codec's masks (x86-desc.h) once per mmu, with the configured
+ * physical-address width N for the reserved bits 51:N (29.3.3.1). */
 static void ept_configure(struct physim_mmu *m)
 {
+	const struct physim_pt_format *f = m->cfg.format;
 	unsigned n = m->cfg.ctl.maxphyaddr ? m->cfg.ctl.maxphyaddr : EPT_DEFAULT_MAXPHYADDR;
 
-	for (unsigned level = 0; level < m->cfg.format->levels; level++)
-		m->rsv_table[level] = m->rsv_leaf[level] = x86_bits(51, n);
+	if (n > f->pa_bits)
+		n = f->pa_bits;
+	for (unsigned level = 0; level < f->levels; level++) {
+		for (unsigned leaf = 0; leaf < 2; leaf++) {
+			m->rsv[level][leaf] = ept_rsv_mask(f, level, leaf, n);
+			m->oa[level][leaf] = ept_oa_mask(f, level, leaf);
+		}
+	}
 }
 
 static void ept_fault(const struct walk_state *w, enum physim_fault_kind kind, int level,
@@ -129,15 +136,16 @@ WALK_INLINE enum physim_fault_kind ept_step(struct walk_state *w, uint64_t d, un
 			return PHYSIM_FAULT_NOT_PRESENT;
 		cls |= EPT_X;
 	}
-	enum pt_kind k = ept_desc_classify(f, cls, level);
-	if (PHYSIM_UNLIKELY(k == PT_RESERVED || (d & w->mmu->rsv_table[level])))
+	bool leaf = x86_is_leaf(f, d, level);
+	enum pt_kind k = ept_classify_masked(cls, leaf, w->mmu->rsv[level][leaf]);
+	if (PHYSIM_UNLIKELY(k == PT_RESERVED))
 		return PHYSIM_FAULT_RESERVED;
 	if (k != PT_TABLE && k != PT_LEAF)
 		return PHYSIM_FAULT_NOT_PRESENT;
 	s->d_new = d;
 	if (w->ctl->ept_ad)
 		s->d_new |= EPT_A; /* 29.3.5: A in every entry used */
-	s->next = ept_desc_output_addr(f, d, level);
+	s->next = d & w->mmu->oa[level][leaf];
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
 

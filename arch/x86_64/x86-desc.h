@@ -46,67 +46,65 @@ static inline enum ia32_mode ia32_mode(const struct physim_pt_format *f)
 	return (enum ia32_mode)f->param[0];
 }
 
-/* Reserved address bits: 51:M for 4/5-level paging (M = MAXPHYADDR, bits
- * 62:52 are ignored or PK), 62:M for PAE PDEs/PTEs (tables 4-9..4-11), 63:M
- * for PAE PDPTEs (table 4-8). pa_bits plays M. */
-static inline uint64_t ia32_addr_reserved(const struct physim_pt_format *f, unsigned level,
-					  enum ia32_mode mode)
-{
-	switch (mode) {
-	case IA32_MODE_LONG:
-		return x86_bits(51, f->pa_bits);
-	case IA32_MODE_PAE:
-		return x86_bits(level == 2 ? 63 : 62, f->pa_bits);
-	default:
-		return 0;
-	}
-}
-
 /*
  * Reserved-bit rules (a present entry with any of these set causes a #PF with
  * the RSVD error-code bit, SDM Vol. 3A 4.7; PAE PDPTEs a #GP when loaded,
- * 4.4.1). Assumes IA32_EFER.NXE = 1, CR4.PSE = 1, 1-GByte pages and PAT
- * supported, so XD, PS and PAT are never reserved.
+ * 4.4.1), for an entry at `level` that maps a page (leaf) or points to a
+ * table, with MAXPHYADDR = m and IA32_EFER.NXE = nxe. CR4.PSE = 1, 1-GByte
+ * pages and PAT are supported, so PS and PAT are never reserved.
+ * - 4/5-level paging: bits 51:M of every entry (4.5.4), XD when NXE = 0
+ *   (4.5.4: "If IA32_EFER.NXE = 0 and the P flag of a paging-structure
+ *   entry is 1, the XD flag (bit 63) is reserved"), PS in a PML4E / PML5E
+ *   (tables 4-14, 4-15);
+ * - PAE: 63:M and bits 2:1, 8:5 in a PDPTE (table 4-8), 62:M and XD with
+ *   NXE = 0 in PDEs / PTEs (tables 4-9..4-11, 4.4.2);
+ * - 32-bit paging: bits 21:(M'-19) of a 4-MByte PDE, M' = min(M, 40)
+ *   (table 4-4, PSE-36); with M' = 40 that is bit 21, with 32 bits 21:13;
+ * - a 2 MiB / 1 GiB leaf: bits 20:13 / 29:13 (bit 12 is PAT; tables 4-9,
+ *   4-16, 4-18).
+ * The format (the engine's view) has m = pa_bits and NXE = 1; the walker
+ * takes m = min(pa_bits, ctl MAXPHYADDR) and the control state's NXE, once
+ * per mmu (x86_walk.c, x86_configure).
  */
-static inline uint64_t ia32_reserved(const struct physim_pt_format *f, uint64_t d, unsigned level,
-				     enum ia32_mode mode)
+static inline uint64_t ia32_rsv_mask(const struct physim_pt_format *f, unsigned level, bool leaf,
+				     enum ia32_mode mode, unsigned m, bool nxe)
 {
-	uint64_t rsv = ia32_addr_reserved(f, level, mode);
+	uint64_t xd = nxe ? 0 : IA32_XD;
+	uint64_t rsv = 0;
 
 	switch (mode) {
 	case IA32_MODE_LONG:
-		/* PS is reserved in a PML4E and PML5E (tables 4-14, 4-15). */
+		rsv = x86_bits(51, m) | xd;
 		if (level >= 3)
 			rsv |= IA32_PS;
 		break;
 	case IA32_MODE_PAE:
-		/* PDPTE: bits 2:1 and 8:5 reserved (table 4-8). */
 		if (level == 2)
-			rsv |= x86_bits(2, 1) | x86_bits(8, 5);
+			rsv = x86_bits(63, m) | x86_bits(2, 1) | x86_bits(8, 5);
+		else
+			rsv = x86_bits(62, m) | xd;
 		break;
 	case IA32_MODE_32BIT:
-		/* 4 MiB PDE: bits 21:(M-19) reserved (table 4-4, PSE-36); with
-		 * M = 40 that is bit 21, with M = 32 bits 21:13. */
-		if (level == 1 && (d & IA32_PS))
-			rsv |= x86_bits(21, f->pa_bits - 19);
+		if (level == 1 && leaf)
+			rsv = x86_bits(21, (m > 40 ? 40 : m) - 19);
 		return rsv;
 	}
-	/* 2 MiB / 1 GiB leaf: bits 20:13 / 29:13 reserved, bit 12 is PAT
-	 * (tables 4-9, 4-16, 4-18). */
-	if (level > 0 && x86_is_leaf(f, d, level))
+	if (level > 0 && leaf)
 		rsv |= x86_bits(f->level[level].shift - 1, 13);
 	return rsv;
 }
 
-static inline enum pt_kind ia32_desc_classify(const struct physim_pt_format *f, uint64_t d,
-					      unsigned level, enum ia32_mode mode)
+/* The output-address field of an entry at `level` (a page or a table): bits
+ * (pa_bits-1):12 of a pointer, (pa_bits-1):page shift of a page; 31:12 in
+ * 32-bit paging. A 4 MiB PDE has a split field (i386_4m_addr): 0 here. */
+static inline uint64_t ia32_oa_mask(const struct physim_pt_format *f, unsigned level, bool leaf,
+				    enum ia32_mode mode)
 {
-	if (!(d & IA32_P))
-		return PT_INVALID;
-	if (d & ia32_reserved(f, d, level, mode))
-		return PT_RESERVED;
-	/* PAE PDPTEs have no PS bit (bit 7 is reserved, checked above). */
-	return x86_is_leaf(f, d, level) ? PT_LEAF : PT_TABLE;
+	unsigned low = level > 0 && leaf ? f->level[level].shift : 12;
+
+	if (mode == IA32_MODE_32BIT)
+		return level > 0 && leaf ? 0 : x86_bits(31, low);
+	return x86_bits(f->pa_bits - 1, low);
 }
 
 /* 4 MiB PDE of 32-bit paging: PA bits 31:22 in place, PA bits (M-1):32 in
@@ -119,19 +117,41 @@ static inline uint64_t i386_4m_addr(const struct physim_pt_format *f, uint64_t d
 	return (d & x86_bits(31, 22)) | (high << 32);
 }
 
+/* Classify a descriptor whose leaf-ness (x86_is_leaf) is known, against the
+ * reserved bits rsv (ia32_rsv_mask). */
+static inline enum pt_kind ia32_classify_masked(uint64_t d, bool leaf, uint64_t rsv)
+{
+	if (!(d & IA32_P))
+		return PT_INVALID;
+	if (d & rsv)
+		return PT_RESERVED;
+	/* PAE PDPTEs have no PS bit (bit 7 is reserved there). */
+	return leaf ? PT_LEAF : PT_TABLE;
+}
+
+/* Output address of a present entry, given its address field oa
+ * (ia32_oa_mask). */
+static inline uint64_t ia32_addr_masked(const struct physim_pt_format *f, uint64_t d,
+					unsigned level, bool leaf, uint64_t oa, enum ia32_mode mode)
+{
+	if (mode == IA32_MODE_32BIT && level > 0 && leaf)
+		return i386_4m_addr(f, d);
+	return d & oa;
+}
+
+/* The format's classify / output_addr (x86_64.c wraps them). */
+static inline enum pt_kind ia32_desc_classify(const struct physim_pt_format *f, uint64_t d,
+					      unsigned level, enum ia32_mode mode)
+{
+	bool leaf = x86_is_leaf(f, d, level);
+	return ia32_classify_masked(d, leaf, ia32_rsv_mask(f, level, leaf, mode, f->pa_bits, true));
+}
+
 static inline uint64_t ia32_desc_output_addr(const struct physim_pt_format *f, uint64_t d,
 					     unsigned level, enum ia32_mode mode)
 {
-	unsigned low = 12;
-
-	if (level > 0 && x86_is_leaf(f, d, level)) {
-		if (mode == IA32_MODE_32BIT)
-			return i386_4m_addr(f, d);
-		low = f->level[level].shift;
-	}
-	if (mode == IA32_MODE_32BIT)
-		return d & x86_bits(31, low);
-	return d & x86_bits(f->pa_bits - 1, low);
+	bool leaf = x86_is_leaf(f, d, level);
+	return ia32_addr_masked(f, d, level, leaf, ia32_oa_mask(f, level, leaf, mode), mode);
 }
 
 /* ---- EPT (SDM Vol. 3C 29.3) ---- */
@@ -180,35 +200,57 @@ static inline bool ept_memtype_reserved(uint64_t d)
 /*
  * EPT misconfiguration (SDM Vol. 3C 29.3.3.1), for a present entry:
  *  - bits 2:0 = 010b (write-only) or 110b (write/execute);
- *  - a reserved bit set: 51:N (N = physical-address width, pa_bits here);
- *    7:3 in an entry that references a table (PML5E/PML4E: 7:3; PDPTE/PDE
- *    with bit 7 clear: 6:3); 29:12 of a 1-GByte PDPTE, 20:12 of a 2-MByte PDE;
+ *  - a reserved bit set (ept_rsv_mask): 51:N (N = physical-address width:
+ *    pa_bits for the format, the configured width for the walker); 7:3 in
+ *    an entry that references a table (PML5E/PML4E: 7:3; PDPTE/PDE with
+ *    bit 7 clear: 6:3); 29:12 of a 1-GByte PDPTE, 20:12 of a 2-MByte PDE;
  *  - a leaf whose memory type (5:3) is 2, 3 or 7.
  * Execute-only (100b) is assumed supported (IA32_VMX_EPT_VPID_CAP bit 0), as
  * are 1-GByte pages; bit 7 of a PTE is ignored.
  */
-static inline enum pt_kind ept_desc_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
+static inline uint64_t ept_rsv_mask(const struct physim_pt_format *f, unsigned level, bool leaf,
+				    unsigned n)
 {
-	uint64_t rsv = x86_bits(51, f->pa_bits);
-	bool leaf = x86_is_leaf(f, d, level);
+	uint64_t rsv = x86_bits(51, n);
 
-	if (!(d & EPT_RWX))
-		return PT_INVALID;
-	if ((d & EPT_W) && !(d & EPT_R))
-		return PT_RESERVED;
 	if (!leaf)
 		rsv |= x86_bits(7, 3);
 	else if (level > 0)
 		rsv |= x86_bits(f->level[level].shift - 1, 12);
+	return rsv;
+}
+
+/* Address field: bits (pa_bits-1):12 of a pointer, (pa_bits-1):page shift
+ * of a page. */
+static inline uint64_t ept_oa_mask(const struct physim_pt_format *f, unsigned level, bool leaf)
+{
+	return x86_bits(f->pa_bits - 1, leaf ? f->level[level].shift : 12);
+}
+
+/* Classify a descriptor whose leaf-ness is known against rsv. */
+static inline enum pt_kind ept_classify_masked(uint64_t d, bool leaf, uint64_t rsv)
+{
+	if (!(d & EPT_RWX))
+		return PT_INVALID;
+	if ((d & EPT_W) && !(d & EPT_R))
+		return PT_RESERVED;
 	if ((d & rsv) || (leaf && ept_memtype_reserved(d)))
 		return PT_RESERVED;
 	return leaf ? PT_LEAF : PT_TABLE;
 }
 
-static inline uint64_t ept_desc_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
+/* The format's classify / output_addr (ept.c wraps them). */
+static inline enum pt_kind ept_desc_classify(const struct physim_pt_format *f, uint64_t d,
+					     unsigned level)
 {
-	unsigned low = x86_is_leaf(f, d, level) ? f->level[level].shift : 12;
-	return d & x86_bits(f->pa_bits - 1, low);
+	bool leaf = x86_is_leaf(f, d, level);
+	return ept_classify_masked(d, leaf, ept_rsv_mask(f, level, leaf, f->pa_bits));
+}
+
+static inline uint64_t ept_desc_output_addr(const struct physim_pt_format *f, uint64_t d,
+					    unsigned level)
+{
+	return d & ept_oa_mask(f, level, x86_is_leaf(f, d, level));
 }
 
 #endif

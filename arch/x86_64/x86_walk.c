@@ -42,40 +42,22 @@ static inline unsigned x86_maxphyaddr(const struct physim_mmu_ctl *ctl)
 	return m < 32 ? 32 : m;
 }
 
-/*
- * Reserved bits that depend on the control state, beyond the fixed ones the
- * codec's classify checks (it assumes MAXPHYADDR = pa_bits and NXE = 1),
- * computed once per mmu into m->rsv_table / m->rsv_leaf:
- * - bits 51:M of every present entry, 4/5-level paging (4.5.4: "reserved
- *   bits ... 51:M"); PAE: 62:M in PDEs/PTEs (table 4-9..4-11), 63:M in PDPTEs
- *   (table 4-8); 32-bit paging: bits 21:(M'-19) of a 4-MByte PDE where M' =
- *   min(MAXPHYADDR, 40) (table 4-4, PSE-36);
- * - bit 63 (XD) when IA32_EFER.NXE = 0, PAE and 4/5-level paging (4.4.2,
- *   4.5.4: "If IA32_EFER.NXE = 0 and the P flag of a paging-structure entry is
- *   1, the XD flag (bit 63) is reserved").
- */
+/* The codec's masks (x86-desc.h) under the control state, once per mmu:
+ * MAXPHYADDR (ctl.maxphyaddr, at most the format's pa_bits) and NXE. */
 static void x86_configure(struct physim_mmu *m)
 {
 	const struct physim_pt_format *f = m->cfg.format;
+	enum ia32_mode mode = ia32_mode(f);
 	unsigned mpa = x86_maxphyaddr(&m->cfg.ctl);
-	uint64_t xd = m->cfg.ctl.nxe_off ? IA32_XD : 0;
 
+	if (mpa > f->pa_bits)
+		mpa = f->pa_bits;
 	for (unsigned level = 0; level < f->levels; level++) {
-		uint64_t t = 0, l = 0;
-		switch (ia32_mode(f)) {
-		case IA32_MODE_LONG:
-			t = l = x86_bits(51, mpa) | xd;
-			break;
-		case IA32_MODE_PAE:
-			t = l = level == 2 ? x86_bits(63, mpa) : (x86_bits(62, mpa) | xd);
-			break;
-		case IA32_MODE_32BIT:
-			if (level == 1)
-				l = x86_bits(21, (mpa > 40 ? 40 : mpa) - 19);
-			break;
+		for (unsigned leaf = 0; leaf < 2; leaf++) {
+			m->rsv[level][leaf] =
+			    ia32_rsv_mask(f, level, leaf, mode, mpa, !m->cfg.ctl.nxe_off);
+			m->oa[level][leaf] = ia32_oa_mask(f, level, leaf, mode);
 		}
-		m->rsv_table[level] = t;
-		m->rsv_leaf[level] = l;
 	}
 }
 
@@ -200,21 +182,23 @@ WALK_INLINE enum physim_fault_kind x86_use(struct walk_state *w, uint64_t d, uns
 }
 
 /* One descriptor in paging mode `mode` (a constant in each instantiation):
- * the codec's classify (x86-desc.h) and the control state's reserved bits
- * (x86_configure), then the rights and A/D rules. */
+ * the codec (x86-desc.h) with the masks x86_configure made, then the rights
+ * and A/D rules. */
 WALK_INLINE enum physim_fault_kind x86_step_mode(struct walk_state *w, uint64_t d, unsigned level,
 						 struct walk_step *s, const enum ia32_mode mode)
 {
 	const struct physim_pt_format *f = w->fmt;
+	const struct physim_mmu *m = w->mmu;
+	bool leaf = x86_is_leaf(f, d, level);
 
 	/* 4.7: P = 0 is a not-present fault whatever the other bits say. */
-	if (PHYSIM_UNLIKELY(!(d & IA32_P)))
+	enum pt_kind k = ia32_classify_masked(d, leaf, m->rsv[level][leaf]);
+	if (PHYSIM_UNLIKELY(k == PT_INVALID))
 		return PHYSIM_FAULT_NOT_PRESENT;
-	enum pt_kind k = ia32_desc_classify(f, d, level, mode);
-	const uint64_t *ctl_rsv = k == PT_LEAF ? w->mmu->rsv_leaf : w->mmu->rsv_table;
-	if (PHYSIM_UNLIKELY(k == PT_RESERVED || (d & ctl_rsv[level])))
+	if (PHYSIM_UNLIKELY(k == PT_RESERVED))
 		return PHYSIM_FAULT_RESERVED;
-	return x86_use(w, d, level, k, ia32_desc_output_addr(f, d, level, mode), s, mode);
+	return x86_use(w, d, level, k,
+		       ia32_addr_masked(f, d, level, leaf, m->oa[level][leaf], mode), s, mode);
 }
 
 WALK_INLINE enum physim_fault_kind x86_step_long(struct walk_state *w, uint64_t d, unsigned level,
