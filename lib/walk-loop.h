@@ -83,6 +83,15 @@ WALK_INLINE uint64_t walk_desc_load(const void *p, const unsigned bytes)
 	return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
 }
 
+/* physim_walk_fault with a copy of the walk state: the state's own address
+ * never leaves the loop, so its accumulators stay in registers. */
+WALK_INLINE int walk_fault_copy(const struct walk_req *r, struct walk_state w,
+				enum physim_fault_kind kind, unsigned level, uint64_t ea,
+				const struct walk_tally *t, struct physim_xlate *x)
+{
+	return physim_walk_fault(r, &w, kind, level, ea, t, x);
+}
+
 /*
  * One attempt at walking one stage (walk-format.h, "What the walk loop
  * does"): 0 with *x complete, -EFAULT with *x complete, -EAGAIN (walk
@@ -152,8 +161,8 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			p = physim_walk_fetch_slow(ph, hpa, bytes);
 			if (PHYSIM_UNLIKELY(p == NULL)) {
 				t->refs = refs;
-				return physim_walk_fault(r, &w, PHYSIM_FAULT_BUS_ERROR, level, ea,
-							 t, x);
+				return walk_fault_copy(r, w, PHYSIM_FAULT_BUS_ERROR, level, ea, t,
+						       x);
 			}
 		}
 		uint64_t d = walk_desc_load(p, bytes);
@@ -164,7 +173,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			k = PHYSIM_FAULT_RESERVED; /* a table pointer in a last-level table */
 		if (PHYSIM_UNLIKELY(k != PHYSIM_FAULT_NONE)) {
 			t->refs = refs;
-			return physim_walk_fault(r, &w, k, level, ea, t, x);
+			return walk_fault_copy(r, w, k, level, ea, t, x);
 		}
 		if (PHYSIM_UNLIKELY(s.d_new != d))
 			used[nused++] =
@@ -195,7 +204,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	}
 	/* Not reached: level 0 never continues. */
 	t->refs = refs;
-	return physim_walk_fault(r, &w, PHYSIM_FAULT_RESERVED, 0, table, t, x);
+	return walk_fault_copy(r, w, PHYSIM_FAULT_RESERVED, 0, table, t, x);
 }
 
 /* One stage, walked again after a lost A/D race (bounded). */

@@ -89,7 +89,8 @@ static inline unsigned a64_granule_shift(const struct physim_pt_format *f)
 
 /* D8.3: bits 1:0 name the descriptor kind; the lookup level and the granule
  * decide which kinds exist. */
-static inline enum pt_kind a64_desc_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
+static inline enum pt_kind a64_desc_classify(const struct physim_pt_format *f, uint64_t d,
+					     unsigned level)
 {
 	if (!(d & A64_VALID))
 		return PT_INVALID;

@@ -122,7 +122,6 @@ WALK_INLINE bool ept_allows(const struct walk_state *w, uint64_t rights)
 WALK_INLINE enum physim_fault_kind ept_step(struct walk_state *w, uint64_t d, unsigned level,
 					    struct walk_step *s)
 {
-	const struct physim_pt_format *f = w->fmt;
 	bool mbec = w->ctl->mbec;
 	uint64_t cls = d;
 
@@ -136,7 +135,7 @@ WALK_INLINE enum physim_fault_kind ept_step(struct walk_state *w, uint64_t d, un
 			return PHYSIM_FAULT_NOT_PRESENT;
 		cls |= EPT_X;
 	}
-	bool leaf = x86_is_leaf(f, d, level);
+	bool leaf = ept_is_leaf(d, level);
 	enum pt_kind k = ept_classify_masked(cls, leaf, w->mmu->rsv[level][leaf]);
 	if (PHYSIM_UNLIKELY(k == PT_RESERVED))
 		return PHYSIM_FAULT_RESERVED;

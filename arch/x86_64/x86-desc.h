@@ -117,7 +117,17 @@ static inline uint64_t i386_4m_addr(const struct physim_pt_format *f, uint64_t d
 	return (d & x86_bits(31, 22)) | (high << 32);
 }
 
-/* Classify a descriptor whose leaf-ness (x86_is_leaf) is known, against the
+/* Whether d at `level` maps a page, for the geometry of each paging mode
+ * (x86_64.c): leaves in the PT, PD and PDPT of 4/5-level paging, the PT and
+ * PD of PAE and of 32-bit paging (PS, bit 7, in a PDE / PDPTE). With `mode` and `level` constants
+ * (the walker's instantiations) it folds to a test of PS or to a constant. */
+static inline bool ia32_is_leaf(uint64_t d, unsigned level, enum ia32_mode mode)
+{
+	unsigned top_leaf = mode == IA32_MODE_LONG ? 2 : 1;
+	return level == 0 || (level <= top_leaf && (d & IA32_PS));
+}
+
+/* Classify a descriptor whose leaf-ness (ia32_is_leaf) is known, against the
  * reserved bits rsv (ia32_rsv_mask). */
 static inline enum pt_kind ia32_classify_masked(uint64_t d, bool leaf, uint64_t rsv)
 {
@@ -143,14 +153,14 @@ static inline uint64_t ia32_addr_masked(const struct physim_pt_format *f, uint64
 static inline enum pt_kind ia32_desc_classify(const struct physim_pt_format *f, uint64_t d,
 					      unsigned level, enum ia32_mode mode)
 {
-	bool leaf = x86_is_leaf(f, d, level);
+	bool leaf = ia32_is_leaf(d, level, mode);
 	return ia32_classify_masked(d, leaf, ia32_rsv_mask(f, level, leaf, mode, f->pa_bits, true));
 }
 
 static inline uint64_t ia32_desc_output_addr(const struct physim_pt_format *f, uint64_t d,
 					     unsigned level, enum ia32_mode mode)
 {
-	bool leaf = x86_is_leaf(f, d, level);
+	bool leaf = ia32_is_leaf(d, level, mode);
 	return ia32_addr_masked(f, d, level, leaf, ia32_oa_mask(f, level, leaf, mode), mode);
 }
 
@@ -227,6 +237,13 @@ static inline uint64_t ept_oa_mask(const struct physim_pt_format *f, unsigned le
 	return x86_bits(f->pa_bits - 1, leaf ? f->level[level].shift : 12);
 }
 
+/* Leaves in the PT, PD and PDPT (29.3.2; the geometry of ept.c): bit 7
+ * marks a page in a PDE or PDPTE and is ignored in a PTE. */
+static inline bool ept_is_leaf(uint64_t d, unsigned level)
+{
+	return level == 0 || (level <= 2 && (d & EPT_LARGE));
+}
+
 /* Classify a descriptor whose leaf-ness is known against rsv. */
 static inline enum pt_kind ept_classify_masked(uint64_t d, bool leaf, uint64_t rsv)
 {
@@ -243,14 +260,14 @@ static inline enum pt_kind ept_classify_masked(uint64_t d, bool leaf, uint64_t r
 static inline enum pt_kind ept_desc_classify(const struct physim_pt_format *f, uint64_t d,
 					     unsigned level)
 {
-	bool leaf = x86_is_leaf(f, d, level);
+	bool leaf = ept_is_leaf(d, level);
 	return ept_classify_masked(d, leaf, ept_rsv_mask(f, level, leaf, f->pa_bits));
 }
 
 static inline uint64_t ept_desc_output_addr(const struct physim_pt_format *f, uint64_t d,
 					    unsigned level)
 {
-	return d & ept_oa_mask(f, level, x86_is_leaf(f, d, level));
+	return d & ept_oa_mask(f, level, ept_is_leaf(d, level));
 }
 
 #endif

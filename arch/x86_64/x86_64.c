@@ -161,7 +161,7 @@ const struct physim_pt_format physim_fmt_x86_64_4l = {
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G | IA32_PK,
     .ops = &ia32_ops,
-    .walk = &physim_x86_walk_ops,
+    .walk = &physim_x86_walk_ops_4l,
     .param = {IA32_MODE_LONG},
 };
 
@@ -181,7 +181,7 @@ const struct physim_pt_format physim_fmt_x86_64_5l = {
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G | IA32_PK,
     .ops = &ia32_ops,
-    .walk = &physim_x86_walk_ops,
+    .walk = &physim_x86_walk_ops_5l,
     .param = {IA32_MODE_LONG},
 };
 
@@ -203,7 +203,7 @@ const struct physim_pt_format physim_fmt_i386_2l = {
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G,
     .ops = &ia32_ops,
-    .walk = &physim_x86_walk_ops,
+    .walk = &physim_x86_walk_ops_32bit,
     .param = {IA32_MODE_32BIT},
 };
 
@@ -225,6 +225,6 @@ const struct physim_pt_format physim_fmt_i386_pae = {
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G,
     .ops = &ia32_ops,
-    .walk = &physim_x86_walk_ops,
+    .walk = &physim_x86_walk_ops_pae,
     .param = {IA32_MODE_PAE},
 };

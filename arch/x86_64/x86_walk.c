@@ -189,7 +189,7 @@ WALK_INLINE enum physim_fault_kind x86_step_mode(struct walk_state *w, uint64_t 
 {
 	const struct physim_pt_format *f = w->fmt;
 	const struct physim_mmu *m = w->mmu;
-	bool leaf = x86_is_leaf(f, d, level);
+	bool leaf = ia32_is_leaf(d, level, mode);
 
 	/* 4.7: P = 0 is a not-present fault whatever the other bits say. */
 	enum pt_kind k = ia32_classify_masked(d, leaf, m->rsv[level][leaf]);
@@ -219,21 +219,26 @@ WALK_INLINE enum physim_fault_kind x86_step_32bit(struct walk_state *w, uint64_t
 	return x86_step_mode(w, d, level, s, IA32_MODE_32BIT);
 }
 
-/* The one loop (walk-loop.h) per paging mode: 4/5-level, PAE, 32-bit. */
-static int x86_walk(const struct walk_req *r, struct physim_xlate *x)
+/* The one loop (walk-loop.h) per paging mode: 4/5-level, PAE, 32-bit. Each
+ * instantiation is a function of its own (the formats' walk ops point at
+ * them), so that each gets the whole register file. */
+static int x86_walk_4l(const struct walk_req *r, struct physim_xlate *x)
 {
-	const struct physim_pt_format *f = r->m->cfg.format;
+	return walk_stage_loop(r, x, x86_begin, x86_step_long, 4, 8);
+}
 
-	switch (ia32_mode(f)) {
-	case IA32_MODE_LONG:
-		if (f->levels == 4)
-			return walk_stage_loop(r, x, x86_begin, x86_step_long, 4, 8);
-		return walk_stage_loop(r, x, x86_begin, x86_step_long, 5, 8);
-	case IA32_MODE_PAE:
-		return walk_stage_loop(r, x, x86_begin, x86_step_pae, 3, 8);
-	case IA32_MODE_32BIT:
-		break;
-	}
+static int x86_walk_5l(const struct walk_req *r, struct physim_xlate *x)
+{
+	return walk_stage_loop(r, x, x86_begin, x86_step_long, 5, 8);
+}
+
+static int x86_walk_pae(const struct walk_req *r, struct physim_xlate *x)
+{
+	return walk_stage_loop(r, x, x86_begin, x86_step_pae, 3, 8);
+}
+
+static int x86_walk_32bit(const struct walk_req *r, struct physim_xlate *x)
+{
 	return walk_stage_loop(r, x, x86_begin, x86_step_32bit, 2, 4);
 }
 
@@ -281,11 +286,36 @@ static void x86_fault(const struct walk_state *w, enum physim_fault_kind kind, i
 	walk_fault_set(f, kind, level < 0 ? -1 : (int)x86_arch_level((unsigned)level), ec);
 }
 
-/* Architecture levels: PT = 1 .. PML5 = 5 (x86-priv.h). */
-const struct pt_walk_ops physim_x86_walk_ops = {
+/* Architecture levels: PT = 1 .. PML5 = 5 (x86-priv.h). One ops object per
+ * paging mode and level count (x86_64.c points each format at its own). */
+const struct pt_walk_ops physim_x86_walk_ops_4l = {
     .level_base = 1,
     .level_dir = 1,
     .configure = x86_configure,
-    .walk = x86_walk,
+    .walk = x86_walk_4l,
+    .fault = x86_fault,
+};
+
+const struct pt_walk_ops physim_x86_walk_ops_5l = {
+    .level_base = 1,
+    .level_dir = 1,
+    .configure = x86_configure,
+    .walk = x86_walk_5l,
+    .fault = x86_fault,
+};
+
+const struct pt_walk_ops physim_x86_walk_ops_pae = {
+    .level_base = 1,
+    .level_dir = 1,
+    .configure = x86_configure,
+    .walk = x86_walk_pae,
+    .fault = x86_fault,
+};
+
+const struct pt_walk_ops physim_x86_walk_ops_32bit = {
+    .level_base = 1,
+    .level_dir = 1,
+    .configure = x86_configure,
+    .walk = x86_walk_32bit,
     .fault = x86_fault,
 };
