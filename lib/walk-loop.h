@@ -56,12 +56,17 @@ PHYSIM_HIDDEN int physim_walk_fault(const struct walk_req *r, const struct walk_
  * the paging handler's phys_to_virt; NULL if it does not resolve. */
 PHYSIM_HIDDEN void *physim_walk_fetch_slow(const struct physim_paging_handler *ph, uint64_t hpa,
 					   unsigned bytes);
-/* Nested stage 1: the HPA of the entry at GPA gpa, through the stage-2
- * mmu's walk (one indirect call per stage-2 walk); a stage-2 fault there
- * completes *x with s1ptw set. 0, -EFAULT or another error. */
-PHYSIM_HIDDEN int physim_walk_s1_entry(const struct walk_req *r, uint64_t gpa, bool write,
-				       bool count, uint64_t *hpa, struct walk_tally *t,
-				       struct physim_xlate *x);
+/* Nested stage 1: the stage-2 walk of a table entry's GPA failed with rc
+ * (x2 its result): complete *x (a stage-2 fault gets s1ptw set) and return
+ * rc. */
+PHYSIM_HIDDEN int physim_walk_s1_failed(const struct walk_req *r, uint64_t gpa, int rc,
+					const struct physim_xlate *x2, struct walk_tally *t,
+					struct physim_xlate *x);
+/* The stage-2 request that translates the GPAs of stage-1 table entries: an
+ * implicit read by the original access's privilege (walk-format.h, "Nested
+ * walks"); va set per entry. */
+PHYSIM_HIDDEN void physim_walk_s1_table_req(const struct walk_req *r, struct walk_req *r2,
+					    struct physim_access *a2);
 /* Write back used[0..n) (root first) by compare-and-swap. 0, -EAGAIN (a
  * descriptor changed: walk again), or a stage-2 fault / error (nested). */
 PHYSIM_HIDDEN int physim_walk_write_back(const struct walk_req *r, const struct walk_used *used,
@@ -137,16 +142,26 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 
 	if (PHYSIM_UNLIKELY(begin(&w, m->cfg.root, m->cfg.root_hi, &table, &bf) != 0))
 		return physim_walk_begin_fault(r, &bf, t, x);
+	struct physim_access a2;
+	struct walk_req r2;
+	if (nested)
+		physim_walk_s1_table_req(r, &r2, &a2);
 #pragma GCC unroll 8
 	for (unsigned level = levels; level-- > 0;) {
 		uint64_t ea = table + ((va >> m->idx_shift[level]) & m->idx_mask[level]);
 		uint64_t hpa = ea;
 		if (nested) {
-			t->refs = refs;
-			int rc = physim_walk_s1_entry(r, ea, false, true, &hpa, t, x);
-			if (PHYSIM_UNLIKELY(rc < 0))
-				return rc;
-			refs = t->refs;
+			/* One indirect call per stage-2 walk. */
+			struct physim_xlate x2;
+			a2.va = ea;
+			int rc = r2.m->ops->walk(&r2, &x2);
+			refs += x2.mem_refs;
+			t->ad |= x2.ad_updated;
+			if (PHYSIM_UNLIKELY(rc < 0)) {
+				t->refs = refs;
+				return physim_walk_s1_failed(r, ea, rc, &x2, t, x);
+			}
+			hpa = x2.pa;
 		}
 		/* In the direct map; else the paging handler, on a cold path.
 		 * Descriptor addresses are aligned: roots are checked by

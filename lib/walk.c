@@ -74,37 +74,49 @@ WALK_COLD void *physim_walk_fetch_slow(const struct physim_paging_handler *ph, u
 	return p != NULL ? p : ph->phys_to_virt(ph->ctx, hpa);
 }
 
-int physim_walk_s1_entry(const struct walk_req *r, uint64_t gpa, bool write, bool count,
-			 uint64_t *hpa, struct walk_tally *t, struct physim_xlate *x)
+void physim_walk_s1_table_req(const struct walk_req *r, struct walk_req *r2,
+			      struct physim_access *a2)
 {
 	const struct physim_mmu *s2 = r->s2;
-	struct physim_access a2 = {.va = gpa, .write = write, .user = r->acc->user};
-	struct walk_req r2 = {
+
+	*a2 = (struct physim_access){.user = r->acc->user};
+	*r2 = (struct walk_req){
 	    .m = s2,
-	    .acc = &a2,
+	    .acc = a2,
 	    .origin = WALK_NESTED_TABLE,
 	    .orig = r->m->cfg.format->arch == s2->cfg.format->arch ? r->acc : NULL,
 	    .probe = r->probe,
 	};
-	struct physim_xlate x2;
-	int rc = s2->ops->walk(&r2, &x2);
+}
 
-	if (PHYSIM_LIKELY(rc == 0)) {
-		if (count)
-			t->refs += x2.mem_refs;
-		t->ad |= x2.ad_updated;
-		*hpa = x2.pa;
-		return 0;
-	}
+WALK_COLD int physim_walk_s1_failed(const struct walk_req *r, uint64_t gpa, int rc,
+				    const struct physim_xlate *x2, struct walk_tally *t,
+				    struct physim_xlate *x)
+{
+	(void)r;
 	if (rc == -EFAULT) {
-		if (count)
-			t->refs += x2.mem_refs;
-		t->ad |= x2.ad_updated;
 		*x = (struct physim_xlate){.gpa = gpa, .mem_refs = t->refs, .ad_updated = t->ad};
-		x->fault = x2.fault;
+		x->fault = x2->fault;
 		x->fault.s1ptw = true;
 	}
 	return rc;
+}
+
+/* The HPA of the stage-1 entry at GPA gpa for its A/D write-back: a write
+ * through stage 2, not counted in mem_refs (walk-format.h). */
+static int s1_entry_for_write(const struct walk_req *r, uint64_t gpa, struct walk_tally *t,
+			      struct physim_xlate *x)
+{
+	struct physim_access a2;
+	struct walk_req r2;
+	struct physim_xlate x2;
+
+	physim_walk_s1_table_req(r, &r2, &a2);
+	a2.va = gpa;
+	a2.write = true;
+	int rc = r2.m->ops->walk(&r2, &x2);
+	t->ad |= x2.ad_updated;
+	return rc < 0 ? physim_walk_s1_failed(r, gpa, rc, &x2, t, x) : 0;
 }
 
 WALK_COLD int physim_walk_write_back(const struct walk_req *r, const struct walk_used *used,
@@ -114,10 +126,8 @@ WALK_COLD int physim_walk_write_back(const struct walk_req *r, const struct walk
 	for (unsigned i = 0; i < n; i++) {
 		const struct walk_used *u = &used[i];
 		if (r->s2 != NULL) {
-			/* The stage-1 update is a write through stage 2 (not
-			 * counted in mem_refs, walk-format.h). */
-			uint64_t hpa;
-			int rc = physim_walk_s1_entry(r, u->gpa, true, false, &hpa, t, x);
+			/* The stage-1 update is a write through stage 2. */
+			int rc = s1_entry_for_write(r, u->gpa, t, x);
 			if (rc < 0)
 				return rc;
 		}
