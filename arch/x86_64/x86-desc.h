@@ -29,7 +29,8 @@
 /* PAT bit of a 2M/4M/1G leaf (tables 4-4, 4-9, 4-16, 4-18). */
 #define IA32_PATLG (UINT64_C(1) << 12)
 /* Protection key, bits 62:59 of 4/5-level leaves only (table 4-20; 4.6.2). */
-#define IA32_PK (UINT64_C(0xf) << 59)
+#define IA32_PK_SHIFT 59
+#define IA32_PK	      (UINT64_C(0xf) << IA32_PK_SHIFT)
 /* Execute-disable (IA32_EFER.NXE = 1; PAE and 4/5-level only). */
 #define IA32_XD (UINT64_C(1) << 63)
 

@@ -22,8 +22,6 @@
 #include "x86-desc.h"
 
 /* Entry bits: x86-desc.h (IA32_*). */
-/* Protection key, bits 62:59 of a 4/5-level leaf (4.6.2). */
-#define IA32_PK_SHIFT 59
 
 /* Page-fault error code (SDM Vol. 3A 4.7, figure 4-12). */
 #define PF_P	(UINT64_C(1) << 0) /* 0: not present; 1: protection / reserved bit */
