@@ -1,20 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /* lib/walk-format.h - the access rules of a table-format family, as the one
- * walk loop (lib/walk.c) uses them: input check and root selection, one step
- * per descriptor (classification under the control state, permissions
+ * walk loop (lib/walk-loop.h) uses them: input check and root selection, one
+ * step per descriptor (classification under the control state, permissions
  * accumulated across levels, the leaf's access check and A/D update value),
  * fault syndromes and the architecture's level numbering.
  *
  * ---- How a family plugs in ----
  *
- * 1. Write the rules in arch/<family>/<name>_walk.c as static functions and
- *    one object
+ * 1. Put the descriptor bits and classify / output address in the family's
+ *    codec header (arch/<family>/<x>-desc.h) as static inline functions; the
+ *    format's pt_format_ops wrap them.
+ * 2. Write the rules in arch/<family>/<name>_walk.c: begin() and step() as
+ *    WALK_INLINE functions (step() calls the codec, never f->ops->...),
+ *    fault() and, if the control state changes masks, configure(); and a
+ *    walk function that instantiates the loop with constants,
  *
- *        const struct pt_walk_ops <name>_walk_ops = { .begin = ..., ... };
+ *        static int rv_walk(const struct walk_req *r, struct physim_xlate *x)
+ *        {
+ *                switch (r->m->cfg.format->levels) {
+ *                case 3: return walk_stage_loop(r, x, rv_begin, rv_step, 3, 8);
+ *                ...
+ *        }
+ *        const struct pt_walk_ops physim_rv_walk_ops = { .walk = rv_walk, ... };
  *
  *    declared PHYSIM_HIDDEN extern in the family's private header (e.g.
- *    arch/x86_64/x86-priv.h), and add the file to arch/<family>/meson.build.
- * 2. Point every format object of the family at it:
+ *    arch/riscv64/riscv-priv.h), and add the file to arch/<family>/meson.build.
+ * 3. Point every format object of the family at it:
  *
  *        const struct physim_pt_format physim_fmt_sv39 = { ..., .walk = &physim_rv_walk_ops };
  *
@@ -23,35 +34,38 @@
  *    get their own ops objects; formats that differ only in geometry share
  *    one and read the format (w->fmt) where they must.
  *
- * ---- What the walk loop does (lib/walk.c), in order ----
+ * ---- What the walk loop does (walk_stage_loop, lib/walk-loop.h), in order ----
  *
- *   a. Rejects a bad access (write together with exec: -EINVAL).
- *   b. Fills a struct walk_state (the access, the control state, the origin)
- *      and calls ops->begin(), which checks the input address, picks the root
- *      (config.root or, e.g. for an AArch64 TTBR1 address, config.root_hi),
- *      and initialises the family's accumulators. A failing begin() fills the
- *      whole fault (kind, level, syndrome) itself.
+ *   a. physim_mmu_translate rejects a bad access (write together with exec:
+ *      -EINVAL) and calls ops->walk.
+ *   b. The loop fills a struct walk_state (the access, the control state, the
+ *      origin) and calls begin(), which checks the input address, picks the
+ *      root (config.root or, e.g. for an AArch64 TTBR1 address,
+ *      config.root_hi), and initialises the family's accumulators. A failing
+ *      begin() fills the whole fault (kind, level, syndrome) itself.
  *   c. For level = levels-1 down to 0: computes the descriptor's address
- *      table + pt_index(fmt, va, level) * pte_bytes, fetches it (in a nested
- *      walk the table address is a GPA and is first translated by stage 2,
- *      see below), and calls ops->step() once with the raw descriptor. A
- *      fetch that does not resolve in table memory (config.mem) is a
- *      BUS_ERROR at that level. step() returns NONE and fills a walk_step:
- *      a table (go on with step.next) or a leaf (stop); or it returns a
- *      fault kind. Running out of levels without a leaf cannot happen if
- *      step() classifies level 0 correctly; the loop treats a "table" at
- *      level 0 as a RESERVED fault at level 0 anyway.
- *   d. On a fault, calls ops->fault(w, kind, level, &fault) to build kind,
- *      level (architecture numbering) and syndrome; the loop then fills
+ *      table + pt_index(fmt, va, level) * pte_bytes (the mmu's idx_shift /
+ *      idx_mask), fetches it (in a nested walk the table address is a GPA
+ *      and is first translated by stage 2, see below) through the direct map
+ *      or, on a cold path, the paging handler's phys_to_virt, and calls
+ *      step() once with the raw descriptor. A fetch that does not resolve in
+ *      table memory (config.mem) is a BUS_ERROR at that level. step()
+ *      returns NONE and fills a walk_step: a table (go on with step.next) or
+ *      a leaf (stop); or it returns a fault kind. Running out of levels
+ *      without a leaf cannot happen if step() classifies level 0 correctly;
+ *      the loop treats a "table" at level 0 as a RESERVED fault at level 0
+ *      anyway.
+ *   d. On a fault, a cold path calls ops->fault(w, kind, level, &fault) to
+ *      build kind, level (architecture numbering) and syndrome, then fills
  *      stage, addr, gpa and s1ptw.
  *   e. On success: pa = step.next + (va & (page_size - 1)); perms, global,
- *      level (architecture numbering) from the leaf step. Then, unless this
- *      is a probe, every descriptor of the walk whose step asked for a new
- *      value (d_new != d) is written back with a compare-and-swap, root
- *      first. If a CAS finds the descriptor changed since it was read, the
- *      whole translation is walked again (the new value may mean another
- *      result); an A bit already set by an earlier CAS of the same attempt
- *      stays set, as it may on hardware.
+ *      level (architecture numbering) from the leaf step. Before that,
+ *      unless this is a probe, every descriptor of the walk whose step asked
+ *      for a new value (d_new != d) is written back with a compare-and-swap,
+ *      root first (a cold path). If a CAS finds the descriptor changed since
+ *      it was read, the whole translation is walked again (the new value may
+ *      mean another result); an A bit already set by an earlier CAS of the
+ *      same attempt stays set, as it may on hardware.
  *
  * A/D updates are thus made only by translations that succeed (KVM's
  * paging_tmpl.h does the same; the manuals allow it: x86 SDM Vol. 3A 4.8
@@ -136,9 +150,6 @@ struct walk_state {
 	uint64_t acc_and;
 	uint64_t acc_or;
 	uint64_t detail;
-	/* Family scratch set by begin(): descriptor bits the control state
-	 * makes reserved (x86 51:MAXPHYADDR and XD with NXE = 0, EPT 51:N). */
-	uint64_t rsv;
 };
 
 /* What step() says about one descriptor that does not fault. */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/walk.c - the one translation walk for every format: input check, root
- * selection, descriptor fetch through the paging handler, the family's rules
- * (lib/walk-format.h) per level, A/D write-back by compare-and-swap, and
- * two-stage nested walks. The TLB is in lib/tlb.c. */
+/* lib/walk.c - the public translation calls (one stage, probe, nested) over
+ * the families' instantiations of the one walk loop (lib/walk-loop.h), the
+ * loop's cold paths (faults, fetches outside the direct map, A/D write-back
+ * by compare-and-swap, stage-2 failures of a nested stage 1), mmu contexts
+ * and fault descriptions. The TLB is in lib/tlb.c. */
 #include "walk-loop.h"
 
 #include <stdio.h>

@@ -63,8 +63,8 @@
 #define V7_PAGE_AP1 (V7_AP1 << V7_PAGE_AP_SHIFT)
 /* Supersection: bits 31:24 base, extended base PA[35:32] in bits 23:20 and
  * PA[39:36] in bits 8:5; 16 MiB. */
-#define V7_SUPER_BASE	     UINT32_C(0xff000000)
-#define V7_SUPER_SIZE	     (UINT64_C(1) << 24)
+#define V7_SUPER_BASE	    UINT32_C(0xff000000)
+#define V7_SUPER_SIZE	    (UINT64_C(1) << 24)
 #define V7_SUPER_PA35_SHIFT 20
 #define V7_SUPER_PA39_SHIFT 5
 /* Large page (second level 0b01): bits 31:16 base, XN bit 15; 64 KiB. */
