@@ -101,17 +101,17 @@ static inline bool rv_misaligned_superpage(const struct physim_pt_format *f, uin
 static inline enum pt_kind rv_classify_as(const struct physim_pt_format *f, uint64_t d,
 					  unsigned level, bool sv32)
 {
-	if (sv32 && (d >> 32) != 0)
-		return PT_RESERVED; /* cannot come from a 4-byte PTE */
-	if (!(d & RV_V))
-		return PT_INVALID;
-	if (!sv32) {
-		if (d & (RV_N | RV_RSVD_HI))
+	/* One test for the usual case: V set, no reserved high bit (bits 63:32
+	 * cannot come from a 4-byte PTE). */
+	uint64_t high = sv32 ? ~UINT64_C(0) << 32 : RV_N | RV_RSVD_HI;
+	if (PHYSIM_UNLIKELY((d & (RV_V | high)) != RV_V)) {
+		if (sv32 && (d >> 32) != 0)
 			return PT_RESERVED;
-		if (((d & RV_PBMT) >> RV_PBMT_SHIFT) == RV_PBMT_RSVD)
-			return PT_RESERVED;
+		return (d & RV_V) ? PT_RESERVED : PT_INVALID;
 	}
-	if ((d & RV_W) && !(d & RV_R))
+	if (!sv32 && ((d & RV_PBMT) >> RV_PBMT_SHIFT) == RV_PBMT_RSVD)
+		return PT_RESERVED;
+	if ((d & (RV_W | RV_R)) == RV_W)
 		return PT_RESERVED;
 	if (d & RV_RWX) {
 		if (!f->level[level].leaf_ok || rv_misaligned_superpage(f, d, level, sv32))

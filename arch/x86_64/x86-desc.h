@@ -132,10 +132,9 @@ static inline bool ia32_is_leaf(uint64_t d, unsigned level, enum ia32_mode mode)
  * reserved bits rsv (ia32_rsv_mask). */
 static inline enum pt_kind ia32_classify_masked(uint64_t d, bool leaf, uint64_t rsv)
 {
-	if (!(d & IA32_P))
-		return PT_INVALID;
-	if (d & rsv)
-		return PT_RESERVED;
+	/* One test for the usual case: present and no reserved bit. */
+	if (PHYSIM_UNLIKELY((d & (rsv | IA32_P)) != IA32_P))
+		return (d & IA32_P) ? PT_RESERVED : PT_INVALID;
 	/* PAE PDPTEs have no PS bit (bit 7 is reserved there). */
 	return leaf ? PT_LEAF : PT_TABLE;
 }
