@@ -264,6 +264,16 @@ struct physim_mmu {
 	uint64_t param[2];
 };
 
+/* The output-address mask of a table pointer (leaf = false) or a leaf at
+ * engine level n (physim_mmu.oa). Both masks are loaded and one selected,
+ * so that the load does not wait for the descriptor: the next table's
+ * address is on the walk's chain of dependent loads. */
+static inline uint64_t walk_oa_mask(const struct physim_mmu *m, unsigned level, bool leaf)
+{
+	uint64_t table = m->oa[level][0], page = m->oa[level][1];
+	return leaf ? page : table;
+}
+
 /* A side-effect-free nested translation (no A/D write-backs at either
  * stage), for the TLB's stale-entry check (lib/tlb.c). Same conventions as
  * physim_nested_translate. */

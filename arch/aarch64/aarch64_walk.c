@@ -187,7 +187,7 @@ WALK_INLINE enum physim_fault_kind a64_decode(struct walk_state *w, uint64_t d, 
 	if (PHYSIM_UNLIKELY(k != PT_TABLE && k != PT_LEAF))
 		return k == PT_RESERVED ? a64_reserved_kind(f, d, level) : PHYSIM_FAULT_NOT_PRESENT;
 	/* The address field from the codec's masks (a64_configure). */
-	return a64_decoded(w, d, k, d & w->mmu->oa[level][k == PT_LEAF], s, kind_out);
+	return a64_decoded(w, d, k, d & walk_oa_mask(w->mmu, level, k == PT_LEAF), s, kind_out);
 }
 
 /* The Access flag of a leaf (D8.5.1): AF = 0 is an Access flag fault unless

@@ -144,7 +144,7 @@ WALK_INLINE enum physim_fault_kind ept_step(struct walk_state *w, uint64_t d, un
 	s->d_new = d;
 	if (w->ctl->ept_ad)
 		s->d_new |= EPT_A; /* 29.3.5: A in every entry used */
-	s->next = d & w->mmu->oa[level][leaf];
+	s->next = d & walk_oa_mask(w->mmu, level, leaf);
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
 

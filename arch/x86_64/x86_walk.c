@@ -196,7 +196,8 @@ WALK_INLINE enum physim_fault_kind x86_step_mode(struct walk_state *w, uint64_t 
 	if (PHYSIM_UNLIKELY(k == PT_RESERVED))
 		return PHYSIM_FAULT_RESERVED;
 	return x86_use(w, d, level, k,
-		       ia32_addr_masked(f, d, level, leaf, m->oa[level][leaf], mode), s, mode);
+		       ia32_addr_masked(f, d, level, leaf, walk_oa_mask(m, level, leaf), mode), s,
+		       mode);
 }
 
 WALK_INLINE enum physim_fault_kind x86_step_long(struct walk_state *w, uint64_t d, unsigned level,
