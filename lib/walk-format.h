@@ -1,20 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /* lib/walk-format.h - the access rules of a table-format family, as the one
- * walk loop (lib/walk.c) uses them: input check and root selection, one step
- * per descriptor (classification under the control state, permissions
+ * walk loop (lib/walk-loop.h) uses them: input check and root selection, one
+ * step per descriptor (classification under the control state, permissions
  * accumulated across levels, the leaf's access check and A/D update value),
  * fault syndromes and the architecture's level numbering.
  *
  * ---- How a family plugs in ----
  *
- * 1. Write the rules in arch/<family>/<name>_walk.c as static functions and
- *    one object
+ * 1. Put the descriptor bits and classify / output address in the family's
+ *    codec header (arch/<family>/<x>-desc.h) as static inline functions; the
+ *    format's pt_format_ops wrap them.
+ * 2. Write the rules in arch/<family>/<name>_walk.c: begin() and step() as
+ *    WALK_INLINE functions (step() calls the codec, never f->ops->...),
+ *    fault() and, if the control state changes masks, configure(); and a
+ *    walk function that instantiates the loop with constants,
  *
- *        const struct pt_walk_ops <name>_walk_ops = { .begin = ..., ... };
+ *        static int rv_walk(const struct walk_req *r, struct physim_xlate *x)
+ *        {
+ *                switch (r->m->cfg.format->levels) {
+ *                case 3: return walk_stage_loop(r, x, rv_begin, rv_step, 3, 8);
+ *                ...
+ *        }
+ *        const struct pt_walk_ops physim_rv_walk_ops = { .walk = rv_walk, ... };
  *
  *    declared PHYSIM_HIDDEN extern in the family's private header (e.g.
- *    arch/x86_64/x86-priv.h), and add the file to arch/<family>/meson.build.
- * 2. Point every format object of the family at it:
+ *    arch/riscv64/riscv-priv.h), and add the file to arch/<family>/meson.build.
+ * 3. Point every format object of the family at it:
  *
  *        const struct physim_pt_format physim_fmt_sv39 = { ..., .walk = &physim_rv_walk_ops };
  *
@@ -23,35 +34,38 @@
  *    get their own ops objects; formats that differ only in geometry share
  *    one and read the format (w->fmt) where they must.
  *
- * ---- What the walk loop does (lib/walk.c), in order ----
+ * ---- What the walk loop does (walk_stage_loop, lib/walk-loop.h), in order ----
  *
- *   a. Rejects a bad access (write together with exec: -EINVAL).
- *   b. Fills a struct walk_state (the access, the control state, the origin)
- *      and calls ops->begin(), which checks the input address, picks the root
- *      (config.root or, e.g. for an AArch64 TTBR1 address, config.root_hi),
- *      and initialises the family's accumulators. A failing begin() fills the
- *      whole fault (kind, level, syndrome) itself.
+ *   a. physim_mmu_translate rejects a bad access (write together with exec:
+ *      -EINVAL) and calls ops->walk.
+ *   b. The loop fills a struct walk_state (the access, the control state, the
+ *      origin) and calls begin(), which checks the input address, picks the
+ *      root (config.root or, e.g. for an AArch64 TTBR1 address,
+ *      config.root_hi), and initialises the family's accumulators. A failing
+ *      begin() fills the whole fault (kind, level, syndrome) itself.
  *   c. For level = levels-1 down to 0: computes the descriptor's address
- *      table + pt_index(fmt, va, level) * pte_bytes, fetches it (in a nested
- *      walk the table address is a GPA and is first translated by stage 2,
- *      see below), and calls ops->step() once with the raw descriptor. A
- *      fetch that does not resolve in table memory (config.mem) is a
- *      BUS_ERROR at that level. step() returns NONE and fills a walk_step:
- *      a table (go on with step.next) or a leaf (stop); or it returns a
- *      fault kind. Running out of levels without a leaf cannot happen if
- *      step() classifies level 0 correctly; the loop treats a "table" at
- *      level 0 as a RESERVED fault at level 0 anyway.
- *   d. On a fault, calls ops->fault(w, kind, level, &fault) to build kind,
- *      level (architecture numbering) and syndrome; the loop then fills
+ *      table + pt_index(fmt, va, level) * pte_bytes (the mmu's idx_shift /
+ *      idx_mask), fetches it (in a nested walk the table address is a GPA
+ *      and is first translated by stage 2, see below) through the direct map
+ *      or, on a cold path, the paging handler's phys_to_virt, and calls
+ *      step() once with the raw descriptor. A fetch that does not resolve in
+ *      table memory (config.mem) is a BUS_ERROR at that level. step()
+ *      returns NONE and fills a walk_step: a table (go on with step.next) or
+ *      a leaf (stop); or it returns a fault kind. Running out of levels
+ *      without a leaf cannot happen if step() classifies level 0 correctly;
+ *      the loop treats a "table" at level 0 as a RESERVED fault at level 0
+ *      anyway.
+ *   d. On a fault, a cold path calls ops->fault(w, kind, level, &fault) to
+ *      build kind, level (architecture numbering) and syndrome, then fills
  *      stage, addr, gpa and s1ptw.
  *   e. On success: pa = step.next + (va & (page_size - 1)); perms, global,
- *      level (architecture numbering) from the leaf step. Then, unless this
- *      is a probe, every descriptor of the walk whose step asked for a new
- *      value (d_new != d) is written back with a compare-and-swap, root
- *      first. If a CAS finds the descriptor changed since it was read, the
- *      whole translation is walked again (the new value may mean another
- *      result); an A bit already set by an earlier CAS of the same attempt
- *      stays set, as it may on hardware.
+ *      level (architecture numbering) from the leaf step. Before that,
+ *      unless this is a probe, every descriptor of the walk whose step asked
+ *      for a new value (d_new != d) is written back with a compare-and-swap,
+ *      root first (a cold path). If a CAS finds the descriptor changed since
+ *      it was read, the whole translation is walked again (the new value may
+ *      mean another result); an A bit already set by an earlier CAS of the
+ *      same attempt stays set, as it may on hardware.
  *
  * A/D updates are thus made only by translations that succeed (KVM's
  * paging_tmpl.h does the same; the manuals allow it: x86 SDM Vol. 3A 4.8
@@ -103,6 +117,7 @@ enum walk_origin {
 /* One walk in progress. The loop fills the first block before begin(); the
  * family owns the rest. */
 struct walk_state {
+	const struct physim_mmu *mmu; /* this stage's mmu (rsv_table, param) */
 	const struct physim_pt_format *fmt;
 	const struct physim_mmu_ctl *ctl; /* control state of this stage's mmu */
 	uint64_t va;			  /* input address (VA, or GPA at stage 2) */
@@ -135,9 +150,6 @@ struct walk_state {
 	uint64_t acc_and;
 	uint64_t acc_or;
 	uint64_t detail;
-	/* Family scratch set by begin(): descriptor bits the control state
-	 * makes reserved (x86 51:MAXPHYADDR and XD with NXE = 0, EPT 51:N). */
-	uint64_t rsv;
 };
 
 /* What step() says about one descriptor that does not fault. */
@@ -157,7 +169,8 @@ struct walk_step {
 	bool global;	    /* not tagged by ASID/PCID */
 };
 
-struct walk_fast_req;
+struct physim_mmu;
+struct walk_req; /* lib/walk-loop.h */
 
 struct pt_walk_ops {
 	/*
@@ -170,31 +183,22 @@ struct pt_walk_ops {
 	int8_t level_dir;
 
 	/*
-	 * Check the input address w->va against the format and control state,
-	 * pick the root table (from config.root, or config.root_hi for an upper
-	 * half; root_hi == 0 means none) and set w->upper, and initialise
-	 * acc_and / acc_or / detail. Returns 0 with *table set, or -EFAULT with
-	 * f->kind, f->level (architecture numbering, -1 for none) and
-	 * f->syndrome set (x86 non-canonical: NON_CANONICAL, level -1,
-	 * syndrome 0). The loop reads the root as a table at engine level
-	 * fmt->levels - 1, whose size comes from the geometry (concatenated
-	 * roots included). walk_input_ok() below is the usual address check.
+	 * Optional: derive what the walk needs from the control state once per
+	 * mmu (physim_mmu_create / set_config), not once per step: the
+	 * reserved-bit and output-address masks per level (m->rsv, m->oa,
+	 * from the family's codec), family constants in m->param. Left 0 when
+	 * NULL.
 	 */
-	int (*begin)(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
-		     struct physim_fault *f);
+	void (*configure)(struct physim_mmu *m);
 
 	/*
-	 * One descriptor d, fetched at engine `level` for w->va. Classify it
-	 * under the control state (reserved bits that depend on it included,
-	 * e.g. x86 bit 63 with NXE = 0, address bits at or above maxphyaddr),
-	 * accumulate what the architecture accumulates across levels, and for
-	 * a leaf decide the access. Returns PHYSIM_FAULT_NONE with *s filled
-	 * (s->leaf says whether the walk stops), or the fault kind (the loop
-	 * then calls fault() with this level). Called once per level per walk,
-	 * so keep it cheap: call the family's own static classify directly.
+	 * Walk one stage: the family's instantiation of walk_stage_loop()
+	 * (lib/walk-loop.h) with its begin / step inlined. 0 or -EFAULT with *x
+	 * complete (mem_refs and ad_updated included), or another error
+	 * (-EBUSY after too many lost A/D races, or one from a nested stage-2
+	 * walk).
 	 */
-	enum physim_fault_kind (*step)(struct walk_state *w, uint64_t d, unsigned level,
-				       struct walk_step *s);
+	int (*walk)(const struct walk_req *r, struct physim_xlate *x);
 
 	/*
 	 * Build the fault the hardware reports: f->kind = kind, f->level (the
@@ -207,12 +211,6 @@ struct pt_walk_ops {
 	 */
 	void (*fault)(const struct walk_state *w, enum physim_fault_kind kind, int level,
 		      struct physim_fault *f);
-
-	/*
-	 * Optional: the family's fast walker (see "The fast path" below), made
-	 * with walk_fast_loop(). NULL: every walk takes the loop in walk.c.
-	 */
-	bool (*fast)(const struct walk_fast_req *r, struct physim_xlate *x);
 };
 
 /* Architecture level of engine level n (see pt_walk_ops.level_base). */
@@ -242,185 +240,39 @@ static inline void walk_fault_set(struct physim_fault *f, enum physim_fault_kind
 	f->syndrome = syndrome;
 }
 
-/* An MMU context (walk.h): shared by the walk (lib/walk.c) and the TLB
- * (lib/tlb.c), whose hit path reads the tag and the memory without a call. */
+/* An MMU context (walk.h): shared by the walk (lib/walk.c, lib/walk-loop.h)
+ * and the TLB (lib/tlb.c), whose hit path reads the tag and the memory
+ * without a call. Everything below cfg is derived from it by
+ * mmu_configure (walk.c). */
 struct physim_mmu {
 	struct physim_mmu_config cfg;
 	const struct pt_walk_ops *ops;
 	uint32_t tlb_id; /* cfg.vmid << 16 | cfg.asid: the TLB's tag */
 	/* Byte offset of va's descriptor in its table at engine level n:
-	 * (va >> idx_shift[n]) & idx_mask[n] (the fast walker's pt_index). */
+	 * (va >> idx_shift[n]) & idx_mask[n]. */
 	uint8_t idx_shift[PHYSIM_PT_MAX_LEVELS];
 	uint64_t idx_mask[PHYSIM_PT_MAX_LEVELS];
-	bool no_fast; /* physim_mmu_use_fast(mmu, false) */
+	/* Set by ops->configure from the family's codec, for a descriptor at
+	 * engine level n that points to a table ([n][0]) or maps a page
+	 * ([n][1]): the bits that make it reserved, those of the format and
+	 * those the control state adds (x86 51:MAXPHYADDR, XD with NXE = 0;
+	 * EPT 51:N), and its output-address field. */
+	uint64_t rsv[PHYSIM_PT_MAX_LEVELS][2];
+	uint64_t oa[PHYSIM_PT_MAX_LEVELS][2];
+	/* Family constants derived from the control state by ops->configure
+	 * (e.g. AArch64's output-address mask for the configured IPS / DS). */
+	uint64_t param[2];
 };
 
-/* ---- The fast path ----
- *
- * The loop in walk.c serves every case: any descriptor, faults, A/D
- * write-backs, tables outside the direct map. It reaches the family through
- * indirect calls per level (step, and the format's classify and output_addr
- * inside it), which cost several times the memory the walk reads. Most
- * walks are plain: every descriptor is an ordinary table pointer or leaf,
- * the access is allowed, no A/D bit changes, the tables lie in the paging
- * handler's direct map. A family may give such walks a fast walker: the
- * template walk_fast_loop() below compiled with the family's begin() and a
- * "plain step" inlined.
- *
- * A plain step is the family's step() with the format's classify and
- * output_addr replaced by a test for the plain descriptor encodings (a
- * subset of what classify accepts, decided by a few mask tests) - the
- * permission, accumulation and A/D rules are the same code as in step().
- * On a descriptor it does not recognise as plain it returns any kind other
- * than NONE, as it does for a fault. Either way the fast walker gives up
- * (returns false) and physim_mmu_translate runs the loop in walk.c from the
- * start, which reports the exact fault. The fast walker also gives up when a
- * table is outside the direct map or when a descriptor would need an A/D
- * update (unless this is a probe): it never writes. So a fast walk's result
- * is the result the loop would give for the same table contents, and
- * everything else takes the loop. physim_mmu_use_fast() turns the fast
- * walker off, so that tests can compare the two.
- *
- * begin() runs again in the loop after a fast walk gave up, so its side
- * effects must be idempotent (RISC-V's saved VS-stage access is).
- *
- * A nested stage 1 fetches its tables through the stage-2 mmu's fast walker
- * (origin WALK_NESTED_TABLE); physim_nested_translate then translates the
- * output GPA with it (WALK_NESTED_FINAL). If any part gives up, the whole
- * nested translation takes the loop.
- */
-
-/* For the family functions a fast walker is made of: inlined into it
- * whatever the compiler's size heuristics say. */
-#define WALK_INLINE static inline __attribute__((always_inline))
-
-/* One fast walk of one stage. */
-struct walk_fast_req {
-	const struct physim_mmu *m;
-	const struct physim_mmu *s2; /* nested stage 1: tables are GPAs */
-	const struct physim_access *acc;
-	bool probe;
-	enum walk_origin origin;
-	uint32_t s1_perms; /* as walk_state.s1_perms */
-};
-
-typedef int (*walk_begin_fn)(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
-			     struct physim_fault *f);
-typedef enum physim_fault_kind (*walk_step_fn)(struct walk_state *w, uint64_t d, unsigned level,
-					       struct walk_step *s);
-
-/* The HPA of a nested stage-1 entry at GPA *ea, through stage 2's fast
- * walker (an implicit read, as in the loop). */
-static inline bool walk_fast_entry_hpa(const struct walk_fast_req *r, uint64_t *ea, unsigned *refs)
+/* The output-address mask of a table pointer (leaf = false) or a leaf at
+ * engine level n (physim_mmu.oa). Both masks are loaded and one selected,
+ * so that the load does not wait for the descriptor: the next table's
+ * address is on the walk's chain of dependent loads. */
+static inline uint64_t walk_oa_mask(const struct physim_mmu *m, unsigned level, bool leaf)
 {
-	const struct physim_mmu *s2 = r->s2;
-	struct physim_access a2 = {.va = *ea, .user = r->acc->user};
-	struct walk_fast_req r2 = {
-	    .m = s2, .acc = &a2, .probe = r->probe, .origin = WALK_NESTED_TABLE};
-	struct physim_xlate x2;
-
-	if (s2->ops->fast == NULL || !s2->ops->fast(&r2, &x2))
-		return false;
-	*ea = x2.pa;
-	*refs += x2.mem_refs;
-	return true;
+	uint64_t table = m->oa[level][0], page = m->oa[level][1];
+	return leaf ? page : table;
 }
-
-/* The loop of walk_fast_loop() for a lone stage or a nested stage 1. */
-WALK_INLINE bool walk_fast_stage(const struct walk_fast_req *r, struct physim_xlate *x,
-				 walk_begin_fn begin, walk_step_fn plain_step, const bool nested,
-				 const unsigned levels)
-{
-	const struct physim_mmu *m = r->m;
-	const struct physim_pt_format *f = m->cfg.format;
-	const struct physim_direct_map *dm = nested ? &r->s2->cfg.mem->direct : &m->cfg.mem->direct;
-	/* Table memory: [base, base + size) at hva; a descriptor at hpa is in
-	 * it if hpa - base <= last (size >= 8: see below). */
-	const uint64_t base = dm->base, last = dm->size - 8;
-	const uintptr_t host = (uintptr_t)dm->hva - (uintptr_t)base;
-	const uint64_t va = r->acc->va;
-	struct walk_state w = {
-	    .fmt = f,
-	    .ctl = &m->cfg.ctl,
-	    .va = va,
-	    .write = r->acc->write,
-	    .exec = r->acc->exec,
-	    .user = r->acc->user,
-	    .implicit = r->acc->implicit,
-	    .probe = r->probe,
-	    .origin = r->origin,
-	    .s1_perms = r->s1_perms,
-	};
-	struct physim_fault unused;
-	uint64_t table;
-	unsigned refs = 0;
-
-	if (f->pte_bytes != 8 || dm->size < 8 ||
-	    begin(&w, m->cfg.root, m->cfg.root_hi, &table, &unused) != 0)
-		return false;
-		/* levels is a constant: unrolled, every level's tests fold. */
-#pragma GCC unroll 8
-	for (unsigned level = levels; level-- > 0;) {
-		uint64_t ea = table + ((va >> m->idx_shift[level]) & m->idx_mask[level]);
-		if (nested && !walk_fast_entry_hpa(r, &ea, &refs))
-			return false;
-		/* Aligned (tables are, and so their entries) and in memory. */
-		if ((ea & 7) || ea - base > last)
-			return false;
-		uint64_t d =
-		    __atomic_load_n((const uint64_t *)(host + (uintptr_t)ea), __ATOMIC_RELAXED);
-		refs++;
-		struct walk_step s = {0};
-		if (plain_step(&w, d, level, &s) != PHYSIM_FAULT_NONE)
-			return false;
-		if (s.d_new != d && !r->probe)
-			return false; /* an A/D update: the loop writes it back */
-		if (!s.leaf) {
-			table = s.next;
-			continue;
-		}
-		uint64_t size = s.page_size ? s.page_size : pt_level_page_size(f, level);
-		x->pa = s.next + (va & (size - 1));
-		x->page_size = size;
-		x->level = walk_arch_level(m->ops, level);
-		x->perms = s.perms;
-		x->global = s.global;
-		x->mem_refs = refs;
-		return true;
-	}
-	return false; /* a table pointer in a last-level table */
-}
-
-/*
- * The fast walker of a family: begin() and its plain step (see above)
- * inlined, for a lone stage and for a nested stage 1, for 3, 4 and 5 levels
- * (other level counts take the loop in walk.c). True with
- * pa, page_size, level, perms, global and mem_refs of *x set (the caller
- * sets the rest), or false: not a plain walk, take the loop in walk.c. Only
- * 8-byte descriptors; reads table memory through the direct map alone;
- * bounded by the level count.
- */
-WALK_INLINE bool walk_fast_loop(const struct walk_fast_req *r, struct physim_xlate *x,
-				walk_begin_fn begin, walk_step_fn plain_step)
-{
-	const bool nested = r->s2 != NULL;
-	switch (r->m->cfg.format->levels) {
-	case 3:
-		return nested ? walk_fast_stage(r, x, begin, plain_step, true, 3)
-			      : walk_fast_stage(r, x, begin, plain_step, false, 3);
-	case 4:
-		return nested ? walk_fast_stage(r, x, begin, plain_step, true, 4)
-			      : walk_fast_stage(r, x, begin, plain_step, false, 4);
-	case 5:
-		return nested ? walk_fast_stage(r, x, begin, plain_step, true, 5)
-			      : walk_fast_stage(r, x, begin, plain_step, false, 5);
-	}
-	return false;
-}
-
-/* Cross-checking (tests): off, every walk of this mmu - and every nested
- * walk with it at either stage - takes the loop in walk.c. On by default. */
-PHYSIM_HIDDEN void physim_mmu_use_fast(struct physim_mmu *mmu, bool on);
 
 /* A side-effect-free nested translation (no A/D write-backs at either
  * stage), for the TLB's stale-entry check (lib/tlb.c). Same conventions as

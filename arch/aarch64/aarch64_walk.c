@@ -30,31 +30,10 @@
  *   UnprivWrite, the accesses PAN looks at). Stage 2: R/W from S2AP and X for
  *   the accessing EL; no U.
  */
-#include "aarch64-priv.h"
-#include "walk-format.h"
+#include "aarch64-desc.h"
+#include "walk-loop.h"
 
-/* ---- descriptor bits (D8.3.1, tables D8-50..D8-53) ---- */
-
-#define D_TYPE	     (UINT64_C(1) << 1)	 /* table (levels 0-2) / page (level 3) */
-#define D_AP1	     (UINT64_C(1) << 6)	 /* stage 1 AP[1]: EL0 access (table D8-63) */
-#define D_AP2	     (UINT64_C(1) << 7)	 /* stage 1 AP[2]: read-only (table D8-63) */
-#define D_S2AP_R     (UINT64_C(1) << 6)	 /* S2AP[0]: read (table D8-76) */
-#define D_S2AP_W     (UINT64_C(1) << 7)	 /* S2AP[1]: write (table D8-76) */
-#define D_AF	     (UINT64_C(1) << 10) /* Access flag (D8.5.1) */
-#define D_NG	     (UINT64_C(1) << 11) /* not global (stage 1) */
-#define D_DBM	     (UINT64_C(1) << 51) /* dirty bit modifier (D8.5.2) */
-#define D_PXN	     (UINT64_C(1) << 53) /* stage 1 PXN */
-#define D_UXN	     (UINT64_C(1) << 54) /* stage 1 UXN */
-#define D_S2XN_SHIFT 53			 /* stage 2 XN[1:0], bits 54:53 (table D8-78) */
-
-/* Stage 1 table descriptor next-level attributes (table D8-50): PXNTable 59,
- * UXNTable 60, APTable[1:0] 62:61. They accumulate (OR) over the walk: each
- * only removes permissions at the subsequent levels (D8.4.1.2, table D8-64). */
-#define T_PXN	(UINT64_C(1) << 59)
-#define T_UXN	(UINT64_C(1) << 60)
-#define T_AP0	(UINT64_C(1) << 61) /* APTable[0]: no EL0 access */
-#define T_AP1	(UINT64_C(1) << 62) /* APTable[1]: no write access */
-#define T_ATTRS (T_PXN | T_UXN | T_AP0 | T_AP1)
+/* Descriptor bits: aarch64-desc.h (A64_*, S1_*, S2_*). */
 
 /* ESR_ELx DFSC/IFSC: fault type in bits 5:2, lookup level in bits 1:0. */
 #define FSC_ADDRESS_SIZE 0x00u /* 0b0000LL */
@@ -69,7 +48,7 @@
 /*
  * walk_state use:
  *   acc_and - the OA bits that must be zero: bits 63:OA size (D8.1.7);
- *   acc_or  - stage 1: the table attributes seen so far (T_ATTRS).
+ *   acc_or  - stage 1: the table attributes seen so far (S1_T_ATTRS).
  */
 
 /* Bits at and above the OA size (ctl.ips_bits, 0 = 48, at most the PA size). */
@@ -79,6 +58,18 @@ static inline uint64_t a64_oa_excess_mask(const struct physim_mmu_ctl *ctl)
 	if (ps > A64_PA_BITS)
 		ps = A64_PA_BITS;
 	return ~UINT64_C(0) << ps;
+}
+
+/* The OA-size mask, once per mmu (m->param[0]). */
+static void a64_configure(struct physim_mmu *m)
+{
+	const struct physim_pt_format *f = m->cfg.format;
+
+	m->param[0] = a64_oa_excess_mask(&m->cfg.ctl);
+	for (unsigned level = 0; level < f->levels; level++) {
+		m->oa[level][0] = a64_oa_mask(f, level, false);
+		m->oa[level][1] = a64_oa_mask(f, level, true);
+	}
 }
 
 /* TCR_ELx.HD / VTCR_EL2.HD "behaves as 0 ... when the Effective value of
@@ -99,7 +90,7 @@ static inline void a64_fault_set(struct physim_fault *f, enum physim_fault_kind 
  * fault reported at level 0 whatever the start level (D8.2, R_VPBBF). */
 WALK_INLINE int a64_check_root(struct walk_state *w, uint64_t root, struct physim_fault *f)
 {
-	w->acc_and = a64_oa_excess_mask(w->ctl);
+	w->acc_and = w->mmu->param[0];
 	w->acc_or = 0;
 	w->detail = 0;
 	if (root & w->acc_and) {
@@ -159,10 +150,10 @@ WALK_INLINE int a64_s2_begin(struct walk_state *w, uint64_t root, uint64_t root_
  *   features the bits are RES0 and software must not set them.)
  * The translation fault is the higher-priority one when both apply.
  */
-static enum physim_fault_kind a64_reserved_kind(const struct physim_pt_format *f, uint64_t d,
-						unsigned level)
+static inline enum physim_fault_kind a64_reserved_kind(const struct physim_pt_format *f, uint64_t d,
+						       unsigned level)
 {
-	if (level > 0 && !(d & D_TYPE) && !f->level[level].leaf_ok)
+	if (level > 0 && !(d & A64_TYPE) && !f->level[level].leaf_ok)
 		return PHYSIM_FAULT_NOT_PRESENT;
 	return PHYSIM_FAULT_ADDRESS_SIZE;
 }
@@ -187,50 +178,16 @@ WALK_INLINE enum physim_fault_kind a64_decoded(struct walk_state *w, uint64_t d,
  * faults every descriptor can give: Translation (invalid), Address size (OA
  * bits above the OA size, D8.1.7 I_HGDWP; for a table descriptor the
  * next-level table address). Returns NONE with *kind_out = PT_TABLE/PT_LEAF. */
-static inline enum physim_fault_kind a64_decode(struct walk_state *w, uint64_t d, unsigned level,
-						struct walk_step *s, enum pt_kind *kind_out)
+WALK_INLINE enum physim_fault_kind a64_decode(struct walk_state *w, uint64_t d, unsigned level,
+					      struct walk_step *s, enum pt_kind *kind_out)
 {
 	const struct physim_pt_format *f = w->fmt;
-	enum pt_kind k = f->ops->classify(f, d, level);
+	enum pt_kind k = a64_desc_classify(f, d, level);
 
 	if (PHYSIM_UNLIKELY(k != PT_TABLE && k != PT_LEAF))
 		return k == PT_RESERVED ? a64_reserved_kind(f, d, level) : PHYSIM_FAULT_NOT_PRESENT;
-	return a64_decoded(w, d, k, f->ops->output_addr(f, d, level), s, kind_out);
-}
-
-/* Descriptor bits 49:48, RES0 with a 48-bit OA for every granule (D8.3,
- * tables D8-50, D8-52; the A64_RES0_* of aarch64.c include them). */
-#define D_RES0_49_48 (UINT64_C(3) << 48)
-/* Output address bits 47:12 (D8.3). */
-#define D_OA_47_12 UINT64_C(0x0000fffffffff000)
-
-/*
- * a64_decode for the fast walker (walk-format.h): the format's classify and
- * output_addr (a64_classify, a64_output_addr in aarch64.c) for the plain
- * encodings only -
- *   bits 1:0 = 0b11: a table at lookup levels 0-2, a page at level 3;
- *   bits 1:0 = 0b01 at a level with blocks: a block;
- *   bits 49:48 clear (RES0 for every granule) and the bits between 12 and
- *   the granule or block size clear (for 64K, bits 15:12 are OA[51:48]:
- *   then classify may say reserved; 16K bits 13:12 are ignored by the
- *   format, which a plain walk does not need);
- *   the address: bits 47:granule (table) or 47:block size (leaf).
- * Anything else returns a kind other than NONE (the loop takes over).
- */
-WALK_INLINE enum physim_fault_kind a64_plain_decode(struct walk_state *w, uint64_t d,
-						    unsigned level, struct walk_step *s,
-						    enum pt_kind *kind_out)
-{
-	const struct physim_pt_format *f = w->fmt;
-	bool table = level > 0 && (d & D_TYPE);
-	unsigned low = table ? f->level[0].shift : f->level[level].shift;
-	uint64_t must_be_zero = D_RES0_49_48 | (((UINT64_C(1) << low) - 1) & ~UINT64_C(0xfff));
-
-	if (!(d & 1) || (d & must_be_zero))
-		return PHYSIM_FAULT_NOT_PRESENT; /* not plain */
-	if (!table && !(level == 0 ? (d & D_TYPE) : f->level[level].leaf_ok))
-		return PHYSIM_FAULT_NOT_PRESENT; /* not plain */
-	return a64_decoded(w, d, table ? PT_TABLE : PT_LEAF, d & D_OA_47_12, s, kind_out);
+	/* The address field from the codec's masks (a64_configure). */
+	return a64_decoded(w, d, k, d & walk_oa_mask(w->mmu, level, k == PT_LEAF), s, kind_out);
 }
 
 /* The Access flag of a leaf (D8.5.1): AF = 0 is an Access flag fault unless
@@ -238,11 +195,11 @@ WALK_INLINE enum physim_fault_kind a64_plain_decode(struct walk_state *w, uint64
  * flag faults outrank Permission faults (D8.5.2.1, I_DSHLJ). */
 WALK_INLINE bool a64_access_flag_ok(const struct walk_state *w, uint64_t d, struct walk_step *s)
 {
-	if (d & D_AF)
+	if (d & A64_AF)
 		return true;
 	if (!w->ctl->ha)
 		return false;
-	s->d_new |= D_AF;
+	s->d_new |= A64_AF;
 	return true;
 }
 
@@ -279,12 +236,12 @@ WALK_INLINE enum physim_fault_kind a64_s1_leaf(struct walk_state *w, uint64_t d,
 
 	if (!a64_access_flag_ok(w, d, s))
 		return PHYSIM_FAULT_ACCESS_FLAG;
-	bool ap2 = (d & D_AP2) && !(a64_hd(c) && (d & D_DBM));
-	bool pw = !ap2 && !(t & T_AP1);
-	bool ur = (d & D_AP1) && !(t & T_AP0);
+	bool ap2 = (d & S1_AP2) && !(a64_hd(c) && (d & A64_DBM));
+	bool pw = !ap2 && !(t & S1_T_AP1);
+	bool ur = (d & S1_AP1) && !(t & S1_T_AP0);
 	bool uw = ur && pw;
-	bool px = !((d & D_PXN) || (t & T_PXN) || uw);
-	bool ux = !((d & D_UXN) || (t & T_UXN));
+	bool px = !((d & S1_PXN) || (t & S1_T_PXN) || uw);
+	bool ux = !((d & S1_UXN) || (t & S1_T_UXN));
 	if (c->wxn) {
 		px = px && !pw;
 		ux = ux && !uw;
@@ -304,43 +261,29 @@ WALK_INLINE enum physim_fault_kind a64_s1_leaf(struct walk_state *w, uint64_t d,
 		return PHYSIM_FAULT_PERMISSION;
 	/* A permitted write with AP[2] = 1 is a write to a writable-clean
 	 * descriptor: hardware clears AP[2] (D8.5.2.1 R_NSXRD). */
-	if (w->write && (d & D_AP2))
-		s->d_new &= ~D_AP2;
+	if (w->write && (d & S1_AP2))
+		s->d_new &= ~S1_AP2;
 	s->leaf = true;
 	s->perms = (r ? PHYSIM_R : 0) | (wr ? PHYSIM_W : 0) | (x ? PHYSIM_X : 0) |
 		   ((ur || uw) ? PHYSIM_U : 0);
-	s->global = !(d & D_NG);
+	s->global = !(d & S1_NG);
 	return PHYSIM_FAULT_NONE;
 }
 
-/* Stage 1: one descriptor, decoded by the format (plain = false) or by the
- * fast walker's plain decode. */
-WALK_INLINE enum physim_fault_kind a64_s1_step_by(struct walk_state *w, uint64_t d, unsigned level,
-						  struct walk_step *s, const bool plain)
+/* Stage 1: one descriptor. */
+WALK_INLINE enum physim_fault_kind a64_s1_step(struct walk_state *w, uint64_t d, unsigned level,
+					       struct walk_step *s)
 {
 	enum pt_kind k = PT_INVALID;
-	enum physim_fault_kind fk =
-	    plain ? a64_plain_decode(w, d, level, s, &k) : a64_decode(w, d, level, s, &k);
+	enum physim_fault_kind fk = a64_decode(w, d, level, s, &k);
 
 	if (fk != PHYSIM_FAULT_NONE)
 		return fk;
 	if (k == PT_TABLE) {
-		w->acc_or |= d & T_ATTRS;
+		w->acc_or |= d & S1_T_ATTRS;
 		return PHYSIM_FAULT_NONE;
 	}
 	return a64_s1_leaf(w, d, s);
-}
-
-static enum physim_fault_kind a64_s1_step(struct walk_state *w, uint64_t d, unsigned level,
-					  struct walk_step *s)
-{
-	return a64_s1_step_by(w, d, level, s, false);
-}
-
-WALK_INLINE enum physim_fault_kind a64_s1_plain_step(struct walk_state *w, uint64_t d,
-						     unsigned level, struct walk_step *s)
-{
-	return a64_s1_step_by(w, d, level, s, true);
 }
 
 /*
@@ -358,46 +301,33 @@ WALK_INLINE enum physim_fault_kind a64_s2_leaf(struct walk_state *w, uint64_t d,
 {
 	if (!a64_access_flag_ok(w, d, s))
 		return PHYSIM_FAULT_ACCESS_FLAG;
-	unsigned xn = (unsigned)(d >> D_S2XN_SHIFT) & 3;
-	bool r = (d & D_S2AP_R) != 0;
-	bool wr = (d & D_S2AP_W) || (a64_hd(w->ctl) && (d & D_DBM));
+	unsigned xn = (unsigned)(d >> S2_XN_SHIFT) & 3;
+	bool r = (d & S2_S2AP_R) != 0;
+	bool wr = (d & S2_S2AP_W) || (a64_hd(w->ctl) && (d & A64_DBM));
 	bool x = xn == 0 || (xn == 1 && w->user) || (xn == 3 && !w->user);
 
 	if (!a64_allows(w, r, wr, x))
 		return PHYSIM_FAULT_PERMISSION;
-	if (w->write && !(d & D_S2AP_W))
-		s->d_new |= D_S2AP_W;
+	if (w->write && !(d & S2_S2AP_W))
+		s->d_new |= S2_S2AP_W;
 	s->leaf = true;
 	s->perms = (r ? PHYSIM_R : 0) | (wr ? PHYSIM_W : 0) | (x ? PHYSIM_X : 0);
 	s->global = false;
 	return PHYSIM_FAULT_NONE;
 }
 
-/* Stage 2: one descriptor, decoded as for a64_s1_step_by. */
-WALK_INLINE enum physim_fault_kind a64_s2_step_by(struct walk_state *w, uint64_t d, unsigned level,
-						  struct walk_step *s, const bool plain)
+/* Stage 2: one descriptor. */
+WALK_INLINE enum physim_fault_kind a64_s2_step(struct walk_state *w, uint64_t d, unsigned level,
+					       struct walk_step *s)
 {
 	enum pt_kind k = PT_INVALID;
-	enum physim_fault_kind fk =
-	    plain ? a64_plain_decode(w, d, level, s, &k) : a64_decode(w, d, level, s, &k);
+	enum physim_fault_kind fk = a64_decode(w, d, level, s, &k);
 
 	if (fk != PHYSIM_FAULT_NONE)
 		return fk;
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
 	return a64_s2_leaf(w, d, s);
-}
-
-static enum physim_fault_kind a64_s2_step(struct walk_state *w, uint64_t d, unsigned level,
-					  struct walk_step *s)
-{
-	return a64_s2_step_by(w, d, level, s, false);
-}
-
-WALK_INLINE enum physim_fault_kind a64_s2_plain_step(struct walk_state *w, uint64_t d,
-						     unsigned level, struct walk_step *s)
-{
-	return a64_s2_step_by(w, d, level, s, true);
 }
 
 /*
@@ -436,14 +366,19 @@ static void a64_fault(const struct walk_state *w, enum physim_fault_kind kind, i
 	a64_fault_set(f, kind, arch, fsc);
 }
 
-static bool a64_s1_fast(const struct walk_fast_req *r, struct physim_xlate *x)
+/* The one loop (walk-loop.h) for 3 and 4 lookup levels. */
+static int a64_s1_walk(const struct walk_req *r, struct physim_xlate *x)
 {
-	return walk_fast_loop(r, x, a64_s1_begin, a64_s1_plain_step);
+	if (r->m->cfg.format->levels == 4)
+		return walk_stage_loop(r, x, a64_s1_begin, a64_s1_step, 4, 8);
+	return walk_stage_loop(r, x, a64_s1_begin, a64_s1_step, 3, 8);
 }
 
-static bool a64_s2_fast(const struct walk_fast_req *r, struct physim_xlate *x)
+static int a64_s2_walk(const struct walk_req *r, struct physim_xlate *x)
 {
-	return walk_fast_loop(r, x, a64_s2_begin, a64_s2_plain_step);
+	if (r->m->cfg.format->levels == 4)
+		return walk_stage_loop(r, x, a64_s2_begin, a64_s2_step, 4, 8);
+	return walk_stage_loop(r, x, a64_s2_begin, a64_s2_step, 3, 8);
 }
 
 /* Lookup level = 3 - engine level for every VMSAv8-64 format here (the last
@@ -451,17 +386,15 @@ static bool a64_s2_fast(const struct walk_fast_req *r, struct physim_xlate *x)
 const struct pt_walk_ops physim_a64_s1_walk_ops = {
     .level_base = 3,
     .level_dir = -1,
-    .begin = a64_s1_begin,
-    .step = a64_s1_step,
+    .configure = a64_configure,
+    .walk = a64_s1_walk,
     .fault = a64_fault,
-    .fast = a64_s1_fast,
 };
 
 const struct pt_walk_ops physim_a64_s2_walk_ops = {
     .level_base = 3,
     .level_dir = -1,
-    .begin = a64_s2_begin,
-    .step = a64_s2_step,
+    .configure = a64_configure,
+    .walk = a64_s2_walk,
     .fault = a64_fault,
-    .fast = a64_s2_fast,
 };

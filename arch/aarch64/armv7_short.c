@@ -33,51 +33,9 @@
  *   geometry (1 MiB / 4 KiB per entry) cannot give them their size, so
  *   classify reports them PT_RESERVED and the engine leaves them alone.
  */
-#include "aarch64-priv.h"
+#include "armv7-desc.h"
 
-/* Descriptor type, bits 1:0 (G5.4 first-level and second-level descriptor
- * formats). First level: 00 fault, 01 page table, 1x section or supersection
- * (bit 0 = PXN). Second level: 00 fault, 01 large page, 1x small page (bit 0 =
- * XN). */
-#define V7_TYPE_MASK   UINT32_C(3)
-#define V7_TYPE_FAULT  UINT32_C(0)
-#define V7_L1_PAGE_TBL UINT32_C(1)
-#define V7_L2_LARGE    UINT32_C(1)
-#define V7_SECT_BIT    UINT32_C(2) /* bit 1: section (L1) / small page (L2) */
-
-/* First-level page-table descriptor: bits 31:10 second-level table base;
- * bit 2 PXN, bit 3 NS, bits 8:5 domain, all written 0. */
-#define V7_L1_TBL_BASE UINT32_C(0xfffffc00)
-
-/* Section: bits 31:20 base, bit 18 = 0 (1 = supersection). */
-#define V7_SECT_BASE	  UINT32_C(0xfff00000)
-#define V7_SECT_SUPER	  (UINT32_C(1) << 18)
-#define V7_SECT_PXN	  (UINT32_C(1) << 0)
-#define V7_SECT_XN	  (UINT32_C(1) << 4)
-#define V7_SECT_AP_SHIFT  10		      /* AP[1:0], bits 11:10 */
-#define V7_SECT_TEX_SHIFT 12		      /* TEX[2:0], bits 14:12 */
-#define V7_SECT_APX	  (UINT32_C(1) << 15) /* AP[2] */
-#define V7_SECT_S	  (UINT32_C(1) << 16)
-#define V7_SECT_NG	  (UINT32_C(1) << 17)
-
-/* Small page: bits 31:12 base. This is also the layout of `arch`. */
-#define V7_PAGE_BASE	  UINT32_C(0xfffff000)
-#define V7_PAGE_XN	  (UINT32_C(1) << 0)
-#define V7_B		  (UINT32_C(1) << 2) /* same position in sections */
-#define V7_C		  (UINT32_C(1) << 3) /* same position in sections */
-#define V7_PAGE_AP_SHIFT  4		     /* AP[1:0], bits 5:4 */
-#define V7_PAGE_TEX_SHIFT 6		     /* TEX[2:0], bits 8:6 */
-#define V7_PAGE_APX	  (UINT32_C(1) << 9) /* AP[2] */
-#define V7_PAGE_S	  (UINT32_C(1) << 10)
-#define V7_PAGE_NG	  (UINT32_C(1) << 11)
-
-/* Section attribute fields sit 6 bits above the small-page ones (TEX 14:12 vs
- * 8:6, AP 11:10 vs 5:4, AP[2] 15 vs 9, S 16 vs 10, nG 17 vs 11). */
-#define V7_SECT_FIELD_DELTA 6
-
-/* AP[2:0] bits (AFE = 1): AP[0] Access flag, AP[1] PL0 access, AP[2] read-only. */
-#define V7_AP0 1u
-#define V7_AP1 2u
+/* Descriptor bits, classify and output address: armv7-desc.h. */
 
 /* TEX[2:0] (arch bits 8:6) and C, B (3, 2): the memory type. */
 #define V7_TEXCB_MASK ((UINT32_C(7) << V7_PAGE_TEX_SHIFT) | V7_C | V7_B)
@@ -161,27 +119,17 @@ static inline uint32_t v7_flags_of_texcb(unsigned t)
 	return t == V7_TEXCB_NORMAL_NC ? PHYSIM_UNCACHED : 0;
 }
 
+/* The format ops: the codec (armv7-desc.h). */
 static enum pt_kind v7_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
 {
-	uint32_t type = (uint32_t)d & V7_TYPE_MASK;
-
-	if (type == V7_TYPE_FAULT)
-		return PT_INVALID;
-	if (level == 1) {
-		if (type == V7_L1_PAGE_TBL)
-			return PT_TABLE;
-		return (d & V7_SECT_SUPER) ? PT_RESERVED : PT_LEAF;
-	}
-	return type == V7_L2_LARGE ? PT_RESERVED : PT_LEAF;
+	(void)f;
+	return v7_desc_classify(d, level);
 }
 
 static uint64_t v7_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
 {
-	uint32_t v = (uint32_t)d;
-
-	if (level == 0)
-		return v & V7_PAGE_BASE;
-	return v & ((v & V7_SECT_BIT) ? V7_SECT_BASE : V7_L1_TBL_BASE);
+	(void)f;
+	return v7_desc_output_addr(d, level);
 }
 
 /* First-level page-table descriptor: base | 0b01, PXN = NS = domain = 0, the

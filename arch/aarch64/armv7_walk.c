@@ -34,45 +34,10 @@
  *   (G5.12.3.2.1).
  * - The syndrome is the 5-bit FS value, FSR[10, 3:0] (table G5-26).
  */
-#include "aarch64-priv.h"
-#include "walk-format.h"
+#include "armv7-desc.h"
+#include "walk-loop.h"
 
-/* ---- descriptors (G5.4) ---- */
-
-#define V7D_TYPE       UINT64_C(3) /* bits 1:0 */
-#define V7D_FAULT      UINT64_C(0)
-#define V7D_L1_TABLE   UINT64_C(1) /* first level 0b01: page table */
-#define V7D_L2_LARGE   UINT64_C(1) /* second level 0b01: large page */
-#define V7D_TABLE_PXN  (UINT64_C(1) << 2)
-#define V7D_TABLE_BASE UINT64_C(0xfffffc00) /* 1 KiB second-level table */
-
-/* First level 0b1x: section (bit 18 = 0) or supersection (bit 18 = 1), bit 0
- * = PXN. Fields: XN 4, AP[1:0] 11:10, AP[2] 15, nG 17. */
-#define V7D_SECT_PXN   (UINT64_C(1) << 0)
-#define V7D_SECT_XN    (UINT64_C(1) << 4)
-#define V7D_SECT_AP0   (UINT64_C(1) << 10)
-#define V7D_SECT_AP1   (UINT64_C(1) << 11)
-#define V7D_SECT_AP2   (UINT64_C(1) << 15)
-#define V7D_SECT_NG    (UINT64_C(1) << 17)
-#define V7D_SECT_SUPER (UINT64_C(1) << 18)
-#define V7D_SECT_BASE  UINT64_C(0xfff00000)
-#define V7D_SUPER_BASE UINT64_C(0xff000000)
-#define V7D_SUPER_SIZE (UINT64_C(1) << 24)
-/* Supersection extended base address: bits 23:20 = PA[35:32], 8:5 = PA[39:36]. */
-#define V7D_SUPER_PA35_SHIFT 20
-#define V7D_SUPER_PA39_SHIFT 5
-
-/* Second level 0b1x: small page, bit 0 = XN; 0b01: large page, XN bit 15.
- * Both: AP[1:0] 5:4, AP[2] 9, nG 11. */
-#define V7D_PAGE_XN    (UINT64_C(1) << 0)
-#define V7D_LARGE_XN   (UINT64_C(1) << 15)
-#define V7D_PAGE_AP0   (UINT64_C(1) << 4)
-#define V7D_PAGE_AP1   (UINT64_C(1) << 5)
-#define V7D_PAGE_AP2   (UINT64_C(1) << 9)
-#define V7D_PAGE_NG    (UINT64_C(1) << 11)
-#define V7D_SMALL_BASE UINT64_C(0xfffff000)
-#define V7D_LARGE_BASE UINT64_C(0xffff0000)
-#define V7D_LARGE_SIZE (UINT64_C(1) << 16)
+/* Descriptor bits (G5.4): armv7-desc.h (V7_*). */
 
 /* FS values, table G5-26: [0] first-level (section) / [1] second-level (page). */
 static const uint8_t fs_translation[2] = {0x05, 0x07};
@@ -86,10 +51,10 @@ struct v7_leaf {
 	bool af, ap1, ap2, xn, pxn, ng;
 };
 
-/* walk_state use: acc_or holds V7D_TABLE_PXN when the first-level page-table
+/* walk_state use: acc_or holds V7_L1_TBL_PXN when the first-level page-table
  * descriptor had PXN set (it applies to every page of that table, G5.4). */
-static int v7_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
-		    struct physim_fault *f)
+WALK_INLINE int v7_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+			 struct physim_fault *f)
 {
 	(void)root_hi;
 	w->acc_and = 0;
@@ -105,38 +70,38 @@ static int v7_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint6
 
 static void v7_section(uint64_t d, struct v7_leaf *l)
 {
-	if (d & V7D_SECT_SUPER) {
-		l->base = (d & V7D_SUPER_BASE) | ((d >> V7D_SUPER_PA35_SHIFT) & 0xf) << 32 |
-			  ((d >> V7D_SUPER_PA39_SHIFT) & 0xf) << 36;
-		l->size = V7D_SUPER_SIZE;
+	if (d & V7_SECT_SUPER) {
+		l->base = (d & V7_SUPER_BASE) | ((d >> V7_SUPER_PA35_SHIFT) & 0xf) << 32 |
+			  ((d >> V7_SUPER_PA39_SHIFT) & 0xf) << 36;
+		l->size = V7_SUPER_SIZE;
 	} else {
-		l->base = d & V7D_SECT_BASE;
+		l->base = v7_desc_output_addr(d, 1);
 		l->size = 0; /* the level's size, 1 MiB */
 	}
-	l->af = d & V7D_SECT_AP0;
-	l->ap1 = d & V7D_SECT_AP1;
-	l->ap2 = d & V7D_SECT_AP2;
-	l->xn = d & V7D_SECT_XN;
-	l->pxn = d & V7D_SECT_PXN;
-	l->ng = d & V7D_SECT_NG;
+	l->af = d & V7_SECT_AP0;
+	l->ap1 = d & V7_SECT_AP1;
+	l->ap2 = d & V7_SECT_APX;
+	l->xn = d & V7_SECT_XN;
+	l->pxn = d & V7_SECT_PXN;
+	l->ng = d & V7_SECT_NG;
 }
 
 static void v7_page(const struct walk_state *w, uint64_t d, struct v7_leaf *l)
 {
-	if ((d & V7D_TYPE) == V7D_L2_LARGE) {
-		l->base = d & V7D_LARGE_BASE;
-		l->size = V7D_LARGE_SIZE;
-		l->xn = d & V7D_LARGE_XN;
+	if ((d & V7_TYPE_MASK) == V7_L2_LARGE) {
+		l->base = d & V7_LARGE_BASE;
+		l->size = V7_LARGE_SIZE;
+		l->xn = d & V7_LARGE_XN;
 	} else {
-		l->base = d & V7D_SMALL_BASE;
+		l->base = v7_desc_output_addr(d, 0);
 		l->size = 0; /* the level's size, 4 KiB */
-		l->xn = d & V7D_PAGE_XN;
+		l->xn = d & V7_PAGE_XN;
 	}
-	l->af = d & V7D_PAGE_AP0;
-	l->ap1 = d & V7D_PAGE_AP1;
-	l->ap2 = d & V7D_PAGE_AP2;
-	l->pxn = w->acc_or & V7D_TABLE_PXN;
-	l->ng = d & V7D_PAGE_NG;
+	l->af = d & V7_PAGE_AP0;
+	l->ap1 = d & V7_PAGE_AP1;
+	l->ap2 = d & V7_PAGE_APX;
+	l->pxn = w->acc_or & V7_L1_TBL_PXN;
+	l->ng = d & V7_PAGE_NG;
 }
 
 /*
@@ -180,19 +145,19 @@ static enum physim_fault_kind v7_leaf_access(const struct walk_state *w, const s
 }
 
 /* Engine level 1 is the first-level table, level 0 a second-level table. */
-static enum physim_fault_kind v7_step(struct walk_state *w, uint64_t d, unsigned level,
-				      struct walk_step *s)
+WALK_INLINE enum physim_fault_kind v7_step(struct walk_state *w, uint64_t d, unsigned level,
+					   struct walk_step *s)
 {
-	uint64_t type = d & V7D_TYPE;
+	uint64_t type = d & V7_TYPE_MASK;
 	struct v7_leaf l;
 
 	s->d_new = d;
-	if (type == V7D_FAULT)
+	if (type == V7_TYPE_FAULT)
 		return PHYSIM_FAULT_NOT_PRESENT;
 	if (level == 1) {
-		if (type == V7D_L1_TABLE) {
-			w->acc_or |= d & V7D_TABLE_PXN;
-			s->next = d & V7D_TABLE_BASE;
+		if (type == V7_L1_PAGE_TBL) {
+			w->acc_or |= d & V7_L1_TBL_PXN;
+			s->next = v7_desc_output_addr(d, level);
 			return PHYSIM_FAULT_NONE;
 		}
 		v7_section(d, &l);
@@ -230,11 +195,16 @@ static void v7_fault(const struct walk_state *w, enum physim_fault_kind kind, in
 	walk_fault_set(f, kind, arch, fs[arch == 1 ? 0 : 1]);
 }
 
+/* The one loop (walk-loop.h): two levels of 4-byte descriptors. */
+static int v7_walk(const struct walk_req *r, struct physim_xlate *x)
+{
+	return walk_stage_loop(r, x, v7_begin, v7_step, 2, 4);
+}
+
 /* Lookup levels: first level = 1 (engine 1), second level = 2 (engine 0). */
 const struct pt_walk_ops physim_v7s_walk_ops = {
     .level_base = 2,
     .level_dir = -1,
-    .begin = v7_begin,
-    .step = v7_step,
+    .walk = v7_walk,
     .fault = v7_fault,
 };

@@ -54,20 +54,10 @@
  *   privilege level; the manual's order is followed here, which matters only
  *   for which code a page failing both checks reports (PPI).
  */
-#include "walk-format.h"
-#include "loongarch-priv.h"
+#include "walk-loop.h"
+#include "loongarch-desc.h"
 
-/* Entry bits [ENTRY], [LDDIR]. */
-#define LA_D	     (UINT64_C(1) << 1)
-#define LA_PLV_SHIFT 2			 /* bits 3:2 */
-#define LA_G	     (UINT64_C(1) << 6)	 /* global, in a last-level PTE */
-#define LA_HG	     (UINT64_C(1) << 12) /* global, in a huge directory entry */
-#define LA_NR	     (UINT64_C(1) << 61)
-#define LA_NX	     (UINT64_C(1) << 62)
-#define LA_RPLV	     (UINT64_C(1) << 63)
-
-#define LA_PLV_KERNEL 0u
-#define LA_PLV_USER   3u
+/* Entry bits [ENTRY], [LDDIR]: loongarch-desc.h (LA_*). */
 
 /* Exception codes [ECODE], with EsubCode in bits 14:6 of the syndrome. */
 enum la_ecode {
@@ -88,8 +78,8 @@ static uint64_t la_page_invalid(const struct walk_state *w)
 	return w->exec ? LA_ECODE_PIF : w->write ? LA_ECODE_PIS : LA_ECODE_PIL;
 }
 
-static int la_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
-		    struct physim_fault *f)
+WALK_INLINE int la_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+			 struct physim_fault *f)
 {
 	w->acc_and = 0;
 	w->acc_or = 0;
@@ -133,18 +123,18 @@ static uint64_t la_leaf_check(const struct walk_state *w, uint64_t d)
 	return (d & LA_NR) ? LA_ECODE_PNR : 0;
 }
 
-static enum physim_fault_kind la_step(struct walk_state *w, uint64_t d, unsigned level,
-				      struct walk_step *s)
+WALK_INLINE enum physim_fault_kind la_step(struct walk_state *w, uint64_t d, unsigned level,
+					   struct walk_step *s)
 {
 	const struct physim_pt_format *f = w->fmt;
-	enum pt_kind k = physim_la_classify(f, d, level);
+	enum pt_kind k = la_desc_classify(f, d, level);
 
 	if (k == PT_INVALID)
 		return PHYSIM_FAULT_NOT_PRESENT;
 	if (k == PT_RESERVED)
 		return PHYSIM_FAULT_RESERVED;
 	s->d_new = d; /* no hardware A/D [ENTRY] */
-	s->next = physim_la_output_addr(f, d, level);
+	s->next = la_desc_output_addr(f, d, level);
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
 
@@ -181,10 +171,18 @@ static void la_fault(const struct walk_state *w, enum physim_fault_kind kind, in
 	walk_fault_set(f, kind, level, syndrome);
 }
 
+/* The one loop (walk-loop.h), 8-byte descriptors; the level count from the
+ * format (LoongArch64 4K/48: 4). */
+static int la_walk(const struct walk_req *r, struct physim_xlate *x)
+{
+	if (r->m->cfg.format->levels == 4)
+		return walk_stage_loop(r, x, la_begin, la_step, 4, 8);
+	return walk_stage_loop(r, x, la_begin, la_step, r->m->cfg.format->levels, 8);
+}
+
 const struct pt_walk_ops physim_la_walk_ops = {
     .level_base = 0,
     .level_dir = 1,
-    .begin = la_begin,
-    .step = la_step,
+    .walk = la_walk,
     .fault = la_fault,
 };

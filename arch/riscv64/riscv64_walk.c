@@ -55,18 +55,10 @@
  *   mapping below it global); G-stage G is ignored ([H-GPA]).
  * - Svpbmt is implemented, Svnapot is not (riscv64.c).
  */
-#include "walk-format.h"
-#include "riscv-priv.h"
+#include "walk-loop.h"
+#include "riscv-desc.h"
 
-/* PTE bits [PTE]. */
-#define RV_V (UINT64_C(1) << 0)
-#define RV_R (UINT64_C(1) << 1)
-#define RV_W (UINT64_C(1) << 2)
-#define RV_X (UINT64_C(1) << 3)
-#define RV_U (UINT64_C(1) << 4)
-#define RV_G (UINT64_C(1) << 5)
-#define RV_A (UINT64_C(1) << 6)
-#define RV_D (UINT64_C(1) << 7)
+/* PTE bits [PTE]: riscv-desc.h (RV_*). */
 
 /* Exception codes [CAUSE]. */
 enum rv_cause {
@@ -204,54 +196,22 @@ WALK_INLINE bool rv_leaf_allows(const struct walk_state *w, uint64_t d, bool umo
 	return (d & RV_R) || ((d & RV_X) && ctl->mxr);
 }
 
-/* PTE bits 63:54: N, PBMT and reserved bits (riscv64.c). */
-#define RV_HI_BITS (UINT64_C(0x3ff) << 54)
-
-/*
- * The format's classify and output_addr (physim_rv_classify, physim_rv_output_addr in
- * riscv64.c) for the fast walker (walk-format.h), plain encodings only:
- * V = 1, bits 63:54 clear (no N, PBMT = 0), not W without R; a leaf (R, W
- * or X set) at a level that allows one with the PPN's page-offset bits clear
- * (no misaligned superpage); a pointer (R = W = X = 0) above level 0 with
- * A, D and U clear. The address: PPN << 12. Anything else is PT_INVALID
- * here, which makes the fast walker give up (the loop takes over).
- */
-WALK_INLINE enum pt_kind rv_plain_classify(const struct physim_pt_format *f, uint64_t d,
-					   unsigned level, uint64_t *next)
-{
-	uint64_t superpage_low = ((UINT64_C(1) << f->level[level].shift) - 1) >> PHYSIM_FRAME_SHIFT;
-
-	if (!(d & RV_V) || (d & RV_HI_BITS) || ((d & RV_W) && !(d & RV_R)))
-		return PT_INVALID;
-	*next = (d >> 10) << PHYSIM_FRAME_SHIFT; /* PPN, bits 53:10 */
-	if (d & (RV_R | RV_W | RV_X)) {
-		if (!f->level[level].leaf_ok || ((d >> 10) & superpage_low))
-			return PT_INVALID;
-		return PT_LEAF;
-	}
-	if (level == 0 || (d & (RV_A | RV_D | RV_U)))
-		return PT_INVALID;
-	return PT_TABLE;
-}
-
-/* One PTE, classified by the format (plain = false) or by the fast walker's
- * rv_plain_classify. */
+/* One PTE (gstage: of a G-stage table; sv32: 4-byte PTEs). */
 WALK_INLINE enum physim_fault_kind rv_step_by(struct walk_state *w, uint64_t d, unsigned level,
-					      struct walk_step *s, bool gstage, const bool plain)
+					      struct walk_step *s, const bool gstage,
+					      const bool sv32)
 {
 	const struct physim_pt_format *f = w->fmt;
-	uint64_t next = 0;
 	/* [VATP] steps 3-4 and the misaligned-superpage check (step 6 of the
 	 * 2024 edition), as the format classifies them. */
-	enum pt_kind k =
-	    plain ? rv_plain_classify(f, d, level, &next) : physim_rv_classify(f, d, level);
+	enum pt_kind k = rv_classify_as(f, d, level, sv32);
 
 	if (k == PT_INVALID)
 		return PHYSIM_FAULT_NOT_PRESENT;
 	if (k == PT_RESERVED)
 		return PHYSIM_FAULT_RESERVED;
 	s->d_new = d;
-	s->next = plain ? next : physim_rv_output_addr(f, d, level);
+	s->next = rv_addr_as(d, sv32);
 	w->acc_or |= d & RV_G;
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
@@ -273,14 +233,14 @@ WALK_INLINE enum physim_fault_kind rv_step_by(struct walk_state *w, uint64_t d, 
 	return PHYSIM_FAULT_NONE;
 }
 
-static enum physim_fault_kind rv_step(struct walk_state *w, uint64_t d, unsigned level,
-				      struct walk_step *s)
+WALK_INLINE enum physim_fault_kind rv_step(struct walk_state *w, uint64_t d, unsigned level,
+					   struct walk_step *s)
 {
 	return rv_step_by(w, d, level, s, false, false);
 }
 
-WALK_INLINE enum physim_fault_kind rv_plain_step(struct walk_state *w, uint64_t d, unsigned level,
-						 struct walk_step *s)
+WALK_INLINE enum physim_fault_kind rv_step32(struct walk_state *w, uint64_t d, unsigned level,
+					     struct walk_step *s)
 {
 	return rv_step_by(w, d, level, s, false, true);
 }
@@ -288,43 +248,57 @@ WALK_INLINE enum physim_fault_kind rv_plain_step(struct walk_state *w, uint64_t 
 /* G stage: every access is a U-mode access, SUM plays no part; an implicit
  * access for a VS-level table is a load (reading it) or a store (setting its
  * A/D bits), as the walk loop presents it. */
-static enum physim_fault_kind rv_gstage_step(struct walk_state *w, uint64_t d, unsigned level,
-					     struct walk_step *s)
+WALK_INLINE enum physim_fault_kind rv_gstage_step(struct walk_state *w, uint64_t d, unsigned level,
+						  struct walk_step *s)
 {
 	return rv_step_by(w, d, level, s, true, false);
 }
 
-WALK_INLINE enum physim_fault_kind rv_gstage_plain_step(struct walk_state *w, uint64_t d,
-							unsigned level, struct walk_step *s)
+WALK_INLINE enum physim_fault_kind rv_gstage_step32(struct walk_state *w, uint64_t d,
+						    unsigned level, struct walk_step *s)
 {
 	return rv_step_by(w, d, level, s, true, true);
 }
 
-static bool rv_fast(const struct walk_fast_req *r, struct physim_xlate *x)
+/* The one loop (walk-loop.h): Sv32 (4-byte PTEs), Sv39, Sv48, Sv57. */
+static int rv_walk(const struct walk_req *r, struct physim_xlate *x)
 {
-	return walk_fast_loop(r, x, rv_begin, rv_plain_step);
+	switch (r->m->cfg.format->levels) {
+	case 2:
+		return walk_stage_loop(r, x, rv_begin, rv_step32, 2, 4);
+	case 3:
+		return walk_stage_loop(r, x, rv_begin, rv_step, 3, 8);
+	case 4:
+		return walk_stage_loop(r, x, rv_begin, rv_step, 4, 8);
+	}
+	return walk_stage_loop(r, x, rv_begin, rv_step, 5, 8);
 }
 
-static bool rv_gstage_fast(const struct walk_fast_req *r, struct physim_xlate *x)
+/* The same for the G-stage formats (Sv32x4 .. Sv57x4). */
+static int rv_gstage_walk(const struct walk_req *r, struct physim_xlate *x)
 {
-	return walk_fast_loop(r, x, rv_gstage_begin, rv_gstage_plain_step);
+	switch (r->m->cfg.format->levels) {
+	case 2:
+		return walk_stage_loop(r, x, rv_gstage_begin, rv_gstage_step32, 2, 4);
+	case 3:
+		return walk_stage_loop(r, x, rv_gstage_begin, rv_gstage_step, 3, 8);
+	case 4:
+		return walk_stage_loop(r, x, rv_gstage_begin, rv_gstage_step, 4, 8);
+	}
+	return walk_stage_loop(r, x, rv_gstage_begin, rv_gstage_step, 5, 8);
 }
 
 /* Architecture level i = engine level (0 + n). */
 const struct pt_walk_ops physim_rv_walk_ops = {
     .level_base = 0,
     .level_dir = 1,
-    .begin = rv_begin,
-    .step = rv_step,
+    .walk = rv_walk,
     .fault = rv_fault,
-    .fast = rv_fast,
 };
 
 const struct pt_walk_ops physim_rv_gstage_walk_ops = {
     .level_base = 0,
     .level_dir = 1,
-    .begin = rv_gstage_begin,
-    .step = rv_gstage_step,
+    .walk = rv_gstage_walk,
     .fault = rv_gstage_fault,
-    .fast = rv_gstage_fast,
 };

@@ -2,87 +2,23 @@
 /* arch/x86_64/ept.c - Intel EPT (extended page tables, the VMX stage-2
  * translation of guest-physical addresses) with 4-level and 5-level tables,
  * as the Intel SDM Vol. 3C 29.3 defines them (ept-4l, ept-5l). */
-#include "x86-priv.h"
+#include "x86-desc.h"
 
-/*
- * EPT paging-structure entry bits (SDM Vol. 3C 29.3.2, the tables "Format of
- * an EPT PML5 / PML4 Entry", "... PDPTE that Maps a 1-GByte Page", "... PDE
- * that Maps a 2-MByte Page", "... Page-Table Entry that Maps a 4-KByte Page"
- * and the ones that reference a next table). An entry is present if any of
- * bits 2:0 is set (29.3.2; with mode-based execute control also bit 10 -
- * physim assumes that control is off for presence, see EPT_UX).
- */
-#define EPT_R	     (UINT64_C(1) << 0) /* read access */
-#define EPT_W	     (UINT64_C(1) << 1) /* write access */
-#define EPT_X	     (UINT64_C(1) << 2) /* execute (supervisor-mode execute with MBEC) */
-#define EPT_RWX	     (EPT_R | EPT_W | EPT_X)
-#define EPT_MT_SHIFT 3 /* EPT memory type, bits 5:3 (leaves) */
-#define EPT_MT	     (UINT64_C(7) << EPT_MT_SHIFT)
-#define EPT_IPAT     (UINT64_C(1) << 6)	 /* ignore guest PAT (leaves) */
-#define EPT_LARGE    X86_LARGE_BIT	 /* bit 7: PDE/PDPTE maps a page; ignored in a PTE */
-#define EPT_A	     (UINT64_C(1) << 8)	 /* accessed (EPTP bit 6 enables A/D) */
-#define EPT_D	     (UINT64_C(1) << 9)	 /* dirty (leaves) */
-#define EPT_UX	     (UINT64_C(1) << 10) /* user-mode execute (mode-based execute control) */
-#define EPT_SVE	     (UINT64_C(1) << 63) /* suppress EPT-violation #VE (leaves) */
-
-/* EPT memory types (SDM Vol. 3C "EPT and Memory Typing", 29.3.6/29.3.7
- * depending on the edition; the MTRR encodings of Vol. 3A "Memory Types That
- * Can Be Encoded in MTRRs"):
- * 0 UC, 1 WC, 4 WT, 5 WP, 6 WB; 2, 3 and 7 are reserved and make the leaf an
- * EPT misconfiguration (29.3.3.1).
- * physim's convention: the default is WB; PHYSIM_DEVICE is UC (strongly
- * ordered, like device memory elsewhere); PHYSIM_UNCACHED is WC: uncacheable
- * but weakly ordered with write combining, which is what "normal
- * non-cacheable" means on the other architectures, and distinct from
- * DEVICE so the flags round-trip. IPAT is left clear (the guest's PAT
- * combines with the EPT type unless IPAT is set); set it through arch if wanted. */
-#define EPT_MT_UC 0
-#define EPT_MT_WC 1
-#define EPT_MT_WB 6
 static const struct x86_memtypes ept_memtypes = {
     .normal = (uint64_t)EPT_MT_WB << EPT_MT_SHIFT,
     .device = (uint64_t)EPT_MT_UC << EPT_MT_SHIFT,
     .uncached = (uint64_t)EPT_MT_WC << EPT_MT_SHIFT,
 };
 
-static bool ept_memtype_reserved(uint64_t d)
-{
-	unsigned mt = (unsigned)((d & EPT_MT) >> EPT_MT_SHIFT);
-	return mt == 2 || mt == 3 || mt == 7;
-}
-
-/*
- * EPT misconfiguration (SDM Vol. 3C 29.3.3.1), for a present entry:
- *  - bits 2:0 = 010b (write-only) or 110b (write/execute);
- *  - a reserved bit set: 51:N (N = physical-address width, pa_bits here);
- *    7:3 in an entry that references a table (PML5E/PML4E: 7:3; PDPTE/PDE
- *    with bit 7 clear: 6:3); 29:12 of a 1-GByte PDPTE, 20:12 of a 2-MByte PDE;
- *  - a leaf whose memory type (5:3) is 2, 3 or 7.
- * Execute-only (100b) is assumed supported (IA32_VMX_EPT_VPID_CAP bit 0), as
- * are 1-GByte pages; bit 7 of a PTE is ignored.
- */
+/* The format ops: the codec (x86-desc.h). */
 static enum pt_kind ept_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
 {
-	uint64_t rsv = x86_bits(51, f->pa_bits);
-	bool leaf = x86_is_leaf(f, d, level);
-
-	if (!(d & EPT_RWX))
-		return PT_INVALID;
-	if ((d & EPT_W) && !(d & EPT_R))
-		return PT_RESERVED;
-	if (!leaf)
-		rsv |= x86_bits(7, 3);
-	else if (level > 0)
-		rsv |= x86_bits(f->level[level].shift - 1, 12);
-	if ((d & rsv) || (leaf && ept_memtype_reserved(d)))
-		return PT_RESERVED;
-	return leaf ? PT_LEAF : PT_TABLE;
+	return ept_desc_classify(f, d, level);
 }
 
 static uint64_t ept_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
 {
-	unsigned low = x86_is_leaf(f, d, level) ? f->level[level].shift : 12;
-	return d & x86_bits(f->pa_bits - 1, low);
+	return ept_desc_output_addr(f, d, level);
 }
 
 /* Non-leaf: read, write, execute and user-mode execute, the most permissive

@@ -35,16 +35,10 @@
  *   (advanced VM-exit information) and 12 (NMI unblocking) are 0: a
  *   processor without IA32_VMX_EPT_VPID_CAP bit 22.
  */
-#include "walk-format.h"
-#include "x86-priv.h"
+#include "walk-loop.h"
+#include "x86-desc.h"
 
-#define EPT_R	(UINT64_C(1) << 0)
-#define EPT_W	(UINT64_C(1) << 1)
-#define EPT_X	(UINT64_C(1) << 2)
-#define EPT_RWX (EPT_R | EPT_W | EPT_X)
-#define EPT_A	(UINT64_C(1) << 8)
-#define EPT_D	(UINT64_C(1) << 9)
-#define EPT_UX	(UINT64_C(1) << 10)
+/* Entry bits: x86-desc.h (EPT_*). */
 
 /* Exit qualification for EPT violations (table 28-7). */
 #define EQ_READ	      (UINT64_C(1) << 0)
@@ -72,11 +66,21 @@ static inline bool ept_user_addr(const struct walk_state *w)
 	return w->user;
 }
 
-/* Reserved address bits 51:N for the configured width (29.3.3.1). */
-static inline uint64_t ept_ctl_reserved(const struct walk_state *w)
+/* The codec's masks (x86-desc.h) once per mmu, with the configured
+ * physical-address width N for the reserved bits 51:N (29.3.3.1). */
+static void ept_configure(struct physim_mmu *m)
 {
-	unsigned n = w->ctl->maxphyaddr ? w->ctl->maxphyaddr : EPT_DEFAULT_MAXPHYADDR;
-	return x86_bits(51, n);
+	const struct physim_pt_format *f = m->cfg.format;
+	unsigned n = m->cfg.ctl.maxphyaddr ? m->cfg.ctl.maxphyaddr : EPT_DEFAULT_MAXPHYADDR;
+
+	if (n > f->pa_bits)
+		n = f->pa_bits;
+	for (unsigned level = 0; level < f->levels; level++) {
+		for (unsigned leaf = 0; leaf < 2; leaf++) {
+			m->rsv[level][leaf] = ept_rsv_mask(f, level, leaf, n);
+			m->oa[level][leaf] = ept_oa_mask(f, level, leaf);
+		}
+	}
 }
 
 static void ept_fault(const struct walk_state *w, enum physim_fault_kind kind, int level,
@@ -92,7 +96,6 @@ WALK_INLINE int ept_begin(struct walk_state *w, uint64_t root, uint64_t root_hi,
 	w->acc_and = EPT_RWX | EPT_UX;
 	w->acc_or = 0;
 	w->detail = 0;
-	w->rsv = ept_ctl_reserved(w);
 	if (!walk_input_ok(w->fmt, w->va)) {
 		w->acc_and = 0;
 		ept_fault(w, PHYSIM_FAULT_NOT_PRESENT, w->fmt->levels - 1, f);
@@ -114,47 +117,13 @@ WALK_INLINE bool ept_allows(const struct walk_state *w, uint64_t rights)
 	return (rights & EPT_R) != 0;
 }
 
-/* Memory types 2, 3 and 7 are reserved (29.3.7; ept.c). */
-WALK_INLINE bool ept_memtype_reserved(uint64_t d)
+/* One entry: the codec's classify (x86-desc.h), the control state's reserved
+ * bits (ept_configure), then the rights and A/D rules. */
+WALK_INLINE enum physim_fault_kind ept_step(struct walk_state *w, uint64_t d, unsigned level,
+					    struct walk_step *s)
 {
-	unsigned mt = (unsigned)(d >> 3) & 7;
-	return mt == 2 || mt == 3 || mt == 7;
-}
-
-/*
- * The format's classify and output_addr (ept_classify, ept_output_addr in
- * ept.c) for the fast walker (walk-format.h), plain encodings only: one of
- * bits 2:0 set, not write without read; a leaf at level 0, or with bit 7
- * at a level that allows one; no reserved bit (51:pa_bits and the control
- * state's 51:N in w->rsv; bits 7:3 of a table pointer; bits (page shift -
- * 1):12 of a large page) and not a reserved memory type. The address: bits
- * (pa_bits - 1):12 of a pointer, (pa_bits - 1):page shift of a page.
- * Anything else is PT_INVALID here: the fast walker gives up.
- */
-WALK_INLINE enum pt_kind ept_plain_classify(const struct walk_state *w, uint64_t d, unsigned level,
-					    uint64_t *next)
-{
-	const struct physim_pt_format *f = w->fmt;
-	bool leaf = level == 0 || (f->level[level].leaf_ok && (d & X86_LARGE_BIT));
-	unsigned low = leaf ? f->level[level].shift : 12;
-	uint64_t rsv =
-	    w->rsv | x86_bits(51, f->pa_bits) | (leaf ? x86_bits(low - 1, 12) : x86_bits(7, 3));
-
-	if (!(d & EPT_RWX) || ((d & EPT_W) && !(d & EPT_R)) || (d & rsv) ||
-	    (leaf && ept_memtype_reserved(d)))
-		return PT_INVALID;
-	*next = d & x86_bits(f->pa_bits - 1, low);
-	return leaf ? PT_LEAF : PT_TABLE;
-}
-
-/* One entry, classified by the format (plain = false) or by the fast
- * walker's ept_plain_classify. */
-WALK_INLINE enum physim_fault_kind ept_step_by(struct walk_state *w, uint64_t d, unsigned level,
-					       struct walk_step *s, const bool plain)
-{
-	const struct physim_pt_format *f = w->fmt;
 	bool mbec = w->ctl->mbec;
-	uint64_t cls = d, next = 0;
+	uint64_t cls = d;
 
 	/* Present: any of bits 2:0, or bit 10 under MBEC (29.3.2). The
 	 * format's classify knows only bits 2:0, so an entry present through
@@ -166,16 +135,16 @@ WALK_INLINE enum physim_fault_kind ept_step_by(struct walk_state *w, uint64_t d,
 			return PHYSIM_FAULT_NOT_PRESENT;
 		cls |= EPT_X;
 	}
-	enum pt_kind k =
-	    plain ? ept_plain_classify(w, d, level, &next) : f->ops->classify(f, cls, level);
-	if (k == PT_RESERVED || (d & w->rsv))
+	bool leaf = ept_is_leaf(d, level);
+	enum pt_kind k = ept_classify_masked(cls, leaf, w->mmu->rsv[level][leaf]);
+	if (PHYSIM_UNLIKELY(k == PT_RESERVED))
 		return PHYSIM_FAULT_RESERVED;
 	if (k != PT_TABLE && k != PT_LEAF)
 		return PHYSIM_FAULT_NOT_PRESENT;
 	s->d_new = d;
 	if (w->ctl->ept_ad)
 		s->d_new |= EPT_A; /* 29.3.5: A in every entry used */
-	s->next = plain ? next : f->ops->output_addr(f, d, level);
+	s->next = d & walk_oa_mask(w->mmu, level, leaf);
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
 
@@ -193,21 +162,12 @@ WALK_INLINE enum physim_fault_kind ept_step_by(struct walk_state *w, uint64_t d,
 	return PHYSIM_FAULT_NONE;
 }
 
-static enum physim_fault_kind ept_step(struct walk_state *w, uint64_t d, unsigned level,
-				       struct walk_step *s)
+/* The one loop (walk-loop.h) for 4-level and 5-level EPT. */
+static int ept_walk(const struct walk_req *r, struct physim_xlate *x)
 {
-	return ept_step_by(w, d, level, s, false);
-}
-
-WALK_INLINE enum physim_fault_kind ept_plain_step(struct walk_state *w, uint64_t d, unsigned level,
-						  struct walk_step *s)
-{
-	return ept_step_by(w, d, level, s, true);
-}
-
-static bool ept_fast(const struct walk_fast_req *r, struct physim_xlate *x)
-{
-	return walk_fast_loop(r, x, ept_begin, ept_plain_step);
+	if (r->m->cfg.format->levels == 4)
+		return walk_stage_loop(r, x, ept_begin, ept_step, 4, 8);
+	return walk_stage_loop(r, x, ept_begin, ept_step, 5, 8);
 }
 
 static void ept_fault(const struct walk_state *w, enum physim_fault_kind kind, int level,
@@ -241,8 +201,7 @@ static void ept_fault(const struct walk_state *w, enum physim_fault_kind kind, i
 const struct pt_walk_ops physim_ept_walk_ops = {
     .level_base = 1,
     .level_dir = 1,
-    .begin = ept_begin,
-    .step = ept_step,
+    .configure = ept_configure,
+    .walk = ept_walk,
     .fault = ept_fault,
-    .fast = ept_fast,
 };

@@ -23,9 +23,13 @@
  *
  * Fault reports (walker) give the architectural level.
  */
-/* Walker access rules (lib/walk-format.h): IA-32 paging in x86_walk.c,
- * EPT in ept_walk.c; every format of the family points at one of them. */
-PHYSIM_HIDDEN extern const struct pt_walk_ops physim_x86_walk_ops;
+/* Walker access rules (lib/walk-format.h): IA-32 paging in x86_walk.c, one
+ * ops object per paging mode and level count (each holds its own
+ * instantiation of the walk loop), EPT in ept_walk.c. */
+PHYSIM_HIDDEN extern const struct pt_walk_ops physim_x86_walk_ops_4l;
+PHYSIM_HIDDEN extern const struct pt_walk_ops physim_x86_walk_ops_5l;
+PHYSIM_HIDDEN extern const struct pt_walk_ops physim_x86_walk_ops_pae;
+PHYSIM_HIDDEN extern const struct pt_walk_ops physim_x86_walk_ops_32bit;
 PHYSIM_HIDDEN extern const struct pt_walk_ops physim_ept_walk_ops;
 
 static inline unsigned x86_arch_level(unsigned engine_level)
@@ -46,13 +50,6 @@ static inline uint64_t x86_bits(unsigned hi, unsigned lo)
 	if (hi < lo)
 		return 0;
 	return (~UINT64_C(0) >> (63 - hi)) & ~((UINT64_C(1) << lo) - 1);
-}
-
-/* True if descriptor d at `level` maps a page rather than a table: always at
- * level 0, and at a level that allows leaves when bit 7 is set. */
-static inline bool x86_is_leaf(const struct physim_pt_format *f, uint64_t d, unsigned level)
-{
-	return level == 0 || (f->level[level].leaf_ok && (d & X86_LARGE_BIT));
 }
 
 /* Checks common to every x86 encode_leaf: a leaf may sit at `level`, pa is

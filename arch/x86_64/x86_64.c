@@ -2,30 +2,7 @@
 /* arch/x86_64/x86_64.c - IA-32 paging formats as the Intel SDM Vol. 3A ch. 4
  * defines them: 4-level and 5-level paging (x86_64-4l/5l), 32-bit paging with
  * PSE and PSE-36 (i386-2l) and PAE paging (i386-pae). */
-#include "x86-priv.h"
-
-/*
- * Descriptor bits (SDM Vol. 3A 4.5, tables 4-14..4-20 for 4/5-level paging;
- * 4.3 tables 4-4..4-6 for 32-bit paging; 4.4 tables 4-8..4-11 for PAE).
- * The same positions are used by every paging-structure level; which of them
- * exist at which level is noted per bit.
- */
-#define IA32_P	   (UINT64_C(1) << 0) /* present */
-#define IA32_RW	   (UINT64_C(1) << 1) /* read/write */
-#define IA32_US	   (UINT64_C(1) << 2) /* user/supervisor */
-#define IA32_PWT   (UINT64_C(1) << 3) /* page-level write-through */
-#define IA32_PCD   (UINT64_C(1) << 4) /* page-level cache disable */
-#define IA32_A	   (UINT64_C(1) << 5) /* accessed */
-#define IA32_D	   (UINT64_C(1) << 6) /* dirty (leaves only) */
-#define IA32_PS	   X86_LARGE_BIT      /* page size (PDE, PDPTE); reserved in PML4E/PML5E */
-#define IA32_PAT4K (UINT64_C(1) << 7) /* PAT bit of a 4 KiB PTE */
-#define IA32_G	   (UINT64_C(1) << 8) /* global (leaves only) */
-/* PAT bit of a 2M/4M/1G leaf (tables 4-4, 4-9, 4-16, 4-18). */
-#define IA32_PATLG (UINT64_C(1) << 12)
-/* Protection key, bits 62:59 of 4/5-level leaves only (table 4-20; 4.6.2). */
-#define IA32_PK (UINT64_C(0xf) << 59)
-/* Execute-disable (IA32_EFER.NXE = 1; PAE and 4/5-level only). */
-#define IA32_XD (UINT64_C(1) << 63)
+#include "x86-desc.h"
 
 /* Memory type is selected by the PAT entry indexed by PAT:PCD:PWT (SDM
  * Vol. 3A 4.9.2 and "Page Attribute Table (PAT)", 12.12 in recent editions,
@@ -40,101 +17,15 @@ static const struct x86_memtypes ia32_memtypes = {
     .uncached = IA32_PCD,
 };
 
-/* Paging mode, in physim_pt_format.param[0]: what differs between the
- * formats of this file. */
-enum ia32_mode {
-	IA32_MODE_LONG = 0,  /* 4-level / 5-level paging, SDM 4.5 */
-	IA32_MODE_PAE = 1,   /* PAE paging, SDM 4.4 */
-	IA32_MODE_32BIT = 2, /* 32-bit paging, CR4.PSE = 1, SDM 4.3 */
-};
-
-static inline enum ia32_mode ia32_mode(const struct physim_pt_format *f)
-{
-	return (enum ia32_mode)f->param[0];
-}
-
-/* Reserved address bits: 51:M for 4/5-level paging (M = MAXPHYADDR, bits
- * 62:52 are ignored or PK), 62:M for PAE PDEs/PTEs (tables 4-9..4-11), 63:M
- * for PAE PDPTEs (table 4-8). pa_bits plays M. */
-static uint64_t ia32_addr_reserved(const struct physim_pt_format *f, unsigned level)
-{
-	switch (ia32_mode(f)) {
-	case IA32_MODE_LONG:
-		return x86_bits(51, f->pa_bits);
-	case IA32_MODE_PAE:
-		return x86_bits(level == 2 ? 63 : 62, f->pa_bits);
-	default:
-		return 0;
-	}
-}
-
-/*
- * Reserved-bit rules (a present entry with any of these set causes a #PF with
- * the RSVD error-code bit, SDM Vol. 3A 4.7; PAE PDPTEs a #GP when loaded,
- * 4.4.1). Assumes IA32_EFER.NXE = 1, CR4.PSE = 1, 1-GByte pages and PAT
- * supported, so XD, PS and PAT are never reserved.
- */
-static uint64_t ia32_reserved(const struct physim_pt_format *f, uint64_t d, unsigned level)
-{
-	uint64_t rsv = ia32_addr_reserved(f, level);
-
-	switch (ia32_mode(f)) {
-	case IA32_MODE_LONG:
-		/* PS is reserved in a PML4E and PML5E (tables 4-14, 4-15). */
-		if (level >= 3)
-			rsv |= IA32_PS;
-		break;
-	case IA32_MODE_PAE:
-		/* PDPTE: bits 2:1 and 8:5 reserved (table 4-8). */
-		if (level == 2)
-			rsv |= x86_bits(2, 1) | x86_bits(8, 5);
-		break;
-	case IA32_MODE_32BIT:
-		/* 4 MiB PDE: bits 21:(M-19) reserved (table 4-4, PSE-36); with
-		 * M = 40 that is bit 21, with M = 32 bits 21:13. */
-		if (level == 1 && (d & IA32_PS))
-			rsv |= x86_bits(21, f->pa_bits - 19);
-		return rsv;
-	}
-	/* 2 MiB / 1 GiB leaf: bits 20:13 / 29:13 reserved, bit 12 is PAT
-	 * (tables 4-9, 4-16, 4-18). */
-	if (level > 0 && x86_is_leaf(f, d, level))
-		rsv |= x86_bits(f->level[level].shift - 1, 13);
-	return rsv;
-}
-
+/* The format ops: the codec (x86-desc.h) in the paging mode of the format. */
 static enum pt_kind ia32_classify(const struct physim_pt_format *f, uint64_t d, unsigned level)
 {
-	if (!(d & IA32_P))
-		return PT_INVALID;
-	if (d & ia32_reserved(f, d, level))
-		return PT_RESERVED;
-	/* PAE PDPTEs have no PS bit (bit 7 is reserved, checked above). */
-	return x86_is_leaf(f, d, level) ? PT_LEAF : PT_TABLE;
-}
-
-/* 4 MiB PDE of 32-bit paging: PA bits 31:22 in place, PA bits (M-1):32 in
- * descriptor bits (M-20):13 (table 4-4, PSE-36). */
-static uint64_t i386_4m_addr(const struct physim_pt_format *f, uint64_t d)
-{
-	unsigned nhigh = f->pa_bits > 32 ? f->pa_bits - 32u : 0;
-	uint64_t high = (d >> 13) & ((UINT64_C(1) << nhigh) - 1);
-
-	return (d & x86_bits(31, 22)) | (high << 32);
+	return ia32_desc_classify(f, d, level, ia32_mode(f));
 }
 
 static uint64_t ia32_output_addr(const struct physim_pt_format *f, uint64_t d, unsigned level)
 {
-	unsigned low = 12;
-
-	if (level > 0 && x86_is_leaf(f, d, level)) {
-		if (ia32_mode(f) == IA32_MODE_32BIT)
-			return i386_4m_addr(f, d);
-		low = f->level[level].shift;
-	}
-	if (ia32_mode(f) == IA32_MODE_32BIT)
-		return d & x86_bits(31, low);
-	return d & x86_bits(f->pa_bits - 1, low);
+	return ia32_desc_output_addr(f, d, level, ia32_mode(f));
 }
 
 /* Non-leaf entries: P|R/W|U/S with XD clear, the most permissive (SDM 4.6:
@@ -270,7 +161,7 @@ const struct physim_pt_format physim_fmt_x86_64_4l = {
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G | IA32_PK,
     .ops = &ia32_ops,
-    .walk = &physim_x86_walk_ops,
+    .walk = &physim_x86_walk_ops_4l,
     .param = {IA32_MODE_LONG},
 };
 
@@ -290,7 +181,7 @@ const struct physim_pt_format physim_fmt_x86_64_5l = {
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G | IA32_PK,
     .ops = &ia32_ops,
-    .walk = &physim_x86_walk_ops,
+    .walk = &physim_x86_walk_ops_5l,
     .param = {IA32_MODE_LONG},
 };
 
@@ -312,7 +203,7 @@ const struct physim_pt_format physim_fmt_i386_2l = {
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G,
     .ops = &ia32_ops,
-    .walk = &physim_x86_walk_ops,
+    .walk = &physim_x86_walk_ops_32bit,
     .param = {IA32_MODE_32BIT},
 };
 
@@ -334,6 +225,6 @@ const struct physim_pt_format physim_fmt_i386_pae = {
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G,
     .ops = &ia32_ops,
-    .walk = &physim_x86_walk_ops,
+    .walk = &physim_x86_walk_ops_pae,
     .param = {IA32_MODE_PAE},
 };

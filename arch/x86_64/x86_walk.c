@@ -18,20 +18,10 @@
  * - A linear address outside a 32-bit format's range (bits 63:32 not zero) is
  *   reported like a non-canonical address (#GP: kind NON_CANONICAL, level -1).
  */
-#include "walk-format.h"
-#include "x86-priv.h"
+#include "walk-loop.h"
+#include "x86-desc.h"
 
-/* Entry bits used by the access rules (SDM Vol. 3A 4.5, tables 4-14..4-20;
- * 4.3 tables 4-4..4-6; 4.4 tables 4-8..4-11). */
-#define PTE_P  (UINT64_C(1) << 0)
-#define PTE_RW (UINT64_C(1) << 1)
-#define PTE_US (UINT64_C(1) << 2)
-#define PTE_A  (UINT64_C(1) << 5)
-#define PTE_D  (UINT64_C(1) << 6)
-#define PTE_G  (UINT64_C(1) << 8)
-#define PTE_XD (UINT64_C(1) << 63)
-/* Protection key, bits 62:59 of a 4/5-level leaf (4.6.2). */
-#define PTE_PK_SHIFT 59
+/* Entry bits: x86-desc.h (IA32_*). */
 
 /* Page-fault error code (SDM Vol. 3A 4.7, figure 4-12). */
 #define PF_P	(UINT64_C(1) << 0) /* 0: not present; 1: protection / reserved bit */
@@ -44,54 +34,29 @@
 /* MAXPHYADDR when ctl.maxphyaddr is 0 (walk.h). */
 #define X86_DEFAULT_MAXPHYADDR 46
 
-enum x86_paging {
-	PAGING_LONG,  /* 4-level / 5-level, SDM 4.5 */
-	PAGING_PAE,   /* SDM 4.4 */
-	PAGING_32BIT, /* SDM 4.3 */
-};
-
-/* The paging mode from the geometry: 4-byte entries are 32-bit paging, a
- * 3-level table is PAE; everything else 4/5-level paging. */
-static inline enum x86_paging x86_paging(const struct physim_pt_format *f)
-{
-	if (f->pte_bytes == 4)
-		return PAGING_32BIT;
-	return f->levels == 3 ? PAGING_PAE : PAGING_LONG;
-}
-
 static inline unsigned x86_maxphyaddr(const struct physim_mmu_ctl *ctl)
 {
 	unsigned m = ctl->maxphyaddr ? ctl->maxphyaddr : X86_DEFAULT_MAXPHYADDR;
 	return m < 32 ? 32 : m;
 }
 
-/*
- * Reserved bits that depend on the control state, beyond the fixed ones the
- * format's classify checks (it assumes MAXPHYADDR = pa_bits and NXE = 1):
- * - bits 51:M of every present entry, 4/5-level paging (4.5.4: "reserved
- *   bits ... 51:M"); PAE: 62:M in PDEs/PTEs (table 4-9..4-11), 63:M in PDPTEs
- *   (table 4-8); 32-bit paging: bits 21:(M'-19) of a 4-MByte PDE where M' =
- *   min(MAXPHYADDR, 40) (table 4-4, PSE-36);
- * - bit 63 (XD) when IA32_EFER.NXE = 0, PAE and 4/5-level paging (4.4.2,
- *   4.5.4: "If IA32_EFER.NXE = 0 and the P flag of a paging-structure entry is
- *   1, the XD flag (bit 63) is reserved").
- */
-static uint64_t x86_ctl_reserved(const struct walk_state *w, uint64_t d, unsigned level)
+/* The codec's masks (x86-desc.h) under the control state, once per mmu:
+ * MAXPHYADDR (ctl.maxphyaddr, at most the format's pa_bits) and NXE. */
+static void x86_configure(struct physim_mmu *m)
 {
-	unsigned m = x86_maxphyaddr(w->ctl);
-	uint64_t xd = w->ctl->nxe_off ? PTE_XD : 0;
+	const struct physim_pt_format *f = m->cfg.format;
+	enum ia32_mode mode = ia32_mode(f);
+	unsigned mpa = x86_maxphyaddr(&m->cfg.ctl);
 
-	switch (x86_paging(w->fmt)) {
-	case PAGING_LONG:
-		return x86_bits(51, m) | xd;
-	case PAGING_PAE:
-		return level == 2 ? x86_bits(63, m) : (x86_bits(62, m) | xd);
-	case PAGING_32BIT:
-		if (level == 1 && (d & X86_LARGE_BIT))
-			return x86_bits(21, (m > 40 ? 40 : m) - 19);
-		return 0;
+	if (mpa > f->pa_bits)
+		mpa = f->pa_bits;
+	for (unsigned level = 0; level < f->levels; level++) {
+		for (unsigned leaf = 0; leaf < 2; leaf++) {
+			m->rsv[level][leaf] =
+			    ia32_rsv_mask(f, level, leaf, mode, mpa, !m->cfg.ctl.nxe_off);
+			m->oa[level][leaf] = ia32_oa_mask(f, level, leaf, mode);
+		}
 	}
-	return 0;
 }
 
 WALK_INLINE int x86_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
@@ -104,11 +69,9 @@ WALK_INLINE int x86_begin(struct walk_state *w, uint64_t root, uint64_t root_hi,
 		return -EFAULT;
 	}
 	/* acc_and collects R/W and U/S (AND over the walk), acc_or XD (OR). */
-	w->acc_and = PTE_RW | PTE_US;
+	w->acc_and = IA32_RW | IA32_US;
 	w->acc_or = 0;
 	w->detail = 0;
-	/* What x86_ctl_reserved() says for a 4/5-level entry (x86_plain_step). */
-	w->rsv = x86_bits(51, x86_maxphyaddr(w->ctl)) | (w->ctl->nxe_off ? PTE_XD : 0);
 	*table = root;
 	return 0;
 }
@@ -116,13 +79,13 @@ WALK_INLINE int x86_begin(struct walk_state *w, uint64_t root, uint64_t root_hi,
 /* PKRU check for a data access to a user-mode address (4.6.2): AD (bit 2i)
  * forbids every data access, WD (bit 2i+1) user writes and - with CR0.WP =
  * 1 - supervisor writes. Instruction fetches are not checked. */
-WALK_INLINE bool x86_pkey_denies(const struct walk_state *w, uint64_t leaf, enum x86_paging mode)
+WALK_INLINE bool x86_pkey_denies(const struct walk_state *w, uint64_t leaf, enum ia32_mode mode)
 {
 	const struct physim_mmu_ctl *ctl = w->ctl;
 
-	if (!ctl->pke || w->exec || mode != PAGING_LONG)
+	if (!ctl->pke || w->exec || mode != IA32_MODE_LONG)
 		return false;
-	unsigned key = (unsigned)(leaf >> PTE_PK_SHIFT) & 0xf;
+	unsigned key = (unsigned)(leaf >> IA32_PK_SHIFT) & 0xf;
 	bool ad = (ctl->pkru >> (2 * key)) & 1, wd = (ctl->pkru >> (2 * key + 1)) & 1;
 	if (ad)
 		return true;
@@ -161,13 +124,13 @@ WALK_INLINE bool x86_rights_allow(const struct walk_state *w, bool user_addr, bo
 /* The leaf at `level`, mapping the page at `page`: rights, protection keys,
  * effective perms, D on a write. */
 WALK_INLINE enum physim_fault_kind x86_leaf(struct walk_state *w, uint64_t d, uint64_t page,
-					    struct walk_step *s, enum x86_paging mode)
+					    struct walk_step *s, enum ia32_mode mode)
 {
-	bool user_addr = (w->acc_and & PTE_US) != 0;
-	bool writable = (w->acc_and & PTE_RW) != 0;
+	bool user_addr = (w->acc_and & IA32_US) != 0;
+	bool writable = (w->acc_and & IA32_RW) != 0;
 	/* 32-bit paging has no XD; with NXE = 0 bit 63 is reserved (and so
 	 * never reaches here set). */
-	bool nx = (w->acc_or & PTE_XD) != 0;
+	bool nx = (w->acc_or & IA32_XD) != 0;
 
 	/* The PK error-code bit is defined by the key check alone (4.7: set when
 	 * the PKRU conditions hold for a data access to a user-mode address),
@@ -184,10 +147,10 @@ WALK_INLINE enum physim_fault_kind x86_leaf(struct walk_state *w, uint64_t d, ui
 	 * W/U accumulated, X unless XD. */
 	s->perms =
 	    PHYSIM_R | (writable ? PHYSIM_W : 0) | (user_addr ? PHYSIM_U : 0) | (nx ? 0 : PHYSIM_X);
-	s->global = (d & PTE_G) != 0;
+	s->global = (d & IA32_G) != 0;
 	/* 4.8: D is set in the entry that maps the page on a write. */
 	if (w->write)
-		s->d_new |= PTE_D;
+		s->d_new |= IA32_D;
 	return PHYSIM_FAULT_NONE;
 }
 
@@ -195,19 +158,19 @@ WALK_INLINE enum physim_fault_kind x86_leaf(struct walk_state *w, uint64_t d, ui
  * the rights it adds (4.6.1), A (4.8), and for a leaf the access check. */
 WALK_INLINE enum physim_fault_kind x86_use(struct walk_state *w, uint64_t d, unsigned level,
 					   enum pt_kind k, uint64_t next, struct walk_step *s,
-					   enum x86_paging mode)
+					   enum ia32_mode mode)
 {
 	s->d_new = d;
 	/* A PAE PDPTE has no R/W, U/S, XD, A or D (table 4-8: bits 2:1 and 8:5
 	 * are reserved, bit 63 too): it takes no part in access rights (4.6)
 	 * and the processor sets no flag in it (4.8). */
-	if (!(mode == PAGING_PAE && level == 2)) {
+	if (!(mode == IA32_MODE_PAE && level == 2)) {
 		/* 4.6.1: rights are the AND of R/W and U/S and the OR of XD. */
 		w->acc_and &= d;
-		if (mode != PAGING_32BIT)
-			w->acc_or |= d & PTE_XD;
+		if (mode != IA32_MODE_32BIT)
+			w->acc_or |= d & IA32_XD;
 		/* 4.8: A is set in every paging-structure entry used. */
-		s->d_new |= PTE_A;
+		s->d_new |= IA32_A;
 	}
 	if (k == PT_TABLE) {
 		s->next = next;
@@ -216,57 +179,66 @@ WALK_INLINE enum physim_fault_kind x86_use(struct walk_state *w, uint64_t d, uns
 	return x86_leaf(w, d, next, s, mode);
 }
 
-static enum physim_fault_kind x86_step(struct walk_state *w, uint64_t d, unsigned level,
-				       struct walk_step *s)
+/* One descriptor in paging mode `mode` (a constant in each instantiation):
+ * the codec (x86-desc.h) with the masks x86_configure made, then the rights
+ * and A/D rules. */
+WALK_INLINE enum physim_fault_kind x86_step_mode(struct walk_state *w, uint64_t d, unsigned level,
+						 struct walk_step *s, const enum ia32_mode mode)
 {
 	const struct physim_pt_format *f = w->fmt;
+	const struct physim_mmu *m = w->mmu;
+	bool leaf = ia32_is_leaf(d, level, mode);
 
 	/* 4.7: P = 0 is a not-present fault whatever the other bits say. */
-	if (!(d & PTE_P))
+	enum pt_kind k = ia32_classify_masked(d, leaf, m->rsv[level][leaf]);
+	if (PHYSIM_UNLIKELY(k == PT_INVALID))
 		return PHYSIM_FAULT_NOT_PRESENT;
-	enum pt_kind k = f->ops->classify(f, d, level);
-	if (k == PT_RESERVED || (d & x86_ctl_reserved(w, d, level)))
+	if (PHYSIM_UNLIKELY(k == PT_RESERVED))
 		return PHYSIM_FAULT_RESERVED;
-	if (k != PT_TABLE && k != PT_LEAF)
-		return PHYSIM_FAULT_NOT_PRESENT;
-	return x86_use(w, d, level, k, f->ops->output_addr(f, d, level), s, x86_paging(f));
+	return x86_use(w, d, level, k,
+		       ia32_addr_masked(f, d, level, leaf, walk_oa_mask(m, level, leaf), mode), s,
+		       mode);
 }
 
-/*
- * The fast walker's step (walk-format.h), 4/5-level paging only: the
- * format's classify and output_addr for the encodings that pass the
- * reserved-bit checks of 4.5.4 (tables 4-14..4-19), as ia32_classify
- * (x86_64.c) and x86_ctl_reserved decide them for PAGING_LONG -
- *   P = 1; no bit of 51:MAXPHYADDR, nor XD with NXE = 0;
- *   PML4E/PML5E (level >= 3): PS = 0, a table;
- *   PDPTE/PDE (levels 2, 1): PS = 0 a table, PS = 1 a 1G/2M page with bits
- *   (page shift - 1):13 clear; PTE (level 0): a 4K page;
- *   the address: bits 51:12 of a table pointer, 51:page shift of a page.
- * Anything else (and every fault) returns a kind other than NONE: the loop
- * in walk.c takes over.
- */
-WALK_INLINE enum physim_fault_kind x86_plain_step(struct walk_state *w, uint64_t d, unsigned level,
+WALK_INLINE enum physim_fault_kind x86_step_long(struct walk_state *w, uint64_t d, unsigned level,
+						 struct walk_step *s)
+{
+	return x86_step_mode(w, d, level, s, IA32_MODE_LONG);
+}
+
+WALK_INLINE enum physim_fault_kind x86_step_pae(struct walk_state *w, uint64_t d, unsigned level,
+						struct walk_step *s)
+{
+	return x86_step_mode(w, d, level, s, IA32_MODE_PAE);
+}
+
+WALK_INLINE enum physim_fault_kind x86_step_32bit(struct walk_state *w, uint64_t d, unsigned level,
 						  struct walk_step *s)
 {
-	const struct physim_pt_format *f = w->fmt;
-
-	if ((d & (PTE_P | w->rsv)) != PTE_P)
-		return PHYSIM_FAULT_RESERVED; /* not plain */
-	if (level == 0)
-		return x86_use(w, d, level, PT_LEAF, d & x86_bits(51, 12), s, PAGING_LONG);
-	if (!(d & X86_LARGE_BIT))
-		return x86_use(w, d, level, PT_TABLE, d & x86_bits(51, 12), s, PAGING_LONG);
-	unsigned shift = f->level[level].shift;
-	if (level >= 3 || !f->level[level].leaf_ok || (d & x86_bits(shift - 1, 13)))
-		return PHYSIM_FAULT_RESERVED; /* not plain */
-	return x86_use(w, d, level, PT_LEAF, d & x86_bits(51, shift), s, PAGING_LONG);
+	return x86_step_mode(w, d, level, s, IA32_MODE_32BIT);
 }
 
-static bool x86_fast(const struct walk_fast_req *r, struct physim_xlate *x)
+/* The one loop (walk-loop.h) per paging mode: 4/5-level, PAE, 32-bit. Each
+ * instantiation is a function of its own (the formats' walk ops point at
+ * them), so that each gets the whole register file. */
+static int x86_walk_4l(const struct walk_req *r, struct physim_xlate *x)
 {
-	if (x86_paging(r->m->cfg.format) != PAGING_LONG)
-		return false;
-	return walk_fast_loop(r, x, x86_begin, x86_plain_step);
+	return walk_stage_loop(r, x, x86_begin, x86_step_long, 4, 8);
+}
+
+static int x86_walk_5l(const struct walk_req *r, struct physim_xlate *x)
+{
+	return walk_stage_loop(r, x, x86_begin, x86_step_long, 5, 8);
+}
+
+static int x86_walk_pae(const struct walk_req *r, struct physim_xlate *x)
+{
+	return walk_stage_loop(r, x, x86_begin, x86_step_pae, 3, 8);
+}
+
+static int x86_walk_32bit(const struct walk_req *r, struct physim_xlate *x)
+{
+	return walk_stage_loop(r, x, x86_begin, x86_step_32bit, 2, 4);
 }
 
 /*
@@ -280,7 +252,7 @@ static bool pf_id_bit(const struct walk_state *w)
 		return false;
 	if (w->ctl->smep)
 		return true;
-	return x86_paging(w->fmt) != PAGING_32BIT && !w->ctl->nxe_off;
+	return ia32_mode(w->fmt) != IA32_MODE_32BIT && !w->ctl->nxe_off;
 }
 
 static void x86_fault(const struct walk_state *w, enum physim_fault_kind kind, int level,
@@ -313,12 +285,36 @@ static void x86_fault(const struct walk_state *w, enum physim_fault_kind kind, i
 	walk_fault_set(f, kind, level < 0 ? -1 : (int)x86_arch_level((unsigned)level), ec);
 }
 
-/* Architecture levels: PT = 1 .. PML5 = 5 (x86-priv.h). */
-const struct pt_walk_ops physim_x86_walk_ops = {
+/* Architecture levels: PT = 1 .. PML5 = 5 (x86-priv.h). One ops object per
+ * paging mode and level count (x86_64.c points each format at its own). */
+const struct pt_walk_ops physim_x86_walk_ops_4l = {
     .level_base = 1,
     .level_dir = 1,
-    .begin = x86_begin,
-    .step = x86_step,
+    .configure = x86_configure,
+    .walk = x86_walk_4l,
     .fault = x86_fault,
-    .fast = x86_fast,
+};
+
+const struct pt_walk_ops physim_x86_walk_ops_5l = {
+    .level_base = 1,
+    .level_dir = 1,
+    .configure = x86_configure,
+    .walk = x86_walk_5l,
+    .fault = x86_fault,
+};
+
+const struct pt_walk_ops physim_x86_walk_ops_pae = {
+    .level_base = 1,
+    .level_dir = 1,
+    .configure = x86_configure,
+    .walk = x86_walk_pae,
+    .fault = x86_fault,
+};
+
+const struct pt_walk_ops physim_x86_walk_ops_32bit = {
+    .level_base = 1,
+    .level_dir = 1,
+    .configure = x86_configure,
+    .walk = x86_walk_32bit,
+    .fault = x86_fault,
 };

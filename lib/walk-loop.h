@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/* lib/walk-loop.h - the one walk loop, as an always-inline template that each
+ * family instantiates with its begin() and step() (arch/<family>/<name>_walk.c),
+ * the way KVM compiles paging_tmpl.h once per paging mode. */
+#ifndef PHYSIM_WALK_LOOP_H
+#define PHYSIM_WALK_LOOP_H
+
+#include "walk-format.h"
+
+/* For the family functions the loop is made of: inlined into it whatever
+ * the compiler's size heuristics say. */
+#define WALK_INLINE static inline __attribute__((always_inline))
+
+/* One request to walk one stage. */
+struct walk_req {
+	const struct physim_mmu *m;
+	const struct physim_mmu *s2; /* stage 1 of a nested walk: tables are GPAs */
+	const struct physim_access *acc;
+	enum walk_origin origin;
+	uint32_t s1_perms;		  /* WALK_NESTED_FINAL: stage 1's effective perms */
+	const struct physim_access *orig; /* as walk_state.orig */
+	bool probe;
+};
+
+/* What a walk has done so far, across its attempts. */
+struct walk_tally {
+	unsigned refs; /* descriptor fetches (walk-format.h: mem_refs) */
+	bool ad;       /* an A/D bit was written */
+};
+
+/* A descriptor that needs an A/D update, for the write-back. */
+struct walk_used {
+	void *p;
+	uint64_t d, d_new;
+	uint64_t gpa; /* nested stage 1: the entry's guest-physical address */
+};
+
+/* The family's begin() and step() (walk-format.h, "What the walk loop does",
+ * b. and c.). */
+typedef int (*walk_begin_fn)(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
+			     struct physim_fault *f);
+typedef enum physim_fault_kind (*walk_step_fn)(struct walk_state *w, uint64_t d, unsigned level,
+					       struct walk_step *s);
+
+/* ---- the cold paths, out of line in lib/walk.c ---- */
+
+/* begin() refused the input: complete *x from its fault *bf. -EFAULT. */
+PHYSIM_HIDDEN int physim_walk_begin_fault(const struct walk_req *r, const struct physim_fault *bf,
+					  const struct walk_tally *t, struct physim_xlate *x);
+/* A fault at engine level `level` (ops->fault builds it). -EFAULT. ea: the
+ * descriptor's table address (a GPA in a nested stage 1), for a BUS_ERROR. */
+PHYSIM_HIDDEN int physim_walk_fault(const struct walk_req *r, const struct walk_state *w,
+				    enum physim_fault_kind kind, unsigned level, uint64_t ea,
+				    const struct walk_tally *t, struct physim_xlate *x);
+/* The descriptor of `bytes` bytes at hpa outside the direct map: through
+ * the paging handler's phys_to_virt; NULL if it does not resolve. */
+PHYSIM_HIDDEN void *physim_walk_fetch_slow(const struct physim_paging_handler *ph, uint64_t hpa,
+					   unsigned bytes);
+/* Nested stage 1: the stage-2 walk of a table entry's GPA failed with rc
+ * (x2 its result): complete *x (a stage-2 fault gets s1ptw set) and return
+ * rc. */
+PHYSIM_HIDDEN int physim_walk_s1_failed(const struct walk_req *r, uint64_t gpa, int rc,
+					const struct physim_xlate *x2, struct walk_tally *t,
+					struct physim_xlate *x);
+/* The stage-2 request that translates the GPAs of stage-1 table entries: an
+ * implicit read by the original access's privilege (walk-format.h, "Nested
+ * walks"); va set per entry. */
+PHYSIM_HIDDEN void physim_walk_s1_table_req(const struct walk_req *r, struct walk_req *r2,
+					    struct physim_access *a2);
+/* Write back used[0..n) (root first) by compare-and-swap. 0, -EAGAIN (a
+ * descriptor changed: walk again), or a stage-2 fault / error (nested). */
+PHYSIM_HIDDEN int physim_walk_write_back(const struct walk_req *r, const struct walk_used *used,
+					 unsigned n, unsigned bytes, struct walk_tally *t,
+					 struct physim_xlate *x);
+/* Too many lost races: clear *x, warn, -EBUSY. */
+PHYSIM_HIDDEN int physim_walk_gave_up(const struct walk_req *r, struct physim_xlate *x);
+
+/* A walk whose A/D compare-and-swap keeps losing to concurrent writers gives
+ * up after this many attempts with -EBUSY (hardware would retry forever; a
+ * test should not hang). */
+#define WALK_MAX_ATTEMPTS 64
+
+/* Relaxed atomic load: another thread may be changing the table. */
+WALK_INLINE uint64_t walk_desc_load(const void *p, const unsigned bytes)
+{
+	if (bytes == 8)
+		return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
+	return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+}
+
+/* physim_walk_fault with a copy of the walk state: the state's own address
+ * never leaves the loop, so its accumulators stay in registers. */
+WALK_INLINE int walk_fault_copy(const struct walk_req *r, struct walk_state w,
+				enum physim_fault_kind kind, unsigned level, uint64_t ea,
+				const struct walk_tally *t, struct physim_xlate *x)
+{
+	return physim_walk_fault(r, &w, kind, level, ea, t, x);
+}
+
+/*
+ * One attempt at walking one stage (walk-format.h, "What the walk loop
+ * does"): 0 with *x complete, -EFAULT with *x complete, -EAGAIN (walk
+ * again) or another error. `levels`, `bytes` and `nested` are constants in
+ * every instantiation but the generic one, so the loop unrolls and each
+ * level's tests fold.
+ */
+WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, walk_begin_fn begin,
+			     walk_step_fn step, const unsigned levels, const unsigned bytes,
+			     const bool nested, struct walk_tally *t)
+{
+	const struct physim_mmu *m = r->m;
+	const struct physim_pt_format *f = m->cfg.format;
+	const struct physim_paging_handler *ph = nested ? r->s2->cfg.mem : m->cfg.mem;
+	/* Table memory: [base, base + size) at hva; a descriptor at hpa is in
+	 * it if hpa - base <= last (unsigned: below base wraps round). No
+	 * direct map (size < bytes): base = ~0 and last = 0 leave only the
+	 * address ~0, which no aligned descriptor has. */
+	const bool have_dm = ph->direct.size >= bytes;
+	const uint64_t base = have_dm ? ph->direct.base : ~UINT64_C(0);
+	const uint64_t last = have_dm ? ph->direct.size - bytes : 0;
+	const uintptr_t host = (uintptr_t)ph->direct.hva - (uintptr_t)base;
+	const uint64_t va = r->acc->va;
+	struct walk_state w = {
+	    .mmu = m,
+	    .fmt = f,
+	    .ctl = &m->cfg.ctl,
+	    .va = va,
+	    .write = r->acc->write,
+	    .exec = r->acc->exec,
+	    .user = r->acc->user,
+	    .implicit = r->acc->implicit,
+	    .probe = r->probe,
+	    .origin = r->origin,
+	    .s1_perms = r->s1_perms,
+	    .orig = r->orig,
+	};
+	struct walk_used used[PHYSIM_PT_MAX_LEVELS];
+	unsigned nused = 0;
+	struct physim_fault bf;
+	uint64_t table;
+	unsigned refs = t->refs; /* t->refs is brought up to date before a call */
+
+	if (PHYSIM_UNLIKELY(begin(&w, m->cfg.root, m->cfg.root_hi, &table, &bf) != 0))
+		return physim_walk_begin_fault(r, &bf, t, x);
+	struct physim_access a2;
+	struct walk_req r2;
+	if (nested)
+		physim_walk_s1_table_req(r, &r2, &a2);
+#pragma GCC unroll 8
+	for (unsigned level = levels; level-- > 0;) {
+		uint64_t ea = table + ((va >> m->idx_shift[level]) & m->idx_mask[level]);
+		uint64_t hpa = ea;
+		if (nested) {
+			/* One indirect call per stage-2 walk. */
+			struct physim_xlate x2;
+			a2.va = ea;
+			int rc = r2.m->ops->walk(&r2, &x2);
+			refs += x2.mem_refs;
+			t->ad |= x2.ad_updated;
+			if (PHYSIM_UNLIKELY(rc < 0)) {
+				t->refs = refs;
+				return physim_walk_s1_failed(r, ea, rc, &x2, t, x);
+			}
+			hpa = x2.pa;
+		}
+		/* In the direct map; else the paging handler, on a cold path.
+		 * Descriptor addresses are aligned: roots are checked by
+		 * physim_mmu_create, table addresses come from address fields
+		 * aligned to at least 1 KiB, and a stage-2 output keeps the
+		 * GPA's offset (desc_ptr refuses a misaligned one anyway, so
+		 * that loads and CAS stay atomic). */
+		void *p;
+		if (PHYSIM_LIKELY(hpa - base <= last)) {
+			p = (void *)(host + (uintptr_t)hpa);
+		} else {
+			p = physim_walk_fetch_slow(ph, hpa, bytes);
+			if (PHYSIM_UNLIKELY(p == NULL)) {
+				t->refs = refs;
+				return walk_fault_copy(r, w, PHYSIM_FAULT_BUS_ERROR, level, ea, t,
+						       x);
+			}
+		}
+		uint64_t d = walk_desc_load(p, bytes);
+		refs++;
+		struct walk_step s = {0};
+		enum physim_fault_kind k = step(&w, d, level, &s);
+		if (k == PHYSIM_FAULT_NONE && !s.leaf && level == 0)
+			k = PHYSIM_FAULT_RESERVED; /* a table pointer in a last-level table */
+		if (PHYSIM_UNLIKELY(k != PHYSIM_FAULT_NONE)) {
+			t->refs = refs;
+			return walk_fault_copy(r, w, k, level, ea, t, x);
+		}
+		if (PHYSIM_UNLIKELY(s.d_new != d))
+			used[nused++] =
+			    (struct walk_used){.p = p, .d = d, .d_new = s.d_new, .gpa = ea};
+		if (!s.leaf) {
+			table = s.next;
+			continue;
+		}
+		/* The result only once the write-back succeeded: a stage-2
+		 * fault on a stage-1 A/D update leaves nothing but the fault. */
+		t->refs = refs;
+		if (PHYSIM_UNLIKELY(nused != 0) && !r->probe) {
+			int rc = physim_walk_write_back(r, used, nused, bytes, t, x);
+			if (rc < 0)
+				return rc;
+		}
+		uint64_t size = s.page_size ? s.page_size : pt_level_page_size(f, level);
+		x->pa = s.next + (va & (size - 1));
+		x->gpa = f->stage2 ? va : 0;
+		x->page_size = size;
+		x->level = walk_arch_level(m->ops, level);
+		x->perms = s.perms;
+		x->global = s.global;
+		x->mem_refs = refs;
+		x->ad_updated = t->ad;
+		x->fault = (struct physim_fault){.kind = PHYSIM_FAULT_NONE};
+		return 0;
+	}
+	/* Not reached: level 0 never continues. */
+	t->refs = refs;
+	return walk_fault_copy(r, w, PHYSIM_FAULT_RESERVED, 0, table, t, x);
+}
+
+/* One stage, walked again after a lost A/D race (bounded). */
+WALK_INLINE int walk_stage_n(const struct walk_req *r, struct physim_xlate *x, walk_begin_fn begin,
+			     walk_step_fn step, const unsigned levels, const unsigned bytes,
+			     const bool nested)
+{
+	struct walk_tally t = {0};
+
+	for (unsigned attempt = 0; attempt < WALK_MAX_ATTEMPTS; attempt++) {
+		int rc = walk_attempt(r, x, begin, step, levels, bytes, nested, &t);
+		if (PHYSIM_LIKELY(rc != -EAGAIN))
+			return rc;
+	}
+	return physim_walk_gave_up(r, x);
+}
+
+/*
+ * The one loop, for a lone stage (or a stage 2) and for a nested stage 1,
+ * with `levels` and `bytes` (descriptor size) constants chosen by the
+ * family's walk function, e.g.
+ *
+ *     static int x86_walk(const struct walk_req *r, struct physim_xlate *x)
+ *     {
+ *             switch (r->m->cfg.format->levels) {
+ *             case 4: return walk_stage_loop(r, x, x86_begin, x86_step, 4, 8);
+ *             ...
+ *             }
+ *     }
+ */
+WALK_INLINE int walk_stage_loop(const struct walk_req *r, struct physim_xlate *x,
+				walk_begin_fn begin, walk_step_fn step, const unsigned levels,
+				const unsigned bytes)
+{
+	if (r->s2 != NULL)
+		return walk_stage_n(r, x, begin, step, levels, bytes, true);
+	return walk_stage_n(r, x, begin, step, levels, bytes, false);
+}
+
+#endif
