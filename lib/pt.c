@@ -154,6 +154,7 @@ int physim_pt_create_ex(const struct physim_pt_config *config, struct physim_pt 
 	const struct physim_pt_format *f = pt->fmt;
 	rc = physim_pt_table_alloc(pt, f->levels - 1u, &pt->root);
 	if (rc != 0) {
+		pt_frameset_free(&pt->owned); /* its slots may exist, now empty */
 		free(pt);
 		return rc;
 	}
