@@ -17,22 +17,10 @@ struct dump {
 	uint64_t va, size; /* size 0: the whole input range */
 };
 
-/* The requested range, or the format's whole input range; a sign-extended
- * format has two halves with a gap between them. */
+/* The requested range, or (size 0) the whole input range, both halves. */
 static int walk_range(const struct dump *d, const struct physim_pt_walk_ops *ops, void *ctx)
 {
-	unsigned bits = d->info.va_bits;
-	if (d->size != 0)
-		return physim_pt_walk(d->pt, d->va, d->size, ops, ctx);
-	if (bits >= 64)
-		return physim_pt_walk(d->pt, 0, UINT64_MAX, ops, ctx); /* last byte left out */
-	if (!d->info.sign_extended)
-		return physim_pt_walk(d->pt, 0, UINT64_C(1) << bits, ops, ctx);
-	uint64_t half = UINT64_C(1) << (bits - 1);
-	int rc = physim_pt_walk(d->pt, 0, half, ops, ctx);
-	if (rc == 0)
-		rc = physim_pt_walk(d->pt, 0 - half, half, ops, ctx);
-	return rc;
+	return physim_pt_walk(d->pt, d->size != 0 ? d->va : 0, d->size, ops, ctx);
 }
 
 static int hex_digits(unsigned bits)

@@ -11,6 +11,7 @@ struct walker {
 	physim_pt_slot_fn slot_fn;
 	void *ctx;
 	struct pt_frameset seen; /* attached tables: the tables met */
+	bool root_told;		 /* ops->table had the root (whole-range walks) */
 };
 
 static int walk_leaf(struct walker *w, uint8_t *t, uint64_t idx, unsigned lvl, uint64_t d,
@@ -41,7 +42,11 @@ static int walk_table(struct walker *w, unsigned lvl, physim_hpa_t pa, uint8_t *
 	uint64_t esize = pt_level_page_size(f, lvl);
 	uint64_t cs = s, hole = 0;
 	bool in_hole = false;
-	int rc = w->ops != NULL && w->ops->table ? w->ops->table(w->ctx, tva, span, lvl, pa) : 0;
+	int rc = 0;
+	if (w->ops != NULL && w->ops->table != NULL && !(w->root_told && pa == w->pt->root)) {
+		rc = w->ops->table(w->ctx, tva, span, lvl, pa);
+		w->root_told |= pa == w->pt->root;
+	}
 
 	for (; rc == 0;) {
 		uint64_t es = cs & ~(esize - 1);
@@ -83,25 +88,50 @@ static int walk_table(struct walker *w, unsigned lvl, physim_hpa_t pa, uint8_t *
 	return rc;
 }
 
-/* Visit [va, va + size) with w (its pt, ops or slot_fn and ctx set). */
-static int walk_range(struct walker *w, uint64_t va, uint64_t size)
+/* Visit [va, last] with w (its pt, ops or slot_fn and ctx set), inside one
+ * half of the input range. */
+static int walk_span(struct walker *w, uint64_t va, uint64_t last)
 {
 	const struct physim_pt *pt = w->pt;
 	const struct physim_pt_format *f = pt->fmt;
 	unsigned top = f->levels - 1u;
 	unsigned bits = f->level[top].shift + f->level[top].index_bits;
 	uint64_t span = bits >= 64 ? 0 : UINT64_C(1) << bits;
-	int rc = physim_pt_seen_start(pt, &w->seen);
-	if (rc == 0)
-		rc = walk_table(w, top, pt->root, pt->root_hva, 0, span, va, va + (size - 1));
+	return walk_table(w, top, pt->root, pt->root_hva, 0, span, va, last);
+}
+
+/* Visit [va, va + size), or with va = size = 0 the whole input range: both
+ * halves of a sign-extended format, lower half first (one visited set, so
+ * a table linked from both halves is still met only once). */
+static int walk_range(struct walker *w, uint64_t va, uint64_t size)
+{
+	const struct physim_pt_format *f = w->pt->fmt;
+	int rc = physim_pt_seen_start(w->pt, &w->seen);
+	if (rc == 0 && size != 0) {
+		rc = walk_span(w, va, va + (size - 1));
+	} else if (rc == 0 && (f->va_bits >= 64 || !f->sign_extended)) {
+		rc = walk_span(w, 0, f->va_bits >= 64 ? UINT64_MAX : (UINT64_C(1) << f->va_bits) - 1);
+	} else if (rc == 0) {
+		uint64_t half = UINT64_C(1) << (f->va_bits - 1);
+		rc = walk_span(w, 0, half - 1);
+		if (rc == 0)
+			rc = walk_span(w, 0 - half, UINT64_MAX);
+	}
 	pt_frameset_free(&w->seen);
 	return rc;
+}
+
+/* A range the iteration takes: one inside the format's input range, or
+ * va = size = 0 for all of it. */
+static bool iter_range_ok(const struct physim_pt_format *f, uint64_t va, uint64_t size)
+{
+	return (va == 0 && size == 0) || range_ok(f, va, size);
 }
 
 int physim_pt_walk(const struct physim_pt *pt, uint64_t va, uint64_t size,
 		   const struct physim_pt_walk_ops *ops, void *ctx)
 {
-	if (pt == NULL || ops == NULL || !range_ok(pt->fmt, va, size))
+	if (pt == NULL || ops == NULL || !iter_range_ok(pt->fmt, va, size))
 		return -EINVAL;
 	struct walker w = {.pt = pt, .ops = ops, .ctx = ctx};
 	return walk_range(&w, va, size);
@@ -110,7 +140,7 @@ int physim_pt_walk(const struct physim_pt *pt, uint64_t va, uint64_t size,
 int physim_pt_iter_leaves(struct physim_pt *pt, uint64_t va, uint64_t size, physim_pt_slot_fn fn,
 			  void *ctx)
 {
-	if (pt == NULL || fn == NULL || !range_ok(pt->fmt, va, size))
+	if (pt == NULL || fn == NULL || !iter_range_ok(pt->fmt, va, size))
 		return -EINVAL;
 	struct walker w = {.pt = pt, .slot_fn = fn, .ctx = ctx};
 	return walk_range(&w, va, size);
@@ -175,4 +205,48 @@ int64_t physim_pt_clear_ad(struct physim_pt *pt, uint64_t va, uint64_t size, boo
 		return rc;
 	physim_pt_flush_send(pt, &c.fb);
 	return (int64_t)c.changed;
+}
+
+/* physim_pt_count_tables: every table met once by a whole-range traversal
+ * (the walk's own link checks make it bounded and safe on corrupt memory);
+ * frames are counted once each, so 1 KiB tables sharing a frame (ARMv7
+ * level 2, attached) count it once. */
+struct count_ctx {
+	const struct physim_pt_format *f;
+	struct physim_pt_table_count n;
+	struct pt_frameset frames;
+};
+
+static int count_table(void *ctx, uint64_t va, uint64_t span, unsigned level, physim_hpa_t pa)
+{
+	struct count_ctx *c = ctx;
+	uint64_t bytes = pt_table_bytes(c->f, level);
+	(void)va;
+	(void)span;
+	c->n.tables++;
+	c->n.bytes += bytes;
+	physim_hpa_t first = pa & ~(physim_hpa_t)(PHYSIM_FRAME_SIZE - 1);
+	physim_hpa_t end = pa + (bytes < PHYSIM_FRAME_SIZE ? 1 : bytes);
+	for (physim_hpa_t fr = first; fr < end; fr += PHYSIM_FRAME_SIZE) {
+		if (pt_frameset_find(&c->frames, fr) != NULL)
+			continue;
+		int rc = pt_frameset_add(&c->frames, fr, 1, 0);
+		if (rc != 0)
+			return rc;
+		c->n.frames++;
+	}
+	return 0;
+}
+
+int physim_pt_count_tables(const struct physim_pt *pt, struct physim_pt_table_count *out)
+{
+	if (pt == NULL || out == NULL)
+		return -EINVAL;
+	struct count_ctx c = {.f = pt->fmt};
+	const struct physim_pt_walk_ops ops = {.table = count_table};
+	int rc = physim_pt_walk(pt, 0, 0, &ops, &c);
+	pt_frameset_free(&c.frames);
+	if (rc == 0)
+		*out = c.n;
+	return rc;
 }

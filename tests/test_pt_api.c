@@ -224,6 +224,184 @@ static void test_misaligned_host_memory(void **state)
 	assert_int_equal(physim_ram_stats(e->ram).used_frames, used);
 }
 
+/* Whole-range iteration (va = size = 0): x86-64 4-level has a 48-bit
+ * sign-extended input (SDM Vol. 3A 4.5: bits 63:47 equal), so the range is
+ * [0, 2^47) then [2^64 - 2^47, 2^64); leaves at both ends of both halves
+ * are met in address order, and leaves plus holes add up to 2^48 bytes. */
+struct range_log {
+	uint64_t va[8];
+	unsigned n;
+	uint64_t covered;
+	uint64_t tables;
+};
+
+static int log_leaf(void *ctx, const struct physim_pt_mapping *m)
+{
+	struct range_log *l = ctx;
+	if (l->n < 8)
+		l->va[l->n] = m->va;
+	l->n++;
+	l->covered += m->size;
+	return 0;
+}
+
+static int log_hole(void *ctx, uint64_t va, uint64_t size, unsigned level)
+{
+	struct range_log *l = ctx;
+	(void)va;
+	(void)level;
+	l->covered += size;
+	return 0;
+}
+
+static int log_table(void *ctx, uint64_t va, uint64_t span, unsigned level, physim_hpa_t pa)
+{
+	struct range_log *l = ctx;
+	(void)va;
+	(void)span;
+	(void)level;
+	(void)pa;
+	l->tables++;
+	return 0;
+}
+
+static void test_walk_whole_range(void **state)
+{
+	struct env *e = *state;
+	const uint64_t vas[4] = {0, UINT64_C(0x7ffffffff000), UINT64_C(0xffff800000000000),
+				 UINT64_C(0xfffffffffffff000)};
+	struct physim_pt *pt;
+	assert_int_equal(physim_pt_create(physim_format("x86_64-4l"), e->ph, &pt), 0);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(physim_pt_map(pt, vas[i], 0x100000 + i * 0x1000, 4096, PHYSIM_R),
+				 0);
+	const struct physim_pt_walk_ops ops = {.leaf = log_leaf, .hole = log_hole};
+	struct range_log l = {0};
+	assert_int_equal(physim_pt_walk(pt, 0, 0, &ops, &l), 0);
+	assert_int_equal(l.n, 4);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(l.va[i], vas[i]);
+	assert_int_equal(l.covered, UINT64_C(1) << 48);
+	/* size 0 with another va is still no range. */
+	assert_int_equal(physim_pt_walk(pt, 0x1000, 0, &ops, &l), -EINVAL);
+	/* clear_ad over the whole range reaches all four leaves: a hardware
+	 * walk sets A (SDM 4.8) in each. */
+	for (unsigned i = 0; i < 4; i++) {
+		struct physim_xlate x;
+		assert_int_equal(physim_translate(pt, &(struct physim_access){.va = vas[i]}, &x),
+				 0);
+	}
+	assert_int_equal(physim_pt_clear_ad(pt, 0, 0, true, false), 4);
+	physim_pt_destroy(pt);
+
+	/* EPT is not sign-extended: one range [0, 2^48) (SDM Vol. 3C 29.3.2). */
+	assert_int_equal(physim_pt_create(physim_format("ept-4l"), e->ph, &pt), 0);
+	assert_int_equal(physim_pt_map(pt, UINT64_C(0xfffffffff000), 0x100000, 4096, PHYSIM_R), 0);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(physim_pt_walk(pt, 0, 0, &ops, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.va[0], UINT64_C(0xfffffffff000));
+	assert_int_equal(l.covered, UINT64_C(1) << 48);
+	physim_pt_destroy(pt);
+}
+
+/* physim_pt_count_tables against the frames the handler counted, for the
+ * owner and for an attached view of the same tables. */
+static void test_count_tables(void **state)
+{
+	struct env *e = *state;
+	const struct physim_pt_format *f = physim_format("x86_64-4l");
+	int64_t before = physim_counting_hal_counts(e->ch).frames_live;
+	struct physim_pt *pt, *view;
+	assert_int_equal(physim_pt_create(f, e->ph, &pt), 0);
+	/* Two PTs under one PD, one more PD + PT in another PDPT entry, one
+	 * more PDPT + PD + PT in the upper half: root + 3 PDPT... counted
+	 * below from the handler, not from the engine. */
+	assert_int_equal(physim_pt_map(pt, 0x400000, 0x1000000, 4096, PHYSIM_R), 0);
+	assert_int_equal(physim_pt_map(pt, 0x600000, 0x1000000, 4096, PHYSIM_R), 0);
+	assert_int_equal(physim_pt_map(pt, UINT64_C(0x40000000), 0x1000000, 4096, PHYSIM_R), 0);
+	assert_int_equal(
+	    physim_pt_map(pt, UINT64_C(0xffff800000000000), 0x1000000, 4096, PHYSIM_R), 0);
+	int64_t frames = physim_counting_hal_counts(e->ch).frames_live - before;
+	/* root, PDPT x2, PD x3, PT x4 */
+	assert_int_equal(frames, 10);
+	struct physim_pt_table_count c;
+	assert_int_equal(physim_pt_count_tables(pt, &c), 0);
+	assert_int_equal(c.tables, 10);
+	assert_int_equal(c.frames, frames);
+	assert_int_equal(c.bytes, frames * 4096);
+	assert_int_equal(physim_pt_table_frames(pt), frames);
+
+	struct physim_pt_config cfg = {.format = f, .paging = e->ph};
+	assert_int_equal(physim_pt_attach(&cfg, physim_pt_root(pt), &view), 0);
+	assert_int_equal(physim_pt_table_frames(view), 0); /* it created none */
+	struct physim_pt_table_count cv;
+	assert_int_equal(physim_pt_count_tables(view, &cv), 0);
+	assert_memory_equal(&cv, &c, sizeof(c));
+
+	/* A PT entry pointing back at the root: a cycle in memory. The
+	 * view meets the root twice and refuses (-EFAULT, *out untouched);
+	 * nothing is freed or written. */
+	uint64_t *root = e->ph->phys_to_virt(e->ph->ctx, physim_pt_root(pt));
+	uint64_t saved = root[511];
+	root[511] = physim_pt_root(pt) | 0x7; /* P | R/W | U: a PML4E */
+	memset(&cv, 0xa5, sizeof(cv));
+	struct physim_pt_table_count untouched;
+	memset(&untouched, 0xa5, sizeof(untouched));
+	assert_int_equal(physim_pt_count_tables(view, &cv), -EFAULT);
+	assert_memory_equal(&cv, &untouched, sizeof(cv));
+	/* The owner follows only links it wrote: the same -EFAULT. */
+	assert_int_equal(physim_pt_count_tables(pt, &cv), -EFAULT);
+	root[511] = saved;
+	assert_int_equal(physim_counting_hal_counts(e->ch).frames_live - before, frames);
+	assert_int_equal(physim_pt_count_tables(NULL, &cv), -EINVAL);
+	assert_int_equal(physim_pt_count_tables(pt, NULL), -EINVAL);
+	physim_pt_destroy(view);
+	physim_pt_destroy(pt);
+}
+
+/* ARMv7 short descriptors: a 16 KiB first-level table and 1 KiB
+ * second-level tables (Arm ARM B3.5.1). The engine gives each second-level
+ * table a frame of its own; an attached view sharing one frame between four
+ * second-level tables counts the frame once. */
+static void test_count_tables_small(void **state)
+{
+	struct env *e = *state;
+	const struct physim_pt_format *f = physim_format("armv7-short");
+	struct physim_pt *pt, *view;
+	assert_int_equal(physim_pt_create(f, e->ph, &pt), 0);
+	assert_int_equal(physim_pt_map(pt, 0x100000, 0x1000000, 4096, PHYSIM_R), 0);
+	assert_int_equal(physim_pt_map(pt, 0x200000, 0x1000000, 4096, PHYSIM_R), 0);
+	struct physim_pt_table_count c;
+	assert_int_equal(physim_pt_count_tables(pt, &c), 0);
+	assert_int_equal(c.tables, 3);
+	assert_int_equal(c.frames, 4 + 2);
+	assert_int_equal(c.bytes, 16384 + 2 * 1024);
+	assert_int_equal(physim_pt_table_frames(pt), c.frames);
+
+	/* Hand-built: one frame holding two 1 KiB second-level tables, linked
+	 * from first-level entries 0 and 1 (page-table descriptors: bits 1:0 =
+	 * 01, base in 31:10). */
+	physim_hpa_t l1, l2;
+	assert_int_equal(e->ph->alloc_frames(e->ph->ctx, 4, 16384, &l1), 0);
+	assert_int_equal(e->ph->alloc_frame(e->ph->ctx, &l2), 0);
+	uint32_t *t1 = e->ph->phys_to_virt(e->ph->ctx, l1);
+	memset(t1, 0, 16384);
+	memset(e->ph->phys_to_virt(e->ph->ctx, l2), 0, 4096);
+	t1[0] = (uint32_t)l2 | 1;
+	t1[1] = (uint32_t)(l2 + 1024) | 1;
+	struct physim_pt_config cfg = {.format = f, .paging = e->ph};
+	assert_int_equal(physim_pt_attach(&cfg, l1, &view), 0);
+	assert_int_equal(physim_pt_count_tables(view, &c), 0);
+	assert_int_equal(c.tables, 3);
+	assert_int_equal(c.frames, 4 + 1);
+	assert_int_equal(c.bytes, 16384 + 2 * 1024);
+	physim_pt_destroy(view);
+	e->ph->dealloc_frame(e->ph->ctx, l2);
+	e->ph->dealloc_frames(e->ph->ctx, l1, 4);
+	physim_pt_destroy(pt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +410,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_clear_ad_after_hardware_write, env_setup,
 					    env_teardown),
 	    cmocka_unit_test_setup_teardown(test_misaligned_host_memory, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_walk_whole_range, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_count_tables, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_count_tables_small, env_setup, env_teardown),
 	    cmocka_unit_test(test_flags_ok),
 	    cmocka_unit_test(test_preset_ad_info),
 	};

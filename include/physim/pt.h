@@ -181,8 +181,24 @@ PHYSIM_API void physim_pt_destroy(struct physim_pt *pt);
 PHYSIM_API physim_hpa_t physim_pt_root(const struct physim_pt *pt);
 PHYSIM_API const struct physim_pt_format *physim_pt_format(const struct physim_pt *pt);
 /* Number of table frames (4 KiB units) the table currently holds, root included
- * (for an attached table: those created through it). */
+ * (for an attached table: those created through it; physim_pt_count_tables
+ * counts what is reachable). */
 PHYSIM_API uint64_t physim_pt_table_frames(const struct physim_pt *pt);
+
+/* The tables reachable from the root, found by reading table memory. */
+struct physim_pt_table_count {
+	uint64_t tables; /* root included (a concatenated root counts once) */
+	uint64_t frames; /* distinct 4 KiB frames they occupy */
+	uint64_t bytes;	 /* the tables' own sizes, summed */
+};
+/* Count the tables reachable from the root over the whole input range (both
+ * halves), for an attached table as for an owned one; for an owned table
+ * `frames` equals physim_pt_table_frames. Bounded and safe on corrupt
+ * memory: each table is met at most once and table pointers are checked as
+ * in iteration (see "corrupt tables" above). 0 and *out filled; -EINVAL for
+ * a NULL argument; -EFAULT for a corrupt table (*out untouched); -ENOMEM. */
+PHYSIM_API int physim_pt_count_tables(const struct physim_pt *pt,
+				      struct physim_pt_table_count *out);
 
 /* Options for region operations. */
 enum physim_map_opts {
@@ -232,8 +248,9 @@ PHYSIM_API int physim_pt_protect_region(struct physim_pt *pt, uint64_t va, uint6
 PHYSIM_API int physim_pt_remap(struct physim_pt *pt, uint64_t va, uint64_t pa, uint32_t flags);
 
 /* Clear the accessed and/or dirty bits of every leaf in [va, va + size)
- * (dirty-page harvesting; accessed-bit aging). The changed pages go to the
- * flush callback. Returns the number of leaves changed. */
+ * (dirty-page harvesting; accessed-bit aging); va = size = 0 means the whole
+ * input range, as for physim_pt_walk. The changed pages go to the flush
+ * callback. Returns the number of leaves changed. */
 PHYSIM_API int64_t physim_pt_clear_ad(struct physim_pt *pt, uint64_t va, uint64_t size,
 				      bool accessed, bool dirty);
 
@@ -245,7 +262,9 @@ PHYSIM_API int physim_pt_query(const struct physim_pt *pt, uint64_t va,
 			       struct physim_pt_mapping *out);
 
 /* ---- iteration (after Linux mm/pagewalk.c) ----
- * Visits [va, va + size) in address order. Each callback returns 0 to go on,
+ * Visits [va, va + size) in address order; va = size = 0 means the whole
+ * input range (both halves of a sign-extended format, lower half first; the
+ * non-canonical gap between them is no hole). Each callback returns 0 to go on,
  * or any other value, which stops the walk and is returned. A corrupt table
  * pointer (see above) stops it with -EFAULT, after the callbacks for what
  * came before it; each table is visited at most once. -ENOMEM if an
