@@ -110,7 +110,8 @@ static int walk_range(struct walker *w, uint64_t va, uint64_t size)
 	if (rc == 0 && size != 0) {
 		rc = walk_span(w, va, va + (size - 1));
 	} else if (rc == 0 && (f->va_bits >= 64 || !f->sign_extended)) {
-		rc = walk_span(w, 0, f->va_bits >= 64 ? UINT64_MAX : (UINT64_C(1) << f->va_bits) - 1);
+		rc = walk_span(w, 0,
+			       f->va_bits >= 64 ? UINT64_MAX : (UINT64_C(1) << f->va_bits) - 1);
 	} else if (rc == 0) {
 		uint64_t half = UINT64_C(1) << (f->va_bits - 1);
 		rc = walk_span(w, 0, half - 1);

@@ -320,8 +320,8 @@ static void test_count_tables(void **state)
 	assert_int_equal(physim_pt_map(pt, 0x400000, 0x1000000, 4096, PHYSIM_R), 0);
 	assert_int_equal(physim_pt_map(pt, 0x600000, 0x1000000, 4096, PHYSIM_R), 0);
 	assert_int_equal(physim_pt_map(pt, UINT64_C(0x40000000), 0x1000000, 4096, PHYSIM_R), 0);
-	assert_int_equal(
-	    physim_pt_map(pt, UINT64_C(0xffff800000000000), 0x1000000, 4096, PHYSIM_R), 0);
+	assert_int_equal(physim_pt_map(pt, UINT64_C(0xffff800000000000), 0x1000000, 4096, PHYSIM_R),
+			 0);
 	int64_t frames = physim_counting_hal_counts(e->ch).frames_live - before;
 	/* root, PDPT x2, PD x3, PT x4 */
 	assert_int_equal(frames, 10);
