@@ -18,6 +18,10 @@ struct physim_ram_hals {
  * once by physim_ram_create after the mapping exists. */
 PHYSIM_HIDDEN void physim_ram_hals_init(struct physim_ram_hals *hals, struct physim_ram *ram);
 
+/* ram.c: whether the RAM hands out zeroed frames (config.zero_frames), for
+ * the image's header flags. */
+PHYSIM_HIDDEN bool physim_ram_zeroes_frames(const struct physim_ram *ram);
+
 /* ram.c: the embedded vtables of a RAM. */
 PHYSIM_HIDDEN struct physim_ram_hals *physim_ram_hals(struct physim_ram *ram);
 

@@ -83,6 +83,11 @@ struct thread_hint {
 static _Thread_local struct thread_hint thread_hint TLS_INITIAL_EXEC;
 static _Atomic uint64_t last_ram_id;
 
+bool physim_ram_zeroes_frames(const struct physim_ram *ram)
+{
+	return (ram->debug & ZERO_FRAMES) != 0;
+}
+
 struct physim_ram_hals *physim_ram_hals(struct physim_ram *ram)
 {
 	/* Load first: a getter called in a loop on many threads then only

@@ -4,6 +4,7 @@
  * RAM API only (ram.h); it never looks inside struct physim_ram. */
 #include <physim/ram.h>
 #include "physim-priv.h"
+#include "ram-priv.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -26,7 +27,7 @@
  *
  *   header (64 bytes):   0 magic "PHYSIMRI"  8 u32 version (2)  12 u32 header
  *                        bytes (64)  16 u64 base  24 u64 size  32 u64 nranges
- *                        40 u32 flags (0)  44 u32 zero  48 u64 data checksum
+ *                        40 u32 flags  44 u32 zero  48 u64 data checksum
  *                        56..63 zero
  *   ranges:              nranges x { u64 base, u64 size }: the frames in use
  *                        (allocated or reserved) when saved, sorted, disjoint,
@@ -41,6 +42,10 @@
  * all change it. It is computed on the very bytes written, while writing,
  * and checked on the very bytes read, while loading: one pass each way.
  * The trailer checksum covers the header, so the data checksum too.
+ *
+ * Header flags: bit 0 (IMG_ZERO_FRAMES) = the RAM handed out zeroed frames
+ * (config.zero_frames), restored on load; any other bit is refused (a
+ * newer writer's policy this reader cannot honour). Version 1 has no flags.
  *
  * Version 1 is the same without the data checksum (header bytes 44..63
  * zero); it still loads, with a warning that its frame data is unchecked.
@@ -73,6 +78,8 @@
 #define IMG_VERSION	      2u
 #define IMG_VERSION_UNCHECKED 1u /* no data checksum */
 #define HDR_DATA_SUM	      48u
+#define HDR_FLAGS	      40u
+#define IMG_ZERO_FRAMES	      1u /* header flags: config.zero_frames */
 #define HDR_BYTES	      64u
 #define RANGE_BYTES	      16u
 #define FTR_BYTES	      24u
@@ -291,6 +298,7 @@ static uint8_t *build_trailer(const struct physim_ram *ram, const struct range_l
 	put_le64(t + 16, physim_ram_base(ram));
 	put_le64(t + 24, physim_ram_size(ram));
 	put_le64(t + 32, l->n);
+	put_le32(t + HDR_FLAGS, physim_ram_zeroes_frames(ram) ? IMG_ZERO_FRAMES : 0);
 	for (size_t i = 0; i < l->n; i++) {
 		put_le64(t + HDR_BYTES + RANGE_BYTES * i, l->r[i].base);
 		put_le64(t + HDR_BYTES + RANGE_BYTES * i + 8, l->r[i].size);
@@ -613,6 +621,7 @@ struct image_info {
 	uint64_t base, size, nranges;
 	uint64_t tlen;	   /* trailer length from the footer */
 	uint64_t data_sum; /* version 2 */
+	uint32_t flags;	   /* version 2: IMG_* */
 };
 
 static int bad_image(const char *path, const char *what)
@@ -655,7 +664,9 @@ static int read_header(int fd, const char *path, uint64_t fsize, struct image_in
 	info->version = get_le32(t + 8);
 	if (info->version != IMG_VERSION && info->version != IMG_VERSION_UNCHECKED)
 		return bad_image(path, "unknown image version");
-	if (get_le32(t + 12) != HDR_BYTES || get_le32(t + 40) != 0)
+	info->flags = get_le32(t + HDR_FLAGS);
+	if (get_le32(t + 12) != HDR_BYTES ||
+	    (info->flags & ~(info->version == IMG_VERSION ? IMG_ZERO_FRAMES : 0u)) != 0)
 		return bad_image(path, "unsupported header length or flags");
 	for (unsigned i = 44; i < HDR_BYTES; i++)
 		if (t[i] != 0 && (info->version == IMG_VERSION_UNCHECKED || i < HDR_DATA_SUM ||
@@ -869,6 +880,7 @@ static int load_fd(int fd, const char *path, const struct physim_ram_config *con
 	c.base = info.base;
 	c.base_is_zero = info.base == 0;
 	c.size = info.size;
+	c.zero_frames |= (info.flags & IMG_ZERO_FRAMES) != 0;
 	rc = physim_ram_create(&c, &ram);
 	if (rc < 0)
 		physim_log_debug("ram_load: %s: creating RAM: %s", path, physim_strerror(rc));

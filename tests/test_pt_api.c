@@ -232,7 +232,6 @@ struct range_log {
 	uint64_t va[8];
 	unsigned n;
 	uint64_t covered;
-	uint64_t tables;
 };
 
 static int log_leaf(void *ctx, const struct physim_pt_mapping *m)
@@ -251,17 +250,6 @@ static int log_hole(void *ctx, uint64_t va, uint64_t size, unsigned level)
 	(void)va;
 	(void)level;
 	l->covered += size;
-	return 0;
-}
-
-static int log_table(void *ctx, uint64_t va, uint64_t span, unsigned level, physim_hpa_t pa)
-{
-	struct range_log *l = ctx;
-	(void)va;
-	(void)span;
-	(void)level;
-	(void)pa;
-	l->tables++;
 	return 0;
 }
 

@@ -655,7 +655,12 @@ static void ed_magic(uint8_t *t, uint64_t len)
 static void ed_flags(uint8_t *t, uint64_t len)
 {
 	(void)len;
-	t[40] = 1;
+	t[40] = 2; /* bit 0 is zero_frames; bit 1 means nothing yet */
+}
+static void ed_flags_high(uint8_t *t, uint64_t len)
+{
+	(void)len;
+	t[43] = 0x80;
 }
 static void ed_pad(uint8_t *t, uint64_t len)
 {
@@ -733,6 +738,7 @@ static void test_bad_fields(void **state)
 	    {ed_version, "version"},
 	    {ed_magic, "header magic"},
 	    {ed_flags, "flags"},
+	    {ed_flags_high, "flags"},
 	    {ed_pad, "reserved"},
 	    {ed_base_misaligned, "base"},
 	    {ed_base_wraps, "base"},
@@ -1175,10 +1181,66 @@ static void test_errors_keep_cause(void **state)
 	physim_ram_destroy(r);
 }
 
+/* A RAM that hands out zeroed frames (config.zero_frames) keeps doing so
+ * after a save and load: the policy is in the image (header flags bit 0).
+ * Every frame is dirtied and freed, so whatever frame the loaded RAM hands
+ * out held 0xa5 bytes: it must come out all zero. A RAM without the policy
+ * hands the bytes out as they are. */
+static unsigned alloc_dirty_frame_zeroed(struct physim_ram *r)
+{
+	physim_hpa_t hpa;
+	assert_int_equal(physim_ram_alloc_frame(r, &hpa), 0);
+	const uint8_t *p = frame_ptr(r, hpa);
+	unsigned zero = 1;
+	for (unsigned i = 0; i < 4096; i++)
+		zero &= p[i] == 0;
+	assert_int_equal(physim_ram_free_frame(r, hpa), 0);
+	return zero;
+}
+
+static void dirty_all_free_frames(struct physim_ram *r)
+{
+	enum { N = 64 };
+	physim_hpa_t f[N];
+	unsigned n = 0;
+	while (n < N && physim_ram_alloc_frame(r, &f[n]) == 0) {
+		memset(frame_ptr(r, f[n]), 0xa5, 4096);
+		n++;
+	}
+	assert_int_equal(n, N - 1); /* 256 KiB at address 0: frame 0 is reserved */
+	while (n-- > 0)
+		assert_int_equal(physim_ram_free_frame(r, f[n]), 0);
+}
+
+static void test_zero_frames_kept(void **state)
+{
+	(void)state;
+	for (int zero = 0; zero <= 1; zero++) {
+		struct physim_ram *r = NULL;
+		struct physim_ram_config c = {
+		    .base_is_zero = true, .size = 64 * 4096, .zero_frames = zero};
+		assert_int_equal(physim_ram_create(&c, &r), 0);
+		dirty_all_free_frames(r);
+		assert_int_equal(physim_ram_save(r, img_path), 0);
+		physim_ram_destroy(r);
+		struct physim_ram *l = NULL;
+		assert_int_equal(physim_ram_load(img_path, NULL, &l), 0);
+		assert_int_equal(alloc_dirty_frame_zeroed(l), zero);
+		physim_ram_destroy(l);
+		/* The config can ask for it on load too. */
+		assert_int_equal(
+		    physim_ram_load(img_path, &(struct physim_ram_config){.zero_frames = true}, &l),
+		    0);
+		assert_int_equal(alloc_dirty_frame_zeroed(l), 1);
+		physim_ram_destroy(l);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_zero_frames_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_layout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sparse, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_base_zero, setup, teardown),

@@ -155,7 +155,8 @@ PHYSIM_API struct physim_ram_stats physim_ram_stats(const struct physim_ram *ram
  * path leave one whole image). A symbolic link is followed (the link stays).
  * On failure `path` is untouched and the temporary file is removed (a process
  * killed mid-save may leave a ".NAME.tmp-*" file behind, never a damaged
- * `path`). The frame data checksum is computed while writing.
+ * `path`). The frame data checksum is computed while writing; the image
+ * also records zero_frames (the allocation policy, which a load restores).
  * Errors: -EINVAL for bad arguments or a `path` that exists and is not a
  * regular file, -EISDIR for a directory; the host's errno for what fails
  * (-ENOENT missing directory, -ENOTDIR, -EACCES, -EROFS, -EFBIG file size
@@ -164,7 +165,8 @@ PHYSIM_API int physim_ram_save(const struct physim_ram *ram, const char *path);
 
 /* Create a RAM from an image: base, size and allocated frames come from the
  * image; guard_pages / huge_pages / debug are taken from `config` (may be
- * NULL), its base/size/reserved must be zero. Anything but a regular file is
+ * NULL), its base/size/reserved must be zero. zero_frames is on if the
+ * saved RAM had it or `config` asks for it. Anything but a regular file is
  * refused without blocking (a FIFO too). The footer and header are checked
  * against the file size before anything is allocated, and memory use does
  * not grow with what a file claims, only with the RAM of a valid image.
