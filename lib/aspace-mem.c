@@ -331,4 +331,3 @@ int physim_guest_write_volatile(struct physim_aspace *as, physim_gpa_t gpa, unsi
 	dirty_set_range(as, gpa, width);
 	return 0;
 }
-

@@ -94,7 +94,7 @@ static inline void *frame_hva(const struct physim_aspace *as, physim_hpa_t hpa)
 PHYSIM_HIDDEN int physim_aspace_frame_alloc_zeroed(struct physim_aspace *as, physim_hpa_t *out);
 /* Frames given back to the HAL, newest first. */
 PHYSIM_HIDDEN void physim_aspace_frames_free(struct physim_aspace *as, const physim_hpa_t *hpa,
-					size_t n);
+					     size_t n);
 
 /* ---- the dirty bitmap (filled by aspace.c and aspace-mem.c, read by
  * aspace-dirty.c) ---- */
