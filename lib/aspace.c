@@ -1,85 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /* lib/aspace.c - a guest address space (axaddrspace::AddrSpace): sorted areas
- * over one stage-2 table, lazy population, the guest memory accessor and
- * dirty logging. Uses only hal.h and pt.h (never the simulated RAM).
+ * over one stage-2 table, their frames, creation, mapping, unmapping and
+ * clearing. Guest memory (translation, faults, the accessor) is in
+ * aspace-mem.c, dirty logging in aspace-dirty.c, what they share in
+ * aspace-priv.h. Uses only hal.h and pt.h (never the simulated RAM).
  *
  * The header states what a caller sees (MMIO LINEAR areas, faults_handled,
  * translated_buffer edge cases, dirty logging). Decided here besides:
- * - Dirty bitmap: mark_dirty may run on other threads while the owner
- *   fetches (atomics); enable/disable may not. The accessor is the owner's. Unmap and clear move
- *   the dirty bits of the leaves they drop into the bitmap.
- * - Host pointers (accessor, translated_buffer) come from mm->phys_to_virt for
- *   every area, LINEAR ones included: that is why MMIO gives -EFAULT there. */
-#include "bitops.h"
-#include "physim-priv.h"
-#include "guest-mem-priv.h"
-#include "pt-priv.h"
-#include <physim/aspace.h>
+ * - Unmap and clear move the dirty bits of the leaves they drop into the
+ *   dirty bitmap (aspace-dirty.c says who may touch it when). */
+#include "aspace-priv.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PAGE	     PHYSIM_FRAME_SIZE
-#define KNOWN_FLAGS  (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U | PHYSIM_DEVICE | PHYSIM_UNCACHED)
-#define ACCESS_FLAGS (PHYSIM_R | PHYSIM_W | PHYSIM_X)
-
-struct area {
-	physim_gpa_t start;
-	uint64_t size;
-	uint32_t flags;
-	enum physim_area_kind kind;
-	physim_hpa_t hpa; /* LINEAR: hpa of start */
-	bool populate;
-	bool identity;
-	uint64_t frames; /* ALLOC: frames mapped in the area */
-};
-
-struct physim_aspace {
-	struct physim_pt *pt;
-	const struct physim_mm_hal *mm;
-	const struct physim_vm_hal *vm;
-	physim_gpa_t base;
-	uint64_t size;
-	struct area *areas; /* sorted by start, non-overlapping */
-	size_t nareas, cap;
-	uint64_t alloc_frames;
-	uint64_t faults_handled;
-	uint64_t faults_refused;
-	_Atomic uint64_t *dirty; /* one bit per page of the space; NULL: logging off */
-	/* Whether the leaves' dirty bits say anything: false for formats that
-	 * pre-set D on every writable leaf (RISC-V G-stage without Svadu). */
-	bool hw_dirty_tracked;
-};
+#define KNOWN_FLAGS (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U | PHYSIM_DEVICE | PHYSIM_UNCACHED)
 
 /* ---- areas ---- */
-
-static inline uint64_t area_last(const struct area *a)
-{
-	return a->start + (a->size - 1);
-}
-
-/* Index of the first area that ends at or after gpa. */
-static size_t area_lower_bound(const struct physim_aspace *as, uint64_t gpa)
-{
-	size_t lo = 0, hi = as->nareas;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (area_last(&as->areas[mid]) < gpa)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static struct area *area_find(const struct physim_aspace *as, uint64_t gpa)
-{
-	size_t i = area_lower_bound(as, gpa);
-	if (i < as->nareas && as->areas[i].start <= gpa)
-		return &as->areas[i];
-	return NULL;
-}
 
 /* Room for `extra` more areas; growing the array changes nothing visible. */
 static int areas_reserve(struct physim_aspace *as, size_t extra)
@@ -106,16 +43,6 @@ static void areas_insert(struct physim_aspace *as, const struct area *a)
 	as->nareas++;
 }
 
-/* [gpa, gpa + size) is page aligned, non-empty, does not wrap and lies in
- * the space. */
-static bool range_in_space(const struct physim_aspace *as, uint64_t gpa, uint64_t size)
-{
-	if (!physim_is_aligned(gpa | size, PAGE) || !physim_range_ok(gpa, size))
-		return false;
-	uint64_t last = gpa + (size - 1);
-	return gpa >= as->base && last <= as->base + (as->size - 1);
-}
-
 static bool overlaps_area(const struct physim_aspace *as, uint64_t gpa, uint64_t size)
 {
 	size_t i = area_lower_bound(as, gpa);
@@ -132,12 +59,7 @@ static int map_args(const struct physim_aspace *as, uint64_t gpa, uint64_t size,
 	return overlaps_area(as, gpa, size) ? -EEXIST : 0;
 }
 
-/* ---- frames and host pointers ---- */
-
-static void *frame_hva(const struct physim_aspace *as, physim_hpa_t hpa)
-{
-	return as->mm->phys_to_virt(as->mm->ctx, hpa);
-}
+/* ---- frames ---- */
 
 static void frame_free(struct physim_aspace *as, physim_hpa_t hpa)
 {
@@ -148,7 +70,7 @@ static void frame_free(struct physim_aspace *as, physim_hpa_t hpa)
 }
 
 /* A zeroed frame: guest memory never shows what a frame held before. */
-static int frame_alloc_zeroed(struct physim_aspace *as, physim_hpa_t *out)
+int physim_aspace_frame_alloc_zeroed(struct physim_aspace *as, physim_hpa_t *out)
 {
 	physim_hpa_t hpa = 0;
 	int rc = as->mm->alloc_frame(as->mm->ctx, &hpa);
@@ -165,92 +87,10 @@ static int frame_alloc_zeroed(struct physim_aspace *as, physim_hpa_t *out)
 }
 
 /* Frames given back to the HAL, newest first. */
-static void frames_free(struct physim_aspace *as, const physim_hpa_t *hpa, size_t n)
+void physim_aspace_frames_free(struct physim_aspace *as, const physim_hpa_t *hpa, size_t n)
 {
 	while (n-- > 0)
 		frame_free(as, hpa[n]);
-}
-
-/* ---- dirty bitmap ---- */
-
-static void dirty_set_page(struct physim_aspace *as, uint64_t gpa)
-{
-	uint64_t bit = (gpa - as->base) / PAGE;
-	atomic_fetch_or_explicit(&as->dirty[bit / 64], UINT64_C(1) << (bit % 64),
-				 memory_order_release);
-}
-
-/* Mark every page of [gpa, gpa + len) that lies in the space (len > 0). */
-static void dirty_set_range(struct physim_aspace *as, uint64_t gpa, uint64_t len)
-{
-	uint64_t first = gpa < as->base ? as->base : gpa;
-	uint64_t last = gpa + (len - 1);
-	uint64_t space_last = as->base + (as->size - 1);
-	if (last > space_last)
-		last = space_last;
-	if (as->dirty == NULL || first > last)
-		return;
-	for (uint64_t p = physim_align_down(first, PAGE);; p += PAGE) {
-		dirty_set_page(as, p);
-		if (last - p < PAGE)
-			break;
-	}
-}
-
-/* Take (read and clear) nbits (1..64) bits from bit `first` on. */
-static uint64_t dirty_take(struct physim_aspace *as, uint64_t first, unsigned nbits)
-{
-	uint64_t w = first / 64;
-	unsigned off = (unsigned)(first % 64);
-	unsigned lo_n = nbits < 64 - off ? nbits : 64 - off;
-	uint64_t mask = (lo_n == 64 ? UINT64_MAX : (UINT64_C(1) << lo_n) - 1) << off;
-	uint64_t got =
-	    (atomic_fetch_and_explicit(&as->dirty[w], ~mask, memory_order_acq_rel) & mask) >> off;
-	if (nbits > lo_n) {
-		unsigned rest = nbits - lo_n;
-		uint64_t mask2 = (UINT64_C(1) << rest) - 1;
-		uint64_t hi =
-		    atomic_fetch_and_explicit(&as->dirty[w + 1], ~mask2, memory_order_acq_rel);
-		got |= (hi & mask2) << lo_n;
-	}
-	return got;
-}
-
-struct harvest {
-	struct physim_aspace *as;
-	bool mark; /* move the dirty pages into the bitmap */
-};
-
-/* One traversal: each dirty leaf is marked in the bitmap, then its hardware
- * dirty bit cleared in place (keeping its accessed bit) by compare-and-swap,
- * so a walker on another thread setting A or D meanwhile loses nothing
- * (pt.h). Each cleared leaf goes to the flush callback at once, in a call
- * of its own (as physim_pt_clear_ad per leaf did), as a TLB must forget the
- * old entry. */
-static int harvest_leaf(void *ctx, const struct pt_slot *s)
-{
-	struct harvest *h = ctx;
-	if (!s->m.dirty)
-		return 0;
-	/* The whole leaf: pages of a huge leaf outside the fetched range must
-	 * not lose their dirty state when its bit is cleared. */
-	if (h->mark)
-		dirty_set_range(h->as, s->m.va, s->m.size);
-	if (physim_pt_slot_clear_ad(h->as->pt, s, false, true))
-		physim_pt_flush_one(h->as->pt, s->m.va);
-	return 0;
-}
-
-/* Move the hardware dirty bits of leaves in [gpa, gpa + size) into the
- * bitmap (mark) or just clear them. */
-static void harvest_hw(struct physim_aspace *as, uint64_t gpa, uint64_t size, bool mark)
-{
-	if (!as->hw_dirty_tracked)
-		return;
-	struct harvest h = {.as = as, .mark = mark};
-	int rc = physim_pt_iter_leaves(as->pt, gpa, size, harvest_leaf, &h);
-	if (rc != 0)
-		physim_log_error("aspace: dirty harvest walk failed: %s", physim_strerror(rc));
 }
 
 /* ---- creation ---- */
@@ -444,14 +284,14 @@ static int populate_area(struct physim_aspace *as, uint64_t gpa, uint64_t size, 
 		return -ENOMEM;
 	int rc = 0;
 	size_t got = 0;
-	while (got < n && (rc = frame_alloc_zeroed(as, &hpa[got])) == 0)
+	while (got < n && (rc = physim_aspace_frame_alloc_zeroed(as, &hpa[got])) == 0)
 		got++;
 	if (rc == 0) {
 		struct frame_list fl = {.hpa = hpa, .gpa = gpa};
 		rc = physim_pt_map_region_cb(as->pt, gpa, size, flags, 0, frame_list_pa, &fl);
 	}
 	if (rc != 0)
-		frames_free(as, hpa, got);
+		physim_aspace_frames_free(as, hpa, got);
 	free(hpa);
 	return rc;
 }
@@ -639,7 +479,7 @@ int physim_aspace_unmap(struct physim_aspace *as, physim_gpa_t gpa, uint64_t siz
 		plan_free(&pl);
 		return rc;
 	}
-	frames_free(as, pl.frames, pl.nframes);
+	physim_aspace_frames_free(as, pl.frames, pl.nframes);
 	as->alloc_frames -= pl.nframes;
 	for (size_t i = 0; i < pl.ndirty; i++)
 		dirty_set_range(as, pl.dirty[i].va, pl.dirty[i].size);
@@ -717,373 +557,4 @@ int physim_aspace_for_each_area(const struct physim_aspace *as,
 			return rc;
 	}
 	return 0;
-}
-
-/* hpa of gpa if an area holds it and its page is mapped. */
-static int lookup(const struct physim_aspace *as, uint64_t gpa, const struct area **area,
-		  physim_hpa_t *hpa)
-{
-	const struct area *a = area_find(as, gpa);
-	struct physim_pt_mapping m;
-	if (a == NULL)
-		return -ENOENT;
-	int rc = physim_pt_query(as->pt, gpa, &m);
-	if (rc != 0)
-		return rc == -EINVAL ? -ENOENT : rc;
-	*area = a;
-	*hpa = m.pa + (gpa - m.va);
-	return 0;
-}
-
-int physim_aspace_translate(const struct physim_aspace *as, physim_gpa_t gpa, physim_hpa_t *hpa)
-{
-	const struct area *a;
-	if (as == NULL || hpa == NULL)
-		return -EINVAL;
-	return lookup(as, gpa, &a, hpa);
-}
-
-int physim_aspace_translate_and_get_limit(const struct physim_aspace *as, physim_gpa_t gpa,
-					  physim_hpa_t *hpa, uint64_t *limit)
-{
-	const struct area *a;
-	physim_hpa_t h;
-	if (as == NULL || hpa == NULL || limit == NULL)
-		return -EINVAL;
-	int rc = lookup(as, gpa, &a, &h);
-	if (rc != 0)
-		return rc;
-	*hpa = h;
-	*limit = area_last(a) - gpa + 1;
-	return 0;
-}
-
-/* Host pointer of the byte at gpa, valid up to the end of its 4 KiB page:
- * -ENOENT if unbacked, -EFAULT if the HAL cannot reach the frame (a LINEAR
- * area over MMIO or other memory outside the mm HAL). */
-static int gpa_hva(const struct physim_aspace *as, uint64_t gpa, uint8_t **p)
-{
-	const struct area *a;
-	physim_hpa_t hpa;
-	int rc = lookup(as, gpa, &a, &hpa);
-	if (rc != 0)
-		return rc;
-	uint8_t *frame = frame_hva(as, physim_align_down(hpa, PAGE));
-	if (frame == NULL)
-		return -EFAULT;
-	*p = frame + (hpa % PAGE);
-	return 0;
-}
-
-/* Spans of [gpa, gpa + len); iov may be NULL (count only). */
-static int build_spans(const struct physim_aspace *as, uint64_t gpa, size_t len,
-		       struct physim_iovec *iov, size_t *count)
-{
-	uint8_t *prev_end = NULL;
-	size_t n = 0;
-	uint64_t cur = gpa, left = len;
-	while (left > 0) {
-		uint64_t chunk = PAGE - (cur % PAGE);
-		if (chunk > left)
-			chunk = left;
-		uint8_t *p;
-		int rc = gpa_hva(as, cur, &p);
-		if (rc != 0)
-			return rc;
-		if (n > 0 && p == prev_end) {
-			if (iov != NULL)
-				iov[n - 1].len += (size_t)chunk;
-		} else {
-			if (iov != NULL)
-				iov[n] = (struct physim_iovec){.base = p, .len = (size_t)chunk};
-			n++;
-		}
-		prev_end = p + chunk;
-		cur += chunk;
-		left -= chunk;
-	}
-	*count = n;
-	return 0;
-}
-
-int physim_aspace_translated_buffer(const struct physim_aspace *as, physim_gpa_t gpa, size_t len,
-				    struct physim_iovec *iov, size_t max, size_t *n)
-{
-	if (as == NULL || n == NULL || (iov == NULL && max > 0))
-		return -EINVAL;
-	if (len == 0) {
-		*n = 0;
-		return 0;
-	}
-	if (!physim_range_ok(gpa, len))
-		return -EINVAL;
-	size_t need;
-	int rc = build_spans(as, gpa, len, NULL, &need);
-	if (rc != 0)
-		return rc;
-	*n = need;
-	if (need > max)
-		return -ERANGE;
-	return build_spans(as, gpa, len, iov, &need);
-}
-
-/* ---- page faults ---- */
-
-/* Back each page in pages[] (all in lazy ALLOC areas, all unmapped) with a
- * zeroed frame: every frame first, then the mappings; all or nothing. */
-static int populate_pages(struct physim_aspace *as, const uint64_t *pages, size_t n)
-{
-	physim_hpa_t one, *hpa = &one;
-	if (n > 1 && (hpa = malloc(n * sizeof(*hpa))) == NULL)
-		return -ENOMEM;
-	size_t got = 0, mapped = 0;
-	int rc = 0;
-	while (got < n && (rc = frame_alloc_zeroed(as, &hpa[got])) == 0)
-		got++;
-	while (rc == 0 && mapped < n) {
-		const struct area *a = area_find(as, pages[mapped]);
-		rc = physim_pt_map(as->pt, pages[mapped], hpa[mapped], PAGE, a->flags);
-		if (rc == 0)
-			mapped++;
-	}
-	if (rc != 0) {
-		/* Unmapping a 4 KiB leaf splits nothing, so it cannot fail; it
-		 * also frees the tables the maps made, which are empty again. */
-		while (mapped-- > 0)
-			if (physim_pt_unmap(as->pt, pages[mapped], NULL) != 0)
-				physim_log_error("aspace: rollback of %#llx failed",
-						 (unsigned long long)pages[mapped]);
-		frames_free(as, hpa, got);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			area_find(as, pages[i])->frames++;
-		as->alloc_frames += n;
-		as->faults_handled += n;
-	}
-	if (hpa != &one)
-		free(hpa);
-	return rc;
-}
-
-int physim_aspace_handle_page_fault(struct physim_aspace *as, physim_gpa_t gpa, uint32_t access)
-{
-	if (as == NULL || access == 0 || (access & ~ACCESS_FLAGS))
-		return -EINVAL;
-	const struct area *a = area_find(as, gpa);
-	uint64_t page = physim_align_down(gpa, PAGE);
-	struct physim_pt_mapping m;
-	bool ok = a != NULL && a->kind == PHYSIM_AREA_ALLOC && (a->flags & access) == access &&
-		  physim_pt_query(as->pt, page, &m) == -ENOENT;
-	if (!ok) {
-		as->faults_refused++;
-		return -EFAULT;
-	}
-	return populate_pages(as, &page, 1);
-}
-
-/* ---- guest memory accessor ---- */
-
-/* Pages of the access not yet backed. */
-struct page_list {
-	uint64_t *page;
-	size_t n, cap;
-	uint64_t local[4];
-};
-
-static int page_list_add(struct page_list *l, uint64_t page)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap * 2;
-		uint64_t *p = l->page == l->local ? malloc(cap * sizeof(*p))
-						  : realloc(l->page, cap * sizeof(*p));
-		if (p == NULL)
-			return -ENOMEM;
-		if (l->page == l->local)
-			memcpy(p, l->local, sizeof(l->local));
-		l->page = p;
-		l->cap = cap;
-	}
-	l->page[l->n++] = page;
-	return 0;
-}
-
-/* Check every page of [gpa, gpa + len) before touching any: an area whose
- * flags allow `need`, and either a frame the HAL can reach or a lazy page
- * (collected in *missing) that a fault would populate. */
-static int access_check(const struct physim_aspace *as, uint64_t gpa, size_t len, uint32_t need,
-			struct page_list *missing)
-{
-	if (!physim_range_ok(gpa, len))
-		return -EFAULT;
-	uint64_t last = gpa + (len - 1);
-	for (uint64_t page = physim_align_down(gpa, PAGE);; page += PAGE) {
-		const struct area *a = area_find(as, page < gpa ? gpa : page);
-		if (a == NULL || (a->flags & need) != need)
-			return -EFAULT;
-		uint8_t *p;
-		int rc = gpa_hva(as, page < gpa ? gpa : page, &p);
-		if (rc == -ENOENT && a->kind == PHYSIM_AREA_ALLOC)
-			rc = page_list_add(missing, page);
-		else if (rc != 0)
-			return -EFAULT;
-		if (rc != 0)
-			return rc;
-		if (last - page < PAGE)
-			return 0;
-	}
-}
-
-/* Check, then populate what is missing: after 0 every byte is backed. */
-static int access_prepare(struct physim_aspace *as, uint64_t gpa, size_t len, uint32_t need)
-{
-	struct page_list missing = {.cap = 4};
-	missing.page = missing.local;
-	int rc = access_check(as, gpa, len, need, &missing);
-	if (rc == 0 && missing.n > 0)
-		rc = populate_pages(as, missing.page, missing.n);
-	if (missing.page != missing.local)
-		free(missing.page);
-	return rc;
-}
-
-/* Copy between buf and guest memory; every byte is known to be backed. */
-static void access_copy(struct physim_aspace *as, uint64_t gpa, uint8_t *buf, size_t len,
-			bool write)
-{
-	while (len > 0) {
-		size_t chunk = (size_t)(PAGE - (gpa % PAGE));
-		if (chunk > len)
-			chunk = len;
-		uint8_t *p = NULL;
-		if (gpa_hva(as, gpa, &p) != 0) {
-			physim_log_error("aspace: %#llx lost its backing during a copy",
-					 (unsigned long long)gpa);
-			return;
-		}
-		if (write)
-			memcpy(p, buf, chunk);
-		else
-			memcpy(buf, p, chunk);
-		gpa += chunk;
-		buf += chunk;
-		len -= chunk;
-	}
-}
-
-int physim_guest_read(struct physim_aspace *as, physim_gpa_t gpa, void *buf, size_t len)
-{
-	if (as == NULL || (buf == NULL && len > 0))
-		return -EINVAL;
-	if (len == 0)
-		return 0;
-	int rc = access_prepare(as, gpa, len, PHYSIM_R);
-	if (rc == 0)
-		access_copy(as, gpa, buf, len, false);
-	return rc;
-}
-
-int physim_guest_write(struct physim_aspace *as, physim_gpa_t gpa, const void *buf, size_t len)
-{
-	if (as == NULL || (buf == NULL && len > 0))
-		return -EINVAL;
-	if (len == 0)
-		return 0;
-	int rc = access_prepare(as, gpa, len, PHYSIM_W);
-	if (rc != 0)
-		return rc;
-	access_copy(as, gpa, (uint8_t *)(uintptr_t)buf, len, true);
-	dirty_set_range(as, gpa, len);
-	return 0;
-}
-
-static bool volatile_args_ok(unsigned width, uint64_t gpa)
-{
-	return (width == 1 || width == 2 || width == 4 || width == 8) && gpa % width == 0;
-}
-
-int physim_guest_read_volatile(struct physim_aspace *as, physim_gpa_t gpa, unsigned width,
-			       uint64_t *value)
-{
-	if (as == NULL || value == NULL || !volatile_args_ok(width, gpa))
-		return -EINVAL;
-	uint8_t *p;
-	int rc = access_prepare(as, gpa, width, PHYSIM_R);
-	if (rc == 0)
-		rc = gpa_hva(as, gpa, &p);
-	if (rc == 0 && (uintptr_t)p % width != 0)
-		rc = -EFAULT; /* a HAL whose frames are not aligned in host memory */
-	if (rc == 0)
-		*value = physim_load_volatile(p, width);
-	return rc;
-}
-
-int physim_guest_write_volatile(struct physim_aspace *as, physim_gpa_t gpa, unsigned width,
-				uint64_t value)
-{
-	if (as == NULL || !volatile_args_ok(width, gpa))
-		return -EINVAL;
-	uint8_t *p;
-	int rc = access_prepare(as, gpa, width, PHYSIM_W);
-	if (rc == 0)
-		rc = gpa_hva(as, gpa, &p);
-	if (rc == 0 && (uintptr_t)p % width != 0)
-		rc = -EFAULT;
-	if (rc != 0)
-		return rc;
-	physim_store_volatile(p, width, value);
-	dirty_set_range(as, gpa, width);
-	return 0;
-}
-
-/* ---- dirty logging ---- */
-
-int physim_aspace_dirty_log_enable(struct physim_aspace *as)
-{
-	if (as == NULL)
-		return -EINVAL;
-	if (as->dirty != NULL)
-		return 0;
-	uint64_t words = (as->size / PAGE + 63) / 64;
-	if (words > SIZE_MAX / sizeof(uint64_t))
-		return -ENOMEM;
-	_Atomic uint64_t *bits = calloc((size_t)words, sizeof(*bits));
-	if (bits == NULL)
-		return -ENOMEM;
-	/* Logging starts clean: writes before it are not reported. */
-	harvest_hw(as, as->base, as->size, false);
-	as->dirty = bits;
-	return 0;
-}
-
-void physim_aspace_dirty_log_disable(struct physim_aspace *as)
-{
-	if (as == NULL || as->dirty == NULL)
-		return;
-	free((void *)as->dirty);
-	as->dirty = NULL;
-}
-
-int64_t physim_aspace_dirty_log_fetch_clear(struct physim_aspace *as, physim_gpa_t gpa,
-					    uint64_t npages, uint64_t *bitmap)
-{
-	if (as == NULL || bitmap == NULL || as->dirty == NULL || npages == 0 ||
-	    npages > UINT64_MAX / PAGE || !range_in_space(as, gpa, npages * PAGE))
-		return -EINVAL;
-	harvest_hw(as, gpa, npages * PAGE, true);
-	uint64_t first = (gpa - as->base) / PAGE;
-	int64_t count = 0;
-	for (uint64_t w = 0; w * 64 < npages; w++) {
-		uint64_t left = npages - w * 64;
-		unsigned nbits = left < 64 ? (unsigned)left : 64;
-		bitmap[w] = dirty_take(as, first + w * 64, nbits);
-		count += (int64_t)bitops_popcount(bitmap[w]);
-	}
-	return count;
-}
-
-void physim_aspace_mark_dirty(struct physim_aspace *as, physim_gpa_t gpa)
-{
-	if (as == NULL || as->dirty == NULL || gpa < as->base || gpa - as->base >= as->size)
-		return;
-	dirty_set_page(as, physim_align_down(gpa, PAGE));
 }

@@ -115,7 +115,7 @@ static uint64_t fnv(const uint8_t *p, size_t n)
 	return h;
 }
 
-/* The data checksum as lib/ram_image.c documents it, written again here:
+/* The data checksum as lib/ram-image-priv.h documents it, written again here:
  * 4 lanes of 64-bit words per frame seeded with the frame index, merged,
  * avalanched, and folded over the non-zero frames in file order. */
 static const uint64_t K1 = 0x9e3779b185ebca87ull, K2 = 0xc2b2ae3d27d4eb4full,
@@ -442,7 +442,7 @@ static void test_base_zero(void **state)
 }
 
 /* Reserved ranges cannot be told from allocations through ram.h: they are
- * saved in use and come back allocated (documented in ram_image.c). */
+ * saved in use and come back allocated (documented in ram-image-priv.h). */
 static void test_reserved_become_allocated(void **state)
 {
 	(void)state;

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/env.h"
+
 #include <physim/ram.h>
 #include <physim/walk.h>
 
@@ -80,8 +82,7 @@ static const struct fmt_case fmt_a64 = {
 /* ---- fixture ---- */
 
 struct env {
-	struct physim_ram *ram;
-	const struct physim_paging_handler *ph;
+	struct tc_env mem; /* RAM and its paging handler (tests/common/env.h) */
 	const struct physim_pt_format *fmt;
 	const struct fmt_case *fc;
 	struct physim_tlb *tlb;
@@ -111,11 +112,7 @@ static struct env *env_new(const struct fmt_case *fc, const struct physim_tlb_co
 {
 	struct env *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
-	assert_int_equal(
-	    physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE},
-			      &e->ram),
-	    0);
-	e->ph = physim_ram_paging_handler(e->ram);
+	tc_env_open(&e->mem, RAM_BASE, RAM_SIZE);
 	e->fc = fc;
 	if (fc) {
 		e->fmt = physim_format(fc->name);
@@ -128,8 +125,8 @@ static struct env *env_new(const struct fmt_case *fc, const struct physim_tlb_co
 static void env_free(struct env *e)
 {
 	physim_tlb_destroy(e->tlb);
-	assert_int_equal(physim_ram_stats(e->ram).used_frames, 0);
-	physim_ram_destroy(e->ram);
+	assert_int_equal(physim_ram_stats(e->mem.ram).used_frames, 0);
+	tc_env_close(&e->mem);
 	free(e);
 }
 
@@ -137,7 +134,7 @@ static void env_free(struct env *e)
 static struct physim_pt *pt_new(struct env *e, const struct physim_pt_format *fmt, bool hooked)
 {
 	struct physim_pt *pt;
-	struct physim_pt_config c = {.format = fmt ? fmt : e->fmt, .paging = e->ph};
+	struct physim_pt_config c = {.format = fmt ? fmt : e->fmt, .paging = e->mem.ph};
 	if (hooked) {
 		c.flush = physim_tlb_pt_flush;
 		c.flush_ctx = e->tlb;
@@ -168,7 +165,7 @@ static struct physim_mmu *mmu_ctl(struct env *e, struct physim_pt *pt, uint16_t 
 	struct physim_mmu *m = NULL;
 	struct physim_mmu_config c = {
 	    .format = physim_pt_format(pt),
-	    .mem = e->ph,
+	    .mem = e->mem.ph,
 	    .root = physim_pt_root(pt),
 	    .asid = asid,
 	    .vmid = vmid,

@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/env.h"
+#include "common/rng.h"
+
 #include "walk-format.h"
 
 #include <physim/ram.h>
@@ -30,85 +33,7 @@ enum { P = 1, RW = 2, US = 4, A = 32, D = 64, PS = 128 };
 #define EPT_WB	  (6 << 3)
 #define ADDR_MASK UINT64_C(0x000ffffffffff000)
 
-/* ---- fixture ---- */
-
-struct env {
-	struct physim_ram *ram;
-	const struct physim_paging_handler *ph;
-	struct physim_direct_map dm;
-};
-
-static struct env *env_new(uint64_t size)
-{
-	struct env *e = calloc(1, sizeof(*e));
-	assert_non_null(e);
-	assert_int_equal(physim_ram_create(&(struct physim_ram_config){.size = size}, &e->ram), 0);
-	e->ph = physim_ram_paging_handler(e->ram);
-	e->dm = physim_ram_direct_map(e->ram);
-	return e;
-}
-
-static void env_free(struct env *e)
-{
-	physim_ram_destroy(e->ram);
-	free(e);
-}
-
-static uint64_t frame(struct env *e)
-{
-	uint64_t pa;
-	assert_int_equal(physim_ram_alloc_frame(e->ram, &pa), 0);
-	memset(physim_dm_phys_to_virt(&e->dm, pa), 0, 4096);
-	return pa;
-}
-
-static void put64(struct env *e, uint64_t pa, uint64_t v)
-{
-	memcpy(physim_dm_phys_to_virt(&e->dm, pa), &v, 8);
-}
-
-static uint64_t get64(struct env *e, uint64_t pa)
-{
-	uint64_t v;
-	memcpy(&v, physim_dm_phys_to_virt(&e->dm, pa), 8);
-	return v;
-}
-
-/* Slot of va at engine level lvl in a 512 x 8-byte table tree (x86 / EPT
- * geometry), creating tables with entries `tbits` on the way. */
-static uint64_t raw_slot(struct env *e, uint64_t root, int levels, uint64_t va, int lvl,
-			 uint64_t tbits)
-{
-	uint64_t table = root;
-	for (int l = levels - 1; l > lvl; l--) {
-		uint64_t slot = table + ((va >> (12 + 9 * l)) & 511) * 8;
-		uint64_t d = get64(e, slot);
-		if (d == 0) {
-			d = frame(e) | tbits;
-			put64(e, slot, d);
-		}
-		table = d & ADDR_MASK;
-	}
-	return table + ((va >> (12 + 9 * lvl)) & 511) * 8;
-}
-
-static uint64_t raw_map(struct env *e, uint64_t root, int levels, uint64_t va, int lvl,
-			uint64_t leaf, uint64_t tbits)
-{
-	uint64_t slot = raw_slot(e, root, levels, va, lvl, tbits);
-	put64(e, slot, leaf);
-	return slot;
-}
-
-static struct physim_mmu *mmu_new(const char *fmt, const struct physim_paging_handler *ph,
-				  uint64_t root)
-{
-	struct physim_mmu *m;
-	struct physim_mmu_config c = {.format = physim_format(fmt), .mem = ph, .root = root};
-	assert_non_null(c.format);
-	assert_int_equal(physim_mmu_create(&c, &m), 0);
-	return m;
-}
+/* ---- fixture: RAM, table memory and mmus from tests/common/env.h ---- */
 
 static int rd(struct physim_mmu *m, uint64_t va, struct physim_xlate *x)
 {
@@ -123,7 +48,7 @@ static int rd(struct physim_mmu *m, uint64_t va, struct physim_xlate *x)
 struct slow_ph {
 	struct physim_paging_handler ph;
 	const struct physim_paging_handler *inner;
-	struct env *e;
+	struct tc_env *e;
 	unsigned calls;
 	unsigned tamper_at;  /* call number that tampers; 0 = never */
 	bool tamper_always;  /* tamper at every call >= tamper_at */
@@ -138,14 +63,14 @@ static void *slow_p2v(void *ctx, physim_hpa_t hpa)
 	if (s->tamper_at &&
 	    (s->calls == s->tamper_at || (s->tamper_always && s->calls > s->tamper_at))) {
 		if (s->tamper_always)
-			put64(s->e, s->tamper_pa, get64(s->e, s->tamper_pa) ^ s->tamper_val);
+			tc_put64(s->e, s->tamper_pa, tc_get64(s->e, s->tamper_pa) ^ s->tamper_val);
 		else
-			put64(s->e, s->tamper_pa, s->tamper_val);
+			tc_put64(s->e, s->tamper_pa, s->tamper_val);
 	}
 	return s->inner->phys_to_virt(s->inner->ctx, hpa);
 }
 
-static void slow_init(struct slow_ph *s, struct env *e)
+static void slow_init(struct slow_ph *s, struct tc_env *e)
 {
 	*s = (struct slow_ph){.inner = e->ph, .e = e};
 	s->ph = *e->ph;
@@ -160,26 +85,26 @@ static void slow_init(struct slow_ph *s, struct env *e)
 static void test_bus_errors(void **state)
 {
 	(void)state;
-	struct env *e = env_new(16u << 20);
+	struct tc_env *e = tc_env_new(16u << 20);
 	struct slow_ph slow;
 	slow_init(&slow, e);
 	uint64_t ram_end = physim_ram_base(e->ram) + physim_ram_size(e->ram);
-	uint64_t root = frame(e);
+	uint64_t root = tc_frame(e);
 	uint64_t va = UINT64_C(0x0000000080201000); /* PML4 0, PDPT 2, PD 1, PT 1 */
-	raw_map(e, root, 4, va, 0, UINT64_C(0xfee00000) | P | RW, TBL);
-	uint64_t pdpte = raw_slot(e, root, 4, va, 2, 0);
+	tc_x86_map(e, root, 4, va, 0, UINT64_C(0xfee00000) | P | RW, TBL);
+	uint64_t pdpte = tc_x86_slot(e, root, 4, va, 2, 0);
 	const struct physim_paging_handler *hs[2] = {e->ph, &slow.ph};
 
 	for (int h = 0; h < 2; h++) {
-		struct physim_mmu *m = mmu_new("x86_64-4l", hs[h], root);
+		struct physim_mmu *m = tc_mmu_new(hs[h], "x86_64-4l", root, 0, NULL);
 		struct physim_xlate x;
 		/* Output outside RAM (an MMIO page): fine. */
 		assert_int_equal(rd(m, va | 0x30, &x), 0);
 		assert_int_equal(x.pa, UINT64_C(0xfee00030));
 
 		/* The PDPTE points at a PD just past the end of RAM. */
-		uint64_t saved = get64(e, pdpte);
-		put64(e, pdpte, ram_end | TBL);
+		uint64_t saved = tc_get64(e, pdpte);
+		tc_put64(e, pdpte, ram_end | TBL);
 		assert_int_equal(rd(m, va, &x), -EFAULT);
 		assert_int_equal(x.fault.kind, PHYSIM_FAULT_BUS_ERROR);
 		assert_int_equal(x.fault.level, 2); /* the PD could not be read */
@@ -188,17 +113,17 @@ static void test_bus_errors(void **state)
 		assert_int_equal(x.fault.addr, va);
 		assert_int_equal(x.mem_refs, 2);
 		/* ... and one far away, and one below RAM. */
-		put64(e, pdpte, UINT64_C(0x00003ffffffff000) | TBL); /* below 2^46 */
+		tc_put64(e, pdpte, UINT64_C(0x00003ffffffff000) | TBL); /* below 2^46 */
 		assert_int_equal(rd(m, va, &x), -EFAULT);
 		assert_int_equal(x.fault.kind, PHYSIM_FAULT_BUS_ERROR);
-		put64(e, pdpte, UINT64_C(0x1000) | TBL);
+		tc_put64(e, pdpte, UINT64_C(0x1000) | TBL);
 		assert_int_equal(rd(m, va, &x), -EFAULT);
 		assert_int_equal(x.fault.kind, PHYSIM_FAULT_BUS_ERROR);
-		put64(e, pdpte, saved);
+		tc_put64(e, pdpte, saved);
 		physim_mmu_destroy(m);
 
 		/* The root itself outside RAM: level 4, no reference made. */
-		m = mmu_new("x86_64-4l", hs[h], ram_end + 0x10000);
+		m = tc_mmu_new(hs[h], "x86_64-4l", ram_end + 0x10000, 0, NULL);
 		assert_int_equal(rd(m, va, &x), -EFAULT);
 		assert_int_equal(x.fault.kind, PHYSIM_FAULT_BUS_ERROR);
 		assert_int_equal(x.fault.level, 4);
@@ -206,13 +131,13 @@ static void test_bus_errors(void **state)
 		physim_mmu_destroy(m);
 	}
 	/* The last descriptor of RAM is readable; one more byte is not. */
-	struct physim_mmu *m = mmu_new("x86_64-4l", e->ph, ram_end - 4096);
+	struct physim_mmu *m = tc_mmu_new(e->ph, "x86_64-4l", ram_end - 4096, 0, NULL);
 	struct physim_xlate x;
-	put64(e, ram_end - 8, 0); /* PML4 index 511 */
+	tc_put64(e, ram_end - 8, 0); /* PML4 index 511 */
 	assert_int_equal(rd(m, UINT64_C(0xffffffffffffffff), &x), -EFAULT);
 	assert_int_equal(x.fault.kind, PHYSIM_FAULT_NOT_PRESENT);
 	physim_mmu_destroy(m);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* ---- hostile tables ---- */
@@ -221,17 +146,13 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-	/* xorshift64* */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * UINT64_C(2685821657736338717);
+	return tc_rand(&rng_state);
 }
 
 /* Fill every frame of RAM with descriptors: a third random bits, a third
  * table pointers to random frames of RAM (as the format encodes them, at a
  * random level) with random bits flipped, a third such pointers intact. */
-static void fill_hostile(struct env *e, const struct physim_pt_format *f)
+static void fill_hostile(struct tc_env *e, const struct physim_pt_format *f)
 {
 	uint64_t base = physim_ram_base(e->ram), nframes = physim_ram_size(e->ram) / 4096;
 	uint8_t *p = e->dm.hva;
@@ -319,7 +240,7 @@ static void check_sane(int rc, const struct physim_xlate *x, unsigned max_refs)
 static void test_hostile_tables(void **state)
 {
 	(void)state;
-	struct env *e = env_new(2u << 20); /* 512 frames: pointers often hit RAM */
+	struct tc_env *e = tc_env_new(2u << 20); /* 512 frames: pointers often hit RAM */
 	uint64_t base = physim_ram_base(e->ram);
 	unsigned formats = 0, x86_formats = 0;
 	unsigned long walks = 0, ok = 0, faults = 0;
@@ -361,7 +282,7 @@ static void test_hostile_tables(void **state)
 		      formats, x86_formats, walks, ok, faults);
 	assert_int_equal(x86_formats, 6);
 	assert_true(ok > 0 && faults > 0);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* Nested walks over garbage: every stage-1 format over every stage-2 format
@@ -371,7 +292,7 @@ static void test_hostile_tables(void **state)
 static void test_hostile_nested(void **state)
 {
 	(void)state;
-	struct env *e = env_new(4u << 20);
+	struct tc_env *e = tc_env_new(4u << 20);
 	uint64_t base = physim_ram_base(e->ram), size = physim_ram_size(e->ram);
 	uint64_t nframes = size / 4096;
 	unsigned long walks = 0, ok = 0, s1_faults = 0, s2_faults = 0, pairs = 0;
@@ -426,7 +347,7 @@ static void test_hostile_nested(void **state)
 		      pairs, walks, ok, s1_faults, s2_faults);
 	assert_true(pairs >= 2); /* x86-64 4/5-level x EPT at least */
 	assert_true(ok > 0 && s1_faults > 0);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* ---- probe, A/D, mem_refs ---- */
@@ -436,10 +357,10 @@ static void test_hostile_nested(void **state)
 static void test_probe_writes_nothing(void **state)
 {
 	(void)state;
-	struct env *e = env_new(4u << 20);
-	uint64_t root = frame(e);
-	raw_map(e, root, 4, VA4, 0, UINT64_C(0x123000) | P | RW | US, TBL);
-	struct physim_mmu *m = mmu_new("x86_64-4l", e->ph, root);
+	struct tc_env *e = tc_env_new(4u << 20);
+	uint64_t root = tc_frame(e);
+	tc_x86_map(e, root, 4, VA4, 0, UINT64_C(0x123000) | P | RW | US, TBL);
+	struct physim_mmu *m = tc_mmu_new(e->ph, "x86_64-4l", root, 0, NULL);
 	size_t size = (size_t)physim_ram_size(e->ram);
 	uint8_t *before = malloc(size);
 	assert_non_null(before);
@@ -468,7 +389,7 @@ static void test_probe_writes_nothing(void **state)
 	assert_int_equal(changed, 5);
 	free(before);
 	physim_mmu_destroy(m);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* A descriptor that changes between its fetch and the A/D compare-and-swap
@@ -476,16 +397,16 @@ static void test_probe_writes_nothing(void **state)
 static void test_ad_cas_rewalk(void **state)
 {
 	(void)state;
-	struct env *e = env_new(4u << 20);
+	struct tc_env *e = tc_env_new(4u << 20);
 	struct slow_ph slow;
 	slow_init(&slow, e);
-	uint64_t root = frame(e);
-	uint64_t pte1 = raw_map(e, root, 4, VA4, 0, UINT64_C(0x111000) | P | RW, TBL);
-	uint64_t pde = raw_slot(e, root, 4, VA4, 1, 0);
-	uint64_t pt2 = frame(e);
+	uint64_t root = tc_frame(e);
+	uint64_t pte1 = tc_x86_map(e, root, 4, VA4, 0, UINT64_C(0x111000) | P | RW, TBL);
+	uint64_t pde = tc_x86_slot(e, root, 4, VA4, 1, 0);
+	uint64_t pt2 = tc_frame(e);
 	uint64_t pte2 = pt2 + 1 * 8;
-	put64(e, pte2, UINT64_C(0x222000) | P | RW);
-	struct physim_mmu *m = mmu_new("x86_64-4l", &slow.ph, root);
+	tc_put64(e, pte2, UINT64_C(0x222000) | P | RW);
+	struct physim_mmu *m = tc_mmu_new(&slow.ph, "x86_64-4l", root, 0, NULL);
 	struct physim_xlate x;
 
 	/* Fetch 4 (the PTE) repoints the PDE at PT2 after it was read. */
@@ -496,37 +417,37 @@ static void test_ad_cas_rewalk(void **state)
 	assert_int_equal(x.pa, UINT64_C(0x222005));
 	assert_int_equal(x.mem_refs, 8); /* two walks of four */
 	assert_int_equal(slow.calls, 8);
-	assert_int_equal(get64(e, pde), pt2 | TBL | A);
-	assert_int_equal(get64(e, pte2), UINT64_C(0x222000) | P | RW | A);
+	assert_int_equal(tc_get64(e, pde), pt2 | TBL | A);
+	assert_int_equal(tc_get64(e, pte2), UINT64_C(0x222000) | P | RW | A);
 	/* The first walk's CAS stopped at the PDE: PT1's entry untouched. */
-	assert_int_equal(get64(e, pte1), UINT64_C(0x111000) | P | RW);
+	assert_int_equal(tc_get64(e, pte1), UINT64_C(0x111000) | P | RW);
 
 	/* A writer that changes the PML4E at every fetch: the walker gives up
 	 * with -EBUSY after a bounded number of attempts. */
 	slow.calls = 0;
 	slow.tamper_at = 1;
 	slow.tamper_always = true;
-	slow.tamper_pa = pde;	  /* read at fetch 3, changed again at fetch 4 */
-	slow.tamper_val = BIT(9); /* an ignored bit */
-	put64(e, pde, pt2 | TBL); /* needs A again */
+	slow.tamper_pa = pde;	     /* read at fetch 3, changed again at fetch 4 */
+	slow.tamper_val = BIT(9);    /* an ignored bit */
+	tc_put64(e, pde, pt2 | TBL); /* needs A again */
 	assert_int_equal(physim_mmu_translate(m, &(struct physim_access){.va = VA4}, &x), -EBUSY);
 	assert_true(slow.calls >= 8);
 	/* Probe never CASes, so it cannot lose. */
 	assert_int_equal(physim_mmu_probe(m, &(struct physim_access){.va = VA4}, &x), 0);
 	physim_mmu_destroy(m);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* mem_refs: one per level actually read. */
 static void test_mem_refs(void **state)
 {
 	(void)state;
-	struct env *e = env_new(4u << 20);
-	uint64_t root = frame(e);
-	raw_map(e, root, 4, VA4, 0, UINT64_C(0x1000) | P, TBL);
-	raw_map(e, root, 4, UINT64_C(0x0000010000200000), 1, UINT64_C(0x200000) | P | PS, TBL);
-	raw_map(e, root, 4, UINT64_C(0x0000018000000000), 2, UINT64_C(0x40000000) | P | PS, TBL);
-	struct physim_mmu *m = mmu_new("x86_64-4l", e->ph, root);
+	struct tc_env *e = tc_env_new(4u << 20);
+	uint64_t root = tc_frame(e);
+	tc_x86_map(e, root, 4, VA4, 0, UINT64_C(0x1000) | P, TBL);
+	tc_x86_map(e, root, 4, UINT64_C(0x0000010000200000), 1, UINT64_C(0x200000) | P | PS, TBL);
+	tc_x86_map(e, root, 4, UINT64_C(0x0000018000000000), 2, UINT64_C(0x40000000) | P | PS, TBL);
+	struct physim_mmu *m = tc_mmu_new(e->ph, "x86_64-4l", root, 0, NULL);
 	struct physim_xlate x;
 	assert_int_equal(rd(m, VA4, &x), 0);
 	assert_int_equal(x.mem_refs, 4);
@@ -541,7 +462,7 @@ static void test_mem_refs(void **state)
 	assert_int_equal(x.mem_refs, 4);
 	assert_int_equal(x.fault.level, 1);
 	physim_mmu_destroy(m);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* ---- nested: x86_64-4l guest over ept-4l ---- */
@@ -550,7 +471,7 @@ static void test_mem_refs(void **state)
 #define GDATA UINT64_C(0x40000000)
 
 struct nested {
-	struct env *e;
+	struct tc_env *e;
 	uint64_t s1_root, s2_root;
 	uint64_t gslot[4]; /* guest entries (GPA = HPA) */
 	uint64_t eleaf[5]; /* EPT leaves for the 4 guest tables and the data page */
@@ -559,38 +480,38 @@ struct nested {
 
 static void nested_new(struct nested *n, bool huge_s2)
 {
-	n->e = env_new(8u << 20);
-	struct env *e = n->e;
-	n->s1_root = frame(e);
-	n->s2_root = frame(e);
-	n->gslot[3] = raw_map(e, n->s1_root, 4, GVA, 0, GDATA | P | RW | US | A | D, TBL | A);
+	n->e = tc_env_new(8u << 20);
+	struct tc_env *e = n->e;
+	n->s1_root = tc_frame(e);
+	n->s2_root = tc_frame(e);
+	n->gslot[3] = tc_x86_map(e, n->s1_root, 4, GVA, 0, GDATA | P | RW | US | A | D, TBL | A);
 	for (int l = 1; l < 4; l++)
-		n->gslot[3 - l] = raw_slot(e, n->s1_root, 4, GVA, l, 0);
+		n->gslot[3 - l] = tc_x86_slot(e, n->s1_root, 4, GVA, l, 0);
 	if (huge_s2) {
 		/* All of RAM identity-mapped with 2-MByte EPT pages (3 levels). */
 		uint64_t b = physim_ram_base(e->ram);
 		for (uint64_t o = 0; o < physim_ram_size(e->ram); o += 0x200000)
-			raw_map(e, n->s2_root, 4, b + o, 1, (b + o) | EPT_RWX | EPT_WB | PS,
-				EPT_RWX);
+			tc_x86_map(e, n->s2_root, 4, b + o, 1, (b + o) | EPT_RWX | EPT_WB | PS,
+				   EPT_RWX);
 	} else {
 		for (int i = 0; i < 4; i++) {
 			uint64_t t = n->gslot[i] & ADDR_MASK;
 			n->eleaf[i] =
-			    raw_map(e, n->s2_root, 4, t, 0, t | EPT_RWX | EPT_WB, EPT_RWX);
+			    tc_x86_map(e, n->s2_root, 4, t, 0, t | EPT_RWX | EPT_WB, EPT_RWX);
 		}
 	}
 	n->eleaf[4] =
-	    raw_map(e, n->s2_root, 4, GDATA, 0, UINT64_C(0x7000000) | EPT_RWX | EPT_WB, EPT_RWX);
+	    tc_x86_map(e, n->s2_root, 4, GDATA, 0, UINT64_C(0x7000000) | EPT_RWX | EPT_WB, EPT_RWX);
 	struct physim_mmu_config c1 = {.format = physim_format("x86_64-4l"), .root = n->s1_root};
 	assert_int_equal(physim_mmu_create(&c1, &n->s1), 0);
-	n->s2 = mmu_new("ept-4l", e->ph, n->s2_root);
+	n->s2 = tc_mmu_new(e->ph, "ept-4l", n->s2_root, 0, NULL);
 }
 
 static void nested_free(struct nested *n)
 {
 	physim_mmu_destroy(n->s1);
 	physim_mmu_destroy(n->s2);
-	env_free(n->e);
+	tc_env_free(n->e);
 }
 
 static int nx(struct nested *n, uint64_t va, bool write, struct physim_xlate *x)
@@ -616,7 +537,7 @@ static void test_nested_refs(void **state)
 	assert_int_equal(x.mem_refs, 24);
 	assert_false(x.ad_updated);
 	/* Stage 2 narrows the perms: a read-only data page. */
-	put64(n.e, n.eleaf[4], UINT64_C(0x7000000) | 1 | EPT_WB);
+	tc_put64(n.e, n.eleaf[4], UINT64_C(0x7000000) | 1 | EPT_WB);
 	assert_int_equal(nx(&n, GVA, false, &x), 0);
 	assert_int_equal(x.perms, PHYSIM_R | PHYSIM_U);
 	struct physim_xlate xp;
@@ -642,8 +563,8 @@ static void test_nested_faults(void **state)
 	nested_new(&n, false);
 
 	/* Stage 1: the guest PDE not present -> a guest #PF at level 2. */
-	uint64_t gpde = get64(n.e, n.gslot[2]);
-	put64(n.e, n.gslot[2], 0);
+	uint64_t gpde = tc_get64(n.e, n.gslot[2]);
+	tc_put64(n.e, n.gslot[2], 0);
 	assert_int_equal(nx(&n, GVA, true, &x), -EFAULT);
 	assert_int_equal(x.fault.kind, PHYSIM_FAULT_NOT_PRESENT);
 	assert_int_equal(x.fault.stage, 1);
@@ -652,11 +573,11 @@ static void test_nested_faults(void **state)
 	assert_int_equal(x.fault.addr, GVA);
 	assert_false(x.fault.s1ptw);
 	assert_int_equal(x.mem_refs, 3 * 5);
-	put64(n.e, n.gslot[2], gpde);
+	tc_put64(n.e, n.gslot[2], gpde);
 
 	/* Stage 2 while fetching the guest PDPT: EPT PTE of that page absent. */
-	uint64_t el = get64(n.e, n.eleaf[1]);
-	put64(n.e, n.eleaf[1], 0);
+	uint64_t el = tc_get64(n.e, n.eleaf[1]);
+	tc_put64(n.e, n.eleaf[1], 0);
 	assert_int_equal(nx(&n, GVA, false, &x), -EFAULT);
 	assert_int_equal(x.fault.kind, PHYSIM_FAULT_NOT_PRESENT);
 	assert_int_equal(x.fault.stage, 2);
@@ -666,11 +587,11 @@ static void test_nested_faults(void **state)
 	assert_int_equal(x.fault.addr, n.gslot[1]);
 	assert_int_equal(x.fault.syndrome, 1 | 128); /* read, GLA valid, paging-structure */
 	assert_int_equal(x.mem_refs, 5 + 4);
-	put64(n.e, n.eleaf[1], el);
+	tc_put64(n.e, n.eleaf[1], el);
 
 	/* Stage 2 on the final GPA. */
-	el = get64(n.e, n.eleaf[4]);
-	put64(n.e, n.eleaf[4], 0);
+	el = tc_get64(n.e, n.eleaf[4]);
+	tc_put64(n.e, n.eleaf[4], 0);
 	assert_int_equal(nx(&n, GVA | 4, true, &x), -EFAULT);
 	assert_int_equal(x.fault.stage, 2);
 	assert_false(x.fault.s1ptw);
@@ -678,19 +599,19 @@ static void test_nested_faults(void **state)
 	assert_int_equal(x.gpa, GDATA | 4);
 	assert_int_equal(x.fault.syndrome, 2 | 128 | 256);
 	assert_int_equal(x.mem_refs, 24);
-	put64(n.e, n.eleaf[4], el);
+	tc_put64(n.e, n.eleaf[4], el);
 
 	/* Stage 2 maps the guest PD page outside host RAM: the guest table
 	 * cannot be read - a stage-1 bus error at the PD level. */
-	el = get64(n.e, n.eleaf[2]);
-	put64(n.e, n.eleaf[2], UINT64_C(0x7f000000000) | EPT_RWX | EPT_WB);
+	el = tc_get64(n.e, n.eleaf[2]);
+	tc_put64(n.e, n.eleaf[2], UINT64_C(0x7f000000000) | EPT_RWX | EPT_WB);
 	assert_int_equal(nx(&n, GVA, false, &x), -EFAULT);
 	assert_int_equal(x.fault.kind, PHYSIM_FAULT_BUS_ERROR);
 	assert_int_equal(x.fault.stage, 1);
 	assert_int_equal(x.fault.level, 2);
 	assert_false(x.fault.s1ptw);
 	assert_int_equal(x.fault.gpa, n.gslot[2]);
-	put64(n.e, n.eleaf[2], el);
+	tc_put64(n.e, n.eleaf[2], el);
 
 	/* A non-canonical guest address: stage 1 #GP before any reference. */
 	assert_int_equal(nx(&n, UINT64_C(0x0000800000000000), false, &x), -EFAULT);
@@ -731,11 +652,11 @@ static void test_nested_bad_args(void **state)
 static void test_mmu_config(void **state)
 {
 	(void)state;
-	struct env *e = env_new(4u << 20);
+	struct tc_env *e = tc_env_new(4u << 20);
 	struct physim_mmu *m = NULL;
 	struct physim_mmu_config c = {.format = physim_format("x86_64-4l"),
 				      .mem = e->ph,
-				      .root = frame(e),
+				      .root = tc_frame(e),
 				      .asid = 7,
 				      .vmid = 9};
 
@@ -777,7 +698,7 @@ static void test_mmu_config(void **state)
 	struct physim_mmu_config n = c;
 	n.format = physim_format("ept-4l");
 	n.mem = NULL;
-	n.root = frame(e);
+	n.root = tc_frame(e);
 	n.asid = 3;
 	n.ctl.smep = true;
 	assert_int_equal(physim_mmu_set_config(m, &n), 0);
@@ -803,14 +724,14 @@ static void test_mmu_config(void **state)
 	assert_int_equal(physim_mmu_probe(NULL, &(struct physim_access){0}, &x), -EINVAL);
 	physim_mmu_destroy(m);
 	physim_mmu_destroy(NULL);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* physim_translate: a table built by the engine, default controls. */
 static void test_translate_pt(void **state)
 {
 	(void)state;
-	struct env *e = env_new(4u << 20);
+	struct tc_env *e = tc_env_new(4u << 20);
 	struct physim_pt *pt;
 	assert_int_equal(physim_pt_create(physim_format("x86_64-4l"), e->ph, &pt), 0);
 	assert_int_equal(physim_pt_map(pt, 0x400000, 0x9000, 4096, PHYSIM_R | PHYSIM_U), 0);
@@ -838,7 +759,7 @@ static void test_translate_pt(void **state)
 		assert_false(mp.dirty);
 	}
 	physim_pt_destroy(pt);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* ---- fault descriptions ---- */

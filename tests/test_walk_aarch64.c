@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/env.h"
+
 #include <physim/pt.h>
 #include <physim/ram.h>
 #include <physim/walk.h>
@@ -43,77 +45,9 @@
 /* ESR_ELx DFSC/IFSC fault types (bits 5:2), plus the lookup level. */
 enum { FSC_ASIZE = 0x00, FSC_TRANS = 0x04, FSC_AFLAG = 0x08, FSC_PERM = 0x0c, FSC_EXTWALK = 0x14 };
 
-/* ---- fixture ---- */
+/* ---- fixture: RAM, table memory and mmus from tests/common/env.h ---- */
 
-struct env {
-	struct physim_ram *ram;
-	const struct physim_paging_handler *ph;
-	struct physim_direct_map dm;
-};
-
-static struct env *env_new(void)
-{
-	struct env *e = calloc(1, sizeof(*e));
-	assert_non_null(e);
-	assert_int_equal(physim_ram_create(&(struct physim_ram_config){.size = 64u << 20}, &e->ram),
-			 0);
-	e->ph = physim_ram_paging_handler(e->ram);
-	e->dm = physim_ram_direct_map(e->ram);
-	return e;
-}
-
-static void env_free(struct env *e)
-{
-	physim_ram_destroy(e->ram);
-	free(e);
-}
-
-/* Zeroed memory for a table of `bytes`, aligned to `align`. */
-static uint64_t table_alloc(struct env *e, uint64_t bytes, uint64_t align)
-{
-	uint64_t pa, frames = (bytes + 4095) / 4096;
-	assert_int_equal(physim_ram_alloc_frames(e->ram, frames, align < 4096 ? 4096 : align, &pa),
-			 0);
-	memset(physim_dm_phys_to_virt(&e->dm, pa), 0, frames * 4096);
-	return pa;
-}
-
-static void put64(struct env *e, uint64_t pa, uint64_t v)
-{
-	memcpy(physim_dm_phys_to_virt(&e->dm, pa), &v, 8);
-}
-
-static uint64_t get64(struct env *e, uint64_t pa)
-{
-	uint64_t v;
-	memcpy(&v, physim_dm_phys_to_virt(&e->dm, pa), 8);
-	return v;
-}
-
-static void put32(struct env *e, uint64_t pa, uint32_t v)
-{
-	memcpy(physim_dm_phys_to_virt(&e->dm, pa), &v, 4);
-}
-
-static uint32_t get32(struct env *e, uint64_t pa)
-{
-	uint32_t v;
-	memcpy(&v, physim_dm_phys_to_virt(&e->dm, pa), 4);
-	return v;
-}
-
-static struct physim_mmu *mmu_new(struct env *e, const char *fmt, uint64_t root, uint64_t root_hi,
-				  const struct physim_mmu_ctl *ctl)
-{
-	struct physim_mmu *m;
-	struct physim_mmu_config c = {
-	    .format = physim_format(fmt), .mem = e->ph, .root = root, .root_hi = root_hi};
-	assert_non_null(c.format);
-	if (ctl)
-		c.ctl = *ctl;
-	assert_int_equal(physim_mmu_create(&c, &m), 0);
-	return m;
-}
+#define RAM_SIZE (UINT64_C(64) << 20)
 
 /* ---- geometry, from D8.2 (granule sizes, initial lookup level) ---- */
 
@@ -170,14 +104,14 @@ struct chain {
 	uint64_t slot[4];
 };
 
-static void chain_build(struct env *e, const struct geo *g, uint64_t va, struct chain *c)
+static void chain_build(struct tc_env *e, const struct geo *g, uint64_t va, struct chain *c)
 {
 	c->g = g;
 	c->va = va;
 	for (unsigned n = 0; n < g->levels; n++) {
 		uint64_t bytes = (UINT64_C(8) << g->idx_bits[n]);
 		uint64_t align = bytes > g->granule ? bytes : g->granule;
-		c->table[n] = table_alloc(e, bytes, align);
+		c->table[n] = tc_alloc_zeroed(e, bytes, align);
 		c->slot[n] = c->table[n] + geo_index(g, va, n) * 8;
 	}
 }
@@ -310,7 +244,7 @@ static void report(struct stats *s, const char *what, int rc, const struct physi
 /* Probe (no writes, memory unchanged) and translate (the oracle's leaf after,
  * ad_updated iff it changed), both against the expectation. The leaf is 64-
  * or 32-bit (pte_bytes). Returns false on a mismatch (already reported). */
-static bool run_case(struct env *e, struct physim_mmu *m, uint64_t va, const struct acc_case *a,
+static bool run_case(struct tc_env *e, struct physim_mmu *m, uint64_t va, const struct acc_case *a,
 		     uint64_t leaf_slot, unsigned pte_bytes, uint64_t leaf_before,
 		     const struct expect *ex, const struct want *w, struct stats *s,
 		     const char *what)
@@ -318,7 +252,7 @@ static bool run_case(struct env *e, struct physim_mmu *m, uint64_t va, const str
 	struct physim_access acc = mk_access(va, a);
 	struct physim_xlate x;
 	int rc = physim_mmu_probe(m, &acc, &x);
-	uint64_t now = pte_bytes == 8 ? get64(e, leaf_slot) : get32(e, leaf_slot);
+	uint64_t now = pte_bytes == 8 ? tc_get64(e, leaf_slot) : tc_get32(e, leaf_slot);
 	bool ok = result_ok(rc, &x, ex, w) && !x.ad_updated && now == leaf_before;
 	if (!ok) {
 		report(s, what, rc, &x, ex, w, now);
@@ -326,7 +260,7 @@ static bool run_case(struct env *e, struct physim_mmu *m, uint64_t va, const str
 		return false;
 	}
 	rc = physim_mmu_translate(m, &acc, &x);
-	now = pte_bytes == 8 ? get64(e, leaf_slot) : get32(e, leaf_slot);
+	now = pte_bytes == 8 ? tc_get64(e, leaf_slot) : tc_get32(e, leaf_slot);
 	ok = result_ok(rc, &x, ex, w) && now == ex->leaf_after &&
 	     x.ad_updated == (ex->leaf_after != leaf_before);
 	if (!ok)
@@ -345,14 +279,14 @@ static void print_stats(const char *what, const struct stats *s)
 
 /* The table descriptors of a walk are never written (no FEAT_HAFT: tables
  * have no Access flag, D8.5.1.3): compare them with what was put there. */
-static void check_tables(struct env *e, const struct chain *ch, unsigned leaf_n,
+static void check_tables(struct tc_env *e, const struct chain *ch, unsigned leaf_n,
 			 const uint64_t *tdesc, struct stats *s)
 {
 	for (unsigned n = ch->g->levels - 1; n > leaf_n; n--) {
-		if (get64(e, ch->slot[n]) != tdesc[n] && s->mismatches++ < 10)
+		if (tc_get64(e, ch->slot[n]) != tdesc[n] && s->mismatches++ < 10)
 			print_error("table descriptor at lookup level %d changed: %#" PRIx64
 				    " -> %#" PRIx64 "\n",
-				    lookup_level(n), tdesc[n], get64(e, ch->slot[n]));
+				    lookup_level(n), tdesc[n], tc_get64(e, ch->slot[n]));
 	}
 }
 
@@ -495,7 +429,7 @@ static struct physim_mmu_ctl mmu_ctl_s1(const struct s1_ctl *c)
  * variant on the table descriptor at engine level `attr_n` (none if attr_n
  * is 0), every control state and every access.
  */
-static void s1_enumerate_one(struct env *e, const struct chain *ch, unsigned leaf_n,
+static void s1_enumerate_one(struct tc_env *e, const struct chain *ch, unsigned leaf_n,
 			     unsigned attr_n, struct stats *s)
 {
 	const struct geo *g = ch->g;
@@ -514,7 +448,7 @@ static void s1_enumerate_one(struct env *e, const struct chain *ch, unsigned lea
 	for (unsigned cb = 0; cb < 16; cb++) {
 		struct s1_ctl c = s1_ctl_bits(cb);
 		struct physim_mmu_ctl mc = mmu_ctl_s1(&c);
-		struct physim_mmu *m = mmu_new(e, g->name, chain_root(ch), 0, &mc);
+		struct physim_mmu *m = tc_mmu_new(e->ph, g->name, chain_root(ch), 0, &mc);
 		for (unsigned tv = 0; tv < nt; tv++) {
 			uint64_t tattr = nt > 1 ? tattr_variant(tv) : 0;
 			for (unsigned lv = 0; lv < 64; lv++) {
@@ -523,11 +457,11 @@ static void s1_enumerate_one(struct env *e, const struct chain *ch, unsigned lea
 				for (unsigned n = g->levels - 1; n > leaf_n; n--) {
 					tdesc[n] =
 					    table_desc(ch, n, junk | (n == attr_n ? tattr : 0));
-					put64(e, ch->slot[n], tdesc[n]);
+					tc_put64(e, ch->slot[n], tdesc[n]);
 				}
 				uint64_t leaf = s1_leaf_variant(g, leaf_n, lv);
 				for (size_t ai = 0; ai < NACC; ai++) {
-					put64(e, ch->slot[leaf_n], leaf);
+					tc_put64(e, ch->slot[leaf_n], leaf);
 					struct expect ex =
 					    s1_oracle(leaf, tattr, lvl, &c, &accesses[ai]);
 					char what[200];
@@ -555,7 +489,7 @@ static void s1_enumerate_one(struct env *e, const struct chain *ch, unsigned lea
  * level above the leaf in turn. */
 static void s1_enumerate(const struct geo *g, struct stats *s)
 {
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	struct chain ch;
 	chain_build(e, g, geo_va(g), &ch);
 	for (unsigned leaf_n = 0; leaf_n < g->levels; leaf_n++) {
@@ -568,7 +502,7 @@ static void s1_enumerate(const struct geo *g, struct stats *s)
 		for (unsigned attr_n = leaf_n + 1; attr_n < g->levels; attr_n++)
 			s1_enumerate_one(e, &ch, leaf_n, attr_n, s);
 	}
-	env_free(e);
+	tc_env_free(e);
 }
 
 static void test_s1_exhaustive(void **state)
@@ -589,7 +523,7 @@ static void test_s1_exhaustive(void **state)
 static void test_s1_table_attrs_two_levels(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	struct chain ch;
 	const struct geo *g = &g_4k_48;
 	struct stats s = {0};
@@ -603,17 +537,17 @@ static void test_s1_table_attrs_two_levels(void **state)
 	for (unsigned cb = 0; cb < 4; cb++) { /* WXN, PAN */
 		struct s1_ctl c = s1_ctl_bits(cb);
 		struct physim_mmu_ctl mc = mmu_ctl_s1(&c);
-		struct physim_mmu *m = mmu_new(e, g->name, chain_root(&ch), 0, &mc);
+		struct physim_mmu *m = tc_mmu_new(e->ph, g->name, chain_root(&ch), 0, &mc);
 		for (unsigned t3 = 0; t3 < 16; t3++) {
 			for (unsigned t1 = 0; t1 < 16; t1++) {
-				put64(e, ch.slot[3], table_desc(&ch, 3, tattr_variant(t3)));
-				put64(e, ch.slot[2], table_desc(&ch, 2, 0));
-				put64(e, ch.slot[1], table_desc(&ch, 1, tattr_variant(t1)));
+				tc_put64(e, ch.slot[3], table_desc(&ch, 3, tattr_variant(t3)));
+				tc_put64(e, ch.slot[2], table_desc(&ch, 2, 0));
+				tc_put64(e, ch.slot[1], table_desc(&ch, 1, tattr_variant(t1)));
 				uint64_t tattr = tattr_variant(t3) | tattr_variant(t1);
 				for (unsigned lv = 16; lv < 32; lv++) { /* AF = 1, no DBM */
 					uint64_t leaf = s1_leaf_variant(g, 0, lv);
 					for (size_t ai = 0; ai < NACC; ai++) {
-						put64(e, ch.slot[0], leaf);
+						tc_put64(e, ch.slot[0], leaf);
 						struct expect ex =
 						    s1_oracle(leaf, tattr, 3, &c, &accesses[ai]);
 						if (!run_case(e, m, ch.va, &accesses[ai],
@@ -634,7 +568,7 @@ static void test_s1_table_attrs_two_levels(void **state)
 	print_stats("4k-48 APTable/UXNTable/PXNTable at lookup levels 0 and 2", &s);
 	assert_true(s.ok > 0 && s.perm > 0);
 	assert_int_equal(s.mismatches, 0);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* ---- stage 2 oracle (D8.4.2.1, D8.5) ---- */
@@ -696,7 +630,7 @@ static uint64_t s2_leaf_variant(const struct geo *g, unsigned n, unsigned v)
 
 static void s2_enumerate(const struct geo *g, struct stats *s)
 {
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	struct chain ch;
 	chain_build(e, g, geo_va(g), &ch);
 	for (unsigned leaf_n = 0; leaf_n < g->levels; leaf_n++) {
@@ -714,16 +648,16 @@ static void s2_enumerate(const struct geo *g, struct stats *s)
 		for (unsigned cb = 0; cb < 4; cb++) {
 			struct s2_ctl c = {.ha = cb & 1, .hd = cb & 2};
 			struct physim_mmu_ctl mc = {.ha = c.ha, .hd = c.hd};
-			struct physim_mmu *m = mmu_new(e, g->name, chain_root(&ch), 0, &mc);
+			struct physim_mmu *m = tc_mmu_new(e->ph, g->name, chain_root(&ch), 0, &mc);
 			for (unsigned lv = 0; lv < 64; lv++) {
 				uint64_t tdesc[4] = {0};
 				for (unsigned n = g->levels - 1; n > leaf_n; n--) {
 					tdesc[n] = table_desc(&ch, n, (lv & 1) ? TABLE_IGNORED : 0);
-					put64(e, ch.slot[n], tdesc[n]);
+					tc_put64(e, ch.slot[n], tdesc[n]);
 				}
 				uint64_t leaf = s2_leaf_variant(g, leaf_n, lv);
 				for (size_t ai = 0; ai < NACC; ai++) {
-					put64(e, ch.slot[leaf_n], leaf);
+					tc_put64(e, ch.slot[leaf_n], leaf);
 					struct expect ex = s2_oracle(leaf, lvl, &c, &accesses[ai]);
 					if (!run_case(e, m, ch.va, &accesses[ai], ch.slot[leaf_n],
 						      8, leaf, &ex, &w, s, g->name) &&
@@ -737,7 +671,7 @@ static void s2_enumerate(const struct geo *g, struct stats *s)
 			physim_mmu_destroy(m);
 		}
 	}
-	env_free(e);
+	tc_env_free(e);
 }
 
 static void test_s2_exhaustive(void **state)
@@ -841,15 +775,15 @@ static struct v7_bits v7_bits_variant(unsigned v)
 static void test_v7_exhaustive(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
-	uint64_t l1 = table_alloc(e, 16384, 16384), l2 = table_alloc(e, 4096, 4096);
+	struct tc_env *e = tc_env_new(RAM_SIZE);
+	uint64_t l1 = tc_alloc_zeroed(e, 16384, 16384), l2 = tc_alloc_zeroed(e, 4096, 4096);
 	uint64_t l1_slot = l1 + (V7_VA >> 20) * 4, l2_slot = l2 + ((V7_VA >> 12) & 0xff) * 4;
 	struct stats s = {0};
 
 	for (unsigned cb = 0; cb < 8; cb++) {
 		struct v7_ctl c = {.wxn = cb & 1, .pan = cb & 2, .ha = cb & 4};
 		struct physim_mmu_ctl mc = {.wxn = c.wxn, .pan = c.pan, .ha = c.ha, .hd = c.ha};
-		struct physim_mmu *m = mmu_new(e, "armv7-short", l1, 0, &mc);
+		struct physim_mmu *m = tc_mmu_new(e->ph, "armv7-short", l1, 0, &mc);
 		for (unsigned kind = 0; kind < 4; kind++) { /* section, super, small, large */
 			for (unsigned v = 0; v < 32; v++) {
 				struct v7_bits b = v7_bits_variant(v);
@@ -869,8 +803,9 @@ static void test_v7_exhaustive(void **state)
 				} else {
 					/* Page-table descriptor: PXN (bit 2) applies to every
 					 * page of the table; domain 9 (a Client). */
-					put32(e, l1_slot,
-					      (uint32_t)l2 | 1u | (b.pxn ? 1u << 2 : 0) | 9u << 5);
+					tc_put32(e, l1_slot,
+						 (uint32_t)l2 | 1u | (b.pxn ? 1u << 2 : 0) |
+						     9u << 5);
 					leaf = v7_page_desc(kind == 3, &b);
 					slot = l2_slot;
 					lvl = 2;
@@ -881,7 +816,7 @@ static void test_v7_exhaustive(void **state)
 					w.global = kind == 3;
 				}
 				for (size_t ai = 0; ai < NACC; ai++) {
-					put32(e, slot, leaf);
+					tc_put32(e, slot, leaf);
 					struct expect ex = v7_oracle(&b, lvl, &c, &accesses[ai]);
 					ex.leaf_after = leaf; /* never written */
 					if (!run_case(e, m, V7_VA, &accesses[ai], slot, 4, leaf,
@@ -899,7 +834,7 @@ static void test_v7_exhaustive(void **state)
 	print_stats("armv7-short", &s);
 	assert_true(s.ok > 0 && s.aflag > 0 && s.perm > 0);
 	assert_int_equal(s.mismatches, 0);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* ---- hand-derived cases ---- */
@@ -909,11 +844,11 @@ static const struct acc_case el1_fetch = {false, true, false};
 static const struct acc_case el0_read = {false, false, true};
 static const struct acc_case el0_fetch = {false, true, true};
 
-static int walk1(struct env *e, const char *fmt, uint64_t root, uint64_t root_hi,
+static int walk1(struct tc_env *e, const char *fmt, uint64_t root, uint64_t root_hi,
 		 const struct physim_mmu_ctl *ctl, uint64_t va, const struct acc_case *a,
 		 struct physim_xlate *x)
 {
-	struct physim_mmu *m = mmu_new(e, fmt, root, root_hi, ctl);
+	struct physim_mmu *m = tc_mmu_new(e->ph, fmt, root, root_hi, ctl);
 	struct physim_access acc = mk_access(va, a);
 	int rc = physim_mmu_translate(m, &acc, x);
 	physim_mmu_destroy(m);
@@ -956,7 +891,7 @@ static uint64_t rw_leaf(uint64_t oa, bool page)
 static void test_translation_faults(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	struct physim_xlate x;
 	static const struct geo *const gs[] = {&g_4k_48,  &g_4k_39, &g_16k_47,
 					       &g_64k_48, &g_s2_40, &g_s2_48};
@@ -969,8 +904,8 @@ static void test_translation_faults(void **state)
 		/* An invalid descriptor (bit 0 = 0, whatever else) at each level. */
 		for (unsigned n = g->levels; n-- > 0;) {
 			for (unsigned k = g->levels - 1; k > n; k--)
-				put64(e, ch.slot[k], table_desc(&ch, k, 0));
-			put64(e, ch.slot[n], ~UINT64_C(1));
+				tc_put64(e, ch.slot[k], table_desc(&ch, k, 0));
+			tc_put64(e, ch.slot[n], ~UINT64_C(1));
 			int rc = walk1(e, g->name, chain_root(&ch), 0, NULL, ch.va, &el1_read, &x);
 			assert_fault(rc, &x, PHYSIM_FAULT_NOT_PRESENT, lookup_level(n),
 				     FSC_TRANS + (unsigned)lookup_level(n), stage, g->levels - n);
@@ -978,8 +913,8 @@ static void test_translation_faults(void **state)
 		}
 		/* Level 3 with bits 1:0 = 0b01: reserved, treated as invalid. */
 		for (unsigned k = g->levels - 1; k > 0; k--)
-			put64(e, ch.slot[k], table_desc(&ch, k, 0));
-		put64(e, ch.slot[0], rw_leaf(geo_oa(g, 0), false) | AP1 | AP2);
+			tc_put64(e, ch.slot[k], table_desc(&ch, k, 0));
+		tc_put64(e, ch.slot[0], rw_leaf(geo_oa(g, 0), false) | AP1 | AP2);
 		int rc = walk1(e, g->name, chain_root(&ch), 0, NULL, ch.va, &el1_read, &x);
 		assert_fault(rc, &x, PHYSIM_FAULT_NOT_PRESENT, 3, FSC_TRANS + 3, stage, g->levels);
 		/* A block where the granule has none: 4K level 0, 16K and 64K
@@ -988,20 +923,20 @@ static void test_translation_faults(void **state)
 			if (g->block_ok[n])
 				continue;
 			for (unsigned k = g->levels - 1; k > n; k--)
-				put64(e, ch.slot[k], table_desc(&ch, k, 0));
-			put64(e, ch.slot[n], rw_leaf(geo_oa(g, n), false));
+				tc_put64(e, ch.slot[k], table_desc(&ch, k, 0));
+			tc_put64(e, ch.slot[n], rw_leaf(geo_oa(g, n), false));
 			rc = walk1(e, g->name, chain_root(&ch), 0, NULL, ch.va, &el1_read, &x);
 			assert_fault(rc, &x, PHYSIM_FAULT_NOT_PRESENT, lookup_level(n),
 				     FSC_TRANS + (unsigned)lookup_level(n), stage, g->levels - n);
 			/* ... even with an out-of-range address bit (translation
 			 * faults come first). */
-			put64(e, ch.slot[n], rw_leaf(geo_oa(g, n), false) | BIT(48));
+			tc_put64(e, ch.slot[n], rw_leaf(geo_oa(g, n), false) | BIT(48));
 			rc = walk1(e, g->name, chain_root(&ch), 0, NULL, ch.va, &el1_read, &x);
 			assert_fault(rc, &x, PHYSIM_FAULT_NOT_PRESENT, lookup_level(n),
 				     FSC_TRANS + (unsigned)lookup_level(n), stage, g->levels - n);
 		}
 	}
-	env_free(e);
+	tc_env_free(e);
 }
 
 /*
@@ -1014,7 +949,7 @@ static void test_translation_faults(void **state)
 static void test_address_size(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	struct physim_xlate x;
 	const struct geo *g = &g_4k_48;
 	struct chain ch;
@@ -1026,55 +961,55 @@ static void test_address_size(void **state)
 	/* The tables are in RAM below 4 GiB (base 0x80000000). */
 	assert_true(chain_root(&ch) < (UINT64_C(1) << 32));
 	for (unsigned k = 3; k > 0; k--)
-		put64(e, ch.slot[k], table_desc(&ch, k, 0));
+		tc_put64(e, ch.slot[k], table_desc(&ch, k, 0));
 
 	/* Page at 4 GiB - 4 KiB: fine with a 32-bit OA size. */
-	put64(e, ch.slot[0], rw_leaf(UINT64_C(0xfffff000), true));
+	tc_put64(e, ch.slot[0], rw_leaf(UINT64_C(0xfffff000), true));
 	int rc = walk1(e, g->name, chain_root(&ch), 0, &ips32, ch.va, &el1_read, &x);
 	assert_ok(rc, &x, 0xfffff000 + off, 4096, 3, PHYSIM_R | PHYSIM_W | PHYSIM_X, 4);
 	/* Page at 4 GiB: Address size fault at level 3 (FSC 0b000011), before
 	 * the Access flag (AF = 0) and before permissions (an EL0 read). */
-	put64(e, ch.slot[0], UINT64_C(0x100000000) | 3);
+	tc_put64(e, ch.slot[0], UINT64_C(0x100000000) | 3);
 	rc = walk1(e, g->name, chain_root(&ch), 0, &ips32, ch.va, &el0_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_ADDRESS_SIZE, 3, 0x03, 1, 4);
 	/* The same page with a 40-bit and the default 48-bit OA size. */
-	put64(e, ch.slot[0], rw_leaf(UINT64_C(0x100000000), true));
+	tc_put64(e, ch.slot[0], rw_leaf(UINT64_C(0x100000000), true));
 	rc = walk1(e, g->name, chain_root(&ch), 0, &ips40, ch.va, &el1_read, &x);
 	assert_ok(rc, &x, 0x100000000 + off, 4096, 3, PHYSIM_R | PHYSIM_W | PHYSIM_X, 4);
 	/* OA bit 40 with a 40-bit OA size; bit 47 with 48 (0) and 52 (capped at
 	 * the PE's 48-bit PA size) is fine. */
-	put64(e, ch.slot[0], rw_leaf(BIT(40), true));
+	tc_put64(e, ch.slot[0], rw_leaf(BIT(40), true));
 	rc = walk1(e, g->name, chain_root(&ch), 0, &ips40, ch.va, &el1_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_ADDRESS_SIZE, 3, 0x03, 1, 4);
-	put64(e, ch.slot[0], rw_leaf(BIT(47), true));
+	tc_put64(e, ch.slot[0], rw_leaf(BIT(47), true));
 	rc = walk1(e, g->name, chain_root(&ch), 0, NULL, ch.va, &el1_read, &x);
 	assert_ok(rc, &x, BIT(47) + off, 4096, 3, PHYSIM_R | PHYSIM_W | PHYSIM_X, 4);
 	rc = walk1(e, g->name, chain_root(&ch), 0, &ips52, ch.va, &el1_read, &x);
 	assert_ok(rc, &x, BIT(47) + off, 4096, 3, PHYSIM_R | PHYSIM_W | PHYSIM_X, 4);
 	/* Descriptor bits 49:48 (OA[49:48] with LPA2): above the 48-bit OA size
 	 * at every OA size setting, 52 included. */
-	put64(e, ch.slot[0], rw_leaf(0x5000, true) | BIT(48));
+	tc_put64(e, ch.slot[0], rw_leaf(0x5000, true) | BIT(48));
 	rc = walk1(e, g->name, chain_root(&ch), 0, &ips52, ch.va, &el1_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_ADDRESS_SIZE, 3, 0x03, 1, 4);
-	put64(e, ch.slot[0], rw_leaf(0x5000, true) | BIT(49));
+	tc_put64(e, ch.slot[0], rw_leaf(0x5000, true) | BIT(49));
 	rc = walk1(e, g->name, chain_root(&ch), 0, NULL, ch.va, &el1_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_ADDRESS_SIZE, 3, 0x03, 1, 4);
-	put64(e, ch.slot[0], rw_leaf(0x5000, true));
+	tc_put64(e, ch.slot[0], rw_leaf(0x5000, true));
 
 	/* A 2 MiB block at 4 GiB: level 2 (FSC 0b000010). */
-	put64(e, ch.slot[1], rw_leaf(UINT64_C(0x100000000), false));
+	tc_put64(e, ch.slot[1], rw_leaf(UINT64_C(0x100000000), false));
 	rc = walk1(e, g->name, chain_root(&ch), 0, &ips32, ch.va, &el1_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_ADDRESS_SIZE, 2, 0x02, 1, 3);
 	/* A table address above the OA size, at lookup level 1 (FSC 0b000001):
 	 * the fault is at the level of the table descriptor. */
-	put64(e, ch.slot[2], UINT64_C(0x100000000) | 3);
+	tc_put64(e, ch.slot[2], UINT64_C(0x100000000) | 3);
 	rc = walk1(e, g->name, chain_root(&ch), 0, &ips32, ch.va, &el1_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_ADDRESS_SIZE, 1, 0x01, 1, 2);
 	/* Table descriptor bit 48 (NLTA[48] with LPA2) at level 0. */
-	put64(e, ch.slot[3], table_desc(&ch, 3, BIT(48)));
+	tc_put64(e, ch.slot[3], table_desc(&ch, 3, BIT(48)));
 	rc = walk1(e, g->name, chain_root(&ch), 0, NULL, ch.va, &el1_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_ADDRESS_SIZE, 0, 0x00, 1, 1);
-	put64(e, ch.slot[3], table_desc(&ch, 3, 0));
+	tc_put64(e, ch.slot[3], table_desc(&ch, 3, 0));
 	/* The TTBR above the OA size: level 0, no descriptor read. */
 	rc = walk1(e, g->name, UINT64_C(0x100000000), 0, &ips32, ch.va, &el1_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_ADDRESS_SIZE, 0, 0x00, 1, 0);
@@ -1091,17 +1026,17 @@ static void test_address_size(void **state)
 		const struct geo *g64 = &g_64k_48;
 		struct chain c64;
 		chain_build(e, g64, geo_va(g64), &c64);
-		put64(e, c64.slot[2], table_desc(&c64, 2, 0));
-		put64(e, c64.slot[1], table_desc(&c64, 1, 0));
-		put64(e, c64.slot[0], rw_leaf(UINT64_C(0x120000), true));
+		tc_put64(e, c64.slot[2], table_desc(&c64, 2, 0));
+		tc_put64(e, c64.slot[1], table_desc(&c64, 1, 0));
+		tc_put64(e, c64.slot[0], rw_leaf(UINT64_C(0x120000), true));
 		rc = walk1(e, g64->name, chain_root(&c64), 0, NULL, c64.va, &el1_read, &x);
 		assert_ok(rc, &x, 0x120000 + (c64.va & 0xffff), 0x10000, 3,
 			  PHYSIM_R | PHYSIM_W | PHYSIM_X, 3);
-		put64(e, c64.slot[0], rw_leaf(UINT64_C(0x120000), true) | 0x1000);
+		tc_put64(e, c64.slot[0], rw_leaf(UINT64_C(0x120000), true) | 0x1000);
 		rc = walk1(e, g64->name, chain_root(&c64), 0, NULL, c64.va, &el1_read, &x);
 		assert_fault(rc, &x, PHYSIM_FAULT_ADDRESS_SIZE, 3, 0x03, 1, 3);
 		/* ... in a table descriptor too (level 2 here). */
-		put64(e, c64.slot[1], table_desc(&c64, 1, 0x8000));
+		tc_put64(e, c64.slot[1], table_desc(&c64, 1, 0x8000));
 		rc = walk1(e, g64->name, chain_root(&c64), 0, NULL, c64.va, &el1_read, &x);
 		assert_fault(rc, &x, PHYSIM_FAULT_ADDRESS_SIZE, 2, 0x02, 1, 2);
 	}
@@ -1111,9 +1046,9 @@ static void test_address_size(void **state)
 		const struct geo *g2 = &g_s2_40;
 		struct chain c2;
 		chain_build(e, g2, geo_va(g2), &c2);
-		put64(e, c2.slot[2], table_desc(&c2, 2, 0));
-		put64(e, c2.slot[1], table_desc(&c2, 1, 0));
-		put64(e, c2.slot[0], UINT64_C(0x100000000) | 3 | AF | AP1 | AP2);
+		tc_put64(e, c2.slot[2], table_desc(&c2, 2, 0));
+		tc_put64(e, c2.slot[1], table_desc(&c2, 1, 0));
+		tc_put64(e, c2.slot[0], UINT64_C(0x100000000) | 3 | AF | AP1 | AP2);
 		rc = walk1(e, g2->name, chain_root(&c2), 0, &ips32, c2.va, &el1_read, &x);
 		assert_fault(rc, &x, PHYSIM_FAULT_ADDRESS_SIZE, 3, 0x03, 2, 3);
 		assert_int_equal(x.fault.gpa, c2.va);
@@ -1123,7 +1058,7 @@ static void test_address_size(void **state)
 		rc = walk1(e, g2->name, UINT64_C(0x100000000), 0, &ips32, c2.va, &el1_read, &x);
 		assert_fault(rc, &x, PHYSIM_FAULT_ADDRESS_SIZE, 0, 0x00, 2, 0);
 	}
-	env_free(e);
+	tc_env_free(e);
 }
 
 /*
@@ -1137,7 +1072,7 @@ static void test_address_size(void **state)
 static void test_input_ranges(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	struct physim_xlate x;
 	static const struct geo *const gs[] = {&g_4k_48, &g_4k_39, &g_16k_47, &g_64k_48};
 	const uint32_t rwx = PHYSIM_R | PHYSIM_W | PHYSIM_X;
@@ -1152,11 +1087,11 @@ static void test_input_ranges(void **state)
 		chain_build(e, g, va_lo, &lo);
 		chain_build(e, g, va_lo, &hi); /* same indexes: the low bits */
 		for (unsigned k = g->levels - 1; k > 0; k--) {
-			put64(e, lo.slot[k], table_desc(&lo, k, 0));
-			put64(e, hi.slot[k], table_desc(&hi, k, 0));
+			tc_put64(e, lo.slot[k], table_desc(&lo, k, 0));
+			tc_put64(e, hi.slot[k], table_desc(&hi, k, 0));
 		}
-		put64(e, lo.slot[0], rw_leaf(0x11110000, true));
-		put64(e, hi.slot[0], rw_leaf(0x22220000, true) | NG);
+		tc_put64(e, lo.slot[0], rw_leaf(0x11110000, true));
+		tc_put64(e, hi.slot[0], rw_leaf(0x22220000, true) | NG);
 		uint64_t off = va_lo & (geo_size(g, 0) - 1);
 		uint64_t lo_root = chain_root(&lo), hi_root = chain_root(&hi);
 
@@ -1191,9 +1126,9 @@ static void test_input_ranges(void **state)
 		struct chain ch;
 		chain_build(e, g, ipa, &ch);
 		assert_int_equal(ch.slot[2], ch.table[2] + 0x3ff * 8); /* entry 1023 */
-		put64(e, ch.slot[2], table_desc(&ch, 2, 0));
-		put64(e, ch.slot[1], table_desc(&ch, 1, 0));
-		put64(e, ch.slot[0], 0x7654000 | 3 | AF | AP1 | AP2 | UXN);
+		tc_put64(e, ch.slot[2], table_desc(&ch, 2, 0));
+		tc_put64(e, ch.slot[1], table_desc(&ch, 1, 0));
+		tc_put64(e, ch.slot[0], 0x7654000 | 3 | AF | AP1 | AP2 | UXN);
 		int rc =
 		    walk1(e, g->name, chain_root(&ch), chain_root(&ch), NULL, ipa, &el1_read, &x);
 		assert_ok(rc, &x, 0x7654321, 4096, 3, PHYSIM_R | PHYSIM_W, 3);
@@ -1208,14 +1143,14 @@ static void test_input_ranges(void **state)
 	/* Short-descriptor: a VA above 32 bits is a level 1 Translation fault
 	 * (FS 0b00101, as for an address outside the TTBRs, G5.12.3.2.1). */
 	{
-		uint64_t l1 = table_alloc(e, 16384, 16384);
-		put32(e, l1, 0x00100000 | 2 | 1u << 10); /* section at VA 0 */
+		uint64_t l1 = tc_alloc_zeroed(e, 16384, 16384);
+		tc_put32(e, l1, 0x00100000 | 2 | 1u << 10); /* section at VA 0 */
 		int rc = walk1(e, "armv7-short", l1, 0, NULL, 0x1234, &el1_read, &x);
 		assert_ok(rc, &x, 0x00101234, 1u << 20, 1, PHYSIM_R | PHYSIM_W | PHYSIM_X, 1);
 		rc = walk1(e, "armv7-short", l1, 0, NULL, BIT(32) | 0x1234, &el1_read, &x);
 		assert_fault(rc, &x, PHYSIM_FAULT_NOT_PRESENT, 1, 0x05, 1, 0);
 	}
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* A descriptor fetch outside memory: synchronous External abort on a
@@ -1224,7 +1159,7 @@ static void test_input_ranges(void **state)
 static void test_external_abort(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	struct physim_xlate x;
 	const uint64_t nowhere = 0x10000; /* below the RAM (base 0x80000000) */
 
@@ -1239,24 +1174,24 @@ static void test_external_abort(void **state)
 	/* A level 2 table outside memory, reached through valid tables. */
 	struct chain ch;
 	chain_build(e, &g_4k_48, geo_va(&g_4k_48), &ch);
-	put64(e, ch.slot[3], table_desc(&ch, 3, 0));
-	put64(e, ch.slot[2], nowhere | 3);
+	tc_put64(e, ch.slot[3], table_desc(&ch, 3, 0));
+	tc_put64(e, ch.slot[2], nowhere | 3);
 	rc = walk1(e, "aarch64-4k-48", chain_root(&ch), 0, NULL, ch.va, &el1_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_BUS_ERROR, 2, FSC_EXTWALK + 2, 1, 2);
 
 	/* Short-descriptor: first-level table, then a second-level table. */
 	rc = walk1(e, "armv7-short", nowhere, 0, NULL, 0x1000, &el1_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_BUS_ERROR, 1, 0x0c, 1, 0);
-	uint64_t l1 = table_alloc(e, 16384, 16384);
-	put32(e, l1, (uint32_t)nowhere | 1);
+	uint64_t l1 = tc_alloc_zeroed(e, 16384, 16384);
+	tc_put32(e, l1, (uint32_t)nowhere | 1);
 	rc = walk1(e, "armv7-short", l1, 0, NULL, 0x1000, &el1_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_BUS_ERROR, 2, 0x0e, 1, 1);
 	/* ... and a missing second-level entry is a level 2 Translation fault. */
-	uint64_t l2 = table_alloc(e, 4096, 4096);
-	put32(e, l1, (uint32_t)l2 | 1);
+	uint64_t l2 = tc_alloc_zeroed(e, 4096, 4096);
+	tc_put32(e, l1, (uint32_t)l2 | 1);
 	rc = walk1(e, "armv7-short", l1, 0, NULL, 0x1000, &el1_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_NOT_PRESENT, 2, 0x07, 1, 2);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /*
@@ -1267,75 +1202,75 @@ static void test_external_abort(void **state)
 static void test_granules(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	struct physim_xlate x;
 	const uint32_t rwx = PHYSIM_R | PHYSIM_W | PHYSIM_X;
 
 	/* 16K: VA 0x555555555555 -> indexes 0x555, 0x2aa, 0x555, offset 0x1555. */
-	uint64_t t1 = table_alloc(e, 16384, 16384), t2 = table_alloc(e, 16384, 16384),
-		 t3 = table_alloc(e, 16384, 16384);
+	uint64_t t1 = tc_alloc_zeroed(e, 16384, 16384), t2 = tc_alloc_zeroed(e, 16384, 16384),
+		 t3 = tc_alloc_zeroed(e, 16384, 16384);
 	uint64_t va = UINT64_C(0x555555555555);
-	put64(e, t1 + 0x555 * 8, t2 | 3);
-	put64(e, t2 + 0x2aa * 8, t3 | 3);
-	put64(e, t3 + 0x555 * 8, UINT64_C(0xabcd0000) | 3 | AF | AP1 | UXN | PXN);
+	tc_put64(e, t1 + 0x555 * 8, t2 | 3);
+	tc_put64(e, t2 + 0x2aa * 8, t3 | 3);
+	tc_put64(e, t3 + 0x555 * 8, UINT64_C(0xabcd0000) | 3 | AF | AP1 | UXN | PXN);
 	int rc = walk1(e, "aarch64-16k-47", t1, 0, NULL, va, &el0_read, &x);
 	/* AP[2:1] = 01: EL0 RW, so no PrivExecute; UXN: no UnprivExecute. */
 	assert_ok(rc, &x, 0xabcd1555, 16384, 3, PHYSIM_R | PHYSIM_W | PHYSIM_U, 3);
 	/* 32 MiB block at level 2 (VA[24:0] is the offset: 0x1555555). */
-	put64(e, t2 + 0x2aa * 8, UINT64_C(0x7e000000) | 1 | AF);
+	tc_put64(e, t2 + 0x2aa * 8, UINT64_C(0x7e000000) | 1 | AF);
 	rc = walk1(e, "aarch64-16k-47", t1, 0, NULL, va, &el1_read, &x);
 	assert_ok(rc, &x, 0x7e000000 + 0x1555555, 32u << 20, 2, rwx, 2);
 	/* A level 2 fault is reported as lookup level 2 (FSC 0b000110). */
-	put64(e, t2 + 0x2aa * 8, 0);
+	tc_put64(e, t2 + 0x2aa * 8, 0);
 	rc = walk1(e, "aarch64-16k-47", t1, 0, NULL, va, &el1_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_NOT_PRESENT, 2, 0x06, 1, 2);
 
 	/* 64K: VA 0xa5a5a5a5a5a5 -> indexes 0x29, 0xd2d, 0x5a5, offset 0xa5a5. */
-	uint64_t u1 = table_alloc(e, 65536, 65536), u2 = table_alloc(e, 65536, 65536),
-		 u3 = table_alloc(e, 65536, 65536);
+	uint64_t u1 = tc_alloc_zeroed(e, 65536, 65536), u2 = tc_alloc_zeroed(e, 65536, 65536),
+		 u3 = tc_alloc_zeroed(e, 65536, 65536);
 	va = UINT64_C(0xa5a5a5a5a5a5);
-	put64(e, u1 + 0x29 * 8, u2 | 3);
-	put64(e, u2 + 0xd2d * 8, u3 | 3);
-	put64(e, u3 + 0x5a5 * 8, UINT64_C(0x123450000) | 3 | AF | AP2);
+	tc_put64(e, u1 + 0x29 * 8, u2 | 3);
+	tc_put64(e, u2 + 0xd2d * 8, u3 | 3);
+	tc_put64(e, u3 + 0x5a5 * 8, UINT64_C(0x123450000) | 3 | AF | AP2);
 	rc = walk1(e, "aarch64-64k-48", u1, 0, NULL, va, &el1_fetch, &x);
 	assert_ok(rc, &x, 0x12345a5a5, 65536, 3, PHYSIM_R | PHYSIM_X, 3);
 	/* 512 MiB block at level 2 (offset VA[28:0] = 0x5a5a5a5). */
-	put64(e, u2 + 0xd2d * 8, UINT64_C(0x20000000) | 1 | AF);
+	tc_put64(e, u2 + 0xd2d * 8, UINT64_C(0x20000000) | 1 | AF);
 	rc = walk1(e, "aarch64-64k-48", u1, 0, NULL, va, &el1_read, &x);
 	assert_ok(rc, &x, 0x20000000 + 0x5a5a5a5, 512u << 20, 2, rwx, 2);
 	/* The level 1 table has 64 entries: VA[47:42] only. */
-	put64(e, u1 + 0x29 * 8, 0);
+	tc_put64(e, u1 + 0x29 * 8, 0);
 	rc = walk1(e, "aarch64-64k-48", u1, 0, NULL, va, &el1_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_NOT_PRESENT, 1, 0x05, 1, 1);
 
 	/* 4K, 39-bit VA, 1 GiB block at the level 1 root: VA 0x7fc0001234 ->
 	 * index 0x1ff, offset 0x1234. */
-	uint64_t r = table_alloc(e, 4096, 4096);
-	put64(e, r + 0x1ff * 8, UINT64_C(0x40000000) | 1 | AF | AP1 | AP2 | PXN);
+	uint64_t r = tc_alloc_zeroed(e, 4096, 4096);
+	tc_put64(e, r + 0x1ff * 8, UINT64_C(0x40000000) | 1 | AF | AP1 | AP2 | PXN);
 	rc = walk1(e, "aarch64-4k-39", r, 0, NULL, UINT64_C(0x7fc0001234), &el0_fetch, &x);
 	assert_ok(rc, &x, 0x40001234, 1u << 30, 1, PHYSIM_R | PHYSIM_X | PHYSIM_U, 1);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* ---- nested: aarch64-4k-48 over aarch64-s2-4k-40 ---- */
 
 /* Map one page or block gpa -> hpa at engine level n of a 4K stage 2 table
  * (tables allocated as needed); returns the leaf descriptor's address. */
-static uint64_t s2_map(struct env *e, const struct geo *g, uint64_t root, uint64_t gpa,
+static uint64_t s2_map(struct tc_env *e, const struct geo *g, uint64_t root, uint64_t gpa,
 		       uint64_t hpa, unsigned n, uint64_t attrs)
 {
 	uint64_t table = root;
 	for (unsigned k = g->levels - 1; k > n; k--) {
 		uint64_t slot = table + geo_index(g, gpa, k) * 8;
-		uint64_t d = get64(e, slot);
+		uint64_t d = tc_get64(e, slot);
 		if (!(d & 1)) {
-			d = table_alloc(e, 4096, 4096) | 3;
-			put64(e, slot, d);
+			d = tc_alloc_zeroed(e, 4096, 4096) | 3;
+			tc_put64(e, slot, d);
 		}
 		table = d & UINT64_C(0x0000fffffffff000);
 	}
 	uint64_t slot = table + geo_index(g, gpa, n) * 8;
-	put64(e, slot, hpa | (n == 0 ? 3 : 1) | attrs);
+	tc_put64(e, slot, hpa | (n == 0 ? 3 : 1) | attrs);
 	return slot;
 }
 
@@ -1343,7 +1278,7 @@ static uint64_t s2_map(struct env *e, const struct geo *g, uint64_t root, uint64
 #define S2_RO AP1	  /* S2AP = 01 */
 
 struct nest {
-	struct env *e;
+	struct tc_env *e;
 	uint64_t va;
 	uint64_t h[4], g[4]; /* stage 1 tables by engine level: HPA, GPA */
 	uint64_t s1slot[4];  /* HPA of the entry used in each */
@@ -1364,29 +1299,29 @@ static void nest_setup(struct nest *t, uint64_t leaf_bits, uint64_t data_bits,
 		       const struct physim_mmu_ctl *c1, const struct physim_mmu_ctl *c2)
 {
 	const struct geo *g1 = &g_4k_48, *g2 = &g_s2_40;
-	t->e = env_new();
+	t->e = tc_env_new(RAM_SIZE);
 	t->va = geo_va(g1);
-	t->s2root = table_alloc(t->e, 8192, 8192);
+	t->s2root = tc_alloc_zeroed(t->e, 8192, 8192);
 	for (unsigned n = 0; n < 4; n++) {
-		t->h[n] = table_alloc(t->e, 4096, 4096);
+		t->h[n] = tc_alloc_zeroed(t->e, 4096, 4096);
 		t->g[n] = UINT64_C(0x10000000) + n * 0x1000;
 		t->s1slot[n] = t->h[n] + geo_index(g1, t->va, n) * 8;
 		t->s2leaf[n] = s2_map(t->e, g2, t->s2root, t->g[n], t->h[n], 0, S2_RW | AF);
 	}
 	for (unsigned n = 3; n > 0; n--)
-		put64(t->e, t->s1slot[n], t->g[n - 1] | 3);
-	put64(t->e, t->s1slot[0], NEST_DATA_GPA | 3 | leaf_bits);
+		tc_put64(t->e, t->s1slot[n], t->g[n - 1] | 3);
+	tc_put64(t->e, t->s1slot[0], NEST_DATA_GPA | 3 | leaf_bits);
 	t->data_leaf =
 	    s2_map(t->e, g2, t->s2root, UINT64_C(0x40000000), NEST_DATA_HPA, 1, data_bits);
-	t->s1 = mmu_new(t->e, g1->name, t->g[3], 0, c1);
-	t->s2 = mmu_new(t->e, g2->name, t->s2root, 0, c2);
+	t->s1 = tc_mmu_new(t->e->ph, g1->name, t->g[3], 0, c1);
+	t->s2 = tc_mmu_new(t->e->ph, g2->name, t->s2root, 0, c2);
 }
 
 static void nest_free(struct nest *t)
 {
 	physim_mmu_destroy(t->s1);
 	physim_mmu_destroy(t->s2);
-	env_free(t->e);
+	tc_env_free(t->e);
 }
 
 static int nest_run(struct nest *t, const struct acc_case *a, struct physim_xlate *x)
@@ -1427,7 +1362,7 @@ static void test_nested(void **state)
 	/* Stage 2 execute-never (XN[1:0] = 10) removes X from the result, and
 	 * an EL1 fetch is then a stage 2 Permission fault at level 2 on the
 	 * final GPA (not a stage 1 walk: s1ptw clear). */
-	put64(t.e, t.data_leaf, get64(t.e, t.data_leaf) | UXN);
+	tc_put64(t.e, t.data_leaf, tc_get64(t.e, t.data_leaf) | UXN);
 	rc = nest_run(&t, &el1_read, &x);
 	assert_ok(rc, &x, NEST_DATA_HPA + 0x5000 + off, 4096, 3, PHYSIM_R | PHYSIM_W, all_refs);
 	rc = nest_run(&t, &el1_fetch, &x);
@@ -1444,7 +1379,7 @@ static void test_nested(void **state)
 	rc = nest_run(&t, &el1_fetch, &x);
 	assert_s2_fault(rc, &x, PHYSIM_FAULT_PERMISSION, 2, FSC_PERM + 2, NEST_DATA_GPA + off,
 			false, all_refs);
-	put64(t.e, t.data_leaf, get64(t.e, t.data_leaf) | UXN); /* XN = 11 */
+	tc_put64(t.e, t.data_leaf, tc_get64(t.e, t.data_leaf) | UXN); /* XN = 11 */
 	rc = nest_run(&t, &el1_fetch, &x); /* EL1 view of an EL0-readable page: U */
 	assert_ok(rc, &x, NEST_DATA_HPA + 0x5000 + off, 4096, 3, PHYSIM_R | PHYSIM_X | PHYSIM_U,
 		  all_refs);
@@ -1456,16 +1391,16 @@ static void test_nested(void **state)
 	/* Stage 2 faults on stage 1 table fetches (S1PTW): the GPA is that of
 	 * the stage 1 descriptor, the FSC the stage 2 one. */
 	nest_setup(&t, AF, S2_RW | AF, NULL, NULL);
-	put64(t.e, t.s2leaf[1], 0); /* the lookup level 2 table's page */
+	tc_put64(t.e, t.s2leaf[1], 0); /* the lookup level 2 table's page */
 	rc = nest_run(&t, &el1_read, &x);
 	assert_s2_fault(rc, &x, PHYSIM_FAULT_NOT_PRESENT, 3, FSC_TRANS + 3, t.g[1] + idx[1] * 8,
 			true, 2 * (3 + 1) + 3);
-	put64(t.e, t.s2leaf[1], t.h[1] | 3 | S2_RW | AF);
-	put64(t.e, t.s2leaf[2], t.h[2] | 3 | AF); /* S2AP = 00: no read */
+	tc_put64(t.e, t.s2leaf[1], t.h[1] | 3 | S2_RW | AF);
+	tc_put64(t.e, t.s2leaf[2], t.h[2] | 3 | AF); /* S2AP = 00: no read */
 	rc = nest_run(&t, &el1_read, &x);
 	assert_s2_fault(rc, &x, PHYSIM_FAULT_PERMISSION, 3, FSC_PERM + 3, t.g[2] + idx[2] * 8, true,
 			1 * (3 + 1) + 3);
-	put64(t.e, t.s2leaf[2], t.h[2] | 3 | S2_RO); /* readable, AF = 0 */
+	tc_put64(t.e, t.s2leaf[2], t.h[2] | 3 | S2_RO); /* readable, AF = 0 */
 	rc = nest_run(&t, &el1_read, &x);
 	assert_s2_fault(rc, &x, PHYSIM_FAULT_ACCESS_FLAG, 3, FSC_AFLAG + 3, t.g[2] + idx[2] * 8,
 			true, 1 * (3 + 1) + 3);
@@ -1475,63 +1410,63 @@ static void test_nested(void **state)
 	 * the stage 1 walk's read (a read-only page is enough for it). */
 	struct physim_mmu_ctl ha = {.ha = true};
 	nest_setup(&t, AF, S2_RW | AF, NULL, &ha);
-	put64(t.e, t.s2leaf[2], t.h[2] | 3 | S2_RO);
+	tc_put64(t.e, t.s2leaf[2], t.h[2] | 3 | S2_RO);
 	rc = nest_run(&t, &el1_read, &x);
 	assert_ok(rc, &x, NEST_DATA_HPA + 0x5000 + off, 4096, 3, PHYSIM_R | PHYSIM_W | PHYSIM_X,
 		  all_refs);
 	assert_true(x.ad_updated);
-	assert_int_equal(get64(t.e, t.s2leaf[2]), t.h[2] | 3 | S2_RO | AF);
+	assert_int_equal(tc_get64(t.e, t.s2leaf[2]), t.h[2] | 3 | S2_RO | AF);
 	nest_free(&t);
 
 	/* Stage 1 HA: the AF write-back to the stage 1 leaf is a write through
 	 * stage 2 (D8.5.2.1 R_BDJJL). Read-only stage 2 page: a stage 2
 	 * Permission fault on the stage 1 walk, nothing written. */
 	nest_setup(&t, 0 /* AF = 0 */, S2_RW | AF, &ha, NULL);
-	put64(t.e, t.s2leaf[0], t.h[0] | 3 | S2_RO | AF);
+	tc_put64(t.e, t.s2leaf[0], t.h[0] | 3 | S2_RO | AF);
 	rc = nest_run(&t, &el1_read, &x);
 	assert_s2_fault(rc, &x, PHYSIM_FAULT_PERMISSION, 3, FSC_PERM + 3, t.g[0] + idx[0] * 8, true,
 			4 * (3 + 1));
-	assert_int_equal(get64(t.e, t.s1slot[0]), NEST_DATA_GPA | 3);
+	assert_int_equal(tc_get64(t.e, t.s1slot[0]), NEST_DATA_GPA | 3);
 	/* Writable stage 2 page: AF set in the stage 1 leaf. */
-	put64(t.e, t.s2leaf[0], t.h[0] | 3 | S2_RW | AF);
+	tc_put64(t.e, t.s2leaf[0], t.h[0] | 3 | S2_RW | AF);
 	rc = nest_run(&t, &el1_read, &x);
 	assert_ok(rc, &x, NEST_DATA_HPA + 0x5000 + off, 4096, 3, PHYSIM_R | PHYSIM_W | PHYSIM_X,
 		  all_refs);
 	assert_true(x.ad_updated);
-	assert_int_equal(get64(t.e, t.s1slot[0]), NEST_DATA_GPA | 3 | AF);
+	assert_int_equal(tc_get64(t.e, t.s1slot[0]), NEST_DATA_GPA | 3 | AF);
 	nest_free(&t);
 
 	/* Writable-clean stage 2 page (S2AP = 01, DBM, VTCR.HA/HD): the stage 1
 	 * AF update makes it writable-dirty (S2AP[1] set). */
 	struct physim_mmu_ctl hahd = {.ha = true, .hd = true};
 	nest_setup(&t, 0, S2_RW | AF, &ha, &hahd);
-	put64(t.e, t.s2leaf[0], t.h[0] | 3 | S2_RO | AF | DBM);
+	tc_put64(t.e, t.s2leaf[0], t.h[0] | 3 | S2_RO | AF | DBM);
 	rc = nest_run(&t, &el1_read, &x);
 	assert_ok(rc, &x, NEST_DATA_HPA + 0x5000 + off, 4096, 3, PHYSIM_R | PHYSIM_W | PHYSIM_X,
 		  all_refs);
-	assert_int_equal(get64(t.e, t.s1slot[0]), NEST_DATA_GPA | 3 | AF);
-	assert_int_equal(get64(t.e, t.s2leaf[0]), t.h[0] | 3 | S2_RW | AF | DBM);
+	assert_int_equal(tc_get64(t.e, t.s1slot[0]), NEST_DATA_GPA | 3 | AF);
+	assert_int_equal(tc_get64(t.e, t.s2leaf[0]), t.h[0] | 3 | S2_RW | AF | DBM);
 	nest_free(&t);
 
 	/* The final GPA unmapped at stage 2: a level 2 Translation fault with
 	 * the output GPA, not a stage 1 walk. */
 	nest_setup(&t, AF, S2_RW | AF, NULL, NULL);
-	put64(t.e, t.s1slot[0], UINT64_C(0x50005000) | 3 | AF);
+	tc_put64(t.e, t.s1slot[0], UINT64_C(0x50005000) | 3 | AF);
 	rc = nest_run(&t, &el1_read, &x);
 	assert_s2_fault(rc, &x, PHYSIM_FAULT_NOT_PRESENT, 2, FSC_TRANS + 2,
 			UINT64_C(0x50005000) + off, false, 4 * (3 + 1) + 2);
 	/* A stage 1 fault: stage 1, the VA, no GPA. */
-	put64(t.e, t.s1slot[0], NEST_DATA_GPA | 3); /* AF = 0, no HA */
+	tc_put64(t.e, t.s1slot[0], NEST_DATA_GPA | 3); /* AF = 0, no HA */
 	rc = nest_run(&t, &el1_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_ACCESS_FLAG, 3, FSC_AFLAG + 3, 1, 4 * (3 + 1));
 	assert_int_equal(x.fault.addr, t.va);
 	assert_false(x.fault.s1ptw);
-	put64(t.e, t.s1slot[0], NEST_DATA_GPA | 3 | AF);
+	tc_put64(t.e, t.s1slot[0], NEST_DATA_GPA | 3 | AF);
 	rc = nest_run(&t, &el0_read, &x); /* AP = 00: no EL0 access */
 	assert_fault(rc, &x, PHYSIM_FAULT_PERMISSION, 3, FSC_PERM + 3, 1, 4 * (3 + 1));
 	/* A stage 1 table GPA that stage 2 maps outside host memory: a stage 1
 	 * External abort on the walk at lookup level 1. */
-	put64(t.e, t.s2leaf[2], UINT64_C(0x20000) | 3 | S2_RW | AF);
+	tc_put64(t.e, t.s2leaf[2], UINT64_C(0x20000) | 3 | S2_RW | AF);
 	rc = nest_run(&t, &el1_read, &x);
 	assert_fault(rc, &x, PHYSIM_FAULT_BUS_ERROR, 1, FSC_EXTWALK + 1, 1, 1 * (3 + 1) + 3);
 	assert_int_equal(x.fault.gpa, t.g[2] + idx[2] * 8);
@@ -1603,7 +1538,7 @@ static void test_engine_mappings(void **state)
 	unsigned long checked = 0;
 
 	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
-		struct env *e = env_new();
+		struct tc_env *e = tc_env_new(RAM_SIZE);
 		for (uint32_t f = 0; f < 16; f++) { /* every subset of R, W, X, U */
 			struct physim_pt *pt;
 			assert_int_equal(physim_pt_create(physim_format(fmts[i].name), e->ph, &pt),
@@ -1618,7 +1553,7 @@ static void test_engine_mappings(void **state)
 			assert_int_equal(rc0, 0);
 			assert_int_equal(physim_pt_map(pt, va[1], pa[1], size[1], f), 0);
 			struct physim_mmu *m =
-			    mmu_new(e, fmts[i].name, physim_pt_root(pt), 0, NULL);
+			    tc_mmu_new(e->ph, fmts[i].name, physim_pt_root(pt), 0, NULL);
 			for (unsigned k = 0; k < 2; k++) {
 				for (size_t ai = 0; ai < NACC; ai++) {
 					struct physim_access acc =
@@ -1651,7 +1586,7 @@ static void test_engine_mappings(void **state)
 			physim_mmu_destroy(m);
 			physim_pt_destroy(pt);
 		}
-		env_free(e);
+		tc_env_free(e);
 	}
 	print_message("engine mappings: %lu translations of pages and blocks mapped through "
 		      "physim_pt_map\n",
@@ -1664,7 +1599,7 @@ static void test_engine_mappings(void **state)
 static void test_bad_inputs(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	struct physim_mmu *m;
 	struct physim_mmu_config c = {
 	    .format = physim_format("aarch64-4k-48"), .mem = e->ph, .root = 0x80000004};
@@ -1672,8 +1607,8 @@ static void test_bad_inputs(void **state)
 	c.format = physim_format("armv7-short");
 	c.root = 0x80000002;
 	assert_int_equal(physim_mmu_create(&c, &m), -EINVAL);
-	struct physim_mmu *s1 = mmu_new(e, "aarch64-4k-48", 0x80000000, 0, NULL);
-	struct physim_mmu *s2 = mmu_new(e, "aarch64-s2-4k-40", 0x80000000, 0, NULL);
+	struct physim_mmu *s1 = tc_mmu_new(e->ph, "aarch64-4k-48", 0x80000000, 0, NULL);
+	struct physim_mmu *s2 = tc_mmu_new(e->ph, "aarch64-s2-4k-40", 0x80000000, 0, NULL);
 	struct physim_access acc = {.va = 0x1000};
 	struct physim_xlate x;
 	assert_int_equal(physim_nested_translate(s2, s1, &acc, &x), -EINVAL);
@@ -1682,7 +1617,7 @@ static void test_bad_inputs(void **state)
 	assert_int_equal(physim_mmu_translate(s1, &acc, &x), -EINVAL);
 	physim_mmu_destroy(s1);
 	physim_mmu_destroy(s2);
-	env_free(e);
+	tc_env_free(e);
 }
 
 int main(void)

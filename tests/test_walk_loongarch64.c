@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/env.h"
+
 #include <physim/ram.h>
 #include <physim/pt.h>
 #include <physim/walk.h>
@@ -66,78 +68,20 @@ static uint64_t lvl_index(uint64_t va, unsigned i)
 	return (va >> lvl_shift(i)) & 511;
 }
 
-/* ---- fixture ---- */
+/* ---- fixture: RAM, table memory and mmus from tests/common/env.h ---- */
 
-struct env {
-	struct physim_ram *ram;
-	const struct physim_paging_handler *ph;
-	struct physim_direct_map dm;
-};
+#define RAM_SIZE (UINT64_C(16) << 20)
 
-static struct env *env_new(void)
+/* The slot of va at level lvl, creating directories above it: LDDIR
+ * follows plain table addresses, so they are linked with no extra bits. */
+static uint64_t slot(struct tc_env *e, uint64_t root, uint64_t va, unsigned lvl)
 {
-	struct env *e = calloc(1, sizeof(*e));
-	assert_non_null(e);
-	assert_int_equal(physim_ram_create(&(struct physim_ram_config){.size = 16u << 20}, &e->ram),
-			 0);
-	e->ph = physim_ram_paging_handler(e->ram);
-	e->dm = physim_ram_direct_map(e->ram);
-	return e;
+	return tc_x86_slot(e, root, LEVELS, va, (int)lvl, 0);
 }
 
-static void env_free(struct env *e)
+static struct physim_mmu *mmu_new(struct tc_env *e, uint64_t root, uint64_t root_hi)
 {
-	physim_ram_destroy(e->ram);
-	free(e);
-}
-
-static uint64_t frame(struct env *e)
-{
-	uint64_t pa;
-	assert_int_equal(physim_ram_alloc_frame(e->ram, &pa), 0);
-	memset(physim_dm_phys_to_virt(&e->dm, pa), 0, 4096);
-	return pa;
-}
-
-static void put(struct env *e, uint64_t pa, uint64_t v)
-{
-	memcpy(physim_dm_phys_to_virt(&e->dm, pa), &v, 8);
-}
-
-static uint64_t get(struct env *e, uint64_t pa)
-{
-	uint64_t v;
-	memcpy(&v, physim_dm_phys_to_virt(&e->dm, pa), 8);
-	return v;
-}
-
-/* The slot of va at level lvl, creating directories (plain table
- * addresses, as LDDIR follows them) above it. */
-static uint64_t slot(struct env *e, uint64_t root, uint64_t va, unsigned lvl)
-{
-	uint64_t t = root;
-	for (unsigned i = LEVELS - 1; i > lvl; i--) {
-		uint64_t s = t + lvl_index(va, i) * 8;
-		uint64_t d = get(e, s);
-		if (d == 0) {
-			d = frame(e);
-			put(e, s, d);
-		}
-		t = d;
-	}
-	return t + lvl_index(va, lvl) * 8;
-}
-
-static struct physim_mmu *mmu_new(struct env *e, uint64_t root, uint64_t root_hi)
-{
-	struct physim_mmu *m;
-	struct physim_mmu_config c = {.format = physim_format("loongarch64-4k-48"),
-				      .mem = e->ph,
-				      .root = root,
-				      .root_hi = root_hi};
-	assert_non_null(c.format);
-	assert_int_equal(physim_mmu_create(&c, &m), 0);
-	return m;
+	return tc_mmu_new(e->ph, "loongarch64-4k-48", root, root_hi, NULL);
 }
 
 struct acc_case {
@@ -280,13 +224,13 @@ static uint64_t entry_of(unsigned pat, unsigned L, uint64_t pa)
 static void test_enum_leaves(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	unsigned long walks = 0, ok = 0, faults[8] = {0}, codes[16] = {0};
 	uint64_t vas[2] = {UINT64_C(0x00005a5a5a5a5123), UINT64_C(0xffff9a5a5a5a5123)};
 
 	for (unsigned L = 0; L < 3; L++) {
 		for (int hi = 0; hi < 2; hi++) {
-			uint64_t root = frame(e), root_hi = frame(e);
+			uint64_t root = tc_frame(e), root_hi = tc_frame(e);
 			uint64_t va = vas[hi];
 			uint64_t s = slot(e, hi ? root_hi : root, va, L);
 			struct physim_mmu *m = mmu_new(e, root, root_hi);
@@ -295,14 +239,14 @@ static void test_enum_leaves(void **state)
 				      ~((UINT64_C(1) << lvl_shift(L)) - 1);
 			for (unsigned pat = 0; pat < NPATTERNS; pat++) {
 				uint64_t d = entry_of(pat, L, pa);
-				put(e, s, d);
+				tc_put64(e, s, d);
 				for (int ac = 0; ac < 6; ac++) {
 					struct expect x = oracle(d, L, va, &accesses[ac]);
 					struct physim_xlate r;
 					for (int probe = 0; probe < 2; probe++) {
 						int rc = xlate(m, va, &accesses[ac], &r, probe);
 						check(&x, rc, &r, L, d, &accesses[ac]);
-						assert_int_equal(get(e, s), d); /* no A/D */
+						assert_int_equal(tc_get64(e, s), d); /* no A/D */
 						walks++;
 					}
 					if (x.kind == PHYSIM_FAULT_NONE)
@@ -322,7 +266,7 @@ static void test_enum_leaves(void **state)
 	for (unsigned c = EC_PIL; c <= EC_PPI; c++)
 		assert_true(codes[c] > 0);
 	assert_true(ok > 0 && faults[PHYSIM_FAULT_RESERVED] > 0);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* ---- directory entries and hand-built cases ---- */
@@ -338,25 +282,25 @@ static void test_enum_leaves(void **state)
 static void test_directories(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	const uint64_t va = UINT64_C(0x00001234567890ab);
 	unsigned cases = 0;
 
 	for (unsigned lvl = 1; lvl < LEVELS; lvl++) {
-		uint64_t root = frame(e);
+		uint64_t root = tc_frame(e);
 		uint64_t s = slot(e, root, va, lvl);
-		uint64_t next = frame(e);
+		uint64_t next = tc_frame(e);
 		struct physim_mmu *m = mmu_new(e, root, 0);
 		/* Below `next`, a normal path to a 4 KiB leaf. */
-		put(e, s, next);
-		put(e, slot(e, root, va, 0), UINT64_C(0x42000) | LEAF_OK);
+		tc_put64(e, s, next);
+		tc_put64(e, slot(e, root, va, 0), UINT64_C(0x42000) | LEAF_OK);
 		for (int ac = 0; ac < 6; ac++) {
 			const struct acc_case *a = &accesses[ac];
 			struct physim_xlate x;
 			assert_int_equal(xlate(m, va, a, &x, false), 0);
 			assert_int_equal(x.pa, 0x42000 | (va & 0xfff));
 			assert_int_equal(x.mem_refs, 4);
-			put(e, s, 0);
+			tc_put64(e, s, 0);
 			expect_fault(xlate(m, va, a, &x, false), &x, PHYSIM_FAULT_NOT_PRESENT,
 				     (int)lvl, page_invalid_code(a));
 			assert_int_equal(x.mem_refs, LEVELS - lvl);
@@ -365,7 +309,7 @@ static void test_directories(void **state)
 			for (unsigned bit = 0; bit < 64; bit++) {
 				if (bit >= 12 && bit < 48)
 					continue;
-				put(e, s, next | BIT(bit));
+				tc_put64(e, s, next | BIT(bit));
 				int rc = xlate(m, va, a, &x, false);
 				if (bit == 6 && lvl < 3) {
 					assert_int_equal(rc, -EFAULT); /* huge, V = 0 */
@@ -377,19 +321,19 @@ static void test_directories(void **state)
 				}
 				cases++;
 			}
-			put(e, s, next);
+			tc_put64(e, s, next);
 		}
 		physim_mmu_destroy(m);
 	}
 	/* A huge entry at the root (Dir3 has no pages in this geometry). */
-	uint64_t root = frame(e);
-	put(e, root + lvl_index(va, 3) * 8, LEAF_OK | E_HUGE);
+	uint64_t root = tc_frame(e);
+	tc_put64(e, root + lvl_index(va, 3) * 8, LEAF_OK | E_HUGE);
 	struct physim_mmu *m = mmu_new(e, root, 0);
 	struct physim_xlate x;
 	expect_fault(xlate(m, va, &accesses[1], &x, false), &x, PHYSIM_FAULT_RESERVED, 3, EC_PIS);
 	physim_mmu_destroy(m);
 	print_message("directory cases: %u\n", cases + 1);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* A huge entry's PPN bits below its size are not part of the page (the TLB
@@ -397,14 +341,14 @@ static void test_directories(void **state)
 static void test_huge_low_bits(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	const uint64_t va = UINT64_C(0x00007fedcba98765);
 	for (unsigned lvl = 1; lvl < 3; lvl++) {
 		uint64_t size = UINT64_C(1) << lvl_shift(lvl);
 		uint64_t base = UINT64_C(0x0000123400000000) & ~(size - 1);
 		uint64_t junk = (size - 1) & ~UINT64_C(0xfff) & ~E_HG; /* all low PPN bits */
-		uint64_t root = frame(e);
-		put(e, slot(e, root, va, lvl), base | junk | LEAF_OK | E_HUGE);
+		uint64_t root = tc_frame(e);
+		tc_put64(e, slot(e, root, va, lvl), base | junk | LEAF_OK | E_HUGE);
 		struct physim_mmu *m = mmu_new(e, root, 0);
 		struct physim_xlate x;
 		assert_int_equal(xlate(m, va, &accesses[0], &x, false), 0);
@@ -412,13 +356,13 @@ static void test_huge_low_bits(void **state)
 		assert_int_equal(x.page_size, size);
 		assert_false(x.global);
 		/* HG set: global; G (bit 6) is the huge bit there, not global. */
-		put(e, slot(e, root, va, lvl), base | E_HG | LEAF_OK | E_HUGE);
+		tc_put64(e, slot(e, root, va, lvl), base | E_HG | LEAF_OK | E_HUGE);
 		assert_int_equal(xlate(m, va, &accesses[0], &x, false), 0);
 		assert_true(x.global);
 		assert_int_equal(x.pa, base | (va & (size - 1)));
 		physim_mmu_destroy(m);
 	}
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* 5.2: in mapped mode VA bits 63:48 must copy bit 47, else an address error
@@ -427,8 +371,8 @@ static void test_huge_low_bits(void **state)
 static void test_non_canonical(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
-	uint64_t root = frame(e), root_hi = frame(e);
+	struct tc_env *e = tc_env_new(RAM_SIZE);
+	uint64_t root = tc_frame(e), root_hi = tc_frame(e);
 	struct physim_mmu *m = mmu_new(e, root, root_hi);
 	static const uint64_t bad[] = {
 	    UINT64_C(0x0000800000000000), UINT64_C(0x0001000000001000),
@@ -446,7 +390,7 @@ static void test_non_canonical(void **state)
 		}
 	}
 	physim_mmu_destroy(m);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* PGDL for addresses with the top bit clear, PGDH for the others; no
@@ -454,11 +398,11 @@ static void test_non_canonical(void **state)
 static void test_upper_half(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	const uint64_t lo = UINT64_C(0x0000000012345678), hi = UINT64_C(0xffff800012345678);
-	uint64_t root = frame(e), root_hi = frame(e);
-	put(e, slot(e, root, lo, 0), UINT64_C(0x1000000) | LEAF_OK);
-	put(e, slot(e, root_hi, hi, 0), UINT64_C(0x2000000) | LEAF_OK);
+	uint64_t root = tc_frame(e), root_hi = tc_frame(e);
+	tc_put64(e, slot(e, root, lo, 0), UINT64_C(0x1000000) | LEAF_OK);
+	tc_put64(e, slot(e, root_hi, hi, 0), UINT64_C(0x2000000) | LEAF_OK);
 	struct physim_mmu *m = mmu_new(e, root, root_hi);
 	struct physim_xlate x;
 	assert_int_equal(xlate(m, lo, &accesses[0], &x, false), 0);
@@ -474,7 +418,7 @@ static void test_upper_half(void **state)
 		assert_int_equal(x.mem_refs, 0);
 	}
 	physim_mmu_destroy(m);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* A directory pointing outside RAM: the refill's load fails (a machine
@@ -482,11 +426,11 @@ static void test_upper_half(void **state)
 static void test_bus_errors(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	const uint64_t va = UINT64_C(0x00001234567890ab);
 	for (unsigned lvl = 1; lvl < LEVELS; lvl++) {
-		uint64_t root = frame(e);
-		put(e, slot(e, root, va, lvl), UINT64_C(0x10000000000)); /* 1 TiB */
+		uint64_t root = tc_frame(e);
+		tc_put64(e, slot(e, root, va, lvl), UINT64_C(0x10000000000)); /* 1 TiB */
 		struct physim_mmu *m = mmu_new(e, root, 0);
 		for (int ac = 0; ac < 6; ac++) {
 			struct physim_xlate x;
@@ -500,7 +444,7 @@ static void test_bus_errors(void **state)
 	struct physim_xlate x;
 	expect_fault(xlate(m, va, &accesses[0], &x, false), &x, PHYSIM_FAULT_BUS_ERROR, 3, 0);
 	physim_mmu_destroy(m);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* Tables the engine builds translate as the flags say: U = PLV3 (kernel may
@@ -509,7 +453,7 @@ static void test_bus_errors(void **state)
 static void test_engine_tables(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	struct physim_pt *pt;
 	assert_int_equal(physim_pt_create(physim_format("loongarch64-4k-48"), e->ph, &pt), 0);
 	struct physim_mmu *m = mmu_new(e, physim_pt_root(pt), 0);
@@ -550,7 +494,7 @@ static void test_engine_tables(void **state)
 	print_message("engine-built cases: %u\n", cases);
 	physim_mmu_destroy(m);
 	physim_pt_destroy(pt);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* physim_translate on an engine table finds what the engine maps in the
@@ -558,7 +502,7 @@ static void test_engine_tables(void **state)
 static void test_translate_upper_half(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	struct physim_pt *pt;
 	const uint64_t hi = UINT64_C(0xffffffffc0000000), lo = UINT64_C(0x40000000);
 	assert_int_equal(physim_pt_create(physim_format("loongarch64-4k-48"), e->ph, &pt), 0);
@@ -570,7 +514,7 @@ static void test_translate_upper_half(void **state)
 	assert_int_equal(physim_translate(pt, &(struct physim_access){.va = lo}, &x), -EFAULT);
 	assert_int_equal(x.fault.kind, PHYSIM_FAULT_NOT_PRESENT);
 	physim_pt_destroy(pt);
-	env_free(e);
+	tc_env_free(e);
 }
 
 int main(void)

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/env.h"
+
 #include <physim/ram.h>
 #include <physim/pt.h>
 #include <physim/walk.h>
@@ -105,99 +107,41 @@ static uint64_t pte_of(uint64_t pa, uint64_t flags)
 #define ZERO_2M	 UINT64_C(0x200000) /* 2 MiB aligned */
 #define RAM_SIZE (UINT64_C(64) << 20)
 
-struct env {
-	struct physim_ram *ram;
-	const struct physim_paging_handler *ph;
-	struct physim_direct_map dm;
-};
-
-static struct env *env_new(void)
+/* RAM at host-physical 0 with the two zero frames reserved (tests/common/env.h). */
+static struct tc_env *env_new(void)
 {
 	static const struct physim_ram_range reserved[] = {
 	    {ZERO_LO, 0x2000},
 	    {ZERO_2M, 0x2000},
 	};
-	struct env *e = calloc(1, sizeof(*e));
-	assert_non_null(e);
-	struct physim_ram_config c = {
-	    .base_is_zero = true, .size = RAM_SIZE, .reserved = reserved, .nreserved = 2};
-	assert_int_equal(physim_ram_create(&c, &e->ram), 0);
-	e->ph = physim_ram_paging_handler(e->ram);
-	e->dm = physim_ram_direct_map(e->ram);
-	return e;
-}
-
-static void env_free(struct env *e)
-{
-	physim_ram_destroy(e->ram);
-	free(e);
-}
-
-static void zero(struct env *e, uint64_t pa, uint64_t bytes)
-{
-	memset(physim_dm_phys_to_virt(&e->dm, pa), 0, bytes);
+	return tc_env_new_config(&(struct physim_ram_config){
+	    .base_is_zero = true, .size = RAM_SIZE, .reserved = reserved, .nreserved = 2});
 }
 
 /* A zeroed table for level i (16 KiB, 16 KiB aligned for an x4 root). */
-static uint64_t table(struct env *e, const struct geom *g, unsigned i)
+static uint64_t table(struct tc_env *e, const struct geom *g, unsigned i)
 {
-	uint64_t pa;
 	bool big = g->gstage && i == g->levels - 1;
-	assert_int_equal(physim_ram_alloc_frames(e->ram, big ? 4 : 1, big ? 16384 : 4096, &pa), 0);
-	zero(e, pa, big ? 16384 : 4096);
-	return pa;
-}
-
-static void put(struct env *e, uint64_t pa, uint64_t v, unsigned bytes)
-{
-	if (bytes == 4) {
-		uint32_t v32 = (uint32_t)v;
-		memcpy(physim_dm_phys_to_virt(&e->dm, pa), &v32, 4);
-	} else {
-		memcpy(physim_dm_phys_to_virt(&e->dm, pa), &v, 8);
-	}
-}
-
-static uint64_t get(struct env *e, uint64_t pa, unsigned bytes)
-{
-	if (bytes == 4) {
-		uint32_t v32;
-		memcpy(&v32, physim_dm_phys_to_virt(&e->dm, pa), 4);
-		return v32;
-	}
-	uint64_t v;
-	memcpy(&v, physim_dm_phys_to_virt(&e->dm, pa), 8);
-	return v;
+	return tc_alloc_zeroed(e, big ? 16384 : 4096, big ? 16384 : 4096);
 }
 
 /* The slot of va at level `lvl`, creating pointer tables (V only) above it. */
-static uint64_t slot(struct env *e, const struct geom *g, uint64_t root, uint64_t va, unsigned lvl)
+static uint64_t slot(struct tc_env *e, const struct geom *g, uint64_t root, uint64_t va,
+		     unsigned lvl)
 {
 	uint64_t t = root;
 	for (unsigned i = g->levels - 1; i > lvl; i--) {
 		uint64_t s = t + lvl_index(g, va, i) * g->pte_bytes;
-		uint64_t d = get(e, s, g->pte_bytes);
+		uint64_t d = tc_get_entry(e, s, g->pte_bytes);
 		if (d == 0) {
 			uint64_t n = table(e, g, i - 1);
-			put(e, s, pte_of(n, P_V), g->pte_bytes);
+			tc_put_entry(e, s, g->pte_bytes, pte_of(n, P_V));
 			t = n;
 		} else {
 			t = ((d >> 10) & ((UINT64_C(1) << 44) - 1)) << 12;
 		}
 	}
 	return t + lvl_index(g, va, lvl) * g->pte_bytes;
-}
-
-static struct physim_mmu *mmu_new(struct env *e, const char *fmt, uint64_t root,
-				  const struct physim_mmu_ctl *ctl)
-{
-	struct physim_mmu *m;
-	struct physim_mmu_config c = {.format = physim_format(fmt), .mem = e->ph, .root = root};
-	assert_non_null(c.format);
-	if (ctl != NULL)
-		c.ctl = *ctl;
-	assert_int_equal(physim_mmu_create(&c, &m), 0);
-	return m;
 }
 
 /* ---- the oracle ---- */
@@ -407,7 +351,7 @@ static const struct ctl_case ctl_cases[8] = {
 
 /* Every pattern of PTE bits 7:0 at level L, with an aligned and (L > 0) a
  * misaligned PPN, under every control state and access. */
-static void enumerate_level(struct env *e, const struct geom *g, unsigned L, bool high,
+static void enumerate_level(struct tc_env *e, const struct geom *g, unsigned L, bool high,
 			    struct counts *n)
 {
 	uint64_t root = table(e, g, g->levels - 1);
@@ -420,10 +364,10 @@ static void enumerate_level(struct env *e, const struct geom *g, unsigned L, boo
 	struct physim_mmu *mmus[8];
 
 	for (unsigned k = 0; k < 8; k++)
-		mmus[k] = mmu_new(e, g->name, root,
-				  &(struct physim_mmu_ctl){.sum = ctl_cases[k].sum,
-							   .mxr = ctl_cases[k].mxr,
-							   .svadu = ctl_cases[k].svadu});
+		mmus[k] = tc_mmu_new(e->ph, g->name, root, 0,
+				     &(struct physim_mmu_ctl){.sum = ctl_cases[k].sum,
+							      .mxr = ctl_cases[k].mxr,
+							      .svadu = ctl_cases[k].svadu});
 	if (L > 0)
 		for (int mis = 0; mis < 2; mis++)
 			nslot[mis] =
@@ -444,30 +388,31 @@ static void enumerate_level(struct env *e, const struct geom *g, unsigned L, boo
 								    .exec = a.exec,
 								    .user = a.user};
 					struct physim_xlate r;
-					put(e, s, d, g->pte_bytes);
+					tc_put_entry(e, s, g->pte_bytes, d);
 					if (L > 0) {
-						zero(e, nslot[mis] & ~UINT64_C(0xfff), 4096);
-						put(e, nslot[mis], d_next, g->pte_bytes);
+						tc_zero(e, nslot[mis] & ~UINT64_C(0xfff), 4096);
+						tc_put_entry(e, nslot[mis], g->pte_bytes, d_next);
 					}
 					/* A probe: the same answer, and no write. */
 					int rc = physim_mmu_probe(mmus[k], &acc, &r);
 					check(g, &x, rc, &r, va, "probe");
 					assert_false(r.ad_updated);
-					assert_int_equal(get(e, s, g->pte_bytes), d);
+					assert_int_equal(tc_get_entry(e, s, g->pte_bytes), d);
 					if (L > 0)
-						assert_int_equal(get(e, nslot[mis], g->pte_bytes),
-								 d_next);
+						assert_int_equal(
+						    tc_get_entry(e, nslot[mis], g->pte_bytes),
+						    d_next);
 					/* The translation, and the A/D bits it leaves. */
 					rc = physim_mmu_translate(mmus[k], &acc, &r);
 					check(g, &x, rc, &r, va, "translate");
 					assert_int_equal(r.ad_updated, x.wrote_level >= 0);
-					assert_int_equal(get(e, s, g->pte_bytes),
+					assert_int_equal(tc_get_entry(e, s, g->pte_bytes),
 							 x.wrote_level == (int)L ? x.new_pte : d);
 					if (L > 0)
-						assert_int_equal(get(e, nslot[mis], g->pte_bytes),
-								 x.wrote_level == (int)L - 1
-								     ? x.new_pte
-								     : d_next);
+						assert_int_equal(
+						    tc_get_entry(e, nslot[mis], g->pte_bytes),
+						    x.wrote_level == (int)L - 1 ? x.new_pte
+										: d_next);
 					n->walks += 2;
 					if (x.kind == PHYSIM_FAULT_NONE)
 						n->ok++;
@@ -485,7 +430,7 @@ static void enumerate_format(const char *name)
 {
 	const struct geom *g = geom(name);
 	struct counts n = {0};
-	struct env *e = env_new();
+	struct tc_env *e = env_new();
 
 	for (unsigned L = 0; L < g->levels; L++) {
 		enumerate_level(e, g, L, false, &n);
@@ -503,7 +448,7 @@ static void enumerate_format(const char *name)
 	assert_true(n.faults[PHYSIM_FAULT_PERMISSION] > 0);
 	assert_true(n.faults[PHYSIM_FAULT_ACCESS_FLAG] > 0);
 	assert_true(n.faults[PHYSIM_FAULT_RESERVED] > 0);
-	env_free(e);
+	tc_env_free(e);
 }
 
 static void test_enum_sv32(void **state)
@@ -542,12 +487,12 @@ static void test_enum_gstage(void **state)
 /* ---- hand-built cases ---- */
 
 /* One leaf at `lvl` for va in a fresh table; returns the root. */
-static uint64_t one_leaf(struct env *e, const struct geom *g, uint64_t va, unsigned lvl,
+static uint64_t one_leaf(struct tc_env *e, const struct geom *g, uint64_t va, unsigned lvl,
 			 uint64_t leaf, uint64_t *leaf_slot)
 {
 	uint64_t root = table(e, g, g->levels - 1);
 	uint64_t s = slot(e, g, root, va, lvl);
-	put(e, s, leaf, g->pte_bytes);
+	tc_put_entry(e, s, g->pte_bytes, leaf);
 	if (leaf_slot != NULL)
 		*leaf_slot = s;
 	return root;
@@ -580,7 +525,7 @@ static void test_reserved_bits(void **state)
 {
 	(void)state;
 	static const char *const names[] = {"sv39", "sv48", "sv57", "sv39x4", "sv48x4", "sv57x4"};
-	struct env *e = env_new();
+	struct tc_env *e = env_new();
 	unsigned cases = 0;
 
 	for (size_t fi = 0; fi < sizeof(names) / sizeof(names[0]); fi++) {
@@ -593,7 +538,7 @@ static void test_reserved_bits(void **state)
 				    as_pointer ? P_V : (P_V | P_R | P_W | P_X | P_U | P_A | P_D);
 				uint64_t d = pte_of(0x5000, flags) | BIT(bit);
 				uint64_t root = one_leaf(e, g, va, lvl, d, NULL);
-				struct physim_mmu *m = mmu_new(e, g->name, root, NULL);
+				struct physim_mmu *m = tc_mmu_new(e->ph, g->name, root, 0, NULL);
 				/* Reserved unless it is a PBMT bit of a leaf (PBMT 1 or 2). */
 				bool reserved = !(bit == 61 || bit == 62) || as_pointer;
 				for (int ac = 0; ac < 3; ac++) {
@@ -619,7 +564,7 @@ static void test_reserved_bits(void **state)
 		uint64_t root = one_leaf(
 		    e, g, va, 0,
 		    pte_of(0x5000, P_V | P_R | P_U | P_A) | (UINT64_C(3) << P_PBMT_SHIFT), NULL);
-		struct physim_mmu *m = mmu_new(e, g->name, root, NULL);
+		struct physim_mmu *m = tc_mmu_new(e->ph, g->name, root, 0, NULL);
 		struct physim_xlate x;
 		expect_fault(xlate(m, va, false, false, true, &x), &x, PHYSIM_FAULT_RESERVED, 0,
 			     g->gstage ? C_LOAD_GUEST : C_LOAD_PAGE);
@@ -631,13 +576,13 @@ static void test_reserved_bits(void **state)
 	const struct geom *g32 = geom("sv32");
 	uint64_t root =
 	    one_leaf(e, g32, 0x12345678, 0, pte_of(UINT64_C(0x200000000), P_V | P_R | P_A), NULL);
-	struct physim_mmu *m = mmu_new(e, "sv32", root, NULL);
+	struct physim_mmu *m = tc_mmu_new(e->ph, "sv32", root, 0, NULL);
 	struct physim_xlate x;
 	assert_int_equal(xlate(m, 0x12345678, false, false, false, &x), 0);
 	assert_int_equal(x.pa, UINT64_C(0x200000678));
 	physim_mmu_destroy(m);
 	print_message("reserved-bit cases: %u\n", cases);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /*
@@ -651,7 +596,7 @@ static void test_reserved_bits(void **state)
 static void test_non_canonical(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = env_new();
 	unsigned cases = 0;
 
 	for (size_t fi = 0; fi < sizeof(geoms) / sizeof(geoms[0]); fi++) {
@@ -659,7 +604,7 @@ static void test_non_canonical(void **state)
 		uint64_t ok_va = test_va(g, g->sext);
 		uint64_t root = one_leaf(
 		    e, g, ok_va, 0, pte_of(0x9000, P_V | P_R | P_W | P_X | P_U | P_A | P_D), NULL);
-		struct physim_mmu *m = mmu_new(e, g->name, root, NULL);
+		struct physim_mmu *m = tc_mmu_new(e->ph, g->name, root, 0, NULL);
 		struct physim_xlate x;
 		/* The good address translates. */
 		assert_int_equal(xlate(m, ok_va, false, false, true, &x), 0);
@@ -693,7 +638,7 @@ static void test_non_canonical(void **state)
 		physim_mmu_destroy(m);
 	}
 	print_message("non-canonical cases: %u\n", cases);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /*
@@ -704,7 +649,7 @@ static void test_non_canonical(void **state)
 static void test_bus_errors(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = env_new();
 	const uint64_t outside = UINT64_C(0x40000000); /* 1 GiB: beyond the 64 MiB RAM */
 	unsigned cases = 0;
 
@@ -714,7 +659,7 @@ static void test_bus_errors(void **state)
 		for (unsigned lvl = 0; lvl + 1 < g->levels; lvl++) {
 			/* The pointer at lvl+1 leads outside RAM. */
 			uint64_t root = one_leaf(e, g, va, lvl + 1, pte_of(outside, P_V), NULL);
-			struct physim_mmu *m = mmu_new(e, g->name, root, NULL);
+			struct physim_mmu *m = tc_mmu_new(e->ph, g->name, root, 0, NULL);
 			for (int ac = 0; ac < 6; ac++) {
 				struct acc_case a = {
 				    .write = ac % 3 == 1, .exec = ac % 3 == 2, .user = ac >= 3};
@@ -729,7 +674,7 @@ static void test_bus_errors(void **state)
 			physim_mmu_destroy(m);
 		}
 		/* The root itself outside RAM: nothing read. */
-		struct physim_mmu *m = mmu_new(e, g->name, outside, NULL);
+		struct physim_mmu *m = tc_mmu_new(e->ph, g->name, outside, 0, NULL);
 		struct physim_xlate x;
 		expect_fault(xlate(m, va, true, false, false, &x), &x, PHYSIM_FAULT_BUS_ERROR,
 			     (int)g->levels - 1, C_STORE_ACCESS);
@@ -738,7 +683,7 @@ static void test_bus_errors(void **state)
 		cases++;
 	}
 	print_message("bus-error cases: %u\n", cases);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* satp / hgatp hold the root's PPN, and hgatp.PPN[1:0] read as zero (the x4
@@ -747,20 +692,20 @@ static void test_bus_errors(void **state)
 static void test_root_alignment(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = env_new();
 	for (size_t fi = 0; fi < sizeof(geoms) / sizeof(geoms[0]); fi++) {
 		const struct geom *g = &geoms[fi];
 		uint64_t va = test_va(g, false);
 		uint64_t root = one_leaf(e, g, va, 0, pte_of(0xa000, P_V | P_R | P_U | P_A), NULL);
 		/* Also put a different mapping where an unmasked root would look. */
 		uint64_t off = g->gstage ? 0x3000 : 0x800;
-		struct physim_mmu *m = mmu_new(e, g->name, root + off, NULL);
+		struct physim_mmu *m = tc_mmu_new(e->ph, g->name, root + off, 0, NULL);
 		struct physim_xlate x;
 		assert_int_equal(xlate(m, va, false, false, true, &x), 0);
 		assert_int_equal(x.pa, 0xa000 | (va & 0xfff));
 		physim_mmu_destroy(m);
 	}
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* Tables built by the engine (A and D preset on new leaves, pt.md) translate
@@ -770,12 +715,12 @@ static void test_root_alignment(void **state)
 static void test_engine_tables(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = env_new();
 	for (size_t fi = 0; fi < sizeof(geoms) / sizeof(geoms[0]); fi++) {
 		const struct geom *g = &geoms[fi];
 		struct physim_pt *pt;
 		assert_int_equal(physim_pt_create(physim_format(g->name), e->ph, &pt), 0);
-		struct physim_mmu *m = mmu_new(e, g->name, physim_pt_root(pt), NULL);
+		struct physim_mmu *m = tc_mmu_new(e->ph, g->name, physim_pt_root(pt), 0, NULL);
 		for (unsigned lvl = 0; lvl < g->levels && lvl < 3; lvl++) {
 			uint64_t size = UINT64_C(1) << lvl_shift(g, lvl);
 			uint64_t va = size * 3;
@@ -801,7 +746,7 @@ static void test_engine_tables(void **state)
 		physim_mmu_destroy(m);
 		physim_pt_destroy(pt);
 	}
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* ---- nested: a VS stage over a G stage ---- */
@@ -813,7 +758,7 @@ static void test_engine_tables(void **state)
 #define VFULL (P_V | P_R | P_W | P_X | P_A | P_D)	/* an S-mode page */
 
 struct nest {
-	struct env *e;
+	struct tc_env *e;
 	const struct geom *g1, *g2;
 	uint64_t gva;
 	uint64_t s2_root;
@@ -836,18 +781,18 @@ static uint64_t gslot(struct nest *n, uint64_t gpa)
 
 static void gmap(struct nest *n, uint64_t gpa, uint64_t hpa, uint64_t flags)
 {
-	put(n->e, gslot(n, gpa), pte_of(hpa, flags), n->g2->pte_bytes);
+	tc_put_entry(n->e, gslot(n, gpa), n->g2->pte_bytes, pte_of(hpa, flags));
 }
 
 /* A guest write of a VS-level PTE. */
 static void vs_put(struct nest *n, uint64_t gpa, uint64_t v)
 {
-	put(n->e, host_of(gpa), v, n->g1->pte_bytes);
+	tc_put_entry(n->e, host_of(gpa), n->g1->pte_bytes, v);
 }
 
 static uint64_t vs_get(struct nest *n, uint64_t gpa)
 {
-	return get(n->e, host_of(gpa), n->g1->pte_bytes);
+	return tc_get_entry(n->e, host_of(gpa), n->g1->pte_bytes);
 }
 
 static void nest_ctl(struct nest *n, const struct physim_mmu_ctl *c1,
@@ -868,7 +813,7 @@ static void nest_new(struct nest *n, const char *f1, const char *f2, uint64_t gv
 {
 	*n = (struct nest){.e = env_new(), .g1 = geom(f1), .g2 = geom(f2), .gva = gva};
 	assert_int_equal(physim_ram_alloc_at(n->e->ram, HBASE, GSIZE), 0);
-	zero(n->e, HBASE, 0x200000);
+	tc_zero(n->e, HBASE, 0x200000);
 	n->s2_root = table(n->e, n->g2, n->g2->levels - 1);
 	n->data_gpa = GBASE + 0x100000;
 	unsigned top = n->g1->levels - 1;
@@ -893,7 +838,7 @@ static void nest_free(struct nest *n)
 {
 	physim_mmu_destroy(n->s1);
 	physim_mmu_destroy(n->s2);
-	env_free(n->e);
+	tc_env_free(n->e);
 }
 
 static int nested(struct nest *n, const struct acc_case *a, struct physim_xlate *x)
@@ -979,17 +924,17 @@ static void test_nested_table_faults(void **state)
 			uint64_t cause = spec_page_cause(true, a);
 			struct physim_xlate x;
 			/* Not mapped at the G stage. */
-			put(n.e, gs, 0, 8);
+			tc_put_entry(n.e, gs, 8, 0);
 			expect_nested_fault(nested(&n, a, &x), &x, 2, PHYSIM_FAULT_NOT_PRESENT, 0,
 					    cause, true, n.vs_slot[i]);
 			assert_int_equal(x.mem_refs, refs_before + l2);
 			/* U = 0: every G-stage access is a U-mode access. */
-			put(n.e, gs, pte_of(hpa, GFULL & ~(uint64_t)P_U), 8);
+			tc_put_entry(n.e, gs, 8, pte_of(hpa, GFULL & ~(uint64_t)P_U));
 			expect_nested_fault(nested(&n, a, &x), &x, 2, PHYSIM_FAULT_PERMISSION, 0,
 					    cause, true, n.vs_slot[i]);
 			/* Execute-only: the implicit load needs R, or X with
 			 * HS-level MXR on the G stage. */
-			put(n.e, gs, pte_of(hpa, P_V | P_X | P_U | P_A | P_D), 8);
+			tc_put_entry(n.e, gs, 8, pte_of(hpa, P_V | P_X | P_U | P_A | P_D));
 			expect_nested_fault(nested(&n, a, &x), &x, 2, PHYSIM_FAULT_PERMISSION, 0,
 					    cause, true, n.vs_slot[i]);
 			nest_ctl(&n, NULL, &(struct physim_mmu_ctl){.mxr = true});
@@ -1002,15 +947,17 @@ static void test_nested_table_faults(void **state)
 			nest_ctl(&n, NULL, NULL);
 			/* A = 0 on the G-stage leaf: Svade faults, Svadu sets A only
 			 * (a load). */
-			put(n.e, gs, pte_of(hpa, GFULL & ~(uint64_t)P_A & ~(uint64_t)P_D), 8);
+			tc_put_entry(n.e, gs, 8,
+				     pte_of(hpa, GFULL & ~(uint64_t)P_A & ~(uint64_t)P_D));
 			expect_nested_fault(nested(&n, a, &x), &x, 2, PHYSIM_FAULT_ACCESS_FLAG, 0,
 					    cause, true, n.vs_slot[i]);
 			nest_ctl(&n, NULL, &(struct physim_mmu_ctl){.svadu = true});
 			rc = nested(&n, a, &x);
-			assert_int_equal(get(n.e, gs, 8), pte_of(hpa, GFULL & ~(uint64_t)P_D));
+			assert_int_equal(tc_get_entry(n.e, gs, 8),
+					 pte_of(hpa, GFULL & ~(uint64_t)P_D));
 			assert_int_equal(rc, a->user ? -EFAULT : 0);
 			nest_ctl(&n, NULL, NULL);
-			put(n.e, gs, pte_of(hpa, GFULL), 8);
+			tc_put_entry(n.e, gs, 8, pte_of(hpa, GFULL));
 		}
 	}
 	nest_free(&n);
@@ -1053,23 +1000,23 @@ static void test_nested_ad_writeback(void **state)
 
 		/* Read-only at the G stage: the implicit store faults. */
 		vs_put(&n, leaf_gpa, vs_leaf);
-		put(n.e, gs, pte_of(hpa, GFULL & ~(uint64_t)P_W), 8);
+		tc_put_entry(n.e, gs, 8, pte_of(hpa, GFULL & ~(uint64_t)P_W));
 		expect_nested_fault(nested(&n, a, &x), &x, 2, PHYSIM_FAULT_PERMISSION, 0, gcause,
 				    true, leaf_gpa);
 		assert_int_equal(vs_get(&n, leaf_gpa), vs_leaf);
 
 		/* Writable with D = 0: G-stage Svade faults... */
-		put(n.e, gs, pte_of(hpa, GFULL & ~(uint64_t)P_D), 8);
+		tc_put_entry(n.e, gs, 8, pte_of(hpa, GFULL & ~(uint64_t)P_D));
 		expect_nested_fault(nested(&n, a, &x), &x, 2, PHYSIM_FAULT_ACCESS_FLAG, 0, gcause,
 				    true, leaf_gpa);
 		assert_int_equal(vs_get(&n, leaf_gpa), vs_leaf);
-		assert_int_equal(get(n.e, gs, 8), pte_of(hpa, GFULL & ~(uint64_t)P_D));
+		assert_int_equal(tc_get_entry(n.e, gs, 8), pte_of(hpa, GFULL & ~(uint64_t)P_D));
 		/* ...and G-stage Svadu dirties the table page. */
 		nest_ctl(&n, &vs_svadu, &(struct physim_mmu_ctl){.svadu = true});
 		assert_int_equal(nested(&n, a, &x), 0);
 		assert_int_equal(vs_get(&n, leaf_gpa), want);
-		assert_int_equal(get(n.e, gs, 8), pte_of(hpa, GFULL));
-		put(n.e, gs, pte_of(hpa, GFULL), 8);
+		assert_int_equal(tc_get_entry(n.e, gs, 8), pte_of(hpa, GFULL));
+		tc_put_entry(n.e, gs, 8, pte_of(hpa, GFULL));
 	}
 	nest_free(&n);
 }
@@ -1090,19 +1037,20 @@ static void test_nested_final_and_bus(void **state)
 	for (int ac = 0; ac < 3; ac++) {
 		const struct acc_case *a = &nest_accesses[ac];
 		struct physim_xlate x;
-		put(n.e, gs, 0, 8);
+		tc_put_entry(n.e, gs, 8, 0);
 		expect_nested_fault(nested(&n, a, &x), &x, 2, PHYSIM_FAULT_NOT_PRESENT, 0,
 				    spec_page_cause(true, a), false, n.data_gpa + off);
 		assert_int_equal(x.gpa, n.data_gpa + off);
 		assert_int_equal(x.mem_refs, 4 * 5 + 4);
-		put(n.e, gs, pte_of(host_of(n.data_gpa), GFULL & ~(uint64_t)(P_W | P_X)), 8);
+		tc_put_entry(n.e, gs, 8,
+			     pte_of(host_of(n.data_gpa), GFULL & ~(uint64_t)(P_W | P_X)));
 		int rc = nested(&n, a, &x);
 		if (a->write || a->exec)
 			expect_nested_fault(rc, &x, 2, PHYSIM_FAULT_PERMISSION, 0,
 					    spec_page_cause(true, a), false, n.data_gpa + off);
 		else
 			assert_int_equal(rc, 0);
-		put(n.e, gs, pte_of(host_of(n.data_gpa), GFULL), 8);
+		tc_put_entry(n.e, gs, 8, pte_of(host_of(n.data_gpa), GFULL));
 
 		/* GPA bit 52 set: above Sv48x4's 50 bits. */
 		uint64_t wide = UINT64_C(1) << 52;
@@ -1114,7 +1062,7 @@ static void test_nested_final_and_bus(void **state)
 
 		/* The Sv48 level-2 table maps to host memory that does not exist. */
 		uint64_t t2 = gslot(&n, n.vs_table[2]);
-		put(n.e, t2, pte_of(UINT64_C(0x100000000), GFULL), 8);
+		tc_put_entry(n.e, t2, 8, pte_of(UINT64_C(0x100000000), GFULL));
 		rc = nested(&n, a, &x);
 		if (rc != -EFAULT || x.fault.stage != 1 || x.fault.kind != PHYSIM_FAULT_BUS_ERROR ||
 		    x.fault.level != 2 || x.fault.syndrome != spec_access_cause(a) || x.fault.s1ptw)
@@ -1122,7 +1070,7 @@ static void test_nested_final_and_bus(void **state)
 				 physim_fault_str(&x.fault));
 		assert_int_equal(x.fault.gpa, n.vs_slot[2]);
 		assert_int_equal(x.mem_refs, 5 + 4);
-		put(n.e, t2, pte_of(host_of(n.vs_table[2]), GFULL), 8);
+		tc_put_entry(n.e, t2, 8, pte_of(host_of(n.vs_table[2]), GFULL));
 	}
 	/* A non-canonical GVA: a VS-stage page fault before any reference. */
 	struct physim_access bad = {.va = UINT64_C(1) << 47, .write = true};
@@ -1152,7 +1100,7 @@ static void other_family_load(struct nest *n)
 	for (unsigned i = 3; i > 0; i--)
 		vs_put(n, xslot[i], xt[i - 1] | 7);
 	vs_put(n, xslot[0], n->data_gpa | 7);
-	put(n->e, gslot(n, xt[1]), 0, 8);
+	tc_put_entry(n->e, gslot(n, xt[1]), 8, 0);
 	struct physim_mmu *x86;
 	struct physim_mmu_config c = {.format = physim_format("x86_64-4l"), .root = xt[3]};
 	assert_int_equal(physim_mmu_create(&c, &x86), 0);
@@ -1173,7 +1121,7 @@ static void test_nested_cause_not_stale(void **state)
 	struct nest n;
 	nest_new(&n, "sv48", "sv48x4", gva);
 	uint64_t gs = gslot(&n, n.vs_table[1]);
-	uint64_t keep = get(n.e, gs, 8);
+	uint64_t keep = tc_get_entry(n.e, gs, 8);
 	struct physim_access bad = {.va = UINT64_C(1) << 47, .exec = true};
 	struct physim_xlate x;
 	int rc;
@@ -1235,11 +1183,11 @@ static void test_nested_cause_not_stale(void **state)
 			}
 			}
 			other_family_load(&n);
-			put(n.e, gs, 0, 8);
+			tc_put_entry(n.e, gs, 8, 0);
 			expect_nested_fault(
 			    nested(&n, &nest_accesses[ac], &x), &x, 2, PHYSIM_FAULT_NOT_PRESENT, 0,
 			    spec_page_cause(true, &nest_accesses[ac]), true, n.vs_slot[1]);
-			put(n.e, gs, keep, 8);
+			tc_put_entry(n.e, gs, 8, keep);
 			/* A lone G-stage walk reports its own access type (GPA
 			 * 0x7000000 shares the root entry of guest RAM, not its
 			 * level-2 entry). */

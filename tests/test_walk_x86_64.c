@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/env.h"
+
 #include <physim/ram.h>
 #include <physim/walk.h>
 
@@ -37,74 +39,10 @@ enum {
 /* #PF error code bits (SDM 4.7). */
 enum { EC_P = 1, EC_WR = 2, EC_US = 4, EC_RSVD = 8, EC_ID = 16, EC_PK = 32 };
 
-/* ---- fixture: a RAM and its direct map ---- */
+/* ---- fixture: RAM, table memory and mmus from tests/common/env.h ---- */
 
-struct env {
-	struct physim_ram *ram;
-	const struct physim_paging_handler *ph;
-	struct physim_direct_map dm;
-};
-
-static struct env *env_new(void)
-{
-	struct env *e = calloc(1, sizeof(*e));
-	assert_non_null(e);
-	assert_int_equal(physim_ram_create(&(struct physim_ram_config){.size = 64u << 20}, &e->ram),
-			 0);
-	e->ph = physim_ram_paging_handler(e->ram);
-	e->dm = physim_ram_direct_map(e->ram);
-	return e;
-}
-
-static void env_free(struct env *e)
-{
-	physim_ram_destroy(e->ram);
-	free(e);
-}
-
-static uint64_t frame(struct env *e)
-{
-	uint64_t pa;
-	assert_int_equal(physim_ram_alloc_frame(e->ram, &pa), 0);
-	memset(physim_dm_phys_to_virt(&e->dm, pa), 0, 4096);
-	return pa;
-}
-
-static void put64(struct env *e, uint64_t pa, uint64_t v)
-{
-	memcpy(physim_dm_phys_to_virt(&e->dm, pa), &v, 8);
-}
-
-static uint64_t get64(struct env *e, uint64_t pa)
-{
-	uint64_t v;
-	memcpy(&v, physim_dm_phys_to_virt(&e->dm, pa), 8);
-	return v;
-}
-
-static void put32(struct env *e, uint64_t pa, uint32_t v)
-{
-	memcpy(physim_dm_phys_to_virt(&e->dm, pa), &v, 4);
-}
-
-static uint32_t get32(struct env *e, uint64_t pa)
-{
-	uint32_t v;
-	memcpy(&v, physim_dm_phys_to_virt(&e->dm, pa), 4);
-	return v;
-}
-
-static struct physim_mmu *mmu_new(struct env *e, const char *fmt, uint64_t root,
-				  const struct physim_mmu_ctl *ctl)
-{
-	struct physim_mmu *m;
-	struct physim_mmu_config c = {.format = physim_format(fmt), .mem = e->ph, .root = root};
-	assert_non_null(c.format);
-	if (ctl)
-		c.ctl = *ctl;
-	assert_int_equal(physim_mmu_create(&c, &m), 0);
-	return m;
-}
+#define RAM_SIZE  (UINT64_C(64) << 20)
+#define ADDR_MASK UINT64_C(0x000ffffffffff000) /* a table entry's address bits */
 
 /* ---- the oracle (SDM Vol. 3A 4.6, 4.6.2, 4.7) ---- */
 
@@ -392,9 +330,10 @@ struct long_tables {
 	uint64_t slot[4]; /* addresses of the four entries, root first */
 };
 
-static struct long_tables long_tables(struct env *e)
+static struct long_tables long_tables(struct tc_env *e)
 {
-	struct long_tables t = {.pml4 = frame(e), .pdpt = frame(e), .pd = frame(e), .pt = frame(e)};
+	struct long_tables t = {
+	    .pml4 = tc_frame(e), .pdpt = tc_frame(e), .pd = tc_frame(e), .pt = tc_frame(e)};
 	t.slot[0] = t.pml4 + 0x0a5 * 8;
 	t.slot[1] = t.pdpt + 0x013 * 8;
 	t.slot[2] = t.pd + 0x1f0 * 8;
@@ -403,7 +342,7 @@ static struct long_tables long_tables(struct env *e)
 }
 
 /* One 4-level case: write the entries, walk, compare. */
-static void long_case(struct env *e, struct physim_mmu *m, const struct long_tables *t,
+static void long_case(struct tc_env *e, struct physim_mmu *m, const struct long_tables *t,
 		      const uint64_t *ent, const struct ctl_case *c, const struct acc_case *a,
 		      struct stats *s)
 {
@@ -412,7 +351,7 @@ static void long_case(struct env *e, struct physim_mmu *m, const struct long_tab
 	for (int i = 0; i < 4; i++)
 		rsv[i] = (ent[i] & RSV_BIT) != 0;
 	for (int i = 0; i < 4; i++)
-		put64(e, t->slot[i], ent[i]);
+		tc_put64(e, t->slot[i], ent[i]);
 
 	struct physim_access acc = mk_access(VA4, a);
 	struct physim_xlate x;
@@ -425,7 +364,7 @@ static void long_case(struct env *e, struct physim_mmu *m, const struct long_tab
 	uint64_t after[4], want[4];
 	int used = ex.kind == PHYSIM_FAULT_NONE ? 4 - ex.leaf + 1 : 0;
 	for (int i = 0; i < 4; i++) {
-		after[i] = get64(e, t->slot[i]);
+		after[i] = tc_get64(e, t->slot[i]);
 		want[i] = ent[i];
 		if (i < used)
 			want[i] |= E_A;
@@ -460,7 +399,7 @@ static const struct {
 static void test_long_exhaustive(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	struct long_tables t = long_tables(e);
 	struct stats s = {0};
 
@@ -468,7 +407,7 @@ static void test_long_exhaustive(void **state)
 		for (unsigned cb = 0; cb < 32; cb++) {
 			struct ctl_case c = ctl_from_bits(cb, pk_cases[pk].pke, pk_cases[pk].pkru);
 			struct physim_mmu_ctl mc = mmu_ctl(&c);
-			struct physim_mmu *m = mmu_new(e, "x86_64-4l", t.pml4, &mc);
+			struct physim_mmu *m = tc_mmu_new(e->ph, "x86_64-4l", t.pml4, 0, &mc);
 			for (unsigned up = 0; up < 16; up++) {
 				uint64_t ent[4];
 				ent[0] =
@@ -494,7 +433,7 @@ static void test_long_exhaustive(void **state)
 	assert_int_equal(s.walks, 4ul * 32 * 16 * 64 * 32 * 8);
 	assert_true(s.ok > 0 && s.np > 0 && s.perm > 0 && s.rsv > 0 && s.pk > 0);
 	assert_int_equal(s.mismatches, 0);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* Upper levels: P, R/W, U/S, XD and the reserved bit of the PML4E and the
@@ -503,14 +442,14 @@ static void test_long_exhaustive(void **state)
 static void test_long_upper_levels(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
+	struct tc_env *e = tc_env_new(RAM_SIZE);
 	struct long_tables t = long_tables(e);
 	struct stats s = {0};
 
 	for (unsigned cb = 0; cb < 32; cb++) {
 		struct ctl_case c = ctl_from_bits(cb, false, 0);
 		struct physim_mmu_ctl mc = mmu_ctl(&c);
-		struct physim_mmu *m = mmu_new(e, "x86_64-4l", t.pml4, &mc);
+		struct physim_mmu *m = tc_mmu_new(e->ph, "x86_64-4l", t.pml4, 0, &mc);
 		for (unsigned up = 0; up < 1024; up++) {
 			uint64_t ent[4];
 			/* pte_variant's five bits, on table pointers. */
@@ -531,7 +470,7 @@ static void test_long_upper_levels(void **state)
 	assert_int_equal(s.walks, 32ul * 1024 * 64 * 8);
 	assert_true(s.ok > 0 && s.np > 0 && s.perm > 0 && s.rsv > 0);
 	assert_int_equal(s.mismatches, 0);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* ---- PAE paging ---- */
@@ -543,8 +482,8 @@ static void test_long_upper_levels(void **state)
 static void test_pae_exhaustive(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
-	uint64_t pdpt = frame(e), pd = frame(e), pt = frame(e);
+	struct tc_env *e = tc_env_new(RAM_SIZE);
+	uint64_t pdpt = tc_frame(e), pd = tc_frame(e), pt = tc_frame(e);
 	uint64_t slot[3] = {pdpt + 2 * 8, pd + 0x1f0 * 8, pt + 0x077 * 8};
 	static const bool no_rights[3] = {true, false, false};
 	struct stats s = {0};
@@ -554,7 +493,7 @@ static void test_pae_exhaustive(void **state)
 			/* PKE has no effect outside 4/5-level paging (4.6.2). */
 			struct ctl_case c = ctl_from_bits(cb, pk, pk ? ~0u : 0);
 			struct physim_mmu_ctl mc = mmu_ctl(&c);
-			struct physim_mmu *m = mmu_new(e, "i386-pae", pdpt, &mc);
+			struct physim_mmu *m = tc_mmu_new(e->ph, "i386-pae", pdpt, 0, &mc);
 			for (unsigned up = 0; up < 4; up++) {
 				uint64_t ent[3];
 				ent[0] = pd | ((up & 1) ? E_P : 0) | ((up & 2) ? E_RW : 0);
@@ -568,7 +507,7 @@ static void test_pae_exhaustive(void **state)
 						for (size_t ai = 0; ai < NACC; ai++) {
 							const struct acc_case *a = &accesses[ai];
 							for (int i = 0; i < 3; i++)
-								put64(e, slot[i], ent[i]);
+								tc_put64(e, slot[i], ent[i]);
 							struct physim_access acc =
 							    mk_access(VAPAE, a);
 							struct physim_xlate x;
@@ -581,7 +520,7 @@ static void test_pae_exhaustive(void **state)
 								       ? 3 - ex.leaf + 1
 								       : 0;
 							for (int i = 0; i < 3; i++) {
-								after[i] = get64(e, slot[i]);
+								after[i] = tc_get64(e, slot[i]);
 								want[i] = ent[i];
 								/* No A/D in a PDPTE (4.8). */
 								if (i > 0 && i < used)
@@ -615,7 +554,7 @@ static void test_pae_exhaustive(void **state)
 	assert_true(s.ok > 0 && s.np > 0 && s.perm > 0 && s.rsv > 0);
 	assert_int_equal(s.pk, 0);
 	assert_int_equal(s.mismatches, 0);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* ---- 32-bit paging ---- */
@@ -631,8 +570,8 @@ static void test_pae_exhaustive(void **state)
 static void test_32bit_exhaustive(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
-	uint64_t pd = frame(e), pt = frame(e);
+	struct tc_env *e = tc_env_new(RAM_SIZE);
+	uint64_t pd = tc_frame(e), pt = tc_frame(e);
 	uint64_t slot[2] = {pd + 0x123 * 4, pt + 0x2a5 * 4};
 	static const bool no_rights[2];
 	struct stats s = {0};
@@ -640,7 +579,7 @@ static void test_32bit_exhaustive(void **state)
 	for (unsigned cb = 0; cb < 32; cb++) {
 		struct ctl_case c = ctl_from_bits(cb, false, 0);
 		struct physim_mmu_ctl mc = mmu_ctl(&c);
-		struct physim_mmu *m = mmu_new(e, "i386-2l", pd, &mc);
+		struct physim_mmu *m = tc_mmu_new(e->ph, "i386-2l", pd, 0, &mc);
 		/* PDE: P, R/W, U/S, PS, and bit 21 only with PS (else it is
 		 * an address bit of the page table). */
 		for (unsigned v = 0; v < 32; v++) {
@@ -656,14 +595,15 @@ static void test_32bit_exhaustive(void **state)
 				bool rsv[2] = {(v & 16) != 0, false};
 				for (size_t ai = 0; ai < NACC; ai++) {
 					const struct acc_case *a = &accesses[ai];
-					put32(e, slot[0], (uint32_t)ent[0]);
-					put32(e, slot[1], (uint32_t)ent[1]);
+					tc_put32(e, slot[0], (uint32_t)ent[0]);
+					tc_put32(e, slot[1], (uint32_t)ent[1]);
 					struct physim_access acc = mk_access(VA32, a);
 					struct physim_xlate x;
 					int rc = physim_mmu_translate(m, &acc, &x);
 					struct expect ex =
 					    oracle(M_32, 2, ent, rsv, no_rights, 2, &c, a, 0);
-					uint64_t after[2] = {get32(e, slot[0]), get32(e, slot[1])};
+					uint64_t after[2] = {tc_get32(e, slot[0]),
+							     tc_get32(e, slot[1])};
 					uint64_t want[2] = {ent[0], ent[1]};
 					int used =
 					    ex.kind == PHYSIM_FAULT_NONE ? 2 - ex.leaf + 1 : 0;
@@ -690,40 +630,10 @@ static void test_32bit_exhaustive(void **state)
 	assert_int_equal(s.walks, 32ul * 24 * 8 * 8);
 	assert_true(s.ok > 0 && s.np > 0 && s.perm > 0 && s.rsv > 0);
 	assert_int_equal(s.mismatches, 0);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* ---- hand-built tables for the cases below ---- */
-
-#define ADDR_MASK UINT64_C(0x000ffffffffff000)
-
-/* Slot address of va's entry at engine level lvl (0 = last level) in a
- * 512-entry, 8-byte table tree rooted at root; creates missing tables with
- * table entries `tbits` down to (but not including) level lvl. */
-static uint64_t raw_slot(struct env *e, uint64_t root, int levels, uint64_t va, int lvl,
-			 uint64_t tbits)
-{
-	uint64_t table = root;
-	for (int l = levels - 1; l > lvl; l--) {
-		uint64_t slot = table + ((va >> (12 + 9 * l)) & 511) * 8;
-		uint64_t d = get64(e, slot);
-		if (d == 0) {
-			d = frame(e) | tbits;
-			put64(e, slot, d);
-		}
-		table = d & ADDR_MASK;
-	}
-	return table + ((va >> (12 + 9 * lvl)) & 511) * 8;
-}
-
-/* Map va with descriptor `leaf` at engine level lvl; returns the leaf slot. */
-static uint64_t raw_map(struct env *e, uint64_t root, int levels, uint64_t va, int lvl,
-			uint64_t leaf, uint64_t tbits)
-{
-	uint64_t slot = raw_slot(e, root, levels, va, lvl, tbits);
-	put64(e, slot, leaf);
-	return slot;
-}
 
 static int xlate(struct physim_mmu *m, uint64_t va, bool write, bool exec, bool user,
 		 struct physim_xlate *x)
@@ -749,11 +659,11 @@ static void expect_fault(int rc, const struct physim_xlate *x, enum physim_fault
 static void test_5level(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
-	uint64_t root = frame(e);
+	struct tc_env *e = tc_env_new(RAM_SIZE);
+	uint64_t root = tc_frame(e);
 	uint64_t va = UINT64_C(0xff7f123456789abc); /* bits 63:56 all ones: canonical */
-	uint64_t leaf = raw_map(e, root, 5, va, 0, UINT64_C(0x777000) | E_P | E_RW, X86_TBL);
-	struct physim_mmu *m = mmu_new(e, "x86_64-5l", root, NULL);
+	uint64_t leaf = tc_x86_map(e, root, 5, va, 0, UINT64_C(0x777000) | E_P | E_RW, X86_TBL);
+	struct physim_mmu *m = tc_mmu_new(e->ph, "x86_64-5l", root, 0, NULL);
 	struct physim_xlate x;
 
 	assert_int_equal(xlate(m, va, true, false, false, &x), 0);
@@ -761,14 +671,14 @@ static void test_5level(void **state)
 	assert_int_equal(x.level, 1);
 	assert_int_equal(x.mem_refs, 5);
 	assert_true(x.ad_updated);
-	assert_int_equal(get64(e, leaf), UINT64_C(0x777000) | E_P | E_RW | E_A | E_D);
+	assert_int_equal(tc_get64(e, leaf), UINT64_C(0x777000) | E_P | E_RW | E_A | E_D);
 	for (int l = 1; l < 5; l++)
-		assert_true(get64(e, raw_slot(e, root, 5, va, l, 0)) & E_A);
+		assert_true(tc_get64(e, tc_x86_slot(e, root, 5, va, l, 0)) & E_A);
 	/* PML5 index 0x17f (bits 56:48 of va). */
-	assert_int_equal(raw_slot(e, root, 5, va, 4, 0), root + 0x17f * 8);
+	assert_int_equal(tc_x86_slot(e, root, 5, va, 4, 0), root + 0x17f * 8);
 
 	/* Clear the PML5E: not present at level 5, supervisor read: ec 0. */
-	put64(e, root + 0x17f * 8, 0);
+	tc_put64(e, root + 0x17f * 8, 0);
 	expect_fault(xlate(m, va, false, false, false, &x), &x, PHYSIM_FAULT_NOT_PRESENT, 1, 5, 0);
 	assert_int_equal(x.mem_refs, 1);
 	assert_false(x.ad_updated);
@@ -777,7 +687,7 @@ static void test_5level(void **state)
 		     PHYSIM_FAULT_NON_CANONICAL, 1, -1, 0);
 	assert_int_equal(x.mem_refs, 0);
 	physim_mmu_destroy(m);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* 1-GByte pages, PS in a PML4E, 2-MByte reserved bits, MAXPHYADDR and
@@ -785,12 +695,12 @@ static void test_5level(void **state)
 static void test_4level_hand_cases(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
-	uint64_t root = frame(e);
+	struct tc_env *e = tc_env_new(RAM_SIZE);
+	uint64_t root = tc_frame(e);
 	uint64_t va1g = UINT64_C(0x0000004012345678); /* PML4 0, PDPT 0x101 */
 	uint64_t s1g =
-	    raw_map(e, root, 4, va1g, 2, UINT64_C(0x40000000) | E_P | E_RW | E_PS, X86_TBL);
-	struct physim_mmu *m = mmu_new(e, "x86_64-4l", root, NULL);
+	    tc_x86_map(e, root, 4, va1g, 2, UINT64_C(0x40000000) | E_P | E_RW | E_PS, X86_TBL);
+	struct physim_mmu *m = tc_mmu_new(e->ph, "x86_64-4l", root, 0, NULL);
 	struct physim_xlate x;
 
 	/* 1 GiB: pa = 0x40000000 + va[29:0], level 3. */
@@ -799,23 +709,23 @@ static void test_4level_hand_cases(void **state)
 	assert_int_equal(x.page_size, UINT64_C(1) << 30);
 	assert_int_equal(x.level, 3);
 	assert_int_equal(x.mem_refs, 2);
-	assert_int_equal(get64(e, s1g), UINT64_C(0x40000000) | E_P | E_RW | E_PS | E_A | E_D);
+	assert_int_equal(tc_get64(e, s1g), UINT64_C(0x40000000) | E_P | E_RW | E_PS | E_A | E_D);
 	/* Bit 13 of a 1-GByte PDPTE is reserved (29:13, table 4-16): user read
 	 * gives P | U/S | RSVD at level 3. */
-	put64(e, s1g, UINT64_C(0x40000000) | E_P | E_RW | E_US | E_PS | BIT(13));
+	tc_put64(e, s1g, UINT64_C(0x40000000) | E_P | E_RW | E_US | E_PS | BIT(13));
 	expect_fault(xlate(m, va1g, false, false, true, &x), &x, PHYSIM_FAULT_RESERVED, 1, 3,
 		     EC_P | EC_US | EC_RSVD);
 	/* PS in a PML4E is reserved (table 4-15). */
-	put64(e, s1g, UINT64_C(0x40000000) | E_P | E_RW | E_PS);
-	uint64_t pml4e = get64(e, root);
-	put64(e, root, pml4e | E_PS);
+	tc_put64(e, s1g, UINT64_C(0x40000000) | E_P | E_RW | E_PS);
+	uint64_t pml4e = tc_get64(e, root);
+	tc_put64(e, root, pml4e | E_PS);
 	expect_fault(xlate(m, va1g, true, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 1, 4,
 		     EC_P | EC_WR | EC_RSVD);
-	put64(e, root, pml4e);
+	tc_put64(e, root, pml4e);
 
 	/* A 2-MByte PDE with bit 13 set (20:13 reserved, table 4-18). */
 	uint64_t va2m = UINT64_C(0x0000008000200000); /* PML4 1, PDPT 0, PD 1 */
-	raw_map(e, root, 4, va2m, 1, UINT64_C(0x600000) | E_P | E_PS | BIT(13), X86_TBL);
+	tc_x86_map(e, root, 4, va2m, 1, UINT64_C(0x600000) | E_P | E_PS | BIT(13), X86_TBL);
 	expect_fault(xlate(m, va2m, false, true, false, &x), &x, PHYSIM_FAULT_RESERVED, 1, 2,
 		     EC_P | EC_RSVD | EC_ID);
 
@@ -823,7 +733,7 @@ static void test_4level_hand_cases(void **state)
 	 * default), part of the address with M = 52, and bit 40 is reserved
 	 * with M = 40. */
 	uint64_t va4k = UINT64_C(0x0000010000003000); /* PML4 2 */
-	uint64_t spte = raw_map(e, root, 4, va4k, 0, BIT(46) | UINT64_C(0x5000) | E_P, X86_TBL);
+	uint64_t spte = tc_x86_map(e, root, 4, va4k, 0, BIT(46) | UINT64_C(0x5000) | E_P, X86_TBL);
 	expect_fault(xlate(m, va4k, false, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 1, 1,
 		     EC_P | EC_RSVD);
 	struct physim_mmu_config c;
@@ -832,7 +742,7 @@ static void test_4level_hand_cases(void **state)
 	assert_int_equal(physim_mmu_set_config(m, &c), 0);
 	assert_int_equal(xlate(m, va4k | 0x10, false, false, false, &x), 0);
 	assert_int_equal(x.pa, BIT(46) | UINT64_C(0x5010));
-	put64(e, spte, BIT(40) | UINT64_C(0x5000) | E_P);
+	tc_put64(e, spte, BIT(40) | UINT64_C(0x5000) | E_P);
 	c.ctl.maxphyaddr = 40;
 	assert_int_equal(physim_mmu_set_config(m, &c), 0);
 	expect_fault(xlate(m, va4k, false, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 1, 1,
@@ -856,19 +766,19 @@ static void test_4level_hand_cases(void **state)
 	physim_mmu_destroy(m);
 
 	/* 32-bit paging: a linear address above 4 GiB does not exist. */
-	m = mmu_new(e, "i386-2l", root, NULL);
+	m = tc_mmu_new(e->ph, "i386-2l", root, 0, NULL);
 	expect_fault(xlate(m, UINT64_C(0x100000000), false, false, false, &x), &x,
 		     PHYSIM_FAULT_NON_CANONICAL, 1, -1, 0);
 	physim_mmu_destroy(m);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* A bad access is -EINVAL and leaves x untouched. */
 static void test_bad_access(void **state)
 {
 	(void)state;
-	struct env *e = env_new();
-	struct physim_mmu *m = mmu_new(e, "x86_64-4l", frame(e), NULL);
+	struct tc_env *e = tc_env_new(RAM_SIZE);
+	struct physim_mmu *m = tc_mmu_new(e->ph, "x86_64-4l", tc_frame(e), 0, NULL);
 	struct physim_xlate x;
 	memset(&x, 0x5a, sizeof(x));
 	struct physim_access a = {.va = 0x1000, .write = true, .exec = true};
@@ -881,7 +791,7 @@ static void test_bad_access(void **state)
 	memset(pattern, 0x5a, sizeof(pattern));
 	assert_memory_equal(&x, pattern, sizeof(x));
 	physim_mmu_destroy(m);
-	env_free(e);
+	tc_env_free(e);
 }
 
 /* ---- EPT (SDM Vol. 3C 29.3) ---- */
@@ -913,19 +823,19 @@ enum {
 #define GPA1 UINT64_C(0x0000001234567000) /* PML4 0, PDPT 0x48, PD 0x1a2, PT 0x167 */
 
 struct ept_env {
-	struct env *e;
+	struct tc_env *e;
 	uint64_t root;
 	uint64_t slot[4]; /* PML4E, PDPTE, PDE, PTE of GPA1 */
 };
 
 static struct ept_env ept_env(void)
 {
-	struct ept_env t = {.e = env_new()};
-	t.root = frame(t.e);
+	struct ept_env t = {.e = tc_env_new(RAM_SIZE)};
+	t.root = tc_frame(t.e);
 	t.slot[3] =
-	    raw_map(t.e, t.root, 4, GPA1, 0, UINT64_C(0xabcd000) | EPT_RWX | EPT_WB, EPT_RWX);
+	    tc_x86_map(t.e, t.root, 4, GPA1, 0, UINT64_C(0xabcd000) | EPT_RWX | EPT_WB, EPT_RWX);
 	for (int l = 1; l < 4; l++)
-		t.slot[3 - l] = raw_slot(t.e, t.root, 4, GPA1, l, 0);
+		t.slot[3 - l] = tc_x86_slot(t.e, t.root, 4, GPA1, l, 0);
 	return t;
 }
 
@@ -936,7 +846,7 @@ static void test_ept_permissions(void **state)
 {
 	(void)state;
 	struct ept_env t = ept_env();
-	struct physim_mmu *m = mmu_new(t.e, "ept-4l", t.root, NULL);
+	struct physim_mmu *m = tc_mmu_new(t.e->ph, "ept-4l", t.root, 0, NULL);
 	struct physim_xlate x;
 
 	assert_int_equal(xlate(m, GPA1 | 0x42, true, false, false, &x), 0);
@@ -946,11 +856,11 @@ static void test_ept_permissions(void **state)
 	assert_int_equal(x.level, 1);
 	/* Without EPTP bit 6, A/D are never written (29.3.5). */
 	assert_false(x.ad_updated);
-	assert_int_equal(get64(t.e, t.slot[3]), UINT64_C(0xabcd000) | EPT_RWX | EPT_WB);
+	assert_int_equal(tc_get64(t.e, t.slot[3]), UINT64_C(0xabcd000) | EPT_RWX | EPT_WB);
 
 	/* PML4E read-only: reads pass, writes violate at the leaf level with
 	 * bits 5:3 = 001. */
-	put64(t.e, t.slot[0], (get64(t.e, t.slot[0]) & ~UINT64_C(7)) | EPT_R);
+	tc_put64(t.e, t.slot[0], (tc_get64(t.e, t.slot[0]) & ~UINT64_C(7)) | EPT_R);
 	assert_int_equal(xlate(m, GPA1, false, false, false, &x), 0);
 	assert_int_equal(x.perms, PHYSIM_R);
 	expect_fault(xlate(m, GPA1, true, false, false, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
@@ -961,10 +871,10 @@ static void test_ept_permissions(void **state)
 	/* Fetch from a PDPTE with R|X and a PML4E with R: bits 5:3 = 001. */
 	expect_fault(xlate(m, GPA1, false, true, false, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
 		     Q_X | Q_ER);
-	put64(t.e, t.slot[0], get64(t.e, t.slot[0]) | EPT_RWX);
+	tc_put64(t.e, t.slot[0], tc_get64(t.e, t.slot[0]) | EPT_RWX);
 
 	/* Execute-only leaf: a read violates with bits 5:3 = 100, a fetch passes. */
-	put64(t.e, t.slot[3], UINT64_C(0xabcd000) | EPT_X | EPT_WB);
+	tc_put64(t.e, t.slot[3], UINT64_C(0xabcd000) | EPT_X | EPT_WB);
 	expect_fault(xlate(m, GPA1, false, false, false, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
 		     Q_R | Q_EX);
 	assert_int_equal(xlate(m, GPA1, false, true, false, &x), 0);
@@ -972,18 +882,18 @@ static void test_ept_permissions(void **state)
 
 	/* Not present (bits 2:0 = 0) at the PDE: a violation at level 2 with
 	 * bits 5:3 = 0 (the AND includes the non-present entry). */
-	uint64_t pde = get64(t.e, t.slot[2]);
-	put64(t.e, t.slot[2], pde & ~UINT64_C(7));
+	uint64_t pde = tc_get64(t.e, t.slot[2]);
+	tc_put64(t.e, t.slot[2], pde & ~UINT64_C(7));
 	expect_fault(xlate(m, GPA1, true, false, false, &x), &x, PHYSIM_FAULT_NOT_PRESENT, 2, 2,
 		     Q_W);
 	assert_int_equal(x.mem_refs, 3);
-	put64(t.e, t.slot[2], pde);
+	tc_put64(t.e, t.slot[2], pde);
 
 	/* A GPA beyond the 48-bit EPT input: no translation (nothing readable). */
 	expect_fault(xlate(m, UINT64_C(1) << 48, false, false, false, &x), &x,
 		     PHYSIM_FAULT_NOT_PRESENT, 2, 4, Q_R);
 	physim_mmu_destroy(m);
-	env_free(t.e);
+	tc_env_free(t.e);
 }
 
 /* EPT misconfigurations (29.3.3.1): kind RESERVED, no qualification. */
@@ -991,32 +901,32 @@ static void test_ept_misconfig(void **state)
 {
 	(void)state;
 	struct ept_env t = ept_env();
-	struct physim_mmu *m = mmu_new(t.e, "ept-4l", t.root, NULL);
+	struct physim_mmu *m = tc_mmu_new(t.e->ph, "ept-4l", t.root, 0, NULL);
 	struct physim_xlate x;
-	uint64_t leaf = get64(t.e, t.slot[3]);
+	uint64_t leaf = tc_get64(t.e, t.slot[3]);
 	uint64_t base = UINT64_C(0xabcd000) | EPT_WB;
 
 	/* Write-only (010b) and write/execute (110b). */
-	put64(t.e, t.slot[3], base | EPT_W);
+	tc_put64(t.e, t.slot[3], base | EPT_W);
 	expect_fault(xlate(m, GPA1, false, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 2, 1, 0);
 	assert_int_equal(x.fault.gpa, GPA1);
-	put64(t.e, t.slot[3], base | EPT_W | EPT_X);
+	tc_put64(t.e, t.slot[3], base | EPT_W | EPT_X);
 	expect_fault(xlate(m, GPA1, false, true, false, &x), &x, PHYSIM_FAULT_RESERVED, 2, 1, 0);
 	/* Reserved memory types 2, 3, 7 in the leaf. */
 	for (unsigned mt = 2; mt <= 7; mt = mt == 3 ? 7 : mt + 1) {
-		put64(t.e, t.slot[3], UINT64_C(0xabcd000) | EPT_R | ((uint64_t)mt << 3));
+		tc_put64(t.e, t.slot[3], UINT64_C(0xabcd000) | EPT_R | ((uint64_t)mt << 3));
 		expect_fault(xlate(m, GPA1, false, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 2,
 			     1, 0);
 	}
 	/* Bits 7:3 of a PML4E are reserved. */
-	put64(t.e, t.slot[3], leaf);
-	uint64_t pml4e = get64(t.e, t.slot[0]);
-	put64(t.e, t.slot[0], pml4e | BIT(3));
+	tc_put64(t.e, t.slot[3], leaf);
+	uint64_t pml4e = tc_get64(t.e, t.slot[0]);
+	tc_put64(t.e, t.slot[0], pml4e | BIT(3));
 	expect_fault(xlate(m, GPA1, false, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 2, 4, 0);
-	put64(t.e, t.slot[0], pml4e);
+	tc_put64(t.e, t.slot[0], pml4e);
 	/* Address bit 46 with N = 46 (default) is reserved; with N = 52 it is
 	 * part of the address. */
-	put64(t.e, t.slot[3], leaf | BIT(46));
+	tc_put64(t.e, t.slot[3], leaf | BIT(46));
 	expect_fault(xlate(m, GPA1, false, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 2, 1, 0);
 	struct physim_mmu_config c;
 	physim_mmu_get_config(m, &c);
@@ -1026,13 +936,13 @@ static void test_ept_misconfig(void **state)
 	assert_int_equal(x.pa, BIT(46) | UINT64_C(0xabcd000));
 	/* A misconfiguration outranks a permission problem: a write-only PDE
 	 * under a read-only PML4E is still RESERVED. */
-	put64(t.e, t.slot[3], leaf);
-	put64(t.e, t.slot[0], (pml4e & ~UINT64_C(7)) | EPT_R);
-	uint64_t pde = get64(t.e, t.slot[2]);
-	put64(t.e, t.slot[2], (pde & ~UINT64_C(7)) | EPT_W);
+	tc_put64(t.e, t.slot[3], leaf);
+	tc_put64(t.e, t.slot[0], (pml4e & ~UINT64_C(7)) | EPT_R);
+	uint64_t pde = tc_get64(t.e, t.slot[2]);
+	tc_put64(t.e, t.slot[2], (pde & ~UINT64_C(7)) | EPT_W);
 	expect_fault(xlate(m, GPA1, true, false, false, &x), &x, PHYSIM_FAULT_RESERVED, 2, 2, 0);
 	physim_mmu_destroy(m);
-	env_free(t.e);
+	tc_env_free(t.e);
 }
 
 /* Mode-based execute control (29.3.2, 29.3.3.2): bit 2 for supervisor-mode
@@ -1043,16 +953,16 @@ static void test_ept_mbec(void **state)
 	(void)state;
 	struct ept_env t = ept_env();
 	struct physim_mmu_ctl ctl = {.mbec = true};
-	struct physim_mmu *on = mmu_new(t.e, "ept-4l", t.root, &ctl);
-	struct physim_mmu *off = mmu_new(t.e, "ept-4l", t.root, NULL);
+	struct physim_mmu *on = tc_mmu_new(t.e->ph, "ept-4l", t.root, 0, &ctl);
+	struct physim_mmu *off = tc_mmu_new(t.e->ph, "ept-4l", t.root, 0, NULL);
 	struct physim_xlate x;
 	uint64_t base = UINT64_C(0xabcd000) | EPT_WB;
 	/* The table entries the builder wrote have R/W/X but not bit 10. */
 	for (int i = 0; i < 3; i++)
-		put64(t.e, t.slot[i], get64(t.e, t.slot[i]) | EPT_UX);
+		tc_put64(t.e, t.slot[i], tc_get64(t.e, t.slot[i]) | EPT_UX);
 
 	/* Leaf R + UX: user fetch passes with MBEC, supervisor fetch does not. */
-	put64(t.e, t.slot[3], base | EPT_R | EPT_UX);
+	tc_put64(t.e, t.slot[3], base | EPT_R | EPT_UX);
 	assert_int_equal(xlate(on, GPA1, false, true, true, &x), 0);
 	assert_int_equal(x.perms, PHYSIM_R | PHYSIM_X);
 	expect_fault(xlate(on, GPA1, false, true, false, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
@@ -1061,20 +971,20 @@ static void test_ept_mbec(void **state)
 	expect_fault(xlate(off, GPA1, false, true, true, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
 		     Q_X | Q_ER);
 	/* Leaf with only bit 10: present under MBEC, not present without. */
-	put64(t.e, t.slot[3], base | EPT_UX);
+	tc_put64(t.e, t.slot[3], base | EPT_UX);
 	assert_int_equal(xlate(on, GPA1, false, true, true, &x), 0);
 	expect_fault(xlate(on, GPA1, false, false, true, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
 		     Q_R | Q_EUX);
 	expect_fault(xlate(off, GPA1, false, true, true, &x), &x, PHYSIM_FAULT_NOT_PRESENT, 2, 1,
 		     Q_X);
 	/* A PDE without bit 10 takes user execute away (AND across levels). */
-	put64(t.e, t.slot[3], base | EPT_R | EPT_UX);
-	put64(t.e, t.slot[2], get64(t.e, t.slot[2]) & ~(uint64_t)EPT_UX);
+	tc_put64(t.e, t.slot[3], base | EPT_R | EPT_UX);
+	tc_put64(t.e, t.slot[2], tc_get64(t.e, t.slot[2]) & ~(uint64_t)EPT_UX);
 	expect_fault(xlate(on, GPA1, false, true, true, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
 		     Q_X | Q_ER);
 	physim_mmu_destroy(on);
 	physim_mmu_destroy(off);
-	env_free(t.e);
+	tc_env_free(t.e);
 }
 
 /* EPT A/D (29.3.5): with EPTP bit 6, A in every entry used and D in the leaf
@@ -1084,39 +994,39 @@ static void test_ept_accessed_dirty(void **state)
 	(void)state;
 	struct ept_env t = ept_env();
 	struct physim_mmu_ctl ctl = {.ept_ad = true};
-	struct physim_mmu *m = mmu_new(t.e, "ept-4l", t.root, &ctl);
+	struct physim_mmu *m = tc_mmu_new(t.e->ph, "ept-4l", t.root, 0, &ctl);
 	struct physim_xlate x;
 	uint64_t before[4];
 	for (int i = 0; i < 4; i++)
-		before[i] = get64(t.e, t.slot[i]);
+		before[i] = tc_get64(t.e, t.slot[i]);
 
 	struct physim_access rd = {.va = GPA1};
 	assert_int_equal(physim_mmu_probe(m, &rd, &x), 0);
 	assert_false(x.ad_updated);
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(get64(t.e, t.slot[i]), before[i]);
+		assert_int_equal(tc_get64(t.e, t.slot[i]), before[i]);
 
 	assert_int_equal(xlate(m, GPA1, false, false, false, &x), 0);
 	assert_true(x.ad_updated);
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(get64(t.e, t.slot[i]), before[i] | EPT_A);
+		assert_int_equal(tc_get64(t.e, t.slot[i]), before[i] | EPT_A);
 	assert_int_equal(xlate(m, GPA1, false, false, false, &x), 0);
 	assert_false(x.ad_updated); /* nothing left to set */
 	assert_int_equal(xlate(m, GPA1, true, false, false, &x), 0);
 	assert_true(x.ad_updated);
-	assert_int_equal(get64(t.e, t.slot[3]), before[3] | EPT_A | EPT_D);
-	assert_int_equal(get64(t.e, t.slot[2]), before[2] | EPT_A); /* no D above the leaf */
+	assert_int_equal(tc_get64(t.e, t.slot[3]), before[3] | EPT_A | EPT_D);
+	assert_int_equal(tc_get64(t.e, t.slot[2]), before[2] | EPT_A); /* no D above the leaf */
 
 	/* A violating write sets nothing. */
 	for (int i = 0; i < 4; i++)
-		put64(t.e, t.slot[i], before[i]);
-	put64(t.e, t.slot[3], (before[3] & ~UINT64_C(7)) | EPT_R);
+		tc_put64(t.e, t.slot[i], before[i]);
+	tc_put64(t.e, t.slot[3], (before[3] & ~UINT64_C(7)) | EPT_R);
 	expect_fault(xlate(m, GPA1, true, false, false, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
 		     Q_W | Q_ER);
 	assert_false(x.ad_updated);
-	assert_int_equal(get64(t.e, t.slot[0]), before[0]);
+	assert_int_equal(tc_get64(t.e, t.slot[0]), before[0]);
 	physim_mmu_destroy(m);
-	env_free(t.e);
+	tc_env_free(t.e);
 }
 
 /* ---- x86-64 guest over EPT: exit qualification bits 7/8, implicit
@@ -1126,7 +1036,7 @@ static void test_ept_accessed_dirty(void **state)
 #define GDATA UINT64_C(0x40000000)	   /* guest-physical data page */
 
 struct nested_env {
-	struct env *e;
+	struct tc_env *e;
 	uint64_t s1_root, s2_root;
 	uint64_t s1_slot[4]; /* host addresses of the guest's entries (GPA = HPA) */
 	uint64_t s2_leaf[5]; /* EPT leaves of the four guest tables and the data page */
@@ -1136,20 +1046,20 @@ struct nested_env {
  * leaves; the guest's data page GDATA maps to HPA 0x7000000 + ... */
 static struct nested_env nested_env(uint64_t guest_ad)
 {
-	struct nested_env n = {.e = env_new()};
-	struct env *e = n.e;
-	n.s1_root = frame(e);
-	n.s2_root = frame(e);
-	n.s1_slot[3] = raw_map(e, n.s1_root, 4, GVA, 0, GDATA | E_P | E_RW | E_US | guest_ad,
-			       X86_TBL | guest_ad);
+	struct nested_env n = {.e = tc_env_new(RAM_SIZE)};
+	struct tc_env *e = n.e;
+	n.s1_root = tc_frame(e);
+	n.s2_root = tc_frame(e);
+	n.s1_slot[3] = tc_x86_map(e, n.s1_root, 4, GVA, 0, GDATA | E_P | E_RW | E_US | guest_ad,
+				  X86_TBL | guest_ad);
 	for (int l = 1; l < 4; l++)
-		n.s1_slot[3 - l] = raw_slot(e, n.s1_root, 4, GVA, l, 0);
+		n.s1_slot[3 - l] = tc_x86_slot(e, n.s1_root, 4, GVA, l, 0);
 	for (int i = 0; i < 4; i++) {
 		uint64_t tpa = n.s1_slot[i] & ADDR_MASK;
-		n.s2_leaf[i] = raw_map(e, n.s2_root, 4, tpa, 0, tpa | EPT_RWX | EPT_WB, EPT_RWX);
+		n.s2_leaf[i] = tc_x86_map(e, n.s2_root, 4, tpa, 0, tpa | EPT_RWX | EPT_WB, EPT_RWX);
 	}
 	n.s2_leaf[4] =
-	    raw_map(e, n.s2_root, 4, GDATA, 0, UINT64_C(0x7000000) | EPT_RWX | EPT_WB, EPT_RWX);
+	    tc_x86_map(e, n.s2_root, 4, GDATA, 0, UINT64_C(0x7000000) | EPT_RWX | EPT_WB, EPT_RWX);
 	return n;
 }
 
@@ -1169,7 +1079,7 @@ static void test_ept_nested_qualification(void **state)
 	struct physim_mmu_config c1 = {.format = physim_format("x86_64-4l"), .root = n.s1_root};
 	struct physim_mmu *s1, *s2;
 	assert_int_equal(physim_mmu_create(&c1, &s1), 0);
-	s2 = mmu_new(n.e, "ept-4l", n.s2_root, NULL);
+	s2 = tc_mmu_new(n.e->ph, "ept-4l", n.s2_root, 0, NULL);
 	struct physim_xlate x;
 
 	assert_int_equal(nxlate(s1, s2, GVA | 0x10, false, &x), 0);
@@ -1178,26 +1088,26 @@ static void test_ept_nested_qualification(void **state)
 	assert_int_equal(x.mem_refs, 24);
 
 	/* The guest PD page read-only in EPT: reading it is fine (a data read). */
-	uint64_t pd_leaf = get64(n.e, n.s2_leaf[2]);
-	put64(n.e, n.s2_leaf[2], (pd_leaf & ~UINT64_C(7)) | EPT_R);
+	uint64_t pd_leaf = tc_get64(n.e, n.s2_leaf[2]);
+	tc_put64(n.e, n.s2_leaf[2], (pd_leaf & ~UINT64_C(7)) | EPT_R);
 	assert_int_equal(nxlate(s1, s2, GVA, false, &x), 0);
 	/* Not readable: a violation on the paging-structure access, bit 7 set
 	 * and bit 8 clear, s1ptw, at the guest PDE's GPA. */
-	put64(n.e, n.s2_leaf[2], (pd_leaf & ~UINT64_C(7)) | EPT_X);
+	tc_put64(n.e, n.s2_leaf[2], (pd_leaf & ~UINT64_C(7)) | EPT_X);
 	expect_fault(nxlate(s1, s2, GVA, true, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
 		     Q_R | Q_EX | Q_GLA);
 	assert_true(x.fault.s1ptw);
 	assert_int_equal(x.fault.gpa, n.s1_slot[2]);
-	put64(n.e, n.s2_leaf[2], pd_leaf);
+	tc_put64(n.e, n.s2_leaf[2], pd_leaf);
 	/* The data page read-only: the write to it violates with bits 7 and 8. */
-	uint64_t d_leaf = get64(n.e, n.s2_leaf[4]);
-	put64(n.e, n.s2_leaf[4], (d_leaf & ~UINT64_C(7)) | EPT_R | EPT_X);
+	uint64_t d_leaf = tc_get64(n.e, n.s2_leaf[4]);
+	tc_put64(n.e, n.s2_leaf[4], (d_leaf & ~UINT64_C(7)) | EPT_R | EPT_X);
 	expect_fault(nxlate(s1, s2, GVA | 8, true, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
 		     Q_W | Q_ER | Q_EX | Q_GLA | Q_XLAT);
 	assert_false(x.fault.s1ptw);
 	assert_int_equal(x.fault.gpa, GDATA | 8);
 	assert_int_equal(x.gpa, GDATA | 8);
-	put64(n.e, n.s2_leaf[4], d_leaf);
+	tc_put64(n.e, n.s2_leaf[4], d_leaf);
 
 	/* EPTP bit 6: guest paging-structure accesses count as writes, so the
 	 * read-only guest PD page now violates as a write (29.3.3.2), and the
@@ -1206,19 +1116,19 @@ static void test_ept_nested_qualification(void **state)
 	physim_mmu_get_config(s2, &c2);
 	c2.ctl.ept_ad = true;
 	assert_int_equal(physim_mmu_set_config(s2, &c2), 0);
-	put64(n.e, n.s2_leaf[2], (pd_leaf & ~UINT64_C(7)) | EPT_R);
+	tc_put64(n.e, n.s2_leaf[2], (pd_leaf & ~UINT64_C(7)) | EPT_R);
 	expect_fault(nxlate(s1, s2, GVA, false, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
 		     Q_W | Q_ER | Q_GLA);
 	assert_true(x.fault.s1ptw);
-	put64(n.e, n.s2_leaf[2], pd_leaf);
+	tc_put64(n.e, n.s2_leaf[2], pd_leaf);
 	assert_int_equal(nxlate(s1, s2, GVA, false, &x), 0);
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(get64(n.e, n.s2_leaf[i]) & (EPT_A | EPT_D), EPT_A | EPT_D);
+		assert_int_equal(tc_get64(n.e, n.s2_leaf[i]) & (EPT_A | EPT_D), EPT_A | EPT_D);
 	/* The data page was only read: A without D. */
-	assert_int_equal(get64(n.e, n.s2_leaf[4]) & (EPT_A | EPT_D), EPT_A);
+	assert_int_equal(tc_get64(n.e, n.s2_leaf[4]) & (EPT_A | EPT_D), EPT_A);
 	physim_mmu_destroy(s1);
 	physim_mmu_destroy(s2);
-	env_free(n.e);
+	tc_env_free(n.e);
 }
 
 /* The guest walk sets A/D in its own entries; those writes are data writes
@@ -1231,31 +1141,31 @@ static void test_ept_nested_guest_ad(void **state)
 	struct physim_mmu_config c1 = {.format = physim_format("x86_64-4l"), .root = n.s1_root};
 	struct physim_mmu *s1, *s2;
 	assert_int_equal(physim_mmu_create(&c1, &s1), 0);
-	s2 = mmu_new(n.e, "ept-4l", n.s2_root, NULL);
+	s2 = tc_mmu_new(n.e->ph, "ept-4l", n.s2_root, 0, NULL);
 	struct physim_xlate x;
 
-	uint64_t pt_leaf = get64(n.e, n.s2_leaf[3]);
-	put64(n.e, n.s2_leaf[3], (pt_leaf & ~UINT64_C(7)) | EPT_R);
-	uint64_t pte = get64(n.e, n.s1_slot[3]);
+	uint64_t pt_leaf = tc_get64(n.e, n.s2_leaf[3]);
+	tc_put64(n.e, n.s2_leaf[3], (pt_leaf & ~UINT64_C(7)) | EPT_R);
+	uint64_t pte = tc_get64(n.e, n.s1_slot[3]);
 	expect_fault(nxlate(s1, s2, GVA, true, &x), &x, PHYSIM_FAULT_PERMISSION, 2, 1,
 		     Q_W | Q_ER | Q_GLA);
 	assert_true(x.fault.s1ptw);
 	assert_int_equal(x.fault.gpa, n.s1_slot[3]);
-	assert_int_equal(get64(n.e, n.s1_slot[3]), pte);
+	assert_int_equal(tc_get64(n.e, n.s1_slot[3]), pte);
 	/* Only the fault: no half result of the stage-1 walk. */
 	assert_int_equal(x.pa, 0);
 	assert_int_equal(x.page_size, 0);
 	assert_int_equal(x.perms, 0);
 	/* Writable again: the guest PTE gets A and D, the others A. */
-	put64(n.e, n.s2_leaf[3], pt_leaf);
+	tc_put64(n.e, n.s2_leaf[3], pt_leaf);
 	assert_int_equal(nxlate(s1, s2, GVA, true, &x), 0);
 	assert_true(x.ad_updated);
-	assert_int_equal(get64(n.e, n.s1_slot[3]), pte | E_A | E_D);
+	assert_int_equal(tc_get64(n.e, n.s1_slot[3]), pte | E_A | E_D);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(get64(n.e, n.s1_slot[i]) & (E_A | E_D), E_A);
+		assert_int_equal(tc_get64(n.e, n.s1_slot[i]) & (E_A | E_D), E_A);
 	physim_mmu_destroy(s1);
 	physim_mmu_destroy(s2);
-	env_free(n.e);
+	tc_env_free(n.e);
 }
 
 int main(void)

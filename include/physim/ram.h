@@ -146,7 +146,7 @@ PHYSIM_API struct physim_ram_stats physim_ram_stats(const struct physim_ram *ram
  * force-raw=on`), written sparse (all-zero 4 KiB frames are holes), followed
  * by a trailer that records the format version, base, size, the allocated
  * frame ranges and two checksums: one over the trailer, one over the bytes
- * of every non-zero frame (format version 2; lib/ram_image.c has the layout).
+ * of every non-zero frame (format version 2; lib/ram-image-priv.h has the layout).
  * Errors are negative errno values; host failures keep their cause. */
 
 /* Write the RAM to `path` atomically: a temporary file in the same directory

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_image.c - physim_ram_load on arbitrary files. The harness
- * decides from the image layout (lib/ram_image.c, versions 1 and 2) whether a
+ * decides from the image layout (lib/ram-image-priv.h, versions 1 and 2) whether a
  * file is a valid image; the loader must load exactly the valid ones (-EINVAL
  * for the rest, -EBADMSG for a version 2 file whose frame data does not match
  * its checksum), and a loaded RAM holds the file's bytes and listed frames,

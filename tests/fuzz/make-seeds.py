@@ -101,7 +101,7 @@ def rotl(x, r):
 
 
 def data_sum(ram):
-    """Version 2's checksum of the non-zero frames (lib/ram_image.c)."""
+    """Version 2's checksum of the non-zero frames (lib/ram-image-priv.h)."""
     def lane(acc, w):
         return rotl((acc + w * K2) & M64, 31) * K1 & M64
     total = 0x27D4EB2F165667C5
@@ -122,7 +122,7 @@ def data_sum(ram):
 
 
 def image(base, frames, ranges, rng, version=1, damage=None):
-    """A valid image, written from the layout in lib/ram_image.c; version 2
+    """A valid image, written from the layout in lib/ram-image-priv.h; version 2
     carries the data checksum; damage = RAM offset of a byte flipped after
     the checksum was taken."""
     ram = bytearray(frames * FRAME)

@@ -1,28 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/qemu/oracle-gen.h - what oracle-gen.c and mutate.c share: the seeded
- * random numbers and the descriptor mutations. */
+ * random numbers (over tests/common/rng.h) and the descriptor mutations. */
 #ifndef ORACLE_GEN_H
 #define ORACLE_GEN_H
 
+#include "common/rng.h"
+
 #include <physim/physim.h>
 
-/* splitmix64: everything a run does follows from its seed. */
+/* Everything a run does follows from its seed: the numbers come from the
+ * tests' one generator (tests/common/rng.h, splitmix64), so a seed gives the
+ * same tables and addresses as before the generator moved there. */
 struct rng {
 	uint64_t s;
 };
 
 static inline uint64_t rng_next(struct rng *r)
 {
-	uint64_t z = (r->s += UINT64_C(0x9e3779b97f4a7c15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
+	return tc_rand(&r->s);
 }
 
-/* Uniform in [0, n); n == 0 means the whole 64-bit range. */
+/* Uniform in [0, n); n == 0 means the whole 64-bit range (tc_rand_below
+ * answers 0 there, so that case is kept here). */
 static inline uint64_t rng_below(struct rng *r, uint64_t n)
 {
-	return n == 0 ? rng_next(r) : rng_next(r) % n;
+	return n == 0 ? tc_rand(&r->s) : tc_rand_below(&r->s, n);
 }
 
 /* True with probability pct / 100. */
