@@ -55,17 +55,19 @@ static uint64_t a64_output_addr(const struct physim_pt_format *f, uint64_t d, un
 static uint64_t a64_encode_table(const struct physim_pt_format *f, uint64_t table_pa,
 				 unsigned level)
 {
-	return (table_pa & a64_oa_mask_from(a64_granule_shift(f))) | A64_TYPE | A64_VALID;
+	return a64_oa_encode(f, table_pa & a64_pa_mask_from(f, a64_granule_shift(f))) | A64_TYPE |
+	       A64_VALID;
 }
 
-/* Checks shared by both stages. -EINVAL: not a leaf level, pa beyond the 48-bit
- * output address or not aligned to the page/block, unknown flag bits. */
+/* Checks shared by both stages. -EINVAL: not a leaf level, pa beyond the
+ * format's output address size (48 or 52 bits) or not aligned to the
+ * page/block, unknown flag bits. */
 static int a64_check_leaf(const struct physim_pt_format *f, uint64_t pa,
 			  const struct pt_leaf_attr *a, unsigned level)
 {
 	if (level >= f->levels || !f->level[level].leaf_ok)
 		return -EINVAL;
-	if (pa & ~a64_oa_mask_from(f->level[level].shift))
+	if (pa & ~a64_pa_mask_from(f, f->level[level].shift))
 		return -EINVAL;
 	if (a->flags & ~(uint32_t)A64_ALL_FLAGS)
 		return -EINVAL;
@@ -84,21 +86,30 @@ static inline uint64_t a64_leaf_type(unsigned level)
 
 /* SH from `arch`: 0 means the default, inner shareable (what Linux and the
  * ArceOS crates use); 0b01 is reserved (D8.5). Non-shareable cannot be asked
- * for, since 0 already means "default". */
-static int a64_shareability(uint64_t arch, uint64_t *sh)
+ * for, since 0 already means "default". With DS = 1 the descriptor has no SH
+ * (bits 9:8 are OA[51:50]; arch_attr_mask leaves SH out): nothing written. */
+static int a64_shareability(const struct physim_pt_format *f, uint64_t arch, uint64_t *sh)
 {
 	uint64_t v = arch & A64_SH_MASK;
 
+	if (!a64_has_sh(f)) {
+		*sh = 0;
+		return 0;
+	}
 	if (v == A64_SH_RESERVED)
 		return -ENOTSUP;
 	*sh = v ? v : A64_SH_INNER;
 	return 0;
 }
 
-/* SH as decode reports it in `arch`: the default (inner) is 0. */
-static inline uint64_t a64_arch_sh(uint64_t d)
+/* SH as decode reports it in `arch`: the default (inner) is 0; none with
+ * DS = 1. */
+static inline uint64_t a64_arch_sh(const struct physim_pt_format *f, uint64_t d)
 {
 	uint64_t v = d & A64_SH_MASK;
+
+	if (!a64_has_sh(f))
+		return 0;
 	return v == A64_SH_INNER ? 0 : v;
 }
 
@@ -153,11 +164,12 @@ static int s1_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 	rc = s1_attrindx(fl, a->arch, &idx);
 	if (rc)
 		return rc;
-	rc = a64_shareability(a->arch, &sh);
+	rc = a64_shareability(f, a->arch, &sh);
 	if (rc)
 		return rc;
 
-	v = pa | a64_leaf_type(level) | (idx << S1_ATTRINDX_SHIFT) | sh | (a->arch & S1_NG);
+	v = a64_oa_encode(f, pa) | a64_leaf_type(level) | (idx << S1_ATTRINDX_SHIFT) | sh |
+	    (a->arch & S1_NG);
 	if (!(fl & PHYSIM_W))
 		v |= S1_AP2;
 	if (fl & PHYSIM_U)
@@ -193,7 +205,7 @@ static void s1_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 		a->arch = d & S1_ATTRINDX_MASK; /* 0 (Normal WB) or a caller's index */
 
 	a->flags = fl;
-	a->arch |= (d & S1_NG) | a64_arch_sh(d);
+	a->arch |= (d & S1_NG) | a64_arch_sh(f, d);
 	a->accessed = (d & A64_AF) != 0;
 	a->dirty = false;
 }
@@ -267,11 +279,11 @@ static int s2_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 	rc = s2_memattr(fl, a->arch, &memattr);
 	if (rc)
 		return rc;
-	rc = a64_shareability(a->arch, &sh);
+	rc = a64_shareability(f, a->arch, &sh);
 	if (rc)
 		return rc;
 
-	v = pa | a64_leaf_type(level) | (memattr << S2_MEMATTR_SHIFT) | sh;
+	v = a64_oa_encode(f, pa) | a64_leaf_type(level) | (memattr << S2_MEMATTR_SHIFT) | sh;
 	if (fl & PHYSIM_R)
 		v |= S2_S2AP_R;
 	if (fl & PHYSIM_W)
@@ -310,7 +322,7 @@ static void s2_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 		a->arch = 0;
 
 	a->flags = fl;
-	a->arch |= a64_arch_sh(d);
+	a->arch |= a64_arch_sh(f, d);
 	a->accessed = (d & A64_AF) != 0;
 	a->dirty = false;
 }
