@@ -459,3 +459,37 @@ const struct physim_pt_format physim_fmt_aarch64_s2_4k_48 = {
 	},
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
 };
+
+/* ---- 52-bit formats (FEAT_LPA2, FEAT_LPA + FEAT_LVA) ----
+ * The PE implements a 52-bit PA (pa_bits 52, ID_AA64MMFR0_EL1.PARange =
+ * 0b0110); TCR_EL1.IPS / VTCR_EL2.PS = 0b110 by default (ctl.ips_bits 0).
+ * Block sizes (pseudocode AArch64.BlockDescSupported): with DS = 1 the 4K
+ * granule has blocks at lookup level 0 (512G) and the 16K granule at level 1
+ * (64G); the 64K granule has level 1 blocks (4T) when the PA size is 52. */
+
+#define A64_S1_52(attr_mask)                                                                       \
+	.arch = PHYSIM_ARCH_AARCH64, .stage2 = false, .pte_bytes = 8, .pa_bits = 52,               \
+	.sign_extended = false, .flags_supported = A64_ALL_FLAGS, .arch_attr_mask = (attr_mask),   \
+	.set_accessed_on_map = true, .set_dirty_on_map = false, .ops = &a64_s1_ops,                \
+	.walk = &physim_a64_s1_walk_ops
+
+/* TCR_EL1.DS = 1, T0SZ = 12, TG0 = 4K (FEAT_LPA2): 12 + 4 * 9 = 48, so the
+ * walk starts at lookup level -1, which resolves VA bits 51:48 with a
+ * 16-entry table (D8.2, "initial lookup level" with a 52-bit VA). SH comes
+ * from TCR_EL1.SH0, not the descriptor, so arch has no SH. */
+const struct physim_pt_format physim_fmt_aarch64_4k_52 = {
+    .name = "aarch64-4k-52",
+    .description = "AArch64 stage 1, 4K granule, LPA2 52-bit VA and PA (lookup levels -1 to 3)",
+    A64_S1_52(S1_ATTRINDX_MASK | S1_NG),
+    .levels = 5,
+    .va_bits = 52,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
+	    {.shift = 39, .index_bits = 9, .leaf_ok = true},  /* L0: 512G blocks (DS = 1) */
+	    {.shift = 48, .index_bits = 4, .leaf_ok = false}, /* L-1: tables only */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = 0, [A64_P_OA_LAYOUT] = A64_OA_DS},
+};
