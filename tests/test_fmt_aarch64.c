@@ -1201,6 +1201,7 @@ struct f52 {
 
 static const struct f52 f52s[] = {
     {&physim_fmt_aarch64_4k_52, &physim_fmt_aarch64_4k_48, 12, 5, true},
+    {&physim_fmt_aarch64_16k_52, &physim_fmt_aarch64_16k_47, 14, 4, true},
 };
 #define N_F52 (sizeof(f52s) / sizeof(f52s[0]))
 
@@ -1325,7 +1326,11 @@ static void engine_52(const struct f52 *t)
 		d48 &= ~UINT64_C(0x300);
 	assert_int_equal(ram_pte(&r, table, idx * 8, 8), oa_bits_52(t, pa, t->granule_shift) | d48);
 	expect_query(&r, va | 0x123, pa, g, R | W);
-	assert_int_equal(physim_pt_table_frames(r.pt), t->levels);
+	/* 4 KiB frames: the root's 2^(52 - top shift) entries, and a granule
+	 * for each table below */
+	uint64_t root_bytes = (UINT64_C(1) << (52 - shift_52(t, t->levels - 1))) * 8;
+	uint64_t root_frames = root_bytes < 4096 ? 1 : root_bytes / 4096;
+	assert_int_equal(physim_pt_table_frames(r.pt), root_frames + (t->levels - 1) * (g / 4096));
 
 	/* the biggest block the format has, high in both ranges */
 	unsigned big = 0;
@@ -1374,6 +1379,19 @@ static void test_52_golden(void **state)
 	assert_int_equal(f->ops->classify(f, UINT64_C(0x3000000000703), 0), PT_LEAF);
 	assert_int_equal(f->ops->classify(f, 0x401, 4), PT_RESERVED);
 	assert_int_equal(f->ops->classify(f, 0x401, 3), PT_LEAF);
+
+	/* 16K granule: a 64G block at lookup level 1 (engine 2), R|W|X at EL1:
+	 * OA 0x7_FFF0_0000_0000 -> OA[51:50] 0b01 in bits 9:8, bits 49:36
+	 * 0x3FFF000000000, block|AF 0x501, UXN only. */
+	f = &physim_fmt_aarch64_16k_52;
+	assert_int_equal(encode(f, UINT64_C(0x7FFF000000000), R | W | X, 0, true, 2, &d), 0);
+	assert_int_equal(d, UINT64_C(0x0043FFF000000501));
+	/* 16K page at 0x4_0000_8000_4000, R|U: bits 9:8 0b01, page|AF|AP[1]|AP[2]
+	 * 0x5c3, PXN|UXN. */
+	assert_int_equal(encode(f, UINT64_C(0x4000080004000), R | U, 0, true, 0, &d), 0);
+	assert_int_equal(d, UINT64_C(0x00600000800045c3));
+	/* a level 0 block is invalid even with DS = 1 */
+	assert_int_equal(f->ops->classify(f, 0x401, 3), PT_RESERVED);
 }
 
 int main(void)

@@ -493,3 +493,21 @@ const struct physim_pt_format physim_fmt_aarch64_4k_52 = {
 	},
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = 0, [A64_P_OA_LAYOUT] = A64_OA_DS},
 };
+
+/* TCR_EL1.DS = 1, T0SZ = 12, TG0 = 16K (FEAT_LPA2): 14 + 3 * 11 = 47, so
+ * lookup level 0 resolves VA bits 51:47 with a 32-entry table (D8.2). */
+const struct physim_pt_format physim_fmt_aarch64_16k_52 = {
+    .name = "aarch64-16k-52",
+    .description = "AArch64 stage 1, 16K granule, LPA2 52-bit VA and PA (lookup levels 0-3)",
+    A64_S1_52(S1_ATTRINDX_MASK | S1_NG),
+    .levels = 4,
+    .va_bits = 52,
+    .level =
+	{
+	    {.shift = 14, .index_bits = 11, .leaf_ok = true}, /* L3: 16K pages */
+	    {.shift = 25, .index_bits = 11, .leaf_ok = true}, /* L2: 32M blocks */
+	    {.shift = 36, .index_bits = 11, .leaf_ok = true}, /* L1: 64G blocks (DS = 1) */
+	    {.shift = 47, .index_bits = 5, .leaf_ok = false}, /* L0: tables only */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 14, [A64_P_RES0] = 0, [A64_P_OA_LAYOUT] = A64_OA_DS},
+};
