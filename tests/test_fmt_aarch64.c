@@ -1202,6 +1202,7 @@ struct f52 {
 static const struct f52 f52s[] = {
     {&physim_fmt_aarch64_4k_52, &physim_fmt_aarch64_4k_48, 12, 5, true},
     {&physim_fmt_aarch64_16k_52, &physim_fmt_aarch64_16k_47, 14, 4, true},
+    {&physim_fmt_aarch64_64k_52, &physim_fmt_aarch64_64k_48, 16, 3, false},
 };
 #define N_F52 (sizeof(f52s) / sizeof(f52s[0]))
 
@@ -1392,6 +1393,22 @@ static void test_52_golden(void **state)
 	assert_int_equal(d, UINT64_C(0x00600000800045c3));
 	/* a level 0 block is invalid even with DS = 1 */
 	assert_int_equal(f->ops->classify(f, 0x401, 3), PT_RESERVED);
+
+	/* 64K granule, FEAT_LPA: page at 0xA_BCDE_F012_0000, R|W: OA[51:48]
+	 * 0xA in bits 15:12, OA[47:16] in place, SH inner|AF|page 0x703. */
+	f = &physim_fmt_aarch64_64k_52;
+	assert_int_equal(encode(f, UINT64_C(0xABCDEF0120000), R | W, 0, true, 0, &d), 0);
+	assert_int_equal(d, UINT64_C(0x0060BCDEF012A703));
+	assert_int_equal(f->ops->output_addr(f, d, 0), UINT64_C(0xABCDEF0120000));
+	/* a 4T block at lookup level 1 (engine 2), R: OA 0xF_C000_0000_0000 ->
+	 * 0xF in bits 15:12, OA[47:42] in place, block|SH|AF|AP[2] 0x781 */
+	assert_int_equal(encode(f, UINT64_C(0xFC00000000000), R, 0, true, 2, &d), 0);
+	assert_int_equal(d, UINT64_C(0x0060C0000000F781));
+	/* table pointer to 0x5_0000_8001_0000: NLTA[51:48] 0x5 in bits 15:12 */
+	assert_int_equal(f->ops->encode_table(f, UINT64_C(0x5000080010000), 2),
+			 UINT64_C(0x80015003));
+	/* bits 49:48 are still RES0 with the 64K granule */
+	assert_int_equal(f->ops->classify(f, UINT64_C(0x1000080010003), 2), PT_RESERVED);
 }
 
 int main(void)

@@ -511,3 +511,24 @@ const struct physim_pt_format physim_fmt_aarch64_16k_52 = {
 	},
     .param = {[A64_P_GRANULE_SHIFT] = 14, [A64_P_RES0] = 0, [A64_P_OA_LAYOUT] = A64_OA_DS},
 };
+
+/* TCR_EL1.T0SZ = 12, TG0 = 64K, IPS = 52 bits (FEAT_LPA, FEAT_LVA):
+ * 16 + 2 * 13 = 42, so lookup level 1 resolves VA bits 51:42 with a
+ * 1024-entry (8 KiB) table. OA[51:48] sits in bits 15:12; SH stays in 9:8;
+ * bits 49:48 stay RES0 (D8.3). */
+const struct physim_pt_format physim_fmt_aarch64_64k_52 = {
+    .name = "aarch64-64k-52",
+    .description = "AArch64 stage 1, 64K granule, LPA/LVA 52-bit VA and PA (lookup levels 1-3)",
+    A64_S1_52(S1_ARCH_MASK),
+    .levels = 3,
+    .va_bits = 52,
+    .level =
+	{
+	    {.shift = 16, .index_bits = 13, .leaf_ok = true}, /* L3: 64K pages */
+	    {.shift = 29, .index_bits = 13, .leaf_ok = true}, /* L2: 512M blocks */
+	    {.shift = 42, .index_bits = 10, .leaf_ok = true}, /* L1: 4T blocks (PA 52) */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 16,
+	      [A64_P_RES0] = A64_RES0_4K_16K,
+	      [A64_P_OA_LAYOUT] = A64_OA_LPA64K},
+};
