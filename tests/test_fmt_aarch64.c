@@ -1203,6 +1203,7 @@ static const struct f52 f52s[] = {
     {&physim_fmt_aarch64_4k_52, &physim_fmt_aarch64_4k_48, 12, 5, true},
     {&physim_fmt_aarch64_16k_52, &physim_fmt_aarch64_16k_47, 14, 4, true},
     {&physim_fmt_aarch64_64k_52, &physim_fmt_aarch64_64k_48, 16, 3, false},
+    {&physim_fmt_aarch64_s2_4k_52, &physim_fmt_aarch64_s2_4k_48, 12, 5, true},
 };
 #define N_F52 (sizeof(f52s) / sizeof(f52s[0]))
 
@@ -1409,6 +1410,19 @@ static void test_52_golden(void **state)
 			 UINT64_C(0x80015003));
 	/* bits 49:48 are still RES0 with the 64K granule */
 	assert_int_equal(f->ops->classify(f, UINT64_C(0x1000080010003), 2), PT_RESERVED);
+
+	/* stage 2, DS = 1: 4K page at 0xD_0000_8000_0000, R|W|X: OA[51:50] 0b11
+	 * in 9:8, OA[49:48] 0b01 in 49:48, MemAttr WB 0x3c, S2AP 0xc0, AF,
+	 * page: 0x7ff, XN 0b00. */
+	f = &physim_fmt_aarch64_s2_4k_52;
+	assert_int_equal(encode(f, UINT64_C(0xD000080000000), R | W | X, 0, true, 0, &d), 0);
+	assert_int_equal(d, UINT64_C(0x10000800007ff));
+	/* a 512G block at lookup level 0, R, Device: OA 0x8_0080_0000_0000 ->
+	 * 0b10 in 9:8, MemAttr 0b0001 (0x04), S2AP R 0x40, AF, block, XN[1] */
+	assert_int_equal(encode(f, UINT64_C(0x8008000000000), R | DV, 0, true, 3, &d), 0);
+	assert_int_equal(d, UINT64_C(0x0040008000000645));
+	/* MemAttr through arch is fine, SH is not (VTCR_EL2.SH0 has it) */
+	assert_int_equal(encode(f, 0x80000000, R | W, 0x300, true, 0, &d), -ENOTSUP);
 }
 
 int main(void)

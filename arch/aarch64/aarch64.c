@@ -532,3 +532,34 @@ const struct physim_pt_format physim_fmt_aarch64_64k_52 = {
 	      [A64_P_RES0] = A64_RES0_4K_16K,
 	      [A64_P_OA_LAYOUT] = A64_OA_LPA64K},
 };
+
+/* VTCR_EL2.DS = 1, T0SZ = 12, SL2 = 1 with SL0 = 0b00 (start at lookup level
+ * -1), PS = 52 bits, 4K granule (FEAT_LPA2; D8.2, "initial lookup level" for
+ * stage 2 with DS = 1). SH comes from VTCR_EL2.SH0, so arch holds MemAttr
+ * only. */
+const struct physim_pt_format physim_fmt_aarch64_s2_4k_52 = {
+    .name = "aarch64-s2-4k-52",
+    .description = "AArch64 stage 2, 4K granule, LPA2 52-bit IPA and PA (lookup levels -1 to 3)",
+    .arch = PHYSIM_ARCH_AARCH64,
+    .stage2 = true,
+    .pte_bytes = 8,
+    .pa_bits = 52,
+    .sign_extended = false,
+    .flags_supported = PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_DEVICE | PHYSIM_UNCACHED,
+    .arch_attr_mask = S2_MEMATTR_MASK,
+    .set_accessed_on_map = true,
+    .set_dirty_on_map = false,
+    .ops = &a64_s2_ops,
+    .walk = &physim_a64_s2_walk_ops,
+    .levels = 5,
+    .va_bits = 52,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
+	    {.shift = 39, .index_bits = 9, .leaf_ok = true},  /* L0: 512G blocks (DS = 1) */
+	    {.shift = 48, .index_bits = 4, .leaf_ok = false}, /* L-1: tables only */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = 0, [A64_P_OA_LAYOUT] = A64_OA_DS},
+};
