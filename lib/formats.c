@@ -36,6 +36,18 @@ const struct physim_pt_format *const physim_all_formats[] = {
 #ifdef PHYSIM_HAVE_AARCH64
     &physim_fmt_aarch64_s2_4k_48,
 #endif
+#ifdef PHYSIM_HAVE_AARCH64
+    &physim_fmt_aarch64_4k_52,
+#endif
+#ifdef PHYSIM_HAVE_AARCH64
+    &physim_fmt_aarch64_16k_52,
+#endif
+#ifdef PHYSIM_HAVE_AARCH64
+    &physim_fmt_aarch64_64k_52,
+#endif
+#ifdef PHYSIM_HAVE_AARCH64
+    &physim_fmt_aarch64_s2_4k_52,
+#endif
 #ifdef PHYSIM_HAVE_RISCV64
     &physim_fmt_sv39,
 #endif

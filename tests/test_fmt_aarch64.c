@@ -1186,6 +1186,245 @@ static void test_engine_flag_subsets(void **state)
 	}
 }
 
+/* ---- 52-bit formats (FEAT_LPA2 with DS = 1, FEAT_LPA 64K) ----
+ * The address bits of a descriptor, from the Arm ARM D8.3 tables for a 52-bit
+ * OA: with DS = 1 (4K/16K) bits 49:granule hold OA[49:granule] and bits 9:8
+ * OA[51:50], and there is no SH field; with the 64K granule and FEAT_LPA bits
+ * 47:16 hold OA[47:16] and bits 15:12 OA[51:48]. Everything else in a
+ * descriptor means what it means in the 48-bit sibling format. */
+
+struct f52 {
+	const struct physim_pt_format *f, *sibling; /* the 48-bit format alike */
+	unsigned granule_shift, levels;
+	bool ds;
+};
+
+static const struct f52 f52s[] = {
+    {&physim_fmt_aarch64_4k_52, &physim_fmt_aarch64_4k_48, 12, 5, true},
+    {&physim_fmt_aarch64_16k_52, &physim_fmt_aarch64_16k_47, 14, 4, true},
+    {&physim_fmt_aarch64_64k_52, &physim_fmt_aarch64_64k_48, 16, 3, false},
+    {&physim_fmt_aarch64_s2_4k_52, &physim_fmt_aarch64_s2_4k_48, 12, 5, true},
+};
+#define N_F52 (sizeof(f52s) / sizeof(f52s[0]))
+
+static uint64_t bits(unsigned hi, unsigned lo)
+{
+	return (~UINT64_C(0) >> (63 - hi)) & ~((UINT64_C(1) << lo) - 1);
+}
+
+static uint64_t oa_bits_52(const struct f52 *t, uint64_t pa, unsigned low)
+{
+	if (t->ds)
+		return (pa & bits(49, low)) | (((pa >> 50) & 3) << 8);
+	return (pa & bits(47, low)) | (((pa >> 48) & 0xf) << 12);
+}
+
+/* Lowest VA bit of engine level n: granule + n * (granule - 3) (D8.2). */
+static unsigned shift_52(const struct f52 *t, unsigned n)
+{
+	return t->granule_shift + n * (t->granule_shift - 3);
+}
+
+static void check_geometry_52(const struct f52 *t)
+{
+	const struct physim_pt_format *f = t->f;
+
+	assert_int_equal(f->levels, t->levels);
+	assert_int_equal(f->va_bits, 52);
+	assert_int_equal(f->pa_bits, 52);
+	for (unsigned n = 0; n < t->levels; n++) {
+		assert_int_equal(f->level[n].shift, shift_52(t, n));
+		unsigned top = n + 1 < t->levels ? shift_52(t, n + 1) : 52;
+		assert_int_equal(f->level[n].index_bits, top - shift_52(t, n));
+	}
+}
+
+/* Every flag subset at every leaf level, at the highest 52-bit address: the
+ * address bits where the manual puts them, the rest as in the sibling. */
+static void round_trip_52(const struct f52 *t)
+{
+	const struct physim_pt_format *f = t->f, *s = t->sibling;
+
+	for (unsigned level = 0; level < f->levels; level++) {
+		if (!f->level[level].leaf_ok)
+			continue;
+		unsigned low = f->level[level].shift;
+		uint64_t pa = bits(51, low);
+		for (uint32_t flags = 0; flags < 64; flags++) {
+			uint64_t d, d48;
+			int rc = encode(f, pa, flags, 0, true, level, &d);
+			if (!expect_supported(f, flags)) {
+				assert_int_equal(rc, -ENOTSUP);
+				continue;
+			}
+			assert_int_equal(rc, 0);
+			assert_int_equal(encode(s, 0, flags, 0, true, level == 0 ? 0 : 1, &d48), 0);
+			if (t->ds)
+				d48 &= ~UINT64_C(0x300); /* no SH in the descriptor */
+			assert_int_equal(d, oa_bits_52(t, pa, low) | d48);
+			assert_int_equal(f->ops->classify(f, d, level), PT_LEAF);
+			assert_int_equal(f->ops->output_addr(f, d, level), pa);
+			struct pt_leaf_attr a = decode(f, d, level);
+			assert_int_equal(a.flags, strip_u_on_stage2(f, flags));
+			assert_int_equal(a.arch, 0);
+			uint64_t again;
+			assert_int_equal(f->ops->encode_leaf(f, pa, &a, level, &again), 0);
+			assert_int_equal(again, d);
+		}
+		/* beyond 52 bits, or misaligned: -EINVAL */
+		uint64_t d;
+		assert_int_equal(encode(f, UINT64_C(1) << 52, R, 0, true, level, &d), -EINVAL);
+		assert_int_equal(encode(f, pa | (UINT64_C(1) << (low - 1)), R, 0, true, level, &d),
+				 -EINVAL);
+		/* DS = 1: SH is TCR's, the descriptor cannot say it */
+		if (t->ds)
+			assert_int_equal(encode(f, pa, R, 0x200, true, level, &d), -ENOTSUP);
+	}
+	/* table descriptors at every level that holds one: the address bits and
+	 * 0b11, from the highest table address down */
+	for (unsigned level = 1; level < f->levels; level++) {
+		uint64_t tpa = bits(51, t->granule_shift);
+		uint64_t d = f->ops->encode_table(f, tpa, level);
+		assert_int_equal(d, oa_bits_52(t, tpa, t->granule_shift) | 3);
+		assert_int_equal(f->ops->classify(f, d, level), PT_TABLE);
+		assert_int_equal(f->ops->output_addr(f, d, level), tpa);
+	}
+}
+
+static void test_52_geometry_round_trip(void **state)
+{
+	for (size_t i = 0; i < N_F52; i++) {
+		check_geometry_52(&f52s[i]);
+		round_trip_52(&f52s[i]);
+	}
+}
+
+/* Through the engine: the top page of the 52-bit input range mapped to the
+ * top page of the 52-bit output range, read back from RAM table by table
+ * (indexes from the VA bits, D8.2), then the biggest block. */
+static void engine_52(const struct f52 *t)
+{
+	const struct physim_pt_format *f = t->f;
+	struct rig r;
+	uint64_t g = UINT64_C(1) << t->granule_shift;
+	uint64_t va = bits(51, t->granule_shift), pa = bits(51, t->granule_shift);
+
+	rig_open(&r, f);
+	assert_int_equal(physim_pt_map(r.pt, va, pa, g, R | W), 0);
+	uint64_t table = physim_pt_root(r.pt), d = 0;
+	for (unsigned n = t->levels - 1; n > 0; n--) {
+		unsigned top = n + 1 < t->levels ? shift_52(t, n + 1) : 52;
+		uint64_t idx = (va & bits(top - 1, shift_52(t, n))) >> shift_52(t, n);
+		d = ram_pte(&r, table, idx * 8, 8);
+		/* RAM is low: the high address bits (9:8 or 15:12) are zero */
+		assert_int_equal(d & ~bits(47, t->granule_shift), 3);
+		table = d & bits(47, t->granule_shift);
+		assert_true(table >= 0x80000000 && table < 0x80000000 + (UINT64_C(256) << 20));
+	}
+	uint64_t idx = (va & bits(shift_52(t, 1) - 1, t->granule_shift)) >> t->granule_shift;
+	uint64_t d48;
+	assert_int_equal(encode(t->sibling, 0, R | W, 0, true, 0, &d48), 0);
+	if (t->ds)
+		d48 &= ~UINT64_C(0x300);
+	assert_int_equal(ram_pte(&r, table, idx * 8, 8), oa_bits_52(t, pa, t->granule_shift) | d48);
+	expect_query(&r, va | 0x123, pa, g, R | W);
+	/* 4 KiB frames: the root's 2^(52 - top shift) entries, and a granule
+	 * for each table below */
+	uint64_t root_bytes = (UINT64_C(1) << (52 - shift_52(t, t->levels - 1))) * 8;
+	uint64_t root_frames = root_bytes < 4096 ? 1 : root_bytes / 4096;
+	assert_int_equal(physim_pt_table_frames(r.pt), root_frames + (t->levels - 1) * (g / 4096));
+
+	/* the biggest block the format has, high in both ranges */
+	unsigned big = 0;
+	for (unsigned n = 0; n < t->levels; n++)
+		if (f->level[n].leaf_ok)
+			big = n;
+	uint64_t bsz = UINT64_C(1) << f->level[big].shift;
+	uint64_t bpa = bits(51, f->level[big].shift) - bsz; /* second-highest */
+	assert_int_equal(physim_pt_map(r.pt, bsz, bpa, bsz, R | X), 0);
+	expect_query(&r, bsz + bsz / 2, bpa, bsz, R | X);
+
+	/* nothing beyond 52 bits either way */
+	assert_int_equal(physim_pt_map(r.pt, UINT64_C(1) << 52, pa, g, R), -EINVAL);
+	assert_int_equal(physim_pt_map(r.pt, 0, UINT64_C(1) << 52, g, R), -EINVAL);
+	assert_int_equal(physim_pt_unmap_region(r.pt, va, g), 0);
+	assert_int_equal(physim_pt_unmap_region(r.pt, bsz, bsz), 0);
+	rig_close(&r);
+}
+
+static void test_52_engine(void **state)
+{
+	for (size_t i = 0; i < N_F52; i++)
+		engine_52(&f52s[i]);
+}
+
+/* Hand-computed descriptors (D8.3, 52-bit OA layouts). */
+static void test_52_golden(void **state)
+{
+	const struct physim_pt_format *f = &physim_fmt_aarch64_4k_52;
+	uint64_t d;
+
+	/* 4K page at 0xB_1234_5678_9000, R|W: OA[51:50] = 0b10 -> bits 9:8 =
+	 * 0x200, OA[49:12] in place (0x3123456789000), page|AF 0x403, PXN|UXN. */
+	assert_int_equal(encode(f, UINT64_C(0xB123456789000), R | W, 0, true, 0, &d), 0);
+	assert_int_equal(d, UINT64_C(0x0063123456789603));
+	/* 512G block at lookup level 0 (engine 3), R: OA 0xA_0080_0000_0000 ->
+	 * bits 49:39 0x2008000000000, bits 9:8 0b10, block|AF|AP[2] 0x481. */
+	assert_int_equal(encode(f, UINT64_C(0xA008000000000), R, 0, true, 3, &d), 0);
+	assert_int_equal(d, UINT64_C(0x0062008000000681));
+	assert_int_equal(f->ops->output_addr(f, d, 3), UINT64_C(0xA008000000000));
+	/* table at lookup level -1 (engine 4) pointing at 0xC_0000_1234_5000:
+	 * NLTA[51:50] = 0b11 in bits 9:8. */
+	assert_int_equal(f->ops->encode_table(f, UINT64_C(0xC000012345000), 4), 0x12345303);
+	assert_int_equal(f->ops->output_addr(f, 0x12345303, 4), UINT64_C(0xC000012345000));
+	/* bits 49:48 are address now, not RES0; a block at level -1 is invalid */
+	assert_int_equal(f->ops->classify(f, UINT64_C(0x3000000000703), 0), PT_LEAF);
+	assert_int_equal(f->ops->classify(f, 0x401, 4), PT_RESERVED);
+	assert_int_equal(f->ops->classify(f, 0x401, 3), PT_LEAF);
+
+	/* 16K granule: a 64G block at lookup level 1 (engine 2), R|W|X at EL1:
+	 * OA 0x7_FFF0_0000_0000 -> OA[51:50] 0b01 in bits 9:8, bits 49:36
+	 * 0x3FFF000000000, block|AF 0x501, UXN only. */
+	f = &physim_fmt_aarch64_16k_52;
+	assert_int_equal(encode(f, UINT64_C(0x7FFF000000000), R | W | X, 0, true, 2, &d), 0);
+	assert_int_equal(d, UINT64_C(0x0043FFF000000501));
+	/* 16K page at 0x4_0000_8000_4000, R|U: bits 9:8 0b01, page|AF|AP[1]|AP[2]
+	 * 0x5c3, PXN|UXN. */
+	assert_int_equal(encode(f, UINT64_C(0x4000080004000), R | U, 0, true, 0, &d), 0);
+	assert_int_equal(d, UINT64_C(0x00600000800045c3));
+	/* a level 0 block is invalid even with DS = 1 */
+	assert_int_equal(f->ops->classify(f, 0x401, 3), PT_RESERVED);
+
+	/* 64K granule, FEAT_LPA: page at 0xA_BCDE_F012_0000, R|W: OA[51:48]
+	 * 0xA in bits 15:12, OA[47:16] in place, SH inner|AF|page 0x703. */
+	f = &physim_fmt_aarch64_64k_52;
+	assert_int_equal(encode(f, UINT64_C(0xABCDEF0120000), R | W, 0, true, 0, &d), 0);
+	assert_int_equal(d, UINT64_C(0x0060BCDEF012A703));
+	assert_int_equal(f->ops->output_addr(f, d, 0), UINT64_C(0xABCDEF0120000));
+	/* a 4T block at lookup level 1 (engine 2), R: OA 0xF_C000_0000_0000 ->
+	 * 0xF in bits 15:12, OA[47:42] in place, block|SH|AF|AP[2] 0x781 */
+	assert_int_equal(encode(f, UINT64_C(0xFC00000000000), R, 0, true, 2, &d), 0);
+	assert_int_equal(d, UINT64_C(0x0060C0000000F781));
+	/* table pointer to 0x5_0000_8001_0000: NLTA[51:48] 0x5 in bits 15:12 */
+	assert_int_equal(f->ops->encode_table(f, UINT64_C(0x5000080010000), 2),
+			 UINT64_C(0x80015003));
+	/* bits 49:48 are still RES0 with the 64K granule */
+	assert_int_equal(f->ops->classify(f, UINT64_C(0x1000080010003), 2), PT_RESERVED);
+
+	/* stage 2, DS = 1: 4K page at 0xD_0000_8000_0000, R|W|X: OA[51:50] 0b11
+	 * in 9:8, OA[49:48] 0b01 in 49:48, MemAttr WB 0x3c, S2AP 0xc0, AF,
+	 * page: 0x7ff, XN 0b00. */
+	f = &physim_fmt_aarch64_s2_4k_52;
+	assert_int_equal(encode(f, UINT64_C(0xD000080000000), R | W | X, 0, true, 0, &d), 0);
+	assert_int_equal(d, UINT64_C(0x10000800007ff));
+	/* a 512G block at lookup level 0, R, Device: OA 0x8_0080_0000_0000 ->
+	 * 0b10 in 9:8, MemAttr 0b0001 (0x04), S2AP R 0x40, AF, block, XN[1] */
+	assert_int_equal(encode(f, UINT64_C(0x8008000000000), R | DV, 0, true, 3, &d), 0);
+	assert_int_equal(d, UINT64_C(0x0040008000000645));
+	/* MemAttr through arch is fine, SH is not (VTCR_EL2.SH0 has it) */
+	assert_int_equal(encode(f, 0x80000000, R | W, 0x300, true, 0, &d), -ENOTSUP);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1209,6 +1448,9 @@ int main(void)
 	    cmocka_unit_test(test_engine_s2_4k_48),
 	    cmocka_unit_test(test_engine_armv7),
 	    cmocka_unit_test(test_engine_flag_subsets),
+	    cmocka_unit_test(test_52_geometry_round_trip),
+	    cmocka_unit_test(test_52_engine),
+	    cmocka_unit_test(test_52_golden),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

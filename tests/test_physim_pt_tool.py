@@ -148,6 +148,10 @@ FORMATS = {
     "sv32": ("2", "32", "34", "4K,4M", "4K"),
     "sv32x4": ("2", "34", "34", "4K,4M", "16K"),
     "armv7-short": ("2", "32", "32", "4K,1M", "16K"),
+    "aarch64-4k-52": ("5", "52", "52", "4K,2M,1G,512G", "128"),
+    "aarch64-16k-52": ("4", "52", "52", "16K,32M,64G", "256"),
+    "aarch64-64k-52": ("3", "52", "52", "64K,512M,4T", "8K"),
+    "aarch64-s2-4k-52": ("5", "52", "52", "4K,2M,1G,512G", "128"),
 }
 
 
@@ -994,7 +998,7 @@ def test_json_formats():
     # stage 2 exactly for EPT, Arm stage 2 and the RISC-V x4 G-stage formats
     s2 = {n for n, o in got.items() if o.get("stage2")}
     check(s2 == {"ept-4l", "ept-5l", "aarch64-s2-4k-40", "aarch64-s2-4k-48", "sv39x4",
-                 "sv48x4", "sv57x4", "sv32x4"}, f"stage-2 formats {sorted(s2)}")
+                 "sv48x4", "sv57x4", "sv32x4", "aarch64-s2-4k-52"}, f"stage-2 formats {sorted(s2)}")
     check(got.get("x86_64-4l", {}).get("sign_extended") is True
           and got.get("ept-4l", {}).get("sign_extended") is False, "sign_extended")
     objs = parse_json_lines(run("formats", "--format", "sv48", "--json"), "formats sv48 --json")

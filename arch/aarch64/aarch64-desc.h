@@ -73,13 +73,80 @@
 #define A64_ALL_FLAGS  (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U | PHYSIM_DEVICE | PHYSIM_UNCACHED)
 #define A64_TYPE_FLAGS (PHYSIM_DEVICE | PHYSIM_UNCACHED)
 
-/* param[] slots of the formats defined here. */
-enum { A64_P_GRANULE_SHIFT = 0, A64_P_RES0 = 1 };
+/* ---- 52-bit output addresses (D8.3, tables of the block, page and table
+ * descriptor formats for a 52-bit OA) ----
+ * - FEAT_LPA2 with TCR_ELx.DS / VTCR_EL2.DS = 1, 4K and 16K granules: the
+ *   address field grows to bits 49:granule (OA[49:48] in bits 49:48), and
+ *   OA[51:50] (NLTA[51:50] in a table descriptor) sits in bits 9:8. SH is then
+ *   not in the descriptor: it comes from TCR_ELx.SH0/SH1 or VTCR_EL2.SH0.
+ * - FEAT_LPA, 64K granule: the field stays 47:16 and OA[51:48] (NLTA[51:48])
+ *   sits in bits 15:12; SH stays in bits 9:8. */
+enum a64_oa_layout {
+	A64_OA_48 = 0,	   /* bits 47:granule, no more */
+	A64_OA_DS = 1,	   /* 4K/16K with DS = 1: 49:granule, OA[51:50] in 9:8 */
+	A64_OA_LPA64K = 2, /* 64K with FEAT_LPA: 47:16, OA[51:48] in 15:12 */
+};
+#define A64_DS_OA_HI	 (UINT64_C(3) << 8)	      /* OA[51:50] */
+#define A64_DS_OA_SHIFT	 42			      /* 50 - 8 */
+#define A64_LPA_OA_HI	 (UINT64_C(0xf) << 12)	      /* OA[51:48] */
+#define A64_LPA_OA_SHIFT 36			      /* 48 - 12 */
+#define A64_DS_FIELD	 UINT64_C(0x0003fffffffff000) /* bits 49:12 */
 
-/* Bits [47, low] of an address. */
-static inline uint64_t a64_oa_mask_from(unsigned low)
+/* param[] slots of the formats defined here. */
+enum { A64_P_GRANULE_SHIFT = 0, A64_P_RES0 = 1, A64_P_OA_LAYOUT = 2 };
+
+static inline enum a64_oa_layout a64_layout(const struct physim_pt_format *f)
 {
-	return A64_OA_MASK & ~((UINT64_C(1) << low) - 1);
+	return (enum a64_oa_layout)f->param[A64_P_OA_LAYOUT];
+}
+
+/* The descriptor's contiguous address field from bit `low` up: bits
+ * [47, low], or [49, low] with DS = 1. */
+static inline uint64_t a64_oa_mask_from(const struct physim_pt_format *f, unsigned low)
+{
+	uint64_t field = a64_layout(f) == A64_OA_DS ? A64_DS_FIELD : A64_OA_MASK;
+	return field & ~((UINT64_C(1) << low) - 1);
+}
+
+/* The addresses a descriptor can hold from bit `low` up: [pa_bits - 1, low]. */
+static inline uint64_t a64_pa_mask_from(const struct physim_pt_format *f, unsigned low)
+{
+	return (~UINT64_C(0) >> (64 - f->pa_bits)) & ~((UINT64_C(1) << low) - 1);
+}
+
+/* The output address of descriptor d whose contiguous field is `field`
+ * (a64_oa_mask_from): the field plus, in the 52-bit layouts, the high bits
+ * held elsewhere in the descriptor. The one decode, for the engine and the
+ * walker alike. */
+static inline uint64_t a64_oa_decode(const struct physim_pt_format *f, uint64_t d, uint64_t field)
+{
+	switch (a64_layout(f)) {
+	case A64_OA_DS:
+		return (d & field) | ((d & A64_DS_OA_HI) << A64_DS_OA_SHIFT);
+	case A64_OA_LPA64K:
+		return (d & field) | ((d & A64_LPA_OA_HI) << A64_LPA_OA_SHIFT);
+	default:
+		return d & field;
+	}
+}
+
+/* The descriptor bits holding address pa (aligned, below 2^pa_bits). */
+static inline uint64_t a64_oa_encode(const struct physim_pt_format *f, uint64_t pa)
+{
+	switch (a64_layout(f)) {
+	case A64_OA_DS:
+		return (pa & A64_DS_FIELD) | ((pa >> A64_DS_OA_SHIFT) & A64_DS_OA_HI);
+	case A64_OA_LPA64K:
+		return (pa & A64_OA_MASK) | ((pa >> A64_LPA_OA_SHIFT) & A64_LPA_OA_HI);
+	default:
+		return pa & A64_OA_MASK;
+	}
+}
+
+/* Does the descriptor hold SH[1:0] in bits 9:8? Not with DS = 1. */
+static inline bool a64_has_sh(const struct physim_pt_format *f)
+{
+	return a64_layout(f) != A64_OA_DS;
 }
 
 static inline unsigned a64_granule_shift(const struct physim_pt_format *f)
@@ -111,18 +178,19 @@ static inline enum pt_kind a64_desc_classify(const struct physim_pt_format *f, u
 	return f->level[level].leaf_ok ? PT_LEAF : PT_RESERVED;
 }
 
-/* The address field of a descriptor at `level`: bits 47:granule of a table
- * descriptor, 47:block or page size of a leaf (D8.3). */
+/* The contiguous address field of a descriptor at `level`: bits 47:granule
+ * (49:granule with DS) of a table descriptor, 47:block or page size of a leaf
+ * (D8.3). */
 static inline uint64_t a64_oa_mask(const struct physim_pt_format *f, unsigned level, bool leaf)
 {
-	return a64_oa_mask_from(leaf ? f->level[level].shift : a64_granule_shift(f));
+	return a64_oa_mask_from(f, leaf ? f->level[level].shift : a64_granule_shift(f));
 }
 
 static inline uint64_t a64_desc_output_addr(const struct physim_pt_format *f, uint64_t d,
 					    unsigned level)
 {
 	/* Bits 1:0 = 0b11 above lookup level 3: the next-level table. */
-	return d & a64_oa_mask(f, level, !(level > 0 && (d & A64_TYPE)));
+	return a64_oa_decode(f, d, a64_oa_mask(f, level, !(level > 0 && (d & A64_TYPE))));
 }
 
 /* ---- used by the walk rules only (aarch64_walk.c) ---- */

@@ -55,17 +55,19 @@ static uint64_t a64_output_addr(const struct physim_pt_format *f, uint64_t d, un
 static uint64_t a64_encode_table(const struct physim_pt_format *f, uint64_t table_pa,
 				 unsigned level)
 {
-	return (table_pa & a64_oa_mask_from(a64_granule_shift(f))) | A64_TYPE | A64_VALID;
+	return a64_oa_encode(f, table_pa & a64_pa_mask_from(f, a64_granule_shift(f))) | A64_TYPE |
+	       A64_VALID;
 }
 
-/* Checks shared by both stages. -EINVAL: not a leaf level, pa beyond the 48-bit
- * output address or not aligned to the page/block, unknown flag bits. */
+/* Checks shared by both stages. -EINVAL: not a leaf level, pa beyond the
+ * format's output address size (48 or 52 bits) or not aligned to the
+ * page/block, unknown flag bits. */
 static int a64_check_leaf(const struct physim_pt_format *f, uint64_t pa,
 			  const struct pt_leaf_attr *a, unsigned level)
 {
 	if (level >= f->levels || !f->level[level].leaf_ok)
 		return -EINVAL;
-	if (pa & ~a64_oa_mask_from(f->level[level].shift))
+	if (pa & ~a64_pa_mask_from(f, f->level[level].shift))
 		return -EINVAL;
 	if (a->flags & ~(uint32_t)A64_ALL_FLAGS)
 		return -EINVAL;
@@ -84,21 +86,30 @@ static inline uint64_t a64_leaf_type(unsigned level)
 
 /* SH from `arch`: 0 means the default, inner shareable (what Linux and the
  * ArceOS crates use); 0b01 is reserved (D8.5). Non-shareable cannot be asked
- * for, since 0 already means "default". */
-static int a64_shareability(uint64_t arch, uint64_t *sh)
+ * for, since 0 already means "default". With DS = 1 the descriptor has no SH
+ * (bits 9:8 are OA[51:50]; arch_attr_mask leaves SH out): nothing written. */
+static int a64_shareability(const struct physim_pt_format *f, uint64_t arch, uint64_t *sh)
 {
 	uint64_t v = arch & A64_SH_MASK;
 
+	if (!a64_has_sh(f)) {
+		*sh = 0;
+		return 0;
+	}
 	if (v == A64_SH_RESERVED)
 		return -ENOTSUP;
 	*sh = v ? v : A64_SH_INNER;
 	return 0;
 }
 
-/* SH as decode reports it in `arch`: the default (inner) is 0. */
-static inline uint64_t a64_arch_sh(uint64_t d)
+/* SH as decode reports it in `arch`: the default (inner) is 0; none with
+ * DS = 1. */
+static inline uint64_t a64_arch_sh(const struct physim_pt_format *f, uint64_t d)
 {
 	uint64_t v = d & A64_SH_MASK;
+
+	if (!a64_has_sh(f))
+		return 0;
 	return v == A64_SH_INNER ? 0 : v;
 }
 
@@ -153,11 +164,12 @@ static int s1_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 	rc = s1_attrindx(fl, a->arch, &idx);
 	if (rc)
 		return rc;
-	rc = a64_shareability(a->arch, &sh);
+	rc = a64_shareability(f, a->arch, &sh);
 	if (rc)
 		return rc;
 
-	v = pa | a64_leaf_type(level) | (idx << S1_ATTRINDX_SHIFT) | sh | (a->arch & S1_NG);
+	v = a64_oa_encode(f, pa) | a64_leaf_type(level) | (idx << S1_ATTRINDX_SHIFT) | sh |
+	    (a->arch & S1_NG);
 	if (!(fl & PHYSIM_W))
 		v |= S1_AP2;
 	if (fl & PHYSIM_U)
@@ -193,7 +205,7 @@ static void s1_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 		a->arch = d & S1_ATTRINDX_MASK; /* 0 (Normal WB) or a caller's index */
 
 	a->flags = fl;
-	a->arch |= (d & S1_NG) | a64_arch_sh(d);
+	a->arch |= (d & S1_NG) | a64_arch_sh(f, d);
 	a->accessed = (d & A64_AF) != 0;
 	a->dirty = false;
 }
@@ -267,11 +279,11 @@ static int s2_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 	rc = s2_memattr(fl, a->arch, &memattr);
 	if (rc)
 		return rc;
-	rc = a64_shareability(a->arch, &sh);
+	rc = a64_shareability(f, a->arch, &sh);
 	if (rc)
 		return rc;
 
-	v = pa | a64_leaf_type(level) | (memattr << S2_MEMATTR_SHIFT) | sh;
+	v = a64_oa_encode(f, pa) | a64_leaf_type(level) | (memattr << S2_MEMATTR_SHIFT) | sh;
 	if (fl & PHYSIM_R)
 		v |= S2_S2AP_R;
 	if (fl & PHYSIM_W)
@@ -310,7 +322,7 @@ static void s2_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 		a->arch = 0;
 
 	a->flags = fl;
-	a->arch |= a64_arch_sh(d);
+	a->arch |= a64_arch_sh(f, d);
 	a->accessed = (d & A64_AF) != 0;
 	a->dirty = false;
 }
@@ -446,4 +458,108 @@ const struct physim_pt_format physim_fmt_aarch64_s2_4k_48 = {
 	    {.shift = 39, .index_bits = 9, .leaf_ok = false}, /* L0: tables only */
 	},
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
+};
+
+/* ---- 52-bit formats (FEAT_LPA2, FEAT_LPA + FEAT_LVA) ----
+ * The PE implements a 52-bit PA (pa_bits 52, ID_AA64MMFR0_EL1.PARange =
+ * 0b0110); TCR_EL1.IPS / VTCR_EL2.PS = 0b110 by default (ctl.ips_bits 0).
+ * Block sizes (pseudocode AArch64.BlockDescSupported): with DS = 1 the 4K
+ * granule has blocks at lookup level 0 (512G) and the 16K granule at level 1
+ * (64G); the 64K granule has level 1 blocks (4T) when the PA size is 52. */
+
+#define A64_S1_52(attr_mask)                                                                       \
+	.arch = PHYSIM_ARCH_AARCH64, .stage2 = false, .pte_bytes = 8, .pa_bits = 52,               \
+	.sign_extended = false, .flags_supported = A64_ALL_FLAGS, .arch_attr_mask = (attr_mask),   \
+	.set_accessed_on_map = true, .set_dirty_on_map = false, .ops = &a64_s1_ops,                \
+	.walk = &physim_a64_s1_walk_ops
+
+/* TCR_EL1.DS = 1, T0SZ = 12, TG0 = 4K (FEAT_LPA2): 12 + 4 * 9 = 48, so the
+ * walk starts at lookup level -1, which resolves VA bits 51:48 with a
+ * 16-entry table (D8.2, "initial lookup level" with a 52-bit VA). SH comes
+ * from TCR_EL1.SH0, not the descriptor, so arch has no SH. */
+const struct physim_pt_format physim_fmt_aarch64_4k_52 = {
+    .name = "aarch64-4k-52",
+    .description = "AArch64 stage 1, 4K granule, LPA2 52-bit VA and PA (lookup levels -1 to 3)",
+    A64_S1_52(S1_ATTRINDX_MASK | S1_NG),
+    .levels = 5,
+    .va_bits = 52,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
+	    {.shift = 39, .index_bits = 9, .leaf_ok = true},  /* L0: 512G blocks (DS = 1) */
+	    {.shift = 48, .index_bits = 4, .leaf_ok = false}, /* L-1: tables only */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = 0, [A64_P_OA_LAYOUT] = A64_OA_DS},
+};
+
+/* TCR_EL1.DS = 1, T0SZ = 12, TG0 = 16K (FEAT_LPA2): 14 + 3 * 11 = 47, so
+ * lookup level 0 resolves VA bits 51:47 with a 32-entry table (D8.2). */
+const struct physim_pt_format physim_fmt_aarch64_16k_52 = {
+    .name = "aarch64-16k-52",
+    .description = "AArch64 stage 1, 16K granule, LPA2 52-bit VA and PA (lookup levels 0-3)",
+    A64_S1_52(S1_ATTRINDX_MASK | S1_NG),
+    .levels = 4,
+    .va_bits = 52,
+    .level =
+	{
+	    {.shift = 14, .index_bits = 11, .leaf_ok = true}, /* L3: 16K pages */
+	    {.shift = 25, .index_bits = 11, .leaf_ok = true}, /* L2: 32M blocks */
+	    {.shift = 36, .index_bits = 11, .leaf_ok = true}, /* L1: 64G blocks (DS = 1) */
+	    {.shift = 47, .index_bits = 5, .leaf_ok = false}, /* L0: tables only */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 14, [A64_P_RES0] = 0, [A64_P_OA_LAYOUT] = A64_OA_DS},
+};
+
+/* TCR_EL1.T0SZ = 12, TG0 = 64K, IPS = 52 bits (FEAT_LPA, FEAT_LVA):
+ * 16 + 2 * 13 = 42, so lookup level 1 resolves VA bits 51:42 with a
+ * 1024-entry (8 KiB) table. OA[51:48] sits in bits 15:12; SH stays in 9:8;
+ * bits 49:48 stay RES0 (D8.3). */
+const struct physim_pt_format physim_fmt_aarch64_64k_52 = {
+    .name = "aarch64-64k-52",
+    .description = "AArch64 stage 1, 64K granule, LPA/LVA 52-bit VA and PA (lookup levels 1-3)",
+    A64_S1_52(S1_ARCH_MASK),
+    .levels = 3,
+    .va_bits = 52,
+    .level =
+	{
+	    {.shift = 16, .index_bits = 13, .leaf_ok = true}, /* L3: 64K pages */
+	    {.shift = 29, .index_bits = 13, .leaf_ok = true}, /* L2: 512M blocks */
+	    {.shift = 42, .index_bits = 10, .leaf_ok = true}, /* L1: 4T blocks (PA 52) */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 16,
+	      [A64_P_RES0] = A64_RES0_4K_16K,
+	      [A64_P_OA_LAYOUT] = A64_OA_LPA64K},
+};
+
+/* VTCR_EL2.DS = 1, T0SZ = 12, SL2 = 1 with SL0 = 0b00 (start at lookup level
+ * -1), PS = 52 bits, 4K granule (FEAT_LPA2; D8.2, "initial lookup level" for
+ * stage 2 with DS = 1). SH comes from VTCR_EL2.SH0, so arch holds MemAttr
+ * only. */
+const struct physim_pt_format physim_fmt_aarch64_s2_4k_52 = {
+    .name = "aarch64-s2-4k-52",
+    .description = "AArch64 stage 2, 4K granule, LPA2 52-bit IPA and PA (lookup levels -1 to 3)",
+    .arch = PHYSIM_ARCH_AARCH64,
+    .stage2 = true,
+    .pte_bytes = 8,
+    .pa_bits = 52,
+    .sign_extended = false,
+    .flags_supported = PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_DEVICE | PHYSIM_UNCACHED,
+    .arch_attr_mask = S2_MEMATTR_MASK,
+    .set_accessed_on_map = true,
+    .set_dirty_on_map = false,
+    .ops = &a64_s2_ops,
+    .walk = &physim_a64_s2_walk_ops,
+    .levels = 5,
+    .va_bits = 52,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
+	    {.shift = 39, .index_bits = 9, .leaf_ok = true},  /* L0: 512G blocks (DS = 1) */
+	    {.shift = 48, .index_bits = 4, .leaf_ok = false}, /* L-1: tables only */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = 0, [A64_P_OA_LAYOUT] = A64_OA_DS},
 };

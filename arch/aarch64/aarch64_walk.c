@@ -18,9 +18,14 @@
  *   FEAT_XNX at stage 2, HCR_EL2.PTW = 0.
  * - TTBR1: T1SZ = T0SZ = 64 - va_bits and TG1 = TG0, so an upper-range address
  *   has bits 63:va_bits all ones; root_hi = 0 means TCR_EL1.EPD1 = 1.
- * - The PE implements a 48-bit PA without FEAT_LPA/LPA2: the OA size is
- *   ctl.ips_bits (0 = 48), capped at 48 because an {I}PS above the
+ * - The PE implements the format's PA size: 48 bits without FEAT_LPA/LPA2,
+ *   52 bits for the -52 formats (FEAT_LPA2 with TCR.DS / VTCR.DS = 1 for the
+ *   4K and 16K granules, FEAT_LPA for 64K). The OA size is ctl.ips_bits
+ *   (0 = the PA size), capped at the PA size because an {I}PS above the
  *   implemented PA size behaves as the PA size (D8.1.7, R_CLPQT).
+ * - Lookup level -1 (FEAT_LPA2, 4K granule, 52-bit input) is engine level 4:
+ *   its faults carry level -1 and the FSC codes of level -1 (0b101001
+ *   Address size, 0b101011 Translation, 0b010011 External abort on walk).
  * - A/D updates are made only by translations that succeed (walk-format.h);
  *   the Arm ARM requires none for a faulting access and permits but does not
  *   require one for a Permission fault (D8.5.1.2 R_HDTRB/R_QSPMS, D8.5.2.1).
@@ -42,8 +47,10 @@
 #define FSC_PERMISSION	 0x0cu /* 0b0011LL */
 #define FSC_EXT_ABT_WALK 0x14u /* 0b0101LL: synchronous External abort on walk */
 
-/* The PA size of the modelled PE (ID_AA64MMFR0_EL1.PARange = 48 bits). */
-#define A64_PA_BITS 48
+/* Level -1 syndromes (FEAT_LPA2): not "type + level" like levels 0-3. */
+#define FSC_ADDRESS_SIZE_LM1 0x29u /* 0b101001 */
+#define FSC_TRANSLATION_LM1  0x2bu /* 0b101011 */
+#define FSC_EXT_ABT_WALK_LM1 0x13u /* 0b010011 */
 
 /*
  * walk_state use:
@@ -51,12 +58,14 @@
  *   acc_or  - stage 1: the table attributes seen so far (S1_T_ATTRS).
  */
 
-/* Bits at and above the OA size (ctl.ips_bits, 0 = 48, at most the PA size). */
-static inline uint64_t a64_oa_excess_mask(const struct physim_mmu_ctl *ctl)
+/* Bits at and above the OA size (ctl.ips_bits, 0 = the PA size of the
+ * format's PE, at most that: ID_AA64MMFR0_EL1.PARange 48 or 52 bits). */
+static inline uint64_t a64_oa_excess_mask(const struct physim_pt_format *f,
+					  const struct physim_mmu_ctl *ctl)
 {
-	unsigned ps = ctl->ips_bits ? ctl->ips_bits : A64_PA_BITS;
-	if (ps > A64_PA_BITS)
-		ps = A64_PA_BITS;
+	unsigned ps = ctl->ips_bits ? ctl->ips_bits : f->pa_bits;
+	if (ps > f->pa_bits)
+		ps = f->pa_bits;
 	return ~UINT64_C(0) << ps;
 }
 
@@ -65,7 +74,7 @@ static void a64_configure(struct physim_mmu *m)
 {
 	const struct physim_pt_format *f = m->cfg.format;
 
-	m->param[0] = a64_oa_excess_mask(&m->cfg.ctl);
+	m->param[0] = a64_oa_excess_mask(f, &m->cfg.ctl);
 	for (unsigned level = 0; level < f->levels; level++) {
 		m->oa[level][0] = a64_oa_mask(f, level, false);
 		m->oa[level][1] = a64_oa_mask(f, level, true);
@@ -187,7 +196,8 @@ WALK_INLINE enum physim_fault_kind a64_decode(struct walk_state *w, uint64_t d, 
 	if (PHYSIM_UNLIKELY(k != PT_TABLE && k != PT_LEAF))
 		return k == PT_RESERVED ? a64_reserved_kind(f, d, level) : PHYSIM_FAULT_NOT_PRESENT;
 	/* The address field from the codec's masks (a64_configure). */
-	return a64_decoded(w, d, k, d & walk_oa_mask(w->mmu, level, k == PT_LEAF), s, kind_out);
+	return a64_decoded(w, d, k, a64_oa_decode(f, d, walk_oa_mask(w->mmu, level, k == PT_LEAF)),
+			   s, kind_out);
 }
 
 /* The Access flag of a leaf (D8.5.1): AF = 0 is an Access flag fault unless
@@ -363,12 +373,22 @@ static void a64_fault(const struct walk_state *w, enum physim_fault_kind kind, i
 		fsc = FSC_TRANSLATION;
 		break;
 	}
+	if (arch == -1 && level >= 0) { /* lookup level -1: no leaf, so no AF/permission */
+		fsc = fsc == FSC_ADDRESS_SIZE	? FSC_ADDRESS_SIZE_LM1
+		      : fsc == FSC_EXT_ABT_WALK ? FSC_EXT_ABT_WALK_LM1
+						: FSC_TRANSLATION_LM1;
+		walk_fault_set(f, kind, -1, fsc);
+		return;
+	}
 	a64_fault_set(f, kind, arch, fsc);
 }
 
-/* The one loop (walk-loop.h) for 3 and 4 lookup levels. */
+/* The one loop (walk-loop.h) for 3, 4 and 5 (LPA2: from level -1) lookup
+ * levels. */
 static int a64_s1_walk(const struct walk_req *r, struct physim_xlate *x)
 {
+	if (r->m->cfg.format->levels == 5)
+		return walk_stage_loop(r, x, a64_s1_begin, a64_s1_step, 5, 8);
 	if (r->m->cfg.format->levels == 4)
 		return walk_stage_loop(r, x, a64_s1_begin, a64_s1_step, 4, 8);
 	return walk_stage_loop(r, x, a64_s1_begin, a64_s1_step, 3, 8);
@@ -376,13 +396,16 @@ static int a64_s1_walk(const struct walk_req *r, struct physim_xlate *x)
 
 static int a64_s2_walk(const struct walk_req *r, struct physim_xlate *x)
 {
+	if (r->m->cfg.format->levels == 5)
+		return walk_stage_loop(r, x, a64_s2_begin, a64_s2_step, 5, 8);
 	if (r->m->cfg.format->levels == 4)
 		return walk_stage_loop(r, x, a64_s2_begin, a64_s2_step, 4, 8);
 	return walk_stage_loop(r, x, a64_s2_begin, a64_s2_step, 3, 8);
 }
 
 /* Lookup level = 3 - engine level for every VMSAv8-64 format here (the last
- * level is always lookup level 3; 3-level formats start at lookup level 1). */
+ * level is always lookup level 3; 3-level formats start at lookup level 1,
+ * 5-level ones at level -1). */
 const struct pt_walk_ops physim_a64_s1_walk_ops = {
     .level_base = 3,
     .level_dir = -1,

@@ -45,7 +45,8 @@ struct physim_mmu_ctl {
 	bool pan;	   /* PSTATE.PAN */
 	bool ha;	   /* TCR.HA / VTCR.HA: hardware access flag */
 	bool hd;	   /* TCR.HD / VTCR.HD: hardware dirty state (DBM) */
-	unsigned ips_bits; /* output size (TCR.IPS / VTCR.PS); 0 = 48 */
+	unsigned ips_bits; /* output size (TCR.IPS / VTCR.PS); 0 = the format's
+			      PA size: 48, or 52 for the aarch64-*-52 formats */
 	/* RISC-V (privileged spec: sstatus.SUM/MXR, Svade/Svadu) */
 	bool sum;
 	bool mxr;

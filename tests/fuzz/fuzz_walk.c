@@ -232,9 +232,12 @@ static void check_result(const struct run *r, const struct physim_access *a, int
 			if (ft->stage == 1)
 				FZ_CHECK(ft->addr == a->va);
 		}
-		/* Only an input-address fault has no level. */
+		/* Only an input-address fault has no level, but for AArch64
+		 * lookup level -1 (FEAT_LPA2: a 5-level format's root). */
+		const struct physim_pt_format *ff = ft->stage == 2 && r->s2 ? r->f2 : f1;
 		FZ_CHECK(ft->level >= 0 || ft->kind == PHYSIM_FAULT_NON_CANONICAL ||
-			 ft->kind == PHYSIM_FAULT_ADDRESS_SIZE);
+			 ft->kind == PHYSIM_FAULT_ADDRESS_SIZE ||
+			 walk_arch_level(ff->walk, ff->levels - 1u) == -1);
 		char buf[160];
 		FZ_CHECK(physim_fault_format(ft, buf, sizeof(buf)) > 0);
 		return;

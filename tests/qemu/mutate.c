@@ -155,10 +155,22 @@ static uint64_t a64_addr_mask(const struct physim_pt_format_info *i)
 	return (bit(48) - 1) & ~(bit(i->level[0].shift) - 1);
 }
 
+/* The high address bits of a 52-bit format (Arm ARM D8.3): OA[51:50] /
+ * NLTA[51:50] in bits 9:8 with FEAT_LPA2 (TCR.DS = 1, 4K and 16K granules),
+ * OA[51:48] / NLTA[51:48] in bits 15:12 with FEAT_LPA (64K); none with a
+ * 48-bit output. */
+static uint64_t a64_high_oa_bits(const struct physim_pt_format_info *i)
+{
+	if (i->pa_bits < 52)
+		return 0;
+	return i->level[0].shift == 16 ? UINT64_C(0xf) << 12 : UINT64_C(3) << 8;
+}
+
 static void a64_choices(const struct physim_pt_format_info *i, unsigned level, uint64_t d,
 			uint64_t nowhere, struct choices *c)
 {
 	bool leaf = level == 0 ? (d & A64_TYPE) != 0 : (d & A64_TYPE) == 0;
+	uint64_t high = a64_high_oa_bits(i);
 
 	add(c, "aarch64: valid cleared", d & ~A64_VALID);
 	if (leaf) {
@@ -180,6 +192,9 @@ static void a64_choices(const struct physim_pt_format_info *i, unsigned level, u
 		/* level 3 with bits 1:0 = 01 is reserved: translation fault */
 		if (level == 0)
 			add(c, "aarch64: block encoding at level 3", d & ~A64_TYPE);
+		/* another output address: OA[50] (DS) or OA[48] (64K) flipped */
+		if (high)
+			add(c, "aarch64: high OA bit flipped", d ^ (high & (~high + 1)));
 	} else {
 		add(c, "aarch64: table pointer to nowhere",
 		    (d & ~a64_addr_mask(i)) | (nowhere & a64_addr_mask(i)));
@@ -188,6 +203,9 @@ static void a64_choices(const struct physim_pt_format_info *i, unsigned level, u
 		if (!i->stage2)
 			add(c, "aarch64: table attributes",
 			    d | ((1 + (d >> 12) % 31) << A64_TBL_ATTR_SHIFT));
+		/* the next table above 2^48: outside memory */
+		if (high)
+			add(c, "aarch64: high table address bits set", d | high);
 	}
 }
 

@@ -560,13 +560,17 @@ static int expect_walk(struct gen *g, uint64_t va, uint64_t *pa)
  * MAXPHYADDR 52 (QEMU's debug walker does not check MAXPHYADDR, and leaves
  * use all 52 bits), RISC-V with SUM (QEMU's gva2gpa forces it) and hardware
  * A/D updates (QEMU 7.2 sets A and D itself, as Svadu), AArch64 EL1 with PAN
- * clear, 48-bit IPS (TCR.IPS / VTCR.PS = 0b101) and HA (QEMU's gva2gpa does
- * not check the Access flag). A and AF matter only with --mutations: every
- * leaf physim writes has them set. */
-static struct physim_mmu_ctl walk_ctl(void)
+ * clear, the format's output size as IPS (TCR.IPS / VTCR.PS = 0b101 for 48
+ * bits, 0b110 for the -52 formats, as run-oracle.py sets them) and HA (QEMU's
+ * gva2gpa does not check the Access flag). A and AF matter only with
+ * --mutations: every leaf physim writes has them set. */
+static struct physim_mmu_ctl walk_ctl(const struct physim_pt_format_info *i)
 {
-	return (struct physim_mmu_ctl){
-	    .maxphyaddr = 52, .sum = true, .svadu = true, .ips_bits = 48, .ha = true};
+	return (struct physim_mmu_ctl){.maxphyaddr = 52,
+				       .sum = true,
+				       .svadu = true,
+				       .ips_bits = i->pa_bits >= 52 ? 52 : 48,
+				       .ha = true};
 }
 
 static void setup_walker(struct gen *g)
@@ -576,7 +580,7 @@ static void setup_walker(struct gen *g)
 	    .mem = g->f2 ? NULL : g->ph,
 	    .root = physim_pt_root(g->t1),
 	    .root_hi = g->t1_hi ? physim_pt_root(g->t1_hi) : 0,
-	    .ctl = walk_ctl(),
+	    .ctl = walk_ctl(&g->i1),
 	};
 	int rc = physim_mmu_create(&c1, &g->mmu1);
 	if (rc == -ENOTSUP) {
@@ -588,7 +592,7 @@ static void setup_walker(struct gen *g)
 	if (g->f2 == NULL)
 		return;
 	struct physim_mmu_config c2 = {
-	    .format = g->f2, .mem = g->ph, .root = physim_pt_root(g->t2), .ctl = walk_ctl()};
+	    .format = g->f2, .mem = g->ph, .root = physim_pt_root(g->t2), .ctl = walk_ctl(&g->i2)};
 	rc = physim_mmu_create(&c2, &g->mmu2);
 	if (rc < 0) {
 		physim_mmu_destroy(g->mmu1);

@@ -232,9 +232,23 @@ A64_ISB = 0xD5033FDF
 A64_ERET = 0xD69F03E0
 A64_ORR_X30_1 = 0xB24003DE  # orr x30, x30, #1 (N=1, immr=0, imms=0)
 A64_GRANULE = {"aarch64-4k-39": (4, 39), "aarch64-4k-48": (4, 48),
-               "aarch64-16k-47": (16, 47), "aarch64-64k-48": (64, 48)}
-A64_S2 = {"aarch64-s2-4k-40": (40, 1), "aarch64-s2-4k-48": (48, 2)}  # (IPA bits, SL0)
+               "aarch64-16k-47": (16, 47), "aarch64-64k-48": (64, 48),
+               "aarch64-4k-52": (4, 52), "aarch64-16k-52": (16, 52), "aarch64-64k-52": (64, 52)}
+# (IPA bits, SL0, SL2): "aarch64-s2-4k-52" starts at lookup level -1 (SL2 = 1,
+# SL0 = 0 with DS = 1)
+A64_S2 = {"aarch64-s2-4k-40": (40, 1, 0), "aarch64-s2-4k-48": (48, 2, 0),
+          "aarch64-s2-4k-52": (52, 0, 1)}
 IPS_48 = 5
+IPS_52 = 6  # 0b110 (FEAT_LPA / FEAT_LPA2)
+
+
+def a64_52(bits, kb):
+    """{I}PS and DS of a format: a 52-bit format has a 52-bit output; the 4K
+    and 16K granules need DS = 1 (FEAT_LPA2 layout) for it, 64K (FEAT_LPA)
+    has no DS."""
+    if bits != 52:
+        return IPS_48, 0
+    return IPS_52, (0 if kb == 64 else 1)
 
 
 def a64_tcr(fmt):
@@ -244,16 +258,20 @@ def a64_tcr(fmt):
     kb, bits = A64_GRANULE[fmt]
     tg0 = {4: 0, 64: 1, 16: 2}[kb]
     tg1 = {16: 1, 4: 2, 64: 3}[kb]
+    ips, ds = a64_52(bits, kb)
     cache = 1 << 8 | 1 << 10 | 3 << 12           # IRGN0, ORGN0, SH0
     return ((64 - bits) | cache | tg0 << 14 | (64 - bits) << 16 | cache << 16 |
-            tg1 << 30 | IPS_48 << 32)
+            tg1 << 30 | ips << 32 | ds << 59)
 
 
 def a64_vtcr(fmt):
     """VTCR_EL2 (Arm ARM D19.2): T0SZ, SL0 (4K granule: 1 = start at level 1,
-    2 = level 0), TG0 = 4K, PS = 48 bits, bit 31 RES1."""
-    bits, sl0 = A64_S2[fmt]
-    return (64 - bits) | sl0 << 6 | 1 << 8 | 1 << 10 | 3 << 12 | IPS_48 << 16 | 1 << 31
+    2 = level 0), TG0 = 4K, PS = 48 or 52 bits, bit 31 RES1, DS (bit 32) and
+    SL2 (bit 33) for the 52-bit format."""
+    bits, sl0, sl2 = A64_S2[fmt]
+    ps, ds = a64_52(bits, 4)
+    return ((64 - bits) | sl0 << 6 | 1 << 8 | 1 << 10 | 3 << 12 | ps << 16 | 1 << 31 |
+            ds << 32 | sl2 << 33)
 
 
 def run_stub(g, insns, xregs):
