@@ -1,0 +1,1181 @@
+/* SPDX-License-Identifier: MIT */
+/* lib/cpu.c - simulated CPUs and their machine: each CPU's store of cached
+ * translations (indexed by page), translation through it, the generic
+ * invalidation every architecture's instructions reduce to, the cross-thread
+ * queue of broadcast invalidations, and the stale-use and audit checks.
+ *
+ * ---- The store ----
+ *
+ * Per CPU, a chained hash table of entries keyed by (input page, index
+ * shift): the page number at the entry's own page size, except for a
+ * combined entry smaller than its stage-1 page (a fractured large page),
+ * which is keyed by its stage-1 page so that an invalidation by any address
+ * of that page finds it. The key carries no tag, so every entry for one page
+ * - any kind, ASID, VMID - sits in one chain: a lookup probes one bucket per
+ * page size in use on this CPU (smallest first), and an invalidation by
+ * address probes the same buckets and never scans the store. Invalidations
+ * without an address (by ASID, VMID, all) scan it; so does RISC-V
+ * HFENCE.GVMA with an address, which must find combined entries by their
+ * GPA (priv spec, HFENCE.GVMA commentary), which the index does not know.
+ *
+ * Strict mode grows the table (buckets double when entries outnumber them)
+ * and never evicts. Bounded mode has entries/4 buckets of at most 4 entries
+ * (a 4-way set-associative cache) and evicts a set's oldest entry.
+ *
+ * ---- Threads ----
+ *
+ * The store, the context and the statistics belong to the CPU's thread.
+ * Another thread reaches a CPU only through physim_cpui_post(): under the CPU's
+ * mutex it appends to the CPU's queue and sets `pending` (release). The CPU
+ * checks `pending` (acquire) at the start of every translation and
+ * instruction and, if set, drains the queue under its mutex - so the hit
+ * path costs one atomic load and no lock. Deferred invalidations (Arm TLBI
+ * awaiting DSB, RISC-V SINVAL awaiting SFENCE.INVAL.IR) are kept in the
+ * issuer's list under its mutex too, because a stale-use report on another
+ * CPU reads them to say "issued but not completed".
+ *
+ * ---- What a hit may serve ----
+ *
+ * As in lib/tlb.c: an entry serves the privilege that filled it; reads and
+ * fetches when its permissions allow them; writes only once a write walk
+ * filled it (dirty known). Supervisor accesses to user pages and x86 user
+ * accesses under protection keys always walk (SMAP/SMEP/PAN/SUM/PKRU change
+ * without invalidation). Every other access walks and refills.
+ */
+#include "cpu-priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "walk-format.h"
+
+enum {
+	CPU_MAX = 1024,
+	BOUNDED_WAYS = 4,
+	BOUNDED_DEFAULT = 1024,
+	BOUNDED_MAX = 1u << 20,
+	STRICT_INIT_BITS = 10,
+	MAX_DEFERRED = 1u << 16,
+};
+
+#define NIL 0u
+
+/* Bits 55:0 of an input address feed the hash: Arm TLBI operands carry only
+ * VA[55:12], and both halves of a sign-extended space must land in the
+ * bucket the operand names. Entries still compare every bit. */
+#define HASH_VA_MASK UINT64_C(0x00FFFFFFFFFFFFFF)
+
+/* A translation context an entry was filled in: the mmus and the
+ * configurations they had, so that an audit walks the very tables. */
+struct ctxrec {
+	struct ctxrec *next;
+	struct physim_mmu *s1, *s2;
+	struct physim_mmu_config c1, c2;
+};
+
+struct centry {
+	uint64_t key;  /* 0: free; else page number << 6 | index shift */
+	uint64_t ctag; /* kind | regime << 2 | vmid << 16 */
+	uint64_t ep4ta;
+	uint64_t va, pa, gpa;
+	const struct ctxrec *ctx;
+	uint32_t next;
+	uint16_t asid;
+	uint8_t kind, regime;
+	uint8_t shift;	  /* page size of the entry */
+	uint8_t s1_shift; /* COMB: stage-1 leaf size (index shift) */
+	uint8_t s2_shift; /* COMB and S2: stage-2 leaf size */
+	uint8_t allow;
+	uint8_t perms;
+	bool global;
+	bool frac; /* COMB keyed by its larger stage-1 page */
+	int8_t level;
+	uint16_t vmid;
+};
+
+struct deferred {
+	struct inval iv;
+	bool broadcast;
+};
+
+struct physim_cpu {
+	struct physim_machine *m;
+	unsigned index;
+	bool loaded;
+	struct physim_cpu_context ctx;
+	struct ctxrec *rec;   /* current */
+	struct ctxrec *recs;  /* every context this CPU has had */
+	uint8_t look_kind;    /* what the current context caches and finds */
+	uint64_t look_ctag;
+	uint64_t look_ep4ta;
+	uint16_t look_asid;
+	/* the store */
+	uint32_t *head;
+	unsigned hbits;
+	struct centry *pool;
+	uint32_t pool_cap, pool_top, free_list;
+	uint64_t count;
+	uint8_t shifts[64]; /* index shifts in use, ascending */
+	unsigned nshift;
+	struct physim_cpu_stats st;
+	uint64_t x86_cr4;
+	/* shared with other threads (under lock) */
+	pthread_mutex_t lock;
+	atomic_bool pending;
+	struct inval *queue;
+	size_t nq, capq;
+	bool queue_lost; /* a queue append failed: flush everything at drain */
+	struct deferred *def;
+	size_t ndef, capdef;
+};
+
+struct physim_machine {
+	struct physim_machine_config cfg;
+	unsigned ncpus;
+	struct physim_cpu *cpu;
+};
+
+/* ---- small helpers ---- */
+
+static inline uint64_t mk_key(uint64_t va, unsigned shift)
+{
+	return ((va & HASH_VA_MASK) >> shift) << 6 | shift;
+}
+
+static inline uint64_t mk_ctag(unsigned kind, unsigned regime, uint16_t vmid)
+{
+	return kind | (uint64_t)regime << 2 | (uint64_t)vmid << 16;
+}
+
+static inline uint32_t bucket(const struct physim_cpu *c, uint64_t key)
+{
+	return (uint32_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - c->hbits));
+}
+
+static inline unsigned log2_u64(uint64_t v)
+{
+	return 63u - (unsigned)__builtin_clzll(v);
+}
+
+static inline bool access_ok(const struct physim_access *a)
+{
+	return a != NULL && !(a->write && a->exec) && !(a->implicit && (a->user || a->exec));
+}
+
+enum { CLS_READ = 0, CLS_WRITE = 1, CLS_EXEC = 2, CLS_USER = 3 };
+
+static inline unsigned access_class(const struct physim_access *a)
+{
+	return (a->user ? CLS_USER : 0) + (a->write ? CLS_WRITE : a->exec ? CLS_EXEC : CLS_READ);
+}
+
+/* The access classes an entry filled by this walk may serve. */
+static uint8_t allowed_classes(bool stage2_only, const struct physim_mmu_ctl *ctl,
+			       const struct physim_access *acc, uint32_t perms)
+{
+	unsigned priv = acc->user ? CLS_USER : 0;
+	unsigned rights = 0;
+
+	if (perms & PHYSIM_R)
+		rights |= 1u << CLS_READ;
+	if ((perms & PHYSIM_W) && acc->write)
+		rights |= 1u << CLS_WRITE;
+	if (perms & PHYSIM_X)
+		rights |= 1u << CLS_EXEC;
+	if (stage2_only) {
+		unsigned data = rights & ~(1u << CLS_EXEC);
+		unsigned exec = ctl->mbec ? 0 : rights & (1u << CLS_EXEC);
+		return (uint8_t)((data | exec) << priv);
+	}
+	if (acc->user)
+		return (perms & PHYSIM_U) && !ctl->pke ? (uint8_t)(rights << CLS_USER) : 0;
+	return (perms & PHYSIM_U) ? 0 : (uint8_t)rights;
+}
+
+static void to_public(const struct centry *e, struct physim_cpu_entry *out)
+{
+	*out = (struct physim_cpu_entry){
+	    .kind = (enum physim_entry_kind)e->kind,
+	    .regime = (enum physim_regime)e->regime,
+	    .va = e->va,
+	    .pa = e->pa,
+	    .gpa = e->gpa,
+	    .page_size = UINT64_C(1) << e->shift,
+	    .perms = e->perms,
+	    .global = e->global,
+	    .asid = e->asid,
+	    .vmid = e->vmid,
+	    .ep4ta = e->ep4ta,
+	};
+}
+
+/* ---- matching an invalidation ---- */
+
+static bool addr_covered(uint64_t base, unsigned shift, const struct inval *iv)
+{
+	uint64_t mask = iv->addr_mask & ~((UINT64_C(1) << shift) - 1);
+	return ((base ^ iv->addr) & mask) == 0;
+}
+
+static bool centry_matches(const struct inval *iv, const struct centry *e)
+{
+	if (!(iv->kinds & (1u << e->kind)))
+		return false;
+	if (iv->regime >= 0 && e->regime != (unsigned)iv->regime)
+		return false;
+	if (iv->vmid >= 0 && e->vmid != (uint32_t)iv->vmid)
+		return false;
+	if (iv->vmid_not0 && e->vmid == 0)
+		return false;
+	if (iv->ep4ta >= 0 && e->ep4ta != (uint64_t)iv->ep4ta)
+		return false;
+	if (e->kind != PHYSIM_ENTRY_S2) {
+		switch (iv->global) {
+		case INV_GLB_ANY:
+			if (iv->asid >= 0 && !e->global && e->asid != (uint32_t)iv->asid)
+				return false;
+			break;
+		case INV_GLB_NONGLOBAL:
+			if (e->global || (iv->asid >= 0 && e->asid != (uint32_t)iv->asid))
+				return false;
+			break;
+		default:
+			if (!e->global)
+				return false;
+			break;
+		}
+	}
+	if (iv->ttl_level >= 0 && e->level != iv->ttl_level)
+		return false;
+	switch (iv->addr_mode) {
+	case INV_ADDR_INPUT:
+		/* A fractured combined entry goes with its whole stage-1 page
+		 * (an invalidation by any address of a large page removes every
+		 * entry cached for it). */
+		return addr_covered(e->va, e->kind == PHYSIM_ENTRY_COMB ? e->s1_shift : e->shift, iv);
+	case INV_ADDR_GPA:
+		if (e->kind == PHYSIM_ENTRY_S2)
+			return addr_covered(e->va, e->shift, iv);
+		if (e->kind == PHYSIM_ENTRY_COMB)
+			return addr_covered(e->gpa, e->s2_shift, iv);
+		return false;
+	default:
+		return true;
+	}
+}
+
+bool physim_cpui_inval_matches(const struct inval *iv, const struct physim_cpu_entry *pe, int level)
+{
+	unsigned shift = log2_u64(pe->page_size ? pe->page_size : 4096);
+	struct centry e = {
+	    .kind = (uint8_t)pe->kind,
+	    .regime = (uint8_t)pe->regime,
+	    .va = pe->va,
+	    .gpa = pe->gpa,
+	    .shift = (uint8_t)shift,
+	    .s1_shift = (uint8_t)shift,
+	    .s2_shift = (uint8_t)shift,
+	    .global = pe->global,
+	    .asid = pe->asid,
+	    .vmid = pe->vmid,
+	    .ep4ta = pe->ep4ta,
+	    .level = (int8_t)level,
+	};
+	return centry_matches(iv, &e);
+}
+
+/* ---- the store ---- */
+
+static void refresh_shifts(struct physim_cpu *c, unsigned shift)
+{
+	unsigned i = 0;
+	while (i < c->nshift && c->shifts[i] < shift)
+		i++;
+	if (i < c->nshift && c->shifts[i] == shift)
+		return;
+	memmove(&c->shifts[i + 1], &c->shifts[i], c->nshift - i);
+	c->shifts[i] = (uint8_t)shift;
+	c->nshift++;
+}
+
+static inline unsigned index_shift(const struct centry *e)
+{
+	return e->frac ? e->s1_shift : e->shift;
+}
+
+static void free_entry(struct physim_cpu *c, uint32_t idx)
+{
+	c->pool[idx].key = 0;
+	c->pool[idx].next = c->free_list;
+	c->free_list = idx;
+	c->count--;
+}
+
+/* Remove every entry of bucket b that iv matches (iv NULL: all). */
+static void purge_bucket(struct physim_cpu *c, uint32_t b, const struct inval *iv)
+{
+	uint32_t *link = &c->head[b];
+	while (*link != NIL) {
+		uint32_t idx = *link;
+		struct centry *e = &c->pool[idx];
+		if (iv == NULL || centry_matches(iv, e)) {
+			*link = e->next;
+			free_entry(c, idx);
+		} else {
+			link = &e->next;
+		}
+	}
+}
+
+static bool is_bounded(const struct physim_cpu *c)
+{
+	return c->m->cfg.mode == PHYSIM_CPU_BOUNDED;
+}
+
+/* Strict mode: double the buckets and rehash. false: no memory (the table
+ * keeps working with longer chains). */
+static bool grow_buckets(struct physim_cpu *c)
+{
+	unsigned nbits = c->hbits + 1;
+	uint32_t *nh = calloc((size_t)1 << nbits, sizeof(*nh));
+	if (nh == NULL)
+		return false;
+	uint32_t *old = c->head;
+	size_t oldn = (size_t)1 << c->hbits;
+	c->head = nh;
+	c->hbits = nbits;
+	for (size_t b = 0; b < oldn; b++) {
+		uint32_t idx = old[b];
+		while (idx != NIL) {
+			struct centry *e = &c->pool[idx];
+			uint32_t nx = e->next;
+			uint32_t nb = bucket(c, e->key);
+			e->next = nh[nb];
+			nh[nb] = idx;
+			idx = nx;
+		}
+	}
+	free(old);
+	return true;
+}
+
+/* A free slot, NIL if none can be had. */
+static uint32_t alloc_slot(struct physim_cpu *c)
+{
+	if (c->free_list != NIL) {
+		uint32_t idx = c->free_list;
+		c->free_list = c->pool[idx].next;
+		return idx;
+	}
+	if (c->pool_top + 1 >= c->pool_cap) {
+		if (is_bounded(c) || c->pool_cap >= UINT32_MAX / 2)
+			return NIL;
+		size_t ncap = (size_t)c->pool_cap * 2;
+		struct centry *np = realloc(c->pool, ncap * sizeof(*np));
+		if (np == NULL)
+			return NIL;
+		c->pool = np;
+		c->pool_cap = (uint32_t)ncap;
+	}
+	return ++c->pool_top;
+}
+
+/* Bounded mode: make room in bucket b (a set of BOUNDED_WAYS). */
+static void make_room(struct physim_cpu *c, uint32_t b)
+{
+	uint32_t *link = &c->head[b];
+	unsigned n = 0;
+	while (*link != NIL) {
+		n++;
+		if (n == BOUNDED_WAYS) {
+			/* the oldest: entries are pushed at the head */
+			uint32_t idx = *link;
+			*link = NIL;
+			uint32_t rest = c->pool[idx].next;
+			free_entry(c, idx);
+			while (rest != NIL) {
+				uint32_t nx = c->pool[rest].next;
+				free_entry(c, rest);
+				rest = nx;
+			}
+			return;
+		}
+		link = &c->pool[*link].next;
+	}
+}
+
+static void insert(struct physim_cpu *c, const struct centry *n)
+{
+	if (!is_bounded(c) && c->count >= ((uint64_t)1 << c->hbits))
+		(void)grow_buckets(c);
+	uint32_t b = bucket(c, n->key);
+	if (is_bounded(c))
+		make_room(c, b);
+	uint32_t idx = alloc_slot(c);
+	if (idx == NIL)
+		return; /* not cached: every access walks */
+	struct centry *e = &c->pool[idx];
+	*e = *n;
+	e->next = c->head[b];
+	c->head[b] = idx;
+	c->count++;
+	refresh_shifts(c, index_shift(e));
+}
+
+static inline bool tag_match(const struct centry *e, uint64_t key, uint64_t ctag, uint64_t ep4ta,
+			     uint16_t asid, uint64_t va)
+{
+	return e->key == key && e->ctag == ctag && e->ep4ta == ep4ta &&
+	       (e->asid == asid || e->global) && (!e->frac || ((e->va ^ va) >> e->shift) == 0);
+}
+
+static inline struct centry *find(const struct physim_cpu *c, uint64_t va, uint64_t ctag,
+				  uint64_t ep4ta, uint16_t asid)
+{
+	for (unsigned i = 0; i < c->nshift; i++) {
+		uint64_t key = mk_key(va, c->shifts[i]);
+		uint32_t idx = c->head[bucket(c, key)];
+		while (idx != NIL) {
+			struct centry *e = &c->pool[idx];
+			if (tag_match(e, key, ctag, ep4ta, asid, va))
+				return e;
+			idx = e->next;
+		}
+	}
+	return NULL;
+}
+
+/* Remove every entry this tag finds for va (before a refill). */
+static void drop_for(struct physim_cpu *c, uint64_t va, uint64_t ctag, uint64_t ep4ta,
+		     uint16_t asid)
+{
+	for (unsigned i = 0; i < c->nshift; i++) {
+		uint64_t key = mk_key(va, c->shifts[i]);
+		uint32_t *link = &c->head[bucket(c, key)];
+		while (*link != NIL) {
+			uint32_t idx = *link;
+			struct centry *e = &c->pool[idx];
+			if (tag_match(e, key, ctag, ep4ta, asid, va)) {
+				*link = e->next;
+				free_entry(c, idx);
+			} else {
+				link = &e->next;
+			}
+		}
+	}
+}
+
+void physim_cpui_apply(struct physim_cpu *c, const struct inval *iv)
+{
+	if (iv->addr_mode == INV_ADDR_INPUT) {
+		for (unsigned i = 0; i < c->nshift; i++)
+			purge_bucket(c, bucket(c, mk_key(iv->addr, c->shifts[i])), iv);
+		return;
+	}
+	size_t n = (size_t)1 << c->hbits;
+	for (size_t b = 0; b < n; b++)
+		purge_bucket(c, (uint32_t)b, iv);
+}
+
+static void flush_everything(struct physim_cpu *c)
+{
+	size_t n = (size_t)1 << c->hbits;
+	for (size_t b = 0; b < n; b++)
+		purge_bucket(c, (uint32_t)b, NULL);
+}
+
+/* ---- cross-thread queue ---- */
+
+void physim_cpui_post(struct physim_cpu *c, const struct inval *iv)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->nq == c->capq) {
+		size_t ncap = c->capq ? c->capq * 2 : 16;
+		struct inval *nq = realloc(c->queue, ncap * sizeof(*nq));
+		if (nq == NULL) {
+			/* Cannot record it: the target drops everything instead
+			 * (more than the manual asks, never less). */
+			c->queue_lost = true;
+			physim_log_warn("cpu %u: invalidation queue full, flushing all", c->index);
+			atomic_store_explicit(&c->pending, true, memory_order_release);
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		c->queue = nq;
+		c->capq = ncap;
+	}
+	c->queue[c->nq++] = *iv;
+	atomic_store_explicit(&c->pending, true, memory_order_release);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void physim_cpui_drain(struct physim_cpu *c)
+{
+	if (!atomic_load_explicit(&c->pending, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (c->queue_lost)
+		flush_everything(c);
+	else
+		for (size_t i = 0; i < c->nq; i++)
+			physim_cpui_apply(c, &c->queue[i]);
+	c->nq = 0;
+	c->queue_lost = false;
+	atomic_store_explicit(&c->pending, false, memory_order_relaxed);
+	pthread_mutex_unlock(&c->lock);
+}
+
+int physim_cpui_defer(struct physim_cpu *c, const struct inval *iv, bool broadcast)
+{
+	int rc = 0;
+	pthread_mutex_lock(&c->lock);
+	if (c->ndef == c->capdef) {
+		size_t ncap = c->capdef ? c->capdef * 2 : 16;
+		struct deferred *nd = ncap <= MAX_DEFERRED ? realloc(c->def, ncap * sizeof(*nd)) : NULL;
+		if (nd == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		c->def = nd;
+		c->capdef = ncap;
+	}
+	c->def[c->ndef++] = (struct deferred){.iv = *iv, .broadcast = broadcast};
+out:
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+void physim_cpui_complete(struct physim_cpu *c)
+{
+	physim_cpui_drain(c);
+	pthread_mutex_lock(&c->lock);
+	size_t n = c->ndef;
+	struct deferred *d = c->def;
+	c->def = NULL;
+	c->ndef = c->capdef = 0;
+	pthread_mutex_unlock(&c->lock);
+	for (size_t i = 0; i < n; i++) {
+		physim_cpui_apply(c, &d[i].iv);
+		if (!d[i].broadcast)
+			continue;
+		for (unsigned k = 0; k < c->m->ncpus; k++) {
+			if (k != c->index)
+				physim_cpui_post(&c->m->cpu[k], &d[i].iv);
+		}
+	}
+	free(d);
+}
+
+/* Is an invalidation that removes e issued but not completed (by this CPU,
+ * or broadcast by another)? */
+static const char *pending_for(struct physim_cpu *c, const struct centry *e)
+{
+	for (unsigned k = 0; k < c->m->ncpus; k++) {
+		struct physim_cpu *o = &c->m->cpu[k];
+		const char *name = NULL;
+		pthread_mutex_lock(&o->lock);
+		for (size_t i = 0; i < o->ndef && name == NULL; i++) {
+			if ((o == c || o->def[i].broadcast) && centry_matches(&o->def[i].iv, e))
+				name = o->def[i].iv.name;
+		}
+		pthread_mutex_unlock(&o->lock);
+		if (name != NULL)
+			return name;
+	}
+	return NULL;
+}
+
+/* ---- accessors for the per-arch files ---- */
+
+struct physim_machine *physim_cpui_machine(const struct physim_cpu *cpu)
+{
+	return cpu->m;
+}
+
+enum physim_arch physim_cpui_arch(const struct physim_cpu *cpu)
+{
+	return cpu->m->cfg.arch;
+}
+
+const struct physim_cpu_context *physim_cpui_ctx(const struct physim_cpu *cpu)
+{
+	return &cpu->ctx;
+}
+
+bool physim_cpui_has_ctx(const struct physim_cpu *cpu)
+{
+	return cpu->loaded;
+}
+
+void physim_cpui_count_inval(struct physim_cpu *cpu)
+{
+	cpu->st.invalidations++;
+}
+
+uint64_t *physim_cpui_x86_cr4(struct physim_cpu *cpu)
+{
+	return &cpu->x86_cr4;
+}
+
+/* ---- machine ---- */
+
+static int cpu_init(struct physim_machine *m, struct physim_cpu *c, unsigned i)
+{
+	c->m = m;
+	c->index = i;
+	atomic_init(&c->pending, false);
+	if (pthread_mutex_init(&c->lock, NULL) != 0)
+		return -ENOMEM;
+	uint64_t cap;
+	if (m->cfg.mode == PHYSIM_CPU_BOUNDED) {
+		cap = m->cfg.bounded_entries ? m->cfg.bounded_entries : BOUNDED_DEFAULT;
+		c->hbits = cap <= BOUNDED_WAYS ? 0 : log2_u64((cap + BOUNDED_WAYS - 1) / BOUNDED_WAYS);
+		cap = ((uint64_t)BOUNDED_WAYS << c->hbits) + 1;
+	} else {
+		c->hbits = STRICT_INIT_BITS;
+		cap = 64;
+	}
+	if (c->hbits == 0)
+		c->hbits = 1; /* bucket() shifts by 64 - hbits */
+	c->head = calloc((size_t)1 << c->hbits, sizeof(*c->head));
+	c->pool = malloc(cap * sizeof(*c->pool));
+	c->pool_cap = (uint32_t)cap;
+	if (c->head == NULL || c->pool == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+static void cpu_fini(struct physim_cpu *c)
+{
+	if (c->m == NULL)
+		return;
+	free(c->head);
+	free(c->pool);
+	free(c->queue);
+	free(c->def);
+	while (c->recs != NULL) {
+		struct ctxrec *n = c->recs->next;
+		free(c->recs);
+		c->recs = n;
+	}
+	pthread_mutex_destroy(&c->lock);
+}
+
+int physim_machine_create(const struct physim_machine_config *config, struct physim_machine **out)
+{
+	if (config == NULL || out == NULL || config->ncpus == 0 || config->ncpus > CPU_MAX)
+		return -EINVAL;
+	if (config->arch < PHYSIM_ARCH_X86_64 || config->arch > PHYSIM_ARCH_LOONGARCH64)
+		return -EINVAL;
+	if (config->mode != PHYSIM_CPU_STRICT && config->mode != PHYSIM_CPU_BOUNDED)
+		return -EINVAL;
+	if (config->bounded_entries > BOUNDED_MAX)
+		return -EINVAL;
+	struct physim_machine *m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return -ENOMEM;
+	m->cfg = *config;
+	m->cpu = calloc(config->ncpus, sizeof(*m->cpu));
+	if (m->cpu == NULL) {
+		free(m);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < config->ncpus; i++) {
+		int rc = cpu_init(m, &m->cpu[i], i);
+		if (rc < 0) {
+			m->ncpus = i + 1;
+			physim_machine_destroy(m);
+			return rc;
+		}
+	}
+	m->ncpus = config->ncpus;
+	*out = m;
+	return 0;
+}
+
+void physim_machine_destroy(struct physim_machine *m)
+{
+	if (m == NULL)
+		return;
+	for (unsigned i = 0; i < m->ncpus; i++)
+		cpu_fini(&m->cpu[i]);
+	free(m->cpu);
+	free(m);
+}
+
+unsigned physim_machine_ncpus(const struct physim_machine *m)
+{
+	return m ? m->ncpus : 0;
+}
+
+struct physim_cpu *physim_machine_cpu(struct physim_machine *m, unsigned i)
+{
+	return m && i < m->ncpus ? &m->cpu[i] : NULL;
+}
+
+unsigned physim_cpu_index(const struct physim_cpu *cpu)
+{
+	return cpu ? cpu->index : 0;
+}
+
+struct physim_cpu_stats physim_cpu_stats(const struct physim_cpu *cpu)
+{
+	if (cpu == NULL)
+		return (struct physim_cpu_stats){0};
+	struct physim_cpu_stats s = cpu->st;
+	s.entries = cpu->count;
+	return s;
+}
+
+/* ---- context ---- */
+
+static bool same_cfg(const struct physim_mmu_config *a, const struct physim_mmu_config *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+/* The record of the context (s1, s2 as configured now), made once. */
+static struct ctxrec *intern(struct physim_cpu *c, struct physim_mmu *s1, struct physim_mmu *s2)
+{
+	struct physim_mmu_config c1 = {0}, c2 = {0};
+	if (s1 != NULL)
+		physim_mmu_get_config(s1, &c1);
+	if (s2 != NULL)
+		physim_mmu_get_config(s2, &c2);
+	for (struct ctxrec *r = c->recs; r != NULL; r = r->next) {
+		if (r->s1 == s1 && r->s2 == s2 && same_cfg(&r->c1, &c1) && same_cfg(&r->c2, &c2))
+			return r;
+	}
+	struct ctxrec *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	*r = (struct ctxrec){.next = c->recs, .s1 = s1, .s2 = s2, .c1 = c1, .c2 = c2};
+	c->recs = r;
+	return r;
+}
+
+/* The kind the context caches, and the tags a lookup compares. */
+static void set_lookup(struct physim_cpu *c)
+{
+	const struct physim_cpu_context *x = &c->ctx;
+	bool x86 = c->m->cfg.arch == PHYSIM_ARCH_X86_64;
+	unsigned kind = x->s1 && x->s2 ? PHYSIM_ENTRY_COMB
+			: x->s1	       ? PHYSIM_ENTRY_S1
+				       : PHYSIM_ENTRY_S2;
+	/* x86 guest-physical mappings are tagged by EP4TA only (SDM Vol. 3C
+	 * 28.3.1); linear ones carry no EP4TA. */
+	uint16_t vmid = kind == PHYSIM_ENTRY_S2 && x86 ? 0 : x->vmid;
+	/* Host-regime translations carry no VMID (x86 VMX root is VPID 0; Arm
+	 * EL2 and RISC-V V = 0 are untagged by VMID). */
+	if (x->regime == PHYSIM_REGIME_HOST && kind == PHYSIM_ENTRY_S1)
+		vmid = 0;
+	c->look_kind = (uint8_t)kind;
+	c->look_ctag = mk_ctag(kind, x->regime, vmid);
+	c->look_ep4ta = x86 && kind != PHYSIM_ENTRY_S1 ? (x->eptp & UINT64_C(0x000FFFFFFFFFF000)) : 0;
+	c->look_asid = kind == PHYSIM_ENTRY_S2 ? 0 : x->asid;
+}
+
+int physim_cpu_set_context(struct physim_cpu *cpu, const struct physim_cpu_context *ctx)
+{
+	if (cpu == NULL || ctx == NULL || (ctx->s1 == NULL && ctx->s2 == NULL))
+		return -EINVAL;
+	if (ctx->regime != PHYSIM_REGIME_HOST && ctx->regime != PHYSIM_REGIME_GUEST)
+		return -EINVAL;
+	struct physim_mmu_config c;
+	if (ctx->s1 != NULL) {
+		physim_mmu_get_config(ctx->s1, &c);
+		if (c.format->stage2)
+			return -EINVAL;
+	}
+	if (ctx->s2 != NULL) {
+		physim_mmu_get_config(ctx->s2, &c);
+		if (!c.format->stage2)
+			return -EINVAL;
+	}
+	physim_cpui_drain(cpu);
+	struct ctxrec *r = intern(cpu, ctx->s1, ctx->s2);
+	if (r == NULL)
+		return -ENOMEM;
+	cpu->ctx = *ctx;
+	cpu->rec = r;
+	cpu->loaded = true;
+	set_lookup(cpu);
+	return 0;
+}
+
+void physim_cpu_get_context(const struct physim_cpu *cpu, struct physim_cpu_context *out)
+{
+	if (cpu != NULL && out != NULL)
+		*out = cpu->ctx;
+}
+
+/* ---- reports ---- */
+
+static const char *remedy(const struct physim_cpu *c, const struct physim_cpu_entry *e,
+			  bool stage2_changed)
+{
+	switch (c->m->cfg.arch) {
+	case PHYSIM_ARCH_X86_64:
+		return physim_cpui_x86_remedy(e, stage2_changed);
+	case PHYSIM_ARCH_AARCH64:
+		return physim_cpui_arm_remedy(e, stage2_changed);
+	case PHYSIM_ARCH_RISCV64:
+		return physim_cpui_rv_remedy(e, stage2_changed);
+	default:
+		return physim_cpui_la_remedy(e, stage2_changed);
+	}
+}
+
+/* Does a fresh walk say what e says? */
+static bool entry_current(const struct centry *e, const struct physim_xlate *cur, int rc)
+{
+	if (rc != 0 || cur->fault.kind != PHYSIM_FAULT_NONE)
+		return false;
+	uint64_t size = UINT64_C(1) << e->shift;
+	uint64_t base = cur->pa & ~(size - 1);
+	if (base != e->pa || cur->perms != e->perms)
+		return false;
+	if (e->kind == PHYSIM_ENTRY_COMB && (cur->gpa & ~(size - 1)) != e->gpa)
+		return false;
+	if (e->kind != PHYSIM_ENTRY_S2 && cur->global != e->global)
+		return false;
+	/* A page size that grew is only stale if the entry cannot be part of
+	 * it; a page size that shrank (a split) is a different translation. */
+	return cur->page_size >= size;
+}
+
+static void report(struct physim_cpu *c, enum physim_cpu_report_kind kind, uint64_t addr,
+		   const struct centry *e, const struct physim_xlate *cur)
+{
+	struct physim_cpu_report r = {.kind = kind, .cpu = c->index, .addr = addr, .current = *cur};
+	to_public(e, &r.entry);
+	bool s2_changed = e->kind == PHYSIM_ENTRY_COMB && cur->fault.kind == PHYSIM_FAULT_NONE &&
+			  (cur->gpa & ~((UINT64_C(1) << e->shift) - 1)) == e->gpa;
+	if (e->kind == PHYSIM_ENTRY_COMB && cur->fault.kind != PHYSIM_FAULT_NONE)
+		s2_changed = cur->fault.stage == 2;
+	r.remedy = remedy(c, &r.entry, s2_changed);
+	const char *p = pending_for(c, e);
+	r.pending = p != NULL;
+	if (c->m->cfg.on_report)
+		c->m->cfg.on_report(c->m->cfg.report_ctx, &r);
+}
+
+/* A probe of e's tables with mmus configured as when e was filled (a fresh
+ * mmu when the context's mmu has been reconfigured since). */
+static int probe_entry(const struct centry *e, const struct physim_access *acc,
+		       struct physim_xlate *x)
+{
+	const struct ctxrec *r = e->ctx;
+	struct physim_mmu *s1 = r->s1, *s2 = r->s2, *t1 = NULL, *t2 = NULL;
+	struct physim_mmu_config now;
+	int rc;
+
+	if (e->kind == PHYSIM_ENTRY_S2)
+		s1 = NULL;
+	if (s1 != NULL) {
+		physim_mmu_get_config(s1, &now);
+		if (!same_cfg(&now, &r->c1)) {
+			if ((rc = physim_mmu_create(&r->c1, &t1)) < 0)
+				return rc;
+			s1 = t1;
+		}
+	}
+	if (s2 != NULL && e->kind != PHYSIM_ENTRY_S1) {
+		physim_mmu_get_config(s2, &now);
+		if (!same_cfg(&now, &r->c2)) {
+			if ((rc = physim_mmu_create(&r->c2, &t2)) < 0) {
+				physim_mmu_destroy(t1);
+				return rc;
+			}
+			s2 = t2;
+		}
+	}
+	if (e->kind == PHYSIM_ENTRY_COMB)
+		rc = physim_nested_probe(s1, s2, acc, x);
+	else if (e->kind == PHYSIM_ENTRY_S1)
+		rc = physim_mmu_probe(s1, acc, x);
+	else
+		rc = physim_mmu_probe(s2, acc, x);
+	physim_mmu_destroy(t1);
+	physim_mmu_destroy(t2);
+	return rc;
+}
+
+static __attribute__((noinline)) void stale_check(struct physim_cpu *c, const struct centry *hit,
+						  const struct physim_access *acc)
+{
+	struct centry e = *hit; /* on_report may invalidate */
+	struct physim_xlate cur = {0};
+	int rc = probe_entry(&e, acc, &cur);
+	if (rc != 0 && rc != -EFAULT)
+		return;
+	if (entry_current(&e, &cur, rc))
+		return;
+	c->st.stale++;
+	report(c, PHYSIM_REPORT_STALE_USE, acc->va, &e, &cur);
+}
+
+/* ---- translate ---- */
+
+static inline void hit_result(const struct centry *e, uint64_t va, struct physim_xlate *x)
+{
+	uint64_t size = UINT64_C(1) << e->shift;
+	uint64_t off = va & (size - 1);
+	x->pa = e->pa + off;
+	x->gpa = e->kind == PHYSIM_ENTRY_S1 ? 0 : e->gpa + off;
+	x->page_size = size;
+	x->level = e->level;
+	x->perms = e->perms;
+	x->global = e->global;
+	x->mem_refs = 0;
+	x->ad_updated = false;
+	x->fault = (struct physim_fault){.kind = PHYSIM_FAULT_NONE};
+}
+
+/* Stage-1 leaf page shift of a nested walk (its architecture level). */
+static unsigned s1_leaf_shift(const struct physim_mmu *s1, int arch_level, unsigned fallback)
+{
+	const struct pt_walk_ops *w = s1->ops;
+	if (w == NULL || w->level_dir == 0)
+		return fallback;
+	int n = (arch_level - w->level_base) / w->level_dir;
+	const struct physim_pt_format *f = s1->cfg.format;
+	if (n < 0 || n >= f->levels)
+		return fallback;
+	return f->level[n].shift;
+}
+
+static void fill(struct physim_cpu *c, const struct physim_access *acc,
+		 const struct physim_xlate *x)
+{
+	const struct physim_cpu_context *ctx = &c->ctx;
+	uint64_t size = x->page_size;
+	if (size < 4096 || (size & (size - 1)))
+		return;
+	unsigned shift = log2_u64(size);
+	uint64_t off = acc->va & (size - 1);
+	unsigned kind = c->look_kind;
+	const struct physim_mmu *ctlm = kind == PHYSIM_ENTRY_S2 ? ctx->s2 : ctx->s1;
+	struct centry n = {
+	    .ctag = c->look_ctag,
+	    .ep4ta = c->look_ep4ta,
+	    .va = acc->va - off,
+	    .pa = x->pa - off,
+	    .gpa = kind == PHYSIM_ENTRY_S1 ? x->pa - off : x->gpa - off,
+	    .ctx = c->rec,
+	    .asid = c->look_asid,
+	    .kind = (uint8_t)kind,
+	    .regime = (uint8_t)ctx->regime,
+	    .shift = (uint8_t)shift,
+	    .s1_shift = (uint8_t)shift,
+	    .s2_shift = (uint8_t)shift,
+	    .allow = allowed_classes(kind == PHYSIM_ENTRY_S2, &ctlm->cfg.ctl, acc, x->perms),
+	    .perms = (uint8_t)x->perms,
+	    .global = kind != PHYSIM_ENTRY_S2 && x->global,
+	    .level = (int8_t)x->level,
+	    .vmid = (uint16_t)(c->look_ctag >> 16),
+	};
+	if (kind == PHYSIM_ENTRY_S2)
+		n.gpa = n.va;
+	struct centry s2e;
+	bool have_s2 = false;
+	if (kind == PHYSIM_ENTRY_COMB) {
+		unsigned s1sh = s1_leaf_shift(ctx->s1, x->level, shift);
+		n.s1_shift = (uint8_t)(s1sh > shift ? s1sh : shift);
+		n.frac = n.s1_shift > shift;
+		/* The stage-2 leaf of the final GPA: the guest-physical entry the
+		 * hardware may cache beside the combined one. */
+		struct physim_access a2 = *acc;
+		struct physim_xlate x2;
+		a2.va = x->gpa;
+		a2.implicit = false;
+		if (physim_mmu_probe(ctx->s2, &a2, &x2) == 0 && x2.page_size >= 4096 &&
+		    !(x2.page_size & (x2.page_size - 1))) {
+			unsigned sh2 = log2_u64(x2.page_size);
+			uint64_t o2 = x->gpa & (x2.page_size - 1);
+			bool x86 = c->m->cfg.arch == PHYSIM_ARCH_X86_64;
+			n.s2_shift = (uint8_t)(sh2 > shift ? sh2 : shift);
+			uint16_t vm2 = x86 ? 0 : ctx->vmid;
+			s2e = (struct centry){
+			    .ctag = mk_ctag(PHYSIM_ENTRY_S2, ctx->regime, vm2),
+			    .ep4ta = c->look_ep4ta,
+			    .va = x->gpa - o2,
+			    .pa = x2.pa - o2,
+			    .gpa = x->gpa - o2,
+			    .ctx = c->rec,
+			    .kind = PHYSIM_ENTRY_S2,
+			    .regime = (uint8_t)ctx->regime,
+			    .shift = (uint8_t)sh2,
+			    .s1_shift = (uint8_t)sh2,
+			    .s2_shift = (uint8_t)sh2,
+			    .allow = allowed_classes(true, &ctx->s2->cfg.ctl, acc, x2.perms),
+			    .perms = (uint8_t)x2.perms,
+			    .level = (int8_t)x2.level,
+			    .vmid = vm2,
+			};
+			s2e.key = mk_key(s2e.va, sh2);
+			have_s2 = true;
+		}
+	}
+	n.key = mk_key(n.va, n.frac ? n.s1_shift : shift);
+	struct centry *old = find(c, acc->va, n.ctag, n.ep4ta, n.asid);
+	if (old != NULL && old->pa == n.pa && old->gpa == n.gpa && old->perms == n.perms &&
+	    old->shift == n.shift && old->global == n.global && old->ctx == n.ctx) {
+		old->allow |= n.allow;
+	} else {
+		drop_for(c, acc->va, n.ctag, n.ep4ta, n.asid);
+		insert(c, &n);
+	}
+	if (have_s2) {
+		struct centry *o2 = find(c, s2e.va, s2e.ctag, s2e.ep4ta, 0);
+		if (o2 != NULL && o2->pa == s2e.pa && o2->perms == s2e.perms &&
+		    o2->shift == s2e.shift && o2->ctx == s2e.ctx) {
+			o2->allow |= s2e.allow;
+		} else {
+			drop_for(c, s2e.va, s2e.ctag, s2e.ep4ta, 0);
+			insert(c, &s2e);
+		}
+	}
+}
+
+static __attribute__((noinline)) int miss(struct physim_cpu *c, const struct physim_access *acc,
+					  struct physim_xlate *x)
+{
+	const struct physim_cpu_context *ctx = &c->ctx;
+	int rc;
+	c->st.misses++;
+	if (ctx->s1 != NULL && ctx->s2 != NULL)
+		rc = physim_nested_translate(ctx->s1, ctx->s2, acc, x);
+	else
+		rc = physim_mmu_translate(ctx->s1 ? ctx->s1 : ctx->s2, acc, x);
+	if (rc == 0)
+		fill(c, acc, x);
+	else if (rc == -EFAULT && c->m->cfg.arch == PHYSIM_ARCH_X86_64)
+		/* A #PF invalidates the entries for the faulting address
+		 * (SDM Vol. 3A 4.10.4.1). */
+		drop_for(c, acc->va, c->look_ctag, c->look_ep4ta, c->look_asid);
+	return rc;
+}
+
+int physim_cpu_translate(struct physim_cpu *cpu, const struct physim_access *acc,
+			 struct physim_xlate *x)
+{
+	if (PHYSIM_UNLIKELY(cpu == NULL || x == NULL || !access_ok(acc)))
+		return -EINVAL;
+	if (PHYSIM_UNLIKELY(atomic_load_explicit(&cpu->pending, memory_order_acquire)))
+		physim_cpui_drain(cpu);
+	if (PHYSIM_UNLIKELY(!cpu->loaded))
+		return -ENXIO;
+	struct centry *e = find(cpu, acc->va, cpu->look_ctag, cpu->look_ep4ta, cpu->look_asid);
+	if (e == NULL || !((e->allow >> access_class(acc)) & 1))
+		return miss(cpu, acc, x);
+	cpu->st.hits++;
+	hit_result(e, acc->va, x);
+	if (PHYSIM_UNLIKELY(cpu->m->cfg.check_stale))
+		stale_check(cpu, e, acc);
+	return 0;
+}
+
+/* ---- enumeration and audit ---- */
+
+int physim_cpu_for_each_entry(struct physim_cpu *cpu,
+			      int (*fn)(void *ctx, const struct physim_cpu_entry *e), void *ctx)
+{
+	if (cpu == NULL || fn == NULL)
+		return -EINVAL;
+	physim_cpui_drain(cpu);
+	size_t n = (size_t)1 << cpu->hbits;
+	for (size_t b = 0; b < n; b++) {
+		for (uint32_t idx = cpu->head[b]; idx != NIL; idx = cpu->pool[idx].next) {
+			struct physim_cpu_entry pe;
+			to_public(&cpu->pool[idx], &pe);
+			int rc = fn(ctx, &pe);
+			if (rc != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* The access an audit probes an entry with: the most it may serve. */
+static struct physim_access audit_access(const struct centry *e)
+{
+	struct physim_access a = {.va = e->va};
+	unsigned allow = e->allow;
+	if (allow >> CLS_USER) {
+		a.user = true;
+		allow >>= CLS_USER;
+	}
+	if (allow & (1u << CLS_READ))
+		return a;
+	if (allow & (1u << CLS_WRITE))
+		a.write = true;
+	else if (allow & (1u << CLS_EXEC))
+		a.exec = true;
+	return a;
+}
+
+long physim_machine_audit(struct physim_machine *m)
+{
+	if (m == NULL)
+		return -EINVAL;
+	long stale = 0;
+	for (unsigned k = 0; k < m->ncpus; k++) {
+		struct physim_cpu *c = &m->cpu[k];
+		physim_cpui_drain(c);
+		size_t n = (size_t)1 << c->hbits;
+		for (size_t b = 0; b < n; b++) {
+			for (uint32_t idx = c->head[b]; idx != NIL; idx = c->pool[idx].next) {
+				const struct centry *e = &c->pool[idx];
+				struct physim_access a = audit_access(e);
+				struct physim_xlate cur = {0};
+				int rc = probe_entry(e, &a, &cur);
+				if (rc != 0 && rc != -EFAULT)
+					continue;
+				if (entry_current(e, &cur, rc))
+					continue;
+				stale++;
+				report(c, PHYSIM_REPORT_STALE_ENTRY, e->va, e, &cur);
+			}
+		}
+	}
+	return stale;
+}
+
+static const char *kind_name(enum physim_entry_kind k)
+{
+	switch (k) {
+	case PHYSIM_ENTRY_S1:
+		return "stage-1";
+	case PHYSIM_ENTRY_S2:
+		return "stage-2";
+	default:
+		return "combined";
+	}
+}
+
+int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_t len)
+{
+	if (r == NULL)
+		return -EINVAL;
+	const struct physim_cpu_entry *e = &r->entry;
+	char now[160];
+	if (r->current.fault.kind != PHYSIM_FAULT_NONE)
+		snprintf(now, sizeof(now), "the tables now fault (%s)",
+			 physim_fault_str(&r->current.fault));
+	else
+		snprintf(now, sizeof(now), "the tables now map it to 0x%llx (size 0x%llx, perms 0x%x)",
+			 (unsigned long long)r->current.pa,
+			 (unsigned long long)r->current.page_size, (unsigned)r->current.perms);
+	return snprintf(
+	    buf, len,
+	    "cpu %u: %s %s entry va 0x%llx -> pa 0x%llx (gpa 0x%llx, size 0x%llx, asid %u, "
+	    "vmid %u%s) at 0x%llx; %s; %s%s",
+	    r->cpu, r->kind == PHYSIM_REPORT_STALE_USE ? "stale use of" : "audit: stale",
+	    kind_name(e->kind), (unsigned long long)e->va, (unsigned long long)e->pa,
+	    (unsigned long long)e->gpa, (unsigned long long)e->page_size, e->asid, e->vmid,
+	    e->global ? ", global" : "", (unsigned long long)r->addr, now,
+	    r->pending ? "an invalidation that removes it was issued but not completed; " : "",
+	    r->remedy ? r->remedy : "");
+}
