@@ -37,8 +37,8 @@ enum inval_global {
 /* One invalidation, in the terms every architecture's instructions reduce
  * to: an entry is removed when every filter matches it. */
 struct inval {
-	uint8_t kinds;	/* KIND_* */
-	int8_t regime;	/* -1: any */
+	uint8_t kinds;	   /* KIND_* */
+	int8_t regime;	   /* -1: any */
 	uint8_t addr_mode; /* enum inval_addr */
 	uint8_t global;	   /* enum inval_global */
 	int8_t ttl_level;  /* Arm TTL hint: only entries of this level; -1: any */
@@ -85,15 +85,19 @@ PHYSIM_HIDDEN void physim_cpui_count_inval(struct physim_cpu *cpu);
 PHYSIM_HIDDEN uint64_t *physim_cpui_x86_cr4(struct physim_cpu *cpu);
 
 /* Does iv remove e? (lib/cpu.c; exposed for the per-arch files' remedies). */
-PHYSIM_HIDDEN bool physim_cpui_inval_matches(const struct inval *iv, const struct physim_cpu_entry *e,
-				 int level);
+PHYSIM_HIDDEN bool physim_cpui_inval_matches(const struct inval *iv,
+					     const struct physim_cpu_entry *e, int level);
 
 /* The per-architecture remedy text for a stale entry (lib/cpu-<arch>.c):
  * which invalidation would have removed it, quoting the manual. stage2_changed
  * tells, for a COMB entry, that its GPA is unchanged (stage 2 changed). */
-PHYSIM_HIDDEN const char *physim_cpui_x86_remedy(const struct physim_cpu_entry *e, bool stage2_changed);
-PHYSIM_HIDDEN const char *physim_cpui_arm_remedy(const struct physim_cpu_entry *e, bool stage2_changed);
-PHYSIM_HIDDEN const char *physim_cpui_rv_remedy(const struct physim_cpu_entry *e, bool stage2_changed);
-PHYSIM_HIDDEN const char *physim_cpui_la_remedy(const struct physim_cpu_entry *e, bool stage2_changed);
+PHYSIM_HIDDEN const char *physim_cpui_x86_remedy(const struct physim_cpu_entry *e,
+						 bool stage2_changed);
+PHYSIM_HIDDEN const char *physim_cpui_arm_remedy(const struct physim_cpu_entry *e,
+						 bool stage2_changed);
+PHYSIM_HIDDEN const char *physim_cpui_rv_remedy(const struct physim_cpu_entry *e,
+						bool stage2_changed);
+PHYSIM_HIDDEN const char *physim_cpui_la_remedy(const struct physim_cpu_entry *e,
+						bool stage2_changed);
 
 #endif

@@ -192,7 +192,8 @@ static void rfence_one(struct physim_cpu *caller, struct physim_cpu *target,
 			vma_operands(&iv, rs1, &tag);
 			break;
 		case PHYSIM_SBI_REMOTE_HFENCE_GVMA_VMID:
-			iv = hfence_gvma(full ? NULL : &gpa_shr2, &tag, "SBI remote_hfence_gvma_vmid");
+			iv = hfence_gvma(full ? NULL : &gpa_shr2, &tag,
+					 "SBI remote_hfence_gvma_vmid");
 			break;
 		case PHYSIM_SBI_REMOTE_HFENCE_GVMA:
 			iv = hfence_gvma(full ? NULL : &gpa_shr2, NULL, "SBI remote_hfence_gvma");

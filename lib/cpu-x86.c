@@ -13,13 +13,13 @@
 
 #include "walk-format.h"
 
-#define CR3_PCID_MASK	 UINT64_C(0xFFF)
-#define CR3_NOFLUSH	 (UINT64_C(1) << 63)
-#define CR4_PGE		 (UINT64_C(1) << 7)
-#define CR4_PCIDE	 (UINT64_C(1) << 17)
-#define CR4_SMEP	 (UINT64_C(1) << 20)
-#define EP4TA_MASK	 UINT64_C(0x000FFFFFFFFFF000)
-#define ADDR_PAGE_MASK	 (~UINT64_C(0xFFF))
+#define CR3_PCID_MASK  UINT64_C(0xFFF)
+#define CR3_NOFLUSH    (UINT64_C(1) << 63)
+#define CR4_PGE	       (UINT64_C(1) << 7)
+#define CR4_PCIDE      (UINT64_C(1) << 17)
+#define CR4_SMEP       (UINT64_C(1) << 20)
+#define EP4TA_MASK     UINT64_C(0x000FFFFFFFFFF000)
+#define ADDR_PAGE_MASK (~UINT64_C(0xFFF))
 
 static bool usable(struct physim_cpu *cpu)
 {
@@ -37,7 +37,8 @@ static struct inval cur_vpid(struct physim_cpu *cpu, const char *name)
 {
 	struct inval iv = inval_all(name);
 	iv.kinds = KIND_S1 | KIND_COMB;
-	iv.vmid = physim_cpui_ctx(cpu)->regime == PHYSIM_REGIME_HOST ? 0 : physim_cpui_ctx(cpu)->vmid;
+	iv.vmid =
+	    physim_cpui_ctx(cpu)->regime == PHYSIM_REGIME_HOST ? 0 : physim_cpui_ctx(cpu)->vmid;
 	return iv;
 }
 

@@ -104,15 +104,16 @@ struct physim_cpu {
 	unsigned index;
 	bool loaded;
 	struct physim_cpu_context ctx;
-	struct ctxrec *rec;   /* current */
-	struct ctxrec *recs;  /* every context this CPU has had */
-	uint8_t look_kind;    /* what the current context caches and finds */
+	struct ctxrec *rec;  /* current */
+	struct ctxrec *recs; /* every context this CPU has had */
+	uint8_t look_kind;   /* what the current context caches and finds */
 	uint64_t look_ctag;
 	uint64_t look_ep4ta;
 	uint16_t look_asid;
 	/* the store */
 	uint32_t *head;
-	unsigned hbits;
+	unsigned hbits; /* 1 << hbits buckets (at most 2^31) */
+	uint32_t hmask; /* (1 << hbits) - 1 */
 	struct centry *pool;
 	uint32_t pool_cap, pool_top, free_list;
 	uint64_t count;
@@ -150,7 +151,7 @@ static inline uint64_t mk_ctag(unsigned kind, unsigned regime, uint16_t vmid)
 
 static inline uint32_t bucket(const struct physim_cpu *c, uint64_t key)
 {
-	return (uint32_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - c->hbits));
+	return (uint32_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & c->hmask;
 }
 
 static inline unsigned log2_u64(uint64_t v)
@@ -253,7 +254,8 @@ static bool centry_matches(const struct inval *iv, const struct centry *e)
 		/* A fractured combined entry goes with its whole stage-1 page
 		 * (an invalidation by any address of a large page removes every
 		 * entry cached for it). */
-		return addr_covered(e->va, e->kind == PHYSIM_ENTRY_COMB ? e->s1_shift : e->shift, iv);
+		return addr_covered(e->va, e->kind == PHYSIM_ENTRY_COMB ? e->s1_shift : e->shift,
+				    iv);
 	case INV_ADDR_GPA:
 		if (e->kind == PHYSIM_ENTRY_S2)
 			return addr_covered(e->va, e->shift, iv);
@@ -338,6 +340,8 @@ static bool is_bounded(const struct physim_cpu *c)
 static bool grow_buckets(struct physim_cpu *c)
 {
 	unsigned nbits = c->hbits + 1;
+	if (nbits > 31)
+		return false;
 	uint32_t *nh = calloc((size_t)1 << nbits, sizeof(*nh));
 	if (nh == NULL)
 		return false;
@@ -345,6 +349,7 @@ static bool grow_buckets(struct physim_cpu *c)
 	size_t oldn = (size_t)1 << c->hbits;
 	c->head = nh;
 	c->hbits = nbits;
+	c->hmask = (UINT32_C(1) << nbits) - 1;
 	for (size_t b = 0; b < oldn; b++) {
 		uint32_t idx = old[b];
 		while (idx != NIL) {
@@ -532,7 +537,8 @@ int physim_cpui_defer(struct physim_cpu *c, const struct inval *iv, bool broadca
 	pthread_mutex_lock(&c->lock);
 	if (c->ndef == c->capdef) {
 		size_t ncap = c->capdef ? c->capdef * 2 : 16;
-		struct deferred *nd = ncap <= MAX_DEFERRED ? realloc(c->def, ncap * sizeof(*nd)) : NULL;
+		struct deferred *nd =
+		    ncap <= MAX_DEFERRED ? realloc(c->def, ncap * sizeof(*nd)) : NULL;
 		if (nd == NULL) {
 			rc = -ENOMEM;
 			goto out;
@@ -630,14 +636,14 @@ static int cpu_init(struct physim_machine *m, struct physim_cpu *c, unsigned i)
 	uint64_t cap;
 	if (m->cfg.mode == PHYSIM_CPU_BOUNDED) {
 		cap = m->cfg.bounded_entries ? m->cfg.bounded_entries : BOUNDED_DEFAULT;
-		c->hbits = cap <= BOUNDED_WAYS ? 0 : log2_u64((cap + BOUNDED_WAYS - 1) / BOUNDED_WAYS);
+		c->hbits =
+		    cap <= BOUNDED_WAYS ? 0 : log2_u64((cap + BOUNDED_WAYS - 1) / BOUNDED_WAYS);
 		cap = ((uint64_t)BOUNDED_WAYS << c->hbits) + 1;
 	} else {
 		c->hbits = STRICT_INIT_BITS;
 		cap = 64;
 	}
-	if (c->hbits == 0)
-		c->hbits = 1; /* bucket() shifts by 64 - hbits */
+	c->hmask = (UINT32_C(1) << c->hbits) - 1;
 	c->head = calloc((size_t)1 << c->hbits, sizeof(*c->head));
 	c->pool = malloc(cap * sizeof(*c->pool));
 	c->pool_cap = (uint32_t)cap;
@@ -772,7 +778,8 @@ static void set_lookup(struct physim_cpu *c)
 		vmid = 0;
 	c->look_kind = (uint8_t)kind;
 	c->look_ctag = mk_ctag(kind, x->regime, vmid);
-	c->look_ep4ta = x86 && kind != PHYSIM_ENTRY_S1 ? (x->eptp & UINT64_C(0x000FFFFFFFFFF000)) : 0;
+	c->look_ep4ta =
+	    x86 && kind != PHYSIM_ENTRY_S1 ? (x->eptp & UINT64_C(0x000FFFFFFFFFF000)) : 0;
 	c->look_asid = kind == PHYSIM_ENTRY_S2 ? 0 : x->asid;
 }
 
@@ -1039,15 +1046,41 @@ static void fill(struct physim_cpu *c, const struct physim_access *acc,
 	}
 }
 
+/* A nested walk may take the final GPA's stage-2 translation from a cached
+ * stage-2 entry instead of walking stage 2 (SDM Vol. 3C 28.3.2: "the
+ * processor may use guest-physical mappings"; Arm and RISC-V caches likewise
+ * hold stage-2 entries apart): so a stale stage-2 entry shows through a
+ * fresh combined walk, as it does on hardware. */
+static void use_cached_s2(struct physim_cpu *c, const struct physim_access *acc,
+			  struct physim_xlate *x)
+{
+	bool x86 = c->m->cfg.arch == PHYSIM_ARCH_X86_64;
+	uint16_t vm2 = x86 ? 0 : c->ctx.vmid;
+	uint64_t ctag = mk_ctag(PHYSIM_ENTRY_S2, c->ctx.regime, vm2);
+	struct centry *e = find(c, x->gpa, ctag, c->look_ep4ta, 0);
+	struct physim_access a2 = *acc;
+	a2.va = x->gpa;
+	a2.implicit = false;
+	if (e == NULL || !((e->allow >> access_class(&a2)) & 1))
+		return;
+	uint64_t size = UINT64_C(1) << e->shift;
+	uint64_t pa = e->pa + (x->gpa & (size - 1));
+	if (PHYSIM_UNLIKELY(c->m->cfg.check_stale))
+		stale_check(c, e, &a2);
+	x->pa = pa;
+}
+
 static __attribute__((noinline)) int miss(struct physim_cpu *c, const struct physim_access *acc,
 					  struct physim_xlate *x)
 {
 	const struct physim_cpu_context *ctx = &c->ctx;
 	int rc;
 	c->st.misses++;
-	if (ctx->s1 != NULL && ctx->s2 != NULL)
+	if (ctx->s1 != NULL && ctx->s2 != NULL) {
 		rc = physim_nested_translate(ctx->s1, ctx->s2, acc, x);
-	else
+		if (rc == 0)
+			use_cached_s2(c, acc, x);
+	} else
 		rc = physim_mmu_translate(ctx->s1 ? ctx->s1 : ctx->s2, acc, x);
 	if (rc == 0)
 		fill(c, acc, x);
@@ -1165,7 +1198,8 @@ int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_
 		snprintf(now, sizeof(now), "the tables now fault (%s)",
 			 physim_fault_str(&r->current.fault));
 	else
-		snprintf(now, sizeof(now), "the tables now map it to 0x%llx (size 0x%llx, perms 0x%x)",
+		snprintf(now, sizeof(now),
+			 "the tables now map it to 0x%llx (size 0x%llx, perms 0x%x)",
 			 (unsigned long long)r->current.pa,
 			 (unsigned long long)r->current.page_size, (unsigned)r->current.perms);
 	return snprintf(
