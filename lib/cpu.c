@@ -80,7 +80,8 @@ struct centry {
 	uint64_t ep4ta;
 	uint64_t va, pa, gpa;
 	const struct ctxrec *ctx;
-	uint32_t next;
+	uint32_t next;	       /* tag chain */
+	uint32_t pnext, pprev; /* page chain */
 	uint16_t asid;
 	uint8_t kind, regime;
 	uint8_t shift;	  /* page size of the entry */
@@ -111,9 +112,11 @@ struct physim_cpu {
 	uint64_t look_ep4ta;
 	uint16_t look_asid;
 	/* the store */
-	uint32_t *head;
-	unsigned hbits; /* 1 << hbits buckets (at most 2^31) */
-	uint32_t hmask; /* (1 << hbits) - 1 */
+	uint32_t *head;	  /* tag chains: by page and tags (lookups) */
+	uint32_t *phead;  /* page chains: by page only (invalidation by address) */
+	unsigned hbits;	  /* 1 << hbits buckets in each (at most 2^31) */
+	uint32_t hmask;	  /* (1 << hbits) - 1 */
+	uint64_t nglobal; /* global entries (a lookup probes for them too) */
 	struct centry *pool;
 	uint32_t pool_cap, pool_top, free_list;
 	uint64_t count;
@@ -289,6 +292,27 @@ bool physim_cpui_inval_matches(const struct inval *iv, const struct physim_cpu_e
 
 /* ---- the store ---- */
 
+/* Tag hash of an entry: its page key mixed with its tags (the ASID key of a
+ * global entry is ASID_GLOBAL, so a lookup finds it from any ASID with a
+ * second probe). */
+#define ASID_GLOBAL 0x10000u
+
+static inline uint32_t akey_of(const struct centry *e)
+{
+	return e->global ? ASID_GLOBAL : e->asid;
+}
+
+static inline uint64_t tag_hash(uint64_t key, uint64_t ctag, uint64_t ep4ta, uint32_t akey)
+{
+	return key ^ (ctag + akey) * UINT64_C(0xFF51AFD7ED558CCD) ^
+	       (ep4ta >> 12) * UINT64_C(0xC4CEB9FE1A85EC53);
+}
+
+static inline uint32_t tbucket_of(const struct physim_cpu *c, const struct centry *e)
+{
+	return bucket(c, tag_hash(e->key, e->ctag, e->ep4ta, akey_of(e)));
+}
+
 static void refresh_shifts(struct physim_cpu *c, unsigned shift)
 {
 	unsigned i = 0;
@@ -306,62 +330,71 @@ static inline unsigned index_shift(const struct centry *e)
 	return e->frac ? e->s1_shift : e->shift;
 }
 
-static void free_entry(struct physim_cpu *c, uint32_t idx)
-{
-	c->pool[idx].key = 0;
-	c->pool[idx].next = c->free_list;
-	c->free_list = idx;
-	c->count--;
-}
-
-/* Remove every entry of bucket b that iv matches (iv NULL: all). */
-static void purge_bucket(struct physim_cpu *c, uint32_t b, const struct inval *iv)
-{
-	uint32_t *link = &c->head[b];
-	while (*link != NIL) {
-		uint32_t idx = *link;
-		struct centry *e = &c->pool[idx];
-		if (iv == NULL || centry_matches(iv, e)) {
-			*link = e->next;
-			free_entry(c, idx);
-		} else {
-			link = &e->next;
-		}
-	}
-}
-
 static bool is_bounded(const struct physim_cpu *c)
 {
 	return c->m->cfg.mode == PHYSIM_CPU_BOUNDED;
 }
 
-/* Strict mode: double the buckets and rehash. false: no memory (the table
- * keeps working with longer chains). */
+/* Link entry idx into its tag chain (at the head) and its page chain. */
+static void link_entry(struct physim_cpu *c, uint32_t idx)
+{
+	struct centry *e = &c->pool[idx];
+	uint32_t tb = tbucket_of(c, e), pb = bucket(c, e->key);
+	e->next = c->head[tb];
+	c->head[tb] = idx;
+	e->pprev = NIL;
+	e->pnext = c->phead[pb];
+	if (e->pnext != NIL)
+		c->pool[e->pnext].pprev = idx;
+	c->phead[pb] = idx;
+}
+
+/* Unlink entry idx from both chains and free it. */
+static void remove_entry(struct physim_cpu *c, uint32_t idx)
+{
+	struct centry *e = &c->pool[idx];
+	uint32_t *link = &c->head[tbucket_of(c, e)];
+	while (*link != idx)
+		link = &c->pool[*link].next;
+	*link = e->next;
+	if (e->pprev != NIL)
+		c->pool[e->pprev].pnext = e->pnext;
+	else
+		c->phead[bucket(c, e->key)] = e->pnext;
+	if (e->pnext != NIL)
+		c->pool[e->pnext].pprev = e->pprev;
+	if (e->global)
+		c->nglobal--;
+	e->key = 0;
+	e->next = c->free_list;
+	c->free_list = idx;
+	c->count--;
+}
+
+/* Strict mode: double the buckets and relink every entry. false: no
+ * memory (the table keeps working with longer chains). */
 static bool grow_buckets(struct physim_cpu *c)
 {
 	unsigned nbits = c->hbits + 1;
 	if (nbits > 31)
 		return false;
 	uint32_t *nh = calloc((size_t)1 << nbits, sizeof(*nh));
-	if (nh == NULL)
+	uint32_t *np = calloc((size_t)1 << nbits, sizeof(*np));
+	if (nh == NULL || np == NULL) {
+		free(nh);
+		free(np);
 		return false;
-	uint32_t *old = c->head;
-	size_t oldn = (size_t)1 << c->hbits;
+	}
+	free(c->head);
+	free(c->phead);
 	c->head = nh;
+	c->phead = np;
 	c->hbits = nbits;
 	c->hmask = (UINT32_C(1) << nbits) - 1;
-	for (size_t b = 0; b < oldn; b++) {
-		uint32_t idx = old[b];
-		while (idx != NIL) {
-			struct centry *e = &c->pool[idx];
-			uint32_t nx = e->next;
-			uint32_t nb = bucket(c, e->key);
-			e->next = nh[nb];
-			nh[nb] = idx;
-			idx = nx;
-		}
+	for (uint32_t idx = 1; idx <= c->pool_top; idx++) {
+		if (c->pool[idx].key != 0)
+			link_entry(c, idx);
 	}
-	free(old);
 	return true;
 }
 
@@ -386,67 +419,69 @@ static uint32_t alloc_slot(struct physim_cpu *c)
 	return ++c->pool_top;
 }
 
-/* Bounded mode: make room in bucket b (a set of BOUNDED_WAYS). */
-static void make_room(struct physim_cpu *c, uint32_t b)
+/* Bounded mode: the tag bucket is a set of BOUNDED_WAYS; evict its oldest
+ * entry (entries are pushed at the head) when it is full. */
+static void make_room(struct physim_cpu *c, uint32_t tb)
 {
-	uint32_t *link = &c->head[b];
 	unsigned n = 0;
-	while (*link != NIL) {
+	uint32_t last = NIL;
+	for (uint32_t idx = c->head[tb]; idx != NIL; idx = c->pool[idx].next) {
 		n++;
-		if (n == BOUNDED_WAYS) {
-			/* the oldest: entries are pushed at the head */
-			uint32_t idx = *link;
-			*link = NIL;
-			uint32_t rest = c->pool[idx].next;
-			free_entry(c, idx);
-			while (rest != NIL) {
-				uint32_t nx = c->pool[rest].next;
-				free_entry(c, rest);
-				rest = nx;
-			}
-			return;
-		}
-		link = &c->pool[*link].next;
+		last = idx;
 	}
+	if (n >= BOUNDED_WAYS)
+		remove_entry(c, last);
 }
 
 static void insert(struct physim_cpu *c, const struct centry *n)
 {
 	if (!is_bounded(c) && c->count >= ((uint64_t)1 << c->hbits))
 		(void)grow_buckets(c);
-	uint32_t b = bucket(c, n->key);
 	if (is_bounded(c))
-		make_room(c, b);
+		make_room(c, bucket(c, tag_hash(n->key, n->ctag, n->ep4ta, akey_of(n))));
 	uint32_t idx = alloc_slot(c);
 	if (idx == NIL)
 		return; /* not cached: every access walks */
-	struct centry *e = &c->pool[idx];
-	*e = *n;
-	e->next = c->head[b];
-	c->head[b] = idx;
+	c->pool[idx] = *n;
+	link_entry(c, idx);
 	c->count++;
-	refresh_shifts(c, index_shift(e));
+	if (n->global)
+		c->nglobal++;
+	refresh_shifts(c, index_shift(n));
 }
 
 static inline bool tag_match(const struct centry *e, uint64_t key, uint64_t ctag, uint64_t ep4ta,
-			     uint16_t asid, uint64_t va)
+			     uint32_t akey, uint64_t va)
 {
-	return e->key == key && e->ctag == ctag && e->ep4ta == ep4ta &&
-	       (e->asid == asid || e->global) && (!e->frac || ((e->va ^ va) >> e->shift) == 0);
+	return e->key == key && e->ctag == ctag && e->ep4ta == ep4ta && akey_of(e) == akey &&
+	       (!e->frac || ((e->va ^ va) >> e->shift) == 0);
 }
 
+static inline uint32_t find_one(const struct physim_cpu *c, uint64_t key, uint64_t ctag,
+				uint64_t ep4ta, uint32_t akey, uint64_t va)
+{
+	uint32_t idx = c->head[bucket(c, tag_hash(key, ctag, ep4ta, akey))];
+	while (idx != NIL) {
+		const struct centry *e = &c->pool[idx];
+		if (tag_match(e, key, ctag, ep4ta, akey, va))
+			return idx;
+		idx = e->next;
+	}
+	return NIL;
+}
+
+/* The entry of this tag (or a global one) covering va: one bucket per page
+ * size in use, two when global entries exist. */
 static inline struct centry *find(const struct physim_cpu *c, uint64_t va, uint64_t ctag,
 				  uint64_t ep4ta, uint16_t asid)
 {
 	for (unsigned i = 0; i < c->nshift; i++) {
 		uint64_t key = mk_key(va, c->shifts[i]);
-		uint32_t idx = c->head[bucket(c, key)];
-		while (idx != NIL) {
-			struct centry *e = &c->pool[idx];
-			if (tag_match(e, key, ctag, ep4ta, asid, va))
-				return e;
-			idx = e->next;
-		}
+		uint32_t idx = find_one(c, key, ctag, ep4ta, asid, va);
+		if (idx == NIL && c->nglobal)
+			idx = find_one(c, key, ctag, ep4ta, ASID_GLOBAL, va);
+		if (idx != NIL)
+			return &c->pool[idx];
 	}
 	return NULL;
 }
@@ -455,39 +490,40 @@ static inline struct centry *find(const struct physim_cpu *c, uint64_t va, uint6
 static void drop_for(struct physim_cpu *c, uint64_t va, uint64_t ctag, uint64_t ep4ta,
 		     uint16_t asid)
 {
-	for (unsigned i = 0; i < c->nshift; i++) {
-		uint64_t key = mk_key(va, c->shifts[i]);
-		uint32_t *link = &c->head[bucket(c, key)];
-		while (*link != NIL) {
-			uint32_t idx = *link;
-			struct centry *e = &c->pool[idx];
-			if (tag_match(e, key, ctag, ep4ta, asid, va)) {
-				*link = e->next;
-				free_entry(c, idx);
-			} else {
-				link = &e->next;
-			}
-		}
-	}
+	struct centry *e;
+	while ((e = find(c, va, ctag, ep4ta, asid)) != NULL)
+		remove_entry(c, (uint32_t)(e - c->pool));
 }
 
 void physim_cpui_apply(struct physim_cpu *c, const struct inval *iv)
 {
 	if (iv->addr_mode == INV_ADDR_INPUT) {
-		for (unsigned i = 0; i < c->nshift; i++)
-			purge_bucket(c, bucket(c, mk_key(iv->addr, c->shifts[i])), iv);
+		/* the page chains: every entry of the page, whatever its tags */
+		for (unsigned i = 0; i < c->nshift; i++) {
+			uint64_t key = mk_key(iv->addr, c->shifts[i]);
+			uint32_t idx = c->phead[bucket(c, key)];
+			while (idx != NIL) {
+				struct centry *e = &c->pool[idx];
+				uint32_t nx = e->pnext;
+				if (e->key == key && centry_matches(iv, e))
+					remove_entry(c, idx);
+				idx = nx;
+			}
+		}
 		return;
 	}
-	size_t n = (size_t)1 << c->hbits;
-	for (size_t b = 0; b < n; b++)
-		purge_bucket(c, (uint32_t)b, iv);
+	for (uint32_t idx = 1; idx <= c->pool_top; idx++) {
+		if (c->pool[idx].key != 0 && centry_matches(iv, &c->pool[idx]))
+			remove_entry(c, idx);
+	}
 }
 
 static void flush_everything(struct physim_cpu *c)
 {
-	size_t n = (size_t)1 << c->hbits;
-	for (size_t b = 0; b < n; b++)
-		purge_bucket(c, (uint32_t)b, NULL);
+	for (uint32_t idx = 1; idx <= c->pool_top; idx++) {
+		if (c->pool[idx].key != 0)
+			remove_entry(c, idx);
+	}
 }
 
 /* ---- cross-thread queue ---- */
@@ -645,9 +681,10 @@ static int cpu_init(struct physim_machine *m, struct physim_cpu *c, unsigned i)
 	}
 	c->hmask = (UINT32_C(1) << c->hbits) - 1;
 	c->head = calloc((size_t)1 << c->hbits, sizeof(*c->head));
+	c->phead = calloc((size_t)1 << c->hbits, sizeof(*c->phead));
 	c->pool = malloc(cap * sizeof(*c->pool));
 	c->pool_cap = (uint32_t)cap;
-	if (c->head == NULL || c->pool == NULL)
+	if (c->head == NULL || c->phead == NULL || c->pool == NULL)
 		return -ENOMEM;
 	return 0;
 }
@@ -657,6 +694,7 @@ static void cpu_fini(struct physim_cpu *c)
 	if (c->m == NULL)
 		return;
 	free(c->head);
+	free(c->phead);
 	free(c->pool);
 	free(c->queue);
 	free(c->def);
@@ -1118,15 +1156,14 @@ int physim_cpu_for_each_entry(struct physim_cpu *cpu,
 	if (cpu == NULL || fn == NULL)
 		return -EINVAL;
 	physim_cpui_drain(cpu);
-	size_t n = (size_t)1 << cpu->hbits;
-	for (size_t b = 0; b < n; b++) {
-		for (uint32_t idx = cpu->head[b]; idx != NIL; idx = cpu->pool[idx].next) {
-			struct physim_cpu_entry pe;
-			to_public(&cpu->pool[idx], &pe);
-			int rc = fn(ctx, &pe);
-			if (rc != 0)
-				return rc;
-		}
+	for (uint32_t idx = 1; idx <= cpu->pool_top; idx++) {
+		if (cpu->pool[idx].key == 0)
+			continue;
+		struct physim_cpu_entry pe;
+		to_public(&cpu->pool[idx], &pe);
+		int rc = fn(ctx, &pe);
+		if (rc != 0)
+			return rc;
 	}
 	return 0;
 }
@@ -1157,20 +1194,19 @@ long physim_machine_audit(struct physim_machine *m)
 	for (unsigned k = 0; k < m->ncpus; k++) {
 		struct physim_cpu *c = &m->cpu[k];
 		physim_cpui_drain(c);
-		size_t n = (size_t)1 << c->hbits;
-		for (size_t b = 0; b < n; b++) {
-			for (uint32_t idx = c->head[b]; idx != NIL; idx = c->pool[idx].next) {
-				const struct centry *e = &c->pool[idx];
-				struct physim_access a = audit_access(e);
-				struct physim_xlate cur = {0};
-				int rc = probe_entry(e, &a, &cur);
-				if (rc != 0 && rc != -EFAULT)
-					continue;
-				if (entry_current(e, &cur, rc))
-					continue;
-				stale++;
-				report(c, PHYSIM_REPORT_STALE_ENTRY, e->va, e, &cur);
-			}
+		for (uint32_t idx = 1; idx <= c->pool_top; idx++) {
+			const struct centry *e = &c->pool[idx];
+			if (e->key == 0)
+				continue;
+			struct physim_access a = audit_access(e);
+			struct physim_xlate cur = {0};
+			int rc = probe_entry(e, &a, &cur);
+			if (rc != 0 && rc != -EFAULT)
+				continue;
+			if (entry_current(e, &cur, rc))
+				continue;
+			stale++;
+			report(c, PHYSIM_REPORT_STALE_ENTRY, e->va, e, &cur);
 		}
 	}
 	return stale;

@@ -19,14 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MiB UINT64_C(0x100000)
+#define MiB	 UINT64_C(0x100000)
 #define RAM_BASE UINT64_C(0x80000000)
 #define RAM_SIZE (32 * MiB)
 
 #define URWX (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U)
 
-#define VA_A UINT64_C(0x400000)
-#define PA_A (RAM_BASE + 0x100000)
+#define VA_A  UINT64_C(0x400000)
+#define PA_A  (RAM_BASE + 0x100000)
 #define PA_A2 (RAM_BASE + 0x200000) /* where A moves */
 
 /* ---- fixture ---- */
@@ -114,8 +114,8 @@ static struct physim_cpu *cpu(struct env *e, unsigned i)
 	return physim_machine_cpu(e->m, i);
 }
 
-static void load(struct env *e, unsigned i, bool nested, enum physim_regime regime,
-		 uint16_t asid, uint16_t vmid)
+static void load(struct env *e, unsigned i, bool nested, enum physim_regime regime, uint16_t asid,
+		 uint16_t vmid)
 {
 	struct physim_cpu_context c = {
 	    .s1 = e->s1,
@@ -131,8 +131,9 @@ static void load(struct env *e, unsigned i, bool nested, enum physim_regime regi
 static uint64_t rd(struct env *e, unsigned i, uint64_t va)
 {
 	struct physim_xlate x;
-	assert_int_equal(physim_cpu_translate(cpu(e, i), &(struct physim_access){.va = va, .user = true}, &x),
-			 0);
+	assert_int_equal(
+	    physim_cpu_translate(cpu(e, i), &(struct physim_access){.va = va, .user = true}, &x),
+	    0);
 	return x.pa;
 }
 
@@ -165,10 +166,10 @@ static void test_hit_miss(void **state)
 	assert_int_equal(s.entries, 1);
 	/* a write was never served by the read-filled entry: it walks (D) */
 	struct physim_xlate x;
-	assert_int_equal(physim_cpu_translate(cpu(e, 0),
-					      &(struct physim_access){.va = VA_A, .write = true, .user = true},
-					      &x),
-			 0);
+	assert_int_equal(
+	    physim_cpu_translate(
+		cpu(e, 0), &(struct physim_access){.va = VA_A, .write = true, .user = true}, &x),
+	    0);
 	assert_int_equal(physim_cpu_stats(cpu(e, 0)).misses, 2);
 	assert_int_equal(physim_cpu_stats(cpu(e, 0)).entries, 1);
 	assert_int_equal(e->rep.n, 0);
@@ -246,8 +247,8 @@ static void test_x86_invlpg_after_ept_change(void **state)
 static void test_arm_ipas2_alone(void **state)
 {
 	(void)state;
-	struct env *e = env_new(PHYSIM_ARCH_AARCH64, "aarch64-4k-48", "aarch64-s2-4k-40", false,
-				2, NULL);
+	struct env *e =
+	    env_new(PHYSIM_ARCH_AARCH64, "aarch64-4k-48", "aarch64-s2-4k-40", false, 2, NULL);
 	load(e, 0, true, PHYSIM_REGIME_GUEST, 1, 3);
 	load(e, 1, true, PHYSIM_REGIME_GUEST, 1, 3);
 	assert_int_equal(rd(e, 1, VA_A), PA_A);
@@ -276,7 +277,8 @@ static void test_arm_tlbi_without_dsb(void **state)
 	load(e, 1, false, PHYSIM_REGIME_GUEST, 1, 0);
 	assert_int_equal(rd(e, 1, VA_A), PA_A);
 	move_s1_page(e);
-	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VAE1IS, 1ull << 48 | VA_A >> 12), 0);
+	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VAE1IS, 1ull << 48 | VA_A >> 12),
+			 0);
 	assert_int_equal(rd(e, 1, VA_A), PA_A);
 	assert_int_equal(e->rep.n_use, 1);
 	assert_int_equal(e->rep.n_pending, 1);
@@ -391,7 +393,8 @@ static void test_bounded_vs_strict(void **state)
 		};
 		struct env *e = env_new(PHYSIM_ARCH_X86_64, "x86_64-4l", NULL, false, 1, &mc);
 		for (unsigned i = 1; i < 6; i++)
-			assert_int_equal(physim_pt_map(e->s1pt, VA_A + i * 4096, PA_A, 4096, URWX), 0);
+			assert_int_equal(physim_pt_map(e->s1pt, VA_A + i * 4096, PA_A, 4096, URWX),
+					 0);
 		load(e, 0, false, PHYSIM_REGIME_HOST, 0, 0);
 		for (unsigned i = 0; i < 6; i++)
 			rd(e, 0, VA_A + i * 4096);
@@ -439,19 +442,20 @@ static void test_errors(void **state)
 	(void)state;
 	struct physim_machine *m;
 	assert_int_equal(physim_machine_create(NULL, &m), -EINVAL);
-	assert_int_equal(physim_machine_create(
-			     &(struct physim_machine_config){.arch = PHYSIM_ARCH_X86_64}, &m),
-			 -EINVAL);
+	assert_int_equal(
+	    physim_machine_create(&(struct physim_machine_config){.arch = PHYSIM_ARCH_X86_64}, &m),
+	    -EINVAL);
 	assert_int_equal(physim_machine_create(&(struct physim_machine_config){.ncpus = 1}, &m),
 			 -EINVAL);
 	struct env *e = env_new(PHYSIM_ARCH_X86_64, "x86_64-4l", "ept-4l", false, 1, NULL);
 	struct physim_xlate x;
-	assert_int_equal(
-	    physim_cpu_translate(cpu(e, 0), &(struct physim_access){.va = VA_A}, &x), -ENXIO);
+	assert_int_equal(physim_cpu_translate(cpu(e, 0), &(struct physim_access){.va = VA_A}, &x),
+			 -ENXIO);
 	/* stage 2 given as stage 1 */
-	assert_int_equal(physim_cpu_set_context(cpu(e, 0), &(struct physim_cpu_context){.s1 = e->s2}),
+	assert_int_equal(
+	    physim_cpu_set_context(cpu(e, 0), &(struct physim_cpu_context){.s1 = e->s2}), -EINVAL);
+	assert_int_equal(physim_cpu_set_context(cpu(e, 0), &(struct physim_cpu_context){0}),
 			 -EINVAL);
-	assert_int_equal(physim_cpu_set_context(cpu(e, 0), &(struct physim_cpu_context){0}), -EINVAL);
 	assert_null(physim_machine_cpu(e->m, 1));
 	/* another family's instruction */
 	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VMALLE1, 0), -EINVAL);
@@ -460,10 +464,10 @@ static void test_errors(void **state)
 	assert_int_equal(physim_rv_sfence_vma(cpu(e, 0), &rs, NULL), -EINVAL);
 	/* write together with exec */
 	load(e, 0, false, PHYSIM_REGIME_HOST, 0, 0);
-	assert_int_equal(physim_cpu_translate(
-			     cpu(e, 0), &(struct physim_access){.va = VA_A, .write = true, .exec = true},
-			     &x),
-			 -EINVAL);
+	assert_int_equal(
+	    physim_cpu_translate(
+		cpu(e, 0), &(struct physim_access){.va = VA_A, .write = true, .exec = true}, &x),
+	    -EINVAL);
 	env_free(e);
 }
 
