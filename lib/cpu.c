@@ -111,6 +111,7 @@ struct physim_cpu {
 	uint64_t look_ctag;
 	uint64_t look_ep4ta;
 	uint16_t look_asid;
+	uint64_t look_mix; /* tag_mix() of the lookup tags, non-global */
 	/* the store */
 	uint32_t *head;	  /* tag chains: by page and tags (lookups) */
 	uint32_t *phead;  /* page chains: by page only (invalidation by address) */
@@ -302,10 +303,17 @@ static inline uint32_t akey_of(const struct centry *e)
 	return e->global ? ASID_GLOBAL : e->asid;
 }
 
+/* The tags' part of the hash: constant per context, so a lookup computes it
+ * once (physim_cpu.look_mix) and hashes a page with one xor and one multiply. */
+static inline uint64_t tag_mix(uint64_t ctag, uint64_t ep4ta, uint32_t akey)
+{
+	return (ctag + akey) * UINT64_C(0xFF51AFD7ED558CCD) ^
+	       (ep4ta >> 12) * UINT64_C(0xC4CEB9FE1A85EC53);
+}
+
 static inline uint64_t tag_hash(uint64_t key, uint64_t ctag, uint64_t ep4ta, uint32_t akey)
 {
-	return key ^ (ctag + akey) * UINT64_C(0xFF51AFD7ED558CCD) ^
-	       (ep4ta >> 12) * UINT64_C(0xC4CEB9FE1A85EC53);
+	return key ^ tag_mix(ctag, ep4ta, akey);
 }
 
 static inline uint32_t tbucket_of(const struct physim_cpu *c, const struct centry *e)
@@ -819,6 +827,7 @@ static void set_lookup(struct physim_cpu *c)
 	c->look_ep4ta =
 	    x86 && kind != PHYSIM_ENTRY_S1 ? (x->eptp & UINT64_C(0x000FFFFFFFFFF000)) : 0;
 	c->look_asid = kind == PHYSIM_ENTRY_S2 ? 0 : x->asid;
+	c->look_mix = tag_mix(c->look_ctag, c->look_ep4ta, c->look_asid);
 }
 
 int physim_cpu_set_context(struct physim_cpu *cpu, const struct physim_cpu_context *ctx)
@@ -1138,7 +1147,24 @@ int physim_cpu_translate(struct physim_cpu *cpu, const struct physim_access *acc
 		physim_cpui_drain(cpu);
 	if (PHYSIM_UNLIKELY(!cpu->loaded))
 		return -ENXIO;
-	struct centry *e = find(cpu, acc->va, cpu->look_ctag, cpu->look_ep4ta, cpu->look_asid);
+	/* The common hit first: the smallest page size in use, this
+	 * context's own (non-global) tags; then every size and globals. */
+	struct centry *e = NULL;
+	if (PHYSIM_LIKELY(cpu->nshift != 0)) {
+		uint64_t key = mk_key(acc->va, cpu->shifts[0]);
+		uint32_t idx = cpu->head[bucket(cpu, key ^ cpu->look_mix)];
+		while (idx != NIL) {
+			struct centry *c = &cpu->pool[idx];
+			if (tag_match(c, key, cpu->look_ctag, cpu->look_ep4ta, cpu->look_asid,
+				      acc->va)) {
+				e = c;
+				break;
+			}
+			idx = c->next;
+		}
+	}
+	if (e == NULL)
+		e = find(cpu, acc->va, cpu->look_ctag, cpu->look_ep4ta, cpu->look_asid);
 	if (e == NULL || !((e->allow >> access_class(acc)) & 1))
 		return miss(cpu, acc, x);
 	cpu->st.hits++;

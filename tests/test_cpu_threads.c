@@ -30,8 +30,8 @@ struct shared {
 	enum physim_arch arch;
 	pthread_barrier_t bar;
 	uint64_t pa0;
-	int bad[NCPUS];	       /* wrong translations seen by each worker */
-	uint64_t left[NCPUS];  /* entries each worker holds at the end */
+	int bad[NCPUS];	      /* wrong translations seen by each worker */
+	uint64_t left[NCPUS]; /* entries each worker holds at the end */
 };
 
 struct worker {
@@ -61,18 +61,18 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct shared *s = w->s;
 	struct physim_cpu *c = physim_machine_cpu(s->m, w->idx);
-	struct physim_cpu_context ctx = {.s1 = s->mmu, .regime = s->arch == PHYSIM_ARCH_AARCH64
-								      ? PHYSIM_REGIME_GUEST
-								      : PHYSIM_REGIME_HOST,
-					 .asid = 1};
+	struct physim_cpu_context ctx = {
+	    .s1 = s->mmu,
+	    .regime = s->arch == PHYSIM_ARCH_AARCH64 ? PHYSIM_REGIME_GUEST : PHYSIM_REGIME_HOST,
+	    .asid = 1};
 	if (physim_cpu_set_context(c, &ctx) != 0)
 		s->bad[w->idx]++;
 	translate_all(s, c, w->idx);
 	pthread_barrier_wait(&s->bar); /* 1: filled */
 	for (unsigned r = 0; r < ROUNDS; r++)
 		translate_all(s, c, w->idx); /* while CPU 0 invalidates */
-	pthread_barrier_wait(&s->bar); /* 2: phase 2 over */
-	pthread_barrier_wait(&s->bar); /* 3: CPU 0 flushed everything */
+	pthread_barrier_wait(&s->bar);	     /* 2: phase 2 over */
+	pthread_barrier_wait(&s->bar);	     /* 3: CPU 0 flushed everything */
 	physim_cpu_for_each_entry(c, count_entry, &s->left[w->idx]);
 	return NULL;
 }
@@ -84,7 +84,8 @@ static void issuer(struct shared *s, struct physim_cpu *c0)
 		for (unsigned p = 0; p < NPAGES; p++) {
 			uint64_t va = VA0 + p * 4096ull;
 			if (s->arch == PHYSIM_ARCH_AARCH64) {
-				assert_int_equal(physim_arm_tlbi(c0, PHYSIM_TLBI_VAAE1IS, va >> 12), 0);
+				assert_int_equal(physim_arm_tlbi(c0, PHYSIM_TLBI_VAAE1IS, va >> 12),
+						 0);
 				if (p % 8 == 7)
 					physim_arm_dsb(c0);
 			} else {
@@ -99,9 +100,9 @@ static void issuer(struct shared *s, struct physim_cpu *c0)
 static void run(enum physim_arch arch, const char *fmt, uint64_t nonglobal)
 {
 	struct physim_ram *ram;
-	assert_int_equal(
-	    physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE}, &ram),
-	    0);
+	assert_int_equal(physim_ram_create(
+			     &(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE}, &ram),
+			 0);
 	const struct physim_paging_handler *ph = physim_ram_paging_handler(ram);
 	struct physim_pt *pt;
 	assert_int_equal(physim_pt_create(physim_format(fmt), ph, &pt), 0);
@@ -114,21 +115,22 @@ static void run(enum physim_arch arch, const char *fmt, uint64_t nonglobal)
 					       .arch = nonglobal};
 		assert_int_equal(physim_pt_map_ex(pt, &mp, 0), 0);
 	}
-	struct physim_mmu_config mc = {.format = physim_format(fmt), .mem = ph, .root = physim_pt_root(pt)};
+	struct physim_mmu_config mc = {
+	    .format = physim_format(fmt), .mem = ph, .root = physim_pt_root(pt)};
 	assert_int_equal(physim_mmu_create(&mc, &s.mmu), 0);
-	assert_int_equal(physim_machine_create(&(struct physim_machine_config){.arch = arch,
-									       .ncpus = NCPUS,
-									       .check_stale = true},
-					       &s.m),
-			 0);
+	assert_int_equal(
+	    physim_machine_create(
+		&(struct physim_machine_config){.arch = arch, .ncpus = NCPUS, .check_stale = true},
+		&s.m),
+	    0);
 	assert_int_equal(pthread_barrier_init(&s.bar, NULL, NCPUS), 0);
 	struct physim_cpu *c0 = physim_machine_cpu(s.m, 0);
 	assert_int_equal(physim_cpu_set_context(
 			     c0, &(struct physim_cpu_context){.s1 = s.mmu,
-							     .regime = arch == PHYSIM_ARCH_AARCH64
-									   ? PHYSIM_REGIME_GUEST
-									   : PHYSIM_REGIME_HOST,
-							     .asid = 1}),
+							      .regime = arch == PHYSIM_ARCH_AARCH64
+									    ? PHYSIM_REGIME_GUEST
+									    : PHYSIM_REGIME_HOST,
+							      .asid = 1}),
 			 0);
 	pthread_t th[NCPUS];
 	struct worker w[NCPUS];
