@@ -42,9 +42,12 @@ extern "C" {
  * wrong thing here too. docs/tlb.md lists what each one removes, with the
  * manual's section.
  *
- * Non-leaf (walk-cache) entries are not modelled yet: the last-level-only
- * forms (TLBI VALE1, SFENCE.VMA with rs1 != x0, ...) remove exactly what
- * their full forms remove from the final-translation entries.
+ * With walk_caches, a CPU also caches the non-leaf descriptors of every walk
+ * of a one-stage context (PHYSIM_ENTRY_WALK): the last-level-only forms
+ * (TLBI VALE1, SFENCE.VMA with rs1 != x0, ...) leave them, the others remove
+ * them, and an x86 INVLPG removes every one of the current PCID. Walk caches
+ * of nested contexts (stage-1 tables at GPAs, stage-2 translations of them)
+ * are not modelled yet.
  *
  * ---- Threads ----
  *
@@ -68,6 +71,12 @@ enum physim_entry_kind {
 	PHYSIM_ENTRY_S1 = 0,
 	PHYSIM_ENTRY_S2 = 1,
 	PHYSIM_ENTRY_COMB = 2,
+	/* a walk-cache entry: one non-leaf descriptor (x86 PML4E/PDPTE/PDE
+	 * caches, Arm walk caches, RISC-V non-leaf PTEs) of a stage-1 or a
+	 * stage-2 table; va..va+page_size is the input range it covers, pa
+	 * the next table's address, level its level (machine config
+	 * walk_caches) */
+	PHYSIM_ENTRY_WALK = 3,
 };
 
 /* Translation regime of the current context, and of an entry. */
@@ -107,6 +116,7 @@ struct physim_cpu_entry {
 	bool global;
 	uint16_t asid, vmid;
 	uint64_t ep4ta; /* x86 EP4TA tag of S2/COMB entries */
+	int level;	/* leaf (or WALK: descriptor) level, architecture numbering */
 };
 
 enum physim_cpu_report_kind {
@@ -138,6 +148,11 @@ struct physim_machine_config {
 	enum physim_cpu_mode mode;
 	unsigned bounded_entries; /* bounded mode: per-CPU capacity; 0 = 1024 */
 	bool check_stale;	  /* compare every hit with a fresh walk */
+	/* Cache non-leaf descriptors too (PHYSIM_ENTRY_WALK) for contexts of
+	 * one stage: each walk then compares the cached ones on its path
+	 * with the tables (a stale one is a stale use: the hardware may have
+	 * walked from it), and audits check them. */
+	bool walk_caches;
 	physim_cpu_report_fn on_report;
 	void *report_ctx;
 };
