@@ -1528,7 +1528,12 @@ int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_
 		return -EINVAL;
 	const struct physim_cpu_entry *e = &r->entry;
 	char now[160];
-	if (r->current.fault.kind != PHYSIM_FAULT_NONE)
+	if (e->kind == PHYSIM_ENTRY_WALK && r->current.fault.kind != PHYSIM_FAULT_NONE)
+		snprintf(now, sizeof(now), "a walk meets no table pointer there now");
+	else if (e->kind == PHYSIM_ENTRY_WALK)
+		snprintf(now, sizeof(now), "the descriptor now points to table 0x%llx",
+			 (unsigned long long)r->current.pa);
+	else if (r->current.fault.kind != PHYSIM_FAULT_NONE)
 		snprintf(now, sizeof(now), "the tables now fault (%s)",
 			 physim_fault_str(&r->current.fault));
 	else

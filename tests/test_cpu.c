@@ -471,6 +471,89 @@ static void test_errors(void **state)
 	env_free(e);
 }
 
+/* ---- walk caches ---- */
+
+/* An intermediate table replaced by a 2 MiB block (its frame freed), then
+ * SFENCE.VMA with rs1 = A: only the leaf goes, the walk-cache entry for the
+ * old table stays, and the next walk reports it with the rs1 = x0 remedy;
+ * the audit finds it without any access. SFENCE.VMA x0, ASID clears it. */
+static void test_rv_walk_cache_leaf_fence(void **state)
+{
+	(void)state;
+	struct physim_machine_config mc = {
+	    .arch = PHYSIM_ARCH_RISCV64, .ncpus = 1, .check_stale = true, .walk_caches = true};
+	struct env *e = env_new(PHYSIM_ARCH_RISCV64, "sv48", NULL, false, 1, &mc);
+	load(e, 0, false, PHYSIM_REGIME_HOST, 1, 0);
+	assert_int_equal(rd(e, 0, VA_A), PA_A);
+	/* one leaf + three non-leaf entries (512 GiB, 1 GiB, 2 MiB ranges) */
+	assert_int_equal(physim_cpu_stats(cpu(e, 0)).entries, 4);
+	assert_int_equal(physim_machine_audit(e->m), 0);
+	assert_int_equal(physim_pt_map_region(e->s1pt, VA_A, RAM_BASE + 0x400000, 2 * MiB, URWX,
+					      PHYSIM_ALLOW_HUGE | PHYSIM_REPLACE),
+			 0);
+	/* the audit sees the leaf and the 2 MiB walk entry differ */
+	assert_int_equal(physim_machine_audit(e->m), 2);
+	uint64_t rs1 = VA_A, rs2 = 1;
+	assert_int_equal(physim_rv_sfence_vma(cpu(e, 0), &rs1, &rs2), 0);
+	assert_int_equal(physim_machine_audit(e->m), 1);
+	assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_WALK);
+	int before = e->rep.n_use;
+	assert_int_equal(rd(e, 0, VA_A), RAM_BASE + 0x400000);
+	assert_int_equal(e->rep.n_use, before + 1);
+	assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_WALK);
+	assert_int_equal(e->rep.last.entry.page_size, 2 * MiB);
+	assert_non_null(strstr(e->rep.last.remedy, "rs1 = x0"));
+	print_message("%s\n", e->rep.text);
+
+	/* the correct fence: rs1 = x0 */
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A + 2 * MiB, PA_A, 4096, URWX), 0);
+	assert_int_equal(rd(e, 0, VA_A + 2 * MiB), PA_A);
+	assert_int_equal(physim_pt_unmap(e->s1pt, VA_A + 2 * MiB, NULL), 0);
+	assert_int_equal(physim_pt_map_region(e->s1pt, VA_A + 2 * MiB, RAM_BASE + 0x600000, 2 * MiB,
+					      URWX, PHYSIM_ALLOW_HUGE | PHYSIM_REPLACE),
+			 0);
+	assert_int_equal(physim_rv_sfence_vma(cpu(e, 0), NULL, &rs2), 0);
+	before = e->rep.n;
+	assert_int_equal(rd(e, 0, VA_A + 2 * MiB), RAM_BASE + 0x600000);
+	assert_int_equal(physim_machine_audit(e->m), 0);
+	assert_int_equal(e->rep.n, before);
+	env_free(e);
+}
+
+/* The same on AArch64: TLBI VALE1IS leaves the walk entry, VAE1IS does not. */
+static void test_arm_walk_cache_vale1(void **state)
+{
+	(void)state;
+	struct physim_machine_config mc = {
+	    .arch = PHYSIM_ARCH_AARCH64, .ncpus = 2, .check_stale = true, .walk_caches = true};
+	struct env *e = env_new(PHYSIM_ARCH_AARCH64, "aarch64-4k-48", NULL, false, 2, &mc);
+	load(e, 0, false, PHYSIM_REGIME_GUEST, 1, 0);
+	load(e, 1, false, PHYSIM_REGIME_GUEST, 1, 0);
+	assert_int_equal(rd(e, 1, VA_A), PA_A);
+	assert_int_equal(physim_pt_map_region(e->s1pt, VA_A, RAM_BASE + 0x400000, 2 * MiB, URWX,
+					      PHYSIM_ALLOW_HUGE | PHYSIM_REPLACE),
+			 0);
+	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VALE1IS, 1ull << 48 | VA_A >> 12),
+			 0);
+	physim_arm_dsb(cpu(e, 0));
+	assert_int_equal(rd(e, 1, VA_A), RAM_BASE + 0x400000);
+	assert_int_equal(e->rep.n_use, 1);
+	assert_int_equal(e->rep.last.cpu, 1);
+	assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_WALK);
+	assert_non_null(strstr(e->rep.last.remedy, "VALE1IS"));
+	print_message("%s\n", e->rep.text);
+	/* VAE1IS after the next replacement: nothing to report */
+	assert_int_equal(physim_pt_unmap_region(e->s1pt, VA_A, 2 * MiB), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VAE1IS, 1ull << 48 | VA_A >> 12),
+			 0);
+	physim_arm_dsb(cpu(e, 0));
+	assert_int_equal(rd(e, 1, VA_A), PA_A);
+	assert_int_equal(e->rep.n, 1);
+	assert_int_equal(physim_machine_audit(e->m), 0);
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +569,8 @@ int main(void)
 	    cmocka_unit_test(test_bounded_vs_strict),
 	    cmocka_unit_test(test_strict_many),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_rv_walk_cache_leaf_fence),
+	    cmocka_unit_test(test_arm_walk_cache_vale1),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
