@@ -86,6 +86,9 @@ PHYSIM_HIDDEN void physim_cpui_count_inval(struct physim_cpu *cpu);
 /* x86 CR4 as last written by physim_x86_mov_cr4. */
 PHYSIM_HIDDEN uint64_t *physim_cpui_x86_cr4(struct physim_cpu *cpu);
 
+/* Keep `obj` until the machine is destroyed, then call fin(obj). */
+PHYSIM_HIDDEN void physim_cpui_add_wrap(struct physim_machine *m, void *obj, void (*fin)(void *));
+
 /* Does iv remove e? (lib/cpu.c; exposed for the per-arch files' remedies). */
 PHYSIM_HIDDEN bool physim_cpui_inval_matches(const struct inval *iv,
 					     const struct physim_cpu_entry *e, int level);

@@ -142,10 +142,18 @@ struct physim_cpu {
 	size_t ndef, capdef;
 };
 
+struct keep {
+	struct keep *next;
+	void *obj;
+	void (*fin)(void *);
+};
+
 struct physim_machine {
 	struct physim_machine_config cfg;
 	unsigned ncpus;
 	struct physim_cpu *cpu;
+	struct keep *kept; /* HAL wrappers (lib/cpu-free.c) */
+	pthread_mutex_t kept_lock;
 };
 
 /* ---- small helpers ---- */
@@ -821,7 +829,8 @@ int physim_machine_create(const struct physim_machine_config *config, struct phy
 		return -ENOMEM;
 	m->cfg = *config;
 	m->cpu = calloc(config->ncpus, sizeof(*m->cpu));
-	if (m->cpu == NULL) {
+	if (m->cpu == NULL || pthread_mutex_init(&m->kept_lock, NULL) != 0) {
+		free(m->cpu);
 		free(m);
 		return -ENOMEM;
 	}
@@ -844,6 +853,13 @@ void physim_machine_destroy(struct physim_machine *m)
 		return;
 	for (unsigned i = 0; i < m->ncpus; i++)
 		cpu_fini(&m->cpu[i]);
+	while (m->kept != NULL) {
+		struct keep *k = m->kept;
+		m->kept = k->next;
+		k->fin(k->obj);
+		free(k);
+	}
+	pthread_mutex_destroy(&m->kept_lock);
 	free(m->cpu);
 	free(m);
 }
@@ -1508,6 +1524,58 @@ long physim_machine_audit(struct physim_machine *m)
 	return stale;
 }
 
+void physim_cpui_add_wrap(struct physim_machine *m, void *obj, void (*fin)(void *))
+{
+	struct keep *k = malloc(sizeof(*k));
+	if (k == NULL) {
+		/* leak-free fallback: the wrapper is released now, unusable */
+		fin(obj);
+		return;
+	}
+	*k = (struct keep){.obj = obj, .fin = fin};
+	pthread_mutex_lock(&m->kept_lock);
+	k->next = m->kept;
+	m->kept = k;
+	pthread_mutex_unlock(&m->kept_lock);
+}
+
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+long physim_machine_check_free(struct physim_machine *m, uint64_t hpa, uint64_t size)
+{
+	if (m == NULL || size == 0)
+		return m == NULL ? -EINVAL : 0;
+	long found = 0;
+	for (unsigned k = 0; k < m->ncpus; k++) {
+		struct physim_cpu *c = &m->cpu[k];
+		physim_cpui_drain(c);
+		for (uint32_t idx = 1; idx <= c->pool_top; idx++) {
+			const struct centry *e = &c->pool[idx];
+			if (e->key == 0)
+				continue;
+			bool hit;
+			if (e->kind == PHYSIM_ENTRY_WALK)
+				/* the next table, or the table holding the descriptor
+				 * (a stage-2 walk entry's tables are host-physical;
+				 * a stage-1 one's too: walk caches are kept for
+				 * one-stage contexts only) */
+				hit = overlaps(e->pa, 4096, hpa, size) ||
+				      overlaps(e->desc_pa & ~UINT64_C(0xFFF), 4096, hpa, size);
+			else
+				hit = overlaps(e->pa, UINT64_C(1) << e->shift, hpa, size);
+			if (!hit)
+				continue;
+			found++;
+			struct physim_xlate none = {0};
+			report(c, PHYSIM_REPORT_FREED_IN_USE, hpa, e, &none);
+		}
+	}
+	return found;
+}
+
 static const char *kind_name(enum physim_entry_kind k)
 {
 	switch (k) {
@@ -1528,7 +1596,12 @@ int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_
 		return -EINVAL;
 	const struct physim_cpu_entry *e = &r->entry;
 	char now[160];
-	if (e->kind == PHYSIM_ENTRY_WALK && r->current.fault.kind != PHYSIM_FAULT_NONE)
+	if (r->kind == PHYSIM_REPORT_FREED_IN_USE)
+		snprintf(now, sizeof(now),
+			 "frame 0x%llx was freed while this entry references it%s",
+			 (unsigned long long)r->addr,
+			 e->kind == PHYSIM_ENTRY_WALK ? " as a table" : " as a page");
+	else if (e->kind == PHYSIM_ENTRY_WALK && r->current.fault.kind != PHYSIM_FAULT_NONE)
 		snprintf(now, sizeof(now), "a walk meets no table pointer there now");
 	else if (e->kind == PHYSIM_ENTRY_WALK)
 		snprintf(now, sizeof(now), "the descriptor now points to table 0x%llx",
@@ -1545,7 +1618,10 @@ int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_
 	    buf, len,
 	    "cpu %u: %s %s entry va 0x%llx -> pa 0x%llx (gpa 0x%llx, size 0x%llx, asid %u, "
 	    "vmid %u%s) at 0x%llx; %s; %s%s",
-	    r->cpu, r->kind == PHYSIM_REPORT_STALE_USE ? "stale use of" : "audit: stale",
+	    r->cpu,
+	    r->kind == PHYSIM_REPORT_STALE_USE	   ? "stale use of"
+	    : r->kind == PHYSIM_REPORT_STALE_ENTRY ? "audit: stale"
+						   : "freed in use:",
 	    kind_name(e->kind), (unsigned long long)e->va, (unsigned long long)e->pa,
 	    (unsigned long long)e->gpa, (unsigned long long)e->page_size, e->asid, e->vmid,
 	    e->global ? ", global" : "", (unsigned long long)r->addr, now,

@@ -122,6 +122,8 @@ struct physim_cpu_entry {
 enum physim_cpu_report_kind {
 	PHYSIM_REPORT_STALE_USE = 1, /* a hit that differs from a fresh walk */
 	PHYSIM_REPORT_STALE_ENTRY,   /* audit: a cached entry the tables no longer say */
+	PHYSIM_REPORT_FREED_IN_USE,  /* a frame freed while an entry references it
+					(addr: the frame; break-before-free) */
 };
 
 /* A finding. `current` is what a fresh walk of the entry's tables says now
@@ -199,6 +201,28 @@ PHYSIM_API int physim_cpu_for_each_entry(struct physim_cpu *cpu,
  * they are now; each difference goes to on_report (kind STALE_ENTRY).
  * Returns the number of stale entries. Every CPU must be stopped. */
 PHYSIM_API long physim_machine_audit(struct physim_machine *m);
+
+/*
+ * ---- break-before-free ----
+ * A frame may go back to the allocator only once no CPU can use it through
+ * a cached entry: as the page a translation maps, or as a table (a
+ * walk-cache entry points at it or holds a descriptor read from it). These
+ * wrappers forward to `inner` and, before each frame is freed, check every
+ * CPU's entries (pending broadcasts applied first), reporting each
+ * reference as PHYSIM_REPORT_FREED_IN_USE (`pending` set when an
+ * invalidation that removes it was issued but not completed: freed before
+ * the DSB). The wrappers live until the machine is destroyed; give them to
+ * the tables (physim_pt_create) or the code under test instead of `inner`.
+ * Frees must not run while any CPU is in use on another thread (as for
+ * every table change, walk.h). NULL on a bad argument or no memory.
+ */
+PHYSIM_API const struct physim_paging_handler *
+physim_machine_paging_handler(struct physim_machine *m, const struct physim_paging_handler *inner);
+PHYSIM_API const struct physim_mm_hal *physim_machine_mm_hal(struct physim_machine *m,
+							     const struct physim_mm_hal *inner);
+/* The same check on demand for [hpa, hpa + size): the number of references
+ * reported. */
+PHYSIM_API long physim_machine_check_free(struct physim_machine *m, uint64_t hpa, uint64_t size);
 
 /* One line describing a report. Returns the length snprintf would. */
 PHYSIM_API int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_t len);
