@@ -13,5 +13,6 @@
 #include <physim/pt.h>
 #include <physim/walk.h>
 #include <physim/aspace.h>
+#include <physim/cpu.h>
 
 #endif

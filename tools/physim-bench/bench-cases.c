@@ -13,7 +13,8 @@
  * with its own table and struct bench_area, listed here, declared in bench.h
  * and added to meson.build. */
 static const struct bench_area *const areas[] = {
-    &bench_area_alloc, &bench_area_ram, &bench_area_pt, &bench_area_walk, &bench_area_nested,
+    &bench_area_alloc, &bench_area_ram,	   &bench_area_pt,
+    &bench_area_walk,  &bench_area_nested, &bench_area_cpu,
 };
 
 static struct bench_list all;

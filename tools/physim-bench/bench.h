@@ -143,6 +143,7 @@ extern const struct bench_area bench_area_ram;	  /* bench-ram.c */
 extern const struct bench_area bench_area_pt;	  /* bench-pt.c */
 extern const struct bench_area bench_area_walk;	  /* bench-walk.c: walker and TLB */
 extern const struct bench_area bench_area_nested; /* bench-nested.c */
+extern const struct bench_area bench_area_cpu;	  /* bench-cpu.c: simulated CPUs */
 
 /* Every area's cases, in the registered order (a failing area is named on
  * stderr); bench_cases_free releases them. */

@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: MIT */
+/* physim/cpu.h - simulated CPUs (x86 logical processors, Arm PEs, RISC-V
+ * harts, LoongArch cores) with their TLBs, grouped in a machine, and the
+ * invalidation instructions of each architecture as the manuals define them. */
+#ifndef PHYSIM_CPU_H
+#define PHYSIM_CPU_H
+
+#include <physim/walk.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * ---- Model ----
+ *
+ * A machine is a broadcast domain: a set of CPUs of one architecture family
+ * (Arm: the Inner Shareable domain of TLBI ...IS; RISC-V: the harts an SBI
+ * RFENCE hart mask names; x86 and LoongArch have no hardware broadcast: the
+ * code under test runs the instruction on each CPU, as its IPI handler
+ * would). Every access goes through a CPU (physim_cpu_translate), which
+ * caches what the architecture allows it to cache, as separate kinds of
+ * entries:
+ *
+ *   PHYSIM_ENTRY_S1:   stage-1 translation (VA -> PA, or VA -> IPA/GPA when
+ *                      the context has no stage 2)
+ *   PHYSIM_ENTRY_S2:   stage-2-only translation (GPA/IPA -> HPA): the final
+ *                      GPA of every nested walk, and every access of a
+ *                      context that has only a stage 2
+ *   PHYSIM_ENTRY_COMB: combined stage-1+2 translation (GVA -> HPA)
+ *
+ * each tagged as the hardware tags it (x86: PCID, VPID, EP4TA; Arm: ASID,
+ * VMID, translation regime; RISC-V: ASID, VMID, V; LoongArch: ASID), with
+ * global entries matching every ASID. An entry leaves a CPU only through an
+ * invalidation instruction that the manual says removes it (or, in bounded
+ * mode, by capacity). In strict mode (the default) nothing is ever evicted,
+ * so a missing or insufficient invalidation is never hidden by chance.
+ *
+ * Each instruction takes its operands as the hardware does - raw register
+ * values and descriptors - so that an operand-encoding bug in the code under
+ * test (an unshifted address, the ASID in the wrong bits) invalidates the
+ * wrong thing here too. docs/tlb.md lists what each one removes, with the
+ * manual's section.
+ *
+ * With walk_caches, a CPU also caches the non-leaf descriptors of every walk
+ * of a one-stage context (PHYSIM_ENTRY_WALK): the last-level-only forms
+ * (TLBI VALE1, SFENCE.VMA with rs1 != x0, ...) leave them, the others remove
+ * them, and an x86 INVLPG removes every one of the current PCID. Walk caches
+ * of nested contexts (stage-1 tables at GPAs, stage-2 translations of them)
+ * are not modelled yet.
+ *
+ * ---- Threads ----
+ *
+ * A CPU is driven by one thread at a time (its own instructions,
+ * translations, context switches). Broadcast invalidations (TLBI ...IS
+ * completed by a DSB, SBI RFENCE) may be issued from any CPU's thread: they
+ * are queued on each target CPU under a per-CPU mutex and applied by the
+ * target itself at its next access or instruction (a point at which the
+ * hardware's invalidation would have completed, since the issuer only goes
+ * on after completion). A lone CPU's hit path reads one atomic flag and no
+ * lock. physim_machine_audit and physim_machine_destroy need every CPU
+ * stopped (no call on any CPU meanwhile).
+ */
+
+enum physim_cpu_mode {
+	PHYSIM_CPU_STRICT = 0, /* nothing is evicted by capacity */
+	PHYSIM_CPU_BOUNDED,    /* set-associative capacity, like today's physim_tlb */
+};
+
+enum physim_entry_kind {
+	PHYSIM_ENTRY_S1 = 0,
+	PHYSIM_ENTRY_S2 = 1,
+	PHYSIM_ENTRY_COMB = 2,
+	/* a walk-cache entry: one non-leaf descriptor (x86 PML4E/PDPTE/PDE
+	 * caches, Arm walk caches, RISC-V non-leaf PTEs) of a stage-1 or a
+	 * stage-2 table; va..va+page_size is the input range it covers, pa
+	 * the next table's address, level its level (machine config
+	 * walk_caches) */
+	PHYSIM_ENTRY_WALK = 3,
+};
+
+/* Translation regime of the current context, and of an entry. */
+enum physim_regime {
+	/* x86: VMX root operation (or no VMX); Arm: the EL2 regime (non-VHE, no
+	 * ASID); RISC-V: V = 0 (HS/U, satp); LoongArch: always. */
+	PHYSIM_REGIME_HOST = 0,
+	/* x86: VMX non-root (VPID, EPTP); Arm: the EL1&0 regime (VMID; with
+	 * no EL2 in use, VMID 0); RISC-V: V = 1 (vsatp, hgatp). */
+	PHYSIM_REGIME_GUEST = 1,
+};
+
+/* A CPU's current translation context. s1 and s2 are borrowed: they must
+ * outlive their use by this CPU (entries remember them for audits). */
+struct physim_cpu_context {
+	struct physim_mmu *s1; /* stage 1; NULL: no stage 1 (paging off under EPT,
+				  Arm stage 1 disabled, vsatp Bare) */
+	struct physim_mmu *s2; /* stage 2; NULL: one stage (s1 translates to PA) */
+	enum physim_regime regime;
+	uint16_t asid; /* x86 PCID (CR3[11:0] with CR4.PCIDE); Arm ASID;
+			  RISC-V satp/vsatp ASID; LoongArch ASID */
+	uint16_t vmid; /* x86 VPID (0 in VMX root); Arm VMID; RISC-V hgatp VMID */
+	uint64_t eptp; /* x86: EPTP of a context with stage 2 (entries are tagged
+			  with its EP4TA, bits 51:12); other families: unused */
+};
+
+/* One cached entry, as reports and audits describe it. */
+struct physim_cpu_entry {
+	enum physim_entry_kind kind;
+	enum physim_regime regime;
+	uint64_t va;  /* input page base (GPA for an S2 entry) */
+	uint64_t pa;  /* output page base */
+	uint64_t gpa; /* COMB: intermediate page base; S1 of a context whose
+			 output is guest-physical: equal to pa */
+	uint64_t page_size;
+	uint32_t perms;
+	bool global;
+	uint16_t asid, vmid;
+	uint64_t ep4ta; /* x86 EP4TA tag of S2/COMB entries */
+	int level;	/* leaf (or WALK: descriptor) level, architecture numbering */
+};
+
+enum physim_cpu_report_kind {
+	PHYSIM_REPORT_STALE_USE = 1, /* a hit that differs from a fresh walk */
+	PHYSIM_REPORT_STALE_ENTRY,   /* audit: a cached entry the tables no longer say */
+	PHYSIM_REPORT_FREED_IN_USE,  /* a frame freed while an entry references it
+					(addr: the frame; break-before-free) */
+	PHYSIM_REPORT_BBM,	     /* check_bbm: a cached descriptor changed from
+					valid to another valid value the
+					architecture forbids to make live (addr:
+					the descriptor; desc_old, desc_new) */
+};
+
+/* A finding. `current` is what a fresh walk of the entry's tables says now
+ * (current.fault.kind != NONE: the address no longer translates). `remedy`
+ * names the invalidation that would have removed the entry, quoting the
+ * manual (a static string); `pending` is set when an invalidation that
+ * removes it was issued but not completed (TLBI without DSB, SINVAL without
+ * SFENCE.INVAL.IR). */
+struct physim_cpu_report {
+	enum physim_cpu_report_kind kind;
+	unsigned cpu; /* index in the machine */
+	uint64_t addr;
+	struct physim_cpu_entry entry;
+	struct physim_xlate current;
+	const char *remedy;
+	bool pending;
+	uint64_t desc_old, desc_new; /* PHYSIM_REPORT_BBM */
+	const char *inval;	     /* PHYSIM_REPORT_BBM: the invalidation that came too late */
+};
+
+typedef void (*physim_cpu_report_fn)(void *ctx, const struct physim_cpu_report *r);
+
+struct physim_machine_config {
+	enum physim_arch arch; /* family of the CPUs' instructions (required) */
+	unsigned ncpus;	       /* 1 .. 1024 (required) */
+	enum physim_cpu_mode mode;
+	unsigned bounded_entries; /* bounded mode: per-CPU capacity; 0 = 1024 */
+	bool check_stale;	  /* compare every hit with a fresh walk */
+	/* Cache non-leaf descriptors too (PHYSIM_ENTRY_WALK) for contexts of
+	 * one stage: each walk then compares the cached ones on its path
+	 * with the tables (a stale one is a stale use: the hardware may have
+	 * walked from it), and audits check them. */
+	bool walk_caches;
+	/* Break-before-make (AArch64: Arm ARM D8.16.1; x86: page-size
+	 * changes, SDM Vol. 3A 4.10.2.3): entries of one-stage contexts
+	 * remember the descriptor they were made from, and each invalidation
+	 * completed on this CPU compares it with table memory. A descriptor
+	 * found valid again but changed in output address, block size / table
+	 * <-> block, memory attributes or contiguity (Arm; x86: page size)
+	 * was rewritten while still cachable: PHYSIM_REPORT_BBM. Broadcasts
+	 * applied at other CPUs are not checked there. */
+	bool check_bbm;
+	physim_cpu_report_fn on_report;
+	void *report_ctx;
+};
+
+struct physim_cpu_stats {
+	uint64_t hits, misses, entries, invalidations, stale;
+};
+
+struct physim_machine;
+struct physim_cpu;
+
+PHYSIM_API int physim_machine_create(const struct physim_machine_config *config,
+				     struct physim_machine **out);
+PHYSIM_API void physim_machine_destroy(struct physim_machine *m);
+PHYSIM_API unsigned physim_machine_ncpus(const struct physim_machine *m);
+/* The CPU with index i, NULL if out of range. */
+PHYSIM_API struct physim_cpu *physim_machine_cpu(struct physim_machine *m, unsigned i);
+PHYSIM_API unsigned physim_cpu_index(const struct physim_cpu *cpu);
+
+/* Load a new context (CR3/VMCS, TTBRx/VTTBR, satp/hgatp ...). Switching
+ * context invalidates nothing: entries of other tags stay cached, as on
+ * hardware. -EINVAL if it has neither stage, or if s1 is a stage-2 format
+ * or s2 is not. */
+PHYSIM_API int physim_cpu_set_context(struct physim_cpu *cpu, const struct physim_cpu_context *ctx);
+PHYSIM_API void physim_cpu_get_context(const struct physim_cpu *cpu,
+				       struct physim_cpu_context *out);
+
+/* Translate one access in the current context: a hit in this CPU's cache,
+ * else a walk (whose result is cached; faults are not). Same return
+ * convention as physim_mmu_translate; -ENXIO when no context is loaded. */
+PHYSIM_API int physim_cpu_translate(struct physim_cpu *cpu, const struct physim_access *acc,
+				    struct physim_xlate *x);
+
+PHYSIM_API struct physim_cpu_stats physim_cpu_stats(const struct physim_cpu *cpu);
+
+/* Visit every entry a CPU holds (its pending remote invalidations applied
+ * first); stop early when fn returns nonzero, which is returned. The CPU
+ * must not be in use on another thread. */
+PHYSIM_API int physim_cpu_for_each_entry(struct physim_cpu *cpu,
+					 int (*fn)(void *ctx, const struct physim_cpu_entry *e),
+					 void *ctx);
+
+/* Compare every entry of every CPU with the tables it was filled from, as
+ * they are now; each difference goes to on_report (kind STALE_ENTRY).
+ * Returns the number of stale entries. Every CPU must be stopped. */
+PHYSIM_API long physim_machine_audit(struct physim_machine *m);
+
+/*
+ * ---- break-before-free ----
+ * A frame may go back to the allocator only once no CPU can use it through
+ * a cached entry: as the page a translation maps, or as a table (a
+ * walk-cache entry points at it or holds a descriptor read from it). These
+ * wrappers forward to `inner` and, before each frame is freed, check every
+ * CPU's entries (pending broadcasts applied first), reporting each
+ * reference as PHYSIM_REPORT_FREED_IN_USE (`pending` set when an
+ * invalidation that removes it was issued but not completed: freed before
+ * the DSB). The wrappers live until the machine is destroyed; give them to
+ * the tables (physim_pt_create) or the code under test instead of `inner`.
+ * Frees must not run while any CPU is in use on another thread (as for
+ * every table change, walk.h). NULL on a bad argument or no memory.
+ */
+PHYSIM_API const struct physim_paging_handler *
+physim_machine_paging_handler(struct physim_machine *m, const struct physim_paging_handler *inner);
+PHYSIM_API const struct physim_mm_hal *physim_machine_mm_hal(struct physim_machine *m,
+							     const struct physim_mm_hal *inner);
+/* The same check on demand for [hpa, hpa + size): the number of references
+ * reported. */
+PHYSIM_API long physim_machine_check_free(struct physim_machine *m, uint64_t hpa, uint64_t size);
+
+/* One line describing a report. Returns the length snprintf would. */
+PHYSIM_API int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_t len);
+
+/* ---- x86 (Intel SDM Vol. 3A 4.10.4, Vol. 3C 28.3.3) ----
+ * Every call acts on this logical processor only. Errors mirror the
+ * instruction's #GP / VMfail as -EINVAL, and then nothing is invalidated. */
+
+/* INVLPG m: the linear address. */
+PHYSIM_API int physim_x86_invlpg(struct physim_cpu *cpu, uint64_t la);
+/* MOV to CR3: the raw value. With CR4.PCIDE, bits 11:0 are the new PCID and
+ * bit 63 set means "no flush". The CPU's stage-1 mmu gets the new root
+ * (bits 51:12; 31:5 for i386-pae) and the context the new PCID. */
+PHYSIM_API int physim_x86_mov_cr3(struct physim_cpu *cpu, uint64_t value);
+/* MOV to CR4: the raw value; the CPU remembers CR4 (initially 0), so that
+ * toggling PGE, clearing PCIDE or setting SMEP flushes as the SDM says. */
+PHYSIM_API int physim_x86_mov_cr4(struct physim_cpu *cpu, uint64_t value);
+/* INVPCID type, descriptor (desc[0] bits 11:0 PCID, desc[1] linear address). */
+PHYSIM_API int physim_x86_invpcid(struct physim_cpu *cpu, uint64_t type, const uint64_t desc[2]);
+/* INVEPT type (1 single-context, 2 global), descriptor desc[0] = EPTP. */
+PHYSIM_API int physim_x86_invept(struct physim_cpu *cpu, uint64_t type, const uint64_t desc[2]);
+/* INVVPID type 0-3, descriptor (desc[0] bits 15:0 VPID, desc[1] linear address). */
+PHYSIM_API int physim_x86_invvpid(struct physim_cpu *cpu, uint64_t type, const uint64_t desc[2]);
+
+/* ---- AArch64 (Arm ARM D8.13 / C5.5 "TLB maintenance instructions") ---- */
+
+enum physim_tlbi_op {
+	PHYSIM_TLBI_VAE1 = 1,
+	PHYSIM_TLBI_VALE1,
+	PHYSIM_TLBI_VAAE1,
+	PHYSIM_TLBI_VAALE1,
+	PHYSIM_TLBI_ASIDE1,
+	PHYSIM_TLBI_VMALLE1,
+	PHYSIM_TLBI_IPAS2E1,
+	PHYSIM_TLBI_IPAS2LE1,
+	PHYSIM_TLBI_VMALLS12E1,
+	PHYSIM_TLBI_ALLE1,
+	PHYSIM_TLBI_VAE2,
+	PHYSIM_TLBI_VALE2,
+	PHYSIM_TLBI_ALLE2,
+	/* ...IS (Inner Shareable, broadcast to every CPU of the machine): */
+	PHYSIM_TLBI_VAE1IS,
+	PHYSIM_TLBI_VALE1IS,
+	PHYSIM_TLBI_VAAE1IS,
+	PHYSIM_TLBI_VAALE1IS,
+	PHYSIM_TLBI_ASIDE1IS,
+	PHYSIM_TLBI_VMALLE1IS,
+	PHYSIM_TLBI_IPAS2E1IS,
+	PHYSIM_TLBI_IPAS2LE1IS,
+	PHYSIM_TLBI_VMALLS12E1IS,
+	PHYSIM_TLBI_ALLE1IS,
+	PHYSIM_TLBI_VAE2IS,
+	PHYSIM_TLBI_VALE2IS,
+	PHYSIM_TLBI_ALLE2IS,
+};
+
+/* TLBI <op>, Xt. Xt as the instruction takes it: VA forms VA[55:12] in bits
+ * 43:0, TTL in 47:44, ASID in 63:48; IPAS2 forms IPA[51:12] in bits 39:0,
+ * TTL in 47:44; the other forms ignore it. The VMID is the issuing CPU's
+ * current one. A TLBI is only guaranteed complete after the issuing CPU's
+ * next DSB (physim_arm_dsb): until then every CPU keeps the entries. */
+PHYSIM_API int physim_arm_tlbi(struct physim_cpu *cpu, enum physim_tlbi_op op, uint64_t xt);
+/* DSB (ISH / NSH alike here): completes this CPU's outstanding TLBIs on
+ * every CPU they target. */
+PHYSIM_API void physim_arm_dsb(struct physim_cpu *cpu);
+
+/* ---- RISC-V (privileged spec: SFENCE.VMA, H extension fences, Svinval) ----
+ * A NULL register pointer is x0; otherwise it points at the register's
+ * value (rs1 != x0 holding 0 is not rs1 = x0). */
+
+PHYSIM_API int physim_rv_sfence_vma(struct physim_cpu *cpu, const uint64_t *rs1_vaddr,
+				    const uint64_t *rs2_asid);
+PHYSIM_API int physim_rv_hfence_vvma(struct physim_cpu *cpu, const uint64_t *rs1_vaddr,
+				     const uint64_t *rs2_asid);
+/* rs1 holds the guest-physical address shifted right by 2. */
+PHYSIM_API int physim_rv_hfence_gvma(struct physim_cpu *cpu, const uint64_t *rs1_gaddr_shr2,
+				     const uint64_t *rs2_vmid);
+/* Svinval: the same operands; each takes effect only at this hart's next
+ * SFENCE.INVAL.IR. */
+PHYSIM_API int physim_rv_sinval_vma(struct physim_cpu *cpu, const uint64_t *rs1_vaddr,
+				    const uint64_t *rs2_asid);
+PHYSIM_API int physim_rv_hinval_vvma(struct physim_cpu *cpu, const uint64_t *rs1_vaddr,
+				     const uint64_t *rs2_asid);
+PHYSIM_API int physim_rv_hinval_gvma(struct physim_cpu *cpu, const uint64_t *rs1_gaddr_shr2,
+				     const uint64_t *rs2_vmid);
+PHYSIM_API void physim_rv_sfence_w_inval(struct physim_cpu *cpu);
+PHYSIM_API void physim_rv_sfence_inval_ir(struct physim_cpu *cpu);
+
+/* SBI RFENCE extension (EID 0x52464E43) function IDs. */
+enum physim_sbi_rfence_fid {
+	PHYSIM_SBI_REMOTE_FENCE_I = 0, /* no TLB effect */
+	PHYSIM_SBI_REMOTE_SFENCE_VMA = 1,
+	PHYSIM_SBI_REMOTE_SFENCE_VMA_ASID = 2,
+	PHYSIM_SBI_REMOTE_HFENCE_GVMA_VMID = 3,
+	PHYSIM_SBI_REMOTE_HFENCE_GVMA = 4,
+	PHYSIM_SBI_REMOTE_HFENCE_VVMA_ASID = 5,
+	PHYSIM_SBI_REMOTE_HFENCE_VVMA = 6,
+};
+
+/* An SBI RFENCE call made by `caller`: hart_mask with hart_mask_base
+ * (all ones: every hart), the range [start, start + size) (start = size = 0,
+ * or size = all ones: everything), and `tag` the ASID or VMID of the _ASID /
+ * _VMID forms. HFENCE.VVMA forms use the caller's current VMID. Each hart in
+ * the mask performs the fence before the call returns. -EINVAL (SBI
+ * ERR_INVALID_PARAM) for a hart outside the machine or a bad fid. */
+PHYSIM_API int physim_sbi_rfence(struct physim_cpu *caller, enum physim_sbi_rfence_fid fid,
+				 unsigned long hart_mask, unsigned long hart_mask_base,
+				 uint64_t start, uint64_t size, uint64_t tag);
+
+/* ---- LoongArch (LoongArch Reference Manual Vol. 1, 4.2.4.7 INVTLB) ---- */
+
+/* INVTLB op, rj (ASID in bits 9:0), rk (virtual address). */
+PHYSIM_API int physim_la_invtlb(struct physim_cpu *cpu, unsigned op, uint64_t rj, uint64_t rk);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/* lib/cpu-arm.c - the AArch64 TLBI instructions and DSB on simulated PEs:
+ * the operand decoded as the hardware decodes it, the entries each form must
+ * remove (Arm ARM DDI 0487, D8.13 "TLB maintenance" and the TLBI instruction
+ * descriptions in C5.5), completion at the issuing PE's next DSB.
+ *
+ * Regimes: PHYSIM_REGIME_GUEST is the EL1&0 regime (tagged by VMID and, for
+ * non-global entries, ASID), PHYSIM_REGIME_HOST the non-VHE EL2 regime (no
+ * ASID). "Current VMID" is the issuing PE's (VTTBR_EL2.VMID), also for the
+ * broadcast forms at the other PEs. Leaf entries are all "last level"
+ * entries, so the ...L forms remove the same final translations as the full
+ * forms (walk-cache entries, which only the full forms remove, are not
+ * modelled yet). The TTL hint (Xt[47:44], FEAT_TTL) is honoured: with a
+ * nonzero level hint, an entry of another level need not be removed, so it
+ * stays. */
+#include "cpu-priv.h"
+
+#define XT_VA_MASK   ((UINT64_C(1) << 44) - 1) /* VA[55:12] */
+#define XT_IPA_MASK  ((UINT64_C(1) << 40) - 1) /* IPA[51:12] */
+#define VA_CMP_MASK  UINT64_C(0x00FFFFFFFFFFF000)
+#define IPA_CMP_MASK UINT64_C(0x000FFFFFFFFFF000)
+
+/* Xt[47:44]: TTL[3:2] the granule (0: no hint), TTL[1:0] the level. A
+ * level-0 hint for 4K/16K and levels 0/1 for 64K... are reserved: treated
+ * as no hint (the manual then requires the invalidation to act as if there
+ * were none). */
+static int ttl_level(uint64_t xt)
+{
+	unsigned ttl = (unsigned)(xt >> 44) & 0xF;
+	unsigned granule = ttl >> 2, level = ttl & 3;
+	if (granule == 0)
+		return -1;
+	if (level == 0 && granule != 2)
+		return -1;
+	return (int)level;
+}
+
+static bool is_broadcast(enum physim_tlbi_op op)
+{
+	return op >= PHYSIM_TLBI_VAE1IS && op <= PHYSIM_TLBI_ALLE2IS;
+}
+
+static enum physim_tlbi_op local_form(enum physim_tlbi_op op)
+{
+	return is_broadcast(op) ? (enum physim_tlbi_op)(op - PHYSIM_TLBI_VAE1IS + 1) : op;
+}
+
+static const char *const tlbi_names[] = {
+    [PHYSIM_TLBI_VAE1] = "TLBI VAE1",
+    [PHYSIM_TLBI_VALE1] = "TLBI VALE1",
+    [PHYSIM_TLBI_VAAE1] = "TLBI VAAE1",
+    [PHYSIM_TLBI_VAALE1] = "TLBI VAALE1",
+    [PHYSIM_TLBI_ASIDE1] = "TLBI ASIDE1",
+    [PHYSIM_TLBI_VMALLE1] = "TLBI VMALLE1",
+    [PHYSIM_TLBI_IPAS2E1] = "TLBI IPAS2E1",
+    [PHYSIM_TLBI_IPAS2LE1] = "TLBI IPAS2LE1",
+    [PHYSIM_TLBI_VMALLS12E1] = "TLBI VMALLS12E1",
+    [PHYSIM_TLBI_ALLE1] = "TLBI ALLE1",
+    [PHYSIM_TLBI_VAE2] = "TLBI VAE2",
+    [PHYSIM_TLBI_VALE2] = "TLBI VALE2",
+    [PHYSIM_TLBI_ALLE2] = "TLBI ALLE2",
+    [PHYSIM_TLBI_VAE1IS] = "TLBI VAE1IS",
+    [PHYSIM_TLBI_VALE1IS] = "TLBI VALE1IS",
+    [PHYSIM_TLBI_VAAE1IS] = "TLBI VAAE1IS",
+    [PHYSIM_TLBI_VAALE1IS] = "TLBI VAALE1IS",
+    [PHYSIM_TLBI_ASIDE1IS] = "TLBI ASIDE1IS",
+    [PHYSIM_TLBI_VMALLE1IS] = "TLBI VMALLE1IS",
+    [PHYSIM_TLBI_IPAS2E1IS] = "TLBI IPAS2E1IS",
+    [PHYSIM_TLBI_IPAS2LE1IS] = "TLBI IPAS2LE1IS",
+    [PHYSIM_TLBI_VMALLS12E1IS] = "TLBI VMALLS12E1IS",
+    [PHYSIM_TLBI_ALLE1IS] = "TLBI ALLE1IS",
+    [PHYSIM_TLBI_VAE2IS] = "TLBI VAE2IS",
+    [PHYSIM_TLBI_VALE2IS] = "TLBI VALE2IS",
+    [PHYSIM_TLBI_ALLE2IS] = "TLBI ALLE2IS",
+};
+
+/* The entries `op` with operand xt must remove, issued by a PE whose current
+ * VMID is vmid. */
+static struct inval decode(enum physim_tlbi_op op, uint64_t xt, uint16_t vmid)
+{
+	struct inval iv = inval_all(tlbi_names[op]);
+	uint16_t asid = (uint16_t)(xt >> 48);
+	uint64_t va = (xt & XT_VA_MASK) << 12;
+
+	enum physim_tlbi_op lf = local_form(op);
+	iv.leaf_only = lf == PHYSIM_TLBI_VALE1 || lf == PHYSIM_TLBI_VAALE1 ||
+		       lf == PHYSIM_TLBI_VALE2 || lf == PHYSIM_TLBI_IPAS2LE1;
+	switch (lf) {
+	case PHYSIM_TLBI_VAE1:
+	case PHYSIM_TLBI_VALE1:
+		/* stage 1 of EL1&0, current VMID, the VA, the ASID or global */
+		iv.kinds = KIND_S1 | KIND_COMB;
+		iv.regime = PHYSIM_REGIME_GUEST;
+		iv.vmid = vmid;
+		iv.asid = asid;
+		iv.addr_mode = INV_ADDR_INPUT;
+		iv.addr = va;
+		iv.addr_mask = VA_CMP_MASK;
+		iv.ttl_level = (int8_t)ttl_level(xt);
+		break;
+	case PHYSIM_TLBI_VAAE1:
+	case PHYSIM_TLBI_VAALE1:
+		/* ... any ASID */
+		iv.kinds = KIND_S1 | KIND_COMB;
+		iv.regime = PHYSIM_REGIME_GUEST;
+		iv.vmid = vmid;
+		iv.addr_mode = INV_ADDR_INPUT;
+		iv.addr = va;
+		iv.addr_mask = VA_CMP_MASK;
+		iv.ttl_level = (int8_t)ttl_level(xt);
+		break;
+	case PHYSIM_TLBI_ASIDE1:
+		/* non-global stage-1 entries of the ASID, current VMID */
+		iv.kinds = KIND_S1 | KIND_COMB;
+		iv.regime = PHYSIM_REGIME_GUEST;
+		iv.vmid = vmid;
+		iv.asid = asid;
+		iv.global = INV_GLB_NONGLOBAL;
+		break;
+	case PHYSIM_TLBI_VMALLE1:
+		/* every stage-1 entry (combined ones too) of the current VMID;
+		 * stage-2-only entries stay */
+		iv.kinds = KIND_S1 | KIND_COMB;
+		iv.regime = PHYSIM_REGIME_GUEST;
+		iv.vmid = vmid;
+		break;
+	case PHYSIM_TLBI_IPAS2E1:
+	case PHYSIM_TLBI_IPAS2LE1:
+		/* stage-2-only entries of the IPA, current VMID: combined
+		 * entries need not be removed (the manual's note: follow with
+		 * TLBI VMALLE1 for those) */
+		iv.kinds = KIND_S2;
+		iv.regime = PHYSIM_REGIME_GUEST;
+		iv.vmid = vmid;
+		iv.addr_mode = INV_ADDR_INPUT;
+		iv.addr = (xt & XT_IPA_MASK) << 12;
+		iv.addr_mask = IPA_CMP_MASK;
+		iv.ttl_level = (int8_t)ttl_level(xt);
+		break;
+	case PHYSIM_TLBI_VMALLS12E1:
+		iv.regime = PHYSIM_REGIME_GUEST;
+		iv.vmid = vmid;
+		break;
+	case PHYSIM_TLBI_ALLE1:
+		iv.regime = PHYSIM_REGIME_GUEST;
+		break;
+	case PHYSIM_TLBI_VAE2:
+	case PHYSIM_TLBI_VALE2:
+		/* EL2 regime (non-VHE: no ASID), the VA */
+		iv.kinds = KIND_S1;
+		iv.regime = PHYSIM_REGIME_HOST;
+		iv.addr_mode = INV_ADDR_INPUT;
+		iv.addr = va;
+		iv.addr_mask = VA_CMP_MASK;
+		iv.ttl_level = (int8_t)ttl_level(xt);
+		break;
+	default: /* ALLE2 */
+		iv.kinds = KIND_S1;
+		iv.regime = PHYSIM_REGIME_HOST;
+		break;
+	}
+	return iv;
+}
+
+int physim_arm_tlbi(struct physim_cpu *cpu, enum physim_tlbi_op op, uint64_t xt)
+{
+	if (cpu == NULL || physim_cpui_arch(cpu) != PHYSIM_ARCH_AARCH64 || op < PHYSIM_TLBI_VAE1 ||
+	    op > PHYSIM_TLBI_ALLE2IS)
+		return -EINVAL;
+	physim_cpui_drain(cpu);
+	struct inval iv = decode(op, xt, physim_cpui_ctx(cpu)->vmid);
+	int rc = physim_cpui_defer(cpu, &iv, is_broadcast(op));
+	if (rc == 0)
+		physim_cpui_count_inval(cpu);
+	return rc;
+}
+
+void physim_arm_dsb(struct physim_cpu *cpu)
+{
+	if (cpu != NULL)
+		physim_cpui_complete(cpu);
+}
+
+const char *physim_cpui_arm_remedy(const struct physim_cpu_entry *e, bool stage2_changed)
+{
+	if (e->regime == PHYSIM_REGIME_HOST && e->kind == PHYSIM_ENTRY_WALK)
+		return "TLBI VAE2IS (not VALE2IS: last-level forms leave walk-cache entries), then "
+		       "DSB ISH (Arm ARM D8.13)";
+	if (e->regime == PHYSIM_REGIME_HOST)
+		return "TLBI VAE2IS with Xt = VA >> 12 (VA[55:12] in bits 43:0 whatever the "
+		       "granule), then DSB ISH (Arm ARM D8.13, TLBI VAE2)";
+	switch (e->kind) {
+	case PHYSIM_ENTRY_WALK:
+		return "TLBI VAE1IS (or VAAE1IS / ASIDE1IS) with Xt = ASID << 48 | VA >> 12, then "
+		       "DSB ISH: the last-level forms (VALE1IS, VAALE1IS) need not remove "
+		       "walk-cache entries, so a changed or freed table needs a non-L form (Arm "
+		       "ARM "
+		       "D8.13)";
+	case PHYSIM_ENTRY_S1:
+		return "TLBI VAE1IS with Xt = ASID << 48 | VA >> 12 (VA[55:12] in bits 43:0 "
+		       "whatever the granule; VAAE1IS for a global page), then DSB ISH "
+		       "(Arm ARM D8.13)";
+	case PHYSIM_ENTRY_S2:
+		return "TLBI IPAS2E1IS with Xt = IPA >> 12 (IPA[51:12] in bits 39:0), then DSB "
+		       "ISH (Arm ARM D8.13, TLBI IPAS2E1)";
+	default:
+		return stage2_changed
+			   ? "TLBI IPAS2E1IS (IPA >> 12) need not remove combined stage 1+2 "
+			     "entries: follow it with DSB ISH; TLBI VMALLE1IS; DSB ISH (Arm ARM "
+			     "D8.13, TLBI IPAS2E1; KVM's __kvm_tlb_flush_vmid_ipa)"
+			   : "TLBI VAE1IS with Xt = ASID << 48 | VA >> 12 in the guest's VMID, "
+			     "then DSB ISH (Arm ARM D8.13)";
+	}
+}
