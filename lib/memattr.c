@@ -87,11 +87,11 @@ static enum physim_memtype x86_combine(enum physim_memtype ept, enum physim_memt
 		return pat == PHYSIM_MEM_WB || pat == PHYSIM_MEM_UC_MINUS ? PHYSIM_MEM_WC
 									  : PHYSIM_MEM_UC;
 	case PHYSIM_MEM_WT:
-		return pat == PHYSIM_MEM_WB ? PHYSIM_MEM_WT
+		return pat == PHYSIM_MEM_WB	    ? PHYSIM_MEM_WT
 		       : pat == PHYSIM_MEM_UC_MINUS ? PHYSIM_MEM_UC
 						    : pat;
 	case PHYSIM_MEM_WP:
-		return pat == PHYSIM_MEM_WB ? PHYSIM_MEM_WP
+		return pat == PHYSIM_MEM_WB	    ? PHYSIM_MEM_WP
 		       : pat == PHYSIM_MEM_UC_MINUS ? PHYSIM_MEM_WC
 						    : pat;
 	case PHYSIM_MEM_WB:
@@ -106,8 +106,8 @@ int physim_xlate_memattr(const struct physim_mmu *s1, const struct physim_mmu *s
 {
 	if (s1 == NULL || x == NULL || out == NULL)
 		return -EINVAL;
-	if (s2 != NULL && (s1->cfg.format->arch != s2->cfg.format->arch ||
-			   s1->cfg.format->stage2 || !s2->cfg.format->stage2))
+	if (s2 != NULL && (s1->cfg.format->arch != s2->cfg.format->arch || s1->cfg.format->stage2 ||
+			   !s2->cfg.format->stage2))
 		return -EINVAL;
 	if (x->fault.kind != PHYSIM_FAULT_NONE || x->leaf_desc == 0 ||
 	    (s2 != NULL && x->s2_leaf_desc == 0))
