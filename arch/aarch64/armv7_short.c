@@ -24,10 +24,11 @@
  *   S = 1 (shareable) on every leaf.
  * - PXN is supported (as in every VMSAv8-32 implementation): first-level bit 0
  *   of a section and bit 2 of a page-table descriptor. physim writes both 0.
- * - decode_leaf reports in `arch` only what the flags and defaults do not
- *   say: TEX/C/B that DEVICE (Shareable Device), UNCACHED (Normal NC) or the
- *   default (Normal WB-WA) imply read back as 0 (strongly-ordered, which
- *   physim never writes, reads back as DEVICE with arch 0).
+ * - The memory type follows the one rule of pt.h (v7_memtype): Shareable
+ *   Device, Normal NC and Normal WB-WA are DEVICE's, UNCACHED's and the
+ *   default's and read back as the flag with TEX/C/B 0 in `arch`; the other
+ *   TEX/C/B values come and read back raw, with no flag (strongly-ordered,
+ *   which cannot be written, reads back as DEVICE with arch 0).
  * - Supersections (16 MiB) and large pages (64 KiB) are recognised but not
  *   produced: each is 16 identical consecutive entries, and the engine's
  *   geometry (1 MiB / 4 KiB per entry) cannot give them their size, so

@@ -168,7 +168,9 @@ static const struct pt_format_ops rv_ops = {
 #define RV32_FLAGS_ALL (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U)
 #define RV32_FLAGS_G   (PHYSIM_R | PHYSIM_W | PHYSIM_X)
 
-/* Raw leaf bits callers may set: G, RSW and PBMT. [H]: "The G bit in all
+/* Raw leaf bits callers may set: G, RSW and PBMT (the memory-type field:
+ * every PBMT value is a flag's or reserved, so a raw one is always refused,
+ * rv_leaf_pbmt). [H]: "The G bit in all
  * G-stage PTEs is currently not used ... it should be cleared by software",
  * so the x4 formats leave G out. */
 #define RV_ARCH_S1   (RV_G | RV_RSW | RV_PBMT)
