@@ -18,11 +18,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#define R   PHYSIM_R
-#define W   PHYSIM_W
-#define X   PHYSIM_X
-#define DV  PHYSIM_DEVICE
-#define NC  PHYSIM_UNCACHED
+#define R  PHYSIM_R
+#define W  PHYSIM_W
+#define X  PHYSIM_X
+#define DV PHYSIM_DEVICE
+#define NC PHYSIM_UNCACHED
 
 /* ---- the model: each family's memory-type field, from the manuals ----
  * Field values as the arch bits hold them. normal / device / uncached: the
@@ -137,11 +137,11 @@ static void rig_up(struct rig *r, const struct physim_pt_format *f, uint64_t mai
 {
 	r->env = tc_env_new(64u << 20);
 	r->f = f;
-	assert_int_equal(physim_pt_create_ex(&(struct physim_pt_config){.format = f,
-									.paging = r->env->ph,
-									.mair = mair},
-					     &r->pt),
-			 0);
+	assert_int_equal(
+	    physim_pt_create_ex(
+		&(struct physim_pt_config){.format = f, .paging = r->env->ph, .mair = mair},
+		&r->pt),
+	    0);
 }
 
 static void rig_down(struct rig *r)
@@ -214,18 +214,23 @@ static void test_round_trip_all_formats(void **state)
 				uint64_t v = 0;
 				do {
 					uint32_t flags = base | mt_flags[k];
-					bool want = model_accepts(m, info.flags_supported, mt_flags[k], v);
+					bool want =
+					    model_accepts(m, info.flags_supported, mt_flags[k], v);
 					int ok = physim_format_flags_ok(f, flags, v);
 					if ((ok == 0) != want)
-						print_error("%s flags %#x arch %#llx: flags_ok %d, model "
-							    "%d\n",
-							    info.name, flags, (unsigned long long)v, ok,
-							    want);
+						print_error(
+						    "%s flags %#x arch %#llx: flags_ok %d, model "
+						    "%d\n",
+						    info.name, flags, (unsigned long long)v, ok,
+						    want);
 					assert_int_equal(ok, want ? 0 : -ENOTSUP);
 					uint64_t frames = used_frames(&r);
 					uint64_t pa = 4 * size;
-					struct physim_pt_mapping mp = {
-					    .va = va, .pa = pa, .size = size, .flags = flags, .arch = v};
+					struct physim_pt_mapping mp = {.va = va,
+								       .pa = pa,
+								       .size = size,
+								       .flags = flags,
+								       .arch = v};
 					int rc = physim_pt_map_ex(r.pt, &mp, 0);
 					assert_int_equal(rc, want ? 0 : -ENOTSUP);
 					if (!want) {
@@ -235,12 +240,14 @@ static void test_round_trip_all_formats(void **state)
 						refused++;
 					} else {
 						expect_query(&r, va, pa, flags, v);
-						assert_int_equal(physim_pt_protect(r.pt, va, flags), 0);
+						assert_int_equal(physim_pt_protect(r.pt, va, flags),
+								 0);
 						expect_query(&r, va, pa, flags, v);
 						assert_int_equal(
 						    physim_pt_remap(r.pt, va, pa + size, flags), 0);
 						expect_query(&r, va, pa + size, flags, v);
-						assert_int_equal(physim_pt_unmap(r.pt, va, NULL), 0);
+						assert_int_equal(physim_pt_unmap(r.pt, va, NULL),
+								 0);
 						accepted++;
 						raw += v != 0;
 					}
@@ -267,20 +274,28 @@ static void test_issue_cases(void **state)
 		uint32_t flags;
 		uint64_t arch;
 	} cases[] = {
-	    {"x86_64-4l", R | W, 0x10},		 {"i386-2l", R | X, 0x10},
-	    {"ept-4l", R | W, 0x8},		 {"aarch64-4k-48", R | W, 0x4},
-	    {"aarch64-4k-48", R | W, 0x8},	 {"aarch64-s2-4k-40", R | W, 0x4},
-	    {"aarch64-s2-4k-48", R | W, 0x14},	 {"sv39", R | W, UINT64_C(1) << 62},
-	    {"sv48x4", R | W, UINT64_C(1) << 61}, {"loongarch64-4k-48", R | W, 0x20},
-	    {"armv7-short", R | W, 0x4},	 {"armv7-short", R | W, 0x40},
+	    {"x86_64-4l", R | W, 0x10},
+	    {"i386-2l", R | X, 0x10},
+	    {"ept-4l", R | W, 0x8},
+	    {"aarch64-4k-48", R | W, 0x4},
+	    {"aarch64-4k-48", R | W, 0x8},
+	    {"aarch64-s2-4k-40", R | W, 0x4},
+	    {"aarch64-s2-4k-48", R | W, 0x14},
+	    {"sv39", R | W, UINT64_C(1) << 62},
+	    {"sv48x4", R | W, UINT64_C(1) << 61},
+	    {"loongarch64-4k-48", R | W, 0x20},
+	    {"armv7-short", R | W, 0x4},
+	    {"armv7-short", R | W, 0x40},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct rig r;
 		rig_up(&r, physim_format(cases[i].fmt), 0);
 		uint64_t frames = used_frames(&r);
-		struct physim_pt_mapping mp = {
-		    .va = 0x200000, .pa = 0x400000, .size = 4096, .flags = cases[i].flags,
-		    .arch = cases[i].arch};
+		struct physim_pt_mapping mp = {.va = 0x200000,
+					       .pa = 0x400000,
+					       .size = 4096,
+					       .flags = cases[i].flags,
+					       .arch = cases[i].arch};
 		assert_int_equal(physim_format_flags_ok(r.f, mp.flags, mp.arch), -ENOTSUP);
 		assert_int_equal(physim_pt_map_ex(r.pt, &mp, 0), -ENOTSUP);
 		assert_int_equal(used_frames(&r), frames);
@@ -394,7 +409,8 @@ static void test_memattr_aarch64_s1(void **state)
 	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
 		for (unsigned idx = 0; idx < 8; idx++) {
 			/* the attribute at index idx, 0x44 elsewhere */
-			uint64_t mair = UINT64_C(0x4444444444444444) & ~(UINT64_C(0xff) << (8 * idx));
+			uint64_t mair =
+			    UINT64_C(0x4444444444444444) & ~(UINT64_C(0xff) << (8 * idx));
 			mair |= (uint64_t)attrs[i].attr << (8 * idx);
 			uint64_t d = UINT64_C(0x0060000080001703) | (idx << 2);
 			struct physim_memattr a = memattr_of(f, d, 0, mair, 0);
@@ -435,7 +451,7 @@ static void test_mair_permutations(void **state)
 					continue;
 				uint64_t mair = 0;
 				for (unsigned k = 0; k < 8; k++)
-					mair |= (uint64_t)(k == iw	 ? 0xff
+					mair |= (uint64_t)(k == iw   ? 0xff
 							   : k == id ? 0x04
 							   : k == in ? 0x44
 								     : 0xbb)
@@ -461,16 +477,18 @@ static void test_mair_permutations(void **state)
 				for (unsigned k = 0; k < 3; k++) {
 					uint64_t va = 0x10000 + k * 0x1000;
 					assert_int_equal(
-					    physim_pt_map(r.pt, va, 0x100000, 4096, R | W | fl[k]), 0);
+					    physim_pt_map(r.pt, va, 0x100000, 4096, R | W | fl[k]),
+					    0);
 					expect_query(&r, va, 0x100000, R | W | fl[k], 0);
 					struct physim_xlate x;
 					assert_int_equal(
-					    physim_mmu_translate(mmu, &(struct physim_access){.va = va},
-								 &x),
+					    physim_mmu_translate(
+						mmu, &(struct physim_access){.va = va}, &x),
 					    0);
 					assert_int_equal((x.leaf_desc >> 2) & 7, want_idx[k]);
 					struct physim_memattr a, b;
-					assert_int_equal(physim_xlate_memattr(mmu, NULL, &x, &a), 0);
+					assert_int_equal(physim_xlate_memattr(mmu, NULL, &x, &a),
+							 0);
 					assert_int_equal(a.type, want_t[k]);
 					assert_int_equal(physim_pt_memattr(r.pt, va, &b), 0);
 					assert_memory_equal(&a, &b, sizeof(a));
@@ -499,8 +517,8 @@ static void test_mair_permutations(void **state)
 					assert_int_equal(physim_pt_map_ex(r.pt, &mp, 0),
 							 want_idx[k] == 0 ? 0 : -ENOTSUP);
 					if (want_idx[k] == 0)
-						assert_int_equal(physim_pt_unmap(r.pt, 0x21000, NULL),
-								 0);
+						assert_int_equal(
+						    physim_pt_unmap(r.pt, 0x21000, NULL), 0);
 				}
 				physim_mmu_destroy(mmu);
 				rig_down(&r);
@@ -524,11 +542,10 @@ static void test_mair_permutations(void **state)
 	rig_down(&r);
 	struct tc_env *e = tc_env_new(1u << 20);
 	struct physim_pt *pt;
-	assert_int_equal(physim_pt_create_ex(&(struct physim_pt_config){.format =
-									     physim_format("sv39"),
-									 .paging = e->ph,
-									 .mair = 0xff},
-					     &pt),
+	assert_int_equal(physim_pt_create_ex(
+			     &(struct physim_pt_config){
+				 .format = physim_format("sv39"), .paging = e->ph, .mair = 0xff},
+			     &pt),
 			 -EINVAL);
 	assert_int_equal(physim_pt_create_ex(
 			     &(struct physim_pt_config){.format = physim_format("aarch64-s2-4k-48"),
@@ -544,9 +561,9 @@ static void test_memattr_aarch64_s2(void **state)
 {
 	(void)state;
 	const struct physim_pt_format *f = physim_format("aarch64-s2-4k-48");
-	static const enum physim_memtype dev[4] = {
-	    PHYSIM_MEM_DEVICE_nGnRnE, PHYSIM_MEM_DEVICE_nGnRE, PHYSIM_MEM_DEVICE_nGRE,
-	    PHYSIM_MEM_DEVICE_GRE};
+	static const enum physim_memtype dev[4] = {PHYSIM_MEM_DEVICE_nGnRnE,
+						   PHYSIM_MEM_DEVICE_nGnRE, PHYSIM_MEM_DEVICE_nGRE,
+						   PHYSIM_MEM_DEVICE_GRE};
 	static const enum physim_memtype cache[4] = {PHYSIM_MEM_UNKNOWN, PHYSIM_MEM_NORMAL_NC,
 						     PHYSIM_MEM_NORMAL_WT, PHYSIM_MEM_NORMAL_WB};
 	for (unsigned m = 0; m < 16; m++) {
@@ -569,10 +586,10 @@ static void test_memattr_aarch64_s2(void **state)
 	assert_int_equal(physim_pt_map(r.pt, 0x1000, 0x5000, 4096, R | W), 0);
 	assert_int_equal(physim_pt_map(r.pt, 0x2000, 0x5000, 4096, R | W), 0);
 	struct physim_mmu *mmu;
-	assert_int_equal(physim_mmu_create(&(struct physim_mmu_config){.format = f,
-								       .mem = r.env->ph,
-								       .root = physim_pt_root(r.pt)},
-					   &mmu),
+	assert_int_equal(physim_mmu_create(
+			     &(struct physim_mmu_config){
+				 .format = f, .mem = r.env->ph, .root = physim_pt_root(r.pt)},
+			     &mmu),
 			 0);
 	struct physim_xlate x;
 	assert_int_equal(physim_mmu_translate(mmu, &(struct physim_access){.va = 0x2000}, &x), 0);
@@ -582,7 +599,8 @@ static void test_memattr_aarch64_s2(void **state)
 		/* find the leaf's table: walk the engine's tables by hand */
 		uint64_t t = physim_pt_root(r.pt);
 		for (int lvl = 3; lvl > 0; lvl--) {
-			uint64_t e = tc_get64(r.env, t + ((0x2000 >> (12 + 9 * lvl)) & 511) * 8);
+			uint64_t e =
+			    tc_get64(r.env, t + ((UINT64_C(0x2000) >> (12 + 9 * lvl)) & 511) * 8);
 			t = e & UINT64_C(0x0000fffffffff000);
 		}
 		l3 = t + 2 * 8;
@@ -650,12 +668,14 @@ static void test_memattr_others(void **state)
 	};
 	for (size_t i = 0; i < sizeof(v7) / sizeof(v7[0]); i++) {
 		unsigned t = v7[i].texcb;
-		uint64_t page = 0x80001012 | ((t >> 2) << 6) | ((t & 2) ? 8 : 0) | ((t & 1) ? 4 : 0);
+		uint64_t page =
+		    0x80001012 | ((t >> 2) << 6) | ((t & 2) ? 8 : 0) | ((t & 1) ? 4 : 0);
 		struct physim_memattr a = memattr_of(f, page, 0, 0, 0);
 		assert_int_equal(a.type, v7[i].inner);
 		assert_int_equal(a.outer, v7[i].outer);
 		/* a section: the same fields 6 bits higher (C, B in place) */
-		uint64_t sect = 0x80100002 | ((t >> 2) << 12) | ((t & 2) ? 8 : 0) | ((t & 1) ? 4 : 0);
+		uint64_t sect =
+		    0x80100002 | ((t >> 2) << 12) | ((t & 2) ? 8 : 0) | ((t & 1) ? 4 : 0);
 		assert_int_equal(memattr_of(f, sect, 1, 0, 0).type, v7[i].inner);
 	}
 	/* S: Normal WB-WA with S = 0 is non-shareable, with S = 1 shareable;
@@ -690,8 +710,11 @@ static void nested_up(struct nested_rig *n, const char *f1, const char *f2, uint
 		    .va = a, .pa = a, .size = 4096, .flags = s2_flags, .arch = s2_arch};
 		assert_int_equal(physim_pt_map_ex(n->s2, &mp, 0), 0);
 	}
-	struct physim_pt_mapping mp = {
-	    .va = 0x400000, .pa = base + 0x800000, .size = 4096, .flags = s1_flags, .arch = s1_arch};
+	struct physim_pt_mapping mp = {.va = 0x400000,
+				       .pa = base + 0x800000,
+				       .size = 4096,
+				       .flags = s1_flags,
+				       .arch = s1_arch};
 	assert_int_equal(physim_pt_map_ex(n->s1, &mp, 0), 0);
 	assert_int_equal(
 	    physim_mmu_create(&(struct physim_mmu_config){.format = physim_format(f1),
@@ -699,11 +722,12 @@ static void nested_up(struct nested_rig *n, const char *f1, const char *f2, uint
 							  .ctl = *ctl1},
 			      &n->m1),
 	    0);
-	assert_int_equal(physim_mmu_create(&(struct physim_mmu_config){.format = physim_format(f2),
-								       .mem = n->env->ph,
-								       .root = physim_pt_root(n->s2)},
-					   &n->m2),
-			 0);
+	assert_int_equal(
+	    physim_mmu_create(&(struct physim_mmu_config){.format = physim_format(f2),
+							  .mem = n->env->ph,
+							  .root = physim_pt_root(n->s2)},
+			      &n->m2),
+	    0);
 }
 
 static void nested_down(struct nested_rig *n)
@@ -798,10 +822,10 @@ static void test_xlate_memattr_errors(void **state)
 	rig_up(&r, physim_format("x86_64-4l"), 0);
 	assert_int_equal(physim_pt_map(r.pt, 0x1000, 0x5000, 4096, R | W | DV), 0);
 	struct physim_mmu *mmu;
-	assert_int_equal(physim_mmu_create(&(struct physim_mmu_config){.format = r.f,
-								       .mem = r.env->ph,
-								       .root = physim_pt_root(r.pt)},
-					   &mmu),
+	assert_int_equal(physim_mmu_create(
+			     &(struct physim_mmu_config){
+				 .format = r.f, .mem = r.env->ph, .root = physim_pt_root(r.pt)},
+			     &mmu),
 			 0);
 	struct physim_tlb *tlb;
 	assert_int_equal(physim_tlb_create(&(struct physim_tlb_config){0}, &tlb), 0);
