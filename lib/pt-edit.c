@@ -578,6 +578,9 @@ static void protect_attr(const struct op *o, uint64_t pa, unsigned lvl,
 {
 	a->flags = o->flags;
 	a->arch = physim_pt_explicit_arch(o->f, pa, lvl, old);
+	/* New flags that name a memory type replace a raw one (pt.h). */
+	if (o->flags & (PHYSIM_DEVICE | PHYSIM_UNCACHED))
+		a->arch &= ~o->f->arch_memtype_mask;
 	a->accessed = old->accessed || o->f->set_accessed_on_map;
 	a->dirty = old->dirty || (o->f->set_dirty_on_map && (o->flags & PHYSIM_W));
 }

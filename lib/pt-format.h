@@ -29,6 +29,75 @@ struct pt_leaf_attr {
 struct physim_pt_format;
 struct pt_walk_ops; /* lib/walk-format.h */
 
+/* The registers the memory type of a leaf is looked up in (0 = the
+ * default: PHYSIM_MAIR_DEFAULT, the power-on IA32_PAT). */
+struct pt_mem_ctl {
+	uint64_t mair; /* AArch64 MAIR_ELx */
+	uint64_t pat;  /* x86 IA32_PAT */
+};
+
+/*
+ * The memory-type rule (pt.h, "memory type"), one implementation for every
+ * codec. A format's memory-type field (x86 PAT:PCD:PWT, EPT bits 5:3,
+ * AArch64 AttrIndx or stage-2 MemAttr, RISC-V PBMT, LoongArch MAT, ARMv7
+ * TEX:C:B) is named once: by the generic flags for the values they name
+ * (`normal` for neither flag, `device`, `uncached`), or by the raw field in
+ * `arch` for any other value, with no memory-type flag. A raw value that a
+ * flag names (or the default's) is refused, so query reports every
+ * accepted (flags, arch) pair as it was given. Values are the field as the
+ * codec extracts it (shifted or masked in place; 0 is 0); PT_MT_NONE: the format cannot express
+ * that flag (e.g. a MAIR without a Device attribute).
+ */
+#define PT_MT_NONE UINT64_MAX
+
+struct pt_memtypes {
+	uint64_t normal, device, uncached;
+	/* Flags reported for field value 0 when no flag names it (0 in arch
+	 * means "not given", so such a value cannot be asked for; it only
+	 * appears in descriptors physim did not write): the nearest flag. */
+	uint32_t zero_flags;
+};
+
+/* The field value for flags + the raw field from arch (0: not given), or
+ * -ENOTSUP. The caller still refuses values its architecture reserves. */
+static inline int pt_memtype_pick(uint32_t flags, uint64_t arch_field, const struct pt_memtypes *c,
+				  uint64_t *field)
+{
+	bool dev = flags & PHYSIM_DEVICE, unc = flags & PHYSIM_UNCACHED;
+	if (dev && unc)
+		return -ENOTSUP;
+	if (arch_field != 0) {
+		if (dev || unc || arch_field == c->normal || arch_field == c->device ||
+		    arch_field == c->uncached)
+			return -ENOTSUP;
+		*field = arch_field;
+		return 0;
+	}
+	uint64_t v = dev ? c->device : unc ? c->uncached : c->normal;
+	if (v == PT_MT_NONE)
+		return -ENOTSUP;
+	*field = v;
+	return 0;
+}
+
+/* decode_leaf's side: the flag that names the field value (arch field 0),
+ * or no flag and the value itself in *arch_field. */
+static inline uint32_t pt_memtype_flags(uint64_t field, const struct pt_memtypes *c,
+					uint64_t *arch_field)
+{
+	*arch_field = 0;
+	if (field == c->device)
+		return PHYSIM_DEVICE;
+	if (field == c->uncached)
+		return PHYSIM_UNCACHED;
+	if (field == c->normal)
+		return 0;
+	if (field == 0)
+		return c->zero_flags;
+	*arch_field = field;
+	return 0;
+}
+
 /* The engine (lib/pt.c) relies on these functions being pure functions of
  * (format, descriptor, level), and remembers their results by descriptor
  * value (its query memo). Where encode_leaf / encode_table place the output
@@ -53,6 +122,11 @@ struct pt_format_ops {
 			   const struct pt_leaf_attr *a, unsigned level, uint64_t *d);
 	void (*decode_leaf)(const struct physim_pt_format *f, uint64_t d, unsigned level,
 			    struct pt_leaf_attr *a);
+	/* Optional (NULL: PHYSIM_MEM_UNKNOWN): the memory attributes of leaf d
+	 * at `level` under the configuration c (pt.h, physim_memattr). Cold:
+	 * only physim_pt_memattr and physim_xlate_memattr call it. */
+	void (*memattr)(const struct physim_pt_format *f, uint64_t d, unsigned level,
+			const struct pt_mem_ctl *c, struct physim_memattr *out);
 };
 
 struct pt_level_geom {
@@ -74,6 +148,11 @@ struct physim_pt_format {
 	struct pt_level_geom level[PHYSIM_PT_MAX_LEVELS]; /* [0] = last level */
 	uint32_t flags_supported;
 	uint64_t arch_attr_mask;
+	uint64_t arch_memtype_mask; /* the memory-type field within arch_attr_mask */
+	/* AArch64 stage 1: the MAIR the codec encodes AttrIndx for (0 =
+	 * PHYSIM_MAIR_DEFAULT). The static formats leave it 0; a table created
+	 * with physim_pt_config.mair uses its own copy of the format. */
+	uint64_t mair;
 	/* Flags a new leaf gets by default beyond the caller's (e.g. RISC-V A/D,
 	 * AArch64 AF): accessed/dirty are set on new leaves when true. */
 	bool set_accessed_on_map;

@@ -21,6 +21,11 @@
 
 struct physim_pt {
 	const struct physim_pt_format *fmt;
+	/* The format the table was created with (physim_pt_format); fmt is
+	 * &fmt_own instead when the configuration changes what its codec
+	 * encodes (physim_pt_config.mair). */
+	const struct physim_pt_format *pub_fmt;
+	struct physim_pt_format fmt_own;
 	const struct physim_paging_handler *ph;
 	struct physim_direct_map dm; /* copy of ph->direct; size 0: none */
 	physim_pt_flush_fn flush;

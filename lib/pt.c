@@ -53,6 +53,7 @@ void physim_format_get_info(const struct physim_pt_format *fmt, struct physim_pt
 	}
 	info->flags_supported = fmt->flags_supported;
 	info->arch_attr_mask = fmt->arch_attr_mask;
+	info->arch_memtype_mask = fmt->arch_memtype_mask;
 	info->presets_accessed = fmt->set_accessed_on_map;
 	info->presets_dirty = fmt->set_dirty_on_map;
 }
@@ -127,10 +128,21 @@ static int pt_setup(const struct physim_pt_config *config, struct physim_pt **ou
 	}
 	if (!handler_ok(f, config->paging))
 		return -EINVAL;
+	/* A MAIR for the codec: VMSAv8-64 stage 1 only (8-byte descriptors;
+	 * ARMv7 short descriptors are of the same family). */
+	bool has_mair = f->arch == PHYSIM_ARCH_AARCH64 && !f->stage2 && f->pte_bytes == 8;
+	if (config->mair != 0 && !has_mair)
+		return -EINVAL;
 	struct physim_pt *pt = calloc(1, sizeof(*pt));
 	if (pt == NULL)
 		return -ENOMEM;
 	pt->fmt = f;
+	pt->pub_fmt = f;
+	if (config->mair != 0) {
+		pt->fmt_own = *f;
+		pt->fmt_own.mair = config->mair;
+		pt->fmt = &pt->fmt_own;
+	}
 	pt->ph = config->paging;
 	pt->dm = pt_direct_map(config->paging);
 	pt->flush = config->flush;
@@ -275,7 +287,7 @@ physim_hpa_t physim_pt_root(const struct physim_pt *pt)
 
 const struct physim_pt_format *physim_pt_format(const struct physim_pt *pt)
 {
-	return pt ? pt->fmt : NULL;
+	return pt ? pt->pub_fmt : NULL;
 }
 
 uint64_t physim_pt_table_frames(const struct physim_pt *pt)
@@ -550,10 +562,12 @@ int physim_pt_remap(struct physim_pt *pt, uint64_t va, uint64_t pa, uint32_t fla
 	if (rc != 0)
 		return rc;
 	/* A new page: explicit arch attributes stay, accessed/dirty start
-	 * afresh. */
+	 * afresh; a raw memory type only if the new flags name none (pt.h). */
 	struct pt_leaf_attr old = {.flags = m.flags, .arch = m.arch};
-	struct pt_leaf_attr a =
-	    new_leaf_attr(f, flags, physim_pt_explicit_arch(f, m.pa, h.lvl, &old));
+	uint64_t arch = physim_pt_explicit_arch(f, m.pa, h.lvl, &old);
+	if (flags & (PHYSIM_DEVICE | PHYSIM_UNCACHED))
+		arch &= ~f->arch_memtype_mask;
+	struct pt_leaf_attr a = new_leaf_attr(f, flags, arch);
 	uint64_t d;
 	rc = f->ops->encode_leaf(f, pa, &a, h.lvl, &d);
 	if (rc != 0)
@@ -576,4 +590,62 @@ int physim_format_flags_ok(const struct physim_pt_format *fmt, uint32_t flags, u
 		if (fmt->level[l].leaf_ok)
 			mask |= 1u << l;
 	return attr_check(fmt, &a, mask);
+}
+
+/* ---- public: memory attributes ---- */
+
+int physim_pt_memattr(const struct physim_pt *pt, uint64_t va, struct physim_memattr *out)
+{
+	if (pt == NULL || out == NULL)
+		return -EINVAL;
+	const struct physim_pt_format *f = pt->fmt;
+	struct hit h;
+	struct physim_pt_mapping m;
+	int rc = physim_pt_find_page(pt, va, &h, &m);
+	if (rc != 0)
+		return rc;
+	*out = (struct physim_memattr){0};
+	if (f->ops->memattr != NULL)
+		f->ops->memattr(f, h.d, h.lvl, &(struct pt_mem_ctl){.mair = f->mair}, out);
+	return 0;
+}
+
+const char *physim_memtype_name(enum physim_memtype t)
+{
+	static const char *const names[] = {
+	    [PHYSIM_MEM_UNKNOWN] = "unknown",
+	    [PHYSIM_MEM_NORMAL_WB] = "normal-wb",
+	    [PHYSIM_MEM_NORMAL_WT] = "normal-wt",
+	    [PHYSIM_MEM_NORMAL_NC] = "normal-nc",
+	    [PHYSIM_MEM_DEVICE_nGnRnE] = "device-ngnrne",
+	    [PHYSIM_MEM_DEVICE_nGnRE] = "device-ngnre",
+	    [PHYSIM_MEM_DEVICE_nGRE] = "device-ngre",
+	    [PHYSIM_MEM_DEVICE_GRE] = "device-gre",
+	    [PHYSIM_MEM_UC] = "uc",
+	    [PHYSIM_MEM_UC_MINUS] = "uc-",
+	    [PHYSIM_MEM_WC] = "wc",
+	    [PHYSIM_MEM_WT] = "wt",
+	    [PHYSIM_MEM_WP] = "wp",
+	    [PHYSIM_MEM_WB] = "wb",
+	    [PHYSIM_MEM_PMA] = "pma",
+	    [PHYSIM_MEM_IO] = "io",
+	    [PHYSIM_MEM_SUC] = "suc",
+	    [PHYSIM_MEM_CC] = "cc",
+	    [PHYSIM_MEM_WUC] = "wuc",
+	};
+	if ((unsigned)t >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[t];
+}
+
+const char *physim_shareability_name(enum physim_shareability s)
+{
+	static const char *const names[] = {
+	    [PHYSIM_SH_UNKNOWN] = "unknown", [PHYSIM_SH_NONE] = "none",
+	    [PHYSIM_SH_INNER] = "inner",     [PHYSIM_SH_OUTER] = "outer",
+	    [PHYSIM_SH_SYSTEM] = "system",
+	};
+	if ((unsigned)s >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[s];
 }

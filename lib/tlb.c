@@ -300,6 +300,7 @@ static inline void hit_result_sh(const struct tlb_entry *e, unsigned sh, uint64_
 	x->mem_refs = 0;
 	x->ad_updated = false;
 	x->fault = (struct physim_fault){.kind = PHYSIM_FAULT_NONE};
+	x->leaf_desc = x->s2_leaf_desc = 0; /* no descriptor kept (walk.h) */
 }
 
 static inline void hit_result(const struct tlb_entry *e, uint64_t va, struct physim_xlate *x)

@@ -214,6 +214,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		x->global = s.global;
 		x->mem_refs = refs;
 		x->ad_updated = t->ad;
+		x->leaf_desc = d, x->s2_leaf_desc = 0; /* physim_xlate_memattr decodes it */
 		x->fault = (struct physim_fault){.kind = PHYSIM_FAULT_NONE};
 		return 0;
 	}

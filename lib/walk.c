@@ -295,6 +295,8 @@ static int nested(const struct physim_mmu *s1, const struct physim_mmu *s2,
 		return rc;
 	}
 	x->gpa = x1.pa;
+	x->s2_leaf_desc = x->leaf_desc;
+	x->leaf_desc = x1.leaf_desc;
 	x->page_size = x1.page_size < x->page_size ? x1.page_size : x->page_size;
 	x->level = x1.level;
 	x->perms = nested_perms(x1.perms, x->perms);

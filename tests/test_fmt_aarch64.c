@@ -84,9 +84,6 @@ static const struct golden s1_golden[] = {
      0},
     {&physim_fmt_aarch64_4k_48, 0, 0x80001000, R | W | NC, 0, true, UINT64_C(0x006000008000170b),
      0},
-    /* DEVICE with a matching arch AttrIndx (1) is the same descriptor */
-    {&physim_fmt_aarch64_4k_48, 0, 0x80001000, R | W | DV, 0x4, true, UINT64_C(0x0060000080001707),
-     0},
     /* arch: AttrIndx 5 (0x14), SH outer (0x200), nG (0x800) */
     {&physim_fmt_aarch64_4k_48, 0, 0x80001000, R | W, 0xa14, true, UINT64_C(0x0060000080001e17),
      0xa14},
@@ -148,9 +145,10 @@ static const struct golden s2_golden[] = {
     /* arch: MemAttr 0b1010 (Normal WT, 0x28) and SH outer (0x200) */
     {&physim_fmt_aarch64_s2_4k_48, 0, 0x80000000, R | W, 0x228, true, UINT64_C(0x00400000800006eb),
      0x228},
-    /* DEVICE with arch MemAttr 0b0011 (Device-GRE, 0x0c): the arch type wins */
-    {&physim_fmt_aarch64_s2_4k_48, 0, 0x80000000, R | W | DV, 0x0c, true,
-     UINT64_C(0x00400000800007cf), 0x0c},
+    /* arch MemAttr 0b0011 (Device-GRE, 0x0c), a type no flag names: raw,
+     * without DEVICE (the one memory-type rule, pt.h) */
+    {&physim_fmt_aarch64_s2_4k_48, 0, 0x80000000, R | W, 0x0c, true, UINT64_C(0x00400000800007cf),
+     0x0c},
     /* AF clear */
     {&physim_fmt_aarch64_s2_4k_48, 0, 0x80000000, R | W, 0, false, UINT64_C(0x00400000800003ff), 0},
     /* 2M and 1G blocks */
@@ -185,9 +183,9 @@ static const struct golden v7_golden[] = {
     {&physim_fmt_armv7_short, 0, 0x80001000, R | W | NC, 0, true, 0x80001453, 0},
     /* arch: nG (0x800), TEX 101 C 0 B 1 (0x144: outer and inner WB-WA) */
     {&physim_fmt_armv7_short, 0, 0x80001000, R | W, 0x944, true, 0x80001d57, 0x944},
-    /* DEVICE with arch TEX 010 C 0 B 0 (non-shareable Device, 0x80) */
     {&physim_fmt_armv7_short, 0, 0x80001000, R | W, 0, false, 0x8000144f, 0},
-    {&physim_fmt_armv7_short, 0, 0x80001000, R | W | DV, 0x80, true, 0x80001493, 0x80},
+    /* arch TEX 010 C 0 B 0 (non-shareable Device, 0x80): raw, no DEVICE */
+    {&physim_fmt_armv7_short, 0, 0x80001000, R | W, 0x80, true, 0x80001493, 0x80},
     {&physim_fmt_armv7_short, 0, 0xfffff000, R | W, 0, true, 0xfffff45f, 0},
 };
 
@@ -601,6 +599,18 @@ static const struct reject rejects[] = {
     {&physim_fmt_aarch64_4k_48, 0, 0x80000000, R, 0x100, -ENOTSUP},
     {&physim_fmt_aarch64_s2_4k_48, 0, 0x80000000, R, 0x100, -ENOTSUP},
     /* memory type from flags and arch disagree */
+    {&physim_fmt_aarch64_4k_48, 0, 0x80000000, R | DV, 0x4, -ENOTSUP},
+    {&physim_fmt_aarch64_s2_4k_48, 0, 0x80000000, R | DV, 0x0c, -ENOTSUP},
+    {&physim_fmt_armv7_short, 0, 0x80000000, R | DV, 0x80, -ENOTSUP},
+    /* a raw value the flags name (the one memory-type rule, pt.h) */
+    {&physim_fmt_aarch64_4k_48, 0, 0x80000000, R, 0x4, -ENOTSUP},
+    {&physim_fmt_aarch64_4k_48, 0, 0x80000000, R, 0x8, -ENOTSUP},
+    {&physim_fmt_aarch64_s2_4k_48, 0, 0x80000000, R, 0x04, -ENOTSUP},
+    {&physim_fmt_aarch64_s2_4k_48, 0, 0x80000000, R, 0x14, -ENOTSUP},
+    {&physim_fmt_aarch64_s2_4k_48, 0, 0x80000000, R, 0x3c, -ENOTSUP},
+    {&physim_fmt_armv7_short, 0, 0x80000000, R, 0x04, -ENOTSUP},
+    {&physim_fmt_armv7_short, 0, 0x80000000, R, 0x40, -ENOTSUP},
+    {&physim_fmt_armv7_short, 0, 0x80000000, R, 0x4c, -ENOTSUP},
     {&physim_fmt_aarch64_4k_48, 0, 0x80000000, R | DV, 0x8, -ENOTSUP},
     {&physim_fmt_aarch64_4k_48, 0, 0x80000000, R | NC, 0x4, -ENOTSUP},
     {&physim_fmt_aarch64_4k_48, 0, 0x80000000, R | NC, 0x1c, -ENOTSUP},
@@ -642,11 +652,17 @@ static void test_arch_bits(void **state)
 	struct pt_leaf_attr a;
 	uint64_t d;
 
-	/* every AttrIndx with no memory-type flag: raw in bits 4:2; 1 and 2 are
-	 * Device and Normal NC under the MAIR convention, so decode says so with
-	 * the flag and leaves arch 0, as for the default index 0 */
+	/* every AttrIndx with no memory-type flag: raw in bits 4:2, except 1
+	 * and 2, Device and Normal NC in the default MAIR: those are the
+	 * flags' (-ENOTSUP raw); index 0 is the default (arch 0) */
 	for (unsigned idx = 0; idx < 8; idx++) {
-		assert_int_equal(encode(f, 0x80000000, R | W, (uint64_t)idx << 2, true, 0, &d), 0);
+		int rc = encode(f, 0x80000000, R | W, (uint64_t)idx << 2, true, 0, &d);
+		if (idx == 1 || idx == 2) {
+			assert_int_equal(rc, -ENOTSUP);
+			d = UINT64_C(0x0060000080000703) | ((uint64_t)idx << 2);
+		} else {
+			assert_int_equal(rc, 0);
+		}
 		assert_int_equal(d, UINT64_C(0x0060000080000703) | ((uint64_t)idx << 2));
 		a = decode(f, d, 0);
 		assert_int_equal(a.arch, idx <= 2 ? 0 : (uint64_t)idx << 2);
@@ -665,22 +681,27 @@ static void test_arch_bits(void **state)
 	assert_int_equal(d, UINT64_C(0x0060000080000f01));
 	assert_int_equal(decode(f, d, 2).arch, 0x800);
 
-	/* stage 2: every legal MemAttr; [3:2] = 00 decodes as DEVICE, 0b0101 as
-	 * UNCACHED; MemAttr 0 in arch means "default" (Normal WB). Decode leaves
-	 * out of arch what the flags imply: 0001 with DEVICE, 0101 with
-	 * UNCACHED, 1111 with neither. */
+	/* stage 2: every MemAttr. 0001 (Device-nGnRE) is DEVICE's, 0101
+	 * (Normal NC) UNCACHED's, 1111 (Normal WB) the default's: refused raw,
+	 * and decoded as the flag with arch 0; the other legal values are
+	 * given and read back raw, with no flag; MemAttr 0 in arch means "not
+	 * given". */
 	f = &physim_fmt_aarch64_s2_4k_48;
 	for (unsigned m = 1; m < 16; m++) {
 		int rc = encode(f, 0x80000000, R, (uint64_t)m << 2, true, 0, &d);
-		if ((m & 0xc) != 0 && (m & 3) == 0) {
+		bool named = m == 1 || m == 5 || m == 15;
+		if (((m & 0xc) != 0 && (m & 3) == 0) || named) {
 			assert_int_equal(rc, -ENOTSUP);
-			continue;
+			if (!named)
+				continue;
+			d = UINT64_C(0x0040000080000743) | ((uint64_t)m << 2);
+		} else {
+			assert_int_equal(rc, 0);
 		}
-		assert_int_equal(rc, 0);
 		assert_int_equal(d, UINT64_C(0x0040000080000743) | ((uint64_t)m << 2));
 		a = decode(f, d, 0);
-		assert_int_equal(a.flags, R | ((m & 0xc) == 0 ? DV : m == 5 ? NC : 0));
-		assert_int_equal(a.arch, (m == 1 || m == 5 || m == 15) ? 0 : (uint64_t)m << 2);
+		assert_int_equal(a.flags, R | (m == 1 ? DV : m == 5 ? NC : 0));
+		assert_int_equal(a.arch, named ? 0 : (uint64_t)m << 2);
 	}
 	assert_int_equal(encode(f, 0x80000000, R, 0, true, 0, &d), 0);
 	assert_int_equal((d >> 2) & 0xf, 0xf);

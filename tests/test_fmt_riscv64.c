@@ -287,19 +287,13 @@ static const struct golden goldens[] = {
      UINT64_C(0x003ffffffffffc43), R, 0},
     /* Svpbmt: DEVICE -> PBMT IO (bit 62) */
     {&physim_fmt_sv39, 0, 0x10000000, R | W | DEV, 0, true, true, UINT64_C(0x40000000040000c7),
-     R | W | DEV, B_IO},
+     R | W | DEV, 0},
     /* UNCACHED -> PBMT NC (bit 61); 0x10001 << 10 = 0x4000400 */
     {&physim_fmt_sv39, 0, 0x10001000, R | UNC, 0, true, false, UINT64_C(0x2000000004000443),
-     R | UNC, B_NC},
+     R | UNC, 0},
     /* G and RSW through arch; no A/D requested: 0x20000c00|0x300|0x20|0xb */
     {&physim_fmt_sv39, 0, 0x80003000, R | X, B_G | B_RSW0 | B_RSW1, false, false, 0x20000f2b, R | X,
      B_G | B_RSW0 | B_RSW1},
-    /* PBMT NC through arch only: decode reports UNCACHED too */
-    {&physim_fmt_sv39, 0, 0x80004000, R, B_NC, false, false, UINT64_C(0x2000000020001003), R | UNC,
-     B_NC},
-    /* PBMT IO through arch alone: decode reports DEVICE */
-    {&physim_fmt_sv39, 0, 0x80004000, R, B_IO, false, false, UINT64_C(0x4000000020001003), R | DEV,
-     B_IO},
     /* D kept on a read-only 2 MiB page (a split must keep it) */
     {&physim_fmt_sv39, 1, 0x80200000, R, 0, true, true, 0x200800c3, R, 0},
 
@@ -309,7 +303,7 @@ static const struct golden goldens[] = {
     {&physim_fmt_sv48, 2, 0x40000000, R | X | U, 0, true, false, 0x1000005b, R | X | U, 0},
     /* 0xfedcb << 10 = 0x3fb72c00, V|R|W|X|U|A|D = 0xdf, IO */
     {&physim_fmt_sv48, 0, 0xfedcb000, R | W | X | U | DEV, 0, true, true,
-     UINT64_C(0x400000003fb72cdf), R | W | X | U | DEV, B_IO},
+     UINT64_C(0x400000003fb72cdf), R | W | X | U | DEV, 0},
     /* 0x7fe00 << 10 = 0x1ff80000, V|R|G = 0x23 */
     {&physim_fmt_sv48, 1, 0x7fe00000, R, B_G, false, false, 0x1ff80023, R, B_G},
 
@@ -325,9 +319,9 @@ static const struct golden goldens[] = {
     {&physim_fmt_sv39x4, 0, 0x80000000, R | W | U, 0, true, true, 0x200000d7, R | W, 0},
     {&physim_fmt_sv39x4, 0, 0x80001000, R | X, 0, true, false, 0x2000045b, R | X, 0},
     {&physim_fmt_sv39x4, 2, 0x40000000, R | W | X | DEV, 0, true, true,
-     UINT64_C(0x40000000100000df), R | W | X | DEV, B_IO},
+     UINT64_C(0x40000000100000df), R | W | X | DEV, 0},
     {&physim_fmt_sv39x4, 1, 0x80200000, R | UNC, 0, true, false, UINT64_C(0x2000000020080053),
-     R | UNC, B_NC},
+     R | UNC, 0},
     {&physim_fmt_sv39x4, 0, 0x80000000, R, B_RSW1, false, false, 0x20000213, R, B_RSW1},
     {&physim_fmt_sv48x4, 3, UINT64_C(0x8000000000), R | W, 0, true, true, UINT64_C(0x20000000d7),
      R | W, 0},
@@ -473,7 +467,7 @@ static void check_round_trip(const struct physim_pt_format *f, unsigned level, u
 	struct pt_leaf_attr a;
 	f->ops->decode_leaf(f, d, level, &a);
 	assert_int_equal(a.flags, is_x4(f) ? (flags & ~(uint32_t)U) : flags);
-	assert_int_equal(a.arch, pbmt);
+	assert_int_equal(a.arch, 0); /* the PBMT is the flags' (pt.h) */
 	assert_int_equal(a.accessed, acc);
 	assert_int_equal(a.dirty, dirty);
 }
@@ -491,8 +485,10 @@ static void test_flag_round_trip(void **state)
 }
 
 /* Every subset of the arch bits (G, RSW, PBMT 0..2) with every memory-type
- * flag: accepted unless G on G-stage, PBMT on Sv32, or PBMT disagreeing
- * with DEVICE/UNCACHED; the PTE carries the union. */
+ * flag: accepted unless G on G-stage, a memory-type flag on Sv32, or a raw
+ * PBMT at all (each PBMT value is the default's, DEVICE's or UNCACHED's,
+ * or reserved: the one memory-type rule of pt.h); the PTE carries the
+ * union. */
 static void test_arch_bits(void **state)
 {
 	(void)state;
@@ -509,10 +505,9 @@ static void test_arch_bits(void **state)
 							((sub & 4) ? B_RSW1 : 0);
 					uint64_t want_pbmt = mems[m] == DEV   ? B_IO
 							     : mems[m] == UNC ? B_NC
-									      : pbmts[p];
+									      : 0;
 					bool ok = !(is_x4(f) && (arch & B_G)) &&
-						  !(is_sv32(f) && (pbmts[p] || mems[m])) &&
-						  !(pbmts[p] && mems[m] && pbmts[p] != want_pbmt);
+						  !(is_sv32(f) && mems[m]) && pbmts[p] == 0;
 					uint64_t d = 0;
 					int rc =
 					    enc(f, 0, 0x5000, R | mems[m], arch, false, false, &d);
@@ -527,7 +522,7 @@ static void test_arch_bits(void **state)
 					assert_int_equal(d, want);
 					struct pt_leaf_attr a;
 					f->ops->decode_leaf(f, d, 0, &a);
-					assert_int_equal(a.arch, (arch & ~B_PBMT3) | want_pbmt);
+					assert_int_equal(a.arch, arch & ~B_PBMT3);
 					uint32_t want_mem = want_pbmt == B_IO	? DEV
 							    : want_pbmt == B_NC ? UNC
 										: 0;
@@ -544,6 +539,11 @@ static void test_bad_arch_and_flags(void **state)
 
 	/* PBMT = 3 is reserved (Svpbmt). */
 	assert_int_equal(enc(f, 0, 0x1000, R, B_PBMT3, false, false, &d), -ENOTSUP);
+	/* PBMT NC / IO are UNCACHED's / DEVICE's: never raw (pt.h, issue 12). */
+	assert_int_equal(enc(f, 0, 0x1000, R, B_NC, false, false, &d), -ENOTSUP);
+	assert_int_equal(enc(f, 0, 0x1000, R, B_IO, false, false, &d), -ENOTSUP);
+	assert_int_equal(enc(f, 0, 0x1000, R | UNC, B_NC, false, false, &d), -ENOTSUP);
+	assert_int_equal(enc(f, 0, 0x1000, R | DEV, B_IO, false, false, &d), -ENOTSUP);
 	/* Raw bits outside G/RSW/PBMT: V, R, A, D, PPN, N, reserved 60:54. */
 	static const uint64_t outside[] = {
 	    B_V, B_R, B_A, B_D, UINT64_C(1) << 10, B_N, UINT64_C(1) << 54, UINT64_C(1) << 60};

@@ -169,15 +169,9 @@ static const struct golden goldens_long[] = {
     {0x5000, R | W | X, 0, 0, 1, 1, 0x0000000000005063, R | W | X, 0, "4K: A and D"},
     {0x200000, R | W | X, 0, 1, 1, 1, 0x00000000002000e3, R | W | X, 0, "2M: A and D"},
     {0x2000, R, BIT(3), 0, 0, 0, 0x8000000000002009, R, BIT(3), "arch PWT: WT, no flag"},
-    {0x3000, R | X | DEV, BIT(3) | BIT(4), 0, 0, 0, 0x0000000000003019, R | X | DEV, 0,
-     "DEVICE and arch PCD|PWT agree"},
-    {0x3000, R | X, BIT(3) | BIT(4), 0, 0, 0, 0x0000000000003019, R | X | DEV, 0,
-     "arch PCD|PWT alone reads back as DEVICE"},
     {0x600000, R | X, BIT(7) | BIT(4), 1, 0, 0, 0x0000000000601091, R | X, BIT(7) | BIT(4),
      "2M: PAT index 6 (PAT|PCD)"},
     {0x7000, R | X | U, BIT(8), 0, 0, 0, 0x0000000000007105, R | X | U, BIT(8), "global"},
-    {0x8000, R | W | X | U | UNC, BIT(4), 0, 0, 0, 0x0000000000008017, R | W | X | U | UNC, 0,
-     "UNCACHED and arch PCD agree"},
     {0x9000, R | W | X, UINT64_C(0xf) << 59, 0, 0, 1, 0x7800000000009043, R | W | X,
      UINT64_C(0xf) << 59, "PK 15, dirty without accessed"},
 };
@@ -194,6 +188,12 @@ static const struct refusal refusals_long[] = {
     {0x1000, R | DEV, BIT(3), 0, -ENOTSUP, "DEVICE but arch says WT"},
     {0x1000, R | UNC, BIT(3) | BIT(4), 0, -ENOTSUP, "UNCACHED but arch says UC"},
     {0x1000, R | DEV, BIT(7) | BIT(4) | BIT(3), 0, -ENOTSUP, "DEVICE but arch PAT index 7"},
+    /* The one memory-type rule (pt.h): a type the flags name is never
+     * given raw, and a raw type never comes with a memory-type flag. */
+    {0x3000, R | X | DEV, BIT(3) | BIT(4), 0, -ENOTSUP, "DEVICE with arch PCD|PWT (its own)"},
+    {0x3000, R | X, BIT(3) | BIT(4), 0, -ENOTSUP, "arch PCD|PWT: say DEVICE"},
+    {0x8000, R | W | UNC, BIT(4), 0, -ENOTSUP, "UNCACHED with arch PCD (its own)"},
+    {0x8000, R | W, BIT(4), 0, -ENOTSUP, "arch PCD: say UNCACHED (issue 12)"},
     {0x200000, R, 0, 3, -EINVAL, "leaf in a PML4E"},
     {0x1000, R, 0, 1, -EINVAL, "2M leaf not 2M aligned"},
     {0x200000, R, 0, 2, -EINVAL, "1G leaf not 1G aligned"},
@@ -336,11 +336,7 @@ static const struct golden goldens_ept[] = {
     {0x5000, R | W, 0, 0, 1, 1, 0x5333, R | W, 0, "A (8) and D (9)"},
     {0x000ffffffffff000, R, 0, 0, 0, 0, 0x000ffffffffff031, R, 0, "highest 4K frame"},
     {0x000fffffc0000000, X | U, 0, 2, 0, 0, 0x000fffffc00000b4, X, 0, "highest 1G, exec-only"},
-    {0x6000, R | X, 6 << 3, 0, 0, 0, 0x6035, R | X, 0, "explicit WB reads back as default"},
-    {0x7000, R | W | X | UNC, 1 << 3, 0, 0, 0, 0x700f, R | W | X | UNC, 0,
-     "UNCACHED and arch WC agree"},
     {0x8000, R | X, BIT(6), 0, 0, 0, 0x8075, R | X, BIT(6), "IPAT with WB"},
-    {0x9000, R, 1 << 3, 0, 0, 0, 0x9009, R | UNC, 0, "arch WC alone reads back as UNCACHED"},
 };
 
 static const struct refusal refusals_ept[] = {
@@ -356,6 +352,10 @@ static const struct refusal refusals_ept[] = {
     {0x1000, R, 3 << 3, 0, -ENOTSUP, "memory type 3 reserved"},
     {0x1000, R, 7 << 3, 0, -ENOTSUP, "memory type 7 reserved"},
     {0x1000, R | DEV, 6 << 3, 0, -ENOTSUP, "DEVICE but arch WB"},
+    {0x6000, R | X, 6 << 3, 0, -ENOTSUP, "arch WB: the default, give no type"},
+    {0x7000, R | W | X | UNC, 1 << 3, 0, -ENOTSUP, "UNCACHED with arch WC (its own)"},
+    {0x9000, R, 1 << 3, 0, -ENOTSUP, "arch WC: say UNCACHED"},
+    {0x9000, R | DEV, 4 << 3, 0, -ENOTSUP, "DEVICE with arch WT"},
     {0x1000, R | UNC, 4 << 3, 0, -ENOTSUP, "UNCACHED but arch WT"},
     {0x1000, R, BIT(7), 0, -ENOTSUP, "arch bit 7"},
     {0x1000, R, BIT(8), 0, -ENOTSUP, "arch accessed bit"},
@@ -658,8 +658,11 @@ static bool oracle_ia32(int mode, uint32_t flags, uint64_t arch, unsigned level,
 		return false;
 	if (arch & ~(pwt | pcd | pat | g | pk))
 		return false;
+	/* The one memory-type rule (pt.h): PAT indexes 0, 2 and 3 (WB, UC-,
+	 * UC with the power-on PAT) only through the flags, the others only
+	 * raw in arch and without a memory-type flag. */
 	want_mt = dev ? (pcd | pwt) : unc ? pcd : 0;
-	if (mt != 0 && (dev || unc) && mt != want_mt)
+	if (mt != 0 && (dev || unc || mt == pcd || mt == (pcd | pwt)))
 		return false;
 	if (mt == 0)
 		mt = want_mt;
@@ -702,8 +705,10 @@ static bool oracle_ept(uint32_t flags, uint64_t arch, unsigned level, uint64_t p
 		return false;
 	if (arch & ~((UINT64_C(7) << 3) | BIT(6) | BIT(10) | BIT(63)))
 		return false;
+	/* The one memory-type rule: UC (DEVICE), WC (UNCACHED) and WB (the
+	 * default) through the flags only; WT and WP raw, without a flag. */
 	want_mt = dev ? 0 : unc ? 1 : 6;
-	if (mt != 0 && (dev || unc) && mt != want_mt)
+	if (mt != 0 && (dev || unc || mt == 1 || mt == 6))
 		return false;
 	if (mt == 2 || mt == 3 || mt == 7)
 		return false;

@@ -43,10 +43,99 @@
 #define S1_PXN		  (UINT64_C(1) << 53) /* privileged execute-never */
 #define S1_UXN		  (UINT64_C(1) << 54) /* unprivileged (EL0) execute-never */
 
-/* The fixed MAIR convention (see the top of the file). */
-#define MAIR_IDX_NORMAL_WB 0
-#define MAIR_IDX_DEVICE	   1
-#define MAIR_IDX_NORMAL_NC 2
+/* ---- memory attributes (D8.5; the MAIR_ELx register description) ----
+ * An Attr<n> byte of MAIR_ELx: [7:4] = 0b0000 is Device memory, [3:0] then
+ * 0b0000 nGnRnE, 0b0100 nGnRE, 0b1000 nGRE, 0b1100 GRE (other values
+ * UNPREDICTABLE, or with FEAT_XS the XS = 0 variants 0bxx01: not modelled).
+ * Otherwise Normal memory, [7:4] the outer and [3:0] the inner policy:
+ * 0b0100 non-cacheable, 0b00RW (RW != 00) / 0b10RW write-through transient /
+ * non-transient, 0b01RW (RW != 00) / 0b11RW write-back; inner 0b0000 is
+ * UNPREDICTABLE except in 0xf0 (FEAT_MTE2: Tagged Normal WB). */
+static inline enum physim_memtype a64_cacheability(unsigned v)
+{
+	if (v == 0x4)
+		return PHYSIM_MEM_NORMAL_NC;
+	if (v == 0)
+		return PHYSIM_MEM_UNKNOWN;
+	return (v & 0x4) ? PHYSIM_MEM_NORMAL_WB : PHYSIM_MEM_NORMAL_WT;
+}
+
+static inline void a64_mair_attr_type(unsigned attr, enum physim_memtype *inner,
+				      enum physim_memtype *outer)
+{
+	static const enum physim_memtype dev[4] = {PHYSIM_MEM_DEVICE_nGnRnE,
+						   PHYSIM_MEM_DEVICE_nGnRE, PHYSIM_MEM_DEVICE_nGRE,
+						   PHYSIM_MEM_DEVICE_GRE};
+	unsigned hi = attr >> 4, lo = attr & 0xf;
+
+	if (hi == 0) {
+		*inner = (lo & 3) ? PHYSIM_MEM_UNKNOWN : dev[lo >> 2];
+		*outer = *inner;
+		return;
+	}
+	*outer = a64_cacheability(hi);
+	*inner = attr == 0xf0 ? PHYSIM_MEM_NORMAL_WB : a64_cacheability(lo);
+	if (*inner == PHYSIM_MEM_UNKNOWN || *outer == PHYSIM_MEM_UNKNOWN)
+		*inner = *outer = PHYSIM_MEM_UNKNOWN;
+}
+
+static inline uint64_t a64_mair(uint64_t cfg)
+{
+	return cfg ? cfg : PHYSIM_MAIR_DEFAULT;
+}
+
+/* The AttrIndx values the flags name under MAIR value mair (pt.h,
+ * physim_pt_config.mair): the lowest index holding Normal WB inner and
+ * outer (not the tagged 0xf0), Device-nGnRE (else any Device type), Normal
+ * NC inner and outer. Index 0 that none of them is reads back as the flag
+ * nearest its type. */
+static inline struct pt_memtypes a64_s1_memtypes(uint64_t mair)
+{
+	struct pt_memtypes c = {PT_MT_NONE, PT_MT_NONE, PT_MT_NONE, 0};
+	uint64_t any_dev = PT_MT_NONE;
+
+	for (unsigned i = 8; i-- > 0;) {
+		unsigned attr = (unsigned)(mair >> (8 * i)) & 0xff;
+		enum physim_memtype in, out;
+		a64_mair_attr_type(attr, &in, &out);
+		if (in == PHYSIM_MEM_NORMAL_WB && out == in && attr != 0xf0)
+			c.normal = i;
+		else if (in == PHYSIM_MEM_NORMAL_NC && out == in)
+			c.uncached = i;
+		else if (in == PHYSIM_MEM_DEVICE_nGnRE)
+			c.device = i;
+		if (in >= PHYSIM_MEM_DEVICE_nGnRnE && in <= PHYSIM_MEM_DEVICE_GRE)
+			any_dev = i;
+		if (i == 0)
+			c.zero_flags = in >= PHYSIM_MEM_DEVICE_nGnRnE && in <= PHYSIM_MEM_DEVICE_GRE
+					   ? PHYSIM_DEVICE
+				       : in == PHYSIM_MEM_NORMAL_NC ? PHYSIM_UNCACHED
+								    : 0;
+	}
+	if (c.device == PT_MT_NONE)
+		c.device = any_dev;
+	return c;
+}
+
+/* SH[1:0] as a physim_shareability. */
+static inline enum physim_shareability a64_sh(uint64_t d)
+{
+	static const enum physim_shareability sh[4] = {PHYSIM_SH_NONE, PHYSIM_SH_UNKNOWN,
+						       PHYSIM_SH_OUTER, PHYSIM_SH_INNER};
+	return sh[(d & A64_SH_MASK) >> A64_SH_SHIFT];
+}
+
+/* Effective shareability: "all Device memory and Normal Inner
+ * Non-cacheable, Outer Non-cacheable memory" is treated as Outer Shareable
+ * whatever SH says (D8.5, shareability attributes). */
+static inline void a64_fill_sh(uint64_t d, struct physim_memattr *out)
+{
+	bool dev = out->type >= PHYSIM_MEM_DEVICE_nGnRnE && out->type <= PHYSIM_MEM_DEVICE_GRE;
+	bool nc = out->type == PHYSIM_MEM_NORMAL_NC && out->outer == PHYSIM_MEM_NORMAL_NC;
+
+	out->sh_field = a64_sh(d);
+	out->sh = (dev || nc) ? PHYSIM_SH_OUTER : out->sh_field;
+}
 
 /* Raw leaf bits a caller may give in `arch` at stage 1: AttrIndx, SH, nG. */
 #define S1_ARCH_MASK (S1_ATTRINDX_MASK | A64_SH_MASK | S1_NG)

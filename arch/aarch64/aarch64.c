@@ -19,16 +19,19 @@
  * - The contiguous hint (bit 52) is never written: the engine writes entries
  *   one at a time and cannot keep a 16-entry group consistent, which D8.3
  *   requires. A descriptor that has it still decodes (it is only a hint).
- * - Stage 1 fixed MAIR convention: AttrIndx 0 = Normal WB, 1 = Device-nGnRE,
- *   2 = Normal non-cacheable; indexes 3-7 are left to the caller (arch bits).
+ * - Stage 1 MAIR: the table's (physim_pt_config.mair, default
+ *   PHYSIM_MAIR_DEFAULT: AttrIndx 0 = Normal WB, 1 = Device-nGnRE, 2 = Normal
+ *   non-cacheable); the flags pick the lowest index holding their type
+ *   (a64_s1_memtypes), the other indexes come raw in `arch`.
  * - Stage 2 without FEAT_S2FWB: MemAttr 5:2 is the memory type itself.
- * - `arch` as decode_leaf reports it holds only what the generic flags and the
- *   defaults do not already say: the AttrIndx / MemAttr that DEVICE, UNCACHED
- *   or "normal" imply is reported as 0, and so is SH = inner shareable. So a
- *   query returns arch = 0 for an ordinary mapping, protect can change the
- *   memory type through the flags, and encode_leaf(decode_leaf(d)) == d still
- *   holds for every descriptor physim writes. (Descriptors physim never
- *   writes - non-shareable, stage 2 Device-nGnRnE - read back as the default.)
+ * - The memory type follows the one rule of pt.h ("Memory type",
+ *   pt_memtype_pick): a type the flags name reads back as that flag with
+ *   the AttrIndx / MemAttr part of `arch` 0; any other as raw bits in arch.
+ *   SH = inner shareable, the default, is reported as 0 in arch, so a query
+ *   returns arch = 0 for an ordinary mapping and encode_leaf(decode_leaf(d))
+ *   == d holds for every descriptor physim writes. (Descriptors physim never
+ *   writes - non-shareable, stage 2 Device-nGnRnE - read back as the
+ *   default and as DEVICE; physim_pt_memattr shows what they really hold.)
  * - Stage 1 tables serve TTBR0 only, so the input address range is
  *   [0, 2^va_bits) and sign_extended is false: TTBR1 addresses (upper bits
  *   all ones) belong to another table in another TTBR.
@@ -113,30 +116,23 @@ static inline uint64_t a64_arch_sh(const struct physim_pt_format *f, uint64_t d)
 	return v == A64_SH_INNER ? 0 : v;
 }
 
+/* The descriptor as a64_fill_sh reads it: with TCR.DS = 1 (LPA2) bits 9:8
+ * hold OA[51:50] and shareability comes from TCR_ELx.SH0/SH1 (VTCR_EL2.SH0),
+ * which physim takes as Inner Shareable (Arm ARM D8.3, FEAT_LPA2). */
+static inline uint64_t a64_sh_source(const struct physim_pt_format *f, uint64_t d)
+{
+	return a64_has_sh(f) ? d : (d & ~A64_SH_MASK) | A64_SH_INNER;
+}
+
 /* ---- stage 1 ---- */
 
-/* AttrIndx from DEVICE / UNCACHED, or from `arch` when neither is given. If
- * both are given they must agree (arch 0 means "not given"). */
-static int s1_attrindx(uint32_t flags, uint64_t arch, uint64_t *idx)
+/* AttrIndx by the one memory-type rule (pt-format.h) under the format's
+ * MAIR (physim_pt_config.mair). */
+static int s1_attrindx(const struct physim_pt_format *f, uint32_t flags, uint64_t arch,
+		       uint64_t *idx)
 {
-	uint64_t want = (arch & S1_ATTRINDX_MASK) >> S1_ATTRINDX_SHIFT;
-	uint64_t fixed;
-
-	switch (flags & A64_TYPE_FLAGS) {
-	case PHYSIM_DEVICE:
-		fixed = MAIR_IDX_DEVICE;
-		break;
-	case PHYSIM_UNCACHED:
-		fixed = MAIR_IDX_NORMAL_NC;
-		break;
-	default:
-		*idx = want;
-		return 0;
-	}
-	if (want != MAIR_IDX_NORMAL_WB && want != fixed)
-		return -ENOTSUP;
-	*idx = fixed;
-	return 0;
+	struct pt_memtypes c = a64_s1_memtypes(a64_mair(f->mair));
+	return pt_memtype_pick(flags, (arch & S1_ATTRINDX_MASK) >> S1_ATTRINDX_SHIFT, &c, idx);
 }
 
 /*
@@ -161,7 +157,7 @@ static int s1_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 		return rc;
 	if (!(fl & PHYSIM_R))
 		return -ENOTSUP;
-	rc = s1_attrindx(fl, a->arch, &idx);
+	rc = s1_attrindx(f, fl, a->arch, &idx);
 	if (rc)
 		return rc;
 	rc = a64_shareability(f, a->arch, &sh);
@@ -187,27 +183,33 @@ static int s1_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 static void s1_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigned level,
 			   struct pt_leaf_attr *a)
 {
-	uint64_t idx = (d & S1_ATTRINDX_MASK) >> S1_ATTRINDX_SHIFT;
-	uint32_t fl = PHYSIM_R;
+	uint64_t idx = (d & S1_ATTRINDX_MASK) >> S1_ATTRINDX_SHIFT, arch_idx;
+	struct pt_memtypes c = a64_s1_memtypes(a64_mair(f->mair));
+	uint32_t fl = PHYSIM_R | pt_memtype_flags(idx, &c, &arch_idx);
 
-	a->arch = 0;
 	if (!(d & S1_AP2))
 		fl |= PHYSIM_W;
 	if (d & S1_AP1)
 		fl |= PHYSIM_U | (d & S1_UXN ? 0 : PHYSIM_X);
 	else
 		fl |= d & S1_PXN ? 0 : PHYSIM_X;
-	if (idx == MAIR_IDX_DEVICE)
-		fl |= PHYSIM_DEVICE;
-	else if (idx == MAIR_IDX_NORMAL_NC)
-		fl |= PHYSIM_UNCACHED;
-	else
-		a->arch = d & S1_ATTRINDX_MASK; /* 0 (Normal WB) or a caller's index */
-
 	a->flags = fl;
-	a->arch |= (d & S1_NG) | a64_arch_sh(f, d);
+	a->arch = (arch_idx << S1_ATTRINDX_SHIFT) | (d & S1_NG) | a64_arch_sh(f, d);
 	a->accessed = (d & A64_AF) != 0;
 	a->dirty = false;
+}
+
+/* Memory type: MAIR_ELx.Attr<AttrIndx> (D8.5, "Stage 1 memory type and
+ * Cacheability attributes"); shareability SH. */
+static void s1_memattr(const struct physim_pt_format *f, uint64_t d, unsigned level,
+		       const struct pt_mem_ctl *c, struct physim_memattr *out)
+{
+	unsigned idx = (unsigned)((d & S1_ATTRINDX_MASK) >> S1_ATTRINDX_SHIFT);
+	uint64_t mair = a64_mair(c->mair ? c->mair : f->mair);
+
+	(void)level;
+	a64_mair_attr_type((unsigned)(mair >> (8 * idx)) & 0xff, &out->type, &out->outer);
+	a64_fill_sh(a64_sh_source(f, d), out);
 }
 
 static const struct pt_format_ops a64_s1_ops = {
@@ -216,6 +218,7 @@ static const struct pt_format_ops a64_s1_ops = {
     .encode_table = a64_encode_table,
     .encode_leaf = s1_encode_leaf,
     .decode_leaf = s1_decode_leaf,
+    .memattr = s1_memattr,
 };
 
 /* ---- stage 2 ---- */
@@ -233,35 +236,24 @@ static inline bool s2_memattr_reserved(uint64_t m)
 	return (m & 0xc) != 0 && (m & 0x3) == 0;
 }
 
-/* MemAttr from DEVICE / UNCACHED or from `arch` (0 = not given; then Normal
- * WB). When both are given the arch value is used if it decodes to the same
- * flag (any Device type for DEVICE, exactly Normal NC for UNCACHED). */
+/* MemAttr by the one memory-type rule (pt-format.h): Normal WB, Device-nGnRE
+ * and Normal NC are the flags'; the other Device types and Normal types
+ * with other cacheabilities come raw in arch; Device-nGnRnE (0) cannot be
+ * written and reads back as DEVICE. */
+static const struct pt_memtypes s2_memtypes = {
+    .normal = S2_MEMATTR_NORMAL_WB,
+    .device = S2_MEMATTR_DEVICE_NGNRE,
+    .uncached = S2_MEMATTR_NORMAL_NC,
+    .zero_flags = PHYSIM_DEVICE,
+};
+
 static int s2_memattr(uint32_t flags, uint64_t arch, uint64_t *memattr)
 {
-	uint64_t want = (arch & S2_MEMATTR_MASK) >> S2_MEMATTR_SHIFT;
-
-	if (want != 0 && s2_memattr_reserved(want))
-		return -ENOTSUP;
-	switch (flags & A64_TYPE_FLAGS) {
-	case PHYSIM_DEVICE:
-		if (want == 0)
-			want = S2_MEMATTR_DEVICE_NGNRE;
-		else if (!s2_memattr_is_device(want))
-			return -ENOTSUP;
-		break;
-	case PHYSIM_UNCACHED:
-		if (want == 0)
-			want = S2_MEMATTR_NORMAL_NC;
-		else if (want != S2_MEMATTR_NORMAL_NC)
-			return -ENOTSUP;
-		break;
-	default:
-		if (want == 0)
-			want = S2_MEMATTR_NORMAL_WB;
-		break;
-	}
-	*memattr = want;
-	return 0;
+	int rc = pt_memtype_pick(flags, (arch & S2_MEMATTR_MASK) >> S2_MEMATTR_SHIFT, &s2_memtypes,
+				 memattr);
+	if (rc == 0 && s2_memattr_reserved(*memattr))
+		rc = -ENOTSUP;
+	return rc;
 }
 
 /* Stage 2 leaf: S2AP expresses every read/write combination, including
@@ -301,8 +293,8 @@ static int s2_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 static void s2_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigned level,
 			   struct pt_leaf_attr *a)
 {
-	uint64_t memattr = (d & S2_MEMATTR_MASK) >> S2_MEMATTR_SHIFT;
-	uint32_t fl = 0;
+	uint64_t memattr = (d & S2_MEMATTR_MASK) >> S2_MEMATTR_SHIFT, arch_memattr;
+	uint32_t fl = pt_memtype_flags(memattr, &s2_memtypes, &arch_memattr);
 
 	if (d & S2_S2AP_R)
 		fl |= PHYSIM_R;
@@ -310,21 +302,39 @@ static void s2_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 		fl |= PHYSIM_W;
 	if (!(d & (S2_XN | S2_XN0)))
 		fl |= PHYSIM_X;
-	if (s2_memattr_is_device(memattr))
-		fl |= PHYSIM_DEVICE;
-	else if (memattr == S2_MEMATTR_NORMAL_NC)
-		fl |= PHYSIM_UNCACHED;
-	/* MemAttr in arch only when it is not what the flags give by default. */
-	if (memattr != S2_MEMATTR_NORMAL_WB && memattr != S2_MEMATTR_NORMAL_NC &&
-	    memattr != S2_MEMATTR_DEVICE_NGNRE)
-		a->arch = d & S2_MEMATTR_MASK;
-	else
-		a->arch = 0;
-
 	a->flags = fl;
-	a->arch |= a64_arch_sh(f, d);
+	a->arch = (arch_memattr << S2_MEMATTR_SHIFT) | a64_arch_sh(f, d);
 	a->accessed = (d & A64_AF) != 0;
 	a->dirty = false;
+}
+
+/* MemAttr[3:0] without FEAT_S2FWB (D8.5, "Stage 2 memory type and
+ * Cacheability attributes when FEAT_S2FWB is disabled"): [3:2] = 00 Device,
+ * [1:0] nGnRnE, nGnRE, nGRE, GRE; otherwise outer [3:2] and inner [1:0],
+ * each 01 Non-cacheable, 10 Write-Through, 11 Write-Back (inner 00
+ * reserved). Alone, without the stage 1 attributes it combines with. */
+static void s2_memattr_decode(const struct physim_pt_format *f, uint64_t d, unsigned level,
+			      const struct pt_mem_ctl *c, struct physim_memattr *out)
+{
+	static const enum physim_memtype dev[4] = {PHYSIM_MEM_DEVICE_nGnRnE,
+						   PHYSIM_MEM_DEVICE_nGnRE, PHYSIM_MEM_DEVICE_nGRE,
+						   PHYSIM_MEM_DEVICE_GRE};
+	static const enum physim_memtype cache[4] = {PHYSIM_MEM_UNKNOWN, PHYSIM_MEM_NORMAL_NC,
+						     PHYSIM_MEM_NORMAL_WT, PHYSIM_MEM_NORMAL_WB};
+	unsigned m = (unsigned)((d & S2_MEMATTR_MASK) >> S2_MEMATTR_SHIFT);
+
+	(void)f;
+	(void)level;
+	(void)c;
+	if (s2_memattr_is_device(m)) {
+		out->type = out->outer = dev[m & 3];
+	} else if (s2_memattr_reserved(m)) {
+		out->type = out->outer = PHYSIM_MEM_UNKNOWN;
+	} else {
+		out->type = cache[m & 3];
+		out->outer = cache[m >> 2];
+	}
+	a64_fill_sh(a64_sh_source(f, d), out);
 }
 
 static const struct pt_format_ops a64_s2_ops = {
@@ -333,6 +343,7 @@ static const struct pt_format_ops a64_s2_ops = {
     .encode_table = a64_encode_table,
     .encode_leaf = s2_encode_leaf,
     .decode_leaf = s2_decode_leaf,
+    .memattr = s2_memattr_decode,
 };
 
 /* ---- the formats ----
@@ -345,15 +356,16 @@ static const struct pt_format_ops a64_s2_ops = {
 #define A64_S1_COMMON                                                                              \
 	.arch = PHYSIM_ARCH_AARCH64, .stage2 = false, .pte_bytes = 8, .pa_bits = 48,               \
 	.sign_extended = false, .flags_supported = A64_ALL_FLAGS, .arch_attr_mask = S1_ARCH_MASK,  \
-	.set_accessed_on_map = true, .set_dirty_on_map = false, .ops = &a64_s1_ops,                \
-	.walk = &physim_a64_s1_walk_ops
+	.arch_memtype_mask = S1_ATTRINDX_MASK, .set_accessed_on_map = true,                        \
+	.set_dirty_on_map = false, .ops = &a64_s1_ops, .walk = &physim_a64_s1_walk_ops
 
 #define A64_S2_COMMON                                                                              \
 	.arch = PHYSIM_ARCH_AARCH64, .stage2 = true, .pte_bytes = 8, .pa_bits = 48,                \
 	.sign_extended = false,                                                                    \
 	.flags_supported = PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_DEVICE | PHYSIM_UNCACHED,       \
-	.arch_attr_mask = S2_ARCH_MASK, .set_accessed_on_map = true, .set_dirty_on_map = false,    \
-	.ops = &a64_s2_ops, .walk = &physim_a64_s2_walk_ops
+	.arch_attr_mask = S2_ARCH_MASK, .arch_memtype_mask = S2_MEMATTR_MASK,                      \
+	.set_accessed_on_map = true, .set_dirty_on_map = false, .ops = &a64_s2_ops,                \
+	.walk = &physim_a64_s2_walk_ops
 
 /* TCR_EL1.T0SZ = 25, TG0 = 4K: the walk starts at lookup level 1. */
 const struct physim_pt_format physim_fmt_aarch64_4k_39 = {
@@ -470,8 +482,8 @@ const struct physim_pt_format physim_fmt_aarch64_s2_4k_48 = {
 #define A64_S1_52(attr_mask)                                                                       \
 	.arch = PHYSIM_ARCH_AARCH64, .stage2 = false, .pte_bytes = 8, .pa_bits = 52,               \
 	.sign_extended = false, .flags_supported = A64_ALL_FLAGS, .arch_attr_mask = (attr_mask),   \
-	.set_accessed_on_map = true, .set_dirty_on_map = false, .ops = &a64_s1_ops,                \
-	.walk = &physim_a64_s1_walk_ops
+	.arch_memtype_mask = S1_ATTRINDX_MASK, .set_accessed_on_map = true,                        \
+	.set_dirty_on_map = false, .ops = &a64_s1_ops, .walk = &physim_a64_s1_walk_ops
 
 /* TCR_EL1.DS = 1, T0SZ = 12, TG0 = 4K (FEAT_LPA2): 12 + 4 * 9 = 48, so the
  * walk starts at lookup level -1, which resolves VA bits 51:48 with a
@@ -547,6 +559,7 @@ const struct physim_pt_format physim_fmt_aarch64_s2_4k_52 = {
     .sign_extended = false,
     .flags_supported = PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_DEVICE | PHYSIM_UNCACHED,
     .arch_attr_mask = S2_MEMATTR_MASK,
+    .arch_memtype_mask = S2_MEMATTR_MASK,
     .set_accessed_on_map = true,
     .set_dirty_on_map = false,
     .ops = &a64_s2_ops,

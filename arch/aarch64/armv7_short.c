@@ -24,10 +24,11 @@
  *   S = 1 (shareable) on every leaf.
  * - PXN is supported (as in every VMSAv8-32 implementation): first-level bit 0
  *   of a section and bit 2 of a page-table descriptor. physim writes both 0.
- * - decode_leaf reports in `arch` only what the flags and defaults do not
- *   say: TEX/C/B that DEVICE (Shareable Device), UNCACHED (Normal NC) or the
- *   default (Normal WB-WA) imply read back as 0 (strongly-ordered, which
- *   physim never writes, reads back as DEVICE with arch 0).
+ * - The memory type follows the one rule of pt.h (v7_memtype): Shareable
+ *   Device, Normal NC and Normal WB-WA are DEVICE's, UNCACHED's and the
+ *   default's and read back as the flag with TEX/C/B 0 in `arch`; the other
+ *   TEX/C/B values come and read back raw, with no flag (strongly-ordered,
+ *   which cannot be written, reads back as DEVICE with arch 0).
  * - Supersections (16 MiB) and large pages (64 KiB) are recognised but not
  *   produced: each is 16 identical consecutive entries, and the engine's
  *   geometry (1 MiB / 4 KiB per entry) cannot give them their size, so
@@ -80,43 +81,26 @@ static inline bool v7_texcb_reserved(unsigned t)
 	return (tex == 1 && (cb == 1 || cb == 2)) || (tex == 2 && cb != 0) || tex == 3;
 }
 
-/* Memory type from DEVICE / UNCACHED or from `arch` TEX/C/B (0 = not given,
- * so strongly-ordered cannot be asked for through arch; DEVICE gives
- * Shareable Device). If both are given the arch value must decode to the same
- * flag and is used. */
+/* Memory type by the one rule (pt-format.h): Normal WB-WA, Shareable Device
+ * and Normal NC are the flags'; Non-shareable Device, write-through,
+ * write-back without write-allocate and TEX = 1xx come raw in arch;
+ * strongly-ordered (0) cannot be written and reads back as DEVICE. */
+static const struct pt_memtypes v7_memtypes = {
+    .normal = V7_TEXCB_NORMAL_WB_WA,
+    .device = V7_TEXCB_SHARED_DEVICE,
+    .uncached = V7_TEXCB_NORMAL_NC,
+    .zero_flags = PHYSIM_DEVICE,
+};
+
 static int v7_memtype(uint32_t flags, uint64_t arch, unsigned *texcb)
 {
-	unsigned want = v7_texcb((uint32_t)arch);
+	uint64_t v;
+	int rc = pt_memtype_pick(flags, v7_texcb((uint32_t)arch), &v7_memtypes, &v);
 
-	if (want != 0 && v7_texcb_reserved(want))
-		return -ENOTSUP;
-	switch (flags & V7_TYPE_FLAGS) {
-	case PHYSIM_DEVICE:
-		if (want == 0)
-			want = V7_TEXCB_SHARED_DEVICE;
-		else if (!v7_texcb_is_device(want))
-			return -ENOTSUP;
-		break;
-	case PHYSIM_UNCACHED:
-		if (want == 0)
-			want = V7_TEXCB_NORMAL_NC;
-		else if (want != V7_TEXCB_NORMAL_NC)
-			return -ENOTSUP;
-		break;
-	default:
-		if (want == 0)
-			want = V7_TEXCB_NORMAL_WB_WA;
-		break;
-	}
-	*texcb = want;
-	return 0;
-}
-
-static inline uint32_t v7_flags_of_texcb(unsigned t)
-{
-	if (v7_texcb_is_device(t))
-		return PHYSIM_DEVICE;
-	return t == V7_TEXCB_NORMAL_NC ? PHYSIM_UNCACHED : 0;
+	if (rc == 0 && v7_texcb_reserved((unsigned)v))
+		rc = -ENOTSUP;
+	*texcb = (unsigned)v;
+	return rc;
 }
 
 /* The format ops: the codec (armv7-desc.h). */
@@ -227,15 +211,63 @@ static void v7_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 	else
 		fl |= (xn || pxn) ? 0 : PHYSIM_X;
 	texcb = v7_texcb(p);
-	fl |= v7_flags_of_texcb(texcb);
+	uint64_t arch_texcb;
+	fl |= pt_memtype_flags(texcb, &v7_memtypes, &arch_texcb);
 
 	a->flags = fl;
-	a->arch = p & V7_PAGE_NG;
-	if (texcb != V7_TEXCB_SHARED_DEVICE && texcb != V7_TEXCB_NORMAL_NC &&
-	    texcb != V7_TEXCB_NORMAL_WB_WA)
-		a->arch |= p & V7_TEXCB_MASK;
+	a->arch = (p & V7_PAGE_NG) | v7_texcb_bits((unsigned)arch_texcb);
 	a->accessed = (ap & V7_AP0) != 0;
 	a->dirty = false;
+}
+
+/* G5.7 "Short-descriptor format memory region attributes, without TEX
+ * remap": TEX:C:B 000:0:0 strongly-ordered (nGnRnE), 000:0:1 Shareable
+ * Device, 010:0:0 Non-shareable Device (both nGnRE), 000:1:0 / 000:1:1 /
+ * 001:0:0 / 001:1:1 Normal WT / WB / NC / WB-WA inner and outer, 1BB:A:A
+ * Normal with outer BB and inner AA (00 NC, 01 WB-WA, 10 WT, 11 WB); the
+ * rest reserved or IMPLEMENTATION DEFINED. Normal memory is shareable when
+ * S = 1 (NOS is not modelled: reported as outer); strongly-ordered and
+ * device memory, and Normal NC, are outer shareable whatever S says
+ * (VMSAv8-32, as a64_fill_sh). */
+static enum physim_memtype v7_cache_policy(unsigned v)
+{
+	static const enum physim_memtype t[4] = {PHYSIM_MEM_NORMAL_NC, PHYSIM_MEM_NORMAL_WB,
+						 PHYSIM_MEM_NORMAL_WT, PHYSIM_MEM_NORMAL_WB};
+	return t[v & 3];
+}
+
+static void v7_memattr(const struct physim_pt_format *f, uint64_t d, unsigned level,
+		       const struct pt_mem_ctl *c, struct physim_memattr *out)
+{
+	uint32_t p = level == 0 ? (uint32_t)d : v7_section_to_page_layout((uint32_t)d);
+	unsigned t = v7_texcb(p);
+	bool s = p & V7_PAGE_S;
+
+	(void)f;
+	(void)c;
+	out->sh_field = s ? PHYSIM_SH_OUTER : PHYSIM_SH_NONE;
+	out->sh = PHYSIM_SH_OUTER;
+	if (v7_texcb_is_device(t)) {
+		out->type = t == V7_TEXCB_STRONGLY_ORDERED ? PHYSIM_MEM_DEVICE_nGnRnE
+							   : PHYSIM_MEM_DEVICE_nGnRE;
+		if (t == V7_TEXCB_NONSHARED_DEVICE)
+			out->sh_field = out->sh = PHYSIM_SH_NONE;
+	} else if (v7_texcb_reserved(t)) {
+		out->type = PHYSIM_MEM_UNKNOWN;
+	} else if (t & 0x10) {
+		out->type = v7_cache_policy(t);
+		out->outer = v7_cache_policy(t >> 2);
+	} else {
+		out->type = t == 0x02		      ? PHYSIM_MEM_NORMAL_WT
+			    : t == V7_TEXCB_NORMAL_NC ? PHYSIM_MEM_NORMAL_NC
+						      : PHYSIM_MEM_NORMAL_WB;
+	}
+	if (!(t & 0x10))
+		out->outer = out->type;
+	if (out->type == PHYSIM_MEM_UNKNOWN ||
+	    (out->type >= PHYSIM_MEM_NORMAL_WB && out->type <= PHYSIM_MEM_NORMAL_NC &&
+	     !(out->type == PHYSIM_MEM_NORMAL_NC && out->outer == PHYSIM_MEM_NORMAL_NC)))
+		out->sh = out->sh_field;
 }
 
 static const struct pt_format_ops v7_ops = {
@@ -244,6 +276,7 @@ static const struct pt_format_ops v7_ops = {
     .encode_table = v7_encode_table,
     .encode_leaf = v7_encode_leaf,
     .decode_leaf = v7_decode_leaf,
+    .memattr = v7_memattr,
 };
 
 /* TTBCR.N = 0: TTBR0 translates the whole 32-bit VA (G5.4 "Selecting between
@@ -266,6 +299,7 @@ const struct physim_pt_format physim_fmt_armv7_short = {
 	},
     .flags_supported = V7_ALL_FLAGS,
     .arch_attr_mask = V7_ARCH_MASK,
+    .arch_memtype_mask = V7_TEXCB_MASK,
     .set_accessed_on_map = true,
     .set_dirty_on_map = false,
     .ops = &v7_ops,

@@ -43,29 +43,24 @@ static uint64_t la_encode_table(const struct physim_pt_format *f, uint64_t table
 	return table_pa & LA_PA_MASK;
 }
 
-/* MAT from the memory-type flags and raw arch bits; arch MAT 0 (SUC) cannot
- * be told from "not given", so it is treated as not given and DEVICE
- * expresses SUC. Disagreement or MAT 3 gives -ENOTSUP. */
+/* MAT by the one memory-type rule (pt-format.h): CC, SUC and WUC are the
+ * default, PHYSIM_DEVICE and PHYSIM_UNCACHED, and 3 is reserved [5.1], so a
+ * MAT in arch is always refused: the flags carry it. */
+static const struct pt_memtypes la_memtypes = {
+    .normal = LA_MAT_CC,
+    .device = LA_MAT_SUC,
+    .uncached = LA_MAT_WUC,
+};
+
 static int la_leaf_mat(uint32_t flags, uint64_t arch, unsigned *mat)
 {
-	unsigned from_arch = la_mat(arch);
+	uint64_t v;
+	int rc = pt_memtype_pick(flags, la_mat(arch), &la_memtypes, &v);
 
-	if ((flags & PHYSIM_DEVICE) && (flags & PHYSIM_UNCACHED))
-		return -ENOTSUP;
-	if (from_arch == LA_MAT_RSVD)
-		return -ENOTSUP;
-	if (flags & PHYSIM_DEVICE) {
-		if (from_arch != LA_MAT_SUC)
-			return -ENOTSUP;
-		*mat = LA_MAT_SUC;
-	} else if (flags & PHYSIM_UNCACHED) {
-		if (from_arch != LA_MAT_SUC && from_arch != LA_MAT_WUC)
-			return -ENOTSUP;
-		*mat = LA_MAT_WUC;
-	} else {
-		*mat = from_arch != LA_MAT_SUC ? from_arch : LA_MAT_CC;
-	}
-	return 0;
+	if (rc == 0 && v == LA_MAT_RSVD)
+		rc = -ENOTSUP;
+	*mat = (unsigned)v;
+	return rc;
 }
 
 /*
@@ -123,14 +118,26 @@ static void la_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 	flags |= (d & LA_D) ? PHYSIM_W : 0;
 	flags |= (d & LA_NX) ? 0 : PHYSIM_X;
 	flags |= ((d & LA_PLV) >> LA_PLV_SHIFT) == LA_PLV_USER ? PHYSIM_U : 0;
-	if (mat == LA_MAT_SUC)
-		flags |= PHYSIM_DEVICE;
-	else if (mat == LA_MAT_WUC)
-		flags |= PHYSIM_UNCACHED;
+	uint64_t arch_mat;
+	flags |= pt_memtype_flags(mat, &la_memtypes, &arch_mat);
 	a->flags = flags;
-	a->arch = (global ? LA_G : 0) | (d & (LA_RPLV | LA_MAT));
+	a->arch = (global ? LA_G : 0) | (d & LA_RPLV) | (arch_mat << LA_MAT_SHIFT);
 	a->accessed = false;
 	a->dirty = false;
+}
+
+/* [5.1] MAT: 0 strongly-ordered uncached, 1 coherent cached, 2
+ * weakly-ordered uncached, 3 reserved. No shareability attribute. */
+static void la_memattr(const struct physim_pt_format *f, uint64_t d, unsigned level,
+		       const struct pt_mem_ctl *c, struct physim_memattr *out)
+{
+	static const enum physim_memtype type[4] = {PHYSIM_MEM_SUC, PHYSIM_MEM_CC, PHYSIM_MEM_WUC,
+						    PHYSIM_MEM_UNKNOWN};
+	(void)f;
+	(void)level;
+	(void)c;
+	out->type = out->outer = type[la_mat(d)];
+	out->sh = out->sh_field = PHYSIM_SH_SYSTEM;
 }
 
 static const struct pt_format_ops la_ops = {
@@ -139,6 +146,7 @@ static const struct pt_format_ops la_ops = {
     .encode_table = la_encode_table,
     .encode_leaf = la_encode_leaf,
     .decode_leaf = la_decode_leaf,
+    .memattr = la_memattr,
 };
 
 /* 4 KiB pages: PWCL/PWCH configured as PTbase 12, Dir1 21, Dir2 30, Dir3 39,
@@ -163,6 +171,7 @@ const struct physim_pt_format physim_fmt_loongarch64_4k_48 = {
     /* G (bit 6 in the last-level layout; HG bit 12 in huge entries), MAT,
      * RPLV. */
     .arch_attr_mask = LA_G | LA_MAT | LA_RPLV,
+    .arch_memtype_mask = LA_MAT,
     .set_accessed_on_map = false,
     .set_dirty_on_map = false,
     .ops = &la_ops,

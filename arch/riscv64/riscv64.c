@@ -38,27 +38,26 @@ static uint64_t rv_encode_table(const struct physim_pt_format *f, uint64_t table
 	return rv_pte_from_pa(table_pa) | RV_V;
 }
 
-/* PBMT for a leaf from the generic memory-type flags and the raw arch bits.
- * arch PBMT = PMA means "not given". -ENOTSUP for a combination that cannot
- * be expressed or that disagrees. */
+/* PBMT by the one memory-type rule (pt-format.h): PMA, IO and NC are the
+ * default, PHYSIM_DEVICE and PHYSIM_UNCACHED, and 3 is reserved [Svpbmt],
+ * so a PBMT in arch is always refused: the flags carry it. */
+static const struct pt_memtypes rv_memtypes = {
+    .normal = RV_PBMT_PMA,
+    .device = RV_PBMT_IO,
+    .uncached = RV_PBMT_NC,
+};
+
 static int rv_leaf_pbmt(const struct physim_pt_format *f, uint32_t flags, uint64_t arch,
 			unsigned *pbmt)
 {
-	unsigned from_arch = (unsigned)((arch & RV_PBMT) >> RV_PBMT_SHIFT);
-	unsigned from_flags = RV_PBMT_PMA;
+	uint64_t v;
+	int rc = pt_memtype_pick(flags, (arch & RV_PBMT) >> RV_PBMT_SHIFT, &rv_memtypes, &v);
 
-	if ((flags & PHYSIM_DEVICE) && (flags & PHYSIM_UNCACHED))
-		return -ENOTSUP;
-	if (flags & PHYSIM_DEVICE)
-		from_flags = RV_PBMT_IO;
-	else if (flags & PHYSIM_UNCACHED)
-		from_flags = RV_PBMT_NC;
-	if (from_arch == RV_PBMT_RSVD)
-		return -ENOTSUP;
-	if (from_arch != RV_PBMT_PMA && from_flags != RV_PBMT_PMA && from_arch != from_flags)
-		return -ENOTSUP;
-	*pbmt = from_flags != RV_PBMT_PMA ? from_flags : from_arch;
-	return 0;
+	(void)f;
+	if (rc == 0 && v == RV_PBMT_RSVD)
+		rc = -ENOTSUP;
+	*pbmt = (unsigned)v;
+	return rc;
 }
 
 /* The permission part of a leaf, or -ENOTSUP. [Sv32] 10.3.1: R = W = X = 0
@@ -127,14 +126,30 @@ static void rv_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 	}
 	if (!f->stage2 && (d & RV_U))
 		flags |= PHYSIM_U;
-	if (pbmt == RV_PBMT_IO)
-		flags |= PHYSIM_DEVICE;
-	else if (pbmt == RV_PBMT_NC)
-		flags |= PHYSIM_UNCACHED;
+	uint64_t arch_pbmt;
+	flags |= pt_memtype_flags(pbmt, &rv_memtypes, &arch_pbmt);
 	a->flags = flags;
-	a->arch = d & f->arch_attr_mask;
+	a->arch = ((d & f->arch_attr_mask) & ~RV_PBMT) | (arch_pbmt << RV_PBMT_SHIFT);
 	a->accessed = (d & RV_A) != 0;
 	a->dirty = (d & RV_D) != 0;
+}
+
+/* [Svpbmt] "Page-Based Memory Types" table: PBMT 0 = PMA (the physical
+ * memory attributes; physim's RAM is main memory), 1 = NC (non-cacheable,
+ * idempotent, weakly-ordered main memory), 2 = IO (non-cacheable,
+ * non-idempotent, strongly-ordered I/O), 3 reserved. Sv32 has no PBMT.
+ * RISC-V has no shareability attribute. */
+static void rv_memattr(const struct physim_pt_format *f, uint64_t d, unsigned level,
+		       const struct pt_mem_ctl *c, struct physim_memattr *out)
+{
+	static const enum physim_memtype type[4] = {PHYSIM_MEM_PMA, PHYSIM_MEM_NORMAL_NC,
+						    PHYSIM_MEM_IO, PHYSIM_MEM_UNKNOWN};
+	unsigned pbmt = rv_is_sv32(f) ? RV_PBMT_PMA : (unsigned)((d & RV_PBMT) >> RV_PBMT_SHIFT);
+
+	(void)level;
+	(void)c;
+	out->type = out->outer = type[pbmt];
+	out->sh = out->sh_field = PHYSIM_SH_SYSTEM;
 }
 
 static const struct pt_format_ops rv_ops = {
@@ -143,6 +158,7 @@ static const struct pt_format_ops rv_ops = {
     .encode_table = rv_encode_table,
     .encode_leaf = rv_encode_leaf,
     .decode_leaf = rv_decode_leaf,
+    .memattr = rv_memattr,
 };
 
 /* Generic flags: Sv39/48/57 express all six (DEVICE/UNCACHED via [Svpbmt]);
@@ -152,7 +168,9 @@ static const struct pt_format_ops rv_ops = {
 #define RV32_FLAGS_ALL (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U)
 #define RV32_FLAGS_G   (PHYSIM_R | PHYSIM_W | PHYSIM_X)
 
-/* Raw leaf bits callers may set: G, RSW and PBMT. [H]: "The G bit in all
+/* Raw leaf bits callers may set: G, RSW and PBMT (the memory-type field:
+ * every PBMT value is a flag's or reserved, so a raw one is always refused,
+ * rv_leaf_pbmt). [H]: "The G bit in all
  * G-stage PTEs is currently not used ... it should be cleared by software",
  * so the x4 formats leave G out. */
 #define RV_ARCH_S1   (RV_G | RV_RSW | RV_PBMT)
@@ -180,6 +198,7 @@ const struct physim_pt_format physim_fmt_sv39 = {
 	},
     .flags_supported = RV_FLAGS_ALL,
     .arch_attr_mask = RV_ARCH_S1,
+    .arch_memtype_mask = RV_PBMT,
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
@@ -204,6 +223,7 @@ const struct physim_pt_format physim_fmt_sv48 = {
 	},
     .flags_supported = RV_FLAGS_ALL,
     .arch_attr_mask = RV_ARCH_S1,
+    .arch_memtype_mask = RV_PBMT,
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
@@ -229,6 +249,7 @@ const struct physim_pt_format physim_fmt_sv57 = {
 	},
     .flags_supported = RV_FLAGS_ALL,
     .arch_attr_mask = RV_ARCH_S1,
+    .arch_memtype_mask = RV_PBMT,
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
@@ -258,6 +279,7 @@ const struct physim_pt_format physim_fmt_sv39x4 = {
 	},
     .flags_supported = RV_FLAGS_G,
     .arch_attr_mask = RV_ARCH_G,
+    .arch_memtype_mask = RV_PBMT,
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
@@ -283,6 +305,7 @@ const struct physim_pt_format physim_fmt_sv48x4 = {
 	},
     .flags_supported = RV_FLAGS_G,
     .arch_attr_mask = RV_ARCH_G,
+    .arch_memtype_mask = RV_PBMT,
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,
@@ -309,6 +332,7 @@ const struct physim_pt_format physim_fmt_sv57x4 = {
 	},
     .flags_supported = RV_FLAGS_G,
     .arch_attr_mask = RV_ARCH_G,
+    .arch_memtype_mask = RV_PBMT,
     .set_accessed_on_map = true,
     .set_dirty_on_map = true,
     .ops = &rv_ops,

@@ -4,7 +4,7 @@
  * as the Intel SDM Vol. 3C 29.3 defines them (ept-4l, ept-5l). */
 #include "x86-desc.h"
 
-static const struct x86_memtypes ept_memtypes = {
+static const struct pt_memtypes ept_memtypes = {
     .normal = (uint64_t)EPT_MT_WB << EPT_MT_SHIFT,
     .device = (uint64_t)EPT_MT_UC << EPT_MT_SHIFT,
     .uncached = (uint64_t)EPT_MT_WC << EPT_MT_SHIFT,
@@ -64,9 +64,11 @@ static int ept_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 		rc = ept_perm_bits(f, a->flags, &perm);
 	if (rc == 0 && (a->arch & ~f->arch_attr_mask))
 		rc = -ENOTSUP;
-	/* A memory type of 0 in arch means "not given" (UC is PHYSIM_DEVICE). */
+	/* The one memory-type rule (pt-format.h): WB, UC and WC are the
+	 * default, PHYSIM_DEVICE and PHYSIM_UNCACHED; WT and WP come raw in
+	 * arch (UC, 0, cannot: it is DEVICE). */
 	if (rc == 0)
-		rc = x86_pick_memtype(a->flags, a->arch & EPT_MT, &ept_memtypes, &mt);
+		rc = pt_memtype_pick(a->flags, a->arch & EPT_MT, &ept_memtypes, &mt);
 	if (rc == 0 && ept_memtype_reserved(mt))
 		rc = -ENOTSUP;
 	if (rc < 0)
@@ -88,7 +90,7 @@ static void ept_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsign
 	uint64_t arch_mt;
 
 	(void)level;
-	a->flags = x86_memtype_flags(d & EPT_MT, &ept_memtypes, &arch_mt);
+	a->flags = pt_memtype_flags(d & EPT_MT, &ept_memtypes, &arch_mt);
 	if (d & EPT_R)
 		a->flags |= PHYSIM_R;
 	if (d & EPT_W)
@@ -100,12 +102,29 @@ static void ept_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsign
 	a->dirty = d & EPT_D;
 }
 
+/* The EPT memory type, bits 5:3 (SDM Vol. 3C "EPT and Memory Typing"): on
+ * its own, the type of the guest-physical page; IPAT only decides whether
+ * a guest's PAT type combines with it (physim_xlate_memattr). */
+static void ept_memattr(const struct physim_pt_format *f, uint64_t d, unsigned level,
+			const struct pt_mem_ctl *c, struct physim_memattr *out)
+{
+	(void)f;
+	(void)level;
+	(void)c;
+	out->type = out->outer = x86_memtype((unsigned)((d & EPT_MT) >> EPT_MT_SHIFT));
+	if (out->type == PHYSIM_MEM_UC_MINUS) /* 7 is reserved in EPT */
+		out->type = out->outer = PHYSIM_MEM_UNKNOWN;
+	out->sh = out->sh_field = PHYSIM_SH_SYSTEM;
+	out->ignore_pat = (d & EPT_IPAT) != 0;
+}
+
 static const struct pt_format_ops ept_ops = {
     .classify = ept_classify,
     .output_addr = ept_output_addr,
     .encode_table = ept_encode_table,
     .encode_leaf = ept_encode_leaf,
     .decode_leaf = ept_decode_leaf,
+    .memattr = ept_memattr,
 };
 
 /* Same geometry as 4/5-level paging (29.3.2: 512 8-byte entries per table,
@@ -129,6 +148,7 @@ const struct physim_pt_format physim_fmt_ept_4l = {
     .level = {{12, 9, true}, {21, 9, true}, {30, 9, true}, {39, 9, false}},
     .flags_supported = EPT_FLAGS,
     .arch_attr_mask = EPT_ARCH,
+    .arch_memtype_mask = EPT_MT,
     .ops = &ept_ops,
     .walk = &physim_ept_walk_ops,
 };
@@ -148,6 +168,7 @@ const struct physim_pt_format physim_fmt_ept_5l = {
     .level = {{12, 9, true}, {21, 9, true}, {30, 9, true}, {39, 9, false}, {48, 9, false}},
     .flags_supported = EPT_FLAGS,
     .arch_attr_mask = EPT_ARCH,
+    .arch_memtype_mask = EPT_MT,
     .ops = &ept_ops,
     .walk = &physim_ept_walk_ops,
 };

@@ -65,48 +65,20 @@ static inline int x86_check_leaf_pa(const struct physim_pt_format *f, uint64_t p
 	return 0;
 }
 
-/*
- * Memory-type bits (x86: PAT:PCD:PWT, EPT: bits 5:3) chosen from the generic
- * flags and from the memory-type bits the caller put in `arch`.
- * canon_normal / canon_device / canon_uncached are the values the format
- * writes for no flag / PHYSIM_DEVICE / PHYSIM_UNCACHED; arch_mt is the
- * memory-type field taken from arch (0 = not given). Arch bits override only
- * when neither flag is set; with a flag set they must agree (else -ENOTSUP,
- * as does DEVICE together with UNCACHED).
- */
-struct x86_memtypes {
-	uint64_t normal, device, uncached;
-};
-
-static inline int x86_pick_memtype(uint32_t flags, uint64_t arch_mt, const struct x86_memtypes *c,
-				   uint64_t *mt)
+/* x86 memory-type encodings, shared by PAT entries, MTRRs and the EPT
+ * memory type (SDM Vol. 3A "Memory Types That Can Be Encoded With PAT",
+ * "Memory Types That Can Be Encoded in MTRRs"): 0 UC, 1 WC, 4 WT, 5 WP,
+ * 6 WB, 7 UC- (PAT only); 2 and 3 reserved. */
+static inline enum physim_memtype x86_memtype(unsigned enc)
 {
-	bool dev = flags & PHYSIM_DEVICE, unc = flags & PHYSIM_UNCACHED;
-	uint64_t from_flags = dev ? c->device : unc ? c->uncached : c->normal;
-
-	if (dev && unc)
-		return -ENOTSUP;
-	if (arch_mt != 0 && (dev || unc) && arch_mt != from_flags)
-		return -ENOTSUP;
-	*mt = arch_mt != 0 ? arch_mt : from_flags;
-	return 0;
+	static const enum physim_memtype t[8] = {
+	    PHYSIM_MEM_UC, PHYSIM_MEM_WC, PHYSIM_MEM_UNKNOWN, PHYSIM_MEM_UNKNOWN,
+	    PHYSIM_MEM_WT, PHYSIM_MEM_WP, PHYSIM_MEM_WB,      PHYSIM_MEM_UC_MINUS};
+	return t[enc & 7];
 }
 
-/* Reverse of x86_pick_memtype for decode_leaf: the memory types that a
- * generic flag (or the default) names are reported as that flag with no arch
- * bits, so a mapping made with arch = 0 reads back with arch = 0; any other
- * type is reported as raw bits in arch. */
-static inline uint32_t x86_memtype_flags(uint64_t mt, const struct x86_memtypes *c,
-					 uint64_t *arch_mt)
-{
-	*arch_mt = 0;
-	if (mt == c->device)
-		return PHYSIM_DEVICE;
-	if (mt == c->uncached)
-		return PHYSIM_UNCACHED;
-	if (mt != c->normal)
-		*arch_mt = mt;
-	return 0;
-}
+/* The power-on IA32_PAT: entries 0..7 = WB, WT, UC-, UC, WB, WT, UC-, UC
+ * (SDM Vol. 3A "PAT MSR" / "Page Attribute Table (PAT)"). */
+#define X86_PAT_DEFAULT UINT64_C(0x0007040600070406)
 
 #endif

@@ -9,9 +9,11 @@
  * 11.12 before). With the power-on PAT (entries 0..3 = WB, WT, UC-, UC)
  * index 0 is WB, index 2 (PCD) UC- and index 3 (PCD|PWT) UC: the default,
  * PHYSIM_UNCACHED and PHYSIM_DEVICE. Values in the 4 KiB PTE layout (PAT at
- * bit 7); other indexes are reported as raw arch bits. */
+ * bit 7); the other indexes (PWT, PAT, PAT|PWT, PAT|PCD, PAT|PCD|PWT) are
+ * given and reported as raw arch bits (the one rule: pt-format.h
+ * pt_memtype_pick). */
 #define IA32_MEMTYPE_BITS (IA32_PWT | IA32_PCD | IA32_PAT4K)
-static const struct x86_memtypes ia32_memtypes = {
+static const struct pt_memtypes ia32_memtypes = {
     .normal = 0,
     .device = IA32_PCD | IA32_PWT,
     .uncached = IA32_PCD,
@@ -64,7 +66,7 @@ static int ia32_attr_bits(const struct physim_pt_format *f, const struct pt_leaf
 		return -ENOTSUP;
 	if (a->arch & ~f->arch_attr_mask)
 		return -ENOTSUP;
-	rc = x86_pick_memtype(fl, a->arch & IA32_MEMTYPE_BITS, &ia32_memtypes, &mt);
+	rc = pt_memtype_pick(fl, a->arch & IA32_MEMTYPE_BITS, &ia32_memtypes, &mt);
 	if (rc < 0)
 		return rc;
 	b |= mt | (a->arch & (IA32_G | IA32_PK));
@@ -118,7 +120,7 @@ static void ia32_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsig
 			d |= IA32_PAT4K;
 	}
 	mt = d & IA32_MEMTYPE_BITS;
-	a->flags = PHYSIM_R | x86_memtype_flags(mt, &ia32_memtypes, &arch_mt);
+	a->flags = PHYSIM_R | pt_memtype_flags(mt, &ia32_memtypes, &arch_mt);
 	if (d & IA32_RW)
 		a->flags |= PHYSIM_W;
 	if (d & IA32_US)
@@ -130,12 +132,29 @@ static void ia32_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsig
 	a->dirty = d & IA32_D;
 }
 
+/* The memory type is the IA32_PAT entry that PAT:PCD:PWT index (SDM Vol. 3A
+ * 4.9.2, "Selecting a Memory Type from the PAT"); with no MTRRs modelled it
+ * is reported as PAT gives it (with MTRRs WB, UC- behaves as UC: "Effective
+ * Page-Level Memory Types"). x86 caches are coherent: no shareability. */
+static void ia32_memattr(const struct physim_pt_format *f, uint64_t d, unsigned level,
+			 const struct pt_mem_ctl *c, struct physim_memattr *out)
+{
+	uint64_t pat = c->pat ? c->pat : X86_PAT_DEFAULT;
+	bool patbit = level > 0 ? (d & IA32_PATLG) != 0 : (d & IA32_PAT4K) != 0;
+	unsigned idx = (patbit ? 4u : 0u) | ((d & IA32_PCD) ? 2u : 0u) | ((d & IA32_PWT) ? 1u : 0u);
+
+	(void)f;
+	out->type = out->outer = x86_memtype((unsigned)(pat >> (8 * idx)));
+	out->sh = out->sh_field = PHYSIM_SH_SYSTEM;
+}
+
 static const struct pt_format_ops ia32_ops = {
     .classify = ia32_classify,
     .output_addr = ia32_output_addr,
     .encode_table = ia32_encode_table,
     .encode_leaf = ia32_encode_leaf,
     .decode_leaf = ia32_decode_leaf,
+    .memattr = ia32_memattr,
 };
 
 #define IA32_FLAGS (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U | PHYSIM_DEVICE | PHYSIM_UNCACHED)
@@ -160,6 +179,7 @@ const struct physim_pt_format physim_fmt_x86_64_4l = {
     .level = {{12, 9, true}, {21, 9, true}, {30, 9, true}, {39, 9, false}},
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G | IA32_PK,
+    .arch_memtype_mask = IA32_MEMTYPE_BITS,
     .ops = &ia32_ops,
     .walk = &physim_x86_walk_ops_4l,
     .param = {IA32_MODE_LONG},
@@ -180,6 +200,7 @@ const struct physim_pt_format physim_fmt_x86_64_5l = {
     .level = {{12, 9, true}, {21, 9, true}, {30, 9, true}, {39, 9, false}, {48, 9, false}},
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G | IA32_PK,
+    .arch_memtype_mask = IA32_MEMTYPE_BITS,
     .ops = &ia32_ops,
     .walk = &physim_x86_walk_ops_5l,
     .param = {IA32_MODE_LONG},
@@ -202,6 +223,7 @@ const struct physim_pt_format physim_fmt_i386_2l = {
     .level = {{12, 10, true}, {22, 10, true}},
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G,
+    .arch_memtype_mask = IA32_MEMTYPE_BITS,
     .ops = &ia32_ops,
     .walk = &physim_x86_walk_ops_32bit,
     .param = {IA32_MODE_32BIT},
@@ -224,6 +246,7 @@ const struct physim_pt_format physim_fmt_i386_pae = {
     .level = {{12, 9, true}, {21, 9, true}, {30, 2, false}},
     .flags_supported = IA32_FLAGS,
     .arch_attr_mask = IA32_PWT | IA32_PCD | IA32_PAT4K | IA32_G,
+    .arch_memtype_mask = IA32_MEMTYPE_BITS,
     .ops = &ia32_ops,
     .walk = &physim_x86_walk_ops_pae,
     .param = {IA32_MODE_PAE},

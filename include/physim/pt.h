@@ -47,9 +47,11 @@ struct physim_pt_format_info {
 		uint64_t table_bytes;
 		bool leaf_ok; /* a leaf (page/block) may sit at this level */
 	} level[PHYSIM_PT_MAX_LEVELS];
-	uint64_t page_sizes;	  /* bit n set: 2^n-byte pages can be mapped */
-	uint32_t flags_supported; /* generic flags (PHYSIM_R...) the format expresses */
-	uint64_t arch_attr_mask;  /* raw leaf bits accepted in physim_pt_mapping.arch */
+	uint64_t page_sizes;	    /* bit n set: 2^n-byte pages can be mapped */
+	uint32_t flags_supported;   /* generic flags (PHYSIM_R...) the format expresses */
+	uint64_t arch_attr_mask;    /* raw leaf bits accepted in physim_pt_mapping.arch */
+	uint64_t arch_memtype_mask; /* the part of arch_attr_mask that selects the
+				       memory type (see "Memory type" below) */
 	/* New leaves are written with the accessed bit / with the dirty bit (if
 	 * writable) already set, because the hardware would fault instead of
 	 * setting them (RISC-V Svade, AArch64 AF): their A/D then say nothing
@@ -92,7 +94,37 @@ PHYSIM_API int physim_format_flags_ok(const struct physim_pt_format *fmt, uint32
  * RISC-V reserves W without R, DEVICE and UNCACHED exclude each other).
  * Stage-2 formats have no user/supervisor distinction: PHYSIM_U is accepted
  * and ignored there and never reported (RISC-V G-stage leaves always carry
- * U=1, as the privileged spec requires). */
+ * U=1, as the privileged spec requires).
+ *
+ * Memory type: one channel per value. Each format's memory-type field
+ * (physim_pt_format_info.arch_memtype_mask: x86 PAT/PCD/PWT, EPT bits 5:3,
+ * AArch64 AttrIndx, stage-2 MemAttr, RISC-V PBMT, LoongArch MAT, ARMv7
+ * TEX/C/B) is given either by the flags or by `arch`, never both:
+ * - the values the flags name are given by the flags alone - no flag: the
+ *   format's normal cacheable type (x86 PAT index 0 = WB with the power-on
+ *   PAT, EPT WB, AArch64 the MAIR index of Normal WB, stage-2 MemAttr
+ *   0b1111, RISC-V PBMT=PMA, LoongArch CC, ARMv7 Normal WB-WA);
+ *   PHYSIM_DEVICE (x86 PCD|PWT = UC, EPT UC, AArch64 the MAIR index of
+ *   Device-nGnRE, stage-2 Device-nGnRE, RISC-V IO, LoongArch SUC, ARMv7
+ *   Shareable Device); PHYSIM_UNCACHED (x86 PCD = UC-, EPT WC, AArch64 the
+ *   MAIR index of Normal NC, stage-2 Normal NC, RISC-V NC, LoongArch WUC,
+ *   ARMv7 Normal NC);
+ * - any other value the architecture defines is given raw in `arch`, with
+ *   neither DEVICE nor UNCACHED (e.g. x86 PWT = WT, EPT WT/WP, another MAIR
+ *   index, stage-2 Device-GRE, ARMv7 TEX=1xx);
+ * - everything else is refused with -ENOTSUP, changing nothing: a raw
+ *   value the flags name (x86 R|W with arch = PCD: say PHYSIM_UNCACHED), a
+ *   raw value together with DEVICE or UNCACHED, a reserved value, DEVICE
+ *   with UNCACHED. A field value of 0 in arch means "not given", so a
+ *   value 0 that no flag names (stage-2 Device-nGnRnE, ARMv7
+ *   strongly-ordered) cannot be written; a descriptor holding one (written
+ *   by other code) reads back as PHYSIM_DEVICE.
+ * map_ex, map*, flags_ok, protect, remap and query follow this one rule,
+ * so every accepted (flags, arch) reads back exactly as given. protect and
+ * remap take the memory type from their new flags if those name one, and
+ * otherwise keep a raw memory type the page has. physim_pt_memattr (below)
+ * and physim_xlate_memattr (walk.h) decode the effective memory type and
+ * shareability, whatever channel gave it. */
 enum physim_map_flags {
 	PHYSIM_R = 1u << 0,
 	PHYSIM_W = 1u << 1,
@@ -157,7 +189,20 @@ struct physim_pt_config {
 	physim_pt_flush_fn flush; /* optional */
 	void *flush_ctx;
 	bool keep_empty_tables; /* default false: free tables that become empty */
+	/* AArch64 stage 1 (VMSAv8-64 formats): the MAIR_ELx value the table's
+	 * AttrIndx values index (Arm ARM D8.5, MAIR_ELx). 0 = physim's default,
+	 * PHYSIM_MAIR_DEFAULT. The flags then pick the lowest index holding
+	 * Normal WB inner and outer (no flag), Device-nGnRE (else any Device
+	 * type: PHYSIM_DEVICE) and Normal NC inner and outer
+	 * (PHYSIM_UNCACHED); a flag whose attribute the MAIR lacks is
+	 * -ENOTSUP. Other formats: must be 0 (-EINVAL). */
+	uint64_t mair;
 };
+
+/* physim's default MAIR: Attr0 = 0xff Normal WB (read/write-allocate),
+ * Attr1 = 0x04 Device-nGnRE, Attr2 = 0x44 Normal NC, Attr3..7 = 0x00
+ * Device-nGnRnE. */
+#define PHYSIM_MAIR_DEFAULT UINT64_C(0x4404ff)
 
 PHYSIM_API int physim_pt_create(const struct physim_pt_format *fmt,
 				const struct physim_paging_handler *paging, struct physim_pt **out);
@@ -260,6 +305,79 @@ PHYSIM_API int64_t physim_pt_clear_ad(struct physim_pt *pt, uint64_t va, uint64_
  * checks above: fast, and bounded by the level count.) */
 PHYSIM_API int physim_pt_query(const struct physim_pt *pt, uint64_t va,
 			       struct physim_pt_mapping *out);
+
+/* ---- memory attributes ----
+ * The effective memory type and shareability of a mapping, decoded from
+ * the leaf (and the configuration its field indexes) as the manuals define
+ * them; the same decoding serves the walker (walk.h, physim_xlate_memattr).
+ */
+enum physim_memtype {
+	PHYSIM_MEM_UNKNOWN = 0, /* reserved / UNPREDICTABLE encoding, or not known */
+	/* Arm Normal memory (VMSAv8-64 MAIR / stage-2 MemAttr, ARMv7 TEX/C/B),
+	 * one cacheability each for inner and outer (physim_memattr): */
+	PHYSIM_MEM_NORMAL_WB,
+	PHYSIM_MEM_NORMAL_WT,
+	PHYSIM_MEM_NORMAL_NC, /* also RISC-V Svpbmt NC */
+	/* Arm Device memory (ARMv7 strongly-ordered is nGnRnE, Device nGnRE) */
+	PHYSIM_MEM_DEVICE_nGnRnE,
+	PHYSIM_MEM_DEVICE_nGnRE,
+	PHYSIM_MEM_DEVICE_nGRE,
+	PHYSIM_MEM_DEVICE_GRE,
+	/* x86 memory types (PAT entry, EPT memory type; SDM Vol. 3A "Memory
+	 * Types That Can Be Encoded With PAT") */
+	PHYSIM_MEM_UC,
+	PHYSIM_MEM_UC_MINUS,
+	PHYSIM_MEM_WC,
+	PHYSIM_MEM_WT,
+	PHYSIM_MEM_WP,
+	PHYSIM_MEM_WB,
+	/* RISC-V Svpbmt: PBMT = PMA (the physical memory attributes decide;
+	 * physim's RAM is main memory) and IO */
+	PHYSIM_MEM_PMA,
+	PHYSIM_MEM_IO,
+	/* LoongArch MAT: strongly-ordered uncached, coherent cached,
+	 * weakly-ordered uncached */
+	PHYSIM_MEM_SUC,
+	PHYSIM_MEM_CC,
+	PHYSIM_MEM_WUC,
+};
+
+enum physim_shareability {
+	PHYSIM_SH_UNKNOWN = 0, /* reserved encoding (AArch64 SH = 0b01), or not known */
+	PHYSIM_SH_NONE,	       /* non-shareable */
+	PHYSIM_SH_INNER,
+	PHYSIM_SH_OUTER,
+	/* The architecture has no shareability attribute: memory is coherent
+	 * for every agent (x86, RISC-V, LoongArch). */
+	PHYSIM_SH_SYSTEM,
+};
+
+struct physim_memattr {
+	/* The type; for Arm Normal memory the inner cacheability. */
+	enum physim_memtype type;
+	/* Arm Normal memory: the outer cacheability; otherwise equal to type. */
+	enum physim_memtype outer;
+	/* As it takes effect: Arm Device and Normal inner and outer NC memory
+	 * are outer shareable whatever SH says (Arm ARM D8.5 / B2.7). */
+	enum physim_shareability sh;
+	/* The shareability field as written: AArch64 SH, ARMv7 S (a Normal
+	 * page's S = 1 is reported as OUTER); SYSTEM where there is none. */
+	enum physim_shareability sh_field;
+	/* EPT leaf: IPAT, ignore the guest's PAT (SDM Vol. 3C 29.3.7). */
+	bool ignore_pat;
+};
+
+/* The memory attributes of the page containing va, decoded from its leaf:
+ * x86 through the power-on IA32_PAT (no MTRRs are modelled: the page-level
+ * type), EPT its memory type (IPAT does not matter for one stage), AArch64
+ * stage 1 through the table's MAIR (physim_pt_config.mair) and SH, stage 2
+ * MemAttr and SH, RISC-V PBMT, LoongArch MAT, ARMv7 TEX/C/B and S. Same
+ * errors as physim_pt_query. */
+PHYSIM_API int physim_pt_memattr(const struct physim_pt *pt, uint64_t va,
+				 struct physim_memattr *out);
+/* "normal-wb", "device-ngnre", "uc-", ... ; "none", "inner", ... */
+PHYSIM_API const char *physim_memtype_name(enum physim_memtype t);
+PHYSIM_API const char *physim_shareability_name(enum physim_shareability s);
 
 /* ---- iteration (after Linux mm/pagewalk.c) ----
  * Visits [va, va + size) in address order; va = size = 0 means the whole

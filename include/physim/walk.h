@@ -51,6 +51,12 @@ struct physim_mmu_ctl {
 	bool sum;
 	bool mxr;
 	bool svadu; /* hardware A/D updates; else Svade: a fault */
+	/* Memory attributes (physim_xlate_memattr only; the walk does not read
+	 * them). AArch64 stage 1: MAIR_ELx, 0 = PHYSIM_MAIR_DEFAULT (pt.h);
+	 * give a table's physim_pt_config.mair here too. x86: IA32_PAT, 0 =
+	 * the power-on value 0x0007040600070406. */
+	uint64_t mair;
+	uint64_t pat;
 };
 
 enum physim_fault_kind {
@@ -89,7 +95,39 @@ struct physim_xlate {
 	unsigned mem_refs;	   /* memory references the walk made (4-in-4 nested: up to 24) */
 	bool ad_updated;	   /* the walk set accessed/dirty bits in table memory */
 	struct physim_fault fault; /* kind NONE on success */
+	/* On success from a walk: the leaf descriptor as read (of stage 1 in
+	 * a nested walk) and, nested, stage 2's leaf for the final GPA (else
+	 * 0), for physim_xlate_memattr. 0 after a TLB hit (the TLB keeps no
+	 * descriptor: physim_xlate_memattr then says -ENOENT). */
+	uint64_t leaf_desc;
+	uint64_t s2_leaf_desc;
 };
+
+/*
+ * The effective memory type and shareability of a successful translation
+ * (pt.h, struct physim_memattr), decoded from x->leaf_desc with s1's format
+ * and control state (ctl.mair, ctl.pat) - off the walk's hot path. s2 NULL:
+ * a lone stage (a stage-2 format walked alone included). s2 given (x from
+ * physim_nested_translate through s1 and s2): both stages combined as the
+ * manuals say:
+ * - AArch64 stage 1 + stage 2 (FEAT_S2FWB off; Arm ARM D8.5, "Combining the
+ *   stage 1 and stage 2 attributes"): Device with Device gives the more
+ *   restrictive Device type, Device with Normal the Device type, Normal
+ *   with Normal the less cacheable of each of inner and outer (NC < WT <
+ *   WB); shareability the wider of the two (outer > inner > none);
+ * - RISC-V VS-stage + G-stage ([Svpbmt] with [H]): a G-stage PBMT other than
+ *   PMA overrides the PMAs, then a VS-stage PBMT other than PMA overrides
+ *   that;
+ * - x86 + EPT (SDM Vol. 3C "Memory Type Used for Translated Guest-Physical
+ *   Addresses"): with IPAT = 1 the EPT type; otherwise the EPT type takes
+ *   the MTRR's place in the PAT x MTRR table of SDM Vol. 3A ("Effective
+ *   Page-Level Memory Types").
+ * 0; -EINVAL for NULL arguments or a mixed pair of families; -ENOENT if
+ * x carries no leaf (a fault, a TLB hit).
+ */
+struct physim_mmu;
+PHYSIM_API int physim_xlate_memattr(const struct physim_mmu *s1, const struct physim_mmu *s2,
+				    const struct physim_xlate *x, struct physim_memattr *out);
 
 /*
  * ---- threads ----
