@@ -12,7 +12,7 @@ every test address; each answer is compared with physim's page-table query
 and, where the format has walker rules, with physim's walker. The method and
 QEMU 7.2's known deviations are described in README.md next to this file.
 
-usage: run-oracle.py --gen PATH/oracle-gen --format F [--s2 F2]
+usage: run-oracle.py --gen PATH/oracle-gen --format F [--s2 F2] [--regime el20]
                      [--seeds N] [--seed S] [--queries N]
                      [--mutation-runs N] [--mutations N] [--keep]
 
@@ -72,7 +72,7 @@ def find_qemu(fam):
     return shutil.which(name)
 
 
-def cpu_args(fam, stage2):
+def cpu_args(fam, el2):
     if fam == "x86":
         return ["-cpu", "max,apic-id=0"]
     if fam in ("riscv64", "riscv32"):
@@ -80,14 +80,15 @@ def cpu_args(fam, stage2):
         # G-stage; Svpbmt so PBMT bits in leaves are not reserved (RV64 only).
         cpu = "rv64,pmp=false,h=true,svpbmt=on" if fam == "riscv64" else "rv32,pmp=false,h=true"
         return ["-cpu", cpu]
-    # AArch64: EL2 only when stage 2 is used; no EL3 (reset lands in EL1 or EL2).
-    return ["-cpu", "max,has_el3=off,has_el2=" + ("on" if stage2 else "off")]
+    # AArch64: EL2 only when stage 2 or an EL2 regime is used; no EL3 (reset
+    # lands in EL1 or EL2).
+    return ["-cpu", "max,has_el3=off,has_el2=" + ("on" if el2 else "off")]
 
 
 class Qemu:
     """A stopped QEMU with the image loaded and a gdbstub on a unix socket."""
 
-    def __init__(self, binary, fam, stage2, image, ram_base, ram_size, tmp):
+    def __init__(self, binary, fam, el2, image, ram_base, ram_size, tmp):
         ram_mb = (ram_base + ram_size + (1 << 20) - 1) >> 20
         # a unix socket path must fit sun_path (108 bytes): a long $TMPDIR
         # gets a short directory of its own for it
@@ -98,7 +99,7 @@ class Qemu:
         self.proc = subprocess.Popen(
             [binary, "-M", "none,memory-backend=ram0", "-accel", "tcg",
              "-object", f"memory-backend-ram,id=ram0,size={ram_mb}M,reserve=off",
-             "-m", f"{ram_mb}M", *cpu_args(fam, stage2),
+             "-m", f"{ram_mb}M", *cpu_args(fam, el2),
              "-S", "-nodefaults", "-no-user-config", "-display", "none",
              "-monitor", "none", "-serial", "none",
              "-chardev", f"socket,id=gdb0,path={sock},server=on,wait=off",
@@ -227,12 +228,17 @@ SYSREG = {  # (op0, op1, CRn, CRm, op2), Arm ARM D19 / D23 register descriptions
     "MAIR_EL1": (3, 0, 10, 2, 0), "HCR_EL2": (3, 4, 1, 1, 0),
     "VTTBR_EL2": (3, 4, 2, 1, 0), "VTCR_EL2": (3, 4, 2, 1, 2),
     "SPSR_EL2": (3, 4, 4, 0, 0), "ELR_EL2": (3, 4, 4, 0, 1),
+    "SCTLR_EL2": (3, 4, 1, 0, 0), "TTBR0_EL2": (3, 4, 2, 0, 0),
+    "TTBR1_EL2": (3, 4, 2, 0, 1), "TCR_EL2": (3, 4, 2, 0, 2),
+    "MAIR_EL2": (3, 4, 10, 2, 0),
 }
 A64_ISB = 0xD5033FDF
 A64_ERET = 0xD69F03E0
 A64_ORR_X30_1 = 0xB24003DE  # orr x30, x30, #1 (N=1, immr=0, imms=0)
 A64_GRANULE = {"aarch64-4k-39": (4, 39), "aarch64-4k-48": (4, 48),
                "aarch64-16k-47": (16, 47), "aarch64-64k-48": (64, 48)}
+# EL2 regime formats (HCR_EL2.E2H = 0): the EL1&0 geometry under TCR_EL2
+A64_EL2 = {"aarch64-el2-" + f[len("aarch64-"):]: g for f, g in A64_GRANULE.items()}
 A64_S2 = {"aarch64-s2-4k-40": (40, 1), "aarch64-s2-4k-48": (48, 2)}  # (IPA bits, SL0)
 IPS_48 = 5
 
@@ -247,6 +253,21 @@ def a64_tcr(fmt):
     cache = 1 << 8 | 1 << 10 | 3 << 12           # IRGN0, ORGN0, SH0
     return ((64 - bits) | cache | tg0 << 14 | (64 - bits) << 16 | cache << 16 |
             tg1 << 30 | IPS_48 << 32)
+
+
+def a64_tcr_el2(fmt):
+    """TCR_EL2 with HCR_EL2.E2H = 0 (Arm ARM D19.2, TCR_EL2): one range,
+    T0SZ, TG0 (the TCR_EL1 TG0 encoding), PS = 48 bits in bits 18:16,
+    walks inner-shareable write-back, bits 31 and 23 RES1."""
+    kb, bits = A64_EL2[fmt]
+    tg0 = {4: 0, 64: 1, 16: 2}[kb]
+    return ((64 - bits) | 1 << 8 | 1 << 10 | 3 << 12 | tg0 << 14 | IPS_48 << 16 |
+            1 << 23 | 1 << 31)
+
+
+HCR_E2H = 1 << 34
+HCR_TGE = 1 << 27
+HCR_RW = 1 << 31
 
 
 def a64_vtcr(fmt):
@@ -269,6 +290,39 @@ def run_stub(g, insns, xregs):
         pc = g.read_reg("pc")
         if insn != A64_ERET and pc != SCRATCH + 4 * (k + 1):
             raise Failure(f"AArch64 stub: instruction {k} ({insn:#010x}) did not complete, pc={pc:#x}")
+
+
+def setup_aarch64_el2(g, fmt, regime, root, root_hi):
+    """Stay at EL2 (where reset leaves a CPU with EL2 and no EL3) and turn on
+    the EL2 regime (E2H = 0: MAIR_EL2, TCR_EL2, TTBR0_EL2) or, for
+    regime "el20", the EL2&0 regime (HCR_EL2.E2H = TGE = 1; TCR_EL2 then has
+    the TCR_EL1 layout, TTBR0_EL2 and TTBR1_EL2); SCTLR_EL2.M last.
+    gva2gpa walks the current regime (QEMU 7.2 arm_cpu_get_phys_page_attrs_debug
+    uses the current MMU index: E2, or E20_2 with E2H and TGE set)."""
+    g.phys_mode()
+    if g.read_reg("cpsr") & 0xC != 0x8:
+        raise Failure("the CPU does not start at EL2")
+    insns, xregs = [], []
+
+    def msr(reg, value):
+        insns.append(a64_msr(*SYSREG[reg], len(xregs)))
+        xregs.append(value)
+
+    if regime == "el20":
+        msr("HCR_EL2", HCR_E2H | HCR_TGE | HCR_RW)
+        insns.append(A64_ISB)
+        msr("TCR_EL2", a64_tcr(fmt))
+        msr("TTBR1_EL2", root_hi)
+    else:
+        msr("TCR_EL2", a64_tcr_el2(fmt))
+    msr("MAIR_EL2", 0x4404FF)
+    msr("TTBR0_EL2", root)
+    insns.append(A64_ISB)
+    insns += [a64_mrs(*SYSREG["SCTLR_EL2"], 30), A64_ORR_X30_1,
+              a64_msr(*SYSREG["SCTLR_EL2"], 30)]
+    run_stub(g, insns, xregs)
+    if g.read_reg("cpsr") & 0xC != 0x8:
+        raise Failure("the stub left EL2")
 
 
 def setup_aarch64(g, fmt, s2fmt, root, root_hi, s2root):
@@ -395,14 +449,17 @@ def run_seed(args, fam, qemu_bin, seed, mutations, stats):
         info, queries = parse_gen_output(gen.stdout)
         num = lambda k: int(info[k], 16)  # noqa: E731
         stage2 = args.s2 is not None or "x4" in args.format or "-s2-" in args.format
+        el2 = stage2 or args.format in A64_EL2 or args.regime == "el20"
         raw = trimmed_image(image, num("ram_size"), os.path.join(tmp, "ram.bin"))
-        q = Qemu(qemu_bin, fam, stage2, raw, num("ram_base"), num("ram_size"), tmp)
+        q = Qemu(qemu_bin, fam, el2, raw, num("ram_base"), num("ram_size"), tmp)
         try:
             g = q.gdb
             if fam == "x86":
                 setup_x86(g, args.format, num("root"))
             elif fam.startswith("riscv"):
                 setup_riscv(g, fam, args.format, args.s2, num("root"), num("s2root"))
+            elif args.format in A64_EL2 or args.regime == "el20":
+                setup_aarch64_el2(g, args.format, args.regime, num("root"), num("root_hi"))
             else:
                 setup_aarch64(g, args.format, args.s2, num("root"), num("root_hi"), num("s2root"))
             t0 = time.monotonic()
@@ -424,6 +481,7 @@ def repeat_command(args, seed, mutations):
     runs = (f"--seeds 0 --mutation-runs 1 --mutations {mutations}" if mutations
             else "--seeds 1 --mutation-runs 0")
     s2 = f" --s2 {args.s2}" if args.s2 else ""
+    s2 += f" --regime {args.regime}" if args.regime else ""
     return (f"{sys.argv[0]} --gen {args.gen} --format {args.format}{s2} --seed {seed} "
             f"--queries {args.queries} {runs} --keep")
 
@@ -470,6 +528,9 @@ def main():
     ap.add_argument("--gen", required=True, help="path to oracle-gen")
     ap.add_argument("--format", required=True)
     ap.add_argument("--s2", help="stage-2 format: test --format nested over it")
+    ap.add_argument("--regime", choices=["el20"],
+                    help="el20: walk an EL1&0-format table (TTBR0 and TTBR1) in QEMU's "
+                    "EL2&0 regime (HCR_EL2.E2H = TGE = 1) instead of at EL1")
     ap.add_argument("--seeds", type=int, default=3, help="runs, each with its own tables")
     ap.add_argument("--seed", type=int,
                     help="first seed (default: $PHYSIM_QEMU_SEED, else 1)")
@@ -487,7 +548,9 @@ def main():
     if args.mutations is None:
         args.mutations = 25 if args.s2 else 50
     first = args.seed if args.seed is not None else int(os.environ.get("PHYSIM_QEMU_SEED", 1))
-    what = describe(args.format, args.s2)
+    if args.regime and (args.format not in A64_GRANULE or args.s2):
+        ap.error("--regime el20 takes an AArch64 EL1&0 stage-1 format and no --s2")
+    what = describe(args.format, args.s2) + (" in EL2&0" if args.regime else "")
     try:
         fam = family(args.format)
         qemu_bin = find_qemu(fam)
