@@ -24,16 +24,16 @@
 
 /* VMSAv8-64 stage 1 descriptor bits (D8.3, figures D8-14..16), written out
  * again here. In the EL2 regime bit 54 is XN and bit 60 XNTable. */
-#define AP1  BIT(6)
-#define AP2  BIT(7)
-#define AF   BIT(10)
-#define NG   BIT(11)
-#define PXN  BIT(53)
-#define UXN  BIT(54) /* EL2 regime: XN */
-#define PXNT BIT(59)
-#define UXNT BIT(60) /* EL2 regime: XNTable */
-#define APT0 BIT(61)
-#define APT1 BIT(62)
+#define AP1	    BIT(6)
+#define AP2	    BIT(7)
+#define AF	    BIT(10)
+#define NG	    BIT(11)
+#define PXN	    BIT(53)
+#define UXN	    BIT(54) /* EL2 regime: XN */
+#define PXNT	    BIT(59)
+#define UXNT	    BIT(60) /* EL2 regime: XNTable */
+#define APT0	    BIT(61)
+#define APT1	    BIT(62)
 #define ATTRINDX_SH (UINT64_C(7) << 2 | UINT64_C(3) << 8)
 #define FSC_AFLAG   0x08u
 #define FSC_PERM    0x0cu
@@ -65,16 +65,26 @@ static const struct {
 	int uxn, pxn, ap, wxn;
 	unsigned priv, unpriv;
 } d8_65[] = {
-    {0, 0, 0, 0, R | W | X, X}, {0, 0, 0, 1, R | W, X},
-    {0, 0, 1, 0, R | W, R | W | X}, {0, 0, 1, 1, R | W, R | W},
-    {0, 0, 2, -1, R | X, X},	{0, 0, 3, -1, R | X, R | X},
-    {0, 1, 0, -1, R | W, X},	{0, 1, 1, 0, R | W, R | W | X},
-    {0, 1, 1, 1, R | W, R | W}, {0, 1, 2, -1, R, X},
-    {0, 1, 3, -1, R, R | X},	{1, 0, 0, 0, R | W | X, 0},
-    {1, 0, 0, 1, R | W, 0},	{1, 0, 1, -1, R | W, R | W},
-    {1, 0, 2, -1, R | X, 0},	{1, 0, 3, -1, R | X, R},
-    {1, 1, 0, -1, R | W, 0},	{1, 1, 1, -1, R | W, R | W},
-    {1, 1, 2, -1, R, 0},	{1, 1, 3, -1, R, R},
+    {0, 0, 0, 0, R | W | X, X},
+    {0, 0, 0, 1, R | W, X},
+    {0, 0, 1, 0, R | W, R | W | X},
+    {0, 0, 1, 1, R | W, R | W},
+    {0, 0, 2, -1, R | X, X},
+    {0, 0, 3, -1, R | X, R | X},
+    {0, 1, 0, -1, R | W, X},
+    {0, 1, 1, 0, R | W, R | W | X},
+    {0, 1, 1, 1, R | W, R | W},
+    {0, 1, 2, -1, R, X},
+    {0, 1, 3, -1, R, R | X},
+    {1, 0, 0, 0, R | W | X, 0},
+    {1, 0, 0, 1, R | W, 0},
+    {1, 0, 1, -1, R | W, R | W},
+    {1, 0, 2, -1, R | X, 0},
+    {1, 0, 3, -1, R | X, R},
+    {1, 1, 0, -1, R | W, 0},
+    {1, 1, 1, -1, R | W, R | W},
+    {1, 1, 2, -1, R, 0},
+    {1, 1, 3, -1, R, R},
 };
 
 static unsigned el2_row(int xn, int ap2, int wxn)
@@ -104,12 +114,12 @@ static void el20_row(int uxn, int pxn, int ap, int wxn, unsigned *priv, unsigned
 struct path {
 	struct physim_pt_format_info info;
 	uint64_t va;
-	unsigned leaf_level;  /* engine level of the leaf */
-	uint64_t root;	      /* table at engine level levels-1 */
-	uint64_t leaf_slot;   /* address of the leaf descriptor */
-	uint64_t table_slot;  /* address of the root's table descriptor, 0 if none */
-	uint64_t table_desc;  /* its value without attributes */
-	uint64_t leaf_pa;     /* the page or block the leaf maps */
+	unsigned leaf_level; /* engine level of the leaf */
+	uint64_t root;	     /* table at engine level levels-1 */
+	uint64_t leaf_slot;  /* address of the leaf descriptor */
+	uint64_t table_slot; /* address of the root's table descriptor, 0 if none */
+	uint64_t table_desc; /* its value without attributes */
+	uint64_t leaf_pa;    /* the page or block the leaf maps */
 };
 
 static uint64_t table_new(struct tc_env *e, uint64_t bytes)
@@ -149,7 +159,8 @@ static void path_build(struct tc_env *e, const char *fmt, uint64_t va, unsigned 
 	}
 	p->leaf_slot = slot_of(p, table, leaf);
 	/* An output address with high bits, aligned to the leaf's size. */
-	p->leaf_pa = UINT64_C(0x0000876543210000) & ~((UINT64_C(1) << p->info.level[leaf].shift) - 1);
+	p->leaf_pa =
+	    UINT64_C(0x0000876543210000) & ~((UINT64_C(1) << p->info.level[leaf].shift) - 1);
 }
 
 /* The leaf with attribute bits `attrs`, and the root's table descriptor with
@@ -166,8 +177,11 @@ static struct physim_mmu *mmu_new(struct tc_env *e, const char *fmt, uint64_t ro
 				  uint64_t root_hi, struct physim_mmu_ctl ctl)
 {
 	struct physim_mmu *m;
-	struct physim_mmu_config c = {
-	    .format = physim_format(fmt), .mem = e->ph, .root = root, .root_hi = root_hi, .ctl = ctl};
+	struct physim_mmu_config c = {.format = physim_format(fmt),
+				      .mem = e->ph,
+				      .root = root,
+				      .root_hi = root_hi,
+				      .ctl = ctl};
 	assert_non_null(c.format);
 	assert_int_equal(physim_mmu_create(&c, &m), 0);
 	return m;
@@ -183,7 +197,8 @@ enum acc { ACC_R, ACC_W, ACC_X, ACC_N };
 
 static struct physim_access access_of(uint64_t va, enum acc a, bool user)
 {
-	return (struct physim_access){.va = va, .write = a == ACC_W, .exec = a == ACC_X, .user = user};
+	return (struct physim_access){
+	    .va = va, .write = a == ACC_W, .exec = a == ACC_X, .user = user};
 }
 
 static unsigned acc_perm(enum acc a)
@@ -251,13 +266,15 @@ static void test_el2_permissions(void **state)
 			if (!info.level[leaf].leaf_ok)
 				continue;
 			struct path p;
-			uint64_t va = UINT64_C(0x0000456789abcdef) & ((UINT64_C(1) << info.va_bits) - 1);
+			uint64_t va =
+			    UINT64_C(0x0000456789abcdef) & ((UINT64_C(1) << info.va_bits) - 1);
 			path_build(&e, el2_formats[fi], va, leaf, &p);
 			unsigned ntable = p.table_slot ? 16 : 1;
 			for (unsigned ctlv = 0; ctlv < 4; ctlv++) {
 				struct physim_mmu_ctl ctl = {.wxn = ctlv & 1, .pan = ctlv & 2};
 				/* root_hi set: the regime has no TTBR1, it must be ignored */
-				struct physim_mmu *m = mmu_new(&e, el2_formats[fi], p.root, p.root, ctl);
+				struct physim_mmu *m =
+				    mmu_new(&e, el2_formats[fi], p.root, p.root, ctl);
 				for (unsigned lb = 0; lb < 64; lb++) {
 					uint64_t attrs = 0;
 					for (unsigned k = 0; k < 6; k++)
@@ -273,14 +290,18 @@ static void test_el2_permissions(void **state)
 						for (unsigned a = 0; a < ACC_N; a++) {
 							char what[160];
 							snprintf(what, sizeof(what),
-								 "%s level %u leaf %#x table %#x ctl %u acc %u",
-								 el2_formats[fi], leaf, lb, tb, ctlv, a);
-							struct physim_access acc = access_of(va, a, false);
+								 "%s level %u leaf %#x table %#x "
+								 "ctl %u acc %u",
+								 el2_formats[fi], leaf, lb, tb,
+								 ctlv, a);
+							struct physim_access acc =
+							    access_of(va, a, false);
 							expect(m, &p, &acc, attrs & AF,
-							       priv & acc_perm(a), priv, true, what);
-							acc.user = true;
-							expect(m, &p, &acc, attrs & AF, false, 0, true,
+							       priv & acc_perm(a), priv, true,
 							       what);
+							acc.user = true;
+							expect(m, &p, &acc, attrs & AF, false, 0,
+							       true, what);
 							cases += 2;
 						}
 					}
@@ -308,7 +329,8 @@ static void test_el2_one_range(void **state)
 		struct path p;
 		path_build(&e, el2_formats[fi], 0x200000, 1, &p);
 		path_set(&e, &p, AF | AP1, 0);
-		struct physim_mmu *m = mmu_new(&e, el2_formats[fi], p.root, p.root, (struct physim_mmu_ctl){0});
+		struct physim_mmu *m =
+		    mmu_new(&e, el2_formats[fi], p.root, p.root, (struct physim_mmu_ctl){0});
 		struct physim_xlate x;
 		struct physim_access a = {.va = 0x200000};
 		assert_int_equal(physim_mmu_probe(m, &a, &x), 0);
@@ -347,7 +369,8 @@ static void test_el20_permissions(void **state)
 		struct physim_pt_format_info info;
 		physim_format_get_info(physim_format(el20_formats[fi]), &info);
 		for (unsigned half = 0; half < 2; half++) {
-			uint64_t va = UINT64_C(0x0000456789abcdef) & ((UINT64_C(1) << info.va_bits) - 1);
+			uint64_t va =
+			    UINT64_C(0x0000456789abcdef) & ((UINT64_C(1) << info.va_bits) - 1);
 			if (half)
 				va |= ~UINT64_C(0) << info.va_bits;
 			unsigned leaf = 1; /* a block: every granule has one at engine level 1 */
@@ -356,8 +379,9 @@ static void test_el20_permissions(void **state)
 			for (unsigned ctlv = 0; ctlv < 4; ctlv++) {
 				struct physim_mmu_ctl ctl = {.wxn = ctlv & 1, .pan = ctlv & 2};
 				/* the other TTBR has no table: 0 disables its walks */
-				struct physim_mmu *m = mmu_new(&e, el20_formats[fi], half ? 0 : p.root,
-							       half ? p.root : 0, ctl);
+				struct physim_mmu *m =
+				    mmu_new(&e, el20_formats[fi], half ? 0 : p.root,
+					    half ? p.root : 0, ctl);
 				for (unsigned lb = 0; lb < 16; lb++) {
 					uint64_t attrs = AF | NG;
 					for (unsigned k = 0; k < 4; k++)
@@ -369,8 +393,9 @@ static void test_el20_permissions(void **state)
 						path_set(&e, &p, attrs, tattrs);
 						int uxn = (attrs & UXN) || (tattrs & UXNT);
 						int pxn = (attrs & PXN) || (tattrs & PXNT);
-						int ap = ((attrs & AP2) || (tattrs & APT1) ? 2 : 0) |
-							 ((attrs & AP1) && !(tattrs & APT0) ? 1 : 0);
+						int ap =
+						    ((attrs & AP2) || (tattrs & APT1) ? 2 : 0) |
+						    ((attrs & AP1) && !(tattrs & APT0) ? 1 : 0);
 						unsigned priv = 0, unpriv = 0;
 						el20_row(uxn, pxn, ap, ctl.wxn, &priv, &unpriv);
 						unsigned u = unpriv & (R | W) ? U : 0;
@@ -379,14 +404,19 @@ static void test_el20_permissions(void **state)
 						for (unsigned a = 0; a < ACC_N; a++) {
 							char what[160];
 							snprintf(what, sizeof(what),
-								 "%s half %u leaf %#x table %#x ctl %u acc %u",
-								 el20_formats[fi], half, lb, tb, ctlv, a);
-							struct physim_access acc = access_of(va, a, false);
-							expect(m, &p, &acc, true, priv & acc_perm(a),
-							       priv | u, false, what);
+								 "%s half %u leaf %#x table %#x "
+								 "ctl %u acc %u",
+								 el20_formats[fi], half, lb, tb,
+								 ctlv, a);
+							struct physim_access acc =
+							    access_of(va, a, false);
+							expect(m, &p, &acc, true,
+							       priv & acc_perm(a), priv | u, false,
+							       what);
 							acc.user = true;
-							expect(m, &p, &acc, true, unpriv & acc_perm(a),
-							       unpriv | u, false, what);
+							expect(m, &p, &acc, true,
+							       unpriv & acc_perm(a), unpriv | u,
+							       false, what);
 							cases += 2;
 						}
 					}
@@ -542,7 +572,8 @@ static void test_el2_engine_leaves(void **state)
 					      (PHYSIM_DEVICE | PHYSIM_UNCACHED);
 				int rc = physim_pt_map_ex(pt, &m, 0);
 				assert_int_equal(rc, ok ? 0 : -ENOTSUP);
-				assert_int_equal(physim_format_flags_ok(f, fl, 0), ok ? 0 : -ENOTSUP);
+				assert_int_equal(physim_format_flags_ok(f, fl, 0),
+						 ok ? 0 : -ENOTSUP);
 				if (ok) {
 					mapped++;
 					uint64_t d = leaf_of(&e, pt, m.va);
@@ -564,13 +595,16 @@ static void test_el2_engine_leaves(void **state)
 					assert_int_equal(q.flags, fl);
 					assert_int_equal(q.arch, q1.arch);
 					for (unsigned a = 0; a < ACC_N; a++) {
-						struct physim_access acc = access_of(m.va + 8, a, false);
+						struct physim_access acc =
+						    access_of(m.va + 8, a, false);
 						struct physim_xlate x;
 						rc = physim_translate(pt, &acc, &x);
-						assert_int_equal(rc, (fl & acc_perm(a)) ? 0 : -EFAULT);
+						assert_int_equal(rc,
+								 (fl & acc_perm(a)) ? 0 : -EFAULT);
 					}
 					/* protect to read-only: AP[2] set, AP[1] stays 1 */
-					assert_int_equal(physim_pt_protect(pt, m.va, fl & ~(uint32_t)W), 0);
+					assert_int_equal(
+					    physim_pt_protect(pt, m.va, fl & ~(uint32_t)W), 0);
 					uint64_t d2 = leaf_of(&e, pt, m.va);
 					assert_int_equal(d2, d | AP2);
 				}
@@ -582,14 +616,18 @@ static void test_el2_engine_leaves(void **state)
 		 * read back as the EL1&0 format reads them. */
 		assert_int_equal(physim_format_flags_ok(f, R, NG), -ENOTSUP);
 		assert_int_equal(physim_format_flags_ok(f1, R, NG), 0);
-		uint64_t archs[] = {UINT64_C(2) << 8, UINT64_C(3) << 2, UINT64_C(7) << 2 | UINT64_C(2) << 8};
+		uint64_t archs[] = {UINT64_C(2) << 8, UINT64_C(3) << 2,
+				    UINT64_C(7) << 2 | UINT64_C(2) << 8};
 		for (size_t k = 0; k < 3; k++) {
 			struct physim_pt *pt, *pt1;
 			assert_int_equal(physim_pt_create(f, e.ph, &pt), 0);
 			assert_int_equal(physim_pt_create(f1, e.ph, &pt1), 0);
 			uint64_t size = UINT64_C(1) << info.level[0].shift;
-			struct physim_pt_mapping m = {
-			    .va = size, .pa = 2 * size, .size = size, .flags = R | W, .arch = archs[k]};
+			struct physim_pt_mapping m = {.va = size,
+						      .pa = 2 * size,
+						      .size = size,
+						      .flags = R | W,
+						      .arch = archs[k]};
 			int rc = physim_pt_map_ex(pt, &m, 0);
 			assert_int_equal(rc, physim_pt_map_ex(pt1, &m, 0));
 			if (rc == 0) {
@@ -621,9 +659,9 @@ static void test_el2_map_translate(void **state)
 	tc_env_open(&e, 0, 64u << 20);
 	struct physim_pt *pt;
 	assert_int_equal(physim_pt_create(physim_format("aarch64-el2-4k-48"), e.ph, &pt), 0);
-	assert_int_equal(physim_pt_map_region(pt, 0x40000000, 0x1000000, 0x400000, R | W | X,
-					      PHYSIM_ALLOW_HUGE),
-			 0);
+	assert_int_equal(
+	    physim_pt_map_region(pt, 0x40000000, 0x1000000, 0x400000, R | W | X, PHYSIM_ALLOW_HUGE),
+	    0);
 	assert_int_equal(physim_pt_map(pt, 0x50000000, 0x2000000, 0x1000, R), 0);
 	struct physim_xlate x;
 	/* writable and executable at once: fine at EL2 without WXN */
@@ -654,8 +692,8 @@ static void test_el2_map_translate(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_el2_permissions),    cmocka_unit_test(test_el2_one_range),
-	    cmocka_unit_test(test_el20_permissions),   cmocka_unit_test(test_el2_hypervisor_table),
+	    cmocka_unit_test(test_el2_permissions),   cmocka_unit_test(test_el2_one_range),
+	    cmocka_unit_test(test_el20_permissions),  cmocka_unit_test(test_el2_hypervisor_table),
 	    cmocka_unit_test(test_el2_engine_leaves), cmocka_unit_test(test_el2_map_translate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
