@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* arch/aarch64/aarch64.c - VMSAv8-64 translation table formats: stage 1 with
- * 4K, 16K and 64K granules and stage 2 with a 4K granule (Arm ARM D8).
+ * 4K, 16K and 64K granules for the EL1&0 (and EL2&0) regime and for the EL2
+ * regime with HCR_EL2.E2H = 0 (end of the file), and stage 2 with a 4K
+ * granule (Arm ARM D8).
  *
  * Section references are to the Arm Architecture Reference Manual for A-profile
  * (DDI 0487, chapter D8 "The AArch64 Virtual Memory System Architecture"):

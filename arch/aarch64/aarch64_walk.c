@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* arch/aarch64/aarch64_walk.c - VMSAv8-64 access rules for the walker
- * (lib/walk-format.h): stage 1 of the EL1&0 translation regime and stage 2,
+ * (lib/walk-format.h): stage 1 of the EL1&0 translation regime (which the
+ * EL2&0 regime shares), stage 1 of the EL2 regime (end of the file) and stage 2,
  * with hierarchical permissions, PAN, WXN, the Access flag and hardware dirty
  * state, address size faults and the FSC syndrome.
  *
