@@ -28,6 +28,7 @@ names the directory holding qemu-system-* (default: PATH).
 """
 import argparse
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -364,15 +365,81 @@ def setup_aarch64(g, fmt, s2fmt, root, root_hi, s2root):
         raise Failure("eret to EL1 did not happen")
 
 
+# ---- instruction fetches at EL2 ----
+
+FETCH_PROBES = 400  # fetches executed per run (each is 4 gdb round trips)
+
+
+def fetch_answer(g, va):
+    """Execute one instruction at va at EL2 (single step) and say what the
+    fetch did: `ok`, or the Instruction Abort's fault as KIND@LEVEL from
+    ESR_EL2 (EC 0x21; IFSC, Arm ARM D24.2 ISS encoding for an exception from
+    an Instruction Abort). A fetch that translated but found no memory
+    (IFSC 0x10, synchronous External abort not on a walk), or an
+    instruction that ran or raised anything but an Instruction Abort
+    (undefined, data abort, ...), means the translation allowed the fetch.
+    The exception vector (VBAR_EL2 + 0x200) is not executed: the step stops
+    on its entry."""
+    g.write_reg("pc", va)
+    g.step()
+    if g.read_reg("pc") == (va + 4) & ((1 << 64) - 1):
+        return "ok"
+    esr = g.read_reg("ESR_EL2")
+    if esr >> 26 & 0x3F != 0x21:
+        return "ok"
+    ifsc = esr & 0x3F
+    kind = {0x00: "asize", 0x04: "trans", 0x08: "af", 0x0C: "perm", 0x14: "bus"}.get(ifsc & 0x3C)
+    if ifsc == 0x10:
+        return "ok"
+    return f"{kind}@{ifsc & 3}" if kind else f"ifsc={ifsc:#x}"
+
+
+def pick_fetches(fetches, seed):
+    """Up to FETCH_PROBES of the fetch addresses, the first ones (mutation
+    targets come first) and then a seeded sample favouring mapped addresses,
+    without repeats."""
+    seen, out = set(), []
+    for va, ans in fetches:
+        if va not in seen:
+            seen.add(va)
+            out.append((va, ans))
+    head, rest = out[:FETCH_PROBES // 4], out[FETCH_PROBES // 4:]
+    random.Random(seed).shuffle(rest)
+    # mapped addresses (anything but a translation fault) first
+    rest = ([f for f in rest if not f[1].startswith("trans")] +
+            [f for f in rest if f[1].startswith("trans")])
+    return head + rest[:FETCH_PROBES - len(head)]
+
+
+def compare_fetches(args, seed, fetches, answers, stats):
+    what = describe(args.format, args.s2)
+    bad = False
+    for (va, physim), qemu in zip(fetches, answers):
+        stats["fetch_compared"] += 1
+        stats["fetch_ok"] += qemu == "ok"
+        if physim != qemu:
+            bad = True
+            stats["fetch_mismatches"] += 1
+            stats["reported"] += 1
+            if stats["reported"] <= MAX_REPORTED:
+                print(f"MISMATCH (fetch) format={what} seed={seed} va={va:#x} "
+                      f"physim-walk={physim} qemu={qemu}")
+    return bad
+
+
 # ---- one run ----
 
-def parse_gen_output(text):
+def parse_gen_output(text, fetches=None):
     info, queries = {}, []
     for line in text.splitlines():
         f = line.split()
         if not f:
             continue
-        if f[0] == "q":
+        if f[0] == "x":
+            # x VA ok|KIND@LEVEL: the walker on a privileged fetch (--fetch)
+            if fetches is not None:
+                fetches.append((int(f[1], 16), f[2]))
+        elif f[0] == "q":
             # q VA QUERY WALK GPA [NOTE...]
             queries.append((int(f[1], 16), f[2], f[3], None if f[4] == "-" else f[4],
                             " ".join(f[5:]) or None))
@@ -441,12 +508,17 @@ def run_seed(args, fam, qemu_bin, seed, mutations, stats):
                "--mutations", str(mutations)]
         if args.s2:
             cmd += ["--s2", args.s2]
+        fetch = args.format in A64_EL2 or args.regime == "el20"
+        if fetch:
+            cmd += ["--fetch", "1"]
         gen = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         if gen.returncode != 0:
             raise Failure(f"oracle-gen failed ({gen.returncode}): {gen.stderr.strip()}")
         with open(os.path.join(tmp, "oracle-gen.out"), "w") as f:
             f.write(gen.stdout)
-        info, queries = parse_gen_output(gen.stdout)
+        fetches = []
+        info, queries = parse_gen_output(gen.stdout, fetches)
+        fetches = pick_fetches(fetches, seed)
         num = lambda k: int(info[k], 16)  # noqa: E731
         stage2 = args.s2 is not None or "x4" in args.format or "-s2-" in args.format
         el2 = stage2 or args.format in A64_EL2 or args.regime == "el20"
@@ -465,9 +537,12 @@ def run_seed(args, fam, qemu_bin, seed, mutations, stats):
             t0 = time.monotonic()
             answers = g.query_many([f"gva2gpa {va:#x}" for va, *_ in queries])
             stats["qemu_seconds"] += time.monotonic() - t0
+            # last: an exception taken here may set PSTATE.PAN (EL2&0)
+            fetch_answers = [fetch_answer(g, va) for va, _ in fetches] if fetch else []
         finally:
             q.close()
         bad = compare(args, seed, info, queries, answers, stats)
+        bad = compare_fetches(args, seed, fetches, fetch_answers, stats) or bad
         if bad:
             stats["repeat"].append(repeat_command(args, seed, mutations))
     finally:
@@ -520,6 +595,7 @@ def compare(args, seed, info, queries, answers, stats):
 def new_stats():
     return dict(compared=0, mapped=0, query_compared=0, query_mismatches=0,
                 walk_compared=0, walk_mismatches=0, reported=0, walker=False,
+                fetch_compared=0, fetch_ok=0, fetch_mismatches=0,
                 qemu_seconds=0.0, repeat=[])
 
 
@@ -578,6 +654,11 @@ def main():
               f"compared ({stats['mapped']} mapped in QEMU); pt_query: "
               f"{stats['query_compared']} compared, {stats['query_mismatches']} mismatches; "
               f"{walk}; {stats['compared'] / max(stats['qemu_seconds'], 1e-9):.0f} QEMU queries/s")
+    for label, st in (("", stats), ("mutated tables: ", mstats)):
+        if st["fetch_compared"]:
+            print(f"{what}: {label}{st['fetch_compared']} instruction fetches executed at EL2 "
+                  f"({st['fetch_ok']} allowed by QEMU); walker: {st['fetch_mismatches']} "
+                  f"mismatches")
     if mstats["walk_compared"]:
         print(f"{what}: mutated tables, seeds {last}..{last + args.mutation_runs - 1} "
               f"({args.mutations} descriptors each): {mstats['compared']} addresses compared "
