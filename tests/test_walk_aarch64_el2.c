@@ -689,12 +689,58 @@ static void test_el2_map_translate(void **state)
 	tc_env_close(&e);
 }
 
+static void count_stale(void *ctx, uint64_t va, const struct physim_tlb_entry_info *cached,
+			const struct physim_xlate *current)
+{
+	(void)va;
+	(void)cached;
+	(void)current;
+	++*(unsigned *)ctx;
+}
+
+/* The TLB on a hypervisor's EL2 table: leaves with AP[1] = 1 are not EL0
+ * pages at EL2, so supervisor accesses are cached and hit (global entries,
+ * no ASID), and a leaf changed without an invalidation is reported stale. */
+static void test_el2_tlb(void **state)
+{
+	(void)state;
+	struct tc_env e;
+	tc_env_open(&e, 0, 64u << 20);
+	struct path p;
+	path_build(&e, "aarch64-el2-4k-48", 0x40001000, 0, &p);
+	path_set(&e, &p, AF | AP1, 0);
+	struct physim_mmu *m =
+	    mmu_new(&e, "aarch64-el2-4k-48", p.root, 0, (struct physim_mmu_ctl){0});
+	unsigned stale = 0;
+	struct physim_tlb *tlb;
+	assert_int_equal(physim_tlb_create(&(struct physim_tlb_config){.check_stale = true,
+								       .on_stale = count_stale,
+								       .stale_ctx = &stale},
+					   &tlb),
+			 0);
+	struct physim_xlate x;
+	struct physim_access fetch = {.va = 0x40001010, .exec = true};
+	struct physim_access rd = {.va = 0x40001020};
+	assert_int_equal(physim_tlb_translate(tlb, m, &fetch, &x), 0);
+	assert_int_equal(physim_tlb_translate(tlb, m, &rd, &x), 0);
+	assert_int_equal(x.pa, p.leaf_pa + 0x20);
+	assert_int_equal(physim_tlb_stats(tlb).hits, 1);
+	/* the hypervisor moves the page and forgets the TLBI */
+	tc_put64(&e, p.leaf_slot, (p.leaf_pa + 0x1000) | 3 | AF | AP1);
+	assert_int_equal(physim_tlb_translate(tlb, m, &fetch, &x), 0);
+	assert_int_equal(stale, 1);
+	physim_tlb_destroy(tlb);
+	physim_mmu_destroy(m);
+	tc_env_close(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_el2_permissions),   cmocka_unit_test(test_el2_one_range),
 	    cmocka_unit_test(test_el20_permissions),  cmocka_unit_test(test_el2_hypervisor_table),
 	    cmocka_unit_test(test_el2_engine_leaves), cmocka_unit_test(test_el2_map_translate),
+	    cmocka_unit_test(test_el2_tlb),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
