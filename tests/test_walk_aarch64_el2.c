@@ -354,7 +354,7 @@ static void test_el2_one_range(void **state)
  * descriptor's APTable, UXNTable, PXNTable, of WXN and PAN, every access
  * type at EL2 and EL0, in TTBR0_EL2 and TTBR1_EL2. Expectation: table D8-65
  * with the effective values after the table attributes (tables D8-64 and
- * R_RNJJNG) and PSTATE.PAN: a privileged data access to memory with
+ * R_NJJNG) and PSTATE.PAN: a privileged data access to memory with
  * UnprivRead or UnprivWrite is not permitted; fetches are not affected. */
 static void test_el20_permissions(void **state)
 {

@@ -146,7 +146,7 @@ static inline uint64_t a64_desc_output_addr(const struct physim_pt_format *f, ui
  * alone selects read/write or read-only (table D8-62) and AP[1] is RES1
  * (R_MGGZM); bit 54 is XN, removing PrivExecute (R_TRZVM), and PXN (bit 53)
  * has no meaning; in table descriptors APTable[0] is RES0 (I_PCLHM), bit 60
- * is XNTable (R_LQFP) and PXNTable has no meaning. There are no ASIDs, so nG
+ * is XNTable (R_RLQFP) and PXNTable has no meaning. There are no ASIDs, so nG
  * is not used either. */
 #define EL2_XN	 S1_UXN	  /* bit 54: XN */
 #define EL2_T_XN S1_T_UXN /* bit 60: XNTable */

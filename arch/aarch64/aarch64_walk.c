@@ -426,10 +426,10 @@ WALK_INLINE int a64_el2_begin(struct walk_state *w, uint64_t root, uint64_t root
  *   = 1 above (table D8-64); writable-clean (HD on, DBM = 1) is writable and
  *   a write clears AP[2], as at EL1&0. AP[1] is RES1 (R_MGGZM) and decides
  *   nothing: there is no EL0, and UnprivRead/UnprivWrite do not apply to the
- *   EL2 regime (I_KYWYWX), so no "UnprivWrite removes PrivExecute" rule
+ *   EL2 regime (I_KWYWX), so no "UnprivWrite removes PrivExecute" rule
  *   (R_VWLLR is for two Exception levels) and nothing for PAN to act on.
  * - XN (bit 54) or XNTable (bit 60) above removes PrivExecute (R_TRZVM,
- *   R_LQFP); PXN, PXNTable and APTable[0] (RES0, I_PCLHM) are ignored.
+ *   R_RLQFP); PXN, PXNTable and APTable[0] (RES0, I_PCLHM) are ignored.
  * - SCTLR_EL2.WXN (ctl.wxn): PrivWrite removes PrivExecute (R_SYMMB).
  * - An EL0 access (access.user) has no permission to use: "if the stage 1
  *   permission is not present, that access type is not permitted" (R_WBLJK),
