@@ -47,6 +47,16 @@ const struct physim_pt_format *const physim_all_formats[] = {
 #endif
 #ifdef PHYSIM_HAVE_AARCH64
     &physim_fmt_aarch64_s2_4k_52,
+    &physim_fmt_aarch64_el2_4k_39,
+#endif
+#ifdef PHYSIM_HAVE_AARCH64
+    &physim_fmt_aarch64_el2_4k_48,
+#endif
+#ifdef PHYSIM_HAVE_AARCH64
+    &physim_fmt_aarch64_el2_16k_47,
+#endif
+#ifdef PHYSIM_HAVE_AARCH64
+    &physim_fmt_aarch64_el2_64k_48,
 #endif
 #ifdef PHYSIM_HAVE_RISCV64
     &physim_fmt_sv39,

@@ -222,6 +222,10 @@ PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_aarch64_4k_52;
 PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_aarch64_16k_52;
 PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_aarch64_64k_52;
 PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_aarch64_s2_4k_52;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_aarch64_el2_4k_39;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_aarch64_el2_4k_48;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_aarch64_el2_16k_47;
+PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_aarch64_el2_64k_48;
 PHYSIM_HIDDEN extern const struct physim_pt_format physim_fmt_armv7_short;
 #endif
 #ifdef PHYSIM_HAVE_RISCV64

@@ -298,4 +298,16 @@ static inline uint64_t a64_desc_output_addr(const struct physim_pt_format *f, ui
 #define S1_T_AP1   (UINT64_C(1) << 62) /* APTable[1]: no write access */
 #define S1_T_ATTRS (S1_T_PXN | S1_T_UXN | S1_T_AP0 | S1_T_AP1)
 
+/* ---- stage 1 of the EL2 translation regime with HCR_EL2.E2H = 0 ----
+ * A regime that "supports one Exception level" (Arm ARM K.a D8.4.1.2): AP[2]
+ * alone selects read/write or read-only (table D8-62) and AP[1] is RES1
+ * (R_MGGZM); bit 54 is XN, removing PrivExecute (R_TRZVM), and PXN (bit 53)
+ * has no meaning; in table descriptors APTable[0] is RES0 (I_PCLHM), bit 60
+ * is XNTable (R_RLQFP) and PXNTable has no meaning. There are no ASIDs, so nG
+ * is not used either. */
+#define EL2_XN	 S1_UXN	  /* bit 54: XN */
+#define EL2_T_XN S1_T_UXN /* bit 60: XNTable */
+/* Raw leaf bits a caller may give in `arch` in the EL2 regime: AttrIndx, SH. */
+#define EL2_ARCH_MASK (S1_ATTRINDX_MASK | A64_SH_MASK)
+
 #endif

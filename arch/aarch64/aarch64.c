@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* arch/aarch64/aarch64.c - VMSAv8-64 translation table formats: stage 1 with
- * 4K, 16K and 64K granules and stage 2 with a 4K granule (Arm ARM D8).
+ * 4K, 16K and 64K granules for the EL1&0 (and EL2&0) regime and for the EL2
+ * regime with HCR_EL2.E2H = 0 (end of the file), and stage 2 with a 4K
+ * granule (Arm ARM D8).
  *
  * Section references are to the Arm Architecture Reference Manual for A-profile
  * (DDI 0487, chapter D8 "The AArch64 Virtual Memory System Architecture"):
@@ -575,4 +577,122 @@ const struct physim_pt_format physim_fmt_aarch64_s2_4k_52 = {
 	    {.shift = 48, .index_bits = 4, .leaf_ok = false}, /* L-1: tables only */
 	},
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = 0, [A64_P_OA_LAYOUT] = A64_OA_DS},
+};
+
+/* ---- stage 1 of the EL2 translation regime, HCR_EL2.E2H = 0 ----
+ * A regime of one Exception level (Arm ARM K.a D8.4.1.2, bits in
+ * aarch64-desc.h): AP[2] = 1 read-only, else read/write (table D8-62); AP[1]
+ * is RES1 and is written as 1; bit 54 is XN and bit 53 (PXN) is written as
+ * 0; nG is never written (no ASIDs). There is no EL0, so PHYSIM_U cannot be
+ * expressed (-ENOTSUP) and is never reported. Memory type, shareability and
+ * the Access flag are encoded as in the EL1&0 regime, by the same code.
+ * The EL2&0 regime (E2H = 1, VHE) has the descriptors and permission rules
+ * of EL1&0 (D8.4.1.2 treats both as regimes of two Exception levels): its
+ * tables use the EL1&0 formats above. */
+static int el2_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
+			   const struct pt_leaf_attr *a, unsigned level, uint64_t *d)
+{
+	struct pt_leaf_attr a1 = *a;
+	uint64_t v;
+
+	a1.flags &= ~(uint32_t)PHYSIM_X;
+	int rc = s1_encode_leaf(f, pa, &a1, level, &v);
+	if (rc)
+		return rc;
+	if (a->flags & PHYSIM_U)
+		return -ENOTSUP;
+	v = (v & ~(S1_PXN | S1_UXN)) | S1_AP1;
+	if (!(a->flags & PHYSIM_X))
+		v |= EL2_XN;
+	*d = v;
+	return 0;
+}
+
+/* AP[1] (RES1), PXN and nG have no meaning here: decoded without them. */
+static void el2_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigned level,
+			    struct pt_leaf_attr *a)
+{
+	s1_decode_leaf(f, d & ~(S1_AP1 | S1_PXN | S1_NG), level, a);
+	a->flags &= ~(uint32_t)(PHYSIM_U | PHYSIM_X);
+	if (!(d & EL2_XN))
+		a->flags |= PHYSIM_X;
+}
+
+static const struct pt_format_ops a64_el2_ops = {
+    .classify = a64_classify,
+    .output_addr = a64_output_addr,
+    .encode_table = a64_encode_table,
+    .encode_leaf = el2_encode_leaf,
+    .decode_leaf = el2_decode_leaf,
+    .memattr = s1_memattr,
+};
+
+/* The geometry of the EL1&0 formats of the same names, with TCR_EL2.T0SZ and
+ * TG0 in place of TCR_EL1's; TTBR0_EL2 is the only root. */
+#define A64_EL2_COMMON                                                                             \
+	.arch = PHYSIM_ARCH_AARCH64, .stage2 = false, .pte_bytes = 8, .pa_bits = 48,               \
+	.sign_extended = false, .flags_supported = A64_ALL_FLAGS & ~(uint32_t)PHYSIM_U,            \
+	.arch_attr_mask = EL2_ARCH_MASK, .arch_memtype_mask = S1_ATTRINDX_MASK,                    \
+	.set_accessed_on_map = true, .set_dirty_on_map = false, .ops = &a64_el2_ops,               \
+	.walk = &physim_a64_el2_walk_ops
+
+const struct physim_pt_format physim_fmt_aarch64_el2_4k_39 = {
+    .name = "aarch64-el2-4k-39",
+    .description = "AArch64 EL2 stage 1 (E2H=0), 4K granule, 39-bit VA (lookup levels 1-3)",
+    A64_EL2_COMMON,
+    .levels = 3,
+    .va_bits = 39,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true}, /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true}, /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true}, /* L1: 1G blocks */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
+};
+
+const struct physim_pt_format physim_fmt_aarch64_el2_4k_48 = {
+    .name = "aarch64-el2-4k-48",
+    .description = "AArch64 EL2 stage 1 (E2H=0), 4K granule, 48-bit VA (lookup levels 0-3)",
+    A64_EL2_COMMON,
+    .levels = 4,
+    .va_bits = 48,
+    .level =
+	{
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
+	    {.shift = 39, .index_bits = 9, .leaf_ok = false}, /* L0: tables only */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
+};
+
+const struct physim_pt_format physim_fmt_aarch64_el2_16k_47 = {
+    .name = "aarch64-el2-16k-47",
+    .description = "AArch64 EL2 stage 1 (E2H=0), 16K granule, 47-bit VA (lookup levels 1-3)",
+    A64_EL2_COMMON,
+    .levels = 3,
+    .va_bits = 47,
+    .level =
+	{
+	    {.shift = 14, .index_bits = 11, .leaf_ok = true},  /* L3: 16K pages */
+	    {.shift = 25, .index_bits = 11, .leaf_ok = true},  /* L2: 32M blocks */
+	    {.shift = 36, .index_bits = 11, .leaf_ok = false}, /* L1: 64G only with LPA2 */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 14, [A64_P_RES0] = A64_RES0_4K_16K},
+};
+
+const struct physim_pt_format physim_fmt_aarch64_el2_64k_48 = {
+    .name = "aarch64-el2-64k-48",
+    .description = "AArch64 EL2 stage 1 (E2H=0), 64K granule, 48-bit VA (lookup levels 1-3)",
+    A64_EL2_COMMON,
+    .levels = 3,
+    .va_bits = 48,
+    .level =
+	{
+	    {.shift = 16, .index_bits = 13, .leaf_ok = true}, /* L3: 64K pages */
+	    {.shift = 29, .index_bits = 13, .leaf_ok = true}, /* L2: 512M blocks */
+	    {.shift = 42, .index_bits = 6, .leaf_ok = false}, /* L1: 4T only with LPA */
+	},
+    .param = {[A64_P_GRANULE_SHIFT] = 16, [A64_P_RES0] = A64_RES0_64K},
 };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* arch/aarch64/aarch64_walk.c - VMSAv8-64 access rules for the walker
- * (lib/walk-format.h): stage 1 of the EL1&0 translation regime and stage 2,
+ * (lib/walk-format.h): stage 1 of the EL1&0 translation regime (which the
+ * EL2&0 regime shares), stage 1 of the EL2 regime (end of the file) and stage 2,
  * with hierarchical permissions, PAN, WXN, the Access flag and hardware dirty
  * state, address size faults and the FSC syndrome.
  *
@@ -419,5 +420,103 @@ const struct pt_walk_ops physim_a64_s2_walk_ops = {
     .level_dir = -1,
     .configure = a64_configure,
     .walk = a64_s2_walk,
+    .fault = a64_fault,
+};
+
+/* ---- stage 1 of the EL2 regime, HCR_EL2.E2H = 0 (aarch64-el2-*) ----
+ * A regime of one Exception level. The EL2&0 regime (E2H = 1) walks with the
+ * EL1&0 rules above: D8.4.1.2 gives EL1&0 and EL2&0 the same permissions. */
+
+/* One VA range, TTBR0_EL2 (root; root_hi is not used): an address with any
+ * of bits 63:va_bits set is a Translation fault at level 0 (pseudocode
+ * AArch64.S1Translate: VAIsOutOfRange). */
+WALK_INLINE int a64_el2_begin(struct walk_state *w, uint64_t root, uint64_t root_hi,
+			      uint64_t *table, struct physim_fault *f)
+{
+	(void)root_hi;
+	if (w->va >> w->fmt->va_bits) {
+		a64_fault_set(f, PHYSIM_FAULT_NOT_PRESENT, 0, FSC_TRANSLATION);
+		return -EFAULT;
+	}
+	*table = root;
+	return a64_check_root(w, root, f);
+}
+
+/*
+ * EL2 leaf permissions (D8.4.1.2, a stage 1 translation supporting one
+ * Exception level; summary table D8-66):
+ * - PrivRead always; PrivWrite unless AP[2] = 1 (table D8-62) or APTable[1]
+ *   = 1 above (table D8-64); writable-clean (HD on, DBM = 1) is writable and
+ *   a write clears AP[2], as at EL1&0. AP[1] is RES1 (R_MGGZM) and decides
+ *   nothing: there is no EL0, and UnprivRead/UnprivWrite do not apply to the
+ *   EL2 regime (I_KWYWX), so no "UnprivWrite removes PrivExecute" rule
+ *   (R_VWLLR is for two Exception levels) and nothing for PAN to act on.
+ * - XN (bit 54) or XNTable (bit 60) above removes PrivExecute (R_TRZVM,
+ *   R_RLQFP); PXN, PXNTable and APTable[0] (RES0, I_PCLHM) are ignored.
+ * - SCTLR_EL2.WXN (ctl.wxn): PrivWrite removes PrivExecute (R_SYMMB).
+ * - An EL0 access (access.user) has no permission to use: "if the stage 1
+ *   permission is not present, that access type is not permitted" (R_WBLJK),
+ *   and no Unpriv* permission is ever present here. physim reports it as a
+ *   Permission fault at the leaf (hardware never translates EL0 accesses
+ *   with this regime: EL0 belongs to EL1&0).
+ * No ASIDs: every translation is global.
+ */
+WALK_INLINE enum physim_fault_kind a64_el2_leaf(struct walk_state *w, uint64_t d,
+						struct walk_step *s)
+{
+	const struct physim_mmu_ctl *c = w->ctl;
+	uint64_t t = w->acc_or;
+
+	if (!a64_access_flag_ok(w, d, s))
+		return PHYSIM_FAULT_ACCESS_FLAG;
+	if (w->user)
+		return PHYSIM_FAULT_PERMISSION;
+	bool ap2 = (d & S1_AP2) && !(a64_hd(c) && (d & A64_DBM));
+	bool wr = !ap2 && !(t & S1_T_AP1);
+	bool x = !((d & EL2_XN) || (t & EL2_T_XN));
+	if (c->wxn)
+		x = x && !wr;
+	if (!a64_allows(w, true, wr, x))
+		return PHYSIM_FAULT_PERMISSION;
+	if (w->write && (d & S1_AP2))
+		s->d_new &= ~S1_AP2;
+	s->leaf = true;
+	s->perms = PHYSIM_R | (wr ? PHYSIM_W : 0) | (x ? PHYSIM_X : 0);
+	s->global = true;
+	return PHYSIM_FAULT_NONE;
+}
+
+/* EL2: one descriptor; table descriptors accumulate APTable[1] and XNTable. */
+WALK_INLINE enum physim_fault_kind a64_el2_step(struct walk_state *w, uint64_t d, unsigned level,
+						struct walk_step *s)
+{
+	enum pt_kind k = PT_INVALID;
+	enum physim_fault_kind fk = a64_decode(w, d, level, s, &k);
+
+	if (fk != PHYSIM_FAULT_NONE)
+		return fk;
+	if (k == PT_TABLE) {
+		w->acc_or |= d & (S1_T_AP1 | EL2_T_XN);
+		return PHYSIM_FAULT_NONE;
+	}
+	return a64_el2_leaf(w, d, s);
+}
+
+/* A nested walk (physim_nested_translate) is allowed although hardware
+ * never puts a stage 2 under the EL2 regime (HCR_EL2.VM applies to EL1&0):
+ * it is how a host's software walks a guest hypervisor's own EL2 table that
+ * lives in guest memory (nested virtualization). */
+static int a64_el2_walk(const struct walk_req *r, struct physim_xlate *x)
+{
+	if (r->m->cfg.format->levels == 4)
+		return walk_stage_loop(r, x, a64_el2_begin, a64_el2_step, 4, 8);
+	return walk_stage_loop(r, x, a64_el2_begin, a64_el2_step, 3, 8);
+}
+
+const struct pt_walk_ops physim_a64_el2_walk_ops = {
+    .level_base = 3,
+    .level_dir = -1,
+    .configure = a64_configure,
+    .walk = a64_el2_walk,
     .fault = a64_fault,
 };

@@ -60,6 +60,26 @@ struct physim_pt_format_info {
 	bool presets_dirty;
 };
 
+/*
+ * AArch64 translation regimes. A format fixes the descriptor encoding, so
+ * each regime whose descriptors differ has formats of its own:
+ * - EL1&0 stage 1: aarch64-4k-39, -4k-48, -16k-47, -64k-48 (TTBR0_EL1; the
+ *   TTBR1 half is a second table, physim_mmu_config.root_hi).
+ * - EL2 with HCR_EL2.E2H = 0: aarch64-el2-4k-39, -el2-4k-48, -el2-16k-47,
+ *   -el2-64k-48, the same geometry under TCR_EL2. A regime of one Exception
+ *   level (Arm ARM D8.4.1.2): leaves are written with AP[1] = 1 (RES1),
+ *   AP[2] = read-only, XN in bit 54, PXN (bit 53) and nG clear; PHYSIM_U
+ *   cannot be expressed (-ENOTSUP; there is no EL0) and nG is not accepted
+ *   in `arch` (no ASIDs). Reading a leaf, AP[1], PXN and nG are ignored.
+ * - EL2&0 with E2H = 1 (VHE): the EL1&0 formats. Its descriptors and
+ *   permission rules are those of EL1&0 (D8.4.1.2 treats both as regimes of
+ *   two Exception levels); only the registers differ (TTBR0_EL2/TTBR1_EL2,
+ *   TCR_EL2 in the TCR_EL1 layout), which physim does not need to know.
+ * Formats rather than a regime setting of the mmu, because the engine
+ * (map/protect/query) encodes and decodes leaves without an mmu; walk.h says
+ * how the walker applies each regime's rules.
+ */
+
 /* NULL if no format has that name (see physim_format_count/at for the list). */
 PHYSIM_API const struct physim_pt_format *physim_format(const char *name);
 PHYSIM_API size_t physim_format_count(void);
@@ -94,7 +114,8 @@ PHYSIM_API int physim_format_flags_ok(const struct physim_pt_format *fmt, uint32
  * RISC-V reserves W without R, DEVICE and UNCACHED exclude each other).
  * Stage-2 formats have no user/supervisor distinction: PHYSIM_U is accepted
  * and ignored there and never reported (RISC-V G-stage leaves always carry
- * U=1, as the privileged spec requires).
+ * U=1, as the privileged spec requires). The AArch64 EL2 formats
+ * (aarch64-el2-*) have no EL0: PHYSIM_U is refused with -ENOTSUP there.
  *
  * Memory type: one channel per value. Each format's memory-type field
  * (physim_pt_format_info.arch_memtype_mask: x86 PAT/PCD/PWT, EPT bits 5:3,

@@ -17,7 +17,10 @@ struct physim_access {
 	uint64_t va; /* input address: VA for stage 1, GPA for a stage-2 format */
 	bool write;
 	bool exec;     /* instruction fetch (write must then be false) */
-	bool user;     /* CPL 3 / EL0 / U-mode / PLV3; otherwise supervisor */
+	bool user;     /* CPL 3 / EL0 / U-mode / PLV3; otherwise supervisor.
+			  AArch64 EL2 regime (aarch64-el2-*): there is no EL0,
+			  so an EL0 access is a Permission fault at the leaf
+			  (no Unpriv* permission exists, Arm ARM R_WBLJK). */
 	bool implicit; /* x86: implicit supervisor-mode access to a system data
 			  structure (SDM Vol. 3A 4.6; user must be false): SMAP
 			  applies regardless of RFLAGS.AC. Ignored elsewhere. */
@@ -41,8 +44,9 @@ struct physim_mmu_ctl {
 	bool ept_ad; /* EPTP bit 6: accessed/dirty flags enabled */
 	bool mbec;   /* mode-based execute control (bit 10 = user execute) */
 	/* AArch64 (Arm ARM D8) */
-	bool wxn;	   /* SCTLR_ELx.WXN */
-	bool pan;	   /* PSTATE.PAN */
+	bool wxn;	   /* SCTLR_ELx.WXN of the regime (EL1 or EL2) */
+	bool pan;	   /* PSTATE.PAN (EL1&0, EL2&0; the EL2 regime has no
+			      EL0 permissions for it to act on) */
 	bool ha;	   /* TCR.HA / VTCR.HA: hardware access flag */
 	bool hd;	   /* TCR.HD / VTCR.HD: hardware dirty state (DBM) */
 	unsigned ips_bits; /* output size (TCR.IPS / VTCR.PS); 0 = the format's
@@ -169,7 +173,8 @@ struct physim_mmu_config {
 	const struct physim_paging_handler *mem;
 	uint64_t root;	  /* CR3 / TTBR0 / satp / hgatp / EPTP / PGDL table address */
 	uint64_t root_hi; /* AArch64 TTBR1 / LoongArch PGDH table for the upper
-			     half; 0 = none (upper-half accesses fault) */
+			     half; 0 = none (upper-half accesses fault). Not
+			     used by aarch64-el2-* (E2H = 0: TTBR0_EL2 only) */
 	struct physim_mmu_ctl ctl;
 	uint16_t asid; /* PCID / ASID tag for the TLB */
 	uint16_t vmid; /* VMID / VPID tag for the TLB */

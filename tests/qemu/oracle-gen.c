@@ -6,7 +6,7 @@
  * against QEMU's `gva2gpa`.
  *
  * usage: oracle-gen --format F [--s2 F2] --seed N --queries N --image OUT
- *                   [--mutations N] [--ram-base B] [--ram-size S]
+ *                   [--mutations N] [--ram-base B] [--ram-size S] [--fetch 1]
  *
  * Output, one item per line:
  *   format F / s2format F2|- / ram_base B / ram_size S / root R / root_hi R /
@@ -18,6 +18,9 @@
  *       address, `-` for unmapped or `n/a` (no walker rules for the format;
  *       no query answer once descriptors are mutated). GPA: nested, stage
  *       1's output by query, else `-`. NOTE: the mutation the address tests.
+ *   x VA ok|KIND@LEVEL (--fetch 1, after each q line): the walker's answer
+ *       for a privileged instruction fetch at VA (the q address aligned
+ *       down to 4), TCR_ELx.HA = 0; run-oracle.py executes there in QEMU.
  *
  * --mutations N: after building, N descriptors on the paths of mapped
  * addresses get a raw bit change (mutate.c) and those addresses are asked
@@ -245,6 +248,7 @@ struct opts {
 	const char *format, *s2format, *image;
 	uint64_t seed, ram_base, ram_size;
 	unsigned queries, mutations;
+	bool fetch; /* --fetch 1: an `x` line after every `q` line */
 };
 
 /* An address that goes through a mutated descriptor. */
@@ -261,7 +265,8 @@ struct gen {
 	const struct physim_pt_format *f1, *f2; /* f2: stage 2 of a nested pair, else NULL */
 	struct physim_pt_format_info i1, i2;
 	struct physim_pt *t1, *t1_hi, *t2;
-	struct half h1[2], h2[1]; /* input ranges of stage 1 (or the only table) and stage 2 */
+	struct physim_mmu *mmu_fetch; /* --fetch: stage 1 alone, HA off */
+	struct half h1[2], h2[1];     /* input ranges of stage 1 (or the only table) and stage 2 */
 	unsigned nh1;
 	struct ranges m1, m2; /* mappings made, in architectural input addresses */
 	struct gpa_pool pool;
@@ -277,9 +282,12 @@ static bool is_riscv_gstage(const struct physim_pt_format_info *i)
 	return i->arch == PHYSIM_ARCH_RISCV64 && i->stage2;
 }
 
+/* AArch64 stage 1 has a TTBR1 table too, except in the EL2 regime with
+ * HCR_EL2.E2H = 0 (aarch64-el2-*: TTBR0_EL2 only). */
 static bool has_upper_table(const struct physim_pt_format_info *i)
 {
-	return i->arch == PHYSIM_ARCH_AARCH64 && !i->stage2;
+	return i->arch == PHYSIM_ARCH_AARCH64 && !i->stage2 &&
+	       strncmp(i->name, "aarch64-el2-", 12) != 0;
 }
 
 /* The input ranges a table of this format serves in the test. RISC-V
@@ -647,6 +655,28 @@ static void print_answer(int found, uint64_t pa)
 		printf(" -");
 }
 
+/* --fetch: the walker's answer for a privileged instruction fetch at va
+ * aligned down to 4, with TCR_ELx.HA = 0 (a real fetch in QEMU takes Access
+ * flag faults, unlike gva2gpa): `x VA ok` or `x VA KIND@LEVEL`, KIND one of
+ * trans, af, perm, asize, bus. */
+static void emit_fetch(struct gen *g, uint64_t va)
+{
+	static const char *const kinds[] = {
+	    [PHYSIM_FAULT_NOT_PRESENT] = "trans",  [PHYSIM_FAULT_PERMISSION] = "perm",
+	    [PHYSIM_FAULT_ACCESS_FLAG] = "af",	   [PHYSIM_FAULT_RESERVED] = "trans",
+	    [PHYSIM_FAULT_ADDRESS_SIZE] = "asize", [PHYSIM_FAULT_NON_CANONICAL] = "trans",
+	    [PHYSIM_FAULT_BUS_ERROR] = "bus"};
+	struct physim_access a = {.va = va & ~UINT64_C(3), .exec = true};
+	struct physim_xlate x;
+	int rc = physim_mmu_probe(g->mmu_fetch, &a, &x);
+	if (rc == 0)
+		printf("x %#" PRIx64 " ok\n", a.va);
+	else if (rc == -EFAULT)
+		printf("x %#" PRIx64 " %s@%d\n", a.va, kinds[x.fault.kind], x.fault.level);
+	else
+		die("fetch probe %#" PRIx64 ": %s", a.va, physim_strerror(rc));
+}
+
 static void emit_note(struct gen *g, uint64_t va, const char *where, const char *note)
 {
 	uint64_t pq = 0, pw = 0, gpa = UINT64_MAX;
@@ -660,6 +690,8 @@ static void emit_note(struct gen *g, uint64_t va, const char *where, const char 
 	if (note)
 		printf(" %s%s%s", where, *where ? " " : "", note);
 	printf("\n");
+	if (g->mmu_fetch != NULL)
+		emit_fetch(g, va);
 }
 
 static void emit(struct gen *g, uint64_t va)
@@ -1017,12 +1049,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->ram_base = parse_num(v, "RAM base");
 		else if (strcmp(a, "--ram-size") == 0)
 			o->ram_size = parse_num(v, "RAM size");
+		else if (strcmp(a, "--fetch") == 0)
+			o->fetch = parse_num(v, "--fetch") != 0;
 		else
 			die("unknown option %s", a);
 	}
 	if (o->format == NULL || o->image == NULL || o->queries == 0)
 		die("usage: oracle-gen --format F [--s2 F2] --seed N --queries N --image OUT "
-		    "[--mutations N] [--ram-base B] [--ram-size S]");
+		    "[--mutations N] [--ram-base B] [--ram-size S] [--fetch 1]");
 }
 
 /* Give everything back, so leak checkers see a clean exit. */
@@ -1030,6 +1064,7 @@ static void gen_release(struct gen *g)
 {
 	physim_mmu_destroy(g->mmu1);
 	physim_mmu_destroy(g->mmu2);
+	physim_mmu_destroy(g->mmu_fetch);
 	physim_pt_destroy(g->t1);
 	physim_pt_destroy(g->t1_hi);
 	physim_pt_destroy(g->t2);
@@ -1066,6 +1101,15 @@ int main(int argc, char **argv)
 	else
 		build_single(&g, nmaps);
 	setup_walker(&g);
+	if (g.o.fetch) {
+		struct physim_mmu_config c = {.format = g.f1,
+					      .mem = g.ph,
+					      .root = physim_pt_root(g.t1),
+					      .root_hi = g.t1_hi ? physim_pt_root(g.t1_hi) : 0,
+					      .ctl = {.ips_bits = 48}};
+		if (g.f2 != NULL || physim_mmu_create(&c, &g.mmu_fetch) < 0)
+			die("--fetch needs a single stage-1 format with walker rules");
+	}
 	/* mutated tables can only be compared through the walker */
 	if (g.mmu1 != NULL)
 		apply_mutations(&g);

@@ -12,7 +12,7 @@ every test address; each answer is compared with physim's page-table query
 and, where the format has walker rules, with physim's walker. The method and
 QEMU 7.2's known deviations are described in README.md next to this file.
 
-usage: run-oracle.py --gen PATH/oracle-gen --format F [--s2 F2]
+usage: run-oracle.py --gen PATH/oracle-gen --format F [--s2 F2] [--regime el20]
                      [--seeds N] [--seed S] [--queries N]
                      [--mutation-runs N] [--mutations N] [--keep]
 
@@ -28,6 +28,7 @@ names the directory holding qemu-system-* (default: PATH).
 """
 import argparse
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -72,7 +73,7 @@ def find_qemu(fam):
     return shutil.which(name)
 
 
-def cpu_args(fam, stage2):
+def cpu_args(fam, el2):
     if fam == "x86":
         return ["-cpu", "max,apic-id=0"]
     if fam in ("riscv64", "riscv32"):
@@ -80,14 +81,15 @@ def cpu_args(fam, stage2):
         # G-stage; Svpbmt so PBMT bits in leaves are not reserved (RV64 only).
         cpu = "rv64,pmp=false,h=true,svpbmt=on" if fam == "riscv64" else "rv32,pmp=false,h=true"
         return ["-cpu", cpu]
-    # AArch64: EL2 only when stage 2 is used; no EL3 (reset lands in EL1 or EL2).
-    return ["-cpu", "max,has_el3=off,has_el2=" + ("on" if stage2 else "off")]
+    # AArch64: EL2 only when stage 2 or an EL2 regime is used; no EL3 (reset
+    # lands in EL1 or EL2).
+    return ["-cpu", "max,has_el3=off,has_el2=" + ("on" if el2 else "off")]
 
 
 class Qemu:
     """A stopped QEMU with the image loaded and a gdbstub on a unix socket."""
 
-    def __init__(self, binary, fam, stage2, image, ram_base, ram_size, tmp):
+    def __init__(self, binary, fam, el2, image, ram_base, ram_size, tmp):
         ram_mb = (ram_base + ram_size + (1 << 20) - 1) >> 20
         # a unix socket path must fit sun_path (108 bytes): a long $TMPDIR
         # gets a short directory of its own for it
@@ -98,7 +100,7 @@ class Qemu:
         self.proc = subprocess.Popen(
             [binary, "-M", "none,memory-backend=ram0", "-accel", "tcg",
              "-object", f"memory-backend-ram,id=ram0,size={ram_mb}M,reserve=off",
-             "-m", f"{ram_mb}M", *cpu_args(fam, stage2),
+             "-m", f"{ram_mb}M", *cpu_args(fam, el2),
              "-S", "-nodefaults", "-no-user-config", "-display", "none",
              "-monitor", "none", "-serial", "none",
              "-chardev", f"socket,id=gdb0,path={sock},server=on,wait=off",
@@ -227,6 +229,9 @@ SYSREG = {  # (op0, op1, CRn, CRm, op2), Arm ARM D19 / D23 register descriptions
     "MAIR_EL1": (3, 0, 10, 2, 0), "HCR_EL2": (3, 4, 1, 1, 0),
     "VTTBR_EL2": (3, 4, 2, 1, 0), "VTCR_EL2": (3, 4, 2, 1, 2),
     "SPSR_EL2": (3, 4, 4, 0, 0), "ELR_EL2": (3, 4, 4, 0, 1),
+    "SCTLR_EL2": (3, 4, 1, 0, 0), "TTBR0_EL2": (3, 4, 2, 0, 0),
+    "TTBR1_EL2": (3, 4, 2, 0, 1), "TCR_EL2": (3, 4, 2, 0, 2),
+    "MAIR_EL2": (3, 4, 10, 2, 0),
 }
 A64_ISB = 0xD5033FDF
 A64_ERET = 0xD69F03E0
@@ -234,6 +239,9 @@ A64_ORR_X30_1 = 0xB24003DE  # orr x30, x30, #1 (N=1, immr=0, imms=0)
 A64_GRANULE = {"aarch64-4k-39": (4, 39), "aarch64-4k-48": (4, 48),
                "aarch64-16k-47": (16, 47), "aarch64-64k-48": (64, 48),
                "aarch64-4k-52": (4, 52), "aarch64-16k-52": (16, 52), "aarch64-64k-52": (64, 52)}
+# EL2 regime formats (HCR_EL2.E2H = 0): the EL1&0 geometry under TCR_EL2
+A64_EL2 = {"aarch64-el2-" + f[len("aarch64-"):]: g for f, g in A64_GRANULE.items()
+           if not f.endswith("-52")}
 # (IPA bits, SL0, SL2): "aarch64-s2-4k-52" starts at lookup level -1 (SL2 = 1,
 # SL0 = 0 with DS = 1)
 A64_S2 = {"aarch64-s2-4k-40": (40, 1, 0), "aarch64-s2-4k-48": (48, 2, 0),
@@ -264,6 +272,21 @@ def a64_tcr(fmt):
             tg1 << 30 | ips << 32 | ds << 59)
 
 
+def a64_tcr_el2(fmt):
+    """TCR_EL2 with HCR_EL2.E2H = 0 (Arm ARM D19.2, TCR_EL2): one range,
+    T0SZ, TG0 (the TCR_EL1 TG0 encoding), PS = 48 bits in bits 18:16,
+    walks inner-shareable write-back, bits 31 and 23 RES1."""
+    kb, bits = A64_EL2[fmt]
+    tg0 = {4: 0, 64: 1, 16: 2}[kb]
+    return ((64 - bits) | 1 << 8 | 1 << 10 | 3 << 12 | tg0 << 14 | IPS_48 << 16 |
+            1 << 23 | 1 << 31)
+
+
+HCR_E2H = 1 << 34
+HCR_TGE = 1 << 27
+HCR_RW = 1 << 31
+
+
 def a64_vtcr(fmt):
     """VTCR_EL2 (Arm ARM D19.2): T0SZ, SL0 (4K granule: 1 = start at level 1,
     2 = level 0), TG0 = 4K, PS = 48 or 52 bits, bit 31 RES1, DS (bit 32) and
@@ -287,6 +310,39 @@ def run_stub(g, insns, xregs):
         pc = g.read_reg("pc")
         if insn != A64_ERET and pc != SCRATCH + 4 * (k + 1):
             raise Failure(f"AArch64 stub: instruction {k} ({insn:#010x}) did not complete, pc={pc:#x}")
+
+
+def setup_aarch64_el2(g, fmt, regime, root, root_hi):
+    """Stay at EL2 (where reset leaves a CPU with EL2 and no EL3) and turn on
+    the EL2 regime (E2H = 0: MAIR_EL2, TCR_EL2, TTBR0_EL2) or, for
+    regime "el20", the EL2&0 regime (HCR_EL2.E2H = TGE = 1; TCR_EL2 then has
+    the TCR_EL1 layout, TTBR0_EL2 and TTBR1_EL2); SCTLR_EL2.M last.
+    gva2gpa walks the current regime (QEMU 7.2 arm_cpu_get_phys_page_attrs_debug
+    uses the current MMU index: E2, or E20_2 with E2H and TGE set)."""
+    g.phys_mode()
+    if g.read_reg("cpsr") & 0xC != 0x8:
+        raise Failure("the CPU does not start at EL2")
+    insns, xregs = [], []
+
+    def msr(reg, value):
+        insns.append(a64_msr(*SYSREG[reg], len(xregs)))
+        xregs.append(value)
+
+    if regime == "el20":
+        msr("HCR_EL2", HCR_E2H | HCR_TGE | HCR_RW)
+        insns.append(A64_ISB)
+        msr("TCR_EL2", a64_tcr(fmt))
+        msr("TTBR1_EL2", root_hi)
+    else:
+        msr("TCR_EL2", a64_tcr_el2(fmt))
+    msr("MAIR_EL2", 0x4404FF)
+    msr("TTBR0_EL2", root)
+    insns.append(A64_ISB)
+    insns += [a64_mrs(*SYSREG["SCTLR_EL2"], 30), A64_ORR_X30_1,
+              a64_msr(*SYSREG["SCTLR_EL2"], 30)]
+    run_stub(g, insns, xregs)
+    if g.read_reg("cpsr") & 0xC != 0x8:
+        raise Failure("the stub left EL2")
 
 
 def setup_aarch64(g, fmt, s2fmt, root, root_hi, s2root):
@@ -328,15 +384,81 @@ def setup_aarch64(g, fmt, s2fmt, root, root_hi, s2root):
         raise Failure("eret to EL1 did not happen")
 
 
+# ---- instruction fetches at EL2 ----
+
+FETCH_PROBES = 400  # fetches executed per run (each is 4 gdb round trips)
+
+
+def fetch_answer(g, va):
+    """Execute one instruction at va at EL2 (single step) and say what the
+    fetch did: `ok`, or the Instruction Abort's fault as KIND@LEVEL from
+    ESR_EL2 (EC 0x21; IFSC, Arm ARM D24.2 ISS encoding for an exception from
+    an Instruction Abort). A fetch that translated but found no memory
+    (IFSC 0x10, synchronous External abort not on a walk), or an
+    instruction that ran or raised anything but an Instruction Abort
+    (undefined, data abort, ...), means the translation allowed the fetch.
+    The exception vector (VBAR_EL2 + 0x200) is not executed: the step stops
+    on its entry."""
+    g.write_reg("pc", va)
+    g.step()
+    if g.read_reg("pc") == (va + 4) & ((1 << 64) - 1):
+        return "ok"
+    esr = g.read_reg("ESR_EL2")
+    if esr >> 26 & 0x3F != 0x21:
+        return "ok"
+    ifsc = esr & 0x3F
+    kind = {0x00: "asize", 0x04: "trans", 0x08: "af", 0x0C: "perm", 0x14: "bus"}.get(ifsc & 0x3C)
+    if ifsc == 0x10:
+        return "ok"
+    return f"{kind}@{ifsc & 3}" if kind else f"ifsc={ifsc:#x}"
+
+
+def pick_fetches(fetches, seed):
+    """Up to FETCH_PROBES of the fetch addresses, the first ones (mutation
+    targets come first) and then a seeded sample favouring mapped addresses,
+    without repeats."""
+    seen, out = set(), []
+    for va, ans in fetches:
+        if va not in seen:
+            seen.add(va)
+            out.append((va, ans))
+    head, rest = out[:FETCH_PROBES // 4], out[FETCH_PROBES // 4:]
+    random.Random(seed).shuffle(rest)
+    # mapped addresses (anything but a translation fault) first
+    rest = ([f for f in rest if not f[1].startswith("trans")] +
+            [f for f in rest if f[1].startswith("trans")])
+    return head + rest[:FETCH_PROBES - len(head)]
+
+
+def compare_fetches(args, seed, fetches, answers, stats):
+    what = describe(args.format, args.s2)
+    bad = False
+    for (va, physim), qemu in zip(fetches, answers):
+        stats["fetch_compared"] += 1
+        stats["fetch_ok"] += qemu == "ok"
+        if physim != qemu:
+            bad = True
+            stats["fetch_mismatches"] += 1
+            stats["reported"] += 1
+            if stats["reported"] <= MAX_REPORTED:
+                print(f"MISMATCH (fetch) format={what} seed={seed} va={va:#x} "
+                      f"physim-walk={physim} qemu={qemu}")
+    return bad
+
+
 # ---- one run ----
 
-def parse_gen_output(text):
+def parse_gen_output(text, fetches=None):
     info, queries = {}, []
     for line in text.splitlines():
         f = line.split()
         if not f:
             continue
-        if f[0] == "q":
+        if f[0] == "x":
+            # x VA ok|KIND@LEVEL: the walker on a privileged fetch (--fetch)
+            if fetches is not None:
+                fetches.append((int(f[1], 16), f[2]))
+        elif f[0] == "q":
             # q VA QUERY WALK GPA [NOTE...]
             queries.append((int(f[1], 16), f[2], f[3], None if f[4] == "-" else f[4],
                             " ".join(f[5:]) or None))
@@ -405,30 +527,41 @@ def run_seed(args, fam, qemu_bin, seed, mutations, stats):
                "--mutations", str(mutations)]
         if args.s2:
             cmd += ["--s2", args.s2]
+        fetch = args.format in A64_EL2 or args.regime == "el20"
+        if fetch:
+            cmd += ["--fetch", "1"]
         gen = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         if gen.returncode != 0:
             raise Failure(f"oracle-gen failed ({gen.returncode}): {gen.stderr.strip()}")
         with open(os.path.join(tmp, "oracle-gen.out"), "w") as f:
             f.write(gen.stdout)
-        info, queries = parse_gen_output(gen.stdout)
+        fetches = []
+        info, queries = parse_gen_output(gen.stdout, fetches)
+        fetches = pick_fetches(fetches, seed)
         num = lambda k: int(info[k], 16)  # noqa: E731
         stage2 = args.s2 is not None or "x4" in args.format or "-s2-" in args.format
+        el2 = stage2 or args.format in A64_EL2 or args.regime == "el20"
         raw = trimmed_image(image, num("ram_size"), os.path.join(tmp, "ram.bin"))
-        q = Qemu(qemu_bin, fam, stage2, raw, num("ram_base"), num("ram_size"), tmp)
+        q = Qemu(qemu_bin, fam, el2, raw, num("ram_base"), num("ram_size"), tmp)
         try:
             g = q.gdb
             if fam == "x86":
                 setup_x86(g, args.format, num("root"))
             elif fam.startswith("riscv"):
                 setup_riscv(g, fam, args.format, args.s2, num("root"), num("s2root"))
+            elif args.format in A64_EL2 or args.regime == "el20":
+                setup_aarch64_el2(g, args.format, args.regime, num("root"), num("root_hi"))
             else:
                 setup_aarch64(g, args.format, args.s2, num("root"), num("root_hi"), num("s2root"))
             t0 = time.monotonic()
             answers = g.query_many([f"gva2gpa {va:#x}" for va, *_ in queries])
             stats["qemu_seconds"] += time.monotonic() - t0
+            # last: an exception taken here may set PSTATE.PAN (EL2&0)
+            fetch_answers = [fetch_answer(g, va) for va, _ in fetches] if fetch else []
         finally:
             q.close()
         bad = compare(args, seed, info, queries, answers, stats)
+        bad = compare_fetches(args, seed, fetches, fetch_answers, stats) or bad
         if bad:
             stats["repeat"].append(repeat_command(args, seed, mutations))
     finally:
@@ -442,6 +575,7 @@ def repeat_command(args, seed, mutations):
     runs = (f"--seeds 0 --mutation-runs 1 --mutations {mutations}" if mutations
             else "--seeds 1 --mutation-runs 0")
     s2 = f" --s2 {args.s2}" if args.s2 else ""
+    s2 += f" --regime {args.regime}" if args.regime else ""
     return (f"{sys.argv[0]} --gen {args.gen} --format {args.format}{s2} --seed {seed} "
             f"--queries {args.queries} {runs} --keep")
 
@@ -480,6 +614,7 @@ def compare(args, seed, info, queries, answers, stats):
 def new_stats():
     return dict(compared=0, mapped=0, query_compared=0, query_mismatches=0,
                 walk_compared=0, walk_mismatches=0, reported=0, walker=False,
+                fetch_compared=0, fetch_ok=0, fetch_mismatches=0,
                 qemu_seconds=0.0, repeat=[])
 
 
@@ -488,6 +623,9 @@ def main():
     ap.add_argument("--gen", required=True, help="path to oracle-gen")
     ap.add_argument("--format", required=True)
     ap.add_argument("--s2", help="stage-2 format: test --format nested over it")
+    ap.add_argument("--regime", choices=["el20"],
+                    help="el20: walk an EL1&0-format table (TTBR0 and TTBR1) in QEMU's "
+                    "EL2&0 regime (HCR_EL2.E2H = TGE = 1) instead of at EL1")
     ap.add_argument("--seeds", type=int, default=3, help="runs, each with its own tables")
     ap.add_argument("--seed", type=int,
                     help="first seed (default: $PHYSIM_QEMU_SEED, else 1)")
@@ -505,7 +643,9 @@ def main():
     if args.mutations is None:
         args.mutations = 25 if args.s2 else 50
     first = args.seed if args.seed is not None else int(os.environ.get("PHYSIM_QEMU_SEED", 1))
-    what = describe(args.format, args.s2)
+    if args.regime and (args.format not in A64_GRANULE or args.s2):
+        ap.error("--regime el20 takes an AArch64 EL1&0 stage-1 format and no --s2")
+    what = describe(args.format, args.s2) + (" in EL2&0" if args.regime else "")
     try:
         fam = family(args.format)
         qemu_bin = find_qemu(fam)
@@ -533,6 +673,11 @@ def main():
               f"compared ({stats['mapped']} mapped in QEMU); pt_query: "
               f"{stats['query_compared']} compared, {stats['query_mismatches']} mismatches; "
               f"{walk}; {stats['compared'] / max(stats['qemu_seconds'], 1e-9):.0f} QEMU queries/s")
+    for label, st in (("", stats), ("mutated tables: ", mstats)):
+        if st["fetch_compared"]:
+            print(f"{what}: {label}{st['fetch_compared']} instruction fetches executed at EL2 "
+                  f"({st['fetch_ok']} allowed by QEMU); walker: {st['fetch_mismatches']} "
+                  f"mismatches")
     if mstats["walk_compared"]:
         print(f"{what}: mutated tables, seeds {last}..{last + args.mutation_runs - 1} "
               f"({args.mutations} descriptors each): {mstats['compared']} addresses compared "
