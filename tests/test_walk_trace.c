@@ -188,9 +188,9 @@ static void test_trace_faults(void **state)
 	assert_int_equal(tr.steps[0].fault, PHYSIM_FAULT_NOT_PRESENT);
 
 	/* Non-canonical: no fetch, one fault step with level -1. */
-	assert_int_equal(physim_mmu_trace(m, &(struct physim_access){.va = UINT64_C(1) << 60}, 0,
-					  &x, &tr),
-			 -EFAULT);
+	assert_int_equal(
+	    physim_mmu_trace(m, &(struct physim_access){.va = UINT64_C(1) << 60}, 0, &x, &tr),
+	    -EFAULT);
 	assert_int_equal(tr.n, 1);
 	assert_false(tr.steps[0].fetched);
 	assert_int_equal(tr.steps[0].level, -1);
@@ -234,14 +234,13 @@ static void nested_open(struct nested *n)
 	tc_env_open(&n->e, 0, RAM_SIZE);
 	assert_int_equal(physim_pt_create(physim_format("ept-4l"), n->e.ph, &n->s2pt), 0);
 	uint64_t base = physim_ram_base(n->e.ram);
-	assert_int_equal(physim_pt_map_region(n->s2pt, base, base, RAM_SIZE,
-					      PHYSIM_R | PHYSIM_W | PHYSIM_X, 0),
-			 0);
+	assert_int_equal(
+	    physim_pt_map_region(n->s2pt, base, base, RAM_SIZE, PHYSIM_R | PHYSIM_W | PHYSIM_X, 0),
+	    0);
 	assert_int_equal(physim_pt_create(physim_format("x86_64-4l"), n->e.ph, &n->s1pt), 0);
 	assert_int_equal(physim_pt_map(n->s1pt, VA, base + 0x7000, 4096, PHYSIM_R | PHYSIM_W), 0);
-	struct physim_mmu_config c1 = {.format = physim_format("x86_64-4l"),
-				       .mem = n->e.ph,
-				       .root = physim_pt_root(n->s1pt)};
+	struct physim_mmu_config c1 = {
+	    .format = physim_format("x86_64-4l"), .mem = n->e.ph, .root = physim_pt_root(n->s1pt)};
 	struct physim_mmu_config c2 = {
 	    .format = physim_format("ept-4l"), .mem = n->e.ph, .root = physim_pt_root(n->s2pt)};
 	assert_int_equal(physim_mmu_create(&c1, &n->s1), 0);
