@@ -262,7 +262,32 @@ struct physim_mmu {
 	/* Family constants derived from the control state by ops->configure
 	 * (e.g. AArch64's output-address mask for the configured IPS / DS). */
 	uint64_t param[2];
+	/* The loop's fast path for a table pointer that changes nothing but
+	 * the table address (no permission it takes away, no A/D to set, no
+	 * reserved or ignored bit set): at engine level n, a descriptor d with
+	 * (d & tw_mask[n]) == tw_val[n] is one, and the next table is
+	 * (d & oa[n][0]) << tw_shift. Set by ops->configure (walk_table_fast);
+	 * mmu_configure leaves every level never matching (mask 0, value 1),
+	 * and level 0 must stay so (a table pointer there is reserved). */
+	uint64_t tw_mask[PHYSIM_PT_MAX_LEVELS];
+	uint64_t tw_val[PHYSIM_PT_MAX_LEVELS];
+	unsigned tw_shift;
 };
+
+/* For ops->configure: at engine level n >= 1, the descriptors equal to
+ * `canonical` in every bit outside the table address field oa[n][0] and
+ * with no bit of `extra` set (bits of the address field that fault, e.g.
+ * above the configured output size) take the fast path. The family
+ * guarantees that step() would find such a descriptor a table pointer that
+ * leaves the walk state as it was and asks for no update. */
+static inline void walk_table_fast(struct physim_mmu *m, unsigned n, uint64_t canonical,
+				   uint64_t extra)
+{
+	if (n == 0)
+		return;
+	m->tw_mask[n] = ~m->oa[n][0] | extra;
+	m->tw_val[n] = canonical;
+}
 
 /* The output-address mask of a table pointer (leaf = false) or a leaf at
  * engine level n (physim_mmu.oa). Both masks are loaded and one selected,

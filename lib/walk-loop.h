@@ -201,6 +201,16 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		}
 		uint64_t d = walk_desc_load(p, bytes);
 		refs++;
+		/* A table pointer that changes nothing but the table address
+		 * (physim_mmu.tw_mask): no step(). */
+		if (PHYSIM_LIKELY((d & m->tw_mask[level]) == m->tw_val[level])) {
+			if (traced)
+				physim_walk_trace_note(r, walk_arch_level(m->ops, level), table, ea,
+						       true, d, PHYSIM_WALK_TABLE,
+						       PHYSIM_FAULT_NONE);
+			table = (d & m->oa[level][0]) << m->tw_shift;
+			continue;
+		}
 		struct walk_step s = {0};
 		enum physim_fault_kind k = step(&w, d, level, &s);
 		if (k == PHYSIM_FAULT_NONE && !s.leaf && level == 0)

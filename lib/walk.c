@@ -216,6 +216,11 @@ static void mmu_configure(struct physim_mmu *m, const struct physim_mmu_config *
 	memset(m->rsv, 0, sizeof(m->rsv));
 	memset(m->oa, 0, sizeof(m->oa));
 	memset(m->param, 0, sizeof(m->param));
+	for (unsigned n = 0; n < PHYSIM_PT_MAX_LEVELS; n++) {
+		m->tw_mask[n] = 0; /* never matches: */
+		m->tw_val[n] = 1;
+	}
+	m->tw_shift = 0;
 	const struct physim_pt_format *f = c->format;
 	unsigned log2_bytes = f->pte_bytes == 8 ? 3 : 2;
 	for (unsigned n = 0; n < f->levels; n++) {

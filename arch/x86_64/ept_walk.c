@@ -80,6 +80,12 @@ static void ept_configure(struct physim_mmu *m)
 			m->rsv[level][leaf] = ept_rsv_mask(f, level, leaf, n);
 			m->oa[level][leaf] = ept_oa_mask(f, level, leaf);
 		}
+		/* The loop's fast path (walk-format.h): R/W/X (and the user
+		 * execute bit under MBEC) all set, removing no right; A set if
+		 * A/D flags are on (29.3.5); nothing else. */
+		uint64_t table =
+		    EPT_RWX | (m->cfg.ctl.mbec ? EPT_UX : 0) | (m->cfg.ctl.ept_ad ? EPT_A : 0);
+		walk_table_fast(m, level, table, m->rsv[level][0]);
 	}
 }
 
