@@ -272,21 +272,26 @@ struct physim_mmu {
 	uint64_t tw_mask[PHYSIM_PT_MAX_LEVELS];
 	uint64_t tw_val[PHYSIM_PT_MAX_LEVELS];
 	unsigned tw_shift;
+	/* For the result of a leaf at engine level n: its page size
+	 * (pt_level_page_size) and architecture level (walk_arch_level). */
+	uint64_t leaf_size[PHYSIM_PT_MAX_LEVELS];
+	int8_t arch_level[PHYSIM_PT_MAX_LEVELS];
 };
 
 /* For ops->configure: at engine level n >= 1, the descriptors equal to
  * `canonical` in every bit outside the table address field oa[n][0] and
- * with no bit of `extra` set (bits of the address field that fault, e.g.
- * above the configured output size) take the fast path. The family
- * guarantees that step() would find such a descriptor a table pointer that
- * leaves the walk state as it was and asks for no update. */
+ * `ignored` (bits step() does not look at in a table pointer), and with no
+ * bit of `extra` set (bits of the address field that fault, e.g. above the
+ * configured output size), take the fast path. The family guarantees that
+ * step() would find such a descriptor a table pointer that leaves the walk
+ * state as it was and asks for no update. */
 static inline void walk_table_fast(struct physim_mmu *m, unsigned n, uint64_t canonical,
-				   uint64_t extra)
+				   uint64_t extra, uint64_t ignored)
 {
 	if (n == 0)
 		return;
-	m->tw_mask[n] = ~m->oa[n][0] | extra;
-	m->tw_val[n] = canonical;
+	m->tw_mask[n] = (~m->oa[n][0] & ~ignored) | extra;
+	m->tw_val[n] = canonical & m->tw_mask[n];
 }
 
 /* The output-address mask of a table pointer (leaf = false) or a leaf at

@@ -203,7 +203,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		refs++;
 		/* A table pointer that changes nothing but the table address
 		 * (physim_mmu.tw_mask): no step(). */
-		if (PHYSIM_LIKELY((d & m->tw_mask[level]) == m->tw_val[level])) {
+		if (level != 0 && PHYSIM_LIKELY((d & m->tw_mask[level]) == m->tw_val[level])) {
 			if (traced)
 				physim_walk_trace_note(r, walk_arch_level(m->ops, level), table, ea,
 						       true, d, PHYSIM_WALK_TABLE,
@@ -242,11 +242,11 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			if (rc < 0)
 				return rc;
 		}
-		uint64_t size = s.page_size ? s.page_size : pt_level_page_size(f, level);
+		uint64_t size = s.page_size ? s.page_size : m->leaf_size[level];
 		x->pa = s.next + (va & (size - 1));
 		x->gpa = f->stage2 ? va : 0;
 		x->page_size = size;
-		x->level = walk_arch_level(m->ops, level);
+		x->level = m->arch_level[level];
 		x->perms = s.perms;
 		x->global = s.global;
 		x->mem_refs = refs;

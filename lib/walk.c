@@ -226,6 +226,8 @@ static void mmu_configure(struct physim_mmu *m, const struct physim_mmu_config *
 	for (unsigned n = 0; n < f->levels; n++) {
 		m->idx_shift[n] = (uint8_t)(f->level[n].shift - log2_bytes);
 		m->idx_mask[n] = (pt_level_entries(f, n) - 1) << log2_bytes;
+		m->leaf_size[n] = pt_level_page_size(f, n);
+		m->arch_level[n] = m->ops != NULL ? (int8_t)walk_arch_level(m->ops, n) : 0;
 	}
 	if (m->ops != NULL && m->ops->configure != NULL)
 		m->ops->configure(m);

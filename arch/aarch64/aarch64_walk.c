@@ -73,7 +73,7 @@ static void a64_configure(struct physim_mmu *m)
 		 * (0b11) with no attribute bit (APTable, UXNTable, PXNTable,
 		 * NSTable 0: it removes nothing, D8.4.1.2) and no next-level
 		 * address bit above the OA size (D8.1.7). */
-		walk_table_fast(m, level, A64_VALID | A64_TYPE, m->param[0]);
+		walk_table_fast(m, level, A64_VALID | A64_TYPE, m->param[0], 0);
 	}
 }
 

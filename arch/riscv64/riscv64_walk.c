@@ -149,7 +149,7 @@ static void rv_configure(struct physim_mmu *m)
 	m->tw_shift = PHYSIM_FRAME_SHIFT - RV_PPN_SHIFT;
 	for (unsigned level = 0; level < f->levels; level++) {
 		m->oa[level][0] = rv_ppn_mask(f) << RV_PPN_SHIFT;
-		walk_table_fast(m, level, RV_V, 0);
+		walk_table_fast(m, level, RV_V, 0, 0);
 	}
 }
 

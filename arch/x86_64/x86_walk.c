@@ -62,7 +62,7 @@ static void x86_configure(struct physim_mmu *m)
 		uint64_t table = (mode == IA32_MODE_PAE && level == 2)
 				     ? IA32_P
 				     : IA32_P | IA32_RW | IA32_US | IA32_A;
-		walk_table_fast(m, level, table, m->rsv[level][0]);
+		walk_table_fast(m, level, table, m->rsv[level][0], 0);
 	}
 }
 
