@@ -12,7 +12,9 @@
  *    format's pt_format_ops wrap them.
  * 2. Write the rules in arch/<family>/<name>_walk.c: begin() and step() as
  *    WALK_INLINE functions (step() calls the codec, never f->ops->...),
- *    fault() and, if the control state changes masks, configure(); and a
+ *    fault() and, if the control state changes masks or the family wants
+ *    the loop's fast path for plain table pointers (walk_table_fast),
+ *    configure(); and a
  *    walk function that instantiates the loop with constants,
  *
  *        static int rv_walk(const struct walk_req *r, struct physim_xlate *x)
@@ -47,8 +49,11 @@
  *      table + pt_index(fmt, va, level) * pte_bytes (the mmu's idx_shift /
  *      idx_mask), fetches it (in a nested walk the table address is a GPA
  *      and is first translated by stage 2, see below) through the direct map
- *      or, on a cold path, the paging handler's phys_to_virt, and calls
- *      step() once with the raw descriptor. A fetch that does not resolve in
+ *      or, on a cold path, the paging handler's phys_to_virt. A descriptor
+ *      in the one form of a table pointer that changes nothing but the
+ *      table address (physim_mmu.tw_mask / tw_val, set by configure with
+ *      walk_table_fast) is followed at once; any other goes to step(),
+ *      called once with the raw descriptor. A fetch that does not resolve in
  *      table memory (config.mem) is a BUS_ERROR at that level. step()
  *      returns NONE and fills a walk_step: a table (go on with step.next) or
  *      a leaf (stop); or it returns a fault kind. Running out of levels
