@@ -149,7 +149,12 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	unsigned nused = 0;
 	struct physim_fault bf;
 	uint64_t table;
-	unsigned refs = t->refs; /* t->refs is brought up to date before a call */
+	/* Descriptor fetches so far: t->refs at the start, the stage-2 walks'
+	 * (nested), and one per level read - counted from the level, so that
+	 * a lone stage keeps no counter. t->refs is brought up to date before
+	 * a call. */
+	const unsigned refs0 = t->refs;
+	unsigned s2refs = 0;
 
 	if (PHYSIM_UNLIKELY(begin(&w, m->cfg.root, m->cfg.root_hi, &table, &bf) != 0)) {
 		if (traced)
@@ -170,10 +175,10 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			struct physim_xlate x2;
 			a2.va = ea;
 			int rc = r2.m->ops->walk(&r2, &x2);
-			refs += x2.mem_refs;
+			s2refs += x2.mem_refs;
 			t->ad |= x2.ad_updated;
 			if (PHYSIM_UNLIKELY(rc < 0)) {
-				t->refs = refs;
+				t->refs = refs0 + s2refs + (levels - 1 - level);
 				return physim_walk_s1_failed(r, ea, rc, &x2, t, x);
 			}
 			hpa = x2.pa;
@@ -190,7 +195,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		} else {
 			p = physim_walk_fetch_slow(ph, hpa, bytes);
 			if (PHYSIM_UNLIKELY(p == NULL)) {
-				t->refs = refs;
+				t->refs = refs0 + s2refs + (levels - 1 - level);
 				if (traced)
 					physim_walk_trace_note(
 					    r, walk_arch_level(m->ops, level), table, ea, false, 0,
@@ -200,7 +205,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			}
 		}
 		uint64_t d = walk_desc_load(p, bytes);
-		refs++;
+		const unsigned refs = refs0 + s2refs + (levels - level);
 		/* A table pointer that changes nothing but the table address
 		 * (physim_mmu.tw_mask): no step(). */
 		if (level != 0 && PHYSIM_LIKELY((d & m->tw_mask[level]) == m->tw_val[level])) {
@@ -255,7 +260,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		return 0;
 	}
 	/* Not reached: level 0 never continues. */
-	t->refs = refs;
+	t->refs = refs0 + s2refs + levels;
 	return walk_fault_copy(r, w, PHYSIM_FAULT_RESERVED, 0, table, t, x);
 }
 
