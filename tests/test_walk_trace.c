@@ -329,12 +329,87 @@ static void test_trace_nested(void **state)
 	nested_close(&n);
 }
 
+/* The loop follows a table pointer in its plain form (x86: P, R/W, U/S and
+ * A set, nothing else) without the family's step(); every other bit of a
+ * table pointer must still count as the SDM says (Vol. 3A 4.5 table 4-15,
+ * 4.6.1, 4.8). Each case changes one bit of one engine-built entry. */
+static void test_plain_table_bits(void **state)
+{
+	(void)state;
+	struct tc_env e;
+	tc_env_open(&e, 0, RAM_SIZE);
+	const struct physim_pt_format *f = physim_format("x86_64-4l");
+	struct physim_pt *pt;
+	assert_int_equal(physim_pt_create(f, e.ph, &pt), 0);
+	assert_int_equal(
+	    physim_pt_map(pt, VA, 0x9000, 4096, PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U), 0);
+	struct physim_mmu *m;
+	struct physim_mmu_config c = {.format = f, .mem = e.ph, .root = physim_pt_root(pt)};
+	assert_int_equal(physim_mmu_create(&c, &m), 0);
+	struct physim_xlate x;
+	struct physim_walk_trace tr;
+	/* One write sets A everywhere: the tables are then in plain form. */
+	assert_int_equal(
+	    physim_mmu_trace(m, &(struct physim_access){.va = VA, .write = true}, 0, &x, &tr), 0);
+	assert_int_equal(tr.n, 4);
+	uint64_t ent[3];
+	for (unsigned i = 0; i < 3; i++) {
+		ent[i] = tr.steps[i].addr;
+		assert_int_equal(tc_get64(&e, ent[i]) & 0xfff, 0x27); /* P|RW|US|A */
+	}
+	const struct {
+		unsigned i; /* 0 PML4E, 1 PDPTE, 2 PDE */
+		uint64_t clear, set;
+		struct physim_access acc;
+		int rc;
+		enum physim_fault_kind kind;
+	} cases[] = {
+	    /* R/W = 0 above the leaf: no write (CR0.WP = 1). */
+	    {1, 2, 0, {.va = VA, .write = true}, -EFAULT, PHYSIM_FAULT_PERMISSION},
+	    /* U/S = 0: no user access. */
+	    {2, 4, 0, {.va = VA, .user = true}, -EFAULT, PHYSIM_FAULT_PERMISSION},
+	    /* XD = 1 (NXE = 1): no fetch. */
+	    {0, 0, UINT64_C(1) << 63, {.va = VA, .exec = true}, -EFAULT, PHYSIM_FAULT_PERMISSION},
+	    /* Bit 51 is reserved with MAXPHYADDR 46. */
+	    {0, 0, UINT64_C(1) << 51, {.va = VA}, -EFAULT, PHYSIM_FAULT_RESERVED},
+	    /* PS = 1 in a PDE is a 2 MiB leaf (here with reserved bits 20:13
+	     * clear, a present page): not a table any more. */
+	    {2, 0, 0x80, {.va = VA}, 0, PHYSIM_FAULT_NONE},
+	    /* Ignored bits (11:8 of a table pointer): the same translation. */
+	    {1, 0, 0x200, {.va = VA, .write = true, .user = true}, 0, PHYSIM_FAULT_NONE},
+	    /* P = 0. */
+	    {0, 1, 0, {.va = VA}, -EFAULT, PHYSIM_FAULT_NOT_PRESENT},
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		uint64_t saved = tc_get64(&e, ent[cases[k].i]);
+		tc_put64(&e, ent[cases[k].i], (saved & ~cases[k].clear) | cases[k].set);
+		int rc = physim_mmu_probe(m, &cases[k].acc, &x);
+		print_message("case %zu: rc %d %s\n", k, rc, physim_fault_str(&x.fault));
+		assert_int_equal(rc, cases[k].rc);
+		assert_int_equal(x.fault.kind, cases[k].kind);
+		if (rc == 0 && cases[k].set != 0x80)
+			assert_int_equal(x.pa, 0x9000);
+		if (cases[k].set == 0x80)
+			assert_int_equal(x.page_size, UINT64_C(2) << 20);
+		tc_put64(&e, ent[cases[k].i], saved);
+	}
+	/* A = 0 in a table pointer: the translation sets it again (4.8). */
+	tc_put64(&e, ent[1], tc_get64(&e, ent[1]) & ~UINT64_C(0x20));
+	assert_int_equal(physim_mmu_translate(m, &(struct physim_access){.va = VA}, &x), 0);
+	assert_true(x.ad_updated);
+	assert_int_equal(tc_get64(&e, ent[1]) & 0xfff, 0x27);
+	physim_mmu_destroy(m);
+	physim_pt_destroy(pt);
+	tc_env_close(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_trace_layout),
 	    cmocka_unit_test(test_trace_faults),
 	    cmocka_unit_test(test_trace_nested),
+	    cmocka_unit_test(test_plain_table_bits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
