@@ -12,7 +12,9 @@
  *    format's pt_format_ops wrap them.
  * 2. Write the rules in arch/<family>/<name>_walk.c: begin() and step() as
  *    WALK_INLINE functions (step() calls the codec, never f->ops->...),
- *    fault() and, if the control state changes masks, configure(); and a
+ *    fault() and, if the control state changes masks or the family wants
+ *    the loop's fast path for plain table pointers (walk_table_fast),
+ *    configure(); and a
  *    walk function that instantiates the loop with constants,
  *
  *        static int rv_walk(const struct walk_req *r, struct physim_xlate *x)
@@ -47,8 +49,11 @@
  *      table + pt_index(fmt, va, level) * pte_bytes (the mmu's idx_shift /
  *      idx_mask), fetches it (in a nested walk the table address is a GPA
  *      and is first translated by stage 2, see below) through the direct map
- *      or, on a cold path, the paging handler's phys_to_virt, and calls
- *      step() once with the raw descriptor. A fetch that does not resolve in
+ *      or, on a cold path, the paging handler's phys_to_virt. A descriptor
+ *      in the one form of a table pointer that changes nothing but the
+ *      table address (physim_mmu.tw_mask / tw_val, set by configure with
+ *      walk_table_fast) is followed at once; any other goes to step(),
+ *      called once with the raw descriptor. A fetch that does not resolve in
  *      table memory (config.mem) is a BUS_ERROR at that level. step()
  *      returns NONE and fills a walk_step: a table (go on with step.next) or
  *      a leaf (stop); or it returns a fault kind. Running out of levels
@@ -262,7 +267,37 @@ struct physim_mmu {
 	/* Family constants derived from the control state by ops->configure
 	 * (e.g. AArch64's output-address mask for the configured IPS / DS). */
 	uint64_t param[2];
+	/* The loop's fast path for a table pointer that changes nothing but
+	 * the table address (no permission it takes away, no A/D to set, no
+	 * reserved or ignored bit set): at engine level n, a descriptor d with
+	 * (d & tw_mask[n]) == tw_val[n] is one, and the next table is
+	 * (d & oa[n][0]) << tw_shift. Set by ops->configure (walk_table_fast);
+	 * mmu_configure leaves every level never matching (mask 0, value 1),
+	 * and level 0 must stay so (a table pointer there is reserved). */
+	uint64_t tw_mask[PHYSIM_PT_MAX_LEVELS];
+	uint64_t tw_val[PHYSIM_PT_MAX_LEVELS];
+	unsigned tw_shift;
+	/* For the result of a leaf at engine level n: its page size
+	 * (pt_level_page_size) and architecture level (walk_arch_level). */
+	uint64_t leaf_size[PHYSIM_PT_MAX_LEVELS];
+	int8_t arch_level[PHYSIM_PT_MAX_LEVELS];
 };
+
+/* For ops->configure: at engine level n >= 1, the descriptors equal to
+ * `canonical` in every bit outside the table address field oa[n][0] and
+ * `ignored` (bits step() does not look at in a table pointer), and with no
+ * bit of `extra` set (bits of the address field that fault, e.g. above the
+ * configured output size), take the fast path. The family guarantees that
+ * step() would find such a descriptor a table pointer that leaves the walk
+ * state as it was and asks for no update. */
+static inline void walk_table_fast(struct physim_mmu *m, unsigned n, uint64_t canonical,
+				   uint64_t extra, uint64_t ignored)
+{
+	if (n == 0)
+		return;
+	m->tw_mask[n] = (~m->oa[n][0] & ~ignored) | extra;
+	m->tw_val[n] = canonical & m->tw_mask[n];
+}
 
 /* The output-address mask of a table pointer (leaf = false) or a leaf at
  * engine level n (physim_mmu.oa). Both masks are loaded and one selected,

@@ -20,6 +20,10 @@ struct walk_req {
 	uint32_t s1_perms;		  /* WALK_NESTED_FINAL: stage 1's effective perms */
 	const struct physim_access *orig; /* as walk_state.orig */
 	bool probe;
+	/* physim_mmu_trace / physim_nested_trace: record every fetch here. The
+	 * loop is instantiated a second time for it, so that the ordinary
+	 * instantiation has no trace code. */
+	struct physim_walk_trace *trace;
 };
 
 /* What a walk has done so far, across its attempts. */
@@ -33,6 +37,7 @@ struct walk_used {
 	void *p;
 	uint64_t d, d_new;
 	uint64_t gpa; /* nested stage 1: the entry's guest-physical address */
+	int tstep;    /* traced walks: its step in the trace (-1: none) */
 };
 
 /* The family's begin() and step() (walk-format.h, "What the walk loop does",
@@ -72,6 +77,12 @@ PHYSIM_HIDDEN void physim_walk_s1_table_req(const struct walk_req *r, struct wal
 PHYSIM_HIDDEN int physim_walk_write_back(const struct walk_req *r, const struct walk_used *used,
 					 unsigned n, unsigned bytes, struct walk_tally *t,
 					 struct physim_xlate *x);
+/* Traced walks: append a step (level in the architecture's numbering) and
+ * return its index, or -1 if the trace is full (then marked truncated). */
+PHYSIM_HIDDEN int physim_walk_trace_note(const struct walk_req *r, int level, uint64_t table,
+					 uint64_t ea, bool fetched, uint64_t d,
+					 enum physim_walk_decision decision,
+					 enum physim_fault_kind kind);
 /* Too many lost races: clear *x, warn, -EBUSY. */
 PHYSIM_HIDDEN int physim_walk_gave_up(const struct walk_req *r, struct physim_xlate *x);
 
@@ -106,7 +117,7 @@ WALK_INLINE int walk_fault_copy(const struct walk_req *r, struct walk_state w,
  */
 WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, walk_begin_fn begin,
 			     walk_step_fn step, const unsigned levels, const unsigned bytes,
-			     const bool nested, struct walk_tally *t)
+			     const bool nested, const bool traced, struct walk_tally *t)
 {
 	const struct physim_mmu *m = r->m;
 	const struct physim_pt_format *f = m->cfg.format;
@@ -138,10 +149,19 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	unsigned nused = 0;
 	struct physim_fault bf;
 	uint64_t table;
-	unsigned refs = t->refs; /* t->refs is brought up to date before a call */
+	/* Descriptor fetches so far: t->refs at the start, the stage-2 walks'
+	 * (nested), and one per level read - counted from the level, so that
+	 * a lone stage keeps no counter. t->refs is brought up to date before
+	 * a call. */
+	const unsigned refs0 = t->refs;
+	unsigned s2refs = 0;
 
-	if (PHYSIM_UNLIKELY(begin(&w, m->cfg.root, m->cfg.root_hi, &table, &bf) != 0))
+	if (PHYSIM_UNLIKELY(begin(&w, m->cfg.root, m->cfg.root_hi, &table, &bf) != 0)) {
+		if (traced)
+			physim_walk_trace_note(r, bf.level, 0, 0, false, 0, PHYSIM_WALK_FAULT,
+					       bf.kind);
 		return physim_walk_begin_fault(r, &bf, t, x);
+	}
 	struct physim_access a2;
 	struct walk_req r2;
 	if (nested)
@@ -155,10 +175,10 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			struct physim_xlate x2;
 			a2.va = ea;
 			int rc = r2.m->ops->walk(&r2, &x2);
-			refs += x2.mem_refs;
+			s2refs += x2.mem_refs;
 			t->ad |= x2.ad_updated;
 			if (PHYSIM_UNLIKELY(rc < 0)) {
-				t->refs = refs;
+				t->refs = refs0 + s2refs + (levels - 1 - level);
 				return physim_walk_s1_failed(r, ea, rc, &x2, t, x);
 			}
 			hpa = x2.pa;
@@ -175,24 +195,46 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		} else {
 			p = physim_walk_fetch_slow(ph, hpa, bytes);
 			if (PHYSIM_UNLIKELY(p == NULL)) {
-				t->refs = refs;
+				t->refs = refs0 + s2refs + (levels - 1 - level);
+				if (traced)
+					physim_walk_trace_note(
+					    r, walk_arch_level(m->ops, level), table, ea, false, 0,
+					    PHYSIM_WALK_FAULT, PHYSIM_FAULT_BUS_ERROR);
 				return walk_fault_copy(r, w, PHYSIM_FAULT_BUS_ERROR, level, ea, t,
 						       x);
 			}
 		}
 		uint64_t d = walk_desc_load(p, bytes);
-		refs++;
+		const unsigned refs = refs0 + s2refs + (levels - level);
+		/* A table pointer that changes nothing but the table address
+		 * (physim_mmu.tw_mask): no step(). */
+		if (level != 0 && PHYSIM_LIKELY((d & m->tw_mask[level]) == m->tw_val[level])) {
+			if (traced)
+				physim_walk_trace_note(r, walk_arch_level(m->ops, level), table, ea,
+						       true, d, PHYSIM_WALK_TABLE,
+						       PHYSIM_FAULT_NONE);
+			table = (d & m->oa[level][0]) << m->tw_shift;
+			continue;
+		}
 		struct walk_step s = {0};
 		enum physim_fault_kind k = step(&w, d, level, &s);
 		if (k == PHYSIM_FAULT_NONE && !s.leaf && level == 0)
 			k = PHYSIM_FAULT_RESERVED; /* a table pointer in a last-level table */
+		int tstep = -1;
+		if (traced)
+			tstep = physim_walk_trace_note(r, walk_arch_level(m->ops, level), table, ea,
+						       true, d,
+						       k != PHYSIM_FAULT_NONE ? PHYSIM_WALK_FAULT
+						       : s.leaf		      ? PHYSIM_WALK_LEAF
+									      : PHYSIM_WALK_TABLE,
+						       k);
 		if (PHYSIM_UNLIKELY(k != PHYSIM_FAULT_NONE)) {
 			t->refs = refs;
 			return walk_fault_copy(r, w, k, level, ea, t, x);
 		}
 		if (PHYSIM_UNLIKELY(s.d_new != d))
-			used[nused++] =
-			    (struct walk_used){.p = p, .d = d, .d_new = s.d_new, .gpa = ea};
+			used[nused++] = (struct walk_used){
+			    .p = p, .d = d, .d_new = s.d_new, .gpa = ea, .tstep = tstep};
 		if (!s.leaf) {
 			table = s.next;
 			continue;
@@ -205,11 +247,11 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			if (rc < 0)
 				return rc;
 		}
-		uint64_t size = s.page_size ? s.page_size : pt_level_page_size(f, level);
+		uint64_t size = s.page_size ? s.page_size : m->leaf_size[level];
 		x->pa = s.next + (va & (size - 1));
 		x->gpa = f->stage2 ? va : 0;
 		x->page_size = size;
-		x->level = walk_arch_level(m->ops, level);
+		x->level = m->arch_level[level];
 		x->perms = s.perms;
 		x->global = s.global;
 		x->mem_refs = refs;
@@ -219,21 +261,24 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		return 0;
 	}
 	/* Not reached: level 0 never continues. */
-	t->refs = refs;
+	t->refs = refs0 + s2refs + levels;
 	return walk_fault_copy(r, w, PHYSIM_FAULT_RESERVED, 0, table, t, x);
 }
 
 /* One stage, walked again after a lost A/D race (bounded). */
 WALK_INLINE int walk_stage_n(const struct walk_req *r, struct physim_xlate *x, walk_begin_fn begin,
 			     walk_step_fn step, const unsigned levels, const unsigned bytes,
-			     const bool nested)
+			     const bool nested, const bool traced)
 {
 	struct walk_tally t = {0};
+	const unsigned trace_n0 = traced ? r->trace->n : 0;
 
 	for (unsigned attempt = 0; attempt < WALK_MAX_ATTEMPTS; attempt++) {
-		int rc = walk_attempt(r, x, begin, step, levels, bytes, nested, &t);
+		int rc = walk_attempt(r, x, begin, step, levels, bytes, nested, traced, &t);
 		if (PHYSIM_LIKELY(rc != -EAGAIN))
 			return rc;
+		if (traced)
+			r->trace->n = trace_n0; /* the trace keeps the last attempt */
 	}
 	return physim_walk_gave_up(r, x);
 }
@@ -255,9 +300,14 @@ WALK_INLINE int walk_stage_loop(const struct walk_req *r, struct physim_xlate *x
 				walk_begin_fn begin, walk_step_fn step, const unsigned levels,
 				const unsigned bytes)
 {
+	if (PHYSIM_UNLIKELY(r->trace != NULL)) {
+		if (r->s2 != NULL)
+			return walk_stage_n(r, x, begin, step, levels, bytes, true, true);
+		return walk_stage_n(r, x, begin, step, levels, bytes, false, true);
+	}
 	if (r->s2 != NULL)
-		return walk_stage_n(r, x, begin, step, levels, bytes, true);
-	return walk_stage_n(r, x, begin, step, levels, bytes, false);
+		return walk_stage_n(r, x, begin, step, levels, bytes, true, false);
+	return walk_stage_n(r, x, begin, step, levels, bytes, false, false);
 }
 
 #endif

@@ -87,6 +87,7 @@ void physim_walk_s1_table_req(const struct walk_req *r, struct walk_req *r2,
 	    .origin = WALK_NESTED_TABLE,
 	    .orig = r->m->cfg.format->arch == s2->cfg.format->arch ? r->acc : NULL,
 	    .probe = r->probe,
+	    .trace = r->trace,
 	};
 }
 
@@ -113,6 +114,7 @@ static int s1_entry_for_write(const struct walk_req *r, uint64_t gpa, struct wal
 	struct physim_xlate x2;
 
 	physim_walk_s1_table_req(r, &r2, &a2);
+	r2.trace = NULL; /* it reads what the table walk of the entry read */
 	a2.va = gpa;
 	a2.write = true;
 	int rc = r2.m->ops->walk(&r2, &x2);
@@ -135,8 +137,39 @@ WALK_COLD int physim_walk_write_back(const struct walk_req *r, const struct walk
 		if (!desc_cas(u->p, bytes, u->d, u->d_new))
 			return -EAGAIN;
 		t->ad = true;
+		if (r->trace != NULL && u->tstep >= 0) {
+			struct physim_walk_trace_step *st = &r->trace->steps[u->tstep];
+			st->ad_written = true;
+			st->desc_new = u->d_new;
+		}
 	}
 	return 0;
+}
+
+WALK_COLD int physim_walk_trace_note(const struct walk_req *r, int level, uint64_t table,
+				     uint64_t ea, bool fetched, uint64_t d,
+				     enum physim_walk_decision decision,
+				     enum physim_fault_kind kind)
+{
+	struct physim_walk_trace *tr = r->trace;
+
+	if (tr->n >= PHYSIM_WALK_TRACE_MAX) {
+		tr->truncated = true;
+		return -1;
+	}
+	tr->steps[tr->n] = (struct physim_walk_trace_step){
+	    .stage = (uint8_t)mmu_stage(r->m),
+	    .level = (int8_t)level,
+	    .decision = (uint8_t)decision,
+	    .fault = (uint8_t)kind,
+	    .fetched = fetched,
+	    .s1_table = r->origin == WALK_NESTED_TABLE,
+	    .table = table,
+	    .addr = ea,
+	    .desc = d,
+	    .desc_new = d,
+	};
+	return (int)tr->n++;
 }
 
 WALK_COLD int physim_walk_gave_up(const struct walk_req *r, struct physim_xlate *x)
@@ -183,11 +216,18 @@ static void mmu_configure(struct physim_mmu *m, const struct physim_mmu_config *
 	memset(m->rsv, 0, sizeof(m->rsv));
 	memset(m->oa, 0, sizeof(m->oa));
 	memset(m->param, 0, sizeof(m->param));
+	for (unsigned n = 0; n < PHYSIM_PT_MAX_LEVELS; n++) {
+		m->tw_mask[n] = 0; /* never matches: */
+		m->tw_val[n] = 1;
+	}
+	m->tw_shift = 0;
 	const struct physim_pt_format *f = c->format;
 	unsigned log2_bytes = f->pte_bytes == 8 ? 3 : 2;
 	for (unsigned n = 0; n < f->levels; n++) {
 		m->idx_shift[n] = (uint8_t)(f->level[n].shift - log2_bytes);
 		m->idx_mask[n] = (pt_level_entries(f, n) - 1) << log2_bytes;
+		m->leaf_size[n] = pt_level_page_size(f, n);
+		m->arch_level[n] = m->ops != NULL ? (int8_t)walk_arch_level(m->ops, n) : 0;
 	}
 	if (m->ops != NULL && m->ops->configure != NULL)
 		m->ops->configure(m);
@@ -243,6 +283,22 @@ static int translate_one(const struct physim_mmu *mmu, const struct physim_acces
 	return mmu->ops->walk(&r, x);
 }
 
+int physim_mmu_trace(struct physim_mmu *mmu, const struct physim_access *acc, unsigned flags,
+		     struct physim_xlate *x, struct physim_walk_trace *trace)
+{
+	if (mmu == NULL || x == NULL || trace == NULL || !access_ok(acc) || mmu->cfg.mem == NULL ||
+	    (flags & ~PHYSIM_TRACE_PROBE))
+		return -EINVAL;
+	trace->n = 0;
+	trace->truncated = false;
+	struct walk_req r = {.m = mmu,
+			     .acc = acc,
+			     .origin = WALK_DIRECT,
+			     .probe = (flags & PHYSIM_TRACE_PROBE) != 0,
+			     .trace = trace};
+	return mmu->ops->walk(&r, x);
+}
+
 int physim_mmu_translate(struct physim_mmu *mmu, const struct physim_access *acc,
 			 struct physim_xlate *x)
 {
@@ -264,14 +320,19 @@ static inline uint32_t nested_perms(uint32_t s1_perms, uint32_t s2_perms)
 
 /* Stage 1 through stage 2, then the output GPA through stage 2. */
 static int nested(const struct physim_mmu *s1, const struct physim_mmu *s2,
-		  const struct physim_access *acc, struct physim_xlate *x, bool probe)
+		  const struct physim_access *acc, struct physim_xlate *x, bool probe,
+		  struct physim_walk_trace *trace)
 {
 	if (s1 == NULL || s2 == NULL || x == NULL || !access_ok(acc) || s2->cfg.mem == NULL ||
 	    s1->cfg.format->stage2 || !s2->cfg.format->stage2)
 		return -EINVAL;
 	struct physim_xlate x1;
-	struct walk_req r1 = {
-	    .m = s1, .s2 = s2, .acc = acc, .origin = WALK_NESTED_S1, .probe = probe};
+	struct walk_req r1 = {.m = s1,
+			      .s2 = s2,
+			      .acc = acc,
+			      .origin = WALK_NESTED_S1,
+			      .probe = probe,
+			      .trace = trace};
 	int rc = s1->ops->walk(&r1, &x1);
 	if (PHYSIM_UNLIKELY(rc < 0)) {
 		if (rc == -EFAULT)
@@ -280,8 +341,12 @@ static int nested(const struct physim_mmu *s1, const struct physim_mmu *s2,
 	}
 	struct physim_access a2 = *acc;
 	a2.va = x1.pa;
-	struct walk_req r2 = {
-	    .m = s2, .acc = &a2, .origin = WALK_NESTED_FINAL, .s1_perms = x1.perms, .probe = probe};
+	struct walk_req r2 = {.m = s2,
+			      .acc = &a2,
+			      .origin = WALK_NESTED_FINAL,
+			      .s1_perms = x1.perms,
+			      .probe = probe,
+			      .trace = trace};
 	rc = s2->ops->walk(&r2, x);
 	if (PHYSIM_UNLIKELY(rc < 0)) {
 		if (rc == -EFAULT) {
@@ -309,13 +374,24 @@ static int nested(const struct physim_mmu *s1, const struct physim_mmu *s2,
 int physim_nested_translate(struct physim_mmu *s1, struct physim_mmu *s2,
 			    const struct physim_access *acc, struct physim_xlate *x)
 {
-	return nested(s1, s2, acc, x, false);
+	return nested(s1, s2, acc, x, false, NULL);
+}
+
+int physim_nested_trace(struct physim_mmu *s1, struct physim_mmu *s2,
+			const struct physim_access *acc, unsigned flags, struct physim_xlate *x,
+			struct physim_walk_trace *trace)
+{
+	if (trace == NULL || (flags & ~PHYSIM_TRACE_PROBE))
+		return -EINVAL;
+	trace->n = 0;
+	trace->truncated = false;
+	return nested(s1, s2, acc, x, (flags & PHYSIM_TRACE_PROBE) != 0, trace);
 }
 
 int physim_nested_probe(const struct physim_mmu *s1, const struct physim_mmu *s2,
 			const struct physim_access *acc, struct physim_xlate *x)
 {
-	return nested(s1, s2, acc, x, true);
+	return nested(s1, s2, acc, x, true, NULL);
 }
 
 int physim_translate(struct physim_pt *pt, const struct physim_access *acc, struct physim_xlate *x)

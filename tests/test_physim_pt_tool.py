@@ -760,6 +760,20 @@ def test_walker_query():
                 "0x600123 fault permission level=2 syndrome=0x7",
                 "0x40000005 fault permission level=3 syndrome=0x7",
                 "0x800000000000 fault non-canonical level=-1 syndrome=0x0"])
+    # --trace: the fetches the spec's entries give (4-level index layout,
+    # SDM Vol. 3A 4.5: PML4/PDPT/PD/PT indexes 0, 0, 2, 0 for 0x400abc)
+    walk_query("walkq", root, ["--trace"], ["0x400abc", "0x402000"],
+               ["  trace stage=1 level=4 table=0x80100000 entry=0x80100000 desc=0x80101007 table",
+                "  trace stage=1 level=3 table=0x80101000 entry=0x80101000 desc=0x80102007 table",
+                "  trace stage=1 level=2 table=0x80102000 entry=0x80102010 desc=0x80103007 table",
+                "  trace stage=1 level=1 table=0x80103000 entry=0x80103000 desc=0x200007 leaf",
+                "0x400abc 0x200abc 4K rwxu",
+                "  trace stage=1 level=4 table=0x80100000 entry=0x80100000 desc=0x80101007 table",
+                "  trace stage=1 level=3 table=0x80101000 entry=0x80101000 desc=0x80102007 table",
+                "  trace stage=1 level=2 table=0x80102000 entry=0x80102010 desc=0x80103007 table",
+                "  trace stage=1 level=1 table=0x80103000 entry=0x80103010 desc=0x202006 fault "
+                "not-present",
+                "0x402000 fault not-present level=1 syndrome=0x0"])
     # supervisor fetch with SMEP: user pages refused (P|I/D), the 1G
     # supervisor page is fine
     walk_query("walkq", root, ["--access", "x", "--ctl", "smep=1"],

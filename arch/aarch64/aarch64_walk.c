@@ -79,6 +79,11 @@ static void a64_configure(struct physim_mmu *m)
 	for (unsigned level = 0; level < f->levels; level++) {
 		m->oa[level][0] = a64_oa_mask(f, level, false);
 		m->oa[level][1] = a64_oa_mask(f, level, true);
+		/* The loop's fast path (walk-format.h): a table descriptor
+		 * (0b11) with no attribute bit (APTable, UXNTable, PXNTable,
+		 * NSTable 0: it removes nothing, D8.4.1.2) and no next-level
+		 * address bit above the OA size (D8.1.7). */
+		walk_table_fast(m, level, A64_VALID | A64_TYPE, m->param[0], 0);
 	}
 }
 

@@ -138,6 +138,21 @@ static void rv_gstage_fault(const struct walk_state *w, enum physim_fault_kind k
 	rv_fault_common(w, true, kind, level, f);
 }
 
+/* The loop's fast path (walk-format.h): a pointer to the next level is
+ * V = 1 with R, W, X, U, G, A, D, N, PBMT and the reserved bits 0 ([PTE]:
+ * "for non-leaf PTEs, the D, A, and U bits are reserved"); its PPN (bits
+ * 53:10, Sv32 31:10) shifted left by 2 is the table address. */
+static void rv_configure(struct physim_mmu *m)
+{
+	const struct physim_pt_format *f = m->cfg.format;
+
+	m->tw_shift = PHYSIM_FRAME_SHIFT - RV_PPN_SHIFT;
+	for (unsigned level = 0; level < f->levels; level++) {
+		m->oa[level][0] = rv_ppn_mask(f) << RV_PPN_SHIFT;
+		walk_table_fast(m, level, RV_V, 0, 0);
+	}
+}
+
 /* Input check and root, shared by both stages. */
 WALK_INLINE int rv_begin_common(struct walk_state *w, bool gstage, uint64_t root, uint64_t *table,
 				struct physim_fault *f)
@@ -292,6 +307,7 @@ static int rv_gstage_walk(const struct walk_req *r, struct physim_xlate *x)
 const struct pt_walk_ops physim_rv_walk_ops = {
     .level_base = 0,
     .level_dir = 1,
+    .configure = rv_configure,
     .walk = rv_walk,
     .fault = rv_fault,
 };
@@ -299,6 +315,7 @@ const struct pt_walk_ops physim_rv_walk_ops = {
 const struct pt_walk_ops physim_rv_gstage_walk_ops = {
     .level_base = 0,
     .level_dir = 1,
+    .configure = rv_configure,
     .walk = rv_gstage_walk,
     .fault = rv_gstage_fault,
 };

@@ -56,6 +56,13 @@ static void x86_configure(struct physim_mmu *m)
 			    ia32_rsv_mask(f, level, leaf, mode, mpa, !m->cfg.ctl.nxe_off);
 			m->oa[level][leaf] = ia32_oa_mask(f, level, leaf, mode);
 		}
+		/* The loop's fast path (walk-format.h): a table pointer with
+		 * P, R/W, U/S and A set and nothing else (4.6.1: it removes no
+		 * right; 4.8: A is already set). A PAE PDPTE has only P. */
+		uint64_t table = (mode == IA32_MODE_PAE && level == 2)
+				     ? IA32_P
+				     : IA32_P | IA32_RW | IA32_US | IA32_A;
+		walk_table_fast(m, level, table, m->rsv[level][0], 0);
 	}
 }
 

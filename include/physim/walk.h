@@ -216,6 +216,61 @@ PHYSIM_API int physim_nested_translate(struct physim_mmu *s1, struct physim_mmu 
 PHYSIM_API int physim_translate(struct physim_pt *pt, const struct physim_access *acc,
 				struct physim_xlate *x);
 
+/* ---- walk trace: every descriptor a translation fetched ---- */
+
+/* Room for the longest walk: 5-level over 5-level nested, 5 x (5 + 1) + 5. */
+#define PHYSIM_WALK_TRACE_MAX 40
+
+/* What the walker decided about one fetch. */
+enum physim_walk_decision {
+	PHYSIM_WALK_TABLE = 0, /* a table pointer: the walk went on at the next level */
+	PHYSIM_WALK_LEAF,      /* a leaf: the translation's output */
+	PHYSIM_WALK_FAULT,     /* the walk stopped here with step.fault */
+};
+
+/* One descriptor fetch (or, last, the fault that ended the walk). */
+struct physim_walk_trace_step {
+	uint8_t stage;	   /* 1, or 2 (a stage-2 format, or nested stage 2) */
+	int8_t level;	   /* architecture numbering, as physim_fault.level */
+	uint8_t decision;  /* enum physim_walk_decision */
+	uint8_t fault;	   /* enum physim_fault_kind of a PHYSIM_WALK_FAULT */
+	bool fetched;	   /* desc was read (false: a fault before any read,
+			      e.g. non-canonical input, or a table outside memory) */
+	bool s1_table;	   /* stage 2 translating a stage-1 table entry's GPA */
+	bool ad_written;   /* desc_new was written to the descriptor (A/D) */
+	uint64_t table;	   /* the table's address: an HPA, or for the stage 1
+			      of a nested walk a GPA */
+	uint64_t addr;	   /* the descriptor's address, in table's space */
+	uint64_t desc;	   /* the value read */
+	uint64_t desc_new; /* the value written if ad_written, else desc */
+};
+
+/* Steps in the order the hardware makes them: a nested walk lists, for each
+ * stage-1 level, the stage-2 walk of the table entry's GPA and then the
+ * stage-1 fetch, and last the stage-2 walk of the output GPA. A walk that
+ * lost an A/D race and walked again keeps only its last attempt. The
+ * stage-2 walks that authorise a stage-1 A/D write are not listed (they
+ * read what the table walk of that entry read). */
+struct physim_walk_trace {
+	unsigned n;	/* steps[0..n) */
+	bool truncated; /* more steps happened than fit (never, for the built-in formats) */
+	struct physim_walk_trace_step steps[PHYSIM_WALK_TRACE_MAX];
+};
+
+/* physim_mmu_trace / physim_nested_trace flags. */
+#define PHYSIM_TRACE_PROBE 1u /* as physim_mmu_probe: no A/D written */
+
+/* physim_mmu_translate (or, with PHYSIM_TRACE_PROBE, physim_mmu_probe) that
+ * also fills *trace; same result and return value. The ordinary translate
+ * calls carry no trace code at all (the loop is instantiated twice). */
+PHYSIM_API int physim_mmu_trace(struct physim_mmu *mmu, const struct physim_access *acc,
+				unsigned flags, struct physim_xlate *x,
+				struct physim_walk_trace *trace);
+/* physim_nested_translate with a trace of both stages. */
+PHYSIM_API int physim_nested_trace(struct physim_mmu *s1, struct physim_mmu *s2,
+				   const struct physim_access *acc, unsigned flags,
+				   struct physim_xlate *x, struct physim_walk_trace *trace);
+
 /* "not-present", "permission", ... as physim-pt prints them. */
 PHYSIM_API const char *physim_fault_kind_name(enum physim_fault_kind kind);
 /* One line describing a fault, e.g. "stage 1 permission fault at level 1,

@@ -84,11 +84,14 @@ static const char usage_build[] =
 	"                   (RISC-V Svadu / Svade). Defaults: everything 0 except wp=1\n"          \
 	"                   and nxe=1.\n"                                                          \
 	"  --update-ad      make the accessed/dirty updates the hardware would and save\n"         \
-	"                   them into the image (otherwise the walk writes nothing)\n"
+	"                   them into the image (otherwise the walk writes nothing)\n"             \
+	"  --trace          before each answer, one line per descriptor the walk\n"                \
+	"                   fetched: stage, level, table, entry address, value, decision\n"
 
 static const char usage_query[] =
     "usage: physim-pt query --format F --image IMG [--ram-base B] --root R [--json]\n"
-    "                       [--access r|w|x] [--user] [--ctl NAME=VALUE]... [--update-ad] VA...\n"
+    "                       [--access r|w|x] [--user] [--ctl NAME=VALUE]... [--update-ad]\n"
+    "                       [--trace] VA...\n"
     "\n"
     "For each VA prints `VA PA SIZE FLAGS` (PA of that byte, SIZE of its page,\n"
     "FLAGS as in spec files) or `VA unmapped`, or `VA fault: ...` if the walk\n"
@@ -106,7 +109,7 @@ static const char usage_nested[] =
     "usage: physim-pt nested --s1-format F1 --s1-root GPA --s2-format F2 --s2-root HPA\n"
     "                        --image IMG [--ram-base B] [--access r|w|x] [--user]\n"
     "                        [--ctl NAME=VALUE]... [--s2-ctl NAME=VALUE]... [--update-ad]\n"
-    "                        [--json] VA...\n"
+    "                        [--trace] [--json] VA...\n"
     "\n"
     "Two-stage translation: each guest VA goes through the stage-1 table at GPA\n"
     "(format F1, its tables read through stage 2) and the result through the\n"
@@ -153,13 +156,15 @@ enum opt_id {
 	OPT_S2_CTL,
 	OPT_JSON,
 	OPT_VERSION,
+	OPT_TRACE,
 	OPT_COUNT,
 };
 
 /* Options that may be given more than once. */
 #define REPEATABLE (1u << OPT_CTL | 1u << OPT_S2_CTL)
 /* The walker options of query and nested. */
-#define WALK_OPTS (1u << OPT_ACCESS | 1u << OPT_USER | 1u << OPT_CTL | 1u << OPT_UPDATE_AD)
+#define WALK_OPTS                                                                                  \
+	(1u << OPT_ACCESS | 1u << OPT_USER | 1u << OPT_CTL | 1u << OPT_UPDATE_AD | 1u << OPT_TRACE)
 
 static const struct option long_opts[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
@@ -181,6 +186,7 @@ static const struct option long_opts[] = {
     {"s2-ctl", required_argument, NULL, OPT_S2_CTL},
     {"json", no_argument, NULL, OPT_JSON},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"trace", no_argument, NULL, OPT_TRACE},
     {NULL, 0, NULL, 0},
 };
 
@@ -776,15 +782,20 @@ static void query_walk(const struct opts *o, struct table_view *v)
 				      .ctl = o->ctl};
 	struct physim_mmu *m = mmu_or_die(o->cmd, &c);
 	bool update = has(o, OPT_UPDATE_AD);
+	struct physim_walk_trace tr, *trp = has(o, OPT_TRACE) ? &tr : NULL;
 	for (int i = 0; i < o->nargs; i++) {
 		struct physim_access a = o->acc;
 		struct physim_xlate x;
 		a.va = va_arg_at(o, i);
-		int rc = update ? physim_mmu_translate(m, &a, &x) : physim_mmu_probe(m, &a, &x);
-		if (has(o, OPT_JSON))
-			print_xlate_json(a.va, rc, &x, false);
+		int rc;
+		if (trp != NULL)
+			rc = physim_mmu_trace(m, &a, update ? 0 : PHYSIM_TRACE_PROBE, &x, trp);
 		else
-			print_xlate(a.va, rc, &x, false);
+			rc = update ? physim_mmu_translate(m, &a, &x) : physim_mmu_probe(m, &a, &x);
+		if (has(o, OPT_JSON))
+			print_xlate_json(a.va, rc, &x, false, trp);
+		else
+			print_xlate(a.va, rc, &x, false, trp);
 	}
 	physim_mmu_destroy(m);
 	if (update)
@@ -907,6 +918,7 @@ static int cmd_nested(int argc, char **argv, struct opts *o)
 				       .ctl = o->s2ctl};
 	struct physim_mmu *s1 = mmu_or_die(o->cmd, &c1), *s2 = mmu_or_die(o->cmd, &c2);
 	bool update = has(o, OPT_UPDATE_AD);
+	struct physim_walk_trace tr, *trp = has(o, OPT_TRACE) ? &tr : NULL;
 	for (int i = 0; i < o->nargs; i++) {
 		struct physim_access a = o->acc;
 		struct physim_xlate x;
@@ -914,11 +926,12 @@ static int cmd_nested(int argc, char **argv, struct opts *o)
 		/* The walk works on the RAM loaded from the image, a private
 		 * copy: its A/D updates reach the file only with --update-ad
 		 * (and never change an x86 / EPT answer of a later VA). */
-		int rc = physim_nested_translate(s1, s2, &a, &x);
+		int rc = trp != NULL ? physim_nested_trace(s1, s2, &a, 0, &x, trp)
+				     : physim_nested_translate(s1, s2, &a, &x);
 		if (has(o, OPT_JSON))
-			print_xlate_json(a.va, rc, &x, true);
+			print_xlate_json(a.va, rc, &x, true, trp);
 		else
-			print_xlate(a.va, rc, &x, true);
+			print_xlate(a.va, rc, &x, true, trp);
 	}
 	physim_mmu_destroy(s1);
 	physim_mmu_destroy(s2);

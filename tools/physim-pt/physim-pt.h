@@ -115,11 +115,20 @@ void parse_access_kind(const char *arg, struct physim_access *a);
 /* `VA PA SIZE FLAGS` (nested: ` gpa=GPA`), or `VA fault KIND level=N
  * syndrome=0xHEX` (nested: ` stage=S`, ` gpa=GPA` for stage-2 faults and
  * bus errors, ` s1ptw`). */
-void print_xlate(uint64_t va, int rc, const struct physim_xlate *x, bool nested);
+/* With a trace (else NULL), first one line per step:
+ * `  trace stage=S level=N table=0xT entry=0xE desc=0xD table|leaf|fault KIND`
+ * (` s2-of-s1-table` for stage 2 on a stage-1 table entry, ` ad=0xNEW` when
+ * an A/D update was written, ` unfetched` for a fault with nothing read). */
+void print_xlate(uint64_t va, int rc, const struct physim_xlate *x, bool nested,
+		 const struct physim_walk_trace *tr);
 /* The same answer as one JSON object: {"va", "mapped", then "pa", "size",
  * "flags" (nested: "gpa") or "fault": {"kind", "level", "syndrome"
  * (nested: "stage", "gpa", "s1ptw")}, or "error"}. */
-void print_xlate_json(uint64_t va, int rc, const struct physim_xlate *x, bool nested);
+/* With a trace: a "trace" array of {"stage", "level", "table", "entry",
+ * "desc", "decision" (table/leaf/fault), "fault", "s1_table", "fetched",
+ * "ad" (the value written, if any)} after the rest. */
+void print_xlate_json(uint64_t va, int rc, const struct physim_xlate *x, bool nested,
+		      const struct physim_walk_trace *tr);
 
 /* ---- dump.c ---- */
 

@@ -94,9 +94,67 @@ void parse_access_kind(const char *arg, struct physim_access *a)
 	}
 }
 
-void print_xlate(uint64_t va, int rc, const struct physim_xlate *x, bool nested)
+static const char *decision_name(const struct physim_walk_trace_step *st)
+{
+	switch (st->decision) {
+	case PHYSIM_WALK_TABLE:
+		return "table";
+	case PHYSIM_WALK_LEAF:
+		return "leaf";
+	default:
+		return "fault";
+	}
+}
+
+static void print_trace(const struct physim_walk_trace *tr)
+{
+	for (unsigned i = 0; i < tr->n; i++) {
+		const struct physim_walk_trace_step *st = &tr->steps[i];
+		printf("  trace stage=%u level=%d table=0x%" PRIx64 " entry=0x%" PRIx64
+		       " desc=0x%" PRIx64 " %s",
+		       st->stage, st->level, st->table, st->addr, st->desc, decision_name(st));
+		if (st->decision == PHYSIM_WALK_FAULT)
+			printf(" %s", physim_fault_kind_name((enum physim_fault_kind)st->fault));
+		if (!st->fetched)
+			printf(" unfetched");
+		if (st->s1_table)
+			printf(" s2-of-s1-table");
+		if (st->ad_written)
+			printf(" ad=0x%" PRIx64, st->desc_new);
+		putchar('\n');
+	}
+	if (tr->truncated)
+		printf("  trace truncated\n");
+}
+
+static void print_trace_json(const struct physim_walk_trace *tr)
+{
+	printf(",\"trace\":[");
+	for (unsigned i = 0; i < tr->n; i++) {
+		const struct physim_walk_trace_step *st = &tr->steps[i];
+		printf("%s{\"stage\":%u,\"level\":%d", i ? "," : "", st->stage, st->level);
+		json_key_hex(stdout, "table", st->table);
+		json_key_hex(stdout, "entry", st->addr);
+		json_key_hex(stdout, "desc", st->desc);
+		json_key_str(stdout, "decision", decision_name(st));
+		if (st->decision == PHYSIM_WALK_FAULT)
+			json_key_str(stdout, "fault",
+				     physim_fault_kind_name((enum physim_fault_kind)st->fault));
+		json_key_bool(stdout, "s1_table", st->s1_table);
+		json_key_bool(stdout, "fetched", st->fetched);
+		if (st->ad_written)
+			json_key_hex(stdout, "ad", st->desc_new);
+		putchar('}');
+	}
+	putchar(']');
+}
+
+void print_xlate(uint64_t va, int rc, const struct physim_xlate *x, bool nested,
+		 const struct physim_walk_trace *tr)
 {
 	char s[32], f[8];
+	if (tr != NULL && rc != -EINVAL)
+		print_trace(tr);
 	if (rc == 0) {
 		printf("0x%" PRIx64 " 0x%" PRIx64 " %s %s", va, x->pa,
 		       size_str(x->page_size, s, sizeof(s)), flags_str(x->perms, f));
@@ -122,7 +180,8 @@ void print_xlate(uint64_t va, int rc, const struct physim_xlate *x, bool nested)
 	putchar('\n');
 }
 
-void print_xlate_json(uint64_t va, int rc, const struct physim_xlate *x, bool nested)
+void print_xlate_json(uint64_t va, int rc, const struct physim_xlate *x, bool nested,
+		      const struct physim_walk_trace *tr)
 {
 	char f[8];
 	printf("{\"va\":\"0x%" PRIx64 "\"", va);
@@ -149,5 +208,7 @@ void print_xlate_json(uint64_t va, int rc, const struct physim_xlate *x, bool ne
 	} else {
 		json_key_str(stdout, "error", physim_strerror(rc));
 	}
+	if (tr != NULL && rc != -EINVAL)
+		print_trace_json(tr);
 	fputs("}\n", stdout);
 }
