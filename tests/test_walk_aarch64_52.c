@@ -17,6 +17,8 @@
 #include <physim/pt.h>
 #include <physim/walk.h>
 
+#include <string.h>
+
 #define BIT(n) (UINT64_C(1) << (n))
 #define RAM    UINT64_C(0x80000000) /* simulated RAM: 32 MiB from here */
 
@@ -108,8 +110,7 @@ static int walk(const struct walk_case *c, uint64_t va, bool write, struct physi
 	return rc;
 }
 
-static void expect_ok(const struct walk_case *c, uint64_t va, uint64_t pa, uint64_t size,
-		      int level)
+static void expect_ok(const struct walk_case *c, uint64_t va, uint64_t pa, uint64_t size, int level)
 {
 	struct physim_xlate x;
 	assert_int_equal(walk(c, va, false, &x), 0);
@@ -132,14 +133,14 @@ static void expect_fault(const struct walk_case *c, uint64_t va, bool write,
  * level 0 VA[47:39], 1 VA[38:30], 2 VA[29:21], 3 VA[20:12] (D8.2). */
 static uint64_t va4k(unsigned lm1, unsigned l0, unsigned l1, unsigned l2, unsigned l3)
 {
-	return (uint64_t)lm1 << 48 | (uint64_t)l0 << 39 | (uint64_t)l1 << 30 |
-	       (uint64_t)l2 << 21 | (uint64_t)l3 << 12;
+	return (uint64_t)lm1 << 48 | (uint64_t)l0 << 39 | (uint64_t)l1 << 30 | (uint64_t)l2 << 21 |
+	       (uint64_t)l3 << 12;
 }
 
 static void test_4k_52_levels(void **state)
 {
 	(void)state;
-	const uint64_t page = UINT64_C(0xE123456789000); /* OA[51:50] 0b11, [49:48] 0b10 */
+	const uint64_t page = UINT64_C(0xE123456789000);  /* OA[51:50] 0b11, [49:48] 0b10 */
 	const uint64_t block = UINT64_C(0x5008000000000); /* 512G-aligned, OA[51:50] 0b01 */
 	struct walk_case c = {.format = "aarch64-4k-52", .root = tbl(0)};
 
@@ -162,11 +163,12 @@ static void test_4k_52_levels(void **state)
 	expect_ok(&c, va4k(0xA, 7, 0, 0, 0), block, BIT(39), 0);
 
 	/* level -1: an invalid entry, and a block (none exist there) */
-	expect_fault(&c, va4k(0xC, 0, 0, 0, 0), false, PHYSIM_FAULT_NOT_PRESENT, -1,
-		     FSC_TRANS_M1);
+	expect_fault(&c, va4k(0xC, 0, 0, 0, 0), false, PHYSIM_FAULT_NOT_PRESENT, -1, FSC_TRANS_M1);
+	struct physim_xlate x;
+	assert_int_equal(walk(&c, va4k(0xC, 0, 0, 0, 0), false, &x), -EFAULT);
+	assert_non_null(strstr(physim_fault_str(&x.fault), " at level -1,"));
 	put(tbl(0), 0xD, ds_addr(block, 39) | AF | TYPE_BLOCK);
-	expect_fault(&c, va4k(0xD, 0, 0, 0, 0), false, PHYSIM_FAULT_NOT_PRESENT, -1,
-		     FSC_TRANS_M1);
+	expect_fault(&c, va4k(0xD, 0, 0, 0, 0), false, PHYSIM_FAULT_NOT_PRESENT, -1, FSC_TRANS_M1);
 
 	/* TTBR1 (T1SZ = 12): VA[63:52] all ones, the same level -1 index */
 	c.root_hi = tbl(5);
@@ -273,8 +275,7 @@ static void test_64k_52(void **state)
 	expect_fault(&c, va64k(2, 0, 0), false, PHYSIM_FAULT_BUS_ERROR, 2, FSC_EXT_WALK(2));
 	c.ips_bits = 48;
 	expect_fault(&c, va64k(1, 2, 3), false, PHYSIM_FAULT_ADDRESS_SIZE, 3, FSC_ADDR_SIZE(3));
-	expect_fault(&c, va64k(0x3FF, 0, 0), false, PHYSIM_FAULT_ADDRESS_SIZE, 1,
-		     FSC_ADDR_SIZE(1));
+	expect_fault(&c, va64k(0x3FF, 0, 0), false, PHYSIM_FAULT_ADDRESS_SIZE, 1, FSC_ADDR_SIZE(1));
 	expect_fault(&c, va64k(2, 0, 0), false, PHYSIM_FAULT_ADDRESS_SIZE, 1, FSC_ADDR_SIZE(1));
 }
 
@@ -331,9 +332,9 @@ static void test_nested_52(void **state)
 	assert_int_equal(physim_mmu_create(&c1, &s1), 0);
 	assert_int_equal(physim_mmu_create(&c2, &s2), 0);
 	struct physim_xlate x;
-	assert_int_equal(
-	    physim_nested_translate(s1, s2, &(struct physim_access){.va = va4k(1, 0, 0, 0, 5) | 9}, &x),
-	    0);
+	assert_int_equal(physim_nested_translate(
+			     s1, s2, &(struct physim_access){.va = va4k(1, 0, 0, 0, 5) | 9}, &x),
+			 0);
 	assert_int_equal(x.gpa, out | 9);
 	assert_int_equal(x.pa, out | 9);
 	assert_int_equal(
