@@ -447,7 +447,9 @@ int physim_fault_format(const struct physim_fault *f, char *buf, size_t len)
 	if (f->kind == PHYSIM_FAULT_NONE)
 		return snprintf(buf, len, "no fault");
 	char lvl[24] = "";
-	if (f->level >= 0)
+	/* -1 is "no level" for an input-address fault, but a real one for
+	 * AArch64 (FEAT_LPA2 lookup level -1) */
+	if (f->level >= 0 || f->kind != PHYSIM_FAULT_NON_CANONICAL)
 		snprintf(lvl, sizeof(lvl), " at level %d", f->level);
 	if (f->stage == 2)
 		return snprintf(buf, len, "stage 2 %s fault%s, syndrome 0x%llx, gpa 0x%llx%s",

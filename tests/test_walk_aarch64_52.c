@@ -17,6 +17,8 @@
 #include <physim/pt.h>
 #include <physim/walk.h>
 
+#include <string.h>
+
 #define BIT(n) (UINT64_C(1) << (n))
 #define RAM    UINT64_C(0x80000000) /* simulated RAM: 32 MiB from here */
 
@@ -162,6 +164,9 @@ static void test_4k_52_levels(void **state)
 
 	/* level -1: an invalid entry, and a block (none exist there) */
 	expect_fault(&c, va4k(0xC, 0, 0, 0, 0), false, PHYSIM_FAULT_NOT_PRESENT, -1, FSC_TRANS_M1);
+	struct physim_xlate x;
+	assert_int_equal(walk(&c, va4k(0xC, 0, 0, 0, 0), false, &x), -EFAULT);
+	assert_non_null(strstr(physim_fault_str(&x.fault), " at level -1,"));
 	put(tbl(0), 0xD, ds_addr(block, 39) | AF | TYPE_BLOCK);
 	expect_fault(&c, va4k(0xD, 0, 0, 0, 0), false, PHYSIM_FAULT_NOT_PRESENT, -1, FSC_TRANS_M1);
 

@@ -10,10 +10,14 @@
  * descriptor formats, D8.4 access permissions, D8.5 memory attributes.
  * Older editions number the same material D4.x / D5.x.
  *
- * Engine level n is Arm lookup level (3 - n): engine level 0 is lookup level 3.
+ * Engine level n is Arm lookup level (3 - n): engine level 0 is lookup level 3
+ * (and engine level 4 of the 5-level LPA2 formats is lookup level -1).
  *
  * What physim models (the choices every encoding below follows):
- * - FEAT_LPA / FEAT_LPA2 not in use: 48-bit output addresses, SH in bits 9:8.
+ * - The 48-bit formats: FEAT_LPA / FEAT_LPA2 not in use, 48-bit output
+ *   addresses, SH in bits 9:8. The -52 formats at the end of the file:
+ *   52-bit output addresses in the layouts of aarch64-desc.h (enum
+ *   a64_oa_layout); with DS = 1 there is no SH in the descriptor.
  * - TCR_ELx.HA/HD = 0 and VTCR_EL2.HA/HD = 0: no hardware Access flag or dirty
  *   state management. Every new leaf gets AF = 1 (set_accessed_on_map), so no
  *   Access flag fault is taken; DBM (bit 51) is never written and is ignored

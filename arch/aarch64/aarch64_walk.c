@@ -163,7 +163,9 @@ WALK_INLINE int a64_s2_begin(struct walk_state *w, uint64_t root, uint64_t root_
  *   48-bit OA size they are address bits above the OA size: an Address size
  *   fault at this level, as AArch64.OAOutOfRange reports. (Without those
  *   features the bits are RES0 and software must not set them.)
- * The translation fault is the higher-priority one when both apply.
+ * The translation fault is the higher-priority one when both apply. In the
+ * 52-bit formats bits 49:48 are address bits (DS = 1) or stay RES0 (64K, where
+ * bits 15:12 carry OA[51:48] and are decoded by a64_oa_decode).
  */
 static inline enum physim_fault_kind a64_reserved_kind(const struct physim_pt_format *f, uint64_t d,
 						       unsigned level)

@@ -79,8 +79,9 @@ struct physim_fault {
 	enum physim_fault_kind kind;
 	unsigned stage;	   /* 1, or 2 for a stage-2 / nested GPA fault */
 	int level;	   /* the architecture's own numbering (x86 PML4 = 4 .. PT = 1;
-			      AArch64 lookup level 0-3; RISC-V i from LEVELS-1 down to 0);
-			      -1 when no level applies (non-canonical input) */
+			      AArch64 lookup level -1 (FEAT_LPA2) or 0-3; RISC-V i from
+			      LEVELS-1 down to 0); -1 also when no level applies
+			      (kind NON_CANONICAL) */
 	bool s1ptw;	   /* stage-2 fault while fetching a stage-1 table entry */
 	uint64_t syndrome; /* x86 #PF error code; EPT exit-qualification bits;
 			      AArch64 FSC (DFSC/IFSC); RISC-V exception code */

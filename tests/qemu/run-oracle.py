@@ -232,6 +232,7 @@ SYSREG = {  # (op0, op1, CRn, CRm, op2), Arm ARM D19 / D23 register descriptions
     "SCTLR_EL2": (3, 4, 1, 0, 0), "TTBR0_EL2": (3, 4, 2, 0, 0),
     "TTBR1_EL2": (3, 4, 2, 0, 1), "TCR_EL2": (3, 4, 2, 0, 2),
     "MAIR_EL2": (3, 4, 10, 2, 0),
+    "ID_AA64MMFR0_EL1": (3, 0, 0, 7, 0),
 }
 A64_ISB = 0xD5033FDF
 A64_ERET = 0xD69F03E0
@@ -343,11 +344,35 @@ def setup_aarch64_el2(g, fmt, regime, root, root_hi):
     run_stub(g, insns, xregs)
     if g.read_reg("cpsr") & 0xC != 0x8:
         raise Failure("the stub left EL2")
+def check_a64_52(g, fmt):
+    """The CPU must implement what a 52-bit format needs (Arm ARM D19.2
+    ID_AA64MMFR0_EL1): PARange (3:0) 0b0110 = 52 bits, and for the DS = 1
+    formats TGran4 (31:28) 0b0001 or TGran16 (23:20) 0b0010 = 52-bit
+    support (FEAT_LPA2). Read with an MRS stub: a wrong CPU model fails
+    here with a clear message instead of with mismatches."""
+    if fmt in A64_GRANULE:
+        kb, bits = A64_GRANULE[fmt]
+    else:
+        bits, kb = A64_S2[fmt][0], 4
+    if bits != 52:
+        return
+    run_stub(g, [a64_mrs(*SYSREG["ID_AA64MMFR0_EL1"], 0)], [0])
+    mmfr0 = g.read_reg("x0")
+    ok = mmfr0 & 0xF == 6
+    if kb == 4:
+        ok = ok and (mmfr0 >> 28) & 0xF == 1
+    elif kb == 16:
+        ok = ok and (mmfr0 >> 20) & 0xF == 2
+    if not ok:
+        raise Failure(f"{fmt}: ID_AA64MMFR0_EL1 = {mmfr0:#x}: no 52-bit support for this granule")
 
 
 def setup_aarch64(g, fmt, s2fmt, root, root_hi, s2root):
     # System-register writes through the gdbstub are ignored: MSR stubs.
     g.phys_mode()
+    for f in (fmt, s2fmt):
+        if f is not None:
+            check_a64_52(g, f)
     insns, xregs = [], []
 
     def msr(reg, value):
