@@ -565,6 +565,13 @@ static void test_mair_permutations(void **state)
 	struct rig r;
 	rig_up(&r, f, UINT64_C(0x000000000008ff00)); /* 0 nGnRnE, 1 WB, 2 nGRE */
 	assert_int_equal(physim_pt_map(r.pt, 0x1000, 0x2000, 4096, R | NC), -ENOTSUP);
+	/* the table's flags_ok knows its MAIR; the format's, the default */
+	assert_int_equal(physim_pt_flags_ok(r.pt, R | NC, 0), -ENOTSUP);
+	assert_int_equal(physim_format_flags_ok(f, R | NC, 0), 0);
+	assert_int_equal(physim_pt_flags_ok(r.pt, R, 2 << 2), 0);	 /* nGRE: DEVICE took 0 */
+	assert_int_equal(physim_pt_flags_ok(r.pt, R, 1 << 2), -ENOTSUP); /* the default's */
+	assert_int_equal(physim_pt_flags_ok(r.pt, R, 3 << 2), 0);
+	assert_int_equal(physim_pt_flags_ok(NULL, R, 0), -EINVAL);
 	assert_int_equal(physim_pt_map(r.pt, 0x1000, 0x2000, 4096, R | DV), 0);
 	struct physim_memattr a;
 	assert_int_equal(physim_pt_memattr(r.pt, 0x1000, &a), 0);

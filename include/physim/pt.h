@@ -73,6 +73,10 @@ PHYSIM_API const char *physim_format_name(const struct physim_pt_format *fmt);
  * a mapping before anything is mapped (e.g. a lazily populated area). */
 PHYSIM_API int physim_format_flags_ok(const struct physim_pt_format *fmt, uint32_t flags,
 				      uint64_t arch);
+/* The same for one table: under its configuration (physim_pt_config.mair),
+ * which the format alone does not know. -EINVAL for a NULL pt. */
+struct physim_pt;
+PHYSIM_API int physim_pt_flags_ok(const struct physim_pt *pt, uint32_t flags, uint64_t arch);
 
 /* ---- corrupt tables ----
  * Table memory may be damaged. A table remembers each table frame it
