@@ -47,17 +47,18 @@ struct physim_pt_format_info {
 		uint64_t table_bytes;
 		bool leaf_ok; /* a leaf (page/block) may sit at this level */
 	} level[PHYSIM_PT_MAX_LEVELS];
-	uint64_t page_sizes;	    /* bit n set: 2^n-byte pages can be mapped */
-	uint32_t flags_supported;   /* generic flags (PHYSIM_R...) the format expresses */
-	uint64_t arch_attr_mask;    /* raw leaf bits accepted in physim_pt_mapping.arch */
-	uint64_t arch_memtype_mask; /* the part of arch_attr_mask that selects the
-				       memory type (see "Memory type" below) */
+	uint64_t page_sizes;	  /* bit n set: 2^n-byte pages can be mapped */
+	uint32_t flags_supported; /* generic flags (PHYSIM_R...) the format expresses */
+	uint64_t arch_attr_mask;  /* raw leaf bits accepted in physim_pt_mapping.arch */
 	/* New leaves are written with the accessed bit / with the dirty bit (if
 	 * writable) already set, because the hardware would fault instead of
 	 * setting them (RISC-V Svade, AArch64 AF): their A/D then say nothing
 	 * about use. */
 	bool presets_accessed;
 	bool presets_dirty;
+	/* The part of arch_attr_mask that selects the memory type (see
+	 * "Memory type" below). */
+	uint64_t arch_memtype_mask;
 };
 
 /* NULL if no format has that name (see physim_format_count/at for the list). */
