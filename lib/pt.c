@@ -580,6 +580,11 @@ int physim_pt_remap(struct physim_pt *pt, uint64_t va, uint64_t pa, uint32_t fla
 
 /* ---- public: flag checks and accessed/dirty harvesting ---- */
 
+int physim_pt_flags_ok(const struct physim_pt *pt, uint32_t flags, uint64_t arch)
+{
+	return pt != NULL ? physim_format_flags_ok(pt->fmt, flags, arch) : -EINVAL;
+}
+
 int physim_format_flags_ok(const struct physim_pt_format *fmt, uint32_t flags, uint64_t arch)
 {
 	if (fmt == NULL || (flags & ~KNOWN_FLAGS))

@@ -47,17 +47,18 @@ struct physim_pt_format_info {
 		uint64_t table_bytes;
 		bool leaf_ok; /* a leaf (page/block) may sit at this level */
 	} level[PHYSIM_PT_MAX_LEVELS];
-	uint64_t page_sizes;	    /* bit n set: 2^n-byte pages can be mapped */
-	uint32_t flags_supported;   /* generic flags (PHYSIM_R...) the format expresses */
-	uint64_t arch_attr_mask;    /* raw leaf bits accepted in physim_pt_mapping.arch */
-	uint64_t arch_memtype_mask; /* the part of arch_attr_mask that selects the
-				       memory type (see "Memory type" below) */
+	uint64_t page_sizes;	  /* bit n set: 2^n-byte pages can be mapped */
+	uint32_t flags_supported; /* generic flags (PHYSIM_R...) the format expresses */
+	uint64_t arch_attr_mask;  /* raw leaf bits accepted in physim_pt_mapping.arch */
 	/* New leaves are written with the accessed bit / with the dirty bit (if
 	 * writable) already set, because the hardware would fault instead of
 	 * setting them (RISC-V Svade, AArch64 AF): their A/D then say nothing
 	 * about use. */
 	bool presets_accessed;
 	bool presets_dirty;
+	/* The part of arch_attr_mask that selects the memory type (see
+	 * "Memory type" below). */
+	uint64_t arch_memtype_mask;
 };
 
 /*
@@ -93,6 +94,10 @@ PHYSIM_API const char *physim_format_name(const struct physim_pt_format *fmt);
  * a mapping before anything is mapped (e.g. a lazily populated area). */
 PHYSIM_API int physim_format_flags_ok(const struct physim_pt_format *fmt, uint32_t flags,
 				      uint64_t arch);
+/* The same for one table: under its configuration (physim_pt_config.mair),
+ * which the format alone does not know. -EINVAL for a NULL pt. */
+struct physim_pt;
+PHYSIM_API int physim_pt_flags_ok(const struct physim_pt *pt, uint32_t flags, uint64_t arch);
 
 /* ---- corrupt tables ----
  * Table memory may be damaged. A table remembers each table frame it
