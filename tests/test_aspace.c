@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "common/env.h"
 #include "common/per-format.h"
 #include "common/rng.h"
 
@@ -85,16 +86,7 @@ static void fx_open_hal(struct fx *f, const struct physim_pt_format *fmt)
 	memset(f, 0, sizeof(*f));
 	f->fmt = fmt;
 	physim_format_get_info(fmt, &f->info);
-	struct physim_ram_config rc = {
-	    .base = RAM_BASE, .size = RAM_SIZE, .debug = PHYSIM_RAM_DEBUG_POISON};
-	assert_int_equal(physim_ram_create(&rc, &f->ram), 0);
-	physim_ram_vm_hal(f->ram, NULL, &f->vm_inner);
-	struct physim_counting_hal_config cc = {
-	    .mm = physim_ram_mm_hal(f->ram),
-	    .paging = physim_ram_paging_handler(f->ram),
-	    .vm = &f->vm_inner,
-	};
-	assert_int_equal(physim_counting_hal_create(&cc, &f->ch), 0);
+	tc_counted_ram_open(RAM_BASE, RAM_SIZE, &f->ram, &f->vm_inner, &f->ch);
 	flush_reset(f);
 }
 
