@@ -8,6 +8,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "common/env.h"
+#include "common/per-format.h"
 #include "common/rng.h"
 
 #include <physim/aspace.h>
@@ -84,16 +86,7 @@ static void fx_open_hal(struct fx *f, const struct physim_pt_format *fmt)
 	memset(f, 0, sizeof(*f));
 	f->fmt = fmt;
 	physim_format_get_info(fmt, &f->info);
-	struct physim_ram_config rc = {
-	    .base = RAM_BASE, .size = RAM_SIZE, .debug = PHYSIM_RAM_DEBUG_POISON};
-	assert_int_equal(physim_ram_create(&rc, &f->ram), 0);
-	physim_ram_vm_hal(f->ram, NULL, &f->vm_inner);
-	struct physim_counting_hal_config cc = {
-	    .mm = physim_ram_mm_hal(f->ram),
-	    .paging = physim_ram_paging_handler(f->ram),
-	    .vm = &f->vm_inner,
-	};
-	assert_int_equal(physim_counting_hal_create(&cc, &f->ch), 0);
+	tc_counted_ram_open(RAM_BASE, RAM_SIZE, &f->ram, &f->vm_inner, &f->ch);
 	flush_reset(f);
 }
 
@@ -1397,12 +1390,7 @@ static void t_model(void **state)
 
 /* ---- registration: every test over every stage-2 format ---- */
 
-struct per_format {
-	const char *name;
-	CMUnitTestFunction fn;
-};
-
-static const struct per_format per_format_tests[] = {
+static const struct tc_format_test per_format_tests[] = {
     {"creation", t_creation},
     {"bad_create", t_bad_create},
     {"contains_range", t_contains_range},
@@ -1433,36 +1421,6 @@ static const struct per_format per_format_tests[] = {
 
 int main(void)
 {
-	static const struct physim_pt_format *fmts[64];
-	size_t nf = 0;
-	for (size_t i = 0; i < physim_format_count() && nf < 64; i++) {
-		struct physim_pt_format_info info;
-		physim_format_get_info(physim_format_at(i), &info);
-		if (info.stage2)
-			fmts[nf++] = physim_format_at(i);
-	}
-	/* EPT, AArch64 stage 2 and RISC-V G-stage at least. */
-	if (nf < 3) {
-		fprintf(stderr, "only %zu stage-2 formats registered\n", nf);
-		return 1;
-	}
-	size_t nt = sizeof(per_format_tests) / sizeof(per_format_tests[0]);
-	struct CMUnitTest *tests = calloc(nt * nf, sizeof(*tests));
-	char(*names)[96] = calloc(nt * nf, sizeof(*names));
-	if (tests == NULL || names == NULL)
-		return 1;
-	for (size_t t = 0; t < nt; t++) {
-		for (size_t i = 0; i < nf; i++) {
-			size_t k = t * nf + i;
-			snprintf(names[k], sizeof(names[k]), "%s/%s", per_format_tests[t].name,
-				 physim_format_name(fmts[i]));
-			tests[k].name = names[k];
-			tests[k].test_func = per_format_tests[t].fn;
-			tests[k].initial_state = &fmts[i];
-		}
-	}
-	int rc = _cmocka_run_group_tests("aspace", tests, nt * nf, NULL, NULL);
-	free(tests);
-	free(names);
-	return rc;
+	return tc_run_per_stage2_format("aspace", per_format_tests,
+					sizeof(per_format_tests) / sizeof(per_format_tests[0]));
 }

@@ -15,6 +15,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "common/env.h"
+
 #include <physim/aspace.h>
 #include <physim/ram.h>
 
@@ -81,16 +83,7 @@ static void fx_open(struct fx *f, const struct physim_pt_format *fmt)
 	f->ro = PHYSIM_R | x;
 	assert_int_equal(physim_format_flags_ok(fmt, f->rw, 0), 0);
 	assert_int_equal(physim_format_flags_ok(fmt, f->ro, 0), 0);
-	struct physim_ram_config rc = {
-	    .base = RAM_BASE, .size = RAM_SIZE, .debug = PHYSIM_RAM_DEBUG_POISON};
-	assert_int_equal(physim_ram_create(&rc, &f->ram), 0);
-	physim_ram_vm_hal(f->ram, NULL, &f->vm_inner);
-	struct physim_counting_hal_config cc = {
-	    .mm = physim_ram_mm_hal(f->ram),
-	    .paging = physim_ram_paging_handler(f->ram),
-	    .vm = &f->vm_inner,
-	};
-	assert_int_equal(physim_counting_hal_create(&cc, &f->ch), 0);
+	tc_counted_ram_open(RAM_BASE, RAM_SIZE, &f->ram, &f->vm_inner, &f->ch);
 }
 
 static uint64_t root_frames(const struct fx *f)

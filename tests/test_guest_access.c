@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "common/per-format.h"
 #include "common/rng.h"
 
 #include <physim/aspace.h>
@@ -766,12 +767,7 @@ static void t_dirty_hardware(void **state)
 
 /* ---- registration: every test over every stage-2 format ---- */
 
-struct per_format {
-	const char *name;
-	CMUnitTestFunction fn;
-};
-
-static const struct per_format per_format_tests[] = {
+static const struct tc_format_test per_format_tests[] = {
     {"shadow", t_shadow},
     {"refusals", t_refusals},
     {"lazy", t_lazy},
@@ -785,35 +781,6 @@ static const struct per_format per_format_tests[] = {
 
 int main(void)
 {
-	static const struct physim_pt_format *fmts[64];
-	size_t nf = 0;
-	for (size_t i = 0; i < physim_format_count() && nf < 64; i++) {
-		struct physim_pt_format_info info;
-		physim_format_get_info(physim_format_at(i), &info);
-		if (info.stage2)
-			fmts[nf++] = physim_format_at(i);
-	}
-	if (nf < 3) {
-		fprintf(stderr, "only %zu stage-2 formats registered\n", nf);
-		return 1;
-	}
-	size_t nt = sizeof(per_format_tests) / sizeof(per_format_tests[0]);
-	struct CMUnitTest *tests = calloc(nt * nf, sizeof(*tests));
-	char(*names)[96] = calloc(nt * nf, sizeof(*names));
-	if (tests == NULL || names == NULL)
-		return 1;
-	for (size_t t = 0; t < nt; t++) {
-		for (size_t i = 0; i < nf; i++) {
-			size_t k = t * nf + i;
-			snprintf(names[k], sizeof(names[k]), "%s/%s", per_format_tests[t].name,
-				 physim_format_name(fmts[i]));
-			tests[k].name = names[k];
-			tests[k].test_func = per_format_tests[t].fn;
-			tests[k].initial_state = &fmts[i];
-		}
-	}
-	int rc = _cmocka_run_group_tests("guest_access", tests, nt * nf, NULL, NULL);
-	free(tests);
-	free(names);
-	return rc;
+	return tc_run_per_stage2_format("guest_access", per_format_tests,
+					sizeof(per_format_tests) / sizeof(per_format_tests[0]));
 }

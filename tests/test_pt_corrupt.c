@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "common/env.h"
+
 #include "pt-format.h"
 #include <physim/ram.h>
 #include <stdlib.h>
@@ -24,7 +26,7 @@
  * when there is no direct map): past the budget it answers NULL and notes
  * it, so an exponential traversal ends quickly and fails the test. */
 struct env {
-	struct physim_ram *ram;
+	struct tc_env mem; /* RAM, its handler and direct map (tests/common/env.h) */
 	const struct physim_paging_handler *inner;
 	struct physim_paging_handler ph;
 	const struct physim_pt_format *f;
@@ -88,9 +90,8 @@ static void *w_phys_to_virt(void *ctx, physim_hpa_t pa)
 static void env_open(struct env *e, const struct physim_pt_format *f, bool direct)
 {
 	memset(e, 0, sizeof(*e));
-	assert_int_equal(physim_ram_create(&(struct physim_ram_config){.size = RAM_SIZE}, &e->ram),
-			 0);
-	e->inner = physim_ram_paging_handler(e->ram);
+	tc_env_open(&e->mem, 0, RAM_SIZE);
+	e->inner = e->mem.ph;
 	e->f = f;
 	e->ph = (struct physim_paging_handler){
 	    .ctx = e,
@@ -108,8 +109,8 @@ static void env_close(struct env *e)
 {
 	assert_int_equal(e->live, 0);
 	assert_int_equal(e->bad_frees, 0);
-	assert_int_equal(physim_ram_stats(e->ram).used_frames, 0);
-	physim_ram_destroy(e->ram);
+	assert_int_equal(physim_ram_stats(e->mem.ram).used_frames, 0);
+	tc_env_close(&e->mem);
 }
 
 static unsigned top(const struct env *e)
@@ -124,26 +125,12 @@ static uint8_t *hva(const struct env *e, physim_hpa_t pa)
 
 static uint64_t pte_get(const struct env *e, physim_hpa_t table, uint64_t idx)
 {
-	uint8_t *p = hva(e, table) + idx * e->f->pte_bytes;
-	if (e->f->pte_bytes == 8) {
-		uint64_t d;
-		memcpy(&d, p, 8);
-		return d;
-	}
-	uint32_t d;
-	memcpy(&d, p, 4);
-	return d;
+	return tc_get_entry(&e->mem, table + idx * e->f->pte_bytes, e->f->pte_bytes);
 }
 
 static void pte_put(const struct env *e, physim_hpa_t table, uint64_t idx, uint64_t d)
 {
-	uint8_t *p = hva(e, table) + idx * e->f->pte_bytes;
-	if (e->f->pte_bytes == 8) {
-		memcpy(p, &d, 8);
-	} else {
-		uint32_t d32 = (uint32_t)d;
-		memcpy(p, &d32, 4);
-	}
+	tc_put_entry(&e->mem, table + idx * e->f->pte_bytes, e->f->pte_bytes, d);
 }
 
 /* A pointer to a level-(lvl - 1) table at pa, as the format writes it. */

@@ -126,29 +126,12 @@ static void check_addr(struct run *r, uint64_t va)
 	CHECK(q.accessed == p->acc && q.dirty == p->dirty);
 }
 
-struct leaves {
-	struct physim_pt_mapping *v;
-	size_t n, cap;
-};
-
-static int collect(void *ctx, const struct physim_pt_mapping *m)
-{
-	struct leaves *l = ctx;
-	if (l->n == l->cap) {
-		l->cap = l->cap * 2 + 256;
-		l->v = realloc(l->v, l->cap * sizeof(*l->v));
-		assert_non_null(l->v);
-	}
-	l->v[l->n++] = *m;
-	return 0;
-}
-
 /* The whole table against the whole model, and the frame count. */
 static void check_all(struct run *r)
 {
 	struct fmodel *fm = r->fm;
-	struct leaves l = {0};
-	struct physim_pt_walk_ops ops = {.leaf = collect};
+	struct pm_leaves l = {0};
+	struct physim_pt_walk_ops ops = {.leaf = pm_collect_leaf};
 	for (unsigned k = 0; k < fm->pm->narenas; k++)
 		CHECK(physim_pt_walk(r->pt, fm->pm->arena[k].base, fm->pm->arena[k].size, &ops,
 				     &l) == 0);

@@ -151,6 +151,21 @@ uint64_t tc_x86_map(const struct tc_env *e, uint64_t root, int levels, uint64_t 
 	return slot;
 }
 
+void tc_counted_ram_open(uint64_t base, uint64_t size, struct physim_ram **ram,
+			 struct physim_vm_hal *vm_inner, struct physim_counting_hal **ch)
+{
+	struct physim_ram_config rc = {
+	    .base = base, .size = size, .debug = PHYSIM_RAM_DEBUG_POISON};
+	TC_CHECK(physim_ram_create(&rc, ram) == 0);
+	physim_ram_vm_hal(*ram, NULL, vm_inner);
+	struct physim_counting_hal_config cc = {
+	    .mm = physim_ram_mm_hal(*ram),
+	    .paging = physim_ram_paging_handler(*ram),
+	    .vm = vm_inner,
+	};
+	TC_CHECK(physim_counting_hal_create(&cc, ch) == 0);
+}
+
 struct physim_mmu *tc_mmu_new(const struct physim_paging_handler *mem, const char *format,
 			      uint64_t root, uint64_t root_hi, const struct physim_mmu_ctl *ctl)
 {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/common/env.h - a test environment: simulated RAM, its paging handler
  * and direct map; zeroed table memory, reads and writes of table entries in
- * it, hand-built x86-geometry table trees, and an mmu over it. */
+ * it, hand-built x86-geometry table trees, an mmu over it; and RAM behind a
+ * counting HAL. */
 #ifndef PHYSIM_TEST_ENV_H
 #define PHYSIM_TEST_ENV_H
 
@@ -54,6 +55,13 @@ uint64_t tc_x86_slot(const struct tc_env *e, uint64_t root, int levels, uint64_t
 /* Write `leaf` into that slot; returns the slot's address. */
 uint64_t tc_x86_map(const struct tc_env *e, uint64_t root, int levels, uint64_t va, int lvl,
 		    uint64_t leaf, uint64_t tbits);
+
+/* RAM at `base` of `size` bytes, poisoning freed frames, with its mm,
+ * paging and VM HALs (the VM HAL's vtable in *vm_inner, which must outlive
+ * the counting HAL) wrapped in one counting HAL (hal.h), in *ch: what the
+ * address-space tests count frames with. A failure fails the check. */
+void tc_counted_ram_open(uint64_t base, uint64_t size, struct physim_ram **ram,
+			 struct physim_vm_hal *vm_inner, struct physim_counting_hal **ch);
 
 /* An mmu of the named format whose tables live in `mem` (an env's ph, or a
  * handler wrapping it); root_hi 0 and ctl NULL for none. A failure fails

@@ -237,3 +237,14 @@ void pm_model_add_run(const struct pm_fmt *fm, struct pm_model *m, uint64_t va, 
 	pm_model_splice(m, pm_model_lower(m, va), 0, add.p, add.n);
 	free(add.p);
 }
+
+int pm_collect_leaf(void *ctx, const struct physim_pt_mapping *m)
+{
+	struct pm_leaves *l = ctx;
+	if (l->n == l->cap) {
+		l->cap = l->cap * 2 + 64;
+		l->v = tc_xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n++] = *m;
+	return 0;
+}

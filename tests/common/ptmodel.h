@@ -91,4 +91,15 @@ void pm_model_add_run(const struct pm_fmt *fm, struct pm_model *m, uint64_t va, 
 /* The level whose leaves have this size. */
 unsigned pm_level_of(const struct pm_fmt *fm, uint64_t size);
 
+/* ---- the table's side, to compare with the model ---- */
+
+/* A table's leaves in walk order: pm_collect_leaf is a physim_pt_walk leaf
+ * callback whose ctx is a zeroed struct pm_leaves; free v afterwards. */
+struct pm_leaves {
+	struct physim_pt_mapping *v;
+	size_t n, cap;
+};
+
+int pm_collect_leaf(void *ctx, const struct physim_pt_mapping *m);
+
 #endif

@@ -460,29 +460,13 @@ static void check_state(struct run *r)
 	FZ_CHECK(frames_live(r) == owned[OWN_MM] + owned[OWN_TABLE] + owned[OWN_IDENT]);
 }
 
-struct collected {
-	struct physim_pt_mapping *v;
-	size_t n, cap;
-};
-
-static int collect_leaf(void *ctx, const struct physim_pt_mapping *m)
-{
-	struct collected *c = ctx;
-	if (c->n == c->cap) {
-		c->cap = c->cap * 2 + 64;
-		c->v = fz_xrealloc(c->v, c->cap * sizeof(*c->v));
-	}
-	c->v[c->n++] = *m;
-	return 0;
-}
-
 /* Every leaf of the table against the model, and every populated page's
  * frame still held by the space. */
 static void check_all(struct run *r)
 {
 	check_state(r);
-	struct collected c = {0};
-	struct physim_pt_walk_ops ops = {.leaf = collect_leaf};
+	struct pm_leaves c = {0};
+	struct physim_pt_walk_ops ops = {.leaf = pm_collect_leaf};
 	FZ_CHECK(physim_pt_walk(pt_of(r), 0, SPACE_SIZE, &ops, &c) == 0);
 	FZ_CHECK(c.n == r->leaves.n);
 	for (size_t i = 0; i < c.n; i++) {

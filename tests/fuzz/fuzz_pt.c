@@ -67,28 +67,12 @@ static void check_addr(struct run *r, uint64_t va)
 	FZ_CHECK(q.accessed == p->acc && q.dirty == p->dirty);
 }
 
-struct collected {
-	struct physim_pt_mapping *v;
-	size_t n, cap;
-};
-
-static int collect_leaf(void *ctx, const struct physim_pt_mapping *m)
-{
-	struct collected *c = ctx;
-	if (c->n == c->cap) {
-		c->cap = c->cap * 2 + 64;
-		c->v = fz_xrealloc(c->v, c->cap * sizeof(*c->v));
-	}
-	c->v[c->n++] = *m;
-	return 0;
-}
-
 /* Every leaf of every arena against the model, and the frame count. */
 static void check_all(struct run *r)
 {
 	const struct pm_fmt *fm = r->fm;
-	struct collected c = {0};
-	struct physim_pt_walk_ops ops = {.leaf = collect_leaf};
+	struct pm_leaves c = {0};
+	struct physim_pt_walk_ops ops = {.leaf = pm_collect_leaf};
 	for (unsigned k = 0; k < fm->narenas; k++)
 		FZ_CHECK(physim_pt_walk(r->pt, fm->arena[k].base, fm->arena[k].size, &ops, &c) ==
 			 0);

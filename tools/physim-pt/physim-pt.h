@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* tools/physim-pt/physim-pt.h - what the parts of the physim-pt tool share:
- * error exits, number / flag syntax, the spec file, and the table reader. */
+ * error exits, number / flag syntax, the options, the spec file, and the
+ * table reader. */
 #ifndef PHYSIM_PT_TOOL_H
 #define PHYSIM_PT_TOOL_H
 
@@ -43,6 +44,71 @@ const char *flags_str(uint32_t flags, char *buf);
 /* A size for humans: the largest exact binary unit ("4K", "2M", "1G",
  * "2052K"), or plain bytes below 1 KiB or when not a multiple of 1 KiB. */
 const char *size_str(uint64_t size, char *buf, size_t len);
+
+/* ---- command-line options (options.c) ---- */
+
+enum opt_id {
+	OPT_FORMAT = 1,
+	OPT_RAM_BASE,
+	OPT_RAM_SIZE,
+	OPT_SPEC,
+	OPT_IMAGE,
+	OPT_ROOT,
+	OPT_DOT,
+	OPT_HELP,
+	OPT_ACCESS,
+	OPT_USER,
+	OPT_CTL,
+	OPT_UPDATE_AD,
+	OPT_S1_FORMAT,
+	OPT_S1_ROOT,
+	OPT_S2_FORMAT,
+	OPT_S2_ROOT,
+	OPT_S2_CTL,
+	OPT_JSON,
+	OPT_VERSION,
+	OPT_TRACE,
+	OPT_COUNT,
+};
+
+/* Options that may be given more than once. */
+#define REPEATABLE (1u << OPT_CTL | 1u << OPT_S2_CTL)
+/* The walker options of query and nested. */
+#define WALK_OPTS                                                                                  \
+	(1u << OPT_ACCESS | 1u << OPT_USER | 1u << OPT_CTL | 1u << OPT_UPDATE_AD | 1u << OPT_TRACE)
+
+struct opts {
+	const char *cmd;
+	unsigned seen; /* bit per enum opt_id */
+	const char *format, *spec, *image;
+	uint64_t ram_base, ram_size, root;
+	struct physim_access acc;	  /* --access, --user (va set per address) */
+	struct physim_mmu_ctl ctl, s2ctl; /* --ctl, --s2-ctl */
+	const char *s1_format, *s2_format;
+	uint64_t s1_root, s2_root;
+	char **args; /* positional arguments */
+	int nargs;
+};
+
+static inline bool has(const struct opts *o, enum opt_id id)
+{
+	return (o->seen & (1u << id)) != 0;
+}
+
+/* Print the version line; 0. */
+int print_version(void);
+
+/* Parse argv (after the command) allowing the options in `allowed`: --help
+ * prints `usage` and exits 0, anything not allowed or malformed dies. */
+void parse_opts(int argc, char **argv, unsigned allowed, const char *usage, struct opts *o);
+
+/* Die unless option `id` was given / unless there are no positional
+ * arguments. */
+void require(const struct opts *o, enum opt_id id);
+void no_args(const struct opts *o);
+
+/* The named format and its facts, or die. */
+const struct physim_pt_format *format_or_die(const char *name, struct physim_pt_format_info *info);
 
 /* ---- spec files (spec.c) ---- */
 
