@@ -175,6 +175,9 @@ struct machine {
 	struct physim_tlb *tlb;
 	uint64_t exits_handled, exits_refused; /* nested page faults */
 	uint64_t guest_faults;		       /* stage-1 faults, the guest's own */
+
+	/* Step 11 (shootdown.c): the unmap's invalidation reaches only vCPU 0. */
+	bool skip_shootdown;
 };
 
 /* Output: say() prints unless --quiet; fail() reports an error on stderr
@@ -193,6 +196,7 @@ int step_tlb(struct machine *m);
 int step_dirty_log(struct machine *m);
 int step_stage2_dump(struct machine *m);
 int step_statistics(struct machine *m);
+int step_shootdown(struct machine *m);
 /* Always run, even after a failure: 0 only if every frame came back. */
 int step_teardown(struct machine *m);
 
