@@ -82,7 +82,10 @@ static struct inval decode(enum physim_tlbi_op op, uint64_t xt, uint16_t vmid)
 	uint16_t asid = (uint16_t)(xt >> 48);
 	uint64_t va = (xt & XT_VA_MASK) << 12;
 
-	switch (local_form(op)) {
+	enum physim_tlbi_op lf = local_form(op);
+	iv.leaf_only = lf == PHYSIM_TLBI_VALE1 || lf == PHYSIM_TLBI_VAALE1 ||
+		       lf == PHYSIM_TLBI_VALE2 || lf == PHYSIM_TLBI_IPAS2LE1;
+	switch (lf) {
 	case PHYSIM_TLBI_VAE1:
 	case PHYSIM_TLBI_VALE1:
 		/* stage 1 of EL1&0, current VMID, the VA, the ASID or global */
@@ -180,10 +183,19 @@ void physim_arm_dsb(struct physim_cpu *cpu)
 
 const char *physim_cpui_arm_remedy(const struct physim_cpu_entry *e, bool stage2_changed)
 {
+	if (e->regime == PHYSIM_REGIME_HOST && e->kind == PHYSIM_ENTRY_WALK)
+		return "TLBI VAE2IS (not VALE2IS: last-level forms leave walk-cache entries), then "
+		       "DSB ISH (Arm ARM D8.13)";
 	if (e->regime == PHYSIM_REGIME_HOST)
 		return "TLBI VAE2IS with Xt = VA >> 12 (VA[55:12] in bits 43:0 whatever the "
 		       "granule), then DSB ISH (Arm ARM D8.13, TLBI VAE2)";
 	switch (e->kind) {
+	case PHYSIM_ENTRY_WALK:
+		return "TLBI VAE1IS (or VAAE1IS / ASIDE1IS) with Xt = ASID << 48 | VA >> 12, then "
+		       "DSB ISH: the last-level forms (VALE1IS, VAALE1IS) need not remove "
+		       "walk-cache entries, so a changed or freed table needs a non-L form (Arm "
+		       "ARM "
+		       "D8.13)";
 	case PHYSIM_ENTRY_S1:
 		return "TLBI VAE1IS with Xt = ASID << 48 | VA >> 12 (VA[55:12] in bits 43:0 "
 		       "whatever the granule; VAAE1IS for a global page), then DSB ISH "

@@ -37,15 +37,17 @@ enum inval_global {
 /* One invalidation, in the terms every architecture's instructions reduce
  * to: an entry is removed when every filter matches it. */
 struct inval {
-	uint8_t kinds;	   /* KIND_* */
-	int8_t regime;	   /* -1: any */
-	uint8_t addr_mode; /* enum inval_addr */
-	uint8_t global;	   /* enum inval_global */
-	int8_t ttl_level;  /* Arm TTL hint: only entries of this level; -1: any */
-	bool vmid_not0;	   /* x86 INVVPID all-context: every VPID but 0 */
-	int32_t asid;	   /* -1: any */
-	int32_t vmid;	   /* -1: any */
-	int64_t ep4ta;	   /* x86 EP4TA of S2/COMB entries; -1: any */
+	uint8_t kinds;	    /* KIND_* */
+	int8_t regime;	    /* -1: any */
+	uint8_t addr_mode;  /* enum inval_addr */
+	uint8_t global;	    /* enum inval_global */
+	int8_t ttl_level;   /* Arm TTL hint: only entries of this level; -1: any */
+	bool vmid_not0;	    /* x86 INVVPID all-context: every VPID but 0 */
+	bool leaf_only;	    /* last level only: walk-cache entries stay */
+	bool walk_any_addr; /* walk-cache entries of the tags go, any address */
+	int32_t asid;	    /* -1: any */
+	int32_t vmid;	    /* -1: any */
+	int64_t ep4ta;	    /* x86 EP4TA of S2/COMB entries; -1: any */
 	uint64_t addr;
 	uint64_t addr_mask; /* the address bits compared (page offset excluded per entry) */
 	const char *name;   /* the instruction, for reports */
@@ -83,6 +85,9 @@ PHYSIM_HIDDEN bool physim_cpui_has_ctx(const struct physim_cpu *cpu);
 PHYSIM_HIDDEN void physim_cpui_count_inval(struct physim_cpu *cpu);
 /* x86 CR4 as last written by physim_x86_mov_cr4. */
 PHYSIM_HIDDEN uint64_t *physim_cpui_x86_cr4(struct physim_cpu *cpu);
+
+/* Keep `obj` until the machine is destroyed, then call fin(obj). */
+PHYSIM_HIDDEN void physim_cpui_add_wrap(struct physim_machine *m, void *obj, void (*fin)(void *));
 
 /* Does iv remove e? (lib/cpu.c; exposed for the per-arch files' remedies). */
 PHYSIM_HIDDEN bool physim_cpui_inval_matches(const struct inval *iv,

@@ -20,6 +20,7 @@ static void vma_operands(struct inval *iv, const uint64_t *rs1, const uint64_t *
 		iv->addr_mode = INV_ADDR_INPUT;
 		iv->addr = *rs1;
 		iv->addr_mask = ~UINT64_C(0xFFF);
+		iv->leaf_only = true; /* only leaf PTEs for the address */
 	}
 	if (rs2 != NULL) {
 		iv->asid = (uint16_t)*rs2; /* ASIDLEN <= 16 */
@@ -71,6 +72,7 @@ static struct inval hfence_gvma(const uint64_t *rs1, const uint64_t *rs2, const 
 		iv.addr_mode = INV_ADDR_GPA;
 		iv.addr = *rs1 << 2;
 		iv.addr_mask = ~UINT64_C(0xFFF);
+		iv.leaf_only = true; /* only leaf G-stage PTEs for the address */
 	}
 	if (rs2 != NULL)
 		iv.vmid = (uint16_t)*rs2; /* VMIDLEN <= 14 */
@@ -246,6 +248,17 @@ int physim_sbi_rfence(struct physim_cpu *caller, enum physim_sbi_rfence_fid fid,
 
 const char *physim_cpui_rv_remedy(const struct physim_cpu_entry *e, bool stage2_changed)
 {
+	if (e->kind == PHYSIM_ENTRY_WALK)
+		return e->regime == PHYSIM_REGIME_HOST
+			   ? "SFENCE.VMA with rs1 = x0 (and the ASID in rs2, or x0): with rs1 != "
+			     "x0 "
+			     "the fence orders only leaf PTEs for the address, so a changed or "
+			     "freed "
+			     "intermediate table needs rs1 = x0 (privileged spec, SFENCE.VMA)"
+			   : "HFENCE.VVMA (or HFENCE.GVMA for a G-stage table) with rs1 = x0: with "
+			     "rs1 "
+			     "!= x0 only leaf PTEs are ordered (privileged spec, H extension "
+			     "fences)";
 	if (e->regime == PHYSIM_REGIME_HOST)
 		return "SFENCE.VMA vaddr, asid on this hart, and on the others through SBI "
 		       "remote_sfence_vma(_asid) (privileged spec, SFENCE.VMA; x0 for rs2 when "

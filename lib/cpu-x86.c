@@ -62,6 +62,8 @@ int physim_x86_invlpg(struct physim_cpu *cpu, uint64_t la)
 	iv.addr_mode = INV_ADDR_INPUT;
 	iv.addr = la;
 	iv.addr_mask = ADDR_PAGE_MASK;
+	iv.walk_any_addr = true; /* "all entries in all paging-structure caches
+				    associated with the current PCID" */
 	physim_cpui_apply(cpu, &iv);
 	return 0;
 }
@@ -152,6 +154,7 @@ int physim_x86_invpcid(struct physim_cpu *cpu, uint64_t type, const uint64_t des
 		iv.addr_mode = INV_ADDR_INPUT;
 		iv.addr = desc[1];
 		iv.addr_mask = ADDR_PAGE_MASK;
+		iv.walk_any_addr = true; /* the PCID's paging-structure caches */
 		break;
 	case 1:
 		iv.name = "INVPCID type 1 (single context)";
@@ -241,6 +244,11 @@ const char *physim_cpui_x86_remedy(const struct physim_cpu_entry *e, bool stage2
 		       "runs it on the others), or INVPCID type 0 for its PCID; a global "
 		       "page survives MOV to CR3 and INVPCID types 1 and 3 (SDM Vol. 3A "
 		       "4.10.4.1)";
+	case PHYSIM_ENTRY_WALK:
+		return "INVLPG, MOV to CR3 or INVPCID on every processor that may cache it: each "
+		       "invalidates the PCID's paging-structure-cache entries; a changed or freed "
+		       "paging-structure (non-leaf) entry needs it as a leaf change does (SDM Vol. "
+		       "3A 4.10.3, 4.10.4)";
 	case PHYSIM_ENTRY_S2:
 		return "INVEPT single-context with this EPTP: guest-physical mappings are "
 		       "invalidated only by INVEPT, not by INVLPG or INVVPID (SDM Vol. 3C "

@@ -82,6 +82,8 @@ struct centry {
 	const struct ctxrec *ctx;
 	uint32_t next;	       /* tag chain */
 	uint32_t pnext, pprev; /* page chain */
+	uint32_t wnext, wprev; /* WALK entries: the list of them all */
+	uint64_t desc_pa;      /* WALK: where the descriptor was read */
 	uint16_t asid;
 	uint8_t kind, regime;
 	uint8_t shift;	  /* page size of the entry */
@@ -92,6 +94,7 @@ struct centry {
 	bool global;
 	bool frac; /* COMB keyed by its larger stage-1 page */
 	int8_t level;
+	uint8_t wstage; /* WALK: 1 (a stage-1 table) or 2 (a stage-2 table) */
 	uint16_t vmid;
 };
 
@@ -123,6 +126,10 @@ struct physim_cpu {
 	uint64_t count;
 	uint8_t shifts[64]; /* index shifts in use, ascending */
 	unsigned nshift;
+	uint8_t wshifts[64]; /* the same for WALK entries */
+	unsigned nwshift;
+	uint32_t whead; /* the list of WALK entries */
+	uint64_t nwalk;
 	struct physim_cpu_stats st;
 	uint64_t x86_cr4;
 	/* shared with other threads (under lock) */
@@ -135,10 +142,18 @@ struct physim_cpu {
 	size_t ndef, capdef;
 };
 
+struct keep {
+	struct keep *next;
+	void *obj;
+	void (*fin)(void *);
+};
+
 struct physim_machine {
 	struct physim_machine_config cfg;
 	unsigned ncpus;
 	struct physim_cpu *cpu;
+	struct keep *kept; /* HAL wrappers (lib/cpu-free.c) */
+	pthread_mutex_t kept_lock;
 };
 
 /* ---- small helpers ---- */
@@ -212,6 +227,7 @@ static void to_public(const struct centry *e, struct physim_cpu_entry *out)
 	    .asid = e->asid,
 	    .vmid = e->vmid,
 	    .ep4ta = e->ep4ta,
+	    .level = e->level,
 	};
 }
 
@@ -223,8 +239,40 @@ static bool addr_covered(uint64_t base, unsigned shift, const struct inval *iv)
 	return ((base ^ iv->addr) & mask) == 0;
 }
 
+/* A walk-cache entry: removed by what removes the final translations of its
+ * stage, unless the invalidation is last-level only; an x86 individual-
+ * address invalidation removes the PCID's walk-cache entries whatever their
+ * address (SDM Vol. 3A 4.10.4.1). */
+static bool walk_matches(const struct inval *iv, const struct centry *e)
+{
+	unsigned stage_kind = e->wstage == 2 ? PHYSIM_ENTRY_S2 : PHYSIM_ENTRY_S1;
+	if (iv->leaf_only || !(iv->kinds & (1u << stage_kind)))
+		return false;
+	if (iv->regime >= 0 && e->regime != (unsigned)iv->regime)
+		return false;
+	if (iv->vmid >= 0 && e->vmid != (uint32_t)iv->vmid)
+		return false;
+	if (iv->vmid_not0 && e->vmid == 0)
+		return false;
+	if (iv->ep4ta >= 0 && e->ep4ta != (uint64_t)iv->ep4ta)
+		return false;
+	if (stage_kind == PHYSIM_ENTRY_S1) {
+		if (iv->global == INV_GLB_ONLY_GLOBAL)
+			return false;
+		if (iv->asid >= 0 && e->asid != (uint32_t)iv->asid)
+			return false;
+	}
+	if (iv->addr_mode == INV_ADDR_NONE || iv->walk_any_addr)
+		return true;
+	if (iv->addr_mode == INV_ADDR_GPA && stage_kind != PHYSIM_ENTRY_S2)
+		return false;
+	return addr_covered(e->va, e->shift, iv);
+}
+
 static bool centry_matches(const struct inval *iv, const struct centry *e)
 {
+	if (e->kind == PHYSIM_ENTRY_WALK)
+		return walk_matches(iv, e);
 	if (!(iv->kinds & (1u << e->kind)))
 		return false;
 	if (iv->regime >= 0 && e->regime != (unsigned)iv->regime)
@@ -321,16 +369,26 @@ static inline uint32_t tbucket_of(const struct physim_cpu *c, const struct centr
 	return bucket(c, tag_hash(e->key, e->ctag, e->ep4ta, akey_of(e)));
 }
 
-static void refresh_shifts(struct physim_cpu *c, unsigned shift)
+static void add_shift(uint8_t *list, unsigned *n, unsigned shift)
 {
 	unsigned i = 0;
-	while (i < c->nshift && c->shifts[i] < shift)
+	while (i < *n && list[i] < shift)
 		i++;
-	if (i < c->nshift && c->shifts[i] == shift)
+	if (i < *n && list[i] == shift)
 		return;
-	memmove(&c->shifts[i + 1], &c->shifts[i], c->nshift - i);
-	c->shifts[i] = (uint8_t)shift;
-	c->nshift++;
+	memmove(&list[i + 1], &list[i], *n - i);
+	list[i] = (uint8_t)shift;
+	(*n)++;
+}
+
+/* Lookups probe c->shifts; WALK entries' shifts are kept apart (only
+ * invalidations by address visit them), so they cost a lookup nothing. */
+static void refresh_shifts(struct physim_cpu *c, const struct centry *e, unsigned shift)
+{
+	if (e->kind == PHYSIM_ENTRY_WALK)
+		add_shift(c->wshifts, &c->nwshift, shift);
+	else
+		add_shift(c->shifts, &c->nshift, shift);
 }
 
 static inline unsigned index_shift(const struct centry *e)
@@ -357,6 +415,17 @@ static void link_entry(struct physim_cpu *c, uint32_t idx)
 	c->phead[pb] = idx;
 }
 
+static void link_walk(struct physim_cpu *c, uint32_t idx)
+{
+	struct centry *e = &c->pool[idx];
+	e->wprev = NIL;
+	e->wnext = c->whead;
+	if (e->wnext != NIL)
+		c->pool[e->wnext].wprev = idx;
+	c->whead = idx;
+	c->nwalk++;
+}
+
 /* Unlink entry idx from both chains and free it. */
 static void remove_entry(struct physim_cpu *c, uint32_t idx)
 {
@@ -373,6 +442,15 @@ static void remove_entry(struct physim_cpu *c, uint32_t idx)
 		c->pool[e->pnext].pprev = e->pprev;
 	if (e->global)
 		c->nglobal--;
+	if (e->kind == PHYSIM_ENTRY_WALK) {
+		if (e->wprev != NIL)
+			c->pool[e->wprev].wnext = e->wnext;
+		else
+			c->whead = e->wnext;
+		if (e->wnext != NIL)
+			c->pool[e->wnext].wprev = e->wprev;
+		c->nwalk--;
+	}
 	e->key = 0;
 	e->next = c->free_list;
 	c->free_list = idx;
@@ -452,10 +530,12 @@ static void insert(struct physim_cpu *c, const struct centry *n)
 		return; /* not cached: every access walks */
 	c->pool[idx] = *n;
 	link_entry(c, idx);
+	if (n->kind == PHYSIM_ENTRY_WALK)
+		link_walk(c, idx);
 	c->count++;
 	if (n->global)
 		c->nglobal++;
-	refresh_shifts(c, index_shift(n));
+	refresh_shifts(c, n, index_shift(n));
 }
 
 static inline bool tag_match(const struct centry *e, uint64_t key, uint64_t ctag, uint64_t ep4ta,
@@ -503,20 +583,40 @@ static void drop_for(struct physim_cpu *c, uint64_t va, uint64_t ctag, uint64_t 
 		remove_entry(c, (uint32_t)(e - c->pool));
 }
 
+/* Remove the entries of the page chain of (addr, shift) that iv matches. */
+static void purge_page(struct physim_cpu *c, const struct inval *iv, unsigned shift)
+{
+	uint64_t key = mk_key(iv->addr, shift);
+	uint32_t idx = c->phead[bucket(c, key)];
+	while (idx != NIL) {
+		struct centry *e = &c->pool[idx];
+		uint32_t nx = e->pnext;
+		if (e->key == key && centry_matches(iv, e))
+			remove_entry(c, idx);
+		idx = nx;
+	}
+}
+
 void physim_cpui_apply(struct physim_cpu *c, const struct inval *iv)
 {
 	if (iv->addr_mode == INV_ADDR_INPUT) {
 		/* the page chains: every entry of the page, whatever its tags */
-		for (unsigned i = 0; i < c->nshift; i++) {
-			uint64_t key = mk_key(iv->addr, c->shifts[i]);
-			uint32_t idx = c->phead[bucket(c, key)];
-			while (idx != NIL) {
-				struct centry *e = &c->pool[idx];
-				uint32_t nx = e->pnext;
-				if (e->key == key && centry_matches(iv, e))
-					remove_entry(c, idx);
-				idx = nx;
-			}
+		for (unsigned i = 0; i < c->nshift; i++)
+			purge_page(c, iv, c->shifts[i]);
+		if (c->nwalk == 0 || iv->leaf_only)
+			return;
+		if (!iv->walk_any_addr) {
+			for (unsigned i = 0; i < c->nwshift; i++)
+				purge_page(c, iv, c->wshifts[i]);
+			return;
+		}
+		/* every walk-cache entry of the tags, whatever its address */
+		uint32_t idx = c->whead;
+		while (idx != NIL) {
+			uint32_t nx = c->pool[idx].wnext;
+			if (centry_matches(iv, &c->pool[idx]))
+				remove_entry(c, idx);
+			idx = nx;
 		}
 		return;
 	}
@@ -729,7 +829,8 @@ int physim_machine_create(const struct physim_machine_config *config, struct phy
 		return -ENOMEM;
 	m->cfg = *config;
 	m->cpu = calloc(config->ncpus, sizeof(*m->cpu));
-	if (m->cpu == NULL) {
+	if (m->cpu == NULL || pthread_mutex_init(&m->kept_lock, NULL) != 0) {
+		free(m->cpu);
 		free(m);
 		return -ENOMEM;
 	}
@@ -752,6 +853,13 @@ void physim_machine_destroy(struct physim_machine *m)
 		return;
 	for (unsigned i = 0; i < m->ncpus; i++)
 		cpu_fini(&m->cpu[i]);
+	while (m->kept != NULL) {
+		struct keep *k = m->kept;
+		m->kept = k->next;
+		k->fin(k->obj);
+		free(k);
+	}
+	pthread_mutex_destroy(&m->kept_lock);
 	free(m->cpu);
 	free(m);
 }
@@ -970,6 +1078,176 @@ static __attribute__((noinline)) void stale_check(struct physim_cpu *c, const st
 	report(c, PHYSIM_REPORT_STALE_USE, acc->va, &e, &cur);
 }
 
+/* ---- walk caches ---- */
+
+/* The table descriptors a fresh walk of m meets on the way to va, root
+ * first: engine level, where the descriptor is, the next table. Stops at the
+ * first descriptor that is not a table pointer. */
+struct wpath {
+	unsigned n;
+	struct {
+		unsigned elevel;
+		uint64_t desc_pa, next;
+	} step[PHYSIM_PT_MAX_LEVELS];
+};
+
+static void fresh_path(const struct physim_mmu *m, uint64_t va, struct wpath *p)
+{
+	const struct physim_pt_format *f = m->cfg.format;
+	const struct physim_paging_handler *mem = m->cfg.mem;
+	p->n = 0;
+	if (mem == NULL || f->ops == NULL || !walk_input_ok(f, va))
+		return;
+	uint64_t table =
+	    f->sign_extended && (va >> 63) && m->cfg.root_hi ? m->cfg.root_hi : m->cfg.root;
+	for (int n = f->levels - 1; n >= 1; n--) {
+		uint64_t dpa = table + ((va >> m->idx_shift[n]) & m->idx_mask[n]);
+		const void *ptr = mem->phys_to_virt(mem->ctx, dpa);
+		if (ptr == NULL)
+			return;
+		uint64_t d = f->pte_bytes == 8
+				 ? __atomic_load_n((const uint64_t *)ptr, __ATOMIC_RELAXED)
+				 : __atomic_load_n((const uint32_t *)ptr, __ATOMIC_RELAXED);
+		if (f->ops->classify(f, d, (unsigned)n) != PT_TABLE)
+			return;
+		table = f->ops->output_addr(f, d, (unsigned)n);
+		p->step[p->n].elevel = (unsigned)n;
+		p->step[p->n].desc_pa = dpa;
+		p->step[p->n].next = table;
+		p->n++;
+	}
+}
+
+/* What a walk entry's table says now, as an xlate: the next table in pa, or
+ * a not-present fault when the walk no longer meets a table there. */
+static void walk_current(const struct wpath *p, unsigned elevel, int level, uint64_t va,
+			 uint64_t size, struct physim_xlate *cur)
+{
+	*cur = (struct physim_xlate){.page_size = size, .level = level};
+	for (unsigned i = 0; i < p->n; i++) {
+		if (p->step[i].elevel == elevel) {
+			cur->pa = p->step[i].next;
+			return;
+		}
+	}
+	cur->fault = (struct physim_fault){
+	    .kind = PHYSIM_FAULT_NOT_PRESENT, .stage = 1, .level = level, .addr = va};
+}
+
+/* After a walk of m (stage wstage of the current context) for va: each
+ * cached walk entry on va's path that disagrees with the fresh path is a
+ * walk-cache entry the hardware may have used instead - a stale use - and
+ * is replaced by (or, where the path ends, dropped for) what the tables say;
+ * the fresh path is cached (unless x86 just faulted, SDM Vol. 3A 4.10.4.1:
+ * a #PF invalidates the paging-structure entries for the address). */
+static __attribute__((noinline)) void walk_cache_update(struct physim_cpu *c,
+							const struct physim_mmu *m, unsigned wstage,
+							uint64_t va, bool faulted)
+{
+	const struct physim_pt_format *f = m->cfg.format;
+	struct wpath p;
+	if (c->m->cfg.arch == PHYSIM_ARCH_LOONGARCH64)
+		return; /* software-refilled: no hardware walk caches */
+	fresh_path(m, va, &p);
+	bool x86 = c->m->cfg.arch == PHYSIM_ARCH_X86_64;
+	uint16_t vmid = wstage == 2 && x86 ? 0 : (uint16_t)(c->look_ctag >> 16);
+	uint64_t ctag = mk_ctag(PHYSIM_ENTRY_WALK, c->ctx.regime, vmid);
+	uint16_t asid = wstage == 2 ? 0 : c->look_asid;
+	for (int n = f->levels - 1; n >= 1; n--) {
+		unsigned shift = f->level[n].shift;
+		uint64_t base = va & ~((UINT64_C(1) << shift) - 1);
+		uint64_t key = mk_key(base, shift);
+		int level = walk_arch_level(m->ops, (unsigned)n);
+		struct physim_xlate cur;
+		walk_current(&p, (unsigned)n, level, base, UINT64_C(1) << shift, &cur);
+		bool fresh = cur.fault.kind == PHYSIM_FAULT_NONE;
+		uint32_t idx = find_one(c, key, ctag, c->look_ep4ta, asid, base);
+		if (idx != NIL) {
+			struct centry *e = &c->pool[idx];
+			if (fresh && e->pa == cur.pa)
+				continue;
+			if (c->m->cfg.check_stale) {
+				c->st.stale++;
+				struct centry old = *e;
+				report(c, PHYSIM_REPORT_STALE_USE, va, &old, &cur);
+				idx = find_one(c, key, ctag, c->look_ep4ta, asid, base);
+			}
+			if (idx != NIL)
+				remove_entry(c, idx);
+		}
+		if (!fresh || (faulted && x86))
+			continue;
+		uint64_t dpa = 0;
+		for (unsigned i = 0; i < p.n; i++) {
+			if (p.step[i].elevel == (unsigned)n)
+				dpa = p.step[i].desc_pa;
+		}
+		struct centry w = {
+		    .key = key,
+		    .ctag = ctag,
+		    .ep4ta = c->look_ep4ta,
+		    .va = base,
+		    .pa = cur.pa,
+		    .gpa = cur.pa,
+		    .ctx = c->rec,
+		    .desc_pa = dpa,
+		    .asid = asid,
+		    .kind = PHYSIM_ENTRY_WALK,
+		    .regime = (uint8_t)c->ctx.regime,
+		    .shift = (uint8_t)shift,
+		    .s1_shift = (uint8_t)shift,
+		    .s2_shift = (uint8_t)shift,
+		    .level = (int8_t)level,
+		    .wstage = (uint8_t)wstage,
+		    .vmid = vmid,
+		};
+		insert(c, &w);
+	}
+}
+
+/* The mmu a walk entry was made with, as configured then (*tmp: a fresh
+ * copy to destroy when the context's mmu has changed since). */
+static const struct physim_mmu *walk_entry_mmu(const struct centry *e, struct physim_mmu **tmp)
+{
+	const struct ctxrec *r = e->ctx;
+	struct physim_mmu *m = e->wstage == 2 ? r->s2 : r->s1;
+	const struct physim_mmu_config *then = e->wstage == 2 ? &r->c2 : &r->c1;
+	struct physim_mmu_config now;
+	*tmp = NULL;
+	if (m == NULL)
+		return NULL;
+	physim_mmu_get_config(m, &now);
+	if (same_cfg(&now, then))
+		return m;
+	if (physim_mmu_create(then, tmp) < 0)
+		return NULL;
+	return *tmp;
+}
+
+/* Audit of one walk entry: true if stale (reported). */
+static bool audit_walk(struct physim_cpu *c, const struct centry *e)
+{
+	struct physim_mmu *tmp;
+	const struct physim_mmu *m = walk_entry_mmu(e, &tmp);
+	if (m == NULL)
+		return false;
+	const struct physim_pt_format *f = m->cfg.format;
+	unsigned elevel = 0;
+	for (unsigned n = 1; n < f->levels; n++) {
+		if (f->level[n].shift == e->shift)
+			elevel = n;
+	}
+	struct wpath p;
+	struct physim_xlate cur;
+	fresh_path(m, e->va, &p);
+	walk_current(&p, elevel, e->level, e->va, UINT64_C(1) << e->shift, &cur);
+	physim_mmu_destroy(tmp);
+	if (cur.fault.kind == PHYSIM_FAULT_NONE && cur.pa == e->pa)
+		return false;
+	report(c, PHYSIM_REPORT_STALE_ENTRY, e->va, e, &cur);
+	return true;
+}
+
 /* ---- translate ---- */
 
 static inline void hit_result(const struct centry *e, uint64_t va, struct physim_xlate *x)
@@ -1127,8 +1405,12 @@ static __attribute__((noinline)) int miss(struct physim_cpu *c, const struct phy
 		rc = physim_nested_translate(ctx->s1, ctx->s2, acc, x);
 		if (rc == 0)
 			use_cached_s2(c, acc, x);
-	} else
-		rc = physim_mmu_translate(ctx->s1 ? ctx->s1 : ctx->s2, acc, x);
+	} else {
+		struct physim_mmu *m = ctx->s1 ? ctx->s1 : ctx->s2;
+		rc = physim_mmu_translate(m, acc, x);
+		if (c->m->cfg.walk_caches && (rc == 0 || rc == -EFAULT))
+			walk_cache_update(c, m, ctx->s1 ? 1 : 2, acc->va, rc != 0);
+	}
 	if (rc == 0)
 		fill(c, acc, x);
 	else if (rc == -EFAULT && c->m->cfg.arch == PHYSIM_ARCH_X86_64)
@@ -1224,6 +1506,10 @@ long physim_machine_audit(struct physim_machine *m)
 			const struct centry *e = &c->pool[idx];
 			if (e->key == 0)
 				continue;
+			if (e->kind == PHYSIM_ENTRY_WALK) {
+				stale += audit_walk(c, e);
+				continue;
+			}
 			struct physim_access a = audit_access(e);
 			struct physim_xlate cur = {0};
 			int rc = probe_entry(e, &a, &cur);
@@ -1238,6 +1524,58 @@ long physim_machine_audit(struct physim_machine *m)
 	return stale;
 }
 
+void physim_cpui_add_wrap(struct physim_machine *m, void *obj, void (*fin)(void *))
+{
+	struct keep *k = malloc(sizeof(*k));
+	if (k == NULL) {
+		/* leak-free fallback: the wrapper is released now, unusable */
+		fin(obj);
+		return;
+	}
+	*k = (struct keep){.obj = obj, .fin = fin};
+	pthread_mutex_lock(&m->kept_lock);
+	k->next = m->kept;
+	m->kept = k;
+	pthread_mutex_unlock(&m->kept_lock);
+}
+
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+long physim_machine_check_free(struct physim_machine *m, uint64_t hpa, uint64_t size)
+{
+	if (m == NULL || size == 0)
+		return m == NULL ? -EINVAL : 0;
+	long found = 0;
+	for (unsigned k = 0; k < m->ncpus; k++) {
+		struct physim_cpu *c = &m->cpu[k];
+		physim_cpui_drain(c);
+		for (uint32_t idx = 1; idx <= c->pool_top; idx++) {
+			const struct centry *e = &c->pool[idx];
+			if (e->key == 0)
+				continue;
+			bool hit;
+			if (e->kind == PHYSIM_ENTRY_WALK)
+				/* the next table, or the table holding the descriptor
+				 * (a stage-2 walk entry's tables are host-physical;
+				 * a stage-1 one's too: walk caches are kept for
+				 * one-stage contexts only) */
+				hit = overlaps(e->pa, 4096, hpa, size) ||
+				      overlaps(e->desc_pa & ~UINT64_C(0xFFF), 4096, hpa, size);
+			else
+				hit = overlaps(e->pa, UINT64_C(1) << e->shift, hpa, size);
+			if (!hit)
+				continue;
+			found++;
+			struct physim_xlate none = {0};
+			report(c, PHYSIM_REPORT_FREED_IN_USE, hpa, e, &none);
+		}
+	}
+	return found;
+}
+
 static const char *kind_name(enum physim_entry_kind k)
 {
 	switch (k) {
@@ -1245,6 +1583,8 @@ static const char *kind_name(enum physim_entry_kind k)
 		return "stage-1";
 	case PHYSIM_ENTRY_S2:
 		return "stage-2";
+	case PHYSIM_ENTRY_WALK:
+		return "walk-cache (non-leaf)";
 	default:
 		return "combined";
 	}
@@ -1256,7 +1596,17 @@ int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_
 		return -EINVAL;
 	const struct physim_cpu_entry *e = &r->entry;
 	char now[160];
-	if (r->current.fault.kind != PHYSIM_FAULT_NONE)
+	if (r->kind == PHYSIM_REPORT_FREED_IN_USE)
+		snprintf(now, sizeof(now),
+			 "frame 0x%llx was freed while this entry references it%s",
+			 (unsigned long long)r->addr,
+			 e->kind == PHYSIM_ENTRY_WALK ? " as a table" : " as a page");
+	else if (e->kind == PHYSIM_ENTRY_WALK && r->current.fault.kind != PHYSIM_FAULT_NONE)
+		snprintf(now, sizeof(now), "a walk meets no table pointer there now");
+	else if (e->kind == PHYSIM_ENTRY_WALK)
+		snprintf(now, sizeof(now), "the descriptor now points to table 0x%llx",
+			 (unsigned long long)r->current.pa);
+	else if (r->current.fault.kind != PHYSIM_FAULT_NONE)
 		snprintf(now, sizeof(now), "the tables now fault (%s)",
 			 physim_fault_str(&r->current.fault));
 	else
@@ -1268,7 +1618,10 @@ int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_
 	    buf, len,
 	    "cpu %u: %s %s entry va 0x%llx -> pa 0x%llx (gpa 0x%llx, size 0x%llx, asid %u, "
 	    "vmid %u%s) at 0x%llx; %s; %s%s",
-	    r->cpu, r->kind == PHYSIM_REPORT_STALE_USE ? "stale use of" : "audit: stale",
+	    r->cpu,
+	    r->kind == PHYSIM_REPORT_STALE_USE	   ? "stale use of"
+	    : r->kind == PHYSIM_REPORT_STALE_ENTRY ? "audit: stale"
+						   : "freed in use:",
 	    kind_name(e->kind), (unsigned long long)e->va, (unsigned long long)e->pa,
 	    (unsigned long long)e->gpa, (unsigned long long)e->page_size, e->asid, e->vmid,
 	    e->global ? ", global" : "", (unsigned long long)r->addr, now,

@@ -471,6 +471,174 @@ static void test_errors(void **state)
 	env_free(e);
 }
 
+/* ---- walk caches ---- */
+
+/* An intermediate table replaced by a 2 MiB block (its frame freed), then
+ * SFENCE.VMA with rs1 = A: only the leaf goes, the walk-cache entry for the
+ * old table stays, and the next walk reports it with the rs1 = x0 remedy;
+ * the audit finds it without any access. SFENCE.VMA x0, ASID clears it. */
+static void test_rv_walk_cache_leaf_fence(void **state)
+{
+	(void)state;
+	struct physim_machine_config mc = {
+	    .arch = PHYSIM_ARCH_RISCV64, .ncpus = 1, .check_stale = true, .walk_caches = true};
+	struct env *e = env_new(PHYSIM_ARCH_RISCV64, "sv48", NULL, false, 1, &mc);
+	load(e, 0, false, PHYSIM_REGIME_HOST, 1, 0);
+	assert_int_equal(rd(e, 0, VA_A), PA_A);
+	/* one leaf + three non-leaf entries (512 GiB, 1 GiB, 2 MiB ranges) */
+	assert_int_equal(physim_cpu_stats(cpu(e, 0)).entries, 4);
+	assert_int_equal(physim_machine_audit(e->m), 0);
+	assert_int_equal(physim_pt_map_region(e->s1pt, VA_A, RAM_BASE + 0x400000, 2 * MiB, URWX,
+					      PHYSIM_ALLOW_HUGE | PHYSIM_REPLACE),
+			 0);
+	/* the audit sees the leaf and the 2 MiB walk entry differ */
+	assert_int_equal(physim_machine_audit(e->m), 2);
+	uint64_t rs1 = VA_A, rs2 = 1;
+	assert_int_equal(physim_rv_sfence_vma(cpu(e, 0), &rs1, &rs2), 0);
+	assert_int_equal(physim_machine_audit(e->m), 1);
+	assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_WALK);
+	int before = e->rep.n_use;
+	assert_int_equal(rd(e, 0, VA_A), RAM_BASE + 0x400000);
+	assert_int_equal(e->rep.n_use, before + 1);
+	assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_WALK);
+	assert_int_equal(e->rep.last.entry.page_size, 2 * MiB);
+	assert_non_null(strstr(e->rep.last.remedy, "rs1 = x0"));
+	print_message("%s\n", e->rep.text);
+
+	/* the correct fence: rs1 = x0 */
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A + 2 * MiB, PA_A, 4096, URWX), 0);
+	assert_int_equal(rd(e, 0, VA_A + 2 * MiB), PA_A);
+	assert_int_equal(physim_pt_unmap(e->s1pt, VA_A + 2 * MiB, NULL), 0);
+	assert_int_equal(physim_pt_map_region(e->s1pt, VA_A + 2 * MiB, RAM_BASE + 0x600000, 2 * MiB,
+					      URWX, PHYSIM_ALLOW_HUGE | PHYSIM_REPLACE),
+			 0);
+	assert_int_equal(physim_rv_sfence_vma(cpu(e, 0), NULL, &rs2), 0);
+	before = e->rep.n;
+	assert_int_equal(rd(e, 0, VA_A + 2 * MiB), RAM_BASE + 0x600000);
+	assert_int_equal(physim_machine_audit(e->m), 0);
+	assert_int_equal(e->rep.n, before);
+	env_free(e);
+}
+
+/* The same on AArch64: TLBI VALE1IS leaves the walk entry, VAE1IS does not. */
+static void test_arm_walk_cache_vale1(void **state)
+{
+	(void)state;
+	struct physim_machine_config mc = {
+	    .arch = PHYSIM_ARCH_AARCH64, .ncpus = 2, .check_stale = true, .walk_caches = true};
+	struct env *e = env_new(PHYSIM_ARCH_AARCH64, "aarch64-4k-48", NULL, false, 2, &mc);
+	load(e, 0, false, PHYSIM_REGIME_GUEST, 1, 0);
+	load(e, 1, false, PHYSIM_REGIME_GUEST, 1, 0);
+	assert_int_equal(rd(e, 1, VA_A), PA_A);
+	assert_int_equal(physim_pt_map_region(e->s1pt, VA_A, RAM_BASE + 0x400000, 2 * MiB, URWX,
+					      PHYSIM_ALLOW_HUGE | PHYSIM_REPLACE),
+			 0);
+	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VALE1IS, 1ull << 48 | VA_A >> 12),
+			 0);
+	physim_arm_dsb(cpu(e, 0));
+	assert_int_equal(rd(e, 1, VA_A), RAM_BASE + 0x400000);
+	assert_int_equal(e->rep.n_use, 1);
+	assert_int_equal(e->rep.last.cpu, 1);
+	assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_WALK);
+	assert_non_null(strstr(e->rep.last.remedy, "VALE1IS"));
+	print_message("%s\n", e->rep.text);
+	/* VAE1IS after the next replacement: nothing to report */
+	assert_int_equal(physim_pt_unmap_region(e->s1pt, VA_A, 2 * MiB), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VAE1IS, 1ull << 48 | VA_A >> 12),
+			 0);
+	physim_arm_dsb(cpu(e, 0));
+	assert_int_equal(rd(e, 1, VA_A), PA_A);
+	assert_int_equal(e->rep.n, 1);
+	assert_int_equal(physim_machine_audit(e->m), 0);
+	env_free(e);
+}
+
+/* ---- break-before-free ---- */
+
+struct own_table {
+	struct physim_pt *pt;
+	struct physim_mmu *mmu;
+};
+
+/* A table of fmt whose frames come from the machine's checking wrapper,
+ * mapping A -> PA_A, loaded on CPUs [0, ncpus). */
+static struct own_table own_table(struct env *e, const char *fmt, unsigned ncpus,
+				  enum physim_regime regime)
+{
+	struct own_table t;
+	const struct physim_paging_handler *wph = physim_machine_paging_handler(e->m, e->ph);
+	assert_non_null(wph);
+	assert_int_equal(physim_pt_create(physim_format(fmt), wph, &t.pt), 0);
+	assert_int_equal(physim_pt_map(t.pt, VA_A, PA_A, 4096, URWX), 0);
+	t.mmu = mmu_of(e, t.pt);
+	for (unsigned i = 0; i < ncpus; i++) {
+		struct physim_cpu_context c = {.s1 = t.mmu, .regime = regime, .asid = 1};
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &c), 0);
+	}
+	return t;
+}
+
+/* Tables freed while walk-cache entries still point into them: each
+ * reference is reported (root: the PML4E read from it; PDPT and PD: the
+ * entry pointing at them and the one read from them; PT: the PDE pointing
+ * at it = 6). After INVLPG, which drops the PCID's walk-cache entries and
+ * A's leaf, the same teardown is clean. */
+static void test_x86_free_before_invlpg(void **state)
+{
+	(void)state;
+	struct physim_machine_config mc = {
+	    .arch = PHYSIM_ARCH_X86_64, .ncpus = 1, .walk_caches = true};
+	struct env *e = env_new(PHYSIM_ARCH_X86_64, "x86_64-4l", NULL, false, 1, &mc);
+	struct own_table t = own_table(e, "x86_64-4l", 1, PHYSIM_REGIME_HOST);
+	assert_int_equal(rd(e, 0, VA_A), PA_A);
+	physim_pt_destroy(t.pt);
+	assert_int_equal(e->rep.n, 6);
+	assert_int_equal(e->rep.last.kind, PHYSIM_REPORT_FREED_IN_USE);
+	assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_WALK);
+	print_message("%s\n", e->rep.text);
+	physim_mmu_destroy(t.mmu);
+
+	struct own_table u = own_table(e, "x86_64-4l", 1, PHYSIM_REGIME_HOST);
+	assert_int_equal(rd(e, 0, VA_A), PA_A);
+	assert_int_equal(physim_x86_invlpg(cpu(e, 0), VA_A), 0);
+	physim_pt_destroy(u.pt);
+	assert_int_equal(e->rep.n, 6);
+	physim_mmu_destroy(u.mmu);
+	env_free(e);
+}
+
+/* A broadcast TLBI whose DSB comes after the free: the other PE still holds
+ * the walk entries when the frames go, and the reports say the
+ * invalidation was pending. With the DSB first, nothing is reported. */
+static void test_arm_free_before_dsb(void **state)
+{
+	(void)state;
+	struct physim_machine_config mc = {
+	    .arch = PHYSIM_ARCH_AARCH64, .ncpus = 2, .walk_caches = true};
+	struct env *e = env_new(PHYSIM_ARCH_AARCH64, "aarch64-4k-48", NULL, false, 2, &mc);
+	struct own_table t = own_table(e, "aarch64-4k-48", 2, PHYSIM_REGIME_GUEST);
+	assert_int_equal(rd(e, 1, VA_A), PA_A);
+	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VMALLE1IS, 0), 0);
+	physim_pt_destroy(t.pt);
+	assert_int_equal(e->rep.n, 6);
+	assert_int_equal(e->rep.n_pending, 6);
+	assert_int_equal(e->rep.last.cpu, 1);
+	print_message("%s\n", e->rep.text);
+	physim_arm_dsb(cpu(e, 0));
+	physim_mmu_destroy(t.mmu);
+
+	struct own_table u = own_table(e, "aarch64-4k-48", 2, PHYSIM_REGIME_GUEST);
+	assert_int_equal(rd(e, 1, VA_A), PA_A);
+	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VMALLE1IS, 0), 0);
+	physim_arm_dsb(cpu(e, 0));
+	physim_pt_destroy(u.pt);
+	assert_int_equal(e->rep.n, 6);
+	assert_int_equal(physim_machine_check_free(e->m, RAM_BASE, RAM_SIZE), 0);
+	physim_mmu_destroy(u.mmu);
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +654,10 @@ int main(void)
 	    cmocka_unit_test(test_bounded_vs_strict),
 	    cmocka_unit_test(test_strict_many),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_rv_walk_cache_leaf_fence),
+	    cmocka_unit_test(test_arm_walk_cache_vale1),
+	    cmocka_unit_test(test_x86_free_before_invlpg),
+	    cmocka_unit_test(test_arm_free_before_dsb),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,7 @@ struct sig {
 	uint16_t asid, vmid;
 	int s2; /* x86: the EP4TA's table; -1: none */
 	bool global;
+	uint64_t size; /* 0: any (walk-cache entries: the range they cover) */
 };
 
 struct archfix {
@@ -68,6 +69,7 @@ struct archfix {
 	unsigned nctx;
 	const struct sig *sig;
 	unsigned nsig;
+	bool walk_caches; /* machine config walk_caches */
 };
 
 struct fix {
@@ -135,7 +137,9 @@ static void fix_open(struct fix *f, const struct archfix *af)
 		f->s2[i] = mmu_of(f, f->s2pt[i]);
 	}
 	assert_int_equal(physim_machine_create(
-			     &(struct physim_machine_config){.arch = af->arch, .ncpus = 2}, &f->m),
+			     &(struct physim_machine_config){
+				 .arch = af->arch, .ncpus = 2, .walk_caches = af->walk_caches},
+			     &f->m),
 			 0);
 }
 
@@ -181,7 +185,7 @@ static int collect_one(void *ctx, const struct physim_cpu_entry *e)
 		uint64_t ep = x86 && s->kind != PHYSIM_ENTRY_S1 ? eptp_of(c->f, s->s2) : 0;
 		if (e->kind == s->kind && e->regime == s->regime && e->va == s->va &&
 		    e->asid == s->asid && e->vmid == s->vmid && e->ep4ta == ep &&
-		    e->global == s->global) {
+		    e->global == s->global && (s->size == 0 || s->size == e->page_size)) {
 			c->mask |= 1u << i;
 			return 0;
 		}
@@ -1273,13 +1277,259 @@ static void test_la_oracle(void **state)
 	run_rows(&la_fix, la_rows, sizeof(la_rows) / sizeof(la_rows[0]));
 }
 
+/* ======================= walk caches ======================= */
+
+/* One-stage contexts with walk caches: A cached under ASID/PCID 1 and 2,
+ * each with the three non-leaf descriptors of a 4-level walk to A (the
+ * entries covering 2 MiB, 1 GiB and 512 GiB around A). */
+enum { W_L1, W_L2, W_1D, W_1U, W_1T, W_2D, W_2U, W_2T, W_N };
+#define WB(n)	(1u << W_##n)
+#define W_ALL	((1u << W_N) - 1)
+#define W_WALK1 (WB(1D) | WB(1U) | WB(1T))
+#define W_WALK2 (WB(2D) | WB(2U) | WB(2T))
+#define GiB	(UINT64_C(1) << 30)
+#define WSIG(kind, regime, va, asid, vmid, size)                                                   \
+	{                                                                                          \
+		kind, regime, va, asid, vmid, -1, false, size                                      \
+	}
+
+#define WALK_SIGS(regime, vmid)                                                                    \
+	{                                                                                          \
+		[W_L1] = WSIG(PHYSIM_ENTRY_S1, regime, VA_A, 1, vmid, 0),                          \
+		[W_L2] = WSIG(PHYSIM_ENTRY_S1, regime, VA_A, 2, vmid, 0),                          \
+		[W_1D] = WSIG(PHYSIM_ENTRY_WALK, regime, VA_A, 1, vmid, 2 * MiB),                  \
+		[W_1U] = WSIG(PHYSIM_ENTRY_WALK, regime, 0, 1, vmid, GiB),                         \
+		[W_1T] = WSIG(PHYSIM_ENTRY_WALK, regime, 0, 1, vmid, 512 * GiB),                   \
+		[W_2D] = WSIG(PHYSIM_ENTRY_WALK, regime, VA_A, 2, vmid, 2 * MiB),                  \
+		[W_2U] = WSIG(PHYSIM_ENTRY_WALK, regime, 0, 2, vmid, GiB),                         \
+		[W_2T] = WSIG(PHYSIM_ENTRY_WALK, regime, 0, 2, vmid, 512 * GiB),                   \
+	}
+
+static const struct popctx wx86_ctx[] = {
+    {PHYSIM_REGIME_HOST, -1, 1, 0, {VA_A}, 1},
+    {PHYSIM_REGIME_HOST, -1, 2, 0, {VA_A}, 1},
+};
+static const struct sig wx86_sig[] = WALK_SIGS(PHYSIM_REGIME_HOST, 0);
+static const struct archfix wx86_fix = {
+    .arch = PHYSIM_ARCH_X86_64,
+    .s1fmt = "x86_64-4l",
+    .ctx = wx86_ctx,
+    .nctx = 2,
+    .sig = wx86_sig,
+    .nsig = W_N,
+    .walk_caches = true,
+};
+
+static const struct row wx86_rows[] = {
+    {"INVLPG B (PCID 1)",
+     "SDM 3A 4.10.4.1: INVLPG invalidates all paging-structure-cache entries of the current "
+     "PCID, whatever their address",
+     op_invlpg,
+     VA_B,
+     0,
+     0,
+     0,
+     0,
+     {W_ALL & ~W_WALK1, W_ALL}},
+    {"INVPCID 0, PCID 2, B",
+     "SDM 4.10.4.1: type 0 also drops the PCID's paging-structure caches",
+     op_invpcid,
+     0,
+     PCID_AT(2, VA_B),
+     0,
+     0,
+     0,
+     {W_ALL & ~W_WALK2, W_ALL}},
+    {"MOV CR3, PCID 2",
+     "SDM 4.10.4.1: all entries of the PCID, paging-structure caches too",
+     op_cr3,
+     2,
+     0,
+     0,
+     0,
+     0,
+     {W_ALL & ~(WB(L2) | W_WALK2), W_ALL}},
+    {"INVPCID 3",
+     "SDM 4.10.4.1: every non-global entry, paging-structure caches too",
+     op_invpcid,
+     3,
+     0,
+     0,
+     0,
+     0,
+     {0, W_ALL}},
+};
+
+static void test_x86_walk_oracle(void **state)
+{
+	(void)state;
+	run_rows(&wx86_fix, wx86_rows, sizeof(wx86_rows) / sizeof(wx86_rows[0]));
+}
+
+static const struct popctx warm_ctx[] = {
+    {PHYSIM_REGIME_GUEST, -1, 1, 1, {VA_A}, 1},
+    {PHYSIM_REGIME_GUEST, -1, 2, 1, {VA_A}, 1},
+};
+static const struct sig warm_sig[] = WALK_SIGS(PHYSIM_REGIME_GUEST, 1);
+static const struct archfix warm_fix = {
+    .arch = PHYSIM_ARCH_AARCH64,
+    .s1fmt = "aarch64-4k-48",
+    .nonglobal_arch = UINT64_C(1) << 11,
+    .ctx = warm_ctx,
+    .nctx = 2,
+    .sig = warm_sig,
+    .nsig = W_N,
+    .walk_caches = true,
+};
+
+static const struct row warm_rows[] = {
+    {"TLBI VALE1, ASID 1, A",
+     "Arm ARM TLBI VALE1: last level only: walk-cache entries stay",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VALE1,
+     XT(1, VA_A),
+     0,
+     0,
+     0,
+     {W_ALL & ~WB(L1), W_ALL}},
+    {"TLBI VAE1, ASID 1, A",
+     "Arm ARM TLBI VAE1: entries of every level used for VA and ASID",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAE1,
+     XT(1, VA_A),
+     0,
+     0,
+     0,
+     {W_ALL & ~(WB(L1) | W_WALK1), W_ALL}},
+    {"TLBI VAE1, ASID 1, B",
+     "Arm ARM TLBI VAE1: the walk entries covering B go, A's leaf stays",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAE1,
+     XT(1, VA_B),
+     0,
+     0,
+     0,
+     {W_ALL & ~W_WALK1, W_ALL}},
+    {"TLBI VAAE1IS, B",
+     "Arm ARM TLBI VAAE1IS: any ASID, every level, every PE",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAAE1IS,
+     XT(0, VA_B),
+     0,
+     0,
+     0,
+     {W_ALL & ~(W_WALK1 | W_WALK2), W_ALL & ~(W_WALK1 | W_WALK2)}},
+    {"TLBI VAALE1, A",
+     "Arm ARM TLBI VAALE1: any ASID, last level only",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAALE1,
+     XT(0, VA_A),
+     0,
+     0,
+     0,
+     {W_WALK1 | W_WALK2, W_ALL}},
+    {"TLBI ASIDE1, ASID 2",
+     "Arm ARM TLBI ASIDE1: every entry of the ASID",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_ASIDE1,
+     XT(2, 0),
+     0,
+     0,
+     0,
+     {W_ALL & ~(WB(L2) | W_WALK2), W_ALL}},
+    {"TLBI VMALLE1",
+     "Arm ARM TLBI VMALLE1: every stage-1 entry of the VMID",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VMALLE1,
+     0,
+     0,
+     0,
+     0,
+     {0, W_ALL}},
+};
+
+static void test_arm_walk_oracle(void **state)
+{
+	(void)state;
+	run_rows(&warm_fix, warm_rows, sizeof(warm_rows) / sizeof(warm_rows[0]));
+}
+
+static const struct popctx wrv_ctx[] = {
+    {PHYSIM_REGIME_HOST, -1, 1, 0, {VA_A}, 1},
+    {PHYSIM_REGIME_HOST, -1, 2, 0, {VA_A}, 1},
+};
+static const struct sig wrv_sig[] = WALK_SIGS(PHYSIM_REGIME_HOST, 0);
+static const struct archfix wrv_fix = {
+    .arch = PHYSIM_ARCH_RISCV64,
+    .s1fmt = "sv48",
+    .ctx = wrv_ctx,
+    .nctx = 2,
+    .sig = wrv_sig,
+    .nsig = W_N,
+    .walk_caches = true,
+};
+
+static const struct row wrv_rows[] = {
+    {"SFENCE.VMA A, x0",
+     "priv spec: rs1 != x0 orders only leaf PTEs for the address",
+     op_sfence,
+     VA_A,
+     RS_X0,
+     0,
+     0,
+     0,
+     {W_WALK1 | W_WALK2, W_ALL}},
+    {"SFENCE.VMA A, ASID 1",
+     "priv spec: leaf PTEs of the address in the ASID",
+     op_sfence,
+     VA_A,
+     1,
+     0,
+     0,
+     0,
+     {W_ALL & ~WB(L1), W_ALL}},
+    {"SFENCE.VMA x0, ASID 1",
+     "priv spec: rs1 = x0: every level of the page tables, for the ASID",
+     op_sfence,
+     RS_X0,
+     1,
+     0,
+     0,
+     0,
+     {W_ALL & ~(WB(L1) | W_WALK1), W_ALL}},
+    {"SFENCE.VMA x0, x0",
+     "priv spec: every level, every address space",
+     op_sfence,
+     RS_X0,
+     RS_X0,
+     0,
+     0,
+     0,
+     {0, W_ALL}},
+    {"SBI remote_sfence_vma, harts {1}, [A, A + 4K)",
+     "SBI RFENCE: SFENCE.VMA for the addresses of the range (rs1 != x0: leaf PTEs only)",
+     op_sbi_sfence_hart1,
+     VA_A,
+     0,
+     0,
+     0,
+     0,
+     {W_ALL, W_ALL & ~(WB(L1) | WB(L2))}},
+};
+
+static void test_rv_walk_oracle(void **state)
+{
+	(void)state;
+	run_rows(&wrv_fix, wrv_rows, sizeof(wrv_rows) / sizeof(wrv_rows[0]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_x86_oracle),
-	    cmocka_unit_test(test_arm_oracle),
-	    cmocka_unit_test(test_rv_oracle),
-	    cmocka_unit_test(test_la_oracle),
+	    cmocka_unit_test(test_x86_oracle),	    cmocka_unit_test(test_arm_oracle),
+	    cmocka_unit_test(test_rv_oracle),	    cmocka_unit_test(test_la_oracle),
+	    cmocka_unit_test(test_x86_walk_oracle), cmocka_unit_test(test_arm_walk_oracle),
+	    cmocka_unit_test(test_rv_walk_oracle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

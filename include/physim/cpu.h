@@ -42,9 +42,12 @@ extern "C" {
  * wrong thing here too. docs/tlb.md lists what each one removes, with the
  * manual's section.
  *
- * Non-leaf (walk-cache) entries are not modelled yet: the last-level-only
- * forms (TLBI VALE1, SFENCE.VMA with rs1 != x0, ...) remove exactly what
- * their full forms remove from the final-translation entries.
+ * With walk_caches, a CPU also caches the non-leaf descriptors of every walk
+ * of a one-stage context (PHYSIM_ENTRY_WALK): the last-level-only forms
+ * (TLBI VALE1, SFENCE.VMA with rs1 != x0, ...) leave them, the others remove
+ * them, and an x86 INVLPG removes every one of the current PCID. Walk caches
+ * of nested contexts (stage-1 tables at GPAs, stage-2 translations of them)
+ * are not modelled yet.
  *
  * ---- Threads ----
  *
@@ -68,6 +71,12 @@ enum physim_entry_kind {
 	PHYSIM_ENTRY_S1 = 0,
 	PHYSIM_ENTRY_S2 = 1,
 	PHYSIM_ENTRY_COMB = 2,
+	/* a walk-cache entry: one non-leaf descriptor (x86 PML4E/PDPTE/PDE
+	 * caches, Arm walk caches, RISC-V non-leaf PTEs) of a stage-1 or a
+	 * stage-2 table; va..va+page_size is the input range it covers, pa
+	 * the next table's address, level its level (machine config
+	 * walk_caches) */
+	PHYSIM_ENTRY_WALK = 3,
 };
 
 /* Translation regime of the current context, and of an entry. */
@@ -107,11 +116,14 @@ struct physim_cpu_entry {
 	bool global;
 	uint16_t asid, vmid;
 	uint64_t ep4ta; /* x86 EP4TA tag of S2/COMB entries */
+	int level;	/* leaf (or WALK: descriptor) level, architecture numbering */
 };
 
 enum physim_cpu_report_kind {
 	PHYSIM_REPORT_STALE_USE = 1, /* a hit that differs from a fresh walk */
 	PHYSIM_REPORT_STALE_ENTRY,   /* audit: a cached entry the tables no longer say */
+	PHYSIM_REPORT_FREED_IN_USE,  /* a frame freed while an entry references it
+					(addr: the frame; break-before-free) */
 };
 
 /* A finding. `current` is what a fresh walk of the entry's tables says now
@@ -138,6 +150,11 @@ struct physim_machine_config {
 	enum physim_cpu_mode mode;
 	unsigned bounded_entries; /* bounded mode: per-CPU capacity; 0 = 1024 */
 	bool check_stale;	  /* compare every hit with a fresh walk */
+	/* Cache non-leaf descriptors too (PHYSIM_ENTRY_WALK) for contexts of
+	 * one stage: each walk then compares the cached ones on its path
+	 * with the tables (a stale one is a stale use: the hardware may have
+	 * walked from it), and audits check them. */
+	bool walk_caches;
 	physim_cpu_report_fn on_report;
 	void *report_ctx;
 };
@@ -184,6 +201,28 @@ PHYSIM_API int physim_cpu_for_each_entry(struct physim_cpu *cpu,
  * they are now; each difference goes to on_report (kind STALE_ENTRY).
  * Returns the number of stale entries. Every CPU must be stopped. */
 PHYSIM_API long physim_machine_audit(struct physim_machine *m);
+
+/*
+ * ---- break-before-free ----
+ * A frame may go back to the allocator only once no CPU can use it through
+ * a cached entry: as the page a translation maps, or as a table (a
+ * walk-cache entry points at it or holds a descriptor read from it). These
+ * wrappers forward to `inner` and, before each frame is freed, check every
+ * CPU's entries (pending broadcasts applied first), reporting each
+ * reference as PHYSIM_REPORT_FREED_IN_USE (`pending` set when an
+ * invalidation that removes it was issued but not completed: freed before
+ * the DSB). The wrappers live until the machine is destroyed; give them to
+ * the tables (physim_pt_create) or the code under test instead of `inner`.
+ * Frees must not run while any CPU is in use on another thread (as for
+ * every table change, walk.h). NULL on a bad argument or no memory.
+ */
+PHYSIM_API const struct physim_paging_handler *
+physim_machine_paging_handler(struct physim_machine *m, const struct physim_paging_handler *inner);
+PHYSIM_API const struct physim_mm_hal *physim_machine_mm_hal(struct physim_machine *m,
+							     const struct physim_mm_hal *inner);
+/* The same check on demand for [hpa, hpa + size): the number of references
+ * reported. */
+PHYSIM_API long physim_machine_check_free(struct physim_machine *m, uint64_t hpa, uint64_t size);
 
 /* One line describing a report. Returns the length snprintf would. */
 PHYSIM_API int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_t len);

@@ -9,13 +9,13 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define CPU_VA	     UINT64_C(0x40000000)
-#define HIT_PAGES    64u
-#define BIG_PCIDS    16u /* x 65536 pages = 1,048,576 entries */
-#define BIG_PAGES    65536u
-#define AUDIT_PAGES  4096u
-#define BCAST_CPUS   8u
-#define PCIDE	     (UINT64_C(1) << 17)
+#define CPU_VA	    UINT64_C(0x40000000)
+#define HIT_PAGES   64u
+#define BIG_PCIDS   16u /* x 65536 pages = 1,048,576 entries */
+#define BIG_PAGES   65536u
+#define AUDIT_PAGES 4096u
+#define BCAST_CPUS  8u
+#define PCIDE	    (UINT64_C(1) << 17)
 
 struct cpu_bench {
 	struct physim_ram *ram;
@@ -32,15 +32,15 @@ struct cpu_bench {
 
 /* What a case's implementation does. */
 enum cpu_what {
-	W_HIT,		/* physim_cpu_translate, every access a hit */
-	W_MINI,		/* a call + a direct-mapped lookup */
-	W_TLB_HIT,	/* physim_tlb_translate, every access a hit */
-	W_INVAL_BIG,	/* INVLPG + refill, 1M entries cached */
-	W_INVAL_SMALL,	/* the same with 64 entries */
-	W_BCAST,	/* TLBI VAE1IS + DSB from CPU 0, 8 CPUs refill */
-	W_LOCAL,	/* TLBI VAE1 + DSB, CPU 0 refills */
-	W_AUDIT,	/* physim_machine_audit, per entry */
-	W_PROBE,	/* physim_mmu_probe, per page */
+	W_HIT,	       /* physim_cpu_translate, every access a hit */
+	W_MINI,	       /* a call + a direct-mapped lookup */
+	W_TLB_HIT,     /* physim_tlb_translate, every access a hit */
+	W_INVAL_BIG,   /* INVLPG + refill, 1M entries cached */
+	W_INVAL_SMALL, /* the same with 64 entries */
+	W_BCAST,       /* TLBI VAE1IS + DSB from CPU 0, 8 CPUs refill */
+	W_LOCAL,       /* TLBI VAE1 + DSB, CPU 0 refills */
+	W_AUDIT,       /* physim_machine_audit, per entry */
+	W_PROBE,       /* physim_mmu_probe, per page */
 };
 
 struct cpu_data {
@@ -72,10 +72,10 @@ static int translate_page(struct physim_cpu *c, uint64_t va, uint64_t *sink)
 static int fill_cpu(struct cpu_bench *b, struct physim_cpu *c, unsigned pcids, bool arm)
 {
 	for (unsigned p = 0; p < pcids; p++) {
-		struct physim_cpu_context ctx = {
-		    .s1 = b->mmu,
-		    .regime = arm ? PHYSIM_REGIME_GUEST : PHYSIM_REGIME_HOST,
-		    .asid = (uint16_t)(arm ? 1 : p)};
+		struct physim_cpu_context ctx = {.s1 = b->mmu,
+						 .regime =
+						     arm ? PHYSIM_REGIME_GUEST : PHYSIM_REGIME_HOST,
+						 .asid = (uint16_t)(arm ? 1 : p)};
 		int rc = physim_cpu_set_context(c, &ctx);
 		for (unsigned i = 0; rc == 0 && i < b->npages; i++)
 			rc = translate_page(c, CPU_VA + i * 4096ull, &b->sink);
@@ -97,7 +97,8 @@ static int cpu_setup(const void *data, const struct bench_params *p, void **stat
 	const char *fmt = arm ? "aarch64-4k-48" : "x86_64-4l";
 	int rc = ram_new(512 * MIB, &b->ram);
 	if (rc == 0)
-		rc = physim_pt_create(physim_format(fmt), physim_ram_paging_handler(b->ram), &b->pt);
+		rc =
+		    physim_pt_create(physim_format(fmt), physim_ram_paging_handler(b->ram), &b->pt);
 	if (rc == 0)
 		rc = physim_pt_map_region(b->pt, CPU_VA, physim_ram_base(b->ram),
 					  b->npages * 4096ull, PHYSIM_R | PHYSIM_W, 0);
@@ -109,9 +110,9 @@ static int cpu_setup(const void *data, const struct bench_params *p, void **stat
 	}
 	if (rc == 0)
 		rc = physim_machine_create(
-		    &(struct physim_machine_config){
-			.arch = arm ? PHYSIM_ARCH_AARCH64 : PHYSIM_ARCH_X86_64,
-			.ncpus = arm ? BCAST_CPUS : 1},
+		    &(struct physim_machine_config){.arch = arm ? PHYSIM_ARCH_AARCH64
+								: PHYSIM_ARCH_X86_64,
+						    .ncpus = arm ? BCAST_CPUS : 1},
 		    &b->m);
 	if (rc == 0)
 		b->c0 = physim_machine_cpu(b->m, 0);
@@ -122,8 +123,8 @@ static int cpu_setup(const void *data, const struct bench_params *p, void **stat
 	if (rc == 0) {
 		unsigned ncpus = physim_machine_ncpus(b->m);
 		for (unsigned c = 0; rc == 0 && c < ncpus; c++)
-			rc = fill_cpu(b, physim_machine_cpu(b->m, c), w == W_INVAL_BIG ? BIG_PCIDS : 1,
-				      arm);
+			rc = fill_cpu(b, physim_machine_cpu(b->m, c),
+				      w == W_INVAL_BIG ? BIG_PCIDS : 1, arm);
 	}
 	for (unsigned i = 0; rc == 0 && i < HIT_PAGES && i < b->npages; i++) {
 		uint64_t va = CPU_VA + i * 4096ull;
@@ -213,7 +214,8 @@ static int cpu_run(void *state, uint64_t nops, enum cpu_what w)
 	if (w == W_PROBE) {
 		for (uint64_t i = 0; i < nops; i++) {
 			struct physim_xlate x;
-			int rc = physim_mmu_probe(b->mmu, &(struct physim_access){.va = next_va(b)}, &x);
+			int rc =
+			    physim_mmu_probe(b->mmu, &(struct physim_access){.va = next_va(b)}, &x);
 			if (rc < 0)
 				return rc;
 			b->sink += x.pa;
@@ -253,11 +255,10 @@ static uint64_t audit_ops(const void *state)
 static void entries_extra(const void *state, struct bench_extras *ex)
 {
 	const struct cpu_bench *b = state;
-	extras_add(ex, "entries",
-		   (double)physim_cpu_stats(physim_machine_cpu(b->m, 0)).entries);
+	extras_add(ex, "entries", (double)physim_cpu_stats(physim_machine_cpu(b->m, 0)).entries);
 }
 
-#define IMPL(var, label, w, runner, extras_fn, fixed_fn)                                          \
+#define IMPL(var, label, w, runner, extras_fn, fixed_fn)                                           \
 	static const struct cpu_data var##_data = {w};                                             \
 	static const struct bench_impl var = {.name = label,                                       \
 					      .data = &var##_data,                                 \
