@@ -20,6 +20,8 @@ static void die(const struct scene *s, const char *what, int rc)
 static void on_report(void *ctx, const struct physim_cpu_report *r)
 {
 	struct scene *s = ctx;
+	if (s->closing)
+		return;
 	char line[1024];
 	physim_cpu_report_format(r, line, sizeof(line));
 	printf("physim: %s\n", line);
@@ -53,13 +55,16 @@ static struct physim_mmu *mmu_of(struct scene *s, struct physim_pt *pt)
 	return mmu;
 }
 
-static struct physim_pt *table(struct scene *s, const char *format)
+static struct physim_pt *table(struct scene *s, const char *format,
+			       const struct physim_paging_handler *ph)
 {
 	const struct physim_pt_format *f = physim_format(format);
 	struct physim_pt *pt;
 	if (f == NULL)
 		die(s, format, -ENOENT);
-	int rc = physim_pt_create(f, s->ph, &pt);
+	if (ph == NULL)
+		die(s, "the machine's checking paging handler", -ENOMEM);
+	int rc = physim_pt_create(f, ph, &pt);
 	if (rc < 0)
 		die(s, "creating a table", rc);
 	return pt;
@@ -77,33 +82,35 @@ void scene_open(struct scene *s, const char *prog, const char *variant,
 	if (rc < 0)
 		die(s, "creating RAM", rc);
 	s->ph = physim_ram_paging_handler(s->ram);
-	s->s1pt = table(s, cfg->s1_format);
-	rc = physim_pt_map(s->s1pt, GVA, GPA, s->cfg.page_size, RWXU);
-	if (rc < 0)
-		die(s, "mapping the guest page", rc);
-	s->s1 = mmu_of(s, s->s1pt);
-	/* the hypervisor's (or kernel's) own table, loaded at a VM exit: it maps nothing the
-	 * programs touch */
-	s->hyppt = table(s, cfg->s1_format);
-	s->hyp = mmu_of(s, s->hyppt);
-	if (cfg->s2_format != NULL) {
-		s->s2pt = table(s, cfg->s2_format);
-		rc = physim_pt_map_region(s->s2pt, RAM_BASE, RAM_BASE, RAM_SIZE, RWXU, 0);
-		if (rc < 0)
-			die(s, "mapping guest RAM in stage 2", rc);
-		s->s2 = mmu_of(s, s->s2pt);
-	}
 	struct physim_machine_config mc = {
 	    .arch = cfg->arch,
 	    .ncpus = cfg->ncpus,
 	    .mode = PHYSIM_CPU_STRICT, /* nothing evicted: a missing invalidation shows */
 	    .check_stale = true,       /* every hit compared with a fresh walk */
+	    .walk_caches = true,       /* non-leaf descriptors cached too */
 	    .on_report = on_report,
 	    .report_ctx = s,
 	};
 	rc = physim_machine_create(&mc, &s->m);
 	if (rc < 0)
 		die(s, "creating the machine", rc);
+	s->s1pt = table(s, cfg->s1_format,
+			cfg->check_frees ? physim_machine_paging_handler(s->m, s->ph) : s->ph);
+	rc = physim_pt_map(s->s1pt, GVA, GPA, s->cfg.page_size, RWXU);
+	if (rc < 0)
+		die(s, "mapping the guest page", rc);
+	s->s1 = mmu_of(s, s->s1pt);
+	/* the hypervisor's (or kernel's) own table, loaded at a VM exit: it maps nothing the
+	 * programs touch */
+	s->hyppt = table(s, cfg->s1_format, s->ph);
+	s->hyp = mmu_of(s, s->hyppt);
+	if (cfg->s2_format != NULL) {
+		s->s2pt = table(s, cfg->s2_format, s->ph);
+		rc = physim_pt_map_region(s->s2pt, RAM_BASE, RAM_BASE, RAM_SIZE, RWXU, 0);
+		if (rc < 0)
+			die(s, "mapping guest RAM in stage 2", rc);
+		s->s2 = mmu_of(s, s->s2pt);
+	}
 }
 
 /* EPTP as a VMM writes it: the EPT root, write-back paging-structure memory type (bits 2:0 =
@@ -194,8 +201,9 @@ void scene_did(struct scene *s, int rc, const char *what, ...)
 
 static bool report_fits(const struct physim_cpu_report *r, const struct scene_expect *ex)
 {
-	if (r->kind != PHYSIM_REPORT_STALE_USE || r->entry.kind != ex->kind ||
-	    r->pending != ex->pending || (ex->cpu >= 0 && r->cpu != (unsigned)ex->cpu))
+	enum physim_cpu_report_kind want = ex->report ? ex->report : PHYSIM_REPORT_STALE_USE;
+	if (r->kind != want || r->entry.kind != ex->kind || r->pending != ex->pending ||
+	    (ex->cpu >= 0 && r->cpu != (unsigned)ex->cpu))
 		return false;
 	for (unsigned i = 0; i < 3 && ex->remedy[i] != NULL; i++) {
 		if (r->remedy == NULL || strstr(r->remedy, ex->remedy[i]) == NULL)
@@ -206,7 +214,10 @@ static bool report_fits(const struct physim_cpu_report *r, const struct scene_ex
 
 static const char *kind_word(enum physim_entry_kind k)
 {
-	return k == PHYSIM_ENTRY_S1 ? "stage-1" : k == PHYSIM_ENTRY_S2 ? "stage-2" : "combined";
+	return k == PHYSIM_ENTRY_S1	? "stage-1"
+	       : k == PHYSIM_ENTRY_S2	? "stage-2"
+	       : k == PHYSIM_ENTRY_COMB ? "combined"
+					: "walk-cache";
 }
 
 static bool judge(const struct scene *s, bool planted, const struct scene_expect *ex, long stale)
@@ -217,14 +228,19 @@ static bool judge(const struct scene *s, bool planted, const struct scene_expect
 		printf("%s: FALSE POSITIVE: the correct variant was reported\n", s->prog);
 		return false;
 	}
+	/* a stale leaf entry that was used is still there for the audit to find (a stale
+	 * walk-cache entry is replaced by the walk that found it) */
+	bool use = ex->report == 0 || ex->report == PHYSIM_REPORT_STALE_USE;
+	bool audit = use && ex->kind != PHYSIM_ENTRY_WALK;
 	unsigned n = s->nreports < SCENE_MAX_REPORTS ? s->nreports : SCENE_MAX_REPORTS;
 	for (unsigned i = 0; i < n; i++) {
-		if (report_fits(&s->report[i], ex) && stale > 0)
+		if (report_fits(&s->report[i], ex) && (!audit || stale > 0))
 			return true;
 	}
-	printf("%s: MISSED: expected a stale use of a %s entry%s%s naming", s->prog,
-	       kind_word(ex->kind), ex->pending ? " with its invalidation pending" : "",
-	       stale > 0 ? "" : " and stale entries in the audit");
+	printf("%s: MISSED: expected %s a %s entry%s%s naming", s->prog,
+	       use ? "a stale use of" : "a frame freed while cached by", kind_word(ex->kind),
+	       ex->pending ? " with its invalidation pending" : "",
+	       !audit || stale > 0 ? "" : " and stale entries in the audit");
 	for (unsigned i = 0; i < 3 && ex->remedy[i] != NULL; i++)
 		printf(" \"%s\"", ex->remedy[i]);
 	printf("\n");
@@ -237,13 +253,15 @@ int scene_finish(struct scene *s, bool planted, const struct scene_expect *ex)
 	printf("audit: %ld stale entr%s, %u stale use%s\n", stale, stale == 1 ? "y" : "ies",
 	       s->nuse, s->nuse == 1 ? "" : "s");
 	bool ok = stale >= 0 && judge(s, planted, ex, stale);
+	/* the tables go before the machine: its checking paging handler may hold them */
+	s->closing = true;
+	physim_pt_destroy(s->s1pt);
+	physim_pt_destroy(s->s2pt);
+	physim_pt_destroy(s->hyppt);
 	physim_machine_destroy(s->m);
 	physim_mmu_destroy(s->s1);
 	physim_mmu_destroy(s->s2);
 	physim_mmu_destroy(s->hyp);
-	physim_pt_destroy(s->s1pt);
-	physim_pt_destroy(s->s2pt);
-	physim_pt_destroy(s->hyppt);
 	uint64_t left = physim_ram_stats(s->ram).used_frames;
 	physim_ram_destroy(s->ram);
 	if (left != 0) {

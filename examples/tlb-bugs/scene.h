@@ -30,14 +30,19 @@ struct scene_config {
 	 * context with stage 2 always runs as GUEST. */
 	enum physim_regime regime;
 	uint64_t page_size; /* of the stage-1 page at GVA; 0 = 4 KiB */
+	/* The stage-1 table takes its frames through the machine's checking paging handler
+	 * (physim_machine_paging_handler): freeing a table frame some CPU still caches is
+	 * reported (break-before-free). */
+	bool check_frees;
 };
 
-/* The first stale-use report the planted variant must produce. */
+/* The report the planted variant must produce (among others). */
 struct scene_expect {
-	enum physim_entry_kind kind; /* of the stale entry */
-	int cpu;		     /* the CPU that used it; -1: any */
-	bool pending;		     /* "issued but not completed" */
-	const char *remedy[3];	     /* words the remedy must contain (NULL-terminated) */
+	enum physim_cpu_report_kind report; /* 0: PHYSIM_REPORT_STALE_USE */
+	enum physim_entry_kind kind;	    /* of the entry reported */
+	int cpu;			    /* the CPU that used it; -1: any */
+	bool pending;			    /* "issued but not completed" */
+	const char *remedy[3];		    /* words the remedy must contain (NULL-terminated) */
 };
 
 #define SCENE_MAX_REPORTS 16
@@ -51,6 +56,7 @@ struct scene {
 	struct physim_mmu *s1, *s2, *hyp;
 	struct physim_machine *m;
 	unsigned nreports, nuse;
+	bool closing; /* the verdict is in: teardown reports are not the program's */
 	struct physim_cpu_report report[SCENE_MAX_REPORTS];
 };
 
@@ -58,9 +64,9 @@ struct scene {
  * usage line. */
 int scene_variant(int argc, char **argv, const char *const *names, unsigned n);
 
-/* Build the scene: RAM, GVA -> GPA in stage 1 (cfg.page_size), stage 2 mapping guest RAM
- * identically with 4 KiB pages, a hypervisor table for the host context, the machine in strict
- * mode with every hit checked. Exits 1 on any error. */
+/* Build the scene: the machine in strict mode with every hit checked and walk caches, RAM,
+ * GVA -> GPA in stage 1 (cfg.page_size), stage 2 mapping guest RAM identically with 4 KiB
+ * pages, a hypervisor table for the host context. Exits 1 on any error. */
 void scene_open(struct scene *s, const char *prog, const char *variant,
 		const struct scene_config *cfg);
 
@@ -86,9 +92,10 @@ static inline struct physim_cpu *scene_cpu(struct scene *s, unsigned i)
 void scene_did(struct scene *s, int rc, const char *what, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Audit every CPU, print every report, compare with the expectation (bug: ex's stale use was
- * reported, and the audit found stale entries; fixed: nothing reported at all), tear down,
- * check every frame came back. The exit status: 0 when the variant behaved as expected. */
+/* Audit every CPU, print every report, compare with the expectation (bug: ex's report was
+ * made - for a stale use of a leaf, the audit must find stale entries too; fixed: nothing at
+ * all reported), tear down, check every frame came back. The exit status: 0 when the variant
+ * behaved as expected. */
 int scene_finish(struct scene *s, bool planted, const struct scene_expect *ex);
 
 #endif
