@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* examples/guest-mapper/shootdown.c - step 11: the VM on two vCPUs (two simulated CPUs of one
  * physim machine, each caching what its architecture may cache); the hypervisor unmaps a guest
- * page and shoots it down on both with the architecture's own invalidation for the stage-2
- * format in use - or, with --skip-shootdown, only on the vCPU it runs on, which physim then
- * reports on the other. */
+ * page, and the stage-2 table's flush hook shoots it down on both with the architecture's own
+ * invalidation for the stage-2 format in use - or, with --skip-shootdown, only on the vCPU it
+ * runs on, which physim then reports on the other. */
 #include "guest-mapper.h"
 
 #include <errno.h>
@@ -55,6 +55,32 @@ static int read_on(struct machine *m, struct physim_machine *pm, unsigned v, uin
 	else if (rc == -EFAULT)
 		say(m, "   vCPU %u reads GVA %#llx: %s\n", v, (unsigned long long)gva,
 		    physim_fault_str(&x->fault));
+	return rc;
+}
+
+/* The whole VM's stage 2 (the hook's `all`): INVEPT single-context covers it already; Arm
+ * TLBI VMALLS12E1(IS); RISC-V HFENCE.GVMA x0, vmid (SBI remote_hfence_gvma_vmid over the whole
+ * space). */
+static int invalidate_vm(struct machine *m, struct physim_machine *pm, bool all)
+{
+	struct physim_cpu *c0 = physim_machine_cpu(pm, 0);
+	int rc = 0;
+	if (arch_of(m) == PHYSIM_ARCH_AARCH64) {
+		rc =
+		    physim_arm_tlbi(c0, all ? PHYSIM_TLBI_VMALLS12E1IS : PHYSIM_TLBI_VMALLS12E1, 0);
+		physim_arm_dsb(c0);
+		say(m, "   vCPU 0: TLBI %s; DSB ISH\n", all ? "VMALLS12E1IS" : "VMALLS12E1");
+	} else if (arch_of(m) == PHYSIM_ARCH_RISCV64) {
+		const uint64_t rs2 = VMID;
+		rc = physim_rv_hfence_gvma(c0, NULL, &rs2);
+		say(m, "   vCPU 0: HFENCE.GVMA x0, %u\n", VMID);
+		if (rc == 0 && all) {
+			rc = physim_sbi_rfence(c0, PHYSIM_SBI_REMOTE_HFENCE_GVMA_VMID, 1ul << 1, 0,
+					       0, 0, VMID);
+			say(m, "   vCPU 0: SBI remote_hfence_gvma_vmid(hart mask 0x2, all, %u)\n",
+			    VMID);
+		}
+	}
 	return rc;
 }
 
@@ -110,9 +136,24 @@ static int invalidate(struct machine *m, struct physim_machine *pm, uint64_t gpa
 		break;
 	}
 	}
-	if (!all)
-		say(m, "   (--skip-shootdown: nothing reaches vCPU 1)\n");
 	return rc;
+}
+
+void vcpus_flush_s2(struct machine *m, const uint64_t *gpas, size_t n, bool all)
+{
+	bool shootdown = !m->skip_shootdown;
+	say(m, "   the stage-2 table's flush hook: %s\n",
+	    all ? "the whole VM" : "the changed GPAs, one by one");
+	int rc = 0;
+	if (all)
+		rc = arch_of(m) == PHYSIM_ARCH_X86_64 ? invalidate(m, m->vcpus, 0, shootdown)
+						      : invalidate_vm(m, m->vcpus, shootdown);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = invalidate(m, m->vcpus, gpas[i], shootdown);
+	if (!shootdown)
+		say(m, "   (--skip-shootdown: nothing reaches vCPU 1)\n");
+	if (rc < 0 && m->vcpu_flush_rc == 0)
+		m->vcpu_flush_rc = rc;
 }
 
 static int run_vcpus(struct machine *m, struct physim_machine *pm, const struct findings *f)
@@ -137,14 +178,16 @@ static int run_vcpus(struct machine *m, struct physim_machine *pm, const struct 
 		if (rc < 0)
 			return fail("a vCPU's read of the image", rc);
 	}
-	int rc = physim_aspace_unmap(m->as, gpa, PAGE);
-	if (rc < 0)
-		return fail("unmapping the image's first page", rc);
 	say(m, "   the hypervisor, on vCPU 0, unmaps GPA %#llx (the image's first page)\n",
 	    (unsigned long long)gpa);
-	rc = invalidate(m, pm, gpa, !m->skip_shootdown);
+	m->vcpus = pm; /* the stage-2 flush hook now reaches the vCPUs */
+	m->vcpu_flush_rc = 0;
+	int rc = physim_aspace_unmap(m->as, gpa, PAGE);
+	m->vcpus = NULL;
 	if (rc < 0)
-		return fail("the invalidation", rc);
+		return fail("unmapping the image's first page", rc);
+	if (m->vcpu_flush_rc < 0)
+		return fail("the invalidation", m->vcpu_flush_rc);
 	unsigned faults = 0;
 	for (unsigned v = 0; v < NVCPUS; v++) {
 		rc = read_on(m, pm, v, gva, &x);
