@@ -87,8 +87,8 @@ static struct hal_wrap *new_wrap(struct physim_machine *m)
 	return w;
 }
 
-const struct physim_paging_handler *physim_machine_paging_handler(
-    struct physim_machine *m, const struct physim_paging_handler *inner)
+const struct physim_paging_handler *
+physim_machine_paging_handler(struct physim_machine *m, const struct physim_paging_handler *inner)
 {
 	if (m == NULL || inner == NULL)
 		return NULL;

@@ -83,7 +83,9 @@ struct centry {
 	uint32_t next;	       /* tag chain */
 	uint32_t pnext, pprev; /* page chain */
 	uint32_t wnext, wprev; /* WALK entries: the list of them all */
-	uint64_t desc_pa;      /* WALK: where the descriptor was read */
+	uint64_t desc_pa;      /* WALK (and leaves with check_bbm): where the
+				  descriptor was read; 0: unknown */
+	uint64_t desc;	       /* ... and its value then */
 	uint16_t asid;
 	uint8_t kind, regime;
 	uint8_t shift;	  /* page size of the entry */
@@ -132,6 +134,7 @@ struct physim_cpu {
 	uint64_t nwalk;
 	struct physim_cpu_stats st;
 	uint64_t x86_cr4;
+	bool remote_apply; /* draining other CPUs' broadcasts (no BBM check) */
 	/* shared with other threads (under lock) */
 	pthread_mutex_t lock;
 	atomic_bool pending;
@@ -583,6 +586,17 @@ static void drop_for(struct physim_cpu *c, uint64_t va, uint64_t ctag, uint64_t 
 		remove_entry(c, (uint32_t)(e - c->pool));
 }
 
+static void bbm_check(struct physim_cpu *c, const struct inval *iv, const struct centry *e);
+
+/* An entry iv removes: checked for break-before-make first. */
+static inline void remove_matched(struct physim_cpu *c, const struct inval *iv, uint32_t idx)
+{
+	const struct centry *e = &c->pool[idx];
+	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm) && !c->remote_apply && e->desc_pa != 0)
+		bbm_check(c, iv, e);
+	remove_entry(c, idx);
+}
+
 /* Remove the entries of the page chain of (addr, shift) that iv matches. */
 static void purge_page(struct physim_cpu *c, const struct inval *iv, unsigned shift)
 {
@@ -592,7 +606,7 @@ static void purge_page(struct physim_cpu *c, const struct inval *iv, unsigned sh
 		struct centry *e = &c->pool[idx];
 		uint32_t nx = e->pnext;
 		if (e->key == key && centry_matches(iv, e))
-			remove_entry(c, idx);
+			remove_matched(c, iv, idx);
 		idx = nx;
 	}
 }
@@ -615,14 +629,14 @@ void physim_cpui_apply(struct physim_cpu *c, const struct inval *iv)
 		while (idx != NIL) {
 			uint32_t nx = c->pool[idx].wnext;
 			if (centry_matches(iv, &c->pool[idx]))
-				remove_entry(c, idx);
+				remove_matched(c, iv, idx);
 			idx = nx;
 		}
 		return;
 	}
 	for (uint32_t idx = 1; idx <= c->pool_top; idx++) {
 		if (c->pool[idx].key != 0 && centry_matches(iv, &c->pool[idx]))
-			remove_entry(c, idx);
+			remove_matched(c, iv, idx);
 	}
 }
 
@@ -664,11 +678,13 @@ void physim_cpui_drain(struct physim_cpu *c)
 	if (!atomic_load_explicit(&c->pending, memory_order_acquire))
 		return;
 	pthread_mutex_lock(&c->lock);
+	c->remote_apply = true;
 	if (c->queue_lost)
 		flush_everything(c);
 	else
 		for (size_t i = 0; i < c->nq; i++)
 			physim_cpui_apply(c, &c->queue[i]);
+	c->remote_apply = false;
 	c->nq = 0;
 	c->queue_lost = false;
 	atomic_store_explicit(&c->pending, false, memory_order_relaxed);
@@ -1087,8 +1103,9 @@ struct wpath {
 	unsigned n;
 	struct {
 		unsigned elevel;
-		uint64_t desc_pa, next;
+		uint64_t desc_pa, desc, next;
 	} step[PHYSIM_PT_MAX_LEVELS];
+	uint64_t last_table; /* the table the walk stopped in */
 };
 
 static void fresh_path(const struct physim_mmu *m, uint64_t va, struct wpath *p)
@@ -1100,6 +1117,7 @@ static void fresh_path(const struct physim_mmu *m, uint64_t va, struct wpath *p)
 		return;
 	uint64_t table =
 	    f->sign_extended && (va >> 63) && m->cfg.root_hi ? m->cfg.root_hi : m->cfg.root;
+	p->last_table = table;
 	for (int n = f->levels - 1; n >= 1; n--) {
 		uint64_t dpa = table + ((va >> m->idx_shift[n]) & m->idx_mask[n]);
 		const void *ptr = mem->phys_to_virt(mem->ctx, dpa);
@@ -1113,8 +1131,10 @@ static void fresh_path(const struct physim_mmu *m, uint64_t va, struct wpath *p)
 		table = f->ops->output_addr(f, d, (unsigned)n);
 		p->step[p->n].elevel = (unsigned)n;
 		p->step[p->n].desc_pa = dpa;
+		p->step[p->n].desc = d;
 		p->step[p->n].next = table;
 		p->n++;
+		p->last_table = table;
 	}
 }
 
@@ -1177,10 +1197,12 @@ static __attribute__((noinline)) void walk_cache_update(struct physim_cpu *c,
 		}
 		if (!fresh || (faulted && x86))
 			continue;
-		uint64_t dpa = 0;
+		uint64_t dpa = 0, dval = 0;
 		for (unsigned i = 0; i < p.n; i++) {
-			if (p.step[i].elevel == (unsigned)n)
+			if (p.step[i].elevel == (unsigned)n) {
 				dpa = p.step[i].desc_pa;
+				dval = p.step[i].desc;
+			}
 		}
 		struct centry w = {
 		    .key = key,
@@ -1191,6 +1213,7 @@ static __attribute__((noinline)) void walk_cache_update(struct physim_cpu *c,
 		    .gpa = cur.pa,
 		    .ctx = c->rec,
 		    .desc_pa = dpa,
+		    .desc = dval,
 		    .asid = asid,
 		    .kind = PHYSIM_ENTRY_WALK,
 		    .regime = (uint8_t)c->ctx.regime,
@@ -1246,6 +1269,104 @@ static bool audit_walk(struct physim_cpu *c, const struct centry *e)
 		return false;
 	report(c, PHYSIM_REPORT_STALE_ENTRY, e->va, e, &cur);
 	return true;
+}
+
+/* ---- break-before-make ---- */
+
+/* Engine level of a descriptor whose entries cover 1 << shift bytes. */
+static int engine_level(const struct physim_pt_format *f, unsigned shift)
+{
+	for (unsigned n = 0; n < f->levels; n++) {
+		if (f->level[n].shift == shift)
+			return (int)n;
+	}
+	return -1;
+}
+
+static uint64_t read_desc(const struct physim_mmu_config *cfg, uint64_t pa, bool *ok)
+{
+	const void *ptr = cfg->mem ? cfg->mem->phys_to_virt(cfg->mem->ctx, pa) : NULL;
+	*ok = ptr != NULL;
+	if (ptr == NULL)
+		return 0;
+	return cfg->format->pte_bytes == 8
+		   ? __atomic_load_n((const uint64_t *)ptr, __ATOMIC_RELAXED)
+		   : __atomic_load_n((const uint32_t *)ptr, __ATOMIC_RELAXED);
+}
+
+/* AArch64 descriptor bits that may change while the descriptor stays
+ * valid (Arm ARM D8.16.1 "Using break-before-make when updating translation
+ * table entries"; Linux pgattr_change_is_safe): AP / S2AP [7:6], AF [10],
+ * nG [11], DBM [51], PXN [53], UXN / XN [54], software bits [58:55]. Any
+ * other change - output address, table <-> block, memory attributes,
+ * contiguous - needs invalid + invalidation + completion in between. */
+#define ARM_LIVE_OK                                                                                \
+	(UINT64_C(3) << 6 | UINT64_C(1) << 10 | UINT64_C(1) << 11 | UINT64_C(1) << 51 |            \
+	 UINT64_C(3) << 53 | UINT64_C(0xF) << 55)
+
+/* At the completion of an invalidation that removes e (on the CPU that
+ * completes it): if the descriptor e was made from is valid again but
+ * differs in what the architecture does not allow to change live, the new
+ * descriptor was written while the old one could still be in use. */
+static void bbm_check(struct physim_cpu *c, const struct inval *iv, const struct centry *e)
+{
+	enum physim_arch arch = c->m->cfg.arch;
+	if (arch != PHYSIM_ARCH_AARCH64 && arch != PHYSIM_ARCH_X86_64)
+		return;
+	bool s2 = e->kind == PHYSIM_ENTRY_S2 || (e->kind == PHYSIM_ENTRY_WALK && e->wstage == 2);
+	const struct physim_mmu_config *cfg = s2 ? &e->ctx->c2 : &e->ctx->c1;
+	if (cfg->format == NULL)
+		return;
+	bool ok;
+	uint64_t now = read_desc(cfg, e->desc_pa, &ok);
+	int n = engine_level(cfg->format, e->shift);
+	if (!ok || now == e->desc || n < 0)
+		return;
+	const struct physim_pt_format *f = cfg->format;
+	enum pt_kind k_old = f->ops->classify(f, e->desc, (unsigned)n);
+	enum pt_kind k_new = f->ops->classify(f, now, (unsigned)n);
+	if (k_new == PT_INVALID)
+		return; /* the break was made */
+	bool bad = arch == PHYSIM_ARCH_AARCH64 ? ((e->desc ^ now) & ~ARM_LIVE_OK) != 0
+					       : k_old != k_new; /* x86: a page-size change */
+	if (!bad)
+		return;
+	struct physim_cpu_report r = {
+	    .kind = PHYSIM_REPORT_BBM, .cpu = c->index, .addr = e->desc_pa};
+	to_public(e, &r.entry);
+	r.desc_old = e->desc;
+	r.desc_new = now;
+	r.inval = iv->name;
+	r.remedy =
+	    arch == PHYSIM_ARCH_AARCH64
+		? "break-before-make: write an invalid descriptor, invalidate it (TLBI + DSB "
+		  "ISH) and only then write the new one; only permission, AF, DBM and nG "
+		  "may change while valid (Arm ARM D8.16.1)"
+		: "a page-size change (a large page split, or tables merged into one) needs "
+		  "the old translation invalidated before the new entry is used, or the TLB "
+		  "may hold both (SDM Vol. 3A 4.10.2.3): make the entry not present, "
+		  "invalidate on every processor, then write the new one";
+	c->st.stale++;
+	if (c->m->cfg.on_report)
+		c->m->cfg.on_report(c->m->cfg.report_ctx, &r);
+}
+
+/* With check_bbm, the descriptor a one-stage leaf was made from. */
+static void leaf_desc(const struct physim_mmu *m, struct centry *n)
+{
+	struct wpath p;
+	fresh_path(m, n->va, &p);
+	const struct physim_pt_format *f = m->cfg.format;
+	int lvl = engine_level(f, n->shift);
+	if (lvl < 0 || (unsigned)lvl != f->levels - 1 - p.n)
+		return;
+	uint64_t dpa = p.last_table + ((n->va >> m->idx_shift[lvl]) & m->idx_mask[lvl]);
+	bool ok;
+	uint64_t d = read_desc(&m->cfg, dpa, &ok);
+	if (ok) {
+		n->desc_pa = dpa;
+		n->desc = d;
+	}
 }
 
 /* ---- translate ---- */
@@ -1351,6 +1472,8 @@ static void fill(struct physim_cpu *c, const struct physim_access *acc,
 		}
 	}
 	n.key = mk_key(n.va, n.frac ? n.s1_shift : shift);
+	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm) && kind != PHYSIM_ENTRY_COMB)
+		leaf_desc(ctlm, &n);
 	struct centry *old = find(c, acc->va, n.ctag, n.ep4ta, n.asid);
 	if (old != NULL && old->pa == n.pa && old->gpa == n.gpa && old->perms == n.perms &&
 	    old->shift == n.shift && old->global == n.global && old->ctx == n.ctx) {
@@ -1596,7 +1719,14 @@ int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_
 		return -EINVAL;
 	const struct physim_cpu_entry *e = &r->entry;
 	char now[160];
-	if (r->kind == PHYSIM_REPORT_FREED_IN_USE)
+	if (r->kind == PHYSIM_REPORT_BBM)
+		snprintf(
+		    now, sizeof(now),
+		    "descriptor at 0x%llx changed from 0x%llx to 0x%llx while valid, before %s "
+		    "completed",
+		    (unsigned long long)r->addr, (unsigned long long)r->desc_old,
+		    (unsigned long long)r->desc_new, r->inval ? r->inval : "the invalidation");
+	else if (r->kind == PHYSIM_REPORT_FREED_IN_USE)
 		snprintf(now, sizeof(now),
 			 "frame 0x%llx was freed while this entry references it%s",
 			 (unsigned long long)r->addr,
@@ -1621,6 +1751,7 @@ int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_
 	    r->cpu,
 	    r->kind == PHYSIM_REPORT_STALE_USE	   ? "stale use of"
 	    : r->kind == PHYSIM_REPORT_STALE_ENTRY ? "audit: stale"
+	    : r->kind == PHYSIM_REPORT_BBM	   ? "break-before-make violation on"
 						   : "freed in use:",
 	    kind_name(e->kind), (unsigned long long)e->va, (unsigned long long)e->pa,
 	    (unsigned long long)e->gpa, (unsigned long long)e->page_size, e->asid, e->vmid,

@@ -639,6 +639,80 @@ static void test_arm_free_before_dsb(void **state)
 	env_free(e);
 }
 
+/* ---- break-before-make ---- */
+
+#define VB UINT64_C(0x40000000)
+
+/* A live 2 MiB block split into a table (the engine writes the table
+ * descriptor over the valid block) and only then invalidated: reported at
+ * the invalidation's completion. Unmapping the block first (invalid, TLBI,
+ * DSB, then new pages) is clean, and so is a permission-only change. */
+static void bbm_case(enum physim_arch arch, const char *fmt, enum physim_regime regime)
+{
+	struct physim_machine_config mc = {.arch = arch, .ncpus = 1, .check_bbm = true};
+	struct env *e = env_new(arch, fmt, NULL, false, 1, &mc);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(physim_pt_map(e->s1pt, VB + i * 2 * MiB,
+					       RAM_BASE + 0x400000 + i * 2 * MiB, 2 * MiB, URWX),
+				 0);
+	load(e, 0, false, regime, 1, 0);
+	struct physim_cpu *c = cpu(e, 0);
+	bool arm = arch == PHYSIM_ARCH_AARCH64;
+
+	/* 1: live split, then the invalidation */
+	assert_int_equal(rd(e, 0, VB + 0x1000), RAM_BASE + 0x401000);
+	assert_int_equal(physim_pt_unmap_region(e->s1pt, VB + 0x1000, 4096), 0);
+	if (arm) {
+		assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_VAE1IS, 1ull << 48 | VB >> 12), 0);
+		physim_arm_dsb(c);
+	} else {
+		assert_int_equal(physim_x86_invlpg(c, VB), 0);
+	}
+	assert_int_equal(e->rep.n, 1);
+	assert_int_equal(e->rep.last.kind, PHYSIM_REPORT_BBM);
+	assert_int_equal(e->rep.last.entry.page_size, 2 * MiB);
+	assert_int_not_equal(e->rep.last.desc_old, e->rep.last.desc_new);
+	print_message("%s\n", e->rep.text);
+
+	/* 2: break (unmap), invalidate, complete, then make */
+	uint64_t v2 = VB + 2 * MiB;
+	assert_int_equal(rd(e, 0, v2), RAM_BASE + 0x600000);
+	assert_int_equal(physim_pt_unmap_region(e->s1pt, v2, 2 * MiB), 0);
+	if (arm) {
+		assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_VAE1IS, 1ull << 48 | v2 >> 12), 0);
+		physim_arm_dsb(c);
+	} else {
+		assert_int_equal(physim_x86_invlpg(c, v2), 0);
+	}
+	assert_int_equal(physim_pt_map(e->s1pt, v2, PA_A, 4096, URWX), 0);
+	assert_int_equal(rd(e, 0, v2), PA_A);
+
+	/* 3: a permission-only change made live */
+	uint64_t v3 = VB + 4 * MiB;
+	assert_int_equal(rd(e, 0, v3), RAM_BASE + 0x800000);
+	assert_int_equal(physim_pt_protect(e->s1pt, v3, PHYSIM_R | PHYSIM_U), 0);
+	if (arm) {
+		assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_VAE1IS, 1ull << 48 | v3 >> 12), 0);
+		physim_arm_dsb(c);
+	} else {
+		assert_int_equal(physim_x86_invlpg(c, v3), 0);
+	}
+	assert_int_equal(e->rep.n, 1);
+	env_free(e);
+}
+
+static void test_arm_bbm(void **state)
+{
+	(void)state;
+	bbm_case(PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST);
+}
+
+static void test_x86_page_size_change(void **state)
+{
+	(void)state;
+	bbm_case(PHYSIM_ARCH_X86_64, "x86_64-4l", PHYSIM_REGIME_HOST);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -658,6 +732,8 @@ int main(void)
 	    cmocka_unit_test(test_arm_walk_cache_vale1),
 	    cmocka_unit_test(test_x86_free_before_invlpg),
 	    cmocka_unit_test(test_arm_free_before_dsb),
+	    cmocka_unit_test(test_arm_bbm),
+	    cmocka_unit_test(test_x86_page_size_change),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -269,15 +269,15 @@ static const struct popctx x86_ctx[] = {
 };
 
 static const struct sig x86_sig[] = {
-    [X_H1A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 1, 0, -1, false},
-    [X_H1B] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_B, 1, 0, -1, false},
-    [X_H1G] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_G, 1, 0, -1, true},
-    [X_H2A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 2, 0, -1, false},
-    [X_V5A] = {PHYSIM_ENTRY_COMB, PHYSIM_REGIME_GUEST, VA_A, 1, 5, 0, false},
+    [X_H1A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 1, 0, -1, false, 0},
+    [X_H1B] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_B, 1, 0, -1, false, 0},
+    [X_H1G] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_G, 1, 0, -1, true, 0},
+    [X_H2A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 2, 0, -1, false, 0},
+    [X_V5A] = {PHYSIM_ENTRY_COMB, PHYSIM_REGIME_GUEST, VA_A, 1, 5, 0, false, 0},
     /* guest-physical mappings: tagged by EP4TA only; the 2 MiB EPT page */
-    [X_PS2] = {PHYSIM_ENTRY_S2, PHYSIM_REGIME_GUEST, RAM_BASE, 0, 0, 0, false},
-    [X_V6A] = {PHYSIM_ENTRY_COMB, PHYSIM_REGIME_GUEST, VA_A, 1, 6, 1, false},
-    [X_QS2] = {PHYSIM_ENTRY_S2, PHYSIM_REGIME_GUEST, RAM_BASE, 0, 0, 1, false},
+    [X_PS2] = {PHYSIM_ENTRY_S2, PHYSIM_REGIME_GUEST, RAM_BASE, 0, 0, 0, false, 0},
+    [X_V6A] = {PHYSIM_ENTRY_COMB, PHYSIM_REGIME_GUEST, VA_A, 1, 6, 1, false, 0},
+    [X_QS2] = {PHYSIM_ENTRY_S2, PHYSIM_REGIME_GUEST, RAM_BASE, 0, 0, 1, false, 0},
 };
 
 static const struct archfix x86_fix = {
@@ -570,17 +570,17 @@ static const struct popctx arm_ctx[] = {
 };
 
 static const struct sig arm_sig[] = {
-    [A_G1A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_GUEST, VA_A, 1, 1, -1, false},
-    [A_G1B] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_GUEST, VA_B, 1, 1, -1, false},
-    [A_G1G] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_GUEST, VA_G, 1, 1, -1, true},
-    [A_G2A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_GUEST, VA_A, 2, 1, -1, false},
-    [A_C1A] = {PHYSIM_ENTRY_COMB, PHYSIM_REGIME_GUEST, VA_A, 1, 1, -1, false},
-    [A_S21] = {PHYSIM_ENTRY_S2, PHYSIM_REGIME_GUEST, RAM_BASE, 0, 1, -1, false},
-    [A_C3A] = {PHYSIM_ENTRY_COMB, PHYSIM_REGIME_GUEST, VA_A, 1, 3, -1, false},
-    [A_S23] = {PHYSIM_ENTRY_S2, PHYSIM_REGIME_GUEST, RAM_BASE, 0, 3, -1, false},
+    [A_G1A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_GUEST, VA_A, 1, 1, -1, false, 0},
+    [A_G1B] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_GUEST, VA_B, 1, 1, -1, false, 0},
+    [A_G1G] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_GUEST, VA_G, 1, 1, -1, true, 0},
+    [A_G2A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_GUEST, VA_A, 2, 1, -1, false, 0},
+    [A_C1A] = {PHYSIM_ENTRY_COMB, PHYSIM_REGIME_GUEST, VA_A, 1, 1, -1, false, 0},
+    [A_S21] = {PHYSIM_ENTRY_S2, PHYSIM_REGIME_GUEST, RAM_BASE, 0, 1, -1, false, 0},
+    [A_C3A] = {PHYSIM_ENTRY_COMB, PHYSIM_REGIME_GUEST, VA_A, 1, 3, -1, false, 0},
+    [A_S23] = {PHYSIM_ENTRY_S2, PHYSIM_REGIME_GUEST, RAM_BASE, 0, 3, -1, false, 0},
     /* the EL2 table's leaves are nG here, but no ASID applies: tagged 0 */
-    [A_HA] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 0, 0, -1, false},
-    [A_HB] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_B, 0, 0, -1, false},
+    [A_HA] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 0, 0, -1, false, 0},
+    [A_HB] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_B, 0, 0, -1, false, 0},
 };
 
 static const struct archfix arm_fix = {
@@ -849,16 +849,16 @@ static const struct popctx rv_ctx[] = {
 
 /* R_N: the G-stage entry of G's GPA (VMID 1), RAM's third 2 MiB. */
 static const struct sig rv_sig_all[] = {
-    [R_H1A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 1, 0, -1, false},
-    [R_H1B] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_B, 1, 0, -1, false},
-    [R_H1G] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_G, 1, 0, -1, true},
-    [R_H2A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 2, 0, -1, false},
-    [R_V1A] = {PHYSIM_ENTRY_COMB, PHYSIM_REGIME_GUEST, VA_A, 1, 1, -1, false},
-    [R_S21] = {PHYSIM_ENTRY_S2, PHYSIM_REGIME_GUEST, RAM_BASE, 0, 1, -1, false},
-    [R_V3A] = {PHYSIM_ENTRY_COMB, PHYSIM_REGIME_GUEST, VA_A, 1, 3, -1, false},
-    [R_S23] = {PHYSIM_ENTRY_S2, PHYSIM_REGIME_GUEST, RAM_BASE, 0, 3, -1, false},
-    [R_V1G] = {PHYSIM_ENTRY_COMB, PHYSIM_REGIME_GUEST, VA_G, 1, 1, -1, true},
-    [R_N] = {PHYSIM_ENTRY_S2, PHYSIM_REGIME_GUEST, RAM_BASE + 0x400000, 0, 1, -1, false},
+    [R_H1A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 1, 0, -1, false, 0},
+    [R_H1B] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_B, 1, 0, -1, false, 0},
+    [R_H1G] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_G, 1, 0, -1, true, 0},
+    [R_H2A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 2, 0, -1, false, 0},
+    [R_V1A] = {PHYSIM_ENTRY_COMB, PHYSIM_REGIME_GUEST, VA_A, 1, 1, -1, false, 0},
+    [R_S21] = {PHYSIM_ENTRY_S2, PHYSIM_REGIME_GUEST, RAM_BASE, 0, 1, -1, false, 0},
+    [R_V3A] = {PHYSIM_ENTRY_COMB, PHYSIM_REGIME_GUEST, VA_A, 1, 3, -1, false, 0},
+    [R_S23] = {PHYSIM_ENTRY_S2, PHYSIM_REGIME_GUEST, RAM_BASE, 0, 3, -1, false, 0},
+    [R_V1G] = {PHYSIM_ENTRY_COMB, PHYSIM_REGIME_GUEST, VA_G, 1, 1, -1, true, 0},
+    [R_N] = {PHYSIM_ENTRY_S2, PHYSIM_REGIME_GUEST, RAM_BASE + 0x400000, 0, 1, -1, false, 0},
 };
 #define R_S2G	(1u << R_N)
 #define R_EVERY (R_ALL | R_S2G)
@@ -1160,10 +1160,10 @@ static const struct popctx la_ctx[] = {
 };
 
 static const struct sig la_sig[] = {
-    [L_A1] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 1, 0, -1, false},
-    [L_B1] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_B, 1, 0, -1, false},
-    [L_G] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_G, 1, 0, -1, true},
-    [L_A2] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 2, 0, -1, false},
+    [L_A1] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 1, 0, -1, false, 0},
+    [L_B1] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_B, 1, 0, -1, false, 0},
+    [L_G] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_G, 1, 0, -1, true, 0},
+    [L_A2] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 2, 0, -1, false, 0},
 };
 
 static const struct archfix la_fix = {

@@ -124,6 +124,10 @@ enum physim_cpu_report_kind {
 	PHYSIM_REPORT_STALE_ENTRY,   /* audit: a cached entry the tables no longer say */
 	PHYSIM_REPORT_FREED_IN_USE,  /* a frame freed while an entry references it
 					(addr: the frame; break-before-free) */
+	PHYSIM_REPORT_BBM,	     /* check_bbm: a cached descriptor changed from
+					valid to another valid value the
+					architecture forbids to make live (addr:
+					the descriptor; desc_old, desc_new) */
 };
 
 /* A finding. `current` is what a fresh walk of the entry's tables says now
@@ -140,6 +144,8 @@ struct physim_cpu_report {
 	struct physim_xlate current;
 	const char *remedy;
 	bool pending;
+	uint64_t desc_old, desc_new; /* PHYSIM_REPORT_BBM */
+	const char *inval;	     /* PHYSIM_REPORT_BBM: the invalidation that came too late */
 };
 
 typedef void (*physim_cpu_report_fn)(void *ctx, const struct physim_cpu_report *r);
@@ -155,6 +161,15 @@ struct physim_machine_config {
 	 * with the tables (a stale one is a stale use: the hardware may have
 	 * walked from it), and audits check them. */
 	bool walk_caches;
+	/* Break-before-make (AArch64: Arm ARM D8.16.1; x86: page-size
+	 * changes, SDM Vol. 3A 4.10.2.3): entries of one-stage contexts
+	 * remember the descriptor they were made from, and each invalidation
+	 * completed on this CPU compares it with table memory. A descriptor
+	 * found valid again but changed in output address, block size / table
+	 * <-> block, memory attributes or contiguity (Arm; x86: page size)
+	 * was rewritten while still cachable: PHYSIM_REPORT_BBM. Broadcasts
+	 * applied at other CPUs are not checked there. */
+	bool check_bbm;
 	physim_cpu_report_fn on_report;
 	void *report_ctx;
 };
