@@ -88,6 +88,7 @@ void scene_open(struct scene *s, const char *prog, const char *variant,
 	    .mode = PHYSIM_CPU_STRICT, /* nothing evicted: a missing invalidation shows */
 	    .check_stale = true,       /* every hit compared with a fresh walk */
 	    .walk_caches = true,       /* non-leaf descriptors cached too */
+	    .check_bbm = true,	       /* valid-to-valid changes checked at invalidations */
 	    .on_report = on_report,
 	    .report_ctx = s,
 	};
@@ -183,6 +184,23 @@ void scene_move_s1(struct scene *s, uint64_t va, uint64_t new_pa)
 	move(s, s->s1pt, va, new_pa, s->cfg.page_size, "the stage-1");
 }
 
+void scene_unmap_s1(struct scene *s, uint64_t va)
+{
+	int rc = physim_pt_unmap(s->s1pt, va, NULL);
+	if (rc < 0)
+		die(s, "unmapping a page", rc);
+	printf("the code under test unmaps the stage-1 page 0x%llx\n", (unsigned long long)va);
+}
+
+void scene_map_s1(struct scene *s, uint64_t va, uint64_t pa)
+{
+	int rc = physim_pt_map(s->s1pt, va, pa, s->cfg.page_size, RWXU);
+	if (rc < 0)
+		die(s, "mapping a page", rc);
+	printf("the code under test maps the stage-1 page 0x%llx at 0x%llx\n",
+	       (unsigned long long)va, (unsigned long long)pa);
+}
+
 void scene_move_s2(struct scene *s, uint64_t gpa, uint64_t new_pa)
 {
 	move(s, s->s2pt, gpa, new_pa, 4096, "the stage-2");
@@ -238,8 +256,10 @@ static bool judge(const struct scene *s, bool planted, const struct scene_expect
 			return true;
 	}
 	printf("%s: MISSED: expected %s a %s entry%s%s naming", s->prog,
-	       use ? "a stale use of" : "a frame freed while cached by", kind_word(ex->kind),
-	       ex->pending ? " with its invalidation pending" : "",
+	       use					  ? "a stale use of"
+	       : ex->report == PHYSIM_REPORT_FREED_IN_USE ? "a frame freed while cached by"
+							  : "a break-before-make violation under",
+	       kind_word(ex->kind), ex->pending ? " with its invalidation pending" : "",
 	       !audit || stale > 0 ? "" : " and stale entries in the audit");
 	for (unsigned i = 0; i < 3 && ex->remedy[i] != NULL; i++)
 		printf(" \"%s\"", ex->remedy[i]);

@@ -64,7 +64,8 @@ struct scene {
  * usage line. */
 int scene_variant(int argc, char **argv, const char *const *names, unsigned n);
 
-/* Build the scene: the machine in strict mode with every hit checked and walk caches, RAM,
+/* Build the scene: the machine in strict mode with every hit checked, walk caches and the
+ * break-before-make check, RAM,
  * GVA -> GPA in stage 1 (cfg.page_size), stage 2 mapping guest RAM identically with 4 KiB
  * pages, a hypervisor table for the host context. Exits 1 on any error. */
 void scene_open(struct scene *s, const char *prog, const char *variant,
@@ -82,6 +83,10 @@ uint64_t scene_read(struct scene *s, unsigned cpu, uint64_t va);
  * moves to new_pa (unmap, then map: the table memory changes, nothing is invalidated). */
 void scene_move_s1(struct scene *s, uint64_t va, uint64_t new_pa);
 void scene_move_s2(struct scene *s, uint64_t gpa, uint64_t new_pa);
+/* The two halves of a stage-1 move, for code that breaks before it makes (AArch64: invalid,
+ * TLBI, DSB, then the new descriptor - Arm ARM D8.16.1). */
+void scene_unmap_s1(struct scene *s, uint64_t va);
+void scene_map_s1(struct scene *s, uint64_t va, uint64_t pa);
 
 static inline struct physim_cpu *scene_cpu(struct scene *s, unsigned i)
 {

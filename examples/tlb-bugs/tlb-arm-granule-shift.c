@@ -24,7 +24,8 @@ int main(int argc, char **argv)
 		scene_read(&s, i, GVA);
 	}
 
-	scene_move_s1(&s, GVA, NEW_PA);
+	/* break: the old descriptor goes, then the invalidation */
+	scene_unmap_s1(&s, GVA);
 	unsigned shift = planted ? page_shift : 12;
 	uint64_t xt = (uint64_t)ASID << 48 | GVA >> shift;
 	struct physim_cpu *pe = scene_cpu(&s, 0);
@@ -33,6 +34,7 @@ int main(int argc, char **argv)
 		  shift);
 	physim_arm_dsb(pe);
 	printf("cpu 0: DSB ISH\n");
+	scene_map_s1(&s, GVA, NEW_PA); /* make */
 	for (unsigned i = 0; i < 2; i++)
 		scene_read(&s, i, GVA);
 	return scene_finish(

@@ -20,7 +20,7 @@ int main(int argc, char **argv)
 		scene_read(&s, i, GVA);
 	}
 
-	scene_move_s1(&s, GVA, NEW_PA);
+	scene_unmap_s1(&s, GVA);
 	uint64_t xt = (uint64_t)ASID << 48 | GVA >> 12;
 	struct physim_cpu *pe = scene_cpu(&s, 0);
 	scene_did(&s, physim_arm_tlbi(pe, PHYSIM_TLBI_VAE1IS, xt), "cpu 0: TLBI VAE1IS, 0x%llx",
@@ -29,6 +29,7 @@ int main(int argc, char **argv)
 		physim_arm_dsb(pe);
 		printf("cpu 0: DSB ISH\n");
 	}
+	scene_map_s1(&s, GVA, NEW_PA);
 	/* cpu 0 tells cpu 1 the page has moved; cpu 1 uses it */
 	scene_read(&s, 1, GVA);
 	return scene_finish(
