@@ -110,14 +110,15 @@ struct options {
 
 static const char usage[] =
     "usage: guest-mapper [--arch x86_64|aarch64|riscv64] [--ram-size SIZE] [--config FILE]\n"
-    "                    [--image FILE] [--quiet]\n"
+    "                    [--image FILE] [--quiet] [--skip-shootdown]\n"
     "       guest-mapper -h | --help | --version\n"
     "\n"
     "Builds the memory of one VM on simulated host RAM - RAM regions, an identity-\n"
     "mapped device region, a guest image and the guest's own page table inside guest\n"
     "memory - then runs nested translations, nested page faults, guest memory\n"
-    "accesses, a TLB and dirty logging on it, tears it all down and proves that\n"
-    "every frame came back.\n"
+    "accesses, a TLB and dirty logging on it, unmaps a page under two vCPUs with\n"
+    "the architecture's shootdown, tears it all down and proves that every frame\n"
+    "came back.\n"
     "\n"
     "  --arch ARCH    x86_64 (EPT under x86-64 paging; the default), aarch64 (stage 2\n"
     "                 under VMSAv8-64 stage 1) or riscv64 (Sv48x4 G-stage under Sv48)\n"
@@ -131,6 +132,8 @@ static const char usage[] =
     "                 and # comments\n"
     "  --image FILE   load FILE as the guest image instead of the configured one\n"
     "  --quiet        print only errors and the final verdict\n"
+    "  --skip-shootdown  plant a bug: the hypervisor's unmap on two vCPUs invalidates\n"
+    "                 only the vCPU it runs on; physim reports the other's stale entry\n"
     "  -h, --help     this text\n"
     "  --version      print guest-mapper's version and exit\n"
     "\n"
@@ -200,6 +203,8 @@ static int parse_options(int argc, char **argv, struct machine *m, struct option
 		snprintf(name, sizeof(name), "%.*s", (int)(len < 31 ? len : 31), argv[i]);
 		if (strcmp(argv[i], "--quiet") == 0) {
 			m->quiet = true;
+		} else if (strcmp(argv[i], "--skip-shootdown") == 0) {
+			m->skip_shootdown = true;
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			o->help = true;
 		} else if (strcmp(argv[i], "--version") == 0) {
@@ -341,6 +346,7 @@ static const struct step {
     {"Dirty pages since logging began", step_dirty_log},
     {"The stage-2 table, page by page (ptdump)", step_stage2_dump},
     {"Statistics", step_statistics},
+    {"Two vCPUs: the hypervisor's unmap and its shootdown", step_shootdown},
 };
 
 static void print_header(const struct machine *m)

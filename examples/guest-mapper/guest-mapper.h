@@ -175,6 +175,13 @@ struct machine {
 	struct physim_tlb *tlb;
 	uint64_t exits_handled, exits_refused; /* nested page faults */
 	uint64_t guest_faults;		       /* stage-1 faults, the guest's own */
+
+	/* Step 11 (shootdown.c): two simulated vCPUs, while it runs; the stage-2
+	 * table's flush hook shoots changed GPAs down on them (only on vCPU 0
+	 * with skip_shootdown). */
+	struct physim_machine *vcpus;
+	bool skip_shootdown;
+	int vcpu_flush_rc; /* the first error of an invalidation the hook issued */
 };
 
 /* Output: say() prints unless --quiet; fail() reports an error on stderr
@@ -193,6 +200,10 @@ int step_tlb(struct machine *m);
 int step_dirty_log(struct machine *m);
 int step_stage2_dump(struct machine *m);
 int step_statistics(struct machine *m);
+int step_shootdown(struct machine *m);
+/* The hypervisor's stage-2 flush, routed to the vCPUs of step 11 (shootdown.c): each GPA (or,
+ * with all, the whole VM) invalidated with the architecture's instructions. */
+void vcpus_flush_s2(struct machine *m, const uint64_t *gpas, size_t n, bool all);
 /* Always run, even after a failure: 0 only if every frame came back. */
 int step_teardown(struct machine *m);
 

@@ -97,6 +97,16 @@ static int create_tlb(struct machine *m)
 	return rc ? fail("creating the TLB", rc) : 0;
 }
 
+/* The stage-2 table's change hook - the hypervisor's flush function: the TLB of steps 5-10,
+ * and the simulated vCPUs while step 11 runs them. */
+static void flush_s2(void *ctx, const uint64_t *gpas, size_t n, bool all)
+{
+	struct machine *m = ctx;
+	physim_tlb_pt_flush(m->tlb, gpas, n, all);
+	if (m->vcpus != NULL)
+		vcpus_flush_s2(m, gpas, n, all);
+}
+
 static int create_aspace(struct machine *m)
 {
 	struct physim_aspace_config c = {
@@ -104,8 +114,8 @@ static int create_aspace(struct machine *m)
 	    .paging = physim_counting_hal_paging(m->count_tables),
 	    .mm = physim_counting_hal_mm(m->count_ram),
 	    .vm = physim_counting_hal_vm(m->count_claims),
-	    .flush = physim_tlb_pt_flush,
-	    .flush_ctx = m->tlb,
+	    .flush = flush_s2,
+	    .flush_ctx = m,
 	};
 	space_range(&m->cfg, &c.base, &c.size);
 	int rc = physim_aspace_create(&c, &m->as);
