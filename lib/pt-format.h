@@ -24,6 +24,11 @@ struct pt_leaf_attr {
 	uint64_t arch;	/* raw bits within the format's arch_attr_mask (last-level layout) */
 	bool accessed;
 	bool dirty;
+	/* One entry of a grouped leaf (a run of 1 << group_log2 entries at this
+	 * level that together map one larger page: the AArch64 Contiguous bit,
+	 * a RISC-V Svnapot PTE, an ARMv7 large page or supersection). Only set
+	 * where the level's group_log2 is non-zero. */
+	bool grouped;
 };
 
 struct physim_pt_format;
@@ -48,7 +53,12 @@ struct pt_format_ops {
 	uint64_t (*encode_table)(const struct physim_pt_format *f, uint64_t table_pa,
 				 unsigned level);
 	/* Leaf descriptor at `level` for page pa. -ENOTSUP if the format cannot
-	 * express a->flags / a->arch exactly. pa is aligned to the level's size. */
+	 * express a->flags / a->arch exactly. pa is aligned to the level's size.
+	 * With a->grouped, pa is the entry's own part of the grouped page (the
+	 * engine writes entry i of a run with run_pa + i * level size); a format
+	 * whose run entries are identical ignores the low bits.
+	 * output_addr of a grouped leaf returns an address whose bits above the
+	 * run size are the run's (the engine masks the rest). */
 	int (*encode_leaf)(const struct physim_pt_format *f, uint64_t pa,
 			   const struct pt_leaf_attr *a, unsigned level, uint64_t *d);
 	void (*decode_leaf)(const struct physim_pt_format *f, uint64_t d, unsigned level,
@@ -59,6 +69,9 @@ struct pt_level_geom {
 	uint8_t shift;	    /* lowest VA bit indexed by this level */
 	uint8_t index_bits; /* entries = 1 << index_bits */
 	bool leaf_ok;	    /* a leaf may sit here */
+	/* Grouped leaves: 1 << group_log2 aligned consecutive entries make one
+	 * page (encode_leaf with a->grouped); 0: none at this level. */
+	uint8_t group_log2;
 };
 
 struct physim_pt_format {
@@ -107,6 +120,30 @@ static inline uint64_t pt_table_frames(const struct physim_pt_format *f, unsigne
 {
 	uint64_t b = pt_table_bytes(f, level);
 	return b <= PHYSIM_FRAME_SIZE ? 1 : b / PHYSIM_FRAME_SIZE;
+}
+
+/* Entries in one grouped leaf at `level` (1: the level has none). */
+static inline uint64_t pt_group_entries(const struct physim_pt_format *f, unsigned level)
+{
+	return UINT64_C(1) << f->level[level].group_log2;
+}
+
+/* Bytes of one grouped leaf at `level`. */
+static inline uint64_t pt_group_size(const struct physim_pt_format *f, unsigned level)
+{
+	return pt_level_page_size(f, level) << f->level[level].group_log2;
+}
+
+/* Address mapped by the entry covering va of the leaf d at `level`: a plain
+ * leaf's output address, or the run's base plus va's entry offset in it. */
+static inline uint64_t pt_leaf_entry_pa(const struct physim_pt_format *f, uint64_t d,
+					unsigned level, bool grouped, uint64_t va)
+{
+	uint64_t out = f->ops->output_addr(f, d, level);
+	if (!grouped)
+		return out;
+	uint64_t run = pt_group_size(f, level) - 1;
+	return (out & ~run) | (va & run & ~(pt_level_page_size(f, level) - 1));
 }
 
 /* Index of va at `level`. */

@@ -16,9 +16,10 @@
  *   state management. Every new leaf gets AF = 1 (set_accessed_on_map), so no
  *   Access flag fault is taken; DBM (bit 51) is never written and is ignored
  *   when decoding; `dirty` is always reported false.
- * - The contiguous hint (bit 52) is never written: the engine writes entries
- *   one at a time and cannot keep a 16-entry group consistent, which D8.3
- *   requires. A descriptor that has it still decodes (it is only a hint).
+ * - The Contiguous bit (bit 52) marks a grouped leaf (lib/pt-format.h
+ *   group_log2, run lengths in aarch64-desc.h A64_CONT): encode_leaf sets it
+ *   for a->grouped and decode_leaf reports it, and the engine writes and
+ *   splits whole runs. Each entry of a run keeps its own output address.
  * - Stage 1 fixed MAIR convention: AttrIndx 0 = Normal WB, 1 = Device-nGnRE,
  *   2 = Normal non-cacheable; indexes 3-7 are left to the caller (arch bits).
  * - Stage 2 without FEAT_S2FWB: MemAttr 5:2 is the memory type itself.
@@ -73,6 +74,8 @@ static int a64_check_leaf(const struct physim_pt_format *f, uint64_t pa,
 		return -ENOTSUP;
 	if (a->arch & ~f->arch_attr_mask)
 		return -ENOTSUP;
+	if (a->grouped && f->level[level].group_log2 == 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -158,6 +161,8 @@ static int s1_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 		return rc;
 
 	v = pa | a64_leaf_type(level) | (idx << S1_ATTRINDX_SHIFT) | sh | (a->arch & S1_NG);
+	if (a->grouped)
+		v |= A64_CONT;
 	if (!(fl & PHYSIM_W))
 		v |= S1_AP2;
 	if (fl & PHYSIM_U)
@@ -196,6 +201,7 @@ static void s1_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 	a->arch |= (d & S1_NG) | a64_arch_sh(d);
 	a->accessed = (d & A64_AF) != 0;
 	a->dirty = false;
+	a->grouped = (d & A64_CONT) != 0;
 }
 
 static const struct pt_format_ops a64_s1_ops = {
@@ -272,6 +278,8 @@ static int s2_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 		return rc;
 
 	v = pa | a64_leaf_type(level) | (memattr << S2_MEMATTR_SHIFT) | sh;
+	if (a->grouped)
+		v |= A64_CONT;
 	if (fl & PHYSIM_R)
 		v |= S2_S2AP_R;
 	if (fl & PHYSIM_W)
@@ -313,6 +321,7 @@ static void s2_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 	a->arch |= a64_arch_sh(d);
 	a->accessed = (d & A64_AF) != 0;
 	a->dirty = false;
+	a->grouped = (d & A64_CONT) != 0;
 }
 
 static const struct pt_format_ops a64_s2_ops = {
@@ -352,9 +361,9 @@ const struct physim_pt_format physim_fmt_aarch64_4k_39 = {
     .va_bits = 39,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true}, /* L3: 4K pages */
-	    {.shift = 21, .index_bits = 9, .leaf_ok = true}, /* L2: 2M blocks */
-	    {.shift = 30, .index_bits = 9, .leaf_ok = true}, /* L1: 1G blocks */
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L1: 1G blocks */
 	},
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
 };
@@ -368,10 +377,10 @@ const struct physim_pt_format physim_fmt_aarch64_4k_48 = {
     .va_bits = 48,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
-	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
-	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
-	    {.shift = 39, .index_bits = 9, .leaf_ok = false}, /* L0: tables only */
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L1: 1G blocks */
+	    {.shift = 39, .index_bits = 9, .leaf_ok = false},		      /* L0: tables only */
 	},
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
 };
@@ -388,8 +397,8 @@ const struct physim_pt_format physim_fmt_aarch64_16k_47 = {
     .va_bits = 47,
     .level =
 	{
-	    {.shift = 14, .index_bits = 11, .leaf_ok = true},  /* L3: 16K pages */
-	    {.shift = 25, .index_bits = 11, .leaf_ok = true},  /* L2: 32M blocks */
+	    {.shift = 14, .index_bits = 11, .leaf_ok = true, .group_log2 = 7}, /* L3: 16K pages */
+	    {.shift = 25, .index_bits = 11, .leaf_ok = true, .group_log2 = 5}, /* L2: 32M blocks */
 	    {.shift = 36, .index_bits = 11, .leaf_ok = false}, /* L1: 64G only with LPA2 */
 	},
     .param = {[A64_P_GRANULE_SHIFT] = 14, [A64_P_RES0] = A64_RES0_4K_16K},
@@ -405,8 +414,8 @@ const struct physim_pt_format physim_fmt_aarch64_64k_48 = {
     .va_bits = 48,
     .level =
 	{
-	    {.shift = 16, .index_bits = 13, .leaf_ok = true}, /* L3: 64K pages */
-	    {.shift = 29, .index_bits = 13, .leaf_ok = true}, /* L2: 512M blocks */
+	    {.shift = 16, .index_bits = 13, .leaf_ok = true, .group_log2 = 5}, /* L3: 64K pages */
+	    {.shift = 29, .index_bits = 13, .leaf_ok = true, .group_log2 = 5}, /* L2: 512M blocks */
 	    {.shift = 42, .index_bits = 6, .leaf_ok = false}, /* L1: 4T only with LPA */
 	},
     .param = {[A64_P_GRANULE_SHIFT] = 16, [A64_P_RES0] = A64_RES0_64K},
@@ -424,9 +433,12 @@ const struct physim_pt_format physim_fmt_aarch64_s2_4k_40 = {
     .va_bits = 40,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
-	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
-	    {.shift = 30, .index_bits = 10, .leaf_ok = true}, /* L1 x2: 1G blocks */
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L2: 2M blocks */
+	    {.shift = 30,
+	     .index_bits = 10,
+	     .leaf_ok = true,
+	     .group_log2 = 4}, /* L1 x2: 1G blocks */
 	},
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
 };
@@ -440,10 +452,10 @@ const struct physim_pt_format physim_fmt_aarch64_s2_4k_48 = {
     .va_bits = 48,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
-	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
-	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
-	    {.shift = 39, .index_bits = 9, .leaf_ok = false}, /* L0: tables only */
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L1: 1G blocks */
+	    {.shift = 39, .index_bits = 9, .leaf_ok = false},		      /* L0: tables only */
 	},
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
 };

@@ -46,6 +46,9 @@ struct physim_pt_format_info {
 		unsigned index_bits; /* entries = 1 << index_bits */
 		uint64_t table_bytes;
 		bool leaf_ok; /* a leaf (page/block) may sit at this level */
+		/* Grouped leaves (see physim_pt_map): 1 << group_log2 aligned
+		 * entries at this level form one page; 0: none here. */
+		unsigned group_log2;
 	} level[PHYSIM_PT_MAX_LEVELS];
 	uint64_t page_sizes;	  /* bit n set: 2^n-byte pages can be mapped */
 	uint32_t flags_supported; /* generic flags (PHYSIM_R...) the format expresses */
@@ -56,6 +59,9 @@ struct physim_pt_format_info {
 	 * about use. */
 	bool presets_accessed;
 	bool presets_dirty;
+	/* bit n set: 2^n-byte grouped leaves can be mapped (physim_pt_map takes
+	 * these sizes too); not in page_sizes, which lists the levels' own. */
+	uint64_t grouped_sizes;
 };
 
 /* NULL if no format has that name (see physim_format_count/at for the list). */
