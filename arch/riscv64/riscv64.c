@@ -93,6 +93,8 @@ static int rv_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 		return -EINVAL;
 	if ((pa >> f->pa_bits) != 0 || !physim_is_aligned(pa, pt_level_page_size(f, level)))
 		return -EINVAL;
+	if (a->grouped && f->level[level].group_log2 != RV_NAPOT_BITS)
+		return -EINVAL;
 	if (f->stage2)
 		flags &= ~(uint32_t)PHYSIM_U; /* accepted and ignored on G-stage */
 	rc = rv_leaf_perms(f, flags, &perms);
@@ -107,6 +109,12 @@ static int rv_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 	}
 	*d = rv_pte_from_pa(pa) | RV_V | perms | (a->arch & ~RV_PBMT) |
 	     ((uint64_t)pbmt << RV_PBMT_SHIFT) | (a->accessed ? RV_A : 0) | (a->dirty ? RV_D : 0);
+	if (a->grouped) {
+		/* [Svnapot]: all 16 PTEs of the 64 KiB page are the same: N,
+		 * and ppn[0][3:0] = 0b1000 whatever pa's place in the page. */
+		uint64_t low = ((UINT64_C(1) << RV_NAPOT_BITS) - 1) << RV_PPN_SHIFT;
+		*d = (*d & ~low) | (RV_NAPOT_PPN_LOW << RV_PPN_SHIFT) | RV_N;
+	}
 	return 0;
 }
 
@@ -135,6 +143,7 @@ static void rv_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 	a->arch = d & f->arch_attr_mask;
 	a->accessed = (d & RV_A) != 0;
 	a->dirty = (d & RV_D) != 0;
+	a->grouped = !rv_is_sv32(f) && (d & RV_N) != 0;
 }
 
 static const struct pt_format_ops rv_ops = {
@@ -174,7 +183,7 @@ const struct physim_pt_format physim_fmt_sv39 = {
     .sign_extended = true,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = RV_NAPOT_BITS},
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
 	},
@@ -197,7 +206,7 @@ const struct physim_pt_format physim_fmt_sv48 = {
     .sign_extended = true,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = RV_NAPOT_BITS},
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 39, .index_bits = 9, .leaf_ok = true},
@@ -221,7 +230,7 @@ const struct physim_pt_format physim_fmt_sv57 = {
     .sign_extended = true,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = RV_NAPOT_BITS},
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 39, .index_bits = 9, .leaf_ok = true},
@@ -252,7 +261,7 @@ const struct physim_pt_format physim_fmt_sv39x4 = {
     .sign_extended = false,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = RV_NAPOT_BITS},
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 30, .index_bits = 11, .leaf_ok = true},
 	},
@@ -276,7 +285,7 @@ const struct physim_pt_format physim_fmt_sv48x4 = {
     .sign_extended = false,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = RV_NAPOT_BITS},
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 39, .index_bits = 11, .leaf_ok = true},
@@ -301,7 +310,7 @@ const struct physim_pt_format physim_fmt_sv57x4 = {
     .sign_extended = false,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = RV_NAPOT_BITS},
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 39, .index_bits = 9, .leaf_ok = true},

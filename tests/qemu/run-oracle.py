@@ -78,7 +78,7 @@ def cpu_args(fam, stage2):
     if fam in ("riscv64", "riscv32"):
         # PMP present but empty would make every S-mode walk fail; H for
         # G-stage; Svpbmt so PBMT bits in leaves are not reserved (RV64 only).
-        cpu = "rv64,pmp=false,h=true,svpbmt=on" if fam == "riscv64" else "rv32,pmp=false,h=true"
+        cpu = "rv64,pmp=false,h=true,svpbmt=on,svnapot=on" if fam == "riscv64" else "rv32,pmp=false,h=true"
         return ["-cpu", cpu]
     # AArch64: EL2 only when stage 2 is used; no EL3 (reset lands in EL1 or EL2).
     return ["-cpu", "max,has_el3=off,has_el2=" + ("on" if stage2 else "off")]
