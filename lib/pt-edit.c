@@ -481,6 +481,15 @@ static void map_write(struct op *o, unsigned lvl, uint8_t *t, uint64_t idx, uint
 	leaf_run_write(f, t, idx, n, pa, &a, lvl, &r);
 }
 
+/* Check pass: the n leaves map_write will write encode. */
+static int map_check_write(const struct op *o, unsigned lvl, uint64_t n, uint64_t es, bool grouped)
+{
+	struct pt_leaf_attr a = o->attr;
+	struct leaf_run r;
+	a.grouped = grouped;
+	return leaf_run_prepare(o->f, o->pa + (es - o->va), &a, lvl, n, &r);
+}
+
 /* The grouped part [*g0, *g1) of the entries [idx, idx + n) at lvl: whole
  * aligned runs whose output is aligned to the run size too. false: none. */
 static bool map_groups(const struct op *o, unsigned lvl, uint64_t idx, uint64_t n, uint64_t *g0,
@@ -510,16 +519,14 @@ static int map_run(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx,
 		g0 = g1 = idx + n;
 
 	if (!o->apply) {
-		uint64_t pa = o->pa + (es - o->va);
-		struct leaf_run r;
-		struct pt_leaf_attr a = o->attr;
+		/* Each part encodes (check_write), then what is there may go. */
 		int rc = 0;
-		if (o->descs == NULL)
-			rc = leaf_run_prepare(f, pa, &a, lvl, n, &r);
-		if (rc == 0 && grouped) {
-			a.grouped = true;
-			rc = leaf_run_prepare(f, pa + (g0 - idx) * esize, &a, lvl, g1 - g0, &r);
-		}
+		if (o->descs == NULL && g0 > idx)
+			rc = map_check_write(o, lvl, g0 - idx, es, false);
+		if (rc == 0 && g1 > g0)
+			rc = map_check_write(o, lvl, g1 - g0, es + (g0 - idx) * esize, true);
+		if (rc == 0 && o->descs == NULL && idx + n > g1)
+			rc = map_check_write(o, lvl, idx + n - g1, es + (g1 - idx) * esize, false);
 		return rc != 0 ? rc : map_run_check(o, lvl, v, idx, n);
 	}
 	/* Without PHYSIM_REPLACE the check pass saw only holes and, above
