@@ -41,7 +41,11 @@ struct pt_walk_ops; /* lib/walk-format.h */
  * and decoded attributes do not depend on the bits of that field and that
  * output_addr reads the field back (true of every format here; a split
  * field such as PSE-36 is detected and not memoised). test_pt's
- * test_query_memo checks this for every format on damaged tables. */
+ * test_query_memo checks this for every format on damaged tables. Grouped
+ * leaves are never memoised: their marking (AArch64 bit 52, Svnapot N, the
+ * ARMv7 large-page type and supersection bit) lies outside the address
+ * field, so no plain leaf's memo entry can answer for them, and the Svnapot
+ * rule that N = 1 needs ppn[3:0] = 0b1000 stays with classify. */
 struct pt_format_ops {
 	/* Kind of descriptor d found at `level` (0 = last level). */
 	enum pt_kind (*classify)(const struct physim_pt_format *f, uint64_t d, unsigned level);

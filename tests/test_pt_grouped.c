@@ -29,11 +29,11 @@
 /* Arm ARM D8.3: bit 52 is the Contiguous bit of a block or page descriptor;
  * bits 47:12 the output / next-table address; bits 1:0 = 0b11 a table above
  * lookup level 3. */
-#define A64_CONT    (UINT64_C(1) << 52)
-#define A64_ADDR    UINT64_C(0x0000fffffffff000)
-#define A64_AP2     (UINT64_C(1) << 7)
+#define A64_CONT (UINT64_C(1) << 52)
+#define A64_ADDR UINT64_C(0x0000fffffffff000)
+#define A64_AP2	 (UINT64_C(1) << 7)
 /* RISC-V Svnapot: N is bit 63, ppn[3:0] = 0b1000 marks a 64 KiB page. */
-#define RV_N	    (UINT64_C(1) << 63)
+#define RV_N (UINT64_C(1) << 63)
 
 struct fix {
 	struct tc_env *e;
@@ -169,9 +169,9 @@ static void test_a64_map_region_runs(void **state)
 	assert_int_equal(query(&x, 0xf123).size, K4);
 	/* one leaf per run: 9 pages and two runs */
 	struct leaf_count c = {0};
-	assert_int_equal(physim_pt_walk(x.pt, 0, 0x100000,
-					&(struct physim_pt_walk_ops){.leaf = count_leaf}, &c),
-			 0);
+	assert_int_equal(
+	    physim_pt_walk(x.pt, 0, 0x100000, &(struct physim_pt_walk_ops){.leaf = count_leaf}, &c),
+	    0);
 	assert_int_equal(c.n, 11);
 	assert_int_equal(c.sizes, K4 | K64);
 	/* the same from a start inside a run: it is still reported once */
@@ -428,8 +428,8 @@ static void test_a64_other_granules(void **state)
 		assert_int_equal(xl.pa, pa + t[i].grouped - t[i].page + 0x10);
 		physim_mmu_destroy(mmu);
 		/* split it in the middle: pages of the level's size remain */
-		assert_int_equal(physim_pt_protect_region(x.pt, va + t[i].page, t[i].page, PHYSIM_R),
-				 0);
+		assert_int_equal(
+		    physim_pt_protect_region(x.pt, va + t[i].page, t[i].page, PHYSIM_R), 0);
 		assert_int_equal(query(&x, va).size, t[i].page);
 		assert_int_equal(query(&x, va + t[i].grouped - 1).size, t[i].page);
 		fix_close(&x);
@@ -536,8 +536,7 @@ static void test_v7_large_page(void **state)
 	/* read-only, not executable: AP[2] = 1, XN (bit 15) = 1, still a run */
 	assert_int_equal(physim_pt_protect(x.pt, 0x120000, PHYSIM_R), 0);
 	for (unsigned i = 0; i < 16; i++)
-		assert_int_equal(v7_entry(&x, 0x120000 + i * K4, 2),
-				 want | (1u << 9) | (1u << 15));
+		assert_int_equal(v7_entry(&x, 0x120000 + i * K4, 2), want | (1u << 9) | (1u << 15));
 	/* split: small pages (bits 1:0 = 1x, XN bit 0, TEX 8:6) */
 	assert_int_equal(physim_pt_unmap_region(x.pt, 0x12f000, K4), 0);
 	uint32_t small = (1u << 6) | (1u << 10) | (1u << 4) | (1u << 9) | 0xc | 2 | 1;
@@ -602,16 +601,11 @@ static void test_v7_supersection(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_a64_map_region_runs),
-	    cmocka_unit_test(test_a64_map_sizes),
-	    cmocka_unit_test(test_a64_split),
-	    cmocka_unit_test(test_a64_split_enomem),
-	    cmocka_unit_test(test_a64_walk_tlb),
-	    cmocka_unit_test(test_a64_misprogrammed),
-	    cmocka_unit_test(test_a64_other_granules),
-	    cmocka_unit_test(test_napot_encoding),
-	    cmocka_unit_test(test_napot_reserved),
-	    cmocka_unit_test(test_v7_large_page),
+	    cmocka_unit_test(test_a64_map_region_runs), cmocka_unit_test(test_a64_map_sizes),
+	    cmocka_unit_test(test_a64_split),		cmocka_unit_test(test_a64_split_enomem),
+	    cmocka_unit_test(test_a64_walk_tlb),	cmocka_unit_test(test_a64_misprogrammed),
+	    cmocka_unit_test(test_a64_other_granules),	cmocka_unit_test(test_napot_encoding),
+	    cmocka_unit_test(test_napot_reserved),	cmocka_unit_test(test_v7_large_page),
 	    cmocka_unit_test(test_v7_supersection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
