@@ -347,7 +347,7 @@ static int ungroup_run(struct op *o, unsigned lvl, const struct vt *v, uint64_t 
 static int ungroup_edges(struct op *o, unsigned lvl, const struct vt *v, uint64_t s, uint64_t e)
 {
 	const struct physim_pt_format *f = o->f;
-	if (PHYSIM_LIKELY(f->level[lvl].group_log2 == 0) || v->kind != VT_REAL)
+	if (PHYSIM_LIKELY(f->group_log2[lvl] == 0) || v->kind != VT_REAL)
 		return 0;
 	uint64_t run = pt_group_size(f, lvl);
 	uint64_t first = s & ~(run - 1), last = e & ~(run - 1);
@@ -496,7 +496,7 @@ static bool map_groups(const struct op *o, unsigned lvl, uint64_t idx, uint64_t 
 		       uint64_t *g1)
 {
 	const struct physim_pt_format *f = o->f;
-	if (!(o->group_mask >> lvl & 1) || o->descs != NULL || f->level[lvl].group_log2 == 0)
+	if (!(o->group_mask >> lvl & 1) || o->descs != NULL || f->group_log2[lvl] == 0)
 		return false;
 	uint64_t g = pt_group_entries(f, lvl);
 	if ((o->pa - o->va) & (pt_group_size(f, lvl) - 1))

@@ -27,7 +27,7 @@ struct pt_leaf_attr {
 	/* One entry of a grouped leaf (a run of 1 << group_log2 entries at this
 	 * level that together map one larger page: the AArch64 Contiguous bit,
 	 * a RISC-V Svnapot PTE, an ARMv7 large page or supersection). Only set
-	 * where the level's group_log2 is non-zero. */
+	 * where the level's group_log2 is non-zero (physim_pt_format). */
 	bool grouped;
 };
 
@@ -73,9 +73,6 @@ struct pt_level_geom {
 	uint8_t shift;	    /* lowest VA bit indexed by this level */
 	uint8_t index_bits; /* entries = 1 << index_bits */
 	bool leaf_ok;	    /* a leaf may sit here */
-	/* Grouped leaves: 1 << group_log2 aligned consecutive entries make one
-	 * page (encode_leaf with a->grouped); 0: none at this level. */
-	uint8_t group_log2;
 };
 
 struct physim_pt_format {
@@ -89,6 +86,9 @@ struct physim_pt_format {
 	uint8_t pa_bits;    /* output width */
 	bool sign_extended; /* upper input bits must copy bit va_bits-1 (else must be 0) */
 	struct pt_level_geom level[PHYSIM_PT_MAX_LEVELS]; /* [0] = last level */
+	/* Grouped leaves per level: 1 << group_log2[l] aligned consecutive
+	 * entries make one page (encode_leaf with a->grouped); 0: none there. */
+	uint8_t group_log2[PHYSIM_PT_MAX_LEVELS];
 	uint32_t flags_supported;
 	uint64_t arch_attr_mask;
 	/* Flags a new leaf gets by default beyond the caller's (e.g. RISC-V A/D,
@@ -129,13 +129,13 @@ static inline uint64_t pt_table_frames(const struct physim_pt_format *f, unsigne
 /* Entries in one grouped leaf at `level` (1: the level has none). */
 static inline uint64_t pt_group_entries(const struct physim_pt_format *f, unsigned level)
 {
-	return UINT64_C(1) << f->level[level].group_log2;
+	return UINT64_C(1) << f->group_log2[level];
 }
 
 /* Bytes of one grouped leaf at `level`. */
 static inline uint64_t pt_group_size(const struct physim_pt_format *f, unsigned level)
 {
-	return pt_level_page_size(f, level) << f->level[level].group_log2;
+	return pt_level_page_size(f, level) << f->group_log2[level];
 }
 
 /* Address mapped by the entry covering va of the leaf d at `level`: a plain

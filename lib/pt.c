@@ -48,10 +48,10 @@ void physim_format_get_info(const struct physim_pt_format *fmt, struct physim_pt
 		info->level[l].index_bits = fmt->level[l].index_bits;
 		info->level[l].table_bytes = pt_table_bytes(fmt, l);
 		info->level[l].leaf_ok = fmt->level[l].leaf_ok;
-		info->level[l].group_log2 = fmt->level[l].group_log2;
+		info->level[l].group_log2 = fmt->group_log2[l];
 		if (fmt->level[l].leaf_ok)
 			info->page_sizes |= pt_level_page_size(fmt, l);
-		if (fmt->level[l].leaf_ok && fmt->level[l].group_log2 != 0)
+		if (fmt->level[l].leaf_ok && fmt->group_log2[l] != 0)
 			info->grouped_sizes |= pt_group_size(fmt, l);
 	}
 	info->flags_supported = fmt->flags_supported;
@@ -352,7 +352,7 @@ static int map_common(struct physim_pt *pt, uint64_t va, uint64_t pa, uint64_t s
 static int group_level_of(const struct physim_pt_format *f, uint64_t page_size)
 {
 	for (unsigned l = 0; l < f->levels; l++)
-		if (f->level[l].leaf_ok && f->level[l].group_log2 != 0 &&
+		if (f->level[l].leaf_ok && f->group_log2[l] != 0 &&
 		    pt_group_size(f, l) == page_size)
 			return (int)l;
 	return -1;
@@ -404,7 +404,7 @@ int physim_pt_map_region(struct physim_pt *pt, uint64_t va, uint64_t pa, uint64_
 		for (unsigned l = 0; l < f->levels; l++) {
 			if (f->level[l].leaf_ok)
 				mask |= 1u << l;
-			if (f->level[l].leaf_ok && f->level[l].group_log2 != 0)
+			if (f->level[l].leaf_ok && f->group_log2[l] != 0)
 				group_mask |= 1u << l;
 		}
 	struct pt_leaf_attr a = new_leaf_attr(f, flags, 0);

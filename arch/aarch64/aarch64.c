@@ -74,7 +74,7 @@ static int a64_check_leaf(const struct physim_pt_format *f, uint64_t pa,
 		return -ENOTSUP;
 	if (a->arch & ~f->arch_attr_mask)
 		return -ENOTSUP;
-	if (a->grouped && f->level[level].group_log2 == 0)
+	if (a->grouped && f->group_log2[level] == 0)
 		return -EINVAL;
 	return 0;
 }
@@ -361,10 +361,11 @@ const struct physim_pt_format physim_fmt_aarch64_4k_39 = {
     .va_bits = 39,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L3: 4K pages */
-	    {.shift = 21, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L2: 2M blocks */
-	    {.shift = 30, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L1: 1G blocks */
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true}, /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true}, /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true}, /* L1: 1G blocks */
 	},
+    .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
 };
 
@@ -377,11 +378,12 @@ const struct physim_pt_format physim_fmt_aarch64_4k_48 = {
     .va_bits = 48,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L3: 4K pages */
-	    {.shift = 21, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L2: 2M blocks */
-	    {.shift = 30, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L1: 1G blocks */
-	    {.shift = 39, .index_bits = 9, .leaf_ok = false},		      /* L0: tables only */
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
+	    {.shift = 39, .index_bits = 9, .leaf_ok = false}, /* L0: tables only */
 	},
+    .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
 };
 
@@ -397,10 +399,11 @@ const struct physim_pt_format physim_fmt_aarch64_16k_47 = {
     .va_bits = 47,
     .level =
 	{
-	    {.shift = 14, .index_bits = 11, .leaf_ok = true, .group_log2 = 7}, /* L3: 16K pages */
-	    {.shift = 25, .index_bits = 11, .leaf_ok = true, .group_log2 = 5}, /* L2: 32M blocks */
+	    {.shift = 14, .index_bits = 11, .leaf_ok = true},  /* L3: 16K pages */
+	    {.shift = 25, .index_bits = 11, .leaf_ok = true},  /* L2: 32M blocks */
 	    {.shift = 36, .index_bits = 11, .leaf_ok = false}, /* L1: 64G only with LPA2 */
 	},
+    .group_log2 = {7, 5}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 14, [A64_P_RES0] = A64_RES0_4K_16K},
 };
 
@@ -414,10 +417,11 @@ const struct physim_pt_format physim_fmt_aarch64_64k_48 = {
     .va_bits = 48,
     .level =
 	{
-	    {.shift = 16, .index_bits = 13, .leaf_ok = true, .group_log2 = 5}, /* L3: 64K pages */
-	    {.shift = 29, .index_bits = 13, .leaf_ok = true, .group_log2 = 5}, /* L2: 512M blocks */
+	    {.shift = 16, .index_bits = 13, .leaf_ok = true}, /* L3: 64K pages */
+	    {.shift = 29, .index_bits = 13, .leaf_ok = true}, /* L2: 512M blocks */
 	    {.shift = 42, .index_bits = 6, .leaf_ok = false}, /* L1: 4T only with LPA */
 	},
+    .group_log2 = {5, 5}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 16, [A64_P_RES0] = A64_RES0_64K},
 };
 
@@ -433,13 +437,11 @@ const struct physim_pt_format physim_fmt_aarch64_s2_4k_40 = {
     .va_bits = 40,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L3: 4K pages */
-	    {.shift = 21, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L2: 2M blocks */
-	    {.shift = 30,
-	     .index_bits = 10,
-	     .leaf_ok = true,
-	     .group_log2 = 4}, /* L1 x2: 1G blocks */
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 10, .leaf_ok = true}, /* L1 x2: 1G blocks */
 	},
+    .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
 };
 
@@ -452,10 +454,11 @@ const struct physim_pt_format physim_fmt_aarch64_s2_4k_48 = {
     .va_bits = 48,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L3: 4K pages */
-	    {.shift = 21, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L2: 2M blocks */
-	    {.shift = 30, .index_bits = 9, .leaf_ok = true, .group_log2 = 4}, /* L1: 1G blocks */
-	    {.shift = 39, .index_bits = 9, .leaf_ok = false},		      /* L0: tables only */
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
+	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
+	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
+	    {.shift = 39, .index_bits = 9, .leaf_ok = false}, /* L0: tables only */
 	},
+    .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
 };

@@ -288,11 +288,11 @@ const struct physim_pt_format physim_fmt_armv7_short = {
     .sign_extended = false,
     .level =
 	{
-	    /* second level: small pages; 16 of them: a large page */
-	    {.shift = 12, .index_bits = 8, .leaf_ok = true, .group_log2 = V7_GROUP_LOG2},
-	    /* first level: sections; 16 of them: a supersection */
-	    {.shift = 20, .index_bits = 12, .leaf_ok = true, .group_log2 = V7_GROUP_LOG2},
+	    {.shift = 12, .index_bits = 8, .leaf_ok = true},  /* second level: small pages */
+	    {.shift = 20, .index_bits = 12, .leaf_ok = true}, /* first level: sections */
 	},
+    /* 16 small pages: a large page; 16 sections: a supersection */
+    .group_log2 = {V7_GROUP_LOG2, V7_GROUP_LOG2},
     .flags_supported = V7_ALL_FLAGS,
     .arch_attr_mask = V7_ARCH_MASK,
     .set_accessed_on_map = true,

@@ -59,7 +59,7 @@
 static inline bool rv_napot_ok(const struct physim_pt_format *f, uint64_t d, unsigned level)
 {
 	uint64_t ppn = (d >> RV_PPN_SHIFT) & ((UINT64_C(1) << RV_NAPOT_BITS) - 1);
-	return !(d & RV_RSVD_HI) && f->level[level].group_log2 == RV_NAPOT_BITS &&
+	return !(d & RV_RSVD_HI) && f->group_log2[level] == RV_NAPOT_BITS &&
 	       (d & (RV_R | RV_W | RV_X)) != 0 && ppn == RV_NAPOT_PPN_LOW;
 }
 

@@ -93,7 +93,7 @@ static int rv_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 		return -EINVAL;
 	if ((pa >> f->pa_bits) != 0 || !physim_is_aligned(pa, pt_level_page_size(f, level)))
 		return -EINVAL;
-	if (a->grouped && f->level[level].group_log2 != RV_NAPOT_BITS)
+	if (a->grouped && f->group_log2[level] != RV_NAPOT_BITS)
 		return -EINVAL;
 	if (f->stage2)
 		flags &= ~(uint32_t)PHYSIM_U; /* accepted and ignored on G-stage */
@@ -183,10 +183,11 @@ const struct physim_pt_format physim_fmt_sv39 = {
     .sign_extended = true,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = RV_NAPOT_BITS},
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
 	},
+    .group_log2 = {RV_NAPOT_BITS}, /* Svnapot 64 KiB at level 0 */
     .flags_supported = RV_FLAGS_ALL,
     .arch_attr_mask = RV_ARCH_S1,
     .set_accessed_on_map = true,
@@ -206,11 +207,12 @@ const struct physim_pt_format physim_fmt_sv48 = {
     .sign_extended = true,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = RV_NAPOT_BITS},
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 39, .index_bits = 9, .leaf_ok = true},
 	},
+    .group_log2 = {RV_NAPOT_BITS}, /* Svnapot 64 KiB at level 0 */
     .flags_supported = RV_FLAGS_ALL,
     .arch_attr_mask = RV_ARCH_S1,
     .set_accessed_on_map = true,
@@ -230,12 +232,13 @@ const struct physim_pt_format physim_fmt_sv57 = {
     .sign_extended = true,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = RV_NAPOT_BITS},
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 39, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 48, .index_bits = 9, .leaf_ok = true},
 	},
+    .group_log2 = {RV_NAPOT_BITS}, /* Svnapot 64 KiB at level 0 */
     .flags_supported = RV_FLAGS_ALL,
     .arch_attr_mask = RV_ARCH_S1,
     .set_accessed_on_map = true,
@@ -261,10 +264,11 @@ const struct physim_pt_format physim_fmt_sv39x4 = {
     .sign_extended = false,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = RV_NAPOT_BITS},
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 30, .index_bits = 11, .leaf_ok = true},
 	},
+    .group_log2 = {RV_NAPOT_BITS}, /* Svnapot 64 KiB at level 0 */
     .flags_supported = RV_FLAGS_G,
     .arch_attr_mask = RV_ARCH_G,
     .set_accessed_on_map = true,
@@ -285,11 +289,12 @@ const struct physim_pt_format physim_fmt_sv48x4 = {
     .sign_extended = false,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = RV_NAPOT_BITS},
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 39, .index_bits = 11, .leaf_ok = true},
 	},
+    .group_log2 = {RV_NAPOT_BITS}, /* Svnapot 64 KiB at level 0 */
     .flags_supported = RV_FLAGS_G,
     .arch_attr_mask = RV_ARCH_G,
     .set_accessed_on_map = true,
@@ -310,12 +315,13 @@ const struct physim_pt_format physim_fmt_sv57x4 = {
     .sign_extended = false,
     .level =
 	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true, .group_log2 = RV_NAPOT_BITS},
+	    {.shift = 12, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 39, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 48, .index_bits = 11, .leaf_ok = true},
 	},
+    .group_log2 = {RV_NAPOT_BITS}, /* Svnapot 64 KiB at level 0 */
     .flags_supported = RV_FLAGS_G,
     .arch_attr_mask = RV_ARCH_G,
     .set_accessed_on_map = true,
