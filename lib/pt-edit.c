@@ -282,12 +282,82 @@ static void vt_leaf(const struct op *o, const struct vt *v, unsigned lvl, uint64
 		*a = v->a;
 		return;
 	}
-	*pa = o->f->ops->output_addr(o->f, d, lvl);
 	memset(a, 0, sizeof(*a));
 	o->f->ops->decode_leaf(o->f, d, lvl, a);
+	*pa = pt_leaf_entry_pa(o->f, d, lvl, a->grouped, es);
 }
 
 static int op_table(struct op *o, unsigned lvl, const struct vt *v, uint64_t s, uint64_t e);
+
+/* The entry at lvl where an operation on [cs, e] goes on: it covers [es,
+ * es + esize), the operation's part of it ends at ce, and full says whether
+ * that part is the whole entry. The prologue of map_entry, unmap_entry and
+ * protect_entry. */
+struct entry_span {
+	uint64_t esize, es, ce;
+	bool full;
+};
+
+static inline struct entry_span entry_span(const struct physim_pt_format *f, unsigned lvl,
+					   uint64_t cs, uint64_t e)
+{
+	struct entry_span sp;
+	sp.esize = pt_level_page_size(f, lvl);
+	sp.es = cs & ~(sp.esize - 1);
+	sp.ce = e - sp.es < sp.esize ? e : sp.es + (sp.esize - 1);
+	sp.full = cs == sp.es && sp.ce == sp.es + (sp.esize - 1);
+	return sp;
+}
+
+/* ---- grouped leaves ----
+ * A run that the operation covers only in part stops being one: before the
+ * apply pass touches any entry of it, every entry of the run is rewritten
+ * plain (same address and attributes, without the group marking), and the
+ * operation then treats them as the separate leaves they now are. The check
+ * pass checks that those encodings exist. */
+static int ungroup_run(struct op *o, unsigned lvl, const struct vt *v, uint64_t rs)
+{
+	const struct physim_pt_format *f = o->f;
+	uint64_t esize = pt_level_page_size(f, lvl);
+	uint64_t idx0 = pt_index(f, rs, lvl);
+	bool changed = false;
+	for (uint64_t i = 0, n = pt_group_entries(f, lvl); i < n; i++) {
+		uint64_t d = pte_load(v->t, idx0 + i, f->pte_bytes), nd, pa;
+		struct pt_leaf_attr a;
+		if (pte_kind(f, d, lvl) != PT_LEAF)
+			continue;
+		vt_leaf(o, v, lvl, d, rs + i * esize, &pa, &a);
+		if (!a.grouped)
+			continue;
+		a.grouped = false;
+		int rc = f->ops->encode_leaf(f, pa, &a, lvl, &nd);
+		if (rc != 0)
+			return rc;
+		if (o->apply)
+			pte_store(v->t, idx0 + i, f->pte_bytes, nd);
+		changed = true;
+	}
+	if (changed && o->apply)
+		report(o, rs); /* the grouped leaf is gone */
+	return 0;
+}
+
+/* Ungroup the runs at lvl that [s, e] covers in part: at most the first
+ * and the last. */
+static int ungroup_edges(struct op *o, unsigned lvl, const struct vt *v, uint64_t s, uint64_t e)
+{
+	const struct physim_pt_format *f = o->f;
+	if (PHYSIM_LIKELY(f->group_log2[lvl] == 0) || v->kind != VT_REAL)
+		return 0;
+	uint64_t run = pt_group_size(f, lvl);
+	uint64_t first = s & ~(run - 1), last = e & ~(run - 1);
+	int rc = 0;
+	if (s != first || e - first < run - 1)
+		rc = ungroup_run(o, lvl, v, first);
+	if (rc == 0 && last != first && e - last < run - 1)
+		rc = ungroup_run(o, lvl, v, last);
+	return rc;
+}
 
 /* Descend from entry idx (covering from es) of the table at lvl into the
  * table below - the existing one, a new empty one, or a new one holding the
@@ -322,6 +392,7 @@ static int descend(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx,
 		struct pt_leaf_attr a;
 		struct leaf_run r;
 		vt_leaf(o, v, lvl, d, es, &pa, &a);
+		a.grouped = false; /* the pages of a split leaf are plain */
 		uint64_t n = pt_level_entries(f, lvl - 1);
 		rc = leaf_run_prepare(f, pa, &a, lvl - 1, n, &r);
 		if (rc != 0)
@@ -395,19 +466,67 @@ static void map_run_clear_old(struct op *o, unsigned lvl, uint8_t *t, uint64_t i
 	}
 }
 
-/* n new leaves at lvl from entry idx (covering from es). */
+/* Write n new leaves at lvl from entry idx (covering from es), grouped or
+ * not (apply pass). */
+static void map_write(struct op *o, unsigned lvl, uint8_t *t, uint64_t idx, uint64_t n, uint64_t es,
+		      bool grouped)
+{
+	const struct physim_pt_format *f = o->f;
+	uint64_t pa = o->pa + (es - o->va);
+	struct pt_leaf_attr a = o->attr;
+	struct leaf_run r;
+	a.grouped = grouped;
+	if (leaf_run_prepare(f, pa, &a, lvl, n, &r) != 0)
+		physim_log_error("pt: %s: encode_leaf failed after check", f->name);
+	leaf_run_write(f, t, idx, n, pa, &a, lvl, &r);
+}
+
+/* Check pass: the n leaves map_write will write encode. */
+static int map_check_write(const struct op *o, unsigned lvl, uint64_t n, uint64_t es, bool grouped)
+{
+	struct pt_leaf_attr a = o->attr;
+	struct leaf_run r;
+	a.grouped = grouped;
+	return leaf_run_prepare(o->f, o->pa + (es - o->va), &a, lvl, n, &r);
+}
+
+/* The grouped part [*g0, *g1) of the entries [idx, idx + n) at lvl: whole
+ * aligned runs whose output is aligned to the run size too. false: none. */
+static bool map_groups(const struct op *o, unsigned lvl, uint64_t idx, uint64_t n, uint64_t *g0,
+		       uint64_t *g1)
+{
+	const struct physim_pt_format *f = o->f;
+	if (!(o->group_mask >> lvl & 1) || o->descs != NULL || f->group_log2[lvl] == 0)
+		return false;
+	uint64_t g = pt_group_entries(f, lvl);
+	if ((o->pa - o->va) & (pt_group_size(f, lvl) - 1))
+		return false;
+	*g0 = (idx + g - 1) & ~(g - 1);
+	*g1 = (idx + n) & ~(g - 1);
+	return *g0 < *g1;
+}
+
+/* n new leaves at lvl from entry idx (covering from es); where whole runs
+ * fit and the caller allows it, grouped leaves. */
 static int map_run(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx, uint64_t n,
 		   uint64_t es)
 {
 	const struct physim_pt_format *f = o->f;
 	uint64_t esize = pt_level_page_size(f, lvl);
-	uint64_t pa = o->pa + (es - o->va);
-	struct leaf_run r;
-	int rc = 0;
+	uint64_t g0, g1;
+	bool grouped = map_groups(o, lvl, idx, n, &g0, &g1);
+	if (!grouped)
+		g0 = g1 = idx + n;
 
 	if (!o->apply) {
-		if (o->descs == NULL)
-			rc = leaf_run_prepare(f, pa, &o->attr, lvl, n, &r);
+		/* Each part encodes (check_write), then what is there may go. */
+		int rc = 0;
+		if (o->descs == NULL && g0 > idx)
+			rc = map_check_write(o, lvl, g0 - idx, es, false);
+		if (rc == 0 && g1 > g0)
+			rc = map_check_write(o, lvl, g1 - g0, es + (g0 - idx) * esize, true);
+		if (rc == 0 && o->descs == NULL && idx + n > g1)
+			rc = map_check_write(o, lvl, idx + n - g1, es + (g1 - idx) * esize, false);
 		return rc != 0 ? rc : map_run_check(o, lvl, v, idx, n);
 	}
 	/* Without PHYSIM_REPLACE the check pass saw only holes and, above
@@ -419,9 +538,13 @@ static int map_run(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx,
 		for (uint64_t i = 0; i < n; i++)
 			pte_store(v->t, idx + i, f->pte_bytes, src[i]);
 	} else {
-		if (leaf_run_prepare(f, pa, &o->attr, lvl, n, &r) != 0)
-			physim_log_error("pt: %s: encode_leaf failed after check", f->name);
-		leaf_run_write(f, v->t, idx, n, pa, &o->attr, lvl, &r);
+		/* Plain head, grouped middle, plain tail. */
+		if (g0 > idx)
+			map_write(o, lvl, v->t, idx, g0 - idx, es, false);
+		if (g1 > g0)
+			map_write(o, lvl, v->t, g0, g1 - g0, es + (g0 - idx) * esize, true);
+		if (idx + n > g1)
+			map_write(o, lvl, v->t, g1, idx + n - g1, es + (g1 - idx) * esize, false);
 	}
 	report_run(o, es, n, esize);
 	return 0;
@@ -433,10 +556,9 @@ static int map_entry(struct op *o, unsigned lvl, const struct vt *v, uint64_t id
 {
 	const struct physim_pt_format *f = o->f;
 	unsigned shift = f->level[lvl].shift;
-	uint64_t esize = UINT64_C(1) << shift;
-	uint64_t es = cs & ~(esize - 1);
-	uint64_t ce = e - es < esize ? e : es + (esize - 1);
-	bool full = cs == es && ce == es + (esize - 1);
+	struct entry_span sp = entry_span(f, lvl, cs, e);
+	uint64_t esize = sp.esize, es = sp.es, ce = sp.ce;
+	bool full = sp.full;
 	uint64_t pa = o->pa + (cs - o->va);
 
 	if (full && (o->leaf_mask >> lvl & 1) && (o->descs != NULL || (pa & (esize - 1)) == 0)) {
@@ -512,10 +634,9 @@ static int unmap_entry(struct op *o, unsigned lvl, const struct vt *v, uint64_t 
 {
 	const struct physim_pt_format *f = o->f;
 	unsigned shift = f->level[lvl].shift;
-	uint64_t esize = UINT64_C(1) << shift;
-	uint64_t es = cs & ~(esize - 1);
-	uint64_t ce = e - es < esize ? e : es + (esize - 1);
-	bool full = cs == es && ce == es + (esize - 1);
+	struct entry_span sp = entry_span(f, lvl, cs, e);
+	uint64_t esize = sp.esize, es = sp.es, ce = sp.ce;
+	bool full = sp.full;
 
 	if (lvl == 0) {
 		/* Granule aligned: level-0 entries are always wholly covered. */
@@ -583,6 +704,9 @@ static void protect_attr(const struct op *o, uint64_t pa, unsigned lvl,
 		a->arch &= ~o->f->arch_memtype_mask;
 	a->accessed = old->accessed || o->f->set_accessed_on_map;
 	a->dirty = old->dirty || (o->f->set_dirty_on_map && (o->flags & PHYSIM_W));
+	/* A run covered in part was ungrouped first (apply pass); a whole run
+	 * keeps its marking in every entry. */
+	a->grouped = old->grouped;
 }
 
 static int protect_leaf(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx, uint64_t d,
@@ -606,10 +730,9 @@ static int protect_leaf(struct op *o, unsigned lvl, const struct vt *v, uint64_t
 static int protect_entry(struct op *o, unsigned lvl, const struct vt *v, uint64_t idx, uint64_t cs,
 			 uint64_t e, uint64_t *done)
 {
-	uint64_t esize = pt_level_page_size(o->f, lvl);
-	uint64_t es = cs & ~(esize - 1);
-	uint64_t ce = e - es < esize ? e : es + (esize - 1);
-	bool full = cs == es && ce == es + (esize - 1);
+	struct entry_span sp = entry_span(o->f, lvl, cs, e);
+	uint64_t es = sp.es, ce = sp.ce;
+	bool full = sp.full;
 	uint64_t d;
 
 	*done = ce;
@@ -633,6 +756,9 @@ static int protect_entry(struct op *o, unsigned lvl, const struct vt *v, uint64_
 static int op_table(struct op *o, unsigned lvl, const struct vt *v, uint64_t s, uint64_t e)
 {
 	uint64_t cs = s;
+	int grc = ungroup_edges(o, lvl, v, s, e);
+	if (grc != 0)
+		return grc;
 	for (;;) {
 		uint64_t idx = pt_index(o->f, cs, lvl);
 		uint64_t done = e;

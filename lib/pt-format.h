@@ -24,6 +24,11 @@ struct pt_leaf_attr {
 	uint64_t arch;	/* raw bits within the format's arch_attr_mask (last-level layout) */
 	bool accessed;
 	bool dirty;
+	/* One entry of a grouped leaf (a run of 1 << group_log2 entries at this
+	 * level that together map one larger page: the AArch64 Contiguous bit,
+	 * a RISC-V Svnapot PTE, an ARMv7 large page or supersection). Only set
+	 * where the level's group_log2 is non-zero (physim_pt_format). */
+	bool grouped;
 };
 
 struct physim_pt_format;
@@ -105,7 +110,11 @@ static inline uint32_t pt_memtype_flags(uint64_t field, const struct pt_memtypes
  * and decoded attributes do not depend on the bits of that field and that
  * output_addr reads the field back (true of every format here; a split
  * field such as PSE-36 is detected and not memoised). test_pt's
- * test_query_memo checks this for every format on damaged tables. */
+ * test_query_memo checks this for every format on damaged tables. Grouped
+ * leaves are never memoised: their marking (AArch64 bit 52, Svnapot N, the
+ * ARMv7 large-page type and supersection bit) lies outside the address
+ * field, so no plain leaf's memo entry can answer for them, and the Svnapot
+ * rule that N = 1 needs ppn[3:0] = 0b1000 stays with classify. */
 struct pt_format_ops {
 	/* Kind of descriptor d found at `level` (0 = last level). */
 	enum pt_kind (*classify)(const struct physim_pt_format *f, uint64_t d, unsigned level);
@@ -117,7 +126,12 @@ struct pt_format_ops {
 	uint64_t (*encode_table)(const struct physim_pt_format *f, uint64_t table_pa,
 				 unsigned level);
 	/* Leaf descriptor at `level` for page pa. -ENOTSUP if the format cannot
-	 * express a->flags / a->arch exactly. pa is aligned to the level's size. */
+	 * express a->flags / a->arch exactly. pa is aligned to the level's size.
+	 * With a->grouped, pa is the entry's own part of the grouped page (the
+	 * engine writes entry i of a run with run_pa + i * level size); a format
+	 * whose run entries are identical ignores the low bits.
+	 * output_addr of a grouped leaf returns an address whose bits above the
+	 * run size are the run's (the engine masks the rest). */
 	int (*encode_leaf)(const struct physim_pt_format *f, uint64_t pa,
 			   const struct pt_leaf_attr *a, unsigned level, uint64_t *d);
 	void (*decode_leaf)(const struct physim_pt_format *f, uint64_t d, unsigned level,
@@ -146,6 +160,9 @@ struct physim_pt_format {
 	uint8_t pa_bits;    /* output width */
 	bool sign_extended; /* upper input bits must copy bit va_bits-1 (else must be 0) */
 	struct pt_level_geom level[PHYSIM_PT_MAX_LEVELS]; /* [0] = last level */
+	/* Grouped leaves per level: 1 << group_log2[l] aligned consecutive
+	 * entries make one page (encode_leaf with a->grouped); 0: none there. */
+	uint8_t group_log2[PHYSIM_PT_MAX_LEVELS];
 	uint32_t flags_supported;
 	uint64_t arch_attr_mask;
 	uint64_t arch_memtype_mask; /* the memory-type field within arch_attr_mask */
@@ -186,6 +203,30 @@ static inline uint64_t pt_table_frames(const struct physim_pt_format *f, unsigne
 {
 	uint64_t b = pt_table_bytes(f, level);
 	return b <= PHYSIM_FRAME_SIZE ? 1 : b / PHYSIM_FRAME_SIZE;
+}
+
+/* Entries in one grouped leaf at `level` (1: the level has none). */
+static inline uint64_t pt_group_entries(const struct physim_pt_format *f, unsigned level)
+{
+	return UINT64_C(1) << f->group_log2[level];
+}
+
+/* Bytes of one grouped leaf at `level`. */
+static inline uint64_t pt_group_size(const struct physim_pt_format *f, unsigned level)
+{
+	return pt_level_page_size(f, level) << f->group_log2[level];
+}
+
+/* Address mapped by the entry covering va of the leaf d at `level`: a plain
+ * leaf's output address, or the run's base plus va's entry offset in it. */
+static inline uint64_t pt_leaf_entry_pa(const struct physim_pt_format *f, uint64_t d,
+					unsigned level, bool grouped, uint64_t va)
+{
+	uint64_t out = f->ops->output_addr(f, d, level);
+	if (!grouped)
+		return out;
+	uint64_t run = pt_group_size(f, level) - 1;
+	return (out & ~run) | (va & run & ~(pt_level_page_size(f, level) - 1));
 }
 
 /* Index of va at `level`. */

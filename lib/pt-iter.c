@@ -12,6 +12,9 @@ struct walker {
 	void *ctx;
 	struct pt_frameset seen; /* attached tables: the tables met */
 	bool root_told;		 /* ops->table had the root (whole-range walks) */
+	/* The grouped leaf reported last (public walk: one leaf per run). */
+	bool in_run;
+	uint64_t run_va;
 };
 
 static int walk_leaf(struct walker *w, uint8_t *t, uint64_t idx, unsigned lvl, uint64_t d,
@@ -26,6 +29,14 @@ static int walk_leaf(struct walker *w, uint8_t *t, uint64_t idx, unsigned lvl, u
 		return 0;
 	struct physim_pt_mapping m;
 	physim_pt_leaf_mapping(w->pt, es, lvl, d, &m);
+	if (m.size != pt_level_page_size(w->pt->fmt, lvl)) {
+		/* An entry of a grouped leaf: the run is reported once, at the
+		 * first of its entries the walk meets. */
+		if (w->in_run && w->run_va == m.va)
+			return 0;
+		w->in_run = true;
+		w->run_va = m.va;
+	}
 	return w->ops->leaf(w->ctx, &m);
 }
 
@@ -157,13 +168,16 @@ bool physim_pt_slot_clear_ad(const struct physim_pt *pt, const struct pt_slot *s
 	 * and address (only A/D can change under a walker). */
 	uint64_t old = s->d, d;
 	for (unsigned attempt = 0;; attempt++) {
-		struct pt_leaf_attr a;
+		struct pt_leaf_attr a = {0};
 		f->ops->decode_leaf(f, old, s->lvl, &a);
 		if (accessed)
 			a.accessed = false;
 		if (dirty)
 			a.dirty = false;
-		if (f->ops->encode_leaf(f, s->m.pa, &a, s->lvl, &d) != 0 || d == old)
+		/* The entry's own address (s->m is the whole leaf, a grouped
+		 * one included; a grouped encoding takes any address in it). */
+		uint64_t pa = f->ops->output_addr(f, old, s->lvl);
+		if (f->ops->encode_leaf(f, pa, &a, s->lvl, &d) != 0 || d == old)
 			return false;
 		if (pte_cas(s->t, s->idx, f->pte_bytes, &old, d))
 			return true;
@@ -183,6 +197,7 @@ struct clear_ad_ctx {
 	bool accessed, dirty;
 	struct flush_batch fb;
 	uint64_t changed;
+	uint64_t last_va; /* the leaf counted last: a grouped one counts once */
 };
 
 static int clear_ad_leaf(void *ctx, const struct pt_slot *s)
@@ -191,7 +206,9 @@ static int clear_ad_leaf(void *ctx, const struct pt_slot *s)
 	if (!(c->accessed && s->m.accessed) && !(c->dirty && s->m.dirty))
 		return 0;
 	if (physim_pt_slot_clear_ad(c->pt, s, c->accessed, c->dirty)) {
-		c->changed++;
+		if (c->changed == 0 || c->last_va != s->m.va)
+			c->changed++;
+		c->last_va = s->m.va;
 		physim_pt_flush_add(&c->fb, s->m.va);
 	}
 	return 0;

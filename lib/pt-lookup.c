@@ -222,6 +222,14 @@ void physim_pt_leaf_mapping(const struct physim_pt *pt, uint64_t va, unsigned lv
 	struct pt_leaf_attr a = {0};
 	f->ops->decode_leaf(f, d, lvl, &a);
 	uint64_t pa = f->ops->output_addr(f, d, lvl);
+	if (PHYSIM_UNLIKELY(a.grouped)) {
+		/* One leaf: the whole run (never memoised, so the memo's
+		 * answers stay those of plain leaves). */
+		uint64_t run = pt_group_size(f, lvl);
+		mapping_fill(m, va, lvl, run, pa & ~(run - 1), a.flags, a.arch, a.accessed,
+			     a.dirty);
+		return;
+	}
 	mapping_fill(m, va, lvl, pt_level_page_size(f, lvl), pa, a.flags, a.arch, a.accessed,
 		     a.dirty);
 	struct query_memo *q = pt->memo;

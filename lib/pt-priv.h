@@ -209,9 +209,10 @@ struct op {
 	bool replace;
 	uint64_t va, last; /* the range, inclusive */
 	/* map */
-	uint64_t pa;	    /* pa of va (linear mapping) */
-	uint64_t *descs;    /* map_region_cb: the level-0 descriptor of each page */
-	unsigned leaf_mask; /* levels new leaves may use */
+	uint64_t pa;	     /* pa of va (linear mapping) */
+	uint64_t *descs;     /* map_region_cb: the level-0 descriptor of each page */
+	unsigned leaf_mask;  /* levels new leaves may use */
+	unsigned group_mask; /* levels whose new leaves may be grouped (o->descs NULL) */
 	struct pt_leaf_attr attr;
 	/* protect */
 	uint32_t flags;

@@ -48,8 +48,11 @@ void physim_format_get_info(const struct physim_pt_format *fmt, struct physim_pt
 		info->level[l].index_bits = fmt->level[l].index_bits;
 		info->level[l].table_bytes = pt_table_bytes(fmt, l);
 		info->level[l].leaf_ok = fmt->level[l].leaf_ok;
+		info->level[l].group_log2 = fmt->group_log2[l];
 		if (fmt->level[l].leaf_ok)
 			info->page_sizes |= pt_level_page_size(fmt, l);
+		if (fmt->level[l].leaf_ok && fmt->group_log2[l] != 0)
+			info->grouped_sizes |= pt_group_size(fmt, l);
 	}
 	info->flags_supported = fmt->flags_supported;
 	info->arch_attr_mask = fmt->arch_attr_mask;
@@ -340,7 +343,8 @@ static int map_args(const struct physim_pt *pt, uint64_t va, uint64_t pa, uint64
 }
 
 static int map_common(struct physim_pt *pt, uint64_t va, uint64_t pa, uint64_t size,
-		      const struct pt_leaf_attr *a, unsigned leaf_mask, unsigned opts)
+		      const struct pt_leaf_attr *a, unsigned leaf_mask, unsigned group_mask,
+		      unsigned opts)
 {
 	struct op o;
 	int rc = attr_check(pt->fmt, a, leaf_mask);
@@ -350,9 +354,20 @@ static int map_common(struct physim_pt *pt, uint64_t va, uint64_t pa, uint64_t s
 	o.pa = pa;
 	o.attr = *a;
 	o.leaf_mask = leaf_mask;
+	o.group_mask = group_mask;
 	o.replace = opts & PHYSIM_REPLACE;
 	rc = physim_pt_op_check(&o);
 	return rc != 0 ? rc : physim_pt_op_commit(&o);
+}
+
+/* Level whose grouped leaves are page_size bytes, or -1. */
+static int group_level_of(const struct physim_pt_format *f, uint64_t page_size)
+{
+	for (unsigned l = 0; l < f->levels; l++)
+		if (f->level[l].leaf_ok && f->group_log2[l] != 0 &&
+		    pt_group_size(f, l) == page_size)
+			return (int)l;
+	return -1;
 }
 
 int physim_pt_map_ex(struct physim_pt *pt, const struct physim_pt_mapping *m, unsigned opts)
@@ -360,16 +375,24 @@ int physim_pt_map_ex(struct physim_pt *pt, const struct physim_pt_mapping *m, un
 	if (pt == NULL || m == NULL)
 		return -EINVAL;
 	const struct physim_pt_format *f = pt->fmt;
+	/* A size that is a level's page size maps one plain leaf; one that is
+	 * a level's grouped-leaf size (e.g. 64 KiB on a 4 KiB AArch64 format)
+	 * maps one grouped leaf: the whole run of entries. */
 	int lvl = leaf_level_of(f, m->size);
-	if (lvl < 0)
-		return -EINVAL;
+	unsigned group_mask = 0;
+	if (lvl < 0) {
+		lvl = group_level_of(f, m->size);
+		if (lvl < 0)
+			return -EINVAL;
+		group_mask = 1u << lvl;
+	}
 	int rc = map_args(pt, m->va, m->pa, m->size, m->size, m->flags, opts);
 	if (rc != 0)
 		return rc;
 	if (m->arch & ~f->arch_attr_mask)
 		return -ENOTSUP;
 	struct pt_leaf_attr a = new_leaf_attr(f, m->flags, m->arch);
-	return map_common(pt, m->va, m->pa, m->size, &a, 1u << lvl, opts);
+	return map_common(pt, m->va, m->pa, m->size, &a, 1u << lvl, group_mask, opts);
 }
 
 int physim_pt_map(struct physim_pt *pt, uint64_t va, uint64_t pa, uint64_t page_size,
@@ -388,13 +411,16 @@ int physim_pt_map_region(struct physim_pt *pt, uint64_t va, uint64_t pa, uint64_
 	int rc = map_args(pt, va, pa, size, granule(f), flags, opts);
 	if (rc != 0)
 		return rc;
-	unsigned mask = 1;
+	unsigned mask = 1, group_mask = 0;
 	if (opts & PHYSIM_ALLOW_HUGE)
-		for (unsigned l = 1; l < f->levels; l++)
+		for (unsigned l = 0; l < f->levels; l++) {
 			if (f->level[l].leaf_ok)
 				mask |= 1u << l;
+			if (f->level[l].leaf_ok && f->group_log2[l] != 0)
+				group_mask |= 1u << l;
+		}
 	struct pt_leaf_attr a = new_leaf_attr(f, flags, 0);
-	return map_common(pt, va, pa, size, &a, mask, opts);
+	return map_common(pt, va, pa, size, &a, mask, group_mask, opts);
 }
 
 /* Ask the callback for every page, encoding each at once, so that nothing
@@ -568,11 +594,22 @@ int physim_pt_remap(struct physim_pt *pt, uint64_t va, uint64_t pa, uint32_t fla
 	if (flags & (PHYSIM_DEVICE | PHYSIM_UNCACHED))
 		arch &= ~f->arch_memtype_mask;
 	struct pt_leaf_attr a = new_leaf_attr(f, flags, arch);
-	uint64_t d;
-	rc = f->ops->encode_leaf(f, pa, &a, h.lvl, &d);
-	if (rc != 0)
-		return rc;
-	pte_store(h.t, h.idx, f->pte_bytes, d);
+	/* A grouped leaf stays one: every entry of its run is rewritten. */
+	uint64_t n = 1, idx0 = h.idx, esize = pt_level_page_size(f, h.lvl), d;
+	if (m.size != esize) {
+		a.grouped = true;
+		n = pt_group_entries(f, h.lvl);
+		idx0 = h.idx & ~(n - 1);
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		rc = f->ops->encode_leaf(f, pa + i * esize, &a, h.lvl, &d);
+		if (rc != 0)
+			return rc; /* checked before anything is written */
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		f->ops->encode_leaf(f, pa + i * esize, &a, h.lvl, &d);
+		pte_store(h.t, idx0 + i, f->pte_bytes, d);
+	}
 	if (pt->flush != NULL)
 		pt->flush(pt->flush_ctx, &m.va, 1, false);
 	return 0;

@@ -38,7 +38,7 @@
 #define B_NC	UINT64_C(0x2000000000000000) /* PBMT = 1 (Svpbmt) */
 #define B_IO	UINT64_C(0x4000000000000000) /* PBMT = 2 */
 #define B_PBMT3 UINT64_C(0x6000000000000000)
-#define B_N	UINT64_C(0x8000000000000000) /* Svnapot N: reserved in physim */
+#define B_N	UINT64_C(0x8000000000000000) /* Svnapot N (NAPOT only with ppn[3:0] = 1000) */
 
 static const struct physim_pt_format *const all_rv[] = {
     &physim_fmt_sv39,	&physim_fmt_sv48,   &physim_fmt_sv57, &physim_fmt_sv39x4,
@@ -625,7 +625,7 @@ static const struct cls classes[] = {
     {&physim_fmt_sv39, 0x20000405, 0, PT_RESERVED, "W only"},
     {&physim_fmt_sv39, 0x2000040d, 1, PT_RESERVED, "W+X without R"},
     {&physim_fmt_sv39, 0x200004d5, 0, PT_RESERVED, "W|U|A|D without R"},
-    /* Svpbmt PBMT = 3 reserved; Svnapot N reserved (not implemented). */
+    /* Svpbmt PBMT = 3 reserved; Svnapot N reserved unless ppn[3:0] = 1000 at i = 0. */
     {&physim_fmt_sv39, UINT64_C(0x6000000020000403), 0, PT_RESERVED, "PBMT 3"},
     {&physim_fmt_sv39, UINT64_C(0x8000000020000403), 0, PT_RESERVED, "N on leaf"},
     {&physim_fmt_sv39, UINT64_C(0x8000000020000801), 1, PT_RESERVED, "N on pointer"},

@@ -147,7 +147,7 @@ FORMATS = {
     "i386-pae": ("3", "32", "52", "4K,2M", "32"),
     "sv32": ("2", "32", "34", "4K,4M", "4K"),
     "sv32x4": ("2", "34", "34", "4K,4M", "16K"),
-    "armv7-short": ("2", "32", "32", "4K,1M", "16K"),
+    "armv7-short": ("2", "32", "40", "4K,1M", "16K"),
     "aarch64-4k-52": ("5", "52", "52", "4K,2M,1G,512G", "128"),
     "aarch64-16k-52": ("4", "52", "52", "16K,32M,64G", "256"),
     "aarch64-64k-52": ("3", "52", "52", "64K,512M,4T", "8K"),
@@ -360,12 +360,13 @@ def test_armv7():
            "0x101000 unmapped"])
     p = run("dump", "--format", "armv7-short", "--image", path("v7.img"), "--root", hex(root))
     lines = [ln for ln in p.stdout.splitlines() if not ln.startswith("#")]
-    # 32-bit addresses print with 8 digits; sections merge only with sections
-    want = [("0x00000000-0x00100000", "1M", "rwx---", "0x80000000", "1 x 1M"),
-            ("0x00100000-0x00101000", "4K", "r--u--", "0x12345000", "1 x 4K"),
-            ("0x00200000-0x00400000", "2M", "rw----", "0x90000000", "2 x 1M"),
-            ("0x00400000-0x00401000", "4K", "rw----", "0x90200000", "1 x 4K"),
-            ("0xfff00000-0x100000000", "1M", "rw--d-", "0x1f000000", "1 x 1M")]
+    # 32-bit input addresses print with 8 digits, output addresses with 16
+    # (pa_bits is 40: supersections); sections merge only with sections
+    want = [("0x00000000-0x00100000", "1M", "rwx---", "0x0000000080000000", "1 x 1M"),
+            ("0x00100000-0x00101000", "4K", "r--u--", "0x0000000012345000", "1 x 4K"),
+            ("0x00200000-0x00400000", "2M", "rw----", "0x0000000090000000", "2 x 1M"),
+            ("0x00400000-0x00401000", "4K", "rw----", "0x0000000090200000", "1 x 4K"),
+            ("0xfff00000-0x100000000", "1M", "rw--d-", "0x000000001f000000", "1 x 1M")]
     check(len(lines) == 5, f"armv7 dump has {len(lines)} lines")
     for ln, w in zip(lines, want):
         f = ln.split()

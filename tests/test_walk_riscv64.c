@@ -517,8 +517,8 @@ static void expect_fault(int rc, const struct physim_xlate *x, enum physim_fault
 
 /*
  * Bits 63:54 of an Sv39/48/57 PTE (10.4.1): 60:54 reserved, 63 N reserved
- * without Svnapot, 62:61 PBMT (Svpbmt) with 3 reserved, and PBMT reserved in
- * a pointer. Every such reserved encoding is a page fault (RESERVED) at the
+ * unless the PTE is a Svnapot NAPOT leaf (not with this PPN), 62:61 PBMT (Svpbmt) with 3 reserved,
+ * and PBMT reserved in a pointer. Every such reserved encoding is a page fault (RESERVED) at the
  * level of the PTE, for each access type; G-stage PTEs likewise.
  */
 static void test_reserved_bits(void **state)

@@ -24,6 +24,15 @@
 #define A64_SH_RESERVED (UINT64_C(1) << A64_SH_SHIFT)
 #define A64_SH_INNER	(UINT64_C(3) << A64_SH_SHIFT)
 
+/* Contiguous bit, bit 52 of a block or page descriptor in both stages (D8.3;
+ * Arm ARM D8, "The Contiguous bit"): the entry is one of an aligned run of
+ * adjacent entries with consecutive output addresses and identical
+ * attributes that the TLB may cache as one entry. Run lengths (table
+ * "Contiguous bit entries" in D8.7.1): 4K granule 16 entries at lookup levels
+ * 3, 2 and 1 (64K, 32M, 16G); 16K granule 128 at level 3 (2M) and 32 at level
+ * 2 (1G); 64K granule 32 at level 3 (2M) and 32 at level 2 (16G). */
+#define A64_CONT (UINT64_C(1) << 52)
+
 /* Bits that must be zero with a 48-bit output address (classify: PT_RESERVED).
  * 4K/16K granules: bits 49:48 are RES0 (they carry OA[49:48] only with
  * FEAT_LPA2 and TCR.DS = 1). 64K granule: bits 15:12 carry OA[51:48] when

@@ -22,9 +22,10 @@
  *   state management. Every new leaf gets AF = 1 (set_accessed_on_map), so no
  *   Access flag fault is taken; DBM (bit 51) is never written and is ignored
  *   when decoding; `dirty` is always reported false.
- * - The contiguous hint (bit 52) is never written: the engine writes entries
- *   one at a time and cannot keep a 16-entry group consistent, which D8.3
- *   requires. A descriptor that has it still decodes (it is only a hint).
+ * - The Contiguous bit (bit 52) marks a grouped leaf (lib/pt-format.h
+ *   group_log2, run lengths in aarch64-desc.h A64_CONT): encode_leaf sets it
+ *   for a->grouped and decode_leaf reports it, and the engine writes and
+ *   splits whole runs. Each entry of a run keeps its own output address.
  * - Stage 1 MAIR: the table's (physim_pt_config.mair, default
  *   PHYSIM_MAIR_DEFAULT: AttrIndx 0 = Normal WB, 1 = Device-nGnRE, 2 = Normal
  *   non-cacheable); the flags pick the lowest index holding their type
@@ -84,6 +85,8 @@ static int a64_check_leaf(const struct physim_pt_format *f, uint64_t pa,
 		return -ENOTSUP;
 	if (a->arch & ~f->arch_attr_mask)
 		return -ENOTSUP;
+	if (a->grouped && f->group_log2[level] == 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -172,6 +175,8 @@ static int s1_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 
 	v = a64_oa_encode(f, pa) | a64_leaf_type(level) | (idx << S1_ATTRINDX_SHIFT) | sh |
 	    (a->arch & S1_NG);
+	if (a->grouped)
+		v |= A64_CONT;
 	if (!(fl & PHYSIM_W))
 		v |= S1_AP2;
 	if (fl & PHYSIM_U)
@@ -203,6 +208,7 @@ static void s1_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 	a->arch = (arch_idx << S1_ATTRINDX_SHIFT) | (d & S1_NG) | a64_arch_sh(f, d);
 	a->accessed = (d & A64_AF) != 0;
 	a->dirty = false;
+	a->grouped = (d & A64_CONT) != 0;
 }
 
 /* Memory type: MAIR_ELx.Attr<AttrIndx> (D8.5, "Stage 1 memory type and
@@ -282,6 +288,8 @@ static int s2_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 		return rc;
 
 	v = a64_oa_encode(f, pa) | a64_leaf_type(level) | (memattr << S2_MEMATTR_SHIFT) | sh;
+	if (a->grouped)
+		v |= A64_CONT;
 	if (fl & PHYSIM_R)
 		v |= S2_S2AP_R;
 	if (fl & PHYSIM_W)
@@ -312,6 +320,7 @@ static void s2_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 	a->arch = (arch_memattr << S2_MEMATTR_SHIFT) | a64_arch_sh(f, d);
 	a->accessed = (d & A64_AF) != 0;
 	a->dirty = false;
+	a->grouped = (d & A64_CONT) != 0;
 }
 
 /* MemAttr[3:0] without FEAT_S2FWB (D8.5, "Stage 2 memory type and
@@ -386,6 +395,7 @@ const struct physim_pt_format physim_fmt_aarch64_4k_39 = {
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true}, /* L2: 2M blocks */
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true}, /* L1: 1G blocks */
 	},
+    .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
 };
 
@@ -403,6 +413,7 @@ const struct physim_pt_format physim_fmt_aarch64_4k_48 = {
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
 	    {.shift = 39, .index_bits = 9, .leaf_ok = false}, /* L0: tables only */
 	},
+    .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
 };
 
@@ -422,6 +433,7 @@ const struct physim_pt_format physim_fmt_aarch64_16k_47 = {
 	    {.shift = 25, .index_bits = 11, .leaf_ok = true},  /* L2: 32M blocks */
 	    {.shift = 36, .index_bits = 11, .leaf_ok = false}, /* L1: 64G only with LPA2 */
 	},
+    .group_log2 = {7, 5}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 14, [A64_P_RES0] = A64_RES0_4K_16K},
 };
 
@@ -439,6 +451,7 @@ const struct physim_pt_format physim_fmt_aarch64_64k_48 = {
 	    {.shift = 29, .index_bits = 13, .leaf_ok = true}, /* L2: 512M blocks */
 	    {.shift = 42, .index_bits = 6, .leaf_ok = false}, /* L1: 4T only with LPA */
 	},
+    .group_log2 = {5, 5}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 16, [A64_P_RES0] = A64_RES0_64K},
 };
 
@@ -458,6 +471,7 @@ const struct physim_pt_format physim_fmt_aarch64_s2_4k_40 = {
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
 	    {.shift = 30, .index_bits = 10, .leaf_ok = true}, /* L1 x2: 1G blocks */
 	},
+    .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
 };
 
@@ -475,6 +489,7 @@ const struct physim_pt_format physim_fmt_aarch64_s2_4k_48 = {
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
 	    {.shift = 39, .index_bits = 9, .leaf_ok = false}, /* L0: tables only */
 	},
+    .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
 };
 
@@ -652,6 +667,7 @@ const struct physim_pt_format physim_fmt_aarch64_el2_4k_39 = {
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true}, /* L2: 2M blocks */
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true}, /* L1: 1G blocks */
 	},
+    .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
 };
 
@@ -668,6 +684,7 @@ const struct physim_pt_format physim_fmt_aarch64_el2_4k_48 = {
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
 	    {.shift = 39, .index_bits = 9, .leaf_ok = false}, /* L0: tables only */
 	},
+    .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
 };
 
@@ -683,6 +700,7 @@ const struct physim_pt_format physim_fmt_aarch64_el2_16k_47 = {
 	    {.shift = 25, .index_bits = 11, .leaf_ok = true},  /* L2: 32M blocks */
 	    {.shift = 36, .index_bits = 11, .leaf_ok = false}, /* L1: 64G only with LPA2 */
 	},
+    .group_log2 = {7, 5}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 14, [A64_P_RES0] = A64_RES0_4K_16K},
 };
 
@@ -698,5 +716,6 @@ const struct physim_pt_format physim_fmt_aarch64_el2_64k_48 = {
 	    {.shift = 29, .index_bits = 13, .leaf_ok = true}, /* L2: 512M blocks */
 	    {.shift = 42, .index_bits = 6, .leaf_ok = false}, /* L1: 4T only with LPA */
 	},
+    .group_log2 = {5, 5}, /* Contiguous bit runs (A64_CONT) */
     .param = {[A64_P_GRANULE_SHIFT] = 16, [A64_P_RES0] = A64_RES0_64K},
 };

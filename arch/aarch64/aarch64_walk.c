@@ -288,6 +288,28 @@ WALK_INLINE enum physim_fault_kind a64_s1_leaf(struct walk_state *w, uint64_t d,
 	return PHYSIM_FAULT_NONE;
 }
 
+/* A leaf with the Contiguous bit (aarch64-desc.h A64_CONT) is one page of
+ * the run's size: the walk reports page_size = the run, and the TLB caches
+ * the run as one entry. The output address is the entry's own (its page of
+ * the run), so a well-formed run translates every address as its entries
+ * say. A misprogrammed run (entries that differ, or an output address that
+ * does not match the entry's place in the run) is CONSTRAINED UNPREDICTABLE
+ * (Arm ARM D8, "The Contiguous bit", and "Misprogramming the Contiguous
+ * bit"): physim takes the outcome in which the descriptor read translates its
+ * own page exactly, as if the bit were clear (what QEMU 7.2 does too), and a
+ * TLB entry filled from it serves the rest of the run from that descriptor.
+ * s->next is the run's base as this descriptor implies it, so that the walk
+ * loop's next + (va & (run - 1)) is the entry's own output address. */
+WALK_INLINE void a64_contiguous(const struct walk_state *w, uint64_t d, unsigned level,
+				struct walk_step *s)
+{
+	if (PHYSIM_LIKELY(!(d & A64_CONT)))
+		return;
+	uint64_t run = pt_group_size(w->fmt, level);
+	s->page_size = run;
+	s->next -= w->va & (run - 1) & ~(pt_level_page_size(w->fmt, level) - 1);
+}
+
 /* Stage 1: one descriptor. */
 WALK_INLINE enum physim_fault_kind a64_s1_step(struct walk_state *w, uint64_t d, unsigned level,
 					       struct walk_step *s)
@@ -301,6 +323,7 @@ WALK_INLINE enum physim_fault_kind a64_s1_step(struct walk_state *w, uint64_t d,
 		w->acc_or |= d & S1_T_ATTRS;
 		return PHYSIM_FAULT_NONE;
 	}
+	a64_contiguous(w, d, level, s);
 	return a64_s1_leaf(w, d, s);
 }
 
@@ -345,6 +368,7 @@ WALK_INLINE enum physim_fault_kind a64_s2_step(struct walk_state *w, uint64_t d,
 		return fk;
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
+	a64_contiguous(w, d, level, s);
 	return a64_s2_leaf(w, d, s);
 }
 
@@ -506,6 +530,7 @@ WALK_INLINE enum physim_fault_kind a64_el2_step(struct walk_state *w, uint64_t d
 		w->acc_or |= d & (S1_T_AP1 | EL2_T_XN);
 		return PHYSIM_FAULT_NONE;
 	}
+	a64_contiguous(w, d, level, s);
 	return a64_el2_leaf(w, d, s);
 }
 

@@ -72,30 +72,43 @@
 #define V7_LARGE_XN   (UINT32_C(1) << 15)
 #define V7_LARGE_SIZE (UINT64_C(1) << 16)
 
-/* Kind of a descriptor as physim's engine sees it: supersections and large
- * pages are PT_RESERVED (see armv7_short.c; the walker translates them). */
+/* Large pages and supersections are the format's grouped leaves (lib/
+ * pt-format.h group_log2 = 4 at both levels): G5.4 requires each to be
+ * repeated in 16 consecutive, aligned entries, all identical. */
+#define V7_GROUP_LOG2 4
+
+/* Kind of a descriptor (G5.4): 0b00 fault; first level 0b01 page table, 1x
+ * section or supersection; second level 0b01 large page, 1x small page. */
 static inline enum pt_kind v7_desc_classify(uint64_t d, unsigned level)
 {
 	uint32_t type = (uint32_t)d & V7_TYPE_MASK;
 
 	if (type == V7_TYPE_FAULT)
 		return PT_INVALID;
-	if (level == 1) {
-		if (type == V7_L1_PAGE_TBL)
-			return PT_TABLE;
-		return (d & V7_SECT_SUPER) ? PT_RESERVED : PT_LEAF;
-	}
-	return type == V7_L2_LARGE ? PT_RESERVED : PT_LEAF;
+	if (level == 1 && type == V7_L1_PAGE_TBL)
+		return PT_TABLE;
+	return PT_LEAF;
 }
 
-/* Output address of a page-table descriptor, section or small page. */
+/* A supersection's 40-bit base: PA[31:24] from bits 31:24, PA[35:32] from
+ * bits 23:20, PA[39:36] from bits 8:5 (G5.4, supersection descriptor). */
+static inline uint64_t v7_super_base(uint64_t d)
+{
+	return (d & V7_SUPER_BASE) | ((d >> V7_SUPER_PA35_SHIFT) & 0xf) << 32 |
+	       ((d >> V7_SUPER_PA39_SHIFT) & 0xf) << 36;
+}
+
+/* Output address of a page-table descriptor, section, supersection, small
+ * or large page (of the latter two: the base of the 16 MiB / 64 KiB page). */
 static inline uint64_t v7_desc_output_addr(uint64_t d, unsigned level)
 {
 	uint32_t v = (uint32_t)d;
 
 	if (level == 0)
-		return v & V7_PAGE_BASE;
-	return v & ((v & V7_SECT_BIT) ? V7_SECT_BASE : V7_L1_TBL_BASE);
+		return v & ((v & V7_TYPE_MASK) == V7_L2_LARGE ? V7_LARGE_BASE : V7_PAGE_BASE);
+	if (!(v & V7_SECT_BIT))
+		return v & V7_L1_TBL_BASE;
+	return (v & V7_SECT_SUPER) ? v7_super_base(d) : v & V7_SECT_BASE;
 }
 
 #endif

@@ -29,10 +29,14 @@
  *   default's and read back as the flag with TEX/C/B 0 in `arch`; the other
  *   TEX/C/B values come and read back raw, with no flag (strongly-ordered,
  *   which cannot be written, reads back as DEVICE with arch 0).
- * - Supersections (16 MiB) and large pages (64 KiB) are recognised but not
- *   produced: each is 16 identical consecutive entries, and the engine's
- *   geometry (1 MiB / 4 KiB per entry) cannot give them their size, so
- *   classify reports them PT_RESERVED and the engine leaves them alone.
+ * - Supersections (16 MiB, 16 identical first-level entries, 40-bit output
+ *   address through the extended base address fields) and large pages
+ *   (64 KiB, 16 identical second-level entries) are the format's grouped
+ *   leaves (lib/pt-format.h): encode_leaf writes one for a->grouped and
+ *   decode_leaf reports it. Sections and small pages hold 32-bit addresses
+ *   only (pa_bits is 40 for the supersections: a section or page above
+ *   4 GiB is -EINVAL). Supersections have no domain field (bits 8:5 are
+ *   PA[39:36]); domain 0 applies, as for every other descriptor here.
  */
 #include "armv7-desc.h"
 
@@ -162,16 +166,33 @@ static int v7_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 
 	if (level > 1 || pa >= (UINT64_C(1) << f->pa_bits) || (pa & (size - 1)))
 		return -EINVAL;
+	if (!a->grouped && (pa >> 32) != 0)
+		return -EINVAL; /* only a supersection reaches above 4 GiB */
+	if (a->grouped && level == 0 && (pa >> 32) != 0)
+		return -EINVAL;
 	rc = v7_attr_bits(a, &bits);
 	if (rc)
 		return rc;
+	if (level == 0 && a->grouped) {
+		/* Large page: TEX moves to bits 14:12 and XN to bit 15. */
+		uint32_t tex = bits & (UINT32_C(7) << V7_PAGE_TEX_SHIFT);
+		*d = ((uint32_t)pa & V7_LARGE_BASE) | (bits & ~tex) |
+		     (tex >> V7_PAGE_TEX_SHIFT << V7_SECT_TEX_SHIFT) | V7_L2_LARGE |
+		     (xn ? V7_LARGE_XN : 0);
+		return 0;
+	}
 	if (level == 0) {
 		*d = (uint32_t)pa | bits | V7_SECT_BIT | (xn ? V7_PAGE_XN : 0);
 		return 0;
 	}
 	cb = bits & (V7_C | V7_B);
-	*d = (uint32_t)pa | ((bits & ~cb) << V7_SECT_FIELD_DELTA) | cb | V7_SECT_BIT |
-	     (xn ? V7_SECT_XN : 0);
+	*d = ((bits & ~cb) << V7_SECT_FIELD_DELTA) | cb | V7_SECT_BIT | (xn ? V7_SECT_XN : 0);
+	if (a->grouped)
+		*d |= V7_SECT_SUPER | (pa & V7_SUPER_BASE) |
+		      ((pa >> 32) & 0xf) << V7_SUPER_PA35_SHIFT |
+		      ((pa >> 36) & 0xf) << V7_SUPER_PA39_SHIFT;
+	else
+		*d |= (uint32_t)pa;
 	return 0;
 }
 
@@ -195,7 +216,13 @@ static void v7_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 	bool xn, pxn = false;
 	uint32_t fl = PHYSIM_R;
 
-	if (level == 0) {
+	a->grouped = level == 0 ? (v & V7_TYPE_MASK) == V7_L2_LARGE : (v & V7_SECT_SUPER) != 0;
+	if (level == 0 && a->grouped) {
+		/* Large page: the small-page layout, TEX from bits 14:12. */
+		p = (v & ~(UINT32_C(0xffff) << 12 | UINT32_C(7) << V7_PAGE_TEX_SHIFT)) |
+		    ((v >> V7_SECT_TEX_SHIFT) & 7) << V7_PAGE_TEX_SHIFT;
+		xn = v & V7_LARGE_XN;
+	} else if (level == 0) {
 		p = v;
 		xn = v & V7_PAGE_XN;
 	} else {
@@ -280,23 +307,25 @@ static const struct pt_format_ops v7_ops = {
 };
 
 /* TTBCR.N = 0: TTBR0 translates the whole 32-bit VA (G5.4 "Selecting between
- * TTBR0 and TTBR1"). Output addresses of sections and small pages are 32 bits
- * (supersections would give 40). */
+ * TTBR0 and TTBR1"). Output addresses of sections and small pages are 32 bits,
+ * of supersections 40. */
 const struct physim_pt_format physim_fmt_armv7_short = {
     .name = "armv7-short",
-    .description = "ARMv7 short-descriptor, 32-bit VA (1M sections, 4K small pages)",
+    .description = "ARMv7 short-descriptor, 32-bit VA (16M/1M sections, 64K/4K pages)",
     .arch = PHYSIM_ARCH_AARCH64,
     .stage2 = false,
     .levels = 2,
     .pte_bytes = 4,
     .va_bits = 32,
-    .pa_bits = 32,
+    .pa_bits = 40,
     .sign_extended = false,
     .level =
 	{
 	    {.shift = 12, .index_bits = 8, .leaf_ok = true},  /* second level: small pages */
 	    {.shift = 20, .index_bits = 12, .leaf_ok = true}, /* first level: sections */
 	},
+    /* 16 small pages: a large page; 16 sections: a supersection */
+    .group_log2 = {V7_GROUP_LOG2, V7_GROUP_LOG2},
     .flags_supported = V7_ALL_FLAGS,
     .arch_attr_mask = V7_ARCH_MASK,
     .arch_memtype_mask = V7_TEXCB_MASK,

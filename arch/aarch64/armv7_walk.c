@@ -22,9 +22,11 @@
  * - SCTLR.WXN = ctl.wxn, SCTLR.UWXN = 0 (no control for it), PSTATE.PAN =
  *   ctl.pan; TEX remap and memory types do not affect translation.
  * - Supersections (16 MiB, with PA[39:32] from the extended base address
- *   fields) and large pages (64 KiB) translate, although the format's
- *   classify calls them reserved (the page-table engine cannot produce their
- *   16 repeated entries): the hardware reads the one entry the VA indexes.
+ *   fields) and large pages (64 KiB) translate as one page of their size
+ *   (the engine writes them as grouped leaves); the hardware reads the one
+ *   entry the VA indexes. If the 16 entries differ (misprogrammed, UNPREDICTABLE
+ *   in G5.4), each VA gets what its own entry says, and a TLB entry filled
+ *   from one of them serves the whole page.
  * - No hardware A/D updates: descriptors are never written.
  * - Effective permissions (xlate.perms) as in aarch64_walk.c: R/W/X of the
  *   accessing privilege (PL0 for user accesses, PL1 otherwise) with PAN, U
@@ -71,8 +73,7 @@ WALK_INLINE int v7_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, 
 static void v7_section(uint64_t d, struct v7_leaf *l)
 {
 	if (d & V7_SECT_SUPER) {
-		l->base = (d & V7_SUPER_BASE) | ((d >> V7_SUPER_PA35_SHIFT) & 0xf) << 32 |
-			  ((d >> V7_SUPER_PA39_SHIFT) & 0xf) << 36;
+		l->base = v7_super_base(d);
 		l->size = V7_SUPER_SIZE;
 	} else {
 		l->base = v7_desc_output_addr(d, 1);

@@ -39,12 +39,29 @@
 #define RV_PBMT_RSVD  3u
 
 /* [Sv39] 10.4: bits 63:54 are reserved and must be zero, except where an
- * extension defines them. Bit 63 is N ([Svnapot]); physim does not implement
- * Svnapot, so N = 1 stays reserved ("if Svnapot is not implemented, bit 63
- * remains reserved ... or else a page-fault exception is raised"). Bits
- * 62:61 are PBMT (implemented). Bits 60:54 are reserved. */
+ * extension defines them. Bit 63 is N ([Svnapot], implemented by the
+ * Sv39/48/57 formats and their x4 G-stage variants; Sv32 PTEs have no bit
+ * 63). Bits 62:61 are PBMT (implemented). Bits 60:54 are reserved. */
 #define RV_N	   (UINT64_C(1) << 63)
 #define RV_RSVD_HI (UINT64_C(0x7f) << 54) /* bits 60:54 */
+
+/* [Svnapot]: a leaf PTE with N = 1 is one of the 16 identical PTEs of a
+ * naturally aligned 64 KiB page (napot_bits = 4, the only size defined).
+ * Its ppn[0][3:0] hold 0b1000 in place of the address bits, which the
+ * translation takes from the VA instead (pa.ppn[0][3:0] = va.vpn[0][3:0]).
+ * N = 1 at i > 0, in a non-leaf PTE, or with any other ppn[0][3:0] is a
+ * reserved encoding: a page fault. The formats say where NAPOT leaves exist
+ * with group_log2 = 4 at level 0. */
+#define RV_NAPOT_BITS	 4
+#define RV_NAPOT_PPN_LOW UINT64_C(0x8) /* ppn[0][3:0] of a 64 KiB NAPOT PTE */
+
+/* N = 1 in d (Sv39/48/57, bits 60:54 clear) at level: a valid NAPOT leaf? */
+static inline bool rv_napot_ok(const struct physim_pt_format *f, uint64_t d, unsigned level)
+{
+	uint64_t ppn = (d >> RV_PPN_SHIFT) & ((UINT64_C(1) << RV_NAPOT_BITS) - 1);
+	return !(d & RV_RSVD_HI) && f->group_log2[level] == RV_NAPOT_BITS &&
+	       (d & (RV_R | RV_W | RV_X)) != 0 && ppn == RV_NAPOT_PPN_LOW;
+}
 
 static inline bool rv_is_sv32(const struct physim_pt_format *f)
 {
@@ -107,7 +124,12 @@ static inline enum pt_kind rv_classify_as(const struct physim_pt_format *f, uint
 	if (PHYSIM_UNLIKELY((d & (RV_V | high)) != RV_V)) {
 		if (sv32 && (d >> 32) != 0)
 			return PT_RESERVED;
-		return (d & RV_V) ? PT_RESERVED : PT_INVALID;
+		if (!(d & RV_V))
+			return PT_INVALID;
+		/* [Svnapot]: N may be set in a NAPOT leaf; the rest of the
+		 * checks below still apply to it. */
+		if (sv32 || !rv_napot_ok(f, d, level))
+			return PT_RESERVED;
 	}
 	if (!sv32 && ((d & RV_PBMT) >> RV_PBMT_SHIFT) == RV_PBMT_RSVD)
 		return PT_RESERVED;
@@ -136,6 +158,8 @@ static inline enum pt_kind rv_desc_classify(const struct physim_pt_format *f, ui
 	return rv_classify_as(f, d, level, rv_is_sv32(f));
 }
 
+/* For a NAPOT leaf: the address with ppn[0][3:0] as the PTE holds them
+ * (0b1000), i.e. inside the 64 KiB page; lib/pt-format.h asks no more. */
 static inline uint64_t rv_desc_output_addr(const struct physim_pt_format *f, uint64_t d,
 					   unsigned level)
 {

@@ -92,6 +92,8 @@ static int rv_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 		return -EINVAL;
 	if ((pa >> f->pa_bits) != 0 || !physim_is_aligned(pa, pt_level_page_size(f, level)))
 		return -EINVAL;
+	if (a->grouped && f->group_log2[level] != RV_NAPOT_BITS)
+		return -EINVAL;
 	if (f->stage2)
 		flags &= ~(uint32_t)PHYSIM_U; /* accepted and ignored on G-stage */
 	rc = rv_leaf_perms(f, flags, &perms);
@@ -106,6 +108,12 @@ static int rv_encode_leaf(const struct physim_pt_format *f, uint64_t pa,
 	}
 	*d = rv_pte_from_pa(pa) | RV_V | perms | (a->arch & ~RV_PBMT) |
 	     ((uint64_t)pbmt << RV_PBMT_SHIFT) | (a->accessed ? RV_A : 0) | (a->dirty ? RV_D : 0);
+	if (a->grouped) {
+		/* [Svnapot]: all 16 PTEs of the 64 KiB page are the same: N,
+		 * and ppn[0][3:0] = 0b1000 whatever pa's place in the page. */
+		uint64_t low = ((UINT64_C(1) << RV_NAPOT_BITS) - 1) << RV_PPN_SHIFT;
+		*d = (*d & ~low) | (RV_NAPOT_PPN_LOW << RV_PPN_SHIFT) | RV_N;
+	}
 	return 0;
 }
 
@@ -132,6 +140,7 @@ static void rv_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 	a->arch = ((d & f->arch_attr_mask) & ~RV_PBMT) | (arch_pbmt << RV_PBMT_SHIFT);
 	a->accessed = (d & RV_A) != 0;
 	a->dirty = (d & RV_D) != 0;
+	a->grouped = !rv_is_sv32(f) && (d & RV_N) != 0;
 }
 
 /* [Svpbmt] "Page-Based Memory Types" table: PBMT 0 = PMA (the physical
@@ -196,6 +205,7 @@ const struct physim_pt_format physim_fmt_sv39 = {
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
 	},
+    .group_log2 = {RV_NAPOT_BITS}, /* Svnapot 64 KiB at level 0 */
     .flags_supported = RV_FLAGS_ALL,
     .arch_attr_mask = RV_ARCH_S1,
     .arch_memtype_mask = RV_PBMT,
@@ -221,6 +231,7 @@ const struct physim_pt_format physim_fmt_sv48 = {
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 39, .index_bits = 9, .leaf_ok = true},
 	},
+    .group_log2 = {RV_NAPOT_BITS}, /* Svnapot 64 KiB at level 0 */
     .flags_supported = RV_FLAGS_ALL,
     .arch_attr_mask = RV_ARCH_S1,
     .arch_memtype_mask = RV_PBMT,
@@ -247,6 +258,7 @@ const struct physim_pt_format physim_fmt_sv57 = {
 	    {.shift = 39, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 48, .index_bits = 9, .leaf_ok = true},
 	},
+    .group_log2 = {RV_NAPOT_BITS}, /* Svnapot 64 KiB at level 0 */
     .flags_supported = RV_FLAGS_ALL,
     .arch_attr_mask = RV_ARCH_S1,
     .arch_memtype_mask = RV_PBMT,
@@ -277,6 +289,7 @@ const struct physim_pt_format physim_fmt_sv39x4 = {
 	    {.shift = 21, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 30, .index_bits = 11, .leaf_ok = true},
 	},
+    .group_log2 = {RV_NAPOT_BITS}, /* Svnapot 64 KiB at level 0 */
     .flags_supported = RV_FLAGS_G,
     .arch_attr_mask = RV_ARCH_G,
     .arch_memtype_mask = RV_PBMT,
@@ -303,6 +316,7 @@ const struct physim_pt_format physim_fmt_sv48x4 = {
 	    {.shift = 30, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 39, .index_bits = 11, .leaf_ok = true},
 	},
+    .group_log2 = {RV_NAPOT_BITS}, /* Svnapot 64 KiB at level 0 */
     .flags_supported = RV_FLAGS_G,
     .arch_attr_mask = RV_ARCH_G,
     .arch_memtype_mask = RV_PBMT,
@@ -330,6 +344,7 @@ const struct physim_pt_format physim_fmt_sv57x4 = {
 	    {.shift = 39, .index_bits = 9, .leaf_ok = true},
 	    {.shift = 48, .index_bits = 11, .leaf_ok = true},
 	},
+    .group_log2 = {RV_NAPOT_BITS}, /* Svnapot 64 KiB at level 0 */
     .flags_supported = RV_FLAGS_G,
     .arch_attr_mask = RV_ARCH_G,
     .arch_memtype_mask = RV_PBMT,

@@ -230,6 +230,13 @@ WALK_INLINE enum physim_fault_kind rv_step_by(struct walk_state *w, uint64_t d, 
 	w->acc_or |= d & RV_G;
 	if (k == PT_TABLE)
 		return PHYSIM_FAULT_NONE;
+	if (!sv32 && PHYSIM_UNLIKELY(d & RV_N)) {
+		/* [Svnapot] a 64 KiB NAPOT leaf (classify checked the
+		 * encoding): pa.ppn[0][3:0] = va.vpn[0][3:0], one TLB entry. */
+		uint64_t napot = pt_level_page_size(f, level) << RV_NAPOT_BITS;
+		s->page_size = napot;
+		s->next &= ~(napot - 1);
+	}
 
 	if (!rv_leaf_allows(w, d, gstage || w->user))
 		return PHYSIM_FAULT_PERMISSION;

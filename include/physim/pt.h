@@ -46,6 +46,9 @@ struct physim_pt_format_info {
 		unsigned index_bits; /* entries = 1 << index_bits */
 		uint64_t table_bytes;
 		bool leaf_ok; /* a leaf (page/block) may sit at this level */
+		/* Grouped leaves (see physim_pt_map): 1 << group_log2 aligned
+		 * entries at this level form one page; 0: none here. */
+		unsigned group_log2;
 	} level[PHYSIM_PT_MAX_LEVELS];
 	uint64_t page_sizes;	  /* bit n set: 2^n-byte pages can be mapped */
 	uint32_t flags_supported; /* generic flags (PHYSIM_R...) the format expresses */
@@ -59,6 +62,9 @@ struct physim_pt_format_info {
 	/* The part of arch_attr_mask that selects the memory type (see
 	 * "Memory type" below). */
 	uint64_t arch_memtype_mask;
+	/* bit n set: 2^n-byte grouped leaves can be mapped (physim_pt_map takes
+	 * these sizes too); not in page_sizes, which lists the levels' own. */
+	uint64_t grouped_sizes;
 };
 
 /*
@@ -279,7 +285,25 @@ enum physim_map_opts {
 
 /* Map one page. -EINVAL: misaligned va/pa, page size not supported, address
  * outside the format's range; -ENOTSUP: flags or arch bits the format cannot
- * express; -EEXIST: something is mapped there; -ENOMEM: no table frame. */
+ * express; -EEXIST: something is mapped there; -ENOMEM: no table frame.
+ *
+ * Grouped leaves: page_size may also be one of the format's grouped sizes
+ * (physim_pt_format_info.grouped_sizes): a run of 1 << group_log2 aligned
+ * entries of one level that together map one page, as the architectures
+ * define them - the AArch64 Contiguous bit (4K granule: 64K, 32M, 16G; 16K:
+ * 2M, 1G; 64K: 2M, 16G; both stages), RISC-V Svnapot (64K, Sv39/48/57 and
+ * x4), ARMv7 large pages (64K) and supersections (16M, the only leaves whose
+ * output may lie above 4 GiB, up to 40 bits). The whole run is written, va
+ * and pa aligned to its size. map_region with PHYSIM_ALLOW_HUGE uses them
+ * too wherever whole aligned runs fit. A grouped leaf is one leaf to
+ * everything else: query reports its size and start, iteration and dump
+ * report it once, unmap / protect of an address in it take the whole run,
+ * remap rewrites the run, the walker reports its size as page_size and a TLB
+ * caches it as one entry. Region calls that cover a run only in part first
+ * rewrite the whole run as separate leaves (same addresses and attributes;
+ * reported to the flush callback at the run's start), then change the part
+ * they cover; where a separate leaf cannot hold the address (an ARMv7
+ * supersection above 4 GiB) that is -EINVAL and nothing changes. */
 PHYSIM_API int physim_pt_map(struct physim_pt *pt, uint64_t va, uint64_t pa, uint64_t page_size,
 			     uint32_t flags);
 /* Map one page with raw arch attributes (m->va, pa, size, flags, arch). */

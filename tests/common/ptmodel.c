@@ -59,15 +59,32 @@ static void fmt_init(struct pm_fmt *fm, const struct physim_pt_format *f)
 	memset(fm, 0, sizeof(*fm));
 	fm->f = f;
 	physim_format_get_info(f, &fm->info);
-	for (unsigned l = 0; l < fm->info.levels && fm->info.level[l].leaf_ok; l++)
-		fm->sizes[fm->nsizes++] = UINT64_C(1) << fm->info.level[l].shift;
+	unsigned nplain = 0;
+	while (nplain < fm->info.levels && fm->info.level[nplain].leaf_ok)
+		nplain++;
 	/* Leaf levels are the lowest ones, without a gap: the model splits a
-	 * page into pages of the next smaller size. */
-	TC_CHECK(fm->nsizes > 0);
-	for (unsigned l = fm->nsizes; l < fm->info.levels; l++)
+	 * page into pages of the next level down. */
+	TC_CHECK(nplain > 0);
+	for (unsigned l = nplain; l < fm->info.levels; l++)
 		TC_CHECK(!fm->info.level[l].leaf_ok);
-	fm->gran = fm->sizes[0];
-	fm->biggest = fm->sizes[fm->nsizes - 1];
+	fm->gran = UINT64_C(1) << fm->info.level[0].shift;
+	fm->biggest = UINT64_C(1) << fm->info.level[nplain - 1].shift;
+	/* Plain and grouped sizes in ascending order (a grouped leaf at level
+	 * l is smaller than a plain one at l + 1). */
+	for (unsigned l = 0; l < nplain; l++) {
+		uint64_t s = UINT64_C(1) << fm->info.level[l].shift;
+		fm->sizes[fm->nsizes] = s;
+		fm->level[fm->nsizes] = l;
+		fm->split[fm->nsizes++] = l > 0 ? UINT64_C(1) << fm->info.level[l - 1].shift : 0;
+		uint64_t g = s << fm->info.level[l].group_log2;
+		if (g == s || g > fm->biggest)
+			continue;
+		fm->sizes[fm->nsizes] = g;
+		fm->level[fm->nsizes] = l;
+		fm->split[fm->nsizes++] = s;
+	}
+	for (unsigned i = 1; i < fm->nsizes; i++)
+		TC_CHECK(fm->sizes[i - 1] < fm->sizes[i]);
 	fm->set_accessed_on_map = f->set_accessed_on_map;
 	fm->set_dirty_on_map = f->set_dirty_on_map;
 	/* The harnesses pick output addresses below 32 of the largest pages. */
@@ -92,7 +109,7 @@ unsigned pm_level_of(const struct pm_fmt *fm, uint64_t size)
 {
 	for (unsigned i = 0; i < fm->nsizes; i++)
 		if (fm->sizes[i] == size)
-			return i;
+			return fm->level[i];
 	tc_fail(__FILE__, __LINE__, "no level has that page size");
 	return 0;
 }
@@ -159,9 +176,12 @@ static void split_at(const struct pm_fmt *fm, struct pm_model *m, uint64_t addr)
 		if (i < 0 || m->p[i].va == addr)
 			return;
 		struct pm_page big = m->p[i];
-		unsigned l = pm_level_of(fm, big.size);
-		TC_CHECK(l > 0);
-		uint64_t cs = fm->sizes[l - 1], n = big.size / cs;
+		uint64_t cs = 0;
+		for (unsigned k = 0; k < fm->nsizes; k++)
+			if (fm->sizes[k] == big.size)
+				cs = fm->split[k];
+		TC_CHECK(cs != 0);
+		uint64_t n = big.size / cs;
 		TC_CHECK(n <= sizeof(kids) / sizeof(kids[0]));
 		for (uint64_t k = 0; k < n; k++) {
 			kids[k] = big;

@@ -3,7 +3,7 @@
  * test_pt_model and the fuzz harnesses: facts about a format (page sizes,
  * accepted flag combinations, address arenas) and a table's leaves as a
  * sorted list of pages, built from the rules alone (greedy largest pages,
- * splits into the next smaller size). */
+ * splits into the next level's pages, a grouped leaf into its entries). */
 #ifndef PHYSIM_TEST_PTMODEL_H
 #define PHYSIM_TEST_PTMODEL_H
 
@@ -18,10 +18,14 @@
 struct pm_fmt {
 	const struct physim_pt_format *f;
 	struct physim_pt_format_info info;
-	uint64_t sizes[PHYSIM_PT_MAX_LEVELS]; /* leaf page sizes, level 0 up */
+	/* Leaf page sizes, smallest first: each level's plain leaves and its
+	 * grouped leaves (runs of entries, pt.h) up to the largest plain one. */
+	uint64_t sizes[2 * PHYSIM_PT_MAX_LEVELS];
+	unsigned level[2 * PHYSIM_PT_MAX_LEVELS]; /* the table level of each */
+	uint64_t split[2 * PHYSIM_PT_MAX_LEVELS]; /* what a split makes (0: none) */
 	unsigned nsizes;
-	uint64_t gran, biggest;
-	uint64_t ok_flags; /* bit c: flag combination c (0..63) is accepted */
+	uint64_t gran, biggest; /* biggest: the largest plain leaf */
+	uint64_t ok_flags;	/* bit c: flag combination c (0..63) is accepted */
 	struct {
 		uint64_t base, size;
 	} arena[3]; /* input ranges the harnesses map in */
@@ -88,7 +92,7 @@ struct pm_page pm_page_new(const struct pm_fmt *fm, uint64_t va, uint64_t pa, ui
  * pages alignment allows when huge, else granules. Nothing may be there. */
 void pm_model_add_run(const struct pm_fmt *fm, struct pm_model *m, uint64_t va, uint64_t pa,
 		      uint64_t size, uint32_t flags, bool huge);
-/* The level whose leaves have this size. */
+/* The table level whose leaves (plain or grouped) have this size. */
 unsigned pm_level_of(const struct pm_fmt *fm, uint64_t size);
 
 /* ---- the table's side, to compare with the model ---- */

@@ -95,6 +95,7 @@ static void x86_choices(const struct physim_pt_format_info *i, unsigned level, u
 #define RV_D	 (UINT64_C(1) << 7)
 #define RV_PPN0	 (UINT64_C(1) << 10) /* lowest PPN bit */
 #define RV_PBMT1 (UINT64_C(1) << 61) /* Svpbmt: PBMT = 1 (NC) */
+#define RV_N	 (UINT64_C(1) << 63) /* Svnapot: NAPOT PTE */
 
 static uint64_t rv_ppn_field(const struct physim_pt_format_info *i)
 {
@@ -122,6 +123,13 @@ static void rv_choices(const struct physim_pt_format_info *i, unsigned level, ui
 			add(c, "riscv: misaligned superpage", d | RV_PPN0);
 		else
 			add(c, "riscv: pointer at the last level", d & ~(RV_R | RV_W | RV_X));
+		/* Svnapot (QEMU runs with svnapot=on): N on a leaf is a 64 KiB
+		 * NAPOT page at i = 0 with ppn[3:0] = 0b1000, reserved
+		 * otherwise; a lone NAPOT PTE translates its whole 64 KiB. */
+		if (i->pte_bytes == 8) {
+			add(c, "riscv: N set", d | RV_N);
+			add(c, "riscv: NAPOT 64K", (d & ~(RV_PPN0 * 0xf)) | RV_PPN0 * 8 | RV_N);
+		}
 	} else {
 		/* A, D, U (and PBMT) are reserved in a pointer */
 		add(c, "riscv: A in a pointer", d | RV_A);

@@ -387,6 +387,18 @@ static unsigned random_leaf_level(struct rng *r, const struct physim_pt_format_i
 	return lv[rng_below(r, n)];
 }
 
+/* The size of a leaf at level l: now and then a grouped leaf (a run of
+ * entries making one page: AArch64 Contiguous bit, RISC-V Svnapot) where the
+ * level has them, so QEMU checks the addresses their entries give. Formats
+ * without grouped leaves draw nothing more from the generator. */
+static uint64_t random_leaf_size(struct rng *r, const struct physim_pt_format_info *i, unsigned l)
+{
+	uint64_t size = bit(i->level[l].shift);
+	if (i->level[l].group_log2 != 0 && rng_pct(r, 25))
+		size <<= i->level[l].group_log2;
+	return size;
+}
+
 /* Clusters span four pages of a random huge size (or four last-level
  * tables' worth when the format has no huge pages), so dense clusters share
  * their tables and sparse ones need tables of their own. */
@@ -489,7 +501,7 @@ static void populate(struct gen *g, const struct physim_pt_format_info *i, const
 		uint64_t wbase = hh->base + w * win;
 		uint64_t prev = wbase;
 		for (unsigned k = 0; k < nmaps / nclusters; k++) {
-			uint64_t size = bit(i->level[random_leaf_level(&g->rng, i)].shift);
+			uint64_t size = random_leaf_size(&g->rng, i, random_leaf_level(&g->rng, i));
 			uint64_t va;
 			if (rng_pct(&g->rng, 50) && prev - wbase + 2 * size <= win)
 				va = physim_align_up(prev, size); /* next to the last one */

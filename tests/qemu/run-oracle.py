@@ -79,7 +79,7 @@ def cpu_args(fam, el2):
     if fam in ("riscv64", "riscv32"):
         # PMP present but empty would make every S-mode walk fail; H for
         # G-stage; Svpbmt so PBMT bits in leaves are not reserved (RV64 only).
-        cpu = "rv64,pmp=false,h=true,svpbmt=on" if fam == "riscv64" else "rv32,pmp=false,h=true"
+        cpu = "rv64,pmp=false,h=true,svpbmt=on,svnapot=on" if fam == "riscv64" else "rv32,pmp=false,h=true"
         return ["-cpu", cpu]
     # AArch64: EL2 only when stage 2 or an EL2 regime is used; no EL3 (reset
     # lands in EL1 or EL2).
