@@ -344,7 +344,7 @@ int physim_pt_find_page(const struct physim_pt *pt, uint64_t va, struct hit *h,
 	return lookup(pt, va, h, m);
 }
 
-int physim_pt_query(const struct physim_pt *pt, uint64_t va, struct physim_pt_mapping *out)
+static int pt_query(const struct physim_pt *pt, uint64_t va, struct physim_pt_mapping *out)
 {
 	if (PHYSIM_UNLIKELY(pt == NULL))
 		return -EINVAL;
@@ -376,4 +376,12 @@ int physim_pt_query(const struct physim_pt *pt, uint64_t va, struct physim_pt_ma
 	}
 	struct hit h;
 	return lookup(pt, va, &h, m);
+}
+
+int physim_pt_query(const struct physim_pt *pt, uint64_t va, struct physim_pt_mapping *out)
+{
+	int rc = pt_query(pt, va, out);
+	if (rc == 0 && out != NULL)
+		out->addr_pa = out->pa + (va - out->va);
+	return rc;
 }

@@ -390,6 +390,37 @@ static void test_count_tables_small(void **state)
 	physim_pt_destroy(pt);
 }
 
+/* Query gives the queried address's own physical address (the seed's
+ * query does): for a 4 KiB page, a 2 MiB page and an upper-half page, each
+ * the mapped pa plus the address's offset in its page. */
+static void test_query_addr_pa(void **state)
+{
+	struct env *e = *state;
+	struct physim_pt *pt;
+	assert_int_equal(physim_pt_create(physim_format("x86_64-4l"), e->ph, &pt), 0);
+	assert_int_equal(physim_pt_map(pt, 0x1000, 0x5000, 4096, PHYSIM_R), 0);
+	assert_int_equal(physim_pt_map(pt, 0x200000, 0x40000000, 0x200000, PHYSIM_R), 0);
+	assert_int_equal(physim_pt_map(pt, UINT64_C(0xffff800000003000), 0x7000, 4096, PHYSIM_R),
+			 0);
+	const struct {
+		uint64_t va, pa, page;
+	} cases[] = {
+	    {0x1abc, 0x5abc, 0x1000},
+	    {0x1000, 0x5000, 0x1000},
+	    {0x234567, 0x40034567, 0x200000},
+	    {0x3fffff, 0x401fffff, 0x200000},
+	    {UINT64_C(0xffff800000003ff8), 0x7ff8, UINT64_C(0xffff800000003000)},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct physim_pt_mapping m;
+		memset(&m, 0xa5, sizeof(m));
+		assert_int_equal(physim_pt_query(pt, cases[i].va, &m), 0);
+		assert_int_equal(m.addr_pa, cases[i].pa);
+		assert_int_equal(m.va, cases[i].page);
+	}
+	physim_pt_destroy(pt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +432,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_walk_whole_range, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_count_tables, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_count_tables_small, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_query_addr_pa, env_setup, env_teardown),
 	    cmocka_unit_test(test_flags_ok),
 	    cmocka_unit_test(test_preset_ad_info),
 	};

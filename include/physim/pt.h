@@ -170,15 +170,17 @@ enum physim_map_flags {
 struct physim_pt_mapping {
 	uint64_t va; /* query: start of the page containing the address */
 	uint64_t pa;
-	uint64_t size;	/* page size in bytes */
-	uint32_t flags; /* PHYSIM_R | ... */
-	uint64_t arch;	/* raw leaf bits within the format's arch_attr_mask
-			   (x86 PAT/PCD/PWT/G/PK, EPT memtype/IPAT, AArch64
-			   AttrIndx/SH/nG, stage-2 MemAttr, RISC-V PBMT/G,
-			   LoongArch MAT/G), in the last-level leaf layout */
-	unsigned level; /* query: 0 = last-level table, counting up to the root */
-	bool accessed;	/* query: accessed bit/flag set (where the format has one) */
-	bool dirty;	/* query: dirty (where the format has one) */
+	uint64_t size;	  /* page size in bytes */
+	uint32_t flags;	  /* PHYSIM_R | ... */
+	uint64_t arch;	  /* raw leaf bits within the format's arch_attr_mask
+			     (x86 PAT/PCD/PWT/G/PK, EPT memtype/IPAT, AArch64
+			     AttrIndx/SH/nG, stage-2 MemAttr, RISC-V PBMT/G,
+			     LoongArch MAT/G), in the last-level leaf layout */
+	unsigned level;	  /* query: 0 = last-level table, counting up to the root */
+	bool accessed;	  /* query: accessed bit/flag set (where the format has one) */
+	bool dirty;	  /* query: dirty (where the format has one) */
+	uint64_t addr_pa; /* query: the physical address of the queried address
+			     itself, pa + (address - va); ignored by map */
 };
 
 /* ---- tables ---- */
