@@ -41,12 +41,20 @@
  *   DBM, RISC-V Svadu) or checked it (Svade). A write through an entry
  *   filled by a read therefore walks once, as an x86 TLB entry with D = 0
  *   does (SDM 4.8);
- * - an entry serves the privilege that filled it. A stage-1 entry of a user
- *   page never serves supervisor accesses: SMAP/SMEP, PAN and SUM decide
- *   those from control state that changes without a flush (RFLAGS.AC,
- *   PSTATE.PAN, sstatus.SUM), so they always walk. With x86 protection keys
- *   on (ctl.pke at fill time) user accesses always walk too (PKRU changes
- *   without a flush). A stage-2 entry (a stage-2 mmu translated on its own)
+ * - an entry serves the privilege that filled it. Supervisor accesses to a
+ *   user page depend on control state that changes without a flush
+ *   (SMAP/SMEP with RFLAGS.AC, PSTATE.PAN, sstatus.SUM), and so do user
+ *   accesses under x86 protection keys (PKRU): the hardware checks those on
+ *   every access, hit or not (SDM Vol. 3A 4.6 and 4.10.2.2; Arm ARM D8,
+ *   PAN; privileged spec, SUM). Such classes are cached as *conditional*
+ *   (tlb_extent.cond_allow, with a fingerprint of that control state at
+ *   fill time) and served only while the translating mmu's control state
+ *   has the same fingerprint, and never to an implicit supervisor access
+ *   (SMAP ignores RFLAGS.AC for those); otherwise the access walks. So a
+ *   missing invalidation under a table whose leaves are all user pages is
+ *   seen by supervisor accesses too. The check is off the common hit path:
+ *   only an entry whose unconditional classes do not serve the access looks
+ *   at it. A stage-2 entry (a stage-2 mmu translated on its own)
  *   serves the filling privilege only, since the permissions it returns
  *   include that privilege's execute right (AArch64 stage-2 XN[1:0], Arm ARM
  *   D8.4), and fetches never under EPT mode-based execute control.
@@ -126,6 +134,8 @@ struct tlb_entry {
 struct tlb_extent {
 	uint8_t s1_shift;
 	uint8_t s2_shift;
+	uint8_t cond_allow; /* classes served while the control state matches ctl_fp */
+	uint64_t ctl_fp;    /* ctl_fingerprint() of the filling walk's mmu */
 };
 
 struct physim_tlb {
@@ -264,6 +274,17 @@ static inline unsigned log2_u64(uint64_t v)
 	return 63u - (unsigned)__builtin_clzll(v);
 }
 
+/* The control state that decides supervisor accesses to user pages and
+ * protection-key checks, and that software changes without a flush (see
+ * the top of the file). CR0.WP and MXR are in it too: they widen rights a
+ * walk reports only for the access that made it. */
+static uint64_t ctl_fingerprint(const struct physim_mmu_ctl *c)
+{
+	return (uint64_t)c->smap | (uint64_t)c->smep << 1 | (uint64_t)c->ac << 2 |
+	       (uint64_t)c->wp_off << 3 | (uint64_t)c->pan << 4 | (uint64_t)c->sum << 5 |
+	       (uint64_t)c->mxr << 6 | (uint64_t)c->pke << 7 | (uint64_t)c->pkru << 32;
+}
+
 /* ---- lookup: the hot path ---- */
 
 /* The entry covering va with this tag, or NULL. */
@@ -362,8 +383,15 @@ static inline bool try_hit(struct physim_tlb *t, uint32_t id, bool nested,
 {
 	const struct tlb_entry *e = tlb_find(t, acc->va, id, nested);
 
-	if (e == NULL || !((e->allow >> access_class(acc)) & 1))
+	if (e == NULL)
 		return false;
+	if (!((e->allow >> access_class(acc)) & 1)) {
+		/* A conditional class (see the top of the file)? */
+		const struct tlb_extent *ex = &t->ext[e - t->e];
+		if (acc->implicit || !((ex->cond_allow >> access_class(acc)) & 1) ||
+		    ex->ctl_fp != ctl_fingerprint(&m->cfg.ctl))
+			return false;
+	}
 	t->st.hits++;
 	hit_result(e, acc->va, x);
 	if (PHYSIM_UNLIKELY(t->check_stale))
@@ -422,9 +450,27 @@ struct fill {
 	bool stage2;	  /* a stage-2 mmu translated on its own */
 	bool pke;	  /* x86 protection keys on */
 	bool mbec;	  /* EPT mode-based execute control */
+	uint64_t ctl_fp;  /* ctl_fingerprint() of the (stage-1) mmu */
 	uint8_t s1_shift; /* nested only */
 	uint8_t s2_shift;
 };
+
+/* The access classes a hit may serve while the control state keeps its
+ * fingerprint: a stage-1 user page's rights for a supervisor (not implicit)
+ * access, or for a user access under protection keys. */
+static uint8_t cond_classes(const struct fill *f, const struct physim_access *acc, uint32_t perms)
+{
+	if (f->stage2 || !(perms & PHYSIM_U) || acc->implicit || (acc->user && !f->pke))
+		return 0;
+	unsigned rights = 0;
+	if (perms & PHYSIM_R)
+		rights |= 1u << CLS_READ;
+	if ((perms & PHYSIM_W) && acc->write)
+		rights |= 1u << CLS_WRITE; /* dirty known */
+	if (perms & PHYSIM_X)
+		rights |= 1u << CLS_EXEC;
+	return (uint8_t)(rights << (acc->user ? CLS_USER : 0));
+}
 
 /* The access classes a hit may serve (see the top of the file). */
 static uint8_t allowed_classes(const struct fill *f, const struct physim_access *acc,
@@ -486,9 +532,15 @@ static void tlb_fill(struct physim_tlb *t, const struct fill *f, const struct ph
 	    .flags = (uint8_t)((global ? EF_GLOBAL : 0) | (has_gpa ? EF_HAS_GPA : 0)),
 	    .level = (int8_t)x->level,
 	};
+	uint8_t cond = cond_classes(f, acc, x->perms);
 	struct tlb_entry *old = tlb_find(t, acc->va, f->id, f->nested);
 	if (old != NULL && same_entry(old, &n)) {
 		old->allow |= n.allow;
+		struct tlb_extent *x_old = &t->ext[old - t->e];
+		if (x_old->ctl_fp != f->ctl_fp)
+			x_old->cond_allow = 0; /* those were for other control state */
+		x_old->cond_allow |= cond;
+		x_old->ctl_fp = f->ctl_fp;
 		return;
 	}
 	drop_matching(t, acc->va, f->id, f->nested);
@@ -499,6 +551,8 @@ static void tlb_fill(struct physim_tlb *t, const struct fill *f, const struct ph
 	t->ext[e - t->e] = (struct tlb_extent){
 	    .s1_shift = f->nested ? f->s1_shift : (uint8_t)shift,
 	    .s2_shift = f->nested ? f->s2_shift : (uint8_t)shift,
+	    .cond_allow = cond,
+	    .ctl_fp = f->ctl_fp,
 	};
 	if (f->nested)
 		t->nested_valid++;
@@ -528,6 +582,7 @@ static __attribute__((noinline)) int miss_direct(struct physim_tlb *t, struct ph
 	    .stage2 = mmu->cfg.format->stage2,
 	    .pke = mmu->cfg.ctl.pke,
 	    .mbec = mmu->cfg.ctl.mbec,
+	    .ctl_fp = ctl_fingerprint(&mmu->cfg.ctl),
 	};
 	return after_walk(t, &f, acc, x, rc);
 }
@@ -622,7 +677,10 @@ static __attribute__((noinline)) int miss_nested(struct physim_tlb *t, struct ph
 {
 	t->st.misses++;
 	int rc = physim_nested_translate(s1, s2, acc, x);
-	struct fill f = {.id = id, .nested = true, .pke = s1->cfg.ctl.pke};
+	struct fill f = {.id = id,
+			 .nested = true,
+			 .pke = s1->cfg.ctl.pke,
+			 .ctl_fp = ctl_fingerprint(&s1->cfg.ctl)};
 	if (rc == 0)
 		nested_shifts(&s1->cfg, s2, acc, x, &f);
 	return after_walk(t, &f, acc, x, rc);

@@ -300,7 +300,12 @@ typedef void (*physim_tlb_stale_fn)(void *ctx, uint64_t va,
 
 struct physim_tlb_config {
 	unsigned entries; /* capacity; 0 = 1024 (rounded up to a power of two) */
-	bool check_stale; /* verify every hit against a fresh walk */
+	/* Verify every hit against a fresh walk. Every class of access can hit
+	 * and so be checked: supervisor accesses to user pages and user
+	 * accesses under protection keys are cached too and served only while
+	 * the control state that decides them (SMAP/SMEP/AC, PAN, SUM/MXR,
+	 * PKRU, CR0.WP) is as it was at the fill (lib/tlb.c). */
+	bool check_stale;
 	physim_tlb_stale_fn on_stale;
 	void *stale_ctx;
 };
