@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/cpu-priv.h - what lib/cpu.c (machines, CPUs, their entry store) shares
- * with the per-architecture instruction files (lib/cpu-x86.c, cpu-arm.c,
- * cpu-riscv.c, cpu-loongarch.c): the generic invalidation they all reduce to. */
+/* lib/cpu-priv.h - what lib/cpu.c, cpu-store.c and cpu-check.c (machines,
+ * CPUs, their entry store, its checks) share with each other and with the
+ * per-architecture instruction files (lib/cpu-x86.c, cpu-arm.c, cpu-riscv.c,
+ * cpu-loongarch.c): the generic invalidation they all reduce to. */
 #ifndef PHYSIM_CPU_PRIV_H
 #define PHYSIM_CPU_PRIV_H
 
