@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/cpu-priv.h - what lib/cpu.c (machines, CPUs, their entry store) shares
- * with the per-architecture instruction files (lib/cpu-x86.c, cpu-arm.c,
- * cpu-riscv.c, cpu-loongarch.c): the generic invalidation they all reduce to. */
+/* lib/cpu-priv.h - what lib/cpu.c, cpu-store.c and cpu-check.c (machines,
+ * CPUs, their entry store, its checks) share with each other and with the
+ * per-architecture instruction files (lib/cpu-x86.c, cpu-arm.c, cpu-riscv.c,
+ * cpu-loongarch.c): the generic invalidation they all reduce to. */
 #ifndef PHYSIM_CPU_PRIV_H
 #define PHYSIM_CPU_PRIV_H
 
@@ -9,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "physim-priv.h"
 
@@ -89,7 +91,7 @@ PHYSIM_HIDDEN uint64_t *physim_cpui_x86_cr4(struct physim_cpu *cpu);
 /* Keep `obj` until the machine is destroyed, then call fin(obj). */
 PHYSIM_HIDDEN void physim_cpui_add_wrap(struct physim_machine *m, void *obj, void (*fin)(void *));
 
-/* Does iv remove e? (lib/cpu.c; exposed for the per-arch files' remedies). */
+/* Does iv remove e? (lib/cpu-store.c; exposed for the per-arch files' remedies). */
 PHYSIM_HIDDEN bool physim_cpui_inval_matches(const struct inval *iv,
 					     const struct physim_cpu_entry *e, int level);
 
@@ -104,5 +106,241 @@ PHYSIM_HIDDEN const char *physim_cpui_rv_remedy(const struct physim_cpu_entry *e
 						bool stage2_changed);
 PHYSIM_HIDDEN const char *physim_cpui_la_remedy(const struct physim_cpu_entry *e,
 						bool stage2_changed);
+
+/* ---- machines, CPUs and their entry stores ----
+ * Shared by lib/cpu.c (lifecycle, contexts, translation), lib/cpu-store.c
+ * (the entry store, invalidation, remote queues) and lib/cpu-check.c
+ * (stale-use, audit, walk-cache and break-before-make checks, reports). */
+
+enum {
+	CPU_MAX = 1024,
+	BOUNDED_WAYS = 4,
+	BOUNDED_DEFAULT = 1024,
+	BOUNDED_MAX = 1u << 20,
+	STRICT_INIT_BITS = 10,
+	MAX_DEFERRED = 1u << 16,
+};
+
+#define NIL 0u
+
+/* Bits 55:0 of an input address feed the hash: Arm TLBI operands carry only
+ * VA[55:12], and both halves of a sign-extended space must land in the
+ * bucket the operand names. Entries still compare every bit. */
+#define HASH_VA_MASK UINT64_C(0x00FFFFFFFFFFFFFF)
+
+/* A translation context an entry was filled in: the mmus and the
+ * configurations they had, so that an audit walks the very tables. */
+struct ctxrec {
+	struct ctxrec *next;
+	struct physim_mmu *s1, *s2;
+	struct physim_mmu_config c1, c2;
+};
+
+struct centry {
+	uint64_t key;  /* 0: free; else page number << 6 | index shift */
+	uint64_t ctag; /* kind | regime << 2 | vmid << 16 */
+	uint64_t ep4ta;
+	uint64_t va, pa, gpa;
+	const struct ctxrec *ctx;
+	uint32_t next;	       /* tag chain */
+	uint32_t pnext, pprev; /* page chain */
+	uint32_t wnext, wprev; /* WALK entries: the list of them all */
+	uint64_t desc_pa;      /* WALK (and leaves with check_bbm): where the
+				  descriptor was read; 0: unknown */
+	uint64_t desc;	       /* ... and its value then */
+	uint16_t asid;
+	uint8_t kind, regime;
+	uint8_t shift;	  /* page size of the entry */
+	uint8_t s1_shift; /* COMB: stage-1 leaf size (index shift) */
+	uint8_t s2_shift; /* COMB and S2: stage-2 leaf size */
+	uint8_t allow;
+	uint8_t perms;
+	bool global;
+	bool frac; /* COMB keyed by its larger stage-1 page */
+	int8_t level;
+	uint8_t wstage; /* WALK: 1 (a stage-1 table) or 2 (a stage-2 table) */
+	uint16_t vmid;
+};
+
+struct deferred {
+	struct inval iv;
+	bool broadcast;
+};
+
+struct physim_cpu {
+	struct physim_machine *m;
+	unsigned index;
+	bool loaded;
+	struct physim_cpu_context ctx;
+	struct ctxrec *rec;  /* current */
+	struct ctxrec *recs; /* every context this CPU has had */
+	uint8_t look_kind;   /* what the current context caches and finds */
+	uint64_t look_ctag;
+	uint64_t look_ep4ta;
+	uint16_t look_asid;
+	uint64_t look_mix; /* tag_mix() of the lookup tags, non-global */
+	/* the store */
+	uint32_t *head;	  /* tag chains: by page and tags (lookups) */
+	uint32_t *phead;  /* page chains: by page only (invalidation by address) */
+	unsigned hbits;	  /* 1 << hbits buckets in each (at most 2^31) */
+	uint32_t hmask;	  /* (1 << hbits) - 1 */
+	uint64_t nglobal; /* global entries (a lookup probes for them too) */
+	struct centry *pool;
+	uint32_t pool_cap, pool_top, free_list;
+	uint64_t count;
+	uint8_t shifts[64]; /* index shifts in use, ascending */
+	unsigned nshift;
+	uint8_t wshifts[64]; /* the same for WALK entries */
+	unsigned nwshift;
+	uint32_t whead; /* the list of WALK entries */
+	uint64_t nwalk;
+	struct physim_cpu_stats st;
+	uint64_t x86_cr4;
+	bool remote_apply; /* draining other CPUs' broadcasts (no BBM check) */
+	/* shared with other threads (under lock) */
+	pthread_mutex_t lock;
+	atomic_bool pending;
+	struct inval *queue;
+	size_t nq, capq;
+	bool queue_lost; /* a queue append failed: flush everything at drain */
+	struct deferred *def;
+	size_t ndef, capdef;
+};
+
+struct keep {
+	struct keep *next;
+	void *obj;
+	void (*fin)(void *);
+};
+
+struct physim_machine {
+	struct physim_machine_config cfg;
+	unsigned ncpus;
+	struct physim_cpu *cpu;
+	struct keep *kept; /* HAL wrappers (lib/cpu-free.c) */
+	pthread_mutex_t kept_lock;
+};
+
+/* ---- small helpers ---- */
+
+static inline uint64_t mk_key(uint64_t va, unsigned shift)
+{
+	return ((va & HASH_VA_MASK) >> shift) << 6 | shift;
+}
+
+static inline uint64_t mk_ctag(unsigned kind, unsigned regime, uint16_t vmid)
+{
+	return kind | (uint64_t)regime << 2 | (uint64_t)vmid << 16;
+}
+
+static inline uint32_t bucket(const struct physim_cpu *c, uint64_t key)
+{
+	return (uint32_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & c->hmask;
+}
+
+static inline unsigned log2_u64(uint64_t v)
+{
+	return 63u - (unsigned)__builtin_clzll(v);
+}
+
+static inline bool access_ok(const struct physim_access *a)
+{
+	return a != NULL && !(a->write && a->exec) && !(a->implicit && (a->user || a->exec));
+}
+
+enum { CLS_READ = 0, CLS_WRITE = 1, CLS_EXEC = 2, CLS_USER = 3 };
+
+static inline unsigned access_class(const struct physim_access *a)
+{
+	return (a->user ? CLS_USER : 0) + (a->write ? CLS_WRITE : a->exec ? CLS_EXEC : CLS_READ);
+}
+
+/* Has an mmu's configuration stayed as it was? */
+static inline bool same_cfg(const struct physim_mmu_config *a, const struct physim_mmu_config *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+/* ---- the store's lookup (inline: the hit path) ---- */
+
+/* Tag hash of an entry: its page key mixed with its tags (the ASID key of a
+ * global entry is ASID_GLOBAL, so a lookup finds it from any ASID with a
+ * second probe). */
+#define ASID_GLOBAL 0x10000u
+
+static inline uint32_t akey_of(const struct centry *e)
+{
+	return e->global ? ASID_GLOBAL : e->asid;
+}
+
+/* The tags' part of the hash: constant per context, so a lookup computes it
+ * once (physim_cpu.look_mix) and hashes a page with one xor and one multiply. */
+static inline uint64_t tag_mix(uint64_t ctag, uint64_t ep4ta, uint32_t akey)
+{
+	return (ctag + akey) * UINT64_C(0xFF51AFD7ED558CCD) ^
+	       (ep4ta >> 12) * UINT64_C(0xC4CEB9FE1A85EC53);
+}
+
+static inline uint64_t tag_hash(uint64_t key, uint64_t ctag, uint64_t ep4ta, uint32_t akey)
+{
+	return key ^ tag_mix(ctag, ep4ta, akey);
+}
+
+static inline bool tag_match(const struct centry *e, uint64_t key, uint64_t ctag, uint64_t ep4ta,
+			     uint32_t akey, uint64_t va)
+{
+	return e->key == key && e->ctag == ctag && e->ep4ta == ep4ta && akey_of(e) == akey &&
+	       (!e->frac || ((e->va ^ va) >> e->shift) == 0);
+}
+
+static inline uint32_t find_one(const struct physim_cpu *c, uint64_t key, uint64_t ctag,
+				uint64_t ep4ta, uint32_t akey, uint64_t va)
+{
+	uint32_t idx = c->head[bucket(c, tag_hash(key, ctag, ep4ta, akey))];
+	while (idx != NIL) {
+		const struct centry *e = &c->pool[idx];
+		if (tag_match(e, key, ctag, ep4ta, akey, va))
+			return idx;
+		idx = e->next;
+	}
+	return NIL;
+}
+
+/* The entry of this tag (or a global one) covering va: one bucket per page
+ * size in use, two when global entries exist. */
+static inline struct centry *find(const struct physim_cpu *c, uint64_t va, uint64_t ctag,
+				  uint64_t ep4ta, uint16_t asid)
+{
+	for (unsigned i = 0; i < c->nshift; i++) {
+		uint64_t key = mk_key(va, c->shifts[i]);
+		uint32_t idx = find_one(c, key, ctag, ep4ta, asid, va);
+		if (idx == NIL && c->nglobal)
+			idx = find_one(c, key, ctag, ep4ta, ASID_GLOBAL, va);
+		if (idx != NIL)
+			return &c->pool[idx];
+	}
+	return NULL;
+}
+
+/* lib/cpu-store.c */
+PHYSIM_HIDDEN void physim_cpui_to_public(const struct centry *e, struct physim_cpu_entry *out);
+PHYSIM_HIDDEN void physim_cpui_remove_entry(struct physim_cpu *c, uint32_t idx);
+PHYSIM_HIDDEN void physim_cpui_insert(struct physim_cpu *c, const struct centry *n);
+/* Remove every entry this tag finds for va (before a refill). */
+PHYSIM_HIDDEN void physim_cpui_drop_for(struct physim_cpu *c, uint64_t va, uint64_t ctag,
+					uint64_t ep4ta, uint16_t asid);
+/* Is an invalidation that removes e issued but not completed (by this CPU,
+ * or broadcast by another)? Its name, or NULL. */
+PHYSIM_HIDDEN const char *physim_cpui_pending_for(struct physim_cpu *c, const struct centry *e);
+
+/* lib/cpu-check.c */
+PHYSIM_HIDDEN void physim_cpui_stale_check(struct physim_cpu *c, const struct centry *hit,
+					   const struct physim_access *acc);
+PHYSIM_HIDDEN void physim_cpui_walk_cache_update(struct physim_cpu *c, const struct physim_mmu *m,
+						 unsigned wstage, uint64_t va, bool faulted);
+PHYSIM_HIDDEN void physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv,
+					 const struct centry *e);
+/* With check_bbm, the descriptor a one-stage leaf was made from. */
+PHYSIM_HIDDEN void physim_cpui_leaf_desc(const struct physim_mmu *m, struct centry *n);
 
 #endif

@@ -1,0 +1,541 @@
+/* SPDX-License-Identifier: MIT */
+/* lib/cpu-check.c - the checks on simulated CPUs' cached translations:
+ * stale use at a hit, walk-cache currency, break-before-make at an
+ * invalidation, the machine audit and freed-in-use check, and the reports
+ * they make (physim_cpu_report_format). */
+#include "cpu-priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "walk-format.h"
+
+/* ---- reports ---- */
+
+static const char *remedy(const struct physim_cpu *c, const struct physim_cpu_entry *e,
+			  bool stage2_changed)
+{
+	switch (c->m->cfg.arch) {
+	case PHYSIM_ARCH_X86_64:
+		return physim_cpui_x86_remedy(e, stage2_changed);
+	case PHYSIM_ARCH_AARCH64:
+		return physim_cpui_arm_remedy(e, stage2_changed);
+	case PHYSIM_ARCH_RISCV64:
+		return physim_cpui_rv_remedy(e, stage2_changed);
+	default:
+		return physim_cpui_la_remedy(e, stage2_changed);
+	}
+}
+
+/* Does a fresh walk say what e says? */
+static bool entry_current(const struct centry *e, const struct physim_xlate *cur, int rc)
+{
+	if (rc != 0 || cur->fault.kind != PHYSIM_FAULT_NONE)
+		return false;
+	uint64_t size = UINT64_C(1) << e->shift;
+	uint64_t base = cur->pa & ~(size - 1);
+	if (base != e->pa || cur->perms != e->perms)
+		return false;
+	if (e->kind == PHYSIM_ENTRY_COMB && (cur->gpa & ~(size - 1)) != e->gpa)
+		return false;
+	if (e->kind != PHYSIM_ENTRY_S2 && cur->global != e->global)
+		return false;
+	/* A page size that grew is only stale if the entry cannot be part of
+	 * it; a page size that shrank (a split) is a different translation. */
+	return cur->page_size >= size;
+}
+
+static void report(struct physim_cpu *c, enum physim_cpu_report_kind kind, uint64_t addr,
+		   const struct centry *e, const struct physim_xlate *cur)
+{
+	struct physim_cpu_report r = {.kind = kind, .cpu = c->index, .addr = addr, .current = *cur};
+	physim_cpui_to_public(e, &r.entry);
+	bool s2_changed = e->kind == PHYSIM_ENTRY_COMB && cur->fault.kind == PHYSIM_FAULT_NONE &&
+			  (cur->gpa & ~((UINT64_C(1) << e->shift) - 1)) == e->gpa;
+	if (e->kind == PHYSIM_ENTRY_COMB && cur->fault.kind != PHYSIM_FAULT_NONE)
+		s2_changed = cur->fault.stage == 2;
+	r.remedy = remedy(c, &r.entry, s2_changed);
+	const char *p = physim_cpui_pending_for(c, e);
+	r.pending = p != NULL;
+	if (c->m->cfg.on_report)
+		c->m->cfg.on_report(c->m->cfg.report_ctx, &r);
+}
+
+/* A probe of e's tables with mmus configured as when e was filled (a fresh
+ * mmu when the context's mmu has been reconfigured since). */
+static int probe_entry(const struct centry *e, const struct physim_access *acc,
+		       struct physim_xlate *x)
+{
+	const struct ctxrec *r = e->ctx;
+	struct physim_mmu *s1 = r->s1, *s2 = r->s2, *t1 = NULL, *t2 = NULL;
+	struct physim_mmu_config now;
+	int rc;
+
+	if (e->kind == PHYSIM_ENTRY_S2)
+		s1 = NULL;
+	if (s1 != NULL) {
+		physim_mmu_get_config(s1, &now);
+		if (!same_cfg(&now, &r->c1)) {
+			if ((rc = physim_mmu_create(&r->c1, &t1)) < 0)
+				return rc;
+			s1 = t1;
+		}
+	}
+	if (s2 != NULL && e->kind != PHYSIM_ENTRY_S1) {
+		physim_mmu_get_config(s2, &now);
+		if (!same_cfg(&now, &r->c2)) {
+			if ((rc = physim_mmu_create(&r->c2, &t2)) < 0) {
+				physim_mmu_destroy(t1);
+				return rc;
+			}
+			s2 = t2;
+		}
+	}
+	if (e->kind == PHYSIM_ENTRY_COMB)
+		rc = physim_nested_probe(s1, s2, acc, x);
+	else if (e->kind == PHYSIM_ENTRY_S1)
+		rc = physim_mmu_probe(s1, acc, x);
+	else
+		rc = physim_mmu_probe(s2, acc, x);
+	physim_mmu_destroy(t1);
+	physim_mmu_destroy(t2);
+	return rc;
+}
+
+__attribute__((noinline)) void physim_cpui_stale_check(struct physim_cpu *c,
+						       const struct centry *hit,
+						       const struct physim_access *acc)
+{
+	struct centry e = *hit; /* on_report may invalidate */
+	struct physim_xlate cur = {0};
+	int rc = probe_entry(&e, acc, &cur);
+	if (rc != 0 && rc != -EFAULT)
+		return;
+	if (entry_current(&e, &cur, rc))
+		return;
+	c->st.stale++;
+	report(c, PHYSIM_REPORT_STALE_USE, acc->va, &e, &cur);
+}
+
+/* ---- walk caches ---- */
+
+/* The table descriptors a fresh walk of m meets on the way to va, root
+ * first: engine level, where the descriptor is, the next table. Stops at the
+ * first descriptor that is not a table pointer. */
+struct wpath {
+	unsigned n;
+	struct {
+		unsigned elevel;
+		uint64_t desc_pa, desc, next;
+	} step[PHYSIM_PT_MAX_LEVELS];
+	uint64_t last_table; /* the table the walk stopped in */
+};
+
+static void fresh_path(const struct physim_mmu *m, uint64_t va, struct wpath *p)
+{
+	const struct physim_pt_format *f = m->cfg.format;
+	const struct physim_paging_handler *mem = m->cfg.mem;
+	p->n = 0;
+	if (mem == NULL || f->ops == NULL || !walk_input_ok(f, va))
+		return;
+	uint64_t table =
+	    f->sign_extended && (va >> 63) && m->cfg.root_hi ? m->cfg.root_hi : m->cfg.root;
+	p->last_table = table;
+	for (int n = f->levels - 1; n >= 1; n--) {
+		uint64_t dpa = table + ((va >> m->idx_shift[n]) & m->idx_mask[n]);
+		const void *ptr = mem->phys_to_virt(mem->ctx, dpa);
+		if (ptr == NULL)
+			return;
+		uint64_t d = f->pte_bytes == 8
+				 ? __atomic_load_n((const uint64_t *)ptr, __ATOMIC_RELAXED)
+				 : __atomic_load_n((const uint32_t *)ptr, __ATOMIC_RELAXED);
+		if (f->ops->classify(f, d, (unsigned)n) != PT_TABLE)
+			return;
+		table = f->ops->output_addr(f, d, (unsigned)n);
+		p->step[p->n].elevel = (unsigned)n;
+		p->step[p->n].desc_pa = dpa;
+		p->step[p->n].desc = d;
+		p->step[p->n].next = table;
+		p->n++;
+		p->last_table = table;
+	}
+}
+
+/* What a walk entry's table says now, as an xlate: the next table in pa, or
+ * a not-present fault when the walk no longer meets a table there. */
+static void walk_current(const struct wpath *p, unsigned elevel, int level, uint64_t va,
+			 uint64_t size, struct physim_xlate *cur)
+{
+	*cur = (struct physim_xlate){.page_size = size, .level = level};
+	for (unsigned i = 0; i < p->n; i++) {
+		if (p->step[i].elevel == elevel) {
+			cur->pa = p->step[i].next;
+			return;
+		}
+	}
+	cur->fault = (struct physim_fault){
+	    .kind = PHYSIM_FAULT_NOT_PRESENT, .stage = 1, .level = level, .addr = va};
+}
+
+/* After a walk of m (stage wstage of the current context) for va: each
+ * cached walk entry on va's path that disagrees with the fresh path is a
+ * walk-cache entry the hardware may have used instead - a stale use - and
+ * is replaced by (or, where the path ends, dropped for) what the tables say;
+ * the fresh path is cached (unless x86 just faulted, SDM Vol. 3A 4.10.4.1:
+ * a #PF invalidates the paging-structure entries for the address). */
+__attribute__((noinline)) void physim_cpui_walk_cache_update(struct physim_cpu *c,
+							     const struct physim_mmu *m,
+							     unsigned wstage, uint64_t va,
+							     bool faulted)
+{
+	const struct physim_pt_format *f = m->cfg.format;
+	struct wpath p;
+	if (c->m->cfg.arch == PHYSIM_ARCH_LOONGARCH64)
+		return; /* software-refilled: no hardware walk caches */
+	fresh_path(m, va, &p);
+	bool x86 = c->m->cfg.arch == PHYSIM_ARCH_X86_64;
+	uint16_t vmid = wstage == 2 && x86 ? 0 : (uint16_t)(c->look_ctag >> 16);
+	uint64_t ctag = mk_ctag(PHYSIM_ENTRY_WALK, c->ctx.regime, vmid);
+	uint16_t asid = wstage == 2 ? 0 : c->look_asid;
+	for (int n = f->levels - 1; n >= 1; n--) {
+		unsigned shift = f->level[n].shift;
+		uint64_t base = va & ~((UINT64_C(1) << shift) - 1);
+		uint64_t key = mk_key(base, shift);
+		int level = walk_arch_level(m->ops, (unsigned)n);
+		struct physim_xlate cur;
+		walk_current(&p, (unsigned)n, level, base, UINT64_C(1) << shift, &cur);
+		bool fresh = cur.fault.kind == PHYSIM_FAULT_NONE;
+		uint32_t idx = find_one(c, key, ctag, c->look_ep4ta, asid, base);
+		if (idx != NIL) {
+			struct centry *e = &c->pool[idx];
+			if (fresh && e->pa == cur.pa)
+				continue;
+			if (c->m->cfg.check_stale) {
+				c->st.stale++;
+				struct centry old = *e;
+				report(c, PHYSIM_REPORT_STALE_USE, va, &old, &cur);
+				idx = find_one(c, key, ctag, c->look_ep4ta, asid, base);
+			}
+			if (idx != NIL)
+				physim_cpui_remove_entry(c, idx);
+		}
+		if (!fresh || (faulted && x86))
+			continue;
+		uint64_t dpa = 0, dval = 0;
+		for (unsigned i = 0; i < p.n; i++) {
+			if (p.step[i].elevel == (unsigned)n) {
+				dpa = p.step[i].desc_pa;
+				dval = p.step[i].desc;
+			}
+		}
+		struct centry w = {
+		    .key = key,
+		    .ctag = ctag,
+		    .ep4ta = c->look_ep4ta,
+		    .va = base,
+		    .pa = cur.pa,
+		    .gpa = cur.pa,
+		    .ctx = c->rec,
+		    .desc_pa = dpa,
+		    .desc = dval,
+		    .asid = asid,
+		    .kind = PHYSIM_ENTRY_WALK,
+		    .regime = (uint8_t)c->ctx.regime,
+		    .shift = (uint8_t)shift,
+		    .s1_shift = (uint8_t)shift,
+		    .s2_shift = (uint8_t)shift,
+		    .level = (int8_t)level,
+		    .wstage = (uint8_t)wstage,
+		    .vmid = vmid,
+		};
+		physim_cpui_insert(c, &w);
+	}
+}
+
+/* The mmu a walk entry was made with, as configured then (*tmp: a fresh
+ * copy to destroy when the context's mmu has changed since). */
+static const struct physim_mmu *walk_entry_mmu(const struct centry *e, struct physim_mmu **tmp)
+{
+	const struct ctxrec *r = e->ctx;
+	struct physim_mmu *m = e->wstage == 2 ? r->s2 : r->s1;
+	const struct physim_mmu_config *then = e->wstage == 2 ? &r->c2 : &r->c1;
+	struct physim_mmu_config now;
+	*tmp = NULL;
+	if (m == NULL)
+		return NULL;
+	physim_mmu_get_config(m, &now);
+	if (same_cfg(&now, then))
+		return m;
+	if (physim_mmu_create(then, tmp) < 0)
+		return NULL;
+	return *tmp;
+}
+
+/* Audit of one walk entry: true if stale (reported). */
+static bool audit_walk(struct physim_cpu *c, const struct centry *e)
+{
+	struct physim_mmu *tmp;
+	const struct physim_mmu *m = walk_entry_mmu(e, &tmp);
+	if (m == NULL)
+		return false;
+	const struct physim_pt_format *f = m->cfg.format;
+	unsigned elevel = 0;
+	for (unsigned n = 1; n < f->levels; n++) {
+		if (f->level[n].shift == e->shift)
+			elevel = n;
+	}
+	struct wpath p;
+	struct physim_xlate cur;
+	fresh_path(m, e->va, &p);
+	walk_current(&p, elevel, e->level, e->va, UINT64_C(1) << e->shift, &cur);
+	physim_mmu_destroy(tmp);
+	if (cur.fault.kind == PHYSIM_FAULT_NONE && cur.pa == e->pa)
+		return false;
+	report(c, PHYSIM_REPORT_STALE_ENTRY, e->va, e, &cur);
+	return true;
+}
+
+/* ---- break-before-make ---- */
+
+/* Engine level of a descriptor whose entries cover 1 << shift bytes. */
+static int engine_level(const struct physim_pt_format *f, unsigned shift)
+{
+	for (unsigned n = 0; n < f->levels; n++) {
+		if (f->level[n].shift == shift)
+			return (int)n;
+	}
+	return -1;
+}
+
+static uint64_t read_desc(const struct physim_mmu_config *cfg, uint64_t pa, bool *ok)
+{
+	const void *ptr = cfg->mem ? cfg->mem->phys_to_virt(cfg->mem->ctx, pa) : NULL;
+	*ok = ptr != NULL;
+	if (ptr == NULL)
+		return 0;
+	return cfg->format->pte_bytes == 8
+		   ? __atomic_load_n((const uint64_t *)ptr, __ATOMIC_RELAXED)
+		   : __atomic_load_n((const uint32_t *)ptr, __ATOMIC_RELAXED);
+}
+
+/* AArch64 descriptor bits that may change while the descriptor stays
+ * valid (Arm ARM D8.16.1 "Using break-before-make when updating translation
+ * table entries"; Linux pgattr_change_is_safe): AP / S2AP [7:6], AF [10],
+ * nG [11], DBM [51], PXN [53], UXN / XN [54], software bits [58:55]. Any
+ * other change - output address, table <-> block, memory attributes,
+ * contiguous - needs invalid + invalidation + completion in between. */
+#define ARM_LIVE_OK                                                                                \
+	(UINT64_C(3) << 6 | UINT64_C(1) << 10 | UINT64_C(1) << 11 | UINT64_C(1) << 51 |            \
+	 UINT64_C(3) << 53 | UINT64_C(0xF) << 55)
+
+/* At the completion of an invalidation that removes e (on the CPU that
+ * completes it): if the descriptor e was made from is valid again but
+ * differs in what the architecture does not allow to change live, the new
+ * descriptor was written while the old one could still be in use. */
+void physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv, const struct centry *e)
+{
+	enum physim_arch arch = c->m->cfg.arch;
+	if (arch != PHYSIM_ARCH_AARCH64 && arch != PHYSIM_ARCH_X86_64)
+		return;
+	bool s2 = e->kind == PHYSIM_ENTRY_S2 || (e->kind == PHYSIM_ENTRY_WALK && e->wstage == 2);
+	const struct physim_mmu_config *cfg = s2 ? &e->ctx->c2 : &e->ctx->c1;
+	if (cfg->format == NULL)
+		return;
+	bool ok;
+	uint64_t now = read_desc(cfg, e->desc_pa, &ok);
+	int n = engine_level(cfg->format, e->shift);
+	if (!ok || now == e->desc || n < 0)
+		return;
+	const struct physim_pt_format *f = cfg->format;
+	enum pt_kind k_old = f->ops->classify(f, e->desc, (unsigned)n);
+	enum pt_kind k_new = f->ops->classify(f, now, (unsigned)n);
+	if (k_new == PT_INVALID)
+		return; /* the break was made */
+	bool bad = arch == PHYSIM_ARCH_AARCH64 ? ((e->desc ^ now) & ~ARM_LIVE_OK) != 0
+					       : k_old != k_new; /* x86: a page-size change */
+	if (!bad)
+		return;
+	struct physim_cpu_report r = {
+	    .kind = PHYSIM_REPORT_BBM, .cpu = c->index, .addr = e->desc_pa};
+	physim_cpui_to_public(e, &r.entry);
+	r.desc_old = e->desc;
+	r.desc_new = now;
+	r.inval = iv->name;
+	r.remedy =
+	    arch == PHYSIM_ARCH_AARCH64
+		? "break-before-make: write an invalid descriptor, invalidate it (TLBI + DSB "
+		  "ISH) and only then write the new one; only permission, AF, DBM and nG "
+		  "may change while valid (Arm ARM D8.16.1)"
+		: "a page-size change (a large page split, or tables merged into one) needs "
+		  "the old translation invalidated before the new entry is used, or the TLB "
+		  "may hold both (SDM Vol. 3A 4.10.2.3): make the entry not present, "
+		  "invalidate on every processor, then write the new one";
+	c->st.stale++;
+	if (c->m->cfg.on_report)
+		c->m->cfg.on_report(c->m->cfg.report_ctx, &r);
+}
+
+/* With check_bbm, the descriptor a one-stage leaf was made from. */
+void physim_cpui_leaf_desc(const struct physim_mmu *m, struct centry *n)
+{
+	struct wpath p;
+	fresh_path(m, n->va, &p);
+	const struct physim_pt_format *f = m->cfg.format;
+	int lvl = engine_level(f, n->shift);
+	if (lvl < 0 || (unsigned)lvl != f->levels - 1 - p.n)
+		return;
+	uint64_t dpa = p.last_table + ((n->va >> m->idx_shift[lvl]) & m->idx_mask[lvl]);
+	bool ok;
+	uint64_t d = read_desc(&m->cfg, dpa, &ok);
+	if (ok) {
+		n->desc_pa = dpa;
+		n->desc = d;
+	}
+}
+
+/* The access an audit probes an entry with: the most it may serve. */
+static struct physim_access audit_access(const struct centry *e)
+{
+	struct physim_access a = {.va = e->va};
+	unsigned allow = e->allow;
+	if (allow >> CLS_USER) {
+		a.user = true;
+		allow >>= CLS_USER;
+	}
+	if (allow & (1u << CLS_READ))
+		return a;
+	if (allow & (1u << CLS_WRITE))
+		a.write = true;
+	else if (allow & (1u << CLS_EXEC))
+		a.exec = true;
+	return a;
+}
+
+long physim_machine_audit(struct physim_machine *m)
+{
+	if (m == NULL)
+		return -EINVAL;
+	long stale = 0;
+	for (unsigned k = 0; k < m->ncpus; k++) {
+		struct physim_cpu *c = &m->cpu[k];
+		physim_cpui_drain(c);
+		for (uint32_t idx = 1; idx <= c->pool_top; idx++) {
+			const struct centry *e = &c->pool[idx];
+			if (e->key == 0)
+				continue;
+			if (e->kind == PHYSIM_ENTRY_WALK) {
+				stale += audit_walk(c, e);
+				continue;
+			}
+			struct physim_access a = audit_access(e);
+			struct physim_xlate cur = {0};
+			int rc = probe_entry(e, &a, &cur);
+			if (rc != 0 && rc != -EFAULT)
+				continue;
+			if (entry_current(e, &cur, rc))
+				continue;
+			stale++;
+			report(c, PHYSIM_REPORT_STALE_ENTRY, e->va, e, &cur);
+		}
+	}
+	return stale;
+}
+
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+long physim_machine_check_free(struct physim_machine *m, uint64_t hpa, uint64_t size)
+{
+	if (m == NULL || size == 0)
+		return m == NULL ? -EINVAL : 0;
+	long found = 0;
+	for (unsigned k = 0; k < m->ncpus; k++) {
+		struct physim_cpu *c = &m->cpu[k];
+		physim_cpui_drain(c);
+		for (uint32_t idx = 1; idx <= c->pool_top; idx++) {
+			const struct centry *e = &c->pool[idx];
+			if (e->key == 0)
+				continue;
+			bool hit;
+			if (e->kind == PHYSIM_ENTRY_WALK)
+				/* the next table, or the table holding the descriptor
+				 * (a stage-2 walk entry's tables are host-physical;
+				 * a stage-1 one's too: walk caches are kept for
+				 * one-stage contexts only) */
+				hit = overlaps(e->pa, 4096, hpa, size) ||
+				      overlaps(e->desc_pa & ~UINT64_C(0xFFF), 4096, hpa, size);
+			else
+				hit = overlaps(e->pa, UINT64_C(1) << e->shift, hpa, size);
+			if (!hit)
+				continue;
+			found++;
+			struct physim_xlate none = {0};
+			report(c, PHYSIM_REPORT_FREED_IN_USE, hpa, e, &none);
+		}
+	}
+	return found;
+}
+
+static const char *kind_name(enum physim_entry_kind k)
+{
+	switch (k) {
+	case PHYSIM_ENTRY_S1:
+		return "stage-1";
+	case PHYSIM_ENTRY_S2:
+		return "stage-2";
+	case PHYSIM_ENTRY_WALK:
+		return "walk-cache (non-leaf)";
+	default:
+		return "combined";
+	}
+}
+
+int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_t len)
+{
+	if (r == NULL)
+		return -EINVAL;
+	const struct physim_cpu_entry *e = &r->entry;
+	char now[160];
+	if (r->kind == PHYSIM_REPORT_BBM)
+		snprintf(
+		    now, sizeof(now),
+		    "descriptor at 0x%llx changed from 0x%llx to 0x%llx while valid, before %s "
+		    "completed",
+		    (unsigned long long)r->addr, (unsigned long long)r->desc_old,
+		    (unsigned long long)r->desc_new, r->inval ? r->inval : "the invalidation");
+	else if (r->kind == PHYSIM_REPORT_FREED_IN_USE)
+		snprintf(now, sizeof(now),
+			 "frame 0x%llx was freed while this entry references it%s",
+			 (unsigned long long)r->addr,
+			 e->kind == PHYSIM_ENTRY_WALK ? " as a table" : " as a page");
+	else if (e->kind == PHYSIM_ENTRY_WALK && r->current.fault.kind != PHYSIM_FAULT_NONE)
+		snprintf(now, sizeof(now), "a walk meets no table pointer there now");
+	else if (e->kind == PHYSIM_ENTRY_WALK)
+		snprintf(now, sizeof(now), "the descriptor now points to table 0x%llx",
+			 (unsigned long long)r->current.pa);
+	else if (r->current.fault.kind != PHYSIM_FAULT_NONE)
+		snprintf(now, sizeof(now), "the tables now fault (%s)",
+			 physim_fault_str(&r->current.fault));
+	else
+		snprintf(now, sizeof(now),
+			 "the tables now map it to 0x%llx (size 0x%llx, perms 0x%x)",
+			 (unsigned long long)r->current.pa,
+			 (unsigned long long)r->current.page_size, (unsigned)r->current.perms);
+	return snprintf(
+	    buf, len,
+	    "cpu %u: %s %s entry va 0x%llx -> pa 0x%llx (gpa 0x%llx, size 0x%llx, asid %u, "
+	    "vmid %u%s) at 0x%llx; %s; %s%s",
+	    r->cpu,
+	    r->kind == PHYSIM_REPORT_STALE_USE	   ? "stale use of"
+	    : r->kind == PHYSIM_REPORT_STALE_ENTRY ? "audit: stale"
+	    : r->kind == PHYSIM_REPORT_BBM	   ? "break-before-make violation on"
+						   : "freed in use:",
+	    kind_name(e->kind), (unsigned long long)e->va, (unsigned long long)e->pa,
+	    (unsigned long long)e->gpa, (unsigned long long)e->page_size, e->asid, e->vmid,
+	    e->global ? ", global" : "", (unsigned long long)r->addr, now,
+	    r->pending ? "an invalidation that removes it was issued but not completed; " : "",
+	    r->remedy ? r->remedy : "");
+}
