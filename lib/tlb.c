@@ -129,13 +129,18 @@ struct tlb_entry {
 	int8_t level;
 };
 
-/* What only flushes read, kept out of the hot array: the page shifts of the
- * stage-1 and stage-2 leaves of a nested entry. */
+/* What the hot probe does not read, kept out of the hot array: the page
+ * shifts of the stage-1 and stage-2 leaves of a nested entry (for flushes),
+ * the conditional classes, and the leaf descriptors the filling walk read
+ * (returned with every hit, for physim_xlate_memattr: a TLB caches the
+ * memory attributes with the translation at fill time). */
 struct tlb_extent {
 	uint8_t s1_shift;
 	uint8_t s2_shift;
-	uint8_t cond_allow; /* classes served while the control state matches ctl_fp */
-	uint64_t ctl_fp;    /* ctl_fingerprint() of the filling walk's mmu */
+	uint8_t cond_allow;    /* classes served while the control state matches ctl_fp */
+	uint64_t ctl_fp;       /* ctl_fingerprint() of the filling walk's mmu */
+	uint64_t leaf_desc;    /* physim_xlate.leaf_desc of the filling walk */
+	uint64_t s2_leaf_desc; /* physim_xlate.s2_leaf_desc of the filling walk */
 };
 
 struct physim_tlb {
@@ -306,9 +311,10 @@ static inline struct tlb_entry *tlb_find(const struct physim_tlb *t, uint64_t va
 /* The result of a hit on e, whose page shift is sh. Field by field:
  * assigning a whole compound literal compiles to `rep stos` on x86, which
  * alone costs more than the lookup. */
-static inline void hit_result_sh(const struct tlb_entry *e, unsigned sh, uint64_t va,
-				 struct physim_xlate *x)
+static inline void hit_result_sh(const struct physim_tlb *t, const struct tlb_entry *e, unsigned sh,
+				 uint64_t va, struct physim_xlate *x)
 {
+	const struct tlb_extent *ex = &t->ext[e - t->e];
 	uint64_t size = UINT64_C(1) << sh;
 	uint64_t off = va & (size - 1);
 
@@ -321,23 +327,27 @@ static inline void hit_result_sh(const struct tlb_entry *e, unsigned sh, uint64_
 	x->mem_refs = 0;
 	x->ad_updated = false;
 	x->fault = (struct physim_fault){.kind = PHYSIM_FAULT_NONE};
-	x->leaf_desc = x->s2_leaf_desc = 0; /* no descriptor kept (walk.h) */
+	x->leaf_desc = ex->leaf_desc; /* as read by the filling walk */
+	x->s2_leaf_desc = ex->s2_leaf_desc;
 }
 
-static inline void hit_result(const struct tlb_entry *e, uint64_t va, struct physim_xlate *x)
+static inline void hit_result(const struct physim_tlb *t, const struct tlb_entry *e, uint64_t va,
+			      struct physim_xlate *x)
 {
-	hit_result_sh(e, tag_shift(e->tag), va, x);
+	hit_result_sh(t, e, tag_shift(e->tag), va, x);
 }
 
 /* ---- stale check ---- */
 
+/* e may be a copy (stale_check), so no hit_result(): it indexes t->ext. */
 static bool same_translation(const struct tlb_entry *e, uint64_t va, const struct physim_xlate *cur)
 {
-	struct physim_xlate cached;
-	hit_result(e, va, &cached);
-	return cur->fault.kind == PHYSIM_FAULT_NONE && cur->pa == cached.pa &&
-	       cur->page_size == cached.page_size && cur->perms == cached.perms &&
-	       cur->global == cached.global && (!(e->flags & EF_HAS_GPA) || cur->gpa == cached.gpa);
+	uint64_t size = UINT64_C(1) << tag_shift(e->tag);
+	uint64_t off = va & (size - 1);
+	return cur->fault.kind == PHYSIM_FAULT_NONE && cur->pa == e->pa + off &&
+	       cur->page_size == size && cur->perms == e->perms &&
+	       cur->global == ((e->flags & EF_GLOBAL) != 0) &&
+	       (!(e->flags & EF_HAS_GPA) || cur->gpa == e->gpa + off);
 }
 
 static void entry_info(const struct tlb_entry *e, struct physim_tlb_entry_info *info)
@@ -393,7 +403,7 @@ static inline bool try_hit(struct physim_tlb *t, uint32_t id, bool nested,
 			return false;
 	}
 	t->st.hits++;
-	hit_result(e, acc->va, x);
+	hit_result(t, e, acc->va, x);
 	if (PHYSIM_UNLIKELY(t->check_stale))
 		stale_check(t, e, m, s2, acc);
 	return true;
@@ -541,6 +551,8 @@ static void tlb_fill(struct physim_tlb *t, const struct fill *f, const struct ph
 			x_old->cond_allow = 0; /* those were for other control state */
 		x_old->cond_allow |= cond;
 		x_old->ctl_fp = f->ctl_fp;
+		x_old->leaf_desc = x->leaf_desc; /* the latest walk's attributes */
+		x_old->s2_leaf_desc = x->s2_leaf_desc;
 		return;
 	}
 	drop_matching(t, acc->va, f->id, f->nested);
@@ -553,6 +565,8 @@ static void tlb_fill(struct physim_tlb *t, const struct fill *f, const struct ph
 	    .s2_shift = f->nested ? f->s2_shift : (uint8_t)shift,
 	    .cond_allow = cond,
 	    .ctl_fp = f->ctl_fp,
+	    .leaf_desc = x->leaf_desc,
+	    .s2_leaf_desc = x->s2_leaf_desc,
 	};
 	if (f->nested)
 		t->nested_valid++;
@@ -608,7 +622,7 @@ static inline bool quick_hit(struct physim_tlb *t, const struct physim_access *a
 		if (!(e->allow & access_class_bit(acc)))
 			return false;
 		t->st.hits++;
-		hit_result_sh(e, sh, va, x);
+		hit_result_sh(t, e, sh, va, x);
 		return true;
 	}
 	return false;

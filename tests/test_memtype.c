@@ -2,7 +2,8 @@
 /* tests/test_memtype.c - the one memory-type channel (issue 12 item 3) in all
  * 22 formats, checked against a model written from the manuals, and the
  * decoded memory type and shareability (item 2): per family from the
- * manuals' tables, MAIR permutations, the walker's view and nested stages. */
+ * manuals' tables, MAIR permutations, the walker's view, nested stages and
+ * TLB hits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -853,8 +854,187 @@ static void test_nested_memattr(void **state)
 	assert_int_equal(a.type, PHYSIM_MEM_NORMAL_NC);
 }
 
-/* physim_xlate_memattr refuses what it cannot decode: a fault, a TLB hit
- * (no descriptor kept), mixed families, NULL. */
+/* ---- TLB hits (issue 12 item 2) ----
+ * A TLB keeps the memory attributes with the entry: physim_xlate_memattr
+ * after a hit equals the one after the filling walk and the manuals' value.
+ * Both TLBs are run: one without stale checking (the inline hit path) and
+ * one with it (the full path). */
+
+/* Translate va through tlb twice (a walk, then a hit) and return the
+ * attributes of the hit, checking them against the walk's. */
+static struct physim_memattr tlb_twice(struct physim_tlb *tlb, struct physim_mmu *m1,
+				       struct physim_mmu *m2, uint64_t va)
+{
+	struct physim_access acc = {.va = va};
+	struct physim_xlate x;
+	struct physim_memattr walked, hit;
+	uint64_t hits = physim_tlb_stats(tlb).hits;
+	uint64_t misses = physim_tlb_stats(tlb).misses;
+	int rc = m2 ? physim_tlb_nested_translate(tlb, m1, m2, &acc, &x)
+		    : physim_tlb_translate(tlb, m1, &acc, &x);
+	assert_int_equal(rc, 0);
+	assert_int_equal(physim_tlb_stats(tlb).misses, misses + 1);
+	assert_int_equal(physim_xlate_memattr(m1, m2, &x, &walked), 0);
+	memset(&x, 0xa5, sizeof(x)); /* nothing of the walk's result survives */
+	rc = m2 ? physim_tlb_nested_translate(tlb, m1, m2, &acc, &x)
+		: physim_tlb_translate(tlb, m1, &acc, &x);
+	assert_int_equal(rc, 0);
+	assert_int_equal(physim_tlb_stats(tlb).hits, hits + 1);
+	assert_int_equal(physim_tlb_stats(tlb).misses, misses + 1);
+	assert_int_equal(physim_xlate_memattr(m1, m2, &x, &hit), 0);
+	assert_memattr_equal(&hit, &walked);
+	assert_int_equal(physim_tlb_stats(tlb).stale, 0);
+	return hit;
+}
+
+static struct physim_tlb *new_tlb(bool check_stale)
+{
+	struct physim_tlb *tlb;
+	assert_int_equal(
+	    physim_tlb_create(&(struct physim_tlb_config){.check_stale = check_stale}, &tlb), 0);
+	return tlb;
+}
+
+/* x86 (SDM Vol. 3A 4.9.2, power-on PAT): every PAT:PCD:PWT index on a
+ * 4 KiB page, and a 2 MiB UC page (a second page size: a hit there takes
+ * the full lookup). */
+static void test_memattr_after_tlb_hit_x86(void **state)
+{
+	(void)state;
+	static const enum physim_memtype poweron[8] = {
+	    PHYSIM_MEM_WB, PHYSIM_MEM_WT, PHYSIM_MEM_UC_MINUS, PHYSIM_MEM_UC,
+	    PHYSIM_MEM_WB, PHYSIM_MEM_WT, PHYSIM_MEM_UC_MINUS, PHYSIM_MEM_UC};
+	/* the one channel (pt.h): PCD = UNCACHED, PCD|PWT = DEVICE, else raw */
+	static const uint32_t fl[8] = {0, 0, NC, DV, 0, 0, 0, 0};
+	static const uint64_t arch[8] = {0, 0x8, 0, 0, 0x80, 0x88, 0x90, 0x98};
+	for (int stale = 0; stale < 2; stale++) {
+		struct rig r;
+		rig_up(&r, physim_format("x86_64-4l"), 0);
+		for (unsigned idx = 0; idx < 8; idx++) {
+			struct physim_pt_mapping mp = {.va = 0x10000 + idx * 0x1000,
+						       .pa = 0x100000,
+						       .size = 4096,
+						       .flags = R | W | fl[idx],
+						       .arch = arch[idx]};
+			assert_int_equal(physim_pt_map_ex(r.pt, &mp, 0), 0);
+		}
+		assert_int_equal(physim_pt_map(r.pt, 0x200000, 0x400000, 0x200000, R | W | DV), 0);
+		struct physim_mmu *mmu;
+		assert_int_equal(
+		    physim_mmu_create(&(struct physim_mmu_config){.format = r.f,
+								  .mem = r.env->ph,
+								  .root = physim_pt_root(r.pt)},
+				      &mmu),
+		    0);
+		struct physim_tlb *tlb = new_tlb(stale);
+		for (unsigned idx = 0; idx < 8; idx++) {
+			struct physim_memattr a = tlb_twice(tlb, mmu, NULL, 0x10000 + idx * 0x1000);
+			assert_int_equal(a.type, poweron[idx]);
+			assert_int_equal(a.sh, PHYSIM_SH_SYSTEM);
+		}
+		assert_int_equal(tlb_twice(tlb, mmu, NULL, 0x2abcde).type, PHYSIM_MEM_UC);
+		physim_tlb_destroy(tlb);
+		physim_mmu_destroy(mmu);
+		rig_down(&r);
+	}
+}
+
+/* AArch64 (Arm ARM D8.5, MAIR_ELx): every AttrIndx of a MAIR holding eight
+ * different attributes, with SH outer and inner. */
+static void test_memattr_after_tlb_hit_aarch64(void **state)
+{
+	(void)state;
+	static const unsigned attr[8] = {0xff, 0x04, 0x44, 0xbb, 0x00, 0x0c, 0xaa, 0x88};
+	static const enum physim_memtype want[8] = {
+	    PHYSIM_MEM_NORMAL_WB, PHYSIM_MEM_DEVICE_nGnRE,  PHYSIM_MEM_NORMAL_NC,
+	    PHYSIM_MEM_NORMAL_WT, PHYSIM_MEM_DEVICE_nGnRnE, PHYSIM_MEM_DEVICE_GRE,
+	    PHYSIM_MEM_NORMAL_WT, PHYSIM_MEM_NORMAL_WT};
+	/* Device and Normal NC are outer shareable whatever SH says */
+	static const bool forced_outer[8] = {false, true, true, false, true, true, false, false};
+	static const uint32_t fl[8] = {0, DV, NC, 0, 0, 0, 0, 0};
+	uint64_t mair = 0;
+	for (unsigned k = 0; k < 8; k++)
+		mair |= (uint64_t)attr[k] << (8 * k);
+	const struct physim_pt_format *f = physim_format("aarch64-4k-48");
+	for (int stale = 0; stale < 2; stale++) {
+		struct rig r;
+		rig_up(&r, f, mair);
+		struct physim_mmu *mmu;
+		assert_int_equal(
+		    physim_mmu_create(&(struct physim_mmu_config){.format = f,
+								  .mem = r.env->ph,
+								  .root = physim_pt_root(r.pt),
+								  .ctl = {.mair = mair}},
+				      &mmu),
+		    0);
+		struct physim_tlb *tlb = new_tlb(stale);
+		for (unsigned sh = 2; sh < 4; sh++)
+			for (unsigned idx = 0; idx < 8; idx++) {
+				uint64_t va = 0x10000 + (sh * 8 + idx) * 0x1000;
+				struct physim_pt_mapping mp = {
+				    .va = va,
+				    .pa = 0x100000,
+				    .size = 4096,
+				    .flags = R | W | fl[idx],
+				    .arch = (fl[idx] || idx == 0 ? 0 : (uint64_t)idx << 2) |
+					    (uint64_t)sh << 8};
+				assert_int_equal(physim_pt_map_ex(r.pt, &mp, 0), 0);
+				struct physim_memattr a = tlb_twice(tlb, mmu, NULL, va);
+				assert_int_equal(a.type, want[idx]);
+				enum physim_shareability s =
+				    sh == 2 ? PHYSIM_SH_OUTER : PHYSIM_SH_INNER;
+				assert_int_equal(a.sh_field, s);
+				assert_int_equal(a.sh, forced_outer[idx] ? PHYSIM_SH_OUTER : s);
+			}
+		physim_tlb_destroy(tlb);
+		physim_mmu_destroy(mmu);
+		rig_down(&r);
+	}
+}
+
+/* Nested pairs: the combined attributes of both stages after a hit on a
+ * combined GVA -> HPA entry (the cases of test_nested_memattr). */
+static void tlb_nested_case(const char *f1, const char *f2, uint32_t s1_flags, uint64_t s1_arch,
+			    uint32_t s2_flags, uint64_t s2_arch, enum physim_memtype type,
+			    enum physim_shareability sh)
+{
+	for (int stale = 0; stale < 2; stale++) {
+		struct nested_rig n;
+		struct physim_mmu_ctl ctl = {0};
+		nested_up(&n, f1, f2, s1_flags, s1_arch, s2_flags, s2_arch, &ctl);
+		struct physim_tlb *tlb = new_tlb(stale);
+		struct physim_memattr a = tlb_twice(tlb, n.m1, n.m2, 0x400123);
+		assert_int_equal(a.type, type);
+		if (sh != PHYSIM_SH_UNKNOWN)
+			assert_int_equal(a.sh, sh);
+		physim_tlb_destroy(tlb);
+		nested_down(&n);
+	}
+}
+
+static void test_memattr_after_tlb_hit_nested(void **state)
+{
+	(void)state;
+	/* Arm ARM D8.5 combining: WB + Device-nGnRE -> Device, outer
+	 * shareable; NC + WB -> NC; SH outer + inner -> outer. */
+	tlb_nested_case("aarch64-4k-48", "aarch64-s2-4k-48", R | W, 0, R | W | DV, 0,
+			PHYSIM_MEM_DEVICE_nGnRE, PHYSIM_SH_OUTER);
+	tlb_nested_case("aarch64-4k-48", "aarch64-s2-4k-48", R | W | NC, 0, R | W, 0,
+			PHYSIM_MEM_NORMAL_NC, PHYSIM_SH_OUTER);
+	tlb_nested_case("aarch64-4k-48", "aarch64-s2-4k-48", R | W, 0x200, R | W, 0,
+			PHYSIM_MEM_NORMAL_WB, PHYSIM_SH_OUTER);
+	/* SDM Vol. 3C 29.3.7.2: EPT WP x PAT UC- -> WC; EPT WT x PAT WB -> WT;
+	 * IPAT: the EPT type (WB) whatever PAT says. */
+	tlb_nested_case("x86_64-4l", "ept-4l", R | W | NC, 0, R | W | X, 5 << 3, PHYSIM_MEM_WC,
+			PHYSIM_SH_UNKNOWN);
+	tlb_nested_case("x86_64-4l", "ept-4l", R | W, 0, R | W | X, 4 << 3, PHYSIM_MEM_WT,
+			PHYSIM_SH_UNKNOWN);
+	tlb_nested_case("x86_64-4l", "ept-4l", R | W | DV, 0, R | W | X, 1 << 6, PHYSIM_MEM_WB,
+			PHYSIM_SH_UNKNOWN);
+}
+
+/* physim_xlate_memattr refuses what it cannot decode: a fault, mixed
+ * families, NULL; a TLB hit it decodes like the walk. */
 static void test_xlate_memattr_errors(void **state)
 {
 	(void)state;
@@ -878,7 +1058,8 @@ static void test_xlate_memattr_errors(void **state)
 	assert_int_equal(physim_tlb_translate(tlb, mmu, &(struct physim_access){.va = 0x1000}, &x),
 			 0);
 	assert_int_equal(physim_tlb_stats(tlb).hits, 1);
-	assert_int_equal(physim_xlate_memattr(mmu, NULL, &x, &a), -ENOENT);
+	assert_int_equal(physim_xlate_memattr(mmu, NULL, &x, &a), 0); /* a hit: kept */
+	assert_int_equal(a.type, PHYSIM_MEM_UC);
 	assert_int_equal(physim_mmu_translate(mmu, &(struct physim_access){.va = 0x2000}, &x),
 			 -EFAULT);
 	assert_int_equal(physim_xlate_memattr(mmu, NULL, &x, &a), -ENOENT);
@@ -907,6 +1088,9 @@ int main(void)
 	    cmocka_unit_test(test_memattr_others),
 	    cmocka_unit_test(test_nested_memattr),
 	    cmocka_unit_test(test_xlate_memattr_errors),
+	    cmocka_unit_test(test_memattr_after_tlb_hit_x86),
+	    cmocka_unit_test(test_memattr_after_tlb_hit_aarch64),
+	    cmocka_unit_test(test_memattr_after_tlb_hit_nested),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -100,10 +100,11 @@ struct physim_xlate {
 	unsigned mem_refs;	   /* memory references the walk made (4-in-4 nested: up to 24) */
 	bool ad_updated;	   /* the walk set accessed/dirty bits in table memory */
 	struct physim_fault fault; /* kind NONE on success */
-	/* On success from a walk: the leaf descriptor as read (of stage 1 in
-	 * a nested walk) and, nested, stage 2's leaf for the final GPA (else
-	 * 0), for physim_xlate_memattr. 0 after a TLB hit (the TLB keeps no
-	 * descriptor: physim_xlate_memattr then says -ENOENT). */
+	/* On success: the leaf descriptor as read (of stage 1 in a nested
+	 * walk) and, nested, stage 2's leaf for the final GPA (else 0), for
+	 * physim_xlate_memattr. A TLB hit returns the descriptors the filling
+	 * walk read (a TLB caches the attributes with the translation), so a
+	 * stale entry reports the attributes of its fill. */
 	uint64_t leaf_desc;
 	uint64_t s2_leaf_desc;
 };
@@ -128,7 +129,8 @@ struct physim_xlate {
  *   the MTRR's place in the PAT x MTRR table of SDM Vol. 3A ("Effective
  *   Page-Level Memory Types").
  * 0; -EINVAL for NULL arguments or a mixed pair of families; -ENOENT if
- * x carries no leaf (a fault, a TLB hit).
+ * x carries no leaf (a fault). Works the same after a TLB hit as after a
+ * walk (the attributes of the entry's filling walk).
  */
 struct physim_mmu;
 PHYSIM_API int physim_xlate_memattr(const struct physim_mmu *s1, const struct physim_mmu *s2,
