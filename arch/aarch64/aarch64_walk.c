@@ -297,7 +297,10 @@ WALK_INLINE enum physim_fault_kind a64_s1_leaf(struct walk_state *w, uint64_t d,
  * (Arm ARM D8, "The Contiguous bit", and "Misprogramming the Contiguous
  * bit"): physim takes the outcome in which the descriptor read translates its
  * own page exactly, as if the bit were clear (what QEMU 7.2 does too), and a
- * TLB entry filled from it serves the rest of the run from that descriptor.
+ * TLB entry filled from it serves the rest of the run from that descriptor;
+ * a descriptor whose output address does not sit at its place in an
+ * aligned run is a page of its own level's size (the bit ignored), so the
+ * reported page never misplaces the offset.
  * s->next is the run's base as this descriptor implies it, so that the walk
  * loop's next + (va & (run - 1)) is the entry's own output address. */
 WALK_INLINE void a64_contiguous(const struct walk_state *w, uint64_t d, unsigned level,
@@ -306,8 +309,11 @@ WALK_INLINE void a64_contiguous(const struct walk_state *w, uint64_t d, unsigned
 	if (PHYSIM_LIKELY(!(d & A64_CONT)))
 		return;
 	uint64_t run = pt_group_size(w->fmt, level);
+	uint64_t base = s->next - (w->va & (run - 1) & ~(pt_level_page_size(w->fmt, level) - 1));
+	if (base & (run - 1))
+		return; /* its output is not its place in a run: as if the bit were clear */
 	s->page_size = run;
-	s->next -= w->va & (run - 1) & ~(pt_level_page_size(w->fmt, level) - 1);
+	s->next = base;
 }
 
 /* Stage 1: one descriptor. */
