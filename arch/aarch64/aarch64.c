@@ -382,21 +382,53 @@ static const struct pt_format_ops a64_s2_ops = {
 	.set_accessed_on_map = true, .set_dirty_on_map = false, .ops = &a64_s2_ops,                \
 	.walk = &physim_a64_s2_walk_ops
 
+/* Geometry shared by the EL1&0 formats and the EL2 formats of the same
+ * names (the regime changes the descriptors' permission bits, not the
+ * walk). */
+/* 4K granule, 39-bit VA: L3 4K pages, L2 2M and L1 1G blocks. */
+#define A64_GEOM_4K_39                                                                             \
+	.levels = 3, .va_bits = 39,                                                                \
+	.level = {{.shift = 12, .index_bits = 9, .leaf_ok = true},                                 \
+		  {.shift = 21, .index_bits = 9, .leaf_ok = true},                                 \
+		  {.shift = 30, .index_bits = 9, .leaf_ok = true}},                                \
+	.group_log2 = {4, 4, 4},                                                                   \
+	.param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K}
+
+/* 4K granule, 48-bit VA: as above, and L0 holds tables only. */
+#define A64_GEOM_4K_48                                                                             \
+	.levels = 4, .va_bits = 48,                                                                \
+	.level = {{.shift = 12, .index_bits = 9, .leaf_ok = true},                                 \
+		  {.shift = 21, .index_bits = 9, .leaf_ok = true},                                 \
+		  {.shift = 30, .index_bits = 9, .leaf_ok = true},                                 \
+		  {.shift = 39, .index_bits = 9, .leaf_ok = false}},                               \
+	.group_log2 = {4, 4, 4},                                                                   \
+	.param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K}
+
+/* 16K granule, 47-bit VA: L3 16K pages, L2 32M blocks, L1 tables only
+ * (64G blocks need LPA2). */
+#define A64_GEOM_16K_47                                                                            \
+	.levels = 3, .va_bits = 47,                                                                \
+	.level = {{.shift = 14, .index_bits = 11, .leaf_ok = true},                                \
+		  {.shift = 25, .index_bits = 11, .leaf_ok = true},                                \
+		  {.shift = 36, .index_bits = 11, .leaf_ok = false}},                              \
+	.group_log2 = {7, 5},                                                                      \
+	.param = {[A64_P_GRANULE_SHIFT] = 14, [A64_P_RES0] = A64_RES0_4K_16K}
+
+/* 64K granule, 48-bit VA: L3 64K pages, L2 512M blocks, L1 tables only
+ * (4T blocks need LPA). */
+#define A64_GEOM_64K_48                                                                            \
+	.levels = 3, .va_bits = 48,                                                                \
+	.level = {{.shift = 16, .index_bits = 13, .leaf_ok = true},                                \
+		  {.shift = 29, .index_bits = 13, .leaf_ok = true},                                \
+		  {.shift = 42, .index_bits = 6, .leaf_ok = false}},                               \
+	.group_log2 = {5, 5}, .param = {[A64_P_GRANULE_SHIFT] = 16, [A64_P_RES0] = A64_RES0_64K}
+
 /* TCR_EL1.T0SZ = 25, TG0 = 4K: the walk starts at lookup level 1. */
 const struct physim_pt_format physim_fmt_aarch64_4k_39 = {
     .name = "aarch64-4k-39",
     .description = "AArch64 stage 1, 4K granule, 39-bit VA (lookup levels 1-3)",
     A64_S1_COMMON,
-    .levels = 3,
-    .va_bits = 39,
-    .level =
-	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true}, /* L3: 4K pages */
-	    {.shift = 21, .index_bits = 9, .leaf_ok = true}, /* L2: 2M blocks */
-	    {.shift = 30, .index_bits = 9, .leaf_ok = true}, /* L1: 1G blocks */
-	},
-    .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
-    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
+    A64_GEOM_4K_39,
 };
 
 /* T0SZ = 16, TG0 = 4K: lookup levels 0-3; no level 0 blocks without LPA2. */
@@ -404,17 +436,7 @@ const struct physim_pt_format physim_fmt_aarch64_4k_48 = {
     .name = "aarch64-4k-48",
     .description = "AArch64 stage 1, 4K granule, 48-bit VA (lookup levels 0-3)",
     A64_S1_COMMON,
-    .levels = 4,
-    .va_bits = 48,
-    .level =
-	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
-	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
-	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
-	    {.shift = 39, .index_bits = 9, .leaf_ok = false}, /* L0: tables only */
-	},
-    .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
-    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
+    A64_GEOM_4K_48,
 };
 
 /* T0SZ = 17, TG0 = 16K: 14 + 3 * 11 = 47 bits, so the walk starts at lookup
@@ -425,16 +447,7 @@ const struct physim_pt_format physim_fmt_aarch64_16k_47 = {
     .name = "aarch64-16k-47",
     .description = "AArch64 stage 1, 16K granule, 47-bit VA (lookup levels 1-3)",
     A64_S1_COMMON,
-    .levels = 3,
-    .va_bits = 47,
-    .level =
-	{
-	    {.shift = 14, .index_bits = 11, .leaf_ok = true},  /* L3: 16K pages */
-	    {.shift = 25, .index_bits = 11, .leaf_ok = true},  /* L2: 32M blocks */
-	    {.shift = 36, .index_bits = 11, .leaf_ok = false}, /* L1: 64G only with LPA2 */
-	},
-    .group_log2 = {7, 5}, /* Contiguous bit runs (A64_CONT) */
-    .param = {[A64_P_GRANULE_SHIFT] = 14, [A64_P_RES0] = A64_RES0_4K_16K},
+    A64_GEOM_16K_47,
 };
 
 /* T0SZ = 16, TG0 = 64K: 16 + 13 + 13 = 42, so lookup level 1 resolves the
@@ -443,16 +456,7 @@ const struct physim_pt_format physim_fmt_aarch64_64k_48 = {
     .name = "aarch64-64k-48",
     .description = "AArch64 stage 1, 64K granule, 48-bit VA (lookup levels 1-3)",
     A64_S1_COMMON,
-    .levels = 3,
-    .va_bits = 48,
-    .level =
-	{
-	    {.shift = 16, .index_bits = 13, .leaf_ok = true}, /* L3: 64K pages */
-	    {.shift = 29, .index_bits = 13, .leaf_ok = true}, /* L2: 512M blocks */
-	    {.shift = 42, .index_bits = 6, .leaf_ok = false}, /* L1: 4T only with LPA */
-	},
-    .group_log2 = {5, 5}, /* Contiguous bit runs (A64_CONT) */
-    .param = {[A64_P_GRANULE_SHIFT] = 16, [A64_P_RES0] = A64_RES0_64K},
+    A64_GEOM_64K_48,
 };
 
 /* VTCR_EL2.T0SZ = 24, SL0 = 1 (start at lookup level 1), 4K granule: level 1
@@ -659,63 +663,26 @@ const struct physim_pt_format physim_fmt_aarch64_el2_4k_39 = {
     .name = "aarch64-el2-4k-39",
     .description = "AArch64 EL2 stage 1 (E2H=0), 4K granule, 39-bit VA (lookup levels 1-3)",
     A64_EL2_COMMON,
-    .levels = 3,
-    .va_bits = 39,
-    .level =
-	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true}, /* L3: 4K pages */
-	    {.shift = 21, .index_bits = 9, .leaf_ok = true}, /* L2: 2M blocks */
-	    {.shift = 30, .index_bits = 9, .leaf_ok = true}, /* L1: 1G blocks */
-	},
-    .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
-    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
+    A64_GEOM_4K_39,
 };
 
 const struct physim_pt_format physim_fmt_aarch64_el2_4k_48 = {
     .name = "aarch64-el2-4k-48",
     .description = "AArch64 EL2 stage 1 (E2H=0), 4K granule, 48-bit VA (lookup levels 0-3)",
     A64_EL2_COMMON,
-    .levels = 4,
-    .va_bits = 48,
-    .level =
-	{
-	    {.shift = 12, .index_bits = 9, .leaf_ok = true},  /* L3: 4K pages */
-	    {.shift = 21, .index_bits = 9, .leaf_ok = true},  /* L2: 2M blocks */
-	    {.shift = 30, .index_bits = 9, .leaf_ok = true},  /* L1: 1G blocks */
-	    {.shift = 39, .index_bits = 9, .leaf_ok = false}, /* L0: tables only */
-	},
-    .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
-    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
+    A64_GEOM_4K_48,
 };
 
 const struct physim_pt_format physim_fmt_aarch64_el2_16k_47 = {
     .name = "aarch64-el2-16k-47",
     .description = "AArch64 EL2 stage 1 (E2H=0), 16K granule, 47-bit VA (lookup levels 1-3)",
     A64_EL2_COMMON,
-    .levels = 3,
-    .va_bits = 47,
-    .level =
-	{
-	    {.shift = 14, .index_bits = 11, .leaf_ok = true},  /* L3: 16K pages */
-	    {.shift = 25, .index_bits = 11, .leaf_ok = true},  /* L2: 32M blocks */
-	    {.shift = 36, .index_bits = 11, .leaf_ok = false}, /* L1: 64G only with LPA2 */
-	},
-    .group_log2 = {7, 5}, /* Contiguous bit runs (A64_CONT) */
-    .param = {[A64_P_GRANULE_SHIFT] = 14, [A64_P_RES0] = A64_RES0_4K_16K},
+    A64_GEOM_16K_47,
 };
 
 const struct physim_pt_format physim_fmt_aarch64_el2_64k_48 = {
     .name = "aarch64-el2-64k-48",
     .description = "AArch64 EL2 stage 1 (E2H=0), 64K granule, 48-bit VA (lookup levels 1-3)",
     A64_EL2_COMMON,
-    .levels = 3,
-    .va_bits = 48,
-    .level =
-	{
-	    {.shift = 16, .index_bits = 13, .leaf_ok = true}, /* L3: 64K pages */
-	    {.shift = 29, .index_bits = 13, .leaf_ok = true}, /* L2: 512M blocks */
-	    {.shift = 42, .index_bits = 6, .leaf_ok = false}, /* L1: 4T only with LPA */
-	},
-    .group_log2 = {5, 5}, /* Contiguous bit runs (A64_CONT) */
-    .param = {[A64_P_GRANULE_SHIFT] = 16, [A64_P_RES0] = A64_RES0_64K},
+    A64_GEOM_64K_48,
 };
