@@ -89,9 +89,24 @@ int physim_pt_seen_start(const struct physim_pt *pt, struct pt_frameset *seen)
 	return pt->attached ? seen_add(seen, pt->root) : 0;
 }
 
+/* Can a table pointer hold a table at pa, for a table at level lvl? The
+ * pointer to it sits at level lvl + 1; the root's own register (TTBR, CR3)
+ * is checked against the top level's pointer field, which has the same
+ * width in every format here. Table pointers are narrower than the output
+ * of some formats: ARMv7 short-descriptor tables must lie below 4 GiB
+ * (Arm ARM B3.5.1: first-level descriptor bits 31:10, TTBR0 bits 31:14)
+ * though supersections reach 40 bits, and 32-bit x86 tables below 4 GiB
+ * (SDM Vol. 3A 4.3). Storing pa anyway would truncate it silently. */
+static bool table_pa_fits(const struct physim_pt_format *f, unsigned lvl, physim_hpa_t pa)
+{
+	unsigned at = lvl + 1u < f->levels ? lvl + 1u : lvl;
+	return f->ops->output_addr(f, f->ops->encode_table(f, pa, at), at) == pa;
+}
+
 /* A zeroed table for level lvl: one frame, or table-size aligned frames for
  * tables larger than 4 KiB (16K/64K granules, concatenated roots). Tables
- * smaller than a frame get a whole frame. */
+ * smaller than a frame get a whole frame. -ERANGE (the frame returned) if
+ * the handler gives a frame the format's table pointers cannot address. */
 int physim_pt_table_alloc(struct physim_pt *pt, unsigned lvl, physim_hpa_t *out)
 {
 	const struct physim_paging_handler *ph = pt->ph;
@@ -102,7 +117,13 @@ int physim_pt_table_alloc(struct physim_pt *pt, unsigned lvl, physim_hpa_t *out)
 		     : ph->alloc_frames(ph->ctx, (size_t)nframes, nframes * PHYSIM_FRAME_SIZE, &pa);
 	if (rc != 0)
 		return rc < 0 ? rc : -ENOMEM;
-	rc = pt_frameset_add(&pt->owned, pa, lvl + 1u, NO_LINK);
+	rc = table_pa_fits(pt->fmt, lvl, pa) ? 0 : -ERANGE;
+	if (rc != 0)
+		physim_log_error("pt: %s: the paging handler gave table frame %#llx, which "
+				 "the format's table pointers cannot address",
+				 pt->fmt->name, (unsigned long long)pa);
+	else
+		rc = pt_frameset_add(&pt->owned, pa, lvl + 1u, NO_LINK);
 	if (rc != 0) {
 		if (nframes == 1)
 			ph->dealloc_frame(ph->ctx, pa);

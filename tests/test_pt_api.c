@@ -4,6 +4,7 @@
  * A/D facts in the format info, and physim_translate over a table. */
 #include <physim/physim.h>
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -421,6 +422,72 @@ static void test_query_addr_pa(void **state)
 	physim_pt_destroy(pt);
 }
 
+/* Table pointers of the 32-bit formats address only the low 4 GiB (ARMv7
+ * short-descriptor: first-level table pointer bits 31:10, TTBR0 bits 31:14,
+ * Arm ARM B3.5.1; i386: PDE bits 31:12, CR3 bits 31:12, SDM Vol. 3A 4.3).
+ * A table frame the handler gives above that is refused with -ERANGE and
+ * returned; the table is unchanged; a frame below works. RAM straddles
+ * 4 GiB: 1 MiB below, 1 MiB above. */
+static void table_above_4g(const char *name)
+{
+	const uint64_t base = UINT64_C(0xFFF00000), four_g = UINT64_C(0x100000000);
+	struct physim_ram *ram;
+	assert_int_equal(physim_ram_create(
+			     &(struct physim_ram_config){.base = base, .size = 2 << 20}, &ram),
+			 0);
+	const struct physim_paging_handler *ph = physim_ram_paging_handler(ram);
+	const struct physim_pt_format *f = physim_format(name);
+	assert_non_null(f);
+
+	/* Only high frames free: the root itself is refused. */
+	assert_int_equal(physim_ram_alloc_at(ram, base, four_g - base), 0);
+	struct physim_ram_stats st0 = physim_ram_stats(ram);
+	struct physim_pt *pt = NULL;
+	assert_int_equal(physim_pt_create(f, ph, &pt), -ERANGE);
+	assert_null(pt);
+	assert_int_equal(physim_ram_stats(ram).used_frames, st0.used_frames);
+
+	/* Root below 4 GiB, then only high frames left for the second level. */
+	assert_int_equal(physim_ram_free_at(ram, base, four_g - base), 0);
+	assert_int_equal(physim_ram_alloc_at(ram, four_g, four_g - base), 0);
+	assert_int_equal(physim_pt_create(f, ph, &pt), 0);
+	assert_true(physim_pt_root(pt) < four_g);
+	assert_int_equal(physim_ram_free_at(ram, four_g, four_g - base), 0);
+	uint64_t held = 0;
+	for (uint64_t pa = base; pa < four_g; pa += 4096)
+		if (physim_ram_frame_in_use(ram, pa) == 0) {
+			assert_int_equal(physim_ram_alloc_at(ram, pa, 4096), 0);
+			held++;
+		}
+	assert_true(held > 0);
+	st0 = physim_ram_stats(ram);
+	uint64_t tables = physim_pt_table_frames(pt);
+	assert_int_equal(physim_pt_map(pt, 0x400000, 0x1000, 4096, PHYSIM_R | PHYSIM_W | PHYSIM_X), -ERANGE);
+	struct physim_pt_mapping m;
+	assert_int_equal(physim_pt_query(pt, 0x400000, &m), -ENOENT);
+	assert_int_equal(physim_pt_table_frames(pt), tables);
+	assert_int_equal(physim_ram_stats(ram).used_frames, st0.used_frames);
+
+	/* One low frame free again, the high ones held: the same map works
+	 * and reads back. */
+	uint64_t low = four_g - 4096;
+	assert_int_equal(physim_ram_alloc_at(ram, four_g, four_g - base), 0);
+	assert_int_equal(physim_ram_free_at(ram, low, 4096), 0);
+	assert_int_equal(physim_pt_map(pt, 0x400000, 0x1000, 4096, PHYSIM_R | PHYSIM_W | PHYSIM_X), 0);
+	assert_int_equal(physim_pt_query(pt, 0x400123, &m), 0);
+	assert_int_equal(m.pa, 0x1000);
+	assert_int_equal(physim_ram_frame_in_use(ram, low), 1);
+	physim_pt_destroy(pt);
+	physim_ram_destroy(ram);
+}
+
+static void test_table_above_4g(void **state)
+{
+	(void)state;
+	table_above_4g("armv7-short");
+	table_above_4g("i386-2l");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +502,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_query_addr_pa, env_setup, env_teardown),
 	    cmocka_unit_test(test_flags_ok),
 	    cmocka_unit_test(test_preset_ad_info),
+	    cmocka_unit_test(test_table_above_4g),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

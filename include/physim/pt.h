@@ -287,7 +287,12 @@ enum physim_map_opts {
 
 /* Map one page. -EINVAL: misaligned va/pa, page size not supported, address
  * outside the format's range; -ENOTSUP: flags or arch bits the format cannot
- * express; -EEXIST: something is mapped there; -ENOMEM: no table frame.
+ * express; -EEXIST: something is mapped there; -ENOMEM: no table frame;
+ * -ERANGE: the paging handler gave a table frame the format's table
+ * pointers cannot address (ARMv7 short-descriptor and i386 tables must lie
+ * below 4 GiB; the frame is returned and nothing changes; physim_pt_create
+ * fails the same way for the root). Every call that may create tables
+ * (map, map_region, protect or unmap splitting a large page) can return it.
  *
  * Grouped leaves: page_size may also be one of the format's grouped sizes
  * (physim_pt_format_info.grouped_sizes): a run of 1 << group_log2 aligned
