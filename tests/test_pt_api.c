@@ -432,9 +432,8 @@ static void table_above_4g(const char *name)
 {
 	const uint64_t base = UINT64_C(0xFFF00000), four_g = UINT64_C(0x100000000);
 	struct physim_ram *ram;
-	assert_int_equal(physim_ram_create(
-			     &(struct physim_ram_config){.base = base, .size = 2 << 20}, &ram),
-			 0);
+	assert_int_equal(
+	    physim_ram_create(&(struct physim_ram_config){.base = base, .size = 2 << 20}, &ram), 0);
 	const struct physim_paging_handler *ph = physim_ram_paging_handler(ram);
 	const struct physim_pt_format *f = physim_format(name);
 	assert_non_null(f);
@@ -462,7 +461,8 @@ static void table_above_4g(const char *name)
 	assert_true(held > 0);
 	st0 = physim_ram_stats(ram);
 	uint64_t tables = physim_pt_table_frames(pt);
-	assert_int_equal(physim_pt_map(pt, 0x400000, 0x1000, 4096, PHYSIM_R | PHYSIM_W | PHYSIM_X), -ERANGE);
+	assert_int_equal(physim_pt_map(pt, 0x400000, 0x1000, 4096, PHYSIM_R | PHYSIM_W | PHYSIM_X),
+			 -ERANGE);
 	struct physim_pt_mapping m;
 	assert_int_equal(physim_pt_query(pt, 0x400000, &m), -ENOENT);
 	assert_int_equal(physim_pt_table_frames(pt), tables);
@@ -473,7 +473,8 @@ static void table_above_4g(const char *name)
 	uint64_t low = four_g - 4096;
 	assert_int_equal(physim_ram_alloc_at(ram, four_g, four_g - base), 0);
 	assert_int_equal(physim_ram_free_at(ram, low, 4096), 0);
-	assert_int_equal(physim_pt_map(pt, 0x400000, 0x1000, 4096, PHYSIM_R | PHYSIM_W | PHYSIM_X), 0);
+	assert_int_equal(physim_pt_map(pt, 0x400000, 0x1000, 4096, PHYSIM_R | PHYSIM_W | PHYSIM_X),
+			 0);
 	assert_int_equal(physim_pt_query(pt, 0x400123, &m), 0);
 	assert_int_equal(m.pa, 0x1000);
 	assert_int_equal(physim_ram_frame_in_use(ram, low), 1);
