@@ -90,17 +90,23 @@ int physim_pt_seen_start(const struct physim_pt *pt, struct pt_frameset *seen)
 }
 
 /* Can a table pointer hold a table at pa, for a table at level lvl? The
- * pointer to it sits at level lvl + 1; the root's own register (TTBR, CR3)
- * is checked against the top level's pointer field, which has the same
- * width in every format here. Table pointers are narrower than the output
+ * pointer to it sits at level lvl + 1. The root's own register (TTBR, CR3)
+ * is checked against the top level's pointer field for its high bits only
+ * (above bit 15): the field is as wide as the register in every format
+ * here, but a small root need not have the alignment of a full table
+ * (a 64-entry AArch64 64K-granule root is 512 bytes; TTBR bits 47:6).
+ * Table pointers are narrower than the output
  * of some formats: ARMv7 short-descriptor tables must lie below 4 GiB
  * (Arm ARM B3.5.1: first-level descriptor bits 31:10, TTBR0 bits 31:14)
  * though supersections reach 40 bits, and 32-bit x86 tables below 4 GiB
  * (SDM Vol. 3A 4.3). Storing pa anyway would truncate it silently. */
 static bool table_pa_fits(const struct physim_pt_format *f, unsigned lvl, physim_hpa_t pa)
 {
-	unsigned at = lvl + 1u < f->levels ? lvl + 1u : lvl;
-	return f->ops->output_addr(f, f->ops->encode_table(f, pa, at), at) == pa;
+	if (lvl + 1u < f->levels)
+		return f->ops->output_addr(f, f->ops->encode_table(f, pa, lvl + 1u), lvl + 1u) ==
+		       pa;
+	uint64_t hi = pa & ~UINT64_C(0xFFFF);
+	return f->ops->output_addr(f, f->ops->encode_table(f, hi, lvl), lvl) == hi;
 }
 
 /* A zeroed table for level lvl: one frame, or table-size aligned frames for
