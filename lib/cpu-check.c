@@ -439,14 +439,15 @@ __attribute__((noinline)) int physim_cpui_nested_walk(struct physim_cpu *c,
 }
 
 /* With check_bbm, the stage-1 descriptor (at its HPA) a COMB entry was made
- * from: the leaf of a probe walk of va in the current context. */
-void physim_cpui_nested_leaf_desc(struct physim_cpu *c, uint64_t va, struct centry *n)
+ * from: the leaf of a probe walk of the filling access in the current
+ * context. */
+void physim_cpui_nested_leaf_desc(struct physim_cpu *c, const struct physim_access *acc,
+				  struct centry *n)
 {
 	const struct physim_cpu_context *ctx = &c->ctx;
 	struct physim_walk_trace t;
 	struct physim_xlate x;
-	struct physim_access a = {.va = va};
-	if (physim_nested_trace(ctx->s1, ctx->s2, &a, PHYSIM_TRACE_PROBE, &x, &t) < 0 && t.n == 0)
+	if (physim_nested_trace(ctx->s1, ctx->s2, acc, PHYSIM_TRACE_PROBE, &x, &t) < 0 && t.n == 0)
 		return;
 	struct wpath p;
 	nested_path(ctx->s1, ctx->s2, &t, &p);
@@ -622,7 +623,8 @@ void physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv, const s
 		c->m->cfg.on_report(c->m->cfg.report_ctx, &r);
 }
 
-/* With check_bbm, the descriptor a one-stage leaf was made from. */
+/* With check_bbm, the descriptor a leaf of a one-stage walk (a stage 1
+ * alone, or a stage 2) was made from. */
 void physim_cpui_leaf_desc(const struct physim_mmu *m, struct centry *n)
 {
 	struct wpath p;

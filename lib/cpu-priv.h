@@ -351,8 +351,8 @@ PHYSIM_HIDDEN void physim_cpui_bbm_check(struct physim_cpu *c, const struct inva
 PHYSIM_HIDDEN void physim_cpui_leaf_desc(const struct physim_mmu *m, struct centry *n);
 /* With check_bbm, the stage-1 descriptor (at its HPA) a COMB entry was made
  * from. */
-PHYSIM_HIDDEN void physim_cpui_nested_leaf_desc(struct physim_cpu *c, uint64_t va,
-						struct centry *n);
+PHYSIM_HIDDEN void physim_cpui_nested_leaf_desc(struct physim_cpu *c,
+						const struct physim_access *acc, struct centry *n);
 /* A nested walk with walk caches: translate (through the trace API), check
  * the cached stage-1 walk entries, stage-2 translations of the stage-1
  * table addresses and stage-2 walk entries on its path, and cache them. */

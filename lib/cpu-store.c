@@ -450,7 +450,7 @@ void physim_cpui_drain(struct physim_cpu *c)
 		return;
 	pthread_mutex_lock(&c->lock);
 	struct inval *q = c->queue;
-	size_t nq = c->nq;
+	size_t nq = c->nq, capq = c->capq;
 	bool lost = c->queue_lost;
 	c->queue = NULL;
 	c->nq = c->capq = 0;
@@ -462,6 +462,14 @@ void physim_cpui_drain(struct physim_cpu *c)
 	else
 		for (size_t i = 0; i < nq; i++)
 			physim_cpui_apply(c, &q[i]);
+	/* give the buffer back unless a post has made a new one meanwhile */
+	pthread_mutex_lock(&c->lock);
+	if (c->queue == NULL) {
+		c->queue = q;
+		c->capq = capq;
+		q = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
 	free(q);
 }
 

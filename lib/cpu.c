@@ -347,7 +347,7 @@ static void fill(struct physim_cpu *c, const struct physim_access *acc,
 		if (kind != PHYSIM_ENTRY_COMB)
 			physim_cpui_leaf_desc(ctlm, &n);
 		else
-			physim_cpui_nested_leaf_desc(c, acc->va, &n);
+			physim_cpui_nested_leaf_desc(c, acc, &n);
 	}
 	struct centry *old = find(c, acc->va, n.ctag, n.ep4ta, n.asid);
 	if (old != NULL && old->pa == n.pa && old->gpa == n.gpa && old->perms == n.perms &&

@@ -65,13 +65,14 @@ struct env {
 
 static const char *s1_format(enum physim_arch a)
 {
-	return a == PHYSIM_ARCH_X86_64 ? "x86_64-4l" : a == PHYSIM_ARCH_AARCH64 ? "aarch64-4k-48"
-										: "sv48";
+	return a == PHYSIM_ARCH_X86_64	  ? "x86_64-4l"
+	       : a == PHYSIM_ARCH_AARCH64 ? "aarch64-4k-48"
+					  : "sv48";
 }
 
 static const char *s2_format(enum physim_arch a)
 {
-	return a == PHYSIM_ARCH_X86_64	 ? "ept-4l"
+	return a == PHYSIM_ARCH_X86_64	  ? "ept-4l"
 	       : a == PHYSIM_ARCH_AARCH64 ? "aarch64-s2-4k-40"
 					  : "sv48x4";
 }
@@ -85,12 +86,14 @@ static struct physim_mmu *mmu_of(struct env *e, struct physim_pt *pt)
 	return m;
 }
 
-/* A guest stage-1 table mapping VA_A -> PA_A (4 KiB) and a stage-2 table
+/* A guest stage-1 table mapping VA_A -> PA_A and the next page to the next
+ * (4 KiB pages; the tests touch the second one to make a walk) and a
+ * stage-2 table
  * mapping RAM identically (4 KiB pages, or mostly 2 MiB blocks), so
  * the guest's table frames sit at GPA = HPA. With wrap, both tables take
  * their frames from the machine's break-before-free wrapper. */
-static struct env *env_new(enum physim_arch arch, unsigned ncpus, bool walk_caches,
-			   bool check_bbm, bool s2_huge, bool wrap)
+static struct env *env_new(enum physim_arch arch, unsigned ncpus, bool walk_caches, bool check_bbm,
+			   bool s2_huge, bool wrap)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
@@ -122,6 +125,7 @@ static struct env *env_new(enum physim_arch arch, unsigned ncpus, bool walk_cach
 	e->s2 = mmu_of(e, e->s2pt);
 	assert_int_equal(physim_pt_create(physim_format(s1_format(arch)), e->tph, &e->s1pt), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A + 0x1000, PA_A + 0x1000, 4096, URWX), 0);
 	e->s1 = mmu_of(e, e->s1pt);
 	return e;
 }
@@ -224,13 +228,13 @@ static struct census census(struct env *e, unsigned i)
 /* ---- the oracle ---- */
 
 enum instr {
-	I_TLBI,		/* op, xt; then DSB on the issuer */
-	I_INVLPG,	/* a = linear address */
-	I_INVVPID,	/* a = type, b = VPID (desc[1] = VA_A) */
-	I_INVEPT,	/* a = type, b = EPTP (0: the env's own) */
-	I_HFENCE_VVMA,	/* a, b: rs1, rs2 (REG_X0: x0) */
-	I_HFENCE_GVMA,	/* a, b: rs1 (GPA >> 2), rs2 */
-	I_SFENCE_VMA,	/* a, b: rs1, rs2 at V = 1 */
+	I_TLBI,	       /* op, xt; then DSB on the issuer */
+	I_INVLPG,      /* a = linear address */
+	I_INVVPID,     /* a = type, b = VPID (desc[1] = VA_A) */
+	I_INVEPT,      /* a = type, b = EPTP (0: the env's own) */
+	I_HFENCE_VVMA, /* a, b: rs1, rs2 (REG_X0: x0) */
+	I_HFENCE_GVMA, /* a, b: rs1 (GPA >> 2), rs2 */
+	I_SFENCE_VMA,  /* a, b: rs1, rs2 at V = 1 */
 };
 
 #define REG_X0 UINT64_MAX
@@ -253,10 +257,22 @@ struct row {
 #define RV    PHYSIM_ARCH_RISCV64
 #define XT_VA ((uint64_t)ASID << 48 | VA_A >> 12)
 /*                                 COMB S2F S2R S2T W1 W2 */
-#define KEEP_ALL {1, 1, 1, 1, 1, 1}
-#define GONE_ALL {0, 0, 0, 0, 0, 0}
-#define S1_ALL	 {0, 1, 1, 1, 0, 1} /* stage-1 and combined, walk entries too */
-#define S1_LEAF	 {0, 1, 1, 1, 1, 1} /* last level only: walk entries stay */
+#define KEEP_ALL                                                                                   \
+	{                                                                                          \
+		1, 1, 1, 1, 1, 1                                                                   \
+	}
+#define GONE_ALL                                                                                   \
+	{                                                                                          \
+		0, 0, 0, 0, 0, 0                                                                   \
+	}
+#define S1_ALL                                                                                     \
+	{                                                                                          \
+		0, 1, 1, 1, 0, 1                                                                   \
+	} /* stage-1 and combined, walk entries too */
+#define S1_LEAF                                                                                    \
+	{                                                                                          \
+		0, 1, 1, 1, 1, 1                                                                   \
+	} /* last level only: walk entries stay */
 
 static const struct row rows[] = {
     /* ---- AArch64: Arm ARM DDI 0487, D8.13 and the TLBI descriptions (C5.5) ---- */
@@ -269,7 +285,13 @@ static const struct row rows[] = {
      "TLBI VAAE1: stage 1, all ASIDs, all levels"},
     {ARM, I_TLBI, PHYSIM_TLBI_VAALE1, VA_A >> 12, 0, 0, S1_LEAF,
      "TLBI VAALE1: stage 1, all ASIDs, last level only"},
-    {ARM, I_TLBI, PHYSIM_TLBI_ASIDE1, (uint64_t)ASID << 48, 0, 0, {1, 1, 1, 1, 0, 1},
+    {ARM,
+     I_TLBI,
+     PHYSIM_TLBI_ASIDE1,
+     (uint64_t)ASID << 48,
+     0,
+     0,
+     {1, 1, 1, 1, 0, 1},
      "TLBI ASIDE1: stage 1 entries of the ASID in the current VMID, global ones excepted "
      "(VA_A is mapped global, nG = 0); walk entries are used by the ASID and go"},
     {ARM, I_TLBI, PHYSIM_TLBI_ASIDE1, (uint64_t)2 << 48, 0, 0, KEEP_ALL,
@@ -277,12 +299,30 @@ static const struct row rows[] = {
     {ARM, I_TLBI, PHYSIM_TLBI_VMALLE1, 0, 0, 0, S1_ALL,
      "TLBI VMALLE1: all stage 1 entries of the current VMID; stage 2 entries stay (the "
      "reason KVM issues it after IPAS2E1)"},
-    {ARM, I_TLBI, PHYSIM_TLBI_IPAS2E1, PA_A >> 12, 0, 0, {1, 0, 1, 1, 1, 0},
+    {ARM,
+     I_TLBI,
+     PHYSIM_TLBI_IPAS2E1,
+     PA_A >> 12,
+     0,
+     0,
+     {1, 0, 1, 1, 1, 0},
      "TLBI IPAS2E1: stage 2 entries for the IPA, all levels (stage-2 walk entries); "
      "combined stage 1+2 entries need not be removed; other IPAs stay"},
-    {ARM, I_TLBI, PHYSIM_TLBI_IPAS2LE1, PA_A >> 12, 0, 0, {1, 0, 1, 1, 1, 1},
+    {ARM,
+     I_TLBI,
+     PHYSIM_TLBI_IPAS2LE1,
+     PA_A >> 12,
+     0,
+     0,
+     {1, 0, 1, 1, 1, 1},
      "TLBI IPAS2LE1: stage 2, last level only: non-leaf stage-2 walk entries stay"},
-    {ARM, I_TLBI, PHYSIM_TLBI_IPAS2E1, OP_ROOT_IPA, 0, 0, {1, 1, 0, 1, 1, 0},
+    {ARM,
+     I_TLBI,
+     PHYSIM_TLBI_IPAS2E1,
+     OP_ROOT_IPA,
+     0,
+     0,
+     {1, 1, 0, 1, 1, 0},
      "TLBI IPAS2E1 of a stage-1 table's IPA: walk caches may hold stage 2 translations "
      "of stage 1 table addresses, and IPAS2E1 removes that one"},
     {ARM, I_TLBI, PHYSIM_TLBI_VMALLS12E1, 0, 0, 0, GONE_ALL,
@@ -291,11 +331,16 @@ static const struct row rows[] = {
      "TLBI ALLE1: every EL1&0 entry, stage 1 and 2, every VMID"},
     {ARM, I_TLBI, PHYSIM_TLBI_ALLE2, 0, 0, 0, KEEP_ALL,
      "TLBI ALLE2: the EL2 regime only; EL1&0 entries stay"},
-    {ARM, I_TLBI, PHYSIM_TLBI_VAE2, VA_A >> 12, 0, 0, KEEP_ALL,
-     "TLBI VAE2: the EL2 regime only"},
+    {ARM, I_TLBI, PHYSIM_TLBI_VAE2, VA_A >> 12, 0, 0, KEEP_ALL, "TLBI VAE2: the EL2 regime only"},
     {ARM, I_TLBI, PHYSIM_TLBI_VAE1IS, XT_VA, 0, 1, S1_ALL,
      "TLBI VAE1IS from another PE: Inner Shareable broadcast, completed by its DSB"},
-    {ARM, I_TLBI, PHYSIM_TLBI_IPAS2E1IS, PA_A >> 12, 0, 1, {1, 0, 1, 1, 1, 0},
+    {ARM,
+     I_TLBI,
+     PHYSIM_TLBI_IPAS2E1IS,
+     PA_A >> 12,
+     0,
+     1,
+     {1, 0, 1, 1, 1, 0},
      "TLBI IPAS2E1IS from another PE: stage 2 entries of the IPA, all levels"},
     {ARM, I_TLBI, PHYSIM_TLBI_VMALLS12E1, 0, 0, 1, KEEP_ALL,
      "TLBI VMALLS12E1 (not IS) on another PE: that PE only"},
@@ -316,8 +361,7 @@ static const struct row rows[] = {
     {X86, I_INVEPT, 0, 1, 0, 0, GONE_ALL,
      "INVEPT single-context: guest-physical and combined mappings (paging-structure "
      "caches included) of the EP4TA"},
-    {X86, I_INVEPT, 0, 1, OP_OTHER_EPTP, 0, KEEP_ALL,
-     "INVEPT single-context of another EP4TA"},
+    {X86, I_INVEPT, 0, 1, OP_OTHER_EPTP, 0, KEEP_ALL, "INVEPT single-context of another EP4TA"},
     {X86, I_INVEPT, 0, 2, 0, 0, GONE_ALL,
      "INVEPT global: guest-physical and combined mappings of every EP4TA"},
 
@@ -327,12 +371,23 @@ static const struct row rows[] = {
     {RV, I_HFENCE_VVMA, 0, REG_X0, REG_X0, 0, S1_ALL,
      "HFENCE.VVMA x0, x0: every VS-stage entry of the current VMID, G-stage untouched"},
     {RV, I_HFENCE_VVMA, 0, REG_X0, 2, 0, KEEP_ALL, "HFENCE.VVMA for another ASID"},
-    {RV, I_SFENCE_VMA, 0, REG_X0, REG_X0, 0, S1_ALL,
-     "SFENCE.VMA at V = 1 acts as HFENCE.VVMA"},
-    {RV, I_HFENCE_GVMA, 0, REG_X0, REG_X0, 0, {0, 0, 0, 0, 1, 0},
+    {RV, I_SFENCE_VMA, 0, REG_X0, REG_X0, 0, S1_ALL, "SFENCE.VMA at V = 1 acts as HFENCE.VVMA"},
+    {RV,
+     I_HFENCE_GVMA,
+     0,
+     REG_X0,
+     REG_X0,
+     0,
+     {0, 0, 0, 0, 1, 0},
      "HFENCE.GVMA x0, x0: every G-stage entry and what was derived from one (combined "
      "entries); VS-stage non-leaf entries hold GPAs, not derived from G-stage"},
-    {RV, I_HFENCE_GVMA, 0, PA_A >> 2, REG_X0, 0, {0, 0, 1, 1, 1, 1},
+    {RV,
+     I_HFENCE_GVMA,
+     0,
+     PA_A >> 2,
+     REG_X0,
+     0,
+     {0, 0, 1, 1, 1, 1},
      "HFENCE.GVMA rs1 = GPA >> 2: leaf G-stage PTEs of the GPA, and combined entries whose "
      "GPA it is; non-leaf G-stage entries stay"},
     {RV, I_HFENCE_GVMA, 0, REG_X0, 2, 0, KEEP_ALL, "HFENCE.GVMA of another VMID"},
@@ -418,7 +473,8 @@ static uint64_t last_table_desc(struct env *e, uint64_t *desc)
 {
 	struct physim_walk_trace t;
 	struct physim_xlate x;
-	assert_int_equal(physim_nested_trace(e->s1, e->s2, &(struct physim_access){.va = VA_A},
+	assert_int_equal(physim_nested_trace(e->s1, e->s2,
+					     &(struct physim_access){.va = VA_A, .user = true},
 					     PHYSIM_TRACE_PROBE, &x, &t),
 			 0);
 	uint64_t at = 0;
@@ -437,9 +493,27 @@ static uint64_t *hva(struct env *e, uint64_t pa)
 	return e->ph->phys_to_virt(e->ph->ctx, pa);
 }
 
+enum fix { FIX_NONE, FIX_RIGHT, FIX_WRONG };
+
 struct moved {
 	uint64_t at, desc, newt;
 };
+
+/* The table a descriptor points at, and the descriptor repointed (Arm and
+ * x86: address bits 47:12 here; RISC-V: the PPN in bits 53:10). */
+static uint64_t desc_table(const struct env *e, uint64_t d)
+{
+	if (e->arch == RV)
+		return ((d >> 10) & ((UINT64_C(1) << 44) - 1)) << 12;
+	return d & UINT64_C(0x0000FFFFFFFFF000);
+}
+
+static uint64_t desc_repoint(const struct env *e, uint64_t d, uint64_t table)
+{
+	if (e->arch == RV)
+		return (d & ~(((UINT64_C(1) << 44) - 1) << 10)) | (table >> 12) << 10;
+	return (d & ~UINT64_C(0x0000FFFFFFFFF000)) | table;
+}
 
 /* Copy the guest's last-level table of VA_A to a new frame and repoint the
  * descriptor (the guest's tables say the same; the table moved). */
@@ -447,10 +521,10 @@ static struct moved move_guest_table(struct env *e)
 {
 	struct moved m;
 	m.at = last_table_desc(e, &m.desc);
-	uint64_t oldt = m.desc & UINT64_C(0x0000FFFFFFFFF000);
+	uint64_t oldt = desc_table(e, m.desc);
 	assert_int_equal(e->ph->alloc_frame(e->ph->ctx, &m.newt), 0);
 	memcpy(hva(e, m.newt), hva(e, oldt), 4096);
-	*hva(e, m.at) = (m.desc & ~UINT64_C(0x0000FFFFFFFFF000)) | m.newt;
+	*hva(e, m.at) = desc_repoint(e, m.desc, m.newt);
 	return m;
 }
 
@@ -461,22 +535,35 @@ static void unmove_guest_table(struct env *e, const struct moved *m)
 	assert_int_equal(e->ph->dealloc_frame(e->ph->ctx, m->newt), 0);
 }
 
-/* A guest moves a table without invalidating: the next walk (a write
- * misses the read-filled entry) may start from the cached stage-1 walk
- * entry - a stale use - and the audit finds it first. With TLBI VAE1IS +
- * DSB in between, nothing. */
-static void test_arm_stale_guest_walk_entry(void **state)
+/* The guest's fix for its moved table: the right instruction (TLBI VAE1IS,
+ * HFENCE.VVMA x0) or, on RISC-V, a wrong kind (HFENCE.GVMA: G-stage). */
+static void s1_fix(struct env *e, enum fix f)
 {
-	(void)state;
-	for (int fixed = 0; fixed < 2; fixed++) {
-		struct env *e = env_new(ARM, 1, true, false, false, false);
+	struct physim_cpu *c = cpu(e, 0);
+	if (f == FIX_NONE)
+		return;
+	if (e->arch == ARM) {
+		assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_VAE1IS, XT_VA), 0);
+		physim_arm_dsb(c);
+	} else if (f == FIX_RIGHT) {
+		assert_int_equal(physim_rv_hfence_vvma(c, NULL, NULL), 0);
+	} else {
+		assert_int_equal(physim_rv_hfence_gvma(c, NULL, NULL), 0);
+	}
+}
+
+/* A guest moves a table: without the right invalidation the next walk (of the
+ * next page) may start from the cached stage-1
+ * walk entry - a stale use - and the audit finds it first. */
+static void stale_guest_walk_entry(enum physim_arch arch, const char *remedy)
+{
+	for (int f = FIX_NONE; f <= (arch == RV ? FIX_WRONG : FIX_RIGHT); f++) {
+		struct env *e = env_new(arch, 1, true, false, false, false);
 		load(e, 0);
 		assert_int_equal(rd(e, 0, VA_A), PA_A);
 		struct moved mv = move_guest_table(e);
-		if (fixed) {
-			assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VAE1IS, XT_VA), 0);
-			physim_arm_dsb(cpu(e, 0));
-		} else {
+		s1_fix(e, (enum fix)f);
+		if (f != FIX_RIGHT) {
 			assert_int_equal(physim_machine_audit(e->m), 1);
 			assert_int_equal(e->rep.last.kind, PHYSIM_REPORT_STALE_ENTRY);
 			assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_WALK);
@@ -484,16 +571,16 @@ static void test_arm_stale_guest_walk_entry(void **state)
 			assert_int_equal(e->rep.last.current.pa, mv.newt);
 		}
 		uint64_t pa;
-		assert_int_equal(access(e, 0, VA_A, true, &pa), 0);
-		assert_int_equal(pa, PA_A);
-		assert_int_equal(e->rep.n_use, fixed ? 0 : 1);
-		if (!fixed) {
+		assert_int_equal(access(e, 0, VA_A + 0x1000, false, &pa), 0);
+		assert_int_equal(pa, PA_A + 0x1000);
+		assert_int_equal(e->rep.n_use, f == FIX_RIGHT ? 0 : 1);
+		if (f != FIX_RIGHT) {
 			assert_int_equal(e->rep.last.kind, PHYSIM_REPORT_STALE_USE);
 			assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_WALK);
 			assert_int_equal(e->rep.last.entry.stage, 1);
 			assert_int_equal(e->rep.last.entry.vmid, VMID);
 			assert_int_equal(e->rep.last.entry.asid, ASID);
-			assert_non_null(strstr(e->rep.text, "VAE1IS"));
+			assert_non_null(strstr(e->rep.text, remedy));
 			print_message("%s\n", e->rep.text);
 		}
 		assert_int_equal(physim_machine_audit(e->m), 0);
@@ -502,43 +589,100 @@ static void test_arm_stale_guest_walk_entry(void **state)
 	}
 }
 
-/* The hypervisor moves a guest table page in stage 2 (copies the frame,
- * remaps its GPA) and does not invalidate: the cached stage-2 translation
- * of the table's address is used by the next walk (stale use, kind S2, at
- * the table's GPA). TLBI IPAS2E1IS of that IPA + DSB removes it - a stage-1
- * TLBI (VMALLE1IS) does not. */
-static void test_arm_stale_s2_of_table(void **state)
+static void test_arm_stale_guest_walk_entry(void **state)
 {
 	(void)state;
-	for (int variant = 0; variant < 3; variant++) {
-		struct env *e = env_new(ARM, 1, true, false, false, false);
+	stale_guest_walk_entry(ARM, "VAE1IS");
+}
+
+static void test_rv_stale_guest_walk_entry(void **state)
+{
+	(void)state;
+	stale_guest_walk_entry(RV, "rs1 = x0");
+}
+
+/* The GPA of the guest's last-level table for VA_A: the table the stage-1
+ * leaf was read from. */
+static uint64_t leaf_table_gpa(struct env *e)
+{
+	struct physim_walk_trace t;
+	struct physim_xlate x;
+	assert_int_equal(physim_nested_trace(e->s1, e->s2,
+					     &(struct physim_access){.va = VA_A, .user = true},
+					     PHYSIM_TRACE_PROBE, &x, &t),
+			 0);
+	for (unsigned i = 0; i < t.n; i++) {
+		if (t.steps[i].stage == 1 && t.steps[i].decision == PHYSIM_WALK_LEAF)
+			return t.steps[i].table;
+	}
+	fail();
+	return 0;
+}
+
+/* The stage-2 fix for a remapped guest table page at GPA tgpa: the right
+ * instruction (IPAS2E1IS, INVEPT, HFENCE.GVMA) or a wrong kind (a stage-1
+ * one: VMALLE1IS, INVVPID, HFENCE.VVMA). */
+static void s2_fix(struct env *e, enum fix f, uint64_t tgpa)
+{
+	struct physim_cpu *c = cpu(e, 0);
+	uint64_t vmid = VMID, rs1 = tgpa >> 2;
+	if (f == FIX_NONE)
+		return;
+	switch (e->arch) {
+	case ARM:
+		assert_int_equal(
+		    physim_arm_tlbi(c,
+				    f == FIX_RIGHT ? PHYSIM_TLBI_IPAS2E1IS : PHYSIM_TLBI_VMALLE1IS,
+				    f == FIX_RIGHT ? tgpa >> 12 : 0),
+		    0);
+		physim_arm_dsb(c);
+		break;
+	case X86:
+		if (f == FIX_RIGHT)
+			assert_int_equal(physim_x86_invept(
+					     c, 1, (const uint64_t[2]){physim_pt_root(e->s2pt), 0}),
+					 0);
+		else
+			assert_int_equal(physim_x86_invvpid(c, 1, (const uint64_t[2]){VMID, 0}), 0);
+		break;
+	default:
+		if (f == FIX_RIGHT)
+			assert_int_equal(physim_rv_hfence_gvma(c, &rs1, &vmid), 0);
+		else
+			assert_int_equal(physim_rv_hfence_vvma(c, NULL, NULL), 0);
+		break;
+	}
+}
+
+/* The hypervisor moves a guest table page in stage 2 (copies the frame,
+ * remaps its GPA): without the right invalidation the cached stage-2
+ * translation of the table's address is used by the next walk (stale use,
+ * kind S2, at the table's GPA); a stage-1 invalidation does not remove it
+ * (Arm ARM D8.13: VMALLE1 leaves stage-2 entries; SDM 3C 28.3.3.1:
+ * guest-physical mappings go only with INVEPT; RISC-V: HFENCE.VVMA is
+ * VS-stage only). */
+static void stale_s2_of_table(enum physim_arch arch, const char *remedy)
+{
+	for (int f = FIX_NONE; f <= FIX_WRONG; f++) {
+		struct env *e = env_new(arch, 1, true, false, false, false);
 		load(e, 0);
 		assert_int_equal(rd(e, 0, VA_A), PA_A);
-		uint64_t desc, at = last_table_desc(e, &desc);
-		uint64_t tgpa = desc & UINT64_C(0x0000FFFFFFFFF000), nhpa;
-		(void)at;
+		uint64_t tgpa = leaf_table_gpa(e), nhpa;
 		assert_int_equal(e->ph->alloc_frame(e->ph->ctx, &nhpa), 0);
 		memcpy(hva(e, nhpa), hva(e, tgpa), 4096);
 		assert_int_equal(physim_pt_unmap(e->s2pt, tgpa, NULL), 0);
 		assert_int_equal(physim_pt_map(e->s2pt, tgpa, nhpa, 4096, URWX), 0);
-		if (variant == 1) {
-			assert_int_equal(
-			    physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_IPAS2E1IS, tgpa >> 12), 0);
-			physim_arm_dsb(cpu(e, 0));
-		} else if (variant == 2) {
-			assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VMALLE1IS, 0), 0);
-			physim_arm_dsb(cpu(e, 0));
-		}
+		s2_fix(e, (enum fix)f, tgpa);
 		uint64_t pa;
-		assert_int_equal(access(e, 0, VA_A, true, &pa), 0);
-		assert_int_equal(pa, PA_A);
-		assert_int_equal(e->rep.n_use, variant == 1 ? 0 : 1);
-		if (variant != 1) {
+		assert_int_equal(access(e, 0, VA_A + 0x1000, false, &pa), 0);
+		assert_int_equal(pa, PA_A + 0x1000);
+		assert_int_equal(e->rep.n_use, f == FIX_RIGHT ? 0 : 1);
+		if (f != FIX_RIGHT) {
 			assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_S2);
 			assert_int_equal(e->rep.last.entry.va, tgpa);
 			assert_int_equal(e->rep.last.entry.pa, tgpa);
 			assert_int_equal(e->rep.last.current.pa, nhpa);
-			assert_non_null(strstr(e->rep.text, "IPAS2E1IS"));
+			assert_non_null(strstr(e->rep.text, remedy));
 			print_message("%s\n", e->rep.text);
 		}
 		assert_int_equal(physim_machine_audit(e->m), 0);
@@ -548,6 +692,24 @@ static void test_arm_stale_s2_of_table(void **state)
 		assert_int_equal(e->ph->dealloc_frame(e->ph->ctx, nhpa), 0);
 		env_free(e);
 	}
+}
+
+static void test_arm_stale_s2_of_table(void **state)
+{
+	(void)state;
+	stale_s2_of_table(ARM, "IPAS2E1IS");
+}
+
+static void test_x86_stale_s2_of_table(void **state)
+{
+	(void)state;
+	stale_s2_of_table(X86, "INVEPT");
+}
+
+static void test_rv_stale_s2_of_table(void **state)
+{
+	(void)state;
+	stale_s2_of_table(RV, "HFENCE.GVMA");
 }
 
 /* ---- break-before-free ---- */
@@ -701,7 +863,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_oracle),
 	    cmocka_unit_test(test_arm_stale_guest_walk_entry),
+	    cmocka_unit_test(test_rv_stale_guest_walk_entry),
 	    cmocka_unit_test(test_arm_stale_s2_of_table),
+	    cmocka_unit_test(test_x86_stale_s2_of_table),
+	    cmocka_unit_test(test_rv_stale_s2_of_table),
 	    cmocka_unit_test(test_arm_free_nested),
 	    cmocka_unit_test(test_arm_bbm_stage2),
 	    cmocka_unit_test(test_arm_bbm_nested_stage1),

@@ -165,10 +165,11 @@ struct physim_machine_config {
 	enum physim_cpu_mode mode;
 	unsigned bounded_entries; /* bounded mode: per-CPU capacity; 0 = 1024 */
 	bool check_stale;	  /* compare every hit with a fresh walk */
-	/* Cache non-leaf descriptors too (PHYSIM_ENTRY_WALK) for contexts of
-	 * one stage: each walk then compares the cached ones on its path
-	 * with the tables (a stale one is a stale use: the hardware may have
-	 * walked from it), and audits check them. */
+	/* Cache non-leaf descriptors too (PHYSIM_ENTRY_WALK; for a nested
+	 * context also the stage-2 translations of its stage-1 tables'
+	 * addresses, see the model above): each walk then compares the cached
+	 * ones on its path with the tables (a stale one is a stale use: the
+	 * hardware may have walked from it), and audits check them. */
 	bool walk_caches;
 	/* Break-before-make (AArch64: Arm ARM D8.16.1, stage 1 and stage 2
 	 * alike; x86: page-size changes, SDM Vol. 3A 4.10.2.3): entries
