@@ -563,6 +563,71 @@ static uint64_t read_desc(const struct physim_paging_handler *mem, unsigned pte_
 			      : __atomic_load_n((const uint32_t *)ptr, __ATOMIC_RELAXED);
 }
 
+static bool snap_find(const struct bbm_snap *s, uint64_t pa, uint64_t *val)
+{
+	for (unsigned i = 0; s != NULL && i < s->n; i++) {
+		if (s->d[i].pa == pa) {
+			*val = s->d[i].val;
+			return true;
+		}
+	}
+	return false;
+}
+
+void physim_cpui_snap_put(struct bbm_snap *s)
+{
+	if (s != NULL && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+		free(s);
+}
+
+/* The descriptors one traced walk fetched (stage-1 ones of a nested walk at
+ * their HPA). */
+static void snap_trace(struct bbm_snap *s, const struct physim_walk_trace *t,
+		       const struct physim_mmu *s2)
+{
+	for (unsigned i = 0; i < t->n && s->n < 2 * PHYSIM_WALK_TRACE_MAX; i++) {
+		const struct physim_walk_trace_step *st = &t->steps[i];
+		if (!st->fetched)
+			continue;
+		uint64_t pa = s2 != NULL && st->stage == 1 ? s2_hpa(s2, st->addr) : st->addr;
+		if (pa == 0)
+			continue;
+		s->d[s->n].pa = pa;
+		s->d[s->n].val = st->desc_new;
+		s->n++;
+	}
+}
+
+struct bbm_snap *physim_cpui_bbm_snapshot(struct physim_cpu *c, const struct inval *iv)
+{
+	const struct physim_cpu_context *ctx = &c->ctx;
+	if (!c->m->cfg.check_bbm || iv->addr_mode != INV_ADDR_INPUT || !c->loaded)
+		return NULL;
+	struct bbm_snap *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	struct physim_walk_trace t;
+	struct physim_xlate x;
+	struct physim_access a = {.va = iv->addr};
+	if ((iv->kinds & (KIND_S1 | KIND_COMB)) && ctx->s1 != NULL) {
+		int rc = ctx->s2
+			     ? physim_nested_trace(ctx->s1, ctx->s2, &a, PHYSIM_TRACE_PROBE, &x, &t)
+			     : physim_mmu_trace(ctx->s1, &a, PHYSIM_TRACE_PROBE, &x, &t);
+		if (rc == 0 || rc == -EFAULT)
+			snap_trace(s, &t, ctx->s2);
+	}
+	if ((iv->kinds & KIND_S2) && ctx->s2 != NULL) {
+		int rc = physim_mmu_trace(ctx->s2, &a, PHYSIM_TRACE_PROBE, &x, &t);
+		if (rc == 0 || rc == -EFAULT)
+			snap_trace(s, &t, NULL);
+	}
+	if (s->n == 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
 /* AArch64 descriptor bits that may change while the descriptor stays
  * valid (Arm ARM D8.16.1 "Using break-before-make when updating translation
  * table entries"; Linux pgattr_change_is_safe): AP / S2AP [7:6], AF [10],
@@ -590,7 +655,13 @@ void physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv, const s
 	if (cfg->format == NULL)
 		return;
 	bool ok;
-	uint64_t now = read_desc(mem, cfg->format->pte_bytes, e->desc_pa, &ok);
+	uint64_t now = 0;
+	if (c->remote_apply)
+		/* another CPU's broadcast: the descriptor as it was when that
+		 * completed; one not on its path is not known then */
+		ok = snap_find(iv->snap, e->desc_pa, &now);
+	else
+		now = read_desc(mem, cfg->format->pte_bytes, e->desc_pa, &ok);
 	int n = engine_level(cfg->format, e->kind == PHYSIM_ENTRY_COMB ? e->s1_shift : e->shift);
 	if (!ok || now == e->desc || n < 0)
 		return;

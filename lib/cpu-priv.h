@@ -53,6 +53,19 @@ struct inval {
 	uint64_t addr;
 	uint64_t addr_mask; /* the address bits compared (page offset excluded per entry) */
 	const char *name;   /* the instruction, for reports */
+	/* check_bbm, a broadcast's copy posted to another CPU: the descriptors
+	 * on the invalidated address's path as they were at its completion
+	 * (one reference per copy); NULL otherwise */
+	struct bbm_snap *snap;
+};
+
+/* Descriptor values read at a broadcast's completion (lib/cpu-check.c). */
+struct bbm_snap {
+	atomic_uint refs;
+	unsigned n;
+	struct {
+		uint64_t pa, val;
+	} d[2 * PHYSIM_WALK_TRACE_MAX];
 };
 
 static inline struct inval inval_all(const char *name)
@@ -204,6 +217,7 @@ struct physim_cpu {
 	uint64_t nwalk;
 	struct physim_cpu_stats st;
 	uint64_t x86_cr4;
+	bool remote_apply; /* applying other CPUs' broadcasts (BBM: by their snapshot) */
 	/* shared with other threads (under lock) */
 	pthread_mutex_t lock;
 	atomic_bool pending;
@@ -347,7 +361,14 @@ PHYSIM_HIDDEN void physim_cpui_walk_cache_update(struct physim_cpu *c, const str
 						 unsigned wstage, uint64_t va, bool faulted);
 PHYSIM_HIDDEN void physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv,
 					 const struct centry *e);
-/* With check_bbm, the descriptor a one-stage leaf was made from. */
+/* With check_bbm, the descriptors on the path of a broadcast's address in
+ * the issuing CPU's tables, read at its completion (NULL: none to take). */
+PHYSIM_HIDDEN struct bbm_snap *physim_cpui_bbm_snapshot(struct physim_cpu *c,
+							const struct inval *iv);
+/* Drop one reference to a snapshot (NULL: nothing). */
+PHYSIM_HIDDEN void physim_cpui_snap_put(struct bbm_snap *s);
+/* With check_bbm, the descriptor a leaf of a one-stage walk (a stage 1
+ * alone, or a stage 2) was made from. */
 PHYSIM_HIDDEN void physim_cpui_leaf_desc(const struct physim_mmu *m, struct centry *n);
 /* With check_bbm, the stage-1 descriptor (at its HPA) a COMB entry was made
  * from. */

@@ -429,6 +429,7 @@ void physim_cpui_post(struct physim_cpu *c, const struct inval *iv)
 			 * (more than the manual asks, never less). */
 			c->queue_lost = true;
 			physim_log_warn("cpu %u: invalidation queue full, flushing all", c->index);
+			physim_cpui_snap_put(iv->snap);
 			atomic_store_explicit(&c->pending, true, memory_order_release);
 			pthread_mutex_unlock(&c->lock);
 			return;
@@ -442,8 +443,9 @@ void physim_cpui_post(struct physim_cpu *c, const struct inval *iv)
 }
 
 /* The queue is taken under the lock and applied outside it: applying may
- * run the break-before-make check, whose report callback runs here, on this
- * CPU's thread, and may issue instructions itself. */
+ * run the break-before-make check (against the descriptors as they were at
+ * the broadcast's completion, its snapshot), whose report callback runs
+ * here, on this CPU's thread, and may issue instructions itself. */
 void physim_cpui_drain(struct physim_cpu *c)
 {
 	if (!atomic_load_explicit(&c->pending, memory_order_acquire))
@@ -457,11 +459,15 @@ void physim_cpui_drain(struct physim_cpu *c)
 	c->queue_lost = false;
 	atomic_store_explicit(&c->pending, false, memory_order_relaxed);
 	pthread_mutex_unlock(&c->lock);
+	c->remote_apply = true;
 	if (lost)
 		flush_everything(c);
-	else
-		for (size_t i = 0; i < nq; i++)
+	for (size_t i = 0; i < nq; i++) {
+		if (!lost)
 			physim_cpui_apply(c, &q[i]);
+		physim_cpui_snap_put(q[i].snap);
+	}
+	c->remote_apply = false;
 	/* give the buffer back unless a post has made a new one meanwhile */
 	pthread_mutex_lock(&c->lock);
 	if (c->queue == NULL) {
@@ -505,11 +511,18 @@ void physim_cpui_complete(struct physim_cpu *c)
 	pthread_mutex_unlock(&c->lock);
 	for (size_t i = 0; i < n; i++) {
 		physim_cpui_apply(c, &d[i].iv);
-		if (!d[i].broadcast)
+		if (!d[i].broadcast || c->m->ncpus < 2)
 			continue;
+		/* what the other CPUs' break-before-make checks compare with:
+		 * the tables as they are now, at completion, not when each CPU
+		 * gets to apply it */
+		struct inval iv = d[i].iv;
+		iv.snap = physim_cpui_bbm_snapshot(c, &iv);
+		if (iv.snap != NULL)
+			atomic_init(&iv.snap->refs, c->m->ncpus - 1);
 		for (unsigned k = 0; k < c->m->ncpus; k++) {
 			if (k != c->index)
-				physim_cpui_post(&c->m->cpu[k], &d[i].iv);
+				physim_cpui_post(&c->m->cpu[k], &iv);
 		}
 	}
 	free(d);

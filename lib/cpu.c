@@ -111,6 +111,8 @@ static void cpu_fini(struct physim_cpu *c)
 	free(c->head);
 	free(c->phead);
 	free(c->pool);
+	for (size_t i = 0; i < c->nq; i++)
+		physim_cpui_snap_put(c->queue[i].snap);
 	free(c->queue);
 	free(c->def);
 	while (c->recs != NULL) {

@@ -829,8 +829,9 @@ static void test_arm_bbm_nested_stage1(void **state)
 /* ---- break-before-make where a broadcast lands ---- */
 
 /* CPU 1 caches a block; CPU 0 splits it live and issues TLBI VAE1IS + DSB:
- * the check runs where CPU 1 applies the broadcast, and names CPU 1. A
- * one-stage context (the check at the receiver is not about nesting). */
+ * the check runs where CPU 1 applies the broadcast, and names CPU 1. Then
+ * the correct sequence is clean. A one-stage context (the check at the
+ * receiver is not about nesting). */
 static void test_arm_bbm_at_receiver(void **state)
 {
 	(void)state;
@@ -855,6 +856,20 @@ static void test_arm_bbm_at_receiver(void **state)
 	assert_int_equal(e->rep.last.entry.page_size, 2 * MiB);
 	assert_non_null(strstr(e->rep.text, "cpu 1:"));
 	print_message("%s\n", e->rep.text);
+
+	/* the correct sequence, with the make done before CPU 1 gets to apply
+	 * the broadcast: CPU 1 compares with the tables as they were at the
+	 * DSB (invalid), not as they are when it applies it */
+	uint64_t v2 = VB + 2 * MiB;
+	assert_int_equal(physim_pt_map(e->s1pt, v2, RAM_BASE + 0x600000, 2 * MiB, URWX), 0);
+	assert_int_equal(rd(e, 1, v2), RAM_BASE + 0x600000);
+	assert_int_equal(physim_pt_unmap_region(e->s1pt, v2, 2 * MiB), 0);
+	assert_int_equal(
+	    physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VAE1IS, (uint64_t)ASID << 48 | v2 >> 12), 0);
+	physim_arm_dsb(cpu(e, 0));
+	assert_int_equal(physim_pt_map(e->s1pt, v2, PA_A, 4096, URWX), 0);
+	assert_int_equal(rd(e, 1, v2), PA_A);
+	assert_int_equal(e->rep.n_bbm, 1);
 	env_free(e);
 }
 
