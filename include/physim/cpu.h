@@ -180,10 +180,14 @@ struct physim_machine_config {
 	 * A descriptor found valid again but changed in output address, block
 	 * size / table <-> block, memory attributes or contiguity (Arm; x86:
 	 * page size) was rewritten while still cachable: PHYSIM_REPORT_BBM.
-	 * A broadcast is checked at each CPU it reaches, when that CPU applies
-	 * it (its next access or instruction): the check only reads the
-	 * tables, and on_report then runs on that CPU's thread - so on_report
-	 * must be thread-safe when CPUs run on several threads. */
+	 * A broadcast is checked at each CPU it reaches too, when that CPU
+	 * applies it (its next access or instruction), against the
+	 * descriptors on the invalidated address's path in the issuer's
+	 * tables as they were at the issuer's DSB (an entry whose descriptor
+	 * is not on that path, or a broadcast without an address, is checked
+	 * at the issuer only). The check only reads, and on_report then runs
+	 * on that CPU's thread: it must be thread-safe when CPUs run on
+	 * several threads. */
 	bool check_bbm;
 	physim_cpu_report_fn on_report;
 	void *report_ctx;
