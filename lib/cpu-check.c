@@ -62,36 +62,48 @@ static void report(struct physim_cpu *c, enum physim_cpu_report_kind kind, uint6
 		c->m->cfg.on_report(c->m->cfg.report_ctx, &r);
 }
 
-/* A probe of e's tables with mmus configured as when e was filled (a fresh
- * mmu when the context's mmu has been reconfigured since). */
+/* The mmus of context record r configured as when its entries were filled
+ * (*t1, *t2: fresh copies to destroy, made when the context's mmu has been
+ * reconfigured since); want1 / want2 say which stages are needed. */
+static int ctx_mmus(const struct ctxrec *r, bool want1, bool want2, struct physim_mmu **s1,
+		    struct physim_mmu **s2, struct physim_mmu **t1, struct physim_mmu **t2)
+{
+	struct physim_mmu_config now;
+	int rc;
+	*s1 = want1 ? r->s1 : NULL;
+	*s2 = want2 ? r->s2 : NULL;
+	*t1 = *t2 = NULL;
+	if (*s1 != NULL) {
+		physim_mmu_get_config(*s1, &now);
+		if (!same_cfg(&now, &r->c1)) {
+			if ((rc = physim_mmu_create(&r->c1, t1)) < 0)
+				return rc;
+			*s1 = *t1;
+		}
+	}
+	if (*s2 != NULL) {
+		physim_mmu_get_config(*s2, &now);
+		if (!same_cfg(&now, &r->c2)) {
+			if ((rc = physim_mmu_create(&r->c2, t2)) < 0) {
+				physim_mmu_destroy(*t1);
+				*t1 = NULL;
+				return rc;
+			}
+			*s2 = *t2;
+		}
+	}
+	return 0;
+}
+
+/* A probe of e's tables with mmus configured as when e was filled. */
 static int probe_entry(const struct centry *e, const struct physim_access *acc,
 		       struct physim_xlate *x)
 {
-	const struct ctxrec *r = e->ctx;
-	struct physim_mmu *s1 = r->s1, *s2 = r->s2, *t1 = NULL, *t2 = NULL;
-	struct physim_mmu_config now;
-	int rc;
-
-	if (e->kind == PHYSIM_ENTRY_S2)
-		s1 = NULL;
-	if (s1 != NULL) {
-		physim_mmu_get_config(s1, &now);
-		if (!same_cfg(&now, &r->c1)) {
-			if ((rc = physim_mmu_create(&r->c1, &t1)) < 0)
-				return rc;
-			s1 = t1;
-		}
-	}
-	if (s2 != NULL && e->kind != PHYSIM_ENTRY_S1) {
-		physim_mmu_get_config(s2, &now);
-		if (!same_cfg(&now, &r->c2)) {
-			if ((rc = physim_mmu_create(&r->c2, &t2)) < 0) {
-				physim_mmu_destroy(t1);
-				return rc;
-			}
-			s2 = t2;
-		}
-	}
+	struct physim_mmu *s1, *s2, *t1, *t2;
+	int rc = ctx_mmus(e->ctx, e->kind != PHYSIM_ENTRY_S2, e->kind != PHYSIM_ENTRY_S1, &s1, &s2,
+			  &t1, &t2);
+	if (rc < 0)
+		return rc;
 	if (e->kind == PHYSIM_ENTRY_COMB)
 		rc = physim_nested_probe(s1, s2, acc, x);
 	else if (e->kind == PHYSIM_ENTRY_S1)
@@ -121,15 +133,23 @@ __attribute__((noinline)) void physim_cpui_stale_check(struct physim_cpu *c,
 /* ---- walk caches ---- */
 
 /* The table descriptors a fresh walk of m meets on the way to va, root
- * first: engine level, where the descriptor is, the next table. Stops at the
- * first descriptor that is not a table pointer. */
+ * first: engine level, where the descriptor is (an HPA), the next table (for
+ * the stage 1 of a nested walk: its GPA, and next_hpa its HPA, 0 when it
+ * does not translate). Stops at the first descriptor that is not a table
+ * pointer. */
+struct wstep {
+	unsigned elevel;
+	uint64_t desc_pa, desc, next, next_hpa;
+};
+
 struct wpath {
 	unsigned n;
-	struct {
-		unsigned elevel;
-		uint64_t desc_pa, desc, next;
-	} step[PHYSIM_PT_MAX_LEVELS];
+	struct wstep step[PHYSIM_PT_MAX_LEVELS];
 	uint64_t last_table; /* the table the walk stopped in */
+	/* nested_path: the stage-1 leaf descriptor, if the walk met one */
+	bool have_leaf;
+	unsigned leaf_elevel;
+	uint64_t leaf_pa, leaf_desc;
 };
 
 static void fresh_path(const struct physim_mmu *m, uint64_t va, struct wpath *p)
@@ -137,6 +157,7 @@ static void fresh_path(const struct physim_mmu *m, uint64_t va, struct wpath *p)
 	const struct physim_pt_format *f = m->cfg.format;
 	const struct physim_paging_handler *mem = m->cfg.mem;
 	p->n = 0;
+	p->have_leaf = false;
 	if (mem == NULL || f->ops == NULL || !walk_input_ok(f, va))
 		return;
 	uint64_t table =
@@ -157,6 +178,7 @@ static void fresh_path(const struct physim_mmu *m, uint64_t va, struct wpath *p)
 		p->step[p->n].desc_pa = dpa;
 		p->step[p->n].desc = d;
 		p->step[p->n].next = table;
+		p->step[p->n].next_hpa = table;
 		p->n++;
 		p->last_table = table;
 	}
@@ -178,79 +200,262 @@ static void walk_current(const struct wpath *p, unsigned elevel, int level, uint
 	    .kind = PHYSIM_FAULT_NOT_PRESENT, .stage = 1, .level = level, .addr = va};
 }
 
-/* After a walk of m (stage wstage of the current context) for va: each
- * cached walk entry on va's path that disagrees with the fresh path is a
- * walk-cache entry the hardware may have used instead - a stale use - and
- * is replaced by (or, where the path ends, dropped for) what the tables say;
- * the fresh path is cached (unless x86 just faulted, SDM Vol. 3A 4.10.4.1:
- * a #PF invalidates the paging-structure entries for the address). */
-__attribute__((noinline)) void physim_cpui_walk_cache_update(struct physim_cpu *c,
-							     const struct physim_mmu *m,
-							     unsigned wstage, uint64_t va,
-							     bool faulted)
+/* The tags of the walk entries one walk makes. */
+struct wtags {
+	uint64_t ctag, ep4ta;
+	uint16_t asid, vmid;
+	uint8_t wstage;
+	bool nested;
+	uint8_t wkind; /* centry.wkind */
+};
+
+/* The step of p at engine level elevel, NULL if the walk met no table
+ * pointer there. */
+static const struct wstep *path_step(const struct wpath *p, unsigned elevel)
+{
+	for (unsigned i = 0; i < p->n; i++) {
+		if (p->step[i].elevel == elevel)
+			return &p->step[i];
+	}
+	return NULL;
+}
+
+/* After a walk of m for va whose fresh path is p: each cached walk entry
+ * (of tags t) on va's path that disagrees with p is a walk-cache entry the
+ * hardware may have used instead - a stale use - and is replaced by (or,
+ * where the path ends, dropped for) what the tables say; the fresh path is
+ * cached (unless x86 just faulted, SDM Vol. 3A 4.10.4.1: a #PF invalidates
+ * the paging-structure entries for the address). A walk entry compares the
+ * next table's address as the descriptor gives it (a GPA for the stage 1
+ * of a nested context: its HPA is the business of the stage-2 entries). */
+static void update_path(struct physim_cpu *c, const struct physim_mmu *m, const struct wpath *p,
+			const struct wtags *t, uint64_t va, bool faulted)
 {
 	const struct physim_pt_format *f = m->cfg.format;
-	struct wpath p;
-	if (c->m->cfg.arch == PHYSIM_ARCH_LOONGARCH64)
-		return; /* software-refilled: no hardware walk caches */
-	fresh_path(m, va, &p);
 	bool x86 = c->m->cfg.arch == PHYSIM_ARCH_X86_64;
-	uint16_t vmid = wstage == 2 && x86 ? 0 : (uint16_t)(c->look_ctag >> 16);
-	uint64_t ctag = mk_ctag(PHYSIM_ENTRY_WALK, c->ctx.regime, vmid);
-	uint16_t asid = wstage == 2 ? 0 : c->look_asid;
 	for (int n = f->levels - 1; n >= 1; n--) {
 		unsigned shift = f->level[n].shift;
 		uint64_t base = va & ~((UINT64_C(1) << shift) - 1);
 		uint64_t key = mk_key(base, shift);
 		int level = walk_arch_level(m->ops, (unsigned)n);
 		struct physim_xlate cur;
-		walk_current(&p, (unsigned)n, level, base, UINT64_C(1) << shift, &cur);
-		bool fresh = cur.fault.kind == PHYSIM_FAULT_NONE;
-		uint32_t idx = find_one(c, key, ctag, c->look_ep4ta, asid, base);
+		walk_current(p, (unsigned)n, level, base, UINT64_C(1) << shift, &cur);
+		const struct wstep *st = path_step(p, (unsigned)n);
+		uint32_t idx = find_one(c, key, t->ctag, t->ep4ta, t->asid, base);
 		if (idx != NIL) {
 			struct centry *e = &c->pool[idx];
-			if (fresh && e->pa == cur.pa)
+			if (st != NULL && e->gpa == st->next) {
+				e->pa = st->next_hpa;
 				continue;
+			}
 			if (c->m->cfg.check_stale) {
 				c->st.stale++;
 				struct centry old = *e;
 				report(c, PHYSIM_REPORT_STALE_USE, va, &old, &cur);
-				idx = find_one(c, key, ctag, c->look_ep4ta, asid, base);
+				idx = find_one(c, key, t->ctag, t->ep4ta, t->asid, base);
 			}
 			if (idx != NIL)
 				physim_cpui_remove_entry(c, idx);
 		}
-		if (!fresh || (faulted && x86))
+		if (st == NULL || (faulted && x86))
 			continue;
-		uint64_t dpa = 0, dval = 0;
-		for (unsigned i = 0; i < p.n; i++) {
-			if (p.step[i].elevel == (unsigned)n) {
-				dpa = p.step[i].desc_pa;
-				dval = p.step[i].desc;
-			}
-		}
 		struct centry w = {
 		    .key = key,
-		    .ctag = ctag,
-		    .ep4ta = c->look_ep4ta,
+		    .ctag = t->ctag,
+		    .ep4ta = t->ep4ta,
 		    .va = base,
-		    .pa = cur.pa,
-		    .gpa = cur.pa,
+		    .pa = st->next_hpa,
+		    .gpa = st->next,
 		    .ctx = c->rec,
-		    .desc_pa = dpa,
-		    .desc = dval,
-		    .asid = asid,
+		    .desc_pa = st->desc_pa,
+		    .desc = st->desc,
+		    .asid = t->asid,
 		    .kind = PHYSIM_ENTRY_WALK,
 		    .regime = (uint8_t)c->ctx.regime,
 		    .shift = (uint8_t)shift,
 		    .s1_shift = (uint8_t)shift,
 		    .s2_shift = (uint8_t)shift,
 		    .level = (int8_t)level,
-		    .wstage = (uint8_t)wstage,
-		    .vmid = vmid,
+		    .wstage = t->wstage,
+		    .nested = t->nested,
+		    .wkind = t->wkind,
+		    .vmid = t->vmid,
 		};
 		physim_cpui_insert(c, &w);
 	}
+}
+
+/* After a walk of m (stage wstage of the current context; stage 2 of a
+ * nested one too: its tables are host-physical) for va. */
+__attribute__((noinline)) void physim_cpui_walk_cache_update(struct physim_cpu *c,
+							     const struct physim_mmu *m,
+							     unsigned wstage, uint64_t va,
+							     bool faulted)
+{
+	struct wpath p;
+	if (c->m->cfg.arch == PHYSIM_ARCH_LOONGARCH64)
+		return; /* software-refilled: no hardware walk caches */
+	fresh_path(m, va, &p);
+	bool x86 = c->m->cfg.arch == PHYSIM_ARCH_X86_64;
+	uint16_t vmid = wstage == 2 && x86 ? 0 : (uint16_t)(c->look_ctag >> 16);
+	struct wtags t = {
+	    .ctag = mk_ctag(PHYSIM_ENTRY_WALK, c->ctx.regime, vmid),
+	    .ep4ta = c->look_ep4ta,
+	    .asid = wstage == 2 ? 0 : c->look_asid,
+	    .vmid = vmid,
+	    .wstage = (uint8_t)wstage,
+	    .wkind = wstage == 2 ? PHYSIM_ENTRY_S2 : PHYSIM_ENTRY_S1,
+	};
+	update_path(c, m, &p, &t, va, faulted);
+}
+
+/* ---- walk caches of nested contexts ----
+ *
+ * What the hardware may cache from a nested walk besides the final
+ * translations: (a) the stage-1 non-leaf descriptors of the guest's tables,
+ * tagged like the combined entries (regime, VMID / VPID, ASID / PCID, and on
+ * x86 the EP4TA: SDM Vol. 3C 28.3.1 "combined paging-structure-cache
+ * entries"), pointing at a table by its GPA; (b) the stage-2 translations of
+ * the stage-1 tables' addresses (Arm ARM D8.13: walk caches "may hold stage
+ * 2 translations of stage 1 table addresses"; SDM Vol. 3C 28.3.2: the
+ * guest-physical mappings used for the guest paging structures; RISC-V
+ * priv. spec: the VS-stage table accesses are G-stage translations like any
+ * other) - kept as ordinary stage-2 entries; (c) the stage-2 non-leaf
+ * descriptors of all those stage-2 walks. */
+
+/* A nested stage-1 walk entry's ctag: apart from one-stage ones in lookups. */
+#define CTAG_NESTED_S1 (UINT64_C(1) << 3)
+
+static uint64_t s2_hpa(const struct physim_mmu *s2, uint64_t gpa)
+{
+	struct physim_xlate x;
+	struct physim_access a = {.va = gpa, .implicit = true};
+	return physim_mmu_probe(s2, &a, &x) == 0 ? x.pa : 0;
+}
+
+/* The stage-1 path of a nested walk, from its trace (descriptor HPAs found
+ * through stage 2). */
+static void nested_path(const struct physim_mmu *s1, const struct physim_mmu *s2,
+			const struct physim_walk_trace *t, struct wpath *p)
+{
+	const struct physim_pt_format *f = s1->cfg.format;
+	const struct pt_walk_ops *w = s1->ops;
+	p->n = 0;
+	p->have_leaf = false;
+	p->last_table = 0;
+	if (w == NULL || w->level_dir == 0)
+		return;
+	for (unsigned i = 0; i < t->n; i++) {
+		const struct physim_walk_trace_step *st = &t->steps[i];
+		if (st->stage != 1 || !st->fetched)
+			continue;
+		int n = (st->level - w->level_base) / w->level_dir;
+		if (n < 0 || n >= f->levels)
+			continue;
+		if (st->decision == PHYSIM_WALK_LEAF) {
+			p->have_leaf = true;
+			p->leaf_elevel = (unsigned)n;
+			p->leaf_pa = s2_hpa(s2, st->addr);
+			p->leaf_desc = st->desc_new;
+			continue;
+		}
+		if (st->decision != PHYSIM_WALK_TABLE || n < 1 || p->n >= PHYSIM_PT_MAX_LEVELS)
+			continue;
+		uint64_t next = f->ops->output_addr(f, st->desc_new, (unsigned)n);
+		p->step[p->n].elevel = (unsigned)n;
+		p->step[p->n].desc_pa = s2_hpa(s2, st->addr);
+		p->step[p->n].desc = st->desc_new;
+		p->step[p->n].next = next;
+		p->step[p->n].next_hpa = s2_hpa(s2, next);
+		p->n++;
+		p->last_table = next;
+	}
+}
+
+/* (b) and (c) for a stage-1 table page the walk read at gpa: a cached
+ * stage-2 translation of it that the tables no longer say is a stale use
+ * (the hardware may have fetched the descriptor through it); then both are
+ * cached afresh. */
+static void s2_table_use(struct physim_cpu *c, uint64_t gpa)
+{
+	const struct physim_cpu_context *ctx = &c->ctx;
+	struct physim_access a = {.va = gpa, .implicit = true};
+	uint16_t vm2 = c->m->cfg.arch == PHYSIM_ARCH_X86_64 ? 0 : ctx->vmid;
+	uint64_t ctag = mk_ctag(PHYSIM_ENTRY_S2, ctx->regime, vm2);
+	struct centry *e = find(c, gpa, ctag, c->look_ep4ta, 0);
+	if (e != NULL && c->m->cfg.check_stale && ((e->allow >> CLS_READ) & 1))
+		physim_cpui_stale_check(c, e, &a);
+	physim_cpui_walk_cache_update(c, ctx->s2, 2, gpa, false);
+	physim_cpui_cache_s2(c, &a, gpa);
+}
+
+__attribute__((noinline)) int physim_cpui_nested_walk(struct physim_cpu *c,
+						      const struct physim_access *acc,
+						      struct physim_xlate *x)
+{
+	const struct physim_cpu_context *ctx = &c->ctx;
+	struct physim_walk_trace t;
+	int rc = physim_nested_trace(ctx->s1, ctx->s2, acc, 0, x, &t);
+	if ((rc != 0 && rc != -EFAULT) || c->m->cfg.arch == PHYSIM_ARCH_LOONGARCH64)
+		return rc;
+	struct wpath p;
+	nested_path(ctx->s1, ctx->s2, &t, &p);
+	struct wtags tg = {
+	    .ctag = mk_ctag(PHYSIM_ENTRY_WALK, ctx->regime, (uint16_t)(c->look_ctag >> 16)) |
+		    CTAG_NESTED_S1,
+	    .ep4ta = c->look_ep4ta,
+	    .asid = c->look_asid,
+	    .vmid = (uint16_t)(c->look_ctag >> 16),
+	    .wstage = 1,
+	    .nested = true,
+	    /* x86's combined paging-structure entries hold the next guest
+	     * table's HPA (SDM Vol. 3C 28.3.1): INVEPT of the EP4TA removes
+	     * them too. Arm and RISC-V walk caches hold the stage-1
+	     * descriptor (a GPA) and keep the stage-2 translation of the table
+	     * apart (Arm ARM D8.13): the stage-1 invalidations remove them;
+	     * a stage-2 change leaves them true. */
+	    .wkind = c->m->cfg.arch == PHYSIM_ARCH_X86_64 ? PHYSIM_ENTRY_COMB : PHYSIM_ENTRY_S1,
+	};
+	update_path(c, ctx->s1, &p, &tg, acc->va, rc != 0);
+	/* the stage-1 table pages the walk read, each once */
+	uint64_t seen[PHYSIM_WALK_TRACE_MAX];
+	unsigned nseen = 0;
+	for (unsigned i = 0; i < t.n; i++) {
+		const struct physim_walk_trace_step *st = &t.steps[i];
+		if (st->stage != 1 || !st->fetched)
+			continue;
+		uint64_t page = st->addr & ~UINT64_C(0xFFF);
+		bool dup = false;
+		for (unsigned k = 0; k < nseen && !dup; k++)
+			dup = seen[k] == page;
+		if (dup)
+			continue;
+		seen[nseen++] = page;
+		s2_table_use(c, page);
+	}
+	if (rc == 0)
+		physim_cpui_walk_cache_update(c, ctx->s2, 2, x->gpa, false);
+	return rc;
+}
+
+/* With check_bbm, the stage-1 descriptor (at its HPA) a COMB entry was made
+ * from: the leaf of a probe walk of the filling access in the current
+ * context. */
+void physim_cpui_nested_leaf_desc(struct physim_cpu *c, const struct physim_access *acc,
+				  struct centry *n)
+{
+	const struct physim_cpu_context *ctx = &c->ctx;
+	struct physim_walk_trace t;
+	struct physim_xlate x;
+	if (physim_nested_trace(ctx->s1, ctx->s2, acc, PHYSIM_TRACE_PROBE, &x, &t) < 0 && t.n == 0)
+		return;
+	struct wpath p;
+	nested_path(ctx->s1, ctx->s2, &t, &p);
+	const struct physim_pt_format *f = ctx->s1->cfg.format;
+	if (!p.have_leaf || p.leaf_pa == 0 || f->level[p.leaf_elevel].shift != n->s1_shift)
+		return;
+	n->desc_pa = p.leaf_pa;
+	n->desc = p.leaf_desc;
 }
 
 /* The mmu a walk entry was made with, as configured then (*tmp: a fresh
@@ -272,9 +477,48 @@ static const struct physim_mmu *walk_entry_mmu(const struct centry *e, struct ph
 	return *tmp;
 }
 
+/* The fresh stage-1 path of a nested walk entry's tables for its va. */
+static bool nested_entry_path(const struct centry *e, struct wpath *p, unsigned *elevel)
+{
+	struct physim_mmu *s1, *s2, *t1, *t2;
+	if (ctx_mmus(e->ctx, true, true, &s1, &s2, &t1, &t2) < 0 || s1 == NULL || s2 == NULL) {
+		physim_mmu_destroy(t1);
+		physim_mmu_destroy(t2);
+		return false;
+	}
+	struct physim_walk_trace t;
+	struct physim_xlate x;
+	struct physim_access a = {.va = e->va};
+	if (physim_nested_trace(s1, s2, &a, PHYSIM_TRACE_PROBE, &x, &t) >= 0 || t.n > 0)
+		nested_path(s1, s2, &t, p);
+	else
+		p->n = 0;
+	const struct physim_pt_format *f = s1->cfg.format;
+	*elevel = 0;
+	for (unsigned n = 1; n < f->levels; n++) {
+		if (f->level[n].shift == e->shift)
+			*elevel = n;
+	}
+	physim_mmu_destroy(t1);
+	physim_mmu_destroy(t2);
+	return true;
+}
+
 /* Audit of one walk entry: true if stale (reported). */
 static bool audit_walk(struct physim_cpu *c, const struct centry *e)
 {
+	if (e->nested) {
+		struct wpath p;
+		unsigned elevel;
+		struct physim_xlate cur;
+		if (!nested_entry_path(e, &p, &elevel))
+			return false;
+		walk_current(&p, elevel, e->level, e->va, UINT64_C(1) << e->shift, &cur);
+		if (cur.fault.kind == PHYSIM_FAULT_NONE && cur.pa == e->gpa)
+			return false;
+		report(c, PHYSIM_REPORT_STALE_ENTRY, e->va, e, &cur);
+		return true;
+	}
 	struct physim_mmu *tmp;
 	const struct physim_mmu *m = walk_entry_mmu(e, &tmp);
 	if (m == NULL)
@@ -308,15 +552,80 @@ static int engine_level(const struct physim_pt_format *f, unsigned shift)
 	return -1;
 }
 
-static uint64_t read_desc(const struct physim_mmu_config *cfg, uint64_t pa, bool *ok)
+static uint64_t read_desc(const struct physim_paging_handler *mem, unsigned pte_bytes, uint64_t pa,
+			  bool *ok)
 {
-	const void *ptr = cfg->mem ? cfg->mem->phys_to_virt(cfg->mem->ctx, pa) : NULL;
+	const void *ptr = mem ? mem->phys_to_virt(mem->ctx, pa) : NULL;
 	*ok = ptr != NULL;
 	if (ptr == NULL)
 		return 0;
-	return cfg->format->pte_bytes == 8
-		   ? __atomic_load_n((const uint64_t *)ptr, __ATOMIC_RELAXED)
-		   : __atomic_load_n((const uint32_t *)ptr, __ATOMIC_RELAXED);
+	return pte_bytes == 8 ? __atomic_load_n((const uint64_t *)ptr, __ATOMIC_RELAXED)
+			      : __atomic_load_n((const uint32_t *)ptr, __ATOMIC_RELAXED);
+}
+
+static bool snap_find(const struct bbm_snap *s, uint64_t pa, uint64_t *val)
+{
+	for (unsigned i = 0; s != NULL && i < s->n; i++) {
+		if (s->d[i].pa == pa) {
+			*val = s->d[i].val;
+			return true;
+		}
+	}
+	return false;
+}
+
+void physim_cpui_snap_put(struct bbm_snap *s)
+{
+	if (s != NULL && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+		free(s);
+}
+
+/* The descriptors one traced walk fetched (stage-1 ones of a nested walk at
+ * their HPA). */
+static void snap_trace(struct bbm_snap *s, const struct physim_walk_trace *t,
+		       const struct physim_mmu *s2)
+{
+	for (unsigned i = 0; i < t->n && s->n < 2 * PHYSIM_WALK_TRACE_MAX; i++) {
+		const struct physim_walk_trace_step *st = &t->steps[i];
+		if (!st->fetched)
+			continue;
+		uint64_t pa = s2 != NULL && st->stage == 1 ? s2_hpa(s2, st->addr) : st->addr;
+		if (pa == 0)
+			continue;
+		s->d[s->n].pa = pa;
+		s->d[s->n].val = st->desc_new;
+		s->n++;
+	}
+}
+
+struct bbm_snap *physim_cpui_bbm_snapshot(struct physim_cpu *c, const struct inval *iv)
+{
+	const struct physim_cpu_context *ctx = &c->ctx;
+	if (!c->m->cfg.check_bbm || iv->addr_mode != INV_ADDR_INPUT || !c->loaded)
+		return NULL;
+	struct bbm_snap *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	struct physim_walk_trace t;
+	struct physim_xlate x;
+	struct physim_access a = {.va = iv->addr};
+	if ((iv->kinds & (KIND_S1 | KIND_COMB)) && ctx->s1 != NULL) {
+		int rc = ctx->s2
+			     ? physim_nested_trace(ctx->s1, ctx->s2, &a, PHYSIM_TRACE_PROBE, &x, &t)
+			     : physim_mmu_trace(ctx->s1, &a, PHYSIM_TRACE_PROBE, &x, &t);
+		if (rc == 0 || rc == -EFAULT)
+			snap_trace(s, &t, ctx->s2);
+	}
+	if ((iv->kinds & KIND_S2) && ctx->s2 != NULL) {
+		int rc = physim_mmu_trace(ctx->s2, &a, PHYSIM_TRACE_PROBE, &x, &t);
+		if (rc == 0 || rc == -EFAULT)
+			snap_trace(s, &t, NULL);
+	}
+	if (s->n == 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
 }
 
 /* AArch64 descriptor bits that may change while the descriptor stays
@@ -340,11 +649,20 @@ void physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv, const s
 		return;
 	bool s2 = e->kind == PHYSIM_ENTRY_S2 || (e->kind == PHYSIM_ENTRY_WALK && e->wstage == 2);
 	const struct physim_mmu_config *cfg = s2 ? &e->ctx->c2 : &e->ctx->c1;
+	/* a nested context's stage-1 descriptors are read at their HPA through
+	 * stage 2's memory; a combined entry's descriptor is its stage-1 leaf */
+	const struct physim_paging_handler *mem = e->nested ? e->ctx->c2.mem : cfg->mem;
 	if (cfg->format == NULL)
 		return;
 	bool ok;
-	uint64_t now = read_desc(cfg, e->desc_pa, &ok);
-	int n = engine_level(cfg->format, e->shift);
+	uint64_t now = 0;
+	if (c->remote_apply)
+		/* another CPU's broadcast: the descriptor as it was when that
+		 * completed; one not on its path is not known then */
+		ok = snap_find(iv->snap, e->desc_pa, &now);
+	else
+		now = read_desc(mem, cfg->format->pte_bytes, e->desc_pa, &ok);
+	int n = engine_level(cfg->format, e->kind == PHYSIM_ENTRY_COMB ? e->s1_shift : e->shift);
 	if (!ok || now == e->desc || n < 0)
 		return;
 	const struct physim_pt_format *f = cfg->format;
@@ -376,7 +694,8 @@ void physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv, const s
 		c->m->cfg.on_report(c->m->cfg.report_ctx, &r);
 }
 
-/* With check_bbm, the descriptor a one-stage leaf was made from. */
+/* With check_bbm, the descriptor a leaf of a one-stage walk (a stage 1
+ * alone, or a stage 2) was made from. */
 void physim_cpui_leaf_desc(const struct physim_mmu *m, struct centry *n)
 {
 	struct wpath p;
@@ -387,7 +706,7 @@ void physim_cpui_leaf_desc(const struct physim_mmu *m, struct centry *n)
 		return;
 	uint64_t dpa = p.last_table + ((n->va >> m->idx_shift[lvl]) & m->idx_mask[lvl]);
 	bool ok;
-	uint64_t d = read_desc(&m->cfg, dpa, &ok);
+	uint64_t d = read_desc(m->cfg.mem, f->pte_bytes, dpa, &ok);
 	if (ok) {
 		n->desc_pa = dpa;
 		n->desc = d;
@@ -461,10 +780,9 @@ long physim_machine_check_free(struct physim_machine *m, uint64_t hpa, uint64_t 
 				continue;
 			bool hit;
 			if (e->kind == PHYSIM_ENTRY_WALK)
-				/* the next table, or the table holding the descriptor
-				 * (a stage-2 walk entry's tables are host-physical;
-				 * a stage-1 one's too: walk caches are kept for
-				 * one-stage contexts only) */
+				/* the next table, or the table holding the descriptor,
+				 * by their HPAs (a nested context's stage-1 walk entry
+				 * keeps both: pa and desc_pa) */
 				hit = overlaps(e->pa, 4096, hpa, size) ||
 				      overlaps(e->desc_pa & ~UINT64_C(0xFFF), 4096, hpa, size);
 			else

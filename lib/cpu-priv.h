@@ -53,6 +53,19 @@ struct inval {
 	uint64_t addr;
 	uint64_t addr_mask; /* the address bits compared (page offset excluded per entry) */
 	const char *name;   /* the instruction, for reports */
+	/* check_bbm, a broadcast's copy posted to another CPU: the descriptors
+	 * on the invalidated address's path as they were at its completion
+	 * (one reference per copy); NULL otherwise */
+	struct bbm_snap *snap;
+};
+
+/* Descriptor values read at a broadcast's completion (lib/cpu-check.c). */
+struct bbm_snap {
+	atomic_uint refs;
+	unsigned n;
+	struct {
+		uint64_t pa, val;
+	} d[2 * PHYSIM_WALK_TRACE_MAX];
 };
 
 static inline struct inval inval_all(const char *name)
@@ -159,6 +172,14 @@ struct centry {
 	bool frac; /* COMB keyed by its larger stage-1 page */
 	int8_t level;
 	uint8_t wstage; /* WALK: 1 (a stage-1 table) or 2 (a stage-2 table) */
+	/* WALK stage 1 and COMB: the stage-1 tables are at GPAs (a nested
+	 * context); desc_pa is then the descriptor's HPA, and a walk entry's
+	 * gpa the next table's GPA, its pa that table's HPA when cached */
+	bool nested;
+	/* WALK: the final-translation kind whose invalidations remove it
+	 * (PHYSIM_ENTRY_S1, S2, or COMB for x86's combined paging-structure
+	 * entries of a nested context, which hold the HPA of the next table) */
+	uint8_t wkind;
 	uint16_t vmid;
 };
 
@@ -196,7 +217,7 @@ struct physim_cpu {
 	uint64_t nwalk;
 	struct physim_cpu_stats st;
 	uint64_t x86_cr4;
-	bool remote_apply; /* draining other CPUs' broadcasts (no BBM check) */
+	bool remote_apply; /* applying other CPUs' broadcasts (BBM: by their snapshot) */
 	/* shared with other threads (under lock) */
 	pthread_mutex_t lock;
 	atomic_bool pending;
@@ -340,7 +361,28 @@ PHYSIM_HIDDEN void physim_cpui_walk_cache_update(struct physim_cpu *c, const str
 						 unsigned wstage, uint64_t va, bool faulted);
 PHYSIM_HIDDEN void physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv,
 					 const struct centry *e);
-/* With check_bbm, the descriptor a one-stage leaf was made from. */
+/* With check_bbm, the descriptors on the path of a broadcast's address in
+ * the issuing CPU's tables, read at its completion (NULL: none to take). */
+PHYSIM_HIDDEN struct bbm_snap *physim_cpui_bbm_snapshot(struct physim_cpu *c,
+							const struct inval *iv);
+/* Drop one reference to a snapshot (NULL: nothing). */
+PHYSIM_HIDDEN void physim_cpui_snap_put(struct bbm_snap *s);
+/* With check_bbm, the descriptor a leaf of a one-stage walk (a stage 1
+ * alone, or a stage 2) was made from. */
 PHYSIM_HIDDEN void physim_cpui_leaf_desc(const struct physim_mmu *m, struct centry *n);
+/* With check_bbm, the stage-1 descriptor (at its HPA) a COMB entry was made
+ * from. */
+PHYSIM_HIDDEN void physim_cpui_nested_leaf_desc(struct physim_cpu *c,
+						const struct physim_access *acc, struct centry *n);
+/* A nested walk with walk caches: translate (through the trace API), check
+ * the cached stage-1 walk entries, stage-2 translations of the stage-1
+ * table addresses and stage-2 walk entries on its path, and cache them. */
+PHYSIM_HIDDEN int physim_cpui_nested_walk(struct physim_cpu *c, const struct physim_access *acc,
+					  struct physim_xlate *x);
+
+/* lib/cpu.c: cache the stage-2 translation of gpa beside a nested walk (the
+ * final GPA's, or a stage-1 table's); its page shift, 0 when not cached. */
+PHYSIM_HIDDEN unsigned physim_cpui_cache_s2(struct physim_cpu *c, const struct physim_access *acc,
+					    uint64_t gpa);
 
 #endif

@@ -57,6 +57,7 @@ void physim_cpui_to_public(const struct centry *e, struct physim_cpu_entry *out)
 	    .vmid = e->vmid,
 	    .ep4ta = e->ep4ta,
 	    .level = e->level,
+	    .stage = e->kind == PHYSIM_ENTRY_WALK ? e->wstage : 0,
 	};
 }
 
@@ -74,7 +75,7 @@ static bool addr_covered(uint64_t base, unsigned shift, const struct inval *iv)
  * address (SDM Vol. 3A 4.10.4.1). */
 static bool walk_matches(const struct inval *iv, const struct centry *e)
 {
-	unsigned stage_kind = e->wstage == 2 ? PHYSIM_ENTRY_S2 : PHYSIM_ENTRY_S1;
+	unsigned stage_kind = e->wkind;
 	if (iv->leaf_only || !(iv->kinds & (1u << stage_kind)))
 		return false;
 	if (iv->regime >= 0 && e->regime != (unsigned)iv->regime)
@@ -164,6 +165,8 @@ bool physim_cpui_inval_matches(const struct inval *iv, const struct physim_cpu_e
 	    .vmid = pe->vmid,
 	    .ep4ta = pe->ep4ta,
 	    .level = (int8_t)level,
+	    .wstage = (uint8_t)pe->stage,
+	    .wkind = pe->stage == 2 ? PHYSIM_ENTRY_S2 : PHYSIM_ENTRY_S1,
 	};
 	return centry_matches(iv, &e);
 }
@@ -357,7 +360,7 @@ void physim_cpui_drop_for(struct physim_cpu *c, uint64_t va, uint64_t ctag, uint
 static inline void remove_matched(struct physim_cpu *c, const struct inval *iv, uint32_t idx)
 {
 	const struct centry *e = &c->pool[idx];
-	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm) && !c->remote_apply && e->desc_pa != 0)
+	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm) && e->desc_pa != 0)
 		physim_cpui_bbm_check(c, iv, e);
 	physim_cpui_remove_entry(c, idx);
 }
@@ -426,6 +429,7 @@ void physim_cpui_post(struct physim_cpu *c, const struct inval *iv)
 			 * (more than the manual asks, never less). */
 			c->queue_lost = true;
 			physim_log_warn("cpu %u: invalidation queue full, flushing all", c->index);
+			physim_cpui_snap_put(iv->snap);
 			atomic_store_explicit(&c->pending, true, memory_order_release);
 			pthread_mutex_unlock(&c->lock);
 			return;
@@ -438,22 +442,41 @@ void physim_cpui_post(struct physim_cpu *c, const struct inval *iv)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* The queue is taken under the lock and applied outside it: applying may
+ * run the break-before-make check (against the descriptors as they were at
+ * the broadcast's completion, its snapshot), whose report callback runs
+ * here, on this CPU's thread, and may issue instructions itself. */
 void physim_cpui_drain(struct physim_cpu *c)
 {
 	if (!atomic_load_explicit(&c->pending, memory_order_acquire))
 		return;
 	pthread_mutex_lock(&c->lock);
-	c->remote_apply = true;
-	if (c->queue_lost)
-		flush_everything(c);
-	else
-		for (size_t i = 0; i < c->nq; i++)
-			physim_cpui_apply(c, &c->queue[i]);
-	c->remote_apply = false;
-	c->nq = 0;
+	struct inval *q = c->queue;
+	size_t nq = c->nq, capq = c->capq;
+	bool lost = c->queue_lost;
+	c->queue = NULL;
+	c->nq = c->capq = 0;
 	c->queue_lost = false;
 	atomic_store_explicit(&c->pending, false, memory_order_relaxed);
 	pthread_mutex_unlock(&c->lock);
+	c->remote_apply = true;
+	if (lost)
+		flush_everything(c);
+	for (size_t i = 0; i < nq; i++) {
+		if (!lost)
+			physim_cpui_apply(c, &q[i]);
+		physim_cpui_snap_put(q[i].snap);
+	}
+	c->remote_apply = false;
+	/* give the buffer back unless a post has made a new one meanwhile */
+	pthread_mutex_lock(&c->lock);
+	if (c->queue == NULL) {
+		c->queue = q;
+		c->capq = capq;
+		q = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(q);
 }
 
 int physim_cpui_defer(struct physim_cpu *c, const struct inval *iv, bool broadcast)
@@ -488,11 +511,18 @@ void physim_cpui_complete(struct physim_cpu *c)
 	pthread_mutex_unlock(&c->lock);
 	for (size_t i = 0; i < n; i++) {
 		physim_cpui_apply(c, &d[i].iv);
-		if (!d[i].broadcast)
+		if (!d[i].broadcast || c->m->ncpus < 2)
 			continue;
+		/* what the other CPUs' break-before-make checks compare with:
+		 * the tables as they are now, at completion, not when each CPU
+		 * gets to apply it */
+		struct inval iv = d[i].iv;
+		iv.snap = physim_cpui_bbm_snapshot(c, &iv);
+		if (iv.snap != NULL)
+			atomic_init(&iv.snap->refs, c->m->ncpus - 1);
 		for (unsigned k = 0; k < c->m->ncpus; k++) {
 			if (k != c->index)
-				physim_cpui_post(&c->m->cpu[k], &d[i].iv);
+				physim_cpui_post(&c->m->cpu[k], &iv);
 		}
 	}
 	free(d);

@@ -111,6 +111,8 @@ static void cpu_fini(struct physim_cpu *c)
 	free(c->head);
 	free(c->phead);
 	free(c->pool);
+	for (size_t i = 0; i < c->nq; i++)
+		physim_cpui_snap_put(c->queue[i].snap);
 	free(c->queue);
 	free(c->def);
 	while (c->recs != NULL) {
@@ -336,49 +338,19 @@ static void fill(struct physim_cpu *c, const struct physim_access *acc,
 	};
 	if (kind == PHYSIM_ENTRY_S2)
 		n.gpa = n.va;
-	struct centry s2e;
-	bool have_s2 = false;
 	if (kind == PHYSIM_ENTRY_COMB) {
 		unsigned s1sh = s1_leaf_shift(ctx->s1, x->level, shift);
 		n.s1_shift = (uint8_t)(s1sh > shift ? s1sh : shift);
 		n.frac = n.s1_shift > shift;
-		/* The stage-2 leaf of the final GPA: the guest-physical entry the
-		 * hardware may cache beside the combined one. */
-		struct physim_access a2 = *acc;
-		struct physim_xlate x2;
-		a2.va = x->gpa;
-		a2.implicit = false;
-		if (physim_mmu_probe(ctx->s2, &a2, &x2) == 0 && x2.page_size >= 4096 &&
-		    !(x2.page_size & (x2.page_size - 1))) {
-			unsigned sh2 = log2_u64(x2.page_size);
-			uint64_t o2 = x->gpa & (x2.page_size - 1);
-			bool x86 = c->m->cfg.arch == PHYSIM_ARCH_X86_64;
-			n.s2_shift = (uint8_t)(sh2 > shift ? sh2 : shift);
-			uint16_t vm2 = x86 ? 0 : ctx->vmid;
-			s2e = (struct centry){
-			    .ctag = mk_ctag(PHYSIM_ENTRY_S2, ctx->regime, vm2),
-			    .ep4ta = c->look_ep4ta,
-			    .va = x->gpa - o2,
-			    .pa = x2.pa - o2,
-			    .gpa = x->gpa - o2,
-			    .ctx = c->rec,
-			    .kind = PHYSIM_ENTRY_S2,
-			    .regime = (uint8_t)ctx->regime,
-			    .shift = (uint8_t)sh2,
-			    .s1_shift = (uint8_t)sh2,
-			    .s2_shift = (uint8_t)sh2,
-			    .allow = allowed_classes(true, &ctx->s2->cfg.ctl, acc, x2.perms),
-			    .perms = (uint8_t)x2.perms,
-			    .level = (int8_t)x2.level,
-			    .vmid = vm2,
-			};
-			s2e.key = mk_key(s2e.va, sh2);
-			have_s2 = true;
-		}
+		n.nested = true;
 	}
 	n.key = mk_key(n.va, n.frac ? n.s1_shift : shift);
-	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm) && kind != PHYSIM_ENTRY_COMB)
-		physim_cpui_leaf_desc(ctlm, &n);
+	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm)) {
+		if (kind != PHYSIM_ENTRY_COMB)
+			physim_cpui_leaf_desc(ctlm, &n);
+		else
+			physim_cpui_nested_leaf_desc(c, acc, &n);
+	}
 	struct centry *old = find(c, acc->va, n.ctag, n.ep4ta, n.asid);
 	if (old != NULL && old->pa == n.pa && old->gpa == n.gpa && old->perms == n.perms &&
 	    old->shift == n.shift && old->global == n.global && old->ctx == n.ctx) {
@@ -387,16 +359,59 @@ static void fill(struct physim_cpu *c, const struct physim_access *acc,
 		physim_cpui_drop_for(c, acc->va, n.ctag, n.ep4ta, n.asid);
 		physim_cpui_insert(c, &n);
 	}
-	if (have_s2) {
-		struct centry *o2 = find(c, s2e.va, s2e.ctag, s2e.ep4ta, 0);
-		if (o2 != NULL && o2->pa == s2e.pa && o2->perms == s2e.perms &&
-		    o2->shift == s2e.shift && o2->ctx == s2e.ctx) {
-			o2->allow |= s2e.allow;
-		} else {
-			physim_cpui_drop_for(c, s2e.va, s2e.ctag, s2e.ep4ta, 0);
-			physim_cpui_insert(c, &s2e);
-		}
+	if (kind == PHYSIM_ENTRY_COMB) {
+		/* The stage-2 leaf of the final GPA: the guest-physical entry the
+		 * hardware may cache beside the combined one. */
+		unsigned sh2 = physim_cpui_cache_s2(c, acc, x->gpa);
+		struct centry *ce = sh2 ? find(c, acc->va, n.ctag, n.ep4ta, n.asid) : NULL;
+		if (ce != NULL)
+			ce->s2_shift = (uint8_t)(sh2 > shift ? sh2 : shift);
 	}
+}
+
+unsigned physim_cpui_cache_s2(struct physim_cpu *c, const struct physim_access *acc, uint64_t gpa)
+{
+	const struct physim_cpu_context *ctx = &c->ctx;
+	struct physim_access a2 = *acc;
+	struct physim_xlate x2;
+	a2.va = gpa;
+	a2.implicit = false;
+	if (physim_mmu_probe(ctx->s2, &a2, &x2) != 0 || x2.page_size < 4096 ||
+	    (x2.page_size & (x2.page_size - 1)))
+		return 0;
+	unsigned sh2 = log2_u64(x2.page_size);
+	uint64_t o2 = gpa & (x2.page_size - 1);
+	bool x86 = c->m->cfg.arch == PHYSIM_ARCH_X86_64;
+	uint16_t vm2 = x86 ? 0 : ctx->vmid;
+	struct centry s2e = {
+	    .ctag = mk_ctag(PHYSIM_ENTRY_S2, ctx->regime, vm2),
+	    .ep4ta = c->look_ep4ta,
+	    .va = gpa - o2,
+	    .pa = x2.pa - o2,
+	    .gpa = gpa - o2,
+	    .ctx = c->rec,
+	    .kind = PHYSIM_ENTRY_S2,
+	    .regime = (uint8_t)ctx->regime,
+	    .shift = (uint8_t)sh2,
+	    .s1_shift = (uint8_t)sh2,
+	    .s2_shift = (uint8_t)sh2,
+	    .allow = allowed_classes(true, &ctx->s2->cfg.ctl, acc, x2.perms),
+	    .perms = (uint8_t)x2.perms,
+	    .level = (int8_t)x2.level,
+	    .vmid = vm2,
+	};
+	s2e.key = mk_key(s2e.va, sh2);
+	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm))
+		physim_cpui_leaf_desc(ctx->s2, &s2e);
+	struct centry *old = find(c, s2e.va, s2e.ctag, s2e.ep4ta, 0);
+	if (old != NULL && old->pa == s2e.pa && old->perms == s2e.perms &&
+	    old->shift == s2e.shift && old->ctx == s2e.ctx) {
+		old->allow |= s2e.allow;
+	} else {
+		physim_cpui_drop_for(c, s2e.va, s2e.ctag, s2e.ep4ta, 0);
+		physim_cpui_insert(c, &s2e);
+	}
+	return sh2;
 }
 
 /* A nested walk may take the final GPA's stage-2 translation from a cached
@@ -430,7 +445,10 @@ static __attribute__((noinline)) int miss(struct physim_cpu *c, const struct phy
 	int rc;
 	c->st.misses++;
 	if (ctx->s1 != NULL && ctx->s2 != NULL) {
-		rc = physim_nested_translate(ctx->s1, ctx->s2, acc, x);
+		if (c->m->cfg.walk_caches)
+			rc = physim_cpui_nested_walk(c, acc, x);
+		else
+			rc = physim_nested_translate(ctx->s1, ctx->s2, acc, x);
 		if (rc == 0)
 			use_cached_s2(c, acc, x);
 	} else {

@@ -206,6 +206,23 @@ void scene_move_s2(struct scene *s, uint64_t gpa, uint64_t new_pa)
 	move(s, s->s2pt, gpa, new_pa, 4096, "the stage-2");
 }
 
+void scene_unmap_s2(struct scene *s, uint64_t gpa)
+{
+	int rc = physim_pt_unmap(s->s2pt, gpa, NULL);
+	if (rc < 0)
+		die(s, "unmapping a page", rc);
+	printf("the code under test unmaps the stage-2 page 0x%llx\n", (unsigned long long)gpa);
+}
+
+void scene_map_s2(struct scene *s, uint64_t gpa, uint64_t pa)
+{
+	int rc = physim_pt_map(s->s2pt, gpa, pa, 4096, RWXU);
+	if (rc < 0)
+		die(s, "mapping a page", rc);
+	printf("the code under test maps the stage-2 page 0x%llx at 0x%llx\n",
+	       (unsigned long long)gpa, (unsigned long long)pa);
+}
+
 void scene_did(struct scene *s, int rc, const char *what, ...)
 {
 	va_list ap;

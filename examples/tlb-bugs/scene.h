@@ -83,6 +83,10 @@ uint64_t scene_read(struct scene *s, unsigned cpu, uint64_t va);
  * moves to new_pa (unmap, then map: the table memory changes, nothing is invalidated). */
 void scene_move_s1(struct scene *s, uint64_t va, uint64_t new_pa);
 void scene_move_s2(struct scene *s, uint64_t gpa, uint64_t new_pa);
+/* The two halves of a stage-2 move done with break-before-make: the
+ * descriptor made invalid, and (after the invalidation) the new one. */
+void scene_unmap_s2(struct scene *s, uint64_t gpa);
+void scene_map_s2(struct scene *s, uint64_t gpa, uint64_t pa);
 /* The two halves of a stage-1 move, for code that breaks before it makes (AArch64: invalid,
  * TLBI, DSB, then the new descriptor - Arm ARM D8.16.1). */
 void scene_unmap_s1(struct scene *s, uint64_t va);

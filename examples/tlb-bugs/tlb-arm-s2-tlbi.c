@@ -5,8 +5,10 @@
  *                   is a VA >> 12 - it removes neither the stage-2 nor the combined entry;
  *   bug-ipas2-only  TLBI IPAS2E1IS (IPA >> 12) alone: the stage-2 entry goes, but combined
  *                   stage 1+2 entries need not (Arm ARM D8.13, TLBI IPAS2E1);
- *   fixed           KVM's __kvm_tlb_flush_vmid_ipa: TLBI IPAS2E1IS, IPA >> 12; DSB ISH;
- *                   TLBI VMALLE1IS; DSB ISH.
+ *   fixed           KVM's order: the stage-2 descriptor broken (made invalid), then
+ *                   __kvm_tlb_flush_vmid_ipa: TLBI IPAS2E1IS, IPA >> 12; DSB ISH;
+ *                   TLBI VMALLE1IS; DSB ISH; only then the new descriptor made
+ *                   (break-before-make applies to stage 2 too, Arm ARM D8.16.1).
  * Two PEs run the guest; the IS forms reach both. */
 #include "scene.h"
 
@@ -28,7 +30,10 @@ int main(int argc, char **argv)
 	}
 
 	scene_vm_exit(&s, 0);
-	scene_move_s2(&s, GPA, NEW_PA);
+	if (v == FIXED)
+		scene_unmap_s2(&s, GPA);
+	else
+		scene_move_s2(&s, GPA, NEW_PA);
 	struct physim_cpu *pe = scene_cpu(&s, 0);
 	if (v == BUG_VAAE1IS) {
 		scene_did(&s, physim_arm_tlbi(pe, PHYSIM_TLBI_VAAE1IS, GPA),
@@ -46,6 +51,7 @@ int main(int argc, char **argv)
 			  "cpu 0: TLBI VMALLE1IS");
 		physim_arm_dsb(pe);
 		printf("cpu 0: DSB ISH\n");
+		scene_map_s2(&s, GPA, NEW_PA);
 	}
 	scene_run_guest(&s, 0); /* ERET to the guest */
 	for (unsigned i = 0; i < 2; i++)

@@ -43,11 +43,17 @@ extern "C" {
  * manual's section.
  *
  * With walk_caches, a CPU also caches the non-leaf descriptors of every walk
- * of a one-stage context (PHYSIM_ENTRY_WALK): the last-level-only forms
- * (TLBI VALE1, SFENCE.VMA with rs1 != x0, ...) leave them, the others remove
- * them, and an x86 INVLPG removes every one of the current PCID. Walk caches
- * of nested contexts (stage-1 tables at GPAs, stage-2 translations of them)
- * are not modelled yet.
+ * (PHYSIM_ENTRY_WALK): the last-level-only forms (TLBI VALE1, SFENCE.VMA
+ * with rs1 != x0, ...) leave them, the others remove them, and an x86
+ * INVLPG removes every one of the current PCID. A nested walk caches (a)
+ * the stage-1 non-leaf descriptors of the guest's tables (stage 1, tagged
+ * like combined entries, removed by what removes combined entries: TLBI
+ * VAE1 / VMALLE1 / VMALLS12E1, not IPAS2E1; INVLPG, INVVPID, INVEPT of the
+ * EP4TA; HFENCE.VVMA, HFENCE.GVMA with rs1 = x0), (b) the stage-2
+ * translations of the stage-1 tables' addresses, as stage-2 entries, and (c)
+ * the stage-2 non-leaf descriptors of every stage-2 walk it made (stage 2:
+ * TLBI IPAS2E1 but not IPAS2LE1, VMALLS12E1, INVEPT, HFENCE.GVMA with rs1 =
+ * x0). docs/tlb.md has the table with the manuals' sections.
  *
  * ---- Threads ----
  *
@@ -117,6 +123,9 @@ struct physim_cpu_entry {
 	uint16_t asid, vmid;
 	uint64_t ep4ta; /* x86 EP4TA tag of S2/COMB entries */
 	int level;	/* leaf (or WALK: descriptor) level, architecture numbering */
+	int stage;	/* WALK: 1, a stage-1 table's descriptor (of a nested context:
+			   va is the GVA range, gpa the next table's GPA, pa its HPA);
+			   2, a stage-2 table's (va a GPA range); other kinds: 0 */
 };
 
 enum physim_cpu_report_kind {
@@ -156,19 +165,29 @@ struct physim_machine_config {
 	enum physim_cpu_mode mode;
 	unsigned bounded_entries; /* bounded mode: per-CPU capacity; 0 = 1024 */
 	bool check_stale;	  /* compare every hit with a fresh walk */
-	/* Cache non-leaf descriptors too (PHYSIM_ENTRY_WALK) for contexts of
-	 * one stage: each walk then compares the cached ones on its path
-	 * with the tables (a stale one is a stale use: the hardware may have
-	 * walked from it), and audits check them. */
+	/* Cache non-leaf descriptors too (PHYSIM_ENTRY_WALK; for a nested
+	 * context also the stage-2 translations of its stage-1 tables'
+	 * addresses, see the model above): each walk then compares the cached
+	 * ones on its path with the tables (a stale one is a stale use: the
+	 * hardware may have walked from it), and audits check them. */
 	bool walk_caches;
-	/* Break-before-make (AArch64: Arm ARM D8.16.1; x86: page-size
-	 * changes, SDM Vol. 3A 4.10.2.3): entries of one-stage contexts
-	 * remember the descriptor they were made from, and each invalidation
-	 * completed on this CPU compares it with table memory. A descriptor
-	 * found valid again but changed in output address, block size / table
-	 * <-> block, memory attributes or contiguity (Arm; x86: page size)
-	 * was rewritten while still cachable: PHYSIM_REPORT_BBM. Broadcasts
-	 * applied at other CPUs are not checked there. */
+	/* Break-before-make (AArch64: Arm ARM D8.16.1, stage 1 and stage 2
+	 * alike; x86: page-size changes, SDM Vol. 3A 4.10.2.3): entries
+	 * remember the descriptor they were made from (a stage-1 or stage-2
+	 * leaf; a combined entry its stage-1 leaf, read at its HPA through
+	 * stage 2; walk entries their table descriptor), and each invalidation
+	 * that removes one compares it with table memory where it completes.
+	 * A descriptor found valid again but changed in output address, block
+	 * size / table <-> block, memory attributes or contiguity (Arm; x86:
+	 * page size) was rewritten while still cachable: PHYSIM_REPORT_BBM.
+	 * A broadcast is checked at each CPU it reaches too, when that CPU
+	 * applies it (its next access or instruction), against the
+	 * descriptors on the invalidated address's path in the issuer's
+	 * tables as they were at the issuer's DSB (an entry whose descriptor
+	 * is not on that path, or a broadcast without an address, is checked
+	 * at the issuer only). The check only reads, and on_report then runs
+	 * on that CPU's thread: it must be thread-safe when CPUs run on
+	 * several threads. */
 	bool check_bbm;
 	physim_cpu_report_fn on_report;
 	void *report_ctx;
