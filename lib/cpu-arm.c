@@ -170,8 +170,11 @@ int physim_arm_tlbi(struct physim_cpu *cpu, enum physim_tlbi_op op, uint64_t xt)
 	physim_cpui_drain(cpu);
 	struct inval iv = decode(op, xt, physim_cpui_ctx(cpu)->vmid);
 	int rc = physim_cpui_defer(cpu, &iv, is_broadcast(op));
-	if (rc == 0)
+	if (rc == 0) {
 		physim_cpui_count_inval(cpu);
+		physim_cpui_note_issued(
+		    cpu, &iv, is_broadcast(op) ? -1 : (int)physim_cpu_index(cpu), 0, true);
+	}
 	return rc;
 }
 
@@ -211,4 +214,70 @@ const char *physim_cpui_arm_remedy(const struct physim_cpu_entry *e, bool stage2
 			   : "TLBI VAE1IS with Xt = ASID << 48 | VA >> 12 in the guest's VMID, "
 			     "then DSB ISH (Arm ARM D8.13)";
 	}
+}
+
+/* Is a in the page [base, base + size)? */
+static bool in_page(uint64_t a, uint64_t base, uint64_t size)
+{
+	return ((a ^ base) & ~(size - 1) & VA_CMP_MASK) == 0;
+}
+
+/* The operand of a by-address TLBI whose address, shifted back, lies in the
+ * entry's page [base, base + size): the shift it was given wrongly. */
+static const char *operand_hint(const struct inval *iv, uint64_t base, uint64_t size, bool ipa)
+{
+	uint64_t got = iv->addr & iv->addr_mask;
+	if (in_page(got, base, size))
+		return NULL;
+	if (in_page(got >> 12, base, size))
+		return ipa ? "whose operand was the IPA itself: Xt takes IPA >> 12 (IPA[51:12] in "
+			     "bits 39:0; Arm ARM DDI 0487 M.a.a C5.5.13 TLBI IPAS2E1)"
+			   : "whose operand was the VA itself: Xt takes VA >> 12 (VA[55:12] in "
+			     "bits "
+			     "43:0; Arm ARM DDI 0487 M.a.a C5.5.59 TLBI VAE1)";
+	if (!ipa && (in_page(got << 2, base, size) || in_page(got << 4, base, size)))
+		return "whose operand was shifted by the 16K / 64K page shift: Xt[43:0] is "
+		       "VA[55:12] "
+		       "whatever the granule, i.e. VA >> 12 (Arm ARM DDI 0487 M.a.a C5.5.59 TLBI "
+		       "VAE1)";
+	return NULL;
+}
+
+const char *physim_cpui_arm_why(const struct inval *iv, const struct physim_cpu_entry *e,
+				unsigned miss, bool stage2_changed)
+{
+	if ((miss & MISS_KIND) && e->kind == PHYSIM_ENTRY_COMB && iv->kinds == KIND_S2)
+		return "which need not remove combined stage 1+2 entries (Arm ARM DDI 0487 M.a.a "
+		       "C5.5.13 TLBI IPAS2E1: 'not required to apply to caching structures that "
+		       "combine stage 1 and stage 2'; D8.17.6.1: TLBI IPAS2E1, DSB, TLBI VMALLE1)";
+	if ((miss & MISS_KIND) && e->kind == PHYSIM_ENTRY_S2)
+		return "which removes stage-1 entries only: a stage-2 change needs TLBI IPAS2E1IS "
+		       "with Xt = IPA >> 12 (Arm ARM DDI 0487 M.a.a D8.17.6.1)";
+	if (miss & MISS_STAGE)
+		return "a stage-1 invalidation after a stage-2 change: the stage-2 entries need "
+		       "TLBI IPAS2E1IS (IPA >> 12), the combined ones TLBI VMALLE1IS (Arm ARM DDI "
+		       "0487 M.a.a D8.17.6.1)";
+	if (miss & MISS_CPU)
+		return "a non-IS form, which acts on the issuing PE only: the IS form reaches "
+		       "every "
+		       "PE of the Inner Shareable domain (Arm ARM DDI 0487 M.a.a D8.17.7 "
+		       "'Broadcast "
+		       "TLB maintenance')";
+	if (miss & MISS_ADDR) {
+		bool ipa = iv->kinds == KIND_S2;
+		const char *h = operand_hint(iv, e->va, e->page_size, ipa);
+		if (h == NULL && stage2_changed && e->kind == PHYSIM_ENTRY_COMB)
+			h = operand_hint(iv, e->gpa, e->page_size, false);
+		if (h != NULL)
+			return h;
+	}
+	if (miss & MISS_LEAF)
+		return "a last-level form, which need not remove walk-cache entries (Arm ARM DDI "
+		       "0487 M.a.a C5.5.68 TLBI VALE1: 'from the final level of lookup')";
+	if (miss & MISS_TTL)
+		return "whose TTL hint does not describe the entry (another level or granule): 'If "
+		       "an incorrect value of the TTL field is specified for the entry being "
+		       "invalidated by the instruction, then no entries are required by the "
+		       "architecture to be invalidated' (Arm ARM DDI 0487 M.a.a C5.5.59 TLBI VAE1)";
+	return NULL;
 }

@@ -13,19 +13,12 @@
 
 /* ---- reports ---- */
 
-static const char *remedy(const struct physim_cpu *c, const struct physim_cpu_entry *e,
-			  bool stage2_changed)
+/* The remedy: what was issued that came closest, and what is needed
+ * (lib/cpu-remedy.c, the per-arch texts in lib/cpu-<arch>.c). */
+static const char *remedy(struct physim_cpu *c, const struct centry *ce,
+			  const struct physim_cpu_entry *e, bool stage2_changed, bool pending)
 {
-	switch (c->m->cfg.arch) {
-	case PHYSIM_ARCH_X86_64:
-		return physim_cpui_x86_remedy(e, stage2_changed);
-	case PHYSIM_ARCH_AARCH64:
-		return physim_cpui_arm_remedy(e, stage2_changed);
-	case PHYSIM_ARCH_RISCV64:
-		return physim_cpui_rv_remedy(e, stage2_changed);
-	default:
-		return physim_cpui_la_remedy(e, stage2_changed);
-	}
+	return physim_cpui_remedy(c, e, ce->fill_seq, stage2_changed, pending);
 }
 
 /* Does a fresh walk say what e says? */
@@ -55,9 +48,9 @@ static void report(struct physim_cpu *c, enum physim_cpu_report_kind kind, uint6
 			  (cur->gpa & ~((UINT64_C(1) << e->shift) - 1)) == e->gpa;
 	if (e->kind == PHYSIM_ENTRY_COMB && cur->fault.kind != PHYSIM_FAULT_NONE)
 		s2_changed = cur->fault.stage == 2;
-	r.remedy = remedy(c, &r.entry, s2_changed);
 	const char *p = physim_cpui_pending_for(c, e);
 	r.pending = p != NULL;
+	r.remedy = remedy(c, e, &r.entry, s2_changed, r.pending);
 	if (c->m->cfg.on_report)
 		c->m->cfg.on_report(c->m->cfg.report_ctx, &r);
 }

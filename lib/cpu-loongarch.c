@@ -50,6 +50,7 @@ int physim_la_invtlb(struct physim_cpu *cpu, unsigned op, uint64_t rj, uint64_t 
 		iv.addr_mask = ~UINT64_C(0xFFF);
 		break;
 	}
+	physim_cpui_note_issued(cpu, &iv, (int)physim_cpu_index(cpu), 0, false);
 	physim_cpui_apply(cpu, &iv);
 	return 0;
 }

@@ -160,11 +160,23 @@ struct centry {
 	int8_t level;
 	uint8_t wstage; /* WALK: 1 (a stage-1 table) or 2 (a stage-2 table) */
 	uint16_t vmid;
+	uint64_t fill_seq; /* machine's issued_seq when cached (lib/cpu-remedy.c) */
 };
 
 struct deferred {
 	struct inval iv;
 	bool broadcast;
+};
+
+/* One invalidation this CPU issued, as its remedy search sees it
+ * (lib/cpu-remedy.c): the last ISSUED_RING of them, per CPU. */
+enum { ISSUED_RING = 16 };
+struct issued {
+	struct inval iv;
+	uint64_t seq;	 /* machine-wide issue order; 0: empty slot */
+	uint32_t npages; /* SBI RFENCE: pages of 4 KiB from iv.addr (0: just iv) */
+	int16_t target;	 /* the CPU it applies to; -1: every CPU (broadcast) */
+	bool deferred;	 /* completes at a later barrier (TLBI, SINVAL) */
 };
 
 struct physim_cpu {
@@ -205,6 +217,12 @@ struct physim_cpu {
 	bool queue_lost; /* a queue append failed: flush everything at drain */
 	struct deferred *def;
 	size_t ndef, capdef;
+	/* the invalidations this CPU issued last (under lock; lib/cpu-remedy.c) */
+	struct issued issued[ISSUED_RING];
+	unsigned issued_next;
+	/* Arm: HCR_EL2.E2H as the last host context loaded set it (a
+	 * PHYSIM_REGIME_HOST_E20 context: 1; PHYSIM_REGIME_HOST: 0) */
+	bool arm_e2h;
 };
 
 struct keep {
@@ -219,6 +237,10 @@ struct physim_machine {
 	struct physim_cpu *cpu;
 	struct keep *kept; /* HAL wrappers (lib/cpu-free.c) */
 	pthread_mutex_t kept_lock;
+	/* remedy texts made for reports, kept until the machine goes
+	 * (lib/cpu-remedy.c; set once under kept_lock) */
+	struct remedy_pool *remedies;
+	atomic_uint_fast64_t issued_seq;
 };
 
 /* ---- small helpers ---- */
@@ -342,5 +364,43 @@ PHYSIM_HIDDEN void physim_cpui_bbm_check(struct physim_cpu *c, const struct inva
 					 const struct centry *e);
 /* With check_bbm, the descriptor a one-stage leaf was made from. */
 PHYSIM_HIDDEN void physim_cpui_leaf_desc(const struct physim_mmu *m, struct centry *n);
+
+/* ---- remedies that name what was issued (lib/cpu-remedy.c) ---- */
+
+/* Record an invalidation `cpu` issued (the per-arch files call it once per
+ * instruction): target -1 for a broadcast, else the CPU it applies to;
+ * npages > 0 for an SBI range starting at iv->addr. */
+PHYSIM_HIDDEN void physim_cpui_note_issued(struct physim_cpu *cpu, const struct inval *iv,
+					   int target, uint32_t npages, bool deferred);
+/* The remedy of a report on entry e of CPU c (cached when the machine's
+ * issued_seq was fill_seq): what was issued since that came closest to
+ * removing it and why it did not, then what is needed (the per-arch text).
+ * A string kept until the machine is destroyed. */
+PHYSIM_HIDDEN const char *physim_cpui_remedy(struct physim_cpu *c, const struct physim_cpu_entry *e,
+					     uint64_t fill_seq, bool stage2_changed, bool pending);
+/* Why a recorded invalidation of this family did not remove e although its
+ * filters are close: an architecture-specific phrase (the kind of entry it
+ * cannot remove, an operand encoded the wrong way), NULL if none applies. */
+PHYSIM_HIDDEN const char *physim_cpui_x86_why(const struct inval *iv,
+					      const struct physim_cpu_entry *e, unsigned miss,
+					      bool stage2_changed);
+PHYSIM_HIDDEN const char *physim_cpui_arm_why(const struct inval *iv,
+					      const struct physim_cpu_entry *e, unsigned miss,
+					      bool stage2_changed);
+PHYSIM_HIDDEN const char *physim_cpui_rv_why(const struct inval *iv,
+					     const struct physim_cpu_entry *e, unsigned miss,
+					     bool stage2_changed);
+/* Filters of an invalidation an entry failed (physim_cpui_<arch>_why's miss). */
+enum {
+	MISS_KIND = 1u << 0,   /* a kind of entry it does not remove */
+	MISS_STAGE = 1u << 1,  /* a stage-1 invalidation for a stage-2 change */
+	MISS_CPU = 1u << 2,    /* ran on another CPU only */
+	MISS_REGIME = 1u << 3, /* another translation regime */
+	MISS_VMID = 1u << 4,   /* another VMID / VPID / EPTP */
+	MISS_ASID = 1u << 5,   /* another ASID / PCID, or globals kept */
+	MISS_ADDR = 1u << 6,   /* another address */
+	MISS_LEAF = 1u << 7,   /* last level only, a walk-cache entry */
+	MISS_TTL = 1u << 8,    /* the TTL hint names another level or granule */
+};
 
 #endif

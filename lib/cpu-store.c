@@ -335,6 +335,7 @@ void physim_cpui_insert(struct physim_cpu *c, const struct centry *n)
 	if (idx == NIL)
 		return; /* not cached: every access walks */
 	c->pool[idx] = *n;
+	c->pool[idx].fill_seq = atomic_load_explicit(&c->m->issued_seq, memory_order_relaxed);
 	link_entry(c, idx);
 	if (n->kind == PHYSIM_ENTRY_WALK)
 		link_walk(c, idx);

@@ -42,6 +42,13 @@ static struct inval cur_vpid(struct physim_cpu *cpu, const char *name)
 	return iv;
 }
 
+/* Run iv on this processor, and record it for the remedies. */
+static void issue(struct physim_cpu *cpu, const struct inval *iv)
+{
+	physim_cpui_note_issued(cpu, iv, (int)physim_cpu_index(cpu), 0, false);
+	physim_cpui_apply(cpu, iv);
+}
+
 static bool canonical(uint64_t la)
 {
 	/* 57-bit linear addresses at most (5-level paging): bits 63:56 copy 56
@@ -64,7 +71,7 @@ int physim_x86_invlpg(struct physim_cpu *cpu, uint64_t la)
 	iv.addr_mask = ADDR_PAGE_MASK;
 	iv.walk_any_addr = true; /* "all entries in all paging-structure caches
 				    associated with the current PCID" */
-	physim_cpui_apply(cpu, &iv);
+	issue(cpu, &iv);
 	return 0;
 }
 
@@ -100,7 +107,7 @@ int physim_x86_mov_cr3(struct physim_cpu *cpu, uint64_t value)
 		struct inval iv = cur_vpid(cpu, "MOV to CR3");
 		iv.asid = pcid;
 		iv.global = INV_GLB_NONGLOBAL;
-		physim_cpui_apply(cpu, &iv);
+		issue(cpu, &iv);
 	}
 	return 0;
 }
@@ -122,7 +129,7 @@ int physim_x86_mov_cr4(struct physim_cpu *cpu, uint64_t value)
 	*cr4 = value;
 	if (flush) {
 		struct inval iv = cur_vpid(cpu, "MOV to CR4");
-		physim_cpui_apply(cpu, &iv);
+		issue(cpu, &iv);
 	}
 	return 0;
 }
@@ -169,7 +176,7 @@ int physim_x86_invpcid(struct physim_cpu *cpu, uint64_t type, const uint64_t des
 		iv.global = INV_GLB_NONGLOBAL;
 		break;
 	}
-	physim_cpui_apply(cpu, &iv);
+	issue(cpu, &iv);
 	return 0;
 }
 
@@ -186,7 +193,7 @@ int physim_x86_invept(struct physim_cpu *cpu, uint64_t type, const uint64_t desc
 	iv.kinds = KIND_S2 | KIND_COMB;
 	if (type == 1)
 		iv.ep4ta = (int64_t)(desc[0] & EP4TA_MASK);
-	physim_cpui_apply(cpu, &iv);
+	issue(cpu, &iv);
 	return 0;
 }
 
@@ -232,7 +239,7 @@ int physim_x86_invvpid(struct physim_cpu *cpu, uint64_t type, const uint64_t des
 		iv.global = INV_GLB_NONGLOBAL;
 		break;
 	}
-	physim_cpui_apply(cpu, &iv);
+	issue(cpu, &iv);
 	return 0;
 }
 
@@ -261,4 +268,28 @@ const char *physim_cpui_x86_remedy(const struct physim_cpu_entry *e, bool stage2
 			   : "INVLPG in the guest, or INVVPID type 0 with this VPID and address "
 			     "(linear and combined mappings, SDM Vol. 3C 28.3.3.1)";
 	}
+}
+
+const char *physim_cpui_x86_why(const struct inval *iv, const struct physim_cpu_entry *e,
+				unsigned miss, bool stage2_changed)
+{
+	(void)stage2_changed;
+	bool ept = iv->kinds == (KIND_S2 | KIND_COMB);
+	if ((miss & MISS_KIND) && e->kind == PHYSIM_ENTRY_S2)
+		return "which does not remove guest-physical mappings: only INVEPT does (SDM Vol. "
+		       "3C "
+		       "28.3.3.1)";
+	if ((miss & MISS_KIND) && ept)
+		return "which removes guest-physical and combined mappings only: linear mappings "
+		       "stay (SDM Vol. 3C 28.3.3.1, INVEPT)";
+	if (miss & MISS_STAGE)
+		return "which removes linear and combined mappings by linear address and VPID: "
+		       "what an EPT change made stale goes only with INVEPT (SDM Vol. 3C 28.3.3.1)";
+	if (miss & MISS_CPU)
+		return "which acts on the executing processor only: an IPI must run it on this one "
+		       "too (SDM Vol. 3A 4.10.5)";
+	if ((miss & MISS_ASID) && iv->global == INV_GLB_NONGLOBAL && e->global)
+		return "which keeps global translations (SDM Vol. 3A 4.10.4.1): use INVLPG, "
+		       "INVPCID type 2 or a CR4.PGE toggle";
+	return NULL;
 }

@@ -72,8 +72,13 @@ struct archfix {
 	bool walk_caches; /* machine config walk_caches */
 };
 
+#define FIX_MAX_REPORTS 32
+
 struct fix {
 	const struct archfix *af;
+	/* what an audit reported (the remedy tests) */
+	struct physim_cpu_report rep[FIX_MAX_REPORTS];
+	unsigned nrep;
 	struct physim_ram *ram;
 	const struct physim_paging_handler *ph;
 	struct physim_pt *s1pt, *s2pt[2];
@@ -115,6 +120,13 @@ static void load(struct fix *f, struct physim_cpu *cpu, const struct popctx *p)
 	assert_int_equal(physim_cpu_set_context(cpu, &c), 0);
 }
 
+static void fix_report(void *ctx, const struct physim_cpu_report *r)
+{
+	struct fix *f = ctx;
+	if (f->nrep < FIX_MAX_REPORTS)
+		f->rep[f->nrep++] = *r;
+}
+
 static void fix_open(struct fix *f, const struct archfix *af)
 {
 	memset(f, 0, sizeof(*f));
@@ -136,11 +148,14 @@ static void fix_open(struct fix *f, const struct archfix *af)
 				 0);
 		f->s2[i] = mmu_of(f, f->s2pt[i]);
 	}
-	assert_int_equal(physim_machine_create(
-			     &(struct physim_machine_config){
-				 .arch = af->arch, .ncpus = 2, .walk_caches = af->walk_caches},
-			     &f->m),
-			 0);
+	assert_int_equal(
+	    physim_machine_create(&(struct physim_machine_config){.arch = af->arch,
+								  .ncpus = 2,
+								  .walk_caches = af->walk_caches,
+								  .on_report = fix_report,
+								  .report_ctx = f},
+				  &f->m),
+	    0);
 }
 
 static void fix_close(struct fix *f)
@@ -1523,13 +1538,285 @@ static void test_rv_walk_oracle(void **state)
 	run_rows(&wrv_fix, wrv_rows, sizeof(wrv_rows) / sizeof(wrv_rows[0]));
 }
 
+/* ======================= remedies ======================= */
+
+/* A stale entry's remedy names the invalidation that was issued and came
+ * closest, and why it did not remove the entry (include/physim/cpu.h,
+ * struct physim_cpu_report). Each case: both CPUs cache the fixture's
+ * entries, the table changes, the code under test issues what the case
+ * issues, and the audit's report on one entry must contain the words. */
+
+/* The table change: stage 1 moves A, or stage 2 (table 0) moves the page
+ * A's GPA is on (splitting its 2 MiB page). */
+static void move_s1_a(struct fix *f)
+{
+	assert_int_equal(physim_pt_unmap(f->s1pt, VA_A, NULL), 0);
+	map(f->s1pt, VA_A, PA_A + 0x200000, f->af->nonglobal_arch);
+}
+
+static void move_s2(struct fix *f)
+{
+	assert_int_equal(physim_pt_unmap_region(f->s2pt[0], PA_A, 4096), 0);
+	assert_int_equal(physim_pt_map(f->s2pt[0], PA_A, PA_A + 0x200000, 4096, URW), 0);
+}
+
+struct remedy_case {
+	const char *what;
+	const struct archfix *af;
+	void (*change)(struct fix *f);
+	void (*issue)(struct fix *f);
+	unsigned cpu; /* the entry reported: CPU, kind, input address, ASID */
+	enum physim_entry_kind kind;
+	uint64_t va;
+	uint16_t asid;
+	const char *words[3];
+};
+
+static struct physim_cpu *cpu_in(struct fix *f, unsigned i, int ctx)
+{
+	struct physim_cpu *c = physim_machine_cpu(f->m, i);
+	load(f, c, &f->af->ctx[ctx]);
+	return c;
+}
+
+static void x86_invlpg_a_cpu0(struct fix *f)
+{
+	assert_int_equal(physim_x86_invlpg(cpu_in(f, 0, 0), VA_A), 0);
+}
+
+static void x86_invlpg_gpa_root(struct fix *f)
+{
+	assert_int_equal(physim_x86_invlpg(cpu_in(f, 0, 0), PA_A), 0);
+}
+
+static void arm_ipas2_only(struct fix *f)
+{
+	struct physim_cpu *c = cpu_in(f, 0, 2);
+	assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_IPAS2E1IS, PA_A >> 12), 0);
+	physim_arm_dsb(c);
+}
+
+static void arm_vae1_16k_shift(struct fix *f)
+{
+	struct physim_cpu *c = cpu_in(f, 0, 0);
+	assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_VAE1, UINT64_C(1) << 48 | VA_A >> 14), 0);
+	physim_arm_dsb(c);
+}
+
+static void arm_vae1_ttl_level2(struct fix *f)
+{
+	struct physim_cpu *c = cpu_in(f, 0, 0);
+	assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_VAE1, XT(1, VA_A) | TTL(1, 2)), 0);
+	physim_arm_dsb(c);
+}
+
+static void arm_vae1_local(struct fix *f)
+{
+	struct physim_cpu *c = cpu_in(f, 0, 0);
+	assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_VAE1, XT(1, VA_A)), 0);
+	physim_arm_dsb(c);
+}
+
+static void arm_vae1is_no_dsb(struct fix *f)
+{
+	assert_int_equal(physim_arm_tlbi(cpu_in(f, 0, 0), PHYSIM_TLBI_VAE1IS, XT(1, VA_A)), 0);
+}
+
+static void nothing(struct fix *f)
+{
+	(void)f;
+}
+
+static void rv_hfence_vvma_all(struct fix *f)
+{
+	assert_int_equal(physim_rv_hfence_vvma(cpu_in(f, 0, 4), NULL, NULL), 0);
+}
+
+static void rv_hfence_gvma_unshifted(struct fix *f)
+{
+	uint64_t rs1 = PA_A, rs2 = 1;
+	assert_int_equal(physim_rv_hfence_gvma(cpu_in(f, 0, 4), &rs1, &rs2), 0);
+}
+
+static const struct remedy_case remedy_cases[] = {
+    {"x86: INVLPG on CPU 0 only (no shootdown IPI)",
+     &x86_fix,
+     move_s1_a,
+     x86_invlpg_a_cpu0,
+     1,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives INVLPG (issued on cpu 0)", "executing processor only", "needed: INVLPG"}},
+    {"x86: INVLPG with PCID 1 current, entry of PCID 2",
+     &x86_fix,
+     move_s1_a,
+     x86_invlpg_a_cpu0,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     2,
+     {"survives INVLPG (issued on cpu 0)", "another ASID / PCID (1; the entry's is 2)"}},
+    {"x86: EPT changed, INVLPG of the GPA in VMX root",
+     &x86_fix,
+     move_s2,
+     x86_invlpg_gpa_root,
+     0,
+     PHYSIM_ENTRY_S2,
+     RAM_BASE,
+     0,
+     {"survives INVLPG", "does not remove guest-physical mappings", "needed: INVEPT"}},
+    {"x86: EPT changed, INVLPG of the GPA: the combined entry",
+     &x86_fix,
+     move_s2,
+     x86_invlpg_gpa_root,
+     0,
+     PHYSIM_ENTRY_COMB,
+     VA_A,
+     1,
+     {"survives INVLPG", "goes only with INVEPT", "needed: INVEPT single-context"}},
+    {"x86: nothing after the change; CPU 1's MOV to CR4 (PGE) ran before the fill",
+     &x86_fix,
+     move_s1_a,
+     nothing,
+     1,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"MOV to CR4 (cpu 1) removes the stage-1 entry but ran before it was cached again",
+      "nothing was issued since"}},
+    {"Arm: stage 2 changed, TLBI IPAS2E1IS alone",
+     &arm_fix,
+     move_s2,
+     arm_ipas2_only,
+     1,
+     PHYSIM_ENTRY_COMB,
+     VA_A,
+     1,
+     {"survives TLBI IPAS2E1IS (issued on cpu 0)", "need not remove combined", "D8.17.6.1"}},
+    {"Arm: TLBI VAE1 with VA >> 14 (16K shift)",
+     &arm_fix,
+     move_s1_a,
+     arm_vae1_16k_shift,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives TLBI VAE1 (issued on cpu 0)", "shifted by the 16K / 64K page shift"}},
+    {"Arm: TLBI VAE1 with a level-2 TTL hint for a level-3 entry",
+     &arm_fix,
+     move_s1_a,
+     arm_vae1_ttl_level2,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives TLBI VAE1", "TTL hint does not describe the entry"}},
+    {"Arm: TLBI VAE1 (not IS) on PE 0, entry on PE 1",
+     &arm_fix,
+     move_s1_a,
+     arm_vae1_local,
+     1,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives TLBI VAE1 (issued on cpu 0)", "non-IS form"}},
+    {"Arm: TLBI VAE1IS without DSB",
+     &arm_fix,
+     move_s1_a,
+     arm_vae1is_no_dsb,
+     1,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives TLBI VAE1IS (issued on cpu 0)", "has not completed"}},
+    {"Arm: no invalidation at all",
+     &arm_fix,
+     move_s1_a,
+     nothing,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"no invalidation issued since it was cached", "needed: TLBI VAE1IS"}},
+    {"RISC-V: G-stage changed, HFENCE.VVMA x0, x0",
+     &rv_fix,
+     move_s2,
+     rv_hfence_vvma_all,
+     0,
+     PHYSIM_ENTRY_S2,
+     RAM_BASE,
+     0,
+     {"survives HFENCE.VVMA (issued on cpu 0)", "orders VS-stage translations only"}},
+    {"RISC-V: HFENCE.GVMA with the GPA itself in rs1",
+     &rv_fix,
+     move_s2,
+     rv_hfence_gvma_unshifted,
+     0,
+     PHYSIM_ENTRY_S2,
+     RAM_BASE,
+     0,
+     {"survives HFENCE.GVMA (issued on cpu 0)", "held the guest-physical address itself"}},
+};
+
+static const struct physim_cpu_report *find_report(const struct fix *f, unsigned cpu,
+						   enum physim_entry_kind kind, uint64_t va,
+						   uint16_t asid)
+{
+	for (unsigned i = 0; i < f->nrep; i++) {
+		const struct physim_cpu_report *r = &f->rep[i];
+		if (r->cpu == cpu && r->entry.kind == kind && r->entry.va == va &&
+		    r->entry.asid == asid)
+			return r;
+	}
+	return NULL;
+}
+
+static void test_remedies(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(remedy_cases) / sizeof(remedy_cases[0]); i++) {
+		const struct remedy_case *rc = &remedy_cases[i];
+		struct fix f;
+		fix_open(&f, rc->af);
+		for (unsigned c = 0; c < 2; c++) {
+			if (rc->af->arch == PHYSIM_ARCH_X86_64)
+				assert_int_equal(physim_x86_mov_cr4(physim_machine_cpu(f.m, c),
+								    X86_PGE | X86_PCIDE),
+						 0);
+			populate(&f, physim_machine_cpu(f.m, c));
+		}
+		rc->change(&f);
+		rc->issue(&f);
+		assert_true(physim_machine_audit(f.m) > 0);
+		const struct physim_cpu_report *r =
+		    find_report(&f, rc->cpu, rc->kind, rc->va, rc->asid);
+		bool ok = r != NULL && r->remedy != NULL;
+		for (unsigned w = 0; ok && w < 3 && rc->words[w] != NULL; w++)
+			ok = strstr(r->remedy, rc->words[w]) != NULL;
+		if (!ok) {
+			print_message("case %zu: %s\n  remedy: %s\n", i, rc->what,
+				      r && r->remedy ? r->remedy : "(no report)");
+			fail();
+		}
+		/* the text lives as long as the machine, and one text is kept once */
+		const char *first = r->remedy;
+		f.nrep = 0;
+		assert_true(physim_machine_audit(f.m) > 0);
+		r = find_report(&f, rc->cpu, rc->kind, rc->va, rc->asid);
+		assert_non_null(r);
+		assert_ptr_equal(r->remedy, first);
+		fix_close(&f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_x86_oracle),	    cmocka_unit_test(test_arm_oracle),
 	    cmocka_unit_test(test_rv_oracle),	    cmocka_unit_test(test_la_oracle),
 	    cmocka_unit_test(test_x86_walk_oracle), cmocka_unit_test(test_arm_walk_oracle),
-	    cmocka_unit_test(test_rv_walk_oracle),
+	    cmocka_unit_test(test_rv_walk_oracle),  cmocka_unit_test(test_remedies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -132,8 +132,16 @@ enum physim_cpu_report_kind {
 
 /* A finding. `current` is what a fresh walk of the entry's tables says now
  * (current.fault.kind != NONE: the address no longer translates). `remedy`
- * names the invalidation that would have removed the entry, quoting the
- * manual (a static string); `pending` is set when an invalidation that
+ * says what was done and what was needed, quoting the manual: the
+ * invalidation issued since the entry was cached that came closest to
+ * removing it (each CPU remembers its last 16; the one failing the fewest
+ * of the instruction's filters, the newest on a tie) and why it did not -
+ * the wrong kind of entry ("survives INVLPG ..., which does not remove
+ * guest-physical mappings"), another CPU, ASID, VMID or address, an operand
+ * encoded the wrong way, a last-level form, a TTL hint - or that none was
+ * issued; then "needed:" and the instruction that removes it. The text is
+ * owned by the machine and stays valid until physim_machine_destroy (the
+ * same text is one pointer). `pending` is set when an invalidation that
  * removes it was issued but not completed (TLBI without DSB, SINVAL without
  * SFENCE.INVAL.IR). */
 struct physim_cpu_report {
