@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* lib/cpu-arm.c - the AArch64 TLBI instructions and DSB on simulated PEs:
  * the operand decoded as the hardware decodes it, the entries each form must
- * remove (Arm ARM DDI 0487, D8.13 "TLB maintenance" and the TLBI instruction
- * descriptions in C5.5), completion at the issuing PE's next DSB.
+ * remove (Arm ARM DDI 0487 M.a.a, D8.17 "TLB maintenance" and the TLBI
+ * instruction descriptions in C5.5), completion at the issuing PE's next DSB
+ * (D8.17.8 "Ordering and completion of TLB maintenance instructions").
  *
  * Regimes: PHYSIM_REGIME_GUEST is the EL1&0 regime (tagged by VMID and, for
  * non-global entries, ASID), PHYSIM_REGIME_HOST the non-VHE EL2 regime (no
@@ -188,31 +189,32 @@ const char *physim_cpui_arm_remedy(const struct physim_cpu_entry *e, bool stage2
 {
 	if (e->regime == PHYSIM_REGIME_HOST && e->kind == PHYSIM_ENTRY_WALK)
 		return "TLBI VAE2IS (not VALE2IS: last-level forms leave walk-cache entries), then "
-		       "DSB ISH (Arm ARM D8.13)";
+		       "DSB ISH (Arm ARM DDI 0487 M.a.a C5.5.63 TLBI VAE2IS)";
 	if (e->regime == PHYSIM_REGIME_HOST)
 		return "TLBI VAE2IS with Xt = VA >> 12 (VA[55:12] in bits 43:0 whatever the "
-		       "granule), then DSB ISH (Arm ARM D8.13, TLBI VAE2)";
+		       "granule), then DSB ISH (Arm ARM DDI 0487 M.a.a C5.5.62 TLBI VAE2)";
 	switch (e->kind) {
 	case PHYSIM_ENTRY_WALK:
 		return "TLBI VAE1IS (or VAAE1IS / ASIDE1IS) with Xt = ASID << 48 | VA >> 12, then "
 		       "DSB ISH: the last-level forms (VALE1IS, VAALE1IS) need not remove "
 		       "walk-cache entries, so a changed or freed table needs a non-L form (Arm "
 		       "ARM "
-		       "D8.13)";
+		       "DDI 0487 M.a.a C5.5.68 TLBI VALE1: 'from the final level of lookup')";
 	case PHYSIM_ENTRY_S1:
 		return "TLBI VAE1IS with Xt = ASID << 48 | VA >> 12 (VA[55:12] in bits 43:0 "
 		       "whatever the granule; VAAE1IS for a global page), then DSB ISH "
-		       "(Arm ARM D8.13)";
+		       "(Arm ARM DDI 0487 M.a.a C5.5.59 TLBI VAE1; D8.17.8)";
 	case PHYSIM_ENTRY_S2:
 		return "TLBI IPAS2E1IS with Xt = IPA >> 12 (IPA[51:12] in bits 39:0), then DSB "
-		       "ISH (Arm ARM D8.13, TLBI IPAS2E1)";
+		       "ISH (Arm ARM DDI 0487 M.a.a C5.5.13 TLBI IPAS2E1)";
 	default:
 		return stage2_changed
 			   ? "TLBI IPAS2E1IS (IPA >> 12) need not remove combined stage 1+2 "
 			     "entries: follow it with DSB ISH; TLBI VMALLE1IS; DSB ISH (Arm ARM "
-			     "D8.13, TLBI IPAS2E1; KVM's __kvm_tlb_flush_vmid_ipa)"
+			     "DDI 0487 M.a.a C5.5.13 TLBI IPAS2E1 and D8.17.6.1; KVM's "
+			     "__kvm_tlb_flush_vmid_ipa)"
 			   : "TLBI VAE1IS with Xt = ASID << 48 | VA >> 12 in the guest's VMID, "
-			     "then DSB ISH (Arm ARM D8.13)";
+			     "then DSB ISH (Arm ARM DDI 0487 M.a.a C5.5.59 TLBI VAE1)";
 	}
 }
 

@@ -313,7 +313,7 @@ static uint64_t read_desc(const struct physim_mmu_config *cfg, uint64_t pa, bool
 }
 
 /* AArch64 descriptor bits that may change while the descriptor stays
- * valid (Arm ARM D8.16.1 "Using break-before-make when updating translation
+ * valid (Arm ARM DDI 0487 M.a.a D8.17.1 "Using break-before-make when updating translation
  * table entries"; Linux pgattr_change_is_safe): AP / S2AP [7:6], AF [10],
  * nG [11], DBM [51], PXN [53], UXN / XN [54], software bits [58:55]. Any
  * other change - output address, table <-> block, memory attributes,
@@ -359,10 +359,11 @@ void physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv, const s
 	    arch == PHYSIM_ARCH_AARCH64
 		? "break-before-make: write an invalid descriptor, invalidate it (TLBI + DSB "
 		  "ISH) and only then write the new one; only permission, AF, DBM and nG "
-		  "may change while valid (Arm ARM D8.16.1)"
+		  "may change while valid (Arm ARM DDI 0487 M.a.a D8.17.1)"
 		: "a page-size change (a large page split, or tables merged into one) needs "
 		  "the old translation invalidated before the new entry is used, or the TLB "
-		  "may hold both (SDM Vol. 3A 4.10.2.3): make the entry not present, "
+		  "may hold both (SDM Vol. 3A 4.10.2, \"Translation Lookaside Buffers\"): make the "
+		  "entry not present, "
 		  "invalidate on every processor, then write the new one";
 	c->st.stale++;
 	if (c->m->cfg.on_report)

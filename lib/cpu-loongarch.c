@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* lib/cpu-loongarch.c - LoongArch INVTLB (LoongArch Reference Manual Vol. 1,
- * 4.2.4.7 "INVTLB") on a simulated core: operations 0x0-0x6, rj = ASID
+ * "INVTLB") on a simulated core: operations 0x0-0x6, rj = ASID
  * (bits 9:0), rk = virtual address. INVTLB acts on the executing core only;
  * other cores are reached by the code under test's IPIs. */
 #include "cpu-priv.h"
@@ -59,7 +59,7 @@ const char *physim_cpui_la_remedy(const struct physim_cpu_entry *e, bool stage2_
 {
 	(void)stage2_changed;
 	return e->global ? "INVTLB 0x6 (rj = ASID, rk = VA) on every core that may cache it "
-			   "(LoongArch RM Vol. 1, 4.2.4.7)"
+			   "(LoongArch Reference Manual Vol. 1, INVTLB)"
 			 : "INVTLB 0x5 (rj = ASID, rk = VA) on every core that may cache it "
-			   "(LoongArch RM Vol. 1, 4.2.4.7)";
+			   "(LoongArch Reference Manual Vol. 1, INVTLB)";
 }

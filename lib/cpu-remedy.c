@@ -27,10 +27,10 @@ void physim_cpui_note_issued(struct physim_cpu *cpu, const struct inval *iv, int
 	uint64_t seq = atomic_fetch_add_explicit(&m->issued_seq, 1, memory_order_relaxed) + 1;
 	pthread_mutex_lock(&cpu->lock);
 	cpu->issued[cpu->issued_next] = (struct issued){.iv = *iv,
-							 .seq = seq,
-							 .npages = npages,
-							 .target = (int16_t)target,
-							 .deferred = deferred};
+							.seq = seq,
+							.npages = npages,
+							.target = (int16_t)target,
+							.deferred = deferred};
 	cpu->issued_next = (cpu->issued_next + 1) % ISSUED_RING;
 	pthread_mutex_unlock(&cpu->lock);
 }
@@ -251,8 +251,7 @@ static const char *arch_why(enum physim_arch arch, const struct inval *iv,
 	}
 }
 
-static const char *needed(enum physim_arch arch, const struct physim_cpu_entry *e,
-			  bool s2_changed)
+static const char *needed(enum physim_arch arch, const struct physim_cpu_entry *e, bool s2_changed)
 {
 	switch (arch) {
 	case PHYSIM_ARCH_X86_64:
@@ -345,8 +344,9 @@ const char *physim_cpui_remedy(struct physim_cpu *c, const struct physim_cpu_ent
 			snprintf(why, sizeof(why), "%s", aw);
 		else
 			generic_why(why, sizeof(why), is, e, best_miss);
-		snprintf(buf, sizeof(buf), "the %s entry survives %s (issued on cpu %u), %s; needed: %s",
-			 kind, is->iv.name, issuer[best], why, need);
+		snprintf(buf, sizeof(buf),
+			 "the %s entry survives %s (issued on cpu %u), %s; needed: %s", kind,
+			 is->iv.name, issuer[best], why, need);
 	} else if (before >= 0) {
 		snprintf(buf, sizeof(buf),
 			 "%s (cpu %u) removes the %s entry but ran before it was cached again, and "

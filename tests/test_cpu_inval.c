@@ -367,7 +367,8 @@ static const struct row x86_rows[] = {
      0,
      {X_ALL & ~XB(H1G), X_ALL}},
     {"INVLPG A in guest VPID 5",
-     "SDM 3C 28.3.3.1: linear and combined mappings of the current VPID, any EP4TA",
+     "SDM 3C Operations that Invalidate Cached Mappings: linear and combined mappings of the "
+     "current VPID, any EP4TA",
      op_invlpg,
      VA_A,
      0,
@@ -485,7 +486,8 @@ static const struct row x86_rows[] = {
      -EINVAL,
      {X_ALL, X_ALL}},
     {"INVEPT 1, EPTP 0",
-     "SDM 3C 28.3.3.1: guest-physical and combined mappings of the EP4TA",
+     "SDM 3C Operations that Invalidate Cached Mappings: guest-physical and combined mappings of "
+     "the EP4TA",
      op_invept,
      1,
      0,
@@ -494,7 +496,8 @@ static const struct row x86_rows[] = {
      0,
      {X_ALL & ~(XB(V5A) | XB(PS2)), X_ALL}},
     {"INVEPT 2",
-     "SDM 3C 28.3.3.1: all guest-physical and combined mappings; linear stay",
+     "SDM 3C Operations that Invalidate Cached Mappings: all guest-physical and combined mappings; "
+     "linear stay",
      op_invept,
      2,
      0,
@@ -512,7 +515,8 @@ static const struct row x86_rows[] = {
      -EINVAL,
      {X_ALL, X_ALL}},
     {"INVVPID 0, VPID 5, A",
-     "SDM 3C 28.3.3.1: linear+combined mappings of the VPID for LA",
+     "SDM 3C Operations that Invalidate Cached Mappings: linear+combined mappings of the VPID for "
+     "LA",
      op_invvpid,
      0,
      VPID_AT(5, VA_A),
@@ -521,7 +525,7 @@ static const struct row x86_rows[] = {
      0,
      {X_ALL & ~XB(V5A), X_ALL}},
     {"INVVPID 1, VPID 6",
-     "SDM 3C 28.3.3.1: linear+combined mappings of the VPID",
+     "SDM 3C Operations that Invalidate Cached Mappings: linear+combined mappings of the VPID",
      op_invvpid,
      1,
      VPID_AT(6, 0),
@@ -647,7 +651,7 @@ static const struct row arm_rows[] = {
      0,
      {A_ALL & ~(AB(G1A) | AB(C1A)), A_ALL & ~(AB(G1A) | AB(C1A))}},
     {"TLBI VAE1IS without DSB",
-     "Arm ARM D8.13: a TLBI completes only at the next DSB",
+     "Arm ARM D8.17.8: a TLBI is finished for other PEs only after the issuer's DSB",
      op_tlbi_nodsb,
      PHYSIM_TLBI_VAE1IS,
      XT(1, VA_A),
@@ -1202,7 +1206,7 @@ static int op_invtlb(struct fix *f, struct physim_cpu *c, const struct row *r)
 
 static const struct row la_rows[] = {
     {"INVTLB 0x0",
-     "LoongArch RM 4.2.4.7: op 0x0 clears every entry",
+     "LoongArch RM Vol. 1 INVTLB: op 0x0 clears every entry",
      op_invtlb,
      0,
      0,

@@ -169,9 +169,9 @@ struct physim_machine_config {
 	 * with the tables (a stale one is a stale use: the hardware may have
 	 * walked from it), and audits check them. */
 	bool walk_caches;
-	/* Break-before-make (AArch64: Arm ARM D8.16.1; x86: page-size
-	 * changes, SDM Vol. 3A 4.10.2.3): entries of one-stage contexts
-	 * remember the descriptor they were made from, and each invalidation
+	/* Break-before-make (AArch64: Arm ARM DDI 0487 M.a.a D8.17.1; x86:
+	 * page-size changes, SDM Vol. 3A 4.10.2 "Translation Lookaside Buffers"): entries of
+	 * one-stage contexts remember the descriptor they were made from, and each invalidation
 	 * completed on this CPU compares it with table memory. A descriptor
 	 * found valid again but changed in output address, block size / table
 	 * <-> block, memory attributes or contiguity (Arm; x86: page size)
@@ -250,7 +250,7 @@ PHYSIM_API long physim_machine_check_free(struct physim_machine *m, uint64_t hpa
 /* One line describing a report. Returns the length snprintf would. */
 PHYSIM_API int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_t len);
 
-/* ---- x86 (Intel SDM Vol. 3A 4.10.4, Vol. 3C 28.3.3) ----
+/* ---- x86 (Intel SDM Vol. 3A 4.10.4; Vol. 3C "Operations that Invalidate Cached Mappings") ----
  * Every call acts on this logical processor only. Errors mirror the
  * instruction's #GP / VMfail as -EINVAL, and then nothing is invalidated. */
 
@@ -270,7 +270,8 @@ PHYSIM_API int physim_x86_invept(struct physim_cpu *cpu, uint64_t type, const ui
 /* INVVPID type 0-3, descriptor (desc[0] bits 15:0 VPID, desc[1] linear address). */
 PHYSIM_API int physim_x86_invvpid(struct physim_cpu *cpu, uint64_t type, const uint64_t desc[2]);
 
-/* ---- AArch64 (Arm ARM D8.13 / C5.5 "TLB maintenance instructions") ---- */
+/* ---- AArch64 (Arm ARM DDI 0487 M.a.a D8.17 "TLB maintenance", C5.5 "A64 System
+ * instructions for TLB maintenance") ---- */
 
 enum physim_tlbi_op {
 	PHYSIM_TLBI_VAE1 = 1,
@@ -355,7 +356,7 @@ PHYSIM_API int physim_sbi_rfence(struct physim_cpu *caller, enum physim_sbi_rfen
 				 unsigned long hart_mask, unsigned long hart_mask_base,
 				 uint64_t start, uint64_t size, uint64_t tag);
 
-/* ---- LoongArch (LoongArch Reference Manual Vol. 1, 4.2.4.7 INVTLB) ---- */
+/* ---- LoongArch (LoongArch Reference Manual Vol. 1, "INVTLB") ---- */
 
 /* INVTLB op, rj (ASID in bits 9:0), rk (virtual address). */
 PHYSIM_API int physim_la_invtlb(struct physim_cpu *cpu, unsigned op, uint64_t rj, uint64_t rk);
