@@ -10,30 +10,56 @@
  * ASID). "Current VMID" is the issuing PE's (VTTBR_EL2.VMID), also for the
  * broadcast forms at the other PEs. Leaf entries are all "last level"
  * entries, so the ...L forms remove the same final translations as the full
- * forms (walk-cache entries, which only the full forms remove, are not
- * modelled yet). The TTL hint (Xt[47:44], FEAT_TTL) is honoured: with a
- * nonzero level hint, an entry of another level need not be removed, so it
- * stays. */
+ * forms; only the full forms remove walk-cache entries. The TTL hint (Xt[47:44], FEAT_TTL) is
+ * honoured with its granule check (decode_ttl). */
 #include "cpu-priv.h"
+
+#include "pt-format.h"
 
 #define XT_VA_MASK   ((UINT64_C(1) << 44) - 1) /* VA[55:12] */
 #define XT_IPA_MASK  ((UINT64_C(1) << 40) - 1) /* IPA[51:12] */
 #define VA_CMP_MASK  UINT64_C(0x00FFFFFFFFFFF000)
 #define IPA_CMP_MASK UINT64_C(0x000FFFFFFFFFF000)
 
-/* Xt[47:44]: TTL[3:2] the granule (0: no hint), TTL[1:0] the level. A
- * level-0 hint for 4K/16K and levels 0/1 for 64K... are reserved: treated
- * as no hint (the manual then requires the invalidation to act as if there
- * were none). */
-static int ttl_level(uint64_t xt)
+/* Xt[47:44], the TTL hint (Arm ARM DDI 0487 M.a.a C5.5.59 TLBI VAE1, "TTL"):
+ * TTL[3:2] the granule (0b00: no hint; 0b01 4K, 0b10 16K, 0b11 64K), TTL[1:0]
+ * the level of the leaf. Reserved encodings make the instruction act as if
+ * TTL were 0 (no hint): level 0 with 16K and 64K, and level 0 with 4K / level
+ * 1 with 16K unless FEAT_LPA2 is implemented - the simulated PEs implement it
+ * (physim has the LPA2 formats), so those two are hints. A valid hint that
+ * does not describe the entry - another level or another granule - means
+ * "no entries are required ... to be invalidated": the entry stays. Sets
+ * iv->ttl_level (-1: no hint) and iv->ttl_granule. */
+static void decode_ttl(struct inval *iv, uint64_t xt)
 {
 	unsigned ttl = (unsigned)(xt >> 44) & 0xF;
 	unsigned granule = ttl >> 2, level = ttl & 3;
-	if (granule == 0)
-		return -1;
-	if (level == 0 && granule != 2)
-		return -1;
-	return (int)level;
+	iv->ttl_level = -1;
+	iv->ttl_granule = 0;
+	if (granule == 0 || (level == 0 && granule != 1))
+		return;
+	iv->ttl_level = (int8_t)level;
+	iv->ttl_granule = (uint8_t)granule;
+}
+
+unsigned physim_cpui_arm_granule(const struct centry *e)
+{
+	if (e->ctx == NULL)
+		return 0;
+	bool s2 = e->kind == PHYSIM_ENTRY_S2 || (e->kind == PHYSIM_ENTRY_WALK && e->wstage == 2);
+	const struct physim_pt_format *f = s2 ? e->ctx->c2.format : e->ctx->c1.format;
+	if (f == NULL)
+		return 0;
+	switch (f->level[0].shift) {
+	case 12:
+		return 1;
+	case 14:
+		return 2;
+	case 16:
+		return 3;
+	default:
+		return 0;
+	}
 }
 
 static bool is_broadcast(enum physim_tlbi_op op)
@@ -97,7 +123,7 @@ static struct inval decode(enum physim_tlbi_op op, uint64_t xt, uint16_t vmid)
 		iv.addr_mode = INV_ADDR_INPUT;
 		iv.addr = va;
 		iv.addr_mask = VA_CMP_MASK;
-		iv.ttl_level = (int8_t)ttl_level(xt);
+		decode_ttl(&iv, xt);
 		break;
 	case PHYSIM_TLBI_VAAE1:
 	case PHYSIM_TLBI_VAALE1:
@@ -108,7 +134,7 @@ static struct inval decode(enum physim_tlbi_op op, uint64_t xt, uint16_t vmid)
 		iv.addr_mode = INV_ADDR_INPUT;
 		iv.addr = va;
 		iv.addr_mask = VA_CMP_MASK;
-		iv.ttl_level = (int8_t)ttl_level(xt);
+		decode_ttl(&iv, xt);
 		break;
 	case PHYSIM_TLBI_ASIDE1:
 		/* non-global stage-1 entries of the ASID, current VMID */
@@ -136,7 +162,7 @@ static struct inval decode(enum physim_tlbi_op op, uint64_t xt, uint16_t vmid)
 		iv.addr_mode = INV_ADDR_INPUT;
 		iv.addr = (xt & XT_IPA_MASK) << 12;
 		iv.addr_mask = IPA_CMP_MASK;
-		iv.ttl_level = (int8_t)ttl_level(xt);
+		decode_ttl(&iv, xt);
 		break;
 	case PHYSIM_TLBI_VMALLS12E1:
 		iv.regime = PHYSIM_REGIME_GUEST;
@@ -153,7 +179,7 @@ static struct inval decode(enum physim_tlbi_op op, uint64_t xt, uint16_t vmid)
 		iv.addr_mode = INV_ADDR_INPUT;
 		iv.addr = va;
 		iv.addr_mask = VA_CMP_MASK;
-		iv.ttl_level = (int8_t)ttl_level(xt);
+		decode_ttl(&iv, xt);
 		break;
 	default: /* ALLE2 */
 		iv.kinds = KIND_S1;

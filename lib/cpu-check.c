@@ -18,7 +18,7 @@
 static const char *remedy(struct physim_cpu *c, const struct centry *ce,
 			  const struct physim_cpu_entry *e, bool stage2_changed, bool pending)
 {
-	return physim_cpui_remedy(c, e, ce->fill_seq, stage2_changed, pending);
+	return physim_cpui_remedy(c, e, ce, stage2_changed, pending);
 }
 
 /* Does a fresh walk say what e says? */

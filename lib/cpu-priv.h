@@ -53,6 +53,10 @@ struct inval {
 	uint64_t addr;
 	uint64_t addr_mask; /* the address bits compared (page offset excluded per entry) */
 	const char *name;   /* the instruction, for reports */
+	/* Arm TTL hint (with ttl_level >= 0): the granule it names, TTL[3:2]
+	 * (1: 4K, 2: 16K, 3: 64K); an entry of another granule is not
+	 * removed (physim_cpui_arm_granule) */
+	uint8_t ttl_granule;
 };
 
 static inline struct inval inval_all(const char *name)
@@ -372,12 +376,17 @@ PHYSIM_HIDDEN void physim_cpui_leaf_desc(const struct physim_mmu *m, struct cent
  * npages > 0 for an SBI range starting at iv->addr. */
 PHYSIM_HIDDEN void physim_cpui_note_issued(struct physim_cpu *cpu, const struct inval *iv,
 					   int target, uint32_t npages, bool deferred);
-/* The remedy of a report on entry e of CPU c (cached when the machine's
- * issued_seq was fill_seq): what was issued since that came closest to
+/* The remedy of a report on entry e (ce, as stored) of CPU c (cached when
+ * the machine's issued_seq was ce->fill_seq): what was issued since that came closest to
  * removing it and why it did not, then what is needed (the per-arch text).
  * A string kept until the machine is destroyed. */
 PHYSIM_HIDDEN const char *physim_cpui_remedy(struct physim_cpu *c, const struct physim_cpu_entry *e,
-					     uint64_t fill_seq, bool stage2_changed, bool pending);
+					     const struct centry *ce, bool stage2_changed,
+					     bool pending);
+/* The translation granule of an entry as an Arm TTL[3:2] code (1: 4K, 2:
+ * 16K, 3: 64K; 0: unknown), from the format of the stage it came from
+ * (lib/cpu-arm.c). */
+PHYSIM_HIDDEN unsigned physim_cpui_arm_granule(const struct centry *e);
 /* Why a recorded invalidation of this family did not remove e although its
  * filters are close: an architecture-specific phrase (the kind of entry it
  * cannot remove, an operand encoded the wrong way), NULL if none applies. */

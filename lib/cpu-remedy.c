@@ -140,8 +140,8 @@ static bool page_named(const struct issued *is, uint64_t base, unsigned shift)
 
 /* The filters of is that e fails, as seen from CPU `cpu` (MISS_*). The
  * generic part of the store's matching, filter by filter. */
-static unsigned misses(const struct issued *is, const struct physim_cpu_entry *e, unsigned cpu,
-		       bool s2_changed)
+static unsigned misses(const struct issued *is, const struct physim_cpu_entry *e,
+		       const struct centry *ce, unsigned cpu, bool s2_changed)
 {
 	const struct inval *iv = &is->iv;
 	unsigned miss = 0;
@@ -177,7 +177,8 @@ static unsigned misses(const struct issued *is, const struct physim_cpu_entry *e
 	}
 	if (walk && iv->leaf_only)
 		miss |= MISS_LEAF;
-	if (!walk && iv->ttl_level >= 0 && e->level != iv->ttl_level)
+	if (!walk && iv->ttl_level >= 0 &&
+	    (e->level != iv->ttl_level || physim_cpui_arm_granule(ce) != iv->ttl_granule))
 		miss |= MISS_TTL;
 	unsigned shift = log2_u64(e->page_size ? e->page_size : 4096);
 	if (iv->addr_mode == INV_ADDR_INPUT && !(walk && iv->walk_any_addr) &&
@@ -296,8 +297,9 @@ static size_t gather(struct physim_machine *m, struct issued *out, unsigned *iss
 }
 
 const char *physim_cpui_remedy(struct physim_cpu *c, const struct physim_cpu_entry *e,
-			       uint64_t fill_seq, bool stage2_changed, bool pending)
+			       const struct centry *ce, bool stage2_changed, bool pending)
 {
+	uint64_t fill_seq = ce->fill_seq;
 	struct physim_machine *m = c->m;
 	enum physim_arch arch = m->cfg.arch;
 	const char *need = needed(arch, e, stage2_changed);
@@ -316,7 +318,7 @@ const char *physim_cpui_remedy(struct physim_cpu *c, const struct physim_cpu_ent
 	long best = -1, before = -1;
 	unsigned best_miss = 0, best_score = ~0u;
 	for (size_t i = 0; i < n; i++) {
-		unsigned miss = misses(&all[i], e, c->index, stage2_changed);
+		unsigned miss = misses(&all[i], e, ce, c->index, stage2_changed);
 		if (all[i].seq <= fill_seq) {
 			if (miss == 0 && before < 0)
 				before = (long)i;

@@ -128,7 +128,10 @@ static bool centry_matches(const struct inval *iv, const struct centry *e)
 			break;
 		}
 	}
-	if (iv->ttl_level >= 0 && e->level != iv->ttl_level)
+	/* A TTL hint that does not describe the entry (another level or
+	 * granule): nothing need be removed (Arm ARM, TLBI VAE1 "TTL"). */
+	if (iv->ttl_level >= 0 &&
+	    (e->level != iv->ttl_level || physim_cpui_arm_granule(e) != iv->ttl_granule))
 		return false;
 	switch (iv->addr_mode) {
 	case INV_ADDR_INPUT:

@@ -305,9 +305,15 @@ enum physim_tlbi_op {
 
 /* TLBI <op>, Xt. Xt as the instruction takes it: VA forms VA[55:12] in bits
  * 43:0, TTL in 47:44, ASID in 63:48; IPAS2 forms IPA[51:12] in bits 39:0,
- * TTL in 47:44; the other forms ignore it. The VMID is the issuing CPU's
- * current one. A TLBI is only guaranteed complete after the issuing CPU's
- * next DSB (physim_arm_dsb): until then every CPU keeps the entries. */
+ * TTL in 47:44; the other forms ignore it. The TTL hint (FEAT_TTL) is
+ * honoured as C5.5.59 states it: TTL[3:2] names the granule (0b01 4K, 0b10
+ * 16K, 0b11 64K), TTL[1:0] the leaf's level; a reserved encoding (level 0
+ * with 16K or 64K) acts as no hint; a hint that does not describe an entry
+ * (another level, or a granule other than its table format's) removes
+ * nothing of it ("no entries are required ... to be invalidated"). The
+ * simulated PEs implement FEAT_LPA2, so 4K level 0 and 16K level 1 are
+ * hints. The VMID is the issuing CPU's current one. A TLBI is only guaranteed complete after the
+ * issuing CPU's next DSB (physim_arm_dsb): until then every CPU keeps the entries. */
 PHYSIM_API int physim_arm_tlbi(struct physim_cpu *cpu, enum physim_tlbi_op op, uint64_t xt);
 /* DSB (ISH / NSH alike here): completes this CPU's outstanding TLBIs on
  * every CPU they target. */
