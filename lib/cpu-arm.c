@@ -7,11 +7,12 @@
  *
  * Regimes: PHYSIM_REGIME_GUEST is the EL1&0 regime (tagged by VMID and, for
  * non-global entries, ASID), PHYSIM_REGIME_HOST the non-VHE EL2 regime (no
- * ASID). "Current VMID" is the issuing PE's (VTTBR_EL2.VMID), also for the
- * broadcast forms at the other PEs. Leaf entries are all "last level"
- * entries, so the ...L forms remove the same final translations as the full
- * forms; only the full forms remove walk-cache entries. The TTL hint (Xt[47:44], FEAT_TTL) is
- * honoured with its granule check (decode_ttl). */
+ * ASID), PHYSIM_REGIME_HOST_E20 the VHE EL2&0 regime (ASID, no VMID; the
+ * CPU's HCR_EL2.E2H follows the last host context loaded, TGE is taken as
+ * set while an EL2&0 context is loaded). "Current VMID" is the issuing PE's (VTTBR_EL2.VMID), also
+ * for the broadcast forms at the other PEs. Leaf entries are all "last level" entries, so the ...L
+ * forms remove the same final translations as the full forms; only the full forms remove walk-cache
+ * entries. The TTL hint (Xt[47:44], FEAT_TTL) is honoured with its granule check (decode_ttl). */
 #include "cpu-priv.h"
 
 #include "pt-format.h"
@@ -101,92 +102,122 @@ static const char *const tlbi_names[] = {
     [PHYSIM_TLBI_ALLE2IS] = "TLBI ALLE2IS",
 };
 
-/* The entries `op` with operand xt must remove, issued by a PE whose current
- * VMID is vmid. */
-static struct inval decode(enum physim_tlbi_op op, uint64_t xt, uint16_t vmid)
+/* The issuing PE's state that decides what a TLBI targets. */
+struct issuer {
+	uint16_t vmid; /* VTTBR_EL2.VMID */
+	bool e20;      /* HCR_EL2.{E2H, TGE} = {1, 1}: an EL2&0 context loaded */
+	bool e2h;      /* HCR_EL2.E2H */
+};
+
+/* The EL1 forms issued with {E2H, TGE} = {1, 1} act on the EL2&0 regime,
+ * which has no VMID (C5.5.59 TLBI VAE1, C5.5.10 ASIDE1, C5.5.77 VMALLE1:
+ * "If the Effective value of HCR_EL2.{E2H, TGE} is {1, 1}, the entry would
+ * be required to translate ... using the EL2&0 translation regime"). */
+static void el1_target(struct inval *iv, const struct issuer *is)
 {
-	struct inval iv = inval_all(tlbi_names[op]);
+	if (is->e20) {
+		iv->kinds = KIND_S1;
+		iv->regime = PHYSIM_REGIME_HOST_E20;
+		iv->vmid = -1;
+		return;
+	}
+	iv->kinds = KIND_S1 | KIND_COMB;
+	iv->regime = PHYSIM_REGIME_GUEST;
+	iv->vmid = is->vmid;
+}
+
+/* The entries `op` with operand xt must remove, issued by a PE in state is:
+ * one invalidation in iv[0], a second in iv[1] for ALLE2 (EL2 and EL2&0).
+ * Returns how many. */
+static unsigned decode(enum physim_tlbi_op op, uint64_t xt, const struct issuer *is,
+		       struct inval iv[2])
+{
+	iv[0] = inval_all(tlbi_names[op]);
 	uint16_t asid = (uint16_t)(xt >> 48);
 	uint64_t va = (xt & XT_VA_MASK) << 12;
 
 	enum physim_tlbi_op lf = local_form(op);
-	iv.leaf_only = lf == PHYSIM_TLBI_VALE1 || lf == PHYSIM_TLBI_VAALE1 ||
-		       lf == PHYSIM_TLBI_VALE2 || lf == PHYSIM_TLBI_IPAS2LE1;
+	iv[0].leaf_only = lf == PHYSIM_TLBI_VALE1 || lf == PHYSIM_TLBI_VAALE1 ||
+			  lf == PHYSIM_TLBI_VALE2 || lf == PHYSIM_TLBI_IPAS2LE1;
 	switch (lf) {
 	case PHYSIM_TLBI_VAE1:
 	case PHYSIM_TLBI_VALE1:
-		/* stage 1 of EL1&0, current VMID, the VA, the ASID or global */
-		iv.kinds = KIND_S1 | KIND_COMB;
-		iv.regime = PHYSIM_REGIME_GUEST;
-		iv.vmid = vmid;
-		iv.asid = asid;
-		iv.addr_mode = INV_ADDR_INPUT;
-		iv.addr = va;
-		iv.addr_mask = VA_CMP_MASK;
-		decode_ttl(&iv, xt);
+		/* stage 1 of EL1&0 (current VMID) or EL2&0, the VA, the ASID
+		 * or global */
+		el1_target(&iv[0], is);
+		iv[0].asid = asid;
+		iv[0].addr_mode = INV_ADDR_INPUT;
+		iv[0].addr = va;
+		iv[0].addr_mask = VA_CMP_MASK;
+		decode_ttl(&iv[0], xt);
 		break;
 	case PHYSIM_TLBI_VAAE1:
 	case PHYSIM_TLBI_VAALE1:
 		/* ... any ASID */
-		iv.kinds = KIND_S1 | KIND_COMB;
-		iv.regime = PHYSIM_REGIME_GUEST;
-		iv.vmid = vmid;
-		iv.addr_mode = INV_ADDR_INPUT;
-		iv.addr = va;
-		iv.addr_mask = VA_CMP_MASK;
-		decode_ttl(&iv, xt);
+		el1_target(&iv[0], is);
+		iv[0].addr_mode = INV_ADDR_INPUT;
+		iv[0].addr = va;
+		iv[0].addr_mask = VA_CMP_MASK;
+		decode_ttl(&iv[0], xt);
 		break;
 	case PHYSIM_TLBI_ASIDE1:
-		/* non-global stage-1 entries of the ASID, current VMID */
-		iv.kinds = KIND_S1 | KIND_COMB;
-		iv.regime = PHYSIM_REGIME_GUEST;
-		iv.vmid = vmid;
-		iv.asid = asid;
-		iv.global = INV_GLB_NONGLOBAL;
+		/* non-global stage-1 entries of the ASID */
+		el1_target(&iv[0], is);
+		iv[0].asid = asid;
+		iv[0].global = INV_GLB_NONGLOBAL;
 		break;
 	case PHYSIM_TLBI_VMALLE1:
 		/* every stage-1 entry (combined ones too) of the current VMID;
 		 * stage-2-only entries stay */
-		iv.kinds = KIND_S1 | KIND_COMB;
-		iv.regime = PHYSIM_REGIME_GUEST;
-		iv.vmid = vmid;
+		el1_target(&iv[0], is);
 		break;
 	case PHYSIM_TLBI_IPAS2E1:
 	case PHYSIM_TLBI_IPAS2LE1:
 		/* stage-2-only entries of the IPA, current VMID: combined
 		 * entries need not be removed (the manual's note: follow with
 		 * TLBI VMALLE1 for those) */
-		iv.kinds = KIND_S2;
-		iv.regime = PHYSIM_REGIME_GUEST;
-		iv.vmid = vmid;
-		iv.addr_mode = INV_ADDR_INPUT;
-		iv.addr = (xt & XT_IPA_MASK) << 12;
-		iv.addr_mask = IPA_CMP_MASK;
-		decode_ttl(&iv, xt);
+		iv[0].kinds = KIND_S2;
+		iv[0].regime = PHYSIM_REGIME_GUEST;
+		iv[0].vmid = is->vmid;
+		iv[0].addr_mode = INV_ADDR_INPUT;
+		iv[0].addr = (xt & XT_IPA_MASK) << 12;
+		iv[0].addr_mask = IPA_CMP_MASK;
+		decode_ttl(&iv[0], xt);
 		break;
 	case PHYSIM_TLBI_VMALLS12E1:
-		iv.regime = PHYSIM_REGIME_GUEST;
-		iv.vmid = vmid;
+		iv[0].regime = PHYSIM_REGIME_GUEST;
+		iv[0].vmid = is->vmid;
 		break;
 	case PHYSIM_TLBI_ALLE1:
-		iv.regime = PHYSIM_REGIME_GUEST;
+		iv[0].regime = PHYSIM_REGIME_GUEST;
 		break;
 	case PHYSIM_TLBI_VAE2:
 	case PHYSIM_TLBI_VALE2:
-		/* EL2 regime (non-VHE: no ASID), the VA */
-		iv.kinds = KIND_S1;
-		iv.regime = PHYSIM_REGIME_HOST;
-		iv.addr_mode = INV_ADDR_INPUT;
-		iv.addr = va;
-		iv.addr_mask = VA_CMP_MASK;
-		decode_ttl(&iv, xt);
+		/* E2H = 0: the EL2 regime (no ASID), the VA; E2H = 1: the
+		 * EL2&0 regime, the VA, the ASID or global (C5.5.62) */
+		iv[0].kinds = KIND_S1;
+		iv[0].regime = is->e2h ? PHYSIM_REGIME_HOST_E20 : PHYSIM_REGIME_HOST;
+		if (is->e2h)
+			iv[0].asid = asid;
+		iv[0].addr_mode = INV_ADDR_INPUT;
+		iv[0].addr = va;
+		iv[0].addr_mask = VA_CMP_MASK;
+		decode_ttl(&iv[0], xt);
 		break;
-	default: /* ALLE2 */
-		iv.kinds = KIND_S1;
-		iv.regime = PHYSIM_REGIME_HOST;
-		break;
+	default: /* ALLE2: the EL2 and the EL2&0 regime (C5.5.4) */
+		iv[0].kinds = KIND_S1;
+		iv[0].regime = PHYSIM_REGIME_HOST;
+		iv[1] = iv[0];
+		iv[1].regime = PHYSIM_REGIME_HOST_E20;
+		return 2;
 	}
-	return iv;
+	return 1;
+}
+
+bool physim_cpui_arm_e20_ok(const struct physim_cpu *cpu, const struct physim_cpu_context *ctx)
+{
+	return ctx->regime == PHYSIM_REGIME_HOST_E20 &&
+	       physim_cpui_arch(cpu) == PHYSIM_ARCH_AARCH64 && ctx->s2 == NULL;
 }
 
 int physim_arm_tlbi(struct physim_cpu *cpu, enum physim_tlbi_op op, uint64_t xt)
@@ -195,13 +226,23 @@ int physim_arm_tlbi(struct physim_cpu *cpu, enum physim_tlbi_op op, uint64_t xt)
 	    op > PHYSIM_TLBI_ALLE2IS)
 		return -EINVAL;
 	physim_cpui_drain(cpu);
-	struct inval iv = decode(op, xt, physim_cpui_ctx(cpu)->vmid);
-	int rc = physim_cpui_defer(cpu, &iv, is_broadcast(op));
-	if (rc == 0) {
-		physim_cpui_count_inval(cpu);
-		physim_cpui_note_issued(
-		    cpu, &iv, is_broadcast(op) ? -1 : (int)physim_cpu_index(cpu), 0, true);
+	const struct physim_cpu_context *ctx = physim_cpui_ctx(cpu);
+	struct issuer is = {.vmid = ctx->vmid,
+			    .e20 =
+				physim_cpui_has_ctx(cpu) && ctx->regime == PHYSIM_REGIME_HOST_E20,
+			    .e2h = cpu->arm_e2h};
+	struct inval iv[2];
+	unsigned n = decode(op, xt, &is, iv);
+	int rc = 0;
+	for (unsigned i = 0; i < n && rc == 0; i++) {
+		rc = physim_cpui_defer(cpu, &iv[i], is_broadcast(op));
+		if (rc == 0)
+			physim_cpui_note_issued(cpu, &iv[i],
+						is_broadcast(op) ? -1 : (int)physim_cpu_index(cpu),
+						0, true);
 	}
+	if (rc == 0)
+		physim_cpui_count_inval(cpu);
 	return rc;
 }
 
@@ -213,6 +254,17 @@ void physim_arm_dsb(struct physim_cpu *cpu)
 
 const char *physim_cpui_arm_remedy(const struct physim_cpu_entry *e, bool stage2_changed)
 {
+	if (e->regime == PHYSIM_REGIME_HOST_E20)
+		return e->kind == PHYSIM_ENTRY_WALK
+			   ? "TLBI VAE2IS with Xt = ASID << 48 | VA >> 12 (not VALE2IS: last-level "
+			     "forms leave walk-cache entries), then DSB ISH; with HCR_EL2.E2H = 1 "
+			     "it "
+			     "acts on the EL2&0 regime (Arm ARM DDI 0487 M.a.a C5.5.63 TLBI VAE2IS)"
+			   : "TLBI VAE2IS with Xt = ASID << 48 | VA >> 12 (with HCR_EL2.E2H = 1 "
+			     "the "
+			     "EL2&0 entries of the ASID and global ones), or TLBI VAE1IS with "
+			     "HCR_EL2.{E2H, TGE} = {1, 1}, then DSB ISH (Arm ARM DDI 0487 M.a.a "
+			     "C5.5.63 TLBI VAE2IS)";
 	if (e->regime == PHYSIM_REGIME_HOST && e->kind == PHYSIM_ENTRY_WALK)
 		return "TLBI VAE2IS (not VALE2IS: last-level forms leave walk-cache entries), then "
 		       "DSB ISH (Arm ARM DDI 0487 M.a.a C5.5.63 TLBI VAE2IS)";

@@ -383,6 +383,10 @@ PHYSIM_HIDDEN void physim_cpui_note_issued(struct physim_cpu *cpu, const struct 
 PHYSIM_HIDDEN const char *physim_cpui_remedy(struct physim_cpu *c, const struct physim_cpu_entry *e,
 					     const struct centry *ce, bool stage2_changed,
 					     bool pending);
+/* May ctx be loaded as an EL2&0 (VHE) context: an AArch64 CPU, one stage
+ * (lib/cpu-arm.c)? */
+PHYSIM_HIDDEN bool physim_cpui_arm_e20_ok(const struct physim_cpu *cpu,
+					  const struct physim_cpu_context *ctx);
 /* The translation granule of an entry as an Arm TTL[3:2] code (1: 4K, 2:
  * 16K, 3: 64K; 0: unknown), from the format of the stage it came from
  * (lib/cpu-arm.c). */

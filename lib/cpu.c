@@ -230,7 +230,8 @@ static void set_lookup(struct physim_cpu *c)
 	uint16_t vmid = kind == PHYSIM_ENTRY_S2 && x86 ? 0 : x->vmid;
 	/* Host-regime translations carry no VMID (x86 VMX root is VPID 0; Arm
 	 * EL2 and RISC-V V = 0 are untagged by VMID). */
-	if (x->regime == PHYSIM_REGIME_HOST && kind == PHYSIM_ENTRY_S1)
+	if ((x->regime == PHYSIM_REGIME_HOST || x->regime == PHYSIM_REGIME_HOST_E20) &&
+	    kind == PHYSIM_ENTRY_S1)
 		vmid = 0;
 	c->look_kind = (uint8_t)kind;
 	c->look_ctag = mk_ctag(kind, x->regime, vmid);
@@ -244,7 +245,8 @@ int physim_cpu_set_context(struct physim_cpu *cpu, const struct physim_cpu_conte
 {
 	if (cpu == NULL || ctx == NULL || (ctx->s1 == NULL && ctx->s2 == NULL))
 		return -EINVAL;
-	if (ctx->regime != PHYSIM_REGIME_HOST && ctx->regime != PHYSIM_REGIME_GUEST)
+	if (ctx->regime != PHYSIM_REGIME_HOST && ctx->regime != PHYSIM_REGIME_GUEST &&
+	    !physim_cpui_arm_e20_ok(cpu, ctx))
 		return -EINVAL;
 	struct physim_mmu_config c;
 	if (ctx->s1 != NULL) {
@@ -264,6 +266,8 @@ int physim_cpu_set_context(struct physim_cpu *cpu, const struct physim_cpu_conte
 	cpu->ctx = *ctx;
 	cpu->rec = r;
 	cpu->loaded = true;
+	if (ctx->regime != PHYSIM_REGIME_GUEST)
+		cpu->arm_e2h = ctx->regime == PHYSIM_REGIME_HOST_E20;
 	set_lookup(cpu);
 	return 0;
 }

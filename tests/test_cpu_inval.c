@@ -912,6 +912,174 @@ static void test_arm_oracle(void **state)
 	run_rows(&arm_fix, arm_rows, sizeof(arm_rows) / sizeof(arm_rows[0]));
 }
 
+/* ---- VHE: the EL2&0 regime (HCR_EL2.E2H = 1) ---- */
+
+enum { V_HA, V_E1A, V_E1B, V_E1G, V_E2A, V_G1A, V_N };
+#define VB(n) (1u << V_##n)
+#define V_ALL ((1u << V_N) - 1)
+#define V_E20 (VB(E1A) | VB(E1B) | VB(E1G) | VB(E2A))
+
+/* The E2H = 0 EL2 context first, then the EL2&0 ones (so HCR_EL2.E2H is 1
+ * after the population), then a guest's EL1&0 context. */
+static const struct popctx vhe_ctx[] = {
+    /* EL2, E2H = 0 (no ASID) */
+    {PHYSIM_REGIME_HOST, -1, 0, 0, {VA_A}, 1},
+    /* EL2&0, ASID 1: A, B and the global page G */
+    {PHYSIM_REGIME_HOST_E20, -1, 1, 0, {VA_A, VA_B, VA_G}, 3},
+    /* EL2&0, ASID 2 */
+    {PHYSIM_REGIME_HOST_E20, -1, 2, 0, {VA_A}, 1},
+    /* EL1&0 of a guest, VMID 1, ASID 1 (HCR_EL2.TGE = 0, E2H stays 1) */
+    {PHYSIM_REGIME_GUEST, -1, 1, 1, {VA_A}, 1},
+};
+
+static const struct sig vhe_sig[] = {
+    [V_HA] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 0, 0, -1, false, 0},
+    [V_E1A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST_E20, VA_A, 1, 0, -1, false, 0},
+    [V_E1B] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST_E20, VA_B, 1, 0, -1, false, 0},
+    [V_E1G] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST_E20, VA_G, 1, 0, -1, true, 0},
+    [V_E2A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST_E20, VA_A, 2, 0, -1, false, 0},
+    [V_G1A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_GUEST, VA_A, 1, 1, -1, false, 0},
+};
+
+static const struct archfix vhe_fix = {
+    .arch = PHYSIM_ARCH_AARCH64,
+    .s1fmt = "aarch64-4k-48",
+    .s2fmt = NULL,
+    .nonglobal_arch = UINT64_C(1) << 11, /* nG */
+    .ctx = vhe_ctx,
+    .nctx = 4,
+    .sig = vhe_sig,
+    .nsig = V_N,
+};
+
+static const struct row vhe_rows[] = {
+    {"TLBI VAE2, ASID 1, A (E2H = 1)",
+     "Arm ARM C5.5.62 TLBI VAE2: E2H = 1: EL2&0, a global entry or a non-global one of the ASID",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAE2,
+     XT(1, VA_A),
+     0,
+     1,
+     0,
+     {V_ALL & ~VB(E1A), V_ALL}},
+    {"TLBI VAE2IS, ASID 2, G (E2H = 1)",
+     "Arm ARM C5.5.63 TLBI VAE2IS: global entries match whatever the ASID, every PE",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAE2IS,
+     XT(2, VA_G),
+     0,
+     1,
+     0,
+     {V_ALL & ~VB(E1G), V_ALL & ~VB(E1G)}},
+    {"TLBI VALE2IS, ASID 2, A (E2H = 1)",
+     "Arm ARM C5.5.72 TLBI VALE2IS: last level, EL2&0, the ASID",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VALE2IS,
+     XT(2, VA_A),
+     0,
+     1,
+     0,
+     {V_ALL & ~VB(E2A), V_ALL & ~VB(E2A)}},
+    {"TLBI VAE2, A, from the E2H = 0 EL2 context",
+     "Arm ARM C5.5.62: E2H not 1: the EL2 regime, any level; EL2&0 entries stay",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAE2,
+     XT(1, VA_A),
+     0,
+     0,
+     0,
+     {V_ALL & ~VB(HA), V_ALL}},
+    {"TLBI VAE1, ASID 1, A, {E2H, TGE} = {1, 1}",
+     "Arm ARM C5.5.59 TLBI VAE1: {E2H, TGE} = {1, 1}: the EL2&0 regime; EL1&0 stays",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAE1,
+     XT(1, VA_A),
+     0,
+     1,
+     0,
+     {V_ALL & ~VB(E1A), V_ALL}},
+    {"TLBI VAAE1IS, A, {E2H, TGE} = {1, 1}",
+     "Arm ARM C5.5.54 TLBI VAAE1IS: any ASID, EL2&0, every PE",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAAE1IS,
+     XT(0, VA_A),
+     0,
+     1,
+     0,
+     {V_ALL & ~(VB(E1A) | VB(E2A)), V_ALL & ~(VB(E1A) | VB(E2A))}},
+    {"TLBI ASIDE1, ASID 1, {E2H, TGE} = {1, 1}",
+     "Arm ARM C5.5.10 TLBI ASIDE1: non-global EL2&0 entries of the ASID",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_ASIDE1,
+     XT(1, 0),
+     0,
+     1,
+     0,
+     {V_ALL & ~(VB(E1A) | VB(E1B)), V_ALL}},
+    {"TLBI VMALLE1, {E2H, TGE} = {1, 1}",
+     "Arm ARM C5.5.77 TLBI VMALLE1: every EL2&0 stage-1 entry; EL1&0 and EL2 stay",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VMALLE1,
+     0,
+     0,
+     1,
+     0,
+     {V_ALL & ~V_E20, V_ALL}},
+    {"TLBI VMALLE1 in the guest's context (TGE = 0)",
+     "Arm ARM C5.5.77: {E2H, TGE} not {1, 1}: EL1&0 of the current VMID; EL2&0 stays",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VMALLE1,
+     0,
+     0,
+     3,
+     0,
+     {V_ALL & ~VB(G1A), V_ALL}},
+    {"TLBI ALLE2",
+     "Arm ARM C5.5.4 TLBI ALLE2: every EL2 and EL2&0 entry; EL1&0 stays",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_ALLE2,
+     0,
+     0,
+     1,
+     0,
+     {VB(G1A), V_ALL}},
+    {"TLBI ALLE1IS from EL2&0",
+     "Arm ARM C5.5.2 TLBI ALLE1IS: EL1&0 only, every VMID; EL2&0 stays",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_ALLE1IS,
+     0,
+     0,
+     1,
+     0,
+     {V_ALL & ~VB(G1A), V_ALL & ~VB(G1A)}},
+};
+
+static void test_vhe_oracle(void **state)
+{
+	(void)state;
+	run_rows(&vhe_fix, vhe_rows, sizeof(vhe_rows) / sizeof(vhe_rows[0]));
+}
+
+/* PHYSIM_REGIME_HOST_E20 is an Arm regime of one stage. */
+static void test_vhe_context_checks(void **state)
+{
+	(void)state;
+	struct fix f;
+	fix_open(&f, &x86_fix);
+	struct physim_cpu_context c = {.s1 = f.s1, .regime = PHYSIM_REGIME_HOST_E20, .asid = 1};
+	assert_int_equal(physim_cpu_set_context(physim_machine_cpu(f.m, 0), &c), -EINVAL);
+	fix_close(&f);
+	fix_open(&f, &arm_fix);
+	c = (struct physim_cpu_context){
+	    .s1 = f.s1, .s2 = f.s2[0], .regime = PHYSIM_REGIME_HOST_E20, .asid = 1};
+	assert_int_equal(physim_cpu_set_context(physim_machine_cpu(f.m, 0), &c), -EINVAL);
+	c.s2 = NULL;
+	assert_int_equal(physim_cpu_set_context(physim_machine_cpu(f.m, 0), &c), 0);
+	c.regime = (enum physim_regime)3;
+	assert_int_equal(physim_cpu_set_context(physim_machine_cpu(f.m, 0), &c), -EINVAL);
+	fix_close(&f);
+}
+
 /* ======================= RISC-V ======================= */
 
 enum { R_H1A, R_H1B, R_H1G, R_H2A, R_V1A, R_S21, R_V3A, R_S23, R_V1G, R_N };
@@ -1886,6 +2054,7 @@ int main(void)
 	    cmocka_unit_test(test_rv_oracle),	    cmocka_unit_test(test_la_oracle),
 	    cmocka_unit_test(test_x86_walk_oracle), cmocka_unit_test(test_arm_walk_oracle),
 	    cmocka_unit_test(test_rv_walk_oracle),  cmocka_unit_test(test_remedies),
+	    cmocka_unit_test(test_vhe_oracle),	    cmocka_unit_test(test_vhe_context_checks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

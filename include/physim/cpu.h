@@ -87,6 +87,17 @@ enum physim_regime {
 	/* x86: VMX non-root (VPID, EPTP); Arm: the EL1&0 regime (VMID; with
 	 * no EL2 in use, VMID 0); RISC-V: V = 1 (vsatp, hgatp). */
 	PHYSIM_REGIME_GUEST = 1,
+	/* Arm only: the EL2&0 regime of a VHE host (HCR_EL2.{E2H, TGE} =
+	 * {1, 1}): one stage, tagged by ASID (nG entries) and no VMID, with
+	 * the EL1&0 descriptor formats (aarch64-4k-48 ...; the aarch64-el2-*
+	 * formats are the E2H = 0 EL2 regime's). Loading such a context sets
+	 * the CPU's HCR_EL2.E2H, loading a PHYSIM_REGIME_HOST one clears it
+	 * (a GUEST context leaves it): TLBI VAE2 / VALE2 then act on EL2&0
+	 * entries of the ASID in Xt[63:48] (and global ones), and the EL1
+	 * forms (VAE1, VAAE1, ASIDE1, VMALLE1 ...) issued in an EL2&0 context
+	 * act on EL2&0, as with {E2H, TGE} = {1, 1}; ALLE2 removes EL2 and
+	 * EL2&0 entries. EL3 is not modelled. */
+	PHYSIM_REGIME_HOST_E20 = 2,
 };
 
 /* A CPU's current translation context. s1 and s2 are borrowed: they must
