@@ -227,6 +227,11 @@ struct physim_cpu {
 	/* Arm: HCR_EL2.E2H as the last host context loaded set it (a
 	 * PHYSIM_REGIME_HOST_E20 context: 1; PHYSIM_REGIME_HOST: 0) */
 	bool arm_e2h;
+	/* the rest of runs split by the invalidation being applied, inserted
+	 * once it is done (lib/cpu-runs.c) */
+	struct centry *run_pend;
+	size_t nrun_pend, caprun_pend;
+	bool run_inserting; /* inserting them: they keep their run's fill_seq */
 };
 
 struct keep {
@@ -415,5 +420,17 @@ enum {
 	MISS_LEAF = 1u << 7,   /* last level only, a walk-cache entry */
 	MISS_TTL = 1u << 8,    /* the TTL hint names another level or granule */
 };
+
+/* ---- grouped leaves (lib/cpu-runs.c) ---- */
+
+/* The size (index shift) of one descriptor of a run entry e - an AArch64
+ * Contiguous-bit run or a RISC-V Svnapot page, S1 or S2 - which is all an
+ * invalidation by address must remove of it; 0 when e is no such run. */
+PHYSIM_HIDDEN unsigned physim_cpui_run_piece_shift(const struct centry *e);
+/* e, a run being removed by iv, keeps its pieces iv does not name: they are
+ * queued on c and inserted by physim_cpui_run_flush once iv is applied. */
+PHYSIM_HIDDEN void physim_cpui_run_split(struct physim_cpu *c, const struct inval *iv,
+					 const struct centry *e, unsigned piece_shift);
+PHYSIM_HIDDEN void physim_cpui_run_flush(struct physim_cpu *c);
 
 #endif

@@ -338,7 +338,9 @@ void physim_cpui_insert(struct physim_cpu *c, const struct centry *n)
 	if (idx == NIL)
 		return; /* not cached: every access walks */
 	c->pool[idx] = *n;
-	c->pool[idx].fill_seq = atomic_load_explicit(&c->m->issued_seq, memory_order_relaxed);
+	if (!c->run_inserting)
+		c->pool[idx].fill_seq =
+		    atomic_load_explicit(&c->m->issued_seq, memory_order_relaxed);
 	link_entry(c, idx);
 	if (n->kind == PHYSIM_ENTRY_WALK)
 		link_walk(c, idx);
@@ -363,6 +365,11 @@ static inline void remove_matched(struct physim_cpu *c, const struct inval *iv, 
 	const struct centry *e = &c->pool[idx];
 	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm) && !c->remote_apply && e->desc_pa != 0)
 		physim_cpui_bbm_check(c, iv, e);
+	/* by address, a grouped run loses only the named descriptors
+	 * (lib/cpu-runs.c) */
+	unsigned piece;
+	if (iv->addr_mode != INV_ADDR_NONE && (piece = physim_cpui_run_piece_shift(e)) != 0)
+		physim_cpui_run_split(c, iv, e, piece);
 	physim_cpui_remove_entry(c, idx);
 }
 
@@ -380,7 +387,16 @@ static void purge_page(struct physim_cpu *c, const struct inval *iv, unsigned sh
 	}
 }
 
+static void apply_inval(struct physim_cpu *c, const struct inval *iv);
+
 void physim_cpui_apply(struct physim_cpu *c, const struct inval *iv)
+{
+	apply_inval(c, iv);
+	if (PHYSIM_UNLIKELY(c->nrun_pend != 0))
+		physim_cpui_run_flush(c);
+}
+
+static void apply_inval(struct physim_cpu *c, const struct inval *iv)
 {
 	if (iv->addr_mode == INV_ADDR_INPUT) {
 		/* the page chains: every entry of the page, whatever its tags */

@@ -2047,14 +2047,231 @@ static void test_remedies(void **state)
 	}
 }
 
+/* ======================= grouped runs ======================= */
+
+/* A grouped leaf - an AArch64 Contiguous-bit run, a RISC-V Svnapot page, an
+ * ARMv7 Large page - is reported by the walker with the run's size and
+ * cached as one entry. An invalidation by address is required to remove only
+ * the named descriptor's page of a Contiguous or Svnapot run (Arm ARM DDI
+ * 0487 M.a.a D8.17.6: "The Contiguous bit does not affect the minimum size of
+ * a TLB entry that is required to be invalidated ... software is required to
+ * issue a TLB maintenance instruction for each block or granule within the
+ * configured contiguous region size"; RISC-V Svnapot: fence "all 4 KiB regions
+ * within the range"), so the rest of the run stays cached; an ARMv7 Large
+ * page is one TLB entry (Arm ARM G5.4) and goes whole. */
+
+#define RUN_VA UINT64_C(0x410000)
+#define RUN_PA (RAM_BASE + 0x110000)
+#define RUN_SZ UINT64_C(0x10000)
+
+struct runfix {
+	struct physim_ram *ram;
+	struct physim_pt *pt;
+	struct physim_mmu *mmu;
+	struct physim_machine *m;
+	struct physim_cpu *cpu;
+	long nrep;
+	uint64_t rep_size;
+};
+
+static void run_report(void *ctx, const struct physim_cpu_report *r)
+{
+	struct runfix *x = ctx;
+	x->nrep++;
+	x->rep_size = r->entry.page_size;
+}
+
+static void runfix_open(struct runfix *x, enum physim_arch arch, const char *fmt,
+			enum physim_regime regime, uint64_t arch_bits)
+{
+	memset(x, 0, sizeof(*x));
+	assert_int_equal(
+	    physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE},
+			      &x->ram),
+	    0);
+	const struct physim_paging_handler *ph = physim_ram_paging_handler(x->ram);
+	assert_int_equal(physim_pt_create(physim_format(fmt), ph, &x->pt), 0);
+	struct physim_pt_mapping mp = {
+	    .va = RUN_VA, .pa = RUN_PA, .size = RUN_SZ, .flags = URW, .arch = arch_bits};
+	assert_int_equal(physim_pt_map_ex(x->pt, &mp, 0), 0);
+	struct physim_mmu_config c = {
+	    .format = physim_pt_format(x->pt), .mem = ph, .root = physim_pt_root(x->pt)};
+	assert_int_equal(physim_mmu_create(&c, &x->mmu), 0);
+	assert_int_equal(
+	    physim_machine_create(
+		&(struct physim_machine_config){
+		    .arch = arch, .ncpus = 1, .on_report = run_report, .report_ctx = x},
+		&x->m),
+	    0);
+	x->cpu = physim_machine_cpu(x->m, 0);
+	struct physim_cpu_context cc = {.s1 = x->mmu, .regime = regime, .asid = 1, .vmid = 1};
+	assert_int_equal(physim_cpu_set_context(x->cpu, &cc), 0);
+	struct physim_xlate xl;
+	assert_int_equal(
+	    physim_cpu_translate(x->cpu,
+				 &(struct physim_access){.va = RUN_VA + 0x5000, .user = true}, &xl),
+	    0);
+	assert_int_equal(xl.pa, RUN_PA + 0x5000);
+}
+
+static void runfix_close(struct runfix *x)
+{
+	physim_machine_destroy(x->m);
+	physim_mmu_destroy(x->mmu);
+	physim_pt_destroy(x->pt);
+	assert_int_equal(physim_ram_stats(x->ram).used_frames, 0);
+	physim_ram_destroy(x->ram);
+}
+
+/* What the CPU holds: a bit per 4 KiB page of the run covered by an entry,
+ * and the number of entries and of run-sized ones. */
+struct runsurv {
+	uint32_t pages;
+	unsigned n, whole;
+};
+
+static int run_one(void *ctx, const struct physim_cpu_entry *e)
+{
+	struct runsurv *s = ctx;
+	s->n++;
+	if (e->page_size == RUN_SZ)
+		s->whole++;
+	for (uint64_t a = e->va; a < e->va + e->page_size; a += 4096) {
+		if (a >= RUN_VA && a < RUN_VA + RUN_SZ) {
+			assert_int_equal(e->pa + (a - e->va), RUN_PA + (a - RUN_VA));
+			s->pages |= 1u << ((a - RUN_VA) >> 12);
+		}
+	}
+	return 0;
+}
+
+static struct runsurv run_survivors(struct runfix *x)
+{
+	struct runsurv s = {0};
+	assert_int_equal(physim_cpu_for_each_entry(x->cpu, run_one, &s), 0);
+	return s;
+}
+
+static void tlbi_dsb(struct physim_cpu *c, enum physim_tlbi_op op, uint64_t xt)
+{
+	assert_int_equal(physim_arm_tlbi(c, op, xt), 0);
+	physim_arm_dsb(c);
+}
+
+static void test_runs_arm_contiguous(void **state)
+{
+	(void)state;
+	const uint64_t ng = UINT64_C(1) << 11;
+	struct runfix x;
+	struct runsurv s;
+
+	/* one entry for the run */
+	runfix_open(&x, PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, ng);
+	s = run_survivors(&x);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.whole, 1);
+	assert_int_equal(s.pages, 0xFFFF);
+	/* TLBI VAE1 of page 5 removes page 5; the 15 others stay (D8.17.6) */
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VAE1, XT(1, RUN_VA + 0x5000));
+	s = run_survivors(&x);
+	assert_int_equal(s.pages, 0xFFFF & ~(1u << 5));
+	assert_int_equal(s.whole, 0);
+	/* and they still serve hits */
+	uint64_t hits = physim_cpu_stats(x.cpu).hits;
+	struct physim_xlate xl;
+	assert_int_equal(
+	    physim_cpu_translate(x.cpu,
+				 &(struct physim_access){.va = RUN_VA + 0x3000, .user = true}, &xl),
+	    0);
+	assert_int_equal(xl.pa, RUN_PA + 0x3000);
+	assert_int_equal(physim_cpu_stats(x.cpu).hits, hits + 1);
+	/* a TLBI per page of the run, as software must issue, removes it all */
+	for (uint64_t a = RUN_VA; a < RUN_VA + RUN_SZ; a += 4096)
+		tlbi_dsb(x.cpu, PHYSIM_TLBI_VAE1IS, XT(1, a));
+	assert_int_equal(run_survivors(&x).n, 0);
+	runfix_close(&x);
+
+	/* a TTL hint of the run's level (4K granule, level 3) matches it */
+	runfix_open(&x, PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, ng);
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VALE1, XT(1, RUN_VA) | TTL(1, 3));
+	assert_int_equal(run_survivors(&x).pages, 0xFFFF & ~1u);
+	runfix_close(&x);
+	/* ... one of another level does not */
+	runfix_open(&x, PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, ng);
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VALE1, XT(1, RUN_VA) | TTL(1, 2));
+	assert_int_equal(run_survivors(&x).whole, 1);
+	/* without an address the run goes whole */
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_ASIDE1, XT(1, 0));
+	assert_int_equal(run_survivors(&x).n, 0);
+	runfix_close(&x);
+
+	/* breaking the run up (pages moved one by one, no TLBI): the audit
+	 * reports the run entry */
+	runfix_open(&x, PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, ng);
+	assert_int_equal(physim_pt_unmap_region(x.pt, RUN_VA, RUN_SZ), 0);
+	for (uint64_t a = 0; a < RUN_SZ; a += 4096) {
+		struct physim_pt_mapping mp = {.va = RUN_VA + a,
+					       .pa = RUN_PA + 0x100000 + a,
+					       .size = 4096,
+					       .flags = URW,
+					       .arch = ng};
+		assert_int_equal(physim_pt_map_ex(x.pt, &mp, 0), 0);
+	}
+	assert_int_equal(physim_machine_audit(x.m), 1);
+	assert_int_equal(x.nrep, 1);
+	assert_int_equal(x.rep_size, RUN_SZ);
+	runfix_close(&x);
+}
+
+static void test_runs_rv_napot(void **state)
+{
+	(void)state;
+	struct runfix x;
+	runfix_open(&x, PHYSIM_ARCH_RISCV64, "sv48", PHYSIM_REGIME_HOST, 0);
+	struct runsurv s = run_survivors(&x);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.whole, 1);
+	/* SFENCE.VMA rs1 = page 3 of the 64 KiB NAPOT page: that 4 KiB goes */
+	uint64_t rs1 = RUN_VA + 0x3000, rs2 = 1;
+	assert_int_equal(physim_rv_sfence_vma(x.cpu, &rs1, &rs2), 0);
+	assert_int_equal(run_survivors(&x).pages, 0xFFFF & ~(1u << 3));
+	/* an SBI remote fence of the whole range removes the rest */
+	assert_int_equal(
+	    physim_sbi_rfence(x.cpu, PHYSIM_SBI_REMOTE_SFENCE_VMA, 1, 0, RUN_VA, RUN_SZ, 0), 0);
+	assert_int_equal(run_survivors(&x).n, 0);
+	runfix_close(&x);
+}
+
+static void test_runs_armv7_large_page(void **state)
+{
+	(void)state;
+	struct runfix x;
+	runfix_open(&x, PHYSIM_ARCH_AARCH64, "armv7-short", PHYSIM_REGIME_GUEST, 0);
+	struct runsurv s = run_survivors(&x);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.whole, 1);
+	/* one TLB entry (Arm ARM G5.4): any of its addresses removes it */
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VAAE1, XT(0, RUN_VA + 0x9000));
+	assert_int_equal(run_survivors(&x).n, 0);
+	runfix_close(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_x86_oracle),	    cmocka_unit_test(test_arm_oracle),
-	    cmocka_unit_test(test_rv_oracle),	    cmocka_unit_test(test_la_oracle),
-	    cmocka_unit_test(test_x86_walk_oracle), cmocka_unit_test(test_arm_walk_oracle),
-	    cmocka_unit_test(test_rv_walk_oracle),  cmocka_unit_test(test_remedies),
-	    cmocka_unit_test(test_vhe_oracle),	    cmocka_unit_test(test_vhe_context_checks),
+	    cmocka_unit_test(test_x86_oracle),
+	    cmocka_unit_test(test_arm_oracle),
+	    cmocka_unit_test(test_rv_oracle),
+	    cmocka_unit_test(test_la_oracle),
+	    cmocka_unit_test(test_x86_walk_oracle),
+	    cmocka_unit_test(test_arm_walk_oracle),
+	    cmocka_unit_test(test_rv_walk_oracle),
+	    cmocka_unit_test(test_remedies),
+	    cmocka_unit_test(test_vhe_oracle),
+	    cmocka_unit_test(test_vhe_context_checks),
+	    cmocka_unit_test(test_runs_arm_contiguous),
+	    cmocka_unit_test(test_runs_rv_napot),
+	    cmocka_unit_test(test_runs_armv7_large_page),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

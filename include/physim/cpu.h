@@ -323,7 +323,13 @@ enum physim_tlbi_op {
  * (another level, or a granule other than its table format's) removes
  * nothing of it ("no entries are required ... to be invalidated"). The
  * simulated PEs implement FEAT_LPA2, so 4K level 0 and 16K level 1 are
- * hints. The VMID is the issuing CPU's current one. A TLBI is only guaranteed complete after the
+ * hints. A Contiguous-bit run is cached as one entry of the run's size, but
+ * a TLBI by address removes only the named block or page of it (D8.17.6:
+ * "The Contiguous bit does not affect the minimum size of a TLB entry that
+ * is required to be invalidated"), the rest stays cached; the same holds
+ * for RISC-V Svnapot pages under a fence with rs1 != x0. An ARMv7 Large
+ * page or Supersection is one TLB entry and goes whole. The VMID is the
+ * issuing CPU's current one. A TLBI is only guaranteed complete after the
  * issuing CPU's next DSB (physim_arm_dsb): until then every CPU keeps the entries. */
 PHYSIM_API int physim_arm_tlbi(struct physim_cpu *cpu, enum physim_tlbi_op op, uint64_t xt);
 /* DSB (ISH / NSH alike here): completes this CPU's outstanding TLBIs on
