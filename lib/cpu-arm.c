@@ -337,6 +337,16 @@ const char *physim_cpui_arm_why(const struct inval *iv, const struct physim_cpu_
 		return "a stage-1 invalidation after a stage-2 change: the stage-2 entries need "
 		       "TLBI IPAS2E1IS (IPA >> 12), the combined ones TLBI VMALLE1IS (Arm ARM DDI "
 		       "0487 M.a.a D8.17.6.1)";
+	if ((miss & MISS_REGIME) && e->regime == PHYSIM_REGIME_HOST_E20)
+		return "which did not act on the EL2&0 regime: the EL1 forms reach it only with "
+		       "HCR_EL2.{E2H, TGE} = {1, 1}, TLBI VAE2 only with E2H = 1 (Arm ARM DDI 0487 "
+		       "M.a.a C5.5.59 TLBI VAE1, C5.5.62 TLBI VAE2)";
+	if ((miss & MISS_REGIME) && e->regime == PHYSIM_REGIME_GUEST &&
+	    iv->regime == PHYSIM_REGIME_HOST_E20)
+		return "which acted on the EL2&0 regime, as the EL1 forms do with HCR_EL2.{E2H, "
+		       "TGE} "
+		       "= {1, 1}: a guest's EL1&0 entries need them with TGE = 0 and its VMID "
+		       "loaded (Arm ARM DDI 0487 M.a.a C5.5.59 TLBI VAE1)";
 	if (miss & MISS_CPU)
 		return "a non-IS form, which acts on the issuing PE only: the IS form reaches "
 		       "every "

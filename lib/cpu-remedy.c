@@ -208,10 +208,14 @@ static void generic_why(char *buf, size_t len, const struct issued *is,
 		snprintf(buf, len, "which acted on cpu %d only", is->target);
 	else if (miss & MISS_REGIME)
 		snprintf(buf, len, "which acts on another translation regime");
+	else if ((miss & MISS_VMID) && iv->ep4ta >= 0)
+		snprintf(buf, len, "which named another EPTP (EP4TA 0x%llx; the entry's is 0x%llx)",
+			 (unsigned long long)iv->ep4ta, (unsigned long long)e->ep4ta);
+	else if ((miss & MISS_VMID) && iv->vmid_not0)
+		snprintf(buf, len, "which leaves VPID 0");
 	else if (miss & MISS_VMID)
-		snprintf(buf, len, "which named another %s (%d; the entry's is %u)",
-			 iv->ep4ta >= 0 ? "EPTP" : "VMID / VPID",
-			 iv->ep4ta >= 0 ? -1 : (int)iv->vmid, e->vmid);
+		snprintf(buf, len, "which named another VMID / VPID (%d; the entry's is %u)",
+			 (int)iv->vmid, e->vmid);
 	else if (miss & MISS_ASID)
 		snprintf(buf, len,
 			 iv->global == INV_GLB_NONGLOBAL && e->global

@@ -1859,6 +1859,13 @@ static void arm_vae1is_no_dsb(struct fix *f)
 	assert_int_equal(physim_arm_tlbi(cpu_in(f, 0, 0), PHYSIM_TLBI_VAE1IS, XT(1, VA_A)), 0);
 }
 
+static void arm_vae1_guest_ctx(struct fix *f)
+{
+	struct physim_cpu *c = cpu_in(f, 0, 3);
+	assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_VAE1, XT(1, VA_A)), 0);
+	physim_arm_dsb(c);
+}
+
 static void nothing(struct fix *f)
 {
 	(void)f;
@@ -1967,6 +1974,15 @@ static const struct remedy_case remedy_cases[] = {
      VA_A,
      1,
      {"survives TLBI VAE1IS (issued on cpu 0)", "has not completed"}},
+    {"Arm VHE: TLBI VAE1 in a guest context (TGE = 0), EL2&0 entry",
+     &vhe_fix,
+     move_s1_a,
+     arm_vae1_guest_ctx,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives TLBI VAE1 (issued on cpu 0)", "did not act on the EL2&0 regime"}},
     {"Arm: no invalidation at all",
      &arm_fix,
      move_s1_a,
