@@ -164,7 +164,9 @@ struct centry {
 	int8_t level;
 	uint8_t wstage; /* WALK: 1 (a stage-1 table) or 2 (a stage-2 table) */
 	uint16_t vmid;
-	uint64_t fill_seq; /* machine's issued_seq when cached (lib/cpu-remedy.c) */
+	/* the machine's issued_seq when cached, low 32 bits (lib/cpu-remedy.c;
+	 * in what was padding, so the entry stays 112 bytes) */
+	uint32_t fill_seq;
 };
 
 struct deferred {

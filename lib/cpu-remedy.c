@@ -303,7 +303,7 @@ static size_t gather(struct physim_machine *m, struct issued *out, unsigned *iss
 const char *physim_cpui_remedy(struct physim_cpu *c, const struct physim_cpu_entry *e,
 			       const struct centry *ce, bool stage2_changed, bool pending)
 {
-	uint64_t fill_seq = ce->fill_seq;
+	uint32_t fill_seq = ce->fill_seq;
 	struct physim_machine *m = c->m;
 	enum physim_arch arch = m->cfg.arch;
 	const char *need = needed(arch, e, stage2_changed);
@@ -323,7 +323,9 @@ const char *physim_cpui_remedy(struct physim_cpu *c, const struct physim_cpu_ent
 	unsigned best_miss = 0, best_score = ~0u;
 	for (size_t i = 0; i < n; i++) {
 		unsigned miss = misses(&all[i], e, ce, c->index, stage2_changed);
-		if (all[i].seq <= fill_seq) {
+		/* issued before the entry was cached (32-bit sequence numbers,
+		 * compared across a wrap) */
+		if ((int32_t)((uint32_t)all[i].seq - fill_seq) <= 0) {
 			if (miss == 0 && before < 0)
 				before = (long)i;
 			continue;

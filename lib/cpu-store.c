@@ -340,7 +340,7 @@ void physim_cpui_insert(struct physim_cpu *c, const struct centry *n)
 	c->pool[idx] = *n;
 	if (!c->run_inserting)
 		c->pool[idx].fill_seq =
-		    atomic_load_explicit(&c->m->issued_seq, memory_order_relaxed);
+		    (uint32_t)atomic_load_explicit(&c->m->issued_seq, memory_order_relaxed);
 	link_entry(c, idx);
 	if (n->kind == PHYSIM_ENTRY_WALK)
 		link_walk(c, idx);
