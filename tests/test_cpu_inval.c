@@ -15,6 +15,7 @@
 #include <physim/ram.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,7 @@ struct archfix {
 	const struct sig *sig;
 	unsigned nsig;
 	bool walk_caches; /* machine config walk_caches */
+	bool check_stale; /* machine config check_stale */
 };
 
 #define FIX_MAX_REPORTS 32
@@ -152,6 +154,7 @@ static void fix_open(struct fix *f, const struct archfix *af)
 	    physim_machine_create(&(struct physim_machine_config){.arch = af->arch,
 								  .ncpus = 2,
 								  .walk_caches = af->walk_caches,
+								  .check_stale = af->check_stale,
 								  .on_report = fix_report,
 								  .report_ctx = f},
 				  &f->m),
@@ -2272,6 +2275,72 @@ static void test_runs_armv7_large_page(void **state)
 	runfix_close(&x);
 }
 
+/* The remedies' record is shared between CPUs' threads: one PE issues
+ * TLBI VAE1IS + DSB for A in a loop while another keeps hitting its stale
+ * entry for B, each hit reported with a remedy that reads every PE's record
+ * (run under ThreadSanitizer in CI). */
+struct remedy_thr {
+	struct fix *f;
+	unsigned n;
+};
+
+static void *issue_loop(void *arg)
+{
+	struct remedy_thr *t = arg;
+	struct physim_cpu *c = physim_machine_cpu(t->f->m, 0);
+	for (unsigned i = 0; i < t->n; i++) {
+		if (physim_arm_tlbi(c, PHYSIM_TLBI_VAE1IS, XT(1, VA_A)) != 0)
+			return (void *)1;
+		physim_arm_dsb(c);
+	}
+	return NULL;
+}
+
+static void *hit_loop(void *arg)
+{
+	struct remedy_thr *t = arg;
+	struct physim_cpu *c = physim_machine_cpu(t->f->m, 1);
+	for (unsigned i = 0; i < t->n; i++) {
+		struct physim_xlate x;
+		if (physim_cpu_translate(c, &(struct physim_access){.va = VA_B, .user = true},
+					 &x) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_remedy_threads(void **state)
+{
+	(void)state;
+	struct archfix af = arm_fix;
+	af.check_stale = true;
+	struct fix f;
+	fix_open(&f, &af);
+	for (unsigned c = 0; c < 2; c++)
+		populate(&f, physim_machine_cpu(f.m, c));
+	load(&f, physim_machine_cpu(f.m, 0), &af.ctx[0]);
+	load(&f, physim_machine_cpu(f.m, 1), &af.ctx[0]);
+	assert_int_equal(physim_pt_unmap(f.s1pt, VA_B, NULL), 0);
+	map(f.s1pt, VA_B, PA_B + 0x200000, af.nonglobal_arch);
+	struct remedy_thr t = {.f = &f, .n = 500};
+	pthread_t a, b;
+	assert_int_equal(pthread_create(&a, NULL, issue_loop, &t), 0);
+	assert_int_equal(pthread_create(&b, NULL, hit_loop, &t), 0);
+	void *ra, *rb;
+	assert_int_equal(pthread_join(a, &ra), 0);
+	assert_int_equal(pthread_join(b, &rb), 0);
+	assert_null(ra);
+	assert_null(rb);
+	assert_true(f.nrep > 0);
+	const struct physim_cpu_report *r = &f.rep[f.nrep - 1];
+	assert_int_equal(r->cpu, 1);
+	assert_int_equal(r->entry.va, VA_B);
+	/* whether A's TLBIs came before the report or not, the text names
+	 * what B's entry needs */
+	assert_non_null(strstr(r->remedy, "needed: TLBI VAE1IS"));
+	fix_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2288,6 +2357,7 @@ int main(void)
 	    cmocka_unit_test(test_runs_arm_contiguous),
 	    cmocka_unit_test(test_runs_rv_napot),
 	    cmocka_unit_test(test_runs_armv7_large_page),
+	    cmocka_unit_test(test_remedy_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
