@@ -251,7 +251,7 @@ const char *physim_cpui_x86_remedy(const struct physim_cpu_entry *e, bool stage2
 	case PHYSIM_ENTRY_S1:
 		return "INVLPG of the address on every processor that may cache it (an IPI "
 		       "runs it on the others), or INVPCID type 0 for its PCID; a global "
-		       "page survives MOV to CR3 and INVPCID types 1 and 3 (SDM Vol. 3A "
+		       "page survives MOV to CR3 and INVPCID types 0, 1 and 3 (SDM Vol. 3A "
 		       "4.10.4.1)";
 	case PHYSIM_ENTRY_WALK:
 		return "INVLPG, MOV to CR3 or INVPCID on every processor that may cache it: each "
