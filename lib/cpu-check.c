@@ -13,19 +13,12 @@
 
 /* ---- reports ---- */
 
-static const char *remedy(const struct physim_cpu *c, const struct physim_cpu_entry *e,
-			  bool stage2_changed)
+/* The remedy: what was issued that came closest, and what is needed
+ * (lib/cpu-remedy.c, the per-arch texts in lib/cpu-<arch>.c). */
+static const char *remedy(struct physim_cpu *c, const struct centry *ce,
+			  const struct physim_cpu_entry *e, bool stage2_changed, bool pending)
 {
-	switch (c->m->cfg.arch) {
-	case PHYSIM_ARCH_X86_64:
-		return physim_cpui_x86_remedy(e, stage2_changed);
-	case PHYSIM_ARCH_AARCH64:
-		return physim_cpui_arm_remedy(e, stage2_changed);
-	case PHYSIM_ARCH_RISCV64:
-		return physim_cpui_rv_remedy(e, stage2_changed);
-	default:
-		return physim_cpui_la_remedy(e, stage2_changed);
-	}
+	return physim_cpui_remedy(c, e, ce, stage2_changed, pending);
 }
 
 /* Does a fresh walk say what e says? */
@@ -55,9 +48,9 @@ static void report(struct physim_cpu *c, enum physim_cpu_report_kind kind, uint6
 			  (cur->gpa & ~((UINT64_C(1) << e->shift) - 1)) == e->gpa;
 	if (e->kind == PHYSIM_ENTRY_COMB && cur->fault.kind != PHYSIM_FAULT_NONE)
 		s2_changed = cur->fault.stage == 2;
-	r.remedy = remedy(c, &r.entry, s2_changed);
 	const char *p = physim_cpui_pending_for(c, e);
 	r.pending = p != NULL;
+	r.remedy = remedy(c, e, &r.entry, s2_changed, r.pending);
 	if (c->m->cfg.on_report)
 		c->m->cfg.on_report(c->m->cfg.report_ctx, &r);
 }
@@ -314,14 +307,13 @@ __attribute__((noinline)) void physim_cpui_walk_cache_update(struct physim_cpu *
  * What the hardware may cache from a nested walk besides the final
  * translations: (a) the stage-1 non-leaf descriptors of the guest's tables,
  * tagged like the combined entries (regime, VMID / VPID, ASID / PCID, and on
- * x86 the EP4TA: SDM Vol. 3C 28.3.1 "combined paging-structure-cache
+ * x86 the EP4TA: SDM Vol. 3C "Information That May Be Cached" "combined paging-structure-cache
  * entries"), pointing at a table by its GPA; (b) the stage-2 translations of
- * the stage-1 tables' addresses (Arm ARM D8.13: walk caches "may hold stage
- * 2 translations of stage 1 table addresses"; SDM Vol. 3C 28.3.2: the
- * guest-physical mappings used for the guest paging structures; RISC-V
- * priv. spec: the VS-stage table accesses are G-stage translations like any
- * other) - kept as ordinary stage-2 entries; (c) the stage-2 non-leaf
- * descriptors of all those stage-2 walks. */
+ * the stage-1 tables' addresses (Arm ARM D8.17: walk caches "may hold stage
+ * 2 translations of stage 1 table addresses"; SDM Vol. 3C "Creating and Using Cached Translation
+ * Information": the guest-physical mappings used for the guest paging structures; RISC-V priv.
+ * spec: the VS-stage table accesses are G-stage translations like any other) - kept as ordinary
+ * stage-2 entries; (c) the stage-2 non-leaf descriptors of all those stage-2 walks. */
 
 /* A nested stage-1 walk entry's ctag: apart from one-stage ones in lookups. */
 #define CTAG_NESTED_S1 (UINT64_C(1) << 3)
@@ -409,11 +401,10 @@ __attribute__((noinline)) int physim_cpui_nested_walk(struct physim_cpu *c,
 	    .wstage = 1,
 	    .nested = true,
 	    /* x86's combined paging-structure entries hold the next guest
-	     * table's HPA (SDM Vol. 3C 28.3.1): INVEPT of the EP4TA removes
-	     * them too. Arm and RISC-V walk caches hold the stage-1
-	     * descriptor (a GPA) and keep the stage-2 translation of the table
-	     * apart (Arm ARM D8.13): the stage-1 invalidations remove them;
-	     * a stage-2 change leaves them true. */
+	     * table's HPA (SDM Vol. 3C "Information That May Be Cached"): INVEPT of the EP4TA
+	     * removes them too. Arm and RISC-V walk caches hold the stage-1 descriptor (a GPA) and
+	     * keep the stage-2 translation of the table apart (Arm ARM D8.17): the stage-1
+	     * invalidations remove them; a stage-2 change leaves them true. */
 	    .wkind = c->m->cfg.arch == PHYSIM_ARCH_X86_64 ? PHYSIM_ENTRY_COMB : PHYSIM_ENTRY_S1,
 	};
 	update_path(c, ctx->s1, &p, &tg, acc->va, rc != 0);
@@ -629,7 +620,7 @@ struct bbm_snap *physim_cpui_bbm_snapshot(struct physim_cpu *c, const struct inv
 }
 
 /* AArch64 descriptor bits that may change while the descriptor stays
- * valid (Arm ARM D8.16.1 "Using break-before-make when updating translation
+ * valid (Arm ARM DDI 0487 M.a.a D8.17.1 "Using break-before-make when updating translation
  * table entries"; Linux pgattr_change_is_safe): AP / S2AP [7:6], AF [10],
  * nG [11], DBM [51], PXN [53], UXN / XN [54], software bits [58:55]. Any
  * other change - output address, table <-> block, memory attributes,
@@ -684,10 +675,11 @@ void physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv, const s
 	    arch == PHYSIM_ARCH_AARCH64
 		? "break-before-make: write an invalid descriptor, invalidate it (TLBI + DSB "
 		  "ISH) and only then write the new one; only permission, AF, DBM and nG "
-		  "may change while valid (Arm ARM D8.16.1)"
+		  "may change while valid (Arm ARM DDI 0487 M.a.a D8.17.1)"
 		: "a page-size change (a large page split, or tables merged into one) needs "
 		  "the old translation invalidated before the new entry is used, or the TLB "
-		  "may hold both (SDM Vol. 3A 4.10.2.3): make the entry not present, "
+		  "may hold both (SDM Vol. 3A 4.10.2, \"Translation Lookaside Buffers\"): make the "
+		  "entry not present, "
 		  "invalidate on every processor, then write the new one";
 	c->st.stale++;
 	if (c->m->cfg.on_report)

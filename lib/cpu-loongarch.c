@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* lib/cpu-loongarch.c - LoongArch INVTLB (LoongArch Reference Manual Vol. 1,
- * 4.2.4.7 "INVTLB") on a simulated core: operations 0x0-0x6, rj = ASID
+ * "INVTLB") on a simulated core: operations 0x0-0x6, rj = ASID
  * (bits 9:0), rk = virtual address. INVTLB acts on the executing core only;
  * other cores are reached by the code under test's IPIs. */
 #include "cpu-priv.h"
@@ -50,6 +50,7 @@ int physim_la_invtlb(struct physim_cpu *cpu, unsigned op, uint64_t rj, uint64_t 
 		iv.addr_mask = ~UINT64_C(0xFFF);
 		break;
 	}
+	physim_cpui_note_issued(cpu, &iv, (int)physim_cpu_index(cpu), 0, false);
 	physim_cpui_apply(cpu, &iv);
 	return 0;
 }
@@ -58,7 +59,7 @@ const char *physim_cpui_la_remedy(const struct physim_cpu_entry *e, bool stage2_
 {
 	(void)stage2_changed;
 	return e->global ? "INVTLB 0x6 (rj = ASID, rk = VA) on every core that may cache it "
-			   "(LoongArch RM Vol. 1, 4.2.4.7)"
+			   "(LoongArch Reference Manual Vol. 1, INVTLB)"
 			 : "INVTLB 0x5 (rj = ASID, rk = VA) on every core that may cache it "
-			   "(LoongArch RM Vol. 1, 4.2.4.7)";
+			   "(LoongArch Reference Manual Vol. 1, INVTLB)";
 }

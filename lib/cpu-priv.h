@@ -57,6 +57,10 @@ struct inval {
 	 * on the invalidated address's path as they were at its completion
 	 * (one reference per copy); NULL otherwise */
 	struct bbm_snap *snap;
+	/* Arm TTL hint (with ttl_level >= 0): the granule it names, TTL[3:2]
+	 * (1: 4K, 2: 16K, 3: 64K); an entry of another granule is not
+	 * removed (physim_cpui_arm_granule) */
+	uint8_t ttl_granule;
 };
 
 /* Descriptor values read at a broadcast's completion (lib/cpu-check.c). */
@@ -181,11 +185,25 @@ struct centry {
 	 * entries of a nested context, which hold the HPA of the next table) */
 	uint8_t wkind;
 	uint16_t vmid;
+	/* the machine's issued_seq when cached, low 32 bits (lib/cpu-remedy.c;
+	 * in what was padding, so the entry stays 112 bytes) */
+	uint32_t fill_seq;
 };
 
 struct deferred {
 	struct inval iv;
 	bool broadcast;
+};
+
+/* One invalidation this CPU issued, as its remedy search sees it
+ * (lib/cpu-remedy.c): the last ISSUED_RING of them, per CPU. */
+enum { ISSUED_RING = 16 };
+struct issued {
+	struct inval iv;
+	uint64_t seq;	 /* machine-wide issue order; 0: empty slot */
+	uint32_t npages; /* SBI RFENCE: pages of 4 KiB from iv.addr (0: just iv) */
+	int16_t target;	 /* the CPU it applies to; -1: every CPU (broadcast) */
+	bool deferred;	 /* completes at a later barrier (TLBI, SINVAL) */
 };
 
 struct physim_cpu {
@@ -226,6 +244,17 @@ struct physim_cpu {
 	bool queue_lost; /* a queue append failed: flush everything at drain */
 	struct deferred *def;
 	size_t ndef, capdef;
+	/* the invalidations this CPU issued last (under lock; lib/cpu-remedy.c) */
+	struct issued issued[ISSUED_RING];
+	unsigned issued_next;
+	/* Arm: HCR_EL2.E2H as the last host context loaded set it (a
+	 * PHYSIM_REGIME_HOST_E20 context: 1; PHYSIM_REGIME_HOST: 0) */
+	bool arm_e2h;
+	/* the rest of runs split by the invalidation being applied, inserted
+	 * once it is done (lib/cpu-runs.c) */
+	struct centry *run_pend;
+	size_t nrun_pend, caprun_pend;
+	bool run_inserting; /* inserting them: they keep their run's fill_seq */
 };
 
 struct keep {
@@ -240,6 +269,10 @@ struct physim_machine {
 	struct physim_cpu *cpu;
 	struct keep *kept; /* HAL wrappers (lib/cpu-free.c) */
 	pthread_mutex_t kept_lock;
+	/* remedy texts made for reports, kept until the machine goes
+	 * (lib/cpu-remedy.c; set once under kept_lock) */
+	struct remedy_pool *remedies;
+	atomic_uint_fast64_t issued_seq;
 };
 
 /* ---- small helpers ---- */
@@ -384,5 +417,64 @@ PHYSIM_HIDDEN int physim_cpui_nested_walk(struct physim_cpu *c, const struct phy
  * final GPA's, or a stage-1 table's); its page shift, 0 when not cached. */
 PHYSIM_HIDDEN unsigned physim_cpui_cache_s2(struct physim_cpu *c, const struct physim_access *acc,
 					    uint64_t gpa);
+
+/* ---- remedies that name what was issued (lib/cpu-remedy.c) ---- */
+
+/* Record an invalidation `cpu` issued (the per-arch files call it once per
+ * instruction): target -1 for a broadcast, else the CPU it applies to;
+ * npages > 0 for an SBI range starting at iv->addr. */
+PHYSIM_HIDDEN void physim_cpui_note_issued(struct physim_cpu *cpu, const struct inval *iv,
+					   int target, uint32_t npages, bool deferred);
+/* The remedy of a report on entry e (ce, as stored) of CPU c (cached when
+ * the machine's issued_seq was ce->fill_seq): what was issued since that came closest to
+ * removing it and why it did not, then what is needed (the per-arch text).
+ * A string kept until the machine is destroyed. */
+PHYSIM_HIDDEN const char *physim_cpui_remedy(struct physim_cpu *c, const struct physim_cpu_entry *e,
+					     const struct centry *ce, bool stage2_changed,
+					     bool pending);
+/* May ctx be loaded as an EL2&0 (VHE) context: an AArch64 CPU, one stage
+ * (lib/cpu-arm.c)? */
+PHYSIM_HIDDEN bool physim_cpui_arm_e20_ok(const struct physim_cpu *cpu,
+					  const struct physim_cpu_context *ctx);
+/* The translation granule of an entry as an Arm TTL[3:2] code (1: 4K, 2:
+ * 16K, 3: 64K; 0: unknown), from the format of the stage it came from
+ * (lib/cpu-arm.c). */
+PHYSIM_HIDDEN unsigned physim_cpui_arm_granule(const struct centry *e);
+/* Why a recorded invalidation of this family did not remove e although its
+ * filters are close: an architecture-specific phrase (the kind of entry it
+ * cannot remove, an operand encoded the wrong way), NULL if none applies. */
+PHYSIM_HIDDEN const char *physim_cpui_x86_why(const struct inval *iv,
+					      const struct physim_cpu_entry *e, unsigned miss,
+					      bool stage2_changed);
+PHYSIM_HIDDEN const char *physim_cpui_arm_why(const struct inval *iv,
+					      const struct physim_cpu_entry *e, unsigned miss,
+					      bool stage2_changed);
+PHYSIM_HIDDEN const char *physim_cpui_rv_why(const struct inval *iv,
+					     const struct physim_cpu_entry *e, unsigned miss,
+					     bool stage2_changed);
+/* Filters of an invalidation an entry failed (physim_cpui_<arch>_why's miss). */
+enum {
+	MISS_KIND = 1u << 0,   /* a kind of entry it does not remove */
+	MISS_STAGE = 1u << 1,  /* a stage-1 invalidation for a stage-2 change */
+	MISS_CPU = 1u << 2,    /* ran on another CPU only */
+	MISS_REGIME = 1u << 3, /* another translation regime */
+	MISS_VMID = 1u << 4,   /* another VMID / VPID / EPTP */
+	MISS_ASID = 1u << 5,   /* another ASID / PCID, or globals kept */
+	MISS_ADDR = 1u << 6,   /* another address */
+	MISS_LEAF = 1u << 7,   /* last level only, a walk-cache entry */
+	MISS_TTL = 1u << 8,    /* the TTL hint names another level or granule */
+};
+
+/* ---- grouped leaves (lib/cpu-runs.c) ---- */
+
+/* The size (index shift) of one descriptor of a run entry e - an AArch64
+ * Contiguous-bit run or a RISC-V Svnapot page, S1 or S2 - which is all an
+ * invalidation by address must remove of it; 0 when e is no such run. */
+PHYSIM_HIDDEN unsigned physim_cpui_run_piece_shift(const struct centry *e);
+/* e, a run being removed by iv, keeps its pieces iv does not name: they are
+ * queued on c and inserted by physim_cpui_run_flush once iv is applied. */
+PHYSIM_HIDDEN void physim_cpui_run_split(struct physim_cpu *c, const struct inval *iv,
+					 const struct centry *e, unsigned piece_shift);
+PHYSIM_HIDDEN void physim_cpui_run_flush(struct physim_cpu *c);
 
 #endif

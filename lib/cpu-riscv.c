@@ -88,12 +88,23 @@ static bool usable(struct physim_cpu *cpu)
 	return true;
 }
 
+/* Run iv on this hart now, or at its next SFENCE.INVAL.IR (deferred), and
+ * record it for the remedies. */
+static int issue(struct physim_cpu *cpu, const struct inval *iv, bool deferred)
+{
+	physim_cpui_note_issued(cpu, iv, (int)physim_cpu_index(cpu), 0, deferred);
+	if (deferred)
+		return physim_cpui_defer(cpu, iv, false);
+	physim_cpui_apply(cpu, iv);
+	return 0;
+}
+
 int physim_rv_sfence_vma(struct physim_cpu *cpu, const uint64_t *rs1, const uint64_t *rs2)
 {
 	if (!usable(cpu))
 		return -EINVAL;
 	struct inval iv = sfence_vma(cpu, rs1, rs2, "SFENCE.VMA");
-	physim_cpui_apply(cpu, &iv);
+	issue(cpu, &iv, false);
 	return 0;
 }
 
@@ -102,7 +113,7 @@ int physim_rv_hfence_vvma(struct physim_cpu *cpu, const uint64_t *rs1, const uin
 	if (!usable(cpu))
 		return -EINVAL;
 	struct inval iv = hfence_vvma(physim_cpui_ctx(cpu)->vmid, rs1, rs2, "HFENCE.VVMA");
-	physim_cpui_apply(cpu, &iv);
+	issue(cpu, &iv, false);
 	return 0;
 }
 
@@ -111,7 +122,7 @@ int physim_rv_hfence_gvma(struct physim_cpu *cpu, const uint64_t *rs1, const uin
 	if (!usable(cpu))
 		return -EINVAL;
 	struct inval iv = hfence_gvma(rs1, rs2, "HFENCE.GVMA");
-	physim_cpui_apply(cpu, &iv);
+	issue(cpu, &iv, false);
 	return 0;
 }
 
@@ -122,7 +133,7 @@ int physim_rv_sinval_vma(struct physim_cpu *cpu, const uint64_t *rs1, const uint
 	if (!usable(cpu))
 		return -EINVAL;
 	struct inval iv = sfence_vma(cpu, rs1, rs2, "SINVAL.VMA");
-	return physim_cpui_defer(cpu, &iv, false);
+	return issue(cpu, &iv, true);
 }
 
 int physim_rv_hinval_vvma(struct physim_cpu *cpu, const uint64_t *rs1, const uint64_t *rs2)
@@ -130,7 +141,7 @@ int physim_rv_hinval_vvma(struct physim_cpu *cpu, const uint64_t *rs1, const uin
 	if (!usable(cpu))
 		return -EINVAL;
 	struct inval iv = hfence_vvma(physim_cpui_ctx(cpu)->vmid, rs1, rs2, "HINVAL.VVMA");
-	return physim_cpui_defer(cpu, &iv, false);
+	return issue(cpu, &iv, true);
 }
 
 int physim_rv_hinval_gvma(struct physim_cpu *cpu, const uint64_t *rs1, const uint64_t *rs2)
@@ -138,7 +149,7 @@ int physim_rv_hinval_gvma(struct physim_cpu *cpu, const uint64_t *rs1, const uin
 	if (!usable(cpu))
 		return -EINVAL;
 	struct inval iv = hfence_gvma(rs1, rs2, "HINVAL.GVMA");
-	return physim_cpui_defer(cpu, &iv, false);
+	return issue(cpu, &iv, true);
 }
 
 /* Orders earlier stores before later SINVALs: no effect on cached entries
@@ -207,6 +218,11 @@ static void rfence_one(struct physim_cpu *caller, struct physim_cpu *target,
 			iv = hfence_vvma(vmid, rs1, NULL, "SBI remote_hfence_vvma");
 			break;
 		}
+		if (a == first) {
+			uint64_t n = full ? 0 : (end - first + 4095) / 4096;
+			physim_cpui_note_issued(caller, &iv, (int)physim_cpu_index(target),
+						(uint32_t)n, false);
+		}
 		if (target == caller)
 			physim_cpui_apply(target, &iv);
 		else
@@ -269,4 +285,44 @@ const char *physim_cpui_rv_remedy(const struct physim_cpu_entry *e, bool stage2_
 		       "spec, H extension fences)";
 	return "HFENCE.VVMA vaddr, asid with the guest's VMID in hgatp (or SFENCE.VMA in the "
 	       "guest) (privileged spec, H extension fences)";
+}
+
+const char *physim_cpui_rv_why(const struct inval *iv, const struct physim_cpu_entry *e,
+			       unsigned miss, bool stage2_changed)
+{
+	(void)stage2_changed;
+	bool gvma = iv->kinds == (KIND_S2 | KIND_COMB);
+	if (((miss & MISS_KIND) && e->kind == PHYSIM_ENTRY_S2) || (miss & MISS_STAGE))
+		return "which orders VS-stage translations only: a G-stage change needs "
+		       "HFENCE.GVMA "
+		       "with rs1 = GPA >> 2 (privileged spec, \"Hypervisor Memory-Management Fence "
+		       "Instructions\")";
+	if ((miss & MISS_KIND) && gvma)
+		return "which orders G-stage translations (and what they combine into) only: a "
+		       "VS-stage change needs HFENCE.VVMA (privileged spec, \"Hypervisor "
+		       "Memory-Management Fence Instructions\")";
+	if (miss & MISS_REGIME)
+		return iv->regime == PHYSIM_REGIME_HOST
+			   ? "which at V = 0 orders HS-level (satp) translations only: a guest's "
+			     "need HFENCE.VVMA (privileged spec, \"Hypervisor Memory-Management "
+			     "Fence "
+			     "Instructions\")"
+			   : "which orders a guest's (V = 1) translations only: HS-level ones need "
+			     "SFENCE.VMA at V = 0";
+	if (miss & MISS_CPU)
+		return "which acts on the executing hart only: the others need an SBI remote fence "
+		       "(SBI spec, \"RFENCE Extension\")";
+	if ((miss & MISS_ADDR) && gvma) {
+		uint64_t gpa = e->kind == PHYSIM_ENTRY_S2 ? e->va : e->gpa;
+		if ((((iv->addr >> 2) ^ gpa) & ~(e->page_size - 1)) == 0)
+			return "whose rs1 held the guest-physical address itself: HFENCE.GVMA "
+			       "takes "
+			       "GPA >> 2 (privileged spec, \"Hypervisor Memory-Management Fence "
+			       "Instructions\")";
+	}
+	if (miss & MISS_LEAF)
+		return "whose rs1 != x0, which orders only leaf PTEs for the address: a changed or "
+		       "freed intermediate table needs rs1 = x0 (privileged spec, \"Supervisor "
+		       "Memory-Management Fence Instruction\")";
+	return NULL;
 }

@@ -129,7 +129,10 @@ static bool centry_matches(const struct inval *iv, const struct centry *e)
 			break;
 		}
 	}
-	if (iv->ttl_level >= 0 && e->level != iv->ttl_level)
+	/* A TTL hint that does not describe the entry (another level or
+	 * granule): nothing need be removed (Arm ARM, TLBI VAE1 "TTL"). */
+	if (iv->ttl_level >= 0 &&
+	    (e->level != iv->ttl_level || physim_cpui_arm_granule(e) != iv->ttl_granule))
 		return false;
 	switch (iv->addr_mode) {
 	case INV_ADDR_INPUT:
@@ -338,6 +341,9 @@ void physim_cpui_insert(struct physim_cpu *c, const struct centry *n)
 	if (idx == NIL)
 		return; /* not cached: every access walks */
 	c->pool[idx] = *n;
+	if (!c->run_inserting)
+		c->pool[idx].fill_seq =
+		    (uint32_t)atomic_load_explicit(&c->m->issued_seq, memory_order_relaxed);
 	link_entry(c, idx);
 	if (n->kind == PHYSIM_ENTRY_WALK)
 		link_walk(c, idx);
@@ -362,6 +368,11 @@ static inline void remove_matched(struct physim_cpu *c, const struct inval *iv, 
 	const struct centry *e = &c->pool[idx];
 	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm) && e->desc_pa != 0)
 		physim_cpui_bbm_check(c, iv, e);
+	/* by address, a grouped run loses only the named descriptors
+	 * (lib/cpu-runs.c) */
+	unsigned piece;
+	if (iv->addr_mode != INV_ADDR_NONE && (piece = physim_cpui_run_piece_shift(e)) != 0)
+		physim_cpui_run_split(c, iv, e, piece);
 	physim_cpui_remove_entry(c, idx);
 }
 
@@ -379,7 +390,16 @@ static void purge_page(struct physim_cpu *c, const struct inval *iv, unsigned sh
 	}
 }
 
+static void apply_inval(struct physim_cpu *c, const struct inval *iv);
+
 void physim_cpui_apply(struct physim_cpu *c, const struct inval *iv)
+{
+	apply_inval(c, iv);
+	if (PHYSIM_UNLIKELY(c->nrun_pend != 0))
+		physim_cpui_run_flush(c);
+}
+
+static void apply_inval(struct physim_cpu *c, const struct inval *iv)
 {
 	if (iv->addr_mode == INV_ADDR_INPUT) {
 		/* the page chains: every entry of the page, whatever its tags */

@@ -3,12 +3,11 @@
  * CR3/CR4, INVPCID, INVEPT, INVVPID) on one simulated logical processor,
  * removing exactly the mappings the Intel SDM says each one invalidates.
  *
- * Terms of the SDM (Vol. 3C 28.3.1): linear mappings (our S1 entries, tagged
- * by VPID and PCID), guest-physical mappings (S2, tagged by EP4TA only) and
- * combined mappings (COMB, tagged by VPID, PCID and EP4TA). In VMX root
- * operation the VPID is 0. None of these instructions is broadcast: another
- * processor's TLB is invalidated only by running the instruction there (the
- * code under test's IPI handler). */
+ * Terms of the SDM (Vol. 3C "Information That May Be Cached"): linear mappings (our S1 entries,
+ * tagged by VPID and PCID), guest-physical mappings (S2, tagged by EP4TA only) and combined
+ * mappings (COMB, tagged by VPID, PCID and EP4TA). In VMX root operation the VPID is 0. None of
+ * these instructions is broadcast: another processor's TLB is invalidated only by running the
+ * instruction there (the code under test's IPI handler). */
 #include "cpu-priv.h"
 
 #include "walk-format.h"
@@ -30,7 +29,8 @@ static bool usable(struct physim_cpu *cpu)
 	return true;
 }
 
-/* Linear and combined mappings of the current VPID (SDM Vol. 3C 28.3.3.1:
+/* Linear and combined mappings of the current VPID (SDM Vol. 3C "Operations that
+ * Invalidate Cached Mappings":
  * INVLPG, INVPCID and MOV to CR3/CR4 invalidate "linear mappings and combined
  * mappings associated with the current VPID"). */
 static struct inval cur_vpid(struct physim_cpu *cpu, const char *name)
@@ -40,6 +40,13 @@ static struct inval cur_vpid(struct physim_cpu *cpu, const char *name)
 	iv.vmid =
 	    physim_cpui_ctx(cpu)->regime == PHYSIM_REGIME_HOST ? 0 : physim_cpui_ctx(cpu)->vmid;
 	return iv;
+}
+
+/* Run iv on this processor, and record it for the remedies. */
+static void issue(struct physim_cpu *cpu, const struct inval *iv)
+{
+	physim_cpui_note_issued(cpu, iv, (int)physim_cpu_index(cpu), 0, false);
+	physim_cpui_apply(cpu, iv);
 }
 
 static bool canonical(uint64_t la)
@@ -64,7 +71,7 @@ int physim_x86_invlpg(struct physim_cpu *cpu, uint64_t la)
 	iv.addr_mask = ADDR_PAGE_MASK;
 	iv.walk_any_addr = true; /* "all entries in all paging-structure caches
 				    associated with the current PCID" */
-	physim_cpui_apply(cpu, &iv);
+	issue(cpu, &iv);
 	return 0;
 }
 
@@ -100,7 +107,7 @@ int physim_x86_mov_cr3(struct physim_cpu *cpu, uint64_t value)
 		struct inval iv = cur_vpid(cpu, "MOV to CR3");
 		iv.asid = pcid;
 		iv.global = INV_GLB_NONGLOBAL;
-		physim_cpui_apply(cpu, &iv);
+		issue(cpu, &iv);
 	}
 	return 0;
 }
@@ -122,7 +129,7 @@ int physim_x86_mov_cr4(struct physim_cpu *cpu, uint64_t value)
 	*cr4 = value;
 	if (flush) {
 		struct inval iv = cur_vpid(cpu, "MOV to CR4");
-		physim_cpui_apply(cpu, &iv);
+		issue(cpu, &iv);
 	}
 	return 0;
 }
@@ -169,11 +176,12 @@ int physim_x86_invpcid(struct physim_cpu *cpu, uint64_t type, const uint64_t des
 		iv.global = INV_GLB_NONGLOBAL;
 		break;
 	}
-	physim_cpui_apply(cpu, &iv);
+	issue(cpu, &iv);
 	return 0;
 }
 
-/* INVEPT (SDM Vol. 3C 28.3.3.1 and "INVEPT"): type 1 invalidates the
+/* INVEPT (SDM Vol. 3C "Operations that Invalidate Cached Mappings" and
+ * "INVEPT"): type 1 invalidates the
  * guest-physical and combined mappings of EP4TA = EPTP[51:12]; type 2 those
  * of every EP4TA. Linear mappings are untouched; any other type is VMfail. */
 int physim_x86_invept(struct physim_cpu *cpu, uint64_t type, const uint64_t desc[2])
@@ -186,11 +194,12 @@ int physim_x86_invept(struct physim_cpu *cpu, uint64_t type, const uint64_t desc
 	iv.kinds = KIND_S2 | KIND_COMB;
 	if (type == 1)
 		iv.ep4ta = (int64_t)(desc[0] & EP4TA_MASK);
-	physim_cpui_apply(cpu, &iv);
+	issue(cpu, &iv);
 	return 0;
 }
 
-/* INVVPID (SDM Vol. 3C 28.3.3.1 and "INVVPID"): linear and combined mappings,
+/* INVVPID (SDM Vol. 3C "Operations that Invalidate Cached Mappings" and
+ * "INVVPID"): linear and combined mappings,
  * any PCID and any EP4TA. Type 0: of the VPID, for the address (global ones
  * included); 1: of the VPID; 2: of every VPID but 0000H; 3: non-global ones
  * of the VPID. VPID 0 for types 0, 1, 3, a non-canonical address for type 0
@@ -232,7 +241,7 @@ int physim_x86_invvpid(struct physim_cpu *cpu, uint64_t type, const uint64_t des
 		iv.global = INV_GLB_NONGLOBAL;
 		break;
 	}
-	physim_cpui_apply(cpu, &iv);
+	issue(cpu, &iv);
 	return 0;
 }
 
@@ -242,7 +251,7 @@ const char *physim_cpui_x86_remedy(const struct physim_cpu_entry *e, bool stage2
 	case PHYSIM_ENTRY_S1:
 		return "INVLPG of the address on every processor that may cache it (an IPI "
 		       "runs it on the others), or INVPCID type 0 for its PCID; a global "
-		       "page survives MOV to CR3 and INVPCID types 1 and 3 (SDM Vol. 3A "
+		       "page survives MOV to CR3 and INVPCID types 0, 1 and 3 (SDM Vol. 3A "
 		       "4.10.4.1)";
 	case PHYSIM_ENTRY_WALK:
 		return "INVLPG, MOV to CR3 or INVPCID on every processor that may cache it: each "
@@ -251,14 +260,39 @@ const char *physim_cpui_x86_remedy(const struct physim_cpu_entry *e, bool stage2
 		       "3A 4.10.3, 4.10.4)";
 	case PHYSIM_ENTRY_S2:
 		return "INVEPT single-context with this EPTP: guest-physical mappings are "
-		       "invalidated only by INVEPT, not by INVLPG or INVVPID (SDM Vol. 3C "
-		       "28.3.3.1)";
+		       "invalidated only by INVEPT, not by INVLPG or INVVPID (SDM Vol. 3C, "
+		       "\"Operations that Invalidate Cached Mappings\")";
 	default:
 		return stage2_changed
 			   ? "INVEPT single-context with this EPTP: an EPT change leaves combined "
 			     "mappings until INVEPT; INVLPG and INVVPID do not remove what EPT "
-			     "derived (SDM Vol. 3C 28.3.3.1)"
+			     "derived (SDM Vol. 3C, \"Operations that Invalidate Cached Mappings\")"
 			   : "INVLPG in the guest, or INVVPID type 0 with this VPID and address "
-			     "(linear and combined mappings, SDM Vol. 3C 28.3.3.1)";
+			     "(linear and combined mappings, SDM Vol. 3C, \"Operations that "
+			     "Invalidate Cached Mappings\")";
 	}
+}
+
+const char *physim_cpui_x86_why(const struct inval *iv, const struct physim_cpu_entry *e,
+				unsigned miss, bool stage2_changed)
+{
+	(void)stage2_changed;
+	bool ept = iv->kinds == (KIND_S2 | KIND_COMB);
+	if ((miss & MISS_KIND) && e->kind == PHYSIM_ENTRY_S2)
+		return "which does not remove guest-physical mappings: only INVEPT does (SDM Vol. "
+		       "3C, \"Operations that Invalidate Cached Mappings\")";
+	if ((miss & MISS_KIND) && ept)
+		return "which removes guest-physical and combined mappings only: linear mappings "
+		       "stay (SDM Vol. 3C, \"Operations that Invalidate Cached Mappings\", INVEPT)";
+	if (miss & MISS_STAGE)
+		return "which removes linear and combined mappings by linear address and VPID: "
+		       "what an EPT change made stale goes only with INVEPT (SDM Vol. 3C, "
+		       "\"Operations that Invalidate Cached Mappings\")";
+	if (miss & MISS_CPU)
+		return "which acts on the executing processor only: an IPI must run it on this one "
+		       "too (SDM Vol. 3A 4.10.5)";
+	if ((miss & MISS_ASID) && iv->global == INV_GLB_NONGLOBAL && e->global)
+		return "which keeps global translations (SDM Vol. 3A 4.10.4.1): use INVLPG, "
+		       "INVPCID type 2 or a CR4.PGE toggle";
+	return NULL;
 }

@@ -228,11 +228,12 @@ static void set_lookup(struct physim_cpu *c)
 			: x->s1	       ? PHYSIM_ENTRY_S1
 				       : PHYSIM_ENTRY_S2;
 	/* x86 guest-physical mappings are tagged by EP4TA only (SDM Vol. 3C
-	 * 28.3.1); linear ones carry no EP4TA. */
+	 * "Information That May Be Cached"); linear ones carry no EP4TA. */
 	uint16_t vmid = kind == PHYSIM_ENTRY_S2 && x86 ? 0 : x->vmid;
 	/* Host-regime translations carry no VMID (x86 VMX root is VPID 0; Arm
 	 * EL2 and RISC-V V = 0 are untagged by VMID). */
-	if (x->regime == PHYSIM_REGIME_HOST && kind == PHYSIM_ENTRY_S1)
+	if ((x->regime == PHYSIM_REGIME_HOST || x->regime == PHYSIM_REGIME_HOST_E20) &&
+	    kind == PHYSIM_ENTRY_S1)
 		vmid = 0;
 	c->look_kind = (uint8_t)kind;
 	c->look_ctag = mk_ctag(kind, x->regime, vmid);
@@ -246,7 +247,8 @@ int physim_cpu_set_context(struct physim_cpu *cpu, const struct physim_cpu_conte
 {
 	if (cpu == NULL || ctx == NULL || (ctx->s1 == NULL && ctx->s2 == NULL))
 		return -EINVAL;
-	if (ctx->regime != PHYSIM_REGIME_HOST && ctx->regime != PHYSIM_REGIME_GUEST)
+	if (ctx->regime != PHYSIM_REGIME_HOST && ctx->regime != PHYSIM_REGIME_GUEST &&
+	    !physim_cpui_arm_e20_ok(cpu, ctx))
 		return -EINVAL;
 	struct physim_mmu_config c;
 	if (ctx->s1 != NULL) {
@@ -266,6 +268,8 @@ int physim_cpu_set_context(struct physim_cpu *cpu, const struct physim_cpu_conte
 	cpu->ctx = *ctx;
 	cpu->rec = r;
 	cpu->loaded = true;
+	if (ctx->regime != PHYSIM_REGIME_GUEST)
+		cpu->arm_e2h = ctx->regime == PHYSIM_REGIME_HOST_E20;
 	set_lookup(cpu);
 	return 0;
 }
@@ -415,8 +419,8 @@ unsigned physim_cpui_cache_s2(struct physim_cpu *c, const struct physim_access *
 }
 
 /* A nested walk may take the final GPA's stage-2 translation from a cached
- * stage-2 entry instead of walking stage 2 (SDM Vol. 3C 28.3.2: "the
- * processor may use guest-physical mappings"; Arm and RISC-V caches likewise
+ * stage-2 entry instead of walking stage 2 (SDM Vol. 3C "Creating and Using Cached Translation
+ * Information": "the processor may use guest-physical mappings"; Arm and RISC-V caches likewise
  * hold stage-2 entries apart): so a stale stage-2 entry shows through a
  * fresh combined walk, as it does on hardware. */
 static void use_cached_s2(struct physim_cpu *c, const struct physim_access *acc,

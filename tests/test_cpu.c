@@ -197,7 +197,7 @@ static void test_large_page(void **state)
 
 /* A 2 MiB guest page over 4 KiB EPT pages: combined entries are 4 KiB, and
  * an INVLPG of any address of the guest's 2 MiB page removes them all; the
- * guest-physical entries stay (SDM Vol. 3C 28.3.3.1). */
+ * guest-physical entries stay (SDM Vol. 3C "Operations that Invalidate Cached Mappings"). */
 static void test_fractured_combined(void **state)
 {
 	(void)state;
@@ -227,8 +227,8 @@ static void test_x86_invlpg_after_ept_change(void **state)
 	assert_int_equal(rd(e, 0, VA_A), PA_A);
 	move_s2_page(e);
 	assert_int_equal(physim_x86_invlpg(cpu(e, 0), VA_A), 0);
-	/* INVLPG removed the combined entry (SDM Vol. 3C 28.3.3.1), but the
-	 * guest-physical mapping it was made from serves the new walk */
+	/* INVLPG removed the combined entry (SDM Vol. 3C "Operations that Invalidate Cached
+	 * Mappings"), but the guest-physical mapping it was made from serves the new walk */
 	assert_int_equal(rd(e, 0, VA_A), PA_A);
 	assert_int_equal(e->rep.n_use, 1);
 	assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_S2);

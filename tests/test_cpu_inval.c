@@ -15,6 +15,7 @@
 #include <physim/ram.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,10 +71,16 @@ struct archfix {
 	const struct sig *sig;
 	unsigned nsig;
 	bool walk_caches; /* machine config walk_caches */
+	bool check_stale; /* machine config check_stale */
 };
+
+#define FIX_MAX_REPORTS 32
 
 struct fix {
 	const struct archfix *af;
+	/* what an audit reported (the remedy tests) */
+	struct physim_cpu_report rep[FIX_MAX_REPORTS];
+	unsigned nrep;
 	struct physim_ram *ram;
 	const struct physim_paging_handler *ph;
 	struct physim_pt *s1pt, *s2pt[2];
@@ -115,6 +122,13 @@ static void load(struct fix *f, struct physim_cpu *cpu, const struct popctx *p)
 	assert_int_equal(physim_cpu_set_context(cpu, &c), 0);
 }
 
+static void fix_report(void *ctx, const struct physim_cpu_report *r)
+{
+	struct fix *f = ctx;
+	if (f->nrep < FIX_MAX_REPORTS)
+		f->rep[f->nrep++] = *r;
+}
+
 static void fix_open(struct fix *f, const struct archfix *af)
 {
 	memset(f, 0, sizeof(*f));
@@ -136,11 +150,15 @@ static void fix_open(struct fix *f, const struct archfix *af)
 				 0);
 		f->s2[i] = mmu_of(f, f->s2pt[i]);
 	}
-	assert_int_equal(physim_machine_create(
-			     &(struct physim_machine_config){
-				 .arch = af->arch, .ncpus = 2, .walk_caches = af->walk_caches},
-			     &f->m),
-			 0);
+	assert_int_equal(
+	    physim_machine_create(&(struct physim_machine_config){.arch = af->arch,
+								  .ncpus = 2,
+								  .walk_caches = af->walk_caches,
+								  .check_stale = af->check_stale,
+								  .on_report = fix_report,
+								  .report_ctx = f},
+				  &f->m),
+	    0);
 }
 
 static void fix_close(struct fix *f)
@@ -352,7 +370,8 @@ static const struct row x86_rows[] = {
      0,
      {X_ALL & ~XB(H1G), X_ALL}},
     {"INVLPG A in guest VPID 5",
-     "SDM 3C 28.3.3.1: linear and combined mappings of the current VPID, any EP4TA",
+     "SDM 3C Operations that Invalidate Cached Mappings: linear and combined mappings of the "
+     "current VPID, any EP4TA",
      op_invlpg,
      VA_A,
      0,
@@ -470,7 +489,8 @@ static const struct row x86_rows[] = {
      -EINVAL,
      {X_ALL, X_ALL}},
     {"INVEPT 1, EPTP 0",
-     "SDM 3C 28.3.3.1: guest-physical and combined mappings of the EP4TA",
+     "SDM 3C Operations that Invalidate Cached Mappings: guest-physical and combined mappings of "
+     "the EP4TA",
      op_invept,
      1,
      0,
@@ -479,7 +499,8 @@ static const struct row x86_rows[] = {
      0,
      {X_ALL & ~(XB(V5A) | XB(PS2)), X_ALL}},
     {"INVEPT 2",
-     "SDM 3C 28.3.3.1: all guest-physical and combined mappings; linear stay",
+     "SDM 3C Operations that Invalidate Cached Mappings: all guest-physical and combined mappings; "
+     "linear stay",
      op_invept,
      2,
      0,
@@ -497,7 +518,8 @@ static const struct row x86_rows[] = {
      -EINVAL,
      {X_ALL, X_ALL}},
     {"INVVPID 0, VPID 5, A",
-     "SDM 3C 28.3.3.1: linear+combined mappings of the VPID for LA",
+     "SDM 3C Operations that Invalidate Cached Mappings: linear+combined mappings of the VPID for "
+     "LA",
      op_invvpid,
      0,
      VPID_AT(5, VA_A),
@@ -506,7 +528,7 @@ static const struct row x86_rows[] = {
      0,
      {X_ALL & ~XB(V5A), X_ALL}},
     {"INVVPID 1, VPID 6",
-     "SDM 3C 28.3.3.1: linear+combined mappings of the VPID",
+     "SDM 3C Operations that Invalidate Cached Mappings: linear+combined mappings of the VPID",
      op_invvpid,
      1,
      VPID_AT(6, 0),
@@ -632,7 +654,7 @@ static const struct row arm_rows[] = {
      0,
      {A_ALL & ~(AB(G1A) | AB(C1A)), A_ALL & ~(AB(G1A) | AB(C1A))}},
     {"TLBI VAE1IS without DSB",
-     "Arm ARM D8.13: a TLBI completes only at the next DSB",
+     "Arm ARM D8.17.8: a TLBI is finished for other PEs only after the issuer's DSB",
      op_tlbi_nodsb,
      PHYSIM_TLBI_VAE1IS,
      XT(1, VA_A),
@@ -703,6 +725,71 @@ static const struct row arm_rows[] = {
      2,
      0,
      {A_ALL & ~(AB(G1A) | AB(C1A)), A_ALL}},
+    {"TLBI VAE1, TTL 16K granule, level 3, on 4K entries",
+     "Arm ARM C5.5.59 TTL: 'If an incorrect value of the TTL field is specified for the entry "
+     "being invalidated ..., then no entries are required ... to be invalidated'",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAE1,
+     XT(1, VA_A) | TTL(2, 3),
+     0,
+     2,
+     0,
+     {A_ALL, A_ALL}},
+    {"TLBI VAE1, TTL 64K granule, level 3, on 4K entries",
+     "Arm ARM C5.5.59 TTL: a wrong granule is an incorrect TTL: nothing need go",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAE1,
+     XT(1, VA_A) | TTL(3, 3),
+     0,
+     2,
+     0,
+     {A_ALL, A_ALL}},
+    {"TLBI VAE1, TTL 16K granule, level 0 (reserved)",
+     "Arm ARM C5.5.59 TTL 0b1000: 'Reserved. Treat as if TTL<3:2> is 0b00' (no hint)",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAE1,
+     XT(1, VA_A) | TTL(2, 0),
+     0,
+     2,
+     0,
+     {A_ALL & ~(AB(G1A) | AB(C1A)), A_ALL}},
+    {"TLBI VAE1, TTL 64K granule, level 0 (reserved)",
+     "Arm ARM C5.5.59 TTL 0b1100: 'Reserved. Treat as if TTL<3:2> is 0b00' (no hint)",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAE1,
+     XT(1, VA_A) | TTL(3, 0),
+     0,
+     2,
+     0,
+     {A_ALL & ~(AB(G1A) | AB(C1A)), A_ALL}},
+    {"TLBI VAE1, TTL 4K granule, level 0 (FEAT_LPA2: a level-0 hint)",
+     "Arm ARM C5.5.59 TTL 0b0100: 'If FEAT_LPA2 is implemented, level 0': level-3 entries "
+     "need not go",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAE1,
+     XT(1, VA_A) | TTL(1, 0),
+     0,
+     2,
+     0,
+     {A_ALL, A_ALL}},
+    {"TLBI IPAS2E1, TTL 4K level 2 (the 2 MiB stage-2 block)",
+     "Arm ARM C5.5.13 TTL: the hint describes the stage-2 leaf: it goes",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_IPAS2E1,
+     PA_A >> 12 | TTL(1, 2),
+     0,
+     2,
+     0,
+     {A_ALL & ~AB(S21), A_ALL}},
+    {"TLBI IPAS2E1, TTL 16K level 2 on a 4K-granule stage 2",
+     "Arm ARM C5.5.13 TTL: another granule is an incorrect TTL: nothing need go",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_IPAS2E1,
+     PA_A >> 12 | TTL(2, 2),
+     0,
+     2,
+     0,
+     {A_ALL, A_ALL}},
     {"TLBI VAAE1, A",
      "Arm ARM TLBI VAAE1: any ASID, current VMID",
      op_tlbi_dsb,
@@ -826,6 +913,174 @@ static void test_arm_oracle(void **state)
 {
 	(void)state;
 	run_rows(&arm_fix, arm_rows, sizeof(arm_rows) / sizeof(arm_rows[0]));
+}
+
+/* ---- VHE: the EL2&0 regime (HCR_EL2.E2H = 1) ---- */
+
+enum { V_HA, V_E1A, V_E1B, V_E1G, V_E2A, V_G1A, V_N };
+#define VB(n) (1u << V_##n)
+#define V_ALL ((1u << V_N) - 1)
+#define V_E20 (VB(E1A) | VB(E1B) | VB(E1G) | VB(E2A))
+
+/* The E2H = 0 EL2 context first, then the EL2&0 ones (so HCR_EL2.E2H is 1
+ * after the population), then a guest's EL1&0 context. */
+static const struct popctx vhe_ctx[] = {
+    /* EL2, E2H = 0 (no ASID) */
+    {PHYSIM_REGIME_HOST, -1, 0, 0, {VA_A}, 1},
+    /* EL2&0, ASID 1: A, B and the global page G */
+    {PHYSIM_REGIME_HOST_E20, -1, 1, 0, {VA_A, VA_B, VA_G}, 3},
+    /* EL2&0, ASID 2 */
+    {PHYSIM_REGIME_HOST_E20, -1, 2, 0, {VA_A}, 1},
+    /* EL1&0 of a guest, VMID 1, ASID 1 (HCR_EL2.TGE = 0, E2H stays 1) */
+    {PHYSIM_REGIME_GUEST, -1, 1, 1, {VA_A}, 1},
+};
+
+static const struct sig vhe_sig[] = {
+    [V_HA] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST, VA_A, 0, 0, -1, false, 0},
+    [V_E1A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST_E20, VA_A, 1, 0, -1, false, 0},
+    [V_E1B] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST_E20, VA_B, 1, 0, -1, false, 0},
+    [V_E1G] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST_E20, VA_G, 1, 0, -1, true, 0},
+    [V_E2A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_HOST_E20, VA_A, 2, 0, -1, false, 0},
+    [V_G1A] = {PHYSIM_ENTRY_S1, PHYSIM_REGIME_GUEST, VA_A, 1, 1, -1, false, 0},
+};
+
+static const struct archfix vhe_fix = {
+    .arch = PHYSIM_ARCH_AARCH64,
+    .s1fmt = "aarch64-4k-48",
+    .s2fmt = NULL,
+    .nonglobal_arch = UINT64_C(1) << 11, /* nG */
+    .ctx = vhe_ctx,
+    .nctx = 4,
+    .sig = vhe_sig,
+    .nsig = V_N,
+};
+
+static const struct row vhe_rows[] = {
+    {"TLBI VAE2, ASID 1, A (E2H = 1)",
+     "Arm ARM C5.5.62 TLBI VAE2: E2H = 1: EL2&0, a global entry or a non-global one of the ASID",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAE2,
+     XT(1, VA_A),
+     0,
+     1,
+     0,
+     {V_ALL & ~VB(E1A), V_ALL}},
+    {"TLBI VAE2IS, ASID 2, G (E2H = 1)",
+     "Arm ARM C5.5.63 TLBI VAE2IS: global entries match whatever the ASID, every PE",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAE2IS,
+     XT(2, VA_G),
+     0,
+     1,
+     0,
+     {V_ALL & ~VB(E1G), V_ALL & ~VB(E1G)}},
+    {"TLBI VALE2IS, ASID 2, A (E2H = 1)",
+     "Arm ARM C5.5.72 TLBI VALE2IS: last level, EL2&0, the ASID",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VALE2IS,
+     XT(2, VA_A),
+     0,
+     1,
+     0,
+     {V_ALL & ~VB(E2A), V_ALL & ~VB(E2A)}},
+    {"TLBI VAE2, A, from the E2H = 0 EL2 context",
+     "Arm ARM C5.5.62: E2H not 1: the EL2 regime, any level; EL2&0 entries stay",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAE2,
+     XT(1, VA_A),
+     0,
+     0,
+     0,
+     {V_ALL & ~VB(HA), V_ALL}},
+    {"TLBI VAE1, ASID 1, A, {E2H, TGE} = {1, 1}",
+     "Arm ARM C5.5.59 TLBI VAE1: {E2H, TGE} = {1, 1}: the EL2&0 regime; EL1&0 stays",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAE1,
+     XT(1, VA_A),
+     0,
+     1,
+     0,
+     {V_ALL & ~VB(E1A), V_ALL}},
+    {"TLBI VAAE1IS, A, {E2H, TGE} = {1, 1}",
+     "Arm ARM C5.5.54 TLBI VAAE1IS: any ASID, EL2&0, every PE",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VAAE1IS,
+     XT(0, VA_A),
+     0,
+     1,
+     0,
+     {V_ALL & ~(VB(E1A) | VB(E2A)), V_ALL & ~(VB(E1A) | VB(E2A))}},
+    {"TLBI ASIDE1, ASID 1, {E2H, TGE} = {1, 1}",
+     "Arm ARM C5.5.10 TLBI ASIDE1: non-global EL2&0 entries of the ASID",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_ASIDE1,
+     XT(1, 0),
+     0,
+     1,
+     0,
+     {V_ALL & ~(VB(E1A) | VB(E1B)), V_ALL}},
+    {"TLBI VMALLE1, {E2H, TGE} = {1, 1}",
+     "Arm ARM C5.5.77 TLBI VMALLE1: every EL2&0 stage-1 entry; EL1&0 and EL2 stay",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VMALLE1,
+     0,
+     0,
+     1,
+     0,
+     {V_ALL & ~V_E20, V_ALL}},
+    {"TLBI VMALLE1 in the guest's context (TGE = 0)",
+     "Arm ARM C5.5.77: {E2H, TGE} not {1, 1}: EL1&0 of the current VMID; EL2&0 stays",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_VMALLE1,
+     0,
+     0,
+     3,
+     0,
+     {V_ALL & ~VB(G1A), V_ALL}},
+    {"TLBI ALLE2",
+     "Arm ARM C5.5.4 TLBI ALLE2: every EL2 and EL2&0 entry; EL1&0 stays",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_ALLE2,
+     0,
+     0,
+     1,
+     0,
+     {VB(G1A), V_ALL}},
+    {"TLBI ALLE1IS from EL2&0",
+     "Arm ARM C5.5.2 TLBI ALLE1IS: EL1&0 only, every VMID; EL2&0 stays",
+     op_tlbi_dsb,
+     PHYSIM_TLBI_ALLE1IS,
+     0,
+     0,
+     1,
+     0,
+     {V_ALL & ~VB(G1A), V_ALL & ~VB(G1A)}},
+};
+
+static void test_vhe_oracle(void **state)
+{
+	(void)state;
+	run_rows(&vhe_fix, vhe_rows, sizeof(vhe_rows) / sizeof(vhe_rows[0]));
+}
+
+/* PHYSIM_REGIME_HOST_E20 is an Arm regime of one stage. */
+static void test_vhe_context_checks(void **state)
+{
+	(void)state;
+	struct fix f;
+	fix_open(&f, &x86_fix);
+	struct physim_cpu_context c = {.s1 = f.s1, .regime = PHYSIM_REGIME_HOST_E20, .asid = 1};
+	assert_int_equal(physim_cpu_set_context(physim_machine_cpu(f.m, 0), &c), -EINVAL);
+	fix_close(&f);
+	fix_open(&f, &arm_fix);
+	c = (struct physim_cpu_context){
+	    .s1 = f.s1, .s2 = f.s2[0], .regime = PHYSIM_REGIME_HOST_E20, .asid = 1};
+	assert_int_equal(physim_cpu_set_context(physim_machine_cpu(f.m, 0), &c), -EINVAL);
+	c.s2 = NULL;
+	assert_int_equal(physim_cpu_set_context(physim_machine_cpu(f.m, 0), &c), 0);
+	c.regime = (enum physim_regime)3;
+	assert_int_equal(physim_cpu_set_context(physim_machine_cpu(f.m, 0), &c), -EINVAL);
+	fix_close(&f);
 }
 
 /* ======================= RISC-V ======================= */
@@ -1187,7 +1442,7 @@ static int op_invtlb(struct fix *f, struct physim_cpu *c, const struct row *r)
 
 static const struct row la_rows[] = {
     {"INVTLB 0x0",
-     "LoongArch RM 4.2.4.7: op 0x0 clears every entry",
+     "LoongArch RM Vol. 1 INVTLB: op 0x0 clears every entry",
      op_invtlb,
      0,
      0,
@@ -1523,13 +1778,586 @@ static void test_rv_walk_oracle(void **state)
 	run_rows(&wrv_fix, wrv_rows, sizeof(wrv_rows) / sizeof(wrv_rows[0]));
 }
 
+/* ======================= remedies ======================= */
+
+/* A stale entry's remedy names the invalidation that was issued and came
+ * closest, and why it did not remove the entry (include/physim/cpu.h,
+ * struct physim_cpu_report). Each case: both CPUs cache the fixture's
+ * entries, the table changes, the code under test issues what the case
+ * issues, and the audit's report on one entry must contain the words. */
+
+/* The table change: stage 1 moves A, or stage 2 (table 0) moves the page
+ * A's GPA is on (splitting its 2 MiB page). */
+static void move_s1_a(struct fix *f)
+{
+	assert_int_equal(physim_pt_unmap(f->s1pt, VA_A, NULL), 0);
+	map(f->s1pt, VA_A, PA_A + 0x200000, f->af->nonglobal_arch);
+}
+
+static void move_s2(struct fix *f)
+{
+	assert_int_equal(physim_pt_unmap_region(f->s2pt[0], PA_A, 4096), 0);
+	assert_int_equal(physim_pt_map(f->s2pt[0], PA_A, PA_A + 0x200000, 4096, URW), 0);
+}
+
+struct remedy_case {
+	const char *what;
+	const struct archfix *af;
+	void (*change)(struct fix *f);
+	void (*issue)(struct fix *f);
+	unsigned cpu; /* the entry reported: CPU, kind, input address, ASID */
+	enum physim_entry_kind kind;
+	uint64_t va;
+	uint16_t asid;
+	const char *words[3];
+};
+
+static struct physim_cpu *cpu_in(struct fix *f, unsigned i, int ctx)
+{
+	struct physim_cpu *c = physim_machine_cpu(f->m, i);
+	load(f, c, &f->af->ctx[ctx]);
+	return c;
+}
+
+static void x86_invlpg_a_cpu0(struct fix *f)
+{
+	assert_int_equal(physim_x86_invlpg(cpu_in(f, 0, 0), VA_A), 0);
+}
+
+static void x86_invlpg_gpa_root(struct fix *f)
+{
+	assert_int_equal(physim_x86_invlpg(cpu_in(f, 0, 0), PA_A), 0);
+}
+
+static void arm_ipas2_only(struct fix *f)
+{
+	struct physim_cpu *c = cpu_in(f, 0, 2);
+	assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_IPAS2E1IS, PA_A >> 12), 0);
+	physim_arm_dsb(c);
+}
+
+static void arm_vae1_16k_shift(struct fix *f)
+{
+	struct physim_cpu *c = cpu_in(f, 0, 0);
+	assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_VAE1, UINT64_C(1) << 48 | VA_A >> 14), 0);
+	physim_arm_dsb(c);
+}
+
+static void arm_vae1_ttl_level2(struct fix *f)
+{
+	struct physim_cpu *c = cpu_in(f, 0, 0);
+	assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_VAE1, XT(1, VA_A) | TTL(1, 2)), 0);
+	physim_arm_dsb(c);
+}
+
+static void arm_vae1_local(struct fix *f)
+{
+	struct physim_cpu *c = cpu_in(f, 0, 0);
+	assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_VAE1, XT(1, VA_A)), 0);
+	physim_arm_dsb(c);
+}
+
+static void arm_vae1is_no_dsb(struct fix *f)
+{
+	assert_int_equal(physim_arm_tlbi(cpu_in(f, 0, 0), PHYSIM_TLBI_VAE1IS, XT(1, VA_A)), 0);
+}
+
+static void arm_vae1_guest_ctx(struct fix *f)
+{
+	struct physim_cpu *c = cpu_in(f, 0, 3);
+	assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_VAE1, XT(1, VA_A)), 0);
+	physim_arm_dsb(c);
+}
+
+static void nothing(struct fix *f)
+{
+	(void)f;
+}
+
+static void rv_hfence_vvma_all(struct fix *f)
+{
+	assert_int_equal(physim_rv_hfence_vvma(cpu_in(f, 0, 4), NULL, NULL), 0);
+}
+
+static void rv_hfence_gvma_unshifted(struct fix *f)
+{
+	uint64_t rs1 = PA_A, rs2 = 1;
+	assert_int_equal(physim_rv_hfence_gvma(cpu_in(f, 0, 4), &rs1, &rs2), 0);
+}
+
+static const struct remedy_case remedy_cases[] = {
+    {"x86: INVLPG on CPU 0 only (no shootdown IPI)",
+     &x86_fix,
+     move_s1_a,
+     x86_invlpg_a_cpu0,
+     1,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives INVLPG (issued on cpu 0)", "executing processor only", "needed: INVLPG"}},
+    {"x86: INVLPG with PCID 1 current, entry of PCID 2",
+     &x86_fix,
+     move_s1_a,
+     x86_invlpg_a_cpu0,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     2,
+     {"survives INVLPG (issued on cpu 0)", "another ASID / PCID (1; the entry's is 2)"}},
+    {"x86: EPT changed, INVLPG of the GPA in VMX root",
+     &x86_fix,
+     move_s2,
+     x86_invlpg_gpa_root,
+     0,
+     PHYSIM_ENTRY_S2,
+     RAM_BASE,
+     0,
+     {"survives INVLPG", "does not remove guest-physical mappings", "needed: INVEPT"}},
+    {"x86: EPT changed, INVLPG of the GPA: the combined entry",
+     &x86_fix,
+     move_s2,
+     x86_invlpg_gpa_root,
+     0,
+     PHYSIM_ENTRY_COMB,
+     VA_A,
+     1,
+     {"survives INVLPG", "goes only with INVEPT", "needed: INVEPT single-context"}},
+    {"x86: nothing after the change; CPU 1's MOV to CR4 (PGE) ran before the fill",
+     &x86_fix,
+     move_s1_a,
+     nothing,
+     1,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"MOV to CR4 (cpu 1) removes the stage-1 entry but ran before it was cached again",
+      "nothing was issued since"}},
+    {"Arm: stage 2 changed, TLBI IPAS2E1IS alone",
+     &arm_fix,
+     move_s2,
+     arm_ipas2_only,
+     1,
+     PHYSIM_ENTRY_COMB,
+     VA_A,
+     1,
+     {"survives TLBI IPAS2E1IS (issued on cpu 0)", "need not remove combined", "D8.17.6.1"}},
+    {"Arm: TLBI VAE1 with VA >> 14 (16K shift)",
+     &arm_fix,
+     move_s1_a,
+     arm_vae1_16k_shift,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives TLBI VAE1 (issued on cpu 0)", "shifted by the 16K / 64K page shift"}},
+    {"Arm: TLBI VAE1 with a level-2 TTL hint for a level-3 entry",
+     &arm_fix,
+     move_s1_a,
+     arm_vae1_ttl_level2,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives TLBI VAE1", "TTL hint does not describe the entry"}},
+    {"Arm: TLBI VAE1 (not IS) on PE 0, entry on PE 1",
+     &arm_fix,
+     move_s1_a,
+     arm_vae1_local,
+     1,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives TLBI VAE1 (issued on cpu 0)", "non-IS form"}},
+    {"Arm: TLBI VAE1IS without DSB",
+     &arm_fix,
+     move_s1_a,
+     arm_vae1is_no_dsb,
+     1,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives TLBI VAE1IS (issued on cpu 0)", "has not completed"}},
+    {"Arm VHE: TLBI VAE1 in a guest context (TGE = 0), EL2&0 entry",
+     &vhe_fix,
+     move_s1_a,
+     arm_vae1_guest_ctx,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives TLBI VAE1 (issued on cpu 0)", "did not act on the EL2&0 regime"}},
+    {"Arm: no invalidation at all",
+     &arm_fix,
+     move_s1_a,
+     nothing,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"no invalidation issued since it was cached", "needed: TLBI VAE1IS"}},
+    {"RISC-V: G-stage changed, HFENCE.VVMA x0, x0",
+     &rv_fix,
+     move_s2,
+     rv_hfence_vvma_all,
+     0,
+     PHYSIM_ENTRY_S2,
+     RAM_BASE,
+     0,
+     {"survives HFENCE.VVMA (issued on cpu 0)", "orders VS-stage translations only"}},
+    {"RISC-V: HFENCE.GVMA with the GPA itself in rs1",
+     &rv_fix,
+     move_s2,
+     rv_hfence_gvma_unshifted,
+     0,
+     PHYSIM_ENTRY_S2,
+     RAM_BASE,
+     0,
+     {"survives HFENCE.GVMA (issued on cpu 0)", "held the guest-physical address itself"}},
+};
+
+static const struct physim_cpu_report *find_report(const struct fix *f, unsigned cpu,
+						   enum physim_entry_kind kind, uint64_t va,
+						   uint16_t asid)
+{
+	for (unsigned i = 0; i < f->nrep; i++) {
+		const struct physim_cpu_report *r = &f->rep[i];
+		if (r->cpu == cpu && r->entry.kind == kind && r->entry.va == va &&
+		    r->entry.asid == asid)
+			return r;
+	}
+	return NULL;
+}
+
+static void test_remedies(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(remedy_cases) / sizeof(remedy_cases[0]); i++) {
+		const struct remedy_case *rc = &remedy_cases[i];
+		struct fix f;
+		fix_open(&f, rc->af);
+		for (unsigned c = 0; c < 2; c++) {
+			if (rc->af->arch == PHYSIM_ARCH_X86_64)
+				assert_int_equal(physim_x86_mov_cr4(physim_machine_cpu(f.m, c),
+								    X86_PGE | X86_PCIDE),
+						 0);
+			populate(&f, physim_machine_cpu(f.m, c));
+		}
+		rc->change(&f);
+		rc->issue(&f);
+		assert_true(physim_machine_audit(f.m) > 0);
+		const struct physim_cpu_report *r =
+		    find_report(&f, rc->cpu, rc->kind, rc->va, rc->asid);
+		bool ok = r != NULL && r->remedy != NULL;
+		for (unsigned w = 0; ok && w < 3 && rc->words[w] != NULL; w++)
+			ok = strstr(r->remedy, rc->words[w]) != NULL;
+		if (!ok) {
+			print_message("case %zu: %s\n  remedy: %s\n", i, rc->what,
+				      r && r->remedy ? r->remedy : "(no report)");
+			fail();
+		}
+		/* the text lives as long as the machine, and one text is kept once */
+		const char *first = r->remedy;
+		f.nrep = 0;
+		assert_true(physim_machine_audit(f.m) > 0);
+		r = find_report(&f, rc->cpu, rc->kind, rc->va, rc->asid);
+		assert_non_null(r);
+		assert_ptr_equal(r->remedy, first);
+		fix_close(&f);
+	}
+}
+
+/* ======================= grouped runs ======================= */
+
+/* A grouped leaf - an AArch64 Contiguous-bit run, a RISC-V Svnapot page, an
+ * ARMv7 Large page - is reported by the walker with the run's size and
+ * cached as one entry. An invalidation by address is required to remove only
+ * the named descriptor's page of a Contiguous or Svnapot run (Arm ARM DDI
+ * 0487 M.a.a D8.17.6: "The Contiguous bit does not affect the minimum size of
+ * a TLB entry that is required to be invalidated ... software is required to
+ * issue a TLB maintenance instruction for each block or granule within the
+ * configured contiguous region size"; RISC-V Svnapot: fence "all 4 KiB regions
+ * within the range"), so the rest of the run stays cached; an ARMv7 Large
+ * page is one TLB entry (Arm ARM G5.4) and goes whole. */
+
+#define RUN_VA UINT64_C(0x410000)
+#define RUN_PA (RAM_BASE + 0x110000)
+#define RUN_SZ UINT64_C(0x10000)
+
+struct runfix {
+	struct physim_ram *ram;
+	struct physim_pt *pt;
+	struct physim_mmu *mmu;
+	struct physim_machine *m;
+	struct physim_cpu *cpu;
+	long nrep;
+	uint64_t rep_size;
+};
+
+static void run_report(void *ctx, const struct physim_cpu_report *r)
+{
+	struct runfix *x = ctx;
+	x->nrep++;
+	x->rep_size = r->entry.page_size;
+}
+
+static void runfix_open(struct runfix *x, enum physim_arch arch, const char *fmt,
+			enum physim_regime regime, uint64_t arch_bits)
+{
+	memset(x, 0, sizeof(*x));
+	assert_int_equal(
+	    physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE},
+			      &x->ram),
+	    0);
+	const struct physim_paging_handler *ph = physim_ram_paging_handler(x->ram);
+	assert_int_equal(physim_pt_create(physim_format(fmt), ph, &x->pt), 0);
+	struct physim_pt_mapping mp = {
+	    .va = RUN_VA, .pa = RUN_PA, .size = RUN_SZ, .flags = URW, .arch = arch_bits};
+	assert_int_equal(physim_pt_map_ex(x->pt, &mp, 0), 0);
+	struct physim_mmu_config c = {
+	    .format = physim_pt_format(x->pt), .mem = ph, .root = physim_pt_root(x->pt)};
+	assert_int_equal(physim_mmu_create(&c, &x->mmu), 0);
+	assert_int_equal(
+	    physim_machine_create(
+		&(struct physim_machine_config){
+		    .arch = arch, .ncpus = 1, .on_report = run_report, .report_ctx = x},
+		&x->m),
+	    0);
+	x->cpu = physim_machine_cpu(x->m, 0);
+	struct physim_cpu_context cc = {.s1 = x->mmu, .regime = regime, .asid = 1, .vmid = 1};
+	assert_int_equal(physim_cpu_set_context(x->cpu, &cc), 0);
+	struct physim_xlate xl;
+	assert_int_equal(
+	    physim_cpu_translate(x->cpu,
+				 &(struct physim_access){.va = RUN_VA + 0x5000, .user = true}, &xl),
+	    0);
+	assert_int_equal(xl.pa, RUN_PA + 0x5000);
+}
+
+static void runfix_close(struct runfix *x)
+{
+	physim_machine_destroy(x->m);
+	physim_mmu_destroy(x->mmu);
+	physim_pt_destroy(x->pt);
+	assert_int_equal(physim_ram_stats(x->ram).used_frames, 0);
+	physim_ram_destroy(x->ram);
+}
+
+/* What the CPU holds: a bit per 4 KiB page of the run covered by an entry,
+ * and the number of entries and of run-sized ones. */
+struct runsurv {
+	uint32_t pages;
+	unsigned n, whole;
+};
+
+static int run_one(void *ctx, const struct physim_cpu_entry *e)
+{
+	struct runsurv *s = ctx;
+	s->n++;
+	if (e->page_size == RUN_SZ)
+		s->whole++;
+	for (uint64_t a = e->va; a < e->va + e->page_size; a += 4096) {
+		if (a >= RUN_VA && a < RUN_VA + RUN_SZ) {
+			assert_int_equal(e->pa + (a - e->va), RUN_PA + (a - RUN_VA));
+			s->pages |= 1u << ((a - RUN_VA) >> 12);
+		}
+	}
+	return 0;
+}
+
+static struct runsurv run_survivors(struct runfix *x)
+{
+	struct runsurv s = {0};
+	assert_int_equal(physim_cpu_for_each_entry(x->cpu, run_one, &s), 0);
+	return s;
+}
+
+static void tlbi_dsb(struct physim_cpu *c, enum physim_tlbi_op op, uint64_t xt)
+{
+	assert_int_equal(physim_arm_tlbi(c, op, xt), 0);
+	physim_arm_dsb(c);
+}
+
+static void test_runs_arm_contiguous(void **state)
+{
+	(void)state;
+	const uint64_t ng = UINT64_C(1) << 11;
+	struct runfix x;
+	struct runsurv s;
+
+	/* one entry for the run */
+	runfix_open(&x, PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, ng);
+	s = run_survivors(&x);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.whole, 1);
+	assert_int_equal(s.pages, 0xFFFF);
+	/* TLBI VAE1 of page 5 removes page 5; the 15 others stay (D8.17.6) */
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VAE1, XT(1, RUN_VA + 0x5000));
+	s = run_survivors(&x);
+	assert_int_equal(s.pages, 0xFFFF & ~(1u << 5));
+	assert_int_equal(s.whole, 0);
+	/* and they still serve hits */
+	uint64_t hits = physim_cpu_stats(x.cpu).hits;
+	struct physim_xlate xl;
+	assert_int_equal(
+	    physim_cpu_translate(x.cpu,
+				 &(struct physim_access){.va = RUN_VA + 0x3000, .user = true}, &xl),
+	    0);
+	assert_int_equal(xl.pa, RUN_PA + 0x3000);
+	assert_int_equal(physim_cpu_stats(x.cpu).hits, hits + 1);
+	/* a TLBI per page of the run, as software must issue, removes it all */
+	for (uint64_t a = RUN_VA; a < RUN_VA + RUN_SZ; a += 4096)
+		tlbi_dsb(x.cpu, PHYSIM_TLBI_VAE1IS, XT(1, a));
+	assert_int_equal(run_survivors(&x).n, 0);
+	runfix_close(&x);
+
+	/* a TTL hint of the run's level (4K granule, level 3) matches it */
+	runfix_open(&x, PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, ng);
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VALE1, XT(1, RUN_VA) | TTL(1, 3));
+	assert_int_equal(run_survivors(&x).pages, 0xFFFF & ~1u);
+	runfix_close(&x);
+	/* ... one of another level does not */
+	runfix_open(&x, PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, ng);
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VALE1, XT(1, RUN_VA) | TTL(1, 2));
+	assert_int_equal(run_survivors(&x).whole, 1);
+	/* without an address the run goes whole */
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_ASIDE1, XT(1, 0));
+	assert_int_equal(run_survivors(&x).n, 0);
+	runfix_close(&x);
+
+	/* breaking the run up (pages moved one by one, no TLBI): the audit
+	 * reports the run entry */
+	runfix_open(&x, PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, ng);
+	assert_int_equal(physim_pt_unmap_region(x.pt, RUN_VA, RUN_SZ), 0);
+	for (uint64_t a = 0; a < RUN_SZ; a += 4096) {
+		struct physim_pt_mapping mp = {.va = RUN_VA + a,
+					       .pa = RUN_PA + 0x100000 + a,
+					       .size = 4096,
+					       .flags = URW,
+					       .arch = ng};
+		assert_int_equal(physim_pt_map_ex(x.pt, &mp, 0), 0);
+	}
+	assert_int_equal(physim_machine_audit(x.m), 1);
+	assert_int_equal(x.nrep, 1);
+	assert_int_equal(x.rep_size, RUN_SZ);
+	runfix_close(&x);
+}
+
+static void test_runs_rv_napot(void **state)
+{
+	(void)state;
+	struct runfix x;
+	runfix_open(&x, PHYSIM_ARCH_RISCV64, "sv48", PHYSIM_REGIME_HOST, 0);
+	struct runsurv s = run_survivors(&x);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.whole, 1);
+	/* SFENCE.VMA rs1 = page 3 of the 64 KiB NAPOT page: that 4 KiB goes */
+	uint64_t rs1 = RUN_VA + 0x3000, rs2 = 1;
+	assert_int_equal(physim_rv_sfence_vma(x.cpu, &rs1, &rs2), 0);
+	assert_int_equal(run_survivors(&x).pages, 0xFFFF & ~(1u << 3));
+	/* an SBI remote fence of the whole range removes the rest */
+	assert_int_equal(
+	    physim_sbi_rfence(x.cpu, PHYSIM_SBI_REMOTE_SFENCE_VMA, 1, 0, RUN_VA, RUN_SZ, 0), 0);
+	assert_int_equal(run_survivors(&x).n, 0);
+	runfix_close(&x);
+}
+
+static void test_runs_armv7_large_page(void **state)
+{
+	(void)state;
+	struct runfix x;
+	runfix_open(&x, PHYSIM_ARCH_AARCH64, "armv7-short", PHYSIM_REGIME_GUEST, 0);
+	struct runsurv s = run_survivors(&x);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.whole, 1);
+	/* one TLB entry (Arm ARM G5.4): any of its addresses removes it */
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VAAE1, XT(0, RUN_VA + 0x9000));
+	assert_int_equal(run_survivors(&x).n, 0);
+	runfix_close(&x);
+}
+
+/* The remedies' record is shared between CPUs' threads: one PE issues
+ * TLBI VAE1IS + DSB for A in a loop while another keeps hitting its stale
+ * entry for B, each hit reported with a remedy that reads every PE's record
+ * (run under ThreadSanitizer in CI). */
+struct remedy_thr {
+	struct fix *f;
+	unsigned n;
+};
+
+static void *issue_loop(void *arg)
+{
+	struct remedy_thr *t = arg;
+	struct physim_cpu *c = physim_machine_cpu(t->f->m, 0);
+	for (unsigned i = 0; i < t->n; i++) {
+		if (physim_arm_tlbi(c, PHYSIM_TLBI_VAE1IS, XT(1, VA_A)) != 0)
+			return (void *)1;
+		physim_arm_dsb(c);
+	}
+	return NULL;
+}
+
+static void *hit_loop(void *arg)
+{
+	struct remedy_thr *t = arg;
+	struct physim_cpu *c = physim_machine_cpu(t->f->m, 1);
+	for (unsigned i = 0; i < t->n; i++) {
+		struct physim_xlate x;
+		if (physim_cpu_translate(c, &(struct physim_access){.va = VA_B, .user = true},
+					 &x) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_remedy_threads(void **state)
+{
+	(void)state;
+	struct archfix af = arm_fix;
+	af.check_stale = true;
+	struct fix f;
+	fix_open(&f, &af);
+	for (unsigned c = 0; c < 2; c++)
+		populate(&f, physim_machine_cpu(f.m, c));
+	load(&f, physim_machine_cpu(f.m, 0), &af.ctx[0]);
+	load(&f, physim_machine_cpu(f.m, 1), &af.ctx[0]);
+	assert_int_equal(physim_pt_unmap(f.s1pt, VA_B, NULL), 0);
+	map(f.s1pt, VA_B, PA_B + 0x200000, af.nonglobal_arch);
+	struct remedy_thr t = {.f = &f, .n = 500};
+	pthread_t a, b;
+	assert_int_equal(pthread_create(&a, NULL, issue_loop, &t), 0);
+	assert_int_equal(pthread_create(&b, NULL, hit_loop, &t), 0);
+	void *ra, *rb;
+	assert_int_equal(pthread_join(a, &ra), 0);
+	assert_int_equal(pthread_join(b, &rb), 0);
+	assert_null(ra);
+	assert_null(rb);
+	assert_true(f.nrep > 0);
+	const struct physim_cpu_report *r = &f.rep[f.nrep - 1];
+	assert_int_equal(r->cpu, 1);
+	assert_int_equal(r->entry.va, VA_B);
+	/* whether A's TLBIs came before the report or not, the text names
+	 * what B's entry needs */
+	assert_non_null(strstr(r->remedy, "needed: TLBI VAE1IS"));
+	fix_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_x86_oracle),	    cmocka_unit_test(test_arm_oracle),
-	    cmocka_unit_test(test_rv_oracle),	    cmocka_unit_test(test_la_oracle),
-	    cmocka_unit_test(test_x86_walk_oracle), cmocka_unit_test(test_arm_walk_oracle),
+	    cmocka_unit_test(test_x86_oracle),
+	    cmocka_unit_test(test_arm_oracle),
+	    cmocka_unit_test(test_rv_oracle),
+	    cmocka_unit_test(test_la_oracle),
+	    cmocka_unit_test(test_x86_walk_oracle),
+	    cmocka_unit_test(test_arm_walk_oracle),
 	    cmocka_unit_test(test_rv_walk_oracle),
+	    cmocka_unit_test(test_remedies),
+	    cmocka_unit_test(test_vhe_oracle),
+	    cmocka_unit_test(test_vhe_context_checks),
+	    cmocka_unit_test(test_runs_arm_contiguous),
+	    cmocka_unit_test(test_runs_rv_napot),
+	    cmocka_unit_test(test_runs_armv7_large_page),
+	    cmocka_unit_test(test_remedy_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

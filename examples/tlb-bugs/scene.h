@@ -88,7 +88,7 @@ void scene_move_s2(struct scene *s, uint64_t gpa, uint64_t new_pa);
 void scene_unmap_s2(struct scene *s, uint64_t gpa);
 void scene_map_s2(struct scene *s, uint64_t gpa, uint64_t pa);
 /* The two halves of a stage-1 move, for code that breaks before it makes (AArch64: invalid,
- * TLBI, DSB, then the new descriptor - Arm ARM D8.16.1). */
+ * TLBI, DSB, then the new descriptor - Arm ARM DDI 0487 M.a.a D8.17.1). */
 void scene_unmap_s1(struct scene *s, uint64_t va);
 void scene_map_s1(struct scene *s, uint64_t va, uint64_t pa);
 

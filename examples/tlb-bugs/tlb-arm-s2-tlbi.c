@@ -4,11 +4,11 @@
  *   bug-vaae1is     TLBI VAAE1IS with the unshifted IPA: a stage-1 instruction, whose operand
  *                   is a VA >> 12 - it removes neither the stage-2 nor the combined entry;
  *   bug-ipas2-only  TLBI IPAS2E1IS (IPA >> 12) alone: the stage-2 entry goes, but combined
- *                   stage 1+2 entries need not (Arm ARM D8.13, TLBI IPAS2E1);
+ *                   stage 1+2 entries need not (Arm ARM DDI 0487 M.a.a C5.5.13 TLBI IPAS2E1);
  *   fixed           KVM's order: the stage-2 descriptor broken (made invalid), then
  *                   __kvm_tlb_flush_vmid_ipa: TLBI IPAS2E1IS, IPA >> 12; DSB ISH;
  *                   TLBI VMALLE1IS; DSB ISH; only then the new descriptor made
- *                   (break-before-make applies to stage 2 too, Arm ARM D8.16.1).
+ *                   (break-before-make applies to stage 2 too, Arm ARM DDI 0487 M.a.a D8.17.1).
  * Two PEs run the guest; the IS forms reach both. */
 #include "scene.h"
 

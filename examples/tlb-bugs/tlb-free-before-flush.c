@@ -4,10 +4,9 @@
  *   bug-no-tlbi     the tables are freed with no invalidation at all;
  *   bug-before-dsb  TLBI VMALLE1IS is issued, but the tables are freed before the DSB that
  *                   completes it, while the other PE's walk caches may still point into them;
- *   fixed           TLBI VMALLE1IS; DSB ISH; then free (Arm ARM D8.13: a TLBI is complete only
- *                   after the DSB).
- * The tables' frames come through physim's checking paging handler, which reports a frame
- * freed while some PE still caches it (break-before-free). */
+ *   fixed           TLBI VMALLE1IS; DSB ISH; then free (Arm ARM DDI 0487 M.a.a D8.17.8: a TLBI is
+ * complete only after the DSB). The tables' frames come through physim's checking paging handler,
+ * which reports a frame freed while some PE still caches it (break-before-free). */
 #include "scene.h"
 
 enum { BUG_NO_TLBI, BUG_BEFORE_DSB, FIXED };

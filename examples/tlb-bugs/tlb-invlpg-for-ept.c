@@ -2,7 +2,8 @@
 /* examples/tlb-bugs/tlb-invlpg-for-ept.c - a VMM moves a guest page in EPT and issues INVLPG
  * of the guest-physical address: INVLPG invalidates linear and combined mappings of the
  * current VPID (VPID 0 in VMX root), never guest-physical mappings, so the guest keeps using
- * the old frame. Fixed: INVEPT single-context with the VM's EPTP (SDM Vol. 3C 28.3.3.1). */
+ * the old frame. Fixed: INVEPT single-context with the VM's EPTP (SDM Vol. 3C "Operations that
+ * Invalidate Cached Mappings"). */
 #include "scene.h"
 
 int main(int argc, char **argv)

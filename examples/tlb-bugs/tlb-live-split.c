@@ -3,8 +3,8 @@
  * 2 MiB block mapping by writing a table descriptor (the other 511 pages) straight over the
  * valid block, and invalidates afterwards (edk2 #7057, tinykvm #80): a block <-> table change
  * of a valid descriptor needs break-before-make - invalid, TLBI, DSB, then the table (Arm ARM
- * D8.16.1) - or the PEs may hold the block and the new pages at once. Fixed: break the block,
- * invalidate, complete, then make the 4 KiB pages. */
+ * DDI 0487 M.a.a D8.17.1) - or the PEs may hold the block and the new pages at once. Fixed: break
+ * the block, invalidate, complete, then make the 4 KiB pages. */
 #include "scene.h"
 
 #define BLOCK_VA UINT64_C(0x40000000)
@@ -62,5 +62,5 @@ int main(int argc, char **argv)
 			    &(struct scene_expect){.report = PHYSIM_REPORT_BBM,
 						   .kind = PHYSIM_ENTRY_S1,
 						   .cpu = 0,
-						   .remedy = {"invalid descriptor", "D8.16"}});
+						   .remedy = {"invalid descriptor", "D8.17.1"}});
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* examples/tlb-bugs/tlb-no-dsb.c - an AArch64 kernel changes a page-table entry, issues
  * TLBI VAE1IS and lets the other PE go on without a DSB: a TLBI is only guaranteed complete,
- * on every PE it targets, after a DSB of the issuing PE (Arm ARM D8.13 and B2.3.11), so the
+ * on every PE it targets, after a DSB of the issuing PE (Arm ARM DDI 0487 M.a.a D8.17.8), so the
  * other PE may still use the old entry. Fixed: DSB ISH between the TLBI and the use. */
 #include "scene.h"
 

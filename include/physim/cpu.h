@@ -93,6 +93,17 @@ enum physim_regime {
 	/* x86: VMX non-root (VPID, EPTP); Arm: the EL1&0 regime (VMID; with
 	 * no EL2 in use, VMID 0); RISC-V: V = 1 (vsatp, hgatp). */
 	PHYSIM_REGIME_GUEST = 1,
+	/* Arm only: the EL2&0 regime of a VHE host (HCR_EL2.{E2H, TGE} =
+	 * {1, 1}): one stage, tagged by ASID (nG entries) and no VMID, with
+	 * the EL1&0 descriptor formats (aarch64-4k-48 ...; the aarch64-el2-*
+	 * formats are the E2H = 0 EL2 regime's). Loading such a context sets
+	 * the CPU's HCR_EL2.E2H, loading a PHYSIM_REGIME_HOST one clears it
+	 * (a GUEST context leaves it): TLBI VAE2 / VALE2 then act on EL2&0
+	 * entries of the ASID in Xt[63:48] (and global ones), and the EL1
+	 * forms (VAE1, VAAE1, ASIDE1, VMALLE1 ...) issued in an EL2&0 context
+	 * act on EL2&0, as with {E2H, TGE} = {1, 1}; ALLE2 removes EL2 and
+	 * EL2&0 entries. EL3 is not modelled. */
+	PHYSIM_REGIME_HOST_E20 = 2,
 };
 
 /* A CPU's current translation context. s1 and s2 are borrowed: they must
@@ -141,8 +152,16 @@ enum physim_cpu_report_kind {
 
 /* A finding. `current` is what a fresh walk of the entry's tables says now
  * (current.fault.kind != NONE: the address no longer translates). `remedy`
- * names the invalidation that would have removed the entry, quoting the
- * manual (a static string); `pending` is set when an invalidation that
+ * says what was done and what was needed, quoting the manual: the
+ * invalidation issued since the entry was cached that came closest to
+ * removing it (each CPU remembers its last 16; the one failing the fewest
+ * of the instruction's filters, the newest on a tie) and why it did not -
+ * the wrong kind of entry ("survives INVLPG ..., which does not remove
+ * guest-physical mappings"), another CPU, ASID, VMID or address, an operand
+ * encoded the wrong way, a last-level form, a TTL hint - or that none was
+ * issued; then "needed:" and the instruction that removes it. The text is
+ * owned by the machine and stays valid until physim_machine_destroy (the
+ * same text is one pointer). `pending` is set when an invalidation that
  * removes it was issued but not completed (TLBI without DSB, SINVAL without
  * SFENCE.INVAL.IR). */
 struct physim_cpu_report {
@@ -171,13 +190,12 @@ struct physim_machine_config {
 	 * ones on its path with the tables (a stale one is a stale use: the
 	 * hardware may have walked from it), and audits check them. */
 	bool walk_caches;
-	/* Break-before-make (AArch64: Arm ARM D8.16.1, stage 1 and stage 2
-	 * alike; x86: page-size changes, SDM Vol. 3A 4.10.2.3): entries
-	 * remember the descriptor they were made from (a stage-1 or stage-2
-	 * leaf; a combined entry its stage-1 leaf, read at its HPA through
-	 * stage 2; walk entries their table descriptor), and each invalidation
-	 * that removes one compares it with table memory where it completes.
-	 * A descriptor found valid again but changed in output address, block
+	/* Break-before-make (AArch64: Arm ARM DDI 0487 M.a.a D8.17.1, stage 1 and stage 2
+	 * alike; x86: page-size changes, SDM Vol. 3A 4.10.2 "Translation Lookaside Buffers"):
+	 * entries remember the descriptor they were made from (a stage-1 or stage-2 leaf; a
+	 * combined entry its stage-1 leaf, read at its HPA through stage 2; walk entries their
+	 * table descriptor), and each invalidation that removes one compares it with table memory
+	 * where it completes. A descriptor found valid again but changed in output address, block
 	 * size / table <-> block, memory attributes or contiguity (Arm; x86:
 	 * page size) was rewritten while still cachable: PHYSIM_REPORT_BBM.
 	 * A broadcast is checked at each CPU it reaches too, when that CPU
@@ -261,7 +279,7 @@ PHYSIM_API long physim_machine_check_free(struct physim_machine *m, uint64_t hpa
 /* One line describing a report. Returns the length snprintf would. */
 PHYSIM_API int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_t len);
 
-/* ---- x86 (Intel SDM Vol. 3A 4.10.4, Vol. 3C 28.3.3) ----
+/* ---- x86 (Intel SDM Vol. 3A 4.10.4; Vol. 3C "Operations that Invalidate Cached Mappings") ----
  * Every call acts on this logical processor only. Errors mirror the
  * instruction's #GP / VMfail as -EINVAL, and then nothing is invalidated. */
 
@@ -281,7 +299,8 @@ PHYSIM_API int physim_x86_invept(struct physim_cpu *cpu, uint64_t type, const ui
 /* INVVPID type 0-3, descriptor (desc[0] bits 15:0 VPID, desc[1] linear address). */
 PHYSIM_API int physim_x86_invvpid(struct physim_cpu *cpu, uint64_t type, const uint64_t desc[2]);
 
-/* ---- AArch64 (Arm ARM D8.13 / C5.5 "TLB maintenance instructions") ---- */
+/* ---- AArch64 (Arm ARM DDI 0487 M.a.a D8.17 "TLB maintenance", C5.5 "A64 System
+ * instructions for TLB maintenance") ---- */
 
 enum physim_tlbi_op {
 	PHYSIM_TLBI_VAE1 = 1,
@@ -315,9 +334,21 @@ enum physim_tlbi_op {
 
 /* TLBI <op>, Xt. Xt as the instruction takes it: VA forms VA[55:12] in bits
  * 43:0, TTL in 47:44, ASID in 63:48; IPAS2 forms IPA[51:12] in bits 39:0,
- * TTL in 47:44; the other forms ignore it. The VMID is the issuing CPU's
- * current one. A TLBI is only guaranteed complete after the issuing CPU's
- * next DSB (physim_arm_dsb): until then every CPU keeps the entries. */
+ * TTL in 47:44; the other forms ignore it. The TTL hint (FEAT_TTL) is
+ * honoured as C5.5.59 states it: TTL[3:2] names the granule (0b01 4K, 0b10
+ * 16K, 0b11 64K), TTL[1:0] the leaf's level; a reserved encoding (level 0
+ * with 16K or 64K) acts as no hint; a hint that does not describe an entry
+ * (another level, or a granule other than its table format's) removes
+ * nothing of it ("no entries are required ... to be invalidated"). The
+ * simulated PEs implement FEAT_LPA2, so 4K level 0 and 16K level 1 are
+ * hints. A Contiguous-bit run is cached as one entry of the run's size, but
+ * a TLBI by address removes only the named block or page of it (D8.17.6:
+ * "The Contiguous bit does not affect the minimum size of a TLB entry that
+ * is required to be invalidated"), the rest stays cached; the same holds
+ * for RISC-V Svnapot pages under a fence with rs1 != x0. An ARMv7 Large
+ * page or Supersection is one TLB entry and goes whole. The VMID is the
+ * issuing CPU's current one. A TLBI is only guaranteed complete after the
+ * issuing CPU's next DSB (physim_arm_dsb): until then every CPU keeps the entries. */
 PHYSIM_API int physim_arm_tlbi(struct physim_cpu *cpu, enum physim_tlbi_op op, uint64_t xt);
 /* DSB (ISH / NSH alike here): completes this CPU's outstanding TLBIs on
  * every CPU they target. */
@@ -366,7 +397,7 @@ PHYSIM_API int physim_sbi_rfence(struct physim_cpu *caller, enum physim_sbi_rfen
 				 unsigned long hart_mask, unsigned long hart_mask_base,
 				 uint64_t start, uint64_t size, uint64_t tag);
 
-/* ---- LoongArch (LoongArch Reference Manual Vol. 1, 4.2.4.7 INVTLB) ---- */
+/* ---- LoongArch (LoongArch Reference Manual Vol. 1, "INVTLB") ---- */
 
 /* INVTLB op, rj (ASID in bits 9:0), rk (virtual address). */
 PHYSIM_API int physim_la_invtlb(struct physim_cpu *cpu, unsigned op, uint64_t rj, uint64_t rk);
