@@ -205,6 +205,9 @@ struct physim_cpu {
 	bool queue_lost; /* a queue append failed: flush everything at drain */
 	struct deferred *def;
 	size_t ndef, capdef;
+	/* audit_on_complete: inside a completion that audits once at its end
+	 * (physim_cpui_complete, physim_cpui_drain) */
+	bool audit_batch;
 };
 
 struct keep {
@@ -342,5 +345,18 @@ PHYSIM_HIDDEN void physim_cpui_bbm_check(struct physim_cpu *c, const struct inva
 					 const struct centry *e);
 /* With check_bbm, the descriptor a one-stage leaf was made from. */
 PHYSIM_HIDDEN void physim_cpui_leaf_desc(const struct physim_mmu *m, struct centry *n);
+
+/* ---- audit at completion (machine config audit_on_complete) ---- */
+
+/* Audit this CPU's entries (its own thread, its queue not locked):
+ * STALE_ENTRY reports, returns their number (lib/cpu-check.c). */
+PHYSIM_HIDDEN long physim_cpui_audit_cpu(struct physim_cpu *c);
+/* An invalidation completed on c: audit it if the machine asks (and no
+ * enclosing completion will). */
+static inline void physim_cpui_completed(struct physim_cpu *c)
+{
+	if (PHYSIM_UNLIKELY(c->m->cfg.audit_on_complete) && !c->audit_batch)
+		(void)physim_cpui_audit_cpu(c);
+}
 
 #endif

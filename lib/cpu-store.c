@@ -376,7 +376,18 @@ static void purge_page(struct physim_cpu *c, const struct inval *iv, unsigned sh
 	}
 }
 
+static void apply_now(struct physim_cpu *c, const struct inval *iv);
+
+/* An instruction that takes effect at once has completed when its apply
+ * returns (audit_on_complete); the barriers and the drain of remote
+ * broadcasts audit once at their end instead. */
 void physim_cpui_apply(struct physim_cpu *c, const struct inval *iv)
+{
+	apply_now(c, iv);
+	physim_cpui_completed(c);
+}
+
+static void apply_now(struct physim_cpu *c, const struct inval *iv)
 {
 	if (iv->addr_mode == INV_ADDR_INPUT) {
 		/* the page chains: every entry of the page, whatever its tags */
@@ -443,7 +454,9 @@ void physim_cpui_drain(struct physim_cpu *c)
 	if (!atomic_load_explicit(&c->pending, memory_order_acquire))
 		return;
 	pthread_mutex_lock(&c->lock);
+	bool outer = c->audit_batch;
 	c->remote_apply = true;
+	c->audit_batch = true;
 	if (c->queue_lost)
 		flush_everything(c);
 	else
@@ -453,7 +466,9 @@ void physim_cpui_drain(struct physim_cpu *c)
 	c->nq = 0;
 	c->queue_lost = false;
 	atomic_store_explicit(&c->pending, false, memory_order_relaxed);
+	c->audit_batch = outer;
 	pthread_mutex_unlock(&c->lock);
+	physim_cpui_completed(c); /* outside the lock: reports read every queue */
 }
 
 int physim_cpui_defer(struct physim_cpu *c, const struct inval *iv, bool broadcast)
@@ -479,6 +494,7 @@ out:
 
 void physim_cpui_complete(struct physim_cpu *c)
 {
+	c->audit_batch = true;
 	physim_cpui_drain(c);
 	pthread_mutex_lock(&c->lock);
 	size_t n = c->ndef;
@@ -496,6 +512,8 @@ void physim_cpui_complete(struct physim_cpu *c)
 		}
 	}
 	free(d);
+	c->audit_batch = false;
+	physim_cpui_completed(c);
 }
 
 /* Is an invalidation that removes e issued but not completed (by this CPU,

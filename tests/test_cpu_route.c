@@ -85,8 +85,8 @@ static struct env *env_new(enum physim_arch arch, bool audit_on_complete)
 					  .check_stale = true,
 					  .walk_caches = true,
 					  .on_report = on_report,
-					  .report_ctx = &e->rep};
-	(void)audit_on_complete;
+					  .report_ctx = &e->rep,
+					  .audit_on_complete = audit_on_complete};
 	assert_int_equal(physim_machine_create(&c, &e->m), 0);
 	return e;
 }
@@ -310,10 +310,8 @@ static struct outcome run_s2(const struct s2_case *k, bool local)
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_C, GPA_TOP + 0x1000, 4096, URWX), 0);
 	e->s1 = mmu_of(e, e->s1pt);
-	struct physim_cpu_flusher_config fc = {.cpu = cpu(e, 0),
-					       .table = PHYSIM_FLUSH_STAGE2,
-					       .vmid = VMID,
-					       .local = local};
+	struct physim_cpu_flusher_config fc = {
+	    .cpu = cpu(e, 0), .table = PHYSIM_FLUSH_STAGE2, .vmid = VMID, .local = local};
 	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
 	e->s2pt = routed_pt(e, k->s2fmt, true);
 	e->s2 = mmu_of(e, e->s2pt);
@@ -378,6 +376,96 @@ static void test_s2_local_reported(void **state)
 	}
 }
 
+/* ---- audit at completion ---- */
+
+/* Arm, three PEs: A is remapped with no invalidation at all (the planted
+ * bug); PE 0 then invalidates B, unrelated. With audit_on_complete the
+ * stale entry for A is reported at PE 0's DSB (not at the TLBI: it is not
+ * complete before), naming PE 0, and on PE 1 when it applies the broadcast
+ * at its next access. Without the flag nothing is reported until an
+ * explicit audit. */
+static void audit_scene(bool flag, bool fix, struct reports *out)
+{
+	struct env *e = env_new(PHYSIM_ARCH_AARCH64, flag);
+	assert_int_equal(physim_pt_create(physim_format("aarch64-4k-48"), e->ph, &e->s1pt), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_B, PA_B, 4096, URWX), 0);
+	e->s1 = mmu_of(e, e->s1pt);
+	struct physim_cpu_context ctx = {.s1 = e->s1, .regime = PHYSIM_REGIME_GUEST, .asid = ASID};
+	for (unsigned i = 0; i < NCPUS; i++)
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(acc(e, i, VA_A, false, NULL), 0);
+		assert_int_equal(acc(e, i, VA_B, false, NULL), 0);
+	}
+	assert_int_equal(physim_pt_unmap(e->s1pt, VA_A, NULL), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A2, 4096, URWX), 0);
+	const uint64_t asid = (uint64_t)ASID << 48;
+	if (fix)
+		assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VAE1IS, asid | VA_A >> 12),
+				 0);
+	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VAE1IS, asid | VA_B >> 12), 0);
+	assert_int_equal(e->rep.n, 0); /* not complete before the DSB */
+	physim_arm_dsb(cpu(e, 0));
+	out[0] = e->rep;
+	assert_int_equal(acc(e, 1, VA_B, false, NULL), 0); /* PE 1 applies the broadcast */
+	out[1] = e->rep;
+	physim_machine_audit(e->m); /* the explicit audit finds what is left */
+	out[2] = e->rep;
+	env_free(e);
+}
+
+static void test_audit_on_complete(void **state)
+{
+	(void)state;
+	struct reports r[3];
+	audit_scene(true, false, r);
+	/* at PE 0's DSB: PE 0's entry for A, the remedy naming the TLBI */
+	assert_int_equal(r[0].n_audit, 1);
+	assert_int_equal(r[0].cpus, 1u << 0);
+	assert_int_equal(r[0].last.entry.va, VA_A);
+	assert_int_equal(r[0].last.entry.pa, PA_A);
+	assert_int_equal(r[0].last.current.pa, PA_A2);
+	assert_non_null(strstr(r[0].text, "TLBI"));
+	/* at PE 1's next access: its own entry for A */
+	assert_int_equal(r[1].n_audit, 2);
+	assert_int_equal(r[1].cpus, 1u << 0 | 1u << 1);
+	assert_int_equal(r[1].last.cpu, 1);
+	assert_int_equal(r[1].last.entry.va, VA_A);
+
+	/* the correct sequence: nothing at either completion nor after */
+	audit_scene(true, true, r);
+	assert_int_equal(r[2].n, 0);
+
+	/* without the flag: silent until the explicit audit (both PEs) */
+	audit_scene(false, false, r);
+	assert_int_equal(r[1].n, 0);
+	assert_int_equal(r[2].n_audit, 2);
+}
+
+/* x86: an INVLPG completes at once, so the audit runs right after it; the
+ * stale entry is reported by the INVLPG of an unrelated page. */
+static void test_audit_on_complete_x86(void **state)
+{
+	(void)state;
+	struct env *e = env_new(PHYSIM_ARCH_X86_64, true);
+	assert_int_equal(physim_pt_create(physim_format("x86_64-4l"), e->ph, &e->s1pt), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	e->s1 = mmu_of(e, e->s1pt);
+	struct physim_cpu_context ctx = {.s1 = e->s1};
+	assert_int_equal(physim_cpu_set_context(cpu(e, 2), &ctx), 0);
+	assert_int_equal(acc(e, 2, VA_A, false, NULL), 0);
+	assert_int_equal(physim_pt_protect(e->s1pt, VA_A, PHYSIM_R | PHYSIM_U), 0);
+	assert_int_equal(physim_x86_invlpg(cpu(e, 2), VA_B), 0);
+	assert_int_equal(e->rep.n_audit, 1);
+	assert_int_equal(e->rep.last.cpu, 2);
+	assert_non_null(strstr(e->rep.text, "INVLPG"));
+	/* the right INVLPG removes it; its own audit is clean */
+	assert_int_equal(physim_x86_invlpg(cpu(e, 2), VA_A), 0);
+	assert_int_equal(e->rep.n, 1);
+	env_free(e);
+}
+
 /* ---- arguments ---- */
 
 static void test_args(void **state)
@@ -412,12 +500,10 @@ static void test_args(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_s1_routed_clean),
-	    cmocka_unit_test(test_s1_local_reported),
-	    cmocka_unit_test(test_s1_freed_table_nonleaf),
-	    cmocka_unit_test(test_s2_routed_clean),
-	    cmocka_unit_test(test_s2_local_reported),
-	    cmocka_unit_test(test_args),
+	    cmocka_unit_test(test_s1_routed_clean),	   cmocka_unit_test(test_s1_local_reported),
+	    cmocka_unit_test(test_s1_freed_table_nonleaf), cmocka_unit_test(test_s2_routed_clean),
+	    cmocka_unit_test(test_s2_local_reported),	   cmocka_unit_test(test_audit_on_complete),
+	    cmocka_unit_test(test_audit_on_complete_x86),  cmocka_unit_test(test_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -172,6 +172,20 @@ struct physim_machine_config {
 	bool check_bbm;
 	physim_cpu_report_fn on_report;
 	void *report_ctx;
+	/* Audit at every invalidation's completion: each CPU compares its own
+	 * entries with the tables (as physim_machine_audit does for all) right
+	 * after an invalidation completes on it - an instruction that takes
+	 * effect at once (INVLPG, INVPCID, INVEPT, INVVPID, MOV to CR3/CR4,
+	 * SFENCE.VMA, HFENCE.*, INVTLB, an SBI RFENCE's local part), the
+	 * issuer's barrier (Arm DSB, RISC-V SFENCE.INVAL.IR) and, on the
+	 * other CPUs, a broadcast when the target applies it (at its next
+	 * access or instruction, on its own thread: no CPU reads another's
+	 * entries, so this is as thread-safe as the instructions). A stale
+	 * entry is then reported (STALE_ENTRY, naming the CPU) right after
+	 * the invalidation that should have removed it, even if never used
+	 * again. The cost is an audit of the CPU's entries per completion
+	 * (physim-bench: cpu_audit_complete). */
+	bool audit_on_complete;
 };
 
 struct physim_cpu_stats {
