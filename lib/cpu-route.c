@@ -5,6 +5,8 @@
  * handler that holds freed tables back until the invalidation completed. */
 #include "cpu-priv.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* Operand fields (Arm ARM C5.5, the TLBI instruction descriptions; Linux
@@ -37,6 +39,20 @@ static void note(struct physim_cpu_flusher *f, int rc)
 	f->st.instructions++;
 	if (rc < 0 && f->st.first_error == 0)
 		f->st.first_error = rc;
+}
+
+/* The trace callback, if any: the instruction about to be issued on c. */
+static void __attribute__((format(printf, 3, 4)))
+tr(const struct physim_cpu_flusher *f, const struct physim_cpu *c, const char *fmt, ...)
+{
+	if (f->cfg.trace == NULL)
+		return;
+	char line[160];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	f->cfg.trace(f->cfg.trace_ctx, physim_cpu_index(c), line);
 }
 
 static bool is_target(const struct physim_cpu_flusher *f, unsigned i)
@@ -110,11 +126,14 @@ static void x86_stage1_one(struct physim_cpu_flusher *f, struct physim_cpu *t, c
 		 * (single context) (SDM Vol. 3C 28.3.3.1 and "INVVPID"). */
 		uint64_t desc[2] = {f->cfg.vmid, 0};
 		if (all) {
+			tr(f, t, "INVVPID single-context, VPID %u", f->cfg.vmid);
 			note(f, physim_x86_invvpid(t, 1, desc));
 			return;
 		}
 		for (size_t i = 0; i < n; i++) {
 			desc[1] = vas[i];
+			tr(f, t, "INVVPID individual-address, VPID %u, %#llx", f->cfg.vmid,
+			   (unsigned long long)vas[i]);
 			note(f, physim_x86_invvpid(t, 0, desc));
 		}
 		return;
@@ -124,6 +143,7 @@ static void x86_stage1_one(struct physim_cpu_flusher *f, struct physim_cpu *t, c
 		 * paging-structure caches; type 2 every mapping, global ones
 		 * included (SDM Vol. 3A 4.10.4.1, Vol. 2A "INVPCID"). */
 		uint64_t desc[2] = {f->cfg.asid, 0};
+		tr(f, t, "INVPCID type %d, PCID %u", f->cfg.global ? 2 : 1, f->cfg.asid);
 		note(f, physim_x86_invpcid(t, f->cfg.global ? 2 : 1, desc));
 		return;
 	}
@@ -136,10 +156,14 @@ static void x86_stage1_one(struct physim_cpu_flusher *f, struct physim_cpu *t, c
 		 * running another PCID: INVPCID type 0 (the PCID's non-global
 		 * mappings of the address and its paging-structure caches),
 		 * plus INVLPG for the global ones, which type 0 keeps. */
-		if (cur || f->cfg.global)
+		if (cur || f->cfg.global) {
+			tr(f, t, "INVLPG %#llx", (unsigned long long)vas[i]);
 			note(f, physim_x86_invlpg(t, vas[i]));
+		}
 		if (!cur) {
 			uint64_t desc[2] = {f->cfg.asid, vas[i]};
+			tr(f, t, "INVPCID type 0, PCID %u, %#llx", f->cfg.asid,
+			   (unsigned long long)vas[i]);
 			note(f, physim_x86_invpcid(t, 0, desc));
 		}
 	}
@@ -158,6 +182,8 @@ static void x86_flush(struct physim_cpu_flusher *f, const uint64_t *vas, size_t 
 			 * caches included (SDM Vol. 3C 28.3.3.1, "INVEPT"). It has
 			 * no address form: one per call. */
 			const uint64_t desc[2] = {f->cfg.eptp, 0};
+			tr(f, t, "INVEPT single-context, EPTP %#llx",
+			   (unsigned long long)f->cfg.eptp);
 			note(f, f->cfg.eptp != 0 ? physim_x86_invept(t, 1, desc) : -ENXIO);
 		} else {
 			x86_stage1_one(f, t, vas, n, all);
@@ -173,8 +199,12 @@ static enum physim_tlbi_op arm_op(const struct physim_cpu_flusher *f, enum physi
 			    : is_op;
 }
 
-static void arm_tlbi(struct physim_cpu_flusher *f, enum physim_tlbi_op is_op, uint64_t xt)
+/* name: the local form's ("VAE1"); the IS form appends "IS". */
+static void arm_tlbi(struct physim_cpu_flusher *f, enum physim_tlbi_op is_op, const char *name,
+		     uint64_t xt)
 {
+	tr(f, f->cfg.cpu, "TLBI %s%s, %#llx", name, f->cfg.local ? "" : "IS",
+	   (unsigned long long)xt);
 	note(f, physim_arm_tlbi(f->cfg.cpu, arm_op(f, is_op), xt));
 }
 
@@ -183,6 +213,7 @@ static void arm_tlbi(struct physim_cpu_flusher *f, enum physim_tlbi_op is_op, ui
  * maintenance instructions"). */
 static void arm_dsb(struct physim_cpu_flusher *f)
 {
+	tr(f, f->cfg.cpu, "DSB %s", f->cfg.local ? "NSH" : "ISH");
 	physim_arm_dsb(f->cfg.cpu);
 	f->st.instructions++;
 }
@@ -195,9 +226,9 @@ static void arm_stage1(struct physim_cpu_flusher *f, const uint64_t *vas, size_t
 		 * last-level form, so walk-cache entries of the address go too
 		 * (a freed table's). */
 		if (all)
-			arm_tlbi(f, PHYSIM_TLBI_ALLE2IS, 0);
+			arm_tlbi(f, PHYSIM_TLBI_ALLE2IS, "ALLE2", 0);
 		for (size_t i = 0; !all && i < n; i++)
-			arm_tlbi(f, PHYSIM_TLBI_VAE2IS, (vas[i] >> 12) & ARM_XT_VA_MASK);
+			arm_tlbi(f, PHYSIM_TLBI_VAE2IS, "VAE2", (vas[i] >> 12) & ARM_XT_VA_MASK);
 		arm_dsb(f);
 		return;
 	}
@@ -207,9 +238,10 @@ static void arm_stage1(struct physim_cpu_flusher *f, const uint64_t *vas, size_t
 	 * or, with global pages, VMALLE1IS (the VMID's stage 1). */
 	uint64_t asid = (uint64_t)f->cfg.asid << 48;
 	if (all)
-		arm_tlbi(f, f->cfg.global ? PHYSIM_TLBI_VMALLE1IS : PHYSIM_TLBI_ASIDE1IS, asid);
+		arm_tlbi(f, f->cfg.global ? PHYSIM_TLBI_VMALLE1IS : PHYSIM_TLBI_ASIDE1IS,
+			 f->cfg.global ? "VMALLE1" : "ASIDE1", asid);
 	for (size_t i = 0; !all && i < n; i++)
-		arm_tlbi(f, PHYSIM_TLBI_VAE1IS, asid | ((vas[i] >> 12) & ARM_XT_VA_MASK));
+		arm_tlbi(f, PHYSIM_TLBI_VAE1IS, "VAE1", asid | ((vas[i] >> 12) & ARM_XT_VA_MASK));
 	arm_dsb(f);
 }
 
@@ -221,14 +253,14 @@ static void arm_stage1(struct physim_cpu_flusher *f, const uint64_t *vas, size_t
 static void arm_stage2(struct physim_cpu_flusher *f, const uint64_t *vas, size_t n, bool all)
 {
 	if (all) {
-		arm_tlbi(f, PHYSIM_TLBI_VMALLS12E1IS, 0);
+		arm_tlbi(f, PHYSIM_TLBI_VMALLS12E1IS, "VMALLS12E1", 0);
 		arm_dsb(f);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		arm_tlbi(f, PHYSIM_TLBI_IPAS2E1IS, (vas[i] >> 12) & ARM_XT_IPA_MASK);
+		arm_tlbi(f, PHYSIM_TLBI_IPAS2E1IS, "IPAS2E1", (vas[i] >> 12) & ARM_XT_IPA_MASK);
 	arm_dsb(f);
-	arm_tlbi(f, PHYSIM_TLBI_VMALLE1IS, 0);
+	arm_tlbi(f, PHYSIM_TLBI_VMALLE1IS, "VMALLE1", 0);
 	arm_dsb(f);
 }
 
@@ -252,8 +284,8 @@ static void arm_flush(struct physim_cpu_flusher *f, const uint64_t *vas, size_t 
 
 /* The SBI RFENCE call to every target hart but the caller, one call per 64
  * harts of the mask (hart_mask_base). */
-static void rv_remote(struct physim_cpu_flusher *f, enum physim_sbi_rfence_fid fid,
-		      uint64_t start, uint64_t size, uint64_t tag)
+static void rv_remote(struct physim_cpu_flusher *f, enum physim_sbi_rfence_fid fid, uint64_t start,
+		      uint64_t size, uint64_t tag)
 {
 	unsigned me = physim_cpu_index(f->cfg.cpu), nc = physim_machine_ncpus(f->m);
 	const unsigned bits = sizeof(unsigned long) * 8;
@@ -262,8 +294,19 @@ static void rv_remote(struct physim_cpu_flusher *f, enum physim_sbi_rfence_fid f
 		for (unsigned b = 0; b < bits && base + b < nc; b++)
 			if (base + b != me && is_target(f, base + b))
 				mask |= 1ul << b;
-		if (mask != 0)
-			note(f, physim_sbi_rfence(f->cfg.cpu, fid, mask, base, start, size, tag));
+		if (mask == 0)
+			continue;
+		static const char *const names[] = {
+		    [PHYSIM_SBI_REMOTE_SFENCE_VMA] = "remote_sfence_vma",
+		    [PHYSIM_SBI_REMOTE_SFENCE_VMA_ASID] = "remote_sfence_vma_asid",
+		    [PHYSIM_SBI_REMOTE_HFENCE_GVMA_VMID] = "remote_hfence_gvma_vmid",
+		    [PHYSIM_SBI_REMOTE_HFENCE_VVMA_ASID] = "remote_hfence_vvma_asid",
+		    [PHYSIM_SBI_REMOTE_HFENCE_VVMA] = "remote_hfence_vvma",
+		};
+		tr(f, f->cfg.cpu, "SBI %s(hart mask %#lx, base %u, %#llx, %#llx, %llu)", names[fid],
+		   mask, base, (unsigned long long)start, (unsigned long long)size,
+		   (unsigned long long)tag);
+		note(f, physim_sbi_rfence(f->cfg.cpu, fid, mask, base, start, size, tag));
 	}
 }
 
@@ -279,10 +322,17 @@ static void rv_stage1(struct physim_cpu_flusher *f, const uint64_t *vas, size_t 
 	bool guest = f->cfg.regime == PHYSIM_REGIME_GUEST;
 	const uint64_t asid = f->cfg.asid;
 	const uint64_t *rs2 = f->cfg.global ? NULL : &asid;
-	enum physim_sbi_rfence_fid fid =
-	    guest ? (f->cfg.global ? PHYSIM_SBI_REMOTE_HFENCE_VVMA : PHYSIM_SBI_REMOTE_HFENCE_VVMA_ASID)
-		  : (f->cfg.global ? PHYSIM_SBI_REMOTE_SFENCE_VMA : PHYSIM_SBI_REMOTE_SFENCE_VMA_ASID);
+	enum physim_sbi_rfence_fid fid = guest
+					     ? (f->cfg.global ? PHYSIM_SBI_REMOTE_HFENCE_VVMA
+							      : PHYSIM_SBI_REMOTE_HFENCE_VVMA_ASID)
+					     : (f->cfg.global ? PHYSIM_SBI_REMOTE_SFENCE_VMA
+							      : PHYSIM_SBI_REMOTE_SFENCE_VMA_ASID);
+	const char *insn = guest ? "HFENCE.VVMA" : "SFENCE.VMA";
 	if (full) {
+		if (rs2 != NULL)
+			tr(f, f->cfg.cpu, "%s x0, %u", insn, f->cfg.asid);
+		else
+			tr(f, f->cfg.cpu, "%s x0, x0", insn);
 		note(f, guest ? physim_rv_hfence_vvma(f->cfg.cpu, NULL, rs2)
 			      : physim_rv_sfence_vma(f->cfg.cpu, NULL, rs2));
 		if (!f->cfg.local)
@@ -290,6 +340,11 @@ static void rv_stage1(struct physim_cpu_flusher *f, const uint64_t *vas, size_t 
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
+		if (rs2 != NULL)
+			tr(f, f->cfg.cpu, "%s %#llx, %u", insn, (unsigned long long)vas[i],
+			   f->cfg.asid);
+		else
+			tr(f, f->cfg.cpu, "%s %#llx, x0", insn, (unsigned long long)vas[i]);
 		note(f, guest ? physim_rv_hfence_vvma(f->cfg.cpu, &vas[i], rs2)
 			      : physim_rv_sfence_vma(f->cfg.cpu, &vas[i], rs2));
 		if (!f->cfg.local)
@@ -305,6 +360,7 @@ static void rv_stage2(struct physim_cpu_flusher *f, const uint64_t *vas, size_t 
 {
 	const uint64_t vmid = f->cfg.vmid;
 	if (full) {
+		tr(f, f->cfg.cpu, "HFENCE.GVMA x0, %u", f->cfg.vmid);
 		note(f, physim_rv_hfence_gvma(f->cfg.cpu, NULL, &vmid));
 		if (!f->cfg.local)
 			rv_remote(f, PHYSIM_SBI_REMOTE_HFENCE_GVMA_VMID, 0, 0, vmid);
@@ -312,6 +368,8 @@ static void rv_stage2(struct physim_cpu_flusher *f, const uint64_t *vas, size_t 
 	}
 	for (size_t i = 0; i < n; i++) {
 		const uint64_t rs1 = vas[i] >> 2;
+		tr(f, f->cfg.cpu, "HFENCE.GVMA %#llx (GPA >> 2), %u", (unsigned long long)rs1,
+		   f->cfg.vmid);
 		note(f, physim_rv_hfence_gvma(f->cfg.cpu, &rs1, &vmid));
 		if (!f->cfg.local)
 			rv_remote(f, PHYSIM_SBI_REMOTE_HFENCE_GVMA_VMID, vas[i], PAGE_4K, vmid);
@@ -346,13 +404,20 @@ static void la_flush(struct physim_cpu_flusher *f, const uint64_t *vas, size_t n
 			continue;
 		struct physim_cpu *t = physim_machine_cpu(f->m, i);
 		if (all) {
+			tr(f, t, "INVTLB 0x4, ASID %u", f->cfg.asid);
 			note(f, physim_la_invtlb(t, 0x4, f->cfg.asid, 0));
-			if (f->cfg.global)
+			if (f->cfg.global) {
+				tr(f, t, "INVTLB 0x2");
 				note(f, physim_la_invtlb(t, 0x2, 0, 0));
+			}
 			continue;
 		}
-		for (size_t k = 0; k < n; k++)
-			note(f, physim_la_invtlb(t, f->cfg.global ? 0x6 : 0x5, f->cfg.asid, vas[k]));
+		unsigned op = f->cfg.global ? 0x6 : 0x5;
+		for (size_t k = 0; k < n; k++) {
+			tr(f, t, "INVTLB %#x, ASID %u, %#llx", op, f->cfg.asid,
+			   (unsigned long long)vas[k]);
+			note(f, physim_la_invtlb(t, op, f->cfg.asid, vas[k]));
+		}
 	}
 }
 

@@ -466,6 +466,79 @@ static void test_audit_on_complete_x86(void **state)
 	env_free(e);
 }
 
+/* ---- the sequences, as a trace ---- */
+
+struct trace {
+	char lines[16][160];
+	unsigned cpu[16];
+	unsigned n;
+};
+
+static void on_trace(void *ctx, unsigned cpu_index, const char *insn)
+{
+	struct trace *t = ctx;
+	if (t->n < 16) {
+		snprintf(t->lines[t->n], sizeof(t->lines[0]), "%s", insn);
+		t->cpu[t->n++] = cpu_index;
+	}
+}
+
+/* One changed GPA (0x80100000) of a stage-2 table on a two-CPU machine,
+ * routed from CPU 0: the instructions and operands KVM issues (Linux
+ * __kvm_tlb_flush_vmid_ipa; kvm_riscv_hfence_gvma_vmid_gpa; ept_sync_context
+ * on each CPU), written out by hand. */
+static void test_trace_sequences(void **state)
+{
+	(void)state;
+	static const struct {
+		enum physim_arch arch;
+		unsigned n;
+		const char *want[4];
+		unsigned cpu[4];
+	} cases[] = {
+	    {PHYSIM_ARCH_AARCH64,
+	     4,
+	     {"TLBI IPAS2E1IS, 0x80100", "DSB ISH", "TLBI VMALLE1IS, 0", "DSB ISH"},
+	     {0, 0, 0, 0}},
+	    {PHYSIM_ARCH_RISCV64,
+	     2,
+	     {"HFENCE.GVMA 0x20040000 (GPA >> 2), 0",
+	      "SBI remote_hfence_gvma_vmid(hart mask 0x2, base 0, 0x80100000, 0x1000, 0)"},
+	     {0, 0}},
+	    {PHYSIM_ARCH_X86_64,
+	     2,
+	     {"INVEPT single-context, EPTP 0x8000501e", "INVEPT single-context, EPTP 0x8000501e"},
+	     {0, 1}},
+	};
+	const uint64_t gpa = UINT64_C(0x80100000);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct physim_machine *m;
+		assert_int_equal(
+		    physim_machine_create(
+			&(struct physim_machine_config){.arch = cases[i].arch, .ncpus = 2}, &m),
+		    0);
+		struct trace t = {0};
+		struct physim_cpu_flusher *f;
+		struct physim_cpu_flusher_config fc = {.cpu = physim_machine_cpu(m, 0),
+						       .table = PHYSIM_FLUSH_STAGE2,
+						       .eptp = UINT64_C(0x8000501e),
+						       .trace = on_trace,
+						       .trace_ctx = &t};
+		assert_int_equal(physim_cpu_flusher_create(&fc, &f), 0);
+		physim_cpu_flusher_fn(f, &gpa, 1, false);
+		assert_int_equal(t.n, cases[i].n);
+		for (unsigned k = 0; k < t.n; k++) {
+			assert_string_equal(t.lines[k], cases[i].want[k]);
+			assert_int_equal(t.cpu[k], cases[i].cpu[k]);
+		}
+		struct physim_cpu_flusher_stats st = physim_cpu_flusher_stats(f);
+		assert_int_equal(st.instructions, cases[i].n);
+		assert_int_equal(st.first_error, 0);
+		physim_cpu_flusher_destroy(f);
+		physim_machine_destroy(m);
+	}
+}
+
 /* ---- arguments ---- */
 
 static void test_args(void **state)
@@ -500,10 +573,16 @@ static void test_args(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_s1_routed_clean),	   cmocka_unit_test(test_s1_local_reported),
-	    cmocka_unit_test(test_s1_freed_table_nonleaf), cmocka_unit_test(test_s2_routed_clean),
-	    cmocka_unit_test(test_s2_local_reported),	   cmocka_unit_test(test_audit_on_complete),
-	    cmocka_unit_test(test_audit_on_complete_x86),  cmocka_unit_test(test_args),
+	    cmocka_unit_test(test_s1_routed_clean),
+	    cmocka_unit_test(test_s1_local_reported),
+	    cmocka_unit_test(test_s1_freed_table_nonleaf),
+	    cmocka_unit_test(test_s2_routed_clean),
+	    cmocka_unit_test(test_s2_local_reported),
+	    cmocka_unit_test(test_audit_on_complete),
+	    cmocka_unit_test(test_audit_on_complete_x86),
+	    cmocka_unit_test(test_trace_sequences),
+	    cmocka_unit_test(test_args),
 	};
+
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -435,6 +435,12 @@ struct physim_cpu_flusher_config {
 	 * of the machine; CPUs from index 64 up are always targets). Arm IS
 	 * forms reach every CPU whatever the mask. */
 	uint64_t cpu_mask;
+	/* Optional: told of each instruction before it is issued - the CPU
+	 * that runs it (an SBI call: the caller) and the instruction with its
+	 * operands as an assembler-like line ("TLBI IPAS2E1IS, 0x80100",
+	 * "INVEPT single-context, EPTP 0x8001e01e"). */
+	void (*trace)(void *ctx, unsigned cpu, const char *insn);
+	void *trace_ctx;
 };
 
 struct physim_cpu_flusher_stats {
