@@ -119,6 +119,12 @@ static bool x86_current(const struct physim_cpu_flusher *f, struct physim_cpu *t
 static void x86_stage1_one(struct physim_cpu_flusher *f, struct physim_cpu *t, const uint64_t *vas,
 			   size_t n, bool all)
 {
+	/* With CR4.PCIDE = 0 a CPU tags everything PCID 000H, and clearing
+	 * PCIDE flushed every PCID (SDM Vol. 3A 4.10.4.1): it holds nothing of
+	 * another PCID, and INVPCID of one would be #GP (4.10.1). */
+	if (f->cfg.regime == PHYSIM_REGIME_HOST && f->cfg.asid != 0 &&
+	    !(*physim_cpui_x86_cr4(t) & (UINT64_C(1) << 17)) && !(all && f->cfg.global))
+		return;
 	if (f->cfg.regime == PHYSIM_REGIME_GUEST) {
 		/* A guest's linear mappings from VMX root: INVVPID type 0
 		 * (individual address: linear and combined mappings of the VPID

@@ -539,6 +539,94 @@ static void test_trace_sequences(void **state)
 	}
 }
 
+/* ---- tags the issuing CPU does not have ---- */
+
+/* x86 with CR4.PCIDE: CPU 2 has switched to PCID 9 (keeping PCID 5's
+ * entries, as MOV to CR3 with bit 63 set does). An INVLPG there would act
+ * on PCID 9; the flusher gives it INVPCID type 0 for PCID 5, so when CPU 2
+ * comes back to PCID 5 it walks the new table. */
+static void test_x86_other_pcid(void **state)
+{
+	(void)state;
+	struct env *e = env_new(PHYSIM_ARCH_X86_64, false);
+	struct trace t = {0};
+	struct physim_cpu_flusher_config fc = {.cpu = cpu(e, 0),
+					       .table = PHYSIM_FLUSH_STAGE1,
+					       .asid = 5,
+					       .trace = on_trace,
+					       .trace_ctx = &t};
+	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
+	e->s1pt = routed_pt(e, "x86_64-4l", true);
+	e->s1 = mmu_of(e, e->s1pt);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	struct physim_cpu_context ctx = {.s1 = e->s1};
+	for (unsigned i = 0; i < NCPUS; i++) {
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+		assert_int_equal(physim_x86_mov_cr4(cpu(e, i), UINT64_C(1) << 17), 0); /* PCIDE */
+	}
+	ctx.asid = 5;
+	for (unsigned i = 0; i < NCPUS; i++)
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+	expect_pa(e, VA_A, false, PA_A);
+	ctx.asid = 9;
+	assert_int_equal(physim_cpu_set_context(cpu(e, 2), &ctx), 0);
+	t.n = 0;
+	assert_int_equal(physim_pt_unmap(e->s1pt, VA_A, NULL), 0);
+	assert_int_equal(t.n, 3);
+	assert_string_equal(t.lines[0], "INVLPG 0x400000");
+	assert_string_equal(t.lines[1], "INVLPG 0x400000");
+	assert_string_equal(t.lines[2], "INVPCID type 0, PCID 5, 0x400000");
+	assert_int_equal(t.cpu[2], 2);
+	ctx.asid = 5;
+	assert_int_equal(physim_cpu_set_context(cpu(e, 2), &ctx), 0);
+	assert_int_equal(count_faults(e, VA_A, false), NCPUS);
+	assert_int_equal(physim_machine_audit(e->m), 0);
+	assert_int_equal(e->rep.n, 0);
+	assert_int_equal(physim_cpu_flusher_stats(e->fl).first_error, 0);
+	env_free(e);
+}
+
+/* Arm: the issuing PE runs another VM (VMID 4) when the hypervisor changes
+ * VMID 3's stage 2. TLBI ...E1IS acts on the issuer's current VMID, so the
+ * flusher loads VMID 3 for its sequence (as KVM loads VTTBR_EL2) and puts
+ * VMID 4 back; the PEs running VMID 3 lose their entries. */
+static void test_arm_other_vmid(void **state)
+{
+	(void)state;
+	struct env *e = env_new(PHYSIM_ARCH_AARCH64, false);
+	assert_int_equal(physim_pt_create(physim_format("aarch64-4k-48"), e->ph, &e->s1pt), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	e->s1 = mmu_of(e, e->s1pt);
+	struct physim_cpu_flusher_config fc = {
+	    .cpu = cpu(e, 0), .table = PHYSIM_FLUSH_STAGE2, .vmid = VMID};
+	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
+	e->s2pt = routed_pt(e, "aarch64-s2-4k-48", true);
+	e->s2 = mmu_of(e, e->s2pt);
+	struct physim_cpu_context ctx = {
+	    .s1 = e->s1, .s2 = e->s2, .regime = PHYSIM_REGIME_GUEST, .asid = ASID, .vmid = VMID};
+	for (unsigned i = 1; i < NCPUS; i++)
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+	ctx.vmid = VMID + 1;
+	assert_int_equal(physim_cpu_set_context(cpu(e, 0), &ctx), 0);
+	assert_int_equal(physim_pt_map_region(e->s2pt, RAM_BASE, RAM_BASE, RAM_SIZE, URWX, 0), 0);
+	for (unsigned i = 1; i < NCPUS; i++)
+		assert_int_equal(acc(e, i, VA_A, false, NULL), 0);
+	assert_int_equal(physim_pt_unmap(e->s2pt, PA_A, NULL), 0);
+	assert_int_equal(physim_pt_map(e->s2pt, PA_A, PA_A2, 4096, URWX), 0);
+	for (unsigned i = 1; i < NCPUS; i++) {
+		uint64_t pa = 0;
+		assert_int_equal(acc(e, i, VA_A, false, &pa), 0);
+		assert_int_equal(pa, PA_A2);
+	}
+	struct physim_cpu_context now;
+	physim_cpu_get_context(cpu(e, 0), &now);
+	assert_int_equal(now.vmid, VMID + 1);
+	assert_int_equal(physim_machine_audit(e->m), 0);
+	assert_int_equal(e->rep.n, 0);
+	assert_int_equal(physim_cpu_flusher_stats(e->fl).first_error, 0);
+	env_free(e);
+}
+
 /* ---- arguments ---- */
 
 static void test_args(void **state)
@@ -581,6 +669,8 @@ int main(void)
 	    cmocka_unit_test(test_audit_on_complete),
 	    cmocka_unit_test(test_audit_on_complete_x86),
 	    cmocka_unit_test(test_trace_sequences),
+	    cmocka_unit_test(test_x86_other_pcid),
+	    cmocka_unit_test(test_arm_other_vmid),
 	    cmocka_unit_test(test_args),
 	};
 
