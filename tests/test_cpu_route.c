@@ -14,6 +14,7 @@
 #include <physim/ram.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,6 +467,59 @@ static void test_audit_on_complete_x86(void **state)
 	env_free(e);
 }
 
+/* Threads: PE 0 invalidates (TLBI VAE1IS + DSB) and PE 1 translates, each on
+ * its own thread, with audit_on_complete: each PE audits only its own
+ * entries (PE 1 when it applies PE 0's broadcasts), so nothing races (run
+ * under ThreadSanitizer in CI) and, the tables unchanged, nothing is
+ * reported. */
+#define THREAD_PAGES 32u
+#define THREAD_ITERS 400u
+
+struct thread_arg {
+	struct env *e;
+	unsigned cpu;
+	int rc;
+};
+
+static void *thread_body(void *p)
+{
+	struct thread_arg *a = p;
+	for (unsigned i = 0; i < THREAD_ITERS && a->rc == 0; i++) {
+		uint64_t va = VA_R + (i % THREAD_PAGES) * 4096;
+		a->rc = acc(a->e, a->cpu, va, false, NULL);
+		if (a->rc == 0 && a->cpu == 0) {
+			a->rc = physim_arm_tlbi(cpu(a->e, 0), PHYSIM_TLBI_VAE1IS,
+						(uint64_t)ASID << 48 | va >> 12);
+			physim_arm_dsb(cpu(a->e, 0));
+		}
+	}
+	return NULL;
+}
+
+static void test_audit_on_complete_threads(void **state)
+{
+	(void)state;
+	struct env *e = env_new(PHYSIM_ARCH_AARCH64, true);
+	assert_int_equal(physim_pt_create(physim_format("aarch64-4k-48"), e->ph, &e->s1pt), 0);
+	assert_int_equal(
+	    physim_pt_map_region(e->s1pt, VA_R, PA_R, THREAD_PAGES * UINT64_C(4096), URWX, 0), 0);
+	e->s1 = mmu_of(e, e->s1pt);
+	struct physim_cpu_context ctx = {.s1 = e->s1, .regime = PHYSIM_REGIME_GUEST, .asid = ASID};
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+	struct thread_arg args[2] = {{e, 0, 0}, {e, 1, 0}};
+	pthread_t th[2];
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, thread_body, &args[i]), 0);
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	assert_int_equal(args[0].rc, 0);
+	assert_int_equal(args[1].rc, 0);
+	assert_int_equal(e->rep.n, 0);
+	assert_true(physim_cpu_stats(cpu(e, 0)).invalidations >= THREAD_ITERS);
+	env_free(e);
+}
+
 /* ---- the sequences, as a trace ---- */
 
 struct trace {
@@ -668,6 +722,7 @@ int main(void)
 	    cmocka_unit_test(test_s2_local_reported),
 	    cmocka_unit_test(test_audit_on_complete),
 	    cmocka_unit_test(test_audit_on_complete_x86),
+	    cmocka_unit_test(test_audit_on_complete_threads),
 	    cmocka_unit_test(test_trace_sequences),
 	    cmocka_unit_test(test_x86_other_pcid),
 	    cmocka_unit_test(test_arm_other_vmid),
