@@ -328,6 +328,7 @@ static void rv_stage1(struct physim_cpu_flusher *f, const uint64_t *vas, size_t 
 	bool guest = f->cfg.regime == PHYSIM_REGIME_GUEST;
 	const uint64_t asid = f->cfg.asid;
 	const uint64_t *rs2 = f->cfg.global ? NULL : &asid;
+	const uint64_t tag = f->cfg.global ? 0 : asid; /* the non-_ASID forms take none */
 	enum physim_sbi_rfence_fid fid = guest
 					     ? (f->cfg.global ? PHYSIM_SBI_REMOTE_HFENCE_VVMA
 							      : PHYSIM_SBI_REMOTE_HFENCE_VVMA_ASID)
@@ -342,7 +343,7 @@ static void rv_stage1(struct physim_cpu_flusher *f, const uint64_t *vas, size_t 
 		note(f, guest ? physim_rv_hfence_vvma(f->cfg.cpu, NULL, rs2)
 			      : physim_rv_sfence_vma(f->cfg.cpu, NULL, rs2));
 		if (!f->cfg.local)
-			rv_remote(f, fid, 0, 0, asid);
+			rv_remote(f, fid, 0, 0, tag);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -354,7 +355,7 @@ static void rv_stage1(struct physim_cpu_flusher *f, const uint64_t *vas, size_t 
 		note(f, guest ? physim_rv_hfence_vvma(f->cfg.cpu, &vas[i], rs2)
 			      : physim_rv_sfence_vma(f->cfg.cpu, &vas[i], rs2));
 		if (!f->cfg.local)
-			rv_remote(f, fid, vas[i], PAGE_4K, asid);
+			rv_remote(f, fid, vas[i], PAGE_4K, tag);
 	}
 }
 

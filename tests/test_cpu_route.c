@@ -537,56 +537,175 @@ static void on_trace(void *ctx, unsigned cpu_index, const char *insn)
 	}
 }
 
-/* One changed GPA (0x80100000) of a stage-2 table on a two-CPU machine,
- * routed from CPU 0: the instructions and operands KVM issues (Linux
- * __kvm_tlb_flush_vmid_ipa; kvm_riscv_hfence_gvma_vmid_gpa; ept_sync_context
- * on each CPU), written out by hand. */
+/* One changed page (0x80100000 of a stage-2 table, 0x400000 of a stage-1
+ * table, or `all`) on a two-CPU machine, routed from CPU 0: the instructions
+ * and operands written out by hand from the manuals and from what KVM and
+ * Linux issue (__kvm_tlb_flush_vmid_ipa; kvm_riscv_hfence_gvma_vmid_gpa;
+ * ept_sync_context / vpid_sync_vcpu_addr on each CPU; __TLBI_VADDR;
+ * local_flush_tlb_page_asid + sbi_remote_sfence_vma_asid). */
+struct trace_case {
+	enum physim_arch arch;
+	enum physim_flush_table table;
+	enum physim_regime regime;
+	uint16_t asid;
+	bool global, all;
+	unsigned n;
+	const char *want[4];
+	unsigned cpu[4];
+};
+
+static const struct trace_case trace_cases[] = {
+    {PHYSIM_ARCH_AARCH64,
+     PHYSIM_FLUSH_STAGE2,
+     0,
+     0,
+     false,
+     false,
+     4,
+     {"TLBI IPAS2E1IS, 0x80100", "DSB ISH", "TLBI VMALLE1IS, 0", "DSB ISH"},
+     {0, 0, 0, 0}},
+    {PHYSIM_ARCH_AARCH64,
+     PHYSIM_FLUSH_STAGE2,
+     0,
+     0,
+     false,
+     true,
+     2,
+     {"TLBI VMALLS12E1IS, 0", "DSB ISH"},
+     {0, 0}},
+    {PHYSIM_ARCH_AARCH64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_GUEST,
+     5,
+     false,
+     false,
+     2,
+     {"TLBI VAE1IS, 0x5000000000400", "DSB ISH"},
+     {0, 0}},
+    {PHYSIM_ARCH_AARCH64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_GUEST,
+     5,
+     true,
+     true,
+     2,
+     {"TLBI VMALLE1IS, 0x5000000000000", "DSB ISH"},
+     {0, 0}},
+    {PHYSIM_ARCH_AARCH64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_HOST,
+     0,
+     false,
+     false,
+     2,
+     {"TLBI VAE2IS, 0x400", "DSB ISH"},
+     {0, 0}},
+    {PHYSIM_ARCH_RISCV64,
+     PHYSIM_FLUSH_STAGE2,
+     0,
+     0,
+     false,
+     false,
+     2,
+     {"HFENCE.GVMA 0x20040000 (GPA >> 2), 0",
+      "SBI remote_hfence_gvma_vmid(hart mask 0x2, base 0, 0x80100000, 0x1000, 0)"},
+     {0, 0}},
+    {PHYSIM_ARCH_RISCV64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_HOST,
+     5,
+     false,
+     false,
+     2,
+     {"SFENCE.VMA 0x400000, 5",
+      "SBI remote_sfence_vma_asid(hart mask 0x2, base 0, 0x400000, 0x1000, 5)"},
+     {0, 0}},
+    {PHYSIM_ARCH_RISCV64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_GUEST,
+     5,
+     true,
+     false,
+     2,
+     {"HFENCE.VVMA 0x400000, x0",
+      "SBI remote_hfence_vvma(hart mask 0x2, base 0, 0x400000, 0x1000, 0)"},
+     {0, 0}},
+    {PHYSIM_ARCH_X86_64,
+     PHYSIM_FLUSH_STAGE2,
+     0,
+     0,
+     false,
+     false,
+     2,
+     {"INVEPT single-context, EPTP 0x8000501e", "INVEPT single-context, EPTP 0x8000501e"},
+     {0, 1}},
+    {PHYSIM_ARCH_X86_64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_GUEST,
+     0,
+     false,
+     false,
+     2,
+     {"INVVPID individual-address, VPID 2, 0x400000",
+      "INVVPID individual-address, VPID 2, 0x400000"},
+     {0, 1}},
+    {PHYSIM_ARCH_X86_64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_HOST,
+     0,
+     true,
+     true,
+     2,
+     {"INVPCID type 2, PCID 0", "INVPCID type 2, PCID 0"},
+     {0, 1}},
+    {PHYSIM_ARCH_LOONGARCH64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_HOST,
+     5,
+     true,
+     false,
+     2,
+     {"INVTLB 0x6, ASID 5, 0x400000", "INVTLB 0x6, ASID 5, 0x400000"},
+     {0, 1}},
+};
+
 static void test_trace_sequences(void **state)
 {
 	(void)state;
-	static const struct {
-		enum physim_arch arch;
-		unsigned n;
-		const char *want[4];
-		unsigned cpu[4];
-	} cases[] = {
-	    {PHYSIM_ARCH_AARCH64,
-	     4,
-	     {"TLBI IPAS2E1IS, 0x80100", "DSB ISH", "TLBI VMALLE1IS, 0", "DSB ISH"},
-	     {0, 0, 0, 0}},
-	    {PHYSIM_ARCH_RISCV64,
-	     2,
-	     {"HFENCE.GVMA 0x20040000 (GPA >> 2), 0",
-	      "SBI remote_hfence_gvma_vmid(hart mask 0x2, base 0, 0x80100000, 0x1000, 0)"},
-	     {0, 0}},
-	    {PHYSIM_ARCH_X86_64,
-	     2,
-	     {"INVEPT single-context, EPTP 0x8000501e", "INVEPT single-context, EPTP 0x8000501e"},
-	     {0, 1}},
-	};
-	const uint64_t gpa = UINT64_C(0x80100000);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < sizeof(trace_cases) / sizeof(trace_cases[0]); i++) {
+		const struct trace_case *k = &trace_cases[i];
 		struct physim_machine *m;
 		assert_int_equal(
 		    physim_machine_create(
-			&(struct physim_machine_config){.arch = cases[i].arch, .ncpus = 2}, &m),
+			&(struct physim_machine_config){.arch = k->arch, .ncpus = 2}, &m),
 		    0);
 		struct trace t = {0};
 		struct physim_cpu_flusher *f;
 		struct physim_cpu_flusher_config fc = {.cpu = physim_machine_cpu(m, 0),
-						       .table = PHYSIM_FLUSH_STAGE2,
+						       .table = k->table,
+						       .regime = k->regime,
+						       .asid = k->asid,
+						       .vmid = 2,
+						       .global = k->global,
 						       .eptp = UINT64_C(0x8000501e),
 						       .trace = on_trace,
 						       .trace_ctx = &t};
+		if (k->table == PHYSIM_FLUSH_STAGE2 || k->arch == PHYSIM_ARCH_AARCH64 ||
+		    k->arch == PHYSIM_ARCH_RISCV64)
+			fc.vmid = 0; /* the CPUs have no context to carry another VMID */
+		if (k->table == PHYSIM_FLUSH_STAGE1)
+			fc.eptp = 0;
 		assert_int_equal(physim_cpu_flusher_create(&fc, &f), 0);
-		physim_cpu_flusher_fn(f, &gpa, 1, false);
-		assert_int_equal(t.n, cases[i].n);
-		for (unsigned k = 0; k < t.n; k++) {
-			assert_string_equal(t.lines[k], cases[i].want[k]);
-			assert_int_equal(t.cpu[k], cases[i].cpu[k]);
+		const uint64_t page =
+		    k->table == PHYSIM_FLUSH_STAGE2 ? UINT64_C(0x80100000) : UINT64_C(0x400000);
+		physim_cpu_flusher_fn(f, k->all ? NULL : &page, k->all ? 0 : 1, k->all);
+		assert_int_equal(t.n, k->n);
+		for (unsigned j = 0; j < t.n; j++) {
+			assert_string_equal(t.lines[j], k->want[j]);
+			assert_int_equal(t.cpu[j], k->cpu[j]);
 		}
 		struct physim_cpu_flusher_stats st = physim_cpu_flusher_stats(f);
-		assert_int_equal(st.instructions, cases[i].n);
+		assert_int_equal(st.instructions, k->n);
 		assert_int_equal(st.first_error, 0);
 		physim_cpu_flusher_destroy(f);
 		physim_machine_destroy(m);
