@@ -119,12 +119,6 @@ static bool x86_current(const struct physim_cpu_flusher *f, struct physim_cpu *t
 static void x86_stage1_one(struct physim_cpu_flusher *f, struct physim_cpu *t, const uint64_t *vas,
 			   size_t n, bool all)
 {
-	/* With CR4.PCIDE = 0 a CPU tags everything PCID 000H, and clearing
-	 * PCIDE flushed every PCID (SDM Vol. 3A 4.10.4.1): it holds nothing of
-	 * another PCID, and INVPCID of one would be #GP (4.10.1). */
-	if (f->cfg.regime == PHYSIM_REGIME_HOST && f->cfg.asid != 0 &&
-	    !(*physim_cpui_x86_cr4(t) & (UINT64_C(1) << 17)) && !(all && f->cfg.global))
-		return;
 	if (f->cfg.regime == PHYSIM_REGIME_GUEST) {
 		/* A guest's linear mappings from VMX root: INVVPID type 0
 		 * (individual address: linear and combined mappings of the VPID
@@ -144,12 +138,19 @@ static void x86_stage1_one(struct physim_cpu_flusher *f, struct physim_cpu *t, c
 		}
 		return;
 	}
+	/* With CR4.PCIDE = 0 a CPU tags everything PCID 000H, and clearing
+	 * PCIDE flushed every PCID (SDM Vol. 3A 4.10.4.1): it holds nothing of
+	 * another PCID's (but global entries), and INVPCID naming one would be
+	 * #GP (4.10.1). */
+	bool pcid_ok = f->cfg.asid == 0 || (*physim_cpui_x86_cr4(t) & (UINT64_C(1) << 17));
 	if (all) {
 		/* INVPCID type 1 invalidates the PCID's non-global mappings and
 		 * paging-structure caches; type 2 every mapping, global ones
 		 * included (SDM Vol. 3A 4.10.4.1, Vol. 2A "INVPCID"). */
-		uint64_t desc[2] = {f->cfg.asid, 0};
-		tr(f, t, "INVPCID type %d, PCID %u", f->cfg.global ? 2 : 1, f->cfg.asid);
+		uint64_t desc[2] = {f->cfg.global ? 0 : f->cfg.asid, 0};
+		if (!f->cfg.global && !pcid_ok)
+			return;
+		tr(f, t, "INVPCID type %d, PCID %u", f->cfg.global ? 2 : 1, (unsigned)desc[0]);
 		note(f, physim_x86_invpcid(t, f->cfg.global ? 2 : 1, desc));
 		return;
 	}
@@ -166,7 +167,7 @@ static void x86_stage1_one(struct physim_cpu_flusher *f, struct physim_cpu *t, c
 			tr(f, t, "INVLPG %#llx", (unsigned long long)vas[i]);
 			note(f, physim_x86_invlpg(t, vas[i]));
 		}
-		if (!cur) {
+		if (!cur && pcid_ok) {
 			uint64_t desc[2] = {f->cfg.asid, vas[i]};
 			tr(f, t, "INVPCID type 0, PCID %u, %#llx", f->cfg.asid,
 			   (unsigned long long)vas[i]);

@@ -409,8 +409,9 @@ PHYSIM_API int physim_la_invtlb(struct physim_cpu *cpu, unsigned op, uint64_t rj
  * x86 and LoongArch have no broadcast: the flusher runs the instruction on
  * each target CPU from the calling thread (the IPI handler done inline), so
  * those targets must not be in use on another thread meanwhile. An x86 CPU
- * with CR4.PCIDE = 0 holds nothing of a PCID other than 0: a stage-1
- * flusher of such a PCID skips it. Arm and
+ * with CR4.PCIDE = 0 holds nothing of a PCID other than 0 but global
+ * entries: it gets no INVPCID naming such a PCID (which would #GP), only
+ * INVLPG for global pages. Arm and
  * RISC-V broadcasts are thread-safe as the instructions are. A flusher is
  * used by one thread at a time (the table's owner).
  */
