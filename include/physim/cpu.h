@@ -467,7 +467,10 @@ PHYSIM_API void physim_cpu_flusher_destroy(struct physim_cpu_flusher *f);
 PHYSIM_API void physim_cpu_flusher_fn(void *ctx, const uint64_t *vas, size_t n, bool all);
 /* A paging handler forwarding to `inner` whose frees are held back until
  * the flusher's next invalidation has completed (see above). It lives as
- * long as the flusher; NULL on a bad argument or no memory. */
+ * long as the flusher: destroy the tables using it first (the frames
+ * physim_pt_destroy frees are held too, and go back at
+ * physim_cpu_flusher_destroy or _release). One inner handler per flusher:
+ * NULL for another one, a bad argument or no memory. */
 PHYSIM_API const struct physim_paging_handler *
 physim_cpu_flusher_paging_handler(struct physim_cpu_flusher *f,
 				  const struct physim_paging_handler *inner);
