@@ -255,6 +255,9 @@ struct physim_cpu {
 	struct centry *run_pend;
 	size_t nrun_pend, caprun_pend;
 	bool run_inserting; /* inserting them: they keep their run's fill_seq */
+	/* audit_on_complete: inside a completion that audits once at its end
+	 * (physim_cpui_complete, physim_cpui_drain) */
+	bool audit_batch;
 };
 
 struct keep {
@@ -476,5 +479,18 @@ PHYSIM_HIDDEN unsigned physim_cpui_run_piece_shift(const struct centry *e);
 PHYSIM_HIDDEN void physim_cpui_run_split(struct physim_cpu *c, const struct inval *iv,
 					 const struct centry *e, unsigned piece_shift);
 PHYSIM_HIDDEN void physim_cpui_run_flush(struct physim_cpu *c);
+
+/* ---- audit at completion (machine config audit_on_complete) ---- */
+
+/* Audit this CPU's entries (its own thread, its queue not locked):
+ * STALE_ENTRY reports, returns their number (lib/cpu-check.c). */
+PHYSIM_HIDDEN long physim_cpui_audit_cpu(struct physim_cpu *c);
+/* An invalidation completed on c: audit it if the machine asks (and no
+ * enclosing completion will). */
+static inline void physim_cpui_completed(struct physim_cpu *c)
+{
+	if (PHYSIM_UNLIKELY(c->m->cfg.audit_on_complete) && !c->audit_batch)
+		(void)physim_cpui_audit_cpu(c);
+}
 
 #endif

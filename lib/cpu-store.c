@@ -392,11 +392,15 @@ static void purge_page(struct physim_cpu *c, const struct inval *iv, unsigned sh
 
 static void apply_inval(struct physim_cpu *c, const struct inval *iv);
 
+/* An instruction that takes effect at once has completed when its apply
+ * returns (audit_on_complete); the barriers and the drain of remote
+ * broadcasts audit once at their end instead. */
 void physim_cpui_apply(struct physim_cpu *c, const struct inval *iv)
 {
 	apply_inval(c, iv);
 	if (PHYSIM_UNLIKELY(c->nrun_pend != 0))
 		physim_cpui_run_flush(c);
+	physim_cpui_completed(c);
 }
 
 static void apply_inval(struct physim_cpu *c, const struct inval *iv)
@@ -479,6 +483,8 @@ void physim_cpui_drain(struct physim_cpu *c)
 	c->queue_lost = false;
 	atomic_store_explicit(&c->pending, false, memory_order_relaxed);
 	pthread_mutex_unlock(&c->lock);
+	bool outer = c->audit_batch;
+	c->audit_batch = true;
 	c->remote_apply = true;
 	if (lost)
 		flush_everything(c);
@@ -488,6 +494,7 @@ void physim_cpui_drain(struct physim_cpu *c)
 		physim_cpui_snap_put(q[i].snap);
 	}
 	c->remote_apply = false;
+	c->audit_batch = outer;
 	/* give the buffer back unless a post has made a new one meanwhile */
 	pthread_mutex_lock(&c->lock);
 	if (c->queue == NULL) {
@@ -497,6 +504,7 @@ void physim_cpui_drain(struct physim_cpu *c)
 	}
 	pthread_mutex_unlock(&c->lock);
 	free(q);
+	physim_cpui_completed(c); /* outside the lock: reports read every queue */
 }
 
 int physim_cpui_defer(struct physim_cpu *c, const struct inval *iv, bool broadcast)
@@ -522,6 +530,7 @@ out:
 
 void physim_cpui_complete(struct physim_cpu *c)
 {
+	c->audit_batch = true;
 	physim_cpui_drain(c);
 	pthread_mutex_lock(&c->lock);
 	size_t n = c->ndef;
@@ -546,6 +555,8 @@ void physim_cpui_complete(struct physim_cpu *c)
 		}
 	}
 	free(d);
+	c->audit_batch = false;
+	physim_cpui_completed(c);
 }
 
 /* Is an invalidation that removes e issued but not completed (by this CPU,

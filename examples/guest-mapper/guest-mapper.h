@@ -182,6 +182,7 @@ struct machine {
 	struct physim_machine *vcpus;
 	bool skip_shootdown;
 	int vcpu_flush_rc; /* the first error of an invalidation the hook issued */
+	struct physim_cpu_flusher *vcpu_flusher; /* step 11: routes the hook to the vCPUs */
 };
 
 /* Output: say() prints unless --quiet; fail() reports an error on stderr

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* examples/guest-mapper/shootdown.c - step 11: the VM on two vCPUs (two simulated CPUs of one
  * physim machine, each caching what its architecture may cache); the hypervisor unmaps a guest
- * page, and the stage-2 table's flush hook shoots it down on both with the architecture's own
- * invalidation for the stage-2 format in use - or, with --skip-shootdown, only on the vCPU it
- * runs on, which physim then reports on the other. */
+ * page, and the stage-2 table's flush hook shoots it down on both through physim's flusher
+ * (physim_cpu_flusher: the architecture's own invalidation for a stage-2 change) - or, with
+ * --skip-shootdown, a local-only flusher: only the vCPU it runs on, physim reports the other. */
 #include "guest-mapper.h"
 
 #include <errno.h>
@@ -58,100 +58,28 @@ static int read_on(struct machine *m, struct physim_machine *pm, unsigned v, uin
 	return rc;
 }
 
-/* The whole VM's stage 2 (the hook's `all`): INVEPT single-context covers it already; Arm
- * TLBI VMALLS12E1(IS); RISC-V HFENCE.GVMA x0, vmid (SBI remote_hfence_gvma_vmid over the whole
- * space). */
-static int invalidate_vm(struct machine *m, struct physim_machine *pm, bool all)
+/* The flusher's trace: each instruction as vCPU 0's physical CPU (or, on x86, the other vCPU's
+ * IPI handler) runs it. */
+static void say_insn(void *ctx, unsigned cpu, const char *insn)
 {
-	struct physim_cpu *c0 = physim_machine_cpu(pm, 0);
-	int rc = 0;
-	if (arch_of(m) == PHYSIM_ARCH_AARCH64) {
-		rc =
-		    physim_arm_tlbi(c0, all ? PHYSIM_TLBI_VMALLS12E1IS : PHYSIM_TLBI_VMALLS12E1, 0);
-		physim_arm_dsb(c0);
-		say(m, "   vCPU 0: TLBI %s; DSB ISH\n", all ? "VMALLS12E1IS" : "VMALLS12E1");
-	} else if (arch_of(m) == PHYSIM_ARCH_RISCV64) {
-		const uint64_t rs2 = VMID;
-		rc = physim_rv_hfence_gvma(c0, NULL, &rs2);
-		say(m, "   vCPU 0: HFENCE.GVMA x0, %u\n", VMID);
-		if (rc == 0 && all) {
-			rc = physim_sbi_rfence(c0, PHYSIM_SBI_REMOTE_HFENCE_GVMA_VMID, 1ul << 1, 0,
-					       0, 0, VMID);
-			say(m, "   vCPU 0: SBI remote_hfence_gvma_vmid(hart mask 0x2, all, %u)\n",
-			    VMID);
-		}
-	}
-	return rc;
+	struct machine *m = ctx;
+	bool ipi = cpu != 0 && arch_of(m) == PHYSIM_ARCH_X86_64;
+	say(m, "   vCPU %u: %s%s\n", cpu, insn, ipi ? " (the shootdown IPI's handler)" : "");
 }
 
-/* The invalidation the hypervisor issues after changing stage 2 for gpa, run by vCPU 0's
- * physical CPU; `all` says whether it reaches vCPU 1 too (the shootdown). */
-static int invalidate(struct machine *m, struct physim_machine *pm, uint64_t gpa, bool all)
-{
-	struct physim_cpu *c0 = physim_machine_cpu(pm, 0), *c1 = physim_machine_cpu(pm, 1);
-	int rc = 0;
-	switch (arch_of(m)) {
-	case PHYSIM_ARCH_AARCH64: {
-		/* KVM's __kvm_tlb_flush_vmid_ipa; the IS forms reach every PE of the Inner
-		 * Shareable domain, the local ones only this PE */
-		enum physim_tlbi_op ipa = all ? PHYSIM_TLBI_IPAS2E1IS : PHYSIM_TLBI_IPAS2E1;
-		enum physim_tlbi_op s1 = all ? PHYSIM_TLBI_VMALLE1IS : PHYSIM_TLBI_VMALLE1;
-		rc = physim_arm_tlbi(c0, ipa, gpa >> 12);
-		physim_arm_dsb(c0);
-		if (rc == 0)
-			rc = physim_arm_tlbi(c0, s1, 0);
-		physim_arm_dsb(c0);
-		say(m, "   vCPU 0: TLBI %s, %#llx; DSB ISH; TLBI %s; DSB ISH\n",
-		    all ? "IPAS2E1IS" : "IPAS2E1", (unsigned long long)(gpa >> 12),
-		    all ? "VMALLE1IS" : "VMALLE1");
-		break;
-	}
-	case PHYSIM_ARCH_RISCV64: {
-		const uint64_t rs1 = gpa >> 2, rs2 = VMID;
-		rc = physim_rv_hfence_gvma(c0, &rs1, &rs2);
-		say(m, "   vCPU 0: HFENCE.GVMA %#llx (GPA >> 2), %u\n", (unsigned long long)rs1,
-		    VMID);
-		if (rc == 0 && all) {
-			/* the remote hart through SBI: hart mask bit 1 */
-			rc = physim_sbi_rfence(c0, PHYSIM_SBI_REMOTE_HFENCE_GVMA_VMID, 1ul << 1, 0,
-					       gpa, PAGE, VMID);
-			say(m,
-			    "   vCPU 0: SBI remote_hfence_gvma_vmid(hart mask 0x2, %#llx, 4096, "
-			    "%u)\n",
-			    (unsigned long long)gpa, VMID);
-		}
-		break;
-	}
-	default: {
-		/* INVEPT acts on the processor that runs it: the other one runs it in its IPI
-		 * handler (x86 has no broadcast invalidation) */
-		const uint64_t desc[2] = {eptp_of(m), 0};
-		rc = physim_x86_invept(c0, 1, desc);
-		say(m, "   vCPU 0: INVEPT single-context, EPTP %#llx\n",
-		    (unsigned long long)desc[0]);
-		if (rc == 0 && all) {
-			rc = physim_x86_invept(c1, 1, desc);
-			say(m, "   vCPU 1: INVEPT single-context (the shootdown IPI's handler)\n");
-		}
-		break;
-	}
-	}
-	return rc;
-}
-
+/* The hypervisor's stage-2 flush, routed by physim's flusher from vCPU 0: INVEPT
+ * single-context on each vCPU (x86 has no broadcast invalidation); TLBI IPAS2E1IS (IPA >> 12),
+ * DSB ISH, TLBI VMALLE1IS, DSB ISH (KVM's __kvm_tlb_flush_vmid_ipa; VMALLS12E1IS for the whole
+ * VM); HFENCE.GVMA (GPA >> 2), VMID and SBI remote_hfence_gvma_vmid for the other hart. With
+ * --skip-shootdown the flusher is local-only: the non-IS TLBIs, no SBI call, no IPI. */
 void vcpus_flush_s2(struct machine *m, const uint64_t *gpas, size_t n, bool all)
 {
-	bool shootdown = !m->skip_shootdown;
 	say(m, "   the stage-2 table's flush hook: %s\n",
-	    all ? "the whole VM" : "the changed GPAs, one by one");
-	int rc = 0;
-	if (all)
-		rc = arch_of(m) == PHYSIM_ARCH_X86_64 ? invalidate(m, m->vcpus, 0, shootdown)
-						      : invalidate_vm(m, m->vcpus, shootdown);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = invalidate(m, m->vcpus, gpas[i], shootdown);
-	if (!shootdown)
+	    all ? "the whole VM" : "the changed GPAs (physim_cpu_flusher_fn)");
+	physim_cpu_flusher_fn(m->vcpu_flusher, gpas, n, all);
+	if (m->skip_shootdown)
 		say(m, "   (--skip-shootdown: nothing reaches vCPU 1)\n");
+	int rc = physim_cpu_flusher_stats(m->vcpu_flusher).first_error;
 	if (rc < 0 && m->vcpu_flush_rc == 0)
 		m->vcpu_flush_rc = rc;
 }
@@ -229,7 +157,23 @@ int step_shootdown(struct machine *m)
 		return fail("creating the two vCPUs", rc);
 	say(m, "   two vCPUs (physim_cpu), each with its own TLB of stage-1, stage-2 and combined\n"
 	       "   entries, nothing evicted, every hit compared with the tables\n");
+	struct physim_cpu_flusher_config fc = {
+	    .cpu = physim_machine_cpu(pm, 0),
+	    .table = PHYSIM_FLUSH_STAGE2,
+	    .vmid = VMID,
+	    .eptp = arch_of(m) == PHYSIM_ARCH_X86_64 ? eptp_of(m) : 0,
+	    .local = m->skip_shootdown,
+	    .trace = say_insn,
+	    .trace_ctx = m,
+	};
+	rc = physim_cpu_flusher_create(&fc, &m->vcpu_flusher);
+	if (rc < 0) {
+		physim_machine_destroy(pm);
+		return fail("creating the vCPUs' flusher", rc);
+	}
 	rc = run_vcpus(m, pm, &f);
+	physim_cpu_flusher_destroy(m->vcpu_flusher);
+	m->vcpu_flusher = NULL;
 	physim_machine_destroy(pm);
 	return rc;
 }

@@ -209,6 +209,20 @@ struct physim_machine_config {
 	bool check_bbm;
 	physim_cpu_report_fn on_report;
 	void *report_ctx;
+	/* Audit at every invalidation's completion: each CPU compares its own
+	 * entries with the tables (as physim_machine_audit does for all) right
+	 * after an invalidation completes on it - an instruction that takes
+	 * effect at once (INVLPG, INVPCID, INVEPT, INVVPID, MOV to CR3/CR4,
+	 * SFENCE.VMA, HFENCE.*, INVTLB, an SBI RFENCE's local part), the
+	 * issuer's barrier (Arm DSB, RISC-V SFENCE.INVAL.IR) and, on the
+	 * other CPUs, a broadcast when the target applies it (at its next
+	 * access or instruction, on its own thread: no CPU reads another's
+	 * entries, so this is as thread-safe as the instructions). A stale
+	 * entry is then reported (STALE_ENTRY, naming the CPU) right after
+	 * the invalidation that should have removed it, even if never used
+	 * again. The cost is an audit of the CPU's entries per completion
+	 * (physim-bench: cpu_audit_complete). */
+	bool audit_on_complete;
 };
 
 struct physim_cpu_stats {
@@ -401,6 +415,119 @@ PHYSIM_API int physim_sbi_rfence(struct physim_cpu *caller, enum physim_sbi_rfen
 
 /* INVTLB op, rj (ASID in bits 9:0), rk (virtual address). */
 PHYSIM_API int physim_la_invtlb(struct physim_cpu *cpu, unsigned op, uint64_t rj, uint64_t rk);
+
+/*
+ * ---- Routing a table's flush callback to CPU instructions ----
+ *
+ * A flusher is "the hypervisor's flush function" done the way the manuals
+ * say is sufficient: give physim_cpu_flusher_fn and the flusher to a table
+ * (physim_pt_config.flush / flush_ctx, physim_aspace_config.flush) and each
+ * change the table reports is invalidated on the target CPUs with the
+ * architecture's instructions, with their operands encoded as the hardware
+ * takes them, then completed (lib/cpu-route.c cites the manual for each):
+ *
+ *   x86 stage 1:  INVLPG on each target whose current PCID is the table's,
+ *                 else INVPCID type 0 (plus INVLPG for global pages); all:
+ *                 INVPCID type 1 (type 2 with global pages)
+ *   x86 EPT:      INVEPT single-context (EPTP) on each target
+ *   Arm stage 1:  TLBI VAE1IS (ASID | VA >> 12), DSB ISH; all: ASIDE1IS
+ *                 (VMALLE1IS with global pages); EL2 regime: VAE2IS / ALLE2IS
+ *   Arm stage 2:  TLBI IPAS2E1IS (IPA >> 12), DSB ISH, then TLBI VMALLE1IS,
+ *                 DSB ISH (KVM's sequence); all: VMALLS12E1IS, DSB ISH
+ *   RISC-V s1:    SFENCE.VMA va, asid here and SBI remote_sfence_vma_asid on
+ *                 the other targets (guest regime: HFENCE.VVMA /
+ *                 remote_hfence_vvma_asid)
+ *   RISC-V s2:    HFENCE.GVMA gpa >> 2, vmid here and SBI
+ *                 remote_hfence_gvma_vmid on the other targets
+ *   LoongArch:    INVTLB 0x5 (0x6 with global pages) per target; all: 0x4
+ *
+ * Arm's E1 forms and RISC-V's VVMA forms act on the issuing CPU's current
+ * VMID: when it is not the table's, the flusher loads the table's VMID
+ * around the sequence and restores the context after (as KVM switches
+ * VTTBR_EL2), which needs a context loaded on the issuing CPU.
+ *
+ * Freed tables: the engine frees an emptied table during the operation and
+ * reports only the leaf addresses under it. A leaf-only form (RISC-V
+ * SFENCE.VMA / HFENCE.GVMA with rs1 != x0) would leave the walk-cache entry
+ * of the freed table, so give the table physim_cpu_flusher_paging_handler
+ * instead of its handler: it tells the flusher that a table was freed (RISC-V
+ * then fences with rs1 = x0 for the ASID / VMID), and holds the freed frames
+ * back until the invalidation has completed (break-before-free), returning
+ * them to `inner` at the end of the next flush call, at
+ * physim_cpu_flusher_release or at destroy.
+ *
+ * x86 and LoongArch have no broadcast: the flusher runs the instruction on
+ * each target CPU from the calling thread (the IPI handler done inline), so
+ * those targets must not be in use on another thread meanwhile. An x86 CPU
+ * with CR4.PCIDE = 0 holds nothing of a PCID other than 0 but global
+ * entries: it gets no INVPCID naming such a PCID (which would #GP), only
+ * INVLPG for global pages. Arm and
+ * RISC-V broadcasts are thread-safe as the instructions are. A flusher is
+ * used by one thread at a time (the table's owner).
+ */
+
+enum physim_flush_table {
+	PHYSIM_FLUSH_STAGE1 = 0, /* a stage-1 table (of `asid`, in `regime`) */
+	PHYSIM_FLUSH_STAGE2,	 /* a stage-2 table (of `vmid`; x86: the EPT of `eptp`) */
+};
+
+struct physim_cpu_flusher_config {
+	struct physim_cpu *cpu; /* the issuing CPU (required) */
+	enum physim_flush_table table;
+	enum physim_regime regime; /* stage 1: the regime its translations are in */
+	uint16_t asid;		   /* stage 1: PCID / ASID */
+	uint16_t vmid;		   /* Arm VMID, RISC-V VMID, x86 VPID (stage 1, guest) */
+	uint64_t eptp;		   /* x86 stage 2: the EPTP (INVEPT operand); may be set
+				      later (physim_cpu_flusher_set_eptp), a flush
+				      without one is an error (-ENXIO) */
+	bool global;		   /* stage 1: the table may hold global pages */
+	/* Only the issuing CPU (Arm: non-IS forms; RISC-V: no SBI; x86 and
+	 * LoongArch: no IPI) - the local-only flush bug, for tests. */
+	bool local;
+	/* x86, LoongArch, RISC-V: bit i set = CPU i is a target (0: every CPU
+	 * of the machine; CPUs from index 64 up are always targets). Arm IS
+	 * forms reach every CPU whatever the mask. */
+	uint64_t cpu_mask;
+	/* Optional: told of each instruction before it is issued - the CPU
+	 * that runs it (an SBI call: the caller) and the instruction with its
+	 * operands as an assembler-like line ("TLBI IPAS2E1IS, 0x80100",
+	 * "INVEPT single-context, EPTP 0x8001e01e"). */
+	void (*trace)(void *ctx, unsigned cpu, const char *insn);
+	void *trace_ctx;
+};
+
+struct physim_cpu_flusher_stats {
+	uint64_t calls;	       /* flush callbacks handled */
+	uint64_t instructions; /* invalidation instructions, barriers and SBI calls issued */
+	uint64_t tables_freed; /* frames held back by the paging handler */
+	int first_error;       /* the first instruction's error (0: none) */
+};
+
+struct physim_cpu_flusher;
+
+/* -EINVAL for a bad config (no CPU, stage 2 on LoongArch), -ENOMEM. */
+PHYSIM_API int physim_cpu_flusher_create(const struct physim_cpu_flusher_config *config,
+					 struct physim_cpu_flusher **out);
+/* x86 stage 2: the EPTP INVEPT names (the table's root is known only once
+ * the table exists, and the table needs the flusher first). */
+PHYSIM_API int physim_cpu_flusher_set_eptp(struct physim_cpu_flusher *f, uint64_t eptp);
+/* Returns held frames to the inner handler first. */
+PHYSIM_API void physim_cpu_flusher_destroy(struct physim_cpu_flusher *f);
+/* The physim_pt_flush_fn: ctx is the flusher. */
+PHYSIM_API void physim_cpu_flusher_fn(void *ctx, const uint64_t *vas, size_t n, bool all);
+/* A paging handler forwarding to `inner` whose frees are held back until
+ * the flusher's next invalidation has completed (see above). It lives as
+ * long as the flusher: destroy the tables using it first (the frames
+ * physim_pt_destroy frees are held too, and go back at
+ * physim_cpu_flusher_destroy or _release). One inner handler per flusher:
+ * NULL for another one, a bad argument or no memory. */
+PHYSIM_API const struct physim_paging_handler *
+physim_cpu_flusher_paging_handler(struct physim_cpu_flusher *f,
+				  const struct physim_paging_handler *inner);
+/* Return the held frames now (0, or the first error of `inner`). */
+PHYSIM_API int physim_cpu_flusher_release(struct physim_cpu_flusher *f);
+PHYSIM_API struct physim_cpu_flusher_stats
+physim_cpu_flusher_stats(const struct physim_cpu_flusher *f);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,8 @@
 /* tools/physim-bench/bench-cpu.c - the cpu area: simulated CPUs (physim/cpu.h)
  * - a hit against a direct-mapped lookup, one invalidation among a million
  * entries against the same among 64, a broadcast to 8 PEs against a local
- * TLBI, and the audit per cached entry against one probe. */
+ * TLBI, the audit per cached entry against one probe, and an INVLPG with
+ * audit_on_complete against the same without. */
 
 #include "bench.h"
 
@@ -41,6 +42,8 @@ enum cpu_what {
 	W_LOCAL,       /* TLBI VAE1 + DSB, CPU 0 refills */
 	W_AUDIT,       /* physim_machine_audit, per entry */
 	W_PROBE,       /* physim_mmu_probe, per page */
+	W_INVAL_AUDIT, /* INVLPG + refill, 4096 entries, audit_on_complete */
+	W_INVAL_PLAIN, /* the same without the audit */
 };
 
 struct cpu_data {
@@ -112,7 +115,8 @@ static int cpu_setup(const void *data, const struct bench_params *p, void **stat
 		rc = physim_machine_create(
 		    &(struct physim_machine_config){.arch = arm ? PHYSIM_ARCH_AARCH64
 								: PHYSIM_ARCH_X86_64,
-						    .ncpus = arm ? BCAST_CPUS : 1},
+						    .ncpus = arm ? BCAST_CPUS : 1,
+						    .audit_on_complete = w == W_INVAL_AUDIT},
 		    &b->m);
 	if (rc == 0)
 		b->c0 = physim_machine_cpu(b->m, 0);
@@ -183,6 +187,8 @@ static int run_one(struct cpu_bench *b, enum cpu_what w)
 		return rc;
 	case W_INVAL_BIG:
 	case W_INVAL_SMALL:
+	case W_INVAL_AUDIT:
+	case W_INVAL_PLAIN:
 		rc = physim_x86_invlpg(c0, va);
 		return rc ? rc : translate_page(c0, va, &b->sink);
 	case W_BCAST:
@@ -245,6 +251,8 @@ RUNNER(run_bcast, W_BCAST)
 RUNNER(run_local, W_LOCAL)
 RUNNER(run_audit, W_AUDIT)
 RUNNER(run_probe, W_PROBE)
+RUNNER(run_inval_audit, W_INVAL_AUDIT)
+RUNNER(run_inval_plain, W_INVAL_PLAIN)
 
 /* The audit runs whole passes: a fixed batch of one pass per rep. */
 static uint64_t audit_ops(const void *state)
@@ -278,6 +286,9 @@ IMPL(impl_bcast, "TLBI VAE1IS + DSB, 8 PEs refill", W_BCAST, run_bcast, NULL, NU
 IMPL(peer_local, "TLBI VAE1 + DSB, 1 PE refills", W_LOCAL, run_local, NULL, NULL);
 IMPL(impl_audit, "physim_machine_audit", W_AUDIT, run_audit, NULL, audit_ops);
 IMPL(peer_probe, "physim_mmu_probe", W_PROBE, run_probe, NULL, NULL);
+IMPL(impl_inval_audit, "INVLPG + refill, audit_on_complete", W_INVAL_AUDIT, run_inval_audit,
+     entries_extra, NULL);
+IMPL(peer_inval_plain, "INVLPG + refill, no audit", W_INVAL_PLAIN, run_inval_plain, NULL, NULL);
 
 static const struct bench_case cpu_rows[] = {
     {.group = "cpu",
@@ -301,6 +312,11 @@ static const struct bench_case cpu_rows[] = {
      .impl = &impl_audit,
      .peers = {&peer_probe},
      .unit = "entry"},
+    {.group = "cpu",
+     .name = "cpu_audit_complete/x86_64-4l",
+     .impl = &impl_inval_audit,
+     .peers = {&peer_inval_plain},
+     .unit = "invalidate + refill"},
 };
 
 static int cpu_add(struct bench_list *l)

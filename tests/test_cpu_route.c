@@ -1,0 +1,906 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/test_cpu_route.c - physim_cpu_flusher (a table's flush callback
+ * routed to each architecture's invalidation instructions) and the machine's
+ * audit_on_complete: map / remap / protect / free-table sequences on several
+ * CPUs stay clean with the router, and the same with a local-only router or
+ * a leaf-only fence after a freed table are reported. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <physim/cpu.h>
+#include <physim/ram.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MiB	 UINT64_C(0x100000)
+#define RAM_BASE UINT64_C(0x80000000)
+#define RAM_SIZE (32 * MiB)
+#define URWX	 (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U)
+#define URW	 (PHYSIM_R | PHYSIM_W | PHYSIM_U)
+#define NCPUS	 3u
+
+#define VA_A  UINT64_C(0x400000)
+#define VA_B  UINT64_C(0x40000000) /* another 1 GiB: its tables go when B does */
+#define PA_A  (RAM_BASE + 0x100000)
+#define PA_A2 (RAM_BASE + 0x200000)
+#define PA_B  (RAM_BASE + 0x300000)
+/* stage-2 tests: a GPA 2 MiB block at the top of RAM that no table uses */
+#define GPA_TOP (RAM_BASE + RAM_SIZE - 2 * MiB)
+#define VA_C	UINT64_C(0x800000)
+
+struct reports {
+	int n, n_use, n_audit;
+	unsigned cpus; /* bit i: a report named CPU i */
+	struct physim_cpu_report last;
+	char text[1024];
+};
+
+static void on_report(void *ctx, const struct physim_cpu_report *r)
+{
+	struct reports *l = ctx;
+	l->n++;
+	l->n_use += r->kind == PHYSIM_REPORT_STALE_USE;
+	l->n_audit += r->kind == PHYSIM_REPORT_STALE_ENTRY;
+	l->cpus |= 1u << r->cpu;
+	l->last = *r;
+	physim_cpu_report_format(r, l->text, sizeof(l->text));
+}
+
+struct env {
+	struct physim_ram *ram;
+	const struct physim_paging_handler *ph;
+	struct physim_pt *s1pt, *s2pt;
+	struct physim_mmu *s1, *s2;
+	struct physim_machine *m;
+	struct physim_cpu_flusher *fl;
+	struct reports rep;
+};
+
+static struct physim_mmu *mmu_of(struct env *e, struct physim_pt *pt)
+{
+	struct physim_mmu *m;
+	struct physim_mmu_config c = {
+	    .format = physim_pt_format(pt), .mem = e->ph, .root = physim_pt_root(pt)};
+	assert_int_equal(physim_mmu_create(&c, &m), 0);
+	return m;
+}
+
+static struct env *env_new(enum physim_arch arch, bool audit_on_complete)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	assert_non_null(e);
+	assert_int_equal(
+	    physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE},
+			      &e->ram),
+	    0);
+	e->ph = physim_ram_paging_handler(e->ram);
+	struct physim_machine_config c = {.arch = arch,
+					  .ncpus = NCPUS,
+					  .check_stale = true,
+					  .walk_caches = true,
+					  .on_report = on_report,
+					  .report_ctx = &e->rep,
+					  .audit_on_complete = audit_on_complete};
+	assert_int_equal(physim_machine_create(&c, &e->m), 0);
+	return e;
+}
+
+static void env_free(struct env *e)
+{
+	physim_machine_destroy(e->m);
+	physim_mmu_destroy(e->s1);
+	physim_mmu_destroy(e->s2);
+	physim_pt_destroy(e->s1pt);
+	physim_pt_destroy(e->s2pt);
+	physim_cpu_flusher_destroy(e->fl);
+	assert_int_equal(physim_ram_stats(e->ram).used_frames, 0);
+	physim_ram_destroy(e->ram);
+	free(e);
+}
+
+static struct physim_cpu *cpu(struct env *e, unsigned i)
+{
+	return physim_machine_cpu(e->m, i);
+}
+
+/* A table routed to the flusher (through its paging handler when hold). */
+static struct physim_pt *routed_pt(struct env *e, const char *fmt, bool hold)
+{
+	struct physim_pt *pt;
+	const struct physim_paging_handler *ph =
+	    hold ? physim_cpu_flusher_paging_handler(e->fl, e->ph) : e->ph;
+	assert_non_null(ph);
+	struct physim_pt_config c = {.format = physim_format(fmt),
+				     .paging = ph,
+				     .flush = physim_cpu_flusher_fn,
+				     .flush_ctx = e->fl};
+	assert_non_null(c.format);
+	assert_int_equal(physim_pt_create_ex(&c, &pt), 0);
+	return pt;
+}
+
+static int acc(struct env *e, unsigned i, uint64_t va, bool write, uint64_t *pa)
+{
+	struct physim_xlate x;
+	int rc = physim_cpu_translate(
+	    cpu(e, i), &(struct physim_access){.va = va, .write = write, .user = true}, &x);
+	if (rc == 0 && pa != NULL)
+		*pa = x.pa;
+	return rc;
+}
+
+static void expect_pa(struct env *e, uint64_t va, bool write, uint64_t want)
+{
+	for (unsigned i = 0; i < NCPUS; i++) {
+		uint64_t pa = 0;
+		assert_int_equal(acc(e, i, va, write, &pa), 0);
+		assert_int_equal(pa, want);
+	}
+}
+
+/* Faults on every CPU; returns how many of them did. */
+static unsigned count_faults(struct env *e, uint64_t va, bool write)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < NCPUS; i++)
+		n += acc(e, i, va, write, NULL) == -EFAULT;
+	return n;
+}
+
+/* ---- stage 1 ---- */
+
+struct s1_case {
+	enum physim_arch arch;
+	const char *fmt;
+	enum physim_regime regime;
+	uint16_t asid;
+	bool global; /* physim_pt_map's leaves are global (Arm: nG clear) */
+};
+
+static const struct s1_case s1_cases[] = {
+    {PHYSIM_ARCH_X86_64, "x86_64-4l", PHYSIM_REGIME_HOST, 0, false},
+    {PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, 5, true},
+    {PHYSIM_ARCH_RISCV64, "sv48", PHYSIM_REGIME_HOST, 5, false},
+    {PHYSIM_ARCH_LOONGARCH64, "loongarch64-4k-48", PHYSIM_REGIME_HOST, 5, false},
+};
+
+/* 64 pages: a change to all of them is reported as `all` (more than 32) */
+#define VA_R   UINT64_C(0x800000)
+#define PA_R   (RAM_BASE + 0x400000)
+#define R_SIZE (64 * UINT64_C(4096))
+
+struct outcome {
+	int reports;
+	long audit;
+	unsigned faults_b; /* CPUs faulting on B after its unmap */
+	unsigned faults_w; /* CPUs faulting on a write to A after protect */
+	unsigned faults_r; /* ... to R's last page after protecting R (`all`) */
+	struct physim_cpu_flusher_stats st;
+};
+
+/* Every CPU runs the table's space; CPU 0 changes the table (its flushes
+ * issued there): remap A, write-protect A, write-protect the 64 pages of R
+ * (one `all` flush), unmap B (freeing the tables under B's 1 GiB). */
+static struct outcome run_s1(const struct s1_case *k, bool local, bool hold)
+{
+	struct env *e = env_new(k->arch, false);
+	struct physim_cpu_flusher_config fc = {.cpu = cpu(e, 0),
+					       .table = PHYSIM_FLUSH_STAGE1,
+					       .regime = k->regime,
+					       .asid = k->asid,
+					       .global = k->global,
+					       .local = local};
+	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
+	e->s1pt = routed_pt(e, k->fmt, hold);
+	e->s1 = mmu_of(e, e->s1pt);
+	struct physim_cpu_context ctx = {.s1 = e->s1, .regime = k->regime, .asid = k->asid};
+	for (unsigned i = 0; i < NCPUS; i++)
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_B, PA_B, 4096, URWX), 0);
+	assert_int_equal(physim_pt_map_region(e->s1pt, VA_R, PA_R, R_SIZE, URWX, 0), 0);
+	expect_pa(e, VA_A, true, PA_A);
+	expect_pa(e, VA_B, false, PA_B);
+	expect_pa(e, VA_R + R_SIZE - 4096, true, PA_R + R_SIZE - 4096);
+
+	assert_int_equal(physim_pt_unmap(e->s1pt, VA_A, NULL), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A2, 4096, URWX), 0);
+	for (unsigned i = 0; i < NCPUS; i++)
+		(void)acc(e, i, VA_A, true, NULL);
+	assert_int_equal(physim_pt_protect(e->s1pt, VA_A, PHYSIM_R | PHYSIM_U), 0);
+	assert_int_equal(physim_pt_protect_region(e->s1pt, VA_R, R_SIZE, PHYSIM_R | PHYSIM_U), 0);
+	expect_pa(e, VA_B, false, PA_B); /* B's walk-cache entries again (`all` took them) */
+	assert_int_equal(physim_pt_unmap(e->s1pt, VA_B, NULL), 0);
+
+	struct outcome o = {0};
+	o.faults_w = count_faults(e, VA_A, true);
+	o.faults_r = count_faults(e, VA_R + R_SIZE - 4096, true);
+	o.faults_b = count_faults(e, VA_B, false);
+	o.audit = physim_machine_audit(e->m);
+	o.reports = e->rep.n;
+	o.st = physim_cpu_flusher_stats(e->fl);
+	if (o.reports)
+		fprintf(stderr, "# %s%s%s: %d reports, last: %s\n", k->fmt, local ? " local" : "",
+			hold ? "" : " (frees not held)", o.reports, e->rep.text);
+	env_free(e);
+	return o;
+}
+
+static void test_s1_routed_clean(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(s1_cases) / sizeof(s1_cases[0]); i++) {
+		struct outcome o = run_s1(&s1_cases[i], false, true);
+		assert_int_equal(o.reports, 0);
+		assert_int_equal(o.audit, 0);
+		assert_int_equal(o.faults_w, NCPUS);
+		assert_int_equal(o.faults_r, NCPUS);
+		assert_int_equal(o.faults_b, NCPUS);
+		assert_int_equal(o.st.first_error, 0);
+		assert_true(o.st.calls >= 5);
+		/* B's last-level and middle tables went, after the flush */
+		assert_true(o.st.tables_freed >= 2);
+	}
+}
+
+/* The local-only flush: the other CPUs keep A's old translation and B's. */
+static void test_s1_local_reported(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(s1_cases) / sizeof(s1_cases[0]); i++) {
+		struct outcome o = run_s1(&s1_cases[i], true, true);
+		assert_true(o.reports > 0);
+		/* CPU 0 faults; the others hit their stale entries */
+		assert_int_equal(o.faults_w, 1);
+		assert_int_equal(o.faults_r, 1);
+		assert_int_equal(o.faults_b, 1);
+	}
+}
+
+/* Without the flusher's paging handler the flusher cannot tell that B's
+ * tables were freed: RISC-V then fences B with rs1 = B, which orders only
+ * leaf PTEs, and the walk-cache entries pointing at the freed tables stay
+ * (reported). The other families' per-address forms are not last-level
+ * only (INVLPG / INVPCID: the PCID's paging-structure caches; TLBI VAE1IS;
+ * INVTLB 0x5), so they stay clean. */
+static void test_s1_freed_table_nonleaf(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(s1_cases) / sizeof(s1_cases[0]); i++) {
+		struct outcome o = run_s1(&s1_cases[i], false, false);
+		assert_int_equal(o.st.tables_freed, 0);
+		if (s1_cases[i].arch == PHYSIM_ARCH_RISCV64) {
+			assert_true(o.reports > 0);
+		} else {
+			assert_int_equal(o.reports, 0);
+			assert_int_equal(o.faults_b, NCPUS);
+		}
+	}
+}
+
+/* ---- stage 2 ---- */
+
+struct s2_case {
+	enum physim_arch arch;
+	const char *s1fmt, *s2fmt;
+};
+
+static const struct s2_case s2_cases[] = {
+    {PHYSIM_ARCH_X86_64, "x86_64-4l", "ept-4l"},
+    {PHYSIM_ARCH_AARCH64, "aarch64-4k-48", "aarch64-s2-4k-48"},
+    {PHYSIM_ARCH_RISCV64, "sv48", "sv48x4"},
+};
+
+#define VMID 3
+#define ASID 5
+
+/* A guest (its stage-1 table in RAM, identity-mapped by stage 2) on every
+ * CPU; CPU 0 changes stage 2: moves A's GPA, write-protects it, unmaps the
+ * top 2 MiB of guest memory (freeing that stage-2 table). */
+static struct outcome run_s2(const struct s2_case *k, bool local)
+{
+	struct env *e = env_new(k->arch, false);
+	assert_int_equal(physim_pt_create(physim_format(k->s1fmt), e->ph, &e->s1pt), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_C, GPA_TOP + 0x1000, 4096, URWX), 0);
+	e->s1 = mmu_of(e, e->s1pt);
+	struct physim_cpu_flusher_config fc = {
+	    .cpu = cpu(e, 0), .table = PHYSIM_FLUSH_STAGE2, .vmid = VMID, .local = local};
+	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
+	e->s2pt = routed_pt(e, k->s2fmt, true);
+	e->s2 = mmu_of(e, e->s2pt);
+	/* EPTP as the VMCS holds it: WB (2:0 = 6), a 4-level walk (5:3 = 3) */
+	if (k->arch == PHYSIM_ARCH_X86_64)
+		assert_int_equal(
+		    physim_cpu_flusher_set_eptp(e->fl, physim_pt_root(e->s2pt) | 6u | 3u << 3), 0);
+	struct physim_cpu_context ctx = {.s1 = e->s1,
+					 .s2 = e->s2,
+					 .regime = PHYSIM_REGIME_GUEST,
+					 .asid = ASID,
+					 .vmid = VMID,
+					 .eptp = physim_pt_root(e->s2pt)};
+	for (unsigned i = 0; i < NCPUS; i++)
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+	assert_int_equal(physim_pt_map_region(e->s2pt, RAM_BASE, RAM_BASE, RAM_SIZE, URWX, 0), 0);
+	expect_pa(e, VA_A, true, PA_A);
+	expect_pa(e, VA_C, false, GPA_TOP + 0x1000);
+
+	assert_int_equal(physim_pt_unmap(e->s2pt, PA_A, NULL), 0);
+	assert_int_equal(physim_pt_map(e->s2pt, PA_A, PA_A2, 4096, URWX), 0);
+	for (unsigned i = 0; i < NCPUS; i++)
+		(void)acc(e, i, VA_A, true, NULL);
+	assert_int_equal(physim_pt_protect(e->s2pt, PA_A, PHYSIM_R | PHYSIM_U), 0);
+	assert_int_equal(physim_pt_unmap_region(e->s2pt, GPA_TOP, 2 * MiB), 0);
+
+	struct outcome o = {0};
+	o.faults_w = count_faults(e, VA_A, true);
+	o.faults_b = count_faults(e, VA_C, false);
+	o.audit = physim_machine_audit(e->m);
+	o.reports = e->rep.n;
+	o.st = physim_cpu_flusher_stats(e->fl);
+	if (o.reports)
+		fprintf(stderr, "# %s%s: %d reports, last: %s\n", k->s2fmt, local ? " local" : "",
+			o.reports, e->rep.text);
+	env_free(e);
+	return o;
+}
+
+static void test_s2_routed_clean(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(s2_cases) / sizeof(s2_cases[0]); i++) {
+		struct outcome o = run_s2(&s2_cases[i], false);
+		assert_int_equal(o.reports, 0);
+		assert_int_equal(o.audit, 0);
+		assert_int_equal(o.faults_w, NCPUS);
+		assert_int_equal(o.faults_b, NCPUS);
+		assert_int_equal(o.st.first_error, 0);
+		assert_true(o.st.tables_freed >= 1);
+	}
+}
+
+static void test_s2_local_reported(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(s2_cases) / sizeof(s2_cases[0]); i++) {
+		struct outcome o = run_s2(&s2_cases[i], true);
+		assert_true(o.reports > 0);
+		assert_int_equal(o.faults_w, 1);
+		assert_int_equal(o.faults_b, 1);
+	}
+}
+
+/* ---- audit at completion ---- */
+
+/* Arm, three PEs: A is remapped with no invalidation at all (the planted
+ * bug); PE 0 then invalidates B, unrelated. With audit_on_complete the
+ * stale entry for A is reported at PE 0's DSB (not at the TLBI: it is not
+ * complete before), naming PE 0, and on PE 1 when it applies the broadcast
+ * at its next access. Without the flag nothing is reported until an
+ * explicit audit. */
+static void audit_scene(bool flag, bool fix, struct reports *out)
+{
+	struct env *e = env_new(PHYSIM_ARCH_AARCH64, flag);
+	assert_int_equal(physim_pt_create(physim_format("aarch64-4k-48"), e->ph, &e->s1pt), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_B, PA_B, 4096, URWX), 0);
+	e->s1 = mmu_of(e, e->s1pt);
+	struct physim_cpu_context ctx = {.s1 = e->s1, .regime = PHYSIM_REGIME_GUEST, .asid = ASID};
+	for (unsigned i = 0; i < NCPUS; i++)
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(acc(e, i, VA_A, false, NULL), 0);
+		assert_int_equal(acc(e, i, VA_B, false, NULL), 0);
+	}
+	assert_int_equal(physim_pt_unmap(e->s1pt, VA_A, NULL), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A2, 4096, URWX), 0);
+	const uint64_t asid = (uint64_t)ASID << 48;
+	if (fix)
+		assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VAE1IS, asid | VA_A >> 12),
+				 0);
+	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VAE1IS, asid | VA_B >> 12), 0);
+	assert_int_equal(e->rep.n, 0); /* not complete before the DSB */
+	physim_arm_dsb(cpu(e, 0));
+	out[0] = e->rep;
+	assert_int_equal(acc(e, 1, VA_B, false, NULL), 0); /* PE 1 applies the broadcast */
+	out[1] = e->rep;
+	physim_machine_audit(e->m); /* the explicit audit finds what is left */
+	out[2] = e->rep;
+	env_free(e);
+}
+
+static void test_audit_on_complete(void **state)
+{
+	(void)state;
+	struct reports r[3];
+	audit_scene(true, false, r);
+	/* at PE 0's DSB: PE 0's entry for A, the remedy naming the TLBI */
+	assert_int_equal(r[0].n_audit, 1);
+	assert_int_equal(r[0].cpus, 1u << 0);
+	assert_int_equal(r[0].last.entry.va, VA_A);
+	assert_int_equal(r[0].last.entry.pa, PA_A);
+	assert_int_equal(r[0].last.current.pa, PA_A2);
+	assert_non_null(strstr(r[0].text, "TLBI"));
+	/* at PE 1's next access: its own entry for A */
+	assert_int_equal(r[1].n_audit, 2);
+	assert_int_equal(r[1].cpus, 1u << 0 | 1u << 1);
+	assert_int_equal(r[1].last.cpu, 1);
+	assert_int_equal(r[1].last.entry.va, VA_A);
+
+	/* the correct sequence: nothing at either completion nor after */
+	audit_scene(true, true, r);
+	assert_int_equal(r[2].n, 0);
+
+	/* without the flag: silent until the explicit audit (both PEs) */
+	audit_scene(false, false, r);
+	assert_int_equal(r[1].n, 0);
+	assert_int_equal(r[2].n_audit, 2);
+}
+
+/* x86: an INVLPG completes at once, so the audit runs right after it; the
+ * stale entry is reported by the INVLPG of an unrelated page. */
+static void test_audit_on_complete_x86(void **state)
+{
+	(void)state;
+	struct env *e = env_new(PHYSIM_ARCH_X86_64, true);
+	assert_int_equal(physim_pt_create(physim_format("x86_64-4l"), e->ph, &e->s1pt), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	e->s1 = mmu_of(e, e->s1pt);
+	struct physim_cpu_context ctx = {.s1 = e->s1};
+	assert_int_equal(physim_cpu_set_context(cpu(e, 2), &ctx), 0);
+	assert_int_equal(acc(e, 2, VA_A, false, NULL), 0);
+	assert_int_equal(physim_pt_protect(e->s1pt, VA_A, PHYSIM_R | PHYSIM_U), 0);
+	assert_int_equal(physim_x86_invlpg(cpu(e, 2), VA_B), 0);
+	assert_int_equal(e->rep.n_audit, 1);
+	assert_int_equal(e->rep.last.cpu, 2);
+	assert_non_null(strstr(e->rep.text, "INVLPG"));
+	/* the right INVLPG removes it; its own audit is clean */
+	assert_int_equal(physim_x86_invlpg(cpu(e, 2), VA_A), 0);
+	assert_int_equal(e->rep.n, 1);
+	env_free(e);
+}
+
+/* Threads: PE 0 invalidates (TLBI VAE1IS + DSB) and PE 1 translates, each on
+ * its own thread, with audit_on_complete: each PE audits only its own
+ * entries (PE 1 when it applies PE 0's broadcasts), so nothing races (run
+ * under ThreadSanitizer in CI) and, the tables unchanged, nothing is
+ * reported. */
+#define THREAD_PAGES 32u
+#define THREAD_ITERS 400u
+
+struct thread_arg {
+	struct env *e;
+	unsigned cpu;
+	int rc;
+};
+
+static void *thread_body(void *p)
+{
+	struct thread_arg *a = p;
+	for (unsigned i = 0; i < THREAD_ITERS && a->rc == 0; i++) {
+		uint64_t va = VA_R + (i % THREAD_PAGES) * 4096;
+		a->rc = acc(a->e, a->cpu, va, false, NULL);
+		if (a->rc == 0 && a->cpu == 0) {
+			a->rc = physim_arm_tlbi(cpu(a->e, 0), PHYSIM_TLBI_VAE1IS,
+						(uint64_t)ASID << 48 | va >> 12);
+			physim_arm_dsb(cpu(a->e, 0));
+		}
+	}
+	return NULL;
+}
+
+static void test_audit_on_complete_threads(void **state)
+{
+	(void)state;
+	struct env *e = env_new(PHYSIM_ARCH_AARCH64, true);
+	assert_int_equal(physim_pt_create(physim_format("aarch64-4k-48"), e->ph, &e->s1pt), 0);
+	assert_int_equal(
+	    physim_pt_map_region(e->s1pt, VA_R, PA_R, THREAD_PAGES * UINT64_C(4096), URWX, 0), 0);
+	e->s1 = mmu_of(e, e->s1pt);
+	struct physim_cpu_context ctx = {.s1 = e->s1, .regime = PHYSIM_REGIME_GUEST, .asid = ASID};
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+	struct thread_arg args[2] = {{e, 0, 0}, {e, 1, 0}};
+	pthread_t th[2];
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, thread_body, &args[i]), 0);
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	assert_int_equal(args[0].rc, 0);
+	assert_int_equal(args[1].rc, 0);
+	assert_int_equal(e->rep.n, 0);
+	assert_true(physim_cpu_stats(cpu(e, 0)).invalidations >= THREAD_ITERS);
+	env_free(e);
+}
+
+/* ---- break-before-free ---- */
+
+/* The engine frees an emptied table during the unmap, before it calls the
+ * flush callback. Behind the machine's break-before-free check, a table
+ * whose paging handler is the flusher's frees B's tables only after the
+ * TLBI VAE1IS + DSB removed the walk-cache entries that point at them:
+ * nothing reported. Straight to the check, the same frees are reported (the
+ * walk caches of all three PEs still reference them). */
+static int run_free(bool hold, long *freed)
+{
+	struct env *e = env_new(PHYSIM_ARCH_AARCH64, false);
+	struct physim_cpu_flusher_config fc = {.cpu = cpu(e, 0),
+					       .table = PHYSIM_FLUSH_STAGE1,
+					       .regime = PHYSIM_REGIME_GUEST,
+					       .asid = ASID};
+	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
+	const struct physim_paging_handler *checked = physim_machine_paging_handler(e->m, e->ph);
+	assert_non_null(checked);
+	struct physim_pt_config c = {
+	    .format = physim_format("aarch64-4k-48"),
+	    .paging = hold ? physim_cpu_flusher_paging_handler(e->fl, checked) : checked,
+	    .flush = physim_cpu_flusher_fn,
+	    .flush_ctx = e->fl};
+	assert_int_equal(physim_pt_create_ex(&c, &e->s1pt), 0);
+	e->s1 = mmu_of(e, e->s1pt);
+	struct physim_cpu_context ctx = {.s1 = e->s1, .regime = PHYSIM_REGIME_GUEST, .asid = ASID};
+	for (unsigned i = 0; i < NCPUS; i++)
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_B, PA_B, 4096, URWX), 0);
+	expect_pa(e, VA_B, false, PA_B);
+	assert_int_equal(physim_pt_unmap(e->s1pt, VA_B, NULL), 0);
+	assert_int_equal(count_faults(e, VA_B, false), NCPUS);
+	int n = e->rep.n;
+	*freed = (long)physim_cpu_flusher_stats(e->fl).tables_freed;
+	physim_pt_destroy(e->s1pt); /* before the machine: its frees go through the check */
+	e->s1pt = NULL;
+	physim_cpu_flusher_destroy(e->fl);
+	e->fl = NULL;
+	env_free(e);
+	return n;
+}
+
+static void test_free_after_flush(void **state)
+{
+	(void)state;
+	long freed = 0;
+	assert_int_equal(run_free(true, &freed), 0);
+	assert_true(freed >= 2); /* B's level-2 and level-1 tables, held */
+	assert_true(run_free(false, &freed) >= 2);
+	assert_int_equal(freed, 0);
+}
+
+/* ---- the sequences, as a trace ---- */
+
+struct trace {
+	char lines[16][160];
+	unsigned cpu[16];
+	unsigned n;
+};
+
+static void on_trace(void *ctx, unsigned cpu_index, const char *insn)
+{
+	struct trace *t = ctx;
+	if (t->n < 16) {
+		snprintf(t->lines[t->n], sizeof(t->lines[0]), "%s", insn);
+		t->cpu[t->n++] = cpu_index;
+	}
+}
+
+/* One changed page (0x80100000 of a stage-2 table, 0x400000 of a stage-1
+ * table, or `all`) on a two-CPU machine, routed from CPU 0: the instructions
+ * and operands written out by hand from the manuals and from what KVM and
+ * Linux issue (__kvm_tlb_flush_vmid_ipa; kvm_riscv_hfence_gvma_vmid_gpa;
+ * ept_sync_context / vpid_sync_vcpu_addr on each CPU; __TLBI_VADDR;
+ * local_flush_tlb_page_asid + sbi_remote_sfence_vma_asid). */
+struct trace_case {
+	enum physim_arch arch;
+	enum physim_flush_table table;
+	enum physim_regime regime;
+	uint16_t asid;
+	bool global, all;
+	unsigned n;
+	const char *want[4];
+	unsigned cpu[4];
+};
+
+static const struct trace_case trace_cases[] = {
+    {PHYSIM_ARCH_AARCH64,
+     PHYSIM_FLUSH_STAGE2,
+     0,
+     0,
+     false,
+     false,
+     4,
+     {"TLBI IPAS2E1IS, 0x80100", "DSB ISH", "TLBI VMALLE1IS, 0", "DSB ISH"},
+     {0, 0, 0, 0}},
+    {PHYSIM_ARCH_AARCH64,
+     PHYSIM_FLUSH_STAGE2,
+     0,
+     0,
+     false,
+     true,
+     2,
+     {"TLBI VMALLS12E1IS, 0", "DSB ISH"},
+     {0, 0}},
+    {PHYSIM_ARCH_AARCH64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_GUEST,
+     5,
+     false,
+     false,
+     2,
+     {"TLBI VAE1IS, 0x5000000000400", "DSB ISH"},
+     {0, 0}},
+    {PHYSIM_ARCH_AARCH64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_GUEST,
+     5,
+     true,
+     true,
+     2,
+     {"TLBI VMALLE1IS, 0x5000000000000", "DSB ISH"},
+     {0, 0}},
+    {PHYSIM_ARCH_AARCH64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_HOST,
+     0,
+     false,
+     false,
+     2,
+     {"TLBI VAE2IS, 0x400", "DSB ISH"},
+     {0, 0}},
+    {PHYSIM_ARCH_RISCV64,
+     PHYSIM_FLUSH_STAGE2,
+     0,
+     0,
+     false,
+     false,
+     2,
+     {"HFENCE.GVMA 0x20040000 (GPA >> 2), 0",
+      "SBI remote_hfence_gvma_vmid(hart mask 0x2, base 0, 0x80100000, 0x1000, 0)"},
+     {0, 0}},
+    {PHYSIM_ARCH_RISCV64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_HOST,
+     5,
+     false,
+     false,
+     2,
+     {"SFENCE.VMA 0x400000, 5",
+      "SBI remote_sfence_vma_asid(hart mask 0x2, base 0, 0x400000, 0x1000, 5)"},
+     {0, 0}},
+    {PHYSIM_ARCH_RISCV64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_GUEST,
+     5,
+     true,
+     false,
+     2,
+     {"HFENCE.VVMA 0x400000, x0",
+      "SBI remote_hfence_vvma(hart mask 0x2, base 0, 0x400000, 0x1000, 0)"},
+     {0, 0}},
+    {PHYSIM_ARCH_X86_64,
+     PHYSIM_FLUSH_STAGE2,
+     0,
+     0,
+     false,
+     false,
+     2,
+     {"INVEPT single-context, EPTP 0x8000501e", "INVEPT single-context, EPTP 0x8000501e"},
+     {0, 1}},
+    {PHYSIM_ARCH_X86_64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_GUEST,
+     0,
+     false,
+     false,
+     2,
+     {"INVVPID individual-address, VPID 2, 0x400000",
+      "INVVPID individual-address, VPID 2, 0x400000"},
+     {0, 1}},
+    {PHYSIM_ARCH_X86_64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_HOST,
+     0,
+     true,
+     true,
+     2,
+     {"INVPCID type 2, PCID 0", "INVPCID type 2, PCID 0"},
+     {0, 1}},
+    {PHYSIM_ARCH_LOONGARCH64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_HOST,
+     5,
+     true,
+     false,
+     2,
+     {"INVTLB 0x6, ASID 5, 0x400000", "INVTLB 0x6, ASID 5, 0x400000"},
+     {0, 1}},
+};
+
+static void test_trace_sequences(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(trace_cases) / sizeof(trace_cases[0]); i++) {
+		const struct trace_case *k = &trace_cases[i];
+		struct physim_machine *m;
+		assert_int_equal(
+		    physim_machine_create(
+			&(struct physim_machine_config){.arch = k->arch, .ncpus = 2}, &m),
+		    0);
+		struct trace t = {0};
+		struct physim_cpu_flusher *f;
+		struct physim_cpu_flusher_config fc = {.cpu = physim_machine_cpu(m, 0),
+						       .table = k->table,
+						       .regime = k->regime,
+						       .asid = k->asid,
+						       .vmid = 2,
+						       .global = k->global,
+						       .eptp = UINT64_C(0x8000501e),
+						       .trace = on_trace,
+						       .trace_ctx = &t};
+		if (k->table == PHYSIM_FLUSH_STAGE2 || k->arch == PHYSIM_ARCH_AARCH64 ||
+		    k->arch == PHYSIM_ARCH_RISCV64)
+			fc.vmid = 0; /* the CPUs have no context to carry another VMID */
+		if (k->table == PHYSIM_FLUSH_STAGE1)
+			fc.eptp = 0;
+		assert_int_equal(physim_cpu_flusher_create(&fc, &f), 0);
+		const uint64_t page =
+		    k->table == PHYSIM_FLUSH_STAGE2 ? UINT64_C(0x80100000) : UINT64_C(0x400000);
+		physim_cpu_flusher_fn(f, k->all ? NULL : &page, k->all ? 0 : 1, k->all);
+		assert_int_equal(t.n, k->n);
+		for (unsigned j = 0; j < t.n; j++) {
+			assert_string_equal(t.lines[j], k->want[j]);
+			assert_int_equal(t.cpu[j], k->cpu[j]);
+		}
+		struct physim_cpu_flusher_stats st = physim_cpu_flusher_stats(f);
+		assert_int_equal(st.instructions, k->n);
+		assert_int_equal(st.first_error, 0);
+		physim_cpu_flusher_destroy(f);
+		physim_machine_destroy(m);
+	}
+}
+
+/* ---- tags the issuing CPU does not have ---- */
+
+/* x86 with CR4.PCIDE: CPU 2 has switched to PCID 9 (keeping PCID 5's
+ * entries, as MOV to CR3 with bit 63 set does). An INVLPG there would act
+ * on PCID 9; the flusher gives it INVPCID type 0 for PCID 5, so when CPU 2
+ * comes back to PCID 5 it walks the new table. */
+static void test_x86_other_pcid(void **state)
+{
+	(void)state;
+	struct env *e = env_new(PHYSIM_ARCH_X86_64, false);
+	struct trace t = {0};
+	struct physim_cpu_flusher_config fc = {.cpu = cpu(e, 0),
+					       .table = PHYSIM_FLUSH_STAGE1,
+					       .asid = 5,
+					       .trace = on_trace,
+					       .trace_ctx = &t};
+	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
+	e->s1pt = routed_pt(e, "x86_64-4l", true);
+	e->s1 = mmu_of(e, e->s1pt);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	struct physim_cpu_context ctx = {.s1 = e->s1};
+	for (unsigned i = 0; i < NCPUS; i++) {
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+		assert_int_equal(physim_x86_mov_cr4(cpu(e, i), UINT64_C(1) << 17), 0); /* PCIDE */
+	}
+	ctx.asid = 5;
+	for (unsigned i = 0; i < NCPUS; i++)
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+	expect_pa(e, VA_A, false, PA_A);
+	ctx.asid = 9;
+	assert_int_equal(physim_cpu_set_context(cpu(e, 2), &ctx), 0);
+	t.n = 0;
+	assert_int_equal(physim_pt_unmap(e->s1pt, VA_A, NULL), 0);
+	assert_int_equal(t.n, 3);
+	assert_string_equal(t.lines[0], "INVLPG 0x400000");
+	assert_string_equal(t.lines[1], "INVLPG 0x400000");
+	assert_string_equal(t.lines[2], "INVPCID type 0, PCID 5, 0x400000");
+	assert_int_equal(t.cpu[2], 2);
+	ctx.asid = 5;
+	assert_int_equal(physim_cpu_set_context(cpu(e, 2), &ctx), 0);
+	assert_int_equal(count_faults(e, VA_A, false), NCPUS);
+	assert_int_equal(physim_machine_audit(e->m), 0);
+	assert_int_equal(e->rep.n, 0);
+	assert_int_equal(physim_cpu_flusher_stats(e->fl).first_error, 0);
+	env_free(e);
+}
+
+/* Arm: the issuing PE runs another VM (VMID 4) when the hypervisor changes
+ * VMID 3's stage 2. TLBI ...E1IS acts on the issuer's current VMID, so the
+ * flusher loads VMID 3 for its sequence (as KVM loads VTTBR_EL2) and puts
+ * VMID 4 back; the PEs running VMID 3 lose their entries. */
+static void test_arm_other_vmid(void **state)
+{
+	(void)state;
+	struct env *e = env_new(PHYSIM_ARCH_AARCH64, false);
+	assert_int_equal(physim_pt_create(physim_format("aarch64-4k-48"), e->ph, &e->s1pt), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	e->s1 = mmu_of(e, e->s1pt);
+	struct physim_cpu_flusher_config fc = {
+	    .cpu = cpu(e, 0), .table = PHYSIM_FLUSH_STAGE2, .vmid = VMID};
+	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
+	e->s2pt = routed_pt(e, "aarch64-s2-4k-48", true);
+	e->s2 = mmu_of(e, e->s2pt);
+	struct physim_cpu_context ctx = {
+	    .s1 = e->s1, .s2 = e->s2, .regime = PHYSIM_REGIME_GUEST, .asid = ASID, .vmid = VMID};
+	for (unsigned i = 1; i < NCPUS; i++)
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+	ctx.vmid = VMID + 1;
+	assert_int_equal(physim_cpu_set_context(cpu(e, 0), &ctx), 0);
+	assert_int_equal(physim_pt_map_region(e->s2pt, RAM_BASE, RAM_BASE, RAM_SIZE, URWX, 0), 0);
+	for (unsigned i = 1; i < NCPUS; i++)
+		assert_int_equal(acc(e, i, VA_A, false, NULL), 0);
+	assert_int_equal(physim_pt_unmap(e->s2pt, PA_A, NULL), 0);
+	assert_int_equal(physim_pt_map(e->s2pt, PA_A, PA_A2, 4096, URWX), 0);
+	for (unsigned i = 1; i < NCPUS; i++) {
+		uint64_t pa = 0;
+		assert_int_equal(acc(e, i, VA_A, false, &pa), 0);
+		assert_int_equal(pa, PA_A2);
+	}
+	struct physim_cpu_context now;
+	physim_cpu_get_context(cpu(e, 0), &now);
+	assert_int_equal(now.vmid, VMID + 1);
+	assert_int_equal(physim_machine_audit(e->m), 0);
+	assert_int_equal(e->rep.n, 0);
+	assert_int_equal(physim_cpu_flusher_stats(e->fl).first_error, 0);
+	env_free(e);
+}
+
+/* ---- arguments ---- */
+
+static void test_args(void **state)
+{
+	(void)state;
+	struct env *e = env_new(PHYSIM_ARCH_LOONGARCH64, false);
+	struct physim_cpu_flusher *f = NULL;
+	struct physim_cpu_flusher_config fc = {.cpu = cpu(e, 0), .table = PHYSIM_FLUSH_STAGE2};
+	assert_int_equal(physim_cpu_flusher_create(&fc, &f), -EINVAL); /* no stage 2 */
+	assert_int_equal(physim_cpu_flusher_create(NULL, &f), -EINVAL);
+	fc.table = PHYSIM_FLUSH_STAGE1;
+	fc.cpu = NULL;
+	assert_int_equal(physim_cpu_flusher_create(&fc, &f), -EINVAL);
+	assert_null(physim_cpu_flusher_paging_handler(NULL, e->ph));
+	assert_int_equal(physim_cpu_flusher_release(NULL), -EINVAL);
+	env_free(e);
+	e = env_new(PHYSIM_ARCH_X86_64, false);
+	fc = (struct physim_cpu_flusher_config){.cpu = cpu(e, 0), .table = PHYSIM_FLUSH_STAGE1};
+	assert_int_equal(physim_cpu_flusher_create(&fc, &f), 0);
+	assert_int_equal(physim_cpu_flusher_set_eptp(f, 0x1000), -EINVAL); /* stage 1 */
+	physim_cpu_flusher_destroy(f);
+	fc.table = PHYSIM_FLUSH_STAGE2;
+	assert_int_equal(physim_cpu_flusher_create(&fc, &f), 0);
+	/* no EPTP yet: the flush is an error, no INVEPT of EP4TA 0 */
+	physim_cpu_flusher_fn(f, NULL, 0, true);
+	assert_int_equal(physim_cpu_flusher_stats(f).first_error, -ENXIO);
+	assert_int_equal(physim_cpu_flusher_set_eptp(f, 0x1000), 0);
+	physim_cpu_flusher_destroy(f);
+	env_free(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_s1_routed_clean),
+	    cmocka_unit_test(test_s1_local_reported),
+	    cmocka_unit_test(test_s1_freed_table_nonleaf),
+	    cmocka_unit_test(test_s2_routed_clean),
+	    cmocka_unit_test(test_s2_local_reported),
+	    cmocka_unit_test(test_audit_on_complete),
+	    cmocka_unit_test(test_audit_on_complete_x86),
+	    cmocka_unit_test(test_audit_on_complete_threads),
+	    cmocka_unit_test(test_free_after_flush),
+	    cmocka_unit_test(test_trace_sequences),
+	    cmocka_unit_test(test_x86_other_pcid),
+	    cmocka_unit_test(test_arm_other_vmid),
+	    cmocka_unit_test(test_args),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
