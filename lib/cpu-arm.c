@@ -273,6 +273,10 @@ const char *physim_cpui_arm_remedy(const struct physim_cpu_entry *e, bool stage2
 		       "granule), then DSB ISH (Arm ARM DDI 0487 M.a.a C5.5.62 TLBI VAE2)";
 	switch (e->kind) {
 	case PHYSIM_ENTRY_WALK:
+		if (e->stage == 2)
+			return "TLBI IPAS2E1IS with Xt = IPA >> 12 (not IPAS2LE1IS: the last-level "
+			       "form need not remove stage-2 walk-cache entries), or VMALLS12E1IS, "
+			       "then DSB ISH (Arm ARM DDI 0487 M.a.a C5.5.13 TLBI IPAS2E1)";
 		return "TLBI VAE1IS (or VAAE1IS / ASIDE1IS) with Xt = ASID << 48 | VA >> 12, then "
 		       "DSB ISH: the last-level forms (VALE1IS, VAALE1IS) need not remove "
 		       "walk-cache entries, so a changed or freed table needs a non-L form (Arm "
@@ -330,7 +334,8 @@ const char *physim_cpui_arm_why(const struct inval *iv, const struct physim_cpu_
 		return "which need not remove combined stage 1+2 entries (Arm ARM DDI 0487 M.a.a "
 		       "C5.5.13 TLBI IPAS2E1: 'not required to apply to caching structures that "
 		       "combine stage 1 and stage 2'; D8.17.6.1: TLBI IPAS2E1, DSB, TLBI VMALLE1)";
-	if ((miss & MISS_KIND) && e->kind == PHYSIM_ENTRY_S2)
+	if ((miss & MISS_KIND) &&
+	    (e->kind == PHYSIM_ENTRY_S2 || (e->kind == PHYSIM_ENTRY_WALK && e->stage == 2)))
 		return "which removes stage-1 entries only: a stage-2 change needs TLBI IPAS2E1IS "
 		       "with Xt = IPA >> 12 (Arm ARM DDI 0487 M.a.a D8.17.6.1)";
 	if (miss & MISS_STAGE)
@@ -361,6 +366,9 @@ const char *physim_cpui_arm_why(const struct inval *iv, const struct physim_cpu_
 		if (h != NULL)
 			return h;
 	}
+	if ((miss & MISS_LEAF) && e->kind == PHYSIM_ENTRY_WALK && e->stage == 2)
+		return "a last-level form, which need not remove stage-2 walk-cache entries (Arm "
+		       "ARM DDI 0487 M.a.a C5.5.13 TLBI IPAS2E1 and its last-level form IPAS2LE1)";
 	if (miss & MISS_LEAF)
 		return "a last-level form, which need not remove walk-cache entries (Arm ARM DDI "
 		       "0487 M.a.a C5.5.68 TLBI VALE1: 'from the final level of lookup')";

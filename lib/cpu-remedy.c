@@ -146,7 +146,13 @@ static unsigned misses(const struct issued *is, const struct physim_cpu_entry *e
 	const struct inval *iv = &is->iv;
 	unsigned miss = 0;
 	bool walk = e->kind == PHYSIM_ENTRY_WALK;
-	unsigned kind = walk ? PHYSIM_ENTRY_S1 : e->kind;
+	/* a walk-cache entry matches as the kind its stage's invalidations
+	 * remove (centry.wkind: stage 1, stage 2, or x86 nested stage 1 as
+	 * combined) */
+	unsigned kind = !walk		? (unsigned)e->kind
+			: ce != NULL	? ce->wkind
+			: e->stage == 2 ? PHYSIM_ENTRY_S2
+					: PHYSIM_ENTRY_S1;
 	if (!(iv->kinds & (1u << kind)))
 		miss |= MISS_KIND;
 	else if (e->kind == PHYSIM_ENTRY_COMB && s2_changed && !(iv->kinds & KIND_S2))
@@ -158,7 +164,7 @@ static unsigned misses(const struct issued *is, const struct physim_cpu_entry *e
 	if ((iv->vmid >= 0 && e->vmid != (uint32_t)iv->vmid) || (iv->vmid_not0 && e->vmid == 0) ||
 	    (iv->ep4ta >= 0 && e->kind != PHYSIM_ENTRY_S1 && e->ep4ta != (uint64_t)iv->ep4ta))
 		miss |= MISS_VMID;
-	if (e->kind != PHYSIM_ENTRY_S2) {
+	if (kind != PHYSIM_ENTRY_S2) {
 		bool g = e->global && !walk;
 		switch (iv->global) {
 		case INV_GLB_ANY:
@@ -185,8 +191,8 @@ static unsigned misses(const struct issued *is, const struct physim_cpu_entry *e
 	    !page_named(is, e->va, shift))
 		miss |= MISS_ADDR;
 	if (iv->addr_mode == INV_ADDR_GPA) {
-		uint64_t a = e->kind == PHYSIM_ENTRY_S2 ? e->va : e->gpa;
-		if (e->kind == PHYSIM_ENTRY_S1 || !page_named(is, a, shift))
+		uint64_t a = kind == PHYSIM_ENTRY_S2 ? e->va : e->gpa;
+		if (kind == PHYSIM_ENTRY_S1 || !page_named(is, a, shift))
 			miss |= MISS_ADDR;
 	}
 	return miss;

@@ -264,6 +264,11 @@ int physim_sbi_rfence(struct physim_cpu *caller, enum physim_sbi_rfence_fid fid,
 
 const char *physim_cpui_rv_remedy(const struct physim_cpu_entry *e, bool stage2_changed)
 {
+	if (e->kind == PHYSIM_ENTRY_WALK && e->stage == 2)
+		return "HFENCE.GVMA with rs1 = x0 (rs2 = VMID, or x0), on this hart and on the "
+		       "others through SBI remote_hfence_gvma(_vmid): with rs1 != x0 only leaf "
+		       "G-stage PTEs are ordered, so a changed or freed G-stage table needs rs1 = "
+		       "x0 (privileged spec, HFENCE.GVMA)";
 	if (e->kind == PHYSIM_ENTRY_WALK)
 		return e->regime == PHYSIM_REGIME_HOST
 			   ? "SFENCE.VMA with rs1 = x0 (and the ASID in rs2, or x0): with rs1 != "
@@ -292,7 +297,9 @@ const char *physim_cpui_rv_why(const struct inval *iv, const struct physim_cpu_e
 {
 	(void)stage2_changed;
 	bool gvma = iv->kinds == (KIND_S2 | KIND_COMB);
-	if (((miss & MISS_KIND) && e->kind == PHYSIM_ENTRY_S2) || (miss & MISS_STAGE))
+	if (((miss & MISS_KIND) &&
+	     (e->kind == PHYSIM_ENTRY_S2 || (e->kind == PHYSIM_ENTRY_WALK && e->stage == 2))) ||
+	    (miss & MISS_STAGE))
 		return "which orders VS-stage translations only: a G-stage change needs "
 		       "HFENCE.GVMA "
 		       "with rs1 = GPA >> 2 (privileged spec, \"Hypervisor Memory-Management Fence "

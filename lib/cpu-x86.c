@@ -254,6 +254,12 @@ const char *physim_cpui_x86_remedy(const struct physim_cpu_entry *e, bool stage2
 		       "page survives MOV to CR3 and INVPCID types 0, 1 and 3 (SDM Vol. 3A "
 		       "4.10.4.1)";
 	case PHYSIM_ENTRY_WALK:
+		if (e->stage == 2)
+			return "INVEPT single-context with this EPTP (or global) on every "
+			       "processor "
+			       "that may cache it: EPT paging-structure entries are guest-physical "
+			       "mappings, which INVLPG, INVPCID and INVVPID leave (SDM Vol. 3C "
+			       "\"Operations that Invalidate Cached Mappings\")";
 		return "INVLPG, MOV to CR3 or INVPCID on every processor that may cache it: each "
 		       "invalidates the PCID's paging-structure-cache entries; a changed or freed "
 		       "paging-structure (non-leaf) entry needs it as a leaf change does (SDM Vol. "
@@ -278,7 +284,8 @@ const char *physim_cpui_x86_why(const struct inval *iv, const struct physim_cpu_
 {
 	(void)stage2_changed;
 	bool ept = iv->kinds == (KIND_S2 | KIND_COMB);
-	if ((miss & MISS_KIND) && e->kind == PHYSIM_ENTRY_S2)
+	if ((miss & MISS_KIND) &&
+	    (e->kind == PHYSIM_ENTRY_S2 || (e->kind == PHYSIM_ENTRY_WALK && e->stage == 2)))
 		return "which does not remove guest-physical mappings: only INVEPT does (SDM Vol. "
 		       "3C, \"Operations that Invalidate Cached Mappings\")";
 	if ((miss & MISS_KIND) && ept)

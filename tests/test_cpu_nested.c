@@ -905,6 +905,78 @@ static void test_arm_bbm_at_receiver(void **state)
 	env_free(e);
 }
 
+/* A stage-2 last-level table moved by the hypervisor (copied, its stage-2
+ * descriptor repointed) and followed by an invalidation that leaves the
+ * stage-2 walk-cache entry: the audit reports that entry (stage 2), and its
+ * remedy names the stage-2 invalidation that removes non-leaf stage-2
+ * entries, not a stage-1 one: Arm TLBI IPAS2E1IS (IPAS2LE1 is last level
+ * only: Arm ARM C5.5.13 / the IPAS2LE1 description), x86 INVEPT (only
+ * INVEPT removes guest-physical mappings, EPT paging-structure entries
+ * included: SDM Vol. 3C "Operations that Invalidate Cached Mappings"),
+ * RISC-V HFENCE.GVMA with rs1 = x0 (with rs1 != x0 only leaf G-stage PTEs
+ * are ordered: privileged spec, HFENCE.GVMA). */
+static void stale_s2_walk_entry(enum physim_arch arch, const char *why, const char *needed)
+{
+	struct env *e = env_new(arch, 1, true, false, false, false);
+	load(e, 0);
+	assert_int_equal(rd(e, 0, VA_A), PA_A);
+	struct physim_walk_trace t;
+	struct physim_xlate x;
+	assert_int_equal(physim_mmu_trace(e->s2, &(struct physim_access){.va = PA_A},
+					  PHYSIM_TRACE_PROBE, &x, &t),
+			 0);
+	uint64_t at = 0, desc = 0;
+	for (unsigned i = 0; i < t.n; i++)
+		if (t.steps[i].decision == PHYSIM_WALK_TABLE) {
+			at = t.steps[i].addr;
+			desc = t.steps[i].desc;
+		}
+	assert_int_not_equal(at, 0);
+	uint64_t oldt = desc_table(e, desc), newt;
+	assert_int_equal(e->ph->alloc_frame(e->ph->ctx, &newt), 0);
+	memcpy(hva(e, newt), hva(e, oldt), 4096);
+	*hva(e, at) = desc_repoint(e, desc, newt);
+	struct physim_cpu *c = cpu(e, 0);
+	uint64_t gpa_shr2 = PA_A >> 2, vmid = VMID;
+	switch (arch) {
+	case PHYSIM_ARCH_AARCH64: /* last level only: the walk entry stays */
+		assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_IPAS2LE1IS, PA_A >> 12), 0);
+		physim_arm_dsb(c);
+		break;
+	case PHYSIM_ARCH_X86_64: /* linear and combined mappings only */
+		assert_int_equal(physim_x86_invvpid(c, 1, (uint64_t[2]){VMID, 0}), 0);
+		break;
+	default: /* rs1 != x0: leaf G-stage PTEs only */
+		assert_int_equal(physim_rv_hfence_gvma(c, &gpa_shr2, &vmid), 0);
+		break;
+	}
+	e->rep.n = 0;
+	assert_true(physim_machine_audit(e->m) >= 1);
+	bool seen = false;
+	/* the last report is the stage-2 walk entry (others may precede it) */
+	if (e->rep.last.entry.kind == PHYSIM_ENTRY_WALK && e->rep.last.entry.stage == 2) {
+		seen = true;
+		print_message("%s\n", e->rep.text);
+		const char *need = strstr(e->rep.text, "needed:");
+		assert_non_null(need);
+		assert_non_null(strstr(need, needed));
+		const char *w = strstr(e->rep.text, why);
+		assert_true(w != NULL && w < need);
+	}
+	assert_true(seen);
+	*hva(e, at) = desc;
+	assert_int_equal(e->ph->dealloc_frame(e->ph->ctx, newt), 0);
+	env_free(e);
+}
+
+static void test_stale_s2_walk_entry_remedy(void **state)
+{
+	(void)state;
+	stale_s2_walk_entry(ARM, "need not remove stage-2 walk-cache entries", "IPAS2E1IS");
+	stale_s2_walk_entry(X86, "only INVEPT does", "INVEPT");
+	stale_s2_walk_entry(RV, "whose rs1 != x0", "HFENCE.GVMA with rs1 = x0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -919,6 +991,7 @@ int main(void)
 	    cmocka_unit_test(test_x86_bbm_ept_split),
 	    cmocka_unit_test(test_arm_bbm_nested_stage1),
 	    cmocka_unit_test(test_arm_bbm_at_receiver),
+	    cmocka_unit_test(test_stale_s2_walk_entry_remedy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
