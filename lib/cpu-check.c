@@ -730,7 +730,13 @@ long physim_machine_audit(struct physim_machine *m)
 	long stale = 0;
 	for (unsigned k = 0; k < m->ncpus; k++) {
 		struct physim_cpu *c = &m->cpu[k];
+		/* The broadcasts applied here complete now, but the audit
+		 * below covers every entry: no audit_on_complete pass too,
+		 * which would report each stale entry twice. */
+		bool outer = c->audit_batch;
+		c->audit_batch = true;
 		physim_cpui_drain(c);
+		c->audit_batch = outer;
 		for (uint32_t idx = 1; idx <= c->pool_top; idx++) {
 			const struct centry *e = &c->pool[idx];
 			if (e->key == 0)

@@ -444,6 +444,36 @@ static void test_audit_on_complete(void **state)
 	assert_int_equal(r[2].n_audit, 2);
 }
 
+/* An explicit audit applies the broadcasts still queued at each PE first;
+ * with audit_on_complete that application is a completion too, but the
+ * audit covers every entry anyway: each stale entry is reported once. PE 0
+ * and PE 1 cache A; A is remapped with no invalidation; PE 0's unrelated
+ * TLBI VAE1IS (B) + DSB reports PE 0's entry; PE 1 has not applied the
+ * broadcast when the audit runs: it finds both entries, one report each. */
+static void test_audit_once_with_pending(void **state)
+{
+	(void)state;
+	struct env *e = env_new(PHYSIM_ARCH_AARCH64, true);
+	assert_int_equal(physim_pt_create(physim_format("aarch64-4k-48"), e->ph, &e->s1pt), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_B, PA_B, 4096, URWX), 0);
+	e->s1 = mmu_of(e, e->s1pt);
+	struct physim_cpu_context ctx = {.s1 = e->s1, .regime = PHYSIM_REGIME_GUEST, .asid = ASID};
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+		assert_int_equal(acc(e, i, VA_A, false, NULL), 0);
+	}
+	assert_int_equal(physim_pt_unmap(e->s1pt, VA_A, NULL), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A2, 4096, URWX), 0);
+	const uint64_t asid = (uint64_t)ASID << 48;
+	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VAE1IS, asid | VA_B >> 12), 0);
+	physim_arm_dsb(cpu(e, 0));
+	assert_int_equal(e->rep.n_audit, 1);
+	assert_int_equal(physim_machine_audit(e->m), 2);
+	assert_int_equal(e->rep.n_audit, 3);
+	env_free(e);
+}
+
 /* x86: an INVLPG completes at once, so the audit runs right after it; the
  * stale entry is reported by the INVLPG of an unrelated page. */
 static void test_audit_on_complete_x86(void **state)
@@ -894,6 +924,7 @@ int main(void)
 	    cmocka_unit_test(test_s2_local_reported),
 	    cmocka_unit_test(test_audit_on_complete),
 	    cmocka_unit_test(test_audit_on_complete_x86),
+	    cmocka_unit_test(test_audit_once_with_pending),
 	    cmocka_unit_test(test_audit_on_complete_threads),
 	    cmocka_unit_test(test_free_after_flush),
 	    cmocka_unit_test(test_trace_sequences),
