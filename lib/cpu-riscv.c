@@ -8,8 +8,8 @@
  *
  * Regimes: PHYSIM_REGIME_HOST is V = 0 (satp), PHYSIM_REGIME_GUEST V = 1
  * (vsatp, hgatp). A fence with rs1 != x0 orders only leaf PTEs of the
- * address; without walk caches modelled that removes the same final
- * translations as rs1 = x0 restricted to the address. */
+ * address: it removes the final translations of the address and leaves
+ * the walk-cache (non-leaf) entries (inval.leaf_only). */
 #include "cpu-priv.h"
 
 /* Operand forms shared by SFENCE.VMA and HFENCE.VVMA: rs1 = x0 or a virtual

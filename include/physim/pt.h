@@ -191,9 +191,10 @@ struct physim_pt_mapping {
  * (map*, unmap*, protect*, remap, clear_ad, destroy) must not overlap any
  * other change or read of it by the engine. A structural change (map*,
  * unmap*, protect*, remap, destroy) must not overlap a translation through
- * it on another thread either (walk.h): stop those threads first (the
- * TLB and invalidation rules that make live changes safe on hardware are
- * not modelled yet).
+ * it on another thread either (walk.h): stop those threads first. (The
+ * simulated CPUs of cpu.h check the invalidation rules that make live
+ * changes safe on hardware, but a walk here reads table memory directly,
+ * so the engine itself cannot let a change overlap it.)
  *
  * While nobody changes it, a table may be read by many threads at once:
  * query, walk (iteration), root, format and table_frames, alongside one
