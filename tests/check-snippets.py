@@ -15,6 +15,9 @@ how a block relates to the others:
   <!-- snippet: run -->                 the chain is linked against LIB and
                                         run; it must exit 0 (put it on the
                                         first block of the chain)
+  <!-- snippet: run on FAMILY -->       the same, but only compiled when
+                                        --arch lists families and FAMILY
+                                        (e.g. aarch64) is not among them
   <!-- snippet: fragment -->            deliberately not compilable; skipped
                                         and counted
   <!-- snippet: context                 code that the reader does not need
@@ -33,8 +36,9 @@ import sys
 import tempfile
 import textwrap
 
+RUN_ON = re.compile(r'^run on ([a-z0-9]+)$')
 FENCE = re.compile(r'^(\s*)```(\S*)\s*$')
-MARKER = re.compile(r'^\s*<!--\s*snippet:\s*([a-z ]+?)\s*(-->)?\s*$')
+MARKER = re.compile(r'^\s*<!--\s*snippet:\s*([a-z0-9 ]+?)\s*(-->)?\s*$')
 
 
 class Block:
@@ -97,7 +101,8 @@ def extract(path):
             continue
         b = Block(path, start + 1, '\n'.join(body) + '\n')
         b.marks, b.context = marker_before(lines, start)
-        unknown = b.marks - {'continues previous', 'run', 'fragment', 'context'}
+        unknown = {m for m in b.marks - {'continues previous', 'run', 'fragment', 'context'}
+                   if not RUN_ON.match(m)}
         if unknown:
             sys.exit(f'{path}:{start + 1}: unknown snippet marker {sorted(unknown)}')
         blocks.append(b)
@@ -140,7 +145,8 @@ def check(chain, args, work, n):
     src = os.path.join(work, f'snippet{n}.c')
     with open(src, 'w', encoding='utf-8') as f:
         f.write(program(chain))
-    run = 'run' in head.marks
+    run = wants_run(head, args)
+    skipped = not run and runs(head)
     exe = os.path.join(work, f'snippet{n}')
     cmd = args.cc + args.cflag + [src]
     if run:
@@ -157,8 +163,27 @@ def check(chain, args, work, n):
         if p.returncode != 0:
             print(f'FAIL run {where}: exit status {p.returncode}\n{p.stdout}{p.stderr}')
             return False
-    print(f'ok   {"compiled and ran" if run else "compiled"} {where}')
+    what = 'compiled and ran' if run else 'compiled'
+    if skipped:
+        what += ' (not run: a family it needs is not built)'
+    print(f'ok   {what} {where}')
     return True
+
+
+def runs(head):
+    """Is the chain marked to run (on any family)?"""
+    return any(m == 'run' or RUN_ON.match(m) for m in head.marks)
+
+
+def wants_run(head, args):
+    """Run it here: marked run, or run on a family this build has."""
+    for m in head.marks:
+        if m == 'run':
+            return True
+        r = RUN_ON.match(m)
+        if r and (not args.arch or r.group(1) in args.arch):
+            return True
+    return False
 
 
 def main():
@@ -168,6 +193,9 @@ def main():
     ap.add_argument('--cflag', action='append', default=[])
     ap.add_argument('--lib', help='the shared library to link blocks marked run with')
     ap.add_argument('--work', help='directory for the generated sources (default: a temporary one)')
+    ap.add_argument('--arch', action='append', default=[],
+                    help='an architecture family the library was built with (repeat); '
+                    'none given: every family')
     ap.add_argument('markdown', nargs='+')
     args = ap.parse_args()
 
@@ -185,7 +213,7 @@ def main():
                 print(f'skip fragment {c[0].path}:{c[0].line}')
             else:
                 all_chains.append(c)
-    if any('run' in c[0].marks for c in all_chains) and not args.lib:
+    if any(runs(c[0]) for c in all_chains) and not args.lib:
         sys.exit('blocks are marked to run but no --lib was given')
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -193,7 +221,7 @@ def main():
         os.makedirs(work, exist_ok=True)
         failed = sum(not check(c, args, work, n) for n, c in enumerate(all_chains))
     nblocks = sum(len(c) for c in all_chains)
-    nrun = sum('run' in c[0].marks for c in all_chains)
+    nrun = sum(wants_run(c[0], args) for c in all_chains)
     print(f'{nblocks} blocks in {len(all_chains)} programs ({nrun} run), '
           f'{fragments} fragments skipped, {failed} failed')
     return 1 if failed or not all_chains else 0
