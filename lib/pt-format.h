@@ -155,9 +155,13 @@ struct physim_pt_format {
 	enum physim_arch arch;
 	bool stage2;
 	uint8_t levels;
-	uint8_t pte_bytes;  /* 4 or 8 */
-	uint8_t va_bits;    /* input width; indexes use bits va_bits-1 .. shift[0] */
-	uint8_t pa_bits;    /* output width */
+	uint8_t pte_bytes; /* 4 or 8 */
+	uint8_t va_bits;   /* input width; indexes use bits va_bits-1 .. shift[0] */
+	uint8_t pa_bits;   /* output width */
+	/* Width of the root's register when narrower than a table pointer
+	 * (i386 PAE: CR3 holds bits 31:5, SDM Vol. 3A 4.4.1, while PDPTEs
+	 * hold 51:12); 0: the top level's table-pointer field says it. */
+	uint8_t root_pa_bits;
 	bool sign_extended; /* upper input bits must copy bit va_bits-1 (else must be 0) */
 	struct pt_level_geom level[PHYSIM_PT_MAX_LEVELS]; /* [0] = last level */
 	/* Grouped leaves per level: 1 << group_log2[l] aligned consecutive

@@ -94,7 +94,9 @@ int physim_pt_seen_start(const struct physim_pt *pt, struct pt_frameset *seen)
  * is checked against the top level's pointer field for its high bits only
  * (above bit 15): the field is as wide as the register in every format
  * here, but a small root need not have the alignment of a full table
- * (a 64-entry AArch64 64K-granule root is 512 bytes; TTBR bits 47:6).
+ * (a 64-entry AArch64 64K-granule root is 512 bytes; TTBR bits 47:6),
+ * and against the register's own width where it is narrower (i386 PAE:
+ * CR3 bits 31:5, though PDPTEs hold 51:12).
  * Table pointers are narrower than the output
  * of some formats: ARMv7 short-descriptor tables must lie below 4 GiB
  * (Arm ARM B3.5.1: first-level descriptor bits 31:10, TTBR0 bits 31:14)
@@ -105,6 +107,8 @@ static bool table_pa_fits(const struct physim_pt_format *f, unsigned lvl, physim
 	if (lvl + 1u < f->levels)
 		return f->ops->output_addr(f, f->ops->encode_table(f, pa, lvl + 1u), lvl + 1u) ==
 		       pa;
+	if (f->root_pa_bits != 0 && f->root_pa_bits < 64 && (pa >> f->root_pa_bits) != 0)
+		return false;
 	uint64_t hi = pa & ~UINT64_C(0xFFFF);
 	return f->ops->output_addr(f, f->ops->encode_table(f, hi, lvl), lvl) == hi;
 }

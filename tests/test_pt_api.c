@@ -489,6 +489,40 @@ static void test_table_above_4g(void **state)
 	table_above_4g("i386-2l");
 }
 
+/* i386 PAE: CR3 holds a 32-bit PDPT address (SDM Vol. 3A 4.4.1: bits 31:5)
+ * but PDPTEs and PDEs hold 51:12 (table 4-8, 4-10): a root above 4 GiB is
+ * refused (-ERANGE), tables below the root may lie above it. */
+static void test_pae_root_below_4g(void **state)
+{
+	(void)state;
+	const uint64_t base = UINT64_C(0xFFF00000), four_g = UINT64_C(0x100000000);
+	struct physim_ram *ram;
+	assert_int_equal(
+	    physim_ram_create(&(struct physim_ram_config){.base = base, .size = 2 << 20}, &ram), 0);
+	const struct physim_paging_handler *ph = physim_ram_paging_handler(ram);
+	const struct physim_pt_format *f = physim_format("i386-pae");
+	assert_non_null(f);
+	assert_int_equal(physim_ram_alloc_at(ram, base, four_g - base), 0);
+	uint64_t used = physim_ram_stats(ram).used_frames;
+	struct physim_pt *pt = NULL;
+	assert_int_equal(physim_pt_create(f, ph, &pt), -ERANGE);
+	assert_int_equal(physim_ram_stats(ram).used_frames, used);
+	/* root low (the only free frame), every other table high (the only
+	 * free ones after) */
+	assert_int_equal(physim_ram_alloc_at(ram, four_g, four_g - base), 0);
+	assert_int_equal(physim_ram_free_at(ram, four_g - 4096, 4096), 0);
+	assert_int_equal(physim_pt_create(f, ph, &pt), 0);
+	assert_int_equal(physim_pt_root(pt), four_g - 4096);
+	assert_int_equal(physim_ram_free_at(ram, four_g, four_g - base), 0);
+	assert_int_equal(physim_pt_map(pt, 0x400000, 0x1000, 4096, PHYSIM_R | PHYSIM_W), 0);
+	struct physim_pt_mapping m;
+	assert_int_equal(physim_pt_query(pt, 0x400123, &m), 0);
+	assert_int_equal(m.pa, 0x1000);
+	assert_int_equal(physim_pt_table_frames(pt), 3);
+	physim_pt_destroy(pt);
+	physim_ram_destroy(ram);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -504,6 +538,7 @@ int main(void)
 	    cmocka_unit_test(test_flags_ok),
 	    cmocka_unit_test(test_preset_ad_info),
 	    cmocka_unit_test(test_table_above_4g),
+	    cmocka_unit_test(test_pae_root_below_4g),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -242,6 +242,7 @@ const struct physim_pt_format physim_fmt_i386_pae = {
     .pte_bytes = 8,
     .va_bits = 32,
     .pa_bits = 52,
+    .root_pa_bits = 32, /* CR3 bits 31:5 (SDM 4.4.1) */
     .sign_extended = false,
     .level = {{12, 9, true}, {21, 9, true}, {30, 2, false}},
     .flags_supported = IA32_FLAGS,

@@ -291,8 +291,9 @@ enum physim_map_opts {
  * express; -EEXIST: something is mapped there; -ENOMEM: no table frame;
  * -ERANGE: the paging handler gave a table frame the format's table
  * pointers cannot address (ARMv7 short-descriptor and i386 tables must lie
- * below 4 GiB; the frame is returned and nothing changes; physim_pt_create
- * fails the same way for the root). Every call that may create tables
+ * below 4 GiB, and an i386 PAE root, CR3 being 32 bits; the frame is
+ * returned and nothing changes; physim_pt_create fails the same way for the
+ * root). Every call that may create tables
  * (map, map_region, protect or unmap splitting a large page) can return it.
  *
  * Grouped leaves: page_size may also be one of the format's grouped sizes
