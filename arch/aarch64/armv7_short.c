@@ -98,7 +98,7 @@ static const struct pt_memtypes v7_memtypes = {
 
 static int v7_memtype(uint32_t flags, uint64_t arch, unsigned *texcb)
 {
-	uint64_t v;
+	uint64_t v = 0; /* pt_memtype_pick leaves it alone on failure */
 	int rc = pt_memtype_pick(flags, v7_texcb((uint32_t)arch), &v7_memtypes, &v);
 
 	if (rc == 0 && v7_texcb_reserved((unsigned)v))

@@ -54,7 +54,7 @@ static const struct pt_memtypes la_memtypes = {
 
 static int la_leaf_mat(uint32_t flags, uint64_t arch, unsigned *mat)
 {
-	uint64_t v;
+	uint64_t v = 0; /* pt_memtype_pick leaves it alone on failure */
 	int rc = pt_memtype_pick(flags, la_mat(arch), &la_memtypes, &v);
 
 	if (rc == 0 && v == LA_MAT_RSVD)

@@ -50,7 +50,7 @@ static const struct pt_memtypes rv_memtypes = {
 static int rv_leaf_pbmt(const struct physim_pt_format *f, uint32_t flags, uint64_t arch,
 			unsigned *pbmt)
 {
-	uint64_t v;
+	uint64_t v = 0; /* pt_memtype_pick leaves it alone on failure */
 	int rc = pt_memtype_pick(flags, (arch & RV_PBMT) >> RV_PBMT_SHIFT, &rv_memtypes, &v);
 
 	(void)f;
