@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <physim/aspace.h>
 #include <physim/cpu.h>
 #include <physim/ram.h>
 
@@ -474,6 +475,70 @@ static void test_audit_once_with_pending(void **state)
 	env_free(e);
 }
 
+/* The address space passes its flush hook to its stage-2 table, so the
+ * flusher routes an aspace's changes too: the PEs run a stage-2-only
+ * context of VMID 3 over an aspace; the hypervisor unmaps a linear area and
+ * maps it again elsewhere. Routed (TLBI IPAS2E1IS + DSB + VMALLE1IS + DSB,
+ * Arm ARM D8.17.6.1): the audit is clean and every PE sees the new frames.
+ * Without a flush hook: every PE's stage-2 entries are stale. */
+static void test_aspace_routed(void **state)
+{
+	(void)state;
+	const uint64_t gpa = UINT64_C(0x40000000), size = 0x10000;
+	for (int routed = 0; routed <= 1; routed++) {
+		struct env *e = env_new(PHYSIM_ARCH_AARCH64, false);
+		if (routed)
+			assert_int_equal(
+			    physim_cpu_flusher_create(
+				&(struct physim_cpu_flusher_config){
+				    .cpu = cpu(e, 0), .table = PHYSIM_FLUSH_STAGE2, .vmid = VMID},
+				&e->fl),
+			    0);
+		struct physim_aspace *as;
+		struct physim_aspace_config ac = {
+		    .format = physim_format("aarch64-s2-4k-40"),
+		    .paging = routed ? physim_cpu_flusher_paging_handler(e->fl, e->ph) : e->ph,
+		    .mm = physim_ram_mm_hal(e->ram),
+		    .base = 0,
+		    .size = UINT64_C(1) << 32,
+		    .flush = routed ? physim_cpu_flusher_fn : NULL,
+		    .flush_ctx = e->fl};
+		assert_non_null(ac.paging);
+		assert_int_equal(physim_aspace_create(&ac, &as), 0);
+		struct physim_mmu_config mc = {
+		    .format = ac.format, .mem = e->ph, .root = physim_aspace_root(as)};
+		assert_int_equal(physim_mmu_create(&mc, &e->s2), 0);
+		/* The VMID is loaded before the first change: an Arm flusher
+		 * takes it from the issuing PE's context (VTTBR_EL2), as the
+		 * TLBIs do; with none loaded it fails with -ENXIO. */
+		struct physim_cpu_context ctx = {
+		    .s2 = e->s2, .regime = PHYSIM_REGIME_GUEST, .vmid = VMID};
+		for (unsigned i = 0; i < NCPUS; i++)
+			assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+		assert_int_equal(physim_aspace_map_linear(as, gpa, PA_A, size, URW), 0);
+		for (uint64_t off = 0; off < size; off += 4096)
+			expect_pa(e, gpa + off, false, PA_A + off);
+		assert_int_equal(physim_aspace_unmap(as, gpa, size), 0);
+		assert_int_equal(physim_aspace_map_linear(as, gpa, PA_A2, size, URW), 0);
+		long stale = physim_machine_audit(e->m);
+		if (routed) {
+			assert_int_equal(stale, 0);
+			assert_int_equal(e->rep.n, 0);
+			for (uint64_t off = 0; off < size; off += 4096)
+				expect_pa(e, gpa + off, false, PA_A2 + off);
+			assert_int_equal(e->rep.n, 0);
+			assert_int_equal(physim_cpu_flusher_stats(e->fl).first_error, 0);
+		} else {
+			/* every PE holds the old frames (one entry per page, or
+			 * per contiguous run where the area got one) */
+			assert_true(stale >= NCPUS);
+			assert_int_equal(e->rep.cpus, (1u << NCPUS) - 1);
+		}
+		physim_aspace_destroy(as);
+		env_free(e);
+	}
+}
+
 /* x86: an INVLPG completes at once, so the audit runs right after it; the
  * stale entry is reported by the INVLPG of an unrelated page. */
 static void test_audit_on_complete_x86(void **state)
@@ -925,6 +990,7 @@ int main(void)
 	    cmocka_unit_test(test_audit_on_complete),
 	    cmocka_unit_test(test_audit_on_complete_x86),
 	    cmocka_unit_test(test_audit_once_with_pending),
+	    cmocka_unit_test(test_aspace_routed),
 	    cmocka_unit_test(test_audit_on_complete_threads),
 	    cmocka_unit_test(test_free_after_flush),
 	    cmocka_unit_test(test_trace_sequences),

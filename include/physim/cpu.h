@@ -513,7 +513,12 @@ PHYSIM_API int physim_cpu_flusher_create(const struct physim_cpu_flusher_config 
 PHYSIM_API int physim_cpu_flusher_set_eptp(struct physim_cpu_flusher *f, uint64_t eptp);
 /* Returns held frames to the inner handler first. */
 PHYSIM_API void physim_cpu_flusher_destroy(struct physim_cpu_flusher *f);
-/* The physim_pt_flush_fn: ctx is the flusher. */
+/* The physim_pt_flush_fn: ctx is the flusher. It cannot return an error:
+ * the first instruction's error goes to stats.first_error - e.g. -ENXIO
+ * when a flush needs the table's VMID (Arm, RISC-V stage 2 and guest
+ * stage 1) and the issuing CPU has no context loaded to carry it: load
+ * the CPU's context before the table's first change (the engine reports
+ * new leaves too). */
 PHYSIM_API void physim_cpu_flusher_fn(void *ctx, const uint64_t *vas, size_t n, bool all);
 /* A paging handler forwarding to `inner` whose frees are held back until
  * the flusher's next invalidation has completed (see above). It lives as
