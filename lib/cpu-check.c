@@ -737,24 +737,7 @@ long physim_machine_audit(struct physim_machine *m)
 		c->audit_batch = true;
 		physim_cpui_drain(c);
 		c->audit_batch = outer;
-		for (uint32_t idx = 1; idx <= c->pool_top; idx++) {
-			const struct centry *e = &c->pool[idx];
-			if (e->key == 0)
-				continue;
-			if (e->kind == PHYSIM_ENTRY_WALK) {
-				stale += audit_walk(c, e);
-				continue;
-			}
-			struct physim_access a = audit_access(e);
-			struct physim_xlate cur = {0};
-			int rc = probe_entry(e, &a, &cur);
-			if (rc != 0 && rc != -EFAULT)
-				continue;
-			if (entry_current(e, &cur, rc))
-				continue;
-			stale++;
-			report(c, PHYSIM_REPORT_STALE_ENTRY, e->va, e, &cur);
-		}
+		stale += physim_cpui_audit_cpu(c);
 	}
 	return stale;
 }
@@ -856,8 +839,9 @@ int physim_cpu_report_format(const struct physim_cpu_report *r, char *buf, size_
 	    r->remedy ? r->remedy : "");
 }
 
-/* audit_on_complete: one CPU's part of physim_machine_audit, run by the CPU
- * itself right after an invalidation completed on it (lib/cpu-store.c). */
+/* One CPU's part of physim_machine_audit; with audit_on_complete also run
+ * by the CPU itself right after an invalidation completed on it
+ * (lib/cpu-store.c). */
 long physim_cpui_audit_cpu(struct physim_cpu *c)
 {
 	long stale = 0;

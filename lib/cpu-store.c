@@ -69,6 +69,15 @@ static bool addr_covered(uint64_t base, unsigned shift, const struct inval *iv)
 	return ((base ^ iv->addr) & mask) == 0;
 }
 
+/* The filters every entry kind shares: regime, VMID / VPID, EP4TA. */
+static inline bool tags_match(const struct inval *iv, const struct centry *e)
+{
+	return (iv->regime < 0 || e->regime == (unsigned)iv->regime) &&
+	       (iv->vmid < 0 || e->vmid == (uint32_t)iv->vmid) &&
+	       !(iv->vmid_not0 && e->vmid == 0) &&
+	       (iv->ep4ta < 0 || e->ep4ta == (uint64_t)iv->ep4ta);
+}
+
 /* A walk-cache entry: removed by what removes the final translations of its
  * stage, unless the invalidation is last-level only; an x86 individual-
  * address invalidation removes the PCID's walk-cache entries whatever their
@@ -76,15 +85,7 @@ static bool addr_covered(uint64_t base, unsigned shift, const struct inval *iv)
 static bool walk_matches(const struct inval *iv, const struct centry *e)
 {
 	unsigned stage_kind = e->wkind;
-	if (iv->leaf_only || !(iv->kinds & (1u << stage_kind)))
-		return false;
-	if (iv->regime >= 0 && e->regime != (unsigned)iv->regime)
-		return false;
-	if (iv->vmid >= 0 && e->vmid != (uint32_t)iv->vmid)
-		return false;
-	if (iv->vmid_not0 && e->vmid == 0)
-		return false;
-	if (iv->ep4ta >= 0 && e->ep4ta != (uint64_t)iv->ep4ta)
+	if (iv->leaf_only || !(iv->kinds & (1u << stage_kind)) || !tags_match(iv, e))
 		return false;
 	if (stage_kind == PHYSIM_ENTRY_S1) {
 		if (iv->global == INV_GLB_ONLY_GLOBAL)
@@ -103,15 +104,7 @@ static bool centry_matches(const struct inval *iv, const struct centry *e)
 {
 	if (e->kind == PHYSIM_ENTRY_WALK)
 		return walk_matches(iv, e);
-	if (!(iv->kinds & (1u << e->kind)))
-		return false;
-	if (iv->regime >= 0 && e->regime != (unsigned)iv->regime)
-		return false;
-	if (iv->vmid >= 0 && e->vmid != (uint32_t)iv->vmid)
-		return false;
-	if (iv->vmid_not0 && e->vmid == 0)
-		return false;
-	if (iv->ep4ta >= 0 && e->ep4ta != (uint64_t)iv->ep4ta)
+	if (!(iv->kinds & (1u << e->kind)) || !tags_match(iv, e))
 		return false;
 	if (e->kind != PHYSIM_ENTRY_S2) {
 		switch (iv->global) {
