@@ -233,6 +233,12 @@ static void mmu_configure(struct physim_mmu *m, const struct physim_mmu_config *
 		m->ops->configure(m);
 }
 
+void physim_mmu_init_lookup(struct physim_mmu *m, const struct physim_pt_format *f,
+			    const struct physim_paging_handler *ph, uint64_t root)
+{
+	mmu_configure(m, &(struct physim_mmu_config){.format = f, .mem = ph, .root = root});
+}
+
 int physim_mmu_create(const struct physim_mmu_config *config, struct physim_mmu **out)
 {
 	if (config == NULL || out == NULL)

@@ -202,10 +202,26 @@ static int v7_walk(const struct walk_req *r, struct physim_xlate *x)
 	return walk_stage_loop(r, x, v7_begin, v7_step, 2, 4);
 }
 
+/* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone. */
+WALK_INLINE enum physim_fault_kind v7_lookup_step(struct walk_state *w, uint64_t d, unsigned level,
+						  struct walk_step *s)
+{
+	(void)w;
+	enum pt_kind k = v7_desc_classify(d, level);
+	return walk_lookup_kind(
+	    k, k == PT_TABLE || k == PT_LEAF ? v7_desc_output_addr(d, level) : 0, s);
+}
+
+static int v7_lookup(const struct walk_lookup *lk, uint64_t va, struct walk_slot *out)
+{
+	return walk_lookup_loop(lk, va, out, v7_lookup_step, 2, 4);
+}
+
 /* Lookup levels: first level = 1 (engine 1), second level = 2 (engine 0). */
 const struct pt_walk_ops physim_v7s_walk_ops = {
     .level_base = 2,
     .level_dir = -1,
     .walk = v7_walk,
     .fault = v7_fault,
+    .lookup = v7_lookup,
 };
