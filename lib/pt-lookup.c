@@ -4,54 +4,9 @@
  * the leaf finder of the single-page calls. */
 #include "pt-priv.h"
 #include "walk-loop.h"
+#include "pt-memo.h"
 
 #include <stdlib.h>
-
-/* ---- the leaf memo ----
- * decode_leaf is an indirect call made once per query. Its result is a pure
- * function of (format, level, descriptor), so it can be remembered by
- * descriptor value; such a memo never goes stale, whatever happens to the
- * table or its memory: per level, the decoded attributes by the
- * descriptor's bits outside its address field. This relies on what
- * lib/pt-format.h asks of a format: a leaf's kind and attributes do not
- * depend on its address bits, and the address is a shifted copy of them.
- * Levels where the address is not one shifted field (e.g. the PSE-36 4 MiB
- * leaf) are not memoised. Entries are seqlocked, so concurrent queries of
- * one table stay correct. (Table pointers need no memo: the walk loop's
- * fast path follows a plain one with one AND and compare.) */
-
-#define MEMO_LEAF_LOG2 4
-#define MEMO_HASH_MUL  UINT64_C(0x9e3779b97f4a7c15)
-
-/* Where the output address sits in a descriptor: address = ((d & mask) >>
- * rs) << ls. */
-struct addr_field {
-	uint64_t mask;
-	uint8_t rs, ls;
-	bool ok;
-};
-
-struct leaf_memo {
-	atomic_uint seq;      /* odd while being written */
-	_Atomic uint64_t key; /* descriptor bits outside the address field; 0: empty */
-	_Atomic uint64_t arch;
-	atomic_uint info; /* flags | accessed << 8 | dirty << 9 */
-};
-
-struct query_memo {
-	struct addr_field leaf_field[PHYSIM_PT_MAX_LEVELS];
-	struct leaf_memo leaf[PHYSIM_PT_MAX_LEVELS][1u << MEMO_LEAF_LOG2];
-};
-
-static inline uint64_t field_out(const struct addr_field *af, uint64_t d)
-{
-	return ((d & af->mask) >> af->rs) << af->ls;
-}
-
-static inline size_t memo_hash(uint64_t x, unsigned log2)
-{
-	return (size_t)((x * MEMO_HASH_MUL) >> (64 - log2));
-}
 
 /* Learning a field: address bit b shows up as descriptor bit b + shift, the
  * same shift for every bit. */
@@ -119,20 +74,6 @@ struct query_memo *physim_pt_memo_create(const struct physim_pt_format *f)
 	return q;
 }
 
-static inline bool memo_leaf_get(struct query_memo *q, unsigned lvl, uint64_t key, uint32_t *info,
-				 uint64_t *arch)
-{
-	struct leaf_memo *e = &q->leaf[lvl][memo_hash(key, MEMO_LEAF_LOG2)];
-	unsigned s1 = atomic_load_explicit(&e->seq, memory_order_acquire);
-	uint64_t k = atomic_load_explicit(&e->key, memory_order_relaxed);
-	*arch = atomic_load_explicit(&e->arch, memory_order_relaxed);
-	*info = atomic_load_explicit(&e->info, memory_order_relaxed);
-	atomic_thread_fence(memory_order_acquire);
-	/* Key 0 is an empty entry, never a remembered leaf. */
-	return !(s1 & 1) && k == key && key != 0 &&
-	       atomic_load_explicit(&e->seq, memory_order_relaxed) == s1;
-}
-
 static void memo_leaf_put(struct query_memo *q, unsigned lvl, uint64_t key, uint32_t info,
 			  uint64_t arch)
 {
@@ -157,6 +98,7 @@ void physim_pt_use_memo(struct physim_pt *pt, bool on)
 		pt->memo_off = pt->memo;
 		pt->memo = NULL;
 	}
+	pt->lk.memo = pt->memo;
 }
 
 static inline void mapping_fill(struct physim_pt_mapping *m, uint64_t va, unsigned lvl,
@@ -174,24 +116,12 @@ static inline void mapping_fill(struct physim_pt_mapping *m, uint64_t va, unsign
 }
 
 /* The mapping of leaf d at lvl whose output address is pa (the format's
- * output_addr), by the format's decode_leaf or the memo. */
-static void leaf_mapping_at(const struct physim_pt *pt, uint64_t va, unsigned lvl, uint64_t d,
-			    uint64_t pa, struct physim_pt_mapping *m)
+ * output_addr), by the format's decode_leaf; remembered under key (0:
+ * not). */
+static void leaf_decode(const struct physim_pt *pt, uint64_t va, unsigned lvl, uint64_t d,
+			uint64_t pa, uint64_t key, struct physim_pt_mapping *m)
 {
 	const struct physim_pt_format *f = pt->fmt;
-	struct query_memo *q = pt->memo;
-	const struct addr_field *lf = q != NULL ? &q->leaf_field[lvl] : NULL;
-	uint64_t key = 0;
-	if (q != NULL && lf->ok && field_out(lf, d) == pa) {
-		key = d & ~lf->mask;
-		uint32_t info;
-		uint64_t arch;
-		if (memo_leaf_get(q, lvl, key, &info, &arch)) {
-			mapping_fill(m, va, lvl, pt_level_page_size(f, lvl), pa, info & 0xff, arch,
-				     info >> 8 & 1, info >> 9 & 1);
-			return;
-		}
-	}
 	struct pt_leaf_attr a = {0};
 	f->ops->decode_leaf(f, d, lvl, &a);
 	if (PHYSIM_UNLIKELY(a.grouped)) {
@@ -205,9 +135,46 @@ static void leaf_mapping_at(const struct physim_pt *pt, uint64_t va, unsigned lv
 	mapping_fill(m, va, lvl, pt_level_page_size(f, lvl), pa, a.flags, a.arch, a.accessed,
 		     a.dirty);
 	if (key != 0)
-		memo_leaf_put(q, lvl, key,
+		memo_leaf_put(pt->memo, lvl, key,
 			      a.flags | (a.accessed ? 1u << 8 : 0) | (a.dirty ? 1u << 9 : 0),
 			      a.arch);
+}
+
+/* The mapping of leaf d at lvl whose output address is pa, from the memo
+ * or by decode_leaf. */
+static void leaf_mapping_at(const struct physim_pt *pt, uint64_t va, unsigned lvl, uint64_t d,
+			    uint64_t pa, struct physim_pt_mapping *m)
+{
+	struct query_memo *q = pt->memo;
+	uint64_t key = 0;
+	if (q != NULL) {
+		const struct addr_field *lf = &q->leaf_field[lvl];
+		if (lf->ok && field_out(lf, d) == pa) {
+			key = d & ~lf->mask;
+			uint32_t info;
+			uint64_t arch;
+			if (pt_memo_leaf_get(q, lvl, key, &info, &arch)) {
+				mapping_fill(m, va, lvl, pt_level_page_size(pt->fmt, lvl), pa,
+					     info & 0xff, arch, info >> 8 & 1, info >> 9 & 1);
+				return;
+			}
+		}
+	}
+	leaf_decode(pt, va, lvl, d, pa, key, m);
+}
+
+/* The mapping of the leaf a lookup found. */
+static inline __attribute__((always_inline)) void slot_mapping(const struct physim_pt *pt,
+							       uint64_t va,
+							       const struct walk_slot *s,
+							       struct physim_pt_mapping *m)
+{
+	if (PHYSIM_LIKELY(s->known)) {
+		mapping_fill(m, va, s->level, pt->lk.m.leaf_size[s->level], s->out, s->info & 0xff,
+			     s->arch, s->info >> 8 & 1, s->info >> 9 & 1);
+		return;
+	}
+	leaf_mapping_at(pt, va, s->level, s->d, s->out, m);
 }
 
 void physim_pt_leaf_mapping(const struct physim_pt *pt, uint64_t va, unsigned lvl, uint64_t d,
@@ -255,6 +222,7 @@ void physim_pt_lookup_init(struct physim_pt *pt)
 	for (unsigned l = 0; l < f->levels; l++)
 		lk->tlim[l] = pt->dm.size >= pt->tbytes[l] ? pt->dm.size - pt->tbytes[l] + 1 : 0;
 	lk->pt = pt;
+	lk->memo = pt->memo;
 	if (f->walk != NULL && f->walk->lookup != NULL)
 		pt->lookup = f->walk->lookup;
 	else
@@ -272,7 +240,7 @@ int physim_pt_find_page(const struct physim_pt *pt, uint64_t va, struct hit *h,
 	if (rc < 0)
 		return rc;
 	*h = (struct hit){.t = s.t, .idx = s.off / pt->fmt->pte_bytes, .lvl = s.level, .d = s.d};
-	leaf_mapping_at(pt, va, s.level, s.d, s.out, m);
+	slot_mapping(pt, va, &s, m);
 	return 0;
 }
 
@@ -290,7 +258,7 @@ int physim_pt_query(const struct physim_pt *pt, uint64_t va, struct physim_pt_ma
 	int rc = pt->lookup(&pt->lk, va, &s);
 	if (rc < 0 || out == NULL)
 		return rc;
-	leaf_mapping_at(pt, va, s.level, s.d, s.out, out);
+	slot_mapping(pt, va, &s, out);
 	out->addr_pa = out->pa + (va - out->va);
 	return 0;
 }

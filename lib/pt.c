@@ -158,10 +158,10 @@ int physim_pt_create_ex(const struct physim_pt_config *config, struct physim_pt 
 		return rc;
 	}
 	pt->root_hva = table_hva(pt, pt->root, f->levels - 1u);
-	physim_pt_lookup_init(pt);
 	/* Without a direct map (or memory for it) queries just make the calls. */
 	if (pt->dm.size != 0)
 		pt->memo = physim_pt_memo_create(f);
+	physim_pt_lookup_init(pt);
 	*out = pt;
 	return 0;
 }
@@ -194,9 +194,9 @@ int physim_pt_attach(const struct physim_pt_config *config, physim_hpa_t root,
 		return -EFAULT;
 	}
 	pt->attached = true;
-	physim_pt_lookup_init(pt);
 	if (pt->dm.size != 0)
 		pt->memo = physim_pt_memo_create(f);
+	physim_pt_lookup_init(pt);
 	*out = pt;
 	return 0;
 }

@@ -295,6 +295,10 @@ struct physim_mmu {
 	 * (pt_level_page_size) and architecture level (walk_arch_level). */
 	uint64_t leaf_size[PHYSIM_PT_MAX_LEVELS];
 	int8_t arch_level[PHYSIM_PT_MAX_LEVELS];
+	/* The mmu of the engine's lookups (struct walk_lookup): configure may
+	 * let more table pointers take the fast path, those whose other bits
+	 * only matter to an access (rights, A), which a lookup never checks. */
+	bool lookup;
 };
 
 /* What a lookup-mode walk needs besides the mmu, set up once per page table
@@ -313,6 +317,9 @@ struct walk_lookup {
 	 * pa - dm_base < tlim[n] (0: never). */
 	uint64_t tlim[PHYSIM_PT_MAX_LEVELS];
 	const struct physim_pt *pt; /* for tables outside the direct map */
+	/* The engine's memo of decoded leaves (lib/pt-memo.h), or NULL: a
+	 * descriptor it remembers is a leaf without step(). */
+	struct query_memo *memo;
 };
 
 /* The leaf a lookup found. */
@@ -322,6 +329,10 @@ struct walk_slot {
 	unsigned level; /* engine level */
 	uint64_t d;	/* the descriptor as read */
 	uint64_t out;	/* its output address (the codec's) */
+	/* Found in the memo: its decoded attributes (struct leaf_memo). */
+	bool known;
+	uint32_t info;
+	uint64_t arch;
 };
 
 /* For ops->configure: at engine level n >= 1, the descriptors equal to

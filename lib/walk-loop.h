@@ -5,6 +5,7 @@
 #ifndef PHYSIM_WALK_LOOP_H
 #define PHYSIM_WALK_LOOP_H
 
+#include "pt-memo.h"
 #include "walk-format.h"
 
 /* For the family functions the loop is made of: inlined into it whatever
@@ -250,6 +251,15 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			table = (d & m->oa[level][0]) << m->tw_shift;
 			continue;
 		}
+		if (lookup && r->lk->memo != NULL) {
+			/* A leaf the engine's memo remembers (lib/pt-memo.h). */
+			struct walk_slot *o = r->slot;
+			if (pt_memo_probe(r->lk->memo, level, d, &o->out, &o->info, &o->arch)) {
+				o->t = tv, o->off = off, o->level = level, o->d = d;
+				o->known = true;
+				return 0;
+			}
+		}
 		struct walk_step s = {0};
 		enum physim_fault_kind k = step(&w, d, level, &s);
 		if (k == PHYSIM_FAULT_NONE && !s.leaf && level == 0)
@@ -269,8 +279,12 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			return walk_fault_copy(r, w, k, level, ea, t, x);
 		}
 		if (lookup && s.leaf) {
-			*r->slot = (struct walk_slot){
-			    .t = tv, .off = off, .level = level, .d = d, .out = s.next};
+			*r->slot = (struct walk_slot){.t = tv,
+						      .off = off,
+						      .level = level,
+						      .d = d,
+						      .out = s.next,
+						      .known = false};
 			return 0;
 		}
 		if (!lookup && PHYSIM_UNLIKELY(s.d_new != d))

@@ -62,7 +62,10 @@ static void x86_configure(struct physim_mmu *m)
 		uint64_t table = (mode == IA32_MODE_PAE && level == 2)
 				     ? IA32_P
 				     : IA32_P | IA32_RW | IA32_US | IA32_A;
-		walk_table_fast(m, level, table, m->rsv[level][0], 0);
+		/* A lookup checks no right and sets no A: any table pointer
+		 * with no reserved bit (those stay in the mask) will do. */
+		uint64_t rights = IA32_RW | IA32_US | IA32_PWT | IA32_PCD | IA32_A | IA32_XD;
+		walk_table_fast(m, level, table, m->rsv[level][0], m->lookup ? rights : 0);
 	}
 }
 
