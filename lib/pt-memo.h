@@ -54,8 +54,8 @@ static inline size_t memo_hash(uint64_t x, unsigned log2)
 	return (size_t)((x * MEMO_HASH_MUL) >> (64 - log2));
 }
 
-static inline bool pt_memo_leaf_get(struct query_memo *q, unsigned lvl, uint64_t key, uint32_t *info,
-				 uint64_t *arch)
+static inline bool pt_memo_leaf_get(struct query_memo *q, unsigned lvl, uint64_t key,
+				    uint32_t *info, uint64_t *arch)
 {
 	struct leaf_memo *e = &q->leaf[lvl][memo_hash(key, MEMO_LEAF_LOG2)];
 	unsigned s1 = atomic_load_explicit(&e->seq, memory_order_acquire);

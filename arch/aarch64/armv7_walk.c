@@ -145,6 +145,19 @@ static enum physim_fault_kind v7_leaf_access(const struct walk_state *w, const s
 	return PHYSIM_FAULT_NONE;
 }
 
+/* The loop's fast path (walk-format.h) for a first-level page-table
+ * descriptor (G5.4): type 0b01 with PXN (bit 2) clear takes nothing away
+ * (v7_step keeps only PXN from it, and there is no A/D). Bits 9:3 (NS, SBZ,
+ * domain, IMPLEMENTATION DEFINED) are not looked at: the model has no
+ * security state and no DACR (all domains Client). A lookup keeps no
+ * right, so PXN may be set too. */
+static void v7_configure(struct physim_mmu *m)
+{
+	m->oa[1][0] = V7_L1_TBL_BASE;
+	uint64_t ignored = UINT64_C(0x3f8) | (m->lookup ? V7_L1_TBL_PXN : 0);
+	walk_table_fast(m, 1, V7_L1_PAGE_TBL, 0, ignored);
+}
+
 /* Engine level 1 is the first-level table, level 0 a second-level table. */
 WALK_INLINE enum physim_fault_kind v7_step(struct walk_state *w, uint64_t d, unsigned level,
 					   struct walk_step *s)
@@ -221,6 +234,7 @@ static int v7_lookup(const struct walk_lookup *lk, uint64_t va, struct walk_slot
 const struct pt_walk_ops physim_v7s_walk_ops = {
     .level_base = 2,
     .level_dir = -1,
+    .configure = v7_configure,
     .walk = v7_walk,
     .fault = v7_fault,
     .lookup = v7_lookup,

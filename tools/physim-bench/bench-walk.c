@@ -376,10 +376,28 @@ static const struct bench_case walk_rows[] = {
      .unit = "lookup"},
 };
 
+/* 52-bit AArch64 (LPA2, 5 levels): no peer (the goals' peer 0 is the
+ * 4-load chain, written for 4 levels); compare with pt_query_rand. */
+static const struct bench_format walk_formats_52[] = {
+    {.s1 = "aarch64-4k-52"},
+};
+static const struct bench_case walk_rows_52[] = {
+    {.group = "walk",
+     .name = "walk_translate/*",
+     .params = {.region = 1 * GIB, .nqueries = WALK_QUERIES, .quick_nqueries = WALK_QUICK_QUERIES},
+     .impl = &impl_mmu_translate,
+     .unit = "translate"},
+};
+
 static int walk_add(struct bench_list *l)
 {
-	return bench_add_per_format(l, walk_rows, sizeof(walk_rows) / sizeof(walk_rows[0]),
-				    walk_formats, sizeof(walk_formats) / sizeof(walk_formats[0]));
+	int rc = bench_add_per_format(l, walk_rows, sizeof(walk_rows) / sizeof(walk_rows[0]),
+				      walk_formats, sizeof(walk_formats) / sizeof(walk_formats[0]));
+	if (rc == 0)
+		rc = bench_add_per_format(
+		    l, walk_rows_52, sizeof(walk_rows_52) / sizeof(walk_rows_52[0]),
+		    walk_formats_52, sizeof(walk_formats_52) / sizeof(walk_formats_52[0]));
+	return rc;
 }
 
 const struct bench_area bench_area_walk = {.name = "walk", .add = walk_add};
