@@ -5,6 +5,7 @@
 #ifndef PHYSIM_WALK_LOOP_H
 #define PHYSIM_WALK_LOOP_H
 
+#include "pt-memo.h"
 #include "walk-format.h"
 
 /* For the family functions the loop is made of: inlined into it whatever
@@ -24,6 +25,9 @@ struct walk_req {
 	 * loop is instantiated a second time for it, so that the ordinary
 	 * instantiation has no trace code. */
 	struct physim_walk_trace *trace;
+	/* Lookup mode (walk_lookup_loop): the table, and where the leaf goes. */
+	const struct walk_lookup *lk;
+	struct walk_slot *slot;
 };
 
 /* What a walk has done so far, across its attempts. */
@@ -85,6 +89,11 @@ PHYSIM_HIDDEN int physim_walk_trace_note(const struct walk_req *r, int level, ui
 					 enum physim_fault_kind kind);
 /* Too many lost races: clear *x, warn, -EBUSY. */
 PHYSIM_HIDDEN int physim_walk_gave_up(const struct walk_req *r, struct physim_xlate *x);
+/* Lookup mode: the host address of the table at engine level `level` at pa
+ * outside the direct map (through the paging handler, the whole table
+ * resolving linearly), or NULL (lib/pt-lookup.c). */
+PHYSIM_HIDDEN uint8_t *physim_pt_lookup_table_slow(const struct walk_lookup *lk, uint64_t pa,
+						   unsigned level);
 
 /* A walk whose A/D compare-and-swap keeps losing to concurrent writers gives
  * up after this many attempts with -EBUSY (hardware would retry forever; a
@@ -114,10 +123,18 @@ WALK_INLINE int walk_fault_copy(const struct walk_req *r, struct walk_state w,
  * again) or another error. `levels`, `bytes` and `nested` are constants in
  * every instantiation but the generic one, so the loop unrolls and each
  * level's tests fold.
+ *
+ * In lookup mode (`lookup`, a constant; walk_lookup_loop) the same loop
+ * serves the page-table engine: begin() is not called (the table's root is
+ * r->lk->root_hva), step() classifies by the format's codec only, a table
+ * is reached if it lies wholly in memory (the engine's rule), nothing is
+ * written back and no fault is built: 0 with *r->slot the leaf, -ENOENT
+ * (NOT_PRESENT) or -EFAULT (anything else).
  */
 WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, walk_begin_fn begin,
 			     walk_step_fn step, const unsigned levels, const unsigned bytes,
-			     const bool nested, const bool traced, struct walk_tally *t)
+			     const bool nested, const bool traced, const bool lookup,
+			     struct walk_tally *t)
 {
 	const struct physim_mmu *m = r->m;
 	const struct physim_pt_format *f = m->cfg.format;
@@ -127,9 +144,10 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	 * direct map (size < bytes): base = ~0 and last = 0 leave only the
 	 * address ~0, which no aligned descriptor has. */
 	const bool have_dm = ph->direct.size >= bytes;
-	const uint64_t base = have_dm ? ph->direct.base : ~UINT64_C(0);
+	const uint64_t base = lookup ? r->lk->dm_base : have_dm ? ph->direct.base : ~UINT64_C(0);
 	const uint64_t last = have_dm ? ph->direct.size - bytes : 0;
-	const uintptr_t host = (uintptr_t)ph->direct.hva - (uintptr_t)base;
+	const uintptr_t host =
+	    lookup ? r->lk->dm_host : (uintptr_t)ph->direct.hva - (uintptr_t)base;
 	const uint64_t va = r->acc->va;
 	struct walk_state w = {
 	    .mmu = m,
@@ -156,7 +174,9 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	const unsigned refs0 = t->refs;
 	unsigned s2refs = 0;
 
-	if (PHYSIM_UNLIKELY(begin(&w, m->cfg.root, m->cfg.root_hi, &table, &bf) != 0)) {
+	if (lookup)
+		table = m->cfg.root;
+	else if (PHYSIM_UNLIKELY(begin(&w, m->cfg.root, m->cfg.root_hi, &table, &bf) != 0)) {
 		if (traced)
 			physim_walk_trace_note(r, bf.level, 0, 0, false, 0, PHYSIM_WALK_FAULT,
 					       bf.kind);
@@ -168,40 +188,55 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		physim_walk_s1_table_req(r, &r2, &a2);
 #pragma GCC unroll 8
 	for (unsigned level = levels; level-- > 0;) {
-		uint64_t ea = table + ((va >> m->idx_shift[level]) & m->idx_mask[level]);
+		const uint64_t off = (va >> m->idx_shift[level]) & m->idx_mask[level];
+		uint64_t ea = table + off;
 		uint64_t hpa = ea;
-		if (nested) {
-			/* One indirect call per stage-2 walk. */
-			struct physim_xlate x2;
-			a2.va = ea;
-			int rc = r2.m->ops->walk(&r2, &x2);
-			s2refs += x2.mem_refs;
-			t->ad |= x2.ad_updated;
-			if (PHYSIM_UNLIKELY(rc < 0)) {
-				t->refs = refs0 + s2refs + (levels - 1 - level);
-				return physim_walk_s1_failed(r, ea, rc, &x2, t, x);
-			}
-			hpa = x2.pa;
-		}
-		/* In the direct map; else the paging handler, on a cold path.
-		 * Descriptor addresses are aligned: roots are checked by
-		 * physim_mmu_create, table addresses come from address fields
-		 * aligned to at least 1 KiB, and a stage-2 output keeps the
-		 * GPA's offset (desc_ptr refuses a misaligned one anyway, so
-		 * that loads and CAS stay atomic). */
 		void *p;
-		if (PHYSIM_LIKELY(hpa - base <= last)) {
-			p = (void *)(host + (uintptr_t)hpa);
+		uint8_t *tv = NULL; /* lookup mode: the table's host address */
+		if (lookup) {
+			/* The engine's rule (lib/pt-priv.h, table_hva): the
+			 * whole table in memory, checked when it is reached. */
+			if (level == levels - 1)
+				tv = r->lk->root_hva;
+			else if (PHYSIM_LIKELY(table - base < r->lk->tlim[level]))
+				tv = (uint8_t *)(host + (uintptr_t)table);
+			else if ((tv = physim_pt_lookup_table_slow(r->lk, table, level)) == NULL)
+				return -EFAULT;
+			p = tv + off;
 		} else {
-			p = physim_walk_fetch_slow(ph, hpa, bytes);
-			if (PHYSIM_UNLIKELY(p == NULL)) {
-				t->refs = refs0 + s2refs + (levels - 1 - level);
-				if (traced)
-					physim_walk_trace_note(
-					    r, walk_arch_level(m->ops, level), table, ea, false, 0,
-					    PHYSIM_WALK_FAULT, PHYSIM_FAULT_BUS_ERROR);
-				return walk_fault_copy(r, w, PHYSIM_FAULT_BUS_ERROR, level, ea, t,
-						       x);
+			if (nested) {
+				/* One indirect call per stage-2 walk. */
+				struct physim_xlate x2;
+				a2.va = ea;
+				int rc = r2.m->ops->walk(&r2, &x2);
+				s2refs += x2.mem_refs;
+				t->ad |= x2.ad_updated;
+				if (PHYSIM_UNLIKELY(rc < 0)) {
+					t->refs = refs0 + s2refs + (levels - 1 - level);
+					return physim_walk_s1_failed(r, ea, rc, &x2, t, x);
+				}
+				hpa = x2.pa;
+			}
+			/* In the direct map; else the paging handler, on a cold path.
+			 * Descriptor addresses are aligned: roots are checked by
+			 * physim_mmu_create, table addresses come from address fields
+			 * aligned to at least 1 KiB, and a stage-2 output keeps the
+			 * GPA's offset (desc_ptr refuses a misaligned one anyway, so
+			 * that loads and CAS stay atomic). */
+			if (PHYSIM_LIKELY(hpa - base <= last)) {
+				p = (void *)(host + (uintptr_t)hpa);
+			} else {
+				p = physim_walk_fetch_slow(ph, hpa, bytes);
+				if (PHYSIM_UNLIKELY(p == NULL)) {
+					t->refs = refs0 + s2refs + (levels - 1 - level);
+					if (traced)
+						physim_walk_trace_note(
+						    r, walk_arch_level(m->ops, level), table, ea,
+						    false, 0, PHYSIM_WALK_FAULT,
+						    PHYSIM_FAULT_BUS_ERROR);
+					return walk_fault_copy(r, w, PHYSIM_FAULT_BUS_ERROR, level,
+							       ea, t, x);
+				}
 			}
 		}
 		uint64_t d = walk_desc_load(p, bytes);
@@ -216,6 +251,15 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			table = (d & m->oa[level][0]) << m->tw_shift;
 			continue;
 		}
+		if (lookup && r->lk->memo != NULL) {
+			/* A leaf the engine's memo remembers (lib/pt-memo.h). */
+			struct walk_slot *o = r->slot;
+			if (pt_memo_probe(r->lk->memo, level, d, &o->out, &o->info, &o->arch)) {
+				o->t = tv, o->off = off, o->level = level, o->d = d;
+				o->known = true;
+				return 0;
+			}
+		}
 		struct walk_step s = {0};
 		enum physim_fault_kind k = step(&w, d, level, &s);
 		if (k == PHYSIM_FAULT_NONE && !s.leaf && level == 0)
@@ -229,10 +273,21 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 									      : PHYSIM_WALK_TABLE,
 						       k);
 		if (PHYSIM_UNLIKELY(k != PHYSIM_FAULT_NONE)) {
+			if (lookup)
+				return k == PHYSIM_FAULT_NOT_PRESENT ? -ENOENT : -EFAULT;
 			t->refs = refs;
 			return walk_fault_copy(r, w, k, level, ea, t, x);
 		}
-		if (PHYSIM_UNLIKELY(s.d_new != d))
+		if (lookup && s.leaf) {
+			*r->slot = (struct walk_slot){.t = tv,
+						      .off = off,
+						      .level = level,
+						      .d = d,
+						      .out = s.next,
+						      .known = false};
+			return 0;
+		}
+		if (!lookup && PHYSIM_UNLIKELY(s.d_new != d))
 			used[nused++] = (struct walk_used){
 			    .p = p, .d = d, .d_new = s.d_new, .gpa = ea, .tstep = tstep};
 		if (!s.leaf) {
@@ -261,6 +316,8 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		return 0;
 	}
 	/* Not reached: level 0 never continues. */
+	if (lookup)
+		return -EFAULT;
 	t->refs = refs0 + s2refs + levels;
 	return walk_fault_copy(r, w, PHYSIM_FAULT_RESERVED, 0, table, t, x);
 }
@@ -274,7 +331,7 @@ WALK_INLINE int walk_stage_n(const struct walk_req *r, struct physim_xlate *x, w
 	const unsigned trace_n0 = traced ? r->trace->n : 0;
 
 	for (unsigned attempt = 0; attempt < WALK_MAX_ATTEMPTS; attempt++) {
-		int rc = walk_attempt(r, x, begin, step, levels, bytes, nested, traced, &t);
+		int rc = walk_attempt(r, x, begin, step, levels, bytes, nested, traced, false, &t);
 		if (PHYSIM_LIKELY(rc != -EAGAIN))
 			return rc;
 		if (traced)
@@ -308,6 +365,52 @@ WALK_INLINE int walk_stage_loop(const struct walk_req *r, struct physim_xlate *x
 	if (r->s2 != NULL)
 		return walk_stage_n(r, x, begin, step, levels, bytes, true, false);
 	return walk_stage_n(r, x, begin, step, levels, bytes, false, false);
+}
+
+/* Lookup mode's begin(): never called (walk_attempt takes the root). */
+WALK_INLINE int walk_lookup_begin(struct walk_state *w, uint64_t root, uint64_t root_hi,
+				  uint64_t *table, struct physim_fault *f)
+{
+	(void)w, (void)root_hi, (void)f;
+	*table = root;
+	return 0;
+}
+
+/* For a family's lookup step(): the codec's kind k of a descriptor (and
+ * `out`, its output address, which the step computes for a table or leaf
+ * only) as the loop wants it. */
+WALK_INLINE enum physim_fault_kind walk_lookup_kind(enum pt_kind k, uint64_t out,
+						    struct walk_step *s)
+{
+	s->next = out;
+	s->leaf = k == PT_LEAF;
+	if (PHYSIM_LIKELY(k == PT_TABLE || k == PT_LEAF))
+		return PHYSIM_FAULT_NONE;
+	return k == PT_INVALID ? PHYSIM_FAULT_NOT_PRESENT : PHYSIM_FAULT_RESERVED;
+}
+
+/*
+ * The one loop in lookup mode, for the page-table engine's lookups of one
+ * address (pt_walk_ops.lookup): `step` classifies by the format's codec, e.g.
+ *
+ *     WALK_INLINE enum physim_fault_kind rv_lookup_step(struct walk_state *w,
+ *                     uint64_t d, unsigned level, struct walk_step *s)
+ *     {
+ *             enum pt_kind k = rv_desc_classify(w->fmt, d, level);
+ *             return walk_lookup_kind(k, k == PT_TABLE || k == PT_LEAF ?
+ *                     rv_desc_output_addr(w->fmt, d, level) : 0, s);
+ *     }
+ *
+ * va must be in the format's input range (the engine checks it).
+ */
+WALK_INLINE int walk_lookup_loop(const struct walk_lookup *lk, uint64_t va, struct walk_slot *out,
+				 walk_step_fn step, const unsigned levels, const unsigned bytes)
+{
+	struct physim_access acc = {.va = va};
+	struct walk_req r = {.m = &lk->m, .acc = &acc, .probe = true, .lk = lk, .slot = out};
+	struct walk_tally t = {0};
+	return walk_attempt(&r, NULL, walk_lookup_begin, step, levels, bytes, false, false, true,
+			    &t);
 }
 
 #endif

@@ -1735,7 +1735,48 @@ static int note_table(void *ctx, uint64_t va, uint64_t span, unsigned level, phy
 	return 0;
 }
 
-/* Query va with the memo on and off: the same answer. */
+/* The answer of physim_pt_query by the format's own calls (classify,
+ * output_addr, decode_leaf) level by level from the root, written here
+ * from pt-format.h's contract: independent of the walk loop, its fast
+ * path for plain table pointers and the memo. A table must lie wholly in
+ * RAM. */
+static int ref_query(const struct env *e, uint64_t va, struct physim_pt_mapping *m)
+{
+	const struct physim_pt_format *f = e->f;
+	uint64_t t = physim_pt_root(e->pt);
+	for (unsigned l = f->levels - 1u;; l--) {
+		uint64_t d = raw_pte(e, t, pt_index(f, va, l));
+		enum pt_kind k = d == 0 ? PT_INVALID : f->ops->classify(f, d, l);
+		if (k == PT_INVALID)
+			return -ENOENT;
+		if (k == PT_RESERVED || (k == PT_TABLE && l == 0))
+			return -EFAULT;
+		if (k == PT_TABLE) {
+			t = f->ops->output_addr(f, d, l);
+			if (t < RAM_BASE || t - RAM_BASE > RAM_SIZE - pt_table_bytes(f, l - 1))
+				return -EFAULT;
+			continue;
+		}
+		struct pt_leaf_attr a = {0};
+		f->ops->decode_leaf(f, d, l, &a);
+		uint64_t size = a.grouped ? pt_group_size(f, l) : pt_level_page_size(f, l);
+		*m = (struct physim_pt_mapping){
+		    .va = va & ~(size - 1),
+		    .pa = f->ops->output_addr(f, d, l) & ~(a.grouped ? size - 1 : 0),
+		    .size = size,
+		    .flags = a.flags,
+		    .arch = a.arch,
+		    .level = l,
+		    .accessed = a.accessed,
+		    .dirty = a.dirty,
+		};
+		m->addr_pa = m->pa + (va - m->va);
+		return 0;
+	}
+}
+
+/* Query va with the memo on and off: the same answer, and the one the
+ * format's own calls give (ref_query). */
 static void same_answer(struct env *e, uint64_t va)
 {
 	struct physim_pt_mapping a, b;
@@ -1768,6 +1809,80 @@ static void same_answer(struct env *e, uint64_t va)
 	assert_int_equal(ra, rb);
 	if (ra == 0)
 		assert_memory_equal(&a, &b, sizeof(a));
+	struct physim_pt_mapping r = {0};
+	int rr = ref_query(e, va, &r);
+	if (rr != ra ||
+	    (ra == 0 && (r.va != a.va || r.pa != a.pa || r.size != a.size || r.flags != a.flags ||
+			 r.arch != a.arch || r.level != a.level || r.accessed != a.accessed ||
+			 r.dirty != a.dirty || r.addr_pa != a.addr_pa)))
+		print_message("%s va %#llx: query %d pa %#llx size %#llx level %u, format's calls "
+			      "%d pa %#llx size %#llx level %u\n",
+			      e->f->name, (unsigned long long)va, ra, (unsigned long long)a.pa,
+			      (unsigned long long)a.size, a.level, rr, (unsigned long long)r.pa,
+			      (unsigned long long)r.size, r.level);
+	assert_int_equal(rr, ra);
+	if (ra == 0) {
+		assert_int_equal(r.va, a.va);
+		assert_int_equal(r.pa, a.pa);
+		assert_int_equal(r.size, a.size);
+		assert_int_equal(r.flags, a.flags);
+		assert_int_equal(r.arch, a.arch);
+		assert_int_equal(r.level, a.level);
+		assert_int_equal(r.accessed, a.accessed);
+		assert_int_equal(r.dirty, a.dirty);
+		assert_int_equal(r.addr_pa, a.addr_pa);
+	}
+}
+
+/* The lookup loop follows a table pointer without step() when (d &
+ * tw_mask) == tw_val (walk-format.h, struct walk_lookup). Every such
+ * descriptor must be a table pointer to the format's codec, at (d & oa) <<
+ * tw_shift. Tried for every format and level: the engine's own table
+ * pointer with every single bit and every pair of bits below bit 16 and
+ * the top bits flipped, and random descriptors forced into the fast form. */
+static void test_lookup_fast_path(void **state)
+{
+	(void)state;
+	rng_state = 777;
+	size_t nfast = 0;
+	for (size_t k = 0; k < physim_format_count(); k++) {
+		const struct physim_pt_format *f = physim_format_at(k);
+		struct physim_mmu m;
+		physim_mmu_init_lookup(&m, f, NULL, 0);
+		unsigned bits = 8 * f->pte_bytes;
+		uint64_t all = bits == 64 ? ~UINT64_C(0) : (UINT64_C(1) << bits) - 1;
+		for (unsigned l = 1; l < f->levels; l++) {
+			uint64_t base = f->ops->encode_table(f, UINT64_C(0x12345) << 16 & all, l);
+			for (unsigned i = 0; i < bits; i++) {
+				for (unsigned j = i; j < bits; j++) {
+					if (j != i && j >= 16 && j < bits - 8)
+						continue;
+					uint64_t tries[2] = {base ^ (UINT64_C(1) << i) ^
+								 (j != i ? UINT64_C(1) << j : 0),
+							     (rnd() & all & ~m.tw_mask[l]) |
+								 m.tw_val[l]};
+					for (unsigned n = 0; n < 2; n++) {
+						uint64_t d = tries[n];
+						if ((d & m.tw_mask[l]) != m.tw_val[l])
+							continue;
+						nfast++;
+						if (f->ops->classify(f, d, l) != PT_TABLE ||
+						    f->ops->output_addr(f, d, l) !=
+							(d & m.oa[l][0]) << m.tw_shift)
+							print_message("%s level %u: d %#llx\n",
+								      f->name, l,
+								      (unsigned long long)d);
+						assert_int_equal(f->ops->classify(f, d, l),
+								 PT_TABLE);
+						assert_int_equal(f->ops->output_addr(f, d, l),
+								 (d & m.oa[l][0]) << m.tw_shift);
+					}
+				}
+			}
+		}
+	}
+	/* The fast path exists: most formats' table pointers take it. */
+	assert_true(nfast > 1000);
 }
 
 /* Every format: tables filled by the engine, then descriptors damaged a few
@@ -1936,6 +2051,7 @@ int main(void)
 	    cmocka_unit_test(test_nonlinear_encoding),
 	    cmocka_unit_test(test_table_frames_exact),
 	    cmocka_unit_test(test_query_memo),
+	    cmocka_unit_test(test_lookup_fast_path),
 	    cmocka_unit_test(test_clear_ad_one_traversal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -441,6 +441,25 @@ static int a64_s2_walk(const struct walk_req *r, struct physim_xlate *x)
 	return walk_stage_loop(r, x, a64_s2_begin, a64_s2_step, 3, 8);
 }
 
+/* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone, for every
+ * VMSAv8-64 format (stage 1 of both regimes and stage 2 share it). */
+WALK_INLINE enum physim_fault_kind a64_lookup_step(struct walk_state *w, uint64_t d, unsigned level,
+						   struct walk_step *s)
+{
+	enum pt_kind k = a64_desc_classify(w->fmt, d, level);
+	return walk_lookup_kind(
+	    k, k == PT_TABLE || k == PT_LEAF ? a64_desc_output_addr(w->fmt, d, level) : 0, s);
+}
+
+static int a64_lookup(const struct walk_lookup *lk, uint64_t va, struct walk_slot *out)
+{
+	if (lk->m.cfg.format->levels == 5)
+		return walk_lookup_loop(lk, va, out, a64_lookup_step, 5, 8);
+	if (lk->m.cfg.format->levels == 4)
+		return walk_lookup_loop(lk, va, out, a64_lookup_step, 4, 8);
+	return walk_lookup_loop(lk, va, out, a64_lookup_step, 3, 8);
+}
+
 /* Lookup level = 3 - engine level for every VMSAv8-64 format here (the last
  * level is always lookup level 3; 3-level formats start at lookup level 1,
  * 5-level ones at level -1). */
@@ -450,6 +469,7 @@ const struct pt_walk_ops physim_a64_s1_walk_ops = {
     .configure = a64_configure,
     .walk = a64_s1_walk,
     .fault = a64_fault,
+    .lookup = a64_lookup,
 };
 
 const struct pt_walk_ops physim_a64_s2_walk_ops = {
@@ -458,6 +478,7 @@ const struct pt_walk_ops physim_a64_s2_walk_ops = {
     .configure = a64_configure,
     .walk = a64_s2_walk,
     .fault = a64_fault,
+    .lookup = a64_lookup,
 };
 
 /* ---- stage 1 of the EL2 regime, HCR_EL2.E2H = 0 (aarch64-el2-*) ----
@@ -557,4 +578,5 @@ const struct pt_walk_ops physim_a64_el2_walk_ops = {
     .configure = a64_configure,
     .walk = a64_el2_walk,
     .fault = a64_fault,
+    .lookup = a64_lookup,
 };

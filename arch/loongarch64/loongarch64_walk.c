@@ -180,9 +180,26 @@ static int la_walk(const struct walk_req *r, struct physim_xlate *x)
 	return walk_stage_loop(r, x, la_begin, la_step, r->m->cfg.format->levels, 8);
 }
 
+/* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone. */
+WALK_INLINE enum physim_fault_kind la_lookup_step(struct walk_state *w, uint64_t d, unsigned level,
+						  struct walk_step *s)
+{
+	enum pt_kind k = la_desc_classify(w->fmt, d, level);
+	return walk_lookup_kind(
+	    k, k == PT_TABLE || k == PT_LEAF ? la_desc_output_addr(w->fmt, d, level) : 0, s);
+}
+
+static int la_lookup(const struct walk_lookup *lk, uint64_t va, struct walk_slot *out)
+{
+	if (lk->m.cfg.format->levels == 4)
+		return walk_lookup_loop(lk, va, out, la_lookup_step, 4, 8);
+	return walk_lookup_loop(lk, va, out, la_lookup_step, lk->m.cfg.format->levels, 8);
+}
+
 const struct pt_walk_ops physim_la_walk_ops = {
     .level_base = 0,
     .level_dir = 1,
     .walk = la_walk,
     .fault = la_fault,
+    .lookup = la_lookup,
 };

@@ -310,6 +310,29 @@ static int rv_gstage_walk(const struct walk_req *r, struct physim_xlate *x)
 	return walk_stage_loop(r, x, rv_gstage_begin, rv_gstage_step, 5, 8);
 }
 
+/* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone, for VS/S
+ * and G-stage formats alike. */
+WALK_INLINE enum physim_fault_kind rv_lookup_step(struct walk_state *w, uint64_t d, unsigned level,
+						  struct walk_step *s)
+{
+	enum pt_kind k = rv_desc_classify(w->fmt, d, level);
+	return walk_lookup_kind(
+	    k, k == PT_TABLE || k == PT_LEAF ? rv_desc_output_addr(w->fmt, d, level) : 0, s);
+}
+
+static int rv_lookup(const struct walk_lookup *lk, uint64_t va, struct walk_slot *out)
+{
+	switch (lk->m.cfg.format->levels) {
+	case 2:
+		return walk_lookup_loop(lk, va, out, rv_lookup_step, 2, 4);
+	case 3:
+		return walk_lookup_loop(lk, va, out, rv_lookup_step, 3, 8);
+	case 4:
+		return walk_lookup_loop(lk, va, out, rv_lookup_step, 4, 8);
+	}
+	return walk_lookup_loop(lk, va, out, rv_lookup_step, 5, 8);
+}
+
 /* Architecture level i = engine level (0 + n). */
 const struct pt_walk_ops physim_rv_walk_ops = {
     .level_base = 0,
@@ -317,6 +340,7 @@ const struct pt_walk_ops physim_rv_walk_ops = {
     .configure = rv_configure,
     .walk = rv_walk,
     .fault = rv_fault,
+    .lookup = rv_lookup,
 };
 
 const struct pt_walk_ops physim_rv_gstage_walk_ops = {
@@ -325,4 +349,5 @@ const struct pt_walk_ops physim_rv_gstage_walk_ops = {
     .configure = rv_configure,
     .walk = rv_gstage_walk,
     .fault = rv_gstage_fault,
+    .lookup = rv_lookup,
 };

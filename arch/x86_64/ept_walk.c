@@ -169,6 +169,22 @@ WALK_INLINE enum physim_fault_kind ept_step(struct walk_state *w, uint64_t d, un
 	return PHYSIM_FAULT_NONE;
 }
 
+/* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone. */
+WALK_INLINE enum physim_fault_kind ept_lookup_step(struct walk_state *w, uint64_t d, unsigned level,
+						   struct walk_step *s)
+{
+	enum pt_kind k = ept_desc_classify(w->fmt, d, level);
+	return walk_lookup_kind(
+	    k, k == PT_TABLE || k == PT_LEAF ? ept_desc_output_addr(w->fmt, d, level) : 0, s);
+}
+
+static int ept_lookup(const struct walk_lookup *lk, uint64_t va, struct walk_slot *out)
+{
+	if (lk->m.cfg.format->levels == 4)
+		return walk_lookup_loop(lk, va, out, ept_lookup_step, 4, 8);
+	return walk_lookup_loop(lk, va, out, ept_lookup_step, 5, 8);
+}
+
 /* The one loop (walk-loop.h) for 4-level and 5-level EPT. */
 static int ept_walk(const struct walk_req *r, struct physim_xlate *x)
 {
@@ -211,4 +227,5 @@ const struct pt_walk_ops physim_ept_walk_ops = {
     .configure = ept_configure,
     .walk = ept_walk,
     .fault = ept_fault,
+    .lookup = ept_lookup,
 };
