@@ -163,18 +163,12 @@ static void leaf_mapping_at(const struct physim_pt *pt, uint64_t va, unsigned lv
 	leaf_decode(pt, va, lvl, d, pa, key, m);
 }
 
-/* The mapping of the leaf a lookup found. */
-static inline __attribute__((always_inline)) void slot_mapping(const struct physim_pt *pt,
-							       uint64_t va,
-							       const struct walk_slot *s,
-							       struct physim_pt_mapping *m)
+int physim_pt_lookup_decode(const struct walk_lookup *lk, uint64_t va, unsigned level, uint64_t d,
+			    uint64_t pa, struct physim_pt_mapping *m)
 {
-	if (PHYSIM_LIKELY(s->known)) {
-		mapping_fill(m, va, s->level, pt->lk.m.leaf_size[s->level], s->out, s->info & 0xff,
-			     s->arch, s->info >> 8 & 1, s->info >> 9 & 1);
-		return;
-	}
-	leaf_mapping_at(pt, va, s->level, s->d, s->out, m);
+	leaf_mapping_at(lk->pt, va, level, d, pa, m);
+	m->addr_pa = m->pa + (va - m->va);
+	return 0;
 }
 
 void physim_pt_leaf_mapping(const struct physim_pt *pt, uint64_t va, unsigned lvl, uint64_t d,
@@ -213,14 +207,18 @@ ops_lookup_step(struct walk_state *w, uint64_t d, unsigned level, struct walk_st
 	    k, k == PT_TABLE || k == PT_LEAF ? f->ops->output_addr(f, d, level) : 0, s);
 }
 
-static int ops_lookup_8(const struct walk_lookup *lk, uint64_t va, struct walk_slot *out)
+static int ops_lookup_8(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+			struct physim_pt_mapping *m)
 {
-	return walk_lookup_loop(lk, va, out, ops_lookup_step, lk->m.cfg.format->levels, 8);
+	return walk_lookup_loop(lk, va, slot, m, ops_lookup_step, lk->m.cfg.format->levels, 8,
+				WALK_GEO_ANY, 0);
 }
 
-static int ops_lookup_4(const struct walk_lookup *lk, uint64_t va, struct walk_slot *out)
+static int ops_lookup_4(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+			struct physim_pt_mapping *m)
 {
-	return walk_lookup_loop(lk, va, out, ops_lookup_step, lk->m.cfg.format->levels, 4);
+	return walk_lookup_loop(lk, va, slot, m, ops_lookup_step, lk->m.cfg.format->levels, 4,
+				WALK_GEO_ANY, 0);
 }
 
 void physim_pt_lookup_init(struct physim_pt *pt)
@@ -248,11 +246,10 @@ int physim_pt_find_page(const struct physim_pt *pt, uint64_t va, struct hit *h,
 	if (!va_ok(pt->fmt, va))
 		return -EINVAL;
 	struct walk_slot s;
-	int rc = pt->lookup(&pt->lk, va, &s);
+	int rc = pt->lookup(&pt->lk, va, &s, m);
 	if (rc < 0)
 		return rc;
 	*h = (struct hit){.t = s.t, .idx = s.off / pt->fmt->pte_bytes, .lvl = s.level, .d = s.d};
-	slot_mapping(pt, va, &s, m);
 	return 0;
 }
 
@@ -266,11 +263,6 @@ int physim_pt_query(const struct physim_pt *pt, uint64_t va, struct physim_pt_ma
 	if ((pt->fmt->sign_extended ? (uint64_t)((int64_t)low >> pt->va_unused)
 				    : low >> pt->va_unused) != va)
 		return -EINVAL;
-	struct walk_slot s;
-	int rc = pt->lookup(&pt->lk, va, &s);
-	if (rc < 0 || out == NULL)
-		return rc;
-	slot_mapping(pt, va, &s, out);
-	out->addr_pa = out->pa + (va - out->va);
-	return 0;
+	/* The family's instantiation fills *out itself: a tail call. */
+	return pt->lookup(&pt->lk, va, NULL, out);
 }

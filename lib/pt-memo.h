@@ -82,4 +82,20 @@ static inline bool pt_memo_probe(struct query_memo *q, unsigned lvl, uint64_t d,
 	return true;
 }
 
+/* *m for a leaf the memo remembers (pt_memo_probe's pa, info and arch): at
+ * engine level lvl, size bytes, holding va. */
+static inline void pt_memo_mapping(struct physim_pt_mapping *m, uint64_t va, unsigned lvl,
+				   uint64_t size, uint64_t pa, uint32_t info, uint64_t arch)
+{
+	m->va = va & ~(size - 1);
+	m->pa = pa;
+	m->size = size;
+	m->flags = info & 0xff;
+	m->arch = arch;
+	m->level = lvl;
+	m->accessed = info >> 8 & 1;
+	m->dirty = info >> 9 & 1;
+	m->addr_pa = pa + (va & (size - 1));
+}
+
 #endif

@@ -42,7 +42,8 @@ struct physim_pt {
 	/* Lookups of one address: the one walk loop in lookup mode, as the
 	 * format's walk rules instantiate it (pt_walk_ops.lookup) or, without
 	 * one, with the format's calls (lib/pt-lookup.c). */
-	int (*lookup)(const struct walk_lookup *lk, uint64_t va, struct walk_slot *out);
+	int (*lookup)(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+		      struct physim_pt_mapping *m);
 	struct walk_lookup lk;
 	/* physim_pt_attach: the table was found in memory, not built here; it
 	 * owns no frame and destroy returns none. */

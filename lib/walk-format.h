@@ -228,18 +228,34 @@ struct pt_walk_ops {
 	 * the single-page calls): the family's instantiation of the same loop
 	 * in lookup mode (walk_lookup_loop, lib/walk-loop.h), whose step()
 	 * classifies by the format's codec alone: no control state, no
-	 * permission check, no A/D. 0 with *out the leaf's slot; -ENOENT (an
-	 * invalid descriptor on the way), -EFAULT (a reserved one, a table
-	 * pointer at the last level or a table outside memory). NULL: the
-	 * engine instantiates the loop with the format's ops (pt-lookup.c).
+	 * permission check, no A/D. 0 with the leaf's slot in *slot and its
+	 * mapping in *m (each unless NULL); -ENOENT (an invalid descriptor on
+	 * the way), -EFAULT (a reserved one, a table pointer at the last level
+	 * or a table outside memory). NULL: the engine instantiates the loop
+	 * with the format's ops (pt-lookup.c).
 	 */
-	int (*lookup)(const struct walk_lookup *lk, uint64_t va, struct walk_slot *out);
+	int (*lookup)(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+		      struct physim_pt_mapping *m);
 };
 
 /* Architecture level of engine level n (see pt_walk_ops.level_base). */
 static inline int walk_arch_level(const struct pt_walk_ops *ops, unsigned n)
 {
 	return ops->level_base + ops->level_dir * (int)n;
+}
+
+/* The 4 KiB geometry (physim_mmu.geo_4k): below the root, engine level n
+ * indexes bits 12 + b*n and up of the input address, b = 9 for 8-byte and
+ * 10 for 4-byte descriptors; as a byte offset, (va >> shift) & mask. */
+static inline unsigned walk_geo_4k_shift(unsigned n, unsigned bytes)
+{
+	const unsigned log2_bytes = bytes == 8 ? 3 : 2;
+	return PHYSIM_FRAME_SHIFT + (PHYSIM_FRAME_SHIFT - log2_bytes) * n - log2_bytes;
+}
+
+static inline uint64_t walk_geo_4k_mask(unsigned bytes)
+{
+	return PHYSIM_FRAME_SIZE - bytes;
 }
 
 /* The usual input-address rule: bits at and above va_bits must copy bit
@@ -303,6 +319,11 @@ struct physim_mmu {
 	 * let more table pointers take the fast path, those whose other bits
 	 * only matter to an access (rights, A), which a lookup never checks. */
 	bool lookup;
+	/* Every level below the root indexes one 4 KiB table (9 bits of
+	 * 8-byte or 10 bits of 4-byte descriptors): an instantiation with
+	 * WALK_GEO_4K may then use constant index shifts and masks
+	 * (walk_desc_off). Set by mmu_configure from the format. */
+	bool geo_4k;
 };
 
 /* What a lookup-mode walk needs besides the mmu, set up once per page table
@@ -312,7 +333,7 @@ struct walk_lookup {
 	/* The format's geometry and the fast path for plain table pointers
 	 * (tw_mask / tw_val), configured with a zero control state: a
 	 * descriptor that takes it is a table pointer to the format's codec
-	 * too, at the same address (tests/test_walk_trace.c checks it). */
+	 * too, at the same address (tests/test_pt.c checks it). */
 	struct physim_mmu m;
 	uint8_t *root_hva;
 	uint64_t dm_base;
@@ -322,21 +343,16 @@ struct walk_lookup {
 	uint64_t tlim[PHYSIM_PT_MAX_LEVELS];
 	const struct physim_pt *pt; /* for tables outside the direct map */
 	/* The engine's memo of decoded leaves (lib/pt-memo.h), or NULL: a
-	 * descriptor it remembers is a leaf without step(). */
+	 * descriptor it remembers is a leaf without step() or decode. */
 	struct query_memo *memo;
 };
 
-/* The leaf a lookup found. */
+/* Where the leaf a lookup found lives (for the single-page calls). */
 struct walk_slot {
 	uint8_t *t;	/* host address of the table holding it */
 	uint64_t off;	/* its byte offset in t */
 	unsigned level; /* engine level */
 	uint64_t d;	/* the descriptor as read */
-	uint64_t out;	/* its output address (the codec's) */
-	/* Found in the memo: its decoded attributes (struct leaf_memo). */
-	bool known;
-	uint32_t info;
-	uint64_t arch;
 };
 
 /* For ops->configure: at engine level n >= 1, the descriptors equal to

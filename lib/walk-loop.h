@@ -25,9 +25,11 @@ struct walk_req {
 	 * loop is instantiated a second time for it, so that the ordinary
 	 * instantiation has no trace code. */
 	struct physim_walk_trace *trace;
-	/* Lookup mode (walk_lookup_loop): the table, and where the leaf goes. */
+	/* Lookup mode (walk_lookup_loop): the table, and where the leaf's
+	 * slot and mapping go (each may be NULL). */
 	const struct walk_lookup *lk;
 	struct walk_slot *slot;
+	struct physim_pt_mapping *map;
 };
 
 /* What a walk has done so far, across its attempts. */
@@ -94,6 +96,11 @@ PHYSIM_HIDDEN int physim_walk_gave_up(const struct walk_req *r, struct physim_xl
  * resolving linearly), or NULL (lib/pt-lookup.c). */
 PHYSIM_HIDDEN uint8_t *physim_pt_lookup_table_slow(const struct walk_lookup *lk, uint64_t pa,
 						   unsigned level);
+/* Lookup mode: *m for the leaf d at engine level `level` whose output
+ * address is pa, by the format's decode_leaf (remembered in the memo); 0
+ * (lib/pt-lookup.c). */
+PHYSIM_HIDDEN int physim_pt_lookup_decode(const struct walk_lookup *lk, uint64_t va, unsigned level,
+					  uint64_t d, uint64_t pa, struct physim_pt_mapping *m);
 
 /* A walk whose A/D compare-and-swap keeps losing to concurrent writers gives
  * up after this many attempts with -EBUSY (hardware would retry forever; a
@@ -106,6 +113,21 @@ WALK_INLINE uint64_t walk_desc_load(const void *p, const unsigned bytes)
 	if (bytes == 8)
 		return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
 	return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+}
+
+/* The geometry of an instantiation: WALK_GEO_ANY reads every level's index
+ * shift and mask from the mmu; WALK_GEO_4K has them as constants below the
+ * root (formats with physim_mmu.geo_4k only). */
+#define WALK_GEO_ANY 0u
+#define WALK_GEO_4K  1u
+
+/* The byte offset of va's descriptor in its table at engine level `level`. */
+WALK_INLINE uint64_t walk_desc_off(const struct physim_mmu *m, uint64_t va, unsigned level,
+				   const unsigned levels, const unsigned bytes, const unsigned geo)
+{
+	if (geo == WALK_GEO_4K && level + 1 < levels)
+		return (va >> walk_geo_4k_shift(level, bytes)) & walk_geo_4k_mask(bytes);
+	return (va >> m->idx_shift[level]) & m->idx_mask[level];
 }
 
 /* physim_walk_fault with a copy of the walk state: the state's own address
@@ -122,19 +144,21 @@ WALK_INLINE int walk_fault_copy(const struct walk_req *r, struct walk_state w,
  * does"): 0 with *x complete, -EFAULT with *x complete, -EAGAIN (walk
  * again) or another error. `levels`, `bytes` and `nested` are constants in
  * every instantiation but the generic one, so the loop unrolls and each
- * level's tests fold.
+ * level's tests fold. `geo` (WALK_GEO_*) and `tw_shift` (the family's
+ * physim_mmu.tw_shift, used with WALK_GEO_4K) are constants too.
  *
  * In lookup mode (`lookup`, a constant; walk_lookup_loop) the same loop
  * serves the page-table engine: begin() is not called (the table's root is
  * r->lk->root_hva), step() classifies by the format's codec only, a table
  * is reached if it lies wholly in memory (the engine's rule), nothing is
- * written back and no fault is built: 0 with *r->slot the leaf, -ENOENT
+ * written back and no fault is built: 0 with *r->slot the leaf and *r->map
+ * its mapping (from the memo, or decoded on a cold path), -ENOENT
  * (NOT_PRESENT) or -EFAULT (anything else).
  */
 WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, walk_begin_fn begin,
 			     walk_step_fn step, const unsigned levels, const unsigned bytes,
 			     const bool nested, const bool traced, const bool lookup,
-			     struct walk_tally *t)
+			     const unsigned geo, const unsigned tw_shift, struct walk_tally *t)
 {
 	const struct physim_mmu *m = r->m;
 	const struct physim_pt_format *f = m->cfg.format;
@@ -188,7 +212,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		physim_walk_s1_table_req(r, &r2, &a2);
 #pragma GCC unroll 8
 	for (unsigned level = levels; level-- > 0;) {
-		const uint64_t off = (va >> m->idx_shift[level]) & m->idx_mask[level];
+		const uint64_t off = walk_desc_off(m, va, level, levels, bytes, geo);
 		uint64_t ea = table + off;
 		uint64_t hpa = ea;
 		void *p;
@@ -248,15 +272,21 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 				physim_walk_trace_note(r, walk_arch_level(m->ops, level), table, ea,
 						       true, d, PHYSIM_WALK_TABLE,
 						       PHYSIM_FAULT_NONE);
-			table = (d & m->oa[level][0]) << m->tw_shift;
+			table = (d & m->oa[level][0])
+				<< (geo == WALK_GEO_4K ? tw_shift : m->tw_shift);
 			continue;
 		}
 		if (lookup && r->lk->memo != NULL) {
 			/* A leaf the engine's memo remembers (lib/pt-memo.h). */
-			struct walk_slot *o = r->slot;
-			if (pt_memo_probe(r->lk->memo, level, d, &o->out, &o->info, &o->arch)) {
-				o->t = tv, o->off = off, o->level = level, o->d = d;
-				o->known = true;
+			uint64_t pa, arch;
+			uint32_t info;
+			if (pt_memo_probe(r->lk->memo, level, d, &pa, &info, &arch)) {
+				if (r->slot != NULL)
+					*r->slot = (struct walk_slot){
+					    .t = tv, .off = off, .level = level, .d = d};
+				if (r->map != NULL)
+					pt_memo_mapping(r->map, va, level, m->leaf_size[level], pa,
+							info, arch);
 				return 0;
 			}
 		}
@@ -279,13 +309,12 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			return walk_fault_copy(r, w, k, level, ea, t, x);
 		}
 		if (lookup && s.leaf) {
-			*r->slot = (struct walk_slot){.t = tv,
-						      .off = off,
-						      .level = level,
-						      .d = d,
-						      .out = s.next,
-						      .known = false};
-			return 0;
+			if (r->slot != NULL)
+				*r->slot =
+				    (struct walk_slot){.t = tv, .off = off, .level = level, .d = d};
+			if (r->map == NULL)
+				return 0;
+			return physim_pt_lookup_decode(r->lk, va, level, d, s.next, r->map);
 		}
 		if (!lookup && PHYSIM_UNLIKELY(s.d_new != d))
 			used[nused++] = (struct walk_used){
@@ -331,7 +360,8 @@ WALK_INLINE int walk_stage_n(const struct walk_req *r, struct physim_xlate *x, w
 	const unsigned trace_n0 = traced ? r->trace->n : 0;
 
 	for (unsigned attempt = 0; attempt < WALK_MAX_ATTEMPTS; attempt++) {
-		int rc = walk_attempt(r, x, begin, step, levels, bytes, nested, traced, false, &t);
+		int rc = walk_attempt(r, x, begin, step, levels, bytes, nested, traced, false,
+				      WALK_GEO_ANY, 0, &t);
 		if (PHYSIM_LIKELY(rc != -EAGAIN))
 			return rc;
 		if (traced)
@@ -401,16 +431,25 @@ WALK_INLINE enum physim_fault_kind walk_lookup_kind(enum pt_kind k, uint64_t out
  *                     rv_desc_output_addr(w->fmt, d, level) : 0, s);
  *     }
  *
- * va must be in the format's input range (the engine checks it).
+ * instantiated with constant `levels`, `bytes`, `geo` and `tw_shift`
+ * (walk_attempt). With WALK_GEO_4K a format without physim_mmu.geo_4k
+ * takes a second, WALK_GEO_ANY copy. va must be in the format's input
+ * range (the engine checks it).
  */
-WALK_INLINE int walk_lookup_loop(const struct walk_lookup *lk, uint64_t va, struct walk_slot *out,
-				 walk_step_fn step, const unsigned levels, const unsigned bytes)
+WALK_INLINE int walk_lookup_loop(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+				 struct physim_pt_mapping *map, walk_step_fn step,
+				 const unsigned levels, const unsigned bytes, const unsigned geo,
+				 const unsigned tw_shift)
 {
 	struct physim_access acc = {.va = va};
-	struct walk_req r = {.m = &lk->m, .acc = &acc, .probe = true, .lk = lk, .slot = out};
+	struct walk_req r = {
+	    .m = &lk->m, .acc = &acc, .probe = true, .lk = lk, .slot = slot, .map = map};
 	struct walk_tally t = {0};
+	if (geo == WALK_GEO_4K && PHYSIM_UNLIKELY(!lk->m.geo_4k))
+		return walk_attempt(&r, NULL, walk_lookup_begin, step, levels, bytes, false, false,
+				    true, WALK_GEO_ANY, 0, &t);
 	return walk_attempt(&r, NULL, walk_lookup_begin, step, levels, bytes, false, false, true,
-			    &t);
+			    geo, tw_shift, &t);
 }
 
 #endif

@@ -224,11 +224,15 @@ static void mmu_configure(struct physim_mmu *m, const struct physim_mmu_config *
 	m->tw_shift = 0;
 	const struct physim_pt_format *f = c->format;
 	unsigned log2_bytes = f->pte_bytes == 8 ? 3 : 2;
+	m->geo_4k = true;
 	for (unsigned n = 0; n < f->levels; n++) {
 		m->idx_shift[n] = (uint8_t)(f->level[n].shift - log2_bytes);
 		m->idx_mask[n] = (pt_level_entries(f, n) - 1) << log2_bytes;
 		m->leaf_size[n] = pt_level_page_size(f, n);
 		m->arch_level[n] = m->ops != NULL ? (int8_t)walk_arch_level(m->ops, n) : 0;
+		if (n + 1u < f->levels && (m->idx_shift[n] != walk_geo_4k_shift(n, f->pte_bytes) ||
+					   m->idx_mask[n] != walk_geo_4k_mask(f->pte_bytes)))
+			m->geo_4k = false;
 	}
 	if (m->ops != NULL && m->ops->configure != NULL)
 		m->ops->configure(m);

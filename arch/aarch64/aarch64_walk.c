@@ -451,13 +451,14 @@ WALK_INLINE enum physim_fault_kind a64_lookup_step(struct walk_state *w, uint64_
 	    k, k == PT_TABLE || k == PT_LEAF ? a64_desc_output_addr(w->fmt, d, level) : 0, s);
 }
 
-static int a64_lookup(const struct walk_lookup *lk, uint64_t va, struct walk_slot *out)
+static int a64_lookup(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+		      struct physim_pt_mapping *m)
 {
 	if (lk->m.cfg.format->levels == 5)
-		return walk_lookup_loop(lk, va, out, a64_lookup_step, 5, 8);
+		return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 5, 8, WALK_GEO_4K, 0);
 	if (lk->m.cfg.format->levels == 4)
-		return walk_lookup_loop(lk, va, out, a64_lookup_step, 4, 8);
-	return walk_lookup_loop(lk, va, out, a64_lookup_step, 3, 8);
+		return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 4, 8, WALK_GEO_4K, 0);
+	return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 3, 8, WALK_GEO_4K, 0);
 }
 
 /* Lookup level = 3 - engine level for every VMSAv8-64 format here (the last

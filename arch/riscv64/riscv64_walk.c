@@ -77,6 +77,9 @@ enum rv_cause {
  * read as zero because the x4 root is 16 KiB and 16 KiB aligned ([H-2S]). */
 #define RV_ROOT_ALIGN	     UINT64_C(4096)
 #define RV_GSTAGE_ROOT_ALIGN UINT64_C(16384)
+/* A table pointer's PPN field (bits from RV_PPN_SHIFT) shifted left by this
+ * is the table address (physim_mmu.tw_shift). */
+#define RV_TW_SHIFT (PHYSIM_FRAME_SHIFT - RV_PPN_SHIFT)
 
 /* The exception code of a fault of `kind` for an access of this type. */
 static uint64_t rv_cause(enum physim_fault_kind kind, bool gstage, bool write, bool exec)
@@ -146,7 +149,7 @@ static void rv_configure(struct physim_mmu *m)
 {
 	const struct physim_pt_format *f = m->cfg.format;
 
-	m->tw_shift = PHYSIM_FRAME_SHIFT - RV_PPN_SHIFT;
+	m->tw_shift = RV_TW_SHIFT;
 	for (unsigned level = 0; level < f->levels; level++) {
 		m->oa[level][0] = rv_ppn_mask(f) << RV_PPN_SHIFT;
 		walk_table_fast(m, level, RV_V, 0, 0);
@@ -320,17 +323,21 @@ WALK_INLINE enum physim_fault_kind rv_lookup_step(struct walk_state *w, uint64_t
 	    k, k == PT_TABLE || k == PT_LEAF ? rv_desc_output_addr(w->fmt, d, level) : 0, s);
 }
 
-static int rv_lookup(const struct walk_lookup *lk, uint64_t va, struct walk_slot *out)
+static int rv_lookup(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+		     struct physim_pt_mapping *m)
 {
 	switch (lk->m.cfg.format->levels) {
 	case 2:
-		return walk_lookup_loop(lk, va, out, rv_lookup_step, 2, 4);
+		return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 2, 4, WALK_GEO_4K,
+					RV_TW_SHIFT);
 	case 3:
-		return walk_lookup_loop(lk, va, out, rv_lookup_step, 3, 8);
+		return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 3, 8, WALK_GEO_4K,
+					RV_TW_SHIFT);
 	case 4:
-		return walk_lookup_loop(lk, va, out, rv_lookup_step, 4, 8);
+		return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 4, 8, WALK_GEO_4K,
+					RV_TW_SHIFT);
 	}
-	return walk_lookup_loop(lk, va, out, rv_lookup_step, 5, 8);
+	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 5, 8, WALK_GEO_4K, RV_TW_SHIFT);
 }
 
 /* Architecture level i = engine level (0 + n). */
