@@ -68,25 +68,38 @@ struct query_memo *physim_pt_memo_create(const struct physim_pt_format *f)
 	struct query_memo *q = calloc(1, sizeof(*q));
 	if (q == NULL)
 		return NULL;
-	for (unsigned l = 0; l < f->levels; l++)
-		if (f->level[l].leaf_ok)
-			learn_leaf_field(f, l, &q->leaf_field[l]);
+	for (unsigned l = 0; l < PHYSIM_PT_MAX_LEVELS; l++) {
+		struct addr_field *lf = &q->leaf_field[l];
+		if (l < f->levels && f->level[l].leaf_ok)
+			learn_leaf_field(f, l, lf);
+		if (!lf->ok)
+			lf->mask = UINT64_MAX; /* every key 0: never found */
+		for (unsigned i = 0; i < (1u << MEMO_LEAF_LOG2); i++)
+			atomic_init(&q->leaf[l][i].key, lf->mask);
+	}
 	return q;
 }
 
 static void memo_leaf_put(struct query_memo *q, unsigned lvl, uint64_t key, uint32_t info,
 			  uint64_t arch)
 {
-	struct leaf_memo *e = &q->leaf[lvl][memo_hash(key, MEMO_LEAF_LOG2)];
-	unsigned s = atomic_load_explicit(&e->seq, memory_order_relaxed);
-	if ((s & 1) || !atomic_compare_exchange_strong_explicit(
-			   &e->seq, &s, s + 1, memory_order_relaxed, memory_order_relaxed))
-		return; /* another writer has it: skip */
-	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&e->key, key, memory_order_relaxed);
-	atomic_store_explicit(&e->arch, arch, memory_order_relaxed);
-	atomic_store_explicit(&e->info, info, memory_order_relaxed);
-	atomic_store_explicit(&e->seq, s + 2, memory_order_release);
+	const uint64_t empty = q->leaf_field[lvl].mask;
+	const size_t h = memo_hash(key, MEMO_LEAF_LOG2);
+	for (unsigned i = 0; i < MEMO_WAYS; i++) {
+		struct leaf_memo *e = &q->leaf[lvl][(h + i) & ((1u << MEMO_LEAF_LOG2) - 1)];
+		uint64_t k = atomic_load_explicit(&e->key, memory_order_relaxed);
+		if (k == empty && atomic_compare_exchange_strong_explicit(&e->key, &k, MEMO_BUSY,
+									  memory_order_relaxed,
+									  memory_order_relaxed)) {
+			atomic_store_explicit(&e->arch, arch, memory_order_relaxed);
+			atomic_store_explicit(&e->info, info, memory_order_relaxed);
+			atomic_store_explicit(&e->key, key, memory_order_release);
+			return;
+		}
+		if (k == key)
+			return; /* another query put it */
+	}
+	/* Every way taken by other keys: decoded each time. */
 }
 
 void physim_pt_use_memo(struct physim_pt *pt, bool on)
@@ -153,7 +166,7 @@ static void leaf_mapping_at(const struct physim_pt *pt, uint64_t va, unsigned lv
 			key = d & ~lf->mask;
 			uint32_t info;
 			uint64_t arch;
-			if (pt_memo_leaf_get(q, lvl, key, &info, &arch)) {
+			if (pt_memo_find(q, lvl, key, &info, &arch)) {
 				mapping_fill(m, va, lvl, pt_level_page_size(pt->fmt, lvl), pa,
 					     info & 0xff, arch, info >> 8 & 1, info >> 9 & 1);
 				return;
@@ -233,8 +246,8 @@ void physim_pt_lookup_init(struct physim_pt *pt)
 		lk->tlim[l] = pt->dm.size >= pt->tbytes[l] ? pt->dm.size - pt->tbytes[l] + 1 : 0;
 	lk->pt = pt;
 	lk->memo = pt->memo;
-	if (f->walk != NULL && f->walk->lookup != NULL)
-		pt->lookup = f->walk->lookup;
+	if (f->walk != NULL && f->walk->lookup[f->levels] != NULL)
+		pt->lookup = f->walk->lookup[f->levels];
 	else
 		pt->lookup = f->pte_bytes == 8 ? ops_lookup_8 : ops_lookup_4;
 }
@@ -257,12 +270,8 @@ int physim_pt_query(const struct physim_pt *pt, uint64_t va, struct physim_pt_ma
 {
 	if (PHYSIM_UNLIKELY(pt == NULL))
 		return -EINVAL;
-	/* va is in range if sign- (or zero-) extending its low va_bits gives it
-	 * back. */
-	uint64_t low = va << pt->va_unused;
-	if ((pt->fmt->sign_extended ? (uint64_t)((int64_t)low >> pt->va_unused)
-				    : low >> pt->va_unused) != va)
-		return -EINVAL;
+	if (((va + pt->va_bias) >> pt->va_shift) >> 1 != 0)
+		return -EINVAL; /* outside the input range (va_ok) */
 	/* The family's instantiation fills *out itself: a tail call. */
 	return pt->lookup(&pt->lk, va, NULL, out);
 }

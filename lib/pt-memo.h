@@ -17,15 +17,26 @@
  * lib/pt-format.h asks of a format: a leaf's kind and attributes do not
  * depend on its address bits, and the address is a shifted copy of them.
  * Levels where the address is not one shifted field (e.g. the PSE-36 4 MiB
- * leaf) are not memoised. Entries are seqlocked, so concurrent queries of
- * one table stay correct. (Table pointers need no memo: the walk loop's
- * fast path follows a plain one with one AND and compare.) */
+ * leaf) are not memoised. (Table pointers need no memo: the walk loop's
+ * fast path follows a plain one with one AND and compare.)
+ *
+ * Entries are written once and never change after (a table has few
+ * distinct leaf attribute sets), so a reader needs one acquire load and
+ * compare, no sequence count, and concurrent queries of one table stay
+ * correct: a writer claims an empty entry by compare-and-swap, fills it and
+ * publishes its key with a release store. A key never has a bit of the
+ * address field set, so the field's mask marks an empty entry and all
+ * ones one being written. Up to MEMO_WAYS entries from the key's hash are
+ * tried. */
 
 #define MEMO_LEAF_LOG2 4
+#define MEMO_WAYS      4
 #define MEMO_HASH_MUL  UINT64_C(0x9e3779b97f4a7c15)
+#define MEMO_BUSY      UINT64_MAX
 
 /* Where the output address sits in a descriptor: address = ((d & mask) >>
- * rs) << ls. */
+ * rs) << ls. A level without one (ok false) has mask ~0, so that every
+ * probe there misses. */
 struct addr_field {
 	uint64_t mask;
 	uint8_t rs, ls;
@@ -33,8 +44,9 @@ struct addr_field {
 };
 
 struct leaf_memo {
-	atomic_uint seq;      /* odd while being written */
-	_Atomic uint64_t key; /* descriptor bits outside the address field; 0: empty */
+	/* The descriptor bits outside the address field; the field's mask:
+	 * empty; MEMO_BUSY: being written. */
+	_Atomic uint64_t key;
 	_Atomic uint64_t arch;
 	atomic_uint info; /* flags | accessed << 8 | dirty << 9 */
 };
@@ -54,18 +66,25 @@ static inline size_t memo_hash(uint64_t x, unsigned log2)
 	return (size_t)((x * MEMO_HASH_MUL) >> (64 - log2));
 }
 
-static inline bool pt_memo_leaf_get(struct query_memo *q, unsigned lvl, uint64_t key,
-				    uint32_t *info, uint64_t *arch)
+/* The entry for `key` (descriptor bits outside the address field) at
+ * engine level lvl: true with its decoded attributes. */
+static inline bool pt_memo_find(struct query_memo *q, unsigned lvl, uint64_t key, uint32_t *info,
+				uint64_t *arch)
 {
-	struct leaf_memo *e = &q->leaf[lvl][memo_hash(key, MEMO_LEAF_LOG2)];
-	unsigned s1 = atomic_load_explicit(&e->seq, memory_order_acquire);
-	uint64_t k = atomic_load_explicit(&e->key, memory_order_relaxed);
-	*arch = atomic_load_explicit(&e->arch, memory_order_relaxed);
-	*info = atomic_load_explicit(&e->info, memory_order_relaxed);
-	atomic_thread_fence(memory_order_acquire);
-	/* Key 0 is an empty entry, never a remembered leaf. */
-	return !(s1 & 1) && k == key && key != 0 &&
-	       atomic_load_explicit(&e->seq, memory_order_relaxed) == s1;
+	const uint64_t empty = q->leaf_field[lvl].mask;
+	const size_t h = memo_hash(key, MEMO_LEAF_LOG2);
+	for (unsigned i = 0; i < MEMO_WAYS; i++) {
+		struct leaf_memo *e = &q->leaf[lvl][(h + i) & ((1u << MEMO_LEAF_LOG2) - 1)];
+		uint64_t k = atomic_load_explicit(&e->key, memory_order_acquire);
+		if (PHYSIM_LIKELY(k == key)) {
+			*arch = atomic_load_explicit(&e->arch, memory_order_relaxed);
+			*info = atomic_load_explicit(&e->info, memory_order_relaxed);
+			return true;
+		}
+		if (k == empty)
+			return false; /* entries are never removed: not further on */
+	}
+	return false;
 }
 
 /* d at engine level lvl is a leaf the memo remembers: true with its output
@@ -76,7 +95,7 @@ static inline bool pt_memo_probe(struct query_memo *q, unsigned lvl, uint64_t d,
 				 uint32_t *info, uint64_t *arch)
 {
 	const struct addr_field *lf = &q->leaf_field[lvl];
-	if (!lf->ok || !pt_memo_leaf_get(q, lvl, d & ~lf->mask, info, arch))
+	if (!pt_memo_find(q, lvl, d & ~lf->mask, info, arch))
 		return false;
 	*pa = field_out(lf, d);
 	return true;

@@ -139,7 +139,8 @@ static int pt_setup(const struct physim_pt_config *config, struct physim_pt **ou
 	pt->keep_empty = config->keep_empty_tables;
 	for (unsigned l = 0; l < f->levels; l++)
 		pt->tbytes[l] = pt_table_bytes(f, l);
-	pt->va_unused = (uint8_t)(64 - f->va_bits);
+	pt->va_shift = (uint8_t)(f->va_bits - 1);
+	pt->va_bias = f->sign_extended && f->va_bits < 64 ? UINT64_C(1) << pt->va_shift : 0;
 	*out = pt;
 	return 0;
 }

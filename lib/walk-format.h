@@ -231,11 +231,14 @@ struct pt_walk_ops {
 	 * permission check, no A/D. 0 with the leaf's slot in *slot and its
 	 * mapping in *m (each unless NULL); -ENOENT (an invalid descriptor on
 	 * the way), -EFAULT (a reserved one, a table pointer at the last level
-	 * or a table outside memory). NULL: the engine instantiates the loop
-	 * with the format's ops (pt-lookup.c).
+	 * or a table outside memory). One per level count (indexed by the
+	 * format's `levels`), so that the count is a constant in each and no
+	 * call dispatches on it; NULL: the engine instantiates the loop with
+	 * the format's ops (pt-lookup.c).
 	 */
-	int (*lookup)(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-		      struct physim_pt_mapping *m);
+	int (*lookup[PHYSIM_PT_MAX_LEVELS + 1])(const struct walk_lookup *lk, uint64_t va,
+						struct walk_slot *slot,
+						struct physim_pt_mapping *m);
 };
 
 /* Architecture level of engine level n (see pt_walk_ops.level_base). */

@@ -451,14 +451,22 @@ WALK_INLINE enum physim_fault_kind a64_lookup_step(struct walk_state *w, uint64_
 	    k, k == PT_TABLE || k == PT_LEAF ? a64_desc_output_addr(w->fmt, d, level) : 0, s);
 }
 
-static int a64_lookup(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-		      struct physim_pt_mapping *m)
+static int a64_lookup_3(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+			struct physim_pt_mapping *m)
 {
-	if (lk->m.cfg.format->levels == 5)
-		return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 5, 8, WALK_GEO_4K, 0);
-	if (lk->m.cfg.format->levels == 4)
-		return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 4, 8, WALK_GEO_4K, 0);
 	return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 3, 8, WALK_GEO_4K, 0);
+}
+
+static int a64_lookup_4(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+			struct physim_pt_mapping *m)
+{
+	return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 4, 8, WALK_GEO_4K, 0);
+}
+
+static int a64_lookup_5(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+			struct physim_pt_mapping *m)
+{
+	return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 5, 8, WALK_GEO_4K, 0);
 }
 
 /* Lookup level = 3 - engine level for every VMSAv8-64 format here (the last
@@ -470,7 +478,7 @@ const struct pt_walk_ops physim_a64_s1_walk_ops = {
     .configure = a64_configure,
     .walk = a64_s1_walk,
     .fault = a64_fault,
-    .lookup = a64_lookup,
+    .lookup = {[3] = a64_lookup_3, [4] = a64_lookup_4, [5] = a64_lookup_5},
 };
 
 const struct pt_walk_ops physim_a64_s2_walk_ops = {
@@ -479,7 +487,7 @@ const struct pt_walk_ops physim_a64_s2_walk_ops = {
     .configure = a64_configure,
     .walk = a64_s2_walk,
     .fault = a64_fault,
-    .lookup = a64_lookup,
+    .lookup = {[3] = a64_lookup_3, [4] = a64_lookup_4, [5] = a64_lookup_5},
 };
 
 /* ---- stage 1 of the EL2 regime, HCR_EL2.E2H = 0 (aarch64-el2-*) ----
@@ -579,5 +587,5 @@ const struct pt_walk_ops physim_a64_el2_walk_ops = {
     .configure = a64_configure,
     .walk = a64_el2_walk,
     .fault = a64_fault,
-    .lookup = a64_lookup,
+    .lookup = {[3] = a64_lookup_3, [4] = a64_lookup_4, [5] = a64_lookup_5},
 };

@@ -238,5 +238,5 @@ const struct pt_walk_ops physim_v7s_walk_ops = {
     .configure = v7_configure,
     .walk = v7_walk,
     .fault = v7_fault,
-    .lookup = v7_lookup,
+    .lookup = {[2] = v7_lookup},
 };

@@ -189,13 +189,10 @@ WALK_INLINE enum physim_fault_kind la_lookup_step(struct walk_state *w, uint64_t
 	    k, k == PT_TABLE || k == PT_LEAF ? la_desc_output_addr(w->fmt, d, level) : 0, s);
 }
 
-static int la_lookup(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-		     struct physim_pt_mapping *m)
+static int la_lookup_4(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+		       struct physim_pt_mapping *m)
 {
-	if (lk->m.cfg.format->levels == 4)
-		return walk_lookup_loop(lk, va, slot, m, la_lookup_step, 4, 8, WALK_GEO_4K, 0);
-	return walk_lookup_loop(lk, va, slot, m, la_lookup_step, lk->m.cfg.format->levels, 8,
-				WALK_GEO_ANY, 0);
+	return walk_lookup_loop(lk, va, slot, m, la_lookup_step, 4, 8, WALK_GEO_4K, 0);
 }
 
 const struct pt_walk_ops physim_la_walk_ops = {
@@ -203,5 +200,5 @@ const struct pt_walk_ops physim_la_walk_ops = {
     .level_dir = 1,
     .walk = la_walk,
     .fault = la_fault,
-    .lookup = la_lookup,
+    .lookup = {[4] = la_lookup_4}, /* other level counts: the generic copy */
 };

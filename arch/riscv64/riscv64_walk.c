@@ -323,20 +323,27 @@ WALK_INLINE enum physim_fault_kind rv_lookup_step(struct walk_state *w, uint64_t
 	    k, k == PT_TABLE || k == PT_LEAF ? rv_desc_output_addr(w->fmt, d, level) : 0, s);
 }
 
-static int rv_lookup(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-		     struct physim_pt_mapping *m)
+static int rv_lookup_2(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+		       struct physim_pt_mapping *m)
 {
-	switch (lk->m.cfg.format->levels) {
-	case 2:
-		return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 2, 4, WALK_GEO_4K,
-					RV_TW_SHIFT);
-	case 3:
-		return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 3, 8, WALK_GEO_4K,
-					RV_TW_SHIFT);
-	case 4:
-		return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 4, 8, WALK_GEO_4K,
-					RV_TW_SHIFT);
-	}
+	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 2, 4, WALK_GEO_4K, RV_TW_SHIFT);
+}
+
+static int rv_lookup_3(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+		       struct physim_pt_mapping *m)
+{
+	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 3, 8, WALK_GEO_4K, RV_TW_SHIFT);
+}
+
+static int rv_lookup_4(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+		       struct physim_pt_mapping *m)
+{
+	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 4, 8, WALK_GEO_4K, RV_TW_SHIFT);
+}
+
+static int rv_lookup_5(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+		       struct physim_pt_mapping *m)
+{
 	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 5, 8, WALK_GEO_4K, RV_TW_SHIFT);
 }
 
@@ -347,7 +354,7 @@ const struct pt_walk_ops physim_rv_walk_ops = {
     .configure = rv_configure,
     .walk = rv_walk,
     .fault = rv_fault,
-    .lookup = rv_lookup,
+    .lookup = {[2] = rv_lookup_2, [3] = rv_lookup_3, [4] = rv_lookup_4, [5] = rv_lookup_5},
 };
 
 const struct pt_walk_ops physim_rv_gstage_walk_ops = {
@@ -356,5 +363,5 @@ const struct pt_walk_ops physim_rv_gstage_walk_ops = {
     .configure = rv_configure,
     .walk = rv_gstage_walk,
     .fault = rv_gstage_fault,
-    .lookup = rv_lookup,
+    .lookup = {[2] = rv_lookup_2, [3] = rv_lookup_3, [4] = rv_lookup_4, [5] = rv_lookup_5},
 };

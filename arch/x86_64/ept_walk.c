@@ -178,11 +178,15 @@ WALK_INLINE enum physim_fault_kind ept_lookup_step(struct walk_state *w, uint64_
 	    k, k == PT_TABLE || k == PT_LEAF ? ept_desc_output_addr(w->fmt, d, level) : 0, s);
 }
 
-static int ept_lookup(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-		      struct physim_pt_mapping *m)
+static int ept_lookup_4(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+			struct physim_pt_mapping *m)
 {
-	if (lk->m.cfg.format->levels == 4)
-		return walk_lookup_loop(lk, va, slot, m, ept_lookup_step, 4, 8, WALK_GEO_4K, 0);
+	return walk_lookup_loop(lk, va, slot, m, ept_lookup_step, 4, 8, WALK_GEO_4K, 0);
+}
+
+static int ept_lookup_5(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+			struct physim_pt_mapping *m)
+{
 	return walk_lookup_loop(lk, va, slot, m, ept_lookup_step, 5, 8, WALK_GEO_4K, 0);
 }
 
@@ -228,5 +232,5 @@ const struct pt_walk_ops physim_ept_walk_ops = {
     .configure = ept_configure,
     .walk = ept_walk,
     .fault = ept_fault,
-    .lookup = ept_lookup,
+    .lookup = {[4] = ept_lookup_4, [5] = ept_lookup_5},
 };

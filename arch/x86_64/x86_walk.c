@@ -356,7 +356,7 @@ const struct pt_walk_ops physim_x86_walk_ops_4l = {
     .configure = x86_configure,
     .walk = x86_walk_4l,
     .fault = x86_fault,
-    .lookup = x86_lookup_4l,
+    .lookup = {[4] = x86_lookup_4l},
 };
 
 const struct pt_walk_ops physim_x86_walk_ops_5l = {
@@ -365,7 +365,7 @@ const struct pt_walk_ops physim_x86_walk_ops_5l = {
     .configure = x86_configure,
     .walk = x86_walk_5l,
     .fault = x86_fault,
-    .lookup = x86_lookup_5l,
+    .lookup = {[5] = x86_lookup_5l},
 };
 
 const struct pt_walk_ops physim_x86_walk_ops_pae = {
@@ -374,7 +374,7 @@ const struct pt_walk_ops physim_x86_walk_ops_pae = {
     .configure = x86_configure,
     .walk = x86_walk_pae,
     .fault = x86_fault,
-    .lookup = x86_lookup_pae,
+    .lookup = {[3] = x86_lookup_pae},
 };
 
 const struct pt_walk_ops physim_x86_walk_ops_32bit = {
@@ -383,5 +383,5 @@ const struct pt_walk_ops physim_x86_walk_ops_32bit = {
     .configure = x86_configure,
     .walk = x86_walk_32bit,
     .fault = x86_fault,
-    .lookup = x86_lookup_32bit,
+    .lookup = {[2] = x86_lookup_32bit},
 };
