@@ -8,12 +8,14 @@
 
 #include <stdlib.h>
 
-/* Learning a field: address bit b shows up as descriptor bit b + shift, the
- * same shift for every bit. */
+/* Learning a field: address bit b shows up as one descriptor bit (else the
+ * level is not memoised), b + shift, the same shift for every bit (else
+ * the field is in parts, as with FEAT_LPA2's OA[51:50] in bits 9:8: the
+ * memo keeps the leaf's attributes, the codec gives its address). */
 struct field_learner {
 	uint64_t mask;
 	int shift;
-	bool started, bad;
+	bool started, bad, parts;
 };
 
 static void learner_add(struct field_learner *fl, unsigned b, uint64_t e, bool round_trip)
@@ -24,7 +26,7 @@ static void learner_add(struct field_learner *fl, unsigned b, uint64_t e, bool r
 	}
 	int shift = __builtin_ctzll(e) - (int)b;
 	if (fl->started && shift != fl->shift)
-		fl->bad = true;
+		fl->parts = true;
 	fl->started = true;
 	fl->shift = shift;
 	fl->mask |= e;
@@ -32,7 +34,9 @@ static void learner_add(struct field_learner *fl, unsigned b, uint64_t e, bool r
 
 static void learner_done(const struct field_learner *fl, struct addr_field *af)
 {
-	af->ok = !fl->bad && fl->mask != 0;
+	af->keyed = !fl->bad && fl->mask != 0;
+	af->ok = af->keyed && !fl->parts;
+	af->key_mask = fl->mask;
 	af->mask = fl->mask;
 	af->rs = (uint8_t)(fl->shift > 0 ? fl->shift : 0);
 	af->ls = (uint8_t)(fl->shift < 0 ? -fl->shift : 0);
@@ -73,9 +77,10 @@ struct query_memo *physim_pt_memo_create(const struct physim_pt_format *f)
 		if (l < f->levels && f->level[l].leaf_ok)
 			learn_leaf_field(f, l, lf);
 		if (!lf->ok)
-			lf->mask = UINT64_MAX; /* every key 0: never found */
+			lf->mask = UINT64_MAX; /* every probe's key 0: never found */
+		lf->empty = lf->keyed ? lf->key_mask : UINT64_MAX;
 		for (unsigned i = 0; i < (1u << MEMO_LEAF_LOG2); i++)
-			atomic_init(&q->leaf[l][i].key, lf->mask);
+			atomic_init(&q->leaf[l][i].key, lf->empty);
 	}
 	return q;
 }
@@ -83,7 +88,7 @@ struct query_memo *physim_pt_memo_create(const struct physim_pt_format *f)
 static void memo_leaf_put(struct query_memo *q, unsigned lvl, uint64_t key, uint32_t info,
 			  uint64_t arch)
 {
-	const uint64_t empty = q->leaf_field[lvl].mask;
+	const uint64_t empty = q->leaf_field[lvl].empty;
 	const size_t h = memo_hash(key, MEMO_LEAF_LOG2);
 	for (unsigned i = 0; i < MEMO_WAYS; i++) {
 		struct leaf_memo *e = &q->leaf[lvl][(h + i) & ((1u << MEMO_LEAF_LOG2) - 1)];
@@ -162,8 +167,8 @@ static void leaf_mapping_at(const struct physim_pt *pt, uint64_t va, unsigned lv
 	uint64_t key = 0;
 	if (q != NULL) {
 		const struct addr_field *lf = &q->leaf_field[lvl];
-		if (lf->ok && field_out(lf, d) == pa) {
-			key = d & ~lf->mask;
+		if (lf->keyed && (!lf->ok || field_out(lf, d) == pa)) {
+			key = d & ~lf->key_mask;
 			uint32_t info;
 			uint64_t arch;
 			if (pt_memo_find(q, lvl, key, &info, &arch)) {

@@ -15,10 +15,14 @@
  * table or its memory: per level, the decoded attributes by the
  * descriptor's bits outside its address field. This relies on what
  * lib/pt-format.h asks of a format: a leaf's kind and attributes do not
- * depend on its address bits, and the address is a shifted copy of them.
- * Levels where the address is not one shifted field (e.g. the PSE-36 4 MiB
- * leaf) are not memoised. (Table pointers need no memo: the walk loop's
- * fast path follows a plain one with one AND and compare.)
+ * depend on its address bits. Where each address bit is one descriptor bit
+ * and they form one shifted field, the loop's probe finds a remembered leaf
+ * without classify; where the field is in parts (FEAT_LPA2), the leaf is
+ * classified and its address decoded by the codec, and only its attributes
+ * come from the memo; levels where an address bit is not one descriptor bit
+ * (e.g. the PSE-36 4 MiB leaf) are not memoised. (Table pointers need no
+ * memo: the walk loop's fast path follows a plain one with one AND and
+ * compare.)
  *
  * Entries are written once and never change after (a table has few
  * distinct leaf attribute sets), so a reader needs one acquire load and
@@ -26,21 +30,27 @@
  * correct: a writer claims an empty entry by compare-and-swap, fills it and
  * publishes its key with a release store. A key never has a bit of the
  * address field set, so the field's mask marks an empty entry and all
- * ones one being written. Up to MEMO_WAYS entries from the key's hash are
- * tried. */
+ * ones one being written (keys 0 are not kept). Up to MEMO_WAYS entries
+ * from the key's hash are tried. */
 
 #define MEMO_LEAF_LOG2 4
 #define MEMO_WAYS      4
 #define MEMO_HASH_MUL  UINT64_C(0x9e3779b97f4a7c15)
 #define MEMO_BUSY      UINT64_MAX
 
-/* Where the output address sits in a descriptor: address = ((d & mask) >>
- * rs) << ls. A level without one (ok false) has mask ~0, so that every
- * probe there misses. */
+/* Where the output address sits in a leaf descriptor at one level: the
+ * bits that carry it (key_mask; keyed: each address bit is one descriptor
+ * bit), and if they are one shifted field (ok), address = ((d & mask) >>
+ * rs) << ls. A level without one field has mask ~0, so that every probe
+ * in the loop misses there (pt_memo_probe); a keyed one still keeps its
+ * attributes by d & ~key_mask for the cold path. */
 struct addr_field {
 	uint64_t mask;
 	uint8_t rs, ls;
 	bool ok;
+	bool keyed;
+	uint64_t key_mask;
+	uint64_t empty; /* an empty entry's key: key_mask, or ~0 if not keyed */
 };
 
 struct leaf_memo {
@@ -71,7 +81,7 @@ static inline size_t memo_hash(uint64_t x, unsigned log2)
 static inline bool pt_memo_find(struct query_memo *q, unsigned lvl, uint64_t key, uint32_t *info,
 				uint64_t *arch)
 {
-	const uint64_t empty = q->leaf_field[lvl].mask;
+	const uint64_t empty = q->leaf_field[lvl].empty;
 	const size_t h = memo_hash(key, MEMO_LEAF_LOG2);
 	for (unsigned i = 0; i < MEMO_WAYS; i++) {
 		struct leaf_memo *e = &q->leaf[lvl][(h + i) & ((1u << MEMO_LEAF_LOG2) - 1)];
