@@ -28,9 +28,10 @@
  *    declared PHYSIM_HIDDEN extern in the family's private header (e.g.
  *    arch/riscv64/riscv-priv.h), and add the file to arch/<family>/meson.build.
  *    For the page-table engine's lookups, a lookup step (the codec's
- *    classify and output address, passed through walk_lookup_kind) and a
- *    lookup function instantiating walk_lookup_loop with constants, as
- *    pt_walk_ops.lookup.
+ *    classify and output address, passed through walk_lookup_kind) and,
+ *    per level count, a lookup function instantiating walk_lookup_loop
+ *    with constants (WALK_GEO_4K where the family has 4 KiB formats), as
+ *    pt_walk_ops.lookup[levels].
  * 3. Point every format object of the family at it:
  *
  *        const struct physim_pt_format physim_fmt_sv39 = { ..., .walk = &physim_rv_walk_ops };
