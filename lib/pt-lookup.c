@@ -228,15 +228,23 @@ ops_lookup_step(struct walk_state *w, uint64_t d, unsigned level, struct walk_st
 static int ops_lookup_8(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
 			struct physim_pt_mapping *m)
 {
-	return walk_lookup_loop(lk, va, slot, m, ops_lookup_step, lk->m.cfg.format->levels, 8,
-				WALK_GEO_ANY, 0);
+	return walk_lookup_loop_any(lk, va, slot, m, ops_lookup_step, lk->m.cfg.format->levels, 8);
 }
 
 static int ops_lookup_4(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
 			struct physim_pt_mapping *m)
 {
-	return walk_lookup_loop(lk, va, slot, m, ops_lookup_step, lk->m.cfg.format->levels, 4,
-				WALK_GEO_ANY, 0);
+	return walk_lookup_loop_any(lk, va, slot, m, ops_lookup_step, lk->m.cfg.format->levels, 4);
+}
+
+/* A table outside the direct map (a paging handler without one, or with
+ * part of table memory outside it): rare, so the format's calls serve. */
+int physim_pt_lookup_any(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+			 struct physim_pt_mapping *m)
+{
+	if (lk->m.cfg.format->pte_bytes == 8)
+		return ops_lookup_8(lk, va, slot, m);
+	return ops_lookup_4(lk, va, slot, m);
 }
 
 void physim_pt_lookup_init(struct physim_pt *pt)

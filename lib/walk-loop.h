@@ -96,6 +96,10 @@ PHYSIM_HIDDEN int physim_walk_gave_up(const struct walk_req *r, struct physim_xl
  * resolving linearly), or NULL (lib/pt-lookup.c). */
 PHYSIM_HIDDEN uint8_t *physim_pt_lookup_table_slow(const struct walk_lookup *lk, uint64_t pa,
 						   unsigned level);
+/* Lookup mode: the whole lookup again, on the copy of the loop that reaches
+ * tables outside the direct map (lib/pt-lookup.c). */
+PHYSIM_HIDDEN int physim_pt_lookup_any(const struct walk_lookup *lk, uint64_t va,
+				       struct walk_slot *slot, struct physim_pt_mapping *m);
 /* Lookup mode: *m for the leaf d at engine level `level` whose output
  * address is pa, by the format's decode_leaf (remembered in the memo); 0
  * (lib/pt-lookup.c). */
@@ -114,6 +118,14 @@ WALK_INLINE uint64_t walk_desc_load(const void *p, const unsigned bytes)
 		return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
 	return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
 }
+
+/* The modes of an instantiation: a walk, or a lookup (walk_lookup_loop)
+ * whose tables lie in the direct map (one outside it sends the whole lookup
+ * to the WALK_LOOKUP_ANY copy, so that the common copy makes no call and
+ * keeps its registers), or one that reaches any table. */
+#define WALK_LOOKUP_NO	0u
+#define WALK_LOOKUP_DM	1u
+#define WALK_LOOKUP_ANY 2u
 
 /* The geometry of an instantiation: WALK_GEO_ANY reads every level's index
  * shift and mask from the mmu; WALK_GEO_4K has them as constants below the
@@ -147,7 +159,7 @@ WALK_INLINE int walk_fault_copy(const struct walk_req *r, struct walk_state w,
  * level's tests fold. `geo` (WALK_GEO_*) and `tw_shift` (the family's
  * physim_mmu.tw_shift, used with WALK_GEO_4K) are constants too.
  *
- * In lookup mode (`lookup`, a constant; walk_lookup_loop) the same loop
+ * In lookup mode (`lookup`, a constant WALK_LOOKUP_*; walk_lookup_loop) the same loop
  * serves the page-table engine: begin() is not called (the table's root is
  * r->lk->root_hva), step() classifies by the format's codec only, a table
  * is reached if it lies wholly in memory (the engine's rule), nothing is
@@ -157,7 +169,7 @@ WALK_INLINE int walk_fault_copy(const struct walk_req *r, struct walk_state w,
  */
 WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, walk_begin_fn begin,
 			     walk_step_fn step, const unsigned levels, const unsigned bytes,
-			     const bool nested, const bool traced, const bool lookup,
+			     const bool nested, const bool traced, const unsigned lookup,
 			     const unsigned geo, const unsigned tw_shift, struct walk_tally *t)
 {
 	const struct physim_mmu *m = r->m;
@@ -224,6 +236,8 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 				tv = r->lk->root_hva;
 			else if (PHYSIM_LIKELY(table - base < r->lk->tlim[level]))
 				tv = (uint8_t *)(host + (uintptr_t)table);
+			else if (lookup == WALK_LOOKUP_DM)
+				return physim_pt_lookup_any(r->lk, va, r->slot, r->map);
 			else if ((tv = physim_pt_lookup_table_slow(r->lk, table, level)) == NULL)
 				return -EFAULT;
 			p = tv + off;
@@ -360,8 +374,8 @@ WALK_INLINE int walk_stage_n(const struct walk_req *r, struct physim_xlate *x, w
 	const unsigned trace_n0 = traced ? r->trace->n : 0;
 
 	for (unsigned attempt = 0; attempt < WALK_MAX_ATTEMPTS; attempt++) {
-		int rc = walk_attempt(r, x, begin, step, levels, bytes, nested, traced, false,
-				      WALK_GEO_ANY, 0, &t);
+		int rc = walk_attempt(r, x, begin, step, levels, bytes, nested, traced,
+				      WALK_LOOKUP_NO, WALK_GEO_ANY, 0, &t);
 		if (PHYSIM_LIKELY(rc != -EAGAIN))
 			return rc;
 		if (traced)
@@ -447,9 +461,23 @@ WALK_INLINE int walk_lookup_loop(const struct walk_lookup *lk, uint64_t va, stru
 	struct walk_tally t = {0};
 	if (geo == WALK_GEO_4K && PHYSIM_UNLIKELY(!lk->m.geo_4k))
 		return walk_attempt(&r, NULL, walk_lookup_begin, step, levels, bytes, false, false,
-				    true, WALK_GEO_ANY, 0, &t);
-	return walk_attempt(&r, NULL, walk_lookup_begin, step, levels, bytes, false, false, true,
-			    geo, tw_shift, &t);
+				    WALK_LOOKUP_DM, WALK_GEO_ANY, 0, &t);
+	return walk_attempt(&r, NULL, walk_lookup_begin, step, levels, bytes, false, false,
+			    WALK_LOOKUP_DM, geo, tw_shift, &t);
+}
+
+/* The copy that reaches tables outside the direct map (through the paging
+ * handler), for physim_pt_lookup_any: geometry from the mmu. */
+WALK_INLINE int walk_lookup_loop_any(const struct walk_lookup *lk, uint64_t va,
+				     struct walk_slot *slot, struct physim_pt_mapping *map,
+				     walk_step_fn step, const unsigned levels, const unsigned bytes)
+{
+	struct physim_access acc = {.va = va};
+	struct walk_req r = {
+	    .m = &lk->m, .acc = &acc, .probe = true, .lk = lk, .slot = slot, .map = map};
+	struct walk_tally t = {0};
+	return walk_attempt(&r, NULL, walk_lookup_begin, step, levels, bytes, false, false,
+			    WALK_LOOKUP_ANY, WALK_GEO_ANY, 0, &t);
 }
 
 #endif
