@@ -196,18 +196,18 @@ void physim_pt_leaf_mapping(const struct physim_pt *pt, uint64_t va, unsigned lv
 }
 
 /* ---- lookups on the one walk loop (lib/walk-loop.h, lookup mode) ----
- * Measured against the engine's own loop it replaced (7e1bab4: an unrolled
+ * Measured against the engine's own loop it replaced (742e7b4: an unrolled
  * copy for the common geometry plus a memo of table pointers), on a shared
  * 2-core machine: instructions per random query (callgrind, 1 GiB of 4 KiB
- * pages, harness included) 170 -> 205 (x86-64), 167 -> 209 (AArch64 4K),
- * 170 -> 210 (Sv48); physim-bench medians of 3 alternated runs 0.84x /
- * 0.93x / 1.13x of the old time for pt_query_rand, 1.01x / 1.12x / 1.36x
- * for pt_query_seq, but against the plain C walker of the same run 1.27 -
- * 1.38x where the old loop was 0.90 - 1.00x. The extra cost is the generic
- * per-level masks (index shift and mask, fast-path mask and value, table
- * bound) loaded from the mmu instead of constants, and the call into the
- * family's instantiation. Without the leaf memo a query costs 270 (x86-64)
- * and 309 (Sv48) instructions: the memo stays. */
+ * pages) 157 -> 146 (x86-64), 154 -> 145 (AArch64 4K), 157 -> 149 (Sv48),
+ * 1024 -> 251 (AArch64 4K LPA2, now memoised). A first version with the
+ * geometry read from the mmu, a slot handed back to be converted and a
+ * seqlocked memo took 192 - 197 and was 30% slower; what made up for it:
+ * constant 4 KiB geometry (WALK_GEO_4K), one instantiation per level count,
+ * the mapping filled in the loop and a tail call from physim_pt_query, no
+ * call inside the common copy (WALK_LOOKUP_DM), and the write-once memo.
+ * Without the leaf memo a query costs 226 (x86-64) and 261 (Sv48)
+ * instructions (decode_leaf through the format's ops): the memo stays. */
 
 uint8_t *physim_pt_lookup_table_slow(const struct walk_lookup *lk, uint64_t pa, unsigned level)
 {
