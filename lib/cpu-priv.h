@@ -185,10 +185,34 @@ struct centry {
 	 * entries of a nested context, which hold the HPA of the next table) */
 	uint8_t wkind;
 	uint16_t vmid;
-	/* the machine's issued_seq when cached, low 32 bits (lib/cpu-remedy.c;
-	 * in what was padding, so the entry stays 112 bytes) */
+	/* the machine's issued_seq when cached, low 32 bits (lib/cpu-remedy.c) */
 	uint32_t fill_seq;
+	/* final translations: physim_xlate.leaf_desc and s2_leaf_desc of the
+	 * filling walk, which a hit returns (a TLB caches the attributes with
+	 * the translation); the entry is 128 bytes */
+	uint64_t leaf_desc, s2_leaf_desc;
 };
+
+/* The front cache (not used with check_stale, whose every hit compares
+ * with a walk): copies of the entries of the last pages translated,
+ * direct-mapped by 4 KiB page number, so a repeated hit costs one compare
+ * and no pointer chase instead of a hash and a chain walk. A slot's tag is
+ * the page number with the front cache's generation in bits 63:52 (a VA's
+ * page number has 52 bits), and every insertion, removal, change of an
+ * entry and context switch starts a new generation
+ * (physim_cpui_front_forget): a slot never outlives the entry it copies
+ * (nor the pool, which only moves on an insertion), and a hit through it
+ * returns exactly what the store's own lookup would. */
+enum { FRONT_SLOTS = 64, FRONT_GEN_SHIFT = 52 };
+struct front_slot {
+	uint64_t tag;	  /* va >> 12 | generation << 52; 0: empty */
+	uint64_t offmask; /* the entry's page size - 1 */
+	uint16_t allow16; /* bit i: serves an access of flags_index() i (lib/cpu.c) */
+	bool has_gpa;	  /* not S1: the offset goes into x.gpa too */
+	/* the result for the first byte of the entry's page */
+	struct physim_xlate x;
+};
+_Static_assert(sizeof(struct front_slot) == 128, "a front slot is two cache lines");
 
 struct deferred {
 	struct inval iv;
@@ -210,6 +234,8 @@ struct physim_cpu {
 	struct physim_machine *m;
 	unsigned index;
 	bool loaded;
+	uint64_t front_gen; /* the front cache's generation << 52 (never 0) */
+	struct front_slot front[FRONT_SLOTS];
 	struct physim_cpu_context ctx;
 	struct ctxrec *rec;  /* current */
 	struct ctxrec *recs; /* every context this CPU has had */
@@ -377,6 +403,17 @@ static inline struct centry *find(const struct physim_cpu *c, uint64_t va, uint6
 			return &c->pool[idx];
 	}
 	return NULL;
+}
+
+/* Invalidate the front cache: every slot filled before is ignored. */
+static inline void physim_cpui_front_forget(struct physim_cpu *c)
+{
+	c->front_gen += UINT64_C(1) << FRONT_GEN_SHIFT;
+	if (PHYSIM_UNLIKELY(c->front_gen == 0)) {
+		/* 4096 generations on: old slots could match again */
+		memset(c->front, 0, sizeof(c->front));
+		c->front_gen = UINT64_C(1) << FRONT_GEN_SHIFT;
+	}
 }
 
 /* lib/cpu-store.c */

@@ -257,6 +257,7 @@ void physim_cpui_remove_entry(struct physim_cpu *c, uint32_t idx)
 		c->nwalk--;
 	}
 	e->key = 0;
+	physim_cpui_front_forget(c);
 	e->next = c->free_list;
 	c->free_list = idx;
 	c->count--;
@@ -338,6 +339,7 @@ void physim_cpui_insert(struct physim_cpu *c, const struct centry *n)
 		c->pool[idx].fill_seq =
 		    (uint32_t)atomic_load_explicit(&c->m->issued_seq, memory_order_relaxed);
 	link_entry(c, idx);
+	physim_cpui_front_forget(c);
 	if (n->kind == PHYSIM_ENTRY_WALK)
 		link_walk(c, idx);
 	c->count++;

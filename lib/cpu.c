@@ -14,6 +14,7 @@
  */
 #include "cpu-priv.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,8 @@ static int cpu_init(struct physim_machine *m, struct physim_cpu *c, unsigned i)
 {
 	c->m = m;
 	c->index = i;
+	/* the zeroed slots are of generation 0: empty */
+	c->front_gen = UINT64_C(1) << FRONT_GEN_SHIFT;
 	atomic_init(&c->pending, false);
 	if (pthread_mutex_init(&c->lock, NULL) != 0)
 		return -ENOMEM;
@@ -241,6 +244,7 @@ static void set_lookup(struct physim_cpu *c)
 	    x86 && kind != PHYSIM_ENTRY_S1 ? (x->eptp & UINT64_C(0x000FFFFFFFFFF000)) : 0;
 	c->look_asid = kind == PHYSIM_ENTRY_S2 ? 0 : x->asid;
 	c->look_mix = tag_mix(c->look_ctag, c->look_ep4ta, c->look_asid);
+	physim_cpui_front_forget(c);
 }
 
 int physim_cpu_set_context(struct physim_cpu *cpu, const struct physim_cpu_context *ctx)
@@ -295,6 +299,8 @@ static inline void hit_result(const struct centry *e, uint64_t va, struct physim
 	x->mem_refs = 0;
 	x->ad_updated = false;
 	x->fault = (struct physim_fault){.kind = PHYSIM_FAULT_NONE};
+	x->leaf_desc = e->leaf_desc;
+	x->s2_leaf_desc = e->s2_leaf_desc;
 }
 
 /* Stage-1 leaf page shift of a nested walk (its architecture level). */
@@ -339,6 +345,8 @@ static void fill(struct physim_cpu *c, const struct physim_access *acc,
 	    .global = kind != PHYSIM_ENTRY_S2 && x->global,
 	    .level = (int8_t)x->level,
 	    .vmid = (uint16_t)(c->look_ctag >> 16),
+	    .leaf_desc = x->leaf_desc,
+	    .s2_leaf_desc = x->s2_leaf_desc,
 	};
 	if (kind == PHYSIM_ENTRY_S2)
 		n.gpa = n.va;
@@ -359,6 +367,9 @@ static void fill(struct physim_cpu *c, const struct physim_access *acc,
 	if (old != NULL && old->pa == n.pa && old->gpa == n.gpa && old->perms == n.perms &&
 	    old->shift == n.shift && old->global == n.global && old->ctx == n.ctx) {
 		old->allow |= n.allow;
+		old->leaf_desc = n.leaf_desc; /* the latest walk's attributes */
+		old->s2_leaf_desc = n.s2_leaf_desc;
+		physim_cpui_front_forget(c); /* its copies are out of date */
 	} else {
 		physim_cpui_drop_for(c, acc->va, n.ctag, n.ep4ta, n.asid);
 		physim_cpui_insert(c, &n);
@@ -403,6 +414,7 @@ unsigned physim_cpui_cache_s2(struct physim_cpu *c, const struct physim_access *
 	    .perms = (uint8_t)x2.perms,
 	    .level = (int8_t)x2.level,
 	    .vmid = vm2,
+	    .leaf_desc = x2.leaf_desc,
 	};
 	s2e.key = mk_key(s2e.va, sh2);
 	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm))
@@ -411,6 +423,7 @@ unsigned physim_cpui_cache_s2(struct physim_cpu *c, const struct physim_access *
 	if (old != NULL && old->pa == s2e.pa && old->perms == s2e.perms &&
 	    old->shift == s2e.shift && old->ctx == s2e.ctx) {
 		old->allow |= s2e.allow;
+		physim_cpui_front_forget(c);
 	} else {
 		physim_cpui_drop_for(c, s2e.va, s2e.ctag, s2e.ep4ta, 0);
 		physim_cpui_insert(c, &s2e);
@@ -470,39 +483,121 @@ static __attribute__((noinline)) int miss(struct physim_cpu *c, const struct phy
 	return rc;
 }
 
-int physim_cpu_translate(struct physim_cpu *cpu, const struct physim_access *acc,
-			 struct physim_xlate *x)
+/* The store's lookup in the current context: the smallest page size in
+ * use with this context's own (non-global) tags first, the common case;
+ * then every size and globals. */
+static struct centry *lookup(struct physim_cpu *cpu, uint64_t va)
 {
-	if (PHYSIM_UNLIKELY(cpu == NULL || x == NULL || !access_ok(acc)))
-		return -EINVAL;
-	if (PHYSIM_UNLIKELY(atomic_load_explicit(&cpu->pending, memory_order_acquire)))
-		physim_cpui_drain(cpu);
-	if (PHYSIM_UNLIKELY(!cpu->loaded))
-		return -ENXIO;
-	/* The common hit first: the smallest page size in use, this
-	 * context's own (non-global) tags; then every size and globals. */
-	struct centry *e = NULL;
 	if (PHYSIM_LIKELY(cpu->nshift != 0)) {
-		uint64_t key = mk_key(acc->va, cpu->shifts[0]);
+		uint64_t key = mk_key(va, cpu->shifts[0]);
 		uint32_t idx = cpu->head[bucket(cpu, key ^ cpu->look_mix)];
 		while (idx != NIL) {
 			struct centry *c = &cpu->pool[idx];
-			if (tag_match(c, key, cpu->look_ctag, cpu->look_ep4ta, cpu->look_asid,
-				      acc->va)) {
-				e = c;
-				break;
-			}
+			if (tag_match(c, key, cpu->look_ctag, cpu->look_ep4ta, cpu->look_asid, va))
+				return c;
 			idx = c->next;
 		}
 	}
-	if (e == NULL)
-		e = find(cpu, acc->va, cpu->look_ctag, cpu->look_ep4ta, cpu->look_asid);
-	if (e == NULL || !((e->allow >> access_class(acc)) & 1))
-		return miss(cpu, acc, x);
+	return find(cpu, va, cpu->look_ctag, cpu->look_ep4ta, cpu->look_asid);
+}
+
+static inline int hit(struct physim_cpu *cpu, const struct centry *e,
+		      const struct physim_access *acc, struct physim_xlate *x)
+{
 	cpu->st.hits++;
 	hit_result(e, acc->va, x);
 	if (PHYSIM_UNLIKELY(cpu->m->cfg.check_stale))
 		physim_cpui_stale_check(cpu, e, acc);
+	return 0;
+}
+
+/* The access's four flags as one 4-bit number (write, exec, user, implicit
+ * in bits 0-3), for the front cache's allow16: the flags are four adjacent
+ * bools, and a multiply gathers their low bits into bits 31:28 (each
+ * partial product lands on its own bit, so nothing carries). */
+_Static_assert(offsetof(struct physim_access, exec) == offsetof(struct physim_access, write) + 1 &&
+		   offsetof(struct physim_access, user) ==
+		       offsetof(struct physim_access, write) + 2 &&
+		   offsetof(struct physim_access, implicit) ==
+		       offsetof(struct physim_access, write) + 3,
+	       "the access flags are four adjacent bytes");
+#define FLAG_GATHER (UINT64_C(1) << 28 | UINT64_C(1) << 21 | UINT64_C(1) << 14 | UINT64_C(1) << 7)
+
+static inline uint32_t access_flags(const struct physim_access *a)
+{
+	uint32_t w;
+	memcpy(&w, &a->write, sizeof(w));
+	return w;
+}
+
+static inline unsigned flags_index(uint32_t w)
+{
+	return (unsigned)(((uint64_t)(w & 0x01010101u) * FLAG_GATHER) >> 28) & 0xFu;
+}
+
+/* Which of the 16 flag combinations an entry that allows the classes in
+ * `allow` serves: the valid ones (access_ok) whose class it allows. */
+static uint16_t allow16_of(unsigned allow)
+{
+	uint16_t m = 0;
+	for (unsigned i = 0; i < 16; i++) {
+		struct physim_access a = {
+		    .write = i & 1, .exec = (i >> 1) & 1, .user = (i >> 2) & 1, .implicit = i >> 3};
+		if (access_ok(&a) && ((allow >> access_class(&a)) & 1))
+			m |= (uint16_t)(1u << i);
+	}
+	return m;
+}
+
+/* Not in the front cache (or a remote invalidation is pending, or the
+ * access is unusual): checks, the store's lookup, then the walk. */
+static __attribute__((noinline)) int
+translate_slow(struct physim_cpu *cpu, const struct physim_access *acc, struct physim_xlate *x)
+{
+	if (!access_ok(acc))
+		return -EINVAL;
+	if (atomic_load_explicit(&cpu->pending, memory_order_acquire))
+		physim_cpui_drain(cpu);
+	if (!cpu->loaded)
+		return -ENXIO;
+	struct centry *e = lookup(cpu, acc->va);
+	if (e == NULL || !((e->allow >> access_class(acc)) & 1))
+		return miss(cpu, acc, x);
+	if (!cpu->m->cfg.check_stale) {
+		uint64_t vpn = acc->va >> 12;
+		uint64_t mask = (UINT64_C(1) << e->shift) - 1;
+		struct front_slot *fs = &cpu->front[vpn & (FRONT_SLOTS - 1)];
+		fs->tag = vpn | cpu->front_gen;
+		fs->offmask = mask;
+		fs->has_gpa = e->kind != PHYSIM_ENTRY_S1;
+		fs->allow16 = allow16_of(e->allow);
+		hit_result(e, acc->va & ~mask, &fs->x);
+	}
+	return hit(cpu, e, acc, x);
+}
+
+/* The hit path: a page translated lately is in its front slot (never with
+ * check_stale). Its one call out is a tail call, so it saves no registers. */
+int physim_cpu_translate(struct physim_cpu *cpu, const struct physim_access *acc,
+			 struct physim_xlate *x)
+{
+	if (PHYSIM_UNLIKELY(cpu == NULL || x == NULL || acc == NULL))
+		return -EINVAL;
+	uint64_t va = acc->va, vpn = va >> 12;
+	uint32_t w = access_flags(acc);
+	const struct front_slot *fs = &cpu->front[vpn & (FRONT_SLOTS - 1)];
+	bool pending = atomic_load_explicit(&cpu->pending, memory_order_acquire);
+	/* one branch for all: a queued remote invalidation, another page, a
+	 * class the entry does not serve, or a flag byte that is not 0 or 1
+	 * (translate_slow reads it as the C bool it is) */
+	if (PHYSIM_UNLIKELY(pending | (fs->tag != (vpn | cpu->front_gen)) |
+			    !((fs->allow16 >> flags_index(w)) & 1) | ((w & 0xFEFEFEFEu) != 0)))
+		return translate_slow(cpu, acc, x);
+	uint64_t off = va & fs->offmask;
+	cpu->st.hits++;
+	*x = fs->x;
+	x->pa += off;
+	x->gpa += off & -(uint64_t)fs->has_gpa;
 	return 0;
 }
 

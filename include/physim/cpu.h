@@ -183,7 +183,8 @@ struct physim_machine_config {
 	unsigned ncpus;	       /* 1 .. 1024 (required) */
 	enum physim_cpu_mode mode;
 	unsigned bounded_entries; /* bounded mode: per-CPU capacity; 0 = 1024 */
-	bool check_stale;	  /* compare every hit with a fresh walk */
+	bool check_stale;	  /* compare every hit with a fresh walk (hits then
+				     bypass the per-CPU front cache of recent pages) */
 	/* Cache non-leaf descriptors too (PHYSIM_ENTRY_WALK; for a nested
 	 * context also the stage-2 translations of its stage-1 tables'
 	 * addresses, see the model above): each walk then compares the cached
