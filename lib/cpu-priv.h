@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "physim-priv.h"
@@ -153,29 +154,38 @@ struct ctxrec {
 	struct physim_mmu_config c1, c2;
 };
 
+/* One cached entry: 128 bytes, in the pool at 64-byte alignment. The first
+ * cache line holds what a lookup compares first and what a hit returns,
+ * the second the rest of the tags, the links and what checks use. */
 struct centry {
 	uint64_t key;  /* 0: free; else page number << 6 | index shift */
 	uint64_t ctag; /* kind | regime << 2 | vmid << 16 */
 	uint64_t ep4ta;
 	uint64_t va, pa, gpa;
-	const struct ctxrec *ctx;
-	uint32_t next;	       /* tag chain */
-	uint32_t pnext, pprev; /* page chain */
-	uint32_t wnext, wprev; /* WALK entries: the list of them all */
-	uint64_t desc_pa;      /* WALK (and leaves with check_bbm): where the
-				  descriptor was read; 0: unknown */
-	uint64_t desc;	       /* ... and its value then */
+	/* final translations: physim_xlate.leaf_desc and s2_leaf_desc of the
+	 * filling walk, which a hit returns (a TLB caches the attributes with
+	 * the translation) */
+	uint64_t leaf_desc;
+	union {
+		uint64_t s2_leaf_desc; /* final translations */
+		struct {	       /* WALK entries: the list of them all */
+			uint32_t wnext, wprev;
+		};
+	};
+	/* second cache line */
+	uint32_t next; /* tag chain */
 	uint16_t asid;
+	uint16_t vmid;
 	uint8_t kind, regime;
-	uint8_t shift;	  /* page size of the entry */
-	uint8_t s1_shift; /* COMB: stage-1 leaf size (index shift) */
-	uint8_t s2_shift; /* COMB and S2: stage-2 leaf size */
+	uint8_t shift; /* page size of the entry */
 	uint8_t allow;
 	uint8_t perms;
 	bool global;
 	bool frac; /* COMB keyed by its larger stage-1 page */
 	int8_t level;
-	uint8_t wstage; /* WALK: 1 (a stage-1 table) or 2 (a stage-2 table) */
+	uint8_t s1_shift; /* COMB: stage-1 leaf size (index shift) */
+	uint8_t s2_shift; /* COMB and S2: stage-2 leaf size */
+	uint8_t wstage;	  /* WALK: 1 (a stage-1 table) or 2 (a stage-2 table) */
 	/* WALK stage 1 and COMB: the stage-1 tables are at GPAs (a nested
 	 * context); desc_pa is then the descriptor's HPA, and a walk entry's
 	 * gpa the next table's GPA, its pa that table's HPA when cached */
@@ -184,14 +194,15 @@ struct centry {
 	 * (PHYSIM_ENTRY_S1, S2, or COMB for x86's combined paging-structure
 	 * entries of a nested context, which hold the HPA of the next table) */
 	uint8_t wkind;
-	uint16_t vmid;
 	/* the machine's issued_seq when cached, low 32 bits (lib/cpu-remedy.c) */
 	uint32_t fill_seq;
-	/* final translations: physim_xlate.leaf_desc and s2_leaf_desc of the
-	 * filling walk, which a hit returns (a TLB caches the attributes with
-	 * the translation); the entry is 128 bytes */
-	uint64_t leaf_desc, s2_leaf_desc;
+	uint32_t pnext, pprev; /* page chain */
+	const struct ctxrec *ctx;
+	uint64_t desc_pa; /* WALK (and leaves with check_bbm): where the
+			     descriptor was read; 0: unknown */
+	uint64_t desc;	  /* ... and its value then */
 };
+_Static_assert(sizeof(struct centry) == 128, "an entry is two cache lines");
 
 /* The front cache (not used with check_stale, whose every hit compares
  * with a walk): copies of the entries of the last pages translated,
@@ -204,15 +215,18 @@ struct centry {
  * (nor the pool, which only moves on an insertion), and a hit through it
  * returns exactly what the store's own lookup would. */
 enum { FRONT_SLOTS = 64, FRONT_GEN_SHIFT = 52 };
-struct front_slot {
+/* The part a lookup compares, apart (1 KiB for all slots, so a sweep over
+ * many pages that misses the front cache touches only these lines). */
+struct front_key {
 	uint64_t tag;	  /* va >> 12 | generation << 52; 0: empty */
-	uint64_t offmask; /* the entry's page size - 1 */
 	uint16_t allow16; /* bit i: serves an access of flags_index() i (lib/cpu.c) */
 	bool has_gpa;	  /* not S1: the offset goes into x.gpa too */
+};
+struct front_slot {
+	uint64_t offmask; /* the entry's page size - 1 */
 	/* the result for the first byte of the entry's page */
 	struct physim_xlate x;
 };
-_Static_assert(sizeof(struct front_slot) == 128, "a front slot is two cache lines");
 
 struct deferred {
 	struct inval iv;
@@ -235,6 +249,8 @@ struct physim_cpu {
 	unsigned index;
 	bool loaded;
 	uint64_t front_gen; /* the front cache's generation << 52 (never 0) */
+	uint32_t front_rng; /* xorshift state: which hits replace a live slot */
+	struct front_key front_key[FRONT_SLOTS];
 	struct front_slot front[FRONT_SLOTS];
 	struct physim_cpu_context ctx;
 	struct ctxrec *rec;  /* current */
@@ -405,13 +421,21 @@ static inline struct centry *find(const struct physim_cpu *c, uint64_t va, uint6
 	return NULL;
 }
 
+/* A pool of n entries, each on its own two cache lines; NULL: no memory. */
+static inline struct centry *physim_cpui_pool_alloc(size_t n)
+{
+	if (n > SIZE_MAX / sizeof(struct centry))
+		return NULL;
+	return aligned_alloc(64, n * sizeof(struct centry));
+}
+
 /* Invalidate the front cache: every slot filled before is ignored. */
 static inline void physim_cpui_front_forget(struct physim_cpu *c)
 {
 	c->front_gen += UINT64_C(1) << FRONT_GEN_SHIFT;
 	if (PHYSIM_UNLIKELY(c->front_gen == 0)) {
 		/* 4096 generations on: old slots could match again */
-		memset(c->front, 0, sizeof(c->front));
+		memset(c->front_key, 0, sizeof(c->front_key));
 		c->front_gen = UINT64_C(1) << FRONT_GEN_SHIFT;
 	}
 }

@@ -302,9 +302,11 @@ static uint32_t alloc_slot(struct physim_cpu *c)
 		if (is_bounded(c) || c->pool_cap >= UINT32_MAX / 2)
 			return NIL;
 		size_t ncap = (size_t)c->pool_cap * 2;
-		struct centry *np = realloc(c->pool, ncap * sizeof(*np));
+		struct centry *np = physim_cpui_pool_alloc(ncap);
 		if (np == NULL)
 			return NIL;
+		memcpy(np, c->pool, (size_t)c->pool_cap * sizeof(*np));
+		free(c->pool);
 		c->pool = np;
 		c->pool_cap = (uint32_t)ncap;
 	}

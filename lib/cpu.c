@@ -82,6 +82,7 @@ static int cpu_init(struct physim_machine *m, struct physim_cpu *c, unsigned i)
 {
 	c->m = m;
 	c->index = i;
+	c->front_rng = 0x9E3779B9u; /* any non-zero seed */
 	/* the zeroed slots are of generation 0: empty */
 	c->front_gen = UINT64_C(1) << FRONT_GEN_SHIFT;
 	atomic_init(&c->pending, false);
@@ -100,7 +101,7 @@ static int cpu_init(struct physim_machine *m, struct physim_cpu *c, unsigned i)
 	c->hmask = (UINT32_C(1) << c->hbits) - 1;
 	c->head = calloc((size_t)1 << c->hbits, sizeof(*c->head));
 	c->phead = calloc((size_t)1 << c->hbits, sizeof(*c->phead));
-	c->pool = malloc(cap * sizeof(*c->pool));
+	c->pool = physim_cpui_pool_alloc(cap);
 	c->pool_cap = (uint32_t)cap;
 	if (c->head == NULL || c->phead == NULL || c->pool == NULL)
 		return -ENOMEM;
@@ -536,17 +537,36 @@ static inline unsigned flags_index(uint32_t w)
 }
 
 /* Which of the 16 flag combinations an entry that allows the classes in
- * `allow` serves: the valid ones (access_ok) whose class it allows. */
+ * `allow` serves: the valid ones (access_ok) whose class it allows. By
+ * class (access_class), the flag combinations of that class that access_ok
+ * accepts: read: none set, or only implicit (bits 0, 8); write: write, or
+ * write + implicit (1, 9); exec: exec alone (2); user read, write, exec:
+ * user alone, + write, + exec (4, 5, 6). */
 static uint16_t allow16_of(unsigned allow)
 {
+	static const uint16_t of_class[6] = {0x0101, 0x0202, 0x0004, 0x0010, 0x0020, 0x0040};
 	uint16_t m = 0;
-	for (unsigned i = 0; i < 16; i++) {
-		struct physim_access a = {
-		    .write = i & 1, .exec = (i >> 1) & 1, .user = (i >> 2) & 1, .implicit = i >> 3};
-		if (access_ok(&a) && ((allow >> access_class(&a)) & 1))
-			m |= (uint16_t)(1u << i);
-	}
+	for (unsigned c = 0; c < 6; c++)
+		m |= (uint16_t)(-((allow >> c) & 1u) & of_class[c]);
 	return m;
+}
+
+/* Should a hit outside the front cache take its slot? Always when the
+ * slot is empty or of an older generation; when it holds a live page, one
+ * time in 64 (a per-CPU xorshift): a sweep over more pages than the front
+ * cache holds then rewrites few slots (rewriting one on every such hit
+ * made a sweep of 2048 pages 1.7x slower, one in 8 still 1.6x), while a
+ * new hot set still settles in, in a few hundred passes. */
+static inline bool front_take(struct physim_cpu *cpu, const struct front_key *fk)
+{
+	if ((fk->tag >> FRONT_GEN_SHIFT) != (cpu->front_gen >> FRONT_GEN_SHIFT))
+		return true;
+	uint32_t r = cpu->front_rng;
+	r ^= r << 13;
+	r ^= r >> 17;
+	r ^= r << 5;
+	cpu->front_rng = r;
+	return (r & 63) == 0;
 }
 
 /* Not in the front cache (or a remote invalidation is pending, or the
@@ -563,14 +583,15 @@ translate_slow(struct physim_cpu *cpu, const struct physim_access *acc, struct p
 	struct centry *e = lookup(cpu, acc->va);
 	if (e == NULL || !((e->allow >> access_class(acc)) & 1))
 		return miss(cpu, acc, x);
-	if (!cpu->m->cfg.check_stale) {
-		uint64_t vpn = acc->va >> 12;
-		uint64_t mask = (UINT64_C(1) << e->shift) - 1;
+	uint64_t vpn = acc->va >> 12;
+	struct front_key *fk = &cpu->front_key[vpn & (FRONT_SLOTS - 1)];
+	if (!cpu->m->cfg.check_stale && front_take(cpu, fk)) {
 		struct front_slot *fs = &cpu->front[vpn & (FRONT_SLOTS - 1)];
-		fs->tag = vpn | cpu->front_gen;
+		uint64_t mask = (UINT64_C(1) << e->shift) - 1;
+		*fk = (struct front_key){.tag = vpn | cpu->front_gen,
+					 .allow16 = allow16_of(e->allow),
+					 .has_gpa = e->kind != PHYSIM_ENTRY_S1};
 		fs->offmask = mask;
-		fs->has_gpa = e->kind != PHYSIM_ENTRY_S1;
-		fs->allow16 = allow16_of(e->allow);
 		hit_result(e, acc->va & ~mask, &fs->x);
 	}
 	return hit(cpu, e, acc, x);
@@ -585,19 +606,20 @@ int physim_cpu_translate(struct physim_cpu *cpu, const struct physim_access *acc
 		return -EINVAL;
 	uint64_t va = acc->va, vpn = va >> 12;
 	uint32_t w = access_flags(acc);
-	const struct front_slot *fs = &cpu->front[vpn & (FRONT_SLOTS - 1)];
+	const struct front_key *fk = &cpu->front_key[vpn & (FRONT_SLOTS - 1)];
 	bool pending = atomic_load_explicit(&cpu->pending, memory_order_acquire);
 	/* one branch for all: a queued remote invalidation, another page, a
 	 * class the entry does not serve, or a flag byte that is not 0 or 1
 	 * (translate_slow reads it as the C bool it is) */
-	if (PHYSIM_UNLIKELY(pending | (fs->tag != (vpn | cpu->front_gen)) |
-			    !((fs->allow16 >> flags_index(w)) & 1) | ((w & 0xFEFEFEFEu) != 0)))
+	if (PHYSIM_UNLIKELY(pending | (fk->tag != (vpn | cpu->front_gen)) |
+			    !((fk->allow16 >> flags_index(w)) & 1) | ((w & 0xFEFEFEFEu) != 0)))
 		return translate_slow(cpu, acc, x);
+	const struct front_slot *fs = &cpu->front[vpn & (FRONT_SLOTS - 1)];
 	uint64_t off = va & fs->offmask;
 	cpu->st.hits++;
 	*x = fs->x;
 	x->pa += off;
-	x->gpa += off & -(uint64_t)fs->has_gpa;
+	x->gpa += off & -(uint64_t)fk->has_gpa;
 	return 0;
 }
 

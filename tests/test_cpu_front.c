@@ -57,13 +57,13 @@ static struct env *env_new(const char *fmt, const char *s2fmt)
 	for (unsigned t = 0; t < 2; t++) {
 		assert_int_equal(physim_pt_create(physim_format(fmt), e->ph, &e->pt[t]), 0);
 		for (unsigned i = 0; i < NPAGES; i++)
-			assert_int_equal(physim_pt_map(e->pt[t], VA0 + i * 4096ull,
-						       RAM_BASE + 16 * MiB + (i + t * NPAGES) * 4096ull,
-						       4096, URWX),
-					 0);
-		assert_int_equal(physim_pt_map(e->pt[t], VA0 + 64 * MiB, RAM_BASE + 32 * MiB,
-					       2 * MiB, URWX),
-				 0);
+			assert_int_equal(
+			    physim_pt_map(e->pt[t], VA0 + i * 4096ull,
+					  RAM_BASE + 16 * MiB + (i + t * NPAGES) * 4096ull, 4096,
+					  URWX),
+			    0);
+		assert_int_equal(
+		    physim_pt_map(e->pt[t], VA0 + 64 * MiB, RAM_BASE + 32 * MiB, 2 * MiB, URWX), 0);
 		e->mmu[t] = mmu_of(e, e->pt[t]);
 	}
 	if (s2fmt) {
@@ -96,8 +96,7 @@ static struct physim_machine *machine(enum physim_arch arch, unsigned ncpus, boo
 	return m;
 }
 
-static void load(struct physim_machine *m, unsigned cpu, struct env *e, unsigned t,
-		 uint16_t asid)
+static void load(struct physim_machine *m, unsigned cpu, struct env *e, unsigned t, uint16_t asid)
 {
 	struct physim_cpu_context c = {
 	    .s1 = e->mmu[t],
@@ -242,8 +241,7 @@ static void remap(struct pair *p, uint64_t *rng)
 	}
 }
 
-static void differential(const char *fmt, const char *s2fmt, enum physim_arch arch,
-			 uint64_t seed)
+static void differential(const char *fmt, const char *s2fmt, enum physim_arch arch, uint64_t seed)
 {
 	struct pair p = {.ncpus = arch == PHYSIM_ARCH_X86_64 ? 1 : 2,
 			 .ef = env_new(fmt, s2fmt),
@@ -274,7 +272,8 @@ static void differential(const char *fmt, const char *s2fmt, enum physim_arch ar
 						  .write = fl & 1,
 						  .exec = (fl >> 1) & 1,
 						  .user = (fl >> 2) & 1,
-						  .implicit = arch == PHYSIM_ARCH_X86_64 && (fl >> 3)};
+						  .implicit =
+						      arch == PHYSIM_ARCH_X86_64 && (fl >> 3)};
 			both_translate(&p, cpu, &a);
 		} else if (op < 88) {
 			remap(&p, &rng);
