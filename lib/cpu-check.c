@@ -709,7 +709,7 @@ void physim_cpui_leaf_desc(const struct physim_mmu *m, struct centry *n)
 static struct physim_access audit_access(const struct centry *e)
 {
 	struct physim_access a = {.va = e->va};
-	unsigned allow = e->allow;
+	unsigned allow = e->allow | e->cond_allow;
 	if (allow >> CLS_USER) {
 		a.user = true;
 		allow >>= CLS_USER;

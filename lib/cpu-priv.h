@@ -194,9 +194,15 @@ struct centry {
 	 * (PHYSIM_ENTRY_S1, S2, or COMB for x86's combined paging-structure
 	 * entries of a nested context, which hold the HPA of the next table) */
 	uint8_t wkind;
+	/* access classes served only while the stage-1 control state is as at
+	 * the fill (ctl_flags, ctl_pkru: lib/cpu.c ctl_flags()): a supervisor
+	 * access to a user page, a user access under protection keys */
+	uint8_t cond_allow;
+	uint8_t ctl_flags;
 	/* the machine's issued_seq when cached, low 32 bits (lib/cpu-remedy.c) */
 	uint32_t fill_seq;
 	uint32_t pnext, pprev; /* page chain */
+	uint32_t ctl_pkru;
 	const struct ctxrec *ctx;
 	uint64_t desc_pa; /* WALK (and leaves with check_bbm): where the
 			     descriptor was read; 0: unknown */

@@ -44,6 +44,43 @@ static uint8_t allowed_classes(bool stage2_only, const struct physim_mmu_ctl *ct
 	return (perms & PHYSIM_U) ? 0 : (uint8_t)rights;
 }
 
+/* The classes a stage-1 user page serves beyond allowed_classes() while
+ * the control state that decides them stays as at the fill: a supervisor
+ * (not implicit) access - SMAP/SMEP/AC and CR0.WP on x86 (SDM Vol. 3A 4.6),
+ * PAN on Arm, SUM/MXR on RISC-V - or a user access under protection keys.
+ * The hardware caches the translation whatever the access; the access
+ * rights are checked at each use against the control state of then. */
+static uint8_t cond_classes(bool stage2_only, const struct physim_mmu_ctl *ctl,
+			    const struct physim_access *acc, uint32_t perms)
+{
+	if (stage2_only || !(perms & PHYSIM_U) || acc->implicit || (acc->user && !ctl->pke))
+		return 0;
+	unsigned rights = 0;
+	if (perms & PHYSIM_R)
+		rights |= 1u << CLS_READ;
+	if ((perms & PHYSIM_W) && acc->write)
+		rights |= 1u << CLS_WRITE; /* dirty known */
+	if (perms & PHYSIM_X)
+		rights |= 1u << CLS_EXEC;
+	return (uint8_t)(rights << (acc->user ? CLS_USER : 0));
+}
+
+/* That control state, less PKRU: one bit per setting. */
+static uint8_t ctl_flags(const struct physim_mmu_ctl *c)
+{
+	return (uint8_t)(c->smap | c->smep << 1 | c->ac << 2 | c->wp_off << 3 | c->pan << 4 |
+			 c->sum << 5 | c->mxr << 6 | c->pke << 7);
+}
+
+/* May e serve an access of class cls conditionally, now? */
+static bool cond_ok(const struct physim_cpu *c, const struct centry *e, unsigned cls)
+{
+	if (!((e->cond_allow >> cls) & 1) || c->ctx.s1 == NULL)
+		return false;
+	const struct physim_mmu_ctl *ctl = &c->ctx.s1->cfg.ctl;
+	return e->ctl_flags == ctl_flags(ctl) && e->ctl_pkru == ctl->pkru;
+}
+
 /* ---- accessors for the per-arch files ---- */
 
 struct physim_machine *physim_cpui_machine(const struct physim_cpu *cpu)
@@ -342,6 +379,9 @@ static void fill(struct physim_cpu *c, const struct physim_access *acc,
 	    .s1_shift = (uint8_t)shift,
 	    .s2_shift = (uint8_t)shift,
 	    .allow = allowed_classes(kind == PHYSIM_ENTRY_S2, &ctlm->cfg.ctl, acc, x->perms),
+	    .cond_allow = cond_classes(kind == PHYSIM_ENTRY_S2, &ctlm->cfg.ctl, acc, x->perms),
+	    .ctl_flags = ctl_flags(&ctlm->cfg.ctl),
+	    .ctl_pkru = ctlm->cfg.ctl.pkru,
 	    .perms = (uint8_t)x->perms,
 	    .global = kind != PHYSIM_ENTRY_S2 && x->global,
 	    .level = (int8_t)x->level,
@@ -368,6 +408,13 @@ static void fill(struct physim_cpu *c, const struct physim_access *acc,
 	if (old != NULL && old->pa == n.pa && old->gpa == n.gpa && old->perms == n.perms &&
 	    old->shift == n.shift && old->global == n.global && old->ctx == n.ctx) {
 		old->allow |= n.allow;
+		if (old->ctl_flags == n.ctl_flags && old->ctl_pkru == n.ctl_pkru) {
+			old->cond_allow |= n.cond_allow;
+		} else { /* what the new control state allows, only */
+			old->cond_allow = n.cond_allow;
+			old->ctl_flags = n.ctl_flags;
+			old->ctl_pkru = n.ctl_pkru;
+		}
 		old->leaf_desc = n.leaf_desc; /* the latest walk's attributes */
 		old->s2_leaf_desc = n.s2_leaf_desc;
 		physim_cpui_front_forget(c); /* its copies are out of date */
@@ -581,8 +628,11 @@ translate_slow(struct physim_cpu *cpu, const struct physim_access *acc, struct p
 	if (!cpu->loaded)
 		return -ENXIO;
 	struct centry *e = lookup(cpu, acc->va);
-	if (e == NULL || !((e->allow >> access_class(acc)) & 1))
+	if (e == NULL)
 		return miss(cpu, acc, x);
+	unsigned cls = access_class(acc);
+	if (!((e->allow >> cls) & 1))
+		return cond_ok(cpu, e, cls) ? hit(cpu, e, acc, x) : miss(cpu, acc, x);
 	uint64_t vpn = acc->va >> 12;
 	struct front_key *fk = &cpu->front_key[vpn & (FRONT_SLOTS - 1)];
 	if (!cpu->m->cfg.check_stale && front_take(cpu, fk)) {

@@ -4,7 +4,8 @@
  * field (the walker is the expectation), and a CPU whose front cache is in
  * use answers a random run of accesses, remaps, invalidations, broadcasts and
  * context switches exactly as a CPU without it (check_stale, which bypasses
- * it) does, result by result and count by count. */
+ * it) does, result by result and count by count; supervisor accesses to
+ * user pages are cached, and checked against SMAP / PAN at each use. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include <physim/cpu.h>
 #include <physim/ram.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,6 +188,79 @@ static void test_hit_equals_walk(void **state)
 	}
 }
 
+/* ---- supervisor accesses to user pages ---- */
+
+struct counts {
+	int stale_use;
+};
+
+static void count_report(void *ctx, const struct physim_cpu_report *r)
+{
+	struct counts *n = ctx;
+	n->stale_use += r->kind == PHYSIM_REPORT_STALE_USE;
+}
+
+static void set_ctl(struct physim_mmu *m, bool smap, bool ac, bool pan)
+{
+	struct physim_mmu_config c;
+	physim_mmu_get_config(m, &c);
+	c.ctl.smap = smap;
+	c.ctl.ac = ac;
+	c.ctl.pan = pan;
+	assert_int_equal(physim_mmu_set_config(m, &c), 0);
+}
+
+/* A supervisor access to a user page is cached like any other: the TLB
+ * holds the translation and the access rights are checked at each use
+ * against the control state of then (x86 SMAP/AC, SDM Vol. 3A 4.6; Arm
+ * PAN, Arm ARM D8.4). So a stale entry shows through such an access too,
+ * and turning SMAP / PAN on makes the cached entry fault. */
+static void supervisor_user(enum physim_arch arch, const char *fmt)
+{
+	bool x86 = arch == PHYSIM_ARCH_X86_64;
+	struct env *e = env_new(fmt, NULL);
+	struct counts n = {0};
+	struct physim_machine *m;
+	struct physim_machine_config mc = {.arch = arch,
+					   .ncpus = 1,
+					   .check_stale = true,
+					   .on_report = count_report,
+					   .report_ctx = &n};
+	assert_int_equal(physim_machine_create(&mc, &m), 0);
+	struct physim_cpu *c = physim_machine_cpu(m, 0);
+	load(m, 0, e, 0, 1);
+	struct physim_access a = {.va = VA0 + 0x10};
+	struct physim_xlate x;
+	assert_int_equal(physim_cpu_translate(c, &a, &x), 0);
+	uint64_t pa = x.pa;
+	assert_int_equal(physim_cpu_translate(c, &a, &x), 0);
+	assert_int_equal(physim_cpu_stats(c).misses, 1);
+	assert_int_equal(physim_cpu_stats(c).hits, 1);
+	/* remapped with no invalidation: the supervisor access uses the
+	 * stale entry, and the stale-use check says so */
+	assert_int_equal(physim_pt_unmap(e->pt[0], VA0, NULL), 0);
+	assert_int_equal(physim_pt_map(e->pt[0], VA0, RAM_BASE + 48 * MiB, 4096, URWX), 0);
+	assert_int_equal(physim_cpu_translate(c, &a, &x), 0);
+	assert_int_equal(x.pa, pa);
+	assert_int_equal(n.stale_use, 1);
+	/* SMAP (AC = 0) / PAN on: the cached entry does not serve it */
+	set_ctl(e->mmu[0], x86, false, !x86);
+	assert_int_equal(physim_cpu_translate(c, &a, &x), -EFAULT);
+	assert_int_equal(x.fault.kind, PHYSIM_FAULT_PERMISSION);
+	/* and with the override (x86 RFLAGS.AC; Arm PAN off) it is allowed */
+	set_ctl(e->mmu[0], x86, x86, false);
+	assert_int_equal(physim_cpu_translate(c, &a, &x), 0);
+	physim_machine_destroy(m);
+	env_free(e);
+}
+
+static void test_supervisor_user_page(void **state)
+{
+	(void)state;
+	supervisor_user(PHYSIM_ARCH_X86_64, "x86_64-4l");
+	supervisor_user(PHYSIM_ARCH_AARCH64, "aarch64-4k-48");
+}
+
 /* ---- the front cache changes nothing but speed ---- */
 
 /* The same operation on both machines: F (front cache in use) and R
@@ -350,9 +425,8 @@ static void test_differential_riscv(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_hit_equals_walk),
-	    cmocka_unit_test(test_differential_x86),
-	    cmocka_unit_test(test_differential_arm),
+	    cmocka_unit_test(test_hit_equals_walk),    cmocka_unit_test(test_supervisor_user_page),
+	    cmocka_unit_test(test_differential_x86),   cmocka_unit_test(test_differential_arm),
 	    cmocka_unit_test(test_differential_riscv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
