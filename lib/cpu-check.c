@@ -11,6 +11,12 @@
 
 #include "walk-format.h"
 
+static uint64_t read_desc(const struct physim_paging_handler *mem, unsigned pte_bytes, uint64_t pa,
+			  bool *ok);
+static bool run_consistent(const struct physim_pt_format *f,
+			   const struct physim_paging_handler *mem, uint64_t dpa, uint64_t d0,
+			   unsigned n, unsigned dshift);
+
 /* ---- reports ---- */
 
 /* The remedy: what was issued that came closest, and what is needed
@@ -443,10 +449,31 @@ void physim_cpui_nested_leaf_desc(struct physim_cpu *c, const struct physim_acce
 	struct wpath p;
 	nested_path(ctx->s1, ctx->s2, &t, &p);
 	const struct physim_pt_format *f = ctx->s1->cfg.format;
-	if (!p.have_leaf || p.leaf_pa == 0 || f->level[p.leaf_elevel].shift != n->s1_shift)
+	if (!p.have_leaf || p.leaf_pa == 0)
 		return;
-	n->desc_pa = p.leaf_pa;
-	n->desc = p.leaf_desc;
+	unsigned dshift = f->level[p.leaf_elevel].shift;
+	if (dshift == n->s1_shift) {
+		n->desc_pa = p.leaf_pa;
+		n->desc = p.leaf_desc;
+		return;
+	}
+	if (physim_cpui_group_piece(f, n->s1_shift) != dshift)
+		return;
+	/* a stage-1 run: the descriptors of it the entry covers, from the one
+	 * for its first address (the walk read the one for acc->va; both lie
+	 * in one table page) */
+	unsigned count = n->shift > dshift ? 1u << (n->shift - dshift) : 1;
+	uint64_t gmask = (UINT64_C(1) << f->group_log2[p.leaf_elevel]) - 1;
+	int64_t delta =
+	    (int64_t)((n->va >> dshift) & gmask) - (int64_t)((acc->va >> dshift) & gmask);
+	uint64_t dpa = p.leaf_pa + (uint64_t)(delta * (int64_t)f->pte_bytes);
+	const struct physim_paging_handler *mem = ctx->s2->cfg.mem;
+	bool ok;
+	uint64_t d = read_desc(mem, f->pte_bytes, dpa, &ok);
+	if (count <= RUN_DESC_MAX && ok && run_consistent(f, mem, dpa, d, count, dshift)) {
+		n->desc_pa = dpa;
+		n->desc = d;
+	}
 }
 
 /* The mmu a walk entry was made with, as configured then (*tmp: a fresh
@@ -629,77 +656,141 @@ struct bbm_snap *physim_cpui_bbm_snapshot(struct physim_cpu *c, const struct inv
 	(UINT64_C(3) << 6 | UINT64_C(1) << 10 | UINT64_C(1) << 11 | UINT64_C(1) << 51 |            \
 	 UINT64_C(3) << 53 | UINT64_C(0xF) << 55)
 
-/* At the completion of an invalidation that removes e (on the CPU that
- * completes it): if the descriptor e was made from is valid again but
- * differs in what the architecture does not allow to change live, the new
- * descriptor was written while the old one could still be in use. */
-void physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv, const struct centry *e)
+/* Does descriptor `now` replace `old` (both valid) in a way the
+ * architecture does not allow while it stays valid? */
+static bool bbm_bad(enum physim_arch arch, const struct physim_pt_format *f, unsigned level,
+		    uint64_t old, uint64_t now)
+{
+	if (arch == PHYSIM_ARCH_AARCH64)
+		return ((old ^ now) & ~ARM_LIVE_OK) != 0;
+	/* x86: a page-size change */
+	return f->ops->classify(f, old, level) != f->ops->classify(f, now, level);
+}
+
+static void bbm_report(struct physim_cpu *c, const struct inval *iv, const struct centry *e,
+		       uint64_t pa, uint64_t old, uint64_t now)
 {
 	enum physim_arch arch = c->m->cfg.arch;
-	if (arch != PHYSIM_ARCH_AARCH64 && arch != PHYSIM_ARCH_X86_64)
-		return;
-	bool s2 = e->kind == PHYSIM_ENTRY_S2 || (e->kind == PHYSIM_ENTRY_WALK && e->wstage == 2);
-	const struct physim_mmu_config *cfg = s2 ? &e->ctx->c2 : &e->ctx->c1;
-	/* a nested context's stage-1 descriptors are read at their HPA through
-	 * stage 2's memory; a combined entry's descriptor is its stage-1 leaf */
-	const struct physim_paging_handler *mem = e->nested ? e->ctx->c2.mem : cfg->mem;
-	if (cfg->format == NULL)
-		return;
-	bool ok;
-	uint64_t now = 0;
-	if (c->remote_apply)
-		/* another CPU's broadcast: the descriptor as it was when that
-		 * completed; one not on its path is not known then */
-		ok = snap_find(iv->snap, e->desc_pa, &now);
-	else
-		now = read_desc(mem, cfg->format->pte_bytes, e->desc_pa, &ok);
-	int n = engine_level(cfg->format, e->kind == PHYSIM_ENTRY_COMB ? e->s1_shift : e->shift);
-	if (!ok || now == e->desc || n < 0)
-		return;
-	const struct physim_pt_format *f = cfg->format;
-	enum pt_kind k_old = f->ops->classify(f, e->desc, (unsigned)n);
-	enum pt_kind k_new = f->ops->classify(f, now, (unsigned)n);
-	if (k_new == PT_INVALID)
-		return; /* the break was made */
-	bool bad = arch == PHYSIM_ARCH_AARCH64 ? ((e->desc ^ now) & ~ARM_LIVE_OK) != 0
-					       : k_old != k_new; /* x86: a page-size change */
-	if (!bad)
-		return;
-	struct physim_cpu_report r = {
-	    .kind = PHYSIM_REPORT_BBM, .cpu = c->index, .addr = e->desc_pa};
+	struct physim_cpu_report r = {.kind = PHYSIM_REPORT_BBM, .cpu = c->index, .addr = pa};
 	physim_cpui_to_public(e, &r.entry);
-	r.desc_old = e->desc;
+	r.desc_old = old;
 	r.desc_new = now;
 	r.inval = iv->name;
+	bool run = physim_cpui_desc_count(e) > 1 || physim_cpui_run_piece_shift(e, INV_ADDR_INPUT);
 	r.remedy =
-	    arch == PHYSIM_ARCH_AARCH64
-		? "break-before-make: write an invalid descriptor, invalidate it (TLBI + DSB "
-		  "ISH) and only then write the new one; only permission, AF, DBM and nG "
-		  "may change while valid (Arm ARM DDI 0487 M.a.a D8.17.1)"
-		: "a page-size change (a large page split, or tables merged into one) needs "
+	    arch != PHYSIM_ARCH_AARCH64
+		? "a page-size change (a large page split, or tables merged into one) needs "
 		  "the old translation invalidated before the new entry is used, or the TLB "
 		  "may hold both (SDM Vol. 3A 4.10.2, \"Translation Lookaside Buffers\"): make the "
 		  "entry not present, "
-		  "invalidate on every processor, then write the new one";
+		  "invalidate on every processor, then write the new one"
+	    : run ? "break-before-make on a Contiguous run: write every descriptor of the run "
+		    "invalid, invalidate each of its pages (a TLBI per block or granule, or one "
+		    "without an address) and DSB ISH, and only then write the new descriptors; "
+		    "changing the output address, memory type or Contiguous bit of any "
+		    "descriptor of a live run needs it (Arm ARM DDI 0487 M.a.a D8.17.1, D8.6.1 "
+		    "'The Contiguous bit', D8.17.6 RLQLSD)"
+		  : "break-before-make: write an invalid descriptor, invalidate it (TLBI + DSB "
+		    "ISH) and only then write the new one; only permission, AF, DBM and nG "
+		    "may change while valid (Arm ARM DDI 0487 M.a.a D8.17.1)";
 	c->st.stale++;
 	if (c->m->cfg.on_report)
 		c->m->cfg.on_report(c->m->cfg.report_ctx, &r);
 }
 
+/* At the completion of an invalidation that removes e (on the CPU that
+ * completes it): if a descriptor e was made from is valid again but differs
+ * in what the architecture does not allow to change live, the new
+ * descriptor was written while the old one could still be in use. A run
+ * entry (a Contiguous run, or a combined entry over several descriptors of
+ * a stage-1 run) was made from every descriptor of its run: each is
+ * compared with the value the run implies (the first one's, the address
+ * field advanced per descriptor), so a descriptor of the run rewritten to
+ * another output address, or its Contiguous bit cleared, while valid is
+ * found whichever page the invalidation named; one report per entry. */
+bool physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv, const struct centry *e,
+			   uint64_t *carry)
+{
+	enum physim_arch arch = c->m->cfg.arch;
+	if (arch != PHYSIM_ARCH_AARCH64 && arch != PHYSIM_ARCH_X86_64)
+		return false;
+	const struct physim_pt_format *f = physim_cpui_desc_format(e);
+	/* a nested context's stage-1 descriptors are read at their HPA through
+	 * stage 2's memory; a combined entry's descriptor is its stage-1 leaf */
+	bool s2 = e->kind == PHYSIM_ENTRY_S2 || (e->kind == PHYSIM_ENTRY_WALK && e->wstage == 2);
+	const struct physim_paging_handler *mem = e->nested ? e->ctx->c2.mem
+						  : s2	    ? e->ctx->c2.mem
+							    : e->ctx->c1.mem;
+	if (f == NULL)
+		return false;
+	unsigned dshift = physim_cpui_desc_shift(e);
+	unsigned n = physim_cpui_desc_count(e);
+	int lvl = engine_level(f, dshift);
+	if (lvl < 0 || n > RUN_DESC_MAX)
+		return false;
+	bool reported = false;
+	for (unsigned k = 0; k < n; k++) {
+		uint64_t pa = e->desc_pa + (uint64_t)k * f->pte_bytes;
+		uint64_t old = n > 1 ? physim_cpui_run_member(f, e->desc, k, dshift) : e->desc;
+		bool ok;
+		uint64_t now = 0;
+		if (carry != NULL)
+			carry[k] = old;
+		if (c->remote_apply)
+			/* another CPU's broadcast: the descriptor as it was when that
+			 * completed; one not on its path is not known then */
+			ok = snap_find(iv->snap, pa, &now);
+		else
+			now = read_desc(mem, f->pte_bytes, pa, &ok);
+		if (!ok || now == old || f->ops->classify(f, now, (unsigned)lvl) == PT_INVALID)
+			continue; /* unknown, unchanged, or the break was made */
+		if (carry != NULL)
+			carry[k] = now; /* compared (and reported if it had to be) */
+		if (reported || !bbm_bad(arch, f, (unsigned)lvl, old, now))
+			continue;
+		reported = true;
+		bbm_report(c, iv, e, pa, old, now);
+	}
+	return carry != NULL;
+}
+
+/* Are the descriptors of a run at dpa (n of them, the first d0) what a run
+ * is made of, apart from what may differ live (AArch64 AF, DBM, ...)? A
+ * malformed run is not checked (its TLB entries are UNPREDICTABLE anyway). */
+static bool run_consistent(const struct physim_pt_format *f,
+			   const struct physim_paging_handler *mem, uint64_t dpa, uint64_t d0,
+			   unsigned n, unsigned dshift)
+{
+	uint64_t live = f->arch == PHYSIM_ARCH_AARCH64 ? ARM_LIVE_OK : 0;
+	for (unsigned k = 1; k < n; k++) {
+		bool ok;
+		uint64_t d = read_desc(mem, f->pte_bytes, dpa + (uint64_t)k * f->pte_bytes, &ok);
+		if (!ok || ((d ^ physim_cpui_run_member(f, d0, k, dshift)) & ~live) != 0)
+			return false;
+	}
+	return true;
+}
+
 /* With check_bbm, the descriptor a leaf of a one-stage walk (a stage 1
- * alone, or a stage 2) was made from. */
+ * alone, or a stage 2) was made from: for a run, its first descriptor
+ * (the others are compared with it at each check). */
 void physim_cpui_leaf_desc(const struct physim_mmu *m, struct centry *n)
 {
 	struct wpath p;
 	fresh_path(m, n->va, &p);
 	const struct physim_pt_format *f = m->cfg.format;
-	int lvl = engine_level(f, n->shift);
-	if (lvl < 0 || (unsigned)lvl != f->levels - 1 - p.n)
+	unsigned dshift = n->shift, count = 1;
+	int lvl = engine_level(f, dshift);
+	if (lvl < 0 && (dshift = physim_cpui_group_piece(f, n->shift)) != 0) {
+		lvl = engine_level(f, dshift); /* a run: its first descriptor */
+		count = 1u << (n->shift - dshift);
+	}
+	if (lvl < 0 || (unsigned)lvl != f->levels - 1 - p.n || count > RUN_DESC_MAX)
 		return;
 	uint64_t dpa = p.last_table + ((n->va >> m->idx_shift[lvl]) & m->idx_mask[lvl]);
 	bool ok;
 	uint64_t d = read_desc(m->cfg.mem, f->pte_bytes, dpa, &ok);
-	if (ok) {
+	if (ok && run_consistent(f, m->cfg.mem, dpa, d, count, dshift)) {
 		n->desc_pa = dpa;
 		n->desc = d;
 	}
