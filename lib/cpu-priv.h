@@ -457,6 +457,11 @@ PHYSIM_HIDDEN const char *physim_cpui_arm_why(const struct inval *iv,
 PHYSIM_HIDDEN const char *physim_cpui_rv_why(const struct inval *iv,
 					     const struct physim_cpu_entry *e, unsigned miss,
 					     bool stage2_changed);
+/* The same for LoongArch INVTLB, whose phrases name the op and its operands
+ * (written into buf; NULL if none applies). */
+PHYSIM_HIDDEN const char *physim_cpui_la_why(const struct inval *iv,
+					     const struct physim_cpu_entry *e, unsigned miss,
+					     char *buf, size_t len);
 /* Filters of an invalidation an entry failed (physim_cpui_<arch>_why's miss). */
 enum {
 	MISS_KIND = 1u << 0,   /* a kind of entry it does not remove */

@@ -1885,7 +1885,124 @@ static void rv_hfence_gvma_unshifted(struct fix *f)
 	assert_int_equal(physim_rv_hfence_gvma(cpu_in(f, 0, 4), &rs1, &rs2), 0);
 }
 
+static void move_s1_g(struct fix *f)
+{
+	assert_int_equal(physim_pt_unmap(f->s1pt, VA_G, NULL), 0);
+	map(f->s1pt, VA_G, PA_G + 0x200000, f->af->global_arch);
+}
+
+static void la_invtlb(struct fix *f, unsigned op, uint64_t rj, uint64_t rk)
+{
+	assert_int_equal(physim_la_invtlb(cpu_in(f, 0, 0), op, rj, rk), 0);
+}
+
+static void la_5_a(struct fix *f)
+{
+	la_invtlb(f, 5, 1, VA_A);
+}
+
+static void la_5_g(struct fix *f)
+{
+	la_invtlb(f, 5, 1, VA_G);
+}
+
+static void la_2(struct fix *f)
+{
+	la_invtlb(f, 2, 0, 0);
+}
+
+static void la_5_asid2(struct fix *f)
+{
+	la_invtlb(f, 5, 2, VA_A);
+}
+
+static void la_5_pfn(struct fix *f)
+{
+	la_invtlb(f, 5, 1, VA_A >> 12);
+}
+
+static void la_5_swapped(struct fix *f)
+{
+	la_invtlb(f, 5, VA_A, 1);
+}
+
+static void la_6_other_va(struct fix *f)
+{
+	la_invtlb(f, 6, 1, VA_B);
+}
+
 static const struct remedy_case remedy_cases[] = {
+    /* LoongArch (LoongArch Reference Manual Vol. 1, INVTLB): the op, what it
+     * removes (G bit, ASID in rj[9:0], VA in rk), and what was needed */
+    {"LoongArch: INVTLB 0x5 on core 0 only (no IPI)",
+     &la_fix,
+     move_s1_a,
+     la_5_a,
+     1,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives INVTLB 0x5 (issued on cpu 0)",
+      "G = 0, ASID = rj and VA = rk on the executing core only",
+      "needed: INVTLB 0x5 with rj = the entry's ASID"}},
+    {"LoongArch: a global page changed, INVTLB 0x5",
+     &la_fix,
+     move_s1_g,
+     la_5_g,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_G,
+     1,
+     {"survives INVTLB 0x5", "this entry is global (G = 1): a global page needs INVTLB 0x6",
+      "needed: INVTLB 0x6"}},
+    {"LoongArch: INVTLB 0x2 for a G = 0 page",
+     &la_fix,
+     move_s1_a,
+     la_2,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives INVTLB 0x2", "removes the entries with G = 1, and this entry has G = 0 (ASID 1)",
+      "INVTLB 0x5 with rj = 1"}},
+    {"LoongArch: INVTLB 0x5 with another ASID in rj",
+     &la_fix,
+     move_s1_a,
+     la_5_asid2,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives INVTLB 0x5", "rj[9:0] named ASID 2, not the entry's 1", "INVTLB 0x5 with rj = 1"}},
+    {"LoongArch: INVTLB 0x5 with VA >> 12 in rk",
+     &la_fix,
+     move_s1_a,
+     la_5_pfn,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives INVTLB 0x5", "rk held 0x400, the page number (VA >> 12)",
+      "rk takes the virtual address itself, 0x400000"}},
+    {"LoongArch: INVTLB 0x5 with rj and rk swapped",
+     &la_fix,
+     move_s1_a,
+     la_5_swapped,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives INVTLB 0x5", "rj and rk swapped"}},
+    {"LoongArch: INVTLB 0x6 of another page",
+     &la_fix,
+     move_s1_a,
+     la_6_other_va,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives INVTLB 0x6", "that have G = 1 or ASID = rj, and rk named VA 0x401000",
+      "INVTLB 0x6 with rk = 0x400000"}},
     {"x86: INVLPG on CPU 0 only (no shootdown IPI)",
      &x86_fix,
      move_s1_a,
@@ -2055,6 +2172,8 @@ static void test_remedies(void **state)
 				      r && r->remedy ? r->remedy : "(no report)");
 			fail();
 		}
+		if (rc->af->arch == PHYSIM_ARCH_LOONGARCH64)
+			print_message("%s:\n  %s\n", rc->what, r->remedy);
 		/* the text lives as long as the machine, and one text is kept once */
 		const char *first = r->remedy;
 		f.nrep = 0;
