@@ -598,52 +598,213 @@ void physim_cpui_snap_put(struct bbm_snap *s)
 		free(s);
 }
 
-/* The descriptors one traced walk fetched (stage-1 ones of a nested walk at
- * their HPA). */
-static void snap_trace(struct bbm_snap *s, const struct physim_walk_trace *t,
-		       const struct physim_mmu *s2)
+/* ---- what a broadcast's receivers compare with ----
+ *
+ * A CPU applies another CPU's broadcast at its own next access or
+ * instruction, by which time the issuer may rightly have made the new
+ * descriptor (break, TLBI, DSB, make). So the receivers' break-before-make
+ * check compares with the descriptors as they were at the issuer's DSB, read
+ * there: those on the invalidated address's path in the tables of every
+ * context some CPU cached entries from (the entries the receivers hold were
+ * made from those, whatever context the issuer has loaded - a hypervisor in
+ * its own EL2 context broadcasting a guest's TLBI IPAS2E1IS), with every
+ * descriptor of a run met there. The contexts are registered as their
+ * first entry is cached; a context record never changes once made. */
+
+struct bbm_reg {
+	pthread_mutex_t lock;
+	const struct ctxrec **v;
+	size_t n, cap;
+};
+
+static void reg_free(void *obj)
 {
-	for (unsigned i = 0; i < t->n && s->n < 2 * PHYSIM_WALK_TRACE_MAX; i++) {
+	struct bbm_reg *g = obj;
+	free(g->v);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
+
+/* The machine's registry, made at the first registration if make. */
+static struct bbm_reg *reg_of(struct physim_machine *m, bool make)
+{
+	pthread_mutex_lock(&m->kept_lock);
+	struct bbm_reg *g = m->bbm_reg;
+	pthread_mutex_unlock(&m->kept_lock);
+	if (g != NULL || !make)
+		return g;
+	g = calloc(1, sizeof(*g));
+	struct keep *k = malloc(sizeof(*k));
+	if (g == NULL || k == NULL || pthread_mutex_init(&g->lock, NULL) != 0) {
+		free(g);
+		free(k);
+		return NULL;
+	}
+	pthread_mutex_lock(&m->kept_lock);
+	if (m->bbm_reg == NULL) {
+		m->bbm_reg = g;
+		*k = (struct keep){.next = m->kept, .obj = g, .fin = reg_free};
+		m->kept = k;
+		g = NULL;
+		k = NULL;
+	}
+	struct bbm_reg *have = m->bbm_reg;
+	pthread_mutex_unlock(&m->kept_lock);
+	if (g != NULL)
+		reg_free(g);
+	free(k);
+	return have;
+}
+
+void physim_cpui_bbm_register(struct physim_cpu *c, struct ctxrec *r)
+{
+	struct bbm_reg *g = reg_of(c->m, true);
+	if (g == NULL)
+		return; /* tried again at the next entry */
+	pthread_mutex_lock(&g->lock);
+	if (g->n == g->cap) {
+		size_t ncap = g->cap ? g->cap * 2 : 8;
+		const struct ctxrec **nv = realloc(g->v, ncap * sizeof(*nv));
+		if (nv == NULL) {
+			pthread_mutex_unlock(&g->lock);
+			return;
+		}
+		g->v = nv;
+		g->cap = ncap;
+	}
+	g->v[g->n++] = r;
+	pthread_mutex_unlock(&g->lock);
+	r->bbm_registered = true;
+}
+
+struct snapbuf {
+	struct bbm_snap *s;
+	unsigned cap;
+	bool oom;
+};
+
+static void snap_add(struct snapbuf *b, uint64_t pa, uint64_t val)
+{
+	if (b->oom)
+		return;
+	if (b->s == NULL || b->s->n == b->cap) {
+		unsigned ncap = b->cap ? b->cap * 2 : 64;
+		struct bbm_snap *ns = realloc(b->s, sizeof(*ns) + ncap * sizeof(ns->d[0]));
+		if (ns == NULL) {
+			b->oom = true;
+			return;
+		}
+		if (b->s == NULL)
+			ns->n = 0;
+		b->s = ns;
+		b->cap = ncap;
+	}
+	b->s->d[b->s->n].pa = pa;
+	b->s->d[b->s->n].val = val;
+	b->s->n++;
+}
+
+/* The descriptors one traced walk fetched (stage-1 ones of a nested walk at
+ * their HPA), and every descriptor of an AArch64 Contiguous run whose
+ * descriptor the walk ended at. m: the walk's mmu (the stage 1 of a nested
+ * one), s2: a nested walk's stage 2 (else NULL). */
+static void snap_trace(struct snapbuf *b, const struct physim_walk_trace *t,
+		       const struct physim_mmu *m, const struct physim_mmu *s2)
+{
+	for (unsigned i = 0; i < t->n; i++) {
 		const struct physim_walk_trace_step *st = &t->steps[i];
 		if (!st->fetched)
 			continue;
-		uint64_t pa = s2 != NULL && st->stage == 1 ? s2_hpa(s2, st->addr) : st->addr;
+		bool s1_of_nested = s2 != NULL && st->stage == 1;
+		const struct physim_mmu *sm = s2 != NULL && !s1_of_nested ? s2 : m;
+		uint64_t pa = s1_of_nested ? s2_hpa(s2, st->addr) : st->addr;
 		if (pa == 0)
 			continue;
-		s->d[s->n].pa = pa;
-		s->d[s->n].val = st->desc_new;
-		s->n++;
+		snap_add(b, pa, st->desc_new);
+		const struct physim_pt_format *f = sm->cfg.format;
+		const struct pt_walk_ops *w = sm->ops;
+		if (st->decision != PHYSIM_WALK_LEAF || w == NULL || w->level_dir == 0 ||
+		    f->arch != PHYSIM_ARCH_AARCH64 || f->pte_bytes != 8)
+			continue;
+		int n = (st->level - w->level_base) / w->level_dir;
+		if (n < 0 || n >= f->levels || f->group_log2[n] == 0)
+			continue;
+		const struct physim_paging_handler *mem = s1_of_nested ? s2->cfg.mem : sm->cfg.mem;
+		uint64_t count = UINT64_C(1) << f->group_log2[n];
+		uint64_t base = pa & ~(count * f->pte_bytes - 1);
+		for (uint64_t k = 0; k < count; k++) {
+			bool ok;
+			uint64_t d = read_desc(mem, f->pte_bytes, base + k * f->pte_bytes, &ok);
+			if (ok)
+				snap_add(b, base + k * f->pte_bytes, d);
+		}
 	}
+}
+
+/* The path of iv's address in the tables of context r (configured as when
+ * its entries were filled: fresh mmus of its recorded configurations). */
+static void snap_context(struct snapbuf *b, const struct ctxrec *r, const struct inval *iv)
+{
+	bool want1 = (iv->kinds & (KIND_S1 | KIND_COMB)) && r->c1.format != NULL;
+	bool want2 = (iv->kinds & KIND_S2) && r->c2.format != NULL;
+	struct physim_mmu *t1 = NULL, *t2 = NULL;
+	if (!want1 && !want2)
+		return;
+	if ((want1 && physim_mmu_create(&r->c1, &t1) < 0) ||
+	    (r->c2.format != NULL && physim_mmu_create(&r->c2, &t2) < 0)) {
+		physim_mmu_destroy(t1);
+		return;
+	}
+	struct physim_walk_trace t;
+	struct physim_xlate x;
+	struct physim_access a = {.va = iv->addr};
+	int rc;
+	if (want1) {
+		rc = t2 != NULL ? physim_nested_trace(t1, t2, &a, PHYSIM_TRACE_PROBE, &x, &t)
+				: physim_mmu_trace(t1, &a, PHYSIM_TRACE_PROBE, &x, &t);
+		if (rc == 0 || rc == -EFAULT)
+			snap_trace(b, &t, t1, t2);
+	}
+	if (want2) {
+		rc = physim_mmu_trace(t2, &a, PHYSIM_TRACE_PROBE, &x, &t);
+		if (rc == 0 || rc == -EFAULT)
+			snap_trace(b, &t, t2, NULL);
+	}
+	physim_mmu_destroy(t1);
+	physim_mmu_destroy(t2);
 }
 
 struct bbm_snap *physim_cpui_bbm_snapshot(struct physim_cpu *c, const struct inval *iv)
 {
-	const struct physim_cpu_context *ctx = &c->ctx;
-	if (!c->m->cfg.check_bbm || iv->addr_mode != INV_ADDR_INPUT || !c->loaded)
+	if (!c->m->cfg.check_bbm || iv->addr_mode != INV_ADDR_INPUT)
 		return NULL;
-	struct bbm_snap *s = calloc(1, sizeof(*s));
-	if (s == NULL)
+	struct bbm_reg *g = reg_of(c->m, false);
+	if (g == NULL)
+		return NULL; /* nothing was ever cached */
+	pthread_mutex_lock(&g->lock);
+	size_t n = g->n;
+	const struct ctxrec **v = malloc((n ? n : 1) * sizeof(*v));
+	if (v != NULL && n != 0)
+		memcpy(v, g->v, n * sizeof(*v));
+	pthread_mutex_unlock(&g->lock);
+	if (v == NULL)
 		return NULL;
-	struct physim_walk_trace t;
-	struct physim_xlate x;
-	struct physim_access a = {.va = iv->addr};
-	if ((iv->kinds & (KIND_S1 | KIND_COMB)) && ctx->s1 != NULL) {
-		int rc = ctx->s2
-			     ? physim_nested_trace(ctx->s1, ctx->s2, &a, PHYSIM_TRACE_PROBE, &x, &t)
-			     : physim_mmu_trace(ctx->s1, &a, PHYSIM_TRACE_PROBE, &x, &t);
-		if (rc == 0 || rc == -EFAULT)
-			snap_trace(s, &t, ctx->s2);
+	struct snapbuf b = {0};
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false; /* the same tables on another CPU */
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = same_cfg(&v[k]->c1, &v[i]->c1) && same_cfg(&v[k]->c2, &v[i]->c2);
+		if (!seen)
+			snap_context(&b, v[i], iv);
 	}
-	if ((iv->kinds & KIND_S2) && ctx->s2 != NULL) {
-		int rc = physim_mmu_trace(ctx->s2, &a, PHYSIM_TRACE_PROBE, &x, &t);
-		if (rc == 0 || rc == -EFAULT)
-			snap_trace(s, &t, NULL);
-	}
-	if (s->n == 0) {
-		free(s);
+	free(v);
+	if (b.oom || b.s == NULL || b.s->n == 0) {
+		/* without the whole snapshot the receivers check nothing
+		 * rather than something wrong */
+		free(b.s);
 		return NULL;
 	}
-	return s;
+	return b.s;
 }
 
 /* AArch64 descriptor bits that may change while the descriptor stays

@@ -63,13 +63,15 @@ struct inval {
 	uint8_t ttl_granule;
 };
 
-/* Descriptor values read at a broadcast's completion (lib/cpu-check.c). */
+/* Descriptor values read at a broadcast's completion (lib/cpu-check.c):
+ * those on the invalidated address's path in the tables of every context
+ * any CPU cached entries from, and every descriptor of a run on it. */
 struct bbm_snap {
 	atomic_uint refs;
 	unsigned n;
 	struct {
 		uint64_t pa, val;
-	} d[2 * PHYSIM_WALK_TRACE_MAX];
+	} d[];
 };
 
 static inline struct inval inval_all(const char *name)
@@ -151,6 +153,9 @@ struct ctxrec {
 	struct ctxrec *next;
 	struct physim_mmu *s1, *s2;
 	struct physim_mmu_config c1, c2;
+	/* check_bbm: in the machine's list of contexts entries were filled
+	 * in (lib/cpu-check.c; set by the owning CPU's thread only) */
+	bool bbm_registered;
 };
 
 struct centry {
@@ -276,6 +281,9 @@ struct physim_machine {
 	 * (lib/cpu-remedy.c; set once under kept_lock) */
 	struct remedy_pool *remedies;
 	atomic_uint_fast64_t issued_seq;
+	/* check_bbm: the contexts any CPU filled entries in, whose tables a
+	 * broadcast's snapshot reads (lib/cpu-check.c; set once under kept_lock) */
+	struct bbm_reg *bbm_reg;
 };
 
 /* ---- small helpers ---- */
@@ -403,6 +411,9 @@ PHYSIM_HIDDEN bool physim_cpui_bbm_check(struct physim_cpu *c, const struct inva
  * the issuing CPU's tables, read at its completion (NULL: none to take). */
 PHYSIM_HIDDEN struct bbm_snap *physim_cpui_bbm_snapshot(struct physim_cpu *c,
 							const struct inval *iv);
+/* With check_bbm: an entry of context r is being cached on c; make r known
+ * to the snapshots of every CPU's broadcasts (once per context). */
+PHYSIM_HIDDEN void physim_cpui_bbm_register(struct physim_cpu *c, struct ctxrec *r);
 /* Drop one reference to a snapshot (NULL: nothing). */
 PHYSIM_HIDDEN void physim_cpui_snap_put(struct bbm_snap *s);
 /* With check_bbm, the descriptor a leaf of a one-stage walk (a stage 1

@@ -337,6 +337,9 @@ void physim_cpui_insert(struct physim_cpu *c, const struct centry *n)
 	uint32_t idx = alloc_slot(c);
 	if (idx == NIL)
 		return; /* not cached: every access walks */
+	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm) && n->ctx != NULL && !n->ctx->bbm_registered)
+		/* its tables are what other CPUs' broadcasts snapshot */
+		physim_cpui_bbm_register(c, (struct ctxrec *)n->ctx);
 	c->pool[idx] = *n;
 	if (!c->run_inserting)
 		c->pool[idx].fill_seq =

@@ -25,9 +25,10 @@
 
 #define URWX (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U)
 
-#define VA_A UINT64_C(0x400000)
-#define PA_A (RAM_BASE + 0x100000) /* a GPA; stage 2 maps RAM identically */
-#define VB   UINT64_C(0x40000000)  /* 2 MiB blocks for the break-before-make cases */
+#define VA_A   UINT64_C(0x400000)
+#define PA_A   (RAM_BASE + 0x100000) /* a GPA; stage 2 maps RAM identically */
+#define VB     UINT64_C(0x40000000)  /* 2 MiB blocks for the break-before-make cases */
+#define RUN_SZ UINT64_C(0x10000)     /* a Contiguous / Svnapot run of 16 4 KiB pages */
 
 #define ASID 1
 #define VMID 1
@@ -1019,6 +1020,108 @@ static void test_arm_bbm_at_receiver(void **state)
 	env_free(e);
 }
 
+/* The receivers compare with the tables of the entries they hold, not with
+ * the issuer's context: a hypervisor PE in its own EL2 context (its own
+ * one-stage tables, VTTBR_EL2.VMID = the guest's) splits a live 2 MiB
+ * stage-2 block of the guest's and broadcasts TLBI IPAS2E1IS + DSB ISH,
+ * TLBI VMALLE1IS + DSB ISH, as KVM does: the guest's PE, which cached the
+ * block, reports it when it applies the broadcast (Arm ARM DDI 0487 M.a.a
+ * D8.17.1 applies to stage 2; D8.17.7 broadcast maintenance). The correct
+ * order - block invalid, IPAS2E1IS + DSB, new table, VMALLE1IS + DSB, all
+ * before the guest's PE runs again - is clean. */
+static void test_arm_bbm_receiver_of_host_issuer(void **state)
+{
+	(void)state;
+	struct env *e = env_new(ARM, 2, false, true, true, false);
+	uint64_t blk = RAM_BASE + 4 * MiB, blk2 = RAM_BASE + 6 * MiB;
+	assert_int_equal(physim_pt_map(e->s1pt, VB, blk + 0x1000, 4096, URWX), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VB + 0x1000, blk2 + 0x1000, 4096, URWX), 0);
+	load(e, 1);
+	struct physim_pt *hpt;
+	assert_int_equal(physim_pt_create(physim_format("aarch64-el2-4k-48"), e->ph, &hpt), 0);
+	assert_int_equal(physim_pt_map(hpt, 0x1000, RAM_BASE + 0x1000, 4096, PHYSIM_R), 0);
+	struct physim_mmu *hm = mmu_of(e, hpt);
+	struct physim_cpu_context host = {.s1 = hm, .regime = PHYSIM_REGIME_HOST, .vmid = VMID};
+	struct physim_cpu *hyp = cpu(e, 0);
+	assert_int_equal(physim_cpu_set_context(hyp, &host), 0);
+
+	assert_int_equal(rd(e, 1, VB), blk + 0x1000);
+	assert_int_equal(physim_pt_unmap_region(e->s2pt, blk + 0x5000, 4096), 0); /* no break */
+	assert_int_equal(physim_arm_tlbi(hyp, PHYSIM_TLBI_IPAS2E1IS, blk >> 12), 0);
+	physim_arm_dsb(hyp);
+	assert_int_equal(physim_arm_tlbi(hyp, PHYSIM_TLBI_VMALLE1IS, 0), 0);
+	physim_arm_dsb(hyp);
+	assert_int_equal(e->rep.n_bbm, 0); /* the hypervisor's PE held nothing of it */
+	assert_int_equal(rd(e, 1, VB), blk + 0x1000);
+	assert_int_equal(e->rep.n_bbm, 1);
+	assert_int_equal(e->rep.last.cpu, 1);
+	assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_S2);
+	assert_int_equal(e->rep.last.entry.va, blk);
+	assert_int_equal(e->rep.last.entry.page_size, 2 * MiB);
+	assert_non_null(strstr(e->rep.text, "TLBI IPAS2E1IS"));
+	print_message("%s\n", e->rep.text);
+
+	/* break, invalidate, complete, make - before the guest's PE applies */
+	assert_int_equal(rd(e, 1, VB + 0x1000), blk2 + 0x1000);
+	assert_int_equal(physim_pt_unmap_region(e->s2pt, blk2, 2 * MiB), 0);
+	assert_int_equal(physim_arm_tlbi(hyp, PHYSIM_TLBI_IPAS2E1IS, blk2 >> 12), 0);
+	physim_arm_dsb(hyp);
+	assert_int_equal(physim_pt_map(e->s2pt, blk2 + 0x1000, blk2 + 0x1000, 4096, URWX), 0);
+	assert_int_equal(physim_arm_tlbi(hyp, PHYSIM_TLBI_VMALLE1IS, 0), 0);
+	physim_arm_dsb(hyp);
+	assert_int_equal(rd(e, 1, VB + 0x1000), blk2 + 0x1000);
+	assert_int_equal(e->rep.n_bbm, 1);
+	physim_mmu_destroy(hm);
+	physim_pt_destroy(hpt);
+	env_free(e);
+}
+
+/* A Contiguous run cached on PE 1; PE 0 moves one descriptor of it (page 3)
+ * while valid and broadcasts TLBI VAE1IS of page 0 + DSB: PE 1 compares
+ * every descriptor of its run entry with what they were at that DSB (the
+ * snapshot holds the whole run) and reports page 3's (Arm ARM DDI 0487
+ * M.a.a D8.17.1, D8.6.1). */
+static void test_arm_bbm_run_at_receiver(void **state)
+{
+	(void)state;
+	struct env *e = env_new(ARM, 2, false, true, false, false);
+	uint64_t out = RAM_BASE + 0x400000;
+	assert_int_equal(physim_pt_map(e->s1pt, VB, out, RUN_SZ, URWX), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		struct physim_cpu_context ctx = {
+		    .s1 = e->s1, .regime = PHYSIM_REGIME_GUEST, .asid = ASID, .vmid = VMID};
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+	}
+	assert_int_equal(rd(e, 1, VB + 0x5000), out + 0x5000);
+	struct physim_walk_trace t;
+	struct physim_xlate x;
+	assert_int_equal(physim_mmu_trace(e->s1,
+					  &(struct physim_access){.va = VB + 0x3000, .user = true},
+					  PHYSIM_TRACE_PROBE, &x, &t),
+			 0);
+	uint64_t at = 0;
+	for (unsigned i = 0; i < t.n; i++) {
+		if (t.steps[i].decision == PHYSIM_WALK_LEAF)
+			at = t.steps[i].addr;
+	}
+	assert_int_not_equal(at, 0);
+	uint64_t old = *hva(e, at);
+	*hva(e, at) = old + 0x100000;
+	assert_int_equal(
+	    physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VAE1IS, (uint64_t)ASID << 48 | VB >> 12), 0);
+	physim_arm_dsb(cpu(e, 0));
+	assert_int_equal(e->rep.n_bbm, 0);
+	uint64_t pa;
+	assert_int_equal(access(e, 1, VB + 0x1000, false, &pa), 0);
+	assert_int_equal(e->rep.n_bbm, 1);
+	assert_int_equal(e->rep.last.cpu, 1);
+	assert_int_equal(e->rep.last.addr, at);
+	assert_int_equal(e->rep.last.desc_old, old);
+	assert_int_equal(e->rep.last.desc_new, old + 0x100000);
+	print_message("%s\n", e->rep.text);
+	env_free(e);
+}
+
 /* A stage-2 last-level table moved by the hypervisor (copied, its stage-2
  * descriptor repointed) and followed by an invalidation that leaves the
  * stage-2 walk-cache entry: the audit reports that entry (stage 2), and its
@@ -1103,8 +1206,7 @@ static void test_stale_s2_walk_entry_remedy(void **state)
  * range". The oracle: after an invalidation of page k, every other page of
  * the run is still cached (and served by a hit); page k is not. */
 
-#define RUN_G  (RAM_BASE + 4 * MiB) /* a GPA: stage 2 maps it with a 2 MiB block */
-#define RUN_SZ UINT64_C(0x10000)
+#define RUN_G (RAM_BASE + 4 * MiB) /* a GPA: stage 2 maps it with a 2 MiB block */
 
 /* The 4 KiB pages of [va, va + RUN_SZ) combined entries cover, and how
  * many combined entries there are. */
@@ -1265,6 +1367,8 @@ int main(void)
 	    cmocka_unit_test(test_x86_bbm_ept_split),
 	    cmocka_unit_test(test_arm_bbm_nested_stage1),
 	    cmocka_unit_test(test_arm_bbm_at_receiver),
+	    cmocka_unit_test(test_arm_bbm_receiver_of_host_issuer),
+	    cmocka_unit_test(test_arm_bbm_run_at_receiver),
 	    cmocka_unit_test(test_stale_s2_walk_entry_remedy),
 	    cmocka_unit_test(test_arm_comb_of_s1_run),
 	    cmocka_unit_test(test_rv_comb_of_gstage_napot),
