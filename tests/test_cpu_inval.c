@@ -2541,6 +2541,60 @@ static void test_bbm_contiguous_run(void **state)
 	runfix_close(&x);
 }
 
+/* The longest run: 16K granule, level 3, 128 descriptors of 16 KiB (2 MiB;
+ * Arm ARM DDI 0487 M.a.a D8.6.1, the Contiguous bit's run lengths): one
+ * moved while valid (descriptor 100) is found by a TLBI of page 0, and the
+ * 127 pieces left keep their own descriptors. */
+static void test_bbm_contiguous_run_16k(void **state)
+{
+	(void)state;
+	const uint64_t va = UINT64_C(0x40000000), pa = RAM_BASE + 0x400000, sz = 2 * MiB;
+	struct runfix x = {0};
+	assert_int_equal(
+	    physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE},
+			      &x.ram),
+	    0);
+	x.ph = physim_ram_paging_handler(x.ram);
+	assert_int_equal(physim_pt_create(physim_format("aarch64-16k-47"), x.ph, &x.pt), 0);
+	assert_int_equal(physim_pt_map(x.pt, va, pa, sz, URW), 0);
+	struct physim_mmu_config c = {
+	    .format = physim_pt_format(x.pt), .mem = x.ph, .root = physim_pt_root(x.pt)};
+	assert_int_equal(physim_mmu_create(&c, &x.mmu), 0);
+	assert_int_equal(
+	    physim_machine_create(&(struct physim_machine_config){.arch = PHYSIM_ARCH_AARCH64,
+								  .ncpus = 1,
+								  .check_bbm = true,
+								  .on_report = run_report,
+								  .report_ctx = &x},
+				  &x.m),
+	    0);
+	x.cpu = physim_machine_cpu(x.m, 0);
+	struct physim_cpu_context cc = {.s1 = x.mmu, .regime = PHYSIM_REGIME_GUEST, .asid = 1};
+	assert_int_equal(physim_cpu_set_context(x.cpu, &cc), 0);
+	struct physim_xlate xl;
+	struct physim_access a = {.va = va + 0x5000, .user = true};
+	assert_int_equal(physim_cpu_translate(x.cpu, &a, &xl), 0);
+	assert_int_equal(xl.page_size, sz);
+	struct physim_walk_trace t;
+	a.va = va + 100 * 0x4000;
+	assert_int_equal(physim_mmu_trace(x.mmu, &a, PHYSIM_TRACE_PROBE, &xl, &t), 0);
+	uint64_t at = t.steps[t.n - 1].addr;
+	assert_int_equal(t.steps[t.n - 1].decision, PHYSIM_WALK_LEAF);
+	uint64_t *d = x.ph->phys_to_virt(x.ph->ctx, at), old = *d;
+	assert_int_equal(old & UINT64_C(0x0000FFFFFFFFC000), pa + 100 * 0x4000);
+	*d = old + 0x200000; /* another output address, still valid */
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VAE1, XT(1, va));
+	assert_int_equal(x.nbbm, 1);
+	assert_int_equal(x.last.addr, at);
+	assert_int_equal(x.last.desc_old, old);
+	struct physim_cpu_stats st = physim_cpu_stats(x.cpu);
+	assert_int_equal(st.entries, 127);
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VAE1, XT(1, va + 100 * 0x4000));
+	assert_int_equal(x.nbbm, 1); /* reported once */
+	*d = old;
+	runfix_close(&x);
+}
+
 /* The remedies' record is shared between CPUs' threads: one PE issues
  * TLBI VAE1IS + DSB for A in a loop while another keeps hitting its stale
  * entry for B, each hit reported with a remedy that reads every PE's record
@@ -2625,6 +2679,7 @@ int main(void)
 	    cmocka_unit_test(test_runs_armv7_large_page),
 	    cmocka_unit_test(test_remedy_threads),
 	    cmocka_unit_test(test_bbm_contiguous_run),
+	    cmocka_unit_test(test_bbm_contiguous_run_16k),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
