@@ -1352,6 +1352,40 @@ static void test_arm_bbm_comb_of_s1_run(void **state)
 	env_free(e);
 }
 
+/* A stage-2 Contiguous run (the hypervisor's): the guest's access caches
+ * the stage-2 entry of the run; the hypervisor moves descriptor 3 of it
+ * while valid and issues TLBI IPAS2E1IS of the run's first page + DSB:
+ * reported on the stage-2 entry at descriptor 3 (Arm ARM DDI 0487 M.a.a
+ * D8.17.1 applies to stage 2; D8.6.1). */
+static void test_arm_bbm_s2_run(void **state)
+{
+	(void)state;
+	struct env *e = env_new(ARM, 1, false, true, false, false);
+	assert_int_equal(physim_pt_unmap_region(e->s2pt, RUN_G, RUN_SZ), 0);
+	assert_int_equal(physim_pt_map(e->s2pt, RUN_G, RUN_G, RUN_SZ, URWX), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VB, RUN_G + 0x5000, 4096, URWX), 0);
+	load(e, 0);
+	assert_int_equal(rd(e, 0, VB), RUN_G + 0x5000);
+	struct physim_walk_trace t;
+	struct physim_xlate x;
+	assert_int_equal(physim_mmu_trace(e->s2, &(struct physim_access){.va = RUN_G + 0x3000},
+					  PHYSIM_TRACE_PROBE, &x, &t),
+			 0);
+	assert_int_equal(x.page_size, RUN_SZ);
+	uint64_t at = t.steps[t.n - 1].addr, old = *hva(e, at);
+	*hva(e, at) = old + 0x100000;
+	struct physim_cpu *pe = cpu(e, 0);
+	assert_int_equal(physim_arm_tlbi(pe, PHYSIM_TLBI_IPAS2E1IS, RUN_G >> 12), 0);
+	physim_arm_dsb(pe);
+	assert_int_equal(e->rep.n_bbm, 1);
+	assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_S2);
+	assert_int_equal(e->rep.last.entry.page_size, RUN_SZ);
+	assert_int_equal(e->rep.last.addr, at);
+	print_message("%s\n", e->rep.text);
+	*hva(e, at) = old;
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1373,6 +1407,7 @@ int main(void)
 	    cmocka_unit_test(test_arm_comb_of_s1_run),
 	    cmocka_unit_test(test_rv_comb_of_gstage_napot),
 	    cmocka_unit_test(test_arm_bbm_comb_of_s1_run),
+	    cmocka_unit_test(test_arm_bbm_s2_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
