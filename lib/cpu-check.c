@@ -849,7 +849,7 @@ static void bbm_report(struct physim_cpu *c, const struct inval *iv, const struc
 		    "invalid, invalidate each of its pages (a TLBI per block or granule, or one "
 		    "without an address) and DSB ISH, and only then write the new descriptors; "
 		    "changing the output address, memory type or Contiguous bit of any "
-		    "descriptor of a live run needs it (Arm ARM DDI 0487 M.a.a D8.17.1, D8.6.1 "
+		    "descriptor of a live run needs it (Arm ARM DDI 0487 M.a.a D8.17.1, D8.7.1 "
 		    "'The Contiguous bit', D8.17.6 RLQLSD)"
 		  : "break-before-make: write an invalid descriptor, invalidate it (TLBI + DSB "
 		    "ISH) and only then write the new one; only permission, AF, DBM and nG "

@@ -114,7 +114,7 @@ uint64_t physim_cpui_run_member(const struct physim_pt_format *f, uint64_t desc0
 {
 	/* AArch64: each descriptor of a Contiguous run holds its own output
 	 * address, consecutive from the run's aligned base (Arm ARM DDI 0487
-	 * M.a.a D8.6.1 "The Contiguous bit"); the run is aligned, so adding
+	 * M.a.a D8.7.1 "The Contiguous bit"); the run is aligned, so adding
 	 * to the address field carries nowhere. Svnapot: all the PTEs of a
 	 * NAPOT range are the same (Svnapot chapter). */
 	if (f != NULL && f->arch == PHYSIM_ARCH_AARCH64 && f->pte_bytes == 8)

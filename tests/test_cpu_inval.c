@@ -2413,7 +2413,7 @@ static void test_runs_armv7_large_page(void **state)
  *
  * The oracle: Arm ARM DDI 0487 M.a.a D8.17.1 (break-before-make is needed
  * to change the output address, the memory type or the Contiguous bit of a
- * valid descriptor; only AP, AF, DBM, nG and XN may change live) and D8.6.1
+ * valid descriptor; only AP, AF, DBM, nG and XN may change live) and D8.7.1
  * "The Contiguous bit" (a run's descriptors map consecutive output
  * addresses with the same attributes): a descriptor of a cached run changed
  * while valid is a violation whichever page the invalidation then names;
@@ -2542,7 +2542,7 @@ static void test_bbm_contiguous_run(void **state)
 }
 
 /* The longest run: 16K granule, level 3, 128 descriptors of 16 KiB (2 MiB;
- * Arm ARM DDI 0487 M.a.a D8.6.1, the Contiguous bit's run lengths): one
+ * Arm ARM DDI 0487 M.a.a D8.7.1, the Contiguous bit's run lengths): one
  * moved while valid (descriptor 100) is found by a TLBI of page 0, and the
  * 127 pieces left keep their own descriptors. */
 static void test_bbm_contiguous_run_16k(void **state)

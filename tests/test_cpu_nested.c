@@ -1080,7 +1080,7 @@ static void test_arm_bbm_receiver_of_host_issuer(void **state)
  * while valid and broadcasts TLBI VAE1IS of page 0 + DSB: PE 1 compares
  * every descriptor of its run entry with what they were at that DSB (the
  * snapshot holds the whole run) and reports page 3's (Arm ARM DDI 0487
- * M.a.a D8.17.1, D8.6.1). */
+ * M.a.a D8.17.1, D8.7.1). */
 static void test_arm_bbm_run_at_receiver(void **state)
 {
 	(void)state;
@@ -1301,7 +1301,7 @@ static void test_rv_comb_of_gstage_napot(void **state)
  * the guest moves one descriptor of its live run (page 3) and invalidates
  * page 0 only - reported on the combined entry, at page 3's descriptor (its
  * HPA); the whole run broken, invalidated page by page, then remade: clean
- * (Arm ARM DDI 0487 M.a.a D8.17.1, D8.6.1). */
+ * (Arm ARM DDI 0487 M.a.a D8.17.1, D8.7.1). */
 static void test_arm_bbm_comb_of_s1_run(void **state)
 {
 	(void)state;
@@ -1356,7 +1356,7 @@ static void test_arm_bbm_comb_of_s1_run(void **state)
  * the stage-2 entry of the run; the hypervisor moves descriptor 3 of it
  * while valid and issues TLBI IPAS2E1IS of the run's first page + DSB:
  * reported on the stage-2 entry at descriptor 3 (Arm ARM DDI 0487 M.a.a
- * D8.17.1 applies to stage 2; D8.6.1). */
+ * D8.17.1 applies to stage 2; D8.7.1). */
 static void test_arm_bbm_s2_run(void **state)
 {
 	(void)state;
