@@ -64,13 +64,15 @@ struct inval {
 	uint8_t ttl_granule;
 };
 
-/* Descriptor values read at a broadcast's completion (lib/cpu-check.c). */
+/* Descriptor values read at a broadcast's completion (lib/cpu-check.c):
+ * those on the invalidated address's path in the tables of every context
+ * any CPU cached entries from, and every descriptor of a run on it. */
 struct bbm_snap {
 	atomic_uint refs;
 	unsigned n;
 	struct {
 		uint64_t pa, val;
-	} d[2 * PHYSIM_WALK_TRACE_MAX];
+	} d[];
 };
 
 static inline struct inval inval_all(const char *name)
@@ -152,6 +154,9 @@ struct ctxrec {
 	struct ctxrec *next;
 	struct physim_mmu *s1, *s2;
 	struct physim_mmu_config c1, c2;
+	/* check_bbm: in the machine's list of contexts entries were filled
+	 * in (lib/cpu-check.c; set by the owning CPU's thread only) */
+	bool bbm_registered;
 };
 
 /* One cached entry: 128 bytes, in the pool at 64-byte alignment. The first
@@ -324,6 +329,9 @@ struct physim_machine {
 	 * (lib/cpu-remedy.c; set once under kept_lock) */
 	struct remedy_pool *remedies;
 	atomic_uint_fast64_t issued_seq;
+	/* check_bbm: the contexts any CPU filled entries in, whose tables a
+	 * broadcast's snapshot reads (lib/cpu-check.c; set once under kept_lock) */
+	struct bbm_reg *bbm_reg;
 };
 
 /* ---- small helpers ---- */
@@ -462,12 +470,17 @@ PHYSIM_HIDDEN void physim_cpui_stale_check(struct physim_cpu *c, const struct ce
 					   const struct physim_access *acc);
 PHYSIM_HIDDEN void physim_cpui_walk_cache_update(struct physim_cpu *c, const struct physim_mmu *m,
 						 unsigned wstage, uint64_t va, bool faulted);
-PHYSIM_HIDDEN void physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv,
-					 const struct centry *e);
+/* carry (NULL: none): per descriptor of e (physim_cpui_desc_count), the
+ * value a piece of a split run should remember; true when it was filled. */
+PHYSIM_HIDDEN bool physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv,
+					 const struct centry *e, uint64_t *carry);
 /* With check_bbm, the descriptors on the path of a broadcast's address in
  * the issuing CPU's tables, read at its completion (NULL: none to take). */
 PHYSIM_HIDDEN struct bbm_snap *physim_cpui_bbm_snapshot(struct physim_cpu *c,
 							const struct inval *iv);
+/* With check_bbm: an entry of context r is being cached on c; make r known
+ * to the snapshots of every CPU's broadcasts (once per context). */
+PHYSIM_HIDDEN void physim_cpui_bbm_register(struct physim_cpu *c, struct ctxrec *r);
 /* Drop one reference to a snapshot (NULL: nothing). */
 PHYSIM_HIDDEN void physim_cpui_snap_put(struct bbm_snap *s);
 /* With check_bbm, the descriptor a leaf of a one-stage walk (a stage 1
@@ -522,6 +535,11 @@ PHYSIM_HIDDEN const char *physim_cpui_arm_why(const struct inval *iv,
 PHYSIM_HIDDEN const char *physim_cpui_rv_why(const struct inval *iv,
 					     const struct physim_cpu_entry *e, unsigned miss,
 					     bool stage2_changed);
+/* The same for LoongArch INVTLB, whose phrases name the op and its operands
+ * (written into buf; NULL if none applies). */
+PHYSIM_HIDDEN const char *physim_cpui_la_why(const struct inval *iv,
+					     const struct physim_cpu_entry *e, unsigned miss,
+					     char *buf, size_t len);
 /* Filters of an invalidation an entry failed (physim_cpui_<arch>_why's miss). */
 enum {
 	MISS_KIND = 1u << 0,   /* a kind of entry it does not remove */
@@ -537,14 +555,39 @@ enum {
 
 /* ---- grouped leaves (lib/cpu-runs.c) ---- */
 
+/* The most descriptors one run has (AArch64 16K granule, level 3: 128). */
+enum { RUN_DESC_MAX = 128 };
+
 /* The size (index shift) of one descriptor of a run entry e - an AArch64
- * Contiguous-bit run or a RISC-V Svnapot page, S1 or S2 - which is all an
- * invalidation by address must remove of it; 0 when e is no such run. */
-PHYSIM_HIDDEN unsigned physim_cpui_run_piece_shift(const struct centry *e);
+ * Contiguous-bit run or a RISC-V Svnapot page: an S1 or S2 entry of the
+ * run's size, or a combined entry larger than one descriptor of its stage-1
+ * run (by VA, addr_mode INV_ADDR_INPUT) or of its stage-2 run (by GPA,
+ * INV_ADDR_GPA) - which is all an invalidation by that address must remove
+ * of it; 0 when e is no such run. */
+PHYSIM_HIDDEN unsigned physim_cpui_run_piece_shift(const struct centry *e, unsigned addr_mode);
+/* The address bits (as a page shift) an invalidation by VA (INV_ADDR_INPUT)
+ * or by GPA (INV_ADDR_GPA) compares with a COMB entry: its stage-1 (stage-2)
+ * leaf's size, but one descriptor's size when that leaf is a run. */
+PHYSIM_HIDDEN unsigned physim_cpui_comb_match_shift(const struct centry *e, unsigned addr_mode);
+/* The leaf of format f whose runs are 1 << run_shift bytes: its page shift
+ * (0: no run of that size; ARMv7 short descriptors: 0, one TLB entry). */
+PHYSIM_HIDDEN unsigned physim_cpui_group_piece(const struct physim_pt_format *f,
+					       unsigned run_shift);
+/* The descriptors e was made from (break-before-make): desc_count of them,
+ * consecutive from desc_pa, each mapping 1 << desc_shift bytes, in a table
+ * of format desc_format; member k's value implied by the first's. */
+PHYSIM_HIDDEN unsigned physim_cpui_desc_shift(const struct centry *e);
+PHYSIM_HIDDEN unsigned physim_cpui_desc_count(const struct centry *e);
+PHYSIM_HIDDEN const struct physim_pt_format *physim_cpui_desc_format(const struct centry *e);
+PHYSIM_HIDDEN uint64_t physim_cpui_run_member(const struct physim_pt_format *f, uint64_t desc0,
+					      unsigned k, unsigned desc_shift);
 /* e, a run being removed by iv, keeps its pieces iv does not name: they are
- * queued on c and inserted by physim_cpui_run_flush once iv is applied. */
+ * queued on c and inserted by physim_cpui_run_flush once iv is applied.
+ * carry (NULL: the values the run implies): per descriptor of e, the value
+ * its piece remembers (what break-before-make last compared). */
 PHYSIM_HIDDEN void physim_cpui_run_split(struct physim_cpu *c, const struct inval *iv,
-					 const struct centry *e, unsigned piece_shift);
+					 const struct centry *e, unsigned piece_shift,
+					 const uint64_t *carry);
 PHYSIM_HIDDEN void physim_cpui_run_flush(struct physim_cpu *c);
 
 /* ---- audit at completion (machine config audit_on_complete) ---- */

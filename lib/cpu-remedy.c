@@ -248,9 +248,12 @@ static void generic_why(char *buf, size_t len, const struct issued *is,
 }
 
 static const char *arch_why(enum physim_arch arch, const struct inval *iv,
-			    const struct physim_cpu_entry *e, unsigned miss, bool s2_changed)
+			    const struct physim_cpu_entry *e, unsigned miss, bool s2_changed,
+			    char *buf, size_t len)
 {
 	switch (arch) {
+	case PHYSIM_ARCH_LOONGARCH64:
+		return physim_cpui_la_why(iv, e, miss, buf, len);
 	case PHYSIM_ARCH_X86_64:
 		return physim_cpui_x86_why(iv, e, miss, s2_changed);
 	case PHYSIM_ARCH_AARCH64:
@@ -343,14 +346,16 @@ const char *physim_cpui_remedy(struct physim_cpu *c, const struct physim_cpu_ent
 			best_score = score;
 		}
 	}
-	char buf[REMEDY_LEN], why[256];
+	char buf[REMEDY_LEN], why[384];
 	const char *kind = e->kind == PHYSIM_ENTRY_S1	  ? "stage-1"
 			   : e->kind == PHYSIM_ENTRY_S2	  ? "stage-2"
 			   : e->kind == PHYSIM_ENTRY_COMB ? "combined"
 							  : "walk-cache";
 	if (best >= 0) {
 		const struct issued *is = &all[best];
-		const char *aw = arch_why(arch, &is->iv, e, best_miss, stage2_changed);
+		char awbuf[sizeof(why)];
+		const char *aw =
+		    arch_why(arch, &is->iv, e, best_miss, stage2_changed, awbuf, sizeof(awbuf));
 		if (best_miss == 0)
 			snprintf(why, sizeof(why), "which removes it but has not completed%s",
 				 pending ? "" : " on this CPU");

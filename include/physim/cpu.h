@@ -195,16 +195,18 @@ struct physim_machine_config {
 	 * alike; x86: page-size changes, SDM Vol. 3A 4.10.2 "Translation Lookaside Buffers"):
 	 * entries remember the descriptor they were made from (a stage-1 or stage-2 leaf; a
 	 * combined entry its stage-1 leaf, read at its HPA through stage 2; walk entries their
-	 * table descriptor), and each invalidation that removes one compares it with table memory
-	 * where it completes. A descriptor found valid again but changed in output address, block
-	 * size / table <-> block, memory attributes or contiguity (Arm; x86:
-	 * page size) was rewritten while still cachable: PHYSIM_REPORT_BBM.
+	 * table descriptor; an entry of a Contiguous run every descriptor of the run, each
+	 * compared with the value the run's first one implies), and each invalidation that
+	 * removes one compares it with table memory where it completes. A descriptor found valid
+	 * again but changed in output address, block size / table <-> block, memory attributes or
+	 * contiguity (Arm; x86: page size) was rewritten while still cachable: PHYSIM_REPORT_BBM.
 	 * A broadcast is checked at each CPU it reaches too, when that CPU
 	 * applies it (its next access or instruction), against the
-	 * descriptors on the invalidated address's path in the issuer's
-	 * tables as they were at the issuer's DSB (an entry whose descriptor
-	 * is not on that path, or a broadcast without an address, is checked
-	 * at the issuer only). The check only reads, and on_report then runs
+	 * descriptors on the invalidated address's path, as they were at the
+	 * issuer's DSB, in the tables of every context any CPU cached entries
+	 * from - not only the issuer's (an entry whose descriptor is not on
+	 * that path, or a broadcast without an address, is checked at the
+	 * issuer only). The check only reads, and on_report then runs
 	 * on that CPU's thread: it must be thread-safe when CPUs run on
 	 * several threads. */
 	bool check_bbm;
@@ -360,7 +362,9 @@ enum physim_tlbi_op {
  * a TLBI by address removes only the named block or page of it (D8.17.6:
  * "The Contiguous bit does not affect the minimum size of a TLB entry that
  * is required to be invalidated"), the rest stays cached; the same holds
- * for RISC-V Svnapot pages under a fence with rs1 != x0. An ARMv7 Large
+ * for RISC-V Svnapot pages under a fence with rs1 != x0, and for combined
+ * entries made from a stage-1 run (by VA) or a stage-2 run (HFENCE.GVMA by
+ * GPA). An ARMv7 Large
  * page or Supersection is one TLB entry and goes whole. The VMID is the
  * issuing CPU's current one. A TLBI is only guaranteed complete after the
  * issuing CPU's next DSB (physim_arm_dsb): until then every CPU keeps the entries. */
