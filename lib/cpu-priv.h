@@ -466,6 +466,21 @@ PHYSIM_HIDDEN void physim_cpui_drop_for(struct physim_cpu *c, uint64_t va, uint6
 PHYSIM_HIDDEN const char *physim_cpui_pending_for(struct physim_cpu *c, const struct centry *e);
 
 /* lib/cpu-check.c */
+/* The HPA of a GPA through stage 2 (0: none). */
+PHYSIM_HIDDEN uint64_t physim_cpui_s2_hpa(const struct physim_mmu *s2, uint64_t gpa);
+
+/* lib/cpu-bbm.c */
+/* Engine level of a descriptor whose entries cover 1 << shift bytes; -1
+ * when no level has that size. */
+PHYSIM_HIDDEN int physim_cpui_engine_level(const struct physim_pt_format *f, unsigned shift);
+/* A descriptor of pte_bytes at pa, read atomically (*ok false: no memory). */
+PHYSIM_HIDDEN uint64_t physim_cpui_read_desc(const struct physim_paging_handler *mem,
+					     unsigned pte_bytes, uint64_t pa, bool *ok);
+/* Are the n descriptors of a run at dpa (the first d0) well formed? */
+PHYSIM_HIDDEN bool physim_cpui_run_consistent(const struct physim_pt_format *f,
+					      const struct physim_paging_handler *mem, uint64_t dpa,
+					      uint64_t d0, unsigned n, unsigned dshift);
+
 PHYSIM_HIDDEN void physim_cpui_stale_check(struct physim_cpu *c, const struct centry *hit,
 					   const struct physim_access *acc);
 PHYSIM_HIDDEN void physim_cpui_walk_cache_update(struct physim_cpu *c, const struct physim_mmu *m,
