@@ -220,6 +220,11 @@ struct op {
 	struct table_pool pool;
 	struct flush_batch fb;
 	struct pt_frameset seen; /* check pass, attached tables: tables met */
+	/* apply pass: tables unlinked, freed only after the flush callback
+	 * (lib/pt-edit.c, break-before-free): the newest, and how many; each
+	 * one's slot in pt->owned holds the next one's address as its val */
+	physim_hpa_t unlinked;
+	size_t nunlinked;
 };
 
 /* ---- lookup of one address (query and the single-page operations) ---- */
