@@ -163,14 +163,22 @@ struct s1_case {
 	const char *fmt;
 	enum physim_regime regime;
 	uint16_t asid;
-	bool global; /* physim_pt_map's leaves are global (Arm: nG clear) */
+	bool global;	/* the flusher's `global` */
+	bool no_global; /* the flusher's `no_global` */
+	bool svinval;
 };
 
+/* physim_pt_map's Arm leaves are global (nG clear): the second Arm case
+ * leaves `global` unsaid, which must be safe (VMALLE1IS for `all`). The
+ * EL2&0 case is a VHE host's own table. */
 static const struct s1_case s1_cases[] = {
-    {PHYSIM_ARCH_X86_64, "x86_64-4l", PHYSIM_REGIME_HOST, 0, false},
-    {PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, 5, true},
-    {PHYSIM_ARCH_RISCV64, "sv48", PHYSIM_REGIME_HOST, 5, false},
-    {PHYSIM_ARCH_LOONGARCH64, "loongarch64-4k-48", PHYSIM_REGIME_HOST, 5, false},
+    {PHYSIM_ARCH_X86_64, "x86_64-4l", PHYSIM_REGIME_HOST, 0, false, false, false},
+    {PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, 5, true, false, false},
+    {PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, 5, false, false, false},
+    {PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_HOST_E20, 5, false, false, false},
+    {PHYSIM_ARCH_RISCV64, "sv48", PHYSIM_REGIME_HOST, 5, false, false, false},
+    {PHYSIM_ARCH_RISCV64, "sv48", PHYSIM_REGIME_HOST, 5, false, false, true},
+    {PHYSIM_ARCH_LOONGARCH64, "loongarch64-4k-48", PHYSIM_REGIME_HOST, 5, false, false, false},
 };
 
 /* 64 pages: a change to all of them is reported as `all` (more than 32) */
@@ -198,6 +206,8 @@ static struct outcome run_s1(const struct s1_case *k, bool local, bool hold)
 					       .regime = k->regime,
 					       .asid = k->asid,
 					       .global = k->global,
+					       .no_global = k->no_global,
+					       .svinval = k->svinval,
 					       .local = local};
 	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
 	e->s1pt = routed_pt(e, k->fmt, hold);
@@ -292,12 +302,14 @@ static void test_s1_freed_table_nonleaf(void **state)
 struct s2_case {
 	enum physim_arch arch;
 	const char *s1fmt, *s2fmt;
+	bool svinval;
 };
 
 static const struct s2_case s2_cases[] = {
-    {PHYSIM_ARCH_X86_64, "x86_64-4l", "ept-4l"},
-    {PHYSIM_ARCH_AARCH64, "aarch64-4k-48", "aarch64-s2-4k-48"},
-    {PHYSIM_ARCH_RISCV64, "sv48", "sv48x4"},
+    {PHYSIM_ARCH_X86_64, "x86_64-4l", "ept-4l", false},
+    {PHYSIM_ARCH_AARCH64, "aarch64-4k-48", "aarch64-s2-4k-48", false},
+    {PHYSIM_ARCH_RISCV64, "sv48", "sv48x4", false},
+    {PHYSIM_ARCH_RISCV64, "sv48", "sv48x4", true},
 };
 
 #define VMID 3
@@ -313,8 +325,11 @@ static struct outcome run_s2(const struct s2_case *k, bool local)
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_C, GPA_TOP + 0x1000, 4096, URWX), 0);
 	e->s1 = mmu_of(e, e->s1pt);
-	struct physim_cpu_flusher_config fc = {
-	    .cpu = cpu(e, 0), .table = PHYSIM_FLUSH_STAGE2, .vmid = VMID, .local = local};
+	struct physim_cpu_flusher_config fc = {.cpu = cpu(e, 0),
+					       .table = PHYSIM_FLUSH_STAGE2,
+					       .vmid = VMID,
+					       .local = local,
+					       .svinval = k->svinval};
 	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
 	e->s2pt = routed_pt(e, k->s2fmt, true);
 	e->s2 = mmu_of(e, e->s2pt);
@@ -509,9 +524,9 @@ static void test_aspace_routed(void **state)
 		struct physim_mmu_config mc = {
 		    .format = ac.format, .mem = e->ph, .root = physim_aspace_root(as)};
 		assert_int_equal(physim_mmu_create(&mc, &e->s2), 0);
-		/* The VMID is loaded before the first change: an Arm flusher
-		 * takes it from the issuing PE's context (VTTBR_EL2), as the
-		 * TLBIs do; with none loaded it fails with -ENXIO. */
+		/* The PEs run VMID 3 before the first change (with no context
+		 * loaded the flusher would write PE 0's VMID register for its
+		 * TLBIs: test_no_context_vmid). */
 		struct physim_cpu_context ctx = {
 		    .s2 = e->s2, .regime = PHYSIM_REGIME_GUEST, .vmid = VMID};
 		for (unsigned i = 0; i < NCPUS; i++)
@@ -800,15 +815,15 @@ static void test_flush_before_free_order(void **state)
 /* ---- the sequences, as a trace ---- */
 
 struct trace {
-	char lines[16][160];
-	unsigned cpu[16];
+	char lines[32][160];
+	unsigned cpu[32];
 	unsigned n;
 };
 
 static void on_trace(void *ctx, unsigned cpu_index, const char *insn)
 {
 	struct trace *t = ctx;
-	if (t->n < 16) {
+	if (t->n < 32) {
 		snprintf(t->lines[t->n], sizeof(t->lines[0]), "%s", insn);
 		t->cpu[t->n++] = cpu_index;
 	}
@@ -827,8 +842,10 @@ struct trace_case {
 	uint16_t asid;
 	bool global, all;
 	unsigned n;
-	const char *want[4];
-	unsigned cpu[4];
+	const char *want[8];
+	unsigned cpu[8];
+	bool no_global, svinval;
+	bool two; /* two pages, 0x400000 and 0x401000 (stage 1) */
 };
 
 static const struct trace_case trace_cases[] = {
@@ -840,7 +857,10 @@ static const struct trace_case trace_cases[] = {
      false,
      4,
      {"TLBI IPAS2E1IS, 0x80100", "DSB ISH", "TLBI VMALLE1IS, 0", "DSB ISH"},
-     {0, 0, 0, 0}},
+     {0, 0, 0, 0},
+     false,
+     false,
+     false},
     {PHYSIM_ARCH_AARCH64,
      PHYSIM_FLUSH_STAGE2,
      0,
@@ -849,7 +869,10 @@ static const struct trace_case trace_cases[] = {
      true,
      2,
      {"TLBI VMALLS12E1IS, 0", "DSB ISH"},
-     {0, 0}},
+     {0, 0},
+     false,
+     false,
+     false},
     {PHYSIM_ARCH_AARCH64,
      PHYSIM_FLUSH_STAGE1,
      PHYSIM_REGIME_GUEST,
@@ -858,7 +881,10 @@ static const struct trace_case trace_cases[] = {
      false,
      2,
      {"TLBI VAE1IS, 0x5000000000400", "DSB ISH"},
-     {0, 0}},
+     {0, 0},
+     false,
+     false,
+     false},
     {PHYSIM_ARCH_AARCH64,
      PHYSIM_FLUSH_STAGE1,
      PHYSIM_REGIME_GUEST,
@@ -867,7 +893,10 @@ static const struct trace_case trace_cases[] = {
      true,
      2,
      {"TLBI VMALLE1IS, 0x5000000000000", "DSB ISH"},
-     {0, 0}},
+     {0, 0},
+     false,
+     false,
+     false},
     {PHYSIM_ARCH_AARCH64,
      PHYSIM_FLUSH_STAGE1,
      PHYSIM_REGIME_HOST,
@@ -876,7 +905,10 @@ static const struct trace_case trace_cases[] = {
      false,
      2,
      {"TLBI VAE2IS, 0x400", "DSB ISH"},
-     {0, 0}},
+     {0, 0},
+     false,
+     false,
+     false},
     {PHYSIM_ARCH_RISCV64,
      PHYSIM_FLUSH_STAGE2,
      0,
@@ -884,9 +916,12 @@ static const struct trace_case trace_cases[] = {
      false,
      false,
      2,
-     {"HFENCE.GVMA 0x20040000 (GPA >> 2), 0",
-      "SBI remote_hfence_gvma_vmid(hart mask 0x2, base 0, 0x80100000, 0x1000, 0)"},
-     {0, 0}},
+     {"HFENCE.GVMA 0x20040000 (GPA >> 2), 2",
+      "SBI remote_hfence_gvma_vmid(hart mask 0x2, base 0, 0x80100000, 0x1000, 2)"},
+     {0, 0},
+     false,
+     false,
+     false},
     {PHYSIM_ARCH_RISCV64,
      PHYSIM_FLUSH_STAGE1,
      PHYSIM_REGIME_HOST,
@@ -896,7 +931,10 @@ static const struct trace_case trace_cases[] = {
      2,
      {"SFENCE.VMA 0x400000, 5",
       "SBI remote_sfence_vma_asid(hart mask 0x2, base 0, 0x400000, 0x1000, 5)"},
-     {0, 0}},
+     {0, 0},
+     false,
+     false,
+     false},
     {PHYSIM_ARCH_RISCV64,
      PHYSIM_FLUSH_STAGE1,
      PHYSIM_REGIME_GUEST,
@@ -906,7 +944,10 @@ static const struct trace_case trace_cases[] = {
      2,
      {"HFENCE.VVMA 0x400000, x0",
       "SBI remote_hfence_vvma(hart mask 0x2, base 0, 0x400000, 0x1000, 0)"},
-     {0, 0}},
+     {0, 0},
+     false,
+     false,
+     false},
     {PHYSIM_ARCH_X86_64,
      PHYSIM_FLUSH_STAGE2,
      0,
@@ -915,7 +956,10 @@ static const struct trace_case trace_cases[] = {
      false,
      2,
      {"INVEPT single-context, EPTP 0x8000501e", "INVEPT single-context, EPTP 0x8000501e"},
-     {0, 1}},
+     {0, 1},
+     false,
+     false,
+     false},
     {PHYSIM_ARCH_X86_64,
      PHYSIM_FLUSH_STAGE1,
      PHYSIM_REGIME_GUEST,
@@ -925,7 +969,10 @@ static const struct trace_case trace_cases[] = {
      2,
      {"INVVPID individual-address, VPID 2, 0x400000",
       "INVVPID individual-address, VPID 2, 0x400000"},
-     {0, 1}},
+     {0, 1},
+     false,
+     false,
+     false},
     {PHYSIM_ARCH_X86_64,
      PHYSIM_FLUSH_STAGE1,
      PHYSIM_REGIME_HOST,
@@ -934,7 +981,10 @@ static const struct trace_case trace_cases[] = {
      true,
      2,
      {"INVPCID type 2, PCID 0", "INVPCID type 2, PCID 0"},
-     {0, 1}},
+     {0, 1},
+     false,
+     false,
+     false},
     {PHYSIM_ARCH_LOONGARCH64,
      PHYSIM_FLUSH_STAGE1,
      PHYSIM_REGIME_HOST,
@@ -943,7 +993,105 @@ static const struct trace_case trace_cases[] = {
      false,
      2,
      {"INVTLB 0x6, ASID 5, 0x400000", "INVTLB 0x6, ASID 5, 0x400000"},
-     {0, 1}},
+     {0, 1},
+     false,
+     false,
+     false},
+    /* Arm stage 1, `global` not said: physim_pt_map's leaves are global,
+     * which ASIDE1IS keeps (C5.5.10): VMALLE1IS; ASIDE1IS only with
+     * no_global */
+    {PHYSIM_ARCH_AARCH64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_GUEST,
+     5,
+     false,
+     true,
+     2,
+     {"TLBI VMALLE1IS, 0x5000000000000", "DSB ISH"},
+     {0, 0},
+     false,
+     false,
+     false},
+    {PHYSIM_ARCH_AARCH64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_GUEST,
+     5,
+     false,
+     true,
+     2,
+     {"TLBI ASIDE1IS, 0x5000000000000", "DSB ISH"},
+     {0, 0},
+     true,
+     false,
+     false},
+    /* VHE, the issuing PE not in its EL2&0 context (here: none loaded):
+     * the EL2 forms with E2H = 1, ASID in Xt[63:48] (C5.5.62) */
+    {PHYSIM_ARCH_AARCH64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_HOST_E20,
+     5,
+     false,
+     false,
+     2,
+     {"TLBI VAE2IS, 0x5000000000400", "DSB ISH"},
+     {0, 0},
+     false,
+     false,
+     false},
+    {PHYSIM_ARCH_AARCH64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_HOST_E20,
+     5,
+     false,
+     true,
+     2,
+     {"TLBI ALLE2IS, 0", "DSB ISH"},
+     {0, 0},
+     false,
+     false,
+     false},
+    /* Svinval: the batch between SFENCE.W.INVAL and SFENCE.INVAL.IR, the
+     * SBI calls after it */
+    {PHYSIM_ARCH_RISCV64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_HOST,
+     5,
+     false,
+     false,
+     6,
+     {"SFENCE.W.INVAL", "SINVAL.VMA 0x400000, 5", "SINVAL.VMA 0x401000, 5", "SFENCE.INVAL.IR",
+      "SBI remote_sfence_vma_asid(hart mask 0x2, base 0, 0x400000, 0x1000, 5)",
+      "SBI remote_sfence_vma_asid(hart mask 0x2, base 0, 0x401000, 0x1000, 5)"},
+     {0, 0, 0, 0, 0, 0},
+     false,
+     true,
+     true},
+    {PHYSIM_ARCH_RISCV64,
+     PHYSIM_FLUSH_STAGE1,
+     PHYSIM_REGIME_GUEST,
+     5,
+     false,
+     true,
+     4,
+     {"SFENCE.W.INVAL", "HINVAL.VVMA x0, 5", "SFENCE.INVAL.IR",
+      "SBI remote_hfence_vvma_asid(hart mask 0x2, base 0, 0, 0, 5)"},
+     {0, 0, 0, 0},
+     false,
+     true,
+     false},
+    {PHYSIM_ARCH_RISCV64,
+     PHYSIM_FLUSH_STAGE2,
+     0,
+     0,
+     false,
+     false,
+     4,
+     {"SFENCE.W.INVAL", "HINVAL.GVMA 0x20040000 (GPA >> 2), 2", "SFENCE.INVAL.IR",
+      "SBI remote_hfence_gvma_vmid(hart mask 0x2, base 0, 0x80100000, 0x1000, 2)"},
+     {0, 0, 0, 0},
+     false,
+     true,
+     false},
 };
 
 static void test_trace_sequences(void **state)
@@ -964,18 +1112,25 @@ static void test_trace_sequences(void **state)
 						       .asid = k->asid,
 						       .vmid = 2,
 						       .global = k->global,
+						       .no_global = k->no_global,
+						       .svinval = k->svinval,
 						       .eptp = UINT64_C(0x8000501e),
 						       .trace = on_trace,
 						       .trace_ctx = &t};
-		if (k->table == PHYSIM_FLUSH_STAGE2 || k->arch == PHYSIM_ARCH_AARCH64 ||
-		    k->arch == PHYSIM_ARCH_RISCV64)
-			fc.vmid = 0; /* the CPUs have no context to carry another VMID */
+		/* The CPUs have no context loaded: the VMID 2 the E1 / VVMA
+		 * forms need is written to the issuer's VMID register for the
+		 * sequence (no -ENXIO). */
 		if (k->table == PHYSIM_FLUSH_STAGE1)
 			fc.eptp = 0;
 		assert_int_equal(physim_cpu_flusher_create(&fc, &f), 0);
-		const uint64_t page =
-		    k->table == PHYSIM_FLUSH_STAGE2 ? UINT64_C(0x80100000) : UINT64_C(0x400000);
-		physim_cpu_flusher_fn(f, k->all ? NULL : &page, k->all ? 0 : 1, k->all);
+		const uint64_t pages[2] = {k->table == PHYSIM_FLUSH_STAGE2 ? UINT64_C(0x80100000)
+									   : UINT64_C(0x400000),
+					   UINT64_C(0x401000)};
+		physim_cpu_flusher_fn(f, k->all ? NULL : pages,
+				      k->all   ? 0
+				      : k->two ? 2
+					       : 1,
+				      k->all);
 		assert_int_equal(t.n, k->n);
 		for (unsigned j = 0; j < t.n; j++) {
 			assert_string_equal(t.lines[j], k->want[j]);
@@ -984,6 +1139,12 @@ static void test_trace_sequences(void **state)
 		struct physim_cpu_flusher_stats st = physim_cpu_flusher_stats(f);
 		assert_int_equal(st.instructions, k->n);
 		assert_int_equal(st.first_error, 0);
+		/* the VMID register is back, and still no context */
+		struct physim_cpu_context now;
+		physim_cpu_get_context(physim_machine_cpu(m, 0), &now);
+		assert_int_equal(now.vmid, 0);
+		assert_null(now.s1);
+		assert_null(now.s2);
 		physim_cpu_flusher_destroy(f);
 		physim_machine_destroy(m);
 	}
@@ -1077,6 +1238,307 @@ static void test_arm_other_vmid(void **state)
 	env_free(e);
 }
 
+/* ---- an issuing CPU with no context loaded ---- */
+
+/* The hypervisor's CPU 0 has loaded no context yet (it has cached nothing)
+ * while CPUs 1 and 2 run VMID 3. The E1 / VVMA forms act on the issuer's
+ * VMID register (VTTBR_EL2.VMID, hgatp.VMID), which the flusher writes for
+ * the sequence: the first flush (the map's) and every later one reach the
+ * other CPUs' entries of VMID 3, nothing fails with -ENXIO, and CPU 0 is
+ * left as it was (no context, VMID register 0). Cases: Arm stage 2, Arm
+ * guest stage 1 (TLBI VAE1IS of VMID 3), RISC-V guest VS-stage
+ * (HFENCE.VVMA + SBI remote_hfence_vvma_asid, which use the caller's
+ * VMID). */
+struct noctx_case {
+	enum physim_arch arch;
+	enum physim_flush_table table;
+	const char *s1fmt, *s2fmt;
+};
+
+static void test_no_context_vmid(void **state)
+{
+	(void)state;
+	static const struct noctx_case cases[] = {
+	    {PHYSIM_ARCH_AARCH64, PHYSIM_FLUSH_STAGE2, "aarch64-4k-48", "aarch64-s2-4k-48"},
+	    {PHYSIM_ARCH_AARCH64, PHYSIM_FLUSH_STAGE1, "aarch64-4k-48", "aarch64-s2-4k-48"},
+	    {PHYSIM_ARCH_RISCV64, PHYSIM_FLUSH_STAGE1, "sv48", "sv48x4"},
+	};
+	for (size_t ci = 0; ci < sizeof(cases) / sizeof(cases[0]); ci++) {
+		const struct noctx_case *k = &cases[ci];
+		bool s2 = k->table == PHYSIM_FLUSH_STAGE2;
+		struct env *e = env_new(k->arch, false);
+		struct physim_cpu_flusher_config fc = {.cpu = cpu(e, 0),
+						       .table = k->table,
+						       .regime = PHYSIM_REGIME_GUEST,
+						       .asid = ASID,
+						       .vmid = VMID};
+		assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
+		/* the routed table (stage 2, or the guest's stage 1), the
+		 * other one plain */
+		if (s2) {
+			assert_int_equal(physim_pt_create(physim_format(k->s1fmt), e->ph, &e->s1pt),
+					 0);
+			e->s2pt = routed_pt(e, k->s2fmt, true);
+		} else {
+			e->s1pt = routed_pt(e, k->s1fmt, true);
+			assert_int_equal(physim_pt_create(physim_format(k->s2fmt), e->ph, &e->s2pt),
+					 0);
+		}
+		e->s1 = mmu_of(e, e->s1pt);
+		e->s2 = mmu_of(e, e->s2pt);
+		struct physim_cpu_context ctx = {.s1 = e->s1,
+						 .s2 = e->s2,
+						 .regime = PHYSIM_REGIME_GUEST,
+						 .asid = ASID,
+						 .vmid = VMID};
+		for (unsigned i = 1; i < NCPUS; i++)
+			assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+		assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+		assert_int_equal(
+		    physim_pt_map_region(e->s2pt, RAM_BASE, RAM_BASE, RAM_SIZE, URWX, 0), 0);
+		for (unsigned i = 1; i < NCPUS; i++)
+			assert_int_equal(acc(e, i, VA_A, false, NULL), 0);
+		/* move A: in stage 2 its GPA's frame, in stage 1 its GPA */
+		struct physim_pt *pt = s2 ? e->s2pt : e->s1pt;
+		uint64_t in = s2 ? PA_A : VA_A;
+		assert_int_equal(physim_pt_unmap(pt, in, NULL), 0);
+		assert_int_equal(physim_pt_map(pt, in, PA_A2, 4096, URWX), 0);
+		for (unsigned i = 1; i < NCPUS; i++) {
+			uint64_t pa = 0;
+			assert_int_equal(acc(e, i, VA_A, false, &pa), 0);
+			assert_int_equal(pa, PA_A2);
+		}
+		assert_int_equal(physim_machine_audit(e->m), 0);
+		if (e->rep.n)
+			fprintf(stderr, "# no context, case %zu: %s\n", ci, e->rep.text);
+		assert_int_equal(e->rep.n, 0);
+		assert_int_equal(physim_cpu_flusher_stats(e->fl).first_error, 0);
+		struct physim_cpu_context now;
+		physim_cpu_get_context(cpu(e, 0), &now);
+		assert_int_equal(now.vmid, 0);
+		assert_null(now.s1);
+		assert_int_equal(acc(e, 0, VA_A, false, NULL), -ENXIO);
+		env_free(e);
+	}
+}
+
+/* ---- VHE: the issuing PE runs a guest ---- */
+
+/* A VHE host's own table (EL2&0, ASID 5) cached by PEs 1 and 2 in their
+ * EL2&0 context, changed by PE 0 while PE 0 runs a guest (EL1&0, VMID 3,
+ * TGE = 0): the EL1 forms would act on the guest's EL1&0 there, so the
+ * flusher uses TLBI VAE2IS (ASID << 48 | VA >> 12) with E2H = 1, and
+ * ALLE2IS for `all` (C5.5.62, C5.5.4). Audit clean; PE 0's guest context
+ * is as it was. */
+static void test_vhe_issuer_in_guest(void **state)
+{
+	(void)state;
+	struct env *e = env_new(PHYSIM_ARCH_AARCH64, false);
+	struct trace t = {0};
+	struct physim_cpu_flusher_config fc = {.cpu = cpu(e, 0),
+					       .table = PHYSIM_FLUSH_STAGE1,
+					       .regime = PHYSIM_REGIME_HOST_E20,
+					       .asid = ASID,
+					       .trace = on_trace,
+					       .trace_ctx = &t};
+	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
+	e->s1pt = routed_pt(e, "aarch64-4k-48", true);
+	e->s1 = mmu_of(e, e->s1pt);
+	/* the guest PE 0 runs: a table of its own, one stage */
+	assert_int_equal(physim_pt_create(physim_format("aarch64-4k-48"), e->ph, &e->s2pt), 0);
+	assert_int_equal(physim_pt_map(e->s2pt, VA_A, PA_B, 4096, URWX), 0);
+	e->s2 = mmu_of(e, e->s2pt);
+	struct physim_cpu_context host = {
+	    .s1 = e->s1, .regime = PHYSIM_REGIME_HOST_E20, .asid = ASID};
+	struct physim_cpu_context guest = {
+	    .s1 = e->s2, .regime = PHYSIM_REGIME_GUEST, .asid = ASID, .vmid = VMID};
+	for (unsigned i = 0; i < NCPUS; i++)
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &host), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
+	assert_int_equal(physim_pt_map_region(e->s1pt, VA_R, PA_R, R_SIZE, URWX, 0), 0);
+	for (unsigned i = 1; i < NCPUS; i++) {
+		assert_int_equal(acc(e, i, VA_A, false, NULL), 0);
+		assert_int_equal(acc(e, i, VA_R + R_SIZE - 4096, true, NULL), 0);
+	}
+	assert_int_equal(physim_cpu_set_context(cpu(e, 0), &guest), 0);
+	assert_int_equal(acc(e, 0, VA_A, false, NULL), 0); /* the guest's A */
+	t.n = 0;
+	assert_int_equal(physim_pt_unmap(e->s1pt, VA_A, NULL), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A2, 4096, URWX), 0);
+	assert_true(t.n >= 2);
+	assert_string_equal(t.lines[0], "TLBI VAE2IS, 0x5000000000400");
+	t.n = 0;
+	assert_int_equal(physim_pt_protect_region(e->s1pt, VA_R, R_SIZE, PHYSIM_R | PHYSIM_U), 0);
+	assert_int_equal(t.n, 2);
+	assert_string_equal(t.lines[0], "TLBI ALLE2IS, 0");
+	for (unsigned i = 1; i < NCPUS; i++) {
+		uint64_t pa = 0;
+		assert_int_equal(acc(e, i, VA_A, false, &pa), 0);
+		assert_int_equal(pa, PA_A2);
+		assert_int_equal(acc(e, i, VA_R + R_SIZE - 4096, true, NULL), -EFAULT);
+	}
+	/* PE 0 still runs its guest, whose entry for A stays (EL1&0) */
+	uint64_t pa = 0;
+	assert_int_equal(acc(e, 0, VA_A, false, &pa), 0);
+	assert_int_equal(pa, PA_B);
+	assert_int_equal(physim_machine_audit(e->m), 0);
+	assert_int_equal(e->rep.n, 0);
+	assert_int_equal(physim_cpu_flusher_stats(e->fl).first_error, 0);
+	env_free(e);
+}
+
+/* ---- Arm: global leaves and `all` ---- */
+
+/* physim_pt_map's Arm leaves are global (nG clear). A flusher that leaves
+ * `global` unsaid is clean (test_s1_routed_clean, second Arm case: `all`
+ * is VMALLE1IS); one whose config promises no global page (no_global) when
+ * the table has them issues ASIDE1IS for `all`, which keeps global
+ * entries (Arm ARM DDI 0487 M.a.a C5.5.10): the PEs keep R's old,
+ * writable translation. */
+static void test_arm_global_default(void **state)
+{
+	(void)state;
+	const struct s1_case said = {
+	    PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, 5, false, false, false};
+	struct outcome o = run_s1(&said, false, true);
+	assert_int_equal(o.reports, 0);
+	assert_int_equal(o.faults_r, NCPUS);
+	const struct s1_case broken = {
+	    PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, 5, false, true, false};
+	o = run_s1(&broken, false, true);
+	assert_true(o.reports > 0);
+	assert_int_equal(o.faults_r, 0); /* every PE writes through its stale entry */
+}
+
+/* ---- targets beyond CPU 63 ---- */
+
+/* 70 x86 CPUs, all in the table's space; CPUs 0, 65 and 66 cache A. With
+ * cpu_set = {0, 65} the flusher runs INVLPG on CPUs 0 and 65 only: CPU 66
+ * keeps its stale entry (the set says it does not run the table). With
+ * cpu_mask = 1 (the old field) CPUs 64 and up are still always targets.
+ * physim_cpu_flusher_set_targets replaces the set. RISC-V: the SBI hart
+ * mask of CPU 65 is bit 1 with hart_mask_base 64. */
+static void test_cpu_set_targets(void **state)
+{
+	(void)state;
+	enum { N = 70 };
+	for (int arch = 0; arch < 2; arch++) {
+		struct physim_ram *ram;
+		assert_int_equal(
+		    physim_ram_create(
+			&(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE}, &ram),
+		    0);
+		const struct physim_paging_handler *ph = physim_ram_paging_handler(ram);
+		struct reports rep = {0};
+		struct physim_machine *m;
+		assert_int_equal(physim_machine_create(
+				     &(struct physim_machine_config){
+					 .arch = arch ? PHYSIM_ARCH_RISCV64 : PHYSIM_ARCH_X86_64,
+					 .ncpus = N,
+					 .on_report = on_report,
+					 .report_ctx = &rep},
+				     &m),
+				 0);
+		const uint64_t set[2] = {UINT64_C(1) << 0, UINT64_C(1) << (65 - 64)};
+		struct trace t = {0};
+		struct physim_cpu_flusher *f;
+		struct physim_cpu_flusher_config fc = {.cpu = physim_machine_cpu(m, 0),
+						       .table = PHYSIM_FLUSH_STAGE1,
+						       .asid = arch ? 5 : 0,
+						       .cpu_set = set,
+						       .cpu_set_bits = N,
+						       .trace = on_trace,
+						       .trace_ctx = &t};
+		assert_int_equal(physim_cpu_flusher_create(&fc, &f), 0);
+		struct physim_pt *pt;
+		assert_int_equal(
+		    physim_pt_create_ex(&(struct physim_pt_config){.format = physim_format(
+								       arch ? "sv48" : "x86_64-4l"),
+								   .paging = ph,
+								   .flush = physim_cpu_flusher_fn,
+								   .flush_ctx = f},
+					&pt),
+		    0);
+		assert_int_equal(physim_pt_map(pt, VA_A, PA_A, 4096, URWX), 0);
+		struct physim_mmu *mmu;
+		assert_int_equal(
+		    physim_mmu_create(&(struct physim_mmu_config){.format = physim_pt_format(pt),
+								  .mem = ph,
+								  .root = physim_pt_root(pt)},
+				      &mmu),
+		    0);
+		struct physim_cpu_context ctx = {.s1 = mmu, .asid = arch ? 5 : 0};
+		static const unsigned users[] = {0, 65, 66};
+		struct physim_xlate x;
+		const struct physim_access a = {.va = VA_A, .user = true};
+		for (unsigned i = 0; i < N; i++)
+			assert_int_equal(physim_cpu_set_context(physim_machine_cpu(m, i), &ctx), 0);
+		for (unsigned i = 0; i < 3; i++)
+			assert_int_equal(
+			    physim_cpu_translate(physim_machine_cpu(m, users[i]), &a, &x), 0);
+		t.n = 0;
+		assert_int_equal(physim_pt_unmap(pt, VA_A, NULL), 0);
+		if (arch == 0) {
+			assert_int_equal(t.n, 2);
+			assert_string_equal(t.lines[0], "INVLPG 0x400000");
+			assert_int_equal(t.cpu[0], 0);
+			assert_string_equal(t.lines[1], "INVLPG 0x400000");
+			assert_int_equal(t.cpu[1], 65);
+		} else {
+			assert_int_equal(t.n, 2);
+			assert_string_equal(t.lines[0], "SFENCE.VMA 0x400000, 5");
+			assert_string_equal(t.lines[1], "SBI remote_sfence_vma_asid(hart mask 0x2, "
+							"base 64, 0x400000, 0x1000, 5)");
+		}
+		assert_int_equal(physim_cpu_translate(physim_machine_cpu(m, 0), &a, &x), -EFAULT);
+		assert_int_equal(physim_cpu_translate(physim_machine_cpu(m, 65), &a, &x), -EFAULT);
+		/* CPU 66 was not a target: still cached (stale) */
+		assert_int_equal(physim_cpu_translate(physim_machine_cpu(m, 66), &a, &x), 0);
+		assert_int_equal(physim_machine_audit(m), 1);
+		assert_int_equal(rep.last.cpu, 66);
+		/* a new set: CPU 66 only */
+		const uint64_t set66[2] = {0, UINT64_C(1) << (66 - 64)};
+		assert_int_equal(physim_cpu_flusher_set_targets(f, set66, N), 0);
+		t.n = 0;
+		physim_cpu_flusher_fn(f, (const uint64_t[]){VA_A}, 1, false);
+		assert_int_equal(physim_cpu_translate(physim_machine_cpu(m, 66), &a, &x), -EFAULT);
+		assert_int_equal(physim_machine_audit(m), 0);
+		/* back to cpu_mask = 0 (every CPU) */
+		assert_int_equal(physim_cpu_flusher_set_targets(f, NULL, 0), 0);
+		assert_int_equal(physim_cpu_flusher_set_targets(f, NULL, 3), -EINVAL);
+		assert_int_equal(physim_cpu_flusher_stats(f).first_error, 0);
+		physim_pt_destroy(pt);
+		physim_mmu_destroy(mmu);
+		physim_cpu_flusher_destroy(f);
+		physim_machine_destroy(m);
+		assert_int_equal(physim_ram_stats(ram).used_frames, 0);
+		physim_ram_destroy(ram);
+	}
+	/* the old field: bit 0 set, CPUs 64 and up always targets */
+	struct physim_machine *m;
+	assert_int_equal(
+	    physim_machine_create(
+		&(struct physim_machine_config){.arch = PHYSIM_ARCH_X86_64, .ncpus = N}, &m),
+	    0);
+	struct trace t = {0};
+	struct physim_cpu_flusher *f;
+	struct physim_cpu_flusher_config fc = {.cpu = physim_machine_cpu(m, 0),
+					       .table = PHYSIM_FLUSH_STAGE1,
+					       .cpu_mask = 1,
+					       .global = true,
+					       .trace = on_trace,
+					       .trace_ctx = &t};
+	assert_int_equal(physim_cpu_flusher_create(&fc, &f), 0);
+	physim_cpu_flusher_fn(f, (const uint64_t[]){VA_A}, 1, false);
+	/* INVLPG (global pages) and INVPCID type 0 on CPU 0 and CPUs 64-69 */
+	assert_int_equal(t.n, 2 * (1 + (N - 64)));
+	assert_int_equal(t.cpu[0], 0);
+	assert_int_equal(t.cpu[2], 64);
+	assert_int_equal(t.cpu[13], 69);
+	physim_cpu_flusher_destroy(f);
+	physim_machine_destroy(m);
+}
+
 /* ---- arguments ---- */
 
 static void test_args(void **state)
@@ -1126,6 +1588,10 @@ int main(void)
 	    cmocka_unit_test(test_trace_sequences),
 	    cmocka_unit_test(test_x86_other_pcid),
 	    cmocka_unit_test(test_arm_other_vmid),
+	    cmocka_unit_test(test_no_context_vmid),
+	    cmocka_unit_test(test_vhe_issuer_in_guest),
+	    cmocka_unit_test(test_arm_global_default),
+	    cmocka_unit_test(test_cpu_set_targets),
 	    cmocka_unit_test(test_args),
 	};
 
