@@ -36,7 +36,9 @@ struct physim_cpu_flusher {
 	struct physim_paging_handler ph;
 	bool table_freed; /* a frame was freed since the last flush call */
 	bool in_call;	  /* inside physim_cpu_flusher_fn */
-	bool fenced_late; /* RISC-V: the non-leaf fence after a late free was issued */
+	/* RISC-V: non-leaf entries were fenced (rs1 = x0) since the last
+	 * change: by the last flush call, or after a free that followed it */
+	bool fenced_late;
 	struct held *held;
 	size_t nheld, capheld;
 };
@@ -515,6 +517,8 @@ static void rv_stage2(struct physim_cpu_flusher *f, const uint64_t *vas, size_t 
 static void rv_flush(struct physim_cpu_flusher *f, const uint64_t *vas, size_t n, bool all)
 {
 	bool full = all || f->table_freed;
+	if (full)
+		f->fenced_late = true; /* a free after this call needs no fence */
 	if (f->cfg.table == PHYSIM_FLUSH_STAGE2) {
 		rv_stage2(f, vas, n, full);
 		return;
@@ -590,6 +594,18 @@ void physim_cpu_flusher_fn(void *ctx, const uint64_t *vas, size_t n, bool all)
 	/* every instruction above has completed: the tables may go */
 	(void)physim_cpu_flusher_release(f);
 	f->in_call = false;
+}
+
+/* The engine says whether the change unlinked tables
+ * (PHYSIM_PT_FLUSH_TABLES_FREED): RISC-V then fences with rs1 = x0 in this
+ * call, as it does after a free through the flusher's paging handler; the
+ * other families' sequences already remove non-leaf entries. */
+void physim_cpu_flusher_fn_ex(void *ctx, const uint64_t *vas, size_t n, bool all, unsigned flags)
+{
+	struct physim_cpu_flusher *f = ctx;
+	if (f != NULL && (flags & PHYSIM_PT_FLUSH_TABLES_FREED))
+		f->table_freed = true;
+	physim_cpu_flusher_fn(ctx, vas, n, all);
 }
 
 /* ---- lifecycle ---- */

@@ -188,6 +188,7 @@ static void unlink_defer(struct op *o, physim_hpa_t pa)
 	s->val = o->unlinked;
 	o->unlinked = pa;
 	o->nunlinked++;
+	o->fb.tables_freed = true;
 }
 
 /* After the flush callback: return the unlinked tables. A free the handler

@@ -420,8 +420,9 @@ PHYSIM_API int physim_la_invtlb(struct physim_cpu *cpu, unsigned op, uint64_t rj
  * ---- Routing a table's flush callback to CPU instructions ----
  *
  * A flusher is "the hypervisor's flush function" done the way the manuals
- * say is sufficient: give physim_cpu_flusher_fn and the flusher to a table
- * (physim_pt_config.flush / flush_ctx, physim_aspace_config.flush) and each
+ * say is sufficient: give physim_cpu_flusher_fn_ex and the flusher to a
+ * table (physim_pt_config.flush_ex / flush_ctx, physim_aspace_config.flush_ex;
+ * or physim_cpu_flusher_fn as its flush callback) and each
  * change the table reports is invalidated on the target CPUs with the
  * architecture's instructions, with their operands encoded as the hardware
  * takes them, then completed (lib/cpu-route.c cites the manual for each):
@@ -470,16 +471,22 @@ PHYSIM_API int physim_la_invtlb(struct physim_cpu *cpu, unsigned op, uint64_t rj
  * it. The per-address forms of x86 (INVLPG, INVPCID type 0: every
  * paging-structure-cache entry of the PCID), Arm (VAE1IS, IPAS2E1IS: not
  * last-level forms), INVEPT and LoongArch remove the freed table's
- * walk-cache entries, so the table's own paging handler suffices. RISC-V's
- * leaf-only forms (SFENCE.VMA / HFENCE.GVMA with rs1 != x0) would leave
- * them: give a RISC-V table physim_cpu_flusher_paging_handler instead of
- * its handler. It sees each free that comes after the flush call and fences
- * the ASID / VMID with rs1 = x0 (once per burst). It also holds the freed
- * frames back until the next flush call has completed, returning them to
- * `inner` at the end of that call, at physim_cpu_flusher_release or at
- * destroy: needed for code of one's own that frees a table before it
- * unlinks it and flushes (the freeing-too-early bug) - physim's engine does
- * not, but the handler cannot tell the two apart.
+ * walk-cache entries. RISC-V's leaf-only forms (SFENCE.VMA / HFENCE.GVMA
+ * with rs1 != x0) would leave them, so the flusher must know a table went:
+ * give the table physim_cpu_flusher_fn_ex as its flush_ex callback (the
+ * engine's PHYSIM_PT_FLUSH_TABLES_FREED: the same call fences rs1 = x0 for
+ * the ASID / VMID). With physim_cpu_flusher_fn, which cannot be told, give
+ * a RISC-V table physim_cpu_flusher_paging_handler instead: it sees each
+ * free that comes after the flush call and fences rs1 = x0 then (once per
+ * burst).
+ *
+ * The paging handler also holds the freed frames back until the next flush
+ * call has completed, returning them to `inner` at the end of that call, at
+ * physim_cpu_flusher_release or at destroy. physim's engine does not need
+ * that any more (it frees after the flush); it is for code of one's own
+ * that frees a table before it unlinks it and flushes (the freeing-too-early
+ * bug: tgoskits #2009), which would otherwise return a frame a walk cache
+ * still references.
  *
  * x86 and LoongArch have no broadcast: the flusher runs the instruction on
  * each target CPU from the calling thread (the IPI handler done inline), so
@@ -565,6 +572,12 @@ PHYSIM_API void physim_cpu_flusher_destroy(struct physim_cpu_flusher *f);
  * the first instruction's error goes to stats.first_error (e.g. -ENXIO:
  * an x86 stage-2 flush before physim_cpu_flusher_set_eptp). */
 PHYSIM_API void physim_cpu_flusher_fn(void *ctx, const uint64_t *vas, size_t n, bool all);
+/* The physim_pt_flush_ex_fn (physim_pt_config.flush_ex,
+ * physim_aspace_config.flush_ex): the same, told by the engine when the
+ * change unlinked tables (PHYSIM_PT_FLUSH_TABLES_FREED), so that RISC-V
+ * fences rs1 = x0 in the same call, whatever the table's paging handler. */
+PHYSIM_API void physim_cpu_flusher_fn_ex(void *ctx, const uint64_t *vas, size_t n, bool all,
+					 unsigned flags);
 /* A paging handler forwarding to `inner` whose frees are held back until
  * the flusher's next invalidation has completed, and which makes a RISC-V
  * flusher fence non-leaf entries after a table is freed (see above). It lives as
