@@ -95,14 +95,16 @@ static struct env *env_new(enum physim_arch arch, bool audit_on_complete)
 	return e;
 }
 
+/* The tables first, then the flusher (its paging handler may fence on the
+ * machine's CPUs when a table frame comes back), then the machine. */
 static void env_free(struct env *e)
 {
-	physim_machine_destroy(e->m);
-	physim_mmu_destroy(e->s1);
-	physim_mmu_destroy(e->s2);
 	physim_pt_destroy(e->s1pt);
 	physim_pt_destroy(e->s2pt);
 	physim_cpu_flusher_destroy(e->fl);
+	physim_machine_destroy(e->m);
+	physim_mmu_destroy(e->s1);
+	physim_mmu_destroy(e->s2);
 	assert_int_equal(physim_ram_stats(e->ram).used_frames, 0);
 	physim_ram_destroy(e->ram);
 	free(e);

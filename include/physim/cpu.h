@@ -580,7 +580,8 @@ PHYSIM_API void physim_cpu_flusher_fn_ex(void *ctx, const uint64_t *vas, size_t 
 					 unsigned flags);
 /* A paging handler forwarding to `inner` whose frees are held back until
  * the flusher's next invalidation has completed, and which makes a RISC-V
- * flusher fence non-leaf entries after a table is freed (see above). It lives as
+ * flusher fence non-leaf entries after a table is freed (see above): the
+ * machine must outlive the tables using it. It lives as
  * long as the flusher: destroy the tables using it first (the frames
  * physim_pt_destroy frees are held too, and go back at
  * physim_cpu_flusher_destroy or _release). One inner handler per flusher:
