@@ -38,7 +38,7 @@
 
 struct reports {
 	int n, n_use, n_audit, n_freed;
-	unsigned cpus; /* bit i: a report named CPU i */
+	unsigned cpus; /* bit i: a report named CPU i (i < 32) */
 	struct physim_cpu_report last;
 	char text[1024];
 };
@@ -50,7 +50,8 @@ static void on_report(void *ctx, const struct physim_cpu_report *r)
 	l->n_use += r->kind == PHYSIM_REPORT_STALE_USE;
 	l->n_audit += r->kind == PHYSIM_REPORT_STALE_ENTRY;
 	l->n_freed += r->kind == PHYSIM_REPORT_FREED_IN_USE;
-	l->cpus |= 1u << r->cpu;
+	if (r->cpu < 32)
+		l->cpus |= 1u << r->cpu;
 	l->last = *r;
 	physim_cpu_report_format(r, l->text, sizeof(l->text));
 }
