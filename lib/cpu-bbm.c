@@ -22,8 +22,8 @@ int physim_cpui_engine_level(const struct physim_pt_format *f, unsigned shift)
 	return -1;
 }
 
-uint64_t physim_cpui_read_desc(const struct physim_paging_handler *mem, unsigned pte_bytes, uint64_t pa,
-			  bool *ok)
+uint64_t physim_cpui_read_desc(const struct physim_paging_handler *mem, unsigned pte_bytes,
+			       uint64_t pa, bool *ok)
 {
 	const void *ptr = mem ? mem->phys_to_virt(mem->ctx, pa) : NULL;
 	*ok = ptr != NULL;
@@ -33,15 +33,36 @@ uint64_t physim_cpui_read_desc(const struct physim_paging_handler *mem, unsigned
 			      : __atomic_load_n((const uint32_t *)ptr, __ATOMIC_RELAXED);
 }
 
+/* A snapshot is sorted by address (snap_sort), so a lookup is a binary
+ * search; one address may appear twice (two contexts' paths through one
+ * table), with the one value read at the DSB. */
 static bool snap_find(const struct bbm_snap *s, uint64_t pa, uint64_t *val)
 {
-	for (unsigned i = 0; s != NULL && i < s->n; i++) {
-		if (s->d[i].pa == pa) {
-			*val = s->d[i].val;
-			return true;
-		}
+	if (s == NULL)
+		return false;
+	unsigned lo = 0, hi = s->n;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (s->d[mid].pa < pa)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return false;
+	if (lo == s->n || s->d[lo].pa != pa)
+		return false;
+	*val = s->d[lo].val;
+	return true;
+}
+
+static int snap_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void snap_sort(struct bbm_snap *s)
+{
+	qsort(s->d, s->n, sizeof(s->d[0]), snap_cmp);
 }
 
 void physim_cpui_snap_put(struct bbm_snap *s)
@@ -63,15 +84,27 @@ void physim_cpui_snap_put(struct bbm_snap *s)
  * descriptor of a run met there. The contexts are registered as their
  * first entry is cached; a context record never changes once made. */
 
+/* A descriptor some CPU's entry was made from: what a broadcast without an
+ * address snapshots (every entry of the receivers may go). */
+struct watch {
+	uint64_t key; /* the descriptor's address | 1 (descriptors are aligned); 0: empty */
+	const struct physim_paging_handler *mem;
+	unsigned pte_bytes;
+};
+
 struct bbm_reg {
 	pthread_mutex_t lock;
 	const struct ctxrec **v;
 	size_t n, cap;
+	/* open addressing, linear probing, at most half full */
+	struct watch *w;
+	size_t wn, wcap;
 };
 
 static void reg_free(void *obj)
 {
 	struct bbm_reg *g = obj;
+	free(g->w);
 	free(g->v);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
@@ -127,6 +160,57 @@ void physim_cpui_bbm_register(struct physim_cpu *c, struct ctxrec *r)
 	g->v[g->n++] = r;
 	pthread_mutex_unlock(&g->lock);
 	r->bbm_registered = true;
+}
+
+static size_t watch_slot(const struct bbm_reg *g, uint64_t key)
+{
+	size_t i = (size_t)((key >> 2) * UINT64_C(0x9E3779B97F4A7C15) >> 20) & (g->wcap - 1);
+	while (g->w[i].key != 0 && g->w[i].key != key)
+		i = (i + 1) & (g->wcap - 1);
+	return i;
+}
+
+/* Under g->lock. false: no memory (the set stays as it was). */
+static bool watch_add(struct bbm_reg *g, uint64_t pa, const struct physim_paging_handler *mem,
+		      unsigned pte_bytes)
+{
+	if (2 * (g->wn + 1) > g->wcap) {
+		size_t ncap = g->wcap ? 2 * g->wcap : 1024;
+		struct watch *nw = calloc(ncap, sizeof(*nw));
+		if (nw == NULL)
+			return false;
+		struct bbm_reg old = *g;
+		g->w = nw;
+		g->wcap = ncap;
+		for (size_t i = 0; i < old.wcap; i++) {
+			if (old.w[i].key != 0)
+				g->w[watch_slot(g, old.w[i].key)] = old.w[i];
+		}
+		free(old.w);
+	}
+	size_t i = watch_slot(g, pa | 1);
+	if (g->w[i].key == 0) {
+		g->w[i] = (struct watch){.key = pa | 1, .mem = mem, .pte_bytes = pte_bytes};
+		g->wn++;
+	}
+	return true;
+}
+
+void physim_cpui_bbm_watch(struct physim_cpu *c, const struct centry *e)
+{
+	const struct physim_pt_format *f = physim_cpui_desc_format(e);
+	if (e->desc_pa == 0 || e->ctx == NULL || f == NULL)
+		return;
+	bool s2 = e->kind == PHYSIM_ENTRY_S2 || (e->kind == PHYSIM_ENTRY_WALK && e->wstage == 2);
+	const struct physim_paging_handler *mem = e->nested || s2 ? e->ctx->c2.mem : e->ctx->c1.mem;
+	unsigned n = physim_cpui_desc_count(e);
+	struct bbm_reg *g = reg_of(c->m, true);
+	if (g == NULL || mem == NULL || n > RUN_DESC_MAX)
+		return;
+	pthread_mutex_lock(&g->lock);
+	for (unsigned k = 0; k < n; k++)
+		(void)watch_add(g, e->desc_pa + (uint64_t)k * f->pte_bytes, mem, f->pte_bytes);
+	pthread_mutex_unlock(&g->lock);
 }
 
 struct snapbuf {
@@ -186,7 +270,8 @@ static void snap_trace(struct snapbuf *b, const struct physim_walk_trace *t,
 		uint64_t base = pa & ~(count * f->pte_bytes - 1);
 		for (uint64_t k = 0; k < count; k++) {
 			bool ok;
-			uint64_t d = physim_cpui_read_desc(mem, f->pte_bytes, base + k * f->pte_bytes, &ok);
+			uint64_t d =
+			    physim_cpui_read_desc(mem, f->pte_bytes, base + k * f->pte_bytes, &ok);
 			if (ok)
 				snap_add(b, base + k * f->pte_bytes, d);
 		}
@@ -226,13 +311,39 @@ static void snap_context(struct snapbuf *b, const struct ctxrec *r, const struct
 	physim_mmu_destroy(t2);
 }
 
+/* A broadcast without an input address (by ASID, VMID or all; or by GPA)
+ * may remove any entry the receivers hold: every descriptor some CPU's
+ * entry was made from, as it is now. */
+static struct bbm_snap *snap_watched(struct bbm_reg *g)
+{
+	struct snapbuf b = {0};
+	pthread_mutex_lock(&g->lock);
+	for (size_t i = 0; i < g->wcap; i++) {
+		const struct watch *w = &g->w[i];
+		bool ok;
+		uint64_t pa = w->key & ~UINT64_C(1);
+		uint64_t d = w->key ? physim_cpui_read_desc(w->mem, w->pte_bytes, pa, &ok) : 0;
+		if (w->key != 0 && ok)
+			snap_add(&b, pa, d);
+	}
+	pthread_mutex_unlock(&g->lock);
+	if (b.oom || b.s == NULL) {
+		free(b.s);
+		return NULL;
+	}
+	snap_sort(b.s);
+	return b.s;
+}
+
 struct bbm_snap *physim_cpui_bbm_snapshot(struct physim_cpu *c, const struct inval *iv)
 {
-	if (!c->m->cfg.check_bbm || iv->addr_mode != INV_ADDR_INPUT)
+	if (!c->m->cfg.check_bbm)
 		return NULL;
 	struct bbm_reg *g = reg_of(c->m, false);
 	if (g == NULL)
 		return NULL; /* nothing was ever cached */
+	if (iv->addr_mode != INV_ADDR_INPUT)
+		return snap_watched(g);
 	pthread_mutex_lock(&g->lock);
 	size_t n = g->n;
 	const struct ctxrec **v = malloc((n ? n : 1) * sizeof(*v));
@@ -256,6 +367,7 @@ struct bbm_snap *physim_cpui_bbm_snapshot(struct physim_cpu *c, const struct inv
 		free(b.s);
 		return NULL;
 	}
+	snap_sort(b.s);
 	return b.s;
 }
 
@@ -371,13 +483,14 @@ bool physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv, const s
  * is made of, apart from what may differ live (AArch64 AF, DBM, ...)? A
  * malformed run is not checked (its TLB entries are UNPREDICTABLE anyway). */
 bool physim_cpui_run_consistent(const struct physim_pt_format *f,
-			   const struct physim_paging_handler *mem, uint64_t dpa, uint64_t d0,
-			   unsigned n, unsigned dshift)
+				const struct physim_paging_handler *mem, uint64_t dpa, uint64_t d0,
+				unsigned n, unsigned dshift)
 {
 	uint64_t live = f->arch == PHYSIM_ARCH_AARCH64 ? ARM_LIVE_OK : 0;
 	for (unsigned k = 1; k < n; k++) {
 		bool ok;
-		uint64_t d = physim_cpui_read_desc(mem, f->pte_bytes, dpa + (uint64_t)k * f->pte_bytes, &ok);
+		uint64_t d =
+		    physim_cpui_read_desc(mem, f->pte_bytes, dpa + (uint64_t)k * f->pte_bytes, &ok);
 		if (!ok || ((d ^ physim_cpui_run_member(f, d0, k, dshift)) & ~live) != 0)
 			return false;
 	}

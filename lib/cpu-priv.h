@@ -496,6 +496,9 @@ PHYSIM_HIDDEN struct bbm_snap *physim_cpui_bbm_snapshot(struct physim_cpu *c,
 /* With check_bbm: an entry of context r is being cached on c; make r known
  * to the snapshots of every CPU's broadcasts (once per context). */
 PHYSIM_HIDDEN void physim_cpui_bbm_register(struct physim_cpu *c, struct ctxrec *r);
+/* check_bbm: remember the descriptors e was made from (every member of a
+ * run) for the snapshots of broadcasts without an address. */
+PHYSIM_HIDDEN void physim_cpui_bbm_watch(struct physim_cpu *c, const struct centry *e);
 /* Drop one reference to a snapshot (NULL: nothing). */
 PHYSIM_HIDDEN void physim_cpui_snap_put(struct bbm_snap *s);
 /* With check_bbm, the descriptor a leaf of a one-stage walk (a stage 1

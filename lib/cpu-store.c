@@ -343,6 +343,8 @@ void physim_cpui_insert(struct physim_cpu *c, const struct centry *n)
 	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm) && n->ctx != NULL && !n->ctx->bbm_registered)
 		/* its tables are what other CPUs' broadcasts snapshot */
 		physim_cpui_bbm_register(c, (struct ctxrec *)n->ctx);
+	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm) && n->desc_pa != 0)
+		physim_cpui_bbm_watch(c, n);
 	c->pool[idx] = *n;
 	if (!c->run_inserting)
 		c->pool[idx].fill_seq =

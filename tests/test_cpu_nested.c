@@ -1122,6 +1122,61 @@ static void test_arm_bbm_run_at_receiver(void **state)
 	env_free(e);
 }
 
+/* A broadcast without an address (TLBI VMALLE1IS) may remove any entry the
+ * receivers hold, so what they compare with is every descriptor some CPU's
+ * entry was made from, read at the issuer's DSB. PE 1 caches a 2 MiB block;
+ * PE 0, which holds nothing of it, moves the block while valid and
+ * broadcasts VMALLE1IS + DSB: PE 1 reports it when it applies the broadcast
+ * (Arm ARM DDI 0487 M.a.a D8.17.1). The correct order - invalid,
+ * VMALLE1IS, DSB, then the new block, all before PE 1 runs again - is
+ * clean. */
+static void test_arm_bbm_receiver_of_vmalle1is(void **state)
+{
+	(void)state;
+	struct env *e = env_new(ARM, 2, false, true, false, false);
+	uint64_t out = RAM_BASE + 4 * MiB;
+	assert_int_equal(physim_pt_map(e->s1pt, VB, out, 2 * MiB, URWX), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		struct physim_cpu_context ctx = {
+		    .s1 = e->s1, .regime = PHYSIM_REGIME_GUEST, .asid = ASID, .vmid = VMID};
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+	}
+	assert_int_equal(rd(e, 1, VB + 0x1000), out + 0x1000);
+	struct physim_walk_trace t;
+	struct physim_xlate x;
+	assert_int_equal(physim_mmu_trace(e->s1, &(struct physim_access){.va = VB, .user = true},
+					  PHYSIM_TRACE_PROBE, &x, &t),
+			 0);
+	uint64_t at = 0;
+	for (unsigned i = 0; i < t.n; i++) {
+		if (t.steps[i].decision == PHYSIM_WALK_LEAF)
+			at = t.steps[i].addr;
+	}
+	assert_int_not_equal(at, 0);
+	uint64_t old = *hva(e, at);
+	*hva(e, at) = old + 2 * MiB; /* the block moved, no break */
+	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VMALLE1IS, 0), 0);
+	physim_arm_dsb(cpu(e, 0));
+	assert_int_equal(e->rep.n_bbm, 0); /* PE 0 held nothing of it */
+	assert_int_equal(rd(e, 1, VB + 0x1000), out + 2 * MiB + 0x1000);
+	assert_int_equal(e->rep.n_bbm, 1);
+	assert_int_equal(e->rep.last.cpu, 1);
+	assert_int_equal(e->rep.last.addr, at);
+	assert_int_equal(e->rep.last.desc_old, old);
+	assert_int_equal(e->rep.last.desc_new, old + 2 * MiB);
+	assert_non_null(strstr(e->rep.text, "TLBI VMALLE1IS"));
+	print_message("%s\n", e->rep.text);
+
+	/* break, invalidate, complete, make - before PE 1 applies it */
+	*hva(e, at) = 0;
+	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VMALLE1IS, 0), 0);
+	physim_arm_dsb(cpu(e, 0));
+	*hva(e, at) = old;
+	assert_int_equal(rd(e, 1, VB + 0x1000), out + 0x1000);
+	assert_int_equal(e->rep.n_bbm, 1);
+	env_free(e);
+}
+
 /* A stage-2 last-level table moved by the hypervisor (copied, its stage-2
  * descriptor repointed) and followed by an invalidation that leaves the
  * stage-2 walk-cache entry: the audit reports that entry (stage 2), and its
@@ -1402,6 +1457,7 @@ int main(void)
 	    cmocka_unit_test(test_arm_bbm_nested_stage1),
 	    cmocka_unit_test(test_arm_bbm_at_receiver),
 	    cmocka_unit_test(test_arm_bbm_receiver_of_host_issuer),
+	    cmocka_unit_test(test_arm_bbm_receiver_of_vmalle1is),
 	    cmocka_unit_test(test_arm_bbm_run_at_receiver),
 	    cmocka_unit_test(test_stale_s2_walk_entry_remedy),
 	    cmocka_unit_test(test_arm_comb_of_s1_run),

@@ -204,9 +204,10 @@ struct physim_machine_config {
 	 * applies it (its next access or instruction), against the
 	 * descriptors on the invalidated address's path, as they were at the
 	 * issuer's DSB, in the tables of every context any CPU cached entries
-	 * from - not only the issuer's (an entry whose descriptor is not on
-	 * that path, or a broadcast without an address, is checked at the
-	 * issuer only). The check only reads, and on_report then runs
+	 * from - not only the issuer's; for a broadcast without an address
+	 * (VMALLE1IS, ASIDE1IS, VMALLS12E1IS, ...), every descriptor some
+	 * CPU's entry was made from since the machine was created. The check
+	 * only reads, and on_report then runs
 	 * on that CPU's thread: it must be thread-safe when CPUs run on
 	 * several threads. */
 	bool check_bbm;
