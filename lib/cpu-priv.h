@@ -261,6 +261,11 @@ struct physim_cpu {
 	bool loaded;
 	uint64_t front_gen; /* the front cache's generation << 52 (never 0) */
 	uint32_t front_rng; /* xorshift state: which hits replace a live slot */
+	/* set by other threads posting a broadcast (cleared at the drain);
+	 * with the fields above and the counters, in the hit path's first
+	 * cache line */
+	atomic_bool pending;
+	struct physim_cpu_stats st;
 	struct front_key front_key[FRONT_SLOTS];
 	struct front_slot front[FRONT_SLOTS];
 	struct physim_cpu_context ctx;
@@ -286,12 +291,10 @@ struct physim_cpu {
 	unsigned nwshift;
 	uint32_t whead; /* the list of WALK entries */
 	uint64_t nwalk;
-	struct physim_cpu_stats st;
 	uint64_t x86_cr4;
 	bool remote_apply; /* applying other CPUs' broadcasts (BBM: by their snapshot) */
 	/* shared with other threads (under lock) */
 	pthread_mutex_t lock;
-	atomic_bool pending;
 	struct inval *queue;
 	size_t nq, capq;
 	bool queue_lost; /* a queue append failed: flush everything at drain */

@@ -658,11 +658,11 @@ int physim_cpu_translate(struct physim_cpu *cpu, const struct physim_access *acc
 	uint32_t w = access_flags(acc);
 	const struct front_key *fk = &cpu->front_key[vpn & (FRONT_SLOTS - 1)];
 	bool pending = atomic_load_explicit(&cpu->pending, memory_order_acquire);
-	/* one branch for all: a queued remote invalidation, another page, a
-	 * class the entry does not serve, or a flag byte that is not 0 or 1
-	 * (translate_slow reads it as the C bool it is) */
+	/* one branch for all: a queued remote invalidation, another page, or
+	 * a class the entry does not serve (a bool holds 0 or 1: C11 6.2.6.1
+	 * makes any other value a trap representation) */
 	if (PHYSIM_UNLIKELY(pending | (fk->tag != (vpn | cpu->front_gen)) |
-			    !((fk->allow16 >> flags_index(w)) & 1) | ((w & 0xFEFEFEFEu) != 0)))
+			    !((fk->allow16 >> flags_index(w)) & 1)))
 		return translate_slow(cpu, acc, x);
 	const struct front_slot *fs = &cpu->front[vpn & (FRONT_SLOTS - 1)];
 	uint64_t off = va & fs->offmask;
