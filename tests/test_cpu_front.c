@@ -90,10 +90,18 @@ static void env_free(struct env *e)
 	free(e);
 }
 
+/* Bounded mode with this capacity instead of strict when non-zero. */
+static unsigned bounded_entries;
+
 static struct physim_machine *machine(enum physim_arch arch, unsigned ncpus, bool check_stale)
 {
 	struct physim_machine *m;
-	struct physim_machine_config c = {.arch = arch, .ncpus = ncpus, .check_stale = check_stale};
+	struct physim_machine_config c = {.arch = arch,
+					  .ncpus = ncpus,
+					  .check_stale = check_stale,
+					  .mode = bounded_entries ? PHYSIM_CPU_BOUNDED
+								  : PHYSIM_CPU_STRICT,
+					  .bounded_entries = bounded_entries};
 	assert_int_equal(physim_machine_create(&c, &m), 0);
 	return m;
 }
@@ -415,6 +423,17 @@ static void test_differential_arm(void **state)
 	differential("aarch64-4k-48", "aarch64-s2-4k-48", PHYSIM_ARCH_AARCH64, 4);
 }
 
+/* Bounded mode: capacity evictions remove entries the front cache may
+ * hold, on both CPUs alike (64 entries, 16 sets of 4 ways). */
+static void test_differential_bounded(void **state)
+{
+	(void)state;
+	bounded_entries = 64;
+	differential("x86_64-4l", NULL, PHYSIM_ARCH_X86_64, 7);
+	differential("aarch64-4k-48", "aarch64-s2-4k-48", PHYSIM_ARCH_AARCH64, 8);
+	bounded_entries = 0;
+}
+
 static void test_differential_riscv(void **state)
 {
 	(void)state;
@@ -427,7 +446,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hit_equals_walk),    cmocka_unit_test(test_supervisor_user_page),
 	    cmocka_unit_test(test_differential_x86),   cmocka_unit_test(test_differential_arm),
-	    cmocka_unit_test(test_differential_riscv),
+	    cmocka_unit_test(test_differential_riscv), cmocka_unit_test(test_differential_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
