@@ -667,9 +667,13 @@ int physim_cpu_translate(struct physim_cpu *cpu, const struct physim_access *acc
 	const struct front_slot *fs = &cpu->front[vpn & (FRONT_SLOTS - 1)];
 	uint64_t off = va & fs->offmask;
 	cpu->st.hits++;
-	*x = fs->x;
-	x->pa += off;
-	x->gpa += off & -(uint64_t)fk->has_gpa;
+	/* the addresses first, then the rest of the result as it is */
+	x->pa = fs->x.pa + off;
+	x->gpa = fs->x.gpa + (off & -(uint64_t)fk->has_gpa);
+	_Static_assert(offsetof(struct physim_xlate, gpa) == 8 &&
+			   offsetof(struct physim_xlate, page_size) == 16,
+		       "pa and gpa lead the result");
+	memcpy((char *)x + 16, (const char *)&fs->x + 16, sizeof(*x) - 16);
 	return 0;
 }
 
