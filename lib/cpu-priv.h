@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access-class.h"
 #include "physim-priv.h"
 
 /* Entry kind bits of inval.kinds. */
@@ -200,8 +201,9 @@ struct centry {
 	 * entries of a nested context, which hold the HPA of the next table) */
 	uint8_t wkind;
 	/* access classes served only while the stage-1 control state is as at
-	 * the fill (ctl_flags, ctl_pkru: lib/cpu.c ctl_flags()): a supervisor
-	 * access to a user page, a user access under protection keys */
+	 * the fill (access_cond_classes): a supervisor access to a user page, a
+	 * user access under protection keys; the fill's
+	 * access_ctl_fingerprint() is ctl_flags (bits 7:0) and ctl_pkru (63:32) */
 	uint8_t cond_allow;
 	uint8_t ctl_flags;
 	/* the machine's issued_seq when cached, low 32 bits (lib/cpu-remedy.c) */
@@ -230,7 +232,7 @@ enum { FRONT_SLOTS = 64, FRONT_GEN_SHIFT = 52 };
  * many pages that misses the front cache touches only these lines). */
 struct front_key {
 	uint64_t tag;	  /* va >> 12 | generation << 52; 0: empty */
-	uint16_t allow16; /* bit i: serves an access of flags_index() i (lib/cpu.c) */
+	uint16_t allow16; /* bit k: serves an access of access_key() k */
 	bool has_gpa;	  /* not S1: the offset goes into x.gpa too */
 };
 struct front_slot {
@@ -357,18 +359,6 @@ static inline uint32_t bucket(const struct physim_cpu *c, uint64_t key)
 static inline unsigned log2_u64(uint64_t v)
 {
 	return 63u - (unsigned)__builtin_clzll(v);
-}
-
-static inline bool access_ok(const struct physim_access *a)
-{
-	return a != NULL && !(a->write && a->exec) && !(a->implicit && (a->user || a->exec));
-}
-
-enum { CLS_READ = 0, CLS_WRITE = 1, CLS_EXEC = 2, CLS_USER = 3 };
-
-static inline unsigned access_class(const struct physim_access *a)
-{
-	return (a->user ? CLS_USER : 0) + (a->write ? CLS_WRITE : a->exec ? CLS_EXEC : CLS_READ);
 }
 
 /* Has an mmu's configuration stayed as it was? */

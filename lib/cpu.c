@@ -21,64 +21,30 @@
 
 #include "walk-format.h"
 
-/* The access classes an entry filled by this walk may serve. */
+/* The classes an entry serves (lib/access-class.h), with the controls of
+ * the mmu that filled it. */
 static uint8_t allowed_classes(bool stage2_only, const struct physim_mmu_ctl *ctl,
 			       const struct physim_access *acc, uint32_t perms)
 {
-	unsigned priv = acc->user ? CLS_USER : 0;
-	unsigned rights = 0;
-
-	if (perms & PHYSIM_R)
-		rights |= 1u << CLS_READ;
-	if ((perms & PHYSIM_W) && acc->write)
-		rights |= 1u << CLS_WRITE;
-	if (perms & PHYSIM_X)
-		rights |= 1u << CLS_EXEC;
-	if (stage2_only) {
-		unsigned data = rights & ~(1u << CLS_EXEC);
-		unsigned exec = ctl->mbec ? 0 : rights & (1u << CLS_EXEC);
-		return (uint8_t)((data | exec) << priv);
-	}
-	if (acc->user)
-		return (perms & PHYSIM_U) && !ctl->pke ? (uint8_t)(rights << CLS_USER) : 0;
-	return (perms & PHYSIM_U) ? 0 : (uint8_t)rights;
+	return access_allowed_classes(stage2_only, ctl->mbec, ctl->pke, acc, perms);
 }
 
-/* The classes a stage-1 user page serves beyond allowed_classes() while
- * the control state that decides them stays as at the fill: a supervisor
- * (not implicit) access - SMAP/SMEP/AC and CR0.WP on x86 (SDM Vol. 3A 4.6),
- * PAN on Arm, SUM/MXR on RISC-V - or a user access under protection keys.
- * The hardware caches the translation whatever the access; the access
- * rights are checked at each use against the control state of then. */
 static uint8_t cond_classes(bool stage2_only, const struct physim_mmu_ctl *ctl,
 			    const struct physim_access *acc, uint32_t perms)
 {
-	if (stage2_only || !(perms & PHYSIM_U) || acc->implicit || (acc->user && !ctl->pke))
-		return 0;
-	unsigned rights = 0;
-	if (perms & PHYSIM_R)
-		rights |= 1u << CLS_READ;
-	if ((perms & PHYSIM_W) && acc->write)
-		rights |= 1u << CLS_WRITE; /* dirty known */
-	if (perms & PHYSIM_X)
-		rights |= 1u << CLS_EXEC;
-	return (uint8_t)(rights << (acc->user ? CLS_USER : 0));
+	return access_cond_classes(stage2_only, ctl->pke, acc, perms);
 }
 
-/* That control state, less PKRU: one bit per setting. */
-static uint8_t ctl_flags(const struct physim_mmu_ctl *c)
+/* May e serve acc conditionally, now: a class it served under the control
+ * state of its fill, that state unchanged, and not an implicit access
+ * (SMAP applies to those whatever RFLAGS.AC)? */
+static bool cond_ok(const struct physim_cpu *c, const struct centry *e,
+		    const struct physim_access *acc)
 {
-	return (uint8_t)(c->smap | c->smep << 1 | c->ac << 2 | c->wp_off << 3 | c->pan << 4 |
-			 c->sum << 5 | c->mxr << 6 | c->pke << 7);
-}
-
-/* May e serve an access of class cls conditionally, now? */
-static bool cond_ok(const struct physim_cpu *c, const struct centry *e, unsigned cls)
-{
-	if (!((e->cond_allow >> cls) & 1) || c->ctx.s1 == NULL)
+	if (acc->implicit || !((e->cond_allow >> access_class(acc)) & 1) || c->ctx.s1 == NULL)
 		return false;
-	const struct physim_mmu_ctl *ctl = &c->ctx.s1->cfg.ctl;
-	return e->ctl_flags == ctl_flags(ctl) && e->ctl_pkru == ctl->pkru;
+	uint64_t fp = access_ctl_fingerprint(&c->ctx.s1->cfg.ctl);
+	return e->ctl_flags == (uint8_t)fp && e->ctl_pkru == (uint32_t)(fp >> 32);
 }
 
 /* ---- accessors for the per-arch files ---- */
@@ -383,8 +349,9 @@ static void fill(struct physim_cpu *c, const struct physim_access *acc,
 	n.shift = n.s1_shift = n.s2_shift = (uint8_t)shift;
 	n.allow = allowed_classes(kind == PHYSIM_ENTRY_S2, &ctlm->cfg.ctl, acc, x->perms);
 	n.cond_allow = cond_classes(kind == PHYSIM_ENTRY_S2, &ctlm->cfg.ctl, acc, x->perms);
-	n.ctl_flags = ctl_flags(&ctlm->cfg.ctl);
-	n.ctl_pkru = ctlm->cfg.ctl.pkru;
+	uint64_t fp = access_ctl_fingerprint(&ctlm->cfg.ctl);
+	n.ctl_flags = (uint8_t)fp;
+	n.ctl_pkru = (uint32_t)(fp >> 32);
 	n.perms = (uint8_t)x->perms;
 	n.global = kind != PHYSIM_ENTRY_S2 && x->global;
 	n.level = (int8_t)x->level;
@@ -557,42 +524,13 @@ static inline int hit(struct physim_cpu *cpu, const struct centry *e,
 	return 0;
 }
 
-/* The access's four flags as one 4-bit number (write, exec, user, implicit
- * in bits 0-3), for the front cache's allow16: the flags are four adjacent
- * bools, and a multiply gathers their low bits into bits 31:28 (each
- * partial product lands on its own bit, so nothing carries). */
-_Static_assert(offsetof(struct physim_access, exec) == offsetof(struct physim_access, write) + 1 &&
-		   offsetof(struct physim_access, user) ==
-		       offsetof(struct physim_access, write) + 2 &&
-		   offsetof(struct physim_access, implicit) ==
-		       offsetof(struct physim_access, write) + 3,
-	       "the access flags are four adjacent bytes");
-#define FLAG_GATHER (UINT64_C(1) << 28 | UINT64_C(1) << 21 | UINT64_C(1) << 14 | UINT64_C(1) << 7)
-
-static inline uint32_t access_flags(const struct physim_access *a)
-{
-	uint32_t w;
-	memcpy(&w, &a->write, sizeof(w));
-	return w;
-}
-
-static inline unsigned flags_index(uint32_t w)
-{
-	return (unsigned)(((uint64_t)(w & 0x01010101u) * FLAG_GATHER) >> 28) & 0xFu;
-}
-
-/* Which of the 16 flag combinations an entry that allows the classes in
- * `allow` serves: the valid ones (access_ok) whose class it allows. By
- * class (access_class), the flag combinations of that class that access_ok
- * accepts: read: none set, or only implicit (bits 0, 8); write: write, or
- * write + implicit (1, 9); exec: exec alone (2); user read, write, exec:
- * user alone, + write, + exec (4, 5, 6). */
+/* Which of the 16 access_key() values an entry that serves the classes in
+ * `allow` serves: those access_ok() accepts whose class it allows. */
 static uint16_t allow16_of(unsigned allow)
 {
-	static const uint16_t of_class[6] = {0x0101, 0x0202, 0x0004, 0x0010, 0x0020, 0x0040};
 	uint16_t m = 0;
-	for (unsigned c = 0; c < 6; c++)
-		m |= (uint16_t)(-((allow >> c) & 1u) & of_class[c]);
+	for (unsigned k = 0; k < 16; k++)
+		m |= (uint16_t)((access_class_bits[k] & allow) != 0) << k;
 	return m;
 }
 
@@ -628,9 +566,8 @@ translate_slow(struct physim_cpu *cpu, const struct physim_access *acc, struct p
 	struct centry *e = lookup(cpu, acc->va);
 	if (e == NULL)
 		return miss(cpu, acc, x);
-	unsigned cls = access_class(acc);
-	if (!((e->allow >> cls) & 1))
-		return cond_ok(cpu, e, cls) ? hit(cpu, e, acc, x) : miss(cpu, acc, x);
+	if (!((e->allow >> access_class(acc)) & 1))
+		return cond_ok(cpu, e, acc) ? hit(cpu, e, acc, x) : miss(cpu, acc, x);
 	uint64_t vpn = acc->va >> 12;
 	struct front_key *fk = &cpu->front_key[vpn & (FRONT_SLOTS - 1)];
 	if (!cpu->m->cfg.check_stale && front_take(cpu, fk)) {
@@ -653,14 +590,13 @@ int physim_cpu_translate(struct physim_cpu *cpu, const struct physim_access *acc
 	if (PHYSIM_UNLIKELY(cpu == NULL || x == NULL || acc == NULL))
 		return -EINVAL;
 	uint64_t va = acc->va, vpn = va >> 12;
-	uint32_t w = access_flags(acc);
 	const struct front_key *fk = &cpu->front_key[vpn & (FRONT_SLOTS - 1)];
 	bool pending = atomic_load_explicit(&cpu->pending, memory_order_acquire);
 	/* one branch for all: a queued remote invalidation, another page, or
 	 * a class the entry does not serve (a bool holds 0 or 1: C11 6.2.6.1
 	 * makes any other value a trap representation) */
 	if (PHYSIM_UNLIKELY(pending | (fk->tag != (vpn | cpu->front_gen)) |
-			    !((fk->allow16 >> flags_index(w)) & 1)))
+			    !((fk->allow16 >> access_key(acc)) & 1)))
 		return translate_slow(cpu, acc, x);
 	const struct front_slot *fs = &cpu->front[vpn & (FRONT_SLOTS - 1)];
 	uint64_t off = va & fs->offmask;

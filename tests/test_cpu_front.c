@@ -258,6 +258,19 @@ static void supervisor_user(enum physim_arch arch, const char *fmt)
 	/* and with the override (x86 RFLAGS.AC; Arm PAN off) it is allowed */
 	set_ctl(e->mmu[0], x86, x86, false);
 	assert_int_equal(physim_cpu_translate(c, &a, &x), 0);
+	if (x86) {
+		/* cached again under SMAP + AC, but an implicit supervisor
+		 * access is not served by it: SMAP applies to implicit
+		 * accesses whatever AC (SDM Vol. 3A 4.6), as a walk says */
+		uint64_t hits = physim_cpu_stats(c).hits;
+		assert_int_equal(physim_cpu_translate(c, &a, &x), 0);
+		assert_int_equal(physim_cpu_stats(c).hits, hits + 1);
+		struct physim_access imp = {.va = VA0 + 0x10, .implicit = true};
+		struct physim_xlate w;
+		assert_int_equal(physim_mmu_translate(e->mmu[0], &imp, &w), -EFAULT);
+		assert_int_equal(physim_cpu_translate(c, &imp, &x), -EFAULT);
+		assert_int_equal(x.fault.kind, w.fault.kind);
+	}
 	physim_machine_destroy(m);
 	env_free(e);
 }
