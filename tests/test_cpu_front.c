@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/env.h"
 #include "common/rng.h"
 
 #define MiB	 UINT64_C(0x100000)
@@ -34,15 +35,6 @@ struct env {
 	struct physim_pt *pt[2], *s2pt;
 	struct physim_mmu *mmu[2], *s2;
 };
-
-static struct physim_mmu *mmu_of(struct env *e, struct physim_pt *pt)
-{
-	struct physim_mmu *m;
-	struct physim_mmu_config c = {
-	    .format = physim_pt_format(pt), .mem = e->ph, .root = physim_pt_root(pt)};
-	assert_int_equal(physim_mmu_create(&c, &m), 0);
-	return m;
-}
 
 /* Two stage-1 tables of fmt over the same VAs (page i at frame i, resp. i +
  * NPAGES), one 2 MiB page at VA0 + 64 MiB; with s2fmt a stage 2 mapping RAM
@@ -66,14 +58,14 @@ static struct env *env_new(const char *fmt, const char *s2fmt)
 			    0);
 		assert_int_equal(
 		    physim_pt_map(e->pt[t], VA0 + 64 * MiB, RAM_BASE + 32 * MiB, 2 * MiB, URWX), 0);
-		e->mmu[t] = mmu_of(e, e->pt[t]);
+		e->mmu[t] = tc_mmu_of(e->ph, e->pt[t]);
 	}
 	if (s2fmt) {
 		assert_int_equal(physim_pt_create(physim_format(s2fmt), e->ph, &e->s2pt), 0);
 		assert_int_equal(physim_pt_map_region(e->s2pt, RAM_BASE, RAM_BASE, RAM_SIZE, URWX,
 						      PHYSIM_ALLOW_HUGE),
 				 0);
-		e->s2 = mmu_of(e, e->s2pt);
+		e->s2 = tc_mmu_of(e->ph, e->s2pt);
 	}
 	return e;
 }

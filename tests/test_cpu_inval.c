@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/env.h"
+
 #define MiB UINT64_C(0x100000)
 
 #define RAM_BASE UINT64_C(0x80000000)
@@ -95,15 +97,6 @@ static void map(struct physim_pt *pt, uint64_t va, uint64_t pa, uint64_t arch)
 	assert_int_equal(physim_pt_map_ex(pt, &mp, 0), 0);
 }
 
-static struct physim_mmu *mmu_of(struct fix *f, struct physim_pt *pt)
-{
-	struct physim_mmu *m;
-	struct physim_mmu_config c = {
-	    .format = physim_pt_format(pt), .mem = f->ph, .root = physim_pt_root(pt)};
-	assert_int_equal(physim_mmu_create(&c, &m), 0);
-	return m;
-}
-
 static uint64_t eptp_of(struct fix *f, int s2)
 {
 	return s2 < 0 ? 0 : physim_pt_root(f->s2pt[s2]);
@@ -142,13 +135,13 @@ static void fix_open(struct fix *f, const struct archfix *af)
 	map(f->s1pt, VA_A, PA_A, af->nonglobal_arch);
 	map(f->s1pt, VA_B, PA_B, af->nonglobal_arch);
 	map(f->s1pt, VA_G, PA_G, af->global_arch);
-	f->s1 = mmu_of(f, f->s1pt);
+	f->s1 = tc_mmu_of(f->ph, f->s1pt);
 	for (int i = 0; i < 2 && af->s2fmt; i++) {
 		assert_int_equal(physim_pt_create(physim_format(af->s2fmt), f->ph, &f->s2pt[i]), 0);
 		assert_int_equal(physim_pt_map_region(f->s2pt[i], RAM_BASE, RAM_BASE, RAM_SIZE, URW,
 						      PHYSIM_ALLOW_HUGE),
 				 0);
-		f->s2[i] = mmu_of(f, f->s2pt[i]);
+		f->s2[i] = tc_mmu_of(f->ph, f->s2pt[i]);
 	}
 	assert_int_equal(
 	    physim_machine_create(&(struct physim_machine_config){.arch = af->arch,

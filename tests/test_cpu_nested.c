@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/env.h"
+
 #define MiB	 UINT64_C(0x100000)
 #define RAM_BASE UINT64_C(0x80000000)
 #define RAM_SIZE (32 * MiB)
@@ -78,15 +80,6 @@ static const char *s2_format(enum physim_arch a)
 					  : "sv48x4";
 }
 
-static struct physim_mmu *mmu_of(struct env *e, struct physim_pt *pt)
-{
-	struct physim_mmu *m;
-	struct physim_mmu_config c = {
-	    .format = physim_pt_format(pt), .mem = e->ph, .root = physim_pt_root(pt)};
-	assert_int_equal(physim_mmu_create(&c, &m), 0);
-	return m;
-}
-
 /* A guest stage-1 table mapping VA_A -> PA_A and the next page to the next
  * (4 KiB pages; the tests touch the second one to make a walk) and a
  * stage-2 table
@@ -123,11 +116,11 @@ static struct env *env_new(enum physim_arch arch, unsigned ncpus, bool walk_cach
 		assert_int_equal(physim_pt_map_region(e->s2pt, RAM_BASE + small, RAM_BASE + small,
 						      RAM_SIZE - small, URWX, PHYSIM_ALLOW_HUGE),
 				 0);
-	e->s2 = mmu_of(e, e->s2pt);
+	e->s2 = tc_mmu_of(e->ph, e->s2pt);
 	assert_int_equal(physim_pt_create(physim_format(s1_format(arch)), e->tph, &e->s1pt), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A + 0x1000, PA_A + 0x1000, 4096, URWX), 0);
-	e->s1 = mmu_of(e, e->s1pt);
+	e->s1 = tc_mmu_of(e->ph, e->s1pt);
 	return e;
 }
 
@@ -832,10 +825,10 @@ static void free_nested_offset(enum physim_arch arch, long expect)
 	assert_int_equal(physim_pt_create(physim_format(s2_format(arch)), e->ph, &e->s2pt), 0);
 	assert_int_equal(
 	    physim_pt_map_region(e->s2pt, RAM_BASE - GPA_OFF, RAM_BASE, RAM_SIZE, URWX, 0), 0);
-	e->s2 = mmu_of(e, e->s2pt);
+	e->s2 = tc_mmu_of(e->ph, e->s2pt);
 	assert_int_equal(physim_pt_create(physim_format(s1_format(arch)), &gv.ph, &e->s1pt), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A - GPA_OFF, 4096, URWX), 0);
-	e->s1 = mmu_of(e, e->s1pt); /* root: a GPA */
+	e->s1 = tc_mmu_of(e->ph, e->s1pt); /* root: a GPA */
 	load(e, 1);
 	assert_int_equal(rd(e, 1, VA_A), PA_A);
 	uint64_t root_gpa = physim_pt_root(e->s1pt);
@@ -1040,7 +1033,7 @@ static void test_arm_bbm_receiver_of_host_issuer(void **state)
 	struct physim_pt *hpt;
 	assert_int_equal(physim_pt_create(physim_format("aarch64-el2-4k-48"), e->ph, &hpt), 0);
 	assert_int_equal(physim_pt_map(hpt, 0x1000, RAM_BASE + 0x1000, 4096, PHYSIM_R), 0);
-	struct physim_mmu *hm = mmu_of(e, hpt);
+	struct physim_mmu *hm = tc_mmu_of(e->ph, hpt);
 	struct physim_cpu_context host = {.s1 = hm, .regime = PHYSIM_REGIME_HOST, .vmid = VMID};
 	struct physim_cpu *hyp = cpu(e, 0);
 	assert_int_equal(physim_cpu_set_context(hyp, &host), 0);

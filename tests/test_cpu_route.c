@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/env.h"
+
 #define MiB	 UINT64_C(0x100000)
 #define RAM_BASE UINT64_C(0x80000000)
 #define RAM_SIZE (32 * MiB)
@@ -66,15 +68,6 @@ struct env {
 	struct reports rep;
 	bool ex; /* routed_pt: physim_cpu_flusher_fn_ex as flush_ex (else _fn as flush) */
 };
-
-static struct physim_mmu *mmu_of(struct env *e, struct physim_pt *pt)
-{
-	struct physim_mmu *m;
-	struct physim_mmu_config c = {
-	    .format = physim_pt_format(pt), .mem = e->ph, .root = physim_pt_root(pt)};
-	assert_int_equal(physim_mmu_create(&c, &m), 0);
-	return m;
-}
 
 static struct env *env_new(enum physim_arch arch, bool audit_on_complete)
 {
@@ -217,7 +210,7 @@ static struct outcome run_s1x(const struct s1_case *k, bool local, bool hold, bo
 					       .local = local};
 	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
 	e->s1pt = routed_pt(e, k->fmt, hold);
-	e->s1 = mmu_of(e, e->s1pt);
+	e->s1 = tc_mmu_of(e->ph, e->s1pt);
 	struct physim_cpu_context ctx = {.s1 = e->s1, .regime = k->regime, .asid = k->asid};
 	for (unsigned i = 0; i < NCPUS; i++)
 		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
@@ -345,7 +338,7 @@ static struct outcome run_s2(const struct s2_case *k, bool local)
 	assert_int_equal(physim_pt_create(physim_format(k->s1fmt), e->ph, &e->s1pt), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_C, GPA_TOP + 0x1000, 4096, URWX), 0);
-	e->s1 = mmu_of(e, e->s1pt);
+	e->s1 = tc_mmu_of(e->ph, e->s1pt);
 	struct physim_cpu_flusher_config fc = {.cpu = cpu(e, 0),
 					       .table = PHYSIM_FLUSH_STAGE2,
 					       .vmid = VMID,
@@ -353,7 +346,7 @@ static struct outcome run_s2(const struct s2_case *k, bool local)
 					       .svinval = k->svinval};
 	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
 	e->s2pt = routed_pt(e, k->s2fmt, true);
-	e->s2 = mmu_of(e, e->s2pt);
+	e->s2 = tc_mmu_of(e->ph, e->s2pt);
 	/* EPTP as the VMCS holds it: WB (2:0 = 6), a 4-level walk (5:3 = 3) */
 	if (k->arch == PHYSIM_ARCH_X86_64)
 		assert_int_equal(
@@ -429,7 +422,7 @@ static void audit_scene(bool flag, bool fix, struct reports *out)
 	assert_int_equal(physim_pt_create(physim_format("aarch64-4k-48"), e->ph, &e->s1pt), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_B, PA_B, 4096, URWX), 0);
-	e->s1 = mmu_of(e, e->s1pt);
+	e->s1 = tc_mmu_of(e->ph, e->s1pt);
 	struct physim_cpu_context ctx = {.s1 = e->s1, .regime = PHYSIM_REGIME_GUEST, .asid = ASID};
 	for (unsigned i = 0; i < NCPUS; i++)
 		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
@@ -495,7 +488,7 @@ static void test_audit_once_with_pending(void **state)
 	assert_int_equal(physim_pt_create(physim_format("aarch64-4k-48"), e->ph, &e->s1pt), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_B, PA_B, 4096, URWX), 0);
-	e->s1 = mmu_of(e, e->s1pt);
+	e->s1 = tc_mmu_of(e->ph, e->s1pt);
 	struct physim_cpu_context ctx = {.s1 = e->s1, .regime = PHYSIM_REGIME_GUEST, .asid = ASID};
 	for (unsigned i = 0; i < 2; i++) {
 		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
@@ -584,7 +577,7 @@ static void test_audit_on_complete_x86(void **state)
 	struct env *e = env_new(PHYSIM_ARCH_X86_64, true);
 	assert_int_equal(physim_pt_create(physim_format("x86_64-4l"), e->ph, &e->s1pt), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
-	e->s1 = mmu_of(e, e->s1pt);
+	e->s1 = tc_mmu_of(e->ph, e->s1pt);
 	struct physim_cpu_context ctx = {.s1 = e->s1};
 	assert_int_equal(physim_cpu_set_context(cpu(e, 2), &ctx), 0);
 	assert_int_equal(acc(e, 2, VA_A, false, NULL), 0);
@@ -635,7 +628,7 @@ static void test_audit_on_complete_threads(void **state)
 	assert_int_equal(physim_pt_create(physim_format("aarch64-4k-48"), e->ph, &e->s1pt), 0);
 	assert_int_equal(
 	    physim_pt_map_region(e->s1pt, VA_R, PA_R, THREAD_PAGES * UINT64_C(4096), URWX, 0), 0);
-	e->s1 = mmu_of(e, e->s1pt);
+	e->s1 = tc_mmu_of(e->ph, e->s1pt);
 	struct physim_cpu_context ctx = {.s1 = e->s1, .regime = PHYSIM_REGIME_GUEST, .asid = ASID};
 	for (unsigned i = 0; i < 2; i++)
 		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
@@ -683,7 +676,7 @@ static int run_free(const struct s1_case *k, bool hold, bool ex, bool range, lon
 	    .flush_ex = ex ? physim_cpu_flusher_fn_ex : NULL,
 	    .flush_ctx = e->fl};
 	assert_int_equal(physim_pt_create_ex(&c, &e->s1pt), 0);
-	e->s1 = mmu_of(e, e->s1pt);
+	e->s1 = tc_mmu_of(e->ph, e->s1pt);
 	struct physim_cpu_context ctx = {.s1 = e->s1, .regime = k->regime, .asid = k->asid};
 	for (unsigned i = 0; i < NCPUS; i++)
 		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
@@ -1213,7 +1206,7 @@ static void test_x86_other_pcid(void **state)
 					       .trace_ctx = &t};
 	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
 	e->s1pt = routed_pt(e, "x86_64-4l", true);
-	e->s1 = mmu_of(e, e->s1pt);
+	e->s1 = tc_mmu_of(e->ph, e->s1pt);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
 	struct physim_cpu_context ctx = {.s1 = e->s1};
 	for (unsigned i = 0; i < NCPUS; i++) {
@@ -1252,12 +1245,12 @@ static void test_arm_other_vmid(void **state)
 	struct env *e = env_new(PHYSIM_ARCH_AARCH64, false);
 	assert_int_equal(physim_pt_create(physim_format("aarch64-4k-48"), e->ph, &e->s1pt), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
-	e->s1 = mmu_of(e, e->s1pt);
+	e->s1 = tc_mmu_of(e->ph, e->s1pt);
 	struct physim_cpu_flusher_config fc = {
 	    .cpu = cpu(e, 0), .table = PHYSIM_FLUSH_STAGE2, .vmid = VMID};
 	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
 	e->s2pt = routed_pt(e, "aarch64-s2-4k-48", true);
-	e->s2 = mmu_of(e, e->s2pt);
+	e->s2 = tc_mmu_of(e->ph, e->s2pt);
 	struct physim_cpu_context ctx = {
 	    .s1 = e->s1, .s2 = e->s2, .regime = PHYSIM_REGIME_GUEST, .asid = ASID, .vmid = VMID};
 	for (unsigned i = 1; i < NCPUS; i++)
@@ -1329,8 +1322,8 @@ static void test_no_context_vmid(void **state)
 			assert_int_equal(physim_pt_create(physim_format(k->s2fmt), e->ph, &e->s2pt),
 					 0);
 		}
-		e->s1 = mmu_of(e, e->s1pt);
-		e->s2 = mmu_of(e, e->s2pt);
+		e->s1 = tc_mmu_of(e->ph, e->s1pt);
+		e->s2 = tc_mmu_of(e->ph, e->s2pt);
 		struct physim_cpu_context ctx = {.s1 = e->s1,
 						 .s2 = e->s2,
 						 .regime = PHYSIM_REGIME_GUEST,
@@ -1388,11 +1381,11 @@ static void test_vhe_issuer_in_guest(void **state)
 					       .trace_ctx = &t};
 	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
 	e->s1pt = routed_pt(e, "aarch64-4k-48", true);
-	e->s1 = mmu_of(e, e->s1pt);
+	e->s1 = tc_mmu_of(e->ph, e->s1pt);
 	/* the guest PE 0 runs: a table of its own, one stage */
 	assert_int_equal(physim_pt_create(physim_format("aarch64-4k-48"), e->ph, &e->s2pt), 0);
 	assert_int_equal(physim_pt_map(e->s2pt, VA_A, PA_B, 4096, URWX), 0);
-	e->s2 = mmu_of(e, e->s2pt);
+	e->s2 = tc_mmu_of(e->ph, e->s2pt);
 	struct physim_cpu_context host = {
 	    .s1 = e->s1, .regime = PHYSIM_REGIME_HOST_E20, .asid = ASID};
 	struct physim_cpu_context guest = {
