@@ -126,6 +126,15 @@ static struct physim_pt *routed_pt(struct env *e, const char *fmt, bool hold)
 	return pt;
 }
 
+/* The flusher of fc, and a table of fmt routed to it with its mmu. */
+static void route(struct env *e, const struct physim_cpu_flusher_config *fc, const char *fmt,
+		  bool hold, struct physim_pt **pt, struct physim_mmu **mmu)
+{
+	assert_int_equal(physim_cpu_flusher_create(fc, &e->fl), 0);
+	*pt = routed_pt(e, fmt, hold);
+	*mmu = tc_mmu_of(e->ph, *pt);
+}
+
 static int acc(struct env *e, unsigned i, uint64_t va, bool write, uint64_t *pa)
 {
 	struct physim_xlate x;
@@ -208,9 +217,7 @@ static struct outcome run_s1x(const struct s1_case *k, bool local, bool hold, bo
 					       .no_global = k->no_global,
 					       .svinval = k->svinval,
 					       .local = local};
-	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
-	e->s1pt = routed_pt(e, k->fmt, hold);
-	e->s1 = tc_mmu_of(e->ph, e->s1pt);
+	route(e, &fc, k->fmt, hold, &e->s1pt, &e->s1);
 	struct physim_cpu_context ctx = {.s1 = e->s1, .regime = k->regime, .asid = k->asid};
 	for (unsigned i = 0; i < NCPUS; i++)
 		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
@@ -344,9 +351,7 @@ static struct outcome run_s2(const struct s2_case *k, bool local)
 					       .vmid = VMID,
 					       .local = local,
 					       .svinval = k->svinval};
-	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
-	e->s2pt = routed_pt(e, k->s2fmt, true);
-	e->s2 = tc_mmu_of(e->ph, e->s2pt);
+	route(e, &fc, k->s2fmt, true, &e->s2pt, &e->s2);
 	/* EPTP as the VMCS holds it: WB (2:0 = 6), a 4-level walk (5:3 = 3) */
 	if (k->arch == PHYSIM_ARCH_X86_64)
 		assert_int_equal(
@@ -1204,9 +1209,7 @@ static void test_x86_other_pcid(void **state)
 					       .asid = 5,
 					       .trace = on_trace,
 					       .trace_ctx = &t};
-	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
-	e->s1pt = routed_pt(e, "x86_64-4l", true);
-	e->s1 = tc_mmu_of(e->ph, e->s1pt);
+	route(e, &fc, "x86_64-4l", true, &e->s1pt, &e->s1);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
 	struct physim_cpu_context ctx = {.s1 = e->s1};
 	for (unsigned i = 0; i < NCPUS; i++) {
@@ -1248,9 +1251,7 @@ static void test_arm_other_vmid(void **state)
 	e->s1 = tc_mmu_of(e->ph, e->s1pt);
 	struct physim_cpu_flusher_config fc = {
 	    .cpu = cpu(e, 0), .table = PHYSIM_FLUSH_STAGE2, .vmid = VMID};
-	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
-	e->s2pt = routed_pt(e, "aarch64-s2-4k-48", true);
-	e->s2 = tc_mmu_of(e->ph, e->s2pt);
+	route(e, &fc, "aarch64-s2-4k-48", true, &e->s2pt, &e->s2);
 	struct physim_cpu_context ctx = {
 	    .s1 = e->s1, .s2 = e->s2, .regime = PHYSIM_REGIME_GUEST, .asid = ASID, .vmid = VMID};
 	for (unsigned i = 1; i < NCPUS; i++)
@@ -1379,9 +1380,7 @@ static void test_vhe_issuer_in_guest(void **state)
 					       .asid = ASID,
 					       .trace = on_trace,
 					       .trace_ctx = &t};
-	assert_int_equal(physim_cpu_flusher_create(&fc, &e->fl), 0);
-	e->s1pt = routed_pt(e, "aarch64-4k-48", true);
-	e->s1 = tc_mmu_of(e->ph, e->s1pt);
+	route(e, &fc, "aarch64-4k-48", true, &e->s1pt, &e->s1);
 	/* the guest PE 0 runs: a table of its own, one stage */
 	assert_int_equal(physim_pt_create(physim_format("aarch64-4k-48"), e->ph, &e->s2pt), 0);
 	assert_int_equal(physim_pt_map(e->s2pt, VA_A, PA_B, 4096, URWX), 0);
