@@ -2269,6 +2269,20 @@ static void runfix_close(struct runfix *x)
 	physim_ram_destroy(x->ram);
 }
 
+/* The run's 16 pages mapped again one by one (plain, not a run), each 1 MiB
+ * higher than before: what a rewrite of the run to other frames leaves. */
+static void remap_run_pages(struct runfix *x, uint64_t ng)
+{
+	for (uint64_t a = 0; a < RUN_SZ; a += 4096) {
+		struct physim_pt_mapping mp = {.va = RUN_VA + a,
+					       .pa = RUN_PA + 0x100000 + a,
+					       .size = 4096,
+					       .flags = URW,
+					       .arch = ng};
+		assert_int_equal(physim_pt_map_ex(x->pt, &mp, 0), 0);
+	}
+}
+
 /* What the CPU holds: a bit per 4 KiB page of the run covered by an entry,
  * and the number of entries and of run-sized ones. */
 struct runsurv {
@@ -2355,14 +2369,7 @@ static void test_runs_arm_contiguous(void **state)
 	 * reports the run entry */
 	runfix_open(&x, PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, ng);
 	assert_int_equal(physim_pt_unmap_region(x.pt, RUN_VA, RUN_SZ), 0);
-	for (uint64_t a = 0; a < RUN_SZ; a += 4096) {
-		struct physim_pt_mapping mp = {.va = RUN_VA + a,
-					       .pa = RUN_PA + 0x100000 + a,
-					       .size = 4096,
-					       .flags = URW,
-					       .arch = ng};
-		assert_int_equal(physim_pt_map_ex(x.pt, &mp, 0), 0);
-	}
+	remap_run_pages(&x, ng);
 	assert_int_equal(physim_machine_audit(x.m), 1);
 	assert_int_equal(x.nrep, 1);
 	assert_int_equal(x.rep_size, RUN_SZ);
@@ -2499,14 +2506,7 @@ static void test_bbm_contiguous_run(void **state)
 	for (uint64_t a = RUN_VA; a < RUN_VA + RUN_SZ; a += 4096)
 		assert_int_equal(physim_arm_tlbi(x.cpu, PHYSIM_TLBI_VAE1IS, XT(1, a)), 0);
 	physim_arm_dsb(x.cpu);
-	for (uint64_t a = 0; a < RUN_SZ; a += 4096) {
-		struct physim_pt_mapping mp = {.va = RUN_VA + a,
-					       .pa = RUN_PA + 0x100000 + a,
-					       .size = 4096,
-					       .flags = URW,
-					       .arch = ng};
-		assert_int_equal(physim_pt_map_ex(x.pt, &mp, 0), 0);
-	}
+	remap_run_pages(&x, ng);
 	tlbi_dsb(x.cpu, PHYSIM_TLBI_VMALLE1IS, 0);
 	assert_int_equal(x.nbbm, 0);
 	assert_int_equal(run_survivors(&x).n, 0);
@@ -2519,14 +2519,7 @@ static void test_bbm_contiguous_run(void **state)
 	assert_int_equal(physim_pt_unmap_region(x.pt, RUN_VA, RUN_SZ), 0);
 	tlbi_dsb(x.cpu, PHYSIM_TLBI_VAE1IS, XT(1, RUN_VA));
 	assert_int_equal(x.nbbm, 0);
-	for (uint64_t a = 0; a < RUN_SZ; a += 4096) {
-		struct physim_pt_mapping mp = {.va = RUN_VA + a,
-					       .pa = RUN_PA + 0x100000 + a,
-					       .size = 4096,
-					       .flags = URW,
-					       .arch = ng};
-		assert_int_equal(physim_pt_map_ex(x.pt, &mp, 0), 0);
-	}
+	remap_run_pages(&x, ng);
 	tlbi_dsb(x.cpu, PHYSIM_TLBI_VAE1IS, XT(1, RUN_VA + 0x5000));
 	assert_int_equal(x.nbbm, 1);
 	assert_int_equal(x.last.entry.va, RUN_VA + 0x5000);
