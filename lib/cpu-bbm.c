@@ -110,35 +110,20 @@ static void reg_free(void *obj)
 	free(g);
 }
 
+static void *reg_make(void)
+{
+	struct bbm_reg *g = calloc(1, sizeof(*g));
+	if (g != NULL && pthread_mutex_init(&g->lock, NULL) != 0) {
+		free(g);
+		g = NULL;
+	}
+	return g;
+}
+
 /* The machine's registry, made at the first registration if make. */
 static struct bbm_reg *reg_of(struct physim_machine *m, bool make)
 {
-	pthread_mutex_lock(&m->kept_lock);
-	struct bbm_reg *g = m->bbm_reg;
-	pthread_mutex_unlock(&m->kept_lock);
-	if (g != NULL || !make)
-		return g;
-	g = calloc(1, sizeof(*g));
-	struct keep *k = malloc(sizeof(*k));
-	if (g == NULL || k == NULL || pthread_mutex_init(&g->lock, NULL) != 0) {
-		free(g);
-		free(k);
-		return NULL;
-	}
-	pthread_mutex_lock(&m->kept_lock);
-	if (m->bbm_reg == NULL) {
-		m->bbm_reg = g;
-		*k = (struct keep){.next = m->kept, .obj = g, .fin = reg_free};
-		m->kept = k;
-		g = NULL;
-		k = NULL;
-	}
-	struct bbm_reg *have = m->bbm_reg;
-	pthread_mutex_unlock(&m->kept_lock);
-	if (g != NULL)
-		reg_free(g);
-	free(k);
-	return have;
+	return physim_cpui_machine_once(m, &m->bbm_reg, make ? reg_make : NULL, reg_free);
 }
 
 void physim_cpui_bbm_register(struct physim_cpu *c, struct ctxrec *r)

@@ -111,6 +111,13 @@ PHYSIM_HIDDEN uint64_t *physim_cpui_x86_cr4(struct physim_cpu *cpu);
 
 /* Keep `obj` until the machine is destroyed, then call fin(obj). */
 PHYSIM_HIDDEN void physim_cpui_add_wrap(struct physim_machine *m, void *obj, void (*fin)(void *));
+/* The machine's object in *slot (a field of struct physim_machine, read and
+ * set under kept_lock): made by make() the first time (make NULL: only
+ * looked at) and finished by fin at physim_machine_destroy. NULL when there
+ * is none and none could be made. Two threads may both make one: the one
+ * not kept is finished at once. */
+PHYSIM_HIDDEN void *physim_cpui_machine_once(struct physim_machine *m, void **slot,
+					     void *(*make)(void), void (*fin)(void *));
 
 /* Does iv remove e? (lib/cpu-store.c; exposed for the per-arch files' remedies). */
 PHYSIM_HIDDEN bool physim_cpui_inval_matches(const struct inval *iv,
@@ -331,12 +338,13 @@ struct physim_machine {
 	struct keep *kept; /* HAL wrappers (lib/cpu-free.c) */
 	pthread_mutex_t kept_lock;
 	/* remedy texts made for reports, kept until the machine goes
-	 * (lib/cpu-remedy.c; set once under kept_lock) */
-	struct remedy_pool *remedies;
+	 * (lib/cpu-remedy.c's struct remedy_pool; physim_cpui_machine_once) */
+	void *remedies;
 	atomic_uint_fast64_t issued_seq;
-	/* check_bbm: the contexts any CPU filled entries in, whose tables a
-	 * broadcast's snapshot reads (lib/cpu-check.c; set once under kept_lock) */
-	struct bbm_reg *bbm_reg;
+	/* check_bbm: the contexts any CPU filled entries in and the descriptors
+	 * entries were made from, which a broadcast's snapshot reads
+	 * (lib/cpu-bbm.c's struct bbm_reg; physim_cpui_machine_once) */
+	void *bbm_reg;
 };
 
 /* ---- small helpers ---- */

@@ -62,35 +62,20 @@ static void pool_free(void *obj)
 	free(p);
 }
 
+static void *pool_make(void)
+{
+	struct remedy_pool *p = calloc(1, sizeof(*p));
+	if (p != NULL && pthread_mutex_init(&p->lock, NULL) != 0) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
 /* The machine's pool, made at its first report; NULL without memory. */
 static struct remedy_pool *pool_of(struct physim_machine *m)
 {
-	pthread_mutex_lock(&m->kept_lock);
-	struct remedy_pool *p = m->remedies;
-	pthread_mutex_unlock(&m->kept_lock);
-	if (p != NULL)
-		return p;
-	p = calloc(1, sizeof(*p));
-	struct keep *k = malloc(sizeof(*k));
-	if (p == NULL || k == NULL || pthread_mutex_init(&p->lock, NULL) != 0) {
-		free(p);
-		free(k);
-		return NULL;
-	}
-	pthread_mutex_lock(&m->kept_lock);
-	if (m->remedies == NULL) {
-		m->remedies = p;
-		*k = (struct keep){.next = m->kept, .obj = p, .fin = pool_free};
-		m->kept = k;
-		p = NULL;
-		k = NULL;
-	}
-	struct remedy_pool *have = m->remedies;
-	pthread_mutex_unlock(&m->kept_lock);
-	if (p != NULL)
-		pool_free(p);
-	free(k);
-	return have;
+	return physim_cpui_machine_once(m, &m->remedies, pool_make, pool_free);
 }
 
 /* s kept until the machine goes (the same text is kept once); `fallback`

@@ -631,6 +631,38 @@ int physim_cpu_for_each_entry(struct physim_cpu *cpu,
 	return 0;
 }
 
+void *physim_cpui_machine_once(struct physim_machine *m, void **slot, void *(*make)(void),
+			       void (*fin)(void *))
+{
+	pthread_mutex_lock(&m->kept_lock);
+	void *have = *slot;
+	pthread_mutex_unlock(&m->kept_lock);
+	if (have != NULL || make == NULL)
+		return have;
+	void *obj = make();
+	struct keep *k = malloc(sizeof(*k));
+	if (obj == NULL || k == NULL) {
+		if (obj != NULL)
+			fin(obj);
+		free(k);
+		return NULL;
+	}
+	pthread_mutex_lock(&m->kept_lock);
+	if (*slot == NULL) {
+		*slot = obj;
+		*k = (struct keep){.next = m->kept, .obj = obj, .fin = fin};
+		m->kept = k;
+		obj = NULL;
+		k = NULL;
+	}
+	have = *slot;
+	pthread_mutex_unlock(&m->kept_lock);
+	if (obj != NULL)
+		fin(obj);
+	free(k);
+	return have;
+}
+
 void physim_cpui_add_wrap(struct physim_machine *m, void *obj, void (*fin)(void *))
 {
 	struct keep *k = malloc(sizeof(*k));
