@@ -30,8 +30,7 @@
 #define NPAGES	 96u /* more pages than front slots: slots are shared */
 
 struct env {
-	struct physim_ram *ram;
-	const struct physim_paging_handler *ph;
+	struct tc_env ram; /* RAM and its paging handler */
 	struct physim_pt *pt[2], *s2pt;
 	struct physim_mmu *mmu[2], *s2;
 };
@@ -43,13 +42,9 @@ static struct env *env_new(const char *fmt, const char *s2fmt)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
-	assert_int_equal(
-	    physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE},
-			      &e->ram),
-	    0);
-	e->ph = physim_ram_paging_handler(e->ram);
+	tc_env_open(&e->ram, RAM_BASE, RAM_SIZE);
 	for (unsigned t = 0; t < 2; t++) {
-		assert_int_equal(physim_pt_create(physim_format(fmt), e->ph, &e->pt[t]), 0);
+		assert_int_equal(physim_pt_create(physim_format(fmt), e->ram.ph, &e->pt[t]), 0);
 		for (unsigned i = 0; i < NPAGES; i++)
 			assert_int_equal(
 			    physim_pt_map(e->pt[t], VA0 + i * 4096ull,
@@ -58,14 +53,14 @@ static struct env *env_new(const char *fmt, const char *s2fmt)
 			    0);
 		assert_int_equal(
 		    physim_pt_map(e->pt[t], VA0 + 64 * MiB, RAM_BASE + 32 * MiB, 2 * MiB, URWX), 0);
-		e->mmu[t] = tc_mmu_of(e->ph, e->pt[t]);
+		e->mmu[t] = tc_mmu_of(e->ram.ph, e->pt[t]);
 	}
 	if (s2fmt) {
-		assert_int_equal(physim_pt_create(physim_format(s2fmt), e->ph, &e->s2pt), 0);
+		assert_int_equal(physim_pt_create(physim_format(s2fmt), e->ram.ph, &e->s2pt), 0);
 		assert_int_equal(physim_pt_map_region(e->s2pt, RAM_BASE, RAM_BASE, RAM_SIZE, URWX,
 						      PHYSIM_ALLOW_HUGE),
 				 0);
-		e->s2 = tc_mmu_of(e->ph, e->s2pt);
+		e->s2 = tc_mmu_of(e->ram.ph, e->s2pt);
 	}
 	return e;
 }
@@ -78,7 +73,7 @@ static void env_free(struct env *e)
 	}
 	physim_mmu_destroy(e->s2);
 	physim_pt_destroy(e->s2pt);
-	physim_ram_destroy(e->ram);
+	tc_env_close(&e->ram);
 	free(e);
 }
 
