@@ -1604,6 +1604,26 @@ static void test_args(void **state)
 	assert_int_equal(physim_cpu_flusher_stats(f).first_error, -ENXIO);
 	assert_int_equal(physim_cpu_flusher_set_eptp(f, 0x1000), 0);
 	physim_cpu_flusher_destroy(f);
+	/* options the CPU's family has not: each refused, *out untouched */
+	f = NULL;
+	fc = (struct physim_cpu_flusher_config){
+	    .cpu = cpu(e, 0), .table = PHYSIM_FLUSH_STAGE1, .svinval = true}; /* RISC-V only */
+	assert_int_equal(physim_cpu_flusher_create(&fc, &f), -EINVAL);
+	fc.svinval = false;
+	fc.regime = PHYSIM_REGIME_HOST_E20; /* Arm only */
+	assert_int_equal(physim_cpu_flusher_create(&fc, &f), -EINVAL);
+	fc.regime = (enum physim_regime)99;
+	assert_int_equal(physim_cpu_flusher_create(&fc, &f), -EINVAL);
+	fc.regime = PHYSIM_REGIME_HOST;
+	fc.table = (enum physim_flush_table)7;
+	assert_int_equal(physim_cpu_flusher_create(&fc, &f), -EINVAL);
+	assert_null(f);
+	env_free(e);
+	e = env_new(PHYSIM_ARCH_AARCH64, false);
+	fc = (struct physim_cpu_flusher_config){
+	    .cpu = cpu(e, 0), .table = PHYSIM_FLUSH_STAGE2, .regime = PHYSIM_REGIME_HOST_E20};
+	assert_int_equal(physim_cpu_flusher_create(&fc, &f), -EINVAL); /* VHE: stage 1 only */
+	assert_null(f);
 	env_free(e);
 }
 
