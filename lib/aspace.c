@@ -131,6 +131,7 @@ int physim_aspace_create(const struct physim_aspace_config *config, struct physi
 	    .paging = config->paging,
 	    .flush = config->flush,
 	    .flush_ctx = config->flush_ctx,
+	    .flush_ex = config->flush_ex,
 	};
 	rc = physim_pt_create_ex(&pc, &as->pt);
 	if (rc != 0) {

@@ -318,7 +318,7 @@ __attribute__((noinline)) void physim_cpui_walk_cache_update(struct physim_cpu *
 /* A nested stage-1 walk entry's ctag: apart from one-stage ones in lookups. */
 #define CTAG_NESTED_S1 (UINT64_C(1) << 3)
 
-static uint64_t s2_hpa(const struct physim_mmu *s2, uint64_t gpa)
+uint64_t physim_cpui_s2_hpa(const struct physim_mmu *s2, uint64_t gpa)
 {
 	struct physim_xlate x;
 	struct physim_access a = {.va = gpa, .implicit = true};
@@ -347,7 +347,7 @@ static void nested_path(const struct physim_mmu *s1, const struct physim_mmu *s2
 		if (st->decision == PHYSIM_WALK_LEAF) {
 			p->have_leaf = true;
 			p->leaf_elevel = (unsigned)n;
-			p->leaf_pa = s2_hpa(s2, st->addr);
+			p->leaf_pa = physim_cpui_s2_hpa(s2, st->addr);
 			p->leaf_desc = st->desc_new;
 			continue;
 		}
@@ -355,10 +355,10 @@ static void nested_path(const struct physim_mmu *s1, const struct physim_mmu *s2
 			continue;
 		uint64_t next = f->ops->output_addr(f, st->desc_new, (unsigned)n);
 		p->step[p->n].elevel = (unsigned)n;
-		p->step[p->n].desc_pa = s2_hpa(s2, st->addr);
+		p->step[p->n].desc_pa = physim_cpui_s2_hpa(s2, st->addr);
 		p->step[p->n].desc = st->desc_new;
 		p->step[p->n].next = next;
-		p->step[p->n].next_hpa = s2_hpa(s2, next);
+		p->step[p->n].next_hpa = physim_cpui_s2_hpa(s2, next);
 		p->n++;
 		p->last_table = next;
 	}
@@ -443,10 +443,32 @@ void physim_cpui_nested_leaf_desc(struct physim_cpu *c, const struct physim_acce
 	struct wpath p;
 	nested_path(ctx->s1, ctx->s2, &t, &p);
 	const struct physim_pt_format *f = ctx->s1->cfg.format;
-	if (!p.have_leaf || p.leaf_pa == 0 || f->level[p.leaf_elevel].shift != n->s1_shift)
+	if (!p.have_leaf || p.leaf_pa == 0)
 		return;
-	n->desc_pa = p.leaf_pa;
-	n->desc = p.leaf_desc;
+	unsigned dshift = f->level[p.leaf_elevel].shift;
+	if (dshift == n->s1_shift) {
+		n->desc_pa = p.leaf_pa;
+		n->desc = p.leaf_desc;
+		return;
+	}
+	if (physim_cpui_group_piece(f, n->s1_shift) != dshift)
+		return;
+	/* a stage-1 run: the descriptors of it the entry covers, from the one
+	 * for its first address (the walk read the one for acc->va; both lie
+	 * in one table page) */
+	unsigned count = n->shift > dshift ? 1u << (n->shift - dshift) : 1;
+	uint64_t gmask = (UINT64_C(1) << f->group_log2[p.leaf_elevel]) - 1;
+	int64_t delta =
+	    (int64_t)((n->va >> dshift) & gmask) - (int64_t)((acc->va >> dshift) & gmask);
+	uint64_t dpa = p.leaf_pa + (uint64_t)(delta * (int64_t)f->pte_bytes);
+	const struct physim_paging_handler *mem = ctx->s2->cfg.mem;
+	bool ok;
+	uint64_t d = physim_cpui_read_desc(mem, f->pte_bytes, dpa, &ok);
+	if (count <= RUN_DESC_MAX && ok &&
+	    physim_cpui_run_consistent(f, mem, dpa, d, count, dshift)) {
+		n->desc_pa = dpa;
+		n->desc = d;
+	}
 }
 
 /* The mmu a walk entry was made with, as configured then (*tmp: a fresh
@@ -531,175 +553,26 @@ static bool audit_walk(struct physim_cpu *c, const struct centry *e)
 	return true;
 }
 
-/* ---- break-before-make ---- */
-
-/* Engine level of a descriptor whose entries cover 1 << shift bytes. */
-static int engine_level(const struct physim_pt_format *f, unsigned shift)
-{
-	for (unsigned n = 0; n < f->levels; n++) {
-		if (f->level[n].shift == shift)
-			return (int)n;
-	}
-	return -1;
-}
-
-static uint64_t read_desc(const struct physim_paging_handler *mem, unsigned pte_bytes, uint64_t pa,
-			  bool *ok)
-{
-	const void *ptr = mem ? mem->phys_to_virt(mem->ctx, pa) : NULL;
-	*ok = ptr != NULL;
-	if (ptr == NULL)
-		return 0;
-	return pte_bytes == 8 ? __atomic_load_n((const uint64_t *)ptr, __ATOMIC_RELAXED)
-			      : __atomic_load_n((const uint32_t *)ptr, __ATOMIC_RELAXED);
-}
-
-static bool snap_find(const struct bbm_snap *s, uint64_t pa, uint64_t *val)
-{
-	for (unsigned i = 0; s != NULL && i < s->n; i++) {
-		if (s->d[i].pa == pa) {
-			*val = s->d[i].val;
-			return true;
-		}
-	}
-	return false;
-}
-
-void physim_cpui_snap_put(struct bbm_snap *s)
-{
-	if (s != NULL && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
-		free(s);
-}
-
-/* The descriptors one traced walk fetched (stage-1 ones of a nested walk at
- * their HPA). */
-static void snap_trace(struct bbm_snap *s, const struct physim_walk_trace *t,
-		       const struct physim_mmu *s2)
-{
-	for (unsigned i = 0; i < t->n && s->n < 2 * PHYSIM_WALK_TRACE_MAX; i++) {
-		const struct physim_walk_trace_step *st = &t->steps[i];
-		if (!st->fetched)
-			continue;
-		uint64_t pa = s2 != NULL && st->stage == 1 ? s2_hpa(s2, st->addr) : st->addr;
-		if (pa == 0)
-			continue;
-		s->d[s->n].pa = pa;
-		s->d[s->n].val = st->desc_new;
-		s->n++;
-	}
-}
-
-struct bbm_snap *physim_cpui_bbm_snapshot(struct physim_cpu *c, const struct inval *iv)
-{
-	const struct physim_cpu_context *ctx = &c->ctx;
-	if (!c->m->cfg.check_bbm || iv->addr_mode != INV_ADDR_INPUT || !c->loaded)
-		return NULL;
-	struct bbm_snap *s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		return NULL;
-	struct physim_walk_trace t;
-	struct physim_xlate x;
-	struct physim_access a = {.va = iv->addr};
-	if ((iv->kinds & (KIND_S1 | KIND_COMB)) && ctx->s1 != NULL) {
-		int rc = ctx->s2
-			     ? physim_nested_trace(ctx->s1, ctx->s2, &a, PHYSIM_TRACE_PROBE, &x, &t)
-			     : physim_mmu_trace(ctx->s1, &a, PHYSIM_TRACE_PROBE, &x, &t);
-		if (rc == 0 || rc == -EFAULT)
-			snap_trace(s, &t, ctx->s2);
-	}
-	if ((iv->kinds & KIND_S2) && ctx->s2 != NULL) {
-		int rc = physim_mmu_trace(ctx->s2, &a, PHYSIM_TRACE_PROBE, &x, &t);
-		if (rc == 0 || rc == -EFAULT)
-			snap_trace(s, &t, NULL);
-	}
-	if (s->n == 0) {
-		free(s);
-		return NULL;
-	}
-	return s;
-}
-
-/* AArch64 descriptor bits that may change while the descriptor stays
- * valid (Arm ARM DDI 0487 M.a.a D8.17.1 "Using break-before-make when updating translation
- * table entries"; Linux pgattr_change_is_safe): AP / S2AP [7:6], AF [10],
- * nG [11], DBM [51], PXN [53], UXN / XN [54], software bits [58:55]. Any
- * other change - output address, table <-> block, memory attributes,
- * contiguous - needs invalid + invalidation + completion in between. */
-#define ARM_LIVE_OK                                                                                \
-	(UINT64_C(3) << 6 | UINT64_C(1) << 10 | UINT64_C(1) << 11 | UINT64_C(1) << 51 |            \
-	 UINT64_C(3) << 53 | UINT64_C(0xF) << 55)
-
-/* At the completion of an invalidation that removes e (on the CPU that
- * completes it): if the descriptor e was made from is valid again but
- * differs in what the architecture does not allow to change live, the new
- * descriptor was written while the old one could still be in use. */
-void physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv, const struct centry *e)
-{
-	enum physim_arch arch = c->m->cfg.arch;
-	if (arch != PHYSIM_ARCH_AARCH64 && arch != PHYSIM_ARCH_X86_64)
-		return;
-	bool s2 = e->kind == PHYSIM_ENTRY_S2 || (e->kind == PHYSIM_ENTRY_WALK && e->wstage == 2);
-	const struct physim_mmu_config *cfg = s2 ? &e->ctx->c2 : &e->ctx->c1;
-	/* a nested context's stage-1 descriptors are read at their HPA through
-	 * stage 2's memory; a combined entry's descriptor is its stage-1 leaf */
-	const struct physim_paging_handler *mem = e->nested ? e->ctx->c2.mem : cfg->mem;
-	if (cfg->format == NULL)
-		return;
-	bool ok;
-	uint64_t now = 0;
-	if (c->remote_apply)
-		/* another CPU's broadcast: the descriptor as it was when that
-		 * completed; one not on its path is not known then */
-		ok = snap_find(iv->snap, e->desc_pa, &now);
-	else
-		now = read_desc(mem, cfg->format->pte_bytes, e->desc_pa, &ok);
-	int n = engine_level(cfg->format, e->kind == PHYSIM_ENTRY_COMB ? e->s1_shift : e->shift);
-	if (!ok || now == e->desc || n < 0)
-		return;
-	const struct physim_pt_format *f = cfg->format;
-	enum pt_kind k_old = f->ops->classify(f, e->desc, (unsigned)n);
-	enum pt_kind k_new = f->ops->classify(f, now, (unsigned)n);
-	if (k_new == PT_INVALID)
-		return; /* the break was made */
-	bool bad = arch == PHYSIM_ARCH_AARCH64 ? ((e->desc ^ now) & ~ARM_LIVE_OK) != 0
-					       : k_old != k_new; /* x86: a page-size change */
-	if (!bad)
-		return;
-	struct physim_cpu_report r = {
-	    .kind = PHYSIM_REPORT_BBM, .cpu = c->index, .addr = e->desc_pa};
-	physim_cpui_to_public(e, &r.entry);
-	r.desc_old = e->desc;
-	r.desc_new = now;
-	r.inval = iv->name;
-	r.remedy =
-	    arch == PHYSIM_ARCH_AARCH64
-		? "break-before-make: write an invalid descriptor, invalidate it (TLBI + DSB "
-		  "ISH) and only then write the new one; only permission, AF, DBM and nG "
-		  "may change while valid (Arm ARM DDI 0487 M.a.a D8.17.1)"
-		: "a page-size change (a large page split, or tables merged into one) needs "
-		  "the old translation invalidated before the new entry is used, or the TLB "
-		  "may hold both (SDM Vol. 3A 4.10.2, \"Translation Lookaside Buffers\"): make the "
-		  "entry not present, "
-		  "invalidate on every processor, then write the new one";
-	c->st.stale++;
-	if (c->m->cfg.on_report)
-		c->m->cfg.on_report(c->m->cfg.report_ctx, &r);
-}
-
 /* With check_bbm, the descriptor a leaf of a one-stage walk (a stage 1
- * alone, or a stage 2) was made from. */
+ * alone, or a stage 2) was made from: for a run, its first descriptor
+ * (the others are compared with it at each check). */
 void physim_cpui_leaf_desc(const struct physim_mmu *m, struct centry *n)
 {
 	struct wpath p;
 	fresh_path(m, n->va, &p);
 	const struct physim_pt_format *f = m->cfg.format;
-	int lvl = engine_level(f, n->shift);
-	if (lvl < 0 || (unsigned)lvl != f->levels - 1 - p.n)
+	unsigned dshift = n->shift, count = 1;
+	int lvl = physim_cpui_engine_level(f, dshift);
+	if (lvl < 0 && (dshift = physim_cpui_group_piece(f, n->shift)) != 0) {
+		lvl = physim_cpui_engine_level(f, dshift); /* a run: its first descriptor */
+		count = 1u << (n->shift - dshift);
+	}
+	if (lvl < 0 || (unsigned)lvl != f->levels - 1 - p.n || count > RUN_DESC_MAX)
 		return;
 	uint64_t dpa = p.last_table + ((n->va >> m->idx_shift[lvl]) & m->idx_mask[lvl]);
 	bool ok;
-	uint64_t d = read_desc(m->cfg.mem, f->pte_bytes, dpa, &ok);
-	if (ok) {
+	uint64_t d = physim_cpui_read_desc(m->cfg.mem, f->pte_bytes, dpa, &ok);
+	if (ok && physim_cpui_run_consistent(f, m->cfg.mem, dpa, d, count, dshift)) {
 		n->desc_pa = dpa;
 		n->desc = d;
 	}
@@ -709,7 +582,7 @@ void physim_cpui_leaf_desc(const struct physim_mmu *m, struct centry *n)
 static struct physim_access audit_access(const struct centry *e)
 {
 	struct physim_access a = {.va = e->va};
-	unsigned allow = e->allow;
+	unsigned allow = e->allow | e->cond_allow;
 	if (allow >> CLS_USER) {
 		a.user = true;
 		allow >>= CLS_USER;

@@ -10,8 +10,10 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "access-class.h"
 #include "physim-priv.h"
 
 /* Entry kind bits of inval.kinds. */
@@ -63,13 +65,15 @@ struct inval {
 	uint8_t ttl_granule;
 };
 
-/* Descriptor values read at a broadcast's completion (lib/cpu-check.c). */
+/* Descriptor values read at a broadcast's completion (lib/cpu-check.c):
+ * those on the invalidated address's path in the tables of every context
+ * any CPU cached entries from, and every descriptor of a run on it. */
 struct bbm_snap {
 	atomic_uint refs;
 	unsigned n;
 	struct {
 		uint64_t pa, val;
-	} d[2 * PHYSIM_WALK_TRACE_MAX];
+	} d[];
 };
 
 static inline struct inval inval_all(const char *name)
@@ -107,6 +111,13 @@ PHYSIM_HIDDEN uint64_t *physim_cpui_x86_cr4(struct physim_cpu *cpu);
 
 /* Keep `obj` until the machine is destroyed, then call fin(obj). */
 PHYSIM_HIDDEN void physim_cpui_add_wrap(struct physim_machine *m, void *obj, void (*fin)(void *));
+/* The machine's object in *slot (a field of struct physim_machine, read and
+ * set under kept_lock): made by make() the first time (make NULL: only
+ * looked at) and finished by fin at physim_machine_destroy. NULL when there
+ * is none and none could be made. Two threads may both make one: the one
+ * not kept is finished at once. */
+PHYSIM_HIDDEN void *physim_cpui_machine_once(struct physim_machine *m, void **slot,
+					     void *(*make)(void), void (*fin)(void *));
 
 /* Does iv remove e? (lib/cpu-store.c; exposed for the per-arch files' remedies). */
 PHYSIM_HIDDEN bool physim_cpui_inval_matches(const struct inval *iv,
@@ -151,31 +162,43 @@ struct ctxrec {
 	struct ctxrec *next;
 	struct physim_mmu *s1, *s2;
 	struct physim_mmu_config c1, c2;
+	/* check_bbm: in the machine's list of contexts entries were filled
+	 * in (lib/cpu-check.c; set by the owning CPU's thread only) */
+	bool bbm_registered;
 };
 
+/* One cached entry: 128 bytes, in the pool at 64-byte alignment. The first
+ * cache line holds what a lookup compares first and what a hit returns,
+ * the second the rest of the tags, the links and what checks use. */
 struct centry {
 	uint64_t key;  /* 0: free; else page number << 6 | index shift */
 	uint64_t ctag; /* kind | regime << 2 | vmid << 16 */
 	uint64_t ep4ta;
 	uint64_t va, pa, gpa;
-	const struct ctxrec *ctx;
-	uint32_t next;	       /* tag chain */
-	uint32_t pnext, pprev; /* page chain */
-	uint32_t wnext, wprev; /* WALK entries: the list of them all */
-	uint64_t desc_pa;      /* WALK (and leaves with check_bbm): where the
-				  descriptor was read; 0: unknown */
-	uint64_t desc;	       /* ... and its value then */
+	/* final translations: physim_xlate.leaf_desc and s2_leaf_desc of the
+	 * filling walk, which a hit returns (a TLB caches the attributes with
+	 * the translation) */
+	uint64_t leaf_desc;
+	union {
+		uint64_t s2_leaf_desc; /* final translations */
+		struct {	       /* WALK entries: the list of them all */
+			uint32_t wnext, wprev;
+		};
+	};
+	/* second cache line */
+	uint32_t next; /* tag chain */
 	uint16_t asid;
+	uint16_t vmid;
 	uint8_t kind, regime;
-	uint8_t shift;	  /* page size of the entry */
-	uint8_t s1_shift; /* COMB: stage-1 leaf size (index shift) */
-	uint8_t s2_shift; /* COMB and S2: stage-2 leaf size */
+	uint8_t shift; /* page size of the entry */
 	uint8_t allow;
 	uint8_t perms;
 	bool global;
 	bool frac; /* COMB keyed by its larger stage-1 page */
 	int8_t level;
-	uint8_t wstage; /* WALK: 1 (a stage-1 table) or 2 (a stage-2 table) */
+	uint8_t s1_shift; /* COMB: stage-1 leaf size (index shift) */
+	uint8_t s2_shift; /* COMB and S2: stage-2 leaf size */
+	uint8_t wstage;	  /* WALK: 1 (a stage-1 table) or 2 (a stage-2 table) */
 	/* WALK stage 1 and COMB: the stage-1 tables are at GPAs (a nested
 	 * context); desc_pa is then the descriptor's HPA, and a walk entry's
 	 * gpa the next table's GPA, its pa that table's HPA when cached */
@@ -184,10 +207,45 @@ struct centry {
 	 * (PHYSIM_ENTRY_S1, S2, or COMB for x86's combined paging-structure
 	 * entries of a nested context, which hold the HPA of the next table) */
 	uint8_t wkind;
-	uint16_t vmid;
-	/* the machine's issued_seq when cached, low 32 bits (lib/cpu-remedy.c;
-	 * in what was padding, so the entry stays 112 bytes) */
+	/* access classes served only while the stage-1 control state is as at
+	 * the fill (access_cond_classes): a supervisor access to a user page, a
+	 * user access under protection keys; the fill's
+	 * access_ctl_fingerprint() is ctl_flags (bits 7:0) and ctl_pkru (63:32) */
+	uint8_t cond_allow;
+	uint8_t ctl_flags;
+	/* the machine's issued_seq when cached, low 32 bits (lib/cpu-remedy.c) */
 	uint32_t fill_seq;
+	uint32_t pnext, pprev; /* page chain */
+	uint32_t ctl_pkru;
+	const struct ctxrec *ctx;
+	uint64_t desc_pa; /* WALK (and leaves with check_bbm): where the
+			     descriptor was read; 0: unknown */
+	uint64_t desc;	  /* ... and its value then */
+};
+_Static_assert(sizeof(struct centry) == 128, "an entry is two cache lines");
+
+/* The front cache (not used with check_stale, whose every hit compares
+ * with a walk): copies of the entries of the last pages translated,
+ * direct-mapped by 4 KiB page number, so a repeated hit costs one compare
+ * and no pointer chase instead of a hash and a chain walk. A slot's tag is
+ * the page number with the front cache's generation in bits 63:52 (a VA's
+ * page number has 52 bits), and every insertion, removal, change of an
+ * entry and context switch starts a new generation
+ * (physim_cpui_front_forget): a slot never outlives the entry it copies
+ * (nor the pool, which only moves on an insertion), and a hit through it
+ * returns exactly what the store's own lookup would. */
+enum { FRONT_SLOTS = 64, FRONT_GEN_SHIFT = 52 };
+/* The part a lookup compares, apart (1 KiB for all slots, so a sweep over
+ * many pages that misses the front cache touches only these lines). */
+struct front_key {
+	uint64_t tag;	  /* va >> 12 | generation << 52; 0: empty */
+	uint16_t allow16; /* bit k: serves an access of access_key() k */
+	bool has_gpa;	  /* not S1: the offset goes into x.gpa too */
+};
+struct front_slot {
+	uint64_t offmask; /* the entry's page size - 1 */
+	/* the result for the first byte of the entry's page */
+	struct physim_xlate x;
 };
 
 struct deferred {
@@ -210,6 +268,15 @@ struct physim_cpu {
 	struct physim_machine *m;
 	unsigned index;
 	bool loaded;
+	uint64_t front_gen; /* the front cache's generation << 52 (never 0) */
+	uint32_t front_rng; /* xorshift state: which hits replace a live slot */
+	/* set by other threads posting a broadcast (cleared at the drain);
+	 * with the fields above and the counters, in the hit path's first
+	 * cache line */
+	atomic_bool pending;
+	struct physim_cpu_stats st;
+	struct front_key front_key[FRONT_SLOTS];
+	struct front_slot front[FRONT_SLOTS];
 	struct physim_cpu_context ctx;
 	struct ctxrec *rec;  /* current */
 	struct ctxrec *recs; /* every context this CPU has had */
@@ -233,12 +300,10 @@ struct physim_cpu {
 	unsigned nwshift;
 	uint32_t whead; /* the list of WALK entries */
 	uint64_t nwalk;
-	struct physim_cpu_stats st;
 	uint64_t x86_cr4;
 	bool remote_apply; /* applying other CPUs' broadcasts (BBM: by their snapshot) */
 	/* shared with other threads (under lock) */
 	pthread_mutex_t lock;
-	atomic_bool pending;
 	struct inval *queue;
 	size_t nq, capq;
 	bool queue_lost; /* a queue append failed: flush everything at drain */
@@ -273,9 +338,13 @@ struct physim_machine {
 	struct keep *kept; /* HAL wrappers (lib/cpu-free.c) */
 	pthread_mutex_t kept_lock;
 	/* remedy texts made for reports, kept until the machine goes
-	 * (lib/cpu-remedy.c; set once under kept_lock) */
-	struct remedy_pool *remedies;
+	 * (lib/cpu-remedy.c's struct remedy_pool; physim_cpui_machine_once) */
+	void *remedies;
 	atomic_uint_fast64_t issued_seq;
+	/* check_bbm: the contexts any CPU filled entries in and the descriptors
+	 * entries were made from, which a broadcast's snapshot reads
+	 * (lib/cpu-bbm.c's struct bbm_reg; physim_cpui_machine_once) */
+	void *bbm_reg;
 };
 
 /* ---- small helpers ---- */
@@ -298,18 +367,6 @@ static inline uint32_t bucket(const struct physim_cpu *c, uint64_t key)
 static inline unsigned log2_u64(uint64_t v)
 {
 	return 63u - (unsigned)__builtin_clzll(v);
-}
-
-static inline bool access_ok(const struct physim_access *a)
-{
-	return a != NULL && !(a->write && a->exec) && !(a->implicit && (a->user || a->exec));
-}
-
-enum { CLS_READ = 0, CLS_WRITE = 1, CLS_EXEC = 2, CLS_USER = 3 };
-
-static inline unsigned access_class(const struct physim_access *a)
-{
-	return (a->user ? CLS_USER : 0) + (a->write ? CLS_WRITE : a->exec ? CLS_EXEC : CLS_READ);
 }
 
 /* Has an mmu's configuration stayed as it was? */
@@ -379,6 +436,25 @@ static inline struct centry *find(const struct physim_cpu *c, uint64_t va, uint6
 	return NULL;
 }
 
+/* A pool of n entries, each on its own two cache lines; NULL: no memory. */
+static inline struct centry *physim_cpui_pool_alloc(size_t n)
+{
+	if (n > SIZE_MAX / sizeof(struct centry))
+		return NULL;
+	return aligned_alloc(64, n * sizeof(struct centry));
+}
+
+/* Invalidate the front cache: every slot filled before is ignored. */
+static inline void physim_cpui_front_forget(struct physim_cpu *c)
+{
+	c->front_gen += UINT64_C(1) << FRONT_GEN_SHIFT;
+	if (PHYSIM_UNLIKELY(c->front_gen == 0)) {
+		/* 4096 generations on: old slots could match again */
+		memset(c->front_key, 0, sizeof(c->front_key));
+		c->front_gen = UINT64_C(1) << FRONT_GEN_SHIFT;
+	}
+}
+
 /* lib/cpu-store.c */
 PHYSIM_HIDDEN void physim_cpui_to_public(const struct centry *e, struct physim_cpu_entry *out);
 PHYSIM_HIDDEN void physim_cpui_remove_entry(struct physim_cpu *c, uint32_t idx);
@@ -391,16 +467,39 @@ PHYSIM_HIDDEN void physim_cpui_drop_for(struct physim_cpu *c, uint64_t va, uint6
 PHYSIM_HIDDEN const char *physim_cpui_pending_for(struct physim_cpu *c, const struct centry *e);
 
 /* lib/cpu-check.c */
+/* The HPA of a GPA through stage 2 (0: none). */
+PHYSIM_HIDDEN uint64_t physim_cpui_s2_hpa(const struct physim_mmu *s2, uint64_t gpa);
+
+/* lib/cpu-bbm.c */
+/* Engine level of a descriptor whose entries cover 1 << shift bytes; -1
+ * when no level has that size. */
+PHYSIM_HIDDEN int physim_cpui_engine_level(const struct physim_pt_format *f, unsigned shift);
+/* A descriptor of pte_bytes at pa, read atomically (*ok false: no memory). */
+PHYSIM_HIDDEN uint64_t physim_cpui_read_desc(const struct physim_paging_handler *mem,
+					     unsigned pte_bytes, uint64_t pa, bool *ok);
+/* Are the n descriptors of a run at dpa (the first d0) well formed? */
+PHYSIM_HIDDEN bool physim_cpui_run_consistent(const struct physim_pt_format *f,
+					      const struct physim_paging_handler *mem, uint64_t dpa,
+					      uint64_t d0, unsigned n, unsigned dshift);
+
 PHYSIM_HIDDEN void physim_cpui_stale_check(struct physim_cpu *c, const struct centry *hit,
 					   const struct physim_access *acc);
 PHYSIM_HIDDEN void physim_cpui_walk_cache_update(struct physim_cpu *c, const struct physim_mmu *m,
 						 unsigned wstage, uint64_t va, bool faulted);
-PHYSIM_HIDDEN void physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv,
-					 const struct centry *e);
+/* carry (NULL: none): per descriptor of e (physim_cpui_desc_count), the
+ * value a piece of a split run should remember; true when it was filled. */
+PHYSIM_HIDDEN bool physim_cpui_bbm_check(struct physim_cpu *c, const struct inval *iv,
+					 const struct centry *e, uint64_t *carry);
 /* With check_bbm, the descriptors on the path of a broadcast's address in
  * the issuing CPU's tables, read at its completion (NULL: none to take). */
 PHYSIM_HIDDEN struct bbm_snap *physim_cpui_bbm_snapshot(struct physim_cpu *c,
 							const struct inval *iv);
+/* With check_bbm: an entry of context r is being cached on c; make r known
+ * to the snapshots of every CPU's broadcasts (once per context). */
+PHYSIM_HIDDEN void physim_cpui_bbm_register(struct physim_cpu *c, struct ctxrec *r);
+/* check_bbm: remember the descriptors e was made from (every member of a
+ * run) for the snapshots of broadcasts without an address. */
+PHYSIM_HIDDEN void physim_cpui_bbm_watch(struct physim_cpu *c, const struct centry *e);
 /* Drop one reference to a snapshot (NULL: nothing). */
 PHYSIM_HIDDEN void physim_cpui_snap_put(struct bbm_snap *s);
 /* With check_bbm, the descriptor a leaf of a one-stage walk (a stage 1
@@ -455,6 +554,11 @@ PHYSIM_HIDDEN const char *physim_cpui_arm_why(const struct inval *iv,
 PHYSIM_HIDDEN const char *physim_cpui_rv_why(const struct inval *iv,
 					     const struct physim_cpu_entry *e, unsigned miss,
 					     bool stage2_changed);
+/* The same for LoongArch INVTLB, whose phrases name the op and its operands
+ * (written into buf; NULL if none applies). */
+PHYSIM_HIDDEN const char *physim_cpui_la_why(const struct inval *iv,
+					     const struct physim_cpu_entry *e, unsigned miss,
+					     char *buf, size_t len);
 /* Filters of an invalidation an entry failed (physim_cpui_<arch>_why's miss). */
 enum {
 	MISS_KIND = 1u << 0,   /* a kind of entry it does not remove */
@@ -470,14 +574,39 @@ enum {
 
 /* ---- grouped leaves (lib/cpu-runs.c) ---- */
 
+/* The most descriptors one run has (AArch64 16K granule, level 3: 128). */
+enum { RUN_DESC_MAX = 128 };
+
 /* The size (index shift) of one descriptor of a run entry e - an AArch64
- * Contiguous-bit run or a RISC-V Svnapot page, S1 or S2 - which is all an
- * invalidation by address must remove of it; 0 when e is no such run. */
-PHYSIM_HIDDEN unsigned physim_cpui_run_piece_shift(const struct centry *e);
+ * Contiguous-bit run or a RISC-V Svnapot page: an S1 or S2 entry of the
+ * run's size, or a combined entry larger than one descriptor of its stage-1
+ * run (by VA, addr_mode INV_ADDR_INPUT) or of its stage-2 run (by GPA,
+ * INV_ADDR_GPA) - which is all an invalidation by that address must remove
+ * of it; 0 when e is no such run. */
+PHYSIM_HIDDEN unsigned physim_cpui_run_piece_shift(const struct centry *e, unsigned addr_mode);
+/* The address bits (as a page shift) an invalidation by VA (INV_ADDR_INPUT)
+ * or by GPA (INV_ADDR_GPA) compares with a COMB entry: its stage-1 (stage-2)
+ * leaf's size, but one descriptor's size when that leaf is a run. */
+PHYSIM_HIDDEN unsigned physim_cpui_comb_match_shift(const struct centry *e, unsigned addr_mode);
+/* The leaf of format f whose runs are 1 << run_shift bytes: its page shift
+ * (0: no run of that size; ARMv7 short descriptors: 0, one TLB entry). */
+PHYSIM_HIDDEN unsigned physim_cpui_group_piece(const struct physim_pt_format *f,
+					       unsigned run_shift);
+/* The descriptors e was made from (break-before-make): desc_count of them,
+ * consecutive from desc_pa, each mapping 1 << desc_shift bytes, in a table
+ * of format desc_format; member k's value implied by the first's. */
+PHYSIM_HIDDEN unsigned physim_cpui_desc_shift(const struct centry *e);
+PHYSIM_HIDDEN unsigned physim_cpui_desc_count(const struct centry *e);
+PHYSIM_HIDDEN const struct physim_pt_format *physim_cpui_desc_format(const struct centry *e);
+PHYSIM_HIDDEN uint64_t physim_cpui_run_member(const struct physim_pt_format *f, uint64_t desc0,
+					      unsigned k, unsigned desc_shift);
 /* e, a run being removed by iv, keeps its pieces iv does not name: they are
- * queued on c and inserted by physim_cpui_run_flush once iv is applied. */
+ * queued on c and inserted by physim_cpui_run_flush once iv is applied.
+ * carry (NULL: the values the run implies): per descriptor of e, the value
+ * its piece remembers (what break-before-make last compared). */
 PHYSIM_HIDDEN void physim_cpui_run_split(struct physim_cpu *c, const struct inval *iv,
-					 const struct centry *e, unsigned piece_shift);
+					 const struct centry *e, unsigned piece_shift,
+					 const uint64_t *carry);
 PHYSIM_HIDDEN void physim_cpui_run_flush(struct physim_cpu *c);
 
 /* ---- audit at completion (machine config audit_on_complete) ---- */

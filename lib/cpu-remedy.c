@@ -62,35 +62,20 @@ static void pool_free(void *obj)
 	free(p);
 }
 
+static void *pool_make(void)
+{
+	struct remedy_pool *p = calloc(1, sizeof(*p));
+	if (p != NULL && pthread_mutex_init(&p->lock, NULL) != 0) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
 /* The machine's pool, made at its first report; NULL without memory. */
 static struct remedy_pool *pool_of(struct physim_machine *m)
 {
-	pthread_mutex_lock(&m->kept_lock);
-	struct remedy_pool *p = m->remedies;
-	pthread_mutex_unlock(&m->kept_lock);
-	if (p != NULL)
-		return p;
-	p = calloc(1, sizeof(*p));
-	struct keep *k = malloc(sizeof(*k));
-	if (p == NULL || k == NULL || pthread_mutex_init(&p->lock, NULL) != 0) {
-		free(p);
-		free(k);
-		return NULL;
-	}
-	pthread_mutex_lock(&m->kept_lock);
-	if (m->remedies == NULL) {
-		m->remedies = p;
-		*k = (struct keep){.next = m->kept, .obj = p, .fin = pool_free};
-		m->kept = k;
-		p = NULL;
-		k = NULL;
-	}
-	struct remedy_pool *have = m->remedies;
-	pthread_mutex_unlock(&m->kept_lock);
-	if (p != NULL)
-		pool_free(p);
-	free(k);
-	return have;
+	return physim_cpui_machine_once(m, &m->remedies, pool_make, pool_free);
 }
 
 /* s kept until the machine goes (the same text is kept once); `fallback`
@@ -248,9 +233,12 @@ static void generic_why(char *buf, size_t len, const struct issued *is,
 }
 
 static const char *arch_why(enum physim_arch arch, const struct inval *iv,
-			    const struct physim_cpu_entry *e, unsigned miss, bool s2_changed)
+			    const struct physim_cpu_entry *e, unsigned miss, bool s2_changed,
+			    char *buf, size_t len)
 {
 	switch (arch) {
+	case PHYSIM_ARCH_LOONGARCH64:
+		return physim_cpui_la_why(iv, e, miss, buf, len);
 	case PHYSIM_ARCH_X86_64:
 		return physim_cpui_x86_why(iv, e, miss, s2_changed);
 	case PHYSIM_ARCH_AARCH64:
@@ -343,14 +331,16 @@ const char *physim_cpui_remedy(struct physim_cpu *c, const struct physim_cpu_ent
 			best_score = score;
 		}
 	}
-	char buf[REMEDY_LEN], why[256];
+	char buf[REMEDY_LEN], why[384];
 	const char *kind = e->kind == PHYSIM_ENTRY_S1	  ? "stage-1"
 			   : e->kind == PHYSIM_ENTRY_S2	  ? "stage-2"
 			   : e->kind == PHYSIM_ENTRY_COMB ? "combined"
 							  : "walk-cache";
 	if (best >= 0) {
 		const struct issued *is = &all[best];
-		const char *aw = arch_why(arch, &is->iv, e, best_miss, stage2_changed);
+		char awbuf[sizeof(why)];
+		const char *aw =
+		    arch_why(arch, &is->iv, e, best_miss, stage2_changed, awbuf, sizeof(awbuf));
 		if (best_miss == 0)
 			snprintf(why, sizeof(why), "which removes it but has not completed%s",
 				 pending ? "" : " on this CPU");

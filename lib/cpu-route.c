@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Operand fields (Arm ARM C5.5, the TLBI instruction descriptions; Linux
  * arm64 __TLBI_VADDR): VA[55:12] in Xt[43:0] whatever the granule, the ASID
@@ -26,10 +27,18 @@ struct physim_cpu_flusher {
 	struct physim_machine *m;
 	enum physim_arch arch;
 	struct physim_cpu_flusher_stats st;
+	/* the targets (cfg.cpu_set copied, or cfg.cpu_mask): bit i = CPU i;
+	 * NULL: cfg.cpu_mask decides */
+	uint64_t *targets;
+	unsigned ntarget_bits;
 	/* the paging handler (physim_cpu_flusher_paging_handler) */
 	const struct physim_paging_handler *inner;
 	struct physim_paging_handler ph;
 	bool table_freed; /* a frame was freed since the last flush call */
+	bool in_call;	  /* inside physim_cpu_flusher_fn */
+	/* RISC-V: non-leaf entries were fenced (rs1 = x0) since the last
+	 * change: by the last flush call, or after a free that followed it */
+	bool fenced_late;
 	struct held *held;
 	size_t nheld, capheld;
 };
@@ -59,6 +68,8 @@ static bool is_target(const struct physim_cpu_flusher *f, unsigned i)
 {
 	if (f->cfg.local)
 		return i == physim_cpu_index(f->cfg.cpu);
+	if (f->targets != NULL)
+		return i < f->ntarget_bits && ((f->targets[i / 64] >> (i % 64)) & 1);
 	return f->cfg.cpu_mask == 0 || i >= 64 || ((f->cfg.cpu_mask >> i) & 1);
 }
 
@@ -72,22 +83,40 @@ static bool is_target(const struct physim_cpu_flusher *f, unsigned i)
  * issuing CPU for the sequence and puts its context back after. */
 
 struct saved_ctx {
-	bool switched;
+	bool switched; /* a context was loaded for the sequence */
+	bool vmid_reg; /* only the VMID register was written (no context loaded) */
+	uint16_t vmid; /* vmid_reg: its value before */
 	struct physim_cpu_context ctx;
 };
 
-/* regime < 0: keep the current one. */
+/* regime < 0: keep the current one.
+ *
+ * A CPU with no context loaded has cached nothing (physim_cpu_translate
+ * needs a context, and none can be unloaded), but its VMID register -
+ * VTTBR_EL2.VMID, hgatp.VMID - is still what the E1 / VVMA forms read, and
+ * writing it needs no translation tables: KVM's __load_stage2 writes
+ * VTTBR_EL2 before __kvm_tlb_flush_vmid_ipa, and the entries other CPUs
+ * hold of that VMID are what the broadcast must reach. So the flusher
+ * writes just that register for the sequence and puts the old value back,
+ * instead of failing; physim_cpu_get_context shows it meanwhile only. The
+ * CPU is the flusher's issuing CPU, driven by the calling thread. */
 static int enter_tags(struct physim_cpu_flusher *f, bool set_vmid, int regime, struct saved_ctx *s)
 {
-	physim_cpu_get_context(f->cfg.cpu, &s->ctx);
+	struct physim_cpu *c = f->cfg.cpu;
+	physim_cpu_get_context(c, &s->ctx);
 	s->switched = false;
-	bool loaded = s->ctx.s1 != NULL || s->ctx.s2 != NULL;
+	s->vmid_reg = false;
+	bool loaded = physim_cpui_has_ctx(c);
 	bool vmid_ok = !set_vmid || s->ctx.vmid == f->cfg.vmid;
 	bool regime_ok = regime < 0 || s->ctx.regime == (enum physim_regime)regime;
 	if (vmid_ok && (regime_ok || !loaded))
 		return 0;
-	if (!loaded)
-		return -ENXIO; /* no context to carry the table's VMID */
+	if (!loaded) {
+		s->vmid = c->ctx.vmid;
+		c->ctx.vmid = f->cfg.vmid;
+		s->vmid_reg = true;
+		return 0;
+	}
 	struct physim_cpu_context n = s->ctx;
 	if (set_vmid)
 		n.vmid = f->cfg.vmid;
@@ -103,6 +132,8 @@ static void leave_tags(struct physim_cpu_flusher *f, const struct saved_ctx *s)
 {
 	if (s->switched)
 		(void)physim_cpu_set_context(f->cfg.cpu, &s->ctx);
+	if (s->vmid_reg)
+		f->cfg.cpu->ctx.vmid = s->vmid;
 }
 
 /* ---- x86 (no broadcast: each target runs the instruction itself) ---- */
@@ -225,8 +256,61 @@ static void arm_dsb(struct physim_cpu_flusher *f)
 	f->st.instructions++;
 }
 
+/* May the table hold global pages? Arm: unless the caller says it holds
+ * none (no_global), since physim_pt_map's VMSAv8-64 leaves are global (nG
+ * clear) by default; the other families' leaves are global only with G
+ * set, which `global` says. */
+static bool maybe_global(const struct physim_cpu_flusher *f)
+{
+	if (f->arch == PHYSIM_ARCH_AARCH64)
+		return f->cfg.global || !f->cfg.no_global;
+	return f->cfg.global;
+}
+
+/* The VHE host's EL2&0 regime (HCR_EL2.{E2H, TGE} = {1, 1}). A VHE kernel
+ * issues the EL1 forms, which then act on EL2&0 (Arm ARM DDI 0487 M.a.a
+ * C5.5.59 TLBI VAE1, C5.5.10 ASIDE1, C5.5.77 VMALLE1): so when the issuing
+ * PE runs its EL2&0 context, VAE1IS (ASID << 48 | VA >> 12), all: ASIDE1IS
+ * or VMALLE1IS (global pages possible). While it runs a guest (TGE = 0) the
+ * EL1 forms would hit the guest's EL1&0 instead; the EL2 forms with E2H = 1
+ * act on EL2&0 whatever TGE is (C5.5.62 TLBI VAE2: the ASID in Xt[63:48],
+ * global entries too): VAE2IS, all: ALLE2IS (every EL2 and EL2&0 entry: no
+ * ASID form exists at EL2). A VHE host runs with E2H = 1 throughout; a PE
+ * that has not loaded a host context yet has it clear in physim, so the
+ * flusher sets it for the sequence. */
+static void arm_e20(struct physim_cpu_flusher *f, const uint64_t *vas, size_t n, bool all)
+{
+	struct physim_cpu *c = f->cfg.cpu;
+	const struct physim_cpu_context *ctx = physim_cpui_ctx(c);
+	uint64_t asid = (uint64_t)f->cfg.asid << 48;
+	if (physim_cpui_has_ctx(c) && ctx->regime == PHYSIM_REGIME_HOST_E20) {
+		bool g = maybe_global(f);
+		if (all)
+			arm_tlbi(f, g ? PHYSIM_TLBI_VMALLE1IS : PHYSIM_TLBI_ASIDE1IS,
+				 g ? "VMALLE1" : "ASIDE1", asid);
+		for (size_t i = 0; !all && i < n; i++)
+			arm_tlbi(f, PHYSIM_TLBI_VAE1IS, "VAE1",
+				 asid | ((vas[i] >> 12) & ARM_XT_VA_MASK));
+		arm_dsb(f);
+		return;
+	}
+	bool set_e2h = !c->arm_e2h;
+	c->arm_e2h = true;
+	if (all)
+		arm_tlbi(f, PHYSIM_TLBI_ALLE2IS, "ALLE2", 0);
+	for (size_t i = 0; !all && i < n; i++)
+		arm_tlbi(f, PHYSIM_TLBI_VAE2IS, "VAE2", asid | ((vas[i] >> 12) & ARM_XT_VA_MASK));
+	arm_dsb(f);
+	if (set_e2h)
+		c->arm_e2h = false;
+}
+
 static void arm_stage1(struct physim_cpu_flusher *f, const uint64_t *vas, size_t n, bool all)
 {
+	if (f->cfg.regime == PHYSIM_REGIME_HOST_E20) {
+		arm_e20(f, vas, n, all);
+		return;
+	}
 	if (f->cfg.regime == PHYSIM_REGIME_HOST) {
 		/* The (non-VHE) EL2 regime has no ASID: TLBI VAE2IS takes
 		 * VA[55:12]; ALLE2IS removes the whole regime. VAE2 is not a
@@ -242,11 +326,14 @@ static void arm_stage1(struct physim_cpu_flusher *f, const uint64_t *vas, size_t
 	/* EL1&0: TLBI VAE1IS, Xt = ASID << 48 | VA[55:12]: the ASID's and the
 	 * global entries of the address, walk-cache entries included (VALE1
 	 * would keep those); all: ASIDE1IS (non-global entries of the ASID)
-	 * or, with global pages, VMALLE1IS (the VMID's stage 1). */
+	 * when the table is known to hold no global page (no_global), else
+	 * VMALLE1IS (the VMID's stage 1, global entries included): ASIDE1IS
+	 * "does not invalidate global entries" (C5.5.10). */
 	uint64_t asid = (uint64_t)f->cfg.asid << 48;
+	bool g = maybe_global(f);
 	if (all)
-		arm_tlbi(f, f->cfg.global ? PHYSIM_TLBI_VMALLE1IS : PHYSIM_TLBI_ASIDE1IS,
-			 f->cfg.global ? "VMALLE1" : "ASIDE1", asid);
+		arm_tlbi(f, g ? PHYSIM_TLBI_VMALLE1IS : PHYSIM_TLBI_ASIDE1IS,
+			 g ? "VMALLE1" : "ASIDE1", asid);
 	for (size_t i = 0; !all && i < n; i++)
 		arm_tlbi(f, PHYSIM_TLBI_VAE1IS, "VAE1", asid | ((vas[i] >> 12) & ARM_XT_VA_MASK));
 	arm_dsb(f);
@@ -317,13 +404,61 @@ static void rv_remote(struct physim_cpu_flusher *f, enum physim_sbi_rfence_fid f
 	}
 }
 
+/* Svinval (privileged spec, "Svinval" extension): SINVAL.VMA / HINVAL.VVMA /
+ * HINVAL.GVMA take the operands of their fences but are ordered only
+ * against the stores before an SFENCE.W.INVAL and complete at the next
+ * SFENCE.INVAL.IR: the flusher brackets its batch with those two. */
+static void rv_w_inval(struct physim_cpu_flusher *f)
+{
+	if (!f->cfg.svinval)
+		return;
+	tr(f, f->cfg.cpu, "SFENCE.W.INVAL");
+	physim_rv_sfence_w_inval(f->cfg.cpu);
+	f->st.instructions++;
+}
+
+static void rv_inval_ir(struct physim_cpu_flusher *f)
+{
+	if (!f->cfg.svinval)
+		return;
+	tr(f, f->cfg.cpu, "SFENCE.INVAL.IR");
+	physim_rv_sfence_inval_ir(f->cfg.cpu);
+	f->st.instructions++;
+}
+
+/* One local VS/HS-stage fence (or its Svinval form): rs1 NULL is x0. */
+static void rv_vma_one(struct physim_cpu_flusher *f, bool guest, const uint64_t *rs1,
+		       const uint64_t *rs2)
+{
+	const char *insn = f->cfg.svinval ? (guest ? "HINVAL.VVMA" : "SINVAL.VMA")
+					  : (guest ? "HFENCE.VVMA" : "SFENCE.VMA");
+	char a[24], b[24];
+	if (rs1 != NULL)
+		snprintf(a, sizeof(a), "%#llx", (unsigned long long)*rs1);
+	else
+		snprintf(a, sizeof(a), "x0");
+	if (rs2 != NULL)
+		snprintf(b, sizeof(b), "%llu", (unsigned long long)*rs2);
+	else
+		snprintf(b, sizeof(b), "x0");
+	tr(f, f->cfg.cpu, "%s %s, %s", insn, a, b);
+	struct physim_cpu *c = f->cfg.cpu;
+	int rc;
+	if (f->cfg.svinval)
+		rc = guest ? physim_rv_hinval_vvma(c, rs1, rs2) : physim_rv_sinval_vma(c, rs1, rs2);
+	else
+		rc = guest ? physim_rv_hfence_vvma(c, rs1, rs2) : physim_rv_sfence_vma(c, rs1, rs2);
+	note(f, rc);
+}
+
 /* Stage 1. SFENCE.VMA with rs1 != x0 orders only the leaf PTEs of that
  * address; a freed (non-leaf) table needs rs1 = x0 (priv spec, "Supervisor
  * Memory-Management Fence Instruction"). rs2 = ASID keeps global mappings,
  * so with global pages rs2 = x0. At V = 1 (a guest's VS-stage table) the
  * same operands go to HFENCE.VVMA for the current VMID (H extension). The
  * other harts get the SBI RFENCE call of the same scope (SBI spec,
- * "RFENCE Extension": remote_sfence_vma(_asid), remote_hfence_vvma(_asid)). */
+ * "RFENCE Extension": remote_sfence_vma(_asid), remote_hfence_vvma(_asid)),
+ * after the local batch. */
 static void rv_stage1(struct physim_cpu_flusher *f, const uint64_t *vas, size_t n, bool full)
 {
 	bool guest = f->cfg.regime == PHYSIM_REGIME_GUEST;
@@ -335,29 +470,18 @@ static void rv_stage1(struct physim_cpu_flusher *f, const uint64_t *vas, size_t 
 							      : PHYSIM_SBI_REMOTE_HFENCE_VVMA_ASID)
 					     : (f->cfg.global ? PHYSIM_SBI_REMOTE_SFENCE_VMA
 							      : PHYSIM_SBI_REMOTE_SFENCE_VMA_ASID);
-	const char *insn = guest ? "HFENCE.VVMA" : "SFENCE.VMA";
-	if (full) {
-		if (rs2 != NULL)
-			tr(f, f->cfg.cpu, "%s x0, %u", insn, f->cfg.asid);
-		else
-			tr(f, f->cfg.cpu, "%s x0, x0", insn);
-		note(f, guest ? physim_rv_hfence_vvma(f->cfg.cpu, NULL, rs2)
-			      : physim_rv_sfence_vma(f->cfg.cpu, NULL, rs2));
-		if (!f->cfg.local)
-			rv_remote(f, fid, 0, 0, tag);
+	rv_w_inval(f);
+	if (full)
+		rv_vma_one(f, guest, NULL, rs2);
+	for (size_t i = 0; !full && i < n; i++)
+		rv_vma_one(f, guest, &vas[i], rs2);
+	rv_inval_ir(f);
+	if (f->cfg.local)
 		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (rs2 != NULL)
-			tr(f, f->cfg.cpu, "%s %#llx, %u", insn, (unsigned long long)vas[i],
-			   f->cfg.asid);
-		else
-			tr(f, f->cfg.cpu, "%s %#llx, x0", insn, (unsigned long long)vas[i]);
-		note(f, guest ? physim_rv_hfence_vvma(f->cfg.cpu, &vas[i], rs2)
-			      : physim_rv_sfence_vma(f->cfg.cpu, &vas[i], rs2));
-		if (!f->cfg.local)
-			rv_remote(f, fid, vas[i], PAGE_4K, tag);
-	}
+	if (full)
+		rv_remote(f, fid, 0, 0, tag);
+	for (size_t i = 0; !full && i < n; i++)
+		rv_remote(f, fid, vas[i], PAGE_4K, tag);
 }
 
 /* Stage 2: HFENCE.GVMA rs1 = GPA >> 2, rs2 = VMID: the G-stage leaf PTEs of
@@ -367,26 +491,34 @@ static void rv_stage1(struct physim_cpu_flusher *f, const uint64_t *vas, size_t 
 static void rv_stage2(struct physim_cpu_flusher *f, const uint64_t *vas, size_t n, bool full)
 {
 	const uint64_t vmid = f->cfg.vmid;
+	const char *insn = f->cfg.svinval ? "HINVAL.GVMA" : "HFENCE.GVMA";
+	struct physim_cpu *c = f->cfg.cpu;
+	rv_w_inval(f);
 	if (full) {
-		tr(f, f->cfg.cpu, "HFENCE.GVMA x0, %u", f->cfg.vmid);
-		note(f, physim_rv_hfence_gvma(f->cfg.cpu, NULL, &vmid));
-		if (!f->cfg.local)
-			rv_remote(f, PHYSIM_SBI_REMOTE_HFENCE_GVMA_VMID, 0, 0, vmid);
-		return;
+		tr(f, c, "%s x0, %u", insn, f->cfg.vmid);
+		note(f, f->cfg.svinval ? physim_rv_hinval_gvma(c, NULL, &vmid)
+				       : physim_rv_hfence_gvma(c, NULL, &vmid));
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; !full && i < n; i++) {
 		const uint64_t rs1 = vas[i] >> 2;
-		tr(f, f->cfg.cpu, "HFENCE.GVMA %#llx (GPA >> 2), %u", (unsigned long long)rs1,
-		   f->cfg.vmid);
-		note(f, physim_rv_hfence_gvma(f->cfg.cpu, &rs1, &vmid));
-		if (!f->cfg.local)
-			rv_remote(f, PHYSIM_SBI_REMOTE_HFENCE_GVMA_VMID, vas[i], PAGE_4K, vmid);
+		tr(f, c, "%s %#llx (GPA >> 2), %u", insn, (unsigned long long)rs1, f->cfg.vmid);
+		note(f, f->cfg.svinval ? physim_rv_hinval_gvma(c, &rs1, &vmid)
+				       : physim_rv_hfence_gvma(c, &rs1, &vmid));
 	}
+	rv_inval_ir(f);
+	if (f->cfg.local)
+		return;
+	if (full)
+		rv_remote(f, PHYSIM_SBI_REMOTE_HFENCE_GVMA_VMID, 0, 0, vmid);
+	for (size_t i = 0; !full && i < n; i++)
+		rv_remote(f, PHYSIM_SBI_REMOTE_HFENCE_GVMA_VMID, vas[i], PAGE_4K, vmid);
 }
 
 static void rv_flush(struct physim_cpu_flusher *f, const uint64_t *vas, size_t n, bool all)
 {
 	bool full = all || f->table_freed;
+	if (full)
+		f->fenced_late = true; /* a free after this call needs no fence */
 	if (f->cfg.table == PHYSIM_FLUSH_STAGE2) {
 		rv_stage2(f, vas, n, full);
 		return;
@@ -400,6 +532,12 @@ static void rv_flush(struct physim_cpu_flusher *f, const uint64_t *vas, size_t n
 	}
 	rv_stage1(f, vas, n, full);
 	leave_tags(f, &s);
+}
+
+/* Everything of the table's ASID / VMID, rs1 = x0, on every target. */
+static void rv_full(struct physim_cpu_flusher *f)
+{
+	rv_flush(f, NULL, 0, true);
 }
 
 /* ---- LoongArch (RM Vol. 1, 4.2.4.7 INVTLB; no broadcast) ----
@@ -437,6 +575,8 @@ void physim_cpu_flusher_fn(void *ctx, const uint64_t *vas, size_t n, bool all)
 	if (f == NULL || (!all && n > 0 && vas == NULL))
 		return;
 	f->st.calls++;
+	f->in_call = true;
+	f->fenced_late = false;
 	switch (f->arch) {
 	case PHYSIM_ARCH_X86_64:
 		x86_flush(f, vas, n, all);
@@ -453,6 +593,19 @@ void physim_cpu_flusher_fn(void *ctx, const uint64_t *vas, size_t n, bool all)
 	}
 	/* every instruction above has completed: the tables may go */
 	(void)physim_cpu_flusher_release(f);
+	f->in_call = false;
+}
+
+/* The engine says whether the change unlinked tables
+ * (PHYSIM_PT_FLUSH_TABLES_FREED): RISC-V then fences with rs1 = x0 in this
+ * call, as it does after a free through the flusher's paging handler; the
+ * other families' sequences already remove non-leaf entries. */
+void physim_cpu_flusher_fn_ex(void *ctx, const uint64_t *vas, size_t n, bool all, unsigned flags)
+{
+	struct physim_cpu_flusher *f = ctx;
+	if (f != NULL && (flags & PHYSIM_PT_FLUSH_TABLES_FREED))
+		f->table_freed = true;
+	physim_cpu_flusher_fn(ctx, vas, n, all);
 }
 
 /* ---- lifecycle ---- */
@@ -466,17 +619,51 @@ int physim_cpu_flusher_create(const struct physim_cpu_flusher_config *config,
 	bool s2 = config->table == PHYSIM_FLUSH_STAGE2;
 	if (config->table != PHYSIM_FLUSH_STAGE1 && !s2)
 		return -EINVAL;
-	if (config->regime != PHYSIM_REGIME_HOST && config->regime != PHYSIM_REGIME_GUEST)
+	bool e20 = config->regime == PHYSIM_REGIME_HOST_E20;
+	if (config->regime != PHYSIM_REGIME_HOST && config->regime != PHYSIM_REGIME_GUEST && !e20)
 		return -EINVAL;
+	if (e20 && (arch != PHYSIM_ARCH_AARCH64 || s2))
+		return -EINVAL; /* VHE: Arm stage 1 only */
 	if (s2 && arch == PHYSIM_ARCH_LOONGARCH64)
 		return -EINVAL; /* no stage 2 modelled (LVZ) */
+	if (config->svinval && arch != PHYSIM_ARCH_RISCV64)
+		return -EINVAL;
 	struct physim_cpu_flusher *f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return -ENOMEM;
 	f->cfg = *config;
 	f->m = physim_cpui_machine(config->cpu);
 	f->arch = arch;
+	if (config->cpu_set != NULL) {
+		int rc = physim_cpu_flusher_set_targets(f, config->cpu_set, config->cpu_set_bits);
+		if (rc < 0) {
+			free(f);
+			return rc;
+		}
+	}
+	f->cfg.cpu_set = NULL; /* the copy in f->targets is used */
 	*out = f;
+	return 0;
+}
+
+int physim_cpu_flusher_set_targets(struct physim_cpu_flusher *f, const uint64_t *set,
+				   unsigned nbits)
+{
+	if (f == NULL || (set == NULL && nbits != 0))
+		return -EINVAL;
+	uint64_t *t = NULL;
+	if (set != NULL) {
+		size_t words = (nbits + 63u) / 64u;
+		t = calloc(words ? words : 1, sizeof(*t));
+		if (t == NULL)
+			return -ENOMEM;
+		memcpy(t, set, words * sizeof(*t));
+		if (nbits % 64)
+			t[words - 1] &= (UINT64_C(1) << (nbits % 64)) - 1;
+	}
+	free(f->targets);
+	f->targets = t;
+	f->ntarget_bits = set != NULL ? nbits : 0;
 	return 0;
 }
 
@@ -494,6 +681,7 @@ void physim_cpu_flusher_destroy(struct physim_cpu_flusher *f)
 		return;
 	(void)physim_cpu_flusher_release(f);
 	free(f->held);
+	free(f->targets);
 	free(f);
 }
 
@@ -522,8 +710,28 @@ int physim_cpu_flusher_release(struct physim_cpu_flusher *f)
 	return first;
 }
 
+/* A free arriving outside a flush call. physim's engine frees a table only
+ * after the flush call for the change that unlinked it (lib/pt-edit.c),
+ * and that call could not know a table went: on RISC-V it fenced with
+ * rs1 != x0, which orders only leaf PTEs, so the walk-cache entries of the
+ * table are still there. Fence the table's ASID / VMID with rs1 = x0 now,
+ * once per burst of frees. The other families' per-address forms removed
+ * those entries already (INVLPG and INVPCID: every paging-structure-cache
+ * entry of the PCID; TLBI VAE1IS / IPAS2E1IS: not last-level forms; INVEPT;
+ * LoongArch caches no non-leaf entry). The frames are still held until the
+ * next flush call: code that frees a table before unlinking it looks the
+ * same here, and its flush comes later. */
+static void late_free_fence(struct physim_cpu_flusher *f)
+{
+	if (f->in_call || f->fenced_late || f->arch != PHYSIM_ARCH_RISCV64)
+		return;
+	f->fenced_late = true;
+	rv_full(f);
+}
+
 static int hold(struct physim_cpu_flusher *f, physim_hpa_t hpa, size_t nframes)
 {
+	late_free_fence(f);
 	f->table_freed = true;
 	if (f->nheld == f->capheld) {
 		size_t ncap = f->capheld ? f->capheld * 2 : 16;

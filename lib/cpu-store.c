@@ -131,14 +131,18 @@ static bool centry_matches(const struct inval *iv, const struct centry *e)
 	case INV_ADDR_INPUT:
 		/* A fractured combined entry goes with its whole stage-1 page
 		 * (an invalidation by any address of a large page removes every
-		 * entry cached for it). */
-		return addr_covered(e->va, e->kind == PHYSIM_ENTRY_COMB ? e->s1_shift : e->shift,
+		 * entry cached for it) - one descriptor of a run (lib/cpu-runs.c). */
+		return addr_covered(e->va,
+				    e->kind == PHYSIM_ENTRY_COMB
+					? physim_cpui_comb_match_shift(e, INV_ADDR_INPUT)
+					: e->shift,
 				    iv);
 	case INV_ADDR_GPA:
 		if (e->kind == PHYSIM_ENTRY_S2)
 			return addr_covered(e->va, e->shift, iv);
 		if (e->kind == PHYSIM_ENTRY_COMB)
-			return addr_covered(e->gpa, e->s2_shift, iv);
+			return addr_covered(e->gpa, physim_cpui_comb_match_shift(e, INV_ADDR_GPA),
+					    iv);
 		return false;
 	default:
 		return true;
@@ -257,6 +261,7 @@ void physim_cpui_remove_entry(struct physim_cpu *c, uint32_t idx)
 		c->nwalk--;
 	}
 	e->key = 0;
+	physim_cpui_front_forget(c);
 	e->next = c->free_list;
 	c->free_list = idx;
 	c->count--;
@@ -301,9 +306,11 @@ static uint32_t alloc_slot(struct physim_cpu *c)
 		if (is_bounded(c) || c->pool_cap >= UINT32_MAX / 2)
 			return NIL;
 		size_t ncap = (size_t)c->pool_cap * 2;
-		struct centry *np = realloc(c->pool, ncap * sizeof(*np));
+		struct centry *np = physim_cpui_pool_alloc(ncap);
 		if (np == NULL)
 			return NIL;
+		memcpy(np, c->pool, (size_t)c->pool_cap * sizeof(*np));
+		free(c->pool);
 		c->pool = np;
 		c->pool_cap = (uint32_t)ncap;
 	}
@@ -333,11 +340,17 @@ void physim_cpui_insert(struct physim_cpu *c, const struct centry *n)
 	uint32_t idx = alloc_slot(c);
 	if (idx == NIL)
 		return; /* not cached: every access walks */
+	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm) && n->ctx != NULL && !n->ctx->bbm_registered)
+		/* its tables are what other CPUs' broadcasts snapshot */
+		physim_cpui_bbm_register(c, (struct ctxrec *)n->ctx);
+	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm) && n->desc_pa != 0)
+		physim_cpui_bbm_watch(c, n);
 	c->pool[idx] = *n;
 	if (!c->run_inserting)
 		c->pool[idx].fill_seq =
 		    (uint32_t)atomic_load_explicit(&c->m->issued_seq, memory_order_relaxed);
 	link_entry(c, idx);
+	physim_cpui_front_forget(c);
 	if (n->kind == PHYSIM_ENTRY_WALK)
 		link_walk(c, idx);
 	c->count++;
@@ -358,14 +371,17 @@ void physim_cpui_drop_for(struct physim_cpu *c, uint64_t va, uint64_t ctag, uint
 /* An entry iv removes: checked for break-before-make first. */
 static inline void remove_matched(struct physim_cpu *c, const struct inval *iv, uint32_t idx)
 {
-	const struct centry *e = &c->pool[idx];
-	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm) && e->desc_pa != 0)
-		physim_cpui_bbm_check(c, iv, e);
+	const struct centry e = c->pool[idx]; /* a report's callback may run */
+	/* a run's pieces remember what break-before-make compared them with */
+	uint64_t carry[RUN_DESC_MAX];
+	bool carried = false;
+	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm) && e.desc_pa != 0)
+		carried = physim_cpui_bbm_check(c, iv, &e, carry);
 	/* by address, a grouped run loses only the named descriptors
 	 * (lib/cpu-runs.c) */
 	unsigned piece;
-	if (iv->addr_mode != INV_ADDR_NONE && (piece = physim_cpui_run_piece_shift(e)) != 0)
-		physim_cpui_run_split(c, iv, e, piece);
+	if ((piece = physim_cpui_run_piece_shift(&e, iv->addr_mode)) != 0)
+		physim_cpui_run_split(c, iv, &e, piece, carried ? carry : NULL);
 	physim_cpui_remove_entry(c, idx);
 }
 

@@ -14,33 +14,37 @@
  */
 #include "cpu-priv.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "walk-format.h"
 
-/* The access classes an entry filled by this walk may serve. */
+/* The classes an entry serves (lib/access-class.h), with the controls of
+ * the mmu that filled it. */
 static uint8_t allowed_classes(bool stage2_only, const struct physim_mmu_ctl *ctl,
 			       const struct physim_access *acc, uint32_t perms)
 {
-	unsigned priv = acc->user ? CLS_USER : 0;
-	unsigned rights = 0;
+	return access_allowed_classes(stage2_only, ctl->mbec, ctl->pke, acc, perms);
+}
 
-	if (perms & PHYSIM_R)
-		rights |= 1u << CLS_READ;
-	if ((perms & PHYSIM_W) && acc->write)
-		rights |= 1u << CLS_WRITE;
-	if (perms & PHYSIM_X)
-		rights |= 1u << CLS_EXEC;
-	if (stage2_only) {
-		unsigned data = rights & ~(1u << CLS_EXEC);
-		unsigned exec = ctl->mbec ? 0 : rights & (1u << CLS_EXEC);
-		return (uint8_t)((data | exec) << priv);
-	}
-	if (acc->user)
-		return (perms & PHYSIM_U) && !ctl->pke ? (uint8_t)(rights << CLS_USER) : 0;
-	return (perms & PHYSIM_U) ? 0 : (uint8_t)rights;
+static uint8_t cond_classes(bool stage2_only, const struct physim_mmu_ctl *ctl,
+			    const struct physim_access *acc, uint32_t perms)
+{
+	return access_cond_classes(stage2_only, ctl->pke, acc, perms);
+}
+
+/* May e serve acc conditionally, now: a class it served under the control
+ * state of its fill, that state unchanged, and not an implicit access
+ * (SMAP applies to those whatever RFLAGS.AC)? */
+static bool cond_ok(const struct physim_cpu *c, const struct centry *e,
+		    const struct physim_access *acc)
+{
+	if (acc->implicit || !((e->cond_allow >> access_class(acc)) & 1) || c->ctx.s1 == NULL)
+		return false;
+	uint64_t fp = access_ctl_fingerprint(&c->ctx.s1->cfg.ctl);
+	return e->ctl_flags == (uint8_t)fp && e->ctl_pkru == (uint32_t)(fp >> 32);
 }
 
 /* ---- accessors for the per-arch files ---- */
@@ -81,6 +85,9 @@ static int cpu_init(struct physim_machine *m, struct physim_cpu *c, unsigned i)
 {
 	c->m = m;
 	c->index = i;
+	c->front_rng = 0x9E3779B9u; /* any non-zero seed */
+	/* the zeroed slots are of generation 0: empty */
+	c->front_gen = UINT64_C(1) << FRONT_GEN_SHIFT;
 	atomic_init(&c->pending, false);
 	if (pthread_mutex_init(&c->lock, NULL) != 0)
 		return -ENOMEM;
@@ -97,7 +104,7 @@ static int cpu_init(struct physim_machine *m, struct physim_cpu *c, unsigned i)
 	c->hmask = (UINT32_C(1) << c->hbits) - 1;
 	c->head = calloc((size_t)1 << c->hbits, sizeof(*c->head));
 	c->phead = calloc((size_t)1 << c->hbits, sizeof(*c->phead));
-	c->pool = malloc(cap * sizeof(*c->pool));
+	c->pool = physim_cpui_pool_alloc(cap);
 	c->pool_cap = (uint32_t)cap;
 	if (c->head == NULL || c->phead == NULL || c->pool == NULL)
 		return -ENOMEM;
@@ -241,6 +248,7 @@ static void set_lookup(struct physim_cpu *c)
 	    x86 && kind != PHYSIM_ENTRY_S1 ? (x->eptp & UINT64_C(0x000FFFFFFFFFF000)) : 0;
 	c->look_asid = kind == PHYSIM_ENTRY_S2 ? 0 : x->asid;
 	c->look_mix = tag_mix(c->look_ctag, c->look_ep4ta, c->look_asid);
+	physim_cpui_front_forget(c);
 }
 
 int physim_cpu_set_context(struct physim_cpu *cpu, const struct physim_cpu_context *ctx)
@@ -295,6 +303,8 @@ static inline void hit_result(const struct centry *e, uint64_t va, struct physim
 	x->mem_refs = 0;
 	x->ad_updated = false;
 	x->fault = (struct physim_fault){.kind = PHYSIM_FAULT_NONE};
+	x->leaf_desc = e->leaf_desc;
+	x->s2_leaf_desc = e->s2_leaf_desc;
 }
 
 /* Stage-1 leaf page shift of a nested walk (its architecture level). */
@@ -310,6 +320,8 @@ static unsigned s1_leaf_shift(const struct physim_mmu *s1, int arch_level, unsig
 	return f->level[n].shift;
 }
 
+static const struct centry blank_entry; /* all zero */
+
 static void fill(struct physim_cpu *c, const struct physim_access *acc,
 		 const struct physim_xlate *x)
 {
@@ -321,25 +333,31 @@ static void fill(struct physim_cpu *c, const struct physim_access *acc,
 	uint64_t off = acc->va & (size - 1);
 	unsigned kind = c->look_kind;
 	const struct physim_mmu *ctlm = kind == PHYSIM_ENTRY_S2 ? ctx->s2 : ctx->s1;
-	struct centry n = {
-	    .ctag = c->look_ctag,
-	    .ep4ta = c->look_ep4ta,
-	    .va = acc->va - off,
-	    .pa = x->pa - off,
-	    .gpa = kind == PHYSIM_ENTRY_S1 ? x->pa - off : x->gpa - off,
-	    .ctx = c->rec,
-	    .asid = c->look_asid,
-	    .kind = (uint8_t)kind,
-	    .regime = (uint8_t)ctx->regime,
-	    .shift = (uint8_t)shift,
-	    .s1_shift = (uint8_t)shift,
-	    .s2_shift = (uint8_t)shift,
-	    .allow = allowed_classes(kind == PHYSIM_ENTRY_S2, &ctlm->cfg.ctl, acc, x->perms),
-	    .perms = (uint8_t)x->perms,
-	    .global = kind != PHYSIM_ENTRY_S2 && x->global,
-	    .level = (int8_t)x->level,
-	    .vmid = (uint16_t)(c->look_ctag >> 16),
-	};
+	/* A zero template, then field by field: gcc zero-fills a 128-byte
+	 * initializer with rep stos, which cost 15 ns a refill (INVLPG +
+	 * refill: 70 -> 86 ns) when the entry grew to 128 bytes. */
+	struct centry n = blank_entry;
+	n.ctag = c->look_ctag;
+	n.ep4ta = c->look_ep4ta;
+	n.va = acc->va - off;
+	n.pa = x->pa - off;
+	n.gpa = kind == PHYSIM_ENTRY_S1 ? x->pa - off : x->gpa - off;
+	n.ctx = c->rec;
+	n.asid = c->look_asid;
+	n.kind = (uint8_t)kind;
+	n.regime = (uint8_t)ctx->regime;
+	n.shift = n.s1_shift = n.s2_shift = (uint8_t)shift;
+	n.allow = allowed_classes(kind == PHYSIM_ENTRY_S2, &ctlm->cfg.ctl, acc, x->perms);
+	n.cond_allow = cond_classes(kind == PHYSIM_ENTRY_S2, &ctlm->cfg.ctl, acc, x->perms);
+	uint64_t fp = access_ctl_fingerprint(&ctlm->cfg.ctl);
+	n.ctl_flags = (uint8_t)fp;
+	n.ctl_pkru = (uint32_t)(fp >> 32);
+	n.perms = (uint8_t)x->perms;
+	n.global = kind != PHYSIM_ENTRY_S2 && x->global;
+	n.level = (int8_t)x->level;
+	n.vmid = (uint16_t)(c->look_ctag >> 16);
+	n.leaf_desc = x->leaf_desc;
+	n.s2_leaf_desc = x->s2_leaf_desc;
 	if (kind == PHYSIM_ENTRY_S2)
 		n.gpa = n.va;
 	if (kind == PHYSIM_ENTRY_COMB) {
@@ -359,6 +377,16 @@ static void fill(struct physim_cpu *c, const struct physim_access *acc,
 	if (old != NULL && old->pa == n.pa && old->gpa == n.gpa && old->perms == n.perms &&
 	    old->shift == n.shift && old->global == n.global && old->ctx == n.ctx) {
 		old->allow |= n.allow;
+		if (old->ctl_flags == n.ctl_flags && old->ctl_pkru == n.ctl_pkru) {
+			old->cond_allow |= n.cond_allow;
+		} else { /* what the new control state allows, only */
+			old->cond_allow = n.cond_allow;
+			old->ctl_flags = n.ctl_flags;
+			old->ctl_pkru = n.ctl_pkru;
+		}
+		old->leaf_desc = n.leaf_desc; /* the latest walk's attributes */
+		old->s2_leaf_desc = n.s2_leaf_desc;
+		physim_cpui_front_forget(c); /* its copies are out of date */
 	} else {
 		physim_cpui_drop_for(c, acc->va, n.ctag, n.ep4ta, n.asid);
 		physim_cpui_insert(c, &n);
@@ -387,23 +415,20 @@ unsigned physim_cpui_cache_s2(struct physim_cpu *c, const struct physim_access *
 	uint64_t o2 = gpa & (x2.page_size - 1);
 	bool x86 = c->m->cfg.arch == PHYSIM_ARCH_X86_64;
 	uint16_t vm2 = x86 ? 0 : ctx->vmid;
-	struct centry s2e = {
-	    .ctag = mk_ctag(PHYSIM_ENTRY_S2, ctx->regime, vm2),
-	    .ep4ta = c->look_ep4ta,
-	    .va = gpa - o2,
-	    .pa = x2.pa - o2,
-	    .gpa = gpa - o2,
-	    .ctx = c->rec,
-	    .kind = PHYSIM_ENTRY_S2,
-	    .regime = (uint8_t)ctx->regime,
-	    .shift = (uint8_t)sh2,
-	    .s1_shift = (uint8_t)sh2,
-	    .s2_shift = (uint8_t)sh2,
-	    .allow = allowed_classes(true, &ctx->s2->cfg.ctl, acc, x2.perms),
-	    .perms = (uint8_t)x2.perms,
-	    .level = (int8_t)x2.level,
-	    .vmid = vm2,
-	};
+	struct centry s2e = blank_entry; /* not an initializer: see fill() */
+	s2e.ctag = mk_ctag(PHYSIM_ENTRY_S2, ctx->regime, vm2);
+	s2e.ep4ta = c->look_ep4ta;
+	s2e.va = s2e.gpa = gpa - o2;
+	s2e.pa = x2.pa - o2;
+	s2e.ctx = c->rec;
+	s2e.kind = PHYSIM_ENTRY_S2;
+	s2e.regime = (uint8_t)ctx->regime;
+	s2e.shift = s2e.s1_shift = s2e.s2_shift = (uint8_t)sh2;
+	s2e.allow = allowed_classes(true, &ctx->s2->cfg.ctl, acc, x2.perms);
+	s2e.perms = (uint8_t)x2.perms;
+	s2e.level = (int8_t)x2.level;
+	s2e.vmid = vm2;
+	s2e.leaf_desc = x2.leaf_desc;
 	s2e.key = mk_key(s2e.va, sh2);
 	if (PHYSIM_UNLIKELY(c->m->cfg.check_bbm))
 		physim_cpui_leaf_desc(ctx->s2, &s2e);
@@ -411,6 +436,7 @@ unsigned physim_cpui_cache_s2(struct physim_cpu *c, const struct physim_access *
 	if (old != NULL && old->pa == s2e.pa && old->perms == s2e.perms &&
 	    old->shift == s2e.shift && old->ctx == s2e.ctx) {
 		old->allow |= s2e.allow;
+		physim_cpui_front_forget(c);
 	} else {
 		physim_cpui_drop_for(c, s2e.va, s2e.ctag, s2e.ep4ta, 0);
 		physim_cpui_insert(c, &s2e);
@@ -470,39 +496,118 @@ static __attribute__((noinline)) int miss(struct physim_cpu *c, const struct phy
 	return rc;
 }
 
-int physim_cpu_translate(struct physim_cpu *cpu, const struct physim_access *acc,
-			 struct physim_xlate *x)
+/* The store's lookup in the current context: the smallest page size in
+ * use with this context's own (non-global) tags first, the common case;
+ * then every size and globals. */
+static struct centry *lookup(struct physim_cpu *cpu, uint64_t va)
 {
-	if (PHYSIM_UNLIKELY(cpu == NULL || x == NULL || !access_ok(acc)))
-		return -EINVAL;
-	if (PHYSIM_UNLIKELY(atomic_load_explicit(&cpu->pending, memory_order_acquire)))
-		physim_cpui_drain(cpu);
-	if (PHYSIM_UNLIKELY(!cpu->loaded))
-		return -ENXIO;
-	/* The common hit first: the smallest page size in use, this
-	 * context's own (non-global) tags; then every size and globals. */
-	struct centry *e = NULL;
 	if (PHYSIM_LIKELY(cpu->nshift != 0)) {
-		uint64_t key = mk_key(acc->va, cpu->shifts[0]);
+		uint64_t key = mk_key(va, cpu->shifts[0]);
 		uint32_t idx = cpu->head[bucket(cpu, key ^ cpu->look_mix)];
 		while (idx != NIL) {
 			struct centry *c = &cpu->pool[idx];
-			if (tag_match(c, key, cpu->look_ctag, cpu->look_ep4ta, cpu->look_asid,
-				      acc->va)) {
-				e = c;
-				break;
-			}
+			if (tag_match(c, key, cpu->look_ctag, cpu->look_ep4ta, cpu->look_asid, va))
+				return c;
 			idx = c->next;
 		}
 	}
-	if (e == NULL)
-		e = find(cpu, acc->va, cpu->look_ctag, cpu->look_ep4ta, cpu->look_asid);
-	if (e == NULL || !((e->allow >> access_class(acc)) & 1))
-		return miss(cpu, acc, x);
+	return find(cpu, va, cpu->look_ctag, cpu->look_ep4ta, cpu->look_asid);
+}
+
+static inline int hit(struct physim_cpu *cpu, const struct centry *e,
+		      const struct physim_access *acc, struct physim_xlate *x)
+{
 	cpu->st.hits++;
 	hit_result(e, acc->va, x);
 	if (PHYSIM_UNLIKELY(cpu->m->cfg.check_stale))
 		physim_cpui_stale_check(cpu, e, acc);
+	return 0;
+}
+
+/* Which of the 16 access_key() values an entry that serves the classes in
+ * `allow` serves: those access_ok() accepts whose class it allows. */
+static uint16_t allow16_of(unsigned allow)
+{
+	uint16_t m = 0;
+	for (unsigned k = 0; k < 16; k++)
+		m |= (uint16_t)((access_class_bits[k] & allow) != 0) << k;
+	return m;
+}
+
+/* Should a hit outside the front cache take its slot? Always when the
+ * slot is empty or of an older generation; when it holds a live page, one
+ * time in 64 (a per-CPU xorshift): a sweep over more pages than the front
+ * cache holds then rewrites few slots (rewriting one on every such hit
+ * made a sweep of 2048 pages 1.7x slower, one in 8 still 1.6x), while a
+ * new hot set still settles in, in a few hundred passes. */
+static inline bool front_take(struct physim_cpu *cpu, const struct front_key *fk)
+{
+	if ((fk->tag >> FRONT_GEN_SHIFT) != (cpu->front_gen >> FRONT_GEN_SHIFT))
+		return true;
+	uint32_t r = cpu->front_rng;
+	r ^= r << 13;
+	r ^= r >> 17;
+	r ^= r << 5;
+	cpu->front_rng = r;
+	return (r & 63) == 0;
+}
+
+/* Not in the front cache (or a remote invalidation is pending, or the
+ * access is unusual): checks, the store's lookup, then the walk. */
+static __attribute__((noinline)) int
+translate_slow(struct physim_cpu *cpu, const struct physim_access *acc, struct physim_xlate *x)
+{
+	if (!access_ok(acc))
+		return -EINVAL;
+	if (atomic_load_explicit(&cpu->pending, memory_order_acquire))
+		physim_cpui_drain(cpu);
+	if (!cpu->loaded)
+		return -ENXIO;
+	struct centry *e = lookup(cpu, acc->va);
+	if (e == NULL)
+		return miss(cpu, acc, x);
+	if (!((e->allow >> access_class(acc)) & 1))
+		return cond_ok(cpu, e, acc) ? hit(cpu, e, acc, x) : miss(cpu, acc, x);
+	uint64_t vpn = acc->va >> 12;
+	struct front_key *fk = &cpu->front_key[vpn & (FRONT_SLOTS - 1)];
+	if (!cpu->m->cfg.check_stale && front_take(cpu, fk)) {
+		struct front_slot *fs = &cpu->front[vpn & (FRONT_SLOTS - 1)];
+		uint64_t mask = (UINT64_C(1) << e->shift) - 1;
+		*fk = (struct front_key){.tag = vpn | cpu->front_gen,
+					 .allow16 = allow16_of(e->allow),
+					 .has_gpa = e->kind != PHYSIM_ENTRY_S1};
+		fs->offmask = mask;
+		hit_result(e, acc->va & ~mask, &fs->x);
+	}
+	return hit(cpu, e, acc, x);
+}
+
+/* The hit path: a page translated lately is in its front slot (never with
+ * check_stale). Its one call out is a tail call, so it saves no registers. */
+int physim_cpu_translate(struct physim_cpu *cpu, const struct physim_access *acc,
+			 struct physim_xlate *x)
+{
+	if (PHYSIM_UNLIKELY(cpu == NULL || x == NULL || acc == NULL))
+		return -EINVAL;
+	uint64_t va = acc->va, vpn = va >> 12;
+	const struct front_key *fk = &cpu->front_key[vpn & (FRONT_SLOTS - 1)];
+	bool pending = atomic_load_explicit(&cpu->pending, memory_order_acquire);
+	/* one branch for all: a queued remote invalidation, another page, or
+	 * a class the entry does not serve (a bool holds 0 or 1: C11 6.2.6.1
+	 * makes any other value a trap representation) */
+	if (PHYSIM_UNLIKELY(pending | (fk->tag != (vpn | cpu->front_gen)) |
+			    !((fk->allow16 >> access_key(acc)) & 1)))
+		return translate_slow(cpu, acc, x);
+	const struct front_slot *fs = &cpu->front[vpn & (FRONT_SLOTS - 1)];
+	uint64_t off = va & fs->offmask;
+	cpu->st.hits++;
+	/* the addresses first, then the rest of the result as it is */
+	x->pa = fs->x.pa + off;
+	x->gpa = fs->x.gpa + (off & -(uint64_t)fk->has_gpa);
+	_Static_assert(offsetof(struct physim_xlate, gpa) == 8 &&
+			   offsetof(struct physim_xlate, page_size) == 16,
+		       "pa and gpa lead the result");
+	memcpy((char *)x + 16, (const char *)&fs->x + 16, sizeof(*x) - 16);
 	return 0;
 }
 
@@ -524,6 +629,38 @@ int physim_cpu_for_each_entry(struct physim_cpu *cpu,
 			return rc;
 	}
 	return 0;
+}
+
+void *physim_cpui_machine_once(struct physim_machine *m, void **slot, void *(*make)(void),
+			       void (*fin)(void *))
+{
+	pthread_mutex_lock(&m->kept_lock);
+	void *have = *slot;
+	pthread_mutex_unlock(&m->kept_lock);
+	if (have != NULL || make == NULL)
+		return have;
+	void *obj = make();
+	struct keep *k = malloc(sizeof(*k));
+	if (obj == NULL || k == NULL) {
+		if (obj != NULL)
+			fin(obj);
+		free(k);
+		return NULL;
+	}
+	pthread_mutex_lock(&m->kept_lock);
+	if (*slot == NULL) {
+		*slot = obj;
+		*k = (struct keep){.next = m->kept, .obj = obj, .fin = fin};
+		m->kept = k;
+		obj = NULL;
+		k = NULL;
+	}
+	have = *slot;
+	pthread_mutex_unlock(&m->kept_lock);
+	if (obj != NULL)
+		fin(obj);
+	free(k);
+	return have;
 }
 
 void physim_cpui_add_wrap(struct physim_machine *m, void *obj, void (*fin)(void *))

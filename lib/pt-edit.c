@@ -6,7 +6,9 @@
  * changes nothing (it finds conflicts, corrupt tables and encodings the format
  * refuses, and counts the table frames the change will need), then - once all
  * of those frames are allocated - an apply pass that cannot fail. A failed
- * call therefore leaves the table and the frame count exactly as they were. */
+ * call therefore leaves the table and the frame count exactly as they were.
+ * Tables the apply pass unlinks go back to the paging handler only after the
+ * flush callback has run (break-before-free). */
 #include "pt-priv.h"
 
 #include <stdlib.h>
@@ -162,6 +164,51 @@ static void pool_release(struct op *o)
 		free(p->pa);
 }
 
+/* ---- break-before-free ----
+ * A table the apply pass unlinks is not freed at once: a CPU's walk cache
+ * may still hold a pointer to it (or descriptors read from it) until the
+ * flush callback has invalidated, and a frame freed before that can be
+ * reused as something else while a walker still follows it (Arm ARM DDI
+ * 0487 D8.17.1, break-before-make for table entries; the RISC-V and x86
+ * manuals' rules for freeing page-table pages). So the engine does what a
+ * hypervisor does: clear the pointer, report the flush, then free. The
+ * pending tables are chained through their own slots in pt->owned: a slot's
+ * val (the address of the descriptor that linked the table, which no
+ * longer does) holds the next pending table's address. Nothing is
+ * allocated after the table has changed, so the deferral cannot fail. */
+static void unlink_defer(struct op *o, physim_hpa_t pa)
+{
+	struct pt_frameset_slot *s = pt_frameset_find(&o->pt->owned, pa);
+	if (s == NULL) {
+		/* physim_pt_table_free would refuse it too: not ours */
+		physim_log_error("pt: %s: not freeing %#llx: not a table frame it allocated",
+				 o->f->name, (unsigned long long)pa);
+		return;
+	}
+	s->val = o->unlinked;
+	o->unlinked = pa;
+	o->nunlinked++;
+	o->fb.tables_freed = true;
+}
+
+/* After the flush callback: return the unlinked tables. A free the handler
+ * refuses is logged by physim_pt_table_free and the frame stays the
+ * table's (counted in table_frames, returned at destroy): never lost. */
+static void unlinked_free(struct op *o)
+{
+	physim_hpa_t pa = o->unlinked;
+	for (size_t i = 0; i < o->nunlinked; i++) {
+		struct pt_frameset_slot *s = pt_frameset_find(&o->pt->owned, pa);
+		if (s == NULL)
+			break; /* cannot happen: nothing else removes slots meanwhile */
+		physim_hpa_t next = s->val;
+		s->val = NO_LINK; /* linked nowhere now */
+		physim_pt_table_free(o->pt, pa);
+		pa = next;
+	}
+	o->nunlinked = 0;
+}
+
 /* ---- whole subtrees ---- */
 
 enum subtree_check {
@@ -214,10 +261,12 @@ static int check_subtree(struct op *o, unsigned lvl, physim_hpa_t pa, enum subtr
 }
 
 /* Apply pass: free the table at pa and everything below it that this
- * table allocated, reporting the leaves. The check pass has checked every
- * pointer in it (check_subtree). In an attached table a subtree may hold
- * tables the engine did not allocate: those are left alone (unlinked from
- * the tree by the caller), and their pointers to freed tables cleared. */
+ * table allocated, reporting the leaves; the caller has cleared (or is
+ * about to clear) the pointer to it, and the frames go back only after the
+ * flush (unlink_defer). The check pass has checked every pointer in it
+ * (check_subtree). In an attached table a subtree may hold tables the
+ * engine did not allocate: those are left alone (unlinked from the tree by
+ * the caller), and their pointers to freed tables cleared. */
 static void free_subtree(struct op *o, unsigned lvl, physim_hpa_t pa, uint64_t base)
 {
 	struct physim_pt *pt = o->pt;
@@ -244,7 +293,7 @@ static void free_subtree(struct op *o, unsigned lvl, physim_hpa_t pa, uint64_t b
 		}
 	}
 	if (own)
-		physim_pt_table_free(pt, pa);
+		unlink_defer(o, pa);
 }
 
 static bool table_empty(const struct physim_pt_format *f, const uint8_t *t, unsigned lvl)
@@ -613,18 +662,19 @@ static int unmap_table_entry(struct op *o, unsigned lvl, const struct vt *v, uin
 	if (full && !o->pt->keep_empty) {
 		if (!o->apply)
 			return check_table(o, v->tpa, idx, d, lvl, SUB_RESOLVE);
-		free_subtree(o, lvl - 1, child, es);
 		pte_store(v->t, idx, f->pte_bytes, 0);
+		free_subtree(o, lvl - 1, child, es);
 		return 0;
 	}
 	int rc = descend(o, lvl, v, idx, d, DESCEND_EXISTING, es, cs, ce);
 	if (rc != 0 || !o->apply || o->pt->keep_empty)
 		return rc;
-	/* An emptied table goes, if it is one this table allocated. */
+	/* An emptied table goes, if it is one this table allocated: unlinked
+	 * now, freed after the flush. */
 	if (pt_frameset_find(&o->pt->owned, child) != NULL &&
 	    table_empty(f, table_hva(o->pt, child, lvl - 1), lvl - 1)) {
-		physim_pt_table_free(o->pt, child);
 		pte_store(v->t, idx, f->pte_bytes, 0);
+		unlink_defer(o, child);
 	}
 	return 0;
 }
@@ -780,7 +830,7 @@ static int op_table(struct op *o, unsigned lvl, const struct vt *v, uint64_t s, 
 	}
 }
 
-/* Check pass; then allocate, apply, flush. */
+/* Check pass; then allocate, apply, flush, free what was unlinked. */
 int physim_pt_op_check(struct op *o)
 {
 	struct vt root = {.kind = VT_REAL, .t = o->pt->root_hva, .tpa = o->pt->root};
@@ -804,7 +854,12 @@ int physim_pt_op_commit(struct op *o)
 		physim_log_error("pt: %s: apply pass failed after check: %s", o->f->name,
 				 physim_strerror(rc));
 	pool_release(o);
+	/* Tables unlinked with no leaf under them (empty ones, possible in an
+	 * attached table) still need their cached pointers invalidated. */
+	if (o->nunlinked > 0 && o->fb.n == 0)
+		o->fb.all = true;
 	flush_send(o);
+	unlinked_free(o); /* break-before-free: only after the flush */
 	return 0;
 }
 

@@ -30,6 +30,7 @@ struct physim_pt {
 	const struct physim_paging_handler *ph;
 	struct physim_direct_map dm; /* copy of ph->direct; size 0: none */
 	physim_pt_flush_fn flush;
+	physim_pt_flush_ex_fn flush_ex; /* used instead of flush when set */
 	void *flush_ctx;
 	bool keep_empty;
 	physim_hpa_t root;
@@ -197,6 +198,7 @@ struct flush_batch {
 	uint64_t va[FLUSH_BATCH];
 	unsigned n;
 	bool all;
+	bool tables_freed; /* PHYSIM_PT_FLUSH_TABLES_FREED */
 };
 
 struct table_pool {
@@ -226,6 +228,11 @@ struct op {
 	struct table_pool pool;
 	struct flush_batch fb;
 	struct pt_frameset seen; /* check pass, attached tables: tables met */
+	/* apply pass: tables unlinked, freed only after the flush callback
+	 * (lib/pt-edit.c, break-before-free): the newest, and how many; each
+	 * one's slot in pt->owned holds the next one's address as its val */
+	physim_hpa_t unlinked;
+	size_t nunlinked;
 };
 
 /* ---- lookup of one address (query and the single-page operations) ---- */
@@ -286,18 +293,23 @@ static inline void physim_pt_flush_add(struct flush_batch *fb, uint64_t va)
  * anything was collected). */
 static inline void physim_pt_flush_send(const struct physim_pt *pt, const struct flush_batch *fb)
 {
-	if (pt->flush == NULL || (!fb->all && fb->n == 0))
+	if ((pt->flush == NULL && pt->flush_ex == NULL) || (!fb->all && fb->n == 0))
 		return;
-	if (fb->all)
-		pt->flush(pt->flush_ctx, NULL, 0, true);
+	const uint64_t *vas = fb->all ? NULL : fb->va;
+	size_t n = fb->all ? 0 : fb->n;
+	if (pt->flush_ex != NULL)
+		pt->flush_ex(pt->flush_ctx, vas, n, fb->all,
+			     fb->tables_freed ? PHYSIM_PT_FLUSH_TABLES_FREED : 0);
 	else
-		pt->flush(pt->flush_ctx, fb->va, fb->n, false);
+		pt->flush(pt->flush_ctx, vas, n, fb->all);
 }
 
 /* Report one changed leaf to the table's flush callback on its own. */
 static inline void physim_pt_flush_one(const struct physim_pt *pt, uint64_t va)
 {
-	if (pt->flush != NULL)
+	if (pt->flush_ex != NULL)
+		pt->flush_ex(pt->flush_ctx, &va, 1, false, 0);
+	else if (pt->flush != NULL)
 		pt->flush(pt->flush_ctx, &va, 1, false);
 }
 

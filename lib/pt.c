@@ -135,6 +135,7 @@ static int pt_setup(const struct physim_pt_config *config, struct physim_pt **ou
 	pt->ph = config->paging;
 	pt->dm = pt_direct_map(config->paging);
 	pt->flush = config->flush;
+	pt->flush_ex = config->flush_ex;
 	pt->flush_ctx = config->flush_ctx;
 	pt->keep_empty = config->keep_empty_tables;
 	for (unsigned l = 0; l < f->levels; l++)
@@ -597,8 +598,7 @@ int physim_pt_remap(struct physim_pt *pt, uint64_t va, uint64_t pa, uint32_t fla
 		f->ops->encode_leaf(f, pa + i * esize, &a, h.lvl, &d);
 		pte_store(h.t, idx0 + i, f->pte_bytes, d);
 	}
-	if (pt->flush != NULL)
-		pt->flush(pt->flush_ctx, &m.va, 1, false);
+	physim_pt_flush_one(pt, m.va);
 	return 0;
 }
 

@@ -93,6 +93,7 @@
  * A TLB belongs to one simulated CPU: no call is thread-safe with another
  * call on the same TLB (callers lock, as for a page table).
  */
+#include "access-class.h"
 #include "walk-format.h"
 
 #include <stddef.h>
@@ -138,7 +139,7 @@ struct tlb_extent {
 	uint8_t s1_shift;
 	uint8_t s2_shift;
 	uint8_t cond_allow;    /* classes served while the control state matches ctl_fp */
-	uint64_t ctl_fp;       /* ctl_fingerprint() of the filling walk's mmu */
+	uint64_t ctl_fp;       /* access_ctl_fingerprint() of the filling walk's mmu */
 	uint64_t leaf_desc;    /* physim_xlate.leaf_desc of the filling walk */
 	uint64_t s2_leaf_desc; /* physim_xlate.s2_leaf_desc of the filling walk */
 };
@@ -195,63 +196,6 @@ static inline bool id_match(const struct tlb_entry *e, uint32_t id)
 	return e->id == id || ((e->flags & EF_GLOBAL) && (e->id >> 16) == (id >> 16));
 }
 
-/* Access class: a bit index into tlb_entry.allow. */
-enum { CLS_READ = 0, CLS_WRITE = 1, CLS_EXEC = 2, CLS_USER = 3 };
-
-static inline unsigned access_class(const struct physim_access *a)
-{
-	return (a->user ? CLS_USER : 0) + (a->write ? CLS_WRITE : a->exec ? CLS_EXEC : CLS_READ);
-}
-
-/* The access-class bit (1 << access_class()) of an access, by write | exec << 1
- * | user << 2 | implicit << 3, without branches; 0 for the combinations
- * access_ok() refuses, which no entry serves. */
-static const uint8_t class_bit[16] = {
-    [0] = 1u << CLS_READ,
-    [1] = 1u << CLS_WRITE,
-    [2] = 1u << CLS_EXEC,
-    [4] = 1u << (CLS_USER + CLS_READ),
-    [5] = 1u << (CLS_USER + CLS_WRITE),
-    [6] = 1u << (CLS_USER + CLS_EXEC),
-    [8] = 1u << CLS_READ,
-    [9] = 1u << CLS_WRITE,
-};
-
-/* write | exec << 1 | user << 2 | implicit << 3. The four are consecutive
- * bools (0 or 1) in struct physim_access, so on a little-endian host one
- * 32-bit load and a multiply gather them: byte k's bit lands on bit 24 + k
- * and every other partial product falls elsewhere (no carries). */
-static inline unsigned access_key(const struct physim_access *a)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	_Static_assert(
-	    sizeof(bool) == 1 &&
-		offsetof(struct physim_access, exec) == offsetof(struct physim_access, write) + 1 &&
-		offsetof(struct physim_access, user) == offsetof(struct physim_access, write) + 2 &&
-		offsetof(struct physim_access, implicit) ==
-		    offsetof(struct physim_access, write) + 3,
-	    "physim_access flags are four consecutive bytes");
-	uint32_t b;
-	memcpy(&b, &a->write, sizeof(b));
-	return (uint32_t)(b * UINT32_C(0x01020408)) >> 24;
-#else
-	return (unsigned)a->write | (unsigned)a->exec << 1 | (unsigned)a->user << 2 |
-	       (unsigned)a->implicit << 3;
-#endif
-}
-
-static inline unsigned access_class_bit(const struct physim_access *a)
-{
-	return class_bit[access_key(a)];
-}
-
-/* The walker's rule: a fetch is never a write; an implicit access is a
- * supervisor data access. */
-static inline bool access_ok(const struct physim_access *a)
-{
-	return a != NULL && !(a->write && a->exec) && !(a->implicit && (a->user || a->exec));
-}
-
 /* Set index of a page number: its low bits, folded with the bits from 9 up
  * so that the first pages of different 2 MiB regions (stacks, heaps and
  * images are often aligned so) do not all share set 0. A constant fold: a
@@ -277,17 +221,6 @@ static inline void kill(struct physim_tlb *t, struct tlb_entry *e)
 static inline unsigned log2_u64(uint64_t v)
 {
 	return 63u - (unsigned)__builtin_clzll(v);
-}
-
-/* The control state that decides supervisor accesses to user pages and
- * protection-key checks, and that software changes without a flush (see
- * the top of the file). CR0.WP and MXR are in it too: they widen rights a
- * walk reports only for the access that made it. */
-static uint64_t ctl_fingerprint(const struct physim_mmu_ctl *c)
-{
-	return (uint64_t)c->smap | (uint64_t)c->smep << 1 | (uint64_t)c->ac << 2 |
-	       (uint64_t)c->wp_off << 3 | (uint64_t)c->pan << 4 | (uint64_t)c->sum << 5 |
-	       (uint64_t)c->mxr << 6 | (uint64_t)c->pke << 7 | (uint64_t)c->pkru << 32;
 }
 
 /* ---- lookup: the hot path ---- */
@@ -399,7 +332,7 @@ static inline bool try_hit(struct physim_tlb *t, uint32_t id, bool nested,
 		/* A conditional class (see the top of the file)? */
 		const struct tlb_extent *ex = &t->ext[e - t->e];
 		if (acc->implicit || !((ex->cond_allow >> access_class(acc)) & 1) ||
-		    ex->ctl_fp != ctl_fingerprint(&m->cfg.ctl))
+		    ex->ctl_fp != access_ctl_fingerprint(&m->cfg.ctl))
 			return false;
 	}
 	t->st.hits++;
@@ -460,52 +393,22 @@ struct fill {
 	bool stage2;	  /* a stage-2 mmu translated on its own */
 	bool pke;	  /* x86 protection keys on */
 	bool mbec;	  /* EPT mode-based execute control */
-	uint64_t ctl_fp;  /* ctl_fingerprint() of the (stage-1) mmu */
+	uint64_t ctl_fp;  /* access_ctl_fingerprint() of the (stage-1) mmu */
 	uint8_t s1_shift; /* nested only */
 	uint8_t s2_shift;
 };
 
-/* The access classes a hit may serve while the control state keeps its
- * fingerprint: a stage-1 user page's rights for a supervisor (not implicit)
- * access, or for a user access under protection keys. */
-static uint8_t cond_classes(const struct fill *f, const struct physim_access *acc, uint32_t perms)
-{
-	if (f->stage2 || !(perms & PHYSIM_U) || acc->implicit || (acc->user && !f->pke))
-		return 0;
-	unsigned rights = 0;
-	if (perms & PHYSIM_R)
-		rights |= 1u << CLS_READ;
-	if ((perms & PHYSIM_W) && acc->write)
-		rights |= 1u << CLS_WRITE; /* dirty known */
-	if (perms & PHYSIM_X)
-		rights |= 1u << CLS_EXEC;
-	return (uint8_t)(rights << (acc->user ? CLS_USER : 0));
-}
-
-/* The access classes a hit may serve (see the top of the file). */
+/* The access classes a hit may serve, and those only while the control
+ * state keeps its fingerprint (lib/access-class.h; the top of the file). */
 static uint8_t allowed_classes(const struct fill *f, const struct physim_access *acc,
 			       uint32_t perms)
 {
-	unsigned priv = acc->user ? CLS_USER : 0;
-	unsigned rights = 0;
+	return access_allowed_classes(f->stage2, f->mbec, f->pke, acc, perms);
+}
 
-	if (perms & PHYSIM_R)
-		rights |= 1u << CLS_READ;
-	if ((perms & PHYSIM_W) && acc->write)
-		rights |= 1u << CLS_WRITE; /* dirty known */
-	if (perms & PHYSIM_X)
-		rights |= 1u << CLS_EXEC;
-
-	if (f->stage2) {
-		/* Only the filling privilege: the entry's perms carry its X,
-		 * which AArch64 XN[1:0] makes differ between EL0 and EL1. */
-		unsigned data = rights & ~(1u << CLS_EXEC);
-		unsigned exec = f->mbec ? 0 : rights & (1u << CLS_EXEC);
-		return (uint8_t)((data | exec) << priv);
-	}
-	if (acc->user)
-		return (perms & PHYSIM_U) && !f->pke ? (uint8_t)(rights << CLS_USER) : 0;
-	return (perms & PHYSIM_U) ? 0 : (uint8_t)rights;
+static uint8_t cond_classes(const struct fill *f, const struct physim_access *acc, uint32_t perms)
+{
+	return access_cond_classes(f->stage2, f->pke, acc, perms);
 }
 
 /* Two entries for the same page with the same translation. */
@@ -596,7 +499,7 @@ static __attribute__((noinline)) int miss_direct(struct physim_tlb *t, struct ph
 	    .stage2 = mmu->cfg.format->stage2,
 	    .pke = mmu->cfg.ctl.pke,
 	    .mbec = mmu->cfg.ctl.mbec,
-	    .ctl_fp = ctl_fingerprint(&mmu->cfg.ctl),
+	    .ctl_fp = access_ctl_fingerprint(&mmu->cfg.ctl),
 	};
 	return after_walk(t, &f, acc, x, rc);
 }
@@ -694,7 +597,7 @@ static __attribute__((noinline)) int miss_nested(struct physim_tlb *t, struct ph
 	struct fill f = {.id = id,
 			 .nested = true,
 			 .pke = s1->cfg.ctl.pke,
-			 .ctl_fp = ctl_fingerprint(&s1->cfg.ctl)};
+			 .ctl_fp = access_ctl_fingerprint(&s1->cfg.ctl)};
 	if (rc == 0)
 		nested_shifts(&s1->cfg, s2, acc, x, &f);
 	return after_walk(t, &f, acc, x, rc);

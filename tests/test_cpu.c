@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/env.h"
+
 #define MiB	 UINT64_C(0x100000)
 #define RAM_BASE UINT64_C(0x80000000)
 #define RAM_SIZE (32 * MiB)
@@ -57,15 +59,6 @@ struct env {
 	struct reports rep;
 };
 
-static struct physim_mmu *mmu_of(struct env *e, struct physim_pt *pt)
-{
-	struct physim_mmu *m;
-	struct physim_mmu_config c = {
-	    .format = physim_pt_format(pt), .mem = e->ph, .root = physim_pt_root(pt)};
-	assert_int_equal(physim_mmu_create(&c, &m), 0);
-	return m;
-}
-
 /* A stage-1 table of s1fmt with A -> PA_A (4 KiB); with s2fmt, a stage-2
  * table mapping RAM identically with 4 KiB pages (huge when s2_huge). */
 static struct env *env_new(enum physim_arch arch, const char *s1fmt, const char *s2fmt,
@@ -80,13 +73,13 @@ static struct env *env_new(enum physim_arch arch, const char *s1fmt, const char 
 	e->ph = physim_ram_paging_handler(e->ram);
 	assert_int_equal(physim_pt_create(physim_format(s1fmt), e->ph, &e->s1pt), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
-	e->s1 = mmu_of(e, e->s1pt);
+	e->s1 = tc_mmu_of(e->ph, e->s1pt);
 	if (s2fmt) {
 		assert_int_equal(physim_pt_create(physim_format(s2fmt), e->ph, &e->s2pt), 0);
 		assert_int_equal(physim_pt_map_region(e->s2pt, RAM_BASE, RAM_BASE, RAM_SIZE, URWX,
 						      s2_huge ? PHYSIM_ALLOW_HUGE : 0),
 				 0);
-		e->s2 = mmu_of(e, e->s2pt);
+		e->s2 = tc_mmu_of(e->ph, e->s2pt);
 	}
 	struct physim_machine_config c = {.arch = arch, .ncpus = ncpus, .check_stale = true};
 	if (mc)
@@ -571,7 +564,7 @@ static struct own_table own_table(struct env *e, const char *fmt, unsigned ncpus
 	assert_non_null(wph);
 	assert_int_equal(physim_pt_create(physim_format(fmt), wph, &t.pt), 0);
 	assert_int_equal(physim_pt_map(t.pt, VA_A, PA_A, 4096, URWX), 0);
-	t.mmu = mmu_of(e, t.pt);
+	t.mmu = tc_mmu_of(e->ph, t.pt);
 	for (unsigned i = 0; i < ncpus; i++) {
 		struct physim_cpu_context c = {.s1 = t.mmu, .regime = regime, .asid = 1};
 		assert_int_equal(physim_cpu_set_context(cpu(e, i), &c), 0);

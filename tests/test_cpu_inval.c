@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/env.h"
+
 #define MiB UINT64_C(0x100000)
 
 #define RAM_BASE UINT64_C(0x80000000)
@@ -95,15 +97,6 @@ static void map(struct physim_pt *pt, uint64_t va, uint64_t pa, uint64_t arch)
 	assert_int_equal(physim_pt_map_ex(pt, &mp, 0), 0);
 }
 
-static struct physim_mmu *mmu_of(struct fix *f, struct physim_pt *pt)
-{
-	struct physim_mmu *m;
-	struct physim_mmu_config c = {
-	    .format = physim_pt_format(pt), .mem = f->ph, .root = physim_pt_root(pt)};
-	assert_int_equal(physim_mmu_create(&c, &m), 0);
-	return m;
-}
-
 static uint64_t eptp_of(struct fix *f, int s2)
 {
 	return s2 < 0 ? 0 : physim_pt_root(f->s2pt[s2]);
@@ -142,13 +135,13 @@ static void fix_open(struct fix *f, const struct archfix *af)
 	map(f->s1pt, VA_A, PA_A, af->nonglobal_arch);
 	map(f->s1pt, VA_B, PA_B, af->nonglobal_arch);
 	map(f->s1pt, VA_G, PA_G, af->global_arch);
-	f->s1 = mmu_of(f, f->s1pt);
+	f->s1 = tc_mmu_of(f->ph, f->s1pt);
 	for (int i = 0; i < 2 && af->s2fmt; i++) {
 		assert_int_equal(physim_pt_create(physim_format(af->s2fmt), f->ph, &f->s2pt[i]), 0);
 		assert_int_equal(physim_pt_map_region(f->s2pt[i], RAM_BASE, RAM_BASE, RAM_SIZE, URW,
 						      PHYSIM_ALLOW_HUGE),
 				 0);
-		f->s2[i] = mmu_of(f, f->s2pt[i]);
+		f->s2[i] = tc_mmu_of(f->ph, f->s2pt[i]);
 	}
 	assert_int_equal(
 	    physim_machine_create(&(struct physim_machine_config){.arch = af->arch,
@@ -1885,7 +1878,124 @@ static void rv_hfence_gvma_unshifted(struct fix *f)
 	assert_int_equal(physim_rv_hfence_gvma(cpu_in(f, 0, 4), &rs1, &rs2), 0);
 }
 
+static void move_s1_g(struct fix *f)
+{
+	assert_int_equal(physim_pt_unmap(f->s1pt, VA_G, NULL), 0);
+	map(f->s1pt, VA_G, PA_G + 0x200000, f->af->global_arch);
+}
+
+static void la_invtlb(struct fix *f, unsigned op, uint64_t rj, uint64_t rk)
+{
+	assert_int_equal(physim_la_invtlb(cpu_in(f, 0, 0), op, rj, rk), 0);
+}
+
+static void la_5_a(struct fix *f)
+{
+	la_invtlb(f, 5, 1, VA_A);
+}
+
+static void la_5_g(struct fix *f)
+{
+	la_invtlb(f, 5, 1, VA_G);
+}
+
+static void la_2(struct fix *f)
+{
+	la_invtlb(f, 2, 0, 0);
+}
+
+static void la_5_asid2(struct fix *f)
+{
+	la_invtlb(f, 5, 2, VA_A);
+}
+
+static void la_5_pfn(struct fix *f)
+{
+	la_invtlb(f, 5, 1, VA_A >> 12);
+}
+
+static void la_5_swapped(struct fix *f)
+{
+	la_invtlb(f, 5, VA_A, 1);
+}
+
+static void la_6_other_va(struct fix *f)
+{
+	la_invtlb(f, 6, 1, VA_B);
+}
+
 static const struct remedy_case remedy_cases[] = {
+    /* LoongArch (LoongArch Reference Manual Vol. 1, INVTLB): the op, what it
+     * removes (G bit, ASID in rj[9:0], VA in rk), and what was needed */
+    {"LoongArch: INVTLB 0x5 on core 0 only (no IPI)",
+     &la_fix,
+     move_s1_a,
+     la_5_a,
+     1,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives INVTLB 0x5 (issued on cpu 0)",
+      "G = 0, ASID = rj and VA = rk on the executing core only",
+      "needed: INVTLB 0x5 with rj = the entry's ASID"}},
+    {"LoongArch: a global page changed, INVTLB 0x5",
+     &la_fix,
+     move_s1_g,
+     la_5_g,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_G,
+     1,
+     {"survives INVTLB 0x5", "this entry is global (G = 1): a global page needs INVTLB 0x6",
+      "needed: INVTLB 0x6"}},
+    {"LoongArch: INVTLB 0x2 for a G = 0 page",
+     &la_fix,
+     move_s1_a,
+     la_2,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives INVTLB 0x2", "removes the entries with G = 1, and this entry has G = 0 (ASID 1)",
+      "INVTLB 0x5 with rj = 1"}},
+    {"LoongArch: INVTLB 0x5 with another ASID in rj",
+     &la_fix,
+     move_s1_a,
+     la_5_asid2,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives INVTLB 0x5", "rj[9:0] named ASID 2, not the entry's 1", "INVTLB 0x5 with rj = 1"}},
+    {"LoongArch: INVTLB 0x5 with VA >> 12 in rk",
+     &la_fix,
+     move_s1_a,
+     la_5_pfn,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives INVTLB 0x5", "rk held 0x400, the page number (VA >> 12)",
+      "rk takes the virtual address itself, 0x400000"}},
+    {"LoongArch: INVTLB 0x5 with rj and rk swapped",
+     &la_fix,
+     move_s1_a,
+     la_5_swapped,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives INVTLB 0x5", "rj and rk swapped"}},
+    {"LoongArch: INVTLB 0x6 of another page",
+     &la_fix,
+     move_s1_a,
+     la_6_other_va,
+     0,
+     PHYSIM_ENTRY_S1,
+     VA_A,
+     1,
+     {"survives INVTLB 0x6", "that have G = 1 or ASID = rj, and rk named VA 0x401000",
+      "INVTLB 0x6 with rk = 0x400000"}},
     {"x86: INVLPG on CPU 0 only (no shootdown IPI)",
      &x86_fix,
      move_s1_a,
@@ -2055,6 +2165,8 @@ static void test_remedies(void **state)
 				      r && r->remedy ? r->remedy : "(no report)");
 			fail();
 		}
+		if (rc->af->arch == PHYSIM_ARCH_LOONGARCH64)
+			print_message("%s:\n  %s\n", rc->what, r->remedy);
 		/* the text lives as long as the machine, and one text is kept once */
 		const char *first = r->remedy;
 		f.nrep = 0;
@@ -2085,23 +2197,29 @@ static void test_remedies(void **state)
 
 struct runfix {
 	struct physim_ram *ram;
+	const struct physim_paging_handler *ph;
 	struct physim_pt *pt;
 	struct physim_mmu *mmu;
 	struct physim_machine *m;
 	struct physim_cpu *cpu;
-	long nrep;
+	long nrep, nbbm;
 	uint64_t rep_size;
+	struct physim_cpu_report last;
+	char text[1024];
 };
 
 static void run_report(void *ctx, const struct physim_cpu_report *r)
 {
 	struct runfix *x = ctx;
 	x->nrep++;
+	x->nbbm += r->kind == PHYSIM_REPORT_BBM;
 	x->rep_size = r->entry.page_size;
+	x->last = *r;
+	physim_cpu_report_format(r, x->text, sizeof(x->text));
 }
 
-static void runfix_open(struct runfix *x, enum physim_arch arch, const char *fmt,
-			enum physim_regime regime, uint64_t arch_bits)
+static void runfix_open_ex(struct runfix *x, enum physim_arch arch, const char *fmt,
+			   enum physim_regime regime, uint64_t arch_bits, bool check_bbm)
 {
 	memset(x, 0, sizeof(*x));
 	assert_int_equal(
@@ -2109,6 +2227,7 @@ static void runfix_open(struct runfix *x, enum physim_arch arch, const char *fmt
 			      &x->ram),
 	    0);
 	const struct physim_paging_handler *ph = physim_ram_paging_handler(x->ram);
+	x->ph = ph;
 	assert_int_equal(physim_pt_create(physim_format(fmt), ph, &x->pt), 0);
 	struct physim_pt_mapping mp = {
 	    .va = RUN_VA, .pa = RUN_PA, .size = RUN_SZ, .flags = URW, .arch = arch_bits};
@@ -2117,10 +2236,12 @@ static void runfix_open(struct runfix *x, enum physim_arch arch, const char *fmt
 	    .format = physim_pt_format(x->pt), .mem = ph, .root = physim_pt_root(x->pt)};
 	assert_int_equal(physim_mmu_create(&c, &x->mmu), 0);
 	assert_int_equal(
-	    physim_machine_create(
-		&(struct physim_machine_config){
-		    .arch = arch, .ncpus = 1, .on_report = run_report, .report_ctx = x},
-		&x->m),
+	    physim_machine_create(&(struct physim_machine_config){.arch = arch,
+								  .ncpus = 1,
+								  .check_bbm = check_bbm,
+								  .on_report = run_report,
+								  .report_ctx = x},
+				  &x->m),
 	    0);
 	x->cpu = physim_machine_cpu(x->m, 0);
 	struct physim_cpu_context cc = {.s1 = x->mmu, .regime = regime, .asid = 1, .vmid = 1};
@@ -2133,6 +2254,12 @@ static void runfix_open(struct runfix *x, enum physim_arch arch, const char *fmt
 	assert_int_equal(xl.pa, RUN_PA + 0x5000);
 }
 
+static void runfix_open(struct runfix *x, enum physim_arch arch, const char *fmt,
+			enum physim_regime regime, uint64_t arch_bits)
+{
+	runfix_open_ex(x, arch, fmt, regime, arch_bits, false);
+}
+
 static void runfix_close(struct runfix *x)
 {
 	physim_machine_destroy(x->m);
@@ -2140,6 +2267,20 @@ static void runfix_close(struct runfix *x)
 	physim_pt_destroy(x->pt);
 	assert_int_equal(physim_ram_stats(x->ram).used_frames, 0);
 	physim_ram_destroy(x->ram);
+}
+
+/* The run's 16 pages mapped again one by one (plain, not a run), each 1 MiB
+ * higher than before: what a rewrite of the run to other frames leaves. */
+static void remap_run_pages(struct runfix *x, uint64_t ng)
+{
+	for (uint64_t a = 0; a < RUN_SZ; a += 4096) {
+		struct physim_pt_mapping mp = {.va = RUN_VA + a,
+					       .pa = RUN_PA + 0x100000 + a,
+					       .size = 4096,
+					       .flags = URW,
+					       .arch = ng};
+		assert_int_equal(physim_pt_map_ex(x->pt, &mp, 0), 0);
+	}
 }
 
 /* What the CPU holds: a bit per 4 KiB page of the run covered by an entry,
@@ -2228,14 +2369,7 @@ static void test_runs_arm_contiguous(void **state)
 	 * reports the run entry */
 	runfix_open(&x, PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, ng);
 	assert_int_equal(physim_pt_unmap_region(x.pt, RUN_VA, RUN_SZ), 0);
-	for (uint64_t a = 0; a < RUN_SZ; a += 4096) {
-		struct physim_pt_mapping mp = {.va = RUN_VA + a,
-					       .pa = RUN_PA + 0x100000 + a,
-					       .size = 4096,
-					       .flags = URW,
-					       .arch = ng};
-		assert_int_equal(physim_pt_map_ex(x.pt, &mp, 0), 0);
-	}
+	remap_run_pages(&x, ng);
 	assert_int_equal(physim_machine_audit(x.m), 1);
 	assert_int_equal(x.nrep, 1);
 	assert_int_equal(x.rep_size, RUN_SZ);
@@ -2272,6 +2406,178 @@ static void test_runs_armv7_large_page(void **state)
 	/* one TLB entry (Arm ARM G5.4): any of its addresses removes it */
 	tlbi_dsb(x.cpu, PHYSIM_TLBI_VAAE1, XT(0, RUN_VA + 0x9000));
 	assert_int_equal(run_survivors(&x).n, 0);
+	runfix_close(&x);
+}
+
+/* ---- break-before-make on a Contiguous run ----
+ *
+ * The oracle: Arm ARM DDI 0487 M.a.a D8.17.1 (break-before-make is needed
+ * to change the output address, the memory type or the Contiguous bit of a
+ * valid descriptor; only AP, AF, DBM, nG and XN may change live) and D8.7.1
+ * "The Contiguous bit" (a run's descriptors map consecutive output
+ * addresses with the same attributes): a descriptor of a cached run changed
+ * while valid is a violation whichever page the invalidation then names;
+ * breaking the whole run, invalidating each of its pages and completing
+ * with DSB before the make is clean. */
+
+/* The descriptor of page i of the run, and its address. */
+static uint64_t *run_desc(struct runfix *x, unsigned i, uint64_t *pa)
+{
+	struct physim_walk_trace t;
+	struct physim_xlate xl;
+	assert_int_equal(
+	    physim_mmu_trace(x->mmu, &(struct physim_access){.va = RUN_VA + i * 4096, .user = true},
+			     PHYSIM_TRACE_PROBE, &xl, &t),
+	    0);
+	for (unsigned k = 0; k < t.n; k++) {
+		if (t.steps[k].decision == PHYSIM_WALK_LEAF) {
+			*pa = t.steps[k].addr;
+			return x->ph->phys_to_virt(x->ph->ctx, t.steps[k].addr);
+		}
+	}
+	fail();
+	return NULL;
+}
+
+#define A64_CONT_BIT (UINT64_C(1) << 52)
+#define A64_AP_RO    (UINT64_C(1) << 7) /* AP[2]: read-only */
+
+static void bbm_run_case(unsigned changed, unsigned named, uint64_t flip, bool expect)
+{
+	const uint64_t ng = UINT64_C(1) << 11;
+	struct runfix x;
+	runfix_open_ex(&x, PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, ng, true);
+	uint64_t pa;
+	uint64_t *d = run_desc(&x, changed, &pa);
+	uint64_t old = *d;
+	assert_true(old & A64_CONT_BIT);
+	*d = old ^ flip; /* a live valid-to-valid change of one descriptor */
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VAE1IS, XT(1, RUN_VA + named * 4096));
+	assert_int_equal(x.nbbm, expect ? 1 : 0);
+	if (expect) {
+		assert_int_equal(x.last.kind, PHYSIM_REPORT_BBM);
+		assert_int_equal(x.last.addr, pa);
+		assert_int_equal(x.last.desc_old, old);
+		assert_int_equal(x.last.desc_new, old ^ flip);
+		assert_int_equal(x.last.entry.page_size, RUN_SZ);
+		assert_non_null(strstr(x.text, "Contiguous"));
+		print_message("%s\n", x.text);
+	}
+	/* the pieces left remember their own descriptors: invalidating them
+	 * all does not report the same change again */
+	for (unsigned i = 0; i < 16; i++)
+		tlbi_dsb(x.cpu, PHYSIM_TLBI_VAE1IS, XT(1, RUN_VA + i * 4096));
+	assert_int_equal(x.nbbm, expect ? 1 : 0);
+	*d = old;
+	runfix_close(&x);
+}
+
+static void test_bbm_contiguous_run(void **state)
+{
+	(void)state;
+	/* page 3's output address moved by 1 MiB while valid, page 3 invalidated */
+	bbm_run_case(3, 3, UINT64_C(0x100000), true);
+	/* ... page 0 invalidated: the run entry was made from page 3's too */
+	bbm_run_case(3, 0, UINT64_C(0x100000), true);
+	/* the Contiguous bit cleared on one descriptor while valid */
+	bbm_run_case(7, 7, A64_CONT_BIT, true);
+	/* a memory-type change (AttrIndx[2:0], bits 4:2) */
+	bbm_run_case(9, 2, UINT64_C(1) << 2, true);
+	/* a permission change may be made live (D8.17.1) */
+	bbm_run_case(5, 5, A64_AP_RO, false);
+
+	/* the engine's partial unmap rewrites the run as separate pages (the
+	 * Contiguous bit cleared on all sixteen while valid) before it unmaps
+	 * the page: a violation on live tables */
+	const uint64_t ng = UINT64_C(1) << 11;
+	struct runfix x;
+	runfix_open_ex(&x, PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, ng, true);
+	assert_int_equal(physim_pt_unmap_region(x.pt, RUN_VA + 0x3000, 4096), 0);
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VAE1IS, XT(1, RUN_VA + 0x3000));
+	assert_int_equal(x.nbbm, 1);
+	assert_int_equal(x.last.desc_old & ~A64_CONT_BIT, x.last.desc_new);
+	print_message("%s\n", x.text);
+	runfix_close(&x);
+
+	/* the correct sequence: the whole run broken, each page invalidated,
+	 * DSB, then the new pages: clean */
+	runfix_open_ex(&x, PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, ng, true);
+	assert_int_equal(physim_pt_unmap_region(x.pt, RUN_VA, RUN_SZ), 0);
+	for (uint64_t a = RUN_VA; a < RUN_VA + RUN_SZ; a += 4096)
+		assert_int_equal(physim_arm_tlbi(x.cpu, PHYSIM_TLBI_VAE1IS, XT(1, a)), 0);
+	physim_arm_dsb(x.cpu);
+	remap_run_pages(&x, ng);
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VMALLE1IS, 0);
+	assert_int_equal(x.nbbm, 0);
+	assert_int_equal(run_survivors(&x).n, 0);
+	runfix_close(&x);
+
+	/* a break of only the first page, the other fifteen invalidated too
+	 * late: page 0 broken and invalidated, every descriptor rewritten, and
+	 * only then page 5 invalidated - reported on page 5's piece */
+	runfix_open_ex(&x, PHYSIM_ARCH_AARCH64, "aarch64-4k-48", PHYSIM_REGIME_GUEST, ng, true);
+	assert_int_equal(physim_pt_unmap_region(x.pt, RUN_VA, RUN_SZ), 0);
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VAE1IS, XT(1, RUN_VA));
+	assert_int_equal(x.nbbm, 0);
+	remap_run_pages(&x, ng);
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VAE1IS, XT(1, RUN_VA + 0x5000));
+	assert_int_equal(x.nbbm, 1);
+	assert_int_equal(x.last.entry.va, RUN_VA + 0x5000);
+	assert_int_equal(x.last.entry.page_size, 4096);
+	runfix_close(&x);
+}
+
+/* The longest run: 16K granule, level 3, 128 descriptors of 16 KiB (2 MiB;
+ * Arm ARM DDI 0487 M.a.a D8.7.1, the Contiguous bit's run lengths): one
+ * moved while valid (descriptor 100) is found by a TLBI of page 0, and the
+ * 127 pieces left keep their own descriptors. */
+static void test_bbm_contiguous_run_16k(void **state)
+{
+	(void)state;
+	const uint64_t va = UINT64_C(0x40000000), pa = RAM_BASE + 0x400000, sz = 2 * MiB;
+	struct runfix x = {0};
+	assert_int_equal(
+	    physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE},
+			      &x.ram),
+	    0);
+	x.ph = physim_ram_paging_handler(x.ram);
+	assert_int_equal(physim_pt_create(physim_format("aarch64-16k-47"), x.ph, &x.pt), 0);
+	assert_int_equal(physim_pt_map(x.pt, va, pa, sz, URW), 0);
+	struct physim_mmu_config c = {
+	    .format = physim_pt_format(x.pt), .mem = x.ph, .root = physim_pt_root(x.pt)};
+	assert_int_equal(physim_mmu_create(&c, &x.mmu), 0);
+	assert_int_equal(
+	    physim_machine_create(&(struct physim_machine_config){.arch = PHYSIM_ARCH_AARCH64,
+								  .ncpus = 1,
+								  .check_bbm = true,
+								  .on_report = run_report,
+								  .report_ctx = &x},
+				  &x.m),
+	    0);
+	x.cpu = physim_machine_cpu(x.m, 0);
+	struct physim_cpu_context cc = {.s1 = x.mmu, .regime = PHYSIM_REGIME_GUEST, .asid = 1};
+	assert_int_equal(physim_cpu_set_context(x.cpu, &cc), 0);
+	struct physim_xlate xl;
+	struct physim_access a = {.va = va + 0x5000, .user = true};
+	assert_int_equal(physim_cpu_translate(x.cpu, &a, &xl), 0);
+	assert_int_equal(xl.page_size, sz);
+	struct physim_walk_trace t;
+	a.va = va + 100 * 0x4000;
+	assert_int_equal(physim_mmu_trace(x.mmu, &a, PHYSIM_TRACE_PROBE, &xl, &t), 0);
+	uint64_t at = t.steps[t.n - 1].addr;
+	assert_int_equal(t.steps[t.n - 1].decision, PHYSIM_WALK_LEAF);
+	uint64_t *d = x.ph->phys_to_virt(x.ph->ctx, at), old = *d;
+	assert_int_equal(old & UINT64_C(0x0000FFFFFFFFC000), pa + 100 * 0x4000);
+	*d = old + 0x200000; /* another output address, still valid */
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VAE1, XT(1, va));
+	assert_int_equal(x.nbbm, 1);
+	assert_int_equal(x.last.addr, at);
+	assert_int_equal(x.last.desc_old, old);
+	struct physim_cpu_stats st = physim_cpu_stats(x.cpu);
+	assert_int_equal(st.entries, 127);
+	tlbi_dsb(x.cpu, PHYSIM_TLBI_VAE1, XT(1, va + 100 * 0x4000));
+	assert_int_equal(x.nbbm, 1); /* reported once */
+	*d = old;
 	runfix_close(&x);
 }
 
@@ -2358,6 +2664,8 @@ int main(void)
 	    cmocka_unit_test(test_runs_rv_napot),
 	    cmocka_unit_test(test_runs_armv7_large_page),
 	    cmocka_unit_test(test_remedy_threads),
+	    cmocka_unit_test(test_bbm_contiguous_run),
+	    cmocka_unit_test(test_bbm_contiguous_run_16k),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,15 +19,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/env.h"
+
 #define MiB	 UINT64_C(0x100000)
 #define RAM_BASE UINT64_C(0x80000000)
 #define RAM_SIZE (32 * MiB)
 
 #define URWX (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U)
 
-#define VA_A UINT64_C(0x400000)
-#define PA_A (RAM_BASE + 0x100000) /* a GPA; stage 2 maps RAM identically */
-#define VB   UINT64_C(0x40000000)  /* 2 MiB blocks for the break-before-make cases */
+#define VA_A   UINT64_C(0x400000)
+#define PA_A   (RAM_BASE + 0x100000) /* a GPA; stage 2 maps RAM identically */
+#define VB     UINT64_C(0x40000000)  /* 2 MiB blocks for the break-before-make cases */
+#define RUN_SZ UINT64_C(0x10000)     /* a Contiguous / Svnapot run of 16 4 KiB pages */
 
 #define ASID 1
 #define VMID 1
@@ -77,15 +80,6 @@ static const char *s2_format(enum physim_arch a)
 					  : "sv48x4";
 }
 
-static struct physim_mmu *mmu_of(struct env *e, struct physim_pt *pt)
-{
-	struct physim_mmu *m;
-	struct physim_mmu_config c = {
-	    .format = physim_pt_format(pt), .mem = e->ph, .root = physim_pt_root(pt)};
-	assert_int_equal(physim_mmu_create(&c, &m), 0);
-	return m;
-}
-
 /* A guest stage-1 table mapping VA_A -> PA_A and the next page to the next
  * (4 KiB pages; the tests touch the second one to make a walk) and a
  * stage-2 table
@@ -122,11 +116,11 @@ static struct env *env_new(enum physim_arch arch, unsigned ncpus, bool walk_cach
 		assert_int_equal(physim_pt_map_region(e->s2pt, RAM_BASE + small, RAM_BASE + small,
 						      RAM_SIZE - small, URWX, PHYSIM_ALLOW_HUGE),
 				 0);
-	e->s2 = mmu_of(e, e->s2pt);
+	e->s2 = tc_mmu_of(e->ph, e->s2pt);
 	assert_int_equal(physim_pt_create(physim_format(s1_format(arch)), e->tph, &e->s1pt), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A, 4096, URWX), 0);
 	assert_int_equal(physim_pt_map(e->s1pt, VA_A + 0x1000, PA_A + 0x1000, 4096, URWX), 0);
-	e->s1 = mmu_of(e, e->s1pt);
+	e->s1 = tc_mmu_of(e->ph, e->s1pt);
 	return e;
 }
 
@@ -753,7 +747,139 @@ static void test_arm_free_nested(void **state)
 	}
 }
 
+/* The same with a stage 2 that is not the identity: the guest's tables sit
+ * at GPAs GPA_OFF below their frames' HPAs (the guest's table engine sees
+ * guest-physical addresses through a paging handler that adds GPA_OFF), so
+ * what the walk caches reference must be compared by HPA - the frame the
+ * host frees - never by the GPA the guest's descriptors hold. */
+#define GPA_OFF UINT64_C(0x40000000)
+
+struct gpa_view {
+	struct physim_paging_handler ph;
+	const struct physim_paging_handler *host;
+};
+
+static int gv_alloc(void *ctx, physim_hpa_t *pa)
+{
+	struct gpa_view *v = ctx;
+	int rc = v->host->alloc_frame(v->host->ctx, pa);
+	if (rc == 0)
+		*pa -= GPA_OFF;
+	return rc;
+}
+
+static int gv_alloc_n(void *ctx, size_t n, uint64_t align, physim_hpa_t *pa)
+{
+	struct gpa_view *v = ctx;
+	int rc = v->host->alloc_frames(v->host->ctx, n, align, pa);
+	if (rc == 0)
+		*pa -= GPA_OFF;
+	return rc;
+}
+
+static int gv_free(void *ctx, physim_hpa_t pa)
+{
+	struct gpa_view *v = ctx;
+	return v->host->dealloc_frame(v->host->ctx, pa + GPA_OFF);
+}
+
+static int gv_free_n(void *ctx, physim_hpa_t pa, size_t n)
+{
+	struct gpa_view *v = ctx;
+	return v->host->dealloc_frames(v->host->ctx, pa + GPA_OFF, n);
+}
+
+static void *gv_virt(void *ctx, physim_hpa_t pa)
+{
+	struct gpa_view *v = ctx;
+	return v->host->phys_to_virt(v->host->ctx, pa + GPA_OFF);
+}
+
+static void free_nested_offset(enum physim_arch arch, long expect)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	assert_non_null(e);
+	e->arch = arch;
+	assert_int_equal(
+	    physim_ram_create(&(struct physim_ram_config){.base = RAM_BASE, .size = RAM_SIZE},
+			      &e->ram),
+	    0);
+	e->ph = physim_ram_paging_handler(e->ram);
+	struct physim_machine_config c = {.arch = arch,
+					  .ncpus = 2,
+					  .check_stale = true,
+					  .walk_caches = true,
+					  .on_report = on_report,
+					  .report_ctx = &e->rep};
+	assert_int_equal(physim_machine_create(&c, &e->m), 0);
+	/* the guest's tables: frames from the break-before-free wrapper (by
+	 * HPA), seen by the guest's engine at GPA = HPA - GPA_OFF */
+	struct gpa_view gv = {.host = physim_machine_paging_handler(e->m, e->ph)};
+	assert_non_null(gv.host);
+	gv.ph = (struct physim_paging_handler){.ctx = &gv,
+					       .alloc_frame = gv_alloc,
+					       .alloc_frames = gv_alloc_n,
+					       .dealloc_frame = gv_free,
+					       .dealloc_frames = gv_free_n,
+					       .phys_to_virt = gv_virt};
+	assert_int_equal(physim_pt_create(physim_format(s2_format(arch)), e->ph, &e->s2pt), 0);
+	assert_int_equal(
+	    physim_pt_map_region(e->s2pt, RAM_BASE - GPA_OFF, RAM_BASE, RAM_SIZE, URWX, 0), 0);
+	e->s2 = tc_mmu_of(e->ph, e->s2pt);
+	assert_int_equal(physim_pt_create(physim_format(s1_format(arch)), &gv.ph, &e->s1pt), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VA_A, PA_A - GPA_OFF, 4096, URWX), 0);
+	e->s1 = tc_mmu_of(e->ph, e->s1pt); /* root: a GPA */
+	load(e, 1);
+	assert_int_equal(rd(e, 1, VA_A), PA_A);
+	uint64_t root_gpa = physim_pt_root(e->s1pt);
+	assert_true(root_gpa < RAM_BASE);
+	/* the root table's frame is referenced by its HPA (the descriptor
+	 * read from it, the stage-2 translation of its address), by nothing
+	 * at the GPA (no RAM there) */
+	assert_int_equal(physim_machine_check_free(e->m, root_gpa, 4096), 0);
+	assert_true(physim_machine_check_free(e->m, root_gpa + GPA_OFF, 4096) >= 2);
+	e->rep = (struct reports){0};
+	physim_pt_destroy(e->s1pt);
+	e->s1pt = NULL;
+	if (expect >= 0)
+		assert_int_equal(e->rep.n_free, expect);
+	else
+		assert_true(e->rep.n_free > 0);
+	assert_int_equal(e->rep.last.cpu, 1);
+	assert_true(e->rep.last.addr >= RAM_BASE);
+	print_message("%s\n", e->rep.text);
+	env_free(e);
+}
+
+static void test_free_nested_non_identity_s2(void **state)
+{
+	(void)state;
+	/* aarch64-4k-48: the same 10 references as with an identity stage 2
+	 * (test_arm_free_nested), all found by HPA */
+	free_nested_offset(ARM, 10);
+	free_nested_offset(RV, -1);
+	free_nested_offset(X86, -1);
+}
+
 /* ---- break-before-make ---- */
+
+/* The correct way to split the live 2 MiB stage-2 block at blk2 (which CPU
+ * `reader` has cached, mapping VB + 4 KiB): break, TLBI IPAS2E1IS + DSB,
+ * make the 4 KiB page, TLBI VMALLE1IS + DSB (KVM's order), all issued by
+ * `issuer` - no break-before-make report is added. */
+static void s2_split_clean(struct env *e, struct physim_cpu *issuer, unsigned reader, uint64_t blk2)
+{
+	int before = e->rep.n_bbm;
+	assert_int_equal(rd(e, reader, VB + 0x1000), blk2 + 0x1000);
+	assert_int_equal(physim_pt_unmap_region(e->s2pt, blk2, 2 * MiB), 0);
+	assert_int_equal(physim_arm_tlbi(issuer, PHYSIM_TLBI_IPAS2E1IS, blk2 >> 12), 0);
+	physim_arm_dsb(issuer);
+	assert_int_equal(physim_pt_map(e->s2pt, blk2 + 0x1000, blk2 + 0x1000, 4096, URWX), 0);
+	assert_int_equal(physim_arm_tlbi(issuer, PHYSIM_TLBI_VMALLE1IS, 0), 0);
+	physim_arm_dsb(issuer);
+	assert_int_equal(rd(e, reader, VB + 0x1000), blk2 + 0x1000);
+	assert_int_equal(e->rep.n_bbm, before);
+}
 
 /* Stage 2: a live 2 MiB stage-2 block split (the engine writes a table
  * descriptor over the valid block) and then TLBI IPAS2E1IS + DSB: reported
@@ -779,15 +905,7 @@ static void test_arm_bbm_stage2(void **state)
 	print_message("%s\n", e->rep.text);
 
 	/* break, invalidate, complete, make */
-	assert_int_equal(rd(e, 0, VB + 0x1000), blk2 + 0x1000);
-	assert_int_equal(physim_pt_unmap_region(e->s2pt, blk2, 2 * MiB), 0);
-	assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_IPAS2E1IS, blk2 >> 12), 0);
-	physim_arm_dsb(c);
-	assert_int_equal(physim_pt_map(e->s2pt, blk2 + 0x1000, blk2 + 0x1000, 4096, URWX), 0);
-	assert_int_equal(physim_arm_tlbi(c, PHYSIM_TLBI_VMALLE1IS, 0), 0);
-	physim_arm_dsb(c);
-	assert_int_equal(rd(e, 0, VB + 0x1000), blk2 + 0x1000);
-	assert_int_equal(e->rep.n_bbm, 1);
+	s2_split_clean(e, c, 0, blk2);
 	env_free(e);
 }
 
@@ -905,6 +1023,155 @@ static void test_arm_bbm_at_receiver(void **state)
 	env_free(e);
 }
 
+/* The receivers compare with the tables of the entries they hold, not with
+ * the issuer's context: a hypervisor PE in its own EL2 context (its own
+ * one-stage tables, VTTBR_EL2.VMID = the guest's) splits a live 2 MiB
+ * stage-2 block of the guest's and broadcasts TLBI IPAS2E1IS + DSB ISH,
+ * TLBI VMALLE1IS + DSB ISH, as KVM does: the guest's PE, which cached the
+ * block, reports it when it applies the broadcast (Arm ARM DDI 0487 M.a.a
+ * D8.17.1 applies to stage 2; D8.17.7 broadcast maintenance). The correct
+ * order - block invalid, IPAS2E1IS + DSB, new table, VMALLE1IS + DSB, all
+ * before the guest's PE runs again - is clean. */
+static void test_arm_bbm_receiver_of_host_issuer(void **state)
+{
+	(void)state;
+	struct env *e = env_new(ARM, 2, false, true, true, false);
+	uint64_t blk = RAM_BASE + 4 * MiB, blk2 = RAM_BASE + 6 * MiB;
+	assert_int_equal(physim_pt_map(e->s1pt, VB, blk + 0x1000, 4096, URWX), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VB + 0x1000, blk2 + 0x1000, 4096, URWX), 0);
+	load(e, 1);
+	struct physim_pt *hpt;
+	assert_int_equal(physim_pt_create(physim_format("aarch64-el2-4k-48"), e->ph, &hpt), 0);
+	assert_int_equal(physim_pt_map(hpt, 0x1000, RAM_BASE + 0x1000, 4096, PHYSIM_R), 0);
+	struct physim_mmu *hm = tc_mmu_of(e->ph, hpt);
+	struct physim_cpu_context host = {.s1 = hm, .regime = PHYSIM_REGIME_HOST, .vmid = VMID};
+	struct physim_cpu *hyp = cpu(e, 0);
+	assert_int_equal(physim_cpu_set_context(hyp, &host), 0);
+
+	assert_int_equal(rd(e, 1, VB), blk + 0x1000);
+	assert_int_equal(physim_pt_unmap_region(e->s2pt, blk + 0x5000, 4096), 0); /* no break */
+	assert_int_equal(physim_arm_tlbi(hyp, PHYSIM_TLBI_IPAS2E1IS, blk >> 12), 0);
+	physim_arm_dsb(hyp);
+	assert_int_equal(physim_arm_tlbi(hyp, PHYSIM_TLBI_VMALLE1IS, 0), 0);
+	physim_arm_dsb(hyp);
+	assert_int_equal(e->rep.n_bbm, 0); /* the hypervisor's PE held nothing of it */
+	assert_int_equal(rd(e, 1, VB), blk + 0x1000);
+	assert_int_equal(e->rep.n_bbm, 1);
+	assert_int_equal(e->rep.last.cpu, 1);
+	assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_S2);
+	assert_int_equal(e->rep.last.entry.va, blk);
+	assert_int_equal(e->rep.last.entry.page_size, 2 * MiB);
+	assert_non_null(strstr(e->rep.text, "TLBI IPAS2E1IS"));
+	print_message("%s\n", e->rep.text);
+
+	/* break, invalidate, complete, make - before the guest's PE applies */
+	s2_split_clean(e, hyp, 1, blk2);
+	physim_mmu_destroy(hm);
+	physim_pt_destroy(hpt);
+	env_free(e);
+}
+
+/* A Contiguous run cached on PE 1; PE 0 moves one descriptor of it (page 3)
+ * while valid and broadcasts TLBI VAE1IS of page 0 + DSB: PE 1 compares
+ * every descriptor of its run entry with what they were at that DSB (the
+ * snapshot holds the whole run) and reports page 3's (Arm ARM DDI 0487
+ * M.a.a D8.17.1, D8.7.1). */
+static void test_arm_bbm_run_at_receiver(void **state)
+{
+	(void)state;
+	struct env *e = env_new(ARM, 2, false, true, false, false);
+	uint64_t out = RAM_BASE + 0x400000;
+	assert_int_equal(physim_pt_map(e->s1pt, VB, out, RUN_SZ, URWX), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		struct physim_cpu_context ctx = {
+		    .s1 = e->s1, .regime = PHYSIM_REGIME_GUEST, .asid = ASID, .vmid = VMID};
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+	}
+	assert_int_equal(rd(e, 1, VB + 0x5000), out + 0x5000);
+	struct physim_walk_trace t;
+	struct physim_xlate x;
+	assert_int_equal(physim_mmu_trace(e->s1,
+					  &(struct physim_access){.va = VB + 0x3000, .user = true},
+					  PHYSIM_TRACE_PROBE, &x, &t),
+			 0);
+	uint64_t at = 0;
+	for (unsigned i = 0; i < t.n; i++) {
+		if (t.steps[i].decision == PHYSIM_WALK_LEAF)
+			at = t.steps[i].addr;
+	}
+	assert_int_not_equal(at, 0);
+	uint64_t old = *hva(e, at);
+	*hva(e, at) = old + 0x100000;
+	assert_int_equal(
+	    physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VAE1IS, (uint64_t)ASID << 48 | VB >> 12), 0);
+	physim_arm_dsb(cpu(e, 0));
+	assert_int_equal(e->rep.n_bbm, 0);
+	uint64_t pa;
+	assert_int_equal(access(e, 1, VB + 0x1000, false, &pa), 0);
+	assert_int_equal(e->rep.n_bbm, 1);
+	assert_int_equal(e->rep.last.cpu, 1);
+	assert_int_equal(e->rep.last.addr, at);
+	assert_int_equal(e->rep.last.desc_old, old);
+	assert_int_equal(e->rep.last.desc_new, old + 0x100000);
+	print_message("%s\n", e->rep.text);
+	env_free(e);
+}
+
+/* A broadcast without an address (TLBI VMALLE1IS) may remove any entry the
+ * receivers hold, so what they compare with is every descriptor some CPU's
+ * entry was made from, read at the issuer's DSB. PE 1 caches a 2 MiB block;
+ * PE 0, which holds nothing of it, moves the block while valid and
+ * broadcasts VMALLE1IS + DSB: PE 1 reports it when it applies the broadcast
+ * (Arm ARM DDI 0487 M.a.a D8.17.1). The correct order - invalid,
+ * VMALLE1IS, DSB, then the new block, all before PE 1 runs again - is
+ * clean. */
+static void test_arm_bbm_receiver_of_vmalle1is(void **state)
+{
+	(void)state;
+	struct env *e = env_new(ARM, 2, false, true, false, false);
+	uint64_t out = RAM_BASE + 4 * MiB;
+	assert_int_equal(physim_pt_map(e->s1pt, VB, out, 2 * MiB, URWX), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		struct physim_cpu_context ctx = {
+		    .s1 = e->s1, .regime = PHYSIM_REGIME_GUEST, .asid = ASID, .vmid = VMID};
+		assert_int_equal(physim_cpu_set_context(cpu(e, i), &ctx), 0);
+	}
+	assert_int_equal(rd(e, 1, VB + 0x1000), out + 0x1000);
+	struct physim_walk_trace t;
+	struct physim_xlate x;
+	assert_int_equal(physim_mmu_trace(e->s1, &(struct physim_access){.va = VB, .user = true},
+					  PHYSIM_TRACE_PROBE, &x, &t),
+			 0);
+	uint64_t at = 0;
+	for (unsigned i = 0; i < t.n; i++) {
+		if (t.steps[i].decision == PHYSIM_WALK_LEAF)
+			at = t.steps[i].addr;
+	}
+	assert_int_not_equal(at, 0);
+	uint64_t old = *hva(e, at);
+	*hva(e, at) = old + 2 * MiB; /* the block moved, no break */
+	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VMALLE1IS, 0), 0);
+	physim_arm_dsb(cpu(e, 0));
+	assert_int_equal(e->rep.n_bbm, 0); /* PE 0 held nothing of it */
+	assert_int_equal(rd(e, 1, VB + 0x1000), out + 2 * MiB + 0x1000);
+	assert_int_equal(e->rep.n_bbm, 1);
+	assert_int_equal(e->rep.last.cpu, 1);
+	assert_int_equal(e->rep.last.addr, at);
+	assert_int_equal(e->rep.last.desc_old, old);
+	assert_int_equal(e->rep.last.desc_new, old + 2 * MiB);
+	assert_non_null(strstr(e->rep.text, "TLBI VMALLE1IS"));
+	print_message("%s\n", e->rep.text);
+
+	/* break, invalidate, complete, make - before PE 1 applies it */
+	*hva(e, at) = 0;
+	assert_int_equal(physim_arm_tlbi(cpu(e, 0), PHYSIM_TLBI_VMALLE1IS, 0), 0);
+	physim_arm_dsb(cpu(e, 0));
+	*hva(e, at) = old;
+	assert_int_equal(rd(e, 1, VB + 0x1000), out + 0x1000);
+	assert_int_equal(e->rep.n_bbm, 1);
+	env_free(e);
+}
+
 /* A stage-2 last-level table moved by the hypervisor (copied, its stage-2
  * descriptor repointed) and followed by an invalidation that leaves the
  * stage-2 walk-cache entry: the audit reports that entry (stage 2), and its
@@ -977,6 +1244,198 @@ static void test_stale_s2_walk_entry_remedy(void **state)
 	stale_s2_walk_entry(RV, "whose rs1 != x0", "HFENCE.GVMA with rs1 = x0");
 }
 
+/* ---- combined entries of grouped runs ----
+ *
+ * A combined entry whose size comes from a run - a stage-1 Contiguous run
+ * (Arm) over a larger stage-2 block, or a G-stage Svnapot page (RISC-V)
+ * under a larger VS-stage page - is one entry of the run's size, and an
+ * invalidation by address need remove only the named descriptor's page of
+ * it: Arm ARM DDI 0487 M.a.a D8.17.6 (RLQLSD) "The Contiguous bit does not
+ * affect the minimum size of a TLB entry that is required to be
+ * invalidated"; Svnapot: software fences "all 4 KiB regions within the
+ * range". The oracle: after an invalidation of page k, every other page of
+ * the run is still cached (and served by a hit); page k is not. */
+
+#define RUN_G (RAM_BASE + 4 * MiB) /* a GPA: stage 2 maps it with a 2 MiB block */
+
+/* The 4 KiB pages of [va, va + RUN_SZ) combined entries cover, and how
+ * many combined entries there are. */
+struct comb_pages {
+	uint64_t va;
+	uint32_t pages;
+	unsigned n;
+	uint64_t max_size;
+};
+
+static int comb_page(void *ctx, const struct physim_cpu_entry *e)
+{
+	struct comb_pages *c = ctx;
+	if (e->kind != PHYSIM_ENTRY_COMB)
+		return 0;
+	c->n++;
+	if (e->page_size > c->max_size)
+		c->max_size = e->page_size;
+	for (uint64_t a = e->va; a < e->va + e->page_size; a += 4096) {
+		if (a >= c->va && a < c->va + RUN_SZ)
+			c->pages |= 1u << ((a - c->va) >> 12);
+	}
+	return 0;
+}
+
+static struct comb_pages comb_pages(struct env *e, uint64_t va)
+{
+	struct comb_pages c = {.va = va};
+	assert_int_equal(physim_cpu_for_each_entry(cpu(e, 0), comb_page, &c), 0);
+	return c;
+}
+
+static void test_arm_comb_of_s1_run(void **state)
+{
+	(void)state;
+	struct env *e = env_new(ARM, 1, false, false, true, false);
+	assert_int_equal(physim_pt_map(e->s1pt, VB, RUN_G, RUN_SZ, URWX), 0); /* a run */
+	load(e, 0);
+	assert_int_equal(rd(e, 0, VB + 0x5000), RUN_G + 0x5000);
+	struct comb_pages c = comb_pages(e, VB);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.max_size, RUN_SZ);
+	assert_int_equal(c.pages, 0xFFFF);
+	struct physim_cpu *pe = cpu(e, 0);
+	assert_int_equal(
+	    physim_arm_tlbi(pe, PHYSIM_TLBI_VAE1, (uint64_t)ASID << 48 | (VB + 0x5000) >> 12), 0);
+	physim_arm_dsb(pe);
+	c = comb_pages(e, VB);
+	assert_int_equal(c.pages, 0xFFFF & ~(1u << 5));
+	assert_int_equal(c.max_size, 4096);
+	uint64_t hits = physim_cpu_stats(pe).hits;
+	assert_int_equal(rd(e, 0, VB + 0x3000), RUN_G + 0x3000);
+	assert_int_equal(physim_cpu_stats(pe).hits, hits + 1);
+	/* a TLBI per page, as software must issue, removes the rest */
+	for (uint64_t a = VB; a < VB + RUN_SZ; a += 4096)
+		assert_int_equal(
+		    physim_arm_tlbi(pe, PHYSIM_TLBI_VAE1, (uint64_t)ASID << 48 | a >> 12), 0);
+	physim_arm_dsb(pe);
+	assert_int_equal(comb_pages(e, VB).n, 0);
+	env_free(e);
+}
+
+static void test_rv_comb_of_gstage_napot(void **state)
+{
+	(void)state;
+	struct env *e = env_new(RV, 1, false, false, false, false);
+	/* the G-stage maps RUN_G with one 64 KiB Svnapot page, the guest maps
+	 * VB with a 2 MiB megapage over it */
+	assert_int_equal(physim_pt_unmap_region(e->s2pt, RUN_G, RUN_SZ), 0);
+	assert_int_equal(physim_pt_map(e->s2pt, RUN_G, RUN_G, RUN_SZ, URWX), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VB, RUN_G, 2 * MiB, URWX), 0);
+	load(e, 0);
+	assert_int_equal(rd(e, 0, VB + 0x5000), RUN_G + 0x5000);
+	struct comb_pages c = comb_pages(e, VB);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.max_size, RUN_SZ);
+	struct physim_cpu *h = cpu(e, 0);
+	uint64_t rs1 = (RUN_G + 0x3000) >> 2, rs2 = VMID;
+	assert_int_equal(physim_rv_hfence_gvma(h, &rs1, &rs2), 0);
+	c = comb_pages(e, VB);
+	assert_int_equal(c.pages, 0xFFFF & ~(1u << 3));
+	uint64_t hits = physim_cpu_stats(h).hits;
+	assert_int_equal(rd(e, 0, VB + 0x5000), RUN_G + 0x5000);
+	assert_int_equal(physim_cpu_stats(h).hits, hits + 1);
+	/* rs1 = x0: every G-stage entry and the combined ones */
+	assert_int_equal(physim_rv_hfence_gvma(h, NULL, &rs2), 0);
+	assert_int_equal(comb_pages(e, VB).n, 0);
+	env_free(e);
+}
+
+/* Break-before-make on a combined entry made from a stage-1 Contiguous run:
+ * the guest moves one descriptor of its live run (page 3) and invalidates
+ * page 0 only - reported on the combined entry, at page 3's descriptor (its
+ * HPA); the whole run broken, invalidated page by page, then remade: clean
+ * (Arm ARM DDI 0487 M.a.a D8.17.1, D8.7.1). */
+static void test_arm_bbm_comb_of_s1_run(void **state)
+{
+	(void)state;
+	struct env *e = env_new(ARM, 1, false, true, true, false);
+	assert_int_equal(physim_pt_map(e->s1pt, VB, RUN_G, RUN_SZ, URWX), 0);
+	load(e, 0);
+	struct physim_cpu *pe = cpu(e, 0);
+	assert_int_equal(rd(e, 0, VB + 0x5000), RUN_G + 0x5000);
+	struct physim_walk_trace t;
+	struct physim_xlate x;
+	assert_int_equal(physim_nested_trace(
+			     e->s1, e->s2, &(struct physim_access){.va = VB + 0x3000, .user = true},
+			     PHYSIM_TRACE_PROBE, &x, &t),
+			 0);
+	uint64_t at = 0;
+	for (unsigned i = 0; i < t.n; i++) {
+		if (t.steps[i].stage == 1 && t.steps[i].decision == PHYSIM_WALK_LEAF)
+			at = t.steps[i].addr; /* a GPA; stage 2 maps the tables identically */
+	}
+	assert_int_not_equal(at, 0);
+	uint64_t old = *hva(e, at);
+	*hva(e, at) = old + 0x100000;
+	assert_int_equal(physim_arm_tlbi(pe, PHYSIM_TLBI_VAE1IS, (uint64_t)ASID << 48 | VB >> 12),
+			 0);
+	physim_arm_dsb(pe);
+	assert_int_equal(e->rep.n_bbm, 1);
+	assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_COMB);
+	assert_int_equal(e->rep.last.entry.page_size, RUN_SZ);
+	assert_int_equal(e->rep.last.addr, at);
+	assert_int_equal(e->rep.last.desc_old, old);
+	print_message("%s\n", e->rep.text);
+
+	/* the correct sequence on a second run (the first one stays as it is
+	 * now: writing it back would be another live change) */
+	uint64_t v2 = VB + 2 * MiB;
+	assert_int_equal(physim_pt_map(e->s1pt, v2, RUN_G + RUN_SZ, RUN_SZ, URWX), 0);
+	assert_int_equal(rd(e, 0, v2 + 0x1000), RUN_G + RUN_SZ + 0x1000);
+	assert_int_equal(physim_pt_unmap_region(e->s1pt, v2, RUN_SZ), 0);
+	for (uint64_t a = v2; a < v2 + RUN_SZ; a += 4096)
+		assert_int_equal(
+		    physim_arm_tlbi(pe, PHYSIM_TLBI_VAE1IS, (uint64_t)ASID << 48 | a >> 12), 0);
+	physim_arm_dsb(pe);
+	assert_int_equal(physim_pt_map(e->s1pt, v2, RUN_G + 2 * RUN_SZ, RUN_SZ, URWX), 0);
+	assert_int_equal(rd(e, 0, v2 + 0x1000), RUN_G + 2 * RUN_SZ + 0x1000);
+	assert_int_equal(physim_arm_tlbi(pe, PHYSIM_TLBI_VMALLE1IS, 0), 0);
+	physim_arm_dsb(pe);
+	assert_int_equal(e->rep.n_bbm, 1);
+	env_free(e);
+}
+
+/* A stage-2 Contiguous run (the hypervisor's): the guest's access caches
+ * the stage-2 entry of the run; the hypervisor moves descriptor 3 of it
+ * while valid and issues TLBI IPAS2E1IS of the run's first page + DSB:
+ * reported on the stage-2 entry at descriptor 3 (Arm ARM DDI 0487 M.a.a
+ * D8.17.1 applies to stage 2; D8.7.1). */
+static void test_arm_bbm_s2_run(void **state)
+{
+	(void)state;
+	struct env *e = env_new(ARM, 1, false, true, false, false);
+	assert_int_equal(physim_pt_unmap_region(e->s2pt, RUN_G, RUN_SZ), 0);
+	assert_int_equal(physim_pt_map(e->s2pt, RUN_G, RUN_G, RUN_SZ, URWX), 0);
+	assert_int_equal(physim_pt_map(e->s1pt, VB, RUN_G + 0x5000, 4096, URWX), 0);
+	load(e, 0);
+	assert_int_equal(rd(e, 0, VB), RUN_G + 0x5000);
+	struct physim_walk_trace t;
+	struct physim_xlate x;
+	assert_int_equal(physim_mmu_trace(e->s2, &(struct physim_access){.va = RUN_G + 0x3000},
+					  PHYSIM_TRACE_PROBE, &x, &t),
+			 0);
+	assert_int_equal(x.page_size, RUN_SZ);
+	uint64_t at = t.steps[t.n - 1].addr, old = *hva(e, at);
+	*hva(e, at) = old + 0x100000;
+	struct physim_cpu *pe = cpu(e, 0);
+	assert_int_equal(physim_arm_tlbi(pe, PHYSIM_TLBI_IPAS2E1IS, RUN_G >> 12), 0);
+	physim_arm_dsb(pe);
+	assert_int_equal(e->rep.n_bbm, 1);
+	assert_int_equal(e->rep.last.entry.kind, PHYSIM_ENTRY_S2);
+	assert_int_equal(e->rep.last.entry.page_size, RUN_SZ);
+	assert_int_equal(e->rep.last.addr, at);
+	print_message("%s\n", e->rep.text);
+	*hva(e, at) = old;
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -987,11 +1446,19 @@ int main(void)
 	    cmocka_unit_test(test_x86_stale_s2_of_table),
 	    cmocka_unit_test(test_rv_stale_s2_of_table),
 	    cmocka_unit_test(test_arm_free_nested),
+	    cmocka_unit_test(test_free_nested_non_identity_s2),
 	    cmocka_unit_test(test_arm_bbm_stage2),
 	    cmocka_unit_test(test_x86_bbm_ept_split),
 	    cmocka_unit_test(test_arm_bbm_nested_stage1),
 	    cmocka_unit_test(test_arm_bbm_at_receiver),
+	    cmocka_unit_test(test_arm_bbm_receiver_of_host_issuer),
+	    cmocka_unit_test(test_arm_bbm_receiver_of_vmalle1is),
+	    cmocka_unit_test(test_arm_bbm_run_at_receiver),
 	    cmocka_unit_test(test_stale_s2_walk_entry_remedy),
+	    cmocka_unit_test(test_arm_comb_of_s1_run),
+	    cmocka_unit_test(test_rv_comb_of_gstage_napot),
+	    cmocka_unit_test(test_arm_bbm_comb_of_s1_run),
+	    cmocka_unit_test(test_arm_bbm_s2_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,8 @@
 /* tests/test_cpu_threads.c - simulated CPUs driven from their own threads
  * while another CPU broadcasts invalidations (AArch64 TLBI ...IS + DSB,
  * RISC-V SBI RFENCE): every broadcast reaches every target, and nothing
- * races, break-before-make checks at the receivers included (CI runs this
- * under ThreadSanitizer). */
+ * races, break-before-make checks at the receivers and the front cache of
+ * recent pages included (CI runs this under ThreadSanitizer). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -75,6 +75,13 @@ static void *worker_main(void *arg)
 	pthread_barrier_wait(&s->bar);	     /* 2: phase 2 over */
 	pthread_barrier_wait(&s->bar);	     /* 3: CPU 0 flushed everything */
 	physim_cpu_for_each_entry(c, count_entry, &s->left[w->idx]);
+	/* and the next access walks: nothing (the front cache of recent
+	 * pages included) still serves a hit */
+	uint64_t misses = physim_cpu_stats(c).misses;
+	struct physim_xlate x;
+	struct physim_access a = {.va = VA0, .user = true};
+	if (physim_cpu_translate(c, &a, &x) != 0 || physim_cpu_stats(c).misses != misses + 1)
+		s->bad[w->idx]++;
 	return NULL;
 }
 
@@ -98,7 +105,8 @@ static void issuer(struct shared *s, struct physim_cpu *c0)
 	}
 }
 
-static void run(enum physim_arch arch, const char *fmt, uint64_t nonglobal, bool check_bbm)
+static void run(enum physim_arch arch, const char *fmt, uint64_t nonglobal, bool check_bbm,
+		bool check_stale)
 {
 	struct physim_ram *ram;
 	assert_int_equal(physim_ram_create(
@@ -120,10 +128,11 @@ static void run(enum physim_arch arch, const char *fmt, uint64_t nonglobal, bool
 	    .format = physim_format(fmt), .mem = ph, .root = physim_pt_root(pt)};
 	assert_int_equal(physim_mmu_create(&mc, &s.mmu), 0);
 	assert_int_equal(
-	    physim_machine_create(
-		&(struct physim_machine_config){
-		    .arch = arch, .ncpus = NCPUS, .check_stale = true, .check_bbm = check_bbm},
-		&s.m),
+	    physim_machine_create(&(struct physim_machine_config){.arch = arch,
+								  .ncpus = NCPUS,
+								  .check_stale = check_stale,
+								  .check_bbm = check_bbm},
+				  &s.m),
 	    0);
 	assert_int_equal(pthread_barrier_init(&s.bar, NULL, NCPUS), 0);
 	struct physim_cpu *c0 = physim_machine_cpu(s.m, 0);
@@ -173,7 +182,15 @@ static void run(enum physim_arch arch, const char *fmt, uint64_t nonglobal, bool
 static void test_arm_broadcast(void **state)
 {
 	(void)state;
-	run(PHYSIM_ARCH_AARCH64, "aarch64-4k-48", UINT64_C(1) << 11, false);
+	run(PHYSIM_ARCH_AARCH64, "aarch64-4k-48", UINT64_C(1) << 11, false, true);
+}
+
+/* Without check_stale, hits come from each CPU's front cache of recent
+ * pages, which the broadcasts applied on the worker's thread must empty. */
+static void test_arm_broadcast_front(void **state)
+{
+	(void)state;
+	run(PHYSIM_ARCH_AARCH64, "aarch64-4k-48", UINT64_C(1) << 11, false, false);
 }
 
 /* The same with break-before-make checked: each receiver checks the
@@ -182,13 +199,19 @@ static void test_arm_broadcast(void **state)
 static void test_arm_broadcast_bbm(void **state)
 {
 	(void)state;
-	run(PHYSIM_ARCH_AARCH64, "aarch64-4k-48", UINT64_C(1) << 11, true);
+	run(PHYSIM_ARCH_AARCH64, "aarch64-4k-48", UINT64_C(1) << 11, true, true);
 }
 
 static void test_rv_sbi_broadcast(void **state)
 {
 	(void)state;
-	run(PHYSIM_ARCH_RISCV64, "sv48", 0, false);
+	run(PHYSIM_ARCH_RISCV64, "sv48", 0, false, true);
+}
+
+static void test_rv_sbi_broadcast_front(void **state)
+{
+	(void)state;
+	run(PHYSIM_ARCH_RISCV64, "sv48", 0, false, false);
 }
 
 int main(void)
@@ -197,6 +220,8 @@ int main(void)
 	    cmocka_unit_test(test_arm_broadcast),
 	    cmocka_unit_test(test_arm_broadcast_bbm),
 	    cmocka_unit_test(test_rv_sbi_broadcast),
+	    cmocka_unit_test(test_arm_broadcast_front),
+	    cmocka_unit_test(test_rv_sbi_broadcast_front),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

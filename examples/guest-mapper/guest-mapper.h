@@ -204,7 +204,7 @@ int step_statistics(struct machine *m);
 int step_shootdown(struct machine *m);
 /* The hypervisor's stage-2 flush, routed to the vCPUs of step 11 (shootdown.c): each GPA (or,
  * with all, the whole VM) invalidated with the architecture's instructions. */
-void vcpus_flush_s2(struct machine *m, const uint64_t *gpas, size_t n, bool all);
+void vcpus_flush_s2(struct machine *m, const uint64_t *gpas, size_t n, bool all, unsigned flags);
 /* Always run, even after a failure: 0 only if every frame came back. */
 int step_teardown(struct machine *m);
 

@@ -72,11 +72,12 @@ static void say_insn(void *ctx, unsigned cpu, const char *insn)
  * DSB ISH, TLBI VMALLE1IS, DSB ISH (KVM's __kvm_tlb_flush_vmid_ipa; VMALLS12E1IS for the whole
  * VM); HFENCE.GVMA (GPA >> 2), VMID and SBI remote_hfence_gvma_vmid for the other hart. With
  * --skip-shootdown the flusher is local-only: the non-IS TLBIs, no SBI call, no IPI. */
-void vcpus_flush_s2(struct machine *m, const uint64_t *gpas, size_t n, bool all)
+void vcpus_flush_s2(struct machine *m, const uint64_t *gpas, size_t n, bool all, unsigned flags)
 {
-	say(m, "   the stage-2 table's flush hook: %s\n",
-	    all ? "the whole VM" : "the changed GPAs (physim_cpu_flusher_fn)");
-	physim_cpu_flusher_fn(m->vcpu_flusher, gpas, n, all);
+	say(m, "   the stage-2 table's flush hook: %s%s\n",
+	    all ? "the whole VM" : "the changed GPAs (physim_cpu_flusher_fn_ex)",
+	    flags & PHYSIM_PT_FLUSH_TABLES_FREED ? ", a stage-2 table unlinked" : "");
+	physim_cpu_flusher_fn_ex(m->vcpu_flusher, gpas, n, all, flags);
 	if (m->skip_shootdown)
 		say(m, "   (--skip-shootdown: nothing reaches vCPU 1)\n");
 	int rc = physim_cpu_flusher_stats(m->vcpu_flusher).first_error;
@@ -149,6 +150,7 @@ int step_shootdown(struct machine *m)
 	    .ncpus = NVCPUS,
 	    .mode = PHYSIM_CPU_STRICT,
 	    .check_stale = true,
+	    .walk_caches = true, /* non-leaf descriptors too: a freed stage-2 table's */
 	    .on_report = on_report,
 	    .report_ctx = &f,
 	};
@@ -156,7 +158,7 @@ int step_shootdown(struct machine *m)
 	if (rc < 0)
 		return fail("creating the two vCPUs", rc);
 	say(m, "   two vCPUs (physim_cpu), each with its own TLB of stage-1, stage-2 and combined\n"
-	       "   entries, nothing evicted, every hit compared with the tables\n");
+	       "   entries and walk caches, nothing evicted, every hit compared with the tables\n");
 	struct physim_cpu_flusher_config fc = {
 	    .cpu = physim_machine_cpu(pm, 0),
 	    .table = PHYSIM_FLUSH_STAGE2,

@@ -98,13 +98,15 @@ static int create_tlb(struct machine *m)
 }
 
 /* The stage-2 table's change hook - the hypervisor's flush function: the TLB of steps 5-10,
- * and the simulated vCPUs while step 11 runs them. */
-static void flush_s2(void *ctx, const uint64_t *gpas, size_t n, bool all)
+ * and the simulated vCPUs while step 11 runs them. flags says whether the change unlinked
+ * stage-2 tables (PHYSIM_PT_FLUSH_TABLES_FREED: their frames go back after this returns), which
+ * the vCPUs' walk caches may hold; the TLB of steps 5-10 caches final translations only. */
+static void flush_s2(void *ctx, const uint64_t *gpas, size_t n, bool all, unsigned flags)
 {
 	struct machine *m = ctx;
 	physim_tlb_pt_flush(m->tlb, gpas, n, all);
 	if (m->vcpus != NULL)
-		vcpus_flush_s2(m, gpas, n, all);
+		vcpus_flush_s2(m, gpas, n, all, flags);
 }
 
 static int create_aspace(struct machine *m)
@@ -114,7 +116,7 @@ static int create_aspace(struct machine *m)
 	    .paging = physim_counting_hal_paging(m->count_tables),
 	    .mm = physim_counting_hal_mm(m->count_ram),
 	    .vm = physim_counting_hal_vm(m->count_claims),
-	    .flush = flush_s2,
+	    .flush_ex = flush_s2,
 	    .flush_ctx = m,
 	};
 	space_range(&m->cfg, &c.base, &c.size);

@@ -36,6 +36,7 @@ struct physim_aspace_config {
 	uint64_t size;
 	physim_pt_flush_fn flush; /* optional, passed to the table */
 	void *flush_ctx;
+	physim_pt_flush_ex_fn flush_ex; /* optional, passed to the table (pt.h) */
 };
 
 enum physim_area_kind {

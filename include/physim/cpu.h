@@ -183,7 +183,8 @@ struct physim_machine_config {
 	unsigned ncpus;	       /* 1 .. 1024 (required) */
 	enum physim_cpu_mode mode;
 	unsigned bounded_entries; /* bounded mode: per-CPU capacity; 0 = 1024 */
-	bool check_stale;	  /* compare every hit with a fresh walk */
+	bool check_stale;	  /* compare every hit with a fresh walk (hits then
+				     bypass the per-CPU front cache of recent pages) */
 	/* Cache non-leaf descriptors too (PHYSIM_ENTRY_WALK; for a nested
 	 * context also the stage-2 translations of its stage-1 tables'
 	 * addresses, see the model above): each walk then compares the cached
@@ -194,16 +195,19 @@ struct physim_machine_config {
 	 * alike; x86: page-size changes, SDM Vol. 3A 4.10.2 "Translation Lookaside Buffers"):
 	 * entries remember the descriptor they were made from (a stage-1 or stage-2 leaf; a
 	 * combined entry its stage-1 leaf, read at its HPA through stage 2; walk entries their
-	 * table descriptor), and each invalidation that removes one compares it with table memory
-	 * where it completes. A descriptor found valid again but changed in output address, block
-	 * size / table <-> block, memory attributes or contiguity (Arm; x86:
-	 * page size) was rewritten while still cachable: PHYSIM_REPORT_BBM.
+	 * table descriptor; an entry of a Contiguous run every descriptor of the run, each
+	 * compared with the value the run's first one implies), and each invalidation that
+	 * removes one compares it with table memory where it completes. A descriptor found valid
+	 * again but changed in output address, block size / table <-> block, memory attributes or
+	 * contiguity (Arm; x86: page size) was rewritten while still cachable: PHYSIM_REPORT_BBM.
 	 * A broadcast is checked at each CPU it reaches too, when that CPU
 	 * applies it (its next access or instruction), against the
-	 * descriptors on the invalidated address's path in the issuer's
-	 * tables as they were at the issuer's DSB (an entry whose descriptor
-	 * is not on that path, or a broadcast without an address, is checked
-	 * at the issuer only). The check only reads, and on_report then runs
+	 * descriptors on the invalidated address's path, as they were at the
+	 * issuer's DSB, in the tables of every context any CPU cached entries
+	 * from - not only the issuer's; for a broadcast without an address
+	 * (VMALLE1IS, ASIDE1IS, VMALLS12E1IS, ...), every descriptor some
+	 * CPU's entry was made from since the machine was created. The check
+	 * only reads, and on_report then runs
 	 * on that CPU's thread: it must be thread-safe when CPUs run on
 	 * several threads. */
 	bool check_bbm;
@@ -359,7 +363,9 @@ enum physim_tlbi_op {
  * a TLBI by address removes only the named block or page of it (D8.17.6:
  * "The Contiguous bit does not affect the minimum size of a TLB entry that
  * is required to be invalidated"), the rest stays cached; the same holds
- * for RISC-V Svnapot pages under a fence with rs1 != x0. An ARMv7 Large
+ * for RISC-V Svnapot pages under a fence with rs1 != x0, and for combined
+ * entries made from a stage-1 run (by VA) or a stage-2 run (HFENCE.GVMA by
+ * GPA). An ARMv7 Large
  * page or Supersection is one TLB entry and goes whole. The VMID is the
  * issuing CPU's current one. A TLBI is only guaranteed complete after the
  * issuing CPU's next DSB (physim_arm_dsb): until then every CPU keeps the entries. */
@@ -420,8 +426,9 @@ PHYSIM_API int physim_la_invtlb(struct physim_cpu *cpu, unsigned op, uint64_t rj
  * ---- Routing a table's flush callback to CPU instructions ----
  *
  * A flusher is "the hypervisor's flush function" done the way the manuals
- * say is sufficient: give physim_cpu_flusher_fn and the flusher to a table
- * (physim_pt_config.flush / flush_ctx, physim_aspace_config.flush) and each
+ * say is sufficient: give physim_cpu_flusher_fn_ex and the flusher to a
+ * table (physim_pt_config.flush_ex / flush_ctx, physim_aspace_config.flush_ex;
+ * or physim_cpu_flusher_fn as its flush callback) and each
  * change the table reports is invalidated on the target CPUs with the
  * architecture's instructions, with their operands encoded as the hardware
  * takes them, then completed (lib/cpu-route.c cites the manual for each):
@@ -430,31 +437,62 @@ PHYSIM_API int physim_la_invtlb(struct physim_cpu *cpu, unsigned op, uint64_t rj
  *                 else INVPCID type 0 (plus INVLPG for global pages); all:
  *                 INVPCID type 1 (type 2 with global pages)
  *   x86 EPT:      INVEPT single-context (EPTP) on each target
- *   Arm stage 1:  TLBI VAE1IS (ASID | VA >> 12), DSB ISH; all: ASIDE1IS
- *                 (VMALLE1IS with global pages); EL2 regime: VAE2IS / ALLE2IS
+ *   Arm stage 1:  TLBI VAE1IS (ASID | VA >> 12), DSB ISH; all: VMALLE1IS,
+ *                 or ASIDE1IS when the table is known to hold no global
+ *                 page (no_global); EL2 regime: VAE2IS / ALLE2IS; EL2&0
+ *                 (VHE): VAE1IS / VMALLE1IS (ASIDE1IS) from an issuer in
+ *                 its EL2&0 context, else VAE2IS (ASID | VA >> 12) / ALLE2IS
+ *                 with HCR_EL2.E2H = 1
  *   Arm stage 2:  TLBI IPAS2E1IS (IPA >> 12), DSB ISH, then TLBI VMALLE1IS,
  *                 DSB ISH (KVM's sequence); all: VMALLS12E1IS, DSB ISH
  *   RISC-V s1:    SFENCE.VMA va, asid here and SBI remote_sfence_vma_asid on
  *                 the other targets (guest regime: HFENCE.VVMA /
- *                 remote_hfence_vvma_asid)
+ *                 remote_hfence_vvma_asid); with svinval: SFENCE.W.INVAL,
+ *                 SINVAL.VMA (HINVAL.VVMA) per page, SFENCE.INVAL.IR
  *   RISC-V s2:    HFENCE.GVMA gpa >> 2, vmid here and SBI
- *                 remote_hfence_gvma_vmid on the other targets
+ *                 remote_hfence_gvma_vmid on the other targets (svinval:
+ *                 HINVAL.GVMA bracketed the same way)
  *   LoongArch:    INVTLB 0x5 (0x6 with global pages) per target; all: 0x4
+ *
+ * Global pages on Arm: physim_pt_map's VMSAv8-64 stage-1 leaves are global
+ * (nG clear), and ASIDE1IS does not remove global entries, so unless the
+ * config says the table holds none (no_global: every leaf has nG set), an
+ * `all` flush uses VMALLE1IS - more than needed for a table of non-global
+ * pages (every ASID of the VMID goes), never less. VAE1IS removes the
+ * address's global entries anyway.
  *
  * Arm's E1 forms and RISC-V's VVMA forms act on the issuing CPU's current
  * VMID: when it is not the table's, the flusher loads the table's VMID
  * around the sequence and restores the context after (as KVM switches
- * VTTBR_EL2), which needs a context loaded on the issuing CPU.
+ * VTTBR_EL2). An issuing CPU with no context loaded has no cached entry,
+ * but it still has the VMID register the instructions read (VTTBR_EL2.VMID,
+ * hgatp.VMID), which needs no table: the flusher writes only that for the
+ * sequence and puts it back, so a flush before any context is loaded (the
+ * engine reports new leaves on map) reaches the other CPUs' entries of the
+ * VMID like any other.
  *
- * Freed tables: the engine frees an emptied table during the operation and
- * reports only the leaf addresses under it. A leaf-only form (RISC-V
- * SFENCE.VMA / HFENCE.GVMA with rs1 != x0) would leave the walk-cache entry
- * of the freed table, so give the table physim_cpu_flusher_paging_handler
- * instead of its handler: it tells the flusher that a table was freed (RISC-V
- * then fences with rs1 = x0 for the ASID / VMID), and holds the freed frames
- * back until the invalidation has completed (break-before-free), returning
- * them to `inner` at the end of the next flush call, at
- * physim_cpu_flusher_release or at destroy.
+ * Freed tables: the engine clears the pointer to a table it empties or
+ * removes, calls the flush callback, and only then frees the table's frames
+ * (break-before-free, lib/pt-edit.c), reporting the leaf addresses under
+ * it. The per-address forms of x86 (INVLPG, INVPCID type 0: every
+ * paging-structure-cache entry of the PCID), Arm (VAE1IS, IPAS2E1IS: not
+ * last-level forms), INVEPT and LoongArch remove the freed table's
+ * walk-cache entries. RISC-V's leaf-only forms (SFENCE.VMA / HFENCE.GVMA
+ * with rs1 != x0) would leave them, so the flusher must know a table went:
+ * give the table physim_cpu_flusher_fn_ex as its flush_ex callback (the
+ * engine's PHYSIM_PT_FLUSH_TABLES_FREED: the same call fences rs1 = x0 for
+ * the ASID / VMID). With physim_cpu_flusher_fn, which cannot be told, give
+ * a RISC-V table physim_cpu_flusher_paging_handler instead: it sees each
+ * free that comes after the flush call and fences rs1 = x0 then (once per
+ * burst).
+ *
+ * The paging handler also holds the freed frames back until the next flush
+ * call has completed, returning them to `inner` at the end of that call, at
+ * physim_cpu_flusher_release or at destroy. physim's engine does not need
+ * that any more (it frees after the flush); it is for code of one's own
+ * that frees a table before it unlinks it and flushes (the freeing-too-early
+ * bug: tgoskits #2009), which would otherwise return a frame a walk cache
+ * still references.
  *
  * x86 and LoongArch have no broadcast: the flusher runs the instruction on
  * each target CPU from the calling thread (the IPI handler done inline), so
@@ -474,7 +512,8 @@ enum physim_flush_table {
 struct physim_cpu_flusher_config {
 	struct physim_cpu *cpu; /* the issuing CPU (required) */
 	enum physim_flush_table table;
-	enum physim_regime regime; /* stage 1: the regime its translations are in */
+	enum physim_regime regime; /* stage 1: the regime its translations are in
+				      (PHYSIM_REGIME_HOST_E20: Arm only) */
 	uint16_t asid;		   /* stage 1: PCID / ASID */
 	uint16_t vmid;		   /* Arm VMID, RISC-V VMID, x86 VPID (stage 1, guest) */
 	uint64_t eptp;		   /* x86 stage 2: the EPTP (INVEPT operand); may be set
@@ -494,6 +533,22 @@ struct physim_cpu_flusher_config {
 	 * "INVEPT single-context, EPTP 0x8001e01e"). */
 	void (*trace)(void *ctx, unsigned cpu, const char *insn);
 	void *trace_ctx;
+	/* Targets among any number of CPUs: a bitmap of cpu_set_bits bits,
+	 * bit i (word i / 64, bit i % 64) = CPU i; CPUs from cpu_set_bits up
+	 * are not targets. Copied at create; when set it replaces cpu_mask
+	 * (physim_cpu_flusher_set_targets changes it later). */
+	const uint64_t *cpu_set;
+	unsigned cpu_set_bits;
+	/* Arm stage 1: the table holds no global page (every leaf has nG
+	 * set), so an `all` flush may use ASIDE1IS; see above. Other
+	 * families: unused (their leaves are global only with G set: say so
+	 * with `global`). */
+	bool no_global;
+	/* RISC-V: issue the Svinval forms (SINVAL.VMA, HINVAL.VVMA,
+	 * HINVAL.GVMA) between SFENCE.W.INVAL and SFENCE.INVAL.IR instead of
+	 * the fences (other families: -EINVAL). The SBI remote calls are the
+	 * same. */
+	bool svinval;
 };
 
 struct physim_cpu_flusher_stats {
@@ -505,23 +560,34 @@ struct physim_cpu_flusher_stats {
 
 struct physim_cpu_flusher;
 
-/* -EINVAL for a bad config (no CPU, stage 2 on LoongArch), -ENOMEM. */
+/* -EINVAL for a bad config (no CPU, stage 2 on LoongArch, EL2&0 other than
+ * Arm stage 1, svinval other than RISC-V), -ENOMEM. */
 PHYSIM_API int physim_cpu_flusher_create(const struct physim_cpu_flusher_config *config,
 					 struct physim_cpu_flusher **out);
+/* Replace the targets by the bitmap set of nbits bits (as cpu_set; copied).
+ * set NULL, nbits 0: back to the config's cpu_mask. -EINVAL, -ENOMEM (the
+ * targets unchanged). */
+PHYSIM_API int physim_cpu_flusher_set_targets(struct physim_cpu_flusher *f, const uint64_t *set,
+					      unsigned nbits);
 /* x86 stage 2: the EPTP INVEPT names (the table's root is known only once
  * the table exists, and the table needs the flusher first). */
 PHYSIM_API int physim_cpu_flusher_set_eptp(struct physim_cpu_flusher *f, uint64_t eptp);
 /* Returns held frames to the inner handler first. */
 PHYSIM_API void physim_cpu_flusher_destroy(struct physim_cpu_flusher *f);
 /* The physim_pt_flush_fn: ctx is the flusher. It cannot return an error:
- * the first instruction's error goes to stats.first_error - e.g. -ENXIO
- * when a flush needs the table's VMID (Arm, RISC-V stage 2 and guest
- * stage 1) and the issuing CPU has no context loaded to carry it: load
- * the CPU's context before the table's first change (the engine reports
- * new leaves too). */
+ * the first instruction's error goes to stats.first_error (e.g. -ENXIO:
+ * an x86 stage-2 flush before physim_cpu_flusher_set_eptp). */
 PHYSIM_API void physim_cpu_flusher_fn(void *ctx, const uint64_t *vas, size_t n, bool all);
+/* The physim_pt_flush_ex_fn (physim_pt_config.flush_ex,
+ * physim_aspace_config.flush_ex): the same, told by the engine when the
+ * change unlinked tables (PHYSIM_PT_FLUSH_TABLES_FREED), so that RISC-V
+ * fences rs1 = x0 in the same call, whatever the table's paging handler. */
+PHYSIM_API void physim_cpu_flusher_fn_ex(void *ctx, const uint64_t *vas, size_t n, bool all,
+					 unsigned flags);
 /* A paging handler forwarding to `inner` whose frees are held back until
- * the flusher's next invalidation has completed (see above). It lives as
+ * the flusher's next invalidation has completed, and which makes a RISC-V
+ * flusher fence non-leaf entries after a table is freed (see above): the
+ * machine must outlive the tables using it. It lives as
  * long as the flusher: destroy the tables using it first (the frames
  * physim_pt_destroy frees are held too, and go back at
  * physim_cpu_flusher_destroy or _release). One inner handler per flusher:

@@ -215,8 +215,25 @@ struct physim_pt;
 
 /* Change notification: called after every operation that changed or removed
  * a leaf, with the page-aligned VAs of the changed pages (up to 32), or with
- * all = true (n = 0) when more than 32 changed. */
+ * all = true (n = 0) when more than 32 changed. Tables the operation
+ * unlinked go back to the paging handler only after it returns (the
+ * engine clears the pointer, calls it, then frees: break-before-free). */
 typedef void (*physim_pt_flush_fn)(void *ctx, const uint64_t *vas, size_t n, bool all);
+
+/* What a flush_ex callback is told besides the changed leaves. */
+enum physim_pt_flush_flags {
+	/* The operation unlinked one or more tables (emptied by an unmap,
+	 * removed with a range, replaced by a leaf): cached non-leaf entries
+	 * of the reported addresses must go too, which a last-level-only
+	 * invalidation does not do (RISC-V SFENCE.VMA / HFENCE.GVMA with
+	 * rs1 != x0, Arm TLBI VALE1 / IPAS2LE1); Linux's
+	 * mmu_gather.freed_tables. */
+	PHYSIM_PT_FLUSH_TABLES_FREED = 1u << 0,
+};
+
+/* physim_pt_flush_fn with flags (enum physim_pt_flush_flags). */
+typedef void (*physim_pt_flush_ex_fn)(void *ctx, const uint64_t *vas, size_t n, bool all,
+				      unsigned flags);
 
 struct physim_pt_config {
 	const struct physim_pt_format *format;
@@ -232,6 +249,9 @@ struct physim_pt_config {
 	 * (PHYSIM_UNCACHED); a flag whose attribute the MAIR lacks is
 	 * -ENOTSUP. Other formats: must be 0 (-EINVAL). */
 	uint64_t mair;
+	/* Optional: called instead of `flush` (with flush_ctx) when set, with
+	 * the same leaves and the flags above. */
+	physim_pt_flush_ex_fn flush_ex;
 };
 
 /* physim's default MAIR: Attr0 = 0xff Normal WB (read/write-allocate),

@@ -178,3 +178,12 @@ struct physim_mmu *tc_mmu_new(const struct physim_paging_handler *mem, const cha
 	TC_CHECK(physim_mmu_create(&c, &m) == 0);
 	return m;
 }
+
+struct physim_mmu *tc_mmu_of(const struct physim_paging_handler *mem, struct physim_pt *pt)
+{
+	struct physim_mmu_config c = {
+	    .format = physim_pt_format(pt), .mem = mem, .root = physim_pt_root(pt)};
+	struct physim_mmu *m;
+	TC_CHECK(c.format != NULL && physim_mmu_create(&c, &m) == 0);
+	return m;
+}

@@ -6,6 +6,7 @@
 #ifndef PHYSIM_TEST_ENV_H
 #define PHYSIM_TEST_ENV_H
 
+#include <physim/pt.h>
 #include <physim/ram.h>
 #include <physim/walk.h>
 
@@ -68,5 +69,9 @@ void tc_counted_ram_open(uint64_t base, uint64_t size, struct physim_ram **ram,
  * the check. */
 struct physim_mmu *tc_mmu_new(const struct physim_paging_handler *mem, const char *format,
 			      uint64_t root, uint64_t root_hi, const struct physim_mmu_ctl *ctl);
+
+/* An mmu walking table pt (its format and root) in `mem`. A failure fails
+ * the check. */
+struct physim_mmu *tc_mmu_of(const struct physim_paging_handler *mem, struct physim_pt *pt);
 
 #endif

@@ -12,7 +12,8 @@
 
 #define CPU_VA	    UINT64_C(0x40000000)
 #define HIT_PAGES   64u
-#define BIG_PCIDS   16u /* x 65536 pages = 1,048,576 entries */
+#define WIDE_PAGES  4096u /* more than the CPU's 64 front slots */
+#define BIG_PCIDS   16u	  /* x 65536 pages = 1,048,576 entries */
 #define BIG_PAGES   65536u
 #define AUDIT_PAGES 4096u
 #define BCAST_CPUS  8u
@@ -33,17 +34,19 @@ struct cpu_bench {
 
 /* What a case's implementation does. */
 enum cpu_what {
-	W_HIT,	       /* physim_cpu_translate, every access a hit */
-	W_MINI,	       /* a call + a direct-mapped lookup */
-	W_TLB_HIT,     /* physim_tlb_translate, every access a hit */
-	W_INVAL_BIG,   /* INVLPG + refill, 1M entries cached */
-	W_INVAL_SMALL, /* the same with 64 entries */
-	W_BCAST,       /* TLBI VAE1IS + DSB from CPU 0, 8 CPUs refill */
-	W_LOCAL,       /* TLBI VAE1 + DSB, CPU 0 refills */
-	W_AUDIT,       /* physim_machine_audit, per entry */
-	W_PROBE,       /* physim_mmu_probe, per page */
-	W_INVAL_AUDIT, /* INVLPG + refill, 4096 entries, audit_on_complete */
-	W_INVAL_PLAIN, /* the same without the audit */
+	W_HIT,		/* physim_cpu_translate, every access a hit */
+	W_MINI,		/* a call + a direct-mapped lookup */
+	W_TLB_HIT,	/* physim_tlb_translate, every access a hit */
+	W_INVAL_BIG,	/* INVLPG + refill, 1M entries cached */
+	W_INVAL_SMALL,	/* the same with 64 entries */
+	W_BCAST,	/* TLBI VAE1IS + DSB from CPU 0, 8 CPUs refill */
+	W_LOCAL,	/* TLBI VAE1 + DSB, CPU 0 refills */
+	W_AUDIT,	/* physim_machine_audit, per entry */
+	W_PROBE,	/* physim_mmu_probe, per page */
+	W_INVAL_AUDIT,	/* INVLPG + refill, 4096 entries, audit_on_complete */
+	W_INVAL_PLAIN,	/* the same without the audit */
+	W_HIT_WIDE,	/* physim_cpu_translate, hits over WIDE_PAGES pages */
+	W_TLB_HIT_WIDE, /* physim_tlb_translate, the same */
 };
 
 struct cpu_data {
@@ -96,7 +99,11 @@ static int cpu_setup(const void *data, const struct bench_params *p, void **stat
 	struct cpu_bench *b = calloc(1, sizeof(*b));
 	if (b == NULL)
 		return -ENOMEM;
-	b->npages = w == W_INVAL_BIG ? BIG_PAGES : w >= W_AUDIT ? AUDIT_PAGES : HIT_PAGES;
+	bool wide = w == W_HIT_WIDE || w == W_TLB_HIT_WIDE;
+	b->npages = w == W_INVAL_BIG ? BIG_PAGES
+		    : wide	     ? WIDE_PAGES
+		    : w >= W_AUDIT   ? AUDIT_PAGES
+				     : HIT_PAGES;
 	const char *fmt = arm ? "aarch64-4k-48" : "x86_64-4l";
 	int rc = ram_new(512 * MIB, &b->ram);
 	if (rc == 0)
@@ -122,18 +129,21 @@ static int cpu_setup(const void *data, const struct bench_params *p, void **stat
 		b->c0 = physim_machine_cpu(b->m, 0);
 	if (rc == 0 && !arm)
 		rc = physim_x86_mov_cr4(physim_machine_cpu(b->m, 0), PCIDE);
-	if (rc == 0 && w == W_TLB_HIT)
-		rc = physim_tlb_create(NULL, &b->tlb);
+	if (rc == 0 && (w == W_TLB_HIT || w == W_TLB_HIT_WIDE))
+		rc = physim_tlb_create(&(struct physim_tlb_config){.entries = 4 * WIDE_PAGES},
+				       &b->tlb);
 	if (rc == 0) {
 		unsigned ncpus = physim_machine_ncpus(b->m);
 		for (unsigned c = 0; rc == 0 && c < ncpus; c++)
 			rc = fill_cpu(b, physim_machine_cpu(b->m, c),
 				      w == W_INVAL_BIG ? BIG_PCIDS : 1, arm);
 	}
-	for (unsigned i = 0; rc == 0 && i < HIT_PAGES && i < b->npages; i++) {
+	for (unsigned i = 0; rc == 0 && i < b->npages && (b->tlb || i < HIT_PAGES); i++) {
 		uint64_t va = CPU_VA + i * 4096ull;
-		b->vpn[i] = va >> 12;
-		b->pa[i] = physim_ram_base(b->ram) + i * 4096ull;
+		if (i < HIT_PAGES) {
+			b->vpn[i] = va >> 12;
+			b->pa[i] = physim_ram_base(b->ram) + i * 4096ull;
+		}
 		if (b->tlb) {
 			struct physim_xlate x;
 			rc = physim_tlb_translate(b->tlb, b->mmu, &(struct physim_access){.va = va},
@@ -174,6 +184,7 @@ static int run_one(struct cpu_bench *b, enum cpu_what w)
 	int rc = 0;
 	switch (w) {
 	case W_HIT:
+	case W_HIT_WIDE:
 		return translate_page(c0, va, &b->sink);
 	case W_MINI: {
 		uint64_t pa = 0;
@@ -182,6 +193,7 @@ static int run_one(struct cpu_bench *b, enum cpu_what w)
 		return rc;
 	}
 	case W_TLB_HIT:
+	case W_TLB_HIT_WIDE:
 		rc = physim_tlb_translate(b->tlb, b->mmu, &(struct physim_access){.va = va}, &x);
 		b->sink += x.pa;
 		return rc;
@@ -253,6 +265,8 @@ RUNNER(run_audit, W_AUDIT)
 RUNNER(run_probe, W_PROBE)
 RUNNER(run_inval_audit, W_INVAL_AUDIT)
 RUNNER(run_inval_plain, W_INVAL_PLAIN)
+RUNNER(run_hit_wide, W_HIT_WIDE)
+RUNNER(run_tlb_hit_wide, W_TLB_HIT_WIDE)
 
 /* The audit runs whole passes: a fixed batch of one pass per rep. */
 static uint64_t audit_ops(const void *state)
@@ -289,12 +303,22 @@ IMPL(peer_probe, "physim_mmu_probe", W_PROBE, run_probe, NULL, NULL);
 IMPL(impl_inval_audit, "INVLPG + refill, audit_on_complete", W_INVAL_AUDIT, run_inval_audit,
      entries_extra, NULL);
 IMPL(peer_inval_plain, "INVLPG + refill, no audit", W_INVAL_PLAIN, run_inval_plain, NULL, NULL);
+IMPL(impl_hit_wide, "physim_cpu_translate (hit, 4096 pages)", W_HIT_WIDE, run_hit_wide, NULL, NULL);
+IMPL(peer_tlb_hit_wide, "physim_tlb_translate (hit, 4096 pages)", W_TLB_HIT_WIDE, run_tlb_hit_wide,
+     NULL, NULL);
 
 static const struct bench_case cpu_rows[] = {
     {.group = "cpu",
      .name = "cpu_hit/x86_64-4l",
      .impl = &impl_hit,
      .peers = {&peer_mini, &peer_tlb_hit},
+     .unit = "translate"},
+    /* the same over more pages than the front cache holds: the store's
+       own lookup (hash, tag chain) on every hit */
+    {.group = "cpu",
+     .name = "cpu_hit_wide/x86_64-4l",
+     .impl = &impl_hit_wide,
+     .peers = {&peer_tlb_hit_wide},
      .unit = "translate"},
     {.group = "cpu",
      .name = "cpu_inval_va_1m/x86_64-4l",
