@@ -260,10 +260,19 @@ void physim_pt_lookup_init(struct physim_pt *pt)
 	struct walk_lookup *lk = &pt->lk;
 	physim_mmu_init_lookup(&lk->m, f, pt->ph, pt->root);
 	lk->root_hva = pt->root_hva;
-	lk->dm_base = pt->dm.base;
 	lk->dm_host = (uintptr_t)pt->dm.hva - (uintptr_t)pt->dm.base;
+	/* The common copy's window on the direct map leaves out the frame at
+	 * physical 0: a zero descriptor may take the loop's fast path for a
+	 * table pointer (LoongArch's is a bare address) and so name a
+	 * "table" at 0; a table really there is reached by the copy that
+	 * goes through the paging handler (walk-loop.h, WALK_LOOKUP_ANY). */
+	uint64_t skip = pt->dm.base < PHYSIM_FRAME_SIZE && pt->dm.size != 0
+			    ? PHYSIM_FRAME_SIZE - pt->dm.base
+			    : 0;
+	uint64_t size = pt->dm.size > skip ? pt->dm.size - skip : 0;
+	lk->dm_base = pt->dm.base + skip;
 	for (unsigned l = 0; l < f->levels; l++)
-		lk->tlim[l] = pt->dm.size >= pt->tbytes[l] ? pt->dm.size - pt->tbytes[l] + 1 : 0;
+		lk->tlim[l] = size >= pt->tbytes[l] ? size - pt->tbytes[l] + 1 : 0;
 	lk->pt = pt;
 	lk->memo = pt->memo;
 	if (f->walk != NULL && f->walk->lookup[f->levels] != NULL)

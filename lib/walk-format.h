@@ -324,8 +324,9 @@ struct physim_mmu {
 	 * only matter to an access (rights, A), which a lookup never checks. */
 	bool lookup;
 	/* Every level below the root indexes one 4 KiB table (9 bits of
-	 * 8-byte or 10 bits of 4-byte descriptors): an instantiation with
-	 * WALK_GEO_4K may then use constant index shifts and masks
+	 * 8-byte or 10 bits of 4-byte descriptors), and so the root's index
+	 * starts at a constant bit too: an instantiation with WALK_GEO_4K may
+	 * then use constant index shifts, and masks below the root
 	 * (walk_desc_off). Set by mmu_configure from the format. */
 	bool geo_4k;
 };

@@ -137,8 +137,12 @@ WALK_INLINE uint64_t walk_desc_load(const void *p, const unsigned bytes)
 WALK_INLINE uint64_t walk_desc_off(const struct physim_mmu *m, uint64_t va, unsigned level,
 				   const unsigned levels, const unsigned bytes, const unsigned geo)
 {
-	if (geo == WALK_GEO_4K && level + 1 < levels)
-		return (va >> walk_geo_4k_shift(level, bytes)) & walk_geo_4k_mask(bytes);
+	/* Below the root both are constants; the root's shift is too (the
+	 * levels below fix it), its index width varies (e.g. concatenated
+	 * stage-2 roots). */
+	if (geo == WALK_GEO_4K)
+		return (va >> walk_geo_4k_shift(level, bytes)) &
+		       (level + 1 < levels ? walk_geo_4k_mask(bytes) : m->idx_mask[level]);
 	return (va >> m->idx_shift[level]) & m->idx_mask[level];
 }
 
@@ -278,6 +282,13 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			}
 		}
 		uint64_t d = walk_desc_load(p, bytes);
+		/* An all-zero descriptor is invalid in every format. The
+		 * fast path below may take one for a table pointer where a
+		 * family's pointer is a bare address (LoongArch's); the
+		 * table at 0 it leads to is outside the common copy's window
+		 * (physim_pt_lookup_init), so only this copy meets it. */
+		if (lookup == WALK_LOOKUP_ANY && d == 0)
+			return -ENOENT;
 		const unsigned refs = refs0 + s2refs + (levels - level);
 		/* A table pointer that changes nothing but the table address
 		 * (physim_mmu.tw_mask): no step(). */

@@ -230,8 +230,8 @@ static void mmu_configure(struct physim_mmu *m, const struct physim_mmu_config *
 		m->idx_mask[n] = (pt_level_entries(f, n) - 1) << log2_bytes;
 		m->leaf_size[n] = pt_level_page_size(f, n);
 		m->arch_level[n] = m->ops != NULL ? (int8_t)walk_arch_level(m->ops, n) : 0;
-		if (n + 1u < f->levels && (m->idx_shift[n] != walk_geo_4k_shift(n, f->pte_bytes) ||
-					   m->idx_mask[n] != walk_geo_4k_mask(f->pte_bytes)))
+		if (m->idx_shift[n] != walk_geo_4k_shift(n, f->pte_bytes) ||
+		    (n + 1u < f->levels && m->idx_mask[n] != walk_geo_4k_mask(f->pte_bytes)))
 			m->geo_4k = false;
 	}
 	if (m->ops != NULL && m->ops->configure != NULL)

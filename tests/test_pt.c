@@ -1885,6 +1885,99 @@ static void test_lookup_fast_path(void **state)
 	assert_true(nfast > 1000);
 }
 
+/* Descriptor i of the table at pa in RAM that starts at physical 0. */
+static uint64_t *desc_at0(uint8_t *hva, const struct physim_pt_format *f, uint64_t pa, uint64_t i)
+{
+	return (uint64_t *)(void *)(hva + pa + i * f->pte_bytes);
+}
+
+static uint64_t get_at0(uint8_t *hva, const struct physim_pt_format *f, uint64_t pa, uint64_t i)
+{
+	if (f->pte_bytes == 4)
+		return *(uint32_t *)(void *)desc_at0(hva, f, pa, i);
+	return *desc_at0(hva, f, pa, i);
+}
+
+static void set_at0(uint8_t *hva, const struct physim_pt_format *f, uint64_t pa, uint64_t i,
+		    uint64_t d)
+{
+	if (f->pte_bytes == 4)
+		*(uint32_t *)(void *)desc_at0(hva, f, pa, i) = (uint32_t)d;
+	else
+		*desc_at0(hva, f, pa, i) = d;
+}
+
+/* Zero descriptors on the way, in RAM that starts at physical 0 (where a
+ * zero table pointer would name a table in the direct map): every format,
+ * one page mapped, an address next to it at each level meets a zero entry
+ * there and is not mapped (-ENOENT). LoongArch's table pointer is a bare
+ * address, which the lookup's fast path takes for a zero entry too; and a
+ * table really at physical 0 is reached where the format can point at it
+ * (x86-64: found, by the slow path), not where it cannot (LoongArch: a zero
+ * directory entry is no table). */
+static void test_lookup_zero_entries(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < physim_format_count(); k++) {
+		const struct physim_pt_format *f = physim_format_at(k);
+		struct physim_ram *ram;
+		struct physim_pt *pt;
+		struct physim_ram_config rc = {.base_is_zero = true, .size = RAM_SIZE};
+		assert_int_equal(physim_ram_create(&rc, &ram), 0);
+		uint8_t *hva = physim_ram_direct_map(ram).hva;
+		assert_int_equal(physim_pt_create(f, physim_ram_paging_handler(ram), &pt), 0);
+		uint64_t gran = pt_level_page_size(f, 0);
+		uint64_t va = UINT64_C(1) << f->level[f->levels - 1].shift; /* root index 1 */
+		uint64_t pa = RAM_SIZE / 2;
+		/* R+W, or R+W+X where a page cannot be non-executable (i386). */
+		int mrc = physim_pt_map(pt, va, pa, gran, PHYSIM_R | PHYSIM_W);
+		if (mrc == -EOPNOTSUPP)
+			mrc = physim_pt_map(pt, va, pa, gran, PHYSIM_R | PHYSIM_W | PHYSIM_X);
+		assert_int_equal(mrc, 0);
+		struct physim_pt_mapping m;
+		assert_int_equal(physim_pt_query(pt, va, &m), 0);
+		assert_int_equal(m.pa, pa);
+		for (unsigned l = f->levels; l-- > 0;) {
+			/* Root index 0 or, below, the neighbouring entry. */
+			uint64_t other = va ^ (UINT64_C(1) << f->level[l].shift);
+			if (physim_pt_query(pt, other, &m) != -ENOENT)
+				print_message("%s level %u va %#llx\n", f->name, l,
+					      (unsigned long long)other);
+			assert_int_equal(physim_pt_query(pt, other, &m), -ENOENT);
+		}
+		if (strcmp(f->name, "x86_64-4l") == 0 || strcmp(f->name, "loongarch64-4k-48") == 0) {
+			/* Level 1's pointer to va's last-level table, moved to a
+			 * table at physical 0 (frame 0 is never handed out, so
+			 * the test owns it) that maps va to pa2. */
+			uint64_t t = physim_pt_root(pt), d = 0, slot = 0;
+			for (unsigned l = f->levels - 1u; l >= 1; l--) {
+				slot = pt_index(f, va, l);
+				d = get_at0(hva, f, t, slot);
+				if (l == 1)
+					break;
+				t = f->ops->output_addr(f, d, l);
+			}
+			uint64_t pa2 = RAM_SIZE / 4, leaf;
+			struct pt_leaf_attr a = {.flags = PHYSIM_R | PHYSIM_W};
+			assert_int_equal(f->ops->encode_leaf(f, pa2, &a, 0, &leaf), 0);
+			set_at0(hva, f, 0, pt_index(f, va, 0), leaf);
+			set_at0(hva, f, t, slot, f->ops->encode_table(f, 0, 1));
+			if (f->ops->encode_table(f, 0, 1) != 0) {
+				assert_int_equal(physim_pt_query(pt, va, &m), 0);
+				assert_int_equal(m.pa, pa2);
+			} else {
+				assert_int_equal(physim_pt_query(pt, va, &m), -ENOENT);
+			}
+			set_at0(hva, f, t, slot, d);
+			set_at0(hva, f, 0, pt_index(f, va, 0), 0);
+			assert_int_equal(physim_pt_query(pt, va, &m), 0);
+			assert_int_equal(m.pa, pa);
+		}
+		physim_pt_destroy(pt);
+		physim_ram_destroy(ram);
+	}
+}
+
 /* Every format: tables filled by the engine, then descriptors damaged a few
  * bits at a time (the memo keys on descriptor values, so a damaged copy of
  * a remembered leaf is the dangerous case); memoised queries must agree with
@@ -2093,6 +2186,7 @@ int main(void)
 	    cmocka_unit_test(test_query_memo),
 	    cmocka_unit_test(test_query_memo_lpa2),
 	    cmocka_unit_test(test_lookup_fast_path),
+	    cmocka_unit_test(test_lookup_zero_entries),
 	    cmocka_unit_test(test_clear_ad_one_traversal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
