@@ -1945,7 +1945,8 @@ static void test_lookup_zero_entries(void **state)
 					      (unsigned long long)other);
 			assert_int_equal(physim_pt_query(pt, other, &m), -ENOENT);
 		}
-		if (strcmp(f->name, "x86_64-4l") == 0 || strcmp(f->name, "loongarch64-4k-48") == 0) {
+		if (strcmp(f->name, "x86_64-4l") == 0 ||
+		    strcmp(f->name, "loongarch64-4k-48") == 0) {
 			/* Level 1's pointer to va's last-level table, moved to a
 			 * table at physical 0 (frame 0 is never handed out, so
 			 * the test owns it) that maps va to pa2. */
