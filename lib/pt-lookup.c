@@ -273,6 +273,8 @@ void physim_pt_lookup_init(struct physim_pt *pt)
 	lk->dm_base = pt->dm.base + skip;
 	for (unsigned l = 0; l < f->levels; l++)
 		lk->tlim[l] = size >= pt->tbytes[l] ? size - pt->tbytes[l] + 1 : 0;
+	for (unsigned l = 0; l < PHYSIM_PT_MAX_LEVELS; l++)
+		lk->tw_host[l] = lk->dm_host - (uintptr_t)(lk->m.tw_val[l] << lk->m.tw_shift);
 	lk->pt = pt;
 	lk->memo = pt->memo;
 	if (f->walk != NULL && f->walk->lookup[f->levels] != NULL)

@@ -346,6 +346,11 @@ struct walk_lookup {
 	/* A table at engine level n at pa lies wholly in the direct map iff
 	 * pa - dm_base < tlim[n] (0: never). */
 	uint64_t tlim[PHYSIM_PT_MAX_LEVELS];
+	/* dm_host - (m.tw_val[n] << m.tw_shift): with WALK_GEO_EXACT, the
+	 * host address of the table a fast-path pointer d at engine level n
+	 * names is tw_host[n] + (d << tw_shift). (Kept apart from tw_val so
+	 * that the compiler does not rebuild it from d.) */
+	uintptr_t tw_host[PHYSIM_PT_MAX_LEVELS];
 	const struct physim_pt *pt; /* for tables outside the direct map */
 	/* The engine's memo of decoded leaves (lib/pt-memo.h), or NULL: a
 	 * descriptor it remembers is a leaf without step() or decode. */

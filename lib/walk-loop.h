@@ -132,6 +132,12 @@ WALK_INLINE uint64_t walk_desc_load(const void *p, const unsigned bytes)
  * root (formats with physim_mmu.geo_4k only). */
 #define WALK_GEO_ANY 0u
 #define WALK_GEO_4K  1u
+/* A flag to add in lookup mode where the family's fast path for table
+ * pointers ignores no bit (walk_table_fast with ignored = 0): such a
+ * pointer is then exactly tw_val plus its address field, so the next
+ * table's host address is a constant plus d << tw_shift, one operation
+ * after the load instead of two or three (no mask). */
+#define WALK_GEO_EXACT 2u
 
 /* The byte offset of va's descriptor in its table at engine level `level`. */
 WALK_INLINE uint64_t walk_desc_off(const struct physim_mmu *m, uint64_t va, unsigned level,
@@ -140,7 +146,7 @@ WALK_INLINE uint64_t walk_desc_off(const struct physim_mmu *m, uint64_t va, unsi
 	/* Below the root both are constants; the root's shift is too (the
 	 * levels below fix it), its index width varies (e.g. concatenated
 	 * stage-2 roots). */
-	if (geo == WALK_GEO_4K)
+	if (geo & WALK_GEO_4K)
 		return (va >> walk_geo_4k_shift(level, bytes)) &
 		       (level + 1 < levels ? walk_geo_4k_mask(bytes) : m->idx_mask[level]);
 	return (va >> m->idx_shift[level]) & m->idx_mask[level];
@@ -207,6 +213,10 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	unsigned nused = 0;
 	struct physim_fault bf;
 	uint64_t table;
+	/* Lookup mode: the host address of the table at `table` if it lies in
+	 * the direct map (checked before use), computed on the dependent
+	 * chain (WALK_GEO_EXACT). */
+	uintptr_t thost = 0;
 	/* Descriptor fetches so far: t->refs at the start, the stage-2 walks'
 	 * (nested), and one per level read - counted from the level, so that
 	 * a lone stage keeps no counter. t->refs is brought up to date before
@@ -239,7 +249,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			if (level == levels - 1)
 				tv = r->lk->root_hva;
 			else if (PHYSIM_LIKELY(table - base < r->lk->tlim[level]))
-				tv = (uint8_t *)(host + (uintptr_t)table);
+				tv = (uint8_t *)thost;
 			else if (lookup == WALK_LOOKUP_DM)
 				return physim_pt_lookup_any(r->lk, va, r->slot, r->map);
 			else if ((tv = physim_pt_lookup_table_slow(r->lk, table, level)) == NULL)
@@ -297,8 +307,12 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 				physim_walk_trace_note(r, walk_arch_level(m->ops, level), table, ea,
 						       true, d, PHYSIM_WALK_TABLE,
 						       PHYSIM_FAULT_NONE);
-			table = (d & m->oa[level][0])
-				<< (geo == WALK_GEO_4K ? tw_shift : m->tw_shift);
+			const unsigned sh = (geo & WALK_GEO_4K) ? tw_shift : m->tw_shift;
+			table = (d & m->oa[level][0]) << sh;
+			if (lookup && (geo & WALK_GEO_EXACT))
+				thost = r->lk->tw_host[level] + (uintptr_t)(d << sh);
+			else if (lookup)
+				thost = host + (uintptr_t)table;
 			continue;
 		}
 		if (lookup && r->lk->memo != NULL) {
@@ -346,6 +360,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			    .p = p, .d = d, .d_new = s.d_new, .gpa = ea, .tstep = tstep};
 		if (!s.leaf) {
 			table = s.next;
+			thost = host + (uintptr_t)table;
 			continue;
 		}
 		/* The result only once the write-back succeeded: a stage-2
@@ -470,9 +485,9 @@ WALK_INLINE int walk_lookup_loop(const struct walk_lookup *lk, uint64_t va, stru
 	struct walk_req r = {
 	    .m = &lk->m, .acc = &acc, .probe = true, .lk = lk, .slot = slot, .map = map};
 	struct walk_tally t = {0};
-	if (geo == WALK_GEO_4K && PHYSIM_UNLIKELY(!lk->m.geo_4k))
+	if ((geo & WALK_GEO_4K) && PHYSIM_UNLIKELY(!lk->m.geo_4k))
 		return walk_attempt(&r, NULL, walk_lookup_begin, step, levels, bytes, false, false,
-				    WALK_LOOKUP_DM, WALK_GEO_ANY, 0, &t);
+				    WALK_LOOKUP_DM, geo & ~WALK_GEO_4K, 0, &t);
 	return walk_attempt(&r, NULL, walk_lookup_begin, step, levels, bytes, false, false,
 			    WALK_LOOKUP_DM, geo, tw_shift, &t);
 }

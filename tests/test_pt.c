@@ -1837,6 +1837,7 @@ static void same_answer(struct env *e, uint64_t va)
 /* The lookup loop follows a table pointer without step() when (d &
  * tw_mask) == tw_val (walk-format.h, struct walk_lookup). Every such
  * descriptor must be a table pointer to the format's codec, at (d & oa) <<
+ * tw_shift, and for the families with WALK_GEO_EXACT at (d - tw_val) <<
  * tw_shift. Tried for every format and level: the engine's own table
  * pointer with every single bit and every pair of bits below bit 16 and
  * the top bits flipped, and random descriptors forced into the fast form. */
@@ -1851,6 +1852,10 @@ static void test_lookup_fast_path(void **state)
 		physim_mmu_init_lookup(&m, f, NULL, 0);
 		unsigned bits = 8 * f->pte_bytes;
 		uint64_t all = bits == 64 ? ~UINT64_C(0) : (UINT64_C(1) << bits) - 1;
+		/* The families whose lookups use WALK_GEO_EXACT (lib/walk-loop.h). */
+		bool exact = strncmp(f->name, "aarch64-", 8) == 0 ||
+			     strncmp(f->name, "sv", 2) == 0 ||
+			     strncmp(f->name, "loongarch64-", 12) == 0;
 		for (unsigned l = 1; l < f->levels; l++) {
 			uint64_t base = f->ops->encode_table(f, UINT64_C(0x12345) << 16 & all, l);
 			for (unsigned i = 0; i < bits; i++) {
@@ -1876,6 +1881,12 @@ static void test_lookup_fast_path(void **state)
 								 PT_TABLE);
 						assert_int_equal(f->ops->output_addr(f, d, l),
 								 (d & m.oa[l][0]) << m.tw_shift);
+						/* WALK_GEO_EXACT families: the pointer
+						 * is tw_val plus its address field. */
+						if (exact)
+							assert_int_equal(
+							    f->ops->output_addr(f, d, l),
+							    (d - m.tw_val[l]) << m.tw_shift);
 					}
 				}
 			}

@@ -454,19 +454,22 @@ WALK_INLINE enum physim_fault_kind a64_lookup_step(struct walk_state *w, uint64_
 static int a64_lookup_3(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
 			struct physim_pt_mapping *m)
 {
-	return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 3, 8, WALK_GEO_4K, 0);
+	return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 3, 8,
+				WALK_GEO_4K | WALK_GEO_EXACT, 0);
 }
 
 static int a64_lookup_4(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
 			struct physim_pt_mapping *m)
 {
-	return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 4, 8, WALK_GEO_4K, 0);
+	return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 4, 8,
+				WALK_GEO_4K | WALK_GEO_EXACT, 0);
 }
 
 static int a64_lookup_5(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
 			struct physim_pt_mapping *m)
 {
-	return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 5, 8, WALK_GEO_4K, 0);
+	return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 5, 8,
+				WALK_GEO_4K | WALK_GEO_EXACT, 0);
 }
 
 /* Lookup level = 3 - engine level for every VMSAv8-64 format here (the last

@@ -192,7 +192,8 @@ WALK_INLINE enum physim_fault_kind la_lookup_step(struct walk_state *w, uint64_t
 static int la_lookup_4(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
 		       struct physim_pt_mapping *m)
 {
-	return walk_lookup_loop(lk, va, slot, m, la_lookup_step, 4, 8, WALK_GEO_4K, 0);
+	return walk_lookup_loop(lk, va, slot, m, la_lookup_step, 4, 8, WALK_GEO_4K | WALK_GEO_EXACT,
+				0);
 }
 
 /* A directory entry that is a table pointer is the next directory's bare

@@ -326,25 +326,29 @@ WALK_INLINE enum physim_fault_kind rv_lookup_step(struct walk_state *w, uint64_t
 static int rv_lookup_2(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
 		       struct physim_pt_mapping *m)
 {
-	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 2, 4, WALK_GEO_4K, RV_TW_SHIFT);
+	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 2, 4, WALK_GEO_4K | WALK_GEO_EXACT,
+				RV_TW_SHIFT);
 }
 
 static int rv_lookup_3(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
 		       struct physim_pt_mapping *m)
 {
-	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 3, 8, WALK_GEO_4K, RV_TW_SHIFT);
+	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 3, 8, WALK_GEO_4K | WALK_GEO_EXACT,
+				RV_TW_SHIFT);
 }
 
 static int rv_lookup_4(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
 		       struct physim_pt_mapping *m)
 {
-	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 4, 8, WALK_GEO_4K, RV_TW_SHIFT);
+	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 4, 8, WALK_GEO_4K | WALK_GEO_EXACT,
+				RV_TW_SHIFT);
 }
 
 static int rv_lookup_5(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
 		       struct physim_pt_mapping *m)
 {
-	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 5, 8, WALK_GEO_4K, RV_TW_SHIFT);
+	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 5, 8, WALK_GEO_4K | WALK_GEO_EXACT,
+				RV_TW_SHIFT);
 }
 
 /* Architecture level i = engine level (0 + n). */
