@@ -28,9 +28,9 @@
  *    declared PHYSIM_HIDDEN extern in the family's private header (e.g.
  *    arch/riscv64/riscv-priv.h), and add the file to arch/<family>/meson.build.
  *    For the page-table engine's lookups, a lookup step (the codec's
- *    classify and output address, passed through walk_lookup_kind) and,
- *    per level count, a lookup function instantiating walk_lookup_loop
- *    with constants (WALK_GEO_4K where the family has 4 KiB formats, |
+ *    classify and output address: WALK_LOOKUP_CODEC_STEP) and, per level
+ *    count, a lookup function instantiating walk_lookup_loop with
+ *    constants (WALK_LOOKUP_FN) (WALK_GEO_4K where the family has 4 KiB formats, |
  *    WALK_GEO_EXACT where its fast path ignores no bit), as
  *    pt_walk_ops.lookup[levels].
  * 3. Point every format object of the family at it:

@@ -461,20 +461,17 @@ WALK_INLINE enum physim_fault_kind walk_lookup_kind(enum pt_kind k, uint64_t out
 
 /*
  * The one loop in lookup mode, for the page-table engine's lookups of one
- * address (pt_walk_ops.lookup): `step` classifies by the format's codec, e.g.
- *
- *     WALK_INLINE enum physim_fault_kind rv_lookup_step(struct walk_state *w,
- *                     uint64_t d, unsigned level, struct walk_step *s)
- *     {
- *             enum pt_kind k = rv_desc_classify(w->fmt, d, level);
- *             return walk_lookup_kind(k, k == PT_TABLE || k == PT_LEAF ?
- *                     rv_desc_output_addr(w->fmt, d, level) : 0, s);
- *     }
- *
+ * address (pt_walk_ops.lookup): `step` classifies by the format's codec,
  * instantiated with constant `levels`, `bytes`, `geo` and `tw_shift`
- * (walk_attempt). With WALK_GEO_4K a format without physim_mmu.geo_4k
- * takes a second, WALK_GEO_ANY copy. va must be in the format's input
- * range (the engine checks it).
+ * (walk_attempt). A family writes, e.g.
+ *
+ *     WALK_LOOKUP_CODEC_STEP(rv_lookup_step, rv_desc_classify, rv_desc_output_addr)
+ *     WALK_LOOKUP_FN(rv_lookup_4, rv_lookup_step, 4, 8, WALK_GEO_4K | WALK_GEO_EXACT,
+ *                    RV_TW_SHIFT)
+ *
+ * (x86 passes its paging mode to the codec in its own steps). With WALK_GEO_4K a format without
+ * physim_mmu.geo_4k takes a second, WALK_GEO_ANY copy. va must be in the format's input range (the
+ * engine checks it).
  */
 WALK_INLINE int walk_lookup_loop(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
 				 struct physim_pt_mapping *map, walk_step_fn step,
@@ -491,6 +488,26 @@ WALK_INLINE int walk_lookup_loop(const struct walk_lookup *lk, uint64_t va, stru
 	return walk_attempt(&r, NULL, walk_lookup_begin, step, levels, bytes, false, false,
 			    WALK_LOOKUP_DM, geo, tw_shift, &t);
 }
+
+/* A family's lookup step from its codec (classify and output address, each
+ * taking the format, the descriptor and the engine level). */
+#define WALK_LOOKUP_CODEC_STEP(name, classify, output_addr)                                        \
+	WALK_INLINE enum physim_fault_kind name(struct walk_state *w, uint64_t d, unsigned level,  \
+						struct walk_step *s)                               \
+	{                                                                                          \
+		enum pt_kind k = classify(w->fmt, d, level);                                       \
+		return walk_lookup_kind(                                                           \
+		    k, k == PT_TABLE || k == PT_LEAF ? output_addr(w->fmt, d, level) : 0, s);      \
+	}
+
+/* A lookup function for pt_walk_ops.lookup[levels]: walk_lookup_loop with
+ * these constants. */
+#define WALK_LOOKUP_FN(name, step, levels, bytes, geo, tw_shift)                                   \
+	static int name(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,         \
+			struct physim_pt_mapping *m)                                               \
+	{                                                                                          \
+		return walk_lookup_loop(lk, va, slot, m, step, levels, bytes, geo, tw_shift);      \
+	}
 
 /* The copy that reaches tables outside the direct map (through the paging
  * handler), for physim_pt_lookup_any: geometry from the mmu. */

@@ -443,34 +443,11 @@ static int a64_s2_walk(const struct walk_req *r, struct physim_xlate *x)
 
 /* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone, for every
  * VMSAv8-64 format (stage 1 of both regimes and stage 2 share it). */
-WALK_INLINE enum physim_fault_kind a64_lookup_step(struct walk_state *w, uint64_t d, unsigned level,
-						   struct walk_step *s)
-{
-	enum pt_kind k = a64_desc_classify(w->fmt, d, level);
-	return walk_lookup_kind(
-	    k, k == PT_TABLE || k == PT_LEAF ? a64_desc_output_addr(w->fmt, d, level) : 0, s);
-}
+WALK_LOOKUP_CODEC_STEP(a64_lookup_step, a64_desc_classify, a64_desc_output_addr)
 
-static int a64_lookup_3(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-			struct physim_pt_mapping *m)
-{
-	return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 3, 8,
-				WALK_GEO_4K | WALK_GEO_EXACT, 0);
-}
-
-static int a64_lookup_4(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-			struct physim_pt_mapping *m)
-{
-	return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 4, 8,
-				WALK_GEO_4K | WALK_GEO_EXACT, 0);
-}
-
-static int a64_lookup_5(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-			struct physim_pt_mapping *m)
-{
-	return walk_lookup_loop(lk, va, slot, m, a64_lookup_step, 5, 8,
-				WALK_GEO_4K | WALK_GEO_EXACT, 0);
-}
+WALK_LOOKUP_FN(a64_lookup_3, a64_lookup_step, 3, 8, WALK_GEO_4K | WALK_GEO_EXACT, 0)
+WALK_LOOKUP_FN(a64_lookup_4, a64_lookup_step, 4, 8, WALK_GEO_4K | WALK_GEO_EXACT, 0)
+WALK_LOOKUP_FN(a64_lookup_5, a64_lookup_step, 5, 8, WALK_GEO_4K | WALK_GEO_EXACT, 0)
 
 /* Lookup level = 3 - engine level for every VMSAv8-64 format here (the last
  * level is always lookup level 3; 3-level formats start at lookup level 1,

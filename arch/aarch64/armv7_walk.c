@@ -225,11 +225,7 @@ WALK_INLINE enum physim_fault_kind v7_lookup_step(struct walk_state *w, uint64_t
 	    k, k == PT_TABLE || k == PT_LEAF ? v7_desc_output_addr(d, level) : 0, s);
 }
 
-static int v7_lookup(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-		     struct physim_pt_mapping *m)
-{
-	return walk_lookup_loop(lk, va, slot, m, v7_lookup_step, 2, 4, WALK_GEO_ANY, 0);
-}
+WALK_LOOKUP_FN(v7_lookup, v7_lookup_step, 2, 4, WALK_GEO_ANY, 0)
 
 /* Lookup levels: first level = 1 (engine 1), second level = 2 (engine 0). */
 const struct pt_walk_ops physim_v7s_walk_ops = {

@@ -181,20 +181,9 @@ static int la_walk(const struct walk_req *r, struct physim_xlate *x)
 }
 
 /* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone. */
-WALK_INLINE enum physim_fault_kind la_lookup_step(struct walk_state *w, uint64_t d, unsigned level,
-						  struct walk_step *s)
-{
-	enum pt_kind k = la_desc_classify(w->fmt, d, level);
-	return walk_lookup_kind(
-	    k, k == PT_TABLE || k == PT_LEAF ? la_desc_output_addr(w->fmt, d, level) : 0, s);
-}
+WALK_LOOKUP_CODEC_STEP(la_lookup_step, la_desc_classify, la_desc_output_addr)
 
-static int la_lookup_4(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-		       struct physim_pt_mapping *m)
-{
-	return walk_lookup_loop(lk, va, slot, m, la_lookup_step, 4, 8, WALK_GEO_4K | WALK_GEO_EXACT,
-				0);
-}
+WALK_LOOKUP_FN(la_lookup_4, la_lookup_step, 4, 8, WALK_GEO_4K | WALK_GEO_EXACT, 0)
 
 /* A directory entry that is a table pointer is the next directory's bare
  * address ([LDDIR]: bits outside PALEN and the page offset, H included,

@@ -315,41 +315,12 @@ static int rv_gstage_walk(const struct walk_req *r, struct physim_xlate *x)
 
 /* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone, for VS/S
  * and G-stage formats alike. */
-WALK_INLINE enum physim_fault_kind rv_lookup_step(struct walk_state *w, uint64_t d, unsigned level,
-						  struct walk_step *s)
-{
-	enum pt_kind k = rv_desc_classify(w->fmt, d, level);
-	return walk_lookup_kind(
-	    k, k == PT_TABLE || k == PT_LEAF ? rv_desc_output_addr(w->fmt, d, level) : 0, s);
-}
+WALK_LOOKUP_CODEC_STEP(rv_lookup_step, rv_desc_classify, rv_desc_output_addr)
 
-static int rv_lookup_2(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-		       struct physim_pt_mapping *m)
-{
-	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 2, 4, WALK_GEO_4K | WALK_GEO_EXACT,
-				RV_TW_SHIFT);
-}
-
-static int rv_lookup_3(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-		       struct physim_pt_mapping *m)
-{
-	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 3, 8, WALK_GEO_4K | WALK_GEO_EXACT,
-				RV_TW_SHIFT);
-}
-
-static int rv_lookup_4(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-		       struct physim_pt_mapping *m)
-{
-	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 4, 8, WALK_GEO_4K | WALK_GEO_EXACT,
-				RV_TW_SHIFT);
-}
-
-static int rv_lookup_5(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-		       struct physim_pt_mapping *m)
-{
-	return walk_lookup_loop(lk, va, slot, m, rv_lookup_step, 5, 8, WALK_GEO_4K | WALK_GEO_EXACT,
-				RV_TW_SHIFT);
-}
+WALK_LOOKUP_FN(rv_lookup_2, rv_lookup_step, 2, 4, WALK_GEO_4K | WALK_GEO_EXACT, RV_TW_SHIFT)
+WALK_LOOKUP_FN(rv_lookup_3, rv_lookup_step, 3, 8, WALK_GEO_4K | WALK_GEO_EXACT, RV_TW_SHIFT)
+WALK_LOOKUP_FN(rv_lookup_4, rv_lookup_step, 4, 8, WALK_GEO_4K | WALK_GEO_EXACT, RV_TW_SHIFT)
+WALK_LOOKUP_FN(rv_lookup_5, rv_lookup_step, 5, 8, WALK_GEO_4K | WALK_GEO_EXACT, RV_TW_SHIFT)
 
 /* Architecture level i = engine level (0 + n). */
 const struct pt_walk_ops physim_rv_walk_ops = {

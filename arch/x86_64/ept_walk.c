@@ -170,25 +170,10 @@ WALK_INLINE enum physim_fault_kind ept_step(struct walk_state *w, uint64_t d, un
 }
 
 /* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone. */
-WALK_INLINE enum physim_fault_kind ept_lookup_step(struct walk_state *w, uint64_t d, unsigned level,
-						   struct walk_step *s)
-{
-	enum pt_kind k = ept_desc_classify(w->fmt, d, level);
-	return walk_lookup_kind(
-	    k, k == PT_TABLE || k == PT_LEAF ? ept_desc_output_addr(w->fmt, d, level) : 0, s);
-}
+WALK_LOOKUP_CODEC_STEP(ept_lookup_step, ept_desc_classify, ept_desc_output_addr)
 
-static int ept_lookup_4(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-			struct physim_pt_mapping *m)
-{
-	return walk_lookup_loop(lk, va, slot, m, ept_lookup_step, 4, 8, WALK_GEO_4K, 0);
-}
-
-static int ept_lookup_5(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-			struct physim_pt_mapping *m)
-{
-	return walk_lookup_loop(lk, va, slot, m, ept_lookup_step, 5, 8, WALK_GEO_4K, 0);
-}
+WALK_LOOKUP_FN(ept_lookup_4, ept_lookup_step, 4, 8, WALK_GEO_4K, 0)
+WALK_LOOKUP_FN(ept_lookup_5, ept_lookup_step, 5, 8, WALK_GEO_4K, 0)
 
 /* The one loop (walk-loop.h) for 4-level and 5-level EPT. */
 static int ept_walk(const struct walk_req *r, struct physim_xlate *x)

@@ -280,29 +280,10 @@ WALK_INLINE enum physim_fault_kind x86_lookup_step_32bit(struct walk_state *w, u
 	return x86_lookup_mode(w, d, level, s, IA32_MODE_32BIT);
 }
 
-static int x86_lookup_4l(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-			 struct physim_pt_mapping *m)
-{
-	return walk_lookup_loop(lk, va, slot, m, x86_lookup_step_long, 4, 8, WALK_GEO_4K, 0);
-}
-
-static int x86_lookup_5l(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-			 struct physim_pt_mapping *m)
-{
-	return walk_lookup_loop(lk, va, slot, m, x86_lookup_step_long, 5, 8, WALK_GEO_4K, 0);
-}
-
-static int x86_lookup_pae(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-			  struct physim_pt_mapping *m)
-{
-	return walk_lookup_loop(lk, va, slot, m, x86_lookup_step_pae, 3, 8, WALK_GEO_4K, 0);
-}
-
-static int x86_lookup_32bit(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
-			    struct physim_pt_mapping *m)
-{
-	return walk_lookup_loop(lk, va, slot, m, x86_lookup_step_32bit, 2, 4, WALK_GEO_4K, 0);
-}
+WALK_LOOKUP_FN(x86_lookup_4l, x86_lookup_step_long, 4, 8, WALK_GEO_4K, 0)
+WALK_LOOKUP_FN(x86_lookup_5l, x86_lookup_step_long, 5, 8, WALK_GEO_4K, 0)
+WALK_LOOKUP_FN(x86_lookup_pae, x86_lookup_step_pae, 3, 8, WALK_GEO_4K, 0)
+WALK_LOOKUP_FN(x86_lookup_32bit, x86_lookup_step_32bit, 2, 4, WALK_GEO_4K, 0)
 
 /*
  * I/D of the error code (4.7): 1 for an instruction fetch if CR4.SMEP = 1,
