@@ -108,9 +108,11 @@ static inline uint32_t pt_memtype_flags(uint64_t field, const struct pt_memtypes
  * value (its query memo). Where encode_leaf / encode_table place the output
  * address as one shifted bit field, it also assumes that a descriptor's kind
  * and decoded attributes do not depend on the bits of that field and that
- * output_addr reads the field back (true of every format here; a split
- * field such as PSE-36 is detected and not memoised). test_pt's
- * test_query_memo checks this for every format on damaged tables. Grouped
+ * output_addr reads the field back (true of every format here). A field in
+ * parts (PSE-36, FEAT_LPA2) is detected: there only the attributes are
+ * remembered, by the bits outside every part, and the address comes from
+ * output_addr (lib/pt-memo.h). test_pt's test_query_memo checks this for
+ * every format on damaged tables. Grouped
  * leaves are never memoised: their marking (AArch64 bit 52, Svnapot N, the
  * ARMv7 large-page type and supersection bit) lies outside the address
  * field, so no plain leaf's memo entry can answer for them, and the Svnapot

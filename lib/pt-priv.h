@@ -8,6 +8,7 @@
 #include "physim-priv.h"
 #include "pt-format.h"
 #include "pt-frameset.h"
+#include "walk-format.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -38,12 +39,17 @@ struct physim_pt {
 	uint64_t tbytes[PHYSIM_PT_MAX_LEVELS]; /* bytes of one table at each level */
 	struct query_memo *memo;	       /* NULL: queries make every call */
 	struct query_memo *memo_off;	       /* kept while physim_pt_use_memo() is off */
-	/* 3, 4 or 5 if the geometry is the common one (4 KiB granule, 9 index
-	 * bits per level below the root, 8-byte descriptors): queries then use
-	 * an unrolled copy of the lookup loop. 0 otherwise. */
-	uint8_t std_levels;
-	uint8_t va_unused; /* 64 - va_bits */
-	uint64_t root_index_mask;
+	/* va is in the input range iff ((va + va_bias) >> va_shift) >> 1 is 0:
+	 * va_shift = va_bits - 1, va_bias 2^va_shift if sign-extended (the
+	 * two halves meet at 0), else 0. */
+	uint64_t va_bias;
+	uint8_t va_shift;
+	/* Lookups of one address: the one walk loop in lookup mode, as the
+	 * format's walk rules instantiate it (pt_walk_ops.lookup) or, without
+	 * one, with the format's calls (lib/pt-lookup.c). */
+	int (*lookup)(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+		      struct physim_pt_mapping *m);
+	struct walk_lookup lk;
 	/* physim_pt_attach: the table was found in memory, not built here; it
 	 * owns no frame and destroy returns none. */
 	bool attached;
@@ -261,6 +267,8 @@ PHYSIM_HIDDEN uint64_t physim_pt_explicit_arch(const struct physim_pt_format *f,
 /* ---- lib/pt-lookup.c: the query memo and lookups of one address ---- */
 
 PHYSIM_HIDDEN struct query_memo *physim_pt_memo_create(const struct physim_pt_format *f);
+/* Set up pt->lookup and pt->lk once root and root_hva are known. */
+PHYSIM_HIDDEN void physim_pt_lookup_init(struct physim_pt *pt);
 PHYSIM_HIDDEN void physim_pt_leaf_mapping(const struct physim_pt *pt, uint64_t va, unsigned lvl,
 					  uint64_t d, struct physim_pt_mapping *m);
 PHYSIM_HIDDEN int physim_pt_find_page(const struct physim_pt *pt, uint64_t va, struct hit *h,

@@ -94,20 +94,6 @@ static bool format_ok(const struct physim_pt_format *f)
 	return true;
 }
 
-/* 4 KiB granule, 9 index bits per level below the root, 8-byte
- * descriptors, 3 to 5 levels (x86-64, EPT, AArch64 4K, Sv39/48/57 and their
- * x4 variants, LoongArch64). */
-static bool std_geometry(const struct physim_pt_format *f)
-{
-	if (f->pte_bytes != 8 || f->levels < 3 || f->levels > 5)
-		return false;
-	for (unsigned l = 0; l < f->levels; l++)
-		if (f->level[l].shift != PHYSIM_FRAME_SHIFT + 9 * l ||
-		    (l + 1u < f->levels && f->level[l].index_bits != 9))
-			return false;
-	return true;
-}
-
 static bool handler_ok(const struct physim_pt_format *f, const struct physim_paging_handler *ph)
 {
 	if (!ph->alloc_frame || !ph->dealloc_frame || !ph->phys_to_virt)
@@ -154,9 +140,8 @@ static int pt_setup(const struct physim_pt_config *config, struct physim_pt **ou
 	pt->keep_empty = config->keep_empty_tables;
 	for (unsigned l = 0; l < f->levels; l++)
 		pt->tbytes[l] = pt_table_bytes(f, l);
-	pt->std_levels = std_geometry(f) ? f->levels : 0;
-	pt->root_index_mask = pt_level_entries(f, f->levels - 1u) - 1;
-	pt->va_unused = (uint8_t)(64 - f->va_bits);
+	pt->va_shift = (uint8_t)(f->va_bits - 1);
+	pt->va_bias = f->sign_extended && f->va_bits < 64 ? UINT64_C(1) << pt->va_shift : 0;
 	*out = pt;
 	return 0;
 }
@@ -178,6 +163,7 @@ int physim_pt_create_ex(const struct physim_pt_config *config, struct physim_pt 
 	/* Without a direct map (or memory for it) queries just make the calls. */
 	if (pt->dm.size != 0)
 		pt->memo = physim_pt_memo_create(f);
+	physim_pt_lookup_init(pt);
 	*out = pt;
 	return 0;
 }
@@ -212,6 +198,7 @@ int physim_pt_attach(const struct physim_pt_config *config, physim_hpa_t root,
 	pt->attached = true;
 	if (pt->dm.size != 0)
 		pt->memo = physim_pt_memo_create(f);
+	physim_pt_lookup_init(pt);
 	*out = pt;
 	return 0;
 }

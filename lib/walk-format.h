@@ -27,6 +27,12 @@
  *
  *    declared PHYSIM_HIDDEN extern in the family's private header (e.g.
  *    arch/riscv64/riscv-priv.h), and add the file to arch/<family>/meson.build.
+ *    For the page-table engine's lookups, a lookup step (the codec's
+ *    classify and output address: WALK_LOOKUP_CODEC_STEP) and, per level
+ *    count, a lookup function instantiating walk_lookup_loop with
+ *    constants (WALK_LOOKUP_FN) (WALK_GEO_4K where the family has 4 KiB formats, |
+ *    WALK_GEO_EXACT where its fast path ignores no bit), as
+ *    pt_walk_ops.lookup[levels].
  * 3. Point every format object of the family at it:
  *
  *        const struct physim_pt_format physim_fmt_sv39 = { ..., .walk = &physim_rv_walk_ops };
@@ -176,6 +182,8 @@ struct walk_step {
 
 struct physim_mmu;
 struct walk_req; /* lib/walk-loop.h */
+struct walk_lookup;
+struct walk_slot;
 
 struct pt_walk_ops {
 	/*
@@ -216,12 +224,43 @@ struct pt_walk_ops {
 	 */
 	void (*fault)(const struct walk_state *w, enum physim_fault_kind kind, int level,
 		      struct physim_fault *f);
+
+	/*
+	 * Optional: the engine's lookup of one address (physim_pt_query and
+	 * the single-page calls): the family's instantiation of the same loop
+	 * in lookup mode (walk_lookup_loop, lib/walk-loop.h), whose step()
+	 * classifies by the format's codec alone: no control state, no
+	 * permission check, no A/D. 0 with the leaf's slot in *slot and its
+	 * mapping in *m (each unless NULL); -ENOENT (an invalid descriptor on
+	 * the way), -EFAULT (a reserved one, a table pointer at the last level
+	 * or a table outside memory). One per level count (indexed by the
+	 * format's `levels`), so that the count is a constant in each and no
+	 * call dispatches on it; NULL: the engine instantiates the loop with
+	 * the format's ops (pt-lookup.c).
+	 */
+	int (*lookup[PHYSIM_PT_MAX_LEVELS + 1])(const struct walk_lookup *lk, uint64_t va,
+						struct walk_slot *slot,
+						struct physim_pt_mapping *m);
 };
 
 /* Architecture level of engine level n (see pt_walk_ops.level_base). */
 static inline int walk_arch_level(const struct pt_walk_ops *ops, unsigned n)
 {
 	return ops->level_base + ops->level_dir * (int)n;
+}
+
+/* The 4 KiB geometry (physim_mmu.geo_4k): below the root, engine level n
+ * indexes bits 12 + b*n and up of the input address, b = 9 for 8-byte and
+ * 10 for 4-byte descriptors; as a byte offset, (va >> shift) & mask. */
+static inline unsigned walk_geo_4k_shift(unsigned n, unsigned bytes)
+{
+	const unsigned log2_bytes = bytes == 8 ? 3 : 2;
+	return PHYSIM_FRAME_SHIFT + (PHYSIM_FRAME_SHIFT - log2_bytes) * n - log2_bytes;
+}
+
+static inline uint64_t walk_geo_4k_mask(unsigned bytes)
+{
+	return PHYSIM_FRAME_SIZE - bytes;
 }
 
 /* The usual input-address rule: bits at and above va_bits must copy bit
@@ -281,6 +320,50 @@ struct physim_mmu {
 	 * (pt_level_page_size) and architecture level (walk_arch_level). */
 	uint64_t leaf_size[PHYSIM_PT_MAX_LEVELS];
 	int8_t arch_level[PHYSIM_PT_MAX_LEVELS];
+	/* The mmu of the engine's lookups (struct walk_lookup): configure may
+	 * let more table pointers take the fast path, those whose other bits
+	 * only matter to an access (rights, A), which a lookup never checks. */
+	bool lookup;
+	/* Every level below the root indexes one 4 KiB table (9 bits of
+	 * 8-byte or 10 bits of 4-byte descriptors), and so the root's index
+	 * starts at a constant bit too: an instantiation with WALK_GEO_4K may
+	 * then use constant index shifts, and masks below the root
+	 * (walk_desc_off). Set by mmu_configure from the format. */
+	bool geo_4k;
+};
+
+/* What a lookup-mode walk needs besides the mmu, set up once per page table
+ * (lib/pt-lookup.c, physim_pt_lookup_init): the engine's own rule for table
+ * memory is "the whole table resolves", not "the descriptor does". */
+struct walk_lookup {
+	/* The format's geometry and the fast path for plain table pointers
+	 * (tw_mask / tw_val), configured with a zero control state: a
+	 * descriptor that takes it is a table pointer to the format's codec
+	 * too, at the same address (tests/test_pt.c checks it). */
+	struct physim_mmu m;
+	uint8_t *root_hva;
+	uint64_t dm_base;
+	uintptr_t dm_host; /* direct map's host address of physical 0 */
+	/* A table at engine level n at pa lies wholly in the direct map iff
+	 * pa - dm_base < tlim[n] (0: never). */
+	uint64_t tlim[PHYSIM_PT_MAX_LEVELS];
+	/* dm_host - (m.tw_val[n] << m.tw_shift): with WALK_GEO_EXACT, the
+	 * host address of the table a fast-path pointer d at engine level n
+	 * names is tw_host[n] + (d << tw_shift). (Kept apart from tw_val so
+	 * that the compiler does not rebuild it from d.) */
+	uintptr_t tw_host[PHYSIM_PT_MAX_LEVELS];
+	const struct physim_pt *pt; /* for tables outside the direct map */
+	/* The engine's memo of decoded leaves (lib/pt-memo.h), or NULL: a
+	 * descriptor it remembers is a leaf without step() or decode. */
+	struct query_memo *memo;
+};
+
+/* Where the leaf a lookup found lives (for the single-page calls). */
+struct walk_slot {
+	uint8_t *t;	/* host address of the table holding it */
+	uint64_t off;	/* its byte offset in t */
+	unsigned level; /* engine level */
+	uint64_t d;	/* the descriptor as read */
 };
 
 /* For ops->configure: at engine level n >= 1, the descriptors equal to
@@ -308,6 +391,11 @@ static inline uint64_t walk_oa_mask(const struct physim_mmu *m, unsigned level, 
 	uint64_t table = m->oa[level][0], page = m->oa[level][1];
 	return leaf ? page : table;
 }
+
+/* The mmu of a lookup-mode walk (struct walk_lookup): format f over ph from
+ * root, zero control state (lib/walk.c). */
+PHYSIM_HIDDEN void physim_mmu_init_lookup(struct physim_mmu *m, const struct physim_pt_format *f,
+					  const struct physim_paging_handler *ph, uint64_t root);
 
 /* A side-effect-free nested translation (no A/D write-backs at either
  * stage), for the TLB's stale-entry check (lib/tlb.c). Same conventions as

@@ -5,6 +5,7 @@
 #ifndef PHYSIM_WALK_LOOP_H
 #define PHYSIM_WALK_LOOP_H
 
+#include "pt-memo.h"
 #include "walk-format.h"
 
 /* For the family functions the loop is made of: inlined into it whatever
@@ -24,6 +25,11 @@ struct walk_req {
 	 * loop is instantiated a second time for it, so that the ordinary
 	 * instantiation has no trace code. */
 	struct physim_walk_trace *trace;
+	/* Lookup mode (walk_lookup_loop): the table, and where the leaf's
+	 * slot and mapping go (each may be NULL). */
+	const struct walk_lookup *lk;
+	struct walk_slot *slot;
+	struct physim_pt_mapping *map;
 };
 
 /* What a walk has done so far, across its attempts. */
@@ -85,6 +91,20 @@ PHYSIM_HIDDEN int physim_walk_trace_note(const struct walk_req *r, int level, ui
 					 enum physim_fault_kind kind);
 /* Too many lost races: clear *x, warn, -EBUSY. */
 PHYSIM_HIDDEN int physim_walk_gave_up(const struct walk_req *r, struct physim_xlate *x);
+/* Lookup mode: the host address of the table at engine level `level` at pa
+ * outside the direct map (through the paging handler, the whole table
+ * resolving linearly), or NULL (lib/pt-lookup.c). */
+PHYSIM_HIDDEN uint8_t *physim_pt_lookup_table_slow(const struct walk_lookup *lk, uint64_t pa,
+						   unsigned level);
+/* Lookup mode: the whole lookup again, on the copy of the loop that reaches
+ * tables outside the direct map (lib/pt-lookup.c). */
+PHYSIM_HIDDEN int physim_pt_lookup_any(const struct walk_lookup *lk, uint64_t va,
+				       struct walk_slot *slot, struct physim_pt_mapping *m);
+/* Lookup mode: *m for the leaf d at engine level `level` whose output
+ * address is pa, by the format's decode_leaf (remembered in the memo); 0
+ * (lib/pt-lookup.c). */
+PHYSIM_HIDDEN int physim_pt_lookup_decode(const struct walk_lookup *lk, uint64_t va, unsigned level,
+					  uint64_t d, uint64_t pa, struct physim_pt_mapping *m);
 
 /* A walk whose A/D compare-and-swap keeps losing to concurrent writers gives
  * up after this many attempts with -EBUSY (hardware would retry forever; a
@@ -97,6 +117,39 @@ WALK_INLINE uint64_t walk_desc_load(const void *p, const unsigned bytes)
 	if (bytes == 8)
 		return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
 	return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+}
+
+/* The modes of an instantiation: a walk, or a lookup (walk_lookup_loop)
+ * whose tables lie in the direct map (one outside it sends the whole lookup
+ * to the WALK_LOOKUP_ANY copy, so that the common copy makes no call and
+ * keeps its registers), or one that reaches any table. */
+#define WALK_LOOKUP_NO	0u
+#define WALK_LOOKUP_DM	1u
+#define WALK_LOOKUP_ANY 2u
+
+/* The geometry of an instantiation: WALK_GEO_ANY reads every level's index
+ * shift and mask from the mmu; WALK_GEO_4K has them as constants below the
+ * root (formats with physim_mmu.geo_4k only). */
+#define WALK_GEO_ANY 0u
+#define WALK_GEO_4K  1u
+/* A flag to add in lookup mode where the family's fast path for table
+ * pointers ignores no bit (walk_table_fast with ignored = 0): such a
+ * pointer is then exactly tw_val plus its address field, so the next
+ * table's host address is a constant plus d << tw_shift, one operation
+ * after the load instead of two or three (no mask). */
+#define WALK_GEO_EXACT 2u
+
+/* The byte offset of va's descriptor in its table at engine level `level`. */
+WALK_INLINE uint64_t walk_desc_off(const struct physim_mmu *m, uint64_t va, unsigned level,
+				   const unsigned levels, const unsigned bytes, const unsigned geo)
+{
+	/* Below the root both are constants; the root's shift is too (the
+	 * levels below fix it), its index width varies (e.g. concatenated
+	 * stage-2 roots). */
+	if (geo & WALK_GEO_4K)
+		return (va >> walk_geo_4k_shift(level, bytes)) &
+		       (level + 1 < levels ? walk_geo_4k_mask(bytes) : m->idx_mask[level]);
+	return (va >> m->idx_shift[level]) & m->idx_mask[level];
 }
 
 /* physim_walk_fault with a copy of the walk state: the state's own address
@@ -113,11 +166,21 @@ WALK_INLINE int walk_fault_copy(const struct walk_req *r, struct walk_state w,
  * does"): 0 with *x complete, -EFAULT with *x complete, -EAGAIN (walk
  * again) or another error. `levels`, `bytes` and `nested` are constants in
  * every instantiation but the generic one, so the loop unrolls and each
- * level's tests fold.
+ * level's tests fold. `geo` (WALK_GEO_*) and `tw_shift` (the family's
+ * physim_mmu.tw_shift, used with WALK_GEO_4K) are constants too.
+ *
+ * In lookup mode (`lookup`, a constant WALK_LOOKUP_*; walk_lookup_loop) the same loop
+ * serves the page-table engine: begin() is not called (the table's root is
+ * r->lk->root_hva), step() classifies by the format's codec only, a table
+ * is reached if it lies wholly in memory (the engine's rule), nothing is
+ * written back and no fault is built: 0 with *r->slot the leaf and *r->map
+ * its mapping (from the memo, or decoded on a cold path), -ENOENT
+ * (NOT_PRESENT) or -EFAULT (anything else).
  */
 WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, walk_begin_fn begin,
 			     walk_step_fn step, const unsigned levels, const unsigned bytes,
-			     const bool nested, const bool traced, struct walk_tally *t)
+			     const bool nested, const bool traced, const unsigned lookup,
+			     const unsigned geo, const unsigned tw_shift, struct walk_tally *t)
 {
 	const struct physim_mmu *m = r->m;
 	const struct physim_pt_format *f = m->cfg.format;
@@ -127,9 +190,10 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	 * direct map (size < bytes): base = ~0 and last = 0 leave only the
 	 * address ~0, which no aligned descriptor has. */
 	const bool have_dm = ph->direct.size >= bytes;
-	const uint64_t base = have_dm ? ph->direct.base : ~UINT64_C(0);
+	const uint64_t base = lookup ? r->lk->dm_base : have_dm ? ph->direct.base : ~UINT64_C(0);
 	const uint64_t last = have_dm ? ph->direct.size - bytes : 0;
-	const uintptr_t host = (uintptr_t)ph->direct.hva - (uintptr_t)base;
+	const uintptr_t host =
+	    lookup ? r->lk->dm_host : (uintptr_t)ph->direct.hva - (uintptr_t)base;
 	const uint64_t va = r->acc->va;
 	struct walk_state w = {
 	    .mmu = m,
@@ -149,6 +213,10 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	unsigned nused = 0;
 	struct physim_fault bf;
 	uint64_t table;
+	/* Lookup mode: the host address of the table at `table` if it lies in
+	 * the direct map (checked before use), computed on the dependent
+	 * chain (WALK_GEO_EXACT). */
+	uintptr_t thost = 0;
 	/* Descriptor fetches so far: t->refs at the start, the stage-2 walks'
 	 * (nested), and one per level read - counted from the level, so that
 	 * a lone stage keeps no counter. t->refs is brought up to date before
@@ -156,7 +224,9 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	const unsigned refs0 = t->refs;
 	unsigned s2refs = 0;
 
-	if (PHYSIM_UNLIKELY(begin(&w, m->cfg.root, m->cfg.root_hi, &table, &bf) != 0)) {
+	if (lookup)
+		table = m->cfg.root;
+	else if (PHYSIM_UNLIKELY(begin(&w, m->cfg.root, m->cfg.root_hi, &table, &bf) != 0)) {
 		if (traced)
 			physim_walk_trace_note(r, bf.level, 0, 0, false, 0, PHYSIM_WALK_FAULT,
 					       bf.kind);
@@ -168,43 +238,67 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		physim_walk_s1_table_req(r, &r2, &a2);
 #pragma GCC unroll 8
 	for (unsigned level = levels; level-- > 0;) {
-		uint64_t ea = table + ((va >> m->idx_shift[level]) & m->idx_mask[level]);
+		const uint64_t off = walk_desc_off(m, va, level, levels, bytes, geo);
+		uint64_t ea = table + off;
 		uint64_t hpa = ea;
-		if (nested) {
-			/* One indirect call per stage-2 walk. */
-			struct physim_xlate x2;
-			a2.va = ea;
-			int rc = r2.m->ops->walk(&r2, &x2);
-			s2refs += x2.mem_refs;
-			t->ad |= x2.ad_updated;
-			if (PHYSIM_UNLIKELY(rc < 0)) {
-				t->refs = refs0 + s2refs + (levels - 1 - level);
-				return physim_walk_s1_failed(r, ea, rc, &x2, t, x);
-			}
-			hpa = x2.pa;
-		}
-		/* In the direct map; else the paging handler, on a cold path.
-		 * Descriptor addresses are aligned: roots are checked by
-		 * physim_mmu_create, table addresses come from address fields
-		 * aligned to at least 1 KiB, and a stage-2 output keeps the
-		 * GPA's offset (desc_ptr refuses a misaligned one anyway, so
-		 * that loads and CAS stay atomic). */
 		void *p;
-		if (PHYSIM_LIKELY(hpa - base <= last)) {
-			p = (void *)(host + (uintptr_t)hpa);
+		uint8_t *tv = NULL; /* lookup mode: the table's host address */
+		if (lookup) {
+			/* The engine's rule (lib/pt-priv.h, table_hva): the
+			 * whole table in memory, checked when it is reached. */
+			if (level == levels - 1)
+				tv = r->lk->root_hva;
+			else if (PHYSIM_LIKELY(table - base < r->lk->tlim[level]))
+				tv = (uint8_t *)thost;
+			else if (lookup == WALK_LOOKUP_DM)
+				return physim_pt_lookup_any(r->lk, va, r->slot, r->map);
+			else if ((tv = physim_pt_lookup_table_slow(r->lk, table, level)) == NULL)
+				return -EFAULT;
+			p = tv + off;
 		} else {
-			p = physim_walk_fetch_slow(ph, hpa, bytes);
-			if (PHYSIM_UNLIKELY(p == NULL)) {
-				t->refs = refs0 + s2refs + (levels - 1 - level);
-				if (traced)
-					physim_walk_trace_note(
-					    r, walk_arch_level(m->ops, level), table, ea, false, 0,
-					    PHYSIM_WALK_FAULT, PHYSIM_FAULT_BUS_ERROR);
-				return walk_fault_copy(r, w, PHYSIM_FAULT_BUS_ERROR, level, ea, t,
-						       x);
+			if (nested) {
+				/* One indirect call per stage-2 walk. */
+				struct physim_xlate x2;
+				a2.va = ea;
+				int rc = r2.m->ops->walk(&r2, &x2);
+				s2refs += x2.mem_refs;
+				t->ad |= x2.ad_updated;
+				if (PHYSIM_UNLIKELY(rc < 0)) {
+					t->refs = refs0 + s2refs + (levels - 1 - level);
+					return physim_walk_s1_failed(r, ea, rc, &x2, t, x);
+				}
+				hpa = x2.pa;
+			}
+			/* In the direct map; else the paging handler, on a cold path.
+			 * Descriptor addresses are aligned: roots are checked by
+			 * physim_mmu_create, table addresses come from address fields
+			 * aligned to at least 1 KiB, and a stage-2 output keeps the
+			 * GPA's offset (desc_ptr refuses a misaligned one anyway, so
+			 * that loads and CAS stay atomic). */
+			if (PHYSIM_LIKELY(hpa - base <= last)) {
+				p = (void *)(host + (uintptr_t)hpa);
+			} else {
+				p = physim_walk_fetch_slow(ph, hpa, bytes);
+				if (PHYSIM_UNLIKELY(p == NULL)) {
+					t->refs = refs0 + s2refs + (levels - 1 - level);
+					if (traced)
+						physim_walk_trace_note(
+						    r, walk_arch_level(m->ops, level), table, ea,
+						    false, 0, PHYSIM_WALK_FAULT,
+						    PHYSIM_FAULT_BUS_ERROR);
+					return walk_fault_copy(r, w, PHYSIM_FAULT_BUS_ERROR, level,
+							       ea, t, x);
+				}
 			}
 		}
 		uint64_t d = walk_desc_load(p, bytes);
+		/* An all-zero descriptor is invalid in every format. The
+		 * fast path below may take one for a table pointer where a
+		 * family's pointer is a bare address (LoongArch's); the
+		 * table at 0 it leads to is outside the common copy's window
+		 * (physim_pt_lookup_init), so only this copy meets it. */
+		if (lookup == WALK_LOOKUP_ANY && d == 0)
+			return -ENOENT;
 		const unsigned refs = refs0 + s2refs + (levels - level);
 		/* A table pointer that changes nothing but the table address
 		 * (physim_mmu.tw_mask): no step(). */
@@ -213,8 +307,27 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 				physim_walk_trace_note(r, walk_arch_level(m->ops, level), table, ea,
 						       true, d, PHYSIM_WALK_TABLE,
 						       PHYSIM_FAULT_NONE);
-			table = (d & m->oa[level][0]) << m->tw_shift;
+			const unsigned sh = (geo & WALK_GEO_4K) ? tw_shift : m->tw_shift;
+			table = (d & m->oa[level][0]) << sh;
+			if (lookup && (geo & WALK_GEO_EXACT))
+				thost = r->lk->tw_host[level] + (uintptr_t)(d << sh);
+			else if (lookup)
+				thost = host + (uintptr_t)table;
 			continue;
+		}
+		if (lookup && r->lk->memo != NULL) {
+			/* A leaf the engine's memo remembers (lib/pt-memo.h). */
+			uint64_t pa, arch;
+			uint32_t info;
+			if (pt_memo_probe(r->lk->memo, level, d, &pa, &info, &arch)) {
+				if (r->slot != NULL)
+					*r->slot = (struct walk_slot){
+					    .t = tv, .off = off, .level = level, .d = d};
+				if (r->map != NULL)
+					pt_memo_mapping(r->map, va, level, m->leaf_size[level], pa,
+							info, arch);
+				return 0;
+			}
 		}
 		struct walk_step s = {0};
 		enum physim_fault_kind k = step(&w, d, level, &s);
@@ -229,14 +342,25 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 									      : PHYSIM_WALK_TABLE,
 						       k);
 		if (PHYSIM_UNLIKELY(k != PHYSIM_FAULT_NONE)) {
+			if (lookup)
+				return k == PHYSIM_FAULT_NOT_PRESENT ? -ENOENT : -EFAULT;
 			t->refs = refs;
 			return walk_fault_copy(r, w, k, level, ea, t, x);
 		}
-		if (PHYSIM_UNLIKELY(s.d_new != d))
+		if (lookup && s.leaf) {
+			if (r->slot != NULL)
+				*r->slot =
+				    (struct walk_slot){.t = tv, .off = off, .level = level, .d = d};
+			if (r->map == NULL)
+				return 0;
+			return physim_pt_lookup_decode(r->lk, va, level, d, s.next, r->map);
+		}
+		if (!lookup && PHYSIM_UNLIKELY(s.d_new != d))
 			used[nused++] = (struct walk_used){
 			    .p = p, .d = d, .d_new = s.d_new, .gpa = ea, .tstep = tstep};
 		if (!s.leaf) {
 			table = s.next;
+			thost = host + (uintptr_t)table;
 			continue;
 		}
 		/* The result only once the write-back succeeded: a stage-2
@@ -261,6 +385,8 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		return 0;
 	}
 	/* Not reached: level 0 never continues. */
+	if (lookup)
+		return -EFAULT;
 	t->refs = refs0 + s2refs + levels;
 	return walk_fault_copy(r, w, PHYSIM_FAULT_RESERVED, 0, table, t, x);
 }
@@ -274,7 +400,8 @@ WALK_INLINE int walk_stage_n(const struct walk_req *r, struct physim_xlate *x, w
 	const unsigned trace_n0 = traced ? r->trace->n : 0;
 
 	for (unsigned attempt = 0; attempt < WALK_MAX_ATTEMPTS; attempt++) {
-		int rc = walk_attempt(r, x, begin, step, levels, bytes, nested, traced, &t);
+		int rc = walk_attempt(r, x, begin, step, levels, bytes, nested, traced,
+				      WALK_LOOKUP_NO, WALK_GEO_ANY, 0, &t);
 		if (PHYSIM_LIKELY(rc != -EAGAIN))
 			return rc;
 		if (traced)
@@ -308,6 +435,92 @@ WALK_INLINE int walk_stage_loop(const struct walk_req *r, struct physim_xlate *x
 	if (r->s2 != NULL)
 		return walk_stage_n(r, x, begin, step, levels, bytes, true, false);
 	return walk_stage_n(r, x, begin, step, levels, bytes, false, false);
+}
+
+/* Lookup mode's begin(): never called (walk_attempt takes the root). */
+WALK_INLINE int walk_lookup_begin(struct walk_state *w, uint64_t root, uint64_t root_hi,
+				  uint64_t *table, struct physim_fault *f)
+{
+	(void)w, (void)root_hi, (void)f;
+	*table = root;
+	return 0;
+}
+
+/* For a family's lookup step(): the codec's kind k of a descriptor (and
+ * `out`, its output address, which the step computes for a table or leaf
+ * only) as the loop wants it. */
+WALK_INLINE enum physim_fault_kind walk_lookup_kind(enum pt_kind k, uint64_t out,
+						    struct walk_step *s)
+{
+	s->next = out;
+	s->leaf = k == PT_LEAF;
+	if (PHYSIM_LIKELY(k == PT_TABLE || k == PT_LEAF))
+		return PHYSIM_FAULT_NONE;
+	return k == PT_INVALID ? PHYSIM_FAULT_NOT_PRESENT : PHYSIM_FAULT_RESERVED;
+}
+
+/*
+ * The one loop in lookup mode, for the page-table engine's lookups of one
+ * address (pt_walk_ops.lookup): `step` classifies by the format's codec,
+ * instantiated with constant `levels`, `bytes`, `geo` and `tw_shift`
+ * (walk_attempt). A family writes, e.g.
+ *
+ *     WALK_LOOKUP_CODEC_STEP(rv_lookup_step, rv_desc_classify, rv_desc_output_addr)
+ *     WALK_LOOKUP_FN(rv_lookup_4, rv_lookup_step, 4, 8, WALK_GEO_4K | WALK_GEO_EXACT,
+ *                    RV_TW_SHIFT)
+ *
+ * (x86 passes its paging mode to the codec in its own steps). With WALK_GEO_4K a format without
+ * physim_mmu.geo_4k takes a second, WALK_GEO_ANY copy. va must be in the format's input range (the
+ * engine checks it).
+ */
+WALK_INLINE int walk_lookup_loop(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
+				 struct physim_pt_mapping *map, walk_step_fn step,
+				 const unsigned levels, const unsigned bytes, const unsigned geo,
+				 const unsigned tw_shift)
+{
+	struct physim_access acc = {.va = va};
+	struct walk_req r = {
+	    .m = &lk->m, .acc = &acc, .probe = true, .lk = lk, .slot = slot, .map = map};
+	struct walk_tally t = {0};
+	if ((geo & WALK_GEO_4K) && PHYSIM_UNLIKELY(!lk->m.geo_4k))
+		return walk_attempt(&r, NULL, walk_lookup_begin, step, levels, bytes, false, false,
+				    WALK_LOOKUP_DM, geo & ~WALK_GEO_4K, 0, &t);
+	return walk_attempt(&r, NULL, walk_lookup_begin, step, levels, bytes, false, false,
+			    WALK_LOOKUP_DM, geo, tw_shift, &t);
+}
+
+/* A family's lookup step from its codec (classify and output address, each
+ * taking the format, the descriptor and the engine level). */
+#define WALK_LOOKUP_CODEC_STEP(name, classify, output_addr)                                        \
+	WALK_INLINE enum physim_fault_kind name(struct walk_state *w, uint64_t d, unsigned level,  \
+						struct walk_step *s)                               \
+	{                                                                                          \
+		enum pt_kind k = classify(w->fmt, d, level);                                       \
+		return walk_lookup_kind(                                                           \
+		    k, k == PT_TABLE || k == PT_LEAF ? output_addr(w->fmt, d, level) : 0, s);      \
+	}
+
+/* A lookup function for pt_walk_ops.lookup[levels]: walk_lookup_loop with
+ * these constants. */
+#define WALK_LOOKUP_FN(name, step, levels, bytes, geo, tw_shift)                                   \
+	static int name(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,         \
+			struct physim_pt_mapping *m)                                               \
+	{                                                                                          \
+		return walk_lookup_loop(lk, va, slot, m, step, levels, bytes, geo, tw_shift);      \
+	}
+
+/* The copy that reaches tables outside the direct map (through the paging
+ * handler), for physim_pt_lookup_any: geometry from the mmu. */
+WALK_INLINE int walk_lookup_loop_any(const struct walk_lookup *lk, uint64_t va,
+				     struct walk_slot *slot, struct physim_pt_mapping *map,
+				     walk_step_fn step, const unsigned levels, const unsigned bytes)
+{
+	struct physim_access acc = {.va = va};
+	struct walk_req r = {
+	    .m = &lk->m, .acc = &acc, .probe = true, .lk = lk, .slot = slot, .map = map};
+	struct walk_tally t = {0};
+	return walk_attempt(&r, NULL, walk_lookup_begin, step, levels, bytes, false, false,
+			    WALK_LOOKUP_ANY, WALK_GEO_ANY, 0, &t);
 }
 
 #endif

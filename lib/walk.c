@@ -208,9 +208,10 @@ static int config_check(const struct physim_mmu_config *c)
 }
 
 /* Take a checked configuration, and what is derived from it. */
-static void mmu_configure(struct physim_mmu *m, const struct physim_mmu_config *c)
+static void mmu_configure(struct physim_mmu *m, const struct physim_mmu_config *c, bool lookup)
 {
 	m->cfg = *c;
+	m->lookup = lookup;
 	m->ops = c->format->walk;
 	m->tlb_id = (uint32_t)c->vmid << 16 | c->asid;
 	memset(m->rsv, 0, sizeof(m->rsv));
@@ -223,14 +224,24 @@ static void mmu_configure(struct physim_mmu *m, const struct physim_mmu_config *
 	m->tw_shift = 0;
 	const struct physim_pt_format *f = c->format;
 	unsigned log2_bytes = f->pte_bytes == 8 ? 3 : 2;
+	m->geo_4k = true;
 	for (unsigned n = 0; n < f->levels; n++) {
 		m->idx_shift[n] = (uint8_t)(f->level[n].shift - log2_bytes);
 		m->idx_mask[n] = (pt_level_entries(f, n) - 1) << log2_bytes;
 		m->leaf_size[n] = pt_level_page_size(f, n);
 		m->arch_level[n] = m->ops != NULL ? (int8_t)walk_arch_level(m->ops, n) : 0;
+		if (m->idx_shift[n] != walk_geo_4k_shift(n, f->pte_bytes) ||
+		    (n + 1u < f->levels && m->idx_mask[n] != walk_geo_4k_mask(f->pte_bytes)))
+			m->geo_4k = false;
 	}
 	if (m->ops != NULL && m->ops->configure != NULL)
 		m->ops->configure(m);
+}
+
+void physim_mmu_init_lookup(struct physim_mmu *m, const struct physim_pt_format *f,
+			    const struct physim_paging_handler *ph, uint64_t root)
+{
+	mmu_configure(m, &(struct physim_mmu_config){.format = f, .mem = ph, .root = root}, true);
 }
 
 int physim_mmu_create(const struct physim_mmu_config *config, struct physim_mmu **out)
@@ -243,7 +254,7 @@ int physim_mmu_create(const struct physim_mmu_config *config, struct physim_mmu 
 	struct physim_mmu *m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return -ENOMEM;
-	mmu_configure(m, config);
+	mmu_configure(m, config, false);
 	*out = m;
 	return 0;
 }
@@ -270,7 +281,7 @@ int physim_mmu_set_config(struct physim_mmu *mmu, const struct physim_mmu_config
 	int rc = config_check(&c);
 	if (rc < 0)
 		return rc;
-	mmu_configure(mmu, &c);
+	mmu_configure(mmu, &c, false);
 	return 0;
 }
 
@@ -406,10 +417,12 @@ int physim_translate(struct physim_pt *pt, const struct physim_access *acc, stru
 	 * one root, so that root is also the upper-half one (LoongArch PGDH). */
 	const struct physim_pt_format *f = physim_pt_format(pt);
 	mmu_configure(
-	    &m, &(struct physim_mmu_config){.format = f,
-					    .mem = ph,
-					    .root = physim_pt_root(pt),
-					    .root_hi = f->sign_extended ? physim_pt_root(pt) : 0});
+	    &m,
+	    &(struct physim_mmu_config){.format = f,
+					.mem = ph,
+					.root = physim_pt_root(pt),
+					.root_hi = f->sign_extended ? physim_pt_root(pt) : 0},
+	    false);
 	if (m.ops == NULL)
 		return -ENOTSUP;
 	return physim_mmu_translate(&m, acc, x);

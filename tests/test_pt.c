@@ -1735,7 +1735,48 @@ static int note_table(void *ctx, uint64_t va, uint64_t span, unsigned level, phy
 	return 0;
 }
 
-/* Query va with the memo on and off: the same answer. */
+/* The answer of physim_pt_query by the format's own calls (classify,
+ * output_addr, decode_leaf) level by level from the root, written here
+ * from pt-format.h's contract: independent of the walk loop, its fast
+ * path for plain table pointers and the memo. A table must lie wholly in
+ * RAM. */
+static int ref_query(const struct env *e, uint64_t va, struct physim_pt_mapping *m)
+{
+	const struct physim_pt_format *f = e->f;
+	uint64_t t = physim_pt_root(e->pt);
+	for (unsigned l = f->levels - 1u;; l--) {
+		uint64_t d = raw_pte(e, t, pt_index(f, va, l));
+		enum pt_kind k = d == 0 ? PT_INVALID : f->ops->classify(f, d, l);
+		if (k == PT_INVALID)
+			return -ENOENT;
+		if (k == PT_RESERVED || (k == PT_TABLE && l == 0))
+			return -EFAULT;
+		if (k == PT_TABLE) {
+			t = f->ops->output_addr(f, d, l);
+			if (t < RAM_BASE || t - RAM_BASE > RAM_SIZE - pt_table_bytes(f, l - 1))
+				return -EFAULT;
+			continue;
+		}
+		struct pt_leaf_attr a = {0};
+		f->ops->decode_leaf(f, d, l, &a);
+		uint64_t size = a.grouped ? pt_group_size(f, l) : pt_level_page_size(f, l);
+		*m = (struct physim_pt_mapping){
+		    .va = va & ~(size - 1),
+		    .pa = f->ops->output_addr(f, d, l) & ~(a.grouped ? size - 1 : 0),
+		    .size = size,
+		    .flags = a.flags,
+		    .arch = a.arch,
+		    .level = l,
+		    .accessed = a.accessed,
+		    .dirty = a.dirty,
+		};
+		m->addr_pa = m->pa + (va - m->va);
+		return 0;
+	}
+}
+
+/* Query va with the memo on and off: the same answer, and the one the
+ * format's own calls give (ref_query). */
 static void same_answer(struct env *e, uint64_t va)
 {
 	struct physim_pt_mapping a, b;
@@ -1768,6 +1809,185 @@ static void same_answer(struct env *e, uint64_t va)
 	assert_int_equal(ra, rb);
 	if (ra == 0)
 		assert_memory_equal(&a, &b, sizeof(a));
+	struct physim_pt_mapping r = {0};
+	int rr = ref_query(e, va, &r);
+	if (rr != ra ||
+	    (ra == 0 && (r.va != a.va || r.pa != a.pa || r.size != a.size || r.flags != a.flags ||
+			 r.arch != a.arch || r.level != a.level || r.accessed != a.accessed ||
+			 r.dirty != a.dirty || r.addr_pa != a.addr_pa)))
+		print_message("%s va %#llx: query %d pa %#llx size %#llx level %u, format's calls "
+			      "%d pa %#llx size %#llx level %u\n",
+			      e->f->name, (unsigned long long)va, ra, (unsigned long long)a.pa,
+			      (unsigned long long)a.size, a.level, rr, (unsigned long long)r.pa,
+			      (unsigned long long)r.size, r.level);
+	assert_int_equal(rr, ra);
+	if (ra == 0) {
+		assert_int_equal(r.va, a.va);
+		assert_int_equal(r.pa, a.pa);
+		assert_int_equal(r.size, a.size);
+		assert_int_equal(r.flags, a.flags);
+		assert_int_equal(r.arch, a.arch);
+		assert_int_equal(r.level, a.level);
+		assert_int_equal(r.accessed, a.accessed);
+		assert_int_equal(r.dirty, a.dirty);
+		assert_int_equal(r.addr_pa, a.addr_pa);
+	}
+}
+
+/* The lookup loop follows a table pointer without step() when (d &
+ * tw_mask) == tw_val (walk-format.h, struct walk_lookup). Every such
+ * descriptor must be a table pointer to the format's codec, at (d & oa) <<
+ * tw_shift, and for the families with WALK_GEO_EXACT at (d - tw_val) <<
+ * tw_shift. Tried for every format and level: the engine's own table
+ * pointer with every single bit and every pair of bits below bit 16 and
+ * the top bits flipped, and random descriptors forced into the fast form. */
+static void test_lookup_fast_path(void **state)
+{
+	(void)state;
+	rng_state = 777;
+	size_t nfast = 0;
+	for (size_t k = 0; k < physim_format_count(); k++) {
+		const struct physim_pt_format *f = physim_format_at(k);
+		struct physim_mmu m;
+		physim_mmu_init_lookup(&m, f, NULL, 0);
+		unsigned bits = 8 * f->pte_bytes;
+		uint64_t all = bits == 64 ? ~UINT64_C(0) : (UINT64_C(1) << bits) - 1;
+		/* The families whose lookups use WALK_GEO_EXACT (lib/walk-loop.h). */
+		bool exact = strncmp(f->name, "aarch64-", 8) == 0 ||
+			     strncmp(f->name, "sv", 2) == 0 ||
+			     strncmp(f->name, "loongarch64-", 12) == 0;
+		for (unsigned l = 1; l < f->levels; l++) {
+			uint64_t base = f->ops->encode_table(f, UINT64_C(0x12345) << 16 & all, l);
+			for (unsigned i = 0; i < bits; i++) {
+				for (unsigned j = i; j < bits; j++) {
+					if (j != i && j >= 16 && j < bits - 8)
+						continue;
+					uint64_t tries[2] = {base ^ (UINT64_C(1) << i) ^
+								 (j != i ? UINT64_C(1) << j : 0),
+							     (rnd() & all & ~m.tw_mask[l]) |
+								 m.tw_val[l]};
+					for (unsigned n = 0; n < 2; n++) {
+						uint64_t d = tries[n];
+						if ((d & m.tw_mask[l]) != m.tw_val[l])
+							continue;
+						nfast++;
+						if (f->ops->classify(f, d, l) != PT_TABLE ||
+						    f->ops->output_addr(f, d, l) !=
+							(d & m.oa[l][0]) << m.tw_shift)
+							print_message("%s level %u: d %#llx\n",
+								      f->name, l,
+								      (unsigned long long)d);
+						assert_int_equal(f->ops->classify(f, d, l),
+								 PT_TABLE);
+						assert_int_equal(f->ops->output_addr(f, d, l),
+								 (d & m.oa[l][0]) << m.tw_shift);
+						/* WALK_GEO_EXACT families: the pointer
+						 * is tw_val plus its address field. */
+						if (exact)
+							assert_int_equal(
+							    f->ops->output_addr(f, d, l),
+							    (d - m.tw_val[l]) << m.tw_shift);
+					}
+				}
+			}
+		}
+	}
+	/* The fast path exists: most formats' table pointers take it. */
+	assert_true(nfast > 1000);
+}
+
+/* Descriptor i of the table at pa in RAM that starts at physical 0. */
+static uint64_t *desc_at0(uint8_t *hva, const struct physim_pt_format *f, uint64_t pa, uint64_t i)
+{
+	return (uint64_t *)(void *)(hva + pa + i * f->pte_bytes);
+}
+
+static uint64_t get_at0(uint8_t *hva, const struct physim_pt_format *f, uint64_t pa, uint64_t i)
+{
+	if (f->pte_bytes == 4)
+		return *(uint32_t *)(void *)desc_at0(hva, f, pa, i);
+	return *desc_at0(hva, f, pa, i);
+}
+
+static void set_at0(uint8_t *hva, const struct physim_pt_format *f, uint64_t pa, uint64_t i,
+		    uint64_t d)
+{
+	if (f->pte_bytes == 4)
+		*(uint32_t *)(void *)desc_at0(hva, f, pa, i) = (uint32_t)d;
+	else
+		*desc_at0(hva, f, pa, i) = d;
+}
+
+/* Zero descriptors on the way, in RAM that starts at physical 0 (where a
+ * zero table pointer would name a table in the direct map): every format,
+ * one page mapped, an address next to it at each level meets a zero entry
+ * there and is not mapped (-ENOENT). LoongArch's table pointer is a bare
+ * address, which the lookup's fast path takes for a zero entry too; and a
+ * table really at physical 0 is reached where the format can point at it
+ * (x86-64: found, by the slow path), not where it cannot (LoongArch: a zero
+ * directory entry is no table). */
+static void test_lookup_zero_entries(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < physim_format_count(); k++) {
+		const struct physim_pt_format *f = physim_format_at(k);
+		struct physim_ram *ram;
+		struct physim_pt *pt;
+		struct physim_ram_config rc = {.base_is_zero = true, .size = RAM_SIZE};
+		assert_int_equal(physim_ram_create(&rc, &ram), 0);
+		uint8_t *hva = physim_ram_direct_map(ram).hva;
+		assert_int_equal(physim_pt_create(f, physim_ram_paging_handler(ram), &pt), 0);
+		uint64_t gran = pt_level_page_size(f, 0);
+		uint64_t va = UINT64_C(1) << f->level[f->levels - 1].shift; /* root index 1 */
+		uint64_t pa = RAM_SIZE / 2;
+		/* R+W, or R+W+X where a page cannot be non-executable (i386). */
+		int mrc = physim_pt_map(pt, va, pa, gran, PHYSIM_R | PHYSIM_W);
+		if (mrc == -EOPNOTSUPP)
+			mrc = physim_pt_map(pt, va, pa, gran, PHYSIM_R | PHYSIM_W | PHYSIM_X);
+		assert_int_equal(mrc, 0);
+		struct physim_pt_mapping m;
+		assert_int_equal(physim_pt_query(pt, va, &m), 0);
+		assert_int_equal(m.pa, pa);
+		for (unsigned l = f->levels; l-- > 0;) {
+			/* Root index 0 or, below, the neighbouring entry. */
+			uint64_t other = va ^ (UINT64_C(1) << f->level[l].shift);
+			if (physim_pt_query(pt, other, &m) != -ENOENT)
+				print_message("%s level %u va %#llx\n", f->name, l,
+					      (unsigned long long)other);
+			assert_int_equal(physim_pt_query(pt, other, &m), -ENOENT);
+		}
+		if (strcmp(f->name, "x86_64-4l") == 0 ||
+		    strcmp(f->name, "loongarch64-4k-48") == 0) {
+			/* Level 1's pointer to va's last-level table, moved to a
+			 * table at physical 0 (frame 0 is never handed out, so
+			 * the test owns it) that maps va to pa2. */
+			uint64_t t = physim_pt_root(pt), d = 0, slot = 0;
+			for (unsigned l = f->levels - 1u; l >= 1; l--) {
+				slot = pt_index(f, va, l);
+				d = get_at0(hva, f, t, slot);
+				if (l == 1)
+					break;
+				t = f->ops->output_addr(f, d, l);
+			}
+			uint64_t pa2 = RAM_SIZE / 4, leaf;
+			struct pt_leaf_attr a = {.flags = PHYSIM_R | PHYSIM_W};
+			assert_int_equal(f->ops->encode_leaf(f, pa2, &a, 0, &leaf), 0);
+			set_at0(hva, f, 0, pt_index(f, va, 0), leaf);
+			set_at0(hva, f, t, slot, f->ops->encode_table(f, 0, 1));
+			if (f->ops->encode_table(f, 0, 1) != 0) {
+				assert_int_equal(physim_pt_query(pt, va, &m), 0);
+				assert_int_equal(m.pa, pa2);
+			} else {
+				assert_int_equal(physim_pt_query(pt, va, &m), -ENOENT);
+			}
+			set_at0(hva, f, t, slot, d);
+			set_at0(hva, f, 0, pt_index(f, va, 0), 0);
+			assert_int_equal(physim_pt_query(pt, va, &m), 0);
+			assert_int_equal(m.pa, pa);
+		}
+		physim_pt_destroy(pt);
+		physim_ram_destroy(ram);
+	}
 }
 
 /* Every format: tables filled by the engine, then descriptors damaged a few
@@ -1825,6 +2045,46 @@ static void test_query_memo(void **state)
 		}
 		snap_restore(&e, &clean);
 		snap_free(&clean);
+		env_close(&e);
+	}
+}
+
+/* FEAT_LPA2 (Arm ARM D8.3.1, "OA[51:50]" in bits 9:8 of a 4K or 16K
+ * granule descriptor): the leaf address is in two parts, so the memo keeps
+ * only the attributes, keyed by the bits outside both parts. Leaves alike
+ * but for OA[51:50] share a key: each query must still give its own
+ * address (the codec's), first and second time (memo filled), as the
+ * format's own calls say. */
+static void test_query_memo_lpa2(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"aarch64-4k-52", "aarch64-16k-52", "aarch64-s2-4k-52"};
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		const struct physim_pt_format *f = physim_format(names[k]);
+		if (f == NULL)
+			continue; /* AArch64 not built (-Darchs) */
+		struct env e;
+		env_open(&e, f, (struct env_opts){0});
+		uint64_t g = pt_level_page_size(f, 0);
+		for (uint64_t hi = 0; hi < 4; hi++) {
+			uint64_t pa = hi << 50 | (UINT64_C(0x123) + hi) * g;
+			assert_int_equal(physim_pt_map(e.pt, (hi + 1) * g, pa, g, RW), 0);
+		}
+		for (int pass = 0; pass < 2; pass++) {
+			for (uint64_t hi = 0; hi < 4; hi++) {
+				uint64_t va = (hi + 1) * g + 0x18;
+				struct physim_pt_mapping m, r;
+				assert_int_equal(physim_pt_query(e.pt, va, &m), 0);
+				assert_int_equal(ref_query(&e, va, &r), 0);
+				assert_int_equal(m.pa, hi << 50 | (UINT64_C(0x123) + hi) * g);
+				assert_int_equal(m.pa, r.pa);
+				assert_int_equal(m.addr_pa, m.pa + 0x18);
+				assert_int_equal(m.flags, r.flags);
+				assert_int_equal(m.arch, r.arch);
+				assert_int_equal(m.size, g);
+				same_answer(&e, va);
+			}
+		}
 		env_close(&e);
 	}
 }
@@ -1936,6 +2196,9 @@ int main(void)
 	    cmocka_unit_test(test_nonlinear_encoding),
 	    cmocka_unit_test(test_table_frames_exact),
 	    cmocka_unit_test(test_query_memo),
+	    cmocka_unit_test(test_query_memo_lpa2),
+	    cmocka_unit_test(test_lookup_fast_path),
+	    cmocka_unit_test(test_lookup_zero_entries),
 	    cmocka_unit_test(test_clear_ad_one_traversal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

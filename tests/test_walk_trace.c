@@ -406,8 +406,9 @@ static void test_plain_table_bits(void **state)
 /* ARMv7 short descriptors (Arm ARM G5.4): the loop follows a first-level
  * page-table descriptor (0b01, PXN clear) without v7_step; every other bit
  * below the table address (bits 9:0) must still count as the manual says,
- * for the walker and, as a second reading, for the engine's query. Each
- * case flips one bit of the engine-built descriptor. */
+ * for the walker and for the engine's lookups (physim_pt_query runs the
+ * same loop in lookup mode). Each case flips one bit of the engine-built
+ * descriptor. */
 static void test_plain_table_bits_armv7(void **state)
 {
 	(void)state;

@@ -441,6 +441,14 @@ static int a64_s2_walk(const struct walk_req *r, struct physim_xlate *x)
 	return walk_stage_loop(r, x, a64_s2_begin, a64_s2_step, 3, 8);
 }
 
+/* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone, for every
+ * VMSAv8-64 format (stage 1 of both regimes and stage 2 share it). */
+WALK_LOOKUP_CODEC_STEP(a64_lookup_step, a64_desc_classify, a64_desc_output_addr)
+
+WALK_LOOKUP_FN(a64_lookup_3, a64_lookup_step, 3, 8, WALK_GEO_4K | WALK_GEO_EXACT, 0)
+WALK_LOOKUP_FN(a64_lookup_4, a64_lookup_step, 4, 8, WALK_GEO_4K | WALK_GEO_EXACT, 0)
+WALK_LOOKUP_FN(a64_lookup_5, a64_lookup_step, 5, 8, WALK_GEO_4K | WALK_GEO_EXACT, 0)
+
 /* Lookup level = 3 - engine level for every VMSAv8-64 format here (the last
  * level is always lookup level 3; 3-level formats start at lookup level 1,
  * 5-level ones at level -1). */
@@ -450,6 +458,7 @@ const struct pt_walk_ops physim_a64_s1_walk_ops = {
     .configure = a64_configure,
     .walk = a64_s1_walk,
     .fault = a64_fault,
+    .lookup = {[3] = a64_lookup_3, [4] = a64_lookup_4, [5] = a64_lookup_5},
 };
 
 const struct pt_walk_ops physim_a64_s2_walk_ops = {
@@ -458,6 +467,7 @@ const struct pt_walk_ops physim_a64_s2_walk_ops = {
     .configure = a64_configure,
     .walk = a64_s2_walk,
     .fault = a64_fault,
+    .lookup = {[3] = a64_lookup_3, [4] = a64_lookup_4, [5] = a64_lookup_5},
 };
 
 /* ---- stage 1 of the EL2 regime, HCR_EL2.E2H = 0 (aarch64-el2-*) ----
@@ -557,4 +567,5 @@ const struct pt_walk_ops physim_a64_el2_walk_ops = {
     .configure = a64_configure,
     .walk = a64_el2_walk,
     .fault = a64_fault,
+    .lookup = {[3] = a64_lookup_3, [4] = a64_lookup_4, [5] = a64_lookup_5},
 };

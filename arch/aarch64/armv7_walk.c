@@ -149,11 +149,13 @@ static enum physim_fault_kind v7_leaf_access(const struct walk_state *w, const s
  * descriptor (G5.4): type 0b01 with PXN (bit 2) clear takes nothing away
  * (v7_step keeps only PXN from it, and there is no A/D). Bits 9:3 (NS, SBZ,
  * domain, IMPLEMENTATION DEFINED) are not looked at: the model has no
- * security state and no DACR (all domains Client). */
+ * security state and no DACR (all domains Client). A lookup keeps no
+ * right, so PXN may be set too. */
 static void v7_configure(struct physim_mmu *m)
 {
 	m->oa[1][0] = V7_L1_TBL_BASE;
-	walk_table_fast(m, 1, V7_L1_PAGE_TBL, 0, UINT64_C(0x3f8));
+	uint64_t ignored = UINT64_C(0x3f8) | (m->lookup ? V7_L1_TBL_PXN : 0);
+	walk_table_fast(m, 1, V7_L1_PAGE_TBL, 0, ignored);
 }
 
 /* Engine level 1 is the first-level table, level 0 a second-level table. */
@@ -213,6 +215,18 @@ static int v7_walk(const struct walk_req *r, struct physim_xlate *x)
 	return walk_stage_loop(r, x, v7_begin, v7_step, 2, 4);
 }
 
+/* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone. */
+WALK_INLINE enum physim_fault_kind v7_lookup_step(struct walk_state *w, uint64_t d, unsigned level,
+						  struct walk_step *s)
+{
+	(void)w;
+	enum pt_kind k = v7_desc_classify(d, level);
+	return walk_lookup_kind(
+	    k, k == PT_TABLE || k == PT_LEAF ? v7_desc_output_addr(d, level) : 0, s);
+}
+
+WALK_LOOKUP_FN(v7_lookup, v7_lookup_step, 2, 4, WALK_GEO_ANY, 0)
+
 /* Lookup levels: first level = 1 (engine 1), second level = 2 (engine 0). */
 const struct pt_walk_ops physim_v7s_walk_ops = {
     .level_base = 2,
@@ -220,4 +234,5 @@ const struct pt_walk_ops physim_v7s_walk_ops = {
     .configure = v7_configure,
     .walk = v7_walk,
     .fault = v7_fault,
+    .lookup = {[2] = v7_lookup},
 };

@@ -180,9 +180,31 @@ static int la_walk(const struct walk_req *r, struct physim_xlate *x)
 	return walk_stage_loop(r, x, la_begin, la_step, r->m->cfg.format->levels, 8);
 }
 
+/* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone. */
+WALK_LOOKUP_CODEC_STEP(la_lookup_step, la_desc_classify, la_desc_output_addr)
+
+WALK_LOOKUP_FN(la_lookup_4, la_lookup_step, 4, 8, WALK_GEO_4K | WALK_GEO_EXACT, 0)
+
+/* A directory entry that is a table pointer is the next directory's bare
+ * address ([LDDIR]: bits outside PALEN and the page offset, H included,
+ * are zero), told from "no table" only by being non-zero: that suits the
+ * loop's fast path in lookup mode, which stops at a zero descriptor first.
+ * A walk keeps step() for every level (la_step sees the zero). */
+static void la_configure(struct physim_mmu *m)
+{
+	if (!m->lookup)
+		return;
+	for (unsigned level = 1; level < m->cfg.format->levels; level++) {
+		m->oa[level][0] = LA_PA_MASK;
+		walk_table_fast(m, level, 0, 0, 0);
+	}
+}
+
 const struct pt_walk_ops physim_la_walk_ops = {
     .level_base = 0,
     .level_dir = 1,
+    .configure = la_configure,
     .walk = la_walk,
     .fault = la_fault,
+    .lookup = {[4] = la_lookup_4}, /* other level counts: the generic copy */
 };

@@ -77,6 +77,9 @@ enum rv_cause {
  * read as zero because the x4 root is 16 KiB and 16 KiB aligned ([H-2S]). */
 #define RV_ROOT_ALIGN	     UINT64_C(4096)
 #define RV_GSTAGE_ROOT_ALIGN UINT64_C(16384)
+/* A table pointer's PPN field (bits from RV_PPN_SHIFT) shifted left by this
+ * is the table address (physim_mmu.tw_shift). */
+#define RV_TW_SHIFT (PHYSIM_FRAME_SHIFT - RV_PPN_SHIFT)
 
 /* The exception code of a fault of `kind` for an access of this type. */
 static uint64_t rv_cause(enum physim_fault_kind kind, bool gstage, bool write, bool exec)
@@ -146,7 +149,7 @@ static void rv_configure(struct physim_mmu *m)
 {
 	const struct physim_pt_format *f = m->cfg.format;
 
-	m->tw_shift = PHYSIM_FRAME_SHIFT - RV_PPN_SHIFT;
+	m->tw_shift = RV_TW_SHIFT;
 	for (unsigned level = 0; level < f->levels; level++) {
 		m->oa[level][0] = rv_ppn_mask(f) << RV_PPN_SHIFT;
 		walk_table_fast(m, level, RV_V, 0, 0);
@@ -310,6 +313,15 @@ static int rv_gstage_walk(const struct walk_req *r, struct physim_xlate *x)
 	return walk_stage_loop(r, x, rv_gstage_begin, rv_gstage_step, 5, 8);
 }
 
+/* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone, for VS/S
+ * and G-stage formats alike. */
+WALK_LOOKUP_CODEC_STEP(rv_lookup_step, rv_desc_classify, rv_desc_output_addr)
+
+WALK_LOOKUP_FN(rv_lookup_2, rv_lookup_step, 2, 4, WALK_GEO_4K | WALK_GEO_EXACT, RV_TW_SHIFT)
+WALK_LOOKUP_FN(rv_lookup_3, rv_lookup_step, 3, 8, WALK_GEO_4K | WALK_GEO_EXACT, RV_TW_SHIFT)
+WALK_LOOKUP_FN(rv_lookup_4, rv_lookup_step, 4, 8, WALK_GEO_4K | WALK_GEO_EXACT, RV_TW_SHIFT)
+WALK_LOOKUP_FN(rv_lookup_5, rv_lookup_step, 5, 8, WALK_GEO_4K | WALK_GEO_EXACT, RV_TW_SHIFT)
+
 /* Architecture level i = engine level (0 + n). */
 const struct pt_walk_ops physim_rv_walk_ops = {
     .level_base = 0,
@@ -317,6 +329,7 @@ const struct pt_walk_ops physim_rv_walk_ops = {
     .configure = rv_configure,
     .walk = rv_walk,
     .fault = rv_fault,
+    .lookup = {[2] = rv_lookup_2, [3] = rv_lookup_3, [4] = rv_lookup_4, [5] = rv_lookup_5},
 };
 
 const struct pt_walk_ops physim_rv_gstage_walk_ops = {
@@ -325,4 +338,5 @@ const struct pt_walk_ops physim_rv_gstage_walk_ops = {
     .configure = rv_configure,
     .walk = rv_gstage_walk,
     .fault = rv_gstage_fault,
+    .lookup = {[2] = rv_lookup_2, [3] = rv_lookup_3, [4] = rv_lookup_4, [5] = rv_lookup_5},
 };

@@ -169,6 +169,12 @@ WALK_INLINE enum physim_fault_kind ept_step(struct walk_state *w, uint64_t d, un
 	return PHYSIM_FAULT_NONE;
 }
 
+/* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone. */
+WALK_LOOKUP_CODEC_STEP(ept_lookup_step, ept_desc_classify, ept_desc_output_addr)
+
+WALK_LOOKUP_FN(ept_lookup_4, ept_lookup_step, 4, 8, WALK_GEO_4K, 0)
+WALK_LOOKUP_FN(ept_lookup_5, ept_lookup_step, 5, 8, WALK_GEO_4K, 0)
+
 /* The one loop (walk-loop.h) for 4-level and 5-level EPT. */
 static int ept_walk(const struct walk_req *r, struct physim_xlate *x)
 {
@@ -211,4 +217,5 @@ const struct pt_walk_ops physim_ept_walk_ops = {
     .configure = ept_configure,
     .walk = ept_walk,
     .fault = ept_fault,
+    .lookup = {[4] = ept_lookup_4, [5] = ept_lookup_5},
 };

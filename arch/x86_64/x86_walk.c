@@ -62,7 +62,10 @@ static void x86_configure(struct physim_mmu *m)
 		uint64_t table = (mode == IA32_MODE_PAE && level == 2)
 				     ? IA32_P
 				     : IA32_P | IA32_RW | IA32_US | IA32_A;
-		walk_table_fast(m, level, table, m->rsv[level][0], 0);
+		/* A lookup checks no right and sets no A: any table pointer
+		 * with no reserved bit (those stay in the mask) will do. */
+		uint64_t rights = IA32_RW | IA32_US | IA32_PWT | IA32_PCD | IA32_A | IA32_XD;
+		walk_table_fast(m, level, table, m->rsv[level][0], m->lookup ? rights : 0);
 	}
 }
 
@@ -248,6 +251,40 @@ static int x86_walk_32bit(const struct walk_req *r, struct physim_xlate *x)
 	return walk_stage_loop(r, x, x86_begin, x86_step_32bit, 2, 4);
 }
 
+/* Lookup mode (walk-loop.h, walk_lookup_loop): the codec's classify and
+ * output address in paging mode `mode`, nothing else. */
+WALK_INLINE enum physim_fault_kind x86_lookup_mode(struct walk_state *w, uint64_t d, unsigned level,
+						   struct walk_step *s, const enum ia32_mode mode)
+{
+	enum pt_kind k = ia32_desc_classify(w->fmt, d, level, mode);
+	return walk_lookup_kind(
+	    k, k == PT_TABLE || k == PT_LEAF ? ia32_desc_output_addr(w->fmt, d, level, mode) : 0,
+	    s);
+}
+
+WALK_INLINE enum physim_fault_kind x86_lookup_step_long(struct walk_state *w, uint64_t d,
+							unsigned level, struct walk_step *s)
+{
+	return x86_lookup_mode(w, d, level, s, IA32_MODE_LONG);
+}
+
+WALK_INLINE enum physim_fault_kind x86_lookup_step_pae(struct walk_state *w, uint64_t d,
+						       unsigned level, struct walk_step *s)
+{
+	return x86_lookup_mode(w, d, level, s, IA32_MODE_PAE);
+}
+
+WALK_INLINE enum physim_fault_kind x86_lookup_step_32bit(struct walk_state *w, uint64_t d,
+							 unsigned level, struct walk_step *s)
+{
+	return x86_lookup_mode(w, d, level, s, IA32_MODE_32BIT);
+}
+
+WALK_LOOKUP_FN(x86_lookup_4l, x86_lookup_step_long, 4, 8, WALK_GEO_4K, 0)
+WALK_LOOKUP_FN(x86_lookup_5l, x86_lookup_step_long, 5, 8, WALK_GEO_4K, 0)
+WALK_LOOKUP_FN(x86_lookup_pae, x86_lookup_step_pae, 3, 8, WALK_GEO_4K, 0)
+WALK_LOOKUP_FN(x86_lookup_32bit, x86_lookup_step_32bit, 2, 4, WALK_GEO_4K, 0)
+
 /*
  * I/D of the error code (4.7): 1 for an instruction fetch if CR4.SMEP = 1,
  * or if CR4.PAE = 1 (PAE or 4/5-level paging) and IA32_EFER.NXE = 1;
@@ -300,6 +337,7 @@ const struct pt_walk_ops physim_x86_walk_ops_4l = {
     .configure = x86_configure,
     .walk = x86_walk_4l,
     .fault = x86_fault,
+    .lookup = {[4] = x86_lookup_4l},
 };
 
 const struct pt_walk_ops physim_x86_walk_ops_5l = {
@@ -308,6 +346,7 @@ const struct pt_walk_ops physim_x86_walk_ops_5l = {
     .configure = x86_configure,
     .walk = x86_walk_5l,
     .fault = x86_fault,
+    .lookup = {[5] = x86_lookup_5l},
 };
 
 const struct pt_walk_ops physim_x86_walk_ops_pae = {
@@ -316,6 +355,7 @@ const struct pt_walk_ops physim_x86_walk_ops_pae = {
     .configure = x86_configure,
     .walk = x86_walk_pae,
     .fault = x86_fault,
+    .lookup = {[3] = x86_lookup_pae},
 };
 
 const struct pt_walk_ops physim_x86_walk_ops_32bit = {
@@ -324,4 +364,5 @@ const struct pt_walk_ops physim_x86_walk_ops_32bit = {
     .configure = x86_configure,
     .walk = x86_walk_32bit,
     .fault = x86_fault,
+    .lookup = {[2] = x86_lookup_32bit},
 };

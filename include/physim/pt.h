@@ -199,12 +199,11 @@ struct physim_pt_mapping {
  * While nobody changes it, a table may be read by many threads at once:
  * query, walk (iteration), root, format and table_frames, alongside one
  * another and alongside translations (walk.h), including those that set
- * accessed/dirty bits. The query memo these share is atomics and a
- * seqlock, safe for concurrent readers. Descriptors are read and written
- * with (relaxed) atomic loads and stores, and clear_ad clears A/D by
- * compare-and-swap, so the owner may query, iterate and clear A/D - a
- * dirty-log harvest, a working-set sweep - while vCPU threads translate
- * and set bits: a bit a walker sets meanwhile is never lost.
+ * accessed/dirty bits. The query memo these share is atomics (entries
+ * written once, claimed by compare-and-swap), safe for concurrent readers. Descriptors are read and
+ * written with (relaxed) atomic loads and stores, and clear_ad clears A/D by compare-and-swap, so
+ * the owner may query, iterate and clear A/D - a dirty-log harvest, a working-set sweep - while
+ * vCPU threads translate and set bits: a bit a walker sets meanwhile is never lost.
  *
  * Different tables are independent, even over one paging handler, if the
  * handler is thread-safe (the RAM's is: ram.h). The flush callback runs on
