@@ -144,20 +144,48 @@ struct tlb_extent {
 	uint64_t s2_leaf_desc; /* physim_xlate.s2_leaf_desc of the filling walk */
 };
 
+/* The front cache (the top of the file): copies of the results of the
+ * entries of the last 4 KiB pages hit, direct-mapped by page number. */
+enum { FRONT_SLOTS = 64, FRONT_GEN_SHIFT = 52, FRONT_NESTED_POS = 16 };
+/* Two 64-bit lanes: the result's pa and gpa are made and stored as one. */
+typedef uint64_t tlb_u64x2 __attribute__((vector_size(16)));
+
+/* The part a hit compares, apart from the results (1 KiB for all slots, so
+ * a sweep over many pages that misses the front cache touches only it). */
+struct tlb_front_key {
+	uint64_t tag;	/* va >> 12 | generation << 52 (a page number has 52 bits); 0: empty */
+	uint32_t id;	/* vmid << 16 | asid of the accesses it serves */
+	uint32_t allow; /* bit k: serves an access of access_key() k, single-stage;
+			   bit FRONT_NESTED_POS + k: nested */
+};
+/* 128 bytes: two cache lines, and 16-byte aligned pieces that the copy of
+ * the result reads without crossing a line. */
+struct tlb_front_slot {
+	tlb_u64x2 offmask;     /* the entry's page size - 1; and again if the
+				  result has a gpa, else 0 */
+	struct physim_xlate x; /* the result for the first byte of the entry's page */
+	uint64_t pad;
+};
+_Static_assert(sizeof(struct tlb_front_slot) == 128, "a front slot is two cache lines");
+
 struct physim_tlb {
+	/* the hit path's fields first: one cache line */
+	uint64_t front_gen; /* the front cache's generation << FRONT_GEN_SHIFT (never 0) */
+	uint32_t front_rng; /* xorshift state: which slow hits replace a live slot */
+	bool check_stale;
+	struct physim_tlb_stats st;
+	physim_tlb_stale_fn on_stale;
+	void *stale_ctx;
 	struct tlb_entry *e;
 	struct tlb_extent *ext; /* parallel to e */
 	uint8_t *victim;	/* per set: the next way to replace */
 	uint64_t set_mask;
 	uint64_t nentries;
 	unsigned nshift;
-	bool quick; /* quick_hit() may probe shift[0]: nshift > 0, no stale check */
 	uint8_t shift[TLB_MAX_SHIFTS]; /* page shifts in use, ascending */
 	uint64_t nested_valid;	       /* valid nested entries (flush_va scans for them) */
-	bool check_stale;
-	physim_tlb_stale_fn on_stale;
-	void *stale_ctx;
-	struct physim_tlb_stats st;
+	struct tlb_front_key front_key[FRONT_SLOTS];
+	_Alignas(64) struct tlb_front_slot front[FRONT_SLOTS];
 };
 
 /* ---- small helpers ---- */
@@ -211,11 +239,25 @@ static inline struct tlb_entry *set_of(const struct physim_tlb *t, uint64_t va, 
 	return &t->e[set_index(t, va, shift) * TLB_WAYS];
 }
 
+/* Invalidate the front cache: every slot filled before is ignored from
+ * now on. Called on every change of the entries (kill(), a fill, a merge,
+ * physim_tlb_flush_all), so a slot never outlives the entry it copies. */
+static inline void front_forget(struct physim_tlb *t)
+{
+	t->front_gen += UINT64_C(1) << FRONT_GEN_SHIFT;
+	if (PHYSIM_UNLIKELY(t->front_gen == 0)) {
+		/* 4096 generations on: a slot of the first could match again */
+		memset(t->front_key, 0, sizeof(t->front_key));
+		t->front_gen = UINT64_C(1) << FRONT_GEN_SHIFT;
+	}
+}
+
 static inline void kill(struct physim_tlb *t, struct tlb_entry *e)
 {
 	if (e->tag & TAG_NESTED)
 		t->nested_valid--;
 	e->tag = 0;
+	front_forget(t);
 }
 
 static inline unsigned log2_u64(uint64_t v)
@@ -319,6 +361,57 @@ static __attribute__((noinline)) void stale_check(struct physim_tlb *t, const st
 	}
 }
 
+/* ---- the front cache ---- */
+
+/* The access keys (access_key()) an entry's unconditional classes serve,
+ * one bit each; the combinations access_ok() refuses have no class bit and
+ * are never served. */
+static inline uint32_t allow_keys(uint8_t allow)
+{
+	uint32_t m = 0;
+	for (unsigned k = 0; k < 16; k++)
+		m |= (uint32_t)((access_class_bits[k] & allow) != 0) << k;
+	return m;
+}
+
+/* Should a slow hit take its front slot? Always when the slot is empty or
+ * of an older generation; when it holds a live page, one time in 64 (a
+ * xorshift): a sweep over more pages than the front cache holds then
+ * rewrites few slots, while a new hot set still settles in, in a few
+ * hundred passes (the CPU model's front cache, lib/cpu.c, measured it). */
+static inline bool front_take(struct physim_tlb *t, const struct tlb_front_key *fk)
+{
+	if ((fk->tag >> FRONT_GEN_SHIFT) != (t->front_gen >> FRONT_GEN_SHIFT))
+		return true;
+	uint32_t r = t->front_rng;
+	r ^= r << 13;
+	r ^= r >> 17;
+	r ^= r << 5;
+	t->front_rng = r;
+	return (r & 63) == 0;
+}
+
+/* Copy entry e, just hit at va by a (id, nested) access it serves
+ * unconditionally, into va's front slot. e is what tlb_find() returns for
+ * (va, id, nested) until the next change of the entries, which forgets the
+ * slot: so a front hit returns exactly what the set lookup would. */
+static void front_fill(struct physim_tlb *t, const struct tlb_entry *e, uint64_t va, uint32_t id,
+		       bool nested)
+{
+	uint64_t vpn = va >> 12;
+	struct tlb_front_key *fk = &t->front_key[vpn & (FRONT_SLOTS - 1)];
+	if (!front_take(t, fk))
+		return;
+	struct tlb_front_slot *fs = &t->front[vpn & (FRONT_SLOTS - 1)];
+	unsigned sh = tag_shift(e->tag);
+	uint64_t mask = (UINT64_C(1) << sh) - 1;
+	fk->tag = vpn | t->front_gen;
+	fk->id = id;
+	fk->allow = allow_keys(e->allow) << (nested ? FRONT_NESTED_POS : 0);
+	fs->offmask = (tlb_u64x2){mask, (e->flags & EF_HAS_GPA) ? mask : 0};
+	hit_result_sh(t, e, sh, va & ~mask, &fs->x);
+}
+
 /* A hit: the cached result in x (stale-checked if asked). */
 static inline bool try_hit(struct physim_tlb *t, uint32_t id, bool nested,
 			   const struct physim_mmu *m, const struct physim_mmu *s2,
@@ -334,7 +427,8 @@ static inline bool try_hit(struct physim_tlb *t, uint32_t id, bool nested,
 		if (acc->implicit || !((ex->cond_allow >> access_class(acc)) & 1) ||
 		    ex->ctl_fp != access_ctl_fingerprint(&m->cfg.ctl))
 			return false;
-	}
+	} else if (!t->check_stale)
+		front_fill(t, e, acc->va, id, nested);
 	t->st.hits++;
 	hit_result(t, e, acc->va, x);
 	if (PHYSIM_UNLIKELY(t->check_stale))
@@ -358,7 +452,6 @@ static int shift_slot(struct physim_tlb *t, unsigned shift)
 	memmove(&t->shift[i + 1], &t->shift[i], t->nshift - i);
 	t->shift[i] = (uint8_t)shift;
 	t->nshift++;
-	t->quick = !t->check_stale;
 	return (int)i;
 }
 
@@ -448,6 +541,7 @@ static void tlb_fill(struct physim_tlb *t, const struct fill *f, const struct ph
 	uint8_t cond = cond_classes(f, acc, x->perms);
 	struct tlb_entry *old = tlb_find(t, acc->va, f->id, f->nested);
 	if (old != NULL && same_entry(old, &n)) {
+		front_forget(t); /* the classes and descriptors change */
 		old->allow |= n.allow;
 		struct tlb_extent *x_old = &t->ext[old - t->e];
 		if (x_old->ctl_fp != f->ctl_fp)
@@ -462,6 +556,7 @@ static void tlb_fill(struct physim_tlb *t, const struct fill *f, const struct ph
 	if (shift_slot(t, shift) < 0)
 		return; /* too many page sizes: not cached */
 	struct tlb_entry *e = victim(t, acc->va, shift);
+	front_forget(t); /* a new entry can hide a larger one from the lookup */
 	*e = n;
 	t->ext[e - t->e] = (struct tlb_extent){
 	    .s1_shift = f->nested ? f->s1_shift : (uint8_t)shift,
@@ -504,31 +599,20 @@ static __attribute__((noinline)) int miss_direct(struct physim_tlb *t, struct ph
 	return after_walk(t, &f, acc, x, rc);
 }
 
-/* The common hit, inline in the translate calls: the entry at the smallest
- * page size in use (one set probe), if it serves this access and no stale
- * check is wanted; the result goes to x. It is the entry tlb_find() would
- * return, so false only means "take the full path" (try_hit, then a miss):
- * an access access_ok() refuses is never served here. */
-static inline bool quick_hit(struct physim_tlb *t, const struct physim_access *acc, uint32_t id,
-			     bool nested, struct physim_xlate *x)
+/* A front hit: the slot's result with va's offset in the entry's page. The
+ * addresses first, then the rest as it is (one copy, no field-by-field
+ * stores and no zeroing: gcc makes `rep stos` of those). */
+static inline void front_result(const struct tlb_front_slot *fs, uint64_t va,
+				struct physim_xlate *x)
 {
-	if (!t->quick)
-		return false;
-	unsigned sh = t->shift[0];
-	uint64_t va = acc->va;
-	uint64_t tag = make_tag(va, sh, nested);
-	const struct tlb_entry *set = set_of(t, va, sh);
-	for (unsigned w = 0; w < TLB_WAYS; w++) {
-		const struct tlb_entry *e = &set[w];
-		if (e->tag != tag || !id_match(e, id))
-			continue;
-		if (!(e->allow & access_class_bit(acc)))
-			return false;
-		t->st.hits++;
-		hit_result_sh(t, e, sh, va, x);
-		return true;
-	}
-	return false;
+	_Static_assert(offsetof(struct physim_xlate, gpa) == 8 &&
+			   offsetof(struct physim_xlate, page_size) == 16,
+		       "pa and gpa lead the result");
+	tlb_u64x2 base, vas = {va, va};
+	memcpy(&base, &fs->x, sizeof(base));
+	base += vas & fs->offmask;
+	memcpy(x, &base, sizeof(base));
+	memcpy((char *)x + 16, (const char *)&fs->x + 16, sizeof(*x) - 16);
 }
 
 static __attribute__((noinline)) int translate_full(struct physim_tlb *tlb, struct physim_mmu *mmu,
@@ -549,9 +633,17 @@ int physim_tlb_translate(struct physim_tlb *tlb, struct physim_mmu *mmu,
 	if (PHYSIM_UNLIKELY(tlb == NULL || mmu == NULL || x == NULL || acc == NULL ||
 			    mmu->cfg.mem == NULL))
 		return -EINVAL;
-	if (PHYSIM_LIKELY(quick_hit(tlb, acc, mmu->tlb_id, false, x)))
-		return 0;
-	return translate_full(tlb, mmu, acc, x); /* checks the access */
+	uint64_t va = acc->va, vpn = va >> 12;
+	const struct tlb_front_key *fk = &tlb->front_key[vpn & (FRONT_SLOTS - 1)];
+	/* another page or generation, another tag, or a class the slot does
+	 * not serve (an invalid access included): the full path */
+	if (PHYSIM_UNLIKELY(fk->tag != (vpn | tlb->front_gen)) ||
+	    PHYSIM_UNLIKELY(fk->id != mmu->tlb_id) ||
+	    PHYSIM_UNLIKELY(!((fk->allow >> access_key(acc)) & 1)))
+		return translate_full(tlb, mmu, acc, x); /* checks the access */
+	tlb->st.hits++;
+	front_result(&tlb->front[vpn & (FRONT_SLOTS - 1)], va, x);
+	return 0;
 }
 
 /* Page shift of the stage-1 leaf of a nested translation: the size of its
@@ -626,9 +718,14 @@ int physim_tlb_nested_translate(struct physim_tlb *tlb, struct physim_mmu *s1,
 			    !s2->cfg.format->stage2))
 		return -EINVAL;
 	uint32_t id = make_id(s2->cfg.vmid, s1->cfg.asid);
-	if (PHYSIM_LIKELY(quick_hit(tlb, acc, id, true, x)))
-		return 0;
-	return nested_full(tlb, s1, s2, id, acc, x); /* checks the access */
+	uint64_t va = acc->va, vpn = va >> 12;
+	const struct tlb_front_key *fk = &tlb->front_key[vpn & (FRONT_SLOTS - 1)];
+	if (PHYSIM_UNLIKELY(fk->tag != (vpn | tlb->front_gen)) || PHYSIM_UNLIKELY(fk->id != id) ||
+	    PHYSIM_UNLIKELY(!((fk->allow >> (FRONT_NESTED_POS + access_key(acc))) & 1)))
+		return nested_full(tlb, s1, s2, id, acc, x); /* checks the access */
+	tlb->st.hits++;
+	front_result(&tlb->front[vpn & (FRONT_SLOTS - 1)], va, x);
+	return 0;
 }
 
 /* ---- flushes ---- */
@@ -638,9 +735,9 @@ void physim_tlb_flush_all(struct physim_tlb *tlb)
 	if (tlb == NULL)
 		return;
 	memset(tlb->e, 0, tlb->nentries * sizeof(*tlb->e));
+	front_forget(tlb);
 	tlb->nested_valid = 0;
 	tlb->nshift = 0;
-	tlb->quick = false;
 	tlb->st.flushes++;
 }
 
@@ -779,9 +876,12 @@ int physim_tlb_create(const struct physim_tlb_config *config, struct physim_tlb 
 	while (entries & (entries - 1))
 		entries += entries & -entries; /* round up to a power of two */
 
-	struct physim_tlb *t = calloc(1, sizeof(*t));
+	struct physim_tlb *t = aligned_alloc(_Alignof(struct physim_tlb), sizeof(*t));
 	if (t == NULL)
 		return -ENOMEM;
+	memset(t, 0, sizeof(*t));
+	t->front_gen = UINT64_C(1) << FRONT_GEN_SHIFT;
+	t->front_rng = 0x9E3779B9u; /* any non-zero seed */
 	t->nentries = entries;
 	t->set_mask = entries / TLB_WAYS - 1;
 	t->e = calloc(entries, sizeof(*t->e));
