@@ -171,7 +171,6 @@ _Static_assert(sizeof(struct tlb_front_slot) == 128, "a front slot is two cache 
 struct physim_tlb {
 	/* the hit path's fields first: one cache line */
 	uint64_t front_gen; /* the front cache's generation << FRONT_GEN_SHIFT (never 0) */
-	uint32_t front_rng; /* xorshift state: which slow hits replace a live slot */
 	bool check_stale;
 	struct physim_tlb_stats st;
 	physim_tlb_stale_fn on_stale;
@@ -182,6 +181,7 @@ struct physim_tlb {
 	uint64_t set_mask;
 	uint64_t nentries;
 	unsigned nshift;
+	bool quick; /* quick_hit() may probe shift[0]: nshift > 0, no stale check */
 	uint8_t shift[TLB_MAX_SHIFTS]; /* page shifts in use, ascending */
 	uint64_t nested_valid;	       /* valid nested entries (flush_va scans for them) */
 	struct tlb_front_key front_key[FRONT_SLOTS];
@@ -374,34 +374,32 @@ static inline uint32_t allow_keys(uint8_t allow)
 	return m;
 }
 
-/* Should a slow hit take its front slot? Always when the slot is empty or
- * of an older generation; when it holds a live page, one time in 64 (a
- * xorshift): a sweep over more pages than the front cache holds then
- * rewrites few slots, while a new hot set still settles in, in a few
- * hundred passes (the CPU model's front cache, lib/cpu.c, measured it). */
-static inline bool front_take(struct physim_tlb *t, const struct tlb_front_key *fk)
+/* Should a hit outside the front cache take its slot? Always when the slot
+ * is empty or of an older generation; when it holds a live page, about one
+ * time in 64: a sweep over more pages than the front cache holds then
+ * rewrites few slots (rewriting one on every such hit made physim-bench's
+ * sweep of 4096 pages 1.4x slower), while a new hot set still settles in,
+ * in a few hundred passes. The draw hashes the hit count (a Weyl sequence:
+ * a repeated loop of accesses draws other ones on each pass) and stores
+ * nothing. */
+static inline bool front_take(const struct physim_tlb *t, uint64_t vpn)
 {
+	const struct tlb_front_key *fk = &t->front_key[vpn & (FRONT_SLOTS - 1)];
 	if ((fk->tag >> FRONT_GEN_SHIFT) != (t->front_gen >> FRONT_GEN_SHIFT))
 		return true;
-	uint32_t r = t->front_rng;
-	r ^= r << 13;
-	r ^= r >> 17;
-	r ^= r << 5;
-	t->front_rng = r;
-	return (r & 63) == 0;
+	return (t->st.hits * UINT64_C(0x9E3779B97F4A7C15)) >> 58 == 0;
 }
 
 /* Copy entry e, just hit at va by a (id, nested) access it serves
  * unconditionally, into va's front slot. e is what tlb_find() returns for
  * (va, id, nested) until the next change of the entries, which forgets the
- * slot: so a front hit returns exactly what the set lookup would. */
-static void front_fill(struct physim_tlb *t, const struct tlb_entry *e, uint64_t va, uint32_t id,
-		       bool nested)
+ * slot: so a front hit returns exactly what the set lookup would. Out of
+ * line: the hits that call it are few. Returns 0 (for tail calls). */
+static __attribute__((noinline)) int front_fill(struct physim_tlb *t, const struct tlb_entry *e,
+						uint64_t va, uint32_t id, bool nested)
 {
 	uint64_t vpn = va >> 12;
 	struct tlb_front_key *fk = &t->front_key[vpn & (FRONT_SLOTS - 1)];
-	if (!front_take(t, fk))
-		return;
 	struct tlb_front_slot *fs = &t->front[vpn & (FRONT_SLOTS - 1)];
 	unsigned sh = tag_shift(e->tag);
 	uint64_t mask = (UINT64_C(1) << sh) - 1;
@@ -410,6 +408,7 @@ static void front_fill(struct physim_tlb *t, const struct tlb_entry *e, uint64_t
 	fk->allow = allow_keys(e->allow) << (nested ? FRONT_NESTED_POS : 0);
 	fs->offmask = (tlb_u64x2){mask, (e->flags & EF_HAS_GPA) ? mask : 0};
 	hit_result_sh(t, e, sh, va & ~mask, &fs->x);
+	return 0;
 }
 
 /* A hit: the cached result in x (stale-checked if asked). */
@@ -427,8 +426,9 @@ static inline bool try_hit(struct physim_tlb *t, uint32_t id, bool nested,
 		if (acc->implicit || !((ex->cond_allow >> access_class(acc)) & 1) ||
 		    ex->ctl_fp != access_ctl_fingerprint(&m->cfg.ctl))
 			return false;
-	} else if (!t->check_stale)
+	} else if (!t->check_stale && front_take(t, acc->va >> 12)) {
 		front_fill(t, e, acc->va, id, nested);
+	}
 	t->st.hits++;
 	hit_result(t, e, acc->va, x);
 	if (PHYSIM_UNLIKELY(t->check_stale))
@@ -452,6 +452,7 @@ static int shift_slot(struct physim_tlb *t, unsigned shift)
 	memmove(&t->shift[i + 1], &t->shift[i], t->nshift - i);
 	t->shift[i] = (uint8_t)shift;
 	t->nshift++;
+	t->quick = !t->check_stale;
 	return (int)i;
 }
 
@@ -615,6 +616,46 @@ static inline void front_result(const struct tlb_front_slot *fs, uint64_t va,
 	memcpy((char *)x + 16, (const char *)&fs->x + 16, sizeof(*x) - 16);
 }
 
+static inline bool way_is(const struct tlb_entry *e, uint64_t tag, uint32_t id)
+{
+	return e->tag == tag && id_match(e, id);
+}
+
+/* Not in the front cache, the common case: the entry at the smallest page
+ * size in use (one set probe), if it serves this access and no stale check
+ * is wanted. It is the entry tlb_find() would return, so NULL only means
+ * "take the full path" (try_hit, then a miss): an access access_ok()
+ * refuses is never served here. */
+static inline __attribute__((always_inline)) const struct tlb_entry *
+quick_find(const struct physim_tlb *t, const struct physim_access *acc, uint32_t id, bool nested)
+{
+	if (!t->quick)
+		return NULL;
+	unsigned sh = t->shift[0];
+	uint64_t va = acc->va;
+	uint64_t tag = make_tag(va, sh, nested);
+	const struct tlb_entry *e = set_of(t, va, sh);
+	/* the four ways written out: no loop counter to keep in a register */
+	_Static_assert(TLB_WAYS == 4, "quick_find probes four ways");
+	if (!way_is(&e[0], tag, id) && !way_is(++e, tag, id) && !way_is(++e, tag, id) &&
+	    !way_is(++e, tag, id))
+		return NULL;
+	return (e->allow & access_class_bit(acc)) ? e : NULL;
+}
+
+/* A hit through quick_find: the result to x, then perhaps to the front
+ * cache (a tail call: nothing needs saving around it). */
+static inline __attribute__((always_inline)) int
+quick_hit(struct physim_tlb *t, const struct tlb_entry *e, const struct physim_access *acc,
+	  uint32_t id, bool nested, struct physim_xlate *x)
+{
+	t->st.hits++;
+	hit_result_sh(t, e, t->shift[0], acc->va, x);
+	if (PHYSIM_UNLIKELY(front_take(t, acc->va >> 12)))
+		return front_fill(t, e, acc->va, id, nested);
+	return 0;
+}
+
 static __attribute__((noinline)) int translate_full(struct physim_tlb *tlb, struct physim_mmu *mmu,
 						    const struct physim_access *acc,
 						    struct physim_xlate *x)
@@ -624,6 +665,18 @@ static __attribute__((noinline)) int translate_full(struct physim_tlb *tlb, stru
 	if (try_hit(tlb, mmu->tlb_id, false, mmu, NULL, acc, x))
 		return 0;
 	return miss_direct(tlb, mmu, acc, x);
+}
+
+/* Past the front cache: the set probe, else the full path (tail calls, so
+ * the probe saves no registers). */
+static __attribute__((noinline)) int translate_set(struct physim_tlb *tlb, struct physim_mmu *mmu,
+						   const struct physim_access *acc,
+						   struct physim_xlate *x)
+{
+	const struct tlb_entry *e = quick_find(tlb, acc, mmu->tlb_id, false);
+	if (e != NULL)
+		return quick_hit(tlb, e, acc, mmu->tlb_id, false, x);
+	return translate_full(tlb, mmu, acc, x); /* checks the access */
 }
 
 int physim_tlb_translate(struct physim_tlb *tlb, struct physim_mmu *mmu,
@@ -640,7 +693,7 @@ int physim_tlb_translate(struct physim_tlb *tlb, struct physim_mmu *mmu,
 	if (PHYSIM_UNLIKELY(fk->tag != (vpn | tlb->front_gen)) ||
 	    PHYSIM_UNLIKELY(fk->id != mmu->tlb_id) ||
 	    PHYSIM_UNLIKELY(!((fk->allow >> access_key(acc)) & 1)))
-		return translate_full(tlb, mmu, acc, x); /* checks the access */
+		return translate_set(tlb, mmu, acc, x);
 	tlb->st.hits++;
 	front_result(&tlb->front[vpn & (FRONT_SLOTS - 1)], va, x);
 	return 0;
@@ -707,6 +760,17 @@ static __attribute__((noinline)) int nested_full(struct physim_tlb *tlb, struct 
 	return miss_nested(tlb, s1, s2, id, acc, x);
 }
 
+static __attribute__((noinline)) int nested_set(struct physim_tlb *tlb, struct physim_mmu *s1,
+						struct physim_mmu *s2, uint32_t id,
+						const struct physim_access *acc,
+						struct physim_xlate *x)
+{
+	const struct tlb_entry *e = quick_find(tlb, acc, id, true);
+	if (e != NULL)
+		return quick_hit(tlb, e, acc, id, true, x);
+	return nested_full(tlb, s1, s2, id, acc, x); /* checks the access */
+}
+
 int physim_tlb_nested_translate(struct physim_tlb *tlb, struct physim_mmu *s1,
 				struct physim_mmu *s2, const struct physim_access *acc,
 				struct physim_xlate *x)
@@ -722,7 +786,7 @@ int physim_tlb_nested_translate(struct physim_tlb *tlb, struct physim_mmu *s1,
 	const struct tlb_front_key *fk = &tlb->front_key[vpn & (FRONT_SLOTS - 1)];
 	if (PHYSIM_UNLIKELY(fk->tag != (vpn | tlb->front_gen)) || PHYSIM_UNLIKELY(fk->id != id) ||
 	    PHYSIM_UNLIKELY(!((fk->allow >> (FRONT_NESTED_POS + access_key(acc))) & 1)))
-		return nested_full(tlb, s1, s2, id, acc, x); /* checks the access */
+		return nested_set(tlb, s1, s2, id, acc, x);
 	tlb->st.hits++;
 	front_result(&tlb->front[vpn & (FRONT_SLOTS - 1)], va, x);
 	return 0;
@@ -738,6 +802,7 @@ void physim_tlb_flush_all(struct physim_tlb *tlb)
 	front_forget(tlb);
 	tlb->nested_valid = 0;
 	tlb->nshift = 0;
+	tlb->quick = false;
 	tlb->st.flushes++;
 }
 
@@ -881,7 +946,6 @@ int physim_tlb_create(const struct physim_tlb_config *config, struct physim_tlb 
 		return -ENOMEM;
 	memset(t, 0, sizeof(*t));
 	t->front_gen = UINT64_C(1) << FRONT_GEN_SHIFT;
-	t->front_rng = 0x9E3779B9u; /* any non-zero seed */
 	t->nentries = entries;
 	t->set_mask = entries / TLB_WAYS - 1;
 	t->e = calloc(entries, sizeof(*t->e));
