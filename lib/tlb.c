@@ -25,6 +25,39 @@
  * Replacement is round-robin per set (deterministic, so tests can count
  * conflict misses).
  *
+ * ---- The hit path: a front cache ----
+ *
+ * In front of the sets, a direct-mapped front cache of FRONT_SLOTS slots,
+ * indexed by the 4 KiB page number of the address, holds the finished
+ * result (struct physim_xlate for the first byte of the entry's page, and
+ * its page mask) of entries lately hit, keyed by the page number, the
+ * entry's tag as the access gave it (vmid << 16 | asid) and a mask of the
+ * access keys (access_key(): write/exec/user/implicit, one bit each;
+ * nested accesses in the upper half) the entry serves unconditionally. A
+ * front hit is one tag compare, one id compare, one bit test and a copy of
+ * the result: pa and gpa made as one 16-byte vector, the rest copied as it
+ * is (no field-by-field stores, no zeroing: gcc turns those into `rep
+ * stos`). Anything else - another page, tag or class, a conditional class,
+ * an invalid access (no bit) - takes the old path: the one-set probe of
+ * the smallest page size, then the general lookup, then the walk.
+ *
+ * Why a slot cannot go stale: a slot is filled only from the entry the
+ * set lookup has just returned for that page, tag and nested bit, and the
+ * lookup's answer for them changes only when the entries change: a kill
+ * (every flush call, a replacement, a fault's drop), a fill (a new entry
+ * can hide a larger one or another ASID's: a global entry put in a free way
+ * ahead of it), a merge (new classes and descriptors) or flush_all. Each of
+ * those calls front_forget(), which starts a new generation (bits 63:52 of
+ * every slot's tag; a page number has 52 bits), so every older slot misses.
+ * Hits do not change entries. So a front hit returns exactly what the set
+ * lookup would: tests/test_tlb.c runs thousands of random steps through a
+ * TLB with the front cache and one without (check_stale bypasses it: every
+ * hit there compares with a walk) and requires the same result in every
+ * field and the same counts. Slots of an older generation are always
+ * refilled; a live one is replaced by about one hit in 64 (front_take()),
+ * so a sweep over more pages than the front cache holds stays on the set
+ * probe's cost.
+ *
  * ---- What a hit may serve ----
  *
  * Each entry records the access classes (read / write / fetch, user /
@@ -91,7 +124,9 @@
  * is not detected: the probe succeeds, as the hardware would set it again.
  *
  * A TLB belongs to one simulated CPU: no call is thread-safe with another
- * call on the same TLB (callers lock, as for a page table).
+ * call on the same TLB (callers lock, as for a page table; walk.h). The
+ * front cache relies on that: a hit reads and a change writes it with
+ * plain loads and stores.
  */
 #include "access-class.h"
 #include "walk-format.h"
