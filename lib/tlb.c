@@ -417,12 +417,11 @@ static inline uint32_t allow_keys(uint8_t allow)
  * in a few hundred passes. The draw hashes the hit count (a Weyl sequence:
  * a repeated loop of accesses draws other ones on each pass) and stores
  * nothing. */
-static inline bool front_take(const struct physim_tlb *t, uint64_t vpn)
+static inline bool front_take(const struct physim_tlb *t, uint64_t vpn, uint64_t hits)
 {
 	const struct tlb_front_key *fk = &t->front_key[vpn & (FRONT_SLOTS - 1)];
-	if ((fk->tag >> FRONT_GEN_SHIFT) != (t->front_gen >> FRONT_GEN_SHIFT))
-		return true;
-	return (t->st.hits * UINT64_C(0x9E3779B97F4A7C15)) >> 58 == 0;
+	return (hits * UINT64_C(0x9E3779B97F4A7C15)) >> 58 == 0 ||
+	       (fk->tag >> FRONT_GEN_SHIFT) != (t->front_gen >> FRONT_GEN_SHIFT);
 }
 
 /* Copy entry e, just hit at va by a (id, nested) access it serves
@@ -461,7 +460,7 @@ static inline bool try_hit(struct physim_tlb *t, uint32_t id, bool nested,
 		if (acc->implicit || !((ex->cond_allow >> access_class(acc)) & 1) ||
 		    ex->ctl_fp != access_ctl_fingerprint(&m->cfg.ctl))
 			return false;
-	} else if (!t->check_stale && front_take(t, acc->va >> 12)) {
+	} else if (!t->check_stale && front_take(t, acc->va >> 12, t->st.hits)) {
 		front_fill(t, e, acc->va, id, nested);
 	}
 	t->st.hits++;
@@ -684,9 +683,10 @@ static inline __attribute__((always_inline)) int
 quick_hit(struct physim_tlb *t, const struct tlb_entry *e, const struct physim_access *acc,
 	  uint32_t id, bool nested, struct physim_xlate *x)
 {
-	t->st.hits++;
+	uint64_t hits = t->st.hits;
+	t->st.hits = hits + 1;
 	hit_result_sh(t, e, t->shift[0], acc->va, x);
-	if (PHYSIM_UNLIKELY(front_take(t, acc->va >> 12)))
+	if (PHYSIM_UNLIKELY(front_take(t, acc->va >> 12, hits)))
 		return front_fill(t, e, acc->va, id, nested);
 	return 0;
 }
