@@ -55,8 +55,8 @@
  * hit there compares with a walk) and requires the same result in every
  * field and the same counts. Slots of an older generation are always
  * refilled; a live one is replaced by about one hit in 64 (front_take()),
- * so a sweep over more pages than the front cache holds stays on the set
- * probe's cost.
+ * so a sweep over more pages than the front cache holds rewrites few slots
+ * (it still pays for the front probe that misses: docs/tlb.md).
  *
  * ---- What a hit may serve ----
  *
@@ -413,7 +413,7 @@ static inline uint32_t allow_keys(uint8_t allow)
  * is empty or of an older generation; when it holds a live page, about one
  * time in 64: a sweep over more pages than the front cache holds then
  * rewrites few slots (rewriting one on every such hit made physim-bench's
- * sweep of 4096 pages 1.4x slower), while a new hot set still settles in,
+ * sweep of 4096 pages 1.4-1.7x slower), while a new hot set still settles in,
  * in a few hundred passes. The draw hashes the hit count (a Weyl sequence:
  * a repeated loop of accesses draws other ones on each pass) and stores
  * nothing. */
