@@ -49,7 +49,6 @@ struct physim_pt {
 	 * one, with the format's calls (lib/pt-lookup.c). */
 	int (*lookup)(const struct walk_lookup *lk, uint64_t va, struct walk_slot *slot,
 		      struct physim_pt_mapping *m);
-	struct walk_lookup lk;
 	/* physim_pt_attach: the table was found in memory, not built here; it
 	 * owns no frame and destroy returns none. */
 	bool attached;
@@ -57,6 +56,9 @@ struct physim_pt {
 	 * level + 1; val: the host-physical address of the descriptor that
 	 * links it, or NO_LINK for the root and tables not linked yet). */
 	struct pt_frameset owned;
+	/* The lookups' copy of the geometry and fast path (last: it is large,
+	 * and the edit engine's fields above stay together). */
+	struct walk_lookup lk;
 };
 
 #define NO_LINK UINT64_MAX
