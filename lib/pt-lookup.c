@@ -266,6 +266,7 @@ void physim_pt_lookup_init(struct physim_pt *pt)
 	const struct physim_pt_format *f = pt->fmt;
 	struct walk_lookup *lk = &pt->lk;
 	physim_mmu_init_lookup(&lk->m, f, pt->ph, pt->root);
+	physim_mmu_init_default(&pt->xm, pt->pub_fmt, pt->ph, pt->root);
 	lk->root_hva = pt->root_hva;
 	lk->dm_host = (uintptr_t)pt->dm.hva - (uintptr_t)pt->dm.base;
 	/* The common copy's window on the direct map leaves out the frame at
@@ -288,6 +289,11 @@ void physim_pt_lookup_init(struct physim_pt *pt)
 		pt->lookup = f->walk->lookup[f->levels];
 	else
 		pt->lookup = f->pte_bytes == 8 ? ops_lookup_8 : ops_lookup_4;
+}
+
+const struct physim_mmu *physim_pt_default_mmu(const struct physim_pt *pt)
+{
+	return &pt->xm;
 }
 
 /* The leaf containing va, for the single-page calls. */

@@ -59,6 +59,8 @@ struct physim_pt {
 	/* The lookups' copy of the geometry and fast path (last: it is large,
 	 * and the edit engine's fields above stay together). */
 	struct walk_lookup lk;
+	/* physim_translate's mmu (default control state), made once. */
+	struct physim_mmu xm;
 };
 
 #define NO_LINK UINT64_MAX
@@ -269,7 +271,7 @@ PHYSIM_HIDDEN uint64_t physim_pt_explicit_arch(const struct physim_pt_format *f,
 /* ---- lib/pt-lookup.c: the query memo and lookups of one address ---- */
 
 PHYSIM_HIDDEN struct query_memo *physim_pt_memo_create(const struct physim_pt_format *f);
-/* Set up pt->lookup and pt->lk once root and root_hva are known. */
+/* Set up pt->lookup, pt->lk and pt->xm once root and root_hva are known. */
 PHYSIM_HIDDEN void physim_pt_lookup_init(struct physim_pt *pt);
 PHYSIM_HIDDEN void physim_pt_leaf_mapping(const struct physim_pt *pt, uint64_t va, unsigned lvl,
 					  uint64_t d, struct physim_pt_mapping *m);

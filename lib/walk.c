@@ -244,6 +244,19 @@ void physim_mmu_init_lookup(struct physim_mmu *m, const struct physim_pt_format 
 	mmu_configure(m, &(struct physim_mmu_config){.format = f, .mem = ph, .root = root}, true);
 }
 
+void physim_mmu_init_default(struct physim_mmu *m, const struct physim_pt_format *f,
+			     const struct physim_paging_handler *ph, uint64_t root)
+{
+	/* The engine keeps both halves of a sign-extended input range in its
+	 * one root, so that root is also the upper-half one (LoongArch PGDH). */
+	mmu_configure(m,
+		      &(struct physim_mmu_config){.format = f,
+						  .mem = ph,
+						  .root = root,
+						  .root_hi = f->sign_extended ? root : 0},
+		      false);
+}
+
 int physim_mmu_create(const struct physim_mmu_config *config, struct physim_mmu **out)
 {
 	if (config == NULL || out == NULL)
@@ -409,23 +422,11 @@ int physim_translate(struct physim_pt *pt, const struct physim_access *acc, stru
 {
 	if (pt == NULL || x == NULL || !access_ok(acc))
 		return -EINVAL;
-	const struct physim_paging_handler *ph = physim_pt_paging(pt);
-	if (ph == NULL)
+	/* The table's own mmu, configured once when it was made. */
+	const struct physim_mmu *m = physim_pt_default_mmu(pt);
+	if (m->ops == NULL)
 		return -ENOTSUP;
-	struct physim_mmu m;
-	/* The engine keeps both halves of a sign-extended input range in its
-	 * one root, so that root is also the upper-half one (LoongArch PGDH). */
-	const struct physim_pt_format *f = physim_pt_format(pt);
-	mmu_configure(
-	    &m,
-	    &(struct physim_mmu_config){.format = f,
-					.mem = ph,
-					.root = physim_pt_root(pt),
-					.root_hi = f->sign_extended ? physim_pt_root(pt) : 0},
-	    false);
-	if (m.ops == NULL)
-		return -ENOTSUP;
-	return physim_mmu_translate(&m, acc, x);
+	return translate_one(m, acc, x, false);
 }
 
 /* ---- fault descriptions ---- */
