@@ -249,12 +249,11 @@ void physim_mmu_init_default(struct physim_mmu *m, const struct physim_pt_format
 {
 	/* The engine keeps both halves of a sign-extended input range in its
 	 * one root, so that root is also the upper-half one (LoongArch PGDH). */
-	mmu_configure(m,
-		      &(struct physim_mmu_config){.format = f,
-						  .mem = ph,
-						  .root = root,
-						  .root_hi = f->sign_extended ? root : 0},
-		      false);
+	mmu_configure(
+	    m,
+	    &(struct physim_mmu_config){
+		.format = f, .mem = ph, .root = root, .root_hi = f->sign_extended ? root : 0},
+	    false);
 }
 
 int physim_mmu_create(const struct physim_mmu_config *config, struct physim_mmu **out)
