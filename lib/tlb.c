@@ -748,19 +748,16 @@ static uint8_t s1_leaf_shift(const struct physim_pt_format *f1, int arch_level, 
 	return f1->level[n].shift;
 }
 
-/* Page shifts of both stages' leaves for a nested entry of x->page_size. */
-static void nested_shifts(const struct physim_mmu_config *c1, const struct physim_mmu *s2,
-			  const struct physim_access *acc, const struct physim_xlate *x,
-			  struct fill *f)
+/* Page shifts of both stages' leaves for a nested entry of x->page_size,
+ * whose stage-2 leaf (as the walk found it) is s2_size bytes. */
+static void nested_shifts(const struct physim_mmu_config *c1, uint64_t s2_size,
+			  const struct physim_xlate *x, struct fill *f)
 {
 	unsigned shift = x->page_size ? log2_u64(x->page_size) : 0;
-	struct physim_xlate x2;
-	struct physim_access a2 = {
-	    .va = x->gpa, .write = acc->write, .exec = acc->exec, .user = acc->user};
 
 	f->s2_shift = (uint8_t)shift;
-	if (physim_mmu_probe(s2, &a2, &x2) == 0 && x2.page_size > x->page_size)
-		f->s2_shift = (uint8_t)log2_u64(x2.page_size);
+	if (s2_size > x->page_size)
+		f->s2_shift = (uint8_t)log2_u64(s2_size);
 	/* The combined size is the smaller of the two: if stage 2's page is
 	 * larger, stage 1's is the combined size. */
 	f->s1_shift =
@@ -773,13 +770,14 @@ static __attribute__((noinline)) int miss_nested(struct physim_tlb *t, struct ph
 						 struct physim_xlate *x)
 {
 	t->st.misses++;
-	int rc = physim_nested_translate(s1, s2, acc, x);
+	uint64_t s2_size = 0;
+	int rc = physim_nested_translate_s2size(s1, s2, acc, x, &s2_size);
 	struct fill f = {.id = id,
 			 .nested = true,
 			 .pke = s1->cfg.ctl.pke,
 			 .ctl_fp = access_ctl_fingerprint(&s1->cfg.ctl)};
 	if (rc == 0)
-		nested_shifts(&s1->cfg, s2, acc, x, &f);
+		nested_shifts(&s1->cfg, s2_size, x, &f);
 	return after_walk(t, &f, acc, x, rc);
 }
 

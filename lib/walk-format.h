@@ -409,5 +409,11 @@ PHYSIM_HIDDEN void physim_mmu_init_lookup(struct physim_mmu *m, const struct phy
  * physim_nested_translate. */
 PHYSIM_HIDDEN int physim_nested_probe(const struct physim_mmu *s1, const struct physim_mmu *s2,
 				      const struct physim_access *acc, struct physim_xlate *x);
+/* physim_nested_translate that also gives, on success, the size of the
+ * stage-2 leaf that maps the final GPA (x->page_size is the smaller of the
+ * two stages'), for the TLB's fill (lib/tlb.c): no second stage-2 walk. */
+PHYSIM_HIDDEN int physim_nested_translate_s2size(struct physim_mmu *s1, struct physim_mmu *s2,
+						 const struct physim_access *acc,
+						 struct physim_xlate *x, uint64_t *s2_size);
 
 #endif

@@ -341,10 +341,11 @@ static inline uint32_t nested_perms(uint32_t s1_perms, uint32_t s2_perms)
 	return s1_perms & (s2_perms | PHYSIM_U);
 }
 
-/* Stage 1 through stage 2, then the output GPA through stage 2. */
+/* Stage 1 through stage 2, then the output GPA through stage 2 (whose
+ * leaf's size goes to *s2_size unless NULL). */
 static int nested(const struct physim_mmu *s1, const struct physim_mmu *s2,
 		  const struct physim_access *acc, struct physim_xlate *x, bool probe,
-		  struct physim_walk_trace *trace)
+		  struct physim_walk_trace *trace, uint64_t *s2_size)
 {
 	if (s1 == NULL || s2 == NULL || x == NULL || !access_ok(acc) || s2->cfg.mem == NULL ||
 	    s1->cfg.format->stage2 || !s2->cfg.format->stage2)
@@ -382,6 +383,8 @@ static int nested(const struct physim_mmu *s1, const struct physim_mmu *s2,
 		}
 		return rc;
 	}
+	if (s2_size != NULL)
+		*s2_size = x->page_size;
 	x->gpa = x1.pa;
 	x->s2_leaf_desc = x->leaf_desc;
 	x->leaf_desc = x1.leaf_desc;
@@ -397,7 +400,14 @@ static int nested(const struct physim_mmu *s1, const struct physim_mmu *s2,
 int physim_nested_translate(struct physim_mmu *s1, struct physim_mmu *s2,
 			    const struct physim_access *acc, struct physim_xlate *x)
 {
-	return nested(s1, s2, acc, x, false, NULL);
+	return nested(s1, s2, acc, x, false, NULL, NULL);
+}
+
+int physim_nested_translate_s2size(struct physim_mmu *s1, struct physim_mmu *s2,
+				   const struct physim_access *acc, struct physim_xlate *x,
+				   uint64_t *s2_size)
+{
+	return nested(s1, s2, acc, x, false, NULL, s2_size);
 }
 
 int physim_nested_trace(struct physim_mmu *s1, struct physim_mmu *s2,
@@ -408,13 +418,13 @@ int physim_nested_trace(struct physim_mmu *s1, struct physim_mmu *s2,
 		return -EINVAL;
 	trace->n = 0;
 	trace->truncated = false;
-	return nested(s1, s2, acc, x, (flags & PHYSIM_TRACE_PROBE) != 0, trace);
+	return nested(s1, s2, acc, x, (flags & PHYSIM_TRACE_PROBE) != 0, trace, NULL);
 }
 
 int physim_nested_probe(const struct physim_mmu *s1, const struct physim_mmu *s2,
 			const struct physim_access *acc, struct physim_xlate *x)
 {
-	return nested(s1, s2, acc, x, true, NULL);
+	return nested(s1, s2, acc, x, true, NULL, NULL);
 }
 
 int physim_translate(struct physim_pt *pt, const struct physim_access *acc, struct physim_xlate *x)
