@@ -25,39 +25,6 @@
  * Replacement is round-robin per set (deterministic, so tests can count
  * conflict misses).
  *
- * ---- The hit path: a front cache ----
- *
- * In front of the sets, a direct-mapped front cache of FRONT_SLOTS slots,
- * indexed by the 4 KiB page number of the address, holds the finished
- * result (struct physim_xlate for the first byte of the entry's page, and
- * its page mask) of entries lately hit, keyed by the page number, the
- * entry's tag as the access gave it (vmid << 16 | asid) and a mask of the
- * access keys (access_key(): write/exec/user/implicit, one bit each;
- * nested accesses in the upper half) the entry serves unconditionally. A
- * front hit is one tag compare, one id compare, one bit test and a copy of
- * the result: pa and gpa made as one 16-byte vector, the rest copied as it
- * is (no field-by-field stores, no zeroing: gcc turns those into `rep
- * stos`). Anything else - another page, tag or class, a conditional class,
- * an invalid access (no bit) - takes the old path: the one-set probe of
- * the smallest page size, then the general lookup, then the walk.
- *
- * Why a slot cannot go stale: a slot is filled only from the entry the
- * set lookup has just returned for that page, tag and nested bit, and the
- * lookup's answer for them changes only when the entries change: a kill
- * (every flush call, a replacement, a fault's drop), a fill (a new entry
- * can hide a larger one or another ASID's: a global entry put in a free way
- * ahead of it), a merge (new classes and descriptors) or flush_all. Each of
- * those calls front_forget(), which starts a new generation (bits 63:52 of
- * every slot's tag; a page number has 52 bits), so every older slot misses.
- * Hits do not change entries. So a front hit returns exactly what the set
- * lookup would: tests/test_tlb.c runs thousands of random steps through a
- * TLB with the front cache and one without (check_stale bypasses it: every
- * hit there compares with a walk) and requires the same result in every
- * field and the same counts. Slots of an older generation are always
- * refilled; a live one is replaced by about one hit in 64 (front_take()),
- * so a sweep over more pages than the front cache holds rewrites few slots
- * (it still pays for the front probe that misses: docs/tlb.md).
- *
  * ---- What a hit may serve ----
  *
  * Each entry records the access classes (read / write / fetch, user /
@@ -124,9 +91,7 @@
  * is not detected: the probe succeeds, as the hardware would set it again.
  *
  * A TLB belongs to one simulated CPU: no call is thread-safe with another
- * call on the same TLB (callers lock, as for a page table; walk.h). The
- * front cache relies on that: a hit reads and a change writes it with
- * plain loads and stores.
+ * call on the same TLB (callers lock, as for a page table).
  */
 #include "access-class.h"
 #include "walk-format.h"
@@ -179,37 +144,7 @@ struct tlb_extent {
 	uint64_t s2_leaf_desc; /* physim_xlate.s2_leaf_desc of the filling walk */
 };
 
-/* The front cache (the top of the file): copies of the results of the
- * entries of the last 4 KiB pages hit, direct-mapped by page number. */
-enum { FRONT_SLOTS = 64, FRONT_GEN_SHIFT = 52, FRONT_NESTED_POS = 16 };
-/* Two 64-bit lanes: the result's pa and gpa are made and stored as one. */
-typedef uint64_t tlb_u64x2 __attribute__((vector_size(16)));
-
-/* The part a hit compares, apart from the results (1 KiB for all slots, so
- * a sweep over many pages that misses the front cache touches only it). */
-struct tlb_front_key {
-	uint64_t tag;	/* va >> 12 | generation << 52 (a page number has 52 bits); 0: empty */
-	uint32_t id;	/* vmid << 16 | asid of the accesses it serves */
-	uint32_t allow; /* bit k: serves an access of access_key() k, single-stage;
-			   bit FRONT_NESTED_POS + k: nested */
-};
-/* 128 bytes: two cache lines, and 16-byte aligned pieces that the copy of
- * the result reads without crossing a line. */
-struct tlb_front_slot {
-	tlb_u64x2 offmask;     /* the entry's page size - 1; and again if the
-				  result has a gpa, else 0 */
-	struct physim_xlate x; /* the result for the first byte of the entry's page */
-	uint64_t pad;
-};
-_Static_assert(sizeof(struct tlb_front_slot) == 128, "a front slot is two cache lines");
-
 struct physim_tlb {
-	/* the hit path's fields first: one cache line */
-	uint64_t front_gen; /* the front cache's generation << FRONT_GEN_SHIFT (never 0) */
-	bool check_stale;
-	struct physim_tlb_stats st;
-	physim_tlb_stale_fn on_stale;
-	void *stale_ctx;
 	struct tlb_entry *e;
 	struct tlb_extent *ext; /* parallel to e */
 	uint8_t *victim;	/* per set: the next way to replace */
@@ -219,8 +154,10 @@ struct physim_tlb {
 	bool quick; /* quick_hit() may probe shift[0]: nshift > 0, no stale check */
 	uint8_t shift[TLB_MAX_SHIFTS]; /* page shifts in use, ascending */
 	uint64_t nested_valid;	       /* valid nested entries (flush_va scans for them) */
-	struct tlb_front_key front_key[FRONT_SLOTS];
-	_Alignas(64) struct tlb_front_slot front[FRONT_SLOTS];
+	bool check_stale;
+	physim_tlb_stale_fn on_stale;
+	void *stale_ctx;
+	struct physim_tlb_stats st;
 };
 
 /* ---- small helpers ---- */
@@ -274,25 +211,11 @@ static inline struct tlb_entry *set_of(const struct physim_tlb *t, uint64_t va, 
 	return &t->e[set_index(t, va, shift) * TLB_WAYS];
 }
 
-/* Invalidate the front cache: every slot filled before is ignored from
- * now on. Called on every change of the entries (kill(), a fill, a merge,
- * physim_tlb_flush_all), so a slot never outlives the entry it copies. */
-static inline void front_forget(struct physim_tlb *t)
-{
-	t->front_gen += UINT64_C(1) << FRONT_GEN_SHIFT;
-	if (PHYSIM_UNLIKELY(t->front_gen == 0)) {
-		/* 4096 generations on: a slot of the first could match again */
-		memset(t->front_key, 0, sizeof(t->front_key));
-		t->front_gen = UINT64_C(1) << FRONT_GEN_SHIFT;
-	}
-}
-
 static inline void kill(struct physim_tlb *t, struct tlb_entry *e)
 {
 	if (e->tag & TAG_NESTED)
 		t->nested_valid--;
 	e->tag = 0;
-	front_forget(t);
 }
 
 static inline unsigned log2_u64(uint64_t v)
@@ -396,55 +319,6 @@ static __attribute__((noinline)) void stale_check(struct physim_tlb *t, const st
 	}
 }
 
-/* ---- the front cache ---- */
-
-/* The access keys (access_key()) an entry's unconditional classes serve,
- * one bit each; the combinations access_ok() refuses have no class bit and
- * are never served. */
-static inline uint32_t allow_keys(uint8_t allow)
-{
-	uint32_t m = 0;
-	for (unsigned k = 0; k < 16; k++)
-		m |= (uint32_t)((access_class_bits[k] & allow) != 0) << k;
-	return m;
-}
-
-/* Should a hit outside the front cache take its slot? Always when the slot
- * is empty or of an older generation; when it holds a live page, about one
- * time in 64: a sweep over more pages than the front cache holds then
- * rewrites few slots (rewriting one on every such hit made physim-bench's
- * sweep of 4096 pages 1.4-1.7x slower), while a new hot set still settles in,
- * in a few hundred passes. The draw hashes the hit count (a Weyl sequence:
- * a repeated loop of accesses draws other ones on each pass) and stores
- * nothing. */
-static inline bool front_take(const struct physim_tlb *t, uint64_t vpn, uint64_t hits)
-{
-	const struct tlb_front_key *fk = &t->front_key[vpn & (FRONT_SLOTS - 1)];
-	return (hits * UINT64_C(0x9E3779B97F4A7C15)) >> 58 == 0 ||
-	       (fk->tag >> FRONT_GEN_SHIFT) != (t->front_gen >> FRONT_GEN_SHIFT);
-}
-
-/* Copy entry e, just hit at va by a (id, nested) access it serves
- * unconditionally, into va's front slot. e is what tlb_find() returns for
- * (va, id, nested) until the next change of the entries, which forgets the
- * slot: so a front hit returns exactly what the set lookup would. Out of
- * line: the hits that call it are few. Returns 0 (for tail calls). */
-static __attribute__((noinline)) int front_fill(struct physim_tlb *t, const struct tlb_entry *e,
-						uint64_t va, uint32_t id, bool nested)
-{
-	uint64_t vpn = va >> 12;
-	struct tlb_front_key *fk = &t->front_key[vpn & (FRONT_SLOTS - 1)];
-	struct tlb_front_slot *fs = &t->front[vpn & (FRONT_SLOTS - 1)];
-	unsigned sh = tag_shift(e->tag);
-	uint64_t mask = (UINT64_C(1) << sh) - 1;
-	fk->tag = vpn | t->front_gen;
-	fk->id = id;
-	fk->allow = allow_keys(e->allow) << (nested ? FRONT_NESTED_POS : 0);
-	fs->offmask = (tlb_u64x2){mask, (e->flags & EF_HAS_GPA) ? mask : 0};
-	hit_result_sh(t, e, sh, va & ~mask, &fs->x);
-	return 0;
-}
-
 /* A hit: the cached result in x (stale-checked if asked). */
 static inline bool try_hit(struct physim_tlb *t, uint32_t id, bool nested,
 			   const struct physim_mmu *m, const struct physim_mmu *s2,
@@ -460,8 +334,6 @@ static inline bool try_hit(struct physim_tlb *t, uint32_t id, bool nested,
 		if (acc->implicit || !((ex->cond_allow >> access_class(acc)) & 1) ||
 		    ex->ctl_fp != access_ctl_fingerprint(&m->cfg.ctl))
 			return false;
-	} else if (!t->check_stale && front_take(t, acc->va >> 12, t->st.hits)) {
-		front_fill(t, e, acc->va, id, nested);
 	}
 	t->st.hits++;
 	hit_result(t, e, acc->va, x);
@@ -576,7 +448,6 @@ static void tlb_fill(struct physim_tlb *t, const struct fill *f, const struct ph
 	uint8_t cond = cond_classes(f, acc, x->perms);
 	struct tlb_entry *old = tlb_find(t, acc->va, f->id, f->nested);
 	if (old != NULL && same_entry(old, &n)) {
-		front_forget(t); /* the classes and descriptors change */
 		old->allow |= n.allow;
 		struct tlb_extent *x_old = &t->ext[old - t->e];
 		if (x_old->ctl_fp != f->ctl_fp)
@@ -591,7 +462,6 @@ static void tlb_fill(struct physim_tlb *t, const struct fill *f, const struct ph
 	if (shift_slot(t, shift) < 0)
 		return; /* too many page sizes: not cached */
 	struct tlb_entry *e = victim(t, acc->va, shift);
-	front_forget(t); /* a new entry can hide a larger one from the lookup */
 	*e = n;
 	t->ext[e - t->e] = (struct tlb_extent){
 	    .s1_shift = f->nested ? f->s1_shift : (uint8_t)shift,
@@ -634,61 +504,31 @@ static __attribute__((noinline)) int miss_direct(struct physim_tlb *t, struct ph
 	return after_walk(t, &f, acc, x, rc);
 }
 
-/* A front hit: the slot's result with va's offset in the entry's page. The
- * addresses first, then the rest as it is (one copy, no field-by-field
- * stores and no zeroing: gcc makes `rep stos` of those). */
-static inline void front_result(const struct tlb_front_slot *fs, uint64_t va,
-				struct physim_xlate *x)
-{
-	_Static_assert(offsetof(struct physim_xlate, gpa) == 8 &&
-			   offsetof(struct physim_xlate, page_size) == 16,
-		       "pa and gpa lead the result");
-	tlb_u64x2 base, vas = {va, va};
-	memcpy(&base, &fs->x, sizeof(base));
-	base += vas & fs->offmask;
-	memcpy(x, &base, sizeof(base));
-	memcpy((char *)x + 16, (const char *)&fs->x + 16, sizeof(*x) - 16);
-}
-
-static inline bool way_is(const struct tlb_entry *e, uint64_t tag, uint32_t id)
-{
-	return e->tag == tag && id_match(e, id);
-}
-
-/* Not in the front cache, the common case: the entry at the smallest page
- * size in use (one set probe), if it serves this access and no stale check
- * is wanted. It is the entry tlb_find() would return, so NULL only means
- * "take the full path" (try_hit, then a miss): an access access_ok()
- * refuses is never served here. */
-static inline __attribute__((always_inline)) const struct tlb_entry *
-quick_find(const struct physim_tlb *t, const struct physim_access *acc, uint32_t id, bool nested)
+/* The common hit, inline in the translate calls: the entry at the smallest
+ * page size in use (one set probe), if it serves this access and no stale
+ * check is wanted; the result goes to x. It is the entry tlb_find() would
+ * return, so false only means "take the full path" (try_hit, then a miss):
+ * an access access_ok() refuses is never served here. */
+static inline bool quick_hit(struct physim_tlb *t, const struct physim_access *acc, uint32_t id,
+			     bool nested, struct physim_xlate *x)
 {
 	if (!t->quick)
-		return NULL;
+		return false;
 	unsigned sh = t->shift[0];
 	uint64_t va = acc->va;
 	uint64_t tag = make_tag(va, sh, nested);
-	const struct tlb_entry *e = set_of(t, va, sh);
-	/* the four ways written out: no loop counter to keep in a register */
-	_Static_assert(TLB_WAYS == 4, "quick_find probes four ways");
-	if (!way_is(&e[0], tag, id) && !way_is(++e, tag, id) && !way_is(++e, tag, id) &&
-	    !way_is(++e, tag, id))
-		return NULL;
-	return (e->allow & access_class_bit(acc)) ? e : NULL;
-}
-
-/* A hit through quick_find: the result to x, then perhaps to the front
- * cache (a tail call: nothing needs saving around it). */
-static inline __attribute__((always_inline)) int
-quick_hit(struct physim_tlb *t, const struct tlb_entry *e, const struct physim_access *acc,
-	  uint32_t id, bool nested, struct physim_xlate *x)
-{
-	uint64_t hits = t->st.hits;
-	t->st.hits = hits + 1;
-	hit_result_sh(t, e, t->shift[0], acc->va, x);
-	if (PHYSIM_UNLIKELY(front_take(t, acc->va >> 12, hits)))
-		return front_fill(t, e, acc->va, id, nested);
-	return 0;
+	const struct tlb_entry *set = set_of(t, va, sh);
+	for (unsigned w = 0; w < TLB_WAYS; w++) {
+		const struct tlb_entry *e = &set[w];
+		if (e->tag != tag || !id_match(e, id))
+			continue;
+		if (!(e->allow & access_class_bit(acc)))
+			return false;
+		t->st.hits++;
+		hit_result_sh(t, e, sh, va, x);
+		return true;
+	}
+	return false;
 }
 
 static __attribute__((noinline)) int translate_full(struct physim_tlb *tlb, struct physim_mmu *mmu,
@@ -702,18 +542,6 @@ static __attribute__((noinline)) int translate_full(struct physim_tlb *tlb, stru
 	return miss_direct(tlb, mmu, acc, x);
 }
 
-/* Past the front cache: the set probe, else the full path (tail calls, so
- * the probe saves no registers). */
-static __attribute__((noinline)) int translate_set(struct physim_tlb *tlb, struct physim_mmu *mmu,
-						   const struct physim_access *acc,
-						   struct physim_xlate *x)
-{
-	const struct tlb_entry *e = quick_find(tlb, acc, mmu->tlb_id, false);
-	if (e != NULL)
-		return quick_hit(tlb, e, acc, mmu->tlb_id, false, x);
-	return translate_full(tlb, mmu, acc, x); /* checks the access */
-}
-
 int physim_tlb_translate(struct physim_tlb *tlb, struct physim_mmu *mmu,
 			 const struct physim_access *acc, struct physim_xlate *x)
 {
@@ -721,17 +549,9 @@ int physim_tlb_translate(struct physim_tlb *tlb, struct physim_mmu *mmu,
 	if (PHYSIM_UNLIKELY(tlb == NULL || mmu == NULL || x == NULL || acc == NULL ||
 			    mmu->cfg.mem == NULL))
 		return -EINVAL;
-	uint64_t va = acc->va, vpn = va >> 12;
-	const struct tlb_front_key *fk = &tlb->front_key[vpn & (FRONT_SLOTS - 1)];
-	/* another page or generation, another tag, or a class the slot does
-	 * not serve (an invalid access included): the full path */
-	if (PHYSIM_UNLIKELY(fk->tag != (vpn | tlb->front_gen)) ||
-	    PHYSIM_UNLIKELY(fk->id != mmu->tlb_id) ||
-	    PHYSIM_UNLIKELY(!((fk->allow >> access_key(acc)) & 1)))
-		return translate_set(tlb, mmu, acc, x);
-	tlb->st.hits++;
-	front_result(&tlb->front[vpn & (FRONT_SLOTS - 1)], va, x);
-	return 0;
+	if (PHYSIM_LIKELY(quick_hit(tlb, acc, mmu->tlb_id, false, x)))
+		return 0;
+	return translate_full(tlb, mmu, acc, x); /* checks the access */
 }
 
 /* Page shift of the stage-1 leaf of a nested translation: the size of its
@@ -793,17 +613,6 @@ static __attribute__((noinline)) int nested_full(struct physim_tlb *tlb, struct 
 	return miss_nested(tlb, s1, s2, id, acc, x);
 }
 
-static __attribute__((noinline)) int nested_set(struct physim_tlb *tlb, struct physim_mmu *s1,
-						struct physim_mmu *s2, uint32_t id,
-						const struct physim_access *acc,
-						struct physim_xlate *x)
-{
-	const struct tlb_entry *e = quick_find(tlb, acc, id, true);
-	if (e != NULL)
-		return quick_hit(tlb, e, acc, id, true, x);
-	return nested_full(tlb, s1, s2, id, acc, x); /* checks the access */
-}
-
 int physim_tlb_nested_translate(struct physim_tlb *tlb, struct physim_mmu *s1,
 				struct physim_mmu *s2, const struct physim_access *acc,
 				struct physim_xlate *x)
@@ -815,14 +624,9 @@ int physim_tlb_nested_translate(struct physim_tlb *tlb, struct physim_mmu *s1,
 			    !s2->cfg.format->stage2))
 		return -EINVAL;
 	uint32_t id = make_id(s2->cfg.vmid, s1->cfg.asid);
-	uint64_t va = acc->va, vpn = va >> 12;
-	const struct tlb_front_key *fk = &tlb->front_key[vpn & (FRONT_SLOTS - 1)];
-	if (PHYSIM_UNLIKELY(fk->tag != (vpn | tlb->front_gen)) || PHYSIM_UNLIKELY(fk->id != id) ||
-	    PHYSIM_UNLIKELY(!((fk->allow >> (FRONT_NESTED_POS + access_key(acc))) & 1)))
-		return nested_set(tlb, s1, s2, id, acc, x);
-	tlb->st.hits++;
-	front_result(&tlb->front[vpn & (FRONT_SLOTS - 1)], va, x);
-	return 0;
+	if (PHYSIM_LIKELY(quick_hit(tlb, acc, id, true, x)))
+		return 0;
+	return nested_full(tlb, s1, s2, id, acc, x); /* checks the access */
 }
 
 /* ---- flushes ---- */
@@ -832,7 +636,6 @@ void physim_tlb_flush_all(struct physim_tlb *tlb)
 	if (tlb == NULL)
 		return;
 	memset(tlb->e, 0, tlb->nentries * sizeof(*tlb->e));
-	front_forget(tlb);
 	tlb->nested_valid = 0;
 	tlb->nshift = 0;
 	tlb->quick = false;
@@ -974,11 +777,9 @@ int physim_tlb_create(const struct physim_tlb_config *config, struct physim_tlb 
 	while (entries & (entries - 1))
 		entries += entries & -entries; /* round up to a power of two */
 
-	struct physim_tlb *t = aligned_alloc(_Alignof(struct physim_tlb), sizeof(*t));
+	struct physim_tlb *t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return -ENOMEM;
-	memset(t, 0, sizeof(*t));
-	t->front_gen = UINT64_C(1) << FRONT_GEN_SHIFT;
 	t->nentries = entries;
 	t->set_mask = entries / TLB_WAYS - 1;
 	t->e = calloc(entries, sizeof(*t->e));
