@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "common/env.h"
+#include "common/rng.h"
 
 #include <physim/ram.h>
 #include <physim/walk.h>
@@ -1329,6 +1330,489 @@ static void test_nested_faults(void **state)
 	nested_free(&n);
 }
 
+/* ---- a seeded differential: the TLB, the TLB with check_stale, the walker ---- */
+
+/*
+ * Three copies of one world - RAM, two stage-1 tables (ASIDs 1 and 2, the
+ * second with some global leaves over the first's pages), a stage-2 table
+ * (VMIDs 1 and 2) - receive the same random steps: accesses with any flags
+ * (the invalid combinations too) through one stage, stage 2 alone or both,
+ * remaps and unmaps with or without the flush that covers them, and every
+ * flush call. World F translates through a TLB, world R through one with
+ * check_stale (every hit also compared with a fresh walk, which must
+ * change no result and no count but the stale reports), world W
+ * through the walker alone. Frames come from identical allocators in the
+ * same order, so F and R must give the same result in every field and the
+ * same counts after every step, and each access F serves by a walk (its
+ * miss count moves), or serves while no table has changed since a
+ * flush_all, must agree with W's walk (but for the A/D traces: W walks
+ * every time). The walker is the independent expectation; R shows that the
+ * stale check observes without changing what the TLB returns.
+ */
+enum {
+	DIFF_SMALL = 20, /* stage-1 4 KiB units: 16 pages, then 4 at +64 pages */
+	DIFF_UNITS = 21, /* ... and one 2 MiB unit */
+	DIFF_GPAGES = 32,
+	DIFF_STEPS = 6000,
+};
+#define DIFF_V0 UINT64_C(0x400000)
+#define DIFF_VH UINT64_C(0x40000000)
+#define DIFF_G0 UINT64_C(0x100000000)
+#define DIFF_H0 UINT64_C(0x200000000)
+
+struct diff_world {
+	struct env *e; /* e->tlb: F's and R's; W destroys its own */
+	bool walker;   /* W: translate with the walker alone */
+	struct physim_pt *t[2], *s2pt;
+	struct physim_mmu *m[2], *mctl, *nomem, *s2[2];
+};
+
+/* Input address of a stage-1 unit: pages 0-15, pages 64-67 (64 pages on:
+ * another region of the same low address bits), and the 2 MiB page. */
+static uint64_t diff_unit_va(unsigned u)
+{
+	if (u < 16)
+		return DIFF_V0 + u * 4 * KiB;
+	if (u < DIFF_SMALL)
+		return DIFF_V0 + (64 + u - 16) * 4 * KiB;
+	return DIFF_VH;
+}
+
+static uint64_t diff_unit_size(unsigned u)
+{
+	return u < DIFF_SMALL ? 4 * KiB : 2 * MiB;
+}
+
+/* Stage-2 units: 32 pages of 4 KiB from DIFF_G0, then two 2 MiB blocks. */
+static uint64_t diff_gunit_gpa(unsigned k)
+{
+	return k < DIFF_GPAGES ? DIFF_G0 + k * 4 * KiB : DIFF_G0 + (k - DIFF_GPAGES + 1) * 2 * MiB;
+}
+
+static uint64_t diff_gunit_size(unsigned k)
+{
+	return k < DIFF_GPAGES ? 4 * KiB : 2 * MiB;
+}
+
+/* A random stage-1 leaf for unit u of table i: its output (a GPA: in the
+ * stage-2 pages, in a stage-2 block, or partly unmapped by stage 2), flags,
+ * and the global bit (table 2, units 8-11: over table 1's pages). */
+struct diff_leaf {
+	uint64_t pa;
+	uint32_t flags;
+	uint64_t arch;
+};
+
+static struct diff_leaf diff_s1_leaf(const struct fmt_case *fc, uint64_t *rng, int i, unsigned u)
+{
+	static const uint32_t s1_flags[] = {
+	    URW, URO, URW | PHYSIM_X, URO | PHYSIM_X, PHYSIM_R | PHYSIM_W, PHYSIM_R | PHYSIM_X,
+	};
+	struct diff_leaf l = {.flags = s1_flags[tc_rand_below(rng, 6)]};
+	if (u < DIFF_SMALL) {
+		uint64_t k = tc_rand_below(rng, 2 * DIFF_GPAGES);
+		l.pa = k < DIFF_GPAGES ? DIFF_G0 + k * 4 * KiB
+				       : DIFF_G0 + 2 * MiB + (k - DIFF_GPAGES) * 4 * KiB;
+	} else {
+		l.pa = DIFF_G0 + tc_rand_below(rng, 3) * 2 * MiB;
+	}
+	l.arch = i == 1 && u >= 8 && u < 12 ? fc->global_arch : fc->nonglobal_arch;
+	return l;
+}
+
+static uint32_t diff_s2_flags(uint64_t *rng)
+{
+	static const uint32_t f[] = {
+	    PHYSIM_R | PHYSIM_W | PHYSIM_X,
+	    PHYSIM_R | PHYSIM_W,
+	    PHYSIM_R,
+	    PHYSIM_R | PHYSIM_X,
+	};
+	return f[tc_rand_below(rng, 4)];
+}
+
+static void diff_map(struct physim_pt *pt, uint64_t va, uint64_t size, const struct diff_leaf *l)
+{
+	map(pt, va, l->pa, size, l->flags, l->arch);
+}
+
+/* One world: the tables mapped from the same generator state in each. */
+static void diff_world_new(struct diff_world *w, const struct nested_case *nc, bool walker,
+			   const struct physim_tlb_config *tc, uint64_t seed)
+{
+	const struct fmt_case *fc = nc->s1;
+	uint64_t rng = seed;
+	*w = (struct diff_world){.e = env_new(fc, tc), .walker = walker};
+	struct env *e = w->e;
+	const uint32_t rwx = PHYSIM_R | PHYSIM_W | PHYSIM_X;
+	w->s2pt = pt_new(e, physim_format(nc->s2), false);
+	/* the guest's tables live in RAM, which stage 2 maps identically */
+	assert_int_equal(
+	    physim_pt_map_region(w->s2pt, RAM_BASE, RAM_BASE, RAM_SIZE, rwx, PHYSIM_ALLOW_HUGE), 0);
+	for (unsigned k = 0; k < DIFF_GPAGES + 2; k++) {
+		uint64_t hpa = DIFF_H0 + k * 2 * MiB;
+		map(w->s2pt, diff_gunit_gpa(k), hpa, diff_gunit_size(k), diff_s2_flags(&rng), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		w->t[i] = pt_new(e, NULL, false);
+		for (unsigned u = 0; u < DIFF_UNITS; u++) {
+			struct diff_leaf l = diff_s1_leaf(fc, &rng, i, u);
+			diff_map(w->t[i], diff_unit_va(u), diff_unit_size(u), &l);
+		}
+		w->m[i] = mmu(e, w->t[i], (uint16_t)(i + 1), 0);
+	}
+	/* ASID 1 under other control state: supervisor accesses to user pages
+	 * decided otherwise (x86 SMAP, RISC-V SUM) */
+	struct physim_mmu_ctl ctl = {.smap = true, .sum = true};
+	w->mctl = mmu_ctl(e, w->t[0], 1, 0, &ctl);
+	/* ASID 1 with no table memory: every translation is -EINVAL */
+	struct physim_mmu_config nc1 = {
+	    .format = physim_pt_format(w->t[0]), .root = physim_pt_root(w->t[0]), .asid = 1};
+	assert_int_equal(physim_mmu_create(&nc1, &w->nomem), 0);
+	for (int j = 0; j < 2; j++)
+		w->s2[j] = mmu(e, w->s2pt, 0, (uint16_t)(j + 1));
+	if (walker) {
+		physim_tlb_destroy(e->tlb);
+		e->tlb = NULL;
+	}
+}
+
+static void diff_world_free(struct diff_world *w)
+{
+	physim_mmu_destroy(w->nomem);
+	physim_mmu_destroy(w->mctl);
+	for (int i = 0; i < 2; i++) {
+		physim_mmu_destroy(w->m[i]);
+		physim_mmu_destroy(w->s2[i]);
+		physim_pt_destroy(w->t[i]);
+	}
+	physim_pt_destroy(w->s2pt);
+	env_free(w->e);
+}
+
+/* An access: which contexts, which address, which flags. */
+struct diff_access {
+	int how;  /* 0 one stage, 1 stage 2 alone, 2 nested */
+	int s1;	  /* 0, 1: table; 2: ASID 1 under ctl; 3: ASID 1 without memory */
+	int s2;	  /* VMID - 1 */
+	bool any; /* va in a stage-1 unit where table 2 has global leaves */
+	struct physim_access acc;
+};
+
+static struct diff_access diff_pick_access(uint64_t *rng)
+{
+	struct diff_access a = {.how = (int)tc_rand_below(rng, 3)};
+	uint64_t r = tc_rand_below(rng, 32);
+	a.s1 = r < 14 ? 0 : r < 28 ? 1 : r < 31 ? 2 : 3;
+	a.s2 = (int)tc_rand_below(rng, 2);
+	if (a.how == 1) {
+		unsigned k = (unsigned)tc_rand_below(rng, DIFF_GPAGES + 3);
+		a.acc.va = k < DIFF_GPAGES + 2 ? diff_gunit_gpa(k) : DIFF_G0 + 64 * 4 * KiB;
+		if (k >= DIFF_GPAGES && k < DIFF_GPAGES + 2)
+			a.acc.va += tc_rand_below(rng, 8) * 4 * KiB;
+	} else {
+		unsigned u = (unsigned)tc_rand_below(rng, DIFF_UNITS);
+		a.acc.va = diff_unit_va(u);
+		if (u == DIFF_SMALL)
+			a.acc.va += tc_rand_below(rng, 8) * 4 * KiB;
+		a.any = u >= 8 && u < 12;
+	}
+	a.acc.va += tc_rand_below(rng, 4 * KiB);
+	/* mostly valid combinations; one in four anything (write + exec,
+	 * implicit user or fetch: -EINVAL) */
+	uint64_t f = tc_rand_below(rng, 16);
+	if (tc_rand_below(rng, 8) == 0) {
+		a.acc.write = f & 1, a.acc.exec = f & 2, a.acc.user = f & 4, a.acc.implicit = f & 8;
+	} else {
+		a.acc.user = f & 1;
+		a.acc.write = (f & 6) == 2;
+		a.acc.exec = (f & 6) == 4;
+		a.acc.implicit = !a.acc.user && !a.acc.exec && (f & 8);
+	}
+	return a;
+}
+
+static int diff_translate(struct diff_world *w, const struct diff_access *a, struct physim_xlate *x)
+{
+	struct physim_mmu *s1 = a->s1 == 3 ? w->nomem : a->s1 == 2 ? w->mctl : w->m[a->s1];
+	struct physim_tlb *tlb = w->e->tlb;
+	switch (a->how) {
+	case 0:
+		return w->walker ? physim_mmu_translate(s1, &a->acc, x)
+				 : physim_tlb_translate(tlb, s1, &a->acc, x);
+	case 1:
+		return w->walker ? physim_mmu_translate(w->s2[a->s2], &a->acc, x)
+				 : physim_tlb_translate(tlb, w->s2[a->s2], &a->acc, x);
+	default:
+		return w->walker ? physim_nested_translate(s1, w->s2[a->s2], &a->acc, x)
+				 : physim_tlb_nested_translate(tlb, s1, w->s2[a->s2], &a->acc, x);
+	}
+}
+
+/* Field by field (padding is not compared); `all` adds what depends on the
+ * A/D state of the tables (equal in F and R, not in W). */
+static bool diff_same(const struct physim_xlate *a, const struct physim_xlate *b, bool all)
+{
+	const struct physim_fault *fa = &a->fault, *fb = &b->fault;
+	bool same = a->pa == b->pa && a->gpa == b->gpa && a->page_size == b->page_size &&
+		    a->level == b->level && a->perms == b->perms && a->global == b->global &&
+		    fa->kind == fb->kind && fa->stage == fb->stage && fa->level == fb->level &&
+		    fa->s1ptw == fb->s1ptw && fa->syndrome == fb->syndrome &&
+		    fa->addr == fb->addr && fa->gpa == fb->gpa;
+	if (all)
+		same = same && a->mem_refs == b->mem_refs && a->ad_updated == b->ad_updated &&
+		       a->leaf_desc == b->leaf_desc && a->s2_leaf_desc == b->s2_leaf_desc;
+	return same;
+}
+
+static void diff_fail(uint64_t seed, int step, const char *what, const struct diff_access *a,
+		      const struct physim_xlate *x, const struct physim_xlate *y)
+{
+	print_message("seed %#llx step %d: %s (how %d s1 %d s2 %d va %#llx w%d x%d u%d i%d): "
+		      "pa %#llx / %#llx, gpa %#llx / %#llx, perms %#x / %#x, fault %d / %d, "
+		      "leaf %#llx / %#llx\n",
+		      (unsigned long long)seed, step, what, a->how, a->s1, a->s2,
+		      (unsigned long long)a->acc.va, a->acc.write, a->acc.exec, a->acc.user,
+		      a->acc.implicit, (unsigned long long)x->pa, (unsigned long long)y->pa,
+		      (unsigned long long)x->gpa, (unsigned long long)y->gpa, x->perms, y->perms,
+		      x->fault.kind, y->fault.kind, (unsigned long long)x->leaf_desc,
+		      (unsigned long long)y->leaf_desc);
+	fail();
+}
+
+/* The three worlds, the generator, and whether the TLBs hold only what
+ * the tables say now. */
+enum { DIFF_WORKING_SET = 8 };
+struct diff_run {
+	struct diff_world w[3]; /* F, R, W */
+	uint64_t seed, rng;
+	int step;
+	bool coherent;
+	/* accesses made lately: three in four accesses repeat one of them (at
+	 * another offset in the page), so that there are hits to check */
+	struct diff_access recent[DIFF_WORKING_SET];
+};
+
+static void diff_access(struct diff_run *d)
+{
+	unsigned slot = (unsigned)tc_rand_below(&d->rng, DIFF_WORKING_SET);
+	struct diff_access a = d->recent[slot];
+	if (a.acc.va == 0 || tc_rand_below(&d->rng, 4) == 0) {
+		a = d->recent[slot] = diff_pick_access(&d->rng);
+	} else {
+		a.acc.va = (a.acc.va & ~(4 * KiB - 1)) + tc_rand_below(&d->rng, 4 * KiB);
+		if (tc_rand_below(&d->rng, 4) == 0) /* a read after a write, a write after a read */
+			a.acc.write = !a.acc.write && !a.acc.exec;
+	}
+	struct physim_xlate x[3];
+	int rc[3];
+	uint64_t misses = physim_tlb_stats(d->w[0].e->tlb).misses;
+	for (int i = 0; i < 3; i++) {
+		memset(&x[i], 0, sizeof(x[i]));
+		rc[i] = diff_translate(&d->w[i], &a, &x[i]);
+	}
+	bool walked = physim_tlb_stats(d->w[0].e->tlb).misses != misses;
+	/* the walker's verdict binds a walk, and a hit while the TLBs hold
+	 * nothing stale (but a hit on another ASID's global entry is the
+	 * TLB's right); a refused access is refused by all */
+	bool bound = walked || (d->coherent && !a.any) || rc[2] == -EINVAL;
+	if (rc[0] != rc[1] || (bound && rc[0] != rc[2])) {
+		print_message("seed %#llx step %d: rc %d %d %d\n", (unsigned long long)d->seed,
+			      d->step, rc[0], rc[1], rc[2]);
+		fail();
+	}
+	if (rc[0] == -EINVAL)
+		return;
+	assert_true(rc[0] == 0 || rc[0] == -EFAULT);
+	if (!diff_same(&x[0], &x[1], true))
+		diff_fail(d->seed, d->step, "TLB != TLB with check_stale", &a, &x[0], &x[1]);
+	if (bound && !diff_same(&x[0], &x[2], false))
+		diff_fail(d->seed, d->step, "TLB != walker", &a, &x[0], &x[2]);
+}
+
+/* Which table a change goes to (-1: stage 2), and its unit. */
+static void diff_change(struct diff_run *d, bool unmap_only)
+{
+	int which = (int)tc_rand_below(&d->rng, 3) - 1;
+	bool flush = tc_rand_below(&d->rng, 2);
+	unsigned u = (unsigned)tc_rand_below(&d->rng, which < 0 ? DIFF_GPAGES + 2 : DIFF_UNITS);
+	uint64_t va = which < 0 ? diff_gunit_gpa(u) : diff_unit_va(u);
+	uint64_t size = which < 0 ? diff_gunit_size(u) : diff_unit_size(u);
+	uint64_t r = d->rng; /* each world draws the leaf from the same state */
+	for (int i = 0; i < 3; i++) {
+		struct diff_world *w = &d->w[i];
+		struct physim_pt *pt = which < 0 ? w->s2pt : w->t[which];
+		d->rng = r;
+		struct diff_leaf l = {0};
+		if (which < 0)
+			l = (struct diff_leaf){.pa = DIFF_H0 + tc_rand_below(&d->rng, 64) * 2 * MiB,
+					       .flags = diff_s2_flags(&d->rng)};
+		else
+			l = diff_s1_leaf(w->e->fc, &d->rng, which, u);
+		int rc = physim_pt_unmap(pt, va, NULL);
+		assert_true(rc == 0 || rc == -ENOENT);
+		if (!unmap_only)
+			diff_map(pt, va, size, &l);
+		if (flush && w->e->tlb != NULL)
+			physim_tlb_flush_va(w->e->tlb, va);
+	}
+	if (!flush)
+		d->coherent = false;
+}
+
+/* One flush call of any kind, the same in F and R. */
+static void diff_flush(struct diff_run *d)
+{
+	uint64_t kind = tc_rand_below(&d->rng, 6);
+	uint64_t va = tc_rand_below(&d->rng, 2)
+			  ? diff_unit_va((unsigned)tc_rand_below(&d->rng, DIFF_UNITS))
+			  : diff_gunit_gpa((unsigned)tc_rand_below(&d->rng, DIFF_GPAGES + 2));
+	va += tc_rand_below(&d->rng, 4 * KiB);
+	uint16_t tag = (uint16_t)tc_rand_below(&d->rng, 3);
+	uint64_t vas[3] = {va, diff_unit_va((unsigned)tc_rand_below(&d->rng, DIFF_UNITS)),
+			   diff_gunit_gpa((unsigned)tc_rand_below(&d->rng, DIFF_GPAGES))};
+	size_t n = (size_t)tc_rand_below(&d->rng, 4);
+	for (int i = 0; i < 2; i++) {
+		struct physim_tlb *tlb = d->w[i].e->tlb;
+		switch (kind) {
+		case 0:
+			physim_tlb_flush_va(tlb, va);
+			break;
+		case 1:
+			physim_tlb_flush_va_asid(tlb, va, tag);
+			break;
+		case 2:
+			physim_tlb_flush_asid(tlb, tag);
+			break;
+		case 3:
+			physim_tlb_flush_vmid(tlb, tag);
+			break;
+		case 4:
+			physim_tlb_pt_flush(tlb, vas, n, n == 0);
+			break;
+		default:
+			physim_tlb_flush_all(tlb);
+			break;
+		}
+	}
+	if (kind == 5 || (kind == 4 && n == 0))
+		d->coherent = true;
+}
+
+static void diff_check_stats(const struct diff_run *d)
+{
+	struct physim_tlb_stats f = physim_tlb_stats(d->w[0].e->tlb);
+	struct physim_tlb_stats r = physim_tlb_stats(d->w[1].e->tlb);
+	if (f.hits != r.hits || f.misses != r.misses || f.flushes != r.flushes) {
+		print_message("seed %#llx step %d: hits %llu / %llu, misses %llu / %llu\n",
+			      (unsigned long long)d->seed, d->step, (unsigned long long)f.hits,
+			      (unsigned long long)r.hits, (unsigned long long)f.misses,
+			      (unsigned long long)r.misses);
+		fail();
+	}
+}
+
+static void diff_run(const struct nested_case *nc, unsigned entries, uint64_t seed)
+{
+	struct diff_run d = {.seed = seed, .rng = seed ^ 0x5eed, .coherent = true};
+	for (int i = 0; i < 3; i++)
+		diff_world_new(
+		    &d.w[i], nc, i == 2,
+		    &(struct physim_tlb_config){.entries = entries, .check_stale = i == 1}, seed);
+	for (d.step = 0; d.step < DIFF_STEPS; d.step++) {
+		uint64_t r = tc_rand_below(&d.rng, 100);
+		if (r < 85)
+			diff_access(&d);
+		else if (r < 90)
+			diff_change(&d, false);
+		else if (r < 92)
+			diff_change(&d, true);
+		else
+			diff_flush(&d);
+		diff_check_stats(&d);
+	}
+	/* the run did what it is for: hits, misses, stale hits */
+	struct physim_tlb_stats f = physim_tlb_stats(d.w[0].e->tlb);
+	assert_true(f.hits > DIFF_STEPS / 16);
+	assert_true(f.misses > DIFF_STEPS / 16);
+	assert_true(physim_tlb_stats(d.w[1].e->tlb).stale > 0);
+	for (int i = 0; i < 3; i++)
+		diff_world_free(&d.w[i]);
+}
+
+static void test_differential(void **state)
+{
+	const struct nested_case *nc = *state;
+	diff_run(nc, 16, 0x7a11);    /* 4 sets of 4: replacements all the time */
+	diff_run(nc, 1024, 0xf00d5); /* room for everything: hits serve most */
+}
+
+/* The two fills that change what the set lookup returns without removing
+ * an entry, each followed by the hit that must see the change (x86; a TLB
+ * without and one with check_stale, which reports the second against the
+ * tables). */
+static void test_fill_changes_lookup(void **state)
+{
+	(void)state;
+	struct env *e[2];
+	struct physim_pt *t1[2], *t2[2];
+	struct physim_mmu *m1[2], *m2[2];
+	const uint64_t p = P(0), q = P(1), pa1 = PA(0), pa2 = PA(1), pq = PA(2);
+	for (int i = 0; i < 2; i++) {
+		/* 4 entries: one set of four ways, filled in order */
+		struct physim_tlb_config tc = {.entries = 4, .check_stale = i == 1};
+		e[i] = env_new(&fmt_x86, &tc);
+		t1[i] = pt_new(e[i], NULL, false);
+		t2[i] = pt_new(e[i], NULL, false);
+		map(t1[i], p, pa1, 4 * KiB, URW, 0);
+		map(t1[i], q, pq, 4 * KiB, URW, 0);
+		map(t2[i], p, pa2, 4 * KiB, URW, fmt_x86.global_arch); /* global */
+		m1[i] = mmu(e[i], t1[i], 1, 0);
+		m2[i] = mmu(e[i], t2[i], 2, 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct physim_xlate x;
+		/* A merge: a read fills, the next read hits, a
+		 * write walks (dirty unknown) and gives the same translation,
+		 * so its classes and the descriptor it read (A set by the first
+		 * walk, SDM Vol. 3A 4.8) go into the same entry; the next read
+		 * returns that descriptor, not the first walk's. */
+		struct physim_xlate first, wr;
+		assert_int_equal(tr(e[i], m1[i], p, RD, &first), 0);   /* miss */
+		tr_ok(e[i], m1[i], p + 8, RD, pa1 + 8);		       /* hit */
+		assert_int_equal(tr(e[i], m1[i], p + 16, WR, &wr), 0); /* miss */
+		assert_false(first.leaf_desc & (UINT64_C(1) << 5));    /* A clear then */
+		assert_true(wr.leaf_desc & (UINT64_C(1) << 5));	       /* A set */
+		assert_int_equal(tr(e[i], m1[i], p + 24, RD, &x), 0);  /* hit */
+		assert_int_equal(x.pa, pa1 + 24);
+		assert_int_equal(x.leaf_desc, wr.leaf_desc);
+		expect_stats(e[i], 2, 2, 0, 0);
+
+		/* An insert into a free way ahead of a live entry: ASID 1's
+		 * page p is in way 1 (q's entry took way 0, then went); ASID
+		 * 2's global page p fills way 0, and the
+		 * lookup for ASID 1 now meets it first (a global entry serves
+		 * every ASID: SDM Vol. 3A 4.10.2.4). */
+		physim_tlb_flush_all(e[i]->tlb);
+		tr_ok(e[i], m1[i], q, RD, pq);		  /* miss: way 0 */
+		tr_ok(e[i], m1[i], p, RD, pa1);		  /* miss: way 1 */
+		physim_tlb_flush_va(e[i]->tlb, q);	  /* way 0 free */
+		tr_ok(e[i], m1[i], p + 8, RD, pa1 + 8);	  /* hit: way 1 */
+		tr_ok(e[i], m2[i], p, RD, pa2);		  /* miss: way 0, global */
+		tr_ok(e[i], m1[i], p + 16, RD, pa2 + 16); /* hit: the global entry */
+		/* (which the checker of the TLB with check_stale reports:
+		 * ASID 1's tables say pa1) */
+		expect_stats(e[i], 4, 5, 2, (uint64_t)i);
+	}
+	for (int i = 0; i < 2; i++) {
+		physim_mmu_destroy(m1[i]);
+		physim_mmu_destroy(m2[i]);
+		physim_pt_destroy(t1[i]);
+		physim_pt_destroy(t2[i]);
+		env_free(e[i]);
+	}
+}
+
 #define PER_FORMAT(fn)                                                                             \
 	cmocka_unit_test_prestate(fn, (void *)&fmt_x86),                                           \
 	    cmocka_unit_test_prestate(fn, (void *)&fmt_sv48),                                      \
@@ -1360,6 +1844,8 @@ int main(void)
 	    PER_NESTED(test_nested_forgotten_flush),
 	    PER_NESTED(test_nested_flush_hooked),
 	    PER_NESTED(test_nested_faults),
+	    PER_NESTED(test_differential),
+	    cmocka_unit_test(test_fill_changes_lookup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
