@@ -137,10 +137,24 @@ static inline uint64_t a64_sh_source(const struct physim_pt_format *f, uint64_t 
 
 /* AttrIndx by the one memory-type rule (pt-format.h) under the format's
  * MAIR (physim_pt_config.mair). */
+/* a64_s1_memtypes of the format's MAIR. physim's default (PHYSIM_MAIR_DEFAULT:
+ * Attr0 0xff Normal WB, Attr1 0x04 Device-nGnRE, Attr2 0x44 Normal NC, the
+ * rest Device-nGnRnE; every format object here, and a table made without a
+ * MAIR) is decoded once, here, so that encoding a leaf does not scan MAIR's
+ * eight bytes each time (that scan was three quarters of s1_encode_leaf);
+ * test_memtype checks the default's indexes against the descriptors. */
+static struct pt_memtypes s1_memtypes(const struct physim_pt_format *f)
+{
+	static const struct pt_memtypes dflt = {
+	    .normal = 0, .device = 1, .uncached = 2, .zero_flags = 0};
+	uint64_t mair = a64_mair(f->mair);
+	return mair == PHYSIM_MAIR_DEFAULT ? dflt : a64_s1_memtypes(mair);
+}
+
 static int s1_attrindx(const struct physim_pt_format *f, uint32_t flags, uint64_t arch,
 		       uint64_t *idx)
 {
-	struct pt_memtypes c = a64_s1_memtypes(a64_mair(f->mair));
+	struct pt_memtypes c = s1_memtypes(f);
 	return pt_memtype_pick(flags, (arch & S1_ATTRINDX_MASK) >> S1_ATTRINDX_SHIFT, &c, idx);
 }
 
@@ -195,7 +209,7 @@ static void s1_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 			   struct pt_leaf_attr *a)
 {
 	uint64_t idx = (d & S1_ATTRINDX_MASK) >> S1_ATTRINDX_SHIFT, arch_idx;
-	struct pt_memtypes c = a64_s1_memtypes(a64_mair(f->mair));
+	struct pt_memtypes c = s1_memtypes(f);
 	uint32_t fl = PHYSIM_R | pt_memtype_flags(idx, &c, &arch_idx);
 
 	if (!(d & S1_AP2))
