@@ -116,7 +116,15 @@ static inline uint8_t access_cond_classes(bool stage2, bool pke, const struct ph
 {
 	if (stage2 || !(perms & PHYSIM_U) || acc->implicit || (acc->user && !pke))
 		return 0;
-	return (uint8_t)(access_rights(acc, perms) << (acc->user ? CLS_USER : 0));
+	unsigned rights = access_rights(acc, perms);
+	/* A supervisor fetch from a user page follows its own rule in each
+	 * architecture (x86: SMEP; RISC-V: never, whatever SUM - privileged
+	 * spec, "Memory Privilege in sstatus Register"; AArch64: X in perms is
+	 * for EL0 only), so only a fetch's own walk may let an entry serve
+	 * one. */
+	if (!acc->user && !acc->exec)
+		rights &= ~(1u << CLS_EXEC);
+	return (uint8_t)(rights << (acc->user ? CLS_USER : 0));
 }
 
 /* The control state that decides supervisor accesses to user pages and
