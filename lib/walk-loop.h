@@ -360,7 +360,8 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			    .p = p, .d = d, .d_new = s.d_new, .gpa = ea, .tstep = tstep};
 		if (!s.leaf) {
 			table = s.next;
-			thost = host + (uintptr_t)table;
+			if (lookup)
+				thost = host + (uintptr_t)table;
 			continue;
 		}
 		/* The result only once the write-back succeeded: a stage-2

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "common/env.h"
 #include "common/rng.h"
 
 #include "pt-toy-format.h"
@@ -1896,28 +1897,6 @@ static void test_lookup_fast_path(void **state)
 	assert_true(nfast > 1000);
 }
 
-/* Descriptor i of the table at pa in RAM that starts at physical 0. */
-static uint64_t *desc_at0(uint8_t *hva, const struct physim_pt_format *f, uint64_t pa, uint64_t i)
-{
-	return (uint64_t *)(void *)(hva + pa + i * f->pte_bytes);
-}
-
-static uint64_t get_at0(uint8_t *hva, const struct physim_pt_format *f, uint64_t pa, uint64_t i)
-{
-	if (f->pte_bytes == 4)
-		return *(uint32_t *)(void *)desc_at0(hva, f, pa, i);
-	return *desc_at0(hva, f, pa, i);
-}
-
-static void set_at0(uint8_t *hva, const struct physim_pt_format *f, uint64_t pa, uint64_t i,
-		    uint64_t d)
-{
-	if (f->pte_bytes == 4)
-		*(uint32_t *)(void *)desc_at0(hva, f, pa, i) = (uint32_t)d;
-	else
-		*desc_at0(hva, f, pa, i) = d;
-}
-
 /* Zero descriptors on the way, in RAM that starts at physical 0 (where a
  * zero table pointer would name a table in the direct map): every format,
  * one page mapped, an address next to it at each level meets a zero entry
@@ -1931,12 +1910,12 @@ static void test_lookup_zero_entries(void **state)
 	(void)state;
 	for (size_t k = 0; k < physim_format_count(); k++) {
 		const struct physim_pt_format *f = physim_format_at(k);
-		struct physim_ram *ram;
+		struct tc_env e;
 		struct physim_pt *pt;
-		struct physim_ram_config rc = {.base_is_zero = true, .size = RAM_SIZE};
-		assert_int_equal(physim_ram_create(&rc, &ram), 0);
-		uint8_t *hva = physim_ram_direct_map(ram).hva;
-		assert_int_equal(physim_pt_create(f, physim_ram_paging_handler(ram), &pt), 0);
+		tc_env_open_config(
+		    &e, &(struct physim_ram_config){.base_is_zero = true, .size = RAM_SIZE});
+		assert_int_equal(physim_pt_create(f, e.ph, &pt), 0);
+		const unsigned pb = f->pte_bytes;
 		uint64_t gran = pt_level_page_size(f, 0);
 		uint64_t va = UINT64_C(1) << f->level[f->levels - 1].shift; /* root index 1 */
 		uint64_t pa = RAM_SIZE / 2;
@@ -1964,7 +1943,7 @@ static void test_lookup_zero_entries(void **state)
 			uint64_t t = physim_pt_root(pt), d = 0, slot = 0;
 			for (unsigned l = f->levels - 1u; l >= 1; l--) {
 				slot = pt_index(f, va, l);
-				d = get_at0(hva, f, t, slot);
+				d = tc_get_entry(&e, t + slot * pb, pb);
 				if (l == 1)
 					break;
 				t = f->ops->output_addr(f, d, l);
@@ -1972,21 +1951,21 @@ static void test_lookup_zero_entries(void **state)
 			uint64_t pa2 = RAM_SIZE / 4, leaf;
 			struct pt_leaf_attr a = {.flags = PHYSIM_R | PHYSIM_W};
 			assert_int_equal(f->ops->encode_leaf(f, pa2, &a, 0, &leaf), 0);
-			set_at0(hva, f, 0, pt_index(f, va, 0), leaf);
-			set_at0(hva, f, t, slot, f->ops->encode_table(f, 0, 1));
+			tc_put_entry(&e, pt_index(f, va, 0) * pb, pb, leaf);
+			tc_put_entry(&e, t + slot * pb, pb, f->ops->encode_table(f, 0, 1));
 			if (f->ops->encode_table(f, 0, 1) != 0) {
 				assert_int_equal(physim_pt_query(pt, va, &m), 0);
 				assert_int_equal(m.pa, pa2);
 			} else {
 				assert_int_equal(physim_pt_query(pt, va, &m), -ENOENT);
 			}
-			set_at0(hva, f, t, slot, d);
-			set_at0(hva, f, 0, pt_index(f, va, 0), 0);
+			tc_put_entry(&e, t + slot * pb, pb, d);
+			tc_put_entry(&e, pt_index(f, va, 0) * pb, pb, 0);
 			assert_int_equal(physim_pt_query(pt, va, &m), 0);
 			assert_int_equal(m.pa, pa);
 		}
 		physim_pt_destroy(pt);
-		physim_ram_destroy(ram);
+		tc_env_close(&e);
 	}
 }
 
