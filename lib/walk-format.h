@@ -51,6 +51,10 @@
  *      root (config.root or, e.g. for an AArch64 TTBR1 address,
  *      config.root_hi), and initialises the family's accumulators. A failing
  *      begin() fills the whole fault (kind, level, syndrome) itself.
+ *      Neither begin() nor step() may hand w's address to a function that
+ *      is not inlined; a fault builder gets a copy, as walk_fault_copy
+ *      does. Once the address leaves, the compiler keeps the whole state
+ *      in memory on every path, and walks take a quarter longer (sv48).
  *   c. For level = levels-1 down to 0: computes the descriptor's address
  *      table + pt_index(fmt, va, level) * pte_bytes (the mmu's idx_shift /
  *      idx_mask), fetches it (in a nested walk the table address is a GPA

@@ -70,7 +70,7 @@ WALK_INLINE int v7_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, 
 	return 0;
 }
 
-static void v7_section(uint64_t d, struct v7_leaf *l)
+WALK_INLINE void v7_section(uint64_t d, struct v7_leaf *l)
 {
 	if (d & V7_SECT_SUPER) {
 		l->base = v7_super_base(d);
@@ -87,7 +87,7 @@ static void v7_section(uint64_t d, struct v7_leaf *l)
 	l->ng = d & V7_SECT_NG;
 }
 
-static void v7_page(const struct walk_state *w, uint64_t d, struct v7_leaf *l)
+WALK_INLINE void v7_page(const struct walk_state *w, uint64_t d, struct v7_leaf *l)
 {
 	if ((d & V7_TYPE_MASK) == V7_L2_LARGE) {
 		l->base = d & V7_LARGE_BASE;
@@ -115,8 +115,8 @@ static void v7_page(const struct walk_state *w, uint64_t d, struct v7_leaf *l)
  * and read access at that privilege; WXN makes every writable region (AP[2] =
  * 0) execute-never (G5.6.3.2). PL1 may execute PL0-writable memory (UWXN = 0).
  */
-static enum physim_fault_kind v7_leaf_access(const struct walk_state *w, const struct v7_leaf *l,
-					     struct walk_step *s)
+WALK_INLINE enum physim_fault_kind v7_leaf_access(const struct walk_state *w, const struct v7_leaf *l,
+						  struct walk_step *s)
 {
 	const struct physim_mmu_ctl *c = w->ctl;
 	bool wxn = c->wxn && !l->ap2;

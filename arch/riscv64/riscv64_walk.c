@@ -165,7 +165,10 @@ WALK_INLINE int rv_begin_common(struct walk_state *w, bool gstage, uint64_t root
 	w->acc_or = 0; /* G seen in some PTE of the walk */
 	w->detail = 0;
 	if (!walk_input_ok(w->fmt, w->va)) {
-		rv_fault_common(w, gstage, PHYSIM_FAULT_NOT_PRESENT, w->fmt->levels - 1, f);
+		/* Through a copy: w's address must not leave the loop
+		 * (walk-format.h, b.). */
+		struct walk_state c = *w;
+		rv_fault_common(&c, gstage, PHYSIM_FAULT_NOT_PRESENT, w->fmt->levels - 1, f);
 		return -EFAULT;
 	}
 	*table = root & ~((gstage ? RV_GSTAGE_ROOT_ALIGN : RV_ROOT_ALIGN) - 1);

@@ -104,8 +104,11 @@ WALK_INLINE int ept_begin(struct walk_state *w, uint64_t root, uint64_t root_hi,
 	w->acc_or = 0;
 	w->detail = 0;
 	if (!walk_input_ok(w->fmt, w->va)) {
-		w->acc_and = 0;
-		ept_fault(w, PHYSIM_FAULT_NOT_PRESENT, w->fmt->levels - 1, f);
+		/* Through a copy: w's address must not leave the loop
+		 * (walk-format.h, b.). */
+		struct walk_state c = *w;
+		c.acc_and = 0;
+		ept_fault(&c, PHYSIM_FAULT_NOT_PRESENT, w->fmt->levels - 1, f);
 		return -EFAULT;
 	}
 	*table = root;
