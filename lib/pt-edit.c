@@ -515,28 +515,72 @@ static void map_run_clear_old(struct op *o, unsigned lvl, uint8_t *t, uint64_t i
 	}
 }
 
+/*
+ * leaf_run_prepare for the n new leaves of a map from pa at lvl (attributes
+ * o->attr, grouped or not), across the runs of the whole operation. Every
+ * run of a map has the same attributes, so a later run at the same level
+ * can take the step per page (delta) of an earlier linear one: only its
+ * first and last leaves are encoded, to check that the address field is
+ * linear there with that step (what leaf_run_prepare checks with the first,
+ * second and last). o->enc[grouped] keeps one range of pa checked linear
+ * without a gap, [pa0, pa_hi]; a run inside it encodes nothing, so the
+ * apply pass encodes nothing the check pass checked: a map of 8192 4 KiB
+ * pages encodes 33 leaves instead of 96.
+ */
+static int map_prepare(struct op *o, unsigned lvl, uint64_t pa, uint64_t n, bool grouped,
+		       struct pt_leaf_attr *a, struct leaf_run *r)
+{
+	const struct physim_pt_format *f = o->f;
+	struct map_enc *m = &o->enc[grouped];
+	unsigned sh = f->level[lvl].shift; /* pa and pa0 are aligned to the page */
+	uint64_t last = pa + ((n - 1) << sh);
+	*a = o->attr;
+	a->grouped = grouped;
+	if (m->valid && m->lvl == lvl && pa >= m->pa0) {
+		uint64_t d0 = m->d0 + ((pa - m->pa0) >> sh) * m->delta, dp, dl;
+		*r = (struct leaf_run){.d0 = d0, .delta = m->delta, .linear = true};
+		if (last <= m->pa_hi)
+			return 0;
+		int rc = f->ops->encode_leaf(f, pa, a, lvl, &dp);
+		if (rc == 0)
+			rc = f->ops->encode_leaf(f, last, a, lvl, &dl);
+		if (rc != 0)
+			return rc;
+		if (dp == d0 && dl == d0 + (n - 1) * m->delta) {
+			/* The checked range grows only if this run continues
+			 * it: a gap may hold a run that was not linear. */
+			if (pa > m->pa_hi + (UINT64_C(1) << sh))
+				m->pa0 = pa, m->d0 = d0;
+			m->pa_hi = last;
+			return 0;
+		}
+	}
+	int rc = leaf_run_prepare(f, pa, a, lvl, n, r);
+	if (rc == 0 && n >= 2 && r->linear)
+		*m = (struct map_enc){
+		    .lvl = lvl, .valid = true, .pa0 = pa, .d0 = r->d0, .delta = r->delta, .pa_hi = last};
+	return rc;
+}
+
 /* Write n new leaves at lvl from entry idx (covering from es), grouped or
  * not (apply pass). */
 static void map_write(struct op *o, unsigned lvl, uint8_t *t, uint64_t idx, uint64_t n, uint64_t es,
 		      bool grouped)
 {
-	const struct physim_pt_format *f = o->f;
 	uint64_t pa = o->pa + (es - o->va);
-	struct pt_leaf_attr a = o->attr;
+	struct pt_leaf_attr a;
 	struct leaf_run r;
-	a.grouped = grouped;
-	if (leaf_run_prepare(f, pa, &a, lvl, n, &r) != 0)
-		physim_log_error("pt: %s: encode_leaf failed after check", f->name);
-	leaf_run_write(f, t, idx, n, pa, &a, lvl, &r);
+	if (map_prepare(o, lvl, pa, n, grouped, &a, &r) != 0)
+		physim_log_error("pt: %s: encode_leaf failed after check", o->f->name);
+	leaf_run_write(o->f, t, idx, n, pa, &a, lvl, &r);
 }
 
 /* Check pass: the n leaves map_write will write encode. */
-static int map_check_write(const struct op *o, unsigned lvl, uint64_t n, uint64_t es, bool grouped)
+static int map_check_write(struct op *o, unsigned lvl, uint64_t n, uint64_t es, bool grouped)
 {
-	struct pt_leaf_attr a = o->attr;
+	struct pt_leaf_attr a;
 	struct leaf_run r;
-	a.grouped = grouped;
-	return leaf_run_prepare(o->f, o->pa + (es - o->va), &a, lvl, n, &r);
+	return map_prepare(o, lvl, o->pa + (es - o->va), n, grouped, &a, &r);
 }
 
 /* The grouped part [*g0, *g1) of the entries [idx, idx + n) at lvl: whole

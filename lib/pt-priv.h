@@ -226,6 +226,14 @@ struct op {
 	unsigned leaf_mask;  /* levels new leaves may use */
 	unsigned group_mask; /* levels whose new leaves may be grouped (o->descs NULL) */
 	struct pt_leaf_attr attr;
+	/* map: the new leaves' encodings so far, plain [0] and grouped [1]
+	 * (lib/pt-edit.c, map_prepare) */
+	struct map_enc {
+		unsigned lvl;
+		bool valid;
+		uint64_t pa0, d0, delta; /* the leaf at pa0, and the step per page */
+		uint64_t pa_hi;		 /* checked linear from pa0 up to here */
+	} enc[2];
 	/* protect */
 	uint32_t flags;
 	uint64_t need[PHYSIM_PT_MAX_LEVELS]; /* tables to allocate, per level */

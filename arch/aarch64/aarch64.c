@@ -72,8 +72,8 @@ static uint64_t a64_encode_table(const struct physim_pt_format *f, uint64_t tabl
 /* Checks shared by both stages. -EINVAL: not a leaf level, pa beyond the
  * format's output address size (48 or 52 bits) or not aligned to the
  * page/block, unknown flag bits. */
-static int a64_check_leaf(const struct physim_pt_format *f, uint64_t pa,
-			  const struct pt_leaf_attr *a, unsigned level)
+static inline int a64_check_leaf(const struct physim_pt_format *f, uint64_t pa,
+				 const struct pt_leaf_attr *a, unsigned level)
 {
 	if (level >= f->levels || !f->level[level].leaf_ok)
 		return -EINVAL;
@@ -143,19 +143,24 @@ static inline uint64_t a64_sh_source(const struct physim_pt_format *f, uint64_t 
  * MAIR) is decoded once, here, so that encoding a leaf does not scan MAIR's
  * eight bytes each time (that scan was three quarters of s1_encode_leaf);
  * test_memtype checks the default's indexes against the descriptors. */
-static struct pt_memtypes s1_memtypes(const struct physim_pt_format *f)
+static const struct pt_memtypes *s1_memtypes(const struct physim_pt_format *f,
+					     struct pt_memtypes *other)
 {
 	static const struct pt_memtypes dflt = {
 	    .normal = 0, .device = 1, .uncached = 2, .zero_flags = 0};
 	uint64_t mair = a64_mair(f->mair);
-	return mair == PHYSIM_MAIR_DEFAULT ? dflt : a64_s1_memtypes(mair);
+	if (PHYSIM_LIKELY(mair == PHYSIM_MAIR_DEFAULT))
+		return &dflt;
+	*other = a64_s1_memtypes(mair);
+	return other;
 }
 
 static int s1_attrindx(const struct physim_pt_format *f, uint32_t flags, uint64_t arch,
 		       uint64_t *idx)
 {
-	struct pt_memtypes c = s1_memtypes(f);
-	return pt_memtype_pick(flags, (arch & S1_ATTRINDX_MASK) >> S1_ATTRINDX_SHIFT, &c, idx);
+	struct pt_memtypes other;
+	return pt_memtype_pick(flags, (arch & S1_ATTRINDX_MASK) >> S1_ATTRINDX_SHIFT,
+			       s1_memtypes(f, &other), idx);
 }
 
 /*
@@ -209,8 +214,8 @@ static void s1_decode_leaf(const struct physim_pt_format *f, uint64_t d, unsigne
 			   struct pt_leaf_attr *a)
 {
 	uint64_t idx = (d & S1_ATTRINDX_MASK) >> S1_ATTRINDX_SHIFT, arch_idx;
-	struct pt_memtypes c = s1_memtypes(f);
-	uint32_t fl = PHYSIM_R | pt_memtype_flags(idx, &c, &arch_idx);
+	struct pt_memtypes other;
+	uint32_t fl = PHYSIM_R | pt_memtype_flags(idx, s1_memtypes(f, &other), &arch_idx);
 
 	if (!(d & S1_AP2))
 		fl |= PHYSIM_W;
