@@ -296,11 +296,28 @@ static void free_subtree(struct op *o, unsigned lvl, physim_hpa_t pa, uint64_t b
 		unlink_defer(o, pa);
 }
 
+/* No entry of the table at lvl is valid. Most of a table that an unmap just
+ * emptied is zero: 64 bytes are checked at a time (relaxed loads, as
+ * pte_load's), and only a block with a non-zero byte is classified entry by
+ * entry. Tables are aligned to at least 64 bytes and sized in whole blocks,
+ * but for LPA2 roots, which are never a child. */
 static bool table_empty(const struct physim_pt_format *f, const uint8_t *t, unsigned lvl)
 {
-	for (uint64_t i = 0, n = pt_level_entries(f, lvl); i < n; i++)
-		if (pte_kind(f, pte_load(t, i, f->pte_bytes), lvl) != PT_INVALID)
-			return false;
+	const uint64_t n = pt_level_entries(f, lvl), per = 64 / f->pte_bytes;
+	const uint64_t *w = (const uint64_t *)(const void *)t;
+	for (uint64_t i = 0; i < n; i += per, w += 8) {
+		uint64_t any = 0;
+		if (PHYSIM_LIKELY(n - i >= per)) {
+#pragma GCC unroll 8
+			for (unsigned j = 0; j < 8; j++)
+				any |= __atomic_load_n(w + j, __ATOMIC_RELAXED);
+			if (PHYSIM_LIKELY(any == 0))
+				continue;
+		}
+		for (uint64_t k = i; k < n && k < i + per; k++)
+			if (pte_kind(f, pte_load(t, k, f->pte_bytes), lvl) != PT_INVALID)
+				return false;
+	}
 	return true;
 }
 

@@ -1758,6 +1758,64 @@ static void test_map_runs_share_encoding(void **state)
 	}
 }
 
+/* An unmap frees a last-level table it leaves without a valid entry
+ * (table_empty scans 64 bytes at a time): not while a page at either end of
+ * the table, or in its last 64 bytes, is mapped; yes when only non-zero
+ * invalid entries (x86's present bit clear) are left. RAM frames counted. */
+static void test_emptied_table_freed(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"x86_64-4l", "i386-2l", "armv7-short", "sv39"};
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		const struct physim_pt_format *f = physim_format(names[k]);
+		uint64_t gran = pt_level_page_size(f, 0), n = pt_level_entries(f, 0);
+		uint64_t va = 4 * (gran * n); /* the start of a last-level table */
+		struct tc_env e;
+		struct physim_pt *pt;
+		tc_env_open(&e, RAM_BASE, 16 << 20);
+		assert_int_equal(physim_pt_create(f, e.ph, &pt), 0);
+		uint64_t frames0 = physim_ram_stats(e.ram).used_frames;
+		uint32_t flags = strcmp(names[k], "i386-2l") == 0 ? RWX : RW;
+		/* First, last, and the one before the last 64 bytes. */
+		uint64_t idx[3] = {0, n - 1, n - 64 / f->pte_bytes - 1};
+		for (unsigned keep = 0; keep < 3; keep++) {
+			/* Every table the maps make goes again with the last
+			 * page. */
+			for (unsigned i = 0; i < 3; i++)
+				assert_int_equal(physim_pt_map(pt, va + idx[i] * gran,
+							       RAM_BASE + idx[i] * gran, gran, flags),
+						 0);
+			uint64_t frames = physim_ram_stats(e.ram).used_frames;
+			for (unsigned i = 0; i < 3; i++)
+				if (i != keep)
+					assert_int_equal(
+					    physim_pt_unmap(pt, va + idx[i] * gran, NULL), 0);
+			struct physim_pt_mapping m;
+			assert_int_equal(physim_pt_query(pt, va + idx[keep] * gran, &m), 0);
+			assert_int_equal(m.pa, RAM_BASE + idx[keep] * gran);
+			assert_int_equal(physim_ram_stats(e.ram).used_frames, frames);
+			assert_int_equal(physim_pt_unmap(pt, va + idx[keep] * gran, NULL), 0);
+			assert_int_equal(physim_ram_stats(e.ram).used_frames, frames0);
+		}
+		if (strcmp(names[k], "x86_64-4l") == 0) {
+			/* Non-zero but not present (bit 0 clear) entries do not
+			 * keep the table. */
+			assert_int_equal(physim_pt_map(pt, va, RAM_BASE, gran, flags), 0);
+			uint64_t t = physim_pt_root(pt);
+			for (unsigned l = f->levels - 1u; l > 0; l--)
+				t = f->ops->output_addr(
+				    f, tc_get_entry(&e, t + pt_index(f, va, l) * 8, 8), l);
+			tc_put_entry(&e, t + (n - 1) * 8, 8, UINT64_C(0xfff000) | 0x2);
+			tc_put_entry(&e, t + 7 * 8, 8, 0x2);
+			assert_int_equal(physim_pt_unmap(pt, va, NULL), 0);
+			assert_int_equal(physim_ram_stats(e.ram).used_frames, frames0);
+		}
+		physim_pt_destroy(pt);
+		assert_int_equal(physim_ram_stats(e.ram).used_frames, 0);
+		tc_env_close(&e);
+	}
+}
+
 /* table_frames stays exact through a mixed sequence on every toy format. */
 static void test_table_frames_exact(void **state)
 {
@@ -2254,6 +2312,7 @@ int main(void)
 	    cmocka_unit_test(test_fail_injection),
 	    cmocka_unit_test(test_nonlinear_encoding),
 	    cmocka_unit_test(test_map_runs_share_encoding),
+	    cmocka_unit_test(test_emptied_table_freed),
 	    cmocka_unit_test(test_table_frames_exact),
 	    cmocka_unit_test(test_query_memo),
 	    cmocka_unit_test(test_query_memo_lpa2),
