@@ -43,7 +43,7 @@ static bool cond_ok(const struct physim_cpu *c, const struct centry *e,
 {
 	if (acc->implicit || !((e->cond_allow >> access_class(acc)) & 1) || c->ctx.s1 == NULL)
 		return false;
-	uint64_t fp = access_ctl_fingerprint(&c->ctx.s1->cfg.ctl);
+	uint64_t fp = c->ctx.s1->ctl_fp;
 	return e->ctl_flags == (uint8_t)fp && e->ctl_pkru == (uint32_t)(fp >> 32);
 }
 
@@ -349,7 +349,7 @@ static void fill(struct physim_cpu *c, const struct physim_access *acc,
 	n.shift = n.s1_shift = n.s2_shift = (uint8_t)shift;
 	n.allow = allowed_classes(kind == PHYSIM_ENTRY_S2, &ctlm->cfg.ctl, acc, x->perms);
 	n.cond_allow = cond_classes(kind == PHYSIM_ENTRY_S2, &ctlm->cfg.ctl, acc, x->perms);
-	uint64_t fp = access_ctl_fingerprint(&ctlm->cfg.ctl);
+	uint64_t fp = ctlm->ctl_fp;
 	n.ctl_flags = (uint8_t)fp;
 	n.ctl_pkru = (uint32_t)(fp >> 32);
 	n.perms = (uint8_t)x->perms;

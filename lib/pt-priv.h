@@ -227,7 +227,7 @@ struct op {
 	unsigned group_mask; /* levels whose new leaves may be grouped (o->descs NULL) */
 	struct pt_leaf_attr attr;
 	/* map: the new leaves' encodings so far, plain [0] and grouped [1]
-	 * (lib/pt-edit.c, map_prepare) */
+	 * (lib/pt-run.c, physim_pt_map_prepare) */
 	struct map_enc {
 		unsigned lvl;
 		bool valid;
@@ -255,6 +255,32 @@ struct hit {
 	unsigned lvl;
 	uint64_t d;
 };
+
+/* ---- lib/pt-run.c: encoding runs of new leaves ---- */
+
+/* n leaves from pa at lvl with attributes a: the first leaf's descriptor,
+ * and, if the address field is linear over the run, the step from one to
+ * the next (else each leaf is encoded when written). */
+struct pt_leaf_run {
+	uint64_t d0;
+	uint64_t delta;
+	bool linear;
+};
+
+/* Encode the run's first, second and last leaf: 0 with *r, or the format's
+ * error (nothing written anywhere). */
+PHYSIM_HIDDEN int physim_pt_run_prepare(const struct physim_pt_format *f, uint64_t pa,
+					const struct pt_leaf_attr *a, unsigned lvl, uint64_t n,
+					struct pt_leaf_run *r);
+/* Write the run prepared in *r to entries [idx, idx + n) of table t. */
+PHYSIM_HIDDEN void physim_pt_run_write(const struct physim_pt_format *f, uint8_t *t, uint64_t idx,
+				       uint64_t n, uint64_t pa, const struct pt_leaf_attr *a,
+				       unsigned lvl, const struct pt_leaf_run *r);
+/* physim_pt_run_prepare for a map's own new leaves (o->attr, grouped or
+ * not), reusing the step of an earlier run of the same operation; *a gets
+ * the attributes to write them with. */
+PHYSIM_HIDDEN int physim_pt_map_prepare(struct op *o, unsigned lvl, uint64_t pa, uint64_t n,
+					bool grouped, struct pt_leaf_attr *a, struct pt_leaf_run *r);
 
 /* ---- lib/pt-table.c: table memory and the traversal rule ---- */
 

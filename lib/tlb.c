@@ -319,20 +319,23 @@ static __attribute__((noinline)) void stale_check(struct physim_tlb *t, const st
 	}
 }
 
-/* A hit: the cached result in x (stale-checked if asked). */
+/* A hit: the cached result in x (stale-checked if asked). *found: the
+ * entry tlb_find() gave (served or not), for the fill after a miss. */
 static inline bool try_hit(struct physim_tlb *t, uint32_t id, bool nested,
 			   const struct physim_mmu *m, const struct physim_mmu *s2,
-			   const struct physim_access *acc, struct physim_xlate *x)
+			   const struct physim_access *acc, struct physim_xlate *x,
+			   struct tlb_entry **found)
 {
-	const struct tlb_entry *e = tlb_find(t, acc->va, id, nested);
+	struct tlb_entry *e = tlb_find(t, acc->va, id, nested);
 
+	*found = e;
 	if (e == NULL)
 		return false;
 	if (!((e->allow >> access_class(acc)) & 1)) {
 		/* A conditional class (see the top of the file)? */
 		const struct tlb_extent *ex = &t->ext[e - t->e];
 		if (acc->implicit || !((ex->cond_allow >> access_class(acc)) & 1) ||
-		    ex->ctl_fp != access_ctl_fingerprint(&m->cfg.ctl))
+		    ex->ctl_fp != m->ctl_fp)
 			return false;
 	}
 	t->st.hits++;
@@ -396,6 +399,10 @@ struct fill {
 	uint64_t ctl_fp;  /* access_ctl_fingerprint() of the (stage-1) mmu */
 	uint8_t s1_shift; /* nested only */
 	uint8_t s2_shift;
+	/* What tlb_find() gave for the access before the walk. No call on
+	 * this TLB overlaps another (walk.h), so the walk changed nothing:
+	 * NULL means there is no entry to merge with or drop. */
+	struct tlb_entry *old;
 };
 
 /* The access classes a hit may serve, and those only while the control
@@ -429,7 +436,8 @@ static void tlb_fill(struct physim_tlb *t, const struct fill *f, const struct ph
 	unsigned shift = size && !(size & (size - 1)) ? log2_u64(size) : 0;
 
 	if (shift < TLB_MIN_SHIFT) {
-		drop_matching(t, acc->va, f->id, f->nested);
+		if (f->old != NULL)
+			drop_matching(t, acc->va, f->id, f->nested);
 		return; /* not cacheable: every access walks */
 	}
 	uint64_t off = acc->va & (size - 1);
@@ -446,7 +454,7 @@ static void tlb_fill(struct physim_tlb *t, const struct fill *f, const struct ph
 	    .level = (int8_t)x->level,
 	};
 	uint8_t cond = cond_classes(f, acc, x->perms);
-	struct tlb_entry *old = tlb_find(t, acc->va, f->id, f->nested);
+	struct tlb_entry *old = f->old;
 	if (old != NULL && same_entry(old, &n)) {
 		old->allow |= n.allow;
 		struct tlb_extent *x_old = &t->ext[old - t->e];
@@ -458,7 +466,8 @@ static void tlb_fill(struct physim_tlb *t, const struct fill *f, const struct ph
 		x_old->s2_leaf_desc = x->s2_leaf_desc;
 		return;
 	}
-	drop_matching(t, acc->va, f->id, f->nested);
+	if (old != NULL)
+		drop_matching(t, acc->va, f->id, f->nested);
 	if (shift_slot(t, shift) < 0)
 		return; /* too many page sizes: not cached */
 	struct tlb_entry *e = victim(t, acc->va, shift);
@@ -481,7 +490,7 @@ static int after_walk(struct physim_tlb *t, const struct fill *f, const struct p
 {
 	if (rc == 0)
 		tlb_fill(t, f, acc, x);
-	else if (rc == -EFAULT)
+	else if (rc == -EFAULT && f->old != NULL)
 		drop_matching(t, acc->va, f->id, f->nested);
 	return rc;
 }
@@ -490,7 +499,7 @@ static int after_walk(struct physim_tlb *t, const struct fill *f, const struct p
 
 static __attribute__((noinline)) int miss_direct(struct physim_tlb *t, struct physim_mmu *mmu,
 						 const struct physim_access *acc,
-						 struct physim_xlate *x)
+						 struct physim_xlate *x, struct tlb_entry *old)
 {
 	t->st.misses++;
 	int rc = physim_mmu_translate(mmu, acc, x);
@@ -499,7 +508,8 @@ static __attribute__((noinline)) int miss_direct(struct physim_tlb *t, struct ph
 	    .stage2 = mmu->cfg.format->stage2,
 	    .pke = mmu->cfg.ctl.pke,
 	    .mbec = mmu->cfg.ctl.mbec,
-	    .ctl_fp = access_ctl_fingerprint(&mmu->cfg.ctl),
+	    .ctl_fp = mmu->ctl_fp,
+	    .old = old,
 	};
 	return after_walk(t, &f, acc, x, rc);
 }
@@ -537,9 +547,10 @@ static __attribute__((noinline)) int translate_full(struct physim_tlb *tlb, stru
 {
 	if (!access_ok(acc))
 		return -EINVAL;
-	if (try_hit(tlb, mmu->tlb_id, false, mmu, NULL, acc, x))
+	struct tlb_entry *old;
+	if (try_hit(tlb, mmu->tlb_id, false, mmu, NULL, acc, x, &old))
 		return 0;
-	return miss_direct(tlb, mmu, acc, x);
+	return miss_direct(tlb, mmu, acc, x, old);
 }
 
 int physim_tlb_translate(struct physim_tlb *tlb, struct physim_mmu *mmu,
@@ -587,7 +598,7 @@ static void nested_shifts(const struct physim_mmu_config *c1, uint64_t s2_size,
 static __attribute__((noinline)) int miss_nested(struct physim_tlb *t, struct physim_mmu *s1,
 						 struct physim_mmu *s2, uint32_t id,
 						 const struct physim_access *acc,
-						 struct physim_xlate *x)
+						 struct physim_xlate *x, struct tlb_entry *old)
 {
 	t->st.misses++;
 	uint64_t s2_size = 0;
@@ -595,7 +606,8 @@ static __attribute__((noinline)) int miss_nested(struct physim_tlb *t, struct ph
 	struct fill f = {.id = id,
 			 .nested = true,
 			 .pke = s1->cfg.ctl.pke,
-			 .ctl_fp = access_ctl_fingerprint(&s1->cfg.ctl)};
+			 .ctl_fp = s1->ctl_fp,
+			 .old = old};
 	if (rc == 0)
 		nested_shifts(&s1->cfg, s2_size, x, &f);
 	return after_walk(t, &f, acc, x, rc);
@@ -608,9 +620,10 @@ static __attribute__((noinline)) int nested_full(struct physim_tlb *tlb, struct 
 {
 	if (!access_ok(acc))
 		return -EINVAL;
-	if (try_hit(tlb, id, true, s1, s2, acc, x))
+	struct tlb_entry *old;
+	if (try_hit(tlb, id, true, s1, s2, acc, x, &old))
 		return 0;
-	return miss_nested(tlb, s1, s2, id, acc, x);
+	return miss_nested(tlb, s1, s2, id, acc, x, old);
 }
 
 int physim_tlb_nested_translate(struct physim_tlb *tlb, struct physim_mmu *s1,

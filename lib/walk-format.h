@@ -296,6 +296,7 @@ struct physim_mmu {
 	struct physim_mmu_config cfg;
 	const struct pt_walk_ops *ops;
 	uint32_t tlb_id; /* cfg.vmid << 16 | cfg.asid: the TLB's tag */
+	uint64_t ctl_fp; /* access_ctl_fingerprint(&cfg.ctl) (lib/access-class.h) */
 	/* Byte offset of va's descriptor in its table at engine level n:
 	 * (va >> idx_shift[n]) & idx_mask[n]. */
 	uint8_t idx_shift[PHYSIM_PT_MAX_LEVELS];

@@ -4,6 +4,7 @@
  * loop's cold paths (faults, fetches outside the direct map, A/D write-back
  * by compare-and-swap, stage-2 failures of a nested stage 1), mmu contexts
  * and fault descriptions. The TLB is in lib/tlb.c. */
+#include "access-class.h"
 #include "walk-loop.h"
 
 #include <stdio.h>
@@ -182,12 +183,7 @@ WALK_COLD int physim_walk_gave_up(const struct walk_req *r, struct physim_xlate 
 
 /* ---- public calls ---- */
 
-/* A fetch is never a write; an implicit access is a supervisor data access. */
-static bool access_ok(const struct physim_access *acc)
-{
-	return acc != NULL && !(acc->write && acc->exec) &&
-	       !(acc->implicit && (acc->user || acc->exec));
-}
+/* access_ok (lib/access-class.h): the walker's rule for an access. */
 
 static int config_check(const struct physim_mmu_config *c)
 {
@@ -214,6 +210,7 @@ static void mmu_configure(struct physim_mmu *m, const struct physim_mmu_config *
 	m->lookup = lookup;
 	m->ops = c->format->walk;
 	m->tlb_id = (uint32_t)c->vmid << 16 | c->asid;
+	m->ctl_fp = access_ctl_fingerprint(&c->ctl);
 	memset(m->rsv, 0, sizeof(m->rsv));
 	memset(m->oa, 0, sizeof(m->oa));
 	memset(m->param, 0, sizeof(m->param));

@@ -1697,8 +1697,8 @@ static void expect_linear(struct physim_pt *pt, uint64_t va, uint64_t pa, uint64
 }
 
 /* A map derives the leaves of its later runs from an earlier run's
- * encoding (lib/pt-edit.c, map_prepare). Maps of several last-level tables,
- * plain and with grouped leaves, at pa offsets that do and do not line up
+ * encoding (lib/pt-run.c, physim_pt_map_prepare). Maps of several
+ * last-level tables, plain and with grouped leaves, at pa offsets that do and do not line up
  * with the runs, must give every page its address: on the toy format whose
  * address field flips a bit across 2 MiB, on every real format, and on the
  * LPA/LPA2 formats across the pa bit where their address field splits. */

@@ -1803,6 +1803,19 @@ static void test_fill_changes_lookup(void **state)
 		/* (which the checker of the TLB with check_stale reports:
 		 * ASID 1's tables say pa1) */
 		expect_stats(e[i], 4, 5, 2, (uint64_t)i);
+
+		/* A replacement: p moves to another page without a flush (the
+		 * entry stays, as it may on hardware); a write walks (the
+		 * read's entry does not serve it: dirty unknown) and finds
+		 * the new page, so the read's entry in way 0 goes, and the
+		 * next read is served the new page from way 1. */
+		physim_tlb_flush_all(e[i]->tlb);
+		tr_ok(e[i], m1[i], p, RD, pa1); /* miss: way 0 */
+		assert_int_equal(physim_pt_unmap(t1[i], p, NULL), 0);
+		map(t1[i], p, PA(3), 4 * KiB, URW, 0);
+		tr_ok(e[i], m1[i], p + 8, WR, PA(3) + 8);  /* miss: way 1 */
+		tr_ok(e[i], m1[i], p + 16, RD, PA(3) + 16); /* hit */
+		expect_stats(e[i], 5, 7, 3, (uint64_t)i);
 	}
 	for (int i = 0; i < 2; i++) {
 		physim_mmu_destroy(m1[i]);
