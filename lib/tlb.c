@@ -122,7 +122,10 @@ enum {
 struct tlb_entry {
 	uint64_t tag;  /* 0: empty */
 	uint64_t pa;   /* page base */
-	uint64_t gpa;  /* page base (EF_HAS_GPA) */
+	/* physim_xlate.leaf_desc of the filling walk, returned with every hit
+	 * (physim_xlate_memattr: a TLB caches the memory attributes with the
+	 * translation at fill time) */
+	uint64_t leaf_desc;
 	uint32_t id;   /* vmid << 16 | asid */
 	uint8_t allow; /* access classes a hit may serve (bit access_class()) */
 	uint8_t perms;
@@ -130,18 +133,17 @@ struct tlb_entry {
 	int8_t level;
 };
 
-/* What the hot probe does not read, kept out of the hot array: the page
- * shifts of the stage-1 and stage-2 leaves of a nested entry (for flushes),
- * the conditional classes, and the leaf descriptors the filling walk read
- * (returned with every hit, for physim_xlate_memattr: a TLB caches the
- * memory attributes with the translation at fill time). */
+/* What a hit of a lone stage 1 does not read, kept out of the hot array:
+ * the page shifts of the stage-1 and stage-2 leaves of a nested entry (for
+ * flushes), the conditional classes, and the intermediate address and
+ * stage-2 leaf descriptor of an entry with EF_HAS_GPA. */
 struct tlb_extent {
 	uint8_t s1_shift;
 	uint8_t s2_shift;
 	uint8_t cond_allow;    /* classes served while the control state matches ctl_fp */
 	uint64_t ctl_fp;       /* access_ctl_fingerprint() of the filling walk's mmu */
-	uint64_t leaf_desc;    /* physim_xlate.leaf_desc of the filling walk */
-	uint64_t s2_leaf_desc; /* physim_xlate.s2_leaf_desc of the filling walk */
+	uint64_t gpa;	       /* page base (EF_HAS_GPA) */
+	uint64_t s2_leaf_desc; /* physim_xlate.s2_leaf_desc of the filling walk (EF_HAS_GPA) */
 };
 
 struct physim_tlb {
@@ -247,12 +249,17 @@ static inline struct tlb_entry *tlb_find(const struct physim_tlb *t, uint64_t va
 static inline void hit_result_sh(const struct physim_tlb *t, const struct tlb_entry *e, unsigned sh,
 				 uint64_t va, struct physim_xlate *x)
 {
-	const struct tlb_extent *ex = &t->ext[e - t->e];
 	uint64_t size = UINT64_C(1) << sh;
 	uint64_t off = va & (size - 1);
 
 	x->pa = e->pa + off;
-	x->gpa = (e->flags & EF_HAS_GPA) ? e->gpa + off : 0;
+	x->gpa = 0;
+	x->s2_leaf_desc = 0; /* a lone stage 1's walk leaves it 0 */
+	if (e->flags & EF_HAS_GPA) {
+		const struct tlb_extent *ex = &t->ext[e - t->e];
+		x->gpa = ex->gpa + off;
+		x->s2_leaf_desc = ex->s2_leaf_desc;
+	}
 	x->page_size = size;
 	x->level = e->level;
 	x->perms = e->perms;
@@ -260,8 +267,7 @@ static inline void hit_result_sh(const struct physim_tlb *t, const struct tlb_en
 	x->mem_refs = 0;
 	x->ad_updated = false;
 	x->fault = (struct physim_fault){.kind = PHYSIM_FAULT_NONE};
-	x->leaf_desc = ex->leaf_desc; /* as read by the filling walk */
-	x->s2_leaf_desc = ex->s2_leaf_desc;
+	x->leaf_desc = e->leaf_desc; /* as read by the filling walk */
 }
 
 static inline void hit_result(const struct physim_tlb *t, const struct tlb_entry *e, uint64_t va,
@@ -272,15 +278,17 @@ static inline void hit_result(const struct physim_tlb *t, const struct tlb_entry
 
 /* ---- stale check ---- */
 
-/* e may be a copy (stale_check), so no hit_result(): it indexes t->ext. */
-static bool same_translation(const struct tlb_entry *e, uint64_t va, const struct physim_xlate *cur)
+/* e may be a copy (stale_check), so no hit_result(): it indexes t->ext.
+ * gpa: the entry's (EF_HAS_GPA). */
+static bool same_translation(const struct tlb_entry *e, uint64_t gpa, uint64_t va,
+			     const struct physim_xlate *cur)
 {
 	uint64_t size = UINT64_C(1) << tag_shift(e->tag);
 	uint64_t off = va & (size - 1);
 	return cur->fault.kind == PHYSIM_FAULT_NONE && cur->pa == e->pa + off &&
 	       cur->page_size == size && cur->perms == e->perms &&
 	       cur->global == ((e->flags & EF_GLOBAL) != 0) &&
-	       (!(e->flags & EF_HAS_GPA) || cur->gpa == e->gpa + off);
+	       (!(e->flags & EF_HAS_GPA) || cur->gpa == gpa + off);
 }
 
 static void entry_info(const struct tlb_entry *e, struct physim_tlb_entry_info *info)
@@ -304,12 +312,13 @@ static __attribute__((noinline)) void stale_check(struct physim_tlb *t, const st
 						  const struct physim_access *acc)
 {
 	struct tlb_entry e = *hit;
+	uint64_t gpa = t->ext[hit - t->e].gpa;
 	struct physim_xlate cur;
 	int rc = s2 ? physim_nested_probe(m, s2, acc, &cur) : physim_mmu_probe(m, acc, &cur);
 
 	if (rc != 0 && rc != -EFAULT)
 		return; /* no verdict (cannot happen for a valid access) */
-	if (rc == 0 && same_translation(&e, acc->va, &cur))
+	if (rc == 0 && same_translation(&e, gpa, acc->va, &cur))
 		return;
 	t->st.stale++;
 	if (t->on_stale) {
@@ -418,11 +427,14 @@ static uint8_t cond_classes(const struct fill *f, const struct physim_access *ac
 	return access_cond_classes(f->stage2, f->pke, acc, perms);
 }
 
-/* Two entries for the same page with the same translation. */
-static bool same_entry(const struct tlb_entry *a, const struct tlb_entry *b)
+/* The live entry a and the new entry b (intermediate address b_gpa) for
+ * the same page with the same translation. */
+static bool same_entry(const struct physim_tlb *t, const struct tlb_entry *a,
+		       const struct tlb_entry *b, uint64_t b_gpa)
 {
-	return a->tag == b->tag && a->pa == b->pa && a->gpa == b->gpa && a->perms == b->perms &&
-	       a->flags == b->flags && a->level == b->level;
+	return a->tag == b->tag && a->pa == b->pa && a->perms == b->perms &&
+	       a->flags == b->flags && a->level == b->level &&
+	       (!(a->flags & EF_HAS_GPA) || t->ext[a - t->e].gpa == b_gpa);
 }
 
 /* Cache a successful walk. If the entry it would replace holds the same
@@ -443,10 +455,11 @@ static void tlb_fill(struct physim_tlb *t, const struct fill *f, const struct ph
 	uint64_t off = acc->va & (size - 1);
 	bool has_gpa = f->nested || f->stage2;
 	bool global = x->global && !f->stage2;
+	uint64_t gpa = has_gpa ? x->gpa - off : 0;
 	struct tlb_entry n = {
 	    .tag = make_tag(acc->va, shift, f->nested),
 	    .pa = x->pa - off,
-	    .gpa = has_gpa ? x->gpa - off : 0,
+	    .leaf_desc = x->leaf_desc,
 	    .id = f->id,
 	    .allow = allowed_classes(f, acc, x->perms),
 	    .perms = (uint8_t)x->perms,
@@ -455,14 +468,14 @@ static void tlb_fill(struct physim_tlb *t, const struct fill *f, const struct ph
 	};
 	uint8_t cond = cond_classes(f, acc, x->perms);
 	struct tlb_entry *old = f->old;
-	if (old != NULL && same_entry(old, &n)) {
+	if (old != NULL && same_entry(t, old, &n, gpa)) {
 		old->allow |= n.allow;
 		struct tlb_extent *x_old = &t->ext[old - t->e];
 		if (x_old->ctl_fp != f->ctl_fp)
 			x_old->cond_allow = 0; /* those were for other control state */
 		x_old->cond_allow |= cond;
 		x_old->ctl_fp = f->ctl_fp;
-		x_old->leaf_desc = x->leaf_desc; /* the latest walk's attributes */
+		old->leaf_desc = x->leaf_desc; /* the latest walk's attributes */
 		x_old->s2_leaf_desc = x->s2_leaf_desc;
 		return;
 	}
@@ -477,7 +490,7 @@ static void tlb_fill(struct physim_tlb *t, const struct fill *f, const struct ph
 	    .s2_shift = f->nested ? f->s2_shift : (uint8_t)shift,
 	    .cond_allow = cond,
 	    .ctl_fp = f->ctl_fp,
-	    .leaf_desc = x->leaf_desc,
+	    .gpa = gpa,
 	    .s2_leaf_desc = x->s2_leaf_desc,
 	};
 	if (f->nested)
@@ -708,9 +721,9 @@ static bool nested_s1_covers(const struct physim_tlb *t, const struct tlb_entry 
 static bool nested_covers(const struct physim_tlb *t, const struct tlb_entry *e, uint64_t va,
 			  uint16_t asid)
 {
-	unsigned sh2 = t->ext[e - t->e].s2_shift;
+	const struct tlb_extent *ex = &t->ext[e - t->e];
 	(void)asid;
-	return nested_s1_covers(t, e, va) || (e->gpa >> sh2) == (va >> sh2);
+	return nested_s1_covers(t, e, va) || (ex->gpa >> ex->s2_shift) == (va >> ex->s2_shift);
 }
 
 /* A non-global nested entry of asid whose stage-1 page covers va. */

@@ -1178,12 +1178,17 @@ static void test_nested_tags(void **state)
 	assert_int_equal(x.page_size, 4 * KiB);
 	assert_int_equal(x.level, arch_level(e->fc, 0));
 	assert_int_equal(x.mem_refs, 19);
+	struct physim_xlate miss = x;
+	assert_true(miss.leaf_desc != 0 && miss.s2_leaf_desc != 0);
 	assert_int_equal(ntr(&n, n.s2a, GVA_A + 0x1ff0, RD, &x), 0);
 	assert_int_equal(x.gpa, GPA_A + 0x1ff0);
 	assert_int_equal(x.pa, HPA_A + 0x1ff0);
 	assert_int_equal(x.page_size, 4 * KiB);
 	assert_int_equal(x.level, arch_level(e->fc, 0));
 	assert_int_equal(x.mem_refs, 0);
+	/* The hit returns both leaves the filling walk read (memory types). */
+	assert_int_equal(x.leaf_desc, miss.leaf_desc);
+	assert_int_equal(x.s2_leaf_desc, miss.s2_leaf_desc);
 	expect_stats(e, 1, 1, 0, 0);
 
 	/* B: 2 MiB guest page over 4 KiB EPT pages: a 4 KiB entry, level 2. */
