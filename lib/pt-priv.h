@@ -280,7 +280,8 @@ PHYSIM_HIDDEN void physim_pt_run_write(const struct physim_pt_format *f, uint8_t
  * not), reusing the step of an earlier run of the same operation; *a gets
  * the attributes to write them with. */
 PHYSIM_HIDDEN int physim_pt_map_prepare(struct op *o, unsigned lvl, uint64_t pa, uint64_t n,
-					bool grouped, struct pt_leaf_attr *a, struct pt_leaf_run *r);
+					bool grouped, struct pt_leaf_attr *a,
+					struct pt_leaf_run *r);
 
 /* ---- lib/pt-table.c: table memory and the traversal rule ---- */
 

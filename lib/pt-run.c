@@ -12,8 +12,9 @@
  * first) the address field is linear over the run and the rest are derived by
  * addition (cheap); otherwise (e.g. a split address field such as PSE-36)
  * every leaf is encoded. */
-int physim_pt_run_prepare(const struct physim_pt_format *f, uint64_t pa, const struct pt_leaf_attr *a,
-			  unsigned lvl, uint64_t n, struct pt_leaf_run *r)
+int physim_pt_run_prepare(const struct physim_pt_format *f, uint64_t pa,
+			  const struct pt_leaf_attr *a, unsigned lvl, uint64_t n,
+			  struct pt_leaf_run *r)
 {
 	uint64_t ps = pt_level_page_size(f, lvl);
 	uint64_t d1, dl;
@@ -105,7 +106,11 @@ int physim_pt_map_prepare(struct op *o, unsigned lvl, uint64_t pa, uint64_t n, b
 	}
 	int rc = physim_pt_run_prepare(f, pa, a, lvl, n, r);
 	if (rc == 0 && n >= 2 && r->linear)
-		*m = (struct map_enc){
-		    .lvl = lvl, .valid = true, .pa0 = pa, .d0 = r->d0, .delta = r->delta, .pa_hi = last};
+		*m = (struct map_enc){.lvl = lvl,
+				      .valid = true,
+				      .pa0 = pa,
+				      .d0 = r->d0,
+				      .delta = r->delta,
+				      .pa_hi = last};
 	return rc;
 }

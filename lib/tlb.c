@@ -120,8 +120,8 @@ enum {
 
 /* 32 bytes: a set of 4 ways is two cache lines. */
 struct tlb_entry {
-	uint64_t tag;  /* 0: empty */
-	uint64_t pa;   /* page base */
+	uint64_t tag; /* 0: empty */
+	uint64_t pa;  /* page base */
 	/* physim_xlate.leaf_desc of the filling walk, returned with every hit
 	 * (physim_xlate_memattr: a TLB caches the memory attributes with the
 	 * translation at fill time) */
@@ -432,9 +432,8 @@ static uint8_t cond_classes(const struct fill *f, const struct physim_access *ac
 static bool same_entry(const struct physim_tlb *t, const struct tlb_entry *a,
 		       const struct tlb_entry *b, uint64_t b_gpa)
 {
-	return a->tag == b->tag && a->pa == b->pa && a->perms == b->perms &&
-	       a->flags == b->flags && a->level == b->level &&
-	       (!(a->flags & EF_HAS_GPA) || t->ext[a - t->e].gpa == b_gpa);
+	return a->tag == b->tag && a->pa == b->pa && a->perms == b->perms && a->flags == b->flags &&
+	       a->level == b->level && (!(a->flags & EF_HAS_GPA) || t->ext[a - t->e].gpa == b_gpa);
 }
 
 /* Cache a successful walk. If the entry it would replace holds the same
@@ -616,11 +615,8 @@ static __attribute__((noinline)) int miss_nested(struct physim_tlb *t, struct ph
 	t->st.misses++;
 	uint64_t s2_size = 0;
 	int rc = physim_nested_translate_s2size(s1, s2, acc, x, &s2_size);
-	struct fill f = {.id = id,
-			 .nested = true,
-			 .pke = s1->cfg.ctl.pke,
-			 .ctl_fp = s1->ctl_fp,
-			 .old = old};
+	struct fill f = {
+	    .id = id, .nested = true, .pke = s1->cfg.ctl.pke, .ctl_fp = s1->ctl_fp, .old = old};
 	if (rc == 0)
 		nested_shifts(&s1->cfg, s2_size, x, &f);
 	return after_walk(t, &f, acc, x, rc);

@@ -1783,7 +1783,8 @@ static void test_emptied_table_freed(void **state)
 			 * page. */
 			for (unsigned i = 0; i < 3; i++)
 				assert_int_equal(physim_pt_map(pt, va + idx[i] * gran,
-							       RAM_BASE + idx[i] * gran, gran, flags),
+							       RAM_BASE + idx[i] * gran, gran,
+							       flags),
 						 0);
 			uint64_t frames = physim_ram_stats(e.ram).used_frames;
 			for (unsigned i = 0; i < 3; i++)

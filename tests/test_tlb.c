@@ -1818,7 +1818,7 @@ static void test_fill_changes_lookup(void **state)
 		tr_ok(e[i], m1[i], p, RD, pa1); /* miss: way 0 */
 		assert_int_equal(physim_pt_unmap(t1[i], p, NULL), 0);
 		map(t1[i], p, PA(3), 4 * KiB, URW, 0);
-		tr_ok(e[i], m1[i], p + 8, WR, PA(3) + 8);  /* miss: way 1 */
+		tr_ok(e[i], m1[i], p + 8, WR, PA(3) + 8);   /* miss: way 1 */
 		tr_ok(e[i], m1[i], p + 16, RD, PA(3) + 16); /* hit */
 		expect_stats(e[i], 5, 7, 3, (uint64_t)i);
 	}

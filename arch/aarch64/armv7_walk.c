@@ -115,8 +115,8 @@ WALK_INLINE void v7_page(const struct walk_state *w, uint64_t d, struct v7_leaf 
  * and read access at that privilege; WXN makes every writable region (AP[2] =
  * 0) execute-never (G5.6.3.2). PL1 may execute PL0-writable memory (UWXN = 0).
  */
-WALK_INLINE enum physim_fault_kind v7_leaf_access(const struct walk_state *w, const struct v7_leaf *l,
-						  struct walk_step *s)
+WALK_INLINE enum physim_fault_kind v7_leaf_access(const struct walk_state *w,
+						  const struct v7_leaf *l, struct walk_step *s)
 {
 	const struct physim_mmu_ctl *c = w->ctl;
 	bool wxn = c->wxn && !l->ap2;
