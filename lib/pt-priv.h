@@ -200,6 +200,7 @@ struct vt {
 
 struct flush_batch {
 	uint64_t va[FLUSH_BATCH];
+	uint64_t seen; /* bit flush_hash(v) of every v in va[] */
 	unsigned n;
 	bool all;
 	bool tables_freed; /* PHYSIM_PT_FLUSH_TABLES_FREED */
@@ -313,19 +314,33 @@ PHYSIM_HIDDEN void physim_pt_leaf_mapping(const struct physim_pt *pt, uint64_t v
 PHYSIM_HIDDEN int physim_pt_find_page(const struct physim_pt *pt, uint64_t va, struct hit *h,
 				      struct physim_pt_mapping *m);
 
+/* One of 64 bits for a page-aligned VA (Fibonacci hashing of its page
+ * number, so that huge-page VAs spread too). */
+static inline uint64_t flush_hash_bit(uint64_t va)
+{
+	return UINT64_C(1) << ((va >> 12) * UINT64_C(0x9e3779b97f4a7c15) >> 58);
+}
+
 /* Note a leaf whose cached translations must go: its start VA, once; more
- * than FLUSH_BATCH distinct VAs become `all`. */
+ * than FLUSH_BATCH distinct VAs become `all`. The batch is searched for va
+ * only if va's bit is set in fb->seen: an operation over many leaves
+ * reports each once, and would otherwise scan the batch for every one. */
 static inline void physim_pt_flush_add(struct flush_batch *fb, uint64_t va)
 {
 	if (fb->all)
 		return;
-	for (unsigned i = 0; i < fb->n; i++)
-		if (fb->va[i] == va)
-			return;
-	if (fb->n == FLUSH_BATCH)
+	uint64_t bit = flush_hash_bit(va);
+	if (fb->seen & bit) {
+		for (unsigned i = 0; i < fb->n; i++)
+			if (fb->va[i] == va)
+				return;
+	}
+	if (fb->n == FLUSH_BATCH) {
 		fb->all = true;
-	else
-		fb->va[fb->n++] = va;
+		return;
+	}
+	fb->va[fb->n++] = va;
+	fb->seen |= bit;
 }
 
 /* Hand what fb collected to the table's flush callback (if any, and if
