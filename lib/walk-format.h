@@ -399,6 +399,8 @@ static inline uint64_t walk_oa_mask(const struct physim_mmu *m, unsigned level, 
 
 /* The mmu of a lookup-mode walk (struct walk_lookup): format f over ph from
  * root, zero control state (lib/walk.c). */
+PHYSIM_HIDDEN void physim_mmu_init_lookup(struct physim_mmu *m, const struct physim_pt_format *f,
+					  const struct physim_paging_handler *ph, uint64_t root);
 /* The mmu of physim_translate for a table of format f over ph at root: the
  * default (zero) control state, root also the upper-half root where the
  * input range is sign-extended (lib/walk.c). */
@@ -406,8 +408,6 @@ PHYSIM_HIDDEN void physim_mmu_init_default(struct physim_mmu *m, const struct ph
 					   const struct physim_paging_handler *ph, uint64_t root);
 /* That mmu, kept in the table (lib/pt-lookup.c). */
 PHYSIM_HIDDEN const struct physim_mmu *physim_pt_default_mmu(const struct physim_pt *pt);
-PHYSIM_HIDDEN void physim_mmu_init_lookup(struct physim_mmu *m, const struct physim_pt_format *f,
-					  const struct physim_paging_handler *ph, uint64_t root);
 
 /* A side-effect-free nested translation (no A/D write-backs at either
  * stage), for the TLB's stale-entry check (lib/tlb.c). Same conventions as

@@ -183,8 +183,6 @@ WALK_COLD int physim_walk_gave_up(const struct walk_req *r, struct physim_xlate 
 
 /* ---- public calls ---- */
 
-/* access_ok (lib/access-class.h): the walker's rule for an access. */
-
 static int config_check(const struct physim_mmu_config *c)
 {
 	const struct physim_pt_format *f = c->format;
