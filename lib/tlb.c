@@ -195,7 +195,8 @@ static inline uint32_t make_id(uint16_t vmid, uint16_t asid)
 /* Same ASID and VMID, or a global entry of the same VMID. */
 static inline bool id_match(const struct tlb_entry *e, uint32_t id)
 {
-	return e->id == id || ((e->flags & EF_GLOBAL) && (e->id >> 16) == (id >> 16));
+	uint32_t diff = e->id ^ id; /* the VMIDs agree iff diff < 1 << 16 */
+	return diff == 0 || (diff < UINT32_C(1) << 16 && (e->flags & EF_GLOBAL));
 }
 
 /* Set index of a page number: its low bits, folded with the bits from 9 up
