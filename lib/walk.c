@@ -76,22 +76,6 @@ WALK_COLD void *physim_walk_fetch_slow(const struct physim_paging_handler *ph, u
 	return p != NULL ? p : ph->phys_to_virt(ph->ctx, hpa);
 }
 
-void physim_walk_s1_table_req(const struct walk_req *r, struct walk_req *r2,
-			      struct physim_access *a2)
-{
-	const struct physim_mmu *s2 = r->s2;
-
-	*a2 = (struct physim_access){.user = r->acc->user};
-	*r2 = (struct walk_req){
-	    .m = s2,
-	    .acc = a2,
-	    .origin = WALK_NESTED_TABLE,
-	    .orig = r->m->cfg.format->arch == s2->cfg.format->arch ? r->acc : NULL,
-	    .probe = r->probe,
-	    .trace = r->trace,
-	};
-}
-
 WALK_COLD int physim_walk_s1_failed(const struct walk_req *r, uint64_t gpa, int rc,
 				    const struct physim_xlate *x2, struct walk_tally *t,
 				    struct physim_xlate *x)
@@ -114,7 +98,7 @@ static int s1_entry_for_write(const struct walk_req *r, uint64_t gpa, struct wal
 	struct walk_req r2;
 	struct physim_xlate x2;
 
-	physim_walk_s1_table_req(r, &r2, &a2);
+	walk_s1_table_req(r, &r2, &a2);
 	r2.trace = NULL; /* it reads what the table walk of the entry read */
 	a2.va = gpa;
 	a2.write = true;

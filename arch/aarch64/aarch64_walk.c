@@ -421,15 +421,21 @@ static void a64_fault(const struct walk_state *w, enum physim_fault_kind kind, i
 	a64_fault_set(f, kind, arch, fsc);
 }
 
+/* A stage 1 nested over a stage 2 of the same level count walks stage 2
+ * inline (walk-loop.h, struct walk_s2_inline). */
+WALK_S2_INLINE(a64_s2_3, physim_a64_s2_walk_ops, a64_s2_begin, a64_s2_step, 3)
+WALK_S2_INLINE(a64_s2_4, physim_a64_s2_walk_ops, a64_s2_begin, a64_s2_step, 4)
+WALK_S2_INLINE(a64_s2_5, physim_a64_s2_walk_ops, a64_s2_begin, a64_s2_step, 5)
+
 /* The one loop (walk-loop.h) for 3, 4 and 5 (LPA2: from level -1) lookup
  * levels. */
 static int a64_s1_walk(const struct walk_req *r, struct physim_xlate *x)
 {
 	if (r->m->cfg.format->levels == 5)
-		return walk_stage_loop(r, x, a64_s1_begin, a64_s1_step, 5, 8);
+		return walk_stage_loop_s2(r, x, a64_s1_begin, a64_s1_step, 5, 8, &a64_s2_5);
 	if (r->m->cfg.format->levels == 4)
-		return walk_stage_loop(r, x, a64_s1_begin, a64_s1_step, 4, 8);
-	return walk_stage_loop(r, x, a64_s1_begin, a64_s1_step, 3, 8);
+		return walk_stage_loop_s2(r, x, a64_s1_begin, a64_s1_step, 4, 8, &a64_s2_4);
+	return walk_stage_loop_s2(r, x, a64_s1_begin, a64_s1_step, 3, 8, &a64_s2_3);
 }
 
 static int a64_s2_walk(const struct walk_req *r, struct physim_xlate *x)

@@ -288,6 +288,14 @@ WALK_INLINE enum physim_fault_kind rv_gstage_step32(struct walk_state *w, uint64
 	return rv_step_by(w, d, level, s, true, true);
 }
 
+/* A VS stage nested over a G stage of the same level count (Sv39 over
+ * Sv39x4, Sv48 over Sv48x4, Sv57 over Sv57x4: what a hypervisor and its
+ * guest pick on one machine) walks the G stage inline (walk-loop.h, struct
+ * walk_s2_inline). */
+WALK_S2_INLINE(rv_gstage_3, physim_rv_gstage_walk_ops, rv_gstage_begin, rv_gstage_step, 3)
+WALK_S2_INLINE(rv_gstage_4, physim_rv_gstage_walk_ops, rv_gstage_begin, rv_gstage_step, 4)
+WALK_S2_INLINE(rv_gstage_5, physim_rv_gstage_walk_ops, rv_gstage_begin, rv_gstage_step, 5)
+
 /* The one loop (walk-loop.h): Sv32 (4-byte PTEs), Sv39, Sv48, Sv57. */
 static int rv_walk(const struct walk_req *r, struct physim_xlate *x)
 {
@@ -295,11 +303,11 @@ static int rv_walk(const struct walk_req *r, struct physim_xlate *x)
 	case 2:
 		return walk_stage_loop(r, x, rv_begin, rv_step32, 2, 4);
 	case 3:
-		return walk_stage_loop(r, x, rv_begin, rv_step, 3, 8);
+		return walk_stage_loop_s2(r, x, rv_begin, rv_step, 3, 8, &rv_gstage_3);
 	case 4:
-		return walk_stage_loop(r, x, rv_begin, rv_step, 4, 8);
+		return walk_stage_loop_s2(r, x, rv_begin, rv_step, 4, 8, &rv_gstage_4);
 	}
-	return walk_stage_loop(r, x, rv_begin, rv_step, 5, 8);
+	return walk_stage_loop_s2(r, x, rv_begin, rv_step, 5, 8, &rv_gstage_5);
 }
 
 /* The same for the G-stage formats (Sv32x4 .. Sv57x4). */

@@ -84,6 +84,25 @@ def seeds_walk(rng):
         write("walk", "nested%d" % k, data + walk_memory(k % 3, 2, base)[:2048])
 
 
+# A stage 1 nested over a stage 2 of its own family and level count walks
+# stage 2 inline (lib/walk-loop.h, struct walk_s2_inline); fuzz_walk checks
+# it against the traced walk, which calls stage 2. The pairs, as indexes
+# among the stage-1 and the stage-2 formats (lib/formats.c order): AArch64
+# 4k-39 / s2-4k-40, 4k-48 / s2-4k-48, 4k-52 / s2-4k-52; Sv39 / Sv39x4, Sv48 /
+# Sv48x4, Sv57 / Sv57x4. The RISC-V memory pattern's leaves lack U, so every
+# G-stage walk of a table entry faults (G-stage accesses are U-mode).
+SAME_LEVEL_PAIRS = [(2, 2, 0), (3, 3, 0), (6, 4, 0), (13, 5, 1), (14, 6, 1), (15, 7, 1)]
+
+
+def seeds_pairs(rng):
+    base = 0x80000000
+    for f1, f2, pattern in SAME_LEVEL_PAIRS:
+        acc = [(rng.randrange(1 << 32), rng.randrange(256), rng.randrange(8))
+               for _ in range(16)]
+        data = walk_header(1, f1, f2, 2, rng.randrange(1 << 16), acc)
+        write("walk", "pair%02d-%d" % (f1, f2), data + walk_memory(pattern, 2, base)[:2048])
+
+
 def fnv1a(data):
     h = 0xCBF29CE484222325
     for b in data:
@@ -171,6 +190,7 @@ def main():
     seeds_walk(rng)
     seeds_image(rng)
     seeds_aspace(rng)
+    seeds_pairs(random.Random(20261206))
     return 0
 
 
