@@ -54,15 +54,15 @@ static const struct pair pairs[] = {
 /* Stage-1 pages, each in its own 1 GiB region (its own tables) where a
  * case changes its tables. */
 enum {
-	P_RW_USER,   /* R|W|U */
-	P_RO,	     /* R, supervisor */
-	P_RX_USER,   /* R|X|U */
-	P_OUT_GONE,  /* R|W, its output GPA unmapped in stage 2 */
+	P_RW_USER,    /* R|W|U */
+	P_RO,	      /* R, supervisor */
+	P_RX_USER,    /* R|X|U */
+	P_OUT_GONE,   /* R|W, its output GPA unmapped in stage 2 */
 	P_TABLE_GONE, /* R|W|U, its stage-1 leaf table unmapped in stage 2 */
-	P_NO_AD,     /* R|W|U, A/D clear in the leaf; stage 2's leaf for the
-			leaf table with A clear too */
-	P_TABLE_RO,  /* R|W|U, A/D clear in the leaf, the leaf table
-			read-only in stage 2 */
+	P_NO_AD,      /* R|W|U, A/D clear in the leaf; stage 2's leaf for the
+			 leaf table with A clear too */
+	P_TABLE_RO,   /* R|W|U, A/D clear in the leaf, the leaf table
+			 read-only in stage 2 */
 	P_COUNT
 };
 
