@@ -27,9 +27,11 @@
  *
  *    declared PHYSIM_HIDDEN extern in the family's private header (e.g.
  *    arch/riscv64/riscv-priv.h), and add the file to arch/<family>/meson.build.
- *    A family with a stage 2 gives its nested stage-1 instantiations the
- *    stage 2 of each level count to walk inline (WALK_S2_INLINE,
- *    walk_stage_loop_s2; walk-loop.h, struct walk_s2_inline).
+ *    A family may walk lone untraced requests (walk_req_lone) in its walk
+ *    function with walk_stage_lone and send the rest to an out-of-line
+ *    function with walk_stage_rest, which may walk the family's own stage
+ *    2 inline (WALK_S2_INLINE, struct walk_s2_inline); a stage-2 family
+ *    uses walk_stage2_loop (walk-loop.h).
  *    For the page-table engine's lookups, a lookup step (the codec's
  *    classify and output address: WALK_LOOKUP_CODEC_STEP) and, per level
  *    count, a lookup function instantiating walk_lookup_loop with
@@ -112,7 +114,7 @@
  * stage-2 fault with s1ptw set. Finally the output GPA is translated by
  * stage 2 with origin WALK_NESTED_FINAL and the original access type.
  * The table entries' stage-2 walks are made inline where the family gives
- * walk_stage_loop_s2 a struct walk_s2_inline for the stage-2 mmu's ops and
+ * walk_stage_rest a struct walk_s2_inline for the stage-2 mmu's ops and
  * level count (walk-loop.h), else through the stage-2 mmu's ops->walk; the
  * result is the same either way (tests/test_walk_nested.c).
  * Stage-2 faults report stage = 2, addr = gpa = the faulting GPA, and s1ptw

@@ -427,24 +427,38 @@ WALK_S2_INLINE(a64_s2_3, physim_a64_s2_walk_ops, a64_s2_begin, a64_s2_step, 3)
 WALK_S2_INLINE(a64_s2_4, physim_a64_s2_walk_ops, a64_s2_begin, a64_s2_step, 4)
 WALK_S2_INLINE(a64_s2_5, physim_a64_s2_walk_ops, a64_s2_begin, a64_s2_step, 5)
 
+/* Traced and nested walks (walk-loop.h, walk_stage_rest): out of line. */
+static __attribute__((noinline)) int a64_s1_walk_rest(const struct walk_req *r,
+						      struct physim_xlate *x)
+{
+	if (r->m->cfg.format->levels == 5)
+		return walk_stage_rest(r, x, a64_s1_begin, a64_s1_step, 5, 8, &a64_s2_5);
+	if (r->m->cfg.format->levels == 4)
+		return walk_stage_rest(r, x, a64_s1_begin, a64_s1_step, 4, 8, &a64_s2_4);
+	return walk_stage_rest(r, x, a64_s1_begin, a64_s1_step, 3, 8, &a64_s2_3);
+}
+
 /* The one loop (walk-loop.h) for 3, 4 and 5 (LPA2: from level -1) lookup
  * levels. */
 static int a64_s1_walk(const struct walk_req *r, struct physim_xlate *x)
 {
+	if (PHYSIM_UNLIKELY(!walk_req_lone(r)))
+		return a64_s1_walk_rest(r, x);
 	if (r->m->cfg.format->levels == 5)
-		return walk_stage_loop_s2(r, x, a64_s1_begin, a64_s1_step, 5, 8, &a64_s2_5);
+		return walk_stage_lone(r, x, a64_s1_begin, a64_s1_step, 5, 8);
 	if (r->m->cfg.format->levels == 4)
-		return walk_stage_loop_s2(r, x, a64_s1_begin, a64_s1_step, 4, 8, &a64_s2_4);
-	return walk_stage_loop_s2(r, x, a64_s1_begin, a64_s1_step, 3, 8, &a64_s2_3);
+		return walk_stage_lone(r, x, a64_s1_begin, a64_s1_step, 4, 8);
+	return walk_stage_lone(r, x, a64_s1_begin, a64_s1_step, 3, 8);
 }
 
+/* Stage 2: never a nested stage 1. */
 static int a64_s2_walk(const struct walk_req *r, struct physim_xlate *x)
 {
 	if (r->m->cfg.format->levels == 5)
-		return walk_stage_loop(r, x, a64_s2_begin, a64_s2_step, 5, 8);
+		return walk_stage2_loop(r, x, a64_s2_begin, a64_s2_step, 5, 8);
 	if (r->m->cfg.format->levels == 4)
-		return walk_stage_loop(r, x, a64_s2_begin, a64_s2_step, 4, 8);
-	return walk_stage_loop(r, x, a64_s2_begin, a64_s2_step, 3, 8);
+		return walk_stage2_loop(r, x, a64_s2_begin, a64_s2_step, 4, 8);
+	return walk_stage2_loop(r, x, a64_s2_begin, a64_s2_step, 3, 8);
 }
 
 /* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone, for every

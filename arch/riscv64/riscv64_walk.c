@@ -296,32 +296,49 @@ WALK_S2_INLINE(rv_gstage_3, physim_rv_gstage_walk_ops, rv_gstage_begin, rv_gstag
 WALK_S2_INLINE(rv_gstage_4, physim_rv_gstage_walk_ops, rv_gstage_begin, rv_gstage_step, 4)
 WALK_S2_INLINE(rv_gstage_5, physim_rv_gstage_walk_ops, rv_gstage_begin, rv_gstage_step, 5)
 
-/* The one loop (walk-loop.h): Sv32 (4-byte PTEs), Sv39, Sv48, Sv57. */
-static int rv_walk(const struct walk_req *r, struct physim_xlate *x)
+/* Traced and nested walks (walk-loop.h, walk_stage_rest): out of line. */
+static __attribute__((noinline)) int rv_walk_rest(const struct walk_req *r, struct physim_xlate *x)
 {
 	switch (r->m->cfg.format->levels) {
 	case 2:
-		return walk_stage_loop(r, x, rv_begin, rv_step32, 2, 4);
+		return walk_stage_rest(r, x, rv_begin, rv_step32, 2, 4, NULL);
 	case 3:
-		return walk_stage_loop_s2(r, x, rv_begin, rv_step, 3, 8, &rv_gstage_3);
+		return walk_stage_rest(r, x, rv_begin, rv_step, 3, 8, &rv_gstage_3);
 	case 4:
-		return walk_stage_loop_s2(r, x, rv_begin, rv_step, 4, 8, &rv_gstage_4);
+		return walk_stage_rest(r, x, rv_begin, rv_step, 4, 8, &rv_gstage_4);
 	}
-	return walk_stage_loop_s2(r, x, rv_begin, rv_step, 5, 8, &rv_gstage_5);
+	return walk_stage_rest(r, x, rv_begin, rv_step, 5, 8, &rv_gstage_5);
 }
 
-/* The same for the G-stage formats (Sv32x4 .. Sv57x4). */
+/* The one loop (walk-loop.h): Sv32 (4-byte PTEs), Sv39, Sv48, Sv57. */
+static int rv_walk(const struct walk_req *r, struct physim_xlate *x)
+{
+	if (PHYSIM_UNLIKELY(!walk_req_lone(r)))
+		return rv_walk_rest(r, x);
+	switch (r->m->cfg.format->levels) {
+	case 2:
+		return walk_stage_lone(r, x, rv_begin, rv_step32, 2, 4);
+	case 3:
+		return walk_stage_lone(r, x, rv_begin, rv_step, 3, 8);
+	case 4:
+		return walk_stage_lone(r, x, rv_begin, rv_step, 4, 8);
+	}
+	return walk_stage_lone(r, x, rv_begin, rv_step, 5, 8);
+}
+
+/* The same for the G-stage formats (Sv32x4 .. Sv57x4), never a nested
+ * stage 1. */
 static int rv_gstage_walk(const struct walk_req *r, struct physim_xlate *x)
 {
 	switch (r->m->cfg.format->levels) {
 	case 2:
-		return walk_stage_loop(r, x, rv_gstage_begin, rv_gstage_step32, 2, 4);
+		return walk_stage2_loop(r, x, rv_gstage_begin, rv_gstage_step32, 2, 4);
 	case 3:
-		return walk_stage_loop(r, x, rv_gstage_begin, rv_gstage_step, 3, 8);
+		return walk_stage2_loop(r, x, rv_gstage_begin, rv_gstage_step, 3, 8);
 	case 4:
-		return walk_stage_loop(r, x, rv_gstage_begin, rv_gstage_step, 4, 8);
+		return walk_stage2_loop(r, x, rv_gstage_begin, rv_gstage_step, 4, 8);
 	}
-	return walk_stage_loop(r, x, rv_gstage_begin, rv_gstage_step, 5, 8);
+	return walk_stage2_loop(r, x, rv_gstage_begin, rv_gstage_step, 5, 8);
 }
 
 /* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone, for VS/S
