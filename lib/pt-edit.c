@@ -139,7 +139,7 @@ static void unlinked_free(struct op *o)
 			break; /* cannot happen: nothing else removes slots meanwhile */
 		physim_hpa_t next = s->val;
 		s->val = NO_LINK; /* linked nowhere now */
-		physim_pt_table_free(o->pt, pa);
+		physim_pt_table_free_slot(o->pt, s, pa);
 		pa = next;
 	}
 	o->nunlinked = 0;

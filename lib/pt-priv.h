@@ -288,6 +288,10 @@ PHYSIM_HIDDEN int physim_pt_map_prepare(struct op *o, unsigned lvl, uint64_t pa,
 
 PHYSIM_HIDDEN int physim_pt_table_alloc(struct physim_pt *pt, unsigned lvl, physim_hpa_t *out);
 PHYSIM_HIDDEN void physim_pt_table_free(struct physim_pt *pt, physim_hpa_t pa);
+/* The same for the slot s of pa in pt->owned (pt_frameset_find): no second
+ * lookup. */
+PHYSIM_HIDDEN void physim_pt_table_free_slot(struct physim_pt *pt, struct pt_frameset_slot *s,
+					     physim_hpa_t pa);
 PHYSIM_HIDDEN void physim_pt_link_set(struct physim_pt *pt, physim_hpa_t child,
 				      physim_hpa_t table_pa, uint64_t idx);
 PHYSIM_HIDDEN int physim_pt_child_check(const struct physim_pt *pt, struct pt_frameset *seen,
