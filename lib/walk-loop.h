@@ -65,10 +65,11 @@ typedef enum physim_fault_kind (*walk_step_fn)(struct walk_state *w, uint64_t d,
  * the same instantiation out of line cost as much as the indirect one; an
  * inline copy for every stage-2 level count (the stage-1 loop 2.8 times
  * its size), or one whose level count is not a constant, made nested walks
- * slower again: hence one level count per stage-1 instantiation. `walk` is reached through a
- * constant pointer because the loop cannot inline itself directly (gcc
- * refuses an always_inline recursion even where it is dead); a compiler
- * that does not inline it still calls the right function.
+ * slower again: hence one level count per stage-1 instantiation. `walk`
+ * is reached through a constant pointer because the loop cannot inline
+ * itself directly (gcc refuses an always_inline recursion even where it is
+ * dead); a compiler that does not inline it (clang) still calls the right
+ * function.
  */
 struct walk_s2_inline {
 	const struct pt_walk_ops *ops;
@@ -299,7 +300,8 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			p = tv + off;
 		} else {
 			if (nested) {
-				/* Inline (walk_s2_inline), or one indirect call. */
+				/* Inline (walk_s2_inline), or one indirect call;
+				 * s2i != NULL folds the test away where it is NULL. */
 				struct physim_xlate x2;
 				a2.va = ea;
 				int rc = s2i != NULL && s2_inline ? s2i->walk(&r2, &x2)
@@ -454,19 +456,6 @@ WALK_INLINE int walk_stage_n(const struct walk_req *r, struct physim_xlate *x, w
 	return physim_walk_gave_up(r, x);
 }
 
-/*
- * The one loop, for a lone stage (or a stage 2) and for a nested stage 1,
- * with `levels` and `bytes` (descriptor size) constants chosen by the
- * family's walk function, e.g.
- *
- *     static int x86_walk(const struct walk_req *r, struct physim_xlate *x)
- *     {
- *             switch (r->m->cfg.format->levels) {
- *             case 4: return walk_stage_loop(r, x, x86_begin, x86_step, 4, 8);
- *             ...
- *             }
- *     }
- */
 /* A lone, untraced stage: the common request. A family may walk it in a
  * function of its own (walk_stage_lone) and send every other request to
  * another (walk_stage_rest), so that the traced and nested instantiations
@@ -484,8 +473,9 @@ WALK_INLINE int walk_stage_lone(const struct walk_req *r, struct physim_xlate *x
 	return walk_stage_n(r, x, begin, step, levels, bytes, false, false, NULL);
 }
 
-/* Every request but a lone untraced one; the nested instantiation walks the
- * stage 2 that s2i names inline (struct walk_s2_inline; NULL: none). */
+/* Every request but a lone untraced one (r is traced or nested); the
+ * nested instantiation walks the stage 2 that s2i names inline (struct
+ * walk_s2_inline; NULL: none). */
 WALK_INLINE int walk_stage_rest(const struct walk_req *r, struct physim_xlate *x,
 				walk_begin_fn begin, walk_step_fn step, const unsigned levels,
 				const unsigned bytes, const struct walk_s2_inline *s2i)
@@ -498,6 +488,19 @@ WALK_INLINE int walk_stage_rest(const struct walk_req *r, struct physim_xlate *x
 	return walk_stage_n(r, x, begin, step, levels, bytes, true, false, s2i);
 }
 
+/*
+ * The one loop, for a lone stage (or a stage 2) and for a nested stage 1,
+ * with `levels` and `bytes` (descriptor size) constants chosen by the
+ * family's walk function, e.g.
+ *
+ *     static int x86_walk(const struct walk_req *r, struct physim_xlate *x)
+ *     {
+ *             switch (r->m->cfg.format->levels) {
+ *             case 4: return walk_stage_loop(r, x, x86_begin, x86_step, 4, 8);
+ *             ...
+ *             }
+ *     }
+ */
 WALK_INLINE int walk_stage_loop(const struct walk_req *r, struct physim_xlate *x,
 				walk_begin_fn begin, walk_step_fn step, const unsigned levels,
 				const unsigned bytes)

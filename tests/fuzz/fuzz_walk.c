@@ -24,6 +24,7 @@
  *          control state; bit 3: the alternative first stage)
  *   rest   the memory's initial bytes (zero beyond the input) */
 #include "fuzz.h"
+#include "common/xlate.h"
 #include "walk-format.h"
 
 #include <physim/walk.h>
@@ -279,20 +280,6 @@ static bool same_result(int rc1, const struct physim_xlate *a, int rc2,
 	       a->global == b->global;
 }
 
-/* Every field of two results (a fault's whole record, a success's leaf
- * descriptors and counts). */
-static bool same_xlate(const struct physim_xlate *a, const struct physim_xlate *b)
-{
-	const struct physim_fault *fa = &a->fault, *fb = &b->fault;
-	return a->pa == b->pa && a->gpa == b->gpa && a->page_size == b->page_size &&
-	       a->level == b->level && a->perms == b->perms && a->global == b->global &&
-	       a->mem_refs == b->mem_refs && a->ad_updated == b->ad_updated &&
-	       a->leaf_desc == b->leaf_desc && a->s2_leaf_desc == b->s2_leaf_desc &&
-	       fa->kind == fb->kind && fa->stage == fb->stage && fa->level == fb->level &&
-	       fa->s1ptw == fb->s1ptw && fa->syndrome == fb->syndrome && fa->addr == fb->addr &&
-	       fa->gpa == fb->gpa;
-}
-
 static void do_access(struct run *r, const struct physim_access *a, bool via_tlb)
 {
 	struct physim_xlate xp, xt;
@@ -315,7 +302,7 @@ static void do_access(struct run *r, const struct physim_access *a, bool via_tlb
 		struct physim_xlate xq;
 		struct physim_walk_trace tr;
 		int rq = physim_nested_trace(r->s1, r->s2, a, PHYSIM_TRACE_PROBE, &xq, &tr);
-		FZ_CHECK(rq == rp && same_xlate(&xp, &xq));
+		FZ_CHECK(rq == rp && tc_xlate_diff(&xp, &xq) == NULL);
 		FZ_CHECK(memcmp(r->mem.snap, r->mem.bytes, r->mem.size) == 0);
 	}
 	int rt;
