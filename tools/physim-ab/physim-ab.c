@@ -1,0 +1,547 @@
+/* SPDX-License-Identifier: MIT */
+/* tools/physim-ab/physim-ab.c - compare two builds of libphysim.so on one
+ * hot path, in one process at a time.
+ *
+ *   physim-ab [--procs K] [--rounds R] [--ms M] CASE FORMAT[,S2FORMAT] A.so B.so
+ *
+ * physim-bench compares an implementation with its peers inside one binary;
+ * comparing two commits means two binaries, and on a shared machine two
+ * processes run seconds apart differ by more (5-15%) than the changes worth
+ * measuring. So this tool loads both libraries into one process (each from a
+ * private copy, dlopen RTLD_LOCAL: the same file may be given twice as a
+ * control), builds the same world on each, and times batches of the case
+ * alternately, A then B, then B then A. Each round gives a ratio B/A of
+ * batches taken a few milliseconds apart, and a process reports the median
+ * of its rounds. Where code lands in memory also moves times by a few per
+ * cent, so K child processes (default 8) each load the pair afresh, half of
+ * them B first, and the figure to quote is the median over the processes;
+ * their spread says how far to trust it.
+ *
+ * Cases (every access a supervisor read; mappings of 4 KiB pages):
+ *   translate  physim_mmu_translate, uniform random addresses in 1 GiB
+ *   probe      physim_mmu_probe, the same addresses
+ *   tlb-hit    physim_tlb_translate over 64 pages the TLB holds
+ *   tlb-miss   physim_tlb_translate, the random addresses (mostly misses)
+ *   nested     physim_nested_translate, FORMAT over S2FORMAT, 256 MiB
+ *   unmap      physim_pt_unmap_region of 1 GiB (mapped again, untimed)
+ * Times are ns per access (unmap: per 4 KiB page).
+ *
+ * Only the public API is used, resolved by name in each library; this file
+ * does not link libphysim. */
+
+#include <physim/ram.h>
+#include <physim/walk.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MIB	   (UINT64_C(1) << 20)
+#define GIB	   (UINT64_C(1) << 30)
+#define PAGE	   UINT64_C(4096)
+#define VA_BASE	   (UINT64_C(1) << 42) /* lower half in every 4- and 5-level format */
+#define GPA_BASE   GIB
+#define NADDR	   (UINT64_C(1) << 20) /* the random address sequence */
+#define HIT_PAGES  64u
+#define MAX_ROUNDS 1000
+
+/* ---- the library API, resolved per copy ---- */
+
+#define API(X)                                                                                     \
+	X(physim_ram_create)                                                                       \
+	X(physim_ram_destroy)                                                                      \
+	X(physim_ram_base)                                                                         \
+	X(physim_ram_alloc_frames)                                                                 \
+	X(physim_ram_direct_map)                                                                   \
+	X(physim_ram_paging_handler)                                                               \
+	X(physim_format)                                                                           \
+	X(physim_pt_create)                                                                        \
+	X(physim_pt_destroy)                                                                       \
+	X(physim_pt_root)                                                                          \
+	X(physim_pt_map_region)                                                                    \
+	X(physim_pt_unmap_region)                                                                  \
+	X(physim_mmu_create)                                                                       \
+	X(physim_mmu_destroy)                                                                      \
+	X(physim_mmu_translate)                                                                    \
+	X(physim_mmu_probe)                                                                        \
+	X(physim_nested_translate)                                                                 \
+	X(physim_tlb_create)                                                                       \
+	X(physim_tlb_destroy)                                                                      \
+	X(physim_tlb_translate)
+
+struct lib {
+	void *handle;
+#define FIELD(name) __typeof__(&name) name;
+	API(FIELD)
+#undef FIELD
+};
+
+/* dlopen a private copy of path (glibc would hand back the first library
+ * again for the same file), so A and B may be one file, or rebuilt while
+ * this runs. */
+static int lib_open(const char *path, struct lib *l)
+{
+	char tmp[] = "/tmp/physim-ab-XXXXXX";
+	int in = open(path, O_RDONLY | O_CLOEXEC), out = mkostemp(tmp, O_CLOEXEC);
+	int rc = in < 0 || out < 0 ? -errno : 0;
+	char buf[1 << 16];
+	ssize_t n = 0;
+	while (rc == 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			rc = -EIO;
+	if (rc == 0 && n < 0)
+		rc = -errno;
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	if (rc == 0) {
+		l->handle = dlopen(tmp, RTLD_NOW | RTLD_LOCAL);
+		if (l->handle == NULL) {
+			fprintf(stderr, "physim-ab: %s: %s\n", path, dlerror());
+			rc = -ENOEXEC;
+		}
+	} else {
+		fprintf(stderr, "physim-ab: %s: cannot copy: %s\n", path, strerror(-rc));
+	}
+	if (out >= 0)
+		unlink(tmp);
+#define RESOLVE(name)                                                                              \
+	if (rc == 0 && (*(void **)&l->name = dlsym(l->handle, #name)) == NULL) {                   \
+		fprintf(stderr, "physim-ab: %s: no symbol %s\n", path, #name);                     \
+		rc = -ENOENT;                                                                      \
+	}
+	API(RESOLVE)
+#undef RESOLVE
+	return rc;
+}
+
+/* ---- a world: one library's RAM, tables and walker for the case ---- */
+
+enum kind { K_TRANSLATE, K_PROBE, K_TLB_HIT, K_TLB_MISS, K_NESTED, K_UNMAP };
+
+static const char *const kind_names[] = {"translate", "probe",	"tlb-hit",
+					 "tlb-miss",  "nested", "unmap"};
+
+struct world {
+	const struct lib *l;
+	enum kind kind;
+	struct physim_ram *ram;
+	struct physim_pt *pt;	 /* the table (nested: stage 2) */
+	struct physim_pt *guest; /* nested: stage 1, in guest memory */
+	struct physim_paging_handler gph;
+	struct physim_direct_map dm;
+	physim_hpa_t guest_hpa;
+	uint64_t guest_size, table_next;
+	struct physim_mmu *mmu, *s1;
+	struct physim_tlb *tlb;
+	const uint64_t *addr; /* shared by both worlds */
+	uint64_t naddr, pos, sink;
+};
+
+/* Guest memory [GPA_BASE, + guest_size) is host memory from guest_hpa on. */
+static void *guest_p2v(void *ctx, physim_hpa_t gpa)
+{
+	const struct world *w = ctx;
+	if (gpa < GPA_BASE || gpa - GPA_BASE >= w->guest_size)
+		return NULL;
+	return physim_dm_phys_to_virt(&w->dm, w->guest_hpa + (gpa - GPA_BASE));
+}
+
+static int guest_alloc_frames(void *ctx, size_t n, uint64_t align, physim_hpa_t *gpa)
+{
+	struct world *w = ctx;
+	uint64_t at = (w->table_next + align - 1) & ~(align - 1);
+	if (at + n * PAGE > GPA_BASE + w->guest_size)
+		return -ENOMEM;
+	w->table_next = at + n * PAGE;
+	*gpa = at;
+	return 0;
+}
+
+static int guest_alloc_frame(void *ctx, physim_hpa_t *gpa)
+{
+	return guest_alloc_frames(ctx, 1, PAGE, gpa);
+}
+
+static int guest_dealloc_frames(void *ctx, physim_hpa_t gpa, size_t n)
+{
+	(void)ctx, (void)gpa, (void)n;
+	return 0; /* the bump allocator's frames go with the world */
+}
+
+static int guest_dealloc_frame(void *ctx, physim_hpa_t gpa)
+{
+	return guest_dealloc_frames(ctx, gpa, 1);
+}
+
+static int world_nested(struct world *w, const char *s1name)
+{
+	const struct lib *l = w->l;
+	const struct physim_pt_format *f1 = l->physim_format(s1name);
+	if (f1 == NULL)
+		return -ENOENT;
+	w->guest_size = 256 * MIB + 4 * MIB; /* data, then stage-1 tables */
+	int rc = l->physim_ram_alloc_frames(w->ram, w->guest_size / PAGE, 2 * MIB, &w->guest_hpa);
+	if (rc == 0)
+		rc = l->physim_pt_map_region(w->pt, GPA_BASE, w->guest_hpa, w->guest_size,
+					     PHYSIM_R | PHYSIM_W, 0);
+	if (rc < 0)
+		return rc;
+	w->dm = l->physim_ram_direct_map(w->ram);
+	w->table_next = GPA_BASE + 256 * MIB;
+	w->gph = (struct physim_paging_handler){
+	    .ctx = w,
+	    .alloc_frame = guest_alloc_frame,
+	    .alloc_frames = guest_alloc_frames,
+	    .dealloc_frame = guest_dealloc_frame,
+	    .dealloc_frames = guest_dealloc_frames,
+	    .phys_to_virt = guest_p2v,
+	};
+	rc = l->physim_pt_create(f1, &w->gph, &w->guest);
+	if (rc == 0)
+		rc = l->physim_pt_map_region(w->guest, VA_BASE, GPA_BASE, 256 * MIB,
+					     PHYSIM_R | PHYSIM_W, 0);
+	if (rc < 0)
+		return rc;
+	struct physim_mmu_config c1 = {
+	    .format = f1, .mem = &w->gph, .root = l->physim_pt_root(w->guest)};
+	return l->physim_mmu_create(&c1, &w->s1);
+}
+
+static int world_step(struct world *w, uint64_t va);
+
+static int world_open(struct world *w, const struct lib *l, enum kind kind, const char *fmt,
+		      const char *s2fmt, const uint64_t *addr, uint64_t naddr)
+{
+	*w = (struct world){.l = l, .kind = kind, .addr = addr, .naddr = naddr};
+	const struct physim_pt_format *f = l->physim_format(kind == K_NESTED ? s2fmt : fmt);
+	if (f == NULL)
+		return -ENOENT;
+	struct physim_ram_config rc_ram = {.size = 2 * GIB};
+	int rc = l->physim_ram_create(&rc_ram, &w->ram);
+	const struct physim_paging_handler *ph = rc == 0 ? l->physim_ram_paging_handler(w->ram) : 0;
+	if (rc == 0)
+		rc = l->physim_pt_create(f, ph, &w->pt);
+	if (rc == 0 && kind == K_NESTED)
+		rc = world_nested(w, fmt);
+	else if (rc == 0)
+		rc = l->physim_pt_map_region(w->pt, VA_BASE, l->physim_ram_base(w->ram), GIB,
+					     PHYSIM_R | PHYSIM_W, 0);
+	if (rc < 0)
+		return rc;
+	struct physim_mmu_config mc = {.format = f, .mem = ph, .root = l->physim_pt_root(w->pt)};
+	rc = l->physim_mmu_create(&mc, &w->mmu);
+	if (rc == 0 && (kind == K_TLB_HIT || kind == K_TLB_MISS))
+		rc = l->physim_tlb_create(NULL, &w->tlb);
+	/* Walk every page once, so that no timed walk sets an A bit. */
+	uint64_t span = kind == K_NESTED ? 256 * MIB : GIB;
+	for (uint64_t off = 0; rc == 0 && kind != K_UNMAP && off < span; off += PAGE)
+		rc = world_step(w, VA_BASE + off);
+	return rc;
+}
+
+static void world_close(struct world *w)
+{
+	const struct lib *l = w->l;
+	if (l == NULL)
+		return;
+	if (w->tlb)
+		l->physim_tlb_destroy(w->tlb);
+	if (w->mmu)
+		l->physim_mmu_destroy(w->mmu);
+	if (w->s1)
+		l->physim_mmu_destroy(w->s1);
+	if (w->guest)
+		l->physim_pt_destroy(w->guest);
+	if (w->pt)
+		l->physim_pt_destroy(w->pt);
+	if (w->ram)
+		l->physim_ram_destroy(w->ram);
+	*w = (struct world){0};
+}
+
+/* One access of the case at va; the page reached goes into sink. */
+static int world_step(struct world *w, uint64_t va)
+{
+	const struct lib *l = w->l;
+	struct physim_access acc = {.va = va};
+	struct physim_xlate x;
+	int rc;
+	switch (w->kind) {
+	case K_PROBE:
+		rc = l->physim_mmu_probe(w->mmu, &acc, &x);
+		break;
+	case K_TLB_HIT:
+	case K_TLB_MISS:
+		rc = l->physim_tlb_translate(w->tlb, w->mmu, &acc, &x);
+		break;
+	case K_NESTED:
+		rc = l->physim_nested_translate(w->s1, w->mmu, &acc, &x);
+		break;
+	default:
+		rc = l->physim_mmu_translate(w->mmu, &acc, &x);
+		break;
+	}
+	w->sink += x.pa;
+	return rc;
+}
+
+/* n accesses (unmap: n whole unmaps); the time of the timed part in ns. */
+static int world_run(struct world *w, uint64_t n, double *ns)
+{
+	struct timespec t0, t1;
+	double total = 0;
+	int rc = 0;
+	if (w->kind == K_UNMAP) {
+		const struct lib *l = w->l;
+		for (uint64_t i = 0; rc == 0 && i < n; i++) {
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			rc = l->physim_pt_unmap_region(w->pt, VA_BASE, GIB);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			total += (double)(t1.tv_sec - t0.tv_sec) * 1e9 +
+				 (double)(t1.tv_nsec - t0.tv_nsec);
+			if (rc == 0)
+				rc = l->physim_pt_map_region(w->pt, VA_BASE,
+							     l->physim_ram_base(w->ram), GIB,
+							     PHYSIM_R | PHYSIM_W, 0);
+		}
+		*ns = total;
+		return rc;
+	}
+	uint64_t pos = w->pos;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (uint64_t i = 0; rc == 0 && i < n; i++) {
+		rc = world_step(w, w->addr[pos]);
+		pos = pos + 1 == w->naddr ? 0 : pos + 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	w->pos = pos;
+	*ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+	return rc;
+}
+
+/* ---- one process: both worlds, alternating rounds ---- */
+
+struct opts {
+	unsigned procs, rounds, ms;
+	enum kind kind;
+	const char *fmt, *s2fmt, *path[2];
+};
+
+struct proc_result {
+	double ns[2];  /* median ns per access, A and B */
+	double ratio;  /* median over rounds of B / A */
+	double min[2]; /* fastest round, A and B */
+	int rc;
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static uint64_t *make_addresses(enum kind kind, uint64_t *n)
+{
+	*n = kind == K_TLB_HIT ? HIT_PAGES : NADDR;
+	uint64_t *a = malloc(*n * sizeof(*a)), s = 0x5eed;
+	uint64_t span = kind == K_NESTED ? 256 * MIB : GIB;
+	for (uint64_t i = 0; a != NULL && i < *n; i++) {
+		/* splitmix64 */
+		uint64_t z = (s += UINT64_C(0x9e3779b97f4a7c15));
+		z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+		z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+		z ^= z >> 31;
+		a[i] = VA_BASE + (kind == K_TLB_HIT ? i * PAGE + (z & (PAGE - 1)) : z % span);
+	}
+	return a;
+}
+
+static void proc_run(const struct opts *o, unsigned index, struct proc_result *r)
+{
+	struct lib lib[2] = {0};
+	struct world w[2] = {0};
+	uint64_t naddr, *addr = make_addresses(o->kind, &naddr);
+	unsigned first = index % 2; /* half of the processes load and run B first */
+	int rc = addr ? 0 : -ENOMEM;
+	for (unsigned k = 0; rc == 0 && k < 2; k++)
+		rc = lib_open(o->path[first ^ k], &lib[first ^ k]);
+	for (unsigned k = 0; rc == 0 && k < 2; k++)
+		rc = world_open(&w[first ^ k], &lib[first ^ k], o->kind, o->fmt, o->s2fmt, addr,
+				naddr);
+	/* Batch size: about o->ms of wall time per batch (unmap: the untimed
+	 * map included), from a trial on A. */
+	uint64_t batch = o->kind == K_UNMAP ? 4 : 10000;
+	struct timespec t0, t1;
+	double t = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (rc == 0)
+		rc = world_run(&w[0], batch, &t);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	t = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+	if (rc == 0 && t > 0)
+		batch = (uint64_t)((double)batch * o->ms * 1e6 / t) + 1;
+	double ns[2][MAX_ROUNDS], ratio[MAX_ROUNDS];
+	uint64_t per = o->kind == K_UNMAP ? batch * (GIB / PAGE) : batch;
+	for (unsigned i = 0; rc == 0 && i < o->rounds; i++) {
+		unsigned a = (i + index) % 2;
+		for (unsigned k = 0; rc == 0 && k < 2; k++) {
+			double t_ns;
+			rc = world_run(&w[a ^ k], batch, &t_ns);
+			ns[a ^ k][i] = t_ns / (double)per;
+		}
+		ratio[i] = ns[1][i] / ns[0][i];
+	}
+	if (rc == 0) {
+		for (unsigned k = 0; k < 2; k++) {
+			double m = ns[k][0];
+			for (unsigned i = 1; i < o->rounds; i++)
+				m = ns[k][i] < m ? ns[k][i] : m;
+			r->min[k] = m;
+			r->ns[k] = median(ns[k], o->rounds);
+		}
+		r->ratio = median(ratio, o->rounds);
+	}
+	r->rc = rc;
+	for (unsigned k = 0; k < 2; k++) {
+		world_close(&w[k]);
+		if (lib[k].handle)
+			dlclose(lib[k].handle);
+	}
+	free(addr);
+}
+
+/* ---- the command line, and the processes ---- */
+
+static void usage(FILE *to)
+{
+	fprintf(to,
+		"usage: physim-ab [--procs K] [--rounds R] [--ms M] CASE FORMAT[,S2FORMAT] A.so "
+		"B.so\n"
+		"  CASE: translate probe tlb-hit tlb-miss nested unmap\n"
+		"  K processes (default 8), R rounds each (default 40), M ms per batch (default "
+		"5)\n"
+		"  prints per process and the median over processes of: ns per access of A and "
+		"B, B/A\n");
+}
+
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < lo || v > hi)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	*o = (struct opts){.procs = 8, .rounds = 40, .ms = 5};
+	int i = 1;
+	for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+		unsigned *v = strcmp(argv[i], "--procs") == 0	 ? &o->procs
+			      : strcmp(argv[i], "--rounds") == 0 ? &o->rounds
+			      : strcmp(argv[i], "--ms") == 0	 ? &o->ms
+								 : NULL;
+		if (v == NULL || parse_uint(argv[i + 1], 1, MAX_ROUNDS, v) != 0) {
+			fprintf(stderr, "physim-ab: bad option %s %s\n", argv[i], argv[i + 1]);
+			return -EINVAL;
+		}
+	}
+	if (argc - i != 4) {
+		usage(stderr);
+		return -EINVAL;
+	}
+	unsigned k = 0;
+	while (k < sizeof(kind_names) / sizeof(kind_names[0]) && strcmp(kind_names[k], argv[i]))
+		k++;
+	if (k == sizeof(kind_names) / sizeof(kind_names[0])) {
+		fprintf(stderr, "physim-ab: unknown case %s\n", argv[i]);
+		return -EINVAL;
+	}
+	o->kind = (enum kind)k;
+	o->fmt = argv[i + 1];
+	char *comma = strchr(argv[i + 1], ',');
+	if ((comma != NULL) != (o->kind == K_NESTED)) {
+		fprintf(stderr, "physim-ab: %s\n",
+			comma ? "only the nested case takes a stage-2 format"
+			      : "the nested case needs FORMAT,S2FORMAT");
+		return -EINVAL;
+	}
+	if (comma) {
+		*comma = '\0';
+		o->s2fmt = comma + 1;
+	}
+	o->path[0] = argv[i + 2];
+	o->path[1] = argv[i + 3];
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (parse_args(argc, argv, &o) != 0)
+		return 2;
+	double ratio[MAX_ROUNDS], ns[2][MAX_ROUNDS];
+	printf("%-4s %10s %10s %8s %10s %10s\n", "proc", "A ns", "B ns", "B/A", "A best", "B best");
+	for (unsigned p = 0; p < o.procs; p++) {
+		/* A child per measurement: a fresh load, so fresh placement. */
+		int fd[2];
+		struct proc_result r = {.rc = -EIO};
+		if (pipe(fd) != 0) {
+			perror("physim-ab: pipe");
+			return 1;
+		}
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(fd[0]);
+			proc_run(&o, p, &r);
+			ssize_t wr = write(fd[1], &r, sizeof(r));
+			_exit(wr == (ssize_t)sizeof(r) ? 0 : 1);
+		}
+		close(fd[1]);
+		if (pid < 0 || read(fd[0], &r, sizeof(r)) != (ssize_t)sizeof(r))
+			r.rc = -EIO;
+		close(fd[0]);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		if (r.rc != 0) {
+			fprintf(stderr, "physim-ab: process %u: %s\n", p, strerror(-r.rc));
+			return 1;
+		}
+		printf("%-4u %10.3f %10.3f %8.3f %10.3f %10.3f\n", p, r.ns[0], r.ns[1], r.ratio,
+		       r.min[0], r.min[1]);
+		ratio[p] = r.ratio;
+		ns[0][p] = r.ns[0];
+		ns[1][p] = r.ns[1];
+	}
+	double lo = ratio[0], hi = ratio[0];
+	for (unsigned p = 1; p < o.procs; p++) {
+		lo = ratio[p] < lo ? ratio[p] : lo;
+		hi = ratio[p] > hi ? ratio[p] : hi;
+	}
+	printf("%s %s%s%s: A %.3f ns, B %.3f ns, B/A %.3f (processes %.3f-%.3f)\n",
+	       kind_names[o.kind], o.fmt, o.s2fmt ? "," : "", o.s2fmt ? o.s2fmt : "",
+	       median(ns[0], o.procs), median(ns[1], o.procs), median(ratio, o.procs), lo, hi);
+	return 0;
+}
