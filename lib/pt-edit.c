@@ -49,11 +49,40 @@ static physim_hpa_t pool_take(struct op *o, unsigned lvl)
 	return pa;
 }
 
-/* Allocate every table the check pass counted; on failure return them all. */
+/* Room for every table the apply pass may unlink (the check pass counted
+ * them): after the table has changed nothing may fail. */
+static int unlink_room(struct op *o)
+{
+	struct unlink_list *u = &o->unlinked;
+	u->pa = u->local;
+	u->cap = UNLINK_LOCAL;
+	if (o->unlink_need > UNLINK_LOCAL) {
+		if (o->unlink_need > SIZE_MAX / sizeof(*u->pa))
+			return -ENOMEM;
+		u->pa = malloc((size_t)o->unlink_need * sizeof(*u->pa));
+		if (u->pa == NULL)
+			return -ENOMEM;
+		u->cap = (size_t)o->unlink_need;
+	}
+	return 0;
+}
+
+static void unlink_room_free(struct op *o)
+{
+	if (o->unlinked.pa != o->unlinked.local)
+		free(o->unlinked.pa);
+	o->unlinked.pa = NULL;
+}
+
+/* Allocate every table the check pass counted, and room to defer the
+ * frees; on failure return them all. */
 static int pool_fill(struct op *o)
 {
 	struct table_pool *p = &o->pool;
 	size_t total = 0;
+	int urc = unlink_room(o);
+	if (urc != 0)
+		return urc;
 	for (unsigned l = 0; l < o->f->levels; l++) {
 		p->start[l] = total;
 		p->used[l] = 0;
@@ -63,8 +92,10 @@ static int pool_fill(struct op *o)
 	p->pa = p->local;
 	if (total > POOL_LOCAL) {
 		p->pa = malloc(total * sizeof(*p->pa));
-		if (p->pa == NULL)
+		if (p->pa == NULL) {
+			unlink_room_free(o);
 			return -ENOMEM;
+		}
 	}
 	for (unsigned l = 0; l < o->f->levels; l++) {
 		for (size_t i = 0; i < o->need[l]; i++) {
@@ -79,6 +110,7 @@ static int pool_fill(struct op *o)
 					physim_pt_table_free(o->pt, p->pa[p->start[l] + j]);
 			if (p->pa != p->local)
 				free(p->pa);
+			unlink_room_free(o);
 			return rc;
 		}
 	}
@@ -108,41 +140,34 @@ static void pool_release(struct op *o)
  * 0487 D8.17.1, break-before-make for table entries; the RISC-V and x86
  * manuals' rules for freeing page-table pages). So the engine does what a
  * hypervisor does: clear the pointer, report the flush, then free. The
- * pending tables are chained through their own slots in pt->owned: a slot's
- * val (the address of the descriptor that linked the table, which no
- * longer does) holds the next pending table's address. Nothing is
- * allocated after the table has changed, so the deferral cannot fail. */
+ * pending tables wait in o->unlinked, which pool_fill sized from the check
+ * pass's count (each table the check pass resolves with check_table, and
+ * each existing table an unmap descends into, which it may empty). */
 static void unlink_defer(struct op *o, physim_hpa_t pa)
 {
-	struct pt_frameset_slot *s = pt_frameset_find(&o->pt->owned, pa);
-	if (s == NULL) {
-		/* physim_pt_table_free would refuse it too: not ours */
-		physim_log_error("pt: %s: not freeing %#llx: not a table frame it allocated",
+	struct unlink_list *u = &o->unlinked;
+	o->fb.tables_freed = true;
+	if (PHYSIM_UNLIKELY(u->n == u->cap)) {
+		/* The check pass counted wrong: an engine bug. The table stays
+		 * this table's (counted in table_frames, freed at destroy). */
+		physim_log_error("pt: %s: not freeing %#llx: more tables unlinked than counted",
 				 o->f->name, (unsigned long long)pa);
 		return;
 	}
-	s->val = o->unlinked;
-	o->unlinked = pa;
-	o->nunlinked++;
-	o->fb.tables_freed = true;
+	u->pa[u->n++] = pa;
 }
 
-/* After the flush callback: return the unlinked tables. A free the handler
- * refuses is logged by physim_pt_table_free and the frame stays the
- * table's (counted in table_frames, returned at destroy): never lost. */
+/* After the flush callback: return the unlinked tables. One this table did
+ * not allocate, or whose free the handler refuses, is logged by
+ * physim_pt_table_free, and the frame is not lost: it is not freed, or
+ * stays the table's (counted in table_frames, returned at destroy). */
 static void unlinked_free(struct op *o)
 {
-	physim_hpa_t pa = o->unlinked;
-	for (size_t i = 0; i < o->nunlinked; i++) {
-		struct pt_frameset_slot *s = pt_frameset_find(&o->pt->owned, pa);
-		if (s == NULL)
-			break; /* cannot happen: nothing else removes slots meanwhile */
-		physim_hpa_t next = s->val;
-		s->val = NO_LINK; /* linked nowhere now */
-		physim_pt_table_free_slot(o->pt, s, pa);
-		pa = next;
-	}
-	o->nunlinked = 0;
+	struct unlink_list *u = &o->unlinked;
+	for (size_t i = 0; i < u->n; i++)
+		physim_pt_table_free(o->pt, u->pa[i]);
+	u->n = 0;
+	unlink_room_free(o);
 }
 
 /* ---- whole subtrees ---- */
@@ -160,6 +185,7 @@ static int check_table(struct op *o, physim_hpa_t table_pa, uint64_t idx, uint64
 		       enum subtree_check m)
 {
 	physim_hpa_t child = o->f->ops->output_addr(o->f, d, lvl);
+	o->unlink_need++; /* the apply pass frees it (free_subtree) */
 	int rc = physim_pt_child_check(o->pt, &o->seen, table_pa, idx, child, lvl - 1);
 	if (rc != 0)
 		return rc;
@@ -616,12 +642,15 @@ static int unmap_table_entry(struct op *o, unsigned lvl, const struct vt *v, uin
 		free_subtree(o, lvl - 1, child, es);
 		return 0;
 	}
+	if (!o->apply && !o->pt->keep_empty)
+		o->unlink_need++; /* the unmap may empty it */
 	int rc = descend(o, lvl, v, idx, d, DESCEND_EXISTING, es, cs, ce);
 	if (rc != 0 || !o->apply || o->pt->keep_empty)
 		return rc;
-	/* An emptied table goes, if it is one this table allocated: unlinked
+	/* An emptied table goes, if it is one this table allocated (in a table
+	 * not attached, every table the check pass let through is): unlinked
 	 * now, freed after the flush. */
-	if (pt_frameset_find(&o->pt->owned, child) != NULL &&
+	if ((!o->pt->attached || pt_frameset_find(&o->pt->owned, child) != NULL) &&
 	    table_empty(f, table_hva(o->pt, child, lvl - 1), lvl - 1)) {
 		pte_store(v->t, idx, f->pte_bytes, 0);
 		unlink_defer(o, child);
@@ -806,7 +835,7 @@ int physim_pt_op_commit(struct op *o)
 	pool_release(o);
 	/* Tables unlinked with no leaf under them (empty ones, possible in an
 	 * attached table) still need their cached pointers invalidated. */
-	if (o->nunlinked > 0 && o->fb.n == 0)
+	if (o->unlinked.n > 0 && o->fb.n == 0)
 		o->fb.all = true;
 	flush_send(o);
 	unlinked_free(o); /* break-before-free: only after the flush */

@@ -17,6 +17,8 @@
 #define FLUSH_BATCH 32
 /* Table frames an operation may need before the pool goes to the heap. */
 #define POOL_LOCAL 16
+/* Tables an operation may unlink before their list goes to the heap. */
+#define UNLINK_LOCAL 8
 
 #define KNOWN_FLAGS (PHYSIM_R | PHYSIM_W | PHYSIM_X | PHYSIM_U | PHYSIM_DEVICE | PHYSIM_UNCACHED)
 
@@ -242,10 +244,15 @@ struct op {
 	struct flush_batch fb;
 	struct pt_frameset seen; /* check pass, attached tables: tables met */
 	/* apply pass: tables unlinked, freed only after the flush callback
-	 * (lib/pt-edit.c, break-before-free): the newest, and how many; each
-	 * one's slot in pt->owned holds the next one's address as its val */
-	physim_hpa_t unlinked;
-	size_t nunlinked;
+	 * (lib/pt-edit.c, break-before-free). The check pass counts the tables
+	 * the apply pass may unlink (unlink_need) and pool_fill makes room for
+	 * them before anything changes. */
+	uint64_t unlink_need;
+	struct unlink_list {
+		physim_hpa_t *pa; /* local, or malloc'ed when more are needed */
+		size_t n, cap;
+		physim_hpa_t local[UNLINK_LOCAL];
+	} unlinked;
 };
 
 /* ---- lookup of one address (query and the single-page operations) ---- */
@@ -288,10 +295,6 @@ PHYSIM_HIDDEN int physim_pt_map_prepare(struct op *o, unsigned lvl, uint64_t pa,
 
 PHYSIM_HIDDEN int physim_pt_table_alloc(struct physim_pt *pt, unsigned lvl, physim_hpa_t *out);
 PHYSIM_HIDDEN void physim_pt_table_free(struct physim_pt *pt, physim_hpa_t pa);
-/* The same for the slot s of pa in pt->owned (pt_frameset_find): no second
- * lookup. */
-PHYSIM_HIDDEN void physim_pt_table_free_slot(struct physim_pt *pt, struct pt_frameset_slot *s,
-					     physim_hpa_t pa);
 PHYSIM_HIDDEN void physim_pt_link_set(struct physim_pt *pt, physim_hpa_t child,
 				      physim_hpa_t table_pa, uint64_t idx);
 PHYSIM_HIDDEN int physim_pt_child_check(const struct physim_pt *pt, struct pt_frameset *seen,

@@ -21,18 +21,13 @@ uint8_t *physim_pt_hva_slow(const struct physim_pt *pt, uint64_t pa, uint64_t le
  * freed: that would hand out frames someone else still uses. */
 void physim_pt_table_free(struct physim_pt *pt, physim_hpa_t pa)
 {
+	const struct physim_paging_handler *ph = pt->ph;
 	struct pt_frameset_slot *s = pt_frameset_find(&pt->owned, pa);
 	if (s == NULL) {
 		physim_log_error("pt: %s: not freeing %#llx: not a table frame it allocated",
 				 pt->fmt->name, (unsigned long long)pa);
 		return;
 	}
-	physim_pt_table_free_slot(pt, s, pa);
-}
-
-void physim_pt_table_free_slot(struct physim_pt *pt, struct pt_frameset_slot *s, physim_hpa_t pa)
-{
-	const struct physim_paging_handler *ph = pt->ph;
 	uint64_t nframes = pt_table_frames(pt->fmt, (unsigned)(s->key & PT_FRAMESET_TAG_MASK) - 1);
 	int rc = nframes == 1 ? ph->dealloc_frame(ph->ctx, pa)
 			      : ph->dealloc_frames(ph->ctx, pa, (size_t)nframes);
