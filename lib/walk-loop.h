@@ -400,7 +400,9 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 				return 0;
 			return physim_pt_lookup_decode(r->lk, va, level, d, s.next, r->map);
 		}
-		if (!lookup && PHYSIM_UNLIKELY(s.d_new != d))
+		/* A probe writes nothing back, so it keeps no list of what a
+		 * translation would write. */
+		if (!lookup && PHYSIM_UNLIKELY(s.d_new != d) && !r->probe)
 			used[nused++] = (struct walk_used){
 			    .p = p, .d = d, .d_new = s.d_new, .gpa = ea, .tstep = tstep};
 		if (!s.leaf) {
@@ -412,7 +414,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		/* The result only once the write-back succeeded: a stage-2
 		 * fault on a stage-1 A/D update leaves nothing but the fault. */
 		t->refs = refs;
-		if (PHYSIM_UNLIKELY(nused != 0) && !r->probe) {
+		if (PHYSIM_UNLIKELY(nused != 0)) {
 			int rc = physim_walk_write_back(r, used, nused, bytes, t, x);
 			if (rc < 0)
 				return rc;

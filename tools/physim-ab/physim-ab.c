@@ -9,7 +9,8 @@
  * processes run seconds apart differ by more (5-15%) than the changes worth
  * measuring. So this tool loads both libraries into one process (each from a
  * private copy, dlopen RTLD_LOCAL: the same file may be given twice as a
- * control), builds the same world on each, and times batches of the case
+ * control), has each walk the very same tables (built once, by the library
+ * loaded first; unmap: one table each), and times batches of the case
  * alternately, A then B, then B then A. Each round gives a ratio B/A of
  * batches taken a few milliseconds apart, and a process reports the median
  * of its rounds. Where code lands in memory also moves times by a few per
@@ -45,7 +46,7 @@
 #define MIB	   (UINT64_C(1) << 20)
 #define GIB	   (UINT64_C(1) << 30)
 #define PAGE	   UINT64_C(4096)
-#define VA_BASE	   (UINT64_C(1) << 42) /* lower half in every 4- and 5-level format */
+#define VA_BASE	   (UINT64_C(1) << 37) /* 128 GiB: in the lower half from 39-bit formats up */
 #define GPA_BASE   GIB
 #define NADDR	   (UINT64_C(1) << 20) /* the random address sequence */
 #define HIT_PAGES  64u
@@ -132,6 +133,10 @@ static const char *const kind_names[] = {"translate", "probe",	"tlb-hit",
 struct world {
 	const struct lib *l;
 	enum kind kind;
+	/* The tables: built by this world's library, or those of `tables`,
+	 * another world's, walked by this one's (so that both libraries read
+	 * the very same memory, and only their code differs). */
+	const struct world *tables;
 	struct physim_ram *ram;
 	struct physim_pt *pt;	 /* the table (nested: stage 2) */
 	struct physim_pt *guest; /* nested: stage 1, in guest memory */
@@ -208,42 +213,64 @@ static int world_nested(struct world *w, const char *s1name)
 	if (rc == 0)
 		rc = l->physim_pt_map_region(w->guest, VA_BASE, GPA_BASE, 256 * MIB,
 					     PHYSIM_R | PHYSIM_W, 0);
-	if (rc < 0)
-		return rc;
-	struct physim_mmu_config c1 = {
-	    .format = f1, .mem = &w->gph, .root = l->physim_pt_root(w->guest)};
-	return l->physim_mmu_create(&c1, &w->s1);
+	return rc;
 }
 
-static int world_step(struct world *w, uint64_t va);
-
-static int world_open(struct world *w, const struct lib *l, enum kind kind, const char *fmt,
-		      const char *s2fmt, const uint64_t *addr, uint64_t naddr)
+/* The tables of the case, in this world's library. */
+static int world_tables(struct world *w, const char *fmt, const char *s2fmt)
 {
-	*w = (struct world){.l = l, .kind = kind, .addr = addr, .naddr = naddr};
-	const struct physim_pt_format *f = l->physim_format(kind == K_NESTED ? s2fmt : fmt);
+	const struct lib *l = w->l;
+	const struct physim_pt_format *f = l->physim_format(w->kind == K_NESTED ? s2fmt : fmt);
 	if (f == NULL)
 		return -ENOENT;
 	struct physim_ram_config rc_ram = {.size = 2 * GIB};
 	int rc = l->physim_ram_create(&rc_ram, &w->ram);
-	const struct physim_paging_handler *ph = rc == 0 ? l->physim_ram_paging_handler(w->ram) : 0;
 	if (rc == 0)
-		rc = l->physim_pt_create(f, ph, &w->pt);
-	if (rc == 0 && kind == K_NESTED)
+		rc = l->physim_pt_create(f, l->physim_ram_paging_handler(w->ram), &w->pt);
+	if (rc == 0 && w->kind == K_NESTED)
 		rc = world_nested(w, fmt);
 	else if (rc == 0)
 		rc = l->physim_pt_map_region(w->pt, VA_BASE, l->physim_ram_base(w->ram), GIB,
 					     PHYSIM_R | PHYSIM_W, 0);
+	return rc;
+}
+
+/* A world of library l: its own tables, or (tables != NULL, not for
+ * unmap) those of another world, which must outlive this one. */
+static int world_open(struct world *w, const struct lib *l, enum kind kind, const char *fmt,
+		      const char *s2fmt, const uint64_t *addr, uint64_t naddr,
+		      const struct world *tables)
+{
+	*w = (struct world){.l = l, .kind = kind, .tables = tables, .addr = addr, .naddr = naddr};
+	int rc = tables ? 0 : world_tables(w, fmt, s2fmt);
+	const struct world *t = tables ? tables : w;
+	const struct physim_pt_format *f = l->physim_format(kind == K_NESTED ? s2fmt : fmt);
+	const struct physim_pt_format *f1 = l->physim_format(fmt);
+	if (rc == 0 && (f == NULL || f1 == NULL))
+		rc = -ENOENT;
 	if (rc < 0)
 		return rc;
-	struct physim_mmu_config mc = {.format = f, .mem = ph, .root = l->physim_pt_root(w->pt)};
+	/* The tables' memory and roots, through the tables' own library. */
+	struct physim_mmu_config mc = {.format = f,
+				       .mem = t->l->physim_ram_paging_handler(t->ram),
+				       .root = t->l->physim_pt_root(t->pt)};
 	rc = l->physim_mmu_create(&mc, &w->mmu);
+	if (rc == 0 && kind == K_NESTED) {
+		struct physim_mmu_config c1 = {
+		    .format = f1, .mem = &t->gph, .root = t->l->physim_pt_root(t->guest)};
+		rc = l->physim_mmu_create(&c1, &w->s1);
+	}
 	if (rc == 0 && (kind == K_TLB_HIT || kind == K_TLB_MISS))
 		rc = l->physim_tlb_create(NULL, &w->tlb);
-	/* Walk every page once, so that no timed walk sets an A bit. */
+	/* Translate every page once, so that no timed walk sets an A bit (and
+	 * a probe meets the entries as they are after use). */
 	uint64_t span = kind == K_NESTED ? 256 * MIB : GIB;
-	for (uint64_t off = 0; rc == 0 && kind != K_UNMAP && off < span; off += PAGE)
-		rc = world_step(w, VA_BASE + off);
+	struct physim_xlate x;
+	for (uint64_t off = 0; rc == 0 && kind != K_UNMAP && off < span; off += PAGE) {
+		struct physim_access acc = {.va = VA_BASE + off};
+		rc = kind == K_NESTED ? l->physim_nested_translate(w->s1, w->mmu, &acc, &x)
+				      : l->physim_mmu_translate(w->mmu, &acc, &x);
+	}
 	return rc;
 }
 
@@ -258,6 +285,10 @@ static void world_close(struct world *w)
 		l->physim_mmu_destroy(w->mmu);
 	if (w->s1)
 		l->physim_mmu_destroy(w->s1);
+	if (w->tables != NULL) {
+		*w = (struct world){0};
+		return; /* the tables are the other world's */
+	}
 	if (w->guest)
 		l->physim_pt_destroy(w->guest);
 	if (w->pt)
@@ -379,9 +410,11 @@ static void proc_run(const struct opts *o, unsigned index, struct proc_result *r
 	int rc = addr ? 0 : -ENOMEM;
 	for (unsigned k = 0; rc == 0 && k < 2; k++)
 		rc = lib_open(o->path[first ^ k], &lib[first ^ k]);
+	/* The world loaded first builds the tables, the other walks them
+	 * (unmap: each its own, as each changes them). */
 	for (unsigned k = 0; rc == 0 && k < 2; k++)
 		rc = world_open(&w[first ^ k], &lib[first ^ k], o->kind, o->fmt, o->s2fmt, addr,
-				naddr);
+				naddr, k == 1 && o->kind != K_UNMAP ? &w[first] : NULL);
 	/* Batch size: about o->ms of wall time per batch (unmap: the untimed
 	 * map included), from a trial on A. */
 	uint64_t batch = o->kind == K_UNMAP ? 4 : 10000;
@@ -416,11 +449,11 @@ static void proc_run(const struct opts *o, unsigned index, struct proc_result *r
 		r->ratio = median(ratio, o->rounds);
 	}
 	r->rc = rc;
-	for (unsigned k = 0; k < 2; k++) {
-		world_close(&w[k]);
+	world_close(&w[first ^ 1]); /* the one that may use the other's tables */
+	world_close(&w[first]);
+	for (unsigned k = 0; k < 2; k++)
 		if (lib[k].handle)
 			dlclose(lib[k].handle);
-	}
 	free(addr);
 }
 
