@@ -31,7 +31,9 @@
  *    function with walk_stage_lone and send the rest to an out-of-line
  *    function with walk_stage_rest, which may walk the family's own stage
  *    2 inline (WALK_S2_INLINE, struct walk_s2_inline); a stage-2 family
- *    uses walk_stage2_loop (walk-loop.h).
+ *    uses walk_stage2_loop (walk-loop.h) and, per level count, a
+ *    WALK_GPA_FN as pt_walk_ops.walk_gpa[levels] for the nested stage 1s
+ *    that do not walk it inline.
  *    For the page-table engine's lookups, a lookup step (the codec's
  *    classify and output address: WALK_LOOKUP_CODEC_STEP) and, per level
  *    count, a lookup function instantiating walk_lookup_loop with
@@ -195,6 +197,7 @@ struct walk_step {
 
 struct physim_mmu;
 struct walk_req; /* lib/walk-loop.h */
+struct walk_gpa_out;
 struct walk_lookup;
 struct walk_slot;
 
@@ -225,6 +228,15 @@ struct pt_walk_ops {
 	 * walk).
 	 */
 	int (*walk)(const struct walk_req *r, struct physim_xlate *x);
+
+	/*
+	 * Optional, stage-2 families: the walk of one stage-1 table entry's
+	 * GPA in a nested walk whose stage 1 does not walk this stage 2 inline
+	 * (WALK_GPA_FN, lib/walk-loop.h): the GPA in and the HPA out in
+	 * registers. One per level count, as lookup[].
+	 */
+	uint64_t (*walk_gpa[PHYSIM_PT_MAX_LEVELS + 1])(const struct walk_req *r2, uint64_t gpa,
+						       struct walk_gpa_out *o);
 
 	/*
 	 * Build the fault the hardware reports: f->kind = kind, f->level (the

@@ -77,6 +77,26 @@ struct walk_s2_inline {
 	int (*walk)(const struct walk_req *r, struct physim_xlate *x);
 };
 
+/*
+ * A stage 2 that a nested stage 1 does not walk inline is called once per
+ * stage-1 table entry. Through ops->walk the GPA goes in through memory
+ * (the request's access) and the HPA comes back through memory (the
+ * result), two store-to-load forwardings on the walk's chain of dependent
+ * loads for each of the five calls of a 4-level walk. ops->walk_gpa
+ * (WALK_GPA_FN) takes the GPA and returns the HPA in registers; what is
+ * not on the chain comes back here: the fetches and A/D writes the walk
+ * made, and on failure (the return value WALK_GPA_FAILED, never an HPA: a
+ * descriptor's is 4-byte aligned) rc and the whole result.
+ */
+struct walk_gpa_out {
+	unsigned refs;
+	bool ad;
+	int rc;
+	struct physim_xlate x;
+};
+
+#define WALK_GPA_FAILED UINT64_MAX
+
 /* ---- the cold paths, out of line in lib/walk.c ---- */
 
 /* begin() refused the input: complete *x from its fault *bf. -EFAULT. */
@@ -274,10 +294,13 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	struct physim_access a2;
 	struct walk_req r2;
 	bool s2_inline = false;
+	uint64_t (*s2_gpa)(const struct walk_req *, uint64_t, struct walk_gpa_out *) = NULL;
 	if (nested) {
 		walk_s1_table_req(r, &r2, &a2);
 		s2_inline = !traced && s2i != NULL && r2.m->ops == s2i->ops &&
 			    r2.m->cfg.format->levels == s2i->levels;
+		if (!traced)
+			s2_gpa = r2.m->ops->walk_gpa[r2.m->cfg.format->levels];
 	}
 #pragma GCC unroll 8
 	for (unsigned level = levels; level-- > 0;) {
@@ -299,7 +322,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 				return -EFAULT;
 			p = tv + off;
 		} else {
-			if (nested) {
+			if (nested && (traced || s2_gpa == NULL || (s2i != NULL && s2_inline))) {
 				/* Inline (walk_s2_inline), or one indirect call;
 				 * s2i != NULL folds the test away where it is NULL. */
 				struct physim_xlate x2;
@@ -313,6 +336,16 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 					return physim_walk_s1_failed(r, ea, rc, &x2, t, x);
 				}
 				hpa = x2.pa;
+			} else if (nested) {
+				/* A called stage 2, the GPA and HPA in registers. */
+				struct walk_gpa_out o;
+				hpa = s2_gpa(&r2, ea, &o);
+				s2refs += o.refs;
+				t->ad |= o.ad;
+				if (PHYSIM_UNLIKELY(hpa == WALK_GPA_FAILED)) {
+					t->refs = refs0 + s2refs + (levels - 1 - level);
+					return physim_walk_s1_failed(r, ea, o.rc, &o.x, t, x);
+				}
 			}
 			/* In the direct map; else the paging handler, on a cold path.
 			 * Descriptor addresses are aligned: roots are checked by
@@ -539,6 +572,27 @@ WALK_INLINE int walk_stage2_loop(const struct walk_req *r, struct physim_xlate *
 		return walk_stage_n(r, x, begin, step, nlev, 8, false, false, NULL);               \
 	}                                                                                          \
 	static const struct walk_s2_inline name = {&(s2ops), nlev, name##_loop};
+
+/* The walk_gpa entry `name` of a stage-2 family (pt_walk_ops.walk_gpa) at
+ * `nlev` levels of `bytes`-byte descriptors, walked by begin / step: the
+ * lone untraced loop, with the request's access at `gpa`. r2->acc is the
+ * caller's own access (walk_s1_table_req's a2), not a const object: the GPA
+ * is stored there, and the loop, which reads it once right after, gets it
+ * in the register (a copy of the request and access cost more than the
+ * register passing gained). */
+#define WALK_GPA_FN(name, begin, step, nlev, bytes)                                                \
+	static uint64_t name(const struct walk_req *r2, uint64_t gpa, struct walk_gpa_out *o)      \
+	{                                                                                          \
+		((struct physim_access *)r2->acc)->va = gpa;                                       \
+		int rc = walk_stage_n(r2, &o->x, begin, step, nlev, bytes, false, false, NULL);    \
+		o->refs = o->x.mem_refs;                                                           \
+		o->ad = o->x.ad_updated;                                                           \
+		if (PHYSIM_UNLIKELY(rc < 0)) {                                                     \
+			o->rc = rc;                                                                \
+			return WALK_GPA_FAILED;                                                    \
+		}                                                                                  \
+		return o->x.pa;                                                                    \
+	}
 
 /* Lookup mode's begin(): never called (walk_attempt takes the root). */
 WALK_INLINE int walk_lookup_begin(struct walk_state *w, uint64_t root, uint64_t root_hi,

@@ -461,6 +461,12 @@ static int a64_s2_walk(const struct walk_req *r, struct physim_xlate *x)
 	return walk_stage2_loop(r, x, a64_s2_begin, a64_s2_step, 3, 8);
 }
 
+/* A stage-2 walk called from a nested stage 1 that does not walk it inline
+ * (walk-loop.h, WALK_GPA_FN). */
+WALK_GPA_FN(a64_s2_gpa_3, a64_s2_begin, a64_s2_step, 3, 8)
+WALK_GPA_FN(a64_s2_gpa_4, a64_s2_begin, a64_s2_step, 4, 8)
+WALK_GPA_FN(a64_s2_gpa_5, a64_s2_begin, a64_s2_step, 5, 8)
+
 /* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone, for every
  * VMSAv8-64 format (stage 1 of both regimes and stage 2 share it). */
 WALK_LOOKUP_CODEC_STEP(a64_lookup_step, a64_desc_classify, a64_desc_output_addr)
@@ -486,6 +492,7 @@ const struct pt_walk_ops physim_a64_s2_walk_ops = {
     .level_dir = -1,
     .configure = a64_configure,
     .walk = a64_s2_walk,
+    .walk_gpa = {[3] = a64_s2_gpa_3, [4] = a64_s2_gpa_4, [5] = a64_s2_gpa_5},
     .fault = a64_fault,
     .lookup = {[3] = a64_lookup_3, [4] = a64_lookup_4, [5] = a64_lookup_5},
 };

@@ -340,6 +340,13 @@ static int rv_gstage_walk(const struct walk_req *r, struct physim_xlate *x)
 	return walk_stage2_loop(r, x, rv_gstage_begin, rv_gstage_step, 5, 8);
 }
 
+/* A G-stage walk called from a nested stage 1 that does not walk it inline
+ * (walk-loop.h, WALK_GPA_FN). */
+WALK_GPA_FN(rv_gstage_gpa_2, rv_gstage_begin, rv_gstage_step32, 2, 4)
+WALK_GPA_FN(rv_gstage_gpa_3, rv_gstage_begin, rv_gstage_step, 3, 8)
+WALK_GPA_FN(rv_gstage_gpa_4, rv_gstage_begin, rv_gstage_step, 4, 8)
+WALK_GPA_FN(rv_gstage_gpa_5, rv_gstage_begin, rv_gstage_step, 5, 8)
+
 /* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone, for VS/S
  * and G-stage formats alike. */
 WALK_LOOKUP_CODEC_STEP(rv_lookup_step, rv_desc_classify, rv_desc_output_addr)
@@ -364,6 +371,10 @@ const struct pt_walk_ops physim_rv_gstage_walk_ops = {
     .level_dir = 1,
     .configure = rv_configure,
     .walk = rv_gstage_walk,
+    .walk_gpa = {[2] = rv_gstage_gpa_2,
+		 [3] = rv_gstage_gpa_3,
+		 [4] = rv_gstage_gpa_4,
+		 [5] = rv_gstage_gpa_5},
     .fault = rv_gstage_fault,
     .lookup = {[2] = rv_lookup_2, [3] = rv_lookup_3, [4] = rv_lookup_4, [5] = rv_lookup_5},
 };
