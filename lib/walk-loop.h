@@ -299,7 +299,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		walk_s1_table_req(r, &r2, &a2);
 		s2_inline = !traced && s2i != NULL && r2.m->ops == s2i->ops &&
 			    r2.m->cfg.format->levels == s2i->levels;
-		if (!traced)
+		if (!traced && r2.m->geo_4k)
 			s2_gpa = r2.m->ops->walk_gpa[r2.m->cfg.format->levels];
 	}
 #pragma GCC unroll 8
@@ -472,23 +472,35 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	return walk_fault_copy(r, w, PHYSIM_FAULT_RESERVED, 0, table, t, x);
 }
 
-/* One stage, walked again after a lost A/D race (bounded). */
-WALK_INLINE int walk_stage_n(const struct walk_req *r, struct physim_xlate *x, walk_begin_fn begin,
-			     walk_step_fn step, const unsigned levels, const unsigned bytes,
-			     const bool nested, const bool traced, const struct walk_s2_inline *s2i)
+/* One stage, walked again after a lost A/D race (bounded); `geo` and
+ * `tw_shift` as walk_attempt's. */
+WALK_INLINE int walk_stage_ng(const struct walk_req *r, struct physim_xlate *x, walk_begin_fn begin,
+			      walk_step_fn step, const unsigned levels, const unsigned bytes,
+			      const bool nested, const bool traced,
+			      const struct walk_s2_inline *s2i, const unsigned geo,
+			      const unsigned tw_shift)
 {
 	struct walk_tally t = {0};
 	const unsigned trace_n0 = traced ? r->trace->n : 0;
 
 	for (unsigned attempt = 0; attempt < WALK_MAX_ATTEMPTS; attempt++) {
 		int rc = walk_attempt(r, x, begin, step, levels, bytes, nested, traced,
-				      WALK_LOOKUP_NO, WALK_GEO_ANY, 0, &t, s2i);
+				      WALK_LOOKUP_NO, geo, tw_shift, &t, s2i);
 		if (PHYSIM_LIKELY(rc != -EAGAIN))
 			return rc;
 		if (traced)
 			r->trace->n = trace_n0; /* the trace keeps the last attempt */
 	}
 	return physim_walk_gave_up(r, x);
+}
+
+/* The same with the geometry read from the mmu. */
+WALK_INLINE int walk_stage_n(const struct walk_req *r, struct physim_xlate *x, walk_begin_fn begin,
+			     walk_step_fn step, const unsigned levels, const unsigned bytes,
+			     const bool nested, const bool traced, const struct walk_s2_inline *s2i)
+{
+	return walk_stage_ng(r, x, begin, step, levels, bytes, nested, traced, s2i, WALK_GEO_ANY,
+			     0);
 }
 
 /* A lone, untraced stage: the common request. A family may walk it in a
@@ -505,6 +517,21 @@ WALK_INLINE int walk_stage_lone(const struct walk_req *r, struct physim_xlate *x
 				walk_begin_fn begin, walk_step_fn step, const unsigned levels,
 				const unsigned bytes)
 {
+	return walk_stage_n(r, x, begin, step, levels, bytes, false, false, NULL);
+}
+
+/* walk_stage_lone for a family whose formats mostly have the 4 KiB
+ * geometry (physim_mmu.geo_4k): their index shifts and masks below the root
+ * and the table-pointer shift are constants (WALK_GEO_4K, tw_shift as
+ * physim_mmu.tw_shift), which frees the registers and loads they took; a
+ * format without it takes a second copy that reads them from the mmu. */
+WALK_INLINE int walk_stage_lone_4k(const struct walk_req *r, struct physim_xlate *x,
+				   walk_begin_fn begin, walk_step_fn step, const unsigned levels,
+				   const unsigned bytes, const unsigned tw_shift)
+{
+	if (PHYSIM_LIKELY(r->m->geo_4k))
+		return walk_stage_ng(r, x, begin, step, levels, bytes, false, false, NULL,
+				     WALK_GEO_4K, tw_shift);
 	return walk_stage_n(r, x, begin, step, levels, bytes, false, false, NULL);
 }
 
@@ -575,16 +602,19 @@ WALK_INLINE int walk_stage2_loop(const struct walk_req *r, struct physim_xlate *
 
 /* The walk_gpa entry `name` of a stage-2 family (pt_walk_ops.walk_gpa) at
  * `nlev` levels of `bytes`-byte descriptors, walked by begin / step: the
- * lone untraced loop, with the request's access at `gpa`. r2->acc is the
+ * lone untraced loop with the 4 KiB geometry (WALK_GEO_4K, tw_shift as the
+ * family's physim_mmu.tw_shift; a stage 2 without physim_mmu.geo_4k is
+ * called through ops->walk instead), with the request's access at `gpa`. r2->acc is the
  * caller's own access (walk_s1_table_req's a2), not a const object: the GPA
  * is stored there, and the loop, which reads it once right after, gets it
  * in the register (a copy of the request and access cost more than the
  * register passing gained). */
-#define WALK_GPA_FN(name, begin, step, nlev, bytes)                                                \
+#define WALK_GPA_FN(name, begin, step, nlev, bytes, tw_shift)                                      \
 	static uint64_t name(const struct walk_req *r2, uint64_t gpa, struct walk_gpa_out *o)      \
 	{                                                                                          \
 		((struct physim_access *)r2->acc)->va = gpa;                                       \
-		int rc = walk_stage_n(r2, &o->x, begin, step, nlev, bytes, false, false, NULL);    \
+		int rc = walk_stage_ng(r2, &o->x, begin, step, nlev, bytes, false, false, NULL,    \
+				       WALK_GEO_4K, tw_shift);                                     \
 		o->refs = o->x.mem_refs;                                                           \
 		o->ad = o->x.ad_updated;                                                           \
 		if (PHYSIM_UNLIKELY(rc < 0)) {                                                     \

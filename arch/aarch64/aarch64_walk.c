@@ -445,10 +445,10 @@ static int a64_s1_walk(const struct walk_req *r, struct physim_xlate *x)
 	if (PHYSIM_UNLIKELY(!walk_req_lone(r)))
 		return a64_s1_walk_rest(r, x);
 	if (r->m->cfg.format->levels == 5)
-		return walk_stage_lone(r, x, a64_s1_begin, a64_s1_step, 5, 8);
+		return walk_stage_lone_4k(r, x, a64_s1_begin, a64_s1_step, 5, 8, 0);
 	if (r->m->cfg.format->levels == 4)
-		return walk_stage_lone(r, x, a64_s1_begin, a64_s1_step, 4, 8);
-	return walk_stage_lone(r, x, a64_s1_begin, a64_s1_step, 3, 8);
+		return walk_stage_lone_4k(r, x, a64_s1_begin, a64_s1_step, 4, 8, 0);
+	return walk_stage_lone_4k(r, x, a64_s1_begin, a64_s1_step, 3, 8, 0);
 }
 
 /* Stage 2: never a nested stage 1. */
@@ -463,9 +463,9 @@ static int a64_s2_walk(const struct walk_req *r, struct physim_xlate *x)
 
 /* A stage-2 walk called from a nested stage 1 that does not walk it inline
  * (walk-loop.h, WALK_GPA_FN). */
-WALK_GPA_FN(a64_s2_gpa_3, a64_s2_begin, a64_s2_step, 3, 8)
-WALK_GPA_FN(a64_s2_gpa_4, a64_s2_begin, a64_s2_step, 4, 8)
-WALK_GPA_FN(a64_s2_gpa_5, a64_s2_begin, a64_s2_step, 5, 8)
+WALK_GPA_FN(a64_s2_gpa_3, a64_s2_begin, a64_s2_step, 3, 8, 0)
+WALK_GPA_FN(a64_s2_gpa_4, a64_s2_begin, a64_s2_step, 4, 8, 0)
+WALK_GPA_FN(a64_s2_gpa_5, a64_s2_begin, a64_s2_step, 5, 8, 0)
 
 /* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone, for every
  * VMSAv8-64 format (stage 1 of both regimes and stage 2 share it). */

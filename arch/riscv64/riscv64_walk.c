@@ -342,10 +342,10 @@ static int rv_gstage_walk(const struct walk_req *r, struct physim_xlate *x)
 
 /* A G-stage walk called from a nested stage 1 that does not walk it inline
  * (walk-loop.h, WALK_GPA_FN). */
-WALK_GPA_FN(rv_gstage_gpa_2, rv_gstage_begin, rv_gstage_step32, 2, 4)
-WALK_GPA_FN(rv_gstage_gpa_3, rv_gstage_begin, rv_gstage_step, 3, 8)
-WALK_GPA_FN(rv_gstage_gpa_4, rv_gstage_begin, rv_gstage_step, 4, 8)
-WALK_GPA_FN(rv_gstage_gpa_5, rv_gstage_begin, rv_gstage_step, 5, 8)
+WALK_GPA_FN(rv_gstage_gpa_2, rv_gstage_begin, rv_gstage_step32, 2, 4, RV_TW_SHIFT)
+WALK_GPA_FN(rv_gstage_gpa_3, rv_gstage_begin, rv_gstage_step, 3, 8, RV_TW_SHIFT)
+WALK_GPA_FN(rv_gstage_gpa_4, rv_gstage_begin, rv_gstage_step, 4, 8, RV_TW_SHIFT)
+WALK_GPA_FN(rv_gstage_gpa_5, rv_gstage_begin, rv_gstage_step, 5, 8, RV_TW_SHIFT)
 
 /* Lookup mode (walk-loop.h, walk_lookup_loop): the codec alone, for VS/S
  * and G-stage formats alike. */

@@ -233,12 +233,16 @@ WALK_INLINE enum physim_fault_kind x86_step_32bit(struct walk_state *w, uint64_t
  * them), so that each gets the whole register file. */
 static int x86_walk_4l(const struct walk_req *r, struct physim_xlate *x)
 {
-	return walk_stage_loop(r, x, x86_begin, x86_step_long, 4, 8);
+	if (PHYSIM_LIKELY(walk_req_lone(r)))
+		return walk_stage_lone_4k(r, x, x86_begin, x86_step_long, 4, 8, 0);
+	return walk_stage_rest(r, x, x86_begin, x86_step_long, 4, 8, NULL);
 }
 
 static int x86_walk_5l(const struct walk_req *r, struct physim_xlate *x)
 {
-	return walk_stage_loop(r, x, x86_begin, x86_step_long, 5, 8);
+	if (PHYSIM_LIKELY(walk_req_lone(r)))
+		return walk_stage_lone_4k(r, x, x86_begin, x86_step_long, 5, 8, 0);
+	return walk_stage_rest(r, x, x86_begin, x86_step_long, 5, 8, NULL);
 }
 
 static int x86_walk_pae(const struct walk_req *r, struct physim_xlate *x)

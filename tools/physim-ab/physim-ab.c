@@ -2,7 +2,8 @@
 /* tools/physim-ab/physim-ab.c - compare two builds of libphysim.so on one
  * hot path, in one process at a time.
  *
- *   physim-ab [--procs K] [--rounds R] [--ms M] CASE FORMAT[,S2FORMAT] A.so B.so
+ *   physim-ab [--procs K] [--rounds R] [--ms M] [--span MIB] CASE FORMAT[,S2FORMAT]
+ *             A.so B.so
  *
  * physim-bench compares an implementation with its peers inside one binary;
  * comparing two commits means two binaries, and on a shared machine two
@@ -25,7 +26,9 @@
  *   tlb-miss   physim_tlb_translate, the random addresses (mostly misses)
  *   nested     physim_nested_translate, FORMAT over S2FORMAT, 256 MiB
  *   unmap      physim_pt_unmap_region of 1 GiB (mapped again, untimed)
- * Times are ns per access (unmap: per 4 KiB page).
+ * Times are ns per access (unmap: per 4 KiB page). --span MIB keeps the
+ * random addresses in the first MIB MiB (a small span: tables in cache,
+ * the code's own cost; the whole mapping: the walks' cache misses too).
  *
  * Only the public API is used, resolved by name in each library; this file
  * does not link libphysim. */
@@ -362,6 +365,7 @@ static int world_run(struct world *w, uint64_t n, double *ns)
 
 struct opts {
 	unsigned procs, rounds, ms;
+	unsigned span_mib; /* random addresses in the first span_mib MiB; 0: all */
 	enum kind kind;
 	const char *fmt, *s2fmt, *path[2];
 };
@@ -385,11 +389,11 @@ static double median(double *v, unsigned n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static uint64_t *make_addresses(enum kind kind, uint64_t *n)
+static uint64_t *make_addresses(enum kind kind, unsigned span_mib, uint64_t *n)
 {
 	*n = kind == K_TLB_HIT ? HIT_PAGES : NADDR;
 	uint64_t *a = malloc(*n * sizeof(*a)), s = 0x5eed;
-	uint64_t span = kind == K_NESTED ? 256 * MIB : GIB;
+	uint64_t span = span_mib ? span_mib * MIB : kind == K_NESTED ? 256 * MIB : GIB;
 	for (uint64_t i = 0; a != NULL && i < *n; i++) {
 		/* splitmix64 */
 		uint64_t z = (s += UINT64_C(0x9e3779b97f4a7c15));
@@ -405,7 +409,7 @@ static void proc_run(const struct opts *o, unsigned index, struct proc_result *r
 {
 	struct lib lib[2] = {0};
 	struct world w[2] = {0};
-	uint64_t naddr, *addr = make_addresses(o->kind, &naddr);
+	uint64_t naddr, *addr = make_addresses(o->kind, o->span_mib, &naddr);
 	unsigned first = index % 2; /* half of the processes load and run B first */
 	int rc = addr ? 0 : -ENOMEM;
 	for (unsigned k = 0; rc == 0 && k < 2; k++)
@@ -462,11 +466,13 @@ static void proc_run(const struct opts *o, unsigned index, struct proc_result *r
 static void usage(FILE *to)
 {
 	fprintf(to,
-		"usage: physim-ab [--procs K] [--rounds R] [--ms M] CASE FORMAT[,S2FORMAT] A.so "
-		"B.so\n"
+		"usage: physim-ab [--procs K] [--rounds R] [--ms M] [--span MIB] CASE "
+		"FORMAT[,S2FORMAT] A.so B.so\n"
 		"  CASE: translate probe tlb-hit tlb-miss nested unmap\n"
 		"  K processes (default 8), R rounds each (default 40), M ms per batch (default "
-		"5)\n"
+		"5),\n"
+		"  random addresses in the first MIB MiB of the mapping (default all: 1024, "
+		"nested 256)\n"
 		"  prints per process and the median over processes of: ns per access of A and "
 		"B, B/A\n");
 }
@@ -490,8 +496,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		unsigned *v = strcmp(argv[i], "--procs") == 0	 ? &o->procs
 			      : strcmp(argv[i], "--rounds") == 0 ? &o->rounds
 			      : strcmp(argv[i], "--ms") == 0	 ? &o->ms
+			      : strcmp(argv[i], "--span") == 0	 ? &o->span_mib
 								 : NULL;
-		if (v == NULL || parse_uint(argv[i + 1], 1, MAX_ROUNDS, v) != 0) {
+		unsigned hi = v == &o->span_mib ? 1024 : MAX_ROUNDS;
+		if (v == NULL || parse_uint(argv[i + 1], 1, hi, v) != 0) {
 			fprintf(stderr, "physim-ab: bad option %s %s\n", argv[i], argv[i + 1]);
 			return -EINVAL;
 		}
@@ -519,6 +527,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	if (comma) {
 		*comma = '\0';
 		o->s2fmt = comma + 1;
+	}
+	if (o->kind == K_NESTED && o->span_mib > 256) {
+		fprintf(stderr, "physim-ab: --span %u: the nested case maps 256 MiB\n",
+			o->span_mib);
+		return -EINVAL;
 	}
 	o->path[0] = argv[i + 2];
 	o->path[1] = argv[i + 3];
