@@ -327,6 +327,11 @@ static int world_step(struct world *w, uint64_t va)
 	return rc;
 }
 
+static double ns_between(const struct timespec *t0, const struct timespec *t1)
+{
+	return (double)(t1->tv_sec - t0->tv_sec) * 1e9 + (double)(t1->tv_nsec - t0->tv_nsec);
+}
+
 /* n accesses (unmap: n whole unmaps); the time of the timed part in ns. */
 static int world_run(struct world *w, uint64_t n, double *ns)
 {
@@ -339,8 +344,7 @@ static int world_run(struct world *w, uint64_t n, double *ns)
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			rc = l->physim_pt_unmap_region(w->pt, VA_BASE, GIB);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
-			total += (double)(t1.tv_sec - t0.tv_sec) * 1e9 +
-				 (double)(t1.tv_nsec - t0.tv_nsec);
+			total += ns_between(&t0, &t1);
 			if (rc == 0)
 				rc = l->physim_pt_map_region(w->pt, VA_BASE,
 							     l->physim_ram_base(w->ram), GIB,
@@ -357,7 +361,7 @@ static int world_run(struct world *w, uint64_t n, double *ns)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	w->pos = pos;
-	*ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+	*ns = ns_between(&t0, &t1);
 	return rc;
 }
 
@@ -428,7 +432,7 @@ static void proc_run(const struct opts *o, unsigned index, struct proc_result *r
 	if (rc == 0)
 		rc = world_run(&w[0], batch, &t);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	t = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+	t = ns_between(&t0, &t1);
 	if (rc == 0 && t > 0)
 		batch = (uint64_t)((double)batch * o->ms * 1e6 / t) + 1;
 	double ns[2][MAX_ROUNDS], ratio[MAX_ROUNDS];
