@@ -117,8 +117,9 @@
  * stage 2 with origin WALK_NESTED_FINAL and the original access type.
  * The table entries' stage-2 walks are made inline where the family gives
  * walk_stage_rest a struct walk_s2_inline for the stage-2 mmu's ops and
- * level count (walk-loop.h), else through the stage-2 mmu's ops->walk; the
- * result is the same either way (tests/test_walk_nested.c).
+ * level count (walk-loop.h), else by a call to the stage-2 ops' walk_gpa
+ * (or, traced or without the 4 KiB geometry, ops->walk); the result is the
+ * same every way (tests/test_walk_nested.c).
  * Stage-2 faults report stage = 2, addr = gpa = the faulting GPA, and s1ptw
  * for WALK_NESTED_TABLE. A stage-1 table whose GPA stage 2 maps outside
  * host memory is a stage-1 BUS_ERROR at the stage-1 level (gpa = the

@@ -59,7 +59,7 @@ typedef enum physim_fault_kind (*walk_step_fn)(struct walk_state *w, uint64_t d,
  * the walks of the stage-1 table entries' GPAs are `walk`, a WALK_INLINE
  * instantiation of the same loop (WALK_S2_INLINE), so that they make no
  * call and their request and result stay in registers; any other stage 2
- * is called through its ops->walk. Measured in-process against the call
+ * is called through its walk_gpa (struct walk_gpa_out). Measured in-process against the call
  * per entry it replaces: 0.86-0.96x the time of a nested walk (Sv39 .. Sv57
  * and AArch64 3 .. 4 levels over their own level count). A direct call to
  * the same instantiation out of line cost as much as the indirect one; an

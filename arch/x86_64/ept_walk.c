@@ -178,12 +178,12 @@ WALK_LOOKUP_CODEC_STEP(ept_lookup_step, ept_desc_classify, ept_desc_output_addr)
 WALK_LOOKUP_FN(ept_lookup_4, ept_lookup_step, 4, 8, WALK_GEO_4K, 0)
 WALK_LOOKUP_FN(ept_lookup_5, ept_lookup_step, 5, 8, WALK_GEO_4K, 0)
 
-/* The one loop (walk-loop.h) for 4-level and 5-level EPT, never a nested
- * stage 1. */
 /* An EPT walk called from a nested stage 1 (walk-loop.h, WALK_GPA_FN). */
 WALK_GPA_FN(ept_gpa_4, ept_begin, ept_step, 4, 8, 0)
 WALK_GPA_FN(ept_gpa_5, ept_begin, ept_step, 5, 8, 0)
 
+/* The one loop (walk-loop.h) for 4-level and 5-level EPT, never a nested
+ * stage 1. */
 static int ept_walk(const struct walk_req *r, struct physim_xlate *x)
 {
 	if (r->m->cfg.format->levels == 4)
