@@ -37,6 +37,8 @@
 #include <physim/walk.h>
 
 #include <dlfcn.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -86,19 +88,39 @@ struct lib {
 #undef FIELD
 };
 
+/* An error this process has named on stderr (one line), so that the
+ * parent does not name it again. */
+static bool reported;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("physim-ab: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	reported = true;
+}
+
 /* dlopen a private copy of path (glibc would hand back the first library
  * again for the same file), so A and B may be one file, or rebuilt while
  * this runs. */
 static int lib_open(const char *path, struct lib *l)
 {
 	char tmp[] = "/tmp/physim-ab-XXXXXX";
-	int in = open(path, O_RDONLY | O_CLOEXEC), out = mkostemp(tmp, O_CLOEXEC);
-	int rc = in < 0 || out < 0 ? -errno : 0;
+	int out = -1, in = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = in < 0 ? -errno : 0;
+	if (rc == 0 && (out = mkostemp(tmp, O_CLOEXEC)) < 0)
+		rc = -errno;
 	char buf[1 << 16];
 	ssize_t n = 0;
-	while (rc == 0 && (n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			rc = -EIO;
+	while (rc == 0 && (n = read(in, buf, sizeof(buf))) > 0) {
+		ssize_t w = write(out, buf, (size_t)n);
+		if (w != n)
+			rc = w < 0 ? -errno : -EIO; /* a short write: the disk is full */
+	}
 	if (rc == 0 && n < 0)
 		rc = -errno;
 	if (in >= 0)
@@ -108,17 +130,17 @@ static int lib_open(const char *path, struct lib *l)
 	if (rc == 0) {
 		l->handle = dlopen(tmp, RTLD_NOW | RTLD_LOCAL);
 		if (l->handle == NULL) {
-			fprintf(stderr, "physim-ab: %s: %s\n", path, dlerror());
+			say("%s: %s", path, dlerror());
 			rc = -ENOEXEC;
 		}
 	} else {
-		fprintf(stderr, "physim-ab: %s: cannot copy: %s\n", path, strerror(-rc));
+		say("%s: cannot copy: %s", path, strerror(-rc));
 	}
 	if (out >= 0)
 		unlink(tmp);
 #define RESOLVE(name)                                                                              \
 	if (rc == 0 && (*(void **)&l->name = dlsym(l->handle, #name)) == NULL) {                   \
-		fprintf(stderr, "physim-ab: %s: no symbol %s\n", path, #name);                     \
+		say("%s: no symbol %s", path, #name);                                              \
 		rc = -ENOENT;                                                                      \
 	}
 	API(RESOLVE)
@@ -189,12 +211,9 @@ static int guest_dealloc_frame(void *ctx, physim_hpa_t gpa)
 	return guest_dealloc_frames(ctx, gpa, 1);
 }
 
-static int world_nested(struct world *w, const char *s1name)
+static int world_nested(struct world *w, const struct physim_pt_format *f1)
 {
 	const struct lib *l = w->l;
-	const struct physim_pt_format *f1 = l->physim_format(s1name);
-	if (f1 == NULL)
-		return -ENOENT;
 	w->guest_size = 256 * MIB + 4 * MIB; /* data, then stage-1 tables */
 	int rc = l->physim_ram_alloc_frames(w->ram, w->guest_size / PAGE, 2 * MIB, &w->guest_hpa);
 	if (rc == 0)
@@ -219,19 +238,18 @@ static int world_nested(struct world *w, const char *s1name)
 	return rc;
 }
 
-/* The tables of the case, in this world's library. */
-static int world_tables(struct world *w, const char *fmt, const char *s2fmt)
+/* The tables of the case, in this world's library: f (nested: f1 over
+ * f). */
+static int world_tables(struct world *w, const struct physim_pt_format *f,
+			const struct physim_pt_format *f1)
 {
 	const struct lib *l = w->l;
-	const struct physim_pt_format *f = l->physim_format(w->kind == K_NESTED ? s2fmt : fmt);
-	if (f == NULL)
-		return -ENOENT;
 	struct physim_ram_config rc_ram = {.size = 2 * GIB};
 	int rc = l->physim_ram_create(&rc_ram, &w->ram);
 	if (rc == 0)
 		rc = l->physim_pt_create(f, l->physim_ram_paging_handler(w->ram), &w->pt);
 	if (rc == 0 && w->kind == K_NESTED)
-		rc = world_nested(w, fmt);
+		rc = world_nested(w, f1);
 	else if (rc == 0)
 		rc = l->physim_pt_map_region(w->pt, VA_BASE, l->physim_ram_base(w->ram), GIB,
 					     PHYSIM_R | PHYSIM_W, 0);
@@ -245,12 +263,16 @@ static int world_open(struct world *w, const struct lib *l, enum kind kind, cons
 		      const struct world *tables)
 {
 	*w = (struct world){.l = l, .kind = kind, .tables = tables, .addr = addr, .naddr = naddr};
-	int rc = tables ? 0 : world_tables(w, fmt, s2fmt);
-	const struct world *t = tables ? tables : w;
-	const struct physim_pt_format *f = l->physim_format(kind == K_NESTED ? s2fmt : fmt);
+	const char *name = kind == K_NESTED ? s2fmt : fmt;
+	const struct physim_pt_format *f = l->physim_format(name);
 	const struct physim_pt_format *f1 = l->physim_format(fmt);
-	if (rc == 0 && (f == NULL || f1 == NULL))
-		rc = -ENOENT;
+	if (f == NULL || f1 == NULL) {
+		say("no format %s in this library (or its family is not built)",
+		    f1 == NULL ? fmt : name);
+		return -ENOENT;
+	}
+	int rc = tables ? 0 : world_tables(w, f, f1);
+	const struct world *t = tables ? tables : w;
 	if (rc < 0)
 		return rc;
 	/* The tables' memory and roots, through the tables' own library. */
@@ -323,7 +345,8 @@ static int world_step(struct world *w, uint64_t va)
 		rc = l->physim_mmu_translate(w->mmu, &acc, &x);
 		break;
 	}
-	w->sink += x.pa;
+	if (rc == 0)
+		w->sink += x.pa; /* x is not filled in on an error */
 	return rc;
 }
 
@@ -379,6 +402,7 @@ struct proc_result {
 	double ratio;  /* median over rounds of B / A */
 	double min[2]; /* fastest round, A and B */
 	int rc;
+	bool reported; /* the process has named the error */
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -457,6 +481,7 @@ static void proc_run(const struct opts *o, unsigned index, struct proc_result *r
 		r->ratio = median(ratio, o->rounds);
 	}
 	r->rc = rc;
+	r->reported = reported;
 	world_close(&w[first ^ 1]); /* the one that may use the other's tables */
 	world_close(&w[first]);
 	for (unsigned k = 0; k < 2; k++)
@@ -576,7 +601,8 @@ int main(int argc, char **argv)
 		if (pid > 0)
 			waitpid(pid, NULL, 0);
 		if (r.rc != 0) {
-			fprintf(stderr, "physim-ab: process %u: %s\n", p, strerror(-r.rc));
+			if (!r.reported)
+				fprintf(stderr, "physim-ab: process %u: %s\n", p, strerror(-r.rc));
 			return 1;
 		}
 		printf("%-4u %10.3f %10.3f %8.3f %10.3f %10.3f\n", p, r.ns[0], r.ns[1], r.ratio,
