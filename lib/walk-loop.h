@@ -102,9 +102,37 @@ struct walk_gpa_out {
 /* begin() refused the input: complete *x from its fault *bf. -EFAULT. */
 PHYSIM_HIDDEN int physim_walk_begin_fault(const struct walk_req *r, const struct physim_fault *bf,
 					  const struct walk_tally *t, struct physim_xlate *x);
-/* A fault at engine level `level` (ops->fault builds it). -EFAULT. ea: the
- * descriptor's table address (a GPA in a nested stage 1), for a BUS_ERROR. */
-PHYSIM_HIDDEN int physim_walk_fault(const struct walk_req *r, const struct walk_state *w,
+/* What begin() and step() add to a walk state (the rest is the request's,
+ * walk_state_start): for a fault builder. */
+struct walk_scratch {
+	bool upper;
+	uint64_t acc_and, acc_or, detail;
+};
+
+/* The walk state of r before begin(). */
+WALK_INLINE struct walk_state walk_state_start(const struct walk_req *r)
+{
+	const struct physim_mmu *m = r->m;
+	return (struct walk_state){
+	    .mmu = m,
+	    .fmt = m->cfg.format,
+	    .ctl = &m->cfg.ctl,
+	    .va = r->acc->va,
+	    .write = r->acc->write,
+	    .exec = r->acc->exec,
+	    .user = r->acc->user,
+	    .implicit = r->acc->implicit,
+	    .probe = r->probe,
+	    .origin = r->origin,
+	    .s1_perms = r->s1_perms,
+	    .orig = r->orig,
+	};
+}
+
+/* A fault at engine level `level` (ops->fault builds it from the state of
+ * r with s added). -EFAULT. ea: the descriptor's table address (a GPA in a
+ * nested stage 1), for a BUS_ERROR. */
+PHYSIM_HIDDEN int physim_walk_fault(const struct walk_req *r, const struct walk_scratch *s,
 				    enum physim_fault_kind kind, unsigned level, uint64_t ea,
 				    const struct walk_tally *t, struct physim_xlate *x);
 /* The descriptor of `bytes` bytes at hpa outside the direct map: through
@@ -210,13 +238,18 @@ WALK_INLINE uint64_t walk_desc_off(const struct physim_mmu *m, uint64_t va, unsi
 	return (va >> m->idx_shift[level]) & m->idx_mask[level];
 }
 
-/* physim_walk_fault with a copy of the walk state: the state's own address
- * never leaves the loop, so its accumulators stay in registers. */
-WALK_INLINE int walk_fault_copy(const struct walk_req *r, struct walk_state w,
+/* physim_walk_fault with a copy of what begin() and step() added to the
+ * walk state: the state's own address never leaves the loop, so its
+ * accumulators stay in registers, and the fault path rebuilds the rest
+ * from the request, so that the loop need not keep it (stored at the start
+ * of every walk, it cost a dozen stores). */
+WALK_INLINE int walk_fault_copy(const struct walk_req *r, const struct walk_state *w,
 				enum physim_fault_kind kind, unsigned level, uint64_t ea,
 				const struct walk_tally *t, struct physim_xlate *x)
 {
-	return physim_walk_fault(r, &w, kind, level, ea, t, x);
+	const struct walk_scratch s = {
+	    .upper = w->upper, .acc_and = w->acc_and, .acc_or = w->acc_or, .detail = w->detail};
+	return physim_walk_fault(r, &s, kind, level, ea, t, x);
 }
 
 /*
@@ -259,20 +292,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	const uintptr_t host =
 	    lookup ? r->lk->dm_host : (uintptr_t)ph->direct.hva - (uintptr_t)base;
 	const uint64_t va = r->acc->va;
-	struct walk_state w = {
-	    .mmu = m,
-	    .fmt = f,
-	    .ctl = &m->cfg.ctl,
-	    .va = va,
-	    .write = r->acc->write,
-	    .exec = r->acc->exec,
-	    .user = r->acc->user,
-	    .implicit = r->acc->implicit,
-	    .probe = r->probe,
-	    .origin = r->origin,
-	    .s1_perms = r->s1_perms,
-	    .orig = r->orig,
-	};
+	struct walk_state w = walk_state_start(r);
 	struct walk_used used[PHYSIM_PT_MAX_LEVELS];
 	unsigned nused = 0;
 	struct physim_fault bf;
@@ -369,7 +389,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 						    r, walk_arch_level(m->ops, level), table, ea,
 						    false, 0, PHYSIM_WALK_FAULT,
 						    PHYSIM_FAULT_BUS_ERROR);
-					return walk_fault_copy(r, w, PHYSIM_FAULT_BUS_ERROR, level,
+					return walk_fault_copy(r, &w, PHYSIM_FAULT_BUS_ERROR, level,
 							       ea, t, x);
 				}
 			}
@@ -428,7 +448,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			if (lookup)
 				return k == PHYSIM_FAULT_NOT_PRESENT ? -ENOENT : -EFAULT;
 			t->refs = refs;
-			return walk_fault_copy(r, w, k, level, ea, t, x);
+			return walk_fault_copy(r, &w, k, level, ea, t, x);
 		}
 		if (lookup && s.leaf) {
 			if (r->slot != NULL)
@@ -476,7 +496,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	if (lookup)
 		return -EFAULT;
 	t->refs = refs0 + s2refs + levels;
-	return walk_fault_copy(r, w, PHYSIM_FAULT_RESERVED, 0, table, t, x);
+	return walk_fault_copy(r, &w, PHYSIM_FAULT_RESERVED, 0, table, t, x);
 }
 
 /* One stage, walked again after a lost A/D race (bounded); `geo` and

@@ -53,12 +53,17 @@ WALK_COLD int physim_walk_begin_fault(const struct walk_req *r, const struct phy
 	return -EFAULT;
 }
 
-WALK_COLD int physim_walk_fault(const struct walk_req *r, const struct walk_state *w,
+WALK_COLD int physim_walk_fault(const struct walk_req *r, const struct walk_scratch *s,
 				enum physim_fault_kind kind, unsigned level, uint64_t ea,
 				const struct walk_tally *t, struct physim_xlate *x)
 {
+	struct walk_state w = walk_state_start(r);
+	w.upper = s->upper;
+	w.acc_and = s->acc_and;
+	w.acc_or = s->acc_or;
+	w.detail = s->detail;
 	fault_result(r, t, x);
-	r->m->ops->fault(w, kind, (int)level, &x->fault);
+	r->m->ops->fault(&w, kind, (int)level, &x->fault);
 	/* A stage-1 table that stage 2 maps outside memory: the table's GPA. */
 	if (kind == PHYSIM_FAULT_BUS_ERROR && r->s2 != NULL)
 		x->fault.gpa = x->gpa = ea;

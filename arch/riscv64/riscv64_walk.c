@@ -104,7 +104,8 @@ static uint64_t rv_cause(enum physim_fault_kind kind, bool gstage, bool write, b
  * and, when the first stage is RISC-V too, the original one in w->orig
  * (walk-format.h); under a first stage of another family the implicit
  * access's own type is reported. */
-static void rv_reported_access(const struct walk_state *w, bool gstage, bool *write, bool *exec)
+WALK_INLINE void rv_reported_access(const struct walk_state *w, bool gstage, bool *write,
+				    bool *exec)
 {
 	*write = w->write;
 	*exec = w->exec;
@@ -114,8 +115,8 @@ static void rv_reported_access(const struct walk_state *w, bool gstage, bool *wr
 	}
 }
 
-static void rv_fault_common(const struct walk_state *w, bool gstage, enum physim_fault_kind kind,
-			    int level, struct physim_fault *f)
+WALK_INLINE void rv_fault_common(const struct walk_state *w, bool gstage,
+				 enum physim_fault_kind kind, int level, struct physim_fault *f)
 {
 	bool write, exec;
 
@@ -165,10 +166,9 @@ WALK_INLINE int rv_begin_common(struct walk_state *w, bool gstage, uint64_t root
 	w->acc_or = 0; /* G seen in some PTE of the walk */
 	w->detail = 0;
 	if (!walk_input_ok(w->fmt, w->va)) {
-		/* Through a copy: w's address must not leave the loop
-		 * (walk-format.h, b.). */
-		struct walk_state c = *w;
-		rv_fault_common(&c, gstage, PHYSIM_FAULT_NOT_PRESENT, w->fmt->levels - 1, f);
+		/* Inline: w's address must not leave the loop (walk-format.h,
+		 * b.). */
+		rv_fault_common(w, gstage, PHYSIM_FAULT_NOT_PRESENT, w->fmt->levels - 1, f);
 		return -EFAULT;
 	}
 	*table = root & ~((gstage ? RV_GSTAGE_ROOT_ALIGN : RV_ROOT_ALIGN) - 1);

@@ -90,8 +90,34 @@ static void ept_configure(struct physim_mmu *m)
 	}
 }
 
-static void ept_fault(const struct walk_state *w, enum physim_fault_kind kind, int level,
-		      struct physim_fault *f);
+/* The fault (ops->fault), inline: begin() builds one too, and w's address
+ * must not leave the loop (walk-format.h, b.). */
+WALK_INLINE void ept_fault_build(const struct walk_state *w, enum physim_fault_kind kind, int level,
+				 struct physim_fault *f)
+{
+	uint64_t q = 0;
+	int arch = level < 0 ? -1 : (int)x86_arch_level((unsigned)level);
+
+	if (kind != PHYSIM_FAULT_NOT_PRESENT && kind != PHYSIM_FAULT_PERMISSION) {
+		/* Misconfiguration or a fetch outside memory: no qualification. */
+		walk_fault_set(f, kind, arch, 0);
+		return;
+	}
+	if (w->exec)
+		q |= EQ_FETCH;
+	else if (ept_is_write(w))
+		q |= EQ_WRITE;
+	else
+		q |= EQ_READ;
+	q |= (w->acc_and & EPT_RWX) << EQ_PERM_SHIFT;
+	if (w->ctl->mbec && (w->acc_and & EPT_UX))
+		q |= EQ_UX;
+	if (w->origin == WALK_NESTED_TABLE)
+		q |= EQ_GLA_VALID;
+	else if (w->origin == WALK_NESTED_FINAL)
+		q |= EQ_GLA_VALID | EQ_GLA_XLATE;
+	walk_fault_set(f, kind, arch, q);
+}
 
 WALK_INLINE int ept_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, uint64_t *table,
 			  struct physim_fault *f)
@@ -104,11 +130,8 @@ WALK_INLINE int ept_begin(struct walk_state *w, uint64_t root, uint64_t root_hi,
 	w->acc_or = 0;
 	w->detail = 0;
 	if (!walk_input_ok(w->fmt, w->va)) {
-		/* Through a copy: w's address must not leave the loop
-		 * (walk-format.h, b.). */
-		struct walk_state c = *w;
-		c.acc_and = 0;
-		ept_fault(&c, PHYSIM_FAULT_NOT_PRESENT, w->fmt->levels - 1, f);
+		w->acc_and = 0;
+		ept_fault_build(w, PHYSIM_FAULT_NOT_PRESENT, (int)w->fmt->levels - 1, f);
 		return -EFAULT;
 	}
 	*table = root;
@@ -194,28 +217,7 @@ static int ept_walk(const struct walk_req *r, struct physim_xlate *x)
 static void ept_fault(const struct walk_state *w, enum physim_fault_kind kind, int level,
 		      struct physim_fault *f)
 {
-	uint64_t q = 0;
-	int arch = level < 0 ? -1 : (int)x86_arch_level((unsigned)level);
-
-	if (kind != PHYSIM_FAULT_NOT_PRESENT && kind != PHYSIM_FAULT_PERMISSION) {
-		/* Misconfiguration or a fetch outside memory: no qualification. */
-		walk_fault_set(f, kind, arch, 0);
-		return;
-	}
-	if (w->exec)
-		q |= EQ_FETCH;
-	else if (ept_is_write(w))
-		q |= EQ_WRITE;
-	else
-		q |= EQ_READ;
-	q |= (w->acc_and & EPT_RWX) << EQ_PERM_SHIFT;
-	if (w->ctl->mbec && (w->acc_and & EPT_UX))
-		q |= EQ_UX;
-	if (w->origin == WALK_NESTED_TABLE)
-		q |= EQ_GLA_VALID;
-	else if (w->origin == WALK_NESTED_FINAL)
-		q |= EQ_GLA_VALID | EQ_GLA_XLATE;
-	walk_fault_set(f, kind, arch, q);
+	ept_fault_build(w, kind, level, f);
 }
 
 /* Architecture levels as for IA-32 paging: PT = 1 .. PML5 = 5. */
