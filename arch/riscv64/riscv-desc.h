@@ -99,10 +99,13 @@ static inline uint64_t rv_pte_from_pa(uint64_t pa)
 /* A leaf whose page offset bits of the PPN are not zero. [Sv32] 10.3.2
  * step 6: "If i > 0 and pte.ppn[i-1:0] != 0, this is a misaligned
  * superpage; stop and raise a page-fault exception". */
-static inline bool rv_misaligned_superpage(const struct physim_pt_format *f, uint64_t d,
-					   unsigned level, bool sv32)
+static inline bool rv_misaligned_superpage(uint64_t d, unsigned level, bool sv32)
 {
-	unsigned low_bits = f->level[level].shift - PHYSIM_FRAME_SHIFT;
+	/* [Sv32] 10.3.1, [Sv39] 10.4.1: ppn[0] is 10 bits wide in Sv32, every
+	 * ppn[i] below the top one 9 bits in Sv39/48/57 (and their x4 G-stage
+	 * forms, H extension "Guest Physical Address Translation"); a
+	 * constant where the level is. */
+	unsigned low_bits = level * (sv32 ? 10u : 9u);
 	return (rv_ppn_as(d, sv32) & ((UINT64_C(1) << low_bits) - 1)) != 0;
 }
 
@@ -136,7 +139,9 @@ static inline enum pt_kind rv_classify_as(const struct physim_pt_format *f, uint
 	if ((d & (RV_W | RV_R)) == RV_W)
 		return PT_RESERVED;
 	if (d & RV_RWX) {
-		if (!f->level[level].leaf_ok || rv_misaligned_superpage(f, d, level, sv32))
+		/* A leaf may sit at any level ([Sv32] 10.3.2 step 5: R or X
+		 * set makes the PTE a leaf; every format's leaf_ok says so). */
+		if (rv_misaligned_superpage(d, level, sv32))
 			return PT_RESERVED;
 		return PT_LEAF;
 	}
