@@ -309,20 +309,22 @@ static __attribute__((noinline)) int rv_walk_rest(const struct walk_req *r, stru
 	return walk_stage_rest(r, x, rv_begin, rv_step, 5, 8, &rv_gstage_5);
 }
 
-/* The one loop (walk-loop.h): Sv32 (4-byte PTEs), Sv39, Sv48, Sv57. */
+/* The one loop (walk-loop.h): Sv32 (4-byte PTEs), Sv39, Sv48, Sv57; lone
+ * walks with the constant 4 KiB geometry (walk_stage_lone_4k: translate
+ * 0.94x on Sv39, 0.98x on Sv48, for 14 KB of text). */
 static int rv_walk(const struct walk_req *r, struct physim_xlate *x)
 {
 	if (PHYSIM_UNLIKELY(!walk_req_lone(r)))
 		return rv_walk_rest(r, x);
 	switch (r->m->cfg.format->levels) {
 	case 2:
-		return walk_stage_lone(r, x, rv_begin, rv_step32, 2, 4);
+		return walk_stage_lone_4k(r, x, rv_begin, rv_step32, 2, 4, RV_TW_SHIFT);
 	case 3:
-		return walk_stage_lone(r, x, rv_begin, rv_step, 3, 8);
+		return walk_stage_lone_4k(r, x, rv_begin, rv_step, 3, 8, RV_TW_SHIFT);
 	case 4:
-		return walk_stage_lone(r, x, rv_begin, rv_step, 4, 8);
+		return walk_stage_lone_4k(r, x, rv_begin, rv_step, 4, 8, RV_TW_SHIFT);
 	}
-	return walk_stage_lone(r, x, rv_begin, rv_step, 5, 8);
+	return walk_stage_lone_4k(r, x, rv_begin, rv_step, 5, 8, RV_TW_SHIFT);
 }
 
 /* The same for the G-stage formats (Sv32x4 .. Sv57x4), never a nested
