@@ -42,7 +42,7 @@ struct walk_tally {
 struct walk_used {
 	void *p;
 	uint64_t d, d_new;
-	uint64_t gpa; /* nested stage 1: the entry's guest-physical address */
+	uint64_t gpa; /* nested stage 1: the entry's guest-physical address (else 0) */
 	int tstep;    /* traced walks: its step in the trace (-1: none) */
 };
 
@@ -448,7 +448,9 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			if (lookup)
 				return k == PHYSIM_FAULT_NOT_PRESENT ? -ENOENT : -EFAULT;
 			t->refs = refs;
-			return walk_fault_copy(r, &w, k, level, ea, t, x);
+			/* ea only matters to a BUS_ERROR, which step() never
+			 * returns: 0 lets the table address die at the load. */
+			return walk_fault_copy(r, &w, k, level, 0, t, x);
 		}
 		if (lookup && s.leaf) {
 			if (r->slot != NULL)
@@ -461,8 +463,11 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		/* A probe writes nothing back, so it keeps no list of what a
 		 * translation would write. */
 		if (!lookup && PHYSIM_UNLIKELY(s.d_new != d) && !r->probe)
-			used[nused++] = (struct walk_used){
-			    .p = p, .d = d, .d_new = s.d_new, .gpa = ea, .tstep = tstep};
+			used[nused++] = (struct walk_used){.p = p,
+							   .d = d,
+							   .d_new = s.d_new,
+							   .gpa = nested ? ea : 0,
+							   .tstep = tstep};
 		if (!s.leaf) {
 			table = s.next;
 			if (lookup)
@@ -496,7 +501,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	if (lookup)
 		return -EFAULT;
 	t->refs = refs0 + s2refs + levels;
-	return walk_fault_copy(r, &w, PHYSIM_FAULT_RESERVED, 0, table, t, x);
+	return walk_fault_copy(r, &w, PHYSIM_FAULT_RESERVED, 0, 0, t, x);
 }
 
 /* One stage, walked again after a lost A/D race (bounded); `geo` and
