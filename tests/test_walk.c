@@ -762,6 +762,42 @@ static void test_translate_pt(void **state)
 	tc_env_free(e);
 }
 
+/* ---- the input-address check ---- */
+
+/* walk_va_ok (two masks per mmu) against walk_input_ok (the rule as the
+ * manuals state it) for every format, at every bit boundary near its input
+ * width, and at x86-64's documented canonical edges (SDM Vol. 1 3.3.7.1). */
+static void test_va_ok_masks(void **state)
+{
+	(void)state;
+	struct tc_env *e = tc_env_new(1u << 20);
+	for (size_t i = 0; i < physim_format_count(); i++) {
+		const struct physim_pt_format *f = physim_format_at(i);
+		struct physim_mmu m;
+		physim_mmu_init_default(&m, f, e->ph, 0);
+		for (unsigned b = 0; b < 64; b++) {
+			const uint64_t bit = UINT64_C(1) << b;
+			const uint64_t vas[] = {bit,  bit - 1, ~(bit - 1),
+						~bit, bit | 1, ~UINT64_C(0) - bit};
+			for (size_t k = 0; k < sizeof(vas) / sizeof(vas[0]); k++)
+				if (walk_va_ok(&m, vas[k]) != walk_input_ok(f, vas[k]))
+					fail_msg("%s: va 0x%" PRIx64 " masks %d, rule %d", f->name,
+						 vas[k], walk_va_ok(&m, vas[k]),
+						 walk_input_ok(f, vas[k]));
+		}
+	}
+	struct physim_mmu m;
+	physim_mmu_init_default(&m, physim_format("x86_64-4l"), e->ph, 0);
+	assert_true(walk_va_ok(&m, UINT64_C(0x00007fffffffffff)));
+	assert_false(walk_va_ok(&m, UINT64_C(0x0000800000000000)));
+	assert_true(walk_va_ok(&m, UINT64_C(0xffff800000000000)));
+	assert_false(walk_va_ok(&m, UINT64_C(0xffff7fffffffffff)));
+	physim_mmu_init_default(&m, physim_format("sv39x4"), e->ph, 0);
+	assert_true(walk_va_ok(&m, (UINT64_C(1) << 41) - 1)); /* 41-bit GPA, zero-extended */
+	assert_false(walk_va_ok(&m, UINT64_C(1) << 41));
+	tc_env_free(e);
+}
+
 /* ---- fault descriptions ---- */
 
 static void test_fault_strings(void **state)
@@ -826,6 +862,7 @@ int main(void)
 	    cmocka_unit_test(test_nested_refs),	    cmocka_unit_test(test_nested_faults),
 	    cmocka_unit_test(test_nested_bad_args), cmocka_unit_test(test_mmu_config),
 	    cmocka_unit_test(test_translate_pt),    cmocka_unit_test(test_fault_strings),
+	    cmocka_unit_test(test_va_ok_masks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -410,8 +410,7 @@ static const struct pt_format_ops a64_s2_ops = {
 	.level = {{.shift = 12, .index_bits = 9, .leaf_ok = true},                                 \
 		  {.shift = 21, .index_bits = 9, .leaf_ok = true},                                 \
 		  {.shift = 30, .index_bits = 9, .leaf_ok = true}},                                \
-	.group_log2 = {4, 4, 4},                                                                   \
-	.param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K}
+	.group_log2 = {4, 4, 4}, .param = A64_PARAM(12, A64_RES0_4K_16K, A64_OA_48)
 
 /* 4K granule, 48-bit VA: as above, and L0 holds tables only. */
 #define A64_GEOM_4K_48                                                                             \
@@ -420,8 +419,7 @@ static const struct pt_format_ops a64_s2_ops = {
 		  {.shift = 21, .index_bits = 9, .leaf_ok = true},                                 \
 		  {.shift = 30, .index_bits = 9, .leaf_ok = true},                                 \
 		  {.shift = 39, .index_bits = 9, .leaf_ok = false}},                               \
-	.group_log2 = {4, 4, 4},                                                                   \
-	.param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K}
+	.group_log2 = {4, 4, 4}, .param = A64_PARAM(12, A64_RES0_4K_16K, A64_OA_48)
 
 /* 16K granule, 47-bit VA: L3 16K pages, L2 32M blocks, L1 tables only
  * (64G blocks need LPA2). */
@@ -430,8 +428,7 @@ static const struct pt_format_ops a64_s2_ops = {
 	.level = {{.shift = 14, .index_bits = 11, .leaf_ok = true},                                \
 		  {.shift = 25, .index_bits = 11, .leaf_ok = true},                                \
 		  {.shift = 36, .index_bits = 11, .leaf_ok = false}},                              \
-	.group_log2 = {7, 5},                                                                      \
-	.param = {[A64_P_GRANULE_SHIFT] = 14, [A64_P_RES0] = A64_RES0_4K_16K}
+	.group_log2 = {7, 5}, .param = A64_PARAM(14, A64_RES0_4K_16K, A64_OA_48)
 
 /* 64K granule, 48-bit VA: L3 64K pages, L2 512M blocks, L1 tables only
  * (4T blocks need LPA). */
@@ -440,7 +437,7 @@ static const struct pt_format_ops a64_s2_ops = {
 	.level = {{.shift = 16, .index_bits = 13, .leaf_ok = true},                                \
 		  {.shift = 29, .index_bits = 13, .leaf_ok = true},                                \
 		  {.shift = 42, .index_bits = 6, .leaf_ok = false}},                               \
-	.group_log2 = {5, 5}, .param = {[A64_P_GRANULE_SHIFT] = 16, [A64_P_RES0] = A64_RES0_64K}
+	.group_log2 = {5, 5}, .param = A64_PARAM(16, A64_RES0_64K, A64_OA_48)
 
 /* TCR_EL1.T0SZ = 25, TG0 = 4K: the walk starts at lookup level 1. */
 const struct physim_pt_format physim_fmt_aarch64_4k_39 = {
@@ -495,7 +492,7 @@ const struct physim_pt_format physim_fmt_aarch64_s2_4k_40 = {
 	    {.shift = 30, .index_bits = 10, .leaf_ok = true}, /* L1 x2: 1G blocks */
 	},
     .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
-    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
+    .param = A64_PARAM(12, A64_RES0_4K_16K, A64_OA_48),
 };
 
 /* VTCR_EL2.T0SZ = 16, SL0 = 2 (start at lookup level 0), 4K granule. */
@@ -513,7 +510,7 @@ const struct physim_pt_format physim_fmt_aarch64_s2_4k_48 = {
 	    {.shift = 39, .index_bits = 9, .leaf_ok = false}, /* L0: tables only */
 	},
     .group_log2 = {4, 4, 4}, /* Contiguous bit runs (A64_CONT) */
-    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = A64_RES0_4K_16K},
+    .param = A64_PARAM(12, A64_RES0_4K_16K, A64_OA_48),
 };
 
 /* ---- 52-bit formats (FEAT_LPA2, FEAT_LPA + FEAT_LVA) ----
@@ -547,7 +544,7 @@ const struct physim_pt_format physim_fmt_aarch64_4k_52 = {
 	    {.shift = 39, .index_bits = 9, .leaf_ok = true},  /* L0: 512G blocks (DS = 1) */
 	    {.shift = 48, .index_bits = 4, .leaf_ok = false}, /* L-1: tables only */
 	},
-    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = 0, [A64_P_OA_LAYOUT] = A64_OA_DS},
+    .param = A64_PARAM(12, 0, A64_OA_DS),
 };
 
 /* TCR_EL1.DS = 1, T0SZ = 12, TG0 = 16K (FEAT_LPA2): 14 + 3 * 11 = 47, so
@@ -565,7 +562,7 @@ const struct physim_pt_format physim_fmt_aarch64_16k_52 = {
 	    {.shift = 36, .index_bits = 11, .leaf_ok = true}, /* L1: 64G blocks (DS = 1) */
 	    {.shift = 47, .index_bits = 5, .leaf_ok = false}, /* L0: tables only */
 	},
-    .param = {[A64_P_GRANULE_SHIFT] = 14, [A64_P_RES0] = 0, [A64_P_OA_LAYOUT] = A64_OA_DS},
+    .param = A64_PARAM(14, 0, A64_OA_DS),
 };
 
 /* TCR_EL1.T0SZ = 12, TG0 = 64K, IPS = 52 bits (FEAT_LPA, FEAT_LVA):
@@ -584,9 +581,7 @@ const struct physim_pt_format physim_fmt_aarch64_64k_52 = {
 	    {.shift = 29, .index_bits = 13, .leaf_ok = true}, /* L2: 512M blocks */
 	    {.shift = 42, .index_bits = 10, .leaf_ok = true}, /* L1: 4T blocks (PA 52) */
 	},
-    .param = {[A64_P_GRANULE_SHIFT] = 16,
-	      [A64_P_RES0] = A64_RES0_4K_16K,
-	      [A64_P_OA_LAYOUT] = A64_OA_LPA64K},
+    .param = A64_PARAM(16, A64_RES0_4K_16K, A64_OA_LPA64K),
 };
 
 /* VTCR_EL2.DS = 1, T0SZ = 12, SL2 = 1 with SL0 = 0b00 (start at lookup level
@@ -618,7 +613,7 @@ const struct physim_pt_format physim_fmt_aarch64_s2_4k_52 = {
 	    {.shift = 39, .index_bits = 9, .leaf_ok = true},  /* L0: 512G blocks (DS = 1) */
 	    {.shift = 48, .index_bits = 4, .leaf_ok = false}, /* L-1: tables only */
 	},
-    .param = {[A64_P_GRANULE_SHIFT] = 12, [A64_P_RES0] = 0, [A64_P_OA_LAYOUT] = A64_OA_DS},
+    .param = A64_PARAM(12, 0, A64_OA_DS),
 };
 
 /* ---- stage 1 of the EL2 translation regime, HCR_EL2.E2H = 0 ----

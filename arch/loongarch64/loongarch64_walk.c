@@ -85,7 +85,7 @@ WALK_INLINE int la_begin(struct walk_state *w, uint64_t root, uint64_t root_hi, 
 	w->acc_or = 0;
 	w->detail = 0;
 	w->upper = false;
-	if (!walk_input_ok(w->fmt, w->va)) {
+	if (!walk_va_ok(w->mmu, w->va)) {
 		/* [5.2]: ADEF for a fetch, ADEM for a load or store. */
 		walk_fault_set(f, PHYSIM_FAULT_NON_CANONICAL, -1,
 			       w->exec ? LA_ECODE_ADEF : LA_ECODE_ADEM);

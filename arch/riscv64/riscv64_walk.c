@@ -165,7 +165,7 @@ WALK_INLINE int rv_begin_common(struct walk_state *w, bool gstage, uint64_t root
 	w->acc_and = 0;
 	w->acc_or = 0; /* G seen in some PTE of the walk */
 	w->detail = 0;
-	if (!walk_input_ok(w->fmt, w->va)) {
+	if (!walk_va_ok(w->mmu, w->va)) {
 		/* Inline: w's address must not leave the loop (walk-format.h,
 		 * b.). */
 		rv_fault_common(w, gstage, PHYSIM_FAULT_NOT_PRESENT, w->fmt->levels - 1, f);

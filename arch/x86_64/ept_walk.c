@@ -129,7 +129,7 @@ WALK_INLINE int ept_begin(struct walk_state *w, uint64_t root, uint64_t root_hi,
 	w->acc_and = EPT_RWX | EPT_UX;
 	w->acc_or = 0;
 	w->detail = 0;
-	if (!walk_input_ok(w->fmt, w->va)) {
+	if (!walk_va_ok(w->mmu, w->va)) {
 		w->acc_and = 0;
 		ept_fault_build(w, PHYSIM_FAULT_NOT_PRESENT, (int)w->fmt->levels - 1, f);
 		return -EFAULT;

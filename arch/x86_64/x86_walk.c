@@ -74,7 +74,7 @@ WALK_INLINE int x86_begin(struct walk_state *w, uint64_t root, uint64_t root_hi,
 {
 	(void)root_hi;
 	/* A non-canonical address (4.5.1, Vol. 1 3.3.7.1) raises #GP, not #PF. */
-	if (!walk_input_ok(w->fmt, w->va)) {
+	if (!walk_va_ok(w->mmu, w->va)) {
 		walk_fault_set(f, PHYSIM_FAULT_NON_CANONICAL, -1, 0);
 		return -EFAULT;
 	}
