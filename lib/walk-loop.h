@@ -476,8 +476,10 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 		}
 		/* The result only once the write-back succeeded: a stage-2
 		 * fault on a stage-1 A/D update leaves nothing but the fault. */
-		t->refs = refs;
 		if (PHYSIM_UNLIKELY(nused != 0)) {
+			/* The write-back's faults report it, and a re-walk
+			 * after a lost race counts on from it. */
+			t->refs = refs;
 			int rc = physim_walk_write_back(r, used, nused, bytes, t, x);
 			if (rc < 0)
 				return rc;
