@@ -54,7 +54,8 @@
  *   a. physim_mmu_translate rejects a bad access (write together with exec:
  *      -EINVAL) and calls ops->walk.
  *   b. The loop fills a struct walk_state (the access, the control state, the
- *      origin) and calls begin(), which checks the input address, picks the
+ *      origin) and calls begin(), which checks the input address (the
+ *      usual rule: walk_va_ok, two masks of the mmu), picks the
  *      root (config.root or, e.g. for an AArch64 TTBR1 address,
  *      config.root_hi), and initialises the family's accumulators. A failing
  *      begin() fills the whole fault (kind, level, syndrome) itself.
