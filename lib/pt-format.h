@@ -241,6 +241,30 @@ static inline uint64_t pt_index(const struct physim_pt_format *f, uint64_t va, u
 	return (va >> f->level[level].shift) & (pt_level_entries(f, level) - 1);
 }
 
+/* The input-address rule (walk_input_ok, lib/walk-format.h) as two
+ * constants of the format, for the hot paths (the engine's lookups, each
+ * walk's begin()): va is in the input range iff ((va + bias) & mask) is 0.
+ * A sign-extended range adds 2^(va_bits-1), which carries every canonical
+ * address into [0, 2^va_bits) and no other one. */
+struct pt_va_range {
+	uint64_t bias, mask;
+};
+
+static inline struct pt_va_range pt_va_range(const struct physim_pt_format *f)
+{
+	if (f->va_bits >= 64)
+		return (struct pt_va_range){0, 0};
+	return (struct pt_va_range){
+	    .bias = f->sign_extended ? UINT64_C(1) << (f->va_bits - 1) : 0,
+	    .mask = ~UINT64_C(0) << f->va_bits,
+	};
+}
+
+static inline bool pt_va_in(const struct pt_va_range *r, uint64_t va)
+{
+	return ((va + r->bias) & r->mask) == 0;
+}
+
 /* The paging handler a table was created with (lib/pt.c), for
  * physim_translate. */
 PHYSIM_HIDDEN const struct physim_paging_handler *physim_pt_paging(const struct physim_pt *pt);

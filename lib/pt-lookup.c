@@ -314,8 +314,8 @@ int physim_pt_query(const struct physim_pt *pt, uint64_t va, struct physim_pt_ma
 {
 	if (PHYSIM_UNLIKELY(pt == NULL))
 		return -EINVAL;
-	if (((va + pt->va_bias) >> pt->va_shift) >> 1 != 0)
-		return -EINVAL; /* outside the input range (va_ok) */
+	if (!pt_va_in(&pt->va_range, va))
+		return -EINVAL; /* outside the input range */
 	/* The family's instantiation fills *out itself: a tail call. */
 	return pt->lookup(&pt->lk, va, NULL, out);
 }

@@ -41,11 +41,7 @@ struct physim_pt {
 	uint64_t tbytes[PHYSIM_PT_MAX_LEVELS]; /* bytes of one table at each level */
 	struct query_memo *memo;	       /* NULL: queries make every call */
 	struct query_memo *memo_off;	       /* kept while physim_pt_use_memo() is off */
-	/* va is in the input range iff ((va + va_bias) >> va_shift) >> 1 is 0:
-	 * va_shift = va_bits - 1, va_bias 2^va_shift if sign-extended (the
-	 * two halves meet at 0), else 0. */
-	uint64_t va_bias;
-	uint8_t va_shift;
+	struct pt_va_range va_range;	       /* the format's input range (pt_va_in) */
 	/* Lookups of one address: the one walk loop in lookup mode, as the
 	 * format's walk rules instantiate it (pt_walk_ops.lookup) or, without
 	 * one, with the format's calls (lib/pt-lookup.c). */

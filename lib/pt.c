@@ -140,8 +140,7 @@ static int pt_setup(const struct physim_pt_config *config, struct physim_pt **ou
 	pt->keep_empty = config->keep_empty_tables;
 	for (unsigned l = 0; l < f->levels; l++)
 		pt->tbytes[l] = pt_table_bytes(f, l);
-	pt->va_shift = (uint8_t)(f->va_bits - 1);
-	pt->va_bias = f->sign_extended && f->va_bits < 64 ? UINT64_C(1) << pt->va_shift : 0;
+	pt->va_range = pt_va_range(f);
 	*out = pt;
 	return 0;
 }

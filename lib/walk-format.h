@@ -356,11 +356,9 @@ struct physim_mmu {
 	 * let more table pointers take the fast path, those whose other bits
 	 * only matter to an access (rights, A), which a lookup never checks. */
 	bool lookup;
-	/* The input-address rule (walk_input_ok) as two masks: va is in the
-	 * format's input range iff ((va + in_add) & in_mask) == 0
-	 * (walk_va_ok), a test and no branch on the format. Set by
+	/* The format's input range (pt_va_range; walk_va_ok). Set by
 	 * mmu_configure. */
-	uint64_t in_add, in_mask;
+	struct pt_va_range in;
 	/* Every level below the root indexes one 4 KiB table (9 bits of
 	 * 8-byte or 10 bits of 4-byte descriptors), and so the root's index
 	 * starts at a constant bit too: an instantiation with WALK_GEO_4K may
@@ -369,12 +367,11 @@ struct physim_mmu {
 	bool geo_4k;
 };
 
-/* walk_input_ok for the format of mmu m, from its masks: a sign-extended
- * range adds 2^(va_bits-1), which carries every canonical address into
- * [0, 2^va_bits) and no other one. */
+/* walk_input_ok for the format of mmu m, from its two constants: a test
+ * and no branch on the format. */
 static inline bool walk_va_ok(const struct physim_mmu *m, uint64_t va)
 {
-	return ((va + m->in_add) & m->in_mask) == 0;
+	return pt_va_in(&m->in, va);
 }
 
 /* What a lookup-mode walk needs besides the mmu, set up once per page table

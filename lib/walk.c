@@ -208,8 +208,7 @@ static void mmu_configure(struct physim_mmu *m, const struct physim_mmu_config *
 	m->tw_shift = 0;
 	const struct physim_pt_format *f = c->format;
 	unsigned log2_bytes = f->pte_bytes == 8 ? 3 : 2;
-	m->in_add = f->va_bits < 64 && f->sign_extended ? UINT64_C(1) << (f->va_bits - 1) : 0;
-	m->in_mask = f->va_bits < 64 ? ~UINT64_C(0) << f->va_bits : 0;
+	m->in = pt_va_range(f);
 	m->geo_4k = true;
 	for (unsigned n = 0; n < f->levels; n++) {
 		m->idx_shift[n] = (uint8_t)(f->level[n].shift - log2_bytes);

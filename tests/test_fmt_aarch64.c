@@ -291,6 +291,44 @@ static void test_table_descriptors(void **state)
 	assert_int_equal(f->ops->output_addr(f, UINT64_C(0x0060000040210701), 1), 0x40200000);
 }
 
+/* The next-level table address of a table descriptor with every bit set,
+ * for every VMSAv8-64 format: D8.3 (table descriptor: next-level table
+ * address bits [47:granule]); with FEAT_LPA2 and DS = 1 bits [49:granule]
+ * and NLTA[51:50] in bits 9:8; with FEAT_LPA, 64K granule, NLTA[51:48] in
+ * bits 15:12. Nothing below the granule, nothing above the output size. */
+static void test_table_address_field(void **state)
+{
+	(void)state;
+	static const struct {
+		const struct physim_pt_format *f;
+		uint64_t field;
+	} c[] = {
+	    {&physim_fmt_aarch64_4k_39, UINT64_C(0x0000fffffffff000)},
+	    {&physim_fmt_aarch64_4k_48, UINT64_C(0x0000fffffffff000)},
+	    {&physim_fmt_aarch64_16k_47, UINT64_C(0x0000ffffffffc000)},
+	    {&physim_fmt_aarch64_64k_48, UINT64_C(0x0000ffffffff0000)},
+	    {&physim_fmt_aarch64_s2_4k_40, UINT64_C(0x0000fffffffff000)},
+	    {&physim_fmt_aarch64_s2_4k_48, UINT64_C(0x0000fffffffff000)},
+	    {&physim_fmt_aarch64_el2_4k_39, UINT64_C(0x0000fffffffff000)},
+	    {&physim_fmt_aarch64_el2_4k_48, UINT64_C(0x0000fffffffff000)},
+	    {&physim_fmt_aarch64_el2_16k_47, UINT64_C(0x0000ffffffffc000)},
+	    {&physim_fmt_aarch64_el2_64k_48, UINT64_C(0x0000ffffffff0000)},
+	    {&physim_fmt_aarch64_4k_52, UINT64_C(0x000ffffffffff000)},
+	    {&physim_fmt_aarch64_16k_52, UINT64_C(0x000fffffffffc000)},
+	    {&physim_fmt_aarch64_64k_52, UINT64_C(0x000fffffffff0000)},
+	    {&physim_fmt_aarch64_s2_4k_52, UINT64_C(0x000ffffffffff000)},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		const struct physim_pt_format *f = c[i].f;
+		for (unsigned lvl = 1; lvl < f->levels; lvl++)
+			if (f->ops->output_addr(f, ~UINT64_C(0), lvl) != c[i].field)
+				fail_msg(
+				    "%s level %u: 0x%llx, not 0x%llx", f->name, lvl,
+				    (unsigned long long)f->ops->output_addr(f, ~UINT64_C(0), lvl),
+				    (unsigned long long)c[i].field);
+	}
+}
+
 /* ---- geometry ---- */
 
 static void check_geom(const struct physim_pt_format *f, unsigned levels, unsigned va_bits,
@@ -1458,6 +1496,7 @@ int main(void)
 	    cmocka_unit_test(test_golden_stage2),
 	    cmocka_unit_test(test_golden_armv7),
 	    cmocka_unit_test(test_table_descriptors),
+	    cmocka_unit_test(test_table_address_field),
 	    cmocka_unit_test(test_geometry),
 	    cmocka_unit_test(test_s2_concatenated_root_index),
 	    cmocka_unit_test(test_flag_round_trip),

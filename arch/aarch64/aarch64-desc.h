@@ -296,7 +296,7 @@ static inline enum pt_kind a64_desc_classify(const struct physim_pt_format *f, u
  * (D8.3). */
 static inline uint64_t a64_oa_mask(const struct physim_pt_format *f, unsigned level, bool leaf)
 {
-	return a64_oa_mask_from(f, leaf ? f->level[level].shift : a64_granule_shift(f));
+	return leaf ? a64_oa_mask_from(f, f->level[level].shift) : f->param[A64_P_TABLE_FIELD];
 }
 
 static inline uint64_t a64_desc_output_addr(const struct physim_pt_format *f, uint64_t d,
@@ -304,7 +304,7 @@ static inline uint64_t a64_desc_output_addr(const struct physim_pt_format *f, ui
 {
 	/* Bits 1:0 = 0b11 above lookup level 3: the next-level table. */
 	if (level > 0 && (d & A64_TYPE))
-		return a64_oa_decode(f, d, f->param[A64_P_TABLE_FIELD]);
+		return a64_oa_decode(f, d, a64_oa_mask(f, level, false));
 	return a64_oa_decode(f, d, a64_oa_mask(f, level, true));
 }
 
