@@ -153,7 +153,9 @@ struct physim_tlb {
 	uint64_t set_mask;
 	uint64_t nentries;
 	unsigned nshift;
-	bool quick; /* quick_hit() may probe shift[0]: nshift > 0, no stale check */
+	/* shift[0] when quick_hit() may probe it (nshift > 0, no stale check),
+	 * else 0: one load decides and gives the shift */
+	uint8_t quick_shift;
 	uint8_t shift[TLB_MAX_SHIFTS]; /* page shifts in use, ascending */
 	uint64_t nested_valid;	       /* valid nested entries (flush_va scans for them) */
 	bool check_stale;
@@ -371,7 +373,7 @@ static int shift_slot(struct physim_tlb *t, unsigned shift)
 	memmove(&t->shift[i + 1], &t->shift[i], t->nshift - i);
 	t->shift[i] = (uint8_t)shift;
 	t->nshift++;
-	t->quick = !t->check_stale;
+	t->quick_shift = t->check_stale ? 0 : t->shift[0];
 	return (int)i;
 }
 
@@ -535,23 +537,20 @@ static __attribute__((noinline)) int miss_direct(struct physim_tlb *t, struct ph
 static inline bool quick_hit(struct physim_tlb *t, const struct physim_access *acc, uint32_t id,
 			     bool nested, struct physim_xlate *x)
 {
-	if (!t->quick)
+	unsigned sh = t->quick_shift;
+	if (sh == 0)
 		return false;
-	unsigned sh = t->shift[0];
 	uint64_t va = acc->va;
 	uint64_t tag = make_tag(va, sh, nested);
-	const struct tlb_entry *set = set_of(t, va, sh);
-	for (unsigned w = 0; w < TLB_WAYS; w++) {
-		const struct tlb_entry *e = &set[w];
-		if (e->tag != tag || !id_match(e, id))
-			continue;
-		if (!(e->allow & access_class_bit(acc)))
+	const struct tlb_entry *e = set_of(t, va, sh), *end = e + TLB_WAYS;
+	while (e->tag != tag || !id_match(e, id))
+		if (++e == end)
 			return false;
-		t->st.hits++;
-		hit_result_sh(t, e, sh, va, x);
-		return true;
-	}
-	return false;
+	if (!(e->allow & access_class_bit(acc)))
+		return false;
+	t->st.hits++;
+	hit_result_sh(t, e, sh, va, x);
+	return true;
 }
 
 static __attribute__((noinline)) int translate_full(struct physim_tlb *tlb, struct physim_mmu *mmu,
@@ -661,7 +660,7 @@ void physim_tlb_flush_all(struct physim_tlb *tlb)
 	memset(tlb->e, 0, tlb->nentries * sizeof(*tlb->e));
 	tlb->nested_valid = 0;
 	tlb->nshift = 0;
-	tlb->quick = false;
+	tlb->quick_shift = 0;
 	tlb->st.flushes++;
 }
 
