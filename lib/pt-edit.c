@@ -243,8 +243,15 @@ static void free_subtree(struct op *o, unsigned lvl, physim_hpa_t pa, uint64_t b
 			uint64_t d = pte_load(t, i, f->pte_bytes);
 			enum pt_kind k = pte_kind(f, d, lvl);
 			if (k == PT_TABLE && lvl > 0) {
-				free_subtree(o, lvl - 1, f->ops->output_addr(f, d, lvl),
-					     base + i * esize);
+				physim_hpa_t child = f->ops->output_addr(f, d, lvl);
+				/* A last-level table of a table's own under a full
+				 * flush has nothing to read: free_subtree would only
+				 * defer it. Done here, without the call, for each
+				 * of the hundreds of such tables a large unmap frees. */
+				if (lvl == 1 && o->fb.all && !pt->attached)
+					unlink_defer(o, child);
+				else
+					free_subtree(o, lvl - 1, child, base + i * esize);
 				if (!own)
 					pte_store(t, i, f->pte_bytes, 0);
 			} else if (k == PT_LEAF) {
