@@ -2,44 +2,74 @@
 # SPDX-License-Identifier: MIT
 """tests/fuzz/make-seeds.py - writes the hand-made seed files of the fuzz
 corpora (corpus/<harness>/seed-*): one start per format and mode, laid out
-as each harness decodes its input. Deterministic; run it again after a
-harness changes its input layout. Inputs found by fuzzing are added next to
-these with libFuzzer's -merge=1, which keeps only those that add coverage:
+as each harness decodes its input. Deterministic, and each seed draws from
+a generator of its own (named after it), so adding a format adds seeds and
+changes no other. Run it again after a harness changes its input layout or
+a format is added; `make-seeds.py --check` (the test fuzz-seeds) fails,
+naming them, while a seed it would write is missing. Inputs found by
+fuzzing are added next to these with libFuzzer's -merge=1, which keeps only
+those that add coverage:
   build-fuzzing/tests/fuzz/fuzz_walk -merge=1 tests/fuzz/corpus/walk NEW_DIR"""
 import os
 import random
+import re
 import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-NFORMATS = 22  # physim_format_count() with every family built
-NTOYS = 4  # tests/pt-toy-format.h
-NSTAGE2 = 8  # stage-2 formats among them
 FRAME = 4096
+NTOYS = 4  # tests/pt-toy-format.h, after the real formats in fuzz_pt
+
+
+def formats():
+    """The formats of lib/formats.c in its order (physim_format_at with
+    every family built) as (name, stage2). Stage 2: EPT, AArch64 *_s2_*,
+    RISC-V *x4."""
+    with open(os.path.join(HERE, "..", "..", "lib", "formats.c")) as f:
+        names = re.findall(r"&physim_fmt_(\w+),", f.read())
+    return [(n, n.startswith("ept_") or "_s2_" in n or n.endswith("x4")) for n in names]
+
+
+FORMATS = formats()
+NFORMATS = len(FORMATS)
+NSTAGE2 = sum(s2 for _, s2 in FORMATS)
+CHECK = "--check" in sys.argv[1:]
+missing = []
 
 
 def write(harness, name, data):
-    d = os.path.join(HERE, "corpus", harness)
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "seed-" + name), "wb") as f:
+    path = os.path.join(HERE, "corpus", harness, "seed-" + name)
+    if CHECK:
+        if not os.path.exists(path):
+            missing.append(os.path.relpath(path, HERE))
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
         f.write(bytes(data))
+
+
+def gen(harness, name):
+    """The seed's own generator."""
+    return random.Random(harness + "/" + name)
 
 
 def noise(rng, n):
     return bytes(rng.randrange(256) for _ in range(n))
 
 
-def seeds_pt(rng):
-    # format, options, then operations with their operands.
+def seeds_pt():
+    # format (the real ones, then the toys), options, then operations with
+    # their operands.
     for k in range(NFORMATS + NTOYS):
-        write("pt", "fmt%02d" % k, bytes([k, k & 1]) + noise(rng, 160))
+        name = "fmt%02d" % k
+        write("pt", name, bytes([k, k & 1]) + noise(gen("pt", name), 160))
 
 
-def seeds_alloc(rng):
+def seeds_alloc():
     # base, size byte, debug/guard byte, reserved ranges, operations.
     for k in range(8):
         cfg = bytes([k % 5, 0x20 + k * 16, k * 2, k % 5])
-        write("alloc", "cfg%d" % k, cfg + noise(rng, 200))
+        write("alloc", "cfg%d" % k, cfg + noise(gen("alloc", "cfg%d" % k), 200))
 
 
 def walk_memory(pattern, frames, base):
@@ -67,17 +97,20 @@ def walk_header(mode, f1, f2, frames, ctl, accesses):
     return hdr
 
 
-def seeds_walk(rng):
+def seeds_walk():
     base = 0x80000000  # mode bits 2-3 = 0
     for k in range(NFORMATS):
         for pattern in range(3):
+            name = "fmt%02d-p%d" % (k, pattern)
+            rng = gen("walk", name)
             acc = [(rng.randrange(1 << 32), rng.randrange(256), rng.randrange(8))
                    for _ in range(8)]
             data = walk_header(0, k, 0, 1, rng.randrange(1 << 16), acc)
             # The first 1 KiB of the frame; the rest reads as zeros.
             mem = walk_memory(pattern, 1, base)[:1024]
-            write("walk", "fmt%02d-p%d" % (k, pattern), data + mem)
+            write("walk", name, data + mem)
     for k in range(NSTAGE2):
+        rng = gen("walk", "nested%d" % k)
         acc = [(rng.randrange(1 << 32), rng.randrange(256), rng.randrange(16))
                for _ in range(8)]
         data = walk_header(1 | (k << 4), k * 2, k, 2, 0, acc)
@@ -94,9 +127,10 @@ def seeds_walk(rng):
 SAME_LEVEL_PAIRS = [(2, 2, 0), (3, 3, 0), (6, 4, 0), (13, 5, 1), (14, 6, 1), (15, 7, 1)]
 
 
-def seeds_pairs(rng):
+def seeds_pairs():
     base = 0x80000000
     for f1, f2, pattern in SAME_LEVEL_PAIRS:
+        rng = gen("walk", "pair%02d-%d" % (f1, f2))
         acc = [(rng.randrange(1 << 32), rng.randrange(256), rng.randrange(8))
                for _ in range(16)]
         data = walk_header(1, f1, f2, 2, rng.randrange(1 << 16), acc)
@@ -160,37 +194,42 @@ def image(base, frames, ranges, rng, version=1, damage=None):
     return bytes(ram) + t
 
 
-def seeds_image(rng):
-    write("image", "valid-1frame", bytes([0]) + image(0x80000000, 1, [], rng))
-    write("image", "valid-ranges", bytes([0x10]) +
-          image(0x80000000, 3, [(0x80000000, FRAME), (0x80002000, FRAME)], rng))
-    write("image", "valid-at-0", bytes([4]) + image(0, 2, [(0, 2 * FRAME)], rng))
+def seeds_image():
+    def img(name, mode, *args, **kw):
+        write("image", name, bytes([mode]) + image(*args, gen("image", name), **kw))
+
+    img("valid-1frame", 0, 0x80000000, 1, [])
+    img("valid-ranges", 0x10, 0x80000000, 3, [(0x80000000, FRAME), (0x80002000, FRAME)])
+    img("valid-at-0", 4, 0, 2, [(0, 2 * FRAME)])
     # Mode 2: laid out by the harness (frames, ranges, base, damage, ranges).
     for k in range(6):
-        write("image", "layout%d" % k,
-              bytes([2 | (k << 2), k, k % 6, k, k % 16]) + noise(rng, 40))
-    # Version 2 (data checksum), whole and with one data byte flipped; an
-    # own generator, so the seeds above stay as they were.
-    r2 = random.Random(2)
+        name = "layout%d" % k
+        write("image", name,
+              bytes([2 | (k << 2), k, k % 6, k, k % 16]) + noise(gen("image", name), 40))
+    # Version 2 (data checksum), whole and with one data byte flipped.
     rngs = [(0x80001000, FRAME)]
-    write("image", "v2-valid", bytes([0]) + image(0x80000000, 3, rngs, r2, version=2))
-    write("image", "v2-damaged",
-          bytes([0]) + image(0x80000000, 3, rngs, r2, version=2, damage=FRAME + 77))
+    img("v2-valid", 0, 0x80000000, 3, rngs, version=2)
+    img("v2-damaged", 0, 0x80000000, 3, rngs, version=2, damage=FRAME + 77)
 
 
-def seeds_aspace(rng):
+def seeds_aspace():
     for k in range(NSTAGE2):
-        write("aspace", "fmt%d" % k, bytes([k, k * 3]) + noise(rng, 300))
+        name = "fmt%d" % k
+        write("aspace", name, bytes([k, k * 3]) + noise(gen("aspace", name), 300))
 
 
 def main():
-    rng = random.Random(20241123)
-    seeds_pt(rng)
-    seeds_alloc(rng)
-    seeds_walk(rng)
-    seeds_image(rng)
-    seeds_aspace(rng)
-    seeds_pairs(random.Random(20261206))
+    seeds_pt()
+    seeds_alloc()
+    seeds_walk()
+    seeds_image()
+    seeds_aspace()
+    seeds_pairs()
+    if missing:
+        for m in missing:
+            print("make-seeds.py: missing seed %s (run tests/fuzz/make-seeds.py)" % m,
+                  file=sys.stderr)
+        return 1
     return 0
 
 
