@@ -165,9 +165,7 @@ WALK_INLINE void walk_s1_table_req(const struct walk_req *r, struct walk_req *r2
 }
 
 /* Write back used[0..n) (root first) by compare-and-swap. 0, -EAGAIN (a
- * descriptor changed: walk again), or a stage-2 fault / error (nested).
- * On failure it replaces the result already in x: with the fault for
- * -EFAULT, with zeros otherwise. */
+ * descriptor changed: walk again), or a stage-2 fault / error (nested). */
 PHYSIM_HIDDEN int physim_walk_write_back(const struct walk_req *r, const struct walk_used *used,
 					 unsigned n, unsigned bytes, struct walk_tally *t,
 					 struct physim_xlate *x);
@@ -476,25 +474,8 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 				thost = host + (uintptr_t)table;
 			continue;
 		}
-		/* The result first, then the A/D write-back, so that the page
-		 * address need not live across the write-back's call: gcc
-		 * otherwise keeps it, and with it the table address it shares
-		 * a register with, in a stack slot on the walk's chain of
-		 * dependent loads. A failed write-back replaces the result
-		 * (physim_walk_write_back): a stage-2 fault on a stage-1 A/D
-		 * update leaves nothing but the fault. */
-		uint64_t size = s.page_size ? s.page_size : m->leaf_size[level];
-		x->pa = s.next + (va & (size - 1));
-		x->mem_refs = refs;
-		if (!pa_only) {
-			x->gpa = f->stage2 ? va : 0;
-			x->page_size = size;
-			x->level = m->arch_level[level];
-			x->perms = s.perms;
-			x->global = s.global;
-			x->leaf_desc = d, x->s2_leaf_desc = 0; /* physim_xlate_memattr decodes it */
-			x->fault = (struct physim_fault){.kind = PHYSIM_FAULT_NONE};
-		}
+		/* The result only once the write-back succeeded: a stage-2
+		 * fault on a stage-1 A/D update leaves nothing but the fault. */
 		if (PHYSIM_UNLIKELY(nused != 0)) {
 			/* The write-back's faults report it, and a re-walk
 			 * after a lost race counts on from it. */
@@ -503,7 +484,19 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 			if (rc < 0)
 				return rc;
 		}
+		uint64_t size = s.page_size ? s.page_size : m->leaf_size[level];
+		x->pa = s.next + (va & (size - 1));
+		x->mem_refs = refs;
 		x->ad_updated = t->ad;
+		if (pa_only)
+			return 0;
+		x->gpa = f->stage2 ? va : 0;
+		x->page_size = size;
+		x->level = m->arch_level[level];
+		x->perms = s.perms;
+		x->global = s.global;
+		x->leaf_desc = d, x->s2_leaf_desc = 0; /* physim_xlate_memattr decodes it */
+		x->fault = (struct physim_fault){.kind = PHYSIM_FAULT_NONE};
 		return 0;
 	}
 	/* Not reached: level 0 never continues. */

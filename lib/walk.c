@@ -121,18 +121,11 @@ WALK_COLD int physim_walk_write_back(const struct walk_req *r, const struct walk
 		if (r->s2 != NULL) {
 			/* The stage-1 update is a write through stage 2. */
 			int rc = s1_entry_for_write(r, u->gpa, t, x);
-			if (rc < 0) {
-				/* -EFAULT wrote the fault over the result;
-				 * anything else leaves none. */
-				if (rc != -EFAULT)
-					*x = (struct physim_xlate){0};
+			if (rc < 0)
 				return rc;
-			}
 		}
-		if (!desc_cas(u->p, bytes, u->d, u->d_new)) {
-			*x = (struct physim_xlate){0}; /* the re-walk writes it again */
+		if (!desc_cas(u->p, bytes, u->d, u->d_new))
 			return -EAGAIN;
-		}
 		t->ad = true;
 		if (r->trace != NULL && u->tstep >= 0) {
 			struct physim_walk_trace_step *st = &r->trace->steps[u->tstep];
