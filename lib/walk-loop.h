@@ -474,6 +474,15 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 				thost = host + (uintptr_t)table;
 			continue;
 		}
+		/* The page address, which lives across the write-back's call,
+		 * in a variable gcc may not merge with `table` (the step's
+		 * `next`, copied to it on a table pointer): merged, the one
+		 * variable lives across the call, and gcc keeps it in a stack
+		 * slot on the walk's chain of dependent loads. */
+		uint64_t page = s.next;
+#if defined(__GNUC__)
+		__asm__("" : "+r"(page));
+#endif
 		/* The result only once the write-back succeeded: a stage-2
 		 * fault on a stage-1 A/D update leaves nothing but the fault. */
 		if (PHYSIM_UNLIKELY(nused != 0)) {
@@ -485,7 +494,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 				return rc;
 		}
 		uint64_t size = s.page_size ? s.page_size : m->leaf_size[level];
-		x->pa = s.next + (va & (size - 1));
+		x->pa = page + (va & (size - 1));
 		x->mem_refs = refs;
 		x->ad_updated = t->ad;
 		if (pa_only)
