@@ -323,7 +323,7 @@ WALK_INLINE int walk_attempt(const struct walk_req *r, struct physim_xlate *x, w
 	if (nested) {
 		walk_s1_table_req(r, &r2, &a2);
 		s2_inline = !traced && s2i != NULL && r2.m->ops == s2i->ops &&
-			    r2.m->cfg.format->levels == s2i->levels;
+			    r2.m->cfg.format->levels == s2i->levels && r2.m->geo_4k;
 		if (!traced && r2.m->geo_4k)
 			s2_gpa = r2.m->ops->walk_gpa[r2.m->cfg.format->levels];
 	}
@@ -628,18 +628,23 @@ WALK_INLINE int walk_stage2_loop(const struct walk_req *r, struct physim_xlate *
 }
 
 /* A const struct walk_s2_inline `name` for the stage-2 ops `s2ops` at
- * `nlev` levels of 8-byte descriptors, walked by begin / step: for a
- * family's nested stage 1 (walk_stage_rest), e.g.
+ * `nlev` levels of 8-byte descriptors, walked by begin / step with the
+ * constant 4 KiB geometry below the root (WALK_GEO_4K, tw_shift as the
+ * family's physim_mmu.tw_shift; a stage 2 without physim_mmu.geo_4k is
+ * called instead) and, as walk_gpa, filling only what a table fetch needs
+ * on success (pa_only): for a family's nested stage 1 (walk_stage_rest),
+ * e.g.
  *
  *     WALK_S2_INLINE(rv_gstage_4, physim_rv_gstage_walk_ops, rv_gstage_begin,
- *                    rv_gstage_step, 4)
+ *                    rv_gstage_step, 4, RV_TW_SHIFT)
  *     ...
  *     case 4: return walk_stage_rest(r, x, rv_begin, rv_step, 4, 8, &rv_gstage_4);
  */
-#define WALK_S2_INLINE(name, s2ops, begin, step, nlev)                                             \
+#define WALK_S2_INLINE(name, s2ops, begin, step, nlev, tw_shift)                                   \
 	WALK_INLINE int name##_loop(const struct walk_req *r, struct physim_xlate *x)              \
 	{                                                                                          \
-		return walk_stage_n(r, x, begin, step, nlev, 8, false, false, NULL);               \
+		return walk_stage_ng(r, x, begin, step, nlev, 8, false, false, NULL, WALK_GEO_4K,  \
+				     tw_shift, true);                                              \
 	}                                                                                          \
 	static const struct walk_s2_inline name = {&(s2ops), nlev, name##_loop};
 

@@ -423,9 +423,9 @@ static void a64_fault(const struct walk_state *w, enum physim_fault_kind kind, i
 
 /* A stage 1 nested over a stage 2 of the same level count walks stage 2
  * inline (walk-loop.h, struct walk_s2_inline). */
-WALK_S2_INLINE(a64_s2_3, physim_a64_s2_walk_ops, a64_s2_begin, a64_s2_step, 3)
-WALK_S2_INLINE(a64_s2_4, physim_a64_s2_walk_ops, a64_s2_begin, a64_s2_step, 4)
-WALK_S2_INLINE(a64_s2_5, physim_a64_s2_walk_ops, a64_s2_begin, a64_s2_step, 5)
+WALK_S2_INLINE(a64_s2_3, physim_a64_s2_walk_ops, a64_s2_begin, a64_s2_step, 3, 0)
+WALK_S2_INLINE(a64_s2_4, physim_a64_s2_walk_ops, a64_s2_begin, a64_s2_step, 4, 0)
+WALK_S2_INLINE(a64_s2_5, physim_a64_s2_walk_ops, a64_s2_begin, a64_s2_step, 5, 0)
 
 /* Traced and nested walks (walk-loop.h, walk_stage_rest): out of line. */
 static __attribute__((noinline)) int a64_s1_walk_rest(const struct walk_req *r,

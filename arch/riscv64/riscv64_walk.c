@@ -291,9 +291,12 @@ WALK_INLINE enum physim_fault_kind rv_gstage_step32(struct walk_state *w, uint64
 /* A VS stage nested over a G stage of the same level count (Sv39 over
  * Sv39x4, Sv48 over Sv48x4, Sv57 over Sv57x4) walks the G stage inline
  * (walk-loop.h, struct walk_s2_inline); other pairs call it. */
-WALK_S2_INLINE(rv_gstage_3, physim_rv_gstage_walk_ops, rv_gstage_begin, rv_gstage_step, 3)
-WALK_S2_INLINE(rv_gstage_4, physim_rv_gstage_walk_ops, rv_gstage_begin, rv_gstage_step, 4)
-WALK_S2_INLINE(rv_gstage_5, physim_rv_gstage_walk_ops, rv_gstage_begin, rv_gstage_step, 5)
+WALK_S2_INLINE(rv_gstage_3, physim_rv_gstage_walk_ops, rv_gstage_begin, rv_gstage_step, 3,
+	       RV_TW_SHIFT)
+WALK_S2_INLINE(rv_gstage_4, physim_rv_gstage_walk_ops, rv_gstage_begin, rv_gstage_step, 4,
+	       RV_TW_SHIFT)
+WALK_S2_INLINE(rv_gstage_5, physim_rv_gstage_walk_ops, rv_gstage_begin, rv_gstage_step, 5,
+	       RV_TW_SHIFT)
 
 /* Traced and nested walks (walk-loop.h, walk_stage_rest): out of line. */
 static __attribute__((noinline)) int rv_walk_rest(const struct walk_req *r, struct physim_xlate *x)
