@@ -222,15 +222,6 @@ static int check_subtree(struct op *o, unsigned lvl, physim_hpa_t pa, enum subtr
 	return 0;
 }
 
-/* A subtree for which free_subtree only defers the free of its own table:
- * a last-level table of a table that allocated all its tables, under a
- * full flush (no leaf to report). Its callers defer it themselves, without
- * the call, for each of the hundreds of such tables a large unmap frees. */
-static inline bool subtree_free_is_defer(const struct op *o, unsigned lvl)
-{
-	return lvl == 0 && o->fb.all && !o->pt->attached;
-}
-
 /* Apply pass: free the table at pa and everything below it that this
  * table allocated, reporting the leaves; the caller has cleared (or is
  * about to clear) the pointer to it, and the frames go back only after the
@@ -253,7 +244,11 @@ static void free_subtree(struct op *o, unsigned lvl, physim_hpa_t pa, uint64_t b
 			enum pt_kind k = pte_kind(f, d, lvl);
 			if (k == PT_TABLE && lvl > 0) {
 				physim_hpa_t child = f->ops->output_addr(f, d, lvl);
-				if (subtree_free_is_defer(o, lvl - 1))
+				/* A last-level table of a table's own under a full
+				 * flush has nothing to read: free_subtree would only
+				 * defer it. Done here, without the call, for each
+				 * of the hundreds of such tables a large unmap frees. */
+				if (lvl == 1 && o->fb.all && !pt->attached)
 					unlink_defer(o, child);
 				else
 					free_subtree(o, lvl - 1, child, base + i * esize);
