@@ -6,14 +6,18 @@ as each harness decodes its input. Deterministic, and each seed draws from
 a generator of its own (named after it), so adding a format adds seeds and
 changes no other. Run it again after a harness changes its input layout or
 a format is added; `make-seeds.py --check` (the test fuzz-seeds) fails,
-naming them, while a seed it would write is missing. Inputs found by
+naming them, while a seed it would write is missing, and, given
+`--physim-pt PATH`, while its list of formats or their stage (told by
+name, below) differs from the library's. Inputs found by
 fuzzing are added next to these with libFuzzer's -merge=1, which keeps only
 those that add coverage:
   build-fuzzing/tests/fuzz/fuzz_walk -merge=1 tests/fuzz/corpus/walk NEW_DIR"""
+import json
 import os
 import random
 import re
 import struct
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -23,8 +27,8 @@ NTOYS = 4  # tests/pt-toy-format.h, after the real formats in fuzz_pt
 
 def formats():
     """The formats of lib/formats.c in its order (physim_format_at with
-    every family built) as (name, stage2). Stage 2: EPT, AArch64 *_s2_*,
-    RISC-V *x4."""
+    every family built) as (name, stage2). Stage 2 by name: EPT, AArch64
+    *_s2_*, RISC-V *x4 (checked against the library by library_problems)."""
     with open(os.path.join(HERE, "..", "..", "lib", "formats.c")) as f:
         names = re.findall(r"&physim_fmt_(\w+),", f.read())
     return [(n, n.startswith("ept_") or "_s2_" in n or n.endswith("x4")) for n in names]
@@ -35,6 +39,29 @@ NFORMATS = len(FORMATS)
 NSTAGE2 = sum(s2 for _, s2 in FORMATS)
 CHECK = "--check" in sys.argv[1:]
 missing = []
+
+
+def library_problems(tool):
+    """What in FORMATS differs from `physim-pt formats --json` (the formats
+    compiled in, in physim_format_at order: a subsequence of FORMATS when
+    -Darchs leaves families out)."""
+    out = subprocess.run([tool, "formats", "--json"], capture_output=True, text=True,
+                         check=True).stdout
+    lib = [(j["name"].replace("-", "_"), j["stage2"]) for j in map(json.loads, out.splitlines())]
+    ours = dict(FORMATS)
+    order = [n for n, _ in FORMATS]
+    problems = []
+    for n, s2 in lib:
+        if n not in ours:
+            problems.append("format %s is not in lib/formats.c as this script reads it" % n)
+        elif ours[n] != s2:
+            problems.append("format %s is %s in the library but %s by this script's name rule"
+                            % (n, "stage 2" if s2 else "stage 1", "stage 2" if ours[n] else
+                               "stage 1"))
+    known = [n for n, _ in lib if n in ours]
+    if known != sorted(known, key=order.index):
+        problems.append("the formats are in another order than in lib/formats.c")
+    return problems
 
 
 def write(harness, name, data):
@@ -225,12 +252,13 @@ def main():
     seeds_image()
     seeds_aspace()
     seeds_pairs()
-    if missing:
-        for m in missing:
-            print("make-seeds.py: missing seed %s (run tests/fuzz/make-seeds.py)" % m,
-                  file=sys.stderr)
-        return 1
-    return 0
+    problems = ["missing seed %s (run tests/fuzz/make-seeds.py)" % m for m in missing]
+    argv = sys.argv[1:]
+    if CHECK and "--physim-pt" in argv:
+        problems += library_problems(argv[argv.index("--physim-pt") + 1])
+    for p in problems:
+        print("make-seeds.py: " + p, file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
