@@ -14,15 +14,17 @@
  * from (a bump allocator behind the guest's paging handler, whose addresses
  * are GPAs). It is backed by one contiguous block of host frames claimed
  * from the RAM, and stage 2 maps all of it with 4 KiB pages, so that every
- * stage-1 table fetch and the final GPA take a full 4-level stage-2 walk:
- * 4 x (4 + 1) + 4 = 24 descriptor loads per translation. Stage 1 maps
- * GVA PT_VA + off to GPA GUEST_GPA + off with 4 KiB pages.
+ * stage-1 table fetch and the final GPA take a full stage-2 walk: with a
+ * 4-level stage 2, 4 x (4 + 1) + 4 = 24 descriptor loads per translation;
+ * with a 3-level one (AArch64's 40-bit IPA, two concatenated roots: the
+ * layout KVM sets up by default), 4 x (3 + 1) + 3 = 19. Stage 1 (4 levels)
+ * maps GVA PT_VA + off to GPA GUEST_GPA + off with 4 KiB pages.
  */
 
 #define GUEST_GPA     GIB	/* where guest RAM starts, as on many VMs */
 #define GUEST_TABLES  (4 * MIB) /* room for the stage-1 tables */
-#define NESTED_REFS   24u
-#define NESTED_TRACES 64u /* addresses whose fetches the chain check compares */
+#define NESTED_REFS   24u	/* the most: a 4-level stage 2 */
+#define NESTED_TRACES 64u	/* addresses whose fetches the chain check compares */
 
 struct nested_fixture {
 	unsigned users;
@@ -38,6 +40,8 @@ struct nested_fixture {
 	uint64_t s1_root; /* a GPA */
 	physim_hpa_t s2_root;
 	uint64_t s2_root_mask; /* index mask of the stage-2 root (sv48x4: 11 bits) */
+	unsigned s2_levels;    /* 3 or 4 */
+	unsigned refs;	       /* descriptor loads per translation: 24 or 19 */
 	uint64_t va;	       /* PT_VA, read at run time (see pt_fixture) */
 	uint32_t *offs;
 	uint64_t n;
@@ -105,22 +109,26 @@ static void nested_fixture_put(struct nested_fixture *fx)
 		nested_fixture_free(fx);
 }
 
-/* The chain peer is written for 4 levels of 512 entries over 4 KiB pages,
- * except that a stage-2 root may be concatenated (up to 2048 entries). */
+/* The chain peer is written for a stage 1 of 4 levels of 512 entries over
+ * 4 KiB pages, and a stage 2 of 3 or 4 such levels whose root may be
+ * concatenated (up to 2048 entries). */
 static bool nested_geometry_ok(const struct physim_pt_format *s1, const struct physim_pt_format *s2,
-			       uint64_t *s2_root_mask)
+			       struct nested_fixture *fx)
 {
 	struct physim_pt_format_info i1, i2;
 	physim_format_get_info(s1, &i1);
 	physim_format_get_info(s2, &i2);
+	unsigned n = i2.levels;
 	if (!fixture_geometry_ok(&i1) || i1.stage2 || !i2.stage2 || i1.arch != i2.arch ||
-	    i2.levels != 4 || i2.pte_bytes != 8)
+	    (n != 3 && n != 4) || i2.pte_bytes != 8)
 		return false;
-	for (unsigned l = 0; l < 4; l++)
-		if (i2.level[l].shift != 12 + 9 * l || (l < 3 && i2.level[l].index_bits != 9) ||
+	for (unsigned l = 0; l < n; l++)
+		if (i2.level[l].shift != 12 + 9 * l || (l < n - 1 && i2.level[l].index_bits != 9) ||
 		    i2.level[l].index_bits > 11)
 			return false;
-	*s2_root_mask = (UINT64_C(1) << i2.level[3].index_bits) - 1;
+	fx->s2_root_mask = (UINT64_C(1) << i2.level[n - 1].index_bits) - 1;
+	fx->s2_levels = n;
+	fx->refs = 4 * (n + 1) + n;
 	return true;
 }
 
@@ -173,7 +181,7 @@ static inline uint64_t nested_expected_page(const struct nested_fixture *fx, uin
 
 /* Translate every guest page once (x86 sets stage-1 A bits through stage
  * 2), checking each against the layout; one more translation must then
- * make exactly 24 references and write nothing back. -EIO if not. */
+ * make exactly fx->refs references and write nothing back. -EIO if not. */
 static int nested_touch_all(struct nested_fixture *fx)
 {
 	struct physim_xlate x;
@@ -187,7 +195,7 @@ static int nested_touch_all(struct nested_fixture *fx)
 	}
 	struct physim_access acc = {.va = fx->va + fx->key.region / 2};
 	int rc = physim_nested_translate(fx->s1, fx->s2, &acc, &x);
-	if (rc == 0 && (x.mem_refs != NESTED_REFS || x.ad_updated))
+	if (rc == 0 && (x.mem_refs != fx->refs || x.ad_updated))
 		rc = -EIO;
 	return rc;
 }
@@ -201,7 +209,7 @@ static int nested_fixture_build(struct nested_fixture *fx, const struct bench_pa
 		return -EINVAL;
 	if (f1 == NULL || f2 == NULL)
 		return -ENOTSUP; /* family not compiled in (-Darchs) */
-	if (!nested_geometry_ok(f1, f2, &fx->s2_root_mask))
+	if (!nested_geometry_ok(f1, f2, fx))
 		return -ENOTSUP;
 	struct bench_params host = *p;
 	host.format = p->s2_format;
@@ -276,8 +284,8 @@ static int nested_run_physim(struct nested_bench *b, uint64_t nops)
 }
 
 /*
- * The limit of a 4-in-4 nested walk: the 24 descriptor loads the walk
- * makes, in its order, as one chain of dependent loads with the cheapest
+ * The limit of a nested walk: the 24 descriptor loads the walk makes (4-in-4;
+ * 19 over a 3-level stage 2), in its order, as one chain of dependent loads with the cheapest
  * arithmetic between them and no checks (as chain_loop in bench-pt.c,
  * whose conventions it shares: the address field of a descriptor is
  * (d << pa_lshift) & pa_mask, host = the direct map's offset). For each of the 4 stage-1
@@ -290,7 +298,7 @@ static int nested_run_physim(struct nested_bench *b, uint64_t nops)
  * entry loaded before it - and nothing of one chain can start before the
  * load ahead of it has completed. The stage-2 leaf's page address of the
  * final walk goes into the sink. The fixture checks, for the first
- * addresses of the sequence, that the chain loads exactly the 24 addresses
+ * addresses of the sequence, that the chain loads exactly the addresses
  * physim's walk fetches, in the same order (nested_trace_check).
  */
 /* A family's descriptor address field: (d << pa_lshift) & pa_mask, as in
@@ -314,6 +322,7 @@ struct nested_geo {
 	uint64_t s1_root; /* a GPA */
 	uint64_t s2_root; /* an HPA */
 	uint64_t root_mask;
+	unsigned s2_levels; /* a constant in the timed loop */
 	unsigned pa_lshift;
 	uint64_t pa_mask;
 };
@@ -332,17 +341,17 @@ static inline uint64_t chain_addr(const struct nested_geo *g, uint64_t d)
 	return (d << g->pa_lshift) & g->pa_mask;
 }
 
-/* Stage 2 for gpa: 4 loads; returns the page address gpa maps to. */
+/* Stage 2 for gpa: s2_levels loads; returns the page address gpa maps to. */
 static inline uint64_t chain_s2(const struct nested_geo *g, uint64_t gpa, uint64_t **trace)
 {
-	uint64_t d = chain_load(g, g->s2_root + ((gpa >> 39) & g->root_mask) * 8, trace);
-	d = chain_load(g, chain_addr(g, d) + ((gpa >> 30) & 511) * 8, trace);
-	d = chain_load(g, chain_addr(g, d) + ((gpa >> 21) & 511) * 8, trace);
-	d = chain_load(g, chain_addr(g, d) + ((gpa >> 12) & 511) * 8, trace);
+	unsigned shift = 12 + 9 * (g->s2_levels - 1);
+	uint64_t d = chain_load(g, g->s2_root + ((gpa >> shift) & g->root_mask) * 8, trace);
+	for (shift -= 9; shift >= 12; shift -= 9)
+		d = chain_load(g, chain_addr(g, d) + ((gpa >> shift) & 511) * 8, trace);
 	return chain_addr(g, d);
 }
 
-/* The 24 loads for va; returns the host page address va maps to. */
+/* The walk's loads for va; returns the host page address va maps to. */
 static inline uint64_t chain_nested(const struct nested_geo *g, uint64_t va, uint64_t **trace)
 {
 	uint64_t table = g->s1_root;
@@ -354,25 +363,26 @@ static inline uint64_t chain_nested(const struct nested_geo *g, uint64_t va, uin
 	return chain_s2(g, table + (va & ~PAGE_MASK), trace);
 }
 
-static inline struct nested_geo nested_geo(const struct nested_fixture *fx, unsigned pa_lshift,
-					   uint64_t pa_mask)
+static inline struct nested_geo nested_geo(const struct nested_fixture *fx, unsigned s2_levels,
+					   unsigned pa_lshift, uint64_t pa_mask)
 {
 	return (struct nested_geo){
 	    .host = (uintptr_t)fx->dm.hva - (uintptr_t)fx->dm.base,
 	    .s1_root = fx->s1_root,
 	    .s2_root = fx->s2_root,
 	    .root_mask = fx->s2_root_mask,
+	    .s2_levels = s2_levels,
 	    .pa_lshift = pa_lshift,
 	    .pa_mask = pa_mask,
 	};
 }
 
-/* Instantiated with constant pa_lshift / pa_mask per family. */
-static inline int nested_chain_loop(struct nested_bench *b, uint64_t nops, unsigned pa_lshift,
-				    uint64_t pa_mask)
+/* Instantiated with constant s2_levels, pa_lshift and pa_mask per family. */
+static inline int nested_chain_loop(struct nested_bench *b, uint64_t nops, unsigned s2_levels,
+				    unsigned pa_lshift, uint64_t pa_mask)
 {
 	const struct nested_fixture *fx = b->fx;
-	const struct nested_geo g = nested_geo(fx, pa_lshift, pa_mask);
+	const struct nested_geo g = nested_geo(fx, s2_levels, pa_lshift, pa_mask);
 	uint64_t pos = b->pos, sink = 0;
 	for (uint64_t i = 0; i < nops; i++)
 		sink += chain_nested(&g, nested_next(fx, &pos), NULL);
@@ -384,19 +394,23 @@ static inline int nested_chain_loop(struct nested_bench *b, uint64_t nops, unsig
 static int nested_run_chain_x86_64(struct nested_bench *b, uint64_t nops)
 {
 	const struct chain_field *c = &chain_fields[PHYSIM_ARCH_X86_64];
-	return nested_chain_loop(b, nops, c->pa_lshift, c->pa_mask);
+	return nested_chain_loop(b, nops, 4, c->pa_lshift, c->pa_mask);
 }
 
 static int nested_run_chain_aarch64(struct nested_bench *b, uint64_t nops)
 {
 	const struct chain_field *c = &chain_fields[PHYSIM_ARCH_AARCH64];
-	return nested_chain_loop(b, nops, c->pa_lshift, c->pa_mask);
+	if (b->fx->s2_levels == 3)
+		return nested_chain_loop(b, nops, 3, c->pa_lshift, c->pa_mask);
+	return nested_chain_loop(b, nops, 4, c->pa_lshift, c->pa_mask);
 }
 
 static int nested_run_chain_riscv(struct nested_bench *b, uint64_t nops)
 {
 	const struct chain_field *c = &chain_fields[PHYSIM_ARCH_RISCV64];
-	return nested_chain_loop(b, nops, c->pa_lshift, c->pa_mask);
+	if (b->fx->s2_levels == 3)
+		return nested_chain_loop(b, nops, 3, c->pa_lshift, c->pa_mask);
+	return nested_chain_loop(b, nops, 4, c->pa_lshift, c->pa_mask);
 }
 
 /* A paging handler that records the host-physical address of every
@@ -434,7 +448,7 @@ static int nested_trace_check(const struct nested_fixture *fx, const struct chai
 	c2.mem = &log.ph;
 	struct physim_mmu *s2 = NULL;
 	int rc = physim_mmu_create(&c2, &s2);
-	const struct nested_geo g = nested_geo(fx, c->pa_lshift, c->pa_mask);
+	const struct nested_geo g = nested_geo(fx, fx->s2_levels, c->pa_lshift, c->pa_mask);
 	uint64_t pos = 0;
 	for (unsigned i = 0; i < NESTED_TRACES && i < fx->n && rc == 0; i++) {
 		uint64_t want[NESTED_REFS + 1], *t = want;
@@ -443,8 +457,8 @@ static int nested_trace_check(const struct nested_fixture *fx, const struct chai
 		chain_nested(&g, acc.va, &t);
 		log.n = 0;
 		rc = physim_nested_translate(fx->s1, s2, &acc, &x);
-		if (rc == 0 && (t - want != NESTED_REFS || log.n != NESTED_REFS ||
-				memcmp(want, log.hpa, sizeof(uint64_t) * NESTED_REFS) != 0))
+		if (rc == 0 && (t - want != fx->refs || log.n != fx->refs ||
+				memcmp(want, log.hpa, sizeof(uint64_t) * fx->refs) != 0))
 			rc = -EIO;
 	}
 	physim_mmu_destroy(s2);
@@ -556,6 +570,14 @@ static const struct bench_impl peer_nested_chain = {
     .teardown = nested_teardown,
     .fixed_ops = nested_ops,
 };
+static const struct bench_impl peer_nested_chain_19 = {
+    .name = "19 dependent loads (limit)",
+    .data = &nested_chain,
+    .setup = nested_setup,
+    .run = nested_run,
+    .teardown = nested_teardown,
+    .fixed_ops = nested_ops,
+};
 
 /* Addresses in a sequence, and --quick's smaller number. */
 #define NESTED_QUERIES	     2000000u
@@ -569,23 +591,35 @@ static const struct bench_format nested_formats[] = {
     {.s1 = "sv48", .s2 = "sv48x4"},
 };
 
-/* Per pair of formats ('*': "s1-over-s2"). */
-static const struct bench_case nested_rows[] = {
-    {.group = "walk",
-     .name = "walk_nested/*",
-     .params = {.region = 256 * MIB,
-		.nqueries = NESTED_QUERIES,
-		.quick_nqueries = NESTED_QUICK_QUERIES},
-     .impl = &impl_nested,
-     .peers = {&peer_nested_chain},
-     .unit = "translate"},
+/* A 4-level guest over a 3-level stage 2 of its family, whose stage 2 the
+ * stage-1 loop calls (walk_gpa) rather than walking it inline as for an
+ * equal level count: AArch64's 40-bit IPA (KVM's default) and Sv39x4. */
+static const struct bench_format nested_formats_4_3[] = {
+    {.s1 = "aarch64-4k-48", .s2 = "aarch64-s2-4k-40"},
+    {.s1 = "sv48", .s2 = "sv39x4"},
 };
+
+/* Per pair of formats ('*': "s1-over-s2"). */
+#define NESTED_ROW(chain)                                                                          \
+	{                                                                                          \
+		.group = "walk", .name = "walk_nested/*",                                          \
+		.params = {.region = 256 * MIB,                                                    \
+			   .nqueries = NESTED_QUERIES,                                             \
+			   .quick_nqueries = NESTED_QUICK_QUERIES},                                \
+		.impl = &impl_nested, .peers = {&(chain)}, .unit = "translate"                     \
+	}
+static const struct bench_case nested_rows[] = {NESTED_ROW(peer_nested_chain)};
+static const struct bench_case nested_rows_4_3[] = {NESTED_ROW(peer_nested_chain_19)};
 
 static int nested_add(struct bench_list *l)
 {
-	return bench_add_per_format(l, nested_rows, sizeof(nested_rows) / sizeof(nested_rows[0]),
-				    nested_formats,
-				    sizeof(nested_formats) / sizeof(nested_formats[0]));
+	int rc = bench_add_per_format(l, nested_rows, 1, nested_formats,
+				      sizeof(nested_formats) / sizeof(nested_formats[0]));
+	if (rc == 0)
+		rc = bench_add_per_format(l, nested_rows_4_3, 1, nested_formats_4_3,
+					  sizeof(nested_formats_4_3) /
+					      sizeof(nested_formats_4_3[0]));
+	return rc;
 }
 
 const struct bench_area bench_area_nested = {.name = "nested", .add = nested_add};
