@@ -29,9 +29,9 @@ static void json_peer(const struct impl_result *s, const struct impl_result *q)
 {
 	printf(", \"peer\": ");
 	json_string(q->impl->name);
-	printf(", \"peer_ns_per_op\": %.3f, \"ratio\": %.5f", q->median, s->median / q->median);
+	printf(", \"peer_ns_per_op\": %.6g, \"ratio\": %.5f", q->median, s->median / q->median);
 	printf(", \"peer_ops\": %" PRIu64, q->ops);
-	printf(", \"peer_min_ns_per_op\": %.3f, \"peer_max_ns_per_op\": %.3f", q->min, q->max);
+	printf(", \"peer_min_ns_per_op\": %.6g, \"peer_max_ns_per_op\": %.6g", q->min, q->max);
 	json_extras("peer_", &q->ex);
 }
 
@@ -45,13 +45,13 @@ void print_json(const struct case_result *r, unsigned threads, unsigned reps)
 		json_string(r->c->name);
 		printf(", \"group\": ");
 		json_string(r->c->group);
-		printf(", \"ns_per_op\": %.3f", s->median);
+		printf(", \"ns_per_op\": %.6g", s->median);
 		if (r->c->unit != NULL) {
 			printf(", \"unit\": ");
 			json_string(r->c->unit);
 		}
 		printf(", \"reps\": %u, \"ops\": %" PRIu64, reps, s->ops);
-		printf(", \"min_ns_per_op\": %.3f, \"max_ns_per_op\": %.3f", s->min, s->max);
+		printf(", \"min_ns_per_op\": %.6g, \"max_ns_per_op\": %.6g", s->min, s->max);
 		printf(", \"threads\": %u, \"impl\": ", threads);
 		json_string(s->impl->name);
 		json_extras("", &s->ex);
