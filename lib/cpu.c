@@ -584,8 +584,8 @@ translate_slow(struct physim_cpu *cpu, const struct physim_access *acc, struct p
 
 /* The hit path: a page translated lately is in its front slot (never with
  * check_stale). Its one call out is a tail call, so it saves no registers. */
-int physim_cpu_translate(struct physim_cpu *cpu, const struct physim_access *acc,
-			 struct physim_xlate *x)
+PHYSIM_HOT_ENTRY int physim_cpu_translate(struct physim_cpu *cpu, const struct physim_access *acc,
+					  struct physim_xlate *x)
 {
 	if (PHYSIM_UNLIKELY(cpu == NULL || x == NULL || acc == NULL))
 		return -EINVAL;

@@ -565,8 +565,8 @@ static __attribute__((noinline)) int translate_full(struct physim_tlb *tlb, stru
 	return miss_direct(tlb, mmu, acc, x, old);
 }
 
-int physim_tlb_translate(struct physim_tlb *tlb, struct physim_mmu *mmu,
-			 const struct physim_access *acc, struct physim_xlate *x)
+PHYSIM_HOT_ENTRY int physim_tlb_translate(struct physim_tlb *tlb, struct physim_mmu *mmu,
+					  const struct physim_access *acc, struct physim_xlate *x)
 {
 	/* mem == NULL: as physim_mmu_translate. */
 	if (PHYSIM_UNLIKELY(tlb == NULL || mmu == NULL || x == NULL || acc == NULL ||
@@ -635,9 +635,10 @@ static __attribute__((noinline)) int nested_full(struct physim_tlb *tlb, struct 
 	return miss_nested(tlb, s1, s2, id, acc, x, old);
 }
 
-int physim_tlb_nested_translate(struct physim_tlb *tlb, struct physim_mmu *s1,
-				struct physim_mmu *s2, const struct physim_access *acc,
-				struct physim_xlate *x)
+PHYSIM_HOT_ENTRY int physim_tlb_nested_translate(struct physim_tlb *tlb, struct physim_mmu *s1,
+						 struct physim_mmu *s2,
+						 const struct physim_access *acc,
+						 struct physim_xlate *x)
 {
 	if (PHYSIM_UNLIKELY(tlb == NULL || s1 == NULL || s2 == NULL || x == NULL || acc == NULL))
 		return -EINVAL;
