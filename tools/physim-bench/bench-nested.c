@@ -394,36 +394,19 @@ nested_chain_loop(struct nested_bench *b, uint64_t nops, unsigned s2_levels, uns
 	return 0;
 }
 
-static int nested_run_chain_x86_64(struct nested_bench *b, uint64_t nops)
-{
-	const struct chain_field *c = &chain_fields[PHYSIM_ARCH_X86_64];
-	return nested_chain_loop(b, nops, 4, c->pa_lshift, c->pa_mask);
-}
-
-static int nested_run_chain_aarch64(struct nested_bench *b, uint64_t nops)
-{
-	const struct chain_field *c = &chain_fields[PHYSIM_ARCH_AARCH64];
-	return nested_chain_loop(b, nops, 4, c->pa_lshift, c->pa_mask);
-}
-
-static int nested_run_chain_riscv(struct nested_bench *b, uint64_t nops)
-{
-	const struct chain_field *c = &chain_fields[PHYSIM_ARCH_RISCV64];
-	return nested_chain_loop(b, nops, 4, c->pa_lshift, c->pa_mask);
-}
-
-/* Over a 3-level stage 2 (walk_nested rows of nested_formats_4_3). */
-static int nested_run_chain_aarch64_3(struct nested_bench *b, uint64_t nops)
-{
-	const struct chain_field *c = &chain_fields[PHYSIM_ARCH_AARCH64];
-	return nested_chain_loop(b, nops, 3, c->pa_lshift, c->pa_mask);
-}
-
-static int nested_run_chain_riscv_3(struct nested_bench *b, uint64_t nops)
-{
-	const struct chain_field *c = &chain_fields[PHYSIM_ARCH_RISCV64];
-	return nested_chain_loop(b, nops, 3, c->pa_lshift, c->pa_mask);
-}
+/* One chain per family and stage-2 level count (the _3 ones: the rows of
+ * nested_formats_4_3). */
+#define NESTED_CHAIN_RUNNER(name, arch, s2_levels)                                                 \
+	static int name(struct nested_bench *b, uint64_t nops)                                     \
+	{                                                                                          \
+		const struct chain_field *c = &chain_fields[arch];                                 \
+		return nested_chain_loop(b, nops, s2_levels, c->pa_lshift, c->pa_mask);            \
+	}
+NESTED_CHAIN_RUNNER(nested_run_chain_x86_64, PHYSIM_ARCH_X86_64, 4)
+NESTED_CHAIN_RUNNER(nested_run_chain_aarch64, PHYSIM_ARCH_AARCH64, 4)
+NESTED_CHAIN_RUNNER(nested_run_chain_riscv, PHYSIM_ARCH_RISCV64, 4)
+NESTED_CHAIN_RUNNER(nested_run_chain_aarch64_3, PHYSIM_ARCH_AARCH64, 3)
+NESTED_CHAIN_RUNNER(nested_run_chain_riscv_3, PHYSIM_ARCH_RISCV64, 3)
 
 /* A paging handler that records the host-physical address of every
  * descriptor fetch: it has no direct map, so the walk calls phys_to_virt
