@@ -8,9 +8,9 @@ changes no other. Run it again after a harness changes its input layout or
 a format is added; `make-seeds.py --check` (the test fuzz-seeds) fails,
 naming them, while a seed it would write is missing, and, given
 `--physim-pt PATH`, while its list of formats or their stage (told by
-name, below) differs from the library's. Inputs found by
-fuzzing are added next to these with libFuzzer's -merge=1, which keeps only
-those that add coverage:
+name, below) differs from the library's. Inputs found by fuzzing are
+added next to these with libFuzzer's -merge=1, which keeps only those that
+add coverage:
   build-fuzzing/tests/fuzz/fuzz_walk -merge=1 tests/fuzz/corpus/walk NEW_DIR"""
 import json
 import os
@@ -45,8 +45,11 @@ def library_problems(tool):
     """What in FORMATS differs from `physim-pt formats --json` (the formats
     compiled in, in physim_format_at order: a subsequence of FORMATS when
     -Darchs leaves families out)."""
-    out = subprocess.run([tool, "formats", "--json"], capture_output=True, text=True,
-                         check=True).stdout
+    try:
+        out = subprocess.run([tool, "formats", "--json"], capture_output=True, text=True,
+                             check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        return ["cannot list the library's formats with %s: %s" % (tool, e)]
     lib = [(j["name"].replace("-", "_"), j["stage2"]) for j in map(json.loads, out.splitlines())]
     ours = dict(FORMATS)
     order = [n for n, _ in FORMATS]
@@ -71,8 +74,10 @@ def write(harness, name, data):
             missing.append(os.path.relpath(path, HERE))
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
         f.write(bytes(data))
+    os.replace(tmp, path)
 
 
 def gen(harness, name):
@@ -246,6 +251,14 @@ def seeds_aspace():
 
 
 def main():
+    argv = sys.argv[1:]
+    tool = None
+    if "--physim-pt" in argv:
+        i = argv.index("--physim-pt")
+        if not CHECK or i + 1 == len(argv):
+            print("make-seeds.py: --physim-pt PATH goes with --check", file=sys.stderr)
+            return 2
+        tool = argv[i + 1]
     seeds_pt()
     seeds_alloc()
     seeds_walk()
@@ -253,9 +266,8 @@ def main():
     seeds_aspace()
     seeds_pairs()
     problems = ["missing seed %s (run tests/fuzz/make-seeds.py)" % m for m in missing]
-    argv = sys.argv[1:]
-    if CHECK and "--physim-pt" in argv:
-        problems += library_problems(argv[argv.index("--physim-pt") + 1])
+    if tool is not None:
+        problems += library_problems(tool)
     for p in problems:
         print("make-seeds.py: " + p, file=sys.stderr)
     return 1 if problems else 0
